@@ -1,0 +1,72 @@
+# skiff — build, run and test. `make help` lists the targets.
+SHELL := /bin/bash
+GO ?= go
+GOBIN := $(shell $(GO) env GOPATH)/bin
+BIN := bin/skiff
+PROTOC_GEN_GO_VERSION := v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION := v1.6.0
+# Debian packages the tests use: protoc, a static busybox for test images,
+# runc/crun for the runtime benchmark, dig, iproute2.
+APT_PACKAGES := protobuf-compiler busybox-static iproute2 bind9-dnsutils runc crun
+
+.PHONY: help build run test test-unit fuzz lint proto proto-check deps tools bench clean
+
+help:
+	@echo "make run    build and start a single-node cluster (needs root)"
+	@echo "make test   everything CI runs: lint, generated-code check, all tests, fuzz"
+	@echo "make build  build $(BIN)"
+	@echo "make bench  run the benchmarks in bench/"
+	@echo "make proto  regenerate proto/skiff/v1/*.pb.go"
+	@echo "make deps   install the Debian packages and Go tools the tests need"
+
+build:
+	$(GO) build -o $(BIN) ./cmd/skiff
+
+run: build
+	sudo ./$(BIN) up
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+tools:
+	@test -x $(GOBIN)/protoc-gen-go || $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	@test -x $(GOBIN)/protoc-gen-go-grpc || $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+
+proto: tools
+	PATH=$(GOBIN):$$PATH protoc -I proto \
+		--go_out=proto --go_opt=paths=source_relative \
+		--go-grpc_out=proto --go-grpc_opt=paths=source_relative \
+		proto/skiff/v1/*.proto
+
+# Fails when the committed generated code differs from what `make proto` makes.
+proto-check: deps proto
+	@git diff --exit-code --stat -- proto/ || { echo "generated code is stale: run 'make proto' and commit"; exit 1; }
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-ed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+test: deps proto-check lint
+	$(GO) test -count=1 -timeout 25m ./...
+	$(MAKE) fuzz
+
+# Each fuzz target runs briefly; the corpus in testdata/ always runs in `go test`.
+FUZZTIME ?= 5s
+fuzz:
+	@for spec in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$spec/*_test.go | sed 's/func //'); do \
+			echo "fuzz $$spec $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$spec || exit 1; \
+		done; \
+	done
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./bench/...
+
+clean:
+	rm -rf bin

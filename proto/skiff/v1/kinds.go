@@ -1,0 +1,155 @@
+package skiffv1
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+)
+
+// Resource is what every object kind has in common.
+type Resource interface {
+	proto.Message
+	GetMetadata() *ObjectMeta
+}
+
+// KindInfo describes one kind: its names on the command line and in
+// manifests, whether it lives in a namespace, and how to make a new one.
+type KindInfo struct {
+	Kind       Kind
+	Name       string   // manifest kind, e.g. "ReplicaSet"
+	Plural     string   // e.g. "replicasets"; also the etcd key segment
+	ShortNames []string // e.g. "rs"
+	Namespaced bool
+	HasStatus  bool
+	New        func() Resource
+}
+
+var kindInfos = []KindInfo{
+	{Kind_KIND_NAMESPACE, "Namespace", "namespaces", []string{"ns"}, false, true, func() Resource { return &Namespace{} }},
+	{Kind_KIND_NODE, "Node", "nodes", []string{"no"}, false, true, func() Resource { return &Node{} }},
+	{Kind_KIND_POD, "Pod", "pods", []string{"po"}, true, true, func() Resource { return &Pod{} }},
+	{Kind_KIND_SERVICE, "Service", "services", []string{"svc"}, true, true, func() Resource { return &Service{} }},
+	{Kind_KIND_VOLUME, "Volume", "volumes", []string{"vol"}, true, true, func() Resource { return &Volume{} }},
+	{Kind_KIND_REPLICA_SET, "ReplicaSet", "replicasets", []string{"rs"}, true, true, func() Resource { return &ReplicaSet{} }},
+	{Kind_KIND_AUTOSCALER, "Autoscaler", "autoscalers", []string{"as"}, true, true, func() Resource { return &Autoscaler{} }},
+	{Kind_KIND_EVENT, "Event", "events", []string{"ev"}, true, false, func() Resource { return &Event{} }},
+}
+
+// Kinds lists every kind, in a stable order.
+func Kinds() []KindInfo { return append([]KindInfo(nil), kindInfos...) }
+
+// Info returns the description of k; ok is false for an unknown kind.
+func Info(k Kind) (KindInfo, bool) {
+	for _, i := range kindInfos {
+		if i.Kind == k {
+			return i, true
+		}
+	}
+	return KindInfo{}, false
+}
+
+// ParseKind accepts a kind's manifest name, singular or plural lower-case
+// name, or short name ("Pod", "pod", "pods", "po").
+func ParseKind(s string) (KindInfo, error) {
+	l := strings.ToLower(s)
+	for _, i := range kindInfos {
+		if l == strings.ToLower(i.Name) || l == i.Plural {
+			return i, nil
+		}
+		for _, sn := range i.ShortNames {
+			if l == sn {
+				return i, nil
+			}
+		}
+	}
+	return KindInfo{}, fmt.Errorf("unknown kind %q; valid kinds: %s", s, strings.Join(KindNames(), ", "))
+}
+
+// KindNames lists the manifest names of every kind, sorted.
+func KindNames() []string {
+	var names []string
+	for _, i := range kindInfos {
+		names = append(names, i.Name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// KindOf returns the kind of a typed object.
+func KindOf(r Resource) Kind {
+	switch r.(type) {
+	case *Namespace:
+		return Kind_KIND_NAMESPACE
+	case *Node:
+		return Kind_KIND_NODE
+	case *Pod:
+		return Kind_KIND_POD
+	case *Service:
+		return Kind_KIND_SERVICE
+	case *Volume:
+		return Kind_KIND_VOLUME
+	case *ReplicaSet:
+		return Kind_KIND_REPLICA_SET
+	case *Autoscaler:
+		return Kind_KIND_AUTOSCALER
+	case *Event:
+		return Kind_KIND_EVENT
+	}
+	return Kind_KIND_UNSPECIFIED
+}
+
+// Wrap puts a typed object into the Object envelope the API carries.
+func Wrap(r Resource) *Object {
+	switch v := r.(type) {
+	case *Namespace:
+		return &Object{Kind: &Object_Namespace{Namespace: v}}
+	case *Node:
+		return &Object{Kind: &Object_Node{Node: v}}
+	case *Pod:
+		return &Object{Kind: &Object_Pod{Pod: v}}
+	case *Service:
+		return &Object{Kind: &Object_Service{Service: v}}
+	case *Volume:
+		return &Object{Kind: &Object_Volume{Volume: v}}
+	case *ReplicaSet:
+		return &Object{Kind: &Object_ReplicaSet{ReplicaSet: v}}
+	case *Autoscaler:
+		return &Object{Kind: &Object_Autoscaler{Autoscaler: v}}
+	case *Event:
+		return &Object{Kind: &Object_Event{Event: v}}
+	}
+	return &Object{}
+}
+
+// Unwrap returns the typed object inside the envelope, or nil when empty.
+func (o *Object) Unwrap() Resource {
+	switch v := o.GetKind().(type) {
+	case *Object_Namespace:
+		return v.Namespace
+	case *Object_Node:
+		return v.Node
+	case *Object_Pod:
+		return v.Pod
+	case *Object_Service:
+		return v.Service
+	case *Object_Volume:
+		return v.Volume
+	case *Object_ReplicaSet:
+		return v.ReplicaSet
+	case *Object_Autoscaler:
+		return v.Autoscaler
+	case *Object_Event:
+		return v.Event
+	}
+	return nil
+}
+
+// ObjectKind returns the kind held by the envelope.
+func (o *Object) ObjectKind() Kind {
+	if r := o.Unwrap(); r != nil {
+		return KindOf(r)
+	}
+	return Kind_KIND_UNSPECIFIED
+}
