@@ -1,0 +1,89 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+// Client talks to one skiff API server.
+type Client struct {
+	conn *grpc.ClientConn
+	api  skiffv1.ObjectsClient
+	addr string
+}
+
+// Options tune a connection.
+type Options struct {
+	// DialOptions are added to the defaults (plain text for now).
+	DialOptions []grpc.DialOption
+}
+
+// New connects lazily to the server at addr ("host:port"). Calls fail with
+// codes.Unavailable while the server cannot be reached.
+func New(addr string, opts Options) (*Client, error) {
+	dial := append([]grpc.DialOption{
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64 << 20)),
+	}, opts.DialOptions...)
+	conn, err := grpc.NewClient(addr, dial...)
+	if err != nil {
+		return nil, fmt.Errorf("client: connect to %s: %w", addr, err)
+	}
+	return &Client{conn: conn, api: skiffv1.NewObjectsClient(conn), addr: addr}, nil
+}
+
+// Addr is the server address this client talks to.
+func (c *Client) Addr() string { return c.addr }
+
+// Conn is the underlying connection, for the other services on it.
+func (c *Client) Conn() *grpc.ClientConn { return c.conn }
+
+// API is the raw generated client.
+func (c *Client) API() skiffv1.ObjectsClient { return c.api }
+
+// Close ends the connection.
+func (c *Client) Close() error { return c.conn.Close() }
+
+// Typed accessors, one per kind.
+
+func (c *Client) Namespaces() Resource[*skiffv1.Namespace] { return For[*skiffv1.Namespace](c) }
+func (c *Client) Nodes() Resource[*skiffv1.Node]           { return For[*skiffv1.Node](c) }
+func (c *Client) Pods() Resource[*skiffv1.Pod]             { return For[*skiffv1.Pod](c) }
+func (c *Client) Services() Resource[*skiffv1.Service]     { return For[*skiffv1.Service](c) }
+func (c *Client) Volumes() Resource[*skiffv1.Volume]       { return For[*skiffv1.Volume](c) }
+func (c *Client) ReplicaSets() Resource[*skiffv1.ReplicaSet] {
+	return For[*skiffv1.ReplicaSet](c)
+}
+func (c *Client) Autoscalers() Resource[*skiffv1.Autoscaler] {
+	return For[*skiffv1.Autoscaler](c)
+}
+func (c *Client) Events() Resource[*skiffv1.Event] { return For[*skiffv1.Event](c) }
+
+// Bind assigns a pending pod to a node (compare-and-swap on the pod when
+// resourceVersion is set).
+func (c *Client) Bind(ctx context.Context, namespace, name, node, uid, resourceVersion string) (*skiffv1.Pod, error) {
+	return c.api.Bind(ctx, &skiffv1.BindRequest{
+		Namespace: namespace, Name: name, NodeName: node, Uid: uid, ResourceVersion: resourceVersion,
+	})
+}
+
+// WaitReady blocks until the server answers a call or ctx ends.
+func (c *Client) WaitReady(ctx context.Context) error {
+	for {
+		_, err := c.api.List(ctx, &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_NAMESPACE})
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("client: server %s not ready: %w", c.addr, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

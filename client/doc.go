@@ -1,0 +1,5 @@
+// Package client is the Go client of the skiff API: typed calls over gRPC for
+// every kind, conflict retries, and an informer (list, then watch from the
+// listed revision, relist when the revision was compacted) that every daemon
+// and the command line use.
+package client

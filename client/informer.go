@@ -1,0 +1,318 @@
+package client
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+// Handler receives an informer's changes. Calls come from the informer's
+// goroutine, in order; keep them short (enqueue a key, update a counter).
+// Any of the functions may be nil.
+type Handler[T skiffv1.Resource] struct {
+	OnAdd    func(obj T)
+	OnUpdate func(old, obj T)
+	OnDelete func(obj T)
+}
+
+// IndexFunc returns the index values an object is filed under.
+type IndexFunc[T skiffv1.Resource] func(obj T) []string
+
+// Informer keeps an in-memory copy of the objects of one kind: it lists, then
+// watches from the listed revision, and lists again when that revision has
+// been compacted or the stream broke for long. Objects it hands out are
+// shared: never modify them, clone first (proto.Clone).
+type Informer[T skiffv1.Resource] struct {
+	res  Resource[T]
+	opts ListOptions
+	log  *slog.Logger
+
+	mu       sync.RWMutex
+	items    map[string]T
+	indexers map[string]IndexFunc[T]
+	indices  map[string]map[string]map[string]struct{} // index → value → keys
+	rv       string
+	handlers []Handler[T]
+
+	syncOnce sync.Once
+	synced   chan struct{}
+}
+
+// NewInformer makes an informer for the objects of res matching opts.
+// Add handlers and indexes before Run.
+func NewInformer[T skiffv1.Resource](res Resource[T], opts ListOptions, log *slog.Logger) *Informer[T] {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Informer[T]{
+		res: res, opts: opts, log: log.With("informer", res.kind.String()),
+		items: map[string]T{}, indexers: map[string]IndexFunc[T]{},
+		indices: map[string]map[string]map[string]struct{}{}, synced: make(chan struct{}),
+	}
+}
+
+// Key is how informers file an object: "namespace/name", or "name" for
+// kinds outside namespaces.
+func Key(namespace, name string) string {
+	if namespace == "" {
+		return name
+	}
+	return namespace + "/" + name
+}
+
+// KeyOf is Key for an object.
+func KeyOf(obj skiffv1.Resource) string {
+	m := obj.GetMetadata()
+	return Key(m.GetNamespace(), m.GetName())
+}
+
+// AddHandler registers h; call it before Run.
+func (inf *Informer[T]) AddHandler(h Handler[T]) { inf.handlers = append(inf.handlers, h) }
+
+// AddIndex registers an index; call it before Run.
+func (inf *Informer[T]) AddIndex(name string, fn IndexFunc[T]) {
+	inf.indexers[name] = fn
+	inf.indices[name] = map[string]map[string]struct{}{}
+}
+
+// HasSynced reports whether the first list has been loaded.
+func (inf *Informer[T]) HasSynced() bool {
+	select {
+	case <-inf.synced:
+		return true
+	default:
+		return false
+	}
+}
+
+// Synced is closed once the first list has been loaded.
+func (inf *Informer[T]) Synced() <-chan struct{} { return inf.synced }
+
+// WaitForSync blocks until the first list has been loaded or ctx ends.
+func (inf *Informer[T]) WaitForSync(ctx context.Context) bool {
+	select {
+	case <-inf.synced:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// Get returns the cached object with this key.
+func (inf *Informer[T]) Get(key string) (T, bool) {
+	inf.mu.RLock()
+	defer inf.mu.RUnlock()
+	v, ok := inf.items[key]
+	return v, ok
+}
+
+// List returns every cached object.
+func (inf *Informer[T]) List() []T {
+	inf.mu.RLock()
+	defer inf.mu.RUnlock()
+	out := make([]T, 0, len(inf.items))
+	for _, v := range inf.items {
+		out = append(out, v)
+	}
+	return out
+}
+
+// ByIndex returns the cached objects filed under value in the named index.
+func (inf *Informer[T]) ByIndex(index, value string) []T {
+	inf.mu.RLock()
+	defer inf.mu.RUnlock()
+	keys := inf.indices[index][value]
+	out := make([]T, 0, len(keys))
+	for k := range keys {
+		out = append(out, inf.items[k])
+	}
+	return out
+}
+
+// ResourceVersion is the revision the cache reflects.
+func (inf *Informer[T]) ResourceVersion() string {
+	inf.mu.RLock()
+	defer inf.mu.RUnlock()
+	return inf.rv
+}
+
+// Run keeps the cache current until ctx ends.
+func (inf *Informer[T]) Run(ctx context.Context) error {
+	backoff := newBackoff(100*time.Millisecond, 5*time.Second)
+	needList := true
+	for ctx.Err() == nil {
+		if needList {
+			if err := inf.relist(ctx); err != nil {
+				inf.log.Debug("list failed", "err", err)
+				backoff.wait(ctx)
+				continue
+			}
+			needList = false
+		}
+		err := inf.watch(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		if IsCompacted(err) {
+			inf.log.Debug("watch revision compacted; listing again", "rv", inf.ResourceVersion())
+			needList = true
+			continue
+		}
+		inf.log.Debug("watch ended; resuming", "err", err)
+		backoff.wait(ctx)
+	}
+	return nil
+}
+
+func (inf *Informer[T]) relist(ctx context.Context) error {
+	items, rv, err := inf.res.List(ctx, inf.opts)
+	if err != nil {
+		return err
+	}
+	fresh := make(map[string]T, len(items))
+	for _, it := range items {
+		fresh[KeyOf(it)] = it
+	}
+	type change struct {
+		old, obj T
+		kind     int // 0 add, 1 update, 2 delete
+	}
+	var changes []change
+	inf.mu.Lock()
+	for k, old := range inf.items {
+		if _, ok := fresh[k]; !ok {
+			inf.removeLocked(k)
+			changes = append(changes, change{obj: old, kind: 2})
+		}
+	}
+	for k, obj := range fresh {
+		old, had := inf.items[k]
+		if had && old.GetMetadata().GetResourceVersion() == obj.GetMetadata().GetResourceVersion() {
+			continue
+		}
+		inf.storeLocked(k, obj)
+		if had {
+			changes = append(changes, change{old: old, obj: obj, kind: 1})
+		} else {
+			changes = append(changes, change{obj: obj, kind: 0})
+		}
+	}
+	inf.rv = rv
+	inf.mu.Unlock()
+	for _, c := range changes {
+		switch c.kind {
+		case 0:
+			inf.notifyAdd(c.obj)
+		case 1:
+			inf.notifyUpdate(c.old, c.obj)
+		case 2:
+			inf.notifyDelete(c.obj)
+		}
+	}
+	inf.syncOnce.Do(func() { close(inf.synced) })
+	return nil
+}
+
+func (inf *Informer[T]) watch(ctx context.Context) error {
+	w, err := inf.res.Watch(ctx, inf.opts, inf.ResourceVersion())
+	if err != nil {
+		return err
+	}
+	defer w.Stop()
+	for {
+		ev, err := w.Next()
+		if err != nil {
+			return err
+		}
+		inf.apply(ev)
+	}
+}
+
+func (inf *Informer[T]) apply(ev Event[T]) {
+	if ev.Type == skiffv1.WatchEvent_BOOKMARK {
+		inf.mu.Lock()
+		inf.rv = ev.ResourceVersion
+		inf.mu.Unlock()
+		return
+	}
+	k := KeyOf(ev.Object)
+	inf.mu.Lock()
+	old, had := inf.items[k]
+	if ev.Type == skiffv1.WatchEvent_DELETED {
+		inf.removeLocked(k)
+	} else {
+		inf.storeLocked(k, ev.Object)
+	}
+	inf.rv = ev.ResourceVersion
+	inf.mu.Unlock()
+	switch {
+	case ev.Type == skiffv1.WatchEvent_DELETED:
+		if had {
+			inf.notifyDelete(old)
+		}
+	case had:
+		inf.notifyUpdate(old, ev.Object)
+	default:
+		inf.notifyAdd(ev.Object)
+	}
+}
+
+func (inf *Informer[T]) storeLocked(k string, obj T) {
+	if _, had := inf.items[k]; had {
+		inf.removeLocked(k)
+	}
+	inf.items[k] = obj
+	for name, fn := range inf.indexers {
+		for _, v := range fn(obj) {
+			idx := inf.indices[name]
+			if idx[v] == nil {
+				idx[v] = map[string]struct{}{}
+			}
+			idx[v][k] = struct{}{}
+		}
+	}
+}
+
+func (inf *Informer[T]) removeLocked(k string) {
+	old, ok := inf.items[k]
+	if !ok {
+		return
+	}
+	delete(inf.items, k)
+	for name, fn := range inf.indexers {
+		idx := inf.indices[name]
+		for _, v := range fn(old) {
+			delete(idx[v], k)
+			if len(idx[v]) == 0 {
+				delete(idx, v)
+			}
+		}
+	}
+}
+
+func (inf *Informer[T]) notifyAdd(obj T) {
+	for _, h := range inf.handlers {
+		if h.OnAdd != nil {
+			h.OnAdd(obj)
+		}
+	}
+}
+
+func (inf *Informer[T]) notifyUpdate(old, obj T) {
+	for _, h := range inf.handlers {
+		if h.OnUpdate != nil {
+			h.OnUpdate(old, obj)
+		}
+	}
+}
+
+func (inf *Informer[T]) notifyDelete(obj T) {
+	for _, h := range inf.handlers {
+		if h.OnDelete != nil {
+			h.OnDelete(obj)
+		}
+	}
+}
