@@ -1,0 +1,117 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	ggcr "github.com/google/go-containerregistry/pkg/registry"
+)
+
+// DefaultPort is where the registry listens unless told otherwise.
+const DefaultPort = 5000
+
+// Config configures a Registry.
+type Config struct {
+	DataDir string       // required; created if missing
+	Logger  *slog.Logger // nil: discard
+}
+
+// Registry is an OCI distribution registry backed by a directory. It is
+// an http.Handler to be served at the site root.
+type Registry struct {
+	dataDir string
+	log     *slog.Logger
+	blobs   *diskBlobs
+	inner   http.Handler
+	writeMu sync.Mutex // orders manifest writes in memory and on disk
+}
+
+// New opens the registry's data dir and loads what an earlier run stored.
+func New(cfg Config) (*Registry, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("registry: Config.DataDir is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	b := &diskBlobs{dir: filepath.Join(cfg.DataDir, "blobs"), tmp: filepath.Join(cfg.DataDir, "tmp")}
+	if err := os.RemoveAll(b.tmp); err != nil {
+		return nil, fmt.Errorf("registry: %w", err)
+	}
+	for _, d := range []string{filepath.Join(b.dir, "sha256"), b.tmp, filepath.Join(cfg.DataDir, "manifests")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("registry: %w", err)
+		}
+	}
+	r := &Registry{
+		dataDir: cfg.DataDir,
+		log:     cfg.Logger,
+		blobs:   b,
+		inner: ggcr.New(
+			ggcr.WithBlobHandler(b),
+			ggcr.Logger(slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug)),
+		),
+	}
+	if err := r.replay(); err != nil {
+		return nil, fmt.Errorf("registry: %w", err)
+	}
+	return r, nil
+}
+
+// ServeHTTP serves the distribution API; manifest writes are persisted.
+func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if req.Method == http.MethodPut || req.Method == http.MethodDelete {
+		if repo, target, ok := manifestPath(req.URL.Path); ok {
+			r.writeManifest(w, req, repo, target)
+			return
+		}
+	}
+	r.inner.ServeHTTP(w, req)
+}
+
+// Run listens on addr (":5000" when empty) and serves until ctx ends.
+func (r *Registry) Run(ctx context.Context, addr string) error {
+	if addr == "" {
+		addr = fmt.Sprintf(":%d", DefaultPort)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("registry: %w", err)
+	}
+	return r.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx ends, then shuts down, letting requests in
+// flight finish for a few seconds. It closes ln.
+func (r *Registry) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           r,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(r.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	r.log.Info("registry: serving", "addr", ln.Addr().String(), "dataDir", r.dataDir)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("registry: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("registry: shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("registry: %w", err)
+	}
+	return nil
+}
