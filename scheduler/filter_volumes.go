@@ -1,0 +1,42 @@
+package scheduler
+
+// volumeFilter honours the Volume objects a pod uses: a local volume pins
+// its pods to the node that holds it, and a ReadWriteOnce volume already in
+// use on one node keeps its other pods on that node.
+type volumeFilter struct{}
+
+func (volumeFilter) Name() string { return "Volumes" }
+
+// PreFilter resolves the pod's volumes into node pins once per attempt, so
+// the per-node check is a string compare.
+func (volumeFilter) PreFilter(p *PodInfo, c Cluster) *Status {
+	p.Pins = p.Pins[:0]
+	for _, key := range p.Volumes {
+		v, ok := c.Volume(key)
+		if !ok {
+			return Reject(ReasonVolumeNotFound, key[len(p.Pod.GetMetadata().GetNamespace())+1:])
+		}
+		if local := v.GetSpec().GetLocal(); local != nil && local.GetNodeName() != "" {
+			p.Pins = append(p.Pins, VolumePin{Node: local.GetNodeName(), Reason: ReasonVolumeNodeConflict})
+		}
+		// A local volume not pinned yet is in effect ReadWriteOnce: its data
+		// will live on the first node that uses it.
+		rwo := v.GetSpec().GetAccessMode() != "ReadWriteMany" || v.GetSpec().GetLocal() != nil
+		if !rwo {
+			continue
+		}
+		for _, node := range c.VolumeNodes(key) {
+			p.Pins = append(p.Pins, VolumePin{Node: node, Reason: ReasonVolumeInUse})
+		}
+	}
+	return nil
+}
+
+func (volumeFilter) Filter(p *PodInfo, n *NodeInfo) *Status {
+	for _, pin := range p.Pins {
+		if pin.Node != n.Name {
+			return Reject(pin.Reason, "")
+		}
+	}
+	return nil
+}

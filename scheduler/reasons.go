@@ -1,0 +1,69 @@
+package scheduler
+
+import "fmt"
+
+// Reason names why a node, or the whole cluster, cannot take a pod. Its value
+// is the label of skiff_scheduler_unschedulable_reasons_total; its text (see
+// Failure.String) is what a person reads in the pod's condition.
+type Reason string
+
+// The rejection reasons the built-in filters give.
+const (
+	ReasonNodeNotReady       Reason = "NodeNotReady"
+	ReasonNodeUnschedulable  Reason = "NodeUnschedulable"
+	ReasonNodeSelector       Reason = "NodeSelectorMismatch"
+	ReasonUntoleratedTaint   Reason = "UntoleratedTaint"
+	ReasonHostPortConflict   Reason = "HostPortConflict"
+	ReasonInsufficientCPU    Reason = "InsufficientCPU"
+	ReasonInsufficientMemory Reason = "InsufficientMemory"
+	ReasonTooManyPods        Reason = "TooManyPods"
+	ReasonVolumeNodeConflict Reason = "VolumeNodeConflict"
+	ReasonVolumeInUse        Reason = "VolumeInUse"
+	// Pod-level reasons: they hold for every node at once.
+	ReasonVolumeNotFound Reason = "VolumeNotFound"
+	ReasonInvalidRequest Reason = "InvalidRequest"
+	ReasonNoNodes        Reason = "NoNodes"
+)
+
+// Failure is one reason with its detail (the taint, the volume name…).
+type Failure struct {
+	Reason Reason
+	Detail string
+}
+
+// String is the text counted in the "0/N nodes are available" message. The
+// wording follows kube-scheduler's so that people who know it read it at once.
+func (f Failure) String() string {
+	switch f.Reason {
+	case ReasonNodeNotReady:
+		return "node(s) were not ready"
+	case ReasonNodeUnschedulable:
+		return "node(s) were unschedulable"
+	case ReasonNodeSelector:
+		return "node(s) didn't match Pod's node selector"
+	case ReasonUntoleratedTaint:
+		return "node(s) had untolerated taint {" + f.Detail + "}"
+	case ReasonHostPortConflict:
+		return "node(s) didn't have free ports for the requested pod ports"
+	case ReasonInsufficientCPU:
+		return "Insufficient cpu"
+	case ReasonInsufficientMemory:
+		return "Insufficient memory"
+	case ReasonTooManyPods:
+		return "Too many pods"
+	case ReasonVolumeNodeConflict:
+		return "node(s) had volume node affinity conflict"
+	case ReasonVolumeInUse:
+		return "node(s) had a ReadWriteOnce volume in use on another node"
+	case ReasonVolumeNotFound:
+		return fmt.Sprintf("volume %q not found", f.Detail)
+	case ReasonInvalidRequest:
+		return "invalid resource request: " + f.Detail
+	case ReasonNoNodes:
+		return "no nodes registered"
+	}
+	if f.Detail != "" {
+		return string(f.Reason) + ": " + f.Detail
+	}
+	return string(f.Reason)
+}
