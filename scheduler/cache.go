@@ -1,0 +1,196 @@
+package scheduler
+
+import (
+	"sync"
+
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+// cache is what every node holds: the pods bound to it, as the informer
+// reports them, plus the pods this scheduler has assumed onto it and whose
+// Bind has not shown up in the informer yet. Counting assumed pods is what
+// keeps two quick decisions from filling the same room twice.
+//
+// The scheduling loop holds mu for a whole decision (filter, score, assume),
+// so a decision sees one consistent state; informer handlers take it briefly.
+type cache struct {
+	mu    sync.Mutex
+	nodes map[string]*NodeInfo // by name, including nodes only pods name
+	list  []*NodeInfo          // nodes with a Node object, in arrival order
+	pods  map[string]*cachedPod
+	// volumeNodes counts, per volume key, the pods using it on each node.
+	volumeNodes map[string]map[string]int
+}
+
+type cachedPod struct {
+	info    *PodInfo
+	node    string
+	assumed bool
+}
+
+func newCache() *cache {
+	return &cache{
+		nodes:       map[string]*NodeInfo{},
+		pods:        map[string]*cachedPod{},
+		volumeNodes: map[string]map[string]int{},
+	}
+}
+
+// setNode adds or replaces a node object.
+func (c *cache) setNode(node *skiffv1.Node) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	name := node.GetMetadata().GetName()
+	ni, ok := c.nodes[name]
+	if !ok {
+		ni = NewNodeInfo(nil)
+		ni.Name = name
+		c.nodes[name] = ni
+	}
+	ni.SetNode(node)
+	if ni.index < 0 {
+		ni.index = len(c.list)
+		c.list = append(c.list, ni)
+	}
+}
+
+// removeNode drops a node from scheduling; its pods stay counted until they
+// go, so a node that comes back is not taken as empty.
+func (c *cache) removeNode(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ni, ok := c.nodes[name]
+	if !ok || ni.index < 0 {
+		return
+	}
+	last := c.list[len(c.list)-1]
+	c.list[ni.index] = last
+	last.index = ni.index
+	c.list = c.list[:len(c.list)-1]
+	ni.index = -1
+	ni.SetNode(nil)
+	if len(ni.Pods) == 0 {
+		delete(c.nodes, name)
+	}
+}
+
+// setPod records a pod the informer reports bound; it confirms an
+// assumption when there is one. Terminal pods are dropped: they hold nothing.
+// It reports whether a pod was removed (room may have been freed).
+func (c *cache) setPod(pod *skiffv1.Pod) (freed bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	key := podKey(pod)
+	node := pod.GetSpec().GetNodeName()
+	if node == "" || isTerminal(pod) {
+		return c.removeLocked(key)
+	}
+	if cp, ok := c.pods[key]; ok && cp.node == node && cp.info.UID == pod.GetMetadata().GetUid() {
+		// Same pod on the same node: keep the PodInfo unless the spec moved
+		// (requests cannot change once bound, so this is the common path).
+		cp.assumed = false
+		cp.info.Pod = pod
+		return false
+	}
+	freed = c.removeLocked(key)
+	c.addLocked(NewPodInfo(pod), node, false)
+	return freed
+}
+
+// removePod forgets a pod that was deleted; it reports whether it held room.
+func (c *cache) removePod(key string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.removeLocked(key)
+}
+
+// assumeLocked counts pi on node before its Bind is confirmed.
+func (c *cache) assumeLocked(pi *PodInfo, node string) {
+	c.removeLocked(pi.Key)
+	c.addLocked(pi, node, true)
+}
+
+// forget undoes an assumption after a failed Bind. A pod the informer has
+// meanwhile reported bound is left alone.
+func (c *cache) forget(pi *PodInfo) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cp, ok := c.pods[pi.Key]; ok && cp.assumed && cp.info.UID == pi.UID {
+		c.removeLocked(pi.Key)
+	}
+}
+
+func (c *cache) addLocked(pi *PodInfo, node string, assumed bool) {
+	ni, ok := c.nodes[node]
+	if !ok {
+		ni = NewNodeInfo(nil)
+		ni.Name = node
+		c.nodes[node] = ni
+	}
+	ni.AddPod(pi)
+	c.pods[pi.Key] = &cachedPod{info: pi, node: node, assumed: assumed}
+	for _, v := range pi.Volumes {
+		if c.volumeNodes[v] == nil {
+			c.volumeNodes[v] = map[string]int{}
+		}
+		c.volumeNodes[v][node]++
+	}
+}
+
+func (c *cache) removeLocked(key string) bool {
+	cp, ok := c.pods[key]
+	if !ok {
+		return false
+	}
+	delete(c.pods, key)
+	if ni, ok := c.nodes[cp.node]; ok {
+		ni.RemovePod(key)
+		if ni.index < 0 && len(ni.Pods) == 0 {
+			delete(c.nodes, cp.node)
+		}
+	}
+	for _, v := range cp.info.Volumes {
+		m := c.volumeNodes[v]
+		if m[cp.node]--; m[cp.node] <= 0 {
+			delete(m, cp.node)
+		}
+		if len(m) == 0 {
+			delete(c.volumeNodes, v)
+		}
+	}
+	return true
+}
+
+// volumeNodesLocked lists the nodes where pods use the volume.
+func (c *cache) volumeNodesLocked(key string) []string {
+	m := c.volumeNodes[key]
+	if len(m) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(m))
+	for n := range m {
+		out = append(out, n)
+	}
+	return out
+}
+
+// nodeOf returns where the cache has the pod, and whether it is only assumed.
+func (c *cache) nodeOf(key string) (node string, assumed, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cp, ok := c.pods[key]
+	if !ok {
+		return "", false, false
+	}
+	return cp.node, cp.assumed, true
+}
+
+// cacheCluster is the Cluster the pre-filters see during a decision; the
+// caller holds the cache's lock.
+type cacheCluster struct {
+	c       *cache
+	volumes func(key string) (*skiffv1.Volume, bool)
+}
+
+func (cc cacheCluster) Volume(key string) (*skiffv1.Volume, bool) { return cc.volumes(key) }
+func (cc cacheCluster) VolumeNodes(key string) []string        { return cc.c.volumeNodesLocked(key) }
