@@ -118,7 +118,7 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 	base, parent := path.Base(rel), path.Dir(rel)
 	switch {
 	case base == whiteoutOpaque:
-		if err := u.mkdirAll(hdr.Name, rel); err != nil {
+		if err := u.mkdirAll(hdr.Name, parent); err != nil {
 			return err
 		}
 		return setOpaque(u.full(parent))
