@@ -1,0 +1,96 @@
+package apiserver
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+)
+
+// Config is everything the API server needs; zero values get defaults.
+type Config struct {
+	// DataDir holds the embedded etcd's data (DataDir/etcd).
+	DataDir string
+	// Listen is the gRPC address, e.g. "127.0.0.1:6443"; port 0 picks one.
+	Listen string
+	// EtcdEndpoints, when set, uses an external etcd cluster instead of
+	// the embedded one; EtcdTLS is its client TLS configuration.
+	EtcdEndpoints []string
+	EtcdTLS       *tls.Config
+	// EtcdListen is where the embedded etcd serves clients (loopback only).
+	EtcdListen string
+	// ClusterCIDR is split into one NodeCIDRBits-sized block per node.
+	ClusterCIDR  string
+	NodeCIDRBits int
+	// CompactInterval and HistoryKept drive etcd compaction.
+	CompactInterval time.Duration
+	HistoryKept     time.Duration
+	// EventTTL is how long events live.
+	EventTTL time.Duration
+	// UnsafeNoFsync skips etcd's fsync: for tests only.
+	UnsafeNoFsync bool
+	Logger        *slog.Logger
+	// Registerer receives the server's metrics; nil means none.
+	Registerer prometheus.Registerer
+	// RegisterServices adds more gRPC services to the server (log and exec
+	// proxies, usage reports) before it starts.
+	RegisterServices func(*grpc.Server)
+	// GRPCOptions are added to the server's options (credentials).
+	GRPCOptions []grpc.ServerOption
+}
+
+func (c *Config) setDefaults() error {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:6443"
+	}
+	if c.EtcdListen == "" {
+		c.EtcdListen = "127.0.0.1:2379"
+	}
+	if c.ClusterCIDR == "" {
+		c.ClusterCIDR = "10.88.0.0/16"
+	}
+	if c.NodeCIDRBits == 0 {
+		c.NodeCIDRBits = 24
+	}
+	if c.CompactInterval == 0 {
+		c.CompactInterval = time.Minute
+	}
+	if c.HistoryKept == 0 {
+		c.HistoryKept = 5 * time.Minute
+	}
+	if c.EventTTL == 0 {
+		c.EventTTL = time.Hour
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Registerer == nil {
+		c.Registerer = prometheus.NewRegistry()
+	}
+	if len(c.EtcdEndpoints) == 0 && c.DataDir == "" {
+		return fmt.Errorf("apiserver: --data-dir is required for the embedded etcd")
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("apiserver: --listen %q: %w", c.Listen, err)
+	}
+	host, _, err := net.SplitHostPort(c.EtcdListen)
+	if err != nil {
+		return fmt.Errorf("apiserver: --etcd-listen %q: %w", c.EtcdListen, err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("apiserver: --etcd-listen %q: the embedded etcd listens on loopback only", c.EtcdListen)
+	}
+	p, err := netip.ParsePrefix(c.ClusterCIDR)
+	if err != nil || !p.Addr().Is4() {
+		return fmt.Errorf("apiserver: --cluster-cidr %q is not an IPv4 CIDR", c.ClusterCIDR)
+	}
+	if c.NodeCIDRBits <= p.Bits() || c.NodeCIDRBits > 30 {
+		return fmt.Errorf("apiserver: node CIDR size /%d must be longer than the cluster CIDR /%d and at most /30", c.NodeCIDRBits, p.Bits())
+	}
+	return nil
+}

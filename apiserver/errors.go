@@ -1,0 +1,68 @@
+package apiserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/skiff-sh/skiff/apiserver/storage"
+	"github.com/skiff-sh/skiff/apiserver/validation"
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+// ref names an object in messages: `pod "web" in namespace "default"`.
+type ref struct {
+	info      skiffv1.KindInfo
+	namespace string
+	name      string
+}
+
+func (r ref) String() string { return r.what() + r.where() }
+
+// what is `pod "web"`.
+func (r ref) what() string { return fmt.Sprintf("%s %q", strings.ToLower(r.info.Name), r.name) }
+
+// where is ` in namespace "default"`, or nothing for kinds outside namespaces.
+func (r ref) where() string {
+	if !r.info.Namespaced || r.namespace == "" {
+		return ""
+	}
+	return fmt.Sprintf(" in namespace %q", r.namespace)
+}
+
+// toStatus maps an error to the gRPC status a client sees. It is the one
+// place where expected outcomes become codes.
+func toStatus(err error, r ref) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	var verr validation.Errors
+	switch {
+	case errors.As(err, &verr):
+		return status.Errorf(codes.InvalidArgument, "%s %q is invalid: %v", r.info.Name, r.name, verr)
+	case errors.Is(err, storage.ErrNotFound):
+		return status.Errorf(codes.NotFound, "%s not found%s", r.what(), r.where())
+	case errors.Is(err, storage.ErrExists):
+		return status.Errorf(codes.AlreadyExists, "%s already exists%s", r.what(), r.where())
+	case errors.Is(err, storage.ErrConflict):
+		return status.Errorf(codes.Aborted, "conflict: %s has changed since it was read; read it again and retry", r)
+	case errors.Is(err, storage.ErrCompacted):
+		return status.Errorf(codes.OutOfRange, "%v; list again and watch from the list's revision", err)
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, err.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, err.Error())
+	}
+	return status.Errorf(codes.Internal, "%s: %v", r, err)
+}
+
+func invalid(format string, args ...any) error {
+	return status.Errorf(codes.InvalidArgument, format, args...)
+}

@@ -1,0 +1,88 @@
+package apiserver
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
+)
+
+// etcdBackend is the etcd the server stores objects in, embedded or not.
+type etcdBackend struct {
+	client   *clientv3.Client
+	embedded *embed.Etcd
+	// Endpoints is where other components (leader election) reach it.
+	Endpoints []string
+}
+
+func startEtcd(ctx context.Context, cfg *Config) (*etcdBackend, error) {
+	b := &etcdBackend{}
+	endpoints := cfg.EtcdEndpoints
+	if len(endpoints) == 0 {
+		ec := embed.NewConfig()
+		ec.Name = "skiff"
+		ec.Dir = filepath.Join(cfg.DataDir, "etcd")
+		ec.LogLevel = "fatal"
+		if cfg.Logger.Enabled(ctx, -4) { // slog.LevelDebug
+			ec.LogLevel = "warn"
+		}
+		ec.UnsafeNoFsync = cfg.UnsafeNoFsync
+		client, _ := url.Parse("http://" + cfg.EtcdListen)
+		// The peer port is never used by a single member; let the kernel
+		// pick one so two servers on one host don't collide.
+		peer, _ := url.Parse("http://127.0.0.1:0")
+		ec.ListenClientUrls, ec.AdvertiseClientUrls = []url.URL{*client}, []url.URL{*client}
+		ec.ListenPeerUrls, ec.AdvertisePeerUrls = []url.URL{*peer}, []url.URL{*peer}
+		ec.InitialCluster = ec.InitialClusterFromName(ec.Name)
+		ec.QuotaBackendBytes = 8 << 30
+		e, err := embed.StartEtcd(ec)
+		if err != nil {
+			return nil, fmt.Errorf("apiserver: start embedded etcd in %s: %w", ec.Dir, err)
+		}
+		select {
+		case <-e.Server.ReadyNotify():
+		case err := <-e.Err():
+			e.Close()
+			return nil, fmt.Errorf("apiserver: embedded etcd: %w", err)
+		case <-time.After(60 * time.Second):
+			e.Close()
+			return nil, fmt.Errorf("apiserver: embedded etcd in %s not ready after 60s", ec.Dir)
+		}
+		b.embedded = e
+		endpoints = []string{e.Clients[0].Addr().String()}
+	}
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints:   endpoints,
+		DialTimeout: 5 * time.Second,
+		TLS:         cfg.EtcdTLS,
+		Logger:      zap.NewNop(),
+	})
+	if err != nil {
+		b.close()
+		return nil, fmt.Errorf("apiserver: connect to etcd %v: %w", endpoints, err)
+	}
+	b.client = cli
+	b.Endpoints = endpoints
+	// Fail at start, not at the first request, when etcd is unreachable.
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := cli.Status(sctx, endpoints[0]); err != nil {
+		b.close()
+		return nil, fmt.Errorf("apiserver: etcd at %v does not answer: %w", endpoints, err)
+	}
+	return b, nil
+}
+
+func (b *etcdBackend) close() {
+	if b.client != nil {
+		b.client.Close()
+	}
+	if b.embedded != nil {
+		b.embedded.Close()
+	}
+}

@@ -1,0 +1,338 @@
+package apiserver
+
+import (
+	"context"
+	"github.com/google/uuid"
+	"strconv"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/skiff-sh/skiff/apiserver/storage"
+	"github.com/skiff-sh/skiff/apiserver/validation"
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+// maxBlindRetries bounds retries of writes made without a resource version
+// (last writer wins) that keep losing races.
+const maxBlindRetries = 50
+
+// kindOf resolves the kind of a request.
+func kindOf(k skiffv1.Kind) (skiffv1.KindInfo, error) {
+	info, ok := skiffv1.Info(k)
+	if !ok {
+		return info, invalid("kind: %v is not a kind; use one of the KIND_* values", k)
+	}
+	return info, nil
+}
+
+// namespaceOf defaults the namespace of a namespaced kind to "default".
+func namespaceOf(info skiffv1.KindInfo, ns string) string {
+	if !info.Namespaced {
+		return ""
+	}
+	if ns == "" {
+		return "default"
+	}
+	return ns
+}
+
+// unwrapRequest takes the object out of a request and normalises its
+// namespace.
+func unwrapRequest(o *skiffv1.Object) (skiffv1.Resource, skiffv1.KindInfo, error) {
+	obj := o.Unwrap()
+	if obj == nil {
+		return nil, skiffv1.KindInfo{}, invalid("object: no kind set")
+	}
+	info, _ := skiffv1.Info(skiffv1.KindOf(obj))
+	m := obj.GetMetadata()
+	if m == nil {
+		return nil, info, invalid("%s: metadata is required", info.Name)
+	}
+	if info.Namespaced {
+		m.Namespace = namespaceOf(info, m.Namespace)
+	}
+	return obj, info, nil
+}
+
+func refOf(info skiffv1.KindInfo, obj skiffv1.Resource) ref {
+	m := obj.GetMetadata()
+	return ref{info: info, namespace: m.GetNamespace(), name: m.GetName()}
+}
+
+func (s *Server) Create(ctx context.Context, req *skiffv1.CreateRequest) (*skiffv1.Object, error) {
+	obj, info, err := unwrapRequest(req.GetObject())
+	if err != nil {
+		return nil, err
+	}
+	r := refOf(info, obj)
+	m := obj.GetMetadata()
+	m.Uid = newUID()
+	m.CreationTimestamp = timestamppb.Now()
+	m.Generation = 1
+	m.ResourceVersion = ""
+	m.DeletionTimestamp = nil
+	m.DeletionGracePeriodSeconds = 0
+	initialStatus(obj)
+	validation.Default(obj)
+	if err := validation.Validate(obj); err != nil {
+		return nil, toStatus(err, r)
+	}
+	if info.Namespaced {
+		if err := s.checkNamespaceOpen(ctx, m.Namespace); err != nil {
+			return nil, err
+		}
+	}
+	var claims []string
+	var ttl time.Duration
+	switch o := obj.(type) {
+	case *skiffv1.Node:
+		return s.createNode(ctx, o, r)
+	case *skiffv1.Event:
+		ttl = s.cfg.EventTTL
+	}
+	created, err := s.store.Create(ctx, obj, claims, ttl)
+	if err != nil {
+		return nil, toStatus(err, r)
+	}
+	return skiffv1.Wrap(created), nil
+}
+
+// initialStatus sets the status an object starts with: what the user wrote
+// is ignored, except for nodes, which report their own on registration.
+func initialStatus(obj skiffv1.Resource) {
+	switch o := obj.(type) {
+	case *skiffv1.Node:
+	case *skiffv1.Namespace:
+		o.Status = &skiffv1.NamespaceStatus{Phase: "Active"}
+	case *skiffv1.Pod:
+		o.Status = &skiffv1.PodStatus{Phase: "Pending"}
+		if o.GetSpec().GetNodeName() != "" {
+			o.Status.Conditions = []*skiffv1.Condition{scheduledCondition()}
+		}
+	default:
+		clearField(obj, "status")
+	}
+}
+
+func scheduledCondition() *skiffv1.Condition {
+	return &skiffv1.Condition{Type: "PodScheduled", Status: "True", LastTransitionTime: timestamppb.Now()}
+}
+
+func (s *Server) Get(ctx context.Context, req *skiffv1.GetRequest) (*skiffv1.Object, error) {
+	info, err := kindOf(req.GetKind())
+	if err != nil {
+		return nil, err
+	}
+	r := ref{info: info, namespace: namespaceOf(info, req.GetNamespace()), name: req.GetName()}
+	obj, err := s.store.Get(ctx, info.Kind, r.namespace, r.name)
+	if err != nil {
+		return nil, toStatus(err, r)
+	}
+	return skiffv1.Wrap(obj), nil
+}
+
+func (s *Server) List(ctx context.Context, req *skiffv1.ListRequest) (*skiffv1.ListResponse, error) {
+	info, err := kindOf(req.GetKind())
+	if err != nil {
+		return nil, err
+	}
+	match, err := selectorPredicate(info.Kind, req.GetLabelSelector(), req.GetFieldSelector())
+	if err != nil {
+		return nil, err
+	}
+	ns := req.GetNamespace()
+	if !info.Namespaced {
+		ns = ""
+	}
+	objs, rev, err := s.store.List(ctx, info.Kind, ns)
+	if err != nil {
+		return nil, toStatus(err, ref{info: info, namespace: ns})
+	}
+	resp := &skiffv1.ListResponse{ResourceVersion: itoaRev(rev)}
+	for _, o := range objs {
+		if match(o) {
+			resp.Items = append(resp.Items, skiffv1.Wrap(o))
+		}
+	}
+	return resp, nil
+}
+
+func (s *Server) Update(ctx context.Context, req *skiffv1.UpdateRequest) (*skiffv1.Object, error) {
+	obj, info, err := unwrapRequest(req.GetObject())
+	if err != nil {
+		return nil, err
+	}
+	r := refOf(info, obj)
+	want, err := storage.ParseRevision(obj.GetMetadata().GetResourceVersion())
+	if err != nil {
+		return nil, invalid("metadata.resourceVersion: %v", err)
+	}
+	for attempt := 0; ; attempt++ {
+		out, err := s.updateOnce(ctx, proto.Clone(obj).(skiffv1.Resource), want, r)
+		if storageConflict(err) && want == 0 && attempt < maxBlindRetries {
+			continue
+		}
+		if err != nil {
+			return nil, toStatus(err, r)
+		}
+		return skiffv1.Wrap(out), nil
+	}
+}
+
+func storageConflict(err error) bool { return err == storage.ErrConflict }
+
+// updateOnce replaces metadata and spec of the stored object, keeping what
+// only the server or UpdateStatus may change.
+func (s *Server) updateOnce(ctx context.Context, obj skiffv1.Resource, want int64, r ref) (skiffv1.Resource, error) {
+	cur, err := s.store.Get(ctx, r.info.Kind, r.namespace, r.name)
+	if err != nil {
+		return nil, err
+	}
+	curRev := storage.Revision(cur)
+	if want != 0 && want != curRev {
+		return nil, storage.ErrConflict
+	}
+	cm, m := cur.GetMetadata(), obj.GetMetadata()
+	m.Uid = cm.Uid
+	m.CreationTimestamp = cm.CreationTimestamp
+	m.DeletionTimestamp = cm.DeletionTimestamp
+	m.DeletionGracePeriodSeconds = cm.DeletionGracePeriodSeconds
+	m.Generation = cm.Generation
+	m.ResourceVersion = cm.ResourceVersion
+	copyField(obj, cur, "status")
+	switch o := obj.(type) {
+	case *skiffv1.Pod:
+		// spec.nodeName is the scheduler's, written through Bind.
+		cn := cur.(*skiffv1.Pod).GetSpec().GetNodeName()
+		if o.GetSpec() != nil && o.Spec.NodeName == "" {
+			o.Spec.NodeName = cn
+		}
+		if o.GetSpec().GetNodeName() != cn {
+			return nil, invalid("spec.nodeName: the scheduler sets it through Bind; it cannot change (%q → %q)", cn, o.GetSpec().GetNodeName())
+		}
+	case *skiffv1.Node:
+		if o.GetSpec() != nil && o.Spec.PodCidr == "" {
+			o.Spec.PodCidr = cur.(*skiffv1.Node).GetSpec().GetPodCidr()
+		}
+	}
+	validation.Default(obj)
+	if err := validation.Validate(obj); err != nil {
+		return nil, err
+	}
+	if err := validation.ValidateUpdate(cur, obj); err != nil {
+		return nil, err
+	}
+	if !fieldEqual(cur, obj, "spec") {
+		m.Generation++
+	}
+	if proto.Equal(cur, obj) {
+		return cur, nil
+	}
+	// The last finalizer gone from an object being deleted: it goes now.
+	if m.DeletionTimestamp != nil && len(m.Finalizers) == 0 {
+		return s.store.Delete(ctx, r.info.Kind, r.namespace, r.name, curRev, claimsOf(cur))
+	}
+	return s.store.Update(ctx, obj, curRev)
+}
+
+func (s *Server) UpdateStatus(ctx context.Context, req *skiffv1.UpdateRequest) (*skiffv1.Object, error) {
+	obj, info, err := unwrapRequest(req.GetObject())
+	if err != nil {
+		return nil, err
+	}
+	if !info.HasStatus {
+		return nil, invalid("a %s has no status", info.Name)
+	}
+	r := refOf(info, obj)
+	want, err := storage.ParseRevision(obj.GetMetadata().GetResourceVersion())
+	if err != nil {
+		return nil, invalid("metadata.resourceVersion: %v", err)
+	}
+	for attempt := 0; ; attempt++ {
+		cur, err := s.store.Get(ctx, info.Kind, r.namespace, r.name)
+		if err != nil {
+			return nil, toStatus(err, r)
+		}
+		curRev := storage.Revision(cur)
+		if want != 0 && want != curRev {
+			return nil, toStatus(storage.ErrConflict, r)
+		}
+		if uid := obj.GetMetadata().GetUid(); uid != "" && uid != cur.GetMetadata().GetUid() {
+			return nil, status.Errorf(codes.Aborted, "conflict: %s was deleted and created again (uid %s, not %s)", r, cur.GetMetadata().GetUid(), uid)
+		}
+		next := proto.Clone(cur).(skiffv1.Resource)
+		copyField(next, obj, "status")
+		if proto.Equal(cur, next) {
+			return skiffv1.Wrap(cur), nil
+		}
+		out, err := s.store.Update(ctx, next, curRev)
+		if storageConflict(err) && want == 0 && attempt < maxBlindRetries {
+			continue
+		}
+		if err != nil {
+			return nil, toStatus(err, r)
+		}
+		return skiffv1.Wrap(out), nil
+	}
+}
+
+func (s *Server) Bind(ctx context.Context, req *skiffv1.BindRequest) (*skiffv1.Pod, error) {
+	podInfo, _ := skiffv1.Info(skiffv1.Kind_KIND_POD)
+	nodeInfo, _ := skiffv1.Info(skiffv1.Kind_KIND_NODE)
+	r := ref{info: podInfo, namespace: namespaceOf(podInfo, req.GetNamespace()), name: req.GetName()}
+	if req.GetNodeName() == "" {
+		return nil, invalid("nodeName: required")
+	}
+	if _, err := s.store.Get(ctx, skiffv1.Kind_KIND_NODE, "", req.GetNodeName()); err != nil {
+		return nil, toStatus(err, ref{info: nodeInfo, name: req.GetNodeName()})
+	}
+	want, err := storage.ParseRevision(req.GetResourceVersion())
+	if err != nil {
+		return nil, invalid("resourceVersion: %v", err)
+	}
+	out, err := s.store.GuaranteedUpdate(ctx, skiffv1.Kind_KIND_POD, r.namespace, r.name, func(cur skiffv1.Resource) (skiffv1.Resource, error) {
+		pod := cur.(*skiffv1.Pod)
+		if want != 0 && want != storage.Revision(pod) {
+			return nil, storage.ErrConflict
+		}
+		if req.GetUid() != "" && req.GetUid() != pod.GetMetadata().GetUid() {
+			return nil, status.Errorf(codes.Aborted, "conflict: %s was deleted and created again", r)
+		}
+		if n := pod.GetSpec().GetNodeName(); n != "" {
+			return nil, status.Errorf(codes.FailedPrecondition, "%s is already bound to node %q", r, n)
+		}
+		if pod.GetMetadata().GetDeletionTimestamp() != nil {
+			return nil, status.Errorf(codes.FailedPrecondition, "%s is being deleted", r)
+		}
+		pod.Spec.NodeName = req.GetNodeName()
+		setCondition(&pod.Status.Conditions, scheduledCondition())
+		return pod, nil
+	})
+	if err != nil {
+		return nil, toStatus(err, r)
+	}
+	return out.(*skiffv1.Pod), nil
+}
+
+// setCondition replaces the condition of the same type, keeping its
+// transition time when the status did not change.
+func setCondition(conds *[]*skiffv1.Condition, c *skiffv1.Condition) {
+	for i, old := range *conds {
+		if old.Type == c.Type {
+			if old.Status == c.Status {
+				c.LastTransitionTime = old.LastTransitionTime
+			}
+			(*conds)[i] = c
+			return
+		}
+	}
+	*conds = append(*conds, c)
+}
+
+func newUID() string { return uuid.NewString() }
+
+func itoaRev(rev int64) string { return strconv.FormatInt(rev, 10) }

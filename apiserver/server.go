@@ -1,0 +1,143 @@
+package apiserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/skiff-sh/skiff/apiserver/storage"
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+// Server is the API server. Make it with New, then Run it.
+type Server struct {
+	skiffv1.UnimplementedObjectsServer
+
+	cfg     Config
+	log     *slog.Logger
+	lis     net.Listener
+	metrics *serverMetrics
+
+	store    *storage.Store
+	etcd     *etcdBackend
+	cidrs    *cidrAllocator
+	nsWake   chan struct{}
+	stopping chan struct{} // closed when Run begins to stop: ends watches
+
+	readyOnce sync.Once
+	ready     chan struct{}
+}
+
+// New checks the configuration and binds the listen address, so Addr is
+// known before Run.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	cidrs, err := newCIDRAllocator(cfg.ClusterCIDR, cfg.NodeCIDRBits)
+	if err != nil {
+		return nil, err
+	}
+	lis, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("apiserver: listen on %s: %w", cfg.Listen, err)
+	}
+	return &Server{
+		cfg: cfg, log: cfg.Logger, lis: lis,
+		metrics:  newServerMetrics(cfg.Registerer),
+		cidrs:    cidrs,
+		nsWake:   make(chan struct{}, 1),
+		stopping: make(chan struct{}),
+		ready:    make(chan struct{}),
+	}, nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string { return s.lis.Addr().String() }
+
+// Ready is closed once the server answers requests.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// EtcdEndpoints are the etcd client URLs in use (the embedded one's once
+// Ready), for components that elect a leader in etcd.
+func (s *Server) EtcdEndpoints() []string {
+	if s.etcd == nil {
+		return s.cfg.EtcdEndpoints
+	}
+	return s.etcd.Endpoints
+}
+
+// Run serves until ctx ends, then stops cleanly: watches end, requests in
+// flight finish, etcd closes.
+func (s *Server) Run(ctx context.Context) error {
+	defer s.lis.Close()
+	b, err := startEtcd(ctx, &s.cfg)
+	if err != nil {
+		return err
+	}
+	defer b.close()
+	s.etcd = b
+	s.store = storage.New(b.client, storage.NewMetrics(s.cfg.Registerer))
+	s.metrics.registerObjectCounts(s.cfg.Registerer, s.store)
+	if err := s.ensureNamespaces(ctx); err != nil {
+		return err
+	}
+	if err := s.cidrs.load(ctx, s.store); err != nil {
+		return err
+	}
+
+	opts := append([]grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(s.metrics.unary),
+		grpc.ChainStreamInterceptor(s.metrics.stream),
+		grpc.MaxRecvMsgSize(4 << 20),
+	}, s.cfg.GRPCOptions...)
+	gs := grpc.NewServer(opts...)
+	skiffv1.RegisterObjectsServer(gs, s)
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(gs, hs)
+	reflection.Register(gs)
+	if s.cfg.RegisterServices != nil {
+		s.cfg.RegisterServices(gs)
+	}
+
+	bg, stopBG := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); s.store.RunCompactor(bg, s.cfg.CompactInterval, s.cfg.HistoryKept, s.log) }()
+	go func() { defer wg.Done(); s.runNamespaceFinalizer(bg) }()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- gs.Serve(s.lis) }()
+	s.readyOnce.Do(func() { close(s.ready) })
+	s.log.Info("API server ready", "addr", s.Addr(), "etcd", b.Endpoints)
+
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+	}
+	hs.Shutdown()
+	close(s.stopping)
+	stopped := make(chan struct{})
+	go func() { gs.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		gs.Stop()
+	}
+	stopBG()
+	wg.Wait()
+	if errors.Is(err, grpc.ErrServerStopped) {
+		err = nil
+	}
+	s.log.Info("API server stopped")
+	return err
+}

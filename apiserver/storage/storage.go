@@ -1,0 +1,310 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/protobuf/proto"
+
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+// opTimeout bounds every single etcd call.
+const opTimeout = 10 * time.Second
+
+// Store reads and writes objects of every kind.
+type Store struct {
+	etcd    *clientv3.Client
+	metrics *Metrics
+	leases  leaseCache
+}
+
+// New makes a store over an etcd client. metrics may be nil.
+func New(etcd *clientv3.Client, metrics *Metrics) *Store {
+	return &Store{etcd: etcd, metrics: metrics}
+}
+
+// Create stores a new object. claims are extra keys (see claimKey) created in
+// the same transaction, which must not exist yet. ttl > 0 makes the object
+// expire after about that long (events).
+func (s *Store) Create(ctx context.Context, obj skiffv1.Resource, claims []string, ttl time.Duration) (skiffv1.Resource, error) {
+	_, key, err := s.locate(obj)
+	if err != nil {
+		return nil, err
+	}
+	data, err := encode(obj)
+	if err != nil {
+		return nil, err
+	}
+	var opts []clientv3.OpOption
+	if ttl > 0 {
+		lease, err := s.lease(ctx, ttl)
+		if err != nil {
+			return nil, fmt.Errorf("storage: lease for %s: %w", key, err)
+		}
+		opts = append(opts, clientv3.WithLease(lease))
+	}
+	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(key), "=", 0)}
+	ops := []clientv3.Op{clientv3.OpPut(key, string(data), opts...)}
+	for _, c := range claims {
+		ck := claimKey(c)
+		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(ck), "=", 0))
+		ops = append(ops, clientv3.OpPut(ck, key))
+	}
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	start := time.Now()
+	resp, err := s.etcd.Txn(ctx).If(cmps...).Then(ops...).Commit()
+	s.metrics.observe("create", start)
+	if err != nil {
+		return nil, fmt.Errorf("storage: create %s: %w", key, err)
+	}
+	if !resp.Succeeded {
+		if len(claims) > 0 {
+			if got, gerr := s.etcd.Get(ctx, key, clientv3.WithCountOnly()); gerr == nil && got.Count == 0 {
+				return nil, ErrClaimed
+			}
+		}
+		return nil, ErrExists
+	}
+	out := proto.Clone(obj).(skiffv1.Resource)
+	setRevision(out, resp.Header.Revision)
+	return out, nil
+}
+
+// Get reads one object.
+func (s *Store) Get(ctx context.Context, kind skiffv1.Kind, namespace, name string) (skiffv1.Resource, error) {
+	info, ok := skiffv1.Info(kind)
+	if !ok {
+		return nil, fmt.Errorf("storage: unknown kind %v", kind)
+	}
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	start := time.Now()
+	resp, err := s.etcd.Get(ctx, objectKey(info, namespace, name))
+	s.metrics.observe("get", start)
+	if err != nil {
+		return nil, fmt.Errorf("storage: get: %w", err)
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, ErrNotFound
+	}
+	return decode(info, resp.Kvs[0].Value, resp.Kvs[0].ModRevision)
+}
+
+// List reads every object of a kind (in one namespace when set) and the
+// revision the read was made at.
+func (s *Store) List(ctx context.Context, kind skiffv1.Kind, namespace string) ([]skiffv1.Resource, int64, error) {
+	info, ok := skiffv1.Info(kind)
+	if !ok {
+		return nil, 0, fmt.Errorf("storage: unknown kind %v", kind)
+	}
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	start := time.Now()
+	resp, err := s.etcd.Get(ctx, prefixKey(info, namespace), clientv3.WithPrefix())
+	s.metrics.observe("list", start)
+	if err != nil {
+		return nil, 0, fmt.Errorf("storage: list: %w", err)
+	}
+	out := make([]skiffv1.Resource, 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		obj, err := decode(info, kv.Value, kv.ModRevision)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, obj)
+	}
+	return out, resp.Header.Revision, nil
+}
+
+// Count tells how many objects of a kind are stored.
+func (s *Store) Count(ctx context.Context, kind skiffv1.Kind) (int64, error) {
+	info, _ := skiffv1.Info(kind)
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	resp, err := s.etcd.Get(ctx, prefixKey(info, ""), clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		return 0, err
+	}
+	return resp.Count, nil
+}
+
+// Update writes obj if the stored revision is still expect (compare and swap).
+func (s *Store) Update(ctx context.Context, obj skiffv1.Resource, expect int64) (skiffv1.Resource, error) {
+	_, key, err := s.locate(obj)
+	if err != nil {
+		return nil, err
+	}
+	data, err := encode(obj)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	start := time.Now()
+	// Keep the lease an object was created with (events).
+	resp, err := s.etcd.Txn(ctx).
+		If(clientv3.Compare(clientv3.ModRevision(key), "=", expect)).
+		Then(clientv3.OpPut(key, string(data), clientv3.WithIgnoreLease())).
+		Else(clientv3.OpGet(key, clientv3.WithCountOnly())).
+		Commit()
+	s.metrics.observe("update", start)
+	if err != nil {
+		return nil, fmt.Errorf("storage: update %s: %w", key, err)
+	}
+	if !resp.Succeeded {
+		if resp.Responses[0].GetResponseRange().Count == 0 {
+			return nil, ErrNotFound
+		}
+		return nil, ErrConflict
+	}
+	out := proto.Clone(obj).(skiffv1.Resource)
+	setRevision(out, resp.Header.Revision)
+	return out, nil
+}
+
+// Delete removes an object if its stored revision is still expect (0: any)
+// and releases the given claims. It returns the object as it was, with the
+// revision of the deletion.
+func (s *Store) Delete(ctx context.Context, kind skiffv1.Kind, namespace, name string, expect int64, claims []string) (skiffv1.Resource, error) {
+	info, ok := skiffv1.Info(kind)
+	if !ok {
+		return nil, fmt.Errorf("storage: unknown kind %v", kind)
+	}
+	key := objectKey(info, namespace, name)
+	var cmps []clientv3.Cmp
+	if expect != 0 {
+		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(key), "=", expect))
+	} else {
+		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(key), ">", 0))
+	}
+	ops := []clientv3.Op{clientv3.OpDelete(key, clientv3.WithPrevKV())}
+	for _, c := range claims {
+		ops = append(ops, clientv3.OpDelete(claimKey(c)))
+	}
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	start := time.Now()
+	resp, err := s.etcd.Txn(ctx).If(cmps...).Then(ops...).Else(clientv3.OpGet(key, clientv3.WithCountOnly())).Commit()
+	s.metrics.observe("delete", start)
+	if err != nil {
+		return nil, fmt.Errorf("storage: delete %s: %w", key, err)
+	}
+	if !resp.Succeeded {
+		if resp.Responses[0].GetResponseRange().Count == 0 {
+			return nil, ErrNotFound
+		}
+		return nil, ErrConflict
+	}
+	prev := resp.Responses[0].GetResponseDeleteRange().PrevKvs
+	if len(prev) == 0 {
+		return nil, ErrNotFound
+	}
+	return decode(info, prev[0].Value, resp.Header.Revision)
+}
+
+// GuaranteedUpdate reads an object, applies change and writes the result,
+// retrying on conflicts. change may return the object unchanged (same
+// pointer, untouched) to skip the write.
+func (s *Store) GuaranteedUpdate(ctx context.Context, kind skiffv1.Kind, namespace, name string, change func(cur skiffv1.Resource) (skiffv1.Resource, error)) (skiffv1.Resource, error) {
+	for attempt := 0; ; attempt++ {
+		cur, err := s.Get(ctx, kind, namespace, name)
+		if err != nil {
+			return nil, err
+		}
+		rev := Revision(cur)
+		before := proto.Clone(cur)
+		next, err := change(cur)
+		if err != nil {
+			return nil, err
+		}
+		if proto.Equal(before, next) {
+			return next, nil
+		}
+		out, err := s.Update(ctx, next, rev)
+		if err == ErrConflict && attempt < 100 && ctx.Err() == nil {
+			continue
+		}
+		return out, err
+	}
+}
+
+// Compact drops the history before rev.
+func (s *Store) Compact(ctx context.Context, rev int64) error {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	_, err := s.etcd.Compact(ctx, rev)
+	return err
+}
+
+// CurrentRevision is etcd's newest revision.
+func (s *Store) CurrentRevision(ctx context.Context) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	resp, err := s.etcd.Get(ctx, root+"_revision", clientv3.WithCountOnly())
+	if err != nil {
+		return 0, err
+	}
+	return resp.Header.Revision, nil
+}
+
+// Revision reads an object's resource_version as a number (0 when unset or
+// malformed).
+func Revision(obj skiffv1.Resource) int64 {
+	n, _ := ParseRevision(obj.GetMetadata().GetResourceVersion())
+	return n
+}
+
+// ParseRevision reads a resource_version string.
+func ParseRevision(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("resource_version %q is not a revision", s)
+	}
+	return n, nil
+}
+
+func (s *Store) locate(obj skiffv1.Resource) (skiffv1.KindInfo, string, error) {
+	info, ok := skiffv1.Info(skiffv1.KindOf(obj))
+	if !ok {
+		return info, "", fmt.Errorf("storage: unknown kind of %T", obj)
+	}
+	m := obj.GetMetadata()
+	return info, objectKey(info, m.GetNamespace(), m.GetName()), nil
+}
+
+func encode(obj skiffv1.Resource) ([]byte, error) {
+	// The revision lives in etcd, not in the value.
+	m := obj.GetMetadata()
+	rv := m.GetResourceVersion()
+	m.ResourceVersion = ""
+	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(obj)
+	m.ResourceVersion = rv
+	if err != nil {
+		return nil, fmt.Errorf("storage: encode: %w", err)
+	}
+	return data, nil
+}
+
+func decode(info skiffv1.KindInfo, data []byte, rev int64) (skiffv1.Resource, error) {
+	obj := info.New()
+	if err := proto.Unmarshal(data, obj); err != nil {
+		return nil, fmt.Errorf("storage: decode %s: %w", info.Name, err)
+	}
+	if obj.GetMetadata() == nil {
+		return nil, fmt.Errorf("storage: decode %s: no metadata", info.Name)
+	}
+	setRevision(obj, rev)
+	return obj, nil
+}
+
+func setRevision(obj skiffv1.Resource, rev int64) {
+	obj.GetMetadata().ResourceVersion = strconv.FormatInt(rev, 10)
+}

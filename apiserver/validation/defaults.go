@@ -1,0 +1,152 @@
+package validation
+
+import (
+	"strconv"
+	"strings"
+
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+// DefaultGracePeriodSeconds is how long a pod gets between SIGTERM and
+// SIGKILL unless its spec says otherwise.
+const DefaultGracePeriodSeconds = 30
+
+// Default fills in what a user may leave out, the way Kubernetes does.
+func Default(obj skiffv1.Resource) {
+	switch o := obj.(type) {
+	case *skiffv1.Node:
+		if o.Spec == nil {
+			o.Spec = &skiffv1.NodeSpec{}
+		}
+	case *skiffv1.Pod:
+		if o.Spec == nil {
+			o.Spec = &skiffv1.PodSpec{}
+		}
+		DefaultPodSpec(o.Spec)
+	case *skiffv1.ReplicaSet:
+		if o.Spec == nil {
+			o.Spec = &skiffv1.ReplicaSetSpec{}
+		}
+		if o.Spec.Replicas == nil {
+			one := int32(1)
+			o.Spec.Replicas = &one
+		}
+		if o.Spec.Template != nil {
+			if o.Spec.Template.Spec == nil {
+				o.Spec.Template.Spec = &skiffv1.PodSpec{}
+			}
+			DefaultPodSpec(o.Spec.Template.Spec)
+			// A selector left out selects the template's labels.
+			if o.Spec.Selector == nil && len(o.Spec.Template.GetMetadata().GetLabels()) > 0 {
+				sel := map[string]string{}
+				for k, v := range o.Spec.Template.Metadata.Labels {
+					sel[k] = v
+				}
+				o.Spec.Selector = &skiffv1.LabelSelector{MatchLabels: sel}
+			}
+		}
+	case *skiffv1.Service:
+		if o.Spec == nil {
+			o.Spec = &skiffv1.ServiceSpec{}
+		}
+		for _, p := range o.Spec.Ports {
+			if p.Protocol == "" {
+				p.Protocol = "TCP"
+			}
+			if p.TargetPort == "" && p.Port != 0 {
+				p.TargetPort = strconv.Itoa(int(p.Port))
+			}
+		}
+	case *skiffv1.Volume:
+		if o.Spec == nil {
+			o.Spec = &skiffv1.VolumeSpec{}
+		}
+		if o.Spec.AccessMode == "" {
+			o.Spec.AccessMode = "ReadWriteOnce"
+		}
+		if o.Spec.Local == nil && o.Spec.HostPath == nil && o.Spec.Nfs == nil {
+			o.Spec.Local = &skiffv1.LocalVolumeSource{}
+		}
+	case *skiffv1.Autoscaler:
+		if o.Spec == nil {
+			o.Spec = &skiffv1.AutoscalerSpec{}
+		}
+		if o.Spec.MinReplicas == nil {
+			one := int32(1)
+			o.Spec.MinReplicas = &one
+		}
+		if o.Spec.TargetCpuUtilizationPercent == nil {
+			p := int32(80)
+			o.Spec.TargetCpuUtilizationPercent = &p
+		}
+	case *skiffv1.Event:
+		if o.Type == "" {
+			o.Type = "Normal"
+		}
+		if o.Count == 0 {
+			o.Count = 1
+		}
+	}
+}
+
+// DefaultPodSpec fills in a pod spec (also a replica set's template).
+func DefaultPodSpec(s *skiffv1.PodSpec) {
+	if s.RestartPolicy == "" {
+		s.RestartPolicy = "Always"
+	}
+	if s.TerminationGracePeriodSeconds == nil {
+		g := int64(DefaultGracePeriodSeconds)
+		s.TerminationGracePeriodSeconds = &g
+	}
+	for _, c := range s.Containers {
+		if c.ImagePullPolicy == "" {
+			c.ImagePullPolicy = "IfNotPresent"
+			if imageTag(c.Image) == "latest" {
+				c.ImagePullPolicy = "Always"
+			}
+		}
+		for _, p := range c.Ports {
+			if p.Protocol == "" {
+				p.Protocol = "TCP"
+			}
+		}
+		for _, pr := range []*skiffv1.Probe{c.LivenessProbe, c.ReadinessProbe} {
+			if pr == nil {
+				continue
+			}
+			if pr.PeriodSeconds == 0 {
+				pr.PeriodSeconds = 10
+			}
+			if pr.TimeoutSeconds == 0 {
+				pr.TimeoutSeconds = 1
+			}
+			if pr.SuccessThreshold == 0 {
+				pr.SuccessThreshold = 1
+			}
+			if pr.FailureThreshold == 0 {
+				pr.FailureThreshold = 3
+			}
+			if pr.HttpGet != nil && pr.HttpGet.Path == "" {
+				pr.HttpGet.Path = "/"
+			}
+		}
+	}
+	for _, t := range s.Tolerations {
+		if t.Operator == "" {
+			t.Operator = "Equal"
+		}
+	}
+}
+
+// imageTag is the tag of an image reference ("latest" when none is given
+// and no digest pins it).
+func imageTag(ref string) string {
+	if strings.Contains(ref, "@") {
+		return ""
+	}
+	last := ref[strings.LastIndex(ref, "/")+1:]
+	if i := strings.LastIndex(last, ":"); i >= 0 {
+		return last[i+1:]
+	}
+	return "latest"
+}

@@ -1,0 +1,43 @@
+package validation
+
+import (
+	"google.golang.org/protobuf/proto"
+
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+// ValidateUpdate checks what may not change between the stored object and
+// its replacement (both defaulted).
+func ValidateUpdate(old, obj skiffv1.Resource) error {
+	e := &errs{}
+	switch o := obj.(type) {
+	case *skiffv1.Pod:
+		prev := old.(*skiffv1.Pod)
+		// Like Kubernetes, a pod's spec is fixed once created, except the
+		// images: anything else means a new pod.
+		a := proto.Clone(prev.GetSpec()).(*skiffv1.PodSpec)
+		b := proto.Clone(o.GetSpec()).(*skiffv1.PodSpec)
+		for i := range a.Containers {
+			if i < len(b.Containers) {
+				a.Containers[i].Image = b.Containers[i].Image
+			}
+		}
+		if !proto.Equal(a, b) {
+			e.add("spec", "a pod's spec cannot change except spec.containers[*].image; delete the pod and create it again (or use a replica set)")
+		}
+	case *skiffv1.Volume:
+		prev := old.(*skiffv1.Volume)
+		if prev.GetSpec().GetAccessMode() != o.GetSpec().GetAccessMode() {
+			e.add("spec.accessMode", "cannot change")
+		}
+		if pn := prev.GetSpec().GetLocal().GetNodeName(); pn != "" && pn != o.GetSpec().GetLocal().GetNodeName() {
+			e.add("spec.local.nodeName", "cannot change once the volume holds data on node %q", pn)
+		}
+	case *skiffv1.Node:
+		prev := old.(*skiffv1.Node)
+		if pc := prev.GetSpec().GetPodCidr(); pc != "" && pc != o.GetSpec().GetPodCidr() {
+			e.add("spec.podCidr", "cannot change once given (%s)", pc)
+		}
+	}
+	return e.err()
+}

@@ -1,0 +1,397 @@
+package validation
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/skiff-sh/skiff/labels"
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+	"github.com/skiff-sh/skiff/quantity"
+)
+
+// MaxObjectBytes is the largest object the server stores, as etcd's default
+// request limit is a little over it.
+const MaxObjectBytes = 1 << 20
+
+// Validate checks a whole object (defaults already applied).
+func Validate(obj skiffv1.Resource) error {
+	e := &errs{}
+	info, _ := skiffv1.Info(skiffv1.KindOf(obj))
+	validateMeta(e, obj.GetMetadata(), info)
+	switch o := obj.(type) {
+	case *skiffv1.Namespace:
+	case *skiffv1.Node:
+		validateNode(e, o)
+	case *skiffv1.Pod:
+		validatePodSpec(e, "spec", o.GetSpec())
+	case *skiffv1.Service:
+		validateService(e, o.GetSpec())
+	case *skiffv1.Volume:
+		validateVolume(e, o.GetSpec())
+	case *skiffv1.ReplicaSet:
+		validateReplicaSet(e, o.GetSpec())
+	case *skiffv1.Autoscaler:
+		validateAutoscaler(e, o.GetSpec())
+	case *skiffv1.Event:
+		if o.GetInvolvedObject().GetName() == "" {
+			e.add("involvedObject.name", "required")
+		}
+		if o.GetReason() == "" {
+			e.add("reason", "required")
+		}
+		checkOneOf(e, "type", o.GetType(), "Normal", "Warning")
+	}
+	if n := proto.Size(obj); n > MaxObjectBytes {
+		e.add("", "the object is %d bytes; the limit is %d (1 MiB)", n, MaxObjectBytes)
+	}
+	return e.err()
+}
+
+func validateMeta(e *errs, m *skiffv1.ObjectMeta, info skiffv1.KindInfo) {
+	if m == nil {
+		e.add("metadata", "required")
+		return
+	}
+	if info.Kind == skiffv1.Kind_KIND_NODE || info.Kind == skiffv1.Kind_KIND_EVENT {
+		checkSubdomain(e, "metadata.name", m.Name)
+	} else {
+		checkLabel(e, "metadata.name", m.Name)
+	}
+	if info.Namespaced {
+		checkLabel(e, "metadata.namespace", m.Namespace)
+	} else if m.Namespace != "" {
+		e.add("metadata.namespace", "a %s is not in a namespace; leave it out", info.Name)
+	}
+	checkLabels(e, "metadata.labels", m.Labels)
+	for i, o := range m.OwnerReferences {
+		p := idx("metadata.ownerReferences", i)
+		if o.Kind == "" {
+			e.add(p+".kind", "required")
+		}
+		if o.Name == "" {
+			e.add(p+".name", "required")
+		}
+		if o.Uid == "" {
+			e.add(p+".uid", "required")
+		}
+	}
+}
+
+func validateNode(e *errs, n *skiffv1.Node) {
+	if c := n.GetSpec().GetPodCidr(); c != "" {
+		if _, _, err := net.ParseCIDR(c); err != nil {
+			e.add("spec.podCidr", "%q is not a CIDR", c)
+		}
+	}
+	for i, t := range n.GetSpec().GetTaints() {
+		p := idx("spec.taints", i)
+		if err := labels.ValidateKey(t.Key); err != nil {
+			e.add(p+".key", "%v", err)
+		}
+		checkOneOf(e, p+".effect", t.Effect, "NoSchedule", "PreferNoSchedule", "NoExecute")
+	}
+	for _, m := range []struct {
+		path string
+		vals map[string]string
+	}{{"status.capacity", n.GetStatus().GetCapacity()}, {"status.allocatable", n.GetStatus().GetAllocatable()}} {
+		for k, v := range m.vals {
+			checkQuantity(e, m.path+"."+k, v)
+		}
+	}
+}
+
+func validatePodSpec(e *errs, path string, s *skiffv1.PodSpec) {
+	if s == nil {
+		e.add(path, "required")
+		return
+	}
+	if len(s.Containers) == 0 {
+		e.add(path+".containers", "at least one container is required")
+	}
+	volumes := map[string]bool{}
+	for i, v := range s.Volumes {
+		p := idx(path+".volumes", i)
+		checkLabel(e, p+".name", v.Name)
+		if volumes[v.Name] {
+			e.add(p+".name", "%q is used by another volume", v.Name)
+		}
+		volumes[v.Name] = true
+		sources := 0
+		if v.EmptyDir != nil {
+			sources++
+			if v.EmptyDir.Medium != "" {
+				checkOneOf(e, p+".emptyDir.medium", v.EmptyDir.Medium, "", "Memory")
+			}
+			if v.EmptyDir.SizeLimit != "" {
+				checkQuantity(e, p+".emptyDir.sizeLimit", v.EmptyDir.SizeLimit)
+			}
+		}
+		if v.HostPath != nil {
+			sources++
+			if !strings.HasPrefix(v.HostPath.Path, "/") {
+				e.add(p+".hostPath.path", "%q must be an absolute path", v.HostPath.Path)
+			}
+		}
+		if v.Volume != nil {
+			sources++
+			checkLabel(e, p+".volume.name", v.Volume.Name)
+		}
+		if sources != 1 {
+			e.add(p, "exactly one of emptyDir, hostPath or volume must be set")
+		}
+	}
+	names := map[string]bool{}
+	hostPorts := map[string]bool{}
+	for i, c := range s.Containers {
+		p := idx(path+".containers", i)
+		checkLabel(e, p+".name", c.Name)
+		if names[c.Name] {
+			e.add(p+".name", "%q is used by another container; container names must be unique", c.Name)
+		}
+		names[c.Name] = true
+		if strings.TrimSpace(c.Image) == "" {
+			e.add(p+".image", "required")
+		}
+		checkOneOf(e, p+".imagePullPolicy", c.ImagePullPolicy, "Always", "IfNotPresent", "Never")
+		for j, env := range c.Env {
+			if !envName.MatchString(env.Name) {
+				e.add(idx(p+".env", j)+".name", "%q is not a valid environment variable name", env.Name)
+			}
+		}
+		if c.WorkingDir != "" && !strings.HasPrefix(c.WorkingDir, "/") {
+			e.add(p+".workingDir", "%q must be an absolute path", c.WorkingDir)
+		}
+		portNames := map[string]bool{}
+		for j, port := range c.Ports {
+			pp := idx(p+".ports", j)
+			checkPort(e, pp+".containerPort", port.ContainerPort, true)
+			checkPort(e, pp+".hostPort", port.HostPort, false)
+			checkOneOf(e, pp+".protocol", port.Protocol, "TCP", "UDP")
+			if port.Name != "" {
+				if len(port.Name) > 15 || !portName.MatchString(port.Name) {
+					e.add(pp+".name", "%q is not a valid port name: lower-case letters, digits and '-', at most 15 characters", port.Name)
+				}
+				if portNames[port.Name] {
+					e.add(pp+".name", "%q is used by another port", port.Name)
+				}
+				portNames[port.Name] = true
+			}
+			if port.HostPort != 0 {
+				k := fmt.Sprintf("%s/%d", port.Protocol, port.HostPort)
+				if hostPorts[k] {
+					e.add(pp+".hostPort", "%d/%s is used by another container of the pod", port.HostPort, port.Protocol)
+				}
+				hostPorts[k] = true
+			}
+		}
+		validateResources(e, p+".resources", c.Resources)
+		for j, m := range c.VolumeMounts {
+			mp := idx(p+".volumeMounts", j)
+			if !volumes[m.Name] {
+				e.add(mp+".name", "%q is not a volume of the pod", m.Name)
+			}
+			if !strings.HasPrefix(m.MountPath, "/") {
+				e.add(mp+".mountPath", "%q must be an absolute path", m.MountPath)
+			}
+			if strings.Contains(m.SubPath, "..") || strings.HasPrefix(m.SubPath, "/") {
+				e.add(mp+".subPath", "%q must be a relative path without '..'", m.SubPath)
+			}
+		}
+		validateProbe(e, p+".livenessProbe", c.LivenessProbe)
+		validateProbe(e, p+".readinessProbe", c.ReadinessProbe)
+	}
+	checkOneOf(e, path+".restartPolicy", s.RestartPolicy, "Always", "OnFailure", "Never")
+	if g := s.TerminationGracePeriodSeconds; g != nil && *g < 0 {
+		e.add(path+".terminationGracePeriodSeconds", "must not be negative")
+	}
+	for k, v := range s.NodeSelector {
+		if err := labels.ValidateKey(k); err != nil {
+			e.add(path+".nodeSelector", "%v", err)
+		}
+		if err := labels.ValidateValue(v); err != nil {
+			e.add(path+".nodeSelector."+k, "%v", err)
+		}
+	}
+	for i, t := range s.Tolerations {
+		p := idx(path+".tolerations", i)
+		checkOneOf(e, p+".operator", t.Operator, "Equal", "Exists")
+		if t.Operator == "Exists" && t.Value != "" {
+			e.add(p+".value", "must be empty when operator is Exists")
+		}
+		if t.Key == "" && t.Operator != "Exists" {
+			e.add(p+".key", "an empty key requires operator Exists")
+		}
+		if t.Effect != "" {
+			checkOneOf(e, p+".effect", t.Effect, "NoSchedule", "PreferNoSchedule", "NoExecute")
+		}
+	}
+	if s.NodeName != "" {
+		checkSubdomain(e, path+".nodeName", s.NodeName)
+	}
+}
+
+func validateResources(e *errs, path string, r *skiffv1.ResourceRequirements) {
+	if r == nil {
+		return
+	}
+	known := func(p, name string) bool {
+		if name != "cpu" && name != "memory" {
+			e.add(p+"."+name, "unknown resource; use cpu or memory")
+			return false
+		}
+		return true
+	}
+	for name, v := range r.Requests {
+		if known(path+".requests", name) {
+			checkQuantity(e, path+".requests."+name, v)
+		}
+	}
+	for name, v := range r.Limits {
+		if !known(path+".limits", name) {
+			continue
+		}
+		lim, ok := checkQuantity(e, path+".limits."+name, v)
+		if !ok {
+			continue
+		}
+		if name == "memory" && lim.Value() > 0 && lim.Value() < 4096 {
+			e.add(path+".limits.memory", "%q is below one page (4Ki); no process runs in that", v)
+		}
+		if req, has := r.Requests[name]; has {
+			if rq, err := quantity.Parse(req); err == nil && rq.Cmp(lim) > 0 {
+				e.add(path+".requests."+name, "%q must not exceed the limit %q", req, v)
+			}
+		}
+	}
+}
+
+func validateProbe(e *errs, path string, p *skiffv1.Probe) {
+	if p == nil {
+		return
+	}
+	handlers := 0
+	if p.Exec != nil {
+		handlers++
+		if len(p.Exec.Command) == 0 {
+			e.add(path+".exec.command", "required")
+		}
+	}
+	if p.TcpSocket != nil {
+		handlers++
+		checkPort(e, path+".tcpSocket.port", p.TcpSocket.Port, true)
+	}
+	if p.HttpGet != nil {
+		handlers++
+		checkPort(e, path+".httpGet.port", p.HttpGet.Port, true)
+	}
+	if handlers != 1 {
+		e.add(path, "exactly one of exec, tcpSocket or httpGet must be set")
+	}
+	for _, f := range []struct {
+		name string
+		v    int32
+	}{{"initialDelaySeconds", p.InitialDelaySeconds}, {"periodSeconds", p.PeriodSeconds}, {"timeoutSeconds", p.TimeoutSeconds}, {"successThreshold", p.SuccessThreshold}, {"failureThreshold", p.FailureThreshold}} {
+		if f.v < 0 {
+			e.add(path+"."+f.name, "must not be negative")
+		}
+	}
+}
+
+func validateService(e *errs, s *skiffv1.ServiceSpec) {
+	checkLabels(e, "spec.selector", s.GetSelector())
+	names := map[string]bool{}
+	for i, p := range s.GetPorts() {
+		path := idx("spec.ports", i)
+		checkPort(e, path+".port", p.Port, true)
+		checkOneOf(e, path+".protocol", p.Protocol, "TCP", "UDP")
+		if len(s.Ports) > 1 && p.Name == "" {
+			e.add(path+".name", "required when a service has more than one port")
+		}
+		if p.Name != "" {
+			if !portName.MatchString(p.Name) || len(p.Name) > 15 {
+				e.add(path+".name", "%q is not a valid port name", p.Name)
+			}
+			if names[p.Name] {
+				e.add(path+".name", "%q is used by another port", p.Name)
+			}
+			names[p.Name] = true
+		}
+		if n, err := strconv.Atoi(p.TargetPort); err == nil {
+			checkPort(e, path+".targetPort", int32(n), true)
+		} else if !portName.MatchString(p.TargetPort) {
+			e.add(path+".targetPort", "%q is neither a port number nor a port name", p.TargetPort)
+		}
+	}
+}
+
+func validateVolume(e *errs, s *skiffv1.VolumeSpec) {
+	checkOneOf(e, "spec.accessMode", s.GetAccessMode(), "ReadWriteOnce", "ReadWriteMany")
+	if s.GetCapacity() != "" {
+		checkQuantity(e, "spec.capacity", s.Capacity)
+	}
+	sources := 0
+	if s.GetLocal() != nil {
+		sources++
+		if n := s.Local.NodeName; n != "" {
+			checkSubdomain(e, "spec.local.nodeName", n)
+		}
+	}
+	if s.GetHostPath() != nil {
+		sources++
+		if !strings.HasPrefix(s.HostPath.Path, "/") {
+			e.add("spec.hostPath.path", "%q must be an absolute path", s.HostPath.Path)
+		}
+	}
+	if s.GetNfs() != nil {
+		sources++
+		if s.Nfs.Server == "" {
+			e.add("spec.nfs.server", "required")
+		}
+		if !strings.HasPrefix(s.Nfs.Path, "/") {
+			e.add("spec.nfs.path", "%q must be an absolute path", s.Nfs.Path)
+		}
+	}
+	if sources != 1 {
+		e.add("spec", "exactly one of local, hostPath or nfs must be set")
+	}
+}
+
+func validateReplicaSet(e *errs, s *skiffv1.ReplicaSetSpec) {
+	if s.GetReplicas() < 0 {
+		e.add("spec.replicas", "%d must not be negative", s.GetReplicas())
+	}
+	if s.GetTemplate() == nil {
+		e.add("spec.template", "required")
+		return
+	}
+	sel, err := labels.FromLabelSelector(s.GetSelector())
+	if err != nil {
+		e.add("spec.selector", "%v", err)
+	} else if sel.Empty() {
+		e.add("spec.selector", "required: a replica set must select its pods by label")
+	} else if !sel.Matches(s.Template.GetMetadata().GetLabels()) {
+		e.add("spec.selector", "%q does not match the template's labels %v; the replica set would never see its own pods", sel.String(), s.Template.GetMetadata().GetLabels())
+	}
+	checkLabels(e, "spec.template.metadata.labels", s.Template.GetMetadata().GetLabels())
+	validatePodSpec(e, "spec.template.spec", s.Template.GetSpec())
+	if s.Template.GetSpec().GetNodeName() != "" {
+		e.add("spec.template.spec.nodeName", "must be empty; the scheduler places the pods")
+	}
+}
+
+func validateAutoscaler(e *errs, s *skiffv1.AutoscalerSpec) {
+	checkLabel(e, "spec.target", s.GetTarget())
+	if s.GetMinReplicas() < 1 {
+		e.add("spec.minReplicas", "%d must be at least 1", s.GetMinReplicas())
+	}
+	if s.GetMaxReplicas() < s.GetMinReplicas() {
+		e.add("spec.maxReplicas", "%d must be at least minReplicas (%d)", s.GetMaxReplicas(), s.GetMinReplicas())
+	}
+	if p := s.GetTargetCpuUtilizationPercent(); p < 1 {
+		e.add("spec.targetCpuUtilizationPercent", "%d must be at least 1", p)
+	}
+}
