@@ -1,8 +1,8 @@
 package validation
 
 import (
-	"strings"
 	"regexp"
+	"strings"
 
 	"github.com/skiff-sh/skiff/labels"
 	"github.com/skiff-sh/skiff/quantity"
