@@ -1,0 +1,119 @@
+package runtime
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+
+	"golang.org/x/sys/unix"
+)
+
+// Descriptors the supervisor (or Exec) hands an init.
+const (
+	initSyncFd = 3 // read: 'c' once the process is in its cgroup, then 's' to exec
+	initMsgFd  = 4 // write: "ready" or an error; closes on a successful execve
+)
+
+// Bytes on the sync pipe.
+const (
+	syncCgroup = 'c'
+	syncStart  = 's'
+)
+
+// runInit is PID 1 of a new container, in fresh mount and PID namespaces
+// and the sandbox's others. It builds the root file system, locks itself
+// down, reports ready and execs the workload when told to start.
+func runInit(dir string) int {
+	goruntime.LockOSThread() // everything below is per thread
+	msg := os.NewFile(initMsgFd, "msg")
+	unix.CloseOnExec(initSyncFd)
+	unix.CloseOnExec(initMsgFd)
+	fail := func(err error) int {
+		fmt.Fprintf(msg, "error: %v\n", err)
+		return 1
+	}
+	var c containerConfig
+	if err := readJSON(dir, configFile, &c); err != nil {
+		return fail(err)
+	}
+	if err := waitSync(syncCgroup); err != nil {
+		return fail(err)
+	}
+	// After the cgroup move, so the container sees its cgroup as "/".
+	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		return fail(fmt.Errorf("runtime: unshare cgroup ns: %w", err))
+	}
+	if err := setupRootfs(&c); err != nil {
+		return fail(err)
+	}
+	if err := pivotRoot(filepath.Join(c.Dir, rootfsDir)); err != nil {
+		return fail(err)
+	}
+	if err := finishRootfs(&c); err != nil {
+		return fail(err)
+	}
+	if c.UTSNS == "" && c.Spec.Hostname != "" {
+		if err := unix.Sethostname([]byte(c.Spec.Hostname)); err != nil {
+			return fail(fmt.Errorf("runtime: sethostname: %w", err))
+		}
+	}
+	env := withDefaultEnv(c.Spec.Env)
+	path, err := lookPath(c.Spec.Command[0], env)
+	if err != nil {
+		return fail(err)
+	}
+	if err := lockdownAndChdir(&c.Spec.Security, c.Spec.WorkingDir, c.DevicesLocked); err != nil {
+		return fail(err)
+	}
+	fmt.Fprintf(msg, "ready\n")
+	if err := waitSync(syncStart); err != nil {
+		return fail(err)
+	}
+	err = unix.Exec(path, c.Spec.Command, env)
+	return fail(fmt.Errorf("runtime: exec %s: %w", path, err))
+}
+
+// lockdownAndChdir applies the security context to this thread and enters
+// the working directory as the container's user.
+func lockdownAndChdir(sc *SecurityContext, wd string, devicesLocked bool) error {
+	eff := *sc
+	if !devicesLocked && !eff.Privileged {
+		// Without a device cgroup, CAP_MKNOD would open the host's disks.
+		eff.CapDrop = append(append([]string(nil), eff.CapDrop...), "MKNOD")
+	}
+	l, err := newLockdown(eff)
+	if err != nil {
+		return err
+	}
+	if err := l.apply(); err != nil {
+		return err
+	}
+	if wd == "" {
+		wd = "/"
+	}
+	if err := unix.Chdir(wd); err != nil {
+		return fmt.Errorf("runtime: chdir %s: %w", wd, err)
+	}
+	return nil
+}
+
+func waitSync(want byte) error {
+	var b [1]byte
+	for {
+		n, err := unix.Read(initSyncFd, b[:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("runtime: sync read: %w", err)
+		}
+		if n == 0 {
+			return fmt.Errorf("runtime: parent went away")
+		}
+		if b[0] != want {
+			return fmt.Errorf("runtime: sync: got %q, want %q", b[0], want)
+		}
+		return nil
+	}
+}

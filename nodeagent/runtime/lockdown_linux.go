@@ -1,0 +1,113 @@
+package runtime
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// lockdown holds what a container's process is reduced to before execve.
+type lockdown struct {
+	uid, gid uint32
+	groups   []uint32
+	caps     capSet
+	last     int
+	seccomp  []unix.SockFilter // nil when privileged
+}
+
+func newLockdown(sc SecurityContext) (*lockdown, error) {
+	l := &lockdown{last: lastCap(), groups: sc.SupplementalGroups}
+	if sc.RunAsUser != nil {
+		l.uid = *sc.RunAsUser
+	}
+	if sc.RunAsGroup != nil {
+		l.gid = *sc.RunAsGroup
+	}
+	var err error
+	if l.caps, err = containerCaps(sc, l.last); err != nil {
+		return nil, err
+	}
+	if !sc.Privileged {
+		if l.seccomp, err = seccompProgram(l.caps); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// apply reduces the calling thread: the caller must be locked to its OS
+// thread and execve from it, since all of this is per thread. The raw
+// set*id syscalls touch this thread only (Go's wrappers change them all).
+func (l *lockdown) apply() error {
+	if err := dropBounding(l.caps, l.last); err != nil {
+		return err
+	}
+	// Keep the permitted set across the uid change; setCaps trims it.
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("runtime: keepcaps: %w", err)
+	}
+	groups := l.groups
+	var gp unsafe.Pointer
+	if len(groups) > 0 {
+		gp = unsafe.Pointer(&groups[0])
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(groups)), uintptr(gp), 0); e != 0 {
+		return fmt.Errorf("runtime: setgroups: %w", e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(l.gid), uintptr(l.gid), uintptr(l.gid)); e != 0 {
+		return fmt.Errorf("runtime: setresgid %d: %w", l.gid, e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(l.uid), uintptr(l.uid), uintptr(l.uid)); e != 0 {
+		return fmt.Errorf("runtime: setresuid %d: %w", l.uid, e)
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("runtime: keepcaps: %w", err)
+	}
+	if err := setCaps(l.caps); err != nil {
+		return err
+	}
+	if l.seccomp == nil {
+		return nil
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("runtime: no_new_privs: %w", err)
+	}
+	return loadSeccomp(l.seccomp)
+}
+
+// defaultPath is the PATH of a container whose env sets none.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// lookPath finds name in the PATH of env, in the current root.
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	path := defaultPath
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			path = v
+		}
+	}
+	for _, dir := range filepath.SplitList(path) {
+		p := filepath.Join(dir, name)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("runtime: %q not found in PATH %s", name, path)
+}
+
+// withDefaultEnv adds PATH and HOSTNAME-free defaults a container expects.
+func withDefaultEnv(env []string) []string {
+	for _, e := range env {
+		if strings.HasPrefix(e, "PATH=") {
+			return env
+		}
+	}
+	return append([]string{"PATH=" + defaultPath}, env...)
+}

@@ -1,0 +1,35 @@
+package runtime
+
+import "os"
+
+// Hidden first arguments that select a re-exec entry point.
+const (
+	supervisorArg = "__skiff-supervise"
+	initArg       = "__skiff-init"
+	execArg       = "__skiff-exec"
+)
+
+// RunReexecEntry runs the container-side entry point that the runtime
+// re-executed this binary for, and exits the process with its status. It
+// returns false at once when the process is not such a re-exec; call it
+// first thing in main (and in TestMain of tests that start containers):
+//
+//	if runtime.RunReexecEntry() { return }
+func RunReexecEntry() bool {
+	if len(os.Args) < 3 {
+		return false
+	}
+	var code int
+	switch os.Args[1] {
+	case supervisorArg:
+		code = runSupervisor(os.Args[2])
+	case initArg:
+		code = runInit(os.Args[2])
+	case execArg:
+		code = runExecInit(os.Args[2])
+	default:
+		return false
+	}
+	os.Exit(code)
+	return true
+}

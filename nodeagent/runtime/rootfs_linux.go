@@ -1,0 +1,219 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// maskedPaths hide kernel information a container has no business reading.
+func maskedPaths() []string {
+	return []string{"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys",
+		"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+		"/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap"}
+}
+
+// readonlyPaths are kernel knobs a container may read but not turn.
+func readonlyPaths() []string {
+	return []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
+}
+
+// overlayOptions builds the overlay mount data; layers are top first, as
+// overlayfs wants its lowerdirs.
+func overlayOptions(layers []string, upper, work string) (string, error) {
+	for _, l := range layers {
+		if strings.ContainsAny(l, ":,") {
+			return "", fmt.Errorf("runtime: layer path %q holds ':' or ','", l)
+		}
+	}
+	return fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", strings.Join(layers, ":"), upper, work), nil
+}
+
+// setupRootfs runs in the container's fresh mount namespace, before
+// pivot_root: it mounts the overlay and everything that needs a host path.
+func setupRootfs(c *containerConfig) error {
+	// On systemd hosts "/" is shared; pivot_root refuses a shared parent and
+	// our mounts would leak to the host.
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("runtime: make / rprivate: %w", err)
+	}
+	rootfs := filepath.Join(c.Dir, rootfsDir)
+	opts, err := overlayOptions(c.Spec.Layers, filepath.Join(c.Dir, upperDir), filepath.Join(c.Dir, workDir))
+	if err != nil {
+		return err
+	}
+	if err := unix.Mount("overlay", rootfs, "overlay", 0, opts); err != nil {
+		return fmt.Errorf("runtime: mount overlay: %w", err)
+	}
+	root, err := unix.Open(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("runtime: open rootfs: %w", err)
+	}
+	defer unix.Close(root)
+
+	priv := c.Spec.Security.Privileged
+	if err := mountIn(root, "/proc", "proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return err
+	}
+	if priv {
+		if err := bindIn(root, "/dev", "/dev", true, false); err != nil {
+			return err
+		}
+	} else if err := setupDev(root); err != nil {
+		return err
+	}
+	sysFlags := uintptr(unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
+	if !priv {
+		sysFlags |= unix.MS_RDONLY
+	}
+	if err := mountIn(root, "/sys", "sysfs", "sysfs", sysFlags, ""); err != nil {
+		// sysfs refuses a mount from a network namespace we do not own the
+		// way it wants; a read-only recursive bind of the host's will do.
+		if err := bindIn(root, "/sys", "/sys", true, !priv); err != nil {
+			return err
+		}
+	}
+	files := []struct{ src, dst string }{
+		{c.Spec.HostsFile, "/etc/hosts"},
+		{c.Spec.HostnameFile, "/etc/hostname"},
+		{c.Spec.ResolvConfFile, "/etc/resolv.conf"},
+	}
+	for _, f := range files {
+		if f.src == "" {
+			continue
+		}
+		if err := bindIn(root, f.src, f.dst, false, false); err != nil {
+			return err
+		}
+	}
+	for _, m := range c.Spec.Mounts {
+		if err := bindIn(root, m.Source, m.Destination, true, m.ReadOnly); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mountIn mounts a file system at dst inside root.
+func mountIn(root int, dst, source, fstype string, flags uintptr, data string) error {
+	fd, err := mkdirInRoot(root, dst, false)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if err := unix.Mount(source, fdPath(fd), fstype, flags, data); err != nil {
+		return fmt.Errorf("runtime: mount %s on %s: %w", fstype, dst, err)
+	}
+	return nil
+}
+
+// bindIn bind-mounts the host path src at dst inside root, read-only if ro.
+func bindIn(root int, src, dst string, recursive, ro bool) error {
+	st, err := os.Stat(src)
+	if err != nil {
+		return fmt.Errorf("runtime: bind source: %w", err)
+	}
+	fd, err := mkdirInRoot(root, dst, !st.IsDir())
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	flags := uintptr(unix.MS_BIND)
+	if recursive {
+		flags |= unix.MS_REC
+	}
+	if err := unix.Mount(src, fdPath(fd), "", flags, ""); err != nil {
+		return fmt.Errorf("runtime: bind %s on %s: %w", src, dst, err)
+	}
+	if ro {
+		// A bind mount takes MS_RDONLY only on a remount.
+		if err := unix.Mount("", fdPath(fd), "", flags|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+			return fmt.Errorf("runtime: remount %s read-only: %w", dst, err)
+		}
+	}
+	return nil
+}
+
+// pivotRoot makes rootfs the root and detaches the old one (runc's
+// pivot_root(".", ".") trick: no directory for the old root is needed).
+func pivotRoot(rootfs string) error {
+	oldroot, err := unix.Open("/", unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("runtime: open old root: %w", err)
+	}
+	defer unix.Close(oldroot)
+	if err := unix.Chdir(rootfs); err != nil {
+		return fmt.Errorf("runtime: chdir rootfs: %w", err)
+	}
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return fmt.Errorf("runtime: pivot_root: %w", err)
+	}
+	// The old root is now stacked under the new one at "/": step onto it
+	// and detach it.
+	if err := unix.Fchdir(oldroot); err != nil {
+		return fmt.Errorf("runtime: chdir old root: %w", err)
+	}
+	if err := unix.Mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("runtime: make old root rslave: %w", err)
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("runtime: detach old root: %w", err)
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return fmt.Errorf("runtime: chdir /: %w", err)
+	}
+	return nil
+}
+
+// finishRootfs runs after pivot_root: masks, read-only knobs and a
+// read-only root.
+func finishRootfs(c *containerConfig) error {
+	if !c.Spec.Security.Privileged {
+		for _, p := range maskedPaths() {
+			if err := maskPath(p); err != nil {
+				return err
+			}
+		}
+		for _, p := range readonlyPaths() {
+			if err := readonlyPath(p); err != nil {
+				return err
+			}
+		}
+	}
+	if c.Spec.Security.ReadOnlyRootFS {
+		if err := unix.Mount("", "/", "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+			return fmt.Errorf("runtime: remount / read-only: %w", err)
+		}
+	}
+	return nil
+}
+
+func maskPath(p string) error {
+	err := unix.Mount("/dev/null", p, "", unix.MS_BIND, "")
+	if errors.Is(err, unix.ENOTDIR) {
+		// A directory: cover it with an empty read-only tmpfs.
+		err = unix.Mount("tmpfs", p, "tmpfs", unix.MS_RDONLY, "size=0")
+	}
+	if err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("runtime: mask %s: %w", p, err)
+	}
+	return nil
+}
+
+func readonlyPath(p string) error {
+	if err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		return fmt.Errorf("runtime: bind %s: %w", p, err)
+	}
+	flags := uintptr(unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
+	if err := unix.Mount("", p, "", flags, ""); err != nil {
+		return fmt.Errorf("runtime: remount %s read-only: %w", p, err)
+	}
+	return nil
+}

@@ -1,0 +1,573 @@
+package runtime
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/skiff-sh/skiff/nodeagent/runtime/cgroups"
+)
+
+// Config says where a Runtime keeps its state.
+type Config struct {
+	// StateDir holds one directory per container (spec, state, upper and
+	// work dirs, default log). Default /var/lib/skiff/runtime.
+	StateDir string
+	// RunDir holds the sandboxes' namespace bind mounts. Default
+	// /run/skiff/runtime.
+	RunDir string
+	// Binary is re-executed as supervisor and init; it must call
+	// RunReexecEntry first thing. Default: this executable.
+	Binary string
+	// Cgroups places skiff's cgroups; CgroupMode forces v1 or v2.
+	Cgroups    cgroups.Config
+	CgroupMode cgroups.Mode
+	Logger     *slog.Logger
+}
+
+// Runtime creates and controls containers. Its methods are safe for
+// concurrent use on different containers.
+type Runtime struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// New prepares the state directories. Containers already there (from an
+// earlier Runtime) are listed and controlled like new ones.
+func New(cfg Config) (*Runtime, error) {
+	if cfg.StateDir == "" {
+		cfg.StateDir = "/var/lib/skiff/runtime"
+	}
+	if cfg.RunDir == "" {
+		cfg.RunDir = "/run/skiff/runtime"
+	}
+	if cfg.Binary == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("runtime: find own binary: %w", err)
+		}
+		cfg.Binary = exe
+	}
+	if cfg.Cgroups.Root == "" {
+		cfg.Cgroups.Root = cgroups.DefaultRoot
+	}
+	if cfg.Cgroups.Parent == "" {
+		cfg.Cgroups.Parent = cgroups.DefaultParent
+	}
+	if cfg.CgroupMode == cgroups.ModeAuto {
+		cfg.CgroupMode = cgroups.Detect(cfg.Cgroups.Root)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	for _, d := range []string{cfg.containersDir(), cfg.sandboxesDir()} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("runtime: create %s: %w", d, err)
+		}
+	}
+	return &Runtime{cfg: cfg, log: cfg.Logger}, nil
+}
+
+func (c Config) containersDir() string { return filepath.Join(c.StateDir, "containers") }
+func (c Config) sandboxesDir() string  { return filepath.Join(c.RunDir, "sandboxes") }
+
+func (r *Runtime) containerDir(id string) string { return filepath.Join(r.cfg.containersDir(), id) }
+
+func (r *Runtime) cgroup(path string) (cgroups.Manager, error) {
+	return cgroups.New(r.cfg.Cgroups, r.cfg.CgroupMode, path)
+}
+
+func podCgroupPath(sandboxID string) string { return "pod-" + sandboxID }
+
+// Create prepares a container: its state directory, cgroup, root file
+// system and locked-down init, waiting to exec the command on Start.
+func (r *Runtime) Create(ctx context.Context, spec ContainerSpec) (State, error) {
+	if err := validateSpec(&spec); err != nil {
+		return State{}, err
+	}
+	dir := r.containerDir(spec.ID)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return State{}, fmt.Errorf("runtime: container %s: %w", spec.ID, ErrExists)
+		}
+		return State{}, fmt.Errorf("runtime: create state dir: %w", err)
+	}
+	c := containerConfig{
+		Spec: spec, Dir: dir, CreatedAt: time.Now(),
+		CgroupRoot: r.cfg.Cgroups.Root, CgroupParent: r.cfg.Cgroups.Parent, CgroupMode: int(r.cfg.CgroupMode),
+		CgroupPath: spec.ID, LogPath: spec.LogPath,
+	}
+	if c.LogPath == "" {
+		c.LogPath = filepath.Join(dir, defaultLogName)
+	}
+	st, err := r.create(ctx, &c)
+	if err != nil {
+		r.cleanup(&c)
+		return State{}, err
+	}
+	return st, nil
+}
+
+func validateSpec(s *ContainerSpec) error {
+	if err := checkID(s.ID); err != nil {
+		return err
+	}
+	if s.SandboxID != "" {
+		if err := checkID(s.SandboxID); err != nil {
+			return err
+		}
+	}
+	if len(s.Layers) == 0 {
+		return errors.New("runtime: spec has no layers")
+	}
+	if len(s.Command) == 0 {
+		return errors.New("runtime: spec has no command")
+	}
+	for _, m := range s.Mounts {
+		if !filepath.IsAbs(m.Source) || !filepath.IsAbs(m.Destination) {
+			return fmt.Errorf("runtime: mount %s:%s: paths must be absolute", m.Source, m.Destination)
+		}
+	}
+	return nil
+}
+
+func (r *Runtime) create(ctx context.Context, c *containerConfig) (State, error) {
+	if sid := c.Spec.SandboxID; sid != "" {
+		sb, err := r.sandbox(sid)
+		if err != nil {
+			return State{}, err
+		}
+		c.NetNS, c.IPCNS, c.UTSNS = sb.NetNS, sb.IPCNS, sb.UTSNS
+		c.CgroupPath = filepath.Join(sb.CgroupPath, c.Spec.ID)
+	}
+	for _, d := range []string{upperDir, workDir, rootfsDir} {
+		if err := os.Mkdir(filepath.Join(c.Dir, d), 0o755); err != nil {
+			return State{}, fmt.Errorf("runtime: create %s: %w", d, err)
+		}
+	}
+	if err := unix.Mkfifo(filepath.Join(c.Dir, startFifo), 0o600); err != nil {
+		return State{}, fmt.Errorf("runtime: mkfifo: %w", err)
+	}
+	cg, err := r.cgroup(c.CgroupPath)
+	if err != nil {
+		return State{}, err
+	}
+	res := toCgroupResources(c.Spec.Resources)
+	res.RestrictDevices = !c.Spec.Security.Privileged && cg.RestrictsDevices()
+	c.DevicesLocked = res.RestrictDevices
+	if err := cg.Create(res); err != nil {
+		return State{}, err
+	}
+	if err := writeJSON(c.Dir, configFile, c); err != nil {
+		return State{}, err
+	}
+	if err := r.spawnSupervisor(ctx, c.Dir); err != nil {
+		return State{}, err
+	}
+	return r.State(c.Spec.ID)
+}
+
+func toCgroupResources(r Resources) cgroups.Resources {
+	return cgroups.Resources{CPUShares: r.CPUShares, CPUQuotaUs: r.CPUQuotaUs,
+		CPUPeriodUs: r.CPUPeriodUs, MemoryLimit: r.MemoryLimit, PidsLimit: r.PidsLimit}
+}
+
+// spawnSupervisor starts the container's supervisor in a session of its
+// own and waits until the init is ready (or failed).
+func (r *Runtime) spawnSupervisor(ctx context.Context, dir string) error {
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("runtime: pipe: %w", err)
+	}
+	defer readyR.Close()
+	logf, err := os.OpenFile(filepath.Join(dir, supervisorLog), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		readyW.Close()
+		return fmt.Errorf("runtime: supervisor log: %w", err)
+	}
+	defer logf.Close()
+	cmd := exec.Command(r.cfg.Binary, supervisorArg, dir)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.ExtraFiles = []*os.File{readyW}
+	cmd.Env = []string{}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	err = cmd.Start()
+	readyW.Close()
+	if err != nil {
+		return fmt.Errorf("runtime: start supervisor: %w", err)
+	}
+	// The supervisor is our child until we exit: reap it when it ends.
+	go cmd.Wait()
+	type result struct {
+		line string
+		err  error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		line, err := bufio.NewReader(readyR).ReadString('\n')
+		ch <- result{strings.TrimSpace(line), err}
+	}()
+	select {
+	case <-ctx.Done():
+		cmd.Process.Kill()
+		return ctx.Err()
+	case res := <-ch:
+		if res.line == "ok" {
+			return nil
+		}
+		if msg, ok := strings.CutPrefix(res.line, "error: "); ok {
+			return fmt.Errorf("runtime: create: %s", msg)
+		}
+		b, _ := os.ReadFile(filepath.Join(dir, supervisorLog))
+		return fmt.Errorf("runtime: supervisor died: %s", strings.TrimSpace(string(b)))
+	}
+}
+
+// Start execs the command of a created container.
+func (r *Runtime) Start(ctx context.Context, id string) error {
+	st, err := r.State(id)
+	if err != nil {
+		return err
+	}
+	if st.Status != StatusCreated {
+		return fmt.Errorf("runtime: start %s (%s): %w", id, st.Status, ErrNotCreated)
+	}
+	dir := r.containerDir(id)
+	reply := filepath.Join(dir, fmt.Sprintf("reply-%d-%d", os.Getpid(), time.Now().UnixNano()))
+	if err := unix.Mkfifo(reply, 0o600); err != nil {
+		return fmt.Errorf("runtime: mkfifo: %w", err)
+	}
+	defer os.Remove(reply)
+	rfd, err := unix.Open(reply, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("runtime: open reply fifo: %w", err)
+	}
+	defer unix.Close(rfd)
+	wfd, err := unix.Open(filepath.Join(dir, startFifo), unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("runtime: start %s: supervisor is not listening: %w", id, err)
+	}
+	_, err = unix.Write(wfd, []byte("start "+filepath.Base(reply)+"\n"))
+	unix.Close(wfd)
+	if err != nil {
+		return fmt.Errorf("runtime: start request: %w", err)
+	}
+	// A fifo reader that never had a writer polls quiet (no POLLHUP) until
+	// the supervisor opens it and answers.
+	var answer []byte
+	buf := make([]byte, 512)
+	for {
+		fds := []unix.PollFd{{Fd: int32(rfd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, 100)
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			return fmt.Errorf("runtime: wait for start: %w", err)
+		}
+		if n > 0 {
+			k, err := unix.Read(rfd, buf)
+			if k > 0 {
+				answer = append(answer, buf[:k]...)
+				continue
+			}
+			if k == 0 || (err != nil && !errors.Is(err, unix.EAGAIN)) {
+				break
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if _, err := r.supervisorAlive(id); err != nil {
+			return err
+		}
+	}
+	line := strings.TrimSpace(string(answer))
+	if line == "ok" {
+		return nil
+	}
+	return fmt.Errorf("runtime: start %s: %s", id, strings.TrimPrefix(line, "error: "))
+}
+
+// supervisorAlive errors when the supervisor of id is gone without a word.
+func (r *Runtime) supervisorAlive(id string) (bool, error) {
+	var rec stateRecord
+	if err := readJSON(r.containerDir(id), stateFile, &rec); err != nil {
+		return false, err
+	}
+	fd, err := openProcess(rec.SupervisorPid, rec.SupervisorStart)
+	if err != nil {
+		return false, err
+	}
+	if fd < 0 {
+		return false, fmt.Errorf("runtime: supervisor of %s is gone", id)
+	}
+	unix.Close(fd)
+	return true, nil
+}
+
+// State reads a container's state from its directory.
+func (r *Runtime) State(id string) (State, error) {
+	if err := checkID(id); err != nil {
+		return State{}, err
+	}
+	dir := r.containerDir(id)
+	var c containerConfig
+	if err := readJSON(dir, configFile, &c); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return State{}, fmt.Errorf("runtime: container %s: %w", id, ErrNotFound)
+		}
+		return State{}, err
+	}
+	st := State{ID: id, SandboxID: c.Spec.SandboxID, Status: StatusCreated, CreatedAt: c.CreatedAt, LogPath: c.LogPath}
+	var ex exitRecord
+	if err := readJSON(dir, exitFile, &ex); err == nil {
+		var rec stateRecord
+		_ = readJSON(dir, stateFile, &rec)
+		st.Status, st.ExitCode, st.Signal, st.OOMKilled = StatusExited, ex.ExitCode, ex.Signal, ex.OOMKilled
+		st.Error, st.FinishedAt, st.StartedAt = ex.Error, ex.FinishedAt, rec.StartedAt
+		return st, nil
+	}
+	var rec stateRecord
+	if err := readJSON(dir, stateFile, &rec); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return st, nil // Create is still setting up
+		}
+		return State{}, err
+	}
+	st.Status, st.StartedAt = rec.Status, rec.StartedAt
+	if rec.Status == StatusRunning {
+		st.Pid = rec.Pid
+	}
+	// A supervisor gone without an exit record (killed -9, machine
+	// rebooted): the container's fate is unknown.
+	fd, err := openProcess(rec.SupervisorPid, rec.SupervisorStart)
+	if err != nil {
+		return State{}, err
+	}
+	if fd < 0 {
+		if err := readJSON(dir, exitFile, &ex); err == nil {
+			return r.State(id)
+		}
+		st.Status, st.Pid = StatusUnknown, 0
+		return st, nil
+	}
+	unix.Close(fd)
+	return st, nil
+}
+
+// List returns the state of every container in the state directory.
+func (r *Runtime) List() ([]State, error) {
+	ents, err := os.ReadDir(r.cfg.containersDir())
+	if err != nil {
+		return nil, fmt.Errorf("runtime: list: %w", err)
+	}
+	var out []State
+	for _, e := range ents {
+		st, err := r.State(e.Name())
+		if errors.Is(err, ErrNotFound) {
+			continue // being created or removed
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
+	return out, nil
+}
+
+// Wait blocks until the container has exited (or ctx ends) and returns
+// its final state.
+func (r *Runtime) Wait(ctx context.Context, id string) (State, error) {
+	var rec stateRecord
+	if err := readJSON(r.containerDir(id), stateFile, &rec); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return State{}, fmt.Errorf("runtime: container %s: %w", id, ErrNotFound)
+		}
+		return State{}, err
+	}
+	fd, err := openProcess(rec.SupervisorPid, rec.SupervisorStart)
+	if err != nil {
+		return State{}, err
+	}
+	if fd >= 0 {
+		err = waitPidfd(ctx, fd)
+		unix.Close(fd)
+		if err != nil {
+			return State{}, err
+		}
+	}
+	return r.State(id)
+}
+
+// Stop sends sig (SIGTERM if 0) to the container and, if it is still
+// running after timeout, kills everything in its cgroup.
+func (r *Runtime) Stop(ctx context.Context, id string, sig syscall.Signal, timeout time.Duration) error {
+	if sig == 0 {
+		sig = syscall.SIGTERM
+	}
+	dir := r.containerDir(id)
+	var rec stateRecord
+	if err := readJSON(dir, stateFile, &rec); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("runtime: container %s: %w", id, ErrNotFound)
+		}
+		return err
+	}
+	sup, err := openProcess(rec.SupervisorPid, rec.SupervisorStart)
+	if err != nil || sup < 0 {
+		return err // nothing left to stop
+	}
+	defer unix.Close(sup)
+	if rec.Status == StatusRunning {
+		if err := r.signal(id, rec, sig); err != nil {
+			return err
+		}
+		wctx, cancel := context.WithTimeout(ctx, timeout)
+		err := waitPidfd(wctx, sup)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	if err := r.kill(id, rec); err != nil {
+		return err
+	}
+	kctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return waitPidfd(kctx, sup)
+}
+
+// Signal sends sig to the container's first process.
+func (r *Runtime) Signal(id string, sig syscall.Signal) error {
+	var rec stateRecord
+	if err := readJSON(r.containerDir(id), stateFile, &rec); err != nil {
+		return err
+	}
+	return r.signal(id, rec, sig)
+}
+
+func (r *Runtime) signal(id string, rec stateRecord, sig syscall.Signal) error {
+	// The supervisor reaps only after writing exit.json: with no exit.json
+	// and the start time matching, the pid is still the container's.
+	fd, err := openProcess(rec.Pid, rec.PidStart)
+	if err != nil {
+		return err
+	}
+	if fd < 0 {
+		return fmt.Errorf("runtime: signal %s: %w", id, ErrNotRunning)
+	}
+	defer unix.Close(fd)
+	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("runtime: signal %s: %w", id, err)
+	}
+	return nil
+}
+
+// kill ends the whole container: the init if it has not exec'd yet, and
+// every process in its cgroup (the PID namespace dies with its first).
+func (r *Runtime) kill(id string, rec stateRecord) error {
+	var c containerConfig
+	if err := readJSON(r.containerDir(id), configFile, &c); err != nil {
+		return err
+	}
+	cg, err := r.cgroup(c.CgroupPath)
+	if err != nil {
+		return err
+	}
+	if fd, err := openProcess(rec.Pid, rec.PidStart); err == nil && fd >= 0 {
+		unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+		unix.Close(fd)
+	}
+	_ = cg.Thaw() // a frozen task ignores SIGKILL
+	return cg.Kill()
+}
+
+// Remove kills the container if it still runs, then deletes its cgroup,
+// upper and work dirs and state directory (and its default log).
+func (r *Runtime) Remove(ctx context.Context, id string) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	dir := r.containerDir(id)
+	var c containerConfig
+	if err := readJSON(dir, configFile, &c); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			if _, serr := os.Stat(dir); serr == nil {
+				return os.RemoveAll(dir) // a Create that died half way
+			}
+			return fmt.Errorf("runtime: container %s: %w", id, ErrNotFound)
+		}
+		return err
+	}
+	var rec stateRecord
+	if err := readJSON(dir, stateFile, &rec); err == nil {
+		if sup, err := openProcess(rec.SupervisorPid, rec.SupervisorStart); err == nil && sup >= 0 {
+			if err := r.kill(id, rec); err != nil {
+				unix.Close(sup)
+				return err
+			}
+			if rec.Status != StatusRunning {
+				// Still waiting for Start: it would wait forever.
+				unix.PidfdSendSignal(sup, unix.SIGKILL, nil, 0)
+			}
+			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err := waitPidfd(wctx, sup)
+			cancel()
+			unix.Close(sup)
+			if err != nil {
+				return fmt.Errorf("runtime: remove %s: supervisor did not exit: %w", id, err)
+			}
+		}
+	}
+	return r.cleanup(&c)
+}
+
+// cleanup removes what Create made; parts that are missing are skipped.
+func (r *Runtime) cleanup(c *containerConfig) error {
+	var errs []error
+	if cg, err := r.cgroup(c.CgroupPath); err == nil {
+		if err := cg.Destroy(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	// The overlay lives in the container's mount namespace only; it is
+	// gone with the last process, so the upper dir is a plain tree here.
+	if err := os.RemoveAll(c.Dir); err != nil {
+		errs = append(errs, fmt.Errorf("runtime: remove state dir: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// Stats reads the container's cgroup usage.
+func (r *Runtime) Stats(id string) (Stats, error) {
+	var c containerConfig
+	if err := readJSON(r.containerDir(id), configFile, &c); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return Stats{}, fmt.Errorf("runtime: container %s: %w", id, ErrNotFound)
+		}
+		return Stats{}, err
+	}
+	cg, err := r.cgroup(c.CgroupPath)
+	if err != nil {
+		return Stats{}, err
+	}
+	s, err := cg.Stats()
+	if err != nil {
+		return Stats{}, err
+	}
+	return Stats(s), nil
+}

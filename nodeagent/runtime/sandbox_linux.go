@@ -1,0 +1,159 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// sandboxNamespaces are the namespaces a sandbox holds, by file name.
+func sandboxNamespaces() []struct {
+	name string
+	flag int
+} {
+	return []struct {
+		name string
+		flag int
+	}{{"net", unix.CLONE_NEWNET}, {"ipc", unix.CLONE_NEWIPC}, {"uts", unix.CLONE_NEWUTS}}
+}
+
+func (r *Runtime) sandboxDir(id string) string { return filepath.Join(r.cfg.sandboxesDir(), id) }
+
+// CreateSandbox makes the pod's network, IPC and UTS namespaces, held by
+// bind mounts (no pause process), sets its hostname and creates the pod
+// cgroup (pids limited to DefaultPodPids unless spec says otherwise).
+func (r *Runtime) CreateSandbox(spec SandboxSpec) (Sandbox, error) {
+	if err := checkID(spec.ID); err != nil {
+		return Sandbox{}, err
+	}
+	dir := r.sandboxDir(spec.ID)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return Sandbox{}, fmt.Errorf("runtime: sandbox %s: %w", spec.ID, ErrExists)
+		}
+		return Sandbox{}, fmt.Errorf("runtime: create sandbox dir: %w", err)
+	}
+	sb := r.sandboxPaths(spec.ID)
+	if err := r.createSandbox(spec, dir, sb); err != nil {
+		_ = r.RemoveSandbox(spec.ID)
+		return Sandbox{}, err
+	}
+	return sb, nil
+}
+
+func (r *Runtime) sandboxPaths(id string) Sandbox {
+	dir := r.sandboxDir(id)
+	return Sandbox{ID: id, NetNS: filepath.Join(dir, "net"), IPCNS: filepath.Join(dir, "ipc"),
+		UTSNS: filepath.Join(dir, "uts"), CgroupPath: podCgroupPath(id)}
+}
+
+func (r *Runtime) createSandbox(spec SandboxSpec, dir string, sb Sandbox) error {
+	res := toCgroupResources(spec.Resources)
+	if res.PidsLimit == 0 {
+		res.PidsLimit = DefaultPodPids
+	}
+	cg, err := r.cgroup(sb.CgroupPath)
+	if err != nil {
+		return err
+	}
+	if err := cg.Create(res); err != nil {
+		return err
+	}
+	for _, ns := range sandboxNamespaces() {
+		f, err := os.Create(filepath.Join(dir, ns.name))
+		if err != nil {
+			return fmt.Errorf("runtime: create ns file: %w", err)
+		}
+		f.Close()
+	}
+	// Unshare on a thread of our own, pin its namespaces with bind mounts,
+	// and let the thread die with them: it must never run other goroutines.
+	errc := make(chan error, 1)
+	go func() {
+		goruntime.LockOSThread() // never unlocked: the thread exits with us
+		errc <- pinNamespaces(dir, spec.Hostname)
+	}()
+	return <-errc
+}
+
+func pinNamespaces(dir, hostname string) error {
+	flags := 0
+	for _, ns := range sandboxNamespaces() {
+		flags |= ns.flag
+	}
+	if err := unix.Unshare(flags); err != nil {
+		return fmt.Errorf("runtime: unshare: %w", err)
+	}
+	if hostname != "" {
+		if err := unix.Sethostname([]byte(hostname)); err != nil {
+			return fmt.Errorf("runtime: sethostname: %w", err)
+		}
+	}
+	tid := strconv.Itoa(unix.Gettid())
+	for _, ns := range sandboxNamespaces() {
+		src := filepath.Join("/proc/self/task", tid, "ns", ns.name)
+		if err := unix.Mount(src, filepath.Join(dir, ns.name), "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("runtime: pin %s namespace: %w", ns.name, err)
+		}
+	}
+	return nil
+}
+
+// Sandbox returns the paths of an existing sandbox.
+func (r *Runtime) Sandbox(id string) (Sandbox, error) { return r.sandbox(id) }
+
+func (r *Runtime) sandbox(id string) (Sandbox, error) {
+	if err := checkID(id); err != nil {
+		return Sandbox{}, err
+	}
+	sb := r.sandboxPaths(id)
+	var st unix.Statfs_t
+	if err := unix.Statfs(sb.NetNS, &st); err != nil || st.Type != unix.NSFS_MAGIC {
+		return Sandbox{}, fmt.Errorf("runtime: sandbox %s: %w", id, ErrNotFound)
+	}
+	return sb, nil
+}
+
+// ListSandboxes returns the ids of the sandboxes in the run directory.
+func (r *Runtime) ListSandboxes() ([]string, error) {
+	ents, err := os.ReadDir(r.cfg.sandboxesDir())
+	if err != nil {
+		return nil, fmt.Errorf("runtime: list sandboxes: %w", err)
+	}
+	var ids []string
+	for _, e := range ents {
+		ids = append(ids, e.Name())
+	}
+	return ids, nil
+}
+
+// RemoveSandbox unpins the namespaces and removes the pod cgroup (killing
+// anything left in it). Remove the sandbox's containers first.
+func (r *Runtime) RemoveSandbox(id string) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	dir := r.sandboxDir(id)
+	var errs []error
+	for _, ns := range sandboxNamespaces() {
+		p := filepath.Join(dir, ns.name)
+		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("runtime: unpin %s: %w", p, err))
+		}
+	}
+	if cg, err := r.cgroup(podCgroupPath(id)); err == nil {
+		if err := cg.Destroy(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		errs = append(errs, fmt.Errorf("runtime: remove sandbox dir: %w", err))
+	}
+	return errors.Join(errs...)
+}

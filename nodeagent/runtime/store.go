@@ -1,0 +1,100 @@
+package runtime
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Files in a container's state directory.
+const (
+	configFile     = "config.json"     // containerConfig, written by Create
+	stateFile      = "state.json"      // stateRecord, written by the supervisor
+	exitFile       = "exit.json"       // exitRecord, written by the supervisor when the container ends
+	startFifo      = "start.fifo"      // Start writes a request here
+	supervisorLog  = "supervisor.log"  // the supervisor's own stderr
+	defaultLogName = "container.log"
+	upperDir       = "upper"
+	workDir        = "work"
+	rootfsDir      = "rootfs"
+)
+
+// containerConfig is what the supervisor, the init and exec read: the spec
+// plus everything the runtime derived from it.
+type containerConfig struct {
+	Spec          ContainerSpec
+	Dir           string // the state directory
+	NetNS, IPCNS  string
+	UTSNS         string
+	CgroupRoot    string
+	CgroupParent  string
+	CgroupMode    int
+	CgroupPath    string
+	LogPath       string
+	DevicesLocked bool // the devices cgroup enforces the allow-list
+	CreatedAt     time.Time
+}
+
+// stateRecord is the supervisor's view of a live container.
+type stateRecord struct {
+	Status          Status
+	SupervisorPid   int
+	SupervisorStart uint64 // start time in clock ticks, to detect pid reuse
+	Pid             int
+	PidStart        uint64
+	StartedAt       time.Time
+}
+
+// exitRecord is written once, when the container has ended.
+type exitRecord struct {
+	ExitCode   int
+	Signal     int
+	OOMKilled  bool
+	Error      string
+	FinishedAt time.Time
+}
+
+// checkID keeps ids usable as file and cgroup names:
+// [a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}.
+func checkID(id string) error {
+	ok := len(id) > 0 && len(id) <= 128 && id[0] != '.' && id[0] != '-' && id[0] != '_'
+	for _, c := range id {
+		if !ok {
+			break
+		}
+		ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-'
+	}
+	if !ok {
+		return fmt.Errorf("runtime: invalid id %q", id)
+	}
+	return nil
+}
+
+// writeJSON writes v atomically: readers see the old or the new file.
+func writeJSON(dir, name string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("runtime: encode %s: %w", name, err)
+	}
+	tmp := filepath.Join(dir, "."+name+".tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("runtime: write %s: %w", name, err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		return fmt.Errorf("runtime: write %s: %w", name, err)
+	}
+	return nil
+}
+
+func readJSON(dir, name string, v any) error {
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		return fmt.Errorf("runtime: read %s: %w", name, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("runtime: decode %s: %w", name, err)
+	}
+	return nil
+}
