@@ -139,10 +139,11 @@ func (inf *Informer[T]) ResourceVersion() string {
 	return inf.rv
 }
 
-// Run keeps the cache current until ctx ends.
+// Run keeps the cache current until ctx ends. Run again after it returned,
+// it resumes from the revision it had reached.
 func (inf *Informer[T]) Run(ctx context.Context) error {
 	backoff := newBackoff(100*time.Millisecond, 5*time.Second)
-	needList := true
+	needList := !inf.HasSynced()
 	for ctx.Err() == nil {
 		if needList {
 			if err := inf.relist(ctx); err != nil {
@@ -151,6 +152,7 @@ func (inf *Informer[T]) Run(ctx context.Context) error {
 				continue
 			}
 			needList = false
+			backoff = newBackoff(100*time.Millisecond, 5*time.Second)
 		}
 		err := inf.watch(ctx)
 		if ctx.Err() != nil {
