@@ -92,10 +92,12 @@ func (r *Registry) Run(ctx context.Context, addr string) error {
 // Serve serves on ln until ctx ends, then shuts down, letting requests in
 // flight finish for a few seconds. It closes ln.
 func (r *Registry) Serve(ctx context.Context, ln net.Listener) error {
+	idle := &freshConns{conns: map[net.Conn]bool{}}
 	srv := &http.Server{
 		Handler:           r,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(r.log.Handler(), slog.LevelWarn),
+		ConnState:         idle.track,
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -107,11 +109,50 @@ func (r *Registry) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("registry: shutdown: %w", err)
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(sctx) }()
+	// Shutdown counts a connection that has not sent a request yet as
+	// busy for 5 s; HTTP clients keep such spares around. Nothing is in
+	// flight on them, so close them.
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-shut:
+			if err != nil {
+				return fmt.Errorf("registry: shutdown: %w", err)
+			}
+			if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("registry: %w", err)
+			}
+			return nil
+		case <-tick.C:
+			idle.closeAll()
+		}
 	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("registry: %w", err)
+}
+
+// freshConns tracks connections that have not started a request.
+type freshConns struct {
+	mu    sync.Mutex
+	conns map[net.Conn]bool
+}
+
+func (f *freshConns) track(c net.Conn, st http.ConnState) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if st == http.StateNew {
+		f.conns[c] = true
+	} else {
+		delete(f.conns, c)
 	}
-	return nil
+}
+
+func (f *freshConns) closeAll() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for c := range f.conns {
+		_ = c.Close()
+		delete(f.conns, c)
+	}
 }

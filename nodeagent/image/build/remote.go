@@ -43,6 +43,7 @@ func (rm Remote) Push(ctx context.Context, img v1.Image, ref string, progress fu
 	}
 	opts := rm.options(ctx)
 	var done chan struct{}
+	var lastTotal int64
 	if progress != nil {
 		updates := make(chan v1.Update, 16)
 		done = make(chan struct{})
@@ -50,6 +51,7 @@ func (rm Remote) Push(ctx context.Context, img v1.Image, ref string, progress fu
 			defer close(done)
 			for u := range updates {
 				if u.Error == nil {
+					lastTotal = u.Total
 					progress(u.Complete, u.Total)
 				}
 			}
@@ -62,6 +64,11 @@ func (rm Remote) Push(ctx context.Context, img v1.Image, ref string, progress fu
 	}
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("build: push %s: %w", r.Name(), err)
+	}
+	if progress != nil && lastTotal > 0 {
+		// go-containerregistry drops the bytes of a read that also hits
+		// EOF from its count; the push is complete, so say so.
+		progress(lastTotal, lastTotal)
 	}
 	d, err := img.Digest()
 	if err != nil {
