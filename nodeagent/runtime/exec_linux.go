@@ -30,7 +30,9 @@ type ExecSpec struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
-	// Resize receives terminal size changes (TTY only).
+	// Size is the terminal's initial size and Resize its later changes
+	// (TTY only).
+	Size   WindowSize
 	Resize <-chan WindowSize
 }
 
@@ -272,6 +274,9 @@ func newExecIO(spec ExecSpec) (*execIO, error) {
 		}
 		e.parent = []*os.File{master}
 		e.child = []*os.File{slave, slave, slave}
+		if spec.Size.Rows > 0 {
+			setWinsize(master, spec.Size)
+		}
 		return e, nil
 	}
 	var err error

@@ -166,3 +166,10 @@ func logText(t *testing.T, path string) string {
 func shSpec(id string, layers []string, script string) ContainerSpec {
 	return ContainerSpec{ID: id, Layers: layers, Command: []string{"/bin/sh", "-c", script}}
 }
+
+// bgCtx is a context that ends with the test (or after a minute).
+func bgCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}

@@ -130,8 +130,14 @@ func bindIn(root int, src, dst string, recursive, ro bool) error {
 		return fmt.Errorf("runtime: bind %s on %s: %w", src, dst, err)
 	}
 	if ro {
-		// A bind mount takes MS_RDONLY only on a remount.
-		if err := unix.Mount("", fdPath(fd), "", flags|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+		// A bind mount takes MS_RDONLY only on a remount, of the new mount:
+		// fd still names what lies beneath it.
+		top, err := openInRoot(root, dst)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(top)
+		if err := unix.Mount("", fdPath(top), "", flags|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
 			return fmt.Errorf("runtime: remount %s read-only: %w", dst, err)
 		}
 	}

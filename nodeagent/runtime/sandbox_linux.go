@@ -95,6 +95,9 @@ func pinNamespaces(dir, hostname string) error {
 			return fmt.Errorf("runtime: sethostname: %w", err)
 		}
 	}
+	if err := loopbackUp(); err != nil {
+		return err
+	}
 	tid := strconv.Itoa(unix.Gettid())
 	for _, ns := range sandboxNamespaces() {
 		src := filepath.Join("/proc/self/task", tid, "ns", ns.name)
@@ -156,4 +159,26 @@ func (r *Runtime) RemoveSandbox(id string) error {
 		errs = append(errs, fmt.Errorf("runtime: remove sandbox dir: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// loopbackUp brings up "lo" in the calling thread's network namespace, as
+// CNI's loopback plugin would: containers of a pod talk over localhost.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("runtime: loopback socket: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return fmt.Errorf("runtime: loopback: %w", err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("runtime: loopback flags: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("runtime: loopback up: %w", err)
+	}
+	return nil
 }

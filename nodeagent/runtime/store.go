@@ -10,11 +10,11 @@ import (
 
 // Files in a container's state directory.
 const (
-	configFile     = "config.json"     // containerConfig, written by Create
-	stateFile      = "state.json"      // stateRecord, written by the supervisor
-	exitFile       = "exit.json"       // exitRecord, written by the supervisor when the container ends
-	startFifo      = "start.fifo"      // Start writes a request here
-	supervisorLog  = "supervisor.log"  // the supervisor's own stderr
+	configFile     = "config.json"    // containerConfig, written by Create
+	stateFile      = "state.json"     // stateRecord, written by the supervisor
+	exitFile       = "exit.json"      // exitRecord, written by the supervisor when the container ends
+	startFifo      = "start.fifo"     // Start writes a request here
+	supervisorLog  = "supervisor.log" // the supervisor's own stderr
 	defaultLogName = "container.log"
 	upperDir       = "upper"
 	workDir        = "work"

@@ -80,11 +80,18 @@ func (s *supervisor) run() error {
 		unix.Kill(pid, unix.SIGKILL)
 		return err
 	}
+	// Open the start fifo before saying ready, so Start finds a reader.
+	// O_RDWR: the open does not wait for a writer and reads never see EOF.
+	fifo, err := os.OpenFile(filepath.Join(s.dir, startFifo), os.O_RDWR, 0)
+	if err != nil {
+		unix.Kill(pid, unix.SIGKILL)
+		return fmt.Errorf("runtime: open start fifo: %w", err)
+	}
 	fmt.Fprintf(s.ready, "ok\n")
 	s.ready.Close()
 	s.ready = nil
 
-	reply, err := s.awaitStart()
+	reply, err := s.awaitStart(fifo)
 	var startErr error
 	if err == nil {
 		startErr = s.release(msg, syncW)
@@ -212,12 +219,7 @@ func joinNamespaces(ns map[int]string) error {
 }
 
 // awaitStart blocks until Start asks, and returns the reply fifo to answer.
-func (s *supervisor) awaitStart() (string, error) {
-	// O_RDWR: the open does not wait for a writer and reads never see EOF.
-	f, err := os.OpenFile(filepath.Join(s.dir, startFifo), os.O_RDWR, 0)
-	if err != nil {
-		return "", fmt.Errorf("runtime: open start fifo: %w", err)
-	}
+func (s *supervisor) awaitStart(f *os.File) (string, error) {
 	defer f.Close()
 	line, err := bufio.NewReader(f).ReadString('\n')
 	if err != nil {

@@ -1,0 +1,61 @@
+package runtime
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSandboxSharesLocalhostAndIPC(t *testing.T) {
+	r := newTestRuntime(t)
+	layer := busyboxRootfs(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	sb, err := r.CreateSandbox(SandboxSpec{ID: "pod1", Hostname: "web-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sb.NetNS == "" {
+		t.Fatal("no netns path")
+	}
+	server := shSpec("server", []string{layer}, "touch /dev/mqueue/from-server; hostname; nc -l -p 8080")
+	server.SandboxID = "pod1"
+	if _, err := r.Create(ctx, server); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(ctx, "server"); err != nil {
+		t.Fatal(err)
+	}
+	client := shSpec("client", []string{layer}, `ls /dev/mqueue; hostname
+for i in $(seq 100); do echo hello-over-lo | nc 127.0.0.1 8080 && exit 0; sleep 0.05; done; exit 1`)
+	client.SandboxID = "pod1"
+	st, out := run(t, r, client)
+	if st.ExitCode != 0 {
+		t.Fatalf("client: %+v\n%s", st, out)
+	}
+	if !strings.Contains(out, "from-server") {
+		t.Errorf("client does not see the server's message queue:\n%s", out)
+	}
+	if !strings.Contains(out, "web-1") {
+		t.Errorf("client does not see the pod hostname:\n%s", out)
+	}
+	sst, err := r.Wait(ctx, "server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sout := logText(t, sst.LogPath); !strings.Contains(sout, "hello-over-lo") || !strings.Contains(sout, "web-1") {
+		t.Errorf("server log:\n%s", sout)
+	}
+	for _, id := range []string{"server", "client"} {
+		if err := r.Remove(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.RemoveSandbox("pod1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Sandbox("pod1"); err == nil {
+		t.Error("sandbox still there")
+	}
+}
