@@ -194,3 +194,11 @@ type cacheCluster struct {
 
 func (cc cacheCluster) Volume(key string) (*skiffv1.Volume, bool) { return cc.volumes(key) }
 func (cc cacheCluster) VolumeNodes(key string) []string        { return cc.c.volumeNodesLocked(key) }
+
+// isAssumed reports whether the pod with this key and UID is assumed.
+func (c *cache) isAssumed(key, uid string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cp, ok := c.pods[key]
+	return ok && cp.assumed && cp.info.UID == uid
+}

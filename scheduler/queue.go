@@ -357,3 +357,11 @@ func (h *backoffHeap) Pop() any {
 	*h = old[:len(old)-1]
 	return qp
 }
+
+// has reports whether the queue holds a pod with this key (in flight too).
+func (q *queue) has(key string) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	_, ok := q.items[key]
+	return ok
+}
