@@ -193,7 +193,7 @@ type cacheCluster struct {
 }
 
 func (cc cacheCluster) Volume(key string) (*skiffv1.Volume, bool) { return cc.volumes(key) }
-func (cc cacheCluster) VolumeNodes(key string) []string        { return cc.c.volumeNodesLocked(key) }
+func (cc cacheCluster) VolumeNodes(key string) []string           { return cc.c.volumeNodesLocked(key) }
 
 // isAssumed reports whether the pod with this key and UID is assumed.
 func (c *cache) isAssumed(key, uid string) bool {
