@@ -2,6 +2,7 @@ package validation
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -31,10 +32,13 @@ func (e *errs) add(path, format string, args ...any) {
 	e.list = append(e.list, FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
+// err returns the problems found, ordered by field path so the same object
+// always gets the same message (maps iterate in random order).
 func (e *errs) err() error {
 	if len(e.list) == 0 {
 		return nil
 	}
+	sort.SliceStable(e.list, func(i, j int) bool { return e.list[i].Path < e.list[j].Path })
 	return e.list
 }
 

@@ -1,0 +1,163 @@
+package validation
+
+import (
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+func basePod() *skiffv1.Pod {
+	return &skiffv1.Pod{
+		Metadata: &skiffv1.ObjectMeta{Name: "web", Namespace: "default"},
+		Spec: &skiffv1.PodSpec{Containers: []*skiffv1.Container{{
+			Name: "main", Image: "busybox:1",
+			Ports: []*skiffv1.ContainerPort{{Name: "http", ContainerPort: 8080}},
+		}}},
+	}
+}
+
+func TestPodValidation(t *testing.T) {
+	cases := []struct {
+		name   string
+		mutate func(p *skiffv1.Pod)
+		want   string // "" means valid
+	}{
+		{"valid", func(p *skiffv1.Pod) {}, ""},
+		{"bad name", func(p *skiffv1.Pod) { p.Metadata.Name = "Web_1" }, `metadata.name: "Web_1" is not a valid name`},
+		{"long name", func(p *skiffv1.Pod) { p.Metadata.Name = strings.Repeat("a", 64) }, "metadata.name"},
+		{"no containers", func(p *skiffv1.Pod) { p.Spec.Containers = nil }, "spec.containers: at least one container"},
+		{"duplicate container", func(p *skiffv1.Pod) {
+			p.Spec.Containers = append(p.Spec.Containers, &skiffv1.Container{Name: "main", Image: "x"})
+		}, `spec.containers[1].name: "main" is used by another container`},
+		{"no image", func(p *skiffv1.Pod) { p.Spec.Containers[0].Image = " " }, "spec.containers[0].image: required"},
+		{"bad quantity", func(p *skiffv1.Pod) {
+			p.Spec.Containers[0].Resources = &skiffv1.ResourceRequirements{Limits: map[string]string{"memory": "12XB"}}
+		}, `spec.containers[0].resources.limits.memory: "12XB" is not a quantity`},
+		{"unknown resource", func(p *skiffv1.Pod) {
+			p.Spec.Containers[0].Resources = &skiffv1.ResourceRequirements{Requests: map[string]string{"gpu": "1"}}
+		}, "spec.containers[0].resources.requests.gpu: unknown resource"},
+		{"request over limit", func(p *skiffv1.Pod) {
+			p.Spec.Containers[0].Resources = &skiffv1.ResourceRequirements{
+				Requests: map[string]string{"cpu": "2"}, Limits: map[string]string{"cpu": "500m"}}
+		}, `spec.containers[0].resources.requests.cpu: "2" must not exceed the limit "500m"`},
+		{"negative", func(p *skiffv1.Pod) {
+			p.Spec.Containers[0].Resources = &skiffv1.ResourceRequirements{Requests: map[string]string{"cpu": "-1"}}
+		}, "must not be negative"},
+		{"port range", func(p *skiffv1.Pod) { p.Spec.Containers[0].Ports[0].ContainerPort = 70000 }, "spec.containers[0].ports[0].containerPort: 70000 is not a port number"},
+		{"port zero", func(p *skiffv1.Pod) { p.Spec.Containers[0].Ports[0].ContainerPort = 0 }, "containerPort: 0 is not a port number"},
+		{"restart policy", func(p *skiffv1.Pod) { p.Spec.RestartPolicy = "Sometimes" }, `spec.restartPolicy: "Sometimes" is not one of Always, OnFailure, Never`},
+		{"mount of unknown volume", func(p *skiffv1.Pod) {
+			p.Spec.Containers[0].VolumeMounts = []*skiffv1.VolumeMount{{Name: "data", MountPath: "/data"}}
+		}, `spec.containers[0].volumeMounts[0].name: "data" is not a volume of the pod`},
+		{"volume with two sources", func(p *skiffv1.Pod) {
+			p.Spec.Volumes = []*skiffv1.PodVolume{{Name: "v", EmptyDir: &skiffv1.EmptyDirSource{}, HostPath: &skiffv1.HostPathSource{Path: "/x"}}}
+		}, "spec.volumes[0]: exactly one of"},
+		{"probe without handler", func(p *skiffv1.Pod) { p.Spec.Containers[0].LivenessProbe = &skiffv1.Probe{} }, "spec.containers[0].livenessProbe: exactly one of"},
+		{"bad label", func(p *skiffv1.Pod) { p.Metadata.Labels = map[string]string{"app": "bad value!"} }, "metadata.labels.app"},
+		{"env name", func(p *skiffv1.Pod) { p.Spec.Containers[0].Env = []*skiffv1.EnvVar{{Name: "1X"}} }, "spec.containers[0].env[0].name"},
+		{"toleration", func(p *skiffv1.Pod) {
+			p.Spec.Tolerations = []*skiffv1.Toleration{{Key: "k", Operator: "Exists", Value: "v"}}
+		}, "spec.tolerations[0].value: must be empty"},
+		{"tiny memory", func(p *skiffv1.Pod) {
+			p.Spec.Containers[0].Resources = &skiffv1.ResourceRequirements{Limits: map[string]string{"memory": "100"}}
+		}, "below one page"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := basePod()
+			c.mutate(p)
+			Default(p)
+			err := Validate(p)
+			switch {
+			case c.want == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case c.want != "" && err == nil:
+				t.Fatalf("no error, want %q", c.want)
+			case c.want != "" && !strings.Contains(err.Error(), c.want):
+				t.Fatalf("error %q does not contain %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestOtherKinds(t *testing.T) {
+	one := int32(1)
+	cases := []struct {
+		name string
+		obj  skiffv1.Resource
+		want string
+	}{
+		{"node in namespace", &skiffv1.Node{Metadata: &skiffv1.ObjectMeta{Name: "n1", Namespace: "x"}}, "metadata.namespace: a Node is not in a namespace"},
+		{"node name with dots ok", &skiffv1.Node{Metadata: &skiffv1.ObjectMeta{Name: "n1.example.com"}}, ""},
+		{"node bad capacity", &skiffv1.Node{Metadata: &skiffv1.ObjectMeta{Name: "n1"}, Status: &skiffv1.NodeStatus{Capacity: map[string]string{"cpu": "lots"}}}, "status.capacity.cpu"},
+		{"service port", &skiffv1.Service{Metadata: &skiffv1.ObjectMeta{Name: "s", Namespace: "d"}, Spec: &skiffv1.ServiceSpec{Ports: []*skiffv1.ServicePort{{Port: 0}}}}, "spec.ports[0].port"},
+		{"service two unnamed ports", &skiffv1.Service{Metadata: &skiffv1.ObjectMeta{Name: "s", Namespace: "d"}, Spec: &skiffv1.ServiceSpec{Ports: []*skiffv1.ServicePort{{Port: 1}, {Port: 2}}}}, "spec.ports[0].name: required"},
+		{"rs selector mismatch", &skiffv1.ReplicaSet{Metadata: &skiffv1.ObjectMeta{Name: "r", Namespace: "d"}, Spec: &skiffv1.ReplicaSetSpec{
+			Selector: &skiffv1.LabelSelector{MatchLabels: map[string]string{"app": "db"}},
+			Template: &skiffv1.PodTemplateSpec{Metadata: &skiffv1.ObjectMeta{Labels: map[string]string{"app": "web"}}, Spec: basePod().Spec},
+		}}, "does not match the template's labels"},
+		{"rs selector defaulted", &skiffv1.ReplicaSet{Metadata: &skiffv1.ObjectMeta{Name: "r", Namespace: "d"}, Spec: &skiffv1.ReplicaSetSpec{
+			Template: &skiffv1.PodTemplateSpec{Metadata: &skiffv1.ObjectMeta{Labels: map[string]string{"app": "web"}}, Spec: basePod().Spec},
+		}}, ""},
+		{"rs negative", &skiffv1.ReplicaSet{Metadata: &skiffv1.ObjectMeta{Name: "r", Namespace: "d"}, Spec: &skiffv1.ReplicaSetSpec{Replicas: proto.Int32(-1),
+			Template: &skiffv1.PodTemplateSpec{Metadata: &skiffv1.ObjectMeta{Labels: map[string]string{"app": "web"}}, Spec: basePod().Spec},
+		}}, "spec.replicas: -1 must not be negative"},
+		{"autoscaler max<min", &skiffv1.Autoscaler{Metadata: &skiffv1.ObjectMeta{Name: "a", Namespace: "d"}, Spec: &skiffv1.AutoscalerSpec{Target: "web", MinReplicas: &one, MaxReplicas: 0}}, "spec.maxReplicas"},
+		{"volume two sources", &skiffv1.Volume{Metadata: &skiffv1.ObjectMeta{Name: "v", Namespace: "d"}, Spec: &skiffv1.VolumeSpec{Local: &skiffv1.LocalVolumeSource{}, HostPath: &skiffv1.HostPathSource{Path: "/x"}}}, "spec: exactly one of"},
+		{"volume access mode", &skiffv1.Volume{Metadata: &skiffv1.ObjectMeta{Name: "v", Namespace: "d"}, Spec: &skiffv1.VolumeSpec{AccessMode: "ReadOnlyMany"}}, `spec.accessMode: "ReadOnlyMany"`},
+		{"event without reason", &skiffv1.Event{Metadata: &skiffv1.ObjectMeta{Name: "e", Namespace: "d"}, InvolvedObject: &skiffv1.ObjectReference{Name: "x"}}, "reason: required"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			Default(c.obj)
+			err := Validate(c.obj)
+			switch {
+			case c.want == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case c.want != "" && err == nil:
+				t.Fatalf("no error, want %q", c.want)
+			case c.want != "" && !strings.Contains(err.Error(), c.want):
+				t.Fatalf("error %q does not contain %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestPodSpecIsImmutableExceptImages(t *testing.T) {
+	old := basePod()
+	Default(old)
+	img := proto.Clone(old).(*skiffv1.Pod)
+	img.Spec.Containers[0].Image = "busybox:2"
+	if err := ValidateUpdate(old, img); err != nil {
+		t.Fatalf("image change refused: %v", err)
+	}
+	cmd := proto.Clone(old).(*skiffv1.Pod)
+	cmd.Spec.Containers[0].Command = []string{"sh"}
+	if err := ValidateUpdate(old, cmd); err == nil || !strings.Contains(err.Error(), "delete the pod") {
+		t.Fatalf("command change: %v", err)
+	}
+}
+
+// FuzzValidate feeds arbitrary bytes, decoded as each kind, through Default
+// and Validate: they must never panic, and Validate must be deterministic.
+func FuzzValidate(f *testing.F) {
+	seed, _ := proto.Marshal(basePod())
+	f.Add(seed, uint8(2))
+	f.Add([]byte{}, uint8(0))
+	f.Fuzz(func(t *testing.T, data []byte, k uint8) {
+		kinds := skiffv1.Kinds()
+		obj := kinds[int(k)%len(kinds)].New()
+		if proto.Unmarshal(data, obj) != nil {
+			return
+		}
+		Default(obj)
+		e1 := Validate(obj)
+		e2 := Validate(obj)
+		if (e1 == nil) != (e2 == nil) || (e1 != nil && e1.Error() != e2.Error()) {
+			t.Fatalf("Validate not deterministic: %v vs %v", e1, e2)
+		}
+	})
+}
