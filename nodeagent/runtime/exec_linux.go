@@ -251,6 +251,10 @@ func runExecInit(cfgPath string) int {
 	if err := lockdownAndChdir(&c.Security, c.WorkingDir, c.DevicesLocked); err != nil {
 		return fail(err)
 	}
+	// Nothing of ours may leak into the workload (runc does the same).
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fail(fmt.Errorf("runtime: close fds: %w", err))
+	}
 	err = unix.Exec(path, c.Command, env)
 	return fail(fmt.Errorf("runtime: exec %s: %w", path, err))
 }

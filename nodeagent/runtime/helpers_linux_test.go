@@ -25,6 +25,9 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 2 && os.Args[1] == probeArg {
 		os.Exit(runProbe(os.Args[2:]))
 	}
+	if len(os.Args) > 2 && os.Args[1] == starterArg {
+		os.Exit(runStarter(os.Args[2:]))
+	}
 	os.Exit(m.Run())
 }
 

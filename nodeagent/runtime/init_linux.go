@@ -70,6 +70,10 @@ func runInit(dir string) int {
 	if err := waitSync(syncStart); err != nil {
 		return fail(err)
 	}
+	// Nothing of ours may leak into the workload (runc does the same).
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fail(fmt.Errorf("runtime: close fds: %w", err))
+	}
 	err = unix.Exec(path, c.Spec.Command, env)
 	return fail(fmt.Errorf("runtime: exec %s: %w", path, err))
 }

@@ -1,0 +1,81 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startSleeper starts a container that runs until it is stopped.
+func startSleeper(t *testing.T, r *Runtime, id string, layers []string) {
+	t.Helper()
+	spec := shSpec(id, layers, "echo up; exec sleep 1000")
+	if _, err := r.Create(bgCtx(t), spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(bgCtx(t), id); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestExecExitCodeAndStreams(t *testing.T) {
+	r := newTestRuntime(t)
+	layer := busyboxRootfs(t)
+	startSleeper(t, r, "ex", []string{layer})
+	var out, errb bytes.Buffer
+	code, err := r.Exec(bgCtx(t), "ex", ExecSpec{
+		Command: []string{"sh", "-c", "cat; echo to-stderr >&2; ps -o pid,comm | grep -c sleep; grep Seccomp: /proc/self/status; exit 3"},
+		Stdin:   strings.NewReader("from-stdin\n"),
+		Stdout:  &out, Stderr: &errb,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != 3 {
+		t.Errorf("exit code %d", code)
+	}
+	// Same PID namespace (sees the sleeper), same lockdown.
+	if o := out.String(); !strings.Contains(o, "from-stdin\n1\n") || !strings.Contains(o, "Seccomp:\t2") {
+		t.Errorf("stdout %q", o)
+	}
+	if errb.String() != "to-stderr\n" {
+		t.Errorf("stderr %q", errb.String())
+	}
+	if _, err := r.Exec(bgCtx(t), "ex", ExecSpec{Command: []string{"/no/such"}}); err == nil {
+		t.Error("exec of a missing binary succeeded")
+	}
+}
+
+func TestExecWithPTY(t *testing.T) {
+	r := newTestRuntime(t)
+	layer := busyboxRootfs(t)
+	startSleeper(t, r, "tty", []string{layer})
+	var out bytes.Buffer
+	code, err := r.Exec(bgCtx(t), "tty", ExecSpec{
+		Command: []string{"sh", "-c", "[ -t 0 ] && [ -t 1 ] && echo isatty; stty size"},
+		TTY:     true,
+		Size:    WindowSize{Rows: 33, Cols: 99},
+		Stdout:  &out,
+	})
+	if err != nil || code != 0 {
+		t.Fatalf("code %d, err %v, out %q", code, err, out.String())
+	}
+	if o := out.String(); !strings.Contains(o, "isatty") || !strings.Contains(o, "33 99") {
+		t.Errorf("output %q", o)
+	}
+}
+
+func TestExecContextCancelKills(t *testing.T) {
+	r := newTestRuntime(t)
+	layer := busyboxRootfs(t)
+	startSleeper(t, r, "exk", []string{layer})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	t0 := time.Now()
+	code, err := r.Exec(ctx, "exk", ExecSpec{Command: []string{"sleep", "100"}})
+	if err == nil || code != 137 || time.Since(t0) > 5*time.Second {
+		t.Errorf("code %d err %v after %v", code, err, time.Since(t0))
+	}
+}

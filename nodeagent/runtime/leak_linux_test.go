@@ -1,0 +1,84 @@
+package runtime
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestHundredContainersLeaveNothingBehind(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100 containers: skipped in -short")
+	}
+	r := newTestRuntime(t)
+	layer := busyboxRootfs(t)
+	mountsBefore := mountLines(t)
+	if _, err := r.CreateSandbox(SandboxSpec{ID: "leakpod", Hostname: "leak"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		id := fmt.Sprintf("leak-%03d", i)
+		spec := shSpec(id, []string{layer}, "echo $$")
+		if i%2 == 0 {
+			spec.SandboxID = "leakpod"
+		}
+		spec.Resources.MemoryLimit = 64 << 20
+		st, out := run(t, r, spec)
+		if st.ExitCode != 0 || out != "1\n" {
+			t.Fatalf("%s: %+v %q", id, st, out)
+		}
+		if err := r.Remove(bgCtx(t), id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.RemoveSandbox("leakpod"); err != nil {
+		t.Fatal(err)
+	}
+	if sts, _ := r.List(); len(sts) != 0 {
+		t.Errorf("containers left: %+v", sts)
+	}
+	if after := mountLines(t); len(after) != len(mountsBefore) {
+		t.Errorf("mounts before %d, after %d:\n%s", len(mountsBefore), len(after), strings.Join(after, "\n"))
+	}
+	// Only the (empty) parent cgroup may remain in each hierarchy.
+	for _, c := range []string{"cpu", "cpuacct", "cpuset", "memory", "pids", "freezer", "devices"} {
+		dir := filepath.Join("/sys/fs/cgroup", c, r.cfg.Cgroups.Parent)
+		filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() && p != dir {
+				t.Errorf("cgroup left: %s", p)
+			}
+			return nil
+		})
+	}
+	if procs := processesMentioning(t, r.cfg.StateDir); len(procs) > 0 {
+		t.Errorf("processes left: %v", procs)
+	}
+	ents, _ := os.ReadDir(r.cfg.containersDir())
+	if len(ents) != 0 {
+		t.Errorf("state dirs left: %d", len(ents))
+	}
+}
+
+func mountLines(t *testing.T) []string {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSpace(string(b)), "\n")
+}
+
+// processesMentioning lists processes whose command line names s.
+func processesMentioning(t *testing.T, s string) []string {
+	var out []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(b), s) {
+			out = append(out, e.Name()+": "+strings.ReplaceAll(string(b), "\x00", " "))
+		}
+	}
+	return out
+}
