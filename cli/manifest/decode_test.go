@@ -1,0 +1,193 @@
+package manifest
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+const goodPod = `apiVersion: skiff/v1
+kind: Pod
+metadata:
+  name: web
+  labels: {app: web, version: 2}
+spec:
+  containers:
+  - name: app
+    image: nginx:1
+    resources:
+      requests: {cpu: 1, memory: 128974848}
+      limits: {cpu: 0.5}
+    ports:
+    - containerPort: "8080"
+`
+
+func TestDecodeCoercesScalars(t *testing.T) {
+	objs, err := Decode("pod.yaml", []byte(goodPod))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) != 1 {
+		t.Fatalf("got %d objects", len(objs))
+	}
+	pod := objs[0].Obj.(*skiffv1.Pod)
+	c := pod.Spec.Containers[0]
+	if c.Resources.Requests["cpu"] != "1" || c.Resources.Requests["memory"] != "128974848" || c.Resources.Limits["cpu"] != "0.5" {
+		t.Errorf("resources = %v", c.Resources)
+	}
+	if c.Ports[0].ContainerPort != 8080 {
+		t.Errorf("containerPort = %d", c.Ports[0].ContainerPort)
+	}
+	if pod.Metadata.Labels["version"] != "2" {
+		t.Errorf("labels = %v", pod.Metadata.Labels)
+	}
+	if objs[0].String() != `pod.yaml: document 1 (Pod "web")` {
+		t.Errorf("String = %q", objs[0].String())
+	}
+}
+
+func TestDecodeServiceTargetPortNumber(t *testing.T) {
+	objs, err := Decode("svc.yaml", []byte(`apiVersion: skiff/v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := objs[0].Obj.(*skiffv1.Service).Spec.Ports[0].TargetPort; got != "8080" {
+		t.Errorf("targetPort = %q", got)
+	}
+}
+
+func TestDecodeMultiDocumentSkipsEmpty(t *testing.T) {
+	data := "---\n# nothing\n---\n" + goodPod + "---\n\n---\napiVersion: skiff/v1\nkind: Namespace\nmetadata: {name: team}\n"
+	objs, err := Decode("all.yaml", []byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) != 2 || objs[1].Info.Name != "Namespace" || objs[1].Doc != 2 {
+		t.Fatalf("got %+v", objs)
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, data string
+		want       []string
+	}{
+		{"malformed yaml", goodPod + "---\napiVersion: skiff/v1\nkind: Pod\nmetadata:\n  name: x\n   bad: [\n", []string{"f.yaml: document 2 (line ", "mapping values are not allowed"}},
+		{"unknown field", goodPod + "---\napiVersion: skiff/v1\nkind: Pod\nmetadata: {name: db}\nspec:\n  contaners: []\n", []string{`f.yaml: document 2 (Pod "db"): unknown field "contaners" in spec (did you mean "containers"?)`}},
+		{"unknown kind", "apiVersion: skiff/v1\nkind: Deployment\nmetadata: {name: x}\n", []string{`unknown kind "Deployment"; valid kinds: Autoscaler, Event, Namespace, Node, Pod, ReplicaSet, Service, Volume`}},
+		{"short kind", "apiVersion: skiff/v1\nkind: po\nmetadata: {name: x}\n", []string{"write `kind: Pod`"}},
+		{"bad apiVersion", "apiVersion: apps/v1\nkind: Pod\nmetadata: {name: x}\n", []string{`apiVersion "apps/v1" is not served; use "skiff/v1"`}},
+		{"missing apiVersion", "kind: Pod\nmetadata: {name: x}\n", []string{"apiVersion is missing"}},
+		{"wrong type", "apiVersion: skiff/v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  containers: {name: a}\n", []string{"spec.containers: expected a list, got a mapping"}},
+		{"not a number", "apiVersion: skiff/v1\nkind: ReplicaSet\nmetadata: {name: x}\nspec: {replicas: three}\n", []string{`spec.replicas: expected a whole number, got "three"`}},
+		{"scalar document", "hello\n", []string{"document 1 (line 1): a manifest is a mapping"}},
+		{"duplicate key", "apiVersion: skiff/v1\nkind: Pod\nkind: Pod\n", []string{"document 1 (line", "already set"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Decode("f.yaml", []byte(tc.data))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q\n does not contain %q", err, w)
+				}
+			}
+			var de *Error
+			if !errors.As(err, &de) {
+				t.Errorf("error is not a *manifest.Error: %T", err)
+			}
+		})
+	}
+}
+
+func TestMalformedYAMLLineIsAbsolute(t *testing.T) {
+	// The bad line is line 3 of document 2, which starts on file line 16.
+	data := goodPod + "---\napiVersion: skiff/v1\nkind: Pod\nmetadata: {name: [x}\n"
+	_, err := Decode("f.yaml", []byte(data))
+	if err == nil || !strings.Contains(err.Error(), "document 2 (line 18)") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	objs, err := Decode("f.yaml", []byte(`apiVersion: skiff/v1
+kind: Pod
+metadata: {name: Web_1}
+spec:
+  containers:
+  - name: a
+    resources: {limits: {memory: 12XB}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = Check(objs[0])
+	for _, w := range []string{`f.yaml: document 1 (Pod "Web_1")`, "metadata.name", "spec.containers[0].image: required", `"12XB" is not a quantity`} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("Check = %v; want %q", err, w)
+		}
+	}
+	good, _ := Decode("g.yaml", []byte(goodPod))
+	if err := Check(good[0]); err != nil {
+		t.Errorf("Check(good) = %v", err)
+	}
+}
+
+func TestDecodeList(t *testing.T) {
+	objs, err := Decode("l.yaml", []byte(`apiVersion: skiff/v1
+kind: List
+items:
+- apiVersion: skiff/v1
+  kind: Namespace
+  metadata: {name: a}
+- apiVersion: skiff/v1
+  kind: Namespace
+  metadata: {name: b}
+  status: {phase: Active}
+`))
+	if err != nil || len(objs) != 2 {
+		t.Fatalf("objs=%v err=%v", objs, err)
+	}
+}
+
+func TestReadDirSortedAndStdin(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"b.yaml":    "apiVersion: skiff/v1\nkind: Namespace\nmetadata: {name: b}\n",
+		"a.yml":     "apiVersion: skiff/v1\nkind: Namespace\nmetadata: {name: a}\n",
+		"c.json":    `{"apiVersion":"skiff/v1","kind":"Namespace","metadata":{"name":"c"}}`,
+		"notes.txt": "not a manifest",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	objs, err := Read([]string{dir, "-"}, strings.NewReader("apiVersion: skiff/v1\nkind: Namespace\nmetadata: {name: d}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, o := range objs {
+		names = append(names, o.Name())
+	}
+	if got := strings.Join(names, ","); got != "a,b,c,d" {
+		t.Errorf("order = %s", got)
+	}
+	if objs[3].File != "stdin" {
+		t.Errorf("stdin file = %q", objs[3].File)
+	}
+	if _, err := Read([]string{filepath.Join(dir, "nope.yaml")}, nil); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("missing file: %v", err)
+	}
+}
