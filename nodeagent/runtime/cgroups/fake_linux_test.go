@@ -202,7 +202,7 @@ func TestV1FakeTree(t *testing.T) {
 		p("memory", "memory.limit_in_bytes"): "1048576", p("pids", "pids.max"): "7",
 		p("cpuset", "cpuset.cpus"): "0-1", p("cpuset", "cpuset.mems"): "0",
 		filepath.Join(root, "cpuset", "sk", "cpuset.cpus"): "0-1",
-		p("devices", "devices.allow"): "c 136:* rwm", // the last rule written
+		p("devices", "devices.allow"):                      "c 136:* rwm", // the last rule written
 	} {
 		if got := read(t, file); got != want {
 			t.Errorf("%s = %q, want %q", file, got, want)
