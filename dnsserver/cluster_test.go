@@ -16,7 +16,7 @@ const soa = "cluster.local. 5 IN SOA ns.dns.cluster.local. hostmaster.cluster.lo
 func clusterBackend() *MemoryBackend {
 	b := NewMemoryBackend()
 	b.SetService(Service{Namespace: "default", Name: "web",
-		Ports: []Port{{Name: "http", Protocol: "tcp", Port: 80}, {Name: "dns", Protocol: "udp", Port: 53}, {Protocol: "tcp", Port: 8080}},
+		Ports:     []Port{{Name: "http", Protocol: "tcp", Port: 80}, {Name: "dns", Protocol: "udp", Port: 53}, {Protocol: "tcp", Port: 8080}},
 		Endpoints: eps("10.0.0.2", "10.0.0.1")})
 	b.SetService(Service{Namespace: "default", Name: "empty", Ports: []Port{{Name: "http", Protocol: "tcp", Port: 80}}})
 	b.SetService(Service{Namespace: "other", Name: "v6", Endpoints: eps("fd00::1")})

@@ -88,7 +88,6 @@ func (ts *testServer) counter(t testing.TB, name string) float64 {
 	return total
 }
 
-
 func ip(s string) netip.Addr { return netip.MustParseAddr(s) }
 
 func eps(ips ...string) []Endpoint {

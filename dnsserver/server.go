@@ -148,6 +148,10 @@ func listen(addr string) (*net.UDPConn, *net.TCPListener, error) {
 		bound := udp.LocalAddr().(*net.UDPAddr)
 		tcp, err := net.ListenTCP("tcp", &net.TCPAddr{IP: bound.IP, Port: bound.Port, Zone: bound.Zone})
 		if err == nil {
+			// Room for bursts: a full receive buffer drops queries
+			// silently, and clients then wait out their timeout.
+			_ = udp.SetReadBuffer(4 << 20)
+			_ = udp.SetWriteBuffer(4 << 20)
 			return udp, tcp, nil
 		}
 		_ = udp.Close()
