@@ -7,6 +7,7 @@ import (
 	"runtime"
 
 	"github.com/skiff-sh/skiff/cli"
+	ctrruntime "github.com/skiff-sh/skiff/nodeagent/runtime"
 )
 
 // Namespace work (setns, unshare) happens on goroutines locked to their OS
@@ -18,6 +19,9 @@ func init() { runtime.LockOSThread() }
 func main() {
 	// RE-EXEC ENTRY POINTS: container init and supervisor dispatch go here,
 	// before cobra sees the arguments.
+	if ctrruntime.RunReexecEntry() {
+		return
+	}
 
 	root := cli.NewRootCommand(daemonCommands()...)
 	if err := root.Execute(); err != nil {
