@@ -3,10 +3,10 @@ package image
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"fmt"
 	"io"
 
+	"github.com/klauspost/compress/gzip" // about twice compress/gzip's speed
 	"github.com/klauspost/compress/zstd"
 )
 
