@@ -61,7 +61,7 @@ func TestCPUQuotaVisibleInUsage(t *testing.T) {
 	if s1.Pids != 1 || s1.MemoryWorkingSet == 0 {
 		t.Errorf("stats %+v", s1)
 	}
-	if err := r.Stop(ctx, "cpu", 0, 2*time.Second); err != nil {
+	if err := r.Stop(ctx, "cpu", 0, 300*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	// sh as PID 1 has no TERM handler, so the kernel drops SIGTERM and
@@ -124,4 +124,44 @@ func waitLog(t *testing.T, r *Runtime, id, want string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("%s never logged %q", id, want)
+}
+
+func TestPauseResume(t *testing.T) {
+	r := newTestRuntime(t)
+	layer := busyboxRootfs(t)
+	spec := shSpec("ticker", []string{layer}, "i=0; while :; do echo tick $i; i=$((i+1)); sleep 0.02; done")
+	if _, err := r.Create(bgCtx(t), spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(bgCtx(t), "ticker"); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, r, "ticker", "tick 2")
+	if err := r.Pause("ticker"); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := r.State("ticker")
+	before, _ := os.ReadFile(st.LogPath)
+	time.Sleep(200 * time.Millisecond)
+	after, _ := os.ReadFile(st.LogPath)
+	if len(after) != len(before) {
+		t.Errorf("paused container kept logging")
+	}
+	if err := r.Resume("ticker"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if again, _ := os.ReadFile(st.LogPath); len(again) == len(after) {
+		t.Error("resumed container is silent")
+	}
+	// Stop must work on a paused container too.
+	if err := r.Pause("ticker"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Stop(bgCtx(t), "ticker", 0, 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := r.State("ticker"); st.Status != StatusExited {
+		t.Errorf("state %+v", st)
+	}
 }
