@@ -77,6 +77,9 @@ func (s *Server) deleteOnce(ctx context.Context, req *skiffv1.DeleteRequest, r r
 				return nil, err
 			}
 			if r.info.Kind == skiffv1.Kind_KIND_NAMESPACE {
+				// Refuse new objects from now on, not from when the
+				// cache's watch catches up.
+				s.namespaces.set(out, false)
 				s.wakeNamespaceFinalizer()
 			}
 			return &skiffv1.DeleteResponse{Object: skiffv1.Wrap(out)}, nil

@@ -30,6 +30,9 @@ func (s *Server) ensureNamespaces(ctx context.Context) error {
 // checkNamespaceOpen refuses objects in a namespace that is missing or
 // being deleted.
 func (s *Server) checkNamespaceOpen(ctx context.Context, name string) error {
+	if _, open := s.namespaces.open(name); open {
+		return nil
+	}
 	obj, err := s.store.Get(ctx, skiffv1.Kind_KIND_NAMESPACE, "", name)
 	if err == storage.ErrNotFound {
 		return status.Errorf(codes.NotFound, "namespace %q not found; create it first (skiff create namespace %s, or a Namespace manifest)", name, name)

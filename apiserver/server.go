@@ -27,11 +27,12 @@ type Server struct {
 	lis     net.Listener
 	metrics *serverMetrics
 
-	store    *storage.Store
-	etcd     *etcdBackend
-	cidrs    *cidrAllocator
-	nsWake   chan struct{}
-	stopping chan struct{} // closed when Run begins to stop: ends watches
+	store      *storage.Store
+	etcd       *etcdBackend
+	cidrs      *cidrAllocator
+	nsWake     chan struct{}
+	namespaces namespaceCache
+	stopping   chan struct{} // closed when Run begins to stop: ends watches
 
 	readyOnce sync.Once
 	ready     chan struct{}
@@ -86,7 +87,10 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	defer b.close()
 	s.etcd = b
-	s.store = storage.New(b.client, storage.NewMetrics(s.cfg.Registerer))
+	s.store = storage.New(b.client, storage.Options{
+		Metrics:      storage.NewMetrics(s.cfg.Registerer),
+		SingleMember: b.embedded != nil,
+	})
 	s.metrics.registerObjectCounts(s.cfg.Registerer, s.store)
 	if err := s.ensureNamespaces(ctx); err != nil {
 		return err
@@ -111,7 +115,8 @@ func (s *Server) Run(ctx context.Context) error {
 
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
+	go func() { defer wg.Done(); s.namespaces.run(bg, s.store) }()
 	go func() { defer wg.Done(); s.store.RunCompactor(bg, s.cfg.CompactInterval, s.cfg.HistoryKept, s.log) }()
 	go func() { defer wg.Done(); s.runNamespaceFinalizer(bg) }()
 

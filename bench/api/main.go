@@ -1,0 +1,95 @@
+// Command api measures the API server: create, get and list (of a namespace
+// of 50 pods) latency (p50, p99) and throughput at 1, 16 and 64 concurrent
+// clients, against a
+// server with its embedded etcd (fsync on, as in production) in a
+// temporary directory, over gRPC on loopback.
+//
+//	go run ./bench/api [-ops 3000] [-clients 1,16,64]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/skiff-sh/skiff/apiserver"
+	"github.com/skiff-sh/skiff/client"
+)
+
+func main() {
+	ops := flag.Int("ops", 3000, "operations per measurement")
+	clientsFlag := flag.String("clients", "1,16,64", "concurrent clients, comma-separated")
+	noFsync := flag.Bool("no-fsync", false, "skip etcd's fsync (not what production does)")
+	flag.Parse()
+	var clients []int
+	for _, s := range strings.Split(*clientsFlag, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			log.Fatalf("-clients: %q is not a positive number", s)
+		}
+		clients = append(clients, n)
+	}
+	if err := run(os.Stdout, *ops, clients, *noFsync); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(out io.Writer, ops int, clients []int, noFsync bool) error {
+	dir, err := os.MkdirTemp("", "skiff-bench-api-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	srv, err := apiserver.New(apiserver.Config{
+		DataDir: dir, Listen: "127.0.0.1:0", EtcdListen: "127.0.0.1:0", UnsafeNoFsync: noFsync,
+	})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	select {
+	case <-srv.Ready():
+	case err := <-done:
+		return err
+	}
+	// One connection per client, as separate processes would have.
+	conns := make([]*client.Client, maxOf(clients))
+	for i := range conns {
+		if conns[i], err = client.New(srv.Addr(), client.Options{}); err != nil {
+			return err
+		}
+		defer conns[i].Close()
+	}
+	if err := fillListNamespace(ctx, conns[0]); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%-8s %7s %9s %9s %9s %10s\n", "OP", "CLIENTS", "P50", "P99", "MAX", "OPS/S")
+	for _, n := range clients {
+		for _, op := range []string{"create", "get", "list"} {
+			r, err := measure(ctx, conns[:n], op, ops, fmt.Sprintf("c%d", n))
+			if err != nil {
+				return fmt.Errorf("%s with %d clients: %w", op, n, err)
+			}
+			fmt.Fprintf(out, "%-8s %7d %9s %9s %9s %10.0f\n", op, n, ms(r.p50), ms(r.p99), ms(r.max), r.throughput)
+		}
+	}
+	return nil
+}
+
+func maxOf(xs []int) int {
+	m := 0
+	for _, x := range xs {
+		if x > m {
+			m = x
+		}
+	}
+	return m
+}

@@ -1,0 +1,23 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// The benchmark runs end to end on a few operations, so it keeps working.
+func TestBenchmarkRuns(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(&out, 60, []int{1, 4}, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"create", "get", "list", "P99"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if got := strings.Count(out.String(), "\n"); got != 7 {
+		t.Fatalf("%d lines, want a header and 6 rows:\n%s", got, out.String())
+	}
+}

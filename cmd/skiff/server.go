@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/skiff-sh/skiff/apiserver"
+	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/ports"
+)
+
+// serverFlags are the flags of `skiff server` (and the server half of
+// `skiff up`).
+type serverFlags struct {
+	dataDir       string
+	listen        string
+	metricsAddr   string
+	etcdEndpoints []string
+	etcdListen    string
+	etcdCA        string
+	etcdCert      string
+	etcdKey       string
+	clusterCIDR   string
+	clientConfig  string
+	logFormat     string
+	verbose       int
+}
+
+func (f *serverFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.dataDir, "data-dir", "/var/lib/skiff", "where the embedded etcd and registry keep their data")
+	fl.StringVar(&f.listen, "listen", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.API)), "gRPC API address; use 0.0.0.0:6443 for agents on other machines")
+	fl.StringVar(&f.metricsAddr, "metrics-addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.ServerMetrics)), "Prometheus /metrics address; empty disables it")
+	fl.StringSliceVar(&f.etcdEndpoints, "etcd-endpoints", nil, "external etcd cluster (https://host:2379,…) instead of the embedded etcd")
+	fl.StringVar(&f.etcdListen, "etcd-listen", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.Etcd)), "embedded etcd client address (loopback only)")
+	fl.StringVar(&f.etcdCA, "etcd-ca", "", "CA certificate (PEM) of the external etcd")
+	fl.StringVar(&f.etcdCert, "etcd-cert", "", "client certificate (PEM) for the external etcd")
+	fl.StringVar(&f.etcdKey, "etcd-key", "", "client key (PEM) for the external etcd")
+	fl.StringVar(&f.clusterCIDR, "cluster-cidr", "10.88.0.0/16", "pod addresses; each node gets a /24 of it")
+	fl.StringVar(&f.clientConfig, "write-config", client.DefaultConfigPath(), "where to write the command line's config (server address); empty skips it")
+	fl.StringVar(&f.logFormat, "log-format", "text", "text or json")
+	fl.CountVarP(&f.verbose, "verbose", "v", "more logging (-v for debug)")
+}
+
+func (f *serverFlags) etcdTLS() (*tls.Config, error) {
+	if f.etcdCA == "" && f.etcdCert == "" && f.etcdKey == "" {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if f.etcdCA != "" {
+		pem, err := os.ReadFile(f.etcdCA)
+		if err != nil {
+			return nil, fmt.Errorf("--etcd-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--etcd-ca %s: no PEM certificate in it", f.etcdCA)
+		}
+		cfg.RootCAs = pool
+	}
+	if (f.etcdCert == "") != (f.etcdKey == "") {
+		return nil, fmt.Errorf("--etcd-cert and --etcd-key go together")
+	}
+	if f.etcdCert != "" {
+		pair, err := tls.LoadX509KeyPair(f.etcdCert, f.etcdKey)
+		if err != nil {
+			return nil, fmt.Errorf("--etcd-cert/--etcd-key: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	return cfg, nil
+}
+
+func serverCommand() *cobra.Command {
+	f := &serverFlags{}
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the API server (embedded etcd by default)",
+		Long: `Run the skiff API server. By default it embeds etcd in --data-dir; with
+--etcd-endpoints it uses an external etcd cluster, and several servers can run
+side by side. It writes the command line's config (the server address) to
+--write-config so that skiff get/apply find it.`,
+		Example: `  # a server for this machine only
+  sudo skiff server --data-dir /var/lib/skiff
+
+  # reachable by agents on other machines, on an external etcd
+  skiff server --listen 0.0.0.0:6443 --etcd-endpoints https://10.0.0.5:2379 \
+      --etcd-ca ca.pem --etcd-cert client.pem --etcd-key client-key.pem`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return runServer(ctx, f)
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
+
+func runServer(ctx context.Context, f *serverFlags) error {
+	log, err := newLogger(os.Stderr, f.logFormat, f.verbose)
+	if err != nil {
+		return err
+	}
+	etcdTLS, err := f.etcdTLS()
+	if err != nil {
+		return err
+	}
+	reg := newRegistry()
+	srv, err := apiserver.New(apiserver.Config{
+		DataDir:       f.dataDir,
+		Listen:        f.listen,
+		EtcdEndpoints: f.etcdEndpoints,
+		EtcdTLS:       etcdTLS,
+		EtcdListen:    f.etcdListen,
+		ClusterCIDR:   f.clusterCIDR,
+		Logger:        log,
+		Registerer:    reg,
+	})
+	if err != nil {
+		return err
+	}
+	metrics, err := serveMetrics(ctx, f.metricsAddr, reg, log)
+	if err != nil {
+		return err
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Run(ctx) })
+	g.Go(metrics)
+	g.Go(func() error {
+		select {
+		case <-srv.Ready():
+		case <-ctx.Done():
+			return nil
+		}
+		return writeClientConfig(f.clientConfig, srv.Addr())
+	})
+	return g.Wait()
+}
+
+// writeClientConfig records where the server is, for the command line.
+// A wildcard listen address is written as loopback.
+func writeClientConfig(path, addr string) error {
+	if path == "" {
+		return nil
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+		if strings.Contains(addr, "[") {
+			host = "::1"
+		}
+	}
+	return client.SaveConfig(path, &client.Config{Server: net.JoinHostPort(host, port)})
+}
