@@ -123,3 +123,24 @@ func (d *diskBlobs) readBytes(h v1.Hash) ([]byte, error) {
 	}
 	return os.ReadFile(p)
 }
+
+// adopt moves a verified file (on the same filesystem) into the store.
+func (d *diskBlobs) adopt(h v1.Hash, file string) error {
+	p, err := d.path(h)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return fmt.Errorf("blob adopt: %w", err)
+	}
+	err = f.Sync()
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("blob adopt: %w", err)
+	}
+	if err := os.Rename(file, p); err != nil {
+		return fmt.Errorf("blob adopt: %w", err)
+	}
+	return nil
+}

@@ -30,6 +30,7 @@ type Registry struct {
 	dataDir string
 	log     *slog.Logger
 	blobs   *diskBlobs
+	uploads *uploads
 	inner   http.Handler
 	writeMu sync.Mutex // orders manifest writes in memory and on disk
 }
@@ -46,7 +47,8 @@ func New(cfg Config) (*Registry, error) {
 	if err := os.RemoveAll(b.tmp); err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
-	for _, d := range []string{filepath.Join(b.dir, "sha256"), b.tmp, filepath.Join(cfg.DataDir, "manifests")} {
+	up := &uploads{dir: filepath.Join(b.tmp, "uploads"), blobs: b}
+	for _, d := range []string{filepath.Join(b.dir, "sha256"), up.dir, filepath.Join(cfg.DataDir, "manifests")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("registry: %w", err)
 		}
@@ -55,6 +57,7 @@ func New(cfg Config) (*Registry, error) {
 		dataDir: cfg.DataDir,
 		log:     cfg.Logger,
 		blobs:   b,
+		uploads: up,
 		inner: ggcr.New(
 			ggcr.WithBlobHandler(b),
 			ggcr.Logger(slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug)),
@@ -66,8 +69,12 @@ func New(cfg Config) (*Registry, error) {
 	return r, nil
 }
 
-// ServeHTTP serves the distribution API; manifest writes are persisted.
+// ServeHTTP serves the distribution API; manifest writes are persisted
+// and chunked uploads go to disk.
 func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if r.uploads.serve(w, req) {
+		return
+	}
 	if req.Method == http.MethodPut || req.Method == http.MethodDelete {
 		if repo, target, ok := manifestPath(req.URL.Path); ok {
 			r.writeManifest(w, req, repo, target)
