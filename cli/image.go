@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/skiff-sh/skiff/nodeagent/image/build"
-	"github.com/skiff-sh/skiff/registry"
+	"github.com/skiff-sh/skiff/ports"
 )
 
 // NewImageCommand is `skiff image`: import, build, push, list and remove
@@ -33,7 +33,7 @@ Plain HTTP is used only for loopback hosts and --insecure-registry hosts.`,
   skiff image push app:1 registry.example.com/team/app:1
   skiff image rm app:1`,
 	}
-	cmd.PersistentFlags().StringVar(&o.registry, "registry", fmt.Sprintf("127.0.0.1:%d", registry.DefaultPort),
+	cmd.PersistentFlags().StringVar(&o.registry, "registry", fmt.Sprintf("127.0.0.1:%d", ports.Registry),
 		"registry HOST:PORT for bare image names")
 	cmd.PersistentFlags().StringSliceVar(&o.insecure, "insecure-registry", nil,
 		"HOST or HOST:PORT to reach over plain HTTP (loopback always is)")

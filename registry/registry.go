@@ -13,10 +13,9 @@ import (
 	"time"
 
 	ggcr "github.com/google/go-containerregistry/pkg/registry"
-)
 
-// DefaultPort is where the registry listens unless told otherwise.
-const DefaultPort = 5000
+	"github.com/skiff-sh/skiff/ports"
+)
 
 // Config configures a Registry.
 type Config struct {
@@ -84,10 +83,11 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.inner.ServeHTTP(w, req)
 }
 
-// Run listens on addr (":5000" when empty) and serves until ctx ends.
+// Run listens on addr (":5000", ports.Registry, when empty) and serves
+// until ctx ends.
 func (r *Registry) Run(ctx context.Context, addr string) error {
 	if addr == "" {
-		addr = fmt.Sprintf(":%d", DefaultPort)
+		addr = fmt.Sprintf(":%d", ports.Registry)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
