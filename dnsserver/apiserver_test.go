@@ -1,0 +1,167 @@
+package dnsserver
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/skiff-sh/skiff/apiserver/apitest"
+	"github.com/skiff-sh/skiff/client"
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+// eventually retries check until it passes or 5 s pass: watch events take
+// a moment to arrive, but then the answer is there at once.
+func eventually(t *testing.T, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func newPod(name string, labels map[string]string) *skiffv1.Pod {
+	return &skiffv1.Pod{
+		Metadata: &skiffv1.ObjectMeta{Name: name, Namespace: "default", Labels: labels},
+		Spec:     &skiffv1.PodSpec{Containers: []*skiffv1.Container{{Name: "main", Image: "busybox:1"}}},
+	}
+}
+
+// setStatus gives a pod an IP and a Ready condition.
+func setStatus(t *testing.T, c *client.Client, name, ip string, ready bool) {
+	t.Helper()
+	_, err := c.Pods().ModifyStatus(context.Background(), "default", name, func(p *skiffv1.Pod) error {
+		st := "False"
+		if ready {
+			st = "True"
+		}
+		p.Status = &skiffv1.PodStatus{Phase: "Running", PodIp: ip, Conditions: []*skiffv1.Condition{{Type: "Ready", Status: st}}}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("status of %s: %v", name, err)
+	}
+}
+
+func TestWithAPIServer(t *testing.T) {
+	api := apitest.Start(t)
+	c := api.Client
+	ctx := context.Background()
+	_, err := c.Services().Create(ctx, &skiffv1.Service{
+		Metadata: &skiffv1.ObjectMeta{Name: "web", Namespace: "default"},
+		Spec: &skiffv1.ServiceSpec{Selector: map[string]string{"app": "web"},
+			Ports: []*skiffv1.ServicePort{{Name: "http", Protocol: "TCP", Port: 80}}},
+	})
+	if err != nil {
+		t.Fatalf("create service: %v", err)
+	}
+	ts := startServer(t, Config{Client: c})
+	name := "web.default.svc.cluster.local."
+	want := func(ips ...string) func() error {
+		return func() error {
+			resp := ts.exchange(t, query(name, dns.TypeA), "udp")
+			if resp.Rcode != dns.RcodeSuccess {
+				return fmt.Errorf("rcode %s", dns.RcodeToString[resp.Rcode])
+			}
+			got := addrs(resp)
+			slices.Sort(got)
+			if !slices.Equal(got, ips) {
+				return fmt.Errorf("answers %v, want %v", got, ips)
+			}
+			return nil
+		}
+	}
+	eventually(t, "service without pods", want())
+
+	for i, n := range []string{"web-1", "web-2", "web-3"} {
+		if _, err := c.Pods().Create(ctx, newPod(n, map[string]string{"app": "web"})); err != nil {
+			t.Fatalf("create pod: %v", err)
+		}
+		setStatus(t, c, n, fmt.Sprintf("10.9.0.%d", i+1), i < 2) // web-3 not ready
+	}
+	if _, err := c.Pods().Create(ctx, newPod("db-1", map[string]string{"app": "db"})); err != nil {
+		t.Fatal(err)
+	}
+	setStatus(t, c, "db-1", "10.9.0.50", true)
+	eventually(t, "two ready pods", want("10.9.0.1", "10.9.0.2"))
+
+	setStatus(t, c, "web-3", "10.9.0.3", true)
+	eventually(t, "third pod ready", want("10.9.0.1", "10.9.0.2", "10.9.0.3"))
+
+	setStatus(t, c, "web-1", "10.9.0.1", false)
+	eventually(t, "first pod not ready", want("10.9.0.2", "10.9.0.3"))
+
+	setStatus(t, c, "web-2", "10.9.0.12", true) // restarted with a new IP
+	eventually(t, "new IP", want("10.9.0.12", "10.9.0.3"))
+
+	eventually(t, "SRV", func() error {
+		resp := ts.exchange(t, query("_http._tcp."+name, dns.TypeSRV), "udp")
+		if len(resp.Answer) != 2 || len(resp.Extra) != 2 {
+			return fmt.Errorf("SRV: %v", resp)
+		}
+		return nil
+	})
+	eventually(t, "pod record and PTR", func() error {
+		if resp := ts.exchange(t, query("10-9-0-50.default.pod.cluster.local.", dns.TypeA), "udp"); len(resp.Answer) != 1 {
+			return fmt.Errorf("pod A: %v", resp)
+		}
+		resp := ts.exchange(t, query("3.0.9.10.in-addr.arpa.", dns.TypePTR), "udp")
+		if len(resp.Answer) != 1 || resp.Answer[0].(*dns.PTR).Ptr != "10-9-0-3.web.default.svc.cluster.local." {
+			return fmt.Errorf("PTR: %v", resp)
+		}
+		return nil
+	})
+
+	// Relabelling a pod out of the service removes it.
+	if _, err := c.Pods().Modify(ctx, "default", "web-3", func(p *skiffv1.Pod) error {
+		p.Metadata.Labels = map[string]string{"app": "other"}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "relabelled", want("10.9.0.12"))
+
+	if _, _, err := c.Pods().Delete(ctx, "default", "web-2", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "deleted pod", want())
+	eventually(t, "deleted pod's record", func() error {
+		if resp := ts.exchange(t, query("10-9-0-12.default.pod.cluster.local.", dns.TypeA), "udp"); resp.Rcode != dns.RcodeNameError {
+			return fmt.Errorf("pod A after delete: %v", resp)
+		}
+		return nil
+	})
+
+	// A selector change takes the service to other pods.
+	if _, err := c.Services().Modify(ctx, "default", "web", func(s *skiffv1.Service) error {
+		s.Spec.Selector = map[string]string{"app": "db"}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "new selector", want("10.9.0.50"))
+
+	if _, _, err := c.Services().Delete(ctx, "default", "web", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "deleted service", func() error {
+		if resp := ts.exchange(t, query(name, dns.TypeA), "udp"); resp.Rcode != dns.RcodeNameError {
+			return fmt.Errorf("after delete: %v", resp)
+		}
+		return nil
+	})
+	if got := ts.counter(t, "skiff_dns_stale_answers_total"); got != 0 {
+		t.Errorf("stale answers = %v", got)
+	}
+}
