@@ -123,17 +123,22 @@ func benchSkiff(work, rootfs string, n int, inPod bool) ([]time.Duration, error)
 		defer r.RemoveSandbox(sandbox)
 	}
 	ctx := context.Background()
+	// Per-phase times, to see where a cycle goes.
+	var phases [4][]time.Duration
 	cycle := func(i int) error {
 		id := fmt.Sprintf("b%04d", i)
 		spec := ctrruntime.ContainerSpec{ID: id, SandboxID: sandbox, Layers: []string{rootfs},
 			Command: []string{"/bin/true"}, Hostname: "bench"}
+		t0 := time.Now()
 		if _, err := r.Create(ctx, spec); err != nil {
 			return err
 		}
+		t1 := time.Now()
 		if err := r.Start(ctx, id); err != nil {
 			r.Remove(ctx, id)
 			return err
 		}
+		t2 := time.Now()
 		st, err := r.Wait(ctx, id)
 		if err != nil {
 			return err
@@ -141,9 +146,24 @@ func benchSkiff(work, rootfs string, n int, inPod bool) ([]time.Duration, error)
 		if st.ExitCode != 0 {
 			return fmt.Errorf("exit %d: %s", st.ExitCode, st.Error)
 		}
-		return r.Remove(ctx, id)
+		t3 := time.Now()
+		err = r.Remove(ctx, id)
+		for p, d := range []time.Duration{t1.Sub(t0), t2.Sub(t1), t3.Sub(t2), time.Since(t3)} {
+			phases[p] = append(phases[p], d)
+		}
+		return err
 	}
-	return timeCycles(n, cycle)
+	ds, err := timeCycles(n, cycle)
+	if err == nil {
+		var parts []string
+		for p, name := range []string{"create", "start", "wait", "remove"} {
+			s := append([]time.Duration(nil), phases[p]...)
+			sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+			parts = append(parts, name+" "+ms(percentile(s, 0.5)))
+		}
+		fmt.Fprintf(os.Stderr, "  phase medians: %s\n", strings.Join(parts, ", "))
+	}
+	return ds, err
 }
 
 // benchOCI runs `<rt> run` (create, start, wait, delete in one command).

@@ -53,8 +53,13 @@ func runInit(dir string) int {
 	if err := finishRootfs(&c); err != nil {
 		return fail(err)
 	}
-	if c.UTSNS == "" && c.Spec.Hostname != "" {
-		if err := unix.Sethostname([]byte(c.Spec.Hostname)); err != nil {
+	if c.UTSNS == "" {
+		// A UTS namespace of its own: named after the container by default.
+		host := c.Spec.Hostname
+		if host == "" {
+			host = c.Spec.ID
+		}
+		if err := unix.Sethostname([]byte(host)); err != nil {
 			return fail(fmt.Errorf("runtime: sethostname: %w", err))
 		}
 	}

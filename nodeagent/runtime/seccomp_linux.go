@@ -46,6 +46,24 @@ const cloneNamespaceFlags = unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NE
 // caps. Syscalls of other architectures (the 32-bit ABI included) are
 // denied: a deny-list written for x86_64 numbers says nothing about them.
 func seccompProgram(caps capSet) ([]unix.SockFilter, error) {
+	insts, err := seccompInstructions(caps)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := bpf.Assemble(insts)
+	if err != nil {
+		return nil, fmt.Errorf("runtime: seccomp assemble: %w", err)
+	}
+	out := make([]unix.SockFilter, len(raw))
+	for i, r := range raw {
+		out[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
+	}
+	return out, nil
+}
+
+// seccompInstructions is the filter as BPF instructions (tests run them in
+// x/net/bpf's VM).
+func seccompInstructions(caps capSet) ([]bpf.Instruction, error) {
 	info, err := arch.GetInfo("")
 	if err != nil {
 		return nil, fmt.Errorf("runtime: seccomp arch: %w", err)
@@ -100,15 +118,7 @@ func seccompProgram(caps capSet) ([]unix.SockFilter, error) {
 		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(info.ID), SkipTrue: 1},
 		bpf.RetConstant{Val: uint32(seccomp.ActionErrno) | uint32(unix.ENOSYS)},
 	}
-	raw, err := bpf.Assemble(append(prefix, insts...))
-	if err != nil {
-		return nil, fmt.Errorf("runtime: seccomp assemble: %w", err)
-	}
-	out := make([]unix.SockFilter, len(raw))
-	for i, r := range raw {
-		out[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
-	}
-	return out, nil
+	return append(prefix, insts...), nil
 }
 
 // loadSeccomp installs prog on the calling thread only; the caller is about

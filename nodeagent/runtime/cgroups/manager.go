@@ -1,16 +1,11 @@
 package cgroups
 
-import "errors"
-
 // DefaultParent is the cgroup under each controller root that holds every
 // cgroup skiff creates.
 const DefaultParent = "skiff"
 
 // DefaultRoot is where cgroup file systems are mounted.
 const DefaultRoot = "/sys/fs/cgroup"
-
-// ErrNotExist is returned when a cgroup that should be there is not.
-var ErrNotExist = errors.New("cgroup does not exist")
 
 // Resources are the limits of one cgroup. Zero means "not set".
 type Resources struct {

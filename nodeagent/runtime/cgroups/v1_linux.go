@@ -12,7 +12,9 @@ import (
 )
 
 // v1Controllers are the hierarchies skiff uses on a v1 (or hybrid) host.
-var v1Controllers = [...]string{"cpu", "cpuacct", "cpuset", "memory", "pids", "freezer", "devices"}
+func v1Controllers() []string {
+	return []string{"cpu", "cpuacct", "cpuset", "memory", "pids", "freezer", "devices"}
+}
 
 type v1 struct {
 	root   string // e.g. /sys/fs/cgroup
@@ -33,7 +35,7 @@ func (m *v1) mounted(c string) bool {
 func (m *v1) Path(c string) string { return filepath.Join(m.root, c, m.parent, m.path) }
 
 func (m *v1) Create(r Resources) error {
-	for _, c := range v1Controllers {
+	for _, c := range v1Controllers() {
 		if !m.mounted(c) {
 			continue
 		}
@@ -128,7 +130,7 @@ func (m *v1) Set(r Resources) error {
 		if err := writeFile(m.Path("devices"), "devices.deny", "a"); err != nil {
 			return err
 		}
-		for _, rule := range defaultDeviceRules {
+		for _, rule := range defaultDeviceRules() {
 			if err := writeFile(m.Path("devices"), "devices.allow", rule); err != nil {
 				return err
 			}
@@ -139,16 +141,18 @@ func (m *v1) Set(r Resources) error {
 
 // defaultDeviceRules is runc's default device allow-list: mknod of
 // anything, access only to the harmless character devices.
-var defaultDeviceRules = [...]string{
-	"c *:* m", "b *:* m",
-	"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", // null zero full random urandom
-	"c 5:0 rwm", "c 5:2 rwm", "c 136:* rwm", // tty ptmx pts
+func defaultDeviceRules() []string {
+	return []string{
+		"c *:* m", "b *:* m",
+		"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", // null zero full random urandom
+		"c 5:0 rwm", "c 5:2 rwm", "c 136:* rwm", // tty ptmx pts
+	}
 }
 
 func (m *v1) RestrictsDevices() bool { return m.mounted("devices") }
 
 func (m *v1) Apply(pid int) error {
-	for _, c := range v1Controllers {
+	for _, c := range v1Controllers() {
 		if !m.mounted(c) {
 			continue
 		}
@@ -239,7 +243,7 @@ func (m *v1) Destroy() error {
 		return err
 	}
 	var errs []error
-	for _, c := range v1Controllers {
+	for _, c := range v1Controllers() {
 		if !m.mounted(c) {
 			continue
 		}

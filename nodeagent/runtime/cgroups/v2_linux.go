@@ -12,7 +12,7 @@ import (
 )
 
 // v2Controllers are the controllers skiff enables down to its cgroups.
-var v2Controllers = [...]string{"cpu", "cpuset", "memory", "pids"}
+func v2Controllers() []string { return []string{"cpu", "cpuset", "memory", "pids"} }
 
 type v2 struct {
 	root string // the cgroup2 mount
@@ -52,7 +52,7 @@ func enableControllers(dir string) error {
 	enabled, _ := readFile(dir, "cgroup.subtree_control")
 	have := strings.Fields(enabled)
 	var add []string
-	for _, c := range v2Controllers {
+	for _, c := range v2Controllers() {
 		if contains(strings.Fields(avail), c) && !contains(have, c) {
 			add = append(add, "+"+c)
 		}
