@@ -1,0 +1,172 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/skiff-sh/skiff/cli/manifest"
+	"github.com/skiff-sh/skiff/client"
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+func newApplyCommand(e *env) *cobra.Command {
+	var files []string
+	cmd := &cobra.Command{
+		Use:   "apply -f FILE|DIR|-",
+		Short: "Create or update the objects a manifest describes",
+		Long: `Create the objects of the manifests that do not exist yet and update the
+others to match. Each prints one line: pod/web created, configured or
+unchanged.
+
+A manifest is YAML (or JSON) with apiVersion: skiff/v1, kind, metadata and
+spec; several may share a file, separated by ---. A directory means every
+.yaml, .yml and .json file in it. Every document is read and checked before
+anything is sent, so a file with one bad document changes nothing.`,
+		Example: `  skiff apply -f web.yaml
+  skiff apply -f manifests/            # every .yaml/.yml/.json file, by name
+  cat web.yaml | skiff apply -f -
+  skiff apply -f web.yaml -n team      # objects without a namespace go to team
+  skiff get pod web -o yaml > web.yaml && skiff apply -f web.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runApply(cmd, e, files)
+		},
+	}
+	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, "manifest file, directory, or - for stdin (repeatable)")
+	return cmd
+}
+
+func runApply(cmd *cobra.Command, e *env, files []string) error {
+	objs, err := readManifests(cmd, e, files)
+	if err != nil {
+		return err
+	}
+	c, err := e.client()
+	if err != nil {
+		return err
+	}
+	var failed []error
+	for _, o := range objs {
+		res, err := applyOne(cmd.Context(), e, c, o)
+		if err != nil {
+			if isConnectionError(err) {
+				return err
+			}
+			failed = append(failed, fmt.Errorf("%s: %w", slashName(o.Info, o.Name()), err))
+			continue
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", slashName(o.Info, o.Name()), res)
+	}
+	return errors.Join(failed...)
+}
+
+// readManifests decodes and checks every document, and puts namespaced
+// objects without a namespace into the command's namespace, before anything
+// is sent: one bad document stops the whole run.
+func readManifests(cmd *cobra.Command, e *env, files []string) ([]manifest.Object, error) {
+	if len(files) == 0 {
+		return nil, errors.New("no manifest given: pass -f FILE, -f DIR or -f - (stdin)")
+	}
+	objs, err := manifest.Read(files, cmd.InOrStdin())
+	if err != nil {
+		return nil, err
+	}
+	var bad []error
+	for _, o := range objs {
+		if err := manifest.Check(o); err != nil {
+			bad = append(bad, err)
+			continue
+		}
+		m := o.Obj.GetMetadata()
+		if !o.Info.Namespaced {
+			continue
+		}
+		switch {
+		case m.Namespace == "":
+			m.Namespace = e.ns()
+		case e.namespace != "" && m.Namespace != e.namespace:
+			bad = append(bad, fmt.Errorf("%s: its namespace %q differs from -n %s; remove one of them", o, m.Namespace, e.namespace))
+		}
+	}
+	if len(bad) > 0 {
+		if len(objs) > 1 {
+			bad = append(bad, errors.New("nothing was applied"))
+		}
+		return nil, errors.Join(bad...)
+	}
+	if len(objs) == 0 {
+		return nil, fmt.Errorf("no objects in %v", files)
+	}
+	return objs, nil
+}
+
+// applyOne creates the object, or updates it over the stored one (retrying
+// when someone else wrote in between). It says "created", "configured" or
+// "unchanged", the last when the server kept the same resource version.
+func applyOne(ctx context.Context, e *env, c *client.Client, o manifest.Object) (string, error) {
+	m := o.Obj.GetMetadata()
+	result := ""
+	err := client.RetryOnConflict(ctx, func() error {
+		cctx, cancel := e.call(ctx)
+		defer cancel()
+		cur, err := getObject(cctx, c, o.Info, m.GetNamespace(), m.GetName())
+		if client.IsNotFound(err) {
+			fresh := proto.Clone(o.Obj).(skiffv1.Resource)
+			fresh.GetMetadata().ResourceVersion = ""
+			_, err := c.API().Create(cctx, &skiffv1.CreateRequest{Object: skiffv1.Wrap(fresh)})
+			if client.IsAlreadyExists(err) {
+				// Created by someone else since the Get: update it instead.
+				return apiErr(errConflictRetry)
+			}
+			result = "created"
+			return apiErr(err)
+		}
+		if err != nil {
+			return err
+		}
+		next := mergeForUpdate(o.Obj, cur)
+		out, err := c.API().Update(cctx, &skiffv1.UpdateRequest{Object: skiffv1.Wrap(next)})
+		if err != nil {
+			return apiErr(err)
+		}
+		result = "configured"
+		if out.Unwrap().GetMetadata().GetResourceVersion() == cur.GetMetadata().GetResourceVersion() {
+			result = "unchanged"
+		}
+		return nil
+	})
+	return result, err
+}
+
+// mergeForUpdate is the manifest's object made ready to replace cur: cur's
+// resource version (so a concurrent writer makes this a conflict, retried),
+// and what controllers keep on it that a manifest does not usually say.
+func mergeForUpdate(want, cur skiffv1.Resource) skiffv1.Resource {
+	next := proto.Clone(want).(skiffv1.Resource)
+	m, cm := next.GetMetadata(), cur.GetMetadata()
+	m.ResourceVersion = cm.GetResourceVersion()
+	if len(m.OwnerReferences) == 0 {
+		m.OwnerReferences = cm.GetOwnerReferences()
+	}
+	if len(m.Finalizers) == 0 {
+		m.Finalizers = cm.GetFinalizers()
+	}
+	switch v := next.(type) {
+	case *skiffv1.Volume:
+		// The node a local volume was pinned to is the scheduler's choice.
+		if cl := cur.(*skiffv1.Volume).GetSpec().GetLocal(); v.GetSpec().GetLocal() != nil && v.Spec.Local.NodeName == "" {
+			v.Spec.Local.NodeName = cl.GetNodeName()
+		}
+	case *skiffv1.ReplicaSet:
+		// The autoscaler owns replicas of a set it scales when the manifest
+		// leaves them out.
+		if v.GetSpec() != nil && v.Spec.Replicas == nil {
+			v.Spec.Replicas = cur.(*skiffv1.ReplicaSet).GetSpec().Replicas
+		}
+	}
+	return next
+}

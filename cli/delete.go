@@ -1,0 +1,270 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/skiff-sh/skiff/cli/manifest"
+	"github.com/skiff-sh/skiff/client"
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+type deleteOpts struct {
+	files          []string
+	labelSel       string
+	allNamespaces  bool
+	force          bool
+	gracePeriod    int64
+	wait           bool
+	timeout        time.Duration
+	cascade        string
+	ignoreNotFound bool
+}
+
+// target is one object to delete.
+type target struct {
+	info skiffv1.KindInfo
+	ns   string
+	name string
+}
+
+func (t target) String() string { return quotedName(t.info, t.name) }
+
+func newDeleteCommand(e *env) *cobra.Command {
+	o := &deleteOpts{}
+	cmd := &cobra.Command{
+		Use:   "delete KIND NAME... | -f FILE | KIND -l SELECTOR",
+		Short: "Delete objects by name, by label selector, or as a manifest names them",
+		Long: `Delete objects. A pod running on a node is deleted gracefully: it is marked,
+its node stops it (SIGTERM, then SIGKILL after the grace period) and then
+it goes. --wait waits until that has happened; --force removes the object at
+once without waiting for the node (the containers may still be running).
+
+Deleting a namespace deletes everything in it. Objects owned by a deleted
+one (the pods of a replica set) go too, unless --cascade=orphan.`,
+		Example: `  skiff delete pod web
+  skiff delete po web db --wait            # and wait until they are really gone
+  skiff delete -f web.yaml                 # what the manifest describes
+  skiff delete pods -l app=web             # by label
+  skiff delete rs web --cascade=orphan     # keep the replica set's pods
+  skiff delete pod stuck --force           # do not wait for the node
+  skiff delete namespace team`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runDelete(cmd, e, o, args)
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&o.files, "filename", "f", nil, "delete the objects of this manifest file, directory, or - (stdin)")
+	f.StringVarP(&o.labelSel, "selector", "l", "", "delete the objects of KIND whose labels match, e.g. app=web")
+	f.BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "with -l: match in every namespace")
+	f.BoolVar(&o.force, "force", false, "remove at once, without waiting for the node to stop the pod")
+	f.Int64Var(&o.gracePeriod, "grace-period", -1, "seconds a pod gets to stop before SIGKILL (-1: the pod's own; 0: at once)")
+	f.BoolVar(&o.wait, "wait", false, "wait until the objects are really gone")
+	f.DurationVar(&o.timeout, "timeout", 5*time.Minute, "with --wait: give up after this long")
+	f.StringVar(&o.cascade, "cascade", "background", "what happens to the objects these own: background (deleted too) or orphan (kept)")
+	f.BoolVar(&o.ignoreNotFound, "ignore-not-found", false, "treat objects that do not exist as deleted")
+	return cmd
+}
+
+func runDelete(cmd *cobra.Command, e *env, o *deleteOpts, args []string) error {
+	var propagation string
+	switch strings.ToLower(o.cascade) {
+	case "background", "true":
+		propagation = "Background"
+	case "orphan", "false":
+		propagation = "Orphan"
+	default:
+		return fmt.Errorf("--cascade=%s: use background or orphan", o.cascade)
+	}
+	if o.gracePeriod < -1 {
+		return errors.New("--grace-period must be -1 (the pod's own) or at least 0")
+	}
+	targets, err := deleteTargets(cmd, e, o, args)
+	if err != nil {
+		return err
+	}
+	if len(targets) == 0 {
+		fmt.Fprintln(cmd.ErrOrStderr(), "No resources found")
+		return nil
+	}
+	c, err := e.client()
+	if err != nil {
+		return err
+	}
+	req := client.DeleteOptions{Force: o.force, Propagation: propagation}
+	if o.gracePeriod >= 0 {
+		req.GracePeriodSeconds = &o.gracePeriod
+	}
+	out := cmd.OutOrStdout()
+	var failed []error
+	type pending struct {
+		t   target
+		obj skiffv1.Resource
+	}
+	var waits []pending
+	for _, t := range targets {
+		ctx, cancel := e.call(cmd.Context())
+		resp, err := c.API().Delete(ctx, &skiffv1.DeleteRequest{
+			Kind: t.info.Kind, Namespace: nsFor(t.info, t.ns), Name: t.name,
+			Force: req.Force, GracePeriodSeconds: req.GracePeriodSeconds, Propagation: req.Propagation,
+		})
+		cancel()
+		switch {
+		case client.IsNotFound(err) && o.ignoreNotFound:
+			continue
+		case isConnectionError(err):
+			return err
+		case err != nil:
+			failed = append(failed, apiErr(err))
+			continue
+		}
+		if resp.Deleted || !o.wait {
+			fmt.Fprintf(out, "%s deleted\n", t)
+			continue
+		}
+		waits = append(waits, pending{t, resp.Object.Unwrap()})
+	}
+	for _, w := range waits {
+		if err := waitGone(cmd, e, c, w.t, w.obj, o.timeout); err != nil {
+			if isConnectionError(err) {
+				return err
+			}
+			failed = append(failed, err)
+			continue
+		}
+		fmt.Fprintf(out, "%s deleted\n", w.t)
+	}
+	return errors.Join(failed...)
+}
+
+// deleteTargets resolves what to delete from names, a selector or manifests.
+func deleteTargets(cmd *cobra.Command, e *env, o *deleteOpts, args []string) ([]target, error) {
+	ns := e.ns()
+	switch {
+	case len(o.files) > 0:
+		if len(args) > 0 || o.labelSel != "" {
+			return nil, errors.New("with -f, give no KIND, names or -l: the manifest names the objects")
+		}
+		objs, err := manifest.Read(o.files, cmd.InOrStdin())
+		if err != nil {
+			return nil, err
+		}
+		var out []target
+		for _, m := range objs {
+			t := target{info: m.Info, ns: m.Obj.GetMetadata().GetNamespace(), name: m.Name()}
+			if t.ns == "" {
+				t.ns = ns
+			}
+			if t.name == "" {
+				return nil, fmt.Errorf("%s: metadata.name is missing, so there is nothing to delete", m)
+			}
+			out = append(out, t)
+		}
+		return out, nil
+	case len(args) == 0:
+		return nil, errors.New("say what to delete: KIND NAME..., KIND -l SELECTOR, or -f FILE; see 'skiff delete --help'")
+	}
+	info, err := parseKind(args[0])
+	if err != nil {
+		return nil, err
+	}
+	names := args[1:]
+	if o.labelSel != "" {
+		if len(names) > 0 {
+			return nil, errors.New("give names or -l SELECTOR, not both")
+		}
+		c, err := e.client()
+		if err != nil {
+			return nil, err
+		}
+		if o.allNamespaces {
+			ns = ""
+		}
+		ctx, cancel := e.call(cmd.Context())
+		defer cancel()
+		objs, _, err := listObjects(ctx, c, info, ns, o.labelSel, "")
+		if err != nil {
+			return nil, err
+		}
+		var out []target
+		for _, obj := range objs {
+			out = append(out, target{info: info, ns: obj.GetMetadata().GetNamespace(), name: obj.GetMetadata().GetName()})
+		}
+		return out, nil
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("which %s? give their names, or -l SELECTOR", info.Plural)
+	}
+	var out []target
+	for _, n := range names {
+		out = append(out, target{info: info, ns: ns, name: n})
+	}
+	return out, nil
+}
+
+// waitGone waits for the DELETED event of an object whose graceful deletion
+// began, watching from the revision the deletion wrote, so that nothing in
+// between is missed. Progress goes to stderr.
+func waitGone(cmd *cobra.Command, e *env, c *client.Client, t target, obj skiffv1.Resource, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+	defer cancel()
+	m := obj.GetMetadata()
+	start := e.now()
+	progress(cmd, "waiting for %s to be deleted (its node stops it within %ds)...", t, m.GetDeletionGracePeriodSeconds())
+	stream, err := c.API().Watch(ctx, &skiffv1.WatchRequest{
+		Kind: t.info.Kind, Namespace: nsFor(t.info, t.ns),
+		FieldSelector: "metadata.name=" + t.name, ResourceVersion: m.GetResourceVersion(),
+	})
+	if err != nil {
+		return apiErr(err)
+	}
+	events := make(chan error, 1)
+	go func() {
+		for {
+			ev, err := stream.Recv()
+			if err != nil {
+				events <- err
+				return
+			}
+			if ev.Type == skiffv1.WatchEvent_DELETED {
+				events <- nil
+				return
+			}
+		}
+	}()
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-events:
+			switch {
+			case err == nil:
+				return nil
+			case ctx.Err() == context.DeadlineExceeded:
+				return timeoutErr(t, timeout)
+			case ctx.Err() != nil:
+				return ctx.Err()
+			case errors.Is(err, io.EOF):
+				return fmt.Errorf("%s: the server ended the watch; check with `skiff get %s %s`", t, t.info.Plural, t.name)
+			}
+			return apiErr(err)
+		case <-tick.C:
+			progress(cmd, "still waiting for %s (%s)", t, humanDuration(e.now().Sub(start)))
+		case <-ctx.Done():
+			if ctx.Err() == context.DeadlineExceeded {
+				return timeoutErr(t, timeout)
+			}
+			return ctx.Err()
+		}
+	}
+}
+
+func timeoutErr(t target, timeout time.Duration) error {
+	return fmt.Errorf("%s is still being deleted after %s: its node has not confirmed that it stopped; check the node (skiff get nodes), or remove the object with --force", t, timeout)
+}

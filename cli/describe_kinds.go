@@ -1,0 +1,349 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+func (d *describer) pod(p *skiffv1.Pod) {
+	spec, st := p.GetSpec(), p.GetStatus()
+	node := orNone(spec.GetNodeName())
+	if st.GetHostIp() != "" {
+		node += "/" + st.GetHostIp()
+	}
+	d.kv(0, "Node", node)
+	if st.GetStartTime() != nil {
+		d.kv(0, "Start Time", d.time(st.GetStartTime()))
+	}
+	d.kv(0, "Status", summarizePod(p).status)
+	if st.GetReason() != "" {
+		d.kv(0, "Reason", st.GetReason())
+	}
+	if st.GetMessage() != "" {
+		d.kv(0, "Message", oneLine(st.GetMessage()))
+	}
+	d.kv(0, "IP", orNone(st.GetPodIp()))
+	d.kv(0, "Restart Policy", orDefault(spec.GetRestartPolicy(), "Always"))
+	statuses := map[string]*skiffv1.ContainerStatus{}
+	for _, cs := range st.GetContainerStatuses() {
+		statuses[cs.GetName()] = cs
+	}
+	d.head(0, "Containers")
+	for _, c := range spec.GetContainers() {
+		d.container(c, statuses[c.GetName()])
+	}
+	d.conditions(st.GetConditions())
+	d.podVolumes(spec.GetVolumes())
+	d.mapping(0, "Node-Selectors", spec.GetNodeSelector())
+	if len(spec.GetTolerations()) == 0 {
+		d.kv(0, "Tolerations", "<none>")
+	} else {
+		for i, t := range spec.GetTolerations() {
+			key := ""
+			if i == 0 {
+				key = "Tolerations:"
+			}
+			fmt.Fprintf(d.tw, "%s\t%s\n", key, toleration(t))
+		}
+	}
+}
+
+func (d *describer) container(c *skiffv1.Container, cs *skiffv1.ContainerStatus) {
+	d.head(1, c.GetName())
+	d.kv(2, "Image", c.GetImage())
+	if cs.GetImageId() != "" {
+		d.kv(2, "Image ID", cs.GetImageId())
+	}
+	if len(c.GetCommand()) > 0 {
+		d.kv(2, "Command", strings.Join(c.GetCommand(), " "))
+	}
+	if len(c.GetArgs()) > 0 {
+		d.kv(2, "Args", strings.Join(c.GetArgs(), " "))
+	}
+	var ports []string
+	for _, p := range c.GetPorts() {
+		ports = append(ports, fmt.Sprintf("%d/%s", p.GetContainerPort(), orDefault(p.GetProtocol(), "TCP")))
+	}
+	d.kv(2, "Ports", orNone(strings.Join(ports, ", ")))
+	if cs != nil {
+		d.state(2, "State", cs.GetState())
+		if s := cs.GetLastState(); s.GetTerminated() != nil || s.GetWaiting() != nil || s.GetRunning() != nil {
+			d.state(2, "Last State", s)
+		}
+		d.kv(2, "Ready", titleBool(cs.GetReady()))
+		d.kv(2, "Restart Count", cs.GetRestartCount())
+	} else {
+		d.kv(2, "State", "Waiting (not started)")
+	}
+	d.resources(2, "Requests", c.GetResources().GetRequests())
+	d.resources(2, "Limits", c.GetResources().GetLimits())
+	if lp := c.GetLivenessProbe(); lp != nil {
+		d.kv(2, "Liveness", probe(lp))
+	}
+	if rp := c.GetReadinessProbe(); rp != nil {
+		d.kv(2, "Readiness", probe(rp))
+	}
+	if len(c.GetEnv()) == 0 {
+		d.kv(2, "Environment", "<none>")
+	} else {
+		d.head(2, "Environment")
+		for _, env := range c.GetEnv() {
+			d.kv(3, env.GetName(), env.GetValue())
+		}
+	}
+	if len(c.GetVolumeMounts()) == 0 {
+		d.kv(2, "Mounts", "<none>")
+	} else {
+		d.head(2, "Mounts")
+		for _, m := range c.GetVolumeMounts() {
+			mode := "rw"
+			if m.GetReadOnly() {
+				mode = "ro"
+			}
+			d.row(3, fmt.Sprintf("%s from %s (%s)", m.GetMountPath(), m.GetName(), mode))
+		}
+	}
+}
+
+func (d *describer) state(level int, key string, s *skiffv1.ContainerState) {
+	switch {
+	case s.GetRunning() != nil:
+		d.kv(level, key, "Running")
+		d.kv(level+1, "Started", d.time(s.GetRunning().GetStartedAt()))
+	case s.GetTerminated() != nil:
+		t := s.GetTerminated()
+		d.kv(level, key, "Terminated")
+		d.kv(level+1, "Reason", orNone(t.GetReason()))
+		if t.GetMessage() != "" {
+			d.kv(level+1, "Message", oneLine(t.GetMessage()))
+		}
+		d.kv(level+1, "Exit Code", t.GetExitCode())
+		if t.GetSignal() != 0 {
+			d.kv(level+1, "Signal", t.GetSignal())
+		}
+		if t.GetStartedAt() != nil {
+			d.kv(level+1, "Started", d.time(t.GetStartedAt()))
+		}
+		if t.GetFinishedAt() != nil {
+			d.kv(level+1, "Finished", d.time(t.GetFinishedAt()))
+		}
+	case s.GetWaiting() != nil:
+		d.kv(level, key, "Waiting")
+		d.kv(level+1, "Reason", orNone(s.GetWaiting().GetReason()))
+		if s.GetWaiting().GetMessage() != "" {
+			d.kv(level+1, "Message", oneLine(s.GetWaiting().GetMessage()))
+		}
+	default:
+		d.kv(level, key, "<unknown>")
+	}
+}
+
+func (d *describer) resources(level int, key string, m map[string]string) {
+	if len(m) == 0 {
+		return
+	}
+	d.head(level, key)
+	for _, kv := range strings.Split(formatMap(m), ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		d.kv(level+1, k, v)
+	}
+}
+
+func (d *describer) podVolumes(vols []*skiffv1.PodVolume) {
+	if len(vols) == 0 {
+		d.kv(0, "Volumes", "<none>")
+		return
+	}
+	d.head(0, "Volumes")
+	for _, v := range vols {
+		d.head(1, v.GetName())
+		switch {
+		case v.GetEmptyDir() != nil:
+			d.kv(2, "Type", "EmptyDir (a directory that lives as long as the pod)")
+			d.kv(2, "Medium", orDefault(v.GetEmptyDir().GetMedium(), "<node disk>"))
+			if v.GetEmptyDir().GetSizeLimit() != "" {
+				d.kv(2, "SizeLimit", v.GetEmptyDir().GetSizeLimit())
+			}
+		case v.GetHostPath() != nil:
+			d.kv(2, "Type", "HostPath (a directory on the node)")
+			d.kv(2, "Path", v.GetHostPath().GetPath())
+		case v.GetVolume() != nil:
+			d.kv(2, "Type", "Volume (a reference to a Volume object)")
+			d.kv(2, "VolumeName", v.GetVolume().GetName())
+			d.kv(2, "ReadOnly", titleBool(v.GetVolume().GetReadOnly()))
+		}
+	}
+}
+
+func (d *describer) node(n *skiffv1.Node) {
+	d.kv(0, "Roles", nodeRoles(n))
+	d.kv(0, "Status", nodeStatus(n))
+	d.kv(0, "Unschedulable", titleBool(n.GetSpec().GetUnschedulable()))
+	if len(n.GetSpec().GetTaints()) == 0 {
+		d.kv(0, "Taints", "<none>")
+	} else {
+		for i, t := range n.GetSpec().GetTaints() {
+			key := ""
+			if i == 0 {
+				key = "Taints:"
+			}
+			s := t.GetKey()
+			if t.GetValue() != "" {
+				s += "=" + t.GetValue()
+			}
+			fmt.Fprintf(d.tw, "%s\t%s:%s\n", key, s, t.GetEffect())
+		}
+	}
+	d.kv(0, "PodCIDR", orNone(n.GetSpec().GetPodCidr()))
+	st := n.GetStatus()
+	d.conditions(st.GetConditions())
+	if len(st.GetAddresses()) == 0 {
+		d.kv(0, "Addresses", "<none>")
+	} else {
+		d.head(0, "Addresses")
+		for _, a := range st.GetAddresses() {
+			d.kv(1, a.GetType(), a.GetAddress())
+		}
+	}
+	d.resources(0, "Capacity", st.GetCapacity())
+	d.resources(0, "Allocatable", st.GetAllocatable())
+	info := st.GetNodeInfo()
+	d.head(0, "System Info")
+	d.kv(1, "Kernel Version", orUnknown(info.GetKernelVersion()))
+	d.kv(1, "OS Image", orUnknown(info.GetOsImage()))
+	d.kv(1, "Architecture", orUnknown(info.GetArchitecture()))
+	d.kv(1, "Agent Version", orUnknown(info.GetAgentVersion()))
+	d.kv(1, "Cgroup Version", orUnknown(info.GetCgroupVersion()))
+	d.kv(0, "Agent Endpoint", orNone(st.GetAgentEndpoint()))
+	d.kv(0, "Running Pods", st.GetRunningPods())
+}
+
+func (d *describer) service(s *skiffv1.Service) {
+	d.mapping(0, "Selector", s.GetSpec().GetSelector())
+	if len(s.GetSpec().GetPorts()) == 0 {
+		d.kv(0, "Ports", "<none>")
+	}
+	for _, p := range s.GetSpec().GetPorts() {
+		name := orDefault(p.GetName(), "<unset>")
+		d.kv(0, "Port", fmt.Sprintf("%s  %d/%s", name, p.GetPort(), orDefault(p.GetProtocol(), "TCP")))
+		d.kv(0, "TargetPort", fmt.Sprintf("%s/%s", targetPort(p), orDefault(p.GetProtocol(), "TCP")))
+	}
+	d.kv(0, "Endpoints", serviceEndpoints(s, 0))
+	var notReady []string
+	for _, ep := range s.GetStatus().GetEndpoints() {
+		if !ep.GetReady() {
+			notReady = append(notReady, ep.GetIp())
+		}
+	}
+	if len(notReady) > 0 {
+		d.kv(0, "Not Ready", strings.Join(notReady, ","))
+	}
+}
+
+func (d *describer) volume(v *skiffv1.Volume) {
+	spec := v.GetSpec()
+	d.kv(0, "Access Mode", orDefault(spec.GetAccessMode(), "ReadWriteOnce"))
+	d.kv(0, "Capacity", orNone(spec.GetCapacity()))
+	d.kv(0, "Source", volumeSource(v))
+	if spec.GetLocal() != nil {
+		d.kv(0, "Node", orDefault(spec.GetLocal().GetNodeName(), "<not yet pinned: the first pod using it decides>"))
+	}
+	d.kv(0, "Status", orNone(v.GetStatus().GetPhase()))
+	d.kv(0, "Used By", orNone(strings.Join(v.GetStatus().GetUsedBy(), ", ")))
+}
+
+func (d *describer) replicaSet(rs *skiffv1.ReplicaSet) {
+	spec, st := rs.GetSpec(), rs.GetStatus()
+	d.kv(0, "Selector", orNone(formatSelector(spec.GetSelector())))
+	desired := int32(1)
+	if spec.Replicas != nil {
+		desired = *spec.Replicas
+	}
+	d.kv(0, "Replicas", fmt.Sprintf("%d current / %d desired", st.GetReplicas(), desired))
+	d.kv(0, "Pods Status", fmt.Sprintf("%d Ready / %d Available", st.GetReadyReplicas(), st.GetAvailableReplicas()))
+	d.head(0, "Pod Template")
+	d.mapping(1, "Labels", spec.GetTemplate().GetMetadata().GetLabels())
+	d.head(1, "Containers")
+	for _, c := range spec.GetTemplate().GetSpec().GetContainers() {
+		d.head(2, c.GetName())
+		d.kv(3, "Image", c.GetImage())
+		d.resources(3, "Requests", c.GetResources().GetRequests())
+		d.resources(3, "Limits", c.GetResources().GetLimits())
+	}
+	d.conditions(st.GetConditions())
+}
+
+func (d *describer) autoscaler(a *skiffv1.Autoscaler) {
+	spec, st := a.GetSpec(), a.GetStatus()
+	d.kv(0, "Target", "ReplicaSet/"+spec.GetTarget())
+	cur := "<unknown>"
+	if c := st.CurrentCpuUtilizationPercent; c != nil {
+		cur = fmt.Sprintf("%d%%", *c)
+	}
+	d.kv(0, "CPU Utilization", fmt.Sprintf("%s (target %d%% of requests)", cur, targetCPU(a)))
+	d.kv(0, "Min Replicas", minReplicas(a))
+	d.kv(0, "Max Replicas", spec.GetMaxReplicas())
+	d.kv(0, "Replicas", fmt.Sprintf("%d current / %d desired", st.GetCurrentReplicas(), st.GetDesiredReplicas()))
+	if st.GetLastScaleTime() != nil {
+		d.kv(0, "Last Scaled", d.time(st.GetLastScaleTime()))
+	}
+	d.conditions(st.GetConditions())
+}
+
+func toleration(t *skiffv1.Toleration) string {
+	s := t.GetKey()
+	if t.GetOperator() == "Exists" {
+		if s == "" {
+			s = "<every taint>"
+		}
+	} else if t.GetValue() != "" {
+		s += "=" + t.GetValue()
+	}
+	if t.GetEffect() != "" {
+		s += ":" + t.GetEffect()
+	}
+	if t.TolerationSeconds != nil {
+		s += fmt.Sprintf(" for %ds", *t.TolerationSeconds)
+	}
+	return s
+}
+
+func probe(p *skiffv1.Probe) string {
+	var what string
+	switch {
+	case p.GetExec() != nil:
+		what = "exec [" + strings.Join(p.GetExec().GetCommand(), " ") + "]"
+	case p.GetHttpGet() != nil:
+		what = fmt.Sprintf("http-get :%d%s", p.GetHttpGet().GetPort(), p.GetHttpGet().GetPath())
+	case p.GetTcpSocket() != nil:
+		what = fmt.Sprintf("tcp-socket :%d", p.GetTcpSocket().GetPort())
+	default:
+		what = "<no action>"
+	}
+	return fmt.Sprintf("%s delay=%ds timeout=%ds period=%ds #success=%d #failure=%d", what,
+		p.GetInitialDelaySeconds(), nz(p.GetTimeoutSeconds(), 1), nz(p.GetPeriodSeconds(), 10),
+		nz(p.GetSuccessThreshold(), 1), nz(p.GetFailureThreshold(), 3))
+}
+
+func nz(v, def int32) int32 {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func titleBool(b bool) string {
+	if b {
+		return "True"
+	}
+	return "False"
+}

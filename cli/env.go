@@ -1,0 +1,102 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/skiff-sh/skiff/client"
+)
+
+// env is what every command shares: the global flags, the clock, and the
+// connection, made on first use. One env belongs to one root command.
+type env struct {
+	server         string
+	configPath     string
+	namespace      string
+	verbosity      int
+	requestTimeout time.Duration
+
+	// now is the clock ages are measured against; tests fix it.
+	now func() time.Time
+
+	// errOut is the running command's error stream, for -v notes.
+	errOut io.Writer
+
+	addr string
+	c    *client.Client
+}
+
+func newEnv() *env {
+	return &env{now: time.Now, errOut: os.Stderr}
+}
+
+// addFlags registers the global flags on the root command.
+func (e *env) addFlags(cmd *cobra.Command) {
+	f := cmd.PersistentFlags()
+	f.StringVar(&e.server, "server", "", "API server HOST:PORT (default: $SKIFF_SERVER, else the server in --config)")
+	f.StringVar(&e.configPath, "config", "", "client config file (default: $SKIFF_CONFIG, else ~/.skiff/config)")
+	f.StringVarP(&e.namespace, "namespace", "n", "", "namespace of the objects (default: \"default\")")
+	f.CountVarP(&e.verbosity, "verbosity", "v", "print more about what happens (-v, -vv)")
+	f.DurationVar(&e.requestTimeout, "request-timeout", 10*time.Second, "give up on a request to the server after this long")
+}
+
+// client connects on first use, resolving the server the documented way.
+func (e *env) client() (*client.Client, error) {
+	if e.c != nil {
+		return e.c, nil
+	}
+	cfg := e.configPath
+	if cfg == "" {
+		cfg = client.DefaultConfigPath()
+	}
+	addr, err := client.ResolveServer(e.server, cfg)
+	if err != nil {
+		return nil, err
+	}
+	e.addr = addr
+	c, err := client.New(addr, client.Options{})
+	if err != nil {
+		return nil, err
+	}
+	e.c = c
+	e.debugf("server %s", addr)
+	return c, nil
+}
+
+// close ends the connection, if one was made.
+func (e *env) close() {
+	if e.c != nil {
+		e.c.Close()
+		e.c = nil
+	}
+}
+
+// ns is the namespace commands work in.
+func (e *env) ns() string {
+	if e.namespace == "" {
+		return "default"
+	}
+	return e.namespace
+}
+
+// call bounds one request to the server.
+func (e *env) call(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, e.requestTimeout)
+}
+
+func (e *env) debugf(format string, args ...any) {
+	if e.verbosity > 0 {
+		fmt.Fprintf(e.errOut, "skiff: "+format+"\n", args...)
+	}
+}
+
+// progress writes a line to the command's error stream (progress notes
+// that must not mix with output a script reads).
+func progress(cmd *cobra.Command, format string, args ...any) {
+	fmt.Fprintf(cmd.ErrOrStderr(), format+"\n", args...)
+}

@@ -1,0 +1,228 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/skiff-sh/skiff/client"
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+type getOpts struct {
+	allNamespaces bool
+	labelSel      string
+	fieldSel      string
+	output        string
+	watch         bool
+	noHeaders     bool
+}
+
+func newGetCommand(e *env) *cobra.Command {
+	o := &getOpts{}
+	cmd := &cobra.Command{
+		Use:   "get KIND [NAME...]",
+		Short: "List objects of a kind as a table, or print them as YAML or JSON",
+		Long: `List objects of one kind as an aligned table, or print them whole.
+
+KIND is a kind's name, plural or short name: pods (po), services (svc),
+volumes (vol), replicasets (rs), autoscalers (as), nodes (no),
+namespaces (ns), events (ev).
+
+-o yaml and -o json print manifests that ` + "`skiff apply`" + ` accepts again.`,
+		Example: `  skiff get pods                       # pods in the default namespace
+  skiff get po -o wide                 # with pod IPs and nodes
+  skiff get pods -A                    # in every namespace
+  skiff get pod web -o yaml            # one pod, as a manifest
+  skiff get pods -l app=web,tier!=db   # by labels
+  skiff get pods --field-selector spec.nodeName=node1
+  skiff get nodes
+  skiff get events -n team -w          # and stream changes until Ctrl-C`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runGet(cmd, e, o, args)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "list the objects of every namespace")
+	f.StringVarP(&o.labelSel, "selector", "l", "", "label selector, e.g. app=web,tier!=db,env in (a,b)")
+	f.StringVar(&o.fieldSel, "field-selector", "", "field selector, e.g. spec.nodeName=node1,status.phase!=Running")
+	f.StringVarP(&o.output, "output", "o", "", "output format: wide, yaml, json or name")
+	f.BoolVarP(&o.watch, "watch", "w", false, "after listing, stream changes until interrupted")
+	f.BoolVar(&o.noHeaders, "no-headers", false, "leave out the table's header line")
+	return cmd
+}
+
+func runGet(cmd *cobra.Command, e *env, o *getOpts, args []string) error {
+	info, err := parseKind(args[0])
+	if err != nil {
+		return err
+	}
+	switch o.output {
+	case "", "wide", "yaml", "json", "name":
+	default:
+		return fmt.Errorf("--output %q: use wide, yaml, json or name", o.output)
+	}
+	names := args[1:]
+	if len(names) > 0 && (o.labelSel != "" || o.fieldSel != "") {
+		return errors.New("give names or a selector (-l, --field-selector), not both")
+	}
+	if len(names) > 0 && o.allNamespaces {
+		return errors.New("-A lists every namespace; with names, use -n NAMESPACE instead")
+	}
+	c, err := e.client()
+	if err != nil {
+		return err
+	}
+	ns := e.ns()
+	if o.allNamespaces {
+		ns = ""
+	}
+	out := cmd.OutOrStdout()
+
+	var objs []skiffv1.Resource
+	var rv string
+	var missing []error
+	if len(names) > 0 {
+		for _, name := range names {
+			ctx, cancel := e.call(cmd.Context())
+			obj, err := getObject(ctx, c, info, ns, name)
+			cancel()
+			if client.IsNotFound(err) {
+				missing = append(missing, err)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			objs = append(objs, obj)
+		}
+	} else {
+		ctx, cancel := e.call(cmd.Context())
+		objs, rv, err = listObjects(ctx, c, info, ns, o.labelSel, o.fieldSel)
+		cancel()
+		if err != nil {
+			return err
+		}
+		if info.Kind == skiffv1.Kind_KIND_EVENT {
+			sortEvents(objs)
+		}
+	}
+
+	topts := tableOpts{wide: o.output == "wide", namespace: o.allNamespaces && info.Namespaced, noHeaders: o.noHeaders}
+	switch {
+	case len(objs) == 0 && len(names) == 0 && (o.output == "" || o.output == "wide"):
+		if !o.watch {
+			fmt.Fprintln(cmd.ErrOrStderr(), noResources(info, ns))
+		}
+	case o.output == "yaml" || o.output == "json":
+		if len(objs) > 0 || len(names) == 0 {
+			if err := printObjects(out, o.output, objs, len(names) == 1); err != nil {
+				return err
+			}
+		}
+	case o.output == "name":
+		for _, obj := range objs {
+			fmt.Fprintln(out, slashName(info, obj.GetMetadata().GetName()))
+		}
+	default:
+		if len(objs) > 0 {
+			if err := printTable(out, info, objs, topts, e.now()); err != nil {
+				return err
+			}
+		}
+	}
+	if len(missing) > 0 {
+		return errors.Join(missing...)
+	}
+	if !o.watch {
+		return nil
+	}
+	if len(names) > 1 {
+		return errors.New("--watch follows one name or a whole kind, not several names")
+	}
+	sel := o.fieldSel
+	if len(names) == 1 {
+		sel = "metadata.name=" + names[0]
+		rv = ""
+		if len(objs) == 1 {
+			rv = objs[0].GetMetadata().GetResourceVersion()
+		}
+	}
+	topts.noHeaders = topts.noHeaders || len(objs) > 0
+	return watchObjects(cmd, e, c, info, ns, o.labelSel, sel, rv, o.output, topts)
+}
+
+// noResources is kubectl's message for an empty list.
+func noResources(info skiffv1.KindInfo, ns string) string {
+	if !info.Namespaced || ns == "" {
+		return "No resources found"
+	}
+	return fmt.Sprintf("No resources found in %s namespace.", ns)
+}
+
+// watchObjects prints each change after revision rv until interrupted.
+func watchObjects(cmd *cobra.Command, e *env, c *client.Client, info skiffv1.KindInfo, ns, labelSel, fieldSel, rv, output string, topts tableOpts) error {
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	stream, err := c.API().Watch(ctx, &skiffv1.WatchRequest{
+		Kind: info.Kind, Namespace: nsFor(info, ns), LabelSelector: labelSel, FieldSelector: fieldSel, ResourceVersion: rv,
+	})
+	if err != nil {
+		return apiErr(err)
+	}
+	out := cmd.OutOrStdout()
+	for {
+		ev, err := stream.Recv()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, io.EOF) {
+				return nil
+			}
+			if client.IsCompacted(err) {
+				return fmt.Errorf("the watch fell too far behind (%s); run the command again", apiErr(err))
+			}
+			return apiErr(err)
+		}
+		if ev.Type == skiffv1.WatchEvent_BOOKMARK {
+			continue
+		}
+		obj, err := unwrapAs(ev.Object, info)
+		if err != nil {
+			return err
+		}
+		if err := printWatchEvent(out, ev.Type, info, obj, output, topts, e); err != nil {
+			return err
+		}
+		topts.noHeaders = true
+	}
+}
+
+func printWatchEvent(w io.Writer, typ skiffv1.WatchEvent_Type, info skiffv1.KindInfo, obj skiffv1.Resource, output string, topts tableOpts, e *env) error {
+	switch output {
+	case "yaml":
+		fmt.Fprintln(w, "---")
+		return printObjects(w, "yaml", []skiffv1.Resource{obj}, true)
+	case "json":
+		return printObjects(w, "json", []skiffv1.Resource{obj}, true)
+	case "name":
+		_, err := fmt.Fprintln(w, slashName(info, obj.GetMetadata().GetName()))
+		return err
+	}
+	var b strings.Builder
+	if err := printTable(&b, info, []skiffv1.Resource{obj}, topts, e.now()); err != nil {
+		return err
+	}
+	s := b.String()
+	if typ == skiffv1.WatchEvent_DELETED {
+		// kubectl shows the last state; say plainly that it went.
+		s = strings.TrimRight(s, "\n") + "   (deleted)\n"
+	}
+	_, err := io.WriteString(w, s)
+	return err
+}

@@ -1,0 +1,396 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+// table is how `skiff get` shows one kind: its columns, the extra ones of
+// -o wide, and how an object fills them.
+type table struct {
+	headers []string
+	wide    []string
+	row     func(obj skiffv1.Resource, now time.Time) (cols, wideCols []string)
+}
+
+type tableOpts struct {
+	wide      bool
+	namespace bool // -A: a NAMESPACE column first
+	noHeaders bool
+}
+
+// newTabWriter aligns columns as kubectl does.
+func newTabWriter(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 6, 4, 3, ' ', 0)
+}
+
+// printTable writes objects of one kind as an aligned table.
+func printTable(w io.Writer, info skiffv1.KindInfo, objs []skiffv1.Resource, opts tableOpts, now time.Time) error {
+	t := tableFor(info.Kind)
+	tw := newTabWriter(w)
+	if !opts.noHeaders {
+		h := t.headers
+		if opts.wide {
+			h = append(append([]string(nil), h...), t.wide...)
+		}
+		if opts.namespace {
+			h = append([]string{"NAMESPACE"}, h...)
+		}
+		fmt.Fprintln(tw, strings.Join(h, "\t"))
+	}
+	for _, o := range objs {
+		cols, wide := t.row(o, now)
+		if opts.wide {
+			cols = append(cols, wide...)
+		}
+		if opts.namespace {
+			cols = append([]string{o.GetMetadata().GetNamespace()}, cols...)
+		}
+		fmt.Fprintln(tw, strings.Join(cols, "\t"))
+	}
+	return tw.Flush()
+}
+
+func tableFor(k skiffv1.Kind) table {
+	switch k {
+	case skiffv1.Kind_KIND_POD:
+		return table{[]string{"NAME", "READY", "STATUS", "RESTARTS", "AGE"}, []string{"IP", "NODE"}, podRow}
+	case skiffv1.Kind_KIND_NODE:
+		return table{[]string{"NAME", "STATUS", "ROLES", "AGE", "VERSION"}, []string{"INTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION"}, nodeRow}
+	case skiffv1.Kind_KIND_SERVICE:
+		return table{[]string{"NAME", "PORT(S)", "SELECTOR", "ENDPOINTS", "AGE"}, nil, serviceRow}
+	case skiffv1.Kind_KIND_VOLUME:
+		return table{[]string{"NAME", "ACCESS", "CAPACITY", "NODE", "STATUS", "AGE"}, []string{"SOURCE", "USED-BY"}, volumeRow}
+	case skiffv1.Kind_KIND_REPLICA_SET:
+		return table{[]string{"NAME", "DESIRED", "CURRENT", "READY", "AGE"}, []string{"CONTAINERS", "IMAGES", "SELECTOR"}, replicaSetRow}
+	case skiffv1.Kind_KIND_AUTOSCALER:
+		return table{[]string{"NAME", "TARGET", "CPU", "MIN", "MAX", "REPLICAS", "AGE"}, nil, autoscalerRow}
+	case skiffv1.Kind_KIND_EVENT:
+		return table{[]string{"LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"}, []string{"SOURCE", "COUNT"}, eventRow}
+	case skiffv1.Kind_KIND_NAMESPACE:
+		return table{[]string{"NAME", "STATUS", "AGE"}, nil, namespaceRow}
+	}
+	return table{[]string{"NAME", "AGE"}, nil, func(o skiffv1.Resource, now time.Time) ([]string, []string) {
+		return []string{o.GetMetadata().GetName(), age(o.GetMetadata().GetCreationTimestamp(), now)}, nil
+	}}
+}
+
+func podRow(o skiffv1.Resource, now time.Time) ([]string, []string) {
+	p := o.(*skiffv1.Pod)
+	s := summarizePod(p)
+	return []string{
+			p.GetMetadata().GetName(),
+			fmt.Sprintf("%d/%d", s.ready, s.total),
+			s.status,
+			fmt.Sprint(s.restarts),
+			age(p.GetMetadata().GetCreationTimestamp(), now),
+		}, []string{
+			orNone(p.GetStatus().GetPodIp()),
+			orNone(p.GetSpec().GetNodeName()),
+		}
+}
+
+func nodeRow(o skiffv1.Resource, now time.Time) ([]string, []string) {
+	n := o.(*skiffv1.Node)
+	info := n.GetStatus().GetNodeInfo()
+	return []string{
+			n.GetMetadata().GetName(),
+			nodeStatus(n),
+			nodeRoles(n),
+			age(n.GetMetadata().GetCreationTimestamp(), now),
+			orNone(info.GetAgentVersion()),
+		}, []string{
+			orNone(nodeAddress(n, "InternalIP")),
+			orUnknown(info.GetOsImage()),
+			orUnknown(info.GetKernelVersion()),
+		}
+}
+
+// nodeStatus is Ready, NotReady or Unknown, then SchedulingDisabled when
+// cordoned, as kubectl shows it.
+func nodeStatus(n *skiffv1.Node) string {
+	s := "Unknown"
+	if c := findCondition(n.GetStatus().GetConditions(), "Ready"); c != nil {
+		switch c.GetStatus() {
+		case "True":
+			s = "Ready"
+		case "False":
+			s = "NotReady"
+		}
+	}
+	if n.GetSpec().GetUnschedulable() {
+		s += ",SchedulingDisabled"
+	}
+	return s
+}
+
+// nodeRoles reads node-role.skiff.sh/<role> (and Kubernetes') labels.
+func nodeRoles(n *skiffv1.Node) string {
+	var roles []string
+	for k, v := range n.GetMetadata().GetLabels() {
+		for _, prefix := range []string{"node-role.skiff.sh/", "node-role.kubernetes.io/"} {
+			if r, ok := strings.CutPrefix(k, prefix); ok {
+				if r == "" {
+					r = v
+				}
+				if r != "" {
+					roles = append(roles, r)
+				}
+			}
+		}
+	}
+	if len(roles) == 0 {
+		return "<none>"
+	}
+	sort.Strings(roles)
+	return strings.Join(roles, ",")
+}
+
+func nodeAddress(n *skiffv1.Node, typ string) string {
+	for _, a := range n.GetStatus().GetAddresses() {
+		if a.GetType() == typ {
+			return a.GetAddress()
+		}
+	}
+	return ""
+}
+
+func serviceRow(o skiffv1.Resource, now time.Time) ([]string, []string) {
+	s := o.(*skiffv1.Service)
+	return []string{
+		s.GetMetadata().GetName(),
+		servicePorts(s),
+		orNone(formatMap(s.GetSpec().GetSelector())),
+		serviceEndpoints(s, 3),
+		age(s.GetMetadata().GetCreationTimestamp(), now),
+	}, nil
+}
+
+// servicePorts is "80/TCP,53/UDP".
+func servicePorts(s *skiffv1.Service) string {
+	var out []string
+	for _, p := range s.GetSpec().GetPorts() {
+		proto := p.GetProtocol()
+		if proto == "" {
+			proto = "TCP"
+		}
+		out = append(out, fmt.Sprintf("%d/%s", p.GetPort(), proto))
+	}
+	if len(out) == 0 {
+		return "<none>"
+	}
+	return strings.Join(out, ",")
+}
+
+// serviceEndpoints lists ready endpoints as ip:targetPort, the first max of
+// them and a count of the rest, like kubectl's endpoints column.
+func serviceEndpoints(s *skiffv1.Service, max int) string {
+	var addrs []string
+	for _, ep := range s.GetStatus().GetEndpoints() {
+		if !ep.GetReady() {
+			continue
+		}
+		if ports := s.GetSpec().GetPorts(); len(ports) > 0 {
+			for _, p := range ports {
+				addrs = append(addrs, fmt.Sprintf("%s:%s", ep.GetIp(), targetPort(p)))
+			}
+		} else {
+			addrs = append(addrs, ep.GetIp())
+		}
+	}
+	switch {
+	case len(addrs) == 0:
+		return "<none>"
+	case max > 0 && len(addrs) > max:
+		return fmt.Sprintf("%s + %d more...", strings.Join(addrs[:max], ","), len(addrs)-max)
+	}
+	return strings.Join(addrs, ",")
+}
+
+func targetPort(p *skiffv1.ServicePort) string {
+	if p.GetTargetPort() != "" {
+		return p.GetTargetPort()
+	}
+	return fmt.Sprint(p.GetPort())
+}
+
+func volumeRow(o skiffv1.Resource, now time.Time) ([]string, []string) {
+	v := o.(*skiffv1.Volume)
+	return []string{
+			v.GetMetadata().GetName(),
+			accessMode(v.GetSpec().GetAccessMode()),
+			orNone(v.GetSpec().GetCapacity()),
+			orNone(v.GetSpec().GetLocal().GetNodeName()),
+			orNone(v.GetStatus().GetPhase()),
+			age(v.GetMetadata().GetCreationTimestamp(), now),
+		}, []string{
+			volumeSource(v),
+			orNone(strings.Join(v.GetStatus().GetUsedBy(), ",")),
+		}
+}
+
+// accessMode abbreviates as kubectl does for volumes.
+func accessMode(m string) string {
+	switch m {
+	case "", "ReadWriteOnce":
+		return "RWO"
+	case "ReadWriteMany":
+		return "RWX"
+	}
+	return m
+}
+
+func volumeSource(v *skiffv1.Volume) string {
+	switch s := v.GetSpec(); {
+	case s.GetLocal() != nil:
+		return "local"
+	case s.GetHostPath() != nil:
+		return "hostPath:" + s.GetHostPath().GetPath()
+	case s.GetNfs() != nil:
+		return "nfs:" + s.GetNfs().GetServer() + ":" + s.GetNfs().GetPath()
+	}
+	return "<none>"
+}
+
+func replicaSetRow(o skiffv1.Resource, now time.Time) ([]string, []string) {
+	rs := o.(*skiffv1.ReplicaSet)
+	desired := int32(1)
+	if r := rs.GetSpec().Replicas; r != nil {
+		desired = *r
+	}
+	var names, images []string
+	for _, c := range rs.GetSpec().GetTemplate().GetSpec().GetContainers() {
+		names = append(names, c.GetName())
+		images = append(images, c.GetImage())
+	}
+	return []string{
+			rs.GetMetadata().GetName(),
+			fmt.Sprint(desired),
+			fmt.Sprint(rs.GetStatus().GetReplicas()),
+			fmt.Sprint(rs.GetStatus().GetReadyReplicas()),
+			age(rs.GetMetadata().GetCreationTimestamp(), now),
+		}, []string{
+			orNone(strings.Join(names, ",")),
+			orNone(strings.Join(images, ",")),
+			orNone(formatSelector(rs.GetSpec().GetSelector())),
+		}
+}
+
+func autoscalerRow(o skiffv1.Resource, now time.Time) ([]string, []string) {
+	a := o.(*skiffv1.Autoscaler)
+	return []string{
+		a.GetMetadata().GetName(),
+		"ReplicaSet/" + a.GetSpec().GetTarget(),
+		autoscalerCPU(a),
+		fmt.Sprint(minReplicas(a)),
+		fmt.Sprint(a.GetSpec().GetMaxReplicas()),
+		fmt.Sprint(a.GetStatus().GetCurrentReplicas()),
+		age(a.GetMetadata().GetCreationTimestamp(), now),
+	}, nil
+}
+
+// autoscalerCPU is "current%/target%", as kubectl's TARGETS column.
+func autoscalerCPU(a *skiffv1.Autoscaler) string {
+	cur := "<unknown>"
+	if c := a.GetStatus().CurrentCpuUtilizationPercent; c != nil {
+		cur = fmt.Sprintf("%d%%", *c)
+	}
+	return fmt.Sprintf("%s/%d%%", cur, targetCPU(a))
+}
+
+func targetCPU(a *skiffv1.Autoscaler) int32 {
+	if t := a.GetSpec().TargetCpuUtilizationPercent; t != nil {
+		return *t
+	}
+	return 80
+}
+
+func minReplicas(a *skiffv1.Autoscaler) int32 {
+	if m := a.GetSpec().MinReplicas; m != nil {
+		return *m
+	}
+	return 1
+}
+
+func eventRow(o skiffv1.Resource, now time.Time) ([]string, []string) {
+	e := o.(*skiffv1.Event)
+	return []string{
+			age(eventTime(e), now),
+			e.GetType(),
+			e.GetReason(),
+			strings.ToLower(e.GetInvolvedObject().GetKind()) + "/" + e.GetInvolvedObject().GetName(),
+			oneLine(e.GetMessage()),
+		}, []string{
+			orNone(e.GetSource()),
+			fmt.Sprint(max(e.GetCount(), 1)),
+		}
+}
+
+func namespaceRow(o skiffv1.Resource, now time.Time) ([]string, []string) {
+	n := o.(*skiffv1.Namespace)
+	return []string{
+		n.GetMetadata().GetName(),
+		orUnknown(n.GetStatus().GetPhase()),
+		age(n.GetMetadata().GetCreationTimestamp(), now),
+	}, nil
+}
+
+// formatMap prints labels and selectors as "a=1,b=2", sorted.
+func formatMap(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + m[k]
+	}
+	return strings.Join(parts, ",")
+}
+
+// formatSelector prints a label selector in the syntax -l accepts.
+func formatSelector(s *skiffv1.LabelSelector) string {
+	parts := []string{}
+	if m := formatMap(s.GetMatchLabels()); m != "" {
+		parts = append(parts, m)
+	}
+	for _, r := range s.GetMatchExpressions() {
+		switch r.GetOperator() {
+		case "In":
+			parts = append(parts, fmt.Sprintf("%s in (%s)", r.GetKey(), strings.Join(r.GetValues(), ",")))
+		case "NotIn":
+			parts = append(parts, fmt.Sprintf("%s notin (%s)", r.GetKey(), strings.Join(r.GetValues(), ",")))
+		case "Exists":
+			parts = append(parts, r.GetKey())
+		case "DoesNotExist":
+			parts = append(parts, "!"+r.GetKey())
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "<none>"
+	}
+	return s
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "<unknown>"
+	}
+	return s
+}
+
+// oneLine keeps a multi-line message from breaking the table.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
