@@ -19,8 +19,9 @@ import (
 
 // ExecSpec describes a process to run in a running container.
 type ExecSpec struct {
-	Command    []string
-	Env        []string // added to nothing: the caller passes the full env
+	Command []string
+	// Env and WorkingDir default to the container's.
+	Env        []string
 	WorkingDir string
 	// RunAsUser and RunAsGroup override the container's user.
 	RunAsUser, RunAsGroup *uint32
@@ -94,6 +95,12 @@ func (r *Runtime) Exec(ctx context.Context, id string, spec ExecSpec) (int, erro
 	}
 	if spec.RunAsGroup != nil {
 		sec.RunAsGroup = spec.RunAsGroup
+	}
+	if spec.Env == nil {
+		spec.Env = c.Spec.Env
+	}
+	if spec.WorkingDir == "" {
+		spec.WorkingDir = c.Spec.WorkingDir
 	}
 	cfgName := fmt.Sprintf("exec-%d-%d.json", os.Getpid(), time.Now().UnixNano())
 	if err := writeJSON(dir, cfgName, execConfig{Command: spec.Command, Env: spec.Env,

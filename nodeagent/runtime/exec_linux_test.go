@@ -12,6 +12,8 @@ import (
 func startSleeper(t *testing.T, r *Runtime, id string, layers []string) {
 	t.Helper()
 	spec := shSpec(id, layers, "echo up; exec sleep 1000")
+	spec.Env = []string{"FROM_SPEC=yes"}
+	spec.WorkingDir = "/etc"
 	if _, err := r.Create(bgCtx(t), spec); err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +28,7 @@ func TestExecExitCodeAndStreams(t *testing.T) {
 	startSleeper(t, r, "ex", []string{layer})
 	var out, errb bytes.Buffer
 	code, err := r.Exec(bgCtx(t), "ex", ExecSpec{
-		Command: []string{"sh", "-c", "cat; echo to-stderr >&2; ps -o pid,comm | grep -c sleep; grep Seccomp: /proc/self/status; exit 3"},
+		Command: []string{"sh", "-c", "cat; echo to-stderr >&2; ps -o pid,comm | grep -c sleep; grep Seccomp: /proc/self/status; echo $FROM_SPEC $(pwd); exit 3"},
 		Stdin:   strings.NewReader("from-stdin\n"),
 		Stdout:  &out, Stderr: &errb,
 	})
@@ -37,7 +39,7 @@ func TestExecExitCodeAndStreams(t *testing.T) {
 		t.Errorf("exit code %d", code)
 	}
 	// Same PID namespace (sees the sleeper), same lockdown.
-	if o := out.String(); !strings.Contains(o, "from-stdin\n1\n") || !strings.Contains(o, "Seccomp:\t2") {
+	if o := out.String(); !strings.Contains(o, "from-stdin\n1\n") || !strings.Contains(o, "Seccomp:\t2") || !strings.Contains(o, "yes /etc") {
 		t.Errorf("stdout %q", o)
 	}
 	if errb.String() != "to-stderr\n" {
