@@ -165,3 +165,33 @@ func TestPauseResume(t *testing.T) {
 		t.Errorf("state %+v", st)
 	}
 }
+
+func TestStopAndRemoveOfCreatedContainer(t *testing.T) {
+	r := newTestRuntime(t)
+	layer := busyboxRootfs(t)
+	for _, id := range []string{"never-started", "removed-unstarted"} {
+		if _, err := r.Create(bgCtx(t), shSpec(id, []string{layer}, "true")); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := r.State(id); st.Status != StatusCreated {
+			t.Fatalf("state %+v", st)
+		}
+	}
+	t0 := time.Now()
+	if err := r.Stop(bgCtx(t), "never-started", 0, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := r.State("never-started")
+	if st.Status != StatusExited || st.Error == "" || time.Since(t0) > 3*time.Second {
+		t.Errorf("after stop: %+v (%v)", st, time.Since(t0))
+	}
+	if err := r.Start(bgCtx(t), "never-started"); err == nil {
+		t.Error("start after stop succeeded")
+	}
+	if err := r.Remove(bgCtx(t), "removed-unstarted"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.State("removed-unstarted"); err == nil {
+		t.Error("state of a removed container")
+	}
+}

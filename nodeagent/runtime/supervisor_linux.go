@@ -91,12 +91,34 @@ func (s *supervisor) run() error {
 	s.ready.Close()
 	s.ready = nil
 
-	reply, err := s.awaitStart(fifo)
+	// Watch the init from now on: killed before Start (Stop or Remove of a
+	// created container), it must not leave us waiting for Start forever.
+	exited := make(chan struct{})
+	var info unix.Siginfo
+	go func() {
+		for unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
+		}
+		close(exited)
+	}()
+	type request struct {
+		reply string
+		err   error
+	}
+	requests := make(chan request, 1)
+	go func() {
+		reply, err := s.awaitStart(fifo)
+		requests <- request{reply, err}
+	}()
+	var reply string
 	var startErr error
-	if err == nil {
-		startErr = s.release(msg, syncW)
-	} else {
-		startErr = err
+	select {
+	case req := <-requests:
+		reply, startErr = req.reply, req.err
+		if startErr == nil {
+			startErr = s.release(msg, syncW)
+		}
+	case <-exited:
+		startErr = errors.New("runtime: container ended before it was started")
 	}
 	if startErr == nil {
 		rec.Status, rec.StartedAt = StatusRunning, time.Now()
@@ -106,7 +128,8 @@ func (s *supervisor) run() error {
 	if startErr != nil {
 		unix.Kill(pid, unix.SIGKILL)
 	}
-	exit := s.wait(pid, outputs)
+	<-exited
+	exit := s.exitRecord(&info, outputs)
 	if startErr != nil {
 		exit.Error = startErr.Error()
 	}
@@ -262,18 +285,11 @@ func sendReply(path string, err error) {
 	fmt.Fprintf(f, "ok\n")
 }
 
-// wait blocks until the container's first process ends, without reaping
-// it, drains its output and says how it ended.
-func (s *supervisor) wait(pid int, outputs *sync.WaitGroup) exitRecord {
-	var info unix.Siginfo
-	for {
-		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
-		if err != unix.EINTR {
-			break
-		}
-	}
+// exitRecord says how the container's first process ended (info is from
+// a waitid that left it unreaped) once its output is drained.
+func (s *supervisor) exitRecord(info *unix.Siginfo, outputs *sync.WaitGroup) exitRecord {
 	rec := exitRecord{FinishedAt: time.Now()}
-	code, status := siginfoStatus(&info)
+	code, status := siginfoStatus(info)
 	switch code {
 	case cldExited:
 		rec.ExitCode = status
