@@ -39,14 +39,24 @@ func logger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// start runs an API server and a scheduler until the test ends.
+// start runs an API server until the test ends; run starts the scheduler.
 func start(t *testing.T) *env {
 	t.Helper()
 	srv := apitest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*deadline)
-	reg := prometheus.NewRegistry()
+	t.Cleanup(cancel)
+	return &env{t: t, srv: srv, c: srv.Client, ctx: ctx, reg: prometheus.NewRegistry()}
+}
+
+// run starts a scheduler. Tests register their nodes first: the node and pod
+// watches are separate streams, and a scheduler that has not seen a node yet
+// (it may lag by a moment, more under -race) cannot place pods there.
+func (e *env) run() {
+	t := e.t
+	t.Helper()
+	ctx, cancel := context.WithCancel(e.ctx)
 	s, err := scheduler.New(scheduler.Config{
-		Client: srv.Client, Logger: logger(), Metrics: reg,
+		Client: e.c, Logger: logger(), Metrics: e.reg,
 		// Short back-offs keep the tests quick; the logic is the same.
 		InitialBackoff: 100 * time.Millisecond, MaxBackoff: time.Second,
 	})
@@ -61,7 +71,6 @@ func start(t *testing.T) *env {
 			t.Errorf("scheduler.Run: %v", err)
 		}
 	})
-	return &env{t: t, srv: srv, c: srv.Client, ctx: ctx, reg: reg}
 }
 
 type nodeOpt func(*skiffv1.Node)
@@ -235,6 +244,7 @@ func TestIntegrationFitAndWhyNot(t *testing.T) {
 	e.node("small", "1", "4Gi", "110")
 	e.node("big", "4", "4Gi", "110")
 	e.node("db", "8", "8Gi", "110", taint("dedicated", "db", "NoSchedule"))
+	e.run()
 	e.pod("a", "2")
 	e.waitBound("a", "big")
 	e.pod("b", "2")
@@ -282,6 +292,7 @@ func TestIntegrationFitAndWhyNot(t *testing.T) {
 func TestIntegrationRaceNeverOvercommits(t *testing.T) {
 	e := start(t)
 	e.node("n1", "10", "64Gi", "110")
+	e.run()
 	var wg sync.WaitGroup
 	errs := make(chan error, 100)
 	for i := range 100 {
@@ -343,6 +354,7 @@ func TestIntegrationSpreadByOwner(t *testing.T) {
 	for _, n := range []string{"n1", "n2", "n3"} {
 		e.node(n, "8", "16Gi", "110")
 	}
+	e.run()
 	for i := range 9 {
 		e.pod(fmt.Sprintf("web-%d", i), "100m", func(p *skiffv1.Pod) {
 			p.Metadata.OwnerReferences = []*skiffv1.OwnerReference{{Kind: "ReplicaSet", Name: "web", Uid: "rs-web-uid", Controller: true}}
@@ -363,6 +375,7 @@ func TestIntegrationCordonTaintsTolerations(t *testing.T) {
 	e := start(t)
 	e.node("a", "4", "8Gi", "110", unschedulable)
 	e.node("b", "4", "8Gi", "110", taint("gpu", "", "NoExecute"))
+	e.run()
 	e.pod("plain", "1")
 	e.waitUnschedulable("plain", "0/2 nodes are available: 1 node(s) had untolerated taint {gpu}, 1 node(s) were unschedulable.")
 	e.pod("tolerant", "1", toleration("gpu", "Exists", "", "NoExecute"))
@@ -389,6 +402,7 @@ func TestIntegrationSelectorsPortsReadiness(t *testing.T) {
 	withPort := func(p *skiffv1.Pod) {
 		p.Spec.Containers[0].Ports = []*skiffv1.ContainerPort{{ContainerPort: 80, HostPort: 8080}}
 	}
+	e.run()
 	e.pod("fast", "100m", func(p *skiffv1.Pod) { p.Spec.NodeSelector = map[string]string{"disk": "ssd"} })
 	e.waitBound("fast", "ssd")
 	e.pod("web1", "100m", withPort)
@@ -445,6 +459,7 @@ func TestIntegrationVolumes(t *testing.T) {
 			p.Spec.Containers[0].VolumeMounts = []*skiffv1.VolumeMount{{Name: "data", MountPath: "/data"}}
 		}
 	}
+	e.run()
 	vol("pinned", "ReadWriteOnce", &skiffv1.LocalVolumeSource{NodeName: "n2"})
 	e.pod("p1", "100m", using("pinned"))
 	e.waitBound("p1", "n2")
