@@ -136,7 +136,9 @@ func (d *describer) meta(m *skiffv1.ObjectMeta, namespaced bool) {
 	d.mapping(0, "Annotations", m.GetAnnotations())
 	d.kv(0, "Created", d.time(m.GetCreationTimestamp()))
 	if m.GetDeletionTimestamp() != nil {
-		d.kv(0, "Deleting", fmt.Sprintf("since %s (grace period %ds)", d.time(m.GetDeletionTimestamp()), m.GetDeletionGracePeriodSeconds()))
+		// The deletion timestamp is when the grace period ends.
+		d.kv(0, "Deleting", fmt.Sprintf("by %s (grace period %ds)",
+			m.GetDeletionTimestamp().AsTime().In(d.now.Location()).Format(time.RFC1123Z), m.GetDeletionGracePeriodSeconds()))
 	}
 	for _, o := range m.GetOwnerReferences() {
 		if o.GetController() {

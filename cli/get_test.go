@@ -1,0 +1,58 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestGetGolden(t *testing.T) {
+	r := newRunner(t)
+	fixture(t, r)
+	for _, tc := range []struct{ name, args string }{
+		{"get_pods", "get pods"},
+		{"get_pods_wide", "get po -o wide"},
+		{"get_pods_all", "get pods -A"},
+		{"get_pods_all_wide", "get pods -A -o wide"},
+		{"get_pods_selector", "get pods -l app=web"},
+		{"get_nodes", "get nodes"},
+		{"get_nodes_wide", "get no -o wide"},
+		{"get_services", "get svc"},
+		{"get_volumes", "get vol"},
+		{"get_volumes_wide", "get volumes -o wide"},
+		{"get_replicasets", "get rs"},
+		{"get_replicasets_wide", "get rs -o wide"},
+		{"get_autoscalers", "get as"},
+		{"get_events", "get ev"},
+		{"get_namespaces", "get ns"},
+		{"get_names", "get pods -o name"},
+		{"get_two_pods", "get pod web crash"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			golden(t, tc.name, r.ok(strings.Fields(tc.args)...))
+		})
+	}
+}
+
+func TestGetEmptyAndMissing(t *testing.T) {
+	r := newRunner(t)
+	res := r.run("get", "pods")
+	if res.e != nil || res.out != "" || res.err != "No resources found in default namespace.\n" {
+		t.Errorf("empty list: %+v", res)
+	}
+	res = r.run("get", "pods", "-A")
+	if res.err != "No resources found\n" {
+		t.Errorf("empty -A: %q", res.err)
+	}
+	res = r.run("get", "pod", "nope")
+	if res.e == nil || res.err != "error: pod \"nope\" not found in namespace \"default\"\n" {
+		t.Errorf("missing: %+v", res)
+	}
+	res = r.run("get", "deployments")
+	if res.e == nil || !strings.Contains(res.err, "unknown kind \"deployments\"; use one of: namespaces (ns), nodes (no), pods (po)") {
+		t.Errorf("unknown kind: %q", res.err)
+	}
+	res = r.run("get", "pods", "--field-selector", "spec.color=red")
+	if res.e == nil || !strings.Contains(res.err, "spec.nodeName") {
+		t.Errorf("bad field selector: %q", res.err)
+	}
+}
