@@ -70,8 +70,13 @@ func (a *IPAM) CIDR() netip.Prefix { return a.cidr }
 // Allocate returns podID's address, allocating the lowest free one if it
 // has none yet. Calling it again for the same ID returns the same address.
 func (a *IPAM) Allocate(podID string) (netip.Addr, error) {
-	var got netip.Addr
-	err := a.update(func(st *ipamState) (bool, error) {
+	ip, _, err := a.allocate(podID)
+	return ip, err
+}
+
+// allocate is Allocate that also says whether the address is new.
+func (a *IPAM) allocate(podID string) (got netip.Addr, fresh bool, err error) {
+	err = a.update(func(st *ipamState) (bool, error) {
 		if s, ok := st.Allocations[podID]; ok {
 			ip, err := netip.ParseAddr(s)
 			if err == nil && a.usable(ip) {
@@ -91,7 +96,7 @@ func (a *IPAM) Allocate(podID string) (netip.Addr, error) {
 		}
 		for ip := a.Gateway().Next(); a.usable(ip); ip = ip.Next() {
 			if !used[ip] {
-				got = ip
+				got, fresh = ip, true
 				st.Allocations[podID] = ip.String()
 				return true, nil
 			}
@@ -99,7 +104,7 @@ func (a *IPAM) Allocate(podID string) (netip.Addr, error) {
 		return false, fmt.Errorf("network: ipam: allocate for pod %s in %v (%d in use): %w",
 			podID, a.cidr, len(used), ErrExhausted)
 	})
-	return got, err
+	return got, fresh, err
 }
 
 // Release frees podID's address. Releasing an ID without one is not an
