@@ -21,6 +21,9 @@ type Scheduler struct {
 	log     *slog.Logger
 	alg     *Algorithm
 	metrics *metrics
+
+	readyOnce sync.Once
+	ready     chan struct{}
 }
 
 // New checks cfg and registers the metrics.
@@ -37,8 +40,12 @@ func New(cfg Config) (*Scheduler, error) {
 		log:     cfg.Logger.With("component", "scheduler"),
 		alg:     NewAlgorithm(AlgorithmOptions{PercentageOfNodesToScore: cfg.PercentageOfNodesToScore}),
 		metrics: m,
+		ready:   make(chan struct{}),
 	}, nil
 }
+
+// Ready is closed once a Run has loaded its caches and begun scheduling.
+func (s *Scheduler) Ready() <-chan struct{} { return s.ready }
 
 // run is the state of one Run: it starts afresh every time, so a scheduler
 // that lost and regained leadership trusts nothing it saw before.
@@ -93,6 +100,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			}
 		}
 		s.log.Info("caches synced; scheduling", "nodes", len(r.nodes.List()), "pending", r.queue.len())
+		s.readyOnce.Do(func() { close(s.ready) })
 		r.loop(gctx)
 		r.inflight.Wait()
 		return nil
