@@ -64,6 +64,9 @@ func runApply(cmd *cobra.Command, e *env, files []string) error {
 	return errors.Join(failed...)
 }
 
+// errNothingApplied ends the message of a manifest that failed its checks.
+var errNothingApplied = errors.New("nothing was applied")
+
 // readManifests decodes and checks every document, and puts namespaced
 // objects without a namespace into the command's namespace, before anything
 // is sent: one bad document stops the whole run.
@@ -73,7 +76,7 @@ func readManifests(cmd *cobra.Command, e *env, files []string) ([]manifest.Objec
 	}
 	objs, err := manifest.Read(files, cmd.InOrStdin())
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, errNothingApplied)
 	}
 	var bad []error
 	for _, o := range objs {
@@ -93,10 +96,7 @@ func readManifests(cmd *cobra.Command, e *env, files []string) ([]manifest.Objec
 		}
 	}
 	if len(bad) > 0 {
-		if len(objs) > 1 {
-			bad = append(bad, errors.New("nothing was applied"))
-		}
-		return nil, errors.Join(bad...)
+		return nil, errors.Join(append(bad, errNothingApplied)...)
 	}
 	if len(objs) == 0 {
 		return nil, fmt.Errorf("no objects in %v", files)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/skiff-sh/skiff/apiserver/apitest"
+	"github.com/skiff-sh/skiff/client"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -119,3 +120,5 @@ func golden(t *testing.T, name, got string) {
 		t.Errorf("%s differs from %s (rerun with -update if the change is meant):\n--- got\n%s--- want\n%s", name, path, got, want)
 	}
 }
+
+func clientListAll() client.ListOptions { return client.ListOptions{} }
