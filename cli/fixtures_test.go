@@ -65,10 +65,10 @@ func fixture(t *testing.T, r *runner) {
 	}
 	web := pod("default", "web", map[string]string{"app": "web"}, &skiffv1.Container{
 		Name: "app", Image: "registry.local/web:1",
-		Ports:        []*skiffv1.ContainerPort{{Name: "http", ContainerPort: 8080}},
-		Resources:    &skiffv1.ResourceRequirements{Requests: map[string]string{"cpu": "100m", "memory": "64Mi"}, Limits: map[string]string{"memory": "128Mi"}},
-		Env:          []*skiffv1.EnvVar{{Name: "MODE", Value: "production"}},
-		VolumeMounts: []*skiffv1.VolumeMount{{Name: "cache", MountPath: "/cache"}},
+		Ports:          []*skiffv1.ContainerPort{{Name: "http", ContainerPort: 8080}},
+		Resources:      &skiffv1.ResourceRequirements{Requests: map[string]string{"cpu": "100m", "memory": "64Mi"}, Limits: map[string]string{"memory": "128Mi"}},
+		Env:            []*skiffv1.EnvVar{{Name: "MODE", Value: "production"}},
+		VolumeMounts:   []*skiffv1.VolumeMount{{Name: "cache", MountPath: "/cache"}},
 		ReadinessProbe: &skiffv1.Probe{HttpGet: &skiffv1.HTTPGetAction{Path: "/healthz", Port: 8080}},
 	})
 	web.Spec.Volumes = []*skiffv1.PodVolume{{Name: "cache", EmptyDir: &skiffv1.EmptyDirSource{}}}

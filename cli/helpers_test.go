@@ -10,8 +10,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/skiff-sh/skiff/apiserver/apitest"
 	"github.com/skiff-sh/skiff/client"
@@ -122,3 +125,51 @@ func golden(t *testing.T, name, got string) {
 }
 
 func clientListAll() client.ListOptions { return client.ListOptions{} }
+
+func nowTS() *timestamppb.Timestamp { return timestamppb.Now() }
+
+func clientDelete() client.DeleteOptions { return client.DeleteOptions{} }
+
+// pipe is a stdout a test can wait on while a command is still running.
+type pipe struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func newPipe() (*pipe, *pipe) { p := &pipe{}; return p, p }
+
+func (p *pipe) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.buf.Write(b)
+}
+
+func (p *pipe) String() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.buf.String()
+}
+
+func (p *pipe) waitFor(t *testing.T, s string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(p.String(), s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("output never had %q:\n%s", s, p.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// runWatch runs a long-running command writing stdout to w until ctx ends.
+func (r *runner) runWatch(ctx context.Context, w io.Writer, args ...string) result {
+	e := newEnv()
+	e.now = func() time.Time { return r.now }
+	root := newRoot(e)
+	var errb bytes.Buffer
+	root.SetOut(w)
+	root.SetErr(&errb)
+	root.SetArgs(append([]string{"--server", r.addr}, args...))
+	err := root.ExecuteContext(ctx)
+	return result{err: errb.String(), e: err}
+}

@@ -1,0 +1,137 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+func TestHumanDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		-5 * time.Second:                  "<invalid>",
+		0:                                 "0s",
+		5 * time.Second:                   "5s",
+		119 * time.Second:                 "119s",
+		3*time.Minute + 12*time.Second:    "3m12s",
+		5 * time.Minute:                   "5m",
+		45 * time.Minute:                  "45m",
+		3*time.Hour + 20*time.Minute:      "3h20m",
+		20 * time.Hour:                    "20h",
+		51 * time.Hour:                    "2d3h",
+		72 * time.Hour:                    "3d",
+		400 * 24 * time.Hour:              "400d",
+		3*365*24*time.Hour + 48*time.Hour: "3y2d",
+	} {
+		if got := humanDuration(d); got != want {
+			t.Errorf("humanDuration(%v) = %q, want %q", d, got, want)
+		}
+	}
+	if age(nil, time.Now()) != "<unknown>" {
+		t.Error("age(nil)")
+	}
+}
+
+func TestPodStatusColumn(t *testing.T) {
+	cs := func(s *skiffv1.ContainerState, ready bool, restarts int32) *skiffv1.ContainerStatus {
+		return &skiffv1.ContainerStatus{State: s, Ready: ready, RestartCount: restarts}
+	}
+	running := &skiffv1.ContainerState{Running: &skiffv1.ContainerStateRunning{}}
+	two := []*skiffv1.Container{{Name: "a"}, {Name: "b"}}
+	for _, tc := range []struct {
+		name string
+		pod  *skiffv1.Pod
+		want podSummary
+	}{
+		{"pending", &skiffv1.Pod{Spec: &skiffv1.PodSpec{Containers: two}, Status: &skiffv1.PodStatus{Phase: "Pending"}},
+			podSummary{0, 2, 0, "Pending"}},
+		{"one ready", &skiffv1.Pod{Spec: &skiffv1.PodSpec{Containers: two}, Status: &skiffv1.PodStatus{Phase: "Running",
+			ContainerStatuses: []*skiffv1.ContainerStatus{cs(running, true, 1), cs(running, false, 2)}}},
+			podSummary{1, 2, 3, "Running"}},
+		{"first container's reason wins", &skiffv1.Pod{Spec: &skiffv1.PodSpec{Containers: two}, Status: &skiffv1.PodStatus{Phase: "Running",
+			ContainerStatuses: []*skiffv1.ContainerStatus{
+				cs(&skiffv1.ContainerState{Waiting: &skiffv1.ContainerStateWaiting{Reason: "ImagePullBackOff"}}, false, 0),
+				cs(&skiffv1.ContainerState{Waiting: &skiffv1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}}, false, 0)}}},
+			podSummary{0, 2, 0, "ImagePullBackOff"}},
+		{"killed", &skiffv1.Pod{Spec: &skiffv1.PodSpec{Containers: two[:1]}, Status: &skiffv1.PodStatus{Phase: "Failed",
+			ContainerStatuses: []*skiffv1.ContainerStatus{cs(&skiffv1.ContainerState{Terminated: &skiffv1.ContainerStateTerminated{Signal: 9}}, false, 0)}}},
+			podSummary{0, 1, 0, "Signal:9"}},
+		{"exit code", &skiffv1.Pod{Spec: &skiffv1.PodSpec{Containers: two[:1]}, Status: &skiffv1.PodStatus{Phase: "Failed",
+			ContainerStatuses: []*skiffv1.ContainerStatus{cs(&skiffv1.ContainerState{Terminated: &skiffv1.ContainerStateTerminated{ExitCode: 3}}, false, 0)}}},
+			podSummary{0, 1, 0, "ExitCode:3"}},
+		{"evicted", &skiffv1.Pod{Spec: &skiffv1.PodSpec{Containers: two[:1]}, Status: &skiffv1.PodStatus{Phase: "Failed", Reason: "Evicted"}},
+			podSummary{0, 1, 0, "Evicted"}},
+		{"terminating", &skiffv1.Pod{Metadata: &skiffv1.ObjectMeta{DeletionTimestamp: nowTS()}, Spec: &skiffv1.PodSpec{Containers: two[:1]},
+			Status: &skiffv1.PodStatus{Phase: "Running"}}, podSummary{0, 1, 0, "Terminating"}},
+	} {
+		if got := summarizePod(tc.pod); got != tc.want {
+			t.Errorf("%s: %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestEveryCommandHasExamples(t *testing.T) {
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Example == "" && c.Name() != "help" && c.Name() != "completion" && c.Parent() != nil && c.Parent().Name() != "completion" {
+			t.Errorf("%q has no Example", c.CommandPath())
+		}
+		for _, s := range c.Commands() {
+			walk(s)
+		}
+	}
+	walk(NewRootCommand())
+}
+
+func TestExitCode(t *testing.T) {
+	if ExitCode(nil) != 0 {
+		t.Error("nil")
+	}
+	if ExitCode(&ExitError{Code: 7}) != 7 {
+		t.Error("pass-through")
+	}
+	if ExitCode(printedError{errors.New("x")}) != 1 {
+		t.Error("printed")
+	}
+}
+
+func TestFlagAndArgErrorsPrintedOnce(t *testing.T) {
+	r := &runner{t: t, addr: "127.0.0.1:1", now: time.Now()}
+	for _, args := range [][]string{{"get", "pods", "--bogus"}, {"get"}, {"create", "namespace"}} {
+		res := r.run(args...)
+		if strings.Count(res.err, "error: ") != 1 || !strings.Contains(res.err, "--help' for usage.") {
+			t.Errorf("%v: %q", args, res.err)
+		}
+	}
+	if out := r.ok("version"); !strings.HasPrefix(out, "Client Version: ") || !strings.Contains(out, "Server Version: unknown") {
+		t.Errorf("version: %q", out)
+	}
+}
+
+func TestGetWatch(t *testing.T) {
+	r := newRunner(t)
+	r.ok("apply", "-f", writeFile(t, "pods.yaml", threePods))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan result, 1)
+	pr, pw := newPipe()
+	go func() { done <- r.runWatch(ctx, pw, "get", "pods", "-w", "-l", "app=x") }()
+	pr.waitFor(t, "NAME")
+	if _, _, err := r.srv.Client.Pods().Delete(ctx, "default", "a", clientDelete()); err != nil {
+		t.Fatal(err)
+	}
+	pr.waitFor(t, "(deleted)")
+	cancel()
+	res := <-done
+	if res.e != nil {
+		t.Fatalf("watch: %v %s", res.e, res.err)
+	}
+	out := pr.String()
+	if !strings.HasPrefix(out, "NAME   READY") || strings.Count(out, "\na ") != 2 || !strings.Contains(out, "b      0/1") {
+		t.Errorf("watch output:\n%s", out)
+	}
+}
