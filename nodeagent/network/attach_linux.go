@@ -100,8 +100,7 @@ func (n *Network) attach(ctx context.Context, podID, netnsPath string, ip netip.
 				Name:        name,
 				MTU:         n.cfg.MTU,
 				MasterIndex: br.Attrs().Index,
-				Alias:       aliasPrefix + podID,
-			},
+				},
 			PeerName:         podIfName,
 			PeerHardwareAddr: mac,
 			PeerMTU:          uint32(n.cfg.MTU),
@@ -113,6 +112,14 @@ func (n *Network) attach(ctx context.Context, podID, netnsPath string, ip netip.
 		created = name
 		if hostLink, err = n.host.LinkByName(name); err != nil {
 			return att, created, wrap("veth %s: %w", name, err)
+		}
+	}
+	// The kernel ignores an alias given at creation; set it afterwards.
+	// Until then (or after a crash in between) findHostVeth takes an
+	// alias-less link under the pod's own name as ours.
+	if hostLink.Attrs().Alias != aliasPrefix+podID {
+		if err := n.host.LinkSetAlias(hostLink, aliasPrefix+podID); err != nil {
+			return att, created, wrap("veth %s: set alias: %w", name, err)
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -323,7 +330,9 @@ func (n *Network) findHostVeth(podID string) (netlink.Link, string, error) {
 		if err != nil {
 			return nil, "", fmt.Errorf("veth %s: %w", name, err)
 		}
-		if link.Attrs().Alias == aliasPrefix+podID {
+		// An empty alias under this pod's own hash name is ours from an
+		// attach cut short between create and LinkSetAlias.
+		if a := link.Attrs().Alias; a == aliasPrefix+podID || a == "" && link.Type() == "veth" {
 			return link, name, nil
 		}
 	}
@@ -376,4 +385,3 @@ func isPeerOf(ph *netlink.Handle, hostLink netlink.Link) bool {
 	return eth.Attrs().Index == hostLink.Attrs().ParentIndex &&
 		eth.Attrs().ParentIndex == hostLink.Attrs().Index
 }
-

@@ -112,4 +112,3 @@ func routeKey(r netlink.Route) (netip.Prefix, netip.Addr, bool) {
 	}
 	return netip.PrefixFrom(ip, ones), gw, true
 }
-
