@@ -39,6 +39,7 @@ $SKIFF_SERVER, else ~/.skiff/config (which ` + "`skiff server`" + ` writes on st
 		newDescribeCommand(e),
 		newDeleteCommand(e),
 		newVersionCommand(e),
+		NewImageCommand(),
 	)
 	root.AddCommand(extra...)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
