@@ -100,7 +100,7 @@ func (n *Network) attach(ctx context.Context, podID, netnsPath string, ip netip.
 				Name:        name,
 				MTU:         n.cfg.MTU,
 				MasterIndex: br.Attrs().Index,
-				},
+			},
 			PeerName:         podIfName,
 			PeerHardwareAddr: mac,
 			PeerMTU:          uint32(n.cfg.MTU),
