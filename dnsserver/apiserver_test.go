@@ -165,3 +165,38 @@ func TestWithAPIServer(t *testing.T) {
 		t.Errorf("stale answers = %v", got)
 	}
 }
+
+// A cluster that exists before the DNS server starts is served in full
+// from the first answer: Ready waits for the initial list.
+func TestWithAPIServerInitialSync(t *testing.T) {
+	if testing.Short() {
+		t.Skip("creates a few hundred objects")
+	}
+	api := apitest.Start(t)
+	c := api.Client
+	ctx := context.Background()
+	const nSvc, nPods = 40, 5
+	for i := 0; i < nSvc; i++ {
+		app := fmt.Sprintf("app-%d", i)
+		if _, err := c.Services().Create(ctx, &skiffv1.Service{
+			Metadata: &skiffv1.ObjectMeta{Name: app, Namespace: "default"},
+			Spec:     &skiffv1.ServiceSpec{Selector: map[string]string{"app": app}},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for j := 0; j < nPods; j++ {
+			name := fmt.Sprintf("%s-%d", app, j)
+			if _, err := c.Pods().Create(ctx, newPod(name, map[string]string{"app": app})); err != nil {
+				t.Fatal(err)
+			}
+			setStatus(t, c, name, fmt.Sprintf("10.8.%d.%d", i, j+1), true)
+		}
+	}
+	ts := startServer(t, Config{Client: c})
+	for i := 0; i < nSvc; i++ {
+		resp := ts.exchange(t, query(fmt.Sprintf("app-%d.default.svc.cluster.local.", i), dns.TypeA), "udp")
+		if len(resp.Answer) != nPods {
+			t.Fatalf("app-%d: %d answers right after Ready, want %d", i, len(resp.Answer), nPods)
+		}
+	}
+}

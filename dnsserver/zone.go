@@ -146,11 +146,13 @@ func (z *zone) lookup(key []byte) *entry {
 	e := z.get(key)
 	if e != nil && e.owner != nil && e.version != e.owner.version.Load() {
 		// Its owner is being rebuilt right now: wait for the new answer.
+		// With mu held no rebuild is half done, so a mismatch now would
+		// be a bug, and is counted.
 		z.mu.Lock()
-		//lint:ignore SA2001 an empty critical section is the wait.
-		z.mu.Unlock()
 		e = z.get(key)
-		if e != nil && e.owner != nil && e.version != e.owner.version.Load() {
+		stale := e != nil && e.owner != nil && e.version != e.owner.version.Load()
+		z.mu.Unlock()
+		if stale {
 			z.onStale()
 		}
 	}
