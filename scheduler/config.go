@@ -19,9 +19,10 @@ type Config struct {
 	Metrics prometheus.Registerer
 	// Name is the source written on events; default "scheduler".
 	Name string
-	// BindParallelism bounds the Bind calls in flight; default 64. When they
-	// are all busy the scheduling loop waits, so a slow API server slows
-	// scheduling down instead of piling up goroutines.
+	// BindParallelism bounds the Bind calls in flight; default 256. A Bind
+	// costs the server a few etcd round trips, so throughput comes from
+	// many at once. When all are busy the scheduling loop waits, so a slow
+	// API server slows scheduling down instead of piling up goroutines.
 	BindParallelism int
 	// PercentageOfNodesToScore: see AlgorithmOptions.
 	PercentageOfNodesToScore int
@@ -45,7 +46,7 @@ func (c *Config) validate() error {
 		c.Name = "scheduler"
 	}
 	if c.BindParallelism == 0 {
-		c.BindParallelism = 64
+		c.BindParallelism = 256
 	}
 	if c.InitialBackoff == 0 {
 		c.InitialBackoff = time.Second

@@ -6,7 +6,7 @@ type nodeConditionFilter struct{}
 func (nodeConditionFilter) Name() string { return "NodeCondition" }
 
 func (nodeConditionFilter) Filter(_ *PodInfo, n *NodeInfo) *Status {
-	if n.Node.GetSpec().GetUnschedulable() {
+	if n.Unschedulable {
 		return Reject(ReasonNodeUnschedulable, "")
 	}
 	if !n.Ready {

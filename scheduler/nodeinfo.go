@@ -20,6 +20,9 @@ type NodeInfo struct {
 	// NonZeroRequested is Requested with the scoring defaults for empty requests.
 	NonZeroRequested Resources
 	Ready            bool
+	// Unschedulable is spec.unschedulable (cordoned), copied here because
+	// the filters read it for thousands of nodes per decision.
+	Unschedulable bool
 	// Taints that keep pods away (NoSchedule and NoExecute).
 	Taints []*skiffv1.Taint
 	// Pods by key.
@@ -49,12 +52,13 @@ func NewNodeInfo(node *skiffv1.Node) *NodeInfo {
 func (n *NodeInfo) SetNode(node *skiffv1.Node) {
 	n.Node = node
 	if node == nil {
-		n.Ready = false
+		n.Ready, n.Unschedulable = false, false
 		return
 	}
 	n.Name = node.GetMetadata().GetName()
 	n.Allocatable = nodeAllocatable(node)
 	n.Ready = nodeReady(node)
+	n.Unschedulable = node.GetSpec().GetUnschedulable()
 	n.Taints = nil
 	for _, t := range node.GetSpec().GetTaints() {
 		if t.GetEffect() == "NoSchedule" || t.GetEffect() == "NoExecute" {

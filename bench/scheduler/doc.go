@@ -5,7 +5,7 @@
 // benchmark times one scheduling decision in memory at 5,000 nodes.
 //
 //	go test ./bench/scheduler -run '^$' -bench . -benchtime 1x
-//	go test ./bench/scheduler -run '^$' -bench SchedulingBasic -benchtime 1x -sizes 500x1000,5000x10000
+//	go test ./bench/scheduler -run '^$' -bench SchedulingBasic -benchtime 1x -sizes=500x1000,5000x10000
 //	go test ./bench/scheduler -run '^$' -bench Decision
 //
 // `go test` alone (as `make test` runs it) does a small end-to-end smoke run.

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -17,9 +18,10 @@ import (
 	"github.com/skiff-sh/skiff/scheduler"
 )
 
-// creators is how many goroutines create nodes and pods, like the
-// concurrent clients of scheduler_perf.
-const creators = 64
+var (
+	creators        = flag.Int("creators", 64, "goroutines creating nodes and pods, like scheduler_perf's concurrent clients")
+	bindParallelism = flag.Int("bind-parallelism", 0, "the scheduler's BindParallelism (0: its default)")
+)
 
 // figures are what one run measured.
 type figures struct {
@@ -55,7 +57,7 @@ func schedulingBasic(tb testing.TB, nodes, pods int) figures {
 	if os.Getenv("SKIFF_BENCH_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	s, err := scheduler.New(scheduler.Config{Client: c, Logger: log})
+	s, err := scheduler.New(scheduler.Config{Client: c, Logger: log, BindParallelism: *bindParallelism})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -127,7 +129,7 @@ func parallel(tb testing.TB, n int, fn func(i int) error) {
 	var wg sync.WaitGroup
 	var once sync.Once
 	var first error
-	for range creators {
+	for range *creators {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
