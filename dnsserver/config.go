@@ -8,12 +8,14 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"strconv"
 	"time"
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/ports"
 )
 
 // Config is what New needs. Zero values take the defaults below.
@@ -24,8 +26,8 @@ type Config struct {
 	// Backend replaces the API server as the source of records (tests and
 	// benchmarks use a MemoryBackend).
 	Backend Backend
-	// Listen is the UDP and TCP address, "127.0.0.1:53"; port 0 picks a
-	// free port, the same for both (see Server.Addr).
+	// Listen is the UDP and TCP address; default ":53" (ports.DNS). Port
+	// 0 picks a free port, the same for both (see Server.Addr).
 	Listen string
 	// Domain is the cluster domain; default "cluster.local".
 	Domain string
@@ -53,7 +55,6 @@ type Config struct {
 }
 
 const (
-	defaultListen         = ":53"
 	defaultDomain         = "cluster.local"
 	defaultTTL            = 5 * time.Second
 	defaultForwardTimeout = time.Second
@@ -69,7 +70,7 @@ func (c Config) withDefaults() (Config, error) {
 		return c, errors.New("dnsserver: Config.Client is required")
 	}
 	if c.Listen == "" {
-		c.Listen = defaultListen
+		c.Listen = net.JoinHostPort("", strconv.Itoa(ports.DNS))
 	}
 	if _, err := netip.ParseAddrPort(normalizeHostPort(c.Listen)); err != nil {
 		return c, fmt.Errorf("dnsserver: Config.Listen %q: want ip:port: %w", c.Listen, err)
