@@ -18,7 +18,9 @@ import (
 )
 
 // TestMain checks that the tests leave the root network namespace as they
-// found it: no new links, no named netns, no namespace mounts.
+// found it: none of the links, named netns or namespace mounts they make.
+// Only our own things are compared, by name: other engineers' tests and a
+// `skiff up` may change the host at the same time.
 func TestMain(m *testing.M) {
 	before := hostSnapshot()
 	code := m.Run()
@@ -31,34 +33,45 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// hostSnapshot lists the root netns links, named netns and nsfs mounts.
+// testPodPrefix starts every pod ID the tests use, so their host veths
+// can be told apart from a real agent's.
+const testPodPrefix = "nettest-"
+
+// hostSnapshot lists what of ours is in the root netns: links the tests
+// name or alias, named netns and nsfs mounts made by newNetNS.
 func hostSnapshot() string {
 	var b strings.Builder
 	if links, err := netlink.LinkList(); err == nil {
 		var names []string
 		for _, l := range links {
-			names = append(names, l.Attrs().Name)
+			a := l.Attrs()
+			if slices.Contains([]string{"lab0", "uplink0", "sink0", "other-peer"}, a.Name) ||
+				strings.HasPrefix(a.Alias, aliasPrefix+testPodPrefix) {
+				names = append(names, a.Name)
+			}
 		}
 		slices.Sort(names)
 		fmt.Fprintf(&b, "links: %v\n", names)
 	}
 	if ents, err := os.ReadDir("/run/netns"); err == nil {
 		for _, e := range ents {
-			fmt.Fprintf(&b, "netns: %s\n", e.Name())
+			if strings.Contains(e.Name(), netnsMarker) {
+				fmt.Fprintf(&b, "netns: %s\n", e.Name())
+			}
 		}
 	}
 	if mi, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
 		for _, line := range strings.Split(string(mi), "\n") {
-			if strings.Contains(line, " - nsfs ") {
+			if strings.Contains(line, " - nsfs ") && strings.Contains(line, netnsMarker) {
 				fmt.Fprintf(&b, "mount: %s\n", line)
 			}
 		}
 	}
-	if v, err := os.ReadFile("/proc/sys/net/ipv4/ip_forward"); err == nil {
-		fmt.Fprintf(&b, "ip_forward: %s", v)
-	}
 	return b.String()
 }
+
+// netnsMarker starts the file name of every netns the tests pin.
+const netnsMarker = "skiffnet-"
 
 func requireRoot(t *testing.T) {
 	t.Helper()
@@ -84,7 +97,7 @@ func requirePing(t *testing.T) {
 // made it exits with it, so no Go thread is ever left inside.
 func newNetNS(t *testing.T, name string) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), name)
+	path := filepath.Join(t.TempDir(), netnsMarker+name)
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)

@@ -40,11 +40,11 @@ func TestPodNetwork(t *testing.T) {
 	cfg := nodeConfig(t, node, "10.88.3.0/24")
 	n := setup(t, cfg)
 
-	a, err := n.Attach(ctx, "pod-a", podA)
+	a, err := n.Attach(ctx, "nettest-pod-a", podA)
 	if err != nil {
 		t.Fatalf("Attach a: %v", err)
 	}
-	b, err := n.Attach(ctx, "pod-b", podB)
+	b, err := n.Attach(ctx, "nettest-pod-b", podB)
 	if err != nil {
 		t.Fatalf("Attach b: %v", err)
 	}
@@ -101,14 +101,14 @@ func TestPodNetwork(t *testing.T) {
 
 	// Setup again (an agent restart): nothing changes, pods stay reachable.
 	n2 := setup(t, cfg)
-	a2, err := n2.Attach(ctx, "pod-a", podA)
+	a2, err := n2.Attach(ctx, "nettest-pod-a", podA)
 	if err != nil || a2.IP != a.IP || a2.HostVeth != a.HostVeth || a2.MAC.String() != a.MAC.String() {
 		t.Fatalf("re-Attach after Setup again = %+v, %v; want %+v", a2, err, a)
 	}
-	if got, err := n2.Lookup("pod-b"); err != nil || got.IP != b.IP || got.HostVeth != b.HostVeth {
+	if got, err := n2.Lookup("nettest-pod-b"); err != nil || got.IP != b.IP || got.HostVeth != b.HostVeth {
 		t.Fatalf("Lookup(pod-b) = %+v, %v", got, err)
 	}
-	if list, err := n2.List(); err != nil || len(list) != 2 || list[0].PodID != "pod-a" || list[1].PodID != "pod-b" {
+	if list, err := n2.List(); err != nil || len(list) != 2 || list[0].PodID != "nettest-pod-a" || list[1].PodID != "nettest-pod-b" {
 		t.Fatalf("List = %+v, %v", list, err)
 	}
 	if err := ping(podA, b.IP); err != nil {
@@ -120,11 +120,11 @@ func TestPodNetwork(t *testing.T) {
 
 	// Detach twice; the address is released and the veth is gone.
 	for i := range 2 {
-		if err := n2.Detach(ctx, "pod-b", podB); err != nil {
+		if err := n2.Detach(ctx, "nettest-pod-b", podB); err != nil {
 			t.Fatalf("Detach %d: %v", i, err)
 		}
 	}
-	if _, err := n2.Lookup("pod-b"); !errors.Is(err, ErrNotAttached) {
+	if _, err := n2.Lookup("nettest-pod-b"); !errors.Is(err, ErrNotAttached) {
 		t.Fatalf("Lookup after Detach: %v", err)
 	}
 	if _, err := nh.LinkByName(b.HostVeth); err == nil {
@@ -135,7 +135,7 @@ func TestPodNetwork(t *testing.T) {
 	}
 	// Released address is reused by the next pod.
 	podC := newNetNS(t, "pod-c")
-	c, err := n2.Attach(ctx, "pod-c", podC)
+	c, err := n2.Attach(ctx, "nettest-pod-c", podC)
 	if err != nil || c.IP != b.IP {
 		t.Fatalf("Attach c = %+v, %v; want reuse of %v", c, err, b.IP)
 	}
@@ -203,17 +203,17 @@ func TestDetachAfterNetnsGone(t *testing.T) {
 	node := newNetNS(t, "node")
 	pod := newNetNS(t, "pod")
 	n := setup(t, nodeConfig(t, node, "10.88.5.0/24"))
-	att, err := n.Attach(ctx, "gone", pod)
+	att, err := n.Attach(ctx, "nettest-gone", pod)
 	if err != nil {
 		t.Fatal(err)
 	}
 	removeNetNS(t, pod)
 	for i := range 2 {
-		if err := n.Detach(ctx, "gone", pod); err != nil {
+		if err := n.Detach(ctx, "nettest-gone", pod); err != nil {
 			t.Fatalf("Detach %d after netns gone: %v", i, err)
 		}
 	}
-	if _, ok, _ := n.IPAM().Get("gone"); ok {
+	if _, ok, _ := n.IPAM().Get("nettest-gone"); ok {
 		t.Fatal("address not released")
 	}
 	// The kernel removes the pair with the netns, asynchronously; either
@@ -223,12 +223,12 @@ func TestDetachAfterNetnsGone(t *testing.T) {
 		t.Fatalf("host veth still there: %+v", l.Attrs())
 	}
 	// Attaching to a missing netns fails cleanly and leaks no address.
-	if _, err := n.Attach(ctx, "nons", pod); err == nil {
+	if _, err := n.Attach(ctx, "nettest-nons", pod); err == nil {
 		t.Fatal("Attach to a removed netns succeeded")
 	} else {
 		t.Logf("attach to a removed netns: %v", err)
 	}
-	if _, ok, _ := n.IPAM().Get("nons"); ok {
+	if _, ok, _ := n.IPAM().Get("nettest-nons"); ok {
 		t.Fatal("failed Attach leaked its address")
 	}
 }

@@ -48,11 +48,11 @@ func TestPeerRoutesTwoNodes(t *testing.T) {
 
 	n1 := setup(t, nodeConfig(t, node1, "10.88.1.0/24"))
 	n2 := setup(t, nodeConfig(t, node2, "10.88.2.0/24"))
-	a, err := n1.Attach(ctx, "a", pod1)
+	a, err := n1.Attach(ctx, "nettest-a", pod1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := n2.Attach(ctx, "b", pod2)
+	b, err := n2.Attach(ctx, "nettest-b", pod2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,9 +126,9 @@ func TestPeerRoutesTwoNodes(t *testing.T) {
 	}
 
 	for _, bad := range [][]PeerRoute{
-		{{CIDR: mustPrefix("10.88.1.0/24"), Via: mustAddr("192.168.77.2")}},  // our own CIDR
-		{{CIDR: mustPrefix("10.99.0.0/24"), Via: mustAddr("192.168.77.2")}},  // outside the cluster
-		{{CIDR: mustPrefix("10.88.4.0/24"), Via: mustAddr("10.88.3.1")}},     // gateway in the cluster
+		{{CIDR: mustPrefix("10.88.1.0/24"), Via: mustAddr("192.168.77.2")}}, // our own CIDR
+		{{CIDR: mustPrefix("10.99.0.0/24"), Via: mustAddr("192.168.77.2")}}, // outside the cluster
+		{{CIDR: mustPrefix("10.88.4.0/24"), Via: mustAddr("10.88.3.1")}},    // gateway in the cluster
 		{{CIDR: mustPrefix("10.88.4.0/24"), Via: mustAddr("192.168.77.2")}, {CIDR: mustPrefix("10.88.4.0/24"), Via: mustAddr("192.168.77.3")}},
 	} {
 		if err := n1.SetPeerRoutes(bad); err == nil {
