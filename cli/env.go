@@ -41,7 +41,9 @@ func (e *env) addFlags(cmd *cobra.Command) {
 	f.StringVar(&e.server, "server", "", "API server HOST:PORT (default: $SKIFF_SERVER, else the server in --config)")
 	f.StringVar(&e.configPath, "config", "", "client config file (default: $SKIFF_CONFIG, else ~/.skiff/config)")
 	f.StringVarP(&e.namespace, "namespace", "n", "", "namespace of the objects (default: \"default\")")
-	f.CountVarP(&e.verbosity, "verbosity", "v", "print more about what happens (-v, -vv)")
+	// Named like the daemons' own -v/--verbose, which then shadows it
+	// there instead of clashing with it.
+	f.CountVarP(&e.verbosity, "verbose", "v", "print more about what happens (-v, -vv)")
 	f.DurationVar(&e.requestTimeout, "request-timeout", 10*time.Second, "give up on a request to the server after this long")
 }
 

@@ -60,6 +60,9 @@ namespaces (ns), events (ev).
 }
 
 func runGet(cmd *cobra.Command, e *env, o *getOpts, args []string) error {
+	if strings.Contains(args[0], ",") {
+		return runGetKinds(cmd, e, o, args)
+	}
 	info, err := parseKind(args[0])
 	if err != nil {
 		return err
@@ -225,4 +228,68 @@ func printWatchEvent(w io.Writer, typ skiffv1.WatchEvent_Type, info skiffv1.Kind
 	}
 	_, err := io.WriteString(w, s)
 	return err
+}
+
+// runGetKinds serves `get pods,svc`: one table per kind, names prefixed
+// with their kind as kubectl does, or one List with every object.
+func runGetKinds(cmd *cobra.Command, e *env, o *getOpts, args []string) error {
+	if len(args) > 1 || o.watch {
+		return errors.New("with several kinds (KIND,KIND), give no names and no --watch")
+	}
+	var infos []skiffv1.KindInfo
+	for _, k := range strings.Split(args[0], ",") {
+		info, err := parseKind(strings.TrimSpace(k))
+		if err != nil {
+			return err
+		}
+		infos = append(infos, info)
+	}
+	c, err := e.client()
+	if err != nil {
+		return err
+	}
+	ns := e.ns()
+	if o.allNamespaces {
+		ns = ""
+	}
+	out := cmd.OutOrStdout()
+	var all []skiffv1.Resource
+	printed := false
+	for _, info := range infos {
+		ctx, cancel := e.call(cmd.Context())
+		objs, _, err := listObjects(ctx, c, info, ns, o.labelSel, o.fieldSel)
+		cancel()
+		if err != nil {
+			return err
+		}
+		all = append(all, objs...)
+		switch o.output {
+		case "yaml", "json":
+			continue
+		case "name":
+			for _, obj := range objs {
+				fmt.Fprintln(out, slashName(info, obj.GetMetadata().GetName()))
+			}
+			continue
+		}
+		if len(objs) == 0 {
+			continue
+		}
+		if printed {
+			fmt.Fprintln(out)
+		}
+		topts := tableOpts{wide: o.output == "wide", namespace: o.allNamespaces && info.Namespaced,
+			noHeaders: o.noHeaders, namePrefix: lower(info) + "/"}
+		if err := printTable(out, info, objs, topts, e.now()); err != nil {
+			return err
+		}
+		printed = true
+	}
+	switch {
+	case o.output == "yaml" || o.output == "json":
+		return printObjects(out, o.output, all, false)
+	case len(all) == 0 && o.output != "name":
+		fmt.Fprintln(cmd.ErrOrStderr(), noResources(infos[0], ns))
+	}
+	return nil
 }

@@ -56,3 +56,16 @@ func TestGetEmptyAndMissing(t *testing.T) {
 		t.Errorf("bad field selector: %q", res.err)
 	}
 }
+
+func TestGetSeveralKinds(t *testing.T) {
+	r := newRunner(t)
+	fixture(t, r)
+	golden(t, "get_several_kinds", r.ok("get", "po,svc,rs"))
+	out := r.ok("get", "svc,rs", "-o", "yaml")
+	if !strings.Contains(out, "kind: List") || strings.Count(out, "- apiVersion: skiff/v1") != 3 {
+		t.Errorf("yaml:\n%s", out)
+	}
+	if res := r.run("get", "po,svc", "web"); res.e == nil {
+		t.Error("names with several kinds accepted")
+	}
+}

@@ -135,3 +135,20 @@ func TestGetWatch(t *testing.T) {
 		t.Errorf("watch output:\n%s", out)
 	}
 }
+
+// The daemons main passes in define their own -v/--verbose and --server;
+// the global flags must not clash with them.
+func TestExtraCommandsWithOwnFlags(t *testing.T) {
+	var verbose int
+	var server string
+	ran := false
+	daemon := &cobra.Command{Use: "agent", Example: "  skiff agent", RunE: func(*cobra.Command, []string) error { ran = true; return nil }}
+	daemon.Flags().CountVarP(&verbose, "verbose", "v", "")
+	daemon.Flags().StringVar(&server, "server", "", "")
+	root := NewRootCommand(daemon)
+	root.SetArgs([]string{"agent", "-vv", "--server", "https://x:6443"})
+	root.SetOut(&strings.Builder{})
+	if err := root.Execute(); err != nil || !ran || verbose != 2 || server != "https://x:6443" {
+		t.Errorf("err=%v ran=%v verbose=%d server=%q", err, ran, verbose, server)
+	}
+}

@@ -23,6 +23,9 @@ type tableOpts struct {
 	wide      bool
 	namespace bool // -A: a NAMESPACE column first
 	noHeaders bool
+	// namePrefix goes before each NAME ("pod/"), when several kinds share
+	// the output.
+	namePrefix string
 }
 
 // newTabWriter aligns columns as kubectl does.
@@ -46,6 +49,9 @@ func printTable(w io.Writer, info skiffv1.KindInfo, objs []skiffv1.Resource, opt
 	}
 	for _, o := range objs {
 		cols, wide := t.row(o, now)
+		if opts.namePrefix != "" && t.headers[0] == "NAME" {
+			cols[0] = opts.namePrefix + cols[0]
+		}
 		if opts.wide {
 			cols = append(cols, wide...)
 		}
