@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/spf13/cobra"
 	"io"
 	"log/slog"
 )
@@ -21,4 +22,10 @@ func newLogger(w io.Writer, format string, verbose int) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: use text or json", format)
+}
+
+// verbosity reads the root command's -v count.
+func verbosity(cmd *cobra.Command) int {
+	n, _ := cmd.Flags().GetCount("verbosity")
+	return n
 }

@@ -34,7 +34,6 @@ type serverFlags struct {
 	clusterCIDR   string
 	clientConfig  string
 	logFormat     string
-	verbose       int
 }
 
 func (f *serverFlags) register(cmd *cobra.Command) {
@@ -50,7 +49,6 @@ func (f *serverFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.clusterCIDR, "cluster-cidr", "10.88.0.0/16", "pod addresses; each node gets a /24 of it")
 	fl.StringVar(&f.clientConfig, "write-config", client.DefaultConfigPath(), "where to write the command line's config (server address); empty skips it")
 	fl.StringVar(&f.logFormat, "log-format", "text", "text or json")
-	fl.CountVarP(&f.verbose, "verbose", "v", "more logging (-v for debug)")
 }
 
 func (f *serverFlags) etcdTLS() (*tls.Config, error) {
@@ -101,15 +99,15 @@ side by side. It writes the command line's config (the server address) to
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			return runServer(ctx, f)
+			return runServer(ctx, f, verbosity(cmd))
 		},
 	}
 	f.register(cmd)
 	return cmd
 }
 
-func runServer(ctx context.Context, f *serverFlags) error {
-	log, err := newLogger(os.Stderr, f.logFormat, f.verbose)
+func runServer(ctx context.Context, f *serverFlags, verbose int) error {
+	log, err := newLogger(os.Stderr, f.logFormat, verbose)
 	if err != nil {
 		return err
 	}

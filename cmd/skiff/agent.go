@@ -1,0 +1,111 @@
+package main
+
+import (
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/nodeagent"
+	"github.com/skiff-sh/skiff/ports"
+)
+
+// agentFlags are the flags of `skiff agent` (and the agent half of `up`).
+type agentFlags struct {
+	nodeName         string
+	dataDir          string
+	runDir           string
+	listen           string
+	advertiseAddress string
+	clusterCIDR      string
+	clusterDNS       string
+	insecure         []string
+	reservedCPU      string
+	reservedMemory   string
+	maxPods          int
+}
+
+func (f *agentFlags) register(cmd *cobra.Command, prefix string) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.nodeName, "node-name", "", "this node's name (default: the host name)")
+	fl.StringVar(&f.dataDir, prefix+"data-dir", "/var/lib/skiff/agent", "images, volumes and container state")
+	fl.StringVar(&f.runDir, "run-dir", "/run/skiff/agent", "namespace mounts and per-pod files (gone at reboot)")
+	fl.StringVar(&f.listen, "agent-listen", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.Agent)), "the agent's gRPC address (logs, exec)")
+	fl.StringVar(&f.advertiseAddress, "advertise-address", "", "this node's address as others reach it (default: the listen host, or 127.0.0.1)")
+	if prefix == "" {
+		fl.StringVar(&f.clusterCIDR, "cluster-cidr", "10.88.0.0/16", "the cluster's pod addresses, blackholed so pod traffic never leaves by the default route")
+	}
+	fl.StringVar(&f.clusterDNS, "cluster-dns", "", "nameserver written into pods' resolv.conf (default: the node bridge address)")
+	fl.StringSliceVar(&f.insecure, "insecure-registry", nil, "registries reached over plain HTTP (loopback always is)")
+	fl.StringVar(&f.reservedCPU, "reserved-cpu", "", "cpu kept back from pods for the system, e.g. 250m")
+	fl.StringVar(&f.reservedMemory, "reserved-memory", "", "memory kept back from pods for the system, e.g. 256Mi")
+	fl.IntVar(&f.maxPods, "max-pods", 110, "most pods this node runs")
+}
+
+func (f *agentFlags) config(c *client.Client) nodeagent.Config {
+	return nodeagent.Config{
+		Client: c, NodeName: f.nodeName, DataDir: f.dataDir, RunDir: f.runDir,
+		Listen: f.listen, AdvertiseAddress: f.advertiseAddress,
+		ClusterCIDR: f.clusterCIDR, ClusterDNS: f.clusterDNS,
+		InsecureRegistries: f.insecure,
+		ReservedCPU:        f.reservedCPU, ReservedMemory: f.reservedMemory, MaxPods: f.maxPods,
+	}
+}
+
+func agentCommand() *cobra.Command {
+	f := &agentFlags{}
+	var metricsAddr, logFormat string
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run the node agent: register this node and run the pods bound to it",
+		Long: `Run the node agent. It registers this machine as a Node, keeps its heartbeat,
+and runs the pods the scheduler binds to it with skiff's own container runtime.
+Stopping the agent leaves containers running; the next agent adopts them.
+Needs root (namespaces, cgroups, mounts).`,
+		Example: `  sudo skiff agent --server 10.0.0.1:6443 --node-name worker-1 \
+      --agent-listen 0.0.0.0:10250 --advertise-address 10.0.0.2`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			log, err := newLogger(os.Stderr, logFormat, verbosity(cmd))
+			if err != nil {
+				return err
+			}
+			server, _ := cmd.Flags().GetString("server")
+			addr, err := client.ResolveServer(server, client.DefaultConfigPath())
+			if err != nil {
+				return err
+			}
+			c, err := client.New(addr, client.Options{})
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			reg := newRegistry()
+			cfg := f.config(c)
+			cfg.Logger, cfg.Registerer = log, reg
+			agent, err := nodeagent.New(cfg)
+			if err != nil {
+				return err
+			}
+			metrics, err := serveMetrics(ctx, metricsAddr, reg, log)
+			if err != nil {
+				return err
+			}
+			g, ctx := errgroup.WithContext(ctx)
+			g.Go(func() error { return agent.Run(ctx) })
+			g.Go(metrics)
+			return g.Wait()
+		},
+	}
+	f.register(cmd, "")
+	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.AgentMetrics)), "Prometheus /metrics address; empty disables it")
+	cmd.Flags().StringVar(&logFormat, "log-format", "text", "text or json")
+	return cmd
+}

@@ -1,0 +1,223 @@
+package nodeagent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/nodeagent/image"
+	"github.com/skiff-sh/skiff/nodeagent/network"
+	"github.com/skiff-sh/skiff/nodeagent/runtime"
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+// Agent runs the pods of one node. Make it with New, then Run it.
+type Agent struct {
+	cfg     Config
+	log     *slog.Logger
+	lis     net.Listener
+	metrics *metrics
+
+	runtime *runtime.Runtime
+	images  *image.Store
+	net     *network.Network
+	pods    *client.Informer[*skiffv1.Pod]
+	usage   *usageCollector
+
+	mu      sync.Mutex
+	workers map[string]*podWorker // by pod UID
+	wg      sync.WaitGroup
+
+	readyOnce sync.Once
+	ready     chan struct{}
+}
+
+// New checks the configuration, opens the runtime and image store, and
+// binds the agent's gRPC port.
+func New(cfg Config) (*Agent, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	rt, err := runtime.New(runtime.Config{
+		StateDir: filepath.Join(cfg.DataDir, "runtime"),
+		RunDir:   filepath.Join(cfg.RunDir, "runtime"),
+		Binary:   cfg.Binary,
+		Logger:   cfg.Logger.With("component", "runtime"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	images, err := image.New(image.Config{
+		Root:               filepath.Join(cfg.DataDir, "images"),
+		InsecureRegistries: cfg.InsecureRegistries,
+		Logger:             cfg.Logger.With("component", "images"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	lis, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("nodeagent: listen on %s: %w", cfg.Listen, err)
+	}
+	a := &Agent{
+		cfg: cfg, log: cfg.Logger.With("node", cfg.NodeName), lis: lis,
+		metrics: newMetrics(cfg.Registerer),
+		runtime: rt, images: images,
+		workers: map[string]*podWorker{},
+		ready:   make(chan struct{}),
+	}
+	a.usage = newUsageCollector(a)
+	cfg.Registerer.MustRegister(a.usage)
+	return a, nil
+}
+
+func (a *Agent) listenAddr() string { return a.lis.Addr().String() }
+
+// Ready is closed once the node is registered and its pods are synced.
+func (a *Agent) Ready() <-chan struct{} { return a.ready }
+
+// Run registers the node and runs its pods until ctx ends. Stopping the
+// agent never stops containers: the next agent re-adopts them.
+func (a *Agent) Run(ctx context.Context) error {
+	defer a.lis.Close()
+	node, err := a.register(ctx)
+	if err != nil {
+		return err
+	}
+	a.log.Info("node registered", "pod_cidr", node.Spec.PodCidr)
+	podCIDR, err := netip.ParsePrefix(node.Spec.PodCidr)
+	if err != nil {
+		return fmt.Errorf("nodeagent: the server gave pod CIDR %q: %w", node.Spec.PodCidr, err)
+	}
+	a.net, err = network.Setup(network.Config{
+		PodCIDR:     podCIDR,
+		ClusterCIDR: netip.MustParsePrefix(a.cfg.ClusterCIDR),
+		BridgeName:  a.cfg.BridgeName,
+		StateDir:    filepath.Join(a.cfg.DataDir, "network"),
+	})
+	if err != nil {
+		return fmt.Errorf("nodeagent: pod network: %w", err)
+	}
+	if a.cfg.ClusterDNS == "" {
+		a.cfg.ClusterDNS = a.net.Gateway().String()
+	}
+
+	gs := grpc.NewServer()
+	skiffv1.RegisterPodIOServer(gs, &podIOServer{agent: a})
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- gs.Serve(a.lis) }()
+
+	a.pods = client.NewInformer(a.cfg.Client.Pods(), client.ListOptions{FieldSelector: "spec.nodeName=" + a.cfg.NodeName}, a.log)
+	a.pods.AddHandler(client.Handler[*skiffv1.Pod]{
+		OnAdd:    func(p *skiffv1.Pod) { a.dispatch(p) },
+		OnUpdate: func(_, p *skiffv1.Pod) { a.dispatch(p) },
+		OnDelete: func(p *skiffv1.Pod) { a.forget(p) },
+	})
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var bg sync.WaitGroup
+	bg.Add(4)
+	go func() { defer bg.Done(); a.pods.Run(runCtx) }()
+	go func() { defer bg.Done(); a.gcLocalVolumes(runCtx, 30*time.Second) }()
+	go func() { defer bg.Done(); a.heartbeat(runCtx) }()
+	go func() { defer bg.Done(); a.usage.run(runCtx) }()
+
+	if !a.pods.WaitForSync(runCtx) {
+		gs.Stop()
+		bg.Wait()
+		return ctx.Err()
+	}
+	if err := a.cleanupOrphans(runCtx); err != nil {
+		a.log.Warn("cleaning up pods deleted while the agent was away", "err", err)
+	}
+	a.readyOnce.Do(func() { close(a.ready) })
+	a.log.Info("agent ready", "listen", a.listenAddr())
+
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+	}
+	cancel()
+	gs.Stop()
+	a.stopWorkers()
+	bg.Wait()
+	if errors.Is(err, grpc.ErrServerStopped) {
+		err = nil
+	}
+	a.log.Info("agent stopped; containers keep running")
+	return err
+}
+
+// dispatch hands the newest version of a pod to its worker, starting one
+// for a pod seen the first time.
+func (a *Agent) dispatch(p *skiffv1.Pod) {
+	uid := p.GetMetadata().GetUid()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	w, ok := a.workers[uid]
+	if !ok {
+		w = newPodWorker(a, uid)
+		a.workers[uid] = w
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			w.run()
+			a.mu.Lock()
+			if a.workers[uid] == w {
+				delete(a.workers, uid)
+			}
+			a.mu.Unlock()
+		}()
+	}
+	w.update(p)
+}
+
+// forget tells a pod's worker that the pod is gone from the API (deleted
+// with force, or its node changed): it stops and removes everything.
+func (a *Agent) forget(p *skiffv1.Pod) {
+	a.mu.Lock()
+	w, ok := a.workers[p.GetMetadata().GetUid()]
+	a.mu.Unlock()
+	if ok {
+		w.remove()
+		return
+	}
+	// No worker (agent restarted): clean up directly.
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := a.teardownPod(ctx, p.GetMetadata().GetUid(), 0); err != nil {
+			a.log.Warn("teardown", "pod", client.KeyOf(p), "err", err)
+		}
+	}()
+}
+
+func (a *Agent) stopWorkers() {
+	a.mu.Lock()
+	for _, w := range a.workers {
+		w.stop()
+	}
+	a.mu.Unlock()
+	a.wg.Wait()
+}
+
+func (a *Agent) runningPods() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.workers)
+}
+
+// Gateway is the node bridge's address, where pods reach the node (and
+// where `skiff up` serves cluster DNS). Valid once Ready.
+func (a *Agent) Gateway() netip.Addr { return a.net.Gateway() }

@@ -1,0 +1,147 @@
+package nodeagent
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/quantity"
+)
+
+// Config is what an agent needs; zero values get defaults.
+type Config struct {
+	Client   *client.Client
+	NodeName string // default: the host name
+	// DataDir keeps what survives reboots (images, volumes, container
+	// state); RunDir what does not (namespace mounts, pod files).
+	DataDir string
+	RunDir  string
+	// Listen is the agent's gRPC address (logs, exec); the API server
+	// dials AdvertiseAddress with Listen's port.
+	Listen           string
+	AdvertiseAddress string
+	// ClusterCIDR is blackholed so pod traffic never leaves by the default
+	// route; BridgeName is the node bridge.
+	ClusterCIDR string
+	BridgeName  string
+	// ClusterDNS is the nameserver written into pods' resolv.conf; empty
+	// means the node's bridge address (where `skiff up` serves DNS).
+	ClusterDNS    string
+	ClusterDomain string
+	// InsecureRegistries are reached over plain HTTP (loopback always is).
+	InsecureRegistries []string
+	// Reserved is kept back from the node's capacity for the system.
+	ReservedCPU    string
+	ReservedMemory string
+	MaxPods        int
+	// HeartbeatInterval is how often the node reports it is alive;
+	// ResyncInterval how often each pod worker looks again on its own
+	// (probes, restarts, status).
+	HeartbeatInterval time.Duration
+	ResyncInterval    time.Duration
+	// UsageInterval is how often container usage is read and reported.
+	UsageInterval time.Duration
+	// BackoffBase and BackoffMax bound the wait before restarting a
+	// crashing container (10s doubling to 5m); a container that ran for
+	// BackoffReset starts over.
+	BackoffBase  time.Duration
+	BackoffMax   time.Duration
+	BackoffReset time.Duration
+	// Binary is re-executed for container supervisors and inits.
+	Binary     string
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	// Labels are added to the Node.
+	Labels map[string]string
+}
+
+func (c *Config) setDefaults() error {
+	if c.Client == nil {
+		return fmt.Errorf("nodeagent: no API client")
+	}
+	if c.NodeName == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("nodeagent: node name: %w", err)
+		}
+		c.NodeName = h
+	}
+	if c.DataDir == "" {
+		c.DataDir = "/var/lib/skiff/agent"
+	}
+	if c.RunDir == "" {
+		c.RunDir = "/run/skiff/agent"
+	}
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:10250"
+	}
+	if c.ClusterCIDR == "" {
+		c.ClusterCIDR = "10.88.0.0/16"
+	}
+	if _, err := netip.ParsePrefix(c.ClusterCIDR); err != nil {
+		return fmt.Errorf("nodeagent: --cluster-cidr %q: %w", c.ClusterCIDR, err)
+	}
+	if c.BridgeName == "" {
+		c.BridgeName = "skiff0"
+	}
+	if c.ClusterDomain == "" {
+		c.ClusterDomain = "cluster.local"
+	}
+	if c.MaxPods == 0 {
+		c.MaxPods = 110
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = 5 * time.Second
+	}
+	if c.ResyncInterval == 0 {
+		c.ResyncInterval = time.Second
+	}
+	if c.BackoffBase == 0 {
+		c.BackoffBase = 10 * time.Second
+	}
+	if c.BackoffMax == 0 {
+		c.BackoffMax = 5 * time.Minute
+	}
+	if c.BackoffReset == 0 {
+		c.BackoffReset = 10 * time.Minute
+	}
+	if c.UsageInterval == 0 {
+		c.UsageInterval = 5 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Registerer == nil {
+		c.Registerer = prometheus.NewRegistry()
+	}
+	for flag, v := range map[string]string{"--reserved-cpu": c.ReservedCPU, "--reserved-memory": c.ReservedMemory} {
+		if v == "" {
+			continue
+		}
+		if _, err := quantity.Parse(v); err != nil {
+			return fmt.Errorf("nodeagent: %s: %w", flag, err)
+		}
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("nodeagent: --listen %q: %w", c.Listen, err)
+	}
+	if c.AdvertiseAddress == "" {
+		host, _, _ := net.SplitHostPort(c.Listen)
+		if ip := net.ParseIP(host); ip != nil && !ip.IsUnspecified() {
+			c.AdvertiseAddress = host
+		} else {
+			c.AdvertiseAddress = "127.0.0.1"
+		}
+	}
+	return nil
+}
+
+func (c *Config) podDir(uid string) string     { return filepath.Join(c.RunDir, "pods", uid) }
+func (c *Config) podDataDir(uid string) string { return filepath.Join(c.DataDir, "pods", uid) }

@@ -1,0 +1,224 @@
+package nodeagent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/nodeagent/image"
+	"github.com/skiff-sh/skiff/nodeagent/runtime"
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+// podIOServer serves logs and exec for this node's pods; the API server
+// forwards users' calls here.
+type podIOServer struct {
+	skiffv1.UnimplementedPodIOServer
+	agent *Agent
+}
+
+// findContainer resolves a pod and container name to the container's spec
+// and its runtime instances.
+func (s *podIOServer) findContainer(namespace, podName, container string) (*skiffv1.Pod, *skiffv1.Container, []instance, error) {
+	if namespace == "" {
+		namespace = "default"
+	}
+	pod, ok := s.agent.pods.Get(client.Key(namespace, podName))
+	if !ok {
+		return nil, nil, nil, status.Errorf(codes.NotFound, "pod %q not found in namespace %q on node %s", podName, namespace, s.agent.cfg.NodeName)
+	}
+	var c *skiffv1.Container
+	var names []string
+	for _, pc := range pod.Spec.Containers {
+		names = append(names, pc.Name)
+		if pc.Name == container || (container == "" && len(pod.Spec.Containers) == 1) {
+			c = pc
+		}
+	}
+	if c == nil {
+		if container == "" {
+			return nil, nil, nil, status.Errorf(codes.InvalidArgument, "pod %s has several containers; choose one with -c: %s", podName, strings.Join(names, ", "))
+		}
+		return nil, nil, nil, status.Errorf(codes.NotFound, "pod %s has no container %q; its containers: %s", podName, container, strings.Join(names, ", "))
+	}
+	insts, err := s.agent.instancesOf(pod.Metadata.Uid)
+	if err != nil {
+		return nil, nil, nil, status.Errorf(codes.Internal, "runtime: %v", err)
+	}
+	return pod, c, insts[c.Name], nil
+}
+
+func (s *podIOServer) Logs(req *skiffv1.LogsRequest, stream skiffv1.PodIO_LogsServer) error {
+	_, c, list, err := s.findContainer(req.Namespace, req.Pod, req.Container)
+	if err != nil {
+		return err
+	}
+	in := latest(list)
+	if req.Previous {
+		in = previous(list)
+		if in == nil {
+			return status.Errorf(codes.NotFound, "container %s has not been restarted: there is no previous log", c.Name)
+		}
+	}
+	if in == nil {
+		return status.Errorf(codes.FailedPrecondition, "container %s has not started yet", c.Name)
+	}
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	follow := req.Follow && running(in)
+	if follow {
+		// Like kubectl, following ends when the container exits.
+		go func() {
+			if _, err := s.agent.runtime.Wait(ctx, in.state.ID); err == nil {
+				time.Sleep(300 * time.Millisecond) // let the last lines land
+				cancel()
+			}
+		}()
+	}
+	tail := int(req.TailLines)
+	if req.TailLines == 0 && !req.Follow {
+		tail = -1
+	}
+	err = runtime.ReadLogs(ctx, in.state.LogPath, runtime.LogOptions{Tail: tail, Follow: follow}, func(r runtime.LogRecord) error {
+		var b []byte
+		if req.Timestamps {
+			b = append(b, r.Time.Format(time.RFC3339Nano)+" "...)
+		}
+		b = append(b, r.Text...)
+		if !r.Partial {
+			b = append(b, '\n')
+		}
+		return stream.Send(&skiffv1.LogChunk{Data: b})
+	})
+	if err != nil && ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+func (s *podIOServer) Exec(stream skiffv1.PodIO_ExecServer) error {
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	start := first.GetStart()
+	if start == nil || len(start.Command) == 0 {
+		return status.Error(codes.InvalidArgument, "exec: the first message must name the pod and a command")
+	}
+	pod, c, list, err := s.findContainer(start.Namespace, start.Pod, start.Container)
+	if err != nil {
+		return err
+	}
+	in := latest(list)
+	if !running(in) {
+		return status.Errorf(codes.FailedPrecondition, "container %s of pod %s is not running", c.Name, pod.Metadata.Name)
+	}
+	out := &execOutput{stream: stream}
+	spec := runtime.ExecSpec{
+		Command: start.Command,
+		Env:     s.containerEnv(c),
+		TTY:     start.Tty,
+		Stdout:  out.writer(false),
+		Stderr:  out.writer(true),
+	}
+	if start.Size != nil {
+		spec.Size = runtime.WindowSize{Rows: uint16(start.Size.Height), Cols: uint16(start.Size.Width)}
+	}
+	resize := make(chan runtime.WindowSize, 4)
+	spec.Resize = resize
+	var stdinW *io.PipeWriter
+	if start.Stdin {
+		var r *io.PipeReader
+		r, stdinW = io.Pipe()
+		spec.Stdin = r
+	}
+	// Feed stdin and resizes from the client until it closes its side.
+	go func() {
+		defer close(resize)
+		for {
+			msg, err := stream.Recv()
+			if err != nil {
+				if stdinW != nil {
+					stdinW.Close()
+				}
+				return
+			}
+			if len(msg.Stdin) > 0 && stdinW != nil {
+				if _, err := stdinW.Write(msg.Stdin); err != nil {
+					return
+				}
+			}
+			if msg.StdinClosed && stdinW != nil {
+				stdinW.Close()
+			}
+			if r := msg.Resize; r != nil {
+				select {
+				case resize <- runtime.WindowSize{Rows: uint16(r.Height), Cols: uint16(r.Width)}:
+				default:
+				}
+			}
+		}
+	}()
+	code, err := s.agent.runtime.Exec(stream.Context(), in.state.ID, spec)
+	if err != nil {
+		if errors.Is(err, runtime.ErrNotRunning) {
+			return status.Errorf(codes.FailedPrecondition, "container %s is not running", c.Name)
+		}
+		return status.Errorf(codes.Internal, "exec: %v", err)
+	}
+	exit := int32(code)
+	return out.send(&skiffv1.ExecOutput{ExitCode: &exit})
+}
+
+// containerEnv is the environment the container runs with, so exec'd
+// commands see the same PATH and variables.
+func (s *podIOServer) containerEnv(c *skiffv1.Container) []string {
+	img, err := s.agent.images.Get(c.Image)
+	if err != nil {
+		return withDefaultPath(nil)
+	}
+	var env []image.EnvVar
+	for _, e := range c.Env {
+		env = append(env, image.EnvVar{Name: e.Name, Value: e.Value})
+	}
+	return withDefaultPath(img.Config.Apply(image.Overrides{Env: env}).Env)
+}
+
+// execOutput serialises sends from the stdout and stderr copiers.
+type execOutput struct {
+	mu     sync.Mutex
+	stream skiffv1.PodIO_ExecServer
+}
+
+func (o *execOutput) send(m *skiffv1.ExecOutput) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.stream.Send(m)
+}
+
+type execWriter struct {
+	o      *execOutput
+	stderr bool
+}
+
+func (o *execOutput) writer(stderr bool) io.Writer { return &execWriter{o: o, stderr: stderr} }
+
+func (w *execWriter) Write(p []byte) (int, error) {
+	b := append([]byte(nil), p...)
+	m := &skiffv1.ExecOutput{Stdout: b}
+	if w.stderr {
+		m = &skiffv1.ExecOutput{Stderr: b}
+	}
+	if err := w.o.send(m); err != nil {
+		return 0, fmt.Errorf("exec output: %w", err)
+	}
+	return len(p), nil
+}

@@ -1,0 +1,68 @@
+package nodeagent
+
+import (
+	"time"
+
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+// podState is what a pod's worker remembers between syncs; everything else
+// is read again from the runtime and the API each time.
+type podState struct {
+	containers map[string]*containerState
+	podIP      string
+	lastStatus *skiffv1.PodStatus
+	// runningSince is when every container first ran, for the start
+	// latency metric.
+	runningSeen bool
+}
+
+// containerState is the worker's memory of one container of the pod.
+type containerState struct {
+	// waiting is why the container is not running now (ContainerCreating,
+	// ErrImagePull, ImagePullBackOff, CrashLoopBackOff, …), with message.
+	waitingReason, waitingMessage string
+	// backoff level and when the next start is allowed.
+	backoffLevel int
+	notBefore    time.Time
+	// pull failures back off separately.
+	pullFailures int
+	imageID      string
+	image        string
+	// probes of the current instance.
+	probeAttempt int
+	liveness     probeState
+	readiness    probeState
+	ready        bool
+	// killedBy is why the agent stopped the current instance (liveness).
+	killedBy string
+}
+
+type probeState struct {
+	successes, failures int
+	lastRun             time.Time
+}
+
+func newPodState() *podState { return &podState{containers: map[string]*containerState{}} }
+
+func (s *podState) container(name string) *containerState {
+	c, ok := s.containers[name]
+	if !ok {
+		c = &containerState{}
+		s.containers[name] = c
+	}
+	return c
+}
+
+// nextBackoff is the delay before restart n of a crashing container:
+// base doubling to max.
+func nextBackoff(level int, base, max time.Duration) time.Duration {
+	d := base
+	for i := 1; i < level && d < max; i++ {
+		d *= 2
+	}
+	if d > max {
+		d = max
+	}
+	return d
+}

@@ -1,0 +1,188 @@
+package nodeagent
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/nodeagent/runtime"
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+// reportStatus computes the pod's status from the runtime and the worker's
+// memory and writes it when it changed.
+func (a *Agent) reportStatus(ctx context.Context, pod *skiffv1.Pod, st *podState, insts map[string][]instance) error {
+	status := a.podStatus(pod, st, insts)
+	if st.lastStatus != nil && proto.Equal(st.lastStatus, status) {
+		return nil
+	}
+	next := proto.Clone(pod).(*skiffv1.Pod)
+	next.Metadata.ResourceVersion = "" // the status is ours to write
+	next.Status = status
+	if _, err := a.cfg.Client.Pods().UpdateStatus(ctx, next); err != nil {
+		if client.IsNotFound(err) {
+			return nil
+		}
+		return err
+	}
+	if !st.runningSeen && status.Phase == "Running" && allStarted(status) {
+		st.runningSeen = true
+		a.metrics.podStart.Observe(time.Since(pod.Metadata.CreationTimestamp.AsTime()).Seconds())
+	}
+	st.lastStatus = status
+	return nil
+}
+
+func allStarted(s *skiffv1.PodStatus) bool {
+	for _, c := range s.ContainerStatuses {
+		if c.State.GetRunning() == nil {
+			return false
+		}
+	}
+	return true
+}
+
+func (a *Agent) podStatus(pod *skiffv1.Pod, st *podState, insts map[string][]instance) *skiffv1.PodStatus {
+	old := pod.GetStatus()
+	s := &skiffv1.PodStatus{
+		PodIp:     st.podIP,
+		HostIp:    a.cfg.AdvertiseAddress,
+		StartTime: old.GetStartTime(),
+	}
+	if s.StartTime == nil {
+		s.StartTime = timestamppb.Now()
+	}
+	var running, succeeded, failed, waiting, ready int
+	for _, c := range pod.Spec.Containers {
+		cs := st.container(c.Name)
+		list := insts[c.Name]
+		out := &skiffv1.ContainerStatus{Name: c.Name, Image: c.Image, ImageId: cs.imageID}
+		if cur := latest(list); cur != nil {
+			out.ContainerId = cur.state.ID
+			out.RestartCount = int32(cur.attempt)
+			out.State = stateOf(cur.state, cs.killedBy)
+			if prev := previous(list); prev != nil {
+				out.LastState = stateOf(prev.state, "")
+			}
+		}
+		switch {
+		case out.State.GetRunning() != nil && cs.waitingReason == "":
+			out.Started = true
+			out.Ready = cs.ready
+			running++
+			if cs.ready {
+				ready++
+			}
+		case cs.waitingReason != "":
+			// Waiting to (re)start: the last exit moves to lastState.
+			if out.State.GetTerminated() != nil {
+				out.LastState = out.State
+			}
+			out.State = &skiffv1.ContainerState{Waiting: &skiffv1.ContainerStateWaiting{Reason: cs.waitingReason, Message: cs.waitingMessage}}
+			waiting++
+		case out.State.GetTerminated() != nil:
+			if out.State.GetTerminated().ExitCode == 0 {
+				succeeded++
+			} else {
+				failed++
+			}
+		default:
+			out.State = &skiffv1.ContainerState{Waiting: &skiffv1.ContainerStateWaiting{Reason: "ContainerCreating"}}
+			waiting++
+		}
+		s.ContainerStatuses = append(s.ContainerStatuses, out)
+	}
+	n := len(pod.Spec.Containers)
+	switch {
+	case running > 0:
+		s.Phase = "Running"
+	case waiting > 0 && everStarted(s):
+		s.Phase = "Running" // restarting after a crash
+	case waiting > 0:
+		s.Phase = "Pending"
+	case succeeded == n:
+		s.Phase = "Succeeded"
+	default:
+		s.Phase = "Failed"
+	}
+	allReady := ready == n && n > 0
+	conds := append([]*skiffv1.Condition(nil), old.GetConditions()...)
+	setCond(&conds, "Initialized", true, "")
+	setCond(&conds, "ContainersReady", allReady, notReadyReason(allReady))
+	setCond(&conds, "Ready", allReady, notReadyReason(allReady))
+	s.Conditions = conds
+	return s
+}
+
+func everStarted(s *skiffv1.PodStatus) bool {
+	for _, c := range s.ContainerStatuses {
+		if c.RestartCount > 0 || c.LastState.GetTerminated() != nil {
+			return true
+		}
+	}
+	return false
+}
+
+func notReadyReason(ready bool) string {
+	if ready {
+		return ""
+	}
+	return "ContainersNotReady"
+}
+
+// setCond sets a condition, keeping its transition time when its status
+// did not change, so an unchanged pod has an unchanged status.
+func setCond(conds *[]*skiffv1.Condition, typ string, ok bool, reason string) {
+	status := "False"
+	if ok {
+		status = "True"
+	}
+	for i, c := range *conds {
+		if c.Type == typ {
+			if c.Status == status && c.Reason == reason {
+				return
+			}
+			(*conds)[i] = &skiffv1.Condition{Type: typ, Status: status, Reason: reason, LastTransitionTime: timestamppb.Now()}
+			return
+		}
+	}
+	*conds = append(*conds, &skiffv1.Condition{Type: typ, Status: status, Reason: reason, LastTransitionTime: timestamppb.Now()})
+}
+
+// stateOf translates the runtime's view of one instance.
+func stateOf(s runtime.State, killedBy string) *skiffv1.ContainerState {
+	switch s.Status {
+	case runtime.StatusRunning, runtime.StatusCreated:
+		return &skiffv1.ContainerState{Running: &skiffv1.ContainerStateRunning{StartedAt: ts(s.StartedAt)}}
+	}
+	t := &skiffv1.ContainerStateTerminated{
+		ExitCode: int32(s.ExitCode), Signal: int32(s.Signal),
+		StartedAt: ts(s.StartedAt), FinishedAt: ts(s.FinishedAt), Message: s.Error,
+	}
+	switch {
+	case s.OOMKilled:
+		t.Reason = "OOMKilled"
+	case s.Error != "":
+		t.Reason = "StartError"
+	case s.Status == runtime.StatusUnknown:
+		t.Reason = "Unknown"
+	case killedBy != "":
+		t.Reason = "Error"
+		t.Message = killedBy
+	case s.ExitCode == 0 && s.Signal == 0:
+		t.Reason = "Completed"
+	default:
+		t.Reason = "Error"
+	}
+	return &skiffv1.ContainerState{Terminated: t}
+}
+
+func ts(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}

@@ -1,0 +1,318 @@
+package nodeagent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/nodeagent/network"
+	"github.com/skiff-sh/skiff/nodeagent/runtime"
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+// syncPod drives one pod one step towards its spec and reports its status.
+// It is level-triggered: it reads what runs from the runtime each time, so
+// it is safe to call at any moment, and after an agent restart. done means
+// the pod is finished here and its worker can end.
+func (a *Agent) syncPod(ctx context.Context, pod *skiffv1.Pod, st *podState) (done bool, err error) {
+	if pod.GetMetadata().GetDeletionTimestamp() != nil {
+		return true, a.terminatePod(ctx, pod)
+	}
+	insts, err := a.instancesOf(pod.Metadata.Uid)
+	if err != nil {
+		return false, err
+	}
+	// A pod that has finished stays as it is: its containers keep their
+	// exit status and logs until the pod is deleted.
+	if p := st.lastStatus.GetPhase(); p == "Succeeded" || p == "Failed" {
+		return false, nil
+	}
+	if err := a.ensureSandbox(ctx, pod, st); err != nil {
+		a.setAllWaiting(pod, st, insts, "CreatePodSandboxError", err.Error())
+		return false, errors.Join(err, a.reportStatus(ctx, pod, st, insts))
+	}
+	for _, c := range pod.Spec.Containers {
+		if err := a.syncContainer(ctx, pod, c, insts[c.Name], st); err != nil {
+			a.log.Debug("container sync", "pod", client.KeyOf(pod), "container", c.Name, "err", err)
+		}
+	}
+	if insts, err = a.instancesOf(pod.Metadata.Uid); err != nil {
+		return false, err
+	}
+	return false, a.reportStatus(ctx, pod, st, insts)
+}
+
+func (a *Agent) setAllWaiting(pod *skiffv1.Pod, st *podState, insts map[string][]instance, reason, msg string) {
+	for _, c := range pod.Spec.Containers {
+		if !running(latest(insts[c.Name])) {
+			cs := st.container(c.Name)
+			cs.waitingReason, cs.waitingMessage = reason, msg
+		}
+	}
+}
+
+// ensureSandbox makes the pod's namespaces, network and files, once.
+func (a *Agent) ensureSandbox(ctx context.Context, pod *skiffv1.Pod, st *podState) error {
+	uid := pod.Metadata.Uid
+	sb, err := a.runtime.Sandbox(uid)
+	if errors.Is(err, runtime.ErrNotFound) {
+		hostname := pod.Spec.Hostname
+		if hostname == "" {
+			hostname = pod.Metadata.Name
+		}
+		sb, err = a.runtime.CreateSandbox(runtime.SandboxSpec{ID: uid, Hostname: hostname})
+	}
+	if err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	att, err := a.net.Attach(ctx, uid, sb.NetNS)
+	if err != nil {
+		return fmt.Errorf("network: %w", err)
+	}
+	st.podIP = att.IP.String()
+	return a.writePodFiles(pod, st.podIP)
+}
+
+// writePodFiles writes /etc/hosts, /etc/hostname and /etc/resolv.conf for
+// the pod's containers.
+func (a *Agent) writePodFiles(pod *skiffv1.Pod, ip string) error {
+	dir := a.cfg.podDir(pod.Metadata.Uid)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	hostname := pod.Spec.Hostname
+	if hostname == "" {
+		hostname = pod.Metadata.Name
+	}
+	podIP, err := netip.ParseAddr(ip)
+	if err != nil {
+		return fmt.Errorf("pod IP %q: %w", ip, err)
+	}
+	dns, err := netip.ParseAddr(a.cfg.ClusterDNS)
+	if err != nil {
+		return fmt.Errorf("cluster DNS address %q: %w", a.cfg.ClusterDNS, err)
+	}
+	files := map[string][]byte{
+		"hosts":       network.HostsFile(podIP, hostname),
+		"hostname":    []byte(hostname + "\n"),
+		"resolv.conf": network.ResolvConf(dns, pod.Metadata.Namespace, a.cfg.ClusterDomain),
+	}
+	for name, data := range files {
+		if err := writeFileIfChanged(filepath.Join(dir, name), data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeFileIfChanged(path string, data []byte) error {
+	if old, err := os.ReadFile(path); err == nil && string(old) == string(data) {
+		return nil
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// syncContainer starts, restarts or probes one container.
+func (a *Agent) syncContainer(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.Container, list []instance, st *podState) error {
+	cs := st.container(c.Name)
+	cur := latest(list)
+	if running(cur) {
+		cs.waitingReason, cs.waitingMessage = "", ""
+		if cur.state.Status == runtime.StatusRunning {
+			a.probe(ctx, pod, c, cur, cs, st.podIP)
+		}
+		return nil
+	}
+	attempt := 0
+	if cur != nil {
+		if !shouldRestart(pod.Spec.RestartPolicy, cur.state) {
+			cs.waitingReason, cs.waitingMessage = "", ""
+			return nil
+		}
+		attempt = cur.attempt + 1
+		// Back off before restarting a crashing container; one that ran
+		// long enough starts over.
+		if ran := cur.state.FinishedAt.Sub(cur.state.StartedAt); ran >= a.cfg.BackoffReset {
+			cs.backoffLevel = 0
+		}
+		if cs.notBefore.IsZero() || cs.notBefore.Before(cur.state.FinishedAt) {
+			cs.backoffLevel++
+			cs.notBefore = cur.state.FinishedAt.Add(nextBackoff(cs.backoffLevel, a.cfg.BackoffBase, a.cfg.BackoffMax))
+		}
+		if wait := time.Until(cs.notBefore); wait > 0 {
+			if cs.waitingReason != "CrashLoopBackOff" {
+				a.event(ctx, pod, "Warning", "BackOff", fmt.Sprintf("Back-off restarting failed container %s", c.Name))
+			}
+			cs.waitingReason = "CrashLoopBackOff"
+			cs.waitingMessage = fmt.Sprintf("back-off %s restarting failed container=%s pod=%s", nextBackoff(cs.backoffLevel, a.cfg.BackoffBase, a.cfg.BackoffMax).Round(time.Second), c.Name, pod.Metadata.Name)
+			return nil
+		}
+	}
+	return a.startContainer(ctx, pod, c, attempt, list, cs)
+}
+
+// shouldRestart applies the pod's restart policy to an exited container.
+func shouldRestart(policy string, s runtime.State) bool {
+	failed := s.ExitCode != 0 || s.Signal != 0 || s.OOMKilled || s.Status == runtime.StatusUnknown
+	switch policy {
+	case "Never":
+		return false
+	case "OnFailure":
+		return failed
+	}
+	return true
+}
+
+func (a *Agent) startContainer(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.Container, attempt int, older []instance, cs *containerState) error {
+	if cs.waitingReason == "" || cs.waitingReason == "CrashLoopBackOff" {
+		cs.waitingReason, cs.waitingMessage = "ContainerCreating", ""
+	}
+	img, err := a.pullImage(ctx, pod, c, cs)
+	if err != nil {
+		return err
+	}
+	spec, err := a.containerSpec(ctx, pod, c, img, attempt)
+	if err != nil {
+		cs.waitingReason, cs.waitingMessage = "CreateContainerConfigError", err.Error()
+		a.event(ctx, pod, "Warning", "Failed", fmt.Sprintf("Error: %v", err))
+		return err
+	}
+	// Keep one exited instance for `logs --previous`; remove the rest.
+	for i := range older {
+		if i < len(older)-1 {
+			if err := a.runtime.Remove(ctx, older[i].state.ID); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+				a.log.Warn("remove old container", "id", older[i].state.ID, "err", err)
+			}
+		}
+	}
+	if _, err := a.runtime.Create(ctx, spec); err != nil && !errors.Is(err, runtime.ErrExists) {
+		cs.waitingReason, cs.waitingMessage = "CreateContainerError", err.Error()
+		a.event(ctx, pod, "Warning", "Failed", fmt.Sprintf("Error: %v", err))
+		return err
+	}
+	if err := a.runtime.Start(ctx, spec.ID); err != nil {
+		cs.waitingReason, cs.waitingMessage = "RunContainerError", err.Error()
+		a.event(ctx, pod, "Warning", "Failed", fmt.Sprintf("Error: %v", err))
+		return err
+	}
+	cs.waitingReason, cs.waitingMessage = "", ""
+	cs.killedBy = ""
+	cs.liveness, cs.readiness, cs.ready = probeState{}, probeState{}, false
+	if attempt > 0 {
+		a.metrics.restarts.Inc()
+	}
+	a.event(ctx, pod, "Normal", "Started", fmt.Sprintf("Started container %s", c.Name))
+	return nil
+}
+
+// terminatePod stops a pod being deleted — SIGTERM, its grace period,
+// SIGKILL — removes what it used and tells the server it is gone.
+func (a *Agent) terminatePod(ctx context.Context, pod *skiffv1.Pod) error {
+	grace := time.Duration(pod.Metadata.DeletionGracePeriodSeconds) * time.Second
+	a.event(ctx, pod, "Normal", "Killing", fmt.Sprintf("Stopping pod (grace period %s)", grace))
+	if err := a.teardownPod(ctx, pod.Metadata.Uid, grace); err != nil {
+		return err
+	}
+	_, _, err := a.cfg.Client.Pods().Delete(ctx, pod.Metadata.Namespace, pod.Metadata.Name, client.DeleteOptions{Force: true, UID: pod.Metadata.Uid})
+	if client.IsNotFound(err) || client.IsConflict(err) {
+		err = nil // already gone, or a new pod of the same name
+	}
+	return err
+}
+
+// teardownPod stops the pod's containers (grace 0: SIGKILL at once) and
+// removes them, its sandbox, network and per-pod directories.
+func (a *Agent) teardownPod(ctx context.Context, uid string, grace time.Duration) error {
+	insts, err := a.instancesOf(uid)
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, len(insts))
+	n := 0
+	for _, list := range insts {
+		for _, in := range list {
+			if running(&in) {
+				n++
+				go func(id string) { errc <- a.runtime.Stop(ctx, id, syscall.SIGTERM, grace) }(in.state.ID)
+			}
+		}
+	}
+	var errs []error
+	for ; n > 0; n-- {
+		if err := <-errc; err != nil && !errors.Is(err, runtime.ErrNotRunning) && !errors.Is(err, runtime.ErrNotFound) {
+			errs = append(errs, err)
+		}
+	}
+	for _, list := range insts {
+		for _, in := range list {
+			if err := a.runtime.Remove(ctx, in.state.ID); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	netns := ""
+	if sb, err := a.runtime.Sandbox(uid); err == nil {
+		netns = sb.NetNS
+	}
+	if a.net != nil {
+		if err := a.net.Detach(ctx, uid, netns); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := a.runtime.RemoveSandbox(uid); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+		errs = append(errs, err)
+	}
+	if err := a.removePodVolumes(uid); err != nil {
+		errs = append(errs, err)
+	}
+	if err := os.RemoveAll(a.cfg.podDir(uid)); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// cleanupOrphans removes what belongs to pods that are no longer bound to
+// this node (deleted while the agent was away).
+func (a *Agent) cleanupOrphans(ctx context.Context) error {
+	known := map[string]bool{}
+	for _, p := range a.pods.List() {
+		known[p.Metadata.Uid] = true
+	}
+	orphans := map[string]bool{}
+	states, err := a.runtime.List()
+	if err != nil {
+		return err
+	}
+	for _, s := range states {
+		if uid, _, _, ok := parseContainerID(s.ID); ok && !known[uid] {
+			orphans[uid] = true
+		}
+	}
+	sandboxes, err := a.runtime.ListSandboxes()
+	if err != nil {
+		return err
+	}
+	for _, uid := range sandboxes {
+		if !known[uid] {
+			orphans[uid] = true
+		}
+	}
+	var errs []error
+	for uid := range orphans {
+		a.log.Info("removing the remains of a pod deleted while the agent was away", "pod_uid", uid)
+		if err := a.teardownPod(ctx, uid, 0); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

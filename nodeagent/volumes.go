@@ -1,0 +1,160 @@
+package nodeagent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/nodeagent/runtime"
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+	"github.com/skiff-sh/skiff/quantity"
+)
+
+// volumeMounts resolves a container's volume mounts to host directories.
+func (a *Agent) volumeMounts(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.Container) ([]runtime.Mount, error) {
+	byName := map[string]*skiffv1.PodVolume{}
+	for _, v := range pod.Spec.Volumes {
+		byName[v.Name] = v
+	}
+	var out []runtime.Mount
+	for _, m := range c.VolumeMounts {
+		v, ok := byName[m.Name]
+		if !ok {
+			return nil, fmt.Errorf("volume mount %q: no such volume in the pod", m.Name)
+		}
+		src, err := a.volumeSource(ctx, pod, v)
+		if err != nil {
+			return nil, fmt.Errorf("volume %q: %w", v.Name, err)
+		}
+		if m.SubPath != "" {
+			src = filepath.Join(src, m.SubPath)
+			if err := os.MkdirAll(src, 0o755); err != nil {
+				return nil, fmt.Errorf("volume %q subPath: %w", v.Name, err)
+			}
+		}
+		out = append(out, runtime.Mount{
+			Source: src, Destination: m.MountPath,
+			ReadOnly: m.ReadOnly || v.GetVolume().GetReadOnly(),
+		})
+	}
+	return out, nil
+}
+
+func (a *Agent) volumeSource(ctx context.Context, pod *skiffv1.Pod, v *skiffv1.PodVolume) (string, error) {
+	switch {
+	case v.EmptyDir != nil:
+		dir := filepath.Join(a.cfg.podDataDir(pod.Metadata.Uid), "volumes", v.Name)
+		if err := os.MkdirAll(dir, 0o777); err != nil {
+			return "", err
+		}
+		if v.EmptyDir.Medium == "Memory" {
+			return dir, mountTmpfs(dir, v.EmptyDir.SizeLimit)
+		}
+		return dir, nil
+	case v.HostPath != nil:
+		if _, err := os.Stat(v.HostPath.Path); err != nil {
+			return "", fmt.Errorf("hostPath %s: %w", v.HostPath.Path, err)
+		}
+		return v.HostPath.Path, nil
+	case v.Volume != nil:
+		vol, err := a.cfg.Client.Volumes().Get(ctx, pod.Metadata.Namespace, v.Volume.Name)
+		if err != nil {
+			return "", fmt.Errorf("volume object %s/%s: %w", pod.Metadata.Namespace, v.Volume.Name, err)
+		}
+		return a.persistentVolumeDir(vol)
+	}
+	return "", fmt.Errorf("no source")
+}
+
+// persistentVolumeDir is where a Volume object's data lives on this node.
+// Local volumes are directories under the agent's data dir named by the
+// Volume's UID, so a new Volume of the same name starts empty.
+func (a *Agent) persistentVolumeDir(vol *skiffv1.Volume) (string, error) {
+	s := vol.GetSpec()
+	switch {
+	case s.GetLocal() != nil:
+		if n := s.Local.NodeName; n != "" && n != a.cfg.NodeName {
+			return "", fmt.Errorf("local volume %s lives on node %s, not %s", vol.Metadata.Name, n, a.cfg.NodeName)
+		}
+		dir := a.localVolumeDir(vol)
+		return dir, os.MkdirAll(dir, 0o777)
+	case s.GetHostPath() != nil:
+		return s.HostPath.Path, os.MkdirAll(s.HostPath.Path, 0o755)
+	case s.GetNfs() != nil:
+		return "", fmt.Errorf("nfs volumes need NFS support in the kernel, which this node lacks")
+	}
+	return "", fmt.Errorf("volume %s has no source", vol.Metadata.Name)
+}
+
+func (a *Agent) localVolumeDir(vol *skiffv1.Volume) string {
+	return filepath.Join(a.cfg.DataDir, "volumes", vol.Metadata.Namespace+"_"+vol.Metadata.Name+"_"+vol.Metadata.Uid)
+}
+
+func mountTmpfs(dir, sizeLimit string) error {
+	var st, parent unix.Stat_t
+	if unix.Stat(dir, &st) == nil && unix.Stat(filepath.Dir(dir), &parent) == nil && st.Dev != parent.Dev {
+		return nil // already mounted
+	}
+	opts := "mode=0777"
+	if sizeLimit != "" {
+		q, err := quantity.Parse(sizeLimit)
+		if err != nil {
+			return fmt.Errorf("sizeLimit: %w", err)
+		}
+		opts += fmt.Sprintf(",size=%d", q.Value())
+	}
+	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
+		return fmt.Errorf("mount tmpfs on %s: %w", dir, err)
+	}
+	return nil
+}
+
+// removePodVolumes unmounts and deletes a pod's emptyDir volumes.
+func (a *Agent) removePodVolumes(uid string) error {
+	root := filepath.Join(a.cfg.podDataDir(uid), "volumes")
+	entries, _ := os.ReadDir(root)
+	for _, e := range entries {
+		dir := filepath.Join(root, e.Name())
+		if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("unmount %s: %w", dir, err)
+		}
+	}
+	return os.RemoveAll(a.cfg.podDataDir(uid))
+}
+
+// gcLocalVolumes removes the data of local volumes whose Volume object is
+// gone, every interval until ctx ends.
+func (a *Agent) gcLocalVolumes(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		vols, _, err := a.cfg.Client.Volumes().List(ctx, client.ListOptions{})
+		if err != nil {
+			continue
+		}
+		keep := map[string]bool{}
+		for _, v := range vols {
+			keep[filepath.Base(a.localVolumeDir(v))] = true
+		}
+		root := filepath.Join(a.cfg.DataDir, "volumes")
+		entries, _ := os.ReadDir(root)
+		for _, e := range entries {
+			if !keep[e.Name()] && strings.Count(e.Name(), "_") >= 2 {
+				a.log.Info("removing data of deleted volume", "dir", e.Name())
+				os.RemoveAll(filepath.Join(root, e.Name()))
+			}
+		}
+	}
+}
