@@ -162,4 +162,3 @@ func replaceCondition(conds *[]*skiffv1.Condition, c *skiffv1.Condition) {
 	}
 	*conds = append(*conds, c)
 }
-
