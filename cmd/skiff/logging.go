@@ -26,6 +26,6 @@ func newLogger(w io.Writer, format string, verbose int) (*slog.Logger, error) {
 
 // verbosity reads the root command's -v count.
 func verbosity(cmd *cobra.Command) int {
-	n, _ := cmd.Flags().GetCount("verbosity")
+	n, _ := cmd.Flags().GetCount("verbose")
 	return n
 }
