@@ -213,7 +213,9 @@ func (n *Network) ensurePodEnd(ph *netlink.Handle, ip netip.Addr, mac net.Hardwa
 
 // Detach removes the pod's veth pair and releases its address. The pod's
 // netns may already be gone (netnsPath missing, empty or unmounted): the
-// host end and the address are still cleaned up. Idempotent.
+// host end and the address are still cleaned up. Idempotent. ctx is not
+// consulted: a teardown once begun runs to the end, so no half-detached
+// pod keeps an address.
 func (n *Network) Detach(ctx context.Context, podID, netnsPath string) error {
 	if err := checkPodID(podID); err != nil {
 		return err
