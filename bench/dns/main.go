@@ -31,10 +31,11 @@ func run() error {
 	workers := flag.Int("workers", 4, "Go load generator: concurrent workers, one query in flight each")
 	maxQueries := flag.Int("max-queries", 2_000_000, "Go load generator: stop after this many queries")
 	clients := flag.Int("dnsperf-clients", 4, "dnsperf -c")
+	udpWorkers := flag.Int("udp-workers", 0, "skiff: UDP reading goroutines (0: its default)")
 	coredns := flag.String("coredns", "", "CoreDNS binary (default: coredns in PATH or $GOPATH/bin)")
 	flag.Parse()
 	if *role != "" {
-		return serveRole(*role, *nSvc, *nPods)
+		return serveRole(*role, *nSvc, *nPods, *udpWorkers)
 	}
 
 	dir, err := os.MkdirTemp("", "bench-dns-")
@@ -61,7 +62,7 @@ func run() error {
 			t.c.stop()
 		}
 	}()
-	skiff, err := startRole("skiff", *nSvc, *nPods)
+	skiff, err := startRole("skiff", *nSvc, *nPods, *udpWorkers)
 	if err != nil {
 		return err
 	}
@@ -75,7 +76,7 @@ func run() error {
 	} else {
 		fmt.Println("CoreDNS binary not found: build it with `cd \"$(mktemp -d)\" && go install github.com/coredns/coredns@v1.15.0`, or pass -coredns; comparing against the naive miekg server only")
 	}
-	naive, err := startRole("naive", *nSvc, *nPods)
+	naive, err := startRole("naive", *nSvc, *nPods, 0)
 	if err != nil {
 		return err
 	}

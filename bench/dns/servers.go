@@ -27,7 +27,7 @@ import (
 // serveRole runs one server inside this (child) process, prints
 // "ADDR host:port" once it answers, and stops when stdin closes or on
 // SIGTERM.
-func serveRole(role string, nSvc, nPods int) error {
+func serveRole(role string, nSvc, nPods, udpWorkers int) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	go func() { // the parent holds our stdin: its end is ours
@@ -41,7 +41,7 @@ func serveRole(role string, nSvc, nPods int) error {
 		for _, s := range svcs {
 			b.SetService(s)
 		}
-		s, err := dnsserver.New(dnsserver.Config{Backend: b, Listen: "127.0.0.1:0", Upstreams: []string{},
+		s, err := dnsserver.New(dnsserver.Config{Backend: b, Listen: "127.0.0.1:0", Upstreams: []string{}, UDPWorkers: udpWorkers,
 			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 		if err != nil {
 			return err
@@ -120,12 +120,12 @@ func (c *child) stop() {
 
 // startRole re-executes this binary in a server role and waits for its
 // address.
-func startRole(role string, nSvc, nPods int) (*child, error) {
+func startRole(role string, nSvc, nPods, udpWorkers int) (*child, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(self, "-role", role, "-services", fmt.Sprint(nSvc), "-pods", fmt.Sprint(nPods))
+	cmd := exec.Command(self, "-role", role, "-services", fmt.Sprint(nSvc), "-pods", fmt.Sprint(nPods), "-udp-workers", fmt.Sprint(udpWorkers))
 	return startChild(role, cmd, func(line string) (string, bool) {
 		return strings.CutPrefix(line, "ADDR ")
 	})
