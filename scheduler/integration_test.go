@@ -285,6 +285,27 @@ func TestIntegrationFitAndWhyNot(t *testing.T) {
 	if evs := e.failedEvents("c"); len(evs) != 1 {
 		t.Fatalf("%d FailedScheduling events after binding", len(evs))
 	}
+
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, mf := range mfs {
+		have[mf.GetName()] = true
+	}
+	for _, name := range []string{
+		"skiff_scheduler_attempts_total", "skiff_scheduler_scheduling_duration_seconds",
+		"skiff_scheduler_pending_pods", "skiff_scheduler_bind_duration_seconds",
+		"skiff_scheduler_unschedulable_reasons_total",
+	} {
+		if !have[name] {
+			t.Errorf("metric %s not exported", name)
+		}
+	}
+	if e.attempts("scheduled") != 3 {
+		t.Errorf("scheduled attempts %v, want 3", e.attempts("scheduled"))
+	}
 }
 
 // 100 pods race for a node with room for 10: exactly 10 are bound, the rest

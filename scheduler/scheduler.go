@@ -82,6 +82,8 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		reported:  map[string]string{},
 	}
 	r.queue.onLen = func(n int) { s.metrics.pending.Set(float64(n)) }
+	// A scheduler that stopped (or lost leadership) holds no pending pods.
+	defer s.metrics.pending.Set(0)
 	r.cluster = cacheCluster{c: r.cache, volumes: r.volumes.Get}
 	r.addHandlers()
 

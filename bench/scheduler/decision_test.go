@@ -11,7 +11,7 @@ import (
 type noVolumes struct{}
 
 func (noVolumes) Volume(string) (*skiffv1.Volume, bool) { return nil, false }
-func (noVolumes) VolumeNodes(string) []string          { return nil }
+func (noVolumes) VolumeNodes(string) []string           { return nil }
 
 // BenchmarkDecision5000Nodes times one scheduling decision (filter, score,
 // pick) over 5,000 nodes that already hold two pods each, in memory.

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/skiff-sh/skiff/apiserver"
 	"github.com/skiff-sh/skiff/apiserver/apitest"
 	"github.com/skiff-sh/skiff/client"
@@ -21,6 +23,7 @@ import (
 var (
 	creators        = flag.Int("creators", 64, "goroutines creating nodes and pods, like scheduler_perf's concurrent clients")
 	bindParallelism = flag.Int("bind-parallelism", 0, "the scheduler's BindParallelism (0: its default)")
+	precreate       = flag.Bool("precreate", false, "create every pod before the scheduler starts and time from its start: the scheduler's own rate, apart from the API server's create rate")
 )
 
 // figures are what one run measured.
@@ -29,11 +32,13 @@ type figures struct {
 	elapsed       time.Duration // first pod create → last pod bound
 	createElapsed time.Duration // first → last pod create
 	podsPerSecond float64
+	meanBind      time.Duration // from skiff_scheduler_bind_duration_seconds
 }
 
 func (f figures) String() string {
-	return fmt.Sprintf("%d nodes, %d pods: %.0f pods/s (all bound in %v; creating took %v)",
-		f.nodes, f.pods, f.podsPerSecond, f.elapsed.Round(time.Millisecond), f.createElapsed.Round(time.Millisecond))
+	return fmt.Sprintf("%d nodes, %d pods: %.0f pods/s (all bound in %v; creating took %v; mean Bind %v)",
+		f.nodes, f.pods, f.podsPerSecond, f.elapsed.Round(time.Millisecond), f.createElapsed.Round(time.Millisecond),
+		f.meanBind.Round(100*time.Microsecond))
 }
 
 // schedulingBasic runs one SchedulingBasic round against a fresh API server.
@@ -52,29 +57,6 @@ func schedulingBasic(tb testing.TB, nodes, pods int) figures {
 		_, err := c.Nodes().Create(ctx, benchNode(i))
 		return err
 	})
-
-	log := slog.New(slog.DiscardHandler)
-	if os.Getenv("SKIFF_BENCH_LOG") != "" {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	}
-	s, err := scheduler.New(scheduler.Config{Client: c, Logger: log, BindParallelism: *bindParallelism})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	sctx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- s.Run(sctx) }()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			tb.Errorf("scheduler: %v", err)
-		}
-	}()
-	select {
-	case <-s.Ready():
-	case <-ctx.Done():
-		tb.Fatal("scheduler never synced")
-	}
 
 	// Count bindings from a watch opened before the first create.
 	_, rv, err := c.Pods().List(ctx, client.ListOptions{FieldSelector: "metadata.name=none"})
@@ -104,12 +86,25 @@ func schedulingBasic(tb testing.TB, nodes, pods int) figures {
 		}
 	}()
 
-	start := time.Now()
-	parallel(tb, pods, func(i int) error {
-		_, err := c.Pods().Create(ctx, benchPod(i))
-		return err
-	})
-	created := time.Now()
+	createPods := func() {
+		parallel(tb, pods, func(i int) error {
+			_, err := c.Pods().Create(ctx, benchPod(i))
+			return err
+		})
+	}
+	reg := prometheus.NewRegistry()
+	var start, created time.Time
+	if *precreate {
+		createPods()
+		start = time.Now()
+		created = start
+		startScheduler(tb, ctx, c, reg)
+	} else {
+		startScheduler(tb, ctx, c, reg)
+		start = time.Now()
+		createPods()
+		created = time.Now()
+	}
 	var end time.Time
 	select {
 	case end = <-allBound:
@@ -118,8 +113,56 @@ func schedulingBasic(tb testing.TB, nodes, pods int) figures {
 	}
 	f := figures{nodes: nodes, pods: pods, elapsed: end.Sub(start), createElapsed: created.Sub(start)}
 	f.podsPerSecond = float64(pods) / f.elapsed.Seconds()
+	f.meanBind = meanOf(tb, reg, "skiff_scheduler_bind_duration_seconds")
 	checkNoOvercommit(tb, ctx, c)
 	return f
+}
+
+// startScheduler runs a scheduler until the test ends and waits until it
+// has synced.
+func startScheduler(tb testing.TB, ctx context.Context, c *client.Client, reg prometheus.Registerer) {
+	tb.Helper()
+	log := slog.New(slog.DiscardHandler)
+	if os.Getenv("SKIFF_BENCH_LOG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	s, err := scheduler.New(scheduler.Config{Client: c, Logger: log, Metrics: reg, BindParallelism: *bindParallelism})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(sctx) }()
+	tb.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			tb.Errorf("scheduler: %v", err)
+		}
+	})
+	select {
+	case <-s.Ready():
+	case <-ctx.Done():
+		tb.Fatal("scheduler never synced")
+	}
+
+}
+
+// meanOf is the mean of a histogram in reg.
+func meanOf(tb testing.TB, reg *prometheus.Registry, name string) time.Duration {
+	tb.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			h := mf.GetMetric()[0].GetHistogram()
+			if h.GetSampleCount() > 0 {
+				return time.Duration(h.GetSampleSum() / float64(h.GetSampleCount()) * float64(time.Second))
+			}
+		}
+	}
+	return 0
 }
 
 // parallel runs fn(0..n-1) on the creator goroutines; the first error fails.
