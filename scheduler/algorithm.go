@@ -60,9 +60,6 @@ func NewAlgorithm(opts AlgorithmOptions) *Algorithm {
 	return a
 }
 
-// Filters lists the filters in the order they run.
-func (a *Algorithm) Filters() []Filter { return append([]Filter(nil), a.filters...) }
-
 // Schedule picks the node for pod among nodes. The error is a *FitError
 // when no node fits. Nodes are visited from an offset given by the pod's UID
 // hash, so pods spread over a big cluster even when only a sample is scored,
