@@ -15,11 +15,14 @@ func TestHundredContainersLeaveNothingBehind(t *testing.T) {
 	}
 	r := newTestRuntime(t)
 	layer := busyboxRootfs(t)
-	mountsBefore := mountLines(t)
+	n := 100
+	if raceEnabled {
+		n = 10 // a race-instrumented init takes ~1s to start
+	}
 	if _, err := r.CreateSandbox(SandboxSpec{ID: "leakpod", Hostname: "leak"}); err != nil {
 		t.Fatal(err)
 	}
-	for i := range 100 {
+	for i := range n {
 		id := fmt.Sprintf("leak-%03d", i)
 		spec := shSpec(id, []string{layer}, "echo $$")
 		if i%2 == 0 {
@@ -40,8 +43,11 @@ func TestHundredContainersLeaveNothingBehind(t *testing.T) {
 	if sts, _ := r.List(); len(sts) != 0 {
 		t.Errorf("containers left: %+v", sts)
 	}
-	if after := mountLines(t); len(after) != len(mountsBefore) {
-		t.Errorf("mounts before %d, after %d:\n%s", len(mountsBefore), len(after), strings.Join(after, "\n"))
+	// Other tests on this machine mount things too: look for ours.
+	for _, m := range mountLines(t) {
+		if strings.Contains(m, r.cfg.StateDir) || strings.Contains(m, r.cfg.RunDir) {
+			t.Errorf("mount left: %s", m)
+		}
 	}
 	// Only the (empty) parent cgroup may remain in each hierarchy.
 	for _, c := range []string{"cpu", "cpuacct", "cpuset", "memory", "pids", "freezer", "devices"} {

@@ -150,9 +150,13 @@ func TestPauseResume(t *testing.T) {
 	if err := r.Resume("ticker"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond)
-	if again, _ := os.ReadFile(st.LogPath); len(again) == len(after) {
-		t.Error("resumed container is silent")
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if again, _ := os.ReadFile(st.LogPath); len(again) > len(after) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("resumed container is silent")
+		}
 	}
 	// Stop must work on a paused container too.
 	if err := r.Pause("ticker"); err != nil {
