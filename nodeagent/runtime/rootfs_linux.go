@@ -33,6 +33,56 @@ func overlayOptions(layers []string, upper, work string) (string, error) {
 	return fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", strings.Join(layers, ":"), upper, work), nil
 }
 
+// mountOverlay mounts the layers at target. mount(2) options must fit in
+// one page, which a deep image overflows; then the new mount API adds the
+// layers one by one ("lowerdir+", Linux 6.8+).
+func mountOverlay(layers []string, upper, work, target string) error {
+	opts, err := overlayOptions(layers, upper, work)
+	if err != nil {
+		return err
+	}
+	if len(opts) < unix.Getpagesize()-1 {
+		if err := unix.Mount("overlay", target, "overlay", 0, opts); err != nil {
+			return fmt.Errorf("runtime: mount overlay: %w", err)
+		}
+		return nil
+	}
+	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("runtime: fsopen overlay: %w", err)
+	}
+	defer unix.Close(fsfd)
+	set := func(k, v string) error {
+		if err := unix.FsconfigSetString(fsfd, k, v); err != nil {
+			return fmt.Errorf("runtime: overlay %s=%s: %w", k, v, err)
+		}
+		return nil
+	}
+	for _, l := range layers {
+		if err := set("lowerdir+", l); err != nil {
+			return err
+		}
+	}
+	if err := set("upperdir", upper); err != nil {
+		return err
+	}
+	if err := set("workdir", work); err != nil {
+		return err
+	}
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return fmt.Errorf("runtime: create overlay: %w", err)
+	}
+	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("runtime: fsmount overlay: %w", err)
+	}
+	defer unix.Close(mfd)
+	if err := unix.MoveMount(mfd, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("runtime: move overlay mount: %w", err)
+	}
+	return nil
+}
+
 // setupRootfs runs in the container's fresh mount namespace, before
 // pivot_root: it mounts the overlay and everything that needs a host path.
 func setupRootfs(c *containerConfig) error {
@@ -42,12 +92,8 @@ func setupRootfs(c *containerConfig) error {
 		return fmt.Errorf("runtime: make / rprivate: %w", err)
 	}
 	rootfs := filepath.Join(c.Dir, rootfsDir)
-	opts, err := overlayOptions(c.Spec.Layers, filepath.Join(c.Dir, upperDir), filepath.Join(c.Dir, workDir))
-	if err != nil {
+	if err := mountOverlay(c.Spec.Layers, filepath.Join(c.Dir, upperDir), filepath.Join(c.Dir, workDir), rootfs); err != nil {
 		return err
-	}
-	if err := unix.Mount("overlay", rootfs, "overlay", 0, opts); err != nil {
-		return fmt.Errorf("runtime: mount overlay: %w", err)
 	}
 	root, err := unix.Open(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
