@@ -61,6 +61,12 @@ func TestCPUQuotaVisibleInUsage(t *testing.T) {
 	if s1.Pids != 1 || s1.MemoryWorkingSet == 0 {
 		t.Errorf("stats %+v", s1)
 	}
+	if err := r.UpdateResources("cpu", Resources{CPUQuotaUs: 50000}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(cgdir, "cpu.cfs_quota_us")); strings.TrimSpace(string(b)) != "50000" {
+		t.Errorf("updated cpu.cfs_quota_us = %q", b)
+	}
 	if err := r.Stop(ctx, "cpu", 0, 300*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}

@@ -40,6 +40,10 @@ for i in $(seq 100); do echo hello-over-lo | nc 127.0.0.1 8080 && exit 0; sleep 
 	if !strings.Contains(out, "web-1") {
 		t.Errorf("client does not see the pod hostname:\n%s", out)
 	}
+	ps, err := r.SandboxStats("pod1")
+	if err != nil || ps.CPUUsageNs == 0 {
+		t.Errorf("pod stats %+v %v", ps, err)
+	}
 	sst, err := r.Wait(ctx, "server")
 	if err != nil {
 		t.Fatal(err)
