@@ -112,11 +112,14 @@ func (r *Runtime) Create(ctx context.Context, spec ContainerSpec) (State, error)
 	if c.LogPath == "" {
 		c.LogPath = filepath.Join(dir, defaultLogName)
 	}
+	t0 := time.Now()
 	st, err := r.create(ctx, &c)
 	if err != nil {
 		r.cleanup(&c)
+		r.log.Debug("create failed", "container", spec.ID, "err", err)
 		return State{}, err
 	}
+	r.log.Debug("created", "container", spec.ID, "sandbox", spec.SandboxID, "took", time.Since(t0))
 	return st, nil
 }
 
@@ -293,6 +296,7 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	}
 	line := strings.TrimSpace(string(answer))
 	if line == "ok" {
+		r.log.Debug("started", "container", id)
 		return nil
 	}
 	return fmt.Errorf("runtime: start %s: %s", id, strings.TrimPrefix(line, "error: "))
@@ -533,6 +537,7 @@ func (r *Runtime) Remove(ctx context.Context, id string) error {
 			}
 		}
 	}
+	r.log.Debug("removing", "container", id)
 	return r.cleanup(&c)
 }
 

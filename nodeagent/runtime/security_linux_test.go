@@ -38,7 +38,7 @@ func TestEscapeAttemptsFail(t *testing.T) {
 echo firmware: $(ls /sys/firmware | wc -l)
 echo 1 > /proc/sys/kernel/panic_on_oops 2>/dev/null && echo procsys: ALLOWED || echo procsys: denied
 touch /sys/escape 2>/dev/null && echo sys: ALLOWED || echo sys: denied
-grep CapEff /proc/self/status
+grep -E 'Cap(Eff|Inh|Bnd|Amb)' /proc/self/status
 grep NoNewPrivs /proc/self/status
 grep Seccomp: /proc/self/status
 `)
@@ -61,7 +61,8 @@ grep Seccomp: /proc/self/status
 		}
 	}
 	// Docker's set minus NET_RAW: 0xa80425fb &^ (1<<13).
-	if !strings.Contains(out, "CapEff:\t00000000a80405fb") {
+	if !strings.Contains(out, "CapEff:\t00000000a80405fb") || !strings.Contains(out, "CapBnd:\t00000000a80405fb") ||
+		!strings.Contains(out, "CapInh:\t0000000000000000") || !strings.Contains(out, "CapAmb:\t0000000000000000") {
 		t.Errorf("unexpected capabilities:\n%s", out)
 	}
 }
