@@ -103,6 +103,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		ClusterCIDR: netip.MustParsePrefix(a.cfg.ClusterCIDR),
 		BridgeName:  a.cfg.BridgeName,
 		StateDir:    filepath.Join(a.cfg.DataDir, "network"),
+		HostNetNS:   a.cfg.HostNetNS,
 	})
 	if err != nil {
 		return fmt.Errorf("nodeagent: pod network: %w", err)

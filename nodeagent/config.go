@@ -31,6 +31,10 @@ type Config struct {
 	// route; BridgeName is the node bridge.
 	ClusterCIDR string
 	BridgeName  string
+	// HostNetNS is the network namespace that plays the node's (bridge,
+	// routes); empty means the agent's own. Tests and kind-like clusters
+	// set it.
+	HostNetNS string
 	// ClusterDNS is the nameserver written into pods' resolv.conf; empty
 	// means the node's bridge address (where `skiff up` serves DNS).
 	ClusterDNS    string

@@ -74,6 +74,11 @@ func (a *Agent) runProbe(ctx context.Context, p *skiffv1.Probe, st *probeState, 
 }
 
 func (a *Agent) check(ctx context.Context, p *skiffv1.Probe, in *instance, podIP string, timeout time.Duration) error {
+	sb, err := a.runtime.Sandbox(in.podUID)
+	if err != nil {
+		return err
+	}
+	netns := sb.NetNS
 	switch {
 	case p.Exec != nil:
 		var out bytes.Buffer
@@ -86,7 +91,7 @@ func (a *Agent) check(ctx context.Context, p *skiffv1.Probe, in *instance, podIP
 		}
 		return nil
 	case p.TcpSocket != nil:
-		conn, err := net.DialTimeout("tcp", net.JoinHostPort(podIP, strconv.Itoa(int(p.TcpSocket.Port))), timeout)
+		conn, err := dialInNetNS(ctx, netns, "tcp", net.JoinHostPort(podIP, strconv.Itoa(int(p.TcpSocket.Port))))
 		if err != nil {
 			return err
 		}
@@ -97,7 +102,13 @@ func (a *Agent) check(ctx context.Context, p *skiffv1.Probe, in *instance, podIP
 		if err != nil {
 			return err
 		}
-		resp, err := (&http.Client{Timeout: timeout}).Do(req)
+		hc := &http.Client{Timeout: timeout, Transport: &http.Transport{
+			DisableKeepAlives: true,
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				return dialInNetNS(ctx, netns, network, addr)
+			},
+		}}
+		resp, err := hc.Do(req)
 		if err != nil {
 			return err
 		}

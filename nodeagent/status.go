@@ -55,7 +55,7 @@ func (a *Agent) podStatus(pod *skiffv1.Pod, st *podState, insts map[string][]ins
 	if s.StartTime == nil {
 		s.StartTime = timestamppb.Now()
 	}
-	var running, succeeded, failed, waiting, ready int
+	var running, restarting, succeeded, failed, waiting, ready int
 	for _, c := range pod.Spec.Containers {
 		cs := st.container(c.Name)
 		list := insts[c.Name]
@@ -83,8 +83,11 @@ func (a *Agent) podStatus(pod *skiffv1.Pod, st *podState, insts map[string][]ins
 			}
 			out.State = &skiffv1.ContainerState{Waiting: &skiffv1.ContainerStateWaiting{Reason: cs.waitingReason, Message: cs.waitingMessage}}
 			waiting++
+		case out.State.GetTerminated() != nil && shouldRestart(pod.Spec.RestartPolicy, latest(list).state):
+			// Exited, and the restart policy will start it again.
+			restarting++
 		case out.State.GetTerminated() != nil:
-			if out.State.GetTerminated().ExitCode == 0 {
+			if t := out.State.GetTerminated(); t.ExitCode == 0 && t.Signal == 0 && t.Reason == "Completed" {
 				succeeded++
 			} else {
 				failed++
@@ -97,7 +100,7 @@ func (a *Agent) podStatus(pod *skiffv1.Pod, st *podState, insts map[string][]ins
 	}
 	n := len(pod.Spec.Containers)
 	switch {
-	case running > 0:
+	case running > 0 || restarting > 0:
 		s.Phase = "Running"
 	case waiting > 0 && everStarted(s):
 		s.Phase = "Running" // restarting after a crash
