@@ -270,7 +270,6 @@ func container(p *skiffv1.Pod) *skiffv1.ContainerStatus {
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
-
 // watchWaitingReasons records, through a watch, every distinct waiting
 // reason the pod's first container goes through, in order.
 func (h *harness) watchWaitingReasons(name string) func() []string {
