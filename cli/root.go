@@ -38,9 +38,12 @@ $SKIFF_SERVER, else ~/.skiff/config (which ` + "`skiff server`" + ` writes on st
 		newGetCommand(e),
 		newDescribeCommand(e),
 		newDeleteCommand(e),
+		newLogsCommand(e),
+		newExecCommand(e),
 		newVersionCommand(e),
 		NewImageCommand(),
 	)
+	root.AddCommand(newNodeCommands(e)...)
 	root.AddCommand(extra...)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		err = fmt.Errorf("%w\nSee '%s --help' for usage.", err, cmd.CommandPath())

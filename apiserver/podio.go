@@ -1,0 +1,167 @@
+package apiserver
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+// podIOProxy serves logs and exec by forwarding each call to the agent of
+// the pod's node, whose address the Node's status carries.
+type podIOProxy struct {
+	skiffv1.UnimplementedPodIOServer
+	s *Server
+
+	mu    sync.Mutex
+	conns map[string]*grpc.ClientConn // by agent endpoint
+}
+
+func newPodIOProxy(s *Server) *podIOProxy {
+	return &podIOProxy{s: s, conns: map[string]*grpc.ClientConn{}}
+}
+
+// agentFor finds the agent running a pod.
+func (p *podIOProxy) agentFor(ctx context.Context, namespace, name string) (agentClient, error) {
+	podInfo, _ := skiffv1.Info(skiffv1.Kind_KIND_POD)
+	ns := namespaceOf(podInfo, namespace)
+	obj, err := p.s.store.Get(ctx, skiffv1.Kind_KIND_POD, ns, name)
+	if err != nil {
+		return agentClient{}, toStatus(err, ref{info: podInfo, namespace: ns, name: name})
+	}
+	node := obj.(*skiffv1.Pod).GetSpec().GetNodeName()
+	if node == "" {
+		return agentClient{}, status.Errorf(codes.FailedPrecondition, "pod %q is not scheduled to a node yet; see `skiff describe pod %s`", name, name)
+	}
+	nobj, err := p.s.store.Get(ctx, skiffv1.Kind_KIND_NODE, "", node)
+	if err != nil {
+		nodeInfo, _ := skiffv1.Info(skiffv1.Kind_KIND_NODE)
+		return agentClient{}, toStatus(err, ref{info: nodeInfo, name: node})
+	}
+	endpoint := nobj.(*skiffv1.Node).GetStatus().GetAgentEndpoint()
+	if endpoint == "" {
+		return agentClient{}, status.Errorf(codes.FailedPrecondition, "node %q has not reported an agent address; is its agent running?", node)
+	}
+	conn, err := p.conn(endpoint)
+	if err != nil {
+		return agentClient{}, status.Errorf(codes.FailedPrecondition, "node %q: %v", node, err)
+	}
+	return agentClient{skiffv1.NewPodIOClient(conn), node, endpoint}, nil
+}
+
+// agentClient names the node when its agent cannot be reached, so that the
+// user is not told the API server is down.
+type agentClient struct {
+	skiffv1.PodIOClient
+	node, endpoint string
+}
+
+func (a agentClient) explain(err error) error {
+	if status.Code(err) == codes.Unavailable {
+		return status.Errorf(codes.FailedPrecondition, "the agent of node %q at %s cannot be reached: %v", a.node, a.endpoint, status.Convert(err).Message())
+	}
+	return err
+}
+
+func (p *podIOProxy) conn(endpoint string) (*grpc.ClientConn, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.conns[endpoint]; ok {
+		return c, nil
+	}
+	c, err := grpc.NewClient(endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, err
+	}
+	p.conns[endpoint] = c
+	return c, nil
+}
+
+func (p *podIOProxy) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = map[string]*grpc.ClientConn{}
+}
+
+func (p *podIOProxy) Logs(req *skiffv1.LogsRequest, stream skiffv1.PodIO_LogsServer) error {
+	agent, err := p.agentFor(stream.Context(), req.Namespace, req.Pod)
+	if err != nil {
+		return err
+	}
+	up, err := agent.Logs(stream.Context(), req)
+	if err != nil {
+		return agent.explain(err)
+	}
+	for {
+		chunk, err := up.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return agent.explain(err)
+		}
+		if err := stream.Send(chunk); err != nil {
+			return err
+		}
+	}
+}
+
+func (p *podIOProxy) Exec(stream skiffv1.PodIO_ExecServer) error {
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	start := first.GetStart()
+	if start == nil {
+		return status.Error(codes.InvalidArgument, "exec: the first message must name the pod and the command")
+	}
+	agent, err := p.agentFor(stream.Context(), start.Namespace, start.Pod)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	up, err := agent.Exec(ctx)
+	if err != nil {
+		return agent.explain(err)
+	}
+	if err := up.Send(first); err != nil {
+		return agent.explain(err)
+	}
+	// Client → agent: stdin and resizes, until the client closes.
+	go func() {
+		for {
+			in, err := stream.Recv()
+			if err != nil {
+				up.CloseSend()
+				return
+			}
+			if err := up.Send(in); err != nil {
+				return
+			}
+		}
+	}()
+	// Agent → client: output, until the exit code.
+	for {
+		out, err := up.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return agent.explain(err)
+		}
+		if err := stream.Send(out); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,132 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"sync"
+
+	"github.com/spf13/cobra"
+
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+type execOpts struct {
+	container string
+	stdin     bool
+	tty       bool
+}
+
+func newExecCommand(e *env) *cobra.Command {
+	o := &execOpts{}
+	cmd := &cobra.Command{
+		Use:   "exec POD [-c CONTAINER] [-it] -- COMMAND [ARGS...]",
+		Short: "Run a command in a running container",
+		Long: `Run a command inside a running container: in its namespaces and cgroup,
+with the same restrictions. The command's exit code becomes skiff's.`,
+		Example: `  skiff exec web -- cat /etc/resolv.conf
+  skiff exec -it web -- sh                 # an interactive shell
+  skiff exec web -c sidecar -- ls /data
+  echo hi | skiff exec -i web -- cat`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.ArgsLenAtDash() != 1 {
+				return errors.New("put the command after --: skiff exec POD -- COMMAND [ARGS...]")
+			}
+			return runExec(cmd, e, o, args[0], args[1:])
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.container, "container", "c", "", "the container (needed when the pod has several)")
+	f.BoolVarP(&o.stdin, "stdin", "i", false, "pass this terminal's standard input to the command")
+	f.BoolVarP(&o.tty, "tty", "t", false, "give the command a terminal (with -i: an interactive session)")
+	return cmd
+}
+
+func runExec(cmd *cobra.Command, e *env, o *execOpts, pod string, command []string) error {
+	c, err := e.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(cmd.Context())
+	defer cancel()
+	stream, err := skiffv1.NewPodIOClient(c.Conn()).Exec(ctx)
+	if err != nil {
+		return err
+	}
+	in := cmd.InOrStdin()
+	tty := o.tty && isTerminal(in)
+	start := &skiffv1.ExecStart{Namespace: e.ns(), Pod: pod, Container: o.container, Command: command, Stdin: o.stdin, Tty: o.tty}
+	if tty {
+		if size, ok := terminalSize(os.Stdout); ok {
+			start.Size = size
+		}
+	}
+	send := &execSender{stream: stream}
+	if err := send.Send(&skiffv1.ExecInput{Start: start}); err != nil {
+		return err
+	}
+	if tty && o.stdin {
+		restore, err := makeRaw(in)
+		if err != nil {
+			return err
+		}
+		defer restore()
+		stopResize := forwardResizes(send, os.Stdout)
+		defer stopResize()
+	}
+	if o.stdin {
+		go copyStdin(send, in)
+	} else {
+		stream.CloseSend()
+	}
+	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	for {
+		msg, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return errors.New("exec: the stream ended without an exit code")
+		}
+		if err != nil {
+			return err
+		}
+		out.Write(msg.Stdout)
+		errOut.Write(msg.Stderr)
+		if msg.ExitCode != nil {
+			if code := int(*msg.ExitCode); code != 0 {
+				return &ExitError{Code: code}
+			}
+			return nil
+		}
+	}
+}
+
+// execSender serialises sends: stdin and terminal resizes come from
+// different goroutines, and a gRPC stream takes one sender at a time.
+type execSender struct {
+	mu     sync.Mutex
+	stream skiffv1.PodIO_ExecClient
+}
+
+func (s *execSender) Send(m *skiffv1.ExecInput) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stream.Send(m)
+}
+
+// copyStdin sends standard input to the command, then says it closed.
+func copyStdin(stream *execSender, in io.Reader) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := in.Read(buf)
+		if n > 0 {
+			if stream.Send(&skiffv1.ExecInput{Stdin: append([]byte(nil), buf[:n]...)}) != nil {
+				return
+			}
+		}
+		if err != nil {
+			stream.Send(&skiffv1.ExecInput{StdinClosed: true})
+			return
+		}
+	}
+}
