@@ -126,7 +126,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, spec ExecSpec) (int, erro
 	}
 	defer msgR.Close()
 
-	files := append(eio.childFiles(), syncR, msgW, os.NewFile(uintptr(ns["mnt"]), "mnt"), os.NewFile(uintptr(ns["cgroup"]), "cgroup"))
+	files := append(eio.childFiles(), syncR, msgW, ns["mnt"], ns["cgroup"])
 	proc, err := r.forkInNamespaces(ns, filepath.Join(dir, cfgName), files, spec.TTY)
 	syncR.Close()
 	msgW.Close()
@@ -170,7 +170,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, spec ExecSpec) (int, erro
 // forkInNamespaces starts the exec init from a thread that joined the
 // container's namespaces (PID included: it applies to children). The
 // thread is tainted, so its goroutine ends locked and the thread with it.
-func (r *Runtime) forkInNamespaces(ns map[string]int, cfgPath string, files []*os.File, tty bool) (*os.Process, error) {
+func (r *Runtime) forkInNamespaces(ns map[string]*os.File, cfgPath string, files []*os.File, tty bool) (*os.Process, error) {
 	type result struct {
 		p   *os.Process
 		err error
@@ -182,7 +182,7 @@ func (r *Runtime) forkInNamespaces(ns map[string]int, cfgPath string, files []*o
 			name string
 			flag int
 		}{{"net", unix.CLONE_NEWNET}, {"ipc", unix.CLONE_NEWIPC}, {"uts", unix.CLONE_NEWUTS}, {"pid", unix.CLONE_NEWPID}} {
-			if err := unix.Setns(ns[n.name], n.flag); err != nil {
+			if err := unix.Setns(int(ns[n.name].Fd()), n.flag); err != nil {
 				ch <- result{nil, fmt.Errorf("runtime: setns %s: %w", n.name, err)}
 				return
 			}
@@ -202,22 +202,24 @@ func (r *Runtime) forkInNamespaces(ns map[string]int, cfgPath string, files []*o
 	return res.p, res.err
 }
 
-func openNamespaces(pid int, names []string) (map[string]int, error) {
-	out := map[string]int{}
+// openNamespaces opens /proc/PID/ns/<name> for each name. Files, not raw
+// descriptors: a raw one wrapped in os.NewFile later would be closed twice.
+func openNamespaces(pid int, names []string) (map[string]*os.File, error) {
+	out := map[string]*os.File{}
 	for _, n := range names {
-		fd, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/ns/"+n, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/ns/" + n)
 		if err != nil {
 			closeAll(out)
 			return nil, fmt.Errorf("runtime: open %s namespace: %w", n, err)
 		}
-		out[n] = fd
+		out[n] = f
 	}
 	return out, nil
 }
 
-func closeAll(fds map[string]int) {
-	for _, fd := range fds {
-		unix.Close(fd)
+func closeAll(files map[string]*os.File) {
+	for _, f := range files {
+		f.Close()
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -92,10 +93,13 @@ func newTestRuntime(t *testing.T) *Runtime {
 		t.Fatal(err)
 	}
 	parent := fmt.Sprintf("skiff-test-%d-%s", os.Getpid(), filepath.Base(base))
+	// SKIFF_TEST_WARM=N runs the suite with N warm supervisors.
+	warm, _ := strconv.Atoi(os.Getenv("SKIFF_TEST_WARM"))
 	r, err := New(Config{
-		StateDir: filepath.Join(base, "state"),
-		RunDir:   filepath.Join(base, "run"),
-		Cgroups:  cgroups.Config{Parent: parent},
+		StateDir:        filepath.Join(base, "state"),
+		RunDir:          filepath.Join(base, "run"),
+		Cgroups:         cgroups.Config{Parent: parent},
+		WarmSupervisors: warm,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -107,6 +111,7 @@ func newTestRuntime(t *testing.T) *Runtime {
 func cleanupRuntime(t *testing.T, r *Runtime, base string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	r.Close()
 	if sts, err := r.List(); err == nil {
 		for _, st := range sts {
 			if err := r.Remove(ctx, st.ID); err != nil {

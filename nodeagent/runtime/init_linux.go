@@ -13,6 +13,7 @@ import (
 const (
 	initSyncFd = 3 // read: 'c' once the process is in its cgroup, then 's' to exec
 	initMsgFd  = 4 // write: "ready" or an error; closes on a successful execve
+	initMntFd  = 5 // the supervisor's mount namespace
 )
 
 // Bytes on the sync pipe.
@@ -24,17 +25,46 @@ const (
 // runInit is PID 1 of a new container, in fresh mount and PID namespaces
 // and the sandbox's others. It builds the root file system, locks itself
 // down, reports ready and execs the workload when told to start.
-func runInit(dir string) int {
+func runInit() int {
 	goruntime.LockOSThread() // everything below is per thread
 	msg := os.NewFile(initMsgFd, "msg")
 	unix.CloseOnExec(initSyncFd)
 	unix.CloseOnExec(initMsgFd)
+	unix.CloseOnExec(initMntFd)
 	fail := func(err error) int {
 		fmt.Fprintf(msg, "error: %v\n", err)
 		return 1
 	}
+	// Forked ahead of need, the init learns its container here.
+	dir, err := readLine(initSyncFd)
+	if err != nil {
+		return 1 // the supervisor gave up on us
+	}
+	// The mount namespace we were forked with may predate the sandbox's
+	// and volumes' mounts: take a fresh private copy of the supervisor's,
+	// on this thread (a file system context of its own first).
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return fail(fmt.Errorf("runtime: unshare fs: %w", err))
+	}
+	if err := unix.Setns(initMntFd, unix.CLONE_NEWNS); err != nil {
+		return fail(fmt.Errorf("runtime: enter mount namespace: %w", err))
+	}
+	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+		return fail(fmt.Errorf("runtime: unshare mount namespace: %w", err))
+	}
+	unix.Close(initMntFd)
 	var c containerConfig
 	if err := readJSON(dir, configFile, &c); err != nil {
+		return fail(err)
+	}
+	// net, IPC and UTS are per thread: this one mounts sysfs and mqueue
+	// and execs the workload.
+	if c.NetNS != "" {
+		err = joinNamespaces(map[int]string{unix.CLONE_NEWNET: c.NetNS, unix.CLONE_NEWIPC: c.IPCNS, unix.CLONE_NEWUTS: c.UTSNS})
+	} else if err = unix.Unshare(unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS); err != nil {
+		err = fmt.Errorf("runtime: unshare: %w", err)
+	}
+	if err != nil {
 		return fail(err)
 	}
 	if err := waitSync(syncCgroup); err != nil {

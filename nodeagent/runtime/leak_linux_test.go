@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestHundredContainersLeaveNothingBehind(t *testing.T) {
@@ -14,6 +15,8 @@ func TestHundredContainersLeaveNothingBehind(t *testing.T) {
 		t.Skip("100 containers: skipped in -short")
 	}
 	r := newTestRuntime(t)
+	// Half the cycles from warm supervisors, half cold.
+	r.pool = newSupervisorPool(1, r.startSupervisor)
 	layer := busyboxRootfs(t)
 	n := 100
 	if raceEnabled {
@@ -62,6 +65,20 @@ func TestHundredContainersLeaveNothingBehind(t *testing.T) {
 	if procs := processesMentioning(t, r.cfg.StateDir); len(procs) > 0 {
 		t.Errorf("processes left: %v", procs)
 	}
+	// Closing the runtime ends its idle warm supervisor and that one's init.
+	r.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		kids := childrenNamed(supervisorArg)
+		if len(kids) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("idle supervisors left: %v", kids)
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	ents, _ := os.ReadDir(r.cfg.containersDir())
 	if len(ents) != 0 {
 		t.Errorf("state dirs left: %d", len(ents))
@@ -84,6 +101,33 @@ func processesMentioning(t *testing.T, s string) []string {
 		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
 		if err == nil && strings.Contains(string(b), s) {
 			out = append(out, e.Name()+": "+strings.ReplaceAll(string(b), "\x00", " "))
+		}
+	}
+	return out
+}
+
+// childrenNamed lists our child processes whose command line holds arg.
+func childrenNamed(arg string) []string {
+	var out []string
+	ents, _ := os.ReadDir("/proc")
+	me := fmt.Sprintf(" %d ", os.Getpid())
+	for _, e := range ents {
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// Field 4 is the parent pid; skip the comm field, which may hold spaces.
+		i := strings.LastIndexByte(string(stat), ')')
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) < 2 || " "+f[1]+" " != me {
+			continue
+		}
+		if f[0] == "Z" {
+			continue // exited, not yet reaped by cmd.Wait
+		}
+		cmd, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if strings.Contains(string(cmd), arg) {
+			out = append(out, e.Name())
 		}
 	}
 	return out

@@ -22,9 +22,9 @@ func RunReexecEntry() bool {
 	var code int
 	switch os.Args[1] {
 	case supervisorArg:
-		code = runSupervisor(os.Args[2])
+		code = runSupervisor()
 	case initArg:
-		code = runInit(os.Args[2])
+		code = runInit()
 	case execArg:
 		code = runExecInit(os.Args[2])
 	default:

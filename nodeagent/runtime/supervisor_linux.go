@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -18,8 +19,11 @@ import (
 	"github.com/skiff-sh/skiff/nodeagent/runtime/cgroups"
 )
 
-// supervisorReadyFd is where the supervisor tells Create "ok" or an error.
-const supervisorReadyFd = 3
+// Descriptors a supervisor is started with.
+const (
+	supervisorReadyFd = 3 // write: "ok" or an error, for Create
+	supervisorJobFd   = 4 // read: the state directory to work on
+)
 
 // supervisor is the parent of one container for its whole life.
 type supervisor struct {
@@ -30,20 +34,20 @@ type supervisor struct {
 	ready *os.File
 }
 
-// runSupervisor is the re-exec entry of a container's supervisor. It starts
-// the init, reports readiness to Create, execs the workload on Start,
+// runSupervisor is the re-exec entry of a container's supervisor. It forks
+// the init at once (so a supervisor started ahead of need is warm), reads
+// its job, reports readiness to Create, execs the workload on Start,
 // copies its output to the log and records how it ended.
-func runSupervisor(dir string) int {
-	// The namespaces joined below are per thread; this process does
-	// nothing else, so its main thread may stay in them.
+func runSupervisor() int {
 	goruntime.LockOSThread()
 	// Outlive the terminal and polite kill requests: the container's exit
 	// status would be lost without us. SIGKILL still ends us.
 	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM, syscall.SIGPIPE)
-	s := &supervisor{dir: dir, ready: os.NewFile(supervisorReadyFd, "ready")}
+	s := &supervisor{ready: os.NewFile(supervisorReadyFd, "ready")}
 	unix.CloseOnExec(supervisorReadyFd)
+	unix.CloseOnExec(supervisorJobFd)
 	if err := s.run(); err != nil {
-		fmt.Fprintf(os.Stderr, "supervisor %s: %v\n", dir, err)
+		fmt.Fprintf(os.Stderr, "supervisor %s: %v\n", s.dir, err)
 		if s.ready != nil {
 			fmt.Fprintf(s.ready, "error: %v\n", err)
 		}
@@ -53,23 +57,41 @@ func runSupervisor(dir string) int {
 }
 
 func (s *supervisor) run() error {
-	if err := readJSON(s.dir, configFile, &s.c); err != nil {
+	in, err := forkInit()
+	if err != nil {
 		return err
 	}
-	var err error
+	abort := func(err error) error {
+		unix.Kill(in.pid, unix.SIGKILL)
+		var ws unix.WaitStatus
+		unix.Wait4(in.pid, &ws, 0, nil)
+		return err
+	}
+	dir, err := readLine(supervisorJobFd)
+	if err != nil || dir == "" {
+		s.ready = nil
+		return abort(nil) // never needed: the Runtime closed or died
+	}
+	s.dir = dir
+	if err := redirectOutput(filepath.Join(dir, supervisorLog)); err != nil {
+		return abort(err)
+	}
+	if err := readJSON(s.dir, configFile, &s.c); err != nil {
+		return abort(err)
+	}
 	s.cg, err = cgroups.New(cgroups.Config{Root: s.c.CgroupRoot, Parent: s.c.CgroupParent}, cgroups.Mode(s.c.CgroupMode), s.c.CgroupPath)
 	if err != nil {
-		return err
+		return abort(err)
 	}
 	if s.log, err = openLogWriter(s.c.LogPath, s.c.Spec.LogMaxBytes, s.c.Spec.LogMaxFiles); err != nil {
-		return err
+		return abort(err)
 	}
 	defer s.log.Close()
-
-	pid, msg, syncW, outputs, err := s.startInit()
-	if err != nil {
-		return err
+	outputs := s.copyOutputs(in.stdout, in.stderr)
+	if err := s.prepareInit(in); err != nil {
+		return abort(err)
 	}
+	pid, msg, syncW := in.pid, in.msg, in.syncW
 	pidStart, _ := procStartTime(pid)
 	supStart, err := procStartTime(os.Getpid())
 	if err != nil {
@@ -143,89 +165,135 @@ func (s *supervisor) run() error {
 	return nil
 }
 
-// startInit forks the container's init into new mount and PID namespaces
-// (and the sandbox's others), puts it in its cgroup and waits until it is
-// ready to exec.
-func (s *supervisor) startInit() (pid int, msg *bufio.Reader, syncW *os.File, outputs *sync.WaitGroup, err error) {
+// initProc is a forked init and our ends of its pipes.
+type initProc struct {
+	pid            int
+	stdout, stderr *os.File
+	syncW          *os.File
+	msg            *bufio.Reader
+}
+
+// forkInit forks an init into new mount and PID namespaces. It waits for
+// its job on the sync pipe; the other namespaces it joins itself.
+func forkInit() (*initProc, error) {
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
-		return 0, nil, nil, nil, fmt.Errorf("runtime: open /dev/null: %w", err)
+		return nil, fmt.Errorf("runtime: open /dev/null: %w", err)
 	}
 	defer devnull.Close()
-	outR, outW, err := os.Pipe()
+	var p [4][2]*os.File // stdout, stderr, sync, msg: read end, write end
+	for i := range p {
+		if p[i][0], p[i][1], err = os.Pipe(); err != nil {
+			return nil, fmt.Errorf("runtime: pipe: %w", err)
+		}
+	}
+	// Our mount namespace, live: the init copies it when its job comes, so
+	// it sees mounts made after it was forked (sandboxes, volumes).
+	mntns, err := os.Open("/proc/self/ns/mnt")
 	if err != nil {
-		return 0, nil, nil, nil, fmt.Errorf("runtime: pipe: %w", err)
+		return nil, fmt.Errorf("runtime: open mount namespace: %w", err)
 	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		return 0, nil, nil, nil, fmt.Errorf("runtime: pipe: %w", err)
-	}
-	syncR, syncW, err := os.Pipe()
-	if err != nil {
-		return 0, nil, nil, nil, fmt.Errorf("runtime: pipe: %w", err)
-	}
-	msgR, msgW, err := os.Pipe()
-	if err != nil {
-		return 0, nil, nil, nil, fmt.Errorf("runtime: pipe: %w", err)
-	}
-	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID)
-	if s.c.NetNS == "" {
-		flags |= unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS
-	} else if err := joinNamespaces(map[int]string{unix.CLONE_NEWNET: s.c.NetNS, unix.CLONE_NEWIPC: s.c.IPCNS, unix.CLONE_NEWUTS: s.c.UTSNS}); err != nil {
-		return 0, nil, nil, nil, err
-	}
+	defer mntns.Close()
 	exe := "/proc/self/exe"
-	proc, err := os.StartProcess(exe, []string{exe, initArg, s.dir}, &os.ProcAttr{
-		Files: []*os.File{devnull, outW, errW, syncR, msgW},
+	proc, err := os.StartProcess(exe, []string{exe, initArg, "-"}, &os.ProcAttr{
+		Files: []*os.File{devnull, p[0][1], p[1][1], p[2][0], p[3][1], mntns},
 		Env:   []string{},
-		Sys:   &syscall.SysProcAttr{Cloneflags: flags},
+		Sys:   &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID},
 	})
-	outW.Close()
-	errW.Close()
-	syncR.Close()
-	msgW.Close()
-	if err != nil {
-		return 0, nil, nil, nil, fmt.Errorf("runtime: start init: %w", err)
+	for _, f := range []*os.File{p[0][1], p[1][1], p[2][0], p[3][1]} {
+		f.Close()
 	}
-	pid = proc.Pid
+	if err != nil {
+		return nil, fmt.Errorf("runtime: start init: %w", err)
+	}
+	pid := proc.Pid
 	proc.Release()
-	outputs = &sync.WaitGroup{}
+	return &initProc{pid: pid, stdout: p[0][0], stderr: p[1][0], syncW: p[2][1], msg: bufio.NewReader(p[3][0])}, nil
+}
+
+// prepareInit gives the init its job, puts it in its cgroup and waits
+// until it is ready to exec.
+func (s *supervisor) prepareInit(in *initProc) error {
+	if _, err := in.syncW.Write([]byte(s.dir + "\n")); err != nil {
+		return fmt.Errorf("runtime: send job to init: %w", err)
+	}
+	if err := s.cg.Apply(in.pid); err != nil {
+		return err
+	}
+	_, werr := in.syncW.Write([]byte{syncCgroup})
+	// On a write error the init has died: its last words explain why.
+	line, err := in.msg.ReadString('\n')
+	if err != nil {
+		if werr != nil {
+			return fmt.Errorf("runtime: sync init: %w", werr)
+		}
+		return fmt.Errorf("runtime: init died before it was ready")
+	}
+	if line = strings.TrimSpace(line); line != "ready" {
+		return errors.New(strings.TrimPrefix(line, "error: "))
+	}
+	return nil
+}
+
+// copyOutputs turns the init's (then the workload's) output into log
+// records; the group is done when both pipes end.
+func (s *supervisor) copyOutputs(stdout, stderr *os.File) *sync.WaitGroup {
+	var wg sync.WaitGroup
 	for _, p := range []struct {
 		name string
 		r    *os.File
-	}{{"stdout", outR}, {"stderr", errR}} {
-		outputs.Add(1)
+	}{{"stdout", stdout}, {"stderr", stderr}} {
+		wg.Add(1)
 		go func() {
-			defer outputs.Done()
+			defer wg.Done()
 			defer p.r.Close()
 			_ = s.log.copyStream(p.name, p.r)
 		}()
 	}
-	abort := func(err error) (int, *bufio.Reader, *os.File, *sync.WaitGroup, error) {
-		unix.Kill(pid, unix.SIGKILL)
-		var ws unix.WaitStatus
-		unix.Wait4(pid, &ws, 0, nil)
-		return 0, nil, nil, nil, err
-	}
-	if err := s.cg.Apply(pid); err != nil {
-		return abort(err)
-	}
-	if _, err := syncW.Write([]byte{syncCgroup}); err != nil {
-		return abort(fmt.Errorf("runtime: sync init: %w", err))
-	}
-	msg = bufio.NewReader(msgR)
-	line, err := msg.ReadString('\n')
+	return &wg
+}
+
+// redirectOutput points our stdout and stderr at the supervisor log, now
+// that we know which container we serve.
+func redirectOutput(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
-		return abort(fmt.Errorf("runtime: init died before it was ready"))
+		return fmt.Errorf("runtime: supervisor log: %w", err)
 	}
-	if line = strings.TrimSpace(line); line != "ready" {
-		return abort(errors.New(strings.TrimPrefix(line, "error: ")))
+	defer f.Close()
+	for _, fd := range []int{1, 2} {
+		if err := unix.Dup3(int(f.Fd()), fd, 0); err != nil {
+			return fmt.Errorf("runtime: redirect output: %w", err)
+		}
 	}
-	return pid, msg, syncW, outputs, nil
+	return nil
+}
+
+// readLine reads one newline-terminated line from fd, a byte at a time so
+// nothing after it is consumed.
+func readLine(fd int) (string, error) {
+	var line []byte
+	var b [1]byte
+	for {
+		n, err := unix.Read(fd, b[:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("runtime: read: %w", err)
+		}
+		if n == 0 {
+			return "", io.EOF
+		}
+		if b[0] == '\n' {
+			return string(line), nil
+		}
+		line = append(line, b[0])
+	}
 }
 
 // joinNamespaces moves the calling (locked) thread into the given
-// namespaces; children forked from it are born there.
+// namespaces; what it execs or forks is born there.
 func joinNamespaces(ns map[int]string) error {
 	for kind, path := range ns {
 		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
