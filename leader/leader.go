@@ -2,6 +2,7 @@ package leader
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,8 +19,10 @@ const keyPrefix = "/skiff-leader/"
 
 // Config configures an election.
 type Config struct {
-	// Endpoints of the etcd cluster the API server uses.
+	// Endpoints of the etcd cluster the API server uses, and the TLS
+	// configuration to reach it (nil: plain text, as the embedded etcd).
 	Endpoints []string
+	TLS       *tls.Config
 	// Name of what is being led ("scheduler", "controllers"): candidates
 	// with the same Name compete.
 	Name string
@@ -76,6 +79,7 @@ func Run(ctx context.Context, cfg Config, fn func(ctx context.Context) error) er
 	log := cfg.Logger.With("election", cfg.Name, "identity", cfg.Identity)
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:   cfg.Endpoints,
+		TLS:         cfg.TLS,
 		DialTimeout: cfg.DialTimeout,
 		Logger:      zap.NewNop(),
 	})

@@ -17,4 +17,8 @@ const (
 	ServerMetrics = 9090
 	// AgentMetrics is where a standalone agent serves /metrics.
 	AgentMetrics = 10249
+	// SchedulerMetrics and DNSMetrics are where a standalone scheduler and
+	// DNS server serve /metrics.
+	SchedulerMetrics = 10259
+	DNSMetrics       = 9153
 )

@@ -15,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/skiff-sh/skiff/apiserver"
 	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/ports"
 )
@@ -34,6 +33,10 @@ type serverFlags struct {
 	clusterCIDR   string
 	clientConfig  string
 	logFormat     string
+	registryAddr  string
+	dnsListen     string
+	clusterDomain string
+	dnsUpstreams  []string
 }
 
 func (f *serverFlags) register(cmd *cobra.Command) {
@@ -49,6 +52,9 @@ func (f *serverFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.clusterCIDR, "cluster-cidr", "10.88.0.0/16", "pod addresses; each node gets a /24 of it")
 	fl.StringVar(&f.clientConfig, "write-config", client.DefaultConfigPath(), "where to write the command line's config (server address); empty skips it")
 	fl.StringVar(&f.logFormat, "log-format", "text", "text or json")
+	fl.StringVar(&f.registryAddr, "registry-addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.Registry)), "the embedded OCI registry's address; empty disables it")
+	fl.StringVar(&f.clusterDomain, "cluster-domain", "cluster.local", "the cluster DNS domain")
+	fl.StringSliceVar(&f.dnsUpstreams, "dns-upstream", nil, "where cluster DNS forwards other names (default: /etc/resolv.conf's nameservers)")
 }
 
 func (f *serverFlags) etcdTLS() (*tls.Config, error) {
@@ -82,9 +88,10 @@ func (f *serverFlags) etcdTLS() (*tls.Config, error) {
 
 func serverCommand() *cobra.Command {
 	f := &serverFlags{}
+	var dnsListen string
 	cmd := &cobra.Command{
 		Use:   "server",
-		Short: "Run the API server (embedded etcd by default)",
+		Short: "Run the control plane: API server (embedded etcd by default), registry, scheduler",
 		Long: `Run the skiff API server. By default it embeds etcd in --data-dir; with
 --etcd-endpoints it uses an external etcd cluster, and several servers can run
 side by side. It writes the command line's config (the server address) to
@@ -99,10 +106,12 @@ side by side. It writes the command line's config (the server address) to
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
+			f.dnsListen = dnsListen
 			return runServer(ctx, f, verbosity(cmd))
 		},
 	}
 	f.register(cmd)
+	cmd.Flags().StringVar(&dnsListen, "dns-listen", "", "also serve cluster DNS here (UDP and TCP), e.g. 10.0.0.1:53; agents' --cluster-dns must point at it")
 	return cmd
 }
 
@@ -111,38 +120,19 @@ func runServer(ctx context.Context, f *serverFlags, verbose int) error {
 	if err != nil {
 		return err
 	}
-	etcdTLS, err := f.etcdTLS()
-	if err != nil {
-		return err
-	}
 	reg := newRegistry()
-	srv, err := apiserver.New(apiserver.Config{
-		DataDir:       f.dataDir,
-		Listen:        f.listen,
-		EtcdEndpoints: f.etcdEndpoints,
-		EtcdTLS:       etcdTLS,
-		EtcdListen:    f.etcdListen,
-		ClusterCIDR:   f.clusterCIDR,
-		Logger:        log,
-		Registerer:    reg,
-	})
-	if err != nil {
-		return err
-	}
 	metrics, err := serveMetrics(ctx, f.metricsAddr, reg, log)
 	if err != nil {
 		return err
 	}
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return srv.Run(ctx) })
 	g.Go(metrics)
 	g.Go(func() error {
-		select {
-		case <-srv.Ready():
-		case <-ctx.Done():
-			return nil
+		c, err := startControlPlane(ctx, g, f, log, reg)
+		if c != nil {
+			go func() { <-ctx.Done(); c.Close() }()
 		}
-		return writeClientConfig(f.clientConfig, srv.Addr())
+		return err
 	})
 	return g.Wait()
 }

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/dnsserver"
+	"github.com/skiff-sh/skiff/leader"
+	"github.com/skiff-sh/skiff/ports"
+	"github.com/skiff-sh/skiff/scheduler"
+)
+
+// componentFlags are what every standalone component takes.
+type componentFlags struct {
+	metricsAddr string
+	logFormat   string
+}
+
+func (f *componentFlags) register(cmd *cobra.Command, metricsPort int) {
+	cmd.Flags().StringVar(&f.metricsAddr, "metrics-addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(metricsPort)), "Prometheus /metrics address; empty disables it")
+	cmd.Flags().StringVar(&f.logFormat, "log-format", "text", "text or json")
+}
+
+// runComponent connects to the API server and runs fn with the component's
+// logger and metrics until SIGINT/SIGTERM.
+func runComponent(cmd *cobra.Command, f *componentFlags, fn func(ctx context.Context, c *client.Client, env componentEnv) error) error {
+	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	log, err := newLogger(os.Stderr, f.logFormat, verbosity(cmd))
+	if err != nil {
+		return err
+	}
+	server, _ := cmd.Flags().GetString("server")
+	addr, err := client.ResolveServer(server, client.DefaultConfigPath())
+	if err != nil {
+		return err
+	}
+	c, err := client.New(addr, client.Options{})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	reg := newRegistry()
+	metrics, err := serveMetrics(ctx, f.metricsAddr, reg, log)
+	if err != nil {
+		return err
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(metrics)
+	g.Go(func() error { return fn(ctx, c, componentEnv{log: log, reg: reg}) })
+	return g.Wait()
+}
+
+func schedulerCommand() *cobra.Command {
+	f := &componentFlags{}
+	var etcd []string
+	cmd := &cobra.Command{
+		Use:   "scheduler",
+		Short: "Run the scheduler alone (skiff server already runs one)",
+		Long: `Run a scheduler against an API server. With --etcd-endpoints several
+schedulers can run: they elect a leader through an etcd lease and only the
+leader binds pods; another takes over a few seconds after it dies.`,
+		Example: `  skiff scheduler --server 10.0.0.1:6443 --etcd-endpoints http://10.0.0.1:2379`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runComponent(cmd, f, func(ctx context.Context, c *client.Client, env componentEnv) error {
+				s, err := scheduler.New(scheduler.Config{Client: c, Logger: env.log, Metrics: env.reg})
+				if err != nil {
+					return err
+				}
+				if len(etcd) == 0 {
+					env.log.Warn("no --etcd-endpoints: running without leader election; run only one scheduler")
+					return s.Run(ctx)
+				}
+				return leader.Run(ctx, leader.Config{Endpoints: etcd, Name: "scheduler", Identity: identity(), Logger: env.log}, s.Run)
+			})
+		},
+	}
+	f.register(cmd, ports.SchedulerMetrics)
+	cmd.Flags().StringSliceVar(&etcd, "etcd-endpoints", nil, "etcd for leader election (the server's: its --etcd-listen or --etcd-endpoints)")
+	return cmd
+}
+
+func dnsCommand() *cobra.Command {
+	f := &componentFlags{}
+	cfg := dnsserver.Config{}
+	cmd := &cobra.Command{
+		Use:   "dns",
+		Short: "Run cluster DNS alone (skiff up already runs one on the node bridge)",
+		Long: `Serve <service>.<namespace>.svc.<domain> with the IPs of the service's ready
+pods, SRV records for named ports, pod and PTR records, and forward every
+other name to the upstream resolvers.`,
+		Example: `  sudo skiff dns --server 127.0.0.1:6443 --listen 10.88.0.1:53
+  skiff dns --listen 127.0.0.1:5353 --upstream 127.0.0.1:53`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runComponent(cmd, f, func(ctx context.Context, c *client.Client, env componentEnv) error {
+				cfg.Client, cfg.Logger, cfg.Metrics = c, env.log, env.reg
+				dns, err := dnsserver.New(cfg)
+				if err != nil {
+					return err
+				}
+				return dns.Run(ctx)
+			})
+		},
+	}
+	f.register(cmd, ports.DNSMetrics)
+	fl := cmd.Flags()
+	fl.StringVar(&cfg.Listen, "listen", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.DNS)), "UDP and TCP address to serve")
+	fl.StringVar(&cfg.Domain, "domain", "cluster.local", "the cluster domain")
+	fl.DurationVar(&cfg.TTL, "ttl", 5*time.Second, "TTL of cluster records")
+	fl.StringSliceVar(&cfg.Upstreams, "upstream", nil, "resolvers for other names (default: /etc/resolv.conf's)")
+	return cmd
+}
+
+// componentEnv is what runComponent hands a component.
+type componentEnv struct {
+	log *slog.Logger
+	reg *prometheus.Registry
+}
