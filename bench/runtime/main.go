@@ -40,14 +40,22 @@ func main() {
 	}
 	n := flag.Int("n", 100, "cycles per runtime")
 	only := flag.String("only", "", "comma-separated subset of skiff,skiff-pod,runc,crun")
+	binary := flag.String("binary", "", "re-exec this binary (e.g. bin/skiff) as supervisor and init instead of the benchmark itself")
+	warm := flag.Int("warm", 0, "skiff: supervisors kept started ahead of Create (Config.WarmSupervisors)")
 	flag.Parse()
-	if err := run(*n, *only); err != nil {
+	if err := run(*n, *only, skiffOpts{binary: *binary, warm: *warm}); err != nil {
 		fmt.Fprintln(os.Stderr, "runtime-bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n int, only string) error {
+// skiffOpts are the runtime settings under test.
+type skiffOpts struct {
+	binary string
+	warm   int
+}
+
+func run(n int, only string, opts skiffOpts) error {
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("needs root")
 	}
@@ -80,10 +88,10 @@ func run(n int, only string) error {
 		return nil
 	}
 	rootfs := filepath.Join(bundle, "rootfs")
-	if err := add("skiff", func() ([]time.Duration, error) { return benchSkiff(work, rootfs, n, false) }); err != nil {
+	if err := add("skiff", func() ([]time.Duration, error) { return benchSkiff(work, rootfs, opts, n, false) }); err != nil {
 		return err
 	}
-	if err := add("skiff-pod", func() ([]time.Duration, error) { return benchSkiff(work, rootfs, n, true) }); err != nil {
+	if err := add("skiff-pod", func() ([]time.Duration, error) { return benchSkiff(work, rootfs, opts, n, true) }); err != nil {
 		return err
 	}
 	if err := add("runc", func() ([]time.Duration, error) { return benchOCI("runc", work, bundle, n) }); err != nil {
@@ -99,16 +107,19 @@ func run(n int, only string) error {
 // benchSkiff runs the cycle with skiff's runtime; inPod puts every
 // container in one pre-made sandbox (the node agent's case) instead of
 // fresh net/IPC/UTS namespaces of its own.
-func benchSkiff(work, rootfs string, n int, inPod bool) ([]time.Duration, error) {
+func benchSkiff(work, rootfs string, opts skiffOpts, n int, inPod bool) ([]time.Duration, error) {
 	parent := fmt.Sprintf("skiff-bench-%d", os.Getpid())
 	r, err := ctrruntime.New(ctrruntime.Config{
-		StateDir: filepath.Join(work, "skiff-state"),
-		RunDir:   filepath.Join(work, "skiff-run"),
-		Cgroups:  cgroups.Config{Parent: parent},
+		StateDir:        filepath.Join(work, "skiff-state"),
+		RunDir:          filepath.Join(work, "skiff-run"),
+		Binary:          opts.binary,
+		WarmSupervisors: opts.warm,
+		Cgroups:         cgroups.Config{Parent: parent},
 	})
 	if err != nil {
 		return nil, err
 	}
+	defer r.Close()
 	defer func() {
 		if cg, err := cgroups.New(cgroups.Config{Parent: parent}, cgroups.ModeAuto, "."); err == nil {
 			cg.Destroy()
