@@ -42,8 +42,9 @@ func main() {
 	only := flag.String("only", "", "comma-separated subset of skiff,skiff-pod,runc,crun")
 	binary := flag.String("binary", "", "re-exec this binary (e.g. bin/skiff) as supervisor and init instead of the benchmark itself")
 	warm := flag.Int("warm", 0, "skiff: supervisors kept started ahead of Create (Config.WarmSupervisors)")
+	gap := flag.Duration("gap", 0, "skiff: untimed pause between cycles (lets a warm pool refill)")
 	flag.Parse()
-	if err := run(*n, *only, skiffOpts{binary: *binary, warm: *warm}); err != nil {
+	if err := run(*n, *only, skiffOpts{binary: *binary, warm: *warm, gap: *gap}); err != nil {
 		fmt.Fprintln(os.Stderr, "runtime-bench:", err)
 		os.Exit(1)
 	}
@@ -53,6 +54,7 @@ func main() {
 type skiffOpts struct {
 	binary string
 	warm   int
+	gap    time.Duration // untimed pause between cycles
 }
 
 func run(n int, only string, opts skiffOpts) error {
@@ -164,7 +166,7 @@ func benchSkiff(work, rootfs string, opts skiffOpts, n int, inPod bool) ([]time.
 		}
 		return err
 	}
-	ds, err := timeCycles(n, cycle)
+	ds, err := timeCycles(n, opts.gap, cycle)
 	if err == nil {
 		var parts []string
 		for p, name := range []string{"create", "start", "wait", "remove"} {
@@ -180,7 +182,7 @@ func benchSkiff(work, rootfs string, opts skiffOpts, n int, inPod bool) ([]time.
 // benchOCI runs `<rt> run` (create, start, wait, delete in one command).
 func benchOCI(rt, work, bundle string, n int) ([]time.Duration, error) {
 	root := filepath.Join(work, rt+"-state")
-	return timeCycles(n, func(i int) error {
+	return timeCycles(n, 0, func(i int) error {
 		id := fmt.Sprintf("%s-bench-%d-%d", rt, os.Getpid(), i)
 		out, err := exec.Command(rt, "--root", root, "run", "--bundle", bundle, id).CombinedOutput()
 		if err != nil {
@@ -231,8 +233,8 @@ func runCrunLoop(args []string) int {
 	return 0
 }
 
-// timeCycles runs 5 untimed warm-up cycles, then n timed ones.
-func timeCycles(n int, cycle func(i int) error) ([]time.Duration, error) {
+// timeCycles runs 5 untimed warm-up cycles, then n timed ones, gap apart.
+func timeCycles(n int, gap time.Duration, cycle func(i int) error) ([]time.Duration, error) {
 	for i := range 5 {
 		if err := cycle(n + i); err != nil {
 			return nil, err
@@ -240,6 +242,7 @@ func timeCycles(n int, cycle func(i int) error) ([]time.Duration, error) {
 	}
 	ds := make([]time.Duration, 0, n)
 	for i := range n {
+		time.Sleep(gap)
 		t0 := time.Now()
 		if err := cycle(i); err != nil {
 			return nil, err
