@@ -25,6 +25,7 @@ type deleteOpts struct {
 	timeout        time.Duration
 	cascade        string
 	ignoreNotFound bool
+	all            bool
 }
 
 // target is one object to delete.
@@ -52,6 +53,7 @@ one (the pods of a replica set) go too, unless --cascade=orphan.`,
   skiff delete po web db --wait            # and wait until they are really gone
   skiff delete -f web.yaml                 # what the manifest describes
   skiff delete pods -l app=web             # by label
+  skiff delete pods --all -A               # every pod in every namespace
   skiff delete rs web --cascade=orphan     # keep the replica set's pods
   skiff delete pod stuck --force           # do not wait for the node
   skiff delete namespace team`,
@@ -69,6 +71,7 @@ one (the pods of a replica set) go too, unless --cascade=orphan.`,
 	f.DurationVar(&o.timeout, "timeout", 5*time.Minute, "with --wait: give up after this long")
 	f.StringVar(&o.cascade, "cascade", "background", "what happens to the objects these own: background (deleted too) or orphan (kept)")
 	f.BoolVar(&o.ignoreNotFound, "ignore-not-found", false, "treat objects that do not exist as deleted")
+	f.BoolVar(&o.all, "all", false, "delete every object of KIND in the namespace (every namespace with -A)")
 	return cmd
 }
 
@@ -175,9 +178,9 @@ func deleteTargets(cmd *cobra.Command, e *env, o *deleteOpts, args []string) ([]
 		return nil, err
 	}
 	names := args[1:]
-	if o.labelSel != "" {
+	if o.labelSel != "" || o.all {
 		if len(names) > 0 {
-			return nil, errors.New("give names or -l SELECTOR, not both")
+			return nil, errors.New("give names, or -l SELECTOR or --all, not both")
 		}
 		c, err := e.client()
 		if err != nil {

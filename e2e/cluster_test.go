@@ -1,0 +1,227 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binary is the skiff binary built once for the whole package.
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+func skiffBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "skiff-e2e-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "skiff")
+		out, err := exec.Command("go", "build", "-o", binPath, "../cmd/skiff").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v: %s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
+// Cluster is what a test needs of a cluster: run the CLI against it, and
+// stop and start it.
+type Cluster interface {
+	// Skiff runs the command line against the cluster.
+	Skiff(args ...string) (stdout string, err error)
+	// Stop ends the cluster's processes (SIGTERM); Start brings them back
+	// on the same data.
+	Stop()
+	Start()
+	// InNode runs a command in the node's network namespace.
+	InNode(args ...string) (string, error)
+}
+
+// upCluster is `skiff up` in a network namespace of its own.
+type upCluster struct {
+	t       *testing.T
+	bin     string
+	ns      string // netns name
+	dataDir string
+	runDir  string
+	cfg     string
+	cmd     *exec.Cmd
+	log     *bytes.Buffer
+	done    chan error
+}
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: clusters run containers and network namespaces")
+	}
+	for _, tool := range []string{"ip", "nsenter"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s (iproute2, util-linux)", tool)
+		}
+	}
+	if _, err := os.Stat("/bin/busybox"); err != nil {
+		t.Skip("needs /bin/busybox (Debian busybox-static) for the demo image")
+	}
+}
+
+// newUpCluster starts `skiff up` in a fresh network namespace: loopback
+// only, so nothing it does can reach beyond this machine.
+func newUpCluster(t *testing.T) *upCluster {
+	t.Helper()
+	requireRoot(t)
+	b := make([]byte, 4)
+	rand.Read(b)
+	c := &upCluster{
+		t: t, bin: skiffBinary(t), ns: "skiffe2e-" + hex.EncodeToString(b),
+		dataDir: t.TempDir(), runDir: t.TempDir(),
+	}
+	c.cfg = filepath.Join(c.dataDir, "client-config")
+	if out, err := exec.Command("ip", "netns", "add", c.ns).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", c.ns).Run() })
+	c.InNode("ip", "link", "set", "lo", "up")
+	c.Start()
+	t.Cleanup(c.teardown)
+	return c
+}
+
+func (c *upCluster) nsenter(args ...string) *exec.Cmd {
+	cmd := exec.Command("nsenter", append([]string{"--net=/run/netns/" + c.ns, "--"}, args...)...)
+	cmd.Env = append(os.Environ(), "SKIFF_CONFIG="+c.cfg)
+	return cmd
+}
+
+func (c *upCluster) Start() {
+	c.t.Helper()
+	c.log = &bytes.Buffer{}
+	c.cmd = c.nsenter(c.bin, "up",
+		"--data-dir", c.dataDir, "--run-dir", c.runDir, "--write-config", c.cfg,
+		// Nothing answers there: other names get SERVFAIL, never a real
+		// resolver.
+		"--dns-upstream", "127.0.0.1:5353")
+	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
+	if err := c.cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	c.done = make(chan error, 1)
+	go func() { c.done <- c.cmd.Wait() }()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if out, err := c.Skiff("get", "nodes"); err == nil && strings.Contains(out, "Ready") && strings.Contains(c.log.String(), "cluster ready") {
+			return
+		}
+		select {
+		case err := <-c.done:
+			c.t.Fatalf("skiff up exited: %v\n%s", err, c.log)
+		default:
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("cluster not ready after 60s:\n%s", c.log)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (c *upCluster) Stop() {
+	c.t.Helper()
+	if c.cmd == nil {
+		return
+	}
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-c.done:
+		if err != nil {
+			c.t.Errorf("skiff up did not exit cleanly: %v\n%s", err, c.log)
+		}
+	case <-time.After(30 * time.Second):
+		c.cmd.Process.Kill()
+		<-c.done
+		c.t.Errorf("skiff up did not stop within 30s of SIGTERM")
+	}
+	c.cmd = nil
+}
+
+// teardown deletes every pod (so the agent removes containers, mounts and
+// cgroups) and stops the cluster.
+func (c *upCluster) teardown() {
+	if c.cmd == nil {
+		c.Start()
+	}
+	c.Skiff("delete", "pods", "--all", "-A", "--force")
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		entries, _ := os.ReadDir(filepath.Join(c.runDir, "runtime", "sandboxes"))
+		containers, _ := os.ReadDir(filepath.Join(c.dataDir, "agent", "runtime", "containers"))
+		if len(entries) == 0 && len(containers) == 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	c.Stop()
+	if c.t.Failed() {
+		c.t.Logf("skiff up log:\n%s", c.log)
+	}
+}
+
+func (c *upCluster) Skiff(args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := c.nsenter(append([]string{c.bin}, args...)...)
+	cmd = exec.CommandContext(ctx, cmd.Args[0], cmd.Args[1:]...)
+	cmd.Env = append(os.Environ(), "SKIFF_CONFIG="+c.cfg)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	if err != nil {
+		return out.String(), fmt.Errorf("skiff %s: %w: %s", strings.Join(args, " "), err, errOut.String())
+	}
+	return out.String(), nil
+}
+
+func (c *upCluster) InNode(args ...string) (string, error) {
+	out, err := c.nsenter(args...).CombinedOutput()
+	return string(out), err
+}
+
+// eventually retries fn until it succeeds or a minute passes.
+func eventually(t *testing.T, what string, fn func() error) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = fn(); err == nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s: %v", what, err)
+}

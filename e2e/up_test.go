@@ -1,0 +1,106 @@
+package e2e
+
+import (
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// The README's promise: `skiff up`, apply the hello example, get a Running
+// pod that answers HTTP; its name resolves through cluster DNS from inside
+// a pod; logs and exec work; the cluster survives a restart of skiff up
+// with the same containers.
+func TestUpHelloEndToEnd(t *testing.T) {
+	c := newUpCluster(t)
+	out, err := c.Skiff("apply", "-f", "../deploy/examples/hello.yaml")
+	if err != nil || !strings.Contains(out, "pod/hello created") || !strings.Contains(out, "service/hello created") {
+		t.Fatalf("apply: %v\n%s", err, out)
+	}
+	var ip string
+	eventually(t, "hello ready", func() error {
+		out, err := c.Skiff("get", "pod", "hello", "-o", "jsonpath={.status.podIp}")
+		if err != nil {
+			// No jsonpath output: read the wide table instead.
+			out, err = c.Skiff("get", "pod", "hello", "-o", "wide")
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(out, "1/1") || !strings.Contains(out, "Running") {
+				return fmt.Errorf("not ready: %s", out)
+			}
+			ip = strings.Fields(strings.Split(strings.TrimSpace(out), "\n")[1])[5]
+			return nil
+		}
+		ip = strings.TrimSpace(out)
+		return nil
+	})
+	eventually(t, "HTTP from the node to the pod", func() error {
+		out, err := c.InNode("/bin/busybox", "wget", "-q", "-O", "-", "http://"+ip+":8080/")
+		if err != nil || !strings.Contains(out, "Hello from skiff") {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	})
+	// Cluster DNS, from inside the pod.
+	out, err = c.Skiff("exec", "hello", "--", "nslookup", "hello.default.svc.cluster.local")
+	if err != nil || !strings.Contains(out, ip) {
+		t.Fatalf("nslookup from the pod: %v\n%s", err, out)
+	}
+	// Exit codes pass through exec.
+	_, err = c.Skiff("exec", "hello", "--", "sh", "-c", "exit 3")
+	if ee, ok := asExit(err); !ok || ee != 3 {
+		t.Fatalf("exec exit code: %v", err)
+	}
+	before, err := c.Skiff("get", "pod", "hello", "-o", "yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Restart the whole cluster: the pod's container keeps running.
+	c.Stop()
+	if out, err := c.InNode("/bin/busybox", "wget", "-q", "-O", "-", "http://"+ip+":8080/"); err != nil || !strings.Contains(out, "Hello from skiff") {
+		t.Fatalf("the pod stopped with the cluster: %v %s", err, out)
+	}
+	c.Start()
+	after, err := c.Skiff("get", "pod", "hello", "-o", "yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if containerID(before) == "" || containerID(before) != containerID(after) || strings.Contains(after, "restartCount:") {
+		t.Fatalf("container changed across the restart:\n%s\n---\n%s", before, after)
+	}
+	if out, err := c.Skiff("delete", "-f", "../deploy/examples/hello.yaml", "--wait"); err != nil {
+		t.Fatalf("delete: %v %s", err, out)
+	}
+	if out, _ := c.Skiff("get", "pods"); strings.Contains(out, "hello") {
+		t.Fatalf("pods left: %s", out)
+	}
+}
+
+func containerID(yaml string) string {
+	for _, line := range strings.Split(yaml, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimPrefix(strings.TrimSpace(line), "- "), "containerId: "); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+func asExit(err error) (int, bool) {
+	var ee *exec.ExitError
+	for e := err; e != nil; {
+		if x, ok := e.(*exec.ExitError); ok {
+			ee = x
+			break
+		}
+		u, ok := e.(interface{ Unwrap() error })
+		if !ok {
+			break
+		}
+		e = u.Unwrap()
+	}
+	if ee == nil {
+		return 0, false
+	}
+	return ee.ExitCode(), true
+}
