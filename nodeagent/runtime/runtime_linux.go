@@ -208,7 +208,6 @@ func (r *Runtime) spawnSupervisor(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
-	defer r.pool.refill()
 	defer sup.ready.Close()
 	_, err = sup.job.WriteString(dir + "\n")
 	sup.job.Close()
