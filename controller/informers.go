@@ -1,0 +1,59 @@
+package controller
+
+import (
+	"context"
+	"log/slog"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/skiff-sh/skiff/client"
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+// informers are the caches the controllers share: one list+watch per kind.
+// Services and volumes are watched only for the garbage collector.
+type informers struct {
+	pods        *client.Informer[*skiffv1.Pod]
+	rss         *client.Informer[*skiffv1.ReplicaSet]
+	nodes       *client.Informer[*skiffv1.Node]
+	autoscalers *client.Informer[*skiffv1.Autoscaler]
+	services    *client.Informer[*skiffv1.Service]
+	volumes     *client.Informer[*skiffv1.Volume]
+}
+
+func newInformers(c *client.Client, log *slog.Logger) *informers {
+	all := client.ListOptions{}
+	inf := &informers{
+		pods:        client.NewInformer(c.Pods(), all, log),
+		rss:         client.NewInformer(c.ReplicaSets(), all, log),
+		nodes:       client.NewInformer(c.Nodes(), all, log),
+		autoscalers: client.NewInformer(c.Autoscalers(), all, log),
+		services:    client.NewInformer(c.Services(), all, log),
+		volumes:     client.NewInformer(c.Volumes(), all, log),
+	}
+	inf.pods.AddIndex(indexNamespace, byNamespace[*skiffv1.Pod])
+	inf.pods.AddIndex(indexNode, byNode)
+	inf.pods.AddIndex(indexOwner, byOwner[*skiffv1.Pod])
+	inf.rss.AddIndex(indexNamespace, byNamespace[*skiffv1.ReplicaSet])
+	inf.rss.AddIndex(indexOwner, byOwner[*skiffv1.ReplicaSet])
+	inf.autoscalers.AddIndex(indexOwner, byOwner[*skiffv1.Autoscaler])
+	inf.services.AddIndex(indexOwner, byOwner[*skiffv1.Service])
+	inf.volumes.AddIndex(indexOwner, byOwner[*skiffv1.Volume])
+	return inf
+}
+
+// start runs every informer in g until ctx ends.
+func (inf *informers) start(ctx context.Context, g *errgroup.Group) {
+	g.Go(func() error { return inf.pods.Run(ctx) })
+	g.Go(func() error { return inf.rss.Run(ctx) })
+	g.Go(func() error { return inf.nodes.Run(ctx) })
+	g.Go(func() error { return inf.autoscalers.Run(ctx) })
+	g.Go(func() error { return inf.services.Run(ctx) })
+	g.Go(func() error { return inf.volumes.Run(ctx) })
+}
+
+// waitForSync blocks until every informer has its first list, or ctx ends.
+func (inf *informers) waitForSync(ctx context.Context) bool {
+	return inf.pods.WaitForSync(ctx) && inf.rss.WaitForSync(ctx) && inf.nodes.WaitForSync(ctx) &&
+		inf.autoscalers.WaitForSync(ctx) && inf.services.WaitForSync(ctx) && inf.volumes.WaitForSync(ctx)
+}

@@ -1,0 +1,56 @@
+package controller
+
+import (
+	"context"
+	"log/slog"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// Manager runs every controller over one set of informers.
+type Manager struct {
+	cfg Config
+	log *slog.Logger
+	m   *metrics
+}
+
+// New checks cfg and registers the metrics. Nothing runs until Run.
+func New(cfg Config) (*Manager, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(cfg.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	return &Manager{cfg: cfg, log: cfg.Logger, m: m}, nil
+}
+
+// Run runs the controllers until ctx ends, then returns nil after the
+// workers have finished the keys they hold. Each Run starts from fresh
+// caches and queues, so a Manager may be run again after it returned (a
+// new leadership term).
+func (mg *Manager) Run(ctx context.Context) error {
+	cfg := &mg.cfg
+	inf := newInformers(cfg.Client, mg.log)
+	rec := &recorder{c: cfg.Client, source: cfg.Name, log: mg.log}
+	rs := newReplicaSets(cfg, inf, mg.m, rec)
+	gc := newGarbageCollector(cfg, inf, mg.m)
+	nl := newNodeLifecycle(cfg, inf, mg.m, rec)
+	as := newAutoscalers(cfg, inf, mg.m, rec)
+
+	g, ctx := errgroup.WithContext(ctx)
+	inf.start(ctx, g)
+	if !inf.waitForSync(ctx) {
+		return g.Wait()
+	}
+	mg.log.Info("controllers started", "workers", cfg.Workers)
+	for _, r := range []*reconciler{rs.r, gc.r, nl.r, as.r} {
+		g.Go(func() error { r.run(ctx); return nil })
+	}
+	g.Go(func() error { nl.monitor(ctx); return nil })
+	g.Go(func() error { as.resync(ctx); return nil })
+	err := g.Wait()
+	mg.log.Info("controllers stopped")
+	return err
+}

@@ -1,0 +1,117 @@
+package controller
+
+import (
+	"log/slog"
+
+	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/labels"
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+// replicaSets keeps each replica set's pod count at spec.replicas:
+// creating pods from the template, deleting the surplus, adopting matching
+// orphans and releasing pods that stopped matching, and reporting status.
+type replicaSets struct {
+	c     *client.Client
+	pods  *client.Informer[*skiffv1.Pod]
+	rss   *client.Informer[*skiffv1.ReplicaSet]
+	exp   *expectations
+	rec   *recorder
+	log   *slog.Logger
+	burst int
+	r     *reconciler
+}
+
+func newReplicaSets(cfg *Config, inf *informers, m *metrics, rec *recorder) *replicaSets {
+	rs := &replicaSets{
+		c: cfg.Client, pods: inf.pods, rss: inf.rss, exp: newExpectations(),
+		rec: rec, log: cfg.Logger.With("controller", nameReplicaSet), burst: cfg.BurstReplicas,
+	}
+	rs.r = newReconciler(nameReplicaSet, cfg.Workers, cfg.Logger, m, rs.sync)
+	inf.rss.AddHandler(client.Handler[*skiffv1.ReplicaSet]{
+		OnAdd:    func(o *skiffv1.ReplicaSet) { rs.r.queue.Add(client.KeyOf(o)) },
+		OnUpdate: func(_, o *skiffv1.ReplicaSet) { rs.r.queue.Add(client.KeyOf(o)) },
+		OnDelete: func(o *skiffv1.ReplicaSet) {
+			rs.exp.forget(client.KeyOf(o))
+			rs.r.queue.Add(client.KeyOf(o))
+		},
+	})
+	inf.pods.AddHandler(client.Handler[*skiffv1.Pod]{
+		OnAdd:    rs.podAdded,
+		OnUpdate: rs.podUpdated,
+		OnDelete: rs.podDeleted,
+	})
+	return rs
+}
+
+// owner is the key of the replica set controlling pod, if that replica
+// set is in the cache with the UID of the reference.
+func (rs *replicaSets) owner(p *skiffv1.Pod) (string, bool) {
+	ref := controllerRef(p.GetMetadata())
+	if ref == nil || ref.GetKind() != "ReplicaSet" {
+		return "", false
+	}
+	key := client.Key(p.GetMetadata().GetNamespace(), ref.GetName())
+	set, ok := rs.rss.Get(key)
+	if !ok || set.GetMetadata().GetUid() != ref.GetUid() {
+		return "", false
+	}
+	return key, true
+}
+
+// enqueueMatching queues every replica set whose selector matches an
+// orphan pod: one of them may adopt it.
+func (rs *replicaSets) enqueueMatching(p *skiffv1.Pod) {
+	if controllerRef(p.GetMetadata()) != nil {
+		return
+	}
+	for _, set := range rs.rss.ByIndex(indexNamespace, p.GetMetadata().GetNamespace()) {
+		sel, err := labels.FromLabelSelector(set.GetSpec().GetSelector())
+		if err != nil || sel.Empty() {
+			continue
+		}
+		if sel.Matches(p.GetMetadata().GetLabels()) {
+			rs.r.queue.Add(client.KeyOf(set))
+		}
+	}
+}
+
+func (rs *replicaSets) podAdded(p *skiffv1.Pod) {
+	if p.GetMetadata().GetDeletionTimestamp() != nil {
+		// Seen for the first time already going (a relist): a deletion.
+		rs.podDeleted(p)
+		return
+	}
+	if key, ok := rs.owner(p); ok {
+		rs.exp.creationObserved(key)
+		rs.r.queue.Add(key)
+		return
+	}
+	rs.enqueueMatching(p)
+}
+
+func (rs *replicaSets) podUpdated(old, p *skiffv1.Pod) {
+	if p.GetMetadata().GetDeletionTimestamp() != nil && old.GetMetadata().GetDeletionTimestamp() == nil {
+		// A graceful deletion began: for counting, the pod is gone now.
+		if key, ok := rs.owner(p); ok {
+			rs.exp.deletionObserved(key, p.GetMetadata().GetUid())
+		}
+	}
+	// Labels or references may have changed: both the old and the new
+	// owner look again, and so do the sets that might adopt it.
+	if key, ok := rs.owner(old); ok {
+		rs.r.queue.Add(key)
+	}
+	if key, ok := rs.owner(p); ok {
+		rs.r.queue.Add(key)
+		return
+	}
+	rs.enqueueMatching(p)
+}
+
+func (rs *replicaSets) podDeleted(p *skiffv1.Pod) {
+	if key, ok := rs.owner(p); ok {
+		rs.exp.deletionObserved(key, p.GetMetadata().GetUid())
+		rs.r.queue.Add(key)
+	}
+}
