@@ -2,6 +2,8 @@ package controller
 
 import (
 	"log/slog"
+	"sync"
+	"time"
 
 	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/labels"
@@ -20,12 +22,23 @@ type replicaSets struct {
 	log   *slog.Logger
 	burst int
 	r     *reconciler
+
+	// disowned holds, by pod UID, when someone else removed this
+	// controller's reference from a pod that still matches. That is what
+	// an `Orphan` deletion of the replica set does just before the set
+	// goes; adopting the pod back in between would hand it to the garbage
+	// collector. Such pods are left alone for orphanGrace.
+	mu       sync.Mutex
+	disowned map[string]time.Time
 }
+
+const orphanGrace = 5 * time.Second
 
 func newReplicaSets(cfg *Config, inf *informers, m *metrics, rec *recorder) *replicaSets {
 	rs := &replicaSets{
 		c: cfg.Client, pods: inf.pods, rss: inf.rss, exp: newExpectations(),
 		rec: rec, log: cfg.Logger.With("controller", nameReplicaSet), burst: cfg.BurstReplicas,
+		disowned: map[string]time.Time{},
 	}
 	rs.r = newReconciler(nameReplicaSet, cfg.Workers, cfg.Logger, m, rs.sync)
 	inf.rss.AddHandler(client.Handler[*skiffv1.ReplicaSet]{
@@ -100,6 +113,11 @@ func (rs *replicaSets) podUpdated(old, p *skiffv1.Pod) {
 	// Labels or references may have changed: both the old and the new
 	// owner look again, and so do the sets that might adopt it.
 	if key, ok := rs.owner(old); ok {
+		if controllerRef(p.GetMetadata()) == nil && !rs.releasing(p.GetMetadata().GetUid()) {
+			rs.mu.Lock()
+			rs.disowned[p.GetMetadata().GetUid()] = time.Now()
+			rs.mu.Unlock()
+		}
 		rs.r.queue.Add(key)
 	}
 	if key, ok := rs.owner(p); ok {
@@ -114,4 +132,35 @@ func (rs *replicaSets) podDeleted(p *skiffv1.Pod) {
 		rs.exp.deletionObserved(key, p.GetMetadata().GetUid())
 		rs.r.queue.Add(key)
 	}
+}
+
+// recentlyDisowned reports whether the pod with uid lost its controller
+// reference to someone else less than orphanGrace ago, and how long is
+// left; old entries are dropped on the way.
+func (rs *replicaSets) recentlyDisowned(uid string) (bool, time.Duration) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	now := time.Now()
+	for u, at := range rs.disowned {
+		if now.Sub(at) >= orphanGrace {
+			delete(rs.disowned, u)
+		}
+	}
+	at, ok := rs.disowned[uid]
+	if !ok {
+		return false, 0
+	}
+	return true, orphanGrace - now.Sub(at)
+}
+
+// releasing marks (and reports) a release this controller itself makes,
+// which is not a disowning by someone else.
+func (rs *replicaSets) releasing(uid string) bool {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	_, ok := rs.disowned["self/"+uid]
+	if ok {
+		delete(rs.disowned, "self/"+uid)
+	}
+	return ok
 }

@@ -75,6 +75,10 @@ func (rs *replicaSets) claim(ctx context.Context, set *skiffv1.ReplicaSet, sel l
 				return nil, err
 			}
 		case ref == nil && matches && !deleting && p.GetMetadata().GetDeletionTimestamp() == nil:
+			if recent, wait := rs.recentlyDisowned(p.GetMetadata().GetUid()); recent {
+				rs.r.queue.AddAfter(client.KeyOf(set), wait)
+				continue
+			}
 			if adoptable == nil {
 				ok, err := rs.canAdopt(ctx, set)
 				if err != nil {
@@ -147,6 +151,9 @@ func (rs *replicaSets) release(ctx context.Context, set *skiffv1.ReplicaSet, p *
 	cctx, cancel := call(ctx)
 	defer cancel()
 	uid := set.GetMetadata().GetUid()
+	rs.mu.Lock()
+	rs.disowned["self/"+p.GetMetadata().GetUid()] = time.Now()
+	rs.mu.Unlock()
 	_, err := rs.c.Pods().Modify(cctx, p.GetMetadata().GetNamespace(), p.GetMetadata().GetName(), func(cur *skiffv1.Pod) error {
 		m := cur.GetMetadata()
 		kept := m.OwnerReferences[:0]
