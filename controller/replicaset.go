@@ -27,7 +27,9 @@ type replicaSets struct {
 	// controller's reference from a pod that still matches. That is what
 	// an `Orphan` deletion of the replica set does just before the set
 	// goes; adopting the pod back in between would hand it to the garbage
-	// collector. Such pods are left alone for orphanGrace.
+	// collector, and replacing it would make pods that are collected as
+	// soon as the set is gone. Such pods are left alone, and their set
+	// is not scaled, for orphanGrace (by pod UID and by set key).
 	mu       sync.Mutex
 	disowned map[string]time.Time
 }
@@ -116,6 +118,7 @@ func (rs *replicaSets) podUpdated(old, p *skiffv1.Pod) {
 		if controllerRef(p.GetMetadata()) == nil && !rs.releasing(p.GetMetadata().GetUid()) {
 			rs.mu.Lock()
 			rs.disowned[p.GetMetadata().GetUid()] = time.Now()
+			rs.disowned["set/"+key] = time.Now()
 			rs.mu.Unlock()
 		}
 		rs.r.queue.Add(key)

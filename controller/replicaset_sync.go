@@ -33,6 +33,10 @@ func (rs *replicaSets) sync(ctx context.Context, key string) error {
 	// Read expectations before the pods: a pod seen after this point is
 	// either in the list or makes the next sync happen.
 	needsScale := rs.exp.satisfied(key) && set.GetMetadata().GetDeletionTimestamp() == nil
+	if paused, wait := rs.recentlyDisowned("set/" + key); paused {
+		needsScale = false
+		rs.r.queue.AddAfter(key, wait)
+	}
 
 	owned, err := rs.claim(ctx, set, sel)
 	if err != nil {
