@@ -159,7 +159,6 @@ func (as *autoscalers) sync(ctx context.Context, key string) error {
 			}
 			// Metrics come and go (pods starting): not a failure of the
 			// sync, just nothing to do this period.
-			as.r.queue.AddAfter(key, as.period)
 			return nil
 		}
 		util := rec.UtilizationPercent
@@ -174,11 +173,8 @@ func (as *autoscalers) sync(ctx context.Context, key string) error {
 		} else {
 			cond("ScalingLimited", "False", limReason, "%s", limMsg)
 		}
-		if desired > current {
-			reason = fmt.Sprintf("cpu resource utilization (percentage of request) above target (%d%% > %d%%)", util, targetPct)
-		} else {
-			reason = fmt.Sprintf("All metrics below target (%d%% < %d%%)", util, targetPct)
-		}
+		reason = fmt.Sprintf("cpu resource utilization (percentage of request) %d%%, target %d%%; recommended %d, highest within the stabilization window %d",
+			util, targetPct, rec.Replicas, stable)
 	}
 	st.DesiredReplicas = desired
 
@@ -192,16 +188,13 @@ func (as *autoscalers) sync(ctx context.Context, key string) error {
 		st.LastScaleTime = timestamppb.New(now)
 		cond("AbleToScale", "True", reasonSucceededRescale, "the autoscaler was able to update the target scale to %d", desired)
 		as.log.Info("rescaled", "autoscaler", key, "target", a.GetSpec().GetTarget(), "from", current, "to", desired, "reason", reason)
-		as.rec.event(ctx, "Autoscaler", a, "Normal", reasonSucceededRescale, "New size: %d; reason: %s", desired, reason)
+		as.rec.event(ctx, "Autoscaler", a, "Normal", "SuccessfulRescale", "New size: %d; reason: %s", desired, reason)
 	} else {
 		cond("AbleToScale", "True", reasonReadyForNewScale, "recommended size matches current size")
 	}
 	as.gauges(ns, name, st)
-	if err := as.writeStatus(ctx, a, st); err != nil {
-		return err
-	}
-	as.r.queue.AddAfter(key, as.period)
-	return nil
+	// The next evaluation comes from resync, one period on.
+	return as.writeStatus(ctx, a, st)
 }
 
 type selectorError struct{ err error }
@@ -247,7 +240,10 @@ func (as *autoscalers) recommend(ctx context.Context, target *skiffv1.ReplicaSet
 			usage[u.GetName()] = int64(u.GetUsage().GetCpuCores()*1000 + 0.5)
 		}
 	}
-	return autoscale.Replicas(current, pods, usage, targetPct, as.tol)
+	rec, err := autoscale.Replicas(current, pods, usage, targetPct, as.tol)
+	as.log.Debug("recommendation", "target", client.KeyOf(target), "current", current, "pods", len(pods),
+		"with_metrics", len(usage), "utilization", rec.UtilizationPercent, "replicas", rec.Replicas, "err", err)
+	return rec, err
 }
 
 // cpuRequestMilli sums the CPU requests of pod's containers; a container
