@@ -42,6 +42,7 @@ $SKIFF_SERVER, else ~/.skiff/config (which ` + "`skiff server`" + ` writes on st
 		newExecCommand(e),
 		newVersionCommand(e),
 		NewImageCommand(),
+		newTopCommand(e), newScaleCommand(e), newAutoscaleCommand(e),
 	)
 	root.AddCommand(newNodeCommands(e)...)
 	root.AddCommand(extra...)
