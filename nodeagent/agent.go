@@ -51,7 +51,10 @@ func New(cfg Config) (*Agent, error) {
 		StateDir: filepath.Join(cfg.DataDir, "runtime"),
 		RunDir:   filepath.Join(cfg.RunDir, "runtime"),
 		Binary:   cfg.Binary,
-		Logger:   cfg.Logger.With("component", "runtime"),
+		// One supervisor started ahead of need takes a process start off
+		// each pod's start.
+		WarmSupervisors: 1,
+		Logger:          cfg.Logger.With("component", "runtime"),
 	})
 	if err != nil {
 		return nil, err
@@ -151,6 +154,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	gs.Stop()
 	a.stopWorkers()
 	bg.Wait()
+	a.runtime.Close() // ends the warm supervisor, never containers
 	if errors.Is(err, grpc.ErrServerStopped) {
 		err = nil
 	}

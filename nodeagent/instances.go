@@ -54,7 +54,7 @@ func podInstances(states []runtime.State, podUID string) map[string][]instance {
 }
 
 func (a *Agent) instancesOf(podUID string) (map[string][]instance, error) {
-	states, err := a.runtime.List()
+	states, err := a.runtime.ListPrefix(podUID + ".")
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,10 @@ import (
 type podState struct {
 	containers map[string]*containerState
 	podIP      string
-	lastStatus *skiffv1.PodStatus
+	// sandboxReady: this worker made or found the sandbox, network and
+	// files; later syncs skip that work until something fails.
+	sandboxReady bool
+	lastStatus   *skiffv1.PodStatus
 	// runningSince is when every container first ran, for the start
 	// latency metric.
 	runningSeen bool

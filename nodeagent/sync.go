@@ -33,9 +33,12 @@ func (a *Agent) syncPod(ctx context.Context, pod *skiffv1.Pod, st *podState) (do
 	if p := st.lastStatus.GetPhase(); p == "Succeeded" || p == "Failed" {
 		return false, nil
 	}
-	if err := a.ensureSandbox(ctx, pod, st); err != nil {
-		a.setAllWaiting(pod, st, insts, "CreatePodSandboxError", err.Error())
-		return false, errors.Join(err, a.reportStatus(ctx, pod, st, insts))
+	if !st.sandboxReady {
+		if err := a.ensureSandbox(ctx, pod, st); err != nil {
+			a.setAllWaiting(pod, st, insts, "CreatePodSandboxError", err.Error())
+			return false, errors.Join(err, a.reportStatus(ctx, pod, st, insts))
+		}
+		st.sandboxReady = true
 	}
 	for _, c := range pod.Spec.Containers {
 		if err := a.syncContainer(ctx, pod, c, insts[c.Name], st); err != nil {

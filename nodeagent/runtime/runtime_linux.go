@@ -402,13 +402,21 @@ func (r *Runtime) State(id string) (State, error) {
 }
 
 // List returns the state of every container in the state directory.
-func (r *Runtime) List() ([]State, error) {
+func (r *Runtime) List() ([]State, error) { return r.ListPrefix("") }
+
+// ListPrefix returns the state of the containers whose ID starts with
+// prefix: reading only those keeps a caller that owns a group of containers
+// (a pod's) from reading every container's state.
+func (r *Runtime) ListPrefix(prefix string) ([]State, error) {
 	ents, err := os.ReadDir(r.cfg.containersDir())
 	if err != nil {
 		return nil, fmt.Errorf("runtime: list: %w", err)
 	}
 	var out []State
 	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), prefix) {
+			continue
+		}
 		st, err := r.State(e.Name())
 		if errors.Is(err, ErrNotFound) {
 			continue // being created or removed

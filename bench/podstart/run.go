@@ -1,0 +1,298 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/nodeagent/image/build"
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+type results struct {
+	pods       int
+	latencies  []time.Duration
+	elapsed    time.Duration
+	rssIdle    int64
+	rssHalf    int64
+	rssAll     int64
+	serverRSS  int64
+	halfPoints int
+}
+
+func (r results) print(w io.Writer) {
+	l := r.latencies
+	sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
+	pct := func(p int) time.Duration { return l[min(len(l)-1, len(l)*p/100)] }
+	fmt.Fprintf(w, "pods: %d, all Running after %s (%.0f pods/s)\n", r.pods, r.elapsed.Round(time.Millisecond), float64(r.pods)/r.elapsed.Seconds())
+	fmt.Fprintf(w, "create → Running (watch): p50 %s  p90 %s  p99 %s  max %s\n",
+		pct(50).Round(time.Millisecond), pct(90).Round(time.Millisecond), pct(99).Round(time.Millisecond), l[len(l)-1].Round(time.Millisecond))
+	fmt.Fprintf(w, "agent RSS: idle %s, %d pods %s, %d pods %s; server RSS at the end %s\n",
+		mib(r.rssIdle), r.halfPoints, mib(r.rssHalf), r.pods, mib(r.rssAll), mib(r.serverRSS))
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+// process is one skiff daemon started for the benchmark.
+type process struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func start(logPath, bin string, args ...string) (*process, error) {
+	cmd := exec.Command(bin, args...)
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close() // the child has its own copy
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &process{cmd: cmd, done: make(chan struct{})}
+	go func() { cmd.Wait(); close(p.done) }()
+	return p, nil
+}
+
+func (p *process) stop() {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// rss reads a process's resident set size.
+func rss(pid int) int64 {
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.Fields(v)[0], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func freePort() string {
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func run(ctx context.Context, bin string, pods, creators int, rate float64) (results, error) {
+	dir, err := os.MkdirTemp("", "skiff-podstart-")
+	if err != nil {
+		return results{}, err
+	}
+	defer os.RemoveAll(dir)
+	api, registry := freePort(), freePort()
+	server, err := start(filepath.Join(dir, "server.log"), bin, "server", "--data-dir", filepath.Join(dir, "server"), "--listen", api,
+		"--etcd-listen", freePort(), "--registry-addr", registry, "--metrics-addr", "", "--write-config", "")
+	if err != nil {
+		return results{}, err
+	}
+	defer server.stop()
+	c, err := client.New(api, client.Options{})
+	if err != nil {
+		return results{}, err
+	}
+	defer c.Close()
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := c.WaitReady(wctx); err != nil {
+		return results{}, err
+	}
+	img, err := build.Busybox(build.BusyboxPath)
+	if err != nil {
+		return results{}, err
+	}
+	image := registry + "/busybox:bench"
+	if _, err := (build.Remote{}).Push(wctx, img, image, nil); err != nil {
+		return results{}, err
+	}
+	agent, err := start(filepath.Join(dir, "agent.log"), bin, "agent", "--server", api, "--node-name", "bench", "--data-dir", filepath.Join(dir, "agent"),
+		"--run-dir", filepath.Join(dir, "run"), "--agent-listen", freePort(), "--max-pods", strconv.Itoa(pods+10), "--metrics-addr", "")
+	if err != nil {
+		return results{}, err
+	}
+	defer agent.stop()
+	// Before the agent stops: it tears the pods down.
+	defer cleanup(c, filepath.Join(dir, "agent", "runtime", "containers"))
+	if err := waitNode(wctx, c); err != nil {
+		return results{}, err
+	}
+	// Pull the image once, so every measured pod starts from the cache.
+	if err := warm(ctx, c, image); err != nil {
+		return results{}, err
+	}
+	time.Sleep(2 * time.Second)
+	r := results{pods: pods, rssIdle: rss(agent.cmd.Process.Pid), halfPoints: pods / 2}
+	r.latencies, r.elapsed, err = measure(ctx, c, image, pods, creators, rate, func(running int) {
+		if running == pods/2 {
+			r.rssHalf = rss(agent.cmd.Process.Pid)
+		}
+	})
+	if err != nil {
+		return r, err
+	}
+	time.Sleep(2 * time.Second)
+	r.rssAll = rss(agent.cmd.Process.Pid)
+	r.serverRSS = rss(server.cmd.Process.Pid)
+	return r, nil
+}
+
+func benchPod(name, image string) *skiffv1.Pod {
+	grace := int64(0)
+	return &skiffv1.Pod{
+		Metadata: &skiffv1.ObjectMeta{Name: name, Labels: map[string]string{"bench": "podstart"}},
+		Spec: &skiffv1.PodSpec{
+			TerminationGracePeriodSeconds: &grace,
+			Containers: []*skiffv1.Container{{
+				Name: "main", Image: image, Command: []string{"sleep", "3600"},
+				Resources: &skiffv1.ResourceRequirements{Requests: map[string]string{"cpu": "1m", "memory": "4Mi"}},
+			}},
+		},
+	}
+}
+
+func waitNode(ctx context.Context, c *client.Client) error {
+	for ctx.Err() == nil {
+		if n, err := c.Nodes().Get(ctx, "", "bench"); err == nil && n.Spec.GetPodCidr() != "" {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("the agent did not register: %w", ctx.Err())
+}
+
+func warm(ctx context.Context, c *client.Client, image string) error {
+	if _, err := c.Pods().Create(ctx, benchPod("warm", image)); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		if p, err := c.Pods().Get(ctx, "default", "warm"); err == nil && p.Status.GetPhase() == "Running" {
+			_, _, err := c.Pods().Delete(ctx, "default", "warm", client.DeleteOptions{})
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("the warm-up pod did not run")
+}
+
+// measure creates the pods and records, per pod, the time from its create
+// call to the first watch event that shows it Running.
+func measure(ctx context.Context, c *client.Client, image string, pods, creators int, rate float64, onRunning func(int)) ([]time.Duration, time.Duration, error) {
+	w, err := c.Pods().Watch(ctx, client.ListOptions{LabelSelector: "bench=podstart"}, "")
+	if err != nil {
+		return nil, 0, err
+	}
+	defer w.Stop()
+	var mu sync.Mutex
+	created := map[string]time.Time{}
+	lat := make([]time.Duration, 0, pods)
+	allRunning := make(chan struct{})
+	go func() {
+		seen := map[string]bool{}
+		for {
+			ev, err := w.Next()
+			if err != nil {
+				return
+			}
+			p := ev.Object
+			if p.GetStatus().GetPhase() != "Running" || seen[p.Metadata.Name] || p.Metadata.Name == "warm" {
+				continue
+			}
+			now := time.Now()
+			mu.Lock()
+			t0, ok := created[p.Metadata.Name]
+			mu.Unlock()
+			if !ok {
+				continue
+			}
+			seen[p.Metadata.Name] = true
+			lat = append(lat, now.Sub(t0))
+			onRunning(len(seen))
+			if len(seen) == pods {
+				close(allRunning)
+				return
+			}
+		}
+	}()
+	start := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errc := make(chan error, creators)
+	for i := 0; i < creators; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				n := int(next.Add(1) - 1)
+				if n >= pods {
+					return
+				}
+				if rate > 0 {
+					time.Sleep(time.Until(start.Add(time.Duration(float64(n) / rate * float64(time.Second)))))
+				}
+				name := fmt.Sprintf("p-%04d", n)
+				mu.Lock()
+				created[name] = time.Now()
+				mu.Unlock()
+				if _, err := c.Pods().Create(ctx, benchPod(name, image)); err != nil {
+					errc <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return nil, 0, err
+	default:
+	}
+	select {
+	case <-allRunning:
+	case <-time.After(5 * time.Minute):
+		return nil, 0, fmt.Errorf("only %d of %d pods ran within 5 minutes", len(lat), pods)
+	}
+	return lat, time.Since(start), nil
+}
+
+// cleanup deletes every pod gracefully — so the agent confirms each once
+// it is torn down — and waits until the agent's runtime holds no container.
+func cleanup(c *client.Client, containersDir string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	pods, _, _ := c.Pods().List(ctx, client.ListOptions{})
+	grace := int64(1)
+	for _, p := range pods {
+		c.Pods().Delete(ctx, "default", p.Metadata.Name, client.DeleteOptions{GracePeriodSeconds: &grace})
+	}
+	for ctx.Err() == nil {
+		left, _, err := c.Pods().List(ctx, client.ListOptions{})
+		containers, _ := os.ReadDir(containersDir)
+		if err == nil && len(left) == 0 && len(containers) == 0 {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	fmt.Fprintln(os.Stderr, "podstart: pods not torn down within 3 minutes")
+}
