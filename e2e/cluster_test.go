@@ -56,9 +56,10 @@ func TestMain(m *testing.M) {
 type Cluster interface {
 	// Skiff runs the command line against the cluster.
 	Skiff(args ...string) (stdout string, err error)
-	// Stop ends the cluster's processes (SIGTERM); Start brings them back
-	// on the same data.
+	// Stop ends the cluster's processes (SIGTERM), Kill without notice
+	// (SIGKILL); Start brings them back on the same data.
 	Stop()
+	Kill()
 	Start()
 	// InNode runs a command in the node's network namespace.
 	InNode(args ...string) (string, error)
@@ -151,6 +152,16 @@ func (c *upCluster) Start() {
 	}
 }
 
+func (c *upCluster) Kill() {
+	c.t.Helper()
+	if c.cmd == nil {
+		return
+	}
+	c.cmd.Process.Kill()
+	<-c.done
+	c.cmd = nil
+}
+
 func (c *upCluster) Stop() {
 	c.t.Helper()
 	if c.cmd == nil {
@@ -192,12 +203,16 @@ func (c *upCluster) teardown() {
 	}
 }
 
-func (c *upCluster) Skiff(args ...string) (string, error) {
+func (c *upCluster) Skiff(args ...string) (string, error) { return c.SkiffIn("", args...) }
+
+// SkiffIn is Skiff with stdin.
+func (c *upCluster) SkiffIn(stdin string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := c.nsenter(append([]string{c.bin}, args...)...)
 	cmd = exec.CommandContext(ctx, cmd.Args[0], cmd.Args[1:]...)
 	cmd.Env = append(os.Environ(), "SKIFF_CONFIG="+c.cfg)
+	cmd.Stdin = strings.NewReader(stdin)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()

@@ -52,12 +52,37 @@ func TestUpHelloEndToEnd(t *testing.T) {
 	if ee, ok := asExit(err); !ok || ee != 3 {
 		t.Fatalf("exec exit code: %v", err)
 	}
+	// Logs, through the API server from the node's agent.
+	talker := `apiVersion: skiff/v1
+kind: Pod
+metadata: {name: talker}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: 127.0.0.1:5000/demo:latest
+    command: [sh, -c, "echo one; echo two; echo three; sleep 1000"]
+`
+	if out, err := c.SkiffIn(talker, "apply", "-f", "-"); err != nil {
+		t.Fatalf("apply talker: %v %s", err, out)
+	}
+	eventually(t, "talker's logs", func() error {
+		out, err := c.Skiff("logs", "talker")
+		if err != nil || out != "one\ntwo\nthree\n" {
+			return fmt.Errorf("%v: %q", err, out)
+		}
+		return nil
+	})
+	if out, err := c.Skiff("logs", "talker", "--tail", "1"); err != nil || out != "three\n" {
+		t.Fatalf("logs --tail 1: %v %q", err, out)
+	}
 	before, err := c.Skiff("get", "pod", "hello", "-o", "yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Restart the whole cluster: the pod's container keeps running.
-	c.Stop()
+	// Kill the whole cluster without notice (SIGKILL), then start it
+	// again: the pod's container kept running and is adopted, not restarted.
+	c.Kill()
 	if out, err := c.InNode("/bin/busybox", "wget", "-q", "-O", "-", "http://"+ip+":8080/"); err != nil || !strings.Contains(out, "Hello from skiff") {
 		t.Fatalf("the pod stopped with the cluster: %v %s", err, out)
 	}
@@ -68,6 +93,9 @@ func TestUpHelloEndToEnd(t *testing.T) {
 	}
 	if containerID(before) == "" || containerID(before) != containerID(after) || strings.Contains(after, "restartCount:") {
 		t.Fatalf("container changed across the restart:\n%s\n---\n%s", before, after)
+	}
+	if out, err := c.Skiff("delete", "pod", "talker", "--wait"); err != nil {
+		t.Fatalf("delete talker: %v %s", err, out)
 	}
 	if out, err := c.Skiff("delete", "-f", "../deploy/examples/hello.yaml", "--wait"); err != nil {
 		t.Fatalf("delete: %v %s", err, out)
