@@ -22,8 +22,10 @@ help:
 build:
 	$(GO) build -o $(BIN) ./cmd/skiff
 
-run: build
-	sudo ./$(BIN) up
+# A single-node cluster: API server, registry, scheduler, DNS and an agent.
+# Ctrl-C stops it; `make run` again brings the same cluster back.
+run: deps build
+	@if [ "$$(id -u)" = 0 ]; then ./$(BIN) up; else sudo ./$(BIN) up; fi
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

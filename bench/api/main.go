@@ -14,6 +14,7 @@ import (
 	"io"
 	"log"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 
@@ -25,7 +26,16 @@ func main() {
 	ops := flag.Int("ops", 3000, "operations per measurement")
 	clientsFlag := flag.String("clients", "1,16,64", "concurrent clients, comma-separated")
 	noFsync := flag.Bool("no-fsync", false, "skip etcd's fsync (not what production does)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (server included) here")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	var clients []int
 	for _, s := range strings.Split(*clientsFlag, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -35,6 +45,7 @@ func main() {
 		clients = append(clients, n)
 	}
 	if err := run(os.Stdout, *ops, clients, *noFsync); err != nil {
+		pprof.StopCPUProfile()
 		log.Fatal(err)
 	}
 }
