@@ -108,27 +108,15 @@ func (r Resource[T]) Delete(ctx context.Context, namespace, name string, opts De
 // Modify reads an object, applies change and writes it back, retrying on
 // conflicts. change returning ErrNoChange skips the write.
 func (r Resource[T]) Modify(ctx context.Context, namespace, name string, change func(T) error) (T, error) {
-	var out T
-	err := RetryOnConflict(ctx, func() error {
-		cur, err := r.Get(ctx, namespace, name)
-		if err != nil {
-			return err
-		}
-		if err := change(cur); err != nil {
-			if err == ErrNoChange {
-				out = cur
-				return nil
-			}
-			return err
-		}
-		out, err = r.Update(ctx, cur)
-		return err
-	})
-	return out, err
+	return r.modify(ctx, namespace, name, change, r.Update)
 }
 
 // ModifyStatus is Modify for the status.
 func (r Resource[T]) ModifyStatus(ctx context.Context, namespace, name string, change func(T) error) (T, error) {
+	return r.modify(ctx, namespace, name, change, r.UpdateStatus)
+}
+
+func (r Resource[T]) modify(ctx context.Context, namespace, name string, change func(T) error, write func(context.Context, T) (T, error)) (T, error) {
 	var out T
 	err := RetryOnConflict(ctx, func() error {
 		cur, err := r.Get(ctx, namespace, name)
@@ -142,7 +130,7 @@ func (r Resource[T]) ModifyStatus(ctx context.Context, namespace, name string, c
 			}
 			return err
 		}
-		out, err = r.UpdateStatus(ctx, cur)
+		out, err = write(ctx, cur)
 		return err
 	})
 	return out, err

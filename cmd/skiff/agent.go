@@ -1,14 +1,11 @@
 package main
 
 import (
+	"context"
 	"net"
-	"os"
-	"os/signal"
 	"strconv"
-	"syscall"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/nodeagent"
@@ -59,7 +56,7 @@ func (f *agentFlags) config(c *client.Client) nodeagent.Config {
 
 func agentCommand() *cobra.Command {
 	f := &agentFlags{}
-	var metricsAddr, logFormat string
+	cf := &componentFlags{}
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run the node agent: register this node and run the pods bound to it",
@@ -71,41 +68,18 @@ Needs root (namespaces, cgroups, mounts).`,
       --agent-listen 0.0.0.0:10250 --advertise-address 10.0.0.2`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-			log, err := newLogger(os.Stderr, logFormat, verbosity(cmd))
-			if err != nil {
-				return err
-			}
-			server, _ := cmd.Flags().GetString("server")
-			addr, err := client.ResolveServer(server, client.DefaultConfigPath())
-			if err != nil {
-				return err
-			}
-			c, err := client.New(addr, client.Options{})
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			reg := newRegistry()
-			cfg := f.config(c)
-			cfg.Logger, cfg.Registerer = log, reg
-			agent, err := nodeagent.New(cfg)
-			if err != nil {
-				return err
-			}
-			metrics, err := serveMetrics(ctx, metricsAddr, reg, log)
-			if err != nil {
-				return err
-			}
-			g, ctx := errgroup.WithContext(ctx)
-			g.Go(func() error { return agent.Run(ctx) })
-			g.Go(metrics)
-			return g.Wait()
+			return runComponent(cmd, cf, func(ctx context.Context, c *client.Client, env componentEnv) error {
+				cfg := f.config(c)
+				cfg.Logger, cfg.Registerer = env.log, env.reg
+				agent, err := nodeagent.New(cfg)
+				if err != nil {
+					return err
+				}
+				return agent.Run(ctx)
+			})
 		},
 	}
 	f.register(cmd, "")
-	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.AgentMetrics)), "Prometheus /metrics address; empty disables it")
-	cmd.Flags().StringVar(&logFormat, "log-format", "text", "text or json")
+	cf.register(cmd, ports.AgentMetrics)
 	return cmd
 }
