@@ -173,10 +173,7 @@ func (s *Store) Update(ctx context.Context, obj skiffv1.Resource, expect int64) 
 		return nil, fmt.Errorf("storage: update %s: %w", key, err)
 	}
 	if !resp.Succeeded {
-		if resp.Responses[0].GetResponseRange().Count == 0 {
-			return nil, ErrNotFound
-		}
-		return nil, ErrConflict
+		return nil, compareFailed(resp)
 	}
 	out := proto.Clone(obj).(skiffv1.Resource)
 	setRevision(out, resp.Header.Revision)
@@ -211,10 +208,7 @@ func (s *Store) Delete(ctx context.Context, kind skiffv1.Kind, namespace, name s
 		return nil, fmt.Errorf("storage: delete %s: %w", key, err)
 	}
 	if !resp.Succeeded {
-		if resp.Responses[0].GetResponseRange().Count == 0 {
-			return nil, ErrNotFound
-		}
-		return nil, ErrConflict
+		return nil, compareFailed(resp)
 	}
 	prev := resp.Responses[0].GetResponseDeleteRange().PrevKvs
 	if len(prev) == 0 {
@@ -323,4 +317,13 @@ func decode(info skiffv1.KindInfo, data []byte, rev int64) (skiffv1.Resource, er
 
 func setRevision(obj skiffv1.Resource, rev int64) {
 	obj.GetMetadata().ResourceVersion = strconv.FormatInt(rev, 10)
+}
+
+// compareFailed explains a transaction whose revision comparison failed;
+// its Else branch counted the key.
+func compareFailed(resp *clientv3.TxnResponse) error {
+	if resp.Responses[0].GetResponseRange().Count == 0 {
+		return ErrNotFound
+	}
+	return ErrConflict
 }
