@@ -129,8 +129,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var bg sync.WaitGroup
-	bg.Add(4)
+	bg.Add(5)
 	go func() { defer bg.Done(); a.pods.Run(runCtx) }()
+	go func() { defer bg.Done(); a.runPeers(runCtx) }() // host-gw routes, masquerade
 	go func() { defer bg.Done(); a.gcLocalVolumes(runCtx, 30*time.Second) }()
 	go func() { defer bg.Done(); a.heartbeat(runCtx) }()
 	go func() { defer bg.Done(); a.usage.run(runCtx) }()
