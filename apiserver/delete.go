@@ -63,6 +63,19 @@ func (s *Server) deleteOnce(ctx context.Context, req *skiffv1.DeleteRequest, r r
 		return nil, status.Errorf(codes.Aborted, "conflict: %s has uid %s, not %s", r, cur.GetMetadata().GetUid(), uid)
 	}
 	if req.GetPropagation() == "Orphan" {
+		// Kubernetes' order: mark the owner as being deleted first, so its
+		// controller stops adopting or replacing the dependents whose
+		// references go next; then delete it below.
+		// (A pod's own deletion timestamp carries its grace period: leave
+		// it to beginGracefulDelete.)
+		if cur.GetMetadata().GetDeletionTimestamp() == nil && r.info.Kind != skiffv1.Kind_KIND_POD {
+			marked := proto.Clone(cur).(skiffv1.Resource)
+			marked.GetMetadata().DeletionTimestamp = timestamppb.Now()
+			if cur, err = s.store.Update(ctx, marked, curRev); err != nil {
+				return nil, err
+			}
+			curRev = storage.Revision(cur)
+		}
 		if err := s.orphanDependents(ctx, cur); err != nil {
 			return nil, err
 		}
