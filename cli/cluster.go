@@ -1,0 +1,275 @@
+package cli
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/cluster"
+	"github.com/skiff-sh/skiff/ports"
+)
+
+// newClusterCommand is `skiff cluster`: kind-like local clusters, plus the
+// provisioning and Prometheus helpers real machines use. The work is in
+// package cluster.
+func newClusterCommand(e *env) *cobra.Command {
+	var o cluster.Options
+	cmd := &cobra.Command{
+		Use:   "cluster",
+		Short: "Create, start, stop, list and delete local multi-node clusters (like kind)",
+		Long: `Run a multi-node skiff cluster on this Linux machine, the way kind does for
+Kubernetes. Each node is a network namespace with its own host name, data and
+run directories, running skiff agent; the first node also runs skiff server.
+Nodes sit on a lab bridge (172.31.N.0/24) inside a namespace with no route out
+of the machine; this host gets one address on that subnet to reach the server.
+
+Each cluster keeps its files in ~/.skiff/clusters/NAME/, with a config for
+the command line:
+  skiff --config ~/.skiff/clusters/NAME/config get nodes
+  export SKIFF_CONFIG=~/.skiff/clusters/NAME/config
+A cluster survives stop and start (and a reboot, with start) with its objects,
+volumes and running containers. Needs root.`,
+		Example: `  sudo skiff cluster create --nodes 3
+  export SKIFF_CONFIG=~/.skiff/clusters/skiff/config
+  skiff get nodes -o wide
+  sudo skiff cluster stop && sudo skiff cluster start
+  sudo skiff cluster delete`,
+	}
+	cmd.PersistentFlags().StringVar(&o.State, "state-dir", "", "where clusters keep their files (default ~/.skiff/clusters)")
+	cmd.AddCommand(
+		clusterCreateCommand(&o), clusterLifecycleCommand(&o, "start"), clusterLifecycleCommand(&o, "stop"),
+		clusterLifecycleCommand(&o, "delete"), clusterListCommand(&o),
+		clusterProvisionCommand(), clusterTargetsCommand(e),
+	)
+	return cmd
+}
+
+func clusterCreateCommand(o *cluster.Options) *cobra.Command {
+	var name string
+	var nodes int
+	cmd := &cobra.Command{
+		Use:   "create",
+		Short: "Create and start a local cluster",
+		Example: `  sudo skiff cluster create
+  sudo skiff cluster create --name dev --nodes 5`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Progress = cmd.ErrOrStderr()
+			info, err := cluster.Create(cmd.Context(), name, nodes, *o)
+			if err != nil {
+				return err
+			}
+			printClusterReady(cmd, info)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", cluster.DefaultName, "the cluster's name")
+	cmd.Flags().IntVar(&nodes, "nodes", 3, "how many nodes (the first also runs the server)")
+	return cmd
+}
+
+func printClusterReady(cmd *cobra.Command, info cluster.Info) {
+	fmt.Fprintf(cmd.OutOrStdout(), `Cluster %q is ready: %d nodes, API server %s.
+Use it with:
+  export SKIFF_CONFIG=%s
+  skiff get nodes -o wide
+Images: %s (the busybox demo image is %s)
+`, info.Name, info.Nodes, info.Server, info.ConfigFile, info.Registry, info.Image)
+}
+
+func clusterLifecycleCommand(o *cluster.Options, verb string) *cobra.Command {
+	var name string
+	short := map[string]string{
+		"start":  "Start a stopped cluster on its data",
+		"stop":   "Stop a cluster's processes (containers and data stay)",
+		"delete": "Delete a cluster: its pods, processes, namespaces and files",
+	}[verb]
+	cmd := &cobra.Command{
+		Use:     verb,
+		Short:   short,
+		Example: fmt.Sprintf("  sudo skiff cluster %s --name dev", verb),
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Progress = cmd.ErrOrStderr()
+			switch verb {
+			case "start":
+				info, err := cluster.Start(cmd.Context(), name, *o)
+				if err != nil {
+					return err
+				}
+				printClusterReady(cmd, info)
+				return nil
+			case "stop":
+				if err := cluster.Stop(name, *o); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "Cluster %q stopped\n", name)
+				return nil
+			default:
+				return cluster.Delete(cmd.Context(), name, *o)
+			}
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", cluster.DefaultName, "the cluster's name")
+	return cmd
+}
+
+func clusterListCommand(o *cluster.Options) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List local clusters with their node count and state",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			infos, err := cluster.List(o.Roots)
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 3, ' ', 0)
+			fmt.Fprintln(w, "NAME\tNODES\tSTATE\tSERVER\tCONFIG")
+			for _, i := range infos {
+				fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\n", i.Name, i.Nodes, i.State, i.Server, i.ConfigFile)
+			}
+			return w.Flush()
+		},
+	}
+}
+
+// clusterProvisionCommand writes the env file a systemd unit of
+// deploy/systemd reads: the same command lines a local cluster's nodes run.
+func clusterProvisionCommand() *cobra.Command {
+	var s cluster.ServerSpec
+	var a cluster.AgentSpec
+	var out string
+	var upstreams []string
+	cmd := &cobra.Command{
+		Use:   "provision server|agent",
+		Short: "Write the env file of a machine's skiff-server or skiff-agent unit",
+		Long: `Write the systemd EnvironmentFile (SKIFF_ARGS=…) that deploy/systemd's
+skiff-server.service and skiff-agent.service run with. Local clusters build
+their nodes' command lines with the same code, so a Vagrant or real machine
+runs the daemons exactly as the tested local clusters do.`,
+		Example: `  skiff cluster provision server --address 192.168.56.10 -o /etc/skiff/server.env
+  skiff cluster provision agent --server 192.168.56.10:6443 --address 192.168.56.11 \
+      --node-name agent-1 -o /etc/skiff/agent.env`,
+		Args:      cobra.ExactArgs(1),
+		ValidArgs: []string{"server", "agent"},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var argv []string
+			switch args[0] {
+			case "server":
+				if net.ParseIP(s.Address) == nil {
+					return fmt.Errorf("--address %q: want this machine's IP address", s.Address)
+				}
+				s.DNSUpstreams = upstreams
+				argv = cluster.ServerArgs(s)
+			case "agent":
+				if net.ParseIP(a.Address) == nil {
+					return fmt.Errorf("--address %q: want this machine's IP address", a.Address)
+				}
+				host, _, err := net.SplitHostPort(a.Server)
+				if err != nil {
+					return fmt.Errorf("--server %q: want HOST:PORT: %w", a.Server, err)
+				}
+				if a.NodeName == "" {
+					a.NodeName, _ = os.Hostname()
+				}
+				if a.ClusterDNS == "" {
+					a.ClusterDNS = host
+				}
+				if a.Registry == "" {
+					a.Registry = net.JoinHostPort(host, strconv.Itoa(ports.Registry))
+				}
+				argv = cluster.AgentArgs(a)
+			default:
+				return fmt.Errorf("provision %q: want server or agent", args[0])
+			}
+			data, err := cluster.EnvFile(argv)
+			if err != nil {
+				return err
+			}
+			if out == "" || out == "-" {
+				_, err = cmd.OutOrStdout().Write(data)
+				return err
+			}
+			if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+				return err
+			}
+			return os.WriteFile(out, data, 0o644)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&out, "output", "o", "-", "file to write (- for stdout)")
+	f.StringVar(&s.Address, "address", "", "this machine's address (server and agent)")
+	f.StringVar(&s.DataDir, "data-dir", "/var/lib/skiff", "data directory")
+	f.StringVar(&s.ClusterCIDR, "cluster-cidr", "", "pod addresses (default: the daemons' own)")
+	f.StringSliceVar(&upstreams, "dns-upstream", nil, "server: where cluster DNS forwards other names (default /etc/resolv.conf's)")
+	f.StringVar(&a.Server, "api-server", "", "agent: the API server, HOST:6443")
+	f.StringVar(&a.NodeName, "node-name", "", "agent: this node's name (default: the host name)")
+	f.StringVar(&a.RunDir, "run-dir", "/run/skiff/agent", "agent: run directory")
+	f.StringVar(&a.ClusterDNS, "cluster-dns", "", "agent: pods' nameserver (default: the server's host)")
+	f.StringVar(&a.Registry, "registry", "", "agent: the server's registry HOST:PORT (default: server host:5000)")
+	cmd.PreRun = func(cmd *cobra.Command, args []string) {
+		a.Address, a.DataDir, a.ClusterCIDR = s.Address, s.DataDir, s.ClusterCIDR
+		if len(args) == 1 && args[0] == "agent" && !cmd.Flags().Changed("data-dir") {
+			a.DataDir = "/var/lib/skiff/agent"
+		}
+	}
+	return cmd
+}
+
+// clusterTargetsCommand writes Prometheus file_sd targets from the Node
+// list of whatever cluster the command line points at.
+func clusterTargetsCommand(e *env) *cobra.Command {
+	var serverMetrics, out string
+	var agentPort int
+	cmd := &cobra.Command{
+		Use:   "prometheus-targets",
+		Short: "Write Prometheus file_sd targets for the server and every node's agent",
+		Long: `Print (or write) a Prometheus file_sd JSON file listing the server's
+/metrics and every node agent's, read from the cluster's Node list. Run it
+from cron or a systemd timer; Prometheus re-reads the file when it changes.
+See deploy/prometheus/README.md.`,
+		Example: `  skiff cluster prometheus-targets -o /etc/prometheus/skiff.json
+  skiff --config ~/.skiff/clusters/dev/config cluster prometheus-targets`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			ctx, cancel := e.call(cmd.Context())
+			defer cancel()
+			nodes, _, err := c.Nodes().List(ctx, client.ListOptions{})
+			if err != nil {
+				return err
+			}
+			if serverMetrics == "" {
+				host, _, _ := net.SplitHostPort(e.addr)
+				serverMetrics = net.JoinHostPort(host, strconv.Itoa(ports.ServerMetrics))
+			}
+			data, err := cluster.MarshalTargets(cluster.PrometheusTargets(nodes, serverMetrics, agentPort))
+			if err != nil {
+				return err
+			}
+			if out == "" || out == "-" {
+				_, err = cmd.OutOrStdout().Write(data)
+				return err
+			}
+			tmp := out + ".tmp" // Prometheus must never read half a file
+			if err := os.WriteFile(tmp, data, 0o644); err != nil {
+				return err
+			}
+			return os.Rename(tmp, out)
+		},
+	}
+	cmd.Flags().StringVar(&serverMetrics, "server-metrics", "", "the server's metrics HOST:PORT (default: the API server's host, port 9090)")
+	cmd.Flags().IntVar(&agentPort, "agent-metrics-port", ports.AgentMetrics, "agents' metrics port")
+	cmd.Flags().StringVarP(&out, "output", "o", "-", "file to write (- for stdout)")
+	return cmd
+}

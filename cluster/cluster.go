@@ -1,0 +1,417 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
+
+	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/nodeagent/image/build"
+	"github.com/skiff-sh/skiff/ports"
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+// DemoImage is pushed to every new cluster's registry, so pods run
+// without the internet: busybox whose httpd serves :8080.
+const DemoImage = "demo:latest"
+
+// Options tune Create, Start, Stop and Delete; zero values get defaults.
+type Options struct {
+	Roots
+	// Binary is the skiff binary the nodes run (default: this process's).
+	Binary string
+	// Timeout bounds waiting for the cluster to be ready (default 60s).
+	Timeout time.Duration
+	// Grace is how long Stop waits after SIGTERM (default 30s).
+	Grace time.Duration
+	// Progress receives one line per step; nil discards them.
+	Progress io.Writer
+}
+
+func (o Options) withDefaults() Options {
+	o.Roots = o.Roots.withDefaults()
+	if o.Binary == "" {
+		if exe, err := os.Executable(); err == nil {
+			o.Binary = exe
+		}
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 60 * time.Second
+	}
+	if o.Grace == 0 {
+		o.Grace = 30 * time.Second
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	return o
+}
+
+// Info is what List and Create report about a cluster.
+type Info struct {
+	Name       string
+	Nodes      int
+	State      string // "running", "stopped" or "degraded" (some processes down)
+	Server     string // API address, from the host
+	ConfigFile string // the command line's config (skiff --config FILE …)
+	Registry   string // the cluster's registry, HOST:PORT
+	Image      string // the demo image's reference
+}
+
+func (l layout) info() Info {
+	running, total := 0, 0
+	for _, d := range l.daemons() {
+		total++
+		if _, ok := d.pid(); ok {
+			running++
+		}
+	}
+	state := "degraded"
+	switch running {
+	case total:
+		state = "running"
+	case 0:
+		state = "stopped"
+	}
+	reg := hostPortInt(l.nodeAddr(1), ports.Registry)
+	return Info{
+		Name: l.spec.Name, Nodes: l.spec.Nodes, State: state,
+		Server: l.Server(), ConfigFile: l.ConfigFile(), Registry: reg, Image: reg + "/" + DemoImage,
+	}
+}
+
+// daemons are the cluster's processes, the server first.
+func (l layout) daemons() []daemon {
+	var out []daemon
+	for _, node := range l.nodes() {
+		d := daemon{node: node, dir: l.nodeDir(node), netns: l.netnsPath(node), uts: l.utsFile(node)}
+		if node == nodeName(1) {
+			s := d
+			s.role = "server"
+			out = append(out, s)
+		}
+		d.role = "agent"
+		out = append(out, d)
+	}
+	return out
+}
+
+// Create makes a cluster of n nodes and starts it; it returns once every
+// node is Ready.
+func Create(ctx context.Context, name string, n int, o Options) (Info, error) {
+	o = o.withDefaults()
+	if err := ValidateName(name); err != nil {
+		return Info{}, err
+	}
+	if n < 1 || n > 200 {
+		return Info{}, fmt.Errorf("--nodes %d: want 1 to 200", n)
+	}
+	if os.Geteuid() != 0 {
+		return Info{}, errors.New("cluster: needs root (network namespaces, containers)")
+	}
+	unlock, err := lockRoots(o.Roots)
+	if err != nil {
+		return Info{}, err
+	}
+	l := layout{Roots: o.Roots, spec: Spec{Name: name, Nodes: n}}
+	if _, err := os.Stat(l.specFile()); err == nil {
+		unlock()
+		return Info{}, fmt.Errorf("cluster %q already exists (skiff cluster delete --name %s)", name, name)
+	}
+	if isNamespace(l.netnsPath("lab")) {
+		unlock()
+		return Info{}, fmt.Errorf("cluster %q: namespace %s exists, but no cluster under %s owns it", name, l.netnsName("lab"), o.State)
+	}
+	l.spec.Subnet, err = freeSubnet(takenSubnets(o.Roots))
+	if err == nil {
+		err = l.save()
+	}
+	unlock()
+	if err != nil {
+		return Info{}, err
+	}
+	fmt.Fprintf(o.Progress, "Creating cluster %q (%d nodes, lab subnet 172.31.%d.0/24)\n", name, n, l.spec.Subnet)
+	if err := l.provision(); err != nil {
+		return Info{}, err
+	}
+	if err := client.SaveConfig(l.ConfigFile(), &client.Config{Server: l.Server()}); err != nil {
+		return Info{}, err
+	}
+	if err := l.start(ctx, o, true); err != nil {
+		return l.info(), err
+	}
+	return l.info(), nil
+}
+
+// provision writes each node's directories and env files: the same
+// command lines a Vagrant machine gets (see ServerArgs, AgentArgs).
+func (l layout) provision() error {
+	server := l.Server()
+	for i, node := range l.nodes() {
+		dir := l.nodeDir(node)
+		if i == 0 {
+			args := ServerArgs(ServerSpec{
+				Address: l.nodeAddr(1), DataDir: filepath.Join(dir, "server"), ClusterCIDR: clusterCIDR,
+				WriteConfig: filepath.Join(dir, "server", "client-config"),
+				// Nothing listens there: other names get SERVFAIL, and no
+				// query ever leaves the machine.
+				DNSUpstreams: []string{"127.0.0.1:5353"},
+			})
+			if err := writeEnvFile(filepath.Join(dir, "server.env"), args); err != nil {
+				return err
+			}
+		}
+		args := AgentArgs(AgentSpec{
+			Server: server, NodeName: node, Address: l.nodeAddr(i + 1),
+			DataDir: filepath.Join(dir, "agent"), RunDir: l.nodeRunDir(node),
+			ClusterCIDR: clusterCIDR, ClusterDNS: l.nodeAddr(1),
+			Registry: hostPortInt(l.nodeAddr(1), ports.Registry),
+		})
+		if err := writeEnvFile(filepath.Join(dir, "agent.env"), args); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Start brings a stopped cluster back on its data: the network first (it
+// may be gone after a reboot), then the server, then the agents.
+func Start(ctx context.Context, name string, o Options) (Info, error) {
+	o = o.withDefaults()
+	l, err := load(o.Roots, name)
+	if err != nil {
+		return Info{}, err
+	}
+	if err := l.start(ctx, o, false); err != nil {
+		return l.info(), err
+	}
+	return l.info(), nil
+}
+
+func (l layout) start(ctx context.Context, o Options, fresh bool) error {
+	t0 := time.Now()
+	if err := l.ensureNetwork(); err != nil {
+		return fmt.Errorf("cluster %s: network: %w", l.spec.Name, err)
+	}
+	fmt.Fprintf(o.Progress, " ✓ network (%d node namespaces, lab bridge) %s\n", l.spec.Nodes, since(t0))
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	ds := l.daemons()
+	if err := ds[0].start(o.Binary); err != nil {
+		return err
+	}
+	c, err := client.New(l.Server(), client.Options{})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := waitServer(ctx, c, ds[0]); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Progress, " ✓ server on %s %s\n", l.Server(), since(t0))
+	g, gctx := errgroup.WithContext(ctx)
+	for _, d := range ds[1:] {
+		g.Go(func() error { return d.start(o.Binary) })
+	}
+	if fresh {
+		g.Go(func() error { return pushDemo(gctx, hostPortInt(l.nodeAddr(1), ports.Registry)) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if err := l.waitNodes(ctx, c); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Progress, " ✓ %d nodes Ready %s\n", l.spec.Nodes, since(t0))
+	return nil
+}
+
+func since(t time.Time) string { return fmt.Sprintf("(%.1fs)", time.Since(t).Seconds()) }
+
+func waitServer(ctx context.Context, c *client.Client, d daemon) error {
+	for {
+		rctx, cancel := context.WithTimeout(ctx, time.Second)
+		err := c.WaitReady(rctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if _, ok := d.pid(); !ok {
+			return fmt.Errorf("cluster: the server exited; its log (%s) ends:\n%s", d.logFile(), d.tail(20))
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("cluster: server not ready: %w; its log (%s) ends:\n%s", err, d.logFile(), d.tail(20))
+		}
+	}
+}
+
+// waitNodes waits until every node of the cluster is registered and Ready.
+func (l layout) waitNodes(ctx context.Context, c *client.Client) error {
+	want := map[string]bool{}
+	for _, n := range l.nodes() {
+		want[n] = true
+	}
+	for {
+		nodes, _, err := c.Nodes().List(ctx, client.ListOptions{})
+		ready := 0
+		for _, n := range nodes {
+			if want[n.GetMetadata().GetName()] && nodeReady(n) {
+				ready++
+			}
+		}
+		if err == nil && ready == len(want) {
+			return nil
+		}
+		for _, d := range l.daemons() {
+			if _, ok := d.pid(); !ok {
+				return fmt.Errorf("cluster: the %s of %s exited; its log (%s) ends:\n%s", d.role, d.node, d.logFile(), d.tail(20))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cluster: %d of %d nodes Ready: %w", ready, len(want), ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func nodeReady(n *skiffv1.Node) bool {
+	for _, c := range n.GetStatus().GetConditions() {
+		if c.GetType() == "Ready" {
+			return c.GetStatus() == "True"
+		}
+	}
+	return false
+}
+
+// pushDemo puts the busybox demo image into the cluster's registry (from
+// the host, over the lab veth).
+func pushDemo(ctx context.Context, registry string) error {
+	img, err := build.Busybox(build.BusyboxPath)
+	if err != nil {
+		return fmt.Errorf("cluster: demo image: %w (install Debian's busybox-static)", err)
+	}
+	remote := build.Remote{Insecure: []string{registry}}
+	for {
+		_, err := remote.Push(ctx, img, registry+"/"+DemoImage, nil)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cluster: push demo image: %w", err)
+		case <-time.After(100 * time.Millisecond): // the registry is still starting
+		}
+	}
+}
+
+// Stop ends the cluster's processes by PID: agents first (containers keep
+// running), then the server.
+func Stop(name string, o Options) error {
+	o = o.withDefaults()
+	l, err := load(o.Roots, name)
+	if err != nil {
+		return err
+	}
+	return l.stop(o)
+}
+
+func (l layout) stop(o Options) error {
+	ds := l.daemons()
+	var g errgroup.Group
+	var errs []error
+	errc := make(chan error, len(ds))
+	for _, d := range ds {
+		if d.role == "agent" {
+			g.Go(func() error { errc <- d.stop(o.Grace); return nil })
+		}
+	}
+	g.Wait()
+	errc <- ds[0].stop(o.Grace)
+	close(errc)
+	for err := range errc {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// List returns the clusters under roots, by name.
+func List(roots Roots) ([]Info, error) {
+	roots = roots.withDefaults()
+	ents, err := os.ReadDir(roots.State)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []Info
+	for _, e := range ents {
+		if l, err := load(roots, e.Name()); err == nil {
+			out = append(out, l.info())
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Get returns one cluster's Info.
+func Get(roots Roots, name string) (Info, error) {
+	l, err := load(roots, name)
+	if err != nil {
+		return Info{}, err
+	}
+	return l.info(), nil
+}
+
+// NodeNetNS is the path of a node's network namespace (node "lab" for the
+// lab), for `nsenter --net=PATH` or `ip netns exec`.
+func NodeNetNS(roots Roots, name, node string) (string, error) {
+	l, err := load(roots, name)
+	if err != nil {
+		return "", err
+	}
+	return l.netnsPath(node), nil
+}
+
+func takenSubnets(roots Roots) map[int]bool {
+	taken := map[int]bool{}
+	ents, _ := os.ReadDir(roots.State)
+	for _, e := range ents {
+		if l, err := load(roots, e.Name()); err == nil {
+			taken[l.spec.Subnet] = true
+		}
+	}
+	return taken
+}
+
+// lockFile is one per host, whatever the roots: lab subnets are the
+// host's.
+const lockFile = "/run/skiff/clusters.lock"
+
+// lockRoots serialises subnet choice between concurrent creates on this
+// host (a lock file under the run root, shared by every state root).
+func lockRoots(roots Roots) (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(lockFile), 0o755); err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	f, err := os.OpenFile(lockFile, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cluster: lock: %w", err)
+	}
+	return func() { f.Close() }, nil
+}

@@ -1,0 +1,141 @@
+package cluster
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+)
+
+// DefaultName is the cluster's name when none is given.
+const DefaultName = "skiff"
+
+// DefaultRunRoot holds what does not survive a reboot: node run dirs and
+// the pinned UTS namespaces.
+const DefaultRunRoot = "/run/skiff/clusters"
+
+// clusterCIDR is every local cluster's pod network. Clusters never see each
+// other's pods (each node's routes live in its own namespace), so they may
+// all use the same one.
+const clusterCIDR = "10.88.0.0/16"
+
+// DefaultStateRoot is ~/.skiff/clusters: one directory per cluster with
+// its spec, config, node data, PIDs and logs.
+func DefaultStateRoot() string {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		home = "/root"
+	}
+	return filepath.Join(home, ".skiff", "clusters")
+}
+
+// Spec is what a cluster is, written to cluster.json when it is made.
+type Spec struct {
+	Name  string `json:"name"`
+	Nodes int    `json:"nodes"`
+	// Subnet is N in the lab subnet 172.31.N.0/24: node i has 172.31.N.i,
+	// the host 172.31.N.254.
+	Subnet int `json:"subnet"`
+}
+
+// Roots say where clusters keep their files; zero values get defaults.
+type Roots struct {
+	State string // DefaultStateRoot()
+	Run   string // DefaultRunRoot
+}
+
+func (r Roots) withDefaults() Roots {
+	if r.State == "" {
+		r.State = DefaultStateRoot()
+	}
+	if r.Run == "" {
+		r.Run = DefaultRunRoot
+	}
+	return r
+}
+
+var validName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$`)
+
+// ValidateName checks a cluster name: it names namespaces and files.
+func ValidateName(name string) error {
+	if !validName.MatchString(name) {
+		return fmt.Errorf("cluster name %q: use 1 to 20 lower-case letters, digits and dashes", name)
+	}
+	return nil
+}
+
+// layout is where one cluster's things are.
+type layout struct {
+	Roots
+	spec Spec
+}
+
+func (l layout) dir() string                { return filepath.Join(l.State, l.spec.Name) }
+func (l layout) specFile() string           { return filepath.Join(l.dir(), "cluster.json") }
+func (l layout) ConfigFile() string         { return filepath.Join(l.dir(), "config") }
+func (l layout) nodeDir(node string) string { return filepath.Join(l.dir(), "nodes", node) }
+func (l layout) runDir() string             { return filepath.Join(l.Run, l.spec.Name) }
+func (l layout) nodeRunDir(node string) string {
+	return filepath.Join(l.runDir(), "nodes", node)
+}
+func (l layout) utsFile(node string) string { return filepath.Join(l.runDir(), "uts", node) }
+
+// netnsName is the named network namespace (/run/netns/NAME, so that
+// `ip netns exec` works) of a node, or of the lab for node "lab".
+func (l layout) netnsName(node string) string { return "skiff-" + l.spec.Name + "-" + node }
+func (l layout) netnsPath(node string) string { return filepath.Join(netnsDir, l.netnsName(node)) }
+
+// nodeName of the i-th node, counting from 1.
+func nodeName(i int) string { return "node-" + strconv.Itoa(i) }
+
+func (l layout) nodes() []string {
+	out := make([]string, l.spec.Nodes)
+	for i := range out {
+		out[i] = nodeName(i + 1)
+	}
+	return out
+}
+
+// nodeAddr is node i's address on the lab bridge (i from 1; 254 is the
+// host).
+func (l layout) nodeAddr(i int) string { return fmt.Sprintf("172.31.%d.%d", l.spec.Subnet, i) }
+func (l layout) hostAddr() string      { return l.nodeAddr(254) }
+func (l layout) hostVeth() string      { return fmt.Sprintf("skiff-lab%d", l.spec.Subnet) }
+
+// Server is the API address the host's command line uses.
+func (l layout) Server() string { return hostPortInt(l.nodeAddr(1), 6443) }
+
+func hostPortInt(host string, port int) string { return host + ":" + strconv.Itoa(port) }
+
+func (l layout) save() error {
+	data, err := json.MarshalIndent(l.spec, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(l.dir(), 0o700); err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	return os.WriteFile(l.specFile(), append(data, '\n'), 0o644)
+}
+
+// ErrNotFound: no cluster of that name.
+var ErrNotFound = errors.New("no such cluster")
+
+func load(roots Roots, name string) (layout, error) {
+	roots = roots.withDefaults()
+	l := layout{Roots: roots, spec: Spec{Name: name}}
+	data, err := os.ReadFile(l.specFile())
+	if errors.Is(err, os.ErrNotExist) {
+		return l, fmt.Errorf("cluster %q: %w (skiff cluster list shows them)", name, ErrNotFound)
+	}
+	if err != nil {
+		return l, fmt.Errorf("cluster %q: %w", name, err)
+	}
+	if err := json.Unmarshal(data, &l.spec); err != nil {
+		return l, fmt.Errorf("cluster %q: %s: %w", name, l.specFile(), err)
+	}
+	return l, nil
+}
