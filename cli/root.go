@@ -43,6 +43,7 @@ $SKIFF_SERVER, else ~/.skiff/config (which ` + "`skiff server`" + ` writes on st
 		newVersionCommand(e),
 		NewImageCommand(),
 		newTopCommand(e), newScaleCommand(e), newAutoscaleCommand(e),
+		newClusterCommand(e),
 	)
 	root.AddCommand(newNodeCommands(e)...)
 	root.AddCommand(extra...)
