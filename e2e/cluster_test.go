@@ -76,6 +76,7 @@ type upCluster struct {
 	cmd     *exec.Cmd
 	log     *bytes.Buffer
 	done    chan error
+	args    []string // extra flags for skiff up
 }
 
 func requireRoot(t *testing.T) {
@@ -95,14 +96,14 @@ func requireRoot(t *testing.T) {
 
 // newUpCluster starts `skiff up` in a fresh network namespace: loopback
 // only, so nothing it does can reach beyond this machine.
-func newUpCluster(t *testing.T) *upCluster {
+func newUpCluster(t *testing.T, upFlags ...string) *upCluster {
 	t.Helper()
 	requireRoot(t)
 	b := make([]byte, 4)
 	rand.Read(b)
 	c := &upCluster{
 		t: t, bin: skiffBinary(t), ns: "skiffe2e-" + hex.EncodeToString(b),
-		dataDir: t.TempDir(), runDir: t.TempDir(),
+		dataDir: t.TempDir(), runDir: t.TempDir(), args: upFlags,
 	}
 	c.cfg = filepath.Join(c.dataDir, "client-config")
 	if out, err := exec.Command("ip", "netns", "add", c.ns).CombinedOutput(); err != nil {
@@ -129,6 +130,7 @@ func (c *upCluster) Start() {
 		// Nothing answers there: other names get SERVFAIL, never a real
 		// resolver.
 		"--dns-upstream", "127.0.0.1:5353")
+	c.cmd.Args = append(c.cmd.Args, c.args...)
 	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
 	if err := c.cmd.Start(); err != nil {
 		c.t.Fatal(err)
@@ -187,6 +189,9 @@ func (c *upCluster) teardown() {
 	if c.cmd == nil {
 		c.Start()
 	}
+	// Owners first, so nothing recreates the pods deleted next.
+	c.Skiff("delete", "autoscalers", "--all", "-A")
+	c.Skiff("delete", "replicasets", "--all", "-A", "--cascade=orphan")
 	c.Skiff("delete", "pods", "--all", "-A", "--force")
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {

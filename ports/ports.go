@@ -17,8 +17,9 @@ const (
 	ServerMetrics = 9090
 	// AgentMetrics is where a standalone agent serves /metrics.
 	AgentMetrics = 10249
-	// SchedulerMetrics and DNSMetrics are where a standalone scheduler and
-	// DNS server serve /metrics.
-	SchedulerMetrics = 10259
-	DNSMetrics       = 9153
+	// SchedulerMetrics, ControllerMetrics and DNSMetrics are where those
+	// components serve /metrics when they run alone.
+	SchedulerMetrics  = 10259
+	ControllerMetrics = 10257
+	DNSMetrics        = 9153
 )

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/controller"
 	"github.com/skiff-sh/skiff/dnsserver"
 	"github.com/skiff-sh/skiff/leader"
 	"github.com/skiff-sh/skiff/ports"
@@ -125,6 +126,50 @@ other name to the upstream resolvers.`,
 }
 
 // componentEnv is what runComponent hands a component.
+func controllerCommand() *cobra.Command {
+	f := &componentFlags{}
+	var etcd []string
+	cfg := controller.Config{}
+	cmd := &cobra.Command{
+		Use:   "controller",
+		Short: "Run the controllers alone (skiff server already runs them)",
+		Long: `Run the controllers: replica sets, garbage collection, node lifecycle (taint
+and evict unreachable nodes) and the autoscaler. With --etcd-endpoints several
+can run: they elect a leader through an etcd lease.`,
+		Example: `  skiff controller --server 10.0.0.1:6443 --etcd-endpoints http://10.0.0.1:2379
+  skiff controller --node-grace-period 20s --pod-eviction-timeout 1m`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runComponent(cmd, f, func(ctx context.Context, c *client.Client, env componentEnv) error {
+				cfg.Client, cfg.Logger, cfg.Metrics = c, env.log, env.reg
+				m, err := controller.New(cfg)
+				if err != nil {
+					return err
+				}
+				if len(etcd) == 0 {
+					env.log.Warn("no --etcd-endpoints: running without leader election; run only one controller")
+					return m.Run(ctx)
+				}
+				return leader.Run(ctx, leader.Config{Endpoints: etcd, Name: "controller", Identity: identity(), Logger: env.log}, m.Run)
+			})
+		},
+	}
+	f.register(cmd, ports.ControllerMetrics)
+	cmd.Flags().StringSliceVar(&etcd, "etcd-endpoints", nil, "etcd for leader election (the server's: its --etcd-listen or --etcd-endpoints)")
+	registerControllerFlags(cmd, &cfg)
+	return cmd
+}
+
+// registerControllerFlags are the controllers' settings, on every command
+// that runs them.
+func registerControllerFlags(cmd *cobra.Command, cfg *controller.Config) {
+	fl := cmd.Flags()
+	fl.DurationVar(&cfg.NodeGracePeriod, "node-grace-period", 40*time.Second, "a node silent this long turns NotReady (Unknown) and is tainted unreachable")
+	fl.DurationVar(&cfg.PodEvictionTimeout, "pod-eviction-timeout", 5*time.Minute, "the pods of a node unreachable this long are deleted, to be recreated elsewhere")
+	fl.DurationVar(&cfg.AutoscalerSyncPeriod, "autoscaler-sync-period", 15*time.Second, "how often autoscalers look at CPU use")
+	fl.DurationVar(&cfg.ScaleDownWindow, "scale-down-window", 5*time.Minute, "autoscalers scale down to the highest recommendation of this window")
+}
+
 type componentEnv struct {
 	log *slog.Logger
 	reg *prometheus.Registry

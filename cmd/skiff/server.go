@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/controller"
 	"github.com/skiff-sh/skiff/ports"
 )
 
@@ -37,6 +38,7 @@ type serverFlags struct {
 	dnsListen     string
 	clusterDomain string
 	dnsUpstreams  []string
+	controllers   controller.Config
 }
 
 func (f *serverFlags) register(cmd *cobra.Command) {
@@ -55,6 +57,7 @@ func (f *serverFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.registryAddr, "registry-addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.Registry)), "the embedded OCI registry's address; empty disables it")
 	fl.StringVar(&f.clusterDomain, "cluster-domain", "cluster.local", "the cluster DNS domain")
 	fl.StringSliceVar(&f.dnsUpstreams, "dns-upstream", nil, "where cluster DNS forwards other names (default: /etc/resolv.conf's nameservers)")
+	registerControllerFlags(cmd, &f.controllers)
 }
 
 func (f *serverFlags) etcdTLS() (*tls.Config, error) {
