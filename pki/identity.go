@@ -1,0 +1,47 @@
+package pki
+
+import (
+	"crypto/x509/pkix"
+	"strings"
+)
+
+// Well-known identities. A certificate's subject CN is the identity's name;
+// its O entries are the groups.
+const (
+	Admin      = "admin"
+	Scheduler  = "scheduler"
+	Controller = "controller"
+	// APIServer is the identity the API server presents when it dials node
+	// agents (logs, exec).
+	APIServer = "apiserver"
+	// NodePrefix starts every node identity: "node:<name>".
+	NodePrefix = "node:"
+	// NodesGroup is the group every node certificate carries.
+	NodesGroup = "skiff:nodes"
+)
+
+// Identity is who a certificate speaks for.
+type Identity struct {
+	Name   string
+	Groups []string
+}
+
+// NodeIdentity is the identity of the node agent of the named node.
+func NodeIdentity(node string) Identity {
+	return Identity{Name: NodePrefix + node, Groups: []string{NodesGroup}}
+}
+
+// NodeName returns the node's name when id is a node identity.
+func (id Identity) NodeName() (string, bool) {
+	name, ok := strings.CutPrefix(id.Name, NodePrefix)
+	return name, ok && name != ""
+}
+
+func (id Identity) subject() pkix.Name {
+	return pkix.Name{CommonName: id.Name, Organization: append([]string(nil), id.Groups...)}
+}
+
+// IdentityOf reads the identity from a certificate's subject.
+func IdentityOf(subject pkix.Name) Identity {
+	return Identity{Name: subject.CommonName, Groups: append([]string(nil), subject.Organization...)}
+}
