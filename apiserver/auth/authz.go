@@ -1,0 +1,65 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/skiff-sh/skiff/pki"
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+// PodLookup reads a stored pod, for the rules that depend on where it is
+// bound. It returns (nil, nil) or a NotFound status when there is none.
+type PodLookup func(ctx context.Context, namespace, name string) (*skiffv1.Pod, error)
+
+// Authorizer applies the rules.
+type Authorizer struct {
+	// Pods reads stored pods; required for node identities.
+	Pods PodLookup
+}
+
+// Authorize returns nil when id may call method with req, else a
+// PermissionDenied status naming who was refused what (or NotFound when a
+// node acts on a pod that does not exist, as the handler would say). req
+// may be nil when a stream sends before it receives; rules that need the
+// request then refuse.
+func (a *Authorizer) Authorize(ctx context.Context, id pki.Identity, method string, req any) error {
+	if id.Name == pki.Admin {
+		return nil
+	}
+	if isHealth(method) {
+		return nil
+	}
+	t := TargetOf(req)
+	if node, ok := id.NodeName(); ok {
+		return a.authorizeNode(ctx, id, node, method, req, t)
+	}
+	switch id.Name {
+	case pki.Scheduler:
+		return authorizeScheduler(id, method, t)
+	case pki.Controller:
+		return authorizeController(id, method, t)
+	case Bootstrap:
+		if method == MethodJoinSignNode {
+			return nil
+		}
+		return deny(id, method, t, "a join token may only call "+MethodJoinSignNode)
+	}
+	return deny(id, method, t, "only admin may call "+method)
+}
+
+// deny builds the PermissionDenied status: "<who> may not <verb> <what>:
+// <why>".
+func deny(id pki.Identity, method string, t Target, why string) error {
+	what := t.String()
+	if !isObjectsMethod(method) && t.Kind == skiffv1.Kind_KIND_UNSPECIFIED {
+		what = method
+		if t.Node != "" {
+			what = "node " + t.Node
+		}
+	}
+	return status.Error(codes.PermissionDenied, fmt.Sprintf("%s may not %s %s: %s", id.Name, verb(method), what, why))
+}
