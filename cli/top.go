@@ -21,6 +21,9 @@ func newTopCommand(e *env) *cobra.Command {
 		Short: "Show the CPU and memory pods and nodes use now",
 		Long: `Show current CPU and memory use, as the node agents last reported it (every
 few seconds). The server keeps the readings in memory for a minute only.`,
+		Example: `  skiff top pods
+  skiff top pods -A
+  skiff top nodes`,
 	}
 	var all bool
 	pods := &cobra.Command{
