@@ -50,3 +50,16 @@ func (ca *CA) SignCSR(csrPEM []byte, id Identity, validity time.Duration, now ti
 	}
 	return kp.CertPEM(), nil
 }
+
+// WithSignedChain completes the pair NewCSR returned with the chain the
+// server signed (SignCSR's result), checking that it is for this key.
+func (kp *KeyPair) WithSignedChain(chainPEM []byte) (*KeyPair, error) {
+	certs, err := ParseCerts(chainPEM)
+	if err != nil {
+		return nil, err
+	}
+	if kp.Key == nil || !publicKeysEqual(certs[0].PublicKey, kp.Key.Public()) {
+		return nil, errors.New("pki: the signed certificate is not for this key")
+	}
+	return &KeyPair{Cert: certs[0], Key: kp.Key, Chain: certs}, nil
+}

@@ -86,8 +86,16 @@ func TestSignCSRUsesTheServersIdentity(t *testing.T) {
 	if id.Name != "node:n1" {
 		t.Errorf("identity = %q, want node:n1", id.Name)
 	}
-	if !publicKeysEqual(certs[0].PublicKey, kp.Key.Public()) {
-		t.Error("signed certificate is not for the CSR's key")
+	full, err := kp.WithSignedChain(chainPEM)
+	if err != nil {
+		t.Fatalf("signed certificate is not for the CSR's key: %v", err)
+	}
+	if _, _, err := full.Write(t.TempDir(), "node"); err != nil {
+		t.Fatal(err)
+	}
+	_, otherKey, _ := NewCSR(Identity{Name: "x"})
+	if _, err := otherKey.WithSignedChain(chainPEM); err == nil {
+		t.Error("a chain for another key was accepted")
 	}
 	if _, err := ca.SignCSR([]byte("junk"), NodeIdentity("n1"), time.Hour, now); err == nil {
 		t.Error("junk CSR accepted")
