@@ -28,16 +28,9 @@ func NewCSR(id Identity) (csrPEM []byte, kp *KeyPair, err error) {
 // is (from its token or current certificate), never the caller. Returns
 // the chain in PEM form (leaf, then CA).
 func (ca *CA) SignCSR(csrPEM []byte, id Identity, validity time.Duration, now time.Time) ([]byte, error) {
-	b, _ := pem.Decode(csrPEM)
-	if b == nil || b.Type != "CERTIFICATE REQUEST" {
-		return nil, errors.New("pki: no CERTIFICATE REQUEST in PEM data")
-	}
-	csr, err := x509.ParseCertificateRequest(b.Bytes)
+	csr, err := parseCSR(csrPEM)
 	if err != nil {
-		return nil, fmt.Errorf("pki: parse CSR: %w", err)
-	}
-	if err := csr.CheckSignature(); err != nil {
-		return nil, fmt.Errorf("pki: CSR signature: %w", err)
+		return nil, err
 	}
 	if id.Name == "" {
 		return nil, errors.New("pki: signing a CSR needs an identity")
@@ -62,4 +55,21 @@ func (kp *KeyPair) WithSignedChain(chainPEM []byte) (*KeyPair, error) {
 		return nil, errors.New("pki: the signed certificate is not for this key")
 	}
 	return &KeyPair{Cert: certs[0], Key: kp.Key, Chain: certs}, nil
+}
+
+// parseCSR reads a PEM CSR and checks it is signed by its own key (proof
+// the requester holds the key).
+func parseCSR(csrPEM []byte) (*x509.CertificateRequest, error) {
+	b, _ := pem.Decode(csrPEM)
+	if b == nil || b.Type != "CERTIFICATE REQUEST" {
+		return nil, errors.New("pki: no CERTIFICATE REQUEST in PEM data")
+	}
+	csr, err := x509.ParseCertificateRequest(b.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("pki: parse CSR: %w", err)
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return nil, fmt.Errorf("pki: CSR signature: %w", err)
+	}
+	return csr, nil
 }
