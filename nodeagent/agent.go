@@ -129,12 +129,16 @@ func (a *Agent) Run(ctx context.Context) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var bg sync.WaitGroup
-	bg.Add(5)
-	go func() { defer bg.Done(); a.pods.Run(runCtx) }()
-	go func() { defer bg.Done(); a.runPeers(runCtx) }() // host-gw routes, masquerade
-	go func() { defer bg.Done(); a.gcLocalVolumes(runCtx, 30*time.Second) }()
-	go func() { defer bg.Done(); a.heartbeat(runCtx) }()
-	go func() { defer bg.Done(); a.usage.run(runCtx) }()
+	spawn := func(loop func(context.Context)) {
+		bg.Add(1)
+		go func() { defer bg.Done(); loop(runCtx) }()
+	}
+	spawn(func(ctx context.Context) { a.pods.Run(ctx) })
+	spawn(a.runPeers) // host-gw routes, masquerade
+	spawn(a.heartbeat)
+	spawn(a.usage.run)
+	spawn(func(ctx context.Context) { a.gcLocalVolumes(ctx, 30*time.Second) })
+	spawn(func(ctx context.Context) { a.gcImages(ctx, time.Minute) })
 
 	if !a.pods.WaitForSync(runCtx) {
 		gs.Stop()

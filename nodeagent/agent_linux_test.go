@@ -342,3 +342,30 @@ func waitFile(t *testing.T, path string) {
 	}
 	t.Fatalf("%s never appeared", path)
 }
+
+// A pod deleted (with force) while the agent was down: the next agent
+// removes its containers and sandbox when it starts.
+func TestPodsDeletedWhileAwayAreCleanedUp(t *testing.T) {
+	h := newHarness(t)
+	h.create(h.pod("gone", "sleep 1000"))
+	p := h.waitPod("gone", "running", phase("Running"))
+	h.stopAgent()
+	if _, _, err := h.c.Pods().Delete(h.ctx(), "default", "gone", client.DeleteOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	h.startAgent()
+	sandboxes := filepath.Join(h.cfg.RunDir, "runtime", "sandboxes", p.Metadata.Uid)
+	containers := filepath.Join(h.cfg.DataDir, "runtime", "containers", container(p).ContainerId)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, errS := os.Stat(sandboxes)
+		_, errC := os.Stat(containers)
+		if os.IsNotExist(errS) && os.IsNotExist(errC) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the deleted pod's sandbox (%v) or container (%v) is still there", errS, errC)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

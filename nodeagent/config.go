@@ -58,6 +58,9 @@ type Config struct {
 	BackoffBase  time.Duration
 	BackoffMax   time.Duration
 	BackoffReset time.Duration
+	// ImageStoreLimit is how many bytes of images the node keeps; above
+	// it, images no pod uses go, least recently used first.
+	ImageStoreLimit int64
 	// Binary is re-executed for container supervisors and inits.
 	Binary     string
 	Logger     *slog.Logger
@@ -106,6 +109,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.ResyncInterval == 0 {
 		c.ResyncInterval = time.Second
+	}
+	if c.ImageStoreLimit == 0 {
+		c.ImageStoreLimit = 10 << 30
 	}
 	if c.BackoffBase == 0 {
 		c.BackoffBase = 10 * time.Second
