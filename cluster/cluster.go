@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -34,6 +35,9 @@ type Options struct {
 	Grace time.Duration
 	// Progress receives one line per step; nil discards them.
 	Progress io.Writer
+	// ServerFlags are added to the server's command line at Create (e.g.
+	// "--node-grace-period=10s"); they are kept in its env file.
+	ServerFlags []string
 }
 
 func (o Options) withDefaults() Options {
@@ -139,7 +143,7 @@ func Create(ctx context.Context, name string, n int, o Options) (Info, error) {
 		return Info{}, err
 	}
 	fmt.Fprintf(o.Progress, "Creating cluster %q (%d nodes, lab subnet 172.31.%d.0/24)\n", name, n, l.spec.Subnet)
-	if err := l.provision(); err != nil {
+	if err := l.provision(o.ServerFlags); err != nil {
 		return Info{}, err
 	}
 	if err := client.SaveConfig(l.ConfigFile(), &client.Config{Server: l.Server()}); err != nil {
@@ -153,7 +157,7 @@ func Create(ctx context.Context, name string, n int, o Options) (Info, error) {
 
 // provision writes each node's directories and env files: the same
 // command lines a Vagrant machine gets (see ServerArgs, AgentArgs).
-func (l layout) provision() error {
+func (l layout) provision(serverFlags []string) error {
 	server := l.Server()
 	for i, node := range l.nodes() {
 		dir := l.nodeDir(node)
@@ -165,6 +169,7 @@ func (l layout) provision() error {
 				// query ever leaves the machine.
 				DNSUpstreams: []string{"127.0.0.1:5353"},
 			})
+			args = append(args, serverFlags...)
 			if err := writeEnvFile(filepath.Join(dir, "server.env"), args); err != nil {
 				return err
 			}
@@ -196,7 +201,7 @@ func Start(ctx context.Context, name string, o Options) (Info, error) {
 	return l.info(), nil
 }
 
-func (l layout) start(ctx context.Context, o Options, fresh bool) error {
+func (l layout) start(ctx context.Context, o Options, created bool) error {
 	t0 := time.Now()
 	if err := l.ensureNetwork(); err != nil {
 		return fmt.Errorf("cluster %s: network: %w", l.spec.Name, err)
@@ -205,7 +210,7 @@ func (l layout) start(ctx context.Context, o Options, fresh bool) error {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	ds := l.daemons()
-	if err := ds[0].start(o.Binary); err != nil {
+	if _, err := ds[0].start(o.Binary); err != nil {
 		return err
 	}
 	c, err := client.New(l.Server(), client.Options{})
@@ -217,17 +222,27 @@ func (l layout) start(ctx context.Context, o Options, fresh bool) error {
 		return err
 	}
 	fmt.Fprintf(o.Progress, " ✓ server on %s %s\n", l.Server(), since(t0))
+	// An agent started now must report in anew: its Node may still look
+	// Ready from before.
+	var mu sync.Mutex
+	fresh := map[string]bool{}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, d := range ds[1:] {
-		g.Go(func() error { return d.start(o.Binary) })
+		g.Go(func() error {
+			started, err := d.start(o.Binary)
+			mu.Lock()
+			fresh[d.node] = started
+			mu.Unlock()
+			return err
+		})
 	}
-	if fresh {
+	if created {
 		g.Go(func() error { return pushDemo(gctx, hostPortInt(l.nodeAddr(1), ports.Registry)) })
 	}
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	if err := l.waitNodes(ctx, c); err != nil {
+	if err := l.waitNodes(ctx, c, fresh, t0.Add(-time.Second)); err != nil {
 		return err
 	}
 	fmt.Fprintf(o.Progress, " ✓ %d nodes Ready %s\n", l.spec.Nodes, since(t0))
@@ -253,8 +268,9 @@ func waitServer(ctx context.Context, c *client.Client, d daemon) error {
 	}
 }
 
-// waitNodes waits until every node of the cluster is registered and Ready.
-func (l layout) waitNodes(ctx context.Context, c *client.Client) error {
+// waitNodes waits until every node of the cluster is registered and Ready,
+// the fresh ones with a heartbeat after since.
+func (l layout) waitNodes(ctx context.Context, c *client.Client, fresh map[string]bool, since time.Time) error {
 	want := map[string]bool{}
 	for _, n := range l.nodes() {
 		want[n] = true
@@ -263,7 +279,8 @@ func (l layout) waitNodes(ctx context.Context, c *client.Client) error {
 		nodes, _, err := c.Nodes().List(ctx, client.ListOptions{})
 		ready := 0
 		for _, n := range nodes {
-			if want[n.GetMetadata().GetName()] && nodeReady(n) {
+			name := n.GetMetadata().GetName()
+			if want[name] && nodeReady(n, fresh[name], since) {
 				ready++
 			}
 		}
@@ -283,10 +300,10 @@ func (l layout) waitNodes(ctx context.Context, c *client.Client) error {
 	}
 }
 
-func nodeReady(n *skiffv1.Node) bool {
+func nodeReady(n *skiffv1.Node, fresh bool, since time.Time) bool {
 	for _, c := range n.GetStatus().GetConditions() {
 		if c.GetType() == "Ready" {
-			return c.GetStatus() == "True"
+			return c.GetStatus() == "True" && (!fresh || !c.GetLastHeartbeatTime().AsTime().Before(since))
 		}
 	}
 	return false

@@ -28,18 +28,18 @@ func (d daemon) logFile() string { return filepath.Join(d.dir, d.role+".log") }
 // start runs binary with the env file's arguments, detached (a session of
 // its own, stdin from /dev/null, output appended to the log) inside the
 // node's namespaces, and records its PID. A daemon already running is
-// left alone.
-func (d daemon) start(binary string) error {
+// left alone (started is false).
+func (d daemon) start(binary string) (started bool, err error) {
 	if _, ok := d.pid(); ok {
-		return nil
+		return false, nil
 	}
 	args, err := ReadEnvFile(d.envFile())
 	if err != nil {
-		return err
+		return false, err
 	}
 	log, err := os.OpenFile(d.logFile(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return fmt.Errorf("cluster: %w", err)
+		return false, fmt.Errorf("cluster: %w", err)
 	}
 	defer log.Close()
 	fmt.Fprintf(log, "--- %s: skiff %s\n", time.Now().Format(time.RFC3339), strings.Join(args, " "))
@@ -49,11 +49,11 @@ func (d daemon) start(binary string) error {
 	cmd.Env = append(os.Environ(), "SKIFF_CLUSTER_NODE="+d.node)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := startIn(d.netns, d.uts, cmd); err != nil {
-		return fmt.Errorf("cluster: start %s on %s: %w", d.role, d.node, err)
+		return false, fmt.Errorf("cluster: start %s on %s: %w", d.role, d.node, err)
 	}
 	pid := cmd.Process.Pid
 	cmd.Process.Release() // detached: init (or a subreaper) reaps it
-	return os.WriteFile(d.pidFile(), []byte(strconv.Itoa(pid)+"\n"), 0o644)
+	return true, os.WriteFile(d.pidFile(), []byte(strconv.Itoa(pid)+"\n"), 0o644)
 }
 
 // pid is the daemon's PID if it runs. A PID is only believed when the
