@@ -40,8 +40,13 @@ type Config struct {
 	// RegisterServices adds more gRPC services to the server (log and exec
 	// proxies, usage reports) before it starts.
 	RegisterServices func(*grpc.Server)
-	// GRPCOptions are added to the server's options (credentials).
+	// GRPCOptions are added to the server's options (credentials,
+	// authentication and authorization interceptors).
 	GRPCOptions []grpc.ServerOption
+	// AgentTLS, when set, is how the server dials node agents (logs,
+	// exec): its client certificate and the CA; each agent must present
+	// the certificate of node:<its node>.
+	AgentTLS *tls.Config
 }
 
 func (c *Config) setDefaults() error {

@@ -8,9 +8,11 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/skiff-sh/skiff/pki"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
@@ -49,7 +51,7 @@ func (p *podIOProxy) agentFor(ctx context.Context, namespace, name string) (agen
 	if endpoint == "" {
 		return agentClient{}, status.Errorf(codes.FailedPrecondition, "node %q has not reported an agent address; is its agent running?", node)
 	}
-	conn, err := p.conn(endpoint)
+	conn, err := p.conn(endpoint, node)
 	if err != nil {
 		return agentClient{}, status.Errorf(codes.FailedPrecondition, "node %q: %v", node, err)
 	}
@@ -70,17 +72,23 @@ func (a agentClient) explain(err error) error {
 	return err
 }
 
-func (p *podIOProxy) conn(endpoint string) (*grpc.ClientConn, error) {
+func (p *podIOProxy) conn(endpoint, node string) (*grpc.ClientConn, error) {
+	key := node + "@" + endpoint
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if c, ok := p.conns[endpoint]; ok {
+	if c, ok := p.conns[key]; ok {
 		return c, nil
 	}
-	c, err := grpc.NewClient(endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	creds := insecure.NewCredentials()
+	if t := p.s.cfg.AgentTLS; t != nil {
+		// Only the node's own agent may answer for its pods.
+		creds = credentials.NewTLS(pki.ExpectPeer(t, pki.NodePrefix+node))
+	}
+	c, err := grpc.NewClient(endpoint, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		return nil, err
 	}
-	p.conns[endpoint] = c
+	p.conns[key] = c
 	return c, nil
 }
 

@@ -61,7 +61,11 @@ func (e *env) client() (*client.Client, error) {
 		return nil, err
 	}
 	e.addr = addr
-	c, err := client.New(addr, client.Options{})
+	opts, err := client.OptionsFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.New(addr, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -2,10 +2,13 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
@@ -20,15 +23,23 @@ type Client struct {
 
 // Options tune a connection.
 type Options struct {
-	// DialOptions are added to the defaults (plain text for now).
+	// TLS, when set, secures the connection (nil: plain text).
+	TLS *tls.Config
+	// DialOptions are added to the defaults.
 	DialOptions []grpc.DialOption
 }
 
-// New connects lazily to the server at addr ("host:port"). Calls fail with
-// codes.Unavailable while the server cannot be reached.
+// New connects lazily to the server at addr ("host:port", an https://
+// prefix is allowed). Calls fail with codes.Unavailable while the server
+// cannot be reached.
 func New(addr string, opts Options) (*Client, error) {
+	addr = strings.TrimPrefix(strings.TrimPrefix(addr, "https://"), "http://")
+	creds := insecure.NewCredentials()
+	if opts.TLS != nil {
+		creds = credentials.NewTLS(opts.TLS)
+	}
 	dial := append([]grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(creds),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64 << 20)),
 	}, opts.DialOptions...)
 	conn, err := grpc.NewClient(addr, dial...)

@@ -6,7 +6,10 @@ import (
 	"os"
 	"path/filepath"
 
+	"google.golang.org/grpc"
 	"sigs.k8s.io/yaml"
+
+	"github.com/skiff-sh/skiff/pki"
 )
 
 // Config is what the command line needs to reach a cluster, kept in
@@ -83,4 +86,49 @@ func ResolveServer(flag, configPath string) (string, error) {
 		return "", err
 	}
 	return c.Server, nil
+}
+
+// Options are the connection options the config describes: TLS pinned to
+// its CA with its client certificate, or plain text when it names no CA.
+// Relative paths are relative to the config file's directory.
+func (c *Config) Options(configPath string) (Options, error) {
+	if c.CA == "" {
+		return Options{}, nil
+	}
+	rel := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(filepath.Dir(configPath), p)
+	}
+	ca, err := pki.ReadCertFile(rel(c.CA))
+	if err != nil {
+		return Options{}, fmt.Errorf("config %s: ca: %w", configPath, err)
+	}
+	var holder *pki.CertHolder
+	if c.Cert != "" {
+		kp, err := pki.ReadKeyPair(rel(c.Cert), rel(c.Key))
+		if err != nil {
+			return Options{}, fmt.Errorf("config %s: client certificate: %w", configPath, err)
+		}
+		holder = pki.NewCertHolder(kp)
+	}
+	opts := Options{TLS: pki.ClientTLS(ca, holder, "")}
+	if c.Token != "" {
+		opts.DialOptions = append(opts.DialOptions, grpc.WithPerRPCCredentials(pki.BearerCredentials{Token: c.Token}))
+	}
+	return opts, nil
+}
+
+// OptionsFor loads the config at path and returns its connection options;
+// no config file means plain text.
+func OptionsFor(path string) (Options, error) {
+	c, err := LoadConfig(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return Options{}, nil
+	}
+	if err != nil {
+		return Options{}, err
+	}
+	return c.Options(path)
 }

@@ -115,7 +115,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.cfg.ClusterDNS = a.net.Gateway().String()
 	}
 
-	gs := grpc.NewServer()
+	gs := grpc.NewServer(a.serverOptions()...)
 	skiffv1.RegisterPodIOServer(gs, &podIOServer{agent: a})
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- gs.Serve(a.lis) }()

@@ -1,6 +1,7 @@
 package nodeagent
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -24,9 +25,12 @@ type Config struct {
 	DataDir string
 	RunDir  string
 	// Listen is the agent's gRPC address (logs, exec); the API server
-	// dials AdvertiseAddress with Listen's port.
+	// dials AdvertiseAddress with Listen's port. ServerTLS, when set,
+	// secures it with the node's serving certificate and requires the API
+	// server's client certificate.
 	Listen           string
 	AdvertiseAddress string
+	ServerTLS        *tls.Config
 	// ClusterCIDR is blackholed so pod traffic never leaves by the default
 	// route; BridgeName is the node bridge.
 	ClusterCIDR string

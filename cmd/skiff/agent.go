@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -57,20 +59,44 @@ func (f *agentFlags) config(c *client.Client) nodeagent.Config {
 func agentCommand() *cobra.Command {
 	f := &agentFlags{}
 	cf := &componentFlags{}
+	var token string
+	var insecure bool
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run the node agent: register this node and run the pods bound to it",
 		Long: `Run the node agent. It registers this machine as a Node, keeps its heartbeat,
 and runs the pods the scheduler binds to it with skiff's own container runtime.
 Stopping the agent leaves containers running; the next agent adopts them.
-Needs root (namespaces, cgroups, mounts).`,
-		Example: `  sudo skiff agent --server 10.0.0.1:6443 --node-name worker-1 \
-      --agent-listen 0.0.0.0:10250 --advertise-address 10.0.0.2`,
+Needs root (namespaces, cgroups, mounts).
+
+The first start joins the cluster with --token (the server writes one to
+<its data dir>/token; "skiff token create" makes more): the agent checks the
+server's CA against the token before it sends the secret, and gets
+certificates for node:<its name>, kept in <data dir>/pki for later starts.`,
+		Example: `  sudo skiff agent --server https://10.0.0.1:6443 --token K10…::abc123.0123456789abcdef \
+      --node-name worker-1 --agent-listen 0.0.0.0:10250 --advertise-address 10.0.0.2`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg := f.config(nil)
+			if cfg.NodeName == "" {
+				cfg.NodeName, _ = os.Hostname()
+			}
+			if !insecure {
+				cf.connect = func(ctx context.Context, addr string) (*client.Client, error) {
+					creds, err := joinCluster(ctx, addr, token, cfg.NodeName, filepath.Join(f.dataDir, "pki"), agentAddresses(f))
+					if err != nil {
+						return nil, err
+					}
+					cfg.ServerTLS = creds.serving
+					return client.New(addr, client.Options{TLS: creds.client})
+				}
+			} else {
+				cf.connect = func(_ context.Context, addr string) (*client.Client, error) {
+					return client.New(addr, client.Options{})
+				}
+			}
 			return runComponent(cmd, cf, func(ctx context.Context, c *client.Client, env componentEnv) error {
-				cfg := f.config(c)
-				cfg.Logger, cfg.Registerer = env.log, env.reg
+				cfg.Client, cfg.Logger, cfg.Registerer = c, env.log, env.reg
 				agent, err := nodeagent.New(cfg)
 				if err != nil {
 					return err
@@ -81,5 +107,7 @@ Needs root (namespaces, cgroups, mounts).`,
 	}
 	f.register(cmd, "")
 	cf.register(cmd, ports.AgentMetrics)
+	cmd.Flags().StringVar(&token, "token", os.Getenv("SKIFF_TOKEN"), "join token, for the first start (default: $SKIFF_TOKEN)")
+	cmd.Flags().BoolVar(&insecure, "insecure", true, "talk plain text to a server started with --insecure (tests only)")
 	return cmd
 }

@@ -26,6 +26,9 @@ import (
 type componentFlags struct {
 	metricsAddr string
 	logFormat   string
+	// connect makes the component's client; nil uses the command line's
+	// config (its address, CA and certificate).
+	connect func(ctx context.Context, addr string) (*client.Client, error)
 }
 
 func (f *componentFlags) register(cmd *cobra.Command, metricsPort int) {
@@ -43,11 +46,25 @@ func runComponent(cmd *cobra.Command, f *componentFlags, fn func(ctx context.Con
 		return err
 	}
 	server, _ := cmd.Flags().GetString("server")
-	addr, err := client.ResolveServer(server, client.DefaultConfigPath())
+	configPath, _ := cmd.Flags().GetString("config")
+	if configPath == "" {
+		configPath = client.DefaultConfigPath()
+	}
+	addr, err := client.ResolveServer(server, configPath)
 	if err != nil {
 		return err
 	}
-	c, err := client.New(addr, client.Options{})
+	connect := f.connect
+	if connect == nil {
+		connect = func(context.Context, string) (*client.Client, error) {
+			opts, err := client.OptionsFor(configPath)
+			if err != nil {
+				return nil, err
+			}
+			return client.New(addr, opts)
+		}
+	}
+	c, err := connect(ctx, addr)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -11,34 +12,76 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
 
 	"github.com/skiff-sh/skiff/apiserver"
 	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/controller"
 	"github.com/skiff-sh/skiff/dnsserver"
 	"github.com/skiff-sh/skiff/leader"
+	"github.com/skiff-sh/skiff/pki"
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 	"github.com/skiff-sh/skiff/registry"
 	"github.com/skiff-sh/skiff/scheduler"
 )
 
+// controlPlane is a running `skiff server`, as `skiff up` builds on it.
+type controlPlane struct {
+	addr string
+	pki  *serverPKI // nil without TLS
+}
+
+// client connects as one of the control plane's own components.
+func (cp *controlPlane) client(id string) (*client.Client, error) {
+	opts := client.Options{}
+	if cp.pki != nil {
+		t, err := cp.pki.clientTLS(pki.Identity{Name: id})
+		if err != nil {
+			return nil, err
+		}
+		opts.TLS = t
+	}
+	return client.New(cp.addr, opts)
+}
+
 // startControlPlane starts what `skiff server` runs — the API server (with
-// the usage service), the registry, the scheduler and the controllers (both
+// the usage, join and token services, TLS, authorization and an audit
+// log), the registry, the scheduler and the controllers (both
 // leader-elected, so several servers can run) and, when asked, cluster DNS
-// — in g, and returns a client of the API server once it is ready (nil if
-// ctx ended first).
-func startControlPlane(ctx context.Context, g *errgroup.Group, f *serverFlags, log *slog.Logger, reg *prometheus.Registry) (*client.Client, error) {
+// — in g. It returns once the API server is ready (nil if ctx ended first).
+func startControlPlane(ctx context.Context, g *errgroup.Group, f *serverFlags, log *slog.Logger, reg *prometheus.Registry) (*controlPlane, error) {
 	etcdTLS, err := f.etcdTLS()
 	if err != nil {
 		return nil, err
 	}
 	usage := apiserver.NewUsageService(time.Minute)
-	srv, err := apiserver.New(apiserver.Config{
+	cfg := apiserver.Config{
 		DataDir: f.dataDir, Listen: f.listen, EtcdListen: f.etcdListen,
 		EtcdEndpoints: f.etcdEndpoints, EtcdTLS: etcdTLS, ClusterCIDR: f.clusterCIDR,
 		Logger: log.With("component", "apiserver"), Registerer: reg,
 		RegisterServices: usage.Register,
-	})
-	if err != nil {
+	}
+	cp := &controlPlane{}
+	var srv *apiserver.Server
+	if !f.insecure {
+		if cp.pki, err = setupServerPKI(f.dataDir, f.listen, f.tlsSANs); err != nil {
+			return nil, err
+		}
+		opts, auditLog, err := cp.pki.grpcOptions(f.dataDir, func(ctx context.Context, ns, name string) (*skiffv1.Pod, error) {
+			return srv.GetPod(ctx, ns, name)
+		}, log.With("component", "audit"))
+		if err != nil {
+			return nil, err
+		}
+		g.Go(func() error { <-ctx.Done(); return auditLog.Close() })
+		join := apiserver.NewJoinService(cp.pki.ca, cp.pki.tokens)
+		cfg.GRPCOptions = opts
+		cfg.RegisterServices = func(s *grpc.Server) { usage.Register(s); join.Register(s) }
+		if cfg.AgentTLS, err = cp.pki.clientTLS(pki.Identity{Name: pki.APIServer}); err != nil {
+			return nil, err
+		}
+	}
+	if srv, err = apiserver.New(cfg); err != nil {
 		return nil, err
 	}
 	g.Go(func() error { return srv.Run(ctx) })
@@ -58,46 +101,94 @@ func startControlPlane(ctx context.Context, g *errgroup.Group, f *serverFlags, l
 	case <-ctx.Done():
 		return nil, nil
 	}
-	if err := writeClientConfig(f.clientConfig, srv.Addr()); err != nil {
+	cp.addr = srv.Addr()
+	if f.clientConfig != "" {
+		if cp.pki != nil {
+			err = cp.pki.writeAdminConfig(f.clientConfig, cp.addr)
+		} else {
+			err = writeClientConfig(f.clientConfig, cp.addr)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if cp.pki != nil {
+		log.Info("join token for agents", "file", filepath.Join(f.dataDir, "token"))
+	}
+	if err := startControllers(ctx, g, cp, f, srv.EtcdEndpoints(), etcdTLS, log, reg); err != nil {
 		return nil, err
 	}
-	c, err := client.New(srv.Addr(), client.Options{})
+	return cp, nil
+}
+
+// startControllers runs the scheduler, the controllers and, when asked,
+// DNS, each with a client of its own identity.
+func startControllers(ctx context.Context, g *errgroup.Group, cp *controlPlane, f *serverFlags, etcd []string, etcdTLS *tls.Config, log *slog.Logger, reg *prometheus.Registry) error {
+	sc, err := cp.client(pki.Scheduler)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	sched, err := scheduler.New(scheduler.Config{Client: c, Logger: log.With("component", "scheduler"), Metrics: reg})
+	sched, err := scheduler.New(scheduler.Config{Client: sc, Logger: log.With("component", "scheduler"), Metrics: reg})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	g.Go(func() error {
+		defer sc.Close()
 		return leader.Run(ctx, leader.Config{
-			Endpoints: srv.EtcdEndpoints(), TLS: etcdTLS, Name: "scheduler", Identity: identity(),
+			Endpoints: etcd, TLS: etcdTLS, Name: "scheduler", Identity: identity(),
 			Logger: log.With("component", "scheduler"),
 		}, sched.Run)
 	})
+	cc, err := cp.client(pki.Controller)
+	if err != nil {
+		return err
+	}
 	ccfg := f.controllers
-	ccfg.Client, ccfg.Logger, ccfg.Metrics = c, log.With("component", "controller"), reg
+	ccfg.Client, ccfg.Logger, ccfg.Metrics = cc, log.With("component", "controller"), reg
 	controllers, err := controller.New(ccfg)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	g.Go(func() error {
+		defer cc.Close()
 		return leader.Run(ctx, leader.Config{
-			Endpoints: srv.EtcdEndpoints(), TLS: etcdTLS, Name: "controller", Identity: identity(),
+			Endpoints: etcd, TLS: etcdTLS, Name: "controller", Identity: identity(),
 			Logger: log.With("component", "controller"),
 		}, controllers.Run)
 	})
 	if f.dnsListen != "" {
-		dns, err := dnsserver.New(dnsserver.Config{
-			Client: c, Listen: f.dnsListen, Domain: f.clusterDomain, Upstreams: f.dnsUpstreams,
-			Logger: log.With("component", "dns"), Metrics: reg,
-		})
-		if err != nil {
-			return nil, err
-		}
-		g.Go(func() error { return dns.Run(ctx) })
+		return startDNS(ctx, g, cp, f, f.dnsListen, log, reg, nil)
 	}
-	return c, nil
+	return nil
+}
+
+// startDNS serves cluster DNS at listen; it reads services and pods with
+// the controllers' identity. ready, if set, is called once it answers.
+func startDNS(ctx context.Context, g *errgroup.Group, cp *controlPlane, f *serverFlags, listen string, log *slog.Logger, reg *prometheus.Registry, ready func(addr string)) error {
+	c, err := cp.client(pki.Controller)
+	if err != nil {
+		return err
+	}
+	dns, err := dnsserver.New(dnsserver.Config{
+		Client: c, Listen: listen, Domain: f.clusterDomain, Upstreams: f.dnsUpstreams,
+		Logger: log.With("component", "dns"), Metrics: reg,
+	})
+	if err != nil {
+		c.Close()
+		return err
+	}
+	g.Go(func() error { defer c.Close(); return dns.Run(ctx) })
+	if ready != nil {
+		g.Go(func() error {
+			select {
+			case <-dns.Ready():
+				ready(dns.Addr())
+			case <-ctx.Done():
+			}
+			return nil
+		})
+	}
+	return nil
 }
 
 // identity names this process among leader-election candidates.

@@ -39,6 +39,8 @@ type serverFlags struct {
 	clusterDomain string
 	dnsUpstreams  []string
 	controllers   controller.Config
+	insecure      bool
+	tlsSANs       []string
 }
 
 func (f *serverFlags) register(cmd *cobra.Command) {
@@ -58,6 +60,8 @@ func (f *serverFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.clusterDomain, "cluster-domain", "cluster.local", "the cluster DNS domain")
 	fl.StringSliceVar(&f.dnsUpstreams, "dns-upstream", nil, "where cluster DNS forwards other names (default: /etc/resolv.conf's nameservers)")
 	registerControllerFlags(cmd, &f.controllers)
+	fl.BoolVar(&f.insecure, "insecure", true, "plain text, no authentication: anyone who reaches the port may do anything (tests only)")
+	fl.StringSliceVar(&f.tlsSANs, "tls-san", nil, "more names or addresses for the server certificate (the listen address, localhost and the host name are in it)")
 }
 
 func (f *serverFlags) etcdTLS() (*tls.Config, error) {
@@ -131,10 +135,7 @@ func runServer(ctx context.Context, f *serverFlags, verbose int) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(metrics)
 	g.Go(func() error {
-		c, err := startControlPlane(ctx, g, f, log, reg)
-		if c != nil {
-			go func() { <-ctx.Done(); c.Close() }()
-		}
+		_, err := startControlPlane(ctx, g, f, log, reg)
 		return err
 	})
 	return g.Wait()

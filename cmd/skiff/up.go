@@ -17,7 +17,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/skiff-sh/skiff/client"
-	"github.com/skiff-sh/skiff/dnsserver"
 	"github.com/skiff-sh/skiff/nodeagent"
 	"github.com/skiff-sh/skiff/nodeagent/image/build"
 	"github.com/skiff-sh/skiff/ports"
@@ -71,28 +70,44 @@ func runUp(ctx context.Context, sf *serverFlags, af *agentFlags, verbose int) er
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(metrics)
 	g.Go(func() error {
-		c, err := startControlPlane(ctx, g, sf, log, reg)
-		if err != nil || c == nil {
+		cp, err := startControlPlane(ctx, g, sf, log, reg)
+		if err != nil || cp == nil {
 			return err
 		}
-		defer c.Close()
-		return runNode(ctx, c, sf, af, reg, log)
+		return runNode(ctx, g, cp, sf, af, reg, log)
 	})
 	return g.Wait()
 }
 
-// runNode runs this machine's agent, then cluster DNS on the node bridge
-// it makes (where pods' resolv.conf points), and the demo image.
-func runNode(ctx context.Context, c *client.Client, sf *serverFlags, af *agentFlags, reg *prometheus.Registry, log *slog.Logger) error {
-	cfg := af.config(c)
+// runNode runs this machine's agent — its certificates signed directly by
+// the server's CA — then cluster DNS on the node bridge it makes (where
+// pods' resolv.conf points), and the demo image.
+func runNode(ctx context.Context, g *errgroup.Group, cp *controlPlane, sf *serverFlags, af *agentFlags, reg *prometheus.Registry, log *slog.Logger) error {
+	cfg := af.config(nil)
+	if cfg.NodeName == "" {
+		cfg.NodeName, _ = os.Hostname()
+	}
+	var opts client.Options
+	if cp.pki != nil {
+		creds, err := cp.pki.issueNodeCredentials(cfg.NodeName, agentAddresses(af))
+		if err != nil {
+			return err
+		}
+		opts.TLS, cfg.ServerTLS = creds.client, creds.serving
+	}
+	c, err := client.New(cp.addr, opts)
+	if err != nil {
+		return err
+	}
+	cfg.Client = c
 	cfg.ClusterDomain = sf.clusterDomain
 	cfg.Logger, cfg.Registerer = log.With("component", "agent"), reg
 	agent, err := nodeagent.New(cfg)
 	if err != nil {
+		c.Close()
 		return err
 	}
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return agent.Run(ctx) })
+	g.Go(func() error { defer c.Close(); return agent.Run(ctx) })
 	if sf.registryAddr != "" {
 		g.Go(func() error {
 			if err := pushDemoImage(ctx, sf.registryAddr); err != nil {
@@ -101,31 +116,27 @@ func runNode(ctx context.Context, c *client.Client, sf *serverFlags, af *agentFl
 			return nil
 		})
 	}
-	g.Go(func() error {
-		select {
-		case <-agent.Ready():
-		case <-ctx.Done():
-			return nil
-		}
-		dns, err := dnsserver.New(dnsserver.Config{
-			Client: c, Listen: net.JoinHostPort(agent.Gateway().String(), strconv.Itoa(ports.DNS)),
-			Domain: sf.clusterDomain, Upstreams: sf.dnsUpstreams,
-			Logger: log.With("component", "dns"), Metrics: reg,
-		})
-		if err != nil {
-			return err
-		}
-		g.Go(func() error {
-			select {
-			case <-dns.Ready():
-				log.Info("cluster ready", "dns", dns.Addr(), "demo_image", sf.registryAddr+"/"+DemoImage)
-			case <-ctx.Done():
-			}
-			return nil
-		})
-		return dns.Run(ctx)
+	select {
+	case <-agent.Ready():
+	case <-ctx.Done():
+		return nil
+	}
+	listen := net.JoinHostPort(agent.Gateway().String(), strconv.Itoa(ports.DNS))
+	return startDNS(ctx, g, cp, sf, listen, log, reg, func(addr string) {
+		log.Info("cluster ready", "dns", addr, "demo_image", sf.registryAddr+"/"+DemoImage)
 	})
-	return g.Wait()
+}
+
+// agentAddresses are the names the agent's serving certificate carries.
+func agentAddresses(af *agentFlags) []string {
+	out := []string{"127.0.0.1", "localhost"}
+	if af.advertiseAddress != "" {
+		out = append(out, af.advertiseAddress)
+	}
+	if host, _, err := net.SplitHostPort(af.listen); err == nil && host != "" {
+		out = append(out, host)
+	}
+	return out
 }
 
 // pushDemoImage builds the busybox demo image from Debian's busybox-static
