@@ -2,8 +2,8 @@ package e2e
 
 import (
 	"bytes"
-	"crypto/x509"
 	"context"
+	"crypto/x509"
 	"os"
 	"os/exec"
 	"path/filepath"
