@@ -154,6 +154,20 @@ func TestSecurity(t *testing.T) {
 	if _, err := n2.Pods().Create(ctx, &skiffv1.Pod{Metadata: &skiffv1.ObjectMeta{Name: "sneaky"}, Spec: pod.Spec}); status.Code(err) != codes.PermissionDenied {
 		t.Fatalf("n2 creating a pod: %v", err)
 	}
+	// Renewal: a node gets new certificates for itself, whatever name it
+	// asks for.
+	csr, _, _ := pki.NewCSR(pki.NodeIdentity("n3"))
+	serving, _, _ := pki.NewCSR(pki.NodeIdentity("n3"))
+	resp, err := skiffv1.NewJoinClient(n2.Conn()).RenewNode(ctx, &skiffv1.SignNodeRequest{NodeName: "n3", ClientCsr: csr, ServingCsr: serving, ServingAddresses: []string{"127.0.0.1"}})
+	if err != nil {
+		t.Fatalf("renew: %v", err)
+	}
+	if renewed, err := pki.ParseCert(resp.ClientChain); err != nil || renewed.Subject.CommonName != "node:n2" {
+		t.Fatalf("renewed certificate: %v %v", renewed.Subject, err)
+	}
+	if _, err := skiffv1.NewJoinClient(admin.Conn()).RenewNode(ctx, &skiffv1.SignNodeRequest{NodeName: "n1", ClientCsr: csr, ServingCsr: serving}); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("admin renewing a node certificate: %v", err)
+	}
 	// The audit log recorded the refusals, with who asked.
 	audit, err := os.ReadFile(filepath.Join(dir, "data", "audit", "audit.log"))
 	if err != nil || !strings.Contains(string(audit), `"user":"node:n2"`) || !strings.Contains(string(audit), "PermissionDenied") {

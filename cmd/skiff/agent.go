@@ -81,9 +81,11 @@ certificates for node:<its name>, kept in <data dir>/pki for later starts.`,
 			if cfg.NodeName == "" {
 				cfg.NodeName, _ = os.Hostname()
 			}
+			var creds *nodeCredentials
 			if !insecure {
 				cf.connect = func(ctx context.Context, addr string) (*client.Client, error) {
-					creds, err := joinCluster(ctx, addr, token, cfg.NodeName, filepath.Join(f.dataDir, "pki"), agentAddresses(f))
+					var err error
+					creds, err = joinCluster(ctx, addr, token, cfg.NodeName, filepath.Join(f.dataDir, "pki"), agentAddresses(f))
 					if err != nil {
 						return nil, err
 					}
@@ -100,6 +102,9 @@ certificates for node:<its name>, kept in <data dir>/pki for later starts.`,
 				agent, err := nodeagent.New(cfg)
 				if err != nil {
 					return err
+				}
+				if creds != nil {
+					go renewNodeCredentials(ctx, c, creds, cfg.NodeName, agentAddresses(f), env.log)
 				}
 				return agent.Run(ctx)
 			})

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -158,6 +159,10 @@ func clientAddr(addr string) string {
 type nodeCredentials struct {
 	client  *tls.Config // towards the API server
 	serving *tls.Config // the agent's endpoint, for the API server only
+	// The certificates behind them, swapped in place on renewal, and
+	// where they are kept (empty for `skiff up`'s, which live in memory).
+	clientCert, servingCert *pki.CertHolder
+	dir                     string
 }
 
 // issueNodeCredentials is `skiff up`'s shortcut: the server's own CA signs
@@ -173,10 +178,14 @@ func (p *serverPKI) issueNodeCredentials(node string, addrs []string) (*nodeCred
 	if err != nil {
 		return nil, err
 	}
-	return &nodeCredentials{
-		client:  pki.ClientTLS(p.ca.Cert, pki.NewCertHolder(ckp), ""),
-		serving: pki.ServerTLS(p.ca.Cert, pki.NewCertHolder(skp), pki.ClientCertRequired),
-	}, nil
+	return newNodeCredentials(p.ca.Cert, ckp, skp, ""), nil
+}
+
+func newNodeCredentials(ca *x509.Certificate, client, serving *pki.KeyPair, dir string) *nodeCredentials {
+	c := &nodeCredentials{clientCert: pki.NewCertHolder(client), servingCert: pki.NewCertHolder(serving), dir: dir}
+	c.client = pki.ClientTLS(ca, c.clientCert, "")
+	c.serving = pki.ServerTLS(ca, c.servingCert, pki.ClientCertRequired)
+	return c
 }
 
 func splitAddrs(addrs []string) (ips []net.IP, names []string) {
@@ -265,12 +274,69 @@ func loadNodeCredentials(dir string) (*nodeCredentials, error) {
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
-	if pki.NeedsRenewal(ckp.Cert, now) || pki.NeedsRenewal(skp.Cert, now) {
-		return nil, errors.New("node certificates due for renewal")
+	if now := time.Now(); now.After(ckp.Cert.NotAfter) || now.After(skp.Cert.NotAfter) {
+		return nil, errors.New("node certificates expired: join again with --token")
 	}
-	return &nodeCredentials{
-		client:  pki.ClientTLS(ca, pki.NewCertHolder(ckp), ""),
-		serving: pki.ServerTLS(ca, pki.NewCertHolder(skp), pki.ClientCertRequired),
-	}, nil
+	return newNodeCredentials(ca, ckp, skp, dir), nil
+}
+
+// renewNodeCredentials keeps a joined node's certificates fresh: at two
+// thirds of their life it asks the server (as the node, over mutual TLS)
+// to sign new ones, swaps them in and writes them down.
+func renewNodeCredentials(ctx context.Context, c *client.Client, creds *nodeCredentials, node string, addrs []string, log *slog.Logger) {
+	for {
+		wait := time.Until(pki.RenewAt(creds.clientCert.Current()))
+		if w := time.Until(pki.RenewAt(creds.servingCert.Current())); w < wait {
+			wait = w
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(max(wait, 0)):
+		}
+		if err := renewOnce(ctx, c, creds, node, addrs); err != nil {
+			log.Warn("renewing the node's certificates failed; retrying in a minute", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Minute):
+			}
+			continue
+		}
+		log.Info("node certificates renewed", "until", creds.clientCert.Current().NotAfter)
+	}
+}
+
+func renewOnce(ctx context.Context, c *client.Client, creds *nodeCredentials, node string, addrs []string) error {
+	clientCSR, clientKP, err := pki.NewCSR(pki.NodeIdentity(node))
+	if err != nil {
+		return err
+	}
+	servingCSR, servingKP, err := pki.NewCSR(pki.NodeIdentity(node))
+	if err != nil {
+		return err
+	}
+	resp, err := skiffv1.NewJoinClient(c.Conn()).RenewNode(ctx, &skiffv1.SignNodeRequest{
+		NodeName: node, ClientCsr: clientCSR, ServingCsr: servingCSR, ServingAddresses: addrs,
+	})
+	if err != nil {
+		return err
+	}
+	if clientKP, err = clientKP.WithSignedChain(resp.ClientChain); err != nil {
+		return err
+	}
+	if servingKP, err = servingKP.WithSignedChain(resp.ServingChain); err != nil {
+		return err
+	}
+	if creds.dir != "" {
+		if _, _, err := clientKP.Write(creds.dir, "node"); err != nil {
+			return err
+		}
+		if _, _, err := servingKP.Write(creds.dir, "serving"); err != nil {
+			return err
+		}
+	}
+	creds.clientCert.Set(clientKP)
+	creds.servingCert.Set(servingKP)
+	return nil
 }
