@@ -71,6 +71,7 @@ func clusterCreateCommand(o *cluster.Options) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&name, "name", cluster.DefaultName, "the cluster's name")
 	cmd.Flags().IntVar(&nodes, "nodes", 3, "how many nodes (the first also runs the server)")
+	cmd.Flags().StringArrayVar(&o.ServerFlags, "server-flag", nil, "extra flag for skiff server, as --name=value (repeatable), e.g. --server-flag=--node-grace-period=10s")
 	return cmd
 }
 
