@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/nodeagent/image"
@@ -92,7 +94,7 @@ func (a *Agent) Ready() <-chan struct{} { return a.ready }
 // agent never stops containers: the next agent re-adopts them.
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.lis.Close()
-	node, err := a.register(ctx)
+	node, err := a.registerWithRetry(ctx)
 	if err != nil {
 		return err
 	}
@@ -231,3 +233,33 @@ func (a *Agent) runningPods() int {
 // Gateway is the node bridge's address, where pods reach the node (and
 // where `skiff up` serves cluster DNS). Valid once Ready.
 func (a *Agent) Gateway() netip.Addr { return a.net.Gateway() }
+
+// registerWithRetry registers the node, waiting out a server that is down
+// or restarting (doubling pauses up to 10s) rather than giving up: an
+// agent outlives its server's restarts. Only bad configuration ends it.
+func (a *Agent) registerWithRetry(ctx context.Context) (*skiffv1.Node, error) {
+	wait := 200 * time.Millisecond
+	for {
+		node, err := a.register(ctx)
+		if err == nil || ctx.Err() != nil || isPermanent(err) {
+			return node, err
+		}
+		a.log.Warn("registering the node failed; retrying", "err", err, "in", wait)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 10*time.Second)
+	}
+}
+
+// isPermanent tells errors that waiting will not fix (Unknown: not from
+// the server at all, such as reserved resources beyond the capacity).
+func isPermanent(err error) bool {
+	switch status.Code(err) {
+	case codes.InvalidArgument, codes.PermissionDenied, codes.Unauthenticated, codes.Unknown:
+		return true
+	}
+	return false
+}

@@ -70,12 +70,12 @@ func runComponent(cmd *cobra.Command, f *componentFlags, fn func(ctx context.Con
 	}
 	defer c.Close()
 	reg := newRegistry()
-	metrics, err := serveMetrics(ctx, f.metricsAddr, reg, log)
+	metrics, err := serveMetrics(f.metricsAddr, reg, log)
 	if err != nil {
 		return err
 	}
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(metrics)
+	g.Go(func() error { return metrics(ctx) })
 	g.Go(func() error { return fn(ctx, c, componentEnv{log: log, reg: reg}) })
 	return g.Wait()
 }

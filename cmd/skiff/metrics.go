@@ -22,11 +22,13 @@ func newRegistry() *prometheus.Registry {
 	return reg
 }
 
-// serveMetrics serves /metrics on addr until ctx ends. The listener is bound
-// before it returns, so a wrong address fails at start.
-func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, log *slog.Logger) (func() error, error) {
+// serveMetrics binds addr — so a wrong address fails at start — and
+// returns the function that serves /metrics until its context ends. Run it
+// in the same errgroup as the component, so that when the component fails
+// the metrics server ends too and the process exits.
+func serveMetrics(addr string, reg *prometheus.Registry, log *slog.Logger) (func(context.Context) error, error) {
 	if addr == "" {
-		return func() error { return nil }, nil
+		return func(context.Context) error { return nil }, nil
 	}
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -37,7 +39,7 @@ func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, lo
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	log.Info("metrics", "addr", lis.Addr().String())
-	return func() error {
+	return func(ctx context.Context) error {
 		go func() {
 			<-ctx.Done()
 			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -128,12 +128,12 @@ func runServer(ctx context.Context, f *serverFlags, verbose int) error {
 		return err
 	}
 	reg := newRegistry()
-	metrics, err := serveMetrics(ctx, f.metricsAddr, reg, log)
+	metrics, err := serveMetrics(f.metricsAddr, reg, log)
 	if err != nil {
 		return err
 	}
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(metrics)
+	g.Go(func() error { return metrics(ctx) })
 	g.Go(func() error {
 		_, err := startControlPlane(ctx, g, f, log, reg)
 		return err

@@ -63,12 +63,12 @@ func runUp(ctx context.Context, sf *serverFlags, af *agentFlags, verbose int) er
 		return err
 	}
 	reg := newRegistry()
-	metrics, err := serveMetrics(ctx, sf.metricsAddr, reg, log)
+	metrics, err := serveMetrics(sf.metricsAddr, reg, log)
 	if err != nil {
 		return err
 	}
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(metrics)
+	g.Go(func() error { return metrics(ctx) })
 	g.Go(func() error {
 		cp, err := startControlPlane(ctx, g, sf, log, reg)
 		if err != nil || cp == nil {
