@@ -215,6 +215,7 @@ runs the daemons exactly as the tested local clusters do.`,
 	f.StringVar(&a.RunDir, "run-dir", "/run/skiff/agent", "agent: run directory")
 	f.StringVar(&a.ClusterDNS, "cluster-dns", "", "agent: pods' nameserver (default: the server's host)")
 	f.StringVar(&a.Registry, "registry", "", "agent: the server's registry HOST:PORT (default: server host:5000)")
+	f.StringVar(&a.TokenFile, "token-file", "", "agent: file holding the join token (the server writes <data dir>/token)")
 	cmd.PreRun = func(cmd *cobra.Command, args []string) {
 		a.Address, a.DataDir, a.ClusterCIDR = s.Address, s.DataDir, s.ClusterCIDR
 		if len(args) == 1 && args[0] == "agent" && !cmd.Flags().Changed("data-dir") {

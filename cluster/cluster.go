@@ -164,7 +164,9 @@ func (l layout) provision(serverFlags []string) error {
 		if i == 0 {
 			args := ServerArgs(ServerSpec{
 				Address: l.nodeAddr(1), DataDir: filepath.Join(dir, "server"), ClusterCIDR: clusterCIDR,
-				WriteConfig: filepath.Join(dir, "server", "client-config"),
+				// The server writes the cluster's config with an admin
+				// certificate (and the CA) next to it.
+				WriteConfig: l.ConfigFile(),
 				// Nothing listens there: other names get SERVFAIL, and no
 				// query ever leaves the machine.
 				DNSUpstreams: []string{"127.0.0.1:5353"},
@@ -178,7 +180,8 @@ func (l layout) provision(serverFlags []string) error {
 			Server: server, NodeName: node, Address: l.nodeAddr(i + 1),
 			DataDir: filepath.Join(dir, "agent"), RunDir: l.nodeRunDir(node),
 			ClusterCIDR: clusterCIDR, ClusterDNS: l.nodeAddr(1),
-			Registry: hostPortInt(l.nodeAddr(1), ports.Registry),
+			Registry:  hostPortInt(l.nodeAddr(1), ports.Registry),
+			TokenFile: filepath.Join(l.nodeDir(l.nodes()[0]), "server", "token"),
 		})
 		if err := writeEnvFile(filepath.Join(dir, "agent.env"), args); err != nil {
 			return err
@@ -213,7 +216,7 @@ func (l layout) start(ctx context.Context, o Options, created bool) error {
 	if _, err := ds[0].start(o.Binary); err != nil {
 		return err
 	}
-	c, err := client.New(l.Server(), client.Options{})
+	c, err := l.client(ctx)
 	if err != nil {
 		return err
 	}
@@ -431,4 +434,24 @@ func lockRoots(roots Roots) (func(), error) {
 		return nil, fmt.Errorf("cluster: lock: %w", err)
 	}
 	return func() { f.Close() }, nil
+}
+
+// client connects with the credentials the server wrote into the cluster's
+// config, waiting for them on a first start.
+func (l layout) client(ctx context.Context) (*client.Client, error) {
+	for {
+		cfg, err := client.LoadConfig(l.ConfigFile())
+		if err == nil && cfg.CA != "" {
+			opts, err := cfg.Options(l.ConfigFile())
+			if err != nil {
+				return nil, err
+			}
+			return client.New(l.Server(), opts)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("cluster %s: the server wrote no credentials to %s: %w", l.spec.Name, l.ConfigFile(), ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

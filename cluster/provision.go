@@ -44,6 +44,9 @@ type AgentSpec struct {
 	// Registry is the server's registry (HOST:PORT), reached over plain
 	// HTTP.
 	Registry string
+	// TokenFile holds the join token the agent presents on its first
+	// start (the server writes one to <its data dir>/token).
+	TokenFile string
 }
 
 // ServerArgs is the command line (after the binary) of a server.
@@ -86,6 +89,9 @@ func AgentArgs(a AgentSpec) []string {
 	}
 	if a.Registry != "" {
 		args = append(args, "--insecure-registry", a.Registry)
+	}
+	if a.TokenFile != "" {
+		args = append(args, "--token-file", a.TokenFile)
 	}
 	return args
 }

@@ -102,19 +102,20 @@ func run(ctx context.Context, bin string, pods, creators int, rate float64) (res
 	}
 	defer os.RemoveAll(dir)
 	api, registry := freePort(), freePort()
+	cfgPath := filepath.Join(dir, "client", "config")
 	server, err := start(filepath.Join(dir, "server.log"), bin, "server", "--data-dir", filepath.Join(dir, "server"), "--listen", api,
-		"--etcd-listen", freePort(), "--registry-addr", registry, "--metrics-addr", "", "--write-config", "")
+		"--etcd-listen", freePort(), "--registry-addr", registry, "--metrics-addr", "", "--write-config", cfgPath)
 	if err != nil {
 		return results{}, err
 	}
 	defer server.stop()
-	c, err := client.New(api, client.Options{})
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	c, err := adminClient(wctx, cfgPath)
 	if err != nil {
 		return results{}, err
 	}
 	defer c.Close()
-	wctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
 	if err := c.WaitReady(wctx); err != nil {
 		return results{}, err
 	}
@@ -127,7 +128,8 @@ func run(ctx context.Context, bin string, pods, creators int, rate float64) (res
 		return results{}, err
 	}
 	agent, err := start(filepath.Join(dir, "agent.log"), bin, "agent", "--server", api, "--node-name", "bench", "--data-dir", filepath.Join(dir, "agent"),
-		"--run-dir", filepath.Join(dir, "run"), "--agent-listen", freePort(), "--max-pods", strconv.Itoa(pods+10), "--metrics-addr", "")
+		"--run-dir", filepath.Join(dir, "run"), "--agent-listen", freePort(), "--max-pods", strconv.Itoa(pods+10), "--metrics-addr", "",
+		"--token-file", filepath.Join(dir, "server", "token"))
 	if err != nil {
 		return results{}, err
 	}
@@ -295,4 +297,23 @@ func cleanup(c *client.Client, containersDir string) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	fmt.Fprintln(os.Stderr, "podstart: pods not torn down within 3 minutes")
+}
+
+// adminClient connects with the credentials the server writes once it is
+// ready.
+func adminClient(ctx context.Context, cfgPath string) (*client.Client, error) {
+	for {
+		if cfg, err := client.LoadConfig(cfgPath); err == nil {
+			opts, err := cfg.Options(cfgPath)
+			if err != nil {
+				return nil, err
+			}
+			return client.New(cfg.Server, opts)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("the server wrote no config to %s: %w", cfgPath, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -59,7 +61,7 @@ func (f *agentFlags) config(c *client.Client) nodeagent.Config {
 func agentCommand() *cobra.Command {
 	f := &agentFlags{}
 	cf := &componentFlags{}
-	var token string
+	var token, tokenFile string
 	var insecure bool
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -80,6 +82,13 @@ certificates for node:<its name>, kept in <data dir>/pki for later starts.`,
 			cfg := f.config(nil)
 			if cfg.NodeName == "" {
 				cfg.NodeName, _ = os.Hostname()
+			}
+			if token == "" && tokenFile != "" {
+				data, err := os.ReadFile(tokenFile)
+				if err != nil {
+					return fmt.Errorf("--token-file: %w", err)
+				}
+				token = strings.TrimSpace(string(data))
 			}
 			var creds *nodeCredentials
 			if !insecure {
@@ -113,6 +122,7 @@ certificates for node:<its name>, kept in <data dir>/pki for later starts.`,
 	f.register(cmd, "")
 	cf.register(cmd, ports.AgentMetrics)
 	cmd.Flags().StringVar(&token, "token", os.Getenv("SKIFF_TOKEN"), "join token, for the first start (default: $SKIFF_TOKEN)")
-	cmd.Flags().BoolVar(&insecure, "insecure", true, "talk plain text to a server started with --insecure (tests only)")
+	cmd.Flags().StringVar(&tokenFile, "token-file", "", "read the join token from this file (e.g. the server's <data dir>/token on a shared disk)")
+	cmd.Flags().BoolVar(&insecure, "insecure", false, "talk plain text to a server started with --insecure (tests only)")
 	return cmd
 }

@@ -18,14 +18,23 @@ mkdir -p /etc/skiff
 case $role in
 server)
 	skiff cluster provision server --address "$address" -o /etc/skiff/server.env
+	# Share the join token with the agents through the synced folder,
+	# once the server has written it on its first start.
+	(for i in $(seq 1 60); do
+		[ -s /var/lib/skiff/token ] && install -m 0600 /var/lib/skiff/token "$src/.skiff-token" && break
+		sleep 1
+	done) &
 	;;
 agent)
 	server=$3 node=$4
+	for i in $(seq 1 90); do [ -s "$src/.skiff-token" ] && break; sleep 1; done
+	install -d -m 0700 /etc/skiff
+	install -m 0600 "$src/.skiff-token" /etc/skiff/token
 	skiff cluster provision agent --api-server "$server:6443" --address "$address" \
-		--node-name "$node" -o /etc/skiff/agent.env
+		--node-name "$node" --token-file /etc/skiff/token -o /etc/skiff/agent.env
 	# Wait for the server so the first start registers at once.
 	for i in $(seq 1 60); do
-		skiff --server "$server:6443" get nodes >/dev/null 2>&1 && break
+		nc -z "$server" 6443 2>/dev/null && break
 		sleep 1
 	done
 	;;
