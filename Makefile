@@ -9,7 +9,7 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.0
 # runc/crun for the runtime benchmark, dig, iproute2.
 APT_PACKAGES := protobuf-compiler busybox-static iproute2 bind9-dnsutils runc crun
 
-.PHONY: help build run test test-unit fuzz lint proto proto-check deps tools bench clean
+.PHONY: help build run test test-unit fuzz lint proto proto-check deps tools promtool bench clean
 
 help:
 	@echo "make run    build and start a single-node cluster (needs root)"
@@ -35,6 +35,15 @@ deps:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
+# promtool checks every component's /metrics in the e2e tests. It is taken
+# out of Debian's prometheus package without installing it, so no Prometheus
+# service starts (it would take :9090, the server's metrics port).
+PROMTOOL := $(CURDIR)/.cache/promtool/usr/bin/promtool
+promtool:
+	@test -x $(PROMTOOL) || ( mkdir -p .cache/promtool && cd .cache/promtool && \
+		apt-get download prometheus >/dev/null 2>&1 && dpkg -x prometheus_*.deb . && rm -f prometheus_*.deb ) || \
+		echo "promtool unavailable (apt-get download prometheus failed): the metrics checks will skip"
+
 tools:
 	@test -x $(GOBIN)/protoc-gen-go || $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 	@test -x $(GOBIN)/protoc-gen-go-grpc || $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
@@ -53,8 +62,8 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-ed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-test: deps proto-check lint
-	$(GO) test -count=1 -timeout 25m ./...
+test: deps promtool proto-check lint
+	SKIFF_PROMTOOL=$(PROMTOOL) $(GO) test -count=1 -timeout 25m ./...
 	$(MAKE) fuzz
 
 # Each fuzz target runs briefly; the corpus in testdata/ always runs in `go test`.
