@@ -123,9 +123,10 @@ func clusterLifecycleCommand(o *cluster.Options, verb string) *cobra.Command {
 
 func clusterListCommand(o *cluster.Options) *cobra.Command {
 	return &cobra.Command{
-		Use:   "list",
-		Short: "List local clusters with their node count and state",
-		Args:  cobra.NoArgs,
+		Use:     "list",
+		Short:   "List local clusters with their node count and state",
+		Example: "  skiff cluster list",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			infos, err := cluster.List(o.Roots)
 			if err != nil {
