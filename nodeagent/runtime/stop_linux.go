@@ -96,4 +96,3 @@ func (r *Runtime) kill(id string, rec stateRecord) error {
 	_ = cg.Thaw() // a frozen task ignores SIGKILL
 	return cg.Kill()
 }
-
