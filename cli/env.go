@@ -90,6 +90,18 @@ func (e *env) ns() string {
 	return e.namespace
 }
 
+// withClient runs fn with a client and a context bounded by
+// --request-timeout: the shape of most commands.
+func (e *env) withClient(cmd *cobra.Command, fn func(ctx context.Context, c *client.Client) error) error {
+	c, err := e.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := e.call(cmd.Context())
+	defer cancel()
+	return fn(ctx, c)
+}
+
 // call bounds one request to the server.
 func (e *env) call(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, e.requestTimeout)

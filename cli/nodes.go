@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -15,27 +16,23 @@ import (
 func newNodeCommands(e *env) []*cobra.Command {
 	cordon := func(unschedulable bool) func(cmd *cobra.Command, args []string) error {
 		return func(cmd *cobra.Command, args []string) error {
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := e.call(cmd.Context())
-			defer cancel()
 			verb := map[bool]string{true: "cordoned", false: "uncordoned"}[unschedulable]
-			for _, name := range args {
-				_, err := c.Nodes().Modify(ctx, "", name, func(n *skiffv1.Node) error {
-					if n.Spec.GetUnschedulable() == unschedulable {
-						return client.ErrNoChange
+			return e.withClient(cmd, func(ctx context.Context, c *client.Client) error {
+				for _, name := range args {
+					_, err := c.Nodes().Modify(ctx, "", name, func(n *skiffv1.Node) error {
+						if n.Spec.GetUnschedulable() == unschedulable {
+							return client.ErrNoChange
+						}
+						n.Spec.Unschedulable = unschedulable
+						return nil
+					})
+					if err != nil {
+						return err
 					}
-					n.Spec.Unschedulable = unschedulable
-					return nil
-				})
-				if err != nil {
-					return err
+					fmt.Fprintf(cmd.OutOrStdout(), "node/%s %s\n", name, verb)
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "node/%s %s\n", name, verb)
-			}
-			return nil
+				return nil
+			})
 		}
 	}
 	return []*cobra.Command{
@@ -82,32 +79,29 @@ every taint with that key).`,
 					add = append(add, t)
 				}
 			}
-			c, err := e.client()
-			if err != nil {
+			err := e.withClient(cmd, func(ctx context.Context, c *client.Client) error {
+				_, err := c.Nodes().Modify(ctx, "", args[0], func(n *skiffv1.Node) error {
+					var kept []*skiffv1.Taint
+					for _, t := range n.Spec.Taints {
+						drop := false
+						for _, r := range remove {
+							if r.key == t.Key && (r.effect == "" || r.effect == t.Effect) {
+								drop = true
+							}
+						}
+						for _, a := range add {
+							if a.Key == t.Key && a.Effect == t.Effect {
+								drop = true // replaced below
+							}
+						}
+						if !drop {
+							kept = append(kept, t)
+						}
+					}
+					n.Spec.Taints = append(kept, add...)
+					return nil
+				})
 				return err
-			}
-			ctx, cancel := e.call(cmd.Context())
-			defer cancel()
-			_, err = c.Nodes().Modify(ctx, "", args[0], func(n *skiffv1.Node) error {
-				var kept []*skiffv1.Taint
-				for _, t := range n.Spec.Taints {
-					drop := false
-					for _, r := range remove {
-						if r.key == t.Key && (r.effect == "" || r.effect == t.Effect) {
-							drop = true
-						}
-					}
-					for _, a := range add {
-						if a.Key == t.Key && a.Effect == t.Effect {
-							drop = true // replaced below
-						}
-					}
-					if !drop {
-						kept = append(kept, t)
-					}
-				}
-				n.Spec.Taints = append(kept, add...)
-				return nil
 			})
 			if err != nil {
 				return err

@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/skiff-sh/skiff/client"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
@@ -32,18 +34,14 @@ certificates of its own. The server writes a default token to
 		Example: "  skiff token create --ttl 24h",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := e.call(cmd.Context())
-			defer cancel()
-			resp, err := skiffv1.NewTokensClient(c.Conn()).Create(ctx, &skiffv1.CreateTokenRequest{TtlSeconds: int64(ttl / time.Second), Description: description})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), resp.Token)
-			return nil
+			return e.withClient(cmd, func(ctx context.Context, c *client.Client) error {
+				resp, err := skiffv1.NewTokensClient(c.Conn()).Create(ctx, &skiffv1.CreateTokenRequest{TtlSeconds: int64(ttl / time.Second), Description: description})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), resp.Token)
+				return nil
+			})
 		},
 	}
 	create.Flags().DurationVar(&ttl, "ttl", 24*time.Hour, "how long the token works; 0 for ever")
@@ -54,32 +52,28 @@ certificates of its own. The server writes a default token to
 		Example: "  skiff token list",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := e.call(cmd.Context())
-			defer cancel()
-			resp, err := skiffv1.NewTokensClient(c.Conn()).List(ctx, &skiffv1.ListTokensRequest{})
-			if err != nil {
-				return err
-			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 3, ' ', 0)
-			fmt.Fprintln(w, "ID\tCREATED\tEXPIRES\tSTATE\tDESCRIPTION")
-			for _, t := range resp.Tokens {
-				expires, state := "never", "valid"
-				if t.Expires != nil {
-					expires = t.Expires.AsTime().Local().Format(time.RFC3339)
-					if t.Expires.AsTime().Before(e.now()) {
-						state = "expired"
+			return e.withClient(cmd, func(ctx context.Context, c *client.Client) error {
+				resp, err := skiffv1.NewTokensClient(c.Conn()).List(ctx, &skiffv1.ListTokensRequest{})
+				if err != nil {
+					return err
+				}
+				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 3, ' ', 0)
+				fmt.Fprintln(w, "ID\tCREATED\tEXPIRES\tSTATE\tDESCRIPTION")
+				for _, t := range resp.Tokens {
+					expires, state := "never", "valid"
+					if t.Expires != nil {
+						expires = t.Expires.AsTime().Local().Format(time.RFC3339)
+						if t.Expires.AsTime().Before(e.now()) {
+							state = "expired"
+						}
 					}
+					if t.Revoked {
+						state = "revoked"
+					}
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", t.Id, t.Created.AsTime().Local().Format(time.RFC3339), expires, state, t.Description)
 				}
-				if t.Revoked {
-					state = "revoked"
-				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", t.Id, t.Created.AsTime().Local().Format(time.RFC3339), expires, state, t.Description)
-			}
-			return w.Flush()
+				return w.Flush()
+			})
 		},
 	}
 	revoke := &cobra.Command{
@@ -88,19 +82,15 @@ certificates of its own. The server writes a default token to
 		Example: "  skiff token revoke abc123",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := e.call(cmd.Context())
-			defer cancel()
-			for _, id := range args {
-				if _, err := skiffv1.NewTokensClient(c.Conn()).Revoke(ctx, &skiffv1.RevokeTokenRequest{Id: id}); err != nil {
-					return err
+			return e.withClient(cmd, func(ctx context.Context, c *client.Client) error {
+				for _, id := range args {
+					if _, err := skiffv1.NewTokensClient(c.Conn()).Revoke(ctx, &skiffv1.RevokeTokenRequest{Id: id}); err != nil {
+						return err
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "token %s revoked\n", id)
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "token %s revoked\n", id)
-			}
-			return nil
+				return nil
+			})
 		},
 	}
 	cmd.AddCommand(create, list, revoke)

@@ -50,7 +50,7 @@ func (nl *nodeLifecycle) unreachableShare() (unreachable, total int) {
 func evictionDelay(pod *skiffv1.Pod, def time.Duration) (d time.Duration, forever bool) {
 	taint := &skiffv1.Taint{Key: TaintUnreachable, Effect: "NoExecute"}
 	for _, tol := range pod.GetSpec().GetTolerations() {
-		if !tolerates(tol, taint) {
+		if !tol.ToleratesTaint(taint) {
 			continue
 		}
 		if tol.TolerationSeconds == nil {
@@ -59,21 +59,6 @@ func evictionDelay(pod *skiffv1.Pod, def time.Duration) (d time.Duration, foreve
 		return time.Duration(tol.GetTolerationSeconds()) * time.Second, false
 	}
 	return def, false
-}
-
-// tolerates follows Kubernetes: an empty effect matches every effect; an
-// empty key with Exists matches every taint.
-func tolerates(tol *skiffv1.Toleration, t *skiffv1.Taint) bool {
-	if tol.GetEffect() != "" && tol.GetEffect() != t.GetEffect() {
-		return false
-	}
-	switch tol.GetOperator() {
-	case "Exists":
-		return tol.GetKey() == "" || tol.GetKey() == t.GetKey()
-	case "", "Equal":
-		return tol.GetKey() == t.GetKey() && tol.GetValue() == t.GetValue()
-	}
-	return false
 }
 
 // maybeEvict deletes, with force, the pods of the unreachable node n whose

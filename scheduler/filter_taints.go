@@ -21,25 +21,9 @@ func (taintFilter) Filter(p *PodInfo, n *NodeInfo) *Status {
 
 func tolerated(t *skiffv1.Taint, tols []*skiffv1.Toleration) bool {
 	for _, tol := range tols {
-		if tolerates(tol, t) {
+		if tol.ToleratesTaint(t) {
 			return true
 		}
-	}
-	return false
-}
-
-// tolerates follows Kubernetes: an empty effect matches every effect; an
-// empty key with Exists matches every taint; Equal (the default) compares
-// the value, Exists does not.
-func tolerates(tol *skiffv1.Toleration, t *skiffv1.Taint) bool {
-	if tol.GetEffect() != "" && tol.GetEffect() != t.GetEffect() {
-		return false
-	}
-	switch tol.GetOperator() {
-	case "Exists":
-		return tol.GetKey() == "" || tol.GetKey() == t.GetKey()
-	case "", "Equal":
-		return tol.GetKey() == t.GetKey() && tol.GetValue() == t.GetValue()
 	}
 	return false
 }
