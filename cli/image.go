@@ -3,12 +3,14 @@ package cli
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
 	"text/tabwriter"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
+	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/nodeagent/image/build"
 	"github.com/skiff-sh/skiff/ports"
 )
@@ -44,6 +46,9 @@ Plain HTTP is used only for loopback hosts and --insecure-registry hosts.`,
 type imageOpts struct {
 	registry string
 	insecure []string
+	// transport trusts the cluster CA from the command line's config: the
+	// cluster's registry serves TLS with the API server's certificate.
+	transport http.RoundTripper
 }
 
 func (o *imageOpts) validate() error {
@@ -53,7 +58,9 @@ func (o *imageOpts) validate() error {
 	return nil
 }
 
-func (o *imageOpts) remote() build.Remote { return build.Remote{Insecure: o.insecure} }
+func (o *imageOpts) remote() build.Remote {
+	return build.Remote{Insecure: o.insecure, Transport: o.transport}
+}
 
 // checked validates the flags before running fn. (Not a PersistentPreRunE:
 // that would shadow the root command's.)
@@ -62,6 +69,15 @@ func (o *imageOpts) checked(fn func(*cobra.Command, []string) error) func(*cobra
 		if err := o.validate(); err != nil {
 			return err
 		}
+		path, _ := cmd.Flags().GetString("config")
+		if path == "" {
+			path = client.DefaultConfigPath()
+		}
+		t, err := client.RegistryTransport(path)
+		if err != nil {
+			return err
+		}
+		o.transport = t
 		return fn(cmd, args)
 	}
 }

@@ -3,6 +3,7 @@ package client
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 
@@ -131,4 +132,29 @@ func OptionsFor(path string) (Options, error) {
 		return Options{}, err
 	}
 	return c.Options(path)
+}
+
+// RegistryTransport is the HTTP transport for the cluster's registry: it
+// trusts the config's CA (the registry serves with the API server's
+// certificate). nil when the config names no CA (a plain-text cluster).
+func RegistryTransport(path string) (http.RoundTripper, error) {
+	c, err := LoadConfig(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if c.CA == "" {
+		return nil, nil
+	}
+	caPath := c.CA
+	if !filepath.IsAbs(caPath) {
+		caPath = filepath.Join(filepath.Dir(path), caPath)
+	}
+	ca, err := pki.ReadCertFile(caPath)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: ca: %w", path, err)
+	}
+	return pki.HTTPTransport(ca), nil
 }

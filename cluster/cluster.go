@@ -240,7 +240,7 @@ func (l layout) start(ctx context.Context, o Options, created bool) error {
 		})
 	}
 	if created {
-		g.Go(func() error { return pushDemo(gctx, hostPortInt(l.nodeAddr(1), ports.Registry)) })
+		g.Go(func() error { return pushDemo(gctx, hostPortInt(l.nodeAddr(1), ports.Registry), l.ConfigFile()) })
 	}
 	if err := g.Wait(); err != nil {
 		return err
@@ -314,12 +314,17 @@ func nodeReady(n *skiffv1.Node, fresh bool, since time.Time) bool {
 
 // pushDemo puts the busybox demo image into the cluster's registry (from
 // the host, over the lab veth).
-func pushDemo(ctx context.Context, registry string) error {
+func pushDemo(ctx context.Context, registry, configPath string) error {
 	img, err := build.Busybox(build.BusyboxPath)
 	if err != nil {
 		return fmt.Errorf("cluster: demo image: %w (install Debian's busybox-static)", err)
 	}
-	remote := build.Remote{Insecure: []string{registry}}
+	// The registry serves TLS with the server's certificate.
+	transport, err := client.RegistryTransport(configPath)
+	if err != nil {
+		return err
+	}
+	remote := build.Remote{Insecure: []string{registry}, Transport: transport}
 	for {
 		_, err := remote.Push(ctx, img, registry+"/"+DemoImage, nil)
 		if err == nil {

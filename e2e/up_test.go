@@ -42,6 +42,11 @@ func TestUpHelloEndToEnd(t *testing.T) {
 		}
 		return nil
 	})
+	// The registry serves TLS with the server's certificate; the command
+	// line trusts it through its config.
+	if out, err := c.Skiff("image", "ls"); err != nil || !strings.Contains(out, "demo") {
+		t.Fatalf("image ls: %v\n%s", err, out)
+	}
 	// Cluster DNS, from inside the pod.
 	out, err = c.Skiff("exec", "hello", "--", "nslookup", "hello.default.svc.cluster.local")
 	if err != nil || !strings.Contains(out, ip) {

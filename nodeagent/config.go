@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -45,6 +46,9 @@ type Config struct {
 	ClusterDomain string
 	// InsecureRegistries are reached over plain HTTP (loopback always is).
 	InsecureRegistries []string
+	// ImageTransport pulls images (nil: Go's default); it trusts the
+	// cluster CA, as the cluster registry serves TLS.
+	ImageTransport http.RoundTripper
 	// Reserved is kept back from the node's capacity for the system.
 	ReservedCPU    string
 	ReservedMemory string

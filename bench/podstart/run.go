@@ -124,7 +124,12 @@ func run(ctx context.Context, bin string, pods, creators int, rate float64) (res
 		return results{}, err
 	}
 	image := registry + "/busybox:bench"
-	if _, err := (build.Remote{}).Push(wctx, img, image, nil); err != nil {
+	// The registry serves TLS with the server's certificate.
+	transport, err := client.RegistryTransport(cfgPath)
+	if err != nil {
+		return results{}, err
+	}
+	if _, err := (build.Remote{Transport: transport}).Push(wctx, img, image, nil); err != nil {
 		return results{}, err
 	}
 	agent, err := start(filepath.Join(dir, "agent.log"), bin, "agent", "--server", api, "--node-name", "bench", "--data-dir", filepath.Join(dir, "agent"),

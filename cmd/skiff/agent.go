@@ -98,7 +98,7 @@ certificates for node:<its name>, kept in <data dir>/pki for later starts.`,
 					if err != nil {
 						return nil, err
 					}
-					cfg.ServerTLS = creds.serving
+					cfg.ServerTLS, cfg.ImageTransport = creds.serving, creds.images
 					return client.New(addr, client.Options{TLS: creds.client})
 				}
 			} else {

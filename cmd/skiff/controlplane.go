@@ -94,6 +94,11 @@ func startControlPlane(ctx context.Context, g *errgroup.Group, f *serverFlags, l
 		if err != nil {
 			return nil, fmt.Errorf("--registry-addr %s: %w", f.registryAddr, err)
 		}
+		if cp.pki != nil {
+			// The registry serves with the API server's certificate, so
+			// its address must be in it (--tls-san when it differs).
+			lis = tls.NewListener(lis, pki.ServerTLS(cp.pki.ca.Cert, cp.pki.server, pki.ClientCertOptional))
+		}
 		g.Go(func() error { return images.Serve(ctx, lis) })
 	}
 	select {

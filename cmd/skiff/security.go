@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -163,6 +164,8 @@ type nodeCredentials struct {
 	// where they are kept (empty for `skiff up`'s, which live in memory).
 	clientCert, servingCert *pki.CertHolder
 	dir                     string
+	// images trusts the cluster CA, for pulls from the cluster registry.
+	images http.RoundTripper
 }
 
 // issueNodeCredentials is `skiff up`'s shortcut: the server's own CA signs
@@ -182,7 +185,7 @@ func (p *serverPKI) issueNodeCredentials(node string, addrs []string) (*nodeCred
 }
 
 func newNodeCredentials(ca *x509.Certificate, client, serving *pki.KeyPair, dir string) *nodeCredentials {
-	c := &nodeCredentials{clientCert: pki.NewCertHolder(client), servingCert: pki.NewCertHolder(serving), dir: dir}
+	c := &nodeCredentials{clientCert: pki.NewCertHolder(client), servingCert: pki.NewCertHolder(serving), dir: dir, images: pki.HTTPTransport(ca)}
 	c.client = pki.ClientTLS(ca, c.clientCert, "")
 	c.serving = pki.ServerTLS(ca, c.servingCert, pki.ClientCertRequired)
 	return c

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -93,7 +94,7 @@ func runNode(ctx context.Context, g *errgroup.Group, cp *controlPlane, sf *serve
 		if err != nil {
 			return err
 		}
-		opts.TLS, cfg.ServerTLS = creds.client, creds.serving
+		opts.TLS, cfg.ServerTLS, cfg.ImageTransport = creds.client, creds.serving, creds.images
 	}
 	c, err := client.New(cp.addr, opts)
 	if err != nil {
@@ -110,7 +111,7 @@ func runNode(ctx context.Context, g *errgroup.Group, cp *controlPlane, sf *serve
 	g.Go(func() error { defer c.Close(); return agent.Run(ctx) })
 	if sf.registryAddr != "" {
 		g.Go(func() error {
-			if err := pushDemoImage(ctx, sf.registryAddr); err != nil {
+			if err := pushDemoImage(ctx, sf.registryAddr, cfg.ImageTransport); err != nil {
 				log.Warn("demo image not available", "err", err)
 			}
 			return nil
@@ -141,9 +142,9 @@ func agentAddresses(af *agentFlags) []string {
 
 // pushDemoImage builds the busybox demo image from Debian's busybox-static
 // and pushes it, unless the registry has it already.
-func pushDemoImage(ctx context.Context, registryAddr string) error {
+func pushDemoImage(ctx context.Context, registryAddr string, transport http.RoundTripper) error {
 	ref := registryAddr + "/" + DemoImage
-	remote := build.Remote{}
+	remote := build.Remote{Transport: transport}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	for {
