@@ -106,13 +106,16 @@ func (gc *garbageCollector) ownerGone(uid string) {
 	}
 }
 
-// checkNode queues a pod bound to a node the cache does not know.
+// checkNode queues a pod bound to a node the cache does not know. Before
+// the nodes' cache has synced it cannot tell, so it queues the pod anyway
+// (workers start after every cache synced, and sync asks the server): a
+// pod whose node went while no collector ran has no later event.
 func (gc *garbageCollector) checkNode(p *skiffv1.Pod) {
 	n := p.GetSpec().GetNodeName()
-	if n == "" || !gc.nodes.HasSynced() {
+	if n == "" {
 		return
 	}
-	if _, ok := gc.nodes.Get(n); !ok {
+	if _, ok := gc.nodes.Get(n); !ok || !gc.nodes.HasSynced() {
 		gc.r.queue.Add(gcKey(skiffv1.Kind_KIND_POD, p))
 	}
 }
