@@ -232,8 +232,11 @@ func (s *Server) updateOnce(ctx context.Context, obj skiffv1.Resource, want int6
 	if proto.Equal(cur, obj) {
 		return cur, nil
 	}
-	// The last finalizer gone from an object being deleted: it goes now.
-	if m.DeletionTimestamp != nil && len(m.Finalizers) == 0 {
+	// The last finalizer gone from an object being deleted: it goes now,
+	// unless a grace period still runs (a pod its node has yet to stop) or
+	// it is a namespace, which the namespace finalizer removes once empty.
+	if m.DeletionTimestamp != nil && len(cm.Finalizers) > 0 && len(m.Finalizers) == 0 &&
+		m.DeletionGracePeriodSeconds == 0 && r.info.Kind != skiffv1.Kind_KIND_NAMESPACE {
 		return s.store.Delete(ctx, r.info.Kind, r.namespace, r.name, curRev, claimsOf(cur))
 	}
 	return s.store.Update(ctx, obj, curRev)
