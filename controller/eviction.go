@@ -48,15 +48,29 @@ func (nl *nodeLifecycle) unreachableShare() (unreachable, total int) {
 // pod tolerating the taint for a while stays that long, one tolerating it
 // for good stays (forever), the rest go after the eviction timeout.
 func evictionDelay(pod *skiffv1.Pod, def time.Duration) (d time.Duration, forever bool) {
+	// As Kubernetes: of the tolerations that match, the shortest time
+	// wins; only when none of them has a time does the pod stay for good.
 	taint := &skiffv1.Taint{Key: TaintUnreachable, Effect: "NoExecute"}
+	matched, timed := false, false
 	for _, tol := range pod.GetSpec().GetTolerations() {
 		if !tol.ToleratesTaint(taint) {
 			continue
 		}
+		matched = true
 		if tol.TolerationSeconds == nil {
-			return 0, true
+			continue
 		}
-		return time.Duration(tol.GetTolerationSeconds()) * time.Second, false
+		s := time.Duration(max(tol.GetTolerationSeconds(), 0)) * time.Second
+		if !timed || s < d {
+			d = s
+		}
+		timed = true
+	}
+	switch {
+	case timed:
+		return d, false
+	case matched:
+		return 0, true
 	}
 	return def, false
 }
