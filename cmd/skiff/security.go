@@ -166,6 +166,7 @@ type nodeCredentials struct {
 	dir                     string
 	// images trusts the cluster CA, for pulls from the cluster registry.
 	images http.RoundTripper
+	caHash string // of the cluster CA, as join tokens carry it
 }
 
 // issueNodeCredentials is `skiff up`'s shortcut: the server's own CA signs
@@ -185,7 +186,10 @@ func (p *serverPKI) issueNodeCredentials(node string, addrs []string) (*nodeCred
 }
 
 func newNodeCredentials(ca *x509.Certificate, client, serving *pki.KeyPair, dir string) *nodeCredentials {
-	c := &nodeCredentials{clientCert: pki.NewCertHolder(client), servingCert: pki.NewCertHolder(serving), dir: dir, images: pki.HTTPTransport(ca)}
+	c := &nodeCredentials{
+		clientCert: pki.NewCertHolder(client), servingCert: pki.NewCertHolder(serving),
+		dir: dir, images: pki.HTTPTransport(ca), caHash: pki.CAHash(ca),
+	}
 	c.client = pki.ClientTLS(ca, c.clientCert, "")
 	c.serving = pki.ServerTLS(ca, c.servingCert, pki.ClientCertRequired)
 	return c
@@ -207,8 +211,13 @@ func splitAddrs(addrs []string) (ips []net.IP, names []string) {
 // certificates for node:<name>, and keeps them in dir for later starts.
 func joinCluster(ctx context.Context, server, token, node, dir string, addrs []string) (*nodeCredentials, error) {
 	caPath := filepath.Join(dir, "ca.crt")
-	if creds, err := loadNodeCredentials(dir); err == nil {
-		return creds, nil
+	// Certificates of an earlier join are reused only for the same node
+	// name and, when a token is given, the same cluster CA: a renamed node
+	// or a new cluster joins anew.
+	if creds, err := loadNodeCredentials(dir); err == nil && creds.clientCert.Current().Subject.CommonName == pki.NodePrefix+node {
+		if tok, terr := pki.ParseToken(token); token == "" || (terr == nil && tok.CAHash == creds.caHash) {
+			return creds, nil
+		}
 	}
 	if token == "" {
 		return nil, errors.New("this node has no certificates yet: pass --token (the server writes one to <its data dir>/token; `skiff token create` makes more)")

@@ -81,6 +81,11 @@ func TestJoinAndRenew(t *testing.T) {
 	if _, err := c2.Nodes().Get(ctx, "", "n1"); err != nil {
 		t.Fatalf("after renewal: %v", err)
 	}
+	// Certificates of another node name are not reused: without a token
+	// that is an error saying what to do.
+	if _, err := joinCluster(ctx, cp.addr, "", "renamed", nodeDir, nil); err == nil || !strings.Contains(err.Error(), "--token") {
+		t.Fatalf("renamed node reused n1's certificates: %v", err)
+	}
 	// Without a token and without certificates, joining says what to do.
 	if _, err := joinCluster(ctx, cp.addr, "", "n2", filepath.Join(dir, "other"), nil); err == nil || !strings.Contains(err.Error(), "--token") {
 		t.Fatalf("no token: %v", err)
