@@ -22,7 +22,9 @@ import (
 // the pod is finished here and its worker can end.
 func (a *Agent) syncPod(ctx context.Context, pod *skiffv1.Pod, st *podState) (done bool, err error) {
 	if pod.GetMetadata().GetDeletionTimestamp() != nil {
-		return true, a.terminatePod(ctx, pod)
+		// A failed teardown is tried again at the next resync.
+		err := a.terminatePod(ctx, pod)
+		return err == nil, err
 	}
 	insts, err := a.instancesOf(pod.Metadata.Uid)
 	if err != nil {
