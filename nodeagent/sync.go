@@ -131,6 +131,10 @@ func writeFileIfChanged(path string, data []byte) error {
 func (a *Agent) syncContainer(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.Container, list []instance, st *podState) error {
 	cs := st.container(c.Name)
 	cur := latest(list)
+	if cur != nil && cur.state.Status == runtime.StatusCreated {
+		// Created but never started (the agent stopped in between).
+		return a.startContainer(ctx, pod, c, cur.attempt, list[:len(list)-1], cs)
+	}
 	if running(cur) {
 		cs.waitingReason, cs.waitingMessage = "", ""
 		if cur.state.Status == runtime.StatusRunning {
