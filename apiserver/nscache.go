@@ -14,25 +14,44 @@ import (
 // namespaces it has seen; anything else is checked in etcd.
 type namespaceCache struct {
 	mu          sync.RWMutex
-	terminating map[string]bool // name → being deleted
+	terminating map[string]nsState // name → being deleted
+}
+
+// nsState is what the cache knows of a namespace and the revision it
+// learned it at, so that an older watch event cannot undo what Delete
+// recorded directly.
+type nsState struct {
+	terminating bool
+	rev         int64
 }
 
 func (c *namespaceCache) open(name string) (known, open bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	term, ok := c.terminating[name]
-	return ok, ok && !term
+	st, ok := c.terminating[name]
+	return ok, ok && !st.terminating
 }
 
 func (c *namespaceCache) set(obj skiffv1.Resource, deleted bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.setLocked(obj, deleted)
+}
+
+func (c *namespaceCache) setLocked(obj skiffv1.Resource, deleted bool) {
 	name := obj.GetMetadata().GetName()
+	rev := storage.Revision(obj)
+	if cur, ok := c.terminating[name]; ok && cur.rev > rev {
+		return
+	}
 	if deleted {
 		delete(c.terminating, name)
 		return
 	}
-	c.terminating[name] = obj.GetMetadata().GetDeletionTimestamp() != nil
+	if c.terminating == nil {
+		c.terminating = map[string]nsState{}
+	}
+	c.terminating[name] = nsState{terminating: obj.GetMetadata().GetDeletionTimestamp() != nil, rev: rev}
 }
 
 // run keeps the cache current until ctx ends.
@@ -44,11 +63,17 @@ func (c *namespaceCache) run(ctx context.Context, st *storage.Store) {
 			continue
 		}
 		c.mu.Lock()
-		c.terminating = map[string]bool{}
-		c.mu.Unlock()
+		listed := make(map[string]bool, len(objs))
 		for _, o := range objs {
-			c.set(o, false)
+			listed[o.GetMetadata().GetName()] = true
+			c.setLocked(o, false)
 		}
+		for name, st := range c.terminating {
+			if !listed[name] && st.rev <= rev {
+				delete(c.terminating, name)
+			}
+		}
+		c.mu.Unlock()
 		for ev := range st.Watch(ctx, skiffv1.Kind_KIND_NAMESPACE, "", rev) {
 			if ev.Err != nil || ev.Type == storage.Progress {
 				continue
