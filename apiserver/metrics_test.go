@@ -10,13 +10,16 @@ import (
 func TestMetrics(t *testing.T) {
 	s := apitest.Start(t)
 	ctx := ctxT(t)
-	if _, err := s.Client.Pods().Create(ctx, pod("web")); err != nil {
+	first, err := s.Client.Pods().Create(ctx, pod("web"))
+	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Client.Pods().Create(ctx, pod("web")); err == nil {
 		t.Fatal("duplicate create succeeded")
 	}
-	w, err := s.Client.Pods().Watch(ctx, client.ListOptions{}, "")
+	// From a known revision: a watch "from now" may start after the
+	// create below and then never see it.
+	w, err := s.Client.Pods().Watch(ctx, client.ListOptions{}, first.Metadata.ResourceVersion)
 	if err != nil {
 		t.Fatal(err)
 	}
