@@ -22,8 +22,9 @@ type Handler[T skiffv1.Resource] struct {
 type IndexFunc[T skiffv1.Resource] func(obj T) []string
 
 // Informer keeps an in-memory copy of the objects of one kind: it lists, then
-// watches from the listed revision, and lists again when that revision has
-// been compacted or the stream broke for long. Objects it hands out are
+// watches from the listed revision, resumes a broken stream from the
+// revision it reached, and lists again when that revision has been
+// compacted. Objects it hands out are
 // shared: never modify them, clone first (proto.Clone).
 type Informer[T skiffv1.Resource] struct {
 	res  Resource[T]
@@ -154,9 +155,14 @@ func (inf *Informer[T]) Run(ctx context.Context) error {
 			needList = false
 			backoff = newBackoff(100*time.Millisecond, 5*time.Second)
 		}
-		err := inf.watch(ctx)
+		delivered, err := inf.watch(ctx)
 		if ctx.Err() != nil {
 			break
+		}
+		if delivered {
+			// The stream worked for a while: wait briefly, not as long as
+			// after failures in a row.
+			backoff = newBackoff(100*time.Millisecond, 5*time.Second)
 		}
 		if IsCompacted(err) {
 			inf.log.Debug("watch revision compacted; listing again", "rv", inf.ResourceVersion())
@@ -218,17 +224,20 @@ func (inf *Informer[T]) relist(ctx context.Context) error {
 	return nil
 }
 
-func (inf *Informer[T]) watch(ctx context.Context) error {
+// watch follows the stream until it ends; delivered says whether any
+// event came.
+func (inf *Informer[T]) watch(ctx context.Context) (delivered bool, err error) {
 	w, err := inf.res.Watch(ctx, inf.opts, inf.ResourceVersion())
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer w.Stop()
 	for {
 		ev, err := w.Next()
 		if err != nil {
-			return err
+			return delivered, err
 		}
+		delivered = true
 		inf.apply(ev)
 	}
 }
