@@ -139,6 +139,9 @@ func (s *podIOServer) Exec(stream skiffv1.PodIO_ExecServer) error {
 		var r *io.PipeReader
 		r, stdinW = io.Pipe()
 		spec.Stdin = r
+		// A command that ends without reading all of its stdin must not
+		// leave the feeder below blocked in Write for good.
+		defer r.Close()
 	}
 	// Feed stdin and resizes from the client until it closes its side.
 	go func() {
