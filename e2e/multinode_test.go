@@ -33,12 +33,21 @@ func TestMultiNode(t *testing.T) {
 	if serverHasFlag(t, "--node-grace-period") {
 		flags = lifecycleFlags
 	}
+	// The two-tier app's hostPath volume outlives its step: the agents
+	// keep it (and would make it again) until the cluster is gone, so it
+	// is removed after the cluster, whose cleanup is registered later.
+	shared, err := os.MkdirTemp("", "skiff-e2e-shared-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(shared) })
+	os.Chmod(shared, 0o777)
 	c := newKindCluster(t, 3, flags...)
 	var mn MultiNode = c
 	controllers := false
 
 	t.Run("cross-node pod network", func(t *testing.T) { testCrossNode(t, mn) })
-	t.Run("two-tier app with a shared volume", func(t *testing.T) { testTwoTier(t, mn, &controllers) })
+	t.Run("two-tier app with a shared volume", func(t *testing.T) { testTwoTier(t, mn, shared, &controllers) })
 	t.Run("logs -f and exec", func(t *testing.T) { testLogsExec(t, mn) })
 	t.Run("scale and autoscale", func(t *testing.T) {
 		if !controllers {
@@ -144,9 +153,7 @@ func testCrossNode(t *testing.T, c MultiNode) {
 // testTwoTier applies the two-tier app and checks it end to end. It sets
 // *controllers once replica sets get pods, and skips when they get none:
 // the controllers are not part of skiff server.
-func testTwoTier(t *testing.T, c MultiNode, controllers *bool) {
-	shared := t.TempDir()
-	os.Chmod(shared, 0o777)
+func testTwoTier(t *testing.T, c MultiNode, shared string, controllers *bool) {
 	data, err := os.ReadFile("testdata/two-tier.yaml")
 	if err != nil {
 		t.Fatal(err)
