@@ -337,3 +337,55 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestFinalizersOutlastForceAndNamespaceDeletion(t *testing.T) {
+	s := apitest.Start(t)
+	ctx := ctxT(t)
+	// --force skips grace periods, not finalizers.
+	v := &skiffv1.Volume{Metadata: &skiffv1.ObjectMeta{Name: "data", Finalizers: []string{"skiff.io/cleanup"}}}
+	if _, err := s.Client.Volumes().Create(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	marked, deleted, err := s.Client.Volumes().Delete(ctx, "default", "data", client.DeleteOptions{Force: true})
+	if err != nil || deleted || marked.Metadata.DeletionTimestamp == nil {
+		t.Fatalf("forced delete of an object with a finalizer: deleted=%v err=%v", deleted, err)
+	}
+	// A namespace's own finalizer holds it after its contents are gone.
+	ns := &skiffv1.Namespace{Metadata: &skiffv1.ObjectMeta{Name: "held", Finalizers: []string{"example.com/hold"}}}
+	if _, err := s.Client.Namespaces().Create(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Client.Namespaces().Delete(ctx, "", "held", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second) // more than one round of the namespace finalizer
+	got, err := s.Client.Namespaces().Get(ctx, "", "held")
+	if err != nil || got.Status.GetPhase() != "Terminating" {
+		t.Fatalf("held namespace: %v %v", got.GetStatus(), err)
+	}
+	got.Metadata.Finalizers = nil
+	if _, err := s.Client.Namespaces().Update(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		_, err := s.Client.Namespaces().Get(ctx, "", "held")
+		return client.IsNotFound(err)
+	})
+}
+
+func TestPodCIDRCannotBeSetByUpdate(t *testing.T) {
+	s := apitest.Start(t, func(c *apiserver.Config) { c.ClusterCIDR = "10.99.0.0/23" }) // two /24s
+	ctx := ctxT(t)
+	for _, n := range []string{"a", "b", "c"} {
+		if _, err := s.Client.Nodes().Create(ctx, &skiffv1.Node{Metadata: &skiffv1.ObjectMeta{Name: n}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, _ := s.Client.Nodes().Get(ctx, "", "c")
+	if c.Spec.GetPodCidr() != "" {
+		t.Fatalf("third node got %q from a /23 of two blocks", c.Spec.PodCidr)
+	}
+	c.Spec.PodCidr = "10.99.0.0/24" // node a's
+	_, err := s.Client.Nodes().Update(ctx, c)
+	wantCode(t, err, codes.InvalidArgument, "spec.podCidr")
+}

@@ -80,6 +80,20 @@ func (s *Server) deleteOnce(ctx context.Context, req *skiffv1.DeleteRequest, r r
 			return nil, err
 		}
 	}
+	// Force skips the grace period, never finalizers: what they guard must
+	// still be cleaned up.
+	if req.GetForce() && len(cur.GetMetadata().GetFinalizers()) > 0 {
+		if cur.GetMetadata().GetDeletionTimestamp() != nil {
+			return &skiffv1.DeleteResponse{Object: skiffv1.Wrap(cur)}, nil
+		}
+		next := proto.Clone(cur).(skiffv1.Resource)
+		next.GetMetadata().DeletionTimestamp = timestamppb.Now()
+		out, err := s.store.Update(ctx, next, curRev)
+		if err != nil {
+			return nil, err
+		}
+		return &skiffv1.DeleteResponse{Object: skiffv1.Wrap(out)}, nil
+	}
 	if !req.GetForce() {
 		if next, graceful := s.beginGracefulDelete(cur, req.GracePeriodSeconds); graceful {
 			if proto.Equal(cur, next) {

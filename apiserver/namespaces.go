@@ -103,11 +103,16 @@ func (s *Server) finalizeNamespaces(ctx context.Context) error {
 				}
 			}
 		}
-		if left == 0 {
-			if _, err := s.store.Delete(ctx, skiffv1.Kind_KIND_NAMESPACE, "", m.Name, 0, nil); err != nil && err != storage.ErrNotFound {
+		// Empty, and no finalizer of the namespace's own holds it: it goes,
+		// unless it changed since it was read (then the next round sees).
+		if left == 0 && len(m.GetFinalizers()) == 0 {
+			_, err := s.store.Delete(ctx, skiffv1.Kind_KIND_NAMESPACE, "", m.Name, storage.Revision(ns), nil)
+			if err != nil && err != storage.ErrNotFound && err != storage.ErrConflict {
 				return err
 			}
-			s.log.Info("namespace deleted", "namespace", m.Name)
+			if err == nil {
+				s.log.Info("namespace deleted", "namespace", m.Name)
+			}
 		}
 	}
 	return nil

@@ -215,8 +215,14 @@ func (s *Server) updateOnce(ctx context.Context, obj skiffv1.Resource, want int6
 			return nil, invalid("spec.nodeName: the scheduler sets it through Bind; it cannot change (%q → %q)", cn, o.GetSpec().GetNodeName())
 		}
 	case *skiffv1.Node:
+		had := cur.(*skiffv1.Node).GetSpec().GetPodCidr()
 		if o.GetSpec() != nil && o.Spec.PodCidr == "" {
-			o.Spec.PodCidr = cur.(*skiffv1.Node).GetSpec().GetPodCidr()
+			o.Spec.PodCidr = had
+		}
+		// Pod CIDRs are claimed in etcd when the server gives them out; one
+		// set by an update would have no claim and could be another node's.
+		if had == "" && o.GetSpec().GetPodCidr() != "" {
+			return nil, invalid("spec.podCidr: the server gives pod CIDRs when a node registers; it cannot be set by an update")
 		}
 	}
 	validation.Default(obj)
