@@ -188,7 +188,18 @@ func (a *Agent) dispatch(p *skiffv1.Pod) {
 			if a.workers[uid] == w {
 				delete(a.workers, uid)
 			}
+			// An update that arrived while the worker was ending would
+			// wait in its mailbox for nobody: hand it to a new worker,
+			// unless the agent is stopping.
+			var late *skiffv1.Pod
+			select {
+			case late = <-w.mailbox:
+			default:
+			}
 			a.mu.Unlock()
+			if late != nil && !w.stopped() {
+				a.dispatch(late)
+			}
 		}()
 	}
 	w.update(p)

@@ -44,7 +44,17 @@ func (w *podWorker) update(p *skiffv1.Pod) {
 }
 
 func (w *podWorker) remove() { w.goneOnce.Do(func() { close(w.gone) }) }
-func (w *podWorker) stop()   { w.quitOnce.Do(func() { close(w.quit) }) }
+
+// stopped reports whether the agent told the worker to stop.
+func (w *podWorker) stopped() bool {
+	select {
+	case <-w.quit:
+		return true
+	default:
+		return false
+	}
+}
+func (w *podWorker) stop() { w.quitOnce.Do(func() { close(w.quit) }) }
 
 func (w *podWorker) run() {
 	ctx, cancel := context.WithCancel(context.Background())
