@@ -138,10 +138,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	spawn(func(ctx context.Context) { a.pods.Run(ctx) })
 	spawn(a.runPeers) // host-gw routes, masquerade
-	spawn(a.heartbeat)
+	spawn(func(ctx context.Context) { every(ctx, a.cfg.HeartbeatInterval, a.heartbeat) })
 	spawn(a.usage.run)
-	spawn(func(ctx context.Context) { a.gcLocalVolumes(ctx, 30*time.Second) })
-	spawn(func(ctx context.Context) { a.gcImages(ctx, time.Minute) })
+	spawn(func(ctx context.Context) { every(ctx, 30*time.Second, a.gcLocalVolumes) })
+	spawn(func(ctx context.Context) { every(ctx, time.Minute, a.gcImages) })
 
 	if !a.pods.WaitForSync(runCtx) {
 		gs.Stop()
@@ -274,4 +274,19 @@ func isPermanent(err error) bool {
 		return true
 	}
 	return false
+}
+
+// every runs fn each interval until ctx ends: the agent's periodic work
+// (heartbeat, garbage collection).
+func every(ctx context.Context, interval time.Duration, fn func(context.Context, time.Time)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			fn(ctx, now)
+		}
+	}
 }

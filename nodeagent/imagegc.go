@@ -6,29 +6,20 @@ import (
 )
 
 // gcImages removes images no pod of this node uses, least recently used
-// first, whenever the store holds more than the configured limit.
-func (a *Agent) gcImages(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+// first, when the store holds more than the configured limit.
+func (a *Agent) gcImages(context.Context, time.Time) {
+	var inUse []string
+	for _, p := range a.pods.List() {
+		for _, c := range p.GetSpec().GetContainers() {
+			inUse = append(inUse, c.Image)
 		}
-		var inUse []string
-		for _, p := range a.pods.List() {
-			for _, c := range p.GetSpec().GetContainers() {
-				inUse = append(inUse, c.Image)
-			}
-		}
-		res, err := a.images.GC(inUse, a.cfg.ImageStoreLimit)
-		if err != nil {
-			a.log.Warn("image garbage collection", "err", err)
-			continue
-		}
-		if len(res.Removed) > 0 {
-			a.log.Info("removed unused images", "images", res.Removed, "freed_bytes", res.Freed, "usage_bytes", res.Usage)
-		}
+	}
+	res, err := a.images.GC(inUse, a.cfg.ImageStoreLimit)
+	if err != nil {
+		a.log.Warn("image garbage collection", "err", err)
+		return
+	}
+	if len(res.Removed) > 0 {
+		a.log.Info("removed unused images", "images", res.Removed, "freed_bytes", res.Freed, "usage_bytes", res.Usage)
 	}
 }

@@ -121,35 +121,26 @@ func (a *Agent) register(ctx context.Context) (*skiffv1.Node, error) {
 	return node, nil
 }
 
-// heartbeat refreshes the Ready condition until ctx ends.
-func (a *Agent) heartbeat(ctx context.Context) {
-	t := time.NewTicker(a.cfg.HeartbeatInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			hctx, cancel := context.WithTimeout(ctx, a.cfg.HeartbeatInterval)
-			_, err := a.cfg.Client.Nodes().ModifyStatus(hctx, "", a.cfg.NodeName, func(n *skiffv1.Node) error {
-				if n.Status == nil {
-					n.Status = &skiffv1.NodeStatus{}
-				}
-				c := a.readyCondition(now)
-				for _, old := range n.Status.Conditions {
-					if old.Type == "Ready" && old.Status == "True" {
-						c.LastTransitionTime = old.LastTransitionTime
-					}
-				}
-				replaceCondition(&n.Status.Conditions, c)
-				n.Status.RunningPods = int32(a.runningPods())
-				return nil
-			})
-			cancel()
-			if err != nil {
-				a.log.Warn("heartbeat failed", "err", err)
+// heartbeat refreshes the Ready condition.
+func (a *Agent) heartbeat(ctx context.Context, now time.Time) {
+	hctx, cancel := context.WithTimeout(ctx, a.cfg.HeartbeatInterval)
+	defer cancel()
+	_, err := a.cfg.Client.Nodes().ModifyStatus(hctx, "", a.cfg.NodeName, func(n *skiffv1.Node) error {
+		if n.Status == nil {
+			n.Status = &skiffv1.NodeStatus{}
+		}
+		c := a.readyCondition(now)
+		for _, old := range n.Status.Conditions {
+			if old.Type == "Ready" && old.Status == "True" {
+				c.LastTransitionTime = old.LastTransitionTime
 			}
 		}
+		replaceCondition(&n.Status.Conditions, c)
+		n.Status.RunningPods = int32(a.runningPods())
+		return nil
+	})
+	if err != nil {
+		a.log.Warn("heartbeat failed", "err", err)
 	}
 }
 

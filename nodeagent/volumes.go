@@ -130,31 +130,22 @@ func (a *Agent) removePodVolumes(uid string) error {
 }
 
 // gcLocalVolumes removes the data of local volumes whose Volume object is
-// gone, every interval until ctx ends.
-func (a *Agent) gcLocalVolumes(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		vols, _, err := a.cfg.Client.Volumes().List(ctx, client.ListOptions{})
-		if err != nil {
-			continue
-		}
-		keep := map[string]bool{}
-		for _, v := range vols {
-			keep[filepath.Base(a.localVolumeDir(v))] = true
-		}
-		root := filepath.Join(a.cfg.DataDir, "volumes")
-		entries, _ := os.ReadDir(root)
-		for _, e := range entries {
-			if !keep[e.Name()] && strings.Count(e.Name(), "_") >= 2 {
-				a.log.Info("removing data of deleted volume", "dir", e.Name())
-				os.RemoveAll(filepath.Join(root, e.Name()))
-			}
+// gone.
+func (a *Agent) gcLocalVolumes(ctx context.Context, _ time.Time) {
+	vols, _, err := a.cfg.Client.Volumes().List(ctx, client.ListOptions{})
+	if err != nil {
+		return
+	}
+	keep := map[string]bool{}
+	for _, v := range vols {
+		keep[filepath.Base(a.localVolumeDir(v))] = true
+	}
+	root := filepath.Join(a.cfg.DataDir, "volumes")
+	entries, _ := os.ReadDir(root)
+	for _, e := range entries {
+		if !keep[e.Name()] && strings.Count(e.Name(), "_") >= 2 {
+			a.log.Info("removing data of deleted volume", "dir", e.Name())
+			os.RemoveAll(filepath.Join(root, e.Name()))
 		}
 	}
 }
