@@ -49,19 +49,24 @@ func (a *Agent) runPeers(ctx context.Context) {
 	go func() { defer close(done); nodes.Run(ctx) }()
 	defer func() { <-done }()
 
+	// Wait for the first list once: a closed channel in the loop's select
+	// would be ready forever and turn the loop into a busy one.
+	select {
+	case <-ctx.Done():
+		return
+	case <-nodes.Synced():
+	}
 	t := time.NewTicker(peerResync)
 	defer t.Stop()
 	var last []network.PeerRoute
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-kick:
-		case <-t.C:
-		case <-nodes.Synced():
-		}
-		if !nodes.HasSynced() {
-			continue
+	for first := true; ; first = false {
+		if !first {
+			select {
+			case <-ctx.Done():
+				return
+			case <-kick:
+			case <-t.C:
+			}
 		}
 		routes := peerRoutes(nodes.List(), a.cfg.NodeName, a.net.Gateway(), netip.MustParsePrefix(a.cfg.ClusterCIDR))
 		if err := a.net.SetPeerRoutes(routes); err != nil {
