@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -196,15 +197,14 @@ func TestServerUnreachable(t *testing.T) {
 }
 
 func TestNoServerConfigured(t *testing.T) {
-	t.Setenv("SKIFF_SERVER", "")
-	t.Setenv("SKIFF_CONFIG", "")
-	e := newEnv()
-	root := newRoot(e)
+	environ := testEnviron(t)
+	root := newRoot(newEnv(environ))
 	var out, errb strings.Builder
 	root.SetOut(&out)
 	root.SetErr(&errb)
-	root.SetArgs([]string{"--config", t.TempDir() + "/config", "get", "pods"})
-	if err := root.Execute(); err == nil || !strings.Contains(errb.String(), "no server given: pass --server HOST:PORT, set SKIFF_SERVER, or start one with `sudo skiff up`") {
+	root.SetArgs([]string{"get", "pods"})
+	want := "no server given: pass --server HOST:PORT, set SKIFF_SERVER, or start one with `sudo skiff up` (it writes " + filepath.Join(environ.Home, ".skiff", "config") + ")"
+	if err := root.Execute(); err == nil || !strings.Contains(errb.String(), want) {
 		t.Errorf("err=%v stderr=%q", err, errb.String())
 	}
 }
