@@ -110,6 +110,7 @@ type upCluster struct {
 	log     *bytes.Buffer
 	done    chan error
 	args    []string // extra flags for skiff up
+	gone    bool     // reset by the test: nothing left to tear down
 }
 
 func requireRoot(t *testing.T) {
@@ -219,6 +220,9 @@ func (c *upCluster) Stop() {
 // teardown deletes every pod (so the agent removes containers, mounts and
 // cgroups) and stops the cluster.
 func (c *upCluster) teardown() {
+	if c.gone {
+		return
+	}
 	if c.cmd == nil {
 		c.Start()
 	}
