@@ -42,6 +42,7 @@ volumes and running containers. Needs root.`,
   sudo skiff cluster delete`,
 	}
 	cmd.PersistentFlags().StringVar(&o.State, "state-dir", "", "where clusters keep their files (default ~/.skiff/clusters)")
+	cmd.PersistentFlags().StringVar(&o.Run, "run-dir", "", "where clusters keep what a reboot clears: node run dirs, pinned namespaces (default "+cluster.DefaultRunRoot+")")
 	cmd.AddCommand(
 		clusterCreateCommand(e, &o), clusterLifecycleCommand(e, &o, "start"), clusterLifecycleCommand(e, &o, "stop"),
 		clusterLifecycleCommand(e, &o, "delete"), clusterListCommand(e, &o),
