@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -220,7 +219,7 @@ func (d daemon) stop(grace time.Duration) error {
 		return fmt.Errorf("stop skiff %s (pid %d): %w", d.role, d.pid, err)
 	}
 	deadline := time.Now().Add(grace)
-	for running(d.pid) {
+	for teardown.Running(d.pid) {
 		if time.Now().After(deadline) {
 			syscall.Kill(d.pid, syscall.SIGKILL)
 			deadline = time.Now().Add(grace)
@@ -228,15 +227,4 @@ func (d daemon) stop(grace time.Duration) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return nil
-}
-
-// running: the process exists and is not a zombie (exited, waiting for
-// its parent to reap it).
-func running(pid int) bool {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	i := bytes.LastIndexByte(stat, ')')
-	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
 }

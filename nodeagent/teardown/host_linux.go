@@ -1,6 +1,7 @@
 package teardown
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -140,4 +141,15 @@ func unescapeMount(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// Running says whether the process exists and is not a zombie (exited,
+// waiting for its parent to reap it).
+func Running(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
 }
