@@ -88,6 +88,9 @@ func runReset(ctx context.Context, out io.Writer, f *resetFlags) error {
 		if err != nil {
 			return err
 		}
+		if *d == "" || abs == "/" {
+			return fmt.Errorf("reset: refusing directory %q: name skiff's own directories", *d)
+		}
 		*d = abs
 	}
 	if f.data {
@@ -95,7 +98,8 @@ func runReset(ctx context.Context, out io.Writer, f *resetFlags) error {
 			return fmt.Errorf("%s holds local clusters: delete them first (skiff cluster list, skiff cluster delete --name NAME)", filepath.Join(f.clientDir, "clusters"))
 		}
 	}
-	report := func(what string) { fmt.Fprintln(out, what) }
+	removed := 0
+	report := func(what string) { removed++; fmt.Fprintln(out, what) }
 	var errs []error
 	for _, d := range daemonsUsing(f) {
 		if err := d.stop(30 * time.Second); err != nil {
@@ -136,6 +140,9 @@ func runReset(ctx context.Context, out io.Writer, f *resetFlags) error {
 	// once local clusters are gone.
 	if f.runDir == defaultRunDir && os.Remove(filepath.Dir(defaultRunDir)) == nil {
 		report("removed " + filepath.Dir(defaultRunDir))
+	}
+	if removed == 0 {
+		fmt.Fprintln(out, "nothing of skiff found")
 	}
 	return nil
 }
