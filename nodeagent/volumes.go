@@ -33,14 +33,10 @@ func (a *Agent) volumeMounts(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.C
 		if err != nil {
 			return nil, fmt.Errorf("volume %q: %w", v.Name, err)
 		}
-		if m.SubPath != "" {
-			src = filepath.Join(src, m.SubPath)
-			if err := os.MkdirAll(src, 0o755); err != nil {
-				return nil, fmt.Errorf("volume %q subPath: %w", v.Name, err)
-			}
-		}
+		// The runtime resolves the subPath as the container starts, never
+		// through a symlink: the workload may have planted one.
 		out = append(out, runtime.Mount{
-			Source: src, Destination: m.MountPath,
+			Source: src, SubPath: m.SubPath, Destination: m.MountPath,
 			ReadOnly: m.ReadOnly || v.GetVolume().GetReadOnly(),
 		})
 	}
