@@ -20,7 +20,6 @@ import (
 	"github.com/skiff-sh/skiff/dnsserver"
 	"github.com/skiff-sh/skiff/leader"
 	"github.com/skiff-sh/skiff/pki"
-	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 	"github.com/skiff-sh/skiff/registry"
 	"github.com/skiff-sh/skiff/scheduler"
 )
@@ -67,9 +66,8 @@ func startControlPlane(ctx context.Context, g *errgroup.Group, f *serverFlags, l
 		if cp.pki, err = setupServerPKI(f.dataDir, f.listen, f.tlsSANs); err != nil {
 			return nil, err
 		}
-		opts, auditLog, err := cp.pki.grpcOptions(f.dataDir, func(ctx context.Context, ns, name string) (*skiffv1.Pod, error) {
-			return srv.GetPod(ctx, ns, name)
-		}, log.With("component", "audit"))
+		authz := apiserver.NewAuthorizer(func() *apiserver.Server { return srv })
+		opts, auditLog, err := cp.pki.grpcOptions(f.dataDir, authz, log.With("component", "audit"))
 		if err != nil {
 			return nil, err
 		}
