@@ -255,4 +255,3 @@ func TestEventsAreCappedPerNamespace(t *testing.T) {
 	_, err = c.Events().Create(ctx, huge)
 	wantCode(t, err, codes.InvalidArgument, "the limit is 8192")
 }
-
