@@ -34,7 +34,7 @@ type controlPlane struct {
 func (cp *controlPlane) client(id string) (*client.Client, error) {
 	opts := client.Options{}
 	if cp.pki != nil {
-		t, err := cp.pki.clientTLS(pki.Identity{Name: id})
+		t, err := cp.pki.componentTLS(pki.Identity{Name: id})
 		if err != nil {
 			return nil, err
 		}
@@ -75,7 +75,7 @@ func startControlPlane(ctx context.Context, g *errgroup.Group, f *serverFlags, l
 		join := apiserver.NewJoinService(cp.pki.ca, cp.pki.tokens)
 		cfg.GRPCOptions = opts
 		cfg.RegisterServices = func(s *grpc.Server) { usage.Register(s); join.Register(s) }
-		if cfg.AgentTLS, err = cp.pki.clientTLS(pki.Identity{Name: pki.APIServer}); err != nil {
+		if cfg.AgentTLS, err = cp.pki.componentTLS(pki.Identity{Name: pki.APIServer}); err != nil {
 			return nil, err
 		}
 	}
