@@ -213,21 +213,11 @@ func (a *Authorizer) checkNodeEvent(ctx context.Context, id pki.Identity, node, 
 		if about.GetNamespace() != t.Namespace {
 			return deny(id, method, t, "an event about a pod goes in the pod's namespace")
 		}
-		podRef := Target{Kind: skiffv1.Kind_KIND_POD, Namespace: about.GetNamespace(), Name: about.GetName()}
-		pod, err := a.storedPod(ctx, id, podRef)
-		if status.Code(err) == codes.NotFound {
-			return deny(id, method, t, fmt.Sprintf("it is about %s, which does not exist", podRef))
-		}
-		if err != nil {
+		why, err := a.notNodesPod(ctx, id, node, about.GetNamespace(), about.GetName(), about.GetUid())
+		if err != nil || why == "" {
 			return err
 		}
-		if why := notBoundHere(pod, node); why != "" {
-			return deny(id, method, t, fmt.Sprintf("it is about %s: %s", podRef, why))
-		}
-		if uid := about.GetUid(); uid != "" && uid != pod.GetMetadata().GetUid() {
-			return deny(id, method, t, fmt.Sprintf("it is about an earlier %s (uid %s)", podRef, uid))
-		}
-		return nil
+		return deny(id, method, t, "it is about "+why)
 	}
 	return deny(id, method, t, "a node records events only about its own Node and its pods")
 }
@@ -236,21 +226,34 @@ func (a *Authorizer) checkNodeEvent(ctx context.Context, id pki.Identity, node, 
 // to node: readings feed the autoscaler and `skiff top`.
 func (a *Authorizer) checkUsagePods(ctx context.Context, id pki.Identity, node, method string, r *skiffv1.UsageReport) error {
 	for _, p := range r.GetPods() {
-		podRef := Target{Kind: skiffv1.Kind_KIND_POD, Namespace: p.GetNamespace(), Name: p.GetName()}
-		t := Target{Node: node}
-		pod, err := a.storedPod(ctx, id, podRef)
-		if status.Code(err) == codes.NotFound {
-			return deny(id, method, t, fmt.Sprintf("it includes %s, which does not exist", podRef))
-		}
+		why, err := a.notNodesPod(ctx, id, node, p.GetNamespace(), p.GetName(), p.GetUid())
 		if err != nil {
 			return err
 		}
-		if why := notBoundHere(pod, node); why != "" {
-			return deny(id, method, t, fmt.Sprintf("it includes %s: %s", podRef, why))
-		}
-		if uid := p.GetUid(); uid != "" && uid != pod.GetMetadata().GetUid() {
-			return deny(id, method, t, fmt.Sprintf("it includes an earlier %s (uid %s)", podRef, uid))
+		if why != "" {
+			return deny(id, method, Target{Node: node}, "it includes "+why)
 		}
 	}
 	return nil
+}
+
+// notNodesPod says why the pod a request mentions (with its uid, when
+// given) is not one bound to node, or "" when it is: "pods/ns/name: it is
+// bound to node n2".
+func (a *Authorizer) notNodesPod(ctx context.Context, id pki.Identity, node, namespace, name, uid string) (string, error) {
+	ref := Target{Kind: skiffv1.Kind_KIND_POD, Namespace: namespace, Name: name}
+	pod, err := a.storedPod(ctx, id, ref)
+	switch {
+	case status.Code(err) == codes.NotFound:
+		return fmt.Sprintf("%s, which does not exist", ref), nil
+	case err != nil:
+		return "", err
+	}
+	if why := notBoundHere(pod, node); why != "" {
+		return fmt.Sprintf("%s: %s", ref, why), nil
+	}
+	if uid != "" && uid != pod.GetMetadata().GetUid() {
+		return fmt.Sprintf("an earlier %s (uid %s)", ref, uid), nil
+	}
+	return "", nil
 }

@@ -11,23 +11,7 @@ import (
 // with EPERM, as Docker's default profile does, including syscalls the
 // kernel adds later.
 func TestSeccompIsAnAllowList(t *testing.T) {
-	caps, err := containerCaps(SecurityContext{}, 40)
-	if err != nil {
-		t.Fatal(err)
-	}
-	insts, err := seccompInstructions(caps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vm, err := bpf.NewVM(insts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct {
-		name string
-		data []byte
-		want uint32
-	}{
+	checkSeccompDecisions(t, SecurityContext{}, []seccompCase{
 		{"a syscall number no kernel has yet", seccompData(auditArchX86_64, 999), retEPERM},
 		{"migrate_pages (not in Docker's list)", seccompData(auditArchX86_64, unix.SYS_MIGRATE_PAGES), retEPERM},
 		{"io_uring_setup", seccompData(auditArchX86_64, unix.SYS_IO_URING_SETUP), retEPERM},
@@ -42,15 +26,7 @@ func TestSeccompIsAnAllowList(t *testing.T) {
 		{"clone of a process", seccompData(auditArchX86_64, unix.SYS_CLONE, uint64(unix.SIGCHLD)), retAllow},
 		{"clone newnet", seccompData(auditArchX86_64, unix.SYS_CLONE, unix.CLONE_NEWNET|uint64(unix.SIGCHLD)), retEPERM},
 		{"i386 read", seccompData(auditArchI386, 3), retENOSYS},
-	} {
-		got, err := vm.Run(c.data)
-		if err != nil {
-			t.Fatalf("%s: %v", c.name, err)
-		}
-		if uint32(got) != c.want {
-			t.Errorf("%s: got %#x, want %#x", c.name, got, c.want)
-		}
-	}
+	})
 }
 
 // The conditional rules leave the syscall number for the ones after
@@ -63,6 +39,39 @@ func TestSeccompConditionsDoNotLeakIntoTheNextRule(t *testing.T) {
 	for _, flags := range []uint64{unix.SYS_PERSONALITY, unix.SYS_SOCKET, unix.SYS_CLONE3} {
 		if got, _ := vm.Run(seccompData(auditArchX86_64, unix.SYS_CLONE, flags)); uint32(got) != retAllow {
 			t.Errorf("clone(flags=%d): got %#x, want allow", flags, got)
+		}
+	}
+}
+
+type seccompCase struct {
+	name string
+	data []byte // struct seccomp_data, from seccompData
+	want uint32 // the filter's return value
+}
+
+// checkSeccompDecisions runs the default filter of a container with sc in
+// x/net/bpf's VM on each case.
+func checkSeccompDecisions(t *testing.T, sc SecurityContext, cases []seccompCase) {
+	t.Helper()
+	caps, err := containerCaps(sc, 40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	insts, err := seccompInstructions(caps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm, err := bpf.NewVM(insts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		got, err := vm.Run(c.data)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if uint32(got) != c.want {
+			t.Errorf("%s: got %#x, want %#x", c.name, got, c.want)
 		}
 	}
 }
