@@ -14,6 +14,9 @@ const (
 	// APIServer is the identity the API server presents when it dials node
 	// agents (logs, exec).
 	APIServer = "apiserver"
+	// EtcdClient is the identity the embedded etcd admits: only the
+	// server's own components get a certificate for it.
+	EtcdClient = "etcd-client"
 	// NodePrefix starts every node identity: "node:<name>".
 	NodePrefix = "node:"
 	// NodesGroup is the group every node certificate carries.

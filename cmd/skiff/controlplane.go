@@ -29,6 +29,9 @@ import (
 type controlPlane struct {
 	addr string
 	pki  *serverPKI // nil without TLS
+	// etcdEndpoints and etcdTLS reach the etcd in use, for leader election.
+	etcdEndpoints []string
+	etcdTLS       *tls.Config
 }
 
 // client connects as one of the control plane's own components.
@@ -50,7 +53,7 @@ func (cp *controlPlane) client(id string) (*client.Client, error) {
 // leader-elected, so several servers can run) and, when asked, cluster DNS
 // — in g. It returns once the API server is ready (nil if ctx ended first).
 func startControlPlane(ctx context.Context, g *errgroup.Group, f *serverFlags, log *slog.Logger, reg *prometheus.Registry) (*controlPlane, error) {
-	etcdTLS, err := f.etcdTLS()
+	etcdTLS, err := f.etcd.tlsConfig()
 	if err != nil {
 		return nil, err
 	}
@@ -66,6 +69,12 @@ func startControlPlane(ctx context.Context, g *errgroup.Group, f *serverFlags, l
 	if !f.insecure {
 		if cp.pki, err = setupServerPKI(f.dataDir, f.listen, f.tlsSANs); err != nil {
 			return nil, err
+		}
+		if len(f.etcdEndpoints) == 0 {
+			if cfg.EtcdServing, etcdTLS, err = cp.pki.embeddedEtcdTLS(); err != nil {
+				return nil, err
+			}
+			cfg.EtcdTLS = etcdTLS
 		}
 		opts, auditLog, err := cp.pki.grpcOptions(f.dataDir, func(ctx context.Context, ns, name string) (*skiffv1.Pod, error) {
 			return srv.GetPod(ctx, ns, name)
@@ -120,7 +129,8 @@ func startControlPlane(ctx context.Context, g *errgroup.Group, f *serverFlags, l
 	if cp.pki != nil {
 		log.Info("join token for agents", "file", filepath.Join(f.dataDir, "token"))
 	}
-	if err := startControllers(ctx, g, cp, f, srv.EtcdEndpoints(), etcdTLS, log, reg); err != nil {
+	cp.etcdEndpoints, cp.etcdTLS = srv.EtcdEndpoints(), etcdTLS
+	if err := startControllers(ctx, g, cp, f, log, reg); err != nil {
 		return nil, err
 	}
 	return cp, nil
@@ -128,7 +138,7 @@ func startControlPlane(ctx context.Context, g *errgroup.Group, f *serverFlags, l
 
 // startControllers runs the scheduler, the controllers and, when asked,
 // DNS, each with a client of its own identity.
-func startControllers(ctx context.Context, g *errgroup.Group, cp *controlPlane, f *serverFlags, etcd []string, etcdTLS *tls.Config, log *slog.Logger, reg *prometheus.Registry) error {
+func startControllers(ctx context.Context, g *errgroup.Group, cp *controlPlane, f *serverFlags, log *slog.Logger, reg *prometheus.Registry) error {
 	sc, err := cp.client(pki.Scheduler)
 	if err != nil {
 		return err
@@ -140,7 +150,7 @@ func startControllers(ctx context.Context, g *errgroup.Group, cp *controlPlane, 
 	g.Go(func() error {
 		defer sc.Close()
 		return leader.Run(ctx, leader.Config{
-			Endpoints: etcd, TLS: etcdTLS, Name: "scheduler", Identity: identity(),
+			Endpoints: cp.etcdEndpoints, TLS: cp.etcdTLS, Name: "scheduler", Identity: identity(),
 			Logger: log.With("component", "scheduler"),
 		}, sched.Run)
 	})
@@ -157,7 +167,7 @@ func startControllers(ctx context.Context, g *errgroup.Group, cp *controlPlane, 
 	g.Go(func() error {
 		defer cc.Close()
 		return leader.Run(ctx, leader.Config{
-			Endpoints: etcd, TLS: etcdTLS, Name: "controller", Identity: identity(),
+			Endpoints: cp.etcdEndpoints, TLS: cp.etcdTLS, Name: "controller", Identity: identity(),
 			Logger: log.With("component", "controller"),
 		}, controllers.Run)
 	})

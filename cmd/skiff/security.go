@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/skiff-sh/skiff/apiserver"
 	"github.com/skiff-sh/skiff/apiserver/audit"
 	"github.com/skiff-sh/skiff/apiserver/auth"
 	"github.com/skiff-sh/skiff/client"
@@ -33,6 +34,36 @@ type serverPKI struct {
 	server *pki.CertHolder
 	tokens *pki.TokenStore
 	token  pki.Token // the default join token, also in <data dir>/token
+}
+
+// embeddedEtcdTLS makes the embedded etcd's serving certificate (loopback
+// names) and the client configuration of the server's own components: etcd
+// then refuses any client without a certificate for pki.EtcdClient.
+func (p *serverPKI) embeddedEtcdTLS() (*apiserver.EtcdServing, *tls.Config, error) {
+	now := time.Now()
+	kp, err := p.ca.IssueServer(pki.ServerSpec{CommonName: "etcd", DNSNames: []string{"localhost"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}}, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	certFile, keyFile, err := kp.Write(p.dir, "etcd-server")
+	if err != nil {
+		return nil, nil, err
+	}
+	client, err := p.ca.IssueClient(pki.Identity{Name: pki.EtcdClient}, 0, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Kept (0600, root's) for standalone schedulers and controllers on
+	// this host, which elect their leader in this etcd.
+	if _, _, err := client.Write(p.dir, "etcd-client"); err != nil {
+		return nil, nil, err
+	}
+	serving := &apiserver.EtcdServing{
+		CertFile: certFile, KeyFile: keyFile, CAFile: filepath.Join(p.dir, pki.CACertFile),
+		AllowedCNs: []string{pki.EtcdClient},
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: p.ca.Pool(), Certificates: []tls.Certificate{client.TLSCertificate()}}
+	return serving, cfg, nil
 }
 
 // setupServerPKI loads or makes the CA, a server certificate for the
