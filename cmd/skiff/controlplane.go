@@ -83,7 +83,9 @@ func startControlPlane(ctx context.Context, g *errgroup.Group, f *serverFlags, l
 			return nil, err
 		}
 		g.Go(func() error { <-ctx.Done(); return auditLog.Close() })
-		join := apiserver.NewJoinService(cp.pki.ca, cp.pki.tokens)
+		join := apiserver.NewJoinService(cp.pki.ca, cp.pki.tokens, cp.pki.nodes, func(ctx context.Context) ([]*skiffv1.Node, error) {
+			return srv.ListNodes(ctx)
+		})
 		cfg.GRPCOptions = opts
 		cfg.RegisterServices = func(s *grpc.Server) { usage.Register(s); join.Register(s) }
 		if cfg.AgentTLS, err = cp.pki.clientTLS(pki.Identity{Name: pki.APIServer}); err != nil {
@@ -127,7 +129,16 @@ func startControlPlane(ctx context.Context, g *errgroup.Group, f *serverFlags, l
 		}
 	}
 	if cp.pki != nil {
-		log.Info("join token for agents", "file", filepath.Join(f.dataDir, "token"))
+		log.Info("join token for agents", "file", cp.pki.tokenFile, "expires", cp.pki.token.Expires)
+		g.Go(func() error { cp.pki.keepDefaultToken(ctx, log); return nil })
+		rc, err := cp.client(pki.Controller)
+		if err != nil {
+			return nil, err
+		}
+		g.Go(func() error {
+			defer rc.Close()
+			return cp.pki.revokeDeletedNodes(ctx, rc, log.With("component", "revocation"))
+		})
 	}
 	cp.etcdEndpoints, cp.etcdTLS = srv.EtcdEndpoints(), etcdTLS
 	if err := startControllers(ctx, g, cp, f, log, reg); err != nil {

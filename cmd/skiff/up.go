@@ -94,7 +94,7 @@ func runNode(ctx context.Context, g *errgroup.Group, cp *controlPlane, sf *serve
 		if err != nil {
 			return err
 		}
-		opts.TLS, cfg.ServerTLS, cfg.ImageTransport = creds.client, creds.serving, creds.images
+		opts.TLS, cfg.ServerTLS, cfg.ImageTransport = creds.ClientTLS(), creds.ServingTLS(), creds.ImageTransport()
 	}
 	c, err := client.New(cp.addr, opts)
 	if err != nil {
