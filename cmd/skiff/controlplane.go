@@ -97,7 +97,11 @@ func startControlPlane(ctx context.Context, g *errgroup.Group, f *serverFlags, l
 	}
 	g.Go(func() error { return srv.Run(ctx) })
 	if f.registryAddr != "" {
-		images, err := registry.New(registry.Config{DataDir: filepath.Join(f.dataDir, "registry"), Logger: log.With("component", "registry")})
+		rcfg := registry.Config{DataDir: filepath.Join(f.dataDir, "registry"), Logger: log.With("component", "registry")}
+		if cp.pki != nil {
+			rcfg.Auth = registry.ClusterAuth{Tokens: cp.pki.tokens, Revoked: cp.pki.nodes.Revoked}
+		}
+		images, err := registry.New(rcfg)
 		if err != nil {
 			return nil, err
 		}

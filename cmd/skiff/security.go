@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -189,6 +190,16 @@ func (p *serverPKI) clientTLS(id pki.Identity) (*tls.Config, error) {
 		return nil, err
 	}
 	return pki.ClientTLS(p.ca.Cert, pki.NewCertHolder(kp), ""), nil
+}
+
+// adminRegistryTransport pushes to the cluster registry as an admin (the
+// demo image `skiff up` puts there).
+func (p *serverPKI) adminRegistryTransport() (http.RoundTripper, error) {
+	kp, err := p.ca.IssueClient(pki.Identity{Name: pki.Admin}, 0, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return pki.RegistryTransport(p.ca.Cert, pki.NewCertHolder(kp)), nil
 }
 
 // writeAdminConfig gives the command line an admin certificate next to its

@@ -110,8 +110,14 @@ func runNode(ctx context.Context, g *errgroup.Group, cp *controlPlane, sf *serve
 	}
 	g.Go(func() error { defer c.Close(); return agent.Run(ctx) })
 	if sf.registryAddr != "" {
+		var push http.RoundTripper
+		if cp.pki != nil {
+			if push, err = cp.pki.adminRegistryTransport(); err != nil {
+				return err
+			}
+		}
 		g.Go(func() error {
-			if err := pushDemoImage(ctx, sf.registryAddr, cfg.ImageTransport); err != nil {
+			if err := pushDemoImage(ctx, sf.registryAddr, push); err != nil {
 				log.Warn("demo image not available", "err", err)
 			}
 			return nil
@@ -141,7 +147,8 @@ func agentAddresses(af *agentFlags) []string {
 }
 
 // pushDemoImage builds the busybox demo image from Debian's busybox-static
-// and pushes it, unless the registry has it already.
+// and pushes it (transport: an admin's), unless the registry has it
+// already.
 func pushDemoImage(ctx context.Context, registryAddr string, transport http.RoundTripper) error {
 	ref := registryAddr + "/" + DemoImage
 	remote := build.Remote{Transport: transport}
