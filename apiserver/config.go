@@ -58,10 +58,12 @@ type Config struct {
 // CA whose client certificates it accepts, PEM files all. Only client
 // certificates whose subject CN is one of AllowedCNs get in, so a
 // certificate of the same CA issued for another purpose (a node's) does
-// not.
+// not. ClientCertFile and ClientKeyFile, one of those allowed, are what
+// etcd presents to itself (its HTTP gateway dials its gRPC server).
 type EtcdServing struct {
-	CertFile, KeyFile, CAFile string
-	AllowedCNs                []string
+	CertFile, KeyFile, CAFile     string
+	ClientCertFile, ClientKeyFile string
+	AllowedCNs                    []string
 }
 
 func (c *Config) setDefaults() error {
@@ -105,8 +107,8 @@ func (c *Config) setDefaults() error {
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
 		return fmt.Errorf("apiserver: --etcd-listen %q: the embedded etcd listens on loopback only", c.EtcdListen)
 	}
-	if c.EtcdServing != nil && (c.EtcdServing.CertFile == "" || c.EtcdServing.KeyFile == "" || c.EtcdServing.CAFile == "" || len(c.EtcdServing.AllowedCNs) == 0) {
-		return fmt.Errorf("apiserver: EtcdServing needs a certificate, key, CA and allowed client names")
+	if c.EtcdServing != nil && (c.EtcdServing.CertFile == "" || c.EtcdServing.KeyFile == "" || c.EtcdServing.CAFile == "" || len(c.EtcdServing.AllowedCNs) == 0 || c.EtcdServing.ClientCertFile == "" || c.EtcdServing.ClientKeyFile == "") {
+		return fmt.Errorf("apiserver: EtcdServing needs a certificate, key, CA, allowed client names and a client certificate")
 	}
 	if c.EtcdServing != nil && c.EtcdTLS == nil {
 		return fmt.Errorf("apiserver: an embedded etcd with TLS needs EtcdTLS (the server's client certificate)")

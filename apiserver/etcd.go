@@ -33,11 +33,15 @@ func startEtcd(ctx context.Context, cfg *Config) (*etcdBackend, error) {
 			ec.LogLevel = "warn"
 		}
 		ec.UnsafeNoFsync = cfg.UnsafeNoFsync
+		// Only gRPC is used. The HTTP/JSON gateway is one more way in (and
+		// its loopback dial cannot pass an allowed-CN check).
+		ec.EnableGRPCGateway = false
 		scheme := "http"
 		if ts := cfg.EtcdServing; ts != nil {
 			scheme = "https"
 			ec.ClientTLSInfo = transport.TLSInfo{
 				CertFile: ts.CertFile, KeyFile: ts.KeyFile, TrustedCAFile: ts.CAFile,
+				ClientCertFile: ts.ClientCertFile, ClientKeyFile: ts.ClientKeyFile,
 				ClientCertAuth: true, AllowedCNs: ts.AllowedCNs,
 			}
 		}

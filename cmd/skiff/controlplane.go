@@ -64,6 +64,16 @@ func startControlPlane(ctx context.Context, g *errgroup.Group, f *serverFlags, l
 		Logger: log.With("component", "apiserver"), Registerer: reg,
 		RegisterServices: usage.Register,
 	}
+	// Owner only when we make it, as k3s keeps its server directory (the
+	// CA key, etcd, the registry's blobs and the tokens live here). An
+	// existing directory keeps its mode — it might be a shared one — and
+	// its parts that matter are 0700 or 0600 of their own.
+	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(f.dataDir); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		log.Warn("the data dir is open to other users; chmod 700 it", "dir", f.dataDir, "mode", fi.Mode().Perm())
+	}
 	cp := &controlPlane{}
 	var srv *apiserver.Server
 	if !f.insecure {

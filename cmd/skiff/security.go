@@ -41,12 +41,15 @@ type serverPKI struct {
 // a fresh one when it expires; `skiff token create --ttl` makes others.
 const DefaultTokenTTL = 24 * time.Hour
 
+// etcdServerCN names the embedded etcd's serving certificate.
+const etcdServerCN = "etcd"
+
 // embeddedEtcdTLS makes the embedded etcd's serving certificate (loopback
 // names) and the client configuration of the server's own components: etcd
 // then refuses any client without a certificate for pki.EtcdClient.
 func (p *serverPKI) embeddedEtcdTLS() (*apiserver.EtcdServing, *tls.Config, error) {
 	now := time.Now()
-	kp, err := p.ca.IssueServer(pki.ServerSpec{CommonName: "etcd", DNSNames: []string{"localhost"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}}, now)
+	kp, err := p.ca.IssueServer(pki.ServerSpec{CommonName: etcdServerCN, DNSNames: []string{"localhost"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}}, now)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -60,12 +63,13 @@ func (p *serverPKI) embeddedEtcdTLS() (*apiserver.EtcdServing, *tls.Config, erro
 	}
 	// Kept (0600, root's) for standalone schedulers and controllers on
 	// this host, which elect their leader in this etcd.
-	if _, _, err := client.Write(p.dir, "etcd-client"); err != nil {
+	clientCert, clientKey, err := client.Write(p.dir, "etcd-client")
+	if err != nil {
 		return nil, nil, err
 	}
 	serving := &apiserver.EtcdServing{
 		CertFile: certFile, KeyFile: keyFile, CAFile: filepath.Join(p.dir, pki.CACertFile),
-		AllowedCNs: []string{pki.EtcdClient},
+		ClientCertFile: clientCert, ClientKeyFile: clientKey, AllowedCNs: []string{pki.EtcdClient},
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: p.ca.Pool(), Certificates: []tls.Certificate{client.TLSCertificate()}}
 	return serving, cfg, nil
