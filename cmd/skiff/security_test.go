@@ -153,3 +153,43 @@ func waitFor(t *testing.T, what string, cond func() error) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// The default join token expires, and the server replaces it in the token
+// file once it has.
+func TestDefaultTokenExpiresAndIsReplaced(t *testing.T) {
+	dir := t.TempDir()
+	p, err := setupServerPKI(dir, "127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := os.ReadFile(p.tokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := p.tokens.Validate(strings.TrimSpace(string(first)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Expires.IsZero() || info.Expires.After(time.Now().Add(DefaultTokenTTL+time.Minute)) {
+		t.Fatalf("default token expires %v, want within %v", info.Expires, DefaultTokenTTL)
+	}
+	// A restart while it is valid keeps it.
+	if err := p.refreshDefaultToken(); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := os.ReadFile(p.tokenFile); string(again) != string(first) {
+		t.Fatal("a valid default token was replaced")
+	}
+	// Once expired, a fresh one takes its place.
+	p.tokens.Now = func() time.Time { return info.Expires.Add(time.Minute) }
+	if err := p.refreshDefaultToken(); err != nil {
+		t.Fatal(err)
+	}
+	next, _ := os.ReadFile(p.tokenFile)
+	if string(next) == string(first) {
+		t.Fatal("the expired default token was kept")
+	}
+	if _, err := p.tokens.Validate(strings.TrimSpace(string(next))); err != nil {
+		t.Fatalf("the new default token: %v", err)
+	}
+}
