@@ -2,8 +2,6 @@ package registry_test
 
 import (
 	"bytes"
-	"context"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -23,19 +21,8 @@ import (
 
 func serveWith(t *testing.T, cfg registry.Config) (*registry.Registry, string) {
 	t.Helper()
-	reg, err := registry.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- reg.Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return reg, ln.Addr().String()
+	reg, host, _ := start(t, cfg)
+	return reg, host
 }
 
 func blobFiles(t *testing.T, dir string) map[string]bool {
