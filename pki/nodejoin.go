@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -210,11 +211,31 @@ func (c *NodeCredentials) Renew(ctx context.Context, conn grpc.ClientConnInterfa
 	return c.write()
 }
 
+// ServingCovers reports whether the serving certificate names the IP
+// address addr (what the API server dials).
+func (c *NodeCredentials) ServingCovers(addr string) bool {
+	ip := net.ParseIP(addr)
+	for _, have := range c.Serving.Current().IPAddresses {
+		if ip != nil && have.Equal(ip) {
+			return true
+		}
+	}
+	return false
+}
+
 // KeepRenewed renews the node's certificates at two thirds of their life
-// (RenewAt) until ctx ends, retrying a failed renewal every minute.
-func (c *NodeCredentials) KeepRenewed(ctx context.Context, conn grpc.ClientConnInterface, node string, addrs []string, log *slog.Logger) {
+// (RenewAt) until ctx ends, retrying a failed renewal every minute. While
+// the serving certificate lacks advertise (the address the API server
+// dials, when the join came from another one) it renews a few times early:
+// the server adds the address once the Node has registered it.
+func (c *NodeCredentials) KeepRenewed(ctx context.Context, conn grpc.ClientConnInterface, node, advertise string, addrs []string, log *slog.Logger) {
+	early := 15 * time.Second
 	for {
 		wait := min(time.Until(RenewAt(c.Client.Current())), time.Until(RenewAt(c.Serving.Current())))
+		if advertise != "" && !c.ServingCovers(advertise) && early <= 4*time.Minute {
+			wait = min(wait, early)
+			early *= 2
+		}
 		select {
 		case <-ctx.Done():
 			return

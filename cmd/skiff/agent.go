@@ -124,7 +124,7 @@ name until that Node is deleted.`,
 					return err
 				}
 				if creds != nil {
-					go creds.KeepRenewed(ctx, c.Conn(), cfg.NodeName, agentAddresses(f), env.log)
+					go creds.KeepRenewed(ctx, c.Conn(), cfg.NodeName, advertisedAddress(f), agentAddresses(f), env.log)
 				}
 				return agent.Run(ctx)
 			})
@@ -136,4 +136,18 @@ name until that Node is deleted.`,
 	cmd.Flags().StringVar(&token, "token", os.Getenv("SKIFF_TOKEN"), "the join token itself (default: $SKIFF_TOKEN); visible in ps: prefer --token-file")
 	cmd.Flags().BoolVar(&insecure, "insecure", false, "talk plain text to a server started with --insecure (tests only)")
 	return cmd
+}
+
+// advertisedAddress is the address the API server dials this agent at, as
+// the agent defaults it (nodeagent.Config): --advertise-address, else the
+// listen host, else loopback.
+func advertisedAddress(f *agentFlags) string {
+	if f.advertiseAddress != "" {
+		return f.advertiseAddress
+	}
+	host, _, _ := net.SplitHostPort(f.listen)
+	if ip := net.ParseIP(host); ip != nil && !ip.IsUnspecified() {
+		return host
+	}
+	return "127.0.0.1"
 }

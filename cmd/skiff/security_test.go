@@ -69,9 +69,29 @@ func TestJoinAndRenew(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	node := &skiffv1.Node{Metadata: &skiffv1.ObjectMeta{Name: "n1"}}
-	if _, err := c.Nodes().Create(ctx, node); err != nil {
+	// It registers its Node with another address (and one another Node
+	// holds already); renewal adds its own registered address only.
+	admin := adminClient(t, f)
+	if _, err := admin.Nodes().Create(ctx, &skiffv1.Node{Metadata: &skiffv1.ObjectMeta{Name: "other"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Nodes().ModifyStatus(ctx, "", "other", func(n *skiffv1.Node) error {
+		n.Status = &skiffv1.NodeStatus{Addresses: []*skiffv1.NodeAddress{{Type: "InternalIP", Address: "10.77.0.9"}}}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Nodes().Create(ctx, &skiffv1.Node{Metadata: &skiffv1.ObjectMeta{Name: "n1"}}); err != nil {
 		t.Fatalf("the joined node registering itself: %v", err)
+	}
+	if _, err := c.Nodes().ModifyStatus(ctx, "", "n1", func(n *skiffv1.Node) error {
+		n.Status = &skiffv1.NodeStatus{Addresses: []*skiffv1.NodeAddress{{Type: "InternalIP", Address: "10.77.0.5"}, {Type: "InternalIP", Address: "10.77.0.9"}}}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if creds.ServingCovers("10.77.0.5") {
+		t.Fatal("the serving certificate covered an address before the node registered it")
 	}
 	before := creds.Client.Current().SerialNumber
 	if err := creds.Renew(ctx, c.Conn(), "n1", []string{"127.0.0.1"}); err != nil {
@@ -80,6 +100,9 @@ func TestJoinAndRenew(t *testing.T) {
 	renewed := creds.Client.Current()
 	if renewed.SerialNumber.Cmp(before) == 0 || renewed.Subject.CommonName != "node:n1" {
 		t.Fatalf("renewal: serial %v (was %v), %s", renewed.SerialNumber, before, renewed.Subject.CommonName)
+	}
+	if !creds.ServingCovers("10.77.0.5") || !creds.ServingCovers("127.0.0.1") || creds.ServingCovers("10.77.0.9") {
+		t.Fatalf("renewed serving certificate names %v: want its own registered address and where it came from, not another node's", creds.Serving.Current().IPAddresses)
 	}
 	onDisk, err := pki.ReadCertFile(filepath.Join(nodeDir, "node.crt"))
 	if err != nil || onDisk.SerialNumber.Cmp(renewed.SerialNumber) != 0 {
@@ -102,7 +125,6 @@ func TestJoinAndRenew(t *testing.T) {
 
 	// Deleting the Node revokes its certificates: calls and renewal are
 	// refused, and the name is free for another machine.
-	admin := adminClient(t, f)
 	if _, _, err := admin.Nodes().Delete(ctx, "", "n1", client.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -53,7 +53,7 @@ func (f *serverFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.clusterDomain, "cluster-domain", "cluster.local", "the cluster DNS domain")
 	fl.StringSliceVar(&f.dnsUpstreams, "dns-upstream", nil, "where cluster DNS forwards other names (default: /etc/resolv.conf's nameservers)")
 	registerControllerFlags(cmd, &f.controllers)
-	fl.BoolVar(&f.insecure, "insecure", false, "plain text, no authentication: anyone who reaches the port may do anything (tests only)")
+	fl.BoolVar(&f.insecure, "insecure", false, "plain text, no authentication: anyone who reaches the API, the registry or the embedded etcd (plain HTTP on loopback) may do anything (tests only)")
 	fl.StringSliceVar(&f.tlsSANs, "tls-san", nil, "more names or addresses for the server certificate (the listen address, localhost and the host name are in it)")
 }
 
