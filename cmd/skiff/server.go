@@ -44,7 +44,7 @@ func (f *serverFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.listen, "listen", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.API)), "gRPC API address; use 0.0.0.0:6443 for agents on other machines")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.ServerMetrics)), "Prometheus /metrics address; empty disables it")
 	fl.StringSliceVar(&f.etcdEndpoints, "etcd-endpoints", nil, "external etcd cluster (https://host:2379,…) instead of the embedded etcd")
-	fl.StringVar(&f.etcdListen, "etcd-listen", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.Etcd)), "embedded etcd client address (loopback only)")
+	fl.StringVar(&f.etcdListen, "etcd-listen", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.Etcd)), "embedded etcd client address (loopback only; TLS with the server's etcd-client certificate unless --insecure)")
 	f.etcd.register(cmd, true)
 	fl.StringVar(&f.clusterCIDR, "cluster-cidr", "10.88.0.0/16", "pod addresses; each node gets a /24 of it")
 	fl.StringVar(&f.clientConfig, "write-config", client.DefaultConfigPath(), "where to write the command line's config (server address); empty skips it")
