@@ -52,7 +52,7 @@ func startServer(t *testing.T) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kp, err := ca.IssueServer(pki.ServerSpec{IPs: []net.IP{net.ParseIP("127.0.0.1")}}, time.Now())
+	kp, err := ca.IssueServer(pki.ServerSpec{IPs: []net.IP{net.ParseIP("127.0.0.1")}, URIs: []string{pki.APIServerURI}}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

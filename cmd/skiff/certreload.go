@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"net/http"
 	"sync"
 	"time"
 
@@ -92,19 +93,33 @@ func (p *serverPKI) componentTLS(id pki.Identity) (*tls.Config, error) {
 	return reissueOnUse(cfg, func(now time.Time) (*pki.KeyPair, error) { return p.ca.IssueClient(id, 0, now) }), nil
 }
 
-// localNodeCredentials are `skiff up`'s agent's certificates, signed by the
-// server's own CA and re-issued on use.
-func (p *serverPKI) localNodeCredentials(node string, addrs []string) (*nodeCredentials, error) {
+// localNodeTLS is `skiff up`'s agent's TLS: certificates signed by the
+// server's own CA and re-issued on use. A re-issued pair goes into the
+// credentials' holders too, so the image transport presents it, and is
+// recorded as the node's, so deleting the Node revokes it.
+func (p *serverPKI) localNodeTLS(node string, addrs []string) (client, serving *tls.Config, images http.RoundTripper, err error) {
 	creds, err := p.issueNodeCredentials(node, addrs)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	ips, names := splitAddrs(addrs)
-	reissueOnUse(creds.client, func(now time.Time) (*pki.KeyPair, error) {
-		return p.ca.IssueClient(pki.NodeIdentity(node), 0, now)
+	ips := ipsOf(addrs)
+	keep := func(h *pki.CertHolder, kp *pki.KeyPair, err error) (*pki.KeyPair, error) {
+		if err != nil {
+			return nil, err
+		}
+		if err := p.nodes.Issued(node, kp.Cert); err != nil {
+			return nil, err
+		}
+		h.Set(kp)
+		return kp, nil
+	}
+	client = reissueOnUse(creds.ClientTLS(), func(now time.Time) (*pki.KeyPair, error) {
+		kp, err := p.ca.IssueClient(pki.NodeIdentity(node), 0, now)
+		return keep(creds.Client, kp, err)
 	})
-	reissueOnUse(creds.serving, func(now time.Time) (*pki.KeyPair, error) {
-		return p.ca.IssueNodeServing(node, ips, names, now)
+	serving = reissueOnUse(creds.ServingTLS(), func(now time.Time) (*pki.KeyPair, error) {
+		kp, err := p.ca.IssueNodeServing(node, ips, nil, now)
+		return keep(creds.Serving, kp, err)
 	})
-	return creds, nil
+	return client, serving, creds.ImageTransport(), nil
 }
