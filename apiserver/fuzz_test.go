@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
@@ -62,12 +64,13 @@ func FuzzCreate(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, k uint8) {
 		info := kinds[int(k)%len(kinds)]
 		obj := info.New()
-		if proto.Unmarshal(data, obj) != nil || obj.GetMetadata() == nil {
-			return // the server's unwrapRequest refuses these before anything else
+		if proto.Unmarshal(data, obj) != nil {
+			return // gRPC refuses these before the server sees them
 		}
-		if err := apiserver.PrepareCreate(obj); err != nil {
-			if _, ok := err.(validation.Errors); !ok {
-				t.Fatalf("validation failed with %T, not field errors: %v", err, err)
+		obj, err := apiserver.PrepareCreate(skiffv1.Wrap(obj))
+		if err != nil {
+			if _, ok := err.(validation.Errors); !ok && status.Code(err) != codes.InvalidArgument {
+				t.Fatalf("refused with %v, not InvalidArgument or field errors", err)
 			}
 			return
 		}

@@ -53,6 +53,10 @@ func unwrapRequest(o *skiffv1.Object) (skiffv1.Resource, skiffv1.KindInfo, error
 	if m == nil {
 		return nil, info, invalid("%s: metadata is required", info.Name)
 	}
+	// Fields this server does not know are dropped, as Kubernetes prunes
+	// them: stored, they would be bytes no validation has seen, lost by
+	// every JSON reader and writer.
+	discardUnknown(obj.ProtoReflect())
 	if info.Namespaced {
 		m.Namespace = namespaceOf(info, m.Namespace)
 	}
