@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/skiff-sh/skiff/apiserver"
@@ -23,6 +24,14 @@ type malformed struct {
 	call func(ctx context.Context, api skiffv1.ObjectsClient, io skiffv1.PodIOClient) error
 	code codes.Code
 	want string // in the message; names the field
+}
+
+// unary is the case of one call of an Objects method.
+func unary[Req, Resp any](name string, method func(skiffv1.ObjectsClient, context.Context, Req, ...grpc.CallOption) (Resp, error), req Req, code codes.Code, want string) malformed {
+	return malformed{name, func(ctx context.Context, api skiffv1.ObjectsClient, _ skiffv1.PodIOClient) error {
+		_, err := method(api, ctx, req)
+		return err
+	}, code, want}
 }
 
 // TestMalformedRequestsNameTheField sends every kind of incomplete or
@@ -43,22 +52,13 @@ func TestMalformedRequestsNameTheField(t *testing.T) {
 
 	var cases []malformed
 	create := func(name string, obj *skiffv1.Object, code codes.Code, want string) {
-		cases = append(cases, malformed{"Create " + name, func(ctx context.Context, api skiffv1.ObjectsClient, _ skiffv1.PodIOClient) error {
-			_, err := api.Create(ctx, &skiffv1.CreateRequest{Object: obj})
-			return err
-		}, code, want})
+		cases = append(cases, unary("Create "+name, skiffv1.ObjectsClient.Create, &skiffv1.CreateRequest{Object: obj}, code, want))
 	}
 	update := func(name string, obj *skiffv1.Object, code codes.Code, want string) {
-		cases = append(cases, malformed{"Update " + name, func(ctx context.Context, api skiffv1.ObjectsClient, _ skiffv1.PodIOClient) error {
-			_, err := api.Update(ctx, &skiffv1.UpdateRequest{Object: obj})
-			return err
-		}, code, want})
+		cases = append(cases, unary("Update "+name, skiffv1.ObjectsClient.Update, &skiffv1.UpdateRequest{Object: obj}, code, want))
 	}
 	updateStatus := func(name string, obj *skiffv1.Object, code codes.Code, want string) {
-		cases = append(cases, malformed{"UpdateStatus " + name, func(ctx context.Context, api skiffv1.ObjectsClient, _ skiffv1.PodIOClient) error {
-			_, err := api.UpdateStatus(ctx, &skiffv1.UpdateRequest{Object: obj})
-			return err
-		}, code, want})
+		cases = append(cases, unary("UpdateStatus "+name, skiffv1.ObjectsClient.UpdateStatus, &skiffv1.UpdateRequest{Object: obj}, code, want))
 	}
 
 	create("no object", nil, codes.InvalidArgument, "object: no kind set")
@@ -102,64 +102,21 @@ func TestMalformedRequestsNameTheField(t *testing.T) {
 	updateStatus("Pod with an empty status", skiffv1.Wrap(&skiffv1.Pod{Metadata: meta("web"), Status: &skiffv1.PodStatus{}}), codes.OK, "")
 
 	other := []malformed{
-		{"Bind without a name", func(ctx context.Context, api skiffv1.ObjectsClient, _ skiffv1.PodIOClient) error {
-			_, err := api.Bind(ctx, &skiffv1.BindRequest{NodeName: "n1"})
-			return err
-		}, codes.InvalidArgument, "name: required"},
-		{"Bind without a node", func(ctx context.Context, api skiffv1.ObjectsClient, _ skiffv1.PodIOClient) error {
-			_, err := api.Bind(ctx, &skiffv1.BindRequest{Name: "web"})
-			return err
-		}, codes.InvalidArgument, "nodeName: required"},
-		{"Bind with a bad resource version", func(ctx context.Context, api skiffv1.ObjectsClient, _ skiffv1.PodIOClient) error {
-			_, err := api.Bind(ctx, &skiffv1.BindRequest{Name: "web", NodeName: "n1", ResourceVersion: "-1"})
-			return err
-		}, codes.InvalidArgument, "resourceVersion"},
-		{"Bind to a node that does not exist", func(ctx context.Context, api skiffv1.ObjectsClient, _ skiffv1.PodIOClient) error {
-			_, err := api.Bind(ctx, &skiffv1.BindRequest{Name: "web", NodeName: "nope"})
-			return err
-		}, codes.NotFound, `node "nope" not found`},
+		unary("Bind without a name", skiffv1.ObjectsClient.Bind, &skiffv1.BindRequest{NodeName: "n1"}, codes.InvalidArgument, "name: required"),
+		unary("Bind without a node", skiffv1.ObjectsClient.Bind, &skiffv1.BindRequest{Name: "web"}, codes.InvalidArgument, "nodeName: required"),
+		unary("Bind with a bad resource version", skiffv1.ObjectsClient.Bind, &skiffv1.BindRequest{Name: "web", NodeName: "n1", ResourceVersion: "-1"}, codes.InvalidArgument, "resourceVersion"),
+		unary("Bind to a node that does not exist", skiffv1.ObjectsClient.Bind, &skiffv1.BindRequest{Name: "web", NodeName: "nope"}, codes.NotFound, `node "nope" not found`),
 		// After the empty status above: Bind must still find its way.
-		{"Bind a pod whose status was emptied", func(ctx context.Context, api skiffv1.ObjectsClient, _ skiffv1.PodIOClient) error {
-			_, err := api.Bind(ctx, &skiffv1.BindRequest{Name: "web", NodeName: "n1"})
-			return err
-		}, codes.OK, ""},
-		{"Get without a kind", func(ctx context.Context, api skiffv1.ObjectsClient, _ skiffv1.PodIOClient) error {
-			_, err := api.Get(ctx, &skiffv1.GetRequest{Name: "web"})
-			return err
-		}, codes.InvalidArgument, "kind"},
-		{"Get without a name", func(ctx context.Context, api skiffv1.ObjectsClient, _ skiffv1.PodIOClient) error {
-			_, err := api.Get(ctx, &skiffv1.GetRequest{Kind: skiffv1.Kind_KIND_POD})
-			return err
-		}, codes.InvalidArgument, "name: required"},
-		{"Delete of an unknown kind", func(ctx context.Context, api skiffv1.ObjectsClient, _ skiffv1.PodIOClient) error {
-			_, err := api.Delete(ctx, &skiffv1.DeleteRequest{Kind: skiffv1.Kind(99), Name: "web"})
-			return err
-		}, codes.InvalidArgument, "kind: 99 is not a kind"},
-		{"Delete without a name", func(ctx context.Context, api skiffv1.ObjectsClient, _ skiffv1.PodIOClient) error {
-			_, err := api.Delete(ctx, &skiffv1.DeleteRequest{Kind: skiffv1.Kind_KIND_POD})
-			return err
-		}, codes.InvalidArgument, "name: required"},
-		{"Delete with a bad propagation", func(ctx context.Context, api skiffv1.ObjectsClient, _ skiffv1.PodIOClient) error {
-			_, err := api.Delete(ctx, &skiffv1.DeleteRequest{Kind: skiffv1.Kind_KIND_POD, Name: "web", Propagation: "Sideways"})
-			return err
-		}, codes.InvalidArgument, "propagation"},
-		{"Delete with a negative grace period", func(ctx context.Context, api skiffv1.ObjectsClient, _ skiffv1.PodIOClient) error {
-			g := int64(-1)
-			_, err := api.Delete(ctx, &skiffv1.DeleteRequest{Kind: skiffv1.Kind_KIND_POD, Name: "web", GracePeriodSeconds: &g})
-			return err
-		}, codes.InvalidArgument, "gracePeriodSeconds"},
-		{"List with a bad label selector", func(ctx context.Context, api skiffv1.ObjectsClient, _ skiffv1.PodIOClient) error {
-			_, err := api.List(ctx, &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_POD, LabelSelector: "a in (b"})
-			return err
-		}, codes.InvalidArgument, "label selector"},
-		{"List with a bad field selector", func(ctx context.Context, api skiffv1.ObjectsClient, _ skiffv1.PodIOClient) error {
-			_, err := api.List(ctx, &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_NODE, FieldSelector: "status.phase=x"})
-			return err
-		}, codes.InvalidArgument, "field selector"},
-		{"List of a cluster kind in a namespace", func(ctx context.Context, api skiffv1.ObjectsClient, _ skiffv1.PodIOClient) error {
-			_, err := api.List(ctx, &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_NODE, Namespace: "x"})
-			return err
-		}, codes.OK, ""},
+		unary("Bind a pod whose status was emptied", skiffv1.ObjectsClient.Bind, &skiffv1.BindRequest{Name: "web", NodeName: "n1"}, codes.OK, ""),
+		unary("Get without a kind", skiffv1.ObjectsClient.Get, &skiffv1.GetRequest{Name: "web"}, codes.InvalidArgument, "kind"),
+		unary("Get without a name", skiffv1.ObjectsClient.Get, &skiffv1.GetRequest{Kind: skiffv1.Kind_KIND_POD}, codes.InvalidArgument, "name: required"),
+		unary("Delete of an unknown kind", skiffv1.ObjectsClient.Delete, &skiffv1.DeleteRequest{Kind: skiffv1.Kind(99), Name: "web"}, codes.InvalidArgument, "kind: 99 is not a kind"),
+		unary("Delete without a name", skiffv1.ObjectsClient.Delete, &skiffv1.DeleteRequest{Kind: skiffv1.Kind_KIND_POD}, codes.InvalidArgument, "name: required"),
+		unary("Delete with a bad propagation", skiffv1.ObjectsClient.Delete, &skiffv1.DeleteRequest{Kind: skiffv1.Kind_KIND_POD, Name: "web", Propagation: "Sideways"}, codes.InvalidArgument, "propagation"),
+		unary("Delete with a negative grace period", skiffv1.ObjectsClient.Delete, &skiffv1.DeleteRequest{Kind: skiffv1.Kind_KIND_POD, Name: "web", GracePeriodSeconds: proto.Int64(-1)}, codes.InvalidArgument, "gracePeriodSeconds"),
+		unary("List with a bad label selector", skiffv1.ObjectsClient.List, &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_POD, LabelSelector: "a in (b"}, codes.InvalidArgument, "label selector"),
+		unary("List with a bad field selector", skiffv1.ObjectsClient.List, &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_NODE, FieldSelector: "status.phase=x"}, codes.InvalidArgument, "field selector"),
+		unary("List of a cluster kind in a namespace", skiffv1.ObjectsClient.List, &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_NODE, Namespace: "x"}, codes.OK, ""),
 		{"Watch without a kind", func(ctx context.Context, api skiffv1.ObjectsClient, _ skiffv1.PodIOClient) error {
 			return firstOnStream(api.Watch(ctx, &skiffv1.WatchRequest{}))
 		}, codes.InvalidArgument, "kind"},
@@ -202,7 +159,7 @@ func TestMalformedRequestsNameTheField(t *testing.T) {
 			}
 		})
 	}
-	if n := counter(t, s, "skiff_apiserver_panics_total"); n != 0 {
+	if n := panictest.Counter(t, s.Registry, "skiff_apiserver_panics_total"); n != 0 {
 		t.Errorf("%v requests panicked", n)
 	}
 }
@@ -245,7 +202,7 @@ func TestPanicInAHandlerFailsOnlyThatCall(t *testing.T) {
 		if err := call(ctx, s.Client.Conn()); status.Code(err) != codes.Internal {
 			t.Fatalf("call %d: got %v, want Internal", i, err)
 		}
-		if n := counter(t, s, "skiff_apiserver_panics_total"); n != float64(i+1) {
+		if n := panictest.Counter(t, s.Registry, "skiff_apiserver_panics_total"); n != float64(i+1) {
 			t.Errorf("after call %d: skiff_apiserver_panics_total = %v, want %d", i, n, i+1)
 		}
 	}
@@ -255,20 +212,4 @@ func TestPanicInAHandlerFailsOnlyThatCall(t *testing.T) {
 	if _, err := s.Client.Pods().Create(ctx, pod("after")); err != nil {
 		t.Fatalf("the server stopped serving after the panics: %v", err)
 	}
-}
-
-// counter reads an unlabelled counter of the server's registry.
-func counter(t *testing.T, s *apitest.Server, name string) float64 {
-	t.Helper()
-	families, err := s.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range families {
-		if f.GetName() == name {
-			return f.GetMetric()[0].GetCounter().GetValue()
-		}
-	}
-	t.Fatalf("no metric %s", name)
-	return 0
 }

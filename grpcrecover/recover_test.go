@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -13,7 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
@@ -45,20 +43,7 @@ func TestPanicsBecomeInternalAndTheServerKeepsServing(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	panics := grpcrecover.NewCounter(reg, "test_panics_total", "Panics.")
 	r := grpcrecover.New(slog.New(slog.NewTextHandler(&logs, nil)), panics)
-	gs := grpc.NewServer(r.ServerOptions()...)
-	panictest.Register(gs)
-	healthpb.RegisterHealthServer(gs, health.NewServer())
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go gs.Serve(lis)
-	t.Cleanup(gs.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn := panictest.Serve(t, r.ServerOptions(), func(gs *grpc.Server) { healthpb.RegisterHealthServer(gs, health.NewServer()) })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
@@ -78,7 +63,7 @@ func TestPanicsBecomeInternalAndTheServerKeepsServing(t *testing.T) {
 		if strings.Contains(status.Convert(err).Message(), "panictest") {
 			t.Errorf("%s: the panic value reached the client: %v", call.name, err)
 		}
-		if got := counterValue(t, reg, "test_panics_total"); got != float64(i+1) {
+		if got := panictest.Counter(t, reg, "test_panics_total"); got != float64(i+1) {
 			t.Errorf("%s: panic counter = %v, want %d", call.name, got, i+1)
 		}
 		if !strings.Contains(logs.String(), "method="+call.method) {
@@ -93,20 +78,4 @@ func TestPanicsBecomeInternalAndTheServerKeepsServing(t *testing.T) {
 	if err != nil || resp.Status != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("health after panics: %v %v", resp, err)
 	}
-}
-
-// counterValue reads a counter as a scrape would.
-func counterValue(t *testing.T, reg prometheus.Gatherer, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			return mf.GetMetric()[0].GetCounter().GetValue()
-		}
-	}
-	t.Fatalf("no metric %s", name)
-	return 0
 }

@@ -5,8 +5,12 @@ package panictest
 import (
 	"context"
 	"io"
+	"net"
+	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/emptypb"
 )
 
@@ -72,4 +76,45 @@ func CallStream(ctx context.Context, conn grpc.ClientConnInterface) error {
 		return err
 	}
 	return cs.RecvMsg(&emptypb.Empty{})
+}
+
+// Serve runs a gRPC server with opts on a loopback port until the test
+// ends, with the panicking service and whatever register adds, and returns
+// a connection to it.
+func Serve(t testing.TB, opts []grpc.ServerOption, register ...func(*grpc.Server)) *grpc.ClientConn {
+	t.Helper()
+	gs := grpc.NewServer(opts...)
+	Register(gs)
+	for _, r := range register {
+		r(gs)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go gs.Serve(lis)
+	t.Cleanup(gs.Stop)
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// Counter reads an unlabelled counter as a scrape would; a counter that
+// is missing fails the test.
+func Counter(t testing.TB, g prometheus.Gatherer, name string) float64 {
+	t.Helper()
+	families, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == name {
+			return f.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }
