@@ -49,6 +49,9 @@ func Default(obj skiffv1.Resource) {
 		if o.Spec == nil {
 			o.Spec = &skiffv1.ServiceSpec{}
 		}
+		if o.Spec.Type == "" {
+			o.Spec.Type = "ClusterIP"
+		}
 		for _, p := range o.Spec.Ports {
 			if p.Protocol == "" {
 				p.Protocol = "TCP"

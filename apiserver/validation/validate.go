@@ -67,6 +67,11 @@ func validateMeta(e *errs, m *skiffv1.ObjectMeta, info skiffv1.KindInfo) {
 		e.add("metadata.namespace", "a %s is not in a namespace; leave it out", info.Name)
 	}
 	checkLabels(e, "metadata.labels", m.Labels)
+	if a := m.GetAppliedAs(); a != nil {
+		if t, ok := skiffv1.LookupKubernetesType(a.ApiVersion, a.Kind); !ok || t.HeldBy != info.Kind {
+			e.add("metadata.appliedAs", "%s %s is not a Kubernetes type a %s is served as", a.ApiVersion, a.Kind, info.Name)
+		}
+	}
 	for i, o := range m.OwnerReferences {
 		p := idx("metadata.ownerReferences", i)
 		if o.Kind == "" {
@@ -84,7 +89,7 @@ func validateMeta(e *errs, m *skiffv1.ObjectMeta, info skiffv1.KindInfo) {
 func validateNode(e *errs, n *skiffv1.Node) {
 	if c := n.GetSpec().GetPodCidr(); c != "" {
 		if _, _, err := net.ParseCIDR(c); err != nil {
-			e.add("spec.podCidr", "%q is not a CIDR", c)
+			e.add("spec.podCIDR", "%q is not a CIDR", c)
 		}
 	}
 	for i, t := range n.GetSpec().GetTaints() {
@@ -303,6 +308,17 @@ func validateProbe(e *errs, path string, p *skiffv1.Probe) {
 
 func validateService(e *errs, s *skiffv1.ServiceSpec) {
 	checkLabels(e, "spec.selector", s.GetSelector())
+	switch t := s.GetType(); t {
+	case "ClusterIP":
+	case "NodePort", "LoadBalancer", "ExternalName":
+		e.add("spec.type", "%s is not supported by skiff yet; use ClusterIP", t)
+	default:
+		e.add("spec.type", "%q is not a service type; use ClusterIP", t)
+	}
+	// No virtual IPs yet: every service is served as a headless one.
+	if ip := s.GetClusterIp(); ip != "" && ip != "None" {
+		e.add("spec.clusterIP", "%q: virtual IPs are not supported by skiff yet; leave clusterIP out or set None", ip)
+	}
 	names := map[string]bool{}
 	for i, p := range s.GetPorts() {
 		path := idx("spec.ports", i)
