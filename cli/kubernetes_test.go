@@ -63,6 +63,45 @@ spec:
     resource:
       name: cpu
       target: {type: Utilization, averageUtilization: 50}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: frontend-mem
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: ReplicaSet, name: frontend}
+  maxReplicas: 5
+  metrics:
+  - type: Resource
+    resource:
+      name: memory
+      target: {type: AverageValue, averageValue: 100Mi}
+  - type: Resource
+    resource:
+      name: cpu
+      target: {type: Utilization, averageUtilization: 70}
+  behavior:
+    scaleDown: {stabilizationWindowSeconds: 60}
+---
+apiVersion: autoscaling/v1
+kind: HorizontalPodAutoscaler
+metadata:
+  name: frontend-v1
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: ReplicaSet, name: frontend}
+  minReplicas: 2
+  maxReplicas: 4
+  targetCPUUtilizationPercentage: 60
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: archive
+spec:
+  capacity: {storage: 10Gi}
+  accessModes: [ReadWriteOnce]
+  hostPath: {path: /mnt/data}
+  storageClassName: manual
 `
 
 // TestApplyKubernetesManifests applies Kubernetes manifests unchanged, sees
@@ -71,7 +110,8 @@ spec:
 func TestApplyKubernetesManifests(t *testing.T) {
 	r := newRunner(t)
 	f := writeFile(t, "app.yaml", kubeManifests)
-	want := "volume/data created\nreplicaset/frontend created\nservice/frontend created\nautoscaler/frontend created\n"
+	want := "volume/data created\nreplicaset/frontend created\nservice/frontend created\nautoscaler/frontend created\n" +
+		"autoscaler/frontend-mem created\nautoscaler/frontend-v1 created\nvolume/archive created\n"
 	if got := r.ok("apply", "-f", f); got != want {
 		t.Fatalf("apply:\n%s", got)
 	}
@@ -107,6 +147,9 @@ func TestApplyKubernetesManifests(t *testing.T) {
 		{"rs", "frontend", "apiVersion: apps/v1\nkind: ReplicaSet\n"},
 		{"svc", "frontend", "apiVersion: v1\nkind: Service\n"},
 		{"autoscaler", "frontend", "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\n"},
+		{"autoscaler", "frontend-mem", "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\n"},
+		{"autoscaler", "frontend-v1", "apiVersion: autoscaling/v1\nkind: HorizontalPodAutoscaler\n"},
+		{"volume", "archive", "apiVersion: v1\nkind: PersistentVolume\n"},
 	} {
 		out := r.ok("get", c.kind, c.name, "-o", "yaml")
 		if !strings.HasPrefix(out, c.head) {
@@ -123,6 +166,21 @@ func TestApplyKubernetesManifests(t *testing.T) {
 	out := r.ok("get", "rs", "frontend", "-o", "yaml")
 	if !strings.Contains(out, "persistentVolumeClaim:\n          claimName: data") {
 		t.Errorf("the template's claim is not printed as persistentVolumeClaim:\n%s", out)
+	}
+	mem, err := r.srv.Client.Autoscalers().Get(ctx, "default", "frontend-mem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := mem.GetSpec().GetMetrics(); len(m) != 2 || m[0].GetResource().GetTarget().GetAverageValue() != "100Mi" ||
+		mem.GetSpec().GetBehavior().GetScaleDown().GetStabilizationWindowSeconds() != 60 || mem.GetSpec().TargetCpuUtilizationPercent != nil {
+		t.Errorf("the memory HPA is stored as %v", mem.GetSpec())
+	}
+	pv, err := r.srv.Client.Volumes().Get(ctx, "default", "archive")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := pv.GetSpec(); s.GetHostPath().GetPath() != "/mnt/data" || s.GetCapacity() != "10Gi" || s.GetLocal() != nil {
+		t.Errorf("the PersistentVolume is stored as %v", s)
 	}
 	out = r.ok("get", "autoscaler", "frontend", "-o", "yaml")
 	if !strings.Contains(out, "averageUtilization: 50") || !strings.Contains(out, "kind: ReplicaSet") {

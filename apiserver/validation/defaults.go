@@ -78,7 +78,7 @@ func Default(obj skiffv1.Resource) {
 			one := int32(1)
 			o.Spec.MinReplicas = &one
 		}
-		if o.Spec.TargetCpuUtilizationPercent == nil {
+		if o.Spec.TargetCpuUtilizationPercent == nil && len(o.Spec.Metrics) == 0 {
 			p := int32(80)
 			o.Spec.TargetCpuUtilizationPercent = &p
 		}

@@ -407,7 +407,52 @@ func validateAutoscaler(e *errs, s *skiffv1.AutoscalerSpec) {
 	if s.GetMaxReplicas() < s.GetMinReplicas() {
 		e.add("spec.maxReplicas", "%d must be at least minReplicas (%d)", s.GetMaxReplicas(), s.GetMinReplicas())
 	}
-	if p := s.GetTargetCpuUtilizationPercent(); p < 1 {
+	if len(s.GetMetrics()) > 0 {
+		if s.TargetCpuUtilizationPercent != nil {
+			e.add("spec.targetCpuUtilizationPercent", "give either it or metrics, not both")
+		}
+	} else if p := s.GetTargetCpuUtilizationPercent(); p < 1 {
 		e.add("spec.targetCpuUtilizationPercent", "%d must be at least 1", p)
+	}
+	for i, m := range s.GetMetrics() {
+		validateMetric(e, idx("spec.metrics", i), m)
+	}
+	for _, r := range []struct {
+		path  string
+		rules *skiffv1.ScalingRules
+	}{{"spec.behavior.scaleUp", s.GetBehavior().GetScaleUp()}, {"spec.behavior.scaleDown", s.GetBehavior().GetScaleDown()}} {
+		if w := r.rules.GetStabilizationWindowSeconds(); w < 0 || w > 3600 {
+			e.add(r.path+".stabilizationWindowSeconds", "%d must be between 0 and 3600", w)
+		}
+	}
+}
+
+// validateMetric checks one autoscaling metric: what the Autoscaler
+// implements of Kubernetes' autoscaling/v2 ones.
+func validateMetric(e *errs, path string, m *skiffv1.MetricSpec) {
+	if m.GetType() != "Resource" {
+		e.add(path+".type", "%q: only Resource metrics are supported by skiff yet", m.GetType())
+		return
+	}
+	r := m.GetResource()
+	checkOneOf(e, path+".resource.name", r.GetName(), "cpu", "memory")
+	t := r.GetTarget()
+	switch t.GetType() {
+	case "Utilization":
+		if t.GetAverageUtilization() < 1 {
+			e.add(path+".resource.target.averageUtilization", "%d must be at least 1", t.GetAverageUtilization())
+		}
+		if t.GetAverageValue() != "" {
+			e.add(path+".resource.target.averageValue", "must be empty for a Utilization target")
+		}
+	case "AverageValue":
+		if q, ok := checkQuantity(e, path+".resource.target.averageValue", t.GetAverageValue()); ok && q.Sign() <= 0 {
+			e.add(path+".resource.target.averageValue", "%q must be positive", t.GetAverageValue())
+		}
+		if t.AverageUtilization != nil {
+			e.add(path+".resource.target.averageUtilization", "must be empty for an AverageValue target")
+		}
+	default:
+		e.add(path+".resource.target.type", "%q: use Utilization or AverageValue", t.GetType())
 	}
 }

@@ -373,8 +373,9 @@ func hpaV1FromSkiff(o map[string]any) {
 	setIf(stOut, "currentCPUUtilizationPercentage", st["currentCpuUtilizationPercent"])
 }
 
-// hpaV2ToSkiff accepts what the Autoscaler does: one metric, the pods'
-// mean CPU use as a share of their requests.
+// hpaV2ToSkiff: skiff's Autoscaler has autoscaling/v2's metrics and
+// behavior windows under the same names; what it lacks of them the
+// unsupported list and validation refuse.
 func hpaV2ToSkiff(o map[string]any) error {
 	spec := child(o, "spec")
 	target, err := scaleTarget(spec)
@@ -385,14 +386,17 @@ func hpaV2ToSkiff(o map[string]any) error {
 	for k, v := range spec {
 		switch k {
 		case "scaleTargetRef":
-		case "minReplicas", "maxReplicas":
+		case "minReplicas", "maxReplicas", "behavior":
 			out[k] = v
 		case "metrics":
-			pct, err := cpuUtilization(v)
-			if err != nil {
-				return err
+			// One cpu Utilization metric is the Autoscaler's simple form,
+			// which is also what no metrics default to: store it so, and
+			// both print back the same.
+			if pct, ok := onlyCPUUtilization(v); ok {
+				out["targetCpuUtilizationPercent"] = pct
+			} else {
+				out[k] = v
 			}
-			setIf(out, "targetCpuUtilizationPercent", pct)
 		default:
 			return unknownField(k, "spec", []string{"scaleTargetRef", "minReplicas", "maxReplicas", "metrics", "behavior"})
 		}
@@ -401,37 +405,26 @@ func hpaV2ToSkiff(o map[string]any) error {
 	return nil
 }
 
-func cpuUtilization(v any) (any, error) {
-	metrics, ok := v.([]any)
-	if !ok {
-		return nil, fmt.Errorf("spec.metrics: expected a list, got %s", typeName(v))
-	}
-	switch len(metrics) {
-	case 0:
-		return nil, nil
-	case 1:
-	default:
-		return nil, errors.New("spec.metrics: several metrics are not supported by skiff yet; give one, the cpu Utilization")
+func onlyCPUUtilization(v any) (any, bool) {
+	metrics, _ := v.([]any)
+	if len(metrics) != 1 {
+		return nil, false
 	}
 	m, _ := metrics[0].(map[string]any)
 	res, _ := m["resource"].(map[string]any)
 	target, _ := res["target"].(map[string]any)
-	switch {
-	case m["type"] != "Resource":
-		return nil, fmt.Errorf("spec.metrics[0].type: %s metrics are not supported by skiff yet; use Resource", quoteAny(m["type"]))
-	case res["name"] != "cpu":
-		return nil, fmt.Errorf("spec.metrics[0].resource.name: scaling on %s is not supported by skiff yet; use cpu", quoteAny(res["name"]))
-	case target["type"] != "Utilization":
-		return nil, fmt.Errorf("spec.metrics[0].resource.target.type: %s targets are not supported by skiff yet; use Utilization", quoteAny(target["type"]))
-	case len(m) > 2 || len(res) > 2 || len(target) > 2:
-		return nil, errors.New("spec.metrics[0]: only type, resource.name and resource.target.{type, averageUtilization} are supported by skiff yet")
+	if len(m) != 2 || m["type"] != "Resource" || len(res) != 2 || res["name"] != "cpu" ||
+		len(target) != 2 || target["type"] != "Utilization" || target["averageUtilization"] == nil {
+		return nil, false
 	}
-	return target["averageUtilization"], nil
+	return target["averageUtilization"], true
 }
 
 func hpaV2FromSkiff(o map[string]any) {
 	spec, out, st, stOut := hpaCommonFromSkiff(o)
-	if pct, ok := spec["targetCpuUtilizationPercent"]; ok {
+	setIf(out, "metrics", spec["metrics"])
+	setIf(out, "behavior", spec["behavior"])
+	if pct, ok := spec["targetCpuUtilizationPercent"]; ok && out["metrics"] == nil {
 		out["metrics"] = []any{cpuMetric("target", map[string]any{"type": "Utilization", "averageUtilization": pct})}
 	}
 	if pct, ok := st["currentCpuUtilizationPercent"]; ok {

@@ -90,7 +90,11 @@ var persistentVolumeUnsupported = []string{
 	"spec.storageos",
 }
 
-var hpaUnsupported = []string{"spec.behavior"}
+var hpaUnsupported = []string{
+	"spec.behavior.scaleUp.policies", "spec.behavior.scaleUp.selectPolicy", "spec.behavior.scaleUp.tolerance",
+	"spec.behavior.scaleDown.policies", "spec.behavior.scaleDown.selectPolicy", "spec.behavior.scaleDown.tolerance",
+	"spec.metrics[].pods", "spec.metrics[].object", "spec.metrics[].external", "spec.metrics[].containerResource",
+}
 
 // unsupportedFields returns the set of Kubernetes field paths, from the
 // top of a manifest of kind, that skiff does not implement.

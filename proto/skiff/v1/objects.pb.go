@@ -3683,10 +3683,18 @@ type AutoscalerSpec struct {
 	Target      string `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
 	MinReplicas *int32 `protobuf:"varint,2,opt,name=min_replicas,json=minReplicas,proto3,oneof" json:"min_replicas,omitempty"`
 	MaxReplicas int32  `protobuf:"varint,3,opt,name=max_replicas,json=maxReplicas,proto3" json:"max_replicas,omitempty"`
-	// Target mean CPU use in percent of the pods' requests; default 80.
+	// Target mean CPU use in percent of the pods' requests; default 80 when
+	// metrics are not given.
 	TargetCpuUtilizationPercent *int32 `protobuf:"varint,4,opt,name=target_cpu_utilization_percent,json=targetCpuUtilizationPercent,proto3,oneof" json:"target_cpu_utilization_percent,omitempty"`
-	unknownFields               protoimpl.UnknownFields
-	sizeCache                   protoimpl.SizeCache
+	// What to scale on, as Kubernetes' autoscaling/v2 metrics: Resource
+	// metrics of cpu or memory. With several, the largest count any asks for
+	// wins. When set, target_cpu_utilization_percent is not used.
+	Metrics []*MetricSpec `protobuf:"bytes,5,rep,name=metrics,proto3" json:"metrics,omitempty"`
+	// Stabilization windows; scale-down defaults to the controller's
+	// --scale-down-window, scale-up to none.
+	Behavior      *AutoscalerBehavior `protobuf:"bytes,6,opt,name=behavior,proto3" json:"behavior,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AutoscalerSpec) Reset() {
@@ -3747,6 +3755,287 @@ func (x *AutoscalerSpec) GetTargetCpuUtilizationPercent() int32 {
 	return 0
 }
 
+func (x *AutoscalerSpec) GetMetrics() []*MetricSpec {
+	if x != nil {
+		return x.Metrics
+	}
+	return nil
+}
+
+func (x *AutoscalerSpec) GetBehavior() *AutoscalerBehavior {
+	if x != nil {
+		return x.Behavior
+	}
+	return nil
+}
+
+// type is Resource; the other Kubernetes metric types are not supported yet.
+type MetricSpec struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Type          string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	Resource      *ResourceMetricSource  `protobuf:"bytes,2,opt,name=resource,proto3" json:"resource,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MetricSpec) Reset() {
+	*x = MetricSpec{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MetricSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MetricSpec) ProtoMessage() {}
+
+func (x *MetricSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MetricSpec.ProtoReflect.Descriptor instead.
+func (*MetricSpec) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *MetricSpec) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *MetricSpec) GetResource() *ResourceMetricSource {
+	if x != nil {
+		return x.Resource
+	}
+	return nil
+}
+
+// name is cpu or memory.
+type ResourceMetricSource struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Target        *MetricTarget          `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResourceMetricSource) Reset() {
+	*x = ResourceMetricSource{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResourceMetricSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResourceMetricSource) ProtoMessage() {}
+
+func (x *ResourceMetricSource) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResourceMetricSource.ProtoReflect.Descriptor instead.
+func (*ResourceMetricSource) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *ResourceMetricSource) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ResourceMetricSource) GetTarget() *MetricTarget {
+	if x != nil {
+		return x.Target
+	}
+	return nil
+}
+
+// type is Utilization (average_utilization: mean use in percent of the
+// pods' requests) or AverageValue (average_value: mean use per pod, a
+// quantity).
+type MetricTarget struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Type               string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	AverageUtilization *int32                 `protobuf:"varint,2,opt,name=average_utilization,json=averageUtilization,proto3,oneof" json:"average_utilization,omitempty"`
+	AverageValue       string                 `protobuf:"bytes,3,opt,name=average_value,json=averageValue,proto3" json:"average_value,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *MetricTarget) Reset() {
+	*x = MetricTarget{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MetricTarget) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MetricTarget) ProtoMessage() {}
+
+func (x *MetricTarget) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MetricTarget.ProtoReflect.Descriptor instead.
+func (*MetricTarget) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *MetricTarget) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *MetricTarget) GetAverageUtilization() int32 {
+	if x != nil && x.AverageUtilization != nil {
+		return *x.AverageUtilization
+	}
+	return 0
+}
+
+func (x *MetricTarget) GetAverageValue() string {
+	if x != nil {
+		return x.AverageValue
+	}
+	return ""
+}
+
+type AutoscalerBehavior struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ScaleUp       *ScalingRules          `protobuf:"bytes,1,opt,name=scale_up,json=scaleUp,proto3" json:"scale_up,omitempty"`
+	ScaleDown     *ScalingRules          `protobuf:"bytes,2,opt,name=scale_down,json=scaleDown,proto3" json:"scale_down,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AutoscalerBehavior) Reset() {
+	*x = AutoscalerBehavior{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AutoscalerBehavior) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AutoscalerBehavior) ProtoMessage() {}
+
+func (x *AutoscalerBehavior) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AutoscalerBehavior.ProtoReflect.Descriptor instead.
+func (*AutoscalerBehavior) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *AutoscalerBehavior) GetScaleUp() *ScalingRules {
+	if x != nil {
+		return x.ScaleUp
+	}
+	return nil
+}
+
+func (x *AutoscalerBehavior) GetScaleDown() *ScalingRules {
+	if x != nil {
+		return x.ScaleDown
+	}
+	return nil
+}
+
+// A recommendation is followed only once every recommendation of the last
+// stabilization_window_seconds agrees with it (0 to 3600).
+type ScalingRules struct {
+	state                      protoimpl.MessageState `protogen:"open.v1"`
+	StabilizationWindowSeconds *int32                 `protobuf:"varint,1,opt,name=stabilization_window_seconds,json=stabilizationWindowSeconds,proto3,oneof" json:"stabilization_window_seconds,omitempty"`
+	unknownFields              protoimpl.UnknownFields
+	sizeCache                  protoimpl.SizeCache
+}
+
+func (x *ScalingRules) Reset() {
+	*x = ScalingRules{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScalingRules) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScalingRules) ProtoMessage() {}
+
+func (x *ScalingRules) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScalingRules.ProtoReflect.Descriptor instead.
+func (*ScalingRules) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *ScalingRules) GetStabilizationWindowSeconds() int32 {
+	if x != nil && x.StabilizationWindowSeconds != nil {
+		return *x.StabilizationWindowSeconds
+	}
+	return 0
+}
+
 type AutoscalerStatus struct {
 	state                        protoimpl.MessageState `protogen:"open.v1"`
 	CurrentReplicas              int32                  `protobuf:"varint,1,opt,name=current_replicas,json=currentReplicas,proto3" json:"current_replicas,omitempty"`
@@ -3761,7 +4050,7 @@ type AutoscalerStatus struct {
 
 func (x *AutoscalerStatus) Reset() {
 	*x = AutoscalerStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[55]
+	mi := &file_skiff_v1_objects_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3773,7 +4062,7 @@ func (x *AutoscalerStatus) String() string {
 func (*AutoscalerStatus) ProtoMessage() {}
 
 func (x *AutoscalerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[55]
+	mi := &file_skiff_v1_objects_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3786,7 +4075,7 @@ func (x *AutoscalerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerStatus.ProtoReflect.Descriptor instead.
 func (*AutoscalerStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{55}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *AutoscalerStatus) GetCurrentReplicas() int32 {
@@ -3850,7 +4139,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[56]
+	mi := &file_skiff_v1_objects_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3862,7 +4151,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[56]
+	mi := &file_skiff_v1_objects_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3875,7 +4164,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{56}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *Event) GetMetadata() *ObjectMeta {
@@ -3953,7 +4242,7 @@ type ObjectReference struct {
 
 func (x *ObjectReference) Reset() {
 	*x = ObjectReference{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[57]
+	mi := &file_skiff_v1_objects_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3965,7 +4254,7 @@ func (x *ObjectReference) String() string {
 func (*ObjectReference) ProtoMessage() {}
 
 func (x *ObjectReference) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[57]
+	mi := &file_skiff_v1_objects_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3978,7 +4267,7 @@ func (x *ObjectReference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectReference.ProtoReflect.Descriptor instead.
 func (*ObjectReference) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{57}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *ObjectReference) GetKind() string {
@@ -4353,14 +4642,35 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"Autoscaler\x120\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12,\n" +
 	"\x04spec\x18\x02 \x01(\v2\x18.skiff.v1.AutoscalerSpecR\x04spec\x122\n" +
-	"\x06status\x18\x03 \x01(\v2\x1a.skiff.v1.AutoscalerStatusR\x06status\"\xf1\x01\n" +
+	"\x06status\x18\x03 \x01(\v2\x1a.skiff.v1.AutoscalerStatusR\x06status\"\xdb\x02\n" +
 	"\x0eAutoscalerSpec\x12\x16\n" +
 	"\x06target\x18\x01 \x01(\tR\x06target\x12&\n" +
 	"\fmin_replicas\x18\x02 \x01(\x05H\x00R\vminReplicas\x88\x01\x01\x12!\n" +
 	"\fmax_replicas\x18\x03 \x01(\x05R\vmaxReplicas\x12H\n" +
-	"\x1etarget_cpu_utilization_percent\x18\x04 \x01(\x05H\x01R\x1btargetCpuUtilizationPercent\x88\x01\x01B\x0f\n" +
+	"\x1etarget_cpu_utilization_percent\x18\x04 \x01(\x05H\x01R\x1btargetCpuUtilizationPercent\x88\x01\x01\x12.\n" +
+	"\ametrics\x18\x05 \x03(\v2\x14.skiff.v1.MetricSpecR\ametrics\x128\n" +
+	"\bbehavior\x18\x06 \x01(\v2\x1c.skiff.v1.AutoscalerBehaviorR\bbehaviorB\x0f\n" +
 	"\r_min_replicasB!\n" +
-	"\x1f_target_cpu_utilization_percent\"\x82\x03\n" +
+	"\x1f_target_cpu_utilization_percent\"\\\n" +
+	"\n" +
+	"MetricSpec\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12:\n" +
+	"\bresource\x18\x02 \x01(\v2\x1e.skiff.v1.ResourceMetricSourceR\bresource\"Z\n" +
+	"\x14ResourceMetricSource\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
+	"\x06target\x18\x02 \x01(\v2\x16.skiff.v1.MetricTargetR\x06target\"\x95\x01\n" +
+	"\fMetricTarget\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x124\n" +
+	"\x13average_utilization\x18\x02 \x01(\x05H\x00R\x12averageUtilization\x88\x01\x01\x12#\n" +
+	"\raverage_value\x18\x03 \x01(\tR\faverageValueB\x16\n" +
+	"\x14_average_utilization\"~\n" +
+	"\x12AutoscalerBehavior\x121\n" +
+	"\bscale_up\x18\x01 \x01(\v2\x16.skiff.v1.ScalingRulesR\ascaleUp\x125\n" +
+	"\n" +
+	"scale_down\x18\x02 \x01(\v2\x16.skiff.v1.ScalingRulesR\tscaleDown\"v\n" +
+	"\fScalingRules\x12E\n" +
+	"\x1cstabilization_window_seconds\x18\x01 \x01(\x05H\x00R\x1astabilizationWindowSeconds\x88\x01\x01B\x1f\n" +
+	"\x1d_stabilization_window_seconds\"\x82\x03\n" +
 	"\x10AutoscalerStatus\x12)\n" +
 	"\x10current_replicas\x18\x01 \x01(\x05R\x0fcurrentReplicas\x12)\n" +
 	"\x10desired_replicas\x18\x02 \x01(\x05R\x0fdesiredReplicas\x12J\n" +
@@ -4399,7 +4709,7 @@ func file_skiff_v1_objects_proto_rawDescGZIP() []byte {
 	return file_skiff_v1_objects_proto_rawDescData
 }
 
-var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 67)
+var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 72)
 var file_skiff_v1_objects_proto_goTypes = []any{
 	(*ObjectMeta)(nil),               // 0: skiff.v1.ObjectMeta
 	(*TypeMeta)(nil),                 // 1: skiff.v1.TypeMeta
@@ -4456,40 +4766,45 @@ var file_skiff_v1_objects_proto_goTypes = []any{
 	(*ReplicaSetStatus)(nil),         // 52: skiff.v1.ReplicaSetStatus
 	(*Autoscaler)(nil),               // 53: skiff.v1.Autoscaler
 	(*AutoscalerSpec)(nil),           // 54: skiff.v1.AutoscalerSpec
-	(*AutoscalerStatus)(nil),         // 55: skiff.v1.AutoscalerStatus
-	(*Event)(nil),                    // 56: skiff.v1.Event
-	(*ObjectReference)(nil),          // 57: skiff.v1.ObjectReference
-	nil,                              // 58: skiff.v1.ObjectMeta.LabelsEntry
-	nil,                              // 59: skiff.v1.ObjectMeta.AnnotationsEntry
-	nil,                              // 60: skiff.v1.LabelSelector.MatchLabelsEntry
-	nil,                              // 61: skiff.v1.NodeStatus.CapacityEntry
-	nil,                              // 62: skiff.v1.NodeStatus.AllocatableEntry
-	nil,                              // 63: skiff.v1.PodSpec.NodeSelectorEntry
-	nil,                              // 64: skiff.v1.ResourceRequirements.RequestsEntry
-	nil,                              // 65: skiff.v1.ResourceRequirements.LimitsEntry
-	nil,                              // 66: skiff.v1.ServiceSpec.SelectorEntry
-	(*timestamppb.Timestamp)(nil),    // 67: google.protobuf.Timestamp
+	(*MetricSpec)(nil),               // 55: skiff.v1.MetricSpec
+	(*ResourceMetricSource)(nil),     // 56: skiff.v1.ResourceMetricSource
+	(*MetricTarget)(nil),             // 57: skiff.v1.MetricTarget
+	(*AutoscalerBehavior)(nil),       // 58: skiff.v1.AutoscalerBehavior
+	(*ScalingRules)(nil),             // 59: skiff.v1.ScalingRules
+	(*AutoscalerStatus)(nil),         // 60: skiff.v1.AutoscalerStatus
+	(*Event)(nil),                    // 61: skiff.v1.Event
+	(*ObjectReference)(nil),          // 62: skiff.v1.ObjectReference
+	nil,                              // 63: skiff.v1.ObjectMeta.LabelsEntry
+	nil,                              // 64: skiff.v1.ObjectMeta.AnnotationsEntry
+	nil,                              // 65: skiff.v1.LabelSelector.MatchLabelsEntry
+	nil,                              // 66: skiff.v1.NodeStatus.CapacityEntry
+	nil,                              // 67: skiff.v1.NodeStatus.AllocatableEntry
+	nil,                              // 68: skiff.v1.PodSpec.NodeSelectorEntry
+	nil,                              // 69: skiff.v1.ResourceRequirements.RequestsEntry
+	nil,                              // 70: skiff.v1.ResourceRequirements.LimitsEntry
+	nil,                              // 71: skiff.v1.ServiceSpec.SelectorEntry
+	(*timestamppb.Timestamp)(nil),    // 72: google.protobuf.Timestamp
 }
 var file_skiff_v1_objects_proto_depIdxs = []int32{
-	58, // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
-	59, // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
-	67, // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	67, // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	63, // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
+	64, // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
+	72, // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	72, // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
 	2,  // 4: skiff.v1.ObjectMeta.owner_references:type_name -> skiff.v1.OwnerReference
 	1,  // 5: skiff.v1.ObjectMeta.applied_as:type_name -> skiff.v1.TypeMeta
-	60, // 6: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
+	65, // 6: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
 	4,  // 7: skiff.v1.LabelSelector.match_expressions:type_name -> skiff.v1.LabelSelectorRequirement
-	67, // 8: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
-	67, // 9: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	72, // 8: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
+	72, // 9: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
 	0,  // 10: skiff.v1.Namespace.metadata:type_name -> skiff.v1.ObjectMeta
 	7,  // 11: skiff.v1.Namespace.status:type_name -> skiff.v1.NamespaceStatus
 	0,  // 12: skiff.v1.Node.metadata:type_name -> skiff.v1.ObjectMeta
 	9,  // 13: skiff.v1.Node.spec:type_name -> skiff.v1.NodeSpec
 	11, // 14: skiff.v1.Node.status:type_name -> skiff.v1.NodeStatus
 	10, // 15: skiff.v1.NodeSpec.taints:type_name -> skiff.v1.Taint
-	67, // 16: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
-	61, // 17: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
-	62, // 18: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
+	72, // 16: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
+	66, // 17: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
+	67, // 18: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
 	5,  // 19: skiff.v1.NodeStatus.conditions:type_name -> skiff.v1.Condition
 	12, // 20: skiff.v1.NodeStatus.addresses:type_name -> skiff.v1.NodeAddress
 	13, // 21: skiff.v1.NodeStatus.node_info:type_name -> skiff.v1.NodeSystemInfo
@@ -4498,7 +4813,7 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	33, // 24: skiff.v1.Pod.status:type_name -> skiff.v1.PodStatus
 	17, // 25: skiff.v1.PodSpec.containers:type_name -> skiff.v1.Container
 	28, // 26: skiff.v1.PodSpec.volumes:type_name -> skiff.v1.PodVolume
-	63, // 27: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
+	68, // 27: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
 	32, // 28: skiff.v1.PodSpec.tolerations:type_name -> skiff.v1.Toleration
 	16, // 29: skiff.v1.PodSpec.security_context:type_name -> skiff.v1.PodSecurityContext
 	18, // 30: skiff.v1.Container.env:type_name -> skiff.v1.EnvVar
@@ -4508,8 +4823,8 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	22, // 34: skiff.v1.Container.liveness_probe:type_name -> skiff.v1.Probe
 	22, // 35: skiff.v1.Container.readiness_probe:type_name -> skiff.v1.Probe
 	26, // 36: skiff.v1.Container.security_context:type_name -> skiff.v1.SecurityContext
-	64, // 37: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
-	65, // 38: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
+	69, // 37: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
+	70, // 38: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
 	23, // 39: skiff.v1.Probe.exec:type_name -> skiff.v1.ExecAction
 	24, // 40: skiff.v1.Probe.tcp_socket:type_name -> skiff.v1.TCPSocketAction
 	25, // 41: skiff.v1.Probe.http_get:type_name -> skiff.v1.HTTPGetAction
@@ -4518,20 +4833,20 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	30, // 44: skiff.v1.PodVolume.host_path:type_name -> skiff.v1.HostPathSource
 	31, // 45: skiff.v1.PodVolume.volume:type_name -> skiff.v1.VolumeClaimSource
 	5,  // 46: skiff.v1.PodStatus.conditions:type_name -> skiff.v1.Condition
-	67, // 47: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	72, // 47: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
 	34, // 48: skiff.v1.PodStatus.container_statuses:type_name -> skiff.v1.ContainerStatus
 	35, // 49: skiff.v1.ContainerStatus.state:type_name -> skiff.v1.ContainerState
 	35, // 50: skiff.v1.ContainerStatus.last_state:type_name -> skiff.v1.ContainerState
 	36, // 51: skiff.v1.ContainerState.waiting:type_name -> skiff.v1.ContainerStateWaiting
 	37, // 52: skiff.v1.ContainerState.running:type_name -> skiff.v1.ContainerStateRunning
 	38, // 53: skiff.v1.ContainerState.terminated:type_name -> skiff.v1.ContainerStateTerminated
-	67, // 54: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	67, // 55: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	67, // 56: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	72, // 54: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	72, // 55: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	72, // 56: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
 	0,  // 57: skiff.v1.Service.metadata:type_name -> skiff.v1.ObjectMeta
 	40, // 58: skiff.v1.Service.spec:type_name -> skiff.v1.ServiceSpec
 	42, // 59: skiff.v1.Service.status:type_name -> skiff.v1.ServiceStatus
-	66, // 60: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
+	71, // 60: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
 	41, // 61: skiff.v1.ServiceSpec.ports:type_name -> skiff.v1.ServicePort
 	43, // 62: skiff.v1.ServiceStatus.endpoints:type_name -> skiff.v1.Endpoint
 	0,  // 63: skiff.v1.Volume.metadata:type_name -> skiff.v1.ObjectMeta
@@ -4550,18 +4865,24 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	5,  // 76: skiff.v1.ReplicaSetStatus.conditions:type_name -> skiff.v1.Condition
 	0,  // 77: skiff.v1.Autoscaler.metadata:type_name -> skiff.v1.ObjectMeta
 	54, // 78: skiff.v1.Autoscaler.spec:type_name -> skiff.v1.AutoscalerSpec
-	55, // 79: skiff.v1.Autoscaler.status:type_name -> skiff.v1.AutoscalerStatus
-	67, // 80: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
-	5,  // 81: skiff.v1.AutoscalerStatus.conditions:type_name -> skiff.v1.Condition
-	0,  // 82: skiff.v1.Event.metadata:type_name -> skiff.v1.ObjectMeta
-	57, // 83: skiff.v1.Event.involved_object:type_name -> skiff.v1.ObjectReference
-	67, // 84: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	67, // 85: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
-	86, // [86:86] is the sub-list for method output_type
-	86, // [86:86] is the sub-list for method input_type
-	86, // [86:86] is the sub-list for extension type_name
-	86, // [86:86] is the sub-list for extension extendee
-	0,  // [0:86] is the sub-list for field type_name
+	60, // 79: skiff.v1.Autoscaler.status:type_name -> skiff.v1.AutoscalerStatus
+	55, // 80: skiff.v1.AutoscalerSpec.metrics:type_name -> skiff.v1.MetricSpec
+	58, // 81: skiff.v1.AutoscalerSpec.behavior:type_name -> skiff.v1.AutoscalerBehavior
+	56, // 82: skiff.v1.MetricSpec.resource:type_name -> skiff.v1.ResourceMetricSource
+	57, // 83: skiff.v1.ResourceMetricSource.target:type_name -> skiff.v1.MetricTarget
+	59, // 84: skiff.v1.AutoscalerBehavior.scale_up:type_name -> skiff.v1.ScalingRules
+	59, // 85: skiff.v1.AutoscalerBehavior.scale_down:type_name -> skiff.v1.ScalingRules
+	72, // 86: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
+	5,  // 87: skiff.v1.AutoscalerStatus.conditions:type_name -> skiff.v1.Condition
+	0,  // 88: skiff.v1.Event.metadata:type_name -> skiff.v1.ObjectMeta
+	62, // 89: skiff.v1.Event.involved_object:type_name -> skiff.v1.ObjectReference
+	72, // 90: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	72, // 91: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	92, // [92:92] is the sub-list for method output_type
+	92, // [92:92] is the sub-list for method input_type
+	92, // [92:92] is the sub-list for extension type_name
+	92, // [92:92] is the sub-list for extension extendee
+	0,  // [0:92] is the sub-list for field type_name
 }
 
 func init() { file_skiff_v1_objects_proto_init() }
@@ -4575,14 +4896,16 @@ func file_skiff_v1_objects_proto_init() {
 	file_skiff_v1_objects_proto_msgTypes[32].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[50].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[54].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[55].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[57].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[59].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[60].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_skiff_v1_objects_proto_rawDesc), len(file_skiff_v1_objects_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   67,
+			NumMessages:   72,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
