@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
@@ -20,16 +21,9 @@ import (
 // An autoscaler end to end, with the usage a test-driven "agent" reports:
 // a fixed total CPU load shared by the ready pods of the target.
 func TestAutoscalerScalesUpUnderLoadAndBackDown(t *testing.T) {
-	usage := apiserver.NewUsageService(time.Minute)
-	srv := apitest.Start(t, func(cfg *apiserver.Config) {
-		cfg.RegisterServices = func(g *grpc.Server) { usage.Register(g) }
-	})
+	srv, usage, reg := startAutoscaling(t)
 	c := srv.Client
 	ctx := ctxT(t)
-	reg := startManager(t, srv, func(cfg *controller.Config) {
-		cfg.AutoscalerSyncPeriod = 300 * time.Millisecond
-		cfg.ScaleDownWindow = 3 * time.Second
-	})
 
 	rs, err := c.ReplicaSets().Create(ctx, newRS("burn", 1, "burn")) // 100m requested per pod
 	if err != nil {
@@ -104,6 +98,20 @@ func TestAutoscalerScalesUpUnderLoadAndBackDown(t *testing.T) {
 	})
 }
 
+// startAutoscaling starts an API server with the usage service and the
+// controllers, autoscalers syncing every 300ms with a 3s scale-down window.
+func startAutoscaling(t *testing.T) (*apitest.Server, *apiserver.UsageService, *prometheus.Registry) {
+	usage := apiserver.NewUsageService(time.Minute)
+	srv := apitest.Start(t, func(cfg *apiserver.Config) {
+		cfg.RegisterServices = func(g *grpc.Server) { usage.Register(g) }
+	})
+	reg := startManager(t, srv, func(cfg *controller.Config) {
+		cfg.AutoscalerSyncPeriod = 300 * time.Millisecond
+		cfg.ScaleDownWindow = 3 * time.Second
+	})
+	return srv, usage, reg
+}
+
 // fakeAgent runs and readies every pod of the replica set uid and reports
 // for each the usage use gives for the number of its pods, until the test
 // ends.
@@ -138,16 +146,9 @@ func fakeAgent(t *testing.T, ctx context.Context, c *client.Client, usage *apise
 // an AverageValue. 300Mi shared by the pods at 100Mi each is 3 pods, and it
 // stays there.
 func TestAutoscalerScalesOnMemoryAverageValue(t *testing.T) {
-	usage := apiserver.NewUsageService(time.Minute)
-	srv := apitest.Start(t, func(cfg *apiserver.Config) {
-		cfg.RegisterServices = func(g *grpc.Server) { usage.Register(g) }
-	})
+	srv, usage, _ := startAutoscaling(t)
 	c := srv.Client
 	ctx := ctxT(t)
-	startManager(t, srv, func(cfg *controller.Config) {
-		cfg.AutoscalerSyncPeriod = 300 * time.Millisecond
-		cfg.ScaleDownWindow = 3 * time.Second
-	})
 	rs, err := c.ReplicaSets().Create(ctx, newRS("mem", 1, "mem"))
 	if err != nil {
 		t.Fatal(err)

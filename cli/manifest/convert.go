@@ -160,6 +160,25 @@ func accessMode(spec map[string]any) (string, error) {
 	return "", fmt.Errorf("spec.accessModes[0]: %s is not an access mode; give ReadWriteOnce or ReadWriteMany", quoteAny(modes[0]))
 }
 
+// filesystemOnly refuses a volumeMode but Filesystem, what skiff's volumes
+// are.
+func filesystemOnly(mode any) error {
+	if mode != "Filesystem" {
+		return fmt.Errorf("spec.volumeMode: %s is not supported by skiff yet", quoteAny(mode))
+	}
+	return nil
+}
+
+// accessModesOf starts a claim's or PersistentVolume's spec from a skiff
+// volume's: its one access mode as Kubernetes' list.
+func accessModesOf(spec map[string]any) map[string]any {
+	out := map[string]any{}
+	if m, ok := spec["accessMode"]; ok {
+		out["accessModes"] = []any{m}
+	}
+	return out
+}
+
 // storageQuantity takes the one resource a volume has, storage, out of a
 // map of quantities (capacity, resources.requests).
 func storageQuantity(m map[string]any, path string) (any, error) {
@@ -208,9 +227,8 @@ func claimToSkiff(o map[string]any) error {
 		switch k {
 		case "accessModes", "resources", "storageClassName":
 		case "volumeMode":
-			// Filesystem is what skiff's volumes are; Block is not.
-			if spec[k] != "Filesystem" {
-				return fmt.Errorf("spec.volumeMode: %s is not supported by skiff yet", quoteAny(spec[k]))
+			if err := filesystemOnly(spec[k]); err != nil {
+				return err
 			}
 		default:
 			return unknownField(k, "spec", []string{"accessModes", "resources", "storageClassName", "volumeMode"})
@@ -222,10 +240,7 @@ func claimToSkiff(o map[string]any) error {
 
 func claimFromSkiff(o map[string]any) {
 	spec := child(o, "spec")
-	out := map[string]any{}
-	if m, ok := spec["accessMode"]; ok {
-		out["accessModes"] = []any{m}
-	}
+	out := accessModesOf(spec)
 	if c, ok := spec["capacity"]; ok {
 		out["resources"] = map[string]any{"requests": map[string]any{"storage": c}}
 	}
@@ -275,8 +290,8 @@ func persistentVolumeToSkiff(o map[string]any) error {
 		case "hostPath", "nfs", "storageClassName":
 			out[k] = v
 		case "volumeMode":
-			if v != "Filesystem" {
-				return fmt.Errorf("spec.volumeMode: %s is not supported by skiff yet", quoteAny(v))
+			if err := filesystemOnly(v); err != nil {
+				return err
 			}
 		default:
 			return unknownField(k, "spec", []string{"accessModes", "capacity", "hostPath", "nfs", "storageClassName", "volumeMode"})
@@ -288,10 +303,7 @@ func persistentVolumeToSkiff(o map[string]any) error {
 
 func persistentVolumeFromSkiff(o map[string]any) {
 	spec := child(o, "spec")
-	out := map[string]any{}
-	if m, ok := spec["accessMode"]; ok {
-		out["accessModes"] = []any{m}
-	}
+	out := accessModesOf(spec)
 	if c, ok := spec["capacity"]; ok {
 		out["capacity"] = map[string]any{"storage": c}
 	}
