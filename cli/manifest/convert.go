@@ -109,7 +109,8 @@ func serviceFromSkiff(o map[string]any) {
 	for _, p := range list(child(o, "spec"), "ports") {
 		port, _ := p.(map[string]any)
 		if s, ok := port["targetPort"].(string); ok {
-			if _, err := strconv.Atoi(s); err == nil {
+			// Only a number that prints back the same ("80", not "080").
+			if n, err := strconv.Atoi(s); err == nil && strconv.Itoa(n) == s {
 				port["targetPort"] = json.Number(s)
 			}
 		}
