@@ -31,9 +31,9 @@ var kindInfos = []KindInfo{
 	{Kind_KIND_NODE, "Node", "nodes", []string{"no"}, false, true, func() Resource { return &Node{} }},
 	{Kind_KIND_POD, "Pod", "pods", []string{"po"}, true, true, func() Resource { return &Pod{} }},
 	{Kind_KIND_SERVICE, "Service", "services", []string{"svc"}, true, true, func() Resource { return &Service{} }},
-	{Kind_KIND_VOLUME, "Volume", "volumes", []string{"vol"}, true, true, func() Resource { return &Volume{} }},
+	{Kind_KIND_VOLUME, "Volume", "volumes", []string{"vol", "pvc", "pv"}, true, true, func() Resource { return &Volume{} }},
 	{Kind_KIND_REPLICA_SET, "ReplicaSet", "replicasets", []string{"rs"}, true, true, func() Resource { return &ReplicaSet{} }},
-	{Kind_KIND_AUTOSCALER, "Autoscaler", "autoscalers", []string{"as"}, true, true, func() Resource { return &Autoscaler{} }},
+	{Kind_KIND_AUTOSCALER, "Autoscaler", "autoscalers", []string{"as", "hpa"}, true, true, func() Resource { return &Autoscaler{} }},
 	{Kind_KIND_EVENT, "Event", "events", []string{"ev"}, true, false, func() Resource { return &Event{} }},
 }
 
