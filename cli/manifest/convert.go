@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
 // A Kubernetes manifest is converted to skiff's schema at the edge, here,
@@ -19,9 +21,67 @@ type conversion struct {
 	fromSkiff func(obj map[string]any)
 }
 
-// conversions by Kubernetes kind; both HorizontalPodAutoscaler versions
-// are told apart by apiVersion inside theirs.
+// conversionFor is the conversion of a Kubernetes kind, with what every
+// kind shares: owner references name their owner's apiVersion in
+// Kubernetes, derived from its kind in skiff.
 func conversionFor(apiVersion, kind string) conversion {
+	c := kindConversion(apiVersion, kind)
+	return conversion{
+		toSkiff: func(o map[string]any) error {
+			if err := ownerRefsToSkiff(child(o, "metadata")); err != nil {
+				return err
+			}
+			return c.toSkiff(o)
+		},
+		fromSkiff: func(o map[string]any) {
+			ownerRefsFromSkiff(child(o, "metadata"))
+			c.fromSkiff(o)
+		},
+	}
+}
+
+// ownerRefsToSkiff drops each owner reference's apiVersion, once it is
+// the one its kind is served as.
+func ownerRefsToSkiff(meta map[string]any) error {
+	for i, r := range list(meta, "ownerReferences") {
+		ref, _ := r.(map[string]any)
+		v, ok := ref["apiVersion"]
+		if !ok {
+			continue
+		}
+		kind, _ := ref["kind"].(string)
+		if want := ownerAPIVersion(kind); v != want {
+			return fmt.Errorf("metadata.ownerReferences[%d].apiVersion: a %s here is %q, not %s", i, kind, want, quoteAny(v))
+		}
+		delete(ref, "apiVersion")
+	}
+	return nil
+}
+
+func ownerRefsFromSkiff(meta map[string]any) {
+	for _, r := range list(meta, "ownerReferences") {
+		ref, _ := r.(map[string]any)
+		kind, _ := ref["kind"].(string)
+		if v := ownerAPIVersion(kind); v != "" && ref != nil {
+			ref["apiVersion"] = v
+		}
+	}
+}
+
+// ownerAPIVersion is the Kubernetes apiVersion of an owner's kind: the
+// first one it is served as.
+func ownerAPIVersion(kind string) string {
+	for _, t := range skiffv1.KubernetesTypes() {
+		if t.Kind == kind {
+			return t.APIVersion
+		}
+	}
+	return ""
+}
+
+// kindConversion is what is particular to a kind; both
+// HorizontalPodAutoscaler versions are told apart by apiVersion.
+func kindConversion(apiVersion, kind string) conversion {
 	switch kind {
 	case "Pod":
 		return conversion{

@@ -202,3 +202,27 @@ func TestReadDirSortedAndStdin(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+// A Kubernetes pod's owner references name the owner's apiVersion; skiff
+// derives it from the kind, and prints it back.
+func TestKubernetesOwnerReferences(t *testing.T) {
+	pod := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: r, uid: u1, controller: true}]\nspec:\n  containers: [{name: a, image: b}]\n"
+	objs, err := Decode("p.yaml", []byte(pod))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := objs[0].Obj.GetMetadata().GetOwnerReferences(); len(r) != 1 || r[0].GetName() != "r" || !r[0].GetController() {
+		t.Fatalf("owner references %v", r)
+	}
+	j, err := Encode(objs[0].Obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(j), `"apiVersion":"apps/v1","controller":true,"kind":"ReplicaSet"`) {
+		t.Errorf("printed without the owner's apiVersion: %s", j)
+	}
+	_, err = Decode("p.yaml", []byte(strings.Replace(pod, "apiVersion: apps/v1,", "apiVersion: v1,", 1)))
+	if err == nil || !strings.Contains(err.Error(), `metadata.ownerReferences[0].apiVersion: a ReplicaSet here is "apps/v1", not "v1"`) {
+		t.Errorf("a wrong owner apiVersion: %v", err)
+	}
+}
