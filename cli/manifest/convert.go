@@ -91,6 +91,11 @@ func kindConversion(apiVersion, kind string) conversion {
 	case "ReplicaSet":
 		return conversion{
 			toSkiff: func(o map[string]any) error {
+				// skiff/v1 defaults it from the template's labels; apps/v1
+				// asks for it, as Kubernetes does.
+				if child(o, "spec")["selector"] == nil {
+					return errors.New("spec.selector: required in apps/v1 (matchLabels of the template's labels)")
+				}
 				return podSpecToSkiff(child(child(child(o, "spec"), "template"), "spec"), "spec.template.spec")
 			},
 			fromSkiff: func(o map[string]any) { podSpecFromSkiff(child(child(child(o, "spec"), "template"), "spec")) },
