@@ -217,7 +217,7 @@ func decodeObject(top map[string]any) (skiffv1.KindInfo, skiffv1.Resource, error
 	if _, ok := child(body, "metadata")["appliedAs"]; ok {
 		// Kept by the server, never written: the top-level apiVersion and
 		// kind say it.
-		return skiffv1.KindInfo{}, nil, unknownField("appliedAs", "metadata", nil)
+		return skiffv1.KindInfo{}, nil, errors.New(`unknown field "appliedAs" in metadata: skiff keeps it; a manifest says it with its apiVersion and kind`)
 	}
 	if apiVersion != APIVersion {
 		return decodeKubernetes(apiVersion, kv, body)
