@@ -226,6 +226,18 @@ func accessMode(spec map[string]any) (string, error) {
 	return "", fmt.Errorf("spec.accessModes[0]: %s is not an access mode; give ReadWriteOnce or ReadWriteMany", quoteAny(modes[0]))
 }
 
+// volumeSpecFrom starts a skiff volume's spec from a claim's or
+// PersistentVolume's: their access mode.
+func volumeSpecFrom(spec map[string]any) (map[string]any, error) {
+	out := map[string]any{}
+	mode, err := accessMode(spec)
+	if err != nil {
+		return nil, err
+	}
+	setIf(out, "accessMode", mode)
+	return out, nil
+}
+
 // filesystemOnly refuses a volumeMode but Filesystem, what skiff's volumes
 // are.
 func filesystemOnly(mode any) error {
@@ -265,12 +277,10 @@ const selectedNode = "volume.kubernetes.io/selected-node"
 // storage on the node of its first pod, ReadWriteMany allowed.
 func claimToSkiff(o map[string]any) error {
 	spec := child(o, "spec")
-	out := map[string]any{}
-	mode, err := accessMode(spec)
+	out, err := volumeSpecFrom(spec)
 	if err != nil {
 		return err
 	}
-	setIf(out, "accessMode", mode)
 	res := child(spec, "resources")
 	for k := range res {
 		if k != "requests" && k != "limits" {
@@ -339,12 +349,10 @@ func claimFromSkiff(o map[string]any) {
 // same name, with its hostPath or nfs source.
 func persistentVolumeToSkiff(o map[string]any) error {
 	spec := child(o, "spec")
-	out := map[string]any{}
-	mode, err := accessMode(spec)
+	out, err := volumeSpecFrom(spec)
 	if err != nil {
 		return err
 	}
-	setIf(out, "accessMode", mode)
 	size, err := storageQuantity(child(spec, "capacity"), "spec.capacity")
 	if err != nil {
 		return err
@@ -404,7 +412,10 @@ func scaleTarget(spec map[string]any) (any, error) {
 	return ref["name"], nil
 }
 
-func hpaV1ToSkiff(o map[string]any) error {
+// hpaToSkiff converts what both HorizontalPodAutoscaler versions share
+// (the target, the bounds) and hands every other field of spec to field,
+// which converts it into out and says whether it knows it.
+func hpaToSkiff(o map[string]any, known []string, field func(k string, v any, out map[string]any) bool) error {
 	spec := child(o, "spec")
 	target, err := scaleTarget(spec)
 	if err != nil {
@@ -412,18 +423,26 @@ func hpaV1ToSkiff(o map[string]any) error {
 	}
 	out := map[string]any{"target": target}
 	for k, v := range spec {
-		switch k {
-		case "scaleTargetRef":
-		case "minReplicas", "maxReplicas":
+		switch {
+		case k == "scaleTargetRef":
+		case k == "minReplicas" || k == "maxReplicas":
 			out[k] = v
-		case "targetCPUUtilizationPercentage":
-			out["targetCpuUtilizationPercent"] = v
-		default:
-			return unknownField(k, "spec", []string{"scaleTargetRef", "minReplicas", "maxReplicas", "targetCPUUtilizationPercentage"})
+		case !field(k, v, out):
+			return unknownField(k, "spec", append([]string{"scaleTargetRef", "minReplicas", "maxReplicas"}, known...))
 		}
 	}
 	o["spec"] = out
 	return nil
+}
+
+func hpaV1ToSkiff(o map[string]any) error {
+	return hpaToSkiff(o, []string{"targetCPUUtilizationPercentage"}, func(k string, v any, out map[string]any) bool {
+		if k != "targetCPUUtilizationPercentage" {
+			return false
+		}
+		out["targetCpuUtilizationPercent"] = v
+		return true
+	})
 }
 
 // hpaCommonFromSkiff is what both HorizontalPodAutoscaler versions print
@@ -455,16 +474,9 @@ func hpaV1FromSkiff(o map[string]any) {
 // behavior windows under the same names; what it lacks of them the
 // unsupported list and validation refuse.
 func hpaV2ToSkiff(o map[string]any) error {
-	spec := child(o, "spec")
-	target, err := scaleTarget(spec)
-	if err != nil {
-		return err
-	}
-	out := map[string]any{"target": target}
-	for k, v := range spec {
+	return hpaToSkiff(o, []string{"metrics", "behavior"}, func(k string, v any, out map[string]any) bool {
 		switch k {
-		case "scaleTargetRef":
-		case "minReplicas", "maxReplicas", "behavior":
+		case "behavior":
 			out[k] = v
 		case "metrics":
 			// One cpu Utilization metric is the Autoscaler's simple form,
@@ -476,11 +488,10 @@ func hpaV2ToSkiff(o map[string]any) error {
 				out[k] = v
 			}
 		default:
-			return unknownField(k, "spec", []string{"scaleTargetRef", "minReplicas", "maxReplicas", "metrics", "behavior"})
+			return false
 		}
-	}
-	o["spec"] = out
-	return nil
+		return true
+	})
 }
 
 func onlyCPUUtilization(v any) (any, bool) {
