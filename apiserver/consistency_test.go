@@ -391,5 +391,5 @@ func TestPodCIDRCannotBeSetByUpdate(t *testing.T) {
 	}
 	c.Spec.PodCidr = "10.99.0.0/24" // node a's
 	_, err := s.Client.Nodes().Update(ctx, c)
-	wantCode(t, err, codes.InvalidArgument, "spec.podCidr")
+	wantCode(t, err, codes.InvalidArgument, "spec.podCIDR")
 }

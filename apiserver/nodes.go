@@ -108,7 +108,7 @@ func (s *Server) createNode(ctx context.Context, n *skiffv1.Node, r ref) (*skiff
 	if want := n.GetSpec().GetPodCidr(); want != "" {
 		p, err := netip.ParsePrefix(want)
 		if err != nil || !s.cidrs.contains(p) {
-			return nil, invalid("spec.podCidr: %q is not inside the cluster CIDR %s", want, s.cidrs.cluster)
+			return nil, invalid("spec.podCIDR: %q is not inside the cluster CIDR %s", want, s.cidrs.cluster)
 		}
 		created, err := s.store.Create(ctx, n, []string{cidrClaim(p.String())}, 0)
 		if err == storage.ErrClaimed {

@@ -243,7 +243,7 @@ func (s *Server) updateOnce(ctx context.Context, obj skiffv1.Resource, want int6
 		// Pod CIDRs are claimed in etcd when the server gives them out; one
 		// set by an update would have no claim and could be another node's.
 		if had == "" && o.GetSpec().GetPodCidr() != "" {
-			return nil, invalid("spec.podCidr: the server gives pod CIDRs when a node registers; it cannot be set by an update")
+			return nil, invalid("spec.podCIDR: the server gives pod CIDRs when a node registers; it cannot be set by an update")
 		}
 	}
 	validation.Default(obj)

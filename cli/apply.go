@@ -23,7 +23,8 @@ others to match. Each prints one line: pod/web created, configured or
 unchanged.
 
 A manifest is YAML (or JSON) with apiVersion: skiff/v1, kind, metadata and
-spec; several may share a file, separated by ---. A directory means every
+spec, or a Kubernetes manifest (v1, apps/v1, autoscaling/v1 or v2) of a kind
+skiff has; several may share a file, separated by ---. A directory means every
 .yaml, .yml and .json file in it. Every document is read and checked before
 anything is sent, so a file with one bad document changes nothing.`,
 		Example: `  skiff apply -f web.yaml

@@ -282,7 +282,14 @@ func (d *describer) autoscaler(a *skiffv1.Autoscaler) {
 	if c := st.CurrentCpuUtilizationPercent; c != nil {
 		cur = fmt.Sprintf("%d%%", *c)
 	}
-	d.kv(0, "CPU Utilization", fmt.Sprintf("%s (target %d%% of requests)", cur, targetCPU(a)))
+	if len(spec.GetMetrics()) == 0 {
+		d.kv(0, "CPU Utilization", fmt.Sprintf("%s (target %d%% of requests)", cur, targetCPU(a)))
+	} else {
+		d.kv(0, "Metrics", "( current / target )")
+		for _, m := range strings.Split(autoscalerCPU(a), ", ") {
+			d.kv(1, "resource", m)
+		}
+	}
 	d.kv(0, "Min Replicas", minReplicas(a))
 	d.kv(0, "Max Replicas", spec.GetMaxReplicas())
 	d.kv(0, "Replicas", fmt.Sprintf("%d current / %d desired", st.GetCurrentReplicas(), st.GetDesiredReplicas()))

@@ -301,13 +301,30 @@ func autoscalerRow(o skiffv1.Resource, now time.Time) ([]string, []string) {
 	}, nil
 }
 
-// autoscalerCPU is "current%/target%", as kubectl's TARGETS column.
+// autoscalerCPU is "current%/target%", as kubectl's TARGETS column, or
+// "name: current/target" per metric when it has metrics. Only the CPU
+// utilization is read back into the status.
 func autoscalerCPU(a *skiffv1.Autoscaler) string {
 	cur := "<unknown>"
 	if c := a.GetStatus().CurrentCpuUtilizationPercent; c != nil {
 		cur = fmt.Sprintf("%d%%", *c)
 	}
-	return fmt.Sprintf("%s/%d%%", cur, targetCPU(a))
+	if len(a.GetSpec().GetMetrics()) == 0 {
+		return fmt.Sprintf("%s/%d%%", cur, targetCPU(a))
+	}
+	var out []string
+	for _, m := range a.GetSpec().GetMetrics() {
+		r, t := m.GetResource(), m.GetResource().GetTarget()
+		now, want := "<unknown>", t.GetAverageValue()
+		if t.GetType() == "Utilization" {
+			want = fmt.Sprintf("%d%%", t.GetAverageUtilization())
+			if r.GetName() == "cpu" {
+				now = cur
+			}
+		}
+		out = append(out, fmt.Sprintf("%s: %s/%s", r.GetName(), now, want))
+	}
+	return strings.Join(out, ", ")
 }
 
 func targetCPU(a *skiffv1.Autoscaler) int32 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -128,7 +129,6 @@ func (as *autoscalers) sync(ctx context.Context, key string) error {
 	current := target.GetSpec().GetReplicas()
 	st.CurrentReplicas = current
 	minR, maxR := a.GetSpec().GetMinReplicas(), a.GetSpec().GetMaxReplicas()
-	targetPct := a.GetSpec().GetTargetCpuUtilizationPercent()
 
 	var desired int32
 	var reason string
@@ -144,7 +144,7 @@ func (as *autoscalers) sync(ctx context.Context, key string) error {
 		desired, reason = minR, "current number of replicas below the minimum"
 		cond("ScalingLimited", "True", autoscale.ReasonTooFewReplicas, "the replica count is less than the minimum replica count")
 	default:
-		rec, err := as.recommend(ctx, target, current, targetPct)
+		rec, err := as.recommend(ctx, target, current, scaleMetrics(a.GetSpec()))
 		if err != nil {
 			reasonCode := reasonFailedGetMetric
 			var sel *selectorError
@@ -161,10 +161,10 @@ func (as *autoscalers) sync(ctx context.Context, key string) error {
 			// sync, just nothing to do this period.
 			return nil
 		}
-		util := rec.UtilizationPercent
-		st.CurrentCpuUtilizationPercent = &util
-		cond("ScalingActive", "True", reasonValidMetricFound, "the autoscaler was able to compute the replica count from cpu resource utilization (percentage of request)")
-		stable := as.stabilizer(key).Stabilize(now, as.window, rec.Replicas)
+		st.CurrentCpuUtilizationPercent = rec.cpuUtilization
+		cond("ScalingActive", "True", reasonValidMetricFound, "the autoscaler was able to compute the replica count from %s", rec.metric)
+		up, down := as.windows(a.GetSpec().GetBehavior())
+		stable := as.stabilizer(key).Stabilize(now, up, down, current, rec.replicas)
 		var limited bool
 		var limReason, limMsg string
 		desired, limited, limReason, limMsg = autoscale.Limit(current, stable, minR, maxR)
@@ -173,8 +173,7 @@ func (as *autoscalers) sync(ctx context.Context, key string) error {
 		} else {
 			cond("ScalingLimited", "False", limReason, "%s", limMsg)
 		}
-		reason = fmt.Sprintf("cpu resource utilization (percentage of request) %d%%, target %d%%; recommended %d, highest within the stabilization window %d",
-			util, targetPct, rec.Replicas, stable)
+		reason = fmt.Sprintf("%s; recommended %d, %d within the stabilization windows", rec.reason, rec.replicas, stable)
 	}
 	st.DesiredReplicas = desired
 
@@ -201,65 +200,154 @@ type selectorError struct{ err error }
 
 func (e *selectorError) Error() string { return e.err.Error() }
 
+// scaleMetrics are the metrics an autoscaler scales on: its metrics, or
+// the CPU utilization target of the simple form.
+func scaleMetrics(s *skiffv1.AutoscalerSpec) []*skiffv1.MetricSpec {
+	if len(s.GetMetrics()) > 0 {
+		return s.GetMetrics()
+	}
+	return []*skiffv1.MetricSpec{{Type: "Resource", Resource: &skiffv1.ResourceMetricSource{
+		Name: "cpu", Target: &skiffv1.MetricTarget{Type: "Utilization", AverageUtilization: proto.Int32(s.GetTargetCpuUtilizationPercent())},
+	}}}
+}
+
+// windows are the stabilization windows of behavior: scale-up none and
+// scale-down the controller's unless it says otherwise.
+func (as *autoscalers) windows(b *skiffv1.AutoscalerBehavior) (up, down time.Duration) {
+	down = as.window
+	if w := b.GetScaleUp(); w != nil && w.StabilizationWindowSeconds != nil {
+		up = time.Duration(*w.StabilizationWindowSeconds) * time.Second
+	}
+	if w := b.GetScaleDown(); w != nil && w.StabilizationWindowSeconds != nil {
+		down = time.Duration(*w.StabilizationWindowSeconds) * time.Second
+	}
+	return up, down
+}
+
+// recommendation is what the metrics ask for together: the largest count
+// any of them asks for, as Kubernetes' HPA takes.
+type recommendation struct {
+	replicas       int32
+	cpuUtilization *int32 // the mean CPU use in percent of requests, when a metric reads it
+	metric         string // the metric that asked for replicas
+	reason         string
+}
+
 // recommend reads the target's pods and their usage and returns what the
 // metrics ask for.
-func (as *autoscalers) recommend(ctx context.Context, target *skiffv1.ReplicaSet, current, targetPct int32) (autoscale.Recommendation, error) {
+func (as *autoscalers) recommend(ctx context.Context, target *skiffv1.ReplicaSet, current int32, metrics []*skiffv1.MetricSpec) (recommendation, error) {
 	sel, err := labels.FromLabelSelector(target.GetSpec().GetSelector())
 	if err != nil || sel.Empty() {
-		return autoscale.Recommendation{}, &selectorError{fmt.Errorf("the target's selector: %v", err)}
+		return recommendation{}, &selectorError{fmt.Errorf("the target's selector: %v", err)}
 	}
 	ns := target.GetMetadata().GetNamespace()
-	var pods []autoscale.Pod
+	var pods []*skiffv1.Pod
 	for _, p := range as.inf.pods.ByIndex(indexNamespace, ns) {
-		if !sel.Matches(p.GetMetadata().GetLabels()) || !podActive(p) {
-			continue
+		if sel.Matches(p.GetMetadata().GetLabels()) && podActive(p) {
+			pods = append(pods, p)
 		}
-		req, err := cpuRequestMilli(p)
-		if err != nil {
-			return autoscale.Recommendation{}, err
-		}
-		pods = append(pods, autoscale.Pod{
-			Name:         p.GetMetadata().GetName(),
-			Pending:      p.GetStatus().GetPhase() == "Pending" || p.GetStatus().GetPhase() == "",
-			Ready:        podReady(p),
-			RequestMilli: req,
-		})
 	}
 	if len(pods) == 0 {
-		return autoscale.Recommendation{}, errors.New("the target has no pods")
+		return recommendation{}, errors.New("the target has no pods")
 	}
 	cctx, cancel := call(ctx)
 	snap, err := as.usage.Get(cctx, &skiffv1.UsageQuery{Namespace: ns})
 	cancel()
 	if err != nil {
-		return autoscale.Recommendation{}, fmt.Errorf("read pod usage: %w", err)
+		return recommendation{}, fmt.Errorf("read pod usage: %w", err)
+	}
+	var out recommendation
+	for i, m := range metrics {
+		rec, err := recommendFor(m, current, pods, snap, ns, as.tol)
+		if err != nil {
+			return recommendation{}, err
+		}
+		name, t := m.GetResource().GetName(), m.GetResource().GetTarget()
+		desc := fmt.Sprintf("%s resource utilization (percentage of request) %d%%, target %d%%", name, rec.UtilizationPercent, t.GetAverageUtilization())
+		if t.GetType() == "AverageValue" {
+			desc = fmt.Sprintf("%s resource use per pod %d%% of the target %s", name, rec.UtilizationPercent, t.GetAverageValue())
+		} else if name == "cpu" {
+			u := rec.UtilizationPercent
+			out.cpuUtilization = &u
+		}
+		if i == 0 || rec.Replicas > out.replicas {
+			out.replicas, out.metric = rec.Replicas, name+" resource "+strings.ToLower(t.GetType())
+		}
+		out.reason = strings.TrimPrefix(out.reason+"; "+desc, "; ")
+		as.log.Debug("recommendation", "target", client.KeyOf(target), "metric", name, "current", current, "pods", len(pods),
+			"utilization", rec.UtilizationPercent, "replicas", rec.Replicas)
+	}
+	return out, nil
+}
+
+// recommendFor computes what one metric asks for. An AverageValue target
+// is a Utilization target of 100 % of a request equal to that value, which
+// is Kubernetes' calculation for raw values too.
+func recommendFor(m *skiffv1.MetricSpec, current int32, pods []*skiffv1.Pod, snap *skiffv1.UsageSnapshot, ns string, tol float64) (autoscale.Recommendation, error) {
+	name, t := m.GetResource().GetName(), m.GetResource().GetTarget()
+	var perPod int64
+	targetPct := t.GetAverageUtilization()
+	if t.GetType() == "AverageValue" {
+		q, err := quantity.Parse(t.GetAverageValue())
+		if err != nil {
+			return autoscale.Recommendation{}, fmt.Errorf("target averageValue %q: %w", t.GetAverageValue(), err)
+		}
+		perPod, targetPct = amount(name, q), 100
+	}
+	in := make([]autoscale.Pod, 0, len(pods))
+	for _, p := range pods {
+		req := perPod
+		if req == 0 {
+			r, err := requestOf(p, name)
+			if err != nil {
+				return autoscale.Recommendation{}, err
+			}
+			req = r
+		}
+		in = append(in, autoscale.Pod{
+			Name:    p.GetMetadata().GetName(),
+			Pending: p.GetStatus().GetPhase() == "Pending" || p.GetStatus().GetPhase() == "",
+			Ready:   podReady(p),
+			Request: req,
+		})
 	}
 	usage := map[string]int64{}
 	for _, u := range snap.GetPods() {
-		if u.GetNamespace() == ns {
+		if u.GetNamespace() != ns {
+			continue
+		}
+		if name == "cpu" {
 			usage[u.GetName()] = int64(u.GetUsage().GetCpuCores()*1000 + 0.5)
+		} else {
+			usage[u.GetName()] = int64(u.GetUsage().GetMemoryWorkingSetBytes())
 		}
 	}
-	rec, err := autoscale.Replicas(current, pods, usage, targetPct, as.tol)
-	as.log.Debug("recommendation", "target", client.KeyOf(target), "current", current, "pods", len(pods),
-		"with_metrics", len(usage), "utilization", rec.UtilizationPercent, "replicas", rec.Replicas, "err", err)
-	return rec, err
+	return autoscale.Replicas(current, in, usage, targetPct, tol)
 }
 
-// cpuRequestMilli sums the CPU requests of pod's containers; a container
-// without one makes utilization undefined.
-func cpuRequestMilli(p *skiffv1.Pod) (int64, error) {
+// amount is a quantity in the unit usage is read in: millicores of cpu,
+// bytes of memory.
+func amount(resource string, q quantity.Quantity) int64 {
+	if resource == "cpu" {
+		return q.MilliValue()
+	}
+	return q.Value()
+}
+
+// requestOf sums the requests of pod's containers for resource, in the
+// unit of amount; a container without one makes utilization undefined.
+func requestOf(p *skiffv1.Pod, resource string) (int64, error) {
 	var sum int64
 	for _, c := range p.GetSpec().GetContainers() {
-		s, ok := c.GetResources().GetRequests()["cpu"]
+		s, ok := c.GetResources().GetRequests()[resource]
 		if !ok {
-			return 0, fmt.Errorf("missing request for cpu in container %s of pod %s", c.GetName(), p.GetMetadata().GetName())
+			return 0, fmt.Errorf("missing request for %s in container %s of pod %s", resource, c.GetName(), p.GetMetadata().GetName())
 		}
 		q, err := quantity.Parse(s)
 		if err != nil {
-			return 0, fmt.Errorf("pod %s container %s: cpu request %q: %w", p.GetMetadata().GetName(), c.GetName(), s, err)
+			return 0, fmt.Errorf("pod %s container %s: %s request %q: %w", p.GetMetadata().GetName(), c.GetName(), resource, s, err)
 		}
-		sum += q.MilliValue()
+		sum += amount(resource, q)
 	}
 	return sum, nil
 }

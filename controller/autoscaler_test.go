@@ -2,10 +2,12 @@ package controller_test
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
@@ -19,16 +21,9 @@ import (
 // An autoscaler end to end, with the usage a test-driven "agent" reports:
 // a fixed total CPU load shared by the ready pods of the target.
 func TestAutoscalerScalesUpUnderLoadAndBackDown(t *testing.T) {
-	usage := apiserver.NewUsageService(time.Minute)
-	srv := apitest.Start(t, func(cfg *apiserver.Config) {
-		cfg.RegisterServices = func(g *grpc.Server) { usage.Register(g) }
-	})
+	srv, usage, reg := startAutoscaling(t)
 	c := srv.Client
 	ctx := ctxT(t)
-	reg := startManager(t, srv, func(cfg *controller.Config) {
-		cfg.AutoscalerSyncPeriod = 300 * time.Millisecond
-		cfg.ScaleDownWindow = 3 * time.Second
-	})
 
 	rs, err := c.ReplicaSets().Create(ctx, newRS("burn", 1, "burn")) // 100m requested per pod
 	if err != nil {
@@ -46,32 +41,10 @@ func TestAutoscalerScalesUpUnderLoadAndBackDown(t *testing.T) {
 	// The fake agent: every pod of the set runs and is ready; the load
 	// (millicores in all) is split among them.
 	var loadMilli atomic.Int64
-	loadMilli.Store(300) // 300m over 100m requests at a 50% target: 6 pods
-	agentCtx, stopAgent := context.WithCancel(ctx)
-	agentDone := make(chan struct{})
-	go func() {
-		defer close(agentDone)
-		for agentCtx.Err() == nil {
-			pods, err := podsOf(agentCtx, c, uid)
-			if err == nil && len(pods) > 0 {
-				report := &skiffv1.UsageReport{Node: "fake", NodeUsage: &skiffv1.ResourceUsage{}}
-				per := float64(loadMilli.Load()) / 1000 / float64(len(pods))
-				for _, p := range pods {
-					setPodState(agentCtx, c, p, "Running", true)
-					report.Pods = append(report.Pods, &skiffv1.PodUsage{
-						Namespace: "default", Name: p.GetMetadata().GetName(), Uid: p.GetMetadata().GetUid(),
-						Usage: &skiffv1.ResourceUsage{CpuCores: per, MemoryWorkingSetBytes: 10 << 20},
-					})
-				}
-				usage.Report(agentCtx, report)
-			}
-			select {
-			case <-agentCtx.Done():
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
-	}()
-	t.Cleanup(func() { stopAgent(); <-agentDone })
+	loadMilli.Store(300) // 300m over 100m requested per pod at a 50% target: 6 pods
+	fakeAgent(t, ctx, c, usage, uid, func(pods int) *skiffv1.ResourceUsage {
+		return &skiffv1.ResourceUsage{CpuCores: float64(loadMilli.Load()) / 1000 / float64(pods), MemoryWorkingSetBytes: 10 << 20}
+	})
 
 	replicas := func() int32 {
 		rs, err := c.ReplicaSets().Get(ctx, "default", "burn")
@@ -123,6 +96,89 @@ func TestAutoscalerScalesUpUnderLoadAndBackDown(t *testing.T) {
 		pods, err := podsOf(ctx, c, uid)
 		return len(pods) == 1, err
 	})
+}
+
+// startAutoscaling starts an API server with the usage service and the
+// controllers, autoscalers syncing every 300ms with a 3s scale-down window.
+func startAutoscaling(t *testing.T) (*apitest.Server, *apiserver.UsageService, *prometheus.Registry) {
+	usage := apiserver.NewUsageService(time.Minute)
+	srv := apitest.Start(t, func(cfg *apiserver.Config) {
+		cfg.RegisterServices = func(g *grpc.Server) { usage.Register(g) }
+	})
+	reg := startManager(t, srv, func(cfg *controller.Config) {
+		cfg.AutoscalerSyncPeriod = 300 * time.Millisecond
+		cfg.ScaleDownWindow = 3 * time.Second
+	})
+	return srv, usage, reg
+}
+
+// fakeAgent runs and readies every pod of the replica set uid and reports
+// for each the usage use gives for the number of its pods, until the test
+// ends.
+func fakeAgent(t *testing.T, ctx context.Context, c *client.Client, usage *apiserver.UsageService, uid string, use func(pods int) *skiffv1.ResourceUsage) {
+	agentCtx, stopAgent := context.WithCancel(ctx)
+	agentDone := make(chan struct{})
+	go func() {
+		defer close(agentDone)
+		for agentCtx.Err() == nil {
+			pods, err := podsOf(agentCtx, c, uid)
+			if err == nil && len(pods) > 0 {
+				report := &skiffv1.UsageReport{Node: "fake", NodeUsage: &skiffv1.ResourceUsage{}}
+				for _, p := range pods {
+					setPodState(agentCtx, c, p, "Running", true)
+					report.Pods = append(report.Pods, &skiffv1.PodUsage{
+						Namespace: "default", Name: p.GetMetadata().GetName(), Uid: p.GetMetadata().GetUid(),
+						Usage: use(len(pods)),
+					})
+				}
+				usage.Report(agentCtx, report)
+			}
+			select {
+			case <-agentCtx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	t.Cleanup(func() { stopAgent(); <-agentDone })
+}
+
+// An autoscaler on Kubernetes' autoscaling/v2 metrics: memory per pod as
+// an AverageValue. 300Mi shared by the pods at 100Mi each is 3 pods, and it
+// stays there.
+func TestAutoscalerScalesOnMemoryAverageValue(t *testing.T) {
+	srv, usage, _ := startAutoscaling(t)
+	c := srv.Client
+	ctx := ctxT(t)
+	rs, err := c.ReplicaSets().Create(ctx, newRS("mem", 1, "mem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Autoscalers().Create(ctx, &skiffv1.Autoscaler{
+		Metadata: &skiffv1.ObjectMeta{Name: "mem", Namespace: "default"},
+		Spec: &skiffv1.AutoscalerSpec{Target: "mem", MinReplicas: proto.Int32(1), MaxReplicas: 6,
+			Metrics: []*skiffv1.MetricSpec{{Type: "Resource", Resource: &skiffv1.ResourceMetricSource{
+				Name: "memory", Target: &skiffv1.MetricTarget{Type: "AverageValue", AverageValue: "100Mi"}}}},
+			Behavior: &skiffv1.AutoscalerBehavior{ScaleDown: &skiffv1.ScalingRules{StabilizationWindowSeconds: proto.Int32(1)}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	fakeAgent(t, ctx, c, usage, rs.GetMetadata().GetUid(), func(pods int) *skiffv1.ResourceUsage {
+		return &skiffv1.ResourceUsage{MemoryWorkingSetBytes: uint64(300<<20) / uint64(pods)}
+	})
+	waitFor(t, "3 replicas for 300Mi at 100Mi a pod", func() (bool, error) {
+		a, err := c.Autoscalers().Get(ctx, "default", "mem")
+		return a.GetStatus().GetDesiredReplicas() == 3 && a.GetStatus().GetCurrentReplicas() == 3, err
+	})
+	a, err := c.Autoscalers().Get(ctx, "default", "mem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := findCond(a.GetStatus().GetConditions(), "ScalingActive"); c == nil || !strings.Contains(c.GetMessage(), "memory resource averagevalue") {
+		t.Errorf("ScalingActive does not name the memory metric: %v", c)
+	}
+	if a.GetStatus().CurrentCpuUtilizationPercent != nil {
+		t.Errorf("no cpu metric, yet status has a cpu utilization of %d", a.GetStatus().GetCurrentCpuUtilizationPercent())
+	}
 }
 
 func findCond(conds []*skiffv1.Condition, typ string) *skiffv1.Condition {

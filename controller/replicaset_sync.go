@@ -271,6 +271,11 @@ func (rs *replicaSets) createPod(ctx context.Context, set *skiffv1.ReplicaSet) e
 			},
 			Spec: proto.Clone(tmpl.GetSpec()).(*skiffv1.PodSpec),
 		}
+		if set.GetMetadata().GetAppliedAs() != nil {
+			// A set applied as Kubernetes' apps/v1 makes pods that print as
+			// Kubernetes' v1 Pods.
+			pod.Metadata.AppliedAs = &skiffv1.TypeMeta{ApiVersion: "v1", Kind: "Pod"}
+		}
 		cctx, cancel := call(ctx)
 		_, err := rs.c.Pods().Create(cctx, pod)
 		cancel()

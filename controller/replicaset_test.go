@@ -176,3 +176,32 @@ func TestReplicaSetAdoptsAndReleases(t *testing.T) {
 		return len(pods) == 2, err
 	})
 }
+
+// A set applied as Kubernetes' apps/v1 makes pods that print as v1 Pods;
+// one applied as skiff/v1 makes skiff/v1 pods.
+func TestReplicaSetPodsAreAppliedAsTheSetWas(t *testing.T) {
+	srv := apitest.Start(t)
+	c := srv.Client
+	ctx := ctxT(t)
+	startManager(t, srv)
+	kube := newRS("kube", 2, "kube")
+	kube.Metadata.AppliedAs = &skiffv1.TypeMeta{ApiVersion: "apps/v1", Kind: "ReplicaSet"}
+	for _, rs := range []*skiffv1.ReplicaSet{kube, newRS("own", 1, "own")} {
+		if _, err := c.ReplicaSets().Create(ctx, rs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var pods []*skiffv1.Pod
+	waitFor(t, "3 pods", func() (bool, error) {
+		var err error
+		pods, _, err = c.Pods().List(ctx, client.ListOptions{Namespace: "default"})
+		return len(pods) == 3, err
+	})
+	for _, p := range pods {
+		a := p.GetMetadata().GetAppliedAs()
+		owner := p.GetMetadata().GetOwnerReferences()[0].GetName()
+		if (owner == "kube") != (a.GetApiVersion() == "v1" && a.GetKind() == "Pod") {
+			t.Errorf("pod %s of %s is applied as %v", p.GetMetadata().GetName(), owner, a)
+		}
+	}
+}

@@ -19,7 +19,7 @@ func TestUpHelloEndToEnd(t *testing.T) {
 	}
 	var ip string
 	eventually(t, "hello ready", func() error {
-		out, err := c.Skiff("get", "pod", "hello", "-o", "jsonpath={.status.podIp}")
+		out, err := c.Skiff("get", "pod", "hello", "-o", "jsonpath={.status.podIP}")
 		if err != nil {
 			// No jsonpath output: read the wide table instead.
 			out, err = c.Skiff("get", "pod", "hello", "-o", "wide")
@@ -112,7 +112,7 @@ spec:
 
 func containerID(yaml string) string {
 	for _, line := range strings.Split(yaml, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimPrefix(strings.TrimSpace(line), "- "), "containerId: "); ok {
+		if v, ok := strings.CutPrefix(strings.TrimPrefix(strings.TrimSpace(line), "- "), "containerID: "); ok {
 			return v
 		}
 	}

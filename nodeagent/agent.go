@@ -64,6 +64,7 @@ func New(cfg Config) (*Agent, error) {
 	images, err := image.New(image.Config{
 		Root:               filepath.Join(cfg.DataDir, "images"),
 		InsecureRegistries: cfg.InsecureRegistries,
+		Registries:         cfg.Registries,
 		Transport:          cfg.ImageTransport,
 		Logger:             cfg.Logger.With("component", "images"),
 	})

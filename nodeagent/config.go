@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/nodeagent/image"
 	"github.com/skiff-sh/skiff/quantity"
 )
 
@@ -46,6 +47,9 @@ type Config struct {
 	ClusterDomain string
 	// InsecureRegistries are reached over plain HTTP (loopback always is).
 	InsecureRegistries []string
+	// Registries are mirrors images are looked for at before their own
+	// registry (a registries.yaml, as k3s's).
+	Registries image.Registries
 	// ImageTransport pulls images (nil: Go's default); it trusts the
 	// cluster CA, as the cluster registry serves TLS.
 	ImageTransport http.RoundTripper

@@ -50,6 +50,9 @@ func Default(obj skiffv1.Resource) {
 		if o.Spec == nil {
 			o.Spec = &skiffv1.ServiceSpec{}
 		}
+		if o.Spec.Type == "" {
+			o.Spec.Type = "ClusterIP"
+		}
 		for _, p := range o.Spec.Ports {
 			if p.Protocol == "" {
 				p.Protocol = "TCP"
@@ -76,7 +79,7 @@ func Default(obj skiffv1.Resource) {
 			one := int32(1)
 			o.Spec.MinReplicas = &one
 		}
-		if o.Spec.TargetCpuUtilizationPercent == nil {
+		if o.Spec.TargetCpuUtilizationPercent == nil && len(o.Spec.Metrics) == 0 {
 			p := int32(80)
 			o.Spec.TargetCpuUtilizationPercent = &p
 		}

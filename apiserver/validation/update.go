@@ -35,7 +35,7 @@ func ValidateUpdate(old, obj skiffv1.Resource) error {
 	case *skiffv1.Node:
 		prev := old.(*skiffv1.Node)
 		if pc := prev.GetSpec().GetPodCidr(); pc != "" && pc != o.GetSpec().GetPodCidr() {
-			e.add("spec.podCidr", "cannot change once given (%s)", pc)
+			e.add("spec.podCIDR", "cannot change once given (%s)", pc)
 		}
 	}
 	return e.err()

@@ -78,6 +78,11 @@ func validateMeta(e *errs, m *skiffv1.ObjectMeta, info skiffv1.KindInfo) {
 		e.add("metadata.namespace", "a %s is not in a namespace; leave it out", info.Name)
 	}
 	checkLabels(e, "metadata.labels", m.Labels)
+	if a := m.GetAppliedAs(); a != nil {
+		if t, ok := skiffv1.LookupKubernetesType(a.ApiVersion, a.Kind); !ok || t.HeldBy != info.Kind {
+			e.add("metadata.appliedAs", "%s %s is not a Kubernetes type a %s is served as", a.ApiVersion, a.Kind, info.Name)
+		}
+	}
 	for i, o := range m.OwnerReferences {
 		p := idx("metadata.ownerReferences", i)
 		if o.Kind == "" {
@@ -95,7 +100,7 @@ func validateMeta(e *errs, m *skiffv1.ObjectMeta, info skiffv1.KindInfo) {
 func validateNode(e *errs, n *skiffv1.Node) {
 	if c := n.GetSpec().GetPodCidr(); c != "" {
 		if _, _, err := net.ParseCIDR(c); err != nil {
-			e.add("spec.podCidr", "%q is not a CIDR", c)
+			e.add("spec.podCIDR", "%q is not a CIDR", c)
 		}
 	}
 	for i, t := range n.GetSpec().GetTaints() {
@@ -314,6 +319,17 @@ func validateProbe(e *errs, path string, p *skiffv1.Probe) {
 
 func validateService(e *errs, s *skiffv1.ServiceSpec) {
 	checkLabels(e, "spec.selector", s.GetSelector())
+	switch t := s.GetType(); t {
+	case "ClusterIP":
+	case "NodePort", "LoadBalancer", "ExternalName":
+		e.add("spec.type", "%s is not supported by skiff yet; use ClusterIP", t)
+	default:
+		e.add("spec.type", "%q is not a service type; use ClusterIP", t)
+	}
+	// No virtual IPs yet: every service is served as a headless one.
+	if ip := s.GetClusterIp(); ip != "" && ip != "None" {
+		e.add("spec.clusterIP", "%q: virtual IPs are not supported by skiff yet; leave clusterIP out or set None", ip)
+	}
 	names := map[string]bool{}
 	for i, p := range s.GetPorts() {
 		path := idx("spec.ports", i)
@@ -402,7 +418,52 @@ func validateAutoscaler(e *errs, s *skiffv1.AutoscalerSpec) {
 	if s.GetMaxReplicas() < s.GetMinReplicas() {
 		e.add("spec.maxReplicas", "%d must be at least minReplicas (%d)", s.GetMaxReplicas(), s.GetMinReplicas())
 	}
-	if p := s.GetTargetCpuUtilizationPercent(); p < 1 {
+	if len(s.GetMetrics()) > 0 {
+		if s.TargetCpuUtilizationPercent != nil {
+			e.add("spec.targetCpuUtilizationPercent", "give either it or metrics, not both")
+		}
+	} else if p := s.GetTargetCpuUtilizationPercent(); p < 1 {
 		e.add("spec.targetCpuUtilizationPercent", "%d must be at least 1", p)
+	}
+	for i, m := range s.GetMetrics() {
+		validateMetric(e, idx("spec.metrics", i), m)
+	}
+	for _, r := range []struct {
+		path  string
+		rules *skiffv1.ScalingRules
+	}{{"spec.behavior.scaleUp", s.GetBehavior().GetScaleUp()}, {"spec.behavior.scaleDown", s.GetBehavior().GetScaleDown()}} {
+		if w := r.rules.GetStabilizationWindowSeconds(); w < 0 || w > 3600 {
+			e.add(r.path+".stabilizationWindowSeconds", "%d must be between 0 and 3600", w)
+		}
+	}
+}
+
+// validateMetric checks one autoscaling metric: what the Autoscaler
+// implements of Kubernetes' autoscaling/v2 ones.
+func validateMetric(e *errs, path string, m *skiffv1.MetricSpec) {
+	if m.GetType() != "Resource" {
+		e.add(path+".type", "%q: only Resource metrics are supported by skiff yet", m.GetType())
+		return
+	}
+	r := m.GetResource()
+	checkOneOf(e, path+".resource.name", r.GetName(), "cpu", "memory")
+	t := r.GetTarget()
+	switch t.GetType() {
+	case "Utilization":
+		if t.GetAverageUtilization() < 1 {
+			e.add(path+".resource.target.averageUtilization", "%d must be at least 1", t.GetAverageUtilization())
+		}
+		if t.GetAverageValue() != "" {
+			e.add(path+".resource.target.averageValue", "must be empty for a Utilization target")
+		}
+	case "AverageValue":
+		if q, ok := checkQuantity(e, path+".resource.target.averageValue", t.GetAverageValue()); ok && q.Sign() <= 0 {
+			e.add(path+".resource.target.averageValue", "%q must be positive", t.GetAverageValue())
+		}
+		if t.AverageUtilization != nil {
+			e.add(path+".resource.target.averageUtilization", "must be empty for an AverageValue target")
+		}
+	default:
+		e.add(path+".resource.target.type", "%q: use Utilization or AverageValue", t.GetType())
 	}
 }

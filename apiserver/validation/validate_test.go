@@ -106,6 +106,16 @@ func TestOtherKinds(t *testing.T) {
 			Template: &skiffv1.PodTemplateSpec{Metadata: &skiffv1.ObjectMeta{Labels: map[string]string{"app": "web"}}, Spec: basePod().Spec},
 		}}, "spec.replicas: -1 must not be negative"},
 		{"autoscaler max<min", &skiffv1.Autoscaler{Metadata: &skiffv1.ObjectMeta{Name: "a", Namespace: "d"}, Spec: &skiffv1.AutoscalerSpec{Target: "web", MinReplicas: &one, MaxReplicas: 0}}, "spec.maxReplicas"},
+		{"autoscaler memory metric", autoscaler(&skiffv1.MetricSpec{Type: "Resource", Resource: &skiffv1.ResourceMetricSource{Name: "memory", Target: &skiffv1.MetricTarget{Type: "AverageValue", AverageValue: "100Mi"}}}), ""},
+		{"autoscaler pods metric", autoscaler(&skiffv1.MetricSpec{Type: "Pods"}), `spec.metrics[0].type: "Pods": only Resource metrics are supported by skiff yet`},
+		{"autoscaler gpu metric", autoscaler(&skiffv1.MetricSpec{Type: "Resource", Resource: &skiffv1.ResourceMetricSource{Name: "gpu", Target: &skiffv1.MetricTarget{Type: "Utilization", AverageUtilization: &one}}}), "spec.metrics[0].resource.name"},
+		{"autoscaler zero value", autoscaler(&skiffv1.MetricSpec{Type: "Resource", Resource: &skiffv1.ResourceMetricSource{Name: "cpu", Target: &skiffv1.MetricTarget{Type: "AverageValue", AverageValue: "0"}}}), `averageValue: "0" must be positive`},
+		{"autoscaler window", &skiffv1.Autoscaler{Metadata: &skiffv1.ObjectMeta{Name: "a", Namespace: "d"}, Spec: &skiffv1.AutoscalerSpec{Target: "web", MaxReplicas: 2,
+			Behavior: &skiffv1.AutoscalerBehavior{ScaleUp: &skiffv1.ScalingRules{StabilizationWindowSeconds: proto.Int32(4000)}}}}, "spec.behavior.scaleUp.stabilizationWindowSeconds: 4000 must be between 0 and 3600"},
+		{"service LoadBalancer", &skiffv1.Service{Metadata: &skiffv1.ObjectMeta{Name: "s", Namespace: "d"}, Spec: &skiffv1.ServiceSpec{Type: "LoadBalancer"}}, "spec.type: LoadBalancer is not supported by skiff yet"},
+		{"service virtual IP", &skiffv1.Service{Metadata: &skiffv1.ObjectMeta{Name: "s", Namespace: "d"}, Spec: &skiffv1.ServiceSpec{ClusterIp: "10.0.0.1"}}, "virtual IPs are not supported by skiff yet"},
+		{"service headless", &skiffv1.Service{Metadata: &skiffv1.ObjectMeta{Name: "s", Namespace: "d"}, Spec: &skiffv1.ServiceSpec{ClusterIp: "None"}}, ""},
+		{"applied as something else", &skiffv1.Service{Metadata: &skiffv1.ObjectMeta{Name: "s", Namespace: "d", AppliedAs: &skiffv1.TypeMeta{ApiVersion: "apps/v1", Kind: "ReplicaSet"}}}, "metadata.appliedAs"},
 		{"volume two sources", &skiffv1.Volume{Metadata: &skiffv1.ObjectMeta{Name: "v", Namespace: "d"}, Spec: &skiffv1.VolumeSpec{Local: &skiffv1.LocalVolumeSource{}, HostPath: &skiffv1.HostPathSource{Path: "/x"}}}, "spec: exactly one of"},
 		{"volume access mode", &skiffv1.Volume{Metadata: &skiffv1.ObjectMeta{Name: "v", Namespace: "d"}, Spec: &skiffv1.VolumeSpec{AccessMode: "ReadOnlyMany"}}, `spec.accessMode: "ReadOnlyMany"`},
 		{"event without reason", &skiffv1.Event{Metadata: &skiffv1.ObjectMeta{Name: "e", Namespace: "d"}, InvolvedObject: &skiffv1.ObjectReference{Name: "x"}}, "reason: required"},
@@ -124,6 +134,12 @@ func TestOtherKinds(t *testing.T) {
 			}
 		})
 	}
+}
+
+// autoscaler is a valid autoscaler but for its metric.
+func autoscaler(m *skiffv1.MetricSpec) *skiffv1.Autoscaler {
+	return &skiffv1.Autoscaler{Metadata: &skiffv1.ObjectMeta{Name: "a", Namespace: "d"},
+		Spec: &skiffv1.AutoscalerSpec{Target: "web", MaxReplicas: 2, Metrics: []*skiffv1.MetricSpec{m}}}
 }
 
 func TestPodSpecIsImmutableExceptImages(t *testing.T) {

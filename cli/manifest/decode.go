@@ -15,7 +15,9 @@ import (
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
-// APIVersion is the only apiVersion manifests may carry.
+// APIVersion is skiff's own apiVersion. Manifests may also carry the
+// Kubernetes ones of skiffv1.KubernetesAPIVersions, for the kinds of
+// skiffv1.KubernetesTypes; those are converted to skiff's objects here.
 const APIVersion = "skiff/v1"
 
 // Object is one decoded manifest document.
@@ -135,8 +137,10 @@ func decodeDocument(file string, n int, d document) ([]Object, error) {
 // `kind: List` with items. Each item counts as part of the one document.
 func decodeList(file string, n, line int, top map[string]any) ([]Object, error) {
 	fail := func(ref string, err error) error { return &Error{File: file, Doc: n, Line: line, Ref: ref, Err: err} }
-	if err := checkAPIVersion(top); err != nil {
+	if v, err := checkAPIVersion(top); err != nil {
 		return nil, fail("", err)
+	} else if v != APIVersion && v != "v1" {
+		return nil, fail("", fmt.Errorf("a List is skiff/v1 or v1, not %q", v))
 	}
 	for k := range top {
 		if k != "apiVersion" && k != "kind" && k != "items" && k != "metadata" {
@@ -162,15 +166,20 @@ func decodeList(file string, n, line int, top map[string]any) ([]Object, error) 
 	return out, nil
 }
 
-func checkAPIVersion(top map[string]any) error {
+// checkAPIVersion returns the manifest's apiVersion if it is served.
+func checkAPIVersion(top map[string]any) (string, error) {
 	v, ok := top["apiVersion"]
-	switch {
-	case !ok:
-		return fmt.Errorf("apiVersion is missing; add `apiVersion: %s`", APIVersion)
-	case v != APIVersion:
-		return fmt.Errorf("apiVersion %v is not served; use %q", quoteAny(v), APIVersion)
+	if !ok {
+		return "", fmt.Errorf("apiVersion is missing; add `apiVersion: %s` (or a Kubernetes one: %s)",
+			APIVersion, strings.Join(skiffv1.KubernetesAPIVersions(), ", "))
 	}
-	return nil
+	served := append([]string{APIVersion}, skiffv1.KubernetesAPIVersions()...)
+	for _, s := range served {
+		if v == s {
+			return s, nil
+		}
+	}
+	return "", fmt.Errorf("apiVersion %v is not served; skiff serves %s", quoteAny(v), strings.Join(served, ", "))
 }
 
 // kindFor resolves a manifest's kind. Manifests use the kind's proper name
@@ -194,38 +203,112 @@ func kindFor(v any, present bool) (skiffv1.KindInfo, error) {
 
 // decodeObject turns one manifest mapping into its typed object.
 func decodeObject(top map[string]any) (skiffv1.KindInfo, skiffv1.Resource, error) {
-	if err := checkAPIVersion(top); err != nil {
+	apiVersion, err := checkAPIVersion(top)
+	if err != nil {
 		return skiffv1.KindInfo{}, nil, err
 	}
 	kv, present := top["kind"]
-	info, err := kindFor(kv, present)
-	if err != nil {
-		return info, nil, err
-	}
 	body := make(map[string]any, len(top))
 	for k, v := range top {
 		if k != "apiVersion" && k != "kind" {
 			body[k] = v
 		}
 	}
-	obj := info.New()
-	coerced, err := coerceMessage(body, obj.ProtoReflect().Descriptor(), "")
+	if _, ok := child(body, "metadata")["appliedAs"]; ok {
+		// Kept by the server, never written: the top-level apiVersion and
+		// kind say it.
+		return skiffv1.KindInfo{}, nil, errors.New(`unknown field "appliedAs" in metadata: skiff keeps it; a manifest says it with its apiVersion and kind`)
+	}
+	if apiVersion != APIVersion {
+		return decodeKubernetes(apiVersion, kv, body)
+	}
+	info, err := kindFor(kv, present)
 	if err != nil {
 		return info, nil, err
 	}
-	j, err := json.Marshal(coerced)
+	obj, err := decodeBody(info, body)
+	return info, obj, err
+}
+
+// decodeKubernetes decodes a manifest of a Kubernetes apiVersion: its
+// fields are checked against what skiff implements, converted, and decoded
+// as skiff's own; the object remembers what it was applied as.
+func decodeKubernetes(apiVersion string, kv any, body map[string]any) (skiffv1.KindInfo, skiffv1.Resource, error) {
+	kind, _ := kv.(string)
+	if kind == "" {
+		return skiffv1.KindInfo{}, nil, fmt.Errorf("kind is missing; %s", servedKinds(apiVersion))
+	}
+	t, ok := skiffv1.LookupKubernetesType(apiVersion, kind)
+	if !ok {
+		if v := otherVersion(kind); v != "" {
+			return skiffv1.KindInfo{}, nil, fmt.Errorf("a %s is %s, not %s", kind, v, apiVersion)
+		}
+		return skiffv1.KindInfo{}, nil, fmt.Errorf("kind %s of %s is not supported by skiff yet; %s", quoteAny(kv), apiVersion, servedKinds(apiVersion))
+	}
+	info, _ := skiffv1.Info(t.HeldBy)
+	// As in Kubernetes, a manifest's status is not applied.
+	delete(body, "status")
+	if err := checkUnsupported(kind, body); err != nil {
+		return info, nil, err
+	}
+	if err := conversionFor(apiVersion, kind).toSkiff(body); err != nil {
+		return info, nil, err
+	}
+	obj, err := decodeBody(info, body)
 	if err != nil {
 		return info, nil, err
+	}
+	obj.GetMetadata().AppliedAs = &skiffv1.TypeMeta{ApiVersion: apiVersion, Kind: kind}
+	return info, obj, nil
+}
+
+// servedKinds says which kinds of apiVersion skiff serves.
+func servedKinds(apiVersion string) string {
+	var kinds []string
+	for _, t := range skiffv1.KubernetesTypes() {
+		if t.APIVersion == apiVersion {
+			kinds = append(kinds, t.Kind)
+		}
+	}
+	if len(kinds) == 0 {
+		return fmt.Sprintf("skiff serves no kind of %s yet", apiVersion)
+	}
+	return fmt.Sprintf("skiff serves %s of %s", strings.Join(kinds, ", "), apiVersion)
+}
+
+// otherVersion names the apiVersion(s) that serve kind, for a manifest that
+// gives it under the wrong one.
+func otherVersion(kind string) string {
+	var vs []string
+	for _, t := range skiffv1.KubernetesTypes() {
+		if t.Kind == kind {
+			vs = append(vs, t.APIVersion)
+		}
+	}
+	return strings.Join(vs, " or ")
+}
+
+// decodeBody decodes an object's fields (all but apiVersion and kind)
+// in skiff's schema.
+func decodeBody(info skiffv1.KindInfo, body map[string]any) (skiffv1.Resource, error) {
+	obj := info.New()
+	coerced, err := coerceMessage(body, obj.ProtoReflect().Descriptor(), "")
+	if err != nil {
+		return nil, err
+	}
+	j, err := json.Marshal(coerced)
+	if err != nil {
+		return nil, err
 	}
 	if err := (protojson.UnmarshalOptions{}).Unmarshal(j, obj); err != nil {
 		// The walk has checked names and types; what is left is a value
 		// protojson itself refuses (a malformed timestamp, say).
-		return info, nil, fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "proto: "))
+		return nil, fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "proto: "))
 	}
 	if obj.GetMetadata() == nil {
-		return info, nil, errors.New("metadata is missing; every object needs at least metadata.name")
+		return nil, errors.New("metadata is missing; every object needs at least metadata.name")
 	}
-	return info, obj, nil
+	return obj, nil
 }
 
 // refOf names an undecoded document by its kind and name when it has them.

@@ -86,7 +86,19 @@ func TestDecodeErrors(t *testing.T) {
 		{"unknown field", goodPod + "---\napiVersion: skiff/v1\nkind: Pod\nmetadata: {name: db}\nspec:\n  contaners: []\n", []string{`f.yaml: document 2 (Pod "db"): unknown field "contaners" in spec (did you mean "containers"?)`}},
 		{"unknown kind", "apiVersion: skiff/v1\nkind: Deployment\nmetadata: {name: x}\n", []string{`unknown kind "Deployment"; valid kinds: Autoscaler, Event, Namespace, Node, Pod, ReplicaSet, Service, Volume`}},
 		{"short kind", "apiVersion: skiff/v1\nkind: po\nmetadata: {name: x}\n", []string{"write `kind: Pod`"}},
-		{"bad apiVersion", "apiVersion: apps/v1\nkind: Pod\nmetadata: {name: x}\n", []string{`apiVersion "apps/v1" is not served; use "skiff/v1"`}},
+		{"bad apiVersion", "apiVersion: extensions/v1beta1\nkind: Pod\nmetadata: {name: x}\n", []string{`apiVersion "extensions/v1beta1" is not served; skiff serves skiff/v1, v1, apps/v1, batch/v1, autoscaling/v1, autoscaling/v2`}},
+		{"kind of another apiVersion", "apiVersion: apps/v1\nkind: Pod\nmetadata: {name: x}\n", []string{`a Pod is v1, not apps/v1`}},
+		{"Kubernetes kind skiff lacks", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n", []string{`kind "Deployment" of apps/v1 is not supported by skiff yet; skiff serves ReplicaSet of apps/v1`}},
+		{"batch/v1", "apiVersion: batch/v1\nkind: Job\nmetadata: {name: x}\n", []string{`kind "Job" of batch/v1 is not supported by skiff yet; skiff serves no kind of batch/v1 yet`}},
+		{"Kubernetes field skiff lacks", "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  affinity: {}\n  containers: [{name: a, image: b, lifecycle: {}}]\n", []string{`spec.affinity, spec.containers[0].lifecycle are not supported by skiff yet`}},
+		{"typo in a Kubernetes manifest", "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  containers: [{name: a, image: b, imagePullPolicyy: Always}]\n", []string{`unknown field "imagePullPolicyy" in spec.containers[0] (did you mean "imagePullPolicy"?)`}},
+		{"skiff field in a Kubernetes manifest", "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  containers: [{name: a, image: b}]\n  volumes: [{name: v, volume: {name: v}}]\n", []string{`unknown field "volume" in spec.volumes[0]: a Kubernetes manifest names its claim with persistentVolumeClaim: {claimName: …}`}},
+		{"apps/v1 without selector", "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata: {name: x}\nspec: {template: {metadata: {labels: {a: b}}, spec: {containers: [{name: a, image: b}]}}}\n", []string{`spec.selector: required in apps/v1`}},
+		{"appliedAs", "apiVersion: skiff/v1\nkind: Pod\nmetadata: {name: x, appliedAs: {kind: Pod}}\n", []string{`unknown field "appliedAs" in metadata`}},
+		{"hpa on a Deployment", "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: x}\nspec: {scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: d}, maxReplicas: 3}\n", []string{`spec.scaleTargetRef.kind: skiff scales a ReplicaSet; scaling a Deployment is not supported by skiff yet`}},
+		{"hpa on pods metrics", "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: x}\nspec: {scaleTargetRef: {kind: ReplicaSet, name: d}, maxReplicas: 3, metrics: [{type: Pods, pods: {metric: {name: qps}}}]}\n", []string{`spec.metrics[0].pods is not supported by skiff yet`}},
+		{"hpa scaling policies", "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: x}\nspec: {scaleTargetRef: {kind: ReplicaSet, name: d}, maxReplicas: 3, behavior: {scaleDown: {stabilizationWindowSeconds: 60, policies: [{type: Pods, value: 1, periodSeconds: 60}]}}}\n", []string{`spec.behavior.scaleDown.policies is not supported by skiff yet`}},
+		{"read-only claim", "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: x}\nspec: {accessModes: [ReadOnlyMany]}\n", []string{`spec.accessModes[0]: ReadOnlyMany is not supported by skiff yet`}},
 		{"missing apiVersion", "kind: Pod\nmetadata: {name: x}\n", []string{"apiVersion is missing"}},
 		{"wrong type", "apiVersion: skiff/v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  containers: {name: a}\n", []string{"spec.containers: expected a list, got a mapping"}},
 		{"not a number", "apiVersion: skiff/v1\nkind: ReplicaSet\nmetadata: {name: x}\nspec: {replicas: three}\n", []string{`spec.replicas: expected a whole number, got "three"`}},
@@ -189,5 +201,29 @@ func TestReadDirSortedAndStdin(t *testing.T) {
 	}
 	if _, err := Read([]string{filepath.Join(dir, "nope.yaml")}, nil); err == nil || !strings.Contains(err.Error(), "no such file") {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// A Kubernetes pod's owner references name the owner's apiVersion; skiff
+// derives it from the kind, and prints it back.
+func TestKubernetesOwnerReferences(t *testing.T) {
+	pod := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: r, uid: u1, controller: true}]\nspec:\n  containers: [{name: a, image: b}]\n"
+	objs, err := Decode("p.yaml", []byte(pod))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := objs[0].Obj.GetMetadata().GetOwnerReferences(); len(r) != 1 || r[0].GetName() != "r" || !r[0].GetController() {
+		t.Fatalf("owner references %v", r)
+	}
+	j, err := Encode(objs[0].Obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(j), `"apiVersion":"apps/v1","controller":true,"kind":"ReplicaSet"`) {
+		t.Errorf("printed without the owner's apiVersion: %s", j)
+	}
+	_, err = Decode("p.yaml", []byte(strings.Replace(pod, "apiVersion: apps/v1,", "apiVersion: v1,", 1)))
+	if err == nil || !strings.Contains(err.Error(), `metadata.ownerReferences[0].apiVersion: a ReplicaSet here is "apps/v1", not "v1"`) {
+		t.Errorf("a wrong owner apiVersion: %v", err)
 	}
 }

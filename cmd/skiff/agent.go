@@ -13,6 +13,7 @@ import (
 
 	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/nodeagent"
+	"github.com/skiff-sh/skiff/nodeagent/image"
 	"github.com/skiff-sh/skiff/pki"
 	"github.com/skiff-sh/skiff/ports"
 )
@@ -27,6 +28,8 @@ type agentFlags struct {
 	clusterCIDR      string
 	clusterDNS       string
 	insecure         []string
+	registriesFile   string
+	mirrors          []string // registry hosts mirrored by the cluster registry (up only)
 	reservedCPU      string
 	reservedMemory   string
 	maxPods          int
@@ -44,6 +47,7 @@ func (f *agentFlags) register(cmd *cobra.Command, prefix string) {
 	}
 	fl.StringVar(&f.clusterDNS, "cluster-dns", "", "nameserver written into pods' resolv.conf (default: the node bridge address)")
 	fl.StringSliceVar(&f.insecure, "insecure-registry", nil, "registries reached over plain HTTP (loopback always is)")
+	fl.StringVar(&f.registriesFile, "registries", "", "registries.yaml, as k3s's: mirrors (endpoints tried before a registry, repository rewrites)")
 	fl.StringVar(&f.reservedCPU, "reserved-cpu", "", "cpu kept back from pods for the system, e.g. 250m")
 	fl.StringVar(&f.reservedMemory, "reserved-memory", "", "memory kept back from pods for the system, e.g. 256Mi")
 	fl.IntVar(&f.maxPods, "max-pods", 110, "most pods this node runs")
@@ -57,6 +61,14 @@ func (f *agentFlags) config(c *client.Client) nodeagent.Config {
 		InsecureRegistries: f.insecure,
 		ReservedCPU:        f.reservedCPU, ReservedMemory: f.reservedMemory, MaxPods: f.maxPods,
 	}
+}
+
+// registries loads --registries, if given.
+func (f *agentFlags) registries() (image.Registries, error) {
+	if f.registriesFile == "" {
+		return image.Registries{}, nil
+	}
+	return image.LoadRegistries(f.registriesFile)
 }
 
 func agentCommand() *cobra.Command {
@@ -87,6 +99,10 @@ name until that Node is deleted.`,
 			cfg := f.config(nil)
 			if cfg.NodeName == "" {
 				cfg.NodeName, _ = os.Hostname()
+			}
+			var err error
+			if cfg.Registries, err = f.registries(); err != nil {
+				return err
 			}
 			if cmd.Flags().Changed("token") {
 				fmt.Fprintln(cmd.ErrOrStderr(), "warning: --token shows the join token to every local user (ps, /proc); use --token-file")

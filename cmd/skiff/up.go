@@ -30,6 +30,7 @@ const DemoImage = "demo:latest"
 func upCommand() *cobra.Command {
 	sf := &serverFlags{}
 	af := &agentFlags{}
+	var mirrors []string
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run a whole single-node cluster in one process",
@@ -37,11 +38,17 @@ func upCommand() *cobra.Command {
 scheduler, cluster DNS and a node agent on this machine. It puts a small demo
 image (busybox serving HTTP on :8080) into the registry as
 127.0.0.1:5000/` + DemoImage + `. Ctrl-C stops it; containers and data stay, and
-the next "skiff up" brings the same cluster back. Needs root.`,
+the next "skiff up" brings the same cluster back. Needs root.
+
+--mirror docker.io makes the node look for Docker Hub images in the cluster
+registry first, then on Docker Hub: after "skiff image build DIR --name
+busybox:1.28" a pod that says image: busybox:1.28 runs it, offline.
+--agent-registries gives a registries.yaml (k3s's shape) for anything more.`,
 		Example: `  sudo skiff up
   skiff apply -f deploy/examples/hello.yaml
   skiff get pods -o wide
-  curl http://POD_IP:8080/`,
+  curl http://POD_IP:8080/
+  sudo skiff up --mirror docker.io`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
@@ -50,11 +57,13 @@ the next "skiff up" brings the same cluster back. Needs root.`,
 			if !cmd.Flags().Changed("agent-data-dir") {
 				af.dataDir = filepath.Join(sf.dataDir, "agent")
 			}
+			af.mirrors = mirrors
 			return runUp(ctx, sf, af, verbosity(cmd))
 		},
 	}
 	sf.register(cmd)
 	af.register(cmd, "agent-")
+	cmd.Flags().StringSliceVar(&mirrors, "mirror", nil, "registry hosts (docker.io, quay.io, …) whose images are looked for in the cluster registry first")
 	return cmd
 }
 
@@ -100,6 +109,21 @@ func runNode(ctx context.Context, g *errgroup.Group, cp *controlPlane, sf *serve
 		return err
 	}
 	cfg.Client = c
+	if cfg.Registries, err = af.registries(); err != nil {
+		c.Close()
+		return err
+	}
+	if len(af.mirrors) > 0 {
+		if sf.registryAddr == "" {
+			c.Close()
+			return fmt.Errorf("--mirror needs the cluster registry; --registry-addr is empty")
+		}
+		scheme := "http://"
+		if cp.pki != nil {
+			scheme = "https://"
+		}
+		cfg.Registries = cfg.Registries.WithMirrors(af.mirrors, scheme+sf.registryAddr)
+	}
 	cfg.ClusterDomain = sf.clusterDomain
 	cfg.Logger, cfg.Registerer = log.With("component", "agent"), reg
 	agent, err := nodeagent.New(cfg)

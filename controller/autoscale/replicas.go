@@ -21,9 +21,10 @@ type Pod struct {
 	Pending bool
 	// Ready: its Ready condition is True.
 	Ready bool
-	// RequestMilli is the sum of its containers' CPU requests, in
-	// millicores. Utilization is a share of it, so it must be positive.
-	RequestMilli int64
+	// Request is the sum of its containers' requests of the resource
+	// scaled on, in the unit usage is read in (millicores of CPU, bytes of
+	// memory). Utilization is a share of it, so it must be positive.
+	Request int64
 }
 
 // Recommendation is the outcome of one calculation.
@@ -49,9 +50,9 @@ type Recommendation struct {
 //   - if those assumptions flip the direction, or bring the ratio within
 //     tolerance, the count stays.
 //
-// usageMilli maps pod names to their CPU use in millicores; current is the
+// usage maps pod names to their use, in the unit of Request; current is the
 // target's replica count now.
-func Replicas(current int32, pods []Pod, usageMilli map[string]int64, targetPercent int32, tolerance float64) (Recommendation, error) {
+func Replicas(current int32, pods []Pod, usage map[string]int64, targetPercent int32, tolerance float64) (Recommendation, error) {
 	if targetPercent <= 0 {
 		return Recommendation{}, fmt.Errorf("target utilization %d%%: must be positive", targetPercent)
 	}
@@ -59,11 +60,11 @@ func Replicas(current int32, pods []Pod, usageMilli map[string]int64, targetPerc
 	metrics := map[string]int64{} // ready pods with a reading
 	var unready, missing []string
 	for _, p := range pods {
-		if p.RequestMilli <= 0 {
+		if p.Request <= 0 {
 			return Recommendation{}, fmt.Errorf("pod %s has no CPU request: utilization is a share of the request", p.Name)
 		}
-		requests[p.Name] = p.RequestMilli
-		u, found := usageMilli[p.Name]
+		requests[p.Name] = p.Request
+		u, found := usage[p.Name]
 		switch {
 		case p.Pending:
 			unready = append(unready, p.Name)

@@ -11,7 +11,7 @@ import (
 func pods(n int) []Pod {
 	out := make([]Pod, n)
 	for i := range out {
-		out[i] = Pod{Name: fmt.Sprintf("p%d", i), Ready: true, RequestMilli: 100}
+		out[i] = Pod{Name: fmt.Sprintf("p%d", i), Ready: true, Request: 100}
 	}
 	return out
 }
@@ -89,7 +89,7 @@ func TestReplicas(t *testing.T) {
 
 func TestReplicasErrors(t *testing.T) {
 	p := pods(1)
-	p[0].RequestMilli = 0
+	p[0].Request = 0
 	if _, err := Replicas(1, p, use(10), 50, DefaultTolerance); err == nil {
 		t.Error("a pod without a CPU request must be an error")
 	}
@@ -143,13 +143,40 @@ func TestStabilize(t *testing.T) {
 		{30*time.Second + window + 2*time.Second, 3, 3}, // up again at once
 	}
 	var s Stabilizer
+	current := int32(5)
 	for i, st := range steps {
-		if got := s.Stabilize(t0.Add(st.after), window, st.rec); got != st.want {
+		got := s.Stabilize(t0.Add(st.after), 0, window, current, st.rec)
+		if got != st.want {
 			t.Errorf("step %d (+%v, rec %d): got %d, want %d", i, st.after, st.rec, got, st.want)
 		}
+		current = got
 	}
 	if len(s.recs) > 4 {
 		t.Errorf("stabilizer keeps %d recommendations; old ones must be dropped", len(s.recs))
+	}
+}
+
+// TestStabilizeScaleUpWindow: with a scale-up window, a rise goes through
+// only once every recommendation of the window asks for it, and then to
+// the lowest of them.
+func TestStabilizeScaleUpWindow(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	var s Stabilizer
+	up, down := time.Minute, time.Duration(0)
+	for i, st := range []struct {
+		after        time.Duration
+		current, rec int32
+		want         int32
+	}{
+		{0, 2, 2, 2},
+		{20 * time.Second, 2, 6, 2}, // 2 is still in the window
+		{40 * time.Second, 2, 5, 2}, // still
+		{70 * time.Second, 2, 7, 5}, // 2 has left: the lowest left is 5
+		{80 * time.Second, 5, 1, 1}, // no scale-down window: down at once
+	} {
+		if got := s.Stabilize(t0.Add(st.after), up, down, st.current, st.rec); got != st.want {
+			t.Errorf("step %d: got %d, want %d", i, got, st.want)
+		}
 	}
 }
 

@@ -74,9 +74,36 @@ func (s *Store) remoteOptions(ctx context.Context) []remote.Option {
 	}
 }
 
+// fetch finds r's manifest: at the mirrors of its registry in order, then
+// at the registry itself.
+func (s *Store) fetch(ctx context.Context, r name.Reference) (v1.Image, error) {
+	sources, err := s.cfg.Registries.sources(r, s.cfg.InsecureRegistries)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, src := range sources {
+		img, err := remote.Image(src, s.remoteOptions(ctx)...)
+		if err == nil {
+			if src != r {
+				s.log.Debug("image: pulled through a mirror", "ref", r.Name(), "from", src.Name())
+			}
+			return img, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if len(sources) > 1 {
+			err = fmt.Errorf("%s: %w", src.Context().RegistryStr(), err)
+		}
+		errs = append(errs, err)
+	}
+	return nil, errors.Join(errs...)
+}
+
 func (s *Store) pull(ctx context.Context, r name.Reference, report ProgressFunc) (Image, error) {
 	key := r.Name()
-	img, err := remote.Image(r, s.remoteOptions(ctx)...)
+	img, err := s.fetch(ctx, r)
 	if err != nil {
 		return Image{}, err
 	}

@@ -23,6 +23,7 @@ import (
 type Config struct {
 	Root               string            // required; created if missing
 	InsecureRegistries []string          // "host" or "host:port" reachable over plain HTTP
+	Registries         Registries        // mirrors tried before a registry itself
 	Keychain           authn.Keychain    // nil: anonymous
 	Transport          http.RoundTripper // nil: http.DefaultTransport
 	Platform           *v1.Platform      // nil: linux/GOARCH
@@ -72,6 +73,11 @@ func New(cfg Config) (*Store, error) {
 	if cfg.Platform == nil {
 		cfg.Platform = &v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
 	}
+	if err := cfg.Registries.Validate(); err != nil {
+		return nil, fmt.Errorf("image: %w", err)
+	}
+	// Endpoints written with http:// ask for plain HTTP to their hosts.
+	cfg.InsecureRegistries = append(slices.Clone(cfg.InsecureRegistries), cfg.Registries.PlainHTTPHosts()...)
 	if cfg.ParallelLayers <= 0 {
 		cfg.ParallelLayers = 3
 	}

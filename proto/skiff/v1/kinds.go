@@ -31,9 +31,9 @@ var kindInfos = []KindInfo{
 	{Kind_KIND_NODE, "Node", "nodes", []string{"no"}, false, true, func() Resource { return &Node{} }},
 	{Kind_KIND_POD, "Pod", "pods", []string{"po"}, true, true, func() Resource { return &Pod{} }},
 	{Kind_KIND_SERVICE, "Service", "services", []string{"svc"}, true, true, func() Resource { return &Service{} }},
-	{Kind_KIND_VOLUME, "Volume", "volumes", []string{"vol"}, true, true, func() Resource { return &Volume{} }},
+	{Kind_KIND_VOLUME, "Volume", "volumes", []string{"vol", "pvc", "pv"}, true, true, func() Resource { return &Volume{} }},
 	{Kind_KIND_REPLICA_SET, "ReplicaSet", "replicasets", []string{"rs"}, true, true, func() Resource { return &ReplicaSet{} }},
-	{Kind_KIND_AUTOSCALER, "Autoscaler", "autoscalers", []string{"as"}, true, true, func() Resource { return &Autoscaler{} }},
+	{Kind_KIND_AUTOSCALER, "Autoscaler", "autoscalers", []string{"as", "hpa"}, true, true, func() Resource { return &Autoscaler{} }},
 	{Kind_KIND_EVENT, "Event", "events", []string{"ev"}, true, false, func() Resource { return &Event{} }},
 }
 
@@ -152,4 +152,49 @@ func (o *Object) ObjectKind() Kind {
 		return KindOf(r)
 	}
 	return Kind_KIND_UNSPECIFIED
+}
+
+// KubernetesType is a Kubernetes apiVersion and kind that skiff serves, and
+// the skiff kind that holds such objects. Manifests of these are converted
+// to skiff's objects on the way in and back on the way out; nothing else
+// knows them.
+type KubernetesType struct {
+	APIVersion string
+	Kind       string
+	HeldBy     Kind
+}
+
+var kubernetesTypes = []KubernetesType{
+	{"v1", "Namespace", Kind_KIND_NAMESPACE},
+	{"v1", "Node", Kind_KIND_NODE},
+	{"v1", "Pod", Kind_KIND_POD},
+	{"v1", "Service", Kind_KIND_SERVICE},
+	{"v1", "Event", Kind_KIND_EVENT},
+	{"v1", "PersistentVolumeClaim", Kind_KIND_VOLUME},
+	{"v1", "PersistentVolume", Kind_KIND_VOLUME},
+	{"apps/v1", "ReplicaSet", Kind_KIND_REPLICA_SET},
+	{"autoscaling/v1", "HorizontalPodAutoscaler", Kind_KIND_AUTOSCALER},
+	{"autoscaling/v2", "HorizontalPodAutoscaler", Kind_KIND_AUTOSCALER},
+}
+
+// KubernetesAPIVersions are the Kubernetes apiVersions served beside
+// skiff/v1. batch/v1 has no kind yet, but is served so that its manifests
+// are told which kind is missing rather than that the version is unknown.
+func KubernetesAPIVersions() []string {
+	return []string{"v1", "apps/v1", "batch/v1", "autoscaling/v1", "autoscaling/v2"}
+}
+
+// KubernetesTypes lists every Kubernetes apiVersion and kind skiff serves.
+func KubernetesTypes() []KubernetesType {
+	return append([]KubernetesType(nil), kubernetesTypes...)
+}
+
+// LookupKubernetesType finds a served Kubernetes apiVersion and kind.
+func LookupKubernetesType(apiVersion, kind string) (KubernetesType, bool) {
+	for _, t := range kubernetesTypes {
+		if t.APIVersion == apiVersion && t.Kind == kind {
+			return t, true
+		}
+	}
+	return KubernetesType{}, false
 }

@@ -45,8 +45,13 @@ type ObjectMeta struct {
 	DeletionGracePeriodSeconds int64                  `protobuf:"varint,10,opt,name=deletion_grace_period_seconds,json=deletionGracePeriodSeconds,proto3" json:"deletion_grace_period_seconds,omitempty"`
 	OwnerReferences            []*OwnerReference      `protobuf:"bytes,11,rep,name=owner_references,json=ownerReferences,proto3" json:"owner_references,omitempty"`
 	Finalizers                 []string               `protobuf:"bytes,12,rep,name=finalizers,proto3" json:"finalizers,omitempty"`
-	unknownFields              protoimpl.UnknownFields
-	sizeCache                  protoimpl.SizeCache
+	// The apiVersion and kind the object was last applied as, when that was a
+	// Kubernetes one (v1 PersistentVolumeClaim, apps/v1 ReplicaSet, …), so it
+	// is printed back the same way; unset for skiff/v1. Manifests carry these
+	// at their top level, never here.
+	AppliedAs     *TypeMeta `protobuf:"bytes,13,opt,name=applied_as,json=appliedAs,proto3" json:"applied_as,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ObjectMeta) Reset() {
@@ -163,6 +168,66 @@ func (x *ObjectMeta) GetFinalizers() []string {
 	return nil
 }
 
+func (x *ObjectMeta) GetAppliedAs() *TypeMeta {
+	if x != nil {
+		return x.AppliedAs
+	}
+	return nil
+}
+
+// A Kubernetes apiVersion and kind.
+type TypeMeta struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ApiVersion    string                 `protobuf:"bytes,1,opt,name=api_version,json=apiVersion,proto3" json:"api_version,omitempty"`
+	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TypeMeta) Reset() {
+	*x = TypeMeta{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TypeMeta) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TypeMeta) ProtoMessage() {}
+
+func (x *TypeMeta) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TypeMeta.ProtoReflect.Descriptor instead.
+func (*TypeMeta) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *TypeMeta) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *TypeMeta) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
 type OwnerReference struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
@@ -175,7 +240,7 @@ type OwnerReference struct {
 
 func (x *OwnerReference) Reset() {
 	*x = OwnerReference{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[1]
+	mi := &file_skiff_v1_objects_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -187,7 +252,7 @@ func (x *OwnerReference) String() string {
 func (*OwnerReference) ProtoMessage() {}
 
 func (x *OwnerReference) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[1]
+	mi := &file_skiff_v1_objects_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -200,7 +265,7 @@ func (x *OwnerReference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OwnerReference.ProtoReflect.Descriptor instead.
 func (*OwnerReference) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{1}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *OwnerReference) GetKind() string {
@@ -241,7 +306,7 @@ type LabelSelector struct {
 
 func (x *LabelSelector) Reset() {
 	*x = LabelSelector{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[2]
+	mi := &file_skiff_v1_objects_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -253,7 +318,7 @@ func (x *LabelSelector) String() string {
 func (*LabelSelector) ProtoMessage() {}
 
 func (x *LabelSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[2]
+	mi := &file_skiff_v1_objects_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -266,7 +331,7 @@ func (x *LabelSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelSelector.ProtoReflect.Descriptor instead.
 func (*LabelSelector) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{2}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *LabelSelector) GetMatchLabels() map[string]string {
@@ -295,7 +360,7 @@ type LabelSelectorRequirement struct {
 
 func (x *LabelSelectorRequirement) Reset() {
 	*x = LabelSelectorRequirement{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[3]
+	mi := &file_skiff_v1_objects_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -307,7 +372,7 @@ func (x *LabelSelectorRequirement) String() string {
 func (*LabelSelectorRequirement) ProtoMessage() {}
 
 func (x *LabelSelectorRequirement) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[3]
+	mi := &file_skiff_v1_objects_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -320,7 +385,7 @@ func (x *LabelSelectorRequirement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LabelSelectorRequirement.ProtoReflect.Descriptor instead.
 func (*LabelSelectorRequirement) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{3}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *LabelSelectorRequirement) GetKey() string {
@@ -359,7 +424,7 @@ type Condition struct {
 
 func (x *Condition) Reset() {
 	*x = Condition{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[4]
+	mi := &file_skiff_v1_objects_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -371,7 +436,7 @@ func (x *Condition) String() string {
 func (*Condition) ProtoMessage() {}
 
 func (x *Condition) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[4]
+	mi := &file_skiff_v1_objects_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -384,7 +449,7 @@ func (x *Condition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Condition.ProtoReflect.Descriptor instead.
 func (*Condition) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{4}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Condition) GetType() string {
@@ -439,7 +504,7 @@ type Namespace struct {
 
 func (x *Namespace) Reset() {
 	*x = Namespace{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[5]
+	mi := &file_skiff_v1_objects_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -451,7 +516,7 @@ func (x *Namespace) String() string {
 func (*Namespace) ProtoMessage() {}
 
 func (x *Namespace) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[5]
+	mi := &file_skiff_v1_objects_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -464,7 +529,7 @@ func (x *Namespace) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Namespace.ProtoReflect.Descriptor instead.
 func (*Namespace) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{5}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Namespace) GetMetadata() *ObjectMeta {
@@ -491,7 +556,7 @@ type NamespaceStatus struct {
 
 func (x *NamespaceStatus) Reset() {
 	*x = NamespaceStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[6]
+	mi := &file_skiff_v1_objects_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -503,7 +568,7 @@ func (x *NamespaceStatus) String() string {
 func (*NamespaceStatus) ProtoMessage() {}
 
 func (x *NamespaceStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[6]
+	mi := &file_skiff_v1_objects_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -516,7 +581,7 @@ func (x *NamespaceStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NamespaceStatus.ProtoReflect.Descriptor instead.
 func (*NamespaceStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{6}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *NamespaceStatus) GetPhase() string {
@@ -537,7 +602,7 @@ type Node struct {
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[7]
+	mi := &file_skiff_v1_objects_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -549,7 +614,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[7]
+	mi := &file_skiff_v1_objects_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -562,7 +627,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{7}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Node) GetMetadata() *ObjectMeta {
@@ -589,7 +654,7 @@ func (x *Node) GetStatus() *NodeStatus {
 type NodeSpec struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The node's slice of the cluster CIDR, given by the server at registration.
-	PodCidr       string   `protobuf:"bytes,1,opt,name=pod_cidr,json=podCidr,proto3" json:"pod_cidr,omitempty"`
+	PodCidr       string   `protobuf:"bytes,1,opt,name=pod_cidr,json=podCIDR,proto3" json:"pod_cidr,omitempty"`
 	Unschedulable bool     `protobuf:"varint,2,opt,name=unschedulable,proto3" json:"unschedulable,omitempty"`
 	Taints        []*Taint `protobuf:"bytes,3,rep,name=taints,proto3" json:"taints,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -598,7 +663,7 @@ type NodeSpec struct {
 
 func (x *NodeSpec) Reset() {
 	*x = NodeSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[8]
+	mi := &file_skiff_v1_objects_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -610,7 +675,7 @@ func (x *NodeSpec) String() string {
 func (*NodeSpec) ProtoMessage() {}
 
 func (x *NodeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[8]
+	mi := &file_skiff_v1_objects_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -623,7 +688,7 @@ func (x *NodeSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSpec.ProtoReflect.Descriptor instead.
 func (*NodeSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{8}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *NodeSpec) GetPodCidr() string {
@@ -660,7 +725,7 @@ type Taint struct {
 
 func (x *Taint) Reset() {
 	*x = Taint{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[9]
+	mi := &file_skiff_v1_objects_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -672,7 +737,7 @@ func (x *Taint) String() string {
 func (*Taint) ProtoMessage() {}
 
 func (x *Taint) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[9]
+	mi := &file_skiff_v1_objects_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -685,7 +750,7 @@ func (x *Taint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Taint.ProtoReflect.Descriptor instead.
 func (*Taint) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{9}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Taint) GetKey() string {
@@ -734,7 +799,7 @@ type NodeStatus struct {
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[10]
+	mi := &file_skiff_v1_objects_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -746,7 +811,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[10]
+	mi := &file_skiff_v1_objects_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -759,7 +824,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{10}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *NodeStatus) GetCapacity() map[string]string {
@@ -822,7 +887,7 @@ type NodeAddress struct {
 
 func (x *NodeAddress) Reset() {
 	*x = NodeAddress{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[11]
+	mi := &file_skiff_v1_objects_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -834,7 +899,7 @@ func (x *NodeAddress) String() string {
 func (*NodeAddress) ProtoMessage() {}
 
 func (x *NodeAddress) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[11]
+	mi := &file_skiff_v1_objects_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -847,7 +912,7 @@ func (x *NodeAddress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeAddress.ProtoReflect.Descriptor instead.
 func (*NodeAddress) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{11}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *NodeAddress) GetType() string {
@@ -877,7 +942,7 @@ type NodeSystemInfo struct {
 
 func (x *NodeSystemInfo) Reset() {
 	*x = NodeSystemInfo{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[12]
+	mi := &file_skiff_v1_objects_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -889,7 +954,7 @@ func (x *NodeSystemInfo) String() string {
 func (*NodeSystemInfo) ProtoMessage() {}
 
 func (x *NodeSystemInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[12]
+	mi := &file_skiff_v1_objects_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -902,7 +967,7 @@ func (x *NodeSystemInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSystemInfo.ProtoReflect.Descriptor instead.
 func (*NodeSystemInfo) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{12}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *NodeSystemInfo) GetKernelVersion() string {
@@ -951,7 +1016,7 @@ type Pod struct {
 
 func (x *Pod) Reset() {
 	*x = Pod{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[13]
+	mi := &file_skiff_v1_objects_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -963,7 +1028,7 @@ func (x *Pod) String() string {
 func (*Pod) ProtoMessage() {}
 
 func (x *Pod) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[13]
+	mi := &file_skiff_v1_objects_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -976,7 +1041,7 @@ func (x *Pod) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Pod.ProtoReflect.Descriptor instead.
 func (*Pod) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{13}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Pod) GetMetadata() *ObjectMeta {
@@ -1022,7 +1087,7 @@ type PodSpec struct {
 
 func (x *PodSpec) Reset() {
 	*x = PodSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[14]
+	mi := &file_skiff_v1_objects_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1034,7 +1099,7 @@ func (x *PodSpec) String() string {
 func (*PodSpec) ProtoMessage() {}
 
 func (x *PodSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[14]
+	mi := &file_skiff_v1_objects_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1047,7 +1112,7 @@ func (x *PodSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodSpec.ProtoReflect.Descriptor instead.
 func (*PodSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{14}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *PodSpec) GetContainers() []*Container {
@@ -1130,7 +1195,7 @@ type PodSecurityContext struct {
 
 func (x *PodSecurityContext) Reset() {
 	*x = PodSecurityContext{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[15]
+	mi := &file_skiff_v1_objects_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1142,7 +1207,7 @@ func (x *PodSecurityContext) String() string {
 func (*PodSecurityContext) ProtoMessage() {}
 
 func (x *PodSecurityContext) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[15]
+	mi := &file_skiff_v1_objects_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1155,7 +1220,7 @@ func (x *PodSecurityContext) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodSecurityContext.ProtoReflect.Descriptor instead.
 func (*PodSecurityContext) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{15}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PodSecurityContext) GetRunAsUser() int64 {
@@ -1198,7 +1263,7 @@ type Container struct {
 
 func (x *Container) Reset() {
 	*x = Container{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[16]
+	mi := &file_skiff_v1_objects_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1210,7 +1275,7 @@ func (x *Container) String() string {
 func (*Container) ProtoMessage() {}
 
 func (x *Container) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[16]
+	mi := &file_skiff_v1_objects_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1223,7 +1288,7 @@ func (x *Container) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Container.ProtoReflect.Descriptor instead.
 func (*Container) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{16}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Container) GetName() string {
@@ -1341,7 +1406,7 @@ type EnvVar struct {
 
 func (x *EnvVar) Reset() {
 	*x = EnvVar{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[17]
+	mi := &file_skiff_v1_objects_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1353,7 +1418,7 @@ func (x *EnvVar) String() string {
 func (*EnvVar) ProtoMessage() {}
 
 func (x *EnvVar) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[17]
+	mi := &file_skiff_v1_objects_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1366,7 +1431,7 @@ func (x *EnvVar) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvVar.ProtoReflect.Descriptor instead.
 func (*EnvVar) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{17}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *EnvVar) GetName() string {
@@ -1396,7 +1461,7 @@ type ContainerPort struct {
 
 func (x *ContainerPort) Reset() {
 	*x = ContainerPort{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[18]
+	mi := &file_skiff_v1_objects_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1408,7 +1473,7 @@ func (x *ContainerPort) String() string {
 func (*ContainerPort) ProtoMessage() {}
 
 func (x *ContainerPort) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[18]
+	mi := &file_skiff_v1_objects_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1421,7 +1486,7 @@ func (x *ContainerPort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerPort.ProtoReflect.Descriptor instead.
 func (*ContainerPort) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{18}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ContainerPort) GetName() string {
@@ -1463,7 +1528,7 @@ type ResourceRequirements struct {
 
 func (x *ResourceRequirements) Reset() {
 	*x = ResourceRequirements{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[19]
+	mi := &file_skiff_v1_objects_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1475,7 +1540,7 @@ func (x *ResourceRequirements) String() string {
 func (*ResourceRequirements) ProtoMessage() {}
 
 func (x *ResourceRequirements) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[19]
+	mi := &file_skiff_v1_objects_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1488,7 +1553,7 @@ func (x *ResourceRequirements) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceRequirements.ProtoReflect.Descriptor instead.
 func (*ResourceRequirements) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{19}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ResourceRequirements) GetRequests() map[string]string {
@@ -1517,7 +1582,7 @@ type VolumeMount struct {
 
 func (x *VolumeMount) Reset() {
 	*x = VolumeMount{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[20]
+	mi := &file_skiff_v1_objects_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1529,7 +1594,7 @@ func (x *VolumeMount) String() string {
 func (*VolumeMount) ProtoMessage() {}
 
 func (x *VolumeMount) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[20]
+	mi := &file_skiff_v1_objects_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1542,7 +1607,7 @@ func (x *VolumeMount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeMount.ProtoReflect.Descriptor instead.
 func (*VolumeMount) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{20}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *VolumeMount) GetName() string {
@@ -1590,7 +1655,7 @@ type Probe struct {
 
 func (x *Probe) Reset() {
 	*x = Probe{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[21]
+	mi := &file_skiff_v1_objects_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1602,7 +1667,7 @@ func (x *Probe) String() string {
 func (*Probe) ProtoMessage() {}
 
 func (x *Probe) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[21]
+	mi := &file_skiff_v1_objects_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1615,7 +1680,7 @@ func (x *Probe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Probe.ProtoReflect.Descriptor instead.
 func (*Probe) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{21}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Probe) GetExec() *ExecAction {
@@ -1683,7 +1748,7 @@ type ExecAction struct {
 
 func (x *ExecAction) Reset() {
 	*x = ExecAction{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[22]
+	mi := &file_skiff_v1_objects_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1695,7 +1760,7 @@ func (x *ExecAction) String() string {
 func (*ExecAction) ProtoMessage() {}
 
 func (x *ExecAction) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[22]
+	mi := &file_skiff_v1_objects_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1708,7 +1773,7 @@ func (x *ExecAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecAction.ProtoReflect.Descriptor instead.
 func (*ExecAction) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{22}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ExecAction) GetCommand() []string {
@@ -1727,7 +1792,7 @@ type TCPSocketAction struct {
 
 func (x *TCPSocketAction) Reset() {
 	*x = TCPSocketAction{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[23]
+	mi := &file_skiff_v1_objects_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1739,7 +1804,7 @@ func (x *TCPSocketAction) String() string {
 func (*TCPSocketAction) ProtoMessage() {}
 
 func (x *TCPSocketAction) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[23]
+	mi := &file_skiff_v1_objects_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1752,7 +1817,7 @@ func (x *TCPSocketAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TCPSocketAction.ProtoReflect.Descriptor instead.
 func (*TCPSocketAction) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{23}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *TCPSocketAction) GetPort() int32 {
@@ -1772,7 +1837,7 @@ type HTTPGetAction struct {
 
 func (x *HTTPGetAction) Reset() {
 	*x = HTTPGetAction{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[24]
+	mi := &file_skiff_v1_objects_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1784,7 +1849,7 @@ func (x *HTTPGetAction) String() string {
 func (*HTTPGetAction) ProtoMessage() {}
 
 func (x *HTTPGetAction) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[24]
+	mi := &file_skiff_v1_objects_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1797,7 +1862,7 @@ func (x *HTTPGetAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HTTPGetAction.ProtoReflect.Descriptor instead.
 func (*HTTPGetAction) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{24}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *HTTPGetAction) GetPath() string {
@@ -1827,7 +1892,7 @@ type SecurityContext struct {
 
 func (x *SecurityContext) Reset() {
 	*x = SecurityContext{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[25]
+	mi := &file_skiff_v1_objects_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1839,7 +1904,7 @@ func (x *SecurityContext) String() string {
 func (*SecurityContext) ProtoMessage() {}
 
 func (x *SecurityContext) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[25]
+	mi := &file_skiff_v1_objects_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1852,7 +1917,7 @@ func (x *SecurityContext) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecurityContext.ProtoReflect.Descriptor instead.
 func (*SecurityContext) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{25}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *SecurityContext) GetPrivileged() bool {
@@ -1900,7 +1965,7 @@ type Capabilities struct {
 
 func (x *Capabilities) Reset() {
 	*x = Capabilities{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[26]
+	mi := &file_skiff_v1_objects_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1912,7 +1977,7 @@ func (x *Capabilities) String() string {
 func (*Capabilities) ProtoMessage() {}
 
 func (x *Capabilities) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[26]
+	mi := &file_skiff_v1_objects_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1925,7 +1990,7 @@ func (x *Capabilities) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Capabilities.ProtoReflect.Descriptor instead.
 func (*Capabilities) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{26}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Capabilities) GetAdd() []string {
@@ -1956,7 +2021,7 @@ type PodVolume struct {
 
 func (x *PodVolume) Reset() {
 	*x = PodVolume{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[27]
+	mi := &file_skiff_v1_objects_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1968,7 +2033,7 @@ func (x *PodVolume) String() string {
 func (*PodVolume) ProtoMessage() {}
 
 func (x *PodVolume) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[27]
+	mi := &file_skiff_v1_objects_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1981,7 +2046,7 @@ func (x *PodVolume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodVolume.ProtoReflect.Descriptor instead.
 func (*PodVolume) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{27}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PodVolume) GetName() string {
@@ -2023,7 +2088,7 @@ type EmptyDirSource struct {
 
 func (x *EmptyDirSource) Reset() {
 	*x = EmptyDirSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[28]
+	mi := &file_skiff_v1_objects_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2035,7 +2100,7 @@ func (x *EmptyDirSource) String() string {
 func (*EmptyDirSource) ProtoMessage() {}
 
 func (x *EmptyDirSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[28]
+	mi := &file_skiff_v1_objects_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2048,7 +2113,7 @@ func (x *EmptyDirSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmptyDirSource.ProtoReflect.Descriptor instead.
 func (*EmptyDirSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{28}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *EmptyDirSource) GetMedium() string {
@@ -2074,7 +2139,7 @@ type HostPathSource struct {
 
 func (x *HostPathSource) Reset() {
 	*x = HostPathSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[29]
+	mi := &file_skiff_v1_objects_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2086,7 +2151,7 @@ func (x *HostPathSource) String() string {
 func (*HostPathSource) ProtoMessage() {}
 
 func (x *HostPathSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[29]
+	mi := &file_skiff_v1_objects_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2099,7 +2164,7 @@ func (x *HostPathSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostPathSource.ProtoReflect.Descriptor instead.
 func (*HostPathSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{29}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *HostPathSource) GetPath() string {
@@ -2119,7 +2184,7 @@ type VolumeClaimSource struct {
 
 func (x *VolumeClaimSource) Reset() {
 	*x = VolumeClaimSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[30]
+	mi := &file_skiff_v1_objects_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2131,7 +2196,7 @@ func (x *VolumeClaimSource) String() string {
 func (*VolumeClaimSource) ProtoMessage() {}
 
 func (x *VolumeClaimSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[30]
+	mi := &file_skiff_v1_objects_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2144,7 +2209,7 @@ func (x *VolumeClaimSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeClaimSource.ProtoReflect.Descriptor instead.
 func (*VolumeClaimSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{30}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *VolumeClaimSource) GetName() string {
@@ -2177,7 +2242,7 @@ type Toleration struct {
 
 func (x *Toleration) Reset() {
 	*x = Toleration{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[31]
+	mi := &file_skiff_v1_objects_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2189,7 +2254,7 @@ func (x *Toleration) String() string {
 func (*Toleration) ProtoMessage() {}
 
 func (x *Toleration) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[31]
+	mi := &file_skiff_v1_objects_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2202,7 +2267,7 @@ func (x *Toleration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Toleration.ProtoReflect.Descriptor instead.
 func (*Toleration) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{31}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Toleration) GetKey() string {
@@ -2245,8 +2310,8 @@ type PodStatus struct {
 	// Pending, Running, Succeeded, Failed or Unknown.
 	Phase             string                 `protobuf:"bytes,1,opt,name=phase,proto3" json:"phase,omitempty"`
 	Conditions        []*Condition           `protobuf:"bytes,2,rep,name=conditions,proto3" json:"conditions,omitempty"`
-	PodIp             string                 `protobuf:"bytes,3,opt,name=pod_ip,json=podIp,proto3" json:"pod_ip,omitempty"`
-	HostIp            string                 `protobuf:"bytes,4,opt,name=host_ip,json=hostIp,proto3" json:"host_ip,omitempty"`
+	PodIp             string                 `protobuf:"bytes,3,opt,name=pod_ip,json=podIP,proto3" json:"pod_ip,omitempty"`
+	HostIp            string                 `protobuf:"bytes,4,opt,name=host_ip,json=hostIP,proto3" json:"host_ip,omitempty"`
 	StartTime         *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
 	ContainerStatuses []*ContainerStatus     `protobuf:"bytes,6,rep,name=container_statuses,json=containerStatuses,proto3" json:"container_statuses,omitempty"`
 	Reason            string                 `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
@@ -2257,7 +2322,7 @@ type PodStatus struct {
 
 func (x *PodStatus) Reset() {
 	*x = PodStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[32]
+	mi := &file_skiff_v1_objects_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2269,7 +2334,7 @@ func (x *PodStatus) String() string {
 func (*PodStatus) ProtoMessage() {}
 
 func (x *PodStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[32]
+	mi := &file_skiff_v1_objects_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2282,7 +2347,7 @@ func (x *PodStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodStatus.ProtoReflect.Descriptor instead.
 func (*PodStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{32}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PodStatus) GetPhase() string {
@@ -2349,8 +2414,8 @@ type ContainerStatus struct {
 	Ready         bool                   `protobuf:"varint,4,opt,name=ready,proto3" json:"ready,omitempty"`
 	RestartCount  int32                  `protobuf:"varint,5,opt,name=restart_count,json=restartCount,proto3" json:"restart_count,omitempty"`
 	Image         string                 `protobuf:"bytes,6,opt,name=image,proto3" json:"image,omitempty"`
-	ImageId       string                 `protobuf:"bytes,7,opt,name=image_id,json=imageId,proto3" json:"image_id,omitempty"`
-	ContainerId   string                 `protobuf:"bytes,8,opt,name=container_id,json=containerId,proto3" json:"container_id,omitempty"`
+	ImageId       string                 `protobuf:"bytes,7,opt,name=image_id,json=imageID,proto3" json:"image_id,omitempty"`
+	ContainerId   string                 `protobuf:"bytes,8,opt,name=container_id,json=containerID,proto3" json:"container_id,omitempty"`
 	Started       bool                   `protobuf:"varint,9,opt,name=started,proto3" json:"started,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2358,7 +2423,7 @@ type ContainerStatus struct {
 
 func (x *ContainerStatus) Reset() {
 	*x = ContainerStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[33]
+	mi := &file_skiff_v1_objects_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2370,7 +2435,7 @@ func (x *ContainerStatus) String() string {
 func (*ContainerStatus) ProtoMessage() {}
 
 func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[33]
+	mi := &file_skiff_v1_objects_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2383,7 +2448,7 @@ func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStatus.ProtoReflect.Descriptor instead.
 func (*ContainerStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{33}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ContainerStatus) GetName() string {
@@ -2461,7 +2526,7 @@ type ContainerState struct {
 
 func (x *ContainerState) Reset() {
 	*x = ContainerState{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[34]
+	mi := &file_skiff_v1_objects_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2473,7 +2538,7 @@ func (x *ContainerState) String() string {
 func (*ContainerState) ProtoMessage() {}
 
 func (x *ContainerState) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[34]
+	mi := &file_skiff_v1_objects_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2486,7 +2551,7 @@ func (x *ContainerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerState.ProtoReflect.Descriptor instead.
 func (*ContainerState) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{34}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ContainerState) GetWaiting() *ContainerStateWaiting {
@@ -2520,7 +2585,7 @@ type ContainerStateWaiting struct {
 
 func (x *ContainerStateWaiting) Reset() {
 	*x = ContainerStateWaiting{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[35]
+	mi := &file_skiff_v1_objects_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2532,7 +2597,7 @@ func (x *ContainerStateWaiting) String() string {
 func (*ContainerStateWaiting) ProtoMessage() {}
 
 func (x *ContainerStateWaiting) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[35]
+	mi := &file_skiff_v1_objects_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2545,7 +2610,7 @@ func (x *ContainerStateWaiting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateWaiting.ProtoReflect.Descriptor instead.
 func (*ContainerStateWaiting) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{35}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ContainerStateWaiting) GetReason() string {
@@ -2571,7 +2636,7 @@ type ContainerStateRunning struct {
 
 func (x *ContainerStateRunning) Reset() {
 	*x = ContainerStateRunning{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[36]
+	mi := &file_skiff_v1_objects_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2583,7 +2648,7 @@ func (x *ContainerStateRunning) String() string {
 func (*ContainerStateRunning) ProtoMessage() {}
 
 func (x *ContainerStateRunning) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[36]
+	mi := &file_skiff_v1_objects_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2596,7 +2661,7 @@ func (x *ContainerStateRunning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateRunning.ProtoReflect.Descriptor instead.
 func (*ContainerStateRunning) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{36}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ContainerStateRunning) GetStartedAt() *timestamppb.Timestamp {
@@ -2620,7 +2685,7 @@ type ContainerStateTerminated struct {
 
 func (x *ContainerStateTerminated) Reset() {
 	*x = ContainerStateTerminated{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[37]
+	mi := &file_skiff_v1_objects_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2632,7 +2697,7 @@ func (x *ContainerStateTerminated) String() string {
 func (*ContainerStateTerminated) ProtoMessage() {}
 
 func (x *ContainerStateTerminated) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[37]
+	mi := &file_skiff_v1_objects_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2645,7 +2710,7 @@ func (x *ContainerStateTerminated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateTerminated.ProtoReflect.Descriptor instead.
 func (*ContainerStateTerminated) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{37}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ContainerStateTerminated) GetExitCode() int32 {
@@ -2701,7 +2766,7 @@ type Service struct {
 
 func (x *Service) Reset() {
 	*x = Service{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[38]
+	mi := &file_skiff_v1_objects_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2713,7 +2778,7 @@ func (x *Service) String() string {
 func (*Service) ProtoMessage() {}
 
 func (x *Service) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[38]
+	mi := &file_skiff_v1_objects_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2726,7 +2791,7 @@ func (x *Service) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Service.ProtoReflect.Descriptor instead.
 func (*Service) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{38}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *Service) GetMetadata() *ObjectMeta {
@@ -2751,16 +2816,22 @@ func (x *Service) GetStatus() *ServiceStatus {
 }
 
 type ServiceSpec struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Selector      map[string]string      `protobuf:"bytes,1,rep,name=selector,proto3" json:"selector,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Ports         []*ServicePort         `protobuf:"bytes,2,rep,name=ports,proto3" json:"ports,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Selector map[string]string      `protobuf:"bytes,1,rep,name=selector,proto3" json:"selector,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Ports    []*ServicePort         `protobuf:"bytes,2,rep,name=ports,proto3" json:"ports,omitempty"`
+	// ClusterIP (default), as in Kubernetes; the other types are not
+	// supported yet.
+	Type string `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
+	// Empty or "None". skiff gives no virtual IPs yet: every service is
+	// served as a headless one, its DNS name resolving to its ready pods.
+	ClusterIp     string `protobuf:"bytes,4,opt,name=cluster_ip,json=clusterIP,proto3" json:"cluster_ip,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ServiceSpec) Reset() {
 	*x = ServiceSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[39]
+	mi := &file_skiff_v1_objects_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2772,7 +2843,7 @@ func (x *ServiceSpec) String() string {
 func (*ServiceSpec) ProtoMessage() {}
 
 func (x *ServiceSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[39]
+	mi := &file_skiff_v1_objects_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2785,7 +2856,7 @@ func (x *ServiceSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceSpec.ProtoReflect.Descriptor instead.
 func (*ServiceSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{39}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ServiceSpec) GetSelector() map[string]string {
@@ -2802,6 +2873,20 @@ func (x *ServiceSpec) GetPorts() []*ServicePort {
 	return nil
 }
 
+func (x *ServiceSpec) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *ServiceSpec) GetClusterIp() string {
+	if x != nil {
+		return x.ClusterIp
+	}
+	return ""
+}
+
 type ServicePort struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -2816,7 +2901,7 @@ type ServicePort struct {
 
 func (x *ServicePort) Reset() {
 	*x = ServicePort{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[40]
+	mi := &file_skiff_v1_objects_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2828,7 +2913,7 @@ func (x *ServicePort) String() string {
 func (*ServicePort) ProtoMessage() {}
 
 func (x *ServicePort) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[40]
+	mi := &file_skiff_v1_objects_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2841,7 +2926,7 @@ func (x *ServicePort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServicePort.ProtoReflect.Descriptor instead.
 func (*ServicePort) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{40}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ServicePort) GetName() string {
@@ -2882,7 +2967,7 @@ type ServiceStatus struct {
 
 func (x *ServiceStatus) Reset() {
 	*x = ServiceStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[41]
+	mi := &file_skiff_v1_objects_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2894,7 +2979,7 @@ func (x *ServiceStatus) String() string {
 func (*ServiceStatus) ProtoMessage() {}
 
 func (x *ServiceStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[41]
+	mi := &file_skiff_v1_objects_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2907,7 +2992,7 @@ func (x *ServiceStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceStatus.ProtoReflect.Descriptor instead.
 func (*ServiceStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{41}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ServiceStatus) GetEndpoints() []*Endpoint {
@@ -2929,7 +3014,7 @@ type Endpoint struct {
 
 func (x *Endpoint) Reset() {
 	*x = Endpoint{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[42]
+	mi := &file_skiff_v1_objects_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2941,7 +3026,7 @@ func (x *Endpoint) String() string {
 func (*Endpoint) ProtoMessage() {}
 
 func (x *Endpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[42]
+	mi := &file_skiff_v1_objects_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2954,7 +3039,7 @@ func (x *Endpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Endpoint.ProtoReflect.Descriptor instead.
 func (*Endpoint) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{42}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *Endpoint) GetIp() string {
@@ -2996,7 +3081,7 @@ type Volume struct {
 
 func (x *Volume) Reset() {
 	*x = Volume{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[43]
+	mi := &file_skiff_v1_objects_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3008,7 +3093,7 @@ func (x *Volume) String() string {
 func (*Volume) ProtoMessage() {}
 
 func (x *Volume) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[43]
+	mi := &file_skiff_v1_objects_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3021,7 +3106,7 @@ func (x *Volume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Volume.ProtoReflect.Descriptor instead.
 func (*Volume) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{43}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *Volume) GetMetadata() *ObjectMeta {
@@ -3051,16 +3136,19 @@ type VolumeSpec struct {
 	AccessMode string `protobuf:"bytes,1,opt,name=access_mode,json=accessMode,proto3" json:"access_mode,omitempty"`
 	Capacity   string `protobuf:"bytes,2,opt,name=capacity,proto3" json:"capacity,omitempty"`
 	// Exactly one source is set.
-	Local         *LocalVolumeSource `protobuf:"bytes,3,opt,name=local,proto3" json:"local,omitempty"`
-	HostPath      *HostPathSource    `protobuf:"bytes,4,opt,name=host_path,json=hostPath,proto3" json:"host_path,omitempty"`
-	Nfs           *NFSVolumeSource   `protobuf:"bytes,5,opt,name=nfs,proto3" json:"nfs,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Local    *LocalVolumeSource `protobuf:"bytes,3,opt,name=local,proto3" json:"local,omitempty"`
+	HostPath *HostPathSource    `protobuf:"bytes,4,opt,name=host_path,json=hostPath,proto3" json:"host_path,omitempty"`
+	Nfs      *NFSVolumeSource   `protobuf:"bytes,5,opt,name=nfs,proto3" json:"nfs,omitempty"`
+	// Kept as given (a PersistentVolume's or claim's storageClassName);
+	// skiff has one kind of storage per source and binds by name.
+	StorageClassName string `protobuf:"bytes,6,opt,name=storage_class_name,json=storageClassName,proto3" json:"storage_class_name,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *VolumeSpec) Reset() {
 	*x = VolumeSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[44]
+	mi := &file_skiff_v1_objects_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3072,7 +3160,7 @@ func (x *VolumeSpec) String() string {
 func (*VolumeSpec) ProtoMessage() {}
 
 func (x *VolumeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[44]
+	mi := &file_skiff_v1_objects_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3085,7 +3173,7 @@ func (x *VolumeSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeSpec.ProtoReflect.Descriptor instead.
 func (*VolumeSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{44}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *VolumeSpec) GetAccessMode() string {
@@ -3123,6 +3211,13 @@ func (x *VolumeSpec) GetNfs() *NFSVolumeSource {
 	return nil
 }
 
+func (x *VolumeSpec) GetStorageClassName() string {
+	if x != nil {
+		return x.StorageClassName
+	}
+	return ""
+}
+
 type LocalVolumeSource struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The node that holds the data; empty until the first pod using it is
@@ -3134,7 +3229,7 @@ type LocalVolumeSource struct {
 
 func (x *LocalVolumeSource) Reset() {
 	*x = LocalVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[45]
+	mi := &file_skiff_v1_objects_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3146,7 +3241,7 @@ func (x *LocalVolumeSource) String() string {
 func (*LocalVolumeSource) ProtoMessage() {}
 
 func (x *LocalVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[45]
+	mi := &file_skiff_v1_objects_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3159,7 +3254,7 @@ func (x *LocalVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalVolumeSource.ProtoReflect.Descriptor instead.
 func (*LocalVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{45}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *LocalVolumeSource) GetNodeName() string {
@@ -3179,7 +3274,7 @@ type NFSVolumeSource struct {
 
 func (x *NFSVolumeSource) Reset() {
 	*x = NFSVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[46]
+	mi := &file_skiff_v1_objects_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3191,7 +3286,7 @@ func (x *NFSVolumeSource) String() string {
 func (*NFSVolumeSource) ProtoMessage() {}
 
 func (x *NFSVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[46]
+	mi := &file_skiff_v1_objects_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3204,7 +3299,7 @@ func (x *NFSVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NFSVolumeSource.ProtoReflect.Descriptor instead.
 func (*NFSVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{46}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *NFSVolumeSource) GetServer() string {
@@ -3232,7 +3327,7 @@ type VolumeStatus struct {
 
 func (x *VolumeStatus) Reset() {
 	*x = VolumeStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[47]
+	mi := &file_skiff_v1_objects_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3244,7 +3339,7 @@ func (x *VolumeStatus) String() string {
 func (*VolumeStatus) ProtoMessage() {}
 
 func (x *VolumeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[47]
+	mi := &file_skiff_v1_objects_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3257,7 +3352,7 @@ func (x *VolumeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeStatus.ProtoReflect.Descriptor instead.
 func (*VolumeStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{47}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *VolumeStatus) GetPhase() string {
@@ -3285,7 +3380,7 @@ type ReplicaSet struct {
 
 func (x *ReplicaSet) Reset() {
 	*x = ReplicaSet{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[48]
+	mi := &file_skiff_v1_objects_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3297,7 +3392,7 @@ func (x *ReplicaSet) String() string {
 func (*ReplicaSet) ProtoMessage() {}
 
 func (x *ReplicaSet) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[48]
+	mi := &file_skiff_v1_objects_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3310,7 +3405,7 @@ func (x *ReplicaSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSet.ProtoReflect.Descriptor instead.
 func (*ReplicaSet) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{48}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ReplicaSet) GetMetadata() *ObjectMeta {
@@ -3345,7 +3440,7 @@ type ReplicaSetSpec struct {
 
 func (x *ReplicaSetSpec) Reset() {
 	*x = ReplicaSetSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[49]
+	mi := &file_skiff_v1_objects_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3357,7 +3452,7 @@ func (x *ReplicaSetSpec) String() string {
 func (*ReplicaSetSpec) ProtoMessage() {}
 
 func (x *ReplicaSetSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[49]
+	mi := &file_skiff_v1_objects_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3370,7 +3465,7 @@ func (x *ReplicaSetSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSetSpec.ProtoReflect.Descriptor instead.
 func (*ReplicaSetSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{49}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ReplicaSetSpec) GetReplicas() int32 {
@@ -3404,7 +3499,7 @@ type PodTemplateSpec struct {
 
 func (x *PodTemplateSpec) Reset() {
 	*x = PodTemplateSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[50]
+	mi := &file_skiff_v1_objects_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3416,7 +3511,7 @@ func (x *PodTemplateSpec) String() string {
 func (*PodTemplateSpec) ProtoMessage() {}
 
 func (x *PodTemplateSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[50]
+	mi := &file_skiff_v1_objects_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3429,7 +3524,7 @@ func (x *PodTemplateSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodTemplateSpec.ProtoReflect.Descriptor instead.
 func (*PodTemplateSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{50}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *PodTemplateSpec) GetMetadata() *ObjectMeta {
@@ -3459,7 +3554,7 @@ type ReplicaSetStatus struct {
 
 func (x *ReplicaSetStatus) Reset() {
 	*x = ReplicaSetStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[51]
+	mi := &file_skiff_v1_objects_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3471,7 +3566,7 @@ func (x *ReplicaSetStatus) String() string {
 func (*ReplicaSetStatus) ProtoMessage() {}
 
 func (x *ReplicaSetStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[51]
+	mi := &file_skiff_v1_objects_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3484,7 +3579,7 @@ func (x *ReplicaSetStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSetStatus.ProtoReflect.Descriptor instead.
 func (*ReplicaSetStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{51}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ReplicaSetStatus) GetReplicas() int32 {
@@ -3533,7 +3628,7 @@ type Autoscaler struct {
 
 func (x *Autoscaler) Reset() {
 	*x = Autoscaler{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[52]
+	mi := &file_skiff_v1_objects_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3545,7 +3640,7 @@ func (x *Autoscaler) String() string {
 func (*Autoscaler) ProtoMessage() {}
 
 func (x *Autoscaler) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[52]
+	mi := &file_skiff_v1_objects_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3558,7 +3653,7 @@ func (x *Autoscaler) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Autoscaler.ProtoReflect.Descriptor instead.
 func (*Autoscaler) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{52}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *Autoscaler) GetMetadata() *ObjectMeta {
@@ -3588,15 +3683,23 @@ type AutoscalerSpec struct {
 	Target      string `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
 	MinReplicas *int32 `protobuf:"varint,2,opt,name=min_replicas,json=minReplicas,proto3,oneof" json:"min_replicas,omitempty"`
 	MaxReplicas int32  `protobuf:"varint,3,opt,name=max_replicas,json=maxReplicas,proto3" json:"max_replicas,omitempty"`
-	// Target mean CPU use in percent of the pods' requests; default 80.
+	// Target mean CPU use in percent of the pods' requests; default 80 when
+	// metrics are not given.
 	TargetCpuUtilizationPercent *int32 `protobuf:"varint,4,opt,name=target_cpu_utilization_percent,json=targetCpuUtilizationPercent,proto3,oneof" json:"target_cpu_utilization_percent,omitempty"`
-	unknownFields               protoimpl.UnknownFields
-	sizeCache                   protoimpl.SizeCache
+	// What to scale on, as Kubernetes' autoscaling/v2 metrics: Resource
+	// metrics of cpu or memory. With several, the largest count any asks for
+	// wins. When set, target_cpu_utilization_percent is not used.
+	Metrics []*MetricSpec `protobuf:"bytes,5,rep,name=metrics,proto3" json:"metrics,omitempty"`
+	// Stabilization windows; scale-down defaults to the controller's
+	// --scale-down-window, scale-up to none.
+	Behavior      *AutoscalerBehavior `protobuf:"bytes,6,opt,name=behavior,proto3" json:"behavior,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AutoscalerSpec) Reset() {
 	*x = AutoscalerSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[53]
+	mi := &file_skiff_v1_objects_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3608,7 +3711,7 @@ func (x *AutoscalerSpec) String() string {
 func (*AutoscalerSpec) ProtoMessage() {}
 
 func (x *AutoscalerSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[53]
+	mi := &file_skiff_v1_objects_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3621,7 +3724,7 @@ func (x *AutoscalerSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerSpec.ProtoReflect.Descriptor instead.
 func (*AutoscalerSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{53}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *AutoscalerSpec) GetTarget() string {
@@ -3652,6 +3755,287 @@ func (x *AutoscalerSpec) GetTargetCpuUtilizationPercent() int32 {
 	return 0
 }
 
+func (x *AutoscalerSpec) GetMetrics() []*MetricSpec {
+	if x != nil {
+		return x.Metrics
+	}
+	return nil
+}
+
+func (x *AutoscalerSpec) GetBehavior() *AutoscalerBehavior {
+	if x != nil {
+		return x.Behavior
+	}
+	return nil
+}
+
+// type is Resource; the other Kubernetes metric types are not supported yet.
+type MetricSpec struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Type          string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	Resource      *ResourceMetricSource  `protobuf:"bytes,2,opt,name=resource,proto3" json:"resource,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MetricSpec) Reset() {
+	*x = MetricSpec{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MetricSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MetricSpec) ProtoMessage() {}
+
+func (x *MetricSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MetricSpec.ProtoReflect.Descriptor instead.
+func (*MetricSpec) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *MetricSpec) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *MetricSpec) GetResource() *ResourceMetricSource {
+	if x != nil {
+		return x.Resource
+	}
+	return nil
+}
+
+// name is cpu or memory.
+type ResourceMetricSource struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Target        *MetricTarget          `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResourceMetricSource) Reset() {
+	*x = ResourceMetricSource{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResourceMetricSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResourceMetricSource) ProtoMessage() {}
+
+func (x *ResourceMetricSource) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResourceMetricSource.ProtoReflect.Descriptor instead.
+func (*ResourceMetricSource) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *ResourceMetricSource) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ResourceMetricSource) GetTarget() *MetricTarget {
+	if x != nil {
+		return x.Target
+	}
+	return nil
+}
+
+// type is Utilization (average_utilization: mean use in percent of the
+// pods' requests) or AverageValue (average_value: mean use per pod, a
+// quantity).
+type MetricTarget struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Type               string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	AverageUtilization *int32                 `protobuf:"varint,2,opt,name=average_utilization,json=averageUtilization,proto3,oneof" json:"average_utilization,omitempty"`
+	AverageValue       string                 `protobuf:"bytes,3,opt,name=average_value,json=averageValue,proto3" json:"average_value,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *MetricTarget) Reset() {
+	*x = MetricTarget{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MetricTarget) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MetricTarget) ProtoMessage() {}
+
+func (x *MetricTarget) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MetricTarget.ProtoReflect.Descriptor instead.
+func (*MetricTarget) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *MetricTarget) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *MetricTarget) GetAverageUtilization() int32 {
+	if x != nil && x.AverageUtilization != nil {
+		return *x.AverageUtilization
+	}
+	return 0
+}
+
+func (x *MetricTarget) GetAverageValue() string {
+	if x != nil {
+		return x.AverageValue
+	}
+	return ""
+}
+
+type AutoscalerBehavior struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ScaleUp       *ScalingRules          `protobuf:"bytes,1,opt,name=scale_up,json=scaleUp,proto3" json:"scale_up,omitempty"`
+	ScaleDown     *ScalingRules          `protobuf:"bytes,2,opt,name=scale_down,json=scaleDown,proto3" json:"scale_down,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AutoscalerBehavior) Reset() {
+	*x = AutoscalerBehavior{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AutoscalerBehavior) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AutoscalerBehavior) ProtoMessage() {}
+
+func (x *AutoscalerBehavior) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AutoscalerBehavior.ProtoReflect.Descriptor instead.
+func (*AutoscalerBehavior) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *AutoscalerBehavior) GetScaleUp() *ScalingRules {
+	if x != nil {
+		return x.ScaleUp
+	}
+	return nil
+}
+
+func (x *AutoscalerBehavior) GetScaleDown() *ScalingRules {
+	if x != nil {
+		return x.ScaleDown
+	}
+	return nil
+}
+
+// A recommendation is followed only once every recommendation of the last
+// stabilization_window_seconds agrees with it (0 to 3600).
+type ScalingRules struct {
+	state                      protoimpl.MessageState `protogen:"open.v1"`
+	StabilizationWindowSeconds *int32                 `protobuf:"varint,1,opt,name=stabilization_window_seconds,json=stabilizationWindowSeconds,proto3,oneof" json:"stabilization_window_seconds,omitempty"`
+	unknownFields              protoimpl.UnknownFields
+	sizeCache                  protoimpl.SizeCache
+}
+
+func (x *ScalingRules) Reset() {
+	*x = ScalingRules{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScalingRules) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScalingRules) ProtoMessage() {}
+
+func (x *ScalingRules) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScalingRules.ProtoReflect.Descriptor instead.
+func (*ScalingRules) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *ScalingRules) GetStabilizationWindowSeconds() int32 {
+	if x != nil && x.StabilizationWindowSeconds != nil {
+		return *x.StabilizationWindowSeconds
+	}
+	return 0
+}
+
 type AutoscalerStatus struct {
 	state                        protoimpl.MessageState `protogen:"open.v1"`
 	CurrentReplicas              int32                  `protobuf:"varint,1,opt,name=current_replicas,json=currentReplicas,proto3" json:"current_replicas,omitempty"`
@@ -3666,7 +4050,7 @@ type AutoscalerStatus struct {
 
 func (x *AutoscalerStatus) Reset() {
 	*x = AutoscalerStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[54]
+	mi := &file_skiff_v1_objects_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3678,7 +4062,7 @@ func (x *AutoscalerStatus) String() string {
 func (*AutoscalerStatus) ProtoMessage() {}
 
 func (x *AutoscalerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[54]
+	mi := &file_skiff_v1_objects_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3691,7 +4075,7 @@ func (x *AutoscalerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerStatus.ProtoReflect.Descriptor instead.
 func (*AutoscalerStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{54}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *AutoscalerStatus) GetCurrentReplicas() int32 {
@@ -3755,7 +4139,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[55]
+	mi := &file_skiff_v1_objects_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3767,7 +4151,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[55]
+	mi := &file_skiff_v1_objects_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3780,7 +4164,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{55}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *Event) GetMetadata() *ObjectMeta {
@@ -3858,7 +4242,7 @@ type ObjectReference struct {
 
 func (x *ObjectReference) Reset() {
 	*x = ObjectReference{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[56]
+	mi := &file_skiff_v1_objects_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3870,7 +4254,7 @@ func (x *ObjectReference) String() string {
 func (*ObjectReference) ProtoMessage() {}
 
 func (x *ObjectReference) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[56]
+	mi := &file_skiff_v1_objects_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3883,7 +4267,7 @@ func (x *ObjectReference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectReference.ProtoReflect.Descriptor instead.
 func (*ObjectReference) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{56}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *ObjectReference) GetKind() string {
@@ -3918,7 +4302,7 @@ var File_skiff_v1_objects_proto protoreflect.FileDescriptor
 
 const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\n" +
-	"\x16skiff/v1/objects.proto\x12\bskiff.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd7\x05\n" +
+	"\x16skiff/v1/objects.proto\x12\bskiff.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8a\x06\n" +
 	"\n" +
 	"ObjectMeta\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
@@ -3937,13 +4321,19 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\x10owner_references\x18\v \x03(\v2\x18.skiff.v1.OwnerReferenceR\x0fownerReferences\x12\x1e\n" +
 	"\n" +
 	"finalizers\x18\f \x03(\tR\n" +
-	"finalizers\x1a9\n" +
+	"finalizers\x121\n" +
+	"\n" +
+	"applied_as\x18\r \x01(\v2\x12.skiff.v1.TypeMetaR\tappliedAs\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a>\n" +
 	"\x10AnnotationsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"j\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"?\n" +
+	"\bTypeMeta\x12\x1f\n" +
+	"\vapi_version\x18\x01 \x01(\tR\n" +
+	"apiVersion\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\"j\n" +
 	"\x0eOwnerReference\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x10\n" +
@@ -3978,7 +4368,7 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\x04spec\x18\x02 \x01(\v2\x12.skiff.v1.NodeSpecR\x04spec\x12,\n" +
 	"\x06status\x18\x03 \x01(\v2\x14.skiff.v1.NodeStatusR\x06status\"t\n" +
 	"\bNodeSpec\x12\x19\n" +
-	"\bpod_cidr\x18\x01 \x01(\tR\apodCidr\x12$\n" +
+	"\bpod_cidr\x18\x01 \x01(\tR\apodCIDR\x12$\n" +
 	"\runschedulable\x18\x02 \x01(\bR\runschedulable\x12'\n" +
 	"\x06taints\x18\x03 \x03(\v2\x0f.skiff.v1.TaintR\x06taints\"\x82\x01\n" +
 	"\x05Taint\x12\x10\n" +
@@ -4141,8 +4531,8 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\n" +
 	"conditions\x18\x02 \x03(\v2\x13.skiff.v1.ConditionR\n" +
 	"conditions\x12\x15\n" +
-	"\x06pod_ip\x18\x03 \x01(\tR\x05podIp\x12\x17\n" +
-	"\ahost_ip\x18\x04 \x01(\tR\x06hostIp\x129\n" +
+	"\x06pod_ip\x18\x03 \x01(\tR\x05podIP\x12\x17\n" +
+	"\ahost_ip\x18\x04 \x01(\tR\x06hostIP\x129\n" +
 	"\n" +
 	"start_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x12H\n" +
 	"\x12container_statuses\x18\x06 \x03(\v2\x19.skiff.v1.ContainerStatusR\x11containerStatuses\x12\x16\n" +
@@ -4156,8 +4546,8 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\x05ready\x18\x04 \x01(\bR\x05ready\x12#\n" +
 	"\rrestart_count\x18\x05 \x01(\x05R\frestartCount\x12\x14\n" +
 	"\x05image\x18\x06 \x01(\tR\x05image\x12\x19\n" +
-	"\bimage_id\x18\a \x01(\tR\aimageId\x12!\n" +
-	"\fcontainer_id\x18\b \x01(\tR\vcontainerId\x12\x18\n" +
+	"\bimage_id\x18\a \x01(\tR\aimageID\x12!\n" +
+	"\fcontainer_id\x18\b \x01(\tR\vcontainerID\x12\x18\n" +
 	"\astarted\x18\t \x01(\bR\astarted\"\xca\x01\n" +
 	"\x0eContainerState\x129\n" +
 	"\awaiting\x18\x01 \x01(\v2\x1f.skiff.v1.ContainerStateWaitingR\awaiting\x129\n" +
@@ -4183,10 +4573,13 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\aService\x120\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12)\n" +
 	"\x04spec\x18\x02 \x01(\v2\x15.skiff.v1.ServiceSpecR\x04spec\x12/\n" +
-	"\x06status\x18\x03 \x01(\v2\x17.skiff.v1.ServiceStatusR\x06status\"\xb8\x01\n" +
+	"\x06status\x18\x03 \x01(\v2\x17.skiff.v1.ServiceStatusR\x06status\"\xeb\x01\n" +
 	"\vServiceSpec\x12?\n" +
 	"\bselector\x18\x01 \x03(\v2#.skiff.v1.ServiceSpec.SelectorEntryR\bselector\x12+\n" +
-	"\x05ports\x18\x02 \x03(\v2\x15.skiff.v1.ServicePortR\x05ports\x1a;\n" +
+	"\x05ports\x18\x02 \x03(\v2\x15.skiff.v1.ServicePortR\x05ports\x12\x12\n" +
+	"\x04type\x18\x03 \x01(\tR\x04type\x12\x1d\n" +
+	"\n" +
+	"cluster_ip\x18\x04 \x01(\tR\tclusterIP\x1a;\n" +
 	"\rSelectorEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"r\n" +
@@ -4206,7 +4599,7 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\x06Volume\x120\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12(\n" +
 	"\x04spec\x18\x02 \x01(\v2\x14.skiff.v1.VolumeSpecR\x04spec\x12.\n" +
-	"\x06status\x18\x03 \x01(\v2\x16.skiff.v1.VolumeStatusR\x06status\"\xe0\x01\n" +
+	"\x06status\x18\x03 \x01(\v2\x16.skiff.v1.VolumeStatusR\x06status\"\x8e\x02\n" +
 	"\n" +
 	"VolumeSpec\x12\x1f\n" +
 	"\vaccess_mode\x18\x01 \x01(\tR\n" +
@@ -4214,7 +4607,8 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\bcapacity\x18\x02 \x01(\tR\bcapacity\x121\n" +
 	"\x05local\x18\x03 \x01(\v2\x1b.skiff.v1.LocalVolumeSourceR\x05local\x125\n" +
 	"\thost_path\x18\x04 \x01(\v2\x18.skiff.v1.HostPathSourceR\bhostPath\x12+\n" +
-	"\x03nfs\x18\x05 \x01(\v2\x19.skiff.v1.NFSVolumeSourceR\x03nfs\"0\n" +
+	"\x03nfs\x18\x05 \x01(\v2\x19.skiff.v1.NFSVolumeSourceR\x03nfs\x12,\n" +
+	"\x12storage_class_name\x18\x06 \x01(\tR\x10storageClassName\"0\n" +
 	"\x11LocalVolumeSource\x12\x1b\n" +
 	"\tnode_name\x18\x01 \x01(\tR\bnodeName\"=\n" +
 	"\x0fNFSVolumeSource\x12\x16\n" +
@@ -4248,14 +4642,35 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"Autoscaler\x120\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12,\n" +
 	"\x04spec\x18\x02 \x01(\v2\x18.skiff.v1.AutoscalerSpecR\x04spec\x122\n" +
-	"\x06status\x18\x03 \x01(\v2\x1a.skiff.v1.AutoscalerStatusR\x06status\"\xf1\x01\n" +
+	"\x06status\x18\x03 \x01(\v2\x1a.skiff.v1.AutoscalerStatusR\x06status\"\xdb\x02\n" +
 	"\x0eAutoscalerSpec\x12\x16\n" +
 	"\x06target\x18\x01 \x01(\tR\x06target\x12&\n" +
 	"\fmin_replicas\x18\x02 \x01(\x05H\x00R\vminReplicas\x88\x01\x01\x12!\n" +
 	"\fmax_replicas\x18\x03 \x01(\x05R\vmaxReplicas\x12H\n" +
-	"\x1etarget_cpu_utilization_percent\x18\x04 \x01(\x05H\x01R\x1btargetCpuUtilizationPercent\x88\x01\x01B\x0f\n" +
+	"\x1etarget_cpu_utilization_percent\x18\x04 \x01(\x05H\x01R\x1btargetCpuUtilizationPercent\x88\x01\x01\x12.\n" +
+	"\ametrics\x18\x05 \x03(\v2\x14.skiff.v1.MetricSpecR\ametrics\x128\n" +
+	"\bbehavior\x18\x06 \x01(\v2\x1c.skiff.v1.AutoscalerBehaviorR\bbehaviorB\x0f\n" +
 	"\r_min_replicasB!\n" +
-	"\x1f_target_cpu_utilization_percent\"\x82\x03\n" +
+	"\x1f_target_cpu_utilization_percent\"\\\n" +
+	"\n" +
+	"MetricSpec\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12:\n" +
+	"\bresource\x18\x02 \x01(\v2\x1e.skiff.v1.ResourceMetricSourceR\bresource\"Z\n" +
+	"\x14ResourceMetricSource\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
+	"\x06target\x18\x02 \x01(\v2\x16.skiff.v1.MetricTargetR\x06target\"\x95\x01\n" +
+	"\fMetricTarget\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x124\n" +
+	"\x13average_utilization\x18\x02 \x01(\x05H\x00R\x12averageUtilization\x88\x01\x01\x12#\n" +
+	"\raverage_value\x18\x03 \x01(\tR\faverageValueB\x16\n" +
+	"\x14_average_utilization\"~\n" +
+	"\x12AutoscalerBehavior\x121\n" +
+	"\bscale_up\x18\x01 \x01(\v2\x16.skiff.v1.ScalingRulesR\ascaleUp\x125\n" +
+	"\n" +
+	"scale_down\x18\x02 \x01(\v2\x16.skiff.v1.ScalingRulesR\tscaleDown\"v\n" +
+	"\fScalingRules\x12E\n" +
+	"\x1cstabilization_window_seconds\x18\x01 \x01(\x05H\x00R\x1astabilizationWindowSeconds\x88\x01\x01B\x1f\n" +
+	"\x1d_stabilization_window_seconds\"\x82\x03\n" +
 	"\x10AutoscalerStatus\x12)\n" +
 	"\x10current_replicas\x18\x01 \x01(\x05R\x0fcurrentReplicas\x12)\n" +
 	"\x10desired_replicas\x18\x02 \x01(\x05R\x0fdesiredReplicas\x12J\n" +
@@ -4294,167 +4709,180 @@ func file_skiff_v1_objects_proto_rawDescGZIP() []byte {
 	return file_skiff_v1_objects_proto_rawDescData
 }
 
-var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 66)
+var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 72)
 var file_skiff_v1_objects_proto_goTypes = []any{
 	(*ObjectMeta)(nil),               // 0: skiff.v1.ObjectMeta
-	(*OwnerReference)(nil),           // 1: skiff.v1.OwnerReference
-	(*LabelSelector)(nil),            // 2: skiff.v1.LabelSelector
-	(*LabelSelectorRequirement)(nil), // 3: skiff.v1.LabelSelectorRequirement
-	(*Condition)(nil),                // 4: skiff.v1.Condition
-	(*Namespace)(nil),                // 5: skiff.v1.Namespace
-	(*NamespaceStatus)(nil),          // 6: skiff.v1.NamespaceStatus
-	(*Node)(nil),                     // 7: skiff.v1.Node
-	(*NodeSpec)(nil),                 // 8: skiff.v1.NodeSpec
-	(*Taint)(nil),                    // 9: skiff.v1.Taint
-	(*NodeStatus)(nil),               // 10: skiff.v1.NodeStatus
-	(*NodeAddress)(nil),              // 11: skiff.v1.NodeAddress
-	(*NodeSystemInfo)(nil),           // 12: skiff.v1.NodeSystemInfo
-	(*Pod)(nil),                      // 13: skiff.v1.Pod
-	(*PodSpec)(nil),                  // 14: skiff.v1.PodSpec
-	(*PodSecurityContext)(nil),       // 15: skiff.v1.PodSecurityContext
-	(*Container)(nil),                // 16: skiff.v1.Container
-	(*EnvVar)(nil),                   // 17: skiff.v1.EnvVar
-	(*ContainerPort)(nil),            // 18: skiff.v1.ContainerPort
-	(*ResourceRequirements)(nil),     // 19: skiff.v1.ResourceRequirements
-	(*VolumeMount)(nil),              // 20: skiff.v1.VolumeMount
-	(*Probe)(nil),                    // 21: skiff.v1.Probe
-	(*ExecAction)(nil),               // 22: skiff.v1.ExecAction
-	(*TCPSocketAction)(nil),          // 23: skiff.v1.TCPSocketAction
-	(*HTTPGetAction)(nil),            // 24: skiff.v1.HTTPGetAction
-	(*SecurityContext)(nil),          // 25: skiff.v1.SecurityContext
-	(*Capabilities)(nil),             // 26: skiff.v1.Capabilities
-	(*PodVolume)(nil),                // 27: skiff.v1.PodVolume
-	(*EmptyDirSource)(nil),           // 28: skiff.v1.EmptyDirSource
-	(*HostPathSource)(nil),           // 29: skiff.v1.HostPathSource
-	(*VolumeClaimSource)(nil),        // 30: skiff.v1.VolumeClaimSource
-	(*Toleration)(nil),               // 31: skiff.v1.Toleration
-	(*PodStatus)(nil),                // 32: skiff.v1.PodStatus
-	(*ContainerStatus)(nil),          // 33: skiff.v1.ContainerStatus
-	(*ContainerState)(nil),           // 34: skiff.v1.ContainerState
-	(*ContainerStateWaiting)(nil),    // 35: skiff.v1.ContainerStateWaiting
-	(*ContainerStateRunning)(nil),    // 36: skiff.v1.ContainerStateRunning
-	(*ContainerStateTerminated)(nil), // 37: skiff.v1.ContainerStateTerminated
-	(*Service)(nil),                  // 38: skiff.v1.Service
-	(*ServiceSpec)(nil),              // 39: skiff.v1.ServiceSpec
-	(*ServicePort)(nil),              // 40: skiff.v1.ServicePort
-	(*ServiceStatus)(nil),            // 41: skiff.v1.ServiceStatus
-	(*Endpoint)(nil),                 // 42: skiff.v1.Endpoint
-	(*Volume)(nil),                   // 43: skiff.v1.Volume
-	(*VolumeSpec)(nil),               // 44: skiff.v1.VolumeSpec
-	(*LocalVolumeSource)(nil),        // 45: skiff.v1.LocalVolumeSource
-	(*NFSVolumeSource)(nil),          // 46: skiff.v1.NFSVolumeSource
-	(*VolumeStatus)(nil),             // 47: skiff.v1.VolumeStatus
-	(*ReplicaSet)(nil),               // 48: skiff.v1.ReplicaSet
-	(*ReplicaSetSpec)(nil),           // 49: skiff.v1.ReplicaSetSpec
-	(*PodTemplateSpec)(nil),          // 50: skiff.v1.PodTemplateSpec
-	(*ReplicaSetStatus)(nil),         // 51: skiff.v1.ReplicaSetStatus
-	(*Autoscaler)(nil),               // 52: skiff.v1.Autoscaler
-	(*AutoscalerSpec)(nil),           // 53: skiff.v1.AutoscalerSpec
-	(*AutoscalerStatus)(nil),         // 54: skiff.v1.AutoscalerStatus
-	(*Event)(nil),                    // 55: skiff.v1.Event
-	(*ObjectReference)(nil),          // 56: skiff.v1.ObjectReference
-	nil,                              // 57: skiff.v1.ObjectMeta.LabelsEntry
-	nil,                              // 58: skiff.v1.ObjectMeta.AnnotationsEntry
-	nil,                              // 59: skiff.v1.LabelSelector.MatchLabelsEntry
-	nil,                              // 60: skiff.v1.NodeStatus.CapacityEntry
-	nil,                              // 61: skiff.v1.NodeStatus.AllocatableEntry
-	nil,                              // 62: skiff.v1.PodSpec.NodeSelectorEntry
-	nil,                              // 63: skiff.v1.ResourceRequirements.RequestsEntry
-	nil,                              // 64: skiff.v1.ResourceRequirements.LimitsEntry
-	nil,                              // 65: skiff.v1.ServiceSpec.SelectorEntry
-	(*timestamppb.Timestamp)(nil),    // 66: google.protobuf.Timestamp
+	(*TypeMeta)(nil),                 // 1: skiff.v1.TypeMeta
+	(*OwnerReference)(nil),           // 2: skiff.v1.OwnerReference
+	(*LabelSelector)(nil),            // 3: skiff.v1.LabelSelector
+	(*LabelSelectorRequirement)(nil), // 4: skiff.v1.LabelSelectorRequirement
+	(*Condition)(nil),                // 5: skiff.v1.Condition
+	(*Namespace)(nil),                // 6: skiff.v1.Namespace
+	(*NamespaceStatus)(nil),          // 7: skiff.v1.NamespaceStatus
+	(*Node)(nil),                     // 8: skiff.v1.Node
+	(*NodeSpec)(nil),                 // 9: skiff.v1.NodeSpec
+	(*Taint)(nil),                    // 10: skiff.v1.Taint
+	(*NodeStatus)(nil),               // 11: skiff.v1.NodeStatus
+	(*NodeAddress)(nil),              // 12: skiff.v1.NodeAddress
+	(*NodeSystemInfo)(nil),           // 13: skiff.v1.NodeSystemInfo
+	(*Pod)(nil),                      // 14: skiff.v1.Pod
+	(*PodSpec)(nil),                  // 15: skiff.v1.PodSpec
+	(*PodSecurityContext)(nil),       // 16: skiff.v1.PodSecurityContext
+	(*Container)(nil),                // 17: skiff.v1.Container
+	(*EnvVar)(nil),                   // 18: skiff.v1.EnvVar
+	(*ContainerPort)(nil),            // 19: skiff.v1.ContainerPort
+	(*ResourceRequirements)(nil),     // 20: skiff.v1.ResourceRequirements
+	(*VolumeMount)(nil),              // 21: skiff.v1.VolumeMount
+	(*Probe)(nil),                    // 22: skiff.v1.Probe
+	(*ExecAction)(nil),               // 23: skiff.v1.ExecAction
+	(*TCPSocketAction)(nil),          // 24: skiff.v1.TCPSocketAction
+	(*HTTPGetAction)(nil),            // 25: skiff.v1.HTTPGetAction
+	(*SecurityContext)(nil),          // 26: skiff.v1.SecurityContext
+	(*Capabilities)(nil),             // 27: skiff.v1.Capabilities
+	(*PodVolume)(nil),                // 28: skiff.v1.PodVolume
+	(*EmptyDirSource)(nil),           // 29: skiff.v1.EmptyDirSource
+	(*HostPathSource)(nil),           // 30: skiff.v1.HostPathSource
+	(*VolumeClaimSource)(nil),        // 31: skiff.v1.VolumeClaimSource
+	(*Toleration)(nil),               // 32: skiff.v1.Toleration
+	(*PodStatus)(nil),                // 33: skiff.v1.PodStatus
+	(*ContainerStatus)(nil),          // 34: skiff.v1.ContainerStatus
+	(*ContainerState)(nil),           // 35: skiff.v1.ContainerState
+	(*ContainerStateWaiting)(nil),    // 36: skiff.v1.ContainerStateWaiting
+	(*ContainerStateRunning)(nil),    // 37: skiff.v1.ContainerStateRunning
+	(*ContainerStateTerminated)(nil), // 38: skiff.v1.ContainerStateTerminated
+	(*Service)(nil),                  // 39: skiff.v1.Service
+	(*ServiceSpec)(nil),              // 40: skiff.v1.ServiceSpec
+	(*ServicePort)(nil),              // 41: skiff.v1.ServicePort
+	(*ServiceStatus)(nil),            // 42: skiff.v1.ServiceStatus
+	(*Endpoint)(nil),                 // 43: skiff.v1.Endpoint
+	(*Volume)(nil),                   // 44: skiff.v1.Volume
+	(*VolumeSpec)(nil),               // 45: skiff.v1.VolumeSpec
+	(*LocalVolumeSource)(nil),        // 46: skiff.v1.LocalVolumeSource
+	(*NFSVolumeSource)(nil),          // 47: skiff.v1.NFSVolumeSource
+	(*VolumeStatus)(nil),             // 48: skiff.v1.VolumeStatus
+	(*ReplicaSet)(nil),               // 49: skiff.v1.ReplicaSet
+	(*ReplicaSetSpec)(nil),           // 50: skiff.v1.ReplicaSetSpec
+	(*PodTemplateSpec)(nil),          // 51: skiff.v1.PodTemplateSpec
+	(*ReplicaSetStatus)(nil),         // 52: skiff.v1.ReplicaSetStatus
+	(*Autoscaler)(nil),               // 53: skiff.v1.Autoscaler
+	(*AutoscalerSpec)(nil),           // 54: skiff.v1.AutoscalerSpec
+	(*MetricSpec)(nil),               // 55: skiff.v1.MetricSpec
+	(*ResourceMetricSource)(nil),     // 56: skiff.v1.ResourceMetricSource
+	(*MetricTarget)(nil),             // 57: skiff.v1.MetricTarget
+	(*AutoscalerBehavior)(nil),       // 58: skiff.v1.AutoscalerBehavior
+	(*ScalingRules)(nil),             // 59: skiff.v1.ScalingRules
+	(*AutoscalerStatus)(nil),         // 60: skiff.v1.AutoscalerStatus
+	(*Event)(nil),                    // 61: skiff.v1.Event
+	(*ObjectReference)(nil),          // 62: skiff.v1.ObjectReference
+	nil,                              // 63: skiff.v1.ObjectMeta.LabelsEntry
+	nil,                              // 64: skiff.v1.ObjectMeta.AnnotationsEntry
+	nil,                              // 65: skiff.v1.LabelSelector.MatchLabelsEntry
+	nil,                              // 66: skiff.v1.NodeStatus.CapacityEntry
+	nil,                              // 67: skiff.v1.NodeStatus.AllocatableEntry
+	nil,                              // 68: skiff.v1.PodSpec.NodeSelectorEntry
+	nil,                              // 69: skiff.v1.ResourceRequirements.RequestsEntry
+	nil,                              // 70: skiff.v1.ResourceRequirements.LimitsEntry
+	nil,                              // 71: skiff.v1.ServiceSpec.SelectorEntry
+	(*timestamppb.Timestamp)(nil),    // 72: google.protobuf.Timestamp
 }
 var file_skiff_v1_objects_proto_depIdxs = []int32{
-	57, // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
-	58, // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
-	66, // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	66, // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
-	1,  // 4: skiff.v1.ObjectMeta.owner_references:type_name -> skiff.v1.OwnerReference
-	59, // 5: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
-	3,  // 6: skiff.v1.LabelSelector.match_expressions:type_name -> skiff.v1.LabelSelectorRequirement
-	66, // 7: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
-	66, // 8: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
-	0,  // 9: skiff.v1.Namespace.metadata:type_name -> skiff.v1.ObjectMeta
-	6,  // 10: skiff.v1.Namespace.status:type_name -> skiff.v1.NamespaceStatus
-	0,  // 11: skiff.v1.Node.metadata:type_name -> skiff.v1.ObjectMeta
-	8,  // 12: skiff.v1.Node.spec:type_name -> skiff.v1.NodeSpec
-	10, // 13: skiff.v1.Node.status:type_name -> skiff.v1.NodeStatus
-	9,  // 14: skiff.v1.NodeSpec.taints:type_name -> skiff.v1.Taint
-	66, // 15: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
-	60, // 16: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
-	61, // 17: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
-	4,  // 18: skiff.v1.NodeStatus.conditions:type_name -> skiff.v1.Condition
-	11, // 19: skiff.v1.NodeStatus.addresses:type_name -> skiff.v1.NodeAddress
-	12, // 20: skiff.v1.NodeStatus.node_info:type_name -> skiff.v1.NodeSystemInfo
-	0,  // 21: skiff.v1.Pod.metadata:type_name -> skiff.v1.ObjectMeta
-	14, // 22: skiff.v1.Pod.spec:type_name -> skiff.v1.PodSpec
-	32, // 23: skiff.v1.Pod.status:type_name -> skiff.v1.PodStatus
-	16, // 24: skiff.v1.PodSpec.containers:type_name -> skiff.v1.Container
-	27, // 25: skiff.v1.PodSpec.volumes:type_name -> skiff.v1.PodVolume
-	62, // 26: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
-	31, // 27: skiff.v1.PodSpec.tolerations:type_name -> skiff.v1.Toleration
-	15, // 28: skiff.v1.PodSpec.security_context:type_name -> skiff.v1.PodSecurityContext
-	17, // 29: skiff.v1.Container.env:type_name -> skiff.v1.EnvVar
-	18, // 30: skiff.v1.Container.ports:type_name -> skiff.v1.ContainerPort
-	19, // 31: skiff.v1.Container.resources:type_name -> skiff.v1.ResourceRequirements
-	20, // 32: skiff.v1.Container.volume_mounts:type_name -> skiff.v1.VolumeMount
-	21, // 33: skiff.v1.Container.liveness_probe:type_name -> skiff.v1.Probe
-	21, // 34: skiff.v1.Container.readiness_probe:type_name -> skiff.v1.Probe
-	25, // 35: skiff.v1.Container.security_context:type_name -> skiff.v1.SecurityContext
-	63, // 36: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
-	64, // 37: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
-	22, // 38: skiff.v1.Probe.exec:type_name -> skiff.v1.ExecAction
-	23, // 39: skiff.v1.Probe.tcp_socket:type_name -> skiff.v1.TCPSocketAction
-	24, // 40: skiff.v1.Probe.http_get:type_name -> skiff.v1.HTTPGetAction
-	26, // 41: skiff.v1.SecurityContext.capabilities:type_name -> skiff.v1.Capabilities
-	28, // 42: skiff.v1.PodVolume.empty_dir:type_name -> skiff.v1.EmptyDirSource
-	29, // 43: skiff.v1.PodVolume.host_path:type_name -> skiff.v1.HostPathSource
-	30, // 44: skiff.v1.PodVolume.volume:type_name -> skiff.v1.VolumeClaimSource
-	4,  // 45: skiff.v1.PodStatus.conditions:type_name -> skiff.v1.Condition
-	66, // 46: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
-	33, // 47: skiff.v1.PodStatus.container_statuses:type_name -> skiff.v1.ContainerStatus
-	34, // 48: skiff.v1.ContainerStatus.state:type_name -> skiff.v1.ContainerState
-	34, // 49: skiff.v1.ContainerStatus.last_state:type_name -> skiff.v1.ContainerState
-	35, // 50: skiff.v1.ContainerState.waiting:type_name -> skiff.v1.ContainerStateWaiting
-	36, // 51: skiff.v1.ContainerState.running:type_name -> skiff.v1.ContainerStateRunning
-	37, // 52: skiff.v1.ContainerState.terminated:type_name -> skiff.v1.ContainerStateTerminated
-	66, // 53: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	66, // 54: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	66, // 55: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
-	0,  // 56: skiff.v1.Service.metadata:type_name -> skiff.v1.ObjectMeta
-	39, // 57: skiff.v1.Service.spec:type_name -> skiff.v1.ServiceSpec
-	41, // 58: skiff.v1.Service.status:type_name -> skiff.v1.ServiceStatus
-	65, // 59: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
-	40, // 60: skiff.v1.ServiceSpec.ports:type_name -> skiff.v1.ServicePort
-	42, // 61: skiff.v1.ServiceStatus.endpoints:type_name -> skiff.v1.Endpoint
-	0,  // 62: skiff.v1.Volume.metadata:type_name -> skiff.v1.ObjectMeta
-	44, // 63: skiff.v1.Volume.spec:type_name -> skiff.v1.VolumeSpec
-	47, // 64: skiff.v1.Volume.status:type_name -> skiff.v1.VolumeStatus
-	45, // 65: skiff.v1.VolumeSpec.local:type_name -> skiff.v1.LocalVolumeSource
-	29, // 66: skiff.v1.VolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
-	46, // 67: skiff.v1.VolumeSpec.nfs:type_name -> skiff.v1.NFSVolumeSource
-	0,  // 68: skiff.v1.ReplicaSet.metadata:type_name -> skiff.v1.ObjectMeta
-	49, // 69: skiff.v1.ReplicaSet.spec:type_name -> skiff.v1.ReplicaSetSpec
-	51, // 70: skiff.v1.ReplicaSet.status:type_name -> skiff.v1.ReplicaSetStatus
-	2,  // 71: skiff.v1.ReplicaSetSpec.selector:type_name -> skiff.v1.LabelSelector
-	50, // 72: skiff.v1.ReplicaSetSpec.template:type_name -> skiff.v1.PodTemplateSpec
-	0,  // 73: skiff.v1.PodTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
-	14, // 74: skiff.v1.PodTemplateSpec.spec:type_name -> skiff.v1.PodSpec
-	4,  // 75: skiff.v1.ReplicaSetStatus.conditions:type_name -> skiff.v1.Condition
-	0,  // 76: skiff.v1.Autoscaler.metadata:type_name -> skiff.v1.ObjectMeta
-	53, // 77: skiff.v1.Autoscaler.spec:type_name -> skiff.v1.AutoscalerSpec
-	54, // 78: skiff.v1.Autoscaler.status:type_name -> skiff.v1.AutoscalerStatus
-	66, // 79: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
-	4,  // 80: skiff.v1.AutoscalerStatus.conditions:type_name -> skiff.v1.Condition
-	0,  // 81: skiff.v1.Event.metadata:type_name -> skiff.v1.ObjectMeta
-	56, // 82: skiff.v1.Event.involved_object:type_name -> skiff.v1.ObjectReference
-	66, // 83: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	66, // 84: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
-	85, // [85:85] is the sub-list for method output_type
-	85, // [85:85] is the sub-list for method input_type
-	85, // [85:85] is the sub-list for extension type_name
-	85, // [85:85] is the sub-list for extension extendee
-	0,  // [0:85] is the sub-list for field type_name
+	63, // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
+	64, // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
+	72, // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	72, // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	2,  // 4: skiff.v1.ObjectMeta.owner_references:type_name -> skiff.v1.OwnerReference
+	1,  // 5: skiff.v1.ObjectMeta.applied_as:type_name -> skiff.v1.TypeMeta
+	65, // 6: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
+	4,  // 7: skiff.v1.LabelSelector.match_expressions:type_name -> skiff.v1.LabelSelectorRequirement
+	72, // 8: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
+	72, // 9: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	0,  // 10: skiff.v1.Namespace.metadata:type_name -> skiff.v1.ObjectMeta
+	7,  // 11: skiff.v1.Namespace.status:type_name -> skiff.v1.NamespaceStatus
+	0,  // 12: skiff.v1.Node.metadata:type_name -> skiff.v1.ObjectMeta
+	9,  // 13: skiff.v1.Node.spec:type_name -> skiff.v1.NodeSpec
+	11, // 14: skiff.v1.Node.status:type_name -> skiff.v1.NodeStatus
+	10, // 15: skiff.v1.NodeSpec.taints:type_name -> skiff.v1.Taint
+	72, // 16: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
+	66, // 17: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
+	67, // 18: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
+	5,  // 19: skiff.v1.NodeStatus.conditions:type_name -> skiff.v1.Condition
+	12, // 20: skiff.v1.NodeStatus.addresses:type_name -> skiff.v1.NodeAddress
+	13, // 21: skiff.v1.NodeStatus.node_info:type_name -> skiff.v1.NodeSystemInfo
+	0,  // 22: skiff.v1.Pod.metadata:type_name -> skiff.v1.ObjectMeta
+	15, // 23: skiff.v1.Pod.spec:type_name -> skiff.v1.PodSpec
+	33, // 24: skiff.v1.Pod.status:type_name -> skiff.v1.PodStatus
+	17, // 25: skiff.v1.PodSpec.containers:type_name -> skiff.v1.Container
+	28, // 26: skiff.v1.PodSpec.volumes:type_name -> skiff.v1.PodVolume
+	68, // 27: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
+	32, // 28: skiff.v1.PodSpec.tolerations:type_name -> skiff.v1.Toleration
+	16, // 29: skiff.v1.PodSpec.security_context:type_name -> skiff.v1.PodSecurityContext
+	18, // 30: skiff.v1.Container.env:type_name -> skiff.v1.EnvVar
+	19, // 31: skiff.v1.Container.ports:type_name -> skiff.v1.ContainerPort
+	20, // 32: skiff.v1.Container.resources:type_name -> skiff.v1.ResourceRequirements
+	21, // 33: skiff.v1.Container.volume_mounts:type_name -> skiff.v1.VolumeMount
+	22, // 34: skiff.v1.Container.liveness_probe:type_name -> skiff.v1.Probe
+	22, // 35: skiff.v1.Container.readiness_probe:type_name -> skiff.v1.Probe
+	26, // 36: skiff.v1.Container.security_context:type_name -> skiff.v1.SecurityContext
+	69, // 37: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
+	70, // 38: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
+	23, // 39: skiff.v1.Probe.exec:type_name -> skiff.v1.ExecAction
+	24, // 40: skiff.v1.Probe.tcp_socket:type_name -> skiff.v1.TCPSocketAction
+	25, // 41: skiff.v1.Probe.http_get:type_name -> skiff.v1.HTTPGetAction
+	27, // 42: skiff.v1.SecurityContext.capabilities:type_name -> skiff.v1.Capabilities
+	29, // 43: skiff.v1.PodVolume.empty_dir:type_name -> skiff.v1.EmptyDirSource
+	30, // 44: skiff.v1.PodVolume.host_path:type_name -> skiff.v1.HostPathSource
+	31, // 45: skiff.v1.PodVolume.volume:type_name -> skiff.v1.VolumeClaimSource
+	5,  // 46: skiff.v1.PodStatus.conditions:type_name -> skiff.v1.Condition
+	72, // 47: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	34, // 48: skiff.v1.PodStatus.container_statuses:type_name -> skiff.v1.ContainerStatus
+	35, // 49: skiff.v1.ContainerStatus.state:type_name -> skiff.v1.ContainerState
+	35, // 50: skiff.v1.ContainerStatus.last_state:type_name -> skiff.v1.ContainerState
+	36, // 51: skiff.v1.ContainerState.waiting:type_name -> skiff.v1.ContainerStateWaiting
+	37, // 52: skiff.v1.ContainerState.running:type_name -> skiff.v1.ContainerStateRunning
+	38, // 53: skiff.v1.ContainerState.terminated:type_name -> skiff.v1.ContainerStateTerminated
+	72, // 54: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	72, // 55: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	72, // 56: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	0,  // 57: skiff.v1.Service.metadata:type_name -> skiff.v1.ObjectMeta
+	40, // 58: skiff.v1.Service.spec:type_name -> skiff.v1.ServiceSpec
+	42, // 59: skiff.v1.Service.status:type_name -> skiff.v1.ServiceStatus
+	71, // 60: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
+	41, // 61: skiff.v1.ServiceSpec.ports:type_name -> skiff.v1.ServicePort
+	43, // 62: skiff.v1.ServiceStatus.endpoints:type_name -> skiff.v1.Endpoint
+	0,  // 63: skiff.v1.Volume.metadata:type_name -> skiff.v1.ObjectMeta
+	45, // 64: skiff.v1.Volume.spec:type_name -> skiff.v1.VolumeSpec
+	48, // 65: skiff.v1.Volume.status:type_name -> skiff.v1.VolumeStatus
+	46, // 66: skiff.v1.VolumeSpec.local:type_name -> skiff.v1.LocalVolumeSource
+	30, // 67: skiff.v1.VolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
+	47, // 68: skiff.v1.VolumeSpec.nfs:type_name -> skiff.v1.NFSVolumeSource
+	0,  // 69: skiff.v1.ReplicaSet.metadata:type_name -> skiff.v1.ObjectMeta
+	50, // 70: skiff.v1.ReplicaSet.spec:type_name -> skiff.v1.ReplicaSetSpec
+	52, // 71: skiff.v1.ReplicaSet.status:type_name -> skiff.v1.ReplicaSetStatus
+	3,  // 72: skiff.v1.ReplicaSetSpec.selector:type_name -> skiff.v1.LabelSelector
+	51, // 73: skiff.v1.ReplicaSetSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	0,  // 74: skiff.v1.PodTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
+	15, // 75: skiff.v1.PodTemplateSpec.spec:type_name -> skiff.v1.PodSpec
+	5,  // 76: skiff.v1.ReplicaSetStatus.conditions:type_name -> skiff.v1.Condition
+	0,  // 77: skiff.v1.Autoscaler.metadata:type_name -> skiff.v1.ObjectMeta
+	54, // 78: skiff.v1.Autoscaler.spec:type_name -> skiff.v1.AutoscalerSpec
+	60, // 79: skiff.v1.Autoscaler.status:type_name -> skiff.v1.AutoscalerStatus
+	55, // 80: skiff.v1.AutoscalerSpec.metrics:type_name -> skiff.v1.MetricSpec
+	58, // 81: skiff.v1.AutoscalerSpec.behavior:type_name -> skiff.v1.AutoscalerBehavior
+	56, // 82: skiff.v1.MetricSpec.resource:type_name -> skiff.v1.ResourceMetricSource
+	57, // 83: skiff.v1.ResourceMetricSource.target:type_name -> skiff.v1.MetricTarget
+	59, // 84: skiff.v1.AutoscalerBehavior.scale_up:type_name -> skiff.v1.ScalingRules
+	59, // 85: skiff.v1.AutoscalerBehavior.scale_down:type_name -> skiff.v1.ScalingRules
+	72, // 86: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
+	5,  // 87: skiff.v1.AutoscalerStatus.conditions:type_name -> skiff.v1.Condition
+	0,  // 88: skiff.v1.Event.metadata:type_name -> skiff.v1.ObjectMeta
+	62, // 89: skiff.v1.Event.involved_object:type_name -> skiff.v1.ObjectReference
+	72, // 90: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	72, // 91: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	92, // [92:92] is the sub-list for method output_type
+	92, // [92:92] is the sub-list for method input_type
+	92, // [92:92] is the sub-list for extension type_name
+	92, // [92:92] is the sub-list for extension extendee
+	0,  // [0:92] is the sub-list for field type_name
 }
 
 func init() { file_skiff_v1_objects_proto_init() }
@@ -4462,20 +4890,22 @@ func file_skiff_v1_objects_proto_init() {
 	if File_skiff_v1_objects_proto != nil {
 		return
 	}
-	file_skiff_v1_objects_proto_msgTypes[14].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[15].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[25].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[31].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[49].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[53].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[16].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[26].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[32].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[50].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[54].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[57].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[59].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[60].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_skiff_v1_objects_proto_rawDesc), len(file_skiff_v1_objects_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   66,
+			NumMessages:   72,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
