@@ -11,12 +11,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/skiff-sh/skiff/client"
-	"github.com/skiff-sh/skiff/nodeagent/image/build"
+	"github.com/skiff-sh/skiff/image/build"
 	"github.com/skiff-sh/skiff/ports"
 )
 
 // NewImageCommand is `skiff image`: import, build, push, list and remove
-// images in the cluster's registry. The work is in nodeagent/image/build.
+// images in the cluster's registry. The work is in image/build.
 func NewImageCommand() *cobra.Command {
 	o := &imageOpts{}
 	cmd := &cobra.Command{

@@ -15,7 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/skiff-sh/skiff/client"
-	"github.com/skiff-sh/skiff/nodeagent/image/build"
+	"github.com/skiff-sh/skiff/image/build"
 	"github.com/skiff-sh/skiff/ports"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
