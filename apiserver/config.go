@@ -6,10 +6,14 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
+
+	"github.com/skiff-sh/skiff/defaults"
+	"github.com/skiff-sh/skiff/ports"
 )
 
 // Config is everything the API server needs; zero values get defaults.
@@ -51,13 +55,13 @@ type Config struct {
 
 func (c *Config) setDefaults() error {
 	if c.Listen == "" {
-		c.Listen = "127.0.0.1:6443"
+		c.Listen = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.API))
 	}
 	if c.EtcdListen == "" {
-		c.EtcdListen = "127.0.0.1:2379"
+		c.EtcdListen = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.Etcd))
 	}
 	if c.ClusterCIDR == "" {
-		c.ClusterCIDR = "10.88.0.0/16"
+		c.ClusterCIDR = defaults.ClusterCIDR
 	}
 	if c.NodeCIDRBits == 0 {
 		c.NodeCIDRBits = 24

@@ -16,6 +16,7 @@ import (
 
 	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/controller"
+	"github.com/skiff-sh/skiff/defaults"
 	"github.com/skiff-sh/skiff/dnsserver"
 	"github.com/skiff-sh/skiff/leader"
 	"github.com/skiff-sh/skiff/ports"
@@ -136,7 +137,7 @@ other name to the upstream resolvers.`,
 	f.register(cmd, ports.DNSMetrics)
 	fl := cmd.Flags()
 	fl.StringVar(&cfg.Listen, "listen", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.DNS)), "UDP and TCP address to serve")
-	fl.StringVar(&cfg.Domain, "domain", "cluster.local", "the cluster domain")
+	fl.StringVar(&cfg.Domain, "domain", defaults.ClusterDomain, "the cluster domain")
 	fl.DurationVar(&cfg.TTL, "ttl", 5*time.Second, "TTL of cluster records")
 	fl.StringSliceVar(&cfg.Upstreams, "upstream", nil, "resolvers for other names (default: /etc/resolv.conf's)")
 	return cmd

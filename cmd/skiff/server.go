@@ -17,6 +17,7 @@ import (
 
 	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/controller"
+	"github.com/skiff-sh/skiff/defaults"
 	"github.com/skiff-sh/skiff/ports"
 )
 
@@ -53,11 +54,11 @@ func (f *serverFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.etcdCA, "etcd-ca", "", "CA certificate (PEM) of the external etcd")
 	fl.StringVar(&f.etcdCert, "etcd-cert", "", "client certificate (PEM) for the external etcd")
 	fl.StringVar(&f.etcdKey, "etcd-key", "", "client key (PEM) for the external etcd")
-	fl.StringVar(&f.clusterCIDR, "cluster-cidr", "10.88.0.0/16", "pod addresses; each node gets a /24 of it")
+	fl.StringVar(&f.clusterCIDR, "cluster-cidr", defaults.ClusterCIDR, "pod addresses; each node gets a /24 of it")
 	fl.StringVar(&f.clientConfig, "write-config", client.DefaultConfigPath(), "where to write the command line's config (server address); empty skips it")
 	fl.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fl.StringVar(&f.registryAddr, "registry-addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.Registry)), "the embedded OCI registry's address; empty disables it")
-	fl.StringVar(&f.clusterDomain, "cluster-domain", "cluster.local", "the cluster DNS domain")
+	fl.StringVar(&f.clusterDomain, "cluster-domain", defaults.ClusterDomain, "the cluster DNS domain")
 	fl.StringSliceVar(&f.dnsUpstreams, "dns-upstream", nil, "where cluster DNS forwards other names (default: /etc/resolv.conf's nameservers)")
 	registerControllerFlags(cmd, &f.controllers)
 	fl.BoolVar(&f.insecure, "insecure", false, "plain text, no authentication: anyone who reaches the port may do anything (tests only)")
