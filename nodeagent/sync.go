@@ -32,7 +32,7 @@ func (a *Agent) syncPod(ctx context.Context, pod *skiffv1.Pod, st *podState) (do
 	}
 	// A pod that has finished stays as it is: its containers keep their
 	// exit status and logs until the pod is deleted.
-	if p := st.lastStatus.GetPhase(); p == "Succeeded" || p == "Failed" {
+	if skiffv1.IsTerminalPhase(st.lastStatus.GetPhase()) {
 		return false, nil
 	}
 	if !st.sandboxReady {
