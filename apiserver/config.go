@@ -47,6 +47,10 @@ type Config struct {
 	// GRPCOptions are added to the server's options (credentials,
 	// authentication and authorization interceptors).
 	GRPCOptions []grpc.ServerOption
+	// ServerOptions, when set, makes more options from the server itself,
+	// once it exists (an authorizer that reads stored pods through
+	// GetPod); they follow GRPCOptions.
+	ServerOptions func(*Server) []grpc.ServerOption
 	// AgentTLS, when set, is how the server dials node agents (logs,
 	// exec): its client certificate and the CA; each agent must present
 	// the certificate of node:<its node>.

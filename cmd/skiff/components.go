@@ -102,7 +102,7 @@ leader binds pods; another takes over a few seconds after it dies.`,
 					env.log.Warn("no --etcd-endpoints: running without leader election; run only one scheduler")
 					return s.Run(ctx)
 				}
-				return leader.Run(ctx, leader.Config{Endpoints: etcd, Name: "scheduler", Identity: identity(), Logger: env.log}, s.Run)
+				return leader.Run(ctx, leader.Config{Endpoints: etcd, Name: "scheduler", Identity: leader.HostIdentity(), Logger: env.log}, s.Run)
 			})
 		},
 	}
@@ -168,7 +168,7 @@ can run: they elect a leader through an etcd lease.`,
 					env.log.Warn("no --etcd-endpoints: running without leader election; run only one controller")
 					return m.Run(ctx)
 				}
-				return leader.Run(ctx, leader.Config{Endpoints: etcd, Name: "controller", Identity: identity(), Logger: env.log}, m.Run)
+				return leader.Run(ctx, leader.Config{Endpoints: etcd, Name: "controller", Identity: leader.HostIdentity(), Logger: env.log}, m.Run)
 			})
 		},
 	}

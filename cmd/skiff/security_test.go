@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/controlplane"
 	"github.com/skiff-sh/skiff/pki"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
@@ -21,26 +22,26 @@ import (
 // the same identity, swapped in place and written down.
 func TestJoinAndRenew(t *testing.T) {
 	dir := t.TempDir()
-	f := &serverFlags{
-		dataDir: filepath.Join(dir, "server"), listen: "127.0.0.1:0", etcdListen: "127.0.0.1:0",
-		clusterCIDR: "10.88.0.0/16", clientConfig: filepath.Join(dir, "cli", "config"), clusterDomain: "cluster.local",
+	cfg := controlplane.Config{
+		DataDir: filepath.Join(dir, "server"), Listen: "127.0.0.1:0", EtcdListen: "127.0.0.1:0",
+		ClusterCIDR: "10.88.0.0/16", ClientConfig: filepath.Join(dir, "cli", "config"), ClusterDomain: "cluster.local",
+		Logger: slog.New(slog.DiscardHandler), Metrics: newRegistry(),
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	g, gctx := errgroup.WithContext(ctx)
-	log := slog.New(slog.DiscardHandler)
-	cp, err := startControlPlane(gctx, g, f, log, newRegistry())
+	cp, err := controlplane.Start(gctx, g, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cancel(); g.Wait() })
 
-	token, err := os.ReadFile(filepath.Join(f.dataDir, "token"))
+	token, err := os.ReadFile(filepath.Join(cfg.DataDir, "token"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	nodeDir := filepath.Join(dir, "agent", "pki")
-	creds, err := joinCluster(ctx, cp.addr, strings.TrimSpace(string(token)), "n1", nodeDir, []string{"127.0.0.1"})
+	creds, err := joinCluster(ctx, cp.Addr(), strings.TrimSpace(string(token)), "n1", nodeDir, []string{"127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,11 +49,11 @@ func TestJoinAndRenew(t *testing.T) {
 		t.Fatalf("joined as %q", cn)
 	}
 	// The next start needs no token.
-	again, err := joinCluster(ctx, cp.addr, "", "n1", nodeDir, nil)
+	again, err := joinCluster(ctx, cp.Addr(), "", "n1", nodeDir, nil)
 	if err != nil || again.clientCert.Current().SerialNumber.Cmp(creds.clientCert.Current().SerialNumber) != 0 {
 		t.Fatalf("second start: %v", err)
 	}
-	c, err := client.New(cp.addr, client.Options{TLS: creds.client})
+	c, err := client.New(cp.Addr(), client.Options{TLS: creds.client})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +74,7 @@ func TestJoinAndRenew(t *testing.T) {
 		t.Fatalf("the renewed certificate was not written: %v", err)
 	}
 	// New connections present the renewed certificate.
-	c2, err := client.New(cp.addr, client.Options{TLS: creds.client})
+	c2, err := client.New(cp.Addr(), client.Options{TLS: creds.client})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,11 +84,11 @@ func TestJoinAndRenew(t *testing.T) {
 	}
 	// Certificates of another node name are not reused: without a token
 	// that is an error saying what to do.
-	if _, err := joinCluster(ctx, cp.addr, "", "renamed", nodeDir, nil); err == nil || !strings.Contains(err.Error(), "--token") {
+	if _, err := joinCluster(ctx, cp.Addr(), "", "renamed", nodeDir, nil); err == nil || !strings.Contains(err.Error(), "--token") {
 		t.Fatalf("renamed node reused n1's certificates: %v", err)
 	}
 	// Without a token and without certificates, joining says what to do.
-	if _, err := joinCluster(ctx, cp.addr, "", "n2", filepath.Join(dir, "other"), nil); err == nil || !strings.Contains(err.Error(), "--token") {
+	if _, err := joinCluster(ctx, cp.Addr(), "", "n2", filepath.Join(dir, "other"), nil); err == nil || !strings.Contains(err.Error(), "--token") {
 		t.Fatalf("no token: %v", err)
 	}
 }

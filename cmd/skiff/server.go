@@ -2,21 +2,20 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
 	"strconv"
-	"strings"
 	"syscall"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/controller"
+	"github.com/skiff-sh/skiff/controlplane"
 	"github.com/skiff-sh/skiff/defaults"
 	"github.com/skiff-sh/skiff/ports"
 )
@@ -65,33 +64,20 @@ func (f *serverFlags) register(cmd *cobra.Command) {
 	fl.StringSliceVar(&f.tlsSANs, "tls-san", nil, "more names or addresses for the server certificate (the listen address, localhost and the host name are in it)")
 }
 
-func (f *serverFlags) etcdTLS() (*tls.Config, error) {
-	if f.etcdCA == "" && f.etcdCert == "" && f.etcdKey == "" {
-		return nil, nil
+// config is the control plane these flags describe.
+func (f *serverFlags) config(log *slog.Logger, reg *prometheus.Registry) (controlplane.Config, error) {
+	etcdTLS, err := controlplane.EtcdTLS(f.etcdCA, f.etcdCert, f.etcdKey)
+	if err != nil {
+		return controlplane.Config{}, err
 	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if f.etcdCA != "" {
-		pem, err := os.ReadFile(f.etcdCA)
-		if err != nil {
-			return nil, fmt.Errorf("--etcd-ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--etcd-ca %s: no PEM certificate in it", f.etcdCA)
-		}
-		cfg.RootCAs = pool
-	}
-	if (f.etcdCert == "") != (f.etcdKey == "") {
-		return nil, fmt.Errorf("--etcd-cert and --etcd-key go together")
-	}
-	if f.etcdCert != "" {
-		pair, err := tls.LoadX509KeyPair(f.etcdCert, f.etcdKey)
-		if err != nil {
-			return nil, fmt.Errorf("--etcd-cert/--etcd-key: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{pair}
-	}
-	return cfg, nil
+	return controlplane.Config{
+		DataDir: f.dataDir, Listen: f.listen, EtcdListen: f.etcdListen,
+		EtcdEndpoints: f.etcdEndpoints, EtcdTLS: etcdTLS, ClusterCIDR: f.clusterCIDR,
+		ClientConfig: f.clientConfig, RegistryAddr: f.registryAddr,
+		DNSListen: f.dnsListen, ClusterDomain: f.clusterDomain, DNSUpstreams: f.dnsUpstreams,
+		Controllers: f.controllers, Insecure: f.insecure, TLSSANs: f.tlsSANs,
+		Logger: log, Metrics: reg,
+	}, nil
 }
 
 func serverCommand() *cobra.Command {
@@ -135,25 +121,13 @@ func runServer(ctx context.Context, f *serverFlags, verbose int) error {
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return metrics(ctx) })
+	cfg, err := f.config(log, reg)
+	if err != nil {
+		return err
+	}
 	g.Go(func() error {
-		_, err := startControlPlane(ctx, g, f, log, reg)
+		_, err := controlplane.Start(ctx, g, cfg)
 		return err
 	})
 	return g.Wait()
-}
-
-// writeClientConfig records where the server is, for the command line.
-// A wildcard listen address is written as loopback.
-func writeClientConfig(path, addr string) error {
-	if path == "" {
-		return nil
-	}
-	host, port, _ := net.SplitHostPort(addr)
-	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-		host = "127.0.0.1"
-		if strings.Contains(addr, "[") {
-			host = "::1"
-		}
-	}
-	return client.SaveConfig(path, &client.Config{Server: net.JoinHostPort(host, port)})
 }

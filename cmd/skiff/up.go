@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/controlplane"
 	"github.com/skiff-sh/skiff/image/build"
 	"github.com/skiff-sh/skiff/nodeagent"
 	"github.com/skiff-sh/skiff/ports"
@@ -70,8 +71,12 @@ func runUp(ctx context.Context, sf *serverFlags, af *agentFlags, verbose int) er
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return metrics(ctx) })
+	cfg, err := sf.config(log, reg)
+	if err != nil {
+		return err
+	}
 	g.Go(func() error {
-		cp, err := startControlPlane(ctx, g, sf, log, reg)
+		cp, err := controlplane.Start(ctx, g, cfg)
 		if err != nil || cp == nil {
 			return err
 		}
@@ -83,20 +88,20 @@ func runUp(ctx context.Context, sf *serverFlags, af *agentFlags, verbose int) er
 // runNode runs this machine's agent — its certificates signed directly by
 // the server's CA — then cluster DNS on the node bridge it makes (where
 // pods' resolv.conf points), and the demo image.
-func runNode(ctx context.Context, g *errgroup.Group, cp *controlPlane, sf *serverFlags, af *agentFlags, reg *prometheus.Registry, log *slog.Logger) error {
+func runNode(ctx context.Context, g *errgroup.Group, cp *controlplane.ControlPlane, sf *serverFlags, af *agentFlags, reg *prometheus.Registry, log *slog.Logger) error {
 	cfg := af.config(nil)
 	if cfg.NodeName == "" {
 		cfg.NodeName, _ = os.Hostname()
 	}
 	var opts client.Options
-	if cp.pki != nil {
-		creds, err := cp.pki.issueNodeCredentials(cfg.NodeName, agentAddresses(af))
+	if cp.TLS() {
+		creds, err := upNodeCredentials(cp, cfg.NodeName, agentAddresses(af))
 		if err != nil {
 			return err
 		}
 		opts.TLS, cfg.ServerTLS, cfg.ImageTransport = creds.client, creds.serving, creds.images
 	}
-	c, err := client.New(cp.addr, opts)
+	c, err := client.New(cp.Addr(), opts)
 	if err != nil {
 		return err
 	}
@@ -123,7 +128,7 @@ func runNode(ctx context.Context, g *errgroup.Group, cp *controlPlane, sf *serve
 		return nil
 	}
 	listen := net.JoinHostPort(agent.Gateway().String(), strconv.Itoa(ports.DNS))
-	return startDNS(ctx, g, cp, sf, listen, log, reg, func(addr string) {
+	return cp.StartDNS(ctx, g, listen, func(addr string) {
 		log.Info("cluster ready", "dns", addr, "demo_image", sf.registryAddr+"/"+DemoImage)
 	})
 }
