@@ -192,43 +192,54 @@ func (cp *ControlPlane) startRegistry(ctx context.Context, g *errgroup.Group) er
 // DNS, each with a client of its own identity.
 func (cp *ControlPlane) startControllers(ctx context.Context, g *errgroup.Group, etcd []string) error {
 	log := cp.cfg.Logger
-	sc, err := cp.Client(pki.Scheduler)
-	if err != nil {
-		return err
-	}
-	sched, err := scheduler.New(scheduler.Config{Client: sc, Logger: log.With("component", "scheduler"), Metrics: cp.cfg.Metrics})
-	if err != nil {
-		sc.Close()
-		return err
-	}
-	g.Go(func() error {
-		defer sc.Close()
-		return leader.Run(ctx, leader.Config{
-			Endpoints: etcd, TLS: cp.cfg.EtcdTLS, Name: "scheduler", Identity: leader.HostIdentity(),
-			Logger: log.With("component", "scheduler"),
-		}, sched.Run)
+	err := cp.runElected(ctx, g, etcd, "scheduler", pki.Scheduler, func(c *client.Client) (func(context.Context) error, error) {
+		s, err := scheduler.New(scheduler.Config{Client: c, Logger: log.With("component", "scheduler"), Metrics: cp.cfg.Metrics})
+		if err != nil {
+			return nil, err
+		}
+		return s.Run, nil
 	})
-	cc, err := cp.Client(pki.Controller)
 	if err != nil {
 		return err
 	}
-	ccfg := cp.cfg.Controllers
-	ccfg.Client, ccfg.Logger, ccfg.Metrics = cc, log.With("component", "controller"), cp.cfg.Metrics
-	controllers, err := controller.New(ccfg)
-	if err != nil {
-		cc.Close()
-		return err
-	}
-	g.Go(func() error {
-		defer cc.Close()
-		return leader.Run(ctx, leader.Config{
-			Endpoints: etcd, TLS: cp.cfg.EtcdTLS, Name: "controller", Identity: leader.HostIdentity(),
-			Logger: log.With("component", "controller"),
-		}, controllers.Run)
+	err = cp.runElected(ctx, g, etcd, "controller", pki.Controller, func(c *client.Client) (func(context.Context) error, error) {
+		ccfg := cp.cfg.Controllers
+		ccfg.Client, ccfg.Logger, ccfg.Metrics = c, log.With("component", "controller"), cp.cfg.Metrics
+		m, err := controller.New(ccfg)
+		if err != nil {
+			return nil, err
+		}
+		return m.Run, nil
 	})
+	if err != nil {
+		return err
+	}
 	if cp.cfg.DNSListen != "" {
 		return cp.StartDNS(ctx, g, cp.cfg.DNSListen, nil)
 	}
+	return nil
+}
+
+// runElected makes a component with a client of identity id and runs it
+// in g while this process leads the election name (so several servers can
+// run, one of each leading).
+func (cp *ControlPlane) runElected(ctx context.Context, g *errgroup.Group, etcd []string, name, id string, make func(*client.Client) (func(context.Context) error, error)) error {
+	c, err := cp.Client(id)
+	if err != nil {
+		return err
+	}
+	run, err := make(c)
+	if err != nil {
+		c.Close()
+		return err
+	}
+	g.Go(func() error {
+		defer c.Close()
+		return leader.Run(ctx, leader.Config{
+			Endpoints: etcd, TLS: cp.cfg.EtcdTLS, Name: name, Identity: leader.HostIdentity(),
+			Logger: cp.cfg.Logger.With("component", name),
+		}, run)
+	})
 	return nil
 }
 

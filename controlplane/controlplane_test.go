@@ -159,6 +159,10 @@ func TestTLSControlPlane(t *testing.T) {
 		t.Fatalf("a client without a certificate: %v, want Unauthenticated", err)
 	}
 
+	// Node n2 exists, or the garbage collector deletes the pods bound to it.
+	if _, err := admin.Nodes().Create(ctx, &skiffv1.Node{Metadata: &skiffv1.ObjectMeta{Name: "n2"}}); err != nil {
+		t.Fatal(err)
+	}
 	pod := &skiffv1.Pod{
 		Metadata: &skiffv1.ObjectMeta{Name: "p", Namespace: "default"},
 		Spec:     &skiffv1.PodSpec{NodeName: "n2", Containers: []*skiffv1.Container{{Name: "c", Image: "busybox"}}},
