@@ -39,7 +39,7 @@ deps:
 
 # promtool checks every component's /metrics in the e2e tests. It is taken
 # out of Debian's prometheus package without installing it, so no Prometheus
-# service starts (it would take :9090, the server's metrics port).
+# service starts on the test machine (tests leave the host's ports alone).
 PROMTOOL := $(CURDIR)/.cache/promtool/usr/bin/promtool
 promtool:
 	@test -x $(PROMTOOL) || ( mkdir -p .cache/promtool && cd .cache/promtool && \

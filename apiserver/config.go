@@ -6,10 +6,14 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
+
+	"github.com/skiff-sh/skiff/defaults"
+	"github.com/skiff-sh/skiff/ports"
 )
 
 // Config is everything the API server needs; zero values get defaults.
@@ -52,6 +56,10 @@ type Config struct {
 	// GRPCOptions are added to the server's options (credentials,
 	// authentication and authorization interceptors).
 	GRPCOptions []grpc.ServerOption
+	// ServerOptions, when set, makes more options from the server itself,
+	// once it exists (an authorizer that reads stored pods through
+	// GetPod); they follow GRPCOptions.
+	ServerOptions func(*Server) []grpc.ServerOption
 	// AgentTLS, when set, is how the server dials node agents (logs,
 	// exec): its client certificate and the CA; each agent must present
 	// the certificate of node:<its node>.
@@ -72,13 +80,13 @@ type EtcdServing struct {
 
 func (c *Config) setDefaults() error {
 	if c.Listen == "" {
-		c.Listen = "127.0.0.1:6443"
+		c.Listen = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.API))
 	}
 	if c.EtcdListen == "" {
-		c.EtcdListen = "127.0.0.1:2379"
+		c.EtcdListen = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.Etcd))
 	}
 	if c.ClusterCIDR == "" {
-		c.ClusterCIDR = "10.88.0.0/16"
+		c.ClusterCIDR = defaults.ClusterCIDR
 	}
 	if c.NodeCIDRBits == 0 {
 		c.NodeCIDRBits = 24

@@ -148,7 +148,7 @@ func (s *Server) beginGracefulDelete(cur skiffv1.Resource, grace *int64) (skiffv
 		return next, true
 	case *skiffv1.Pod:
 		phase := o.GetStatus().GetPhase()
-		if o.GetSpec().GetNodeName() != "" && phase != "Succeeded" && phase != "Failed" {
+		if o.GetSpec().GetNodeName() != "" && !skiffv1.IsTerminalPhase(phase) {
 			g := o.GetSpec().GetTerminationGracePeriodSeconds()
 			if o.GetSpec().TerminationGracePeriodSeconds == nil {
 				g = validation.DefaultGracePeriodSeconds

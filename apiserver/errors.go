@@ -34,8 +34,12 @@ func (r ref) where() string {
 	return fmt.Sprintf(" in namespace %q", r.namespace)
 }
 
-// toStatus maps an error to the gRPC status a client sees. It is the one
-// place where expected outcomes become codes.
+// toStatus maps an error of storage or validation to the gRPC status a
+// client sees: every storage sentinel (storage.ErrNotFound, …) and
+// validation error becomes its code here. Handlers also return codes of
+// their own for what is theirs alone (a bad request, a bind conflict, a
+// node that cannot be reached), and apiserver/auth returns
+// Unauthenticated and PermissionDenied.
 func toStatus(err error, r ref) error {
 	if err == nil {
 		return nil

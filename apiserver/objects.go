@@ -124,7 +124,7 @@ func initialStatus(obj skiffv1.Resource) {
 	case *skiffv1.Namespace:
 		o.Status = &skiffv1.NamespaceStatus{Phase: "Active"}
 	case *skiffv1.Pod:
-		o.Status = &skiffv1.PodStatus{Phase: "Pending"}
+		o.Status = &skiffv1.PodStatus{Phase: skiffv1.PodPending}
 		if o.GetSpec().GetNodeName() != "" {
 			o.Status.Conditions = []*skiffv1.Condition{scheduledCondition()}
 		}
@@ -134,7 +134,7 @@ func initialStatus(obj skiffv1.Resource) {
 }
 
 func scheduledCondition() *skiffv1.Condition {
-	return &skiffv1.Condition{Type: "PodScheduled", Status: "True", LastTransitionTime: timestamppb.Now()}
+	return &skiffv1.Condition{Type: skiffv1.PodScheduled, Status: skiffv1.ConditionTrue, LastTransitionTime: timestamppb.Now()}
 }
 
 func (s *Server) Get(ctx context.Context, req *skiffv1.GetRequest) (*skiffv1.Object, error) {
@@ -354,28 +354,13 @@ func (s *Server) Bind(ctx context.Context, req *skiffv1.BindRequest) (*skiffv1.P
 			pod.Status = &skiffv1.PodStatus{Phase: "Pending"}
 		}
 		pod.Spec.NodeName = req.GetNodeName()
-		setCondition(&pod.Status.Conditions, scheduledCondition())
+		skiffv1.SetCondition(&pod.Status.Conditions, scheduledCondition(), time.Now())
 		return pod, nil
 	})
 	if err != nil {
 		return nil, toStatus(err, r)
 	}
 	return out.(*skiffv1.Pod), nil
-}
-
-// setCondition replaces the condition of the same type, keeping its
-// transition time when the status did not change.
-func setCondition(conds *[]*skiffv1.Condition, c *skiffv1.Condition) {
-	for i, old := range *conds {
-		if old.Type == c.Type {
-			if old.Status == c.Status {
-				c.LastTransitionTime = old.LastTransitionTime
-			}
-			(*conds)[i] = c
-			return
-		}
-	}
-	*conds = append(*conds, c)
 }
 
 func newUID() string { return uuid.NewString() }

@@ -109,6 +109,9 @@ func (s *Server) Run(ctx context.Context) error {
 		grpc.ChainStreamInterceptor(s.metrics.stream, rec.Stream),
 		grpc.MaxRecvMsgSize(4 << 20),
 	}, s.cfg.GRPCOptions...)
+	if s.cfg.ServerOptions != nil {
+		opts = append(opts, s.cfg.ServerOptions(s)...)
+	}
 	gs := grpc.NewServer(opts...)
 	skiffv1.RegisterObjectsServer(gs, s)
 	podio := newPodIOProxy(s)

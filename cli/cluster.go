@@ -283,7 +283,7 @@ See deploy/prometheus/README.md.`,
 			return os.Rename(tmp, out)
 		},
 	}
-	cmd.Flags().StringVar(&serverMetrics, "server-metrics", "", "the server's metrics HOST:PORT (default: the API server's host, port 9090)")
+	cmd.Flags().StringVar(&serverMetrics, "server-metrics", "", "the server's metrics HOST:PORT (default: the API server's host, port "+strconv.Itoa(ports.ServerMetrics)+")")
 	cmd.Flags().IntVar(&agentPort, "agent-metrics-port", ports.AgentMetrics, "agents' metrics port")
 	cmd.Flags().StringVarP(&out, "output", "o", "-", "file to write (- for stdout)")
 	return cmd

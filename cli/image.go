@@ -13,12 +13,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/skiff-sh/skiff/client"
-	"github.com/skiff-sh/skiff/nodeagent/image/build"
+	"github.com/skiff-sh/skiff/image/build"
 	"github.com/skiff-sh/skiff/ports"
 )
 
 // newImageCommand is `skiff image`: import, build, push, list and remove
-// images in the cluster's registry. The work is in nodeagent/image/build.
+// images in the cluster's registry. The work is in image/build.
 func newImageCommand(e *env) *cobra.Command {
 	o := &imageOpts{env: e}
 	cmd := &cobra.Command{

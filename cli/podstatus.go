@@ -46,7 +46,7 @@ func summarizePod(p *skiffv1.Pod) podSummary {
 	}
 	if reason == "Completed" && hasRunning {
 		reason = "NotReady"
-		if hasCondition(st.GetConditions(), "Ready", "True") {
+		if skiffv1.IsConditionTrue(st.GetConditions(), skiffv1.PodReady) {
 			reason = "Running"
 		}
 	}
@@ -58,22 +58,4 @@ func summarizePod(p *skiffv1.Pod) podSummary {
 	}
 	s.status = reason
 	return s
-}
-
-func hasCondition(conds []*skiffv1.Condition, typ, status string) bool {
-	for _, c := range conds {
-		if c.GetType() == typ && c.GetStatus() == status {
-			return true
-		}
-	}
-	return false
-}
-
-func findCondition(conds []*skiffv1.Condition, typ string) *skiffv1.Condition {
-	for _, c := range conds {
-		if c.GetType() == typ {
-			return c
-		}
-	}
-	return nil
 }

@@ -122,11 +122,11 @@ func nodeRow(o skiffv1.Resource, now time.Time) ([]string, []string) {
 // cordoned, as kubectl shows it.
 func nodeStatus(n *skiffv1.Node) string {
 	s := "Unknown"
-	if c := findCondition(n.GetStatus().GetConditions(), "Ready"); c != nil {
+	if c := skiffv1.FindCondition(n.GetStatus().GetConditions(), skiffv1.NodeReady); c != nil {
 		switch c.GetStatus() {
-		case "True":
+		case skiffv1.ConditionTrue:
 			s = "Ready"
-		case "False":
+		case skiffv1.ConditionFalse:
 			s = "NotReady"
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/skiff-sh/skiff/backoff"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
@@ -143,17 +144,17 @@ func (inf *Informer[T]) ResourceVersion() string {
 // Run keeps the cache current until ctx ends. Run again after it returned,
 // it resumes from the revision it had reached.
 func (inf *Informer[T]) Run(ctx context.Context) error {
-	backoff := newBackoff(100*time.Millisecond, 5*time.Second)
+	retry := backoff.Backoff{Base: 100 * time.Millisecond, Max: 5 * time.Second}
 	needList := !inf.HasSynced()
 	for ctx.Err() == nil {
 		if needList {
 			if err := inf.relist(ctx); err != nil {
 				inf.log.Debug("list failed", "err", err)
-				backoff.wait(ctx)
+				retry.Wait(ctx)
 				continue
 			}
 			needList = false
-			backoff = newBackoff(100*time.Millisecond, 5*time.Second)
+			retry.Reset()
 		}
 		delivered, err := inf.watch(ctx)
 		if ctx.Err() != nil {
@@ -162,7 +163,7 @@ func (inf *Informer[T]) Run(ctx context.Context) error {
 		if delivered {
 			// The stream worked for a while: wait briefly, not as long as
 			// after failures in a row.
-			backoff = newBackoff(100*time.Millisecond, 5*time.Second)
+			retry.Reset()
 		}
 		if IsCompacted(err) {
 			inf.log.Debug("watch revision compacted; listing again", "rv", inf.ResourceVersion())
@@ -170,7 +171,7 @@ func (inf *Informer[T]) Run(ctx context.Context) error {
 			continue
 		}
 		inf.log.Debug("watch ended; resuming", "err", err)
-		backoff.wait(ctx)
+		retry.Wait(ctx)
 	}
 	return nil
 }

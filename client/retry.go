@@ -5,6 +5,8 @@ import (
 	"errors"
 	"math/rand/v2"
 	"time"
+
+	"github.com/skiff-sh/skiff/backoff"
 )
 
 // ErrNoChange, returned by a Modify callback, means there is nothing to write.
@@ -13,20 +15,17 @@ var ErrNoChange = errors.New("no change")
 // RetryOnConflict runs fn until it returns something other than a conflict,
 // with a short jittered back-off, or until ctx ends.
 func RetryOnConflict(ctx context.Context, fn func() error) error {
-	delay := time.Millisecond
+	b := backoff.Backoff{Base: time.Millisecond, Max: 128 * time.Millisecond}
 	for {
 		err := fn()
 		if !IsConflict(err) {
 			return err
 		}
-		sleep := delay/2 + rand.N(delay)
+		delay := b.Next()
 		select {
 		case <-ctx.Done():
 			return err
-		case <-time.After(sleep):
-		}
-		if delay < 100*time.Millisecond {
-			delay *= 2
+		case <-time.After(delay/2 + rand.N(delay)):
 		}
 	}
 }

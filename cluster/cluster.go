@@ -15,7 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/skiff-sh/skiff/client"
-	"github.com/skiff-sh/skiff/nodeagent/image/build"
+	"github.com/skiff-sh/skiff/image/build"
 	"github.com/skiff-sh/skiff/ports"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
@@ -305,8 +305,8 @@ func (l layout) waitNodes(ctx context.Context, c *client.Client, fresh map[strin
 
 func nodeReady(n *skiffv1.Node, fresh bool, since time.Time) bool {
 	for _, c := range n.GetStatus().GetConditions() {
-		if c.GetType() == "Ready" {
-			return c.GetStatus() == "True" && (!fresh || !c.GetLastHeartbeatTime().AsTime().Before(since))
+		if c.GetType() == skiffv1.NodeReady {
+			return c.GetStatus() == skiffv1.ConditionTrue && (!fresh || !c.GetLastHeartbeatTime().AsTime().Before(since))
 		}
 	}
 	return false

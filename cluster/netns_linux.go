@@ -80,8 +80,8 @@ func isNamespace(path string) bool {
 }
 
 // startIn starts cmd inside the network and UTS namespaces pinned at netns
-// and uts, from a thread moved there; the child inherits them (see
-// shared/FACTS.md). That thread is never reused.
+// and uts, from a thread moved there; the child inherits the thread's
+// namespaces (docs/ARCHITECTURE.md, "Rules"). That thread is never reused.
 func startIn(netns, uts string, cmd *exec.Cmd) error {
 	var fds []*os.File
 	defer func() {

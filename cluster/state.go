@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+
+	"github.com/skiff-sh/skiff/defaults"
+	"github.com/skiff-sh/skiff/ports"
 )
 
 // DefaultName is the cluster's name when none is given.
@@ -20,7 +23,7 @@ const DefaultRunRoot = "/run/skiff/clusters"
 // clusterCIDR is every local cluster's pod network. Clusters never see each
 // other's pods (each node's routes live in its own namespace), so they may
 // all use the same one.
-const clusterCIDR = "10.88.0.0/16"
+const clusterCIDR = defaults.ClusterCIDR
 
 // DefaultStateRoot is ~/.skiff/clusters: one directory per cluster with
 // its spec, config, node data, PIDs and logs.
@@ -106,7 +109,7 @@ func (l layout) hostAddr() string      { return l.nodeAddr(254) }
 func (l layout) hostVeth() string      { return fmt.Sprintf("skiff-lab%d", l.spec.Subnet) }
 
 // Server is the API address the host's command line uses.
-func (l layout) Server() string { return hostPortInt(l.nodeAddr(1), 6443) }
+func (l layout) Server() string { return hostPortInt(l.nodeAddr(1), ports.API) }
 
 func hostPortInt(host string, port int) string { return host + ":" + strconv.Itoa(port) }
 

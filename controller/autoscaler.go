@@ -118,12 +118,12 @@ func (as *autoscalers) sync(ctx context.Context, key string) error {
 	}
 	st.ObservedGeneration = a.GetMetadata().GetGeneration()
 	cond := func(typ, status, reason, format string, args ...any) {
-		setCondition(&st.Conditions, &skiffv1.Condition{Type: typ, Status: status, Reason: reason, Message: fmt.Sprintf(format, args...)}, now)
+		skiffv1.SetCondition(&st.Conditions, &skiffv1.Condition{Type: typ, Status: status, Reason: reason, Message: fmt.Sprintf(format, args...)}, now)
 	}
 
 	target, ok := as.inf.rss.Get(client.Key(ns, a.GetSpec().GetTarget()))
 	if !ok {
-		cond("AbleToScale", "False", reasonFailedGetScale, "the target replica set %q does not exist", a.GetSpec().GetTarget())
+		cond(skiffv1.AbleToScale, skiffv1.ConditionFalse, reasonFailedGetScale, "the target replica set %q does not exist", a.GetSpec().GetTarget())
 		return as.writeStatus(ctx, a, st)
 	}
 	current := target.GetSpec().GetReplicas()
@@ -136,13 +136,13 @@ func (as *autoscalers) sync(ctx context.Context, key string) error {
 	case current == 0:
 		// Scaled to zero by hand: the user turned it off.
 		desired = 0
-		cond("ScalingActive", "False", reasonScalingDisabled, "scaling is disabled since the replica count of the target is zero")
+		cond(skiffv1.ScalingActive, skiffv1.ConditionFalse, reasonScalingDisabled, "scaling is disabled since the replica count of the target is zero")
 	case current > maxR:
 		desired, reason = maxR, "current number of replicas above the maximum"
-		cond("ScalingLimited", "True", autoscale.ReasonTooManyReplicas, "the replica count is more than the maximum replica count")
+		cond(skiffv1.ScalingLimited, skiffv1.ConditionTrue, autoscale.ReasonTooManyReplicas, "the replica count is more than the maximum replica count")
 	case current < minR:
 		desired, reason = minR, "current number of replicas below the minimum"
-		cond("ScalingLimited", "True", autoscale.ReasonTooFewReplicas, "the replica count is less than the minimum replica count")
+		cond(skiffv1.ScalingLimited, skiffv1.ConditionTrue, autoscale.ReasonTooFewReplicas, "the replica count is less than the minimum replica count")
 	default:
 		rec, err := as.recommend(ctx, target, current, scaleMetrics(a.GetSpec()))
 		if err != nil {
@@ -151,7 +151,7 @@ func (as *autoscalers) sync(ctx context.Context, key string) error {
 			if errors.As(err, &sel) {
 				reasonCode = reasonInvalidSelector
 			}
-			cond("ScalingActive", "False", reasonCode, "the autoscaler was unable to compute the replica count: %v", err)
+			cond(skiffv1.ScalingActive, skiffv1.ConditionFalse, reasonCode, "the autoscaler was unable to compute the replica count: %v", err)
 			st.CurrentCpuUtilizationPercent = nil
 			as.gauges(ns, name, st)
 			if werr := as.writeStatus(ctx, a, st); werr != nil {
@@ -162,16 +162,16 @@ func (as *autoscalers) sync(ctx context.Context, key string) error {
 			return nil
 		}
 		st.CurrentCpuUtilizationPercent = rec.cpuUtilization
-		cond("ScalingActive", "True", reasonValidMetricFound, "the autoscaler was able to compute the replica count from %s", rec.metric)
+		cond(skiffv1.ScalingActive, skiffv1.ConditionTrue, reasonValidMetricFound, "the autoscaler was able to compute the replica count from %s", rec.metric)
 		up, down := as.windows(a.GetSpec().GetBehavior())
 		stable := as.stabilizer(key).Stabilize(now, up, down, current, rec.replicas)
 		var limited bool
 		var limReason, limMsg string
 		desired, limited, limReason, limMsg = autoscale.Limit(current, stable, minR, maxR)
 		if limited {
-			cond("ScalingLimited", "True", limReason, "%s", limMsg)
+			cond(skiffv1.ScalingLimited, skiffv1.ConditionTrue, limReason, "%s", limMsg)
 		} else {
-			cond("ScalingLimited", "False", limReason, "%s", limMsg)
+			cond(skiffv1.ScalingLimited, skiffv1.ConditionFalse, limReason, "%s", limMsg)
 		}
 		reason = fmt.Sprintf("%s; recommended %d, %d within the stabilization windows", rec.reason, rec.replicas, stable)
 	}
@@ -179,17 +179,17 @@ func (as *autoscalers) sync(ctx context.Context, key string) error {
 
 	if desired != current && current != 0 {
 		if err := as.scale(ctx, target, desired); err != nil {
-			cond("AbleToScale", "False", reasonFailedUpdateScale, "the autoscaler failed to update the target scale: %v", err)
+			cond(skiffv1.AbleToScale, skiffv1.ConditionFalse, reasonFailedUpdateScale, "the autoscaler failed to update the target scale: %v", err)
 			as.gauges(ns, name, st)
 			return errors.Join(err, as.writeStatus(ctx, a, st))
 		}
 		st.CurrentReplicas = desired
 		st.LastScaleTime = timestamppb.New(now)
-		cond("AbleToScale", "True", reasonSucceededRescale, "the autoscaler was able to update the target scale to %d", desired)
+		cond(skiffv1.AbleToScale, skiffv1.ConditionTrue, reasonSucceededRescale, "the autoscaler was able to update the target scale to %d", desired)
 		as.log.Info("rescaled", "autoscaler", key, "target", a.GetSpec().GetTarget(), "from", current, "to", desired, "reason", reason)
 		as.rec.event(ctx, "Autoscaler", a, "Normal", "SuccessfulRescale", "New size: %d; reason: %s", desired, reason)
 	} else {
-		cond("AbleToScale", "True", reasonReadyForNewScale, "recommended size matches current size")
+		cond(skiffv1.AbleToScale, skiffv1.ConditionTrue, reasonReadyForNewScale, "recommended size matches current size")
 	}
 	as.gauges(ns, name, st)
 	// The next evaluation comes from resync, one period on.
@@ -307,7 +307,7 @@ func recommendFor(m *skiffv1.MetricSpec, current int32, pods []*skiffv1.Pod, sna
 		in = append(in, autoscale.Pod{
 			Name:    p.GetMetadata().GetName(),
 			Pending: p.GetStatus().GetPhase() == "Pending" || p.GetStatus().GetPhase() == "",
-			Ready:   podReady(p),
+			Ready:   skiffv1.IsPodReady(p),
 			Request: req,
 		})
 	}

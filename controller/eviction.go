@@ -36,8 +36,7 @@ func (l *evictionLimiter) allow(now time.Time) (bool, time.Duration) {
 func (nl *nodeLifecycle) unreachableShare() (unreachable, total int) {
 	for _, n := range nl.nodes.List() {
 		total++
-		ready := findCondition(n.GetStatus().GetConditions(), "Ready")
-		if ready == nil || ready.GetStatus() != "True" || hasTaint(n, TaintUnreachable) {
+		if !skiffv1.IsNodeReady(n) || hasTaint(n, TaintUnreachable) {
 			unreachable++
 		}
 	}

@@ -89,7 +89,7 @@ func (nl *nodeLifecycle) monitor(ctx context.Context) {
 // heartbeatOf is the Ready condition's heartbeat, or the creation time of
 // a node that never posted one.
 func heartbeatOf(n *skiffv1.Node) time.Time {
-	if c := findCondition(n.GetStatus().GetConditions(), "Ready"); c != nil && c.GetLastHeartbeatTime() != nil {
+	if c := skiffv1.FindCondition(n.GetStatus().GetConditions(), skiffv1.NodeReady); c != nil && c.GetLastHeartbeatTime() != nil {
 		return c.GetLastHeartbeatTime().AsTime()
 	}
 	return n.GetMetadata().GetCreationTimestamp().AsTime()
@@ -140,21 +140,21 @@ func (nl *nodeLifecycle) markUnreachable(ctx context.Context, n *skiffv1.Node) (
 		if !heartbeatOf(cur).Equal(seen) {
 			return errCameBack
 		}
-		ready := findCondition(cur.GetStatus().GetConditions(), "Ready")
-		if ready != nil && ready.GetStatus() == "Unknown" {
+		ready := skiffv1.FindCondition(cur.GetStatus().GetConditions(), skiffv1.NodeReady)
+		if ready != nil && ready.GetStatus() == skiffv1.ConditionUnknown {
 			return client.ErrNoChange
 		}
 		if cur.Status == nil {
 			cur.Status = &skiffv1.NodeStatus{}
 		}
 		c := &skiffv1.Condition{
-			Type: "Ready", Status: "Unknown", Reason: "NodeStatusUnknown",
+			Type: skiffv1.NodeReady, Status: skiffv1.ConditionUnknown, Reason: skiffv1.ReasonNodeStatusUnknown,
 			Message: fmt.Sprintf("the node's agent stopped posting status (no heartbeat for over %v)", nl.grace),
 		}
 		if ready != nil {
 			c.LastHeartbeatTime = ready.GetLastHeartbeatTime()
 		}
-		setCondition(&cur.Status.Conditions, c, now)
+		skiffv1.SetCondition(&cur.Status.Conditions, c, now)
 		return nil
 	})
 	switch {
@@ -163,7 +163,7 @@ func (nl *nodeLifecycle) markUnreachable(ctx context.Context, n *skiffv1.Node) (
 	case err != nil:
 		return nil, fmt.Errorf("nodelifecycle: mark node %s unknown: %w", name, err)
 	}
-	if ready := findCondition(n.GetStatus().GetConditions(), "Ready"); ready == nil || ready.GetStatus() != "Unknown" {
+	if ready := skiffv1.FindCondition(n.GetStatus().GetConditions(), skiffv1.NodeReady); ready == nil || ready.GetStatus() != skiffv1.ConditionUnknown {
 		nl.log.Warn("node unreachable", "node", name, "silent_for", nl.grace)
 		nl.rec.event(ctx, "Node", n, "Normal", "NodeNotReady", "Node %s status is now: NodeStatusUnknown", name)
 	}
@@ -196,7 +196,7 @@ func (nl *nodeLifecycle) markReachable(ctx context.Context, n *skiffv1.Node) err
 	if !hasTaint(n, TaintUnreachable) {
 		return nil
 	}
-	if ready := findCondition(n.GetStatus().GetConditions(), "Ready"); ready == nil || ready.GetStatus() != "True" {
+	if ready := skiffv1.FindCondition(n.GetStatus().GetConditions(), skiffv1.NodeReady); ready == nil || ready.GetStatus() != skiffv1.ConditionTrue {
 		// Fresh to us only because we just started: wait for the agent.
 		return nil
 	}

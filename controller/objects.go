@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	"google.golang.org/protobuf/types/known/timestamppb"
-
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
@@ -19,14 +17,7 @@ func call(ctx context.Context) (context.Context, context.CancelFunc) {
 // podActive: the pod counts toward its replica set (not being deleted,
 // not finished).
 func podActive(p *skiffv1.Pod) bool {
-	phase := p.GetStatus().GetPhase()
-	return p.GetMetadata().GetDeletionTimestamp() == nil && phase != "Succeeded" && phase != "Failed"
-}
-
-// podReady: its Ready condition is True.
-func podReady(p *skiffv1.Pod) bool {
-	c := findCondition(p.GetStatus().GetConditions(), "Ready")
-	return c != nil && c.GetStatus() == "True"
+	return p.GetMetadata().GetDeletionTimestamp() == nil && !skiffv1.IsPodTerminal(p)
 }
 
 // controllerRef is the owner reference marked controller, or nil.
@@ -37,41 +28,6 @@ func controllerRef(m *skiffv1.ObjectMeta) *skiffv1.OwnerReference {
 		}
 	}
 	return nil
-}
-
-func findCondition(conds []*skiffv1.Condition, typ string) *skiffv1.Condition {
-	for _, c := range conds {
-		if c.GetType() == typ {
-			return c
-		}
-	}
-	return nil
-}
-
-// setCondition replaces or adds the condition of c's type, keeping the
-// transition time when the status did not change.
-func setCondition(conds *[]*skiffv1.Condition, c *skiffv1.Condition, now time.Time) {
-	c.LastTransitionTime = timestamppb.New(now)
-	for i, old := range *conds {
-		if old.GetType() == c.GetType() {
-			if old.GetStatus() == c.GetStatus() {
-				c.LastTransitionTime = old.GetLastTransitionTime()
-			}
-			(*conds)[i] = c
-			return
-		}
-	}
-	*conds = append(*conds, c)
-}
-
-func removeCondition(conds *[]*skiffv1.Condition, typ string) {
-	kept := (*conds)[:0]
-	for _, c := range *conds {
-		if c.GetType() != typ {
-			kept = append(kept, c)
-		}
-	}
-	*conds = kept
 }
 
 // Index names of the shared informers.

@@ -24,7 +24,7 @@ func deleteBefore(a, b *skiffv1.Pod) bool {
 	if pa, pb := phaseRank(a), phaseRank(b); pa != pb {
 		return pa < pb
 	}
-	if ra, rb := podReady(a), podReady(b); ra != rb {
+	if ra, rb := skiffv1.IsPodReady(a), skiffv1.IsPodReady(b); ra != rb {
 		return !ra
 	}
 	if ra, rb := restarts(a), restarts(b); ra != rb {
@@ -39,9 +39,9 @@ func deleteBefore(a, b *skiffv1.Pod) bool {
 
 func phaseRank(p *skiffv1.Pod) int {
 	switch p.GetStatus().GetPhase() {
-	case "Pending", "":
+	case skiffv1.PodPending, "":
 		return 0
-	case "Unknown":
+	case skiffv1.PodUnknown:
 		return 1
 	}
 	return 2

@@ -354,7 +354,7 @@ func (rs *replicaSets) updateStatus(ctx context.Context, set *skiffv1.ReplicaSet
 	st.Replicas = int32(len(active))
 	st.ReadyReplicas = 0
 	for _, p := range active {
-		if podReady(p) {
+		if skiffv1.IsPodReady(p) {
 			st.ReadyReplicas++
 		}
 	}
@@ -363,9 +363,9 @@ func (rs *replicaSets) updateStatus(ctx context.Context, set *skiffv1.ReplicaSet
 	st.ObservedGeneration = set.GetMetadata().GetGeneration()
 	var me *manageError
 	if errors.As(manageErr, &me) {
-		setCondition(&st.Conditions, &skiffv1.Condition{Type: "ReplicaFailure", Status: "True", Reason: me.reason, Message: me.err.Error()}, time.Now())
+		skiffv1.SetCondition(&st.Conditions, &skiffv1.Condition{Type: skiffv1.ReplicaFailure, Status: skiffv1.ConditionTrue, Reason: me.reason, Message: me.err.Error()}, time.Now())
 	} else if manageErr == nil {
-		removeCondition(&st.Conditions, "ReplicaFailure")
+		skiffv1.RemoveCondition(&st.Conditions, skiffv1.ReplicaFailure)
 	}
 	if proto.Equal(st, set.GetStatus()) {
 		return nil

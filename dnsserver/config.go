@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/defaults"
 	"github.com/skiff-sh/skiff/ports"
 )
 
@@ -29,7 +30,7 @@ type Config struct {
 	// Listen is the UDP and TCP address; default ":53" (ports.DNS). Port
 	// 0 picks a free port, the same for both (see Server.Addr).
 	Listen string
-	// Domain is the cluster domain; default "cluster.local".
+	// Domain is the cluster domain; default defaults.ClusterDomain.
 	Domain string
 	// TTL of every cluster record, whole seconds; default 5s.
 	TTL time.Duration
@@ -55,7 +56,7 @@ type Config struct {
 }
 
 const (
-	defaultDomain         = "cluster.local"
+	defaultDomain         = defaults.ClusterDomain
 	defaultTTL            = 5 * time.Second
 	defaultForwardTimeout = time.Second
 	defaultCacheSize      = 10000

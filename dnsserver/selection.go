@@ -21,7 +21,7 @@ func podIP(p *skiffv1.Pod) (netip.Addr, bool) {
 		return netip.Addr{}, false
 	}
 	switch p.GetStatus().GetPhase() {
-	case "Succeeded", "Failed":
+	case skiffv1.PodSucceeded, skiffv1.PodFailed:
 		return netip.Addr{}, false
 	}
 	ip, err := netip.ParseAddr(p.GetStatus().GetPodIp())
@@ -37,12 +37,7 @@ func podReady(p *skiffv1.Pod) bool {
 	if _, ok := podIP(p); !ok {
 		return false
 	}
-	for _, c := range p.GetStatus().GetConditions() {
-		if c.GetType() == "Ready" {
-			return c.GetStatus() == "True"
-		}
-	}
-	return false
+	return skiffv1.IsPodReady(p)
 }
 
 // selects reports whether a service's selector picks a pod. A service

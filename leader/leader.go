@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -162,4 +163,10 @@ func term(ctx context.Context, cli *clientv3.Client, cfg Config, log *slog.Logge
 	}
 	log.Info("stepped down", "reason", "finished")
 	return true, nil
+}
+
+// HostIdentity names this process among candidates: host name and PID.
+func HostIdentity() string {
+	h, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d", h, os.Getpid())
 }

@@ -29,9 +29,9 @@ type Agent struct {
 	lis     net.Listener
 	metrics *metrics
 
-	runtime *runtime.Runtime
-	images  *image.Store
-	net     *network.Network
+	runtime containerRuntime
+	images  imageStore
+	net     podNetwork // nil until Run has set up the node's network
 	pods    *client.Informer[*skiffv1.Pod]
 	usage   *usageCollector
 
@@ -105,7 +105,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("nodeagent: the server gave pod CIDR %q: %w", node.Spec.PodCidr, err)
 	}
-	a.net, err = network.Setup(network.Config{
+	podNet, err := network.Setup(network.Config{
 		PodCIDR:     podCIDR,
 		ClusterCIDR: netip.MustParsePrefix(a.cfg.ClusterCIDR),
 		BridgeName:  a.cfg.BridgeName,
@@ -115,6 +115,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("nodeagent: pod network: %w", err)
 	}
+	a.net = podNet
 	if a.cfg.ClusterDNS == "" {
 		a.cfg.ClusterDNS = a.net.Gateway().String()
 	}

@@ -9,12 +9,15 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/nodeagent/image"
+	"github.com/skiff-sh/skiff/defaults"
+	"github.com/skiff-sh/skiff/ports"
 	"github.com/skiff-sh/skiff/quantity"
 )
 
@@ -99,19 +102,19 @@ func (c *Config) setDefaults() error {
 		c.RunDir = "/run/skiff/agent"
 	}
 	if c.Listen == "" {
-		c.Listen = "127.0.0.1:10250"
+		c.Listen = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.Agent))
 	}
 	if c.ClusterCIDR == "" {
-		c.ClusterCIDR = "10.88.0.0/16"
+		c.ClusterCIDR = defaults.ClusterCIDR
 	}
 	if _, err := netip.ParsePrefix(c.ClusterCIDR); err != nil {
 		return fmt.Errorf("nodeagent: --cluster-cidr %q: %w", c.ClusterCIDR, err)
 	}
 	if c.BridgeName == "" {
-		c.BridgeName = "skiff0"
+		c.BridgeName = defaults.Bridge
 	}
 	if c.ClusterDomain == "" {
-		c.ClusterDomain = "cluster.local"
+		c.ClusterDomain = defaults.ClusterDomain
 	}
 	if c.MaxPods == 0 {
 		c.MaxPods = 110

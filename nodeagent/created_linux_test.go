@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -38,7 +37,8 @@ func TestCreatedContainerIsStarted(t *testing.T) {
 		t.Fatal(err)
 	}
 	spec := cfg.Spec
-	spec.ID = strings.TrimSuffix(id0, ".0") + ".1"
+	spec.Attempt = 1
+	spec.ID = runtime.ContainerID(spec.SandboxID, spec.Name, spec.Attempt)
 	if _, err := rt.Create(h.ctx(), spec); err != nil {
 		t.Fatal(err)
 	}

@@ -15,8 +15,8 @@ import (
 
 	"github.com/skiff-sh/skiff/apiserver/apitest"
 	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/image/build"
 	"github.com/skiff-sh/skiff/nodeagent"
-	"github.com/skiff-sh/skiff/nodeagent/image/build"
 	"github.com/skiff-sh/skiff/nodeagent/runtime"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 	"github.com/skiff-sh/skiff/registry"

@@ -1,22 +1,16 @@
 package nodeagent
 
 import (
-	"fmt"
 	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/skiff-sh/skiff/nodeagent/runtime"
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
-// A runtime container is one instance (attempt) of a pod's container. Its
-// ID says which: "<pod uid>.<container name>.<attempt>", so an agent that
-// restarts can tell from the runtime alone what runs for whom, and the
-// attempt number is the restart count.
-func containerID(podUID, name string, attempt int) string {
-	return fmt.Sprintf("%s.%s.%d", podUID, name, attempt)
-}
-
+// A runtime container is one instance (attempt) of a pod's container: the
+// pod's UID is its sandbox ID, and its name and attempt are in its State,
+// so an agent that restarts can tell from the runtime alone what runs for
+// whom; the attempt number is the restart count.
 type instance struct {
 	podUID  string
 	name    string
@@ -24,16 +18,17 @@ type instance struct {
 	state   runtime.State
 }
 
-func parseContainerID(id string) (podUID, name string, attempt int, ok bool) {
-	parts := strings.Split(id, ".")
-	if len(parts) != 3 {
-		return "", "", 0, false
-	}
-	n, err := strconv.Atoi(parts[2])
-	if err != nil || n < 0 {
-		return "", "", 0, false
-	}
-	return parts[0], parts[1], n, true
+// Labels every container of a pod carries, so the runtime alone tells which
+// pod a container runs for (as CRI's io.kubernetes.pod.* labels do).
+const (
+	LabelPodName      = "skiff.io/pod-name"
+	LabelPodNamespace = "skiff.io/pod-namespace"
+	LabelPodUID       = "skiff.io/pod-uid"
+)
+
+func podLabels(pod *skiffv1.Pod) map[string]string {
+	m := pod.GetMetadata()
+	return map[string]string{LabelPodName: m.GetName(), LabelPodNamespace: m.GetNamespace(), LabelPodUID: m.GetUid()}
 }
 
 // podInstances groups the runtime's containers of one pod by container
@@ -41,11 +36,10 @@ func parseContainerID(id string) (podUID, name string, attempt int, ok bool) {
 func podInstances(states []runtime.State, podUID string) map[string][]instance {
 	out := map[string][]instance{}
 	for _, s := range states {
-		uid, name, attempt, ok := parseContainerID(s.ID)
-		if !ok || uid != podUID {
+		if s.Name == "" || s.SandboxID != podUID {
 			continue
 		}
-		out[name] = append(out[name], instance{podUID: uid, name: name, attempt: attempt, state: s})
+		out[s.Name] = append(out[s.Name], instance{podUID: podUID, name: s.Name, attempt: s.Attempt, state: s})
 	}
 	for _, list := range out {
 		sort.Slice(list, func(i, j int) bool { return list[i].attempt < list[j].attempt })
@@ -54,7 +48,7 @@ func podInstances(states []runtime.State, podUID string) map[string][]instance {
 }
 
 func (a *Agent) instancesOf(podUID string) (map[string][]instance, error) {
-	states, err := a.runtime.ListPrefix(podUID + ".")
+	states, err := a.runtime.ListSandbox(podUID)
 	if err != nil {
 		return nil, err
 	}

@@ -66,7 +66,7 @@ func systemInfo(cgroupVersion string) *skiffv1.NodeSystemInfo {
 
 func (a *Agent) readyCondition(now time.Time) *skiffv1.Condition {
 	return &skiffv1.Condition{
-		Type: "Ready", Status: "True", Reason: "AgentReady", Message: "skiff agent is posting ready status",
+		Type: skiffv1.NodeReady, Status: skiffv1.ConditionTrue, Reason: "AgentReady", Message: "skiff agent is posting ready status",
 		LastHeartbeatTime: timestamppb.New(now), LastTransitionTime: timestamppb.New(now),
 	}
 }
@@ -129,27 +129,11 @@ func (a *Agent) heartbeat(ctx context.Context, now time.Time) {
 		if n.Status == nil {
 			n.Status = &skiffv1.NodeStatus{}
 		}
-		c := a.readyCondition(now)
-		for _, old := range n.Status.Conditions {
-			if old.Type == "Ready" && old.Status == "True" {
-				c.LastTransitionTime = old.LastTransitionTime
-			}
-		}
-		replaceCondition(&n.Status.Conditions, c)
+		skiffv1.SetCondition(&n.Status.Conditions, a.readyCondition(now), now)
 		n.Status.RunningPods = int32(a.runningPods())
 		return nil
 	})
 	if err != nil {
 		a.log.Warn("heartbeat failed", "err", err)
 	}
-}
-
-func replaceCondition(conds *[]*skiffv1.Condition, c *skiffv1.Condition) {
-	for i, old := range *conds {
-		if old.Type == c.Type {
-			(*conds)[i] = c
-			return
-		}
-	}
-	*conds = append(*conds, c)
 }

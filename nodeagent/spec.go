@@ -33,7 +33,10 @@ func (a *Agent) containerSpec(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.
 	}
 	dir := a.cfg.podDir(pod.Metadata.Uid)
 	return runtime.ContainerSpec{
-		ID:             containerID(pod.Metadata.Uid, c.Name, attempt),
+		ID:             runtime.ContainerID(pod.Metadata.Uid, c.Name, attempt),
+		Name:           c.Name,
+		Attempt:        attempt,
+		Labels:         podLabels(pod),
 		SandboxID:      pod.Metadata.Uid,
 		Layers:         img.LayerDirs,
 		Command:        proc.Argv,

@@ -3,6 +3,7 @@ package nodeagent
 import (
 	"time"
 
+	"github.com/skiff-sh/skiff/backoff"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
@@ -57,15 +58,8 @@ func (s *podState) container(name string) *containerState {
 	return c
 }
 
-// nextBackoff is the delay before restart n of a crashing container:
-// base doubling to max.
+// nextBackoff is the delay before restart n (from 1) of a crashing
+// container: base doubling to max.
 func nextBackoff(level int, base, max time.Duration) time.Duration {
-	d := base
-	for i := 1; i < level && d < max; i++ {
-		d *= 2
-	}
-	if d > max {
-		d = max
-	}
-	return d
+	return backoff.Exponential(base, max, level-1)
 }

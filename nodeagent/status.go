@@ -28,7 +28,7 @@ func (a *Agent) reportStatus(ctx context.Context, pod *skiffv1.Pod, st *podState
 		}
 		return err
 	}
-	if !st.runningSeen && status.Phase == "Running" && allStarted(status) {
+	if !st.runningSeen && status.Phase == skiffv1.PodRunning && allStarted(status) {
 		st.runningSeen = true
 		a.metrics.podStart.Observe(time.Since(pod.Metadata.CreationTimestamp.AsTime()).Seconds())
 	}
@@ -101,21 +101,22 @@ func (a *Agent) podStatus(pod *skiffv1.Pod, st *podState, insts map[string][]ins
 	n := len(pod.Spec.Containers)
 	switch {
 	case running > 0 || restarting > 0:
-		s.Phase = "Running"
+		s.Phase = skiffv1.PodRunning
 	case waiting > 0 && everStarted(s):
-		s.Phase = "Running" // restarting after a crash
+		s.Phase = skiffv1.PodRunning // restarting after a crash
 	case waiting > 0:
-		s.Phase = "Pending"
+		s.Phase = skiffv1.PodPending
 	case succeeded == n:
-		s.Phase = "Succeeded"
+		s.Phase = skiffv1.PodSucceeded
 	default:
-		s.Phase = "Failed"
+		s.Phase = skiffv1.PodFailed
 	}
 	allReady := ready == n && n > 0
 	conds := append([]*skiffv1.Condition(nil), old.GetConditions()...)
-	setCond(&conds, "Initialized", true, "")
-	setCond(&conds, "ContainersReady", allReady, notReadyReason(allReady))
-	setCond(&conds, "Ready", allReady, notReadyReason(allReady))
+	now := time.Now()
+	skiffv1.SetCondition(&conds, podCondition(skiffv1.PodInitialized, true), now)
+	skiffv1.SetCondition(&conds, podCondition(skiffv1.ContainersReady, allReady), now)
+	skiffv1.SetCondition(&conds, podCondition(skiffv1.PodReady, allReady), now)
 	s.Conditions = conds
 	return s
 }
@@ -129,30 +130,13 @@ func everStarted(s *skiffv1.PodStatus) bool {
 	return false
 }
 
-func notReadyReason(ready bool) string {
-	if ready {
-		return ""
-	}
-	return "ContainersNotReady"
-}
-
-// setCond sets a condition, keeping its transition time when its status
-// did not change, so an unchanged pod has an unchanged status.
-func setCond(conds *[]*skiffv1.Condition, typ string, ok bool, reason string) {
-	status := "False"
+// podCondition is one of the conditions the agent keeps: True, or False
+// because a container is not ready.
+func podCondition(typ string, ok bool) *skiffv1.Condition {
 	if ok {
-		status = "True"
+		return &skiffv1.Condition{Type: typ, Status: skiffv1.ConditionTrue}
 	}
-	for i, c := range *conds {
-		if c.Type == typ {
-			if c.Status == status && c.Reason == reason {
-				return
-			}
-			(*conds)[i] = &skiffv1.Condition{Type: typ, Status: status, Reason: reason, LastTransitionTime: timestamppb.Now()}
-			return
-		}
-	}
-	*conds = append(*conds, &skiffv1.Condition{Type: typ, Status: status, Reason: reason, LastTransitionTime: timestamppb.Now()})
+	return &skiffv1.Condition{Type: typ, Status: skiffv1.ConditionFalse, Reason: skiffv1.ReasonContainersNotReady}
 }
 
 // stateOf translates the runtime's view of one instance.

@@ -32,7 +32,7 @@ func (a *Agent) syncPod(ctx context.Context, pod *skiffv1.Pod, st *podState) (do
 	}
 	// A pod that has finished stays as it is: its containers keep their
 	// exit status and logs until the pod is deleted.
-	if p := st.lastStatus.GetPhase(); p == "Succeeded" || p == "Failed" {
+	if skiffv1.IsTerminalPhase(st.lastStatus.GetPhase()) {
 		return false, nil
 	}
 	if !st.sandboxReady {
@@ -297,27 +297,16 @@ func (a *Agent) cleanupOrphans(ctx context.Context) error {
 	for _, p := range a.pods.List() {
 		known[p.Metadata.Uid] = true
 	}
-	orphans := map[string]bool{}
-	states, err := a.runtime.List()
+	// A pod's sandbox ID is its UID.
+	sandboxes, err := a.runtime.SandboxIDs()
 	if err != nil {
 		return err
-	}
-	for _, s := range states {
-		if uid, _, _, ok := parseContainerID(s.ID); ok && !known[uid] {
-			orphans[uid] = true
-		}
-	}
-	sandboxes, err := a.runtime.ListSandboxes()
-	if err != nil {
-		return err
-	}
-	for _, uid := range sandboxes {
-		if !known[uid] {
-			orphans[uid] = true
-		}
 	}
 	var errs []error
-	for uid := range orphans {
+	for _, uid := range sandboxes {
+		if known[uid] {
+			continue
+		}
 		a.log.Info("removing the remains of a pod deleted while the agent was away", "pod_uid", uid)
 		if err := a.teardownPod(ctx, uid, 0); err != nil {
 			errs = append(errs, err)

@@ -106,9 +106,9 @@ func (u *usageCollector) read(now time.Time) *skiffv1.UsageReport {
 		if s.Status != runtime.StatusRunning {
 			continue
 		}
-		uid, name, _, ok := parseContainerID(s.ID)
+		uid, name := s.SandboxID, s.Name
 		pod := pods[uid]
-		if !ok || pod == nil {
+		if name == "" || pod == nil {
 			continue
 		}
 		st, err := u.a.runtime.Stats(s.ID)

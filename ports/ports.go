@@ -1,5 +1,6 @@
-// Package ports holds the default address of every skiff component, in one
-// place (the README lists them). Kubernetes' numbers where they exist.
+// Package ports holds the default port of every skiff component, in one
+// place (the README lists them; defaults/ holds the network defaults).
+// Kubernetes' numbers where they exist.
 package ports
 
 const (
@@ -13,8 +14,11 @@ const (
 	DNS = 53
 	// Etcd is the embedded etcd's client port (loopback only).
 	Etcd = 2379
-	// ServerMetrics is where `skiff server` and `skiff up` serve /metrics.
-	ServerMetrics = 9090
+	// ServerMetrics is where `skiff server` and `skiff up` serve /metrics:
+	// just above Kubernetes' own ports (10248–10259), and outside
+	// Prometheus's exporter range (9100–9999, all allocated) and its own
+	// 9090, so Prometheus can run on the server's host.
+	ServerMetrics = 10260
 	// AgentMetrics is where a standalone agent serves /metrics.
 	AgentMetrics = 10249
 	// SchedulerMetrics, ControllerMetrics and DNSMetrics are where those

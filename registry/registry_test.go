@@ -15,7 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
-	"github.com/skiff-sh/skiff/nodeagent/image/build"
+	"github.com/skiff-sh/skiff/image/build"
 	"github.com/skiff-sh/skiff/registry"
 )
 

@@ -73,7 +73,7 @@ func (r *run) podDeleted(p *skiffv1.Pod) {
 // changes that can let a waiting pod fit (or shift where it fits).
 func nodeChangeMayHelp(old, n *skiffv1.Node) bool {
 	return old.GetSpec().GetUnschedulable() != n.GetSpec().GetUnschedulable() ||
-		nodeReady(old) != nodeReady(n) ||
+		skiffv1.IsNodeReady(old) != skiffv1.IsNodeReady(n) ||
 		!maps.Equal(old.GetMetadata().GetLabels(), n.GetMetadata().GetLabels()) ||
 		!maps.Equal(old.GetStatus().GetAllocatable(), n.GetStatus().GetAllocatable()) ||
 		!maps.Equal(old.GetStatus().GetCapacity(), n.GetStatus().GetCapacity()) ||

@@ -57,7 +57,7 @@ func (n *NodeInfo) SetNode(node *skiffv1.Node) {
 	}
 	n.Name = node.GetMetadata().GetName()
 	n.Allocatable = nodeAllocatable(node)
-	n.Ready = nodeReady(node)
+	n.Ready = skiffv1.IsNodeReady(node)
 	n.Unschedulable = node.GetSpec().GetUnschedulable()
 	n.Taints = nil
 	for _, t := range node.GetSpec().GetTaints() {
@@ -121,15 +121,6 @@ func (n *NodeInfo) OwnerPods(owner string) int { return n.owners[owner] }
 
 // UsesVolume reports whether a pod here uses the volume with this key.
 func (n *NodeInfo) UsesVolume(key string) bool { return n.volumes[key] > 0 }
-
-func nodeReady(node *skiffv1.Node) bool {
-	for _, c := range node.GetStatus().GetConditions() {
-		if c.GetType() == "Ready" {
-			return c.GetStatus() == "True"
-		}
-	}
-	return false
-}
 
 // nodeAllocatable reads status.allocatable, falling back to capacity for the
 // resources an agent did not report as allocatable. An unparsable quantity

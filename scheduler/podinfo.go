@@ -152,6 +152,5 @@ func podKey(p *skiffv1.Pod) string {
 
 // isTerminal: a finished pod holds no resources.
 func isTerminal(p *skiffv1.Pod) bool {
-	ph := p.GetStatus().GetPhase()
-	return ph == "Succeeded" || ph == "Failed"
+	return skiffv1.IsPodTerminal(p)
 }

@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/skiff-sh/skiff/backoff"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
@@ -177,11 +178,7 @@ func (q *queue) requeue(qp *queuedPod, unschedulable bool) {
 }
 
 func (q *queue) backoffFor(attempts int) time.Duration {
-	d := q.initialBackoff
-	for i := 1; i < attempts && d < q.maxBackoff; i++ {
-		d *= 2
-	}
-	return min(d, q.maxBackoff)
+	return backoff.Exponential(q.initialBackoff, q.maxBackoff, attempts-1)
 }
 
 // moveAll gives every unschedulable pod another try, after its back-off: the

@@ -12,8 +12,8 @@ import (
 )
 
 const (
-	conditionScheduled  = "PodScheduled"
-	reasonUnschedulable = "Unschedulable"
+	conditionScheduled  = skiffv1.PodScheduled
+	reasonUnschedulable = skiffv1.ReasonUnschedulable
 	eventFailed         = "FailedScheduling"
 	reportTimeout       = 10 * time.Second
 )
@@ -76,7 +76,7 @@ func (r *run) forgetReport(p *skiffv1.Pod) {
 
 func unschedulableCondition(p *skiffv1.Pod) *skiffv1.Condition {
 	for _, c := range p.GetStatus().GetConditions() {
-		if c.GetType() == conditionScheduled && c.GetStatus() == "False" && c.GetReason() == reasonUnschedulable {
+		if c.GetType() == conditionScheduled && c.GetStatus() == skiffv1.ConditionFalse && c.GetReason() == reasonUnschedulable {
 			return c
 		}
 	}
@@ -95,18 +95,18 @@ func (r *run) writeCondition(ctx context.Context, pod *skiffv1.Pod, msg string) 
 		now := timestamppb.Now()
 		for _, c := range p.Status.Conditions {
 			if c.GetType() == conditionScheduled {
-				if c.GetStatus() == "False" && c.GetReason() == reasonUnschedulable && c.GetMessage() == msg {
+				if c.GetStatus() == skiffv1.ConditionFalse && c.GetReason() == reasonUnschedulable && c.GetMessage() == msg {
 					return client.ErrNoChange
 				}
-				if c.GetStatus() != "False" {
+				if c.GetStatus() != skiffv1.ConditionFalse {
 					c.LastTransitionTime = now
 				}
-				c.Status, c.Reason, c.Message = "False", reasonUnschedulable, msg
+				c.Status, c.Reason, c.Message = skiffv1.ConditionFalse, reasonUnschedulable, msg
 				return nil
 			}
 		}
 		p.Status.Conditions = append(p.Status.Conditions, &skiffv1.Condition{
-			Type: conditionScheduled, Status: "False", Reason: reasonUnschedulable, Message: msg, LastTransitionTime: now,
+			Type: conditionScheduled, Status: skiffv1.ConditionFalse, Reason: reasonUnschedulable, Message: msg, LastTransitionTime: now,
 		})
 		return nil
 	})

@@ -2,7 +2,8 @@ package storage
 
 import "errors"
 
-// Expected outcomes; the API server maps them to gRPC codes in one place.
+// Expected outcomes; the API server maps them to gRPC codes in toStatus
+// (apiserver/errors.go).
 var (
 	ErrNotFound  = errors.New("not found")
 	ErrExists    = errors.New("already exists")

@@ -16,8 +16,8 @@ var (
 	dnsperfDone = regexp.MustCompile(`Queries completed:\s+([0-9]+)`)
 )
 
-// runDNSPerf runs dnsperf (the FACTS.md baseline: -c clients, its default
-// 100 queries outstanding) for d against addr and reads its summary.
+// runDNSPerf runs dnsperf (-c clients, its default 100 queries
+// outstanding) for d against addr and reads its summary.
 func runDNSPerf(bin, addr, queries string, clients int, d time.Duration) (result, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {

@@ -5,9 +5,9 @@
 // the same rebuild path that watch events take), writes the same records
 // as a zone file for CoreDNS's file plugin, and also starts a naive
 // miekg/dns server with pre-built answers as a floor. Each server runs as
-// its own process; the load comes from dnsperf (throughput, as in
-// shared/FACTS.md) when it is installed, and from a small closed-loop Go
-// load generator (throughput and latency percentiles). Every run is
+// its own process; the load comes from dnsperf (throughput) when it is
+// installed, and from a small closed-loop Go load generator (throughput
+// and latency percentiles). Every run is
 // bounded in time and count and targets 127.0.0.1 only.
 //
 //	go run ./bench/dns                      # CoreDNS from PATH or $GOPATH/bin

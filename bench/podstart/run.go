@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/skiff-sh/skiff/client"
-	"github.com/skiff-sh/skiff/nodeagent/image/build"
+	"github.com/skiff-sh/skiff/image/build"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 

@@ -24,7 +24,8 @@ import (
 	"github.com/skiff-sh/skiff/nodeagent/runtime/cgroups"
 )
 
-// Keep namespace-switching goroutines off the main thread (FACTS.md).
+// Keep namespace-switching goroutines off the main thread, as cmd/skiff
+// does (docs/ARCHITECTURE.md, "Rules").
 func init() { goruntime.LockOSThread() }
 
 // crunLoopArg re-executes the benchmark in a private mount namespace where

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/defaults"
 	"github.com/skiff-sh/skiff/nodeagent"
 	"github.com/skiff-sh/skiff/nodeagent/image"
 	"github.com/skiff-sh/skiff/pki"
@@ -43,7 +44,7 @@ func (f *agentFlags) register(cmd *cobra.Command, prefix string) {
 	fl.StringVar(&f.listen, "agent-listen", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.Agent)), "the agent's gRPC address (logs, exec)")
 	fl.StringVar(&f.advertiseAddress, "advertise-address", "", "this node's address as others reach it (default: the listen host, or 127.0.0.1)")
 	if prefix == "" {
-		fl.StringVar(&f.clusterCIDR, "cluster-cidr", "10.88.0.0/16", "the cluster's pod addresses, blackholed so pod traffic never leaves by the default route")
+		fl.StringVar(&f.clusterCIDR, "cluster-cidr", defaults.ClusterCIDR, "the cluster's pod addresses, blackholed so pod traffic never leaves by the default route")
 	}
 	fl.StringVar(&f.clusterDNS, "cluster-dns", "", "nameserver written into pods' resolv.conf (default: the node bridge address)")
 	fl.StringSliceVar(&f.insecure, "insecure-registry", nil, "registries reached over plain HTTP (loopback always is)")

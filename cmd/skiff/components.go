@@ -16,6 +16,7 @@ import (
 
 	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/controller"
+	"github.com/skiff-sh/skiff/defaults"
 	"github.com/skiff-sh/skiff/dnsserver"
 	"github.com/skiff-sh/skiff/leader"
 	"github.com/skiff-sh/skiff/ports"
@@ -107,7 +108,7 @@ leader binds pods; another takes over a few seconds after it dies.`,
 				if err != nil {
 					return err
 				}
-				return leader.Run(ctx, leader.Config{Endpoints: etcd, TLS: t, Name: "scheduler", Identity: identity(), Logger: env.log}, s.Run)
+				return leader.Run(ctx, leader.Config{Endpoints: etcd, TLS: t, Name: "scheduler", Identity: leader.HostIdentity(), Logger: env.log}, s.Run)
 			})
 		},
 	}
@@ -143,7 +144,7 @@ other name to the upstream resolvers.`,
 	f.register(cmd, ports.DNSMetrics)
 	fl := cmd.Flags()
 	fl.StringVar(&cfg.Listen, "listen", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.DNS)), "UDP and TCP address to serve")
-	fl.StringVar(&cfg.Domain, "domain", "cluster.local", "the cluster domain")
+	fl.StringVar(&cfg.Domain, "domain", defaults.ClusterDomain, "the cluster domain")
 	fl.DurationVar(&cfg.TTL, "ttl", 5*time.Second, "TTL of cluster records")
 	fl.StringSliceVar(&cfg.Upstreams, "upstream", nil, "resolvers for other names (default: /etc/resolv.conf's)")
 	return cmd
@@ -181,7 +182,7 @@ can run: they elect a leader through an etcd lease.`,
 				if err != nil {
 					return err
 				}
-				return leader.Run(ctx, leader.Config{Endpoints: etcd, TLS: t, Name: "controller", Identity: identity(), Logger: env.log}, m.Run)
+				return leader.Run(ctx, leader.Config{Endpoints: etcd, TLS: t, Name: "controller", Identity: leader.HostIdentity(), Logger: env.log}, m.Run)
 			})
 		},
 	}

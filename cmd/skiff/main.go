@@ -13,7 +13,7 @@ import (
 // Namespace work (setns, unshare) happens on goroutines locked to their OS
 // thread. Locking the main goroutine to the main thread here keeps such a
 // goroutine from ever landing on the main thread and leaving it inside a pod's
-// namespaces for good (see shared/FACTS.md).
+// namespaces for good (docs/ARCHITECTURE.md, "Rules").
 func init() { runtime.LockOSThread() }
 
 func main() {

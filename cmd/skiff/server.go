@@ -14,6 +14,7 @@ import (
 
 	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/controller"
+	"github.com/skiff-sh/skiff/defaults"
 	"github.com/skiff-sh/skiff/ports"
 )
 
@@ -46,11 +47,11 @@ func (f *serverFlags) register(cmd *cobra.Command) {
 	fl.StringSliceVar(&f.etcdEndpoints, "etcd-endpoints", nil, "external etcd cluster (https://host:2379,…) instead of the embedded etcd")
 	fl.StringVar(&f.etcdListen, "etcd-listen", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.Etcd)), "embedded etcd client address (loopback only; TLS with the server's etcd-client certificate unless --insecure)")
 	f.etcd.register(cmd, true)
-	fl.StringVar(&f.clusterCIDR, "cluster-cidr", "10.88.0.0/16", "pod addresses; each node gets a /24 of it")
+	fl.StringVar(&f.clusterCIDR, "cluster-cidr", defaults.ClusterCIDR, "pod addresses; each node gets a /24 of it")
 	fl.StringVar(&f.clientConfig, "write-config", client.OSEnvironment().ConfigPath(""), "where to write the command line's config (server address); empty skips it")
 	fl.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fl.StringVar(&f.registryAddr, "registry-addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.Registry)), "the embedded OCI registry's address; empty disables it")
-	fl.StringVar(&f.clusterDomain, "cluster-domain", "cluster.local", "the cluster DNS domain")
+	fl.StringVar(&f.clusterDomain, "cluster-domain", defaults.ClusterDomain, "the cluster DNS domain")
 	fl.StringSliceVar(&f.dnsUpstreams, "dns-upstream", nil, "where cluster DNS forwards other names (default: /etc/resolv.conf's nameservers)")
 	registerControllerFlags(cmd, &f.controllers)
 	fl.BoolVar(&f.insecure, "insecure", false, "plain text, no authentication: anyone who reaches the API, the registry or the embedded etcd (plain HTTP on loopback) may do anything (tests only)")

@@ -18,8 +18,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/image/build"
 	"github.com/skiff-sh/skiff/nodeagent"
-	"github.com/skiff-sh/skiff/nodeagent/image/build"
 	"github.com/skiff-sh/skiff/ports"
 )
 

@@ -3,6 +3,8 @@ package workqueue
 import (
 	"sync"
 	"time"
+
+	"github.com/skiff-sh/skiff/backoff"
 )
 
 // Queue holds keys waiting for a worker. The zero value is not usable;
@@ -85,15 +87,7 @@ func (q *Queue) AddRateLimited(key string) {
 	n := q.failures[key]
 	q.failures[key] = n + 1
 	q.mu.Unlock()
-	q.AddAfter(key, backoff(q.baseDelay, q.maxDelay, n))
-}
-
-func backoff(base, most time.Duration, failures int) time.Duration {
-	d := base
-	for i := 0; i < failures && d < most; i++ {
-		d *= 2
-	}
-	return min(d, most)
+	q.AddAfter(key, backoff.Exponential(q.baseDelay, q.maxDelay, n))
 }
 
 // Forget clears key's failure count. Call it when handling key succeeded.

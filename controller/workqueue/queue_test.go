@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/skiff-sh/skiff/backoff"
 )
 
 func TestDedup(t *testing.T) {
@@ -69,7 +71,7 @@ func TestNeverTwoWorkersOnOneKey(t *testing.T) {
 
 func TestBackoff(t *testing.T) {
 	for n, want := range []time.Duration{10, 20, 40, 80, 100, 100} {
-		if got := backoff(10, 100, n); got != want {
+		if got := backoff.Exponential(10, 100, n); got != want {
 			t.Errorf("backoff after %d failures = %v, want %v", n, got, want)
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+
+	"github.com/skiff-sh/skiff/defaults"
 )
 
 // RouteProtocol marks the routes this package owns (the blackhole route
@@ -14,7 +16,7 @@ import (
 const RouteProtocol = 115
 
 // DefaultBridge is the node bridge's name unless Config says otherwise.
-const DefaultBridge = "skiff0"
+const DefaultBridge = defaults.Bridge
 
 // DefaultMTU is the pod and bridge MTU unless Config says otherwise.
 const DefaultMTU = 1500

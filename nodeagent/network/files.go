@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"github.com/skiff-sh/skiff/defaults"
 )
 
 // HostsFile renders a pod's /etc/hosts: localhost lines, then the pod's IP
@@ -34,7 +36,7 @@ func HostsFile(podIP netip.Addr, hostname string, aliases ...string) []byte {
 // Kubernetes search path for the pod's namespace, ndots:5.
 func ResolvConf(dns netip.Addr, namespace, domain string) []byte {
 	if domain == "" {
-		domain = "cluster.local"
+		domain = defaults.ClusterDomain
 	}
 	domain = strings.TrimSuffix(domain, ".")
 	var b bytes.Buffer

@@ -367,7 +367,13 @@ func (r *Runtime) State(id string) (State, error) {
 		}
 		return State{}, err
 	}
-	st := State{ID: id, SandboxID: c.Spec.SandboxID, Status: StatusCreated, CreatedAt: c.CreatedAt, LogPath: c.LogPath}
+	st := State{
+		ID: id, SandboxID: c.Spec.SandboxID, Name: c.Spec.Name, Attempt: c.Spec.Attempt, Labels: c.Spec.Labels,
+		Status: StatusCreated, CreatedAt: c.CreatedAt, LogPath: c.LogPath,
+	}
+	if st.Name == "" {
+		st.Name, st.Attempt = identityFromID(id, st.SandboxID)
+	}
 	var ex exitRecord
 	if err := readJSON(dir, exitFile, &ex); err == nil {
 		var rec stateRecord
@@ -405,12 +411,31 @@ func (r *Runtime) State(id string) (State, error) {
 }
 
 // List returns the state of every container in the state directory.
-func (r *Runtime) List() ([]State, error) { return r.ListPrefix("") }
+func (r *Runtime) List() ([]State, error) { return r.listPrefix("") }
 
-// ListPrefix returns the state of the containers whose ID starts with
-// prefix: reading only those keeps a caller that owns a group of containers
-// (a pod's) from reading every container's state.
-func (r *Runtime) ListPrefix(prefix string) ([]State, error) {
+// ListSandbox returns the state of a sandbox's containers (those made with
+// IDs from ContainerID), oldest first. It reads only theirs, not every
+// container's.
+func (r *Runtime) ListSandbox(sandboxID string) ([]State, error) {
+	if err := checkID(sandboxID); err != nil {
+		return nil, err
+	}
+	all, err := r.listPrefix(sandboxID + idSeparator)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, st := range all {
+		if st.SandboxID == sandboxID {
+			out = append(out, st)
+		}
+	}
+	return out, nil
+}
+
+// listPrefix returns the state of the containers whose ID starts with
+// prefix.
+func (r *Runtime) listPrefix(prefix string) ([]State, error) {
 	ents, err := os.ReadDir(r.cfg.containersDir())
 	if err != nil {
 		return nil, fmt.Errorf("runtime: list: %w", err)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"sort"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -136,6 +137,51 @@ func (r *Runtime) ListSandboxes() ([]string, error) {
 	return ids, nil
 }
 
+// DestroySandboxCgroup kills every process in the sandbox's pod cgroup
+// (thawing it first: a frozen task ignores SIGKILL) and removes it, in
+// every hierarchy. Nothing there is not an error.
+func (r *Runtime) DestroySandboxCgroup(id string) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	cg, err := r.cgroup(podCgroupPath(id))
+	if err != nil {
+		return nil
+	}
+	return cg.Destroy()
+}
+
+// SandboxIDs lists every sandbox the runtime holds state of: pinned
+// namespaces in the run directory, or containers in the state directory
+// (after a reboot the namespaces are gone but the containers' state is
+// not). A caller that tears down what is left removes these.
+func (r *Runtime) SandboxIDs() ([]string, error) {
+	set := map[string]bool{}
+	pinned, err := r.ListSandboxes()
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range pinned {
+		set[id] = true
+	}
+	ents, err := os.ReadDir(r.cfg.containersDir())
+	if err != nil {
+		return nil, fmt.Errorf("runtime: list: %w", err)
+	}
+	for _, e := range ents {
+		var c containerConfig
+		if err := readJSON(filepath.Join(r.cfg.containersDir(), e.Name()), configFile, &c); err == nil && c.Spec.SandboxID != "" {
+			set[c.Spec.SandboxID] = true
+		}
+	}
+	ids := make([]string, 0, len(set))
+	for id := range set {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids, nil
+}
+
 // RemoveSandbox unpins the namespaces and removes the pod cgroup (killing
 // anything left in it). Remove the sandbox's containers first.
 func (r *Runtime) RemoveSandbox(id string) error {
@@ -150,10 +196,8 @@ func (r *Runtime) RemoveSandbox(id string) error {
 			errs = append(errs, fmt.Errorf("runtime: unpin %s: %w", p, err))
 		}
 	}
-	if cg, err := r.cgroup(podCgroupPath(id)); err == nil {
-		if err := cg.Destroy(); err != nil {
-			errs = append(errs, err)
-		}
+	if err := r.DestroySandboxCgroup(id); err != nil {
+		errs = append(errs, err)
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		errs = append(errs, fmt.Errorf("runtime: remove sandbox dir: %w", err))

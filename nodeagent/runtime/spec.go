@@ -27,6 +27,15 @@ type Sandbox struct {
 // ContainerSpec is everything needed to create a container.
 type ContainerSpec struct {
 	ID string
+	// Name and Attempt say which of its sandbox's containers this is and
+	// which run of it (0 first, one more per restart), as CRI's container
+	// metadata does. ContainerID makes the ID of a sandbox's container
+	// from them; State returns them, so no caller parses an ID.
+	Name    string
+	Attempt int
+	// Labels are the caller's, kept with the container and returned in
+	// its State (e.g. the pod it runs for).
+	Labels map[string]string
 	// SandboxID names the sandbox whose net, IPC and UTS namespaces the
 	// container joins. Empty means private namespaces of its own.
 	SandboxID string
@@ -102,8 +111,12 @@ const (
 
 // State is what the runtime knows about one container.
 type State struct {
-	ID         string
-	SandboxID  string
+	ID        string
+	SandboxID string
+	// Name, Attempt and Labels are the spec's.
+	Name       string
+	Attempt    int
+	Labels     map[string]string
 	Status     Status
 	Pid        int // host pid of the container's first process, while running
 	ExitCode   int

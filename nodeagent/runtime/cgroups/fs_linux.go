@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/skiff-sh/skiff/backoff"
 )
 
 // writeFile writes one value to a cgroup control file. O_CREATE only
@@ -147,7 +149,7 @@ func removeTree(dir string) error {
 
 func rmdir(dir string) error {
 	deadline := time.Now().Add(5 * time.Second)
-	for delay := 100 * time.Microsecond; ; delay *= 2 {
+	for try := 0; ; try++ {
 		err := syscall.Rmdir(dir)
 		switch {
 		case err == nil, errors.Is(err, syscall.ENOENT):
@@ -159,7 +161,7 @@ func rmdir(dir string) error {
 			if pids, _ := readPids(dir); len(pids) > 0 {
 				killPids(pids)
 			}
-			time.Sleep(min(delay, 20*time.Millisecond))
+			time.Sleep(backoff.Exponential(100*time.Microsecond, 20*time.Millisecond, try))
 		default:
 			return fmt.Errorf("cgroups: remove %s: %w", dir, err)
 		}
@@ -180,7 +182,7 @@ func isFakeDir(dir string) bool {
 // waitFor polls cond until it is true or the timeout passes.
 func waitFor(timeout time.Duration, cond func() (bool, error)) error {
 	deadline := time.Now().Add(timeout)
-	for delay := 50 * time.Microsecond; ; delay *= 2 {
+	for try := 0; ; try++ {
 		ok, err := cond()
 		if err != nil || ok {
 			return err
@@ -188,6 +190,6 @@ func waitFor(timeout time.Duration, cond func() (bool, error)) error {
 		if time.Now().After(deadline) {
 			return errors.New("cgroups: timed out")
 		}
-		time.Sleep(min(delay, 10*time.Millisecond))
+		time.Sleep(backoff.Exponential(50*time.Microsecond, 10*time.Millisecond, try))
 	}
 }

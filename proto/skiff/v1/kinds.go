@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // Resource is what every object kind has in common.
@@ -26,6 +28,9 @@ type KindInfo struct {
 	New        func() Resource
 }
 
+// kindInfos is the one list of kinds: adding a kind is a row here, after
+// its message and oneof field in the proto (docs/ARCHITECTURE.md, "Adding
+// a kind").
 var kindInfos = []KindInfo{
 	{Kind_KIND_NAMESPACE, "Namespace", "namespaces", []string{"ns"}, false, true, func() Resource { return &Namespace{} }},
 	{Kind_KIND_NODE, "Node", "nodes", []string{"no"}, false, true, func() Resource { return &Node{} }},
@@ -77,73 +82,56 @@ func KindNames() []string {
 	return names
 }
 
+// The Object envelope holds one kind in its oneof "kind", one field per
+// kind. KindOf, Wrap and Unwrap find the field by the message's type, so a
+// new kind needs only its row in kindInfos (and its field in the oneof).
+var kindFields = sync.OnceValues(func() (map[protoreflect.FullName]KindInfo, map[protoreflect.FullName]protoreflect.FieldDescriptor) {
+	infos := map[protoreflect.FullName]KindInfo{}
+	for _, i := range kindInfos {
+		infos[i.New().ProtoReflect().Descriptor().FullName()] = i
+	}
+	fields := map[protoreflect.FullName]protoreflect.FieldDescriptor{}
+	oneof := (&Object{}).ProtoReflect().Descriptor().Oneofs().ByName("kind")
+	for i := 0; i < oneof.Fields().Len(); i++ {
+		f := oneof.Fields().Get(i)
+		fields[f.Message().FullName()] = f
+	}
+	return infos, fields
+})
+
 // KindOf returns the kind of a typed object.
 func KindOf(r Resource) Kind {
-	switch r.(type) {
-	case *Namespace:
-		return Kind_KIND_NAMESPACE
-	case *Node:
-		return Kind_KIND_NODE
-	case *Pod:
-		return Kind_KIND_POD
-	case *Service:
-		return Kind_KIND_SERVICE
-	case *Volume:
-		return Kind_KIND_VOLUME
-	case *ReplicaSet:
-		return Kind_KIND_REPLICA_SET
-	case *Autoscaler:
-		return Kind_KIND_AUTOSCALER
-	case *Event:
-		return Kind_KIND_EVENT
+	if r == nil {
+		return Kind_KIND_UNSPECIFIED
 	}
-	return Kind_KIND_UNSPECIFIED
+	infos, _ := kindFields()
+	return infos[r.ProtoReflect().Descriptor().FullName()].Kind
 }
 
 // Wrap puts a typed object into the Object envelope the API carries.
 func Wrap(r Resource) *Object {
-	switch v := r.(type) {
-	case *Namespace:
-		return &Object{Kind: &Object_Namespace{Namespace: v}}
-	case *Node:
-		return &Object{Kind: &Object_Node{Node: v}}
-	case *Pod:
-		return &Object{Kind: &Object_Pod{Pod: v}}
-	case *Service:
-		return &Object{Kind: &Object_Service{Service: v}}
-	case *Volume:
-		return &Object{Kind: &Object_Volume{Volume: v}}
-	case *ReplicaSet:
-		return &Object{Kind: &Object_ReplicaSet{ReplicaSet: v}}
-	case *Autoscaler:
-		return &Object{Kind: &Object_Autoscaler{Autoscaler: v}}
-	case *Event:
-		return &Object{Kind: &Object_Event{Event: v}}
+	o := &Object{}
+	if r == nil || !r.ProtoReflect().IsValid() {
+		return o
 	}
-	return &Object{}
+	_, fields := kindFields()
+	if f, ok := fields[r.ProtoReflect().Descriptor().FullName()]; ok {
+		o.ProtoReflect().Set(f, protoreflect.ValueOfMessage(r.ProtoReflect()))
+	}
+	return o
 }
 
 // Unwrap returns the typed object inside the envelope, or nil when empty.
 func (o *Object) Unwrap() Resource {
-	switch v := o.GetKind().(type) {
-	case *Object_Namespace:
-		return v.Namespace
-	case *Object_Node:
-		return v.Node
-	case *Object_Pod:
-		return v.Pod
-	case *Object_Service:
-		return v.Service
-	case *Object_Volume:
-		return v.Volume
-	case *Object_ReplicaSet:
-		return v.ReplicaSet
-	case *Object_Autoscaler:
-		return v.Autoscaler
-	case *Object_Event:
-		return v.Event
+	m := o.ProtoReflect()
+	if !m.IsValid() {
+		return nil
 	}
-	return nil
+	f := m.WhichOneof(m.Descriptor().Oneofs().ByName("kind"))
+	if f == nil {
+		return nil
+	}
+	return m.Get(f).Message().Interface().(Resource)
 }
 
 // ObjectKind returns the kind held by the envelope.

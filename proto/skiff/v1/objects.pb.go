@@ -2959,7 +2959,9 @@ func (x *ServicePort) GetTargetPort() string {
 
 type ServiceStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The ready pods that match, kept by the endpoints controller.
+	// Reserved for the ready pods that match. Nothing writes it yet: there
+	// is no endpoints controller, and cluster DNS (dnsserver) selects a
+	// service's ready pods itself from its pod and service informers.
 	Endpoints     []*Endpoint `protobuf:"bytes,1,rep,name=endpoints,proto3" json:"endpoints,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -21,8 +21,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/skiff-sh/skiff/image/build"
 	"github.com/skiff-sh/skiff/nodeagent/image"
-	"github.com/skiff-sh/skiff/nodeagent/image/build"
 	"github.com/skiff-sh/skiff/registry"
 )
 
