@@ -81,7 +81,9 @@ func TestNodeLifecycle(t *testing.T) {
 			hasTaint(n, controller.TaintUnreachable), err
 	})
 	for _, other := range []string{"n2", "n3"} {
-		if n, _ := c.Nodes().Get(ctx, "", other); hasTaint(n, controller.TaintUnreachable) {
+		if n, err := c.Nodes().Get(ctx, "", other); err != nil {
+			t.Fatal(err)
+		} else if hasTaint(n, controller.TaintUnreachable) {
 			t.Fatalf("%s, still beating, was tainted", other)
 		}
 	}

@@ -100,7 +100,10 @@ func TestProbes(t *testing.T) {
 	})
 	p := h.waitPod("readiness", "running", phase("Running"))
 	time.Sleep(2 * time.Second) // a few probe periods
-	p, _ = h.c.Pods().Get(h.ctx(), "default", "readiness")
+	p, err := h.c.Pods().Get(h.ctx(), "default", "readiness")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if ready(p) || container(p).Ready {
 		t.Fatalf("a pod whose readiness probe fails is ready: %v", p.Status)
 	}
