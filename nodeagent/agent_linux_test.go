@@ -207,7 +207,9 @@ func TestVolumesSharedAndKept(t *testing.T) {
 	waitLogs(t, h, "reader", "shared")
 	zero := int64(0)
 	for _, n := range []string{"writer", "reader"} {
-		h.c.Pods().Delete(ctx, "default", n, client.DeleteOptions{GracePeriodSeconds: &zero})
+		if _, _, err := h.c.Pods().Delete(ctx, "default", n, client.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+			t.Fatal(err)
+		}
 		h.waitGone(n)
 	}
 	h.create(withData(h.pod("later", `cat /data/f; sleep 1000`)))
