@@ -39,7 +39,9 @@ func TestNodeLifecycle(t *testing.T) {
 	nodes := startFakeNodes(t, c, "n1", "n2", "n3")
 	startScheduler(t, c)
 	startManager(t, srv, func(cfg *controller.Config) {
-		cfg.NodeGracePeriod = 2 * time.Second
+		// Fake nodes beat every 200ms; the grace leaves room for a loaded
+		// machine (and -race) to delay a few beats of n2 and n3.
+		cfg.NodeGracePeriod = 5 * time.Second
 		cfg.PodEvictionTimeout = 3 * time.Second
 		cfg.NodeMonitorPeriod = 200 * time.Millisecond
 		cfg.NodeEvictionInterval = time.Second
