@@ -236,7 +236,12 @@ func TestBadInputEndsInStatus(t *testing.T) {
 		w := container(p).GetState().GetWaiting()
 		return w.GetReason() == "ImagePullBackOff" && strings.Contains(w.GetMessage(), "nosuch") && strings.Contains(w.GetMessage(), "NAME_UNKNOWN")
 	})
-	if got := reasons(); len(got) < 2 || got[0] != "ErrImagePull" || got[1] != "ImagePullBackOff" {
+	// The watch behind reasons may deliver the update after waitPod read it.
+	got := reasons()
+	for end := time.Now().Add(30 * time.Second); len(got) < 2 && time.Now().Before(end); got = reasons() {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(got) < 2 || got[0] != "ErrImagePull" || got[1] != "ImagePullBackOff" {
 		t.Fatalf("waiting reasons %v, want ErrImagePull then ImagePullBackOff", got)
 	}
 	p := h.waitPod("no-command", "failed", phase("Failed"))
