@@ -7,17 +7,14 @@ import (
 	"io"
 	"sort"
 	"strings"
-	"time"
 )
 
 // event is one record of `go test -json` (cmd/test2json).
 type event struct {
-	Time       time.Time
-	Action     string
-	Package    string
-	ImportPath string // build-output events name the package here
-	Test       string
-	Output     string
+	Action  string
+	Package string
+	Test    string
+	Output  string
 }
 
 // skip is a test that skipped, with the lines it logged.
@@ -65,12 +62,14 @@ func (r *report) handle(e event) {
 	case "build-output":
 		fmt.Fprint(r.out, e.Output)
 	case "output":
-		if r.verbose {
+		switch {
+		case r.verbose:
 			fmt.Fprint(r.out, e.Output)
-		} else if e.Test == "" {
+		case e.Test == "":
 			r.packageOutput(e.Output)
-		} else {
-			r.pending[k] = append(r.pending[k], e.Output)
+		}
+		if e.Test != "" {
+			r.pending[k] = append(r.pending[k], e.Output) // a skip's reason, a failure's log
 		}
 	case "skip":
 		if e.Test == "" {
@@ -92,7 +91,11 @@ func (r *report) handle(e event) {
 			r.flushPackage(e.Package, true)
 			return
 		}
-		r.finishFailed(k)
+		if r.verbose {
+			delete(r.pending, k) // printed as it came
+		} else {
+			r.finishFailed(k)
+		}
 	}
 }
 
@@ -118,7 +121,7 @@ func (r *report) flushPackage(pkg string, failed bool) {
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i].test < keys[j].test })
 	for _, k := range keys {
-		if failed && !strings.Contains(k.test, "/") {
+		if failed && !r.verbose && !strings.Contains(k.test, "/") {
 			r.finishFailed(k)
 		}
 		delete(r.pending, k)

@@ -59,6 +59,25 @@ func TestListsSkipsAndFailsOnUnlisted(t *testing.T) {
 	}
 }
 
+// -v prints everything as it comes and still gives each skip its reason.
+func TestVerboseKeepsSkipReasons(t *testing.T) {
+	f, err := os.Open(filepath.Join("testdata", "subtests.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out strings.Builder
+	run(f, &out, nil, true)
+	for _, want := range []string{"=== RUN   TestPass", "a_test.go:5: quiet", "TestSkipRoot: a_test.go:6: needs root: namespaces [NOT ALLOWED]"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if n := strings.Count(out.String(), "a_test.go:9: sub broke"); n != 1 {
+		t.Errorf("the failure is printed %d times:\n%s", n, out.String())
+	}
+}
+
 func TestAllowListMatching(t *testing.T) {
 	allow := []allowed{
 		{pkg: "nodeagent/runtime", test: "TestEscape/sysrq", reason: "r1"},
