@@ -10,11 +10,11 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.0
 # traps of test-hermetic.
 APT_PACKAGES := protobuf-compiler busybox-static iproute2 bind9-dnsutils runc crun nftables openssl
 
-.PHONY: help build run test test-unit test-hermetic fuzz lint proto proto-check deps tools promtool bench clean
+.PHONY: help build run test test-go test-hermetic fuzz lint proto proto-check deps tools promtool bench clean
 
 help:
 	@echo "make run    build and start a single-node cluster (needs root)"
-	@echo "make test   everything CI runs: lint, generated-code check, all tests, fuzz"
+	@echo "make test   everything CI runs: lint, generated-code check, all tests (-race for the daemons), fuzz"
 	@echo "make test-hermetic  the config- and host-sensitive tests under a hostile environment"
 	@echo "make build  build $(BIN)"
 	@echo "make bench  run the benchmarks in bench/"
@@ -44,7 +44,7 @@ PROMTOOL := $(CURDIR)/.cache/promtool/usr/bin/promtool
 promtool:
 	@test -x $(PROMTOOL) || ( mkdir -p .cache/promtool && cd .cache/promtool && \
 		apt-get download prometheus >/dev/null 2>&1 && dpkg -x prometheus_*.deb . && rm -f prometheus_*.deb ) || \
-		echo "promtool unavailable (apt-get download prometheus failed): the metrics checks will skip"
+		echo "promtool unavailable (apt-get download prometheus failed): the metrics checks will skip, and make test fails on the skip"
 
 tools:
 	@test -x $(GOBIN)/protoc-gen-go || $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
@@ -67,10 +67,23 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-ed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-test: deps promtool proto-check lint
-	SKIFF_PROMTOOL=$(PROMTOOL) $(GO) test -count=1 -timeout 25m ./...
-	$(MAKE) test-hermetic
-	$(MAKE) fuzz
+# Each step of `make test` is a target of its own; add a step to this list.
+test: deps promtool proto-check lint test-go test-hermetic fuzz
+
+# The daemons' packages run under the race detector (instead of a plain run:
+# -race finds the same failures and more); the rest run plain. Both streams
+# of `go test -json` go through internal/skipcheck, which prints them as
+# plain go test would and fails on a skip missing from its allow-list.
+RACE_PKGS := ./apiserver/... ./client/... ./scheduler/... ./controller/... ./dnsserver/... ./nodeagent/...
+SKIP_ALLOW := internal/skipcheck/allowed.txt
+test-go:
+	@$(GO) build -o .cache/skipcheck ./internal/skipcheck
+	@plain=$$($(GO) list ./... | grep -v -x -F "$$($(GO) list $(RACE_PKGS))"); \
+	set -o pipefail; { \
+		SKIFF_PROMTOOL=$(PROMTOOL) $(GO) test -json -count=1 -timeout 25m -race $(RACE_PKGS); race=$$?; \
+		SKIFF_PROMTOOL=$(PROMTOOL) $(GO) test -json -count=1 -timeout 25m $$plain; rest=$$?; \
+		exit $$((race | rest)); \
+	} 2>&1 | .cache/skipcheck -allow $(SKIP_ALLOW)
 
 # The packages that touch config, ports and host networking, again under a
 # hostile machine: a ~/.skiff/config for a server nobody runs, junk SKIFF_*

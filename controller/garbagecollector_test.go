@@ -48,7 +48,10 @@ func TestOwnerDeletionCascadesAndOrphanDoesNot(t *testing.T) {
 	if n := podsLabelled("kept"); n != 3 {
 		t.Fatalf("%d pods of the orphaning deletion remain, want 3", n)
 	}
-	pods, _, _ := c.Pods().List(ctx, client.ListOptions{Namespace: "default", LabelSelector: "app=kept"})
+	pods, _, err := c.Pods().List(ctx, client.ListOptions{Namespace: "default", LabelSelector: "app=kept"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, p := range pods {
 		if len(p.GetMetadata().GetOwnerReferences()) != 0 {
 			t.Errorf("orphan %s still has owner references", p.GetMetadata().GetName())

@@ -39,7 +39,9 @@ func TestNodeLifecycle(t *testing.T) {
 	nodes := startFakeNodes(t, c, "n1", "n2", "n3")
 	startScheduler(t, c)
 	startManager(t, srv, func(cfg *controller.Config) {
-		cfg.NodeGracePeriod = 2 * time.Second
+		// Fake nodes beat every 200ms; the grace leaves room for a loaded
+		// machine (and -race) to delay a few beats of n2 and n3.
+		cfg.NodeGracePeriod = 5 * time.Second
 		cfg.PodEvictionTimeout = 3 * time.Second
 		cfg.NodeMonitorPeriod = 200 * time.Millisecond
 		cfg.NodeEvictionInterval = time.Second
@@ -81,7 +83,9 @@ func TestNodeLifecycle(t *testing.T) {
 			hasTaint(n, controller.TaintUnreachable), err
 	})
 	for _, other := range []string{"n2", "n3"} {
-		if n, _ := c.Nodes().Get(ctx, "", other); hasTaint(n, controller.TaintUnreachable) {
+		if n, err := c.Nodes().Get(ctx, "", other); err != nil {
+			t.Fatal(err)
+		} else if hasTaint(n, controller.TaintUnreachable) {
 			t.Fatalf("%s, still beating, was tainted", other)
 		}
 	}

@@ -30,7 +30,10 @@ func TestReplicaSetHoldsReplicasAndScalesDownInOrder(t *testing.T) {
 	}
 	waitFor(t, "5 pods", hasFive)
 
-	pods, _ := podsOf(ctx, c, uid)
+	pods, err := podsOf(ctx, c, uid)
+	if err != nil || len(pods) != 5 {
+		t.Fatalf("%d pods: %v", len(pods), err)
+	}
 	for _, p := range pods {
 		name := p.GetMetadata().GetName()
 		suffix, ok := strings.CutPrefix(name, "web-")
@@ -57,13 +60,15 @@ func TestReplicaSetHoldsReplicasAndScalesDownInOrder(t *testing.T) {
 		waitFor(t, fmt.Sprintf("5 pods again after round %d", round), hasFive)
 	}
 	// And never more than 5 (no double creates while the informer lagged).
-	all, _, _ := c.Pods().List(ctx, client.ListOptions{Namespace: "default"})
-	if len(all) != 5 {
-		t.Fatalf("%d pods exist, want exactly 5", len(all))
+	all, _, err := c.Pods().List(ctx, client.ListOptions{Namespace: "default"})
+	if err != nil || len(all) != 5 {
+		t.Fatalf("%d pods exist, want exactly 5 (%v)", len(all), err)
 	}
 
 	// Two pods running and ready, one running but not ready, two pending.
-	pods, _ = podsOf(ctx, c, uid)
+	if pods, err = podsOf(ctx, c, uid); err != nil {
+		t.Fatal(err)
+	}
 	keep := map[string]bool{}
 	for i, p := range pods {
 		switch i {
@@ -156,7 +161,9 @@ func TestReplicaSetAdoptsAndReleases(t *testing.T) {
 		}
 		return false, fmt.Errorf("2 pods but the orphan is not one of them")
 	})
-	if o, _ := c.Pods().Get(ctx, "default", "other"); len(o.GetMetadata().GetOwnerReferences()) != 0 {
+	if o, err := c.Pods().Get(ctx, "default", "other"); err != nil {
+		t.Fatal(err)
+	} else if len(o.GetMetadata().GetOwnerReferences()) != 0 {
 		t.Fatal("a pod that does not match was adopted")
 	}
 

@@ -143,8 +143,14 @@ func newUpCluster(t *testing.T, upFlags ...string) *upCluster {
 	if out, err := exec.Command("ip", "netns", "add", c.ns).CombinedOutput(); err != nil {
 		t.Fatalf("ip netns add: %v: %s", err, out)
 	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", c.ns).Run() })
-	c.InNode("ip", "link", "set", "lo", "up")
+	t.Cleanup(func() {
+		if out, err := exec.Command("ip", "netns", "del", c.ns).CombinedOutput(); err != nil {
+			t.Errorf("ip netns del: %v: %s", err, out)
+		}
+	})
+	if out, err := c.InNode("ip", "link", "set", "lo", "up"); err != nil {
+		t.Fatalf("lo up: %v %s", err, out)
+	}
 	c.Start()
 	t.Cleanup(c.teardown)
 	return c
@@ -227,14 +233,34 @@ func (c *upCluster) teardown() {
 		c.Start()
 	}
 	// Owners first, so nothing recreates the pods deleted next.
-	c.Skiff("delete", "autoscalers", "--all", "-A")
-	c.Skiff("delete", "replicasets", "--all", "-A", "--cascade=orphan")
-	c.Skiff("delete", "pods", "--all", "-A", "--force")
+	for _, args := range [][]string{
+		{"delete", "autoscalers", "--all", "-A"},
+		{"delete", "replicasets", "--all", "-A", "--cascade=orphan"},
+		{"delete", "pods", "--all", "-A", "--force"},
+	} {
+		if out, err := c.Skiff(args...); err != nil {
+			c.t.Errorf("teardown: %v %s", err, out)
+		}
+	}
+	left := func() (int, error) {
+		n := 0
+		for _, dir := range []string{filepath.Join(c.runDir, "runtime", "sandboxes"), filepath.Join(c.dataDir, "agent", "runtime", "containers")} {
+			entries, err := os.ReadDir(dir)
+			if err != nil && !os.IsNotExist(err) {
+				return 0, err
+			}
+			n += len(entries)
+		}
+		return n, nil
+	}
 	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		entries, _ := os.ReadDir(filepath.Join(c.runDir, "runtime", "sandboxes"))
-		containers, _ := os.ReadDir(filepath.Join(c.dataDir, "agent", "runtime", "containers"))
-		if len(entries) == 0 && len(containers) == 0 {
+	for {
+		n, err := left()
+		if err == nil && n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			c.t.Errorf("teardown: %d sandboxes and containers left 60s after deleting every pod (%v)", n, err)
 			break
 		}
 		time.Sleep(100 * time.Millisecond)

@@ -25,7 +25,7 @@ import (
 // volume on each, and node n2's identity trying every read and write that
 // crosses into n1's business. Each must be refused; what n2 may do with its
 // own pod still works.
-func TestHostileNode(t *testing.T) {
+func TestHostileNodeReadsAndWrites(t *testing.T) {
 	dataDir, admin := startSecureServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()

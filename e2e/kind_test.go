@@ -133,12 +133,12 @@ func (c *kindCluster) Start() {
 
 func (c *kindCluster) Heal() { c.Start() }
 
-// Kill ends every process of the cluster with SIGKILL.
+// Kill ends every process of the cluster that runs with SIGKILL.
 func (c *kindCluster) Kill() {
 	c.t.Helper()
 	for _, node := range c.Nodes() {
 		for _, role := range []string{"agent", "server"} {
-			if _, err := os.Stat(filepath.Join(c.nodeDir(node), role+".pid")); err == nil {
+			if _, ok := c.running(node, role); ok {
 				c.Signal(node, role, syscall.SIGKILL)
 			}
 		}
@@ -153,21 +153,36 @@ func (c *kindCluster) InNodeOf(node string, args ...string) (string, error) {
 	return string(out), err
 }
 
-func (c *kindCluster) Signal(node, role string, sig syscall.Signal) {
-	c.t.Helper()
+// running is the PID of a node's agent or server, if one runs: its PID
+// file names a live process whose command line names this node's data
+// (PIDs get reused).
+func (c *kindCluster) running(node, role string) (int, bool) {
 	data, err := os.ReadFile(filepath.Join(c.nodeDir(node), role+".pid"))
 	if err != nil {
-		c.t.Fatalf("%s of %s: %v", role, node, err)
+		return 0, false
 	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
-	if pid <= 1 {
-		c.t.Fatalf("%s of %s: bad pid file", role, node)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 1 {
+		return 0, false
 	}
-	// Only a process that is still this node's (PIDs get reused).
-	if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err != nil || !strings.Contains(string(cmdline), c.nodeDir(node)) {
-		return
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || !strings.Contains(string(cmdline), c.nodeDir(node)) {
+		return 0, false
 	}
-	syscall.Kill(pid, sig)
+	return pid, true
+}
+
+// Signal fails the test unless the process is there to be signalled: a
+// test that means to stop a node's agent must not go on as if it had.
+func (c *kindCluster) Signal(node, role string, sig syscall.Signal) {
+	c.t.Helper()
+	pid, ok := c.running(node, role)
+	if !ok {
+		c.t.Fatalf("signal %v: no %s of %s runs (see %s.pid in %s)", sig, role, node, role, c.nodeDir(node))
+	}
+	if err := syscall.Kill(pid, sig); err != nil {
+		c.t.Fatalf("signal %v to the %s of %s (pid %d): %v", sig, role, node, pid, err)
+	}
 	// Wait until it is gone (it is not our child: poll /proc).
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -205,10 +220,14 @@ func (c *kindCluster) teardown() {
 		c.t.Errorf("cluster delete: %v\n%s", err, out)
 	}
 	// Nothing of the cluster may be left on the host.
-	if out, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(out), "skiff-"+c.name+"-") {
+	if out, err := exec.Command("ip", "netns", "list").Output(); err != nil {
+		c.t.Errorf("ip netns list: %v", err)
+	} else if strings.Contains(string(out), "skiff-"+c.name+"-") {
 		c.t.Errorf("namespaces left after delete:\n%s", out)
 	}
-	if mounts, _ := os.ReadFile("/proc/mounts"); strings.Contains(string(mounts), c.stateDir) || strings.Contains(string(mounts), c.runDir) {
+	if mounts, err := os.ReadFile("/proc/mounts"); err != nil {
+		c.t.Error(err)
+	} else if strings.Contains(string(mounts), c.stateDir) || strings.Contains(string(mounts), c.runDir) {
 		c.t.Errorf("mounts left after delete")
 	}
 }

@@ -29,10 +29,6 @@ var lifecycleFlags = []string{"--node-grace-period=10s", "--pod-eviction-timeout
 // part; each depends only on what it applies itself.
 func TestMultiNode(t *testing.T) {
 	requireRoot(t)
-	var flags []string
-	if serverHasFlag(t, "--node-grace-period") {
-		flags = lifecycleFlags
-	}
 	// The two-tier app's hostPath volume outlives its step: the agents
 	// keep it (and would make it again) until the cluster is gone, so it
 	// is removed after the cluster, whose cleanup is registered later.
@@ -41,35 +37,20 @@ func TestMultiNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(shared) })
-	os.Chmod(shared, 0o777)
-	c := newKindCluster(t, 3, flags...)
+	if err := os.Chmod(shared, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	c := newKindCluster(t, 3, lifecycleFlags...)
 	var mn MultiNode = c
-	controllers := false
 
 	t.Run("cross-node pod network", func(t *testing.T) { testCrossNode(t, mn) })
-	t.Run("two-tier app with a shared volume", func(t *testing.T) { testTwoTier(t, mn, shared, &controllers) })
+	t.Run("two-tier app with a shared volume", func(t *testing.T) { testTwoTier(t, mn, shared) })
 	t.Run("logs -f and exec", func(t *testing.T) { testLogsExec(t, mn) })
-	t.Run("scale and autoscale", func(t *testing.T) {
-		if !controllers {
-			t.Skip("no replica set controller in skiff server: replica sets stay empty")
-		}
-		testScale(t, mn)
-	})
+	t.Run("scale and autoscale", func(t *testing.T) { testScale(t, mn) })
 	t.Run("prometheus", func(t *testing.T) { testPrometheus(t, mn) })
 	t.Run("agent restart", func(t *testing.T) { testAgentRestart(t, mn) })
 	t.Run("server restart", func(t *testing.T) { testServerRestart(t, mn) })
-	t.Run("node loss", func(t *testing.T) {
-		if !controllers || flags == nil {
-			t.Skip("needs the node lifecycle controller and skiff server --node-grace-period/--pod-eviction-timeout")
-		}
-		testNodeLoss(t, mn)
-	})
-}
-
-// serverHasFlag tells whether `skiff server` knows a flag.
-func serverHasFlag(t *testing.T, flag string) bool {
-	out, _ := exec.Command(skiffBinary(t), "server", "--help").CombinedOutput()
-	return strings.Contains(string(out), flag)
+	t.Run("node loss", func(t *testing.T) { testNodeLoss(t, mn) })
 }
 
 // pinnedPod is a demo pod (httpd on :8080) on one node.
@@ -150,10 +131,8 @@ func testCrossNode(t *testing.T, c MultiNode) {
 	}
 }
 
-// testTwoTier applies the two-tier app and checks it end to end. It sets
-// *controllers once replica sets get pods, and skips when they get none:
-// the controllers are not part of skiff server.
-func testTwoTier(t *testing.T, c MultiNode, shared string, controllers *bool) {
+// testTwoTier applies the two-tier app and checks it end to end.
+func testTwoTier(t *testing.T, c MultiNode, shared string) {
 	data, err := os.ReadFile("testdata/two-tier.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -165,18 +144,6 @@ func testTwoTier(t *testing.T, c MultiNode, shared string, controllers *bool) {
 			t.Fatalf("apply output lacks %q:\n%s", want, out)
 		}
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ps, err := pods(c, "app=web")
-		if err == nil && len(ps) > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Skip("replica sets got no pods in 20s: no replica set controller in skiff server")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	*controllers = true
 	web := waitPods(t, c, "app=web", 2)
 	backend := waitPods(t, c, "app=backend", 2)
 	nodes := map[string]bool{}
@@ -259,7 +226,10 @@ spec:
 	defer cancel()
 	cmd := exec.CommandContext(ctx, kc.bin, "logs", "-f", "ticker")
 	cmd.Env = append(os.Environ(), "SKIFF_CONFIG="+kc.configFile())
-	stdout, _ := cmd.StdoutPipe()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +247,7 @@ spec:
 	}
 	t.Logf("logs -f: 10 lines in %.1fs", time.Since(start).Seconds())
 
-	_, err := c.Skiff("exec", "ticker", "--", "sh", "-c", "exit 7")
+	_, err = c.Skiff("exec", "ticker", "--", "sh", "-c", "exit 7")
 	if code, ok := asExit(err); !ok || code != 7 {
 		t.Fatalf("exec exit code: %v", err)
 	}
@@ -340,10 +310,10 @@ func testPrometheus(t *testing.T, c MultiNode) {
 			if err != nil {
 				t.Fatalf("scrape %s (%v): %v", target, g.Labels, err)
 			}
-			body, _ := io.ReadAll(resp.Body)
+			body, err := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode != 200 || len(body) == 0 {
-				t.Fatalf("scrape %s: %s", target, resp.Status)
+			if err != nil || resp.StatusCode != 200 || len(body) == 0 {
+				t.Fatalf("scrape %s: %s %v", target, resp.Status, err)
 			}
 			cmd := exec.Command(promtool, "check", "metrics")
 			cmd.Stdin = strings.NewReader(string(body))
@@ -416,20 +386,15 @@ func testServerRestart(t *testing.T, c MultiNode) {
 }
 
 // A node whose agent dies and whose link is cut turns NotReady; its
-// replica set pods come back on the other nodes.
+// replica set pods come back on the other nodes. The lost node is one with
+// a web pod other than node-1 (the server's node, which the test keeps).
 func testNodeLoss(t *testing.T, c MultiNode) {
-	web, err := pods(c, "app=web")
-	if err != nil {
-		t.Fatal(err)
-	}
+	web := webPodOffServerNode(t, c)
 	lost := ""
 	for _, p := range web {
 		if p.Node != "node-1" {
 			lost = p.Node
 		}
-	}
-	if lost == "" {
-		t.Skip("every web pod is on node-1 (the server's node), which this test does not cut off")
 	}
 	c.Signal(lost, "agent", syscall.SIGKILL)
 	c.CutLink(lost)
@@ -449,12 +414,45 @@ func testNodeLoss(t *testing.T, c MultiNode) {
 		}
 		return nil
 	})
-	out, _ := c.Skiff("get", "nodes")
+	out, err := c.Skiff("get", "nodes")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, line := range strings.Split(out, "\n") {
 		if f := strings.Fields(line); len(f) > 1 && f[0] == lost && f[1] == "Ready" {
 			t.Fatalf("the lost node still shows Ready:\n%s", out)
 		}
 	}
+}
+
+// webPodOffServerNode returns the ready web pods once one of them runs on
+// a node other than node-1: if the scheduler put them all there, node-1 is
+// cordoned while one of them is deleted and comes back elsewhere.
+func webPodOffServerNode(t *testing.T, c MultiNode) []podInfo {
+	t.Helper()
+	web := waitPods(t, c, "app=web", 2)
+	for _, p := range web {
+		if p.Node != "node-1" {
+			return web
+		}
+	}
+	if out, err := c.Skiff("cordon", "node-1"); err != nil {
+		t.Fatalf("cordon: %v %s", err, out)
+	}
+	if out, err := c.Skiff("delete", "pod", web[0].Name, "--wait"); err != nil {
+		t.Fatalf("delete: %v %s", err, out)
+	}
+	web = waitPods(t, c, "app=web", 2)
+	if out, err := c.Skiff("uncordon", "node-1"); err != nil {
+		t.Fatalf("uncordon: %v %s", err, out)
+	}
+	for _, p := range web {
+		if p.Node != "node-1" {
+			return web
+		}
+	}
+	t.Fatalf("with node-1 cordoned, the replacement web pod still landed there: %+v", web)
+	return nil
 }
 
 // eventually2 is eventually with its own deadline.

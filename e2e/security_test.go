@@ -39,10 +39,13 @@ func TestSecurity(t *testing.T) {
 	eventually(t, "server answers the admin", func() error { return admin.WaitReady(ctx) })
 
 	// A plain-text client cannot talk to the TLS server.
-	plain, _ := client.New(cfg.Server, client.Options{})
+	plain, err := client.New(cfg.Server, client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer plain.Close()
 	short, stop := context.WithTimeout(ctx, 3*time.Second)
-	_, _, err := plain.Pods().List(short, client.ListOptions{})
+	_, _, err = plain.Pods().List(short, client.ListOptions{})
 	stop()
 	if err == nil {
 		t.Fatal("a plain-text client was served")
@@ -52,7 +55,10 @@ func TestSecurity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	anon, _ := client.New(cfg.Server, client.Options{TLS: pki.ClientTLS(ca, nil, "")})
+	anon, err := client.New(cfg.Server, client.Options{TLS: pki.ClientTLS(ca, nil, "")})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer anon.Close()
 	_, _, err = anon.Pods().List(ctx, client.ListOptions{})
 	if status.Code(err) != codes.Unauthenticated || !strings.Contains(err.Error(), "~/.skiff/config") {
@@ -63,8 +69,14 @@ func TestSecurity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kp, _ := other.IssueClient(pki.Identity{Name: pki.Admin}, 0, time.Now())
-	foreign, _ := client.New(cfg.Server, client.Options{TLS: pki.ClientTLS(ca, pki.NewCertHolder(kp), "")})
+	kp, err := other.IssueClient(pki.Identity{Name: pki.Admin}, 0, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign, err := client.New(cfg.Server, client.Options{TLS: pki.ClientTLS(ca, pki.NewCertHolder(kp), "")})
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer foreign.Close()
 	short, stop = context.WithTimeout(ctx, 3*time.Second)
 	_, _, err = foreign.Pods().List(short, client.ListOptions{})
@@ -96,7 +108,10 @@ func TestSecurity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, _ := pki.ParseToken(revokedTok.Token)
+	rt, err := pki.ParseToken(revokedTok.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := skiffv1.NewTokensClient(admin.Conn()).Revoke(ctx, &skiffv1.RevokeTokenRequest{Id: rt.ID}); err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +134,10 @@ func TestSecurity(t *testing.T) {
 	if _, err := n2.Nodes().Create(ctx, &skiffv1.Node{Metadata: &skiffv1.ObjectMeta{Name: "n3"}}); status.Code(err) != codes.PermissionDenied {
 		t.Fatalf("n2 creating n3: %v", err)
 	}
-	n1, _ := admin.Nodes().Get(ctx, "", "n1")
+	n1, err := admin.Nodes().Get(ctx, "", "n1")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := n2.Nodes().UpdateStatus(ctx, n1); status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "node:n2") {
 		t.Fatalf("n2 writing n1's status: %v", err)
 	}
@@ -127,7 +145,10 @@ func TestSecurity(t *testing.T) {
 	if _, err := admin.Pods().Create(ctx, pod); err != nil {
 		t.Fatal(err)
 	}
-	p, _ := admin.Pods().Get(ctx, "default", "web") // n2 may not read it (see hostile_node_test.go)
+	p, err := admin.Pods().Get(ctx, "default", "web") // n2 may not read it (see hostile_node_test.go)
+	if err != nil {
+		t.Fatalf("reading a pod: %v", err)
+	}
 	p.Status.Phase = "Running"
 	_, err = n2.Pods().UpdateStatus(ctx, p)
 	if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "bound to node n1") {
@@ -141,8 +162,14 @@ func TestSecurity(t *testing.T) {
 	}
 	// Renewal: a node gets new certificates for itself, whatever name it
 	// asks for.
-	csr, _, _ := pki.NewCSR(pki.NodeIdentity("n3"))
-	serving, _, _ := pki.NewCSR(pki.NodeIdentity("n3"))
+	csr, _, err := pki.NewCSR(pki.NodeIdentity("n3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	serving, _, err := pki.NewCSR(pki.NodeIdentity("n3"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	resp, err := skiffv1.NewJoinClient(n2.Conn()).RenewNode(ctx, &skiffv1.SignNodeRequest{NodeName: "n3", ClientCsr: csr, ServingCsr: serving, ServingAddresses: []string{"127.0.0.1"}})
 	if err != nil {
 		t.Fatalf("renew: %v", err)

@@ -105,8 +105,8 @@ spec:
 	if out, err := c.Skiff("delete", "-f", "../deploy/examples/hello.yaml", "--wait"); err != nil {
 		t.Fatalf("delete: %v %s", err, out)
 	}
-	if out, _ := c.Skiff("get", "pods"); strings.Contains(out, "hello") {
-		t.Fatalf("pods left: %s", out)
+	if out, err := c.Skiff("get", "pods"); err != nil || strings.Contains(out, "hello") {
+		t.Fatalf("pods left: %v %s", err, out)
 	}
 }
 

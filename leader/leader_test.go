@@ -175,7 +175,7 @@ func etcdClient(t *testing.T, endpoints []string) *clientv3.Client {
 // a waiting candidate takes over.
 func TestFailoverWhenLeaderProcessKilled(t *testing.T) {
 	srv := apitest.Start(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperCandidate$")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), "SKIFF_LEADER_HELPER="+strings.Join(srv.EtcdEndpoints, ","))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -217,18 +217,25 @@ func TestFailoverWhenLeaderProcessKilled(t *testing.T) {
 	t.Logf("took over %v after the kill (lease TTL 2s)", time.Since(killed).Round(10*time.Millisecond))
 }
 
-// TestHelperCandidate is the leader process of the kill test; it does
-// nothing unless started by it.
-func TestHelperCandidate(t *testing.T) {
-	eps := os.Getenv("SKIFF_LEADER_HELPER")
-	if eps == "" {
-		t.Skip("helper process for TestFailoverWhenLeaderProcessKilled")
+// TestMain runs this test binary as the leader process of the kill test
+// when that test starts it (with SKIFF_LEADER_HELPER set); otherwise it
+// runs the tests.
+func TestMain(m *testing.M) {
+	if eps := os.Getenv("SKIFF_LEADER_HELPER"); eps != "" {
+		os.Exit(runHelperCandidate(strings.Split(eps, ",")))
 	}
-	err := leader.Run(context.Background(), leader.Config{Endpoints: strings.Split(eps, ","), Name: "test", Identity: "helper", TTL: 2 * time.Second},
+	os.Exit(m.Run())
+}
+
+// runHelperCandidate campaigns and prints LEADING once it leads; it runs
+// until killed.
+func runHelperCandidate(endpoints []string) int {
+	err := leader.Run(context.Background(), leader.Config{Endpoints: endpoints, Name: "test", Identity: "helper", TTL: 2 * time.Second},
 		func(ctx context.Context) error {
 			fmt.Println("LEADING")
 			<-ctx.Done()
 			return nil
 		})
-	t.Fatalf("helper Run returned: %v", err)
+	fmt.Fprintf(os.Stderr, "helper Run returned: %v\n", err)
+	return 1
 }

@@ -100,7 +100,10 @@ func TestProbes(t *testing.T) {
 	})
 	p := h.waitPod("readiness", "running", phase("Running"))
 	time.Sleep(2 * time.Second) // a few probe periods
-	p, _ = h.c.Pods().Get(h.ctx(), "default", "readiness")
+	p, err := h.c.Pods().Get(h.ctx(), "default", "readiness")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if ready(p) || container(p).Ready {
 		t.Fatalf("a pod whose readiness probe fails is ready: %v", p.Status)
 	}
@@ -204,7 +207,9 @@ func TestVolumesSharedAndKept(t *testing.T) {
 	waitLogs(t, h, "reader", "shared")
 	zero := int64(0)
 	for _, n := range []string{"writer", "reader"} {
-		h.c.Pods().Delete(ctx, "default", n, client.DeleteOptions{GracePeriodSeconds: &zero})
+		if _, _, err := h.c.Pods().Delete(ctx, "default", n, client.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+			t.Fatal(err)
+		}
 		h.waitGone(n)
 	}
 	h.create(withData(h.pod("later", `cat /data/f; sleep 1000`)))
@@ -231,7 +236,12 @@ func TestBadInputEndsInStatus(t *testing.T) {
 		w := container(p).GetState().GetWaiting()
 		return w.GetReason() == "ImagePullBackOff" && strings.Contains(w.GetMessage(), "nosuch") && strings.Contains(w.GetMessage(), "NAME_UNKNOWN")
 	})
-	if got := reasons(); len(got) < 2 || got[0] != "ErrImagePull" || got[1] != "ImagePullBackOff" {
+	// The watch behind reasons may deliver the update after waitPod read it.
+	got := reasons()
+	for end := time.Now().Add(30 * time.Second); len(got) < 2 && time.Now().Before(end); got = reasons() {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(got) < 2 || got[0] != "ErrImagePull" || got[1] != "ImagePullBackOff" {
 		t.Fatalf("waiting reasons %v, want ErrImagePull then ImagePullBackOff", got)
 	}
 	p := h.waitPod("no-command", "failed", phase("Failed"))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -122,7 +123,9 @@ func (h *harness) removeAllPods() {
 	}
 	zero := int64(0)
 	for _, p := range pods {
-		h.c.Pods().Delete(ctx, p.Metadata.Namespace, p.Metadata.Name, client.DeleteOptions{GracePeriodSeconds: &zero})
+		if _, _, err := h.c.Pods().Delete(ctx, p.Metadata.Namespace, p.Metadata.Name, client.DeleteOptions{GracePeriodSeconds: &zero}); err != nil && !client.IsNotFound(err) {
+			h.t.Errorf("cleanup: delete %s: %v", p.Metadata.Name, err)
+		}
 	}
 	// The agent tears pods down after they leave the API: wait until the
 	// runtime holds nothing of theirs.
@@ -131,16 +134,18 @@ func (h *harness) removeAllPods() {
 		h.t.Errorf("cleanup: %v", err)
 		return
 	}
+	var errs []error
 	for ctx.Err() == nil {
-		states, _ := rt.List()
-		sandboxes, _ := rt.ListSandboxes()
-		left, _, _ := h.c.Pods().List(ctx, client.ListOptions{})
-		if len(states) == 0 && len(sandboxes) == 0 && len(left) == 0 {
+		states, err1 := rt.List()
+		sandboxes, err2 := rt.ListSandboxes()
+		left, _, err3 := h.c.Pods().List(ctx, client.ListOptions{})
+		errs = []error{err1, err2, err3}
+		if errors.Join(errs...) == nil && len(states) == 0 && len(sandboxes) == 0 && len(left) == 0 {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	h.t.Errorf("cleanup: pods not torn down within 60s")
+	h.t.Errorf("cleanup: pods not torn down within 60s (%v)", errors.Join(errs...))
 }
 
 // startRegistry runs a registry on loopback with the busybox image.

@@ -52,15 +52,15 @@ func TestIntegrationLeaderFailover(t *testing.T) {
 	a, b := startOne("a"), startOne("b")
 	e.pod("first", "100m")
 	e.waitBound("first", "n1")
-	leaderOf := func() (*instance, *instance) {
-		if bound(a.reg) > 0 {
-			return a, b
-		}
-		return b, a
-	}
-	lead, standby := leaderOf()
-	if bound(standby.reg) != 0 {
-		t.Fatal("both schedulers bound pods")
+	// The binder counts the bind after the API server has it: wait for
+	// the count before reading who leads.
+	e.waitFor("one scheduler to count the bind", func() (bool, string) {
+		na, nb := bound(a.reg), bound(b.reg)
+		return na+nb == 1, fmt.Sprintf("a counted %v, b %v", na, nb)
+	})
+	lead, standby := a, b
+	if bound(a.reg) == 0 {
+		lead, standby = b, a
 	}
 	lead.stop()
 	if err := <-lead.done; err != nil {
@@ -73,7 +73,11 @@ func TestIntegrationLeaderFailover(t *testing.T) {
 	for i := range 3 {
 		e.waitBound(fmt.Sprintf("after-%d", i), "n1")
 	}
-	if got := bound(standby.reg); got != 3 {
-		t.Fatalf("the standby bound %v pods, want 3", got)
+	e.waitFor("the standby to count its binds", func() (bool, string) {
+		n := bound(standby.reg)
+		return n >= 3, fmt.Sprintf("%v", n)
+	})
+	if got, old := bound(standby.reg), bound(lead.reg); got != 3 || old != 1 {
+		t.Fatalf("the standby bound %v pods (want 3), the old leader %v (want 1)", got, old)
 	}
 }

@@ -303,6 +303,11 @@ func TestIntegrationFitAndWhyNot(t *testing.T) {
 			t.Errorf("metric %s not exported", name)
 		}
 	}
+	// The bind is counted after the API server has it.
+	e.waitFor("3 scheduled attempts counted", func() (bool, string) {
+		n := e.attempts("scheduled")
+		return n >= 3, fmt.Sprintf("%v", n)
+	})
 	if e.attempts("scheduled") != 3 {
 		t.Errorf("scheduled attempts %v, want 3", e.attempts("scheduled"))
 	}

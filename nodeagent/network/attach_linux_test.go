@@ -105,8 +105,8 @@ func TestAttachNewSandbox(t *testing.T) {
 	if a1.IP != a2.IP || a1.HostVeth != a2.HostVeth {
 		t.Fatalf("re-attach to new sandbox: %+v then %+v", a1, a2)
 	}
-	if out, _ := inNS(old, "ip", "-o", "link"); strings.Contains(out, "eth0") {
-		t.Errorf("old sandbox still has eth0: %s", out)
+	if out, err := inNS(old, "ip", "-o", "link"); err != nil || strings.Contains(out, "eth0") {
+		t.Errorf("old sandbox still has eth0: %v %s", err, out)
 	}
 	if err := ping(node, a2.IP); err != nil {
 		t.Errorf("node → pod in new sandbox: %v", err)

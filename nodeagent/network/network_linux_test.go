@@ -130,8 +130,8 @@ func TestPodNetwork(t *testing.T) {
 	if _, err := nh.LinkByName(b.HostVeth); err == nil {
 		t.Fatalf("host veth %s still there", b.HostVeth)
 	}
-	if out, _ := inNS(podB, "ip", "-o", "link"); strings.Contains(out, "eth0") {
-		t.Fatalf("pod b still has eth0: %s", out)
+	if out, err := inNS(podB, "ip", "-o", "link"); err != nil || strings.Contains(out, "eth0") {
+		t.Fatalf("pod b still has eth0: %v %s", err, out)
 	}
 	// Released address is reused by the next pod.
 	podC := newNetNS(t, "pod-c")

@@ -27,8 +27,10 @@ type ExecSpec struct {
 	RunAsUser, RunAsGroup *uint32
 	// TTY gives the process a pseudo-terminal as stdin/stdout/stderr;
 	// Stderr is unused then.
-	TTY    bool
-	Stdin  io.Reader
+	TTY   bool
+	Stdin io.Reader
+	// Stdout and Stderr may be the same writer (as with os/exec, when
+	// they compare equal only one goroutine at a time writes to it).
 	Stdout io.Writer
 	Stderr io.Writer
 	// Size is the terminal's initial size and Resize its later changes
@@ -362,8 +364,13 @@ func (e *execIO) start() *sync.WaitGroup {
 		}
 		return &wg
 	}
-	copyOut(e.spec.Stdout, e.parent[1])
-	copyOut(e.spec.Stderr, e.parent[2])
+	stdout, stderr := e.spec.Stdout, e.spec.Stderr
+	if stdout != nil && sameWriter(stdout, stderr) {
+		shared := &lockedWriter{w: stdout}
+		stdout, stderr = shared, shared
+	}
+	copyOut(stdout, e.parent[1])
+	copyOut(stderr, e.parent[2])
 	if w := e.parent[0]; w != nil {
 		go func() {
 			io.Copy(w, e.spec.Stdin)
@@ -372,6 +379,29 @@ func (e *execIO) start() *sync.WaitGroup {
 		}()
 	}
 	return &wg
+}
+
+// sameWriter reports whether a and b are one writer (like os/exec, only
+// for comparable types).
+func sameWriter(a, b io.Writer) (same bool) {
+	defer func() {
+		if recover() != nil { // an uncomparable dynamic type
+			same = false
+		}
+	}()
+	return a == b
+}
+
+// lockedWriter lets two copying goroutines share one writer.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // finish waits for the output to drain after the process has exited.

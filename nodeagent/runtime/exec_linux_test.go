@@ -52,6 +52,25 @@ func TestExecExitCodeAndStreams(t *testing.T) {
 	}
 }
 
+// One buffer for both streams (as the agent's exec probes pass): every
+// line arrives, and under -race the two copiers must not write at once.
+func TestExecSharedOutputWriter(t *testing.T) {
+	r := newTestRuntime(t)
+	layer := busyboxRootfs(t)
+	startSleeper(t, r, "shared", []string{layer})
+	var out bytes.Buffer
+	code, err := r.Exec(bgCtx(t), "shared", ExecSpec{
+		Command: []string{"sh", "-c", "for i in $(seq 200); do echo out; echo err >&2; done"},
+		Stdout:  &out, Stderr: &out,
+	})
+	if err != nil || code != 0 {
+		t.Fatalf("exec: %d %v", code, err)
+	}
+	if o, e := strings.Count(out.String(), "out\n"), strings.Count(out.String(), "err\n"); o != 200 || e != 200 {
+		t.Errorf("%d stdout and %d stderr lines, want 200 each", o, e)
+	}
+}
+
 func TestExecWithPTY(t *testing.T) {
 	r := newTestRuntime(t)
 	layer := busyboxRootfs(t)

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -43,8 +44,8 @@ func TestHundredContainersLeaveNothingBehind(t *testing.T) {
 	if err := r.RemoveSandbox("leakpod"); err != nil {
 		t.Fatal(err)
 	}
-	if sts, _ := r.List(); len(sts) != 0 {
-		t.Errorf("containers left: %+v", sts)
+	if sts, err := r.List(); err != nil || len(sts) != 0 {
+		t.Errorf("containers left: %+v %v", sts, err)
 	}
 	// Other tests on this machine mount things too: look for ours.
 	for _, m := range mountLines(t) {
@@ -55,12 +56,15 @@ func TestHundredContainersLeaveNothingBehind(t *testing.T) {
 	// Only the (empty) parent cgroup may remain in each hierarchy.
 	for _, c := range []string{"cpu", "cpuacct", "cpuset", "memory", "pids", "freezer", "devices"} {
 		dir := filepath.Join("/sys/fs/cgroup", c, r.cfg.Cgroups.Parent)
-		filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 			if err == nil && d.IsDir() && p != dir {
 				t.Errorf("cgroup left: %s", p)
 			}
-			return nil
+			return err
 		})
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("cgroups of %s: %v", c, err)
+		}
 	}
 	if procs := processesMentioning(t, r.cfg.StateDir); len(procs) > 0 {
 		t.Errorf("processes left: %v", procs)
@@ -79,7 +83,10 @@ func TestHundredContainersLeaveNothingBehind(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	ents, _ := os.ReadDir(r.cfg.containersDir())
+	ents, err := os.ReadDir(r.cfg.containersDir())
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Error(err)
+	}
 	if len(ents) != 0 {
 		t.Errorf("state dirs left: %d", len(ents))
 	}
@@ -96,7 +103,10 @@ func mountLines(t *testing.T) []string {
 // processesMentioning lists processes whose command line names s.
 func processesMentioning(t *testing.T, s string) []string {
 	var out []string
-	ents, _ := os.ReadDir("/proc")
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, e := range ents {
 		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
 		if err == nil && strings.Contains(string(b), s) {
