@@ -292,14 +292,24 @@ func loadNodeCredentials(dir string) (*nodeCredentials, error) {
 	return newNodeCredentials(ca, ckp, skp, dir), nil
 }
 
+// minRenewInterval is the shortest time between two renewals that worked.
+const minRenewInterval = time.Minute
+
 // renewNodeCredentials keeps a joined node's certificates fresh: at two
 // thirds of their life it asks the server (as the node, over mutual TLS)
 // to sign new ones, swaps them in and writes them down.
 func renewNodeCredentials(ctx context.Context, c *client.Client, creds *nodeCredentials, node string, addrs []string, log *slog.Logger) {
+	renewed := false
 	for {
 		wait := time.Until(pki.RenewAt(creds.clientCert.Current()))
 		if w := time.Until(pki.RenewAt(creds.servingCert.Current())); w < wait {
 			wait = w
+		}
+		if renewed {
+			// New certificates that are due at once (a server that signs
+			// short lives, or a clock ahead of the server's) would
+			// otherwise be renewed in a tight loop.
+			wait = max(wait, minRenewInterval)
 		}
 		select {
 		case <-ctx.Done():
@@ -316,6 +326,7 @@ func renewNodeCredentials(ctx context.Context, c *client.Client, creds *nodeCred
 			continue
 		}
 		log.Info("node certificates renewed", "until", creds.clientCert.Current().NotAfter)
+		renewed = true
 	}
 }
 
