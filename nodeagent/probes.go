@@ -17,8 +17,8 @@ import (
 
 // probe runs a running container's liveness and readiness probes when they
 // are due. A liveness failure past its threshold stops the container, and
-// the restart policy takes it from there.
-func (a *Agent) probe(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.Container, in *instance, cs *containerState, podIP string) {
+// the restart policy takes it from there; stopped reports that.
+func (a *Agent) probe(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.Container, in *instance, cs *containerState, podIP string) (stopped bool) {
 	if cs.probeAttempt != in.attempt {
 		cs.probeAttempt = in.attempt
 		cs.liveness, cs.readiness, cs.ready = probeState{}, probeState{}, false
@@ -34,11 +34,11 @@ func (a *Agent) probe(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.Containe
 		}
 	}
 	if c.LivenessProbe == nil {
-		return
+		return false
 	}
 	ok, ran := a.runProbe(ctx, c.LivenessProbe, &cs.liveness, in, podIP)
 	if !ran || ok || cs.liveness.failures < int(c.LivenessProbe.FailureThreshold) {
-		return
+		return false
 	}
 	cs.killedBy = "Liveness probe failed"
 	a.event(ctx, pod, "Warning", "Unhealthy", fmt.Sprintf("Liveness probe failed %d times; restarting container %s", cs.liveness.failures, c.Name))
@@ -46,6 +46,7 @@ func (a *Agent) probe(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.Containe
 	if err := a.runtime.Stop(ctx, in.state.ID, syscall.SIGTERM, grace); err != nil {
 		a.log.Warn("stop after liveness failure", "container", in.state.ID, "err", err)
 	}
+	return true
 }
 
 // runProbe runs p if its period has passed since the last run (and the

@@ -42,13 +42,21 @@ func (a *Agent) syncPod(ctx context.Context, pod *skiffv1.Pod, st *podState) (do
 		}
 		st.sandboxReady = true
 	}
+	acted := false
 	for _, c := range pod.Spec.Containers {
-		if err := a.syncContainer(ctx, pod, c, insts[c.Name], st); err != nil {
+		changed, err := a.syncContainer(ctx, pod, c, insts[c.Name], st)
+		if err != nil {
 			a.log.Debug("container sync", "pod", client.KeyOf(pod), "container", c.Name, "err", err)
 		}
+		acted = acted || changed
 	}
-	if insts, err = a.instancesOf(pod.Metadata.Uid); err != nil {
-		return false, err
+	// Read the runtime again only if a container was started or stopped:
+	// a steady pod is synced every second, and the reading is most of
+	// what that costs.
+	if acted {
+		if insts, err = a.instancesOf(pod.Metadata.Uid); err != nil {
+			return false, err
+		}
 	}
 	return false, a.reportStatus(ctx, pod, st, insts)
 }
@@ -127,26 +135,27 @@ func writeFileIfChanged(path string, data []byte) error {
 	return os.Rename(tmp, path)
 }
 
-// syncContainer starts, restarts or probes one container.
-func (a *Agent) syncContainer(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.Container, list []instance, st *podState) error {
+// syncContainer starts, restarts or probes one container. changed reports
+// whether it started or stopped one (or tried to).
+func (a *Agent) syncContainer(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.Container, list []instance, st *podState) (changed bool, err error) {
 	cs := st.container(c.Name)
 	cur := latest(list)
 	if cur != nil && cur.state.Status == runtime.StatusCreated {
 		// Created but never started (the agent stopped in between).
-		return a.startContainer(ctx, pod, c, cur.attempt, list[:len(list)-1], cs)
+		return true, a.startContainer(ctx, pod, c, cur.attempt, list[:len(list)-1], cs)
 	}
 	if running(cur) {
 		cs.waitingReason, cs.waitingMessage = "", ""
 		if cur.state.Status == runtime.StatusRunning {
-			a.probe(ctx, pod, c, cur, cs, st.podIP)
+			changed = a.probe(ctx, pod, c, cur, cs, st.podIP)
 		}
-		return nil
+		return changed, nil
 	}
 	attempt := 0
 	if cur != nil {
 		if !shouldRestart(pod.Spec.RestartPolicy, cur.state) {
 			cs.waitingReason, cs.waitingMessage = "", ""
-			return nil
+			return false, nil
 		}
 		attempt = cur.attempt + 1
 		// Back off before restarting a crashing container; one that ran
@@ -164,10 +173,10 @@ func (a *Agent) syncContainer(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.
 			}
 			cs.waitingReason = "CrashLoopBackOff"
 			cs.waitingMessage = fmt.Sprintf("back-off %s restarting failed container=%s pod=%s", nextBackoff(cs.backoffLevel, a.cfg.BackoffBase, a.cfg.BackoffMax).Round(time.Second), c.Name, pod.Metadata.Name)
-			return nil
+			return false, nil
 		}
 	}
-	return a.startContainer(ctx, pod, c, attempt, list, cs)
+	return true, a.startContainer(ctx, pod, c, attempt, list, cs)
 }
 
 // shouldRestart applies the pod's restart policy to an exited container.
