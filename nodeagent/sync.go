@@ -17,19 +17,23 @@ import (
 )
 
 // syncPod drives one pod one step towards its spec and reports its status.
-// It is level-triggered: it reads what runs from the runtime each time, so
-// it is safe to call at any moment, and after an agent restart. done means
-// the pod is finished here and its worker can end.
+// It is level-triggered: it reads what runs from the runtime each time
+// (unless the pod is steady: see podState.insts), so it is safe to call at
+// any moment, and after an agent restart. done means the pod is finished
+// here and its worker can end.
 func (a *Agent) syncPod(ctx context.Context, pod *skiffv1.Pod, st *podState) (done bool, err error) {
 	if pod.GetMetadata().GetDeletionTimestamp() != nil {
 		// A failed teardown is tried again at the next resync.
 		err := a.terminatePod(ctx, pod)
 		return err == nil, err
 	}
-	insts, err := a.instancesOf(pod.Metadata.Uid)
-	if err != nil {
-		return false, err
+	insts := st.insts
+	if !st.steady {
+		if insts, err = a.instancesOf(pod.Metadata.Uid); err != nil {
+			return false, err
+		}
 	}
+	st.insts, st.steady = insts, false
 	// A pod that has finished stays as it is: its containers keep their
 	// exit status and logs until the pod is deleted.
 	if p := st.lastStatus.GetPhase(); p == "Succeeded" || p == "Failed" {
@@ -58,7 +62,18 @@ func (a *Agent) syncPod(ctx context.Context, pod *skiffv1.Pod, st *podState) (do
 			return false, err
 		}
 	}
+	st.insts, st.steady = insts, !acted && allRunning(pod, insts)
 	return false, a.reportStatus(ctx, pod, st, insts)
+}
+
+// allRunning reports whether every container of the pod runs.
+func allRunning(pod *skiffv1.Pod, insts map[string][]instance) bool {
+	for _, c := range pod.Spec.Containers {
+		if cur := latest(insts[c.Name]); cur == nil || cur.state.Status != runtime.StatusRunning {
+			return false
+		}
+	}
+	return true
 }
 
 func (a *Agent) setAllWaiting(pod *skiffv1.Pod, st *podState, insts map[string][]instance, reason, msg string) {
