@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -82,13 +83,14 @@ func (a *Agent) check(ctx context.Context, p *skiffv1.Probe, in *instance, podIP
 	netns := sb.NetNS
 	switch {
 	case p.Exec != nil:
-		var out bytes.Buffer
-		code, err := a.runtime.Exec(ctx, in.state.ID, runtime.ExecSpec{Command: p.Exec.Command, Stdout: &out, Stderr: &out})
+		// stdout and stderr are copied by two goroutines into one buffer.
+		out := &lockedBuffer{}
+		code, err := a.runtime.Exec(ctx, in.state.ID, runtime.ExecSpec{Command: p.Exec.Command, Stdout: out, Stderr: out})
 		if err != nil {
 			return err
 		}
 		if code != 0 {
-			return fmt.Errorf("exit code %d: %s", code, bytes.TrimSpace(out.Bytes()))
+			return fmt.Errorf("exit code %d: %s", code, bytes.TrimSpace(out.bytes()))
 		}
 		return nil
 	case p.TcpSocket != nil:
@@ -121,4 +123,22 @@ func (a *Agent) check(ctx context.Context, p *skiffv1.Probe, in *instance, podIP
 		return nil
 	}
 	return fmt.Errorf("probe has no handler")
+}
+
+// lockedBuffer is a bytes.Buffer several goroutines may write to.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.buf.Bytes())
 }
