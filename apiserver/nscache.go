@@ -80,6 +80,9 @@ func (c *namespaceCache) run(ctx context.Context, st *storage.Store) {
 			}
 			c.set(ev.Object, ev.Type == storage.Deleted)
 		}
+		// A watch that ends at once, again and again, must not turn this
+		// into a loop of lists as fast as etcd answers.
+		sleep(ctx, 100*time.Millisecond)
 	}
 }
 

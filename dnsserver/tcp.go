@@ -47,16 +47,21 @@ type tcpConns struct {
 }
 
 func (s *Server) serveTCP(ctx context.Context, ln *net.TCPListener) error {
+	var pause time.Duration
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return nil
 			}
-			s.log.Debug("tcp accept", "err", err)
-			time.Sleep(10 * time.Millisecond)
+			// Errors such as EMFILE last: back off (as net/http does)
+			// rather than retry a hundred times a second.
+			pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+			s.log.Debug("tcp accept", "err", err, "retry_in", pause)
+			time.Sleep(pause)
 			continue
 		}
+		pause = 0
 		s.tcp.mu.Lock()
 		if len(s.tcp.conns) >= maxTCPConns {
 			s.tcp.mu.Unlock()

@@ -136,13 +136,25 @@ func (f *fakeRuntime) Remove(_ context.Context, id string) error {
 	return nil
 }
 
-func (f *fakeRuntime) Wait(_ context.Context, id string) (runtime.State, error) {
+// Wait returns at once for a container that is not running; a running
+// one's wait lasts until ctx ends, as the tests end fake containers by
+// changing their state, not through a process exit.
+func (f *fakeRuntime) Wait(ctx context.Context, id string) (runtime.State, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	if c, ok := f.containers[id]; ok {
-		return *c, nil
+	c, ok := f.containers[id]
+	var st runtime.State
+	if ok {
+		st = *c
 	}
-	return runtime.State{}, runtime.ErrNotFound
+	f.mu.Unlock()
+	if !ok {
+		return runtime.State{}, runtime.ErrNotFound
+	}
+	if st.Status == runtime.StatusRunning {
+		<-ctx.Done()
+		return runtime.State{}, ctx.Err()
+	}
+	return st, nil
 }
 
 func (f *fakeRuntime) List() ([]runtime.State, error) { return f.list("") }

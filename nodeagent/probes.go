@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -17,8 +18,8 @@ import (
 
 // probe runs a running container's liveness and readiness probes when they
 // are due. A liveness failure past its threshold stops the container, and
-// the restart policy takes it from there.
-func (a *Agent) probe(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.Container, in *instance, cs *containerState, podIP string) {
+// the restart policy takes it from there; stopped reports that.
+func (a *Agent) probe(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.Container, in *instance, cs *containerState, podIP string) (stopped bool) {
 	if cs.probeAttempt != in.attempt {
 		cs.probeAttempt = in.attempt
 		cs.liveness, cs.readiness, cs.ready = probeState{}, probeState{}, false
@@ -34,11 +35,11 @@ func (a *Agent) probe(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.Containe
 		}
 	}
 	if c.LivenessProbe == nil {
-		return
+		return false
 	}
 	ok, ran := a.runProbe(ctx, c.LivenessProbe, &cs.liveness, in, podIP)
 	if !ran || ok || cs.liveness.failures < int(c.LivenessProbe.FailureThreshold) {
-		return
+		return false
 	}
 	cs.killedBy = "Liveness probe failed"
 	a.event(ctx, pod, "Warning", "Unhealthy", fmt.Sprintf("Liveness probe failed %d times; restarting container %s", cs.liveness.failures, c.Name))
@@ -46,6 +47,7 @@ func (a *Agent) probe(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.Containe
 	if err := a.runtime.Stop(ctx, in.state.ID, syscall.SIGTERM, grace); err != nil {
 		a.log.Warn("stop after liveness failure", "container", in.state.ID, "err", err)
 	}
+	return true
 }
 
 // runProbe runs p if its period has passed since the last run (and the
@@ -81,13 +83,14 @@ func (a *Agent) check(ctx context.Context, p *skiffv1.Probe, in *instance, podIP
 	netns := sb.NetNS
 	switch {
 	case p.Exec != nil:
-		var out bytes.Buffer
-		code, err := a.runtime.Exec(ctx, in.state.ID, runtime.ExecSpec{Command: p.Exec.Command, Stdout: &out, Stderr: &out})
+		// stdout and stderr are copied by two goroutines into one buffer.
+		out := &lockedBuffer{}
+		code, err := a.runtime.Exec(ctx, in.state.ID, runtime.ExecSpec{Command: p.Exec.Command, Stdout: out, Stderr: out})
 		if err != nil {
 			return err
 		}
 		if code != 0 {
-			return fmt.Errorf("exit code %d: %s", code, bytes.TrimSpace(out.Bytes()))
+			return fmt.Errorf("exit code %d: %s", code, bytes.TrimSpace(out.bytes()))
 		}
 		return nil
 	case p.TcpSocket != nil:
@@ -120,4 +123,22 @@ func (a *Agent) check(ctx context.Context, p *skiffv1.Probe, in *instance, podIP
 		return nil
 	}
 	return fmt.Errorf("probe has no handler")
+}
+
+// lockedBuffer is a bytes.Buffer several goroutines may write to.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.buf.Bytes())
 }

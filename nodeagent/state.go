@@ -19,6 +19,11 @@ type podState struct {
 	// runningSince is when every container first ran, for the start
 	// latency metric.
 	runningSeen bool
+	// insts is the runtime's last word on the pod's containers. While
+	// steady (every container running, and the worker waiting on each
+	// one's exit), a sync uses it instead of reading the runtime again.
+	insts  map[string][]instance
+	steady bool
 }
 
 // containerState is the worker's memory of one container of the pod.

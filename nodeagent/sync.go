@@ -17,19 +17,23 @@ import (
 )
 
 // syncPod drives one pod one step towards its spec and reports its status.
-// It is level-triggered: it reads what runs from the runtime each time, so
-// it is safe to call at any moment, and after an agent restart. done means
-// the pod is finished here and its worker can end.
+// It is level-triggered: it reads what runs from the runtime each time
+// (unless the pod is steady: see podState.insts), so it is safe to call at
+// any moment, and after an agent restart. done means the pod is finished
+// here and its worker can end.
 func (a *Agent) syncPod(ctx context.Context, pod *skiffv1.Pod, st *podState) (done bool, err error) {
 	if pod.GetMetadata().GetDeletionTimestamp() != nil {
 		// A failed teardown is tried again at the next resync.
 		err := a.terminatePod(ctx, pod)
 		return err == nil, err
 	}
-	insts, err := a.instancesOf(pod.Metadata.Uid)
-	if err != nil {
-		return false, err
+	insts := st.insts
+	if !st.steady {
+		if insts, err = a.instancesOf(pod.Metadata.Uid); err != nil {
+			return false, err
+		}
 	}
+	st.insts, st.steady = insts, false
 	// A pod that has finished stays as it is: its containers keep their
 	// exit status and logs until the pod is deleted.
 	if skiffv1.IsTerminalPhase(st.lastStatus.GetPhase()) {
@@ -42,15 +46,34 @@ func (a *Agent) syncPod(ctx context.Context, pod *skiffv1.Pod, st *podState) (do
 		}
 		st.sandboxReady = true
 	}
+	acted := false
 	for _, c := range pod.Spec.Containers {
-		if err := a.syncContainer(ctx, pod, c, insts[c.Name], st); err != nil {
+		changed, err := a.syncContainer(ctx, pod, c, insts[c.Name], st)
+		if err != nil {
 			a.log.Debug("container sync", "pod", client.KeyOf(pod), "container", c.Name, "err", err)
 		}
+		acted = acted || changed
 	}
-	if insts, err = a.instancesOf(pod.Metadata.Uid); err != nil {
-		return false, err
+	// Read the runtime again only if a container was started or stopped:
+	// a steady pod is synced every second, and the reading is most of
+	// what that costs.
+	if acted {
+		if insts, err = a.instancesOf(pod.Metadata.Uid); err != nil {
+			return false, err
+		}
 	}
+	st.insts, st.steady = insts, !acted && allRunning(pod, insts)
 	return false, a.reportStatus(ctx, pod, st, insts)
+}
+
+// allRunning reports whether every container of the pod runs.
+func allRunning(pod *skiffv1.Pod, insts map[string][]instance) bool {
+	for _, c := range pod.Spec.Containers {
+		if cur := latest(insts[c.Name]); cur == nil || cur.state.Status != runtime.StatusRunning {
+			return false
+		}
+	}
+	return true
 }
 
 func (a *Agent) setAllWaiting(pod *skiffv1.Pod, st *podState, insts map[string][]instance, reason, msg string) {
@@ -127,26 +150,27 @@ func writeFileIfChanged(path string, data []byte) error {
 	return os.Rename(tmp, path)
 }
 
-// syncContainer starts, restarts or probes one container.
-func (a *Agent) syncContainer(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.Container, list []instance, st *podState) error {
+// syncContainer starts, restarts or probes one container. changed reports
+// whether it started or stopped one (or tried to).
+func (a *Agent) syncContainer(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.Container, list []instance, st *podState) (changed bool, err error) {
 	cs := st.container(c.Name)
 	cur := latest(list)
 	if cur != nil && cur.state.Status == runtime.StatusCreated {
 		// Created but never started (the agent stopped in between).
-		return a.startContainer(ctx, pod, c, cur.attempt, list[:len(list)-1], cs)
+		return true, a.startContainer(ctx, pod, c, cur.attempt, list[:len(list)-1], cs)
 	}
 	if running(cur) {
 		cs.waitingReason, cs.waitingMessage = "", ""
 		if cur.state.Status == runtime.StatusRunning {
-			a.probe(ctx, pod, c, cur, cs, st.podIP)
+			changed = a.probe(ctx, pod, c, cur, cs, st.podIP)
 		}
-		return nil
+		return changed, nil
 	}
 	attempt := 0
 	if cur != nil {
 		if !shouldRestart(pod.Spec.RestartPolicy, cur.state) {
 			cs.waitingReason, cs.waitingMessage = "", ""
-			return nil
+			return false, nil
 		}
 		attempt = cur.attempt + 1
 		// Back off before restarting a crashing container; one that ran
@@ -164,10 +188,10 @@ func (a *Agent) syncContainer(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.
 			}
 			cs.waitingReason = "CrashLoopBackOff"
 			cs.waitingMessage = fmt.Sprintf("back-off %s restarting failed container=%s pod=%s", nextBackoff(cs.backoffLevel, a.cfg.BackoffBase, a.cfg.BackoffMax).Round(time.Second), c.Name, pod.Metadata.Name)
-			return nil
+			return false, nil
 		}
 	}
-	return a.startContainer(ctx, pod, c, attempt, list, cs)
+	return true, a.startContainer(ctx, pod, c, attempt, list, cs)
 }
 
 // shouldRestart applies the pod's restart policy to an exited container.

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/skiff-sh/skiff/nodeagent/runtime"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
@@ -68,6 +69,7 @@ func (w *podWorker) run() {
 	}()
 	t := time.NewTicker(w.a.cfg.ResyncInterval)
 	defer t.Stop()
+	exits := &exitWatch{ids: map[string]bool{}, exited: make(chan struct{}, 1)}
 	var pod *skiffv1.Pod
 	for {
 		select {
@@ -81,10 +83,19 @@ func (w *podWorker) run() {
 			return
 		case p := <-w.mailbox:
 			pod = p
+			w.state.steady = false
+		case <-exits.exited:
+			w.state.steady = false
+			if pod == nil {
+				continue
+			}
 		case <-t.C:
 			if pod == nil {
 				continue
 			}
+		}
+		if w.state.steady && !exits.covers(w.state.insts) {
+			w.state.steady = false // a wait failed: read the runtime
 		}
 		done, err := w.a.syncPod(ctx, pod, w.state)
 		if err != nil && ctx.Err() == nil {
@@ -93,5 +104,56 @@ func (w *podWorker) run() {
 		if done {
 			return
 		}
+		exits.watch(ctx, w.a.runtime, w.state.insts)
 	}
+}
+
+// exitWatch waits for the end of each running container of a pod, which
+// then wakes the pod's worker: a steady pod's syncs can trust what they
+// last read from the runtime instead of reading it every second.
+type exitWatch struct {
+	mu     sync.Mutex
+	ids    map[string]bool // containers waited on
+	exited chan struct{}   // one slot: a container ended
+}
+
+// watch starts a wait for each running container not waited on yet.
+func (e *exitWatch) watch(ctx context.Context, rt containerRuntime, insts map[string][]instance) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, list := range insts {
+		in := latest(list)
+		if in == nil || in.state.Status != runtime.StatusRunning || e.ids[in.state.ID] {
+			continue
+		}
+		e.ids[in.state.ID] = true
+		go func(id string) {
+			_, err := rt.Wait(ctx, id)
+			e.mu.Lock()
+			delete(e.ids, id)
+			e.mu.Unlock()
+			if err != nil {
+				// Not waited on any more: covers turns false and the
+				// worker reads the runtime at its next resync. Waking
+				// it now would retry the failing wait in a tight loop.
+				return
+			}
+			select {
+			case e.exited <- struct{}{}:
+			default:
+			}
+		}(in.state.ID)
+	}
+}
+
+// covers reports whether every running container in insts is waited on.
+func (e *exitWatch) covers(insts map[string][]instance) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, list := range insts {
+		if in := latest(list); in != nil && in.state.Status == runtime.StatusRunning && !e.ids[in.state.ID] {
+			return false
+		}
+	}
+	return true
 }

@@ -223,6 +223,9 @@ func (c *NodeCredentials) ServingCovers(addr string) bool {
 	return false
 }
 
+// minRenewInterval is the shortest time between two renewals that worked.
+const minRenewInterval = time.Minute
+
 // KeepRenewed renews the node's certificates at two thirds of their life
 // (RenewAt) until ctx ends, retrying a failed renewal every minute. While
 // the serving certificate lacks advertise (the address the API server
@@ -230,11 +233,18 @@ func (c *NodeCredentials) ServingCovers(addr string) bool {
 // the server adds the address once the Node has registered it.
 func (c *NodeCredentials) KeepRenewed(ctx context.Context, conn grpc.ClientConnInterface, node, advertise string, addrs []string, log *slog.Logger) {
 	early := 15 * time.Second
+	renewed := false
 	for {
 		wait := min(time.Until(RenewAt(c.Client.Current())), time.Until(RenewAt(c.Serving.Current())))
 		if advertise != "" && !c.ServingCovers(advertise) && early <= 4*time.Minute {
 			wait = min(wait, early)
 			early *= 2
+		}
+		if renewed {
+			// New certificates that are due at once (a server that signs
+			// short lives, or a clock ahead of the server's) would
+			// otherwise be renewed in a tight loop.
+			wait = max(wait, minRenewInterval)
 		}
 		select {
 		case <-ctx.Done():
@@ -251,5 +261,6 @@ func (c *NodeCredentials) KeepRenewed(ctx context.Context, conn grpc.ClientConnI
 			continue
 		}
 		log.Info("node certificates renewed", "until", c.Client.Current().NotAfter)
+		renewed = true
 	}
 }

@@ -52,8 +52,15 @@ func openProcess(pid int, start uint64) (int, error) {
 	return fd, nil
 }
 
-// waitPidfd blocks until the process behind fd exits or ctx ends.
+// waitPidfd blocks until the process behind fd exits or ctx ends. A
+// pidfd turns readable when its process exits, so the wait sits in Go's
+// poller and costs nothing while it lasts (the agent keeps one per running
+// container); if the poller cannot take the fd, it polls instead.
 func waitPidfd(ctx context.Context, fd int) error {
+	err := waitPidfdPoller(ctx, fd)
+	if !errors.Is(err, errNotPollable) {
+		return err
+	}
 	for {
 		timeout := 100
 		if dl, ok := ctx.Deadline(); ok {
@@ -71,4 +78,39 @@ func waitPidfd(ctx context.Context, fd int) error {
 			return err
 		}
 	}
+}
+
+var errNotPollable = errors.New("runtime: pidfd not pollable")
+
+func waitPidfdPoller(ctx context.Context, fd int) error {
+	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("runtime: dup pidfd: %w", err)
+	}
+	if err := unix.SetNonblock(dup, true); err != nil {
+		unix.Close(dup)
+		return fmt.Errorf("runtime: pidfd: %w", err)
+	}
+	f := os.NewFile(uintptr(dup), "pidfd") // non-blocking: taken by the poller if it can
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return errNotPollable
+	}
+	if err := f.SetReadDeadline(time.Time{}); err != nil {
+		return errNotPollable // not in the poller
+	}
+	stop := context.AfterFunc(ctx, func() { f.SetReadDeadline(time.Now()) })
+	defer stop()
+	err = rc.Read(func(fd uintptr) bool {
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
+		return err == nil && n > 0
+	})
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err != nil {
+		return fmt.Errorf("runtime: wait for pidfd: %w", err)
+	}
+	return nil
 }

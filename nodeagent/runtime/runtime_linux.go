@@ -45,9 +45,11 @@ type Config struct {
 // Runtime creates and controls containers. Its methods are safe for
 // concurrent use on different containers.
 type Runtime struct {
-	cfg  Config
-	log  *slog.Logger
-	pool *supervisorPool
+	cfg        Config
+	log        *slog.Logger
+	pool       *supervisorPool
+	containers *dirListing
+	configs    configCache
 }
 
 // New prepares the state directories. Containers already there (from an
@@ -83,7 +85,7 @@ func New(cfg Config) (*Runtime, error) {
 			return nil, fmt.Errorf("runtime: create %s: %w", d, err)
 		}
 	}
-	r := &Runtime{cfg: cfg, log: cfg.Logger}
+	r := &Runtime{cfg: cfg, log: cfg.Logger, containers: &dirListing{path: cfg.containersDir()}}
 	r.pool = newSupervisorPool(cfg.WarmSupervisors, r.startSupervisor)
 	return r, nil
 }
@@ -360,16 +362,16 @@ func (r *Runtime) State(id string) (State, error) {
 		return State{}, err
 	}
 	dir := r.containerDir(id)
-	var c containerConfig
-	if err := readJSON(dir, configFile, &c); err != nil {
+	c, err := r.configs.summary(dir)
+	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return State{}, fmt.Errorf("runtime: container %s: %w", id, ErrNotFound)
 		}
 		return State{}, err
 	}
 	st := State{
-		ID: id, SandboxID: c.Spec.SandboxID, Name: c.Spec.Name, Attempt: c.Spec.Attempt, Labels: c.Spec.Labels,
-		Status: StatusCreated, CreatedAt: c.CreatedAt, LogPath: c.LogPath,
+		ID: id, SandboxID: c.sandboxID, Name: c.name, Attempt: c.attempt, Labels: c.labels,
+		Status: StatusCreated, CreatedAt: c.createdAt, LogPath: c.logPath,
 	}
 	if st.Name == "" {
 		st.Name, st.Attempt = identityFromID(id, st.SandboxID)
@@ -436,16 +438,16 @@ func (r *Runtime) ListSandbox(sandboxID string) ([]State, error) {
 // listPrefix returns the state of the containers whose ID starts with
 // prefix.
 func (r *Runtime) listPrefix(prefix string) ([]State, error) {
-	ents, err := os.ReadDir(r.cfg.containersDir())
+	names, err := r.containers.read()
 	if err != nil {
-		return nil, fmt.Errorf("runtime: list: %w", err)
+		return nil, err
 	}
 	var out []State
-	for _, e := range ents {
-		if !strings.HasPrefix(e.Name(), prefix) {
+	for _, name := range names {
+		if !strings.HasPrefix(name, prefix) {
 			continue
 		}
-		st, err := r.State(e.Name())
+		st, err := r.State(name)
 		if errors.Is(err, ErrNotFound) {
 			continue // being created or removed
 		}
@@ -536,19 +538,20 @@ func (r *Runtime) cleanup(c *containerConfig) error {
 	if err := os.RemoveAll(c.Dir); err != nil {
 		errs = append(errs, fmt.Errorf("runtime: remove state dir: %w", err))
 	}
+	r.configs.forget(c.Dir)
 	return errors.Join(errs...)
 }
 
 // Stats reads the container's cgroup usage.
 func (r *Runtime) Stats(id string) (Stats, error) {
-	var c containerConfig
-	if err := readJSON(r.containerDir(id), configFile, &c); err != nil {
+	c, err := r.configs.summary(r.containerDir(id))
+	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return Stats{}, fmt.Errorf("runtime: container %s: %w", id, ErrNotFound)
 		}
 		return Stats{}, err
 	}
-	cg, err := r.cgroup(c.CgroupPath)
+	cg, err := r.cgroup(c.cgroupPath)
 	if err != nil {
 		return Stats{}, err
 	}
