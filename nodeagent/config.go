@@ -15,8 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/skiff-sh/skiff/client"
-	"github.com/skiff-sh/skiff/nodeagent/image"
 	"github.com/skiff-sh/skiff/defaults"
+	"github.com/skiff-sh/skiff/nodeagent/image"
 	"github.com/skiff-sh/skiff/ports"
 	"github.com/skiff-sh/skiff/quantity"
 )
