@@ -32,6 +32,10 @@ type Config struct {
 	HistoryKept     time.Duration
 	// EventTTL is how long events live.
 	EventTTL time.Duration
+	// EventsPerNamespace is the most events a namespace holds (5000 if
+	// zero); more are refused until older ones expire, so events cannot
+	// fill etcd's quota.
+	EventsPerNamespace int
 	// UnsafeNoFsync skips etcd's fsync: for tests only.
 	UnsafeNoFsync bool
 	Logger        *slog.Logger
@@ -70,6 +74,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.EventTTL == 0 {
 		c.EventTTL = time.Hour
+	}
+	if c.EventsPerNamespace == 0 {
+		c.EventsPerNamespace = 5000
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -92,6 +92,9 @@ func (s *Server) Create(ctx context.Context, req *skiffv1.CreateRequest) (*skiff
 	case *skiffv1.Node:
 		return s.createNode(ctx, o, r)
 	case *skiffv1.Event:
+		if err := s.checkEventQuota(ctx, m.Namespace); err != nil {
+			return nil, err
+		}
 		ttl = s.cfg.EventTTL
 	}
 	created, err := s.store.Create(ctx, obj, claims, ttl)

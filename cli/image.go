@@ -15,10 +15,10 @@ import (
 	"github.com/skiff-sh/skiff/ports"
 )
 
-// NewImageCommand is `skiff image`: import, build, push, list and remove
+// newImageCommand is `skiff image`: import, build, push, list and remove
 // images in the cluster's registry. The work is in nodeagent/image/build.
-func NewImageCommand() *cobra.Command {
-	o := &imageOpts{}
+func newImageCommand(e *env) *cobra.Command {
+	o := &imageOpts{env: e}
 	cmd := &cobra.Command{
 		Use:   "image",
 		Short: "Import, build, push, list and remove images in the cluster registry",
@@ -44,6 +44,7 @@ Plain HTTP is used only for loopback hosts and --insecure-registry hosts.`,
 }
 
 type imageOpts struct {
+	env      *env // for the client config (the cluster CA)
 	registry string
 	insecure []string
 	// transport trusts the cluster CA from the command line's config: the
@@ -69,11 +70,7 @@ func (o *imageOpts) checked(fn func(*cobra.Command, []string) error) func(*cobra
 		if err := o.validate(); err != nil {
 			return err
 		}
-		path, _ := cmd.Flags().GetString("config")
-		if path == "" {
-			path = client.DefaultConfigPath()
-		}
-		t, err := client.RegistryTransport(path)
+		t, err := client.RegistryTransport(o.env.config())
 		if err != nil {
 			return err
 		}

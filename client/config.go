@@ -26,16 +26,35 @@ type Config struct {
 	Token string `json:"token,omitempty"`
 }
 
-// DefaultConfigPath is $SKIFF_CONFIG, else ~/.skiff/config.
-func DefaultConfigPath() string {
-	if p := os.Getenv("SKIFF_CONFIG"); p != "" {
-		return p
-	}
+// Environment is where the command line looks for its cluster when no
+// flag says: $SKIFF_SERVER, $SKIFF_CONFIG and the home directory (for
+// ~/.skiff/config). Commands read it once, from OSEnvironment; tests fill
+// their own, so a user's ~/.skiff or exported variables never reach them.
+type Environment struct {
+	Server string // $SKIFF_SERVER
+	Config string // $SKIFF_CONFIG
+	Home   string // the user's home directory
+}
+
+// OSEnvironment is the process's environment.
+func OSEnvironment() Environment {
 	home, err := os.UserHomeDir()
 	if err != nil {
 		home = "/root"
 	}
-	return filepath.Join(home, ".skiff", "config")
+	return Environment{Server: os.Getenv("SKIFF_SERVER"), Config: os.Getenv("SKIFF_CONFIG"), Home: home}
+}
+
+// ConfigPath is the config file to use: flag, else $SKIFF_CONFIG, else
+// ~/.skiff/config.
+func (e Environment) ConfigPath(flag string) string {
+	switch {
+	case flag != "":
+		return flag
+	case e.Config != "":
+		return e.Config
+	}
+	return filepath.Join(e.Home, ".skiff", "config")
 }
 
 // LoadConfig reads a config file; a missing file is os.ErrNotExist.
@@ -71,13 +90,13 @@ func SaveConfig(path string, c *Config) error {
 }
 
 // ResolveServer picks the server address the way the command line does:
-// the flag, else $SKIFF_SERVER, else the config file.
-func ResolveServer(flag, configPath string) (string, error) {
+// the flag, else $SKIFF_SERVER, else the config file at configPath.
+func (e Environment) ResolveServer(flag, configPath string) (string, error) {
 	if flag != "" {
 		return flag, nil
 	}
-	if env := os.Getenv("SKIFF_SERVER"); env != "" {
-		return env, nil
+	if e.Server != "" {
+		return e.Server, nil
 	}
 	c, err := LoadConfig(configPath)
 	if errors.Is(err, os.ErrNotExist) {

@@ -142,7 +142,7 @@ func TestSecurity(t *testing.T) {
 	if _, err := admin.Pods().Create(ctx, pod); err != nil {
 		t.Fatal(err)
 	}
-	p, _ := n2.Pods().Get(ctx, "default", "web")
+	p, _ := admin.Pods().Get(ctx, "default", "web") // n2 may not read it (see hostile_node_test.go)
 	p.Status.Phase = "Running"
 	_, err = n2.Pods().UpdateStatus(ctx, p)
 	if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "bound to node n1") {

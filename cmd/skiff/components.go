@@ -47,10 +47,9 @@ func runComponent(cmd *cobra.Command, f *componentFlags, fn func(ctx context.Con
 	}
 	server, _ := cmd.Flags().GetString("server")
 	configPath, _ := cmd.Flags().GetString("config")
-	if configPath == "" {
-		configPath = client.DefaultConfigPath()
-	}
-	addr, err := client.ResolveServer(server, configPath)
+	environ := client.OSEnvironment()
+	configPath = environ.ConfigPath(configPath)
+	addr, err := environ.ResolveServer(server, configPath)
 	if err != nil {
 		return err
 	}

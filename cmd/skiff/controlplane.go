@@ -20,7 +20,6 @@ import (
 	"github.com/skiff-sh/skiff/dnsserver"
 	"github.com/skiff-sh/skiff/leader"
 	"github.com/skiff-sh/skiff/pki"
-	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 	"github.com/skiff-sh/skiff/registry"
 	"github.com/skiff-sh/skiff/scheduler"
 )
@@ -35,7 +34,7 @@ type controlPlane struct {
 func (cp *controlPlane) client(id string) (*client.Client, error) {
 	opts := client.Options{}
 	if cp.pki != nil {
-		t, err := cp.pki.clientTLS(pki.Identity{Name: id})
+		t, err := cp.pki.componentTLS(pki.Identity{Name: id})
 		if err != nil {
 			return nil, err
 		}
@@ -67,9 +66,8 @@ func startControlPlane(ctx context.Context, g *errgroup.Group, f *serverFlags, l
 		if cp.pki, err = setupServerPKI(f.dataDir, f.listen, f.tlsSANs); err != nil {
 			return nil, err
 		}
-		opts, auditLog, err := cp.pki.grpcOptions(f.dataDir, func(ctx context.Context, ns, name string) (*skiffv1.Pod, error) {
-			return srv.GetPod(ctx, ns, name)
-		}, log.With("component", "audit"))
+		authz := apiserver.NewAuthorizer(func() *apiserver.Server { return srv })
+		opts, auditLog, err := cp.pki.grpcOptions(f.dataDir, authz, log.With("component", "audit"))
 		if err != nil {
 			return nil, err
 		}
@@ -77,7 +75,7 @@ func startControlPlane(ctx context.Context, g *errgroup.Group, f *serverFlags, l
 		join := apiserver.NewJoinService(cp.pki.ca, cp.pki.tokens)
 		cfg.GRPCOptions = opts
 		cfg.RegisterServices = func(s *grpc.Server) { usage.Register(s); join.Register(s) }
-		if cfg.AgentTLS, err = cp.pki.clientTLS(pki.Identity{Name: pki.APIServer}); err != nil {
+		if cfg.AgentTLS, err = cp.pki.componentTLS(pki.Identity{Name: pki.APIServer}); err != nil {
 			return nil, err
 		}
 	}

@@ -97,7 +97,7 @@ func hostIPs() []net.IP {
 
 // grpcOptions are the server's TLS and the interceptors that authenticate,
 // audit and authorize every call.
-func (p *serverPKI) grpcOptions(dataDir string, pods auth.PodLookup, log *slog.Logger) ([]grpc.ServerOption, *audit.Logger, error) {
+func (p *serverPKI) grpcOptions(dataDir string, authz *auth.Authorizer, log *slog.Logger) ([]grpc.ServerOption, *audit.Logger, error) {
 	al, err := audit.Open(audit.Options{Path: filepath.Join(dataDir, "audit", "audit.log")})
 	if err != nil {
 		return nil, nil, err
@@ -105,7 +105,7 @@ func (p *serverPKI) grpcOptions(dataDir string, pods auth.PodLookup, log *slog.L
 	ic := &audit.Interceptor{Log: al, Errors: log}
 	guard := &auth.Guard{
 		Authn: &auth.Authenticator{Tokens: auth.JoinTokens{Store: p.tokens}},
-		Authz: &auth.Authorizer{Pods: pods},
+		Authz: authz,
 	}
 	opts := append([]grpc.ServerOption{
 		grpc.Creds(credentials.NewTLS(pki.ServerTLS(p.ca.Cert, p.server, pki.ClientCertOptional))),

@@ -54,7 +54,7 @@ func (f *serverFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.etcdCert, "etcd-cert", "", "client certificate (PEM) for the external etcd")
 	fl.StringVar(&f.etcdKey, "etcd-key", "", "client key (PEM) for the external etcd")
 	fl.StringVar(&f.clusterCIDR, "cluster-cidr", "10.88.0.0/16", "pod addresses; each node gets a /24 of it")
-	fl.StringVar(&f.clientConfig, "write-config", client.DefaultConfigPath(), "where to write the command line's config (server address); empty skips it")
+	fl.StringVar(&f.clientConfig, "write-config", client.OSEnvironment().ConfigPath(""), "where to write the command line's config (server address); empty skips it")
 	fl.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fl.StringVar(&f.registryAddr, "registry-addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.Registry)), "the embedded OCI registry's address; empty disables it")
 	fl.StringVar(&f.clusterDomain, "cluster-domain", "cluster.local", "the cluster DNS domain")

@@ -99,7 +99,7 @@ func runNode(ctx context.Context, g *errgroup.Group, cp *controlPlane, sf *serve
 	}
 	var opts client.Options
 	if cp.pki != nil {
-		creds, err := cp.pki.issueNodeCredentials(cfg.NodeName, agentAddresses(af))
+		creds, err := cp.pki.localNodeCredentials(cfg.NodeName, agentAddresses(af))
 		if err != nil {
 			return err
 		}

@@ -125,7 +125,13 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 	case strings.HasPrefix(base, whiteoutMeta):
 		return nil
 	case strings.HasPrefix(base, whiteoutPrefix):
-		target := path.Join(parent, base[len(whiteoutPrefix):])
+		hidden := base[len(whiteoutPrefix):]
+		// The hidden name is one entry of parent, checked like any other
+		// name: ".wh..." would otherwise remove the layer's parent.
+		if hidden == "" || hidden == "." || hidden == ".." {
+			return &UnsafeEntryError{Entry: hdr.Name, Reason: fmt.Sprintf("whiteout of %q names no entry", hidden)}
+		}
+		target := path.Join(parent, hidden)
 		if err := u.prepare(hdr.Name, target, false); err != nil {
 			return err
 		}

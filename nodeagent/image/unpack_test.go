@@ -114,6 +114,12 @@ func TestUnpackRefusesUnsafeEntries(t *testing.T) {
 		}, "h"},
 		{"char device", []tarEntry{{name: "dev/mem", typ: tar.TypeChar, major: 1, minor: 1}}, "dev/mem"},
 		{"block device", []tarEntry{{name: "dev/sda", typ: tar.TypeBlock, major: 8, minor: 0}}, "dev/sda"},
+		// A whiteout's hidden name is checked like any name: these would
+		// remove the layer's parent (every other layer) or the layer itself.
+		{"whiteout of dotdot", []tarEntry{{name: ".wh...", typ: tar.TypeReg}}, ".wh..."},
+		{"nested whiteout of dotdot", []tarEntry{{name: "a/b/.wh...", typ: tar.TypeReg}}, "a/b/.wh..."},
+		{"whiteout of dot", []tarEntry{{name: ".wh..", typ: tar.TypeReg}}, ".wh.."},
+		{"whiteout of nothing", []tarEntry{{name: "a/.wh.", typ: tar.TypeReg}}, "a/.wh."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir, err := unpack(t, makeTar(t, tc.entries...))
