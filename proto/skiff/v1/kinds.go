@@ -35,6 +35,9 @@ var kindInfos = []KindInfo{
 	{Kind_KIND_REPLICA_SET, "ReplicaSet", "replicasets", []string{"rs"}, true, true, func() Resource { return &ReplicaSet{} }},
 	{Kind_KIND_AUTOSCALER, "Autoscaler", "autoscalers", []string{"as"}, true, true, func() Resource { return &Autoscaler{} }},
 	{Kind_KIND_EVENT, "Event", "events", []string{"ev"}, true, false, func() Resource { return &Event{} }},
+	// ConfigMap and Secret
+	{Kind_KIND_CONFIG_MAP, "ConfigMap", "configmaps", []string{"cm"}, true, false, func() Resource { return &ConfigMap{} }},
+	{Kind_KIND_SECRET, "Secret", "secrets", nil, true, false, func() Resource { return &Secret{} }},
 }
 
 // Kinds lists every kind, in a stable order.
@@ -96,6 +99,10 @@ func KindOf(r Resource) Kind {
 		return Kind_KIND_AUTOSCALER
 	case *Event:
 		return Kind_KIND_EVENT
+	case *ConfigMap:
+		return Kind_KIND_CONFIG_MAP
+	case *Secret:
+		return Kind_KIND_SECRET
 	}
 	return Kind_KIND_UNSPECIFIED
 }
@@ -119,6 +126,10 @@ func Wrap(r Resource) *Object {
 		return &Object{Kind: &Object_Autoscaler{Autoscaler: v}}
 	case *Event:
 		return &Object{Kind: &Object_Event{Event: v}}
+	case *ConfigMap:
+		return &Object{Kind: &Object_ConfigMap{ConfigMap: v}}
+	case *Secret:
+		return &Object{Kind: &Object_Secret{Secret: v}}
 	}
 	return &Object{}
 }
@@ -142,6 +153,10 @@ func (o *Object) Unwrap() Resource {
 		return v.Autoscaler
 	case *Object_Event:
 		return v.Event
+	case *Object_ConfigMap:
+		return v.ConfigMap
+	case *Object_Secret:
+		return v.Secret
 	}
 	return nil
 }
@@ -175,6 +190,9 @@ var kubernetesTypes = []KubernetesType{
 	{"apps/v1", "ReplicaSet", Kind_KIND_REPLICA_SET},
 	{"autoscaling/v1", "HorizontalPodAutoscaler", Kind_KIND_AUTOSCALER},
 	{"autoscaling/v2", "HorizontalPodAutoscaler", Kind_KIND_AUTOSCALER},
+	// ConfigMap and Secret
+	{"v1", "ConfigMap", Kind_KIND_CONFIG_MAP},
+	{"v1", "Secret", Kind_KIND_SECRET},
 }
 
 // KubernetesAPIVersions are the Kubernetes apiVersions served beside
