@@ -18,6 +18,9 @@ type podState struct {
 	// runningSince is when every container first ran, for the start
 	// latency metric.
 	runningSeen bool
+	// configRefreshed is when the ConfigMap and Secret volumes were last
+	// compared with their objects.
+	configRefreshed time.Time
 }
 
 // containerState is the worker's memory of one container of the pod.

@@ -42,6 +42,7 @@ func (a *Agent) syncPod(ctx context.Context, pod *skiffv1.Pod, st *podState) (do
 		}
 		st.sandboxReady = true
 	}
+	a.refreshConfigVolumes(ctx, pod, st)
 	for _, c := range pod.Spec.Containers {
 		if err := a.syncContainer(ctx, pod, c, insts[c.Name], st); err != nil {
 			a.log.Debug("container sync", "pod", client.KeyOf(pod), "container", c.Name, "err", err)
