@@ -59,6 +59,7 @@ func startControlPlane(ctx context.Context, g *errgroup.Group, f *serverFlags, l
 		EtcdEndpoints: f.etcdEndpoints, EtcdTLS: etcdTLS, ClusterCIDR: f.clusterCIDR,
 		Logger: log.With("component", "apiserver"), Registerer: reg,
 		RegisterServices: usage.Register,
+		RotateSecretKey:  f.rotateSecretKey,
 	}
 	cp := &controlPlane{}
 	var srv *apiserver.Server
