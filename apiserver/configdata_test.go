@@ -2,6 +2,7 @@ package apiserver_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,10 +10,13 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/skiff-sh/skiff/apiserver"
 	"github.com/skiff-sh/skiff/apiserver/apitest"
+	"github.com/skiff-sh/skiff/apiserver/audit"
 	"github.com/skiff-sh/skiff/apiserver/secretbox"
 	"github.com/skiff-sh/skiff/apiserver/storage"
 	"github.com/skiff-sh/skiff/client"
@@ -230,4 +234,49 @@ func TestNodeReadsOnlyItsPodsConfig(t *testing.T) {
 	}
 	_, err = n1.Secrets().Get(ctx, "default", "mine")
 	wantCode(t, err, codes.PermissionDenied, "")
+}
+
+// The audit log records changes to Secrets (who, which, the outcome) but
+// never their values, also when a change is refused.
+func TestAuditNeverHoldsSecretValues(t *testing.T) {
+	logPath := filepath.Join(t.TempDir(), "audit.log")
+	log, err := audit.Open(audit.Options{Path: logPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &audit.Interceptor{Log: log}
+	srv := apitest.Start(t, func(c *apiserver.Config) {
+		c.GRPCOptions = append(c.GRPCOptions, grpc.ChainUnaryInterceptor(rec.Unary))
+	})
+	ctx := ctxT(t)
+	plain := "audit-must-not-see-this"
+	sec, err := srv.Client.Secrets().Create(ctx, &skiffv1.Secret{
+		Metadata: &skiffv1.ObjectMeta{Name: "db"}, StringData: map[string]string{"password": plain},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec.StringData = map[string]string{"bad/key": plain}
+	_, err = srv.Client.Secrets().Update(ctx, sec)
+	wantCode(t, err, codes.InvalidArgument, "bad/key")
+	if strings.Contains(err.Error(), plain) {
+		t.Fatalf("the refusal quotes the value: %v", err)
+	}
+	if _, _, err := srv.Client.Secrets().Delete(ctx, "default", "db", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := log.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(data), `"kind":"secrets"`); n < 3 {
+		t.Fatalf("%d audit entries about secrets, want create, update and delete:\n%s", n, data)
+	}
+	b64 := base64.StdEncoding.EncodeToString([]byte(plain))
+	if strings.Contains(string(data), plain) || strings.Contains(string(data), b64[:16]) {
+		t.Fatalf("the audit log holds a Secret's value:\n%s", data)
+	}
 }
