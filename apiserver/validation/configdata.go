@@ -163,14 +163,12 @@ func validateConfigVolume(e *errs, p string, v *skiffv1.PodVolume) int {
 	sources := 0
 	if c := v.ConfigMap; c != nil {
 		sources++
-		checkSubdomain(e, p+".configMap.name", c.Name)
-		checkItems(e, p+".configMap.items", c.Items)
+		checkSource(e, p+".configMap", "name", c.Name, c.Items)
 		checkMode(e, p+".configMap.defaultMode", c.DefaultMode)
 	}
 	if s := v.Secret; s != nil {
 		sources++
-		checkSubdomain(e, p+".secret.secretName", s.SecretName)
-		checkItems(e, p+".secret.items", s.Items)
+		checkSource(e, p+".secret", "secretName", s.SecretName, s.Items)
 		checkMode(e, p+".secret.defaultMode", s.DefaultMode)
 	}
 	if pr := v.Projected; pr != nil {
@@ -181,13 +179,11 @@ func validateConfigVolume(e *errs, p string, v *skiffv1.PodVolume) int {
 			n := 0
 			if c := src.ConfigMap; c != nil {
 				n++
-				checkSubdomain(e, sp+".configMap.name", c.Name)
-				checkItems(e, sp+".configMap.items", c.Items)
+				checkSource(e, sp+".configMap", "name", c.Name, c.Items)
 			}
 			if s := src.Secret; s != nil {
 				n++
-				checkSubdomain(e, sp+".secret.name", s.Name)
-				checkItems(e, sp+".secret.items", s.Items)
+				checkSource(e, sp+".secret", "name", s.Name, s.Items)
 			}
 			if n != 1 {
 				e.add(sp, "exactly one of configMap or secret must be set")
@@ -195,6 +191,13 @@ func validateConfigVolume(e *errs, p string, v *skiffv1.PodVolume) int {
 		}
 	}
 	return sources
+}
+
+// checkSource checks the object a volume or projection names and the
+// items it takes from it.
+func checkSource(e *errs, path, nameField, name string, items []*skiffv1.KeyToPath) {
+	checkSubdomain(e, path+"."+nameField, name)
+	checkItems(e, path+".items", items)
 }
 
 func checkItems(e *errs, path string, items []*skiffv1.KeyToPath) {
