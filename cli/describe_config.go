@@ -2,7 +2,8 @@ package cli
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
@@ -33,14 +34,14 @@ func (d *describer) configMap(c *skiffv1.ConfigMap) {
 	d.kv(0, "Immutable", titleBool(c.GetImmutable()))
 	d.head(0, "Data")
 	d.row(0, "====")
-	for _, k := range sortedKeys(c.GetData()) {
+	for _, k := range slices.Sorted(maps.Keys(c.GetData())) {
 		d.row(0, k+":")
 		d.row(0, "----")
 		d.row(0, c.GetData()[k])
 	}
 	d.head(0, "BinaryData")
 	d.row(0, "====")
-	for _, k := range sortedKeys(c.GetBinaryData()) {
+	for _, k := range slices.Sorted(maps.Keys(c.GetBinaryData())) {
 		d.row(0, fmt.Sprintf("%s: %d bytes", k, len(c.GetBinaryData()[k])))
 	}
 }
@@ -51,18 +52,9 @@ func (d *describer) secret(s *skiffv1.Secret) {
 	d.kv(0, "Immutable", titleBool(s.GetImmutable()))
 	d.head(0, "Data")
 	d.row(0, "====")
-	for _, k := range sortedKeys(s.GetData()) {
+	for _, k := range slices.Sorted(maps.Keys(s.GetData())) {
 		d.row(0, fmt.Sprintf("%s:\t%d bytes", k, len(s.GetData()[k])))
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // envValue is an env entry as kubectl describes it: the value, or where it
