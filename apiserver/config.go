@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -64,6 +65,12 @@ type Config struct {
 	// exec): its client certificate and the CA; each agent must present
 	// the certificate of node:<its node>.
 	AgentTLS *tls.Config
+	// SecretKeyFile holds the keys that encrypt Secrets in etcd
+	// (default <DataDir>/pki/secret-encryption-keys, made with one key on
+	// first start, mode 0600). RotateSecretKey adds a new key to it at
+	// start; every Secret is then re-encrypted under the new key.
+	SecretKeyFile   string
+	RotateSecretKey bool
 }
 
 // EtcdServing is the embedded etcd's TLS: its serving certificate and the
@@ -111,6 +118,12 @@ func (c *Config) setDefaults() error {
 	}
 	if len(c.EtcdEndpoints) == 0 && c.DataDir == "" {
 		return fmt.Errorf("apiserver: --data-dir is required for the embedded etcd")
+	}
+	if c.SecretKeyFile == "" {
+		if c.DataDir == "" {
+			return fmt.Errorf("apiserver: --data-dir is required: it holds the key that encrypts Secrets")
+		}
+		c.SecretKeyFile = filepath.Join(c.DataDir, "pki", "secret-encryption-keys")
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("apiserver: --listen %q: %w", c.Listen, err)

@@ -88,10 +88,20 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	defer b.close()
 	s.etcd = b
+	keys, err := loadSecretKeys(s.cfg.SecretKeyFile, s.cfg.RotateSecretKey)
+	if err != nil {
+		return err
+	}
 	s.store = storage.New(b.client, storage.Options{
 		Metrics:      storage.NewMetrics(s.cfg.Registerer),
 		SingleMember: b.embedded != nil,
+		Sealer:       keys,
 	})
+	if n, err := s.store.ReencryptSecrets(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		s.log.Info("re-encrypted Secrets under the newest key", "count", n, "key", keys.PrimaryID())
+	}
 	s.metrics.registerObjectCounts(s.cfg.Registerer, s.store)
 	if err := s.ensureNamespaces(ctx); err != nil {
 		return err

@@ -198,6 +198,10 @@ func (d *describer) describe(obj skiffv1.Resource) {
 		d.replicaSet(o)
 	case *skiffv1.Autoscaler:
 		d.autoscaler(o)
+	case *skiffv1.ConfigMap:
+		d.configMap(o)
+	case *skiffv1.Secret:
+		d.secret(o)
 	case *skiffv1.Namespace:
 		d.kv(0, "Status", orUnknown(o.GetStatus().GetPhase()))
 	case *skiffv1.Event:

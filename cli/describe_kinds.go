@@ -85,12 +85,13 @@ func (d *describer) container(c *skiffv1.Container, cs *skiffv1.ContainerStatus)
 	if rp := c.GetReadinessProbe(); rp != nil {
 		d.kv(2, "Readiness", probe(rp))
 	}
+	d.envFrom(2, c.GetEnvFrom())
 	if len(c.GetEnv()) == 0 {
 		d.kv(2, "Environment", "<none>")
 	} else {
 		d.head(2, "Environment")
 		for _, env := range c.GetEnv() {
-			d.kv(3, env.GetName(), env.GetValue())
+			d.kv(3, env.GetName(), envValue(env))
 		}
 	}
 	if len(c.GetVolumeMounts()) == 0 {
@@ -160,6 +161,7 @@ func (d *describer) podVolumes(vols []*skiffv1.PodVolume) {
 	for _, v := range vols {
 		d.head(1, v.GetName())
 		switch {
+		case d.configVolume(v):
 		case v.GetEmptyDir() != nil:
 			d.kv(2, "Type", "EmptyDir (a directory that lives as long as the pod)")
 			d.kv(2, "Medium", orDefault(v.GetEmptyDir().GetMedium(), "<node disk>"))

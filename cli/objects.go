@@ -21,7 +21,11 @@ func parseKind(s string) (skiffv1.KindInfo, error) {
 	if err != nil {
 		var names []string
 		for _, k := range skiffv1.Kinds() {
-			names = append(names, fmt.Sprintf("%s (%s)", k.Plural, strings.Join(k.ShortNames, ",")))
+			name := k.Plural
+			if len(k.ShortNames) > 0 {
+				name += fmt.Sprintf(" (%s)", strings.Join(k.ShortNames, ","))
+			}
+			names = append(names, name)
 		}
 		return info, fmt.Errorf("unknown kind %q; use one of: %s", s, strings.Join(names, ", "))
 	}

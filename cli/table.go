@@ -81,6 +81,10 @@ func tableFor(k skiffv1.Kind) table {
 		return table{[]string{"LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"}, []string{"SOURCE", "COUNT"}, eventRow}
 	case skiffv1.Kind_KIND_NAMESPACE:
 		return table{[]string{"NAME", "STATUS", "AGE"}, nil, namespaceRow}
+	case skiffv1.Kind_KIND_CONFIG_MAP:
+		return table{[]string{"NAME", "DATA", "AGE"}, nil, configMapRow}
+	case skiffv1.Kind_KIND_SECRET:
+		return table{[]string{"NAME", "TYPE", "DATA", "AGE"}, nil, secretRow}
 	}
 	return table{[]string{"NAME", "AGE"}, nil, func(o skiffv1.Resource, now time.Time) ([]string, []string) {
 		return []string{o.GetMetadata().GetName(), age(o.GetMetadata().GetCreationTimestamp(), now)}, nil

@@ -75,6 +75,10 @@ func (c *Client) Autoscalers() Resource[*skiffv1.Autoscaler] {
 	return For[*skiffv1.Autoscaler](c)
 }
 func (c *Client) Events() Resource[*skiffv1.Event] { return For[*skiffv1.Event](c) }
+func (c *Client) ConfigMaps() Resource[*skiffv1.ConfigMap] {
+	return For[*skiffv1.ConfigMap](c)
+}
+func (c *Client) Secrets() Resource[*skiffv1.Secret] { return For[*skiffv1.Secret](c) }
 
 // Bind assigns a pending pod to a node (compare-and-swap on the pod when
 // resourceVersion is set).

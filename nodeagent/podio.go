@@ -13,7 +13,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/skiff-sh/skiff/client"
-	"github.com/skiff-sh/skiff/nodeagent/image"
 	"github.com/skiff-sh/skiff/nodeagent/runtime"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
@@ -124,10 +123,12 @@ func (s *podIOServer) Exec(stream skiffv1.PodIO_ExecServer) error {
 	out := &execOutput{stream: stream}
 	spec := runtime.ExecSpec{
 		Command: start.Command,
-		Env:     s.containerEnv(c),
-		TTY:     start.Tty,
-		Stdout:  out.writer(false),
-		Stderr:  out.writer(true),
+		// Env left empty: the runtime gives the command the environment
+		// the container started with, values from ConfigMaps and Secrets
+		// as they were then.
+		TTY:    start.Tty,
+		Stdout: out.writer(false),
+		Stderr: out.writer(true),
 	}
 	if start.Size != nil {
 		spec.Size = runtime.WindowSize{Rows: uint16(start.Size.Height), Cols: uint16(start.Size.Width)}
@@ -179,20 +180,6 @@ func (s *podIOServer) Exec(stream skiffv1.PodIO_ExecServer) error {
 	}
 	exit := int32(code)
 	return out.send(&skiffv1.ExecOutput{ExitCode: &exit})
-}
-
-// containerEnv is the environment the container runs with, so exec'd
-// commands see the same PATH and variables.
-func (s *podIOServer) containerEnv(c *skiffv1.Container) []string {
-	img, err := s.agent.images.Get(c.Image)
-	if err != nil {
-		return withDefaultPath(nil)
-	}
-	var env []image.EnvVar
-	for _, e := range c.Env {
-		env = append(env, image.EnvVar{Name: e.Name, Value: e.Value})
-	}
-	return withDefaultPath(img.Config.Apply(image.Overrides{Env: env}).Env)
 }
 
 // execOutput serialises sends from the stdout and stderr copiers.

@@ -15,9 +15,9 @@ import (
 
 // containerSpec turns a pod's container into the runtime's plain spec.
 func (a *Agent) containerSpec(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.Container, img image.Image, attempt int) (runtime.ContainerSpec, error) {
-	var env []image.EnvVar
-	for _, e := range c.Env {
-		env = append(env, image.EnvVar{Name: e.Name, Value: e.Value})
+	env, err := a.configEnv(ctx, pod, c)
+	if err != nil {
+		return runtime.ContainerSpec{}, err
 	}
 	proc := img.Config.Apply(image.Overrides{Command: c.Command, Args: c.Args, Env: env, WorkingDir: c.WorkingDir})
 	if len(proc.Argv) == 0 {

@@ -24,6 +24,9 @@ type podState struct {
 	// one's exit), a sync uses it instead of reading the runtime again.
 	insts  map[string][]instance
 	steady bool
+	// configRefreshed is when the ConfigMap and Secret volumes were last
+	// compared with their objects.
+	configRefreshed time.Time
 }
 
 // containerState is the worker's memory of one container of the pod.

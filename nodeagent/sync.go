@@ -47,6 +47,7 @@ func (a *Agent) syncPod(ctx context.Context, pod *skiffv1.Pod, st *podState) (do
 		st.sandboxReady = true
 	}
 	acted := false
+	a.refreshConfigVolumes(ctx, pod, st)
 	for _, c := range pod.Spec.Containers {
 		changed, err := a.syncContainer(ctx, pod, c, insts[c.Name], st)
 		if err != nil {
@@ -216,8 +217,13 @@ func (a *Agent) startContainer(ctx context.Context, pod *skiffv1.Pod, c *skiffv1
 	}
 	spec, err := a.containerSpec(ctx, pod, c, img, attempt)
 	if err != nil {
+		// Waiting on a ConfigMap or Secret is tried again every sync:
+		// one event per distinct problem, not one a second.
+		again := cs.waitingReason == "CreateContainerConfigError" && cs.waitingMessage == err.Error()
 		cs.waitingReason, cs.waitingMessage = "CreateContainerConfigError", err.Error()
-		a.event(ctx, pod, "Warning", "Failed", fmt.Sprintf("Error: %v", err))
+		if !again {
+			a.event(ctx, pod, "Warning", "Failed", fmt.Sprintf("Error: %v", err))
+		}
 		return err
 	}
 	// Keep one exited instance for `logs --previous`; remove the rest.

@@ -33,14 +33,36 @@ func (a *Agent) volumeMounts(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.C
 		if err != nil {
 			return nil, fmt.Errorf("volume %q: %w", v.Name, err)
 		}
+		readOnly := m.ReadOnly || v.GetVolume().GetReadOnly()
+		if isConfigVolume(v) {
+			// The agent's files, read-only to the container. A subPath
+			// goes through the ..data link to the current version, which
+			// then stays as it is (as in Kubernetes, no updates there).
+			readOnly = true
+			if m.SubPath != "" {
+				if src, err = currentVersionDir(src); err != nil {
+					return nil, fmt.Errorf("volume %q: %w", v.Name, err)
+				}
+			}
+		}
 		// The runtime resolves the subPath as the container starts, never
 		// through a symlink: the workload may have planted one.
 		out = append(out, runtime.Mount{
 			Source: src, SubPath: m.SubPath, Destination: m.MountPath,
-			ReadOnly: m.ReadOnly || v.GetVolume().GetReadOnly(),
+			ReadOnly: readOnly,
 		})
 	}
 	return out, nil
+}
+
+// currentVersionDir is the directory the ..data link of a ConfigMap or
+// Secret volume points at now.
+func currentVersionDir(dir string) (string, error) {
+	target, err := os.Readlink(filepath.Join(dir, "..data"))
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, filepath.Base(target)), nil
 }
 
 func (a *Agent) volumeSource(ctx context.Context, pod *skiffv1.Pod, v *skiffv1.PodVolume) (string, error) {
@@ -59,6 +81,8 @@ func (a *Agent) volumeSource(ctx context.Context, pod *skiffv1.Pod, v *skiffv1.P
 			return "", fmt.Errorf("hostPath %s: %w", v.HostPath.Path, err)
 		}
 		return v.HostPath.Path, nil
+	case isConfigVolume(v):
+		return a.configVolumeDir(ctx, pod, v)
 	case v.Volume != nil:
 		vol, err := a.cfg.Client.Volumes().Get(ctx, pod.Metadata.Namespace, v.Volume.Name)
 		if err != nil {

@@ -9,7 +9,8 @@
 //
 // Authorization: a fixed table per identity (rules.go), with Kubernetes'
 // Node authorizer and NodeRestriction for nodes (nodes.go): a node reads
-// only the pods bound to it, the volumes they use and nodes, and writes
+// only the pods bound to it, the volumes, ConfigMaps and Secrets they use
+// and nodes, and writes
 // only its own Node, the status of its pods, events about those (at a
 // limited rate) and usage for its own pods. The stored objects decide,
 // never the request. Methods the table does not know are admin-only, so a

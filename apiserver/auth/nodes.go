@@ -13,7 +13,7 @@ import (
 )
 
 // nodeReadsWhat is the reason given when a node reads something else.
-const nodeReadsWhat = "a node reads only its own pods (list and watch them with the field selector spec.nodeName=<node>), the volumes they use, and nodes"
+const nodeReadsWhat = "a node reads only its own pods (list and watch them with the field selector spec.nodeName=<node>), the volumes, ConfigMaps and Secrets they use (one by one), and nodes"
 
 // authorizeNode is Kubernetes' NodeRestriction and Node authorizer for
 // skiff: a node reads the pods bound to it and what they use, and writes
@@ -33,6 +33,8 @@ func (a *Authorizer) authorizeNode(ctx context.Context, id pki.Identity, node, m
 			return a.requireBoundHere(ctx, id, node, method, t)
 		case skiffv1.Kind_KIND_VOLUME:
 			return a.requireVolumeUsedHere(ctx, id, node, method, t)
+		case skiffv1.Kind_KIND_CONFIG_MAP, skiffv1.Kind_KIND_SECRET:
+			return a.requireConfigUsedHere(ctx, id, node, method, t)
 		}
 		return deny(id, method, t, nodeReadsWhat)
 
@@ -184,6 +186,25 @@ func (a *Authorizer) requireVolumeUsedHere(ctx context.Context, id pki.Identity,
 			if v.GetVolume().GetName() == t.Name {
 				return nil
 			}
+		}
+	}
+	return deny(id, method, t, fmt.Sprintf("no pod bound to node %s uses it", node))
+}
+
+// requireConfigUsedHere allows reading a ConfigMap or Secret that a pod
+// bound to node uses, as Kubernetes' node authorizer does: a node never
+// sees the Secrets of pods running elsewhere.
+func (a *Authorizer) requireConfigUsedHere(ctx context.Context, id pki.Identity, node, method string, t Target) error {
+	if a.NodePods == nil {
+		return status.Error(codes.Internal, "auth: no pod lookup configured for node authorization")
+	}
+	pods, err := a.NodePods(ctx, node, t.Namespace)
+	if err != nil {
+		return status.Errorf(codes.Unavailable, "auth: list the pods of node %s to authorize %s: %v", node, id.Name, err)
+	}
+	for _, p := range pods {
+		if p.GetSpec().Uses(t.Kind, t.Name) {
+			return nil
 		}
 	}
 	return deny(id, method, t, fmt.Sprintf("no pod bound to node %s uses it", node))

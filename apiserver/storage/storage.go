@@ -24,6 +24,17 @@ type Store struct {
 	// its own state is then the cluster's, and skipping the read-index
 	// round trip makes reads several times cheaper.
 	readOpts []clientv3.OpOption
+	sealer   Sealer
+}
+
+// Sealer encrypts the stored values of kinds that hold secrets.
+type Sealer interface {
+	// Seal encrypts plain; aad is the etcd key, bound to the result.
+	Seal(plain, aad []byte) ([]byte, error)
+	Open(sealed, aad []byte) ([]byte, error)
+	// SealedByPrimary reports whether a stored value needs no
+	// re-encryption.
+	SealedByPrimary(sealed []byte) bool
 }
 
 // Options tune a store.
@@ -32,11 +43,13 @@ type Options struct {
 	// SingleMember says etcd is one member in this process, so local reads
 	// are linearizable.
 	SingleMember bool
+	// Sealer, when set, encrypts Secrets at rest.
+	Sealer Sealer
 }
 
 // New makes a store over an etcd client.
 func New(etcd *clientv3.Client, opts Options) *Store {
-	s := &Store{etcd: etcd, metrics: opts.Metrics}
+	s := &Store{etcd: etcd, metrics: opts.Metrics, sealer: opts.Sealer}
 	if opts.SingleMember {
 		s.readOpts = []clientv3.OpOption{clientv3.WithSerializable()}
 	}
@@ -47,11 +60,11 @@ func New(etcd *clientv3.Client, opts Options) *Store {
 // the same transaction, which must not exist yet. ttl > 0 makes the object
 // expire after about that long (events).
 func (s *Store) Create(ctx context.Context, obj skiffv1.Resource, claims []string, ttl time.Duration) (skiffv1.Resource, error) {
-	_, key, err := s.locate(obj)
+	info, key, err := s.locate(obj)
 	if err != nil {
 		return nil, err
 	}
-	data, err := encode(obj)
+	data, err := s.encode(info, key, obj)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +121,7 @@ func (s *Store) Get(ctx context.Context, kind skiffv1.Kind, namespace, name stri
 	if len(resp.Kvs) == 0 {
 		return nil, ErrNotFound
 	}
-	return decode(info, resp.Kvs[0].Value, resp.Kvs[0].ModRevision)
+	return s.decode(info, resp.Kvs[0].Key, resp.Kvs[0].Value, resp.Kvs[0].ModRevision)
 }
 
 // List reads every object of a kind (in one namespace when set) and the
@@ -128,7 +141,7 @@ func (s *Store) List(ctx context.Context, kind skiffv1.Kind, namespace string) (
 	}
 	out := make([]skiffv1.Resource, 0, len(resp.Kvs))
 	for _, kv := range resp.Kvs {
-		obj, err := decode(info, kv.Value, kv.ModRevision)
+		obj, err := s.decode(info, kv.Key, kv.Value, kv.ModRevision)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -157,11 +170,11 @@ func (s *Store) CountIn(ctx context.Context, kind skiffv1.Kind, namespace string
 
 // Update writes obj if the stored revision is still expect (compare and swap).
 func (s *Store) Update(ctx context.Context, obj skiffv1.Resource, expect int64) (skiffv1.Resource, error) {
-	_, key, err := s.locate(obj)
+	info, key, err := s.locate(obj)
 	if err != nil {
 		return nil, err
 	}
-	data, err := encode(obj)
+	data, err := s.encode(info, key, obj)
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +233,7 @@ func (s *Store) Delete(ctx context.Context, kind skiffv1.Kind, namespace, name s
 	if len(prev) == 0 {
 		return nil, ErrNotFound
 	}
-	return decode(info, prev[0].Value, resp.Header.Revision)
+	return s.decode(info, prev[0].Key, prev[0].Value, resp.Header.Revision)
 }
 
 // GuaranteedUpdate reads an object, applies change and writes the result,
@@ -294,6 +307,36 @@ func (s *Store) locate(obj skiffv1.Resource) (skiffv1.KindInfo, string, error) {
 	}
 	m := obj.GetMetadata()
 	return info, objectKey(info, m.GetNamespace(), m.GetName()), nil
+}
+
+// sealed says whether objects of a kind are encrypted at rest.
+func (s *Store) sealed(info skiffv1.KindInfo) bool {
+	return s.sealer != nil && info.Kind == skiffv1.Kind_KIND_SECRET
+}
+
+func (s *Store) encode(info skiffv1.KindInfo, key string, obj skiffv1.Resource) ([]byte, error) {
+	data, err := encode(obj)
+	if err != nil || !s.sealed(info) {
+		return data, err
+	}
+	out, err := s.sealer.Seal(data, []byte(key))
+	if err != nil {
+		return nil, fmt.Errorf("storage: encrypt %s: %w", key, err)
+	}
+	return out, nil
+}
+
+func (s *Store) decode(info skiffv1.KindInfo, key, data []byte, rev int64) (skiffv1.Resource, error) {
+	if s.sealed(info) {
+		plain, err := s.sealer.Open(data, key)
+		switch {
+		case err == nil:
+			data = plain
+		case !isNotSealed(err):
+			return nil, fmt.Errorf("storage: decrypt %s: %w", key, err)
+		}
+	}
+	return decode(info, data, rev)
 }
 
 func encode(obj skiffv1.Resource) ([]byte, error) {

@@ -79,7 +79,7 @@ func (s *Store) Watch(ctx context.Context, kind skiffv1.Kind, namespace string, 
 				continue
 			}
 			for _, e := range resp.Events {
-				ev, err := convert(info, e)
+				ev, err := s.convert(info, e)
 				if err != nil {
 					send(WatchEvent{Err: err})
 					return
@@ -96,11 +96,11 @@ func (s *Store) Watch(ctx context.Context, kind skiffv1.Kind, namespace string, 
 	return out
 }
 
-func convert(info skiffv1.KindInfo, e *clientv3.Event) (WatchEvent, error) {
+func (s *Store) convert(info skiffv1.KindInfo, e *clientv3.Event) (WatchEvent, error) {
 	ev := WatchEvent{Revision: e.Kv.ModRevision}
 	var err error
 	if e.PrevKv != nil {
-		if ev.Prev, err = decode(info, e.PrevKv.Value, e.PrevKv.ModRevision); err != nil {
+		if ev.Prev, err = s.decode(info, e.PrevKv.Key, e.PrevKv.Value, e.PrevKv.ModRevision); err != nil {
 			return ev, err
 		}
 	}
@@ -110,13 +110,13 @@ func convert(info skiffv1.KindInfo, e *clientv3.Event) (WatchEvent, error) {
 		if e.PrevKv == nil {
 			return ev, fmt.Errorf("storage: delete event without the previous value")
 		}
-		ev.Object, err = decode(info, e.PrevKv.Value, e.Kv.ModRevision)
+		ev.Object, err = s.decode(info, e.PrevKv.Key, e.PrevKv.Value, e.Kv.ModRevision)
 	case e.IsCreate():
 		ev.Type = Added
-		ev.Object, err = decode(info, e.Kv.Value, e.Kv.ModRevision)
+		ev.Object, err = s.decode(info, e.Kv.Key, e.Kv.Value, e.Kv.ModRevision)
 	default:
 		ev.Type = Modified
-		ev.Object, err = decode(info, e.Kv.Value, e.Kv.ModRevision)
+		ev.Object, err = s.decode(info, e.Kv.Key, e.Kv.Value, e.Kv.ModRevision)
 	}
 	return ev, err
 }

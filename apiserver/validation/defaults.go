@@ -61,6 +61,8 @@ func Default(obj skiffv1.Resource) {
 				p.TargetPort = strconv.Itoa(int(p.Port))
 			}
 		}
+	case *skiffv1.Secret:
+		defaultSecret(o)
 	case *skiffv1.Volume:
 		if o.Spec == nil {
 			o.Spec = &skiffv1.VolumeSpec{}

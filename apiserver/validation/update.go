@@ -32,6 +32,16 @@ func ValidateUpdate(old, obj skiffv1.Resource) error {
 		if pn := prev.GetSpec().GetLocal().GetNodeName(); pn != "" && pn != o.GetSpec().GetLocal().GetNodeName() {
 			e.add("spec.local.nodeName", "cannot change once the volume holds data on node %q", pn)
 		}
+	case *skiffv1.ConfigMap:
+		prev := old.(*skiffv1.ConfigMap)
+		same := equalStrings(prev.Data, o.Data) && equalBytes(prev.BinaryData, o.BinaryData)
+		validateImmutableData(e, prev.GetImmutable(), same, o.GetImmutable())
+	case *skiffv1.Secret:
+		prev := old.(*skiffv1.Secret)
+		validateImmutableData(e, prev.GetImmutable(), equalBytes(prev.Data, o.Data), o.GetImmutable())
+		if prev.GetType() != o.GetType() {
+			e.add("type", "cannot change (%s)", prev.GetType())
+		}
 	case *skiffv1.Node:
 		prev := old.(*skiffv1.Node)
 		if pc := prev.GetSpec().GetPodCidr(); pc != "" && pc != o.GetSpec().GetPodCidr() {
@@ -47,4 +57,28 @@ func clonePodSpec(s *skiffv1.PodSpec) *skiffv1.PodSpec {
 		return &skiffv1.PodSpec{}
 	}
 	return proto.Clone(s).(*skiffv1.PodSpec)
+}
+
+func equalStrings(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+func equalBytes(a, b map[string][]byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || string(w) != string(v) {
+			return false
+		}
+	}
+	return true
 }

@@ -44,6 +44,10 @@ func Validate(obj skiffv1.Resource) error {
 		validateReplicaSet(e, o.GetSpec())
 	case *skiffv1.Autoscaler:
 		validateAutoscaler(e, o.GetSpec())
+	case *skiffv1.ConfigMap:
+		validateConfigMap(e, o)
+	case *skiffv1.Secret:
+		validateSecret(e, o)
 	case *skiffv1.Event:
 		if o.GetInvolvedObject().GetName() == "" {
 			e.add("involvedObject.name", "required")
@@ -67,9 +71,10 @@ func validateMeta(e *errs, m *skiffv1.ObjectMeta, info skiffv1.KindInfo) {
 		e.add("metadata", "required")
 		return
 	}
-	if info.Kind == skiffv1.Kind_KIND_NODE || info.Kind == skiffv1.Kind_KIND_EVENT {
+	switch info.Kind {
+	case skiffv1.Kind_KIND_NODE, skiffv1.Kind_KIND_EVENT, skiffv1.Kind_KIND_CONFIG_MAP, skiffv1.Kind_KIND_SECRET:
 		checkSubdomain(e, "metadata.name", m.Name)
-	} else {
+	default:
 		checkLabel(e, "metadata.name", m.Name)
 	}
 	if info.Namespaced {
@@ -156,8 +161,9 @@ func validatePodSpec(e *errs, path string, s *skiffv1.PodSpec) {
 			sources++
 			checkLabel(e, p+".volume.name", v.Volume.Name)
 		}
+		sources += validateConfigVolume(e, p, v)
 		if sources != 1 {
-			e.add(p, "exactly one of emptyDir, hostPath or volume must be set")
+			e.add(p, "exactly one of emptyDir, hostPath, volume, configMap, secret or projected must be set")
 		}
 	}
 	names := map[string]bool{}
@@ -177,7 +183,9 @@ func validatePodSpec(e *errs, path string, s *skiffv1.PodSpec) {
 			if !envName.MatchString(env.Name) {
 				e.add(idx(p+".env", j)+".name", "%q is not a valid environment variable name", env.Name)
 			}
+			validateEnvSource(e, idx(p+".env", j), env)
 		}
+		validateEnvFrom(e, p+".envFrom", c.EnvFrom)
 		if c.WorkingDir != "" && !strings.HasPrefix(c.WorkingDir, "/") {
 			e.add(p+".workingDir", "%q must be an absolute path", c.WorkingDir)
 		}

@@ -177,3 +177,44 @@ func FuzzValidate(f *testing.F) {
 		}
 	})
 }
+
+// Pod fields that name ConfigMaps and Secrets: every problem is told with
+// its field.
+func TestValidateConfigSources(t *testing.T) {
+	bad := int32(0o1777)
+	pod := &skiffv1.Pod{
+		Metadata: &skiffv1.ObjectMeta{Name: "p", Namespace: "default"},
+		Spec: &skiffv1.PodSpec{
+			RestartPolicy: "Always",
+			Containers: []*skiffv1.Container{{
+				Name: "c", Image: "i", ImagePullPolicy: "IfNotPresent",
+				Env: []*skiffv1.EnvVar{
+					{Name: "A", Value: "x", ValueFrom: &skiffv1.EnvVarSource{ConfigMapKeyRef: &skiffv1.KeySelector{Name: "cm", Key: "k"}}},
+					{Name: "B", ValueFrom: &skiffv1.EnvVarSource{}},
+				},
+				EnvFrom: []*skiffv1.EnvFromSource{{Prefix: "1X", ConfigMapRef: &skiffv1.ObjectRef{Name: "cm"}, SecretRef: &skiffv1.ObjectRef{Name: "s"}}},
+			}},
+			Volumes: []*skiffv1.PodVolume{
+				{Name: "a", ConfigMap: &skiffv1.ConfigMapVolumeSource{Name: "cm", DefaultMode: &bad, Items: []*skiffv1.KeyToPath{{Key: "k", Path: "../up"}}}},
+				{Name: "b", Projected: &skiffv1.ProjectedVolumeSource{Sources: []*skiffv1.VolumeProjection{{}}}},
+				{Name: "c", Secret: &skiffv1.SecretVolumeSource{SecretName: "Bad_Name", Items: []*skiffv1.KeyToPath{{Key: "k", Path: "..data"}}}},
+			},
+		},
+	}
+	err := Validate(pod)
+	for _, want := range []string{
+		"spec.containers[0].env[0].valueFrom: may not be set when value is",
+		"spec.containers[0].env[1].valueFrom: exactly one of configMapKeyRef or secretKeyRef must be set",
+		"spec.containers[0].envFrom[0]: exactly one of configMapRef or secretRef must be set",
+		`spec.containers[0].envFrom[0].prefix: "1X" is not a valid start`,
+		"spec.volumes[0].configMap.defaultMode: 1023 is not a file mode",
+		`spec.volumes[0].configMap.items[0].path: "../up" must not contain '..'`,
+		"spec.volumes[1].projected.sources[0]: exactly one of configMap or secret must be set",
+		`spec.volumes[2].secret.secretName: "Bad_Name" is not a valid name`,
+		`spec.volumes[2].secret.items[0].path: "..data": a path element may not start with '..'`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v\nlacks %q", err, want)
+		}
+	}
+}

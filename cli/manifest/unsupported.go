@@ -34,8 +34,10 @@ var podSpecUnsupported = []string{
 	"securityContext.seLinuxOptions", "securityContext.seLinuxChangePolicy",
 	"securityContext.windowsOptions",
 	"volumes[].hostPath.type",
-	"volumes[].configMap", "volumes[].secret", "volumes[].downwardAPI",
-	"volumes[].projected", "volumes[].ephemeral", "volumes[].image", "volumes[].csi",
+	"volumes[].downwardAPI",
+	"volumes[].projected.sources[].downwardAPI", "volumes[].projected.sources[].serviceAccountToken",
+	"volumes[].projected.sources[].clusterTrustBundle", "volumes[].projected.sources[].podCertificate",
+	"volumes[].ephemeral", "volumes[].image", "volumes[].csi",
 	"volumes[].nfs", "volumes[].gcePersistentDisk", "volumes[].awsElasticBlockStore",
 	"volumes[].gitRepo", "volumes[].iscsi", "volumes[].glusterfs", "volumes[].rbd",
 	"volumes[].flexVolume", "volumes[].cinder", "volumes[].cephfs", "volumes[].flocker",
@@ -47,7 +49,8 @@ var podSpecUnsupported = []string{
 // containerUnsupported holds for containers (and, once they exist, init
 // containers).
 var containerUnsupported = []string{
-	"envFrom", "env[].valueFrom", "startupProbe", "lifecycle",
+	"env[].valueFrom.fieldRef", "env[].valueFrom.resourceFieldRef", "env[].valueFrom.fileKeyRef",
+	"startupProbe", "lifecycle",
 	"terminationMessagePath", "terminationMessagePolicy", "resizePolicy",
 	"restartPolicy", "restartPolicyRules", "volumeDevices", "stdinOnce",
 	"ports[].hostIP", "resources.claims",

@@ -63,6 +63,7 @@ func startControlPlane(ctx context.Context, g *errgroup.Group, f *serverFlags, l
 		EtcdEndpoints: f.etcdEndpoints, EtcdTLS: etcdTLS, ClusterCIDR: f.clusterCIDR,
 		Logger: log.With("component", "apiserver"), Registerer: reg,
 		RegisterServices: usage.Register,
+		RotateSecretKey:  f.rotateSecretKey,
 	}
 	// Owner only when we make it, as k3s keeps its server directory (the
 	// CA key, etcd, the registry's blobs and the tokens live here). An

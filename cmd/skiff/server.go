@@ -37,6 +37,8 @@ type serverFlags struct {
 	controllers   controller.Config
 	insecure      bool
 	tlsSANs       []string
+	// rotateSecretKey adds a key that encrypts Secrets from now on.
+	rotateSecretKey bool
 }
 
 func (f *serverFlags) register(cmd *cobra.Command) {
@@ -45,6 +47,7 @@ func (f *serverFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.listen, "listen", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.API)), "gRPC API address; use 0.0.0.0:6443 for agents on other machines")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.ServerMetrics)), "Prometheus /metrics address; empty disables it")
 	fl.StringSliceVar(&f.etcdEndpoints, "etcd-endpoints", nil, "external etcd cluster (https://host:2379,…) instead of the embedded etcd")
+	fl.BoolVar(&f.rotateSecretKey, "rotate-secret-key", false, "add a new key to <data-dir>/pki/secret-encryption-keys and re-encrypt every Secret in etcd under it at start (older keys stay, to read what is not yet re-encrypted)")
 	fl.StringVar(&f.etcdListen, "etcd-listen", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.Etcd)), "embedded etcd client address (loopback only; TLS with the server's etcd-client certificate unless --insecure)")
 	f.etcd.register(cmd, true)
 	fl.StringVar(&f.clusterCIDR, "cluster-cidr", defaults.ClusterCIDR, "pod addresses; each node gets a /24 of it")

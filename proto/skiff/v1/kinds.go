@@ -40,6 +40,9 @@ var kindInfos = []KindInfo{
 	{Kind_KIND_REPLICA_SET, "ReplicaSet", "replicasets", []string{"rs"}, true, true, func() Resource { return &ReplicaSet{} }},
 	{Kind_KIND_AUTOSCALER, "Autoscaler", "autoscalers", []string{"as", "hpa"}, true, true, func() Resource { return &Autoscaler{} }},
 	{Kind_KIND_EVENT, "Event", "events", []string{"ev"}, true, false, func() Resource { return &Event{} }},
+	// ConfigMap and Secret
+	{Kind_KIND_CONFIG_MAP, "ConfigMap", "configmaps", []string{"cm"}, true, false, func() Resource { return &ConfigMap{} }},
+	{Kind_KIND_SECRET, "Secret", "secrets", nil, true, false, func() Resource { return &Secret{} }},
 }
 
 // Kinds lists every kind, in a stable order.
@@ -163,6 +166,9 @@ var kubernetesTypes = []KubernetesType{
 	{"apps/v1", "ReplicaSet", Kind_KIND_REPLICA_SET},
 	{"autoscaling/v1", "HorizontalPodAutoscaler", Kind_KIND_AUTOSCALER},
 	{"autoscaling/v2", "HorizontalPodAutoscaler", Kind_KIND_AUTOSCALER},
+	// ConfigMap and Secret
+	{"v1", "ConfigMap", Kind_KIND_CONFIG_MAP},
+	{"v1", "Secret", Kind_KIND_SECRET},
 }
 
 // KubernetesAPIVersions are the Kubernetes apiVersions served beside

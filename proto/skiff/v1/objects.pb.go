@@ -1257,8 +1257,11 @@ type Container struct {
 	SecurityContext *SecurityContext      `protobuf:"bytes,13,opt,name=security_context,json=securityContext,proto3" json:"security_context,omitempty"`
 	Stdin           bool                  `protobuf:"varint,14,opt,name=stdin,proto3" json:"stdin,omitempty"`
 	Tty             bool                  `protobuf:"varint,15,opt,name=tty,proto3" json:"tty,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Variables from every key of a ConfigMap or Secret (ConfigMap/Secret
+	// block below); numbered apart so other additions do not collide.
+	EnvFrom       []*EnvFromSource `protobuf:"bytes,30,rep,name=env_from,json=envFrom,proto3" json:"env_from,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Container) Reset() {
@@ -1396,10 +1399,20 @@ func (x *Container) GetTty() bool {
 	return false
 }
 
+func (x *Container) GetEnvFrom() []*EnvFromSource {
+	if x != nil {
+		return x.EnvFrom
+	}
+	return nil
+}
+
 type EnvVar struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Value         string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Value string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	// A key of a ConfigMap or Secret instead of value; read once, when the
+	// container starts.
+	ValueFrom     *EnvVarSource `protobuf:"bytes,3,opt,name=value_from,json=valueFrom,proto3" json:"value_from,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1446,6 +1459,13 @@ func (x *EnvVar) GetValue() string {
 		return x.Value
 	}
 	return ""
+}
+
+func (x *EnvVar) GetValueFrom() *EnvVarSource {
+	if x != nil {
+		return x.ValueFrom
+	}
+	return nil
 }
 
 type ContainerPort struct {
@@ -2014,7 +2034,11 @@ type PodVolume struct {
 	EmptyDir *EmptyDirSource        `protobuf:"bytes,2,opt,name=empty_dir,json=emptyDir,proto3" json:"empty_dir,omitempty"`
 	HostPath *HostPathSource        `protobuf:"bytes,3,opt,name=host_path,json=hostPath,proto3" json:"host_path,omitempty"`
 	// A reference to a Volume object in the pod's namespace.
-	Volume        *VolumeClaimSource `protobuf:"bytes,4,opt,name=volume,proto3" json:"volume,omitempty"`
+	Volume *VolumeClaimSource `protobuf:"bytes,4,opt,name=volume,proto3" json:"volume,omitempty"`
+	// Files from ConfigMaps and Secrets (ConfigMap/Secret block below).
+	ConfigMap     *ConfigMapVolumeSource `protobuf:"bytes,10,opt,name=config_map,json=configMap,proto3" json:"config_map,omitempty"`
+	Secret        *SecretVolumeSource    `protobuf:"bytes,11,opt,name=secret,proto3" json:"secret,omitempty"`
+	Projected     *ProjectedVolumeSource `protobuf:"bytes,12,opt,name=projected,proto3" json:"projected,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2073,6 +2097,27 @@ func (x *PodVolume) GetHostPath() *HostPathSource {
 func (x *PodVolume) GetVolume() *VolumeClaimSource {
 	if x != nil {
 		return x.Volume
+	}
+	return nil
+}
+
+func (x *PodVolume) GetConfigMap() *ConfigMapVolumeSource {
+	if x != nil {
+		return x.ConfigMap
+	}
+	return nil
+}
+
+func (x *PodVolume) GetSecret() *SecretVolumeSource {
+	if x != nil {
+		return x.Secret
+	}
+	return nil
+}
+
+func (x *PodVolume) GetProjected() *ProjectedVolumeSource {
+	if x != nil {
+		return x.Projected
 	}
 	return nil
 }
@@ -4300,6 +4345,808 @@ func (x *ObjectReference) GetUid() string {
 	return ""
 }
 
+type ConfigMap struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Metadata *ObjectMeta            `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	// Keys are file names: [-._a-zA-Z0-9]+, not "." or "..".
+	Data       map[string]string `protobuf:"bytes,2,rep,name=data,proto3" json:"data,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	BinaryData map[string][]byte `protobuf:"bytes,3,rep,name=binary_data,json=binaryData,proto3" json:"binary_data,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// When true, data cannot change any more (and immutable cannot be unset).
+	Immutable     *bool `protobuf:"varint,4,opt,name=immutable,proto3,oneof" json:"immutable,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigMap) Reset() {
+	*x = ConfigMap{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigMap) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigMap) ProtoMessage() {}
+
+func (x *ConfigMap) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigMap.ProtoReflect.Descriptor instead.
+func (*ConfigMap) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *ConfigMap) GetMetadata() *ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *ConfigMap) GetData() map[string]string {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *ConfigMap) GetBinaryData() map[string][]byte {
+	if x != nil {
+		return x.BinaryData
+	}
+	return nil
+}
+
+func (x *ConfigMap) GetImmutable() bool {
+	if x != nil && x.Immutable != nil {
+		return *x.Immutable
+	}
+	return false
+}
+
+type Secret struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Metadata *ObjectMeta            `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	// Stored encrypted in etcd.
+	Data map[string][]byte `protobuf:"bytes,2,rep,name=data,proto3" json:"data,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Write-only: merged into data by the server, never stored or returned.
+	StringData map[string]string `protobuf:"bytes,3,rep,name=string_data,json=stringData,proto3" json:"string_data,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Opaque (default), kubernetes.io/tls, kubernetes.io/dockerconfigjson, …
+	Type          string `protobuf:"bytes,4,opt,name=type,proto3" json:"type,omitempty"`
+	Immutable     *bool  `protobuf:"varint,5,opt,name=immutable,proto3,oneof" json:"immutable,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Secret) Reset() {
+	*x = Secret{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Secret) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Secret) ProtoMessage() {}
+
+func (x *Secret) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Secret.ProtoReflect.Descriptor instead.
+func (*Secret) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{64}
+}
+
+func (x *Secret) GetMetadata() *ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *Secret) GetData() map[string][]byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *Secret) GetStringData() map[string]string {
+	if x != nil {
+		return x.StringData
+	}
+	return nil
+}
+
+func (x *Secret) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *Secret) GetImmutable() bool {
+	if x != nil && x.Immutable != nil {
+		return *x.Immutable
+	}
+	return false
+}
+
+type EnvVarSource struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	ConfigMapKeyRef *KeySelector           `protobuf:"bytes,1,opt,name=config_map_key_ref,json=configMapKeyRef,proto3" json:"config_map_key_ref,omitempty"`
+	SecretKeyRef    *KeySelector           `protobuf:"bytes,2,opt,name=secret_key_ref,json=secretKeyRef,proto3" json:"secret_key_ref,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *EnvVarSource) Reset() {
+	*x = EnvVarSource{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnvVarSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnvVarSource) ProtoMessage() {}
+
+func (x *EnvVarSource) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnvVarSource.ProtoReflect.Descriptor instead.
+func (*EnvVarSource) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{65}
+}
+
+func (x *EnvVarSource) GetConfigMapKeyRef() *KeySelector {
+	if x != nil {
+		return x.ConfigMapKeyRef
+	}
+	return nil
+}
+
+func (x *EnvVarSource) GetSecretKeyRef() *KeySelector {
+	if x != nil {
+		return x.SecretKeyRef
+	}
+	return nil
+}
+
+// One key of a ConfigMap or Secret in the pod's namespace.
+type KeySelector struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Key   string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	// A missing object or key is no error: the variable is left out.
+	Optional      *bool `protobuf:"varint,3,opt,name=optional,proto3,oneof" json:"optional,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeySelector) Reset() {
+	*x = KeySelector{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeySelector) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeySelector) ProtoMessage() {}
+
+func (x *KeySelector) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeySelector.ProtoReflect.Descriptor instead.
+func (*KeySelector) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *KeySelector) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *KeySelector) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *KeySelector) GetOptional() bool {
+	if x != nil && x.Optional != nil {
+		return *x.Optional
+	}
+	return false
+}
+
+type EnvFromSource struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Put before every key to make the variable name.
+	Prefix        string     `protobuf:"bytes,1,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	ConfigMapRef  *ObjectRef `protobuf:"bytes,2,opt,name=config_map_ref,json=configMapRef,proto3" json:"config_map_ref,omitempty"`
+	SecretRef     *ObjectRef `protobuf:"bytes,3,opt,name=secret_ref,json=secretRef,proto3" json:"secret_ref,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnvFromSource) Reset() {
+	*x = EnvFromSource{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnvFromSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnvFromSource) ProtoMessage() {}
+
+func (x *EnvFromSource) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnvFromSource.ProtoReflect.Descriptor instead.
+func (*EnvFromSource) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *EnvFromSource) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+func (x *EnvFromSource) GetConfigMapRef() *ObjectRef {
+	if x != nil {
+		return x.ConfigMapRef
+	}
+	return nil
+}
+
+func (x *EnvFromSource) GetSecretRef() *ObjectRef {
+	if x != nil {
+		return x.SecretRef
+	}
+	return nil
+}
+
+type ObjectRef struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Optional      *bool                  `protobuf:"varint,2,opt,name=optional,proto3,oneof" json:"optional,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ObjectRef) Reset() {
+	*x = ObjectRef{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[68]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ObjectRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ObjectRef) ProtoMessage() {}
+
+func (x *ObjectRef) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[68]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ObjectRef.ProtoReflect.Descriptor instead.
+func (*ObjectRef) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{68}
+}
+
+func (x *ObjectRef) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ObjectRef) GetOptional() bool {
+	if x != nil && x.Optional != nil {
+		return *x.Optional
+	}
+	return false
+}
+
+// A key of a ConfigMap or Secret as a file of the volume.
+type KeyToPath struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// Relative, without "..".
+	Path string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	// File mode bits (0 to 0777); the volume's defaultMode when unset.
+	Mode          *int32 `protobuf:"varint,3,opt,name=mode,proto3,oneof" json:"mode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyToPath) Reset() {
+	*x = KeyToPath{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyToPath) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyToPath) ProtoMessage() {}
+
+func (x *KeyToPath) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyToPath.ProtoReflect.Descriptor instead.
+func (*KeyToPath) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{69}
+}
+
+func (x *KeyToPath) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *KeyToPath) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *KeyToPath) GetMode() int32 {
+	if x != nil && x.Mode != nil {
+		return *x.Mode
+	}
+	return 0
+}
+
+type ConfigMapVolumeSource struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Only these keys, at these paths; every key under its name when empty.
+	Items []*KeyToPath `protobuf:"bytes,2,rep,name=items,proto3" json:"items,omitempty"`
+	// 0644 when unset.
+	DefaultMode   *int32 `protobuf:"varint,3,opt,name=default_mode,json=defaultMode,proto3,oneof" json:"default_mode,omitempty"`
+	Optional      *bool  `protobuf:"varint,4,opt,name=optional,proto3,oneof" json:"optional,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigMapVolumeSource) Reset() {
+	*x = ConfigMapVolumeSource{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigMapVolumeSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigMapVolumeSource) ProtoMessage() {}
+
+func (x *ConfigMapVolumeSource) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigMapVolumeSource.ProtoReflect.Descriptor instead.
+func (*ConfigMapVolumeSource) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{70}
+}
+
+func (x *ConfigMapVolumeSource) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ConfigMapVolumeSource) GetItems() []*KeyToPath {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *ConfigMapVolumeSource) GetDefaultMode() int32 {
+	if x != nil && x.DefaultMode != nil {
+		return *x.DefaultMode
+	}
+	return 0
+}
+
+func (x *ConfigMapVolumeSource) GetOptional() bool {
+	if x != nil && x.Optional != nil {
+		return *x.Optional
+	}
+	return false
+}
+
+type SecretVolumeSource struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SecretName    string                 `protobuf:"bytes,1,opt,name=secret_name,json=secretName,proto3" json:"secret_name,omitempty"`
+	Items         []*KeyToPath           `protobuf:"bytes,2,rep,name=items,proto3" json:"items,omitempty"`
+	DefaultMode   *int32                 `protobuf:"varint,3,opt,name=default_mode,json=defaultMode,proto3,oneof" json:"default_mode,omitempty"`
+	Optional      *bool                  `protobuf:"varint,4,opt,name=optional,proto3,oneof" json:"optional,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecretVolumeSource) Reset() {
+	*x = SecretVolumeSource{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecretVolumeSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecretVolumeSource) ProtoMessage() {}
+
+func (x *SecretVolumeSource) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecretVolumeSource.ProtoReflect.Descriptor instead.
+func (*SecretVolumeSource) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{71}
+}
+
+func (x *SecretVolumeSource) GetSecretName() string {
+	if x != nil {
+		return x.SecretName
+	}
+	return ""
+}
+
+func (x *SecretVolumeSource) GetItems() []*KeyToPath {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *SecretVolumeSource) GetDefaultMode() int32 {
+	if x != nil && x.DefaultMode != nil {
+		return *x.DefaultMode
+	}
+	return 0
+}
+
+func (x *SecretVolumeSource) GetOptional() bool {
+	if x != nil && x.Optional != nil {
+		return *x.Optional
+	}
+	return false
+}
+
+type ProjectedVolumeSource struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sources       []*VolumeProjection    `protobuf:"bytes,1,rep,name=sources,proto3" json:"sources,omitempty"`
+	DefaultMode   *int32                 `protobuf:"varint,2,opt,name=default_mode,json=defaultMode,proto3,oneof" json:"default_mode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProjectedVolumeSource) Reset() {
+	*x = ProjectedVolumeSource{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProjectedVolumeSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProjectedVolumeSource) ProtoMessage() {}
+
+func (x *ProjectedVolumeSource) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProjectedVolumeSource.ProtoReflect.Descriptor instead.
+func (*ProjectedVolumeSource) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *ProjectedVolumeSource) GetSources() []*VolumeProjection {
+	if x != nil {
+		return x.Sources
+	}
+	return nil
+}
+
+func (x *ProjectedVolumeSource) GetDefaultMode() int32 {
+	if x != nil && x.DefaultMode != nil {
+		return *x.DefaultMode
+	}
+	return 0
+}
+
+// Exactly one is set.
+type VolumeProjection struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ConfigMap     *ConfigMapProjection   `protobuf:"bytes,1,opt,name=config_map,json=configMap,proto3" json:"config_map,omitempty"`
+	Secret        *SecretProjection      `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VolumeProjection) Reset() {
+	*x = VolumeProjection{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VolumeProjection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VolumeProjection) ProtoMessage() {}
+
+func (x *VolumeProjection) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VolumeProjection.ProtoReflect.Descriptor instead.
+func (*VolumeProjection) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *VolumeProjection) GetConfigMap() *ConfigMapProjection {
+	if x != nil {
+		return x.ConfigMap
+	}
+	return nil
+}
+
+func (x *VolumeProjection) GetSecret() *SecretProjection {
+	if x != nil {
+		return x.Secret
+	}
+	return nil
+}
+
+type ConfigMapProjection struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Items         []*KeyToPath           `protobuf:"bytes,2,rep,name=items,proto3" json:"items,omitempty"`
+	Optional      *bool                  `protobuf:"varint,3,opt,name=optional,proto3,oneof" json:"optional,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigMapProjection) Reset() {
+	*x = ConfigMapProjection{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigMapProjection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigMapProjection) ProtoMessage() {}
+
+func (x *ConfigMapProjection) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigMapProjection.ProtoReflect.Descriptor instead.
+func (*ConfigMapProjection) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{74}
+}
+
+func (x *ConfigMapProjection) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ConfigMapProjection) GetItems() []*KeyToPath {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *ConfigMapProjection) GetOptional() bool {
+	if x != nil && x.Optional != nil {
+		return *x.Optional
+	}
+	return false
+}
+
+type SecretProjection struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Items         []*KeyToPath           `protobuf:"bytes,2,rep,name=items,proto3" json:"items,omitempty"`
+	Optional      *bool                  `protobuf:"varint,3,opt,name=optional,proto3,oneof" json:"optional,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecretProjection) Reset() {
+	*x = SecretProjection{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecretProjection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecretProjection) ProtoMessage() {}
+
+func (x *SecretProjection) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecretProjection.ProtoReflect.Descriptor instead.
+func (*SecretProjection) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{75}
+}
+
+func (x *SecretProjection) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SecretProjection) GetItems() []*KeyToPath {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *SecretProjection) GetOptional() bool {
+	if x != nil && x.Optional != nil {
+		return *x.Optional
+	}
+	return false
+}
+
 var File_skiff_v1_objects_proto protoreflect.FileDescriptor
 
 const file_skiff_v1_objects_proto_rawDesc = "" +
@@ -4432,7 +5279,7 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\frun_as_group\x18\x02 \x01(\x03H\x01R\n" +
 	"runAsGroup\x88\x01\x01B\x0e\n" +
 	"\f_run_as_userB\x0f\n" +
-	"\r_run_as_group\"\xdd\x04\n" +
+	"\r_run_as_group\"\x91\x05\n" +
 	"\tContainer\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05image\x18\x02 \x01(\tR\x05image\x12*\n" +
@@ -4450,10 +5297,13 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\x0freadiness_probe\x18\f \x01(\v2\x0f.skiff.v1.ProbeR\x0ereadinessProbe\x12D\n" +
 	"\x10security_context\x18\r \x01(\v2\x19.skiff.v1.SecurityContextR\x0fsecurityContext\x12\x14\n" +
 	"\x05stdin\x18\x0e \x01(\bR\x05stdin\x12\x10\n" +
-	"\x03tty\x18\x0f \x01(\bR\x03tty\"2\n" +
+	"\x03tty\x18\x0f \x01(\bR\x03tty\x122\n" +
+	"\benv_from\x18\x1e \x03(\v2\x17.skiff.v1.EnvFromSourceR\aenvFrom\"i\n" +
 	"\x06EnvVar\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"\x83\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\x125\n" +
+	"\n" +
+	"value_from\x18\x03 \x01(\v2\x16.skiff.v1.EnvVarSourceR\tvalueFrom\"\x83\x01\n" +
 	"\rContainerPort\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12%\n" +
 	"\x0econtainer_port\x18\x02 \x01(\x05R\rcontainerPort\x12\x1a\n" +
@@ -4505,12 +5355,17 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\r_run_as_group\"4\n" +
 	"\fCapabilities\x12\x10\n" +
 	"\x03add\x18\x01 \x03(\tR\x03add\x12\x12\n" +
-	"\x04drop\x18\x02 \x03(\tR\x04drop\"\xc2\x01\n" +
+	"\x04drop\x18\x02 \x03(\tR\x04drop\"\xf7\x02\n" +
 	"\tPodVolume\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x125\n" +
 	"\tempty_dir\x18\x02 \x01(\v2\x18.skiff.v1.EmptyDirSourceR\bemptyDir\x125\n" +
 	"\thost_path\x18\x03 \x01(\v2\x18.skiff.v1.HostPathSourceR\bhostPath\x123\n" +
-	"\x06volume\x18\x04 \x01(\v2\x1b.skiff.v1.VolumeClaimSourceR\x06volume\"G\n" +
+	"\x06volume\x18\x04 \x01(\v2\x1b.skiff.v1.VolumeClaimSourceR\x06volume\x12>\n" +
+	"\n" +
+	"config_map\x18\n" +
+	" \x01(\v2\x1f.skiff.v1.ConfigMapVolumeSourceR\tconfigMap\x124\n" +
+	"\x06secret\x18\v \x01(\v2\x1c.skiff.v1.SecretVolumeSourceR\x06secret\x12=\n" +
+	"\tprojected\x18\f \x01(\v2\x1f.skiff.v1.ProjectedVolumeSourceR\tprojected\"G\n" +
 	"\x0eEmptyDirSource\x12\x16\n" +
 	"\x06medium\x18\x01 \x01(\tR\x06medium\x12\x1d\n" +
 	"\n" +
@@ -4697,7 +5552,91 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x03 \x01(\tR\x04name\x12\x10\n" +
-	"\x03uid\x18\x04 \x01(\tR\x03uidB2Z0github.com/skiff-sh/skiff/proto/skiff/v1;skiffv1b\x06proto3"
+	"\x03uid\x18\x04 \x01(\tR\x03uid\"\xdf\x02\n" +
+	"\tConfigMap\x120\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x121\n" +
+	"\x04data\x18\x02 \x03(\v2\x1d.skiff.v1.ConfigMap.DataEntryR\x04data\x12D\n" +
+	"\vbinary_data\x18\x03 \x03(\v2#.skiff.v1.ConfigMap.BinaryDataEntryR\n" +
+	"binaryData\x12!\n" +
+	"\timmutable\x18\x04 \x01(\bH\x00R\timmutable\x88\x01\x01\x1a7\n" +
+	"\tDataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a=\n" +
+	"\x0fBinaryDataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01B\f\n" +
+	"\n" +
+	"_immutable\"\xea\x02\n" +
+	"\x06Secret\x120\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12.\n" +
+	"\x04data\x18\x02 \x03(\v2\x1a.skiff.v1.Secret.DataEntryR\x04data\x12A\n" +
+	"\vstring_data\x18\x03 \x03(\v2 .skiff.v1.Secret.StringDataEntryR\n" +
+	"stringData\x12\x12\n" +
+	"\x04type\x18\x04 \x01(\tR\x04type\x12!\n" +
+	"\timmutable\x18\x05 \x01(\bH\x00R\timmutable\x88\x01\x01\x1a7\n" +
+	"\tDataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\x1a=\n" +
+	"\x0fStringDataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\f\n" +
+	"\n" +
+	"_immutable\"\x8f\x01\n" +
+	"\fEnvVarSource\x12B\n" +
+	"\x12config_map_key_ref\x18\x01 \x01(\v2\x15.skiff.v1.KeySelectorR\x0fconfigMapKeyRef\x12;\n" +
+	"\x0esecret_key_ref\x18\x02 \x01(\v2\x15.skiff.v1.KeySelectorR\fsecretKeyRef\"a\n" +
+	"\vKeySelector\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1f\n" +
+	"\boptional\x18\x03 \x01(\bH\x00R\boptional\x88\x01\x01B\v\n" +
+	"\t_optional\"\x96\x01\n" +
+	"\rEnvFromSource\x12\x16\n" +
+	"\x06prefix\x18\x01 \x01(\tR\x06prefix\x129\n" +
+	"\x0econfig_map_ref\x18\x02 \x01(\v2\x13.skiff.v1.ObjectRefR\fconfigMapRef\x122\n" +
+	"\n" +
+	"secret_ref\x18\x03 \x01(\v2\x13.skiff.v1.ObjectRefR\tsecretRef\"M\n" +
+	"\tObjectRef\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
+	"\boptional\x18\x02 \x01(\bH\x00R\boptional\x88\x01\x01B\v\n" +
+	"\t_optional\"S\n" +
+	"\tKeyToPath\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12\x17\n" +
+	"\x04mode\x18\x03 \x01(\x05H\x00R\x04mode\x88\x01\x01B\a\n" +
+	"\x05_mode\"\xbd\x01\n" +
+	"\x15ConfigMapVolumeSource\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12)\n" +
+	"\x05items\x18\x02 \x03(\v2\x13.skiff.v1.KeyToPathR\x05items\x12&\n" +
+	"\fdefault_mode\x18\x03 \x01(\x05H\x00R\vdefaultMode\x88\x01\x01\x12\x1f\n" +
+	"\boptional\x18\x04 \x01(\bH\x01R\boptional\x88\x01\x01B\x0f\n" +
+	"\r_default_modeB\v\n" +
+	"\t_optional\"\xc7\x01\n" +
+	"\x12SecretVolumeSource\x12\x1f\n" +
+	"\vsecret_name\x18\x01 \x01(\tR\n" +
+	"secretName\x12)\n" +
+	"\x05items\x18\x02 \x03(\v2\x13.skiff.v1.KeyToPathR\x05items\x12&\n" +
+	"\fdefault_mode\x18\x03 \x01(\x05H\x00R\vdefaultMode\x88\x01\x01\x12\x1f\n" +
+	"\boptional\x18\x04 \x01(\bH\x01R\boptional\x88\x01\x01B\x0f\n" +
+	"\r_default_modeB\v\n" +
+	"\t_optional\"\x86\x01\n" +
+	"\x15ProjectedVolumeSource\x124\n" +
+	"\asources\x18\x01 \x03(\v2\x1a.skiff.v1.VolumeProjectionR\asources\x12&\n" +
+	"\fdefault_mode\x18\x02 \x01(\x05H\x00R\vdefaultMode\x88\x01\x01B\x0f\n" +
+	"\r_default_mode\"\x84\x01\n" +
+	"\x10VolumeProjection\x12<\n" +
+	"\n" +
+	"config_map\x18\x01 \x01(\v2\x1d.skiff.v1.ConfigMapProjectionR\tconfigMap\x122\n" +
+	"\x06secret\x18\x02 \x01(\v2\x1a.skiff.v1.SecretProjectionR\x06secret\"\x82\x01\n" +
+	"\x13ConfigMapProjection\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12)\n" +
+	"\x05items\x18\x02 \x03(\v2\x13.skiff.v1.KeyToPathR\x05items\x12\x1f\n" +
+	"\boptional\x18\x03 \x01(\bH\x00R\boptional\x88\x01\x01B\v\n" +
+	"\t_optional\"\x7f\n" +
+	"\x10SecretProjection\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12)\n" +
+	"\x05items\x18\x02 \x03(\v2\x13.skiff.v1.KeyToPathR\x05items\x12\x1f\n" +
+	"\boptional\x18\x03 \x01(\bH\x00R\boptional\x88\x01\x01B\v\n" +
+	"\t_optionalB2Z0github.com/skiff-sh/skiff/proto/skiff/v1;skiffv1b\x06proto3"
 
 var (
 	file_skiff_v1_objects_proto_rawDescOnce sync.Once
@@ -4711,7 +5650,7 @@ func file_skiff_v1_objects_proto_rawDescGZIP() []byte {
 	return file_skiff_v1_objects_proto_rawDescData
 }
 
-var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 72)
+var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 89)
 var file_skiff_v1_objects_proto_goTypes = []any{
 	(*ObjectMeta)(nil),               // 0: skiff.v1.ObjectMeta
 	(*TypeMeta)(nil),                 // 1: skiff.v1.TypeMeta
@@ -4776,115 +5715,154 @@ var file_skiff_v1_objects_proto_goTypes = []any{
 	(*AutoscalerStatus)(nil),         // 60: skiff.v1.AutoscalerStatus
 	(*Event)(nil),                    // 61: skiff.v1.Event
 	(*ObjectReference)(nil),          // 62: skiff.v1.ObjectReference
-	nil,                              // 63: skiff.v1.ObjectMeta.LabelsEntry
-	nil,                              // 64: skiff.v1.ObjectMeta.AnnotationsEntry
-	nil,                              // 65: skiff.v1.LabelSelector.MatchLabelsEntry
-	nil,                              // 66: skiff.v1.NodeStatus.CapacityEntry
-	nil,                              // 67: skiff.v1.NodeStatus.AllocatableEntry
-	nil,                              // 68: skiff.v1.PodSpec.NodeSelectorEntry
-	nil,                              // 69: skiff.v1.ResourceRequirements.RequestsEntry
-	nil,                              // 70: skiff.v1.ResourceRequirements.LimitsEntry
-	nil,                              // 71: skiff.v1.ServiceSpec.SelectorEntry
-	(*timestamppb.Timestamp)(nil),    // 72: google.protobuf.Timestamp
+	(*ConfigMap)(nil),                // 63: skiff.v1.ConfigMap
+	(*Secret)(nil),                   // 64: skiff.v1.Secret
+	(*EnvVarSource)(nil),             // 65: skiff.v1.EnvVarSource
+	(*KeySelector)(nil),              // 66: skiff.v1.KeySelector
+	(*EnvFromSource)(nil),            // 67: skiff.v1.EnvFromSource
+	(*ObjectRef)(nil),                // 68: skiff.v1.ObjectRef
+	(*KeyToPath)(nil),                // 69: skiff.v1.KeyToPath
+	(*ConfigMapVolumeSource)(nil),    // 70: skiff.v1.ConfigMapVolumeSource
+	(*SecretVolumeSource)(nil),       // 71: skiff.v1.SecretVolumeSource
+	(*ProjectedVolumeSource)(nil),    // 72: skiff.v1.ProjectedVolumeSource
+	(*VolumeProjection)(nil),         // 73: skiff.v1.VolumeProjection
+	(*ConfigMapProjection)(nil),      // 74: skiff.v1.ConfigMapProjection
+	(*SecretProjection)(nil),         // 75: skiff.v1.SecretProjection
+	nil,                              // 76: skiff.v1.ObjectMeta.LabelsEntry
+	nil,                              // 77: skiff.v1.ObjectMeta.AnnotationsEntry
+	nil,                              // 78: skiff.v1.LabelSelector.MatchLabelsEntry
+	nil,                              // 79: skiff.v1.NodeStatus.CapacityEntry
+	nil,                              // 80: skiff.v1.NodeStatus.AllocatableEntry
+	nil,                              // 81: skiff.v1.PodSpec.NodeSelectorEntry
+	nil,                              // 82: skiff.v1.ResourceRequirements.RequestsEntry
+	nil,                              // 83: skiff.v1.ResourceRequirements.LimitsEntry
+	nil,                              // 84: skiff.v1.ServiceSpec.SelectorEntry
+	nil,                              // 85: skiff.v1.ConfigMap.DataEntry
+	nil,                              // 86: skiff.v1.ConfigMap.BinaryDataEntry
+	nil,                              // 87: skiff.v1.Secret.DataEntry
+	nil,                              // 88: skiff.v1.Secret.StringDataEntry
+	(*timestamppb.Timestamp)(nil),    // 89: google.protobuf.Timestamp
 }
 var file_skiff_v1_objects_proto_depIdxs = []int32{
-	63, // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
-	64, // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
-	72, // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	72, // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
-	2,  // 4: skiff.v1.ObjectMeta.owner_references:type_name -> skiff.v1.OwnerReference
-	1,  // 5: skiff.v1.ObjectMeta.applied_as:type_name -> skiff.v1.TypeMeta
-	65, // 6: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
-	4,  // 7: skiff.v1.LabelSelector.match_expressions:type_name -> skiff.v1.LabelSelectorRequirement
-	72, // 8: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
-	72, // 9: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
-	0,  // 10: skiff.v1.Namespace.metadata:type_name -> skiff.v1.ObjectMeta
-	7,  // 11: skiff.v1.Namespace.status:type_name -> skiff.v1.NamespaceStatus
-	0,  // 12: skiff.v1.Node.metadata:type_name -> skiff.v1.ObjectMeta
-	9,  // 13: skiff.v1.Node.spec:type_name -> skiff.v1.NodeSpec
-	11, // 14: skiff.v1.Node.status:type_name -> skiff.v1.NodeStatus
-	10, // 15: skiff.v1.NodeSpec.taints:type_name -> skiff.v1.Taint
-	72, // 16: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
-	66, // 17: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
-	67, // 18: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
-	5,  // 19: skiff.v1.NodeStatus.conditions:type_name -> skiff.v1.Condition
-	12, // 20: skiff.v1.NodeStatus.addresses:type_name -> skiff.v1.NodeAddress
-	13, // 21: skiff.v1.NodeStatus.node_info:type_name -> skiff.v1.NodeSystemInfo
-	0,  // 22: skiff.v1.Pod.metadata:type_name -> skiff.v1.ObjectMeta
-	15, // 23: skiff.v1.Pod.spec:type_name -> skiff.v1.PodSpec
-	33, // 24: skiff.v1.Pod.status:type_name -> skiff.v1.PodStatus
-	17, // 25: skiff.v1.PodSpec.containers:type_name -> skiff.v1.Container
-	28, // 26: skiff.v1.PodSpec.volumes:type_name -> skiff.v1.PodVolume
-	68, // 27: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
-	32, // 28: skiff.v1.PodSpec.tolerations:type_name -> skiff.v1.Toleration
-	16, // 29: skiff.v1.PodSpec.security_context:type_name -> skiff.v1.PodSecurityContext
-	18, // 30: skiff.v1.Container.env:type_name -> skiff.v1.EnvVar
-	19, // 31: skiff.v1.Container.ports:type_name -> skiff.v1.ContainerPort
-	20, // 32: skiff.v1.Container.resources:type_name -> skiff.v1.ResourceRequirements
-	21, // 33: skiff.v1.Container.volume_mounts:type_name -> skiff.v1.VolumeMount
-	22, // 34: skiff.v1.Container.liveness_probe:type_name -> skiff.v1.Probe
-	22, // 35: skiff.v1.Container.readiness_probe:type_name -> skiff.v1.Probe
-	26, // 36: skiff.v1.Container.security_context:type_name -> skiff.v1.SecurityContext
-	69, // 37: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
-	70, // 38: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
-	23, // 39: skiff.v1.Probe.exec:type_name -> skiff.v1.ExecAction
-	24, // 40: skiff.v1.Probe.tcp_socket:type_name -> skiff.v1.TCPSocketAction
-	25, // 41: skiff.v1.Probe.http_get:type_name -> skiff.v1.HTTPGetAction
-	27, // 42: skiff.v1.SecurityContext.capabilities:type_name -> skiff.v1.Capabilities
-	29, // 43: skiff.v1.PodVolume.empty_dir:type_name -> skiff.v1.EmptyDirSource
-	30, // 44: skiff.v1.PodVolume.host_path:type_name -> skiff.v1.HostPathSource
-	31, // 45: skiff.v1.PodVolume.volume:type_name -> skiff.v1.VolumeClaimSource
-	5,  // 46: skiff.v1.PodStatus.conditions:type_name -> skiff.v1.Condition
-	72, // 47: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
-	34, // 48: skiff.v1.PodStatus.container_statuses:type_name -> skiff.v1.ContainerStatus
-	35, // 49: skiff.v1.ContainerStatus.state:type_name -> skiff.v1.ContainerState
-	35, // 50: skiff.v1.ContainerStatus.last_state:type_name -> skiff.v1.ContainerState
-	36, // 51: skiff.v1.ContainerState.waiting:type_name -> skiff.v1.ContainerStateWaiting
-	37, // 52: skiff.v1.ContainerState.running:type_name -> skiff.v1.ContainerStateRunning
-	38, // 53: skiff.v1.ContainerState.terminated:type_name -> skiff.v1.ContainerStateTerminated
-	72, // 54: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	72, // 55: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	72, // 56: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
-	0,  // 57: skiff.v1.Service.metadata:type_name -> skiff.v1.ObjectMeta
-	40, // 58: skiff.v1.Service.spec:type_name -> skiff.v1.ServiceSpec
-	42, // 59: skiff.v1.Service.status:type_name -> skiff.v1.ServiceStatus
-	71, // 60: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
-	41, // 61: skiff.v1.ServiceSpec.ports:type_name -> skiff.v1.ServicePort
-	43, // 62: skiff.v1.ServiceStatus.endpoints:type_name -> skiff.v1.Endpoint
-	0,  // 63: skiff.v1.Volume.metadata:type_name -> skiff.v1.ObjectMeta
-	45, // 64: skiff.v1.Volume.spec:type_name -> skiff.v1.VolumeSpec
-	48, // 65: skiff.v1.Volume.status:type_name -> skiff.v1.VolumeStatus
-	46, // 66: skiff.v1.VolumeSpec.local:type_name -> skiff.v1.LocalVolumeSource
-	30, // 67: skiff.v1.VolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
-	47, // 68: skiff.v1.VolumeSpec.nfs:type_name -> skiff.v1.NFSVolumeSource
-	0,  // 69: skiff.v1.ReplicaSet.metadata:type_name -> skiff.v1.ObjectMeta
-	50, // 70: skiff.v1.ReplicaSet.spec:type_name -> skiff.v1.ReplicaSetSpec
-	52, // 71: skiff.v1.ReplicaSet.status:type_name -> skiff.v1.ReplicaSetStatus
-	3,  // 72: skiff.v1.ReplicaSetSpec.selector:type_name -> skiff.v1.LabelSelector
-	51, // 73: skiff.v1.ReplicaSetSpec.template:type_name -> skiff.v1.PodTemplateSpec
-	0,  // 74: skiff.v1.PodTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
-	15, // 75: skiff.v1.PodTemplateSpec.spec:type_name -> skiff.v1.PodSpec
-	5,  // 76: skiff.v1.ReplicaSetStatus.conditions:type_name -> skiff.v1.Condition
-	0,  // 77: skiff.v1.Autoscaler.metadata:type_name -> skiff.v1.ObjectMeta
-	54, // 78: skiff.v1.Autoscaler.spec:type_name -> skiff.v1.AutoscalerSpec
-	60, // 79: skiff.v1.Autoscaler.status:type_name -> skiff.v1.AutoscalerStatus
-	55, // 80: skiff.v1.AutoscalerSpec.metrics:type_name -> skiff.v1.MetricSpec
-	58, // 81: skiff.v1.AutoscalerSpec.behavior:type_name -> skiff.v1.AutoscalerBehavior
-	56, // 82: skiff.v1.MetricSpec.resource:type_name -> skiff.v1.ResourceMetricSource
-	57, // 83: skiff.v1.ResourceMetricSource.target:type_name -> skiff.v1.MetricTarget
-	59, // 84: skiff.v1.AutoscalerBehavior.scale_up:type_name -> skiff.v1.ScalingRules
-	59, // 85: skiff.v1.AutoscalerBehavior.scale_down:type_name -> skiff.v1.ScalingRules
-	72, // 86: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
-	5,  // 87: skiff.v1.AutoscalerStatus.conditions:type_name -> skiff.v1.Condition
-	0,  // 88: skiff.v1.Event.metadata:type_name -> skiff.v1.ObjectMeta
-	62, // 89: skiff.v1.Event.involved_object:type_name -> skiff.v1.ObjectReference
-	72, // 90: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	72, // 91: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
-	92, // [92:92] is the sub-list for method output_type
-	92, // [92:92] is the sub-list for method input_type
-	92, // [92:92] is the sub-list for extension type_name
-	92, // [92:92] is the sub-list for extension extendee
-	0,  // [0:92] is the sub-list for field type_name
+	76,  // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
+	77,  // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
+	89,  // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	89,  // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	2,   // 4: skiff.v1.ObjectMeta.owner_references:type_name -> skiff.v1.OwnerReference
+	1,   // 5: skiff.v1.ObjectMeta.applied_as:type_name -> skiff.v1.TypeMeta
+	78,  // 6: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
+	4,   // 7: skiff.v1.LabelSelector.match_expressions:type_name -> skiff.v1.LabelSelectorRequirement
+	89,  // 8: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
+	89,  // 9: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	0,   // 10: skiff.v1.Namespace.metadata:type_name -> skiff.v1.ObjectMeta
+	7,   // 11: skiff.v1.Namespace.status:type_name -> skiff.v1.NamespaceStatus
+	0,   // 12: skiff.v1.Node.metadata:type_name -> skiff.v1.ObjectMeta
+	9,   // 13: skiff.v1.Node.spec:type_name -> skiff.v1.NodeSpec
+	11,  // 14: skiff.v1.Node.status:type_name -> skiff.v1.NodeStatus
+	10,  // 15: skiff.v1.NodeSpec.taints:type_name -> skiff.v1.Taint
+	89,  // 16: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
+	79,  // 17: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
+	80,  // 18: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
+	5,   // 19: skiff.v1.NodeStatus.conditions:type_name -> skiff.v1.Condition
+	12,  // 20: skiff.v1.NodeStatus.addresses:type_name -> skiff.v1.NodeAddress
+	13,  // 21: skiff.v1.NodeStatus.node_info:type_name -> skiff.v1.NodeSystemInfo
+	0,   // 22: skiff.v1.Pod.metadata:type_name -> skiff.v1.ObjectMeta
+	15,  // 23: skiff.v1.Pod.spec:type_name -> skiff.v1.PodSpec
+	33,  // 24: skiff.v1.Pod.status:type_name -> skiff.v1.PodStatus
+	17,  // 25: skiff.v1.PodSpec.containers:type_name -> skiff.v1.Container
+	28,  // 26: skiff.v1.PodSpec.volumes:type_name -> skiff.v1.PodVolume
+	81,  // 27: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
+	32,  // 28: skiff.v1.PodSpec.tolerations:type_name -> skiff.v1.Toleration
+	16,  // 29: skiff.v1.PodSpec.security_context:type_name -> skiff.v1.PodSecurityContext
+	18,  // 30: skiff.v1.Container.env:type_name -> skiff.v1.EnvVar
+	19,  // 31: skiff.v1.Container.ports:type_name -> skiff.v1.ContainerPort
+	20,  // 32: skiff.v1.Container.resources:type_name -> skiff.v1.ResourceRequirements
+	21,  // 33: skiff.v1.Container.volume_mounts:type_name -> skiff.v1.VolumeMount
+	22,  // 34: skiff.v1.Container.liveness_probe:type_name -> skiff.v1.Probe
+	22,  // 35: skiff.v1.Container.readiness_probe:type_name -> skiff.v1.Probe
+	26,  // 36: skiff.v1.Container.security_context:type_name -> skiff.v1.SecurityContext
+	67,  // 37: skiff.v1.Container.env_from:type_name -> skiff.v1.EnvFromSource
+	65,  // 38: skiff.v1.EnvVar.value_from:type_name -> skiff.v1.EnvVarSource
+	82,  // 39: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
+	83,  // 40: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
+	23,  // 41: skiff.v1.Probe.exec:type_name -> skiff.v1.ExecAction
+	24,  // 42: skiff.v1.Probe.tcp_socket:type_name -> skiff.v1.TCPSocketAction
+	25,  // 43: skiff.v1.Probe.http_get:type_name -> skiff.v1.HTTPGetAction
+	27,  // 44: skiff.v1.SecurityContext.capabilities:type_name -> skiff.v1.Capabilities
+	29,  // 45: skiff.v1.PodVolume.empty_dir:type_name -> skiff.v1.EmptyDirSource
+	30,  // 46: skiff.v1.PodVolume.host_path:type_name -> skiff.v1.HostPathSource
+	31,  // 47: skiff.v1.PodVolume.volume:type_name -> skiff.v1.VolumeClaimSource
+	70,  // 48: skiff.v1.PodVolume.config_map:type_name -> skiff.v1.ConfigMapVolumeSource
+	71,  // 49: skiff.v1.PodVolume.secret:type_name -> skiff.v1.SecretVolumeSource
+	72,  // 50: skiff.v1.PodVolume.projected:type_name -> skiff.v1.ProjectedVolumeSource
+	5,   // 51: skiff.v1.PodStatus.conditions:type_name -> skiff.v1.Condition
+	89,  // 52: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	34,  // 53: skiff.v1.PodStatus.container_statuses:type_name -> skiff.v1.ContainerStatus
+	35,  // 54: skiff.v1.ContainerStatus.state:type_name -> skiff.v1.ContainerState
+	35,  // 55: skiff.v1.ContainerStatus.last_state:type_name -> skiff.v1.ContainerState
+	36,  // 56: skiff.v1.ContainerState.waiting:type_name -> skiff.v1.ContainerStateWaiting
+	37,  // 57: skiff.v1.ContainerState.running:type_name -> skiff.v1.ContainerStateRunning
+	38,  // 58: skiff.v1.ContainerState.terminated:type_name -> skiff.v1.ContainerStateTerminated
+	89,  // 59: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	89,  // 60: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	89,  // 61: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	0,   // 62: skiff.v1.Service.metadata:type_name -> skiff.v1.ObjectMeta
+	40,  // 63: skiff.v1.Service.spec:type_name -> skiff.v1.ServiceSpec
+	42,  // 64: skiff.v1.Service.status:type_name -> skiff.v1.ServiceStatus
+	84,  // 65: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
+	41,  // 66: skiff.v1.ServiceSpec.ports:type_name -> skiff.v1.ServicePort
+	43,  // 67: skiff.v1.ServiceStatus.endpoints:type_name -> skiff.v1.Endpoint
+	0,   // 68: skiff.v1.Volume.metadata:type_name -> skiff.v1.ObjectMeta
+	45,  // 69: skiff.v1.Volume.spec:type_name -> skiff.v1.VolumeSpec
+	48,  // 70: skiff.v1.Volume.status:type_name -> skiff.v1.VolumeStatus
+	46,  // 71: skiff.v1.VolumeSpec.local:type_name -> skiff.v1.LocalVolumeSource
+	30,  // 72: skiff.v1.VolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
+	47,  // 73: skiff.v1.VolumeSpec.nfs:type_name -> skiff.v1.NFSVolumeSource
+	0,   // 74: skiff.v1.ReplicaSet.metadata:type_name -> skiff.v1.ObjectMeta
+	50,  // 75: skiff.v1.ReplicaSet.spec:type_name -> skiff.v1.ReplicaSetSpec
+	52,  // 76: skiff.v1.ReplicaSet.status:type_name -> skiff.v1.ReplicaSetStatus
+	3,   // 77: skiff.v1.ReplicaSetSpec.selector:type_name -> skiff.v1.LabelSelector
+	51,  // 78: skiff.v1.ReplicaSetSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	0,   // 79: skiff.v1.PodTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
+	15,  // 80: skiff.v1.PodTemplateSpec.spec:type_name -> skiff.v1.PodSpec
+	5,   // 81: skiff.v1.ReplicaSetStatus.conditions:type_name -> skiff.v1.Condition
+	0,   // 82: skiff.v1.Autoscaler.metadata:type_name -> skiff.v1.ObjectMeta
+	54,  // 83: skiff.v1.Autoscaler.spec:type_name -> skiff.v1.AutoscalerSpec
+	60,  // 84: skiff.v1.Autoscaler.status:type_name -> skiff.v1.AutoscalerStatus
+	55,  // 85: skiff.v1.AutoscalerSpec.metrics:type_name -> skiff.v1.MetricSpec
+	58,  // 86: skiff.v1.AutoscalerSpec.behavior:type_name -> skiff.v1.AutoscalerBehavior
+	56,  // 87: skiff.v1.MetricSpec.resource:type_name -> skiff.v1.ResourceMetricSource
+	57,  // 88: skiff.v1.ResourceMetricSource.target:type_name -> skiff.v1.MetricTarget
+	59,  // 89: skiff.v1.AutoscalerBehavior.scale_up:type_name -> skiff.v1.ScalingRules
+	59,  // 90: skiff.v1.AutoscalerBehavior.scale_down:type_name -> skiff.v1.ScalingRules
+	89,  // 91: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
+	5,   // 92: skiff.v1.AutoscalerStatus.conditions:type_name -> skiff.v1.Condition
+	0,   // 93: skiff.v1.Event.metadata:type_name -> skiff.v1.ObjectMeta
+	62,  // 94: skiff.v1.Event.involved_object:type_name -> skiff.v1.ObjectReference
+	89,  // 95: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	89,  // 96: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	0,   // 97: skiff.v1.ConfigMap.metadata:type_name -> skiff.v1.ObjectMeta
+	85,  // 98: skiff.v1.ConfigMap.data:type_name -> skiff.v1.ConfigMap.DataEntry
+	86,  // 99: skiff.v1.ConfigMap.binary_data:type_name -> skiff.v1.ConfigMap.BinaryDataEntry
+	0,   // 100: skiff.v1.Secret.metadata:type_name -> skiff.v1.ObjectMeta
+	87,  // 101: skiff.v1.Secret.data:type_name -> skiff.v1.Secret.DataEntry
+	88,  // 102: skiff.v1.Secret.string_data:type_name -> skiff.v1.Secret.StringDataEntry
+	66,  // 103: skiff.v1.EnvVarSource.config_map_key_ref:type_name -> skiff.v1.KeySelector
+	66,  // 104: skiff.v1.EnvVarSource.secret_key_ref:type_name -> skiff.v1.KeySelector
+	68,  // 105: skiff.v1.EnvFromSource.config_map_ref:type_name -> skiff.v1.ObjectRef
+	68,  // 106: skiff.v1.EnvFromSource.secret_ref:type_name -> skiff.v1.ObjectRef
+	69,  // 107: skiff.v1.ConfigMapVolumeSource.items:type_name -> skiff.v1.KeyToPath
+	69,  // 108: skiff.v1.SecretVolumeSource.items:type_name -> skiff.v1.KeyToPath
+	73,  // 109: skiff.v1.ProjectedVolumeSource.sources:type_name -> skiff.v1.VolumeProjection
+	74,  // 110: skiff.v1.VolumeProjection.config_map:type_name -> skiff.v1.ConfigMapProjection
+	75,  // 111: skiff.v1.VolumeProjection.secret:type_name -> skiff.v1.SecretProjection
+	69,  // 112: skiff.v1.ConfigMapProjection.items:type_name -> skiff.v1.KeyToPath
+	69,  // 113: skiff.v1.SecretProjection.items:type_name -> skiff.v1.KeyToPath
+	114, // [114:114] is the sub-list for method output_type
+	114, // [114:114] is the sub-list for method input_type
+	114, // [114:114] is the sub-list for extension type_name
+	114, // [114:114] is the sub-list for extension extendee
+	0,   // [0:114] is the sub-list for field type_name
 }
 
 func init() { file_skiff_v1_objects_proto_init() }
@@ -4901,13 +5879,23 @@ func file_skiff_v1_objects_proto_init() {
 	file_skiff_v1_objects_proto_msgTypes[57].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[59].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[60].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[63].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[64].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[66].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[68].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[69].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[70].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[71].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[72].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[74].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[75].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_skiff_v1_objects_proto_rawDesc), len(file_skiff_v1_objects_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   72,
+			NumMessages:   89,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
