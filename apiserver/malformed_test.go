@@ -86,7 +86,7 @@ func TestMalformedRequestsNameTheField(t *testing.T) {
 		Template: &skiffv1.PodTemplateSpec{}}}), codes.InvalidArgument, "spec.selector: required")
 	create("Autoscaler without spec", skiffv1.Wrap(&skiffv1.Autoscaler{Metadata: meta("a")}), codes.InvalidArgument, "spec.target")
 	create("Event without anything", skiffv1.Wrap(&skiffv1.Event{Metadata: meta("e")}), codes.InvalidArgument, "involvedObject.name: required")
-	create("Node with a bad pod CIDR", skiffv1.Wrap(&skiffv1.Node{Metadata: meta("n2"), Spec: &skiffv1.NodeSpec{PodCidr: "x"}}), codes.InvalidArgument, "spec.podCidr")
+	create("Node with a bad pod CIDR", skiffv1.Wrap(&skiffv1.Node{Metadata: meta("n2"), Spec: &skiffv1.NodeSpec{PodCidr: "x"}}), codes.InvalidArgument, "spec.podCIDR")
 	create("Pod with an empty owner reference", skiffv1.Wrap(&skiffv1.Pod{Metadata: &skiffv1.ObjectMeta{Name: "p", OwnerReferences: []*skiffv1.OwnerReference{{}}},
 		Spec: pod("p").Spec}), codes.InvalidArgument, "metadata.ownerReferences[0].kind: required")
 	// Updates of stored objects that take their spec or status away.

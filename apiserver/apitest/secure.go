@@ -33,7 +33,7 @@ func StartSecure(t testing.TB, configure ...func(*apiserver.Config)) *SecureServ
 	if err != nil {
 		t.Fatalf("apitest: %v", err)
 	}
-	kp, err := ca.IssueServer(pki.ServerSpec{IPs: []net.IP{net.IPv4(127, 0, 0, 1)}}, time.Now())
+	kp, err := ca.IssueServer(pki.ServerSpec{IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, URIs: []string{pki.APIServerURI}}, time.Now())
 	if err != nil {
 		t.Fatalf("apitest: %v", err)
 	}
