@@ -35,6 +35,7 @@ var kindInfos = []KindInfo{
 	{Kind_KIND_REPLICA_SET, "ReplicaSet", "replicasets", []string{"rs"}, true, true, func() Resource { return &ReplicaSet{} }},
 	{Kind_KIND_AUTOSCALER, "Autoscaler", "autoscalers", []string{"as"}, true, true, func() Resource { return &Autoscaler{} }},
 	{Kind_KIND_EVENT, "Event", "events", []string{"ev"}, true, false, func() Resource { return &Event{} }},
+	{Kind_KIND_DEPLOYMENT, "Deployment", "deployments", []string{"deploy"}, true, true, func() Resource { return &Deployment{} }},
 }
 
 // Kinds lists every kind, in a stable order.
@@ -96,6 +97,8 @@ func KindOf(r Resource) Kind {
 		return Kind_KIND_AUTOSCALER
 	case *Event:
 		return Kind_KIND_EVENT
+	case *Deployment:
+		return Kind_KIND_DEPLOYMENT
 	}
 	return Kind_KIND_UNSPECIFIED
 }
@@ -119,6 +122,8 @@ func Wrap(r Resource) *Object {
 		return &Object{Kind: &Object_Autoscaler{Autoscaler: v}}
 	case *Event:
 		return &Object{Kind: &Object_Event{Event: v}}
+	case *Deployment:
+		return &Object{Kind: &Object_Deployment{Deployment: v}}
 	}
 	return &Object{}
 }
@@ -142,6 +147,8 @@ func (o *Object) Unwrap() Resource {
 		return v.Autoscaler
 	case *Object_Event:
 		return v.Event
+	case *Object_Deployment:
+		return v.Deployment
 	}
 	return nil
 }
@@ -173,6 +180,7 @@ var kubernetesTypes = []KubernetesType{
 	{"v1", "PersistentVolumeClaim", Kind_KIND_VOLUME},
 	{"v1", "PersistentVolume", Kind_KIND_VOLUME},
 	{"apps/v1", "ReplicaSet", Kind_KIND_REPLICA_SET},
+	{"apps/v1", "Deployment", Kind_KIND_DEPLOYMENT},
 	{"autoscaling/v1", "HorizontalPodAutoscaler", Kind_KIND_AUTOSCALER},
 	{"autoscaling/v2", "HorizontalPodAutoscaler", Kind_KIND_AUTOSCALER},
 }

@@ -3430,12 +3430,15 @@ func (x *ReplicaSet) GetStatus() *ReplicaSetStatus {
 }
 
 type ReplicaSetSpec struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Replicas      *int32                 `protobuf:"varint,1,opt,name=replicas,proto3,oneof" json:"replicas,omitempty"`
-	Selector      *LabelSelector         `protobuf:"bytes,2,opt,name=selector,proto3" json:"selector,omitempty"`
-	Template      *PodTemplateSpec       `protobuf:"bytes,3,opt,name=template,proto3" json:"template,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Replicas *int32                 `protobuf:"varint,1,opt,name=replicas,proto3,oneof" json:"replicas,omitempty"`
+	Selector *LabelSelector         `protobuf:"bytes,2,opt,name=selector,proto3" json:"selector,omitempty"`
+	Template *PodTemplateSpec       `protobuf:"bytes,3,opt,name=template,proto3" json:"template,omitempty"`
+	// Seconds a new pod must be ready, without a container crashing, before
+	// it counts as available; default 0.
+	MinReadySeconds int32 `protobuf:"varint,4,opt,name=min_ready_seconds,json=minReadySeconds,proto3" json:"min_ready_seconds,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ReplicaSetSpec) Reset() {
@@ -3487,6 +3490,13 @@ func (x *ReplicaSetSpec) GetTemplate() *PodTemplateSpec {
 		return x.Template
 	}
 	return nil
+}
+
+func (x *ReplicaSetSpec) GetMinReadySeconds() int32 {
+	if x != nil {
+		return x.MinReadySeconds
+	}
+	return 0
 }
 
 type PodTemplateSpec struct {
@@ -3679,7 +3689,8 @@ func (x *Autoscaler) GetStatus() *AutoscalerStatus {
 
 type AutoscalerSpec struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The ReplicaSet in the same namespace to scale.
+	// The object in the same namespace to scale: a ReplicaSet, or a
+	// Deployment when target_kind says so.
 	Target      string `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
 	MinReplicas *int32 `protobuf:"varint,2,opt,name=min_replicas,json=minReplicas,proto3,oneof" json:"min_replicas,omitempty"`
 	MaxReplicas int32  `protobuf:"varint,3,opt,name=max_replicas,json=maxReplicas,proto3" json:"max_replicas,omitempty"`
@@ -3692,7 +3703,9 @@ type AutoscalerSpec struct {
 	Metrics []*MetricSpec `protobuf:"bytes,5,rep,name=metrics,proto3" json:"metrics,omitempty"`
 	// Stabilization windows; scale-down defaults to the controller's
 	// --scale-down-window, scale-up to none.
-	Behavior      *AutoscalerBehavior `protobuf:"bytes,6,opt,name=behavior,proto3" json:"behavior,omitempty"`
+	Behavior *AutoscalerBehavior `protobuf:"bytes,6,opt,name=behavior,proto3" json:"behavior,omitempty"`
+	// ReplicaSet (default) or Deployment.
+	TargetKind    string `protobuf:"bytes,7,opt,name=target_kind,json=targetKind,proto3" json:"target_kind,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3767,6 +3780,13 @@ func (x *AutoscalerSpec) GetBehavior() *AutoscalerBehavior {
 		return x.Behavior
 	}
 	return nil
+}
+
+func (x *AutoscalerSpec) GetTargetKind() string {
+	if x != nil {
+		return x.TargetKind
+	}
+	return ""
 }
 
 // type is Resource; the other Kubernetes metric types are not supported yet.
@@ -4298,6 +4318,376 @@ func (x *ObjectReference) GetUid() string {
 	return ""
 }
 
+type Deployment struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Metadata      *ObjectMeta            `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Spec          *DeploymentSpec        `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
+	Status        *DeploymentStatus      `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Deployment) Reset() {
+	*x = Deployment{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Deployment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Deployment) ProtoMessage() {}
+
+func (x *Deployment) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Deployment.ProtoReflect.Descriptor instead.
+func (*Deployment) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *Deployment) GetMetadata() *ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *Deployment) GetSpec() *DeploymentSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *Deployment) GetStatus() *DeploymentStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+type DeploymentSpec struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Default 1.
+	Replicas *int32 `protobuf:"varint,1,opt,name=replicas,proto3,oneof" json:"replicas,omitempty"`
+	// Must match the template's labels.
+	Selector *LabelSelector      `protobuf:"bytes,2,opt,name=selector,proto3" json:"selector,omitempty"`
+	Template *PodTemplateSpec    `protobuf:"bytes,3,opt,name=template,proto3" json:"template,omitempty"`
+	Strategy *DeploymentStrategy `protobuf:"bytes,4,opt,name=strategy,proto3" json:"strategy,omitempty"`
+	// Seconds a new pod must be ready before it counts as available; default 0.
+	MinReadySeconds int32 `protobuf:"varint,5,opt,name=min_ready_seconds,json=minReadySeconds,proto3" json:"min_ready_seconds,omitempty"`
+	// Old ReplicaSets kept for rollback; default 10.
+	RevisionHistoryLimit *int32 `protobuf:"varint,6,opt,name=revision_history_limit,json=revisionHistoryLimit,proto3,oneof" json:"revision_history_limit,omitempty"`
+	// A paused Deployment scales, but starts no new rollout.
+	Paused bool `protobuf:"varint,7,opt,name=paused,proto3" json:"paused,omitempty"`
+	// Seconds without progress before the Progressing condition turns False
+	// with ProgressDeadlineExceeded; default 600.
+	ProgressDeadlineSeconds *int32 `protobuf:"varint,8,opt,name=progress_deadline_seconds,json=progressDeadlineSeconds,proto3,oneof" json:"progress_deadline_seconds,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
+}
+
+func (x *DeploymentSpec) Reset() {
+	*x = DeploymentSpec{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeploymentSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeploymentSpec) ProtoMessage() {}
+
+func (x *DeploymentSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeploymentSpec.ProtoReflect.Descriptor instead.
+func (*DeploymentSpec) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{64}
+}
+
+func (x *DeploymentSpec) GetReplicas() int32 {
+	if x != nil && x.Replicas != nil {
+		return *x.Replicas
+	}
+	return 0
+}
+
+func (x *DeploymentSpec) GetSelector() *LabelSelector {
+	if x != nil {
+		return x.Selector
+	}
+	return nil
+}
+
+func (x *DeploymentSpec) GetTemplate() *PodTemplateSpec {
+	if x != nil {
+		return x.Template
+	}
+	return nil
+}
+
+func (x *DeploymentSpec) GetStrategy() *DeploymentStrategy {
+	if x != nil {
+		return x.Strategy
+	}
+	return nil
+}
+
+func (x *DeploymentSpec) GetMinReadySeconds() int32 {
+	if x != nil {
+		return x.MinReadySeconds
+	}
+	return 0
+}
+
+func (x *DeploymentSpec) GetRevisionHistoryLimit() int32 {
+	if x != nil && x.RevisionHistoryLimit != nil {
+		return *x.RevisionHistoryLimit
+	}
+	return 0
+}
+
+func (x *DeploymentSpec) GetPaused() bool {
+	if x != nil {
+		return x.Paused
+	}
+	return false
+}
+
+func (x *DeploymentSpec) GetProgressDeadlineSeconds() int32 {
+	if x != nil && x.ProgressDeadlineSeconds != nil {
+		return *x.ProgressDeadlineSeconds
+	}
+	return 0
+}
+
+// type is RollingUpdate (default) or Recreate.
+type DeploymentStrategy struct {
+	state         protoimpl.MessageState   `protogen:"open.v1"`
+	Type          string                   `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	RollingUpdate *RollingUpdateDeployment `protobuf:"bytes,2,opt,name=rolling_update,json=rollingUpdate,proto3" json:"rolling_update,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeploymentStrategy) Reset() {
+	*x = DeploymentStrategy{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeploymentStrategy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeploymentStrategy) ProtoMessage() {}
+
+func (x *DeploymentStrategy) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeploymentStrategy.ProtoReflect.Descriptor instead.
+func (*DeploymentStrategy) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{65}
+}
+
+func (x *DeploymentStrategy) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *DeploymentStrategy) GetRollingUpdate() *RollingUpdateDeployment {
+	if x != nil {
+		return x.RollingUpdate
+	}
+	return nil
+}
+
+// An absolute number ("1") or a percentage of spec.replicas ("25%"):
+// max_surge rounds up, max_unavailable down. Both default to 25%; they may
+// not both be zero.
+type RollingUpdateDeployment struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	MaxUnavailable string                 `protobuf:"bytes,1,opt,name=max_unavailable,json=maxUnavailable,proto3" json:"max_unavailable,omitempty"`
+	MaxSurge       string                 `protobuf:"bytes,2,opt,name=max_surge,json=maxSurge,proto3" json:"max_surge,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RollingUpdateDeployment) Reset() {
+	*x = RollingUpdateDeployment{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RollingUpdateDeployment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RollingUpdateDeployment) ProtoMessage() {}
+
+func (x *RollingUpdateDeployment) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RollingUpdateDeployment.ProtoReflect.Descriptor instead.
+func (*RollingUpdateDeployment) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *RollingUpdateDeployment) GetMaxUnavailable() string {
+	if x != nil {
+		return x.MaxUnavailable
+	}
+	return ""
+}
+
+func (x *RollingUpdateDeployment) GetMaxSurge() string {
+	if x != nil {
+		return x.MaxSurge
+	}
+	return ""
+}
+
+type DeploymentStatus struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	ObservedGeneration int64                  `protobuf:"varint,1,opt,name=observed_generation,json=observedGeneration,proto3" json:"observed_generation,omitempty"`
+	// Pods of every ReplicaSet the Deployment owns (not being deleted).
+	Replicas int32 `protobuf:"varint,2,opt,name=replicas,proto3" json:"replicas,omitempty"`
+	// Pods of the current template.
+	UpdatedReplicas     int32 `protobuf:"varint,3,opt,name=updated_replicas,json=updatedReplicas,proto3" json:"updated_replicas,omitempty"`
+	ReadyReplicas       int32 `protobuf:"varint,4,opt,name=ready_replicas,json=readyReplicas,proto3" json:"ready_replicas,omitempty"`
+	AvailableReplicas   int32 `protobuf:"varint,5,opt,name=available_replicas,json=availableReplicas,proto3" json:"available_replicas,omitempty"`
+	UnavailableReplicas int32 `protobuf:"varint,6,opt,name=unavailable_replicas,json=unavailableReplicas,proto3" json:"unavailable_replicas,omitempty"`
+	// Available and Progressing, with Kubernetes' reasons.
+	Conditions    []*Condition `protobuf:"bytes,7,rep,name=conditions,proto3" json:"conditions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeploymentStatus) Reset() {
+	*x = DeploymentStatus{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeploymentStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeploymentStatus) ProtoMessage() {}
+
+func (x *DeploymentStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeploymentStatus.ProtoReflect.Descriptor instead.
+func (*DeploymentStatus) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *DeploymentStatus) GetObservedGeneration() int64 {
+	if x != nil {
+		return x.ObservedGeneration
+	}
+	return 0
+}
+
+func (x *DeploymentStatus) GetReplicas() int32 {
+	if x != nil {
+		return x.Replicas
+	}
+	return 0
+}
+
+func (x *DeploymentStatus) GetUpdatedReplicas() int32 {
+	if x != nil {
+		return x.UpdatedReplicas
+	}
+	return 0
+}
+
+func (x *DeploymentStatus) GetReadyReplicas() int32 {
+	if x != nil {
+		return x.ReadyReplicas
+	}
+	return 0
+}
+
+func (x *DeploymentStatus) GetAvailableReplicas() int32 {
+	if x != nil {
+		return x.AvailableReplicas
+	}
+	return 0
+}
+
+func (x *DeploymentStatus) GetUnavailableReplicas() int32 {
+	if x != nil {
+		return x.UnavailableReplicas
+	}
+	return 0
+}
+
+func (x *DeploymentStatus) GetConditions() []*Condition {
+	if x != nil {
+		return x.Conditions
+	}
+	return nil
+}
+
 var File_skiff_v1_objects_proto protoreflect.FileDescriptor
 
 const file_skiff_v1_objects_proto_rawDesc = "" +
@@ -4621,11 +5011,12 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"ReplicaSet\x120\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12,\n" +
 	"\x04spec\x18\x02 \x01(\v2\x18.skiff.v1.ReplicaSetSpecR\x04spec\x122\n" +
-	"\x06status\x18\x03 \x01(\v2\x1a.skiff.v1.ReplicaSetStatusR\x06status\"\xaa\x01\n" +
+	"\x06status\x18\x03 \x01(\v2\x1a.skiff.v1.ReplicaSetStatusR\x06status\"\xd6\x01\n" +
 	"\x0eReplicaSetSpec\x12\x1f\n" +
 	"\breplicas\x18\x01 \x01(\x05H\x00R\breplicas\x88\x01\x01\x123\n" +
 	"\bselector\x18\x02 \x01(\v2\x17.skiff.v1.LabelSelectorR\bselector\x125\n" +
-	"\btemplate\x18\x03 \x01(\v2\x19.skiff.v1.PodTemplateSpecR\btemplateB\v\n" +
+	"\btemplate\x18\x03 \x01(\v2\x19.skiff.v1.PodTemplateSpecR\btemplate\x12*\n" +
+	"\x11min_ready_seconds\x18\x04 \x01(\x05R\x0fminReadySecondsB\v\n" +
 	"\t_replicas\"j\n" +
 	"\x0fPodTemplateSpec\x120\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12%\n" +
@@ -4642,14 +5033,16 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"Autoscaler\x120\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12,\n" +
 	"\x04spec\x18\x02 \x01(\v2\x18.skiff.v1.AutoscalerSpecR\x04spec\x122\n" +
-	"\x06status\x18\x03 \x01(\v2\x1a.skiff.v1.AutoscalerStatusR\x06status\"\xdb\x02\n" +
+	"\x06status\x18\x03 \x01(\v2\x1a.skiff.v1.AutoscalerStatusR\x06status\"\xfc\x02\n" +
 	"\x0eAutoscalerSpec\x12\x16\n" +
 	"\x06target\x18\x01 \x01(\tR\x06target\x12&\n" +
 	"\fmin_replicas\x18\x02 \x01(\x05H\x00R\vminReplicas\x88\x01\x01\x12!\n" +
 	"\fmax_replicas\x18\x03 \x01(\x05R\vmaxReplicas\x12H\n" +
 	"\x1etarget_cpu_utilization_percent\x18\x04 \x01(\x05H\x01R\x1btargetCpuUtilizationPercent\x88\x01\x01\x12.\n" +
 	"\ametrics\x18\x05 \x03(\v2\x14.skiff.v1.MetricSpecR\ametrics\x128\n" +
-	"\bbehavior\x18\x06 \x01(\v2\x1c.skiff.v1.AutoscalerBehaviorR\bbehaviorB\x0f\n" +
+	"\bbehavior\x18\x06 \x01(\v2\x1c.skiff.v1.AutoscalerBehaviorR\bbehavior\x12\x1f\n" +
+	"\vtarget_kind\x18\a \x01(\tR\n" +
+	"targetKindB\x0f\n" +
 	"\r_min_replicasB!\n" +
 	"\x1f_target_cpu_utilization_percent\"\\\n" +
 	"\n" +
@@ -4695,7 +5088,40 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x03 \x01(\tR\x04name\x12\x10\n" +
-	"\x03uid\x18\x04 \x01(\tR\x03uidB2Z0github.com/skiff-sh/skiff/proto/skiff/v1;skiffv1b\x06proto3"
+	"\x03uid\x18\x04 \x01(\tR\x03uid\"\xa0\x01\n" +
+	"\n" +
+	"Deployment\x120\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12,\n" +
+	"\x04spec\x18\x02 \x01(\v2\x18.skiff.v1.DeploymentSpecR\x04spec\x122\n" +
+	"\x06status\x18\x03 \x01(\v2\x1a.skiff.v1.DeploymentStatusR\x06status\"\xdd\x03\n" +
+	"\x0eDeploymentSpec\x12\x1f\n" +
+	"\breplicas\x18\x01 \x01(\x05H\x00R\breplicas\x88\x01\x01\x123\n" +
+	"\bselector\x18\x02 \x01(\v2\x17.skiff.v1.LabelSelectorR\bselector\x125\n" +
+	"\btemplate\x18\x03 \x01(\v2\x19.skiff.v1.PodTemplateSpecR\btemplate\x128\n" +
+	"\bstrategy\x18\x04 \x01(\v2\x1c.skiff.v1.DeploymentStrategyR\bstrategy\x12*\n" +
+	"\x11min_ready_seconds\x18\x05 \x01(\x05R\x0fminReadySeconds\x129\n" +
+	"\x16revision_history_limit\x18\x06 \x01(\x05H\x01R\x14revisionHistoryLimit\x88\x01\x01\x12\x16\n" +
+	"\x06paused\x18\a \x01(\bR\x06paused\x12?\n" +
+	"\x19progress_deadline_seconds\x18\b \x01(\x05H\x02R\x17progressDeadlineSeconds\x88\x01\x01B\v\n" +
+	"\t_replicasB\x19\n" +
+	"\x17_revision_history_limitB\x1c\n" +
+	"\x1a_progress_deadline_seconds\"r\n" +
+	"\x12DeploymentStrategy\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12H\n" +
+	"\x0erolling_update\x18\x02 \x01(\v2!.skiff.v1.RollingUpdateDeploymentR\rrollingUpdate\"_\n" +
+	"\x17RollingUpdateDeployment\x12'\n" +
+	"\x0fmax_unavailable\x18\x01 \x01(\tR\x0emaxUnavailable\x12\x1b\n" +
+	"\tmax_surge\x18\x02 \x01(\tR\bmaxSurge\"\xc8\x02\n" +
+	"\x10DeploymentStatus\x12/\n" +
+	"\x13observed_generation\x18\x01 \x01(\x03R\x12observedGeneration\x12\x1a\n" +
+	"\breplicas\x18\x02 \x01(\x05R\breplicas\x12)\n" +
+	"\x10updated_replicas\x18\x03 \x01(\x05R\x0fupdatedReplicas\x12%\n" +
+	"\x0eready_replicas\x18\x04 \x01(\x05R\rreadyReplicas\x12-\n" +
+	"\x12available_replicas\x18\x05 \x01(\x05R\x11availableReplicas\x121\n" +
+	"\x14unavailable_replicas\x18\x06 \x01(\x05R\x13unavailableReplicas\x123\n" +
+	"\n" +
+	"conditions\x18\a \x03(\v2\x13.skiff.v1.ConditionR\n" +
+	"conditionsB2Z0github.com/skiff-sh/skiff/proto/skiff/v1;skiffv1b\x06proto3"
 
 var (
 	file_skiff_v1_objects_proto_rawDescOnce sync.Once
@@ -4709,7 +5135,7 @@ func file_skiff_v1_objects_proto_rawDescGZIP() []byte {
 	return file_skiff_v1_objects_proto_rawDescData
 }
 
-var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 72)
+var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 77)
 var file_skiff_v1_objects_proto_goTypes = []any{
 	(*ObjectMeta)(nil),               // 0: skiff.v1.ObjectMeta
 	(*TypeMeta)(nil),                 // 1: skiff.v1.TypeMeta
@@ -4774,115 +5200,128 @@ var file_skiff_v1_objects_proto_goTypes = []any{
 	(*AutoscalerStatus)(nil),         // 60: skiff.v1.AutoscalerStatus
 	(*Event)(nil),                    // 61: skiff.v1.Event
 	(*ObjectReference)(nil),          // 62: skiff.v1.ObjectReference
-	nil,                              // 63: skiff.v1.ObjectMeta.LabelsEntry
-	nil,                              // 64: skiff.v1.ObjectMeta.AnnotationsEntry
-	nil,                              // 65: skiff.v1.LabelSelector.MatchLabelsEntry
-	nil,                              // 66: skiff.v1.NodeStatus.CapacityEntry
-	nil,                              // 67: skiff.v1.NodeStatus.AllocatableEntry
-	nil,                              // 68: skiff.v1.PodSpec.NodeSelectorEntry
-	nil,                              // 69: skiff.v1.ResourceRequirements.RequestsEntry
-	nil,                              // 70: skiff.v1.ResourceRequirements.LimitsEntry
-	nil,                              // 71: skiff.v1.ServiceSpec.SelectorEntry
-	(*timestamppb.Timestamp)(nil),    // 72: google.protobuf.Timestamp
+	(*Deployment)(nil),               // 63: skiff.v1.Deployment
+	(*DeploymentSpec)(nil),           // 64: skiff.v1.DeploymentSpec
+	(*DeploymentStrategy)(nil),       // 65: skiff.v1.DeploymentStrategy
+	(*RollingUpdateDeployment)(nil),  // 66: skiff.v1.RollingUpdateDeployment
+	(*DeploymentStatus)(nil),         // 67: skiff.v1.DeploymentStatus
+	nil,                              // 68: skiff.v1.ObjectMeta.LabelsEntry
+	nil,                              // 69: skiff.v1.ObjectMeta.AnnotationsEntry
+	nil,                              // 70: skiff.v1.LabelSelector.MatchLabelsEntry
+	nil,                              // 71: skiff.v1.NodeStatus.CapacityEntry
+	nil,                              // 72: skiff.v1.NodeStatus.AllocatableEntry
+	nil,                              // 73: skiff.v1.PodSpec.NodeSelectorEntry
+	nil,                              // 74: skiff.v1.ResourceRequirements.RequestsEntry
+	nil,                              // 75: skiff.v1.ResourceRequirements.LimitsEntry
+	nil,                              // 76: skiff.v1.ServiceSpec.SelectorEntry
+	(*timestamppb.Timestamp)(nil),    // 77: google.protobuf.Timestamp
 }
 var file_skiff_v1_objects_proto_depIdxs = []int32{
-	63, // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
-	64, // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
-	72, // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	72, // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
-	2,  // 4: skiff.v1.ObjectMeta.owner_references:type_name -> skiff.v1.OwnerReference
-	1,  // 5: skiff.v1.ObjectMeta.applied_as:type_name -> skiff.v1.TypeMeta
-	65, // 6: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
-	4,  // 7: skiff.v1.LabelSelector.match_expressions:type_name -> skiff.v1.LabelSelectorRequirement
-	72, // 8: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
-	72, // 9: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
-	0,  // 10: skiff.v1.Namespace.metadata:type_name -> skiff.v1.ObjectMeta
-	7,  // 11: skiff.v1.Namespace.status:type_name -> skiff.v1.NamespaceStatus
-	0,  // 12: skiff.v1.Node.metadata:type_name -> skiff.v1.ObjectMeta
-	9,  // 13: skiff.v1.Node.spec:type_name -> skiff.v1.NodeSpec
-	11, // 14: skiff.v1.Node.status:type_name -> skiff.v1.NodeStatus
-	10, // 15: skiff.v1.NodeSpec.taints:type_name -> skiff.v1.Taint
-	72, // 16: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
-	66, // 17: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
-	67, // 18: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
-	5,  // 19: skiff.v1.NodeStatus.conditions:type_name -> skiff.v1.Condition
-	12, // 20: skiff.v1.NodeStatus.addresses:type_name -> skiff.v1.NodeAddress
-	13, // 21: skiff.v1.NodeStatus.node_info:type_name -> skiff.v1.NodeSystemInfo
-	0,  // 22: skiff.v1.Pod.metadata:type_name -> skiff.v1.ObjectMeta
-	15, // 23: skiff.v1.Pod.spec:type_name -> skiff.v1.PodSpec
-	33, // 24: skiff.v1.Pod.status:type_name -> skiff.v1.PodStatus
-	17, // 25: skiff.v1.PodSpec.containers:type_name -> skiff.v1.Container
-	28, // 26: skiff.v1.PodSpec.volumes:type_name -> skiff.v1.PodVolume
-	68, // 27: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
-	32, // 28: skiff.v1.PodSpec.tolerations:type_name -> skiff.v1.Toleration
-	16, // 29: skiff.v1.PodSpec.security_context:type_name -> skiff.v1.PodSecurityContext
-	18, // 30: skiff.v1.Container.env:type_name -> skiff.v1.EnvVar
-	19, // 31: skiff.v1.Container.ports:type_name -> skiff.v1.ContainerPort
-	20, // 32: skiff.v1.Container.resources:type_name -> skiff.v1.ResourceRequirements
-	21, // 33: skiff.v1.Container.volume_mounts:type_name -> skiff.v1.VolumeMount
-	22, // 34: skiff.v1.Container.liveness_probe:type_name -> skiff.v1.Probe
-	22, // 35: skiff.v1.Container.readiness_probe:type_name -> skiff.v1.Probe
-	26, // 36: skiff.v1.Container.security_context:type_name -> skiff.v1.SecurityContext
-	69, // 37: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
-	70, // 38: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
-	23, // 39: skiff.v1.Probe.exec:type_name -> skiff.v1.ExecAction
-	24, // 40: skiff.v1.Probe.tcp_socket:type_name -> skiff.v1.TCPSocketAction
-	25, // 41: skiff.v1.Probe.http_get:type_name -> skiff.v1.HTTPGetAction
-	27, // 42: skiff.v1.SecurityContext.capabilities:type_name -> skiff.v1.Capabilities
-	29, // 43: skiff.v1.PodVolume.empty_dir:type_name -> skiff.v1.EmptyDirSource
-	30, // 44: skiff.v1.PodVolume.host_path:type_name -> skiff.v1.HostPathSource
-	31, // 45: skiff.v1.PodVolume.volume:type_name -> skiff.v1.VolumeClaimSource
-	5,  // 46: skiff.v1.PodStatus.conditions:type_name -> skiff.v1.Condition
-	72, // 47: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
-	34, // 48: skiff.v1.PodStatus.container_statuses:type_name -> skiff.v1.ContainerStatus
-	35, // 49: skiff.v1.ContainerStatus.state:type_name -> skiff.v1.ContainerState
-	35, // 50: skiff.v1.ContainerStatus.last_state:type_name -> skiff.v1.ContainerState
-	36, // 51: skiff.v1.ContainerState.waiting:type_name -> skiff.v1.ContainerStateWaiting
-	37, // 52: skiff.v1.ContainerState.running:type_name -> skiff.v1.ContainerStateRunning
-	38, // 53: skiff.v1.ContainerState.terminated:type_name -> skiff.v1.ContainerStateTerminated
-	72, // 54: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	72, // 55: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	72, // 56: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
-	0,  // 57: skiff.v1.Service.metadata:type_name -> skiff.v1.ObjectMeta
-	40, // 58: skiff.v1.Service.spec:type_name -> skiff.v1.ServiceSpec
-	42, // 59: skiff.v1.Service.status:type_name -> skiff.v1.ServiceStatus
-	71, // 60: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
-	41, // 61: skiff.v1.ServiceSpec.ports:type_name -> skiff.v1.ServicePort
-	43, // 62: skiff.v1.ServiceStatus.endpoints:type_name -> skiff.v1.Endpoint
-	0,  // 63: skiff.v1.Volume.metadata:type_name -> skiff.v1.ObjectMeta
-	45, // 64: skiff.v1.Volume.spec:type_name -> skiff.v1.VolumeSpec
-	48, // 65: skiff.v1.Volume.status:type_name -> skiff.v1.VolumeStatus
-	46, // 66: skiff.v1.VolumeSpec.local:type_name -> skiff.v1.LocalVolumeSource
-	30, // 67: skiff.v1.VolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
-	47, // 68: skiff.v1.VolumeSpec.nfs:type_name -> skiff.v1.NFSVolumeSource
-	0,  // 69: skiff.v1.ReplicaSet.metadata:type_name -> skiff.v1.ObjectMeta
-	50, // 70: skiff.v1.ReplicaSet.spec:type_name -> skiff.v1.ReplicaSetSpec
-	52, // 71: skiff.v1.ReplicaSet.status:type_name -> skiff.v1.ReplicaSetStatus
-	3,  // 72: skiff.v1.ReplicaSetSpec.selector:type_name -> skiff.v1.LabelSelector
-	51, // 73: skiff.v1.ReplicaSetSpec.template:type_name -> skiff.v1.PodTemplateSpec
-	0,  // 74: skiff.v1.PodTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
-	15, // 75: skiff.v1.PodTemplateSpec.spec:type_name -> skiff.v1.PodSpec
-	5,  // 76: skiff.v1.ReplicaSetStatus.conditions:type_name -> skiff.v1.Condition
-	0,  // 77: skiff.v1.Autoscaler.metadata:type_name -> skiff.v1.ObjectMeta
-	54, // 78: skiff.v1.Autoscaler.spec:type_name -> skiff.v1.AutoscalerSpec
-	60, // 79: skiff.v1.Autoscaler.status:type_name -> skiff.v1.AutoscalerStatus
-	55, // 80: skiff.v1.AutoscalerSpec.metrics:type_name -> skiff.v1.MetricSpec
-	58, // 81: skiff.v1.AutoscalerSpec.behavior:type_name -> skiff.v1.AutoscalerBehavior
-	56, // 82: skiff.v1.MetricSpec.resource:type_name -> skiff.v1.ResourceMetricSource
-	57, // 83: skiff.v1.ResourceMetricSource.target:type_name -> skiff.v1.MetricTarget
-	59, // 84: skiff.v1.AutoscalerBehavior.scale_up:type_name -> skiff.v1.ScalingRules
-	59, // 85: skiff.v1.AutoscalerBehavior.scale_down:type_name -> skiff.v1.ScalingRules
-	72, // 86: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
-	5,  // 87: skiff.v1.AutoscalerStatus.conditions:type_name -> skiff.v1.Condition
-	0,  // 88: skiff.v1.Event.metadata:type_name -> skiff.v1.ObjectMeta
-	62, // 89: skiff.v1.Event.involved_object:type_name -> skiff.v1.ObjectReference
-	72, // 90: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	72, // 91: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
-	92, // [92:92] is the sub-list for method output_type
-	92, // [92:92] is the sub-list for method input_type
-	92, // [92:92] is the sub-list for extension type_name
-	92, // [92:92] is the sub-list for extension extendee
-	0,  // [0:92] is the sub-list for field type_name
+	68,  // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
+	69,  // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
+	77,  // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	77,  // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	2,   // 4: skiff.v1.ObjectMeta.owner_references:type_name -> skiff.v1.OwnerReference
+	1,   // 5: skiff.v1.ObjectMeta.applied_as:type_name -> skiff.v1.TypeMeta
+	70,  // 6: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
+	4,   // 7: skiff.v1.LabelSelector.match_expressions:type_name -> skiff.v1.LabelSelectorRequirement
+	77,  // 8: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
+	77,  // 9: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	0,   // 10: skiff.v1.Namespace.metadata:type_name -> skiff.v1.ObjectMeta
+	7,   // 11: skiff.v1.Namespace.status:type_name -> skiff.v1.NamespaceStatus
+	0,   // 12: skiff.v1.Node.metadata:type_name -> skiff.v1.ObjectMeta
+	9,   // 13: skiff.v1.Node.spec:type_name -> skiff.v1.NodeSpec
+	11,  // 14: skiff.v1.Node.status:type_name -> skiff.v1.NodeStatus
+	10,  // 15: skiff.v1.NodeSpec.taints:type_name -> skiff.v1.Taint
+	77,  // 16: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
+	71,  // 17: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
+	72,  // 18: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
+	5,   // 19: skiff.v1.NodeStatus.conditions:type_name -> skiff.v1.Condition
+	12,  // 20: skiff.v1.NodeStatus.addresses:type_name -> skiff.v1.NodeAddress
+	13,  // 21: skiff.v1.NodeStatus.node_info:type_name -> skiff.v1.NodeSystemInfo
+	0,   // 22: skiff.v1.Pod.metadata:type_name -> skiff.v1.ObjectMeta
+	15,  // 23: skiff.v1.Pod.spec:type_name -> skiff.v1.PodSpec
+	33,  // 24: skiff.v1.Pod.status:type_name -> skiff.v1.PodStatus
+	17,  // 25: skiff.v1.PodSpec.containers:type_name -> skiff.v1.Container
+	28,  // 26: skiff.v1.PodSpec.volumes:type_name -> skiff.v1.PodVolume
+	73,  // 27: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
+	32,  // 28: skiff.v1.PodSpec.tolerations:type_name -> skiff.v1.Toleration
+	16,  // 29: skiff.v1.PodSpec.security_context:type_name -> skiff.v1.PodSecurityContext
+	18,  // 30: skiff.v1.Container.env:type_name -> skiff.v1.EnvVar
+	19,  // 31: skiff.v1.Container.ports:type_name -> skiff.v1.ContainerPort
+	20,  // 32: skiff.v1.Container.resources:type_name -> skiff.v1.ResourceRequirements
+	21,  // 33: skiff.v1.Container.volume_mounts:type_name -> skiff.v1.VolumeMount
+	22,  // 34: skiff.v1.Container.liveness_probe:type_name -> skiff.v1.Probe
+	22,  // 35: skiff.v1.Container.readiness_probe:type_name -> skiff.v1.Probe
+	26,  // 36: skiff.v1.Container.security_context:type_name -> skiff.v1.SecurityContext
+	74,  // 37: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
+	75,  // 38: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
+	23,  // 39: skiff.v1.Probe.exec:type_name -> skiff.v1.ExecAction
+	24,  // 40: skiff.v1.Probe.tcp_socket:type_name -> skiff.v1.TCPSocketAction
+	25,  // 41: skiff.v1.Probe.http_get:type_name -> skiff.v1.HTTPGetAction
+	27,  // 42: skiff.v1.SecurityContext.capabilities:type_name -> skiff.v1.Capabilities
+	29,  // 43: skiff.v1.PodVolume.empty_dir:type_name -> skiff.v1.EmptyDirSource
+	30,  // 44: skiff.v1.PodVolume.host_path:type_name -> skiff.v1.HostPathSource
+	31,  // 45: skiff.v1.PodVolume.volume:type_name -> skiff.v1.VolumeClaimSource
+	5,   // 46: skiff.v1.PodStatus.conditions:type_name -> skiff.v1.Condition
+	77,  // 47: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	34,  // 48: skiff.v1.PodStatus.container_statuses:type_name -> skiff.v1.ContainerStatus
+	35,  // 49: skiff.v1.ContainerStatus.state:type_name -> skiff.v1.ContainerState
+	35,  // 50: skiff.v1.ContainerStatus.last_state:type_name -> skiff.v1.ContainerState
+	36,  // 51: skiff.v1.ContainerState.waiting:type_name -> skiff.v1.ContainerStateWaiting
+	37,  // 52: skiff.v1.ContainerState.running:type_name -> skiff.v1.ContainerStateRunning
+	38,  // 53: skiff.v1.ContainerState.terminated:type_name -> skiff.v1.ContainerStateTerminated
+	77,  // 54: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	77,  // 55: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	77,  // 56: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	0,   // 57: skiff.v1.Service.metadata:type_name -> skiff.v1.ObjectMeta
+	40,  // 58: skiff.v1.Service.spec:type_name -> skiff.v1.ServiceSpec
+	42,  // 59: skiff.v1.Service.status:type_name -> skiff.v1.ServiceStatus
+	76,  // 60: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
+	41,  // 61: skiff.v1.ServiceSpec.ports:type_name -> skiff.v1.ServicePort
+	43,  // 62: skiff.v1.ServiceStatus.endpoints:type_name -> skiff.v1.Endpoint
+	0,   // 63: skiff.v1.Volume.metadata:type_name -> skiff.v1.ObjectMeta
+	45,  // 64: skiff.v1.Volume.spec:type_name -> skiff.v1.VolumeSpec
+	48,  // 65: skiff.v1.Volume.status:type_name -> skiff.v1.VolumeStatus
+	46,  // 66: skiff.v1.VolumeSpec.local:type_name -> skiff.v1.LocalVolumeSource
+	30,  // 67: skiff.v1.VolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
+	47,  // 68: skiff.v1.VolumeSpec.nfs:type_name -> skiff.v1.NFSVolumeSource
+	0,   // 69: skiff.v1.ReplicaSet.metadata:type_name -> skiff.v1.ObjectMeta
+	50,  // 70: skiff.v1.ReplicaSet.spec:type_name -> skiff.v1.ReplicaSetSpec
+	52,  // 71: skiff.v1.ReplicaSet.status:type_name -> skiff.v1.ReplicaSetStatus
+	3,   // 72: skiff.v1.ReplicaSetSpec.selector:type_name -> skiff.v1.LabelSelector
+	51,  // 73: skiff.v1.ReplicaSetSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	0,   // 74: skiff.v1.PodTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
+	15,  // 75: skiff.v1.PodTemplateSpec.spec:type_name -> skiff.v1.PodSpec
+	5,   // 76: skiff.v1.ReplicaSetStatus.conditions:type_name -> skiff.v1.Condition
+	0,   // 77: skiff.v1.Autoscaler.metadata:type_name -> skiff.v1.ObjectMeta
+	54,  // 78: skiff.v1.Autoscaler.spec:type_name -> skiff.v1.AutoscalerSpec
+	60,  // 79: skiff.v1.Autoscaler.status:type_name -> skiff.v1.AutoscalerStatus
+	55,  // 80: skiff.v1.AutoscalerSpec.metrics:type_name -> skiff.v1.MetricSpec
+	58,  // 81: skiff.v1.AutoscalerSpec.behavior:type_name -> skiff.v1.AutoscalerBehavior
+	56,  // 82: skiff.v1.MetricSpec.resource:type_name -> skiff.v1.ResourceMetricSource
+	57,  // 83: skiff.v1.ResourceMetricSource.target:type_name -> skiff.v1.MetricTarget
+	59,  // 84: skiff.v1.AutoscalerBehavior.scale_up:type_name -> skiff.v1.ScalingRules
+	59,  // 85: skiff.v1.AutoscalerBehavior.scale_down:type_name -> skiff.v1.ScalingRules
+	77,  // 86: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
+	5,   // 87: skiff.v1.AutoscalerStatus.conditions:type_name -> skiff.v1.Condition
+	0,   // 88: skiff.v1.Event.metadata:type_name -> skiff.v1.ObjectMeta
+	62,  // 89: skiff.v1.Event.involved_object:type_name -> skiff.v1.ObjectReference
+	77,  // 90: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	77,  // 91: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	0,   // 92: skiff.v1.Deployment.metadata:type_name -> skiff.v1.ObjectMeta
+	64,  // 93: skiff.v1.Deployment.spec:type_name -> skiff.v1.DeploymentSpec
+	67,  // 94: skiff.v1.Deployment.status:type_name -> skiff.v1.DeploymentStatus
+	3,   // 95: skiff.v1.DeploymentSpec.selector:type_name -> skiff.v1.LabelSelector
+	51,  // 96: skiff.v1.DeploymentSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	65,  // 97: skiff.v1.DeploymentSpec.strategy:type_name -> skiff.v1.DeploymentStrategy
+	66,  // 98: skiff.v1.DeploymentStrategy.rolling_update:type_name -> skiff.v1.RollingUpdateDeployment
+	5,   // 99: skiff.v1.DeploymentStatus.conditions:type_name -> skiff.v1.Condition
+	100, // [100:100] is the sub-list for method output_type
+	100, // [100:100] is the sub-list for method input_type
+	100, // [100:100] is the sub-list for extension type_name
+	100, // [100:100] is the sub-list for extension extendee
+	0,   // [0:100] is the sub-list for field type_name
 }
 
 func init() { file_skiff_v1_objects_proto_init() }
@@ -4899,13 +5338,14 @@ func file_skiff_v1_objects_proto_init() {
 	file_skiff_v1_objects_proto_msgTypes[57].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[59].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[60].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[64].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_skiff_v1_objects_proto_rawDesc), len(file_skiff_v1_objects_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   72,
+			NumMessages:   77,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
