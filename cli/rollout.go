@@ -377,8 +377,9 @@ func modifyDeployment(cmd *cobra.Command, e *env, name, what string, change func
 
 func newSetCommand(e *env) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "set SUBCOMMAND",
-		Short: "Change one field of an object",
+		Use:     "set SUBCOMMAND",
+		Short:   "Change one field of an object",
+		Example: "  skiff set image deploy/web web=registry.local/web:2",
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "image deploy/NAME CONTAINER=IMAGE...",

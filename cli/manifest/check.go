@@ -63,7 +63,16 @@ func Check(o Object) error {
 		} else {
 			checkPodSpec(add, "spec.template.spec", obj.GetSpec().GetTemplate().GetSpec())
 		}
-		if r := obj.GetSpec().Replicas; r != nil && *r < 0 {
+		if obj.GetSpec().GetReplicas() < 0 {
+			add("spec.replicas", "must not be negative")
+		}
+	case *skiffv1.Deployment:
+		if obj.GetSpec().GetTemplate() == nil {
+			add("spec.template", "required")
+		} else {
+			checkPodSpec(add, "spec.template.spec", obj.GetSpec().GetTemplate().GetSpec())
+		}
+		if obj.GetSpec().GetReplicas() < 0 {
 			add("spec.replicas", "must not be negative")
 		}
 	case *skiffv1.Service:
@@ -78,7 +87,7 @@ func Check(o Object) error {
 		}
 	case *skiffv1.Autoscaler:
 		if obj.GetSpec().GetTarget() == "" {
-			add("spec.target", "required: the name of a ReplicaSet in the same namespace")
+			add("spec.target", "required: the name of a ReplicaSet (or, with targetKind, a Deployment) in the same namespace")
 		}
 		if obj.GetSpec().GetMaxReplicas() < 1 {
 			add("spec.maxReplicas", "required, at least 1")
