@@ -430,4 +430,3 @@ func setImages(spec *skiffv1.PodSpec, images map[string]string) error {
 	}
 	return nil
 }
-
