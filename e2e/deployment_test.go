@@ -96,7 +96,8 @@ func TestDeploymentZeroDowntime(t *testing.T) {
 	waitPods(t, c, "app=client", 1)
 	eventually(t, "the client served by v1", func() error {
 		if ok, _, v, _ := requestCounts(t, c); ok == 0 || v["version v1"] == 0 {
-			return fmt.Errorf("%d served: %v", ok, v)
+			out, err := c.Skiff("logs", "client", "--tail", "5")
+			return fmt.Errorf("%d served: %v; the client's log ends (%v):\n%s", ok, v, err, out)
 		}
 		return nil
 	})
