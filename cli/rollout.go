@@ -78,6 +78,21 @@ func ownedReplicaSets(ctx context.Context, c *client.Client, dp *skiffv1.Deploym
 	return out, nil
 }
 
+// withRevisions runs fn with the deployment and its replica sets.
+func withRevisions(cmd *cobra.Command, e *env, name string, fn func(context.Context, *client.Client, *skiffv1.Deployment, []*skiffv1.ReplicaSet) error) error {
+	return e.withClient(cmd, func(ctx context.Context, c *client.Client) error {
+		dp, err := c.Deployments().Get(ctx, e.ns(), name)
+		if err != nil {
+			return err
+		}
+		sets, err := ownedReplicaSets(ctx, c, dp)
+		if err != nil {
+			return err
+		}
+		return fn(ctx, c, dp, sets)
+	})
+}
+
 // statusMessage is kubectl's rollout status for one look at the
 // deployment: a line to print, and whether the rollout is done.
 func statusMessage(dp *skiffv1.Deployment) (string, bool, error) {
@@ -186,15 +201,7 @@ annotation), or with --revision the pod template of one.`,
 			if err != nil {
 				return err
 			}
-			return e.withClient(cmd, func(ctx context.Context, c *client.Client) error {
-				dp, err := c.Deployments().Get(ctx, e.ns(), name)
-				if err != nil {
-					return err
-				}
-				sets, err := ownedReplicaSets(ctx, c, dp)
-				if err != nil {
-					return err
-				}
+			return withRevisions(cmd, e, name, func(ctx context.Context, c *client.Client, dp *skiffv1.Deployment, sets []*skiffv1.ReplicaSet) error {
 				out := cmd.OutOrStdout()
 				if revision > 0 {
 					for _, rs := range sets {
@@ -239,17 +246,9 @@ then rolls out to it as to any new template (that revision becomes the newest).`
 			if err != nil {
 				return err
 			}
-			return e.withClient(cmd, func(ctx context.Context, c *client.Client) error {
-				dp, err := c.Deployments().Get(ctx, e.ns(), name)
-				if err != nil {
-					return err
-				}
+			return withRevisions(cmd, e, name, func(ctx context.Context, c *client.Client, dp *skiffv1.Deployment, sets []*skiffv1.ReplicaSet) error {
 				if dp.GetSpec().GetPaused() {
 					return fmt.Errorf("you cannot roll back a paused deployment; resume it first with 'skiff rollout resume deploy/%s' and try again", name)
-				}
-				sets, err := ownedReplicaSets(ctx, c, dp)
-				if err != nil {
-					return err
 				}
 				target, err := undoTarget(sets, toRevision)
 				if err != nil {

@@ -100,11 +100,45 @@ func waitRolledOut(t *testing.T, ctx context.Context, c *client.Client, name str
 
 func setImage(t *testing.T, ctx context.Context, c *client.Client, name, image string) {
 	t.Helper()
+	changeDeployment(t, ctx, c, name, func(d *skiffv1.Deployment) { d.Spec.Template.Spec.Containers[0].Image = image })
+}
+
+func changeDeployment(t *testing.T, ctx context.Context, c *client.Client, name string, change func(*skiffv1.Deployment)) {
+	t.Helper()
 	if _, err := c.Deployments().Modify(ctx, "default", name, func(d *skiffv1.Deployment) error {
-		d.Spec.Template.Spec.Containers[0].Image = image
+		change(d)
 		return nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// samplePods calls check with the pods of the default namespace every
+// 20ms until the returned stop is called; check returns what is wrong
+// with them, if anything, and stop returns every such finding.
+func samplePods(ctx context.Context, c *client.Client, check func([]*skiffv1.Pod) string) (stop func() []string) {
+	var mu sync.Mutex
+	var found []string
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for ctx.Err() == nil {
+			if all, _, err := c.Pods().List(ctx, client.ListOptions{Namespace: "default"}); err == nil {
+				if bad := check(all); bad != "" {
+					mu.Lock()
+					found = append(found, bad)
+					mu.Unlock()
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	return func() []string {
+		cancel()
+		wg.Wait()
+		return found
 	}
 }
 
@@ -147,39 +181,24 @@ func TestDeploymentRollingUpdate(t *testing.T) {
 
 	// Roll to a new image, watching that the pods stay within the bounds:
 	// at most 7 (6 + surge 1), at least 5 ready (6 - unavailable 1).
-	var mu sync.Mutex
-	var violations []string
-	watchCtx, stopWatch := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for watchCtx.Err() == nil {
-			all, _, err := c.Pods().List(watchCtx, client.ListOptions{Namespace: "default"})
-			if err == nil {
-				var active, ready int
-				for _, p := range all {
-					if p.GetMetadata().GetDeletionTimestamp() == nil {
-						active++
-						if hasReady(p) {
-							ready++
-						}
-					}
-				}
-				if active > 7 || ready < 5 {
-					mu.Lock()
-					violations = append(violations, fmt.Sprintf("active %d ready %d", active, ready))
-					mu.Unlock()
+	stop := samplePods(ctx, c, func(all []*skiffv1.Pod) string {
+		var active, ready int
+		for _, p := range all {
+			if p.GetMetadata().GetDeletionTimestamp() == nil {
+				active++
+				if hasReady(p) {
+					ready++
 				}
 			}
-			time.Sleep(20 * time.Millisecond)
 		}
-	}()
+		if active > 7 || ready < 5 {
+			return fmt.Sprintf("active %d ready %d", active, ready)
+		}
+		return ""
+	})
 	setImage(t, ctx, c, "web", "web:2")
 	dp = waitRolledOut(t, ctx, c, "web", 6)
-	stopWatch()
-	wg.Wait()
-	if len(violations) > 0 {
+	if violations := stop(); len(violations) > 0 {
 		t.Errorf("the rollout left its bounds: %v", violations)
 	}
 	if rev := dp.GetMetadata().GetAnnotations()[rollout.RevisionAnnotation]; rev != "2" {
@@ -255,54 +274,29 @@ func TestDeploymentRecreatePauseAndHistory(t *testing.T) {
 	waitRolledOut(t, ctx, c, "db", 3)
 
 	// Recreate: no new pod while an old one is left.
-	var mu sync.Mutex
-	mixed := false
-	watchCtx, stopWatch := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for watchCtx.Err() == nil {
-			all, _, err := c.Pods().List(watchCtx, client.ListOptions{Namespace: "default"})
-			if err == nil {
-				images := map[string]bool{}
-				for _, p := range all {
-					images[p.GetSpec().GetContainers()[0].GetImage()] = true
-				}
-				if len(images) > 1 {
-					mu.Lock()
-					mixed = true
-					mu.Unlock()
-				}
-			}
-			time.Sleep(20 * time.Millisecond)
+	stop := samplePods(ctx, c, func(all []*skiffv1.Pod) string {
+		images := map[string]bool{}
+		for _, p := range all {
+			images[p.GetSpec().GetContainers()[0].GetImage()] = true
 		}
-	}()
+		if len(images) > 1 {
+			return fmt.Sprint(images)
+		}
+		return ""
+	})
 	setImage(t, ctx, c, "db", "db:2")
 	waitFor(t, "db:2 rolled out", func() (bool, error) {
 		dp, err = c.Deployments().Get(ctx, "default", "db")
 		return err == nil && dp.GetMetadata().GetAnnotations()[rollout.RevisionAnnotation] == "2" && dp.GetStatus().GetUpdatedReplicas() == 3 && dp.GetStatus().GetAvailableReplicas() == 3 && dp.GetStatus().GetReplicas() == 3, err
 	})
-	stopWatch()
-	wg.Wait()
-	if mixed {
-		t.Error("Recreate ran old and new pods at the same time")
+	if mixed := stop(); len(mixed) > 0 {
+		t.Errorf("Recreate ran old and new pods at the same time: %v", mixed)
 	}
 
 	// Paused: a new template starts nothing; a new count still scales.
-	if _, err := c.Deployments().Modify(ctx, "default", "db", func(d *skiffv1.Deployment) error {
-		d.Spec.Paused = true
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	changeDeployment(t, ctx, c, "db", func(d *skiffv1.Deployment) { d.Spec.Paused = true })
 	setImage(t, ctx, c, "db", "db:3")
-	if _, err := c.Deployments().Modify(ctx, "default", "db", func(d *skiffv1.Deployment) error {
-		d.Spec.Replicas = proto.Int32(4)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	changeDeployment(t, ctx, c, "db", func(d *skiffv1.Deployment) { d.Spec.Replicas = proto.Int32(4) })
 	waitFor(t, "paused deployment scaled to 4", func() (bool, error) {
 		dp, err = c.Deployments().Get(ctx, "default", "db")
 		p := condition(dp, "Progressing")
@@ -314,12 +308,7 @@ func TestDeploymentRecreatePauseAndHistory(t *testing.T) {
 			t.Fatal("a paused deployment made a replica set for its new template")
 		}
 	}
-	if _, err := c.Deployments().Modify(ctx, "default", "db", func(d *skiffv1.Deployment) error {
-		d.Spec.Paused = false
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	changeDeployment(t, ctx, c, "db", func(d *skiffv1.Deployment) { d.Spec.Paused = false })
 	dp = waitRolledOut(t, ctx, c, "db", 4)
 	// History limit 1: the current set and one old one.
 	waitFor(t, "old replica sets cleaned up", func() (bool, error) {

@@ -58,23 +58,9 @@ func Check(o Object) error {
 	case *skiffv1.Pod:
 		checkPodSpec(add, "spec", obj.GetSpec())
 	case *skiffv1.ReplicaSet:
-		if obj.GetSpec().GetTemplate() == nil {
-			add("spec.template", "required")
-		} else {
-			checkPodSpec(add, "spec.template.spec", obj.GetSpec().GetTemplate().GetSpec())
-		}
-		if obj.GetSpec().GetReplicas() < 0 {
-			add("spec.replicas", "must not be negative")
-		}
+		checkPodSet(add, obj.GetSpec().GetTemplate(), obj.GetSpec().GetReplicas())
 	case *skiffv1.Deployment:
-		if obj.GetSpec().GetTemplate() == nil {
-			add("spec.template", "required")
-		} else {
-			checkPodSpec(add, "spec.template.spec", obj.GetSpec().GetTemplate().GetSpec())
-		}
-		if obj.GetSpec().GetReplicas() < 0 {
-			add("spec.replicas", "must not be negative")
-		}
+		checkPodSet(add, obj.GetSpec().GetTemplate(), obj.GetSpec().GetReplicas())
 	case *skiffv1.Service:
 		for i, p := range obj.GetSpec().GetPorts() {
 			if p.Port < 1 || p.Port > 65535 {
@@ -98,6 +84,18 @@ func Check(o Object) error {
 	}
 	return &Error{File: o.File, Doc: o.Doc, Line: o.Line, Ref: fmt.Sprintf("%s %q", o.Info.Name, m.GetName()),
 		Err: errors.New(strings.Join(problems, "; "))}
+}
+
+// checkPodSet checks what replica sets and deployments share.
+func checkPodSet(add func(path, format string, args ...any), tmpl *skiffv1.PodTemplateSpec, replicas int32) {
+	if tmpl == nil {
+		add("spec.template", "required")
+	} else {
+		checkPodSpec(add, "spec.template.spec", tmpl.GetSpec())
+	}
+	if replicas < 0 {
+		add("spec.replicas", "must not be negative")
+	}
 }
 
 func checkPodSpec(add func(path, format string, args ...any), path string, s *skiffv1.PodSpec) {
