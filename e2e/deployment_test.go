@@ -49,7 +49,7 @@ spec:
   containers:
   - name: client
     image: IMAGE
-    command: ["/bin/sh", "-c", "while true; do if out=$(wget -q -T 2 -O - http://web.default.svc.cluster.local:8080/ 2>&1); then echo \"ok $out\"; else echo \"fail $out\"; fi; sleep 0.1; done"]
+    command: ["/bin/sh", "-c", "while true; do if out=$(timeout 5 wget -q -O - http://web.default.svc.cluster.local:8080/ 2>&1); then echo \"ok $out\"; else echo \"fail $out\"; fi; sleep 0.1; done"]
     resources: {requests: {cpu: 10m, memory: 8Mi}}
 `
 
