@@ -340,11 +340,14 @@ func (d *deployments) apply(ctx context.Context, s *deploymentState, steps []rol
 		rs := st.RS
 		from := rs.GetSpec().GetReplicas()
 		cctx, cancel := call(ctx)
+		changed := false
 		updated, err := d.c.ReplicaSets().Modify(cctx, rs.GetMetadata().GetNamespace(), rs.GetMetadata().GetName(), func(cur *skiffv1.ReplicaSet) error {
 			if cur.GetMetadata().GetUid() != rs.GetMetadata().GetUid() {
 				return errors.New("the replica set was replaced")
 			}
-			if cur.GetSpec().GetReplicas() == st.Replicas {
+			// The cache may lag: from is what the set really had.
+			from, changed = cur.GetSpec().GetReplicas(), cur.GetSpec().GetReplicas() != st.Replicas
+			if !changed {
 				return client.ErrNoChange
 			}
 			cur.Spec.Replicas = proto.Int32(st.Replicas)
@@ -357,6 +360,9 @@ func (d *deployments) apply(ctx context.Context, s *deploymentState, steps []rol
 		s.replace(rs, updated)
 		if s.newRS == rs {
 			s.newRS = updated
+		}
+		if !changed {
+			continue // another sync made this step already
 		}
 		verb := "up"
 		if st.Replicas < from {
