@@ -2,6 +2,8 @@ package controller
 
 import (
 	"log/slog"
+	"strings"
+	"sync"
 
 	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/labels"
@@ -21,6 +23,10 @@ type deployments struct {
 	rec  *recorder
 	log  *slog.Logger
 	r    *reconciler
+
+	// timedOut holds "deployment UID/replica set" of the rollouts whose
+	// ProgressDeadlineExceeded event was recorded.
+	timedOut sync.Map
 }
 
 func newDeployments(cfg *Config, inf *informers, m *metrics, rec *recorder) *deployments {
@@ -33,7 +39,10 @@ func newDeployments(cfg *Config, inf *informers, m *metrics, rec *recorder) *dep
 	inf.deployments.AddHandler(client.Handler[*skiffv1.Deployment]{
 		OnAdd:    enqueue,
 		OnUpdate: func(_, o *skiffv1.Deployment) { enqueue(o) },
-		OnDelete: enqueue,
+		OnDelete: func(o *skiffv1.Deployment) {
+			d.forgetTimeouts(o.GetMetadata().GetUid())
+			enqueue(o)
+		},
 	})
 	inf.rss.AddHandler(client.Handler[*skiffv1.ReplicaSet]{
 		OnAdd: d.rsChanged,
@@ -96,4 +105,13 @@ func (d *deployments) podDeleted(p *skiffv1.Pod) {
 			d.r.queue.Add(key)
 		}
 	}
+}
+
+func (d *deployments) forgetTimeouts(uid string) {
+	d.timedOut.Range(func(k, _ any) bool {
+		if strings.HasPrefix(k.(string), uid+"/") {
+			d.timedOut.Delete(k)
+		}
+		return true
+	})
 }

@@ -473,7 +473,9 @@ func (d *deployments) progressing(s *deploymentState, prev, st *skiffv1.Deployme
 	deadline := time.Duration(dp.GetSpec().GetProgressDeadlineSeconds()) * time.Second
 	left := deadline - now.Sub(cur.GetLastHeartbeatTime().AsTime())
 	if left <= 0 {
-		if cur.GetReason() != reasonTimedOut {
+		// Once per replica set: two syncs on a lagging cache both see
+		// the deadline pass.
+		if _, told := d.timedOut.LoadOrStore(dp.GetMetadata().GetUid()+"/"+rsName, true); !told && cur.GetReason() != reasonTimedOut {
 			d.log.Info("rollout exceeded its progress deadline", "deployment", s.key, "replicaset", rsName)
 			d.rec.event(context.Background(), "Deployment", dp, "Warning", reasonTimedOut, "ReplicaSet %q has timed out progressing.", rsName)
 		}

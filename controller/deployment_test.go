@@ -246,6 +246,19 @@ func TestDeploymentRollingUpdate(t *testing.T) {
 	if oldServing != 5 || dp.GetStatus().GetAvailableReplicas() != 5 {
 		t.Errorf("old set has %d available, deployment %d: want 5 (6 - maxUnavailable)", oldServing, dp.GetStatus().GetAvailableReplicas())
 	}
+	waitFor(t, "one ProgressDeadlineExceeded event", func() (bool, error) {
+		evs, _, err := c.Events().List(ctx, client.ListOptions{Namespace: "default"})
+		n := 0
+		for _, e := range evs {
+			if e.GetReason() == "ProgressDeadlineExceeded" {
+				n++
+			}
+		}
+		if n > 1 {
+			t.Fatalf("%d ProgressDeadlineExceeded events, want one", n)
+		}
+		return n == 1, err
+	})
 }
 
 func containsPrefix(list []string, prefix string) bool {
