@@ -343,6 +343,18 @@ func TestDeploymentValidation(t *testing.T) {
 	if _, err := c.Deployments().Get(ctx, "default", "bad"); !client.IsNotFound(err) {
 		t.Errorf("a refused deployment was stored: %v", err)
 	}
+	// An existing deployment's selector is fixed.
+	if _, err := c.Deployments().Create(ctx, newDeployment("good", 1, "x:1")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Deployments().Modify(ctx, "default", "good", func(d *skiffv1.Deployment) error {
+		d.Spec.Selector.MatchLabels["tier"] = "x"
+		d.Spec.Template.Metadata.Labels["tier"] = "x"
+		return nil
+	})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "spec.selector: cannot change") {
+		t.Fatalf("got %v, want InvalidArgument: spec.selector cannot change", err)
+	}
 	d = newDeployment("bad", 2, "x:1")
 	d.Spec.Strategy = &skiffv1.DeploymentStrategy{RollingUpdate: &skiffv1.RollingUpdateDeployment{MaxSurge: "0", MaxUnavailable: "0%"}}
 	_, err = c.Deployments().Create(ctx, d)

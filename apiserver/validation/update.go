@@ -33,6 +33,12 @@ func ValidateUpdate(old, obj skiffv1.Resource) error {
 		if pn := prev.GetSpec().GetLocal().GetNodeName(); pn != "" && pn != o.GetSpec().GetLocal().GetNodeName() {
 			e.add("spec.local.nodeName", "cannot change once the volume holds data on node %q", pn)
 		}
+	case *skiffv1.Deployment:
+		// As apps/v1: the selector decides which replica sets and pods
+		// are the deployment's; changing it would orphan them.
+		if !proto.Equal(old.(*skiffv1.Deployment).GetSpec().GetSelector(), o.GetSpec().GetSelector()) {
+			e.add("spec.selector", "cannot change; delete the deployment and create it again")
+		}
 	case *skiffv1.Node:
 		prev := old.(*skiffv1.Node)
 		if pc := prev.GetSpec().GetPodCidr(); pc != "" && pc != o.GetSpec().GetPodCidr() {
