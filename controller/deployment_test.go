@@ -142,12 +142,17 @@ func samplePods(ctx context.Context, c *client.Client, check func([]*skiffv1.Pod
 	}
 }
 
-func TestDeploymentRollingUpdate(t *testing.T) {
+// startDeployments starts an API server, the controllers and a fake
+// kubelet.
+func startDeployments(t *testing.T) (*client.Client, context.Context) {
 	srv := apitest.Start(t)
-	c := srv.Client
-	ctx := ctxT(t)
 	startManager(t, srv)
-	fakeKubelet(t, c)
+	fakeKubelet(t, srv.Client)
+	return srv.Client, ctxT(t)
+}
+
+func TestDeploymentRollingUpdate(t *testing.T) {
+	c, ctx := startDeployments(t)
 
 	d := newDeployment("web", 6, "web:1")
 	d.Spec.Strategy = &skiffv1.DeploymentStrategy{Type: "RollingUpdate", RollingUpdate: &skiffv1.RollingUpdateDeployment{MaxSurge: "1", MaxUnavailable: "1"}}
@@ -271,11 +276,7 @@ func containsPrefix(list []string, prefix string) bool {
 }
 
 func TestDeploymentRecreatePauseAndHistory(t *testing.T) {
-	srv := apitest.Start(t)
-	c := srv.Client
-	ctx := ctxT(t)
-	startManager(t, srv)
-	fakeKubelet(t, c)
+	c, ctx := startDeployments(t)
 
 	d := newDeployment("db", 3, "db:1")
 	d.Spec.Strategy = &skiffv1.DeploymentStrategy{Type: "Recreate"}
