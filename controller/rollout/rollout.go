@@ -68,11 +68,14 @@ func specReplicas(sets []*skiffv1.ReplicaSet) int32 {
 	return n
 }
 
+// availableReplicas counts, per set, no more available pods than it is
+// to keep: a set just scaled down may still report the pods it is
+// deleting, which must not be counted on.
 func availableReplicas(sets []*skiffv1.ReplicaSet) int32 {
 	var n int32
 	for _, rs := range sets {
 		if rs != nil {
-			n += rs.GetStatus().GetAvailableReplicas()
+			n += min(rs.GetStatus().GetAvailableReplicas(), rs.GetSpec().GetReplicas())
 		}
 	}
 	return n

@@ -121,6 +121,19 @@ func TestScaleOldKeepsMinimumAvailable(t *testing.T) {
 	}
 }
 
+// A set just scaled down still reports its old count as available until
+// its pods are gone: those must not be counted on, or a second step would
+// take the deployment below its minimum.
+func TestScaleOldIgnoresPodsBeingRemoved(t *testing.T) {
+	d := deployment(6, "1", "1") // at least 5 available
+	old := rs("old", 0, 5, 6)    // scaled to 5, the sixth pod not yet gone
+	n := rs("new", 1, 2, 1)
+	// 5 old + 1 new available: one more old pod may go, not two.
+	if got := replicasOf(ScaleOld(d, []*skiffv1.ReplicaSet{old}, n)); got["old"] != 4 {
+		t.Errorf("old set to %v, want 4", got)
+	}
+}
+
 func TestScaleOldRemovesUnhealthyFirstAndOldestFirst(t *testing.T) {
 	d := deployment(4, "1", "1") // at least 3 available
 	older := rs("older", 0, 2, 2)
