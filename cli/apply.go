@@ -10,6 +10,7 @@ import (
 
 	"github.com/skiff-sh/skiff/cli/manifest"
 	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/controller/rollout"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
@@ -167,6 +168,21 @@ func mergeForUpdate(want, cur skiffv1.Resource) skiffv1.Resource {
 		// leaves them out.
 		if v.GetSpec() != nil && v.Spec.Replicas == nil {
 			v.Spec.Replicas = cur.(*skiffv1.ReplicaSet).GetSpec().Replicas
+		}
+	case *skiffv1.Deployment:
+		// The same for a deployment; and its revision annotation is the
+		// controller's.
+		cd := cur.(*skiffv1.Deployment)
+		if v.GetSpec() != nil && v.Spec.Replicas == nil {
+			v.Spec.Replicas = cd.GetSpec().Replicas
+		}
+		if rev, ok := cd.GetMetadata().GetAnnotations()[rollout.RevisionAnnotation]; ok {
+			if m.Annotations == nil {
+				m.Annotations = map[string]string{}
+			}
+			if _, given := m.Annotations[rollout.RevisionAnnotation]; !given {
+				m.Annotations[rollout.RevisionAnnotation] = rev
+			}
 		}
 	}
 	return next

@@ -138,8 +138,10 @@ func TestApplyInvalidThirdDocumentAppliesNothing(t *testing.T) {
 func TestApplyErrors(t *testing.T) {
 	r := newRunner(t)
 	for _, tc := range []struct{ name, data, want string }{
-		{"unknown kind", "apiVersion: skiff/v1\nkind: Deployment\nmetadata: {name: x}\n",
-			`error: stdin: document 1 (Deployment "x"): unknown kind "Deployment"; valid kinds: Autoscaler, ConfigMap, Event, Namespace, Node, Pod, ReplicaSet, Secret, Service, Volume`},
+		{"unknown kind", "apiVersion: skiff/v1\nkind: StatefulSet\nmetadata: {name: x}\n",
+			`error: stdin: document 1 (StatefulSet "x"): unknown kind "StatefulSet"; valid kinds: Autoscaler, ConfigMap, Deployment, Event, Namespace, Node, Pod, ReplicaSet, Secret, Service, Volume`},
+		{"deployment selector not matching its template", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec:\n  selector: {matchLabels: {app: other}}\n  template:\n    metadata: {labels: {app: x}}\n    spec: {containers: [{name: a, image: b}]}\n",
+			`spec.selector`},
 		{"wrong apiVersion", "apiVersion: apps/v1\nkind: Pod\nmetadata: {name: x}\n", `a Pod is v1, not apps/v1`},
 		{"missing namespace", "apiVersion: skiff/v1\nkind: Pod\nmetadata: {name: x, namespace: nowhere}\nspec: {containers: [{name: a, image: b}]}\n",
 			`error: pod/x: namespace "nowhere" not found; create it first (skiff create namespace nowhere`},

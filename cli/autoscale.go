@@ -15,23 +15,24 @@ func newAutoscaleCommand(e *env) *cobra.Command {
 	var minR, maxR, cpu int
 	var name string
 	cmd := &cobra.Command{
-		Use:   "autoscale rs NAME --max M [--min N] [--cpu-percent P]",
-		Short: "Create an autoscaler that sets a replica set's size from its pods' CPU use",
-		Long: `Create an Autoscaler for a replica set. Every period the controller compares
+		Use:   "autoscale rs|deploy NAME --max M [--min N] [--cpu-percent P]",
+		Short: "Create an autoscaler that sets a replica set's or deployment's size from its pods' CPU use",
+		Long: `Create an Autoscaler for a replica set or a deployment. Every period the controller compares
 the mean CPU use of the set's ready pods, as a percent of their CPU requests,
 with the target, and sets the replica count between --min and --max
 (Kubernetes' HPA rules: 10% tolerance, scale-down stabilized over 5 minutes).
 The pods' containers must request cpu.`,
 		Example: `  skiff autoscale rs web --min 2 --max 10 --cpu-percent 60
-  skiff autoscale rs web --max 5            # min 1, target 80%`,
+  skiff autoscale rs web --max 5            # min 1, target 80%
+  skiff autoscale deploy web --min 2 --max 10`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			info, err := parseKind(args[0])
 			if err != nil {
 				return err
 			}
-			if info.Kind != skiffv1.Kind_KIND_REPLICA_SET {
-				return fmt.Errorf("cannot autoscale a %s: only replica sets (rs) can be autoscaled", info.Name)
+			if info.Kind != skiffv1.Kind_KIND_REPLICA_SET && info.Kind != skiffv1.Kind_KIND_DEPLOYMENT {
+				return fmt.Errorf("cannot autoscale a %s: only replica sets (rs) and deployments (deploy) can be autoscaled", info.Name)
 			}
 			switch {
 			case maxR < 1:
@@ -54,12 +55,12 @@ The pods' containers must request cpu.`,
 			ctx, cancel := e.call(cmd.Context())
 			defer cancel()
 			ns := e.ns()
-			if _, err := c.ReplicaSets().Get(ctx, ns, target); err != nil {
+			if _, err := getObject(ctx, c, info, ns, target); err != nil {
 				return err
 			}
 			a := &skiffv1.Autoscaler{
 				Metadata: &skiffv1.ObjectMeta{Name: name, Namespace: ns},
-				Spec:     &skiffv1.AutoscalerSpec{Target: target, MinReplicas: proto.Int32(int32(minR)), MaxReplicas: int32(maxR)},
+				Spec:     &skiffv1.AutoscalerSpec{Target: target, TargetKind: info.Name, MinReplicas: proto.Int32(int32(minR)), MaxReplicas: int32(maxR)},
 			}
 			if cmd.Flags().Changed("cpu-percent") {
 				a.Spec.TargetCpuUtilizationPercent = proto.Int32(int32(cpu))

@@ -68,6 +68,11 @@ func describeOne(cmd *cobra.Command, e *env, c *client.Client, info skiffv1.Kind
 		sortEvents(events)
 	}
 	d := newDescriber(cmd.OutOrStdout(), e.now())
+	if dp, ok := obj.(*skiffv1.Deployment); ok {
+		if d.sets, err = ownedReplicaSets(ctx, c, dp); err != nil {
+			return err
+		}
+	}
 	d.describe(obj)
 	if info.Kind != skiffv1.Kind_KIND_EVENT {
 		d.events(events)
@@ -80,6 +85,8 @@ func describeOne(cmd *cobra.Command, e *env, c *client.Client, info skiffv1.Kind
 type describer struct {
 	tw  *tabwriter.Writer
 	now time.Time
+	// sets are the replica sets of a described deployment.
+	sets []*skiffv1.ReplicaSet
 }
 
 func newDescriber(w io.Writer, now time.Time) *describer {
@@ -196,6 +203,8 @@ func (d *describer) describe(obj skiffv1.Resource) {
 		d.volume(o)
 	case *skiffv1.ReplicaSet:
 		d.replicaSet(o)
+	case *skiffv1.Deployment:
+		d.deployment(o)
 	case *skiffv1.Autoscaler:
 		d.autoscaler(o)
 	case *skiffv1.ConfigMap:

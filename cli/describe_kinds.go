@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/skiff-sh/skiff/controller/rollout"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
@@ -259,27 +260,61 @@ func (d *describer) volume(v *skiffv1.Volume) {
 func (d *describer) replicaSet(rs *skiffv1.ReplicaSet) {
 	spec, st := rs.GetSpec(), rs.GetStatus()
 	d.kv(0, "Selector", orNone(formatSelector(spec.GetSelector())))
-	desired := int32(1)
-	if spec.Replicas != nil {
-		desired = *spec.Replicas
-	}
-	d.kv(0, "Replicas", fmt.Sprintf("%d current / %d desired", st.GetReplicas(), desired))
+	d.kv(0, "Replicas", fmt.Sprintf("%d current / %d desired", st.GetReplicas(), desiredReplicas(spec.Replicas)))
 	d.kv(0, "Pods Status", fmt.Sprintf("%d Ready / %d Available", st.GetReadyReplicas(), st.GetAvailableReplicas()))
+	d.podTemplate(spec.GetTemplate())
+	d.conditions(st.GetConditions())
+}
+
+func (d *describer) podTemplate(t *skiffv1.PodTemplateSpec) {
 	d.head(0, "Pod Template")
-	d.mapping(1, "Labels", spec.GetTemplate().GetMetadata().GetLabels())
+	d.mapping(1, "Labels", t.GetMetadata().GetLabels())
+	if a := t.GetMetadata().GetAnnotations(); len(a) > 0 {
+		d.mapping(1, "Annotations", a)
+	}
 	d.head(1, "Containers")
-	for _, c := range spec.GetTemplate().GetSpec().GetContainers() {
+	for _, c := range t.GetSpec().GetContainers() {
 		d.head(2, c.GetName())
 		d.kv(3, "Image", c.GetImage())
 		d.resources(3, "Requests", c.GetResources().GetRequests())
 		d.resources(3, "Limits", c.GetResources().GetLimits())
 	}
+}
+
+// deployment is kubectl's layout; d.sets holds the replica sets it owns.
+func (d *describer) deployment(dp *skiffv1.Deployment) {
+	spec, st := dp.GetSpec(), dp.GetStatus()
+	d.kv(0, "Selector", orNone(formatSelector(spec.GetSelector())))
+	d.kv(0, "Replicas", fmt.Sprintf("%d desired | %d updated | %d total | %d available | %d unavailable",
+		desiredReplicas(spec.Replicas), st.GetUpdatedReplicas(), st.GetReplicas(), st.GetAvailableReplicas(), st.GetUnavailableReplicas()))
+	d.kv(0, "StrategyType", spec.GetStrategy().GetType())
+	d.kv(0, "MinReadySeconds", spec.GetMinReadySeconds())
+	if ru := spec.GetStrategy().GetRollingUpdate(); ru != nil {
+		d.kv(0, "RollingUpdateStrategy", fmt.Sprintf("%s max unavailable, %s max surge", ru.GetMaxUnavailable(), ru.GetMaxSurge()))
+	}
+	if spec.GetPaused() {
+		d.kv(0, "Paused", "true")
+	}
+	d.podTemplate(spec.GetTemplate())
 	d.conditions(st.GetConditions())
+	var old []string
+	newRS := "<none>"
+	for _, rs := range d.sets {
+		desc := fmt.Sprintf("%s (%d/%d replicas created)", rs.GetMetadata().GetName(), rs.GetStatus().GetReplicas(), desiredReplicas(rs.GetSpec().Replicas))
+		switch {
+		case rollout.SameTemplate(spec.GetTemplate(), rs.GetSpec().GetTemplate()):
+			newRS = desc
+		case rs.GetSpec().GetReplicas() > 0 || rs.GetStatus().GetReplicas() > 0:
+			old = append(old, desc)
+		}
+	}
+	d.kv(0, "OldReplicaSets", orNone(strings.Join(old, ", ")))
+	d.kv(0, "NewReplicaSet", newRS)
 }
 
 func (d *describer) autoscaler(a *skiffv1.Autoscaler) {
 	spec, st := a.GetSpec(), a.GetStatus()
-	d.kv(0, "Target", "ReplicaSet/"+spec.GetTarget())
+	d.kv(0, "Target", autoscalerTarget(a))
 	cur := "<unknown>"
 	if c := st.CurrentCpuUtilizationPercent; c != nil {
 		cur = fmt.Sprintf("%d%%", *c)

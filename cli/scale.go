@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -14,12 +15,13 @@ import (
 func newScaleCommand(e *env) *cobra.Command {
 	replicas := -1
 	cmd := &cobra.Command{
-		Use:   "scale rs NAME --replicas N",
-		Short: "Set the number of pods a replica set keeps",
-		Long: `Set a replica set's spec.replicas; its controller then creates or deletes pods
-until that many run. An autoscaler targeting the set overrides this at its next
-evaluation.`,
+		Use:   "scale rs|deploy NAME --replicas N",
+		Short: "Set the number of pods a replica set or deployment keeps",
+		Long: `Set a replica set's or deployment's spec.replicas; its controller then creates
+or deletes pods until that many run. An autoscaler targeting it overrides this
+at its next evaluation.`,
 		Example: `  skiff scale rs web --replicas 5
+  skiff scale deploy web --replicas 3
   skiff scale rs web --replicas 0 -n team   # stop every pod, keep the set`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -27,8 +29,8 @@ evaluation.`,
 			if err != nil {
 				return err
 			}
-			if info.Kind != skiffv1.Kind_KIND_REPLICA_SET {
-				return fmt.Errorf("cannot scale a %s: only replica sets (rs) have replicas", info.Name)
+			if info.Kind != skiffv1.Kind_KIND_REPLICA_SET && info.Kind != skiffv1.Kind_KIND_DEPLOYMENT {
+				return fmt.Errorf("cannot scale a %s: only replica sets (rs) and deployments (deploy) have replicas", info.Name)
 			}
 			if replicas < 0 {
 				return errors.New("--replicas N is required and must not be negative")
@@ -40,21 +42,19 @@ evaluation.`,
 			ctx, cancel := e.call(cmd.Context())
 			defer cancel()
 			name, ns := args[1], e.ns()
-			_, err = c.ReplicaSets().Modify(ctx, ns, name, func(rs *skiffv1.ReplicaSet) error {
-				if rs.GetSpec().GetReplicas() == int32(replicas) {
-					return client.ErrNoChange
-				}
-				rs.Spec.Replicas = proto.Int32(int32(replicas))
-				return nil
-			})
+			if info.Kind == skiffv1.Kind_KIND_DEPLOYMENT {
+				err = scaleTo(ctx, c.Deployments(), ns, name, replicas, func(d *skiffv1.Deployment) **int32 { return &d.Spec.Replicas })
+			} else {
+				err = scaleTo(ctx, c.ReplicaSets(), ns, name, replicas, func(rs *skiffv1.ReplicaSet) **int32 { return &rs.Spec.Replicas })
+			}
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "replicaset/%s scaled\n", name)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s scaled\n", slashName(info, name))
 			if as, _, err := c.Autoscalers().List(ctx, client.ListOptions{Namespace: ns}); err == nil {
 				for _, a := range as {
-					if a.GetSpec().GetTarget() == name {
-						progress(cmd, "note: autoscaler/%s manages this replica set and will set its replicas again", a.GetMetadata().GetName())
+					if a.GetSpec().GetTarget() == name && autoscalerTarget(a) == info.Name+"/"+name {
+						progress(cmd, "note: autoscaler/%s manages this %s and will set its replicas again", a.GetMetadata().GetName(), lower(info))
 					}
 				}
 			}
@@ -63,4 +63,17 @@ evaluation.`,
 	}
 	cmd.Flags().IntVar(&replicas, "replicas", -1, "the number of pods to keep")
 	return cmd
+}
+
+// scaleTo writes one object's spec.replicas.
+func scaleTo[T skiffv1.Resource](ctx context.Context, res client.Resource[T], ns, name string, replicas int, field func(T) **int32) error {
+	_, err := res.Modify(ctx, ns, name, func(o T) error {
+		f := field(o)
+		if *f != nil && **f == int32(replicas) {
+			return client.ErrNoChange
+		}
+		*f = proto.Int32(int32(replicas))
+		return nil
+	})
+	return err
 }

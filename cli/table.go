@@ -75,6 +75,8 @@ func tableFor(k skiffv1.Kind) table {
 		return table{[]string{"NAME", "ACCESS", "CAPACITY", "NODE", "STATUS", "AGE"}, []string{"SOURCE", "USED-BY"}, volumeRow}
 	case skiffv1.Kind_KIND_REPLICA_SET:
 		return table{[]string{"NAME", "DESIRED", "CURRENT", "READY", "AGE"}, []string{"CONTAINERS", "IMAGES", "SELECTOR"}, replicaSetRow}
+	case skiffv1.Kind_KIND_DEPLOYMENT:
+		return table{[]string{"NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"}, []string{"CONTAINERS", "IMAGES", "SELECTOR"}, deploymentRow}
 	case skiffv1.Kind_KIND_AUTOSCALER:
 		return table{[]string{"NAME", "TARGET", "CPU", "MIN", "MAX", "REPLICAS", "AGE"}, nil, autoscalerRow}
 	case skiffv1.Kind_KIND_EVENT:
@@ -270,33 +272,64 @@ func volumeSource(v *skiffv1.Volume) string {
 
 func replicaSetRow(o skiffv1.Resource, now time.Time) ([]string, []string) {
 	rs := o.(*skiffv1.ReplicaSet)
-	desired := int32(1)
-	if r := rs.GetSpec().Replicas; r != nil {
-		desired = *r
+	return []string{
+		rs.GetMetadata().GetName(),
+		fmt.Sprint(desiredReplicas(rs.GetSpec().Replicas)),
+		fmt.Sprint(rs.GetStatus().GetReplicas()),
+		fmt.Sprint(rs.GetStatus().GetReadyReplicas()),
+		age(rs.GetMetadata().GetCreationTimestamp(), now),
+	}, templateColumns(rs.GetSpec().GetTemplate(), rs.GetSpec().GetSelector())
+}
+
+// deploymentRow: READY is ready/desired, as kubectl's.
+func deploymentRow(o skiffv1.Resource, now time.Time) ([]string, []string) {
+	dp := o.(*skiffv1.Deployment)
+	st := dp.GetStatus()
+	return []string{
+		dp.GetMetadata().GetName(),
+		fmt.Sprintf("%d/%d", st.GetReadyReplicas(), desiredReplicas(dp.GetSpec().Replicas)),
+		fmt.Sprint(st.GetUpdatedReplicas()),
+		fmt.Sprint(st.GetAvailableReplicas()),
+		age(dp.GetMetadata().GetCreationTimestamp(), now),
+	}, templateColumns(dp.GetSpec().GetTemplate(), dp.GetSpec().GetSelector())
+}
+
+// desiredReplicas is spec.replicas, 1 when unset.
+func desiredReplicas(r *int32) int32 {
+	if r == nil {
+		return 1
 	}
+	return *r
+}
+
+// templateColumns are the wide columns of replica sets and deployments.
+func templateColumns(t *skiffv1.PodTemplateSpec, sel *skiffv1.LabelSelector) []string {
 	var names, images []string
-	for _, c := range rs.GetSpec().GetTemplate().GetSpec().GetContainers() {
+	for _, c := range t.GetSpec().GetContainers() {
 		names = append(names, c.GetName())
 		images = append(images, c.GetImage())
 	}
 	return []string{
-			rs.GetMetadata().GetName(),
-			fmt.Sprint(desired),
-			fmt.Sprint(rs.GetStatus().GetReplicas()),
-			fmt.Sprint(rs.GetStatus().GetReadyReplicas()),
-			age(rs.GetMetadata().GetCreationTimestamp(), now),
-		}, []string{
-			orNone(strings.Join(names, ",")),
-			orNone(strings.Join(images, ",")),
-			orNone(formatSelector(rs.GetSpec().GetSelector())),
-		}
+		orNone(strings.Join(names, ",")),
+		orNone(strings.Join(images, ",")),
+		orNone(formatSelector(sel)),
+	}
+}
+
+// autoscalerTarget is KIND/NAME of what the autoscaler scales.
+func autoscalerTarget(a *skiffv1.Autoscaler) string {
+	kind := a.GetSpec().GetTargetKind()
+	if kind == "" {
+		kind = "ReplicaSet"
+	}
+	return kind + "/" + a.GetSpec().GetTarget()
 }
 
 func autoscalerRow(o skiffv1.Resource, now time.Time) ([]string, []string) {
 	a := o.(*skiffv1.Autoscaler)
 	return []string{
 		a.GetMetadata().GetName(),
-		"ReplicaSet/" + a.GetSpec().GetTarget(),
+		autoscalerTarget(a),
 		autoscalerCPU(a),
 		fmt.Sprint(minReplicas(a)),
 		fmt.Sprint(a.GetSpec().GetMaxReplicas()),

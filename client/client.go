@@ -74,6 +74,10 @@ func (c *Client) ReplicaSets() Resource[*skiffv1.ReplicaSet] {
 func (c *Client) Autoscalers() Resource[*skiffv1.Autoscaler] {
 	return For[*skiffv1.Autoscaler](c)
 }
+
+func (c *Client) Deployments() Resource[*skiffv1.Deployment] {
+	return For[*skiffv1.Deployment](c)
+}
 func (c *Client) Events() Resource[*skiffv1.Event] { return For[*skiffv1.Event](c) }
 func (c *Client) ConfigMaps() Resource[*skiffv1.ConfigMap] {
 	return For[*skiffv1.ConfigMap](c)

@@ -80,6 +80,12 @@ func (l layout) deletePods(ctx context.Context) error {
 			c.Autoscalers().Delete(ctx, a.Metadata.Namespace, a.Metadata.Name, client.DeleteOptions{})
 		}
 	}
+	// Deployments before their replica sets, which they would make again.
+	if ds, _, err := c.Deployments().List(ctx, all); err == nil {
+		for _, d := range ds {
+			c.Deployments().Delete(ctx, d.Metadata.Namespace, d.Metadata.Name, client.DeleteOptions{})
+		}
+	}
 	if rs, _, err := c.ReplicaSets().List(ctx, all); err == nil {
 		for _, r := range rs {
 			c.ReplicaSets().Delete(ctx, r.Metadata.Namespace, r.Metadata.Name, client.DeleteOptions{})

@@ -121,12 +121,16 @@ func (as *autoscalers) sync(ctx context.Context, key string) error {
 		skiffv1.SetCondition(&st.Conditions, &skiffv1.Condition{Type: typ, Status: status, Reason: reason, Message: fmt.Sprintf(format, args...)}, now)
 	}
 
-	target, ok := as.inf.rss.Get(client.Key(ns, a.GetSpec().GetTarget()))
+	target, ok := as.target(a)
 	if !ok {
-		cond(skiffv1.AbleToScale, skiffv1.ConditionFalse, reasonFailedGetScale, "the target replica set %q does not exist", a.GetSpec().GetTarget())
+		what := "replica set"
+		if a.GetSpec().GetTargetKind() == "Deployment" {
+			what = "deployment"
+		}
+		cond(skiffv1.AbleToScale, skiffv1.ConditionFalse, reasonFailedGetScale, "the target %s %q does not exist", what, a.GetSpec().GetTarget())
 		return as.writeStatus(ctx, a, st)
 	}
-	current := target.GetSpec().GetReplicas()
+	current := target.replicas
 	st.CurrentReplicas = current
 	minR, maxR := a.GetSpec().GetMinReplicas(), a.GetSpec().GetMaxReplicas()
 
@@ -235,12 +239,12 @@ type recommendation struct {
 
 // recommend reads the target's pods and their usage and returns what the
 // metrics ask for.
-func (as *autoscalers) recommend(ctx context.Context, target *skiffv1.ReplicaSet, current int32, metrics []*skiffv1.MetricSpec) (recommendation, error) {
-	sel, err := labels.FromLabelSelector(target.GetSpec().GetSelector())
+func (as *autoscalers) recommend(ctx context.Context, target scaleTarget, current int32, metrics []*skiffv1.MetricSpec) (recommendation, error) {
+	sel, err := labels.FromLabelSelector(target.selector)
 	if err != nil || sel.Empty() {
 		return recommendation{}, &selectorError{fmt.Errorf("the target's selector: %v", err)}
 	}
-	ns := target.GetMetadata().GetNamespace()
+	ns := target.obj.GetMetadata().GetNamespace()
 	var pods []*skiffv1.Pod
 	for _, p := range as.inf.pods.ByIndex(indexNamespace, ns) {
 		if sel.Matches(p.GetMetadata().GetLabels()) && podActive(p) {
@@ -274,7 +278,7 @@ func (as *autoscalers) recommend(ctx context.Context, target *skiffv1.ReplicaSet
 			out.replicas, out.metric = rec.Replicas, name+" resource "+strings.ToLower(t.GetType())
 		}
 		out.reason = strings.TrimPrefix(out.reason+"; "+desc, "; ")
-		as.log.Debug("recommendation", "target", client.KeyOf(target), "metric", name, "current", current, "pods", len(pods),
+		as.log.Debug("recommendation", "target", client.KeyOf(target.obj), "metric", name, "current", current, "pods", len(pods),
 			"utilization", rec.UtilizationPercent, "replicas", rec.Replicas)
 	}
 	return out, nil
@@ -352,25 +356,57 @@ func requestOf(p *skiffv1.Pod, resource string) (int64, error) {
 	return sum, nil
 }
 
+// scaleTarget is what the autoscaler reads of the object it scales: a
+// ReplicaSet or a Deployment.
+type scaleTarget struct {
+	obj      skiffv1.Resource
+	replicas int32
+	selector *skiffv1.LabelSelector
+}
+
+// target finds the autoscaler's target in the caches.
+func (as *autoscalers) target(a *skiffv1.Autoscaler) (scaleTarget, bool) {
+	key := client.Key(a.GetMetadata().GetNamespace(), a.GetSpec().GetTarget())
+	if a.GetSpec().GetTargetKind() == "Deployment" {
+		dp, ok := as.inf.deployments.Get(key)
+		return scaleTarget{dp, dp.GetSpec().GetReplicas(), dp.GetSpec().GetSelector()}, ok
+	}
+	rs, ok := as.inf.rss.Get(key)
+	return scaleTarget{rs, rs.GetSpec().GetReplicas(), rs.GetSpec().GetSelector()}, ok
+}
+
 // scale writes the target's spec.replicas.
-func (as *autoscalers) scale(ctx context.Context, target *skiffv1.ReplicaSet, replicas int32) error {
+func (as *autoscalers) scale(ctx context.Context, target scaleTarget, replicas int32) error {
+	var err error
+	switch t := target.obj.(type) {
+	case *skiffv1.Deployment:
+		err = setReplicas(ctx, as.c.Deployments(), t, replicas, func(d *skiffv1.Deployment) **int32 { return &d.Spec.Replicas })
+	case *skiffv1.ReplicaSet:
+		err = setReplicas(ctx, as.c.ReplicaSets(), t, replicas, func(rs *skiffv1.ReplicaSet) **int32 { return &rs.Spec.Replicas })
+	}
+	if err != nil {
+		return fmt.Errorf("autoscaler: scale %s to %d: %w", client.KeyOf(target.obj), replicas, err)
+	}
+	return nil
+}
+
+// setReplicas writes one object's spec.replicas, unless it was replaced.
+func setReplicas[T skiffv1.Resource](ctx context.Context, res client.Resource[T], target T, replicas int32, field func(T) **int32) error {
 	cctx, cancel := call(ctx)
 	defer cancel()
 	uid := target.GetMetadata().GetUid()
-	_, err := as.c.ReplicaSets().Modify(cctx, target.GetMetadata().GetNamespace(), target.GetMetadata().GetName(), func(cur *skiffv1.ReplicaSet) error {
+	_, err := res.Modify(cctx, target.GetMetadata().GetNamespace(), target.GetMetadata().GetName(), func(cur T) error {
 		if cur.GetMetadata().GetUid() != uid {
 			return fmt.Errorf("the target was replaced")
 		}
-		if cur.GetSpec().GetReplicas() == replicas {
+		f := field(cur)
+		if *f != nil && **f == replicas {
 			return client.ErrNoChange
 		}
-		cur.Spec.Replicas = proto.Int32(replicas)
+		*f = proto.Int32(replicas)
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("autoscaler: scale %s to %d: %w", client.KeyOf(target), replicas, err)
-	}
-	return nil
+	return err
 }
 
 func (as *autoscalers) gauges(ns, name string, st *skiffv1.AutoscalerStatus) {

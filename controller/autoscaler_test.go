@@ -189,3 +189,42 @@ func findCond(conds []*skiffv1.Condition, typ string) *skiffv1.Condition {
 	}
 	return nil
 }
+
+// An autoscaler can target a Deployment: it sets the deployment's
+// replicas, which the deployment passes to its replica set.
+func TestAutoscalerScalesADeployment(t *testing.T) {
+	srv, usage, _ := startAutoscaling(t)
+	c := srv.Client
+	ctx := ctxT(t)
+	dp, err := c.Deployments().Create(ctx, newDeployment("memd", 1, "busybox:1.36"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rs *skiffv1.ReplicaSet
+	waitFor(t, "the deployment's replica set", func() (bool, error) {
+		sets, err := ownedSets(ctx, c, dp)
+		if len(sets) == 1 {
+			rs = sets[0]
+		}
+		return rs != nil, err
+	})
+	if _, err := c.Autoscalers().Create(ctx, &skiffv1.Autoscaler{
+		Metadata: &skiffv1.ObjectMeta{Name: "memd", Namespace: "default"},
+		Spec: &skiffv1.AutoscalerSpec{Target: "memd", TargetKind: "Deployment", MinReplicas: proto.Int32(1), MaxReplicas: 6,
+			Metrics: []*skiffv1.MetricSpec{{Type: "Resource", Resource: &skiffv1.ResourceMetricSource{
+				Name: "memory", Target: &skiffv1.MetricTarget{Type: "AverageValue", AverageValue: "100Mi"}}}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	fakeAgent(t, ctx, c, usage, rs.GetMetadata().GetUid(), func(pods int) *skiffv1.ResourceUsage {
+		return &skiffv1.ResourceUsage{MemoryWorkingSetBytes: uint64(300<<20) / uint64(pods)}
+	})
+	waitFor(t, "the deployment and its replica set at 3", func() (bool, error) {
+		d, err := c.Deployments().Get(ctx, "default", "memd")
+		if err != nil {
+			return false, err
+		}
+		r, err := c.ReplicaSets().Get(ctx, "default", rs.GetMetadata().GetName())
+		return d.GetSpec().GetReplicas() == 3 && r.GetSpec().GetReplicas() == 3, err
+	})
+}

@@ -15,9 +15,10 @@ const (
 	nameGarbage       = "garbagecollector"
 	nameNodeLifecycle = "nodelifecycle"
 	nameAutoscaler    = "autoscaler"
+	nameDeployment    = "deployment"
 )
 
-var reconcilerNames = []string{nameReplicaSet, nameGarbage, nameNodeLifecycle, nameAutoscaler}
+var reconcilerNames = []string{nameReplicaSet, nameGarbage, nameNodeLifecycle, nameAutoscaler, nameDeployment}
 
 type metrics struct {
 	duration *prometheus.HistogramVec

@@ -20,6 +20,23 @@ func podActive(p *skiffv1.Pod) bool {
 	return p.GetMetadata().GetDeletionTimestamp() == nil && !skiffv1.IsPodTerminal(p)
 }
 
+// podAvailable: ready for at least minReady (as Kubernetes' availability);
+// wait is how long until a ready pod becomes available, 0 otherwise.
+func podAvailable(p *skiffv1.Pod, minReady time.Duration, now time.Time) (bool, time.Duration) {
+	c := skiffv1.FindCondition(p.GetStatus().GetConditions(), "Ready")
+	if c == nil || c.GetStatus() != "True" {
+		return false, 0
+	}
+	if minReady <= 0 || c.GetLastTransitionTime() == nil {
+		return true, 0
+	}
+	since := now.Sub(c.GetLastTransitionTime().AsTime())
+	if since >= minReady {
+		return true, 0
+	}
+	return false, minReady - since
+}
+
 // controllerRef is the owner reference marked controller, or nil.
 func controllerRef(m *skiffv1.ObjectMeta) *skiffv1.OwnerReference {
 	for _, r := range m.GetOwnerReferences() {

@@ -352,14 +352,21 @@ func (rs *replicaSets) updateStatus(ctx context.Context, set *skiffv1.ReplicaSet
 		st = &skiffv1.ReplicaSetStatus{}
 	}
 	st.Replicas = int32(len(active))
-	st.ReadyReplicas = 0
+	st.ReadyReplicas, st.AvailableReplicas = 0, 0
+	now := time.Now()
+	minReady := time.Duration(set.GetSpec().GetMinReadySeconds()) * time.Second
 	for _, p := range active {
 		if skiffv1.IsPodReady(p) {
 			st.ReadyReplicas++
 		}
+		available, wait := podAvailable(p, minReady, now)
+		if available {
+			st.AvailableReplicas++
+		} else if wait > 0 {
+			// Nothing else happens when it turns available: look again then.
+			rs.r.queue.AddAfter(client.KeyOf(set), wait)
+		}
 	}
-	// No minReadySeconds: a ready pod is available.
-	st.AvailableReplicas = st.ReadyReplicas
 	st.ObservedGeneration = set.GetMetadata().GetGeneration()
 	var me *manageError
 	if errors.As(manageErr, &me) {

@@ -28,24 +28,12 @@ func Default(obj skiffv1.Resource) {
 		if o.Spec == nil {
 			o.Spec = &skiffv1.ReplicaSetSpec{}
 		}
-		if o.Spec.Replicas == nil {
-			one := int32(1)
-			o.Spec.Replicas = &one
+		defaultPodSet(&o.Spec.Replicas, &o.Spec.Selector, o.Spec.Template)
+	case *skiffv1.Deployment:
+		if o.Spec == nil {
+			o.Spec = &skiffv1.DeploymentSpec{}
 		}
-		if o.Spec.Template != nil {
-			if o.Spec.Template.Spec == nil {
-				o.Spec.Template.Spec = &skiffv1.PodSpec{}
-			}
-			DefaultPodSpec(o.Spec.Template.Spec)
-			// A selector left out selects the template's labels.
-			if o.Spec.Selector == nil && len(o.Spec.Template.GetMetadata().GetLabels()) > 0 {
-				sel := map[string]string{}
-				for k, v := range o.Spec.Template.Metadata.Labels {
-					sel[k] = v
-				}
-				o.Spec.Selector = &skiffv1.LabelSelector{MatchLabels: sel}
-			}
-		}
+		defaultDeployment(o.Spec)
 	case *skiffv1.Service:
 		if o.Spec == nil {
 			o.Spec = &skiffv1.ServiceSpec{}
@@ -81,6 +69,9 @@ func Default(obj skiffv1.Resource) {
 			one := int32(1)
 			o.Spec.MinReplicas = &one
 		}
+		if o.Spec.TargetKind == "" {
+			o.Spec.TargetKind = "ReplicaSet"
+		}
 		if o.Spec.TargetCpuUtilizationPercent == nil && len(o.Spec.Metrics) == 0 {
 			p := int32(80)
 			o.Spec.TargetCpuUtilizationPercent = &p
@@ -93,6 +84,61 @@ func Default(obj skiffv1.Resource) {
 			o.Count = 1
 		}
 		o.Message = truncateUTF8(o.Message, MaxEventMessageBytes)
+	}
+}
+
+// defaultPodSet fills in what replica sets and deployments share: one
+// replica, and a selector of the template's labels when left out.
+func defaultPodSet(replicas **int32, selector **skiffv1.LabelSelector, tmpl *skiffv1.PodTemplateSpec) {
+	if *replicas == nil {
+		one := int32(1)
+		*replicas = &one
+	}
+	if tmpl == nil {
+		return
+	}
+	if tmpl.Spec == nil {
+		tmpl.Spec = &skiffv1.PodSpec{}
+	}
+	DefaultPodSpec(tmpl.Spec)
+	if *selector == nil && len(tmpl.GetMetadata().GetLabels()) > 0 {
+		sel := map[string]string{}
+		for k, v := range tmpl.Metadata.Labels {
+			sel[k] = v
+		}
+		*selector = &skiffv1.LabelSelector{MatchLabels: sel}
+	}
+}
+
+// defaultDeployment: Kubernetes' apps/v1 defaults (RollingUpdate with 25%
+// surge and 25% unavailable, ten old replica sets kept, ten minutes to
+// make progress).
+func defaultDeployment(s *skiffv1.DeploymentSpec) {
+	defaultPodSet(&s.Replicas, &s.Selector, s.Template)
+	if s.Strategy == nil {
+		s.Strategy = &skiffv1.DeploymentStrategy{}
+	}
+	if s.Strategy.Type == "" {
+		s.Strategy.Type = "RollingUpdate"
+	}
+	if s.Strategy.Type == "RollingUpdate" {
+		if s.Strategy.RollingUpdate == nil {
+			s.Strategy.RollingUpdate = &skiffv1.RollingUpdateDeployment{}
+		}
+		if s.Strategy.RollingUpdate.MaxSurge == "" {
+			s.Strategy.RollingUpdate.MaxSurge = "25%"
+		}
+		if s.Strategy.RollingUpdate.MaxUnavailable == "" {
+			s.Strategy.RollingUpdate.MaxUnavailable = "25%"
+		}
+	}
+	if s.RevisionHistoryLimit == nil {
+		n := int32(10)
+		s.RevisionHistoryLimit = &n
+	}
+	if s.ProgressDeadlineSeconds == nil {
+		n := int32(600)
+		s.ProgressDeadlineSeconds = &n
 	}
 }
 

@@ -42,6 +42,12 @@ func ValidateUpdate(old, obj skiffv1.Resource) error {
 		if prev.GetType() != o.GetType() {
 			e.add("type", "cannot change (%s)", prev.GetType())
 		}
+	case *skiffv1.Deployment:
+		// As apps/v1: the selector decides which replica sets and pods
+		// are the deployment's; changing it would orphan them.
+		if !proto.Equal(old.(*skiffv1.Deployment).GetSpec().GetSelector(), o.GetSpec().GetSelector()) {
+			e.add("spec.selector", "cannot change; delete the deployment and create it again")
+		}
 	case *skiffv1.Node:
 		prev := old.(*skiffv1.Node)
 		if pc := prev.GetSpec().GetPodCidr(); pc != "" && pc != o.GetSpec().GetPodCidr() {

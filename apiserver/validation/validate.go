@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/skiff-sh/skiff/intorpercent"
 	"github.com/skiff-sh/skiff/labels"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 	"github.com/skiff-sh/skiff/quantity"
@@ -48,6 +49,8 @@ func Validate(obj skiffv1.Resource) error {
 		validateConfigMap(e, o)
 	case *skiffv1.Secret:
 		validateSecret(e, o)
+	case *skiffv1.Deployment:
+		validateDeployment(e, o.GetSpec())
 	case *skiffv1.Event:
 		if o.GetInvolvedObject().GetName() == "" {
 			e.add("involvedObject.name", "required")
@@ -396,30 +399,75 @@ func validateVolume(e *errs, s *skiffv1.VolumeSpec) {
 }
 
 func validateReplicaSet(e *errs, s *skiffv1.ReplicaSetSpec) {
-	if s.GetReplicas() < 0 {
-		e.add("spec.replicas", "%d must not be negative", s.GetReplicas())
+	validatePodSet(e, "replica set", s.GetReplicas(), s.GetSelector(), s.GetTemplate())
+	if s.GetMinReadySeconds() < 0 {
+		e.add("spec.minReadySeconds", "%d must not be negative", s.GetMinReadySeconds())
 	}
-	if s.GetTemplate() == nil {
+}
+
+// validatePodSet checks what replica sets and deployments share: a count,
+// a selector and the template it must select.
+func validatePodSet(e *errs, what string, replicas int32, selector *skiffv1.LabelSelector, tmpl *skiffv1.PodTemplateSpec) {
+	if replicas < 0 {
+		e.add("spec.replicas", "%d must not be negative", replicas)
+	}
+	if tmpl == nil {
 		e.add("spec.template", "required")
 		return
 	}
-	sel, err := labels.FromLabelSelector(s.GetSelector())
+	sel, err := labels.FromLabelSelector(selector)
 	if err != nil {
 		e.add("spec.selector", "%v", err)
 	} else if sel.Empty() {
-		e.add("spec.selector", "required: a replica set must select its pods by label")
-	} else if !sel.Matches(s.Template.GetMetadata().GetLabels()) {
-		e.add("spec.selector", "%q does not match the template's labels %v; the replica set would never see its own pods", sel.String(), s.Template.GetMetadata().GetLabels())
+		e.add("spec.selector", "required: a %s must select its pods by label", what)
+	} else if !sel.Matches(tmpl.GetMetadata().GetLabels()) {
+		e.add("spec.selector", "%q does not match the template's labels %v; the %s would never see its own pods", sel.String(), tmpl.GetMetadata().GetLabels(), what)
 	}
-	checkLabels(e, "spec.template.metadata.labels", s.Template.GetMetadata().GetLabels())
-	validatePodSpec(e, "spec.template.spec", s.Template.GetSpec())
-	if s.Template.GetSpec().GetNodeName() != "" {
+	checkLabels(e, "spec.template.metadata.labels", tmpl.GetMetadata().GetLabels())
+	validatePodSpec(e, "spec.template.spec", tmpl.GetSpec())
+	if tmpl.GetSpec().GetNodeName() != "" {
 		e.add("spec.template.spec.nodeName", "must be empty; the scheduler places the pods")
+	}
+}
+
+func validateDeployment(e *errs, s *skiffv1.DeploymentSpec) {
+	validatePodSet(e, "deployment", s.GetReplicas(), s.GetSelector(), s.GetTemplate())
+	if s.GetMinReadySeconds() < 0 {
+		e.add("spec.minReadySeconds", "%d must not be negative", s.GetMinReadySeconds())
+	}
+	if s.GetRevisionHistoryLimit() < 0 {
+		e.add("spec.revisionHistoryLimit", "%d must not be negative", s.GetRevisionHistoryLimit())
+	}
+	if d := s.GetProgressDeadlineSeconds(); d <= s.GetMinReadySeconds() {
+		e.add("spec.progressDeadlineSeconds", "%d must be greater than minReadySeconds (%d)", d, s.GetMinReadySeconds())
+	}
+	st := s.GetStrategy()
+	checkOneOf(e, "spec.strategy.type", st.GetType(), "RollingUpdate", "Recreate")
+	ru := st.GetRollingUpdate()
+	if st.GetType() == "Recreate" {
+		if ru != nil {
+			e.add("spec.strategy.rollingUpdate", "must be left out when the strategy type is Recreate")
+		}
+		return
+	}
+	surge, errS := intorpercent.Parse(ru.GetMaxSurge())
+	if errS != nil {
+		e.add("spec.strategy.rollingUpdate.maxSurge", "%v", errS)
+	}
+	unavail, errU := intorpercent.Parse(ru.GetMaxUnavailable())
+	if errU != nil {
+		e.add("spec.strategy.rollingUpdate.maxUnavailable", "%v", errU)
+	} else if unavail.IsPercent() && unavail.Int() > 100 {
+		e.add("spec.strategy.rollingUpdate.maxUnavailable", "%q must not be more than 100%%", ru.GetMaxUnavailable())
+	}
+	if errS == nil && errU == nil && surge.Int() == 0 && unavail.Int() == 0 {
+		e.add("spec.strategy.rollingUpdate.maxUnavailable", "may not be 0 when maxSurge is 0 too: the rollout could never progress")
 	}
 }
 
 func validateAutoscaler(e *errs, s *skiffv1.AutoscalerSpec) {
 	checkLabel(e, "spec.target", s.GetTarget())
+	checkOneOf(e, "spec.targetKind", s.GetTargetKind(), "ReplicaSet", "Deployment")
 	if s.GetMinReplicas() < 1 {
 		e.add("spec.minReplicas", "%d must be at least 1", s.GetMinReplicas())
 	}

@@ -60,17 +60,9 @@ func Check(o Object) error {
 	case *skiffv1.Pod:
 		checkPodSpec(add, "spec", obj.GetSpec())
 	case *skiffv1.ReplicaSet:
-		switch spec := obj.GetSpec(); {
-		case spec == nil:
-			add("spec", "required: a replica set needs spec.template (and spec.replicas)")
-		case spec.GetTemplate() == nil:
-			add("spec.template", "required: the pods a replica set makes")
-		default:
-			checkPodSpec(add, "spec.template.spec", spec.GetTemplate().GetSpec())
-		}
-		if r := obj.GetSpec().GetReplicas(); r < 0 {
-			add("spec.replicas", "%d must not be negative", r)
-		}
+		checkPodSet(add, obj.GetSpec().GetTemplate(), obj.GetSpec().GetReplicas())
+	case *skiffv1.Deployment:
+		checkPodSet(add, obj.GetSpec().GetTemplate(), obj.GetSpec().GetReplicas())
 	case *skiffv1.Service:
 		for i, p := range obj.GetSpec().GetPorts() {
 			if p.GetPort() < 1 || p.GetPort() > 65535 {
@@ -87,7 +79,7 @@ func Check(o Object) error {
 			break
 		}
 		if obj.GetSpec().GetTarget() == "" {
-			add("spec.target", "required: the name of a ReplicaSet in the same namespace")
+			add("spec.target", "required: the name of a ReplicaSet (or, with targetKind, a Deployment) in the same namespace")
 		}
 		if obj.GetSpec().GetMaxReplicas() < 1 {
 			add("spec.maxReplicas", "required, at least 1")
@@ -105,6 +97,20 @@ func Check(o Object) error {
 	}
 	return &Error{File: o.File, Doc: o.Doc, Line: o.Line, Ref: fmt.Sprintf("%s %q", o.Info.Name, m.GetName()),
 		Err: errors.New(strings.Join(problems, "; "))}
+}
+
+// checkPodSet checks what replica sets and deployments share.
+// checkPodSet checks what a replica set and a deployment share: the
+// template of their pods and a replica count.
+func checkPodSet(add func(path, format string, args ...any), tmpl *skiffv1.PodTemplateSpec, replicas int32) {
+	if tmpl == nil {
+		add("spec.template", "required: the pods it makes (and spec.replicas, how many)")
+	} else {
+		checkPodSpec(add, "spec.template.spec", tmpl.GetSpec())
+	}
+	if replicas < 0 {
+		add("spec.replicas", "%d must not be negative", replicas)
+	}
 }
 
 func checkPodSpec(add func(path, format string, args ...any), path string, s *skiffv1.PodSpec) {

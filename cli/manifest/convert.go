@@ -100,6 +100,8 @@ func kindConversion(apiVersion, kind string) conversion {
 			},
 			fromSkiff: func(o map[string]any) { podSpecFromSkiff(child(child(child(o, "spec"), "template"), "spec")) },
 		}
+	case "Deployment":
+		return conversion{toSkiff: deploymentToSkiff, fromSkiff: deploymentFromSkiff}
 	case "Service":
 		return conversion{toSkiff: noConversion, fromSkiff: serviceFromSkiff}
 	case "Event":
@@ -165,6 +167,41 @@ func podSpecFromSkiff(spec map[string]any) {
 			out["readOnly"] = ro
 		}
 		vol["persistentVolumeClaim"] = out
+	}
+}
+
+// A Deployment's conditions have Kubernetes' lastUpdateTime where skiff's
+// have lastHeartbeatTime (when the rollout last made progress); its pod
+// template converts as any pod spec.
+func deploymentToSkiff(o map[string]any) error {
+	renameConditionField(o, "lastUpdateTime", "lastHeartbeatTime")
+	return podSpecToSkiff(child(child(child(o, "spec"), "template"), "spec"), "spec.template.spec")
+}
+
+// deploymentFromSkiff also prints a count maxSurge or maxUnavailable as
+// a number, as Kubernetes' IntOrString does.
+func deploymentFromSkiff(o map[string]any) {
+	renameConditionField(o, "lastHeartbeatTime", "lastUpdateTime")
+	podSpecFromSkiff(child(child(child(o, "spec"), "template"), "spec"))
+	ru, _ := child(child(o, "spec"), "strategy")["rollingUpdate"].(map[string]any)
+	for _, k := range []string{"maxSurge", "maxUnavailable"} {
+		if s, ok := ru[k].(string); ok {
+			if n, err := strconv.Atoi(s); err == nil && strconv.Itoa(n) == s {
+				ru[k] = json.Number(s)
+			}
+		}
+	}
+}
+
+func renameConditionField(o map[string]any, from, to string) {
+	st, _ := o["status"].(map[string]any)
+	for _, c := range list(st, "conditions") {
+		if cond, ok := c.(map[string]any); ok {
+			if v, ok := cond[from]; ok {
+				delete(cond, from)
+				cond[to] = v
+			}
+		}
 	}
 }
 
@@ -391,25 +428,30 @@ func persistentVolumeFromSkiff(o map[string]any) {
 	}
 }
 
-// scaleTarget turns scaleTargetRef into the name of the ReplicaSet skiff
-// scales.
-func scaleTarget(spec map[string]any) (any, error) {
+// scaleTarget turns scaleTargetRef into skiff's target (the name) and
+// targetKind (ReplicaSet or Deployment), set on out.
+func scaleTarget(spec, out map[string]any) error {
 	ref, ok := spec["scaleTargetRef"].(map[string]any)
 	if !ok {
-		return nil, errors.New("spec.scaleTargetRef: required: the ReplicaSet to scale")
+		return errors.New("spec.scaleTargetRef: required: the ReplicaSet or Deployment to scale")
 	}
 	for k := range ref {
 		if k != "apiVersion" && k != "kind" && k != "name" {
-			return nil, unknownField(k, "spec.scaleTargetRef", []string{"apiVersion", "kind", "name"})
+			return unknownField(k, "spec.scaleTargetRef", []string{"apiVersion", "kind", "name"})
 		}
 	}
-	if kind := ref["kind"]; kind != "ReplicaSet" {
-		return nil, fmt.Errorf("spec.scaleTargetRef.kind: skiff scales a ReplicaSet; scaling a %v is not supported by skiff yet", kind)
+	kind := ref["kind"]
+	if kind != "ReplicaSet" && kind != "Deployment" {
+		return fmt.Errorf("spec.scaleTargetRef.kind: skiff scales a ReplicaSet or a Deployment; scaling a %v is not supported by skiff yet", kind)
 	}
 	if v, ok := ref["apiVersion"]; ok && v != "apps/v1" {
-		return nil, fmt.Errorf("spec.scaleTargetRef.apiVersion: a ReplicaSet is apps/v1, not %s", quoteAny(v))
+		return fmt.Errorf("spec.scaleTargetRef.apiVersion: a %v is apps/v1, not %s", kind, quoteAny(v))
 	}
-	return ref["name"], nil
+	out["target"] = ref["name"]
+	if kind == "Deployment" {
+		out["targetKind"] = kind
+	}
+	return nil
 }
 
 // hpaToSkiff converts what both HorizontalPodAutoscaler versions share
@@ -417,11 +459,10 @@ func scaleTarget(spec map[string]any) (any, error) {
 // which converts it into out and says whether it knows it.
 func hpaToSkiff(o map[string]any, known []string, field func(k string, v any, out map[string]any) bool) error {
 	spec := child(o, "spec")
-	target, err := scaleTarget(spec)
-	if err != nil {
+	out := map[string]any{}
+	if err := scaleTarget(spec, out); err != nil {
 		return err
 	}
-	out := map[string]any{"target": target}
 	for k, v := range spec {
 		switch {
 		case k == "scaleTargetRef":
@@ -449,7 +490,11 @@ func hpaV1ToSkiff(o map[string]any) error {
 // alike: the target, the bounds and the status counters.
 func hpaCommonFromSkiff(o map[string]any) (spec, out, st, stOut map[string]any) {
 	spec = child(o, "spec")
-	out = map[string]any{"scaleTargetRef": map[string]any{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": spec["target"]}}
+	kind := spec["targetKind"]
+	if kind == nil {
+		kind = "ReplicaSet"
+	}
+	out = map[string]any{"scaleTargetRef": map[string]any{"apiVersion": "apps/v1", "kind": kind, "name": spec["target"]}}
 	setIf(out, "minReplicas", spec["minReplicas"])
 	setIf(out, "maxReplicas", spec["maxReplicas"])
 	o["spec"] = out

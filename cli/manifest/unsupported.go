@@ -121,8 +121,7 @@ func unsupportedFields(kind string) map[string]bool {
 	switch kind {
 	case "Pod":
 		podSpec("spec.")
-	case "ReplicaSet":
-		set["spec.minReadySeconds"] = true
+	case "ReplicaSet", "Deployment":
 		add("spec.template.metadata.", metaUnsupported)
 		podSpec("spec.template.spec.")
 	case "Service":

@@ -43,6 +43,7 @@ var kindInfos = []KindInfo{
 	// ConfigMap and Secret
 	{Kind_KIND_CONFIG_MAP, "ConfigMap", "configmaps", []string{"cm"}, true, false, func() Resource { return &ConfigMap{} }},
 	{Kind_KIND_SECRET, "Secret", "secrets", nil, true, false, func() Resource { return &Secret{} }},
+	{Kind_KIND_DEPLOYMENT, "Deployment", "deployments", []string{"deploy"}, true, true, func() Resource { return &Deployment{} }},
 }
 
 // Kinds lists every kind, in a stable order.
@@ -164,6 +165,7 @@ var kubernetesTypes = []KubernetesType{
 	{"v1", "PersistentVolumeClaim", Kind_KIND_VOLUME},
 	{"v1", "PersistentVolume", Kind_KIND_VOLUME},
 	{"apps/v1", "ReplicaSet", Kind_KIND_REPLICA_SET},
+	{"apps/v1", "Deployment", Kind_KIND_DEPLOYMENT},
 	{"autoscaling/v1", "HorizontalPodAutoscaler", Kind_KIND_AUTOSCALER},
 	{"autoscaling/v2", "HorizontalPodAutoscaler", Kind_KIND_AUTOSCALER},
 	// ConfigMap and Secret

@@ -3477,12 +3477,15 @@ func (x *ReplicaSet) GetStatus() *ReplicaSetStatus {
 }
 
 type ReplicaSetSpec struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Replicas      *int32                 `protobuf:"varint,1,opt,name=replicas,proto3,oneof" json:"replicas,omitempty"`
-	Selector      *LabelSelector         `protobuf:"bytes,2,opt,name=selector,proto3" json:"selector,omitempty"`
-	Template      *PodTemplateSpec       `protobuf:"bytes,3,opt,name=template,proto3" json:"template,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Replicas *int32                 `protobuf:"varint,1,opt,name=replicas,proto3,oneof" json:"replicas,omitempty"`
+	Selector *LabelSelector         `protobuf:"bytes,2,opt,name=selector,proto3" json:"selector,omitempty"`
+	Template *PodTemplateSpec       `protobuf:"bytes,3,opt,name=template,proto3" json:"template,omitempty"`
+	// Seconds a new pod must be ready, without a container crashing, before
+	// it counts as available; default 0.
+	MinReadySeconds int32 `protobuf:"varint,4,opt,name=min_ready_seconds,json=minReadySeconds,proto3" json:"min_ready_seconds,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ReplicaSetSpec) Reset() {
@@ -3534,6 +3537,13 @@ func (x *ReplicaSetSpec) GetTemplate() *PodTemplateSpec {
 		return x.Template
 	}
 	return nil
+}
+
+func (x *ReplicaSetSpec) GetMinReadySeconds() int32 {
+	if x != nil {
+		return x.MinReadySeconds
+	}
+	return 0
 }
 
 type PodTemplateSpec struct {
@@ -3726,7 +3736,8 @@ func (x *Autoscaler) GetStatus() *AutoscalerStatus {
 
 type AutoscalerSpec struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The ReplicaSet in the same namespace to scale.
+	// The object in the same namespace to scale: a ReplicaSet, or a
+	// Deployment when target_kind says so.
 	Target      string `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
 	MinReplicas *int32 `protobuf:"varint,2,opt,name=min_replicas,json=minReplicas,proto3,oneof" json:"min_replicas,omitempty"`
 	MaxReplicas int32  `protobuf:"varint,3,opt,name=max_replicas,json=maxReplicas,proto3" json:"max_replicas,omitempty"`
@@ -3739,7 +3750,9 @@ type AutoscalerSpec struct {
 	Metrics []*MetricSpec `protobuf:"bytes,5,rep,name=metrics,proto3" json:"metrics,omitempty"`
 	// Stabilization windows; scale-down defaults to the controller's
 	// --scale-down-window, scale-up to none.
-	Behavior      *AutoscalerBehavior `protobuf:"bytes,6,opt,name=behavior,proto3" json:"behavior,omitempty"`
+	Behavior *AutoscalerBehavior `protobuf:"bytes,6,opt,name=behavior,proto3" json:"behavior,omitempty"`
+	// ReplicaSet (default) or Deployment.
+	TargetKind    string `protobuf:"bytes,7,opt,name=target_kind,json=targetKind,proto3" json:"target_kind,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3814,6 +3827,13 @@ func (x *AutoscalerSpec) GetBehavior() *AutoscalerBehavior {
 		return x.Behavior
 	}
 	return nil
+}
+
+func (x *AutoscalerSpec) GetTargetKind() string {
+	if x != nil {
+		return x.TargetKind
+	}
+	return ""
 }
 
 // type is Resource; the other Kubernetes metric types are not supported yet.
@@ -5147,6 +5167,376 @@ func (x *SecretProjection) GetOptional() bool {
 	return false
 }
 
+type Deployment struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Metadata      *ObjectMeta            `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Spec          *DeploymentSpec        `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
+	Status        *DeploymentStatus      `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Deployment) Reset() {
+	*x = Deployment{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Deployment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Deployment) ProtoMessage() {}
+
+func (x *Deployment) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Deployment.ProtoReflect.Descriptor instead.
+func (*Deployment) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *Deployment) GetMetadata() *ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *Deployment) GetSpec() *DeploymentSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *Deployment) GetStatus() *DeploymentStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+type DeploymentSpec struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Default 1.
+	Replicas *int32 `protobuf:"varint,1,opt,name=replicas,proto3,oneof" json:"replicas,omitempty"`
+	// Must match the template's labels.
+	Selector *LabelSelector      `protobuf:"bytes,2,opt,name=selector,proto3" json:"selector,omitempty"`
+	Template *PodTemplateSpec    `protobuf:"bytes,3,opt,name=template,proto3" json:"template,omitempty"`
+	Strategy *DeploymentStrategy `protobuf:"bytes,4,opt,name=strategy,proto3" json:"strategy,omitempty"`
+	// Seconds a new pod must be ready before it counts as available; default 0.
+	MinReadySeconds int32 `protobuf:"varint,5,opt,name=min_ready_seconds,json=minReadySeconds,proto3" json:"min_ready_seconds,omitempty"`
+	// Old ReplicaSets kept for rollback; default 10.
+	RevisionHistoryLimit *int32 `protobuf:"varint,6,opt,name=revision_history_limit,json=revisionHistoryLimit,proto3,oneof" json:"revision_history_limit,omitempty"`
+	// A paused Deployment scales, but starts no new rollout.
+	Paused bool `protobuf:"varint,7,opt,name=paused,proto3" json:"paused,omitempty"`
+	// Seconds without progress before the Progressing condition turns False
+	// with ProgressDeadlineExceeded; default 600.
+	ProgressDeadlineSeconds *int32 `protobuf:"varint,8,opt,name=progress_deadline_seconds,json=progressDeadlineSeconds,proto3,oneof" json:"progress_deadline_seconds,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
+}
+
+func (x *DeploymentSpec) Reset() {
+	*x = DeploymentSpec{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeploymentSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeploymentSpec) ProtoMessage() {}
+
+func (x *DeploymentSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeploymentSpec.ProtoReflect.Descriptor instead.
+func (*DeploymentSpec) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *DeploymentSpec) GetReplicas() int32 {
+	if x != nil && x.Replicas != nil {
+		return *x.Replicas
+	}
+	return 0
+}
+
+func (x *DeploymentSpec) GetSelector() *LabelSelector {
+	if x != nil {
+		return x.Selector
+	}
+	return nil
+}
+
+func (x *DeploymentSpec) GetTemplate() *PodTemplateSpec {
+	if x != nil {
+		return x.Template
+	}
+	return nil
+}
+
+func (x *DeploymentSpec) GetStrategy() *DeploymentStrategy {
+	if x != nil {
+		return x.Strategy
+	}
+	return nil
+}
+
+func (x *DeploymentSpec) GetMinReadySeconds() int32 {
+	if x != nil {
+		return x.MinReadySeconds
+	}
+	return 0
+}
+
+func (x *DeploymentSpec) GetRevisionHistoryLimit() int32 {
+	if x != nil && x.RevisionHistoryLimit != nil {
+		return *x.RevisionHistoryLimit
+	}
+	return 0
+}
+
+func (x *DeploymentSpec) GetPaused() bool {
+	if x != nil {
+		return x.Paused
+	}
+	return false
+}
+
+func (x *DeploymentSpec) GetProgressDeadlineSeconds() int32 {
+	if x != nil && x.ProgressDeadlineSeconds != nil {
+		return *x.ProgressDeadlineSeconds
+	}
+	return 0
+}
+
+// type is RollingUpdate (default) or Recreate.
+type DeploymentStrategy struct {
+	state         protoimpl.MessageState   `protogen:"open.v1"`
+	Type          string                   `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	RollingUpdate *RollingUpdateDeployment `protobuf:"bytes,2,opt,name=rolling_update,json=rollingUpdate,proto3" json:"rolling_update,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeploymentStrategy) Reset() {
+	*x = DeploymentStrategy{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeploymentStrategy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeploymentStrategy) ProtoMessage() {}
+
+func (x *DeploymentStrategy) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeploymentStrategy.ProtoReflect.Descriptor instead.
+func (*DeploymentStrategy) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *DeploymentStrategy) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *DeploymentStrategy) GetRollingUpdate() *RollingUpdateDeployment {
+	if x != nil {
+		return x.RollingUpdate
+	}
+	return nil
+}
+
+// An absolute number ("1") or a percentage of spec.replicas ("25%"):
+// max_surge rounds up, max_unavailable down. Both default to 25%; they may
+// not both be zero.
+type RollingUpdateDeployment struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	MaxUnavailable string                 `protobuf:"bytes,1,opt,name=max_unavailable,json=maxUnavailable,proto3" json:"max_unavailable,omitempty"`
+	MaxSurge       string                 `protobuf:"bytes,2,opt,name=max_surge,json=maxSurge,proto3" json:"max_surge,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RollingUpdateDeployment) Reset() {
+	*x = RollingUpdateDeployment{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RollingUpdateDeployment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RollingUpdateDeployment) ProtoMessage() {}
+
+func (x *RollingUpdateDeployment) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RollingUpdateDeployment.ProtoReflect.Descriptor instead.
+func (*RollingUpdateDeployment) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *RollingUpdateDeployment) GetMaxUnavailable() string {
+	if x != nil {
+		return x.MaxUnavailable
+	}
+	return ""
+}
+
+func (x *RollingUpdateDeployment) GetMaxSurge() string {
+	if x != nil {
+		return x.MaxSurge
+	}
+	return ""
+}
+
+type DeploymentStatus struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	ObservedGeneration int64                  `protobuf:"varint,1,opt,name=observed_generation,json=observedGeneration,proto3" json:"observed_generation,omitempty"`
+	// Pods of every ReplicaSet the Deployment owns (not being deleted).
+	Replicas int32 `protobuf:"varint,2,opt,name=replicas,proto3" json:"replicas,omitempty"`
+	// Pods of the current template.
+	UpdatedReplicas     int32 `protobuf:"varint,3,opt,name=updated_replicas,json=updatedReplicas,proto3" json:"updated_replicas,omitempty"`
+	ReadyReplicas       int32 `protobuf:"varint,4,opt,name=ready_replicas,json=readyReplicas,proto3" json:"ready_replicas,omitempty"`
+	AvailableReplicas   int32 `protobuf:"varint,5,opt,name=available_replicas,json=availableReplicas,proto3" json:"available_replicas,omitempty"`
+	UnavailableReplicas int32 `protobuf:"varint,6,opt,name=unavailable_replicas,json=unavailableReplicas,proto3" json:"unavailable_replicas,omitempty"`
+	// Available and Progressing, with Kubernetes' reasons.
+	Conditions    []*Condition `protobuf:"bytes,7,rep,name=conditions,proto3" json:"conditions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeploymentStatus) Reset() {
+	*x = DeploymentStatus{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeploymentStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeploymentStatus) ProtoMessage() {}
+
+func (x *DeploymentStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeploymentStatus.ProtoReflect.Descriptor instead.
+func (*DeploymentStatus) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{80}
+}
+
+func (x *DeploymentStatus) GetObservedGeneration() int64 {
+	if x != nil {
+		return x.ObservedGeneration
+	}
+	return 0
+}
+
+func (x *DeploymentStatus) GetReplicas() int32 {
+	if x != nil {
+		return x.Replicas
+	}
+	return 0
+}
+
+func (x *DeploymentStatus) GetUpdatedReplicas() int32 {
+	if x != nil {
+		return x.UpdatedReplicas
+	}
+	return 0
+}
+
+func (x *DeploymentStatus) GetReadyReplicas() int32 {
+	if x != nil {
+		return x.ReadyReplicas
+	}
+	return 0
+}
+
+func (x *DeploymentStatus) GetAvailableReplicas() int32 {
+	if x != nil {
+		return x.AvailableReplicas
+	}
+	return 0
+}
+
+func (x *DeploymentStatus) GetUnavailableReplicas() int32 {
+	if x != nil {
+		return x.UnavailableReplicas
+	}
+	return 0
+}
+
+func (x *DeploymentStatus) GetConditions() []*Condition {
+	if x != nil {
+		return x.Conditions
+	}
+	return nil
+}
+
 var File_skiff_v1_objects_proto protoreflect.FileDescriptor
 
 const file_skiff_v1_objects_proto_rawDesc = "" +
@@ -5478,11 +5868,12 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"ReplicaSet\x120\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12,\n" +
 	"\x04spec\x18\x02 \x01(\v2\x18.skiff.v1.ReplicaSetSpecR\x04spec\x122\n" +
-	"\x06status\x18\x03 \x01(\v2\x1a.skiff.v1.ReplicaSetStatusR\x06status\"\xaa\x01\n" +
+	"\x06status\x18\x03 \x01(\v2\x1a.skiff.v1.ReplicaSetStatusR\x06status\"\xd6\x01\n" +
 	"\x0eReplicaSetSpec\x12\x1f\n" +
 	"\breplicas\x18\x01 \x01(\x05H\x00R\breplicas\x88\x01\x01\x123\n" +
 	"\bselector\x18\x02 \x01(\v2\x17.skiff.v1.LabelSelectorR\bselector\x125\n" +
-	"\btemplate\x18\x03 \x01(\v2\x19.skiff.v1.PodTemplateSpecR\btemplateB\v\n" +
+	"\btemplate\x18\x03 \x01(\v2\x19.skiff.v1.PodTemplateSpecR\btemplate\x12*\n" +
+	"\x11min_ready_seconds\x18\x04 \x01(\x05R\x0fminReadySecondsB\v\n" +
 	"\t_replicas\"j\n" +
 	"\x0fPodTemplateSpec\x120\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12%\n" +
@@ -5499,14 +5890,16 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"Autoscaler\x120\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12,\n" +
 	"\x04spec\x18\x02 \x01(\v2\x18.skiff.v1.AutoscalerSpecR\x04spec\x122\n" +
-	"\x06status\x18\x03 \x01(\v2\x1a.skiff.v1.AutoscalerStatusR\x06status\"\xdb\x02\n" +
+	"\x06status\x18\x03 \x01(\v2\x1a.skiff.v1.AutoscalerStatusR\x06status\"\xfc\x02\n" +
 	"\x0eAutoscalerSpec\x12\x16\n" +
 	"\x06target\x18\x01 \x01(\tR\x06target\x12&\n" +
 	"\fmin_replicas\x18\x02 \x01(\x05H\x00R\vminReplicas\x88\x01\x01\x12!\n" +
 	"\fmax_replicas\x18\x03 \x01(\x05R\vmaxReplicas\x12H\n" +
 	"\x1etarget_cpu_utilization_percent\x18\x04 \x01(\x05H\x01R\x1btargetCpuUtilizationPercent\x88\x01\x01\x12.\n" +
 	"\ametrics\x18\x05 \x03(\v2\x14.skiff.v1.MetricSpecR\ametrics\x128\n" +
-	"\bbehavior\x18\x06 \x01(\v2\x1c.skiff.v1.AutoscalerBehaviorR\bbehaviorB\x0f\n" +
+	"\bbehavior\x18\x06 \x01(\v2\x1c.skiff.v1.AutoscalerBehaviorR\bbehavior\x12\x1f\n" +
+	"\vtarget_kind\x18\a \x01(\tR\n" +
+	"targetKindB\x0f\n" +
 	"\r_min_replicasB!\n" +
 	"\x1f_target_cpu_utilization_percent\"\\\n" +
 	"\n" +
@@ -5636,7 +6029,40 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12)\n" +
 	"\x05items\x18\x02 \x03(\v2\x13.skiff.v1.KeyToPathR\x05items\x12\x1f\n" +
 	"\boptional\x18\x03 \x01(\bH\x00R\boptional\x88\x01\x01B\v\n" +
-	"\t_optionalB2Z0github.com/skiff-sh/skiff/proto/skiff/v1;skiffv1b\x06proto3"
+	"\t_optional\"\xa0\x01\n" +
+	"\n" +
+	"Deployment\x120\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12,\n" +
+	"\x04spec\x18\x02 \x01(\v2\x18.skiff.v1.DeploymentSpecR\x04spec\x122\n" +
+	"\x06status\x18\x03 \x01(\v2\x1a.skiff.v1.DeploymentStatusR\x06status\"\xdd\x03\n" +
+	"\x0eDeploymentSpec\x12\x1f\n" +
+	"\breplicas\x18\x01 \x01(\x05H\x00R\breplicas\x88\x01\x01\x123\n" +
+	"\bselector\x18\x02 \x01(\v2\x17.skiff.v1.LabelSelectorR\bselector\x125\n" +
+	"\btemplate\x18\x03 \x01(\v2\x19.skiff.v1.PodTemplateSpecR\btemplate\x128\n" +
+	"\bstrategy\x18\x04 \x01(\v2\x1c.skiff.v1.DeploymentStrategyR\bstrategy\x12*\n" +
+	"\x11min_ready_seconds\x18\x05 \x01(\x05R\x0fminReadySeconds\x129\n" +
+	"\x16revision_history_limit\x18\x06 \x01(\x05H\x01R\x14revisionHistoryLimit\x88\x01\x01\x12\x16\n" +
+	"\x06paused\x18\a \x01(\bR\x06paused\x12?\n" +
+	"\x19progress_deadline_seconds\x18\b \x01(\x05H\x02R\x17progressDeadlineSeconds\x88\x01\x01B\v\n" +
+	"\t_replicasB\x19\n" +
+	"\x17_revision_history_limitB\x1c\n" +
+	"\x1a_progress_deadline_seconds\"r\n" +
+	"\x12DeploymentStrategy\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12H\n" +
+	"\x0erolling_update\x18\x02 \x01(\v2!.skiff.v1.RollingUpdateDeploymentR\rrollingUpdate\"_\n" +
+	"\x17RollingUpdateDeployment\x12'\n" +
+	"\x0fmax_unavailable\x18\x01 \x01(\tR\x0emaxUnavailable\x12\x1b\n" +
+	"\tmax_surge\x18\x02 \x01(\tR\bmaxSurge\"\xc8\x02\n" +
+	"\x10DeploymentStatus\x12/\n" +
+	"\x13observed_generation\x18\x01 \x01(\x03R\x12observedGeneration\x12\x1a\n" +
+	"\breplicas\x18\x02 \x01(\x05R\breplicas\x12)\n" +
+	"\x10updated_replicas\x18\x03 \x01(\x05R\x0fupdatedReplicas\x12%\n" +
+	"\x0eready_replicas\x18\x04 \x01(\x05R\rreadyReplicas\x12-\n" +
+	"\x12available_replicas\x18\x05 \x01(\x05R\x11availableReplicas\x121\n" +
+	"\x14unavailable_replicas\x18\x06 \x01(\x05R\x13unavailableReplicas\x123\n" +
+	"\n" +
+	"conditions\x18\a \x03(\v2\x13.skiff.v1.ConditionR\n" +
+	"conditionsB2Z0github.com/skiff-sh/skiff/proto/skiff/v1;skiffv1b\x06proto3"
 
 var (
 	file_skiff_v1_objects_proto_rawDescOnce sync.Once
@@ -5650,7 +6076,7 @@ func file_skiff_v1_objects_proto_rawDescGZIP() []byte {
 	return file_skiff_v1_objects_proto_rawDescData
 }
 
-var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 89)
+var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 94)
 var file_skiff_v1_objects_proto_goTypes = []any{
 	(*ObjectMeta)(nil),               // 0: skiff.v1.ObjectMeta
 	(*TypeMeta)(nil),                 // 1: skiff.v1.TypeMeta
@@ -5728,41 +6154,46 @@ var file_skiff_v1_objects_proto_goTypes = []any{
 	(*VolumeProjection)(nil),         // 73: skiff.v1.VolumeProjection
 	(*ConfigMapProjection)(nil),      // 74: skiff.v1.ConfigMapProjection
 	(*SecretProjection)(nil),         // 75: skiff.v1.SecretProjection
-	nil,                              // 76: skiff.v1.ObjectMeta.LabelsEntry
-	nil,                              // 77: skiff.v1.ObjectMeta.AnnotationsEntry
-	nil,                              // 78: skiff.v1.LabelSelector.MatchLabelsEntry
-	nil,                              // 79: skiff.v1.NodeStatus.CapacityEntry
-	nil,                              // 80: skiff.v1.NodeStatus.AllocatableEntry
-	nil,                              // 81: skiff.v1.PodSpec.NodeSelectorEntry
-	nil,                              // 82: skiff.v1.ResourceRequirements.RequestsEntry
-	nil,                              // 83: skiff.v1.ResourceRequirements.LimitsEntry
-	nil,                              // 84: skiff.v1.ServiceSpec.SelectorEntry
-	nil,                              // 85: skiff.v1.ConfigMap.DataEntry
-	nil,                              // 86: skiff.v1.ConfigMap.BinaryDataEntry
-	nil,                              // 87: skiff.v1.Secret.DataEntry
-	nil,                              // 88: skiff.v1.Secret.StringDataEntry
-	(*timestamppb.Timestamp)(nil),    // 89: google.protobuf.Timestamp
+	(*Deployment)(nil),               // 76: skiff.v1.Deployment
+	(*DeploymentSpec)(nil),           // 77: skiff.v1.DeploymentSpec
+	(*DeploymentStrategy)(nil),       // 78: skiff.v1.DeploymentStrategy
+	(*RollingUpdateDeployment)(nil),  // 79: skiff.v1.RollingUpdateDeployment
+	(*DeploymentStatus)(nil),         // 80: skiff.v1.DeploymentStatus
+	nil,                              // 81: skiff.v1.ObjectMeta.LabelsEntry
+	nil,                              // 82: skiff.v1.ObjectMeta.AnnotationsEntry
+	nil,                              // 83: skiff.v1.LabelSelector.MatchLabelsEntry
+	nil,                              // 84: skiff.v1.NodeStatus.CapacityEntry
+	nil,                              // 85: skiff.v1.NodeStatus.AllocatableEntry
+	nil,                              // 86: skiff.v1.PodSpec.NodeSelectorEntry
+	nil,                              // 87: skiff.v1.ResourceRequirements.RequestsEntry
+	nil,                              // 88: skiff.v1.ResourceRequirements.LimitsEntry
+	nil,                              // 89: skiff.v1.ServiceSpec.SelectorEntry
+	nil,                              // 90: skiff.v1.ConfigMap.DataEntry
+	nil,                              // 91: skiff.v1.ConfigMap.BinaryDataEntry
+	nil,                              // 92: skiff.v1.Secret.DataEntry
+	nil,                              // 93: skiff.v1.Secret.StringDataEntry
+	(*timestamppb.Timestamp)(nil),    // 94: google.protobuf.Timestamp
 }
 var file_skiff_v1_objects_proto_depIdxs = []int32{
-	76,  // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
-	77,  // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
-	89,  // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	89,  // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	81,  // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
+	82,  // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
+	94,  // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	94,  // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
 	2,   // 4: skiff.v1.ObjectMeta.owner_references:type_name -> skiff.v1.OwnerReference
 	1,   // 5: skiff.v1.ObjectMeta.applied_as:type_name -> skiff.v1.TypeMeta
-	78,  // 6: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
+	83,  // 6: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
 	4,   // 7: skiff.v1.LabelSelector.match_expressions:type_name -> skiff.v1.LabelSelectorRequirement
-	89,  // 8: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
-	89,  // 9: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	94,  // 8: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
+	94,  // 9: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
 	0,   // 10: skiff.v1.Namespace.metadata:type_name -> skiff.v1.ObjectMeta
 	7,   // 11: skiff.v1.Namespace.status:type_name -> skiff.v1.NamespaceStatus
 	0,   // 12: skiff.v1.Node.metadata:type_name -> skiff.v1.ObjectMeta
 	9,   // 13: skiff.v1.Node.spec:type_name -> skiff.v1.NodeSpec
 	11,  // 14: skiff.v1.Node.status:type_name -> skiff.v1.NodeStatus
 	10,  // 15: skiff.v1.NodeSpec.taints:type_name -> skiff.v1.Taint
-	89,  // 16: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
-	79,  // 17: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
-	80,  // 18: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
+	94,  // 16: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
+	84,  // 17: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
+	85,  // 18: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
 	5,   // 19: skiff.v1.NodeStatus.conditions:type_name -> skiff.v1.Condition
 	12,  // 20: skiff.v1.NodeStatus.addresses:type_name -> skiff.v1.NodeAddress
 	13,  // 21: skiff.v1.NodeStatus.node_info:type_name -> skiff.v1.NodeSystemInfo
@@ -5771,7 +6202,7 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	33,  // 24: skiff.v1.Pod.status:type_name -> skiff.v1.PodStatus
 	17,  // 25: skiff.v1.PodSpec.containers:type_name -> skiff.v1.Container
 	28,  // 26: skiff.v1.PodSpec.volumes:type_name -> skiff.v1.PodVolume
-	81,  // 27: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
+	86,  // 27: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
 	32,  // 28: skiff.v1.PodSpec.tolerations:type_name -> skiff.v1.Toleration
 	16,  // 29: skiff.v1.PodSpec.security_context:type_name -> skiff.v1.PodSecurityContext
 	18,  // 30: skiff.v1.Container.env:type_name -> skiff.v1.EnvVar
@@ -5783,8 +6214,8 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	26,  // 36: skiff.v1.Container.security_context:type_name -> skiff.v1.SecurityContext
 	67,  // 37: skiff.v1.Container.env_from:type_name -> skiff.v1.EnvFromSource
 	65,  // 38: skiff.v1.EnvVar.value_from:type_name -> skiff.v1.EnvVarSource
-	82,  // 39: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
-	83,  // 40: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
+	87,  // 39: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
+	88,  // 40: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
 	23,  // 41: skiff.v1.Probe.exec:type_name -> skiff.v1.ExecAction
 	24,  // 42: skiff.v1.Probe.tcp_socket:type_name -> skiff.v1.TCPSocketAction
 	25,  // 43: skiff.v1.Probe.http_get:type_name -> skiff.v1.HTTPGetAction
@@ -5796,20 +6227,20 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	71,  // 49: skiff.v1.PodVolume.secret:type_name -> skiff.v1.SecretVolumeSource
 	72,  // 50: skiff.v1.PodVolume.projected:type_name -> skiff.v1.ProjectedVolumeSource
 	5,   // 51: skiff.v1.PodStatus.conditions:type_name -> skiff.v1.Condition
-	89,  // 52: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	94,  // 52: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
 	34,  // 53: skiff.v1.PodStatus.container_statuses:type_name -> skiff.v1.ContainerStatus
 	35,  // 54: skiff.v1.ContainerStatus.state:type_name -> skiff.v1.ContainerState
 	35,  // 55: skiff.v1.ContainerStatus.last_state:type_name -> skiff.v1.ContainerState
 	36,  // 56: skiff.v1.ContainerState.waiting:type_name -> skiff.v1.ContainerStateWaiting
 	37,  // 57: skiff.v1.ContainerState.running:type_name -> skiff.v1.ContainerStateRunning
 	38,  // 58: skiff.v1.ContainerState.terminated:type_name -> skiff.v1.ContainerStateTerminated
-	89,  // 59: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	89,  // 60: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	89,  // 61: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	94,  // 59: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	94,  // 60: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	94,  // 61: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
 	0,   // 62: skiff.v1.Service.metadata:type_name -> skiff.v1.ObjectMeta
 	40,  // 63: skiff.v1.Service.spec:type_name -> skiff.v1.ServiceSpec
 	42,  // 64: skiff.v1.Service.status:type_name -> skiff.v1.ServiceStatus
-	84,  // 65: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
+	89,  // 65: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
 	41,  // 66: skiff.v1.ServiceSpec.ports:type_name -> skiff.v1.ServicePort
 	43,  // 67: skiff.v1.ServiceStatus.endpoints:type_name -> skiff.v1.Endpoint
 	0,   // 68: skiff.v1.Volume.metadata:type_name -> skiff.v1.ObjectMeta
@@ -5835,18 +6266,18 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	57,  // 88: skiff.v1.ResourceMetricSource.target:type_name -> skiff.v1.MetricTarget
 	59,  // 89: skiff.v1.AutoscalerBehavior.scale_up:type_name -> skiff.v1.ScalingRules
 	59,  // 90: skiff.v1.AutoscalerBehavior.scale_down:type_name -> skiff.v1.ScalingRules
-	89,  // 91: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
+	94,  // 91: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
 	5,   // 92: skiff.v1.AutoscalerStatus.conditions:type_name -> skiff.v1.Condition
 	0,   // 93: skiff.v1.Event.metadata:type_name -> skiff.v1.ObjectMeta
 	62,  // 94: skiff.v1.Event.involved_object:type_name -> skiff.v1.ObjectReference
-	89,  // 95: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	89,  // 96: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	94,  // 95: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	94,  // 96: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
 	0,   // 97: skiff.v1.ConfigMap.metadata:type_name -> skiff.v1.ObjectMeta
-	85,  // 98: skiff.v1.ConfigMap.data:type_name -> skiff.v1.ConfigMap.DataEntry
-	86,  // 99: skiff.v1.ConfigMap.binary_data:type_name -> skiff.v1.ConfigMap.BinaryDataEntry
+	90,  // 98: skiff.v1.ConfigMap.data:type_name -> skiff.v1.ConfigMap.DataEntry
+	91,  // 99: skiff.v1.ConfigMap.binary_data:type_name -> skiff.v1.ConfigMap.BinaryDataEntry
 	0,   // 100: skiff.v1.Secret.metadata:type_name -> skiff.v1.ObjectMeta
-	87,  // 101: skiff.v1.Secret.data:type_name -> skiff.v1.Secret.DataEntry
-	88,  // 102: skiff.v1.Secret.string_data:type_name -> skiff.v1.Secret.StringDataEntry
+	92,  // 101: skiff.v1.Secret.data:type_name -> skiff.v1.Secret.DataEntry
+	93,  // 102: skiff.v1.Secret.string_data:type_name -> skiff.v1.Secret.StringDataEntry
 	66,  // 103: skiff.v1.EnvVarSource.config_map_key_ref:type_name -> skiff.v1.KeySelector
 	66,  // 104: skiff.v1.EnvVarSource.secret_key_ref:type_name -> skiff.v1.KeySelector
 	68,  // 105: skiff.v1.EnvFromSource.config_map_ref:type_name -> skiff.v1.ObjectRef
@@ -5858,11 +6289,19 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	75,  // 111: skiff.v1.VolumeProjection.secret:type_name -> skiff.v1.SecretProjection
 	69,  // 112: skiff.v1.ConfigMapProjection.items:type_name -> skiff.v1.KeyToPath
 	69,  // 113: skiff.v1.SecretProjection.items:type_name -> skiff.v1.KeyToPath
-	114, // [114:114] is the sub-list for method output_type
-	114, // [114:114] is the sub-list for method input_type
-	114, // [114:114] is the sub-list for extension type_name
-	114, // [114:114] is the sub-list for extension extendee
-	0,   // [0:114] is the sub-list for field type_name
+	0,   // 114: skiff.v1.Deployment.metadata:type_name -> skiff.v1.ObjectMeta
+	77,  // 115: skiff.v1.Deployment.spec:type_name -> skiff.v1.DeploymentSpec
+	80,  // 116: skiff.v1.Deployment.status:type_name -> skiff.v1.DeploymentStatus
+	3,   // 117: skiff.v1.DeploymentSpec.selector:type_name -> skiff.v1.LabelSelector
+	51,  // 118: skiff.v1.DeploymentSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	78,  // 119: skiff.v1.DeploymentSpec.strategy:type_name -> skiff.v1.DeploymentStrategy
+	79,  // 120: skiff.v1.DeploymentStrategy.rolling_update:type_name -> skiff.v1.RollingUpdateDeployment
+	5,   // 121: skiff.v1.DeploymentStatus.conditions:type_name -> skiff.v1.Condition
+	122, // [122:122] is the sub-list for method output_type
+	122, // [122:122] is the sub-list for method input_type
+	122, // [122:122] is the sub-list for extension type_name
+	122, // [122:122] is the sub-list for extension extendee
+	0,   // [0:122] is the sub-list for field type_name
 }
 
 func init() { file_skiff_v1_objects_proto_init() }
@@ -5889,13 +6328,14 @@ func file_skiff_v1_objects_proto_init() {
 	file_skiff_v1_objects_proto_msgTypes[72].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[74].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[75].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[77].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_skiff_v1_objects_proto_rawDesc), len(file_skiff_v1_objects_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   89,
+			NumMessages:   94,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
