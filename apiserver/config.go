@@ -24,6 +24,11 @@ type Config struct {
 	EtcdTLS       *tls.Config
 	// EtcdListen is where the embedded etcd serves clients (loopback only).
 	EtcdListen string
+	// EtcdServing, when set, makes the embedded etcd serve TLS and demand
+	// a client certificate (EtcdTLS then holds the server's own). Without
+	// it the embedded etcd serves plain HTTP on loopback, which any local
+	// user can reach: for tests and --insecure only.
+	EtcdServing *EtcdServing
 	// ClusterCIDR is split into one NodeCIDRBits-sized block per node.
 	ClusterCIDR  string
 	NodeCIDRBits int
@@ -32,6 +37,10 @@ type Config struct {
 	HistoryKept     time.Duration
 	// EventTTL is how long events live.
 	EventTTL time.Duration
+	// EventsPerNamespace is the most events a namespace holds (5000 if
+	// zero); more are refused until older ones expire, so events cannot
+	// fill etcd's quota.
+	EventsPerNamespace int
 	// UnsafeNoFsync skips etcd's fsync: for tests only.
 	UnsafeNoFsync bool
 	Logger        *slog.Logger
@@ -47,6 +56,18 @@ type Config struct {
 	// exec): its client certificate and the CA; each agent must present
 	// the certificate of node:<its node>.
 	AgentTLS *tls.Config
+}
+
+// EtcdServing is the embedded etcd's TLS: its serving certificate and the
+// CA whose client certificates it accepts, PEM files all. Only client
+// certificates whose subject CN is one of AllowedCNs get in, so a
+// certificate of the same CA issued for another purpose (a node's) does
+// not. ClientCertFile and ClientKeyFile, one of those allowed, are what
+// etcd presents to itself (its HTTP gateway dials its gRPC server).
+type EtcdServing struct {
+	CertFile, KeyFile, CAFile     string
+	ClientCertFile, ClientKeyFile string
+	AllowedCNs                    []string
 }
 
 func (c *Config) setDefaults() error {
@@ -71,6 +92,9 @@ func (c *Config) setDefaults() error {
 	if c.EventTTL == 0 {
 		c.EventTTL = time.Hour
 	}
+	if c.EventsPerNamespace == 0 {
+		c.EventsPerNamespace = 5000
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -89,6 +113,12 @@ func (c *Config) setDefaults() error {
 	}
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
 		return fmt.Errorf("apiserver: --etcd-listen %q: the embedded etcd listens on loopback only", c.EtcdListen)
+	}
+	if c.EtcdServing != nil && (c.EtcdServing.CertFile == "" || c.EtcdServing.KeyFile == "" || c.EtcdServing.CAFile == "" || len(c.EtcdServing.AllowedCNs) == 0 || c.EtcdServing.ClientCertFile == "" || c.EtcdServing.ClientKeyFile == "") {
+		return fmt.Errorf("apiserver: EtcdServing needs a certificate, key, CA, allowed client names and a client certificate")
+	}
+	if c.EtcdServing != nil && c.EtcdTLS == nil {
+		return fmt.Errorf("apiserver: an embedded etcd with TLS needs EtcdTLS (the server's client certificate)")
 	}
 	p, err := netip.ParsePrefix(c.ClusterCIDR)
 	if err != nil || !p.Addr().Is4() {

@@ -22,6 +22,9 @@ func (s *Server) Delete(ctx context.Context, req *skiffv1.DeleteRequest) (*skiff
 	if err != nil {
 		return nil, err
 	}
+	if req.GetName() == "" {
+		return nil, invalid("name: required")
+	}
 	r := ref{info: info, namespace: namespaceOf(info, req.GetNamespace()), name: req.GetName()}
 	if info.Kind == skiffv1.Kind_KIND_NAMESPACE && permanentNamespaces[r.name] {
 		return nil, status.Errorf(codes.FailedPrecondition, "namespace %q always exists and cannot be deleted", r.name)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
@@ -32,7 +33,19 @@ func startEtcd(ctx context.Context, cfg *Config) (*etcdBackend, error) {
 			ec.LogLevel = "warn"
 		}
 		ec.UnsafeNoFsync = cfg.UnsafeNoFsync
-		client, _ := url.Parse("http://" + cfg.EtcdListen)
+		// Only gRPC is used. The HTTP/JSON gateway is one more way in (and
+		// its loopback dial cannot pass an allowed-CN check).
+		ec.EnableGRPCGateway = false
+		scheme := "http"
+		if ts := cfg.EtcdServing; ts != nil {
+			scheme = "https"
+			ec.ClientTLSInfo = transport.TLSInfo{
+				CertFile: ts.CertFile, KeyFile: ts.KeyFile, TrustedCAFile: ts.CAFile,
+				ClientCertFile: ts.ClientCertFile, ClientKeyFile: ts.ClientKeyFile,
+				ClientCertAuth: true, AllowedCNs: ts.AllowedCNs,
+			}
+		}
+		client, _ := url.Parse(scheme + "://" + cfg.EtcdListen)
 		// The peer port is never used by a single member; let the kernel
 		// pick one so two servers on one host don't collide.
 		peer, _ := url.Parse("http://127.0.0.1:0")
@@ -55,6 +68,9 @@ func startEtcd(ctx context.Context, cfg *Config) (*etcdBackend, error) {
 		}
 		b.embedded = e
 		endpoints = []string{e.Clients[0].Addr().String()}
+		if scheme == "https" {
+			endpoints[0] = "https://" + endpoints[0]
+		}
 	}
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:   endpoints,

@@ -16,6 +16,7 @@ type serverMetrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	watches  prometheus.Gauge
+	panics   prometheus.Counter
 }
 
 func newServerMetrics(reg prometheus.Registerer) *serverMetrics {
@@ -33,8 +34,12 @@ func newServerMetrics(reg prometheus.Registerer) *serverMetrics {
 			Name: "skiff_apiserver_watch_streams",
 			Help: "Open watch streams.",
 		}),
+		panics: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "skiff_apiserver_panics_total",
+			Help: "Requests whose handler panicked; each failed with Internal and was logged with its stack.",
+		}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.watches)
+	reg.MustRegister(m.requests, m.latency, m.watches, m.panics)
 	return m
 }
 

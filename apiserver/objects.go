@@ -4,6 +4,7 @@ import (
 	"context"
 	"github.com/google/uuid"
 	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -52,6 +53,10 @@ func unwrapRequest(o *skiffv1.Object) (skiffv1.Resource, skiffv1.KindInfo, error
 	if m == nil {
 		return nil, info, invalid("%s: metadata is required", info.Name)
 	}
+	// Fields this server does not know are dropped, as Kubernetes prunes
+	// them: stored, they would be bytes no validation has seen, lost by
+	// every JSON reader and writer.
+	discardUnknown(obj.ProtoReflect())
 	if info.Namespaced {
 		m.Namespace = namespaceOf(info, m.Namespace)
 	}
@@ -69,18 +74,10 @@ func (s *Server) Create(ctx context.Context, req *skiffv1.CreateRequest) (*skiff
 		return nil, err
 	}
 	r := refOf(info, obj)
-	m := obj.GetMetadata()
-	m.Uid = newUID()
-	m.CreationTimestamp = timestamppb.Now()
-	m.Generation = 1
-	m.ResourceVersion = ""
-	m.DeletionTimestamp = nil
-	m.DeletionGracePeriodSeconds = 0
-	initialStatus(obj)
-	validation.Default(obj)
-	if err := validation.Validate(obj); err != nil {
+	if err := prepareCreate(obj); err != nil {
 		return nil, toStatus(err, r)
 	}
+	m := obj.GetMetadata()
 	if info.Namespaced {
 		if err := s.checkNamespaceOpen(ctx, m.Namespace); err != nil {
 			return nil, err
@@ -92,6 +89,9 @@ func (s *Server) Create(ctx context.Context, req *skiffv1.CreateRequest) (*skiff
 	case *skiffv1.Node:
 		return s.createNode(ctx, o, r)
 	case *skiffv1.Event:
+		if err := s.checkEventQuota(ctx, m.Namespace); err != nil {
+			return nil, err
+		}
 		ttl = s.cfg.EventTTL
 	}
 	created, err := s.store.Create(ctx, obj, claims, ttl)
@@ -99,6 +99,21 @@ func (s *Server) Create(ctx context.Context, req *skiffv1.CreateRequest) (*skiff
 		return nil, toStatus(err, r)
 	}
 	return skiffv1.Wrap(created), nil
+}
+
+// prepareCreate makes a requested object the one to store: what only the
+// server sets, the initial status, defaults; then validates it.
+func prepareCreate(obj skiffv1.Resource) error {
+	m := obj.GetMetadata()
+	m.Uid = newUID()
+	m.CreationTimestamp = timestamppb.Now()
+	m.Generation = 1
+	m.ResourceVersion = ""
+	m.DeletionTimestamp = nil
+	m.DeletionGracePeriodSeconds = 0
+	initialStatus(obj)
+	validation.Default(obj)
+	return validation.Validate(obj)
 }
 
 // initialStatus sets the status an object starts with: what the user wrote
@@ -126,6 +141,9 @@ func (s *Server) Get(ctx context.Context, req *skiffv1.GetRequest) (*skiffv1.Obj
 	info, err := kindOf(req.GetKind())
 	if err != nil {
 		return nil, err
+	}
+	if req.GetName() == "" {
+		return nil, invalid("name: required")
 	}
 	r := ref{info: info, namespace: namespaceOf(info, req.GetNamespace()), name: req.GetName()}
 	obj, err := s.store.Get(ctx, info.Kind, r.namespace, r.name)
@@ -216,7 +234,10 @@ func (s *Server) updateOnce(ctx context.Context, obj skiffv1.Resource, want int6
 		}
 	case *skiffv1.Node:
 		had := cur.(*skiffv1.Node).GetSpec().GetPodCidr()
-		if o.GetSpec() != nil && o.Spec.PodCidr == "" {
+		if o.Spec == nil {
+			o.Spec = &skiffv1.NodeSpec{}
+		}
+		if o.Spec.PodCidr == "" {
 			o.Spec.PodCidr = had
 		}
 		// Pod CIDRs are claimed in etcd when the server gives them out; one
@@ -256,6 +277,9 @@ func (s *Server) UpdateStatus(ctx context.Context, req *skiffv1.UpdateRequest) (
 	if !info.HasStatus {
 		return nil, invalid("a %s has no status", info.Name)
 	}
+	if fd := field(obj, "status"); fd == nil || !obj.ProtoReflect().Has(fd) {
+		return nil, invalid("status: required; UpdateStatus replaces the %s's status with the one sent", strings.ToLower(info.Name))
+	}
 	r := refOf(info, obj)
 	want, err := storage.ParseRevision(obj.GetMetadata().GetResourceVersion())
 	if err != nil {
@@ -278,6 +302,9 @@ func (s *Server) UpdateStatus(ctx context.Context, req *skiffv1.UpdateRequest) (
 		if proto.Equal(cur, next) {
 			return skiffv1.Wrap(cur), nil
 		}
+		if err := validation.Validate(next); err != nil {
+			return nil, toStatus(err, r)
+		}
 		out, err := s.store.Update(ctx, next, curRev)
 		if storageConflict(err) && want == 0 && attempt < maxBlindRetries {
 			continue
@@ -293,6 +320,9 @@ func (s *Server) Bind(ctx context.Context, req *skiffv1.BindRequest) (*skiffv1.P
 	podInfo, _ := skiffv1.Info(skiffv1.Kind_KIND_POD)
 	nodeInfo, _ := skiffv1.Info(skiffv1.Kind_KIND_NODE)
 	r := ref{info: podInfo, namespace: namespaceOf(podInfo, req.GetNamespace()), name: req.GetName()}
+	if req.GetName() == "" {
+		return nil, invalid("name: required")
+	}
 	if req.GetNodeName() == "" {
 		return nil, invalid("nodeName: required")
 	}
@@ -316,6 +346,12 @@ func (s *Server) Bind(ctx context.Context, req *skiffv1.BindRequest) (*skiffv1.P
 		}
 		if pod.GetMetadata().GetDeletionTimestamp() != nil {
 			return nil, status.Errorf(codes.FailedPrecondition, "%s is being deleted", r)
+		}
+		if pod.Spec == nil {
+			return nil, status.Errorf(codes.FailedPrecondition, "%s has no spec", r)
+		}
+		if pod.Status == nil {
+			pod.Status = &skiffv1.PodStatus{Phase: "Pending"}
 		}
 		pod.Spec.NodeName = req.GetNodeName()
 		setCondition(&pod.Status.Conditions, scheduledCondition())

@@ -102,6 +102,9 @@ func (p *podIOProxy) close() {
 }
 
 func (p *podIOProxy) Logs(req *skiffv1.LogsRequest, stream skiffv1.PodIO_LogsServer) error {
+	if req.GetPod() == "" {
+		return invalid("pod: required")
+	}
 	agent, err := p.agentFor(stream.Context(), req.Namespace, req.Pod)
 	if err != nil {
 		return err
@@ -126,12 +129,20 @@ func (p *podIOProxy) Logs(req *skiffv1.LogsRequest, stream skiffv1.PodIO_LogsSer
 
 func (p *podIOProxy) Exec(stream skiffv1.PodIO_ExecServer) error {
 	first, err := stream.Recv()
+	if errors.Is(err, io.EOF) {
+		return invalid("exec: the stream ended before its first message, which names the pod and the command")
+	}
 	if err != nil {
 		return err
 	}
 	start := first.GetStart()
-	if start == nil {
-		return status.Error(codes.InvalidArgument, "exec: the first message must name the pod and the command")
+	switch {
+	case start == nil:
+		return invalid("exec: the first message must name the pod and the command")
+	case start.GetPod() == "":
+		return invalid("exec: pod: required")
+	case len(start.GetCommand()) == 0:
+		return invalid("exec: command: required")
 	}
 	agent, err := p.agentFor(stream.Context(), start.Namespace, start.Pod)
 	if err != nil {

@@ -48,3 +48,30 @@ func fieldEqual(a, b skiffv1.Resource, name protoreflect.Name) bool {
 	}
 	return proto.Equal(am.Get(fd).Message().Interface(), bm.Get(fd).Message().Interface())
 }
+
+// discardUnknown drops the unknown fields of m and of every message in it.
+func discardUnknown(m protoreflect.Message) {
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case fd.IsMap():
+			if fd.MapValue().Message() != nil {
+				v.Map().Range(func(_ protoreflect.MapKey, e protoreflect.Value) bool {
+					discardUnknown(e.Message())
+					return true
+				})
+			}
+		case fd.IsList():
+			if fd.Message() != nil {
+				for i := 0; i < v.List().Len(); i++ {
+					discardUnknown(v.List().Get(i).Message())
+				}
+			}
+		case fd.Message() != nil:
+			discardUnknown(v.Message())
+		}
+		return true
+	})
+	if m.GetUnknown() != nil {
+		m.SetUnknown(nil)
+	}
+}

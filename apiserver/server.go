@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	"github.com/skiff-sh/skiff/apiserver/storage"
+	"github.com/skiff-sh/skiff/grpcrecover"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
@@ -99,9 +100,13 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 
+	// Metrics outermost, so they count a recovered panic as Internal; the
+	// recoverer next, so a panic anywhere inside (authentication, audit,
+	// handlers) fails that call alone instead of the whole server.
+	rec := grpcrecover.New(s.log, s.metrics.panics)
 	opts := append([]grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(s.metrics.unary),
-		grpc.ChainStreamInterceptor(s.metrics.stream),
+		grpc.ChainUnaryInterceptor(s.metrics.unary, rec.Unary),
+		grpc.ChainStreamInterceptor(s.metrics.stream, rec.Stream),
 		grpc.MaxRecvMsgSize(4 << 20),
 	}, s.cfg.GRPCOptions...)
 	gs := grpc.NewServer(opts...)

@@ -42,15 +42,26 @@ volumes and running containers. Needs root.`,
   sudo skiff cluster delete`,
 	}
 	cmd.PersistentFlags().StringVar(&o.State, "state-dir", "", "where clusters keep their files (default ~/.skiff/clusters)")
+	cmd.PersistentFlags().StringVar(&o.Run, "run-dir", "", "where clusters keep what a reboot clears: node run dirs, pinned namespaces (default "+cluster.DefaultRunRoot+")")
 	cmd.AddCommand(
-		clusterCreateCommand(&o), clusterLifecycleCommand(&o, "start"), clusterLifecycleCommand(&o, "stop"),
-		clusterLifecycleCommand(&o, "delete"), clusterListCommand(&o),
+		clusterCreateCommand(e, &o), clusterLifecycleCommand(e, &o, "start"), clusterLifecycleCommand(e, &o, "stop"),
+		clusterLifecycleCommand(e, &o, "delete"), clusterListCommand(e, &o),
 		clusterProvisionCommand(), clusterTargetsCommand(e),
 	)
 	return cmd
 }
 
-func clusterCreateCommand(o *cluster.Options) *cobra.Command {
+// clusterDefaults fills what the flags left to the environment: progress
+// notes go to the command's error stream, clusters live in
+// ~/.skiff/clusters of the environment's home.
+func clusterDefaults(e *env, o *cluster.Options, cmd *cobra.Command) {
+	o.Progress = cmd.ErrOrStderr()
+	if o.State == "" {
+		o.State = filepath.Join(e.environ.Home, ".skiff", "clusters")
+	}
+}
+
+func clusterCreateCommand(e *env, o *cluster.Options) *cobra.Command {
 	var name string
 	var nodes int
 	cmd := &cobra.Command{
@@ -60,7 +71,7 @@ func clusterCreateCommand(o *cluster.Options) *cobra.Command {
   sudo skiff cluster create --name dev --nodes 5`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.Progress = cmd.ErrOrStderr()
+			clusterDefaults(e, o, cmd)
 			info, err := cluster.Create(cmd.Context(), name, nodes, *o)
 			if err != nil {
 				return err
@@ -84,7 +95,7 @@ Images: %s (the busybox demo image is %s)
 `, info.Name, info.Nodes, info.Server, info.ConfigFile, info.Registry, info.Image)
 }
 
-func clusterLifecycleCommand(o *cluster.Options, verb string) *cobra.Command {
+func clusterLifecycleCommand(e *env, o *cluster.Options, verb string) *cobra.Command {
 	var name string
 	short := map[string]string{
 		"start":  "Start a stopped cluster on its data",
@@ -97,7 +108,7 @@ func clusterLifecycleCommand(o *cluster.Options, verb string) *cobra.Command {
 		Example: fmt.Sprintf("  sudo skiff cluster %s --name dev", verb),
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.Progress = cmd.ErrOrStderr()
+			clusterDefaults(e, o, cmd)
 			switch verb {
 			case "start":
 				info, err := cluster.Start(cmd.Context(), name, *o)
@@ -121,13 +132,14 @@ func clusterLifecycleCommand(o *cluster.Options, verb string) *cobra.Command {
 	return cmd
 }
 
-func clusterListCommand(o *cluster.Options) *cobra.Command {
+func clusterListCommand(e *env, o *cluster.Options) *cobra.Command {
 	return &cobra.Command{
 		Use:     "list",
 		Short:   "List local clusters with their node count and state",
 		Example: "  skiff cluster list",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			clusterDefaults(e, o, cmd)
 			infos, err := cluster.List(o.Roots)
 			if err != nil {
 				return err

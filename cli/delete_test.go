@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -179,14 +180,13 @@ func TestServerUnreachable(t *testing.T) {
 		{"delete", "pod", "web"},
 		{"create", "namespace", "x"},
 	} {
-		start := time.Now()
-		res := r.run(args...)
+		// With an hour to spare, only failing fast on the refused
+		// connection (not waiting for the server to come) gives this
+		// message before the runner's own deadline.
+		res := r.run(append([]string{"--request-timeout", "1h"}, args...)...)
 		want := "error: cannot reach the skiff server at " + addr + " (connection refused); start one with `sudo skiff up`, or point --server or SKIFF_SERVER at a running one\n"
 		if res.err != want {
 			t.Errorf("%v:\n got %q\nwant %q", args, res.err, want)
-		}
-		if took := time.Since(start); took > 5*time.Second {
-			t.Errorf("%v took %v", args, took)
 		}
 	}
 	res := r.runIn(strings.NewReader(threePods), "apply", "-f", "-")
@@ -196,15 +196,14 @@ func TestServerUnreachable(t *testing.T) {
 }
 
 func TestNoServerConfigured(t *testing.T) {
-	t.Setenv("SKIFF_SERVER", "")
-	t.Setenv("SKIFF_CONFIG", "")
-	e := newEnv()
-	root := newRoot(e)
+	environ := testEnviron(t)
+	root := newRoot(newEnv(environ))
 	var out, errb strings.Builder
 	root.SetOut(&out)
 	root.SetErr(&errb)
-	root.SetArgs([]string{"--config", t.TempDir() + "/config", "get", "pods"})
-	if err := root.Execute(); err == nil || !strings.Contains(errb.String(), "no server given: pass --server HOST:PORT, set SKIFF_SERVER, or start one with `sudo skiff up`") {
+	root.SetArgs([]string{"get", "pods"})
+	want := "no server given: pass --server HOST:PORT, set SKIFF_SERVER, or start one with `sudo skiff up` (it writes " + filepath.Join(environ.Home, ".skiff", "config") + ")"
+	if err := root.Execute(); err == nil || !strings.Contains(errb.String(), want) {
 		t.Errorf("err=%v stderr=%q", err, errb.String())
 	}
 }

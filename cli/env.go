@@ -12,9 +12,14 @@ import (
 	"github.com/skiff-sh/skiff/client"
 )
 
-// env is what every command shares: the global flags, the clock, and the
-// connection, made on first use. One env belongs to one root command.
+// env is what every command shares: the global flags, the process
+// environment they fall back on, the clock, and the connection, made on
+// first use. One env belongs to one root command.
 type env struct {
+	// environ is where --server and --config default from ($SKIFF_SERVER,
+	// $SKIFF_CONFIG, ~/.skiff/config); tests give their own.
+	environ client.Environment
+
 	server         string
 	configPath     string
 	namespace      string
@@ -31,8 +36,8 @@ type env struct {
 	c    *client.Client
 }
 
-func newEnv() *env {
-	return &env{now: time.Now, errOut: os.Stderr}
+func newEnv(environ client.Environment) *env {
+	return &env{environ: environ, now: time.Now, errOut: os.Stderr}
 }
 
 // addFlags registers the global flags on the root command.
@@ -52,11 +57,8 @@ func (e *env) client() (*client.Client, error) {
 	if e.c != nil {
 		return e.c, nil
 	}
-	cfg := e.configPath
-	if cfg == "" {
-		cfg = client.DefaultConfigPath()
-	}
-	addr, err := client.ResolveServer(e.server, cfg)
+	cfg := e.config()
+	addr, err := e.environ.ResolveServer(e.server, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -73,6 +75,10 @@ func (e *env) client() (*client.Client, error) {
 	e.debugf("server %s", addr)
 	return c, nil
 }
+
+// config is the client config file: --config, else $SKIFF_CONFIG, else
+// ~/.skiff/config.
+func (e *env) config() string { return e.environ.ConfigPath(e.configPath) }
 
 // close ends the connection, if one was made.
 func (e *env) close() {

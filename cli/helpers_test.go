@@ -37,6 +37,14 @@ type runner struct {
 	addr string
 }
 
+// testEnviron is an environment with nothing in it: no $SKIFF_SERVER, no
+// $SKIFF_CONFIG, and a home directory of the test's own. A user's
+// ~/.skiff/config (TLS, an admin certificate) never reaches the command
+// under test.
+func testEnviron(t *testing.T) client.Environment {
+	return client.Environment{Home: t.TempDir()}
+}
+
 func newRunner(t *testing.T) *runner {
 	t.Helper()
 	srv := apitest.Start(t)
@@ -52,7 +60,7 @@ func (r *runner) runIn(stdin io.Reader, args ...string) result {
 }
 
 func (r *runner) runCtx(ctx context.Context, stdin io.Reader, args ...string) result {
-	e := newEnv()
+	e := newEnv(testEnviron(r.t))
 	now := r.now
 	e.now = func() time.Time { return now }
 	root := newRoot(e)
@@ -163,7 +171,7 @@ func (p *pipe) waitFor(t *testing.T, s string) {
 
 // runWatch runs a long-running command writing stdout to w until ctx ends.
 func (r *runner) runWatch(ctx context.Context, w io.Writer, args ...string) result {
-	e := newEnv()
+	e := newEnv(testEnviron(r.t))
 	e.now = func() time.Time { return r.now }
 	root := newRoot(e)
 	var errb bytes.Buffer

@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
@@ -15,10 +17,10 @@ import (
 	"github.com/skiff-sh/skiff/ports"
 )
 
-// NewImageCommand is `skiff image`: import, build, push, list and remove
+// newImageCommand is `skiff image`: import, build, push, list and remove
 // images in the cluster's registry. The work is in nodeagent/image/build.
-func NewImageCommand() *cobra.Command {
-	o := &imageOpts{}
+func newImageCommand(e *env) *cobra.Command {
+	o := &imageOpts{env: e}
 	cmd := &cobra.Command{
 		Use:   "image",
 		Short: "Import, build, push, list and remove images in the cluster registry",
@@ -26,7 +28,14 @@ func NewImageCommand() *cobra.Command {
 
 A bare NAME:TAG means an image in the registry given by --registry; a name that
 starts with a registry host (registry.example.com/app:1) is used as written.
-Plain HTTP is used only for loopback hosts and --insecure-registry hosts.`,
+Plain HTTP is used only for loopback hosts and --insecure-registry hosts.
+
+The cluster registry lets admins push and delete with the client certificate
+of the command line's config (~/.skiff/config); nodes only pull. A CI job
+without that certificate pushes with a registry-push token:
+  skiff token create --usage registry-push --ttl 1h > ci-token   (as an admin)
+  skiff image build ./app --name app:1 --token-file ci-token     (in CI)
+(or "docker login HOST:5000 -u token" with the token as the password).`,
 		Example: `  skiff image import app.tar --name app:1
   skiff image build ./site --name site:1 --entrypoint /bin/httpd,-f,-p,8080
   skiff image build ./server --name server:1
@@ -39,13 +48,20 @@ Plain HTTP is used only for loopback hosts and --insecure-registry hosts.`,
 		"registry HOST:PORT for bare image names")
 	cmd.PersistentFlags().StringSliceVar(&o.insecure, "insecure-registry", nil,
 		"HOST or HOST:PORT to reach over plain HTTP (loopback always is)")
+	cmd.PersistentFlags().StringVar(&o.tokenFile, "token-file", "",
+		"file holding a registry-push token (skiff token create --usage registry-push), sent to --registry only")
 	cmd.AddCommand(o.importCmd(), o.buildCmd(), o.demoCmd(), o.pushCmd(), o.lsCmd(), o.rmCmd())
 	return cmd
 }
 
 type imageOpts struct {
-	registry string
-	insecure []string
+	env       *env // for the client config (the cluster CA)
+	registry  string
+	insecure  []string
+	tokenFile string
+	// keychain sends the token of --token-file to --registry, and
+	// otherwise the Docker config's credentials.
+	keychain authn.Keychain
 	// transport trusts the cluster CA from the command line's config: the
 	// cluster's registry serves TLS with the API server's certificate.
 	transport http.RoundTripper
@@ -59,7 +75,7 @@ func (o *imageOpts) validate() error {
 }
 
 func (o *imageOpts) remote() build.Remote {
-	return build.Remote{Insecure: o.insecure, Transport: o.transport}
+	return build.Remote{Insecure: o.insecure, Transport: o.transport, Keychain: o.keychain}
 }
 
 // checked validates the flags before running fn. (Not a PersistentPreRunE:
@@ -69,15 +85,18 @@ func (o *imageOpts) checked(fn func(*cobra.Command, []string) error) func(*cobra
 		if err := o.validate(); err != nil {
 			return err
 		}
-		path, _ := cmd.Flags().GetString("config")
-		if path == "" {
-			path = client.DefaultConfigPath()
-		}
-		t, err := client.RegistryTransport(path)
+		t, err := client.RegistryTransport(o.env.config())
 		if err != nil {
 			return err
 		}
 		o.transport = t
+		if o.tokenFile != "" {
+			b, err := os.ReadFile(o.tokenFile)
+			if err != nil {
+				return fmt.Errorf("--token-file: %w", err)
+			}
+			o.keychain = registryToken{host: o.registry, token: strings.TrimSpace(string(b))}
+		}
 		return fn(cmd, args)
 	}
 }
@@ -235,4 +254,18 @@ func (o *imageOpts) rmCmd() *cobra.Command {
 			return nil
 		}),
 	}
+}
+
+// registryToken is a keychain that answers the cluster registry's basic
+// challenge with a registry-push token, and leaves every other registry to
+// the Docker config.
+type registryToken struct {
+	host, token string
+}
+
+func (k registryToken) Resolve(res authn.Resource) (authn.Authenticator, error) {
+	if res.RegistryStr() == k.host {
+		return &authn.Basic{Username: "token", Password: k.token}, nil
+	}
+	return authn.DefaultKeychain.Resolve(res)
 }

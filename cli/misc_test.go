@@ -85,7 +85,7 @@ func TestEveryCommandHasExamples(t *testing.T) {
 			walk(s)
 		}
 	}
-	walk(NewRootCommand())
+	walk(NewRootCommandIn(testEnviron(t)))
 }
 
 func TestExitCode(t *testing.T) {
@@ -145,7 +145,7 @@ func TestExtraCommandsWithOwnFlags(t *testing.T) {
 	daemon := &cobra.Command{Use: "agent", Example: "  skiff agent", RunE: func(*cobra.Command, []string) error { ran = true; return nil }}
 	daemon.Flags().CountVarP(&verbose, "verbose", "v", "")
 	daemon.Flags().StringVar(&server, "server", "", "")
-	root := NewRootCommand(daemon)
+	root := NewRootCommandIn(testEnviron(t), daemon)
 	root.SetArgs([]string{"agent", "-vv", "--server", "https://x:6443"})
 	root.SetOut(&strings.Builder{})
 	if err := root.Execute(); err != nil || !ran || verbose != 2 || server != "https://x:6443" {

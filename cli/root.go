@@ -4,14 +4,23 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/skiff-sh/skiff/client"
 )
 
 // NewRootCommand builds the `skiff` command with the client commands and the
 // extra ones main passes in (the daemons: server, up, agent, …). Every
 // command's errors are printed once as `error: …` on its Err writer; main
-// then exits with ExitCode(err).
+// then exits with ExitCode(err). Defaults come from the process's
+// environment ($SKIFF_SERVER, $SKIFF_CONFIG, ~/.skiff).
 func NewRootCommand(extra ...*cobra.Command) *cobra.Command {
-	return newRoot(newEnv(), extra...)
+	return NewRootCommandIn(client.OSEnvironment(), extra...)
+}
+
+// NewRootCommandIn is NewRootCommand with the environment given: what a
+// test uses so that nothing of the invoking user's setup reaches it.
+func NewRootCommandIn(environ client.Environment, extra ...*cobra.Command) *cobra.Command {
+	return newRoot(newEnv(environ), extra...)
 }
 
 func newRoot(e *env, extra ...*cobra.Command) *cobra.Command {
@@ -41,7 +50,7 @@ $SKIFF_SERVER, else ~/.skiff/config (which ` + "`skiff server`" + ` writes on st
 		newLogsCommand(e),
 		newExecCommand(e),
 		newVersionCommand(e),
-		NewImageCommand(),
+		newImageCommand(e),
 		newTopCommand(e), newScaleCommand(e), newAutoscaleCommand(e),
 		newClusterCommand(e),
 	)

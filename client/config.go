@@ -1,6 +1,7 @@
 package client
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -26,16 +27,35 @@ type Config struct {
 	Token string `json:"token,omitempty"`
 }
 
-// DefaultConfigPath is $SKIFF_CONFIG, else ~/.skiff/config.
-func DefaultConfigPath() string {
-	if p := os.Getenv("SKIFF_CONFIG"); p != "" {
-		return p
-	}
+// Environment is where the command line looks for its cluster when no
+// flag says: $SKIFF_SERVER, $SKIFF_CONFIG and the home directory (for
+// ~/.skiff/config). Commands read it once, from OSEnvironment; tests fill
+// their own, so a user's ~/.skiff or exported variables never reach them.
+type Environment struct {
+	Server string // $SKIFF_SERVER
+	Config string // $SKIFF_CONFIG
+	Home   string // the user's home directory
+}
+
+// OSEnvironment is the process's environment.
+func OSEnvironment() Environment {
 	home, err := os.UserHomeDir()
 	if err != nil {
 		home = "/root"
 	}
-	return filepath.Join(home, ".skiff", "config")
+	return Environment{Server: os.Getenv("SKIFF_SERVER"), Config: os.Getenv("SKIFF_CONFIG"), Home: home}
+}
+
+// ConfigPath is the config file to use: flag, else $SKIFF_CONFIG, else
+// ~/.skiff/config.
+func (e Environment) ConfigPath(flag string) string {
+	switch {
+	case flag != "":
+		return flag
+	case e.Config != "":
+		return e.Config
+	}
+	return filepath.Join(e.Home, ".skiff", "config")
 }
 
 // LoadConfig reads a config file; a missing file is os.ErrNotExist.
@@ -71,13 +91,13 @@ func SaveConfig(path string, c *Config) error {
 }
 
 // ResolveServer picks the server address the way the command line does:
-// the flag, else $SKIFF_SERVER, else the config file.
-func ResolveServer(flag, configPath string) (string, error) {
+// the flag, else $SKIFF_SERVER, else the config file at configPath.
+func (e Environment) ResolveServer(flag, configPath string) (string, error) {
 	if flag != "" {
 		return flag, nil
 	}
-	if env := os.Getenv("SKIFF_SERVER"); env != "" {
-		return env, nil
+	if e.Server != "" {
+		return e.Server, nil
 	}
 	c, err := LoadConfig(configPath)
 	if errors.Is(err, os.ErrNotExist) {
@@ -96,6 +116,20 @@ func (c *Config) Options(configPath string) (Options, error) {
 	if c.CA == "" {
 		return Options{}, nil
 	}
+	ca, holder, err := c.credentials(configPath)
+	if err != nil {
+		return Options{}, err
+	}
+	opts := Options{TLS: pki.ClientTLS(ca, holder, "")}
+	if c.Token != "" {
+		opts.DialOptions = append(opts.DialOptions, grpc.WithPerRPCCredentials(pki.BearerCredentials{Token: c.Token}))
+	}
+	return opts, nil
+}
+
+// credentials reads the config's CA and client certificate (nil when it
+// names none).
+func (c *Config) credentials(configPath string) (*x509.Certificate, *pki.CertHolder, error) {
 	rel := func(p string) string {
 		if p == "" || filepath.IsAbs(p) {
 			return p
@@ -104,21 +138,16 @@ func (c *Config) Options(configPath string) (Options, error) {
 	}
 	ca, err := pki.ReadCertFile(rel(c.CA))
 	if err != nil {
-		return Options{}, fmt.Errorf("config %s: ca: %w", configPath, err)
+		return nil, nil, fmt.Errorf("config %s: ca: %w", configPath, err)
 	}
-	var holder *pki.CertHolder
-	if c.Cert != "" {
-		kp, err := pki.ReadKeyPair(rel(c.Cert), rel(c.Key))
-		if err != nil {
-			return Options{}, fmt.Errorf("config %s: client certificate: %w", configPath, err)
-		}
-		holder = pki.NewCertHolder(kp)
+	if c.Cert == "" {
+		return ca, nil, nil
 	}
-	opts := Options{TLS: pki.ClientTLS(ca, holder, "")}
-	if c.Token != "" {
-		opts.DialOptions = append(opts.DialOptions, grpc.WithPerRPCCredentials(pki.BearerCredentials{Token: c.Token}))
+	kp, err := pki.ReadKeyPair(rel(c.Cert), rel(c.Key))
+	if err != nil {
+		return nil, nil, fmt.Errorf("config %s: client certificate: %w", configPath, err)
 	}
-	return opts, nil
+	return ca, pki.NewCertHolder(kp), nil
 }
 
 // OptionsFor loads the config at path and returns its connection options;
@@ -135,8 +164,11 @@ func OptionsFor(path string) (Options, error) {
 }
 
 // RegistryTransport is the HTTP transport for the cluster's registry: it
-// trusts the config's CA (the registry serves with the API server's
-// certificate). nil when the config names no CA (a plain-text cluster).
+// accepts the cluster CA only for the control plane's certificate (the
+// registry serves with the API server's) and presents the config's client
+// certificate to it, which the registry authorizes (admins push, nodes
+// pull). Public registries get the system's roots and no certificate. nil
+// when the config names no CA (a plain-text cluster).
 func RegistryTransport(path string) (http.RoundTripper, error) {
 	c, err := LoadConfig(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -148,13 +180,9 @@ func RegistryTransport(path string) (http.RoundTripper, error) {
 	if c.CA == "" {
 		return nil, nil
 	}
-	caPath := c.CA
-	if !filepath.IsAbs(caPath) {
-		caPath = filepath.Join(filepath.Dir(path), caPath)
-	}
-	ca, err := pki.ReadCertFile(caPath)
+	ca, holder, err := c.credentials(path)
 	if err != nil {
-		return nil, fmt.Errorf("config %s: ca: %w", path, err)
+		return nil, err
 	}
-	return pki.HTTPTransport(ca), nil
+	return pki.RegistryTransport(ca, holder), nil
 }

@@ -7,14 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/nodeagent/teardown"
 )
 
 // Delete removes a cluster and everything it made: its pods first,
@@ -44,10 +41,7 @@ func Delete(ctx context.Context, name string, o Options) error {
 	if err := l.stop(o); err != nil {
 		errs = append(errs, err)
 	}
-	if err := l.killLeftovers(); err != nil {
-		errs = append(errs, err)
-	}
-	if err := unmountUnder(l.runDir(), l.dir()); err != nil {
+	if err := l.removeLeftovers(ctx, o); err != nil {
 		errs = append(errs, err)
 	}
 	if err := l.removeNetwork(); err != nil {
@@ -133,139 +127,31 @@ func (l layout) podUIDs() []string {
 	return out
 }
 
-// killLeftovers ends what the agents left: every process in the cgroups of
-// the cluster's pods (which are then removed) and every process still in a
-// node's network namespace (supervisors of containers not torn down).
-func (l layout) killLeftovers() error {
+// removeLeftovers removes what the agents could not (a node that would
+// not start): each node's containers, sandboxes, mounts and pod cgroups,
+// the same way `skiff reset` does for a machine; then every process still
+// in a node's network namespace (supervisors the runtime no longer knows)
+// and any mount left under the cluster's directories. The nodes'
+// namespaces go whole afterwards, so their links and routes are left to
+// that.
+func (l layout) removeLeftovers(ctx context.Context, o Options) error {
 	var errs []error
-	for _, uid := range l.podUIDs() {
-		dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", "skiff", "pod-"+uid))
-		for _, d := range dirs {
-			if err := removeCgroup(d); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	var inodes []uint64
+	var netns []string
 	for _, node := range l.nodes() {
-		var st unix.Stat_t
-		if isNamespace(l.netnsPath(node)) && unix.Stat(l.netnsPath(node), &st) == nil {
-			inodes = append(inodes, st.Ino)
+		n := teardown.Node{
+			DataDir: filepath.Join(l.nodeDir(node), "agent"), RunDir: l.nodeRunDir(node),
+			NetNS: l.netnsPath(node), SkipNetwork: true,
+		}
+		if err := n.Reset(ctx, func(what string) { fmt.Fprintf(o.Progress, " - %s: %s\n", node, what) }); err != nil {
+			errs = append(errs, err)
+		}
+		if isNamespace(l.netnsPath(node)) {
+			netns = append(netns, l.netnsPath(node))
 		}
 	}
-	for _, pid := range pidsInNetNS(inodes) {
-		syscall.Kill(pid, syscall.SIGKILL)
+	teardown.KillInNetNS(netns...)
+	if _, err := teardown.UnmountUnder(l.runDir(), l.dir()); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
-}
-
-// removeCgroup kills the processes of a cgroup tree (thawing a frozen one
-// first: it ignores SIGKILL) and removes it, deepest first.
-func removeCgroup(dir string) error {
-	var dirs []string
-	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			dirs = append(dirs, p)
-		}
-		return nil
-	})
-	for _, d := range dirs {
-		os.WriteFile(filepath.Join(d, "freezer.state"), []byte("THAWED"), 0o644)
-		data, _ := os.ReadFile(filepath.Join(d, "cgroup.procs"))
-		for _, f := range strings.Fields(string(data)) {
-			if pid, err := strconv.Atoi(f); err == nil && pid > 1 {
-				syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
-	}
-	var err error
-	for i := len(dirs) - 1; i >= 0; i-- {
-		for try := 0; try < 50; try++ {
-			if err = os.Remove(dirs[i]); err == nil || errors.Is(err, os.ErrNotExist) {
-				err = nil
-				break
-			}
-			time.Sleep(20 * time.Millisecond) // the killed processes are still exiting
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("cgroup %s: %w", dir, err)
-	}
-	return nil
-}
-
-// pidsInNetNS lists the processes whose network namespace is one of
-// inodes.
-func pidsInNetNS(inodes []uint64) []int {
-	if len(inodes) == 0 {
-		return nil
-	}
-	var out []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		var st unix.Stat_t
-		if unix.Stat(fmt.Sprintf("/proc/%d/ns/net", pid), &st) != nil {
-			continue
-		}
-		for _, ino := range inodes {
-			if st.Ino == ino {
-				out = append(out, pid)
-			}
-		}
-	}
-	return out
-}
-
-// unmountUnder detaches every mount whose mount point is under one of the
-// dirs, deepest first (container root file systems, pinned pod
-// namespaces, volumes).
-func unmountUnder(dirs ...string) error {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return err
-	}
-	var points []string
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 5 {
-			continue
-		}
-		mp := unescapeMount(f[4])
-		for _, d := range dirs {
-			if mp == d || strings.HasPrefix(mp, d+"/") {
-				points = append(points, mp)
-			}
-		}
-	}
-	sort.Slice(points, func(i, j int) bool { return len(points[i]) > len(points[j]) })
-	var errs []error
-	for _, p := range points {
-		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
-			errs = append(errs, fmt.Errorf("unmount %s: %w", p, err))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }

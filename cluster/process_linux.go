@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/skiff-sh/skiff/nodeagent/teardown"
 )
 
 // daemon is one process of a node: its env file (the command line), PID
@@ -72,10 +74,8 @@ func (d daemon) pid() (int, bool) {
 		return 0, false
 	}
 	// A zombie (exited, not yet reaped) no longer runs.
-	if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
-		if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
-			return 0, false
-		}
+	if !teardown.Running(pid) {
+		return 0, false
 	}
 	return pid, true
 }

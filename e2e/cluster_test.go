@@ -44,11 +44,44 @@ func skiffBinary(t *testing.T) string {
 }
 
 func TestMain(m *testing.M) {
+	home, err := hermeticEnv()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(2)
+	}
 	code := m.Run()
 	if binPath != "" {
 		os.RemoveAll(filepath.Dir(binPath))
 	}
+	os.RemoveAll(home)
 	os.Exit(code)
+}
+
+// hermeticEnv keeps the invoking user's setup away from every skiff
+// process the tests start: no SKIFF_SERVER, SKIFF_CONFIG or SKIFF_TOKEN,
+// and an empty home of the suite's own instead of the user's (whose
+// ~/.skiff/config a `skiff up` may have written). Each test then says which config to use. Go's own
+// directories are pinned first, so the build of the binary still finds
+// its caches.
+func hermeticEnv() (home string, err error) {
+	out, err := exec.Command("go", "env", "GOCACHE", "GOMODCACHE", "GOPATH").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env: %w", err)
+	}
+	dirs := strings.Split(strings.TrimSpace(string(out)), "\n")
+	for i, name := range []string{"GOCACHE", "GOMODCACHE", "GOPATH"} {
+		if i < len(dirs) && dirs[i] != "" {
+			os.Setenv(name, dirs[i])
+		}
+	}
+	for _, name := range []string{"SKIFF_SERVER", "SKIFF_CONFIG", "SKIFF_TOKEN"} {
+		os.Unsetenv(name)
+	}
+	home, err = os.MkdirTemp("", "skiff-e2e-home-")
+	if err != nil {
+		return "", err
+	}
+	return home, os.Setenv("HOME", home)
 }
 
 // Cluster is what a test needs of a cluster: run the CLI against it, and
@@ -77,6 +110,7 @@ type upCluster struct {
 	log     *bytes.Buffer
 	done    chan error
 	args    []string // extra flags for skiff up
+	gone    bool     // reset by the test: nothing left to tear down
 }
 
 func requireRoot(t *testing.T) {
@@ -186,6 +220,9 @@ func (c *upCluster) Stop() {
 // teardown deletes every pod (so the agent removes containers, mounts and
 // cgroups) and stops the cluster.
 func (c *upCluster) teardown() {
+	if c.gone {
+		return
+	}
 	if c.cmd == nil {
 		c.Start()
 	}

@@ -42,6 +42,7 @@ type kindCluster struct {
 	bin      string
 	name     string
 	stateDir string
+	runDir   string
 	nodes    int
 	image    string
 }
@@ -54,7 +55,7 @@ func newKindCluster(t *testing.T, n int, serverFlags ...string) *kindCluster {
 	requireRoot(t)
 	b := make([]byte, 3)
 	rand.Read(b)
-	c := &kindCluster{t: t, bin: skiffBinary(t), name: "e2e" + hex.EncodeToString(b), stateDir: t.TempDir(), nodes: n}
+	c := &kindCluster{t: t, bin: skiffBinary(t), name: "e2e" + hex.EncodeToString(b), stateDir: t.TempDir(), runDir: t.TempDir(), nodes: n}
 	args := []string{"cluster", "create", "--name", c.name, "--nodes", strconv.Itoa(n)}
 	for _, f := range serverFlags {
 		args = append(args, "--server-flag="+f)
@@ -80,7 +81,7 @@ func newKindCluster(t *testing.T, n int, serverFlags ...string) *kindCluster {
 func (c *kindCluster) clusterCmd(args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, c.bin, append(args, "--state-dir", c.stateDir)...)
+	cmd := exec.CommandContext(ctx, c.bin, append(args, "--state-dir", c.stateDir, "--run-dir", c.runDir)...)
 	cmd.Env = append(os.Environ(), "SKIFF_CONFIG="+c.configFile())
 	out, err := cmd.CombinedOutput()
 	return string(out), err
@@ -207,7 +208,7 @@ func (c *kindCluster) teardown() {
 	if out, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(out), "skiff-"+c.name+"-") {
 		c.t.Errorf("namespaces left after delete:\n%s", out)
 	}
-	if mounts, _ := os.ReadFile("/proc/mounts"); strings.Contains(string(mounts), c.stateDir) || strings.Contains(string(mounts), "/run/skiff/clusters/"+c.name+"/") {
+	if mounts, _ := os.ReadFile("/proc/mounts"); strings.Contains(string(mounts), c.stateDir) || strings.Contains(string(mounts), c.runDir) {
 		c.t.Errorf("mounts left after delete")
 	}
 }

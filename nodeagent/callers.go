@@ -9,6 +9,7 @@ import (
 	grpcpeer "google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	"github.com/skiff-sh/skiff/grpcrecover"
 	"github.com/skiff-sh/skiff/pki"
 )
 
@@ -48,15 +49,17 @@ func callerStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grp
 	return h(srv, ss)
 }
 
-// serverOptions are the agent endpoint's: mutual TLS and the caller check
-// when the cluster uses TLS, plain text otherwise.
+// serverOptions are the agent endpoint's: a recoverer, so a panic fails
+// one logs or exec call instead of the agent, and mutual TLS and the caller
+// check when the cluster uses TLS, plain text otherwise.
 func (a *Agent) serverOptions() []grpc.ServerOption {
+	opts := grpcrecover.New(a.log, a.metrics.panics).ServerOptions()
 	if a.cfg.ServerTLS == nil {
-		return nil
+		return opts
 	}
-	return []grpc.ServerOption{
+	return append(opts,
 		grpc.Creds(credentials.NewTLS(a.cfg.ServerTLS)),
 		grpc.ChainUnaryInterceptor(callerUnary),
 		grpc.ChainStreamInterceptor(callerStream),
-	}
+	)
 }

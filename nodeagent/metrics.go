@@ -7,6 +7,7 @@ type metrics struct {
 	restarts    prometheus.Counter
 	pulls       *prometheus.CounterVec
 	pullSeconds prometheus.Histogram
+	panics      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -29,7 +30,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "Time to pull an image.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
 		}),
+		panics: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "skiff_agent_panics_total",
+			Help: "Logs and exec calls whose handler panicked; each failed with Internal and was logged with its stack.",
+		}),
 	}
-	reg.MustRegister(m.podStart, m.restarts, m.pulls, m.pullSeconds)
+	reg.MustRegister(m.podStart, m.restarts, m.pulls, m.pullSeconds, m.panics)
 	return m
 }

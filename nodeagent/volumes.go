@@ -33,14 +33,10 @@ func (a *Agent) volumeMounts(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.C
 		if err != nil {
 			return nil, fmt.Errorf("volume %q: %w", v.Name, err)
 		}
-		if m.SubPath != "" {
-			src = filepath.Join(src, m.SubPath)
-			if err := os.MkdirAll(src, 0o755); err != nil {
-				return nil, fmt.Errorf("volume %q subPath: %w", v.Name, err)
-			}
-		}
+		// The runtime resolves the subPath as the container starts, never
+		// through a symlink: the workload may have planted one.
 		out = append(out, runtime.Mount{
-			Source: src, Destination: m.MountPath,
+			Source: src, SubPath: m.SubPath, Destination: m.MountPath,
 			ReadOnly: m.ReadOnly || v.GetVolume().GetReadOnly(),
 		})
 	}
@@ -130,22 +126,25 @@ func (a *Agent) removePodVolumes(uid string) error {
 }
 
 // gcLocalVolumes removes the data of local volumes whose Volume object is
-// gone.
+// gone (or was replaced: the directory names the UID). A node may read only
+// the volumes it uses, so it asks about each directory it holds.
 func (a *Agent) gcLocalVolumes(ctx context.Context, _ time.Time) {
-	vols, _, err := a.cfg.Client.Volumes().List(ctx, client.ListOptions{})
-	if err != nil {
-		return
-	}
-	keep := map[string]bool{}
-	for _, v := range vols {
-		keep[filepath.Base(a.localVolumeDir(v))] = true
-	}
 	root := filepath.Join(a.cfg.DataDir, "volumes")
 	entries, _ := os.ReadDir(root)
 	for _, e := range entries {
-		if !keep[e.Name()] && strings.Count(e.Name(), "_") >= 2 {
-			a.log.Info("removing data of deleted volume", "dir", e.Name())
-			os.RemoveAll(filepath.Join(root, e.Name()))
+		parts := strings.Split(e.Name(), "_")
+		if len(parts) != 3 {
+			continue
 		}
+		ns, name, uid := parts[0], parts[1], parts[2]
+		vol, err := a.cfg.Client.Volumes().Get(ctx, ns, name)
+		if err != nil && !client.IsNotFound(err) {
+			continue // unknown: keep the data
+		}
+		if err == nil && vol.GetMetadata().GetUid() == uid {
+			continue
+		}
+		a.log.Info("removing data of deleted volume", "dir", e.Name())
+		os.RemoveAll(filepath.Join(root, e.Name()))
 	}
 }

@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"crypto/x509"
 	"crypto/x509/pkix"
 	"strings"
 )
@@ -14,11 +15,31 @@ const (
 	// APIServer is the identity the API server presents when it dials node
 	// agents (logs, exec).
 	APIServer = "apiserver"
+	// EtcdClient is the identity the embedded etcd admits: only the
+	// server's own components get a certificate for it.
+	EtcdClient = "etcd-client"
 	// NodePrefix starts every node identity: "node:<name>".
 	NodePrefix = "node:"
 	// NodesGroup is the group every node certificate carries.
 	NodesGroup = "skiff:nodes"
 )
+
+// APIServerURI is the URI SAN of the control plane's serving certificate
+// (the API server's, which the registry shares). Clients of the API server
+// and of the cluster registry pin it, as a kubeconfig pins its server: a
+// node's serving certificate, signed by the same CA, never carries it, so
+// a node cannot pose as the API server whatever addresses it holds.
+const APIServerURI = "skiff://apiserver"
+
+// HasURI reports whether cert carries the URI SAN uri.
+func HasURI(cert *x509.Certificate, uri string) bool {
+	for _, u := range cert.URIs {
+		if u.String() == uri {
+			return true
+		}
+	}
+	return false
+}
 
 // Identity is who a certificate speaks for.
 type Identity struct {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -31,6 +32,8 @@ type ServerSpec struct {
 	CommonName string
 	DNSNames   []string
 	IPs        []net.IP
+	// URIs are URI SANs naming the server's role (APIServerURI).
+	URIs []string
 	// Validity defaults to LeafValidity.
 	Validity time.Duration
 }
@@ -52,6 +55,13 @@ func (ca *CA) IssueServer(spec ServerSpec, now time.Time) (*KeyPair, error) {
 	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
 	tmpl.DNSNames = append([]string(nil), spec.DNSNames...)
 	tmpl.IPAddresses = append([]net.IP(nil), spec.IPs...)
+	for _, u := range spec.URIs {
+		parsed, err := url.Parse(u)
+		if err != nil {
+			return nil, fmt.Errorf("pki: server certificate URI %q: %w", u, err)
+		}
+		tmpl.URIs = append(tmpl.URIs, parsed)
+	}
 	return ca.sign(tmpl, key.Public(), key)
 }
 

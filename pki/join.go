@@ -65,5 +65,8 @@ func pinnedCA(chain []*x509.Certificate, tok Token, host string, now time.Time) 
 	if err := VerifyServer(ca, chain[0], host, now); err != nil {
 		return nil, fmt.Errorf("pki: %w: %w", ErrCAMismatch, err)
 	}
+	if !HasURI(chain[0], APIServerURI) {
+		return nil, fmt.Errorf("pki: %w: the certificate at %s is not the API server's (no %s)", ErrCAMismatch, host, APIServerURI)
+	}
 	return ca, nil
 }

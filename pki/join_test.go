@@ -31,7 +31,7 @@ func (r *recordingServer) received() string {
 
 func startRecordingServer(t *testing.T, ca *CA) *recordingServer {
 	t.Helper()
-	kp, err := ca.IssueServer(ServerSpec{IPs: []net.IP{net.ParseIP("127.0.0.1")}}, time.Now())
+	kp, err := ca.IssueServer(ServerSpec{IPs: []net.IP{net.ParseIP("127.0.0.1")}, URIs: []string{APIServerURI}}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestFetchCAChecksHostToo(t *testing.T) {
 	// address (another node's, say) is refused.
 	ca := testCA(t)
 	tok, _ := NewToken(ca.Cert, 0)
-	kp, err := ca.IssueServer(ServerSpec{DNSNames: []string{"elsewhere.example"}}, time.Now())
+	kp, err := ca.IssueServer(ServerSpec{DNSNames: []string{"elsewhere.example"}, URIs: []string{APIServerURI}}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,6 +128,17 @@ func TestFetchCAChecksHostToo(t *testing.T) {
 	}
 	if got, err := pinnedCA(kp.Chain, tok, "elsewhere.example", time.Now()); err != nil || !got.Equal(ca.Cert) {
 		t.Fatalf("right host: %v", err)
+	}
+	// A node's serving certificate from the same CA, for the dialled
+	// address, is not the API server's.
+	csr, key, _ := NewCSR(NodeIdentity("n1"))
+	chain, err := ca.SignServingCSR(csr, "n1", []net.IP{net.ParseIP("127.0.0.1")}, nil, 0, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, _ := key.WithSignedChain(chain)
+	if _, err := pinnedCA(node.Chain, tok, "127.0.0.1", time.Now()); !errors.Is(err, ErrCAMismatch) {
+		t.Fatalf("a node's serving certificate passed for the API server: %v", err)
 	}
 }
 

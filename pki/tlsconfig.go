@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"sync/atomic"
 )
 
@@ -11,7 +12,12 @@ import (
 // connections use it: an agent that renews its certificate stores the new
 // one and the next handshake uses it, with no restart.
 type CertHolder struct {
-	cur atomic.Pointer[tls.Certificate]
+	cur atomic.Pointer[heldCert]
+}
+
+type heldCert struct {
+	tls tls.Certificate
+	kp  *KeyPair
 }
 
 // NewCertHolder holds kp.
@@ -23,21 +29,22 @@ func NewCertHolder(kp *KeyPair) *CertHolder {
 
 // Set replaces the held certificate.
 func (h *CertHolder) Set(kp *KeyPair) {
-	c := kp.TLSCertificate()
-	h.cur.Store(&c)
+	h.cur.Store(&heldCert{tls: kp.TLSCertificate(), kp: kp})
 }
 
 // Current is the held certificate's leaf (nil when empty).
 func (h *CertHolder) Current() *x509.Certificate {
 	if c := h.cur.Load(); c != nil {
-		return c.Leaf
+		return c.tls.Leaf
 	}
 	return nil
 }
 
+func (h *CertHolder) keyPair() *KeyPair { return h.cur.Load().kp }
+
 func (h *CertHolder) get() (*tls.Certificate, error) {
 	if c := h.cur.Load(); c != nil {
-		return c, nil
+		return &c.tls, nil
 	}
 	return nil, errors.New("pki: no certificate held")
 }
@@ -77,18 +84,32 @@ func ServerTLS(ca *x509.Certificate, cert *CertHolder, policy ClientCertPolicy) 
 	}
 }
 
-// ClientTLS is the TLS configuration of a client that trusts only ca and
-// presents the held certificate (nil: none, as a joining agent before it
-// has one). serverName overrides the name checked against the server's
-// certificate; empty lets gRPC use the dialled host.
+// ClientTLS is the TLS configuration of a client of the API server: it
+// trusts only ca, requires the server's certificate to carry APIServerURI
+// (so no other certificate of the CA — a node's — passes for the API
+// server), and presents the held certificate (nil: none, as a joining
+// agent before it has one). serverName overrides the name checked against
+// the server's certificate; empty lets gRPC use the dialled host.
 func ClientTLS(ca *x509.Certificate, cert *CertHolder, serverName string) *tls.Config {
 	pool := x509.NewCertPool()
 	pool.AddCert(ca)
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool, ServerName: serverName}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool, ServerName: serverName, VerifyConnection: requireAPIServer}
 	if cert != nil {
 		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 			return cert.get()
 		}
 	}
 	return cfg
+}
+
+// requireAPIServer is a VerifyConnection check (after the chain and name
+// were verified) that the peer is the API server.
+func requireAPIServer(cs tls.ConnectionState) error {
+	if len(cs.VerifiedChains) == 0 || len(cs.VerifiedChains[0]) == 0 {
+		return errors.New("pki: server certificate not verified")
+	}
+	if leaf := cs.VerifiedChains[0][0]; !HasURI(leaf, APIServerURI) {
+		return fmt.Errorf("pki: the server's certificate %q is not the API server's (no %s): another certificate of the cluster CA, a node's perhaps", leaf.Subject.CommonName, APIServerURI)
+	}
+	return nil
 }

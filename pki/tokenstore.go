@@ -29,6 +29,15 @@ var (
 	ErrTokenNotFound = errors.New("no such join token")
 )
 
+// Token usages: what a token lets its holder do.
+const (
+	// UsageJoin lets an agent join once (the default).
+	UsageJoin = "join"
+	// UsageRegistryPush lets a CI job push images to the cluster
+	// registry (HTTP basic auth, the token as password).
+	UsageRegistryPush = "registry-push"
+)
+
 // TokenInfo is what the store keeps about a token. The secret itself is
 // never stored, only its SHA-256, so a copy of tokens.json lets nobody join.
 type TokenInfo struct {
@@ -38,6 +47,16 @@ type TokenInfo struct {
 	Created     time.Time `json:"created"`
 	Expires     time.Time `json:"expires,omitzero"`
 	Revoked     time.Time `json:"revoked,omitzero"`
+	// Usage is UsageJoin (also when empty) or UsageRegistryPush.
+	Usage string `json:"usage,omitempty"`
+}
+
+// UsageOrDefault is Usage, with UsageJoin for tokens made before usages.
+func (i TokenInfo) UsageOrDefault() string {
+	if i.Usage == "" {
+		return UsageJoin
+	}
+	return i.Usage
 }
 
 // Expired reports whether the token has expired at now.
@@ -68,8 +87,17 @@ func (s *TokenStore) now() time.Time {
 	return time.Now()
 }
 
-// Create makes and keeps a new token; ttl 0 means it never expires.
+// Create makes and keeps a new join token; ttl 0 means it never expires.
 func (s *TokenStore) Create(ttl time.Duration, description string) (Token, error) {
+	return s.CreateFor(UsageJoin, ttl, description)
+}
+
+// CreateFor makes and keeps a new token for usage (UsageJoin or
+// UsageRegistryPush).
+func (s *TokenStore) CreateFor(usage string, ttl time.Duration, description string) (Token, error) {
+	if usage != UsageJoin && usage != UsageRegistryPush {
+		return Token{}, fmt.Errorf("pki: token usage %q: want %q or %q", usage, UsageJoin, UsageRegistryPush)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	infos, err := s.load()
@@ -87,7 +115,7 @@ func (s *TokenStore) Create(ttl time.Duration, description string) (Token, error
 	}
 	infos = append(infos, TokenInfo{
 		ID: tok.ID, SecretHash: hashSecret(tok.Secret), Description: description,
-		Created: s.now().UTC(), Expires: tok.Expires.UTC(),
+		Created: s.now().UTC(), Expires: tok.Expires.UTC(), Usage: usage,
 	})
 	if err := s.save(infos); err != nil {
 		return Token{}, err

@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
+	"time"
 
 	ggcr "github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -20,6 +22,41 @@ import (
 type diskBlobs struct {
 	dir string // blobs/
 	tmp string // same filesystem, for atomic renames
+	// gcMu orders garbage collection's check-and-remove of a blob against
+	// a push refreshing it (touch), so a blob a push just found is kept.
+	gcMu sync.Mutex
+}
+
+// touch marks a blob as just used by a push (its mtime), which keeps it
+// from garbage collection for the GC delay; false if there is no such
+// blob.
+func (d *diskBlobs) touch(h v1.Hash) bool {
+	p, err := d.path(h)
+	if err != nil {
+		return false
+	}
+	d.gcMu.Lock()
+	defer d.gcMu.Unlock()
+	now := time.Now()
+	return os.Chtimes(p, now, now) == nil
+}
+
+// removeIfOlder removes the blob file p unless it was written or touched
+// after cutoff.
+func (d *diskBlobs) removeIfOlder(p string, cutoff time.Time) (bool, error) {
+	d.gcMu.Lock()
+	defer d.gcMu.Unlock()
+	fi, err := os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil || fi.ModTime().After(cutoff) {
+		return false, err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, fmt.Errorf("blob gc: %w", err)
+	}
+	return true, nil
 }
 
 func (d *diskBlobs) path(h v1.Hash) (string, error) {

@@ -4,6 +4,12 @@
 // manifests only in memory, every manifest write is also recorded under
 // DataDir/manifests and replayed into it at start.
 //
+// Config.Auth decides who may do what (ClusterAuth: admins and
+// registry-push tokens push, nodes pull, nobody else gets in). Blobs are
+// never deleted on request: garbage collection removes what no tag
+// reaches once it is older than the GC delay, after every manifest delete
+// and periodically, and a manifest whose blobs are missing is refused.
+//
 // Layout under DataDir:
 //
 //	blobs/sha256/<hex>                     layers, configs and manifest bodies

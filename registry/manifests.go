@@ -36,23 +36,25 @@ func (r *Registry) refFile(repo, target string) string {
 }
 
 // writeManifest passes a manifest PUT or DELETE to pkg/registry and, when
-// it succeeded, records it on disk before answering. Writes are serialised
-// so the disk sees them in the order memory did.
-func (r *Registry) writeManifest(w http.ResponseWriter, req *http.Request, repo, target string) {
+// it succeeded, records it on disk before answering; it reports whether it
+// did. Writes are serialised so the disk sees them in the order memory
+// did, and garbage collection (which takes the same lock) never runs
+// between a manifest's blob check and its recording.
+func (r *Registry) writeManifest(w http.ResponseWriter, req *http.Request, repo, target string) bool {
 	if !validRepo(repo) || !validTarget(target) {
 		writeError(w, http.StatusBadRequest, "NAME_INVALID", fmt.Sprintf("invalid repository or reference %q:%q", repo, target))
-		return
+		return false
 	}
 	var body []byte
 	if req.Method == http.MethodPut {
 		b, err := io.ReadAll(io.LimitReader(req.Body, maxManifest+1))
 		if err != nil {
 			writeError(w, http.StatusBadRequest, "MANIFEST_INVALID", err.Error())
-			return
+			return false
 		}
 		if len(b) > maxManifest {
 			writeError(w, http.StatusRequestEntityTooLarge, "SIZE_INVALID", "manifest larger than 4 MiB")
-			return
+			return false
 		}
 		body = b
 		req = req.Clone(req.Context())
@@ -62,6 +64,17 @@ func (r *Registry) writeManifest(w http.ResponseWriter, req *http.Request, repo,
 
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
+	if body != nil {
+		missing, err := r.missingBlobs(body)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "MANIFEST_INVALID", err.Error())
+			return false
+		}
+		if len(missing) > 0 {
+			writeError(w, http.StatusBadRequest, "MANIFEST_BLOB_UNKNOWN", "blobs not in the registry: "+strings.Join(missing, ", "))
+			return false
+		}
+	}
 	rec := httptest.NewRecorder()
 	r.inner.ServeHTTP(rec, req)
 	var err error
@@ -77,13 +90,14 @@ func (r *Registry) writeManifest(w http.ResponseWriter, req *http.Request, repo,
 	if err != nil {
 		r.log.Error("registry: record manifest", "repo", repo, "ref", target, "err", err)
 		writeError(w, http.StatusInternalServerError, "UNKNOWN", "could not store the manifest")
-		return
+		return false
 	}
 	for k, v := range rec.Header() {
 		w.Header()[k] = v
 	}
 	w.WriteHeader(rec.Code)
 	_, _ = w.Write(rec.Body.Bytes())
+	return rec.Code == http.StatusCreated || rec.Code == http.StatusAccepted
 }
 
 // recordPut stores the body and points the target, and the digest it

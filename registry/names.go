@@ -3,6 +3,8 @@ package registry
 import (
 	"regexp"
 	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // Names as the distribution spec defines them. Checked before a name
@@ -36,4 +38,18 @@ func manifestPath(p string) (repo, target string, ok bool) {
 		return "", "", false
 	}
 	return strings.Join(elems[2:len(elems)-2], "/"), elems[len(elems)-1], true
+}
+
+// blobPath splits "/v2/<repo>/blobs/<digest>".
+func blobPath(p string) (repo string, h v1.Hash, ok bool) {
+	elems := strings.Split(p, "/")
+	n := len(elems)
+	if n < 5 || elems[0] != "" || elems[1] != "v2" || elems[n-2] != "blobs" || !digestName.MatchString(elems[n-1]) {
+		return "", v1.Hash{}, false
+	}
+	h, err := v1.NewHash(elems[n-1])
+	if err != nil {
+		return "", v1.Hash{}, false
+	}
+	return strings.Join(elems[2:n-2], "/"), h, true
 }

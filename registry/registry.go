@@ -13,6 +13,7 @@ import (
 	"time"
 
 	ggcr "github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/skiff-sh/skiff/ports"
 )
@@ -21,6 +22,12 @@ import (
 type Config struct {
 	DataDir string       // required; created if missing
 	Logger  *slog.Logger // nil: discard
+	// Auth decides who may pull and push; nil lets everyone do anything
+	// (a plain-text test registry).
+	Auth Authorizer
+	// GCDelay is how old an unreferenced blob or untagged manifest must be
+	// before garbage collection removes it; 0 means DefaultGCDelay.
+	GCDelay time.Duration
 }
 
 // Registry is an OCI distribution registry backed by a directory. It is
@@ -32,6 +39,8 @@ type Registry struct {
 	uploads *uploads
 	inner   http.Handler
 	writeMu sync.Mutex // orders manifest writes in memory and on disk
+	auth    Authorizer
+	gcDelay time.Duration
 }
 
 // New opens the registry's data dir and loads what an earlier run stored.
@@ -47,20 +56,30 @@ func New(cfg Config) (*Registry, error) {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
 	up := &uploads{dir: filepath.Join(b.tmp, "uploads"), blobs: b}
-	for _, d := range []string{filepath.Join(b.dir, "sha256"), up.dir, filepath.Join(cfg.DataDir, "manifests")} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+	// Owner only: the images may hold secrets, and the registry's own
+	// authorization is the only way in.
+	for _, d := range []string{cfg.DataDir, filepath.Join(b.dir, "sha256"), up.dir, filepath.Join(cfg.DataDir, "manifests")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("registry: %w", err)
 		}
+	}
+	if err := os.Chmod(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("registry: %w", err)
 	}
 	r := &Registry{
 		dataDir: cfg.DataDir,
 		log:     cfg.Logger,
+		auth:    cfg.Auth,
+		gcDelay: cfg.GCDelay,
 		blobs:   b,
 		uploads: up,
 		inner: ggcr.New(
 			ggcr.WithBlobHandler(b),
 			ggcr.Logger(slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug)),
 		),
+	}
+	if r.gcDelay <= 0 {
+		r.gcDelay = DefaultGCDelay
 	}
 	if err := r.replay(); err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
@@ -71,12 +90,36 @@ func New(cfg Config) (*Registry, error) {
 // ServeHTTP serves the distribution API; manifest writes are persisted
 // and chunked uploads go to disk.
 func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	access, ok := r.authorize(w, req)
+	if !ok {
+		return
+	}
+	if _, h, ok := blobPath(req.URL.Path); ok {
+		switch {
+		case req.Method == http.MethodDelete:
+			// One blob serves many images: it goes when no manifest
+			// references it (CollectGarbage), never on request.
+			writeError(w, http.StatusMethodNotAllowed, "UNSUPPORTED", "blobs are garbage-collected once no manifest references them; delete the manifest or tag instead")
+			return
+		case req.Method == http.MethodHead && access == Push:
+			r.blobs.touch(h) // a push checking for a blob it will reference
+		}
+	}
+	if req.Method == http.MethodPost && access == Push {
+		if h, err := v1.NewHash(req.URL.Query().Get("mount")); err == nil {
+			r.blobs.touch(h)
+		}
+	}
 	if r.uploads.serve(w, req) {
 		return
 	}
 	if req.Method == http.MethodPut || req.Method == http.MethodDelete {
 		if repo, target, ok := manifestPath(req.URL.Path); ok {
-			r.writeManifest(w, req, repo, target)
+			if r.writeManifest(w, req, repo, target) && req.Method == http.MethodDelete {
+				if _, err := r.CollectGarbage(); err != nil {
+					r.log.Warn("registry: garbage collection", "err", err)
+				}
+			}
 			return
 		}
 	}
@@ -109,6 +152,7 @@ func (r *Registry) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	r.log.Info("registry: serving", "addr", ln.Addr().String(), "dataDir", r.dataDir)
+	go r.collectEvery(ctx, max(r.gcDelay, time.Minute))
 	select {
 	case err := <-errc:
 		return fmt.Errorf("registry: %w", err)
@@ -135,6 +179,23 @@ func (r *Registry) Serve(ctx context.Context, ln net.Listener) error {
 			return nil
 		case <-tick.C:
 			idle.closeAll()
+		}
+	}
+}
+
+// collectEvery collects garbage every interval until ctx ends: what a
+// delete left young enough to keep goes once it is old enough.
+func (r *Registry) collectEvery(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := r.CollectGarbage(); err != nil {
+				r.log.Warn("registry: garbage collection", "err", err)
+			}
 		}
 	}
 }

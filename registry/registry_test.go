@@ -22,7 +22,15 @@ import (
 // serve runs a registry on 127.0.0.1 until the returned stop is called.
 func serve(t *testing.T, dataDir string) (host string, stop func()) {
 	t.Helper()
-	reg, err := registry.New(registry.Config{DataDir: dataDir})
+	_, host, stop = start(t, registry.Config{DataDir: dataDir})
+	return host, stop
+}
+
+// start runs a registry with cfg on 127.0.0.1 until stop is called (at
+// the latest when the test ends).
+func start(t *testing.T, cfg registry.Config) (reg *registry.Registry, host string, stop func()) {
+	t.Helper()
+	reg, err := registry.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +53,7 @@ func serve(t *testing.T, dataDir string) (host string, stop func()) {
 		}
 	}
 	t.Cleanup(stop)
-	return ln.Addr().String(), stop
+	return reg, ln.Addr().String(), stop
 }
 
 func testImage(t *testing.T) v1.Image {

@@ -30,6 +30,12 @@ type Server struct {
 // adjusts the configuration first.
 func Start(t testing.TB, configure ...func(*apiserver.Config)) *Server {
 	t.Helper()
+	return startWith(t, client.Options{}, configure...)
+}
+
+// startWith starts the server; its Client uses clientOpts.
+func startWith(t testing.TB, clientOpts client.Options, configure ...func(*apiserver.Config)) *Server {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	dir := t.TempDir()
 	cfg := apiserver.Config{
@@ -59,7 +65,7 @@ func Start(t testing.TB, configure ...func(*apiserver.Config)) *Server {
 		cancel()
 		t.Fatal("apitest: server not ready after 60s")
 	}
-	c, err := client.New(srv.Addr(), client.Options{})
+	c, err := client.New(srv.Addr(), clientOpts)
 	if err != nil {
 		cancel()
 		t.Fatalf("apitest: %v", err)

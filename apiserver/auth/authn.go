@@ -3,6 +3,8 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/big"
 	"strings"
 
 	"google.golang.org/grpc/codes"
@@ -34,6 +36,9 @@ func (j JoinTokens) AuthenticateToken(_ context.Context, token string) (pki.Iden
 	if err != nil {
 		return pki.Identity{}, err
 	}
+	if info.UsageOrDefault() != pki.UsageJoin {
+		return pki.Identity{}, fmt.Errorf("%w: it is a %s token, not a join token", pki.ErrTokenInvalid, info.UsageOrDefault())
+	}
 	return pki.Identity{Name: Bootstrap, Groups: []string{BootstrapGroup, "token:" + info.ID}}, nil
 }
 
@@ -41,6 +46,9 @@ func (j JoinTokens) AuthenticateToken(_ context.Context, token string) (pki.Iden
 type Authenticator struct {
 	// Tokens checks bearer tokens; nil refuses every token.
 	Tokens TokenAuthenticator
+	// Revoked, when set, reports certificates revoked before they expire
+	// (those of deleted nodes); their holders are refused.
+	Revoked func(serial *big.Int) bool
 }
 
 // Authenticate returns the caller's identity, or an Unauthenticated status.
@@ -57,6 +65,9 @@ func (a *Authenticator) Authenticate(ctx context.Context) (pki.Identity, error) 
 	if tlsInfo != nil {
 		for _, chain := range tlsInfo.State.VerifiedChains {
 			if len(chain) > 0 && chain[0].Subject.CommonName != "" {
+				if a.Revoked != nil && a.Revoked(chain[0].SerialNumber) {
+					return pki.Identity{}, status.Errorf(codes.Unauthenticated, "certificate of %s revoked: its Node was deleted; remove the agent's <data dir>/pki and join again with a new token", chain[0].Subject.CommonName)
+				}
 				return pki.IdentityOf(chain[0].Subject), nil
 			}
 		}

@@ -15,10 +15,24 @@ import (
 // bound. It returns (nil, nil) or a NotFound status when there is none.
 type PodLookup func(ctx context.Context, namespace, name string) (*skiffv1.Pod, error)
 
-// Authorizer applies the rules.
+// VolumeLookup reads a stored Volume, like PodLookup.
+type VolumeLookup func(ctx context.Context, namespace, name string) (*skiffv1.Volume, error)
+
+// NodePodsLookup lists the stored pods of a namespace bound to a node.
+type NodePodsLookup func(ctx context.Context, node, namespace string) ([]*skiffv1.Pod, error)
+
+// Authorizer applies the rules. The lookups are required for node
+// identities: what a node may touch depends on the stored pods bound to it.
 type Authorizer struct {
-	// Pods reads stored pods; required for node identities.
-	Pods PodLookup
+	Pods     PodLookup
+	Volumes  VolumeLookup
+	NodePods NodePodsLookup
+	// EventRate and EventBurst limit the events each node creates (a token
+	// bucket per node): 5 a second and a burst of 100 if zero.
+	EventRate  float64
+	EventBurst int
+
+	eventLimits nodeLimiters
 }
 
 // Authorize returns nil when id may call method with req, else a

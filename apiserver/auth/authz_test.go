@@ -32,12 +32,22 @@ func pod(ns, name, nodeName string) *skiffv1.Pod {
 	return &skiffv1.Pod{Metadata: &skiffv1.ObjectMeta{Namespace: ns, Name: name}, Spec: &skiffv1.PodSpec{NodeName: nodeName}}
 }
 
+func event(podName, source string) *skiffv1.Event {
+	return &skiffv1.Event{
+		Metadata:       &skiffv1.ObjectMeta{Namespace: "default", Name: "e"},
+		InvolvedObject: &skiffv1.ObjectReference{Kind: "Pod", Namespace: "default", Name: podName},
+		Source:         source,
+	}
+}
+
 func TestAuthorize(t *testing.T) {
 	a := &Authorizer{Pods: pods(map[string]string{
 		"default/web":   "n2",
 		"default/mine":  "n1",
 		"default/ready": "",
-	})}
+	}), Volumes: func(_ context.Context, ns, name string) (*skiffv1.Volume, error) {
+		return &skiffv1.Volume{Metadata: &skiffv1.ObjectMeta{Namespace: ns, Name: name}, Spec: &skiffv1.VolumeSpec{Local: &skiffv1.LocalVolumeSource{NodeName: "n1"}}}, nil
+	}, NodePods: func(context.Context, string, string) ([]*skiffv1.Pod, error) { return nil, nil }}
 	n1 := pki.NodeIdentity("n1")
 	admin := pki.Identity{Name: pki.Admin}
 	sched := pki.Identity{Name: pki.Scheduler}
@@ -73,12 +83,18 @@ func TestAuthorize(t *testing.T) {
 		{"admin unknown method", admin, "/skiff.v1.Tokens/Create", nil, codes.OK, ""},
 
 		// Nodes read what they need.
-		{"node lists pods", n1, list, &skiffv1.ListRequest{Kind: podKind}, codes.OK, ""},
+		{"node lists its pods", n1, list, &skiffv1.ListRequest{Kind: podKind, FieldSelector: "status.phase=Running,spec.nodeName==n1"}, codes.OK, ""},
+		{"node lists all pods", n1, list, &skiffv1.ListRequest{Kind: podKind}, codes.PermissionDenied,
+			"node:n1 may not list pods: a node reads only its own pods (list and watch them with the field selector spec.nodeName=<node>), the volumes they use, and nodes"},
+		{"node lists n2's pods", n1, list, &skiffv1.ListRequest{Kind: podKind, FieldSelector: "spec.nodeName=n2"}, codes.PermissionDenied, ""},
+		{"node gets its pod", n1, get, &skiffv1.GetRequest{Kind: podKind, Namespace: "default", Name: "mine"}, codes.OK, ""},
+		{"node gets n2's pod", n1, get, &skiffv1.GetRequest{Kind: podKind, Namespace: "default", Name: "web"}, codes.PermissionDenied,
+			"node:n1 may not get pods/default/web: it is bound to node n2"},
 		{"node watches its pods", n1, watch, &skiffv1.WatchRequest{Kind: podKind, FieldSelector: "spec.nodeName=n1"}, codes.OK, ""},
 		{"node gets a volume", n1, get, &skiffv1.GetRequest{Kind: skiffv1.Kind_KIND_VOLUME, Namespace: "default", Name: "v"}, codes.OK, ""},
 		{"node lists nodes", n1, list, &skiffv1.ListRequest{Kind: nodeKind}, codes.OK, ""},
 		{"node lists replicasets", n1, list, &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_REPLICA_SET, Namespace: "default"}, codes.PermissionDenied,
-			"node:n1 may not list replicasets/default: nodes read only pods, services, volumes, nodes, namespaces and events"},
+			"node:n1 may not list replicasets/default: a node reads only its own pods (list and watch them with the field selector spec.nodeName=<node>), the volumes they use, and nodes"},
 
 		// Nodes write their own Node only.
 		{"node registers itself", n1, create, &skiffv1.CreateRequest{Object: obj(node("n1"))}, codes.OK, ""},
@@ -105,7 +121,11 @@ func TestAuthorize(t *testing.T) {
 		{"node deletes a node", n1, del, &skiffv1.DeleteRequest{Kind: nodeKind, Name: "n2", Force: true}, codes.PermissionDenied,
 			"node:n1 may not delete nodes/n2: nodes delete only pods bound to them"},
 		{"node creates a pod", n1, create, &skiffv1.CreateRequest{Object: obj(pod("default", "x", "n1"))}, codes.PermissionDenied, ""},
-		{"node creates an event", n1, create, &skiffv1.CreateRequest{Object: obj(&skiffv1.Event{Metadata: &skiffv1.ObjectMeta{Namespace: "default", Name: "e"}})}, codes.OK, ""},
+		{"node creates an event", n1, create, &skiffv1.CreateRequest{Object: obj(event("mine", "agent/n1"))}, codes.OK, ""},
+		{"node creates an event about n2's pod", n1, create, &skiffv1.CreateRequest{Object: obj(event("web", "agent/n1"))}, codes.PermissionDenied,
+			"node:n1 may not create events/default/e: it is about pods/default/web: it is bound to node n2"},
+		{"node creates an event as the scheduler", n1, create, &skiffv1.CreateRequest{Object: obj(event("mine", "scheduler"))}, codes.PermissionDenied,
+			`node:n1 may not create events/default/e: a node's events have source "agent/n1"`},
 		{"node binds", n1, bind, &skiffv1.BindRequest{Namespace: "default", Name: "web", NodeName: "n1"}, codes.PermissionDenied, ""},
 
 		// Usage for itself only.

@@ -8,9 +8,11 @@
 // "bootstrap", allowed only to ask for a node certificate.
 //
 // Authorization: a fixed table per identity (rules.go), with Kubernetes'
-// NodeRestriction for nodes: a node reads what it needs and writes only
-// its own Node, events, usage for itself and the status of the pods bound
-// to it (nodes.go). Methods the table does not know are admin-only, so a
+// Node authorizer and NodeRestriction for nodes (nodes.go): a node reads
+// only the pods bound to it, the volumes they use and nodes, and writes
+// only its own Node, the status of its pods, events about those (at a
+// limited rate) and usage for its own pods. The stored objects decide,
+// never the request. Methods the table does not know are admin-only, so a
 // new RPC is closed until someone opens it here.
 //
 // The interceptors are split in two (authenticate, then authorize) so the

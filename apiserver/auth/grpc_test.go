@@ -52,7 +52,7 @@ func startServer(t *testing.T) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kp, err := ca.IssueServer(pki.ServerSpec{IPs: []net.IP{net.ParseIP("127.0.0.1")}}, time.Now())
+	kp, err := ca.IssueServer(pki.ServerSpec{IPs: []net.IP{net.ParseIP("127.0.0.1")}, URIs: []string{pki.APIServerURI}}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestTLSIdentities(t *testing.T) {
 	wantCode(t, err, codes.OK, "")
 
 	n1 := skiffv1.NewObjectsClient(c.asIdentity(t, pki.NodeIdentity("n1")))
-	_, err = n1.List(ctx(t), &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_POD})
+	_, err = n1.List(ctx(t), &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_POD, FieldSelector: "spec.nodeName=n1"})
 	wantCode(t, err, codes.OK, "")
 	_, err = n1.UpdateStatus(ctx(t), &skiffv1.UpdateRequest{Object: obj(pod("default", "web", "n1"))})
 	wantCode(t, err, codes.PermissionDenied, "node:n1 may not update pods/default/web: it is bound to node n2")
@@ -135,7 +135,7 @@ func TestTLSIdentities(t *testing.T) {
 	wantCode(t, err, codes.PermissionDenied, "node:n1 may not update nodes/n2")
 
 	// Streams are checked on their first message.
-	w, err := n1.Watch(ctx(t), &skiffv1.WatchRequest{Kind: skiffv1.Kind_KIND_POD})
+	w, err := n1.Watch(ctx(t), &skiffv1.WatchRequest{Kind: skiffv1.Kind_KIND_POD, FieldSelector: "spec.nodeName=n1"})
 	if err != nil {
 		t.Fatal(err)
 	}

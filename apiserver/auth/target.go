@@ -13,6 +13,8 @@ type Target struct {
 	Node string
 	// Force is a Delete's force flag.
 	Force bool
+	// FieldSelector is a List's or Watch's field selector.
+	FieldSelector string
 	// Object is the object a Create or Update carries, when it does.
 	Object skiffv1.Resource
 }
@@ -28,9 +30,9 @@ func TargetOf(req any) Target {
 	case *skiffv1.GetRequest:
 		return Target{Kind: r.GetKind(), Namespace: r.GetNamespace(), Name: r.GetName()}
 	case *skiffv1.ListRequest:
-		return Target{Kind: r.GetKind(), Namespace: r.GetNamespace()}
+		return Target{Kind: r.GetKind(), Namespace: r.GetNamespace(), FieldSelector: r.GetFieldSelector()}
 	case *skiffv1.WatchRequest:
-		return Target{Kind: r.GetKind(), Namespace: r.GetNamespace()}
+		return Target{Kind: r.GetKind(), Namespace: r.GetNamespace(), FieldSelector: r.GetFieldSelector()}
 	case *skiffv1.DeleteRequest:
 		return Target{Kind: r.GetKind(), Namespace: r.GetNamespace(), Name: r.GetName(), Force: r.GetForce()}
 	case *skiffv1.BindRequest:

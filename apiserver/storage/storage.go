@@ -139,10 +139,16 @@ func (s *Store) List(ctx context.Context, kind skiffv1.Kind, namespace string) (
 
 // Count tells how many objects of a kind are stored.
 func (s *Store) Count(ctx context.Context, kind skiffv1.Kind) (int64, error) {
+	return s.CountIn(ctx, kind, "")
+}
+
+// CountIn tells how many objects of a kind are stored in one namespace
+// (every namespace when empty).
+func (s *Store) CountIn(ctx context.Context, kind skiffv1.Kind, namespace string) (int64, error) {
 	info, _ := skiffv1.Info(kind)
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	resp, err := s.etcd.Get(ctx, prefixKey(info, ""), clientv3.WithPrefix(), clientv3.WithCountOnly())
+	resp, err := s.etcd.Get(ctx, prefixKey(info, namespace), clientv3.WithPrefix(), clientv3.WithCountOnly())
 	if err != nil {
 		return 0, err
 	}

@@ -3,6 +3,7 @@ package validation
 import (
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
@@ -89,7 +90,22 @@ func Default(obj skiffv1.Resource) {
 		if o.Count == 0 {
 			o.Count = 1
 		}
+		o.Message = truncateUTF8(o.Message, MaxEventMessageBytes)
 	}
+}
+
+// truncateUTF8 cuts s to at most max bytes on a rune boundary, marking the
+// cut with "…".
+func truncateUTF8(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	const mark = "…"
+	cut := max - len(mark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + mark
 }
 
 // DefaultPodSpec fills in a pod spec (also a replica set's template).

@@ -15,8 +15,7 @@ func ValidateUpdate(old, obj skiffv1.Resource) error {
 		prev := old.(*skiffv1.Pod)
 		// Like Kubernetes, a pod's spec is fixed once created, except the
 		// images: anything else means a new pod.
-		a := proto.Clone(prev.GetSpec()).(*skiffv1.PodSpec)
-		b := proto.Clone(o.GetSpec()).(*skiffv1.PodSpec)
+		a, b := clonePodSpec(prev.GetSpec()), clonePodSpec(o.GetSpec())
 		for i := range a.Containers {
 			if i < len(b.Containers) {
 				a.Containers[i].Image = b.Containers[i].Image
@@ -40,4 +39,12 @@ func ValidateUpdate(old, obj skiffv1.Resource) error {
 		}
 	}
 	return e.err()
+}
+
+// clonePodSpec copies a pod spec; a missing one becomes empty.
+func clonePodSpec(s *skiffv1.PodSpec) *skiffv1.PodSpec {
+	if s == nil {
+		return &skiffv1.PodSpec{}
+	}
+	return proto.Clone(s).(*skiffv1.PodSpec)
 }

@@ -17,6 +17,14 @@ import (
 // request limit is a little over it.
 const MaxObjectBytes = 1 << 20
 
+// Events are small and many, and anyone who runs pods makes them: their
+// message is cut to MaxEventMessageBytes (as Kubernetes' events.k8s.io
+// note) and a whole event may be at most MaxEventBytes.
+const (
+	MaxEventMessageBytes = 1024
+	MaxEventBytes        = 8 << 10
+)
+
 // Validate checks a whole object (defaults already applied).
 func Validate(obj skiffv1.Resource) error {
 	e := &errs{}
@@ -44,6 +52,9 @@ func Validate(obj skiffv1.Resource) error {
 			e.add("reason", "required")
 		}
 		checkOneOf(e, "type", o.GetType(), "Normal", "Warning")
+		if n := proto.Size(o); n > MaxEventBytes {
+			e.add("", "the event is %d bytes; the limit is %d (8 KiB)", n, MaxEventBytes)
+		}
 	}
 	if n := proto.Size(obj); n > MaxObjectBytes {
 		e.add("", "the object is %d bytes; the limit is %d (1 MiB)", n, MaxObjectBytes)

@@ -54,22 +54,27 @@ func Check(o Object) error {
 			add("metadata.labels."+k, "%v", err)
 		}
 	}
+	// Every field below may be missing or null in a manifest: read them
+	// through the nil-safe getters only.
 	switch obj := o.Obj.(type) {
 	case *skiffv1.Pod:
 		checkPodSpec(add, "spec", obj.GetSpec())
 	case *skiffv1.ReplicaSet:
-		if obj.GetSpec().GetTemplate() == nil {
-			add("spec.template", "required")
-		} else {
-			checkPodSpec(add, "spec.template.spec", obj.GetSpec().GetTemplate().GetSpec())
+		switch spec := obj.GetSpec(); {
+		case spec == nil:
+			add("spec", "required: a replica set needs spec.template (and spec.replicas)")
+		case spec.GetTemplate() == nil:
+			add("spec.template", "required: the pods a replica set makes")
+		default:
+			checkPodSpec(add, "spec.template.spec", spec.GetTemplate().GetSpec())
 		}
-		if r := obj.GetSpec().Replicas; r != nil && *r < 0 {
-			add("spec.replicas", "must not be negative")
+		if r := obj.GetSpec().GetReplicas(); r < 0 {
+			add("spec.replicas", "%d must not be negative", r)
 		}
 	case *skiffv1.Service:
 		for i, p := range obj.GetSpec().GetPorts() {
-			if p.Port < 1 || p.Port > 65535 {
-				add(fmt.Sprintf("spec.ports[%d].port", i), "%d is not a port number (1-65535)", p.Port)
+			if p.GetPort() < 1 || p.GetPort() > 65535 {
+				add(fmt.Sprintf("spec.ports[%d].port", i), "%d is not a port number (1-65535)", p.GetPort())
 			}
 		}
 	case *skiffv1.Volume:
@@ -77,11 +82,22 @@ func Check(o Object) error {
 			checkQuantity(add, "spec.capacity", c)
 		}
 	case *skiffv1.Autoscaler:
+		if obj.GetSpec() == nil {
+			add("spec", "required: an autoscaler needs spec.target and spec.maxReplicas")
+			break
+		}
 		if obj.GetSpec().GetTarget() == "" {
 			add("spec.target", "required: the name of a ReplicaSet in the same namespace")
 		}
 		if obj.GetSpec().GetMaxReplicas() < 1 {
 			add("spec.maxReplicas", "required, at least 1")
+		}
+	case *skiffv1.Event:
+		if obj.GetInvolvedObject().GetName() == "" {
+			add("involvedObject.name", "required")
+		}
+		if obj.GetReason() == "" {
+			add("reason", "required")
 		}
 	}
 	if len(problems) == 0 {

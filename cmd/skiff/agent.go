@@ -14,6 +14,7 @@ import (
 	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/nodeagent"
 	"github.com/skiff-sh/skiff/nodeagent/image"
+	"github.com/skiff-sh/skiff/pki"
 	"github.com/skiff-sh/skiff/ports"
 )
 
@@ -83,11 +84,15 @@ and runs the pods the scheduler binds to it with skiff's own container runtime.
 Stopping the agent leaves containers running; the next agent adopts them.
 Needs root (namespaces, cgroups, mounts).
 
-The first start joins the cluster with --token (the server writes one to
-<its data dir>/token; "skiff token create" makes more): the agent checks the
-server's CA against the token before it sends the secret, and gets
-certificates for node:<its name>, kept in <data dir>/pki for later starts.`,
-		Example: `  sudo skiff agent --server https://10.0.0.1:6443 --token K10…::abc123.0123456789abcdef \
+The first start joins the cluster with the join token in --token-file (the
+server writes one to <its data dir>/token, valid for 24 hours; "skiff token
+create --ttl 1h" makes more): the agent checks the server's CA against the
+token before it sends the secret, and gets certificates for node:<its name>,
+kept in <data dir>/pki for later starts, with the node password it made
+(<data dir>/pki/node-password): another machine cannot join under the same
+name until that Node is deleted.`,
+		Example: `  sudo install -m 600 /dev/stdin /etc/skiff/token   # paste the token, Ctrl-D
+  sudo skiff agent --server https://10.0.0.1:6443 --token-file /etc/skiff/token \
       --node-name worker-1 --agent-listen 0.0.0.0:10250 --advertise-address 10.0.0.2`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -99,23 +104,29 @@ certificates for node:<its name>, kept in <data dir>/pki for later starts.`,
 			if cfg.Registries, err = f.registries(); err != nil {
 				return err
 			}
-			if token == "" && tokenFile != "" {
+			if cmd.Flags().Changed("token") {
+				fmt.Fprintln(cmd.ErrOrStderr(), "warning: --token shows the join token to every local user (ps, /proc); use --token-file")
+			}
+			if tokenFile != "" {
 				data, err := os.ReadFile(tokenFile)
 				if err != nil {
 					return fmt.Errorf("--token-file: %w", err)
 				}
 				token = strings.TrimSpace(string(data))
 			}
-			var creds *nodeCredentials
+			var creds *pki.NodeCredentials
 			if !insecure {
 				cf.connect = func(ctx context.Context, addr string) (*client.Client, error) {
 					var err error
-					creds, err = joinCluster(ctx, addr, token, cfg.NodeName, filepath.Join(f.dataDir, "pki"), agentAddresses(f))
+					creds, err = pki.JoinNode(ctx, pki.JoinConfig{
+						Server: addr, Token: token, Node: cfg.NodeName,
+						Dir: filepath.Join(f.dataDir, "pki"), Addresses: agentAddresses(f),
+					})
 					if err != nil {
 						return nil, err
 					}
-					cfg.ServerTLS, cfg.ImageTransport = creds.serving, creds.images
-					return client.New(addr, client.Options{TLS: creds.client})
+					cfg.ServerTLS, cfg.ImageTransport = creds.ServingTLS(), creds.ImageTransport()
+					return client.New(addr, client.Options{TLS: creds.ClientTLS()})
 				}
 			} else {
 				cf.connect = func(_ context.Context, addr string) (*client.Client, error) {
@@ -129,7 +140,7 @@ certificates for node:<its name>, kept in <data dir>/pki for later starts.`,
 					return err
 				}
 				if creds != nil {
-					go renewNodeCredentials(ctx, c, creds, cfg.NodeName, agentAddresses(f), env.log)
+					go creds.KeepRenewed(ctx, c.Conn(), cfg.NodeName, advertisedAddress(f), agentAddresses(f), env.log)
 				}
 				return agent.Run(ctx)
 			})
@@ -137,8 +148,22 @@ certificates for node:<its name>, kept in <data dir>/pki for later starts.`,
 	}
 	f.register(cmd, "")
 	cf.register(cmd, ports.AgentMetrics)
-	cmd.Flags().StringVar(&token, "token", os.Getenv("SKIFF_TOKEN"), "join token, for the first start (default: $SKIFF_TOKEN)")
-	cmd.Flags().StringVar(&tokenFile, "token-file", "", "read the join token from this file (e.g. the server's <data dir>/token on a shared disk)")
+	cmd.Flags().StringVar(&tokenFile, "token-file", "", "file holding the join token, for the first start (the server's <data dir>/token, or one from skiff token create)")
+	cmd.Flags().StringVar(&token, "token", os.Getenv("SKIFF_TOKEN"), "the join token itself (default: $SKIFF_TOKEN); visible in ps: prefer --token-file")
 	cmd.Flags().BoolVar(&insecure, "insecure", false, "talk plain text to a server started with --insecure (tests only)")
 	return cmd
+}
+
+// advertisedAddress is the address the API server dials this agent at, as
+// the agent defaults it (nodeagent.Config): --advertise-address, else the
+// listen host, else loopback.
+func advertisedAddress(f *agentFlags) string {
+	if f.advertiseAddress != "" {
+		return f.advertiseAddress
+	}
+	host, _, _ := net.SplitHostPort(f.listen)
+	if ip := net.ParseIP(host); ip != nil && !ip.IsUnspecified() {
+		return host
+	}
+	return "127.0.0.1"
 }

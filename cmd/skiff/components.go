@@ -47,10 +47,9 @@ func runComponent(cmd *cobra.Command, f *componentFlags, fn func(ctx context.Con
 	}
 	server, _ := cmd.Flags().GetString("server")
 	configPath, _ := cmd.Flags().GetString("config")
-	if configPath == "" {
-		configPath = client.DefaultConfigPath()
-	}
-	addr, err := client.ResolveServer(server, configPath)
+	environ := client.OSEnvironment()
+	configPath = environ.ConfigPath(configPath)
+	addr, err := environ.ResolveServer(server, configPath)
 	if err != nil {
 		return err
 	}
@@ -83,14 +82,17 @@ func runComponent(cmd *cobra.Command, f *componentFlags, fn func(ctx context.Con
 func schedulerCommand() *cobra.Command {
 	f := &componentFlags{}
 	var etcd []string
+	var etcdTLS etcdClientFlags
 	cmd := &cobra.Command{
 		Use:   "scheduler",
 		Short: "Run the scheduler alone (skiff server already runs one)",
 		Long: `Run a scheduler against an API server. With --etcd-endpoints several
 schedulers can run: they elect a leader through an etcd lease and only the
 leader binds pods; another takes over a few seconds after it dies.`,
-		Example: `  skiff scheduler --server 10.0.0.1:6443 --etcd-endpoints http://10.0.0.1:2379`,
-		Args:    cobra.NoArgs,
+		Example: `  skiff scheduler --server 10.0.0.1:6443 --etcd-endpoints https://127.0.0.1:2379 \
+      --etcd-cafile /var/lib/skiff/pki/ca.crt --etcd-certfile /var/lib/skiff/pki/etcd-client.crt \
+      --etcd-keyfile /var/lib/skiff/pki/etcd-client.key`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runComponent(cmd, f, func(ctx context.Context, c *client.Client, env componentEnv) error {
 				s, err := scheduler.New(scheduler.Config{Client: c, Logger: env.log, Metrics: env.reg})
@@ -101,12 +103,17 @@ leader binds pods; another takes over a few seconds after it dies.`,
 					env.log.Warn("no --etcd-endpoints: running without leader election; run only one scheduler")
 					return s.Run(ctx)
 				}
-				return leader.Run(ctx, leader.Config{Endpoints: etcd, Name: "scheduler", Identity: identity(), Logger: env.log}, s.Run)
+				t, err := etcdTLS.tlsConfig()
+				if err != nil {
+					return err
+				}
+				return leader.Run(ctx, leader.Config{Endpoints: etcd, TLS: t, Name: "scheduler", Identity: identity(), Logger: env.log}, s.Run)
 			})
 		},
 	}
 	f.register(cmd, ports.SchedulerMetrics)
 	cmd.Flags().StringSliceVar(&etcd, "etcd-endpoints", nil, "etcd for leader election (the server's: its --etcd-listen or --etcd-endpoints)")
+	etcdTLS.register(cmd, false)
 	return cmd
 }
 
@@ -146,6 +153,7 @@ other name to the upstream resolvers.`,
 func controllerCommand() *cobra.Command {
 	f := &componentFlags{}
 	var etcd []string
+	var etcdTLS etcdClientFlags
 	cfg := controller.Config{}
 	cmd := &cobra.Command{
 		Use:   "controller",
@@ -153,7 +161,9 @@ func controllerCommand() *cobra.Command {
 		Long: `Run the controllers: replica sets, garbage collection, node lifecycle (taint
 and evict unreachable nodes) and the autoscaler. With --etcd-endpoints several
 can run: they elect a leader through an etcd lease.`,
-		Example: `  skiff controller --server 10.0.0.1:6443 --etcd-endpoints http://10.0.0.1:2379
+		Example: `  skiff controller --server 10.0.0.1:6443 --etcd-endpoints https://127.0.0.1:2379 \
+      --etcd-cafile /var/lib/skiff/pki/ca.crt --etcd-certfile /var/lib/skiff/pki/etcd-client.crt \
+      --etcd-keyfile /var/lib/skiff/pki/etcd-client.key
   skiff controller --node-grace-period 20s --pod-eviction-timeout 1m`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -167,12 +177,17 @@ can run: they elect a leader through an etcd lease.`,
 					env.log.Warn("no --etcd-endpoints: running without leader election; run only one controller")
 					return m.Run(ctx)
 				}
-				return leader.Run(ctx, leader.Config{Endpoints: etcd, Name: "controller", Identity: identity(), Logger: env.log}, m.Run)
+				t, err := etcdTLS.tlsConfig()
+				if err != nil {
+					return err
+				}
+				return leader.Run(ctx, leader.Config{Endpoints: etcd, TLS: t, Name: "controller", Identity: identity(), Logger: env.log}, m.Run)
 			})
 		},
 	}
 	f.register(cmd, ports.ControllerMetrics)
 	cmd.Flags().StringSliceVar(&etcd, "etcd-endpoints", nil, "etcd for leader election (the server's: its --etcd-listen or --etcd-endpoints)")
+	etcdTLS.register(cmd, false)
 	registerControllerFlags(cmd, &cfg)
 	return cmd
 }

@@ -29,13 +29,16 @@ import (
 type controlPlane struct {
 	addr string
 	pki  *serverPKI // nil without TLS
+	// etcdEndpoints and etcdTLS reach the etcd in use, for leader election.
+	etcdEndpoints []string
+	etcdTLS       *tls.Config
 }
 
 // client connects as one of the control plane's own components.
 func (cp *controlPlane) client(id string) (*client.Client, error) {
 	opts := client.Options{}
 	if cp.pki != nil {
-		t, err := cp.pki.clientTLS(pki.Identity{Name: id})
+		t, err := cp.pki.componentTLS(pki.Identity{Name: id})
 		if err != nil {
 			return nil, err
 		}
@@ -50,7 +53,7 @@ func (cp *controlPlane) client(id string) (*client.Client, error) {
 // leader-elected, so several servers can run) and, when asked, cluster DNS
 // — in g. It returns once the API server is ready (nil if ctx ended first).
 func startControlPlane(ctx context.Context, g *errgroup.Group, f *serverFlags, log *slog.Logger, reg *prometheus.Registry) (*controlPlane, error) {
-	etcdTLS, err := f.etcdTLS()
+	etcdTLS, err := f.etcd.tlsConfig()
 	if err != nil {
 		return nil, err
 	}
@@ -61,23 +64,40 @@ func startControlPlane(ctx context.Context, g *errgroup.Group, f *serverFlags, l
 		Logger: log.With("component", "apiserver"), Registerer: reg,
 		RegisterServices: usage.Register,
 	}
+	// Owner only when we make it, as k3s keeps its server directory (the
+	// CA key, etcd, the registry's blobs and the tokens live here). An
+	// existing directory keeps its mode — it might be a shared one — and
+	// its parts that matter are 0700 or 0600 of their own.
+	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(f.dataDir); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		log.Warn("the data dir is open to other users; chmod 700 it", "dir", f.dataDir, "mode", fi.Mode().Perm())
+	}
 	cp := &controlPlane{}
 	var srv *apiserver.Server
 	if !f.insecure {
 		if cp.pki, err = setupServerPKI(f.dataDir, f.listen, f.tlsSANs); err != nil {
 			return nil, err
 		}
-		opts, auditLog, err := cp.pki.grpcOptions(f.dataDir, func(ctx context.Context, ns, name string) (*skiffv1.Pod, error) {
-			return srv.GetPod(ctx, ns, name)
-		}, log.With("component", "audit"))
+		if len(f.etcdEndpoints) == 0 {
+			if cfg.EtcdServing, etcdTLS, err = cp.pki.embeddedEtcdTLS(); err != nil {
+				return nil, err
+			}
+			cfg.EtcdTLS = etcdTLS
+		}
+		authz := apiserver.NewAuthorizer(func() *apiserver.Server { return srv })
+		opts, auditLog, err := cp.pki.grpcOptions(f.dataDir, authz, log.With("component", "audit"))
 		if err != nil {
 			return nil, err
 		}
 		g.Go(func() error { <-ctx.Done(); return auditLog.Close() })
-		join := apiserver.NewJoinService(cp.pki.ca, cp.pki.tokens)
+		join := apiserver.NewJoinService(cp.pki.ca, cp.pki.tokens, cp.pki.nodes, func(ctx context.Context) ([]*skiffv1.Node, error) {
+			return srv.ListNodes(ctx)
+		})
 		cfg.GRPCOptions = opts
 		cfg.RegisterServices = func(s *grpc.Server) { usage.Register(s); join.Register(s) }
-		if cfg.AgentTLS, err = cp.pki.clientTLS(pki.Identity{Name: pki.APIServer}); err != nil {
+		if cfg.AgentTLS, err = cp.pki.componentTLS(pki.Identity{Name: pki.APIServer}); err != nil {
 			return nil, err
 		}
 	}
@@ -86,7 +106,11 @@ func startControlPlane(ctx context.Context, g *errgroup.Group, f *serverFlags, l
 	}
 	g.Go(func() error { return srv.Run(ctx) })
 	if f.registryAddr != "" {
-		images, err := registry.New(registry.Config{DataDir: filepath.Join(f.dataDir, "registry"), Logger: log.With("component", "registry")})
+		rcfg := registry.Config{DataDir: filepath.Join(f.dataDir, "registry"), Logger: log.With("component", "registry")}
+		if cp.pki != nil {
+			rcfg.Auth = registry.ClusterAuth{Tokens: cp.pki.tokens, Revoked: cp.pki.nodes.Revoked}
+		}
+		images, err := registry.New(rcfg)
 		if err != nil {
 			return nil, err
 		}
@@ -118,9 +142,19 @@ func startControlPlane(ctx context.Context, g *errgroup.Group, f *serverFlags, l
 		}
 	}
 	if cp.pki != nil {
-		log.Info("join token for agents", "file", filepath.Join(f.dataDir, "token"))
+		log.Info("join token for agents", "file", cp.pki.tokenFile, "expires", cp.pki.token.Expires)
+		g.Go(func() error { cp.pki.keepDefaultToken(ctx, log); return nil })
+		rc, err := cp.client(pki.Controller)
+		if err != nil {
+			return nil, err
+		}
+		g.Go(func() error {
+			defer rc.Close()
+			return cp.pki.revokeDeletedNodes(ctx, rc, log.With("component", "revocation"))
+		})
 	}
-	if err := startControllers(ctx, g, cp, f, srv.EtcdEndpoints(), etcdTLS, log, reg); err != nil {
+	cp.etcdEndpoints, cp.etcdTLS = srv.EtcdEndpoints(), etcdTLS
+	if err := startControllers(ctx, g, cp, f, log, reg); err != nil {
 		return nil, err
 	}
 	return cp, nil
@@ -128,7 +162,7 @@ func startControlPlane(ctx context.Context, g *errgroup.Group, f *serverFlags, l
 
 // startControllers runs the scheduler, the controllers and, when asked,
 // DNS, each with a client of its own identity.
-func startControllers(ctx context.Context, g *errgroup.Group, cp *controlPlane, f *serverFlags, etcd []string, etcdTLS *tls.Config, log *slog.Logger, reg *prometheus.Registry) error {
+func startControllers(ctx context.Context, g *errgroup.Group, cp *controlPlane, f *serverFlags, log *slog.Logger, reg *prometheus.Registry) error {
 	sc, err := cp.client(pki.Scheduler)
 	if err != nil {
 		return err
@@ -140,7 +174,7 @@ func startControllers(ctx context.Context, g *errgroup.Group, cp *controlPlane, 
 	g.Go(func() error {
 		defer sc.Close()
 		return leader.Run(ctx, leader.Config{
-			Endpoints: etcd, TLS: etcdTLS, Name: "scheduler", Identity: identity(),
+			Endpoints: cp.etcdEndpoints, TLS: cp.etcdTLS, Name: "scheduler", Identity: identity(),
 			Logger: log.With("component", "scheduler"),
 		}, sched.Run)
 	})
@@ -157,7 +191,7 @@ func startControllers(ctx context.Context, g *errgroup.Group, cp *controlPlane, 
 	g.Go(func() error {
 		defer cc.Close()
 		return leader.Run(ctx, leader.Config{
-			Endpoints: etcd, TLS: etcdTLS, Name: "controller", Identity: identity(),
+			Endpoints: cp.etcdEndpoints, TLS: cp.etcdTLS, Name: "controller", Identity: identity(),
 			Logger: log.With("component", "controller"),
 		}, controllers.Run)
 	})

@@ -3,9 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/skiff-sh/skiff/apiserver"
 	"github.com/skiff-sh/skiff/apiserver/audit"
 	"github.com/skiff-sh/skiff/apiserver/auth"
 	"github.com/skiff-sh/skiff/client"
@@ -32,7 +30,49 @@ type serverPKI struct {
 	ca     *pki.CA
 	server *pki.CertHolder
 	tokens *pki.TokenStore
+	nodes  *pki.NodeStore
 	token  pki.Token // the default join token, also in <data dir>/token
+	// tokenFile is <data dir>/token.
+	tokenFile string
+}
+
+// DefaultTokenTTL is how long the join token the server writes to
+// <data dir>/token works, as kubeadm's bootstrap tokens. The server writes
+// a fresh one when it expires; `skiff token create --ttl` makes others.
+const DefaultTokenTTL = 24 * time.Hour
+
+// etcdServerCN names the embedded etcd's serving certificate.
+const etcdServerCN = "etcd"
+
+// embeddedEtcdTLS makes the embedded etcd's serving certificate (loopback
+// names) and the client configuration of the server's own components: etcd
+// then refuses any client without a certificate for pki.EtcdClient.
+func (p *serverPKI) embeddedEtcdTLS() (*apiserver.EtcdServing, *tls.Config, error) {
+	now := time.Now()
+	kp, err := p.ca.IssueServer(pki.ServerSpec{CommonName: etcdServerCN, DNSNames: []string{"localhost"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}}, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	certFile, keyFile, err := kp.Write(p.dir, "etcd-server")
+	if err != nil {
+		return nil, nil, err
+	}
+	client, err := p.ca.IssueClient(pki.Identity{Name: pki.EtcdClient}, 0, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Kept (0600, root's) for standalone schedulers and controllers on
+	// this host, which elect their leader in this etcd.
+	clientCert, clientKey, err := client.Write(p.dir, "etcd-client")
+	if err != nil {
+		return nil, nil, err
+	}
+	serving := &apiserver.EtcdServing{
+		CertFile: certFile, KeyFile: keyFile, CAFile: filepath.Join(p.dir, pki.CACertFile),
+		ClientCertFile: clientCert, ClientKeyFile: clientKey, AllowedCNs: []string{pki.EtcdClient},
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: p.ca.Pool(), Certificates: []tls.Certificate{client.TLSCertificate()}}
+	return serving, cfg, nil
 }
 
 // setupServerPKI loads or makes the CA, a server certificate for the
@@ -44,7 +84,10 @@ func setupServerPKI(dataDir, listen string, sans []string) (*serverPKI, error) {
 		return nil, err
 	}
 	p.ca = ca
-	spec := pki.ServerSpec{CommonName: pki.APIServer, DNSNames: []string{"localhost"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}}
+	spec := pki.ServerSpec{
+		CommonName: pki.APIServer, DNSNames: []string{"localhost"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		URIs: []string{pki.APIServerURI},
+	}
 	if h, err := os.Hostname(); err == nil {
 		spec.DNSNames = append(spec.DNSNames, h)
 	}
@@ -69,18 +112,48 @@ func setupServerPKI(dataDir, listen string, sans []string) (*serverPKI, error) {
 		return nil, err
 	}
 	p.server = pki.NewCertHolder(kp)
-	p.tokens = pki.NewTokenStore(dataDir, ca.Cert)
-	tokenFile := filepath.Join(dataDir, "token")
-	if data, err := os.ReadFile(tokenFile); err == nil {
-		if _, err := p.tokens.Validate(strings.TrimSpace(string(data))); err == nil {
-			p.token, err = pki.ParseToken(strings.TrimSpace(string(data)))
-			return p, err
-		}
-	}
-	if p.token, err = p.tokens.Create(0, "default join token"); err != nil {
+	if p.nodes, err = pki.OpenNodeStore(p.dir); err != nil {
 		return nil, err
 	}
-	return p, pki.WriteFile(tokenFile, []byte(p.token.String()+"\n"), 0o600)
+	p.tokens = pki.NewTokenStore(dataDir, ca.Cert)
+	p.tokenFile = filepath.Join(dataDir, "token")
+	return p, p.refreshDefaultToken()
+}
+
+// refreshDefaultToken keeps a working join token in <data dir>/token:
+// the one there while it is valid, else a new one for DefaultTokenTTL.
+func (p *serverPKI) refreshDefaultToken() error {
+	if data, err := os.ReadFile(p.tokenFile); err == nil {
+		if info, err := p.tokens.Validate(strings.TrimSpace(string(data))); err == nil {
+			p.token, err = pki.ParseToken(strings.TrimSpace(string(data)))
+			p.token.Expires = info.Expires
+			return err
+		}
+	}
+	tok, err := p.tokens.Create(DefaultTokenTTL, "default join token (<data dir>/token)")
+	if err != nil {
+		return err
+	}
+	p.token = tok
+	return pki.WriteFile(p.tokenFile, []byte(tok.String()+"\n"), 0o600)
+}
+
+// keepDefaultToken replaces <data dir>/token when it expires, until ctx
+// ends.
+func (p *serverPKI) keepDefaultToken(ctx context.Context, log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Minute):
+		}
+		before := p.token.ID
+		if err := p.refreshDefaultToken(); err != nil {
+			log.Warn("refreshing the default join token failed", "err", err)
+		} else if p.token.ID != before {
+			log.Info("the default join token expired; a new one is in the token file", "file", p.tokenFile, "ttl", DefaultTokenTTL)
+		}
+	}
 }
 
 // hostIPs are this machine's addresses, for a server listening on all.
@@ -97,15 +170,15 @@ func hostIPs() []net.IP {
 
 // grpcOptions are the server's TLS and the interceptors that authenticate,
 // audit and authorize every call.
-func (p *serverPKI) grpcOptions(dataDir string, pods auth.PodLookup, log *slog.Logger) ([]grpc.ServerOption, *audit.Logger, error) {
+func (p *serverPKI) grpcOptions(dataDir string, authz *auth.Authorizer, log *slog.Logger) ([]grpc.ServerOption, *audit.Logger, error) {
 	al, err := audit.Open(audit.Options{Path: filepath.Join(dataDir, "audit", "audit.log")})
 	if err != nil {
 		return nil, nil, err
 	}
 	ic := &audit.Interceptor{Log: al, Errors: log}
 	guard := &auth.Guard{
-		Authn: &auth.Authenticator{Tokens: auth.JoinTokens{Store: p.tokens}},
-		Authz: &auth.Authorizer{Pods: pods},
+		Authn: &auth.Authenticator{Tokens: auth.JoinTokens{Store: p.tokens}, Revoked: p.nodes.Revoked},
+		Authz: authz,
 	}
 	opts := append([]grpc.ServerOption{
 		grpc.Creds(credentials.NewTLS(pki.ServerTLS(p.ca.Cert, p.server, pki.ClientCertOptional))),
@@ -121,6 +194,16 @@ func (p *serverPKI) clientTLS(id pki.Identity) (*tls.Config, error) {
 		return nil, err
 	}
 	return pki.ClientTLS(p.ca.Cert, pki.NewCertHolder(kp), ""), nil
+}
+
+// adminRegistryTransport pushes to the cluster registry as an admin (the
+// demo image `skiff up` puts there).
+func (p *serverPKI) adminRegistryTransport() (http.RoundTripper, error) {
+	kp, err := p.ca.IssueClient(pki.Identity{Name: pki.Admin}, 0, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return pki.RegistryTransport(p.ca.Cert, pki.NewCertHolder(kp)), nil
 }
 
 // writeAdminConfig gives the command line an admin certificate next to its
@@ -154,201 +237,73 @@ func clientAddr(addr string) string {
 	return net.JoinHostPort(host, port)
 }
 
-// nodeCredentials are what an agent presents: a client certificate for
-// node:<name> towards the API server, and a serving certificate for its
-// own endpoint.
-type nodeCredentials struct {
-	client  *tls.Config // towards the API server
-	serving *tls.Config // the agent's endpoint, for the API server only
-	// The certificates behind them, swapped in place on renewal, and
-	// where they are kept (empty for `skiff up`'s, which live in memory).
-	clientCert, servingCert *pki.CertHolder
-	dir                     string
-	// images trusts the cluster CA, for pulls from the cluster registry.
-	images http.RoundTripper
-	caHash string // of the cluster CA, as join tokens carry it
-}
-
 // issueNodeCredentials is `skiff up`'s shortcut: the server's own CA signs
-// its local node's certificates directly, no join needed.
-func (p *serverPKI) issueNodeCredentials(node string, addrs []string) (*nodeCredentials, error) {
+// its local node's certificates directly, no join needed. The node is
+// recorded as the server's own (no join can take its name), and its
+// certificates as issued to it, so deleting the Node revokes them too.
+func (p *serverPKI) issueNodeCredentials(node string, addrs []string) (*pki.NodeCredentials, error) {
 	now := time.Now()
 	ckp, err := p.ca.IssueClient(pki.NodeIdentity(node), 0, now)
 	if err != nil {
 		return nil, err
 	}
-	ips, names := splitAddrs(addrs)
-	skp, err := p.ca.IssueNodeServing(node, ips, names, now)
+	skp, err := p.ca.IssueNodeServing(node, ipsOf(addrs), nil, now)
 	if err != nil {
 		return nil, err
 	}
-	return newNodeCredentials(p.ca.Cert, ckp, skp, ""), nil
-}
-
-func newNodeCredentials(ca *x509.Certificate, client, serving *pki.KeyPair, dir string) *nodeCredentials {
-	c := &nodeCredentials{
-		clientCert: pki.NewCertHolder(client), servingCert: pki.NewCertHolder(serving),
-		dir: dir, images: pki.HTTPTransport(ca), caHash: pki.CAHash(ca),
+	if err := p.nodes.ClaimLocal(node); err != nil {
+		return nil, err
 	}
-	c.client = pki.ClientTLS(ca, c.clientCert, "")
-	c.serving = pki.ServerTLS(ca, c.servingCert, pki.ClientCertRequired)
-	return c
+	if err := p.nodes.Issued(node, ckp.Cert, skp.Cert); err != nil {
+		return nil, err
+	}
+	return pki.NewNodeCredentials(p.ca.Cert, ckp, skp, ""), nil
 }
 
-func splitAddrs(addrs []string) (ips []net.IP, names []string) {
+// ipsOf is the IP addresses among addrs: a node's serving certificate
+// names no DNS names.
+func ipsOf(addrs []string) []net.IP {
+	var ips []net.IP
 	for _, a := range addrs {
 		if ip := net.ParseIP(a); ip != nil {
 			ips = append(ips, ip)
-		} else if a != "" {
-			names = append(names, a)
 		}
 	}
-	return ips, names
+	return ips
 }
 
-// joinCluster is an agent's first contact: it checks the server's CA
-// against the token's hash before sending anything, has the server sign
-// certificates for node:<name>, and keeps them in dir for later starts.
-func joinCluster(ctx context.Context, server, token, node, dir string, addrs []string) (*nodeCredentials, error) {
-	caPath := filepath.Join(dir, "ca.crt")
-	// Certificates of an earlier join are reused only for the same node
-	// name and, when a token is given, the same cluster CA: a renamed node
-	// or a new cluster joins anew.
-	if creds, err := loadNodeCredentials(dir); err == nil && creds.clientCert.Current().Subject.CommonName == pki.NodePrefix+node {
-		if tok, terr := pki.ParseToken(token); token == "" || (terr == nil && tok.CAHash == creds.caHash) {
-			return creds, nil
-		}
-	}
-	if token == "" {
-		return nil, errors.New("this node has no certificates yet: pass --token (the server writes one to <its data dir>/token; `skiff token create` makes more)")
-	}
-	tok, err := pki.ParseToken(token)
-	if err != nil {
-		return nil, fmt.Errorf("--token: %w", err)
-	}
-	addr := strings.TrimPrefix(server, "https://")
-	ca, err := pki.FetchCA(ctx, addr, tok)
-	if err != nil {
-		return nil, fmt.Errorf("join %s: %w", addr, err)
-	}
-	clientCSR, clientKP, err := pki.NewCSR(pki.NodeIdentity(node))
-	if err != nil {
-		return nil, err
-	}
-	servingCSR, servingKP, err := pki.NewCSR(pki.NodeIdentity(node))
-	if err != nil {
-		return nil, err
-	}
-	c, err := client.New(addr, client.Options{
-		TLS:         pki.ClientTLS(ca, nil, ""),
-		DialOptions: []grpc.DialOption{grpc.WithPerRPCCredentials(pki.BearerCredentials{Token: tok.Bearer()})},
-	})
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	resp, err := skiffv1.NewJoinClient(c.Conn()).SignNode(ctx, &skiffv1.SignNodeRequest{
-		NodeName: node, ClientCsr: clientCSR, ServingCsr: servingCSR, ServingAddresses: addrs,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("join %s: %w", addr, err)
-	}
-	if clientKP, err = clientKP.WithSignedChain(resp.ClientChain); err != nil {
-		return nil, err
-	}
-	if servingKP, err = servingKP.WithSignedChain(resp.ServingChain); err != nil {
-		return nil, err
-	}
-	if err := pki.WriteFile(caPath, pki.EncodeCert(ca.Raw), 0o644); err != nil {
-		return nil, err
-	}
-	if _, _, err := clientKP.Write(dir, "node"); err != nil {
-		return nil, err
-	}
-	if _, _, err := servingKP.Write(dir, "serving"); err != nil {
-		return nil, err
-	}
-	return loadNodeCredentials(dir)
-}
-
-// loadNodeCredentials reads the certificates of an earlier join, if they
-// are still good for a while.
-func loadNodeCredentials(dir string) (*nodeCredentials, error) {
-	ca, err := pki.ReadCertFile(filepath.Join(dir, "ca.crt"))
-	if err != nil {
-		return nil, err
-	}
-	ckp, err := pki.ReadKeyPair(filepath.Join(dir, "node.crt"), filepath.Join(dir, "node.key"))
-	if err != nil {
-		return nil, err
-	}
-	skp, err := pki.ReadKeyPair(filepath.Join(dir, "serving.crt"), filepath.Join(dir, "serving.key"))
-	if err != nil {
-		return nil, err
-	}
-	if now := time.Now(); now.After(ckp.Cert.NotAfter) || now.After(skp.Cert.NotAfter) {
-		return nil, errors.New("node certificates expired: join again with --token")
-	}
-	return newNodeCredentials(ca, ckp, skp, dir), nil
-}
-
-// renewNodeCredentials keeps a joined node's certificates fresh: at two
-// thirds of their life it asks the server (as the node, over mutual TLS)
-// to sign new ones, swaps them in and writes them down.
-func renewNodeCredentials(ctx context.Context, c *client.Client, creds *nodeCredentials, node string, addrs []string, log *slog.Logger) {
-	for {
-		wait := time.Until(pki.RenewAt(creds.clientCert.Current()))
-		if w := time.Until(pki.RenewAt(creds.servingCert.Current())); w < wait {
-			wait = w
-		}
-		select {
-		case <-ctx.Done():
+// revokeDeletedNodes watches Nodes and, when one is deleted, forgets its
+// node password and revokes its certificates (pki.NodeStore.Delete): the
+// API server then refuses them, renewal too, and the name may join anew.
+// Nodes deleted while the server was down are caught at the first list.
+func (p *serverPKI) revokeDeletedNodes(ctx context.Context, c *client.Client, log *slog.Logger) error {
+	inf := client.NewInformer(c.Nodes(), client.ListOptions{}, log)
+	revoke := func(name string) {
+		if err := p.nodes.Delete(name); err != nil {
+			log.Error("revoking a deleted node's certificates failed", "node", name, "err", err)
 			return
-		case <-time.After(max(wait, 0)):
 		}
-		if err := renewOnce(ctx, c, creds, node, addrs); err != nil {
-			log.Warn("renewing the node's certificates failed; retrying in a minute", "err", err)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(time.Minute):
-			}
-			continue
+		log.Info("node deleted: its certificates are revoked", "node", name)
+	}
+	registered := func(n *skiffv1.Node) {
+		if err := p.nodes.Registered(n.GetMetadata().GetName()); err != nil {
+			log.Warn("recording a node failed", "node", n.GetMetadata().GetName(), "err", err)
 		}
-		log.Info("node certificates renewed", "until", creds.clientCert.Current().NotAfter)
 	}
-}
-
-func renewOnce(ctx context.Context, c *client.Client, creds *nodeCredentials, node string, addrs []string) error {
-	clientCSR, clientKP, err := pki.NewCSR(pki.NodeIdentity(node))
-	if err != nil {
-		return err
-	}
-	servingCSR, servingKP, err := pki.NewCSR(pki.NodeIdentity(node))
-	if err != nil {
-		return err
-	}
-	resp, err := skiffv1.NewJoinClient(c.Conn()).RenewNode(ctx, &skiffv1.SignNodeRequest{
-		NodeName: node, ClientCsr: clientCSR, ServingCsr: servingCSR, ServingAddresses: addrs,
+	inf.AddHandler(client.Handler[*skiffv1.Node]{
+		OnAdd:    registered,
+		OnUpdate: func(_, n *skiffv1.Node) { registered(n) },
+		OnDelete: func(n *skiffv1.Node) { revoke(n.GetMetadata().GetName()) },
 	})
-	if err != nil {
-		return err
-	}
-	if clientKP, err = clientKP.WithSignedChain(resp.ClientChain); err != nil {
-		return err
-	}
-	if servingKP, err = servingKP.WithSignedChain(resp.ServingChain); err != nil {
-		return err
-	}
-	if creds.dir != "" {
-		if _, _, err := clientKP.Write(creds.dir, "node"); err != nil {
-			return err
+	go func() {
+		if !inf.WaitForSync(ctx) {
+			return
 		}
-		if _, _, err := servingKP.Write(creds.dir, "serving"); err != nil {
-			return err
+		for _, name := range p.nodes.RegisteredNodes() {
+			if _, ok := inf.Get(client.Key("", name)); !ok {
+				revoke(name)
+			}
 		}
-	}
-	creds.clientCert.Set(clientKP)
-	creds.servingCert.Set(servingKP)
-	return nil
+	}()
+	return inf.Run(ctx)
 }

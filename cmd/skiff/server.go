@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"fmt"
 	"net"
 	"os"
 	"os/signal"
@@ -28,9 +25,7 @@ type serverFlags struct {
 	metricsAddr   string
 	etcdEndpoints []string
 	etcdListen    string
-	etcdCA        string
-	etcdCert      string
-	etcdKey       string
+	etcd          etcdClientFlags
 	clusterCIDR   string
 	clientConfig  string
 	logFormat     string
@@ -49,48 +44,17 @@ func (f *serverFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.listen, "listen", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.API)), "gRPC API address; use 0.0.0.0:6443 for agents on other machines")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.ServerMetrics)), "Prometheus /metrics address; empty disables it")
 	fl.StringSliceVar(&f.etcdEndpoints, "etcd-endpoints", nil, "external etcd cluster (https://host:2379,…) instead of the embedded etcd")
-	fl.StringVar(&f.etcdListen, "etcd-listen", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.Etcd)), "embedded etcd client address (loopback only)")
-	fl.StringVar(&f.etcdCA, "etcd-ca", "", "CA certificate (PEM) of the external etcd")
-	fl.StringVar(&f.etcdCert, "etcd-cert", "", "client certificate (PEM) for the external etcd")
-	fl.StringVar(&f.etcdKey, "etcd-key", "", "client key (PEM) for the external etcd")
+	fl.StringVar(&f.etcdListen, "etcd-listen", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.Etcd)), "embedded etcd client address (loopback only; TLS with the server's etcd-client certificate unless --insecure)")
+	f.etcd.register(cmd, true)
 	fl.StringVar(&f.clusterCIDR, "cluster-cidr", "10.88.0.0/16", "pod addresses; each node gets a /24 of it")
-	fl.StringVar(&f.clientConfig, "write-config", client.DefaultConfigPath(), "where to write the command line's config (server address); empty skips it")
+	fl.StringVar(&f.clientConfig, "write-config", client.OSEnvironment().ConfigPath(""), "where to write the command line's config (server address); empty skips it")
 	fl.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fl.StringVar(&f.registryAddr, "registry-addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.Registry)), "the embedded OCI registry's address; empty disables it")
 	fl.StringVar(&f.clusterDomain, "cluster-domain", "cluster.local", "the cluster DNS domain")
 	fl.StringSliceVar(&f.dnsUpstreams, "dns-upstream", nil, "where cluster DNS forwards other names (default: /etc/resolv.conf's nameservers)")
 	registerControllerFlags(cmd, &f.controllers)
-	fl.BoolVar(&f.insecure, "insecure", false, "plain text, no authentication: anyone who reaches the port may do anything (tests only)")
+	fl.BoolVar(&f.insecure, "insecure", false, "plain text, no authentication: anyone who reaches the API, the registry or the embedded etcd (plain HTTP on loopback) may do anything (tests only)")
 	fl.StringSliceVar(&f.tlsSANs, "tls-san", nil, "more names or addresses for the server certificate (the listen address, localhost and the host name are in it)")
-}
-
-func (f *serverFlags) etcdTLS() (*tls.Config, error) {
-	if f.etcdCA == "" && f.etcdCert == "" && f.etcdKey == "" {
-		return nil, nil
-	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if f.etcdCA != "" {
-		pem, err := os.ReadFile(f.etcdCA)
-		if err != nil {
-			return nil, fmt.Errorf("--etcd-ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--etcd-ca %s: no PEM certificate in it", f.etcdCA)
-		}
-		cfg.RootCAs = pool
-	}
-	if (f.etcdCert == "") != (f.etcdKey == "") {
-		return nil, fmt.Errorf("--etcd-cert and --etcd-key go together")
-	}
-	if f.etcdCert != "" {
-		pair, err := tls.LoadX509KeyPair(f.etcdCert, f.etcdKey)
-		if err != nil {
-			return nil, fmt.Errorf("--etcd-cert/--etcd-key: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{pair}
-	}
-	return cfg, nil
 }
 
 func serverCommand() *cobra.Command {
@@ -108,7 +72,7 @@ side by side. It writes the command line's config (the server address) to
 
   # reachable by agents on other machines, on an external etcd
   skiff server --listen 0.0.0.0:6443 --etcd-endpoints https://10.0.0.5:2379 \
-      --etcd-ca ca.pem --etcd-cert client.pem --etcd-key client-key.pem`,
+      --etcd-cafile ca.pem --etcd-certfile client.pem --etcd-keyfile client-key.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)

@@ -99,11 +99,10 @@ func runNode(ctx context.Context, g *errgroup.Group, cp *controlPlane, sf *serve
 	}
 	var opts client.Options
 	if cp.pki != nil {
-		creds, err := cp.pki.issueNodeCredentials(cfg.NodeName, agentAddresses(af))
-		if err != nil {
+		var err error
+		if opts.TLS, cfg.ServerTLS, cfg.ImageTransport, err = cp.pki.localNodeTLS(cfg.NodeName, agentAddresses(af)); err != nil {
 			return err
 		}
-		opts.TLS, cfg.ServerTLS, cfg.ImageTransport = creds.client, creds.serving, creds.images
 	}
 	c, err := client.New(cp.addr, opts)
 	if err != nil {
@@ -134,8 +133,14 @@ func runNode(ctx context.Context, g *errgroup.Group, cp *controlPlane, sf *serve
 	}
 	g.Go(func() error { defer c.Close(); return agent.Run(ctx) })
 	if sf.registryAddr != "" {
+		var push http.RoundTripper
+		if cp.pki != nil {
+			if push, err = cp.pki.adminRegistryTransport(); err != nil {
+				return err
+			}
+		}
 		g.Go(func() error {
-			if err := pushDemoImage(ctx, sf.registryAddr, cfg.ImageTransport); err != nil {
+			if err := pushDemoImage(ctx, sf.registryAddr, push); err != nil {
 				log.Warn("demo image not available", "err", err)
 			}
 			return nil
@@ -165,7 +170,8 @@ func agentAddresses(af *agentFlags) []string {
 }
 
 // pushDemoImage builds the busybox demo image from Debian's busybox-static
-// and pushes it, unless the registry has it already.
+// and pushes it (transport: an admin's), unless the registry has it
+// already.
 func pushDemoImage(ctx context.Context, registryAddr string, transport http.RoundTripper) error {
 	ref := registryAddr + "/" + DemoImage
 	remote := build.Remote{Transport: transport}

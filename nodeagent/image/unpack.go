@@ -125,7 +125,14 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 	case strings.HasPrefix(base, whiteoutMeta):
 		return nil
 	case strings.HasPrefix(base, whiteoutPrefix):
-		target := path.Join(parent, base[len(whiteoutPrefix):])
+		// The rest names one entry of the same directory. ".wh..." would
+		// name the parent directory and ".wh.." or ".wh." the directory
+		// itself: at the top of the layer, deleting what holds the layer.
+		hidden := base[len(whiteoutPrefix):]
+		if hidden == "" || hidden == "." || hidden == ".." {
+			return &UnsafeEntryError{Entry: hdr.Name, Reason: fmt.Sprintf("whiteout %q names no entry of its directory", base)}
+		}
+		target := path.Join(parent, hidden)
 		if err := u.prepare(hdr.Name, target, false); err != nil {
 			return err
 		}

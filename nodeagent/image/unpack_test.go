@@ -112,6 +112,12 @@ func TestUnpackRefusesUnsafeEntries(t *testing.T) {
 			{name: "s", typ: tar.TypeSymlink, linkname: "/etc"},
 			{name: "h", typ: tar.TypeLink, linkname: "s/passwd"},
 		}, "h"},
+		// A whiteout deletes a name in its own directory, never the
+		// directory or its parent (which, at the top, hold the layer).
+		{"whiteout of the parent", []tarEntry{{name: ".wh...", typ: tar.TypeReg}}, ".wh..."},
+		{"whiteout of the parent below", []tarEntry{{name: "a/b/.wh...", typ: tar.TypeReg}}, "a/b/.wh..."},
+		{"whiteout of itself", []tarEntry{{name: ".wh..", typ: tar.TypeReg}}, ".wh.."},
+		{"whiteout of nothing", []tarEntry{{name: "a/.wh.", typ: tar.TypeReg}}, "a/.wh."},
 		{"char device", []tarEntry{{name: "dev/mem", typ: tar.TypeChar, major: 1, minor: 1}}, "dev/mem"},
 		{"block device", []tarEntry{{name: "dev/sda", typ: tar.TypeBlock, major: 8, minor: 0}}, "dev/sda"},
 	} {

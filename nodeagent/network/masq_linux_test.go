@@ -2,7 +2,9 @@ package network
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"strings"
 	"testing"
 
 	"github.com/google/nftables"
@@ -45,6 +47,10 @@ func TestMasquerade(t *testing.T) {
 		}
 	}
 
+	// The test process's own namespace may hold a table of this name (a
+	// `skiff up` on this machine made it): whatever is there must be
+	// there, unchanged, at the end.
+	ownBefore := ownMasqTable(t)
 	n := setup(t, nodeConfig(t, node, "10.88.5.0/24"))
 	if _, err := n.Attach(context.Background(), testPodPrefix+"masq", pod); err != nil {
 		t.Fatal(err)
@@ -67,17 +73,11 @@ func TestMasquerade(t *testing.T) {
 	if err := ping(pod, outside); err != nil {
 		t.Fatalf("with masquerade: %v", err)
 	}
-	// The test process's namespace never gets the table. (Asked from this
+	// The test process's namespace is left alone. (Asked from this
 	// thread, not through /proc/self: in a test binary the main thread may
 	// have been left inside a namespace newNetNS made.)
-	if tables, err := (&nftables.Conn{}).ListTablesOfFamily(nftables.TableFamilyIPv4); err != nil {
-		t.Fatal(err)
-	} else {
-		for _, tb := range tables {
-			if tb.Name == MasqTable {
-				t.Fatal("the masquerade table appeared in the test process's own netns")
-			}
-		}
+	if got := ownMasqTable(t); got != ownBefore {
+		t.Fatalf("the test process's own netns changed: masquerade table %s, was %s", got, ownBefore)
 	}
 
 	if err := n.RemoveMasquerade(); err != nil {
@@ -89,4 +89,45 @@ func TestMasquerade(t *testing.T) {
 	if _, ok, _ := MasqueradeCIDR(node); ok {
 		t.Fatal("table still there after RemoveMasquerade")
 	}
+	if got := ownMasqTable(t); got != ownBefore {
+		t.Fatalf("RemoveMasquerade changed the test process's own netns: masquerade table %s, was %s", got, ownBefore)
+	}
+}
+
+// ownMasqTable describes skiff's table in the calling thread's network
+// namespace: "absent", or its chains and their rule handles (what
+// EnsureMasquerade would replace).
+func ownMasqTable(t *testing.T) string {
+	t.Helper()
+	c := &nftables.Conn{}
+	tables, err := c.ListTablesOfFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tb := range tables {
+		if tb.Name != MasqTable {
+			continue
+		}
+		chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		b.WriteString("present:")
+		for _, ch := range chains {
+			if ch.Table.Name != MasqTable {
+				continue
+			}
+			rules, err := c.GetRules(tb, ch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&b, " chain %s rules", ch.Name)
+			for _, r := range rules {
+				fmt.Fprintf(&b, " %d", r.Handle)
+			}
+		}
+		return b.String()
+	}
+	return "absent"
 }

@@ -18,7 +18,7 @@ func capNames() map[string]int {
 		"IPC_LOCK": 14, "IPC_OWNER": 15, "SYS_MODULE": 16, "SYS_RAWIO": 17,
 		"SYS_CHROOT": 18, "SYS_PTRACE": 19, "SYS_PACCT": 20, "SYS_ADMIN": 21,
 		"SYS_BOOT": 22, "SYS_NICE": 23, "SYS_RESOURCE": 24, "SYS_TIME": 25,
-		"SYS_TTY_CONFIG": 26, "MKNOD": 27, "LEASE": 28, "AUDIT_WRITE": 29,
+		"SYS_TTY_CONFIG": 26, "MKNOD": capMknod, "LEASE": 28, "AUDIT_WRITE": 29,
 		"AUDIT_CONTROL": 30, "SETFCAP": 31, "MAC_OVERRIDE": 32, "MAC_ADMIN": 33,
 		"SYSLOG": 34, "WAKE_ALARM": 35, "BLOCK_SUSPEND": 36, "AUDIT_READ": 37,
 		"PERFMON": 38, "BPF": 39, "CHECKPOINT_RESTORE": 40,
@@ -88,6 +88,19 @@ func containerCaps(sc SecurityContext, last int) (capSet, error) {
 		set |= c
 	}
 	return set & all, nil
+}
+
+// capMknod is CAP_MKNOD.
+const capMknod = 27
+
+// forcedDrops are the capabilities a container loses whatever its security
+// context adds. Without a device cgroup enforcing the allow-list,
+// CAP_MKNOD would let it make and open the host's disks.
+func forcedDrops(sc SecurityContext, devicesLocked bool) capSet {
+	if sc.Privileged || devicesLocked {
+		return 0
+	}
+	return 1 << capMknod
 }
 
 // dropBounding removes every capability outside keep from this thread's

@@ -77,9 +77,22 @@ func TestExecContextCancelKills(t *testing.T) {
 	startSleeper(t, r, "exk", []string{layer})
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	t0 := time.Now()
-	code, err := r.Exec(ctx, "exk", ExecSpec{Command: []string{"sleep", "100"}})
-	if err == nil || code != 137 || time.Since(t0) > 5*time.Second {
-		t.Errorf("code %d err %v after %v", code, err, time.Since(t0))
+	type result struct {
+		code int
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, err := r.Exec(ctx, "exk", ExecSpec{Command: []string{"sleep", "100000"}})
+		done <- result{code, err}
+	}()
+	// Uncancelled, the exec would sleep for a day.
+	select {
+	case res := <-done:
+		if res.err == nil || res.code != 137 {
+			t.Errorf("code %d err %v, want 137 and an error", res.code, res.err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the exec outlived its cancelled context by a minute")
 	}
 }

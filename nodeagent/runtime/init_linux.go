@@ -116,12 +116,7 @@ func runInit() int {
 // lockdownAndChdir applies the security context to this thread and enters
 // the working directory as the container's user.
 func lockdownAndChdir(sc *SecurityContext, wd string, devicesLocked bool) error {
-	eff := *sc
-	if !devicesLocked && !eff.Privileged {
-		// Without a device cgroup, CAP_MKNOD would open the host's disks.
-		eff.CapDrop = append(append([]string(nil), eff.CapDrop...), "MKNOD")
-	}
-	l, err := newLockdown(eff)
+	l, err := newLockdown(*sc, devicesLocked)
 	if err != nil {
 		return err
 	}

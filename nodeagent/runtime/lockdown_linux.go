@@ -19,7 +19,9 @@ type lockdown struct {
 	seccomp  []unix.SockFilter // nil when privileged
 }
 
-func newLockdown(sc SecurityContext) (*lockdown, error) {
+// newLockdown computes what the process keeps. devicesLocked says whether
+// a device cgroup enforces the device allow-list.
+func newLockdown(sc SecurityContext, devicesLocked bool) (*lockdown, error) {
 	l := &lockdown{last: lastCap(), groups: sc.SupplementalGroups}
 	if sc.RunAsUser != nil {
 		l.uid = *sc.RunAsUser
@@ -31,6 +33,8 @@ func newLockdown(sc SecurityContext) (*lockdown, error) {
 	if l.caps, err = containerCaps(sc, l.last); err != nil {
 		return nil, err
 	}
+	// Last, after the adds: "add: [MKNOD]" must not undo it.
+	l.caps &^= forcedDrops(sc, devicesLocked)
 	if !sc.Privileged {
 		if l.seccomp, err = seccompProgram(l.caps); err != nil {
 			return nil, err

@@ -3,7 +3,6 @@ package runtime
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -137,7 +136,7 @@ func setupRootfs(c *containerConfig) error {
 		}
 	}
 	for _, m := range c.Spec.Mounts {
-		if err := bindIn(root, m.Source, m.Destination, true, m.ReadOnly); err != nil {
+		if err := bindMount(root, m); err != nil {
 			return err
 		}
 	}
@@ -159,33 +158,72 @@ func mountIn(root int, dst, source, fstype string, flags uintptr, data string) e
 
 // bindIn bind-mounts the host path src at dst inside root, read-only if ro.
 func bindIn(root int, src, dst string, recursive, ro bool) error {
-	st, err := os.Stat(src)
+	fd, err := unix.Open(src, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("runtime: bind source: %w", err)
 	}
-	fd, err := mkdirInRoot(root, dst, !st.IsDir())
+	defer unix.Close(fd)
+	return bindFd(root, fd, src, dst, recursive, ro)
+}
+
+// bindFd mounts a copy of the mount tree at the open descriptor src (named
+// name in errors) onto dst inside root. With ro the copy is made read-only,
+// submounts included, before it is attached: it is never writable in the
+// container.
+func bindFd(root, src int, name, dst string, recursive, ro bool) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(src, &st); err != nil {
+		return fmt.Errorf("runtime: bind source %s: %w", name, err)
+	}
+	target, err := mkdirInRoot(root, dst, st.Mode&unix.S_IFMT != unix.S_IFDIR)
 	if err != nil {
 		return err
 	}
-	defer unix.Close(fd)
-	flags := uintptr(unix.MS_BIND)
+	defer unix.Close(target)
+	flags := unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC | unix.AT_EMPTY_PATH
 	if recursive {
-		flags |= unix.MS_REC
+		flags |= unix.AT_RECURSIVE
 	}
-	if err := unix.Mount(src, fdPath(fd), "", flags, ""); err != nil {
-		return fmt.Errorf("runtime: bind %s on %s: %w", src, dst, err)
+	tree, err := unix.OpenTree(src, "", uint(flags))
+	if err != nil {
+		return fmt.Errorf("runtime: bind %s on %s: %w", name, dst, err)
 	}
+	defer unix.Close(tree)
 	if ro {
-		// A bind mount takes MS_RDONLY only on a remount, of the new mount:
-		// fd still names what lies beneath it.
-		top, err := openInRoot(root, dst)
-		if err != nil {
-			return err
+		if err := setAttrsRecursive(tree, "", unix.MOUNT_ATTR_RDONLY); err != nil {
+			return fmt.Errorf("runtime: bind %s on %s: %w", name, dst, err)
 		}
-		defer unix.Close(top)
-		if err := unix.Mount("", fdPath(top), "", flags|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
-			return fmt.Errorf("runtime: remount %s read-only: %w", dst, err)
-		}
+	}
+	if err := unix.MoveMount(tree, "", target, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("runtime: bind %s on %s: %w", name, dst, err)
+	}
+	return nil
+}
+
+// bindMount mounts a container's volume: Source, or its SubPath resolved
+// beneath Source without following symlinks.
+func bindMount(root int, m Mount) error {
+	if m.SubPath == "" {
+		return bindIn(root, m.Source, m.Destination, true, m.ReadOnly)
+	}
+	fd, err := openSubPath(m.Source, m.SubPath)
+	if err != nil {
+		return fmt.Errorf("runtime: mount %s: %w", m.Destination, err)
+	}
+	defer unix.Close(fd)
+	return bindFd(root, fd, filepath.Join(m.Source, m.SubPath), m.Destination, true, m.ReadOnly)
+}
+
+// setAttrsRecursive sets mount attributes (unix.MOUNT_ATTR_*) on the mount
+// at path (relative to dirfd; "" is dirfd itself) and every mount below
+// it. A remount with MS_RDONLY would change the top mount only.
+func setAttrsRecursive(dirfd int, path string, attrs uint64) error {
+	flags := uint(unix.AT_RECURSIVE)
+	if path == "" {
+		flags |= unix.AT_EMPTY_PATH
+	}
+	if err := unix.MountSetattr(dirfd, path, flags, &unix.MountAttr{Attr_set: attrs}); err != nil {
+		return fmt.Errorf("mount_setattr: %w", err)
 	}
 	return nil
 }
@@ -263,9 +301,9 @@ func readonlyPath(p string) error {
 		}
 		return fmt.Errorf("runtime: bind %s: %w", p, err)
 	}
-	flags := uintptr(unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
-	if err := unix.Mount("", p, "", flags, ""); err != nil {
-		return fmt.Errorf("runtime: remount %s read-only: %w", p, err)
+	ro := uint64(unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC)
+	if err := setAttrsRecursive(unix.AT_FDCWD, p, ro); err != nil {
+		return fmt.Errorf("runtime: make %s read-only: %w", p, err)
 	}
 	return nil
 }

@@ -156,6 +156,9 @@ func validateSpec(s *ContainerSpec) error {
 		if !filepath.IsAbs(m.Source) || !filepath.IsAbs(m.Destination) {
 			return fmt.Errorf("runtime: mount %s:%s: paths must be absolute", m.Source, m.Destination)
 		}
+		if err := checkSubPath(m.SubPath); err != nil {
+			return fmt.Errorf("runtime: mount %s:%s: %w", m.Source, m.Destination, err)
+		}
 	}
 	return nil
 }

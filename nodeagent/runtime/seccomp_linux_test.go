@@ -31,23 +31,7 @@ func seccompData(arch uint32, nr uint32, args ...uint64) []byte {
 }
 
 func TestSeccompFilterDecisions(t *testing.T) {
-	caps, err := containerCaps(SecurityContext{}, 40)
-	if err != nil {
-		t.Fatal(err)
-	}
-	insts, err := seccompInstructions(caps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vm, err := bpf.NewVM(insts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cases := []struct {
-		name string
-		data []byte
-		want uint32
-	}{
+	checkSeccompDecisions(t, SecurityContext{}, []seccompCase{
 		{"getpid", seccompData(auditArchX86_64, unix.SYS_GETPID), retAllow},
 		{"mount", seccompData(auditArchX86_64, unix.SYS_MOUNT), retEPERM},
 		{"kexec_load", seccompData(auditArchX86_64, unix.SYS_KEXEC_LOAD), retEPERM},
@@ -63,16 +47,7 @@ func TestSeccompFilterDecisions(t *testing.T) {
 		{"personality read-implies-exec", seccompData(auditArchX86_64, unix.SYS_PERSONALITY, 0x0400000), retEPERM},
 		{"i386 getpid", seccompData(auditArchI386, 20), retENOSYS},
 		{"x32 getpid", seccompData(auditArchX86_64, 0x40000000|unix.SYS_GETPID), retENOSYS},
-	}
-	for _, c := range cases {
-		got, err := vm.Run(c.data)
-		if err != nil {
-			t.Fatalf("%s: %v", c.name, err)
-		}
-		if uint32(got) != c.want {
-			t.Errorf("%s: got %#x, want %#x", c.name, got, c.want)
-		}
-	}
+	})
 }
 
 func TestSeccompFollowsCapabilities(t *testing.T) {

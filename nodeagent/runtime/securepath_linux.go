@@ -58,3 +58,78 @@ func mkdirInRoot(root int, path string, file bool) (int, error) {
 
 // fdPath names an open descriptor for mount(2), which follows the link.
 func fdPath(fd int) string { return fmt.Sprintf("/proc/self/fd/%d", fd) }
+
+// checkSubPath refuses a subPath that names no entry below its volume.
+func checkSubPath(sub string) error {
+	if sub == "" {
+		return nil
+	}
+	if strings.HasPrefix(sub, "/") {
+		return fmt.Errorf("subPath %q is absolute", sub)
+	}
+	for _, p := range strings.Split(sub, "/") {
+		if p == ".." {
+			return fmt.Errorf("subPath %q climbs out with \"..\"", sub)
+		}
+	}
+	return nil
+}
+
+// beneathNoSymlinks resolves a path strictly below a directory: no "..",
+// no absolute path and no symlink anywhere on the way, so whatever the
+// workload did to the volume, the result is inside it.
+var beneathNoSymlinks = unix.OpenHow{
+	Flags:   unix.O_PATH | unix.O_CLOEXEC,
+	Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+}
+
+// openSubPath opens sub below the directory base, creating missing
+// directories. The result is an O_PATH descriptor to bind from: the mount
+// gets exactly the inode checked here, whatever is renamed meanwhile.
+func openSubPath(base, sub string) (int, error) {
+	dir, err := unix.Open(base, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open volume %s: %w", base, err)
+	}
+	defer unix.Close(dir)
+	fd, err := openBeneath(dir, sub)
+	if errors.Is(err, unix.ENOENT) {
+		if err = mkdirBeneath(dir, sub); err == nil {
+			fd, err = openBeneath(dir, sub)
+		}
+	}
+	switch {
+	case errors.Is(err, unix.ELOOP):
+		return -1, fmt.Errorf("subPath %q goes through a symlink", sub)
+	case errors.Is(err, unix.EXDEV):
+		return -1, fmt.Errorf("subPath %q leads out of the volume", sub)
+	case err != nil:
+		return -1, fmt.Errorf("subPath %q: %w", sub, err)
+	}
+	return fd, nil
+}
+
+func openBeneath(dir int, path string) (int, error) {
+	how := beneathNoSymlinks
+	return unix.Openat2(dir, path, &how)
+}
+
+// mkdirBeneath creates path's missing directories one at a time, each
+// parent resolved beneath dir without following symlinks (mkdirat never
+// follows one in the last element).
+func mkdirBeneath(dir int, path string) error {
+	cur := "."
+	for _, p := range strings.Split(filepath.Clean(path), "/") {
+		parent, err := openBeneath(dir, cur)
+		if err != nil {
+			return err
+		}
+		err = unix.Mkdirat(parent, p, 0o755)
+		unix.Close(parent)
+		if err != nil && !errors.Is(err, unix.EEXIST) {
+			return err
+		}
+		cur = filepath.Join(cur, p)
+	}
+	return nil
+}

@@ -56,7 +56,13 @@ type ContainerSpec struct {
 // Mount is a bind mount from the host into the container.
 type Mount struct {
 	Source, Destination string
-	ReadOnly            bool
+	// SubPath, when set, mounts this path below Source instead of Source
+	// itself (a volume's subPath). It is resolved when the container
+	// starts and may not leave Source or go through a symlink: the
+	// workload can write there and replace it with one. Missing
+	// directories are created.
+	SubPath  string
+	ReadOnly bool // recursively: mounts below Source are read-only too
 }
 
 // Resources are cgroup limits. Zero values mean "unlimited"/"default".

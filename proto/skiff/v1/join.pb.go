@@ -32,10 +32,17 @@ type SignNodeRequest struct {
 	// PEM certificate requests.
 	ClientCsr  []byte `protobuf:"bytes,2,opt,name=client_csr,json=clientCsr,proto3" json:"client_csr,omitempty"`
 	ServingCsr []byte `protobuf:"bytes,3,opt,name=serving_csr,json=servingCsr,proto3" json:"serving_csr,omitempty"`
-	// Addresses the node's agent serves on (IPs or names).
+	// Addresses the node's agent serves on (IPs or names). A hint only:
+	// the server signs the node's registered addresses and the address the
+	// request came from, never names a node picks.
 	ServingAddresses []string `protobuf:"bytes,4,rep,name=serving_addresses,json=servingAddresses,proto3" json:"serving_addresses,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The node's password (k3s's node password): a secret the agent makes
+	// at its first join and keeps. The server stores its hash at the first
+	// join under a name and refuses a later join under that name with
+	// another password, until the Node is deleted.
+	NodePassword  string `protobuf:"bytes,5,opt,name=node_password,json=nodePassword,proto3" json:"node_password,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SignNodeRequest) Reset() {
@@ -94,6 +101,13 @@ func (x *SignNodeRequest) GetServingAddresses() []string {
 		return x.ServingAddresses
 	}
 	return nil
+}
+
+func (x *SignNodeRequest) GetNodePassword() string {
+	if x != nil {
+		return x.NodePassword
+	}
+	return ""
 }
 
 type SignNodeResponse struct {
@@ -160,8 +174,11 @@ func (x *SignNodeResponse) GetCa() []byte {
 type CreateTokenRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Zero: the token never expires.
-	TtlSeconds    int64  `protobuf:"varint,1,opt,name=ttl_seconds,json=ttlSeconds,proto3" json:"ttl_seconds,omitempty"`
-	Description   string `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	TtlSeconds  int64  `protobuf:"varint,1,opt,name=ttl_seconds,json=ttlSeconds,proto3" json:"ttl_seconds,omitempty"`
+	Description string `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	// What the token is for: "join" (the default: an agent's first start)
+	// or "registry-push" (pushing images to the cluster registry, for CI).
+	Usage         string `protobuf:"bytes,3,opt,name=usage,proto3" json:"usage,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -206,6 +223,13 @@ func (x *CreateTokenRequest) GetTtlSeconds() int64 {
 func (x *CreateTokenRequest) GetDescription() string {
 	if x != nil {
 		return x.Description
+	}
+	return ""
+}
+
+func (x *CreateTokenRequest) GetUsage() string {
+	if x != nil {
+		return x.Usage
 	}
 	return ""
 }
@@ -349,6 +373,7 @@ type TokenInfo struct {
 	Created       *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=created,proto3" json:"created,omitempty"`
 	Expires       *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=expires,proto3" json:"expires,omitempty"`
 	Revoked       bool                   `protobuf:"varint,5,opt,name=revoked,proto3" json:"revoked,omitempty"`
+	Usage         string                 `protobuf:"bytes,6,opt,name=usage,proto3" json:"usage,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -416,6 +441,13 @@ func (x *TokenInfo) GetRevoked() bool {
 		return x.Revoked
 	}
 	return false
+}
+
+func (x *TokenInfo) GetUsage() string {
+	if x != nil {
+		return x.Usage
+	}
+	return ""
 }
 
 type RevokeTokenRequest struct {
@@ -502,34 +534,37 @@ var File_skiff_v1_join_proto protoreflect.FileDescriptor
 
 const file_skiff_v1_join_proto_rawDesc = "" +
 	"\n" +
-	"\x13skiff/v1/join.proto\x12\bskiff.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9b\x01\n" +
+	"\x13skiff/v1/join.proto\x12\bskiff.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc0\x01\n" +
 	"\x0fSignNodeRequest\x12\x1b\n" +
 	"\tnode_name\x18\x01 \x01(\tR\bnodeName\x12\x1d\n" +
 	"\n" +
 	"client_csr\x18\x02 \x01(\fR\tclientCsr\x12\x1f\n" +
 	"\vserving_csr\x18\x03 \x01(\fR\n" +
 	"servingCsr\x12+\n" +
-	"\x11serving_addresses\x18\x04 \x03(\tR\x10servingAddresses\"j\n" +
+	"\x11serving_addresses\x18\x04 \x03(\tR\x10servingAddresses\x12#\n" +
+	"\rnode_password\x18\x05 \x01(\tR\fnodePassword\"j\n" +
 	"\x10SignNodeResponse\x12!\n" +
 	"\fclient_chain\x18\x01 \x01(\fR\vclientChain\x12#\n" +
 	"\rserving_chain\x18\x02 \x01(\fR\fservingChain\x12\x0e\n" +
-	"\x02ca\x18\x03 \x01(\fR\x02ca\"W\n" +
+	"\x02ca\x18\x03 \x01(\fR\x02ca\"m\n" +
 	"\x12CreateTokenRequest\x12\x1f\n" +
 	"\vttl_seconds\x18\x01 \x01(\x03R\n" +
 	"ttlSeconds\x12 \n" +
-	"\vdescription\x18\x02 \x01(\tR\vdescription\"T\n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x14\n" +
+	"\x05usage\x18\x03 \x01(\tR\x05usage\"T\n" +
 	"\x13CreateTokenResponse\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12'\n" +
 	"\x04info\x18\x02 \x01(\v2\x13.skiff.v1.TokenInfoR\x04info\"\x13\n" +
 	"\x11ListTokensRequest\"A\n" +
 	"\x12ListTokensResponse\x12+\n" +
-	"\x06tokens\x18\x01 \x03(\v2\x13.skiff.v1.TokenInfoR\x06tokens\"\xc3\x01\n" +
+	"\x06tokens\x18\x01 \x03(\v2\x13.skiff.v1.TokenInfoR\x06tokens\"\xd9\x01\n" +
 	"\tTokenInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x124\n" +
 	"\acreated\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\acreated\x124\n" +
 	"\aexpires\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\aexpires\x12\x18\n" +
-	"\arevoked\x18\x05 \x01(\bR\arevoked\"$\n" +
+	"\arevoked\x18\x05 \x01(\bR\arevoked\x12\x14\n" +
+	"\x05usage\x18\x06 \x01(\tR\x05usage\"$\n" +
 	"\x12RevokeTokenRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x15\n" +
 	"\x13RevokeTokenResponse2\x8d\x01\n" +

@@ -1,0 +1,13 @@
+package apiserver
+
+import skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+
+// PrepareCreate is what Create does to a request's object before storing
+// it, for the fuzz test.
+func PrepareCreate(o *skiffv1.Object) (skiffv1.Resource, error) {
+	obj, _, err := unwrapRequest(o)
+	if err != nil {
+		return nil, err
+	}
+	return obj, prepareCreate(obj)
+}

@@ -1,0 +1,53 @@
+package apiserver
+
+import (
+	"context"
+
+	"github.com/skiff-sh/skiff/apiserver/auth"
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+// GetVolume reads a stored Volume, for the authorizer.
+func (s *Server) GetVolume(ctx context.Context, namespace, name string) (*skiffv1.Volume, error) {
+	info, _ := skiffv1.Info(skiffv1.Kind_KIND_VOLUME)
+	ns := namespaceOf(info, namespace)
+	obj, err := s.store.Get(ctx, skiffv1.Kind_KIND_VOLUME, ns, name)
+	if err != nil {
+		return nil, toStatus(err, ref{info: info, namespace: ns, name: name})
+	}
+	return obj.(*skiffv1.Volume), nil
+}
+
+// NodePods lists the stored pods of a namespace bound to node, for the
+// authorizer.
+func (s *Server) NodePods(ctx context.Context, node, namespace string) ([]*skiffv1.Pod, error) {
+	info, _ := skiffv1.Info(skiffv1.Kind_KIND_POD)
+	objs, _, err := s.store.List(ctx, skiffv1.Kind_KIND_POD, namespaceOf(info, namespace))
+	if err != nil {
+		return nil, toStatus(err, ref{info: info, namespace: namespace})
+	}
+	var out []*skiffv1.Pod
+	for _, o := range objs {
+		if p := o.(*skiffv1.Pod); p.GetSpec().GetNodeName() == node {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// NewAuthorizer makes an authorizer whose node rules read the stored
+// objects of the server srv returns. The gRPC options that hold it are
+// made before the server, so srv is called only when a request comes.
+func NewAuthorizer(srv func() *Server) *auth.Authorizer {
+	return &auth.Authorizer{
+		Pods: func(ctx context.Context, ns, name string) (*skiffv1.Pod, error) {
+			return srv().GetPod(ctx, ns, name)
+		},
+		Volumes: func(ctx context.Context, ns, name string) (*skiffv1.Volume, error) {
+			return srv().GetVolume(ctx, ns, name)
+		},
+		NodePods: func(ctx context.Context, node, ns string) ([]*skiffv1.Pod, error) {
+			return srv().NodePods(ctx, node, ns)
+		},
+	}
+}
