@@ -68,6 +68,13 @@ func describeOne(cmd *cobra.Command, e *env, c *client.Client, info skiffv1.Kind
 		sortEvents(events)
 	}
 	d := newDescriber(cmd.OutOrStdout(), e.now())
+	if info.Kind == skiffv1.Kind_KIND_SERVICE {
+		ep, err := c.Endpoints().Get(ctx, obj.GetMetadata().GetNamespace(), name)
+		if err != nil && !client.IsNotFound(err) {
+			return apiErr(err)
+		}
+		d.endpoints = ep
+	}
 	d.describe(obj)
 	if info.Kind != skiffv1.Kind_KIND_EVENT {
 		d.events(events)
@@ -80,6 +87,8 @@ func describeOne(cmd *cobra.Command, e *env, c *client.Client, info skiffv1.Kind
 type describer struct {
 	tw  *tabwriter.Writer
 	now time.Time
+	// endpoints is the described service's Endpoints object, if any.
+	endpoints *skiffv1.Endpoints
 }
 
 func newDescriber(w io.Writer, now time.Time) *describer {
@@ -198,6 +207,8 @@ func (d *describer) describe(obj skiffv1.Resource) {
 		d.replicaSet(o)
 	case *skiffv1.Autoscaler:
 		d.autoscaler(o)
+	case *skiffv1.Endpoints:
+		d.endpointSlices(o)
 	case *skiffv1.Namespace:
 		d.kv(0, "Status", orUnknown(o.GetStatus().GetPhase()))
 	case *skiffv1.Event:

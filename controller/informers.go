@@ -11,7 +11,7 @@ import (
 )
 
 // informers are the caches the controllers share: one list+watch per kind.
-// Services and volumes are watched only for the garbage collector.
+// Volumes are watched only for the garbage collector.
 type informers struct {
 	pods        *client.Informer[*skiffv1.Pod]
 	rss         *client.Informer[*skiffv1.ReplicaSet]
@@ -19,6 +19,7 @@ type informers struct {
 	autoscalers *client.Informer[*skiffv1.Autoscaler]
 	services    *client.Informer[*skiffv1.Service]
 	volumes     *client.Informer[*skiffv1.Volume]
+	endpoints   *client.Informer[*skiffv1.Endpoints]
 }
 
 func newInformers(c *client.Client, log *slog.Logger) *informers {
@@ -30,6 +31,7 @@ func newInformers(c *client.Client, log *slog.Logger) *informers {
 		autoscalers: client.NewInformer(c.Autoscalers(), all, log),
 		services:    client.NewInformer(c.Services(), all, log),
 		volumes:     client.NewInformer(c.Volumes(), all, log),
+		endpoints:   client.NewInformer(c.Endpoints(), all, log),
 	}
 	inf.pods.AddIndex(indexNamespace, byNamespace[*skiffv1.Pod])
 	inf.pods.AddIndex(indexNode, byNode)
@@ -38,6 +40,8 @@ func newInformers(c *client.Client, log *slog.Logger) *informers {
 	inf.rss.AddIndex(indexOwner, byOwner[*skiffv1.ReplicaSet])
 	inf.autoscalers.AddIndex(indexOwner, byOwner[*skiffv1.Autoscaler])
 	inf.services.AddIndex(indexOwner, byOwner[*skiffv1.Service])
+	inf.services.AddIndex(indexNamespace, byNamespace[*skiffv1.Service])
+	inf.endpoints.AddIndex(indexOwner, byOwner[*skiffv1.Endpoints])
 	inf.volumes.AddIndex(indexOwner, byOwner[*skiffv1.Volume])
 	return inf
 }
@@ -50,10 +54,12 @@ func (inf *informers) start(ctx context.Context, g *errgroup.Group) {
 	g.Go(func() error { return inf.autoscalers.Run(ctx) })
 	g.Go(func() error { return inf.services.Run(ctx) })
 	g.Go(func() error { return inf.volumes.Run(ctx) })
+	g.Go(func() error { return inf.endpoints.Run(ctx) })
 }
 
 // waitForSync blocks until every informer has its first list, or ctx ends.
 func (inf *informers) waitForSync(ctx context.Context) bool {
 	return inf.pods.WaitForSync(ctx) && inf.rss.WaitForSync(ctx) && inf.nodes.WaitForSync(ctx) &&
-		inf.autoscalers.WaitForSync(ctx) && inf.services.WaitForSync(ctx) && inf.volumes.WaitForSync(ctx)
+		inf.autoscalers.WaitForSync(ctx) && inf.services.WaitForSync(ctx) && inf.volumes.WaitForSync(ctx) &&
+		inf.endpoints.WaitForSync(ctx)
 }

@@ -15,9 +15,10 @@ const (
 	nameGarbage       = "garbagecollector"
 	nameNodeLifecycle = "nodelifecycle"
 	nameAutoscaler    = "autoscaler"
+	nameEndpoints     = "endpoints"
 )
 
-var reconcilerNames = []string{nameReplicaSet, nameGarbage, nameNodeLifecycle, nameAutoscaler}
+var reconcilerNames = []string{nameReplicaSet, nameGarbage, nameNodeLifecycle, nameAutoscaler, nameEndpoints}
 
 type metrics struct {
 	duration *prometheus.HistogramVec

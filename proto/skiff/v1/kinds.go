@@ -35,6 +35,7 @@ var kindInfos = []KindInfo{
 	{Kind_KIND_REPLICA_SET, "ReplicaSet", "replicasets", []string{"rs"}, true, true, func() Resource { return &ReplicaSet{} }},
 	{Kind_KIND_AUTOSCALER, "Autoscaler", "autoscalers", []string{"as", "hpa"}, true, true, func() Resource { return &Autoscaler{} }},
 	{Kind_KIND_EVENT, "Event", "events", []string{"ev"}, true, false, func() Resource { return &Event{} }},
+	{Kind_KIND_ENDPOINTS, "Endpoints", "endpoints", []string{"ep", "endpointslice", "endpointslices"}, true, false, func() Resource { return &Endpoints{} }},
 }
 
 // Kinds lists every kind, in a stable order.
@@ -96,6 +97,8 @@ func KindOf(r Resource) Kind {
 		return Kind_KIND_AUTOSCALER
 	case *Event:
 		return Kind_KIND_EVENT
+	case *Endpoints:
+		return Kind_KIND_ENDPOINTS
 	}
 	return Kind_KIND_UNSPECIFIED
 }
@@ -119,6 +122,8 @@ func Wrap(r Resource) *Object {
 		return &Object{Kind: &Object_Autoscaler{Autoscaler: v}}
 	case *Event:
 		return &Object{Kind: &Object_Event{Event: v}}
+	case *Endpoints:
+		return &Object{Kind: &Object_Endpoints{Endpoints: v}}
 	}
 	return &Object{}
 }
@@ -142,6 +147,8 @@ func (o *Object) Unwrap() Resource {
 		return v.Autoscaler
 	case *Object_Event:
 		return v.Event
+	case *Object_Endpoints:
+		return v.Endpoints
 	}
 	return nil
 }
@@ -170,6 +177,7 @@ var kubernetesTypes = []KubernetesType{
 	{"v1", "Pod", Kind_KIND_POD},
 	{"v1", "Service", Kind_KIND_SERVICE},
 	{"v1", "Event", Kind_KIND_EVENT},
+	{"v1", "Endpoints", Kind_KIND_ENDPOINTS},
 	{"v1", "PersistentVolumeClaim", Kind_KIND_VOLUME},
 	{"v1", "PersistentVolume", Kind_KIND_VOLUME},
 	{"apps/v1", "ReplicaSet", Kind_KIND_REPLICA_SET},

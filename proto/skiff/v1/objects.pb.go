@@ -2958,9 +2958,7 @@ func (x *ServicePort) GetTargetPort() string {
 }
 
 type ServiceStatus struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The ready pods that match, kept by the endpoints controller.
-	Endpoints     []*Endpoint `protobuf:"bytes,1,rep,name=endpoints,proto3" json:"endpoints,omitempty"`
+	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2995,81 +2993,6 @@ func (*ServiceStatus) Descriptor() ([]byte, []int) {
 	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{42}
 }
 
-func (x *ServiceStatus) GetEndpoints() []*Endpoint {
-	if x != nil {
-		return x.Endpoints
-	}
-	return nil
-}
-
-type Endpoint struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Ip            string                 `protobuf:"bytes,1,opt,name=ip,proto3" json:"ip,omitempty"`
-	PodName       string                 `protobuf:"bytes,2,opt,name=pod_name,json=podName,proto3" json:"pod_name,omitempty"`
-	NodeName      string                 `protobuf:"bytes,3,opt,name=node_name,json=nodeName,proto3" json:"node_name,omitempty"`
-	Ready         bool                   `protobuf:"varint,4,opt,name=ready,proto3" json:"ready,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *Endpoint) Reset() {
-	*x = Endpoint{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[43]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *Endpoint) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*Endpoint) ProtoMessage() {}
-
-func (x *Endpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[43]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use Endpoint.ProtoReflect.Descriptor instead.
-func (*Endpoint) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{43}
-}
-
-func (x *Endpoint) GetIp() string {
-	if x != nil {
-		return x.Ip
-	}
-	return ""
-}
-
-func (x *Endpoint) GetPodName() string {
-	if x != nil {
-		return x.PodName
-	}
-	return ""
-}
-
-func (x *Endpoint) GetNodeName() string {
-	if x != nil {
-		return x.NodeName
-	}
-	return ""
-}
-
-func (x *Endpoint) GetReady() bool {
-	if x != nil {
-		return x.Ready
-	}
-	return false
-}
-
 type Volume struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Metadata      *ObjectMeta            `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
@@ -3081,7 +3004,7 @@ type Volume struct {
 
 func (x *Volume) Reset() {
 	*x = Volume{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[44]
+	mi := &file_skiff_v1_objects_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3093,7 +3016,7 @@ func (x *Volume) String() string {
 func (*Volume) ProtoMessage() {}
 
 func (x *Volume) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[44]
+	mi := &file_skiff_v1_objects_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3106,7 +3029,7 @@ func (x *Volume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Volume.ProtoReflect.Descriptor instead.
 func (*Volume) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{44}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *Volume) GetMetadata() *ObjectMeta {
@@ -3148,7 +3071,7 @@ type VolumeSpec struct {
 
 func (x *VolumeSpec) Reset() {
 	*x = VolumeSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[45]
+	mi := &file_skiff_v1_objects_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3160,7 +3083,7 @@ func (x *VolumeSpec) String() string {
 func (*VolumeSpec) ProtoMessage() {}
 
 func (x *VolumeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[45]
+	mi := &file_skiff_v1_objects_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3173,7 +3096,7 @@ func (x *VolumeSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeSpec.ProtoReflect.Descriptor instead.
 func (*VolumeSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{45}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *VolumeSpec) GetAccessMode() string {
@@ -3229,7 +3152,7 @@ type LocalVolumeSource struct {
 
 func (x *LocalVolumeSource) Reset() {
 	*x = LocalVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[46]
+	mi := &file_skiff_v1_objects_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3241,7 +3164,7 @@ func (x *LocalVolumeSource) String() string {
 func (*LocalVolumeSource) ProtoMessage() {}
 
 func (x *LocalVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[46]
+	mi := &file_skiff_v1_objects_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3254,7 +3177,7 @@ func (x *LocalVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalVolumeSource.ProtoReflect.Descriptor instead.
 func (*LocalVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{46}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *LocalVolumeSource) GetNodeName() string {
@@ -3274,7 +3197,7 @@ type NFSVolumeSource struct {
 
 func (x *NFSVolumeSource) Reset() {
 	*x = NFSVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[47]
+	mi := &file_skiff_v1_objects_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3286,7 +3209,7 @@ func (x *NFSVolumeSource) String() string {
 func (*NFSVolumeSource) ProtoMessage() {}
 
 func (x *NFSVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[47]
+	mi := &file_skiff_v1_objects_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3299,7 +3222,7 @@ func (x *NFSVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NFSVolumeSource.ProtoReflect.Descriptor instead.
 func (*NFSVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{47}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *NFSVolumeSource) GetServer() string {
@@ -3327,7 +3250,7 @@ type VolumeStatus struct {
 
 func (x *VolumeStatus) Reset() {
 	*x = VolumeStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[48]
+	mi := &file_skiff_v1_objects_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3339,7 +3262,7 @@ func (x *VolumeStatus) String() string {
 func (*VolumeStatus) ProtoMessage() {}
 
 func (x *VolumeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[48]
+	mi := &file_skiff_v1_objects_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3352,7 +3275,7 @@ func (x *VolumeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeStatus.ProtoReflect.Descriptor instead.
 func (*VolumeStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{48}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *VolumeStatus) GetPhase() string {
@@ -3380,7 +3303,7 @@ type ReplicaSet struct {
 
 func (x *ReplicaSet) Reset() {
 	*x = ReplicaSet{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[49]
+	mi := &file_skiff_v1_objects_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3392,7 +3315,7 @@ func (x *ReplicaSet) String() string {
 func (*ReplicaSet) ProtoMessage() {}
 
 func (x *ReplicaSet) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[49]
+	mi := &file_skiff_v1_objects_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3405,7 +3328,7 @@ func (x *ReplicaSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSet.ProtoReflect.Descriptor instead.
 func (*ReplicaSet) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{49}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ReplicaSet) GetMetadata() *ObjectMeta {
@@ -3440,7 +3363,7 @@ type ReplicaSetSpec struct {
 
 func (x *ReplicaSetSpec) Reset() {
 	*x = ReplicaSetSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[50]
+	mi := &file_skiff_v1_objects_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3452,7 +3375,7 @@ func (x *ReplicaSetSpec) String() string {
 func (*ReplicaSetSpec) ProtoMessage() {}
 
 func (x *ReplicaSetSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[50]
+	mi := &file_skiff_v1_objects_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3465,7 +3388,7 @@ func (x *ReplicaSetSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSetSpec.ProtoReflect.Descriptor instead.
 func (*ReplicaSetSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{50}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ReplicaSetSpec) GetReplicas() int32 {
@@ -3499,7 +3422,7 @@ type PodTemplateSpec struct {
 
 func (x *PodTemplateSpec) Reset() {
 	*x = PodTemplateSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[51]
+	mi := &file_skiff_v1_objects_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3511,7 +3434,7 @@ func (x *PodTemplateSpec) String() string {
 func (*PodTemplateSpec) ProtoMessage() {}
 
 func (x *PodTemplateSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[51]
+	mi := &file_skiff_v1_objects_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3524,7 +3447,7 @@ func (x *PodTemplateSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodTemplateSpec.ProtoReflect.Descriptor instead.
 func (*PodTemplateSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{51}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *PodTemplateSpec) GetMetadata() *ObjectMeta {
@@ -3554,7 +3477,7 @@ type ReplicaSetStatus struct {
 
 func (x *ReplicaSetStatus) Reset() {
 	*x = ReplicaSetStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[52]
+	mi := &file_skiff_v1_objects_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3566,7 +3489,7 @@ func (x *ReplicaSetStatus) String() string {
 func (*ReplicaSetStatus) ProtoMessage() {}
 
 func (x *ReplicaSetStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[52]
+	mi := &file_skiff_v1_objects_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3579,7 +3502,7 @@ func (x *ReplicaSetStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSetStatus.ProtoReflect.Descriptor instead.
 func (*ReplicaSetStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{52}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ReplicaSetStatus) GetReplicas() int32 {
@@ -3628,7 +3551,7 @@ type Autoscaler struct {
 
 func (x *Autoscaler) Reset() {
 	*x = Autoscaler{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[53]
+	mi := &file_skiff_v1_objects_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3640,7 +3563,7 @@ func (x *Autoscaler) String() string {
 func (*Autoscaler) ProtoMessage() {}
 
 func (x *Autoscaler) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[53]
+	mi := &file_skiff_v1_objects_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3653,7 +3576,7 @@ func (x *Autoscaler) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Autoscaler.ProtoReflect.Descriptor instead.
 func (*Autoscaler) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{53}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *Autoscaler) GetMetadata() *ObjectMeta {
@@ -3699,7 +3622,7 @@ type AutoscalerSpec struct {
 
 func (x *AutoscalerSpec) Reset() {
 	*x = AutoscalerSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[54]
+	mi := &file_skiff_v1_objects_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3711,7 +3634,7 @@ func (x *AutoscalerSpec) String() string {
 func (*AutoscalerSpec) ProtoMessage() {}
 
 func (x *AutoscalerSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[54]
+	mi := &file_skiff_v1_objects_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3724,7 +3647,7 @@ func (x *AutoscalerSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerSpec.ProtoReflect.Descriptor instead.
 func (*AutoscalerSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{54}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *AutoscalerSpec) GetTarget() string {
@@ -3780,7 +3703,7 @@ type MetricSpec struct {
 
 func (x *MetricSpec) Reset() {
 	*x = MetricSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[55]
+	mi := &file_skiff_v1_objects_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3792,7 +3715,7 @@ func (x *MetricSpec) String() string {
 func (*MetricSpec) ProtoMessage() {}
 
 func (x *MetricSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[55]
+	mi := &file_skiff_v1_objects_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3805,7 +3728,7 @@ func (x *MetricSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricSpec.ProtoReflect.Descriptor instead.
 func (*MetricSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{55}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *MetricSpec) GetType() string {
@@ -3833,7 +3756,7 @@ type ResourceMetricSource struct {
 
 func (x *ResourceMetricSource) Reset() {
 	*x = ResourceMetricSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[56]
+	mi := &file_skiff_v1_objects_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3845,7 +3768,7 @@ func (x *ResourceMetricSource) String() string {
 func (*ResourceMetricSource) ProtoMessage() {}
 
 func (x *ResourceMetricSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[56]
+	mi := &file_skiff_v1_objects_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3858,7 +3781,7 @@ func (x *ResourceMetricSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceMetricSource.ProtoReflect.Descriptor instead.
 func (*ResourceMetricSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{56}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ResourceMetricSource) GetName() string {
@@ -3889,7 +3812,7 @@ type MetricTarget struct {
 
 func (x *MetricTarget) Reset() {
 	*x = MetricTarget{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[57]
+	mi := &file_skiff_v1_objects_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3901,7 +3824,7 @@ func (x *MetricTarget) String() string {
 func (*MetricTarget) ProtoMessage() {}
 
 func (x *MetricTarget) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[57]
+	mi := &file_skiff_v1_objects_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3914,7 +3837,7 @@ func (x *MetricTarget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricTarget.ProtoReflect.Descriptor instead.
 func (*MetricTarget) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{57}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *MetricTarget) GetType() string {
@@ -3948,7 +3871,7 @@ type AutoscalerBehavior struct {
 
 func (x *AutoscalerBehavior) Reset() {
 	*x = AutoscalerBehavior{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[58]
+	mi := &file_skiff_v1_objects_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3960,7 +3883,7 @@ func (x *AutoscalerBehavior) String() string {
 func (*AutoscalerBehavior) ProtoMessage() {}
 
 func (x *AutoscalerBehavior) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[58]
+	mi := &file_skiff_v1_objects_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3973,7 +3896,7 @@ func (x *AutoscalerBehavior) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerBehavior.ProtoReflect.Descriptor instead.
 func (*AutoscalerBehavior) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{58}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *AutoscalerBehavior) GetScaleUp() *ScalingRules {
@@ -4001,7 +3924,7 @@ type ScalingRules struct {
 
 func (x *ScalingRules) Reset() {
 	*x = ScalingRules{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[59]
+	mi := &file_skiff_v1_objects_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4013,7 +3936,7 @@ func (x *ScalingRules) String() string {
 func (*ScalingRules) ProtoMessage() {}
 
 func (x *ScalingRules) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[59]
+	mi := &file_skiff_v1_objects_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4026,7 +3949,7 @@ func (x *ScalingRules) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScalingRules.ProtoReflect.Descriptor instead.
 func (*ScalingRules) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{59}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ScalingRules) GetStabilizationWindowSeconds() int32 {
@@ -4050,7 +3973,7 @@ type AutoscalerStatus struct {
 
 func (x *AutoscalerStatus) Reset() {
 	*x = AutoscalerStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[60]
+	mi := &file_skiff_v1_objects_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4062,7 +3985,7 @@ func (x *AutoscalerStatus) String() string {
 func (*AutoscalerStatus) ProtoMessage() {}
 
 func (x *AutoscalerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[60]
+	mi := &file_skiff_v1_objects_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4075,7 +3998,7 @@ func (x *AutoscalerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerStatus.ProtoReflect.Descriptor instead.
 func (*AutoscalerStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{60}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *AutoscalerStatus) GetCurrentReplicas() int32 {
@@ -4139,7 +4062,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[61]
+	mi := &file_skiff_v1_objects_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4151,7 +4074,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[61]
+	mi := &file_skiff_v1_objects_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4164,7 +4087,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{61}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *Event) GetMetadata() *ObjectMeta {
@@ -4242,7 +4165,7 @@ type ObjectReference struct {
 
 func (x *ObjectReference) Reset() {
 	*x = ObjectReference{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[62]
+	mi := &file_skiff_v1_objects_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4254,7 +4177,7 @@ func (x *ObjectReference) String() string {
 func (*ObjectReference) ProtoMessage() {}
 
 func (x *ObjectReference) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[62]
+	mi := &file_skiff_v1_objects_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4267,7 +4190,7 @@ func (x *ObjectReference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectReference.ProtoReflect.Descriptor instead.
 func (*ObjectReference) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{62}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *ObjectReference) GetKind() string {
@@ -4294,6 +4217,321 @@ func (x *ObjectReference) GetName() string {
 func (x *ObjectReference) GetUid() string {
 	if x != nil {
 		return x.Uid
+	}
+	return ""
+}
+
+// Endpoints lists the pods behind the Service of the same name, kept by the
+// endpoints controller for every service with a selector. Its content is
+// Kubernetes' EndpointSlices of that service: endpoints grouped by the
+// ports they resolve to (a named targetPort may resolve to a different
+// number in each pod).
+type Endpoints struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Metadata      *ObjectMeta            `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Slices        []*EndpointSlice       `protobuf:"bytes,2,rep,name=slices,proto3" json:"slices,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Endpoints) Reset() {
+	*x = Endpoints{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Endpoints) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Endpoints) ProtoMessage() {}
+
+func (x *Endpoints) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Endpoints.ProtoReflect.Descriptor instead.
+func (*Endpoints) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *Endpoints) GetMetadata() *ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *Endpoints) GetSlices() []*EndpointSlice {
+	if x != nil {
+		return x.Slices
+	}
+	return nil
+}
+
+// EndpointSlice is endpoints that share one set of ports.
+type EndpointSlice struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// IPv4 (the only type skiff's pods have).
+	AddressType   string             `protobuf:"bytes,1,opt,name=address_type,json=addressType,proto3" json:"address_type,omitempty"`
+	Endpoints     []*ServiceEndpoint `protobuf:"bytes,2,rep,name=endpoints,proto3" json:"endpoints,omitempty"`
+	Ports         []*EndpointPort    `protobuf:"bytes,3,rep,name=ports,proto3" json:"ports,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndpointSlice) Reset() {
+	*x = EndpointSlice{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndpointSlice) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndpointSlice) ProtoMessage() {}
+
+func (x *EndpointSlice) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndpointSlice.ProtoReflect.Descriptor instead.
+func (*EndpointSlice) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *EndpointSlice) GetAddressType() string {
+	if x != nil {
+		return x.AddressType
+	}
+	return ""
+}
+
+func (x *EndpointSlice) GetEndpoints() []*ServiceEndpoint {
+	if x != nil {
+		return x.Endpoints
+	}
+	return nil
+}
+
+func (x *EndpointSlice) GetPorts() []*EndpointPort {
+	if x != nil {
+		return x.Ports
+	}
+	return nil
+}
+
+// ServiceEndpoint is one pod behind a service.
+type ServiceEndpoint struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Addresses  []string               `protobuf:"bytes,1,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	Conditions *EndpointConditions    `protobuf:"bytes,2,opt,name=conditions,proto3" json:"conditions,omitempty"`
+	NodeName   string                 `protobuf:"bytes,3,opt,name=node_name,json=nodeName,proto3" json:"node_name,omitempty"`
+	// The pod (kind "Pod", namespace, name and uid).
+	TargetRef     *ObjectReference `protobuf:"bytes,4,opt,name=target_ref,json=targetRef,proto3" json:"target_ref,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServiceEndpoint) Reset() {
+	*x = ServiceEndpoint{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServiceEndpoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServiceEndpoint) ProtoMessage() {}
+
+func (x *ServiceEndpoint) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServiceEndpoint.ProtoReflect.Descriptor instead.
+func (*ServiceEndpoint) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{64}
+}
+
+func (x *ServiceEndpoint) GetAddresses() []string {
+	if x != nil {
+		return x.Addresses
+	}
+	return nil
+}
+
+func (x *ServiceEndpoint) GetConditions() *EndpointConditions {
+	if x != nil {
+		return x.Conditions
+	}
+	return nil
+}
+
+func (x *ServiceEndpoint) GetNodeName() string {
+	if x != nil {
+		return x.NodeName
+	}
+	return ""
+}
+
+func (x *ServiceEndpoint) GetTargetRef() *ObjectReference {
+	if x != nil {
+		return x.TargetRef
+	}
+	return nil
+}
+
+// EndpointConditions as in Kubernetes: ready is serving and not
+// terminating; a terminating pod stays listed (not ready) until it is gone,
+// so that existing connections can drain.
+type EndpointConditions struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ready         bool                   `protobuf:"varint,1,opt,name=ready,proto3" json:"ready,omitempty"`
+	Serving       bool                   `protobuf:"varint,2,opt,name=serving,proto3" json:"serving,omitempty"`
+	Terminating   bool                   `protobuf:"varint,3,opt,name=terminating,proto3" json:"terminating,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndpointConditions) Reset() {
+	*x = EndpointConditions{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndpointConditions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndpointConditions) ProtoMessage() {}
+
+func (x *EndpointConditions) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndpointConditions.ProtoReflect.Descriptor instead.
+func (*EndpointConditions) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{65}
+}
+
+func (x *EndpointConditions) GetReady() bool {
+	if x != nil {
+		return x.Ready
+	}
+	return false
+}
+
+func (x *EndpointConditions) GetServing() bool {
+	if x != nil {
+		return x.Serving
+	}
+	return false
+}
+
+func (x *EndpointConditions) GetTerminating() bool {
+	if x != nil {
+		return x.Terminating
+	}
+	return false
+}
+
+// EndpointPort is a service port resolved for the endpoints of a slice.
+type EndpointPort struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The service port's name ("" for an unnamed single port).
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Port int32  `protobuf:"varint,2,opt,name=port,proto3" json:"port,omitempty"`
+	// TCP or UDP.
+	Protocol      string `protobuf:"bytes,3,opt,name=protocol,proto3" json:"protocol,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndpointPort) Reset() {
+	*x = EndpointPort{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndpointPort) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndpointPort) ProtoMessage() {}
+
+func (x *EndpointPort) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndpointPort.ProtoReflect.Descriptor instead.
+func (*EndpointPort) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *EndpointPort) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *EndpointPort) GetPort() int32 {
+	if x != nil {
+		return x.Port
+	}
+	return 0
+}
+
+func (x *EndpointPort) GetProtocol() string {
+	if x != nil {
+		return x.Protocol
 	}
 	return ""
 }
@@ -4588,14 +4826,8 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\bprotocol\x18\x02 \x01(\tR\bprotocol\x12\x12\n" +
 	"\x04port\x18\x03 \x01(\x05R\x04port\x12\x1f\n" +
 	"\vtarget_port\x18\x04 \x01(\tR\n" +
-	"targetPort\"A\n" +
-	"\rServiceStatus\x120\n" +
-	"\tendpoints\x18\x01 \x03(\v2\x12.skiff.v1.EndpointR\tendpoints\"h\n" +
-	"\bEndpoint\x12\x0e\n" +
-	"\x02ip\x18\x01 \x01(\tR\x02ip\x12\x19\n" +
-	"\bpod_name\x18\x02 \x01(\tR\apodName\x12\x1b\n" +
-	"\tnode_name\x18\x03 \x01(\tR\bnodeName\x12\x14\n" +
-	"\x05ready\x18\x04 \x01(\bR\x05ready\"\x94\x01\n" +
+	"targetPort\" \n" +
+	"\rServiceStatusJ\x04\b\x01\x10\x02R\tendpoints\"\x94\x01\n" +
 	"\x06Volume\x120\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12(\n" +
 	"\x04spec\x18\x02 \x01(\v2\x14.skiff.v1.VolumeSpecR\x04spec\x12.\n" +
@@ -4695,7 +4927,30 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x03 \x01(\tR\x04name\x12\x10\n" +
-	"\x03uid\x18\x04 \x01(\tR\x03uidB2Z0github.com/skiff-sh/skiff/proto/skiff/v1;skiffv1b\x06proto3"
+	"\x03uid\x18\x04 \x01(\tR\x03uid\"n\n" +
+	"\tEndpoints\x120\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12/\n" +
+	"\x06slices\x18\x02 \x03(\v2\x17.skiff.v1.EndpointSliceR\x06slices\"\x99\x01\n" +
+	"\rEndpointSlice\x12!\n" +
+	"\faddress_type\x18\x01 \x01(\tR\vaddressType\x127\n" +
+	"\tendpoints\x18\x02 \x03(\v2\x19.skiff.v1.ServiceEndpointR\tendpoints\x12,\n" +
+	"\x05ports\x18\x03 \x03(\v2\x16.skiff.v1.EndpointPortR\x05ports\"\xc4\x01\n" +
+	"\x0fServiceEndpoint\x12\x1c\n" +
+	"\taddresses\x18\x01 \x03(\tR\taddresses\x12<\n" +
+	"\n" +
+	"conditions\x18\x02 \x01(\v2\x1c.skiff.v1.EndpointConditionsR\n" +
+	"conditions\x12\x1b\n" +
+	"\tnode_name\x18\x03 \x01(\tR\bnodeName\x128\n" +
+	"\n" +
+	"target_ref\x18\x04 \x01(\v2\x19.skiff.v1.ObjectReferenceR\ttargetRef\"f\n" +
+	"\x12EndpointConditions\x12\x14\n" +
+	"\x05ready\x18\x01 \x01(\bR\x05ready\x12\x18\n" +
+	"\aserving\x18\x02 \x01(\bR\aserving\x12 \n" +
+	"\vterminating\x18\x03 \x01(\bR\vterminating\"R\n" +
+	"\fEndpointPort\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04port\x18\x02 \x01(\x05R\x04port\x12\x1a\n" +
+	"\bprotocol\x18\x03 \x01(\tR\bprotocolB2Z0github.com/skiff-sh/skiff/proto/skiff/v1;skiffv1b\x06proto3"
 
 var (
 	file_skiff_v1_objects_proto_rawDescOnce sync.Once
@@ -4709,7 +4964,7 @@ func file_skiff_v1_objects_proto_rawDescGZIP() []byte {
 	return file_skiff_v1_objects_proto_rawDescData
 }
 
-var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 72)
+var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 76)
 var file_skiff_v1_objects_proto_goTypes = []any{
 	(*ObjectMeta)(nil),               // 0: skiff.v1.ObjectMeta
 	(*TypeMeta)(nil),                 // 1: skiff.v1.TypeMeta
@@ -4754,57 +5009,61 @@ var file_skiff_v1_objects_proto_goTypes = []any{
 	(*ServiceSpec)(nil),              // 40: skiff.v1.ServiceSpec
 	(*ServicePort)(nil),              // 41: skiff.v1.ServicePort
 	(*ServiceStatus)(nil),            // 42: skiff.v1.ServiceStatus
-	(*Endpoint)(nil),                 // 43: skiff.v1.Endpoint
-	(*Volume)(nil),                   // 44: skiff.v1.Volume
-	(*VolumeSpec)(nil),               // 45: skiff.v1.VolumeSpec
-	(*LocalVolumeSource)(nil),        // 46: skiff.v1.LocalVolumeSource
-	(*NFSVolumeSource)(nil),          // 47: skiff.v1.NFSVolumeSource
-	(*VolumeStatus)(nil),             // 48: skiff.v1.VolumeStatus
-	(*ReplicaSet)(nil),               // 49: skiff.v1.ReplicaSet
-	(*ReplicaSetSpec)(nil),           // 50: skiff.v1.ReplicaSetSpec
-	(*PodTemplateSpec)(nil),          // 51: skiff.v1.PodTemplateSpec
-	(*ReplicaSetStatus)(nil),         // 52: skiff.v1.ReplicaSetStatus
-	(*Autoscaler)(nil),               // 53: skiff.v1.Autoscaler
-	(*AutoscalerSpec)(nil),           // 54: skiff.v1.AutoscalerSpec
-	(*MetricSpec)(nil),               // 55: skiff.v1.MetricSpec
-	(*ResourceMetricSource)(nil),     // 56: skiff.v1.ResourceMetricSource
-	(*MetricTarget)(nil),             // 57: skiff.v1.MetricTarget
-	(*AutoscalerBehavior)(nil),       // 58: skiff.v1.AutoscalerBehavior
-	(*ScalingRules)(nil),             // 59: skiff.v1.ScalingRules
-	(*AutoscalerStatus)(nil),         // 60: skiff.v1.AutoscalerStatus
-	(*Event)(nil),                    // 61: skiff.v1.Event
-	(*ObjectReference)(nil),          // 62: skiff.v1.ObjectReference
-	nil,                              // 63: skiff.v1.ObjectMeta.LabelsEntry
-	nil,                              // 64: skiff.v1.ObjectMeta.AnnotationsEntry
-	nil,                              // 65: skiff.v1.LabelSelector.MatchLabelsEntry
-	nil,                              // 66: skiff.v1.NodeStatus.CapacityEntry
-	nil,                              // 67: skiff.v1.NodeStatus.AllocatableEntry
-	nil,                              // 68: skiff.v1.PodSpec.NodeSelectorEntry
-	nil,                              // 69: skiff.v1.ResourceRequirements.RequestsEntry
-	nil,                              // 70: skiff.v1.ResourceRequirements.LimitsEntry
-	nil,                              // 71: skiff.v1.ServiceSpec.SelectorEntry
-	(*timestamppb.Timestamp)(nil),    // 72: google.protobuf.Timestamp
+	(*Volume)(nil),                   // 43: skiff.v1.Volume
+	(*VolumeSpec)(nil),               // 44: skiff.v1.VolumeSpec
+	(*LocalVolumeSource)(nil),        // 45: skiff.v1.LocalVolumeSource
+	(*NFSVolumeSource)(nil),          // 46: skiff.v1.NFSVolumeSource
+	(*VolumeStatus)(nil),             // 47: skiff.v1.VolumeStatus
+	(*ReplicaSet)(nil),               // 48: skiff.v1.ReplicaSet
+	(*ReplicaSetSpec)(nil),           // 49: skiff.v1.ReplicaSetSpec
+	(*PodTemplateSpec)(nil),          // 50: skiff.v1.PodTemplateSpec
+	(*ReplicaSetStatus)(nil),         // 51: skiff.v1.ReplicaSetStatus
+	(*Autoscaler)(nil),               // 52: skiff.v1.Autoscaler
+	(*AutoscalerSpec)(nil),           // 53: skiff.v1.AutoscalerSpec
+	(*MetricSpec)(nil),               // 54: skiff.v1.MetricSpec
+	(*ResourceMetricSource)(nil),     // 55: skiff.v1.ResourceMetricSource
+	(*MetricTarget)(nil),             // 56: skiff.v1.MetricTarget
+	(*AutoscalerBehavior)(nil),       // 57: skiff.v1.AutoscalerBehavior
+	(*ScalingRules)(nil),             // 58: skiff.v1.ScalingRules
+	(*AutoscalerStatus)(nil),         // 59: skiff.v1.AutoscalerStatus
+	(*Event)(nil),                    // 60: skiff.v1.Event
+	(*ObjectReference)(nil),          // 61: skiff.v1.ObjectReference
+	(*Endpoints)(nil),                // 62: skiff.v1.Endpoints
+	(*EndpointSlice)(nil),            // 63: skiff.v1.EndpointSlice
+	(*ServiceEndpoint)(nil),          // 64: skiff.v1.ServiceEndpoint
+	(*EndpointConditions)(nil),       // 65: skiff.v1.EndpointConditions
+	(*EndpointPort)(nil),             // 66: skiff.v1.EndpointPort
+	nil,                              // 67: skiff.v1.ObjectMeta.LabelsEntry
+	nil,                              // 68: skiff.v1.ObjectMeta.AnnotationsEntry
+	nil,                              // 69: skiff.v1.LabelSelector.MatchLabelsEntry
+	nil,                              // 70: skiff.v1.NodeStatus.CapacityEntry
+	nil,                              // 71: skiff.v1.NodeStatus.AllocatableEntry
+	nil,                              // 72: skiff.v1.PodSpec.NodeSelectorEntry
+	nil,                              // 73: skiff.v1.ResourceRequirements.RequestsEntry
+	nil,                              // 74: skiff.v1.ResourceRequirements.LimitsEntry
+	nil,                              // 75: skiff.v1.ServiceSpec.SelectorEntry
+	(*timestamppb.Timestamp)(nil),    // 76: google.protobuf.Timestamp
 }
 var file_skiff_v1_objects_proto_depIdxs = []int32{
-	63, // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
-	64, // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
-	72, // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	72, // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	67, // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
+	68, // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
+	76, // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	76, // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
 	2,  // 4: skiff.v1.ObjectMeta.owner_references:type_name -> skiff.v1.OwnerReference
 	1,  // 5: skiff.v1.ObjectMeta.applied_as:type_name -> skiff.v1.TypeMeta
-	65, // 6: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
+	69, // 6: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
 	4,  // 7: skiff.v1.LabelSelector.match_expressions:type_name -> skiff.v1.LabelSelectorRequirement
-	72, // 8: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
-	72, // 9: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	76, // 8: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
+	76, // 9: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
 	0,  // 10: skiff.v1.Namespace.metadata:type_name -> skiff.v1.ObjectMeta
 	7,  // 11: skiff.v1.Namespace.status:type_name -> skiff.v1.NamespaceStatus
 	0,  // 12: skiff.v1.Node.metadata:type_name -> skiff.v1.ObjectMeta
 	9,  // 13: skiff.v1.Node.spec:type_name -> skiff.v1.NodeSpec
 	11, // 14: skiff.v1.Node.status:type_name -> skiff.v1.NodeStatus
 	10, // 15: skiff.v1.NodeSpec.taints:type_name -> skiff.v1.Taint
-	72, // 16: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
-	66, // 17: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
-	67, // 18: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
+	76, // 16: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
+	70, // 17: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
+	71, // 18: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
 	5,  // 19: skiff.v1.NodeStatus.conditions:type_name -> skiff.v1.Condition
 	12, // 20: skiff.v1.NodeStatus.addresses:type_name -> skiff.v1.NodeAddress
 	13, // 21: skiff.v1.NodeStatus.node_info:type_name -> skiff.v1.NodeSystemInfo
@@ -4813,7 +5072,7 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	33, // 24: skiff.v1.Pod.status:type_name -> skiff.v1.PodStatus
 	17, // 25: skiff.v1.PodSpec.containers:type_name -> skiff.v1.Container
 	28, // 26: skiff.v1.PodSpec.volumes:type_name -> skiff.v1.PodVolume
-	68, // 27: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
+	72, // 27: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
 	32, // 28: skiff.v1.PodSpec.tolerations:type_name -> skiff.v1.Toleration
 	16, // 29: skiff.v1.PodSpec.security_context:type_name -> skiff.v1.PodSecurityContext
 	18, // 30: skiff.v1.Container.env:type_name -> skiff.v1.EnvVar
@@ -4823,8 +5082,8 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	22, // 34: skiff.v1.Container.liveness_probe:type_name -> skiff.v1.Probe
 	22, // 35: skiff.v1.Container.readiness_probe:type_name -> skiff.v1.Probe
 	26, // 36: skiff.v1.Container.security_context:type_name -> skiff.v1.SecurityContext
-	69, // 37: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
-	70, // 38: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
+	73, // 37: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
+	74, // 38: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
 	23, // 39: skiff.v1.Probe.exec:type_name -> skiff.v1.ExecAction
 	24, // 40: skiff.v1.Probe.tcp_socket:type_name -> skiff.v1.TCPSocketAction
 	25, // 41: skiff.v1.Probe.http_get:type_name -> skiff.v1.HTTPGetAction
@@ -4833,56 +5092,61 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	30, // 44: skiff.v1.PodVolume.host_path:type_name -> skiff.v1.HostPathSource
 	31, // 45: skiff.v1.PodVolume.volume:type_name -> skiff.v1.VolumeClaimSource
 	5,  // 46: skiff.v1.PodStatus.conditions:type_name -> skiff.v1.Condition
-	72, // 47: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	76, // 47: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
 	34, // 48: skiff.v1.PodStatus.container_statuses:type_name -> skiff.v1.ContainerStatus
 	35, // 49: skiff.v1.ContainerStatus.state:type_name -> skiff.v1.ContainerState
 	35, // 50: skiff.v1.ContainerStatus.last_state:type_name -> skiff.v1.ContainerState
 	36, // 51: skiff.v1.ContainerState.waiting:type_name -> skiff.v1.ContainerStateWaiting
 	37, // 52: skiff.v1.ContainerState.running:type_name -> skiff.v1.ContainerStateRunning
 	38, // 53: skiff.v1.ContainerState.terminated:type_name -> skiff.v1.ContainerStateTerminated
-	72, // 54: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	72, // 55: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	72, // 56: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	76, // 54: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	76, // 55: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	76, // 56: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
 	0,  // 57: skiff.v1.Service.metadata:type_name -> skiff.v1.ObjectMeta
 	40, // 58: skiff.v1.Service.spec:type_name -> skiff.v1.ServiceSpec
 	42, // 59: skiff.v1.Service.status:type_name -> skiff.v1.ServiceStatus
-	71, // 60: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
+	75, // 60: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
 	41, // 61: skiff.v1.ServiceSpec.ports:type_name -> skiff.v1.ServicePort
-	43, // 62: skiff.v1.ServiceStatus.endpoints:type_name -> skiff.v1.Endpoint
-	0,  // 63: skiff.v1.Volume.metadata:type_name -> skiff.v1.ObjectMeta
-	45, // 64: skiff.v1.Volume.spec:type_name -> skiff.v1.VolumeSpec
-	48, // 65: skiff.v1.Volume.status:type_name -> skiff.v1.VolumeStatus
-	46, // 66: skiff.v1.VolumeSpec.local:type_name -> skiff.v1.LocalVolumeSource
-	30, // 67: skiff.v1.VolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
-	47, // 68: skiff.v1.VolumeSpec.nfs:type_name -> skiff.v1.NFSVolumeSource
-	0,  // 69: skiff.v1.ReplicaSet.metadata:type_name -> skiff.v1.ObjectMeta
-	50, // 70: skiff.v1.ReplicaSet.spec:type_name -> skiff.v1.ReplicaSetSpec
-	52, // 71: skiff.v1.ReplicaSet.status:type_name -> skiff.v1.ReplicaSetStatus
-	3,  // 72: skiff.v1.ReplicaSetSpec.selector:type_name -> skiff.v1.LabelSelector
-	51, // 73: skiff.v1.ReplicaSetSpec.template:type_name -> skiff.v1.PodTemplateSpec
-	0,  // 74: skiff.v1.PodTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
-	15, // 75: skiff.v1.PodTemplateSpec.spec:type_name -> skiff.v1.PodSpec
-	5,  // 76: skiff.v1.ReplicaSetStatus.conditions:type_name -> skiff.v1.Condition
-	0,  // 77: skiff.v1.Autoscaler.metadata:type_name -> skiff.v1.ObjectMeta
-	54, // 78: skiff.v1.Autoscaler.spec:type_name -> skiff.v1.AutoscalerSpec
-	60, // 79: skiff.v1.Autoscaler.status:type_name -> skiff.v1.AutoscalerStatus
-	55, // 80: skiff.v1.AutoscalerSpec.metrics:type_name -> skiff.v1.MetricSpec
-	58, // 81: skiff.v1.AutoscalerSpec.behavior:type_name -> skiff.v1.AutoscalerBehavior
-	56, // 82: skiff.v1.MetricSpec.resource:type_name -> skiff.v1.ResourceMetricSource
-	57, // 83: skiff.v1.ResourceMetricSource.target:type_name -> skiff.v1.MetricTarget
-	59, // 84: skiff.v1.AutoscalerBehavior.scale_up:type_name -> skiff.v1.ScalingRules
-	59, // 85: skiff.v1.AutoscalerBehavior.scale_down:type_name -> skiff.v1.ScalingRules
-	72, // 86: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
-	5,  // 87: skiff.v1.AutoscalerStatus.conditions:type_name -> skiff.v1.Condition
-	0,  // 88: skiff.v1.Event.metadata:type_name -> skiff.v1.ObjectMeta
-	62, // 89: skiff.v1.Event.involved_object:type_name -> skiff.v1.ObjectReference
-	72, // 90: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	72, // 91: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
-	92, // [92:92] is the sub-list for method output_type
-	92, // [92:92] is the sub-list for method input_type
-	92, // [92:92] is the sub-list for extension type_name
-	92, // [92:92] is the sub-list for extension extendee
-	0,  // [0:92] is the sub-list for field type_name
+	0,  // 62: skiff.v1.Volume.metadata:type_name -> skiff.v1.ObjectMeta
+	44, // 63: skiff.v1.Volume.spec:type_name -> skiff.v1.VolumeSpec
+	47, // 64: skiff.v1.Volume.status:type_name -> skiff.v1.VolumeStatus
+	45, // 65: skiff.v1.VolumeSpec.local:type_name -> skiff.v1.LocalVolumeSource
+	30, // 66: skiff.v1.VolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
+	46, // 67: skiff.v1.VolumeSpec.nfs:type_name -> skiff.v1.NFSVolumeSource
+	0,  // 68: skiff.v1.ReplicaSet.metadata:type_name -> skiff.v1.ObjectMeta
+	49, // 69: skiff.v1.ReplicaSet.spec:type_name -> skiff.v1.ReplicaSetSpec
+	51, // 70: skiff.v1.ReplicaSet.status:type_name -> skiff.v1.ReplicaSetStatus
+	3,  // 71: skiff.v1.ReplicaSetSpec.selector:type_name -> skiff.v1.LabelSelector
+	50, // 72: skiff.v1.ReplicaSetSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	0,  // 73: skiff.v1.PodTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
+	15, // 74: skiff.v1.PodTemplateSpec.spec:type_name -> skiff.v1.PodSpec
+	5,  // 75: skiff.v1.ReplicaSetStatus.conditions:type_name -> skiff.v1.Condition
+	0,  // 76: skiff.v1.Autoscaler.metadata:type_name -> skiff.v1.ObjectMeta
+	53, // 77: skiff.v1.Autoscaler.spec:type_name -> skiff.v1.AutoscalerSpec
+	59, // 78: skiff.v1.Autoscaler.status:type_name -> skiff.v1.AutoscalerStatus
+	54, // 79: skiff.v1.AutoscalerSpec.metrics:type_name -> skiff.v1.MetricSpec
+	57, // 80: skiff.v1.AutoscalerSpec.behavior:type_name -> skiff.v1.AutoscalerBehavior
+	55, // 81: skiff.v1.MetricSpec.resource:type_name -> skiff.v1.ResourceMetricSource
+	56, // 82: skiff.v1.ResourceMetricSource.target:type_name -> skiff.v1.MetricTarget
+	58, // 83: skiff.v1.AutoscalerBehavior.scale_up:type_name -> skiff.v1.ScalingRules
+	58, // 84: skiff.v1.AutoscalerBehavior.scale_down:type_name -> skiff.v1.ScalingRules
+	76, // 85: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
+	5,  // 86: skiff.v1.AutoscalerStatus.conditions:type_name -> skiff.v1.Condition
+	0,  // 87: skiff.v1.Event.metadata:type_name -> skiff.v1.ObjectMeta
+	61, // 88: skiff.v1.Event.involved_object:type_name -> skiff.v1.ObjectReference
+	76, // 89: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	76, // 90: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	0,  // 91: skiff.v1.Endpoints.metadata:type_name -> skiff.v1.ObjectMeta
+	63, // 92: skiff.v1.Endpoints.slices:type_name -> skiff.v1.EndpointSlice
+	64, // 93: skiff.v1.EndpointSlice.endpoints:type_name -> skiff.v1.ServiceEndpoint
+	66, // 94: skiff.v1.EndpointSlice.ports:type_name -> skiff.v1.EndpointPort
+	65, // 95: skiff.v1.ServiceEndpoint.conditions:type_name -> skiff.v1.EndpointConditions
+	61, // 96: skiff.v1.ServiceEndpoint.target_ref:type_name -> skiff.v1.ObjectReference
+	97, // [97:97] is the sub-list for method output_type
+	97, // [97:97] is the sub-list for method input_type
+	97, // [97:97] is the sub-list for extension type_name
+	97, // [97:97] is the sub-list for extension extendee
+	0,  // [0:97] is the sub-list for field type_name
 }
 
 func init() { file_skiff_v1_objects_proto_init() }
@@ -4894,18 +5158,18 @@ func file_skiff_v1_objects_proto_init() {
 	file_skiff_v1_objects_proto_msgTypes[16].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[26].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[32].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[50].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[54].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[57].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[49].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[53].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[56].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[58].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[59].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[60].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_skiff_v1_objects_proto_rawDesc), len(file_skiff_v1_objects_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   72,
+			NumMessages:   76,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
