@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"maps"
+	"slices"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -117,7 +118,7 @@ func (e *endpoints) sync(ctx context.Context, key string) error {
 		e.log.Debug("endpoints object is not this service's; leaving it", "key", key)
 		return nil
 	}
-	if slicesEqual(cur.GetSlices(), want) {
+	if slices.EqualFunc(cur.GetSlices(), want, func(a, b *skiffv1.EndpointSlice) bool { return proto.Equal(a, b) }) {
 		return nil
 	}
 	next := proto.Clone(cur).(*skiffv1.Endpoints)
@@ -143,16 +144,4 @@ func (e *endpoints) delete(ctx context.Context, ns, name string) error {
 func ownedBy(ep *skiffv1.Endpoints, uid string) bool {
 	ref := controllerRef(ep.GetMetadata())
 	return ref != nil && ref.GetKind() == "Service" && (uid == "" || ref.GetUid() == uid)
-}
-
-func slicesEqual(a, b []*skiffv1.EndpointSlice) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !proto.Equal(a[i], b[i]) {
-			return false
-		}
-	}
-	return true
 }
