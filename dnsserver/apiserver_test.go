@@ -90,7 +90,7 @@ func TestWithAPIServer(t *testing.T) {
 	_, err := c.Services().Create(ctx, &skiffv1.Service{
 		Metadata: &skiffv1.ObjectMeta{Name: "web", Namespace: "default"},
 		Spec: &skiffv1.ServiceSpec{Selector: map[string]string{"app": "web"},
-			Ports: []*skiffv1.ServicePort{{Name: "http", Protocol: "TCP", Port: 80}}},
+			Ports: []*skiffv1.ServicePort{{Name: "http", Protocol: "TCP", Port: 80, TargetPort: "8080"}}},
 	})
 	if err != nil {
 		t.Fatalf("create service: %v", err)
@@ -139,6 +139,12 @@ func TestWithAPIServer(t *testing.T) {
 		resp := ts.exchange(t, query("_http._tcp."+name, dns.TypeSRV), "udp")
 		if len(resp.Answer) != 2 || len(resp.Extra) != 2 {
 			return fmt.Errorf("SRV: %v", resp)
+		}
+		// Headless: the port the pods listen on, not the service's.
+		for _, r := range resp.Answer {
+			if r.(*dns.SRV).Port != 8080 {
+				return fmt.Errorf("SRV port: %v", r)
+			}
 		}
 		return nil
 	})

@@ -5,7 +5,6 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
-	"slices"
 
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/proto"
@@ -86,7 +85,7 @@ func (b *apiBackend) serviceEvent(l Listener, old, s *skiffv1.Service) {
 // endpointsEvent tells the listener about the service whose endpoints may
 // have moved; old or ep is nil for an add or a delete.
 func (b *apiBackend) endpointsEvent(l Listener, old, ep *skiffv1.Endpoints) {
-	if old != nil && ep != nil && slices.Equal(readyEndpoints(old), readyEndpoints(ep)) {
+	if old != nil && ep != nil && endpointsEqual(readyEndpoints(old), readyEndpoints(ep)) {
 		return // e.g. a pod that is not ready yet, or one still terminating
 	}
 	m := cmp.Or(ep, old).GetMetadata()

@@ -65,6 +65,13 @@ func readyEndpoints(ep *skiffv1.Endpoints) []Endpoint {
 	var out []Endpoint
 	seen := map[netip.Addr]bool{}
 	for _, s := range ep.GetSlices() {
+		// Never nil: a slice without ports serves none of the service's.
+		ports := map[string]uint16{}
+		for _, p := range s.GetPorts() {
+			if p.GetPort() > 0 && p.GetPort() <= 65535 {
+				ports[strings.ToLower(p.GetName())] = uint16(p.GetPort())
+			}
+		}
 		for _, e := range s.GetEndpoints() {
 			if !e.GetConditions().GetReady() {
 				continue
@@ -75,7 +82,7 @@ func readyEndpoints(ep *skiffv1.Endpoints) []Endpoint {
 					continue
 				}
 				seen[ip.Unmap()] = true
-				out = append(out, Endpoint{IP: ip.Unmap(), Pod: e.GetTargetRef().GetName()})
+				out = append(out, Endpoint{IP: ip.Unmap(), Pod: e.GetTargetRef().GetName(), Ports: ports})
 			}
 		}
 	}
