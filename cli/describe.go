@@ -73,6 +73,13 @@ func describeOne(cmd *cobra.Command, e *env, c *client.Client, info skiffv1.Kind
 			return err
 		}
 	}
+	if info.Kind == skiffv1.Kind_KIND_SERVICE {
+		ep, err := c.Endpoints().Get(ctx, obj.GetMetadata().GetNamespace(), name)
+		if err != nil && !client.IsNotFound(err) {
+			return apiErr(err)
+		}
+		d.endpoints = ep
+	}
 	d.describe(obj)
 	if info.Kind != skiffv1.Kind_KIND_EVENT {
 		d.events(events)
@@ -87,6 +94,8 @@ type describer struct {
 	now time.Time
 	// sets are the replica sets of a described deployment.
 	sets []*skiffv1.ReplicaSet
+	// endpoints is the described service's Endpoints object, if any.
+	endpoints *skiffv1.Endpoints
 }
 
 func newDescriber(w io.Writer, now time.Time) *describer {
@@ -211,6 +220,8 @@ func (d *describer) describe(obj skiffv1.Resource) {
 		d.configMap(o)
 	case *skiffv1.Secret:
 		d.secret(o)
+	case *skiffv1.Endpoints:
+		d.endpointSlices(o)
 	case *skiffv1.Namespace:
 		d.kv(0, "Status", orUnknown(o.GetStatus().GetPhase()))
 	case *skiffv1.Event:

@@ -233,15 +233,40 @@ func (d *describer) service(s *skiffv1.Service) {
 		d.kv(0, "Port", fmt.Sprintf("%s  %d/%s", name, p.GetPort(), orDefault(p.GetProtocol(), "TCP")))
 		d.kv(0, "TargetPort", fmt.Sprintf("%s/%s", targetPort(p), orDefault(p.GetProtocol(), "TCP")))
 	}
-	d.kv(0, "Endpoints", serviceEndpoints(s, 0))
-	var notReady []string
-	for _, ep := range s.GetStatus().GetEndpoints() {
-		if !ep.GetReady() {
-			notReady = append(notReady, ep.GetIp())
-		}
-	}
-	if len(notReady) > 0 {
+	d.kv(0, "Endpoints", formatEndpoints(d.endpoints, 0))
+	if notReady := endpointAddresses(d.endpoints, false); len(notReady) > 0 {
 		d.kv(0, "Not Ready", strings.Join(notReady, ","))
+	}
+}
+
+// endpointSlices describes an Endpoints object as kubectl describes
+// Endpoints' subsets: one block per set of ports.
+func (d *describer) endpointSlices(ep *skiffv1.Endpoints) {
+	if len(ep.GetSlices()) == 0 {
+		d.kv(0, "Subsets", "<none>")
+		return
+	}
+	d.head(0, "Subsets")
+	for _, s := range ep.GetSlices() {
+		var ready, notReady []string
+		for _, e := range s.GetEndpoints() {
+			ip := strings.Join(e.GetAddresses(), ",")
+			switch c := e.GetConditions(); {
+			case c.GetReady():
+				ready = append(ready, ip)
+			case c.GetTerminating():
+				notReady = append(notReady, ip+" (terminating)")
+			default:
+				notReady = append(notReady, ip)
+			}
+		}
+		d.kv(1, "Addresses", orNone(strings.Join(ready, ",")))
+		d.kv(1, "NotReadyAddresses", orNone(strings.Join(notReady, ",")))
+		var ports []string
+		for _, p := range s.GetPorts() {
+			ports = append(ports, fmt.Sprintf("%s %d/%s", orDefault(p.GetName(), "<unset>"), p.GetPort(), p.GetProtocol()))
+		}
+		d.kv(1, "Ports", orNone(strings.Join(ports, ", ")))
 	}
 }
 

@@ -15,6 +15,7 @@ func TestDescribeGolden(t *testing.T) {
 		{"describe_node", "describe node node1"},
 		{"describe_node_tainted", "describe no node2"},
 		{"describe_service", "describe svc web"},
+		{"describe_endpoints", "describe ep many"},
 		{"describe_volume", "describe vol data"},
 		{"describe_replicaset", "describe rs web"},
 		{"describe_autoscaler", "describe as web"},

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -139,13 +140,34 @@ func fixture(t *testing.T, r *runner) {
 		Selector: map[string]string{"app": "web"},
 		Ports:    []*skiffv1.ServicePort{{Name: "http", Port: 80, TargetPort: "8080"}},
 	}}))
-	must(c.Services().ModifyStatus(ctx, "default", "web", func(s *skiffv1.Service) error {
-		s.Status = &skiffv1.ServiceStatus{Endpoints: []*skiffv1.Endpoint{
-			{Ip: "10.244.0.5", PodName: "web", NodeName: "node1", Ready: true},
-			{Ip: "10.244.0.8", PodName: "web-2", NodeName: "node1", Ready: false},
-		}}
-		return nil
+	// As the endpoints controller keeps them (no controller runs here).
+	podRef := func(name string) *skiffv1.ObjectReference {
+		return &skiffv1.ObjectReference{Kind: "Pod", Namespace: "default", Name: name}
+	}
+	must(c.Endpoints().Create(ctx, &skiffv1.Endpoints{Metadata: meta("default", "web", map[string]string{"kubernetes.io/service-name": "web"}),
+		Slices: []*skiffv1.EndpointSlice{{
+			Ports: []*skiffv1.EndpointPort{{Name: "http", Port: 8080}},
+			Endpoints: []*skiffv1.ServiceEndpoint{
+				{Addresses: []string{"10.244.0.5"}, NodeName: "node1", TargetRef: podRef("web"), Conditions: &skiffv1.EndpointConditions{Ready: true, Serving: true}},
+				{Addresses: []string{"10.244.0.8"}, NodeName: "node1", TargetRef: podRef("web-2"), Conditions: &skiffv1.EndpointConditions{}},
+			},
+		}},
 	}))
+	// Four ready pods behind a named port that resolves differently in one.
+	many := &skiffv1.Endpoints{Metadata: meta("default", "many", nil)}
+	for i, port := range []int32{8080, 8081} {
+		s := &skiffv1.EndpointSlice{Ports: []*skiffv1.EndpointPort{{Name: "http", Port: port}}}
+		for j := 0; j < 3-2*i; j++ {
+			s.Endpoints = append(s.Endpoints, &skiffv1.ServiceEndpoint{
+				Addresses: []string{fmt.Sprintf("10.244.%d.%d", i, 10+j)}, Conditions: &skiffv1.EndpointConditions{Ready: true, Serving: true},
+			})
+		}
+		many.Slices = append(many.Slices, s)
+	}
+	many.Slices[0].Endpoints = append(many.Slices[0].Endpoints, &skiffv1.ServiceEndpoint{
+		Addresses: []string{"10.244.0.20"}, Conditions: &skiffv1.EndpointConditions{Serving: true, Terminating: true},
+	})
+	must(c.Endpoints().Create(ctx, many))
 	must(c.Services().Create(ctx, &skiffv1.Service{Metadata: meta("default", "db", nil), Spec: &skiffv1.ServiceSpec{
 		Ports: []*skiffv1.ServicePort{{Name: "pg", Port: 5432}, {Name: "stats", Port: 5433, Protocol: "UDP"}},
 	}}))

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -119,6 +120,9 @@ func runGet(cmd *cobra.Command, e *env, o *getOpts, args []string) error {
 	}
 
 	topts := tableOpts{wide: o.output == "wide", namespace: o.allNamespaces && info.Namespaced, noHeaders: o.noHeaders}
+	if err := addEndpoints(cmd.Context(), e, c, info, ns, o.output, &topts); err != nil {
+		return err
+	}
 	switch {
 	case len(objs) == 0 && len(names) == 0 && (o.output == "" || o.output == "wide"):
 		if !o.watch {
@@ -280,6 +284,9 @@ func runGetKinds(cmd *cobra.Command, e *env, o *getOpts, args []string) error {
 		}
 		topts := tableOpts{wide: o.output == "wide", namespace: o.allNamespaces && info.Namespaced,
 			noHeaders: o.noHeaders, namePrefix: lower(info) + "/"}
+		if err := addEndpoints(cmd.Context(), e, c, info, ns, o.output, &topts); err != nil {
+			return err
+		}
 		if err := printTable(out, info, objs, topts, e.now()); err != nil {
 			return err
 		}
@@ -292,4 +299,17 @@ func runGetKinds(cmd *cobra.Command, e *env, o *getOpts, args []string) error {
 		fmt.Fprintln(cmd.ErrOrStderr(), noResources(infos[0], ns))
 	}
 	return nil
+}
+
+// addEndpoints fetches what a table of services shows in its ENDPOINTS
+// column. A watch keeps showing those of when it began.
+func addEndpoints(ctx context.Context, e *env, c *client.Client, info skiffv1.KindInfo, ns, output string, topts *tableOpts) error {
+	if info.Kind != skiffv1.Kind_KIND_SERVICE || (output != "" && output != "wide") {
+		return nil
+	}
+	ctx, cancel := e.call(ctx)
+	defer cancel()
+	eps, err := endpointsByService(ctx, c, ns)
+	topts.endpoints = eps
+	return err
 }

@@ -17,6 +17,7 @@ func TestGetGolden(t *testing.T) {
 		{"get_nodes", "get nodes"},
 		{"get_nodes_wide", "get no -o wide"},
 		{"get_services", "get svc"},
+		{"get_endpoints", "get endpoints"},
 		{"get_volumes", "get vol"},
 		{"get_volumes_wide", "get volumes -o wide"},
 		{"get_replicasets", "get rs"},

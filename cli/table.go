@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/skiff-sh/skiff/client"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
@@ -26,6 +27,9 @@ type tableOpts struct {
 	// namePrefix goes before each NAME ("pod/"), when several kinds share
 	// the output.
 	namePrefix string
+	// endpoints are the Endpoints objects by service key, for the
+	// ENDPOINTS column of services.
+	endpoints map[string]*skiffv1.Endpoints
 }
 
 // newTabWriter aligns columns as kubectl does.
@@ -35,7 +39,7 @@ func newTabWriter(w io.Writer) *tabwriter.Writer {
 
 // printTable writes objects of one kind as an aligned table.
 func printTable(w io.Writer, info skiffv1.KindInfo, objs []skiffv1.Resource, opts tableOpts, now time.Time) error {
-	t := tableFor(info.Kind)
+	t := tableFor(info.Kind, opts)
 	tw := newTabWriter(w)
 	if !opts.noHeaders {
 		h := t.headers
@@ -63,14 +67,18 @@ func printTable(w io.Writer, info skiffv1.KindInfo, objs []skiffv1.Resource, opt
 	return tw.Flush()
 }
 
-func tableFor(k skiffv1.Kind) table {
+func tableFor(k skiffv1.Kind, opts tableOpts) table {
 	switch k {
 	case skiffv1.Kind_KIND_POD:
 		return table{[]string{"NAME", "READY", "STATUS", "RESTARTS", "AGE"}, []string{"IP", "NODE"}, podRow}
 	case skiffv1.Kind_KIND_NODE:
 		return table{[]string{"NAME", "STATUS", "ROLES", "AGE", "VERSION"}, []string{"INTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION"}, nodeRow}
 	case skiffv1.Kind_KIND_SERVICE:
-		return table{[]string{"NAME", "PORT(S)", "SELECTOR", "ENDPOINTS", "AGE"}, nil, serviceRow}
+		return table{[]string{"NAME", "PORT(S)", "SELECTOR", "ENDPOINTS", "AGE"}, nil, func(o skiffv1.Resource, now time.Time) ([]string, []string) {
+			return serviceRow(o.(*skiffv1.Service), opts.endpoints[client.KeyOf(o)], now)
+		}}
+	case skiffv1.Kind_KIND_ENDPOINTS:
+		return table{[]string{"NAME", "ENDPOINTS", "AGE"}, nil, endpointsRow}
 	case skiffv1.Kind_KIND_VOLUME:
 		return table{[]string{"NAME", "ACCESS", "CAPACITY", "NODE", "STATUS", "AGE"}, []string{"SOURCE", "USED-BY"}, volumeRow}
 	case skiffv1.Kind_KIND_REPLICA_SET:
@@ -173,13 +181,12 @@ func nodeAddress(n *skiffv1.Node, typ string) string {
 	return ""
 }
 
-func serviceRow(o skiffv1.Resource, now time.Time) ([]string, []string) {
-	s := o.(*skiffv1.Service)
+func serviceRow(s *skiffv1.Service, ep *skiffv1.Endpoints, now time.Time) ([]string, []string) {
 	return []string{
 		s.GetMetadata().GetName(),
 		servicePorts(s),
 		orNone(formatMap(s.GetSpec().GetSelector())),
-		serviceEndpoints(s, 3),
+		formatEndpoints(ep, 3),
 		age(s.GetMetadata().GetCreationTimestamp(), now),
 	}, nil
 }
@@ -198,31 +205,6 @@ func servicePorts(s *skiffv1.Service) string {
 		return "<none>"
 	}
 	return strings.Join(out, ",")
-}
-
-// serviceEndpoints lists ready endpoints as ip:targetPort, the first max of
-// them and a count of the rest, like kubectl's endpoints column.
-func serviceEndpoints(s *skiffv1.Service, max int) string {
-	var addrs []string
-	for _, ep := range s.GetStatus().GetEndpoints() {
-		if !ep.GetReady() {
-			continue
-		}
-		if ports := s.GetSpec().GetPorts(); len(ports) > 0 {
-			for _, p := range ports {
-				addrs = append(addrs, fmt.Sprintf("%s:%s", ep.GetIp(), targetPort(p)))
-			}
-		} else {
-			addrs = append(addrs, ep.GetIp())
-		}
-	}
-	switch {
-	case len(addrs) == 0:
-		return "<none>"
-	case max > 0 && len(addrs) > max:
-		return fmt.Sprintf("%s + %d more...", strings.Join(addrs[:max], ","), len(addrs)-max)
-	}
-	return strings.Join(addrs, ",")
 }
 
 func targetPort(p *skiffv1.ServicePort) string {

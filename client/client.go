@@ -83,6 +83,9 @@ func (c *Client) ConfigMaps() Resource[*skiffv1.ConfigMap] {
 	return For[*skiffv1.ConfigMap](c)
 }
 func (c *Client) Secrets() Resource[*skiffv1.Secret] { return For[*skiffv1.Secret](c) }
+func (c *Client) Endpoints() Resource[*skiffv1.Endpoints] {
+	return For[*skiffv1.Endpoints](c)
+}
 
 // Bind assigns a pending pod to a node (compare-and-swap on the pod when
 // resourceVersion is set).

@@ -11,7 +11,7 @@ import (
 )
 
 // informers are the caches the controllers share: one list+watch per kind.
-// Services and volumes are watched only for the garbage collector.
+// Volumes are watched only for the garbage collector.
 type informers struct {
 	pods        *client.Informer[*skiffv1.Pod]
 	rss         *client.Informer[*skiffv1.ReplicaSet]
@@ -20,6 +20,7 @@ type informers struct {
 	services    *client.Informer[*skiffv1.Service]
 	volumes     *client.Informer[*skiffv1.Volume]
 	deployments *client.Informer[*skiffv1.Deployment]
+	endpoints   *client.Informer[*skiffv1.Endpoints]
 }
 
 func newInformers(c *client.Client, log *slog.Logger) *informers {
@@ -32,6 +33,7 @@ func newInformers(c *client.Client, log *slog.Logger) *informers {
 		services:    client.NewInformer(c.Services(), all, log),
 		volumes:     client.NewInformer(c.Volumes(), all, log),
 		deployments: client.NewInformer(c.Deployments(), all, log),
+		endpoints:   client.NewInformer(c.Endpoints(), all, log),
 	}
 	inf.pods.AddIndex(indexNamespace, byNamespace[*skiffv1.Pod])
 	inf.pods.AddIndex(indexNode, byNode)
@@ -40,6 +42,8 @@ func newInformers(c *client.Client, log *slog.Logger) *informers {
 	inf.rss.AddIndex(indexOwner, byOwner[*skiffv1.ReplicaSet])
 	inf.autoscalers.AddIndex(indexOwner, byOwner[*skiffv1.Autoscaler])
 	inf.services.AddIndex(indexOwner, byOwner[*skiffv1.Service])
+	inf.services.AddIndex(indexNamespace, byNamespace[*skiffv1.Service])
+	inf.endpoints.AddIndex(indexOwner, byOwner[*skiffv1.Endpoints])
 	inf.volumes.AddIndex(indexOwner, byOwner[*skiffv1.Volume])
 	inf.deployments.AddIndex(indexNamespace, byNamespace[*skiffv1.Deployment])
 	return inf
@@ -54,11 +58,12 @@ func (inf *informers) start(ctx context.Context, g *errgroup.Group) {
 	g.Go(func() error { return inf.services.Run(ctx) })
 	g.Go(func() error { return inf.volumes.Run(ctx) })
 	g.Go(func() error { return inf.deployments.Run(ctx) })
+	g.Go(func() error { return inf.endpoints.Run(ctx) })
 }
 
 // waitForSync blocks until every informer has its first list, or ctx ends.
 func (inf *informers) waitForSync(ctx context.Context) bool {
 	return inf.pods.WaitForSync(ctx) && inf.rss.WaitForSync(ctx) && inf.nodes.WaitForSync(ctx) &&
 		inf.autoscalers.WaitForSync(ctx) && inf.services.WaitForSync(ctx) && inf.volumes.WaitForSync(ctx) &&
-		inf.deployments.WaitForSync(ctx)
+		inf.deployments.WaitForSync(ctx) && inf.endpoints.WaitForSync(ctx)
 }

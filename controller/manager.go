@@ -39,6 +39,7 @@ func (mg *Manager) Run(ctx context.Context) error {
 	nl := newNodeLifecycle(cfg, inf, mg.m, rec)
 	as := newAutoscalers(cfg, inf, mg.m, rec)
 	dp := newDeployments(cfg, inf, mg.m, rec)
+	ep := newEndpoints(cfg, inf, mg.m)
 
 	g, ctx := errgroup.WithContext(ctx)
 	inf.start(ctx, g)
@@ -46,7 +47,7 @@ func (mg *Manager) Run(ctx context.Context) error {
 		return g.Wait()
 	}
 	mg.log.Info("controllers started", "workers", cfg.Workers)
-	for _, r := range []*reconciler{rs.r, gc.r, nl.r, as.r, dp.r} {
+	for _, r := range []*reconciler{rs.r, gc.r, nl.r, as.r, dp.r, ep.r} {
 		g.Go(func() error { r.run(ctx); return nil })
 	}
 	g.Go(func() error { nl.monitor(ctx); return nil })

@@ -16,9 +16,10 @@ const (
 	nameNodeLifecycle = "nodelifecycle"
 	nameAutoscaler    = "autoscaler"
 	nameDeployment    = "deployment"
+	nameEndpoints     = "endpoints"
 )
 
-var reconcilerNames = []string{nameReplicaSet, nameGarbage, nameNodeLifecycle, nameAutoscaler, nameDeployment}
+var reconcilerNames = []string{nameReplicaSet, nameGarbage, nameNodeLifecycle, nameAutoscaler, nameDeployment, nameEndpoints}
 
 type metrics struct {
 	duration *prometheus.HistogramVec

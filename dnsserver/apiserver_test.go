@@ -3,22 +3,25 @@ package dnsserver
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/skiff-sh/skiff/apiserver/apitest"
 	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/controller"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
-// eventually retries check until it passes or 5 s pass: watch events take
+// eventually retries check until it passes or 30 s pass: watch events take
 // a moment to arrive, but then the answer is there at once.
 func eventually(t *testing.T, what string, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		err := check()
 		if err == nil {
@@ -29,6 +32,32 @@ func eventually(t *testing.T, what string, check func() error) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// startEndpointsController runs the controllers against api until the test
+// ends: DNS follows the Endpoints objects they keep. Node n1 exists for
+// pods bound to it, and is never declared gone.
+func startEndpointsController(t *testing.T, api *apitest.Server) {
+	t.Helper()
+	if _, err := api.Client.Nodes().Create(context.Background(), &skiffv1.Node{Metadata: &skiffv1.ObjectMeta{Name: "n1"}}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := controller.New(controller.Config{
+		Client: api.Client, Logger: slog.New(slog.DiscardHandler), Metrics: prometheus.NewRegistry(),
+		NodeGracePeriod: time.Hour,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("controllers: %v", err)
+		}
+	})
 }
 
 func newPod(name string, labels map[string]string) *skiffv1.Pod {
@@ -61,11 +90,12 @@ func TestWithAPIServer(t *testing.T) {
 	_, err := c.Services().Create(ctx, &skiffv1.Service{
 		Metadata: &skiffv1.ObjectMeta{Name: "web", Namespace: "default"},
 		Spec: &skiffv1.ServiceSpec{Selector: map[string]string{"app": "web"},
-			Ports: []*skiffv1.ServicePort{{Name: "http", Protocol: "TCP", Port: 80}}},
+			Ports: []*skiffv1.ServicePort{{Name: "http", Protocol: "TCP", Port: 80, TargetPort: "8080"}}},
 	})
 	if err != nil {
 		t.Fatalf("create service: %v", err)
 	}
+	startEndpointsController(t, api)
 	ts := startServer(t, Config{Client: c})
 	name := "web.default.svc.cluster.local."
 	want := func(ips ...string) func() error {
@@ -110,6 +140,12 @@ func TestWithAPIServer(t *testing.T) {
 		if len(resp.Answer) != 2 || len(resp.Extra) != 2 {
 			return fmt.Errorf("SRV: %v", resp)
 		}
+		// Headless: the port the pods listen on, not the service's.
+		for _, r := range resp.Answer {
+			if r.(*dns.SRV).Port != 8080 {
+				return fmt.Errorf("SRV port: %v", r)
+			}
+		}
 		return nil
 	})
 	eventually(t, "pod record and PTR", func() error {
@@ -131,6 +167,35 @@ func TestWithAPIServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "relabelled", want("10.9.0.12"))
+
+	// A pod on a node, deleted gracefully: it leaves the answers while it
+	// still exists (terminating), before its node confirms it stopped.
+	bound := newPod("web-4", map[string]string{"app": "web"})
+	bound.Spec.NodeName = "n1"
+	if _, err := c.Pods().Create(ctx, bound); err != nil {
+		t.Fatal(err)
+	}
+	setStatus(t, c, "web-4", "10.9.0.4", true)
+	eventually(t, "bound pod ready", want("10.9.0.12", "10.9.0.4"))
+	if _, gone, err := c.Pods().Delete(ctx, "default", "web-4", client.DeleteOptions{}); err != nil || gone {
+		t.Fatalf("graceful delete: gone=%v err=%v", gone, err)
+	}
+	eventually(t, "terminating pod out of the answers", want("10.9.0.12"))
+	if _, err := c.Pods().Get(ctx, "default", "web-4"); err != nil {
+		t.Fatalf("the terminating pod should still exist: %v", err)
+	}
+	eventually(t, "web-4 listed as terminating", func() error {
+		ep, err := c.Endpoints().Get(ctx, "default", "web")
+		if err != nil {
+			return err
+		}
+		for _, e := range ep.GetSlices()[0].GetEndpoints() {
+			if e.GetTargetRef().GetName() == "web-4" && e.GetConditions().GetTerminating() {
+				return nil
+			}
+		}
+		return fmt.Errorf("endpoints %v", ep.GetSlices())
+	})
 
 	if _, _, err := c.Pods().Delete(ctx, "default", "web-2", client.DeleteOptions{}); err != nil {
 		t.Fatal(err)
@@ -191,6 +256,19 @@ func TestWithAPIServerInitialSync(t *testing.T) {
 			}
 			setStatus(t, c, name, fmt.Sprintf("10.8.%d.%d", i, j+1), true)
 		}
+	}
+	startEndpointsController(t, api)
+	for i := 0; i < nSvc; i++ {
+		eventually(t, "endpoints kept", func() error {
+			ep, err := c.Endpoints().Get(ctx, "default", fmt.Sprintf("app-%d", i))
+			if err != nil {
+				return err
+			}
+			if n := len(readyEndpoints(ep)); n != nPods {
+				return fmt.Errorf("app-%d: %d ready endpoints", i, n)
+			}
+			return nil
+		})
 	}
 	ts := startServer(t, Config{Client: c})
 	for i := 0; i < nSvc; i++ {

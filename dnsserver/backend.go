@@ -2,7 +2,9 @@ package dnsserver
 
 import (
 	"context"
+	"maps"
 	"net/netip"
+	"slices"
 )
 
 // Backend is the cluster state that DNS answers come from, in the terms DNS
@@ -56,6 +58,26 @@ type Port struct {
 type Endpoint struct {
 	IP  netip.Addr
 	Pod string // pod name, for logs and tests
+	// Ports are the ports the pod serves the service's ports on (their
+	// targetPorts, resolved), by service port name. SRV records of a
+	// headless service carry these, as CoreDNS's do: a client following
+	// them connects where the pod listens. Nil: the service's own ports.
+	Ports map[string]uint16
+}
+
+// port is where ep serves the service port p; false when it does not.
+func (ep Endpoint) port(p Port) (uint16, bool) {
+	if ep.Ports == nil {
+		return p.Port, true
+	}
+	n, ok := ep.Ports[p.Name]
+	return n, ok
+}
+
+func endpointsEqual(a, b []Endpoint) bool {
+	return slices.EqualFunc(a, b, func(x, y Endpoint) bool {
+		return x.IP == y.IP && x.Pod == y.Pod && maps.Equal(x.Ports, y.Ports)
+	})
 }
 
 // Pod is a live pod as DNS sees it.

@@ -29,6 +29,10 @@ func clusterBackend() *MemoryBackend {
 
 func clusterCases() []dnstest.Case {
 	return []dnstest.Case{
+		{Qname: "dns-version.cluster.local.", Qtype: dns.TypeTXT, Answer: []dns.RR{
+			rr(`dns-version.cluster.local. 5 IN TXT "1.1.0"`),
+		}},
+		{Qname: "dns-version.cluster.local.", Qtype: dns.TypeA, Ns: []dns.RR{rr(soa)}},
 		{Qname: "web.default.svc.cluster.local.", Qtype: dns.TypeA, Answer: []dns.RR{
 			rr("web.default.svc.cluster.local. 5 IN A 10.0.0.1"),
 			rr("web.default.svc.cluster.local. 5 IN A 10.0.0.2"),

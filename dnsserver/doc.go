@@ -1,5 +1,6 @@
 // Package dnsserver is skiff's cluster DNS: it answers
-// <svc>.<ns>.svc.<domain> with the IPs of the ready pods behind a service,
+// <svc>.<ns>.svc.<domain> with the IPs of the ready endpoints of a service
+// (its Endpoints object, kept by the endpoints controller),
 // SRV records for its named ports, <a-b-c-d>.<ns>.pod.<domain> and PTR
 // records for pod IPs, and forwards every other name to upstream resolvers.
 //

@@ -5,13 +5,12 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/skiff-sh/skiff/labels"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
-// This file turns API objects into DNS's view of them. It is the one place
-// that decides which pods are behind a service, so the informer backend and
-// the tests agree.
+// This file turns API objects into DNS's view of them. Which pods are behind
+// a service comes from its Endpoints object (the endpoints controller
+// decides); here only which of them are served.
 
 // podIP is the pod's IP when the pod is live: it has an address, is not
 // being deleted, and has not finished. A finished or deleting pod's IP may
@@ -31,26 +30,6 @@ func podIP(p *skiffv1.Pod) (netip.Addr, bool) {
 	return ip.Unmap(), true
 }
 
-// podReady reports whether p is live and its Ready condition is True:
-// only those pods are served for a service.
-func podReady(p *skiffv1.Pod) bool {
-	if _, ok := podIP(p); !ok {
-		return false
-	}
-	return skiffv1.IsPodReady(p)
-}
-
-// selects reports whether a service's selector picks a pod. A service
-// without a selector picks nothing: as in Kubernetes, its endpoints would be
-// managed by hand, which skiff does not do.
-func selects(svc *skiffv1.Service, p *skiffv1.Pod) bool {
-	sel := svc.GetSpec().GetSelector()
-	if len(sel) == 0 || p.GetMetadata().GetNamespace() != svc.GetMetadata().GetNamespace() {
-		return false
-	}
-	return labels.SelectorFromSet(sel).Matches(p.GetMetadata().GetLabels())
-}
-
 // servicePorts converts a service's ports; out-of-range ones are dropped
 // (validation should have refused them).
 func servicePorts(svc *skiffv1.Service) []Port {
@@ -68,27 +47,46 @@ func servicePorts(svc *skiffv1.Service) []Port {
 	return out
 }
 
-// serviceView builds DNS's view of svc from the candidate pods (any
-// superset of the pods it selects).
-func serviceView(svc *skiffv1.Service, candidates []*skiffv1.Pod) Service {
-	out := Service{
+// serviceView builds DNS's view of svc from its Endpoints object (nil when
+// there is none yet: no endpoints).
+func serviceView(svc *skiffv1.Service, ep *skiffv1.Endpoints) Service {
+	return Service{
 		Namespace: svc.GetMetadata().GetNamespace(),
 		Name:      svc.GetMetadata().GetName(),
 		Ports:     servicePorts(svc),
+		Endpoints: readyEndpoints(ep),
 	}
+}
+
+// readyEndpoints are the addresses of ep's ready endpoints, once each,
+// sorted by IP. Only ready ones are served: a pod that fails its readiness
+// probe or is terminating drops out of the answers at once.
+func readyEndpoints(ep *skiffv1.Endpoints) []Endpoint {
+	var out []Endpoint
 	seen := map[netip.Addr]bool{}
-	for _, p := range candidates {
-		if !selects(svc, p) || !podReady(p) {
-			continue
+	for _, s := range ep.GetSlices() {
+		// Never nil: a slice without ports serves none of the service's.
+		ports := map[string]uint16{}
+		for _, p := range s.GetPorts() {
+			if p.GetPort() > 0 && p.GetPort() <= 65535 {
+				ports[strings.ToLower(p.GetName())] = uint16(p.GetPort())
+			}
 		}
-		ip, _ := podIP(p)
-		if seen[ip] {
-			continue
+		for _, e := range s.GetEndpoints() {
+			if !e.GetConditions().GetReady() {
+				continue
+			}
+			for _, a := range e.GetAddresses() {
+				ip, err := netip.ParseAddr(a)
+				if err != nil || seen[ip.Unmap()] {
+					continue
+				}
+				seen[ip.Unmap()] = true
+				out = append(out, Endpoint{IP: ip.Unmap(), Pod: e.GetTargetRef().GetName(), Ports: ports})
+			}
 		}
-		seen[ip] = true
-		out.Endpoints = append(out.Endpoints, Endpoint{IP: ip, Pod: p.GetMetadata().GetName()})
 	}
-	sortEndpoints(out.Endpoints)
+	sortEndpoints(out)
 	return out
 }
 

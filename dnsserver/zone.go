@@ -119,8 +119,22 @@ func newZone(domain string, ttl time.Duration, b Backend, log *slog.Logger, onSt
 	z.put(z.domainKey, &entry{types: []typedAnswer{{dns.TypeSOA, apexSOA}}, soa: z.soaDomain})
 	z.put(wireKey("svc."+z.domain), &entry{soa: z.soaDomain})
 	z.put(wireKey("pod."+z.domain), &entry{soa: z.soaDomain})
+	// The Kubernetes DNS spec's schema version record (its §2.2).
+	version := "dns-version." + z.domain
+	txt, err := pack(version, dns.TypeTXT, []dns.RR{&dns.TXT{
+		Hdr: dns.RR_Header{Name: version, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: z.ttl},
+		Txt: []string{dnsSchemaVersion},
+	}}, nil)
+	if err != nil {
+		return nil, err
+	}
+	z.put(wireKey(version), &entry{types: []typedAnswer{{dns.TypeTXT, txt}}, soa: z.soaDomain})
 	return z, nil
 }
+
+// dnsSchemaVersion is the version of the Kubernetes DNS-based service
+// discovery spec served.
+const dnsSchemaVersion = "1.1.0"
 
 // ---- reading ----
 

@@ -84,25 +84,38 @@ func (z *zone) serviceEntries(svc Service, o *owner, v uint64) map[string]*entry
 	return s.out
 }
 
-// srv lists one SRV per port and endpoint, with the endpoints' addresses
-// as additional records. Weights share 100 among the records, as CoreDNS
+// srv lists one SRV per port and endpoint that serves it, at the port the
+// endpoint serves it on, with the endpoints' addresses as additional
+// records. Weights share 100 among the records, as CoreDNS
 // does.
 func (z *zone) srv(owner string, ports []Port, eps []Endpoint, hosts []string) (srv, extra []dns.RR) {
-	n := len(ports) * len(eps)
-	if n == 0 {
-		return nil, nil
-	}
-	weight := uint16(max(100/n, 1))
+	var recs []*dns.SRV
+	targets := map[int]bool{}
 	for _, p := range ports {
-		for i := range eps {
-			srv = append(srv, &dns.SRV{
+		for i, ep := range eps {
+			port, ok := ep.port(p)
+			if !ok {
+				continue // the pod does not serve this port
+			}
+			targets[i] = true
+			recs = append(recs, &dns.SRV{
 				Hdr:      dns.RR_Header{Name: owner, Rrtype: dns.TypeSRV, Class: dns.ClassINET, Ttl: z.ttl},
-				Priority: 0, Weight: weight, Port: p.Port, Target: hosts[i],
+				Priority: 0, Port: port, Target: hosts[i],
 			})
 		}
 	}
+	if len(recs) == 0 {
+		return nil, nil
+	}
+	weight := uint16(max(100/len(recs), 1))
+	for _, r := range recs {
+		r.Weight = weight
+		srv = append(srv, r)
+	}
 	for i, ep := range eps {
-		extra = append(extra, addrRR(hosts[i], ep.IP, z.ttl))
+		if targets[i] {
+			extra = append(extra, addrRR(hosts[i], ep.IP, z.ttl))
+		}
 	}
 	return srv, extra
 }

@@ -42,6 +42,17 @@ func TestUpHelloEndToEnd(t *testing.T) {
 		}
 		return nil
 	})
+	// The endpoints controller lists the pod behind the service, at its
+	// targetPort; get svc shows the same.
+	eventually(t, "endpoints of hello", func() error {
+		for _, args := range [][]string{{"get", "endpoints", "hello"}, {"get", "svc", "hello"}} {
+			out, err := c.Skiff(args...)
+			if err != nil || !strings.Contains(out, ip+":8080") {
+				return fmt.Errorf("%s: %v\n%s", strings.Join(args, " "), err, out)
+			}
+		}
+		return nil
+	})
 	// The registry serves TLS with the server's certificate; the command
 	// line trusts it through its config.
 	if out, err := c.Skiff("image", "ls"); err != nil || !strings.Contains(out, "demo") {

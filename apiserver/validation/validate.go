@@ -51,6 +51,8 @@ func Validate(obj skiffv1.Resource) error {
 		validateSecret(e, o)
 	case *skiffv1.Deployment:
 		validateDeployment(e, o.GetSpec())
+	case *skiffv1.Endpoints:
+		validateEndpoints(e, o)
 	case *skiffv1.Event:
 		if o.GetInvolvedObject().GetName() == "" {
 			e.add("involvedObject.name", "required")

@@ -106,6 +106,8 @@ func kindConversion(apiVersion, kind string) conversion {
 		return conversion{toSkiff: noConversion, fromSkiff: serviceFromSkiff}
 	case "Event":
 		return conversion{toSkiff: eventToSkiff, fromSkiff: eventFromSkiff}
+	case "Endpoints":
+		return conversion{toSkiff: endpointsToSkiff, fromSkiff: endpointsFromSkiff}
 	case "PersistentVolumeClaim":
 		return conversion{toSkiff: claimToSkiff, fromSkiff: claimFromSkiff}
 	case "PersistentVolume":

@@ -17,6 +17,7 @@ func FuzzKubernetesManifest(f *testing.F) {
 		"apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: p}\nspec: {capacity: {storage: 1Gi}, accessModes: [ReadWriteOnce], hostPath: {path: /d}}\n",
 		"apiVersion: autoscaling/v1\nkind: HorizontalPodAutoscaler\nmetadata: {name: h}\nspec: {scaleTargetRef: {kind: ReplicaSet, name: r}, maxReplicas: 3, targetCPUUtilizationPercentage: 50}\n",
 		"apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 80, targetPort: \"080\"}]}\n",
+		"apiVersion: v1\nkind: Endpoints\nmetadata: {name: e}\nsubsets: [{addresses: [{ip: 10.0.0.1, nodeName: n, targetRef: {kind: Pod, name: p}}], notReadyAddresses: [{ip: 10.0.0.2}], ports: [{name: a, port: 80, protocol: UDP}]}, {}]\n",
 		"apiVersion: v1\nkind: Event\nmetadata: {name: e}\ninvolvedObject: {name: x}\nreason: R\nsource: {component: c, host: h}\n",
 		"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {replicas: 2, strategy: {rollingUpdate: {maxSurge: 1, maxUnavailable: \"25%\"}}, template: {metadata: {labels: {a: b}}, spec: {containers: [{name: a, image: b}]}}}\n",
 		"apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: h}\nspec: {scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: d}, maxReplicas: 3}\n",

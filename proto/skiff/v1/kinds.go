@@ -44,6 +44,7 @@ var kindInfos = []KindInfo{
 	{Kind_KIND_CONFIG_MAP, "ConfigMap", "configmaps", []string{"cm"}, true, false, func() Resource { return &ConfigMap{} }},
 	{Kind_KIND_SECRET, "Secret", "secrets", nil, true, false, func() Resource { return &Secret{} }},
 	{Kind_KIND_DEPLOYMENT, "Deployment", "deployments", []string{"deploy"}, true, true, func() Resource { return &Deployment{} }},
+	{Kind_KIND_ENDPOINTS, "Endpoints", "endpoints", []string{"ep", "endpointslice", "endpointslices"}, true, false, func() Resource { return &Endpoints{} }},
 }
 
 // Kinds lists every kind, in a stable order.
@@ -162,6 +163,7 @@ var kubernetesTypes = []KubernetesType{
 	{"v1", "Pod", Kind_KIND_POD},
 	{"v1", "Service", Kind_KIND_SERVICE},
 	{"v1", "Event", Kind_KIND_EVENT},
+	{"v1", "Endpoints", Kind_KIND_ENDPOINTS},
 	{"v1", "PersistentVolumeClaim", Kind_KIND_VOLUME},
 	{"v1", "PersistentVolume", Kind_KIND_VOLUME},
 	{"apps/v1", "ReplicaSet", Kind_KIND_REPLICA_SET},

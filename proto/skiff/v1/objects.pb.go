@@ -3003,11 +3003,7 @@ func (x *ServicePort) GetTargetPort() string {
 }
 
 type ServiceStatus struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// Reserved for the ready pods that match. Nothing writes it yet: there
-	// is no endpoints controller, and cluster DNS (dnsserver) selects a
-	// service's ready pods itself from its pod and service informers.
-	Endpoints     []*Endpoint `protobuf:"bytes,1,rep,name=endpoints,proto3" json:"endpoints,omitempty"`
+	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3042,81 +3038,6 @@ func (*ServiceStatus) Descriptor() ([]byte, []int) {
 	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{42}
 }
 
-func (x *ServiceStatus) GetEndpoints() []*Endpoint {
-	if x != nil {
-		return x.Endpoints
-	}
-	return nil
-}
-
-type Endpoint struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Ip            string                 `protobuf:"bytes,1,opt,name=ip,proto3" json:"ip,omitempty"`
-	PodName       string                 `protobuf:"bytes,2,opt,name=pod_name,json=podName,proto3" json:"pod_name,omitempty"`
-	NodeName      string                 `protobuf:"bytes,3,opt,name=node_name,json=nodeName,proto3" json:"node_name,omitempty"`
-	Ready         bool                   `protobuf:"varint,4,opt,name=ready,proto3" json:"ready,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *Endpoint) Reset() {
-	*x = Endpoint{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[43]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *Endpoint) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*Endpoint) ProtoMessage() {}
-
-func (x *Endpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[43]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use Endpoint.ProtoReflect.Descriptor instead.
-func (*Endpoint) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{43}
-}
-
-func (x *Endpoint) GetIp() string {
-	if x != nil {
-		return x.Ip
-	}
-	return ""
-}
-
-func (x *Endpoint) GetPodName() string {
-	if x != nil {
-		return x.PodName
-	}
-	return ""
-}
-
-func (x *Endpoint) GetNodeName() string {
-	if x != nil {
-		return x.NodeName
-	}
-	return ""
-}
-
-func (x *Endpoint) GetReady() bool {
-	if x != nil {
-		return x.Ready
-	}
-	return false
-}
-
 type Volume struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Metadata      *ObjectMeta            `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
@@ -3128,7 +3049,7 @@ type Volume struct {
 
 func (x *Volume) Reset() {
 	*x = Volume{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[44]
+	mi := &file_skiff_v1_objects_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3140,7 +3061,7 @@ func (x *Volume) String() string {
 func (*Volume) ProtoMessage() {}
 
 func (x *Volume) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[44]
+	mi := &file_skiff_v1_objects_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3153,7 +3074,7 @@ func (x *Volume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Volume.ProtoReflect.Descriptor instead.
 func (*Volume) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{44}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *Volume) GetMetadata() *ObjectMeta {
@@ -3195,7 +3116,7 @@ type VolumeSpec struct {
 
 func (x *VolumeSpec) Reset() {
 	*x = VolumeSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[45]
+	mi := &file_skiff_v1_objects_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3207,7 +3128,7 @@ func (x *VolumeSpec) String() string {
 func (*VolumeSpec) ProtoMessage() {}
 
 func (x *VolumeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[45]
+	mi := &file_skiff_v1_objects_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3220,7 +3141,7 @@ func (x *VolumeSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeSpec.ProtoReflect.Descriptor instead.
 func (*VolumeSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{45}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *VolumeSpec) GetAccessMode() string {
@@ -3276,7 +3197,7 @@ type LocalVolumeSource struct {
 
 func (x *LocalVolumeSource) Reset() {
 	*x = LocalVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[46]
+	mi := &file_skiff_v1_objects_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3288,7 +3209,7 @@ func (x *LocalVolumeSource) String() string {
 func (*LocalVolumeSource) ProtoMessage() {}
 
 func (x *LocalVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[46]
+	mi := &file_skiff_v1_objects_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3301,7 +3222,7 @@ func (x *LocalVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalVolumeSource.ProtoReflect.Descriptor instead.
 func (*LocalVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{46}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *LocalVolumeSource) GetNodeName() string {
@@ -3321,7 +3242,7 @@ type NFSVolumeSource struct {
 
 func (x *NFSVolumeSource) Reset() {
 	*x = NFSVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[47]
+	mi := &file_skiff_v1_objects_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3333,7 +3254,7 @@ func (x *NFSVolumeSource) String() string {
 func (*NFSVolumeSource) ProtoMessage() {}
 
 func (x *NFSVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[47]
+	mi := &file_skiff_v1_objects_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3346,7 +3267,7 @@ func (x *NFSVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NFSVolumeSource.ProtoReflect.Descriptor instead.
 func (*NFSVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{47}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *NFSVolumeSource) GetServer() string {
@@ -3374,7 +3295,7 @@ type VolumeStatus struct {
 
 func (x *VolumeStatus) Reset() {
 	*x = VolumeStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[48]
+	mi := &file_skiff_v1_objects_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3386,7 +3307,7 @@ func (x *VolumeStatus) String() string {
 func (*VolumeStatus) ProtoMessage() {}
 
 func (x *VolumeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[48]
+	mi := &file_skiff_v1_objects_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3399,7 +3320,7 @@ func (x *VolumeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeStatus.ProtoReflect.Descriptor instead.
 func (*VolumeStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{48}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *VolumeStatus) GetPhase() string {
@@ -3427,7 +3348,7 @@ type ReplicaSet struct {
 
 func (x *ReplicaSet) Reset() {
 	*x = ReplicaSet{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[49]
+	mi := &file_skiff_v1_objects_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3439,7 +3360,7 @@ func (x *ReplicaSet) String() string {
 func (*ReplicaSet) ProtoMessage() {}
 
 func (x *ReplicaSet) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[49]
+	mi := &file_skiff_v1_objects_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3452,7 +3373,7 @@ func (x *ReplicaSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSet.ProtoReflect.Descriptor instead.
 func (*ReplicaSet) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{49}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ReplicaSet) GetMetadata() *ObjectMeta {
@@ -3490,7 +3411,7 @@ type ReplicaSetSpec struct {
 
 func (x *ReplicaSetSpec) Reset() {
 	*x = ReplicaSetSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[50]
+	mi := &file_skiff_v1_objects_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3502,7 +3423,7 @@ func (x *ReplicaSetSpec) String() string {
 func (*ReplicaSetSpec) ProtoMessage() {}
 
 func (x *ReplicaSetSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[50]
+	mi := &file_skiff_v1_objects_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3515,7 +3436,7 @@ func (x *ReplicaSetSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSetSpec.ProtoReflect.Descriptor instead.
 func (*ReplicaSetSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{50}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ReplicaSetSpec) GetReplicas() int32 {
@@ -3556,7 +3477,7 @@ type PodTemplateSpec struct {
 
 func (x *PodTemplateSpec) Reset() {
 	*x = PodTemplateSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[51]
+	mi := &file_skiff_v1_objects_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3568,7 +3489,7 @@ func (x *PodTemplateSpec) String() string {
 func (*PodTemplateSpec) ProtoMessage() {}
 
 func (x *PodTemplateSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[51]
+	mi := &file_skiff_v1_objects_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3581,7 +3502,7 @@ func (x *PodTemplateSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodTemplateSpec.ProtoReflect.Descriptor instead.
 func (*PodTemplateSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{51}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *PodTemplateSpec) GetMetadata() *ObjectMeta {
@@ -3611,7 +3532,7 @@ type ReplicaSetStatus struct {
 
 func (x *ReplicaSetStatus) Reset() {
 	*x = ReplicaSetStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[52]
+	mi := &file_skiff_v1_objects_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3623,7 +3544,7 @@ func (x *ReplicaSetStatus) String() string {
 func (*ReplicaSetStatus) ProtoMessage() {}
 
 func (x *ReplicaSetStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[52]
+	mi := &file_skiff_v1_objects_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3636,7 +3557,7 @@ func (x *ReplicaSetStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSetStatus.ProtoReflect.Descriptor instead.
 func (*ReplicaSetStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{52}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ReplicaSetStatus) GetReplicas() int32 {
@@ -3685,7 +3606,7 @@ type Autoscaler struct {
 
 func (x *Autoscaler) Reset() {
 	*x = Autoscaler{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[53]
+	mi := &file_skiff_v1_objects_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3697,7 +3618,7 @@ func (x *Autoscaler) String() string {
 func (*Autoscaler) ProtoMessage() {}
 
 func (x *Autoscaler) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[53]
+	mi := &file_skiff_v1_objects_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3710,7 +3631,7 @@ func (x *Autoscaler) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Autoscaler.ProtoReflect.Descriptor instead.
 func (*Autoscaler) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{53}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *Autoscaler) GetMetadata() *ObjectMeta {
@@ -3759,7 +3680,7 @@ type AutoscalerSpec struct {
 
 func (x *AutoscalerSpec) Reset() {
 	*x = AutoscalerSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[54]
+	mi := &file_skiff_v1_objects_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3771,7 +3692,7 @@ func (x *AutoscalerSpec) String() string {
 func (*AutoscalerSpec) ProtoMessage() {}
 
 func (x *AutoscalerSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[54]
+	mi := &file_skiff_v1_objects_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3784,7 +3705,7 @@ func (x *AutoscalerSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerSpec.ProtoReflect.Descriptor instead.
 func (*AutoscalerSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{54}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *AutoscalerSpec) GetTarget() string {
@@ -3847,7 +3768,7 @@ type MetricSpec struct {
 
 func (x *MetricSpec) Reset() {
 	*x = MetricSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[55]
+	mi := &file_skiff_v1_objects_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3859,7 +3780,7 @@ func (x *MetricSpec) String() string {
 func (*MetricSpec) ProtoMessage() {}
 
 func (x *MetricSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[55]
+	mi := &file_skiff_v1_objects_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3872,7 +3793,7 @@ func (x *MetricSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricSpec.ProtoReflect.Descriptor instead.
 func (*MetricSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{55}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *MetricSpec) GetType() string {
@@ -3900,7 +3821,7 @@ type ResourceMetricSource struct {
 
 func (x *ResourceMetricSource) Reset() {
 	*x = ResourceMetricSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[56]
+	mi := &file_skiff_v1_objects_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3912,7 +3833,7 @@ func (x *ResourceMetricSource) String() string {
 func (*ResourceMetricSource) ProtoMessage() {}
 
 func (x *ResourceMetricSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[56]
+	mi := &file_skiff_v1_objects_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3925,7 +3846,7 @@ func (x *ResourceMetricSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceMetricSource.ProtoReflect.Descriptor instead.
 func (*ResourceMetricSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{56}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ResourceMetricSource) GetName() string {
@@ -3956,7 +3877,7 @@ type MetricTarget struct {
 
 func (x *MetricTarget) Reset() {
 	*x = MetricTarget{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[57]
+	mi := &file_skiff_v1_objects_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3968,7 +3889,7 @@ func (x *MetricTarget) String() string {
 func (*MetricTarget) ProtoMessage() {}
 
 func (x *MetricTarget) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[57]
+	mi := &file_skiff_v1_objects_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3981,7 +3902,7 @@ func (x *MetricTarget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricTarget.ProtoReflect.Descriptor instead.
 func (*MetricTarget) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{57}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *MetricTarget) GetType() string {
@@ -4015,7 +3936,7 @@ type AutoscalerBehavior struct {
 
 func (x *AutoscalerBehavior) Reset() {
 	*x = AutoscalerBehavior{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[58]
+	mi := &file_skiff_v1_objects_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4027,7 +3948,7 @@ func (x *AutoscalerBehavior) String() string {
 func (*AutoscalerBehavior) ProtoMessage() {}
 
 func (x *AutoscalerBehavior) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[58]
+	mi := &file_skiff_v1_objects_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4040,7 +3961,7 @@ func (x *AutoscalerBehavior) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerBehavior.ProtoReflect.Descriptor instead.
 func (*AutoscalerBehavior) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{58}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *AutoscalerBehavior) GetScaleUp() *ScalingRules {
@@ -4068,7 +3989,7 @@ type ScalingRules struct {
 
 func (x *ScalingRules) Reset() {
 	*x = ScalingRules{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[59]
+	mi := &file_skiff_v1_objects_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4080,7 +4001,7 @@ func (x *ScalingRules) String() string {
 func (*ScalingRules) ProtoMessage() {}
 
 func (x *ScalingRules) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[59]
+	mi := &file_skiff_v1_objects_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4093,7 +4014,7 @@ func (x *ScalingRules) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScalingRules.ProtoReflect.Descriptor instead.
 func (*ScalingRules) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{59}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ScalingRules) GetStabilizationWindowSeconds() int32 {
@@ -4117,7 +4038,7 @@ type AutoscalerStatus struct {
 
 func (x *AutoscalerStatus) Reset() {
 	*x = AutoscalerStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[60]
+	mi := &file_skiff_v1_objects_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4129,7 +4050,7 @@ func (x *AutoscalerStatus) String() string {
 func (*AutoscalerStatus) ProtoMessage() {}
 
 func (x *AutoscalerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[60]
+	mi := &file_skiff_v1_objects_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4142,7 +4063,7 @@ func (x *AutoscalerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerStatus.ProtoReflect.Descriptor instead.
 func (*AutoscalerStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{60}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *AutoscalerStatus) GetCurrentReplicas() int32 {
@@ -4206,7 +4127,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[61]
+	mi := &file_skiff_v1_objects_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4218,7 +4139,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[61]
+	mi := &file_skiff_v1_objects_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4231,7 +4152,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{61}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *Event) GetMetadata() *ObjectMeta {
@@ -4309,7 +4230,7 @@ type ObjectReference struct {
 
 func (x *ObjectReference) Reset() {
 	*x = ObjectReference{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[62]
+	mi := &file_skiff_v1_objects_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4321,7 +4242,7 @@ func (x *ObjectReference) String() string {
 func (*ObjectReference) ProtoMessage() {}
 
 func (x *ObjectReference) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[62]
+	mi := &file_skiff_v1_objects_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4334,7 +4255,7 @@ func (x *ObjectReference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectReference.ProtoReflect.Descriptor instead.
 func (*ObjectReference) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{62}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *ObjectReference) GetKind() string {
@@ -4379,7 +4300,7 @@ type ConfigMap struct {
 
 func (x *ConfigMap) Reset() {
 	*x = ConfigMap{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[63]
+	mi := &file_skiff_v1_objects_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4391,7 +4312,7 @@ func (x *ConfigMap) String() string {
 func (*ConfigMap) ProtoMessage() {}
 
 func (x *ConfigMap) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[63]
+	mi := &file_skiff_v1_objects_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4404,7 +4325,7 @@ func (x *ConfigMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMap.ProtoReflect.Descriptor instead.
 func (*ConfigMap) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{63}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *ConfigMap) GetMetadata() *ObjectMeta {
@@ -4451,7 +4372,7 @@ type Secret struct {
 
 func (x *Secret) Reset() {
 	*x = Secret{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[64]
+	mi := &file_skiff_v1_objects_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4463,7 +4384,7 @@ func (x *Secret) String() string {
 func (*Secret) ProtoMessage() {}
 
 func (x *Secret) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[64]
+	mi := &file_skiff_v1_objects_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4476,7 +4397,7 @@ func (x *Secret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Secret.ProtoReflect.Descriptor instead.
 func (*Secret) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{64}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *Secret) GetMetadata() *ObjectMeta {
@@ -4524,7 +4445,7 @@ type EnvVarSource struct {
 
 func (x *EnvVarSource) Reset() {
 	*x = EnvVarSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[65]
+	mi := &file_skiff_v1_objects_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4536,7 +4457,7 @@ func (x *EnvVarSource) String() string {
 func (*EnvVarSource) ProtoMessage() {}
 
 func (x *EnvVarSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[65]
+	mi := &file_skiff_v1_objects_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4549,7 +4470,7 @@ func (x *EnvVarSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvVarSource.ProtoReflect.Descriptor instead.
 func (*EnvVarSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{65}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *EnvVarSource) GetConfigMapKeyRef() *KeySelector {
@@ -4579,7 +4500,7 @@ type KeySelector struct {
 
 func (x *KeySelector) Reset() {
 	*x = KeySelector{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[66]
+	mi := &file_skiff_v1_objects_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4591,7 +4512,7 @@ func (x *KeySelector) String() string {
 func (*KeySelector) ProtoMessage() {}
 
 func (x *KeySelector) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[66]
+	mi := &file_skiff_v1_objects_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4604,7 +4525,7 @@ func (x *KeySelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeySelector.ProtoReflect.Descriptor instead.
 func (*KeySelector) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{66}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *KeySelector) GetName() string {
@@ -4640,7 +4561,7 @@ type EnvFromSource struct {
 
 func (x *EnvFromSource) Reset() {
 	*x = EnvFromSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[67]
+	mi := &file_skiff_v1_objects_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4652,7 +4573,7 @@ func (x *EnvFromSource) String() string {
 func (*EnvFromSource) ProtoMessage() {}
 
 func (x *EnvFromSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[67]
+	mi := &file_skiff_v1_objects_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4665,7 +4586,7 @@ func (x *EnvFromSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvFromSource.ProtoReflect.Descriptor instead.
 func (*EnvFromSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{67}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *EnvFromSource) GetPrefix() string {
@@ -4699,7 +4620,7 @@ type ObjectRef struct {
 
 func (x *ObjectRef) Reset() {
 	*x = ObjectRef{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[68]
+	mi := &file_skiff_v1_objects_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4711,7 +4632,7 @@ func (x *ObjectRef) String() string {
 func (*ObjectRef) ProtoMessage() {}
 
 func (x *ObjectRef) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[68]
+	mi := &file_skiff_v1_objects_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4724,7 +4645,7 @@ func (x *ObjectRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectRef.ProtoReflect.Descriptor instead.
 func (*ObjectRef) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{68}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *ObjectRef) GetName() string {
@@ -4755,7 +4676,7 @@ type KeyToPath struct {
 
 func (x *KeyToPath) Reset() {
 	*x = KeyToPath{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[69]
+	mi := &file_skiff_v1_objects_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4767,7 +4688,7 @@ func (x *KeyToPath) String() string {
 func (*KeyToPath) ProtoMessage() {}
 
 func (x *KeyToPath) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[69]
+	mi := &file_skiff_v1_objects_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4780,7 +4701,7 @@ func (x *KeyToPath) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyToPath.ProtoReflect.Descriptor instead.
 func (*KeyToPath) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{69}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *KeyToPath) GetKey() string {
@@ -4818,7 +4739,7 @@ type ConfigMapVolumeSource struct {
 
 func (x *ConfigMapVolumeSource) Reset() {
 	*x = ConfigMapVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[70]
+	mi := &file_skiff_v1_objects_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4830,7 +4751,7 @@ func (x *ConfigMapVolumeSource) String() string {
 func (*ConfigMapVolumeSource) ProtoMessage() {}
 
 func (x *ConfigMapVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[70]
+	mi := &file_skiff_v1_objects_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4843,7 +4764,7 @@ func (x *ConfigMapVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapVolumeSource.ProtoReflect.Descriptor instead.
 func (*ConfigMapVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{70}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *ConfigMapVolumeSource) GetName() string {
@@ -4886,7 +4807,7 @@ type SecretVolumeSource struct {
 
 func (x *SecretVolumeSource) Reset() {
 	*x = SecretVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[71]
+	mi := &file_skiff_v1_objects_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4898,7 +4819,7 @@ func (x *SecretVolumeSource) String() string {
 func (*SecretVolumeSource) ProtoMessage() {}
 
 func (x *SecretVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[71]
+	mi := &file_skiff_v1_objects_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4911,7 +4832,7 @@ func (x *SecretVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretVolumeSource.ProtoReflect.Descriptor instead.
 func (*SecretVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{71}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *SecretVolumeSource) GetSecretName() string {
@@ -4952,7 +4873,7 @@ type ProjectedVolumeSource struct {
 
 func (x *ProjectedVolumeSource) Reset() {
 	*x = ProjectedVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[72]
+	mi := &file_skiff_v1_objects_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4964,7 +4885,7 @@ func (x *ProjectedVolumeSource) String() string {
 func (*ProjectedVolumeSource) ProtoMessage() {}
 
 func (x *ProjectedVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[72]
+	mi := &file_skiff_v1_objects_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4977,7 +4898,7 @@ func (x *ProjectedVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProjectedVolumeSource.ProtoReflect.Descriptor instead.
 func (*ProjectedVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{72}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *ProjectedVolumeSource) GetSources() []*VolumeProjection {
@@ -5005,7 +4926,7 @@ type VolumeProjection struct {
 
 func (x *VolumeProjection) Reset() {
 	*x = VolumeProjection{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[73]
+	mi := &file_skiff_v1_objects_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5017,7 +4938,7 @@ func (x *VolumeProjection) String() string {
 func (*VolumeProjection) ProtoMessage() {}
 
 func (x *VolumeProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[73]
+	mi := &file_skiff_v1_objects_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5030,7 +4951,7 @@ func (x *VolumeProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeProjection.ProtoReflect.Descriptor instead.
 func (*VolumeProjection) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{73}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *VolumeProjection) GetConfigMap() *ConfigMapProjection {
@@ -5058,7 +4979,7 @@ type ConfigMapProjection struct {
 
 func (x *ConfigMapProjection) Reset() {
 	*x = ConfigMapProjection{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[74]
+	mi := &file_skiff_v1_objects_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5070,7 +4991,7 @@ func (x *ConfigMapProjection) String() string {
 func (*ConfigMapProjection) ProtoMessage() {}
 
 func (x *ConfigMapProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[74]
+	mi := &file_skiff_v1_objects_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5083,7 +5004,7 @@ func (x *ConfigMapProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapProjection.ProtoReflect.Descriptor instead.
 func (*ConfigMapProjection) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{74}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *ConfigMapProjection) GetName() string {
@@ -5118,7 +5039,7 @@ type SecretProjection struct {
 
 func (x *SecretProjection) Reset() {
 	*x = SecretProjection{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[75]
+	mi := &file_skiff_v1_objects_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5130,7 +5051,7 @@ func (x *SecretProjection) String() string {
 func (*SecretProjection) ProtoMessage() {}
 
 func (x *SecretProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[75]
+	mi := &file_skiff_v1_objects_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5143,7 +5064,7 @@ func (x *SecretProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretProjection.ProtoReflect.Descriptor instead.
 func (*SecretProjection) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{75}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *SecretProjection) GetName() string {
@@ -5178,7 +5099,7 @@ type Deployment struct {
 
 func (x *Deployment) Reset() {
 	*x = Deployment{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[76]
+	mi := &file_skiff_v1_objects_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5190,7 +5111,7 @@ func (x *Deployment) String() string {
 func (*Deployment) ProtoMessage() {}
 
 func (x *Deployment) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[76]
+	mi := &file_skiff_v1_objects_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5203,7 +5124,7 @@ func (x *Deployment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deployment.ProtoReflect.Descriptor instead.
 func (*Deployment) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{76}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *Deployment) GetMetadata() *ObjectMeta {
@@ -5250,7 +5171,7 @@ type DeploymentSpec struct {
 
 func (x *DeploymentSpec) Reset() {
 	*x = DeploymentSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[77]
+	mi := &file_skiff_v1_objects_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5262,7 +5183,7 @@ func (x *DeploymentSpec) String() string {
 func (*DeploymentSpec) ProtoMessage() {}
 
 func (x *DeploymentSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[77]
+	mi := &file_skiff_v1_objects_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5275,7 +5196,7 @@ func (x *DeploymentSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentSpec.ProtoReflect.Descriptor instead.
 func (*DeploymentSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{77}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *DeploymentSpec) GetReplicas() int32 {
@@ -5345,7 +5266,7 @@ type DeploymentStrategy struct {
 
 func (x *DeploymentStrategy) Reset() {
 	*x = DeploymentStrategy{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[78]
+	mi := &file_skiff_v1_objects_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5357,7 +5278,7 @@ func (x *DeploymentStrategy) String() string {
 func (*DeploymentStrategy) ProtoMessage() {}
 
 func (x *DeploymentStrategy) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[78]
+	mi := &file_skiff_v1_objects_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5370,7 +5291,7 @@ func (x *DeploymentStrategy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentStrategy.ProtoReflect.Descriptor instead.
 func (*DeploymentStrategy) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{78}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *DeploymentStrategy) GetType() string {
@@ -5400,7 +5321,7 @@ type RollingUpdateDeployment struct {
 
 func (x *RollingUpdateDeployment) Reset() {
 	*x = RollingUpdateDeployment{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[79]
+	mi := &file_skiff_v1_objects_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5412,7 +5333,7 @@ func (x *RollingUpdateDeployment) String() string {
 func (*RollingUpdateDeployment) ProtoMessage() {}
 
 func (x *RollingUpdateDeployment) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[79]
+	mi := &file_skiff_v1_objects_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5425,7 +5346,7 @@ func (x *RollingUpdateDeployment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollingUpdateDeployment.ProtoReflect.Descriptor instead.
 func (*RollingUpdateDeployment) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{79}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *RollingUpdateDeployment) GetMaxUnavailable() string {
@@ -5460,7 +5381,7 @@ type DeploymentStatus struct {
 
 func (x *DeploymentStatus) Reset() {
 	*x = DeploymentStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[80]
+	mi := &file_skiff_v1_objects_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5472,7 +5393,7 @@ func (x *DeploymentStatus) String() string {
 func (*DeploymentStatus) ProtoMessage() {}
 
 func (x *DeploymentStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[80]
+	mi := &file_skiff_v1_objects_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5485,7 +5406,7 @@ func (x *DeploymentStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentStatus.ProtoReflect.Descriptor instead.
 func (*DeploymentStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{80}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *DeploymentStatus) GetObservedGeneration() int64 {
@@ -5535,6 +5456,321 @@ func (x *DeploymentStatus) GetConditions() []*Condition {
 		return x.Conditions
 	}
 	return nil
+}
+
+// Endpoints lists the pods behind the Service of the same name, kept by the
+// endpoints controller for every service with a selector. Its content is
+// Kubernetes' EndpointSlices of that service: endpoints grouped by the
+// ports they resolve to (a named targetPort may resolve to a different
+// number in each pod).
+type Endpoints struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Metadata      *ObjectMeta            `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Slices        []*EndpointSlice       `protobuf:"bytes,2,rep,name=slices,proto3" json:"slices,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Endpoints) Reset() {
+	*x = Endpoints{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Endpoints) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Endpoints) ProtoMessage() {}
+
+func (x *Endpoints) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Endpoints.ProtoReflect.Descriptor instead.
+func (*Endpoints) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{80}
+}
+
+func (x *Endpoints) GetMetadata() *ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *Endpoints) GetSlices() []*EndpointSlice {
+	if x != nil {
+		return x.Slices
+	}
+	return nil
+}
+
+// EndpointSlice is endpoints that share one set of ports.
+type EndpointSlice struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// IPv4 (the only type skiff's pods have).
+	AddressType   string             `protobuf:"bytes,1,opt,name=address_type,json=addressType,proto3" json:"address_type,omitempty"`
+	Endpoints     []*ServiceEndpoint `protobuf:"bytes,2,rep,name=endpoints,proto3" json:"endpoints,omitempty"`
+	Ports         []*EndpointPort    `protobuf:"bytes,3,rep,name=ports,proto3" json:"ports,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndpointSlice) Reset() {
+	*x = EndpointSlice{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndpointSlice) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndpointSlice) ProtoMessage() {}
+
+func (x *EndpointSlice) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndpointSlice.ProtoReflect.Descriptor instead.
+func (*EndpointSlice) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{81}
+}
+
+func (x *EndpointSlice) GetAddressType() string {
+	if x != nil {
+		return x.AddressType
+	}
+	return ""
+}
+
+func (x *EndpointSlice) GetEndpoints() []*ServiceEndpoint {
+	if x != nil {
+		return x.Endpoints
+	}
+	return nil
+}
+
+func (x *EndpointSlice) GetPorts() []*EndpointPort {
+	if x != nil {
+		return x.Ports
+	}
+	return nil
+}
+
+// ServiceEndpoint is one pod behind a service.
+type ServiceEndpoint struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Addresses  []string               `protobuf:"bytes,1,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	Conditions *EndpointConditions    `protobuf:"bytes,2,opt,name=conditions,proto3" json:"conditions,omitempty"`
+	NodeName   string                 `protobuf:"bytes,3,opt,name=node_name,json=nodeName,proto3" json:"node_name,omitempty"`
+	// The pod (kind "Pod", namespace, name and uid).
+	TargetRef     *ObjectReference `protobuf:"bytes,4,opt,name=target_ref,json=targetRef,proto3" json:"target_ref,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServiceEndpoint) Reset() {
+	*x = ServiceEndpoint{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[82]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServiceEndpoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServiceEndpoint) ProtoMessage() {}
+
+func (x *ServiceEndpoint) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[82]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServiceEndpoint.ProtoReflect.Descriptor instead.
+func (*ServiceEndpoint) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{82}
+}
+
+func (x *ServiceEndpoint) GetAddresses() []string {
+	if x != nil {
+		return x.Addresses
+	}
+	return nil
+}
+
+func (x *ServiceEndpoint) GetConditions() *EndpointConditions {
+	if x != nil {
+		return x.Conditions
+	}
+	return nil
+}
+
+func (x *ServiceEndpoint) GetNodeName() string {
+	if x != nil {
+		return x.NodeName
+	}
+	return ""
+}
+
+func (x *ServiceEndpoint) GetTargetRef() *ObjectReference {
+	if x != nil {
+		return x.TargetRef
+	}
+	return nil
+}
+
+// EndpointConditions as in Kubernetes: ready is serving and not
+// terminating; a terminating pod stays listed (not ready) until it is gone,
+// so that existing connections can drain.
+type EndpointConditions struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ready         bool                   `protobuf:"varint,1,opt,name=ready,proto3" json:"ready,omitempty"`
+	Serving       bool                   `protobuf:"varint,2,opt,name=serving,proto3" json:"serving,omitempty"`
+	Terminating   bool                   `protobuf:"varint,3,opt,name=terminating,proto3" json:"terminating,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndpointConditions) Reset() {
+	*x = EndpointConditions{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[83]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndpointConditions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndpointConditions) ProtoMessage() {}
+
+func (x *EndpointConditions) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[83]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndpointConditions.ProtoReflect.Descriptor instead.
+func (*EndpointConditions) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{83}
+}
+
+func (x *EndpointConditions) GetReady() bool {
+	if x != nil {
+		return x.Ready
+	}
+	return false
+}
+
+func (x *EndpointConditions) GetServing() bool {
+	if x != nil {
+		return x.Serving
+	}
+	return false
+}
+
+func (x *EndpointConditions) GetTerminating() bool {
+	if x != nil {
+		return x.Terminating
+	}
+	return false
+}
+
+// EndpointPort is a service port resolved for the endpoints of a slice.
+type EndpointPort struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The service port's name ("" for an unnamed single port).
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Port int32  `protobuf:"varint,2,opt,name=port,proto3" json:"port,omitempty"`
+	// TCP or UDP.
+	Protocol      string `protobuf:"bytes,3,opt,name=protocol,proto3" json:"protocol,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndpointPort) Reset() {
+	*x = EndpointPort{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[84]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndpointPort) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndpointPort) ProtoMessage() {}
+
+func (x *EndpointPort) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[84]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndpointPort.ProtoReflect.Descriptor instead.
+func (*EndpointPort) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{84}
+}
+
+func (x *EndpointPort) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *EndpointPort) GetPort() int32 {
+	if x != nil {
+		return x.Port
+	}
+	return 0
+}
+
+func (x *EndpointPort) GetProtocol() string {
+	if x != nil {
+		return x.Protocol
+	}
+	return ""
 }
 
 var File_skiff_v1_objects_proto protoreflect.FileDescriptor
@@ -5835,14 +6071,8 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\bprotocol\x18\x02 \x01(\tR\bprotocol\x12\x12\n" +
 	"\x04port\x18\x03 \x01(\x05R\x04port\x12\x1f\n" +
 	"\vtarget_port\x18\x04 \x01(\tR\n" +
-	"targetPort\"A\n" +
-	"\rServiceStatus\x120\n" +
-	"\tendpoints\x18\x01 \x03(\v2\x12.skiff.v1.EndpointR\tendpoints\"h\n" +
-	"\bEndpoint\x12\x0e\n" +
-	"\x02ip\x18\x01 \x01(\tR\x02ip\x12\x19\n" +
-	"\bpod_name\x18\x02 \x01(\tR\apodName\x12\x1b\n" +
-	"\tnode_name\x18\x03 \x01(\tR\bnodeName\x12\x14\n" +
-	"\x05ready\x18\x04 \x01(\bR\x05ready\"\x94\x01\n" +
+	"targetPort\" \n" +
+	"\rServiceStatusJ\x04\b\x01\x10\x02R\tendpoints\"\x94\x01\n" +
 	"\x06Volume\x120\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12(\n" +
 	"\x04spec\x18\x02 \x01(\v2\x14.skiff.v1.VolumeSpecR\x04spec\x12.\n" +
@@ -6062,7 +6292,30 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\x14unavailable_replicas\x18\x06 \x01(\x05R\x13unavailableReplicas\x123\n" +
 	"\n" +
 	"conditions\x18\a \x03(\v2\x13.skiff.v1.ConditionR\n" +
-	"conditionsB2Z0github.com/skiff-sh/skiff/proto/skiff/v1;skiffv1b\x06proto3"
+	"conditions\"n\n" +
+	"\tEndpoints\x120\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12/\n" +
+	"\x06slices\x18\x02 \x03(\v2\x17.skiff.v1.EndpointSliceR\x06slices\"\x99\x01\n" +
+	"\rEndpointSlice\x12!\n" +
+	"\faddress_type\x18\x01 \x01(\tR\vaddressType\x127\n" +
+	"\tendpoints\x18\x02 \x03(\v2\x19.skiff.v1.ServiceEndpointR\tendpoints\x12,\n" +
+	"\x05ports\x18\x03 \x03(\v2\x16.skiff.v1.EndpointPortR\x05ports\"\xc4\x01\n" +
+	"\x0fServiceEndpoint\x12\x1c\n" +
+	"\taddresses\x18\x01 \x03(\tR\taddresses\x12<\n" +
+	"\n" +
+	"conditions\x18\x02 \x01(\v2\x1c.skiff.v1.EndpointConditionsR\n" +
+	"conditions\x12\x1b\n" +
+	"\tnode_name\x18\x03 \x01(\tR\bnodeName\x128\n" +
+	"\n" +
+	"target_ref\x18\x04 \x01(\v2\x19.skiff.v1.ObjectReferenceR\ttargetRef\"f\n" +
+	"\x12EndpointConditions\x12\x14\n" +
+	"\x05ready\x18\x01 \x01(\bR\x05ready\x12\x18\n" +
+	"\aserving\x18\x02 \x01(\bR\aserving\x12 \n" +
+	"\vterminating\x18\x03 \x01(\bR\vterminating\"R\n" +
+	"\fEndpointPort\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04port\x18\x02 \x01(\x05R\x04port\x12\x1a\n" +
+	"\bprotocol\x18\x03 \x01(\tR\bprotocolB2Z0github.com/skiff-sh/skiff/proto/skiff/v1;skiffv1b\x06proto3"
 
 var (
 	file_skiff_v1_objects_proto_rawDescOnce sync.Once
@@ -6076,7 +6329,7 @@ func file_skiff_v1_objects_proto_rawDescGZIP() []byte {
 	return file_skiff_v1_objects_proto_rawDescData
 }
 
-var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 94)
+var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 98)
 var file_skiff_v1_objects_proto_goTypes = []any{
 	(*ObjectMeta)(nil),               // 0: skiff.v1.ObjectMeta
 	(*TypeMeta)(nil),                 // 1: skiff.v1.TypeMeta
@@ -6121,79 +6374,83 @@ var file_skiff_v1_objects_proto_goTypes = []any{
 	(*ServiceSpec)(nil),              // 40: skiff.v1.ServiceSpec
 	(*ServicePort)(nil),              // 41: skiff.v1.ServicePort
 	(*ServiceStatus)(nil),            // 42: skiff.v1.ServiceStatus
-	(*Endpoint)(nil),                 // 43: skiff.v1.Endpoint
-	(*Volume)(nil),                   // 44: skiff.v1.Volume
-	(*VolumeSpec)(nil),               // 45: skiff.v1.VolumeSpec
-	(*LocalVolumeSource)(nil),        // 46: skiff.v1.LocalVolumeSource
-	(*NFSVolumeSource)(nil),          // 47: skiff.v1.NFSVolumeSource
-	(*VolumeStatus)(nil),             // 48: skiff.v1.VolumeStatus
-	(*ReplicaSet)(nil),               // 49: skiff.v1.ReplicaSet
-	(*ReplicaSetSpec)(nil),           // 50: skiff.v1.ReplicaSetSpec
-	(*PodTemplateSpec)(nil),          // 51: skiff.v1.PodTemplateSpec
-	(*ReplicaSetStatus)(nil),         // 52: skiff.v1.ReplicaSetStatus
-	(*Autoscaler)(nil),               // 53: skiff.v1.Autoscaler
-	(*AutoscalerSpec)(nil),           // 54: skiff.v1.AutoscalerSpec
-	(*MetricSpec)(nil),               // 55: skiff.v1.MetricSpec
-	(*ResourceMetricSource)(nil),     // 56: skiff.v1.ResourceMetricSource
-	(*MetricTarget)(nil),             // 57: skiff.v1.MetricTarget
-	(*AutoscalerBehavior)(nil),       // 58: skiff.v1.AutoscalerBehavior
-	(*ScalingRules)(nil),             // 59: skiff.v1.ScalingRules
-	(*AutoscalerStatus)(nil),         // 60: skiff.v1.AutoscalerStatus
-	(*Event)(nil),                    // 61: skiff.v1.Event
-	(*ObjectReference)(nil),          // 62: skiff.v1.ObjectReference
-	(*ConfigMap)(nil),                // 63: skiff.v1.ConfigMap
-	(*Secret)(nil),                   // 64: skiff.v1.Secret
-	(*EnvVarSource)(nil),             // 65: skiff.v1.EnvVarSource
-	(*KeySelector)(nil),              // 66: skiff.v1.KeySelector
-	(*EnvFromSource)(nil),            // 67: skiff.v1.EnvFromSource
-	(*ObjectRef)(nil),                // 68: skiff.v1.ObjectRef
-	(*KeyToPath)(nil),                // 69: skiff.v1.KeyToPath
-	(*ConfigMapVolumeSource)(nil),    // 70: skiff.v1.ConfigMapVolumeSource
-	(*SecretVolumeSource)(nil),       // 71: skiff.v1.SecretVolumeSource
-	(*ProjectedVolumeSource)(nil),    // 72: skiff.v1.ProjectedVolumeSource
-	(*VolumeProjection)(nil),         // 73: skiff.v1.VolumeProjection
-	(*ConfigMapProjection)(nil),      // 74: skiff.v1.ConfigMapProjection
-	(*SecretProjection)(nil),         // 75: skiff.v1.SecretProjection
-	(*Deployment)(nil),               // 76: skiff.v1.Deployment
-	(*DeploymentSpec)(nil),           // 77: skiff.v1.DeploymentSpec
-	(*DeploymentStrategy)(nil),       // 78: skiff.v1.DeploymentStrategy
-	(*RollingUpdateDeployment)(nil),  // 79: skiff.v1.RollingUpdateDeployment
-	(*DeploymentStatus)(nil),         // 80: skiff.v1.DeploymentStatus
-	nil,                              // 81: skiff.v1.ObjectMeta.LabelsEntry
-	nil,                              // 82: skiff.v1.ObjectMeta.AnnotationsEntry
-	nil,                              // 83: skiff.v1.LabelSelector.MatchLabelsEntry
-	nil,                              // 84: skiff.v1.NodeStatus.CapacityEntry
-	nil,                              // 85: skiff.v1.NodeStatus.AllocatableEntry
-	nil,                              // 86: skiff.v1.PodSpec.NodeSelectorEntry
-	nil,                              // 87: skiff.v1.ResourceRequirements.RequestsEntry
-	nil,                              // 88: skiff.v1.ResourceRequirements.LimitsEntry
-	nil,                              // 89: skiff.v1.ServiceSpec.SelectorEntry
-	nil,                              // 90: skiff.v1.ConfigMap.DataEntry
-	nil,                              // 91: skiff.v1.ConfigMap.BinaryDataEntry
-	nil,                              // 92: skiff.v1.Secret.DataEntry
-	nil,                              // 93: skiff.v1.Secret.StringDataEntry
-	(*timestamppb.Timestamp)(nil),    // 94: google.protobuf.Timestamp
+	(*Volume)(nil),                   // 43: skiff.v1.Volume
+	(*VolumeSpec)(nil),               // 44: skiff.v1.VolumeSpec
+	(*LocalVolumeSource)(nil),        // 45: skiff.v1.LocalVolumeSource
+	(*NFSVolumeSource)(nil),          // 46: skiff.v1.NFSVolumeSource
+	(*VolumeStatus)(nil),             // 47: skiff.v1.VolumeStatus
+	(*ReplicaSet)(nil),               // 48: skiff.v1.ReplicaSet
+	(*ReplicaSetSpec)(nil),           // 49: skiff.v1.ReplicaSetSpec
+	(*PodTemplateSpec)(nil),          // 50: skiff.v1.PodTemplateSpec
+	(*ReplicaSetStatus)(nil),         // 51: skiff.v1.ReplicaSetStatus
+	(*Autoscaler)(nil),               // 52: skiff.v1.Autoscaler
+	(*AutoscalerSpec)(nil),           // 53: skiff.v1.AutoscalerSpec
+	(*MetricSpec)(nil),               // 54: skiff.v1.MetricSpec
+	(*ResourceMetricSource)(nil),     // 55: skiff.v1.ResourceMetricSource
+	(*MetricTarget)(nil),             // 56: skiff.v1.MetricTarget
+	(*AutoscalerBehavior)(nil),       // 57: skiff.v1.AutoscalerBehavior
+	(*ScalingRules)(nil),             // 58: skiff.v1.ScalingRules
+	(*AutoscalerStatus)(nil),         // 59: skiff.v1.AutoscalerStatus
+	(*Event)(nil),                    // 60: skiff.v1.Event
+	(*ObjectReference)(nil),          // 61: skiff.v1.ObjectReference
+	(*ConfigMap)(nil),                // 62: skiff.v1.ConfigMap
+	(*Secret)(nil),                   // 63: skiff.v1.Secret
+	(*EnvVarSource)(nil),             // 64: skiff.v1.EnvVarSource
+	(*KeySelector)(nil),              // 65: skiff.v1.KeySelector
+	(*EnvFromSource)(nil),            // 66: skiff.v1.EnvFromSource
+	(*ObjectRef)(nil),                // 67: skiff.v1.ObjectRef
+	(*KeyToPath)(nil),                // 68: skiff.v1.KeyToPath
+	(*ConfigMapVolumeSource)(nil),    // 69: skiff.v1.ConfigMapVolumeSource
+	(*SecretVolumeSource)(nil),       // 70: skiff.v1.SecretVolumeSource
+	(*ProjectedVolumeSource)(nil),    // 71: skiff.v1.ProjectedVolumeSource
+	(*VolumeProjection)(nil),         // 72: skiff.v1.VolumeProjection
+	(*ConfigMapProjection)(nil),      // 73: skiff.v1.ConfigMapProjection
+	(*SecretProjection)(nil),         // 74: skiff.v1.SecretProjection
+	(*Deployment)(nil),               // 75: skiff.v1.Deployment
+	(*DeploymentSpec)(nil),           // 76: skiff.v1.DeploymentSpec
+	(*DeploymentStrategy)(nil),       // 77: skiff.v1.DeploymentStrategy
+	(*RollingUpdateDeployment)(nil),  // 78: skiff.v1.RollingUpdateDeployment
+	(*DeploymentStatus)(nil),         // 79: skiff.v1.DeploymentStatus
+	(*Endpoints)(nil),                // 80: skiff.v1.Endpoints
+	(*EndpointSlice)(nil),            // 81: skiff.v1.EndpointSlice
+	(*ServiceEndpoint)(nil),          // 82: skiff.v1.ServiceEndpoint
+	(*EndpointConditions)(nil),       // 83: skiff.v1.EndpointConditions
+	(*EndpointPort)(nil),             // 84: skiff.v1.EndpointPort
+	nil,                              // 85: skiff.v1.ObjectMeta.LabelsEntry
+	nil,                              // 86: skiff.v1.ObjectMeta.AnnotationsEntry
+	nil,                              // 87: skiff.v1.LabelSelector.MatchLabelsEntry
+	nil,                              // 88: skiff.v1.NodeStatus.CapacityEntry
+	nil,                              // 89: skiff.v1.NodeStatus.AllocatableEntry
+	nil,                              // 90: skiff.v1.PodSpec.NodeSelectorEntry
+	nil,                              // 91: skiff.v1.ResourceRequirements.RequestsEntry
+	nil,                              // 92: skiff.v1.ResourceRequirements.LimitsEntry
+	nil,                              // 93: skiff.v1.ServiceSpec.SelectorEntry
+	nil,                              // 94: skiff.v1.ConfigMap.DataEntry
+	nil,                              // 95: skiff.v1.ConfigMap.BinaryDataEntry
+	nil,                              // 96: skiff.v1.Secret.DataEntry
+	nil,                              // 97: skiff.v1.Secret.StringDataEntry
+	(*timestamppb.Timestamp)(nil),    // 98: google.protobuf.Timestamp
 }
 var file_skiff_v1_objects_proto_depIdxs = []int32{
-	81,  // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
-	82,  // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
-	94,  // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	94,  // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	85,  // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
+	86,  // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
+	98,  // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	98,  // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
 	2,   // 4: skiff.v1.ObjectMeta.owner_references:type_name -> skiff.v1.OwnerReference
 	1,   // 5: skiff.v1.ObjectMeta.applied_as:type_name -> skiff.v1.TypeMeta
-	83,  // 6: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
+	87,  // 6: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
 	4,   // 7: skiff.v1.LabelSelector.match_expressions:type_name -> skiff.v1.LabelSelectorRequirement
-	94,  // 8: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
-	94,  // 9: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	98,  // 8: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
+	98,  // 9: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
 	0,   // 10: skiff.v1.Namespace.metadata:type_name -> skiff.v1.ObjectMeta
 	7,   // 11: skiff.v1.Namespace.status:type_name -> skiff.v1.NamespaceStatus
 	0,   // 12: skiff.v1.Node.metadata:type_name -> skiff.v1.ObjectMeta
 	9,   // 13: skiff.v1.Node.spec:type_name -> skiff.v1.NodeSpec
 	11,  // 14: skiff.v1.Node.status:type_name -> skiff.v1.NodeStatus
 	10,  // 15: skiff.v1.NodeSpec.taints:type_name -> skiff.v1.Taint
-	94,  // 16: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
-	84,  // 17: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
-	85,  // 18: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
+	98,  // 16: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
+	88,  // 17: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
+	89,  // 18: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
 	5,   // 19: skiff.v1.NodeStatus.conditions:type_name -> skiff.v1.Condition
 	12,  // 20: skiff.v1.NodeStatus.addresses:type_name -> skiff.v1.NodeAddress
 	13,  // 21: skiff.v1.NodeStatus.node_info:type_name -> skiff.v1.NodeSystemInfo
@@ -6202,7 +6459,7 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	33,  // 24: skiff.v1.Pod.status:type_name -> skiff.v1.PodStatus
 	17,  // 25: skiff.v1.PodSpec.containers:type_name -> skiff.v1.Container
 	28,  // 26: skiff.v1.PodSpec.volumes:type_name -> skiff.v1.PodVolume
-	86,  // 27: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
+	90,  // 27: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
 	32,  // 28: skiff.v1.PodSpec.tolerations:type_name -> skiff.v1.Toleration
 	16,  // 29: skiff.v1.PodSpec.security_context:type_name -> skiff.v1.PodSecurityContext
 	18,  // 30: skiff.v1.Container.env:type_name -> skiff.v1.EnvVar
@@ -6212,10 +6469,10 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	22,  // 34: skiff.v1.Container.liveness_probe:type_name -> skiff.v1.Probe
 	22,  // 35: skiff.v1.Container.readiness_probe:type_name -> skiff.v1.Probe
 	26,  // 36: skiff.v1.Container.security_context:type_name -> skiff.v1.SecurityContext
-	67,  // 37: skiff.v1.Container.env_from:type_name -> skiff.v1.EnvFromSource
-	65,  // 38: skiff.v1.EnvVar.value_from:type_name -> skiff.v1.EnvVarSource
-	87,  // 39: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
-	88,  // 40: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
+	66,  // 37: skiff.v1.Container.env_from:type_name -> skiff.v1.EnvFromSource
+	64,  // 38: skiff.v1.EnvVar.value_from:type_name -> skiff.v1.EnvVarSource
+	91,  // 39: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
+	92,  // 40: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
 	23,  // 41: skiff.v1.Probe.exec:type_name -> skiff.v1.ExecAction
 	24,  // 42: skiff.v1.Probe.tcp_socket:type_name -> skiff.v1.TCPSocketAction
 	25,  // 43: skiff.v1.Probe.http_get:type_name -> skiff.v1.HTTPGetAction
@@ -6223,85 +6480,90 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	29,  // 45: skiff.v1.PodVolume.empty_dir:type_name -> skiff.v1.EmptyDirSource
 	30,  // 46: skiff.v1.PodVolume.host_path:type_name -> skiff.v1.HostPathSource
 	31,  // 47: skiff.v1.PodVolume.volume:type_name -> skiff.v1.VolumeClaimSource
-	70,  // 48: skiff.v1.PodVolume.config_map:type_name -> skiff.v1.ConfigMapVolumeSource
-	71,  // 49: skiff.v1.PodVolume.secret:type_name -> skiff.v1.SecretVolumeSource
-	72,  // 50: skiff.v1.PodVolume.projected:type_name -> skiff.v1.ProjectedVolumeSource
+	69,  // 48: skiff.v1.PodVolume.config_map:type_name -> skiff.v1.ConfigMapVolumeSource
+	70,  // 49: skiff.v1.PodVolume.secret:type_name -> skiff.v1.SecretVolumeSource
+	71,  // 50: skiff.v1.PodVolume.projected:type_name -> skiff.v1.ProjectedVolumeSource
 	5,   // 51: skiff.v1.PodStatus.conditions:type_name -> skiff.v1.Condition
-	94,  // 52: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	98,  // 52: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
 	34,  // 53: skiff.v1.PodStatus.container_statuses:type_name -> skiff.v1.ContainerStatus
 	35,  // 54: skiff.v1.ContainerStatus.state:type_name -> skiff.v1.ContainerState
 	35,  // 55: skiff.v1.ContainerStatus.last_state:type_name -> skiff.v1.ContainerState
 	36,  // 56: skiff.v1.ContainerState.waiting:type_name -> skiff.v1.ContainerStateWaiting
 	37,  // 57: skiff.v1.ContainerState.running:type_name -> skiff.v1.ContainerStateRunning
 	38,  // 58: skiff.v1.ContainerState.terminated:type_name -> skiff.v1.ContainerStateTerminated
-	94,  // 59: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	94,  // 60: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	94,  // 61: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	98,  // 59: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	98,  // 60: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	98,  // 61: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
 	0,   // 62: skiff.v1.Service.metadata:type_name -> skiff.v1.ObjectMeta
 	40,  // 63: skiff.v1.Service.spec:type_name -> skiff.v1.ServiceSpec
 	42,  // 64: skiff.v1.Service.status:type_name -> skiff.v1.ServiceStatus
-	89,  // 65: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
+	93,  // 65: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
 	41,  // 66: skiff.v1.ServiceSpec.ports:type_name -> skiff.v1.ServicePort
-	43,  // 67: skiff.v1.ServiceStatus.endpoints:type_name -> skiff.v1.Endpoint
-	0,   // 68: skiff.v1.Volume.metadata:type_name -> skiff.v1.ObjectMeta
-	45,  // 69: skiff.v1.Volume.spec:type_name -> skiff.v1.VolumeSpec
-	48,  // 70: skiff.v1.Volume.status:type_name -> skiff.v1.VolumeStatus
-	46,  // 71: skiff.v1.VolumeSpec.local:type_name -> skiff.v1.LocalVolumeSource
-	30,  // 72: skiff.v1.VolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
-	47,  // 73: skiff.v1.VolumeSpec.nfs:type_name -> skiff.v1.NFSVolumeSource
-	0,   // 74: skiff.v1.ReplicaSet.metadata:type_name -> skiff.v1.ObjectMeta
-	50,  // 75: skiff.v1.ReplicaSet.spec:type_name -> skiff.v1.ReplicaSetSpec
-	52,  // 76: skiff.v1.ReplicaSet.status:type_name -> skiff.v1.ReplicaSetStatus
-	3,   // 77: skiff.v1.ReplicaSetSpec.selector:type_name -> skiff.v1.LabelSelector
-	51,  // 78: skiff.v1.ReplicaSetSpec.template:type_name -> skiff.v1.PodTemplateSpec
-	0,   // 79: skiff.v1.PodTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
-	15,  // 80: skiff.v1.PodTemplateSpec.spec:type_name -> skiff.v1.PodSpec
-	5,   // 81: skiff.v1.ReplicaSetStatus.conditions:type_name -> skiff.v1.Condition
-	0,   // 82: skiff.v1.Autoscaler.metadata:type_name -> skiff.v1.ObjectMeta
-	54,  // 83: skiff.v1.Autoscaler.spec:type_name -> skiff.v1.AutoscalerSpec
-	60,  // 84: skiff.v1.Autoscaler.status:type_name -> skiff.v1.AutoscalerStatus
-	55,  // 85: skiff.v1.AutoscalerSpec.metrics:type_name -> skiff.v1.MetricSpec
-	58,  // 86: skiff.v1.AutoscalerSpec.behavior:type_name -> skiff.v1.AutoscalerBehavior
-	56,  // 87: skiff.v1.MetricSpec.resource:type_name -> skiff.v1.ResourceMetricSource
-	57,  // 88: skiff.v1.ResourceMetricSource.target:type_name -> skiff.v1.MetricTarget
-	59,  // 89: skiff.v1.AutoscalerBehavior.scale_up:type_name -> skiff.v1.ScalingRules
-	59,  // 90: skiff.v1.AutoscalerBehavior.scale_down:type_name -> skiff.v1.ScalingRules
-	94,  // 91: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
-	5,   // 92: skiff.v1.AutoscalerStatus.conditions:type_name -> skiff.v1.Condition
-	0,   // 93: skiff.v1.Event.metadata:type_name -> skiff.v1.ObjectMeta
-	62,  // 94: skiff.v1.Event.involved_object:type_name -> skiff.v1.ObjectReference
-	94,  // 95: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	94,  // 96: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
-	0,   // 97: skiff.v1.ConfigMap.metadata:type_name -> skiff.v1.ObjectMeta
-	90,  // 98: skiff.v1.ConfigMap.data:type_name -> skiff.v1.ConfigMap.DataEntry
-	91,  // 99: skiff.v1.ConfigMap.binary_data:type_name -> skiff.v1.ConfigMap.BinaryDataEntry
-	0,   // 100: skiff.v1.Secret.metadata:type_name -> skiff.v1.ObjectMeta
-	92,  // 101: skiff.v1.Secret.data:type_name -> skiff.v1.Secret.DataEntry
-	93,  // 102: skiff.v1.Secret.string_data:type_name -> skiff.v1.Secret.StringDataEntry
-	66,  // 103: skiff.v1.EnvVarSource.config_map_key_ref:type_name -> skiff.v1.KeySelector
-	66,  // 104: skiff.v1.EnvVarSource.secret_key_ref:type_name -> skiff.v1.KeySelector
-	68,  // 105: skiff.v1.EnvFromSource.config_map_ref:type_name -> skiff.v1.ObjectRef
-	68,  // 106: skiff.v1.EnvFromSource.secret_ref:type_name -> skiff.v1.ObjectRef
-	69,  // 107: skiff.v1.ConfigMapVolumeSource.items:type_name -> skiff.v1.KeyToPath
-	69,  // 108: skiff.v1.SecretVolumeSource.items:type_name -> skiff.v1.KeyToPath
-	73,  // 109: skiff.v1.ProjectedVolumeSource.sources:type_name -> skiff.v1.VolumeProjection
-	74,  // 110: skiff.v1.VolumeProjection.config_map:type_name -> skiff.v1.ConfigMapProjection
-	75,  // 111: skiff.v1.VolumeProjection.secret:type_name -> skiff.v1.SecretProjection
-	69,  // 112: skiff.v1.ConfigMapProjection.items:type_name -> skiff.v1.KeyToPath
-	69,  // 113: skiff.v1.SecretProjection.items:type_name -> skiff.v1.KeyToPath
-	0,   // 114: skiff.v1.Deployment.metadata:type_name -> skiff.v1.ObjectMeta
-	77,  // 115: skiff.v1.Deployment.spec:type_name -> skiff.v1.DeploymentSpec
-	80,  // 116: skiff.v1.Deployment.status:type_name -> skiff.v1.DeploymentStatus
-	3,   // 117: skiff.v1.DeploymentSpec.selector:type_name -> skiff.v1.LabelSelector
-	51,  // 118: skiff.v1.DeploymentSpec.template:type_name -> skiff.v1.PodTemplateSpec
-	78,  // 119: skiff.v1.DeploymentSpec.strategy:type_name -> skiff.v1.DeploymentStrategy
-	79,  // 120: skiff.v1.DeploymentStrategy.rolling_update:type_name -> skiff.v1.RollingUpdateDeployment
-	5,   // 121: skiff.v1.DeploymentStatus.conditions:type_name -> skiff.v1.Condition
-	122, // [122:122] is the sub-list for method output_type
-	122, // [122:122] is the sub-list for method input_type
-	122, // [122:122] is the sub-list for extension type_name
-	122, // [122:122] is the sub-list for extension extendee
-	0,   // [0:122] is the sub-list for field type_name
+	0,   // 67: skiff.v1.Volume.metadata:type_name -> skiff.v1.ObjectMeta
+	44,  // 68: skiff.v1.Volume.spec:type_name -> skiff.v1.VolumeSpec
+	47,  // 69: skiff.v1.Volume.status:type_name -> skiff.v1.VolumeStatus
+	45,  // 70: skiff.v1.VolumeSpec.local:type_name -> skiff.v1.LocalVolumeSource
+	30,  // 71: skiff.v1.VolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
+	46,  // 72: skiff.v1.VolumeSpec.nfs:type_name -> skiff.v1.NFSVolumeSource
+	0,   // 73: skiff.v1.ReplicaSet.metadata:type_name -> skiff.v1.ObjectMeta
+	49,  // 74: skiff.v1.ReplicaSet.spec:type_name -> skiff.v1.ReplicaSetSpec
+	51,  // 75: skiff.v1.ReplicaSet.status:type_name -> skiff.v1.ReplicaSetStatus
+	3,   // 76: skiff.v1.ReplicaSetSpec.selector:type_name -> skiff.v1.LabelSelector
+	50,  // 77: skiff.v1.ReplicaSetSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	0,   // 78: skiff.v1.PodTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
+	15,  // 79: skiff.v1.PodTemplateSpec.spec:type_name -> skiff.v1.PodSpec
+	5,   // 80: skiff.v1.ReplicaSetStatus.conditions:type_name -> skiff.v1.Condition
+	0,   // 81: skiff.v1.Autoscaler.metadata:type_name -> skiff.v1.ObjectMeta
+	53,  // 82: skiff.v1.Autoscaler.spec:type_name -> skiff.v1.AutoscalerSpec
+	59,  // 83: skiff.v1.Autoscaler.status:type_name -> skiff.v1.AutoscalerStatus
+	54,  // 84: skiff.v1.AutoscalerSpec.metrics:type_name -> skiff.v1.MetricSpec
+	57,  // 85: skiff.v1.AutoscalerSpec.behavior:type_name -> skiff.v1.AutoscalerBehavior
+	55,  // 86: skiff.v1.MetricSpec.resource:type_name -> skiff.v1.ResourceMetricSource
+	56,  // 87: skiff.v1.ResourceMetricSource.target:type_name -> skiff.v1.MetricTarget
+	58,  // 88: skiff.v1.AutoscalerBehavior.scale_up:type_name -> skiff.v1.ScalingRules
+	58,  // 89: skiff.v1.AutoscalerBehavior.scale_down:type_name -> skiff.v1.ScalingRules
+	98,  // 90: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
+	5,   // 91: skiff.v1.AutoscalerStatus.conditions:type_name -> skiff.v1.Condition
+	0,   // 92: skiff.v1.Event.metadata:type_name -> skiff.v1.ObjectMeta
+	61,  // 93: skiff.v1.Event.involved_object:type_name -> skiff.v1.ObjectReference
+	98,  // 94: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	98,  // 95: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	0,   // 96: skiff.v1.ConfigMap.metadata:type_name -> skiff.v1.ObjectMeta
+	94,  // 97: skiff.v1.ConfigMap.data:type_name -> skiff.v1.ConfigMap.DataEntry
+	95,  // 98: skiff.v1.ConfigMap.binary_data:type_name -> skiff.v1.ConfigMap.BinaryDataEntry
+	0,   // 99: skiff.v1.Secret.metadata:type_name -> skiff.v1.ObjectMeta
+	96,  // 100: skiff.v1.Secret.data:type_name -> skiff.v1.Secret.DataEntry
+	97,  // 101: skiff.v1.Secret.string_data:type_name -> skiff.v1.Secret.StringDataEntry
+	65,  // 102: skiff.v1.EnvVarSource.config_map_key_ref:type_name -> skiff.v1.KeySelector
+	65,  // 103: skiff.v1.EnvVarSource.secret_key_ref:type_name -> skiff.v1.KeySelector
+	67,  // 104: skiff.v1.EnvFromSource.config_map_ref:type_name -> skiff.v1.ObjectRef
+	67,  // 105: skiff.v1.EnvFromSource.secret_ref:type_name -> skiff.v1.ObjectRef
+	68,  // 106: skiff.v1.ConfigMapVolumeSource.items:type_name -> skiff.v1.KeyToPath
+	68,  // 107: skiff.v1.SecretVolumeSource.items:type_name -> skiff.v1.KeyToPath
+	72,  // 108: skiff.v1.ProjectedVolumeSource.sources:type_name -> skiff.v1.VolumeProjection
+	73,  // 109: skiff.v1.VolumeProjection.config_map:type_name -> skiff.v1.ConfigMapProjection
+	74,  // 110: skiff.v1.VolumeProjection.secret:type_name -> skiff.v1.SecretProjection
+	68,  // 111: skiff.v1.ConfigMapProjection.items:type_name -> skiff.v1.KeyToPath
+	68,  // 112: skiff.v1.SecretProjection.items:type_name -> skiff.v1.KeyToPath
+	0,   // 113: skiff.v1.Deployment.metadata:type_name -> skiff.v1.ObjectMeta
+	76,  // 114: skiff.v1.Deployment.spec:type_name -> skiff.v1.DeploymentSpec
+	79,  // 115: skiff.v1.Deployment.status:type_name -> skiff.v1.DeploymentStatus
+	3,   // 116: skiff.v1.DeploymentSpec.selector:type_name -> skiff.v1.LabelSelector
+	50,  // 117: skiff.v1.DeploymentSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	77,  // 118: skiff.v1.DeploymentSpec.strategy:type_name -> skiff.v1.DeploymentStrategy
+	78,  // 119: skiff.v1.DeploymentStrategy.rolling_update:type_name -> skiff.v1.RollingUpdateDeployment
+	5,   // 120: skiff.v1.DeploymentStatus.conditions:type_name -> skiff.v1.Condition
+	0,   // 121: skiff.v1.Endpoints.metadata:type_name -> skiff.v1.ObjectMeta
+	81,  // 122: skiff.v1.Endpoints.slices:type_name -> skiff.v1.EndpointSlice
+	82,  // 123: skiff.v1.EndpointSlice.endpoints:type_name -> skiff.v1.ServiceEndpoint
+	84,  // 124: skiff.v1.EndpointSlice.ports:type_name -> skiff.v1.EndpointPort
+	83,  // 125: skiff.v1.ServiceEndpoint.conditions:type_name -> skiff.v1.EndpointConditions
+	61,  // 126: skiff.v1.ServiceEndpoint.target_ref:type_name -> skiff.v1.ObjectReference
+	127, // [127:127] is the sub-list for method output_type
+	127, // [127:127] is the sub-list for method input_type
+	127, // [127:127] is the sub-list for extension type_name
+	127, // [127:127] is the sub-list for extension extendee
+	0,   // [0:127] is the sub-list for field type_name
 }
 
 func init() { file_skiff_v1_objects_proto_init() }
@@ -6313,29 +6575,29 @@ func file_skiff_v1_objects_proto_init() {
 	file_skiff_v1_objects_proto_msgTypes[16].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[26].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[32].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[50].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[54].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[57].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[49].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[53].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[56].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[58].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[59].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[60].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[62].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[63].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[64].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[66].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[65].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[67].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[68].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[69].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[70].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[71].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[72].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[73].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[74].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[75].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[77].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[76].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_skiff_v1_objects_proto_rawDesc), len(file_skiff_v1_objects_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   94,
+			NumMessages:   98,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
