@@ -75,6 +75,7 @@ func (c *Client) Autoscalers() Resource[*skiffv1.Autoscaler] {
 	return For[*skiffv1.Autoscaler](c)
 }
 func (c *Client) Events() Resource[*skiffv1.Event] { return For[*skiffv1.Event](c) }
+func (c *Client) Jobs() Resource[*skiffv1.Job]     { return For[*skiffv1.Job](c) }
 
 // Bind assigns a pending pod to a node (compare-and-swap on the pod when
 // resourceVersion is set).

@@ -83,6 +83,8 @@ func Default(obj skiffv1.Resource) {
 			p := int32(80)
 			o.Spec.TargetCpuUtilizationPercent = &p
 		}
+	case *skiffv1.Job:
+		defaultJob(o)
 	case *skiffv1.Event:
 		if o.Type == "" {
 			o.Type = "Normal"

@@ -44,6 +44,8 @@ func Validate(obj skiffv1.Resource) error {
 		validateReplicaSet(e, o.GetSpec())
 	case *skiffv1.Autoscaler:
 		validateAutoscaler(e, o.GetSpec())
+	case *skiffv1.Job:
+		validateJob(e, o.GetSpec())
 	case *skiffv1.Event:
 		if o.GetInvolvedObject().GetName() == "" {
 			e.add("involvedObject.name", "required")

@@ -38,20 +38,24 @@ const (
 	Kind_KIND_REPLICA_SET Kind = 6
 	Kind_KIND_AUTOSCALER  Kind = 7
 	Kind_KIND_EVENT       Kind = 8
+	// Batch kinds (issue 19) start at 20, apart from the other kinds
+	// being added at the same time.
+	Kind_KIND_JOB Kind = 20
 )
 
 // Enum value maps for Kind.
 var (
 	Kind_name = map[int32]string{
-		0: "KIND_UNSPECIFIED",
-		1: "KIND_NAMESPACE",
-		2: "KIND_NODE",
-		3: "KIND_POD",
-		4: "KIND_SERVICE",
-		5: "KIND_VOLUME",
-		6: "KIND_REPLICA_SET",
-		7: "KIND_AUTOSCALER",
-		8: "KIND_EVENT",
+		0:  "KIND_UNSPECIFIED",
+		1:  "KIND_NAMESPACE",
+		2:  "KIND_NODE",
+		3:  "KIND_POD",
+		4:  "KIND_SERVICE",
+		5:  "KIND_VOLUME",
+		6:  "KIND_REPLICA_SET",
+		7:  "KIND_AUTOSCALER",
+		8:  "KIND_EVENT",
+		20: "KIND_JOB",
 	}
 	Kind_value = map[string]int32{
 		"KIND_UNSPECIFIED": 0,
@@ -63,6 +67,7 @@ var (
 		"KIND_REPLICA_SET": 6,
 		"KIND_AUTOSCALER":  7,
 		"KIND_EVENT":       8,
+		"KIND_JOB":         20,
 	}
 )
 
@@ -162,6 +167,7 @@ type Object struct {
 	//	*Object_ReplicaSet
 	//	*Object_Autoscaler
 	//	*Object_Event
+	//	*Object_Job
 	Kind          isObject_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -276,6 +282,15 @@ func (x *Object) GetEvent() *Event {
 	return nil
 }
 
+func (x *Object) GetJob() *Job {
+	if x != nil {
+		if x, ok := x.Kind.(*Object_Job); ok {
+			return x.Job
+		}
+	}
+	return nil
+}
+
 type isObject_Kind interface {
 	isObject_Kind()
 }
@@ -312,6 +327,10 @@ type Object_Event struct {
 	Event *Event `protobuf:"bytes,8,opt,name=event,proto3,oneof"`
 }
 
+type Object_Job struct {
+	Job *Job `protobuf:"bytes,20,opt,name=job,proto3,oneof"`
+}
+
 func (*Object_Namespace) isObject_Kind() {}
 
 func (*Object_Node) isObject_Kind() {}
@@ -327,6 +346,8 @@ func (*Object_ReplicaSet) isObject_Kind() {}
 func (*Object_Autoscaler) isObject_Kind() {}
 
 func (*Object_Event) isObject_Kind() {}
+
+func (*Object_Job) isObject_Kind() {}
 
 type CreateRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -977,7 +998,7 @@ var File_skiff_v1_api_proto protoreflect.FileDescriptor
 
 const file_skiff_v1_api_proto_rawDesc = "" +
 	"\n" +
-	"\x12skiff/v1/api.proto\x12\bskiff.v1\x1a\x16skiff/v1/objects.proto\"\x83\x03\n" +
+	"\x12skiff/v1/api.proto\x12\bskiff.v1\x1a\x16skiff/v1/objects.proto\"\xa6\x03\n" +
 	"\x06Object\x123\n" +
 	"\tnamespace\x18\x01 \x01(\v2\x13.skiff.v1.NamespaceH\x00R\tnamespace\x12$\n" +
 	"\x04node\x18\x02 \x01(\v2\x0e.skiff.v1.NodeH\x00R\x04node\x12!\n" +
@@ -989,7 +1010,8 @@ const file_skiff_v1_api_proto_rawDesc = "" +
 	"\n" +
 	"autoscaler\x18\a \x01(\v2\x14.skiff.v1.AutoscalerH\x00R\n" +
 	"autoscaler\x12'\n" +
-	"\x05event\x18\b \x01(\v2\x0f.skiff.v1.EventH\x00R\x05eventB\x06\n" +
+	"\x05event\x18\b \x01(\v2\x0f.skiff.v1.EventH\x00R\x05event\x12!\n" +
+	"\x03job\x18\x14 \x01(\v2\r.skiff.v1.JobH\x00R\x03jobB\x06\n" +
 	"\x04kind\"9\n" +
 	"\rCreateRequest\x12(\n" +
 	"\x06object\x18\x01 \x01(\v2\x10.skiff.v1.ObjectR\x06object\"b\n" +
@@ -1043,7 +1065,7 @@ const file_skiff_v1_api_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1b\n" +
 	"\tnode_name\x18\x03 \x01(\tR\bnodeName\x12\x10\n" +
 	"\x03uid\x18\x04 \x01(\tR\x03uid\x12)\n" +
-	"\x10resource_version\x18\x05 \x01(\tR\x0fresourceVersion*\xab\x01\n" +
+	"\x10resource_version\x18\x05 \x01(\tR\x0fresourceVersion*\xb9\x01\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eKIND_NAMESPACE\x10\x01\x12\r\n" +
@@ -1054,7 +1076,8 @@ const file_skiff_v1_api_proto_rawDesc = "" +
 	"\x10KIND_REPLICA_SET\x10\x06\x12\x13\n" +
 	"\x0fKIND_AUTOSCALER\x10\a\x12\x0e\n" +
 	"\n" +
-	"KIND_EVENT\x10\b2\xb8\x03\n" +
+	"KIND_EVENT\x10\b\x12\f\n" +
+	"\bKIND_JOB\x10\x142\xb8\x03\n" +
 	"\aObjects\x123\n" +
 	"\x06Create\x12\x17.skiff.v1.CreateRequest\x1a\x10.skiff.v1.Object\x12-\n" +
 	"\x03Get\x12\x14.skiff.v1.GetRequest\x1a\x10.skiff.v1.Object\x125\n" +
@@ -1101,6 +1124,7 @@ var file_skiff_v1_api_proto_goTypes = []any{
 	(*ReplicaSet)(nil),     // 18: skiff.v1.ReplicaSet
 	(*Autoscaler)(nil),     // 19: skiff.v1.Autoscaler
 	(*Event)(nil),          // 20: skiff.v1.Event
+	(*Job)(nil),            // 21: skiff.v1.Job
 }
 var file_skiff_v1_api_proto_depIdxs = []int32{
 	13, // 0: skiff.v1.Object.namespace:type_name -> skiff.v1.Namespace
@@ -1111,37 +1135,38 @@ var file_skiff_v1_api_proto_depIdxs = []int32{
 	18, // 5: skiff.v1.Object.replica_set:type_name -> skiff.v1.ReplicaSet
 	19, // 6: skiff.v1.Object.autoscaler:type_name -> skiff.v1.Autoscaler
 	20, // 7: skiff.v1.Object.event:type_name -> skiff.v1.Event
-	2,  // 8: skiff.v1.CreateRequest.object:type_name -> skiff.v1.Object
-	0,  // 9: skiff.v1.GetRequest.kind:type_name -> skiff.v1.Kind
-	0,  // 10: skiff.v1.ListRequest.kind:type_name -> skiff.v1.Kind
-	2,  // 11: skiff.v1.ListResponse.items:type_name -> skiff.v1.Object
-	2,  // 12: skiff.v1.UpdateRequest.object:type_name -> skiff.v1.Object
-	0,  // 13: skiff.v1.DeleteRequest.kind:type_name -> skiff.v1.Kind
-	2,  // 14: skiff.v1.DeleteResponse.object:type_name -> skiff.v1.Object
-	0,  // 15: skiff.v1.WatchRequest.kind:type_name -> skiff.v1.Kind
-	1,  // 16: skiff.v1.WatchEvent.type:type_name -> skiff.v1.WatchEvent.Type
-	2,  // 17: skiff.v1.WatchEvent.object:type_name -> skiff.v1.Object
-	3,  // 18: skiff.v1.Objects.Create:input_type -> skiff.v1.CreateRequest
-	4,  // 19: skiff.v1.Objects.Get:input_type -> skiff.v1.GetRequest
-	5,  // 20: skiff.v1.Objects.List:input_type -> skiff.v1.ListRequest
-	7,  // 21: skiff.v1.Objects.Update:input_type -> skiff.v1.UpdateRequest
-	7,  // 22: skiff.v1.Objects.UpdateStatus:input_type -> skiff.v1.UpdateRequest
-	8,  // 23: skiff.v1.Objects.Delete:input_type -> skiff.v1.DeleteRequest
-	10, // 24: skiff.v1.Objects.Watch:input_type -> skiff.v1.WatchRequest
-	12, // 25: skiff.v1.Objects.Bind:input_type -> skiff.v1.BindRequest
-	2,  // 26: skiff.v1.Objects.Create:output_type -> skiff.v1.Object
-	2,  // 27: skiff.v1.Objects.Get:output_type -> skiff.v1.Object
-	6,  // 28: skiff.v1.Objects.List:output_type -> skiff.v1.ListResponse
-	2,  // 29: skiff.v1.Objects.Update:output_type -> skiff.v1.Object
-	2,  // 30: skiff.v1.Objects.UpdateStatus:output_type -> skiff.v1.Object
-	9,  // 31: skiff.v1.Objects.Delete:output_type -> skiff.v1.DeleteResponse
-	11, // 32: skiff.v1.Objects.Watch:output_type -> skiff.v1.WatchEvent
-	15, // 33: skiff.v1.Objects.Bind:output_type -> skiff.v1.Pod
-	26, // [26:34] is the sub-list for method output_type
-	18, // [18:26] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	21, // 8: skiff.v1.Object.job:type_name -> skiff.v1.Job
+	2,  // 9: skiff.v1.CreateRequest.object:type_name -> skiff.v1.Object
+	0,  // 10: skiff.v1.GetRequest.kind:type_name -> skiff.v1.Kind
+	0,  // 11: skiff.v1.ListRequest.kind:type_name -> skiff.v1.Kind
+	2,  // 12: skiff.v1.ListResponse.items:type_name -> skiff.v1.Object
+	2,  // 13: skiff.v1.UpdateRequest.object:type_name -> skiff.v1.Object
+	0,  // 14: skiff.v1.DeleteRequest.kind:type_name -> skiff.v1.Kind
+	2,  // 15: skiff.v1.DeleteResponse.object:type_name -> skiff.v1.Object
+	0,  // 16: skiff.v1.WatchRequest.kind:type_name -> skiff.v1.Kind
+	1,  // 17: skiff.v1.WatchEvent.type:type_name -> skiff.v1.WatchEvent.Type
+	2,  // 18: skiff.v1.WatchEvent.object:type_name -> skiff.v1.Object
+	3,  // 19: skiff.v1.Objects.Create:input_type -> skiff.v1.CreateRequest
+	4,  // 20: skiff.v1.Objects.Get:input_type -> skiff.v1.GetRequest
+	5,  // 21: skiff.v1.Objects.List:input_type -> skiff.v1.ListRequest
+	7,  // 22: skiff.v1.Objects.Update:input_type -> skiff.v1.UpdateRequest
+	7,  // 23: skiff.v1.Objects.UpdateStatus:input_type -> skiff.v1.UpdateRequest
+	8,  // 24: skiff.v1.Objects.Delete:input_type -> skiff.v1.DeleteRequest
+	10, // 25: skiff.v1.Objects.Watch:input_type -> skiff.v1.WatchRequest
+	12, // 26: skiff.v1.Objects.Bind:input_type -> skiff.v1.BindRequest
+	2,  // 27: skiff.v1.Objects.Create:output_type -> skiff.v1.Object
+	2,  // 28: skiff.v1.Objects.Get:output_type -> skiff.v1.Object
+	6,  // 29: skiff.v1.Objects.List:output_type -> skiff.v1.ListResponse
+	2,  // 30: skiff.v1.Objects.Update:output_type -> skiff.v1.Object
+	2,  // 31: skiff.v1.Objects.UpdateStatus:output_type -> skiff.v1.Object
+	9,  // 32: skiff.v1.Objects.Delete:output_type -> skiff.v1.DeleteResponse
+	11, // 33: skiff.v1.Objects.Watch:output_type -> skiff.v1.WatchEvent
+	15, // 34: skiff.v1.Objects.Bind:output_type -> skiff.v1.Pod
+	27, // [27:35] is the sub-list for method output_type
+	19, // [19:27] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_skiff_v1_api_proto_init() }
@@ -1159,6 +1184,7 @@ func file_skiff_v1_api_proto_init() {
 		(*Object_ReplicaSet)(nil),
 		(*Object_Autoscaler)(nil),
 		(*Object_Event)(nil),
+		(*Object_Job)(nil),
 	}
 	file_skiff_v1_api_proto_msgTypes[6].OneofWrappers = []any{}
 	type x struct{}

@@ -35,6 +35,7 @@ var kindInfos = []KindInfo{
 	{Kind_KIND_REPLICA_SET, "ReplicaSet", "replicasets", []string{"rs"}, true, true, func() Resource { return &ReplicaSet{} }},
 	{Kind_KIND_AUTOSCALER, "Autoscaler", "autoscalers", []string{"as", "hpa"}, true, true, func() Resource { return &Autoscaler{} }},
 	{Kind_KIND_EVENT, "Event", "events", []string{"ev"}, true, false, func() Resource { return &Event{} }},
+	{Kind_KIND_JOB, "Job", "jobs", nil, true, true, func() Resource { return &Job{} }},
 }
 
 // Kinds lists every kind, in a stable order.
@@ -96,6 +97,8 @@ func KindOf(r Resource) Kind {
 		return Kind_KIND_AUTOSCALER
 	case *Event:
 		return Kind_KIND_EVENT
+	case *Job:
+		return Kind_KIND_JOB
 	}
 	return Kind_KIND_UNSPECIFIED
 }
@@ -119,6 +122,8 @@ func Wrap(r Resource) *Object {
 		return &Object{Kind: &Object_Autoscaler{Autoscaler: v}}
 	case *Event:
 		return &Object{Kind: &Object_Event{Event: v}}
+	case *Job:
+		return &Object{Kind: &Object_Job{Job: v}}
 	}
 	return &Object{}
 }
@@ -142,6 +147,8 @@ func (o *Object) Unwrap() Resource {
 		return v.Autoscaler
 	case *Object_Event:
 		return v.Event
+	case *Object_Job:
+		return v.Job
 	}
 	return nil
 }
@@ -175,11 +182,11 @@ var kubernetesTypes = []KubernetesType{
 	{"apps/v1", "ReplicaSet", Kind_KIND_REPLICA_SET},
 	{"autoscaling/v1", "HorizontalPodAutoscaler", Kind_KIND_AUTOSCALER},
 	{"autoscaling/v2", "HorizontalPodAutoscaler", Kind_KIND_AUTOSCALER},
+	{"batch/v1", "Job", Kind_KIND_JOB},
 }
 
 // KubernetesAPIVersions are the Kubernetes apiVersions served beside
-// skiff/v1. batch/v1 has no kind yet, but is served so that its manifests
-// are told which kind is missing rather than that the version is unknown.
+// skiff/v1.
 func KubernetesAPIVersions() []string {
 	return []string{"v1", "apps/v1", "batch/v1", "autoscaling/v1", "autoscaling/v2"}
 }
