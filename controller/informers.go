@@ -19,6 +19,7 @@ type informers struct {
 	autoscalers *client.Informer[*skiffv1.Autoscaler]
 	services    *client.Informer[*skiffv1.Service]
 	volumes     *client.Informer[*skiffv1.Volume]
+	jobs        *client.Informer[*skiffv1.Job]
 }
 
 func newInformers(c *client.Client, log *slog.Logger) *informers {
@@ -30,6 +31,7 @@ func newInformers(c *client.Client, log *slog.Logger) *informers {
 		autoscalers: client.NewInformer(c.Autoscalers(), all, log),
 		services:    client.NewInformer(c.Services(), all, log),
 		volumes:     client.NewInformer(c.Volumes(), all, log),
+		jobs:        client.NewInformer(c.Jobs(), all, log),
 	}
 	inf.pods.AddIndex(indexNamespace, byNamespace[*skiffv1.Pod])
 	inf.pods.AddIndex(indexNode, byNode)
@@ -39,6 +41,7 @@ func newInformers(c *client.Client, log *slog.Logger) *informers {
 	inf.autoscalers.AddIndex(indexOwner, byOwner[*skiffv1.Autoscaler])
 	inf.services.AddIndex(indexOwner, byOwner[*skiffv1.Service])
 	inf.volumes.AddIndex(indexOwner, byOwner[*skiffv1.Volume])
+	inf.jobs.AddIndex(indexOwner, byOwner[*skiffv1.Job])
 	return inf
 }
 
@@ -50,10 +53,12 @@ func (inf *informers) start(ctx context.Context, g *errgroup.Group) {
 	g.Go(func() error { return inf.autoscalers.Run(ctx) })
 	g.Go(func() error { return inf.services.Run(ctx) })
 	g.Go(func() error { return inf.volumes.Run(ctx) })
+	g.Go(func() error { return inf.jobs.Run(ctx) })
 }
 
 // waitForSync blocks until every informer has its first list, or ctx ends.
 func (inf *informers) waitForSync(ctx context.Context) bool {
 	return inf.pods.WaitForSync(ctx) && inf.rss.WaitForSync(ctx) && inf.nodes.WaitForSync(ctx) &&
-		inf.autoscalers.WaitForSync(ctx) && inf.services.WaitForSync(ctx) && inf.volumes.WaitForSync(ctx)
+		inf.autoscalers.WaitForSync(ctx) && inf.services.WaitForSync(ctx) && inf.volumes.WaitForSync(ctx) &&
+		inf.jobs.WaitForSync(ctx)
 }

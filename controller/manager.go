@@ -38,6 +38,7 @@ func (mg *Manager) Run(ctx context.Context) error {
 	gc := newGarbageCollector(cfg, inf, mg.m)
 	nl := newNodeLifecycle(cfg, inf, mg.m, rec)
 	as := newAutoscalers(cfg, inf, mg.m, rec)
+	jc := newJobs(cfg, inf, mg.m, rec)
 
 	g, ctx := errgroup.WithContext(ctx)
 	inf.start(ctx, g)
@@ -45,7 +46,7 @@ func (mg *Manager) Run(ctx context.Context) error {
 		return g.Wait()
 	}
 	mg.log.Info("controllers started", "workers", cfg.Workers)
-	for _, r := range []*reconciler{rs.r, gc.r, nl.r, as.r} {
+	for _, r := range []*reconciler{rs.r, gc.r, nl.r, as.r, jc.r} {
 		g.Go(func() error { r.run(ctx); return nil })
 	}
 	g.Go(func() error { nl.monitor(ctx); return nil })

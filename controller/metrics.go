@@ -13,11 +13,12 @@ import (
 const (
 	nameReplicaSet    = "replicaset"
 	nameGarbage       = "garbagecollector"
+	nameJob           = "job"
 	nameNodeLifecycle = "nodelifecycle"
 	nameAutoscaler    = "autoscaler"
 )
 
-var reconcilerNames = []string{nameReplicaSet, nameGarbage, nameNodeLifecycle, nameAutoscaler}
+var reconcilerNames = []string{nameReplicaSet, nameGarbage, nameNodeLifecycle, nameAutoscaler, nameJob}
 
 type metrics struct {
 	duration *prometheus.HistogramVec
