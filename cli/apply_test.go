@@ -139,7 +139,7 @@ func TestApplyErrors(t *testing.T) {
 	r := newRunner(t)
 	for _, tc := range []struct{ name, data, want string }{
 		{"unknown kind", "apiVersion: skiff/v1\nkind: Deployment\nmetadata: {name: x}\n",
-			`error: stdin: document 1 (Deployment "x"): unknown kind "Deployment"; valid kinds: Autoscaler, Event, Namespace, Node, Pod, ReplicaSet, Service, Volume`},
+			`error: stdin: document 1 (Deployment "x"): unknown kind "Deployment"; valid kinds: Autoscaler, Event, Job, Namespace, Node, Pod, ReplicaSet, Service, Volume`},
 		{"wrong apiVersion", "apiVersion: apps/v1\nkind: Pod\nmetadata: {name: x}\n", `a Pod is v1, not apps/v1`},
 		{"missing namespace", "apiVersion: skiff/v1\nkind: Pod\nmetadata: {name: x, namespace: nowhere}\nspec: {containers: [{name: a, image: b}]}\n",
 			`error: pod/x: namespace "nowhere" not found; create it first (skiff create namespace nowhere`},

@@ -100,6 +100,13 @@ func kindConversion(apiVersion, kind string) conversion {
 			},
 			fromSkiff: func(o map[string]any) { podSpecFromSkiff(child(child(child(o, "spec"), "template"), "spec")) },
 		}
+	case "Job":
+		return conversion{
+			toSkiff: func(o map[string]any) error {
+				return podSpecToSkiff(child(child(child(o, "spec"), "template"), "spec"), "spec.template.spec")
+			},
+			fromSkiff: func(o map[string]any) { podSpecFromSkiff(child(child(child(o, "spec"), "template"), "spec")) },
+		}
 	case "Service":
 		return conversion{toSkiff: noConversion, fromSkiff: serviceFromSkiff}
 	case "Event":
