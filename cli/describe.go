@@ -198,6 +198,8 @@ func (d *describer) describe(obj skiffv1.Resource) {
 		d.replicaSet(o)
 	case *skiffv1.Autoscaler:
 		d.autoscaler(o)
+	case *skiffv1.Job:
+		d.job(o)
 	case *skiffv1.Namespace:
 		d.kv(0, "Status", orUnknown(o.GetStatus().GetPhase()))
 	case *skiffv1.Event:

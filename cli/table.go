@@ -81,6 +81,8 @@ func tableFor(k skiffv1.Kind) table {
 		return table{[]string{"LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"}, []string{"SOURCE", "COUNT"}, eventRow}
 	case skiffv1.Kind_KIND_NAMESPACE:
 		return table{[]string{"NAME", "STATUS", "AGE"}, nil, namespaceRow}
+	case skiffv1.Kind_KIND_JOB:
+		return table{[]string{"NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"}, []string{"CONTAINERS", "IMAGES", "SELECTOR"}, jobRow}
 	}
 	return table{[]string{"NAME", "AGE"}, nil, func(o skiffv1.Resource, now time.Time) ([]string, []string) {
 		return []string{o.GetMetadata().GetName(), age(o.GetMetadata().GetCreationTimestamp(), now)}, nil
@@ -270,11 +272,7 @@ func replicaSetRow(o skiffv1.Resource, now time.Time) ([]string, []string) {
 	if r := rs.GetSpec().Replicas; r != nil {
 		desired = *r
 	}
-	var names, images []string
-	for _, c := range rs.GetSpec().GetTemplate().GetSpec().GetContainers() {
-		names = append(names, c.GetName())
-		images = append(images, c.GetImage())
-	}
+	names, images := templateContainers(rs.GetSpec().GetTemplate().GetSpec())
 	return []string{
 			rs.GetMetadata().GetName(),
 			fmt.Sprint(desired),
@@ -282,8 +280,8 @@ func replicaSetRow(o skiffv1.Resource, now time.Time) ([]string, []string) {
 			fmt.Sprint(rs.GetStatus().GetReadyReplicas()),
 			age(rs.GetMetadata().GetCreationTimestamp(), now),
 		}, []string{
-			orNone(strings.Join(names, ",")),
-			orNone(strings.Join(images, ",")),
+			orNone(names),
+			orNone(images),
 			orNone(formatSelector(rs.GetSpec().GetSelector())),
 		}
 }
