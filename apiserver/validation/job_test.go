@@ -60,17 +60,7 @@ func TestJobValidation(t *testing.T) {
 		}, "spec.selector"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			j := baseJob(c.mutate)
-			Default(j)
-			err := Validate(j)
-			switch {
-			case c.want == "" && err != nil:
-				t.Fatalf("unexpected error: %v", err)
-			case c.want != "" && err == nil:
-				t.Fatalf("no error, want %q", c.want)
-			case c.want != "" && !strings.Contains(err.Error(), c.want):
-				t.Fatalf("error %q does not contain %q", err, c.want)
-			}
+			wantValidation(t, baseJob(c.mutate), c.want)
 		})
 	}
 }
