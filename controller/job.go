@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/skiff-sh/skiff/client"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
@@ -31,6 +33,9 @@ type jobs struct {
 	clock clock
 	burst int
 	r     *reconciler
+
+	mu    sync.Mutex
+	wakes map[string]time.Time // by key: the earliest timer set to sync it again
 }
 
 // orphanPodKey prefixes queue keys of pods that still hold the tracking
@@ -41,6 +46,7 @@ func newJobs(cfg *Config, inf *informers, m *metrics, rec *recorder) *jobs {
 	jc := &jobs{
 		c: cfg.Client, pods: inf.pods, jobs: inf.jobs, exp: newExpectations(),
 		rec: rec, log: cfg.Logger.With("controller", nameJob), clock: cfg.clock, burst: cfg.BurstReplicas,
+		wakes: map[string]time.Time{},
 	}
 	jc.r = newReconciler(nameJob, cfg.Workers, cfg.Logger, m, jc.sync)
 	inf.jobs.AddHandler(client.Handler[*skiffv1.Job]{

@@ -436,8 +436,26 @@ func (jc *jobs) expire(ctx context.Context, key string, job *skiffv1.Job, done *
 }
 
 // after queues key again once d has passed on the controller's clock.
+// Every sync of a Job with a deadline asks; one timer per wake-up time is
+// enough.
 func (jc *jobs) after(d time.Duration, key string) {
-	jc.clock.AfterFunc(max(d, 0), func() { jc.r.queue.Add(key) })
+	now := jc.clock.Now()
+	at := now.Add(max(d, 0))
+	jc.mu.Lock()
+	if prev, ok := jc.wakes[key]; ok && prev.After(now) && !prev.After(at) {
+		jc.mu.Unlock()
+		return
+	}
+	jc.wakes[key] = at
+	jc.mu.Unlock()
+	jc.clock.AfterFunc(max(d, 0), func() {
+		jc.mu.Lock()
+		if jc.wakes[key].Equal(at) {
+			delete(jc.wakes, key)
+		}
+		jc.mu.Unlock()
+		jc.r.queue.Add(key)
+	})
 }
 
 // jobFinished: a Complete or Failed condition is True.
