@@ -145,12 +145,14 @@ func indexesToStart(completions int, completed, running map[int]bool, n int) []i
 	return out
 }
 
-// wantActive is how many pods a NonIndexed Job should be running.
-func wantActive(parallelism int, completions *int32, succeeded int) int {
+// wantActive is how many pods a NonIndexed Job with active running ones
+// should be running.
+func wantActive(parallelism int, completions *int32, succeeded, active int) int {
 	if completions == nil {
-		// A work queue: once one pod succeeded, no new ones start.
+		// A work queue: once one pod succeeded, no new ones start, and
+		// the running ones finish their share.
 		if succeeded > 0 {
-			return 0
+			return min(active, parallelism)
 		}
 		return parallelism
 	}

@@ -122,16 +122,18 @@ func TestWantActive(t *testing.T) {
 		parallelism int
 		completions *int32
 		succeeded   int
+		active      int
 		want        int
 	}{
-		{3, proto.Int32(10), 0, 3},
-		{3, proto.Int32(10), 8, 2},
-		{3, proto.Int32(10), 10, 0},
-		{3, nil, 0, 3},
-		{3, nil, 1, 0}, // a work queue: one success, no new pods
+		{3, proto.Int32(10), 0, 0, 3},
+		{3, proto.Int32(10), 8, 3, 2},
+		{3, proto.Int32(10), 10, 1, 0},
+		{3, nil, 0, 1, 3},
+		{3, nil, 1, 2, 2}, // a work queue: after a success the running ones finish, no new ones
+		{2, nil, 1, 3, 2}, // parallelism lowered
 	} {
-		if got := wantActive(tc.parallelism, tc.completions, tc.succeeded); got != tc.want {
-			t.Errorf("wantActive(%d, %v, %d) = %d, want %d", tc.parallelism, tc.completions, tc.succeeded, got, tc.want)
+		if got := wantActive(tc.parallelism, tc.completions, tc.succeeded, tc.active); got != tc.want {
+			t.Errorf("wantActive(%d, %v, %d, %d) = %d, want %d", tc.parallelism, tc.completions, tc.succeeded, tc.active, got, tc.want)
 		}
 	}
 }

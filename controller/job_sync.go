@@ -259,7 +259,7 @@ func (jc *jobs) manage(ctx context.Context, key string, s *jobState) (created, d
 		want = len(s.active) + len(indexes)
 	} else {
 		succeeded := int(s.st.GetSucceeded()) + len(s.st.GetUncountedTerminatedPods().GetSucceeded())
-		want = wantActive(parallelism, spec.Completions, succeeded)
+		want = wantActive(parallelism, spec.Completions, succeeded, len(s.active))
 	}
 	want = min(want, parallelism)
 	if surplus := len(s.active) - want; surplus > 0 {

@@ -355,3 +355,64 @@ func TestJobActiveDeadlineAndTTL(t *testing.T) {
 		return client.IsNotFound(err), nil
 	})
 }
+
+func TestJobWorkQueueAndOnFailureRestarts(t *testing.T) {
+	srv, clk := startJobs(t)
+	c := srv.Client
+	ctx := ctxT(t)
+	// A work queue: parallelism 3, no completions. One success and the
+	// others' end complete it; no pod starts after the success.
+	q, err := c.Jobs().Create(ctx, newJob("queue", func(s *skiffv1.JobSpec) { s.Parallelism = proto.Int32(3) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pods []*skiffv1.Pod
+	waitFor(t, "3 running pods", func() (bool, error) {
+		pods, err = podsOf(ctx, c, q.GetMetadata().GetUid())
+		return len(pods) == 3, err
+	})
+	for i, p := range pods {
+		if err := finish(ctx, c, p, 0, clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			waitFor(t, "the first success counted", func() (bool, error) {
+				j, err := c.Jobs().Get(ctx, "default", "queue")
+				return err == nil && j.GetStatus().GetSucceeded() == 1, err
+			})
+			if all, _ := allPodsOf(ctx, c, q.GetMetadata().GetUid()); len(all) != 3 {
+				t.Fatalf("%d pods after the first success, want still 3", len(all))
+			}
+		}
+	}
+	waitJobCondition(t, ctx, c, "queue", "Complete")
+
+	// restartPolicy OnFailure: the containers' restarts count against
+	// backoffLimit.
+	r, err := c.Jobs().Create(ctx, newJob("restarts", func(s *skiffv1.JobSpec) {
+		s.Template.Spec.RestartPolicy, s.BackoffLimit = "OnFailure", proto.Int32(2)
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := runningPod(t, ctx, c, r.GetMetadata().GetUid())
+	if _, err := c.Pods().ModifyStatus(ctx, "default", p.GetMetadata().GetName(), func(cur *skiffv1.Pod) error {
+		cur.Status = &skiffv1.PodStatus{Phase: "Running", ContainerStatuses: []*skiffv1.ContainerStatus{{Name: "c", RestartCount: 3}}}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	j := waitJobCondition(t, ctx, c, "restarts", "Failed")
+	if reason := jobCondition(j, "Failed").GetReason(); reason != "BackoffLimitExceeded" {
+		t.Errorf("reason %q, want BackoffLimitExceeded", reason)
+	}
+
+	// Deleting a Job releases its pods' finalizers, so they can go.
+	if _, _, err := c.Jobs().Delete(ctx, "default", "queue", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the deleted Job's pods collected", func() (bool, error) {
+		all, err := allPodsOf(ctx, c, q.GetMetadata().GetUid())
+		return err == nil && len(all) == 0, err
+	})
+}
