@@ -136,7 +136,7 @@ func (jc *jobs) observe(job *skiffv1.Job) *jobState {
 		uid := p.GetMetadata().GetUid()
 		phase := p.GetStatus().GetPhase()
 		deleting := p.GetMetadata().GetDeletionTimestamp() != nil
-		if phase == "Failed" {
+		if phase == "Failed" && !ignored(job, p) {
 			if t := podFinishTime(p); t.After(s.lastFailure) {
 				s.lastFailure = t
 			}
@@ -162,8 +162,7 @@ func (jc *jobs) observe(job *skiffv1.Job) *jobState {
 		// Failed, or deleted before it finished: a failure, unless the
 		// pod failure policy says otherwise.
 		if phase == "Failed" && job.GetSpec().GetPodFailurePolicy() != nil {
-			action, msg := failureAction(job.GetSpec().GetPodFailurePolicy(), p)
-			switch action {
+			switch action, msg := failureAction(job.GetSpec().GetPodFailurePolicy(), p); action {
 			case jobActionIgnore:
 				continue
 			case jobActionFailJob:
@@ -187,6 +186,15 @@ func (jc *jobs) observe(job *skiffv1.Job) *jobState {
 		}
 	}
 	return s
+}
+
+// ignored: the Job's pod failure policy says p's failure does not count.
+func ignored(job *skiffv1.Job, p *skiffv1.Pod) bool {
+	if job.GetSpec().GetPodFailurePolicy() == nil {
+		return false
+	}
+	action, _ := failureAction(job.GetSpec().GetPodFailurePolicy(), p)
+	return action == jobActionIgnore
 }
 
 // podFinishTime is when p's last container ended, or when the pod was

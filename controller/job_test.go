@@ -257,13 +257,23 @@ func TestJobPodFailurePolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	uid := job.GetMetadata().GetUid()
+	// A counted failure first, and its back-off waited out.
+	counted := runningPod(t, ctx, c, uid)
+	if err := finish(ctx, c, counted, 1, clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the counted failure", func() (bool, error) {
+		j, err := c.Jobs().Get(ctx, "default", "policy")
+		return err == nil && j.GetStatus().GetFailed() == 1, err
+	})
+	clk.Advance(11 * time.Second)
 	first := runningPod(t, ctx, c, uid)
 	if err := finish(ctx, c, first, 7, clk.Now()); err != nil {
 		t.Fatal(err)
 	}
-	// Ignored: replaced at once (no back-off) and not counted.
+	// Ignored: replaced at once (no new back-off) and not counted.
 	var second *skiffv1.Pod
-	waitFor(t, "a replacement of the ignored pod", func() (bool, error) {
+	waitFor(t, "a replacement of the ignored pod, with the clock still", func() (bool, error) {
 		p := runningPod(t, ctx, c, uid)
 		second = p
 		return p.GetMetadata().GetUid() != first.GetMetadata().GetUid(), nil
@@ -277,9 +287,9 @@ func TestJobPodFailurePolicy(t *testing.T) {
 	if cond.GetReason() != "PodFailurePolicy" || cond.GetMessage() != want {
 		t.Errorf("Failed %q %q, want PodFailurePolicy %q", cond.GetReason(), cond.GetMessage(), want)
 	}
-	waitFor(t, "only the FailJob pod counted", func() (bool, error) {
+	waitFor(t, "the first and the FailJob pod counted, not the ignored one", func() (bool, error) {
 		j, err := c.Jobs().Get(ctx, "default", "policy")
-		return err == nil && j.GetStatus().GetFailed() == 1 && len(j.GetStatus().GetUncountedTerminatedPods().GetFailed()) == 0, err
+		return err == nil && j.GetStatus().GetFailed() == 2 && len(j.GetStatus().GetUncountedTerminatedPods().GetFailed()) == 0, err
 	})
 }
 
