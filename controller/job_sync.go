@@ -353,6 +353,7 @@ func (jc *jobs) createPod(ctx context.Context, job *skiffv1.Job, index int) erro
 		if err != nil {
 			return fmt.Errorf("job: create pod for %s: %w", client.KeyOf(job), err)
 		}
+		jc.rec.event(ctx, "Job", job, "Normal", "SuccessfulCreate", "Created pod: %s", pod.GetMetadata().GetName())
 		return nil
 	}
 }

@@ -152,6 +152,19 @@ func TestIndexedJobCompletesDespiteAFailure(t *testing.T) {
 	if len(seen) != 6 {
 		t.Errorf("%d pods made, want 6 (5 indexes and one retry)", len(seen))
 	}
+	events, _, err := c.Events().List(ctx, client.ListOptions{Namespace: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := 0
+	for _, e := range events {
+		if e.GetInvolvedObject().GetName() == "idx" && e.GetReason() == "SuccessfulCreate" && strings.HasPrefix(e.GetMessage(), "Created pod: idx-") {
+			created++
+		}
+	}
+	if created != 6 {
+		t.Errorf("%d SuccessfulCreate events, want 6", created)
+	}
 	waitFor(t, "every tracking finalizer removed", func() (bool, error) {
 		pods, err := allPodsOf(ctx, c, uid)
 		for _, p := range pods {
