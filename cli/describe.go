@@ -222,6 +222,8 @@ func (d *describer) describe(obj skiffv1.Resource) {
 		d.secret(o)
 	case *skiffv1.Endpoints:
 		d.endpointSlices(o)
+	case *skiffv1.Job:
+		d.job(o)
 	case *skiffv1.Namespace:
 		d.kv(0, "Status", orUnknown(o.GetStatus().GetPhase()))
 	case *skiffv1.Event:

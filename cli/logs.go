@@ -1,11 +1,15 @@
 package cli
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/skiff-sh/skiff/client"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
@@ -20,11 +24,13 @@ type logsOpts struct {
 func newLogsCommand(e *env) *cobra.Command {
 	o := &logsOpts{}
 	cmd := &cobra.Command{
-		Use:   "logs POD",
+		Use:   "logs POD | job/NAME",
 		Short: "Print the logs of a pod's container",
 		Long: `Print what a pod's container wrote to stdout and stderr. The API server
-fetches it from the agent of the pod's node.`,
+fetches it from the agent of the pod's node. For job/NAME, one of the
+Job's pods is picked: a running one, else the newest.`,
 		Example: `  skiff logs web
+  skiff logs job/pi                # a pod of the Job pi
   skiff logs -f web                # follow until the container exits
   skiff logs web -c sidecar --tail 20
   skiff logs web --previous        # the instance before the last restart`,
@@ -40,8 +46,12 @@ fetches it from the agent of the pod's node.`,
 				ctx, cancel = e.call(ctx)
 				defer cancel()
 			}
+			pod, err := logsPod(ctx, c, e.ns(), args[0])
+			if err != nil {
+				return err
+			}
 			stream, err := skiffv1.NewPodIOClient(c.Conn()).Logs(ctx, &skiffv1.LogsRequest{
-				Namespace: e.ns(), Pod: args[0], Container: o.container,
+				Namespace: e.ns(), Pod: pod, Container: o.container,
 				Follow: o.follow, TailLines: o.tail, Previous: o.previous, Timestamps: o.timestamps,
 			})
 			if err != nil {
@@ -69,4 +79,56 @@ fetches it from the agent of the pod's node.`,
 	f.BoolVarP(&o.previous, "previous", "p", false, "the log of the previous, terminated instance")
 	f.BoolVar(&o.timestamps, "timestamps", false, "prefix each line with its time")
 	return cmd
+}
+
+// logsPod is the pod whose log `skiff logs ARG` prints: ARG itself (or
+// pod/NAME), or for job/NAME one of the Job's pods, a running one first,
+// else the newest.
+func logsPod(ctx context.Context, c *client.Client, ns, arg string) (string, error) {
+	kind, name, ok := strings.Cut(arg, "/")
+	if !ok {
+		return arg, nil
+	}
+	info, err := skiffv1.ParseKind(kind)
+	if err != nil {
+		return "", err
+	}
+	switch info.Kind {
+	case skiffv1.Kind_KIND_POD:
+		return name, nil
+	case skiffv1.Kind_KIND_JOB:
+	default:
+		return "", fmt.Errorf("logs of a %s are not supported; give a pod or job/NAME", info.Name)
+	}
+	job, err := c.Jobs().Get(ctx, ns, name)
+	if err != nil {
+		return "", err
+	}
+	pods, _, err := c.Pods().List(ctx, client.ListOptions{Namespace: ns})
+	if err != nil {
+		return "", err
+	}
+	var best *skiffv1.Pod
+	rank := func(p *skiffv1.Pod) (bool, int64) {
+		return p.GetStatus().GetPhase() == "Running", p.GetMetadata().GetCreationTimestamp().AsTime().UnixNano()
+	}
+	for _, p := range pods {
+		ref := p.GetMetadata().GetOwnerReferences()
+		if len(ref) == 0 || ref[0].GetUid() != job.GetMetadata().GetUid() {
+			continue
+		}
+		if best == nil {
+			best = p
+			continue
+		}
+		r, t := rank(p)
+		br, bt := rank(best)
+		if (r && !br) || (r == br && t > bt) {
+			best = p
+		}
+	}
+	if best == nil {
+		return "", fmt.Errorf("job %q has no pods", name)
+	}
+	return best.GetMetadata().GetName(), nil
 }

@@ -47,6 +47,7 @@ $SKIFF_SERVER, else ~/.skiff/config (which ` + "`skiff server`" + ` writes on st
 		newGetCommand(e),
 		newDescribeCommand(e),
 		newDeleteCommand(e),
+		newWaitCommand(e),
 		newLogsCommand(e),
 		newExecCommand(e),
 		newVersionCommand(e),

@@ -91,6 +91,13 @@ func (l layout) deletePods(ctx context.Context) error {
 			c.ReplicaSets().Delete(ctx, r.Metadata.Namespace, r.Metadata.Name, client.DeleteOptions{})
 		}
 	}
+	// Jobs go first too, or they would make new pods; the controller then
+	// releases their pods' tracking finalizers.
+	if jobs, _, err := c.Jobs().List(ctx, all); err == nil {
+		for _, j := range jobs {
+			c.Jobs().Delete(ctx, j.Metadata.Namespace, j.Metadata.Name, client.DeleteOptions{})
+		}
+	}
 	for {
 		pods, _, err := c.Pods().List(ctx, all)
 		if err != nil {

@@ -53,9 +53,13 @@ type Config struct {
 	// target leaves the replica count alone; default 0.1.
 	AutoscalerTolerance float64
 
-	// BurstReplicas bounds the pods one replica set sync creates or
-	// deletes; default 500.
+	// BurstReplicas bounds the pods one replica set (or Job) sync creates
+	// or deletes; default 500.
 	BurstReplicas int
+
+	// clock is what the Job controller's back-off, deadlines and TTLs
+	// read; tests in this package set a fake one.
+	clock clock
 }
 
 func (c *Config) setDefaults() error {
@@ -90,6 +94,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.BurstReplicas == 0 {
 		c.BurstReplicas = 500
+	}
+	if c.clock == nil {
+		c.clock = realClock{}
 	}
 	for _, d := range []struct {
 		name string

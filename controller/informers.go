@@ -21,6 +21,7 @@ type informers struct {
 	volumes     *client.Informer[*skiffv1.Volume]
 	deployments *client.Informer[*skiffv1.Deployment]
 	endpoints   *client.Informer[*skiffv1.Endpoints]
+	jobs        *client.Informer[*skiffv1.Job]
 }
 
 func newInformers(c *client.Client, log *slog.Logger) *informers {
@@ -34,6 +35,7 @@ func newInformers(c *client.Client, log *slog.Logger) *informers {
 		volumes:     client.NewInformer(c.Volumes(), all, log),
 		deployments: client.NewInformer(c.Deployments(), all, log),
 		endpoints:   client.NewInformer(c.Endpoints(), all, log),
+		jobs:        client.NewInformer(c.Jobs(), all, log),
 	}
 	inf.pods.AddIndex(indexNamespace, byNamespace[*skiffv1.Pod])
 	inf.pods.AddIndex(indexNode, byNode)
@@ -46,6 +48,7 @@ func newInformers(c *client.Client, log *slog.Logger) *informers {
 	inf.endpoints.AddIndex(indexOwner, byOwner[*skiffv1.Endpoints])
 	inf.volumes.AddIndex(indexOwner, byOwner[*skiffv1.Volume])
 	inf.deployments.AddIndex(indexNamespace, byNamespace[*skiffv1.Deployment])
+	inf.jobs.AddIndex(indexOwner, byOwner[*skiffv1.Job])
 	return inf
 }
 
@@ -59,11 +62,13 @@ func (inf *informers) start(ctx context.Context, g *errgroup.Group) {
 	g.Go(func() error { return inf.volumes.Run(ctx) })
 	g.Go(func() error { return inf.deployments.Run(ctx) })
 	g.Go(func() error { return inf.endpoints.Run(ctx) })
+	g.Go(func() error { return inf.jobs.Run(ctx) })
 }
 
 // waitForSync blocks until every informer has its first list, or ctx ends.
 func (inf *informers) waitForSync(ctx context.Context) bool {
 	return inf.pods.WaitForSync(ctx) && inf.rss.WaitForSync(ctx) && inf.nodes.WaitForSync(ctx) &&
 		inf.autoscalers.WaitForSync(ctx) && inf.services.WaitForSync(ctx) && inf.volumes.WaitForSync(ctx) &&
-		inf.deployments.WaitForSync(ctx) && inf.endpoints.WaitForSync(ctx)
+		inf.deployments.WaitForSync(ctx) && inf.endpoints.WaitForSync(ctx) &&
+		inf.jobs.WaitForSync(ctx)
 }

@@ -13,13 +13,14 @@ import (
 const (
 	nameReplicaSet    = "replicaset"
 	nameGarbage       = "garbagecollector"
+	nameJob           = "job"
 	nameNodeLifecycle = "nodelifecycle"
 	nameAutoscaler    = "autoscaler"
 	nameDeployment    = "deployment"
 	nameEndpoints     = "endpoints"
 )
 
-var reconcilerNames = []string{nameReplicaSet, nameGarbage, nameNodeLifecycle, nameAutoscaler, nameDeployment, nameEndpoints}
+var reconcilerNames = []string{nameReplicaSet, nameGarbage, nameNodeLifecycle, nameAutoscaler, nameDeployment, nameEndpoints, nameJob}
 
 type metrics struct {
 	duration *prometheus.HistogramVec

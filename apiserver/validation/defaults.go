@@ -78,6 +78,8 @@ func Default(obj skiffv1.Resource) {
 		}
 	case *skiffv1.Endpoints:
 		defaultEndpoints(o)
+	case *skiffv1.Job:
+		defaultJob(o)
 	case *skiffv1.Event:
 		if o.Type == "" {
 			o.Type = "Normal"

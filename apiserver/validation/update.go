@@ -48,6 +48,18 @@ func ValidateUpdate(old, obj skiffv1.Resource) error {
 		if !proto.Equal(old.(*skiffv1.Deployment).GetSpec().GetSelector(), o.GetSpec().GetSelector()) {
 			e.add("spec.selector", "cannot change; delete the deployment and create it again")
 		}
+	case *skiffv1.Job:
+		// As in Kubernetes: the pods made so far were made from these.
+		prev := old.(*skiffv1.Job)
+		if !proto.Equal(prev.GetSpec().GetSelector(), o.GetSpec().GetSelector()) {
+			e.add("spec.selector", "cannot change")
+		}
+		if !proto.Equal(prev.GetSpec().GetTemplate(), o.GetSpec().GetTemplate()) {
+			e.add("spec.template", "cannot change; delete the Job and create it again")
+		}
+		if prev.GetSpec().GetCompletionMode() != o.GetSpec().GetCompletionMode() {
+			e.add("spec.completionMode", "cannot change")
+		}
 	case *skiffv1.Node:
 		prev := old.(*skiffv1.Node)
 		if pc := prev.GetSpec().GetPodCidr(); pc != "" && pc != o.GetSpec().GetPodCidr() {

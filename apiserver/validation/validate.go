@@ -53,6 +53,8 @@ func Validate(obj skiffv1.Resource) error {
 		validateDeployment(e, o.GetSpec())
 	case *skiffv1.Endpoints:
 		validateEndpoints(e, o)
+	case *skiffv1.Job:
+		validateJob(e, o.GetSpec())
 	case *skiffv1.Event:
 		if o.GetInvolvedObject().GetName() == "" {
 			e.add("involvedObject.name", "required")

@@ -69,16 +69,7 @@ func TestPodValidation(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			p := basePod()
 			c.mutate(p)
-			Default(p)
-			err := Validate(p)
-			switch {
-			case c.want == "" && err != nil:
-				t.Fatalf("unexpected error: %v", err)
-			case c.want != "" && err == nil:
-				t.Fatalf("no error, want %q", c.want)
-			case c.want != "" && !strings.Contains(err.Error(), c.want):
-				t.Fatalf("error %q does not contain %q", err, c.want)
-			}
+			wantValidation(t, p, c.want)
 		})
 	}
 }
@@ -122,17 +113,24 @@ func TestOtherKinds(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			Default(c.obj)
-			err := Validate(c.obj)
-			switch {
-			case c.want == "" && err != nil:
-				t.Fatalf("unexpected error: %v", err)
-			case c.want != "" && err == nil:
-				t.Fatalf("no error, want %q", c.want)
-			case c.want != "" && !strings.Contains(err.Error(), c.want):
-				t.Fatalf("error %q does not contain %q", err, c.want)
-			}
+			wantValidation(t, c.obj, c.want)
 		})
+	}
+}
+
+// wantValidation defaults and validates obj: want "" means valid, else
+// the error must contain want.
+func wantValidation(t *testing.T, obj skiffv1.Resource, want string) {
+	t.Helper()
+	Default(obj)
+	err := Validate(obj)
+	switch {
+	case want == "" && err != nil:
+		t.Fatalf("unexpected error: %v", err)
+	case want != "" && err == nil:
+		t.Fatalf("no error, want %q", want)
+	case want != "" && !strings.Contains(err.Error(), want):
+		t.Fatalf("error %q does not contain %q", err, want)
 	}
 }
 

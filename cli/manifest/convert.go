@@ -102,6 +102,13 @@ func kindConversion(apiVersion, kind string) conversion {
 		}
 	case "Deployment":
 		return conversion{toSkiff: deploymentToSkiff, fromSkiff: deploymentFromSkiff}
+	case "Job":
+		return conversion{
+			toSkiff: func(o map[string]any) error {
+				return podSpecToSkiff(child(child(child(o, "spec"), "template"), "spec"), "spec.template.spec")
+			},
+			fromSkiff: func(o map[string]any) { podSpecFromSkiff(child(child(child(o, "spec"), "template"), "spec")) },
+		}
 	case "Service":
 		return conversion{toSkiff: noConversion, fromSkiff: serviceFromSkiff}
 	case "Event":

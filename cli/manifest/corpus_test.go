@@ -87,6 +87,8 @@ func applyOffline(file string, doc []byte) error {
 		if o.Info.Namespaced && o.Obj.GetMetadata().GetNamespace() == "" {
 			o.Obj.GetMetadata().Namespace = "default"
 		}
+		// The server gives a UID before defaulting (a Job's selector is of it).
+		o.Obj.GetMetadata().Uid = "00000000-0000-0000-0000-000000000001"
 		validation.Default(o.Obj)
 		if err := validation.Validate(o.Obj); err != nil {
 			return fmt.Errorf("server: %w", err)

@@ -93,6 +93,12 @@ var persistentVolumeUnsupported = []string{
 	"spec.storageos",
 }
 
+var jobUnsupported = []string{
+	"spec.suspend", "spec.manualSelector", "spec.podReplacementPolicy",
+	"spec.backoffLimitPerIndex", "spec.maxFailedIndexes", "spec.successPolicy",
+	"spec.managedBy", "spec.podFailurePolicy.rules[].onPodConditions",
+}
+
 var hpaUnsupported = []string{
 	"spec.behavior.scaleUp.policies", "spec.behavior.scaleUp.selectPolicy", "spec.behavior.scaleUp.tolerance",
 	"spec.behavior.scaleDown.policies", "spec.behavior.scaleDown.selectPolicy", "spec.behavior.scaleDown.tolerance",
@@ -122,6 +128,10 @@ func unsupportedFields(kind string) map[string]bool {
 	case "Pod":
 		podSpec("spec.")
 	case "ReplicaSet", "Deployment":
+		add("spec.template.metadata.", metaUnsupported)
+		podSpec("spec.template.spec.")
+	case "Job":
+		add("", jobUnsupported)
 		add("spec.template.metadata.", metaUnsupported)
 		podSpec("spec.template.spec.")
 	case "Service":

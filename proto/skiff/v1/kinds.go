@@ -45,6 +45,7 @@ var kindInfos = []KindInfo{
 	{Kind_KIND_SECRET, "Secret", "secrets", nil, true, false, func() Resource { return &Secret{} }},
 	{Kind_KIND_DEPLOYMENT, "Deployment", "deployments", []string{"deploy"}, true, true, func() Resource { return &Deployment{} }},
 	{Kind_KIND_ENDPOINTS, "Endpoints", "endpoints", []string{"ep", "endpointslice", "endpointslices"}, true, false, func() Resource { return &Endpoints{} }},
+	{Kind_KIND_JOB, "Job", "jobs", nil, true, true, func() Resource { return &Job{} }},
 }
 
 // Kinds lists every kind, in a stable order.
@@ -173,11 +174,11 @@ var kubernetesTypes = []KubernetesType{
 	// ConfigMap and Secret
 	{"v1", "ConfigMap", Kind_KIND_CONFIG_MAP},
 	{"v1", "Secret", Kind_KIND_SECRET},
+	{"batch/v1", "Job", Kind_KIND_JOB},
 }
 
 // KubernetesAPIVersions are the Kubernetes apiVersions served beside
-// skiff/v1. batch/v1 has no kind yet, but is served so that its manifests
-// are told which kind is missing rather than that the version is unknown.
+// skiff/v1.
 func KubernetesAPIVersions() []string {
 	return []string{"v1", "apps/v1", "batch/v1", "autoscaling/v1", "autoscaling/v2"}
 }

@@ -5773,6 +5773,509 @@ func (x *EndpointPort) GetProtocol() string {
 	return ""
 }
 
+// Job runs pods to completion: spec.completions of them must succeed.
+type Job struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Metadata      *ObjectMeta            `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Spec          *JobSpec               `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
+	Status        *JobStatus             `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Job) Reset() {
+	*x = Job{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[85]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Job) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Job) ProtoMessage() {}
+
+func (x *Job) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[85]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Job.ProtoReflect.Descriptor instead.
+func (*Job) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{85}
+}
+
+func (x *Job) GetMetadata() *ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *Job) GetSpec() *JobSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *Job) GetStatus() *JobStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+type JobSpec struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many pods run at once; default 1.
+	Parallelism *int32 `protobuf:"varint,1,opt,name=parallelism,proto3,oneof" json:"parallelism,omitempty"`
+	// How many must succeed; unset: any one succeeding completes the Job
+	// (a work queue). Default 1 when parallelism is unset too.
+	Completions *int32 `protobuf:"varint,2,opt,name=completions,proto3,oneof" json:"completions,omitempty"`
+	// NonIndexed (default) or Indexed: each index 0..completions-1 must
+	// succeed once, its pods told their index.
+	CompletionMode string `protobuf:"bytes,3,opt,name=completion_mode,json=completionMode,proto3" json:"completion_mode,omitempty"`
+	// Failed pods tolerated before the Job fails; default 6.
+	BackoffLimit *int32 `protobuf:"varint,4,opt,name=backoff_limit,json=backoffLimit,proto3,oneof" json:"backoff_limit,omitempty"`
+	// The Job fails when it has run this long.
+	ActiveDeadlineSeconds *int64 `protobuf:"varint,5,opt,name=active_deadline_seconds,json=activeDeadlineSeconds,proto3,oneof" json:"active_deadline_seconds,omitempty"`
+	// A finished Job is deleted this long after it finished.
+	TtlSecondsAfterFinished *int32            `protobuf:"varint,6,opt,name=ttl_seconds_after_finished,json=ttlSecondsAfterFinished,proto3,oneof" json:"ttl_seconds_after_finished,omitempty"`
+	PodFailurePolicy        *PodFailurePolicy `protobuf:"bytes,7,opt,name=pod_failure_policy,json=podFailurePolicy,proto3" json:"pod_failure_policy,omitempty"`
+	// Defaulted to the Job's controller-uid label.
+	Selector      *LabelSelector   `protobuf:"bytes,8,opt,name=selector,proto3" json:"selector,omitempty"`
+	Template      *PodTemplateSpec `protobuf:"bytes,9,opt,name=template,proto3" json:"template,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JobSpec) Reset() {
+	*x = JobSpec{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[86]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JobSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JobSpec) ProtoMessage() {}
+
+func (x *JobSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[86]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JobSpec.ProtoReflect.Descriptor instead.
+func (*JobSpec) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{86}
+}
+
+func (x *JobSpec) GetParallelism() int32 {
+	if x != nil && x.Parallelism != nil {
+		return *x.Parallelism
+	}
+	return 0
+}
+
+func (x *JobSpec) GetCompletions() int32 {
+	if x != nil && x.Completions != nil {
+		return *x.Completions
+	}
+	return 0
+}
+
+func (x *JobSpec) GetCompletionMode() string {
+	if x != nil {
+		return x.CompletionMode
+	}
+	return ""
+}
+
+func (x *JobSpec) GetBackoffLimit() int32 {
+	if x != nil && x.BackoffLimit != nil {
+		return *x.BackoffLimit
+	}
+	return 0
+}
+
+func (x *JobSpec) GetActiveDeadlineSeconds() int64 {
+	if x != nil && x.ActiveDeadlineSeconds != nil {
+		return *x.ActiveDeadlineSeconds
+	}
+	return 0
+}
+
+func (x *JobSpec) GetTtlSecondsAfterFinished() int32 {
+	if x != nil && x.TtlSecondsAfterFinished != nil {
+		return *x.TtlSecondsAfterFinished
+	}
+	return 0
+}
+
+func (x *JobSpec) GetPodFailurePolicy() *PodFailurePolicy {
+	if x != nil {
+		return x.PodFailurePolicy
+	}
+	return nil
+}
+
+func (x *JobSpec) GetSelector() *LabelSelector {
+	if x != nil {
+		return x.Selector
+	}
+	return nil
+}
+
+func (x *JobSpec) GetTemplate() *PodTemplateSpec {
+	if x != nil {
+		return x.Template
+	}
+	return nil
+}
+
+type PodFailurePolicy struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Rules         []*PodFailurePolicyRule `protobuf:"bytes,1,rep,name=rules,proto3" json:"rules,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PodFailurePolicy) Reset() {
+	*x = PodFailurePolicy{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[87]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodFailurePolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodFailurePolicy) ProtoMessage() {}
+
+func (x *PodFailurePolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[87]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodFailurePolicy.ProtoReflect.Descriptor instead.
+func (*PodFailurePolicy) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{87}
+}
+
+func (x *PodFailurePolicy) GetRules() []*PodFailurePolicyRule {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+// PodFailurePolicyRule: the first rule whose exit codes match a failed
+// pod decides what its failure does.
+type PodFailurePolicyRule struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// FailJob, Ignore or Count.
+	Action        string                                  `protobuf:"bytes,1,opt,name=action,proto3" json:"action,omitempty"`
+	OnExitCodes   *PodFailurePolicyOnExitCodesRequirement `protobuf:"bytes,2,opt,name=on_exit_codes,json=onExitCodes,proto3" json:"on_exit_codes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PodFailurePolicyRule) Reset() {
+	*x = PodFailurePolicyRule{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[88]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodFailurePolicyRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodFailurePolicyRule) ProtoMessage() {}
+
+func (x *PodFailurePolicyRule) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[88]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodFailurePolicyRule.ProtoReflect.Descriptor instead.
+func (*PodFailurePolicyRule) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{88}
+}
+
+func (x *PodFailurePolicyRule) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *PodFailurePolicyRule) GetOnExitCodes() *PodFailurePolicyOnExitCodesRequirement {
+	if x != nil {
+		return x.OnExitCodes
+	}
+	return nil
+}
+
+type PodFailurePolicyOnExitCodesRequirement struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this container's exit code counts; empty: any container's.
+	ContainerName string `protobuf:"bytes,1,opt,name=container_name,json=containerName,proto3" json:"container_name,omitempty"`
+	// In or NotIn.
+	Operator      string  `protobuf:"bytes,2,opt,name=operator,proto3" json:"operator,omitempty"`
+	Values        []int32 `protobuf:"varint,3,rep,packed,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PodFailurePolicyOnExitCodesRequirement) Reset() {
+	*x = PodFailurePolicyOnExitCodesRequirement{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[89]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodFailurePolicyOnExitCodesRequirement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodFailurePolicyOnExitCodesRequirement) ProtoMessage() {}
+
+func (x *PodFailurePolicyOnExitCodesRequirement) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[89]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodFailurePolicyOnExitCodesRequirement.ProtoReflect.Descriptor instead.
+func (*PodFailurePolicyOnExitCodesRequirement) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{89}
+}
+
+func (x *PodFailurePolicyOnExitCodesRequirement) GetContainerName() string {
+	if x != nil {
+		return x.ContainerName
+	}
+	return ""
+}
+
+func (x *PodFailurePolicyOnExitCodesRequirement) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+func (x *PodFailurePolicyOnExitCodesRequirement) GetValues() []int32 {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+type JobStatus struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Conditions     []*Condition           `protobuf:"bytes,1,rep,name=conditions,proto3" json:"conditions,omitempty"`
+	StartTime      *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	CompletionTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=completion_time,json=completionTime,proto3" json:"completion_time,omitempty"`
+	Active         int32                  `protobuf:"varint,4,opt,name=active,proto3" json:"active,omitempty"`
+	Succeeded      int32                  `protobuf:"varint,5,opt,name=succeeded,proto3" json:"succeeded,omitempty"`
+	Failed         int32                  `protobuf:"varint,6,opt,name=failed,proto3" json:"failed,omitempty"`
+	// Indexed Jobs: the indexes that succeeded, as "1,3-5,7".
+	CompletedIndexes string `protobuf:"bytes,7,opt,name=completed_indexes,json=completedIndexes,proto3" json:"completed_indexes,omitempty"`
+	// Finished pods the counters do not hold yet: their tracking finalizer
+	// is being removed.
+	UncountedTerminatedPods *UncountedTerminatedPods `protobuf:"bytes,8,opt,name=uncounted_terminated_pods,json=uncountedTerminatedPods,proto3" json:"uncounted_terminated_pods,omitempty"`
+	// Active pods that are Ready.
+	Ready         int32 `protobuf:"varint,9,opt,name=ready,proto3" json:"ready,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JobStatus) Reset() {
+	*x = JobStatus{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[90]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JobStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JobStatus) ProtoMessage() {}
+
+func (x *JobStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[90]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JobStatus.ProtoReflect.Descriptor instead.
+func (*JobStatus) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{90}
+}
+
+func (x *JobStatus) GetConditions() []*Condition {
+	if x != nil {
+		return x.Conditions
+	}
+	return nil
+}
+
+func (x *JobStatus) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *JobStatus) GetCompletionTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CompletionTime
+	}
+	return nil
+}
+
+func (x *JobStatus) GetActive() int32 {
+	if x != nil {
+		return x.Active
+	}
+	return 0
+}
+
+func (x *JobStatus) GetSucceeded() int32 {
+	if x != nil {
+		return x.Succeeded
+	}
+	return 0
+}
+
+func (x *JobStatus) GetFailed() int32 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *JobStatus) GetCompletedIndexes() string {
+	if x != nil {
+		return x.CompletedIndexes
+	}
+	return ""
+}
+
+func (x *JobStatus) GetUncountedTerminatedPods() *UncountedTerminatedPods {
+	if x != nil {
+		return x.UncountedTerminatedPods
+	}
+	return nil
+}
+
+func (x *JobStatus) GetReady() int32 {
+	if x != nil {
+		return x.Ready
+	}
+	return 0
+}
+
+type UncountedTerminatedPods struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Succeeded     []string               `protobuf:"bytes,1,rep,name=succeeded,proto3" json:"succeeded,omitempty"`
+	Failed        []string               `protobuf:"bytes,2,rep,name=failed,proto3" json:"failed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UncountedTerminatedPods) Reset() {
+	*x = UncountedTerminatedPods{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[91]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UncountedTerminatedPods) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UncountedTerminatedPods) ProtoMessage() {}
+
+func (x *UncountedTerminatedPods) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[91]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UncountedTerminatedPods.ProtoReflect.Descriptor instead.
+func (*UncountedTerminatedPods) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{91}
+}
+
+func (x *UncountedTerminatedPods) GetSucceeded() []string {
+	if x != nil {
+		return x.Succeeded
+	}
+	return nil
+}
+
+func (x *UncountedTerminatedPods) GetFailed() []string {
+	if x != nil {
+		return x.Failed
+	}
+	return nil
+}
+
 var File_skiff_v1_objects_proto protoreflect.FileDescriptor
 
 const file_skiff_v1_objects_proto_rawDesc = "" +
@@ -6315,7 +6818,51 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\fEndpointPort\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04port\x18\x02 \x01(\x05R\x04port\x12\x1a\n" +
-	"\bprotocol\x18\x03 \x01(\tR\bprotocolB2Z0github.com/skiff-sh/skiff/proto/skiff/v1;skiffv1b\x06proto3"
+	"\bprotocol\x18\x03 \x01(\tR\bprotocol\"\x8b\x01\n" +
+	"\x03Job\x120\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12%\n" +
+	"\x04spec\x18\x02 \x01(\v2\x11.skiff.v1.JobSpecR\x04spec\x12+\n" +
+	"\x06status\x18\x03 \x01(\v2\x13.skiff.v1.JobStatusR\x06status\"\xcc\x04\n" +
+	"\aJobSpec\x12%\n" +
+	"\vparallelism\x18\x01 \x01(\x05H\x00R\vparallelism\x88\x01\x01\x12%\n" +
+	"\vcompletions\x18\x02 \x01(\x05H\x01R\vcompletions\x88\x01\x01\x12'\n" +
+	"\x0fcompletion_mode\x18\x03 \x01(\tR\x0ecompletionMode\x12(\n" +
+	"\rbackoff_limit\x18\x04 \x01(\x05H\x02R\fbackoffLimit\x88\x01\x01\x12;\n" +
+	"\x17active_deadline_seconds\x18\x05 \x01(\x03H\x03R\x15activeDeadlineSeconds\x88\x01\x01\x12@\n" +
+	"\x1attl_seconds_after_finished\x18\x06 \x01(\x05H\x04R\x17ttlSecondsAfterFinished\x88\x01\x01\x12H\n" +
+	"\x12pod_failure_policy\x18\a \x01(\v2\x1a.skiff.v1.PodFailurePolicyR\x10podFailurePolicy\x123\n" +
+	"\bselector\x18\b \x01(\v2\x17.skiff.v1.LabelSelectorR\bselector\x125\n" +
+	"\btemplate\x18\t \x01(\v2\x19.skiff.v1.PodTemplateSpecR\btemplateB\x0e\n" +
+	"\f_parallelismB\x0e\n" +
+	"\f_completionsB\x10\n" +
+	"\x0e_backoff_limitB\x1a\n" +
+	"\x18_active_deadline_secondsB\x1d\n" +
+	"\x1b_ttl_seconds_after_finished\"H\n" +
+	"\x10PodFailurePolicy\x124\n" +
+	"\x05rules\x18\x01 \x03(\v2\x1e.skiff.v1.PodFailurePolicyRuleR\x05rules\"\x84\x01\n" +
+	"\x14PodFailurePolicyRule\x12\x16\n" +
+	"\x06action\x18\x01 \x01(\tR\x06action\x12T\n" +
+	"\ron_exit_codes\x18\x02 \x01(\v20.skiff.v1.PodFailurePolicyOnExitCodesRequirementR\vonExitCodes\"\x83\x01\n" +
+	"&PodFailurePolicyOnExitCodesRequirement\x12%\n" +
+	"\x0econtainer_name\x18\x01 \x01(\tR\rcontainerName\x12\x1a\n" +
+	"\boperator\x18\x02 \x01(\tR\boperator\x12\x16\n" +
+	"\x06values\x18\x03 \x03(\x05R\x06values\"\xb0\x03\n" +
+	"\tJobStatus\x123\n" +
+	"\n" +
+	"conditions\x18\x01 \x03(\v2\x13.skiff.v1.ConditionR\n" +
+	"conditions\x129\n" +
+	"\n" +
+	"start_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x12C\n" +
+	"\x0fcompletion_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x0ecompletionTime\x12\x16\n" +
+	"\x06active\x18\x04 \x01(\x05R\x06active\x12\x1c\n" +
+	"\tsucceeded\x18\x05 \x01(\x05R\tsucceeded\x12\x16\n" +
+	"\x06failed\x18\x06 \x01(\x05R\x06failed\x12+\n" +
+	"\x11completed_indexes\x18\a \x01(\tR\x10completedIndexes\x12]\n" +
+	"\x19uncounted_terminated_pods\x18\b \x01(\v2!.skiff.v1.UncountedTerminatedPodsR\x17uncountedTerminatedPods\x12\x14\n" +
+	"\x05ready\x18\t \x01(\x05R\x05ready\"O\n" +
+	"\x17UncountedTerminatedPods\x12\x1c\n" +
+	"\tsucceeded\x18\x01 \x03(\tR\tsucceeded\x12\x16\n" +
+	"\x06failed\x18\x02 \x03(\tR\x06failedB2Z0github.com/skiff-sh/skiff/proto/skiff/v1;skiffv1b\x06proto3"
 
 var (
 	file_skiff_v1_objects_proto_rawDescOnce sync.Once
@@ -6329,128 +6876,135 @@ func file_skiff_v1_objects_proto_rawDescGZIP() []byte {
 	return file_skiff_v1_objects_proto_rawDescData
 }
 
-var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 98)
+var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 105)
 var file_skiff_v1_objects_proto_goTypes = []any{
-	(*ObjectMeta)(nil),               // 0: skiff.v1.ObjectMeta
-	(*TypeMeta)(nil),                 // 1: skiff.v1.TypeMeta
-	(*OwnerReference)(nil),           // 2: skiff.v1.OwnerReference
-	(*LabelSelector)(nil),            // 3: skiff.v1.LabelSelector
-	(*LabelSelectorRequirement)(nil), // 4: skiff.v1.LabelSelectorRequirement
-	(*Condition)(nil),                // 5: skiff.v1.Condition
-	(*Namespace)(nil),                // 6: skiff.v1.Namespace
-	(*NamespaceStatus)(nil),          // 7: skiff.v1.NamespaceStatus
-	(*Node)(nil),                     // 8: skiff.v1.Node
-	(*NodeSpec)(nil),                 // 9: skiff.v1.NodeSpec
-	(*Taint)(nil),                    // 10: skiff.v1.Taint
-	(*NodeStatus)(nil),               // 11: skiff.v1.NodeStatus
-	(*NodeAddress)(nil),              // 12: skiff.v1.NodeAddress
-	(*NodeSystemInfo)(nil),           // 13: skiff.v1.NodeSystemInfo
-	(*Pod)(nil),                      // 14: skiff.v1.Pod
-	(*PodSpec)(nil),                  // 15: skiff.v1.PodSpec
-	(*PodSecurityContext)(nil),       // 16: skiff.v1.PodSecurityContext
-	(*Container)(nil),                // 17: skiff.v1.Container
-	(*EnvVar)(nil),                   // 18: skiff.v1.EnvVar
-	(*ContainerPort)(nil),            // 19: skiff.v1.ContainerPort
-	(*ResourceRequirements)(nil),     // 20: skiff.v1.ResourceRequirements
-	(*VolumeMount)(nil),              // 21: skiff.v1.VolumeMount
-	(*Probe)(nil),                    // 22: skiff.v1.Probe
-	(*ExecAction)(nil),               // 23: skiff.v1.ExecAction
-	(*TCPSocketAction)(nil),          // 24: skiff.v1.TCPSocketAction
-	(*HTTPGetAction)(nil),            // 25: skiff.v1.HTTPGetAction
-	(*SecurityContext)(nil),          // 26: skiff.v1.SecurityContext
-	(*Capabilities)(nil),             // 27: skiff.v1.Capabilities
-	(*PodVolume)(nil),                // 28: skiff.v1.PodVolume
-	(*EmptyDirSource)(nil),           // 29: skiff.v1.EmptyDirSource
-	(*HostPathSource)(nil),           // 30: skiff.v1.HostPathSource
-	(*VolumeClaimSource)(nil),        // 31: skiff.v1.VolumeClaimSource
-	(*Toleration)(nil),               // 32: skiff.v1.Toleration
-	(*PodStatus)(nil),                // 33: skiff.v1.PodStatus
-	(*ContainerStatus)(nil),          // 34: skiff.v1.ContainerStatus
-	(*ContainerState)(nil),           // 35: skiff.v1.ContainerState
-	(*ContainerStateWaiting)(nil),    // 36: skiff.v1.ContainerStateWaiting
-	(*ContainerStateRunning)(nil),    // 37: skiff.v1.ContainerStateRunning
-	(*ContainerStateTerminated)(nil), // 38: skiff.v1.ContainerStateTerminated
-	(*Service)(nil),                  // 39: skiff.v1.Service
-	(*ServiceSpec)(nil),              // 40: skiff.v1.ServiceSpec
-	(*ServicePort)(nil),              // 41: skiff.v1.ServicePort
-	(*ServiceStatus)(nil),            // 42: skiff.v1.ServiceStatus
-	(*Volume)(nil),                   // 43: skiff.v1.Volume
-	(*VolumeSpec)(nil),               // 44: skiff.v1.VolumeSpec
-	(*LocalVolumeSource)(nil),        // 45: skiff.v1.LocalVolumeSource
-	(*NFSVolumeSource)(nil),          // 46: skiff.v1.NFSVolumeSource
-	(*VolumeStatus)(nil),             // 47: skiff.v1.VolumeStatus
-	(*ReplicaSet)(nil),               // 48: skiff.v1.ReplicaSet
-	(*ReplicaSetSpec)(nil),           // 49: skiff.v1.ReplicaSetSpec
-	(*PodTemplateSpec)(nil),          // 50: skiff.v1.PodTemplateSpec
-	(*ReplicaSetStatus)(nil),         // 51: skiff.v1.ReplicaSetStatus
-	(*Autoscaler)(nil),               // 52: skiff.v1.Autoscaler
-	(*AutoscalerSpec)(nil),           // 53: skiff.v1.AutoscalerSpec
-	(*MetricSpec)(nil),               // 54: skiff.v1.MetricSpec
-	(*ResourceMetricSource)(nil),     // 55: skiff.v1.ResourceMetricSource
-	(*MetricTarget)(nil),             // 56: skiff.v1.MetricTarget
-	(*AutoscalerBehavior)(nil),       // 57: skiff.v1.AutoscalerBehavior
-	(*ScalingRules)(nil),             // 58: skiff.v1.ScalingRules
-	(*AutoscalerStatus)(nil),         // 59: skiff.v1.AutoscalerStatus
-	(*Event)(nil),                    // 60: skiff.v1.Event
-	(*ObjectReference)(nil),          // 61: skiff.v1.ObjectReference
-	(*ConfigMap)(nil),                // 62: skiff.v1.ConfigMap
-	(*Secret)(nil),                   // 63: skiff.v1.Secret
-	(*EnvVarSource)(nil),             // 64: skiff.v1.EnvVarSource
-	(*KeySelector)(nil),              // 65: skiff.v1.KeySelector
-	(*EnvFromSource)(nil),            // 66: skiff.v1.EnvFromSource
-	(*ObjectRef)(nil),                // 67: skiff.v1.ObjectRef
-	(*KeyToPath)(nil),                // 68: skiff.v1.KeyToPath
-	(*ConfigMapVolumeSource)(nil),    // 69: skiff.v1.ConfigMapVolumeSource
-	(*SecretVolumeSource)(nil),       // 70: skiff.v1.SecretVolumeSource
-	(*ProjectedVolumeSource)(nil),    // 71: skiff.v1.ProjectedVolumeSource
-	(*VolumeProjection)(nil),         // 72: skiff.v1.VolumeProjection
-	(*ConfigMapProjection)(nil),      // 73: skiff.v1.ConfigMapProjection
-	(*SecretProjection)(nil),         // 74: skiff.v1.SecretProjection
-	(*Deployment)(nil),               // 75: skiff.v1.Deployment
-	(*DeploymentSpec)(nil),           // 76: skiff.v1.DeploymentSpec
-	(*DeploymentStrategy)(nil),       // 77: skiff.v1.DeploymentStrategy
-	(*RollingUpdateDeployment)(nil),  // 78: skiff.v1.RollingUpdateDeployment
-	(*DeploymentStatus)(nil),         // 79: skiff.v1.DeploymentStatus
-	(*Endpoints)(nil),                // 80: skiff.v1.Endpoints
-	(*EndpointSlice)(nil),            // 81: skiff.v1.EndpointSlice
-	(*ServiceEndpoint)(nil),          // 82: skiff.v1.ServiceEndpoint
-	(*EndpointConditions)(nil),       // 83: skiff.v1.EndpointConditions
-	(*EndpointPort)(nil),             // 84: skiff.v1.EndpointPort
-	nil,                              // 85: skiff.v1.ObjectMeta.LabelsEntry
-	nil,                              // 86: skiff.v1.ObjectMeta.AnnotationsEntry
-	nil,                              // 87: skiff.v1.LabelSelector.MatchLabelsEntry
-	nil,                              // 88: skiff.v1.NodeStatus.CapacityEntry
-	nil,                              // 89: skiff.v1.NodeStatus.AllocatableEntry
-	nil,                              // 90: skiff.v1.PodSpec.NodeSelectorEntry
-	nil,                              // 91: skiff.v1.ResourceRequirements.RequestsEntry
-	nil,                              // 92: skiff.v1.ResourceRequirements.LimitsEntry
-	nil,                              // 93: skiff.v1.ServiceSpec.SelectorEntry
-	nil,                              // 94: skiff.v1.ConfigMap.DataEntry
-	nil,                              // 95: skiff.v1.ConfigMap.BinaryDataEntry
-	nil,                              // 96: skiff.v1.Secret.DataEntry
-	nil,                              // 97: skiff.v1.Secret.StringDataEntry
-	(*timestamppb.Timestamp)(nil),    // 98: google.protobuf.Timestamp
+	(*ObjectMeta)(nil),                             // 0: skiff.v1.ObjectMeta
+	(*TypeMeta)(nil),                               // 1: skiff.v1.TypeMeta
+	(*OwnerReference)(nil),                         // 2: skiff.v1.OwnerReference
+	(*LabelSelector)(nil),                          // 3: skiff.v1.LabelSelector
+	(*LabelSelectorRequirement)(nil),               // 4: skiff.v1.LabelSelectorRequirement
+	(*Condition)(nil),                              // 5: skiff.v1.Condition
+	(*Namespace)(nil),                              // 6: skiff.v1.Namespace
+	(*NamespaceStatus)(nil),                        // 7: skiff.v1.NamespaceStatus
+	(*Node)(nil),                                   // 8: skiff.v1.Node
+	(*NodeSpec)(nil),                               // 9: skiff.v1.NodeSpec
+	(*Taint)(nil),                                  // 10: skiff.v1.Taint
+	(*NodeStatus)(nil),                             // 11: skiff.v1.NodeStatus
+	(*NodeAddress)(nil),                            // 12: skiff.v1.NodeAddress
+	(*NodeSystemInfo)(nil),                         // 13: skiff.v1.NodeSystemInfo
+	(*Pod)(nil),                                    // 14: skiff.v1.Pod
+	(*PodSpec)(nil),                                // 15: skiff.v1.PodSpec
+	(*PodSecurityContext)(nil),                     // 16: skiff.v1.PodSecurityContext
+	(*Container)(nil),                              // 17: skiff.v1.Container
+	(*EnvVar)(nil),                                 // 18: skiff.v1.EnvVar
+	(*ContainerPort)(nil),                          // 19: skiff.v1.ContainerPort
+	(*ResourceRequirements)(nil),                   // 20: skiff.v1.ResourceRequirements
+	(*VolumeMount)(nil),                            // 21: skiff.v1.VolumeMount
+	(*Probe)(nil),                                  // 22: skiff.v1.Probe
+	(*ExecAction)(nil),                             // 23: skiff.v1.ExecAction
+	(*TCPSocketAction)(nil),                        // 24: skiff.v1.TCPSocketAction
+	(*HTTPGetAction)(nil),                          // 25: skiff.v1.HTTPGetAction
+	(*SecurityContext)(nil),                        // 26: skiff.v1.SecurityContext
+	(*Capabilities)(nil),                           // 27: skiff.v1.Capabilities
+	(*PodVolume)(nil),                              // 28: skiff.v1.PodVolume
+	(*EmptyDirSource)(nil),                         // 29: skiff.v1.EmptyDirSource
+	(*HostPathSource)(nil),                         // 30: skiff.v1.HostPathSource
+	(*VolumeClaimSource)(nil),                      // 31: skiff.v1.VolumeClaimSource
+	(*Toleration)(nil),                             // 32: skiff.v1.Toleration
+	(*PodStatus)(nil),                              // 33: skiff.v1.PodStatus
+	(*ContainerStatus)(nil),                        // 34: skiff.v1.ContainerStatus
+	(*ContainerState)(nil),                         // 35: skiff.v1.ContainerState
+	(*ContainerStateWaiting)(nil),                  // 36: skiff.v1.ContainerStateWaiting
+	(*ContainerStateRunning)(nil),                  // 37: skiff.v1.ContainerStateRunning
+	(*ContainerStateTerminated)(nil),               // 38: skiff.v1.ContainerStateTerminated
+	(*Service)(nil),                                // 39: skiff.v1.Service
+	(*ServiceSpec)(nil),                            // 40: skiff.v1.ServiceSpec
+	(*ServicePort)(nil),                            // 41: skiff.v1.ServicePort
+	(*ServiceStatus)(nil),                          // 42: skiff.v1.ServiceStatus
+	(*Volume)(nil),                                 // 43: skiff.v1.Volume
+	(*VolumeSpec)(nil),                             // 44: skiff.v1.VolumeSpec
+	(*LocalVolumeSource)(nil),                      // 45: skiff.v1.LocalVolumeSource
+	(*NFSVolumeSource)(nil),                        // 46: skiff.v1.NFSVolumeSource
+	(*VolumeStatus)(nil),                           // 47: skiff.v1.VolumeStatus
+	(*ReplicaSet)(nil),                             // 48: skiff.v1.ReplicaSet
+	(*ReplicaSetSpec)(nil),                         // 49: skiff.v1.ReplicaSetSpec
+	(*PodTemplateSpec)(nil),                        // 50: skiff.v1.PodTemplateSpec
+	(*ReplicaSetStatus)(nil),                       // 51: skiff.v1.ReplicaSetStatus
+	(*Autoscaler)(nil),                             // 52: skiff.v1.Autoscaler
+	(*AutoscalerSpec)(nil),                         // 53: skiff.v1.AutoscalerSpec
+	(*MetricSpec)(nil),                             // 54: skiff.v1.MetricSpec
+	(*ResourceMetricSource)(nil),                   // 55: skiff.v1.ResourceMetricSource
+	(*MetricTarget)(nil),                           // 56: skiff.v1.MetricTarget
+	(*AutoscalerBehavior)(nil),                     // 57: skiff.v1.AutoscalerBehavior
+	(*ScalingRules)(nil),                           // 58: skiff.v1.ScalingRules
+	(*AutoscalerStatus)(nil),                       // 59: skiff.v1.AutoscalerStatus
+	(*Event)(nil),                                  // 60: skiff.v1.Event
+	(*ObjectReference)(nil),                        // 61: skiff.v1.ObjectReference
+	(*ConfigMap)(nil),                              // 62: skiff.v1.ConfigMap
+	(*Secret)(nil),                                 // 63: skiff.v1.Secret
+	(*EnvVarSource)(nil),                           // 64: skiff.v1.EnvVarSource
+	(*KeySelector)(nil),                            // 65: skiff.v1.KeySelector
+	(*EnvFromSource)(nil),                          // 66: skiff.v1.EnvFromSource
+	(*ObjectRef)(nil),                              // 67: skiff.v1.ObjectRef
+	(*KeyToPath)(nil),                              // 68: skiff.v1.KeyToPath
+	(*ConfigMapVolumeSource)(nil),                  // 69: skiff.v1.ConfigMapVolumeSource
+	(*SecretVolumeSource)(nil),                     // 70: skiff.v1.SecretVolumeSource
+	(*ProjectedVolumeSource)(nil),                  // 71: skiff.v1.ProjectedVolumeSource
+	(*VolumeProjection)(nil),                       // 72: skiff.v1.VolumeProjection
+	(*ConfigMapProjection)(nil),                    // 73: skiff.v1.ConfigMapProjection
+	(*SecretProjection)(nil),                       // 74: skiff.v1.SecretProjection
+	(*Deployment)(nil),                             // 75: skiff.v1.Deployment
+	(*DeploymentSpec)(nil),                         // 76: skiff.v1.DeploymentSpec
+	(*DeploymentStrategy)(nil),                     // 77: skiff.v1.DeploymentStrategy
+	(*RollingUpdateDeployment)(nil),                // 78: skiff.v1.RollingUpdateDeployment
+	(*DeploymentStatus)(nil),                       // 79: skiff.v1.DeploymentStatus
+	(*Endpoints)(nil),                              // 80: skiff.v1.Endpoints
+	(*EndpointSlice)(nil),                          // 81: skiff.v1.EndpointSlice
+	(*ServiceEndpoint)(nil),                        // 82: skiff.v1.ServiceEndpoint
+	(*EndpointConditions)(nil),                     // 83: skiff.v1.EndpointConditions
+	(*EndpointPort)(nil),                           // 84: skiff.v1.EndpointPort
+	(*Job)(nil),                                    // 85: skiff.v1.Job
+	(*JobSpec)(nil),                                // 86: skiff.v1.JobSpec
+	(*PodFailurePolicy)(nil),                       // 87: skiff.v1.PodFailurePolicy
+	(*PodFailurePolicyRule)(nil),                   // 88: skiff.v1.PodFailurePolicyRule
+	(*PodFailurePolicyOnExitCodesRequirement)(nil), // 89: skiff.v1.PodFailurePolicyOnExitCodesRequirement
+	(*JobStatus)(nil),                              // 90: skiff.v1.JobStatus
+	(*UncountedTerminatedPods)(nil),                // 91: skiff.v1.UncountedTerminatedPods
+	nil,                                            // 92: skiff.v1.ObjectMeta.LabelsEntry
+	nil,                                            // 93: skiff.v1.ObjectMeta.AnnotationsEntry
+	nil,                                            // 94: skiff.v1.LabelSelector.MatchLabelsEntry
+	nil,                                            // 95: skiff.v1.NodeStatus.CapacityEntry
+	nil,                                            // 96: skiff.v1.NodeStatus.AllocatableEntry
+	nil,                                            // 97: skiff.v1.PodSpec.NodeSelectorEntry
+	nil,                                            // 98: skiff.v1.ResourceRequirements.RequestsEntry
+	nil,                                            // 99: skiff.v1.ResourceRequirements.LimitsEntry
+	nil,                                            // 100: skiff.v1.ServiceSpec.SelectorEntry
+	nil,                                            // 101: skiff.v1.ConfigMap.DataEntry
+	nil,                                            // 102: skiff.v1.ConfigMap.BinaryDataEntry
+	nil,                                            // 103: skiff.v1.Secret.DataEntry
+	nil,                                            // 104: skiff.v1.Secret.StringDataEntry
+	(*timestamppb.Timestamp)(nil),                  // 105: google.protobuf.Timestamp
 }
 var file_skiff_v1_objects_proto_depIdxs = []int32{
-	85,  // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
-	86,  // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
-	98,  // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	98,  // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	92,  // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
+	93,  // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
+	105, // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	105, // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
 	2,   // 4: skiff.v1.ObjectMeta.owner_references:type_name -> skiff.v1.OwnerReference
 	1,   // 5: skiff.v1.ObjectMeta.applied_as:type_name -> skiff.v1.TypeMeta
-	87,  // 6: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
+	94,  // 6: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
 	4,   // 7: skiff.v1.LabelSelector.match_expressions:type_name -> skiff.v1.LabelSelectorRequirement
-	98,  // 8: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
-	98,  // 9: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	105, // 8: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
+	105, // 9: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
 	0,   // 10: skiff.v1.Namespace.metadata:type_name -> skiff.v1.ObjectMeta
 	7,   // 11: skiff.v1.Namespace.status:type_name -> skiff.v1.NamespaceStatus
 	0,   // 12: skiff.v1.Node.metadata:type_name -> skiff.v1.ObjectMeta
 	9,   // 13: skiff.v1.Node.spec:type_name -> skiff.v1.NodeSpec
 	11,  // 14: skiff.v1.Node.status:type_name -> skiff.v1.NodeStatus
 	10,  // 15: skiff.v1.NodeSpec.taints:type_name -> skiff.v1.Taint
-	98,  // 16: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
-	88,  // 17: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
-	89,  // 18: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
+	105, // 16: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
+	95,  // 17: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
+	96,  // 18: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
 	5,   // 19: skiff.v1.NodeStatus.conditions:type_name -> skiff.v1.Condition
 	12,  // 20: skiff.v1.NodeStatus.addresses:type_name -> skiff.v1.NodeAddress
 	13,  // 21: skiff.v1.NodeStatus.node_info:type_name -> skiff.v1.NodeSystemInfo
@@ -6459,7 +7013,7 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	33,  // 24: skiff.v1.Pod.status:type_name -> skiff.v1.PodStatus
 	17,  // 25: skiff.v1.PodSpec.containers:type_name -> skiff.v1.Container
 	28,  // 26: skiff.v1.PodSpec.volumes:type_name -> skiff.v1.PodVolume
-	90,  // 27: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
+	97,  // 27: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
 	32,  // 28: skiff.v1.PodSpec.tolerations:type_name -> skiff.v1.Toleration
 	16,  // 29: skiff.v1.PodSpec.security_context:type_name -> skiff.v1.PodSecurityContext
 	18,  // 30: skiff.v1.Container.env:type_name -> skiff.v1.EnvVar
@@ -6471,8 +7025,8 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	26,  // 36: skiff.v1.Container.security_context:type_name -> skiff.v1.SecurityContext
 	66,  // 37: skiff.v1.Container.env_from:type_name -> skiff.v1.EnvFromSource
 	64,  // 38: skiff.v1.EnvVar.value_from:type_name -> skiff.v1.EnvVarSource
-	91,  // 39: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
-	92,  // 40: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
+	98,  // 39: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
+	99,  // 40: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
 	23,  // 41: skiff.v1.Probe.exec:type_name -> skiff.v1.ExecAction
 	24,  // 42: skiff.v1.Probe.tcp_socket:type_name -> skiff.v1.TCPSocketAction
 	25,  // 43: skiff.v1.Probe.http_get:type_name -> skiff.v1.HTTPGetAction
@@ -6484,20 +7038,20 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	70,  // 49: skiff.v1.PodVolume.secret:type_name -> skiff.v1.SecretVolumeSource
 	71,  // 50: skiff.v1.PodVolume.projected:type_name -> skiff.v1.ProjectedVolumeSource
 	5,   // 51: skiff.v1.PodStatus.conditions:type_name -> skiff.v1.Condition
-	98,  // 52: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	105, // 52: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
 	34,  // 53: skiff.v1.PodStatus.container_statuses:type_name -> skiff.v1.ContainerStatus
 	35,  // 54: skiff.v1.ContainerStatus.state:type_name -> skiff.v1.ContainerState
 	35,  // 55: skiff.v1.ContainerStatus.last_state:type_name -> skiff.v1.ContainerState
 	36,  // 56: skiff.v1.ContainerState.waiting:type_name -> skiff.v1.ContainerStateWaiting
 	37,  // 57: skiff.v1.ContainerState.running:type_name -> skiff.v1.ContainerStateRunning
 	38,  // 58: skiff.v1.ContainerState.terminated:type_name -> skiff.v1.ContainerStateTerminated
-	98,  // 59: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	98,  // 60: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	98,  // 61: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	105, // 59: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	105, // 60: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	105, // 61: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
 	0,   // 62: skiff.v1.Service.metadata:type_name -> skiff.v1.ObjectMeta
 	40,  // 63: skiff.v1.Service.spec:type_name -> skiff.v1.ServiceSpec
 	42,  // 64: skiff.v1.Service.status:type_name -> skiff.v1.ServiceStatus
-	93,  // 65: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
+	100, // 65: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
 	41,  // 66: skiff.v1.ServiceSpec.ports:type_name -> skiff.v1.ServicePort
 	0,   // 67: skiff.v1.Volume.metadata:type_name -> skiff.v1.ObjectMeta
 	44,  // 68: skiff.v1.Volume.spec:type_name -> skiff.v1.VolumeSpec
@@ -6522,18 +7076,18 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	56,  // 87: skiff.v1.ResourceMetricSource.target:type_name -> skiff.v1.MetricTarget
 	58,  // 88: skiff.v1.AutoscalerBehavior.scale_up:type_name -> skiff.v1.ScalingRules
 	58,  // 89: skiff.v1.AutoscalerBehavior.scale_down:type_name -> skiff.v1.ScalingRules
-	98,  // 90: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
+	105, // 90: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
 	5,   // 91: skiff.v1.AutoscalerStatus.conditions:type_name -> skiff.v1.Condition
 	0,   // 92: skiff.v1.Event.metadata:type_name -> skiff.v1.ObjectMeta
 	61,  // 93: skiff.v1.Event.involved_object:type_name -> skiff.v1.ObjectReference
-	98,  // 94: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	98,  // 95: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	105, // 94: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	105, // 95: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
 	0,   // 96: skiff.v1.ConfigMap.metadata:type_name -> skiff.v1.ObjectMeta
-	94,  // 97: skiff.v1.ConfigMap.data:type_name -> skiff.v1.ConfigMap.DataEntry
-	95,  // 98: skiff.v1.ConfigMap.binary_data:type_name -> skiff.v1.ConfigMap.BinaryDataEntry
+	101, // 97: skiff.v1.ConfigMap.data:type_name -> skiff.v1.ConfigMap.DataEntry
+	102, // 98: skiff.v1.ConfigMap.binary_data:type_name -> skiff.v1.ConfigMap.BinaryDataEntry
 	0,   // 99: skiff.v1.Secret.metadata:type_name -> skiff.v1.ObjectMeta
-	96,  // 100: skiff.v1.Secret.data:type_name -> skiff.v1.Secret.DataEntry
-	97,  // 101: skiff.v1.Secret.string_data:type_name -> skiff.v1.Secret.StringDataEntry
+	103, // 100: skiff.v1.Secret.data:type_name -> skiff.v1.Secret.DataEntry
+	104, // 101: skiff.v1.Secret.string_data:type_name -> skiff.v1.Secret.StringDataEntry
 	65,  // 102: skiff.v1.EnvVarSource.config_map_key_ref:type_name -> skiff.v1.KeySelector
 	65,  // 103: skiff.v1.EnvVarSource.secret_key_ref:type_name -> skiff.v1.KeySelector
 	67,  // 104: skiff.v1.EnvFromSource.config_map_ref:type_name -> skiff.v1.ObjectRef
@@ -6559,11 +7113,23 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	84,  // 124: skiff.v1.EndpointSlice.ports:type_name -> skiff.v1.EndpointPort
 	83,  // 125: skiff.v1.ServiceEndpoint.conditions:type_name -> skiff.v1.EndpointConditions
 	61,  // 126: skiff.v1.ServiceEndpoint.target_ref:type_name -> skiff.v1.ObjectReference
-	127, // [127:127] is the sub-list for method output_type
-	127, // [127:127] is the sub-list for method input_type
-	127, // [127:127] is the sub-list for extension type_name
-	127, // [127:127] is the sub-list for extension extendee
-	0,   // [0:127] is the sub-list for field type_name
+	0,   // 127: skiff.v1.Job.metadata:type_name -> skiff.v1.ObjectMeta
+	86,  // 128: skiff.v1.Job.spec:type_name -> skiff.v1.JobSpec
+	90,  // 129: skiff.v1.Job.status:type_name -> skiff.v1.JobStatus
+	87,  // 130: skiff.v1.JobSpec.pod_failure_policy:type_name -> skiff.v1.PodFailurePolicy
+	3,   // 131: skiff.v1.JobSpec.selector:type_name -> skiff.v1.LabelSelector
+	50,  // 132: skiff.v1.JobSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	88,  // 133: skiff.v1.PodFailurePolicy.rules:type_name -> skiff.v1.PodFailurePolicyRule
+	89,  // 134: skiff.v1.PodFailurePolicyRule.on_exit_codes:type_name -> skiff.v1.PodFailurePolicyOnExitCodesRequirement
+	5,   // 135: skiff.v1.JobStatus.conditions:type_name -> skiff.v1.Condition
+	105, // 136: skiff.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
+	105, // 137: skiff.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
+	91,  // 138: skiff.v1.JobStatus.uncounted_terminated_pods:type_name -> skiff.v1.UncountedTerminatedPods
+	139, // [139:139] is the sub-list for method output_type
+	139, // [139:139] is the sub-list for method input_type
+	139, // [139:139] is the sub-list for extension type_name
+	139, // [139:139] is the sub-list for extension extendee
+	0,   // [0:139] is the sub-list for field type_name
 }
 
 func init() { file_skiff_v1_objects_proto_init() }
@@ -6591,13 +7157,14 @@ func file_skiff_v1_objects_proto_init() {
 	file_skiff_v1_objects_proto_msgTypes[73].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[74].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[76].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[86].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_skiff_v1_objects_proto_rawDesc), len(file_skiff_v1_objects_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   98,
+			NumMessages:   105,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
