@@ -60,9 +60,9 @@ func Check(o Object) error {
 	case *skiffv1.Pod:
 		checkPodSpec(add, "spec", obj.GetSpec())
 	case *skiffv1.ReplicaSet:
-		checkPodSet(add, obj.GetSpec().GetTemplate(), obj.GetSpec().GetReplicas())
+		checkPodSet(add, "a replica set", obj.GetSpec() == nil, obj.GetSpec())
 	case *skiffv1.Deployment:
-		checkPodSet(add, obj.GetSpec().GetTemplate(), obj.GetSpec().GetReplicas())
+		checkPodSet(add, "a deployment", obj.GetSpec() == nil, obj.GetSpec())
 	case *skiffv1.Service:
 		for i, p := range obj.GetSpec().GetPorts() {
 			if p.GetPort() < 1 || p.GetPort() > 65535 {
@@ -100,16 +100,26 @@ func Check(o Object) error {
 }
 
 // checkPodSet checks what replica sets and deployments share.
-// checkPodSet checks what a replica set and a deployment share: the
-// template of their pods and a replica count.
-func checkPodSet(add func(path, format string, args ...any), tmpl *skiffv1.PodTemplateSpec, replicas int32) {
-	if tmpl == nil {
-		add("spec.template", "required: the pods it makes (and spec.replicas, how many)")
-	} else {
-		checkPodSpec(add, "spec.template.spec", tmpl.GetSpec())
+// podSetSpec is what a replica set's and a deployment's specs share.
+type podSetSpec interface {
+	GetTemplate() *skiffv1.PodTemplateSpec
+	GetReplicas() int32
+}
+
+// checkPodSet checks the template of the pods what (a replica set, a
+// deployment) makes, and its replica count.
+func checkPodSet(add func(path, format string, args ...any), what string, missing bool, spec podSetSpec) {
+	switch {
+	case missing:
+		add("spec", "required: %s needs spec.template (and spec.replicas)", what)
+		return
+	case spec.GetTemplate() == nil:
+		add("spec.template", "required: the pods %s makes", what)
+	default:
+		checkPodSpec(add, "spec.template.spec", spec.GetTemplate().GetSpec())
 	}
-	if replicas < 0 {
-		add("spec.replicas", "%d must not be negative", replicas)
+	if r := spec.GetReplicas(); r < 0 {
+		add("spec.replicas", "%d must not be negative", r)
 	}
 }
 
