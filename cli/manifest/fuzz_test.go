@@ -1,10 +1,8 @@
 package manifest
 
 import (
-	"encoding/json"
 	"testing"
 
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"sigs.k8s.io/yaml"
 )
@@ -48,19 +46,14 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-// reapply prints an object as `skiff get -o yaml` does and decodes it again.
+// reapply prints an object as `skiff get -o yaml` does (Encode: in the
+// apiVersion it was applied as) and decodes it again.
 func reapply(t *testing.T, o Object) Object {
 	t.Helper()
-	j, err := protojson.Marshal(o.Obj)
+	j, err := Encode(o.Obj)
 	if err != nil {
-		t.Fatalf("%s: accepted object does not marshal: %v", o, err)
+		t.Fatalf("%s: accepted object does not print: %v", o, err)
 	}
-	var fields map[string]any
-	if err := json.Unmarshal(j, &fields); err != nil {
-		t.Fatal(err)
-	}
-	fields["apiVersion"], fields["kind"] = APIVersion, o.Info.Name
-	j, _ = json.Marshal(fields)
 	y, err := yaml.JSONToYAML(j)
 	if err != nil {
 		t.Fatal(err)
