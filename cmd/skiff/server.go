@@ -98,16 +98,16 @@ func runServer(ctx context.Context, f *serverFlags, verbose int) error {
 		return err
 	}
 	reg := newRegistry()
+	cfg, err := f.config(log, reg)
+	if err != nil {
+		return err
+	}
 	metrics, err := serveMetrics(f.metricsAddr, reg, log)
 	if err != nil {
 		return err
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return metrics(ctx) })
-	cfg, err := f.config(log, reg)
-	if err != nil {
-		return err
-	}
 	g.Go(func() error {
 		_, err := controlplane.Start(ctx, g, cfg)
 		return err

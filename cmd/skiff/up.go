@@ -74,11 +74,11 @@ func runUp(ctx context.Context, sf *serverFlags, af *agentFlags, verbose int) er
 		return err
 	}
 	reg := newRegistry()
-	metrics, err := serveMetrics(sf.metricsAddr, reg, log)
+	cfg, err := sf.config(log, reg)
 	if err != nil {
 		return err
 	}
-	cfg, err := sf.config(log, reg)
+	metrics, err := serveMetrics(sf.metricsAddr, reg, log)
 	if err != nil {
 		return err
 	}
