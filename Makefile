@@ -74,7 +74,7 @@ test: deps promtool proto-check lint test-go test-hermetic fuzz
 # -race finds the same failures and more); the rest run plain. Both streams
 # of `go test -json` go through internal/skipcheck, which prints them as
 # plain go test would and fails on a skip missing from its allow-list.
-RACE_PKGS := ./apiserver/... ./client/... ./scheduler/... ./controller/... ./dnsserver/... ./nodeagent/...
+RACE_PKGS := ./apiserver/... ./client/... ./controlplane/... ./scheduler/... ./controller/... ./dnsserver/... ./nodeagent/...
 SKIP_ALLOW := internal/skipcheck/allowed.txt
 test-go:
 	@$(GO) build -o .cache/skipcheck ./internal/skipcheck

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/skiff-sh/skiff/defaults"
+	"github.com/skiff-sh/skiff/pki"
 	"github.com/skiff-sh/skiff/ports"
 )
 
@@ -61,6 +62,10 @@ type Config struct {
 	// once it exists (an authorizer that reads stored pods through
 	// GetPod); they follow GRPCOptions.
 	ServerOptions func(*Server) []grpc.ServerOption
+	// Join, when set, serves the Join and Tokens services: node
+	// certificates signed by its CA, against its join tokens and node
+	// passwords (NewJoinService, reading Nodes through this server).
+	Join *JoinConfig
 	// AgentTLS, when set, is how the server dials node agents (logs,
 	// exec): its client certificate and the CA; each agent must present
 	// the certificate of node:<its node>.
@@ -71,6 +76,13 @@ type Config struct {
 	// start; every Secret is then re-encrypted under the new key.
 	SecretKeyFile   string
 	RotateSecretKey bool
+}
+
+// JoinConfig is what the join service signs with and keeps its records in.
+type JoinConfig struct {
+	CA     *pki.CA
+	Tokens *pki.TokenStore
+	Nodes  *pki.NodeStore
 }
 
 // EtcdServing is the embedded etcd's TLS: its serving certificate and the

@@ -36,18 +36,8 @@ func (s *Server) NodePods(ctx context.Context, node, namespace string) ([]*skiff
 }
 
 // NewAuthorizer makes an authorizer whose node rules read the stored
-// objects of the server srv returns. The gRPC options that hold it are
-// made before the server, so srv is called only when a request comes.
-func NewAuthorizer(srv func() *Server) *auth.Authorizer {
-	return &auth.Authorizer{
-		Pods: func(ctx context.Context, ns, name string) (*skiffv1.Pod, error) {
-			return srv().GetPod(ctx, ns, name)
-		},
-		Volumes: func(ctx context.Context, ns, name string) (*skiffv1.Volume, error) {
-			return srv().GetVolume(ctx, ns, name)
-		},
-		NodePods: func(ctx context.Context, node, ns string) ([]*skiffv1.Pod, error) {
-			return srv().NodePods(ctx, node, ns)
-		},
-	}
+// objects of s. The gRPC options that hold it come from
+// Config.ServerOptions, which is given the server once it exists.
+func NewAuthorizer(s *Server) *auth.Authorizer {
+	return &auth.Authorizer{Pods: s.GetPod, Volumes: s.GetVolume, NodePods: s.NodePods}
 }

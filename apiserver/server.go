@@ -130,6 +130,9 @@ func (s *Server) Run(ctx context.Context) error {
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 	reflection.Register(gs)
+	if j := s.cfg.Join; j != nil {
+		NewJoinService(j.CA, j.Tokens, j.Nodes, s.ListNodes).Register(gs)
+	}
 	if s.cfg.RegisterServices != nil {
 		s.cfg.RegisterServices(gs)
 	}

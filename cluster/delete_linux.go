@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/skiff-sh/skiff/client"
@@ -117,27 +117,24 @@ func (l layout) deletePods(ctx context.Context) error {
 	}
 }
 
-// podUIDs are the pods any node of the cluster still has state of.
+// podUIDs are the pods any node of the cluster still has state of, as
+// each node's runtime reports them.
 func (l layout) podUIDs() []string {
-	set := map[string]bool{}
-	for _, node := range l.nodes() {
-		for _, dir := range []string{
-			filepath.Join(l.nodeRunDir(node), "runtime", "sandboxes"),
-			filepath.Join(l.nodeDir(node), "agent", "runtime", "containers"),
-		} {
-			ents, _ := os.ReadDir(dir)
-			for _, e := range ents {
-				uid, _, _ := strings.Cut(e.Name(), ".")
-				set[uid] = true
-			}
-		}
-	}
 	var out []string
-	for uid := range set {
-		out = append(out, uid)
+	for _, node := range l.nodes() {
+		ids, _ := l.teardownNode(node).SandboxIDs()
+		out = append(out, ids...)
 	}
 	sort.Strings(out)
-	return out
+	return slices.Compact(out)
+}
+
+// teardownNode is where node's agent keeps its things.
+func (l layout) teardownNode(node string) teardown.Node {
+	return teardown.Node{
+		DataDir: filepath.Join(l.nodeDir(node), "agent"), RunDir: l.nodeRunDir(node),
+		NetNS: l.netnsPath(node), SkipNetwork: true,
+	}
 }
 
 // removeLeftovers removes what the agents could not (a node that would
@@ -151,11 +148,7 @@ func (l layout) removeLeftovers(ctx context.Context, o Options) error {
 	var errs []error
 	var netns []string
 	for _, node := range l.nodes() {
-		n := teardown.Node{
-			DataDir: filepath.Join(l.nodeDir(node), "agent"), RunDir: l.nodeRunDir(node),
-			NetNS: l.netnsPath(node), SkipNetwork: true,
-		}
-		if err := n.Reset(ctx, func(what string) { fmt.Fprintf(o.Progress, " - %s: %s\n", node, what) }); err != nil {
+		if err := l.teardownNode(node).Reset(ctx, func(what string) { fmt.Fprintf(o.Progress, " - %s: %s\n", node, what) }); err != nil {
 			errs = append(errs, err)
 		}
 		if isNamespace(l.netnsPath(node)) {

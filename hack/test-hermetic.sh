@@ -25,7 +25,7 @@
 set -euo pipefail
 
 GO=${GO:-go}
-PKGS=${HERMETIC_PKGS:-./cli/... ./client/ ./cmd/skiff/ ./cluster/ ./nodeagent/network/ ./nodeagent/teardown/}
+PKGS=${HERMETIC_PKGS:-./cli/... ./client/ ./cmd/skiff/ ./controlplane/ ./cluster/ ./nodeagent/network/ ./nodeagent/teardown/}
 E2E=${HERMETIC_E2E:-^TestSecurity$}
 
 # Go keeps its caches under HOME: pin them before HOME changes.

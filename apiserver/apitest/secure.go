@@ -38,13 +38,18 @@ func StartSecure(t testing.TB, configure ...func(*apiserver.Config)) *SecureServ
 		t.Fatalf("apitest: %v", err)
 	}
 	s := &SecureServer{CA: ca}
-	s.Authorizer = apiserver.NewAuthorizer(func() *apiserver.Server { return s.Server.Server })
-	guard := &auth.Guard{Authn: &auth.Authenticator{}, Authz: s.Authorizer}
 	usage := apiserver.NewUsageService(time.Minute)
 	secure := func(c *apiserver.Config) {
-		c.GRPCOptions = append([]grpc.ServerOption{
+		c.GRPCOptions = []grpc.ServerOption{
 			grpc.Creds(credentials.NewTLS(pki.ServerTLS(ca.Cert, pki.NewCertHolder(kp), pki.ClientCertOptional))),
-		}, guard.ServerOptions(nil, nil)...)
+		}
+		// The authorizer reads the server's store, so it is made from the
+		// server; it is set before the server is ready.
+		c.ServerOptions = func(srv *apiserver.Server) []grpc.ServerOption {
+			s.Authorizer = apiserver.NewAuthorizer(srv)
+			guard := &auth.Guard{Authn: &auth.Authenticator{}, Authz: s.Authorizer}
+			return guard.ServerOptions(nil, nil)
+		}
 		c.RegisterServices = usage.Register
 	}
 	s.Server = startWith(t, s.clientOptions(t, pki.Identity{Name: pki.Admin}), append([]func(*apiserver.Config){secure}, configure...)...)

@@ -2,18 +2,20 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
 	"strconv"
-	"strings"
 	"syscall"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/controller"
+	"github.com/skiff-sh/skiff/controlplane"
 	"github.com/skiff-sh/skiff/defaults"
 	"github.com/skiff-sh/skiff/ports"
 )
@@ -96,6 +98,10 @@ func runServer(ctx context.Context, f *serverFlags, verbose int) error {
 		return err
 	}
 	reg := newRegistry()
+	cfg, err := f.config(log, reg)
+	if err != nil {
+		return err
+	}
 	metrics, err := serveMetrics(f.metricsAddr, reg, log)
 	if err != nil {
 		return err
@@ -103,24 +109,24 @@ func runServer(ctx context.Context, f *serverFlags, verbose int) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return metrics(ctx) })
 	g.Go(func() error {
-		_, err := startControlPlane(ctx, g, f, log, reg)
+		_, err := controlplane.Start(ctx, g, cfg)
 		return err
 	})
 	return g.Wait()
 }
 
-// writeClientConfig records where the server is, for the command line.
-// A wildcard listen address is written as loopback.
-func writeClientConfig(path, addr string) error {
-	if path == "" {
-		return nil
+// config is the control plane the flags describe.
+func (f *serverFlags) config(log *slog.Logger, reg *prometheus.Registry) (controlplane.Config, error) {
+	etcdTLS, err := f.etcd.tlsConfig()
+	if err != nil {
+		return controlplane.Config{}, err
 	}
-	host, port, _ := net.SplitHostPort(addr)
-	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-		host = "127.0.0.1"
-		if strings.Contains(addr, "[") {
-			host = "::1"
-		}
-	}
-	return client.SaveConfig(path, &client.Config{Server: net.JoinHostPort(host, port)})
+	return controlplane.Config{
+		DataDir: f.dataDir, Listen: f.listen, EtcdListen: f.etcdListen,
+		EtcdEndpoints: f.etcdEndpoints, EtcdTLS: etcdTLS, ClusterCIDR: f.clusterCIDR,
+		ClientConfig: f.clientConfig, RegistryAddr: f.registryAddr,
+		DNSListen: f.dnsListen, ClusterDomain: f.clusterDomain, DNSUpstreams: f.dnsUpstreams,
+		Controllers: f.controllers, Insecure: f.insecure, TLSSANs: f.tlsSANs,
+		RotateSecretKey: f.rotateSecretKey, Logger: log, Metrics: reg,
+	}, nil
 }

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/controlplane"
 	"github.com/skiff-sh/skiff/image/build"
 	"github.com/skiff-sh/skiff/nodeagent"
 	"github.com/skiff-sh/skiff/ports"
@@ -73,6 +74,10 @@ func runUp(ctx context.Context, sf *serverFlags, af *agentFlags, verbose int) er
 		return err
 	}
 	reg := newRegistry()
+	cfg, err := sf.config(log, reg)
+	if err != nil {
+		return err
+	}
 	metrics, err := serveMetrics(sf.metricsAddr, reg, log)
 	if err != nil {
 		return err
@@ -80,7 +85,7 @@ func runUp(ctx context.Context, sf *serverFlags, af *agentFlags, verbose int) er
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return metrics(ctx) })
 	g.Go(func() error {
-		cp, err := startControlPlane(ctx, g, sf, log, reg)
+		cp, err := controlplane.Start(ctx, g, cfg)
 		if err != nil || cp == nil {
 			return err
 		}
@@ -92,19 +97,17 @@ func runUp(ctx context.Context, sf *serverFlags, af *agentFlags, verbose int) er
 // runNode runs this machine's agent — its certificates signed directly by
 // the server's CA — then cluster DNS on the node bridge it makes (where
 // pods' resolv.conf points), and the demo image.
-func runNode(ctx context.Context, g *errgroup.Group, cp *controlPlane, sf *serverFlags, af *agentFlags, reg *prometheus.Registry, log *slog.Logger) error {
+func runNode(ctx context.Context, g *errgroup.Group, cp *controlplane.ControlPlane, sf *serverFlags, af *agentFlags, reg *prometheus.Registry, log *slog.Logger) error {
 	cfg := af.config(nil)
 	if cfg.NodeName == "" {
 		cfg.NodeName, _ = os.Hostname()
 	}
 	var opts client.Options
-	if cp.pki != nil {
-		var err error
-		if opts.TLS, cfg.ServerTLS, cfg.ImageTransport, err = cp.pki.localNodeTLS(cfg.NodeName, agentAddresses(af)); err != nil {
-			return err
-		}
+	var err error
+	if opts.TLS, cfg.ServerTLS, cfg.ImageTransport, err = cp.LocalNodeTLS(cfg.NodeName, agentAddresses(af)); err != nil {
+		return err
 	}
-	c, err := client.New(cp.addr, opts)
+	c, err := client.New(cp.Addr(), opts)
 	if err != nil {
 		return err
 	}
@@ -119,7 +122,7 @@ func runNode(ctx context.Context, g *errgroup.Group, cp *controlPlane, sf *serve
 			return fmt.Errorf("--mirror needs the cluster registry; --registry-addr is empty")
 		}
 		scheme := "http://"
-		if cp.pki != nil {
+		if cp.TLS() {
 			scheme = "https://"
 		}
 		cfg.Registries = cfg.Registries.WithMirrors(af.mirrors, scheme+sf.registryAddr)
@@ -133,11 +136,9 @@ func runNode(ctx context.Context, g *errgroup.Group, cp *controlPlane, sf *serve
 	}
 	g.Go(func() error { defer c.Close(); return agent.Run(ctx) })
 	if sf.registryAddr != "" {
-		var push http.RoundTripper
-		if cp.pki != nil {
-			if push, err = cp.pki.adminRegistryTransport(); err != nil {
-				return err
-			}
+		push, err := cp.AdminRegistryTransport()
+		if err != nil {
+			return err
 		}
 		g.Go(func() error {
 			if err := pushDemoImage(ctx, sf.registryAddr, push); err != nil {
@@ -152,7 +153,7 @@ func runNode(ctx context.Context, g *errgroup.Group, cp *controlPlane, sf *serve
 		return nil
 	}
 	listen := net.JoinHostPort(agent.Gateway().String(), strconv.Itoa(ports.DNS))
-	return startDNS(ctx, g, cp, sf, listen, log, reg, func(addr string) {
+	return cp.StartDNS(ctx, g, listen, func(addr string) {
 		log.Info("cluster ready", "dns", addr, "demo_image", sf.registryAddr+"/"+DemoImage)
 	})
 }

@@ -96,6 +96,19 @@ func (r *Runtime) Close() error {
 	return nil
 }
 
+// HasState reports whether cfg's directories (StateDir and RunDir, as
+// given) hold any runtime state — containers or sandboxes — without
+// making them as New would: a caller that tears down what a runtime left
+// opens one only then.
+func HasState(cfg Config) bool {
+	for _, d := range []string{cfg.containersDir(), cfg.sandboxesDir()} {
+		if _, err := os.Stat(d); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
 func (c Config) containersDir() string { return filepath.Join(c.StateDir, "containers") }
 func (c Config) sandboxesDir() string  { return filepath.Join(c.RunDir, "sandboxes") }
 

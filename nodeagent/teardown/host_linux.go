@@ -5,50 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
-
-// RemoveCgroup kills the processes of a cgroup tree (thawing a frozen one
-// first: it ignores SIGKILL) and removes it, deepest first.
-func RemoveCgroup(dir string) error {
-	var dirs []string
-	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			dirs = append(dirs, p)
-		}
-		return nil
-	})
-	for _, d := range dirs {
-		os.WriteFile(filepath.Join(d, "freezer.state"), []byte("THAWED"), 0o644)
-		data, _ := os.ReadFile(filepath.Join(d, "cgroup.procs"))
-		for _, f := range strings.Fields(string(data)) {
-			if pid, err := strconv.Atoi(f); err == nil && pid > 1 {
-				syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
-	}
-	var err error
-	for i := len(dirs) - 1; i >= 0; i-- {
-		for try := 0; try < 50; try++ {
-			if err = os.Remove(dirs[i]); err == nil || errors.Is(err, os.ErrNotExist) {
-				err = nil
-				break
-			}
-			time.Sleep(20 * time.Millisecond) // the killed processes are still exiting
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("teardown: cgroup %s: %w", dir, err)
-	}
-	return nil
-}
 
 // KillInNetNS sends SIGKILL to every process (but this one) whose network
 // namespace is one of those pinned at paths, and returns their PIDs. Only

@@ -27,10 +27,36 @@ type Node struct {
 	SkipNetwork bool
 }
 
-// runtimeDirs are where the agent's runtime keeps container state and
+// runtimeConfig is where the agent's runtime keeps container state and
 // pinned sandbox namespaces (nodeagent.New's layout).
-func (n Node) runtimeDirs() (state, run string) {
-	return filepath.Join(n.DataDir, "runtime"), filepath.Join(n.RunDir, "runtime")
+func (n Node) runtimeConfig() runtime.Config {
+	return runtime.Config{StateDir: filepath.Join(n.DataDir, "runtime"), RunDir: filepath.Join(n.RunDir, "runtime")}
+}
+
+// openRuntime opens the node's runtime; nil when it holds no state (so
+// nothing is made on a machine without skiff).
+func (n Node) openRuntime() (*runtime.Runtime, error) {
+	cfg := n.runtimeConfig()
+	if !runtime.HasState(cfg) {
+		return nil, nil
+	}
+	rt, err := runtime.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("teardown: %w", err)
+	}
+	return rt, nil
+}
+
+// SandboxIDs are the pods (by UID) the node's runtime still holds state
+// of: pinned namespaces or containers. None when the node has no runtime
+// state.
+func (n Node) SandboxIDs() ([]string, error) {
+	rt, err := n.openRuntime()
+	if err != nil || rt == nil {
+		return nil, err
+	}
+	defer rt.Close()
+	return rt.SandboxIDs()
 }
 
 // Reset ends and removes every container and sandbox of the node through
@@ -65,55 +91,37 @@ func (n Node) Reset(ctx context.Context, report func(string)) error {
 }
 
 // removeContainers removes containers first, then sandboxes (a sandbox's
-// containers must be gone before it). A pod cgroup whose sandbox state was
-// lost is found by the IDs in either directory and removed too.
+// containers must be gone before it). Every sandbox the runtime knows of,
+// by pinned namespaces or by its containers' state (after a reboot only
+// that is left), goes with its pod cgroups.
 func (n Node) removeContainers(ctx context.Context, report func(string)) error {
-	stateDir, runDir := n.runtimeDirs()
-	if !exists(filepath.Join(stateDir, "containers")) && !exists(filepath.Join(runDir, "sandboxes")) {
-		return nil
-	}
-	rt, err := runtime.New(runtime.Config{StateDir: stateDir, RunDir: runDir})
-	if err != nil {
-		return fmt.Errorf("teardown: %w", err)
+	rt, err := n.openRuntime()
+	if err != nil || rt == nil {
+		return err
 	}
 	defer rt.Close()
 	var errs []error
+	sandboxes, err := rt.SandboxIDs()
+	if err != nil {
+		errs = append(errs, err)
+	}
 	containers, err := rt.List()
 	if err != nil {
 		errs = append(errs, err)
 	}
-	pods := map[string]bool{}
 	for _, c := range containers {
-		if c.SandboxID != "" {
-			pods[c.SandboxID] = true
-		}
 		if err := rt.Remove(ctx, c.ID); err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		report(fmt.Sprintf("removed container %s (%s)", c.ID, c.Status))
 	}
-	sandboxes, err := rt.ListSandboxes()
-	if err != nil {
-		errs = append(errs, err)
-	}
 	for _, id := range sandboxes {
-		pods[id] = true
 		if err := rt.RemoveSandbox(id); err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		report("removed sandbox " + id)
-	}
-	for id := range pods {
-		dirs, _ := filepath.Glob(filepath.Join(cgroups.DefaultRoot, "*", cgroups.DefaultParent, "pod-"+id))
-		for _, d := range dirs {
-			if err := RemoveCgroup(d); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			report("removed cgroup " + d)
-		}
 	}
 	return errors.Join(errs...)
 }
@@ -129,9 +137,4 @@ func RemoveEmptyCgroupParents(report func(string)) {
 			report("removed cgroup " + d)
 		}
 	}
-}
-
-func exists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
 }

@@ -1,4 +1,4 @@
-package main
+package controlplane
 
 import (
 	"context"
@@ -23,12 +23,12 @@ import (
 // the serving certificate's addresses; another machine cannot join under
 // the node's name; deleting the Node revokes its certificates.
 func TestJoinAndRenew(t *testing.T) {
-	cp, f := startTestControlPlane(t)
+	cp, cfg := start(t, false)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	dir := t.TempDir()
 
-	tokenData, err := os.ReadFile(filepath.Join(f.dataDir, "token"))
+	tokenData, err := os.ReadFile(filepath.Join(cfg.DataDir, "token"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestJoinAndRenew(t *testing.T) {
 	nodeDir := filepath.Join(dir, "agent", "pki")
 	// The agent asks for a public registry's name and another address on
 	// its serving certificate; the server signs only where it came from.
-	creds, err := pki.JoinNode(ctx, pki.JoinConfig{Server: cp.addr, Token: token, Node: "n1", Dir: nodeDir, Addresses: []string{"127.0.0.1", "registry-1.docker.io", "10.9.9.9"}})
+	creds, err := pki.JoinNode(ctx, pki.JoinConfig{Server: cp.Addr(), Token: token, Node: "n1", Dir: nodeDir, Addresses: []string{"127.0.0.1", "registry-1.docker.io", "10.9.9.9"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,30 +48,30 @@ func TestJoinAndRenew(t *testing.T) {
 		t.Fatalf("serving certificate for %v %v: the server must choose (only the address the join came from)", serving.DNSNames, serving.IPAddresses)
 	}
 	// The next start needs no token.
-	again, err := pki.JoinNode(ctx, pki.JoinConfig{Server: cp.addr, Node: "n1", Dir: nodeDir})
+	again, err := pki.JoinNode(ctx, pki.JoinConfig{Server: cp.Addr(), Node: "n1", Dir: nodeDir})
 	if err != nil || again.Client.Current().SerialNumber.Cmp(creds.Client.Current().SerialNumber) != 0 {
 		t.Fatalf("second start: %v", err)
 	}
 	// Another machine (another node password) under the same name: refused.
-	if _, err := pki.JoinNode(ctx, pki.JoinConfig{Server: cp.addr, Token: token, Node: "n1", Dir: filepath.Join(dir, "thief")}); status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "another machine") {
+	if _, err := pki.JoinNode(ctx, pki.JoinConfig{Server: cp.Addr(), Token: token, Node: "n1", Dir: filepath.Join(dir, "thief")}); status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "another machine") {
 		t.Fatalf("a second join as n1 with another node password: %v", err)
 	}
 	// The same machine joining again (its certificates lost) is fine.
 	if err := os.Remove(filepath.Join(nodeDir, "node.crt")); err != nil {
 		t.Fatal(err)
 	}
-	if creds, err = pki.JoinNode(ctx, pki.JoinConfig{Server: cp.addr, Token: token, Node: "n1", Dir: nodeDir}); err != nil {
+	if creds, err = pki.JoinNode(ctx, pki.JoinConfig{Server: cp.Addr(), Token: token, Node: "n1", Dir: nodeDir}); err != nil {
 		t.Fatalf("n1 joining again with its own node password: %v", err)
 	}
 
-	c, err := client.New(cp.addr, client.Options{TLS: creds.ClientTLS()})
+	c, err := client.New(cp.Addr(), client.Options{TLS: creds.ClientTLS()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	// It registers its Node with another address (and one another Node
 	// holds already); renewal adds its own registered address only.
-	admin := adminClient(t, f)
+	admin := adminClient(t, cfg)
 	if _, err := admin.Nodes().Create(ctx, &skiffv1.Node{Metadata: &skiffv1.ObjectMeta{Name: "other"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestJoinAndRenew(t *testing.T) {
 		t.Fatalf("the renewed certificate was not written: %v", err)
 	}
 	// New connections present the renewed certificate.
-	c2, err := client.New(cp.addr, client.Options{TLS: creds.ClientTLS()})
+	c2, err := client.New(cp.Addr(), client.Options{TLS: creds.ClientTLS()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestJoinAndRenew(t *testing.T) {
 	}
 	// Certificates of another node name are not reused: without a token
 	// that is an error saying what to do.
-	if _, err := pki.JoinNode(ctx, pki.JoinConfig{Server: cp.addr, Node: "renamed", Dir: nodeDir}); err == nil || !strings.Contains(err.Error(), "--token-file") {
+	if _, err := pki.JoinNode(ctx, pki.JoinConfig{Server: cp.Addr(), Node: "renamed", Dir: nodeDir}); err == nil || !strings.Contains(err.Error(), "--token-file") {
 		t.Fatalf("renamed node reused n1's certificates: %v", err)
 	}
 
@@ -138,22 +138,22 @@ func TestJoinAndRenew(t *testing.T) {
 	if err := creds.Renew(ctx, c2.Conn(), "n1", nil); status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("renewal after deletion: %v", err)
 	}
-	if _, err := pki.JoinNode(ctx, pki.JoinConfig{Server: cp.addr, Token: token, Node: "n1", Dir: filepath.Join(dir, "new-machine")}); err != nil {
+	if _, err := pki.JoinNode(ctx, pki.JoinConfig{Server: cp.Addr(), Token: token, Node: "n1", Dir: filepath.Join(dir, "new-machine")}); err != nil {
 		t.Fatalf("a new machine joining as the deleted n1: %v", err)
 	}
 }
 
-func adminClient(t *testing.T, f *serverFlags) *client.Client {
+func adminClient(t *testing.T, cfg Config) *client.Client {
 	t.Helper()
-	opts, err := client.OptionsFor(f.clientConfig)
+	opts, err := client.OptionsFor(cfg.ClientConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := client.LoadConfig(f.clientConfig)
+	written, err := client.LoadConfig(cfg.ClientConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := client.New(cfg.Server, opts)
+	c, err := client.New(written.Server, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,8 @@
-package main
+package controlplane
 
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"net/http"
 	"sync"
 	"time"
 
@@ -81,45 +80,4 @@ func leafOf(c *tls.Certificate) (*x509.Certificate, error) {
 		return c.Leaf, nil
 	}
 	return x509.ParseCertificate(c.Certificate[0])
-}
-
-// componentTLS is a client configuration for one of the server's own
-// components, its certificate re-issued on use.
-func (p *serverPKI) componentTLS(id pki.Identity) (*tls.Config, error) {
-	cfg, err := p.clientTLS(id)
-	if err != nil {
-		return nil, err
-	}
-	return reissueOnUse(cfg, func(now time.Time) (*pki.KeyPair, error) { return p.ca.IssueClient(id, 0, now) }), nil
-}
-
-// localNodeTLS is `skiff up`'s agent's TLS: certificates signed by the
-// server's own CA and re-issued on use. A re-issued pair goes into the
-// credentials' holders too, so the image transport presents it, and is
-// recorded as the node's, so deleting the Node revokes it.
-func (p *serverPKI) localNodeTLS(node string, addrs []string) (client, serving *tls.Config, images http.RoundTripper, err error) {
-	creds, err := p.issueNodeCredentials(node, addrs)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	ips := ipsOf(addrs)
-	keep := func(h *pki.CertHolder, kp *pki.KeyPair, err error) (*pki.KeyPair, error) {
-		if err != nil {
-			return nil, err
-		}
-		if err := p.nodes.Issued(node, kp.Cert); err != nil {
-			return nil, err
-		}
-		h.Set(kp)
-		return kp, nil
-	}
-	client = reissueOnUse(creds.ClientTLS(), func(now time.Time) (*pki.KeyPair, error) {
-		kp, err := p.ca.IssueClient(pki.NodeIdentity(node), 0, now)
-		return keep(creds.Client, kp, err)
-	})
-	serving = reissueOnUse(creds.ServingTLS(), func(now time.Time) (*pki.KeyPair, error) {
-		kp, err := p.ca.IssueNodeServing(node, ips, nil, now)
-		return keep(creds.Serving, kp, err)
-	})
-	return client, serving, creds.ImageTransport(), nil
 }

@@ -1,4 +1,4 @@
-package main
+package controlplane
 
 import (
 	"context"
@@ -19,7 +19,6 @@ import (
 	"github.com/skiff-sh/skiff/apiserver/auth"
 	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/pki"
-	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
 // serverPKI is the server's side of security: the cluster CA (made on
@@ -168,22 +167,26 @@ func hostIPs() []net.IP {
 	return out
 }
 
-// grpcOptions are the server's TLS and the interceptors that authenticate,
-// audit and authorize every call.
-func (p *serverPKI) grpcOptions(dataDir string, authz *auth.Authorizer, log *slog.Logger) ([]grpc.ServerOption, *audit.Logger, error) {
-	al, err := audit.Open(audit.Options{Path: filepath.Join(dataDir, "audit", "audit.log")})
-	if err != nil {
-		return nil, nil, err
-	}
+// openAuditLog opens <data dir>/audit/audit.log.
+func openAuditLog(dataDir string) (*audit.Logger, error) {
+	return audit.Open(audit.Options{Path: filepath.Join(dataDir, "audit", "audit.log")})
+}
+
+// serverCreds is the API server's TLS: its certificate, and client
+// certificates of the cluster CA checked when presented.
+func (p *serverPKI) serverCreds() grpc.ServerOption {
+	return grpc.Creds(credentials.NewTLS(pki.ServerTLS(p.ca.Cert, p.server, pki.ClientCertOptional)))
+}
+
+// guardOptions are the interceptors that authenticate, audit and
+// authorize every call.
+func (p *serverPKI) guardOptions(al *audit.Logger, authz *auth.Authorizer, log *slog.Logger) []grpc.ServerOption {
 	ic := &audit.Interceptor{Log: al, Errors: log}
 	guard := &auth.Guard{
 		Authn: &auth.Authenticator{Tokens: auth.JoinTokens{Store: p.tokens}, Revoked: p.nodes.Revoked},
 		Authz: authz,
 	}
-	opts := append([]grpc.ServerOption{
-		grpc.Creds(credentials.NewTLS(pki.ServerTLS(p.ca.Cert, p.server, pki.ClientCertOptional))),
-	}, guard.ServerOptions([]grpc.UnaryServerInterceptor{ic.Unary}, []grpc.StreamServerInterceptor{ic.Stream})...)
-	return opts, al, nil
+	return guard.ServerOptions([]grpc.UnaryServerInterceptor{ic.Unary}, []grpc.StreamServerInterceptor{ic.Stream})
 }
 
 // clientTLS is a client configuration for one of the server's own
@@ -237,73 +240,12 @@ func clientAddr(addr string) string {
 	return net.JoinHostPort(host, port)
 }
 
-// issueNodeCredentials is `skiff up`'s shortcut: the server's own CA signs
-// its local node's certificates directly, no join needed. The node is
-// recorded as the server's own (no join can take its name), and its
-// certificates as issued to it, so deleting the Node revokes them too.
-func (p *serverPKI) issueNodeCredentials(node string, addrs []string) (*pki.NodeCredentials, error) {
-	now := time.Now()
-	ckp, err := p.ca.IssueClient(pki.NodeIdentity(node), 0, now)
+// componentTLS is a client configuration for one of the server's own
+// components, its certificate re-issued on use.
+func (p *serverPKI) componentTLS(id pki.Identity) (*tls.Config, error) {
+	cfg, err := p.clientTLS(id)
 	if err != nil {
 		return nil, err
 	}
-	skp, err := p.ca.IssueNodeServing(node, ipsOf(addrs), nil, now)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.nodes.ClaimLocal(node); err != nil {
-		return nil, err
-	}
-	if err := p.nodes.Issued(node, ckp.Cert, skp.Cert); err != nil {
-		return nil, err
-	}
-	return pki.NewNodeCredentials(p.ca.Cert, ckp, skp, ""), nil
-}
-
-// ipsOf is the IP addresses among addrs: a node's serving certificate
-// names no DNS names.
-func ipsOf(addrs []string) []net.IP {
-	var ips []net.IP
-	for _, a := range addrs {
-		if ip := net.ParseIP(a); ip != nil {
-			ips = append(ips, ip)
-		}
-	}
-	return ips
-}
-
-// revokeDeletedNodes watches Nodes and, when one is deleted, forgets its
-// node password and revokes its certificates (pki.NodeStore.Delete): the
-// API server then refuses them, renewal too, and the name may join anew.
-// Nodes deleted while the server was down are caught at the first list.
-func (p *serverPKI) revokeDeletedNodes(ctx context.Context, c *client.Client, log *slog.Logger) error {
-	inf := client.NewInformer(c.Nodes(), client.ListOptions{}, log)
-	revoke := func(name string) {
-		if err := p.nodes.Delete(name); err != nil {
-			log.Error("revoking a deleted node's certificates failed", "node", name, "err", err)
-			return
-		}
-		log.Info("node deleted: its certificates are revoked", "node", name)
-	}
-	registered := func(n *skiffv1.Node) {
-		if err := p.nodes.Registered(n.GetMetadata().GetName()); err != nil {
-			log.Warn("recording a node failed", "node", n.GetMetadata().GetName(), "err", err)
-		}
-	}
-	inf.AddHandler(client.Handler[*skiffv1.Node]{
-		OnAdd:    registered,
-		OnUpdate: func(_, n *skiffv1.Node) { registered(n) },
-		OnDelete: func(n *skiffv1.Node) { revoke(n.GetMetadata().GetName()) },
-	})
-	go func() {
-		if !inf.WaitForSync(ctx) {
-			return
-		}
-		for _, name := range p.nodes.RegisteredNodes() {
-			if _, ok := inf.Get(client.Key("", name)); !ok {
-				revoke(name)
-			}
-		}
-	}()
-	return inf.Run(ctx)
+	return reissueOnUse(cfg, func(now time.Time) (*pki.KeyPair, error) { return p.ca.IssueClient(id, 0, now) }), nil
 }

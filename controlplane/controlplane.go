@@ -1,0 +1,274 @@
+package controlplane
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+
+	"github.com/skiff-sh/skiff/apiserver"
+	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/controller"
+	"github.com/skiff-sh/skiff/pki"
+	"github.com/skiff-sh/skiff/registry"
+)
+
+// Config is what `skiff server` runs; its flags fill it.
+type Config struct {
+	// DataDir holds the embedded etcd, the registry's blobs, the PKI (CA,
+	// certificates, join tokens, node records, Secret keys), the default
+	// join token file and the audit log.
+	DataDir string
+	// Listen is the API server's gRPC address; EtcdListen the embedded
+	// etcd's. EtcdEndpoints and EtcdTLS name an external etcd instead.
+	Listen        string
+	EtcdListen    string
+	EtcdEndpoints []string
+	EtcdTLS       *tls.Config
+	ClusterCIDR   string
+	// ClientConfig is where the command line's config (server address and,
+	// with TLS, an admin certificate) is written; empty skips it.
+	ClientConfig string
+	// RegistryAddr is the embedded registry's address; empty disables it.
+	RegistryAddr string
+	// DNSListen, when set, also serves cluster DNS there.
+	DNSListen     string
+	ClusterDomain string
+	DNSUpstreams  []string
+	// Controllers configures the controllers (Client, Logger and Metrics
+	// are filled in here).
+	Controllers controller.Config
+	// Insecure turns TLS, authentication, authorization and audit off.
+	Insecure bool
+	// TLSSANs are more names or addresses for the server certificate.
+	TLSSANs []string
+	// RotateSecretKey adds a key that encrypts Secrets from now on.
+	RotateSecretKey bool
+	Logger          *slog.Logger
+	Metrics         *prometheus.Registry
+}
+
+// ControlPlane is a running control plane, as `skiff up` builds on it.
+type ControlPlane struct {
+	cfg  Config
+	addr string
+	pki  *serverPKI // nil without TLS
+	// etcdEndpoints and etcdTLS reach the etcd in use, for leader election.
+	etcdEndpoints []string
+	etcdTLS       *tls.Config
+}
+
+// Start starts the API server (with the usage, join and token services,
+// TLS, authorization and an audit log), the registry, the scheduler and
+// the controllers (both leader-elected, so several servers can run) and,
+// when asked, cluster DNS — each in g. It returns once the API server is
+// ready; nil, nil if ctx ended first.
+func Start(ctx context.Context, g *errgroup.Group, cfg Config) (*ControlPlane, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	log := cfg.Logger
+	usage := apiserver.NewUsageService(time.Minute)
+	acfg := apiserver.Config{
+		DataDir: cfg.DataDir, Listen: cfg.Listen, EtcdListen: cfg.EtcdListen,
+		EtcdEndpoints: cfg.EtcdEndpoints, EtcdTLS: cfg.EtcdTLS, ClusterCIDR: cfg.ClusterCIDR,
+		Logger: log.With("component", "apiserver"), Registerer: cfg.Metrics,
+		RegisterServices: usage.Register,
+		RotateSecretKey:  cfg.RotateSecretKey,
+	}
+	if err := makeDataDir(cfg.DataDir, log); err != nil {
+		return nil, err
+	}
+	cp := &ControlPlane{cfg: cfg, etcdTLS: cfg.EtcdTLS}
+	if !cfg.Insecure {
+		var err error
+		if cp.pki, err = setupServerPKI(cfg.DataDir, cfg.Listen, cfg.TLSSANs); err != nil {
+			return nil, err
+		}
+		if len(cfg.EtcdEndpoints) == 0 {
+			if acfg.EtcdServing, cp.etcdTLS, err = cp.pki.embeddedEtcdTLS(); err != nil {
+				return nil, err
+			}
+			acfg.EtcdTLS = cp.etcdTLS
+		}
+		if err := cp.pki.secureAPIServer(ctx, g, &acfg, log.With("component", "audit")); err != nil {
+			return nil, err
+		}
+	}
+	srv, err := apiserver.New(acfg)
+	if err != nil {
+		return nil, err
+	}
+	g.Go(func() error { return srv.Run(ctx) })
+	if err := cp.startRegistry(ctx, g); err != nil {
+		return nil, err
+	}
+	select {
+	case <-srv.Ready():
+	case <-ctx.Done():
+		return nil, nil
+	}
+	cp.addr = srv.Addr()
+	if cfg.ClientConfig != "" {
+		if cp.pki != nil {
+			err = cp.pki.writeAdminConfig(cfg.ClientConfig, cp.addr)
+		} else {
+			err = writeClientConfig(cfg.ClientConfig, cp.addr)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if cp.pki != nil {
+		if err := cp.startNodeBookkeeping(ctx, g); err != nil {
+			return nil, err
+		}
+	}
+	cp.etcdEndpoints = srv.EtcdEndpoints()
+	if err := cp.startControllers(ctx, g); err != nil {
+		return nil, err
+	}
+	return cp, nil
+}
+
+// makeDataDir makes the data directory owner-only when it makes it, as
+// k3s keeps its server directory (the CA key, etcd, the registry's blobs
+// and the tokens live here). An existing directory keeps its mode — it
+// might be a shared one — and its parts that matter are 0700 or 0600 of
+// their own.
+func makeDataDir(dir string, log *slog.Logger) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if fi, err := os.Stat(dir); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		log.Warn("the data dir is open to other users; chmod 700 it", "dir", dir, "mode", fi.Mode().Perm())
+	}
+	return nil
+}
+
+// secureAPIServer gives the API server its TLS, the interceptors that
+// authenticate, audit and authorize every call (the authorizer reads
+// stored objects, so it is made from the server once it exists), the join
+// service and its client certificate towards agents. The audit log closes
+// when ctx ends.
+func (p *serverPKI) secureAPIServer(ctx context.Context, g *errgroup.Group, acfg *apiserver.Config, auditErrors *slog.Logger) error {
+	auditLog, err := openAuditLog(acfg.DataDir)
+	if err != nil {
+		return err
+	}
+	g.Go(func() error { <-ctx.Done(); return auditLog.Close() })
+	acfg.GRPCOptions = []grpc.ServerOption{p.serverCreds()}
+	acfg.ServerOptions = func(s *apiserver.Server) []grpc.ServerOption {
+		return p.guardOptions(auditLog, apiserver.NewAuthorizer(s), auditErrors)
+	}
+	acfg.Join = &apiserver.JoinConfig{CA: p.ca, Tokens: p.tokens, Nodes: p.nodes}
+	acfg.AgentTLS, err = p.componentTLS(pki.Identity{Name: pki.APIServer})
+	return err
+}
+
+// startNodeBookkeeping keeps the default join token fresh and revokes the
+// certificates of deleted Nodes, both until ctx ends.
+func (cp *ControlPlane) startNodeBookkeeping(ctx context.Context, g *errgroup.Group) error {
+	log := cp.cfg.Logger
+	log.Info("join token for agents", "file", cp.pki.tokenFile, "expires", cp.pki.token.Expires)
+	g.Go(func() error { cp.pki.keepDefaultToken(ctx, log); return nil })
+	rc, err := cp.Client(pki.Controller)
+	if err != nil {
+		return err
+	}
+	g.Go(func() error {
+		defer rc.Close()
+		return cp.pki.revokeDeletedNodes(ctx, rc, log.With("component", "revocation"))
+	})
+	return nil
+}
+
+// Addr is the API server's address.
+func (cp *ControlPlane) Addr() string { return cp.addr }
+
+// TLS reports whether the control plane runs with TLS (not Insecure).
+func (cp *ControlPlane) TLS() bool { return cp.pki != nil }
+
+// Client connects as one of the control plane's own components (an
+// identity of pki: pki.Scheduler, pki.Controller, …), its certificate
+// re-issued on use.
+func (cp *ControlPlane) Client(id string) (*client.Client, error) {
+	opts := client.Options{}
+	if cp.pki != nil {
+		t, err := cp.pki.componentTLS(pki.Identity{Name: id})
+		if err != nil {
+			return nil, err
+		}
+		opts.TLS = t
+	}
+	return client.New(cp.addr, opts)
+}
+
+// LocalNodeTLS is `skiff up`'s agent's TLS — client, serving and image
+// pulls — signed directly by the cluster CA (no join) and re-issued on
+// use. The node is recorded as the server's own, so no join can take its
+// name and deleting the Node revokes its certificates. All nil without
+// TLS.
+func (cp *ControlPlane) LocalNodeTLS(node string, addrs []string) (clientTLS, serving *tls.Config, images http.RoundTripper, err error) {
+	if cp.pki == nil {
+		return nil, nil, nil, nil
+	}
+	return cp.pki.localNodeTLS(node, addrs)
+}
+
+// AdminRegistryTransport pushes to the cluster registry as an admin (the
+// demo image `skiff up` puts there); nil without TLS.
+func (cp *ControlPlane) AdminRegistryTransport() (http.RoundTripper, error) {
+	if cp.pki == nil {
+		return nil, nil
+	}
+	return cp.pki.adminRegistryTransport()
+}
+
+func (cp *ControlPlane) startRegistry(ctx context.Context, g *errgroup.Group) error {
+	if cp.cfg.RegistryAddr == "" {
+		return nil
+	}
+	rcfg := registry.Config{DataDir: filepath.Join(cp.cfg.DataDir, "registry"), Logger: cp.cfg.Logger.With("component", "registry")}
+	if cp.pki != nil {
+		rcfg.Auth = registry.ClusterAuth{Tokens: cp.pki.tokens, Revoked: cp.pki.nodes.Revoked}
+	}
+	images, err := registry.New(rcfg)
+	if err != nil {
+		return err
+	}
+	lis, err := net.Listen("tcp", cp.cfg.RegistryAddr)
+	if err != nil {
+		return fmt.Errorf("--registry-addr %s: %w", cp.cfg.RegistryAddr, err)
+	}
+	if cp.pki != nil {
+		// The registry serves with the API server's certificate, so its
+		// address must be in it (--tls-san when it differs).
+		lis = tls.NewListener(lis, pki.ServerTLS(cp.pki.ca.Cert, cp.pki.server, pki.ClientCertOptional))
+	}
+	g.Go(func() error { return images.Serve(ctx, lis) })
+	return nil
+}
+
+// writeClientConfig records where an insecure server is, for the command
+// line. A wildcard listen address is written as loopback.
+func writeClientConfig(path, addr string) error {
+	host, port, _ := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+		if strings.Contains(addr, "[") {
+			host = "::1"
+		}
+	}
+	return client.SaveConfig(path, &client.Config{Server: net.JoinHostPort(host, port)})
+}
