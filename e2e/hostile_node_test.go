@@ -1,13 +1,10 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,9 +23,11 @@ import (
 // crosses into n1's business. Each must be refused; what n2 may do with its
 // own pod still works.
 func TestHostileNodeReadsAndWrites(t *testing.T) {
-	dataDir, admin := startSecureServer(t)
+	srv := startTLSServer(t)
+	dataDir, admin := srv.dataDir, dial(t, srv.cfgPath)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
+	eventually(t, "server answers the admin", func() error { return admin.WaitReady(ctx) })
 	n1, n2 := nodeClient(t, dataDir, admin, "n1"), nodeClient(t, dataDir, admin, "n2")
 	for _, n := range []struct {
 		c    *client.Client
@@ -174,39 +173,6 @@ func TestHostileNodeReadsAndWrites(t *testing.T) {
 	if got, err := n1.Events().Create(ctx, big); err != nil || len(got.Message) > 1024 {
 		t.Errorf("a 100 KiB event message: stored %d bytes, %v", len(got.GetMessage()), err)
 	}
-}
-
-// startSecureServer runs `skiff server` with TLS on loopback ports (no
-// agent, no registry) and returns its data dir and an admin client.
-func startSecureServer(t *testing.T) (string, *client.Client) {
-	t.Helper()
-	bin := skiffBinary(t)
-	dir := t.TempDir()
-	dataDir, cfgPath := filepath.Join(dir, "data"), filepath.Join(dir, "cli", "config")
-	var log bytes.Buffer
-	cmd := exec.Command(bin, "server", "--insecure=false", "--data-dir", dataDir,
-		"--listen", "127.0.0.1:0", "--etcd-listen", "127.0.0.1:0", "--registry-addr", "", "--metrics-addr", "",
-		"--write-config", cfgPath)
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("server log:\n%s", log.String())
-		}
-	})
-	eventually(t, "server config written", func() error {
-		_, err := client.LoadConfig(cfgPath)
-		return err
-	})
-	admin := dial(t, cfgPath)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	eventually(t, "server answers the admin", func() error { return admin.WaitReady(ctx) })
-	return dataDir, admin
 }
 
 // nodeClient is a client with a certificate for node:<name> from the
