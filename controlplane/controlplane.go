@@ -254,7 +254,7 @@ func (cp *ControlPlane) startRegistry(ctx context.Context, g *errgroup.Group) er
 	if cp.pki != nil {
 		// The registry serves with the API server's certificate, so its
 		// address must be in it (--tls-san when it differs).
-		lis = tls.NewListener(lis, pki.ServerTLS(cp.pki.ca.Cert, cp.pki.server, pki.ClientCertOptional))
+		lis = tls.NewListener(lis, cp.pki.servingTLS())
 	}
 	g.Go(func() error { return images.Serve(ctx, lis) })
 	return nil

@@ -28,6 +28,10 @@ type serverPKI struct {
 	dir    string // <data dir>/pki
 	ca     *pki.CA
 	server *pki.CertHolder
+	// serverSpec is what the server certificate names, for re-issuing it.
+	serverSpec pki.ServerSpec
+	// now is the clock of re-issues; time.Now when nil (tests set it).
+	now    func() time.Time
 	tokens *pki.TokenStore
 	nodes  *pki.NodeStore
 	token  pki.Token // the default join token, also in <data dir>/token
@@ -110,7 +114,7 @@ func setupServerPKI(dataDir, listen string, sans []string) (*serverPKI, error) {
 	if _, _, err := kp.Write(p.dir, "server"); err != nil {
 		return nil, err
 	}
-	p.server = pki.NewCertHolder(kp)
+	p.server, p.serverSpec = pki.NewCertHolder(kp), spec
 	if p.nodes, err = pki.OpenNodeStore(p.dir); err != nil {
 		return nil, err
 	}
@@ -175,7 +179,29 @@ func openAuditLog(dataDir string) (*audit.Logger, error) {
 // serverCreds is the API server's TLS: its certificate, and client
 // certificates of the cluster CA checked when presented.
 func (p *serverPKI) serverCreds() grpc.ServerOption {
-	return grpc.Creds(credentials.NewTLS(pki.ServerTLS(p.ca.Cert, p.server, pki.ClientCertOptional)))
+	return grpc.Creds(credentials.NewTLS(p.servingTLS()))
+}
+
+// servingTLS is the TLS of what serves with the server certificate (the
+// API, the registry). A server runs for longer than its certificate
+// lives: past two thirds of its life the next handshake re-issues it (and
+// writes it down), so it never runs out under a running server.
+func (p *serverPKI) servingTLS() *tls.Config {
+	now := p.now
+	if now == nil {
+		now = time.Now
+	}
+	return reissueOnUseAt(pki.ServerTLS(p.ca.Cert, p.server, pki.ClientCertOptional), func(t time.Time) (*pki.KeyPair, error) {
+		kp, err := p.ca.IssueServer(p.serverSpec, t)
+		if err != nil {
+			return nil, err
+		}
+		if _, _, err := kp.Write(p.dir, "server"); err != nil {
+			return nil, err
+		}
+		p.server.Set(kp)
+		return kp, nil
+	}, now)
 }
 
 // guardOptions are the interceptors that authenticate, audit and

@@ -3,6 +3,8 @@ package controlplane
 import (
 	"crypto/tls"
 	"net"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -72,5 +74,37 @@ func TestServingCertificatesAreReissuedOnUse(t *testing.T) {
 	}
 	if c.Leaf.SerialNumber.Cmp(kp.Cert.SerialNumber) == 0 {
 		t.Fatal("a serving certificate about to expire was presented")
+	}
+}
+
+// The server's own certificate (the API's and the registry's) is
+// re-issued like the components' once a running server is past two thirds
+// of its life: the same names and identity, written down for the next
+// start, and both listeners present it.
+func TestServerCertificateIsReissuedWhileRunning(t *testing.T) {
+	p, err := setupServerPKI(t.TempDir(), "127.0.0.1:6443", []string{"api.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := p.server.Current()
+	clock := old.NotBefore.Add(old.NotAfter.Sub(old.NotBefore) * 3 / 4)
+	p.now = func() time.Time { return clock }
+	api, registry := p.servingTLS(), p.servingTLS()
+	c, err := api.GetCertificate(&tls.ClientHelloInfo{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Leaf.SerialNumber.Cmp(old.SerialNumber) == 0 {
+		t.Fatal("a server certificate past two thirds of its life was presented")
+	}
+	if !pki.HasURI(c.Leaf, pki.APIServerURI) || !slices.Contains(c.Leaf.DNSNames, "api.example") || !c.Leaf.NotAfter.After(old.NotAfter) {
+		t.Fatalf("re-issued certificate: URIs %v, names %v, until %v", c.Leaf.URIs, c.Leaf.DNSNames, c.Leaf.NotAfter)
+	}
+	if r, err := registry.GetCertificate(&tls.ClientHelloInfo{}); err != nil || r.Leaf.SerialNumber.Cmp(c.Leaf.SerialNumber) != 0 {
+		t.Fatalf("the registry presents another certificate (%v)", err)
+	}
+	onDisk, err := pki.ReadCertFile(filepath.Join(p.dir, "server.crt"))
+	if err != nil || onDisk.SerialNumber.Cmp(c.Leaf.SerialNumber) != 0 {
+		t.Fatalf("the re-issued certificate was not written down (%v)", err)
 	}
 }
