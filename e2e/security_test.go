@@ -425,19 +425,9 @@ func TestHostileLocalUser(t *testing.T) {
 	if _, err := admin.Pods().Create(ctx, &skiffv1.Pod{Metadata: &skiffv1.ObjectMeta{Name: "secret-holder"}, Spec: &skiffv1.PodSpec{Containers: []*skiffv1.Container{{Name: "c", Image: "x"}}}}); err != nil {
 		t.Fatal(err)
 	}
-	// Let the data dir's own modes decide, not the test's temp dir.
-	if err := os.Chmod(srv.dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	asNobody := func(args ...string) (string, error) {
-		cmd := exec.CommandContext(ctx, "setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", "--"}, args...)...)
-		cmd.Dir = "/"
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
-	if out, err := asNobody("id", "-u"); err != nil || strings.TrimSpace(out) != "65534" {
-		t.Fatalf("setpriv: %v %s", err, out)
-	}
+	// Let the data dir's own modes decide, not the test's temp dirs.
+	openToOthers(t, srv.dir)
+	asNobody := nobody(ctx, t)
 	// Control: the server's own etcd client certificate reads the store.
 	pkiDir := filepath.Join(srv.dataDir, "pki")
 	kp, err := pki.ReadKeyPair(filepath.Join(pkiDir, "etcd-client.crt"), filepath.Join(pkiDir, "etcd-client.key"))
@@ -490,5 +480,81 @@ func TestHostileLocalUser(t *testing.T) {
 		if out, err := asNobody("ls", filepath.Join(srv.dataDir, d)); err == nil {
 			t.Errorf("nobody listed %s: %.200s", filepath.Join(srv.dataDir, d), out)
 		}
+	}
+}
+
+// nobody returns a runner of commands as uid and gid 65534 with no
+// groups: a local user with no business on the machine.
+func nobody(ctx context.Context, t *testing.T, prefix ...string) func(args ...string) (string, error) {
+	t.Helper()
+	run := func(args ...string) (string, error) {
+		argv := append(append(append([]string{}, prefix...), "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"), args...)
+		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+		cmd.Dir = "/"
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run("id", "-u"); err != nil || strings.TrimSpace(out) != "65534" {
+		t.Fatalf("setpriv: %v %s", err, out)
+	}
+	return run
+}
+
+// openToOthers makes dir and the test's temp directories above it
+// traversable by everyone, so that what skiff made inside decides what
+// another user reaches (t.TempDir makes them 0700).
+func openToOthers(t *testing.T, dir string) {
+	t.Helper()
+	for d := dir; d != os.TempDir() && d != "/" && d != "."; d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestHostileLocalUserOnANode: on a node (`skiff up`), a local user gets
+// nothing from the agent's endpoint (it demands a certificate of the
+// cluster CA) nor from what the agent keeps on disk: its keys, the
+// containers' state (their env may hold Secret values) and images.
+func TestHostileLocalUserOnANode(t *testing.T) {
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("needs setpriv (util-linux)")
+	}
+	c := newUpCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	eventually(t, "the node is ready", func() error {
+		out, err := c.Skiff("get", "nodes")
+		if err == nil && !strings.Contains(out, " Ready") {
+			err = fmt.Errorf("not ready yet:\n%s", out)
+		}
+		return err
+	})
+	openToOthers(t, c.dataDir)
+	openToOthers(t, c.runDir)
+	asNobody := nobody(ctx, t, "nsenter", "--net=/run/netns/"+c.ns, "--")
+	// The agent's endpoint: the TLS handshake fails without a client
+	// certificate (curl: 35, 55 or 56 by where the alert lands), before
+	// any request is read.
+	out, err := asNobody("curl", "-sk", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}", "https://127.0.0.1:10250/")
+	if code, ok := asExit(err); !ok || (code != 35 && code != 55 && code != 56) {
+		t.Errorf("nobody reached the agent's endpoint: %v (%s), want a refused handshake (curl 35, 55 or 56)", err, out)
+	}
+	// What the agent and its containers keep.
+	for _, d := range []string{
+		filepath.Join(c.dataDir, "agent", "runtime"),
+		filepath.Join(c.dataDir, "agent", "images"),
+		filepath.Join(c.runDir, "runtime"),
+	} {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("%s: %v (the test expects skiff up to make it)", d, err)
+			continue
+		}
+		if out, err := asNobody("ls", d); err == nil {
+			t.Errorf("nobody listed %s: %.200s", d, out)
+		}
+	}
+	if out, err := asNobody("cat", filepath.Join(c.dataDir, "pki", "ca.key")); err == nil {
+		t.Errorf("nobody read the CA key: %.40s", out)
 	}
 }
