@@ -216,9 +216,16 @@ func (c *upCluster) Stop() {
 			c.t.Errorf("skiff up did not exit cleanly: %v\n%s", err, c.log)
 		}
 	case <-time.After(30 * time.Second):
-		c.cmd.Process.Kill()
-		<-c.done
-		c.t.Errorf("skiff up did not stop within 30s of SIGTERM")
+		// SIGQUIT makes the Go runtime print every goroutine's stack
+		// into the log before it exits: what shutdown waited for.
+		c.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-c.done:
+		case <-time.After(5 * time.Second):
+			c.cmd.Process.Kill()
+			<-c.done
+		}
+		c.t.Errorf("skiff up did not stop within 30s of SIGTERM; its goroutines are in the log")
 	}
 	c.cmd = nil
 }

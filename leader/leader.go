@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -87,7 +88,15 @@ func Run(ctx context.Context, cfg Config, fn func(ctx context.Context) error) er
 	if err != nil {
 		return fmt.Errorf("leader: etcd client: %w", err)
 	}
-	defer cli.Close()
+	var closeOnce sync.Once
+	closeClient := func() { closeOnce.Do(func() { cli.Close() }) }
+	defer closeClient()
+	// A campaign that ctx interrupts resigns with the client's own
+	// context, which only Close ends: with etcd gone (a server shutting
+	// down stops its embedded etcd first) that call would wait forever.
+	// Give the resigns on the way out DialTimeout, then close the client.
+	stopTimer := context.AfterFunc(ctx, func() { time.AfterFunc(cfg.DialTimeout, closeClient) })
+	defer stopTimer()
 
 	wait := 100 * time.Millisecond
 	for ctx.Err() == nil {
