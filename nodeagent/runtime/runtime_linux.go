@@ -202,6 +202,8 @@ func (r *Runtime) create(ctx context.Context, c *containerConfig) (State, error)
 	res := toCgroupResources(c.Spec.Resources)
 	res.RestrictDevices = !c.Spec.Security.Privileged && cg.RestrictsDevices()
 	c.DevicesLocked = res.RestrictDevices
+	// The supervisor sets the pids limit just before the workload's exec.
+	res.PidsLimit = 0
 	if err := cg.Create(res); err != nil {
 		return State{}, err
 	}

@@ -327,6 +327,14 @@ func (s *supervisor) awaitStart(f *os.File) (string, error) {
 // the message pipe closes on a successful execve.
 func (s *supervisor) release(msg *bufio.Reader, syncW *os.File) error {
 	defer syncW.Close()
+	// The pids limit lands only now: the init is a Go program whose
+	// runtime starts threads while it sets the container up, and a thread
+	// it cannot start is fatal. Its threads end at execve.
+	if n := s.c.Spec.Resources.PidsLimit; n > 0 {
+		if err := s.cg.Set(cgroups.Resources{PidsLimit: n}); err != nil {
+			return err
+		}
+	}
 	if _, err := syncW.Write([]byte{syncStart}); err != nil {
 		return fmt.Errorf("runtime: release init: %w", err)
 	}
