@@ -223,9 +223,7 @@ func (a *Agent) forget(p *skiffv1.Pod) {
 		defer a.wg.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if err := a.teardownPod(ctx, p.GetMetadata().GetUid(), 0); err != nil {
-			a.log.Warn("teardown", "pod", client.KeyOf(p), "err", err)
-		}
+		a.teardownUntilDone(ctx, p.GetMetadata().GetUid())
 	}()
 }
 

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/skiff-sh/skiff/backoff"
 	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/nodeagent/network"
 	"github.com/skiff-sh/skiff/nodeagent/runtime"
@@ -318,6 +319,21 @@ func (a *Agent) teardownPod(ctx context.Context, uid string, grace time.Duration
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// teardownUntilDone tears a pod down at once, retrying with back-off
+// until nothing of it is left or ctx ends: one failed attempt (a busy
+// mount, a runtime hiccup) must not leave its containers running.
+func (a *Agent) teardownUntilDone(ctx context.Context, uid string) {
+	b := backoff.Backoff{Base: 500 * time.Millisecond, Max: 10 * time.Second}
+	for {
+		err := a.teardownPod(ctx, uid, 0)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		a.log.Warn("teardown", "pod_uid", uid, "err", err)
+		b.Wait(ctx)
+	}
 }
 
 // cleanupOrphans removes what belongs to pods that are no longer bound to

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/skiff-sh/skiff/client"
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
 // signalHandler closes ch the first time a record with message msg is
@@ -37,8 +38,51 @@ func (h *signalHandler) WithGroup(string) slog.Handler      { return h }
 // A teardown that fails (here: a mount left in the pod's run directory)
 // must be retried, not leave the pod Terminating for good.
 func TestFailedTeardownIsRetried(t *testing.T) {
+	h, _, unmount := stuckPod(t, "pod sync")
+	if _, _, err := h.c.Pods().Delete(h.ctx(), "default", "stuck", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitSignal(t, h.failed)
+	unmount()
+	h.waitGone("stuck")
+}
+
+// The same for a pod deleted with force: it has left the API at once, and
+// its worker must keep tearing it down until nothing is left.
+func TestFailedForcedTeardownIsRetried(t *testing.T) {
+	h, p, unmount := stuckPod(t, "teardown")
+	if _, _, err := h.c.Pods().Delete(h.ctx(), "default", "stuck", client.DeleteOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	waitSignal(t, h.failed)
+	unmount()
+	dir := filepath.Join(h.cfg.RunDir, "pods", p.Metadata.Uid)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		_, err := os.Stat(dir)
+		if os.IsNotExist(err) {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still there 60s after the mount went away", dir)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+type stuckHarness struct {
+	*harness
+	failed *signalHandler
+}
+
+// stuckPod runs a pod whose run directory holds a mount, so its teardown
+// fails until the returned unmount is called; the agent logs failMsg then.
+func stuckPod(t *testing.T, failMsg string) (stuckHarness, *skiffv1.Pod, func()) {
 	h := newHarness(t)
-	failed := &signalHandler{msg: "pod sync", ch: make(chan struct{})}
+	failed := &signalHandler{msg: failMsg, ch: make(chan struct{})}
 	h.stopAgent()
 	h.cfg.Logger = slog.New(failed)
 	h.startAgent()
@@ -65,15 +109,14 @@ func TestFailedTeardownIsRetried(t *testing.T) {
 		}
 	}
 	t.Cleanup(unmount)
+	return stuckHarness{h, failed}, p, unmount
+}
 
-	if _, _, err := h.c.Pods().Delete(h.ctx(), "default", "stuck", client.DeleteOptions{}); err != nil {
-		t.Fatal(err)
-	}
+func waitSignal(t *testing.T, h *signalHandler) {
+	t.Helper()
 	select {
-	case <-failed.ch: // the first teardown failed on the mount
+	case <-h.ch:
 	case <-time.After(60 * time.Second):
-		t.Fatal("the teardown did not fail on the mount")
+		t.Fatalf("the agent never logged %q", h.msg)
 	}
-	unmount()
-	h.waitGone("stuck")
 }

@@ -76,10 +76,10 @@ func (w *podWorker) run() {
 		case <-w.quit:
 			return
 		case <-w.gone:
-			// Deleted with force from the API: stop at once.
-			if err := w.a.teardownPod(ctx, w.uid, 0); err != nil {
-				w.a.log.Warn("teardown", "pod_uid", w.uid, "err", err)
-			}
+			// Deleted with force from the API: stop at once, and keep at
+			// it until everything is gone (or the agent stops; its next
+			// start cleans up what is left).
+			w.a.teardownUntilDone(ctx, w.uid)
 			return
 		case p := <-w.mailbox:
 			pod = p
