@@ -75,6 +75,16 @@ func ParseKind(s string) (KindInfo, error) {
 			}
 		}
 	}
+	// Kubernetes' names for the kinds skiff holds under another one
+	// ("persistentvolumeclaims", "horizontalpodautoscaler"), as kubectl
+	// takes them.
+	for _, t := range kubernetesTypes {
+		if k := strings.ToLower(t.Kind); l == k || l == k+"s" {
+			if i, ok := Info(t.HeldBy); ok {
+				return i, nil
+			}
+		}
+	}
 	return KindInfo{}, fmt.Errorf("unknown kind %q; valid kinds: %s", s, strings.Join(KindNames(), ", "))
 }
 

@@ -46,3 +46,19 @@ func TestEveryKindRegistered(t *testing.T) {
 		t.Errorf("a pod envelope unwraps to %T", p)
 	}
 }
+
+func TestParseKindTakesKubectlNames(t *testing.T) {
+	for in, want := range map[string]string{
+		"po": "Pod", "pods": "Pod", "Pod": "Pod", "deployment": "Deployment",
+		"persistentvolumeclaims": "Volume", "PersistentVolume": "Volume", "pv": "Volume",
+		"horizontalpodautoscaler": "Autoscaler", "hpa": "Autoscaler",
+	} {
+		got, err := ParseKind(in)
+		if err != nil || got.Name != want {
+			t.Errorf("ParseKind(%q) = %q, %v; want %q", in, got.Name, err, want)
+		}
+	}
+	if _, err := ParseKind("statefulsetz"); err == nil {
+		t.Error("ParseKind took a kind that does not exist")
+	}
+}
