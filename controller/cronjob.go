@@ -26,12 +26,15 @@ type cronJobs struct {
 
 	mu    sync.Mutex
 	wakes map[string]time.Time // by key: the earliest timer set to sync it again
+	// held: by key, the due time of a run that waits (Forbid), so that
+	// its events are recorded once, not on every sync while it waits.
+	held map[string]time.Time
 }
 
 func newCronJobs(cfg *Config, inf *informers, m *metrics, rec *recorder) *cronJobs {
 	cc := &cronJobs{
 		c: cfg.Client, cronJobs: inf.cronJobs, jobs: inf.jobs, rec: rec,
-		log: cfg.Logger.With("controller", nameCronJob), clock: cfg.clock, wakes: map[string]time.Time{},
+		log: cfg.Logger.With("controller", nameCronJob), clock: cfg.clock, wakes: map[string]time.Time{}, held: map[string]time.Time{},
 	}
 	cc.r = newReconciler(nameCronJob, cfg.Workers, cfg.Logger, m, cc.sync)
 	inf.cronJobs.AddHandler(client.Handler[*skiffv1.CronJob]{
@@ -40,6 +43,7 @@ func newCronJobs(cfg *Config, inf *informers, m *metrics, rec *recorder) *cronJo
 		OnDelete: func(o *skiffv1.CronJob) {
 			cc.mu.Lock()
 			delete(cc.wakes, client.KeyOf(o))
+			delete(cc.held, client.KeyOf(o))
 			cc.mu.Unlock()
 		},
 	})
@@ -78,4 +82,16 @@ func (cc *cronJobs) after(d time.Duration, key string) {
 		cc.mu.Unlock()
 		cc.r.queue.Add(key)
 	})
+}
+
+// firstHold reports whether the run due at `due` is held for the first
+// time (its events not yet recorded).
+func (cc *cronJobs) firstHold(key string, due time.Time) bool {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.held[key].Equal(due) {
+		return false
+	}
+	cc.held[key] = due
+	return true
 }

@@ -38,6 +38,10 @@ func TestCronJobForbidSkipsWhileActive(t *testing.T) {
 	finishRun(t, ctx, c, clk, first, 0)
 	waitCronStatus(t, ctx, c, "once", "no run active", func(s *skiffv1.CronJobStatus) bool { return len(s.GetActive()) == 0 })
 	stillJobs(t, ctx, c, uid, runName("once", due))
+	// Told once, though the Job changed (and the CronJob synced) since.
+	if n, err := countEvents(ctx, c, "once", "JobAlreadyActive"); n != 1 || err != nil {
+		t.Errorf("%d JobAlreadyActive events (%v), want 1", n, err)
+	}
 
 	due3 := due.Add(2 * time.Minute)
 	advanceTo(clk, due3.Add(time.Second))

@@ -142,10 +142,6 @@ func (cc *cronJobs) runDue(ctx context.Context, cj *skiffv1.CronJob, jobs []*ski
 	if due.IsZero() {
 		return nil, next, nil
 	}
-	if missed > cronjob.TooManyMissed {
-		cc.rec.event(ctx, "CronJob", cj, "Warning", "TooManyMissedTimes",
-			"too many missed start times: %d. Set or decrease .spec.startingDeadlineSeconds or check clock skew", missed)
-	}
 	name := cronjob.JobName(cj, due)
 	if st.GetLastScheduleTime() != nil && st.GetLastScheduleTime().AsTime().Equal(due) {
 		return nil, next, nil
@@ -157,15 +153,18 @@ func (cc *cronJobs) runDue(ctx context.Context, cj *skiffv1.CronJob, jobs []*ski
 			return nil, next, nil
 		}
 	}
-	switch spec.GetConcurrencyPolicy() {
-	case "Forbid":
-		if len(st.GetActive()) > 0 {
-			// As Kubernetes: the run waits (lastScheduleTime unmoved), and
-			// starts when the active one ends if still within its deadline.
+	if spec.GetConcurrencyPolicy() == "Forbid" && len(st.GetActive()) > 0 {
+		// As Kubernetes: the run waits (lastScheduleTime unmoved), and
+		// starts when the active one ends if still within its deadline.
+		// Told once, not on every sync while it waits.
+		if cc.firstHold(client.KeyOf(cj), due) {
+			cc.warnMissed(ctx, cj, missed)
 			cc.rec.event(ctx, "CronJob", cj, "Normal", "JobAlreadyActive", "Not starting job because prior execution is running and concurrency policy is Forbid")
-			return nil, next, nil
 		}
-	case "Replace":
+		return nil, next, nil
+	}
+	cc.warnMissed(ctx, cj, missed)
+	if spec.GetConcurrencyPolicy() == "Replace" {
 		for _, ref := range st.GetActive() {
 			if err := cc.deleteJob(ctx, cj, ref.GetName(), ref.GetUid()); err != nil {
 				return nil, next, err
@@ -180,6 +179,15 @@ func (cc *cronJobs) runDue(ctx context.Context, cj *skiffv1.CronJob, jobs []*ski
 	st.Active = append(st.Active, jobRef(job))
 	st.LastScheduleTime = timestamppb.New(due)
 	return job, next, nil
+}
+
+// warnMissed records Kubernetes' warning when more than 100 scheduled
+// times were missed (a controller down long, or a clock that jumped).
+func (cc *cronJobs) warnMissed(ctx context.Context, cj *skiffv1.CronJob, missed int) {
+	if missed > cronjob.TooManyMissed {
+		cc.rec.event(ctx, "CronJob", cj, "Warning", "TooManyMissedTimes",
+			"too many missed start times: %d. Set or decrease .spec.startingDeadlineSeconds or check clock skew", missed)
+	}
 }
 
 func (cc *cronJobs) createJob(ctx context.Context, cj *skiffv1.CronJob, name string, due time.Time) (*skiffv1.Job, error) {

@@ -185,3 +185,14 @@ func TestCronJobRunsOnSchedule(t *testing.T) {
 	}
 	waitJobs(t, ctx, c, uid)
 }
+
+func countEvents(ctx context.Context, c *client.Client, name, reason string) (int, error) {
+	evs, _, err := c.Events().List(ctx, client.ListOptions{Namespace: "default"})
+	n := 0
+	for _, e := range evs {
+		if e.GetInvolvedObject().GetKind() == "CronJob" && e.GetInvolvedObject().GetName() == name && e.GetReason() == reason {
+			n++
+		}
+	}
+	return n, err
+}
