@@ -97,6 +97,8 @@ func tableFor(k skiffv1.Kind, opts tableOpts) table {
 		return table{[]string{"NAME", "TYPE", "DATA", "AGE"}, nil, secretRow}
 	case skiffv1.Kind_KIND_JOB:
 		return table{[]string{"NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"}, []string{"CONTAINERS", "IMAGES", "SELECTOR"}, jobRow}
+	case skiffv1.Kind_KIND_CRON_JOB:
+		return table{[]string{"NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST SCHEDULE", "AGE"}, []string{"CONTAINERS", "IMAGES", "SELECTOR"}, cronJobRow}
 	}
 	return table{[]string{"NAME", "AGE"}, nil, func(o skiffv1.Resource, now time.Time) ([]string, []string) {
 		return []string{o.GetMetadata().GetName(), age(o.GetMetadata().GetCreationTimestamp(), now)}, nil

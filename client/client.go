@@ -86,6 +86,9 @@ func (c *Client) Secrets() Resource[*skiffv1.Secret] { return For[*skiffv1.Secre
 func (c *Client) Endpoints() Resource[*skiffv1.Endpoints] {
 	return For[*skiffv1.Endpoints](c)
 }
+func (c *Client) CronJobs() Resource[*skiffv1.CronJob] {
+	return For[*skiffv1.CronJob](c)
+}
 func (c *Client) Jobs() Resource[*skiffv1.Job] { return For[*skiffv1.Job](c) }
 
 // Bind assigns a pending pod to a node (compare-and-swap on the pod when

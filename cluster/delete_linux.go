@@ -91,6 +91,12 @@ func (l layout) deletePods(ctx context.Context) error {
 			c.ReplicaSets().Delete(ctx, r.Metadata.Namespace, r.Metadata.Name, client.DeleteOptions{})
 		}
 	}
+	// CronJobs before their Jobs, which they would make again.
+	if cjs, _, err := c.CronJobs().List(ctx, all); err == nil {
+		for _, j := range cjs {
+			c.CronJobs().Delete(ctx, j.Metadata.Namespace, j.Metadata.Name, client.DeleteOptions{})
+		}
+	}
 	// Jobs go first too, or they would make new pods; the controller then
 	// releases their pods' tracking finalizers.
 	if jobs, _, err := c.Jobs().List(ctx, all); err == nil {

@@ -22,6 +22,7 @@ type informers struct {
 	deployments *client.Informer[*skiffv1.Deployment]
 	endpoints   *client.Informer[*skiffv1.Endpoints]
 	jobs        *client.Informer[*skiffv1.Job]
+	cronJobs    *client.Informer[*skiffv1.CronJob]
 }
 
 func newInformers(c *client.Client, log *slog.Logger) *informers {
@@ -36,6 +37,7 @@ func newInformers(c *client.Client, log *slog.Logger) *informers {
 		deployments: client.NewInformer(c.Deployments(), all, log),
 		endpoints:   client.NewInformer(c.Endpoints(), all, log),
 		jobs:        client.NewInformer(c.Jobs(), all, log),
+		cronJobs:    client.NewInformer(c.CronJobs(), all, log),
 	}
 	inf.pods.AddIndex(indexNamespace, byNamespace[*skiffv1.Pod])
 	inf.pods.AddIndex(indexNode, byNode)
@@ -63,6 +65,7 @@ func (inf *informers) start(ctx context.Context, g *errgroup.Group) {
 	g.Go(func() error { return inf.deployments.Run(ctx) })
 	g.Go(func() error { return inf.endpoints.Run(ctx) })
 	g.Go(func() error { return inf.jobs.Run(ctx) })
+	g.Go(func() error { return inf.cronJobs.Run(ctx) })
 }
 
 // waitForSync blocks until every informer has its first list, or ctx ends.
@@ -70,5 +73,5 @@ func (inf *informers) waitForSync(ctx context.Context) bool {
 	return inf.pods.WaitForSync(ctx) && inf.rss.WaitForSync(ctx) && inf.nodes.WaitForSync(ctx) &&
 		inf.autoscalers.WaitForSync(ctx) && inf.services.WaitForSync(ctx) && inf.volumes.WaitForSync(ctx) &&
 		inf.deployments.WaitForSync(ctx) && inf.endpoints.WaitForSync(ctx) &&
-		inf.jobs.WaitForSync(ctx)
+		inf.jobs.WaitForSync(ctx) && inf.cronJobs.WaitForSync(ctx)
 }

@@ -14,13 +14,14 @@ const (
 	nameReplicaSet    = "replicaset"
 	nameGarbage       = "garbagecollector"
 	nameJob           = "job"
+	nameCronJob       = "cronjob"
 	nameNodeLifecycle = "nodelifecycle"
 	nameAutoscaler    = "autoscaler"
 	nameDeployment    = "deployment"
 	nameEndpoints     = "endpoints"
 )
 
-var reconcilerNames = []string{nameReplicaSet, nameGarbage, nameNodeLifecycle, nameAutoscaler, nameDeployment, nameEndpoints, nameJob}
+var reconcilerNames = []string{nameReplicaSet, nameGarbage, nameNodeLifecycle, nameAutoscaler, nameDeployment, nameEndpoints, nameJob, nameCronJob}
 
 type metrics struct {
 	duration *prometheus.HistogramVec

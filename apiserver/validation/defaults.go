@@ -80,6 +80,8 @@ func Default(obj skiffv1.Resource) {
 		defaultEndpoints(o)
 	case *skiffv1.Job:
 		defaultJob(o)
+	case *skiffv1.CronJob:
+		defaultCronJob(o)
 	case *skiffv1.Event:
 		if o.Type == "" {
 			o.Type = "Normal"

@@ -55,6 +55,8 @@ func Validate(obj skiffv1.Resource) error {
 		validateEndpoints(e, o)
 	case *skiffv1.Job:
 		validateJob(e, o.GetSpec())
+	case *skiffv1.CronJob:
+		validateCronJob(e, o)
 	case *skiffv1.Event:
 		if o.GetInvolvedObject().GetName() == "" {
 			e.add("involvedObject.name", "required")

@@ -109,6 +109,8 @@ func kindConversion(apiVersion, kind string) conversion {
 			},
 			fromSkiff: func(o map[string]any) { podSpecFromSkiff(child(child(child(o, "spec"), "template"), "spec")) },
 		}
+	case "CronJob":
+		return conversion{toSkiff: cronJobToSkiff, fromSkiff: cronJobFromSkiff}
 	case "Service":
 		return conversion{toSkiff: noConversion, fromSkiff: serviceFromSkiff}
 	case "Event":

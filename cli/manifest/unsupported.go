@@ -134,6 +134,13 @@ func unsupportedFields(kind string) map[string]bool {
 		add("", jobUnsupported)
 		add("spec.template.metadata.", metaUnsupported)
 		podSpec("spec.template.spec.")
+	case "CronJob":
+		for _, p := range jobUnsupported {
+			set["spec.jobTemplate."+p] = true
+		}
+		add("spec.jobTemplate.metadata.", metaUnsupported)
+		add("spec.jobTemplate.spec.template.metadata.", metaUnsupported)
+		podSpec("spec.jobTemplate.spec.template.spec.")
 	case "Service":
 		add("", serviceUnsupported)
 	case "PersistentVolumeClaim":

@@ -47,6 +47,8 @@ const (
 	Kind_KIND_ENDPOINTS Kind = 40
 	// Jobs.
 	Kind_KIND_JOB Kind = 23
+	// CronJobs.
+	Kind_KIND_CRON_JOB Kind = 24
 )
 
 // Enum value maps for Kind.
@@ -66,6 +68,7 @@ var (
 		22: "KIND_DEPLOYMENT",
 		40: "KIND_ENDPOINTS",
 		23: "KIND_JOB",
+		24: "KIND_CRON_JOB",
 	}
 	Kind_value = map[string]int32{
 		"KIND_UNSPECIFIED": 0,
@@ -82,6 +85,7 @@ var (
 		"KIND_DEPLOYMENT":  22,
 		"KIND_ENDPOINTS":   40,
 		"KIND_JOB":         23,
+		"KIND_CRON_JOB":    24,
 	}
 )
 
@@ -186,6 +190,7 @@ type Object struct {
 	//	*Object_Deployment
 	//	*Object_Endpoints
 	//	*Object_Job
+	//	*Object_CronJob
 	Kind          isObject_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -345,6 +350,15 @@ func (x *Object) GetJob() *Job {
 	return nil
 }
 
+func (x *Object) GetCronJob() *CronJob {
+	if x != nil {
+		if x, ok := x.Kind.(*Object_CronJob); ok {
+			return x.CronJob
+		}
+	}
+	return nil
+}
+
 type isObject_Kind interface {
 	isObject_Kind()
 }
@@ -401,6 +415,10 @@ type Object_Job struct {
 	Job *Job `protobuf:"bytes,23,opt,name=job,proto3,oneof"`
 }
 
+type Object_CronJob struct {
+	CronJob *CronJob `protobuf:"bytes,24,opt,name=cron_job,json=cronJob,proto3,oneof"`
+}
+
 func (*Object_Namespace) isObject_Kind() {}
 
 func (*Object_Node) isObject_Kind() {}
@@ -426,6 +444,8 @@ func (*Object_Deployment) isObject_Kind() {}
 func (*Object_Endpoints) isObject_Kind() {}
 
 func (*Object_Job) isObject_Kind() {}
+
+func (*Object_CronJob) isObject_Kind() {}
 
 type CreateRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1076,7 +1096,7 @@ var File_skiff_v1_api_proto protoreflect.FileDescriptor
 
 const file_skiff_v1_api_proto_rawDesc = "" +
 	"\n" +
-	"\x12skiff/v1/api.proto\x12\bskiff.v1\x1a\x16skiff/v1/objects.proto\"\xf5\x04\n" +
+	"\x12skiff/v1/api.proto\x12\bskiff.v1\x1a\x16skiff/v1/objects.proto\"\xa5\x05\n" +
 	"\x06Object\x123\n" +
 	"\tnamespace\x18\x01 \x01(\v2\x13.skiff.v1.NamespaceH\x00R\tnamespace\x12$\n" +
 	"\x04node\x18\x02 \x01(\v2\x0e.skiff.v1.NodeH\x00R\x04node\x12!\n" +
@@ -1096,7 +1116,8 @@ const file_skiff_v1_api_proto_rawDesc = "" +
 	"deployment\x18\x16 \x01(\v2\x14.skiff.v1.DeploymentH\x00R\n" +
 	"deployment\x123\n" +
 	"\tendpoints\x18( \x01(\v2\x13.skiff.v1.EndpointsH\x00R\tendpoints\x12!\n" +
-	"\x03job\x18\x17 \x01(\v2\r.skiff.v1.JobH\x00R\x03jobB\x06\n" +
+	"\x03job\x18\x17 \x01(\v2\r.skiff.v1.JobH\x00R\x03job\x12.\n" +
+	"\bcron_job\x18\x18 \x01(\v2\x11.skiff.v1.CronJobH\x00R\acronJobB\x06\n" +
 	"\x04kind\"9\n" +
 	"\rCreateRequest\x12(\n" +
 	"\x06object\x18\x01 \x01(\v2\x10.skiff.v1.ObjectR\x06object\"b\n" +
@@ -1150,7 +1171,7 @@ const file_skiff_v1_api_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1b\n" +
 	"\tnode_name\x18\x03 \x01(\tR\bnodeName\x12\x10\n" +
 	"\x03uid\x18\x04 \x01(\tR\x03uid\x12)\n" +
-	"\x10resource_version\x18\x05 \x01(\tR\x0fresourceVersion*\x88\x02\n" +
+	"\x10resource_version\x18\x05 \x01(\tR\x0fresourceVersion*\x9b\x02\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eKIND_NAMESPACE\x10\x01\x12\r\n" +
@@ -1166,7 +1187,8 @@ const file_skiff_v1_api_proto_rawDesc = "" +
 	"\vKIND_SECRET\x10\x15\x12\x13\n" +
 	"\x0fKIND_DEPLOYMENT\x10\x16\x12\x12\n" +
 	"\x0eKIND_ENDPOINTS\x10(\x12\f\n" +
-	"\bKIND_JOB\x10\x172\xb8\x03\n" +
+	"\bKIND_JOB\x10\x17\x12\x11\n" +
+	"\rKIND_CRON_JOB\x10\x182\xb8\x03\n" +
 	"\aObjects\x123\n" +
 	"\x06Create\x12\x17.skiff.v1.CreateRequest\x1a\x10.skiff.v1.Object\x12-\n" +
 	"\x03Get\x12\x14.skiff.v1.GetRequest\x1a\x10.skiff.v1.Object\x125\n" +
@@ -1218,6 +1240,7 @@ var file_skiff_v1_api_proto_goTypes = []any{
 	(*Deployment)(nil),     // 23: skiff.v1.Deployment
 	(*Endpoints)(nil),      // 24: skiff.v1.Endpoints
 	(*Job)(nil),            // 25: skiff.v1.Job
+	(*CronJob)(nil),        // 26: skiff.v1.CronJob
 }
 var file_skiff_v1_api_proto_depIdxs = []int32{
 	13, // 0: skiff.v1.Object.namespace:type_name -> skiff.v1.Namespace
@@ -1233,37 +1256,38 @@ var file_skiff_v1_api_proto_depIdxs = []int32{
 	23, // 10: skiff.v1.Object.deployment:type_name -> skiff.v1.Deployment
 	24, // 11: skiff.v1.Object.endpoints:type_name -> skiff.v1.Endpoints
 	25, // 12: skiff.v1.Object.job:type_name -> skiff.v1.Job
-	2,  // 13: skiff.v1.CreateRequest.object:type_name -> skiff.v1.Object
-	0,  // 14: skiff.v1.GetRequest.kind:type_name -> skiff.v1.Kind
-	0,  // 15: skiff.v1.ListRequest.kind:type_name -> skiff.v1.Kind
-	2,  // 16: skiff.v1.ListResponse.items:type_name -> skiff.v1.Object
-	2,  // 17: skiff.v1.UpdateRequest.object:type_name -> skiff.v1.Object
-	0,  // 18: skiff.v1.DeleteRequest.kind:type_name -> skiff.v1.Kind
-	2,  // 19: skiff.v1.DeleteResponse.object:type_name -> skiff.v1.Object
-	0,  // 20: skiff.v1.WatchRequest.kind:type_name -> skiff.v1.Kind
-	1,  // 21: skiff.v1.WatchEvent.type:type_name -> skiff.v1.WatchEvent.Type
-	2,  // 22: skiff.v1.WatchEvent.object:type_name -> skiff.v1.Object
-	3,  // 23: skiff.v1.Objects.Create:input_type -> skiff.v1.CreateRequest
-	4,  // 24: skiff.v1.Objects.Get:input_type -> skiff.v1.GetRequest
-	5,  // 25: skiff.v1.Objects.List:input_type -> skiff.v1.ListRequest
-	7,  // 26: skiff.v1.Objects.Update:input_type -> skiff.v1.UpdateRequest
-	7,  // 27: skiff.v1.Objects.UpdateStatus:input_type -> skiff.v1.UpdateRequest
-	8,  // 28: skiff.v1.Objects.Delete:input_type -> skiff.v1.DeleteRequest
-	10, // 29: skiff.v1.Objects.Watch:input_type -> skiff.v1.WatchRequest
-	12, // 30: skiff.v1.Objects.Bind:input_type -> skiff.v1.BindRequest
-	2,  // 31: skiff.v1.Objects.Create:output_type -> skiff.v1.Object
-	2,  // 32: skiff.v1.Objects.Get:output_type -> skiff.v1.Object
-	6,  // 33: skiff.v1.Objects.List:output_type -> skiff.v1.ListResponse
-	2,  // 34: skiff.v1.Objects.Update:output_type -> skiff.v1.Object
-	2,  // 35: skiff.v1.Objects.UpdateStatus:output_type -> skiff.v1.Object
-	9,  // 36: skiff.v1.Objects.Delete:output_type -> skiff.v1.DeleteResponse
-	11, // 37: skiff.v1.Objects.Watch:output_type -> skiff.v1.WatchEvent
-	15, // 38: skiff.v1.Objects.Bind:output_type -> skiff.v1.Pod
-	31, // [31:39] is the sub-list for method output_type
-	23, // [23:31] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	26, // 13: skiff.v1.Object.cron_job:type_name -> skiff.v1.CronJob
+	2,  // 14: skiff.v1.CreateRequest.object:type_name -> skiff.v1.Object
+	0,  // 15: skiff.v1.GetRequest.kind:type_name -> skiff.v1.Kind
+	0,  // 16: skiff.v1.ListRequest.kind:type_name -> skiff.v1.Kind
+	2,  // 17: skiff.v1.ListResponse.items:type_name -> skiff.v1.Object
+	2,  // 18: skiff.v1.UpdateRequest.object:type_name -> skiff.v1.Object
+	0,  // 19: skiff.v1.DeleteRequest.kind:type_name -> skiff.v1.Kind
+	2,  // 20: skiff.v1.DeleteResponse.object:type_name -> skiff.v1.Object
+	0,  // 21: skiff.v1.WatchRequest.kind:type_name -> skiff.v1.Kind
+	1,  // 22: skiff.v1.WatchEvent.type:type_name -> skiff.v1.WatchEvent.Type
+	2,  // 23: skiff.v1.WatchEvent.object:type_name -> skiff.v1.Object
+	3,  // 24: skiff.v1.Objects.Create:input_type -> skiff.v1.CreateRequest
+	4,  // 25: skiff.v1.Objects.Get:input_type -> skiff.v1.GetRequest
+	5,  // 26: skiff.v1.Objects.List:input_type -> skiff.v1.ListRequest
+	7,  // 27: skiff.v1.Objects.Update:input_type -> skiff.v1.UpdateRequest
+	7,  // 28: skiff.v1.Objects.UpdateStatus:input_type -> skiff.v1.UpdateRequest
+	8,  // 29: skiff.v1.Objects.Delete:input_type -> skiff.v1.DeleteRequest
+	10, // 30: skiff.v1.Objects.Watch:input_type -> skiff.v1.WatchRequest
+	12, // 31: skiff.v1.Objects.Bind:input_type -> skiff.v1.BindRequest
+	2,  // 32: skiff.v1.Objects.Create:output_type -> skiff.v1.Object
+	2,  // 33: skiff.v1.Objects.Get:output_type -> skiff.v1.Object
+	6,  // 34: skiff.v1.Objects.List:output_type -> skiff.v1.ListResponse
+	2,  // 35: skiff.v1.Objects.Update:output_type -> skiff.v1.Object
+	2,  // 36: skiff.v1.Objects.UpdateStatus:output_type -> skiff.v1.Object
+	9,  // 37: skiff.v1.Objects.Delete:output_type -> skiff.v1.DeleteResponse
+	11, // 38: skiff.v1.Objects.Watch:output_type -> skiff.v1.WatchEvent
+	15, // 39: skiff.v1.Objects.Bind:output_type -> skiff.v1.Pod
+	32, // [32:40] is the sub-list for method output_type
+	24, // [24:32] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_skiff_v1_api_proto_init() }
@@ -1286,6 +1310,7 @@ func file_skiff_v1_api_proto_init() {
 		(*Object_Deployment)(nil),
 		(*Object_Endpoints)(nil),
 		(*Object_Job)(nil),
+		(*Object_CronJob)(nil),
 	}
 	file_skiff_v1_api_proto_msgTypes[6].OneofWrappers = []any{}
 	type x struct{}

@@ -46,6 +46,7 @@ var kindInfos = []KindInfo{
 	{Kind_KIND_DEPLOYMENT, "Deployment", "deployments", []string{"deploy"}, true, true, func() Resource { return &Deployment{} }},
 	{Kind_KIND_ENDPOINTS, "Endpoints", "endpoints", []string{"ep", "endpointslice", "endpointslices"}, true, false, func() Resource { return &Endpoints{} }},
 	{Kind_KIND_JOB, "Job", "jobs", nil, true, true, func() Resource { return &Job{} }},
+	{Kind_KIND_CRON_JOB, "CronJob", "cronjobs", []string{"cj"}, true, true, func() Resource { return &CronJob{} }},
 }
 
 // Kinds lists every kind, in a stable order.
@@ -185,6 +186,7 @@ var kubernetesTypes = []KubernetesType{
 	{"v1", "ConfigMap", Kind_KIND_CONFIG_MAP},
 	{"v1", "Secret", Kind_KIND_SECRET},
 	{"batch/v1", "Job", Kind_KIND_JOB},
+	{"batch/v1", "CronJob", Kind_KIND_CRON_JOB},
 }
 
 // KubernetesAPIVersions are the Kubernetes apiVersions served beside

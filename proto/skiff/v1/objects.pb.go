@@ -6276,6 +6276,289 @@ func (x *UncountedTerminatedPods) GetFailed() []string {
 	return nil
 }
 
+// CronJob makes a Job from its template at each time of its schedule.
+type CronJob struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Metadata      *ObjectMeta            `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Spec          *CronJobSpec           `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
+	Status        *CronJobStatus         `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CronJob) Reset() {
+	*x = CronJob{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[92]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CronJob) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CronJob) ProtoMessage() {}
+
+func (x *CronJob) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[92]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CronJob.ProtoReflect.Descriptor instead.
+func (*CronJob) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{92}
+}
+
+func (x *CronJob) GetMetadata() *ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *CronJob) GetSpec() *CronJobSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *CronJob) GetStatus() *CronJobStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+type CronJobSpec struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Five-field cron syntax, or @hourly, @daily, …
+	Schedule string `protobuf:"bytes,1,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	// IANA time zone the schedule is read in; unset: the controller's own.
+	TimeZone string `protobuf:"bytes,2,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	// A run that cannot start within this many seconds of its time is
+	// missed.
+	StartingDeadlineSeconds *int64 `protobuf:"varint,3,opt,name=starting_deadline_seconds,json=startingDeadlineSeconds,proto3,oneof" json:"starting_deadline_seconds,omitempty"`
+	// Allow (default), Forbid or Replace: what a run does while an earlier
+	// one is still active.
+	ConcurrencyPolicy string `protobuf:"bytes,4,opt,name=concurrency_policy,json=concurrencyPolicy,proto3" json:"concurrency_policy,omitempty"`
+	// No new runs while true; default false.
+	Suspend     *bool            `protobuf:"varint,5,opt,name=suspend,proto3,oneof" json:"suspend,omitempty"`
+	JobTemplate *JobTemplateSpec `protobuf:"bytes,6,opt,name=job_template,json=jobTemplate,proto3" json:"job_template,omitempty"`
+	// Finished Jobs kept; defaults 3 and 1.
+	SuccessfulJobsHistoryLimit *int32 `protobuf:"varint,7,opt,name=successful_jobs_history_limit,json=successfulJobsHistoryLimit,proto3,oneof" json:"successful_jobs_history_limit,omitempty"`
+	FailedJobsHistoryLimit     *int32 `protobuf:"varint,8,opt,name=failed_jobs_history_limit,json=failedJobsHistoryLimit,proto3,oneof" json:"failed_jobs_history_limit,omitempty"`
+	unknownFields              protoimpl.UnknownFields
+	sizeCache                  protoimpl.SizeCache
+}
+
+func (x *CronJobSpec) Reset() {
+	*x = CronJobSpec{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[93]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CronJobSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CronJobSpec) ProtoMessage() {}
+
+func (x *CronJobSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[93]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CronJobSpec.ProtoReflect.Descriptor instead.
+func (*CronJobSpec) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{93}
+}
+
+func (x *CronJobSpec) GetSchedule() string {
+	if x != nil {
+		return x.Schedule
+	}
+	return ""
+}
+
+func (x *CronJobSpec) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
+}
+
+func (x *CronJobSpec) GetStartingDeadlineSeconds() int64 {
+	if x != nil && x.StartingDeadlineSeconds != nil {
+		return *x.StartingDeadlineSeconds
+	}
+	return 0
+}
+
+func (x *CronJobSpec) GetConcurrencyPolicy() string {
+	if x != nil {
+		return x.ConcurrencyPolicy
+	}
+	return ""
+}
+
+func (x *CronJobSpec) GetSuspend() bool {
+	if x != nil && x.Suspend != nil {
+		return *x.Suspend
+	}
+	return false
+}
+
+func (x *CronJobSpec) GetJobTemplate() *JobTemplateSpec {
+	if x != nil {
+		return x.JobTemplate
+	}
+	return nil
+}
+
+func (x *CronJobSpec) GetSuccessfulJobsHistoryLimit() int32 {
+	if x != nil && x.SuccessfulJobsHistoryLimit != nil {
+		return *x.SuccessfulJobsHistoryLimit
+	}
+	return 0
+}
+
+func (x *CronJobSpec) GetFailedJobsHistoryLimit() int32 {
+	if x != nil && x.FailedJobsHistoryLimit != nil {
+		return *x.FailedJobsHistoryLimit
+	}
+	return 0
+}
+
+// JobTemplateSpec is what each Job of a CronJob is made from.
+type JobTemplateSpec struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Metadata      *ObjectMeta            `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Spec          *JobSpec               `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JobTemplateSpec) Reset() {
+	*x = JobTemplateSpec{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[94]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JobTemplateSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JobTemplateSpec) ProtoMessage() {}
+
+func (x *JobTemplateSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[94]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JobTemplateSpec.ProtoReflect.Descriptor instead.
+func (*JobTemplateSpec) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{94}
+}
+
+func (x *JobTemplateSpec) GetMetadata() *ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *JobTemplateSpec) GetSpec() *JobSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+type CronJobStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The Jobs of this CronJob that are running.
+	Active             []*ObjectReference     `protobuf:"bytes,1,rep,name=active,proto3" json:"active,omitempty"`
+	LastScheduleTime   *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=last_schedule_time,json=lastScheduleTime,proto3" json:"last_schedule_time,omitempty"`
+	LastSuccessfulTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=last_successful_time,json=lastSuccessfulTime,proto3" json:"last_successful_time,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *CronJobStatus) Reset() {
+	*x = CronJobStatus{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[95]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CronJobStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CronJobStatus) ProtoMessage() {}
+
+func (x *CronJobStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[95]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CronJobStatus.ProtoReflect.Descriptor instead.
+func (*CronJobStatus) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{95}
+}
+
+func (x *CronJobStatus) GetActive() []*ObjectReference {
+	if x != nil {
+		return x.Active
+	}
+	return nil
+}
+
+func (x *CronJobStatus) GetLastScheduleTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastScheduleTime
+	}
+	return nil
+}
+
+func (x *CronJobStatus) GetLastSuccessfulTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSuccessfulTime
+	}
+	return nil
+}
+
 var File_skiff_v1_objects_proto protoreflect.FileDescriptor
 
 const file_skiff_v1_objects_proto_rawDesc = "" +
@@ -6862,7 +7145,32 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\x05ready\x18\t \x01(\x05R\x05ready\"O\n" +
 	"\x17UncountedTerminatedPods\x12\x1c\n" +
 	"\tsucceeded\x18\x01 \x03(\tR\tsucceeded\x12\x16\n" +
-	"\x06failed\x18\x02 \x03(\tR\x06failedB2Z0github.com/skiff-sh/skiff/proto/skiff/v1;skiffv1b\x06proto3"
+	"\x06failed\x18\x02 \x03(\tR\x06failed\"\x97\x01\n" +
+	"\aCronJob\x120\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12)\n" +
+	"\x04spec\x18\x02 \x01(\v2\x15.skiff.v1.CronJobSpecR\x04spec\x12/\n" +
+	"\x06status\x18\x03 \x01(\v2\x17.skiff.v1.CronJobStatusR\x06status\"\x85\x04\n" +
+	"\vCronJobSpec\x12\x1a\n" +
+	"\bschedule\x18\x01 \x01(\tR\bschedule\x12\x1b\n" +
+	"\ttime_zone\x18\x02 \x01(\tR\btimeZone\x12?\n" +
+	"\x19starting_deadline_seconds\x18\x03 \x01(\x03H\x00R\x17startingDeadlineSeconds\x88\x01\x01\x12-\n" +
+	"\x12concurrency_policy\x18\x04 \x01(\tR\x11concurrencyPolicy\x12\x1d\n" +
+	"\asuspend\x18\x05 \x01(\bH\x01R\asuspend\x88\x01\x01\x12<\n" +
+	"\fjob_template\x18\x06 \x01(\v2\x19.skiff.v1.JobTemplateSpecR\vjobTemplate\x12F\n" +
+	"\x1dsuccessful_jobs_history_limit\x18\a \x01(\x05H\x02R\x1asuccessfulJobsHistoryLimit\x88\x01\x01\x12>\n" +
+	"\x19failed_jobs_history_limit\x18\b \x01(\x05H\x03R\x16failedJobsHistoryLimit\x88\x01\x01B\x1c\n" +
+	"\x1a_starting_deadline_secondsB\n" +
+	"\n" +
+	"\b_suspendB \n" +
+	"\x1e_successful_jobs_history_limitB\x1c\n" +
+	"\x1a_failed_jobs_history_limit\"j\n" +
+	"\x0fJobTemplateSpec\x120\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12%\n" +
+	"\x04spec\x18\x02 \x01(\v2\x11.skiff.v1.JobSpecR\x04spec\"\xda\x01\n" +
+	"\rCronJobStatus\x121\n" +
+	"\x06active\x18\x01 \x03(\v2\x19.skiff.v1.ObjectReferenceR\x06active\x12H\n" +
+	"\x12last_schedule_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x10lastScheduleTime\x12L\n" +
+	"\x14last_successful_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x12lastSuccessfulTimeB2Z0github.com/skiff-sh/skiff/proto/skiff/v1;skiffv1b\x06proto3"
 
 var (
 	file_skiff_v1_objects_proto_rawDescOnce sync.Once
@@ -6876,7 +7184,7 @@ func file_skiff_v1_objects_proto_rawDescGZIP() []byte {
 	return file_skiff_v1_objects_proto_rawDescData
 }
 
-var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 105)
+var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 109)
 var file_skiff_v1_objects_proto_goTypes = []any{
 	(*ObjectMeta)(nil),                             // 0: skiff.v1.ObjectMeta
 	(*TypeMeta)(nil),                               // 1: skiff.v1.TypeMeta
@@ -6970,41 +7278,45 @@ var file_skiff_v1_objects_proto_goTypes = []any{
 	(*PodFailurePolicyOnExitCodesRequirement)(nil), // 89: skiff.v1.PodFailurePolicyOnExitCodesRequirement
 	(*JobStatus)(nil),                              // 90: skiff.v1.JobStatus
 	(*UncountedTerminatedPods)(nil),                // 91: skiff.v1.UncountedTerminatedPods
-	nil,                                            // 92: skiff.v1.ObjectMeta.LabelsEntry
-	nil,                                            // 93: skiff.v1.ObjectMeta.AnnotationsEntry
-	nil,                                            // 94: skiff.v1.LabelSelector.MatchLabelsEntry
-	nil,                                            // 95: skiff.v1.NodeStatus.CapacityEntry
-	nil,                                            // 96: skiff.v1.NodeStatus.AllocatableEntry
-	nil,                                            // 97: skiff.v1.PodSpec.NodeSelectorEntry
-	nil,                                            // 98: skiff.v1.ResourceRequirements.RequestsEntry
-	nil,                                            // 99: skiff.v1.ResourceRequirements.LimitsEntry
-	nil,                                            // 100: skiff.v1.ServiceSpec.SelectorEntry
-	nil,                                            // 101: skiff.v1.ConfigMap.DataEntry
-	nil,                                            // 102: skiff.v1.ConfigMap.BinaryDataEntry
-	nil,                                            // 103: skiff.v1.Secret.DataEntry
-	nil,                                            // 104: skiff.v1.Secret.StringDataEntry
-	(*timestamppb.Timestamp)(nil),                  // 105: google.protobuf.Timestamp
+	(*CronJob)(nil),                                // 92: skiff.v1.CronJob
+	(*CronJobSpec)(nil),                            // 93: skiff.v1.CronJobSpec
+	(*JobTemplateSpec)(nil),                        // 94: skiff.v1.JobTemplateSpec
+	(*CronJobStatus)(nil),                          // 95: skiff.v1.CronJobStatus
+	nil,                                            // 96: skiff.v1.ObjectMeta.LabelsEntry
+	nil,                                            // 97: skiff.v1.ObjectMeta.AnnotationsEntry
+	nil,                                            // 98: skiff.v1.LabelSelector.MatchLabelsEntry
+	nil,                                            // 99: skiff.v1.NodeStatus.CapacityEntry
+	nil,                                            // 100: skiff.v1.NodeStatus.AllocatableEntry
+	nil,                                            // 101: skiff.v1.PodSpec.NodeSelectorEntry
+	nil,                                            // 102: skiff.v1.ResourceRequirements.RequestsEntry
+	nil,                                            // 103: skiff.v1.ResourceRequirements.LimitsEntry
+	nil,                                            // 104: skiff.v1.ServiceSpec.SelectorEntry
+	nil,                                            // 105: skiff.v1.ConfigMap.DataEntry
+	nil,                                            // 106: skiff.v1.ConfigMap.BinaryDataEntry
+	nil,                                            // 107: skiff.v1.Secret.DataEntry
+	nil,                                            // 108: skiff.v1.Secret.StringDataEntry
+	(*timestamppb.Timestamp)(nil),                  // 109: google.protobuf.Timestamp
 }
 var file_skiff_v1_objects_proto_depIdxs = []int32{
-	92,  // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
-	93,  // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
-	105, // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	105, // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	96,  // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
+	97,  // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
+	109, // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	109, // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
 	2,   // 4: skiff.v1.ObjectMeta.owner_references:type_name -> skiff.v1.OwnerReference
 	1,   // 5: skiff.v1.ObjectMeta.applied_as:type_name -> skiff.v1.TypeMeta
-	94,  // 6: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
+	98,  // 6: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
 	4,   // 7: skiff.v1.LabelSelector.match_expressions:type_name -> skiff.v1.LabelSelectorRequirement
-	105, // 8: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
-	105, // 9: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	109, // 8: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
+	109, // 9: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
 	0,   // 10: skiff.v1.Namespace.metadata:type_name -> skiff.v1.ObjectMeta
 	7,   // 11: skiff.v1.Namespace.status:type_name -> skiff.v1.NamespaceStatus
 	0,   // 12: skiff.v1.Node.metadata:type_name -> skiff.v1.ObjectMeta
 	9,   // 13: skiff.v1.Node.spec:type_name -> skiff.v1.NodeSpec
 	11,  // 14: skiff.v1.Node.status:type_name -> skiff.v1.NodeStatus
 	10,  // 15: skiff.v1.NodeSpec.taints:type_name -> skiff.v1.Taint
-	105, // 16: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
-	95,  // 17: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
-	96,  // 18: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
+	109, // 16: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
+	99,  // 17: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
+	100, // 18: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
 	5,   // 19: skiff.v1.NodeStatus.conditions:type_name -> skiff.v1.Condition
 	12,  // 20: skiff.v1.NodeStatus.addresses:type_name -> skiff.v1.NodeAddress
 	13,  // 21: skiff.v1.NodeStatus.node_info:type_name -> skiff.v1.NodeSystemInfo
@@ -7013,7 +7325,7 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	33,  // 24: skiff.v1.Pod.status:type_name -> skiff.v1.PodStatus
 	17,  // 25: skiff.v1.PodSpec.containers:type_name -> skiff.v1.Container
 	28,  // 26: skiff.v1.PodSpec.volumes:type_name -> skiff.v1.PodVolume
-	97,  // 27: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
+	101, // 27: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
 	32,  // 28: skiff.v1.PodSpec.tolerations:type_name -> skiff.v1.Toleration
 	16,  // 29: skiff.v1.PodSpec.security_context:type_name -> skiff.v1.PodSecurityContext
 	18,  // 30: skiff.v1.Container.env:type_name -> skiff.v1.EnvVar
@@ -7025,8 +7337,8 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	26,  // 36: skiff.v1.Container.security_context:type_name -> skiff.v1.SecurityContext
 	66,  // 37: skiff.v1.Container.env_from:type_name -> skiff.v1.EnvFromSource
 	64,  // 38: skiff.v1.EnvVar.value_from:type_name -> skiff.v1.EnvVarSource
-	98,  // 39: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
-	99,  // 40: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
+	102, // 39: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
+	103, // 40: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
 	23,  // 41: skiff.v1.Probe.exec:type_name -> skiff.v1.ExecAction
 	24,  // 42: skiff.v1.Probe.tcp_socket:type_name -> skiff.v1.TCPSocketAction
 	25,  // 43: skiff.v1.Probe.http_get:type_name -> skiff.v1.HTTPGetAction
@@ -7038,20 +7350,20 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	70,  // 49: skiff.v1.PodVolume.secret:type_name -> skiff.v1.SecretVolumeSource
 	71,  // 50: skiff.v1.PodVolume.projected:type_name -> skiff.v1.ProjectedVolumeSource
 	5,   // 51: skiff.v1.PodStatus.conditions:type_name -> skiff.v1.Condition
-	105, // 52: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	109, // 52: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
 	34,  // 53: skiff.v1.PodStatus.container_statuses:type_name -> skiff.v1.ContainerStatus
 	35,  // 54: skiff.v1.ContainerStatus.state:type_name -> skiff.v1.ContainerState
 	35,  // 55: skiff.v1.ContainerStatus.last_state:type_name -> skiff.v1.ContainerState
 	36,  // 56: skiff.v1.ContainerState.waiting:type_name -> skiff.v1.ContainerStateWaiting
 	37,  // 57: skiff.v1.ContainerState.running:type_name -> skiff.v1.ContainerStateRunning
 	38,  // 58: skiff.v1.ContainerState.terminated:type_name -> skiff.v1.ContainerStateTerminated
-	105, // 59: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	105, // 60: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	105, // 61: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	109, // 59: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	109, // 60: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	109, // 61: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
 	0,   // 62: skiff.v1.Service.metadata:type_name -> skiff.v1.ObjectMeta
 	40,  // 63: skiff.v1.Service.spec:type_name -> skiff.v1.ServiceSpec
 	42,  // 64: skiff.v1.Service.status:type_name -> skiff.v1.ServiceStatus
-	100, // 65: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
+	104, // 65: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
 	41,  // 66: skiff.v1.ServiceSpec.ports:type_name -> skiff.v1.ServicePort
 	0,   // 67: skiff.v1.Volume.metadata:type_name -> skiff.v1.ObjectMeta
 	44,  // 68: skiff.v1.Volume.spec:type_name -> skiff.v1.VolumeSpec
@@ -7076,18 +7388,18 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	56,  // 87: skiff.v1.ResourceMetricSource.target:type_name -> skiff.v1.MetricTarget
 	58,  // 88: skiff.v1.AutoscalerBehavior.scale_up:type_name -> skiff.v1.ScalingRules
 	58,  // 89: skiff.v1.AutoscalerBehavior.scale_down:type_name -> skiff.v1.ScalingRules
-	105, // 90: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
+	109, // 90: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
 	5,   // 91: skiff.v1.AutoscalerStatus.conditions:type_name -> skiff.v1.Condition
 	0,   // 92: skiff.v1.Event.metadata:type_name -> skiff.v1.ObjectMeta
 	61,  // 93: skiff.v1.Event.involved_object:type_name -> skiff.v1.ObjectReference
-	105, // 94: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	105, // 95: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	109, // 94: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	109, // 95: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
 	0,   // 96: skiff.v1.ConfigMap.metadata:type_name -> skiff.v1.ObjectMeta
-	101, // 97: skiff.v1.ConfigMap.data:type_name -> skiff.v1.ConfigMap.DataEntry
-	102, // 98: skiff.v1.ConfigMap.binary_data:type_name -> skiff.v1.ConfigMap.BinaryDataEntry
+	105, // 97: skiff.v1.ConfigMap.data:type_name -> skiff.v1.ConfigMap.DataEntry
+	106, // 98: skiff.v1.ConfigMap.binary_data:type_name -> skiff.v1.ConfigMap.BinaryDataEntry
 	0,   // 99: skiff.v1.Secret.metadata:type_name -> skiff.v1.ObjectMeta
-	103, // 100: skiff.v1.Secret.data:type_name -> skiff.v1.Secret.DataEntry
-	104, // 101: skiff.v1.Secret.string_data:type_name -> skiff.v1.Secret.StringDataEntry
+	107, // 100: skiff.v1.Secret.data:type_name -> skiff.v1.Secret.DataEntry
+	108, // 101: skiff.v1.Secret.string_data:type_name -> skiff.v1.Secret.StringDataEntry
 	65,  // 102: skiff.v1.EnvVarSource.config_map_key_ref:type_name -> skiff.v1.KeySelector
 	65,  // 103: skiff.v1.EnvVarSource.secret_key_ref:type_name -> skiff.v1.KeySelector
 	67,  // 104: skiff.v1.EnvFromSource.config_map_ref:type_name -> skiff.v1.ObjectRef
@@ -7122,14 +7434,23 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	88,  // 133: skiff.v1.PodFailurePolicy.rules:type_name -> skiff.v1.PodFailurePolicyRule
 	89,  // 134: skiff.v1.PodFailurePolicyRule.on_exit_codes:type_name -> skiff.v1.PodFailurePolicyOnExitCodesRequirement
 	5,   // 135: skiff.v1.JobStatus.conditions:type_name -> skiff.v1.Condition
-	105, // 136: skiff.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
-	105, // 137: skiff.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
+	109, // 136: skiff.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
+	109, // 137: skiff.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
 	91,  // 138: skiff.v1.JobStatus.uncounted_terminated_pods:type_name -> skiff.v1.UncountedTerminatedPods
-	139, // [139:139] is the sub-list for method output_type
-	139, // [139:139] is the sub-list for method input_type
-	139, // [139:139] is the sub-list for extension type_name
-	139, // [139:139] is the sub-list for extension extendee
-	0,   // [0:139] is the sub-list for field type_name
+	0,   // 139: skiff.v1.CronJob.metadata:type_name -> skiff.v1.ObjectMeta
+	93,  // 140: skiff.v1.CronJob.spec:type_name -> skiff.v1.CronJobSpec
+	95,  // 141: skiff.v1.CronJob.status:type_name -> skiff.v1.CronJobStatus
+	94,  // 142: skiff.v1.CronJobSpec.job_template:type_name -> skiff.v1.JobTemplateSpec
+	0,   // 143: skiff.v1.JobTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
+	86,  // 144: skiff.v1.JobTemplateSpec.spec:type_name -> skiff.v1.JobSpec
+	61,  // 145: skiff.v1.CronJobStatus.active:type_name -> skiff.v1.ObjectReference
+	109, // 146: skiff.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
+	109, // 147: skiff.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
+	148, // [148:148] is the sub-list for method output_type
+	148, // [148:148] is the sub-list for method input_type
+	148, // [148:148] is the sub-list for extension type_name
+	148, // [148:148] is the sub-list for extension extendee
+	0,   // [0:148] is the sub-list for field type_name
 }
 
 func init() { file_skiff_v1_objects_proto_init() }
@@ -7158,13 +7479,14 @@ func file_skiff_v1_objects_proto_init() {
 	file_skiff_v1_objects_proto_msgTypes[74].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[76].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[86].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[93].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_skiff_v1_objects_proto_rawDesc), len(file_skiff_v1_objects_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   105,
+			NumMessages:   109,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,97 @@
+package controller
+
+import (
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/skiff-sh/skiff/client"
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+// cronJobs makes each CronJob's Jobs at the times of its schedule, as
+// Kubernetes' CronJob controller (v2) does: one sync per CronJob looks at
+// its Jobs, starts the most recent run that is due (never a backlog of
+// missed ones), applies the concurrency policy, trims the history, and
+// sets a timer for the next time. Between runs it costs nothing: no
+// polling, one timer per CronJob.
+type cronJobs struct {
+	c        *client.Client
+	cronJobs *client.Informer[*skiffv1.CronJob]
+	jobs     *client.Informer[*skiffv1.Job]
+	rec      *recorder
+	log      *slog.Logger
+	clock    clock
+	r        *reconciler
+
+	mu    sync.Mutex
+	wakes map[string]time.Time // by key: the earliest timer set to sync it again
+	// held: by key, the due time of a run that waits (Forbid), so that
+	// its events are recorded once, not on every sync while it waits.
+	held map[string]time.Time
+}
+
+func newCronJobs(cfg *Config, inf *informers, m *metrics, rec *recorder) *cronJobs {
+	cc := &cronJobs{
+		c: cfg.Client, cronJobs: inf.cronJobs, jobs: inf.jobs, rec: rec,
+		log: cfg.Logger.With("controller", nameCronJob), clock: cfg.clock, wakes: map[string]time.Time{}, held: map[string]time.Time{},
+	}
+	cc.r = newReconciler(nameCronJob, cfg.Workers, cfg.Logger, m, cc.sync)
+	inf.cronJobs.AddHandler(client.Handler[*skiffv1.CronJob]{
+		OnAdd:    func(o *skiffv1.CronJob) { cc.r.queue.Add(client.KeyOf(o)) },
+		OnUpdate: func(_, o *skiffv1.CronJob) { cc.r.queue.Add(client.KeyOf(o)) },
+		OnDelete: func(o *skiffv1.CronJob) {
+			cc.mu.Lock()
+			delete(cc.wakes, client.KeyOf(o))
+			delete(cc.held, client.KeyOf(o))
+			cc.mu.Unlock()
+		},
+	})
+	inf.jobs.AddHandler(client.Handler[*skiffv1.Job]{
+		OnAdd:    cc.jobChanged,
+		OnUpdate: func(_, j *skiffv1.Job) { cc.jobChanged(j) },
+		OnDelete: cc.jobChanged,
+	})
+	return cc
+}
+
+// jobChanged queues the CronJob controlling j.
+func (cc *cronJobs) jobChanged(j *skiffv1.Job) {
+	if ref := controllerRef(j.GetMetadata()); ref != nil && ref.GetKind() == "CronJob" {
+		cc.r.queue.Add(client.Key(j.GetMetadata().GetNamespace(), ref.GetName()))
+	}
+}
+
+// after queues key again once d has passed on the controller's clock; a
+// timer already set for that time or earlier is enough.
+func (cc *cronJobs) after(d time.Duration, key string) {
+	now := cc.clock.Now()
+	at := now.Add(max(d, 0))
+	cc.mu.Lock()
+	if prev, ok := cc.wakes[key]; ok && prev.After(now) && !prev.After(at) {
+		cc.mu.Unlock()
+		return
+	}
+	cc.wakes[key] = at
+	cc.mu.Unlock()
+	cc.clock.AfterFunc(max(d, 0), func() {
+		cc.mu.Lock()
+		if cc.wakes[key].Equal(at) {
+			delete(cc.wakes, key)
+		}
+		cc.mu.Unlock()
+		cc.r.queue.Add(key)
+	})
+}
+
+// firstHold reports whether the run due at `due` is held for the first
+// time (its events not yet recorded).
+func (cc *cronJobs) firstHold(key string, due time.Time) bool {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.held[key].Equal(due) {
+		return false
+	}
+	cc.held[key] = due
+	return true
+}
