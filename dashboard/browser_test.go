@@ -1,0 +1,218 @@
+package dashboard
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/skiff-sh/skiff/internal/cdp"
+	"github.com/skiff-sh/skiff/pki"
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+// chromium finds Debian's Chromium (make deps installs it).
+func chromium(t *testing.T) string {
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Skip("needs chromium: make deps installs Debian's package")
+	return ""
+}
+
+// screenshots go to $SKIFF_SCREENSHOTS when set (to look at them), else
+// to the test's temporary directory.
+func screenshotDir(t *testing.T) string {
+	if d := os.Getenv("SKIFF_SCREENSHOTS"); d != "" {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	return t.TempDir()
+}
+
+type tab struct {
+	t   *testing.T
+	p   *cdp.Page
+	b   *cdp.Browser
+	dir string
+}
+
+func (tb *tab) wait(ctx context.Context, what, expr string) {
+	tb.t.Helper()
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := tb.p.WaitTrue(wctx, expr); err != nil {
+		var body string
+		tb.p.Eval(ctx, "document.body ? document.body.innerText : ''", &body)
+		tb.t.Fatalf("%s: %v\npage text:\n%s", what, err, body)
+	}
+}
+
+func (tb *tab) eval(ctx context.Context, expr string, out any) {
+	tb.t.Helper()
+	if err := tb.p.Eval(ctx, expr, out); err != nil {
+		tb.t.Fatal(err)
+	}
+}
+
+func (tb *tab) shot(ctx context.Context, name string) {
+	tb.t.Helper()
+	png, err := tb.p.Screenshot(ctx)
+	if err != nil {
+		tb.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tb.dir, name+".png"), png, 0o644); err != nil {
+		tb.t.Fatal(err)
+	}
+}
+
+// open logs a new, isolated tab in with token (none: stays logged out).
+func (e *env) open(ctx context.Context, t *testing.T, b *cdp.Browser, dir, token string) *tab {
+	t.Helper()
+	p, err := b.NewPage(ctx)
+	if err != nil {
+		t.Fatalf("%v\nchromium:\n%s", err, b.Stderr())
+	}
+	tb := &tab{t: t, p: p, b: b, dir: dir}
+	if token == "" {
+		return tb
+	}
+	if err := p.Navigate(ctx, e.url+"/login#token="+url.QueryEscape(token)); err != nil {
+		t.Fatal(err)
+	}
+	tb.wait(ctx, "log in and render the overview", `document.body.dataset.rendered === "overview"`)
+	return tb
+}
+
+// The dashboard in a real headless Chromium against a real API server:
+// log in with a token; the overview shows the test's node and pods; a
+// Deployment created through the API appears without a reload; a
+// crash-looping pod shows its reason; scaling from the page changes the
+// object; a read-only session cannot; no session, no page.
+func TestDashboardInBrowser(t *testing.T) {
+	bin := chromium(t)
+	if testing.Short() {
+		t.Skip("starts a browser")
+	}
+	e := startEnv(t)
+	seed(t, e)
+	ctx := testCtx(t)
+	b, err := cdp.Launch(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("chromium:\n%s", b.Stderr())
+		}
+		b.Close()
+	})
+	dir := screenshotDir(t)
+
+	// No session: the page sends the browser to the login page, and the
+	// API refuses a fetch.
+	anon := e.open(ctx, t, b, dir, "")
+	if err := anon.p.Navigate(ctx, e.url+"/"); err != nil {
+		t.Fatal(err)
+	}
+	anon.wait(ctx, "redirect to the login page", `location.pathname === "/login" && document.getElementById("login-form")`)
+	var status int
+	anon.eval(ctx, `fetch("/api/overview").then(r => r.status)`, &status)
+	if status != 401 {
+		t.Fatalf("anonymous fetch of the overview: %d, want 401", status)
+	}
+	anon.shot(ctx, "login")
+
+	start := time.Now()
+	admin := e.open(ctx, t, b, dir, e.token(t, pki.UsageDashboard, time.Minute))
+	t.Logf("login to rendered overview: %v", time.Since(start).Round(time.Millisecond))
+	admin.wait(ctx, "the node and its bars", `document.querySelector('[data-node="n1"] .bar.cpu .req')`)
+	admin.wait(ctx, "pod counts", `document.querySelector('[data-phase="Running"]').textContent === "1" && document.querySelector('[data-phase="Pending"]').textContent === "1"`)
+	var text string
+	admin.eval(ctx, `document.querySelector("main.view").innerText`, &text)
+	for _, want := range []string{"n1", "dedicated=web:NoSchedule", "req 750m", "BackOff", "crash-looping"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("overview lacks %q:\n%s", want, text)
+		}
+	}
+	admin.wait(ctx, "the live stream", `document.getElementById("live").textContent === "live"`)
+	admin.shot(ctx, "overview")
+
+	// A live update: a new node appears on the overview without a reload.
+	admin.eval(ctx, `window.__noReload = 1`, nil)
+	if _, err := e.api.Client.Nodes().Create(ctx, &skiffv1.Node{Metadata: &skiffv1.ObjectMeta{Name: "n2"}}); err != nil {
+		t.Fatal(err)
+	}
+	admin.wait(ctx, "node n2 appears live", `document.querySelector('[data-node="n2"]') && window.__noReload === 1`)
+
+	// A Deployment created through the API appears on the workloads page.
+	admin.eval(ctx, `location.hash = "#/workloads"`, nil)
+	admin.wait(ctx, "workloads", `document.body.dataset.rendered === "workloads"`)
+	created := time.Now()
+	if _, err := e.api.Client.Deployments().Create(ctx, deployment("shop", 2)); err != nil {
+		t.Fatal(err)
+	}
+	admin.wait(ctx, "the new deployment appears live", `document.querySelector('[data-ready="default/shop"]') && window.__noReload === 1`)
+	t.Logf("deployment created to shown: %v", time.Since(created).Round(time.Millisecond))
+	admin.shot(ctx, "workloads")
+
+	// Scale it from the page: button, confirmation, replicas.
+	admin.eval(ctx, `document.querySelector('button[data-act="scale"][data-name="shop"]').click()`, nil)
+	admin.wait(ctx, "the confirmation", `document.getElementById("confirm-replicas")`)
+	admin.shot(ctx, "scale-confirm")
+	admin.eval(ctx, `document.getElementById("confirm-replicas").value = "4"; document.getElementById("confirm-ok").click()`, nil)
+	admin.wait(ctx, "the result", `document.getElementById("action-result")`)
+	d, err := e.api.Client.Deployments().Get(ctx, "default", "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.GetSpec().GetReplicas() != 4 {
+		t.Fatalf("replicas after scaling from the page: %d, want 4", d.GetSpec().GetReplicas())
+	}
+	admin.wait(ctx, "the page shows the new replicas", `document.querySelector('[data-ready="default/shop"]').textContent === "0/4"`)
+
+	// The crash-looping pod shows its reason in the list and on its page.
+	admin.eval(ctx, `location.hash = "#/pods"`, nil)
+	admin.wait(ctx, "pods", `document.body.dataset.rendered === "pods" && document.querySelector("main.view").innerText.includes("CrashLoopBackOff")`)
+	admin.shot(ctx, "pods")
+	admin.eval(ctx, `location.hash = "#/pod/default/db-1"`, nil)
+	admin.wait(ctx, "the pod page", `document.body.dataset.rendered === "pod" && document.getElementById("pod-reason").textContent === "CrashLoopBackOff"`)
+	admin.eval(ctx, `document.querySelector("main.view").innerText`, &text)
+	for _, want := range []string{"Waiting: CrashLoopBackOff", "Back-off restarting failed container c", "Conditions", "Logs"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("pod page lacks %q:\n%s", want, text)
+		}
+	}
+	admin.shot(ctx, "pod")
+	for _, v := range []string{"nodes", "namespaces", "services", "volumes", "autoscalers", "events"} {
+		admin.eval(ctx, fmt.Sprintf(`location.hash = "#/%s"`, v), nil)
+		admin.wait(ctx, v, fmt.Sprintf(`document.body.dataset.rendered === %q`, v))
+		admin.shot(ctx, v)
+	}
+
+	// A read-only session: the buttons are disabled, and a write it
+	// forges anyway with its own CSRF token is refused.
+	viewer := e.open(ctx, t, b, dir, e.token(t, pki.UsageDashboardView, time.Minute))
+	viewer.eval(ctx, `location.hash = "#/workloads"`, nil)
+	viewer.wait(ctx, "workloads, read-only", `document.body.dataset.rendered === "workloads" && document.querySelector('button[data-act="scale"][data-name="shop"]').disabled`)
+	viewer.eval(ctx, `fetch("/api/session").then(r => r.json()).then(s => fetch("/api/actions/scale", {method: "POST",
+		headers: {"Content-Type": "application/json", "X-CSRF-Token": s.csrfToken},
+		body: JSON.stringify({kind: "deployments", namespace: "default", name: "shop", replicas: 1})})).then(r => r.status)`, &status)
+	if status != 403 {
+		t.Fatalf("read-only scale from the page: %d, want 403", status)
+	}
+	if d, _ := e.api.Client.Deployments().Get(ctx, "default", "shop"); d.GetSpec().GetReplicas() != 4 {
+		t.Fatalf("a read-only session changed replicas to %d", d.GetSpec().GetReplicas())
+	}
+	viewer.shot(ctx, "workloads-read-only")
+	t.Logf("screenshots in %s", dir)
+}
