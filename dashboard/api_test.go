@@ -56,6 +56,12 @@ func seed(t *testing.T, e *env) {
 			}
 		}
 	}
+	// The node's agent reports what its pods use.
+	n1 := e.api.ClientAs(t, pki.NodeIdentity("n1"))
+	if _, err := skiffv1.NewUsageClient(n1.Conn()).Report(ctx, &skiffv1.UsageReport{Node: "n1", Time: timestamppb.Now(),
+		NodeUsage: &skiffv1.ResourceUsage{CpuCores: 0.4, MemoryWorkingSetBytes: 600 << 20}}); err != nil {
+		t.Fatal(err)
+	}
 	now := timestamppb.New(time.Now())
 	if _, err := c.Events().Create(ctx, &skiffv1.Event{Metadata: meta("default", "db-1.crash", nil), Type: "Warning", Reason: "BackOff",
 		Message: "Back-off restarting failed container c", Count: 4, LastTimestamp: now, FirstTimestamp: now,
@@ -81,8 +87,8 @@ func TestOverviewJSON(t *testing.T) {
 	if n.CPU.Allocatable != 2000 || n.CPU.Requested != 750 || n.Memory.Allocatable != 4<<30 || n.Memory.Requested != 256<<20+1<<30 {
 		t.Errorf("node resources cpu %+v memory %+v", n.CPU, n.Memory)
 	}
-	if n.CPU.Used != nil {
-		t.Errorf("used CPU %d with no usage reported", *n.CPU.Used)
+	if n.CPU.Used == nil || *n.CPU.Used != 400 || n.Memory.Used == nil || *n.Memory.Used != 600<<20 {
+		t.Errorf("used cpu %v memory %v, want the agent's report (400m, 600Mi)", n.CPU.Used, n.Memory.Used)
 	}
 	if o.PodPhases["Pending"] != 1 || o.PodPhases["Running"] != 1 || o.CrashLoops != 1 {
 		t.Errorf("pod phases %v, crash-looping %d", o.PodPhases, o.CrashLoops)

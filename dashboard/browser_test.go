@@ -135,7 +135,15 @@ func TestDashboardInBrowser(t *testing.T) {
 	start := time.Now()
 	admin := e.open(ctx, t, b, dir, e.token(t, pki.UsageDashboard, time.Minute))
 	t.Logf("login to rendered overview: %v", time.Since(start).Round(time.Millisecond))
+	admin.eval(ctx, `window.__csp = []; document.addEventListener("securitypolicyviolation", e => __csp.push(e.violatedDirective + " " + e.sample))`, nil)
 	admin.wait(ctx, "the node and its bars", `document.querySelector('[data-node="n1"] .bar.cpu .req')`)
+	// The bars have the widths of requests and usage against allocatable
+	// (750m and 400m of 2 cores).
+	var widths []float64
+	admin.eval(ctx, `["req", "used"].map(c => { const b = document.querySelector('[data-node="n1"] .bar.cpu'); return b.querySelector("." + c).getBoundingClientRect().width / b.getBoundingClientRect().width })`, &widths)
+	if len(widths) != 2 || widths[0] < 0.35 || widths[0] > 0.40 || widths[1] < 0.18 || widths[1] > 0.22 {
+		t.Errorf("CPU bar widths %v, want 0.375 requested and 0.2 used", widths)
+	}
 	admin.wait(ctx, "pod counts", `document.querySelector('[data-phase="Running"]').textContent === "1" && document.querySelector('[data-phase="Pending"]').textContent === "1"`)
 	var text string
 	admin.eval(ctx, `document.querySelector("main.view").innerText`, &text)
@@ -214,5 +222,10 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatalf("a read-only session changed replicas to %d", d.GetSpec().GetReplicas())
 	}
 	viewer.shot(ctx, "workloads-read-only")
+	var violations []string
+	admin.eval(ctx, `window.__csp`, &violations)
+	if len(violations) != 0 {
+		t.Errorf("the page broke its Content-Security-Policy: %v", violations)
+	}
 	t.Logf("screenshots in %s", dir)
 }

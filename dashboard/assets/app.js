@@ -139,7 +139,7 @@ function bar(cls, r, fmt) {
   const pct = (v) => (a ? Math.min(100, (100 * v) / a) : 0).toFixed(1);
   const used = r.used === null || r.used === undefined ? null : r.used;
   return `<div class="bar ${cls}" title="requested ${fmt(r.requested)}; used ${used === null ? "?" : fmt(used)}; allocatable ${fmt(a)}">` +
-    `<div class="req" style="width:${pct(r.requested)}%"></div>${used === null ? "" : `<div class="used" style="width:${pct(used)}%"></div>`}</div>` +
+    `<div class="req" data-w="${pct(r.requested)}"></div>${used === null ? "" : `<div class="used" data-w="${pct(used)}"></div>`}</div>` +
     `<div class="nums">req ${fmt(r.requested)} · used ${used === null ? "–" : fmt(used)} · of ${fmt(a)}</div>`;
 }
 function nodeCard(n) {
@@ -202,7 +202,7 @@ views.workloads = {
       const pct = want ? Math.round((100 * (st.updatedReplicas || 0)) / want) : 100;
       const done = (st.updatedReplicas || 0) === want && (st.availableReplicas || 0) === want && (st.replicas || 0) === want;
       return [esc(meta(d).name), esc(meta(d).namespace), `<span data-ready="${esc(nsName(d))}">${st.readyReplicas || 0}/${want}</span>`, esc(st.updatedReplicas || 0), esc(st.availableReplicas || 0),
-        `<span class="progress"><span style="width:${Math.min(100, pct)}%"></span></span>${done ? `<span class="ok">complete</span>` : `<span class="warn">${esc(prog ? prog.reason : "progressing")}</span>`}`,
+        `<span class="progress"><span data-w="${Math.min(100, pct)}"></span></span>${done ? `<span class="ok">complete</span>` : `<span class="warn">${esc(prog ? prog.reason : "progressing")}</span>`}`,
         esc(age(meta(d).creationTimestamp)),
         actBtn("Scale", { act: "scale", kind: "deployments", namespace: meta(d).namespace, name: meta(d).name, replicas: want }) + " " +
         actBtn("Restart", { act: "restart", kind: "deployments", namespace: meta(d).namespace, name: meta(d).name })];
@@ -244,7 +244,8 @@ views.pod = {
     const p = d.pod; const st = p.status || {};
     const statuses = {};
     for (const c of st.containerStatuses || []) statuses[c.name] = c;
-    let h = `<h2>Pod ${esc(ns)}/${esc(name)} <span class="${statusClass(st.phase)}" id="pod-reason">${esc(podReason(p))}</span></h2>`;
+    const reason = podReason(p);
+    let h = `<h2>Pod ${esc(ns)}/${esc(name)} <span class="${statusClass(reason === "Completed" ? "Succeeded" : reason)}" id="pod-reason">${esc(reason)}</span></h2>`;
     h += `<p>Node <b>${esc((p.spec || {}).nodeName || "–")}</b> · IP <span class="mono">${esc(st.podIP || "–")}</span> · created ${esc(age(meta(p).creationTimestamp))} ago · ${labelTags(meta(p).labels)} ` +
       actBtn("Delete pod", { act: "delete-pod", namespace: ns, name: name }, true) + `</p>`;
     h += `<h3>Containers</h3>` + table(["NAME", "IMAGE", "STATE", "READY", "RESTARTS", "LAST STATE"], ((p.spec || {}).containers || []).map((c) => {
@@ -308,7 +309,7 @@ views.autoscaler = {
     const [hist, items] = await Promise.all([api(`/api/autoscalers/${encodeURIComponent(ns)}/${encodeURIComponent(name)}/history`), api("/api/list/autoscalers?namespace=" + encodeURIComponent(ns))]);
     const a = items.items.find((x) => meta(x).name === name) || {};
     let h = `<h2>Autoscaler ${esc(ns)}/${esc(name)}</h2>`;
-    h += `<div class="chart">${chart(hist.samples, (a.spec || {}).maxReplicas || 1)}<div class="legend"><span><i style="background:#2457c5"></i>desired replicas</span><span><i style="background:#1f8a4c"></i>current replicas</span><span><i style="background:#b86e00"></i>CPU % of request (right axis)</span></div></div>`;
+    h += `<div class="chart">${chart(hist.samples, (a.spec || {}).maxReplicas || 1)}<div class="legend"><span><i class="l-desired"></i>desired replicas</span><span><i class="l-current"></i>current replicas</span><span><i class="l-cpu"></i>CPU % of request (right axis)</span></div></div>`;
     h += `<p class="muted">Samples since the dashboard started watching, last hour (${hist.samples.length}).</p>`;
     h += `<h3>Conditions</h3>` + table(["TYPE", "STATUS", "REASON", "MESSAGE"], ((a.status || {}).conditions || []).map((c) => [esc(c.type), esc(c.status), esc(c.reason), esc(c.message)]), "No conditions.");
     return h;
@@ -373,6 +374,9 @@ async function render() {
     const html = typeof out === "string" ? out : out.html;
     const keep = document.querySelector("#view .logs-box");
     $("view").innerHTML = `<div id="banner"></div>` + html;
+    // Widths are set here, not in style attributes, which the page's
+    // Content-Security-Policy does not run.
+    for (const el of $("view").querySelectorAll("[data-w]")) el.style.width = el.dataset.w + "%";
     if (r.name === "pod") mountLogs(r.args[0], r.args[1], out.containers, keep);
     else stopLogs();
     document.body.dataset.rendered = r.name;
