@@ -380,6 +380,7 @@ async function render() {
     if (r.name === "pod") mountLogs(r.args[0], r.args[1], out.containers, keep);
     else stopLogs();
     document.body.dataset.rendered = r.name;
+    if (!window.__firstRender) window.__firstRender = performance.now();
   } catch (e) {
     $("view").innerHTML = `<div class="banner error">${esc(e.message)}</div>`;
   }
