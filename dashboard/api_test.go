@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -15,9 +16,10 @@ import (
 
 // seed makes a node, two pods bound to it (one crash-looping) and a
 // warning event about it, through the API.
-func seed(t *testing.T, e *env) {
+func seed(t testing.TB, e *env) {
 	t.Helper()
-	ctx := testCtx(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	c := e.api.Client
 	node, err := c.Nodes().Create(ctx, &skiffv1.Node{Metadata: &skiffv1.ObjectMeta{Name: "n1"}, Spec: &skiffv1.NodeSpec{
 		Taints: []*skiffv1.Taint{{Key: "dedicated", Value: "web", Effect: "NoSchedule"}},

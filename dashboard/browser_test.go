@@ -17,7 +17,7 @@ import (
 )
 
 // chromium finds Debian's Chromium (make deps installs it).
-func chromium(t *testing.T) string {
+func chromium(t testing.TB) string {
 	for _, name := range []string{"chromium", "chromium-browser"} {
 		if p, err := exec.LookPath(name); err == nil {
 			return p
@@ -40,7 +40,7 @@ func screenshotDir(t *testing.T) string {
 }
 
 type tab struct {
-	t   *testing.T
+	t   testing.TB
 	p   *cdp.Page
 	b   *cdp.Browser
 	dir string
@@ -76,7 +76,7 @@ func (tb *tab) shot(ctx context.Context, name string) {
 }
 
 // open logs a new, isolated tab in with token (none: stays logged out).
-func (e *env) open(ctx context.Context, t *testing.T, b *cdp.Browser, dir, token string) *tab {
+func (e *env) open(ctx context.Context, t testing.TB, b *cdp.Browser, dir, token string) *tab {
 	t.Helper()
 	p, err := b.NewPage(ctx)
 	if err != nil {
@@ -105,6 +105,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	e := startEnv(t)
 	seed(t, e)
+	agent := serveNodeLogs(t, e)
 	// A browser on a loaded 2-core machine, under -race: minutes, not
 	// the seconds each step takes alone.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -206,6 +207,14 @@ func TestDashboardInBrowser(t *testing.T) {
 			t.Errorf("pod page lacks %q:\n%s", want, text)
 		}
 	}
+	// Its log streams in as the node sends it.
+	admin.wait(ctx, "the log's first line", `document.getElementById("logs").textContent.includes("started default/db-1/c")`)
+	select {
+	case agent.lines <- "a line sent later":
+	case <-ctx.Done():
+		t.Fatal("the log stream is not open")
+	}
+	admin.wait(ctx, "a later log line, live", `document.getElementById("logs").textContent.includes("a line sent later") && document.getElementById("log-state").textContent === "following"`)
 	admin.shot(ctx, "pod")
 	for _, v := range []string{"nodes", "namespaces", "services", "volumes", "autoscalers", "events"} {
 		admin.eval(ctx, fmt.Sprintf(`location.hash = "#/%s"`, v), nil)

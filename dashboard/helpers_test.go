@@ -49,7 +49,7 @@ type env struct {
 	caPool *x509.CertPool
 }
 
-func startEnv(t *testing.T) *env {
+func startEnv(t testing.TB) *env {
 	t.Helper()
 	api := apitest.StartSecure(t)
 	clk := &clock{t: time.Now()}
@@ -88,7 +88,7 @@ func startEnv(t *testing.T) *env {
 }
 
 // token makes a login token of usage valid for ttl.
-func (e *env) token(t *testing.T, usage string, ttl time.Duration) string {
+func (e *env) token(t testing.TB, usage string, ttl time.Duration) string {
 	t.Helper()
 	tok, err := e.tokens.CreateFor(usage, ttl, "test")
 	if err != nil {
@@ -99,13 +99,13 @@ func (e *env) token(t *testing.T, usage string, ttl time.Duration) string {
 
 // browser is an HTTP client with a cookie jar, as a browser tab.
 type browser struct {
-	t    *testing.T
+	t    testing.TB
 	e    *env
 	c    *http.Client
 	csrf string
 }
 
-func (e *env) browser(t *testing.T) *browser {
+func (e *env) browser(t testing.TB) *browser {
 	jar, _ := cookiejar.New(nil)
 	return &browser{t: t, e: e, c: &http.Client{
 		Jar:           jar,
@@ -221,7 +221,7 @@ func meta(ns, name string, labels map[string]string) *skiffv1.ObjectMeta {
 
 func ptr[T any](v T) *T { return &v }
 
-func mustURL(t *testing.T, s string) *url.URL {
+func mustURL(t testing.TB, s string) *url.URL {
 	u, err := url.Parse(s)
 	if err != nil {
 		t.Fatal(err)
