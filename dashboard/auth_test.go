@@ -1,11 +1,13 @@
 package dashboard
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/pki"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
@@ -198,6 +200,36 @@ func TestWritesNeedCSRFAndAdmin(t *testing.T) {
 	d, _ = e.api.Client.Deployments().Get(ctx, "default", "web")
 	if d.GetSpec().GetTemplate().GetMetadata().GetAnnotations()["kubectl.kubernetes.io/restartedAt"] == "" {
 		t.Fatalf("restart left no restartedAt annotation: %v", d.GetSpec().GetTemplate().GetMetadata())
+	}
+	// Cordon and uncordon a node; delete a pod gracefully.
+	if _, err := e.api.Client.Nodes().Create(ctx, &skiffv1.Node{Metadata: &skiffv1.ObjectMeta{Name: "n1"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []bool{true, false} {
+		if resp, out := admin.action("cordon", fmt.Sprintf(`{"name":"n1","cordon":%v}`, want)); resp.StatusCode != http.StatusOK {
+			t.Fatalf("cordon %v: %s %s", want, resp.Status, out)
+		}
+		if n, _ := e.api.Client.Nodes().Get(ctx, "", "n1"); n.GetSpec().GetUnschedulable() != want {
+			t.Fatalf("unschedulable = %v after cordon %v", n.GetSpec().GetUnschedulable(), want)
+		}
+	}
+	if _, err := e.api.Client.Pods().Create(ctx, &skiffv1.Pod{Metadata: meta("default", "doomed", nil), Spec: &skiffv1.PodSpec{Containers: []*skiffv1.Container{{Name: "c", Image: "x"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, out := admin.action("delete-pod", `{"namespace":"default","name":"doomed"}`); resp.StatusCode != http.StatusOK {
+		t.Fatalf("delete pod: %s %s", resp.Status, out)
+	}
+	if _, err := e.api.Client.Pods().Get(ctx, "default", "doomed"); !client.IsNotFound(err) {
+		t.Fatalf("the unbound pod is still there after delete: %v", err)
+	}
+	if resp, out := admin.action("delete-pod", `{"namespace":"default","name":"doomed"}`); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("deleting a missing pod: %s %s", resp.Status, out)
+	}
+	if resp, out := admin.action("scale", `{"kind":"nodes","name":"n1","replicas":2}`); resp.StatusCode != http.StatusBadRequest || !strings.Contains(out, "cannot be scaled") {
+		t.Fatalf("scaling a node: %s %s", resp.Status, out)
+	}
+	if resp, out := admin.action("scale", `{"kind":"deployments","namespace":"default","name":"web","replicas":2,"extra":1}`); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("an unknown field: %s %s", resp.Status, out)
 	}
 	if resp, out := admin.action("scale", `{"kind":"services","namespace":"default","name":"web","replicas":2}`); resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("scaling a missing service: %s %s", resp.Status, out)

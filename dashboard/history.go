@@ -26,7 +26,8 @@ type sample struct {
 	CPU *int32 `json:"cpuPercent,omitempty"`
 }
 
-// maxSamples bounds a series: one a second for the window at most.
+// maxSamples bounds a series (the controller writes an autoscaler's
+// status every sync at most, 15 s by default).
 const maxSamples = 3600
 
 func newHistory(window time.Duration) *history {
@@ -47,12 +48,7 @@ func (h *history) observe(obj skiffv1.Resource, now time.Time) {
 	key := client.KeyOf(as)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	series := h.trim(h.series[key], now)
-	if n := len(series); n > 0 && series[n-1].Time.After(now.Add(-time.Second)) {
-		series[n-1] = s
-	} else {
-		series = append(series, s)
-	}
+	series := append(h.trim(h.series[key], now), s)
 	if len(series) > maxSamples {
 		series = series[len(series)-maxSamples:]
 	}

@@ -310,7 +310,7 @@ views.autoscaler = {
     const a = items.items.find((x) => meta(x).name === name) || {};
     let h = `<h2>Autoscaler ${esc(ns)}/${esc(name)}</h2>`;
     h += `<div class="chart">${chart(hist.samples, (a.spec || {}).maxReplicas || 1)}<div class="legend"><span><i class="l-desired"></i>desired replicas</span><span><i class="l-current"></i>current replicas</span><span><i class="l-cpu"></i>CPU % of request (right axis)</span></div></div>`;
-    h += `<p class="muted">Samples since the dashboard started watching, last hour (${hist.samples.length}).</p>`;
+    h += `<p class="muted">${hist.samples.length} status changes seen since the dashboard started watching, within the last hour.</p>`;
     h += `<h3>Conditions</h3>` + table(["TYPE", "STATUS", "REASON", "MESSAGE"], ((a.status || {}).conditions || []).map((c) => [esc(c.type), esc(c.status), esc(c.reason), esc(c.message)]), "No conditions.");
     return h;
   },
@@ -319,8 +319,11 @@ views.autoscaler = {
 // chart draws replicas (left axis) and CPU % (right axis) over the last hour as SVG.
 function chart(samples, maxReplicas) {
   const W = 800, H = 170, L = 34, R = 40, T = 8, B = 20;
-  const now = Date.now(), from = now - 3600e3;
-  const x = (t) => L + ((new Date(t).getTime() - from) / 3600e3) * (W - L - R);
+  // The last hour, or less when the samples span less (5 minutes at least).
+  const now = Date.now();
+  const oldest = samples.length ? new Date(samples[0].time).getTime() : now;
+  const span = Math.min(3600e3, Math.max(300e3, now - oldest + 30e3)), from = now - span;
+  const x = (t) => L + ((new Date(t).getTime() - from) / span) * (W - L - R);
   const maxRep = Math.max(maxReplicas, ...samples.map((s) => Math.max(s.current, s.desired)), 1);
   const maxCPU = Math.max(100, ...samples.map((s) => s.cpuPercent || 0));
   const yr = (v) => T + (1 - v / maxRep) * (H - T - B);
@@ -334,7 +337,10 @@ function chart(samples, maxReplicas) {
   const cpuPts = samples.filter((s) => s.cpuPercent !== undefined).map((s) => `${x(s.time).toFixed(1)},${yc(s.cpuPercent).toFixed(1)}`).join(" ");
   let g = `<svg viewBox="0 0 ${W} ${H}" preserveAspectRatio="none" role="img" aria-label="replicas and CPU over the last hour">`;
   g += `<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="#dde1e7"/>`;
-  for (let m = 0; m <= 60; m += 15) g += `<text x="${x(from + m * 60e3)}" y="${H - 5}" font-size="10" fill="#5f6b7a" text-anchor="middle">${m === 60 ? "now" : "-" + (60 - m) + "m"}</text>`;
+  for (let i = 0; i <= 4; i++) {
+    const ago = Math.round(((4 - i) * span) / 4 / 60e3 * 10) / 10;
+    g += `<text x="${x(from + (i * span) / 4)}" y="${H - 5}" font-size="10" fill="#5f6b7a" text-anchor="middle">${i === 4 ? "now" : "-" + ago + "m"}</text>`;
+  }
   g += `<text x="4" y="${yr(maxRep) + 10}" font-size="10" fill="#5f6b7a">${maxRep}</text><text x="4" y="${H - B}" font-size="10" fill="#5f6b7a">0</text>`;
   g += `<text x="${W - R + 4}" y="${yc(maxCPU) + 10}" font-size="10" fill="#b86e00">${maxCPU}%</text>`;
   g += `<path d="${step((s) => s.desired, yr)}" fill="none" stroke="#2457c5" stroke-width="2"/>`;
@@ -383,6 +389,8 @@ async function render() {
     if (!window.__firstRender) window.__firstRender = performance.now();
   } catch (e) {
     $("view").innerHTML = `<div class="banner error">${esc(e.message)}</div>`;
+    // A failed fetch (the network blinked, the server restarts): again soon.
+    if (e instanceof TypeError) { clearTimeout(state.timer); state.timer = setTimeout(render, 1000); }
   }
 }
 

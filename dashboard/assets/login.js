@@ -8,16 +8,24 @@
   async function login(token) {
     errorBox.textContent = "";
     let resp;
-    try {
-      resp = await fetch("/login", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        credentials: "same-origin",
-        body: JSON.stringify({ token: token }),
-      });
-    } catch (e) {
-      errorBox.textContent = "Cannot reach the server: " + e;
-      return;
+    // A request cut by a network change never reached the server (the
+    // token is unspent): try it a few times.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        resp = await fetch("/login", {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          credentials: "same-origin",
+          body: JSON.stringify({ token: token }),
+        });
+        break;
+      } catch (e) {
+        if (attempt === 3) {
+          errorBox.textContent = "Cannot reach the server: " + e;
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 500));
+      }
     }
     if (resp.ok) {
       location.replace("/#/overview");

@@ -243,14 +243,22 @@ func (p *Page) call(ctx context.Context, method string, params, out any) error {
 
 // Navigate loads url and waits until the document has loaded.
 func (p *Page) Navigate(ctx context.Context, url string) error {
-	var nav struct {
-		ErrorText string `json:"errorText"`
-	}
-	if err := p.call(ctx, "Page.navigate", map[string]any{"url": url}, &nav); err != nil {
-		return err
-	}
-	if nav.ErrorText != "" {
-		return fmt.Errorf("cdp: navigate %s: %s", url, nav.ErrorText)
+	for attempt := 0; ; attempt++ {
+		var nav struct {
+			ErrorText string `json:"errorText"`
+		}
+		if err := p.call(ctx, "Page.navigate", map[string]any{"url": url}, &nav); err != nil {
+			return err
+		}
+		if nav.ErrorText == "" {
+			break
+		}
+		// Chromium aborts loads when the host's network changes (links and
+		// namespaces that other tests make come and go): try again.
+		if nav.ErrorText != "net::ERR_NETWORK_CHANGED" || attempt == 5 {
+			return fmt.Errorf("cdp: navigate %s: %s", url, nav.ErrorText)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	return p.WaitTrue(ctx, `document.readyState === "complete"`)
 }
