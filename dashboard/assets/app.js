@@ -132,7 +132,7 @@ function fmtCPU(m) { return m >= 1000 ? (m / 1000).toFixed(m % 1000 ? 2 : 0) : m
 function fmtMem(b) {
   const u = ["B", "Ki", "Mi", "Gi", "Ti"]; let i = 0;
   while (b >= 1024 && i < u.length - 1) { b /= 1024; i++; }
-  return (i ? b.toFixed(1) : b) + u[i];
+  return (i ? b.toFixed(1).replace(/\.0$/, "") : b) + u[i];
 }
 function bar(cls, r, fmt) {
   const a = r.allocatable || 0;
