@@ -7,8 +7,8 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.0
 # Debian packages the tests use: protoc, a static busybox for test images,
 # runc/crun for the runtime benchmark, dig, iproute2; nft and openssl for the
-# traps of test-hermetic.
-APT_PACKAGES := protobuf-compiler busybox-static iproute2 bind9-dnsutils runc crun nftables openssl
+# traps of test-hermetic; Chromium for the dashboard's browser test.
+APT_PACKAGES := protobuf-compiler busybox-static iproute2 bind9-dnsutils runc crun nftables openssl chromium
 
 .PHONY: help build run test test-go test-hermetic fuzz lint proto proto-check deps tools promtool bench clean
 
@@ -74,7 +74,7 @@ test: deps promtool proto-check lint test-go test-hermetic fuzz
 # -race finds the same failures and more); the rest run plain. Both streams
 # of `go test -json` go through internal/skipcheck, which prints them as
 # plain go test would and fails on a skip missing from its allow-list.
-RACE_PKGS := ./apiserver/... ./client/... ./controlplane/... ./scheduler/... ./controller/... ./dnsserver/... ./nodeagent/...
+RACE_PKGS := ./apiserver/... ./client/... ./controlplane/... ./scheduler/... ./controller/... ./dnsserver/... ./nodeagent/... ./dashboard/...
 SKIP_ALLOW := internal/skipcheck/allowed.txt
 test-go:
 	@$(GO) build -o .cache/skipcheck ./internal/skipcheck

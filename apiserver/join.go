@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"regexp"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -172,8 +173,8 @@ func (j *JoinService) Create(ctx context.Context, req *skiffv1.CreateTokenReques
 	if usage == "" {
 		usage = pki.UsageJoin
 	}
-	if usage != pki.UsageJoin && usage != pki.UsageRegistryPush {
-		return nil, invalid("usage: %q is not %q or %q", usage, pki.UsageJoin, pki.UsageRegistryPush)
+	if !pki.ValidUsage(usage) {
+		return nil, invalid("usage: %q is not one of %s", usage, strings.Join(pki.Usages(), ", "))
 	}
 	tok, err := j.tokens.CreateFor(usage, time.Duration(req.GetTtlSeconds())*time.Second, req.GetDescription())
 	if err != nil {

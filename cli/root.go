@@ -57,7 +57,7 @@ $SKIFF_SERVER, else ~/.skiff/config (which ` + "`skiff server`" + ` writes on st
 		newClusterCommand(e),
 	)
 	root.AddCommand(newNodeCommands(e)...)
-	root.AddCommand(newTokenCommand(e))
+	root.AddCommand(newTokenCommand(e), newDashboardCommand(e))
 	root.AddCommand(extra...)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		err = fmt.Errorf("%w\nSee '%s --help' for usage.", err, cmd.CommandPath())

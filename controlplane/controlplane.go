@@ -19,6 +19,7 @@ import (
 	"github.com/skiff-sh/skiff/apiserver"
 	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/controller"
+	"github.com/skiff-sh/skiff/dashboard"
 	"github.com/skiff-sh/skiff/pki"
 	"github.com/skiff-sh/skiff/registry"
 )
@@ -54,6 +55,9 @@ type Config struct {
 	TLSSANs []string
 	// RotateSecretKey adds a key that encrypts Secrets from now on.
 	RotateSecretKey bool
+	// DashboardListen serves the web dashboard (HTTPS) there; empty
+	// disables it.
+	DashboardListen string
 	Logger          *slog.Logger
 	Metrics         *prometheus.Registry
 }
@@ -66,6 +70,7 @@ type ControlPlane struct {
 	// etcdEndpoints and etcdTLS reach the etcd in use, for leader election.
 	etcdEndpoints []string
 	etcdTLS       *tls.Config
+	dashboard     *dashboard.Server // nil when off
 }
 
 // Start starts the API server (with the usage, join and token services,
@@ -137,6 +142,11 @@ func Start(ctx context.Context, g *errgroup.Group, cfg Config) (*ControlPlane, e
 	cp.etcdEndpoints = srv.EtcdEndpoints()
 	if err := cp.startControllers(ctx, g); err != nil {
 		return nil, err
+	}
+	if cfg.DashboardListen != "" {
+		if err := cp.startDashboard(ctx, g); err != nil {
+			return nil, err
+		}
 	}
 	return cp, nil
 }

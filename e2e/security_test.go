@@ -203,7 +203,7 @@ func startTLSServer(t *testing.T) *tlsServer {
 		etcd: loopbackPort(t), registry: loopbackPort(t)}
 	var log bytes.Buffer
 	cmd := exec.Command(bin, "server", "--insecure=false", "--data-dir", s.dataDir,
-		"--listen", "127.0.0.1:0", "--etcd-listen", s.etcd, "--registry-addr", s.registry, "--metrics-addr", "",
+		"--listen", "127.0.0.1:0", "--etcd-listen", s.etcd, "--registry-addr", s.registry, "--metrics-addr", "", "--dashboard-addr", "",
 		"--write-config", s.cfgPath)
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {

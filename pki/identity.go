@@ -22,6 +22,13 @@ const (
 	NodePrefix = "node:"
 	// NodesGroup is the group every node certificate carries.
 	NodesGroup = "skiff:nodes"
+	// Viewer may read every object but Secrets, usage and logs, and write
+	// nothing (Kubernetes' "view" role): read-only dashboard sessions act
+	// as it.
+	Viewer = "viewer"
+	// DashboardGroup marks the calls the web dashboard makes for a
+	// logged-in user, so the audit log tells them from the CLI's.
+	DashboardGroup = "skiff:dashboard"
 )
 
 // APIServerURI is the URI SAN of the control plane's serving certificate

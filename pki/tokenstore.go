@@ -36,7 +36,26 @@ const (
 	// UsageRegistryPush lets a CI job push images to the cluster
 	// registry (HTTP basic auth, the token as password).
 	UsageRegistryPush = "registry-push"
+	// UsageDashboard logs into the web dashboard once, with the admin's
+	// authorization; UsageDashboardView with the read-only Viewer's.
+	UsageDashboard     = "dashboard"
+	UsageDashboardView = "dashboard-view"
 )
+
+// Usages lists every token usage.
+func Usages() []string {
+	return []string{UsageJoin, UsageRegistryPush, UsageDashboard, UsageDashboardView}
+}
+
+// ValidUsage reports whether usage is one of Usages.
+func ValidUsage(usage string) bool {
+	for _, u := range Usages() {
+		if u == usage {
+			return true
+		}
+	}
+	return false
+}
 
 // TokenInfo is what the store keeps about a token. The secret itself is
 // never stored, only its SHA-256, so a copy of tokens.json lets nobody join.
@@ -47,7 +66,7 @@ type TokenInfo struct {
 	Created     time.Time `json:"created"`
 	Expires     time.Time `json:"expires,omitzero"`
 	Revoked     time.Time `json:"revoked,omitzero"`
-	// Usage is UsageJoin (also when empty) or UsageRegistryPush.
+	// Usage is one of Usages; empty means UsageJoin.
 	Usage string `json:"usage,omitempty"`
 }
 
@@ -92,11 +111,10 @@ func (s *TokenStore) Create(ttl time.Duration, description string) (Token, error
 	return s.CreateFor(UsageJoin, ttl, description)
 }
 
-// CreateFor makes and keeps a new token for usage (UsageJoin or
-// UsageRegistryPush).
+// CreateFor makes and keeps a new token for usage (one of Usages).
 func (s *TokenStore) CreateFor(usage string, ttl time.Duration, description string) (Token, error) {
-	if usage != UsageJoin && usage != UsageRegistryPush {
-		return Token{}, fmt.Errorf("pki: token usage %q: want %q or %q", usage, UsageJoin, UsageRegistryPush)
+	if !ValidUsage(usage) {
+		return Token{}, fmt.Errorf("pki: token usage %q: want one of %s", usage, strings.Join(Usages(), ", "))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -26,4 +26,7 @@ const (
 	SchedulerMetrics  = 10259
 	ControllerMetrics = 10257
 	DNSMetrics        = 9153
+	// Dashboard is the web dashboard's HTTPS port (the Kubernetes
+	// Dashboard's).
+	Dashboard = 8443
 )

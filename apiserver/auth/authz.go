@@ -56,6 +56,8 @@ func (a *Authorizer) Authorize(ctx context.Context, id pki.Identity, method stri
 		return authorizeScheduler(id, method, t)
 	case pki.Controller:
 		return authorizeController(id, method, t)
+	case pki.Viewer:
+		return authorizeViewer(id, method, t)
 	case Bootstrap:
 		if method == MethodJoinSignNode {
 			return nil

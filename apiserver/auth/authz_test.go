@@ -54,6 +54,7 @@ func TestAuthorize(t *testing.T) {
 	ctrl := pki.Identity{Name: pki.Controller}
 	boot := pki.Identity{Name: Bootstrap, Groups: []string{BootstrapGroup}}
 	stranger := pki.Identity{Name: "someone"}
+	viewer := pki.Identity{Name: pki.Viewer, Groups: []string{pki.DashboardGroup}}
 
 	const (
 		create       = skiffv1.Objects_Create_FullMethodName
@@ -149,6 +150,20 @@ func TestAuthorize(t *testing.T) {
 		{"controller reads usage", ctrl, usageGet, &skiffv1.UsageQuery{}, codes.OK, ""},
 		{"controller binds", ctrl, bind, &skiffv1.BindRequest{Namespace: "default", Name: "web", NodeName: "n2"}, codes.PermissionDenied, ""},
 		{"controller execs", ctrl, skiffv1.PodIO_Exec_FullMethodName, nil, codes.PermissionDenied, ""},
+
+		// Viewer: reads all but Secrets, writes nothing.
+		{"viewer lists pods", viewer, list, &skiffv1.ListRequest{Kind: podKind}, codes.OK, ""},
+		{"viewer watches deployments", viewer, watch, &skiffv1.WatchRequest{Kind: skiffv1.Kind_KIND_DEPLOYMENT}, codes.OK, ""},
+		{"viewer reads logs", viewer, logs, &skiffv1.LogsRequest{Namespace: "default", Pod: "web"}, codes.OK, ""},
+		{"viewer reads usage", viewer, usageGet, &skiffv1.UsageQuery{}, codes.OK, ""},
+		{"viewer gets a secret", viewer, get, &skiffv1.GetRequest{Kind: skiffv1.Kind_KIND_SECRET, Namespace: "default", Name: "s"}, codes.PermissionDenied,
+			"viewer may not get secrets/default/s: a viewer may not read Secrets"},
+		{"viewer deletes a pod", viewer, del, &skiffv1.DeleteRequest{Kind: podKind, Namespace: "default", Name: "web"}, codes.PermissionDenied,
+			"viewer may not delete pods/default/web: a viewer only reads"},
+		{"viewer scales", viewer, update, &skiffv1.UpdateRequest{Object: obj(pod("default", "web", ""))}, codes.PermissionDenied, ""},
+		{"viewer execs", viewer, skiffv1.PodIO_Exec_FullMethodName, nil, codes.PermissionDenied, ""},
+		{"viewer makes tokens", viewer, "/skiff.v1.Tokens/Create", nil, codes.PermissionDenied, ""},
+		{"viewer without request", viewer, watch, nil, codes.PermissionDenied, ""},
 
 		// Bootstrap: one method.
 		{"bootstrap signs", boot, MethodJoinSignNode, nil, codes.OK, ""},

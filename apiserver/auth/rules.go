@@ -40,3 +40,18 @@ func authorizeController(id pki.Identity, method string, t Target) error {
 	}
 	return deny(id, method, t, "the controllers only read and write objects and read usage")
 }
+
+// authorizeViewer: a viewer reads every kind but Secrets, usage and pod
+// logs, and writes nothing — Kubernetes' "view" role, which leaves
+// Secrets out because they hold credentials.
+func authorizeViewer(id pki.Identity, method string, t Target) error {
+	switch {
+	case isObjectRead(method) && t.Kind == skiffv1.Kind_KIND_SECRET:
+		return deny(id, method, t, "a viewer may not read Secrets")
+	case isObjectRead(method) && t.Kind != skiffv1.Kind_KIND_UNSPECIFIED:
+		return nil
+	case method == skiffv1.Usage_Get_FullMethodName, method == skiffv1.PodIO_Logs_FullMethodName:
+		return nil
+	}
+	return deny(id, method, t, "a viewer only reads")
+}

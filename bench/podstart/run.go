@@ -104,7 +104,7 @@ func run(ctx context.Context, bin string, pods, creators int, rate float64) (res
 	api, registry := freePort(), freePort()
 	cfgPath := filepath.Join(dir, "client", "config")
 	server, err := start(filepath.Join(dir, "server.log"), bin, "server", "--data-dir", filepath.Join(dir, "server"), "--listen", api,
-		"--etcd-listen", freePort(), "--registry-addr", registry, "--metrics-addr", "", "--write-config", cfgPath)
+		"--etcd-listen", freePort(), "--registry-addr", registry, "--metrics-addr", "", "--dashboard-addr", "", "--write-config", cfgPath)
 	if err != nil {
 		return results{}, err
 	}

@@ -41,6 +41,7 @@ type serverFlags struct {
 	tlsSANs       []string
 	// rotateSecretKey adds a key that encrypts Secrets from now on.
 	rotateSecretKey bool
+	dashboardAddr   string
 }
 
 func (f *serverFlags) register(cmd *cobra.Command) {
@@ -60,6 +61,7 @@ func (f *serverFlags) register(cmd *cobra.Command) {
 	fl.StringSliceVar(&f.dnsUpstreams, "dns-upstream", nil, "where cluster DNS forwards other names (default: /etc/resolv.conf's nameservers)")
 	registerControllerFlags(cmd, &f.controllers)
 	fl.BoolVar(&f.insecure, "insecure", false, "plain text, no authentication: anyone who reaches the API, the registry or the embedded etcd (plain HTTP on loopback) may do anything (tests only)")
+	fl.StringVar(&f.dashboardAddr, "dashboard-addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.Dashboard)), "the web dashboard's HTTPS address (log in with skiff dashboard); 0.0.0.0:8443 exposes it, empty disables it")
 	fl.StringSliceVar(&f.tlsSANs, "tls-san", nil, "more names or addresses for the server certificate (the listen address, localhost and the host name are in it)")
 }
 
@@ -127,6 +129,6 @@ func (f *serverFlags) config(log *slog.Logger, reg *prometheus.Registry) (contro
 		ClientConfig: f.clientConfig, RegistryAddr: f.registryAddr,
 		DNSListen: f.dnsListen, ClusterDomain: f.clusterDomain, DNSUpstreams: f.dnsUpstreams,
 		Controllers: f.controllers, Insecure: f.insecure, TLSSANs: f.tlsSANs,
-		RotateSecretKey: f.rotateSecretKey, Logger: log, Metrics: reg,
+		RotateSecretKey: f.rotateSecretKey, DashboardListen: f.dashboardAddr, Logger: log, Metrics: reg,
 	}, nil
 }
