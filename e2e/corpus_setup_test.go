@@ -3,7 +3,10 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"sigs.k8s.io/yaml"
 )
 
 // corpusSetup is what the documentation has its reader do before applying
@@ -88,7 +91,23 @@ func setupCorpusFile(t *testing.T, c *upCluster, ns, file string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if out, err := c.SkiffIn(string(data), "apply", "-n", ns, "-f", "-"); err != nil {
+		// Into the file's namespace, whichever the setup file names.
+		var objs []string
+		for _, raw := range splitYAML(data) {
+			obj := map[string]any{}
+			if err := yaml.Unmarshal(raw, &obj); err != nil || len(obj) == 0 {
+				continue
+			}
+			if md, ok := obj["metadata"].(map[string]any); ok {
+				delete(md, "namespace")
+			}
+			b, err := yaml.Marshal(obj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			objs = append(objs, string(b))
+		}
+		if out, err := c.SkiffIn(strings.Join(objs, "---\n"), "apply", "-n", ns, "-f", "-"); err != nil {
 			t.Logf("setup of %s: apply %s: %v %s", file, f, err, out)
 		}
 	}

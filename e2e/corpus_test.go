@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -72,8 +73,20 @@ func TestKubernetesCorpusRuns(t *testing.T) {
 			}
 			setupCorpusFile(t, c, ns, f)
 			for _, d := range files[f] {
-				d.ns = ns
-				if _, err := c.SkiffIn(string(d.raw), "apply", "-n", ns, "-f", "-"); err != nil {
+				// A document that names its namespace goes there, as the
+				// documentation's reader creates it (kubectl create namespace).
+				d.ns = d.namespace()
+				args := []string{"apply", "-f", "-"}
+				if d.ns == "" {
+					d.ns = ns
+					args = append(args, "-n", ns)
+				} else if d.ns != "default" && !slices.Contains(namespaces, d.ns) {
+					if out, err := c.Skiff("create", "namespace", d.ns); err != nil {
+						t.Fatalf("create namespace %s: %v %s", d.ns, err, out)
+					}
+					namespaces = append(namespaces, d.ns)
+				}
+				if _, err := c.SkiffIn(string(d.raw), args...); err != nil {
 					d.why = "apply: " + applyReason(err)
 					continue
 				}
@@ -141,11 +154,13 @@ type corpusDoc struct {
 	why     string
 }
 
-func (d *corpusDoc) String() string { return fmt.Sprintf("%s#%d", d.file, d.n) }
-func (d *corpusDoc) kind() string   { s, _ := d.obj["kind"].(string); return s }
-func (d *corpusDoc) name() string {
+func (d *corpusDoc) String() string    { return fmt.Sprintf("%s#%d", d.file, d.n) }
+func (d *corpusDoc) kind() string      { s, _ := d.obj["kind"].(string); return s }
+func (d *corpusDoc) name() string      { return d.meta("name") }
+func (d *corpusDoc) namespace() string { return d.meta("namespace") }
+func (d *corpusDoc) meta(field string) string {
 	md, _ := d.obj["metadata"].(map[string]any)
-	s, _ := md["name"].(string)
+	s, _ := md[field].(string)
 	return s
 }
 
@@ -397,8 +412,11 @@ func cleanupCorpusBatch(t *testing.T, c *upCluster, namespaces, batch []string, 
 	t.Helper()
 	for _, f := range batch {
 		for _, d := range files[f] {
-			if d.applied && d.kind() == "Namespace" {
-				if out, err := c.Skiff("delete", strings.ToLower(d.kind()), d.name(), "--wait"); err != nil {
+			if !d.applied {
+				continue
+			}
+			if d.kind() == "Namespace" || d.ns == "default" {
+				if out, err := c.Skiff("delete", strings.ToLower(d.kind()), d.name(), "-n", d.ns, "--wait"); err != nil {
 					t.Errorf("delete %s: %v %s", d, err, out)
 				}
 			}
