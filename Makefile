@@ -21,8 +21,15 @@ help:
 	@echo "make proto  regenerate proto/skiff/v1/*.pb.go"
 	@echo "make deps   install the Debian packages and Go tools the tests need"
 
+# The shim (the small program each container's supervisor and init run as)
+# is built first and embedded into skiff, which installs it on the node;
+# bin/skiff-shim beside bin/skiff serves a plain `go build` of skiff too.
+SHIM := bin/skiff-shim
+SHIM_EMBED := nodeagent/shim/skiff-shim
 build:
-	$(GO) build -o $(BIN) ./cmd/skiff
+	$(GO) build -trimpath -ldflags=-s -o $(SHIM) ./cmd/skiff-shim
+	cp $(SHIM) $(SHIM_EMBED)
+	$(GO) build -tags skiff_shim -o $(BIN) ./cmd/skiff
 
 # A single-node cluster: API server, registry, scheduler, DNS and an agent.
 # Ctrl-C stops it; `make run` again brings the same cluster back.

@@ -49,10 +49,14 @@ func New(cfg Config) (*Agent, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
+	binary, err := cfg.containerBinary()
+	if err != nil {
+		return nil, err
+	}
 	rt, err := runtime.New(runtime.Config{
 		StateDir: filepath.Join(cfg.DataDir, "runtime"),
 		RunDir:   filepath.Join(cfg.RunDir, "runtime"),
-		Binary:   cfg.Binary,
+		Binary:   binary,
 		// One supervisor started ahead of need takes a process start off
 		// each pod's start.
 		WarmSupervisors: 1,
