@@ -41,6 +41,10 @@ const (
 // exe, else exe. The error, if any, says why a better choice was passed
 // over; the path returned is usable either way.
 func Locate(dir, exe string) (string, Source, error) {
+	return locate(dir, exe, embedded)
+}
+
+func locate(dir, exe string, embedded []byte) (string, Source, error) {
 	var problems []error
 	if len(embedded) > 0 {
 		path, err := Install(dir, embedded)
