@@ -6,9 +6,9 @@ BIN := bin/skiff
 PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.0
 # Debian packages the tests use: protoc, a static busybox for test images,
-# runc/crun for the runtime benchmark, dig, iproute2; nft and openssl for the
-# traps of test-hermetic.
-APT_PACKAGES := protobuf-compiler busybox-static iproute2 bind9-dnsutils runc crun nftables openssl
+# runc/crun/conmon for the runtime benchmark, dig, iproute2; nft and openssl
+# for the traps of test-hermetic.
+APT_PACKAGES := protobuf-compiler busybox-static iproute2 bind9-dnsutils runc crun conmon nftables openssl
 
 .PHONY: help build run test test-go test-hermetic fuzz lint proto proto-check deps tools promtool bench clean
 

@@ -1,9 +1,13 @@
 // Command runtime-bench times the container cycle create + start + wait +
 // delete of /bin/true in a busybox rootfs with skiff's runtime, runc and
-// crun, and prints medians, p90 and ratios.
+// crun, and prints medians, p90, p99 and ratios; then the memory of one
+// running container's supervisor.
 //
-// It re-executes itself as skiff's supervisor and init, so what it measures
-// is the runtime's own cost, not the start-up of the full skiff binary.
+// By default it measures the product's path: containers start from the
+// shim the agent would use with -binary (bin/skiff by default; the shim
+// embedded or beside it), and, as skiff-full, from the whole skiff binary
+// (what the node did before the shim). skiff-self re-executes the
+// benchmark itself: the runtime's own cost without any large binary.
 package main
 
 import (
@@ -22,6 +26,7 @@ import (
 
 	ctrruntime "github.com/skiff-sh/skiff/nodeagent/runtime"
 	"github.com/skiff-sh/skiff/nodeagent/runtime/cgroups"
+	"github.com/skiff-sh/skiff/nodeagent/shim"
 )
 
 // Keep namespace-switching goroutines off the main thread, as cmd/skiff
@@ -40,8 +45,8 @@ func main() {
 		os.Exit(runCrunLoop(os.Args[2:]))
 	}
 	n := flag.Int("n", 100, "cycles per runtime")
-	only := flag.String("only", "", "comma-separated subset of skiff,skiff-pod,runc,crun")
-	binary := flag.String("binary", "", "re-exec this binary (e.g. bin/skiff) as supervisor and init instead of the benchmark itself")
+	only := flag.String("only", "skiff,skiff-pod,skiff-full,runc,crun", "comma-separated subset of skiff,skiff-pod,skiff-full,skiff-self,runc,crun")
+	binary := flag.String("binary", "bin/skiff", "the skiff binary: skiff runs its shim, skiff-full the binary itself")
 	warm := flag.Int("warm", 0, "skiff: supervisors kept started ahead of Create (Config.WarmSupervisors)")
 	gap := flag.Duration("gap", 0, "skiff: untimed pause between cycles (lets a warm pool refill)")
 	flag.Parse()
@@ -53,10 +58,13 @@ func main() {
 
 // skiffOpts are the runtime settings under test.
 type skiffOpts struct {
-	binary string
+	binary string // the program supervisors and inits run as
 	warm   int
 	gap    time.Duration // untimed pause between cycles
 }
+
+// with returns o running binary.
+func (o skiffOpts) with(binary string) skiffOpts { o.binary = binary; return o }
 
 func run(n int, only string, opts skiffOpts) error {
 	if os.Geteuid() != 0 {
@@ -91,10 +99,33 @@ func run(n int, only string, opts skiffOpts) error {
 		return nil
 	}
 	rootfs := filepath.Join(bundle, "rootfs")
-	if err := add("skiff", func() ([]time.Duration, error) { return benchSkiff(work, rootfs, opts, n, false) }); err != nil {
+	full, err := filepath.Abs(opts.binary)
+	if err != nil {
 		return err
 	}
-	if err := add("skiff-pod", func() ([]time.Duration, error) { return benchSkiff(work, rootfs, opts, n, true) }); err != nil {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	var shimPath string
+	if want("skiff") || want("skiff-pod") {
+		var source shim.Source
+		shimPath, source, err = shim.Locate(filepath.Join(work, "shim"), full)
+		if source == shim.SourceSelf {
+			return fmt.Errorf("no shim for %s (%v): run make build", full, err)
+		}
+		fmt.Fprintf(os.Stderr, "shim: %s (%s)\n", shimPath, source)
+	}
+	if err := add("skiff", func() ([]time.Duration, error) { return benchSkiff(work, rootfs, opts.with(shimPath), n, false) }); err != nil {
+		return err
+	}
+	if err := add("skiff-pod", func() ([]time.Duration, error) { return benchSkiff(work, rootfs, opts.with(shimPath), n, true) }); err != nil {
+		return err
+	}
+	if err := add("skiff-full", func() ([]time.Duration, error) { return benchSkiff(work, rootfs, opts.with(full), n, false) }); err != nil {
+		return err
+	}
+	if err := add("skiff-self", func() ([]time.Duration, error) { return benchSkiff(work, rootfs, opts.with(self), n, false) }); err != nil {
 		return err
 	}
 	if err := add("runc", func() ([]time.Duration, error) { return benchOCI("runc", work, bundle, n) }); err != nil {
@@ -104,6 +135,27 @@ func run(n int, only string, opts skiffOpts) error {
 		return err
 	}
 	report(order, results)
+	fmt.Println()
+	mem := map[string]string{"skiff": shimPath, "skiff-full": full, "skiff-self": self}
+	var rows []memRow
+	for _, name := range order {
+		if bin, ok := mem[name]; ok && bin != "" {
+			row, err := supervisorMemory(work, rootfs, opts.with(bin))
+			if err != nil {
+				return fmt.Errorf("%s memory: %w", name, err)
+			}
+			row.name = name
+			rows = append(rows, row)
+		}
+	}
+	if _, err := exec.LookPath("conmon"); err == nil && want("runc") {
+		row, err := conmonMemory(work, bundle)
+		if err != nil {
+			return fmt.Errorf("conmon memory: %w", err)
+		}
+		rows = append(rows, row)
+	}
+	reportMemory(rows)
 	return nil
 }
 
@@ -263,12 +315,12 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 
 func report(order []string, results map[string][]time.Duration) {
 	med := map[string]time.Duration{}
-	fmt.Printf("%-10s %6s %10s %10s %10s\n", "runtime", "n", "median", "p90", "min")
+	fmt.Printf("%-10s %6s %10s %10s %10s %10s\n", "runtime", "n", "median", "p90", "p99", "min")
 	for _, name := range order {
 		ds := append([]time.Duration(nil), results[name]...)
 		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
 		med[name] = percentile(ds, 0.5)
-		fmt.Printf("%-10s %6d %10s %10s %10s\n", name, len(ds), ms(med[name]), ms(percentile(ds, 0.9)), ms(ds[0]))
+		fmt.Printf("%-10s %6d %10s %10s %10s %10s\n", name, len(ds), ms(med[name]), ms(percentile(ds, 0.9)), ms(percentile(ds, 0.99)), ms(ds[0]))
 	}
 	if base, ok := med["skiff"]; ok && base > 0 {
 		for _, name := range order {
