@@ -35,6 +35,8 @@ type Agent struct {
 	pods    *client.Informer[*skiffv1.Pod]
 	usage   *usageCollector
 
+	starts startSlots
+
 	mu      sync.Mutex
 	workers map[string]*podWorker // by pod UID
 	wg      sync.WaitGroup
@@ -83,6 +85,7 @@ func New(cfg Config) (*Agent, error) {
 		cfg: cfg, log: cfg.Logger.With("node", cfg.NodeName), lis: lis,
 		metrics: newMetrics(cfg.Registerer),
 		runtime: rt, images: images,
+		starts:  newStartSlots(),
 		workers: map[string]*podWorker{},
 		ready:   make(chan struct{}),
 	}

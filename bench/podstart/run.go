@@ -230,6 +230,17 @@ func measure(ctx context.Context, c *client.Client, image string, pods, creators
 	defer w.Stop()
 	var mu sync.Mutex
 	created := map[string]time.Time{}
+	bound := map[string]bool{}
+	var toBound []time.Duration // create → bound to the node (the scheduler's part)
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(toBound) > 0 {
+			sort.Slice(toBound, func(i, j int) bool { return toBound[i] < toBound[j] })
+			fmt.Printf("create → bound (scheduler): p50 %s  p99 %s (%d pods)\n",
+				toBound[len(toBound)/2].Round(time.Millisecond), toBound[len(toBound)*99/100].Round(time.Millisecond), len(toBound))
+		}
+	}()
 	lat := make([]time.Duration, 0, pods)
 	allRunning := make(chan struct{})
 	go func() {
@@ -240,6 +251,14 @@ func measure(ctx context.Context, c *client.Client, image string, pods, creators
 				return
 			}
 			p := ev.Object
+			if p.GetSpec().GetNodeName() != "" {
+				mu.Lock()
+				if t0, ok := created[p.Metadata.Name]; ok && !bound[p.Metadata.Name] {
+					bound[p.Metadata.Name] = true
+					toBound = append(toBound, time.Since(t0))
+				}
+				mu.Unlock()
+			}
 			if p.GetStatus().GetPhase() != "Running" || seen[p.Metadata.Name] || p.Metadata.Name == "warm" {
 				continue
 			}
