@@ -11,8 +11,6 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -21,11 +19,9 @@ import (
 	goruntime "runtime"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	ctrruntime "github.com/skiff-sh/skiff/nodeagent/runtime"
-	"github.com/skiff-sh/skiff/nodeagent/runtime/cgroups"
 	"github.com/skiff-sh/skiff/nodeagent/shim"
 )
 
@@ -83,21 +79,6 @@ func run(n int, only string, opts skiffOpts) error {
 		return err
 	}
 	want := func(name string) bool { return only == "" || strings.Contains(","+only+",", ","+name+",") }
-	results := map[string][]time.Duration{}
-	var order []string
-	add := func(name string, f func() ([]time.Duration, error)) error {
-		if !want(name) {
-			return nil
-		}
-		fmt.Fprintf(os.Stderr, "%s: %d cycles...\n", name, n)
-		ds, err := f()
-		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		results[name] = ds
-		order = append(order, name)
-		return nil
-	}
 	rootfs := filepath.Join(bundle, "rootfs")
 	full, err := filepath.Abs(opts.binary)
 	if err != nil {
@@ -116,23 +97,49 @@ func run(n int, only string, opts skiffOpts) error {
 		}
 		fmt.Fprintf(os.Stderr, "shim: %s (%s)\n", shimPath, source)
 	}
-	if err := add("skiff", func() ([]time.Duration, error) { return benchSkiff(work, rootfs, opts.with(shimPath), n, false) }); err != nil {
+	var runners []*runner
+	defer func() {
+		for _, r := range runners {
+			if r.close != nil {
+				r.close()
+			}
+		}
+	}()
+	for _, v := range []struct {
+		name, binary string
+		inPod        bool
+	}{{"skiff", shimPath, false}, {"skiff-pod", shimPath, true}, {"skiff-full", full, false}, {"skiff-self", self, false}} {
+		if want(v.name) {
+			r, err := skiffRunner(v.name, work, rootfs, opts.with(v.binary), v.inPod)
+			if err != nil {
+				return fmt.Errorf("%s: %w", v.name, err)
+			}
+			runners = append(runners, r)
+		}
+	}
+	if want("runc") {
+		runners = append(runners, ociRunner("runc", work, bundle))
+	}
+	if want("crun") {
+		r, err := crunRunner(work, bundle)
+		if err != nil {
+			return fmt.Errorf("crun: %w", err)
+		}
+		runners = append(runners, r)
+	}
+	var order []string
+	for _, r := range runners {
+		order = append(order, r.name)
+	}
+	fmt.Fprintf(os.Stderr, "%d interleaved rounds of %s...\n", n, strings.Join(order, ", "))
+	results, err := interleave(runners, n, opts.gap)
+	if err != nil {
 		return err
 	}
-	if err := add("skiff-pod", func() ([]time.Duration, error) { return benchSkiff(work, rootfs, opts.with(shimPath), n, true) }); err != nil {
-		return err
-	}
-	if err := add("skiff-full", func() ([]time.Duration, error) { return benchSkiff(work, rootfs, opts.with(full), n, false) }); err != nil {
-		return err
-	}
-	if err := add("skiff-self", func() ([]time.Duration, error) { return benchSkiff(work, rootfs, opts.with(self), n, false) }); err != nil {
-		return err
-	}
-	if err := add("runc", func() ([]time.Duration, error) { return benchOCI("runc", work, bundle, n) }); err != nil {
-		return err
-	}
-	if err := add("crun", func() ([]time.Duration, error) { return benchCrun(work, bundle, n) }); err != nil {
-		return err
+	for _, r := range runners {
+		if r.after != nil {
+			r.after()
+		}
 	}
 	report(order, results)
 	fmt.Println()
@@ -157,152 +164,6 @@ func run(n int, only string, opts skiffOpts) error {
 	}
 	reportMemory(rows)
 	return nil
-}
-
-// benchSkiff runs the cycle with skiff's runtime; inPod puts every
-// container in one pre-made sandbox (the node agent's case) instead of
-// fresh net/IPC/UTS namespaces of its own.
-func benchSkiff(work, rootfs string, opts skiffOpts, n int, inPod bool) ([]time.Duration, error) {
-	parent := fmt.Sprintf("skiff-bench-%d", os.Getpid())
-	r, err := ctrruntime.New(ctrruntime.Config{
-		StateDir:        filepath.Join(work, "skiff-state"),
-		RunDir:          filepath.Join(work, "skiff-run"),
-		Binary:          opts.binary,
-		WarmSupervisors: opts.warm,
-		Cgroups:         cgroups.Config{Parent: parent},
-	})
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	defer func() {
-		if cg, err := cgroups.New(cgroups.Config{Parent: parent}, cgroups.ModeAuto, "."); err == nil {
-			cg.Destroy()
-		}
-	}()
-	sandbox := ""
-	if inPod {
-		sandbox = "benchpod"
-		if _, err := r.CreateSandbox(ctrruntime.SandboxSpec{ID: sandbox, Hostname: "bench"}); err != nil {
-			return nil, err
-		}
-		defer r.RemoveSandbox(sandbox)
-	}
-	ctx := context.Background()
-	// Per-phase times, to see where a cycle goes.
-	var phases [4][]time.Duration
-	cycle := func(i int) error {
-		id := fmt.Sprintf("b%04d", i)
-		spec := ctrruntime.ContainerSpec{ID: id, SandboxID: sandbox, Layers: []string{rootfs},
-			Command: []string{"/bin/true"}, Hostname: "bench"}
-		t0 := time.Now()
-		if _, err := r.Create(ctx, spec); err != nil {
-			return err
-		}
-		t1 := time.Now()
-		if err := r.Start(ctx, id); err != nil {
-			r.Remove(ctx, id)
-			return err
-		}
-		t2 := time.Now()
-		st, err := r.Wait(ctx, id)
-		if err != nil {
-			return err
-		}
-		if st.ExitCode != 0 {
-			return fmt.Errorf("exit %d: %s", st.ExitCode, st.Error)
-		}
-		t3 := time.Now()
-		err = r.Remove(ctx, id)
-		for p, d := range []time.Duration{t1.Sub(t0), t2.Sub(t1), t3.Sub(t2), time.Since(t3)} {
-			phases[p] = append(phases[p], d)
-		}
-		return err
-	}
-	ds, err := timeCycles(n, opts.gap, cycle)
-	if err == nil {
-		var parts []string
-		for p, name := range []string{"create", "start", "wait", "remove"} {
-			s := append([]time.Duration(nil), phases[p]...)
-			sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-			parts = append(parts, name+" "+ms(percentile(s, 0.5)))
-		}
-		fmt.Fprintf(os.Stderr, "  phase medians: %s\n", strings.Join(parts, ", "))
-	}
-	return ds, err
-}
-
-// benchOCI runs `<rt> run` (create, start, wait, delete in one command).
-func benchOCI(rt, work, bundle string, n int) ([]time.Duration, error) {
-	root := filepath.Join(work, rt+"-state")
-	return timeCycles(n, 0, func(i int) error {
-		id := fmt.Sprintf("%s-bench-%d-%d", rt, os.Getpid(), i)
-		out, err := exec.Command(rt, "--root", root, "run", "--bundle", bundle, id).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("%v: %s", err, out)
-		}
-		return nil
-	})
-}
-
-// benchCrun runs the crun loop in a private mount namespace without the
-// cgroup2 "unified" mount: crun 1.8 refuses this hybrid layout otherwise.
-func benchCrun(work, bundle string, n int) ([]time.Duration, error) {
-	cmd := exec.Command("/proc/self/exe", crunLoopArg, work, bundle, fmt.Sprint(n))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS} // Go makes / rprivate too
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, err
-	}
-	var ns []int64
-	if err := json.Unmarshal(out, &ns); err != nil {
-		return nil, fmt.Errorf("crun loop output: %w", err)
-	}
-	ds := make([]time.Duration, len(ns))
-	for i, v := range ns {
-		ds[i] = time.Duration(v)
-	}
-	return ds, nil
-}
-
-func runCrunLoop(args []string) int {
-	if err := syscall.Unmount("/sys/fs/cgroup/unified", syscall.MNT_DETACH); err != nil && err != syscall.EINVAL && err != syscall.ENOENT {
-		fmt.Fprintln(os.Stderr, "umount unified:", err)
-		return 1
-	}
-	var n int
-	fmt.Sscan(args[2], &n)
-	ds, err := benchOCI("crun", args[0], args[1], n)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	ns := make([]int64, len(ds))
-	for i, d := range ds {
-		ns[i] = int64(d)
-	}
-	json.NewEncoder(os.Stdout).Encode(ns)
-	return 0
-}
-
-// timeCycles runs 5 untimed warm-up cycles, then n timed ones, gap apart.
-func timeCycles(n int, gap time.Duration, cycle func(i int) error) ([]time.Duration, error) {
-	for i := range 5 {
-		if err := cycle(n + i); err != nil {
-			return nil, err
-		}
-	}
-	ds := make([]time.Duration, 0, n)
-	for i := range n {
-		time.Sleep(gap)
-		t0 := time.Now()
-		if err := cycle(i); err != nil {
-			return nil, err
-		}
-		ds = append(ds, time.Since(t0))
-	}
-	return ds, nil
 }
 
 func percentile(sorted []time.Duration, p float64) time.Duration {
