@@ -120,4 +120,4 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./bench/...
 
 clean:
-	rm -rf bin
+	rm -rf bin $(SHIM_EMBED)
