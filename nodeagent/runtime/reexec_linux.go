@@ -5,19 +5,11 @@ import (
 	"os"
 )
 
-// ShimProtocol names the contract between a Runtime and the supervisors,
-// inits and exec helpers it starts (arguments, descriptors, files in the
-// state directory). A separately built shim answers with its own: a
-// Runtime uses a shim only when the two are equal. Change it with the
-// contract.
-const ShimProtocol = "skiff-shim/1"
-
 // Hidden first arguments that select a re-exec entry point.
 const (
 	supervisorArg = "__skiff-supervise"
 	initArg       = "__skiff-init"
 	execArg       = "__skiff-exec"
-	protocolArg   = "__skiff-protocol"
 )
 
 // RunReexecEntry runs the container-side entry point that the runtime

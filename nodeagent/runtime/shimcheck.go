@@ -10,6 +10,16 @@ import (
 	"time"
 )
 
+// ShimProtocol names the contract between a Runtime and the supervisors,
+// inits and exec helpers it starts (arguments, descriptors, files in the
+// state directory). A separately built shim answers with its own: a
+// Runtime uses a shim only when the two are equal. Change it with the
+// contract.
+const ShimProtocol = "skiff-shim/1"
+
+// protocolArg asks a shim for its ShimProtocol.
+const protocolArg = "__skiff-protocol"
+
 // CheckShim runs the program at path the way a Runtime would and reports
 // whether it speaks this Runtime's ShimProtocol: a shim left over from
 // another build, or one on a file system that forbids exec, is refused
