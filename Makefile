@@ -6,9 +6,9 @@ BIN := bin/skiff
 PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.0
 # Debian packages the tests use: protoc, a static busybox for test images,
-# runc/crun for the runtime benchmark, dig, iproute2; nft and openssl for the
-# traps of test-hermetic; Chromium for the dashboard's browser test.
-APT_PACKAGES := protobuf-compiler busybox-static iproute2 bind9-dnsutils runc crun nftables openssl chromium
+# runc/crun/conmon for the runtime benchmark, dig, iproute2; nft and openssl
+# for the traps of test-hermetic; Chromium for the dashboard's browser test.
+APT_PACKAGES := protobuf-compiler busybox-static iproute2 bind9-dnsutils runc crun conmon nftables openssl chromium
 
 .PHONY: help build run test test-go test-hermetic fuzz lint proto proto-check deps tools promtool bench clean
 
@@ -21,8 +21,15 @@ help:
 	@echo "make proto  regenerate proto/skiff/v1/*.pb.go"
 	@echo "make deps   install the Debian packages and Go tools the tests need"
 
+# The shim (the small program each container's supervisor and init run as)
+# is built first and embedded into skiff, which installs it on the node;
+# bin/skiff-shim beside bin/skiff serves a plain `go build` of skiff too.
+SHIM := bin/skiff-shim
+SHIM_EMBED := nodeagent/shim/skiff-shim
 build:
-	$(GO) build -o $(BIN) ./cmd/skiff
+	$(GO) build -trimpath -ldflags=-s -o $(SHIM) ./cmd/skiff-shim
+	cp $(SHIM) $(SHIM_EMBED)
+	$(GO) build -tags skiff_shim -o $(BIN) ./cmd/skiff
 
 # A single-node cluster: API server, registry, scheduler, DNS and an agent.
 # Ctrl-C stops it; `make run` again brings the same cluster back.
@@ -113,4 +120,4 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./bench/...
 
 clean:
-	rm -rf bin
+	rm -rf bin $(SHIM_EMBED)

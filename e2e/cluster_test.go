@@ -32,9 +32,14 @@ func skiffBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "skiff")
-		out, err := exec.Command("go", "build", "-o", binPath, "../cmd/skiff").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v: %s", err, out)
+		// The shim beside the binary, as `make build` leaves them: the
+		// agents start containers from it.
+		for _, b := range []struct{ out, pkg string }{{binPath, "../cmd/skiff"}, {shimBinary(binPath), "../cmd/skiff-shim"}} {
+			out, err := exec.Command("go", "build", "-o", b.out, b.pkg).CombinedOutput()
+			if err != nil {
+				buildErr = fmt.Errorf("go build %s: %v: %s", b.pkg, err, out)
+				return
+			}
 		}
 	})
 	if buildErr != nil {
@@ -42,6 +47,9 @@ func skiffBinary(t *testing.T) string {
 	}
 	return binPath
 }
+
+// shimBinary is the container shim built beside the skiff binary bin.
+func shimBinary(bin string) string { return filepath.Join(filepath.Dir(bin), "skiff-shim") }
 
 func TestMain(m *testing.M) {
 	home, err := hermeticEnv()

@@ -282,8 +282,9 @@ func waitReadyPods(t *testing.T, what string, c Cluster, want int) {
 	}
 }
 
-// supervisors are the container supervisors started from bin, the test
-// package's own binary, so no other skiff on the host is counted.
+// supervisors are the container supervisors started from the shim beside
+// bin, the test package's own binary, so no other skiff on the host is
+// counted.
 func supervisors(t *testing.T, bin string) []daemon {
 	t.Helper()
 	entries, err := os.ReadDir("/proc")
@@ -301,7 +302,7 @@ func supervisors(t *testing.T, bin string) []daemon {
 			continue
 		}
 		args := strings.Split(string(cmdline), "\x00")
-		if len(args) > 1 && args[0] == bin && args[1] == supervisorArg {
+		if len(args) > 1 && args[0] == shimBinary(bin) && args[1] == supervisorArg {
 			out = append(out, daemon{name: "supervisor", pid: pid, group: "container supervisors"})
 		}
 	}

@@ -35,6 +35,8 @@ type Agent struct {
 	pods    *client.Informer[*skiffv1.Pod]
 	usage   *usageCollector
 
+	starts startSlots
+
 	mu      sync.Mutex
 	workers map[string]*podWorker // by pod UID
 	wg      sync.WaitGroup
@@ -49,10 +51,14 @@ func New(cfg Config) (*Agent, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
+	binary, err := cfg.containerBinary()
+	if err != nil {
+		return nil, err
+	}
 	rt, err := runtime.New(runtime.Config{
 		StateDir: filepath.Join(cfg.DataDir, "runtime"),
 		RunDir:   filepath.Join(cfg.RunDir, "runtime"),
-		Binary:   cfg.Binary,
+		Binary:   binary,
 		// One supervisor started ahead of need takes a process start off
 		// each pod's start.
 		WarmSupervisors: 1,
@@ -79,6 +85,7 @@ func New(cfg Config) (*Agent, error) {
 		cfg: cfg, log: cfg.Logger.With("node", cfg.NodeName), lis: lis,
 		metrics: newMetrics(cfg.Registerer),
 		runtime: rt, images: images,
+		starts:  newStartSlots(),
 		workers: map[string]*podWorker{},
 		ready:   make(chan struct{}),
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/defaults"
 	"github.com/skiff-sh/skiff/nodeagent/image"
+	"github.com/skiff-sh/skiff/nodeagent/shim"
 	"github.com/skiff-sh/skiff/ports"
 	"github.com/skiff-sh/skiff/quantity"
 )
@@ -76,7 +77,8 @@ type Config struct {
 	// ImageStoreLimit is how many bytes of images the node keeps; above
 	// it, images no pod uses go, least recently used first.
 	ImageStoreLimit int64
-	// Binary is re-executed for container supervisors and inits.
+	// Binary is started as container supervisors and inits. Default: the
+	// shim (see package shim), found or installed under DataDir.
 	Binary     string
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
@@ -170,3 +172,21 @@ func (c *Config) setDefaults() error {
 
 func (c *Config) podDir(uid string) string     { return filepath.Join(c.RunDir, "pods", uid) }
 func (c *Config) podDataDir(uid string) string { return filepath.Join(c.DataDir, "pods", uid) }
+
+// containerBinary is the program containers are started with: Binary when
+// set, else the best shim package shim finds.
+func (c *Config) containerBinary() (string, error) {
+	if c.Binary != "" {
+		return c.Binary, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("nodeagent: find own binary: %w", err)
+	}
+	path, source, err := shim.Locate(filepath.Join(c.DataDir, "shim"), exe)
+	if err != nil {
+		c.Logger.Warn("containers start from a slower program than the shim", "program", path, "reason", err)
+	}
+	c.Logger.Info("container shim", "path", path, "source", string(source))
+	return path, nil
+}

@@ -89,6 +89,11 @@ func (a *Agent) setAllWaiting(pod *skiffv1.Pod, st *podState, insts map[string][
 
 // ensureSandbox makes the pod's namespaces, network and files, once.
 func (a *Agent) ensureSandbox(ctx context.Context, pod *skiffv1.Pod, st *podState) error {
+	release, err := a.starts.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	uid := pod.Metadata.Uid
 	sb, err := a.runtime.Sandbox(uid)
 	if errors.Is(err, runtime.ErrNotFound) {
@@ -227,6 +232,11 @@ func (a *Agent) startContainer(ctx context.Context, pod *skiffv1.Pod, c *skiffv1
 		}
 		return err
 	}
+	release, err := a.starts.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	// Keep one exited instance for `logs --previous`; remove the rest.
 	for i := range older {
 		if i < len(older)-1 {

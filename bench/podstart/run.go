@@ -30,6 +30,13 @@ type results struct {
 	rssAll     int64
 	serverRSS  int64
 	halfPoints int
+	// Agent CPU from the first create to all Running; PSS of the agent
+	// and the sum of its supervisors' at halfPoints and at pods Running.
+	agentCPU              float64
+	agentPSSHalf          int64
+	agentPSSAll           int64
+	supPSSHalf, supPSSAll int64
+	supsHalf, supsAll     int
 }
 
 func (r results) print(w io.Writer) {
@@ -41,6 +48,9 @@ func (r results) print(w io.Writer) {
 		pct(50).Round(time.Millisecond), pct(90).Round(time.Millisecond), pct(99).Round(time.Millisecond), l[len(l)-1].Round(time.Millisecond))
 	fmt.Fprintf(w, "agent RSS: idle %s, %d pods %s, %d pods %s; server RSS at the end %s\n",
 		mib(r.rssIdle), r.halfPoints, mib(r.rssHalf), r.pods, mib(r.rssAll), mib(r.serverRSS))
+	fmt.Fprintf(w, "agent CPU: %.1f ms per pod started (%.2f s for %d pods)\n", r.agentCPU*1000/float64(r.pods), r.agentCPU, r.pods)
+	fmt.Fprintf(w, "PSS at %d pods: agent %s + %d supervisors %s = %s\n", r.halfPoints, mib(r.agentPSSHalf), r.supsHalf, mib(r.supPSSHalf), mib(r.agentPSSHalf+r.supPSSHalf))
+	fmt.Fprintf(w, "PSS at %d pods: agent %s + %d supervisors %s = %s\n", r.pods, mib(r.agentPSSAll), r.supsAll, mib(r.supPSSAll), mib(r.agentPSSAll+r.supPSSAll))
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
@@ -149,17 +159,24 @@ func run(ctx context.Context, bin string, pods, creators int, rate float64) (res
 		return results{}, err
 	}
 	time.Sleep(2 * time.Second)
-	r := results{pods: pods, rssIdle: rss(agent.cmd.Process.Pid), halfPoints: pods / 2}
+	apid := agent.cmd.Process.Pid
+	r := results{pods: pods, rssIdle: rss(apid), halfPoints: pods / 2}
+	cpu0 := cpuSeconds(apid)
 	r.latencies, r.elapsed, err = measure(ctx, c, image, pods, creators, rate, func(running int) {
 		if running == pods/2 {
-			r.rssHalf = rss(agent.cmd.Process.Pid)
+			r.rssHalf = rss(apid)
+			r.agentPSSHalf = pss(apid)
+			r.supPSSHalf, r.supsHalf = supervisorPSS(apid)
 		}
 	})
+	r.agentCPU = cpuSeconds(apid) - cpu0
 	if err != nil {
 		return r, err
 	}
 	time.Sleep(2 * time.Second)
-	r.rssAll = rss(agent.cmd.Process.Pid)
+	r.rssAll = rss(apid)
+	r.agentPSSAll = pss(apid)
+	r.supPSSAll, r.supsAll = supervisorPSS(apid)
 	r.serverRSS = rss(server.cmd.Process.Pid)
 	return r, nil
 }
@@ -213,6 +230,17 @@ func measure(ctx context.Context, c *client.Client, image string, pods, creators
 	defer w.Stop()
 	var mu sync.Mutex
 	created := map[string]time.Time{}
+	bound := map[string]bool{}
+	var toBound []time.Duration // create → bound to the node (the scheduler's part)
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(toBound) > 0 {
+			sort.Slice(toBound, func(i, j int) bool { return toBound[i] < toBound[j] })
+			fmt.Printf("create → bound (scheduler): p50 %s  p99 %s (%d pods)\n",
+				toBound[len(toBound)/2].Round(time.Millisecond), toBound[len(toBound)*99/100].Round(time.Millisecond), len(toBound))
+		}
+	}()
 	lat := make([]time.Duration, 0, pods)
 	allRunning := make(chan struct{})
 	go func() {
@@ -223,6 +251,14 @@ func measure(ctx context.Context, c *client.Client, image string, pods, creators
 				return
 			}
 			p := ev.Object
+			if p.GetSpec().GetNodeName() != "" {
+				mu.Lock()
+				if t0, ok := created[p.Metadata.Name]; ok && !bound[p.Metadata.Name] {
+					bound[p.Metadata.Name] = true
+					toBound = append(toBound, time.Since(t0))
+				}
+				mu.Unlock()
+			}
 			if p.GetStatus().GetPhase() != "Running" || seen[p.Metadata.Name] || p.Metadata.Name == "warm" {
 				continue
 			}

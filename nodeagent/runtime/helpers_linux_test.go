@@ -29,7 +29,11 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 2 && os.Args[1] == starterArg {
 		os.Exit(runStarter(os.Args[2:]))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if shimPath != "" {
+		os.RemoveAll(filepath.Dir(shimPath))
+	}
+	os.Exit(code)
 }
 
 func requireRoot(t *testing.T) {

@@ -1,6 +1,9 @@
 package runtime
 
-import "os"
+import (
+	"fmt"
+	"os"
+)
 
 // Hidden first arguments that select a re-exec entry point.
 const (
@@ -27,6 +30,8 @@ func RunReexecEntry() bool {
 		code = runInit()
 	case execArg:
 		code = runExecInit(os.Args[2])
+	case protocolArg:
+		fmt.Println(ShimProtocol)
 	default:
 		return false
 	}
