@@ -6,7 +6,7 @@ import (
 	"os"
 
 	"github.com/skiff-sh/skiff/nodeagent/atomicwriter"
-	"github.com/skiff-sh/skiff/nodeagent/downward"
+	"github.com/skiff-sh/skiff/downward"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
