@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/skiff-sh/skiff/nodeagent/atomicwriter"
 	"github.com/skiff-sh/skiff/downward"
+	"github.com/skiff-sh/skiff/nodeagent/atomicwriter"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
