@@ -61,9 +61,9 @@ func (a *Agent) volumePayload(ctx context.Context, f *configFetcher, pod *skiffv
 	if err != nil {
 		return nil, err
 	}
-	if g := pod.GetSpec().GetSecurityContext().FsGroup; g != nil {
+	if sc := pod.GetSpec().GetSecurityContext(); sc != nil && sc.FsGroup != nil {
 		for p, file := range payload {
-			file.GID = uint32(*g)
+			file.GID = uint32(*sc.FsGroup)
 			file.Mode |= 0o440
 			payload[p] = file
 		}
@@ -74,10 +74,11 @@ func (a *Agent) volumePayload(ctx context.Context, f *configFetcher, pod *skiffv
 // groupOwnDir gives an emptyDir to the pod's fsGroup, with the set-group-ID
 // bit so what the containers make there stays in the group.
 func groupOwnDir(dir string, pod *skiffv1.Pod) error {
-	g := pod.GetSpec().GetSecurityContext().FsGroup
-	if g == nil {
+	sc := pod.GetSpec().GetSecurityContext()
+	if sc == nil || sc.FsGroup == nil {
 		return nil
 	}
+	g := sc.FsGroup
 	if err := os.Chown(dir, -1, int(*g)); err != nil {
 		return fmt.Errorf("fsGroup: %w", err)
 	}
