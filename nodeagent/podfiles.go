@@ -47,3 +47,16 @@ func hostAliases(pod *skiffv1.Pod) []network.HostAlias {
 	}
 	return out
 }
+
+// hostPorts are the ports the pod's containers publish on the node.
+func hostPorts(pod *skiffv1.Pod) []network.HostPort {
+	var out []network.HostPort
+	for _, c := range pod.GetSpec().GetContainers() {
+		for _, p := range c.Ports {
+			if p.HostPort != 0 {
+				out = append(out, network.HostPort{HostPort: uint16(p.HostPort), ContainerPort: uint16(p.ContainerPort), Protocol: p.Protocol})
+			}
+		}
+	}
+	return out
+}

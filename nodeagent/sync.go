@@ -106,6 +106,9 @@ func (a *Agent) ensureSandbox(ctx context.Context, pod *skiffv1.Pod, st *podStat
 	}
 	st.podIP = att.IP.String()
 	a.podIPs.Store(uid, st.podIP)
+	if err := a.net.SetHostPorts(uid, att.IP, hostPorts(pod)); err != nil {
+		return fmt.Errorf("hostPort: %w", err)
+	}
 	return a.writePodFiles(pod, st.podIP)
 }
 
@@ -305,6 +308,9 @@ func (a *Agent) teardownPod(ctx context.Context, uid string, grace time.Duration
 		netns = sb.NetNS
 	}
 	if a.net != nil {
+		if err := a.net.RemoveHostPorts(uid); err != nil {
+			errs = append(errs, err)
+		}
 		if err := a.net.Detach(ctx, uid, netns); err != nil {
 			errs = append(errs, err)
 		}
