@@ -1088,7 +1088,8 @@ type PodSpec struct {
 	DnsConfig *PodDNSConfig `protobuf:"bytes,31,opt,name=dns_config,json=dnsConfig,proto3" json:"dns_config,omitempty"`
 	// Extra /etc/hosts lines.
 	HostAliases []*HostAlias `protobuf:"bytes,32,rep,name=host_aliases,json=hostAliases,proto3" json:"host_aliases,omitempty"`
-	// The pod's containers share one PID namespace; the sandbox is PID 1.
+	// Reserved for a PID namespace shared by the pod's containers; refused
+	// by validation until the runtime has one.
 	ShareProcessNamespace bool `protobuf:"varint,33,opt,name=share_process_namespace,json=shareProcessNamespace,proto3" json:"share_process_namespace,omitempty"`
 	unknownFields         protoimpl.UnknownFields
 	sizeCache             protoimpl.SizeCache
@@ -2671,8 +2672,7 @@ func (x *ObjectFieldSelector) GetFieldPath() string {
 }
 
 // A container's limits.cpu, limits.memory, requests.cpu or
-// requests.memory (limits.ephemeral-storage and requests.ephemeral-storage
-// too), divided by divisor (default 1) and rounded up.
+// requests.memory, divided by divisor (default 1) and rounded up.
 type ResourceFieldSelector struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Required in a volume; the container itself in env.
