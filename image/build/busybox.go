@@ -20,7 +20,7 @@ func busyboxApplets() []string {
 	return []string{
 		"ash", "awk", "cat", "chmod", "chown", "cp", "date", "df", "dmesg", "du", "echo", "env",
 		"false", "find", "free", "grep", "head", "hostname", "httpd", "id", "ifconfig", "ip",
-		"kill", "ln", "ls", "mkdir", "mount", "mv", "nc", "nslookup", "ping", "printenv", "printf", "ps",
+		"kill", "ln", "ls", "mkdir", "mount", "mv", "nc", "nslookup", "ping", "printf", "ps",
 		"pwd", "rm", "sed", "seq", "sh", "sleep", "sort", "tail", "tee", "test", "top", "touch",
 		"true", "umount", "uname", "uniq", "uptime", "vi", "wc", "wget", "which", "whoami", "xargs",
 	}
@@ -30,6 +30,19 @@ const demoIndex = `<!doctype html>
 <html><head><title>skiff</title></head>
 <body><h1>Hello from skiff</h1><p>This page is served by busybox httpd in a skiff pod.</p></body>
 </html>
+`
+
+// printenvScript stands in for the printenv applet, which Debian's
+// busybox-static lacks and the Kubernetes documentation's examples call:
+// the values of the named variables that are set (exit 1 if one is not),
+// or the whole environment.
+const printenvScript = `#!/bin/sh
+[ $# -eq 0 ] && exec env
+rc=0
+for n; do
+	if env | grep -q "^$n="; then eval "printf '%s\\n' \"\$$n\""; else rc=1; fi
+done
+exit $rc
 `
 
 // Busybox makes the demo image from a static busybox binary (Debian's
@@ -53,6 +66,7 @@ func Busybox(busybox string) (v1.Image, error) {
 		fileEntry("etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")),
 		fileEntry("etc/group", 0o644, []byte("root:x:0:\nnogroup:x:65534:\n")),
 		fileEntry("www/index.html", 0o644, []byte(demoIndex)),
+		fileEntry("bin/printenv", 0o755, []byte(printenvScript)),
 	}
 	for _, a := range busyboxApplets() {
 		es = append(es, symlinkEntry("bin/"+a, "busybox"))
