@@ -15,12 +15,14 @@ import (
 // resources as env, and its labels and annotations as files that follow
 // a label change, reaching the output the documentation shows.
 func TestKubernetesDownwardAPIExamples(t *testing.T) {
-	c := newUpCluster(t, "--mirror", "registry.k8s.io")
-	if out, err := c.Skiff("image", "demo", "--name", "busybox:1.27.2"); err != nil {
-		t.Fatalf("image demo: %v %s", err, out)
+	c := newUpCluster(t, "--mirror", "registry.k8s.io,k8s.gcr.io")
+	for _, tag := range []string{"busybox:1.27.2", "busybox:1.24"} {
+		if out, err := c.Skiff("image", "demo", "--name", tag); err != nil {
+			t.Fatalf("image demo: %v %s", err, out)
+		}
 	}
 	dir := filepath.Join("testdata", "kubernetes", "pods", "inject")
-	for _, f := range []string{"dapi-envars-pod.yaml", "dapi-envars-container.yaml", "dapi-volume.yaml"} {
+	for _, f := range []string{"dapi-envars-pod.yaml", "dapi-envars-container.yaml", "dapi-volume.yaml", "dapi-volume-resources.yaml"} {
 		data, err := os.ReadFile(filepath.Join(dir, f))
 		if err != nil {
 			t.Fatal(err)
@@ -62,6 +64,7 @@ func TestKubernetesDownwardAPIExamples(t *testing.T) {
 	})
 	logs("dapi-envars-fieldref", pod.Spec.NodeName+"\ndapi-envars-fieldref\ndefault\n"+pod.Status.PodIP+"\ndefault\n")
 	logs("dapi-envars-resourcefieldref", "1\n1\n33554432\n67108864\n")
+	logs("kubernetes-downwardapi-volume-example-2", "250\n125\n64\n32")
 	logs("kubernetes-downwardapi-volume-example",
 		"cluster=\"test-cluster1\"\nrack=\"rack-22\"\nzone=\"us-est-coast\"",
 		"build=\"two\"\nbuilder=\"john-doe\"")
@@ -73,7 +76,7 @@ func TestKubernetesDownwardAPIExamples(t *testing.T) {
 		t.Fatalf("apply the label change: %v %s", err, out)
 	}
 	logs("kubernetes-downwardapi-volume-example", "rack=\"rack-22\"\nzone=\"eu-west\"")
-	for _, p := range []string{"dapi-envars-fieldref", "dapi-envars-resourcefieldref", "kubernetes-downwardapi-volume-example"} {
+	for _, p := range []string{"dapi-envars-fieldref", "dapi-envars-resourcefieldref", "kubernetes-downwardapi-volume-example", "kubernetes-downwardapi-volume-example-2"} {
 		if out, err := c.Skiff("delete", "pod", p, "--wait"); err != nil {
 			t.Fatalf("delete %s: %v %s", p, err, out)
 		}
