@@ -123,11 +123,15 @@ func TestPodDNSAndHosts(t *testing.T) {
 // image that runs as root.
 func TestSecurityContextInPod(t *testing.T) {
 	h := newHarness(t)
-	const show = `grep -E '^(NoNewPrivs|Seccomp|CapEff|Groups):' /proc/self/status | tr '\t' ' '; echo "dir=$(stat -c %g:%a /data)"; touch /data/f && echo "file=$(stat -c %g /data/f)"; echo "uid=$(id -u)"; id -G | tr ' ' '\n' | sed 's/^/group=/'; sleep 1000`
+	const show = `grep -E '^(NoNewPrivs|Seccomp|CapEff|Groups):' /proc/self/status | tr '\t' ' '; echo "dir=$(stat -c %g:%a /data)"; touch /data/f && echo "file=$(stat -c %g /data/f)"; echo "uid=$(id -u)"; echo "dapi=$(stat -L -c %g:%a /info/labels 2>/dev/null)"; id -G | tr ' ' '\n' | sed 's/^/group=/'; sleep 1000`
 	strict := h.pod("strict", show)
 	strict.Spec.SecurityContext = &skiffv1.PodSecurityContext{RunAsUser: i64(1000), RunAsNonRoot: yes(), FsGroup: i64(2000), SupplementalGroups: []int64{3000}}
 	strict.Spec.Volumes = []*skiffv1.PodVolume{{Name: "data", EmptyDir: &skiffv1.EmptyDirSource{}}}
 	strict.Spec.Containers[0].VolumeMounts = []*skiffv1.VolumeMount{{Name: "data", MountPath: "/data"}}
+	// fsGroup owns the agent's files too, readable by the group.
+	strict.Spec.Volumes = append(strict.Spec.Volumes, &skiffv1.PodVolume{Name: "info", DownwardApi: &skiffv1.DownwardAPIVolumeSource{
+		DefaultMode: i32(0o400), Items: []*skiffv1.DownwardAPIVolumeFile{{Path: "labels", FieldRef: &skiffv1.ObjectFieldSelector{FieldPath: "metadata.labels"}}}}})
+	strict.Spec.Containers[0].VolumeMounts = append(strict.Spec.Containers[0].VolumeMounts, &skiffv1.VolumeMount{Name: "info", MountPath: "/info"})
 	no := false
 	strict.Spec.Containers[0].SecurityContext = &skiffv1.SecurityContext{
 		AllowPrivilegeEscalation: &no,
@@ -136,23 +140,33 @@ func TestSecurityContextInPod(t *testing.T) {
 	}
 	h.create(strict)
 	loose := h.pod("loose", show)
-	loose.Spec.Volumes = strict.Spec.Volumes
-	loose.Spec.Containers[0].VolumeMounts = strict.Spec.Containers[0].VolumeMounts
+	loose.Spec.Volumes = []*skiffv1.PodVolume{{Name: "data", EmptyDir: &skiffv1.EmptyDirSource{}}}
+	loose.Spec.Containers[0].VolumeMounts = []*skiffv1.VolumeMount{{Name: "data", MountPath: "/data"}}
 	loose.Spec.Containers[0].SecurityContext = &skiffv1.SecurityContext{
 		AllowPrivilegeEscalation: yes(),
 		SeccompProfile:           &skiffv1.SeccompProfile{Type: "Unconfined"},
 		Capabilities:             &skiffv1.Capabilities{Drop: []string{"ALL"}, Add: []string{"NET_BIND_SERVICE"}},
 	}
 	h.create(loose)
+	// Without no_new_privs the filter is loaded while the init is still
+	// root, before it becomes uid 1000.
+	escalate := h.pod("escalate", show)
+	escalate.Spec.Volumes = []*skiffv1.PodVolume{{Name: "data", EmptyDir: &skiffv1.EmptyDirSource{}}}
+	escalate.Spec.Containers[0].VolumeMounts = []*skiffv1.VolumeMount{{Name: "data", MountPath: "/data"}}
+	escalate.Spec.SecurityContext = &skiffv1.PodSecurityContext{RunAsUser: i64(1000)}
+	escalate.Spec.Containers[0].SecurityContext = &skiffv1.SecurityContext{AllowPrivilegeEscalation: yes()}
+	h.create(escalate)
 	rootImage := h.pod("nonroot", "sleep 1000")
 	rootImage.Spec.SecurityContext = &skiffv1.PodSecurityContext{RunAsNonRoot: yes()}
 	h.create(rootImage)
 
 	waitLogs(t, h, "strict", "NoNewPrivs: 1\nSeccomp: 2\n")
-	waitLogs(t, h, "strict", "dir=2000:2777\nfile=2000\nuid=1000")
+	waitLogs(t, h, "strict", "dir=2000:2777\nfile=2000\nuid=1000\ndapi=2000:440\n")
 	waitLogs(t, h, "strict", "group=2000\n")
 	waitLogs(t, h, "strict", "group=3000\n")
 	waitLogs(t, h, "loose", "CapEff: 0000000000000400\nNoNewPrivs: 0\nSeccomp: 0\n")
+	waitLogs(t, h, "escalate", "NoNewPrivs: 0\nSeccomp: 2\n")
+	waitLogs(t, h, "escalate", "uid=1000")
 	got := h.waitPod("nonroot", "refused", func(p *skiffv1.Pod) bool {
 		return container(p).GetState().GetWaiting().GetReason() == "CreateContainerConfigError"
 	})
