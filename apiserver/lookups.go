@@ -21,6 +21,14 @@ func (s *Server) GetVolume(ctx context.Context, namespace, name string) (*skiffv
 // NodePods lists the stored pods of a namespace bound to node, for the
 // authorizer.
 func (s *Server) NodePods(ctx context.Context, node, namespace string) ([]*skiffv1.Pod, error) {
+	if pods, ok := s.podsByNode.pods(node, namespace); ok {
+		return pods, nil
+	}
+	return s.StoredNodePods(ctx, node, namespace)
+}
+
+// StoredNodePods is NodePods read from etcd, for when the index may lag.
+func (s *Server) StoredNodePods(ctx context.Context, node, namespace string) ([]*skiffv1.Pod, error) {
 	info, _ := skiffv1.Info(skiffv1.Kind_KIND_POD)
 	objs, _, err := s.store.List(ctx, skiffv1.Kind_KIND_POD, namespaceOf(info, namespace))
 	if err != nil {
@@ -39,5 +47,5 @@ func (s *Server) NodePods(ctx context.Context, node, namespace string) ([]*skiff
 // objects of s. The gRPC options that hold it come from
 // Config.ServerOptions, which is given the server once it exists.
 func NewAuthorizer(s *Server) *auth.Authorizer {
-	return &auth.Authorizer{Pods: s.GetPod, Volumes: s.GetVolume, NodePods: s.NodePods}
+	return &auth.Authorizer{Pods: s.GetPod, Volumes: s.GetVolume, NodePods: s.NodePods, StoredNodePods: s.StoredNodePods}
 }

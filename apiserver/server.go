@@ -33,6 +33,7 @@ type Server struct {
 	cidrs      *cidrAllocator
 	nsWake     chan struct{}
 	namespaces namespaceCache
+	podsByNode podIndex
 	stopping   chan struct{} // closed when Run begins to stop: ends watches
 
 	readyOnce sync.Once
@@ -139,8 +140,9 @@ func (s *Server) Run(ctx context.Context) error {
 
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); s.namespaces.run(bg, s.store) }()
+	go func() { defer wg.Done(); s.podsByNode.run(bg, s.store) }()
 	go func() { defer wg.Done(); s.store.RunCompactor(bg, s.cfg.CompactInterval, s.cfg.HistoryKept, s.log) }()
 	go func() { defer wg.Done(); s.runNamespaceFinalizer(bg) }()
 

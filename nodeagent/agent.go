@@ -37,6 +37,10 @@ type Agent struct {
 
 	starts startSlots
 
+	// podIPs holds each pod's IP from the moment its sandbox is attached
+	// (by UID), for the downward API before the pod's status has it.
+	podIPs sync.Map
+
 	mu      sync.Mutex
 	workers map[string]*podWorker // by pod UID
 	wg      sync.WaitGroup

@@ -49,6 +49,9 @@ type Config struct {
 	// means the node's bridge address (where `skiff up` serves DNS).
 	ClusterDNS    string
 	ClusterDomain string
+	// ResolvConf is the node's resolver configuration, what a pod with
+	// dnsPolicy Default gets; /etc/resolv.conf by default.
+	ResolvConf string
 	// InsecureRegistries are reached over plain HTTP (loopback always is).
 	InsecureRegistries []string
 	// Registries are mirrors images are looked for at before their own
@@ -117,6 +120,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.ClusterDomain == "" {
 		c.ClusterDomain = defaults.ClusterDomain
+	}
+	if c.ResolvConf == "" {
+		c.ResolvConf = "/etc/resolv.conf"
 	}
 	if c.MaxPods == 0 {
 		c.MaxPods = 110

@@ -131,10 +131,27 @@ func (a *Agent) configEnv(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.Cont
 			}
 		}
 	}
+	// A value's $(VAR) expands from the variables before it, as in
+	// Kubernetes (the image's own are not known there, nor here).
+	defined := map[string]string{}
+	for _, v := range env {
+		defined[v.Name] = v.Value
+	}
 	for _, e := range c.Env {
 		vf := e.GetValueFrom()
 		if vf == nil {
-			env = append(env, image.EnvVar{Name: e.Name, Value: e.Value})
+			v := image.Expand(e.Value, defined)
+			defined[e.Name] = v
+			env = append(env, image.EnvVar{Name: e.Name, Value: v})
+			continue
+		}
+		if vf.FieldRef != nil || vf.ResourceFieldRef != nil {
+			v, err := a.downwardValue(pod, c.Name, vf.FieldRef, vf.ResourceFieldRef)
+			if err != nil {
+				return nil, fmt.Errorf("env %s: %w", e.Name, err)
+			}
+			defined[e.Name] = v
+			env = append(env, image.EnvVar{Name: e.Name, Value: v})
 			continue
 		}
 		kind, sel := skiffv1.Kind_KIND_CONFIG_MAP, vf.GetConfigMapKeyRef()
@@ -146,15 +163,17 @@ func (a *Agent) configEnv(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.Cont
 			return nil, fmt.Errorf("env %s: %w", e.Name, err)
 		}
 		if ok {
+			defined[e.Name] = string(v)
 			env = append(env, image.EnvVar{Name: e.Name, Value: string(v)})
 		}
 	}
 	return env, nil
 }
 
-// isConfigVolume: a volume filled from ConfigMaps or Secrets.
+// isConfigVolume: a volume filled from ConfigMaps, Secrets or the pod's
+// own fields (downwardAPI), written by the agent and kept up to date.
 func isConfigVolume(v *skiffv1.PodVolume) bool {
-	return v.ConfigMap != nil || v.Secret != nil || v.Projected != nil
+	return v.ConfigMap != nil || v.Secret != nil || v.Projected != nil || v.DownwardApi != nil
 }
 
 // holdsSecrets: such a volume lives on tmpfs, never on the node's disk.
@@ -177,7 +196,7 @@ func (a *Agent) configVolumeDir(ctx context.Context, pod *skiffv1.Pod, v *skiffv
 			return "", err
 		}
 	}
-	payload, err := configPayload(ctx, a.configFetcher(pod), v)
+	payload, err := a.volumePayload(ctx, a.configFetcher(pod), pod, v)
 	if err != nil {
 		return "", err
 	}
@@ -189,7 +208,7 @@ func (a *Agent) configVolumeDir(ctx context.Context, pod *skiffv1.Pod, v *skiffv
 
 // configPayload is the files a configMap, secret or projected volume holds
 // now.
-func configPayload(ctx context.Context, f *configFetcher, v *skiffv1.PodVolume) (map[string]atomicwriter.File, error) {
+func (a *Agent) configPayload(ctx context.Context, f *configFetcher, pod *skiffv1.Pod, v *skiffv1.PodVolume) (map[string]atomicwriter.File, error) {
 	out := map[string]atomicwriter.File{}
 	switch {
 	case v.ConfigMap != nil:
@@ -198,6 +217,8 @@ func configPayload(ctx context.Context, f *configFetcher, v *skiffv1.PodVolume) 
 	case v.Secret != nil:
 		s := v.Secret
 		return out, addKeys(ctx, f, out, skiffv1.Kind_KIND_SECRET, s.SecretName, s.Items, s.GetOptional(), mode(s.DefaultMode))
+	case v.DownwardApi != nil:
+		return out, a.downwardPayload(pod, v.DownwardApi.Items, v.DownwardApi.DefaultMode, out)
 	case v.Projected != nil:
 		def := mode(v.Projected.DefaultMode)
 		for _, src := range v.Projected.Sources {
@@ -206,6 +227,8 @@ func configPayload(ctx context.Context, f *configFetcher, v *skiffv1.PodVolume) 
 				err = addKeys(ctx, f, out, skiffv1.Kind_KIND_CONFIG_MAP, c.Name, c.Items, c.GetOptional(), def)
 			} else if s := src.Secret; s != nil {
 				err = addKeys(ctx, f, out, skiffv1.Kind_KIND_SECRET, s.Name, s.Items, s.GetOptional(), def)
+			} else if d := src.DownwardApi; d != nil {
+				err = a.downwardPayload(pod, d.Items, v.Projected.DefaultMode, out)
 			}
 			if err != nil {
 				return nil, err
@@ -273,7 +296,7 @@ func (a *Agent) refreshConfigVolumes(ctx context.Context, pod *skiffv1.Pod, st *
 		if _, err := os.Lstat(filepath.Join(dir, "..data")); err != nil {
 			continue // not set up yet: the container start does it
 		}
-		payload, err := configPayload(ctx, f, v)
+		payload, err := a.volumePayload(ctx, f, pod, v)
 		if err != nil {
 			a.log.Debug("config volume refresh", "pod", client.KeyOf(pod), "volume", v.Name, "err", err)
 			continue

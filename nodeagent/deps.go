@@ -48,6 +48,8 @@ type podNetwork interface {
 	Gateway() netip.Addr
 	EnsureMasquerade() error
 	SetPeerRoutes(routes []network.PeerRoute) error
+	SetHostPorts(podID string, podIP netip.Addr, ports []network.HostPort) error
+	RemoveHostPorts(podID string) error
 }
 
 var (

@@ -254,6 +254,8 @@ func (f *fakeNetwork) isAttached(podID string) bool {
 	return f.attached[podID]
 }
 
-func (f *fakeNetwork) Gateway() netip.Addr                     { return netip.MustParseAddr("10.88.0.1") }
-func (f *fakeNetwork) EnsureMasquerade() error                 { return nil }
-func (f *fakeNetwork) SetPeerRoutes([]network.PeerRoute) error { return nil }
+func (f *fakeNetwork) Gateway() netip.Addr                                       { return netip.MustParseAddr("10.88.0.1") }
+func (f *fakeNetwork) EnsureMasquerade() error                                   { return nil }
+func (f *fakeNetwork) SetPeerRoutes([]network.PeerRoute) error                   { return nil }
+func (f *fakeNetwork) SetHostPorts(string, netip.Addr, []network.HostPort) error { return nil }
+func (f *fakeNetwork) RemoveHostPorts(string) error                              { return nil }

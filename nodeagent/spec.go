@@ -96,12 +96,23 @@ func securityContext(pod *skiffv1.Pod, c *skiffv1.Container, imageUser string) (
 		return s, err
 	}
 	s.RunAsUser, s.RunAsGroup = uid, gid
+	var nonRoot bool
+	seccomp := ""
 	if p := pod.GetSpec().GetSecurityContext(); p != nil {
 		if p.RunAsUser != nil {
 			s.RunAsUser = u32(*p.RunAsUser)
 		}
 		if p.RunAsGroup != nil {
 			s.RunAsGroup = u32(*p.RunAsGroup)
+		}
+		nonRoot = p.GetRunAsNonRoot()
+		seccomp = p.GetSeccompProfile().GetType()
+		// fsGroup owns the pod's volumes; every container is in it.
+		if p.FsGroup != nil {
+			s.SupplementalGroups = append(s.SupplementalGroups, uint32(*p.FsGroup))
+		}
+		for _, g := range p.SupplementalGroups {
+			s.SupplementalGroups = append(s.SupplementalGroups, uint32(g))
 		}
 	}
 	if sc := c.GetSecurityContext(); sc != nil {
@@ -115,6 +126,24 @@ func securityContext(pod *skiffv1.Pod, c *skiffv1.Container, imageUser string) (
 		s.ReadOnlyRootFS = sc.ReadOnlyRootFilesystem
 		s.CapAdd = sc.GetCapabilities().GetAdd()
 		s.CapDrop = sc.GetCapabilities().GetDrop()
+		if sc.RunAsNonRoot != nil {
+			nonRoot = *sc.RunAsNonRoot
+		}
+		if t := sc.GetSeccompProfile().GetType(); t != "" {
+			seccomp = t
+		}
+		s.AllowPrivilegeEscalation = sc.GetAllowPrivilegeEscalation()
+	}
+	switch seccomp {
+	case "", "RuntimeDefault":
+	case "Unconfined":
+		s.SeccompUnconfined = true
+	default:
+		return s, fmt.Errorf("seccompProfile %q is not supported; use RuntimeDefault or Unconfined", seccomp)
+	}
+	// As the kubelet does: an unknown user is root.
+	if nonRoot && (s.RunAsUser == nil || *s.RunAsUser == 0) {
+		return s, fmt.Errorf("container has runAsNonRoot and image will run as root; set securityContext.runAsUser to a non-zero uid or use an image whose USER is not 0")
 	}
 	return s, nil
 }

@@ -111,6 +111,10 @@ func (a *Agent) ensureSandbox(ctx context.Context, pod *skiffv1.Pod, st *podStat
 		return fmt.Errorf("network: %w", err)
 	}
 	st.podIP = att.IP.String()
+	a.podIPs.Store(uid, st.podIP)
+	if err := a.net.SetHostPorts(uid, att.IP, hostPorts(pod)); err != nil {
+		return fmt.Errorf("hostPort: %w", err)
+	}
 	return a.writePodFiles(pod, st.podIP)
 }
 
@@ -129,14 +133,14 @@ func (a *Agent) writePodFiles(pod *skiffv1.Pod, ip string) error {
 	if err != nil {
 		return fmt.Errorf("pod IP %q: %w", ip, err)
 	}
-	dns, err := netip.ParseAddr(a.cfg.ClusterDNS)
+	resolv, err := a.podResolvConf(pod)
 	if err != nil {
-		return fmt.Errorf("cluster DNS address %q: %w", a.cfg.ClusterDNS, err)
+		return err
 	}
 	files := map[string][]byte{
-		"hosts":       network.HostsFile(podIP, hostname),
+		"hosts":       network.WithHostAliases(network.HostsFile(podIP, hostname), hostAliases(pod)),
 		"hostname":    []byte(hostname + "\n"),
-		"resolv.conf": network.ResolvConf(dns, pod.Metadata.Namespace, a.cfg.ClusterDomain),
+		"resolv.conf": resolv,
 	}
 	for name, data := range files {
 		if err := writeFileIfChanged(filepath.Join(dir, name), data); err != nil {
@@ -315,6 +319,9 @@ func (a *Agent) teardownPod(ctx context.Context, uid string, grace time.Duration
 		netns = sb.NetNS
 	}
 	if a.net != nil {
+		if err := a.net.RemoveHostPorts(uid); err != nil {
+			errs = append(errs, err)
+		}
 		if err := a.net.Detach(ctx, uid, netns); err != nil {
 			errs = append(errs, err)
 		}
@@ -328,6 +335,7 @@ func (a *Agent) teardownPod(ctx context.Context, uid string, grace time.Duration
 	if err := os.RemoveAll(a.cfg.podDir(uid)); err != nil {
 		errs = append(errs, err)
 	}
+	a.podIPs.Delete(uid)
 	return errors.Join(errs...)
 }
 

@@ -73,9 +73,11 @@ func (a *Agent) volumeSource(ctx context.Context, pod *skiffv1.Pod, v *skiffv1.P
 			return "", err
 		}
 		if v.EmptyDir.Medium == "Memory" {
-			return dir, mountTmpfs(dir, v.EmptyDir.SizeLimit)
+			if err := mountTmpfs(dir, v.EmptyDir.SizeLimit); err != nil {
+				return "", err
+			}
 		}
-		return dir, nil
+		return dir, groupOwnDir(dir, pod)
 	case v.HostPath != nil:
 		if _, err := os.Stat(v.HostPath.Path); err != nil {
 			return "", fmt.Errorf("hostPath %s: %w", v.HostPath.Path, err)

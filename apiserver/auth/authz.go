@@ -27,6 +27,9 @@ type Authorizer struct {
 	Pods     PodLookup
 	Volumes  VolumeLookup
 	NodePods NodePodsLookup
+	// StoredNodePods, when set, is asked when NodePods (an index that may
+	// lag a just-bound pod) finds no pod that uses an object.
+	StoredNodePods NodePodsLookup
 	// EventRate and EventBurst limit the events each node creates (a token
 	// bucket per node): 5 a second and a burst of 100 if zero.
 	EventRate  float64

@@ -177,18 +177,14 @@ func (a *Authorizer) requireVolumeUsedHere(ctx context.Context, id pki.Identity,
 	if vol.GetSpec().GetLocal().GetNodeName() == node {
 		return nil
 	}
-	pods, err := a.NodePods(ctx, node, t.Namespace)
-	if err != nil {
-		return status.Errorf(codes.Unavailable, "auth: list the pods of node %s to authorize %s: %v", node, id.Name, err)
-	}
-	for _, p := range pods {
+	return a.requireUsedByNodePod(ctx, id, node, method, t, func(p *skiffv1.Pod) bool {
 		for _, v := range p.GetSpec().GetVolumes() {
 			if v.GetVolume().GetName() == t.Name {
-				return nil
+				return true
 			}
 		}
-	}
-	return deny(id, method, t, fmt.Sprintf("no pod bound to node %s uses it", node))
+		return false
+	})
 }
 
 // requireConfigUsedHere allows reading a ConfigMap or Secret that a pod
@@ -198,13 +194,28 @@ func (a *Authorizer) requireConfigUsedHere(ctx context.Context, id pki.Identity,
 	if a.NodePods == nil {
 		return status.Error(codes.Internal, "auth: no pod lookup configured for node authorization")
 	}
-	pods, err := a.NodePods(ctx, node, t.Namespace)
-	if err != nil {
-		return status.Errorf(codes.Unavailable, "auth: list the pods of node %s to authorize %s: %v", node, id.Name, err)
+	return a.requireUsedByNodePod(ctx, id, node, method, t, func(p *skiffv1.Pod) bool {
+		return p.GetSpec().Uses(t.Kind, t.Name)
+	})
+}
+
+// requireUsedByNodePod allows the request when a pod of t's namespace
+// bound to node uses t, asking the index first and the store only when
+// the index says no.
+func (a *Authorizer) requireUsedByNodePod(ctx context.Context, id pki.Identity, node, method string, t Target, uses func(*skiffv1.Pod) bool) error {
+	lookups := []NodePodsLookup{a.NodePods}
+	if a.StoredNodePods != nil {
+		lookups = append(lookups, a.StoredNodePods)
 	}
-	for _, p := range pods {
-		if p.GetSpec().Uses(t.Kind, t.Name) {
-			return nil
+	for _, lookup := range lookups {
+		pods, err := lookup(ctx, node, t.Namespace)
+		if err != nil {
+			return status.Errorf(codes.Unavailable, "auth: list the pods of node %s to authorize %s: %v", node, id.Name, err)
+		}
+		for _, p := range pods {
+			if uses(p) {
+				return nil
+			}
 		}
 	}
 	return deny(id, method, t, fmt.Sprintf("no pod bound to node %s uses it", node))

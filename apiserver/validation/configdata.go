@@ -125,8 +125,15 @@ func validateEnvSource(e *errs, path string, env *skiffv1.EnvVar) {
 		refs++
 		checkKeySelector(e, path+".valueFrom.secretKeyRef", r)
 	}
+	// fieldRef and resourceFieldRef are checked in validatePodEnv.
+	if vf.FieldRef != nil {
+		refs++
+	}
+	if vf.ResourceFieldRef != nil {
+		refs++
+	}
 	if refs != 1 {
-		e.add(path+".valueFrom", "exactly one of configMapKeyRef or secretKeyRef must be set")
+		e.add(path+".valueFrom", "exactly one of configMapKeyRef, secretKeyRef, fieldRef or resourceFieldRef must be set")
 	}
 }
 
@@ -185,10 +192,16 @@ func validateConfigVolume(e *errs, p string, v *skiffv1.PodVolume) int {
 				n++
 				checkSource(e, sp+".secret", "name", s.Name, s.Items)
 			}
+			if src.DownwardApi != nil {
+				n++ // its items: validatePodEnv
+			}
 			if n != 1 {
-				e.add(sp, "exactly one of configMap or secret must be set")
+				e.add(sp, "exactly one of configMap, secret or downwardAPI must be set")
 			}
 		}
+	}
+	if v.DownwardApi != nil {
+		sources++ // its items: validatePodEnv
 	}
 	return sources
 }

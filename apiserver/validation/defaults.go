@@ -164,6 +164,7 @@ func truncateUTF8(s string, max int) string {
 
 // DefaultPodSpec fills in a pod spec (also a replica set's template).
 func DefaultPodSpec(s *skiffv1.PodSpec) {
+	defaultPodEnv(s)
 	if s.RestartPolicy == "" {
 		s.RestartPolicy = "Always"
 	}

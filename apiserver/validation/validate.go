@@ -172,7 +172,7 @@ func validatePodSpec(e *errs, path string, s *skiffv1.PodSpec) {
 		}
 		sources += validateConfigVolume(e, p, v)
 		if sources != 1 {
-			e.add(p, "exactly one of emptyDir, hostPath, volume, configMap, secret or projected must be set")
+			e.add(p, "exactly one of emptyDir, hostPath, volume, configMap, secret, projected or downwardAPI must be set")
 		}
 	}
 	names := map[string]bool{}
@@ -265,6 +265,7 @@ func validatePodSpec(e *errs, path string, s *skiffv1.PodSpec) {
 	if s.NodeName != "" {
 		checkSubdomain(e, path+".nodeName", s.NodeName)
 	}
+	validatePodEnv(e, path, s)
 }
 
 func validateResources(e *errs, path string, r *skiffv1.ResourceRequirements) {

@@ -202,12 +202,12 @@ func TestValidateConfigSources(t *testing.T) {
 	err := Validate(pod)
 	for _, want := range []string{
 		"spec.containers[0].env[0].valueFrom: may not be set when value is",
-		"spec.containers[0].env[1].valueFrom: exactly one of configMapKeyRef or secretKeyRef must be set",
+		"spec.containers[0].env[1].valueFrom: exactly one of configMapKeyRef, secretKeyRef, fieldRef or resourceFieldRef must be set",
 		"spec.containers[0].envFrom[0]: exactly one of configMapRef or secretRef must be set",
 		`spec.containers[0].envFrom[0].prefix: "1X" is not a valid start`,
 		"spec.volumes[0].configMap.defaultMode: 1023 is not a file mode",
 		`spec.volumes[0].configMap.items[0].path: "../up" must not contain '..'`,
-		"spec.volumes[1].projected.sources[0]: exactly one of configMap or secret must be set",
+		"spec.volumes[1].projected.sources[0]: exactly one of configMap, secret or downwardAPI must be set",
 		`spec.volumes[2].secret.secretName: "Bad_Name" is not a valid name`,
 		`spec.volumes[2].secret.items[0].path: "..data": a path element may not start with '..'`,
 	} {

@@ -116,9 +116,9 @@ spec:
     image: busybox
     env:
     - name: NODE
-      valueFrom: {fieldRef: {fieldPath: spec.nodeName}}
+      valueFrom: {fileKeyRef: {volumeName: v, path: p, key: k}}
 `))
-	if err == nil || !strings.Contains(err.Error(), "spec.containers[0].env[0].valueFrom.fieldRef is not supported by skiff yet") {
-		t.Fatalf("fieldRef: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "spec.containers[0].env[0].valueFrom.fileKeyRef is not supported by skiff yet") {
+		t.Fatalf("fileKeyRef: %v", err)
 	}
 }

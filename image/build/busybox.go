@@ -32,6 +32,19 @@ const demoIndex = `<!doctype html>
 </html>
 `
 
+// printenvScript stands in for the printenv applet, which Debian's
+// busybox-static lacks and the Kubernetes documentation's examples call:
+// the values of the named variables that are set (exit 1 if one is not),
+// or the whole environment.
+const printenvScript = `#!/bin/sh
+[ $# -eq 0 ] && exec env
+rc=0
+for n; do
+	if env | grep -q "^$n="; then eval "printf '%s\\n' \"\$$n\""; else rc=1; fi
+done
+exit $rc
+`
+
 // Busybox makes the demo image from a static busybox binary (Debian's
 // busybox-static; BusyboxPath): busybox with its applets under /bin, a
 // root and a nobody user, and httpd serving /www on port 8080 as its
@@ -53,6 +66,7 @@ func Busybox(busybox string) (v1.Image, error) {
 		fileEntry("etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")),
 		fileEntry("etc/group", 0o644, []byte("root:x:0:\nnogroup:x:65534:\n")),
 		fileEntry("www/index.html", 0o644, []byte(demoIndex)),
+		fileEntry("bin/printenv", 0o755, []byte(printenvScript)),
 	}
 	for _, a := range busyboxApplets() {
 		es = append(es, symlinkEntry("bin/"+a, "busybox"))

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -24,6 +25,8 @@ import (
 type File struct {
 	Data []byte
 	Mode fs.FileMode
+	// GID, when not 0, is the file's group (a pod's fsGroup).
+	GID uint32
 }
 
 const dataLink = "..data"
@@ -62,6 +65,11 @@ func Write(dir string, payload map[string]File) (changed bool, err error) {
 		}
 		if err := os.Chmod(full, f.Mode); err != nil { // past the umask
 			return false, err
+		}
+		if f.GID != 0 {
+			if err := os.Lchown(full, -1, int(f.GID)); err != nil {
+				return false, err
+			}
 		}
 	}
 	tmp := filepath.Join(dir, dataLink+"_tmp")
@@ -130,6 +138,9 @@ func same(dir string, payload map[string]File) bool {
 		f, ok := payload[rel]
 		info, ierr := d.Info()
 		if !ok || ierr != nil || info.Mode().Perm() != f.Mode.Perm() {
+			return errors.New("differs")
+		}
+		if st, isStat := info.Sys().(*syscall.Stat_t); f.GID != 0 && (!isStat || st.Gid != f.GID) {
 			return errors.New("differs")
 		}
 		data, err := os.ReadFile(path)

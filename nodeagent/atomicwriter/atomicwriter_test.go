@@ -8,7 +8,7 @@ import (
 
 func TestWriteSwapsDataLink(t *testing.T) {
 	dir := t.TempDir()
-	changed, err := Write(dir, map[string]File{"a": {[]byte("1"), 0o644}, "sub/b": {[]byte("2"), 0o600}})
+	changed, err := Write(dir, map[string]File{"a": {Data: []byte("1"), Mode: 0o644}, "sub/b": {Data: []byte("2"), Mode: 0o600}})
 	if err != nil || !changed {
 		t.Fatalf("first write: changed %v, %v", changed, err)
 	}
@@ -19,10 +19,10 @@ func TestWriteSwapsDataLink(t *testing.T) {
 	if st, err := os.Stat(filepath.Join(dir, "sub", "b")); err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("sub/b: %v %v", st, err)
 	}
-	if changed, err := Write(dir, map[string]File{"a": {[]byte("1"), 0o644}, "sub/b": {[]byte("2"), 0o600}}); err != nil || changed {
+	if changed, err := Write(dir, map[string]File{"a": {Data: []byte("1"), Mode: 0o644}, "sub/b": {Data: []byte("2"), Mode: 0o600}}); err != nil || changed {
 		t.Fatalf("same payload: changed %v, %v", changed, err)
 	}
-	if changed, err := Write(dir, map[string]File{"a": {[]byte("new"), 0o644}}); err != nil || !changed {
+	if changed, err := Write(dir, map[string]File{"a": {Data: []byte("new"), Mode: 0o644}}); err != nil || !changed {
 		t.Fatalf("update: changed %v, %v", changed, err)
 	}
 	if got, _ := os.ReadFile(filepath.Join(dir, "a")); string(got) != "new" {

@@ -127,6 +127,9 @@ func envMap(env []string) map[string]string {
 	return m
 }
 
+// Expand applies Kubernetes' $(VAR) rules to s, as for command and args.
+func Expand(s string, vars map[string]string) string { return expand(s, vars) }
+
 // expand replaces $(NAME) with its value when NAME is set, leaves unknown
 // references as written, and turns $$ into $ (Kubernetes' rules).
 func expand(s string, vars map[string]string) string {

@@ -70,6 +70,11 @@ func Teardown(netnsPath, bridge string) (removed []string, err error) {
 			removed = append(removed, "nftables table ip "+MasqTable)
 		}
 	}
+	if ok, err := RemoveHostPortTable(netnsPath); err != nil {
+		errs = append(errs, err)
+	} else if ok {
+		removed = append(removed, "nftables table ip "+HostPortTable)
+	}
 	return removed, errors.Join(errs...)
 }
 

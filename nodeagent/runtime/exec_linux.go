@@ -64,8 +64,8 @@ func (r *Runtime) Exec(ctx context.Context, id string, spec ExecSpec) (int, erro
 		return -1, errors.New("runtime: exec: no command")
 	}
 	dir := r.containerDir(id)
-	var c containerConfig
-	if err := readJSON(dir, configFile, &c); err != nil {
+	c, err := readConfig(dir)
+	if err != nil {
 		return -1, fmt.Errorf("runtime: exec %s: %w", id, ErrNotFound)
 	}
 	var rec stateRecord
@@ -105,11 +105,16 @@ func (r *Runtime) Exec(ctx context.Context, id string, spec ExecSpec) (int, erro
 		spec.WorkingDir = c.Spec.WorkingDir
 	}
 	cfgName := fmt.Sprintf("exec-%d-%d.json", os.Getpid(), time.Now().UnixNano())
-	if err := writeJSON(dir, cfgName, execConfig{Command: spec.Command, Env: spec.Env,
+	// Under RunDir, not the state dir: the environment may hold secrets.
+	cfgDir := r.cfg.envDir()
+	if err := os.MkdirAll(cfgDir, 0o700); err != nil {
+		return -1, fmt.Errorf("runtime: create env dir: %w", err)
+	}
+	if err := writeJSON(cfgDir, cfgName, execConfig{Command: spec.Command, Env: spec.Env,
 		WorkingDir: spec.WorkingDir, Security: sec, DevicesLocked: c.DevicesLocked}); err != nil {
 		return -1, err
 	}
-	defer os.Remove(filepath.Join(dir, cfgName))
+	defer os.Remove(filepath.Join(cfgDir, cfgName))
 
 	eio, err := newExecIO(spec)
 	if err != nil {
@@ -129,7 +134,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, spec ExecSpec) (int, erro
 	defer msgR.Close()
 
 	files := append(eio.childFiles(), syncR, msgW, ns["mnt"], ns["cgroup"])
-	proc, err := r.forkInNamespaces(ns, filepath.Join(dir, cfgName), files, spec.TTY)
+	proc, err := r.forkInNamespaces(ns, filepath.Join(cfgDir, cfgName), files, spec.TTY)
 	syncR.Close()
 	msgW.Close()
 	eio.closeChildEnds()

@@ -53,8 +53,8 @@ func runInit() int {
 		return fail(fmt.Errorf("runtime: unshare mount namespace: %w", err))
 	}
 	unix.Close(initMntFd)
-	var c containerConfig
-	if err := readJSON(dir, configFile, &c); err != nil {
+	c, err := readConfig(dir)
+	if err != nil {
 		return fail(err)
 	}
 	// net, IPC and UTS are per thread: this one mounts sysfs and mqueue

@@ -16,7 +16,8 @@ type lockdown struct {
 	groups   []uint32
 	caps     capSet
 	last     int
-	seccomp  []unix.SockFilter // nil when privileged
+	seccomp  []unix.SockFilter // nil when privileged or unconfined
+	nnp      bool              // set no_new_privs
 }
 
 // newLockdown computes what the process keeps. devicesLocked says whether
@@ -35,11 +36,12 @@ func newLockdown(sc SecurityContext, devicesLocked bool) (*lockdown, error) {
 	}
 	// Last, after the adds: "add: [MKNOD]" must not undo it.
 	l.caps &^= forcedDrops(sc, devicesLocked)
-	if !sc.Privileged {
+	if !sc.Privileged && !sc.SeccompUnconfined {
 		if l.seccomp, err = seccompProgram(l.caps); err != nil {
 			return nil, err
 		}
 	}
+	l.nnp = !sc.Privileged && !sc.AllowPrivilegeEscalation
 	return l, nil
 }
 
@@ -49,6 +51,14 @@ func newLockdown(sc SecurityContext, devicesLocked bool) (*lockdown, error) {
 func (l *lockdown) apply() error {
 	if err := dropBounding(l.caps, l.last); err != nil {
 		return err
+	}
+	if l.seccomp != nil && !l.nnp {
+		// Without no_new_privs the kernel takes a filter only from a
+		// thread with CAP_SYS_ADMIN: load it while this one is still
+		// root. It allows the set*id and capset calls below.
+		if err := loadSeccomp(l.seccomp); err != nil {
+			return err
+		}
 	}
 	// Keep the permitted set across the uid change; setCaps trims it.
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
@@ -74,11 +84,14 @@ func (l *lockdown) apply() error {
 	if err := setCaps(l.caps); err != nil {
 		return err
 	}
-	if l.seccomp == nil {
+	if !l.nnp {
 		return nil
 	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("runtime: no_new_privs: %w", err)
+	}
+	if l.seccomp == nil {
+		return nil
 	}
 	return loadSeccomp(l.seccomp)
 }

@@ -207,7 +207,7 @@ func (r *Runtime) create(ctx context.Context, c *containerConfig) (State, error)
 	if err := cg.Create(res); err != nil {
 		return State{}, err
 	}
-	if err := writeJSON(c.Dir, configFile, c); err != nil {
+	if err := r.writeConfig(c); err != nil {
 		return State{}, err
 	}
 	if err := r.spawnSupervisor(ctx, c.Dir); err != nil {
@@ -552,6 +552,9 @@ func (r *Runtime) cleanup(c *containerConfig) error {
 	// gone with the last process, so the upper dir is a plain tree here.
 	if err := os.RemoveAll(c.Dir); err != nil {
 		errs = append(errs, fmt.Errorf("runtime: remove state dir: %w", err))
+	}
+	if err := removeEnv(c); err != nil {
+		errs = append(errs, err)
 	}
 	r.configs.forget(c.Dir)
 	return errors.Join(errs...)

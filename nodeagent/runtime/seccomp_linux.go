@@ -226,7 +226,8 @@ func conditionalRules(info *arch.Info, noSysAdmin bool) []bpf.Instruction {
 }
 
 // loadSeccomp installs prog on the calling thread only; the caller is about
-// to execve from it. no_new_privs must be set first.
+// to execve from it. no_new_privs must be set first, or the thread must
+// still hold CAP_SYS_ADMIN.
 func loadSeccomp(prog []unix.SockFilter) error {
 	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
 	_, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&fprog)))

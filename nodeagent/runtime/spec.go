@@ -95,6 +95,12 @@ type SecurityContext struct {
 	// Privileged keeps every capability, no seccomp filter, no masked
 	// paths, a writable /sys and the host's devices.
 	Privileged bool
+	// AllowPrivilegeEscalation leaves no_new_privs off, so setuid and
+	// file capabilities work; by default it is set.
+	AllowPrivilegeEscalation bool
+	// SeccompUnconfined loads no seccomp filter (the RuntimeDefault one
+	// otherwise).
+	SeccompUnconfined bool
 }
 
 // Status is a container's coarse state.

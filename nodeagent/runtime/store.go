@@ -35,6 +35,8 @@ type containerConfig struct {
 	LogPath       string
 	DevicesLocked bool // the devices cgroup enforces the allow-list
 	CreatedAt     time.Time
+	// EnvFile holds Spec.Env, which config.json leaves out (envfile.go).
+	EnvFile string
 }
 
 // stateRecord is the supervisor's view of a live container.

@@ -1081,8 +1081,18 @@ type PodSpec struct {
 	// Higher is scheduled first.
 	Priority        int32               `protobuf:"varint,9,opt,name=priority,proto3" json:"priority,omitempty"`
 	SecurityContext *PodSecurityContext `protobuf:"bytes,10,opt,name=security_context,json=securityContext,proto3" json:"security_context,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Pod environment (fields 30-39): ClusterFirst (default), Default (the
+	// node's resolv.conf), None (dns_config only); ClusterFirstWithHostNet
+	// means ClusterFirst (skiff has no hostNetwork).
+	DnsPolicy string        `protobuf:"bytes,30,opt,name=dns_policy,json=dnsPolicy,proto3" json:"dns_policy,omitempty"`
+	DnsConfig *PodDNSConfig `protobuf:"bytes,31,opt,name=dns_config,json=dnsConfig,proto3" json:"dns_config,omitempty"`
+	// Extra /etc/hosts lines.
+	HostAliases []*HostAlias `protobuf:"bytes,32,rep,name=host_aliases,json=hostAliases,proto3" json:"host_aliases,omitempty"`
+	// Reserved for a PID namespace shared by the pod's containers; refused
+	// by validation until the runtime has one.
+	ShareProcessNamespace bool `protobuf:"varint,33,opt,name=share_process_namespace,json=shareProcessNamespace,proto3" json:"share_process_namespace,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *PodSpec) Reset() {
@@ -1185,17 +1195,216 @@ func (x *PodSpec) GetSecurityContext() *PodSecurityContext {
 	return nil
 }
 
-type PodSecurityContext struct {
+func (x *PodSpec) GetDnsPolicy() string {
+	if x != nil {
+		return x.DnsPolicy
+	}
+	return ""
+}
+
+func (x *PodSpec) GetDnsConfig() *PodDNSConfig {
+	if x != nil {
+		return x.DnsConfig
+	}
+	return nil
+}
+
+func (x *PodSpec) GetHostAliases() []*HostAlias {
+	if x != nil {
+		return x.HostAliases
+	}
+	return nil
+}
+
+func (x *PodSpec) GetShareProcessNamespace() bool {
+	if x != nil {
+		return x.ShareProcessNamespace
+	}
+	return false
+}
+
+type PodDNSConfig struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	RunAsUser     *int64                 `protobuf:"varint,1,opt,name=run_as_user,json=runAsUser,proto3,oneof" json:"run_as_user,omitempty"`
-	RunAsGroup    *int64                 `protobuf:"varint,2,opt,name=run_as_group,json=runAsGroup,proto3,oneof" json:"run_as_group,omitempty"`
+	Nameservers   []string               `protobuf:"bytes,1,rep,name=nameservers,proto3" json:"nameservers,omitempty"`
+	Searches      []string               `protobuf:"bytes,2,rep,name=searches,proto3" json:"searches,omitempty"`
+	Options       []*PodDNSConfigOption  `protobuf:"bytes,3,rep,name=options,proto3" json:"options,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
+func (x *PodDNSConfig) Reset() {
+	*x = PodDNSConfig{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodDNSConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodDNSConfig) ProtoMessage() {}
+
+func (x *PodDNSConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodDNSConfig.ProtoReflect.Descriptor instead.
+func (*PodDNSConfig) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *PodDNSConfig) GetNameservers() []string {
+	if x != nil {
+		return x.Nameservers
+	}
+	return nil
+}
+
+func (x *PodDNSConfig) GetSearches() []string {
+	if x != nil {
+		return x.Searches
+	}
+	return nil
+}
+
+func (x *PodDNSConfig) GetOptions() []*PodDNSConfigOption {
+	if x != nil {
+		return x.Options
+	}
+	return nil
+}
+
+type PodDNSConfigOption struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Value         *string                `protobuf:"bytes,2,opt,name=value,proto3,oneof" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PodDNSConfigOption) Reset() {
+	*x = PodDNSConfigOption{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodDNSConfigOption) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodDNSConfigOption) ProtoMessage() {}
+
+func (x *PodDNSConfigOption) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodDNSConfigOption.ProtoReflect.Descriptor instead.
+func (*PodDNSConfigOption) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *PodDNSConfigOption) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *PodDNSConfigOption) GetValue() string {
+	if x != nil && x.Value != nil {
+		return *x.Value
+	}
+	return ""
+}
+
+type HostAlias struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ip            string                 `protobuf:"bytes,1,opt,name=ip,proto3" json:"ip,omitempty"`
+	Hostnames     []string               `protobuf:"bytes,2,rep,name=hostnames,proto3" json:"hostnames,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostAlias) Reset() {
+	*x = HostAlias{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostAlias) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostAlias) ProtoMessage() {}
+
+func (x *HostAlias) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostAlias.ProtoReflect.Descriptor instead.
+func (*HostAlias) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *HostAlias) GetIp() string {
+	if x != nil {
+		return x.Ip
+	}
+	return ""
+}
+
+func (x *HostAlias) GetHostnames() []string {
+	if x != nil {
+		return x.Hostnames
+	}
+	return nil
+}
+
+type PodSecurityContext struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	RunAsUser  *int64                 `protobuf:"varint,1,opt,name=run_as_user,json=runAsUser,proto3,oneof" json:"run_as_user,omitempty"`
+	RunAsGroup *int64                 `protobuf:"varint,2,opt,name=run_as_group,json=runAsGroup,proto3,oneof" json:"run_as_group,omitempty"`
+	// Refuse to start a container that would run as uid 0.
+	RunAsNonRoot *bool `protobuf:"varint,10,opt,name=run_as_non_root,json=runAsNonRoot,proto3,oneof" json:"run_as_non_root,omitempty"`
+	// Group owner of emptyDir, configMap, secret, projected and downwardAPI
+	// volumes, and a supplementary group of every container.
+	FsGroup            *int64          `protobuf:"varint,11,opt,name=fs_group,json=fsGroup,proto3,oneof" json:"fs_group,omitempty"`
+	SupplementalGroups []int64         `protobuf:"varint,12,rep,packed,name=supplemental_groups,json=supplementalGroups,proto3" json:"supplemental_groups,omitempty"`
+	SeccompProfile     *SeccompProfile `protobuf:"bytes,13,opt,name=seccomp_profile,json=seccompProfile,proto3" json:"seccomp_profile,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
 func (x *PodSecurityContext) Reset() {
 	*x = PodSecurityContext{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[16]
+	mi := &file_skiff_v1_objects_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1207,7 +1416,7 @@ func (x *PodSecurityContext) String() string {
 func (*PodSecurityContext) ProtoMessage() {}
 
 func (x *PodSecurityContext) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[16]
+	mi := &file_skiff_v1_objects_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1220,7 +1429,7 @@ func (x *PodSecurityContext) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodSecurityContext.ProtoReflect.Descriptor instead.
 func (*PodSecurityContext) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{16}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *PodSecurityContext) GetRunAsUser() int64 {
@@ -1235,6 +1444,88 @@ func (x *PodSecurityContext) GetRunAsGroup() int64 {
 		return *x.RunAsGroup
 	}
 	return 0
+}
+
+func (x *PodSecurityContext) GetRunAsNonRoot() bool {
+	if x != nil && x.RunAsNonRoot != nil {
+		return *x.RunAsNonRoot
+	}
+	return false
+}
+
+func (x *PodSecurityContext) GetFsGroup() int64 {
+	if x != nil && x.FsGroup != nil {
+		return *x.FsGroup
+	}
+	return 0
+}
+
+func (x *PodSecurityContext) GetSupplementalGroups() []int64 {
+	if x != nil {
+		return x.SupplementalGroups
+	}
+	return nil
+}
+
+func (x *PodSecurityContext) GetSeccompProfile() *SeccompProfile {
+	if x != nil {
+		return x.SeccompProfile
+	}
+	return nil
+}
+
+// RuntimeDefault (skiff's filter, the default) or Unconfined; Localhost is
+// refused.
+type SeccompProfile struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Type             string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	LocalhostProfile string                 `protobuf:"bytes,2,opt,name=localhost_profile,json=localhostProfile,proto3" json:"localhost_profile,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *SeccompProfile) Reset() {
+	*x = SeccompProfile{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SeccompProfile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SeccompProfile) ProtoMessage() {}
+
+func (x *SeccompProfile) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SeccompProfile.ProtoReflect.Descriptor instead.
+func (*SeccompProfile) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *SeccompProfile) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *SeccompProfile) GetLocalhostProfile() string {
+	if x != nil {
+		return x.LocalhostProfile
+	}
+	return ""
 }
 
 type Container struct {
@@ -1266,7 +1557,7 @@ type Container struct {
 
 func (x *Container) Reset() {
 	*x = Container{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[17]
+	mi := &file_skiff_v1_objects_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1278,7 +1569,7 @@ func (x *Container) String() string {
 func (*Container) ProtoMessage() {}
 
 func (x *Container) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[17]
+	mi := &file_skiff_v1_objects_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1291,7 +1582,7 @@ func (x *Container) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Container.ProtoReflect.Descriptor instead.
 func (*Container) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{17}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Container) GetName() string {
@@ -1419,7 +1710,7 @@ type EnvVar struct {
 
 func (x *EnvVar) Reset() {
 	*x = EnvVar{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[18]
+	mi := &file_skiff_v1_objects_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1431,7 +1722,7 @@ func (x *EnvVar) String() string {
 func (*EnvVar) ProtoMessage() {}
 
 func (x *EnvVar) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[18]
+	mi := &file_skiff_v1_objects_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1444,7 +1735,7 @@ func (x *EnvVar) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvVar.ProtoReflect.Descriptor instead.
 func (*EnvVar) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{18}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *EnvVar) GetName() string {
@@ -1481,7 +1772,7 @@ type ContainerPort struct {
 
 func (x *ContainerPort) Reset() {
 	*x = ContainerPort{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[19]
+	mi := &file_skiff_v1_objects_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1493,7 +1784,7 @@ func (x *ContainerPort) String() string {
 func (*ContainerPort) ProtoMessage() {}
 
 func (x *ContainerPort) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[19]
+	mi := &file_skiff_v1_objects_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1506,7 +1797,7 @@ func (x *ContainerPort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerPort.ProtoReflect.Descriptor instead.
 func (*ContainerPort) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{19}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ContainerPort) GetName() string {
@@ -1548,7 +1839,7 @@ type ResourceRequirements struct {
 
 func (x *ResourceRequirements) Reset() {
 	*x = ResourceRequirements{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[20]
+	mi := &file_skiff_v1_objects_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1560,7 +1851,7 @@ func (x *ResourceRequirements) String() string {
 func (*ResourceRequirements) ProtoMessage() {}
 
 func (x *ResourceRequirements) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[20]
+	mi := &file_skiff_v1_objects_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1573,7 +1864,7 @@ func (x *ResourceRequirements) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceRequirements.ProtoReflect.Descriptor instead.
 func (*ResourceRequirements) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{20}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ResourceRequirements) GetRequests() map[string]string {
@@ -1602,7 +1893,7 @@ type VolumeMount struct {
 
 func (x *VolumeMount) Reset() {
 	*x = VolumeMount{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[21]
+	mi := &file_skiff_v1_objects_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1614,7 +1905,7 @@ func (x *VolumeMount) String() string {
 func (*VolumeMount) ProtoMessage() {}
 
 func (x *VolumeMount) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[21]
+	mi := &file_skiff_v1_objects_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1627,7 +1918,7 @@ func (x *VolumeMount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeMount.ProtoReflect.Descriptor instead.
 func (*VolumeMount) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{21}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *VolumeMount) GetName() string {
@@ -1675,7 +1966,7 @@ type Probe struct {
 
 func (x *Probe) Reset() {
 	*x = Probe{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[22]
+	mi := &file_skiff_v1_objects_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1687,7 +1978,7 @@ func (x *Probe) String() string {
 func (*Probe) ProtoMessage() {}
 
 func (x *Probe) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[22]
+	mi := &file_skiff_v1_objects_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1700,7 +1991,7 @@ func (x *Probe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Probe.ProtoReflect.Descriptor instead.
 func (*Probe) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{22}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Probe) GetExec() *ExecAction {
@@ -1768,7 +2059,7 @@ type ExecAction struct {
 
 func (x *ExecAction) Reset() {
 	*x = ExecAction{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[23]
+	mi := &file_skiff_v1_objects_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1780,7 +2071,7 @@ func (x *ExecAction) String() string {
 func (*ExecAction) ProtoMessage() {}
 
 func (x *ExecAction) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[23]
+	mi := &file_skiff_v1_objects_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1793,7 +2084,7 @@ func (x *ExecAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecAction.ProtoReflect.Descriptor instead.
 func (*ExecAction) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{23}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ExecAction) GetCommand() []string {
@@ -1812,7 +2103,7 @@ type TCPSocketAction struct {
 
 func (x *TCPSocketAction) Reset() {
 	*x = TCPSocketAction{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[24]
+	mi := &file_skiff_v1_objects_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1824,7 +2115,7 @@ func (x *TCPSocketAction) String() string {
 func (*TCPSocketAction) ProtoMessage() {}
 
 func (x *TCPSocketAction) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[24]
+	mi := &file_skiff_v1_objects_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1837,7 +2128,7 @@ func (x *TCPSocketAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TCPSocketAction.ProtoReflect.Descriptor instead.
 func (*TCPSocketAction) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{24}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *TCPSocketAction) GetPort() int32 {
@@ -1857,7 +2148,7 @@ type HTTPGetAction struct {
 
 func (x *HTTPGetAction) Reset() {
 	*x = HTTPGetAction{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[25]
+	mi := &file_skiff_v1_objects_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1869,7 +2160,7 @@ func (x *HTTPGetAction) String() string {
 func (*HTTPGetAction) ProtoMessage() {}
 
 func (x *HTTPGetAction) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[25]
+	mi := &file_skiff_v1_objects_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1882,7 +2173,7 @@ func (x *HTTPGetAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HTTPGetAction.ProtoReflect.Descriptor instead.
 func (*HTTPGetAction) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{25}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *HTTPGetAction) GetPath() string {
@@ -1906,13 +2197,18 @@ type SecurityContext struct {
 	RunAsGroup             *int64                 `protobuf:"varint,3,opt,name=run_as_group,json=runAsGroup,proto3,oneof" json:"run_as_group,omitempty"`
 	ReadOnlyRootFilesystem bool                   `protobuf:"varint,4,opt,name=read_only_root_filesystem,json=readOnlyRootFilesystem,proto3" json:"read_only_root_filesystem,omitempty"`
 	Capabilities           *Capabilities          `protobuf:"bytes,5,opt,name=capabilities,proto3" json:"capabilities,omitempty"`
-	unknownFields          protoimpl.UnknownFields
-	sizeCache              protoimpl.SizeCache
+	RunAsNonRoot           *bool                  `protobuf:"varint,10,opt,name=run_as_non_root,json=runAsNonRoot,proto3,oneof" json:"run_as_non_root,omitempty"`
+	// false sets no_new_privs (skiff's default); true leaves it off, so
+	// setuid binaries work.
+	AllowPrivilegeEscalation *bool           `protobuf:"varint,11,opt,name=allow_privilege_escalation,json=allowPrivilegeEscalation,proto3,oneof" json:"allow_privilege_escalation,omitempty"`
+	SeccompProfile           *SeccompProfile `protobuf:"bytes,12,opt,name=seccomp_profile,json=seccompProfile,proto3" json:"seccomp_profile,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
 }
 
 func (x *SecurityContext) Reset() {
 	*x = SecurityContext{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[26]
+	mi := &file_skiff_v1_objects_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1924,7 +2220,7 @@ func (x *SecurityContext) String() string {
 func (*SecurityContext) ProtoMessage() {}
 
 func (x *SecurityContext) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[26]
+	mi := &file_skiff_v1_objects_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1937,7 +2233,7 @@ func (x *SecurityContext) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecurityContext.ProtoReflect.Descriptor instead.
 func (*SecurityContext) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{26}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SecurityContext) GetPrivileged() bool {
@@ -1975,6 +2271,27 @@ func (x *SecurityContext) GetCapabilities() *Capabilities {
 	return nil
 }
 
+func (x *SecurityContext) GetRunAsNonRoot() bool {
+	if x != nil && x.RunAsNonRoot != nil {
+		return *x.RunAsNonRoot
+	}
+	return false
+}
+
+func (x *SecurityContext) GetAllowPrivilegeEscalation() bool {
+	if x != nil && x.AllowPrivilegeEscalation != nil {
+		return *x.AllowPrivilegeEscalation
+	}
+	return false
+}
+
+func (x *SecurityContext) GetSeccompProfile() *SeccompProfile {
+	if x != nil {
+		return x.SeccompProfile
+	}
+	return nil
+}
+
 type Capabilities struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Add           []string               `protobuf:"bytes,1,rep,name=add,proto3" json:"add,omitempty"`
@@ -1985,7 +2302,7 @@ type Capabilities struct {
 
 func (x *Capabilities) Reset() {
 	*x = Capabilities{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[27]
+	mi := &file_skiff_v1_objects_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1997,7 +2314,7 @@ func (x *Capabilities) String() string {
 func (*Capabilities) ProtoMessage() {}
 
 func (x *Capabilities) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[27]
+	mi := &file_skiff_v1_objects_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2010,7 +2327,7 @@ func (x *Capabilities) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Capabilities.ProtoReflect.Descriptor instead.
 func (*Capabilities) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{27}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Capabilities) GetAdd() []string {
@@ -2036,16 +2353,18 @@ type PodVolume struct {
 	// A reference to a Volume object in the pod's namespace.
 	Volume *VolumeClaimSource `protobuf:"bytes,4,opt,name=volume,proto3" json:"volume,omitempty"`
 	// Files from ConfigMaps and Secrets (ConfigMap/Secret block below).
-	ConfigMap     *ConfigMapVolumeSource `protobuf:"bytes,10,opt,name=config_map,json=configMap,proto3" json:"config_map,omitempty"`
-	Secret        *SecretVolumeSource    `protobuf:"bytes,11,opt,name=secret,proto3" json:"secret,omitempty"`
-	Projected     *ProjectedVolumeSource `protobuf:"bytes,12,opt,name=projected,proto3" json:"projected,omitempty"`
+	ConfigMap *ConfigMapVolumeSource `protobuf:"bytes,10,opt,name=config_map,json=configMap,proto3" json:"config_map,omitempty"`
+	Secret    *SecretVolumeSource    `protobuf:"bytes,11,opt,name=secret,proto3" json:"secret,omitempty"`
+	Projected *ProjectedVolumeSource `protobuf:"bytes,12,opt,name=projected,proto3" json:"projected,omitempty"`
+	// Files of the pod's own fields (pod environment block, 30-39).
+	DownwardApi   *DownwardAPIVolumeSource `protobuf:"bytes,30,opt,name=downward_api,json=downwardAPI,proto3" json:"downward_api,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PodVolume) Reset() {
 	*x = PodVolume{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[28]
+	mi := &file_skiff_v1_objects_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2057,7 +2376,7 @@ func (x *PodVolume) String() string {
 func (*PodVolume) ProtoMessage() {}
 
 func (x *PodVolume) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[28]
+	mi := &file_skiff_v1_objects_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2070,7 +2389,7 @@ func (x *PodVolume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodVolume.ProtoReflect.Descriptor instead.
 func (*PodVolume) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{28}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PodVolume) GetName() string {
@@ -2122,6 +2441,299 @@ func (x *PodVolume) GetProjected() *ProjectedVolumeSource {
 	return nil
 }
 
+func (x *PodVolume) GetDownwardApi() *DownwardAPIVolumeSource {
+	if x != nil {
+		return x.DownwardApi
+	}
+	return nil
+}
+
+type DownwardAPIVolumeSource struct {
+	state protoimpl.MessageState   `protogen:"open.v1"`
+	Items []*DownwardAPIVolumeFile `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	// 0644 when unset.
+	DefaultMode   *int32 `protobuf:"varint,2,opt,name=default_mode,json=defaultMode,proto3,oneof" json:"default_mode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DownwardAPIVolumeSource) Reset() {
+	*x = DownwardAPIVolumeSource{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DownwardAPIVolumeSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DownwardAPIVolumeSource) ProtoMessage() {}
+
+func (x *DownwardAPIVolumeSource) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DownwardAPIVolumeSource.ProtoReflect.Descriptor instead.
+func (*DownwardAPIVolumeSource) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *DownwardAPIVolumeSource) GetItems() []*DownwardAPIVolumeFile {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *DownwardAPIVolumeSource) GetDefaultMode() int32 {
+	if x != nil && x.DefaultMode != nil {
+		return *x.DefaultMode
+	}
+	return 0
+}
+
+// Exactly one of field_ref and resource_field_ref is set.
+type DownwardAPIVolumeFile struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Relative, without "..".
+	Path             string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	FieldRef         *ObjectFieldSelector   `protobuf:"bytes,2,opt,name=field_ref,json=fieldRef,proto3" json:"field_ref,omitempty"`
+	ResourceFieldRef *ResourceFieldSelector `protobuf:"bytes,3,opt,name=resource_field_ref,json=resourceFieldRef,proto3" json:"resource_field_ref,omitempty"`
+	Mode             *int32                 `protobuf:"varint,4,opt,name=mode,proto3,oneof" json:"mode,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *DownwardAPIVolumeFile) Reset() {
+	*x = DownwardAPIVolumeFile{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DownwardAPIVolumeFile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DownwardAPIVolumeFile) ProtoMessage() {}
+
+func (x *DownwardAPIVolumeFile) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DownwardAPIVolumeFile.ProtoReflect.Descriptor instead.
+func (*DownwardAPIVolumeFile) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *DownwardAPIVolumeFile) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *DownwardAPIVolumeFile) GetFieldRef() *ObjectFieldSelector {
+	if x != nil {
+		return x.FieldRef
+	}
+	return nil
+}
+
+func (x *DownwardAPIVolumeFile) GetResourceFieldRef() *ResourceFieldSelector {
+	if x != nil {
+		return x.ResourceFieldRef
+	}
+	return nil
+}
+
+func (x *DownwardAPIVolumeFile) GetMode() int32 {
+	if x != nil && x.Mode != nil {
+		return *x.Mode
+	}
+	return 0
+}
+
+type DownwardAPIProjection struct {
+	state         protoimpl.MessageState   `protogen:"open.v1"`
+	Items         []*DownwardAPIVolumeFile `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DownwardAPIProjection) Reset() {
+	*x = DownwardAPIProjection{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DownwardAPIProjection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DownwardAPIProjection) ProtoMessage() {}
+
+func (x *DownwardAPIProjection) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DownwardAPIProjection.ProtoReflect.Descriptor instead.
+func (*DownwardAPIProjection) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *DownwardAPIProjection) GetItems() []*DownwardAPIVolumeFile {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+// A field of the pod: metadata.name, metadata.namespace, metadata.uid,
+// metadata.labels['k'], metadata.annotations['k'] (or the whole maps in a
+// downwardAPI volume), spec.nodeName, spec.serviceAccountName,
+// status.podIP, status.podIPs, status.hostIP, status.hostIPs.
+type ObjectFieldSelector struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ApiVersion    string                 `protobuf:"bytes,1,opt,name=api_version,json=apiVersion,proto3" json:"api_version,omitempty"`
+	FieldPath     string                 `protobuf:"bytes,2,opt,name=field_path,json=fieldPath,proto3" json:"field_path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ObjectFieldSelector) Reset() {
+	*x = ObjectFieldSelector{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ObjectFieldSelector) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ObjectFieldSelector) ProtoMessage() {}
+
+func (x *ObjectFieldSelector) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ObjectFieldSelector.ProtoReflect.Descriptor instead.
+func (*ObjectFieldSelector) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ObjectFieldSelector) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *ObjectFieldSelector) GetFieldPath() string {
+	if x != nil {
+		return x.FieldPath
+	}
+	return ""
+}
+
+// A container's limits.cpu, limits.memory, requests.cpu or
+// requests.memory, divided by divisor (default 1) and rounded up.
+type ResourceFieldSelector struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required in a volume; the container itself in env.
+	ContainerName string `protobuf:"bytes,1,opt,name=container_name,json=containerName,proto3" json:"container_name,omitempty"`
+	Resource      string `protobuf:"bytes,2,opt,name=resource,proto3" json:"resource,omitempty"`
+	Divisor       string `protobuf:"bytes,3,opt,name=divisor,proto3" json:"divisor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResourceFieldSelector) Reset() {
+	*x = ResourceFieldSelector{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResourceFieldSelector) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResourceFieldSelector) ProtoMessage() {}
+
+func (x *ResourceFieldSelector) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResourceFieldSelector.ProtoReflect.Descriptor instead.
+func (*ResourceFieldSelector) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ResourceFieldSelector) GetContainerName() string {
+	if x != nil {
+		return x.ContainerName
+	}
+	return ""
+}
+
+func (x *ResourceFieldSelector) GetResource() string {
+	if x != nil {
+		return x.Resource
+	}
+	return ""
+}
+
+func (x *ResourceFieldSelector) GetDivisor() string {
+	if x != nil {
+		return x.Divisor
+	}
+	return ""
+}
+
 type EmptyDirSource struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "" (node disk) or "Memory" (tmpfs).
@@ -2133,7 +2745,7 @@ type EmptyDirSource struct {
 
 func (x *EmptyDirSource) Reset() {
 	*x = EmptyDirSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[29]
+	mi := &file_skiff_v1_objects_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2145,7 +2757,7 @@ func (x *EmptyDirSource) String() string {
 func (*EmptyDirSource) ProtoMessage() {}
 
 func (x *EmptyDirSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[29]
+	mi := &file_skiff_v1_objects_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2158,7 +2770,7 @@ func (x *EmptyDirSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmptyDirSource.ProtoReflect.Descriptor instead.
 func (*EmptyDirSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{29}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *EmptyDirSource) GetMedium() string {
@@ -2184,7 +2796,7 @@ type HostPathSource struct {
 
 func (x *HostPathSource) Reset() {
 	*x = HostPathSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[30]
+	mi := &file_skiff_v1_objects_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2196,7 +2808,7 @@ func (x *HostPathSource) String() string {
 func (*HostPathSource) ProtoMessage() {}
 
 func (x *HostPathSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[30]
+	mi := &file_skiff_v1_objects_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2209,7 +2821,7 @@ func (x *HostPathSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostPathSource.ProtoReflect.Descriptor instead.
 func (*HostPathSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{30}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *HostPathSource) GetPath() string {
@@ -2229,7 +2841,7 @@ type VolumeClaimSource struct {
 
 func (x *VolumeClaimSource) Reset() {
 	*x = VolumeClaimSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[31]
+	mi := &file_skiff_v1_objects_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2241,7 +2853,7 @@ func (x *VolumeClaimSource) String() string {
 func (*VolumeClaimSource) ProtoMessage() {}
 
 func (x *VolumeClaimSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[31]
+	mi := &file_skiff_v1_objects_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2254,7 +2866,7 @@ func (x *VolumeClaimSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeClaimSource.ProtoReflect.Descriptor instead.
 func (*VolumeClaimSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{31}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *VolumeClaimSource) GetName() string {
@@ -2287,7 +2899,7 @@ type Toleration struct {
 
 func (x *Toleration) Reset() {
 	*x = Toleration{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[32]
+	mi := &file_skiff_v1_objects_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2299,7 +2911,7 @@ func (x *Toleration) String() string {
 func (*Toleration) ProtoMessage() {}
 
 func (x *Toleration) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[32]
+	mi := &file_skiff_v1_objects_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2312,7 +2924,7 @@ func (x *Toleration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Toleration.ProtoReflect.Descriptor instead.
 func (*Toleration) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{32}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *Toleration) GetKey() string {
@@ -2367,7 +2979,7 @@ type PodStatus struct {
 
 func (x *PodStatus) Reset() {
 	*x = PodStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[33]
+	mi := &file_skiff_v1_objects_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2379,7 +2991,7 @@ func (x *PodStatus) String() string {
 func (*PodStatus) ProtoMessage() {}
 
 func (x *PodStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[33]
+	mi := &file_skiff_v1_objects_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2392,7 +3004,7 @@ func (x *PodStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodStatus.ProtoReflect.Descriptor instead.
 func (*PodStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{33}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *PodStatus) GetPhase() string {
@@ -2468,7 +3080,7 @@ type ContainerStatus struct {
 
 func (x *ContainerStatus) Reset() {
 	*x = ContainerStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[34]
+	mi := &file_skiff_v1_objects_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2480,7 +3092,7 @@ func (x *ContainerStatus) String() string {
 func (*ContainerStatus) ProtoMessage() {}
 
 func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[34]
+	mi := &file_skiff_v1_objects_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2493,7 +3105,7 @@ func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStatus.ProtoReflect.Descriptor instead.
 func (*ContainerStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{34}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ContainerStatus) GetName() string {
@@ -2571,7 +3183,7 @@ type ContainerState struct {
 
 func (x *ContainerState) Reset() {
 	*x = ContainerState{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[35]
+	mi := &file_skiff_v1_objects_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2583,7 +3195,7 @@ func (x *ContainerState) String() string {
 func (*ContainerState) ProtoMessage() {}
 
 func (x *ContainerState) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[35]
+	mi := &file_skiff_v1_objects_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2596,7 +3208,7 @@ func (x *ContainerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerState.ProtoReflect.Descriptor instead.
 func (*ContainerState) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{35}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ContainerState) GetWaiting() *ContainerStateWaiting {
@@ -2630,7 +3242,7 @@ type ContainerStateWaiting struct {
 
 func (x *ContainerStateWaiting) Reset() {
 	*x = ContainerStateWaiting{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[36]
+	mi := &file_skiff_v1_objects_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2642,7 +3254,7 @@ func (x *ContainerStateWaiting) String() string {
 func (*ContainerStateWaiting) ProtoMessage() {}
 
 func (x *ContainerStateWaiting) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[36]
+	mi := &file_skiff_v1_objects_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2655,7 +3267,7 @@ func (x *ContainerStateWaiting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateWaiting.ProtoReflect.Descriptor instead.
 func (*ContainerStateWaiting) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{36}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ContainerStateWaiting) GetReason() string {
@@ -2681,7 +3293,7 @@ type ContainerStateRunning struct {
 
 func (x *ContainerStateRunning) Reset() {
 	*x = ContainerStateRunning{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[37]
+	mi := &file_skiff_v1_objects_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2693,7 +3305,7 @@ func (x *ContainerStateRunning) String() string {
 func (*ContainerStateRunning) ProtoMessage() {}
 
 func (x *ContainerStateRunning) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[37]
+	mi := &file_skiff_v1_objects_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2706,7 +3318,7 @@ func (x *ContainerStateRunning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateRunning.ProtoReflect.Descriptor instead.
 func (*ContainerStateRunning) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{37}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ContainerStateRunning) GetStartedAt() *timestamppb.Timestamp {
@@ -2730,7 +3342,7 @@ type ContainerStateTerminated struct {
 
 func (x *ContainerStateTerminated) Reset() {
 	*x = ContainerStateTerminated{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[38]
+	mi := &file_skiff_v1_objects_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2742,7 +3354,7 @@ func (x *ContainerStateTerminated) String() string {
 func (*ContainerStateTerminated) ProtoMessage() {}
 
 func (x *ContainerStateTerminated) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[38]
+	mi := &file_skiff_v1_objects_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2755,7 +3367,7 @@ func (x *ContainerStateTerminated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateTerminated.ProtoReflect.Descriptor instead.
 func (*ContainerStateTerminated) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{38}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ContainerStateTerminated) GetExitCode() int32 {
@@ -2811,7 +3423,7 @@ type Service struct {
 
 func (x *Service) Reset() {
 	*x = Service{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[39]
+	mi := &file_skiff_v1_objects_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2823,7 +3435,7 @@ func (x *Service) String() string {
 func (*Service) ProtoMessage() {}
 
 func (x *Service) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[39]
+	mi := &file_skiff_v1_objects_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2836,7 +3448,7 @@ func (x *Service) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Service.ProtoReflect.Descriptor instead.
 func (*Service) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{39}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *Service) GetMetadata() *ObjectMeta {
@@ -2876,7 +3488,7 @@ type ServiceSpec struct {
 
 func (x *ServiceSpec) Reset() {
 	*x = ServiceSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[40]
+	mi := &file_skiff_v1_objects_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2888,7 +3500,7 @@ func (x *ServiceSpec) String() string {
 func (*ServiceSpec) ProtoMessage() {}
 
 func (x *ServiceSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[40]
+	mi := &file_skiff_v1_objects_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2901,7 +3513,7 @@ func (x *ServiceSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceSpec.ProtoReflect.Descriptor instead.
 func (*ServiceSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{40}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ServiceSpec) GetSelector() map[string]string {
@@ -2946,7 +3558,7 @@ type ServicePort struct {
 
 func (x *ServicePort) Reset() {
 	*x = ServicePort{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[41]
+	mi := &file_skiff_v1_objects_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2958,7 +3570,7 @@ func (x *ServicePort) String() string {
 func (*ServicePort) ProtoMessage() {}
 
 func (x *ServicePort) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[41]
+	mi := &file_skiff_v1_objects_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2971,7 +3583,7 @@ func (x *ServicePort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServicePort.ProtoReflect.Descriptor instead.
 func (*ServicePort) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{41}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ServicePort) GetName() string {
@@ -3010,7 +3622,7 @@ type ServiceStatus struct {
 
 func (x *ServiceStatus) Reset() {
 	*x = ServiceStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[42]
+	mi := &file_skiff_v1_objects_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3022,7 +3634,7 @@ func (x *ServiceStatus) String() string {
 func (*ServiceStatus) ProtoMessage() {}
 
 func (x *ServiceStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[42]
+	mi := &file_skiff_v1_objects_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3035,7 +3647,7 @@ func (x *ServiceStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceStatus.ProtoReflect.Descriptor instead.
 func (*ServiceStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{42}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{51}
 }
 
 type Volume struct {
@@ -3049,7 +3661,7 @@ type Volume struct {
 
 func (x *Volume) Reset() {
 	*x = Volume{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[43]
+	mi := &file_skiff_v1_objects_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3061,7 +3673,7 @@ func (x *Volume) String() string {
 func (*Volume) ProtoMessage() {}
 
 func (x *Volume) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[43]
+	mi := &file_skiff_v1_objects_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3074,7 +3686,7 @@ func (x *Volume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Volume.ProtoReflect.Descriptor instead.
 func (*Volume) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{43}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *Volume) GetMetadata() *ObjectMeta {
@@ -3116,7 +3728,7 @@ type VolumeSpec struct {
 
 func (x *VolumeSpec) Reset() {
 	*x = VolumeSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[44]
+	mi := &file_skiff_v1_objects_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3128,7 +3740,7 @@ func (x *VolumeSpec) String() string {
 func (*VolumeSpec) ProtoMessage() {}
 
 func (x *VolumeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[44]
+	mi := &file_skiff_v1_objects_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3141,7 +3753,7 @@ func (x *VolumeSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeSpec.ProtoReflect.Descriptor instead.
 func (*VolumeSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{44}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *VolumeSpec) GetAccessMode() string {
@@ -3197,7 +3809,7 @@ type LocalVolumeSource struct {
 
 func (x *LocalVolumeSource) Reset() {
 	*x = LocalVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[45]
+	mi := &file_skiff_v1_objects_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3209,7 +3821,7 @@ func (x *LocalVolumeSource) String() string {
 func (*LocalVolumeSource) ProtoMessage() {}
 
 func (x *LocalVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[45]
+	mi := &file_skiff_v1_objects_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3222,7 +3834,7 @@ func (x *LocalVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalVolumeSource.ProtoReflect.Descriptor instead.
 func (*LocalVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{45}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *LocalVolumeSource) GetNodeName() string {
@@ -3242,7 +3854,7 @@ type NFSVolumeSource struct {
 
 func (x *NFSVolumeSource) Reset() {
 	*x = NFSVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[46]
+	mi := &file_skiff_v1_objects_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3254,7 +3866,7 @@ func (x *NFSVolumeSource) String() string {
 func (*NFSVolumeSource) ProtoMessage() {}
 
 func (x *NFSVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[46]
+	mi := &file_skiff_v1_objects_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3267,7 +3879,7 @@ func (x *NFSVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NFSVolumeSource.ProtoReflect.Descriptor instead.
 func (*NFSVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{46}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *NFSVolumeSource) GetServer() string {
@@ -3295,7 +3907,7 @@ type VolumeStatus struct {
 
 func (x *VolumeStatus) Reset() {
 	*x = VolumeStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[47]
+	mi := &file_skiff_v1_objects_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3307,7 +3919,7 @@ func (x *VolumeStatus) String() string {
 func (*VolumeStatus) ProtoMessage() {}
 
 func (x *VolumeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[47]
+	mi := &file_skiff_v1_objects_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3320,7 +3932,7 @@ func (x *VolumeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeStatus.ProtoReflect.Descriptor instead.
 func (*VolumeStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{47}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *VolumeStatus) GetPhase() string {
@@ -3348,7 +3960,7 @@ type ReplicaSet struct {
 
 func (x *ReplicaSet) Reset() {
 	*x = ReplicaSet{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[48]
+	mi := &file_skiff_v1_objects_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3360,7 +3972,7 @@ func (x *ReplicaSet) String() string {
 func (*ReplicaSet) ProtoMessage() {}
 
 func (x *ReplicaSet) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[48]
+	mi := &file_skiff_v1_objects_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3373,7 +3985,7 @@ func (x *ReplicaSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSet.ProtoReflect.Descriptor instead.
 func (*ReplicaSet) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{48}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ReplicaSet) GetMetadata() *ObjectMeta {
@@ -3411,7 +4023,7 @@ type ReplicaSetSpec struct {
 
 func (x *ReplicaSetSpec) Reset() {
 	*x = ReplicaSetSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[49]
+	mi := &file_skiff_v1_objects_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3423,7 +4035,7 @@ func (x *ReplicaSetSpec) String() string {
 func (*ReplicaSetSpec) ProtoMessage() {}
 
 func (x *ReplicaSetSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[49]
+	mi := &file_skiff_v1_objects_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3436,7 +4048,7 @@ func (x *ReplicaSetSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSetSpec.ProtoReflect.Descriptor instead.
 func (*ReplicaSetSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{49}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ReplicaSetSpec) GetReplicas() int32 {
@@ -3477,7 +4089,7 @@ type PodTemplateSpec struct {
 
 func (x *PodTemplateSpec) Reset() {
 	*x = PodTemplateSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[50]
+	mi := &file_skiff_v1_objects_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3489,7 +4101,7 @@ func (x *PodTemplateSpec) String() string {
 func (*PodTemplateSpec) ProtoMessage() {}
 
 func (x *PodTemplateSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[50]
+	mi := &file_skiff_v1_objects_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3502,7 +4114,7 @@ func (x *PodTemplateSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodTemplateSpec.ProtoReflect.Descriptor instead.
 func (*PodTemplateSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{50}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *PodTemplateSpec) GetMetadata() *ObjectMeta {
@@ -3532,7 +4144,7 @@ type ReplicaSetStatus struct {
 
 func (x *ReplicaSetStatus) Reset() {
 	*x = ReplicaSetStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[51]
+	mi := &file_skiff_v1_objects_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3544,7 +4156,7 @@ func (x *ReplicaSetStatus) String() string {
 func (*ReplicaSetStatus) ProtoMessage() {}
 
 func (x *ReplicaSetStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[51]
+	mi := &file_skiff_v1_objects_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3557,7 +4169,7 @@ func (x *ReplicaSetStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSetStatus.ProtoReflect.Descriptor instead.
 func (*ReplicaSetStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{51}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ReplicaSetStatus) GetReplicas() int32 {
@@ -3606,7 +4218,7 @@ type Autoscaler struct {
 
 func (x *Autoscaler) Reset() {
 	*x = Autoscaler{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[52]
+	mi := &file_skiff_v1_objects_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3618,7 +4230,7 @@ func (x *Autoscaler) String() string {
 func (*Autoscaler) ProtoMessage() {}
 
 func (x *Autoscaler) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[52]
+	mi := &file_skiff_v1_objects_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3631,7 +4243,7 @@ func (x *Autoscaler) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Autoscaler.ProtoReflect.Descriptor instead.
 func (*Autoscaler) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{52}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *Autoscaler) GetMetadata() *ObjectMeta {
@@ -3680,7 +4292,7 @@ type AutoscalerSpec struct {
 
 func (x *AutoscalerSpec) Reset() {
 	*x = AutoscalerSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[53]
+	mi := &file_skiff_v1_objects_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3692,7 +4304,7 @@ func (x *AutoscalerSpec) String() string {
 func (*AutoscalerSpec) ProtoMessage() {}
 
 func (x *AutoscalerSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[53]
+	mi := &file_skiff_v1_objects_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3705,7 +4317,7 @@ func (x *AutoscalerSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerSpec.ProtoReflect.Descriptor instead.
 func (*AutoscalerSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{53}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *AutoscalerSpec) GetTarget() string {
@@ -3768,7 +4380,7 @@ type MetricSpec struct {
 
 func (x *MetricSpec) Reset() {
 	*x = MetricSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[54]
+	mi := &file_skiff_v1_objects_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3780,7 +4392,7 @@ func (x *MetricSpec) String() string {
 func (*MetricSpec) ProtoMessage() {}
 
 func (x *MetricSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[54]
+	mi := &file_skiff_v1_objects_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3793,7 +4405,7 @@ func (x *MetricSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricSpec.ProtoReflect.Descriptor instead.
 func (*MetricSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{54}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *MetricSpec) GetType() string {
@@ -3821,7 +4433,7 @@ type ResourceMetricSource struct {
 
 func (x *ResourceMetricSource) Reset() {
 	*x = ResourceMetricSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[55]
+	mi := &file_skiff_v1_objects_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3833,7 +4445,7 @@ func (x *ResourceMetricSource) String() string {
 func (*ResourceMetricSource) ProtoMessage() {}
 
 func (x *ResourceMetricSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[55]
+	mi := &file_skiff_v1_objects_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3846,7 +4458,7 @@ func (x *ResourceMetricSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceMetricSource.ProtoReflect.Descriptor instead.
 func (*ResourceMetricSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{55}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *ResourceMetricSource) GetName() string {
@@ -3877,7 +4489,7 @@ type MetricTarget struct {
 
 func (x *MetricTarget) Reset() {
 	*x = MetricTarget{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[56]
+	mi := &file_skiff_v1_objects_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3889,7 +4501,7 @@ func (x *MetricTarget) String() string {
 func (*MetricTarget) ProtoMessage() {}
 
 func (x *MetricTarget) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[56]
+	mi := &file_skiff_v1_objects_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3902,7 +4514,7 @@ func (x *MetricTarget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricTarget.ProtoReflect.Descriptor instead.
 func (*MetricTarget) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{56}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *MetricTarget) GetType() string {
@@ -3936,7 +4548,7 @@ type AutoscalerBehavior struct {
 
 func (x *AutoscalerBehavior) Reset() {
 	*x = AutoscalerBehavior{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[57]
+	mi := &file_skiff_v1_objects_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3948,7 +4560,7 @@ func (x *AutoscalerBehavior) String() string {
 func (*AutoscalerBehavior) ProtoMessage() {}
 
 func (x *AutoscalerBehavior) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[57]
+	mi := &file_skiff_v1_objects_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3961,7 +4573,7 @@ func (x *AutoscalerBehavior) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerBehavior.ProtoReflect.Descriptor instead.
 func (*AutoscalerBehavior) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{57}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *AutoscalerBehavior) GetScaleUp() *ScalingRules {
@@ -3989,7 +4601,7 @@ type ScalingRules struct {
 
 func (x *ScalingRules) Reset() {
 	*x = ScalingRules{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[58]
+	mi := &file_skiff_v1_objects_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4001,7 +4613,7 @@ func (x *ScalingRules) String() string {
 func (*ScalingRules) ProtoMessage() {}
 
 func (x *ScalingRules) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[58]
+	mi := &file_skiff_v1_objects_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4014,7 +4626,7 @@ func (x *ScalingRules) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScalingRules.ProtoReflect.Descriptor instead.
 func (*ScalingRules) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{58}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *ScalingRules) GetStabilizationWindowSeconds() int32 {
@@ -4038,7 +4650,7 @@ type AutoscalerStatus struct {
 
 func (x *AutoscalerStatus) Reset() {
 	*x = AutoscalerStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[59]
+	mi := &file_skiff_v1_objects_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4050,7 +4662,7 @@ func (x *AutoscalerStatus) String() string {
 func (*AutoscalerStatus) ProtoMessage() {}
 
 func (x *AutoscalerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[59]
+	mi := &file_skiff_v1_objects_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4063,7 +4675,7 @@ func (x *AutoscalerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerStatus.ProtoReflect.Descriptor instead.
 func (*AutoscalerStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{59}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *AutoscalerStatus) GetCurrentReplicas() int32 {
@@ -4127,7 +4739,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[60]
+	mi := &file_skiff_v1_objects_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4139,7 +4751,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[60]
+	mi := &file_skiff_v1_objects_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4152,7 +4764,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{60}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *Event) GetMetadata() *ObjectMeta {
@@ -4230,7 +4842,7 @@ type ObjectReference struct {
 
 func (x *ObjectReference) Reset() {
 	*x = ObjectReference{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[61]
+	mi := &file_skiff_v1_objects_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4242,7 +4854,7 @@ func (x *ObjectReference) String() string {
 func (*ObjectReference) ProtoMessage() {}
 
 func (x *ObjectReference) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[61]
+	mi := &file_skiff_v1_objects_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4255,7 +4867,7 @@ func (x *ObjectReference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectReference.ProtoReflect.Descriptor instead.
 func (*ObjectReference) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{61}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *ObjectReference) GetKind() string {
@@ -4300,7 +4912,7 @@ type ConfigMap struct {
 
 func (x *ConfigMap) Reset() {
 	*x = ConfigMap{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[62]
+	mi := &file_skiff_v1_objects_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4312,7 +4924,7 @@ func (x *ConfigMap) String() string {
 func (*ConfigMap) ProtoMessage() {}
 
 func (x *ConfigMap) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[62]
+	mi := &file_skiff_v1_objects_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4325,7 +4937,7 @@ func (x *ConfigMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMap.ProtoReflect.Descriptor instead.
 func (*ConfigMap) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{62}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *ConfigMap) GetMetadata() *ObjectMeta {
@@ -4372,7 +4984,7 @@ type Secret struct {
 
 func (x *Secret) Reset() {
 	*x = Secret{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[63]
+	mi := &file_skiff_v1_objects_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4384,7 +4996,7 @@ func (x *Secret) String() string {
 func (*Secret) ProtoMessage() {}
 
 func (x *Secret) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[63]
+	mi := &file_skiff_v1_objects_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4397,7 +5009,7 @@ func (x *Secret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Secret.ProtoReflect.Descriptor instead.
 func (*Secret) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{63}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *Secret) GetMetadata() *ObjectMeta {
@@ -4439,13 +5051,16 @@ type EnvVarSource struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	ConfigMapKeyRef *KeySelector           `protobuf:"bytes,1,opt,name=config_map_key_ref,json=configMapKeyRef,proto3" json:"config_map_key_ref,omitempty"`
 	SecretKeyRef    *KeySelector           `protobuf:"bytes,2,opt,name=secret_key_ref,json=secretKeyRef,proto3" json:"secret_key_ref,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The pod's own fields (pod environment block, 10-19).
+	FieldRef         *ObjectFieldSelector   `protobuf:"bytes,10,opt,name=field_ref,json=fieldRef,proto3" json:"field_ref,omitempty"`
+	ResourceFieldRef *ResourceFieldSelector `protobuf:"bytes,11,opt,name=resource_field_ref,json=resourceFieldRef,proto3" json:"resource_field_ref,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *EnvVarSource) Reset() {
 	*x = EnvVarSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[64]
+	mi := &file_skiff_v1_objects_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4457,7 +5072,7 @@ func (x *EnvVarSource) String() string {
 func (*EnvVarSource) ProtoMessage() {}
 
 func (x *EnvVarSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[64]
+	mi := &file_skiff_v1_objects_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4470,7 +5085,7 @@ func (x *EnvVarSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvVarSource.ProtoReflect.Descriptor instead.
 func (*EnvVarSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{64}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *EnvVarSource) GetConfigMapKeyRef() *KeySelector {
@@ -4483,6 +5098,20 @@ func (x *EnvVarSource) GetConfigMapKeyRef() *KeySelector {
 func (x *EnvVarSource) GetSecretKeyRef() *KeySelector {
 	if x != nil {
 		return x.SecretKeyRef
+	}
+	return nil
+}
+
+func (x *EnvVarSource) GetFieldRef() *ObjectFieldSelector {
+	if x != nil {
+		return x.FieldRef
+	}
+	return nil
+}
+
+func (x *EnvVarSource) GetResourceFieldRef() *ResourceFieldSelector {
+	if x != nil {
+		return x.ResourceFieldRef
 	}
 	return nil
 }
@@ -4500,7 +5129,7 @@ type KeySelector struct {
 
 func (x *KeySelector) Reset() {
 	*x = KeySelector{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[65]
+	mi := &file_skiff_v1_objects_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4512,7 +5141,7 @@ func (x *KeySelector) String() string {
 func (*KeySelector) ProtoMessage() {}
 
 func (x *KeySelector) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[65]
+	mi := &file_skiff_v1_objects_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4525,7 +5154,7 @@ func (x *KeySelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeySelector.ProtoReflect.Descriptor instead.
 func (*KeySelector) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{65}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *KeySelector) GetName() string {
@@ -4561,7 +5190,7 @@ type EnvFromSource struct {
 
 func (x *EnvFromSource) Reset() {
 	*x = EnvFromSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[66]
+	mi := &file_skiff_v1_objects_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4573,7 +5202,7 @@ func (x *EnvFromSource) String() string {
 func (*EnvFromSource) ProtoMessage() {}
 
 func (x *EnvFromSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[66]
+	mi := &file_skiff_v1_objects_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4586,7 +5215,7 @@ func (x *EnvFromSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvFromSource.ProtoReflect.Descriptor instead.
 func (*EnvFromSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{66}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *EnvFromSource) GetPrefix() string {
@@ -4620,7 +5249,7 @@ type ObjectRef struct {
 
 func (x *ObjectRef) Reset() {
 	*x = ObjectRef{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[67]
+	mi := &file_skiff_v1_objects_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4632,7 +5261,7 @@ func (x *ObjectRef) String() string {
 func (*ObjectRef) ProtoMessage() {}
 
 func (x *ObjectRef) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[67]
+	mi := &file_skiff_v1_objects_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4645,7 +5274,7 @@ func (x *ObjectRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectRef.ProtoReflect.Descriptor instead.
 func (*ObjectRef) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{67}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *ObjectRef) GetName() string {
@@ -4676,7 +5305,7 @@ type KeyToPath struct {
 
 func (x *KeyToPath) Reset() {
 	*x = KeyToPath{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[68]
+	mi := &file_skiff_v1_objects_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4688,7 +5317,7 @@ func (x *KeyToPath) String() string {
 func (*KeyToPath) ProtoMessage() {}
 
 func (x *KeyToPath) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[68]
+	mi := &file_skiff_v1_objects_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4701,7 +5330,7 @@ func (x *KeyToPath) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyToPath.ProtoReflect.Descriptor instead.
 func (*KeyToPath) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{68}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *KeyToPath) GetKey() string {
@@ -4739,7 +5368,7 @@ type ConfigMapVolumeSource struct {
 
 func (x *ConfigMapVolumeSource) Reset() {
 	*x = ConfigMapVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[69]
+	mi := &file_skiff_v1_objects_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4751,7 +5380,7 @@ func (x *ConfigMapVolumeSource) String() string {
 func (*ConfigMapVolumeSource) ProtoMessage() {}
 
 func (x *ConfigMapVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[69]
+	mi := &file_skiff_v1_objects_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4764,7 +5393,7 @@ func (x *ConfigMapVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapVolumeSource.ProtoReflect.Descriptor instead.
 func (*ConfigMapVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{69}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *ConfigMapVolumeSource) GetName() string {
@@ -4807,7 +5436,7 @@ type SecretVolumeSource struct {
 
 func (x *SecretVolumeSource) Reset() {
 	*x = SecretVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[70]
+	mi := &file_skiff_v1_objects_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4819,7 +5448,7 @@ func (x *SecretVolumeSource) String() string {
 func (*SecretVolumeSource) ProtoMessage() {}
 
 func (x *SecretVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[70]
+	mi := &file_skiff_v1_objects_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4832,7 +5461,7 @@ func (x *SecretVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretVolumeSource.ProtoReflect.Descriptor instead.
 func (*SecretVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{70}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *SecretVolumeSource) GetSecretName() string {
@@ -4873,7 +5502,7 @@ type ProjectedVolumeSource struct {
 
 func (x *ProjectedVolumeSource) Reset() {
 	*x = ProjectedVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[71]
+	mi := &file_skiff_v1_objects_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4885,7 +5514,7 @@ func (x *ProjectedVolumeSource) String() string {
 func (*ProjectedVolumeSource) ProtoMessage() {}
 
 func (x *ProjectedVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[71]
+	mi := &file_skiff_v1_objects_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4898,7 +5527,7 @@ func (x *ProjectedVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProjectedVolumeSource.ProtoReflect.Descriptor instead.
 func (*ProjectedVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{71}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *ProjectedVolumeSource) GetSources() []*VolumeProjection {
@@ -4920,13 +5549,14 @@ type VolumeProjection struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ConfigMap     *ConfigMapProjection   `protobuf:"bytes,1,opt,name=config_map,json=configMap,proto3" json:"config_map,omitempty"`
 	Secret        *SecretProjection      `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	DownwardApi   *DownwardAPIProjection `protobuf:"bytes,30,opt,name=downward_api,json=downwardAPI,proto3" json:"downward_api,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *VolumeProjection) Reset() {
 	*x = VolumeProjection{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[72]
+	mi := &file_skiff_v1_objects_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4938,7 +5568,7 @@ func (x *VolumeProjection) String() string {
 func (*VolumeProjection) ProtoMessage() {}
 
 func (x *VolumeProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[72]
+	mi := &file_skiff_v1_objects_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4951,7 +5581,7 @@ func (x *VolumeProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeProjection.ProtoReflect.Descriptor instead.
 func (*VolumeProjection) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{72}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *VolumeProjection) GetConfigMap() *ConfigMapProjection {
@@ -4968,6 +5598,13 @@ func (x *VolumeProjection) GetSecret() *SecretProjection {
 	return nil
 }
 
+func (x *VolumeProjection) GetDownwardApi() *DownwardAPIProjection {
+	if x != nil {
+		return x.DownwardApi
+	}
+	return nil
+}
+
 type ConfigMapProjection struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -4979,7 +5616,7 @@ type ConfigMapProjection struct {
 
 func (x *ConfigMapProjection) Reset() {
 	*x = ConfigMapProjection{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[73]
+	mi := &file_skiff_v1_objects_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4991,7 +5628,7 @@ func (x *ConfigMapProjection) String() string {
 func (*ConfigMapProjection) ProtoMessage() {}
 
 func (x *ConfigMapProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[73]
+	mi := &file_skiff_v1_objects_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5004,7 +5641,7 @@ func (x *ConfigMapProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapProjection.ProtoReflect.Descriptor instead.
 func (*ConfigMapProjection) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{73}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *ConfigMapProjection) GetName() string {
@@ -5039,7 +5676,7 @@ type SecretProjection struct {
 
 func (x *SecretProjection) Reset() {
 	*x = SecretProjection{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[74]
+	mi := &file_skiff_v1_objects_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5051,7 +5688,7 @@ func (x *SecretProjection) String() string {
 func (*SecretProjection) ProtoMessage() {}
 
 func (x *SecretProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[74]
+	mi := &file_skiff_v1_objects_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5064,7 +5701,7 @@ func (x *SecretProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretProjection.ProtoReflect.Descriptor instead.
 func (*SecretProjection) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{74}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *SecretProjection) GetName() string {
@@ -5099,7 +5736,7 @@ type Deployment struct {
 
 func (x *Deployment) Reset() {
 	*x = Deployment{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[75]
+	mi := &file_skiff_v1_objects_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5111,7 +5748,7 @@ func (x *Deployment) String() string {
 func (*Deployment) ProtoMessage() {}
 
 func (x *Deployment) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[75]
+	mi := &file_skiff_v1_objects_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5124,7 +5761,7 @@ func (x *Deployment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deployment.ProtoReflect.Descriptor instead.
 func (*Deployment) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{75}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *Deployment) GetMetadata() *ObjectMeta {
@@ -5171,7 +5808,7 @@ type DeploymentSpec struct {
 
 func (x *DeploymentSpec) Reset() {
 	*x = DeploymentSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[76]
+	mi := &file_skiff_v1_objects_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5183,7 +5820,7 @@ func (x *DeploymentSpec) String() string {
 func (*DeploymentSpec) ProtoMessage() {}
 
 func (x *DeploymentSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[76]
+	mi := &file_skiff_v1_objects_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5196,7 +5833,7 @@ func (x *DeploymentSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentSpec.ProtoReflect.Descriptor instead.
 func (*DeploymentSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{76}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *DeploymentSpec) GetReplicas() int32 {
@@ -5266,7 +5903,7 @@ type DeploymentStrategy struct {
 
 func (x *DeploymentStrategy) Reset() {
 	*x = DeploymentStrategy{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[77]
+	mi := &file_skiff_v1_objects_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5278,7 +5915,7 @@ func (x *DeploymentStrategy) String() string {
 func (*DeploymentStrategy) ProtoMessage() {}
 
 func (x *DeploymentStrategy) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[77]
+	mi := &file_skiff_v1_objects_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5291,7 +5928,7 @@ func (x *DeploymentStrategy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentStrategy.ProtoReflect.Descriptor instead.
 func (*DeploymentStrategy) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{77}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *DeploymentStrategy) GetType() string {
@@ -5321,7 +5958,7 @@ type RollingUpdateDeployment struct {
 
 func (x *RollingUpdateDeployment) Reset() {
 	*x = RollingUpdateDeployment{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[78]
+	mi := &file_skiff_v1_objects_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5333,7 +5970,7 @@ func (x *RollingUpdateDeployment) String() string {
 func (*RollingUpdateDeployment) ProtoMessage() {}
 
 func (x *RollingUpdateDeployment) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[78]
+	mi := &file_skiff_v1_objects_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5346,7 +5983,7 @@ func (x *RollingUpdateDeployment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollingUpdateDeployment.ProtoReflect.Descriptor instead.
 func (*RollingUpdateDeployment) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{78}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *RollingUpdateDeployment) GetMaxUnavailable() string {
@@ -5381,7 +6018,7 @@ type DeploymentStatus struct {
 
 func (x *DeploymentStatus) Reset() {
 	*x = DeploymentStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[79]
+	mi := &file_skiff_v1_objects_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5393,7 +6030,7 @@ func (x *DeploymentStatus) String() string {
 func (*DeploymentStatus) ProtoMessage() {}
 
 func (x *DeploymentStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[79]
+	mi := &file_skiff_v1_objects_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5406,7 +6043,7 @@ func (x *DeploymentStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentStatus.ProtoReflect.Descriptor instead.
 func (*DeploymentStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{79}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *DeploymentStatus) GetObservedGeneration() int64 {
@@ -5473,7 +6110,7 @@ type Endpoints struct {
 
 func (x *Endpoints) Reset() {
 	*x = Endpoints{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[80]
+	mi := &file_skiff_v1_objects_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5485,7 +6122,7 @@ func (x *Endpoints) String() string {
 func (*Endpoints) ProtoMessage() {}
 
 func (x *Endpoints) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[80]
+	mi := &file_skiff_v1_objects_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5498,7 +6135,7 @@ func (x *Endpoints) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Endpoints.ProtoReflect.Descriptor instead.
 func (*Endpoints) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{80}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *Endpoints) GetMetadata() *ObjectMeta {
@@ -5528,7 +6165,7 @@ type EndpointSlice struct {
 
 func (x *EndpointSlice) Reset() {
 	*x = EndpointSlice{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[81]
+	mi := &file_skiff_v1_objects_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5540,7 +6177,7 @@ func (x *EndpointSlice) String() string {
 func (*EndpointSlice) ProtoMessage() {}
 
 func (x *EndpointSlice) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[81]
+	mi := &file_skiff_v1_objects_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5553,7 +6190,7 @@ func (x *EndpointSlice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointSlice.ProtoReflect.Descriptor instead.
 func (*EndpointSlice) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{81}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *EndpointSlice) GetAddressType() string {
@@ -5591,7 +6228,7 @@ type ServiceEndpoint struct {
 
 func (x *ServiceEndpoint) Reset() {
 	*x = ServiceEndpoint{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[82]
+	mi := &file_skiff_v1_objects_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5603,7 +6240,7 @@ func (x *ServiceEndpoint) String() string {
 func (*ServiceEndpoint) ProtoMessage() {}
 
 func (x *ServiceEndpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[82]
+	mi := &file_skiff_v1_objects_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5616,7 +6253,7 @@ func (x *ServiceEndpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceEndpoint.ProtoReflect.Descriptor instead.
 func (*ServiceEndpoint) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{82}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *ServiceEndpoint) GetAddresses() []string {
@@ -5661,7 +6298,7 @@ type EndpointConditions struct {
 
 func (x *EndpointConditions) Reset() {
 	*x = EndpointConditions{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[83]
+	mi := &file_skiff_v1_objects_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5673,7 +6310,7 @@ func (x *EndpointConditions) String() string {
 func (*EndpointConditions) ProtoMessage() {}
 
 func (x *EndpointConditions) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[83]
+	mi := &file_skiff_v1_objects_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5686,7 +6323,7 @@ func (x *EndpointConditions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointConditions.ProtoReflect.Descriptor instead.
 func (*EndpointConditions) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{83}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *EndpointConditions) GetReady() bool {
@@ -5724,7 +6361,7 @@ type EndpointPort struct {
 
 func (x *EndpointPort) Reset() {
 	*x = EndpointPort{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[84]
+	mi := &file_skiff_v1_objects_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5736,7 +6373,7 @@ func (x *EndpointPort) String() string {
 func (*EndpointPort) ProtoMessage() {}
 
 func (x *EndpointPort) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[84]
+	mi := &file_skiff_v1_objects_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5749,7 +6386,7 @@ func (x *EndpointPort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointPort.ProtoReflect.Descriptor instead.
 func (*EndpointPort) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{84}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *EndpointPort) GetName() string {
@@ -5785,7 +6422,7 @@ type Job struct {
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[85]
+	mi := &file_skiff_v1_objects_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5797,7 +6434,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[85]
+	mi := &file_skiff_v1_objects_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5810,7 +6447,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{85}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *Job) GetMetadata() *ObjectMeta {
@@ -5860,7 +6497,7 @@ type JobSpec struct {
 
 func (x *JobSpec) Reset() {
 	*x = JobSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[86]
+	mi := &file_skiff_v1_objects_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5872,7 +6509,7 @@ func (x *JobSpec) String() string {
 func (*JobSpec) ProtoMessage() {}
 
 func (x *JobSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[86]
+	mi := &file_skiff_v1_objects_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5885,7 +6522,7 @@ func (x *JobSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobSpec.ProtoReflect.Descriptor instead.
 func (*JobSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{86}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *JobSpec) GetParallelism() int32 {
@@ -5960,7 +6597,7 @@ type PodFailurePolicy struct {
 
 func (x *PodFailurePolicy) Reset() {
 	*x = PodFailurePolicy{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[87]
+	mi := &file_skiff_v1_objects_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5972,7 +6609,7 @@ func (x *PodFailurePolicy) String() string {
 func (*PodFailurePolicy) ProtoMessage() {}
 
 func (x *PodFailurePolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[87]
+	mi := &file_skiff_v1_objects_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5985,7 +6622,7 @@ func (x *PodFailurePolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodFailurePolicy.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicy) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{87}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *PodFailurePolicy) GetRules() []*PodFailurePolicyRule {
@@ -6008,7 +6645,7 @@ type PodFailurePolicyRule struct {
 
 func (x *PodFailurePolicyRule) Reset() {
 	*x = PodFailurePolicyRule{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[88]
+	mi := &file_skiff_v1_objects_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6020,7 +6657,7 @@ func (x *PodFailurePolicyRule) String() string {
 func (*PodFailurePolicyRule) ProtoMessage() {}
 
 func (x *PodFailurePolicyRule) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[88]
+	mi := &file_skiff_v1_objects_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6033,7 +6670,7 @@ func (x *PodFailurePolicyRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodFailurePolicyRule.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicyRule) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{88}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *PodFailurePolicyRule) GetAction() string {
@@ -6063,7 +6700,7 @@ type PodFailurePolicyOnExitCodesRequirement struct {
 
 func (x *PodFailurePolicyOnExitCodesRequirement) Reset() {
 	*x = PodFailurePolicyOnExitCodesRequirement{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[89]
+	mi := &file_skiff_v1_objects_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6075,7 +6712,7 @@ func (x *PodFailurePolicyOnExitCodesRequirement) String() string {
 func (*PodFailurePolicyOnExitCodesRequirement) ProtoMessage() {}
 
 func (x *PodFailurePolicyOnExitCodesRequirement) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[89]
+	mi := &file_skiff_v1_objects_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6088,7 +6725,7 @@ func (x *PodFailurePolicyOnExitCodesRequirement) ProtoReflect() protoreflect.Mes
 
 // Deprecated: Use PodFailurePolicyOnExitCodesRequirement.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicyOnExitCodesRequirement) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{89}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *PodFailurePolicyOnExitCodesRequirement) GetContainerName() string {
@@ -6133,7 +6770,7 @@ type JobStatus struct {
 
 func (x *JobStatus) Reset() {
 	*x = JobStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[90]
+	mi := &file_skiff_v1_objects_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6145,7 +6782,7 @@ func (x *JobStatus) String() string {
 func (*JobStatus) ProtoMessage() {}
 
 func (x *JobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[90]
+	mi := &file_skiff_v1_objects_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6158,7 +6795,7 @@ func (x *JobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobStatus.ProtoReflect.Descriptor instead.
 func (*JobStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{90}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *JobStatus) GetConditions() []*Condition {
@@ -6234,7 +6871,7 @@ type UncountedTerminatedPods struct {
 
 func (x *UncountedTerminatedPods) Reset() {
 	*x = UncountedTerminatedPods{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[91]
+	mi := &file_skiff_v1_objects_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6246,7 +6883,7 @@ func (x *UncountedTerminatedPods) String() string {
 func (*UncountedTerminatedPods) ProtoMessage() {}
 
 func (x *UncountedTerminatedPods) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[91]
+	mi := &file_skiff_v1_objects_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6259,7 +6896,7 @@ func (x *UncountedTerminatedPods) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UncountedTerminatedPods.ProtoReflect.Descriptor instead.
 func (*UncountedTerminatedPods) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{91}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *UncountedTerminatedPods) GetSucceeded() []string {
@@ -6288,7 +6925,7 @@ type CronJob struct {
 
 func (x *CronJob) Reset() {
 	*x = CronJob{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[92]
+	mi := &file_skiff_v1_objects_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6300,7 +6937,7 @@ func (x *CronJob) String() string {
 func (*CronJob) ProtoMessage() {}
 
 func (x *CronJob) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[92]
+	mi := &file_skiff_v1_objects_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6313,7 +6950,7 @@ func (x *CronJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJob.ProtoReflect.Descriptor instead.
 func (*CronJob) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{92}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *CronJob) GetMetadata() *ObjectMeta {
@@ -6361,7 +6998,7 @@ type CronJobSpec struct {
 
 func (x *CronJobSpec) Reset() {
 	*x = CronJobSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[93]
+	mi := &file_skiff_v1_objects_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6373,7 +7010,7 @@ func (x *CronJobSpec) String() string {
 func (*CronJobSpec) ProtoMessage() {}
 
 func (x *CronJobSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[93]
+	mi := &file_skiff_v1_objects_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6386,7 +7023,7 @@ func (x *CronJobSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJobSpec.ProtoReflect.Descriptor instead.
 func (*CronJobSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{93}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *CronJobSpec) GetSchedule() string {
@@ -6456,7 +7093,7 @@ type JobTemplateSpec struct {
 
 func (x *JobTemplateSpec) Reset() {
 	*x = JobTemplateSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[94]
+	mi := &file_skiff_v1_objects_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6468,7 +7105,7 @@ func (x *JobTemplateSpec) String() string {
 func (*JobTemplateSpec) ProtoMessage() {}
 
 func (x *JobTemplateSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[94]
+	mi := &file_skiff_v1_objects_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6481,7 +7118,7 @@ func (x *JobTemplateSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobTemplateSpec.ProtoReflect.Descriptor instead.
 func (*JobTemplateSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{94}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *JobTemplateSpec) GetMetadata() *ObjectMeta {
@@ -6510,7 +7147,7 @@ type CronJobStatus struct {
 
 func (x *CronJobStatus) Reset() {
 	*x = CronJobStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[95]
+	mi := &file_skiff_v1_objects_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6522,7 +7159,7 @@ func (x *CronJobStatus) String() string {
 func (*CronJobStatus) ProtoMessage() {}
 
 func (x *CronJobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[95]
+	mi := &file_skiff_v1_objects_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6535,7 +7172,7 @@ func (x *CronJobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJobStatus.ProtoReflect.Descriptor instead.
 func (*CronJobStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{95}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *CronJobStatus) GetActive() []*ObjectReference {
@@ -6667,7 +7304,7 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\x03Pod\x120\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12%\n" +
 	"\x04spec\x18\x02 \x01(\v2\x11.skiff.v1.PodSpecR\x04spec\x12+\n" +
-	"\x06status\x18\x03 \x01(\v2\x13.skiff.v1.PodStatusR\x06status\"\xe8\x04\n" +
+	"\x06status\x18\x03 \x01(\v2\x13.skiff.v1.PodStatusR\x06status\"\xae\x06\n" +
 	"\aPodSpec\x123\n" +
 	"\n" +
 	"containers\x18\x01 \x03(\v2\x13.skiff.v1.ContainerR\n" +
@@ -6681,17 +7318,44 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\bhostname\x18\b \x01(\tR\bhostname\x12\x1a\n" +
 	"\bpriority\x18\t \x01(\x05R\bpriority\x12G\n" +
 	"\x10security_context\x18\n" +
-	" \x01(\v2\x1c.skiff.v1.PodSecurityContextR\x0fsecurityContext\x1a?\n" +
+	" \x01(\v2\x1c.skiff.v1.PodSecurityContextR\x0fsecurityContext\x12\x1d\n" +
+	"\n" +
+	"dns_policy\x18\x1e \x01(\tR\tdnsPolicy\x125\n" +
+	"\n" +
+	"dns_config\x18\x1f \x01(\v2\x16.skiff.v1.PodDNSConfigR\tdnsConfig\x126\n" +
+	"\fhost_aliases\x18  \x03(\v2\x13.skiff.v1.HostAliasR\vhostAliases\x126\n" +
+	"\x17share_process_namespace\x18! \x01(\bR\x15shareProcessNamespace\x1a?\n" +
 	"\x11NodeSelectorEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B#\n" +
-	"!_termination_grace_period_seconds\"\x81\x01\n" +
+	"!_termination_grace_period_seconds\"\x84\x01\n" +
+	"\fPodDNSConfig\x12 \n" +
+	"\vnameservers\x18\x01 \x03(\tR\vnameservers\x12\x1a\n" +
+	"\bsearches\x18\x02 \x03(\tR\bsearches\x126\n" +
+	"\aoptions\x18\x03 \x03(\v2\x1c.skiff.v1.PodDNSConfigOptionR\aoptions\"M\n" +
+	"\x12PodDNSConfigOption\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x19\n" +
+	"\x05value\x18\x02 \x01(\tH\x00R\x05value\x88\x01\x01B\b\n" +
+	"\x06_value\"9\n" +
+	"\tHostAlias\x12\x0e\n" +
+	"\x02ip\x18\x01 \x01(\tR\x02ip\x12\x1c\n" +
+	"\thostnames\x18\x02 \x03(\tR\thostnames\"\xe2\x02\n" +
 	"\x12PodSecurityContext\x12#\n" +
 	"\vrun_as_user\x18\x01 \x01(\x03H\x00R\trunAsUser\x88\x01\x01\x12%\n" +
 	"\frun_as_group\x18\x02 \x01(\x03H\x01R\n" +
-	"runAsGroup\x88\x01\x01B\x0e\n" +
+	"runAsGroup\x88\x01\x01\x12*\n" +
+	"\x0frun_as_non_root\x18\n" +
+	" \x01(\bH\x02R\frunAsNonRoot\x88\x01\x01\x12\x1e\n" +
+	"\bfs_group\x18\v \x01(\x03H\x03R\afsGroup\x88\x01\x01\x12/\n" +
+	"\x13supplemental_groups\x18\f \x03(\x03R\x12supplementalGroups\x12A\n" +
+	"\x0fseccomp_profile\x18\r \x01(\v2\x18.skiff.v1.SeccompProfileR\x0eseccompProfileB\x0e\n" +
 	"\f_run_as_userB\x0f\n" +
-	"\r_run_as_group\"\x91\x05\n" +
+	"\r_run_as_groupB\x12\n" +
+	"\x10_run_as_non_rootB\v\n" +
+	"\t_fs_group\"Q\n" +
+	"\x0eSeccompProfile\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12+\n" +
+	"\x11localhost_profile\x18\x02 \x01(\tR\x10localhostProfile\"\x91\x05\n" +
 	"\tContainer\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05image\x18\x02 \x01(\tR\x05image\x12*\n" +
@@ -6753,7 +7417,7 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\x04port\x18\x01 \x01(\x05R\x04port\"7\n" +
 	"\rHTTPGetAction\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
-	"\x04port\x18\x02 \x01(\x05R\x04port\"\x95\x02\n" +
+	"\x04port\x18\x02 \x01(\x05R\x04port\"\xfa\x03\n" +
 	"\x0fSecurityContext\x12\x1e\n" +
 	"\n" +
 	"privileged\x18\x01 \x01(\bR\n" +
@@ -6762,12 +7426,18 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\frun_as_group\x18\x03 \x01(\x03H\x01R\n" +
 	"runAsGroup\x88\x01\x01\x129\n" +
 	"\x19read_only_root_filesystem\x18\x04 \x01(\bR\x16readOnlyRootFilesystem\x12:\n" +
-	"\fcapabilities\x18\x05 \x01(\v2\x16.skiff.v1.CapabilitiesR\fcapabilitiesB\x0e\n" +
+	"\fcapabilities\x18\x05 \x01(\v2\x16.skiff.v1.CapabilitiesR\fcapabilities\x12*\n" +
+	"\x0frun_as_non_root\x18\n" +
+	" \x01(\bH\x02R\frunAsNonRoot\x88\x01\x01\x12A\n" +
+	"\x1aallow_privilege_escalation\x18\v \x01(\bH\x03R\x18allowPrivilegeEscalation\x88\x01\x01\x12A\n" +
+	"\x0fseccomp_profile\x18\f \x01(\v2\x18.skiff.v1.SeccompProfileR\x0eseccompProfileB\x0e\n" +
 	"\f_run_as_userB\x0f\n" +
-	"\r_run_as_group\"4\n" +
+	"\r_run_as_groupB\x12\n" +
+	"\x10_run_as_non_rootB\x1d\n" +
+	"\x1b_allow_privilege_escalation\"4\n" +
 	"\fCapabilities\x12\x10\n" +
 	"\x03add\x18\x01 \x03(\tR\x03add\x12\x12\n" +
-	"\x04drop\x18\x02 \x03(\tR\x04drop\"\xf7\x02\n" +
+	"\x04drop\x18\x02 \x03(\tR\x04drop\"\xbd\x03\n" +
 	"\tPodVolume\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x125\n" +
 	"\tempty_dir\x18\x02 \x01(\v2\x18.skiff.v1.EmptyDirSourceR\bemptyDir\x125\n" +
@@ -6777,7 +7447,29 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"config_map\x18\n" +
 	" \x01(\v2\x1f.skiff.v1.ConfigMapVolumeSourceR\tconfigMap\x124\n" +
 	"\x06secret\x18\v \x01(\v2\x1c.skiff.v1.SecretVolumeSourceR\x06secret\x12=\n" +
-	"\tprojected\x18\f \x01(\v2\x1f.skiff.v1.ProjectedVolumeSourceR\tprojected\"G\n" +
+	"\tprojected\x18\f \x01(\v2\x1f.skiff.v1.ProjectedVolumeSourceR\tprojected\x12D\n" +
+	"\fdownward_api\x18\x1e \x01(\v2!.skiff.v1.DownwardAPIVolumeSourceR\vdownwardAPI\"\x89\x01\n" +
+	"\x17DownwardAPIVolumeSource\x125\n" +
+	"\x05items\x18\x01 \x03(\v2\x1f.skiff.v1.DownwardAPIVolumeFileR\x05items\x12&\n" +
+	"\fdefault_mode\x18\x02 \x01(\x05H\x00R\vdefaultMode\x88\x01\x01B\x0f\n" +
+	"\r_default_mode\"\xd8\x01\n" +
+	"\x15DownwardAPIVolumeFile\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12:\n" +
+	"\tfield_ref\x18\x02 \x01(\v2\x1d.skiff.v1.ObjectFieldSelectorR\bfieldRef\x12M\n" +
+	"\x12resource_field_ref\x18\x03 \x01(\v2\x1f.skiff.v1.ResourceFieldSelectorR\x10resourceFieldRef\x12\x17\n" +
+	"\x04mode\x18\x04 \x01(\x05H\x00R\x04mode\x88\x01\x01B\a\n" +
+	"\x05_mode\"N\n" +
+	"\x15DownwardAPIProjection\x125\n" +
+	"\x05items\x18\x01 \x03(\v2\x1f.skiff.v1.DownwardAPIVolumeFileR\x05items\"U\n" +
+	"\x13ObjectFieldSelector\x12\x1f\n" +
+	"\vapi_version\x18\x01 \x01(\tR\n" +
+	"apiVersion\x12\x1d\n" +
+	"\n" +
+	"field_path\x18\x02 \x01(\tR\tfieldPath\"t\n" +
+	"\x15ResourceFieldSelector\x12%\n" +
+	"\x0econtainer_name\x18\x01 \x01(\tR\rcontainerName\x12\x1a\n" +
+	"\bresource\x18\x02 \x01(\tR\bresource\x12\x18\n" +
+	"\adivisor\x18\x03 \x01(\tR\adivisor\"G\n" +
 	"\x0eEmptyDirSource\x12\x16\n" +
 	"\x06medium\x18\x01 \x01(\tR\x06medium\x12\x1d\n" +
 	"\n" +
@@ -6990,10 +7682,13 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\f\n" +
 	"\n" +
-	"_immutable\"\x8f\x01\n" +
+	"_immutable\"\x9a\x02\n" +
 	"\fEnvVarSource\x12B\n" +
 	"\x12config_map_key_ref\x18\x01 \x01(\v2\x15.skiff.v1.KeySelectorR\x0fconfigMapKeyRef\x12;\n" +
-	"\x0esecret_key_ref\x18\x02 \x01(\v2\x15.skiff.v1.KeySelectorR\fsecretKeyRef\"a\n" +
+	"\x0esecret_key_ref\x18\x02 \x01(\v2\x15.skiff.v1.KeySelectorR\fsecretKeyRef\x12:\n" +
+	"\tfield_ref\x18\n" +
+	" \x01(\v2\x1d.skiff.v1.ObjectFieldSelectorR\bfieldRef\x12M\n" +
+	"\x12resource_field_ref\x18\v \x01(\v2\x1f.skiff.v1.ResourceFieldSelectorR\x10resourceFieldRef\"a\n" +
 	"\vKeySelector\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1f\n" +
@@ -7031,11 +7726,12 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\x15ProjectedVolumeSource\x124\n" +
 	"\asources\x18\x01 \x03(\v2\x1a.skiff.v1.VolumeProjectionR\asources\x12&\n" +
 	"\fdefault_mode\x18\x02 \x01(\x05H\x00R\vdefaultMode\x88\x01\x01B\x0f\n" +
-	"\r_default_mode\"\x84\x01\n" +
+	"\r_default_mode\"\xc8\x01\n" +
 	"\x10VolumeProjection\x12<\n" +
 	"\n" +
 	"config_map\x18\x01 \x01(\v2\x1d.skiff.v1.ConfigMapProjectionR\tconfigMap\x122\n" +
-	"\x06secret\x18\x02 \x01(\v2\x1a.skiff.v1.SecretProjectionR\x06secret\"\x82\x01\n" +
+	"\x06secret\x18\x02 \x01(\v2\x1a.skiff.v1.SecretProjectionR\x06secret\x12B\n" +
+	"\fdownward_api\x18\x1e \x01(\v2\x1f.skiff.v1.DownwardAPIProjectionR\vdownwardAPI\"\x82\x01\n" +
 	"\x13ConfigMapProjection\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12)\n" +
 	"\x05items\x18\x02 \x03(\v2\x13.skiff.v1.KeyToPathR\x05items\x12\x1f\n" +
@@ -7184,7 +7880,7 @@ func file_skiff_v1_objects_proto_rawDescGZIP() []byte {
 	return file_skiff_v1_objects_proto_rawDescData
 }
 
-var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 109)
+var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 118)
 var file_skiff_v1_objects_proto_goTypes = []any{
 	(*ObjectMeta)(nil),                             // 0: skiff.v1.ObjectMeta
 	(*TypeMeta)(nil),                               // 1: skiff.v1.TypeMeta
@@ -7202,255 +7898,277 @@ var file_skiff_v1_objects_proto_goTypes = []any{
 	(*NodeSystemInfo)(nil),                         // 13: skiff.v1.NodeSystemInfo
 	(*Pod)(nil),                                    // 14: skiff.v1.Pod
 	(*PodSpec)(nil),                                // 15: skiff.v1.PodSpec
-	(*PodSecurityContext)(nil),                     // 16: skiff.v1.PodSecurityContext
-	(*Container)(nil),                              // 17: skiff.v1.Container
-	(*EnvVar)(nil),                                 // 18: skiff.v1.EnvVar
-	(*ContainerPort)(nil),                          // 19: skiff.v1.ContainerPort
-	(*ResourceRequirements)(nil),                   // 20: skiff.v1.ResourceRequirements
-	(*VolumeMount)(nil),                            // 21: skiff.v1.VolumeMount
-	(*Probe)(nil),                                  // 22: skiff.v1.Probe
-	(*ExecAction)(nil),                             // 23: skiff.v1.ExecAction
-	(*TCPSocketAction)(nil),                        // 24: skiff.v1.TCPSocketAction
-	(*HTTPGetAction)(nil),                          // 25: skiff.v1.HTTPGetAction
-	(*SecurityContext)(nil),                        // 26: skiff.v1.SecurityContext
-	(*Capabilities)(nil),                           // 27: skiff.v1.Capabilities
-	(*PodVolume)(nil),                              // 28: skiff.v1.PodVolume
-	(*EmptyDirSource)(nil),                         // 29: skiff.v1.EmptyDirSource
-	(*HostPathSource)(nil),                         // 30: skiff.v1.HostPathSource
-	(*VolumeClaimSource)(nil),                      // 31: skiff.v1.VolumeClaimSource
-	(*Toleration)(nil),                             // 32: skiff.v1.Toleration
-	(*PodStatus)(nil),                              // 33: skiff.v1.PodStatus
-	(*ContainerStatus)(nil),                        // 34: skiff.v1.ContainerStatus
-	(*ContainerState)(nil),                         // 35: skiff.v1.ContainerState
-	(*ContainerStateWaiting)(nil),                  // 36: skiff.v1.ContainerStateWaiting
-	(*ContainerStateRunning)(nil),                  // 37: skiff.v1.ContainerStateRunning
-	(*ContainerStateTerminated)(nil),               // 38: skiff.v1.ContainerStateTerminated
-	(*Service)(nil),                                // 39: skiff.v1.Service
-	(*ServiceSpec)(nil),                            // 40: skiff.v1.ServiceSpec
-	(*ServicePort)(nil),                            // 41: skiff.v1.ServicePort
-	(*ServiceStatus)(nil),                          // 42: skiff.v1.ServiceStatus
-	(*Volume)(nil),                                 // 43: skiff.v1.Volume
-	(*VolumeSpec)(nil),                             // 44: skiff.v1.VolumeSpec
-	(*LocalVolumeSource)(nil),                      // 45: skiff.v1.LocalVolumeSource
-	(*NFSVolumeSource)(nil),                        // 46: skiff.v1.NFSVolumeSource
-	(*VolumeStatus)(nil),                           // 47: skiff.v1.VolumeStatus
-	(*ReplicaSet)(nil),                             // 48: skiff.v1.ReplicaSet
-	(*ReplicaSetSpec)(nil),                         // 49: skiff.v1.ReplicaSetSpec
-	(*PodTemplateSpec)(nil),                        // 50: skiff.v1.PodTemplateSpec
-	(*ReplicaSetStatus)(nil),                       // 51: skiff.v1.ReplicaSetStatus
-	(*Autoscaler)(nil),                             // 52: skiff.v1.Autoscaler
-	(*AutoscalerSpec)(nil),                         // 53: skiff.v1.AutoscalerSpec
-	(*MetricSpec)(nil),                             // 54: skiff.v1.MetricSpec
-	(*ResourceMetricSource)(nil),                   // 55: skiff.v1.ResourceMetricSource
-	(*MetricTarget)(nil),                           // 56: skiff.v1.MetricTarget
-	(*AutoscalerBehavior)(nil),                     // 57: skiff.v1.AutoscalerBehavior
-	(*ScalingRules)(nil),                           // 58: skiff.v1.ScalingRules
-	(*AutoscalerStatus)(nil),                       // 59: skiff.v1.AutoscalerStatus
-	(*Event)(nil),                                  // 60: skiff.v1.Event
-	(*ObjectReference)(nil),                        // 61: skiff.v1.ObjectReference
-	(*ConfigMap)(nil),                              // 62: skiff.v1.ConfigMap
-	(*Secret)(nil),                                 // 63: skiff.v1.Secret
-	(*EnvVarSource)(nil),                           // 64: skiff.v1.EnvVarSource
-	(*KeySelector)(nil),                            // 65: skiff.v1.KeySelector
-	(*EnvFromSource)(nil),                          // 66: skiff.v1.EnvFromSource
-	(*ObjectRef)(nil),                              // 67: skiff.v1.ObjectRef
-	(*KeyToPath)(nil),                              // 68: skiff.v1.KeyToPath
-	(*ConfigMapVolumeSource)(nil),                  // 69: skiff.v1.ConfigMapVolumeSource
-	(*SecretVolumeSource)(nil),                     // 70: skiff.v1.SecretVolumeSource
-	(*ProjectedVolumeSource)(nil),                  // 71: skiff.v1.ProjectedVolumeSource
-	(*VolumeProjection)(nil),                       // 72: skiff.v1.VolumeProjection
-	(*ConfigMapProjection)(nil),                    // 73: skiff.v1.ConfigMapProjection
-	(*SecretProjection)(nil),                       // 74: skiff.v1.SecretProjection
-	(*Deployment)(nil),                             // 75: skiff.v1.Deployment
-	(*DeploymentSpec)(nil),                         // 76: skiff.v1.DeploymentSpec
-	(*DeploymentStrategy)(nil),                     // 77: skiff.v1.DeploymentStrategy
-	(*RollingUpdateDeployment)(nil),                // 78: skiff.v1.RollingUpdateDeployment
-	(*DeploymentStatus)(nil),                       // 79: skiff.v1.DeploymentStatus
-	(*Endpoints)(nil),                              // 80: skiff.v1.Endpoints
-	(*EndpointSlice)(nil),                          // 81: skiff.v1.EndpointSlice
-	(*ServiceEndpoint)(nil),                        // 82: skiff.v1.ServiceEndpoint
-	(*EndpointConditions)(nil),                     // 83: skiff.v1.EndpointConditions
-	(*EndpointPort)(nil),                           // 84: skiff.v1.EndpointPort
-	(*Job)(nil),                                    // 85: skiff.v1.Job
-	(*JobSpec)(nil),                                // 86: skiff.v1.JobSpec
-	(*PodFailurePolicy)(nil),                       // 87: skiff.v1.PodFailurePolicy
-	(*PodFailurePolicyRule)(nil),                   // 88: skiff.v1.PodFailurePolicyRule
-	(*PodFailurePolicyOnExitCodesRequirement)(nil), // 89: skiff.v1.PodFailurePolicyOnExitCodesRequirement
-	(*JobStatus)(nil),                              // 90: skiff.v1.JobStatus
-	(*UncountedTerminatedPods)(nil),                // 91: skiff.v1.UncountedTerminatedPods
-	(*CronJob)(nil),                                // 92: skiff.v1.CronJob
-	(*CronJobSpec)(nil),                            // 93: skiff.v1.CronJobSpec
-	(*JobTemplateSpec)(nil),                        // 94: skiff.v1.JobTemplateSpec
-	(*CronJobStatus)(nil),                          // 95: skiff.v1.CronJobStatus
-	nil,                                            // 96: skiff.v1.ObjectMeta.LabelsEntry
-	nil,                                            // 97: skiff.v1.ObjectMeta.AnnotationsEntry
-	nil,                                            // 98: skiff.v1.LabelSelector.MatchLabelsEntry
-	nil,                                            // 99: skiff.v1.NodeStatus.CapacityEntry
-	nil,                                            // 100: skiff.v1.NodeStatus.AllocatableEntry
-	nil,                                            // 101: skiff.v1.PodSpec.NodeSelectorEntry
-	nil,                                            // 102: skiff.v1.ResourceRequirements.RequestsEntry
-	nil,                                            // 103: skiff.v1.ResourceRequirements.LimitsEntry
-	nil,                                            // 104: skiff.v1.ServiceSpec.SelectorEntry
-	nil,                                            // 105: skiff.v1.ConfigMap.DataEntry
-	nil,                                            // 106: skiff.v1.ConfigMap.BinaryDataEntry
-	nil,                                            // 107: skiff.v1.Secret.DataEntry
-	nil,                                            // 108: skiff.v1.Secret.StringDataEntry
-	(*timestamppb.Timestamp)(nil),                  // 109: google.protobuf.Timestamp
+	(*PodDNSConfig)(nil),                           // 16: skiff.v1.PodDNSConfig
+	(*PodDNSConfigOption)(nil),                     // 17: skiff.v1.PodDNSConfigOption
+	(*HostAlias)(nil),                              // 18: skiff.v1.HostAlias
+	(*PodSecurityContext)(nil),                     // 19: skiff.v1.PodSecurityContext
+	(*SeccompProfile)(nil),                         // 20: skiff.v1.SeccompProfile
+	(*Container)(nil),                              // 21: skiff.v1.Container
+	(*EnvVar)(nil),                                 // 22: skiff.v1.EnvVar
+	(*ContainerPort)(nil),                          // 23: skiff.v1.ContainerPort
+	(*ResourceRequirements)(nil),                   // 24: skiff.v1.ResourceRequirements
+	(*VolumeMount)(nil),                            // 25: skiff.v1.VolumeMount
+	(*Probe)(nil),                                  // 26: skiff.v1.Probe
+	(*ExecAction)(nil),                             // 27: skiff.v1.ExecAction
+	(*TCPSocketAction)(nil),                        // 28: skiff.v1.TCPSocketAction
+	(*HTTPGetAction)(nil),                          // 29: skiff.v1.HTTPGetAction
+	(*SecurityContext)(nil),                        // 30: skiff.v1.SecurityContext
+	(*Capabilities)(nil),                           // 31: skiff.v1.Capabilities
+	(*PodVolume)(nil),                              // 32: skiff.v1.PodVolume
+	(*DownwardAPIVolumeSource)(nil),                // 33: skiff.v1.DownwardAPIVolumeSource
+	(*DownwardAPIVolumeFile)(nil),                  // 34: skiff.v1.DownwardAPIVolumeFile
+	(*DownwardAPIProjection)(nil),                  // 35: skiff.v1.DownwardAPIProjection
+	(*ObjectFieldSelector)(nil),                    // 36: skiff.v1.ObjectFieldSelector
+	(*ResourceFieldSelector)(nil),                  // 37: skiff.v1.ResourceFieldSelector
+	(*EmptyDirSource)(nil),                         // 38: skiff.v1.EmptyDirSource
+	(*HostPathSource)(nil),                         // 39: skiff.v1.HostPathSource
+	(*VolumeClaimSource)(nil),                      // 40: skiff.v1.VolumeClaimSource
+	(*Toleration)(nil),                             // 41: skiff.v1.Toleration
+	(*PodStatus)(nil),                              // 42: skiff.v1.PodStatus
+	(*ContainerStatus)(nil),                        // 43: skiff.v1.ContainerStatus
+	(*ContainerState)(nil),                         // 44: skiff.v1.ContainerState
+	(*ContainerStateWaiting)(nil),                  // 45: skiff.v1.ContainerStateWaiting
+	(*ContainerStateRunning)(nil),                  // 46: skiff.v1.ContainerStateRunning
+	(*ContainerStateTerminated)(nil),               // 47: skiff.v1.ContainerStateTerminated
+	(*Service)(nil),                                // 48: skiff.v1.Service
+	(*ServiceSpec)(nil),                            // 49: skiff.v1.ServiceSpec
+	(*ServicePort)(nil),                            // 50: skiff.v1.ServicePort
+	(*ServiceStatus)(nil),                          // 51: skiff.v1.ServiceStatus
+	(*Volume)(nil),                                 // 52: skiff.v1.Volume
+	(*VolumeSpec)(nil),                             // 53: skiff.v1.VolumeSpec
+	(*LocalVolumeSource)(nil),                      // 54: skiff.v1.LocalVolumeSource
+	(*NFSVolumeSource)(nil),                        // 55: skiff.v1.NFSVolumeSource
+	(*VolumeStatus)(nil),                           // 56: skiff.v1.VolumeStatus
+	(*ReplicaSet)(nil),                             // 57: skiff.v1.ReplicaSet
+	(*ReplicaSetSpec)(nil),                         // 58: skiff.v1.ReplicaSetSpec
+	(*PodTemplateSpec)(nil),                        // 59: skiff.v1.PodTemplateSpec
+	(*ReplicaSetStatus)(nil),                       // 60: skiff.v1.ReplicaSetStatus
+	(*Autoscaler)(nil),                             // 61: skiff.v1.Autoscaler
+	(*AutoscalerSpec)(nil),                         // 62: skiff.v1.AutoscalerSpec
+	(*MetricSpec)(nil),                             // 63: skiff.v1.MetricSpec
+	(*ResourceMetricSource)(nil),                   // 64: skiff.v1.ResourceMetricSource
+	(*MetricTarget)(nil),                           // 65: skiff.v1.MetricTarget
+	(*AutoscalerBehavior)(nil),                     // 66: skiff.v1.AutoscalerBehavior
+	(*ScalingRules)(nil),                           // 67: skiff.v1.ScalingRules
+	(*AutoscalerStatus)(nil),                       // 68: skiff.v1.AutoscalerStatus
+	(*Event)(nil),                                  // 69: skiff.v1.Event
+	(*ObjectReference)(nil),                        // 70: skiff.v1.ObjectReference
+	(*ConfigMap)(nil),                              // 71: skiff.v1.ConfigMap
+	(*Secret)(nil),                                 // 72: skiff.v1.Secret
+	(*EnvVarSource)(nil),                           // 73: skiff.v1.EnvVarSource
+	(*KeySelector)(nil),                            // 74: skiff.v1.KeySelector
+	(*EnvFromSource)(nil),                          // 75: skiff.v1.EnvFromSource
+	(*ObjectRef)(nil),                              // 76: skiff.v1.ObjectRef
+	(*KeyToPath)(nil),                              // 77: skiff.v1.KeyToPath
+	(*ConfigMapVolumeSource)(nil),                  // 78: skiff.v1.ConfigMapVolumeSource
+	(*SecretVolumeSource)(nil),                     // 79: skiff.v1.SecretVolumeSource
+	(*ProjectedVolumeSource)(nil),                  // 80: skiff.v1.ProjectedVolumeSource
+	(*VolumeProjection)(nil),                       // 81: skiff.v1.VolumeProjection
+	(*ConfigMapProjection)(nil),                    // 82: skiff.v1.ConfigMapProjection
+	(*SecretProjection)(nil),                       // 83: skiff.v1.SecretProjection
+	(*Deployment)(nil),                             // 84: skiff.v1.Deployment
+	(*DeploymentSpec)(nil),                         // 85: skiff.v1.DeploymentSpec
+	(*DeploymentStrategy)(nil),                     // 86: skiff.v1.DeploymentStrategy
+	(*RollingUpdateDeployment)(nil),                // 87: skiff.v1.RollingUpdateDeployment
+	(*DeploymentStatus)(nil),                       // 88: skiff.v1.DeploymentStatus
+	(*Endpoints)(nil),                              // 89: skiff.v1.Endpoints
+	(*EndpointSlice)(nil),                          // 90: skiff.v1.EndpointSlice
+	(*ServiceEndpoint)(nil),                        // 91: skiff.v1.ServiceEndpoint
+	(*EndpointConditions)(nil),                     // 92: skiff.v1.EndpointConditions
+	(*EndpointPort)(nil),                           // 93: skiff.v1.EndpointPort
+	(*Job)(nil),                                    // 94: skiff.v1.Job
+	(*JobSpec)(nil),                                // 95: skiff.v1.JobSpec
+	(*PodFailurePolicy)(nil),                       // 96: skiff.v1.PodFailurePolicy
+	(*PodFailurePolicyRule)(nil),                   // 97: skiff.v1.PodFailurePolicyRule
+	(*PodFailurePolicyOnExitCodesRequirement)(nil), // 98: skiff.v1.PodFailurePolicyOnExitCodesRequirement
+	(*JobStatus)(nil),                              // 99: skiff.v1.JobStatus
+	(*UncountedTerminatedPods)(nil),                // 100: skiff.v1.UncountedTerminatedPods
+	(*CronJob)(nil),                                // 101: skiff.v1.CronJob
+	(*CronJobSpec)(nil),                            // 102: skiff.v1.CronJobSpec
+	(*JobTemplateSpec)(nil),                        // 103: skiff.v1.JobTemplateSpec
+	(*CronJobStatus)(nil),                          // 104: skiff.v1.CronJobStatus
+	nil,                                            // 105: skiff.v1.ObjectMeta.LabelsEntry
+	nil,                                            // 106: skiff.v1.ObjectMeta.AnnotationsEntry
+	nil,                                            // 107: skiff.v1.LabelSelector.MatchLabelsEntry
+	nil,                                            // 108: skiff.v1.NodeStatus.CapacityEntry
+	nil,                                            // 109: skiff.v1.NodeStatus.AllocatableEntry
+	nil,                                            // 110: skiff.v1.PodSpec.NodeSelectorEntry
+	nil,                                            // 111: skiff.v1.ResourceRequirements.RequestsEntry
+	nil,                                            // 112: skiff.v1.ResourceRequirements.LimitsEntry
+	nil,                                            // 113: skiff.v1.ServiceSpec.SelectorEntry
+	nil,                                            // 114: skiff.v1.ConfigMap.DataEntry
+	nil,                                            // 115: skiff.v1.ConfigMap.BinaryDataEntry
+	nil,                                            // 116: skiff.v1.Secret.DataEntry
+	nil,                                            // 117: skiff.v1.Secret.StringDataEntry
+	(*timestamppb.Timestamp)(nil),                  // 118: google.protobuf.Timestamp
 }
 var file_skiff_v1_objects_proto_depIdxs = []int32{
-	96,  // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
-	97,  // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
-	109, // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	109, // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	105, // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
+	106, // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
+	118, // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	118, // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
 	2,   // 4: skiff.v1.ObjectMeta.owner_references:type_name -> skiff.v1.OwnerReference
 	1,   // 5: skiff.v1.ObjectMeta.applied_as:type_name -> skiff.v1.TypeMeta
-	98,  // 6: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
+	107, // 6: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
 	4,   // 7: skiff.v1.LabelSelector.match_expressions:type_name -> skiff.v1.LabelSelectorRequirement
-	109, // 8: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
-	109, // 9: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	118, // 8: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
+	118, // 9: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
 	0,   // 10: skiff.v1.Namespace.metadata:type_name -> skiff.v1.ObjectMeta
 	7,   // 11: skiff.v1.Namespace.status:type_name -> skiff.v1.NamespaceStatus
 	0,   // 12: skiff.v1.Node.metadata:type_name -> skiff.v1.ObjectMeta
 	9,   // 13: skiff.v1.Node.spec:type_name -> skiff.v1.NodeSpec
 	11,  // 14: skiff.v1.Node.status:type_name -> skiff.v1.NodeStatus
 	10,  // 15: skiff.v1.NodeSpec.taints:type_name -> skiff.v1.Taint
-	109, // 16: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
-	99,  // 17: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
-	100, // 18: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
+	118, // 16: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
+	108, // 17: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
+	109, // 18: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
 	5,   // 19: skiff.v1.NodeStatus.conditions:type_name -> skiff.v1.Condition
 	12,  // 20: skiff.v1.NodeStatus.addresses:type_name -> skiff.v1.NodeAddress
 	13,  // 21: skiff.v1.NodeStatus.node_info:type_name -> skiff.v1.NodeSystemInfo
 	0,   // 22: skiff.v1.Pod.metadata:type_name -> skiff.v1.ObjectMeta
 	15,  // 23: skiff.v1.Pod.spec:type_name -> skiff.v1.PodSpec
-	33,  // 24: skiff.v1.Pod.status:type_name -> skiff.v1.PodStatus
-	17,  // 25: skiff.v1.PodSpec.containers:type_name -> skiff.v1.Container
-	28,  // 26: skiff.v1.PodSpec.volumes:type_name -> skiff.v1.PodVolume
-	101, // 27: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
-	32,  // 28: skiff.v1.PodSpec.tolerations:type_name -> skiff.v1.Toleration
-	16,  // 29: skiff.v1.PodSpec.security_context:type_name -> skiff.v1.PodSecurityContext
-	18,  // 30: skiff.v1.Container.env:type_name -> skiff.v1.EnvVar
-	19,  // 31: skiff.v1.Container.ports:type_name -> skiff.v1.ContainerPort
-	20,  // 32: skiff.v1.Container.resources:type_name -> skiff.v1.ResourceRequirements
-	21,  // 33: skiff.v1.Container.volume_mounts:type_name -> skiff.v1.VolumeMount
-	22,  // 34: skiff.v1.Container.liveness_probe:type_name -> skiff.v1.Probe
-	22,  // 35: skiff.v1.Container.readiness_probe:type_name -> skiff.v1.Probe
-	26,  // 36: skiff.v1.Container.security_context:type_name -> skiff.v1.SecurityContext
-	66,  // 37: skiff.v1.Container.env_from:type_name -> skiff.v1.EnvFromSource
-	64,  // 38: skiff.v1.EnvVar.value_from:type_name -> skiff.v1.EnvVarSource
-	102, // 39: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
-	103, // 40: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
-	23,  // 41: skiff.v1.Probe.exec:type_name -> skiff.v1.ExecAction
-	24,  // 42: skiff.v1.Probe.tcp_socket:type_name -> skiff.v1.TCPSocketAction
-	25,  // 43: skiff.v1.Probe.http_get:type_name -> skiff.v1.HTTPGetAction
-	27,  // 44: skiff.v1.SecurityContext.capabilities:type_name -> skiff.v1.Capabilities
-	29,  // 45: skiff.v1.PodVolume.empty_dir:type_name -> skiff.v1.EmptyDirSource
-	30,  // 46: skiff.v1.PodVolume.host_path:type_name -> skiff.v1.HostPathSource
-	31,  // 47: skiff.v1.PodVolume.volume:type_name -> skiff.v1.VolumeClaimSource
-	69,  // 48: skiff.v1.PodVolume.config_map:type_name -> skiff.v1.ConfigMapVolumeSource
-	70,  // 49: skiff.v1.PodVolume.secret:type_name -> skiff.v1.SecretVolumeSource
-	71,  // 50: skiff.v1.PodVolume.projected:type_name -> skiff.v1.ProjectedVolumeSource
-	5,   // 51: skiff.v1.PodStatus.conditions:type_name -> skiff.v1.Condition
-	109, // 52: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
-	34,  // 53: skiff.v1.PodStatus.container_statuses:type_name -> skiff.v1.ContainerStatus
-	35,  // 54: skiff.v1.ContainerStatus.state:type_name -> skiff.v1.ContainerState
-	35,  // 55: skiff.v1.ContainerStatus.last_state:type_name -> skiff.v1.ContainerState
-	36,  // 56: skiff.v1.ContainerState.waiting:type_name -> skiff.v1.ContainerStateWaiting
-	37,  // 57: skiff.v1.ContainerState.running:type_name -> skiff.v1.ContainerStateRunning
-	38,  // 58: skiff.v1.ContainerState.terminated:type_name -> skiff.v1.ContainerStateTerminated
-	109, // 59: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	109, // 60: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	109, // 61: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
-	0,   // 62: skiff.v1.Service.metadata:type_name -> skiff.v1.ObjectMeta
-	40,  // 63: skiff.v1.Service.spec:type_name -> skiff.v1.ServiceSpec
-	42,  // 64: skiff.v1.Service.status:type_name -> skiff.v1.ServiceStatus
-	104, // 65: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
-	41,  // 66: skiff.v1.ServiceSpec.ports:type_name -> skiff.v1.ServicePort
-	0,   // 67: skiff.v1.Volume.metadata:type_name -> skiff.v1.ObjectMeta
-	44,  // 68: skiff.v1.Volume.spec:type_name -> skiff.v1.VolumeSpec
-	47,  // 69: skiff.v1.Volume.status:type_name -> skiff.v1.VolumeStatus
-	45,  // 70: skiff.v1.VolumeSpec.local:type_name -> skiff.v1.LocalVolumeSource
-	30,  // 71: skiff.v1.VolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
-	46,  // 72: skiff.v1.VolumeSpec.nfs:type_name -> skiff.v1.NFSVolumeSource
-	0,   // 73: skiff.v1.ReplicaSet.metadata:type_name -> skiff.v1.ObjectMeta
-	49,  // 74: skiff.v1.ReplicaSet.spec:type_name -> skiff.v1.ReplicaSetSpec
-	51,  // 75: skiff.v1.ReplicaSet.status:type_name -> skiff.v1.ReplicaSetStatus
-	3,   // 76: skiff.v1.ReplicaSetSpec.selector:type_name -> skiff.v1.LabelSelector
-	50,  // 77: skiff.v1.ReplicaSetSpec.template:type_name -> skiff.v1.PodTemplateSpec
-	0,   // 78: skiff.v1.PodTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
-	15,  // 79: skiff.v1.PodTemplateSpec.spec:type_name -> skiff.v1.PodSpec
-	5,   // 80: skiff.v1.ReplicaSetStatus.conditions:type_name -> skiff.v1.Condition
-	0,   // 81: skiff.v1.Autoscaler.metadata:type_name -> skiff.v1.ObjectMeta
-	53,  // 82: skiff.v1.Autoscaler.spec:type_name -> skiff.v1.AutoscalerSpec
-	59,  // 83: skiff.v1.Autoscaler.status:type_name -> skiff.v1.AutoscalerStatus
-	54,  // 84: skiff.v1.AutoscalerSpec.metrics:type_name -> skiff.v1.MetricSpec
-	57,  // 85: skiff.v1.AutoscalerSpec.behavior:type_name -> skiff.v1.AutoscalerBehavior
-	55,  // 86: skiff.v1.MetricSpec.resource:type_name -> skiff.v1.ResourceMetricSource
-	56,  // 87: skiff.v1.ResourceMetricSource.target:type_name -> skiff.v1.MetricTarget
-	58,  // 88: skiff.v1.AutoscalerBehavior.scale_up:type_name -> skiff.v1.ScalingRules
-	58,  // 89: skiff.v1.AutoscalerBehavior.scale_down:type_name -> skiff.v1.ScalingRules
-	109, // 90: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
-	5,   // 91: skiff.v1.AutoscalerStatus.conditions:type_name -> skiff.v1.Condition
-	0,   // 92: skiff.v1.Event.metadata:type_name -> skiff.v1.ObjectMeta
-	61,  // 93: skiff.v1.Event.involved_object:type_name -> skiff.v1.ObjectReference
-	109, // 94: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	109, // 95: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
-	0,   // 96: skiff.v1.ConfigMap.metadata:type_name -> skiff.v1.ObjectMeta
-	105, // 97: skiff.v1.ConfigMap.data:type_name -> skiff.v1.ConfigMap.DataEntry
-	106, // 98: skiff.v1.ConfigMap.binary_data:type_name -> skiff.v1.ConfigMap.BinaryDataEntry
-	0,   // 99: skiff.v1.Secret.metadata:type_name -> skiff.v1.ObjectMeta
-	107, // 100: skiff.v1.Secret.data:type_name -> skiff.v1.Secret.DataEntry
-	108, // 101: skiff.v1.Secret.string_data:type_name -> skiff.v1.Secret.StringDataEntry
-	65,  // 102: skiff.v1.EnvVarSource.config_map_key_ref:type_name -> skiff.v1.KeySelector
-	65,  // 103: skiff.v1.EnvVarSource.secret_key_ref:type_name -> skiff.v1.KeySelector
-	67,  // 104: skiff.v1.EnvFromSource.config_map_ref:type_name -> skiff.v1.ObjectRef
-	67,  // 105: skiff.v1.EnvFromSource.secret_ref:type_name -> skiff.v1.ObjectRef
-	68,  // 106: skiff.v1.ConfigMapVolumeSource.items:type_name -> skiff.v1.KeyToPath
-	68,  // 107: skiff.v1.SecretVolumeSource.items:type_name -> skiff.v1.KeyToPath
-	72,  // 108: skiff.v1.ProjectedVolumeSource.sources:type_name -> skiff.v1.VolumeProjection
-	73,  // 109: skiff.v1.VolumeProjection.config_map:type_name -> skiff.v1.ConfigMapProjection
-	74,  // 110: skiff.v1.VolumeProjection.secret:type_name -> skiff.v1.SecretProjection
-	68,  // 111: skiff.v1.ConfigMapProjection.items:type_name -> skiff.v1.KeyToPath
-	68,  // 112: skiff.v1.SecretProjection.items:type_name -> skiff.v1.KeyToPath
-	0,   // 113: skiff.v1.Deployment.metadata:type_name -> skiff.v1.ObjectMeta
-	76,  // 114: skiff.v1.Deployment.spec:type_name -> skiff.v1.DeploymentSpec
-	79,  // 115: skiff.v1.Deployment.status:type_name -> skiff.v1.DeploymentStatus
-	3,   // 116: skiff.v1.DeploymentSpec.selector:type_name -> skiff.v1.LabelSelector
-	50,  // 117: skiff.v1.DeploymentSpec.template:type_name -> skiff.v1.PodTemplateSpec
-	77,  // 118: skiff.v1.DeploymentSpec.strategy:type_name -> skiff.v1.DeploymentStrategy
-	78,  // 119: skiff.v1.DeploymentStrategy.rolling_update:type_name -> skiff.v1.RollingUpdateDeployment
-	5,   // 120: skiff.v1.DeploymentStatus.conditions:type_name -> skiff.v1.Condition
-	0,   // 121: skiff.v1.Endpoints.metadata:type_name -> skiff.v1.ObjectMeta
-	81,  // 122: skiff.v1.Endpoints.slices:type_name -> skiff.v1.EndpointSlice
-	82,  // 123: skiff.v1.EndpointSlice.endpoints:type_name -> skiff.v1.ServiceEndpoint
-	84,  // 124: skiff.v1.EndpointSlice.ports:type_name -> skiff.v1.EndpointPort
-	83,  // 125: skiff.v1.ServiceEndpoint.conditions:type_name -> skiff.v1.EndpointConditions
-	61,  // 126: skiff.v1.ServiceEndpoint.target_ref:type_name -> skiff.v1.ObjectReference
-	0,   // 127: skiff.v1.Job.metadata:type_name -> skiff.v1.ObjectMeta
-	86,  // 128: skiff.v1.Job.spec:type_name -> skiff.v1.JobSpec
-	90,  // 129: skiff.v1.Job.status:type_name -> skiff.v1.JobStatus
-	87,  // 130: skiff.v1.JobSpec.pod_failure_policy:type_name -> skiff.v1.PodFailurePolicy
-	3,   // 131: skiff.v1.JobSpec.selector:type_name -> skiff.v1.LabelSelector
-	50,  // 132: skiff.v1.JobSpec.template:type_name -> skiff.v1.PodTemplateSpec
-	88,  // 133: skiff.v1.PodFailurePolicy.rules:type_name -> skiff.v1.PodFailurePolicyRule
-	89,  // 134: skiff.v1.PodFailurePolicyRule.on_exit_codes:type_name -> skiff.v1.PodFailurePolicyOnExitCodesRequirement
-	5,   // 135: skiff.v1.JobStatus.conditions:type_name -> skiff.v1.Condition
-	109, // 136: skiff.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
-	109, // 137: skiff.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
-	91,  // 138: skiff.v1.JobStatus.uncounted_terminated_pods:type_name -> skiff.v1.UncountedTerminatedPods
-	0,   // 139: skiff.v1.CronJob.metadata:type_name -> skiff.v1.ObjectMeta
-	93,  // 140: skiff.v1.CronJob.spec:type_name -> skiff.v1.CronJobSpec
-	95,  // 141: skiff.v1.CronJob.status:type_name -> skiff.v1.CronJobStatus
-	94,  // 142: skiff.v1.CronJobSpec.job_template:type_name -> skiff.v1.JobTemplateSpec
-	0,   // 143: skiff.v1.JobTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
-	86,  // 144: skiff.v1.JobTemplateSpec.spec:type_name -> skiff.v1.JobSpec
-	61,  // 145: skiff.v1.CronJobStatus.active:type_name -> skiff.v1.ObjectReference
-	109, // 146: skiff.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
-	109, // 147: skiff.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
-	148, // [148:148] is the sub-list for method output_type
-	148, // [148:148] is the sub-list for method input_type
-	148, // [148:148] is the sub-list for extension type_name
-	148, // [148:148] is the sub-list for extension extendee
-	0,   // [0:148] is the sub-list for field type_name
+	42,  // 24: skiff.v1.Pod.status:type_name -> skiff.v1.PodStatus
+	21,  // 25: skiff.v1.PodSpec.containers:type_name -> skiff.v1.Container
+	32,  // 26: skiff.v1.PodSpec.volumes:type_name -> skiff.v1.PodVolume
+	110, // 27: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
+	41,  // 28: skiff.v1.PodSpec.tolerations:type_name -> skiff.v1.Toleration
+	19,  // 29: skiff.v1.PodSpec.security_context:type_name -> skiff.v1.PodSecurityContext
+	16,  // 30: skiff.v1.PodSpec.dns_config:type_name -> skiff.v1.PodDNSConfig
+	18,  // 31: skiff.v1.PodSpec.host_aliases:type_name -> skiff.v1.HostAlias
+	17,  // 32: skiff.v1.PodDNSConfig.options:type_name -> skiff.v1.PodDNSConfigOption
+	20,  // 33: skiff.v1.PodSecurityContext.seccomp_profile:type_name -> skiff.v1.SeccompProfile
+	22,  // 34: skiff.v1.Container.env:type_name -> skiff.v1.EnvVar
+	23,  // 35: skiff.v1.Container.ports:type_name -> skiff.v1.ContainerPort
+	24,  // 36: skiff.v1.Container.resources:type_name -> skiff.v1.ResourceRequirements
+	25,  // 37: skiff.v1.Container.volume_mounts:type_name -> skiff.v1.VolumeMount
+	26,  // 38: skiff.v1.Container.liveness_probe:type_name -> skiff.v1.Probe
+	26,  // 39: skiff.v1.Container.readiness_probe:type_name -> skiff.v1.Probe
+	30,  // 40: skiff.v1.Container.security_context:type_name -> skiff.v1.SecurityContext
+	75,  // 41: skiff.v1.Container.env_from:type_name -> skiff.v1.EnvFromSource
+	73,  // 42: skiff.v1.EnvVar.value_from:type_name -> skiff.v1.EnvVarSource
+	111, // 43: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
+	112, // 44: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
+	27,  // 45: skiff.v1.Probe.exec:type_name -> skiff.v1.ExecAction
+	28,  // 46: skiff.v1.Probe.tcp_socket:type_name -> skiff.v1.TCPSocketAction
+	29,  // 47: skiff.v1.Probe.http_get:type_name -> skiff.v1.HTTPGetAction
+	31,  // 48: skiff.v1.SecurityContext.capabilities:type_name -> skiff.v1.Capabilities
+	20,  // 49: skiff.v1.SecurityContext.seccomp_profile:type_name -> skiff.v1.SeccompProfile
+	38,  // 50: skiff.v1.PodVolume.empty_dir:type_name -> skiff.v1.EmptyDirSource
+	39,  // 51: skiff.v1.PodVolume.host_path:type_name -> skiff.v1.HostPathSource
+	40,  // 52: skiff.v1.PodVolume.volume:type_name -> skiff.v1.VolumeClaimSource
+	78,  // 53: skiff.v1.PodVolume.config_map:type_name -> skiff.v1.ConfigMapVolumeSource
+	79,  // 54: skiff.v1.PodVolume.secret:type_name -> skiff.v1.SecretVolumeSource
+	80,  // 55: skiff.v1.PodVolume.projected:type_name -> skiff.v1.ProjectedVolumeSource
+	33,  // 56: skiff.v1.PodVolume.downward_api:type_name -> skiff.v1.DownwardAPIVolumeSource
+	34,  // 57: skiff.v1.DownwardAPIVolumeSource.items:type_name -> skiff.v1.DownwardAPIVolumeFile
+	36,  // 58: skiff.v1.DownwardAPIVolumeFile.field_ref:type_name -> skiff.v1.ObjectFieldSelector
+	37,  // 59: skiff.v1.DownwardAPIVolumeFile.resource_field_ref:type_name -> skiff.v1.ResourceFieldSelector
+	34,  // 60: skiff.v1.DownwardAPIProjection.items:type_name -> skiff.v1.DownwardAPIVolumeFile
+	5,   // 61: skiff.v1.PodStatus.conditions:type_name -> skiff.v1.Condition
+	118, // 62: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	43,  // 63: skiff.v1.PodStatus.container_statuses:type_name -> skiff.v1.ContainerStatus
+	44,  // 64: skiff.v1.ContainerStatus.state:type_name -> skiff.v1.ContainerState
+	44,  // 65: skiff.v1.ContainerStatus.last_state:type_name -> skiff.v1.ContainerState
+	45,  // 66: skiff.v1.ContainerState.waiting:type_name -> skiff.v1.ContainerStateWaiting
+	46,  // 67: skiff.v1.ContainerState.running:type_name -> skiff.v1.ContainerStateRunning
+	47,  // 68: skiff.v1.ContainerState.terminated:type_name -> skiff.v1.ContainerStateTerminated
+	118, // 69: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	118, // 70: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	118, // 71: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	0,   // 72: skiff.v1.Service.metadata:type_name -> skiff.v1.ObjectMeta
+	49,  // 73: skiff.v1.Service.spec:type_name -> skiff.v1.ServiceSpec
+	51,  // 74: skiff.v1.Service.status:type_name -> skiff.v1.ServiceStatus
+	113, // 75: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
+	50,  // 76: skiff.v1.ServiceSpec.ports:type_name -> skiff.v1.ServicePort
+	0,   // 77: skiff.v1.Volume.metadata:type_name -> skiff.v1.ObjectMeta
+	53,  // 78: skiff.v1.Volume.spec:type_name -> skiff.v1.VolumeSpec
+	56,  // 79: skiff.v1.Volume.status:type_name -> skiff.v1.VolumeStatus
+	54,  // 80: skiff.v1.VolumeSpec.local:type_name -> skiff.v1.LocalVolumeSource
+	39,  // 81: skiff.v1.VolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
+	55,  // 82: skiff.v1.VolumeSpec.nfs:type_name -> skiff.v1.NFSVolumeSource
+	0,   // 83: skiff.v1.ReplicaSet.metadata:type_name -> skiff.v1.ObjectMeta
+	58,  // 84: skiff.v1.ReplicaSet.spec:type_name -> skiff.v1.ReplicaSetSpec
+	60,  // 85: skiff.v1.ReplicaSet.status:type_name -> skiff.v1.ReplicaSetStatus
+	3,   // 86: skiff.v1.ReplicaSetSpec.selector:type_name -> skiff.v1.LabelSelector
+	59,  // 87: skiff.v1.ReplicaSetSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	0,   // 88: skiff.v1.PodTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
+	15,  // 89: skiff.v1.PodTemplateSpec.spec:type_name -> skiff.v1.PodSpec
+	5,   // 90: skiff.v1.ReplicaSetStatus.conditions:type_name -> skiff.v1.Condition
+	0,   // 91: skiff.v1.Autoscaler.metadata:type_name -> skiff.v1.ObjectMeta
+	62,  // 92: skiff.v1.Autoscaler.spec:type_name -> skiff.v1.AutoscalerSpec
+	68,  // 93: skiff.v1.Autoscaler.status:type_name -> skiff.v1.AutoscalerStatus
+	63,  // 94: skiff.v1.AutoscalerSpec.metrics:type_name -> skiff.v1.MetricSpec
+	66,  // 95: skiff.v1.AutoscalerSpec.behavior:type_name -> skiff.v1.AutoscalerBehavior
+	64,  // 96: skiff.v1.MetricSpec.resource:type_name -> skiff.v1.ResourceMetricSource
+	65,  // 97: skiff.v1.ResourceMetricSource.target:type_name -> skiff.v1.MetricTarget
+	67,  // 98: skiff.v1.AutoscalerBehavior.scale_up:type_name -> skiff.v1.ScalingRules
+	67,  // 99: skiff.v1.AutoscalerBehavior.scale_down:type_name -> skiff.v1.ScalingRules
+	118, // 100: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
+	5,   // 101: skiff.v1.AutoscalerStatus.conditions:type_name -> skiff.v1.Condition
+	0,   // 102: skiff.v1.Event.metadata:type_name -> skiff.v1.ObjectMeta
+	70,  // 103: skiff.v1.Event.involved_object:type_name -> skiff.v1.ObjectReference
+	118, // 104: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	118, // 105: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	0,   // 106: skiff.v1.ConfigMap.metadata:type_name -> skiff.v1.ObjectMeta
+	114, // 107: skiff.v1.ConfigMap.data:type_name -> skiff.v1.ConfigMap.DataEntry
+	115, // 108: skiff.v1.ConfigMap.binary_data:type_name -> skiff.v1.ConfigMap.BinaryDataEntry
+	0,   // 109: skiff.v1.Secret.metadata:type_name -> skiff.v1.ObjectMeta
+	116, // 110: skiff.v1.Secret.data:type_name -> skiff.v1.Secret.DataEntry
+	117, // 111: skiff.v1.Secret.string_data:type_name -> skiff.v1.Secret.StringDataEntry
+	74,  // 112: skiff.v1.EnvVarSource.config_map_key_ref:type_name -> skiff.v1.KeySelector
+	74,  // 113: skiff.v1.EnvVarSource.secret_key_ref:type_name -> skiff.v1.KeySelector
+	36,  // 114: skiff.v1.EnvVarSource.field_ref:type_name -> skiff.v1.ObjectFieldSelector
+	37,  // 115: skiff.v1.EnvVarSource.resource_field_ref:type_name -> skiff.v1.ResourceFieldSelector
+	76,  // 116: skiff.v1.EnvFromSource.config_map_ref:type_name -> skiff.v1.ObjectRef
+	76,  // 117: skiff.v1.EnvFromSource.secret_ref:type_name -> skiff.v1.ObjectRef
+	77,  // 118: skiff.v1.ConfigMapVolumeSource.items:type_name -> skiff.v1.KeyToPath
+	77,  // 119: skiff.v1.SecretVolumeSource.items:type_name -> skiff.v1.KeyToPath
+	81,  // 120: skiff.v1.ProjectedVolumeSource.sources:type_name -> skiff.v1.VolumeProjection
+	82,  // 121: skiff.v1.VolumeProjection.config_map:type_name -> skiff.v1.ConfigMapProjection
+	83,  // 122: skiff.v1.VolumeProjection.secret:type_name -> skiff.v1.SecretProjection
+	35,  // 123: skiff.v1.VolumeProjection.downward_api:type_name -> skiff.v1.DownwardAPIProjection
+	77,  // 124: skiff.v1.ConfigMapProjection.items:type_name -> skiff.v1.KeyToPath
+	77,  // 125: skiff.v1.SecretProjection.items:type_name -> skiff.v1.KeyToPath
+	0,   // 126: skiff.v1.Deployment.metadata:type_name -> skiff.v1.ObjectMeta
+	85,  // 127: skiff.v1.Deployment.spec:type_name -> skiff.v1.DeploymentSpec
+	88,  // 128: skiff.v1.Deployment.status:type_name -> skiff.v1.DeploymentStatus
+	3,   // 129: skiff.v1.DeploymentSpec.selector:type_name -> skiff.v1.LabelSelector
+	59,  // 130: skiff.v1.DeploymentSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	86,  // 131: skiff.v1.DeploymentSpec.strategy:type_name -> skiff.v1.DeploymentStrategy
+	87,  // 132: skiff.v1.DeploymentStrategy.rolling_update:type_name -> skiff.v1.RollingUpdateDeployment
+	5,   // 133: skiff.v1.DeploymentStatus.conditions:type_name -> skiff.v1.Condition
+	0,   // 134: skiff.v1.Endpoints.metadata:type_name -> skiff.v1.ObjectMeta
+	90,  // 135: skiff.v1.Endpoints.slices:type_name -> skiff.v1.EndpointSlice
+	91,  // 136: skiff.v1.EndpointSlice.endpoints:type_name -> skiff.v1.ServiceEndpoint
+	93,  // 137: skiff.v1.EndpointSlice.ports:type_name -> skiff.v1.EndpointPort
+	92,  // 138: skiff.v1.ServiceEndpoint.conditions:type_name -> skiff.v1.EndpointConditions
+	70,  // 139: skiff.v1.ServiceEndpoint.target_ref:type_name -> skiff.v1.ObjectReference
+	0,   // 140: skiff.v1.Job.metadata:type_name -> skiff.v1.ObjectMeta
+	95,  // 141: skiff.v1.Job.spec:type_name -> skiff.v1.JobSpec
+	99,  // 142: skiff.v1.Job.status:type_name -> skiff.v1.JobStatus
+	96,  // 143: skiff.v1.JobSpec.pod_failure_policy:type_name -> skiff.v1.PodFailurePolicy
+	3,   // 144: skiff.v1.JobSpec.selector:type_name -> skiff.v1.LabelSelector
+	59,  // 145: skiff.v1.JobSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	97,  // 146: skiff.v1.PodFailurePolicy.rules:type_name -> skiff.v1.PodFailurePolicyRule
+	98,  // 147: skiff.v1.PodFailurePolicyRule.on_exit_codes:type_name -> skiff.v1.PodFailurePolicyOnExitCodesRequirement
+	5,   // 148: skiff.v1.JobStatus.conditions:type_name -> skiff.v1.Condition
+	118, // 149: skiff.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
+	118, // 150: skiff.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
+	100, // 151: skiff.v1.JobStatus.uncounted_terminated_pods:type_name -> skiff.v1.UncountedTerminatedPods
+	0,   // 152: skiff.v1.CronJob.metadata:type_name -> skiff.v1.ObjectMeta
+	102, // 153: skiff.v1.CronJob.spec:type_name -> skiff.v1.CronJobSpec
+	104, // 154: skiff.v1.CronJob.status:type_name -> skiff.v1.CronJobStatus
+	103, // 155: skiff.v1.CronJobSpec.job_template:type_name -> skiff.v1.JobTemplateSpec
+	0,   // 156: skiff.v1.JobTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
+	95,  // 157: skiff.v1.JobTemplateSpec.spec:type_name -> skiff.v1.JobSpec
+	70,  // 158: skiff.v1.CronJobStatus.active:type_name -> skiff.v1.ObjectReference
+	118, // 159: skiff.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
+	118, // 160: skiff.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
+	161, // [161:161] is the sub-list for method output_type
+	161, // [161:161] is the sub-list for method input_type
+	161, // [161:161] is the sub-list for extension type_name
+	161, // [161:161] is the sub-list for extension extendee
+	0,   // [0:161] is the sub-list for field type_name
 }
 
 func init() { file_skiff_v1_objects_proto_init() }
@@ -7459,34 +8177,37 @@ func file_skiff_v1_objects_proto_init() {
 		return
 	}
 	file_skiff_v1_objects_proto_msgTypes[15].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[16].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[26].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[32].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[49].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[53].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[56].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[17].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[19].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[30].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[33].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[34].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[41].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[58].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[59].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[62].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[63].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[65].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[67].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[68].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[69].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[70].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[71].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[73].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[72].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[74].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[76].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[86].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[93].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[77].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[78].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[79].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[80].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[82].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[83].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[85].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[95].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[102].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_skiff_v1_objects_proto_rawDesc), len(file_skiff_v1_objects_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   109,
+			NumMessages:   118,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

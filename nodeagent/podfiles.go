@@ -1,0 +1,62 @@
+package nodeagent
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+
+	"github.com/skiff-sh/skiff/nodeagent/network"
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+// podResolvConf renders the pod's /etc/resolv.conf per its dnsPolicy:
+// ClusterFirst (and ClusterFirstWithHostNet: skiff has no host network)
+// the cluster DNS, Default the node's resolver, None only dnsConfig; the
+// pod's dnsConfig is added to each.
+func (a *Agent) podResolvConf(pod *skiffv1.Pod) ([]byte, error) {
+	var base network.Resolver
+	switch p := pod.GetSpec().GetDnsPolicy(); p {
+	case "", "ClusterFirst", "ClusterFirstWithHostNet":
+		dns, err := netip.ParseAddr(a.cfg.ClusterDNS)
+		if err != nil {
+			return nil, fmt.Errorf("cluster DNS address %q: %w", a.cfg.ClusterDNS, err)
+		}
+		base = network.ClusterFirst(dns, pod.Metadata.Namespace, a.cfg.ClusterDomain)
+	case "Default":
+		b, err := os.ReadFile(a.cfg.ResolvConf)
+		if err != nil {
+			return nil, fmt.Errorf("dnsPolicy Default: the node's resolver: %w", err)
+		}
+		base = network.ParseResolvConf(b)
+	case "None":
+	default:
+		return nil, fmt.Errorf("dnsPolicy %q is not one of ClusterFirst, ClusterFirstWithHostNet, Default, None", p)
+	}
+	c := pod.GetSpec().GetDnsConfig()
+	extra := network.Resolver{Nameservers: c.GetNameservers(), Searches: c.GetSearches()}
+	for _, o := range c.GetOptions() {
+		extra.Options = append(extra.Options, network.ResolverOption{Name: o.Name, Value: o.GetValue(), HasValue: o.Value != nil})
+	}
+	return base.With(extra).Render(), nil
+}
+
+func hostAliases(pod *skiffv1.Pod) []network.HostAlias {
+	var out []network.HostAlias
+	for _, h := range pod.GetSpec().GetHostAliases() {
+		out = append(out, network.HostAlias{IP: h.Ip, Hostnames: h.Hostnames})
+	}
+	return out
+}
+
+// hostPorts are the ports the pod's containers publish on the node.
+func hostPorts(pod *skiffv1.Pod) []network.HostPort {
+	var out []network.HostPort
+	for _, c := range pod.GetSpec().GetContainers() {
+		for _, p := range c.Ports {
+			if p.HostPort != 0 {
+				out = append(out, network.HostPort{HostPort: uint16(p.HostPort), ContainerPort: uint16(p.ContainerPort), Protocol: p.Protocol})
+			}
+		}
+	}
+	return out
+}
