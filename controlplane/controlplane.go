@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 
@@ -54,7 +55,18 @@ type Config struct {
 	TLSSANs []string
 	// RotateSecretKey adds a key that encrypts Secrets from now on.
 	RotateSecretKey bool
-	Logger          *slog.Logger
+	// ClusterInit makes the embedded etcd the first member of a cluster of
+	// servers; JoinServer (https://host:port of a running server) with
+	// JoinToken (its server token) joins one. ServerName names this
+	// server's member (default: kept in the data dir, hostname-<random>);
+	// EtcdPeerListen is where the member serves its peers (default: the
+	// --listen host, port 2380).
+	ClusterInit    bool
+	JoinServer     string
+	JoinToken      string
+	ServerName     string
+	EtcdPeerListen string
+	Logger         *slog.Logger
 	Metrics         *prometheus.Registry
 }
 
@@ -66,6 +78,8 @@ type ControlPlane struct {
 	// etcdEndpoints and etcdTLS reach the etcd in use, for leader election.
 	etcdEndpoints []string
 	etcdTLS       *tls.Config
+	// etcd is the server's own client of it (server list, joins).
+	etcd *clientv3.Client
 }
 
 // Start starts the API server (with the usage, join and token services,
@@ -79,19 +93,23 @@ func Start(ctx context.Context, g *errgroup.Group, cfg Config) (*ControlPlane, e
 	}
 	log := cfg.Logger
 	usage := apiserver.NewUsageService(time.Minute)
+	if err := makeDataDir(cfg.DataDir, log); err != nil {
+		return nil, err
+	}
+	member, err := prepareCluster(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	joins := &serverJoinService{}
 	acfg := apiserver.Config{
 		DataDir: cfg.DataDir, Listen: cfg.Listen, EtcdListen: cfg.EtcdListen,
 		EtcdEndpoints: cfg.EtcdEndpoints, EtcdTLS: cfg.EtcdTLS, ClusterCIDR: cfg.ClusterCIDR,
 		Logger: log.With("component", "apiserver"), Registerer: cfg.Metrics,
-		RegisterServices: usage.Register,
+		RegisterServices: func(g *grpc.Server) { usage.Register(g); joins.register(g) },
 		RotateSecretKey:  cfg.RotateSecretKey,
-	}
-	if err := makeDataDir(cfg.DataDir, log); err != nil {
-		return nil, err
 	}
 	cp := &ControlPlane{cfg: cfg, etcdTLS: cfg.EtcdTLS}
 	if !cfg.Insecure {
-		var err error
 		if cp.pki, err = setupServerPKI(cfg.DataDir, cfg.Listen, cfg.TLSSANs); err != nil {
 			return nil, err
 		}
@@ -103,6 +121,16 @@ func Start(ctx context.Context, g *errgroup.Group, cfg Config) (*ControlPlane, e
 		}
 		if err := cp.pki.secureAPIServer(ctx, g, &acfg, log.With("component", "audit")); err != nil {
 			return nil, err
+		}
+		joins.pki = cp.pki
+		if member != nil {
+			if acfg.EtcdMember, err = cp.pki.etcdMember(member); err != nil {
+				return nil, err
+			}
+			if err := cp.pki.serverToken(cfg.DataDir, member); err != nil {
+				return nil, err
+			}
+			log.Info("etcd member of a cluster of servers", "name", member.name, "peer", member.peerURL, "serverToken", filepath.Join(cfg.DataDir, ServerTokenFile))
 		}
 	}
 	srv, err := apiserver.New(acfg)
@@ -135,6 +163,9 @@ func Start(ctx context.Context, g *errgroup.Group, cfg Config) (*ControlPlane, e
 		}
 	}
 	cp.etcdEndpoints = srv.EtcdEndpoints()
+	if err := cp.startServerList(ctx, g, joins); err != nil {
+		return nil, err
+	}
 	if err := cp.startControllers(ctx, g); err != nil {
 		return nil, err
 	}

@@ -209,7 +209,7 @@ func (p *serverPKI) servingTLS() *tls.Config {
 func (p *serverPKI) guardOptions(al *audit.Logger, authz *auth.Authorizer, log *slog.Logger) []grpc.ServerOption {
 	ic := &audit.Interceptor{Log: al, Errors: log}
 	guard := &auth.Guard{
-		Authn: &auth.Authenticator{Tokens: auth.JoinTokens{Store: p.tokens}, Revoked: p.nodes.Revoked},
+		Authn: &auth.Authenticator{Tokens: serverTokens{store: p.tokens, join: auth.JoinTokens{Store: p.tokens}}, Revoked: p.nodes.Revoked},
 		Authz: authz,
 	}
 	return guard.ServerOptions([]grpc.UnaryServerInterceptor{ic.Unary}, []grpc.StreamServerInterceptor{ic.Stream})

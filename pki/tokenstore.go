@@ -95,8 +95,8 @@ func (s *TokenStore) Create(ttl time.Duration, description string) (Token, error
 // CreateFor makes and keeps a new token for usage (UsageJoin or
 // UsageRegistryPush).
 func (s *TokenStore) CreateFor(usage string, ttl time.Duration, description string) (Token, error) {
-	if usage != UsageJoin && usage != UsageRegistryPush {
-		return Token{}, fmt.Errorf("pki: token usage %q: want %q or %q", usage, UsageJoin, UsageRegistryPush)
+	if usage != UsageJoin && usage != UsageRegistryPush && usage != UsageServer {
+		return Token{}, fmt.Errorf("pki: token usage %q: want %q, %q or %q", usage, UsageJoin, UsageRegistryPush, UsageServer)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
