@@ -67,7 +67,7 @@ type Config struct {
 	ServerName     string
 	EtcdPeerListen string
 	Logger         *slog.Logger
-	Metrics         *prometheus.Registry
+	Metrics        *prometheus.Registry
 }
 
 // ControlPlane is a running control plane, as `skiff up` builds on it.
