@@ -136,6 +136,27 @@ func TestThreeServersShareOneEtcd(t *testing.T) {
 
 	waitServers(t, ctx, s3.cp, 3)
 
+	// A usage report to s1 is answered by s3.
+	report := &skiffv1.UsageReport{Node: "n1", NodeUsage: &skiffv1.ResourceUsage{CpuCores: 0.25},
+		Pods: []*skiffv1.PodUsage{{Namespace: "default", Name: "web", Usage: &skiffv1.ResourceUsage{CpuCores: 0.125}}}}
+	if _, err := skiffv1.NewUsageClient(c1.Conn()).Report(ctx, report); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		snap, err := skiffv1.NewUsageClient(c3.Conn()).Get(ctx, &skiffv1.UsageQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(snap.GetNodes()) == 1 && snap.GetNodes()[0].GetName() == "n1" && len(snap.GetPods()) == 1 && snap.GetPods()[0].GetUsage().GetCpuCores() == 0.125 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("s3 never answered s1's usage report: %v", snap)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+
 	// Without s1 the other two still have a quorum.
 	s1.stop()
 	cm := &skiffv1.ConfigMap{Metadata: &skiffv1.ObjectMeta{Name: "after", Namespace: "default"}, Data: map[string]string{"a": "b"}}

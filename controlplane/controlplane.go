@@ -92,7 +92,7 @@ func Start(ctx context.Context, g *errgroup.Group, cfg Config) (*ControlPlane, e
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	log := cfg.Logger
-	usage := apiserver.NewUsageService(time.Minute)
+	usage := newSharedUsage(apiserver.NewUsageService(time.Minute), log.With("component", "usage"))
 	if err := makeDataDir(cfg.DataDir, log); err != nil {
 		return nil, err
 	}
@@ -105,7 +105,7 @@ func Start(ctx context.Context, g *errgroup.Group, cfg Config) (*ControlPlane, e
 		DataDir: cfg.DataDir, Listen: cfg.Listen, EtcdListen: cfg.EtcdListen,
 		EtcdEndpoints: cfg.EtcdEndpoints, EtcdTLS: cfg.EtcdTLS, ClusterCIDR: cfg.ClusterCIDR,
 		Logger: log.With("component", "apiserver"), Registerer: cfg.Metrics,
-		RegisterServices: func(g *grpc.Server) { usage.Register(g); joins.register(g) },
+		RegisterServices: func(g *grpc.Server) { usage.register(g); joins.register(g) },
 		RotateSecretKey:  cfg.RotateSecretKey,
 	}
 	cp := &ControlPlane{cfg: cfg, etcdTLS: cfg.EtcdTLS}
@@ -163,7 +163,7 @@ func Start(ctx context.Context, g *errgroup.Group, cfg Config) (*ControlPlane, e
 		}
 	}
 	cp.etcdEndpoints = srv.EtcdEndpoints()
-	if err := cp.startServerList(ctx, g, joins); err != nil {
+	if err := cp.startServerList(ctx, g, joins, usage); err != nil {
 		return nil, err
 	}
 	if err := cp.startControllers(ctx, g); err != nil {

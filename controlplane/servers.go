@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -80,8 +81,9 @@ func listServers(ctx context.Context, cli *clientv3.Client) ([]string, error) {
 }
 
 // startServerList connects the server's own etcd client (for the server
-// list and for joining servers) and keeps this server in the list.
-func (cp *ControlPlane) startServerList(ctx context.Context, g *errgroup.Group, joins *serverJoinService) error {
+// list, joining servers and shared usage readings) and keeps this server
+// in the list.
+func (cp *ControlPlane) startServerList(ctx context.Context, g *errgroup.Group, joins *serverJoinService, usage *sharedUsage) error {
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints: cp.etcdEndpoints, TLS: cp.etcdTLS, DialTimeout: 5 * time.Second, Logger: zap.NewNop(),
 	})
@@ -90,10 +92,13 @@ func (cp *ControlPlane) startServerList(ctx context.Context, g *errgroup.Group, 
 	}
 	joins.etcd.Store(cli)
 	cp.etcd = cli
+	var users sync.WaitGroup
+	users.Add(1)
+	go func() { defer users.Done(); usage.mirror(ctx, cli) }()
 	g.Go(func() error {
-		defer cli.Close()
 		advertiseServer(ctx, cli, clientAddr(cp.addr), cp.cfg.Logger.With("component", "servers"))
-		return nil
+		users.Wait()
+		return cli.Close()
 	})
 	return nil
 }
