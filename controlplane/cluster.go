@@ -38,7 +38,8 @@ const (
 )
 
 // cluster is a server's place among several: its name, its etcd member's
-// peer URL and how that member starts.
+// peer URL and how that member starts (no peer URL: the servers share an
+// external etcd).
 type cluster struct {
 	name           string
 	peerURL        string
@@ -65,16 +66,18 @@ func prepareCluster(ctx context.Context, cfg Config) (*cluster, error) {
 		return nil, errors.New("--cluster-init starts a new cluster and --server joins one: give one of them")
 	case cfg.Insecure:
 		return nil, errors.New("--cluster-init and --server need TLS: etcd peers authenticate with certificates of the cluster CA (drop --insecure)")
-	case len(cfg.EtcdEndpoints) > 0:
-		return nil, errors.New("--cluster-init and --server make the embedded etcd a cluster; with --etcd-endpoints the servers already share that etcd: start each with the same --etcd-endpoints instead")
 	}
 	name, err := serverName(cfg)
 	if err != nil {
 		return nil, err
 	}
-	peer, err := peerURL(cfg)
-	if err != nil {
-		return nil, err
+	// On an external etcd the servers share it already: joining hands
+	// over the CA and Secret keys only, and there is no member to add.
+	peer := ""
+	if len(cfg.EtcdEndpoints) == 0 {
+		if peer, err = peerURL(cfg); err != nil {
+			return nil, err
+		}
 	}
 	c := &cluster{name: name, peerURL: peer, state: "new"}
 	if cfg.ClusterInit {
@@ -87,7 +90,7 @@ func prepareCluster(ctx context.Context, cfg Config) (*cluster, error) {
 		return nil, fmt.Errorf("--token-file: %w (use the server token, <first server's data dir>/%s)", err, ServerTokenFile)
 	}
 	c.joinToken = &tok
-	if isEtcdMember(cfg.DataDir) {
+	if isEtcdMember(cfg.DataDir) || (peer == "" && fileExists(filepath.Join(cfg.DataDir, "pki", pki.CAKeyFile))) {
 		return c, nil // joined before: the member knows its cluster
 	}
 	if b, err := os.ReadFile(filepath.Join(cfg.DataDir, joinedFile)); err == nil && len(b) > 0 {
@@ -134,7 +137,15 @@ func joinCluster(ctx context.Context, cfg Config, c *cluster, tok pki.Token) err
 		return err
 	}
 	c.initialCluster = resp.GetInitialCluster()
+	if c.peerURL == "" {
+		return nil
+	}
 	return pki.WriteFile(filepath.Join(cfg.DataDir, joinedFile), []byte(c.initialCluster+"\n"), 0o600)
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // secretKeysFile is the API server's default file of Secret keys, under

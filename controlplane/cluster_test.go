@@ -44,7 +44,7 @@ func startMember(t *testing.T, name, join, token string) *clusterServer {
 	dir := t.TempDir()
 	cfg := Config{
 		DataDir: filepath.Join(dir, "server"), Listen: "127.0.0.1:0", EtcdListen: freePort(t),
-		ClusterCIDR: "10.88.0.0/16", ClusterDomain: "cluster.local",
+		ClusterCIDR: "10.88.0.0/16", ClusterDomain: "cluster.local", ClientConfig: filepath.Join(dir, "cli", "config"),
 		Metrics: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler),
 		ServerName: name, EtcdPeerListen: freePort(t),
 		ClusterInit: join == "", JoinServer: join, JoinToken: token,

@@ -100,7 +100,7 @@ func Start(ctx context.Context, g *errgroup.Group, cfg Config) (*ControlPlane, e
 	if err != nil {
 		return nil, err
 	}
-	joins := &serverJoinService{}
+	joins := &serverJoinService{external: len(cfg.EtcdEndpoints) > 0}
 	acfg := apiserver.Config{
 		DataDir: cfg.DataDir, Listen: cfg.Listen, EtcdListen: cfg.EtcdListen,
 		EtcdEndpoints: cfg.EtcdEndpoints, EtcdTLS: cfg.EtcdTLS, ClusterCIDR: cfg.ClusterCIDR,
@@ -124,13 +124,15 @@ func Start(ctx context.Context, g *errgroup.Group, cfg Config) (*ControlPlane, e
 		}
 		joins.pki = cp.pki
 		if member != nil {
-			if acfg.EtcdMember, err = cp.pki.etcdMember(member); err != nil {
-				return nil, err
+			if member.peerURL != "" {
+				if acfg.EtcdMember, err = cp.pki.etcdMember(member); err != nil {
+					return nil, err
+				}
 			}
 			if err := cp.pki.serverToken(cfg.DataDir, member); err != nil {
 				return nil, err
 			}
-			log.Info("etcd member of a cluster of servers", "name", member.name, "peer", member.peerURL, "serverToken", filepath.Join(cfg.DataDir, ServerTokenFile))
+			log.Info("one of several servers", "name", member.name, "etcdPeer", member.peerURL, "serverToken", filepath.Join(cfg.DataDir, ServerTokenFile))
 		}
 	}
 	srv, err := apiserver.New(acfg)

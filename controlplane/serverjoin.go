@@ -28,6 +28,8 @@ import (
 type serverJoinService struct {
 	skiffv1.UnimplementedServerJoinServer
 	pki *serverPKI
+	// external: the servers share an external etcd (--etcd-endpoints).
+	external bool
 	// etcd is set once the API server's etcd is up (calls cannot arrive
 	// before: the API server does not serve until then).
 	etcd atomic.Pointer[clientv3.Client]
@@ -46,15 +48,26 @@ func (s *serverJoinService) JoinServer(ctx context.Context, req *skiffv1.JoinSer
 	if req.GetName() == "" || strings.ContainsAny(req.GetName(), "=, /") {
 		return nil, status.Error(codes.InvalidArgument, "name: required, without '=', ',', '/' or spaces")
 	}
-	if u, err := url.Parse(req.GetPeerUrl()); err != nil || u.Scheme != "https" || u.Port() == "" {
-		return nil, status.Errorf(codes.InvalidArgument, "peerUrl %q: want https://IP:port", req.GetPeerUrl())
-	}
 	cli := s.etcd.Load()
 	if cli == nil {
 		return nil, status.Error(codes.Unavailable, "this server's etcd is not up yet; try again")
 	}
 	ectx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	if req.GetPeerUrl() == "" {
+		// The joiner shares this server's external etcd: the secrets are
+		// all it needs.
+		if !s.external {
+			return nil, status.Error(codes.InvalidArgument, "peerUrl: required: this server's etcd is embedded, so a joining server's becomes a member of it (drop --etcd-endpoints)")
+		}
+		return s.secrets(ectx, cli, &skiffv1.JoinServerResponse{})
+	}
+	if s.external {
+		return nil, status.Error(codes.InvalidArgument, "this server uses an external etcd (--etcd-endpoints): join it with the same --etcd-endpoints")
+	}
+	if u, err := url.Parse(req.GetPeerUrl()); err != nil || u.Scheme != "https" || u.Port() == "" {
+		return nil, status.Errorf(codes.InvalidArgument, "peerUrl %q: want https://IP:port", req.GetPeerUrl())
+	}
 	list, err := cli.MemberList(ectx)
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "etcd members: %v", err)
@@ -92,7 +105,12 @@ func (s *serverJoinService) JoinServer(ctx context.Context, req *skiffv1.JoinSer
 		}
 	}
 	sort.Strings(initial)
-	resp := &skiffv1.JoinServerResponse{InitialCluster: strings.Join(initial, ",")}
+	return s.secrets(ectx, cli, &skiffv1.JoinServerResponse{InitialCluster: strings.Join(initial, ",")})
+}
+
+// secrets fills in what every server of the cluster shares.
+func (s *serverJoinService) secrets(ctx context.Context, cli *clientv3.Client, resp *skiffv1.JoinServerResponse) (*skiffv1.JoinServerResponse, error) {
+	var err error
 	dir := s.pki.dir
 	if resp.CaCert, err = os.ReadFile(filepath.Join(dir, pki.CACertFile)); err != nil {
 		return nil, status.Errorf(codes.Internal, "CA: %v", err)
@@ -105,7 +123,7 @@ func (s *serverJoinService) JoinServer(ctx context.Context, req *skiffv1.JoinSer
 	}
 	// Once the member is added the cluster waits for it to start: only
 	// a local (serializable) read answers now.
-	if got, err := cli.Get(ectx, serversPrefix, clientv3.WithPrefix(), clientv3.WithSerializable()); err == nil {
+	if got, err := cli.Get(ctx, serversPrefix, clientv3.WithPrefix(), clientv3.WithSerializable()); err == nil {
 		for _, kv := range got.Kvs {
 			resp.Servers = append(resp.Servers, strings.TrimPrefix(string(kv.Key), serversPrefix))
 		}

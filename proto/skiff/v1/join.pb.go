@@ -534,7 +534,9 @@ type JoinServerRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The joining server's name, unique in the cluster: its etcd member's.
 	Name string `protobuf:"bytes,20,opt,name=name,proto3" json:"name,omitempty"`
-	// The URL its etcd member serves peers on (https://IP:port).
+	// The URL its etcd member serves peers on (https://IP:port); empty
+	// when the servers share an external etcd (nothing to add: the joiner
+	// receives the shared secrets only).
 	PeerUrl       string `protobuf:"bytes,21,opt,name=peer_url,json=peerUrl,proto3" json:"peer_url,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -593,6 +595,7 @@ type JoinServerResponse struct {
 	// The keys that encrypt Secrets in etcd (the file's content).
 	SecretKeys []byte `protobuf:"bytes,22,opt,name=secret_keys,json=secretKeys,proto3" json:"secret_keys,omitempty"`
 	// etcd's initial cluster with the joiner added: name=peerURL,…
+	// (empty on an external etcd).
 	InitialCluster string `protobuf:"bytes,23,opt,name=initial_cluster,json=initialCluster,proto3" json:"initial_cluster,omitempty"`
 	// The API addresses of the servers known now.
 	Servers       []string `protobuf:"bytes,24,rep,name=servers,proto3" json:"servers,omitempty"`
