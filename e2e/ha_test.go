@@ -194,10 +194,16 @@ func TestServersSurviveLosingOne(t *testing.T) {
 		}
 	}
 
-	w := &writer{c: c}
+	_, rv, err := c.ConfigMaps().List(ctx, client.ListOptions{Namespace: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := &watchLog{}
 	wctx, stopWriting := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
+	go func() { defer wg.Done(); seen.follow(wctx, c, rv) }()
+	w := &writer{c: c}
 	go func() { defer wg.Done(); w.run(wctx) }()
 	for w.count() < 20 {
 		select {
@@ -239,8 +245,27 @@ func TestServersSurviveLosingOne(t *testing.T) {
 	t.Logf("scheduler leadership moved to %s %v after the kill", survivor.name, time.Since(killed).Round(time.Millisecond))
 	waitUnschedulable(t, ctx, c, "after-kill")
 
+	// The watch, resumed from its last revision on another server, saw
+	// every acknowledged write, in revision order.
+	last := w.acknowledged()[len(w.acknowledged())-1]
+	for !seen.has(last) {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the watch never saw %s", last)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 	stopWriting()
 	wg.Wait()
+	for _, name := range w.acknowledged() {
+		if !seen.has(name) {
+			t.Errorf("the watch missed acknowledged write %s: a gap after the failover", name)
+		}
+	}
+	if seen.disorder != "" {
+		t.Error(seen.disorder)
+	}
+	t.Logf("the watch resumed %d times", seen.resumed)
 	list, _, err := c.ConfigMaps().List(ctx, client.ListOptions{Namespace: "default"})
 	if err != nil {
 		t.Fatal(err)
@@ -350,4 +375,65 @@ func waitUnschedulable(t *testing.T, ctx context.Context, c *client.Client, name
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// watchLog follows ConfigMaps from a revision, resuming from the last
+// revision it saw whenever the stream breaks (its server died), and
+// records what it saw.
+type watchLog struct {
+	mu       sync.Mutex
+	names    map[string]bool
+	lastRev  int64
+	disorder string
+	resumed  int
+}
+
+func (l *watchLog) follow(ctx context.Context, c *client.Client, rv string) {
+	for ctx.Err() == nil {
+		wt, err := c.ConfigMaps().Watch(ctx, client.ListOptions{Namespace: "default"}, rv)
+		if err != nil {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		for {
+			ev, err := wt.Next()
+			if err != nil {
+				break
+			}
+			if ev.ResourceVersion != "" {
+				rv = ev.ResourceVersion
+			}
+			if ev.Type == skiffv1.WatchEvent_BOOKMARK {
+				continue
+			}
+			l.add(ev.Object.GetMetadata().GetName(), ev.ResourceVersion)
+		}
+		wt.Stop()
+		l.mu.Lock()
+		l.resumed++
+		l.mu.Unlock()
+	}
+}
+
+func (l *watchLog) add(name, rv string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.names == nil {
+		l.names = map[string]bool{}
+	}
+	l.names[name] = true
+	r, err := strconv.ParseInt(rv, 10, 64)
+	if err != nil || r <= l.lastRev {
+		if l.disorder == "" {
+			l.disorder = fmt.Sprintf("watch event %s at revision %q after revision %d", name, rv, l.lastRev)
+		}
+		return
+	}
+	l.lastRev = r
+}
+
+func (l *watchLog) has(name string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.names[name]
 }
