@@ -224,7 +224,7 @@ func TestServersSurviveLosingOne(t *testing.T) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	t.Logf("writes resumed %v after the kill", time.Since(killed).Round(time.Millisecond))
+	t.Logf("writes resumed %v after the kill (at %s); failed attempts: %s", time.Since(killed).Round(time.Millisecond), killed.Format("15:04:05.000"), strings.Join(w.failures(), "; "))
 
 	var survivor *haServer
 	for survivor == nil {
@@ -314,13 +314,18 @@ type writer struct {
 	c    *client.Client
 	mu   sync.Mutex
 	acks []string
+	// errs are the first failed attempts, for the log.
+	errs []string
 }
 
 func (w *writer) run(ctx context.Context) {
 	for i := 0; ctx.Err() == nil; i++ {
 		name := fmt.Sprintf("w-%05d", i)
 		for ctx.Err() == nil {
-			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			// A write proposed while etcd's leader is dying is dropped by
+			// raft and answers only at its deadline: a short one retries
+			// sooner, as an impatient client would.
+			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			_, err := w.c.ConfigMaps().Create(cctx, &skiffv1.ConfigMap{
 				Metadata: &skiffv1.ObjectMeta{Name: name, Namespace: "default"}, Data: map[string]string{"i": name},
 			})
@@ -334,9 +339,20 @@ func (w *writer) run(ctx context.Context) {
 			if status.Code(err) == codes.AlreadyExists {
 				break // an earlier attempt landed, unacknowledged: not counted
 			}
+			w.mu.Lock()
+			if len(w.errs) < 10 {
+				w.errs = append(w.errs, time.Now().Format("15:04:05.000")+" "+err.Error())
+			}
+			w.mu.Unlock()
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
+}
+
+func (w *writer) failures() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.errs...)
 }
 
 func (w *writer) count() int {
