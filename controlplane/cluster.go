@@ -3,6 +3,7 @@ package controlplane
 import (
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -134,6 +135,9 @@ func joinCluster(ctx context.Context, cfg Config, c *cluster, tok pki.Token) err
 		return err
 	}
 	if err := writeNew(filepath.Join(dir, secretKeysFile), resp.GetSecretKeys(), 0o600); err != nil {
+		return err
+	}
+	if err := shareAgentToken(cfg.DataDir, got[0], resp); err != nil {
 		return err
 	}
 	c.initialCluster = resp.GetInitialCluster()
@@ -286,4 +290,25 @@ func askToJoin(ctx context.Context, c skiffv1.ServerJoinClient, req *skiffv1.Joi
 		case <-time.After(2 * time.Second):
 		}
 	}
+}
+
+// shareAgentToken makes the joined server's default agent token its own
+// default too (kept in its token store and <data dir>/token), so an agent
+// holding it joins through either. When it expires each server makes a
+// new one of its own.
+func shareAgentToken(dataDir string, ca *x509.Certificate, resp *skiffv1.JoinServerResponse) error {
+	if resp.GetAgentToken() == "" {
+		return nil
+	}
+	tok, err := pki.ParseToken(resp.GetAgentToken())
+	if err != nil {
+		return fmt.Errorf("the agent token the server sent: %w", err)
+	}
+	if resp.GetAgentTokenExpires() != nil {
+		tok.Expires = resp.GetAgentTokenExpires().AsTime()
+	}
+	if err := pki.NewTokenStore(dataDir, ca).Import(tok, pki.UsageJoin, "default join token (shared by the server joined)"); err != nil {
+		return err
+	}
+	return pki.WriteFile(filepath.Join(dataDir, "token"), []byte(tok.String()+"\n"), 0o600)
 }

@@ -112,6 +112,15 @@ func TestThreeServersShareOneEtcd(t *testing.T) {
 		t.Fatalf("etcd members %v, want s1, s2 and s3", names)
 	}
 
+	// The agents' default token of s1 works at s3 too.
+	agentToken, err := os.ReadFile(filepath.Join(s1.cfg.DataDir, "token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := s3.cp.pki.tokens.Validate(strings.TrimSpace(string(agentToken))); err != nil || info.UsageOrDefault() != pki.UsageJoin {
+		t.Fatalf("s1's agent token at s3: %+v %v", info, err)
+	}
+
 	c1, err := s1.cp.Client(pki.Admin)
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/skiff-sh/skiff/apiserver/auth"
 	"github.com/skiff-sh/skiff/pki"
@@ -120,6 +121,14 @@ func (s *serverJoinService) secrets(ctx context.Context, cli *clientv3.Client, r
 	}
 	if resp.SecretKeys, err = os.ReadFile(filepath.Join(dir, secretKeysFile)); err != nil {
 		return nil, status.Errorf(codes.Internal, "Secret keys: %v", err)
+	}
+	if b, err := os.ReadFile(s.pki.tokenFile); err == nil {
+		if info, err := s.pki.tokens.Validate(strings.TrimSpace(string(b))); err == nil && info.UsageOrDefault() == pki.UsageJoin {
+			resp.AgentToken = strings.TrimSpace(string(b))
+			if !info.Expires.IsZero() {
+				resp.AgentTokenExpires = timestamppb.New(info.Expires)
+			}
+		}
 	}
 	// Once the member is added the cluster waits for it to start: only
 	// a local (serializable) read answers now.

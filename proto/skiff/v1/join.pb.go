@@ -598,9 +598,14 @@ type JoinServerResponse struct {
 	// (empty on an external etcd).
 	InitialCluster string `protobuf:"bytes,23,opt,name=initial_cluster,json=initialCluster,proto3" json:"initial_cluster,omitempty"`
 	// The API addresses of the servers known now.
-	Servers       []string `protobuf:"bytes,24,rep,name=servers,proto3" json:"servers,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Servers []string `protobuf:"bytes,24,rep,name=servers,proto3" json:"servers,omitempty"`
+	// The server's default agent join token (<data dir>/token) and when it
+	// expires: the joiner accepts it too, so an agent holding it joins
+	// through any server.
+	AgentToken        string                 `protobuf:"bytes,25,opt,name=agent_token,json=agentToken,proto3" json:"agent_token,omitempty"`
+	AgentTokenExpires *timestamppb.Timestamp `protobuf:"bytes,26,opt,name=agent_token_expires,json=agentTokenExpires,proto3" json:"agent_token_expires,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *JoinServerResponse) Reset() {
@@ -668,6 +673,20 @@ func (x *JoinServerResponse) GetServers() []string {
 	return nil
 }
 
+func (x *JoinServerResponse) GetAgentToken() string {
+	if x != nil {
+		return x.AgentToken
+	}
+	return ""
+}
+
+func (x *JoinServerResponse) GetAgentTokenExpires() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AgentTokenExpires
+	}
+	return nil
+}
+
 var File_skiff_v1_join_proto protoreflect.FileDescriptor
 
 const file_skiff_v1_join_proto_rawDesc = "" +
@@ -708,14 +727,17 @@ const file_skiff_v1_join_proto_rawDesc = "" +
 	"\x13RevokeTokenResponse\"B\n" +
 	"\x11JoinServerRequest\x12\x12\n" +
 	"\x04name\x18\x14 \x01(\tR\x04name\x12\x19\n" +
-	"\bpeer_url\x18\x15 \x01(\tR\apeerUrl\"\xa8\x01\n" +
+	"\bpeer_url\x18\x15 \x01(\tR\apeerUrl\"\x95\x02\n" +
 	"\x12JoinServerResponse\x12\x17\n" +
 	"\aca_cert\x18\x14 \x01(\fR\x06caCert\x12\x15\n" +
 	"\x06ca_key\x18\x15 \x01(\fR\x05caKey\x12\x1f\n" +
 	"\vsecret_keys\x18\x16 \x01(\fR\n" +
 	"secretKeys\x12'\n" +
 	"\x0finitial_cluster\x18\x17 \x01(\tR\x0einitialCluster\x12\x18\n" +
-	"\aservers\x18\x18 \x03(\tR\aservers2\x8d\x01\n" +
+	"\aservers\x18\x18 \x03(\tR\aservers\x12\x1f\n" +
+	"\vagent_token\x18\x19 \x01(\tR\n" +
+	"agentToken\x12J\n" +
+	"\x13agent_token_expires\x18\x1a \x01(\v2\x1a.google.protobuf.TimestampR\x11agentTokenExpires2\x8d\x01\n" +
 	"\x04Join\x12A\n" +
 	"\bSignNode\x12\x19.skiff.v1.SignNodeRequest\x1a\x1a.skiff.v1.SignNodeResponse\x12B\n" +
 	"\tRenewNode\x12\x19.skiff.v1.SignNodeRequest\x1a\x1a.skiff.v1.SignNodeResponse2\xd9\x01\n" +
@@ -760,23 +782,24 @@ var file_skiff_v1_join_proto_depIdxs = []int32{
 	6,  // 1: skiff.v1.ListTokensResponse.tokens:type_name -> skiff.v1.TokenInfo
 	11, // 2: skiff.v1.TokenInfo.created:type_name -> google.protobuf.Timestamp
 	11, // 3: skiff.v1.TokenInfo.expires:type_name -> google.protobuf.Timestamp
-	0,  // 4: skiff.v1.Join.SignNode:input_type -> skiff.v1.SignNodeRequest
-	0,  // 5: skiff.v1.Join.RenewNode:input_type -> skiff.v1.SignNodeRequest
-	2,  // 6: skiff.v1.Tokens.Create:input_type -> skiff.v1.CreateTokenRequest
-	4,  // 7: skiff.v1.Tokens.List:input_type -> skiff.v1.ListTokensRequest
-	7,  // 8: skiff.v1.Tokens.Revoke:input_type -> skiff.v1.RevokeTokenRequest
-	9,  // 9: skiff.v1.ServerJoin.JoinServer:input_type -> skiff.v1.JoinServerRequest
-	1,  // 10: skiff.v1.Join.SignNode:output_type -> skiff.v1.SignNodeResponse
-	1,  // 11: skiff.v1.Join.RenewNode:output_type -> skiff.v1.SignNodeResponse
-	3,  // 12: skiff.v1.Tokens.Create:output_type -> skiff.v1.CreateTokenResponse
-	5,  // 13: skiff.v1.Tokens.List:output_type -> skiff.v1.ListTokensResponse
-	8,  // 14: skiff.v1.Tokens.Revoke:output_type -> skiff.v1.RevokeTokenResponse
-	10, // 15: skiff.v1.ServerJoin.JoinServer:output_type -> skiff.v1.JoinServerResponse
-	10, // [10:16] is the sub-list for method output_type
-	4,  // [4:10] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	11, // 4: skiff.v1.JoinServerResponse.agent_token_expires:type_name -> google.protobuf.Timestamp
+	0,  // 5: skiff.v1.Join.SignNode:input_type -> skiff.v1.SignNodeRequest
+	0,  // 6: skiff.v1.Join.RenewNode:input_type -> skiff.v1.SignNodeRequest
+	2,  // 7: skiff.v1.Tokens.Create:input_type -> skiff.v1.CreateTokenRequest
+	4,  // 8: skiff.v1.Tokens.List:input_type -> skiff.v1.ListTokensRequest
+	7,  // 9: skiff.v1.Tokens.Revoke:input_type -> skiff.v1.RevokeTokenRequest
+	9,  // 10: skiff.v1.ServerJoin.JoinServer:input_type -> skiff.v1.JoinServerRequest
+	1,  // 11: skiff.v1.Join.SignNode:output_type -> skiff.v1.SignNodeResponse
+	1,  // 12: skiff.v1.Join.RenewNode:output_type -> skiff.v1.SignNodeResponse
+	3,  // 13: skiff.v1.Tokens.Create:output_type -> skiff.v1.CreateTokenResponse
+	5,  // 14: skiff.v1.Tokens.List:output_type -> skiff.v1.ListTokensResponse
+	8,  // 15: skiff.v1.Tokens.Revoke:output_type -> skiff.v1.RevokeTokenResponse
+	10, // 16: skiff.v1.ServerJoin.JoinServer:output_type -> skiff.v1.JoinServerResponse
+	11, // [11:17] is the sub-list for method output_type
+	5,  // [5:11] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_skiff_v1_join_proto_init() }
