@@ -19,6 +19,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -90,11 +92,23 @@ func run(out io.Writer, o options) error {
 		return err
 	}
 	start = time.Now()
+	timeouts := 0
 	for i := 0; i*o.perRS < o.pods; i++ {
 		n := min(o.perRS, o.pods-i*o.perRS)
-		if _, err := c.ReplicaSets().Create(ctx, replicaSet(i, n)); err != nil {
-			return fmt.Errorf("replica set %d: %w", i, err)
+		for attempt := 0; ; attempt++ {
+			_, err := c.ReplicaSets().Create(ctx, replicaSet(i, n))
+			if err == nil || (attempt > 0 && client.IsAlreadyExists(err)) {
+				break
+			}
+			// A loaded server times out; count it and try again.
+			if code := status.Code(err); (code != codes.DeadlineExceeded && code != codes.Unavailable) || attempt == 5 {
+				return fmt.Errorf("replica set %d: %w", i, err)
+			}
+			timeouts++
 		}
+	}
+	if timeouts > 0 {
+		fmt.Fprintf(out, "replica set creates that timed out and were retried: %d\n", timeouts)
 	}
 	if err := bound.wait(ctx, o.pods, 30*time.Minute); err != nil {
 		return err
