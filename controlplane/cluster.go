@@ -46,6 +46,8 @@ type cluster struct {
 	peerURL        string
 	initialCluster string
 	state          string // "new" or "existing"
+	// servers are the API addresses the joined server listed.
+	servers []string
 	// joinToken is the server token this server joined with (kept in its
 	// own token store, so a further server may join through it).
 	joinToken *pki.Token
@@ -140,7 +142,7 @@ func joinCluster(ctx context.Context, cfg Config, c *cluster, tok pki.Token) err
 	if err := shareAgentToken(cfg.DataDir, got[0], resp); err != nil {
 		return err
 	}
-	c.initialCluster = resp.GetInitialCluster()
+	c.initialCluster, c.servers = resp.GetInitialCluster(), resp.GetServers()
 	if c.peerURL == "" {
 		return nil
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/pki"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
@@ -110,6 +111,15 @@ func TestThreeServersShareOneEtcd(t *testing.T) {
 	sort.Strings(names)
 	if strings.Join(names, ",") != "s1,s2,s3" {
 		t.Fatalf("etcd members %v, want s1, s2 and s3", names)
+	}
+
+	// s3's command line knows the servers that were there when it joined.
+	written, err := client.LoadConfig(s3.cfg.ClientConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := client.SplitServers(written.Server); len(got) != 3 || got[0] != s3.cp.Addr() {
+		t.Fatalf("s3's client config names servers %v, want s3 (%s) then s1 and s2", got, s3.cp.Addr())
 	}
 
 	// The agents' default token of s1 works at s3 too.

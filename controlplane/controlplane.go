@@ -151,7 +151,8 @@ func Start(ctx context.Context, g *errgroup.Group, cfg Config) (*ControlPlane, e
 	cp.addr = srv.Addr()
 	if cfg.ClientConfig != "" {
 		if cp.pki != nil {
-			err = cp.pki.writeAdminConfig(cfg.ClientConfig, cp.addr)
+			// A joined server's command line knows every server then.
+			err = cp.pki.writeAdminConfig(cfg.ClientConfig, strings.Join(member.configServers(cp.advertisedAddr(member)), ","))
 		} else {
 			err = writeClientConfig(cfg.ClientConfig, cp.addr)
 		}
@@ -165,7 +166,7 @@ func Start(ctx context.Context, g *errgroup.Group, cfg Config) (*ControlPlane, e
 		}
 	}
 	cp.etcdEndpoints = srv.EtcdEndpoints()
-	if err := cp.startServerList(ctx, g, joins, usage); err != nil {
+	if err := cp.startServerList(ctx, g, joins, usage, cp.advertisedAddr(member)); err != nil {
 		return nil, err
 	}
 	if err := cp.startControllers(ctx, g); err != nil {

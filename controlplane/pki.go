@@ -254,7 +254,11 @@ func (p *serverPKI) writeAdminConfig(path, addr string) error {
 	if err := pki.WriteFile(caPath, p.ca.CertPEM(), 0o644); err != nil {
 		return err
 	}
-	return client.SaveConfig(path, &client.Config{Server: clientAddr(addr), CA: caPath, Cert: certPath, Key: keyPath})
+	var servers []string
+	for _, a := range client.SplitServers(addr) {
+		servers = append(servers, clientAddr(a))
+	}
+	return client.SaveConfig(path, &client.Config{Server: strings.Join(servers, ","), CA: caPath, Cert: certPath, Key: keyPath})
 }
 
 // clientAddr turns a listen address into one a client can dial.

@@ -6,6 +6,8 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -83,7 +85,7 @@ func listServers(ctx context.Context, cli *clientv3.Client) ([]string, error) {
 // startServerList connects the server's own etcd client (for the server
 // list, joining servers and shared usage readings) and keeps this server
 // in the list.
-func (cp *ControlPlane) startServerList(ctx context.Context, g *errgroup.Group, joins *serverJoinService, usage *sharedUsage) error {
+func (cp *ControlPlane) startServerList(ctx context.Context, g *errgroup.Group, joins *serverJoinService, usage *sharedUsage, advertised string) error {
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints: cp.etcdEndpoints, TLS: cp.etcdTLS, DialTimeout: 5 * time.Second, Logger: zap.NewNop(),
 	})
@@ -96,7 +98,7 @@ func (cp *ControlPlane) startServerList(ctx context.Context, g *errgroup.Group, 
 	users.Add(1)
 	go func() { defer users.Done(); usage.mirror(ctx, cli) }()
 	g.Go(func() error {
-		advertiseServer(ctx, cli, clientAddr(cp.addr), cp.cfg.Logger.With("component", "servers"))
+		advertiseServer(ctx, cli, advertised, cp.cfg.Logger.With("component", "servers"))
 		users.Wait()
 		return cli.Close()
 	})
@@ -139,4 +141,32 @@ func RemoveServer(ctx context.Context, dataDir, etcdListen, name string) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	return removeMember(ctx, cli, name)
+}
+
+// advertisedAddr is the API address other machines reach this server at:
+// the listen address, or, listening on all addresses, the etcd peer's IP
+// when it has one (loopback otherwise, as the command line's config).
+func (cp *ControlPlane) advertisedAddr(c *cluster) string {
+	host, port, err := net.SplitHostPort(cp.addr)
+	if ip := net.ParseIP(host); err == nil && ip != nil && ip.IsUnspecified() && c != nil && c.peerURL != "" {
+		if u, err := url.Parse(c.peerURL); err == nil {
+			return net.JoinHostPort(u.Hostname(), port)
+		}
+	}
+	return clientAddr(cp.addr)
+}
+
+// configServers is what the command line's config names: this server
+// first, then the others a join reported.
+func (c *cluster) configServers(self string) []string {
+	out := []string{self}
+	if c == nil {
+		return out
+	}
+	for _, s := range c.servers {
+		if s != self {
+			out = append(out, s)
+		}
+	}
+	return out
 }
