@@ -176,7 +176,12 @@ func TestServersSurviveLosingOne(t *testing.T) {
 	}
 
 	// Who leads the scheduler: identities are host-pid.
-	ecli := servers[1].etcdClient(t)
+	// Each server's own etcd member: after the kill a survivor's answers.
+	eclis := map[*haServer]*clientv3.Client{}
+	for _, s := range servers {
+		eclis[s] = s.etcdClient(t)
+	}
+	ecli := eclis[servers[0]]
 	var victim *haServer
 	for victim == nil {
 		id, err := leader.Current(ctx, ecli, "scheduler")
@@ -213,6 +218,11 @@ func TestServersSurviveLosingOne(t *testing.T) {
 		}
 	}
 
+	for _, s := range servers {
+		if s != victim {
+			ecli = eclis[s]
+		}
+	}
 	victim.kill(t)
 	killed := time.Now()
 	t.Logf("killed %s (leading the scheduler)", victim.name)
