@@ -35,6 +35,10 @@ type Config struct {
 	// it the embedded etcd serves plain HTTP on loopback, which any local
 	// user can reach: for tests and --insecure only.
 	EtcdServing *EtcdServing
+	// EtcdMember, when set, makes the embedded etcd one member of a
+	// cluster of servers (skiff server --cluster-init / --server) instead
+	// of a cluster of its own.
+	EtcdMember *EtcdMember
 	// ClusterCIDR is split into one NodeCIDRBits-sized block per node.
 	ClusterCIDR  string
 	NodeCIDRBits int
@@ -95,6 +99,22 @@ type EtcdServing struct {
 	CertFile, KeyFile, CAFile     string
 	ClientCertFile, ClientKeyFile string
 	AllowedCNs                    []string
+}
+
+// EtcdMember is the embedded etcd's place in a cluster of servers: its
+// name, the URL it serves peers on (listened on and advertised), the peer
+// TLS (PEM files; peers must present a certificate of CAFile with a CN in
+// AllowedCN), and the cluster it starts or joins. InitialCluster and
+// ClusterState ("new" for the first server, "existing" for one joining)
+// matter only on the first start: later ones read the membership from
+// the member's own data.
+type EtcdMember struct {
+	Name              string
+	PeerURL           string
+	CertFile, KeyFile string
+	CAFile, AllowedCN string
+	InitialCluster    string
+	ClusterState      string
 }
 
 func (c *Config) setDefaults() error {

@@ -17,6 +17,9 @@ import (
 type etcdBackend struct {
 	client   *clientv3.Client
 	embedded *embed.Etcd
+	// clustered: the embedded etcd is one member of several, so its local
+	// reads are not linearizable.
+	clustered bool
 	// Endpoints is where other components (leader election) reach it.
 	Endpoints []string
 }
@@ -52,6 +55,12 @@ func startEtcd(ctx context.Context, cfg *Config) (*etcdBackend, error) {
 		ec.ListenClientUrls, ec.AdvertiseClientUrls = []url.URL{*client}, []url.URL{*client}
 		ec.ListenPeerUrls, ec.AdvertisePeerUrls = []url.URL{*peer}, []url.URL{*peer}
 		ec.InitialCluster = ec.InitialClusterFromName(ec.Name)
+		if m := cfg.EtcdMember; m != nil {
+			if err := joinEtcdCluster(ec, m); err != nil {
+				return nil, err
+			}
+			b.clustered = true
+		}
 		ec.QuotaBackendBytes = 8 << 30
 		e, err := embed.StartEtcd(ec)
 		if err != nil {
@@ -62,9 +71,9 @@ func startEtcd(ctx context.Context, cfg *Config) (*etcdBackend, error) {
 		case err := <-e.Err():
 			e.Close()
 			return nil, fmt.Errorf("apiserver: embedded etcd: %w", err)
-		case <-time.After(60 * time.Second):
+		case <-time.After(etcdStartTimeout(cfg)):
 			e.Close()
-			return nil, fmt.Errorf("apiserver: embedded etcd in %s not ready after 60s", ec.Dir)
+			return nil, fmt.Errorf("apiserver: embedded etcd in %s not ready after %s (a member of several waits for a quorum of them)", ec.Dir, etcdStartTimeout(cfg))
 		}
 		b.embedded = e
 		endpoints = []string{e.Clients[0].Addr().String()}

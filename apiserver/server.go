@@ -95,7 +95,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.store = storage.New(b.client, storage.Options{
 		Metrics:      storage.NewMetrics(s.cfg.Registerer),
-		SingleMember: b.embedded != nil,
+		SingleMember: b.embedded != nil && !b.clustered,
 		Sealer:       keys,
 	})
 	if n, err := s.store.ReencryptSecrets(ctx); err != nil {

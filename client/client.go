@@ -32,8 +32,17 @@ type Options struct {
 // New connects lazily to the server at addr ("host:port", an https://
 // prefix is allowed). Calls fail with codes.Unavailable while the server
 // cannot be reached.
+//
+// addr may name several servers of one cluster, comma-separated: the client
+// talks to the first that answers and fails over to another when it goes
+// away.
 func New(addr string, opts Options) (*Client, error) {
-	addr = strings.TrimPrefix(strings.TrimPrefix(addr, "https://"), "http://")
+	addrs := SplitServers(addr)
+	if len(addrs) == 0 {
+		return nil, fmt.Errorf("client: no server address")
+	}
+	addr = strings.Join(addrs, ",")
+	target, resolve := dialTarget(addrs)
 	creds := insecure.NewCredentials()
 	if opts.TLS != nil {
 		creds = credentials.NewTLS(opts.TLS)
@@ -41,8 +50,9 @@ func New(addr string, opts Options) (*Client, error) {
 	dial := append([]grpc.DialOption{
 		grpc.WithTransportCredentials(creds),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64 << 20)),
-	}, opts.DialOptions...)
-	conn, err := grpc.NewClient(addr, dial...)
+	}, resolve...)
+	dial = append(dial, opts.DialOptions...)
+	conn, err := grpc.NewClient(target, dial...)
 	if err != nil {
 		return nil, fmt.Errorf("client: connect to %s: %w", addr, err)
 	}

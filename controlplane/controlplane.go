@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 
@@ -58,8 +59,19 @@ type Config struct {
 	// DashboardListen serves the web dashboard (HTTPS) there; empty
 	// disables it.
 	DashboardListen string
-	Logger          *slog.Logger
-	Metrics         *prometheus.Registry
+	// ClusterInit makes the embedded etcd the first member of a cluster of
+	// servers; JoinServer (https://host:port of a running server) with
+	// JoinToken (its server token) joins one. ServerName names this
+	// server's member (default: kept in the data dir, hostname-<random>);
+	// EtcdPeerListen is where the member serves its peers (default: the
+	// --listen host, port 2380).
+	ClusterInit    bool
+	JoinServer     string
+	JoinToken      string
+	ServerName     string
+	EtcdPeerListen string
+	Logger         *slog.Logger
+	Metrics        *prometheus.Registry
 }
 
 // ControlPlane is a running control plane, as `skiff up` builds on it.
@@ -71,6 +83,8 @@ type ControlPlane struct {
 	etcdEndpoints []string
 	etcdTLS       *tls.Config
 	dashboard     *dashboard.Server // nil when off
+	// etcd is the server's own client of it (server list, joins).
+	etcd *clientv3.Client
 }
 
 // Start starts the API server (with the usage, join and token services,
@@ -83,20 +97,24 @@ func Start(ctx context.Context, g *errgroup.Group, cfg Config) (*ControlPlane, e
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	log := cfg.Logger
-	usage := apiserver.NewUsageService(time.Minute)
+	usage := newSharedUsage(apiserver.NewUsageService(time.Minute), log.With("component", "usage"))
+	if err := makeDataDir(cfg.DataDir, log); err != nil {
+		return nil, err
+	}
+	member, err := prepareCluster(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	joins := &serverJoinService{external: len(cfg.EtcdEndpoints) > 0}
 	acfg := apiserver.Config{
 		DataDir: cfg.DataDir, Listen: cfg.Listen, EtcdListen: cfg.EtcdListen,
 		EtcdEndpoints: cfg.EtcdEndpoints, EtcdTLS: cfg.EtcdTLS, ClusterCIDR: cfg.ClusterCIDR,
 		Logger: log.With("component", "apiserver"), Registerer: cfg.Metrics,
-		RegisterServices: usage.Register,
+		RegisterServices: func(g *grpc.Server) { usage.register(g); joins.register(g) },
 		RotateSecretKey:  cfg.RotateSecretKey,
-	}
-	if err := makeDataDir(cfg.DataDir, log); err != nil {
-		return nil, err
 	}
 	cp := &ControlPlane{cfg: cfg, etcdTLS: cfg.EtcdTLS}
 	if !cfg.Insecure {
-		var err error
 		if cp.pki, err = setupServerPKI(cfg.DataDir, cfg.Listen, cfg.TLSSANs); err != nil {
 			return nil, err
 		}
@@ -108,6 +126,18 @@ func Start(ctx context.Context, g *errgroup.Group, cfg Config) (*ControlPlane, e
 		}
 		if err := cp.pki.secureAPIServer(ctx, g, &acfg, log.With("component", "audit")); err != nil {
 			return nil, err
+		}
+		joins.pki = cp.pki
+		if member != nil {
+			if member.peerURL != "" {
+				if acfg.EtcdMember, err = cp.pki.etcdMember(member); err != nil {
+					return nil, err
+				}
+			}
+			if err := cp.pki.serverToken(cfg.DataDir, member); err != nil {
+				return nil, err
+			}
+			log.Info("one of several servers", "name", member.name, "etcdPeer", member.peerURL, "serverToken", filepath.Join(cfg.DataDir, ServerTokenFile))
 		}
 	}
 	srv, err := apiserver.New(acfg)
@@ -126,7 +156,8 @@ func Start(ctx context.Context, g *errgroup.Group, cfg Config) (*ControlPlane, e
 	cp.addr = srv.Addr()
 	if cfg.ClientConfig != "" {
 		if cp.pki != nil {
-			err = cp.pki.writeAdminConfig(cfg.ClientConfig, cp.addr)
+			// A joined server's command line knows every server then.
+			err = cp.pki.writeAdminConfig(cfg.ClientConfig, strings.Join(member.configServers(cp.advertisedAddr(member)), ","))
 		} else {
 			err = writeClientConfig(cfg.ClientConfig, cp.addr)
 		}
@@ -140,6 +171,9 @@ func Start(ctx context.Context, g *errgroup.Group, cfg Config) (*ControlPlane, e
 		}
 	}
 	cp.etcdEndpoints = srv.EtcdEndpoints()
+	if err := cp.startServerList(ctx, g, joins, usage, cp.advertisedAddr(member)); err != nil {
+		return nil, err
+	}
 	if err := cp.startControllers(ctx, g); err != nil {
 		return nil, err
 	}

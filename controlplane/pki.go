@@ -209,7 +209,7 @@ func (p *serverPKI) servingTLS() *tls.Config {
 func (p *serverPKI) guardOptions(al *audit.Logger, authz *auth.Authorizer, log *slog.Logger) []grpc.ServerOption {
 	ic := &audit.Interceptor{Log: al, Errors: log}
 	guard := &auth.Guard{
-		Authn: &auth.Authenticator{Tokens: auth.JoinTokens{Store: p.tokens}, Revoked: p.nodes.Revoked},
+		Authn: &auth.Authenticator{Tokens: serverTokens{store: p.tokens, join: auth.JoinTokens{Store: p.tokens}}, Revoked: p.nodes.Revoked},
 		Authz: authz,
 	}
 	return guard.ServerOptions([]grpc.UnaryServerInterceptor{ic.Unary}, []grpc.StreamServerInterceptor{ic.Stream})
@@ -254,7 +254,11 @@ func (p *serverPKI) writeAdminConfig(path, addr string) error {
 	if err := pki.WriteFile(caPath, p.ca.CertPEM(), 0o644); err != nil {
 		return err
 	}
-	return client.SaveConfig(path, &client.Config{Server: clientAddr(addr), CA: caPath, Cert: certPath, Key: keyPath})
+	var servers []string
+	for _, a := range client.SplitServers(addr) {
+		servers = append(servers, clientAddr(a))
+	}
+	return client.SaveConfig(path, &client.Config{Server: strings.Join(servers, ","), CA: caPath, Cert: certPath, Key: keyPath})
 }
 
 // clientAddr turns a listen address into one a client can dial.

@@ -97,7 +97,28 @@ func JoinNode(ctx context.Context, cfg JoinConfig) (*NodeCredentials, error) {
 	if err != nil {
 		return nil, err
 	}
-	addr := strings.TrimPrefix(cfg.Server, "https://")
+	// Server may name several servers, comma-separated: the first that
+	// signs is the one joined through.
+	var joinErr error
+	for _, addr := range strings.Split(cfg.Server, ",") {
+		addr = strings.TrimPrefix(strings.TrimSpace(addr), "https://")
+		if addr == "" {
+			continue
+		}
+		creds, err := joinThrough(ctx, addr, tok, cfg, password)
+		if err == nil {
+			return creds, nil
+		}
+		joinErr = errors.Join(joinErr, err)
+	}
+	if joinErr == nil {
+		joinErr = errors.New("no server address to join")
+	}
+	return nil, joinErr
+}
+
+// joinThrough joins through the server at addr.
+func joinThrough(ctx context.Context, addr string, tok Token, cfg JoinConfig, password string) (*NodeCredentials, error) {
 	ca, err := FetchCA(ctx, addr, tok)
 	if err != nil {
 		return nil, fmt.Errorf("join %s: %w", addr, err)

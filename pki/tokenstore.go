@@ -113,8 +113,10 @@ func (s *TokenStore) Create(ttl time.Duration, description string) (Token, error
 
 // CreateFor makes and keeps a new token for usage (one of Usages).
 func (s *TokenStore) CreateFor(usage string, ttl time.Duration, description string) (Token, error) {
-	if !ValidUsage(usage) {
-		return Token{}, fmt.Errorf("pki: token usage %q: want one of %s", usage, strings.Join(Usages(), ", "))
+	// Server tokens are made by the server itself (--cluster-init), never
+	// through the Tokens service: they hand out the CA's key.
+	if !ValidUsage(usage) && usage != UsageServer {
+		return Token{}, fmt.Errorf("pki: token usage %q: want one of %s or %s", usage, strings.Join(Usages(), ", "), UsageServer)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -14,6 +14,9 @@ const (
 	DNS = 53
 	// Etcd is the embedded etcd's client port (loopback only).
 	Etcd = 2379
+	// EtcdPeer is where an embedded etcd member of several servers
+	// (skiff server --cluster-init, --server) serves the other members.
+	EtcdPeer = 2380
 	// ServerMetrics is where `skiff server` and `skiff up` serve /metrics:
 	// just above Kubernetes' own ports (10248–10259), and outside
 	// Prometheus's exporter range (9100–9999, all allocated) and its own

@@ -42,6 +42,8 @@ type serverFlags struct {
 	// rotateSecretKey adds a key that encrypts Secrets from now on.
 	rotateSecretKey bool
 	dashboardAddr   string
+	// cluster: one server of several (skiff server only).
+	cluster clusterFlags
 }
 
 func (f *serverFlags) register(cmd *cobra.Command) {
@@ -78,6 +80,11 @@ side by side. It writes the command line's config (the server address) to
 		Example: `  # a server for this machine only
   sudo skiff server --data-dir /var/lib/skiff
 
+  # three servers sharing the embedded etcd (k3s-style)
+  sudo skiff server --listen 10.0.0.1:6443 --cluster-init
+  sudo skiff server --listen 10.0.0.2:6443 --server https://10.0.0.1:6443 \
+      --token-file server-token    # a copy of 10.0.0.1's /var/lib/skiff/server-token
+
   # reachable by agents on other machines, on an external etcd
   skiff server --listen 0.0.0.0:6443 --etcd-endpoints https://10.0.0.5:2379 \
       --etcd-cafile ca.pem --etcd-certfile client.pem --etcd-keyfile client-key.pem`,
@@ -90,6 +97,8 @@ side by side. It writes the command line's config (the server address) to
 		},
 	}
 	f.register(cmd)
+	f.cluster.register(cmd)
+	cmd.AddCommand(serverRemoveCommand())
 	cmd.Flags().StringVar(&dnsListen, "dns-listen", "", "also serve cluster DNS here (UDP and TCP), e.g. 10.0.0.1:53; agents' --cluster-dns must point at it")
 	return cmd
 }
@@ -123,12 +132,13 @@ func (f *serverFlags) config(log *slog.Logger, reg *prometheus.Registry) (contro
 	if err != nil {
 		return controlplane.Config{}, err
 	}
-	return controlplane.Config{
+	cfg := controlplane.Config{
 		DataDir: f.dataDir, Listen: f.listen, EtcdListen: f.etcdListen,
 		EtcdEndpoints: f.etcdEndpoints, EtcdTLS: etcdTLS, ClusterCIDR: f.clusterCIDR,
 		ClientConfig: f.clientConfig, RegistryAddr: f.registryAddr,
 		DNSListen: f.dnsListen, ClusterDomain: f.clusterDomain, DNSUpstreams: f.dnsUpstreams,
 		Controllers: f.controllers, Insecure: f.insecure, TLSSANs: f.tlsSANs,
 		RotateSecretKey: f.rotateSecretKey, DashboardListen: f.dashboardAddr, Logger: log, Metrics: reg,
-	}, nil
+	}
+	return cfg, f.cluster.apply(&cfg)
 }

@@ -530,6 +530,163 @@ func (*RevokeTokenResponse) Descriptor() ([]byte, []int) {
 	return file_skiff_v1_join_proto_rawDescGZIP(), []int{8}
 }
 
+type JoinServerRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The joining server's name, unique in the cluster: its etcd member's.
+	Name string `protobuf:"bytes,20,opt,name=name,proto3" json:"name,omitempty"`
+	// The URL its etcd member serves peers on (https://IP:port); empty
+	// when the servers share an external etcd (nothing to add: the joiner
+	// receives the shared secrets only).
+	PeerUrl       string `protobuf:"bytes,21,opt,name=peer_url,json=peerUrl,proto3" json:"peer_url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JoinServerRequest) Reset() {
+	*x = JoinServerRequest{}
+	mi := &file_skiff_v1_join_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinServerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinServerRequest) ProtoMessage() {}
+
+func (x *JoinServerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_join_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinServerRequest.ProtoReflect.Descriptor instead.
+func (*JoinServerRequest) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_join_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *JoinServerRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *JoinServerRequest) GetPeerUrl() string {
+	if x != nil {
+		return x.PeerUrl
+	}
+	return ""
+}
+
+type JoinServerResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The cluster CA, PEM certificate and key: the joiner signs its own
+	// certificates and agents' with it.
+	CaCert []byte `protobuf:"bytes,20,opt,name=ca_cert,json=caCert,proto3" json:"ca_cert,omitempty"`
+	CaKey  []byte `protobuf:"bytes,21,opt,name=ca_key,json=caKey,proto3" json:"ca_key,omitempty"`
+	// The keys that encrypt Secrets in etcd (the file's content).
+	SecretKeys []byte `protobuf:"bytes,22,opt,name=secret_keys,json=secretKeys,proto3" json:"secret_keys,omitempty"`
+	// etcd's initial cluster with the joiner added: name=peerURL,…
+	// (empty on an external etcd).
+	InitialCluster string `protobuf:"bytes,23,opt,name=initial_cluster,json=initialCluster,proto3" json:"initial_cluster,omitempty"`
+	// The API addresses of the servers known now.
+	Servers []string `protobuf:"bytes,24,rep,name=servers,proto3" json:"servers,omitempty"`
+	// The server's default agent join token (<data dir>/token) and when it
+	// expires: the joiner accepts it too, so an agent holding it joins
+	// through any server.
+	AgentToken        string                 `protobuf:"bytes,25,opt,name=agent_token,json=agentToken,proto3" json:"agent_token,omitempty"`
+	AgentTokenExpires *timestamppb.Timestamp `protobuf:"bytes,26,opt,name=agent_token_expires,json=agentTokenExpires,proto3" json:"agent_token_expires,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *JoinServerResponse) Reset() {
+	*x = JoinServerResponse{}
+	mi := &file_skiff_v1_join_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JoinServerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JoinServerResponse) ProtoMessage() {}
+
+func (x *JoinServerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_join_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JoinServerResponse.ProtoReflect.Descriptor instead.
+func (*JoinServerResponse) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_join_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *JoinServerResponse) GetCaCert() []byte {
+	if x != nil {
+		return x.CaCert
+	}
+	return nil
+}
+
+func (x *JoinServerResponse) GetCaKey() []byte {
+	if x != nil {
+		return x.CaKey
+	}
+	return nil
+}
+
+func (x *JoinServerResponse) GetSecretKeys() []byte {
+	if x != nil {
+		return x.SecretKeys
+	}
+	return nil
+}
+
+func (x *JoinServerResponse) GetInitialCluster() string {
+	if x != nil {
+		return x.InitialCluster
+	}
+	return ""
+}
+
+func (x *JoinServerResponse) GetServers() []string {
+	if x != nil {
+		return x.Servers
+	}
+	return nil
+}
+
+func (x *JoinServerResponse) GetAgentToken() string {
+	if x != nil {
+		return x.AgentToken
+	}
+	return ""
+}
+
+func (x *JoinServerResponse) GetAgentTokenExpires() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AgentTokenExpires
+	}
+	return nil
+}
+
 var File_skiff_v1_join_proto protoreflect.FileDescriptor
 
 const file_skiff_v1_join_proto_rawDesc = "" +
@@ -567,14 +724,31 @@ const file_skiff_v1_join_proto_rawDesc = "" +
 	"\x05usage\x18\x06 \x01(\tR\x05usage\"$\n" +
 	"\x12RevokeTokenRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"\x15\n" +
-	"\x13RevokeTokenResponse2\x8d\x01\n" +
+	"\x13RevokeTokenResponse\"B\n" +
+	"\x11JoinServerRequest\x12\x12\n" +
+	"\x04name\x18\x14 \x01(\tR\x04name\x12\x19\n" +
+	"\bpeer_url\x18\x15 \x01(\tR\apeerUrl\"\x95\x02\n" +
+	"\x12JoinServerResponse\x12\x17\n" +
+	"\aca_cert\x18\x14 \x01(\fR\x06caCert\x12\x15\n" +
+	"\x06ca_key\x18\x15 \x01(\fR\x05caKey\x12\x1f\n" +
+	"\vsecret_keys\x18\x16 \x01(\fR\n" +
+	"secretKeys\x12'\n" +
+	"\x0finitial_cluster\x18\x17 \x01(\tR\x0einitialCluster\x12\x18\n" +
+	"\aservers\x18\x18 \x03(\tR\aservers\x12\x1f\n" +
+	"\vagent_token\x18\x19 \x01(\tR\n" +
+	"agentToken\x12J\n" +
+	"\x13agent_token_expires\x18\x1a \x01(\v2\x1a.google.protobuf.TimestampR\x11agentTokenExpires2\x8d\x01\n" +
 	"\x04Join\x12A\n" +
 	"\bSignNode\x12\x19.skiff.v1.SignNodeRequest\x1a\x1a.skiff.v1.SignNodeResponse\x12B\n" +
 	"\tRenewNode\x12\x19.skiff.v1.SignNodeRequest\x1a\x1a.skiff.v1.SignNodeResponse2\xd9\x01\n" +
 	"\x06Tokens\x12E\n" +
 	"\x06Create\x12\x1c.skiff.v1.CreateTokenRequest\x1a\x1d.skiff.v1.CreateTokenResponse\x12A\n" +
 	"\x04List\x12\x1b.skiff.v1.ListTokensRequest\x1a\x1c.skiff.v1.ListTokensResponse\x12E\n" +
-	"\x06Revoke\x12\x1c.skiff.v1.RevokeTokenRequest\x1a\x1d.skiff.v1.RevokeTokenResponseB2Z0github.com/skiff-sh/skiff/proto/skiff/v1;skiffv1b\x06proto3"
+	"\x06Revoke\x12\x1c.skiff.v1.RevokeTokenRequest\x1a\x1d.skiff.v1.RevokeTokenResponse2U\n" +
+	"\n" +
+	"ServerJoin\x12G\n" +
+	"\n" +
+	"JoinServer\x12\x1b.skiff.v1.JoinServerRequest\x1a\x1c.skiff.v1.JoinServerResponseB2Z0github.com/skiff-sh/skiff/proto/skiff/v1;skiffv1b\x06proto3"
 
 var (
 	file_skiff_v1_join_proto_rawDescOnce sync.Once
@@ -588,7 +762,7 @@ func file_skiff_v1_join_proto_rawDescGZIP() []byte {
 	return file_skiff_v1_join_proto_rawDescData
 }
 
-var file_skiff_v1_join_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_skiff_v1_join_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_skiff_v1_join_proto_goTypes = []any{
 	(*SignNodeRequest)(nil),       // 0: skiff.v1.SignNodeRequest
 	(*SignNodeResponse)(nil),      // 1: skiff.v1.SignNodeResponse
@@ -599,28 +773,33 @@ var file_skiff_v1_join_proto_goTypes = []any{
 	(*TokenInfo)(nil),             // 6: skiff.v1.TokenInfo
 	(*RevokeTokenRequest)(nil),    // 7: skiff.v1.RevokeTokenRequest
 	(*RevokeTokenResponse)(nil),   // 8: skiff.v1.RevokeTokenResponse
-	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
+	(*JoinServerRequest)(nil),     // 9: skiff.v1.JoinServerRequest
+	(*JoinServerResponse)(nil),    // 10: skiff.v1.JoinServerResponse
+	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
 }
 var file_skiff_v1_join_proto_depIdxs = []int32{
-	6, // 0: skiff.v1.CreateTokenResponse.info:type_name -> skiff.v1.TokenInfo
-	6, // 1: skiff.v1.ListTokensResponse.tokens:type_name -> skiff.v1.TokenInfo
-	9, // 2: skiff.v1.TokenInfo.created:type_name -> google.protobuf.Timestamp
-	9, // 3: skiff.v1.TokenInfo.expires:type_name -> google.protobuf.Timestamp
-	0, // 4: skiff.v1.Join.SignNode:input_type -> skiff.v1.SignNodeRequest
-	0, // 5: skiff.v1.Join.RenewNode:input_type -> skiff.v1.SignNodeRequest
-	2, // 6: skiff.v1.Tokens.Create:input_type -> skiff.v1.CreateTokenRequest
-	4, // 7: skiff.v1.Tokens.List:input_type -> skiff.v1.ListTokensRequest
-	7, // 8: skiff.v1.Tokens.Revoke:input_type -> skiff.v1.RevokeTokenRequest
-	1, // 9: skiff.v1.Join.SignNode:output_type -> skiff.v1.SignNodeResponse
-	1, // 10: skiff.v1.Join.RenewNode:output_type -> skiff.v1.SignNodeResponse
-	3, // 11: skiff.v1.Tokens.Create:output_type -> skiff.v1.CreateTokenResponse
-	5, // 12: skiff.v1.Tokens.List:output_type -> skiff.v1.ListTokensResponse
-	8, // 13: skiff.v1.Tokens.Revoke:output_type -> skiff.v1.RevokeTokenResponse
-	9, // [9:14] is the sub-list for method output_type
-	4, // [4:9] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	6,  // 0: skiff.v1.CreateTokenResponse.info:type_name -> skiff.v1.TokenInfo
+	6,  // 1: skiff.v1.ListTokensResponse.tokens:type_name -> skiff.v1.TokenInfo
+	11, // 2: skiff.v1.TokenInfo.created:type_name -> google.protobuf.Timestamp
+	11, // 3: skiff.v1.TokenInfo.expires:type_name -> google.protobuf.Timestamp
+	11, // 4: skiff.v1.JoinServerResponse.agent_token_expires:type_name -> google.protobuf.Timestamp
+	0,  // 5: skiff.v1.Join.SignNode:input_type -> skiff.v1.SignNodeRequest
+	0,  // 6: skiff.v1.Join.RenewNode:input_type -> skiff.v1.SignNodeRequest
+	2,  // 7: skiff.v1.Tokens.Create:input_type -> skiff.v1.CreateTokenRequest
+	4,  // 8: skiff.v1.Tokens.List:input_type -> skiff.v1.ListTokensRequest
+	7,  // 9: skiff.v1.Tokens.Revoke:input_type -> skiff.v1.RevokeTokenRequest
+	9,  // 10: skiff.v1.ServerJoin.JoinServer:input_type -> skiff.v1.JoinServerRequest
+	1,  // 11: skiff.v1.Join.SignNode:output_type -> skiff.v1.SignNodeResponse
+	1,  // 12: skiff.v1.Join.RenewNode:output_type -> skiff.v1.SignNodeResponse
+	3,  // 13: skiff.v1.Tokens.Create:output_type -> skiff.v1.CreateTokenResponse
+	5,  // 14: skiff.v1.Tokens.List:output_type -> skiff.v1.ListTokensResponse
+	8,  // 15: skiff.v1.Tokens.Revoke:output_type -> skiff.v1.RevokeTokenResponse
+	10, // 16: skiff.v1.ServerJoin.JoinServer:output_type -> skiff.v1.JoinServerResponse
+	11, // [11:17] is the sub-list for method output_type
+	5,  // [5:11] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_skiff_v1_join_proto_init() }
@@ -634,9 +813,9 @@ func file_skiff_v1_join_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_skiff_v1_join_proto_rawDesc), len(file_skiff_v1_join_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   11,
 			NumExtensions: 0,
-			NumServices:   2,
+			NumServices:   3,
 		},
 		GoTypes:           file_skiff_v1_join_proto_goTypes,
 		DependencyIndexes: file_skiff_v1_join_proto_depIdxs,

@@ -349,3 +349,117 @@ var Tokens_ServiceDesc = grpc.ServiceDesc{
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "skiff/v1/join.proto",
 }
+
+const (
+	ServerJoin_JoinServer_FullMethodName = "/skiff.v1.ServerJoin/JoinServer"
+)
+
+// ServerJoinClient is the client API for ServerJoin service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// ServerJoin lets another server join the control plane (k3s's
+// `--server https://FIRST:6443 --token-file F`): with the server token as
+// its bearer credential it receives the cluster's shared secrets and is
+// added to the embedded etcd cluster as a member. The server token is as
+// strong as the CA key it hands out: keep it as the CA key is kept.
+type ServerJoinClient interface {
+	JoinServer(ctx context.Context, in *JoinServerRequest, opts ...grpc.CallOption) (*JoinServerResponse, error)
+}
+
+type serverJoinClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewServerJoinClient(cc grpc.ClientConnInterface) ServerJoinClient {
+	return &serverJoinClient{cc}
+}
+
+func (c *serverJoinClient) JoinServer(ctx context.Context, in *JoinServerRequest, opts ...grpc.CallOption) (*JoinServerResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(JoinServerResponse)
+	err := c.cc.Invoke(ctx, ServerJoin_JoinServer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ServerJoinServer is the server API for ServerJoin service.
+// All implementations must embed UnimplementedServerJoinServer
+// for forward compatibility.
+//
+// ServerJoin lets another server join the control plane (k3s's
+// `--server https://FIRST:6443 --token-file F`): with the server token as
+// its bearer credential it receives the cluster's shared secrets and is
+// added to the embedded etcd cluster as a member. The server token is as
+// strong as the CA key it hands out: keep it as the CA key is kept.
+type ServerJoinServer interface {
+	JoinServer(context.Context, *JoinServerRequest) (*JoinServerResponse, error)
+	mustEmbedUnimplementedServerJoinServer()
+}
+
+// UnimplementedServerJoinServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedServerJoinServer struct{}
+
+func (UnimplementedServerJoinServer) JoinServer(context.Context, *JoinServerRequest) (*JoinServerResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method JoinServer not implemented")
+}
+func (UnimplementedServerJoinServer) mustEmbedUnimplementedServerJoinServer() {}
+func (UnimplementedServerJoinServer) testEmbeddedByValue()                    {}
+
+// UnsafeServerJoinServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to ServerJoinServer will
+// result in compilation errors.
+type UnsafeServerJoinServer interface {
+	mustEmbedUnimplementedServerJoinServer()
+}
+
+func RegisterServerJoinServer(s grpc.ServiceRegistrar, srv ServerJoinServer) {
+	// If the following call panics, it indicates UnimplementedServerJoinServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&ServerJoin_ServiceDesc, srv)
+}
+
+func _ServerJoin_JoinServer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(JoinServerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ServerJoinServer).JoinServer(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ServerJoin_JoinServer_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ServerJoinServer).JoinServer(ctx, req.(*JoinServerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// ServerJoin_ServiceDesc is the grpc.ServiceDesc for ServerJoin service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var ServerJoin_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "skiff.v1.ServerJoin",
+	HandlerType: (*ServerJoinServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "JoinServer",
+			Handler:    _ServerJoin_JoinServer_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "skiff/v1/join.proto",
+}

@@ -1,0 +1,22 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The benchmark runs end to end at a small size, so it keeps working.
+func TestBenchmarkRuns(t *testing.T) {
+	var out bytes.Buffer
+	o := options{nodes: 5, pods: 20, perRS: 10, lists: 3, gets: 10, watchers: 3, events: 3, heartbeat: time.Second}
+	if err := run(&out, o); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for _, want := range []string{"pods/s", "list pods -A", "get pod", "fan-out", "heartbeats", "RSS", "etcd database"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -1,0 +1,436 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/controlplane"
+	"github.com/skiff-sh/skiff/pki"
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+type options struct {
+	nodes, pods, perRS int
+	lists, gets        int
+	watchers, events   int
+	heartbeat          time.Duration
+	noFsync            bool
+}
+
+func run(out io.Writer, o options) error {
+	if o.nodes < 1 || o.pods < 1 || o.perRS < 1 {
+		return errors.New("-nodes, -pods and -per-rs must be positive")
+	}
+	dir, err := os.MkdirTemp("", "skiff-bench-scale-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	g, gctx := errgroup.WithContext(ctx)
+	defer func() { cancel(); _ = g.Wait() }()
+	cp, err := controlplane.Start(gctx, g, controlplane.Config{
+		DataDir: filepath.Join(dir, "server"), Listen: "127.0.0.1:0", EtcdListen: "127.0.0.1:0",
+		// A /24 per node: room for 65,536 nodes.
+		ClusterCIDR: "10.0.0.0/8", ClusterDomain: "cluster.local", Insecure: true,
+		Metrics: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		return err
+	}
+	if cp == nil {
+		return errors.New("the control plane did not start")
+	}
+	c, err := cp.Client(pki.Admin)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	cpuStart := cpuTime()
+	fmt.Fprintf(out, "hollow nodes %d, pods %d (replica sets of %d), heartbeat every %s\n", o.nodes, o.pods, o.perRS, o.heartbeat)
+
+	// Hollow nodes: registered, then heartbeating until the end.
+	start := time.Now()
+	if err := registerNodes(ctx, c, o.nodes); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "registered %d nodes in %s\n", o.nodes, time.Since(start).Round(time.Millisecond))
+	var beats atomic.Int64
+	hctx, stopBeats := context.WithCancel(ctx)
+	defer stopBeats()
+	var hb sync.WaitGroup
+	beatStart := time.Now()
+	for i := range o.nodes {
+		hb.Add(1)
+		go func() { defer hb.Done(); heartbeat(hctx, c, nodeName(i), o.heartbeat, &beats) }()
+	}
+
+	// Pods through replica sets; the scheduler binds them.
+	bound, err := countBound(ctx, c)
+	if err != nil {
+		return err
+	}
+	start = time.Now()
+	timeouts := 0
+	for i := 0; i*o.perRS < o.pods; i++ {
+		n := min(o.perRS, o.pods-i*o.perRS)
+		for attempt := 0; ; attempt++ {
+			_, err := c.ReplicaSets().Create(ctx, replicaSet(i, n))
+			if err == nil || (attempt > 0 && client.IsAlreadyExists(err)) {
+				break
+			}
+			// A loaded server times out; count it and try again.
+			if code := status.Code(err); (code != codes.DeadlineExceeded && code != codes.Unavailable) || attempt == 5 {
+				return fmt.Errorf("replica set %d: %w", i, err)
+			}
+			timeouts++
+		}
+	}
+	if timeouts > 0 {
+		fmt.Fprintf(out, "replica set creates that timed out and were retried: %d\n", timeouts)
+	}
+	if err := bound.wait(ctx, o.pods, 30*time.Minute); err != nil {
+		return err
+	}
+	took := time.Since(start)
+	fmt.Fprintf(out, "scheduled %d pods in %s: %.0f pods/s (created by the replica set controller, bound by the scheduler)\n",
+		o.pods, took.Round(time.Millisecond), float64(o.pods)/took.Seconds())
+
+	// Full lists and single reads.
+	lat := make([]time.Duration, 0, o.lists)
+	for range o.lists {
+		t0 := time.Now()
+		pods, _, err := c.Pods().List(ctx, client.ListOptions{})
+		if err != nil {
+			return err
+		}
+		lat = append(lat, time.Since(t0))
+		if len(pods) < o.pods {
+			return fmt.Errorf("a full list returned %d pods, want %d", len(pods), o.pods)
+		}
+	}
+	fmt.Fprintf(out, "list pods -A (%d pods): %s\n", o.pods, percentiles(lat))
+	names, err := podNames(ctx, c)
+	if err != nil {
+		return err
+	}
+	lat = lat[:0]
+	for range o.gets {
+		p := names[rand.IntN(len(names))]
+		t0 := time.Now()
+		if _, err := c.Pods().Get(ctx, "default", p); err != nil {
+			return err
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	fmt.Fprintf(out, "get pod: %s\n", percentiles(lat))
+
+	if o.watchers > 0 {
+		d, err := fanOut(ctx, cp, o.watchers, o.events)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "watch fan-out to %d watchers (%d changes): %s\n", o.watchers, o.events, percentiles(d))
+	}
+
+	stopBeats()
+	hb.Wait()
+	elapsed := time.Since(beatStart)
+	fmt.Fprintf(out, "heartbeats: %d Node status writes in %s, %.1f/s\n", beats.Load(), elapsed.Round(time.Second), float64(beats.Load())/elapsed.Seconds())
+	fmt.Fprintf(out, "process (server, etcd and hollow nodes): RSS %s, CPU %.1f s over %s\n",
+		mib(rss()), (cpuTime() - cpuStart).Seconds(), elapsed.Round(time.Second))
+	if fi, err := os.Stat(filepath.Join(dir, "server", "etcd", "member", "snap", "db")); err == nil {
+		fmt.Fprintf(out, "etcd database: %s\n", mib(fi.Size()))
+	}
+	return nil
+}
+
+func nodeName(i int) string { return fmt.Sprintf("hollow-%05d", i) }
+
+// registerNodes creates the Node objects as agents do, 32 at a time.
+func registerNodes(ctx context.Context, c *client.Client, n int) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(32)
+	for i := range n {
+		g.Go(func() error {
+			now := timestamppb.Now()
+			_, err := c.Nodes().Create(gctx, &skiffv1.Node{
+				Metadata: &skiffv1.ObjectMeta{Name: nodeName(i), Labels: map[string]string{"skiff.io/hostname": nodeName(i), "skiff.io/os": "linux"}},
+				Status: &skiffv1.NodeStatus{
+					Capacity:    map[string]string{"cpu": "32", "memory": "256Gi", "pods": "110"},
+					Allocatable: map[string]string{"cpu": "32", "memory": "256Gi", "pods": "110"},
+					Conditions: []*skiffv1.Condition{{Type: skiffv1.NodeReady, Status: skiffv1.ConditionTrue, Reason: "AgentReady",
+						LastHeartbeatTime: now, LastTransitionTime: now}},
+					Addresses:     []*skiffv1.NodeAddress{{Type: "InternalIP", Address: "127.0.0.1"}},
+					AgentEndpoint: "127.0.0.1:1",
+				},
+			})
+			return err
+		})
+	}
+	return g.Wait()
+}
+
+// heartbeat refreshes the node's Ready condition as an agent does, at a
+// random phase so the nodes do not beat together.
+func heartbeat(ctx context.Context, c *client.Client, node string, every time.Duration, beats *atomic.Int64) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(rand.N(every)):
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		now := time.Now()
+		_, err := c.Nodes().ModifyStatus(ctx, "", node, func(n *skiffv1.Node) error {
+			if n.Status == nil {
+				n.Status = &skiffv1.NodeStatus{}
+			}
+			skiffv1.SetCondition(&n.Status.Conditions, &skiffv1.Condition{Type: skiffv1.NodeReady, Status: skiffv1.ConditionTrue,
+				Reason: "AgentReady", LastHeartbeatTime: timestamppb.New(now), LastTransitionTime: timestamppb.New(now)}, now)
+			return nil
+		})
+		if err == nil {
+			beats.Add(1)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func replicaSet(i, replicas int) *skiffv1.ReplicaSet {
+	labels := map[string]string{"app": "rs-" + strconv.Itoa(i)}
+	n := int32(replicas)
+	return &skiffv1.ReplicaSet{
+		Metadata: &skiffv1.ObjectMeta{Name: "rs-" + strconv.Itoa(i), Namespace: "default"},
+		Spec: &skiffv1.ReplicaSetSpec{
+			Replicas: &n, Selector: &skiffv1.LabelSelector{MatchLabels: labels},
+			Template: &skiffv1.PodTemplateSpec{
+				Metadata: &skiffv1.ObjectMeta{Labels: labels},
+				Spec: &skiffv1.PodSpec{Containers: []*skiffv1.Container{{
+					Name: "c", Image: "busybox",
+					Resources: &skiffv1.ResourceRequirements{Requests: map[string]string{"cpu": "10m", "memory": "16Mi"}},
+				}}},
+			},
+		},
+	}
+}
+
+// boundCounter follows the pods bound to a node.
+type boundCounter struct {
+	mu    sync.Mutex
+	bound map[string]bool
+	wake  chan struct{}
+	err   error
+}
+
+func countBound(ctx context.Context, c *client.Client) (*boundCounter, error) {
+	b := &boundCounter{bound: map[string]bool{}, wake: make(chan struct{}, 1)}
+	w, err := c.Pods().Watch(ctx, client.ListOptions{}, "")
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		defer w.Stop()
+		for {
+			ev, err := w.Next()
+			b.mu.Lock()
+			if err != nil {
+				b.err = err
+			} else if ev.Object != nil && ev.Object.GetSpec().GetNodeName() != "" {
+				b.bound[ev.Object.GetMetadata().GetName()] = true
+			}
+			b.mu.Unlock()
+			select {
+			case b.wake <- struct{}{}:
+			default:
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return b, nil
+}
+
+func (b *boundCounter) wait(ctx context.Context, n int, limit time.Duration) error {
+	deadline := time.After(limit)
+	for {
+		b.mu.Lock()
+		got, err := len(b.bound), b.err
+		b.mu.Unlock()
+		if got >= n {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("watching pods (%d of %d bound): %w", got, n, err)
+		}
+		select {
+		case <-b.wake:
+		case <-deadline:
+			return fmt.Errorf("%d of %d pods bound after %s", got, n, limit)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func podNames(ctx context.Context, c *client.Client) ([]string, error) {
+	pods, _, err := c.Pods().List(ctx, client.ListOptions{Namespace: "default"})
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(pods))
+	for _, p := range pods {
+		names = append(names, p.GetMetadata().GetName())
+	}
+	return names, nil
+}
+
+// fanOut opens watchers watches of ConfigMaps, each on its own
+// connection, changes one ConfigMap events times and measures, per change
+// and watcher, the time from the write's acknowledgement to its arrival.
+func fanOut(ctx context.Context, cp *controlplane.ControlPlane, watchers, events int) ([]time.Duration, error) {
+	admin, err := cp.Client(pki.Admin)
+	if err != nil {
+		return nil, err
+	}
+	defer admin.Close()
+	cm, err := admin.ConfigMaps().Create(ctx, &skiffv1.ConfigMap{Metadata: &skiffv1.ObjectMeta{Name: "fanout", Namespace: "default"}})
+	if err != nil {
+		return nil, err
+	}
+	var mu sync.Mutex
+	acked := map[string]time.Time{} // by data value
+	var delays []time.Duration
+	var wg sync.WaitGroup
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	ready := make(chan struct{}, watchers)
+	for range watchers {
+		c, err := cp.Client(pki.Admin)
+		if err != nil {
+			return nil, err
+		}
+		defer c.Close()
+		w, err := c.ConfigMaps().Watch(wctx, client.ListOptions{Namespace: "default"}, cm.GetMetadata().GetResourceVersion())
+		if err != nil {
+			return nil, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer w.Stop()
+			ready <- struct{}{}
+			for seen := 0; seen < events; {
+				ev, err := w.Next()
+				if err != nil {
+					return
+				}
+				if ev.Object == nil || ev.Object.GetMetadata().GetName() != "fanout" {
+					continue
+				}
+				arrived := time.Now()
+				v := ev.Object.GetData()["v"]
+				for {
+					mu.Lock()
+					t, ok := acked[v]
+					if ok {
+						delays = append(delays, max(arrived.Sub(t), 0))
+					}
+					mu.Unlock()
+					if ok {
+						break
+					}
+					time.Sleep(time.Millisecond) // the ack is a moment behind
+				}
+				seen++
+			}
+		}()
+	}
+	for range watchers {
+		<-ready
+	}
+	for i := range events {
+		v := strconv.Itoa(i)
+		next := proto.Clone(cm).(*skiffv1.ConfigMap)
+		next.Data = map[string]string{"v": v}
+		t0 := time.Now()
+		if cm, err = admin.ConfigMaps().Update(ctx, next); err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		acked[v] = t0
+		mu.Unlock()
+		time.Sleep(50 * time.Millisecond)
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		return nil, errors.New("watchers did not see every change within 2 minutes")
+	}
+	return delays, nil
+}
+
+func percentiles(d []time.Duration) string {
+	if len(d) == 0 {
+		return "no samples"
+	}
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	at := func(p float64) time.Duration { return s[min(len(s)-1, int(p*float64(len(s))))] }
+	r := func(x time.Duration) string { return x.Round(10 * time.Microsecond).String() }
+	return fmt.Sprintf("p50 %s p99 %s max %s (n=%d)", r(at(0.50)), r(at(0.99)), r(s[len(s)-1]), len(s))
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// rss is the process's resident set, from /proc/self/status.
+func rss() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20)) }
