@@ -47,6 +47,9 @@ const (
 	Kind_KIND_ENDPOINTS Kind = 40
 	// Jobs.
 	Kind_KIND_JOB Kind = 23
+	// DaemonSets and StatefulSets.
+	Kind_KIND_DAEMON_SET   Kind = 25
+	Kind_KIND_STATEFUL_SET Kind = 26
 )
 
 // Enum value maps for Kind.
@@ -66,22 +69,26 @@ var (
 		22: "KIND_DEPLOYMENT",
 		40: "KIND_ENDPOINTS",
 		23: "KIND_JOB",
+		25: "KIND_DAEMON_SET",
+		26: "KIND_STATEFUL_SET",
 	}
 	Kind_value = map[string]int32{
-		"KIND_UNSPECIFIED": 0,
-		"KIND_NAMESPACE":   1,
-		"KIND_NODE":        2,
-		"KIND_POD":         3,
-		"KIND_SERVICE":     4,
-		"KIND_VOLUME":      5,
-		"KIND_REPLICA_SET": 6,
-		"KIND_AUTOSCALER":  7,
-		"KIND_EVENT":       8,
-		"KIND_CONFIG_MAP":  20,
-		"KIND_SECRET":      21,
-		"KIND_DEPLOYMENT":  22,
-		"KIND_ENDPOINTS":   40,
-		"KIND_JOB":         23,
+		"KIND_UNSPECIFIED":  0,
+		"KIND_NAMESPACE":    1,
+		"KIND_NODE":         2,
+		"KIND_POD":          3,
+		"KIND_SERVICE":      4,
+		"KIND_VOLUME":       5,
+		"KIND_REPLICA_SET":  6,
+		"KIND_AUTOSCALER":   7,
+		"KIND_EVENT":        8,
+		"KIND_CONFIG_MAP":   20,
+		"KIND_SECRET":       21,
+		"KIND_DEPLOYMENT":   22,
+		"KIND_ENDPOINTS":    40,
+		"KIND_JOB":          23,
+		"KIND_DAEMON_SET":   25,
+		"KIND_STATEFUL_SET": 26,
 	}
 )
 
@@ -186,6 +193,8 @@ type Object struct {
 	//	*Object_Deployment
 	//	*Object_Endpoints
 	//	*Object_Job
+	//	*Object_DaemonSet
+	//	*Object_StatefulSet
 	Kind          isObject_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -345,6 +354,24 @@ func (x *Object) GetJob() *Job {
 	return nil
 }
 
+func (x *Object) GetDaemonSet() *DaemonSet {
+	if x != nil {
+		if x, ok := x.Kind.(*Object_DaemonSet); ok {
+			return x.DaemonSet
+		}
+	}
+	return nil
+}
+
+func (x *Object) GetStatefulSet() *StatefulSet {
+	if x != nil {
+		if x, ok := x.Kind.(*Object_StatefulSet); ok {
+			return x.StatefulSet
+		}
+	}
+	return nil
+}
+
 type isObject_Kind interface {
 	isObject_Kind()
 }
@@ -401,6 +428,14 @@ type Object_Job struct {
 	Job *Job `protobuf:"bytes,23,opt,name=job,proto3,oneof"`
 }
 
+type Object_DaemonSet struct {
+	DaemonSet *DaemonSet `protobuf:"bytes,25,opt,name=daemon_set,json=daemonSet,proto3,oneof"`
+}
+
+type Object_StatefulSet struct {
+	StatefulSet *StatefulSet `protobuf:"bytes,26,opt,name=stateful_set,json=statefulSet,proto3,oneof"`
+}
+
 func (*Object_Namespace) isObject_Kind() {}
 
 func (*Object_Node) isObject_Kind() {}
@@ -426,6 +461,10 @@ func (*Object_Deployment) isObject_Kind() {}
 func (*Object_Endpoints) isObject_Kind() {}
 
 func (*Object_Job) isObject_Kind() {}
+
+func (*Object_DaemonSet) isObject_Kind() {}
+
+func (*Object_StatefulSet) isObject_Kind() {}
 
 type CreateRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1076,7 +1115,7 @@ var File_skiff_v1_api_proto protoreflect.FileDescriptor
 
 const file_skiff_v1_api_proto_rawDesc = "" +
 	"\n" +
-	"\x12skiff/v1/api.proto\x12\bskiff.v1\x1a\x16skiff/v1/objects.proto\"\xf5\x04\n" +
+	"\x12skiff/v1/api.proto\x12\bskiff.v1\x1a\x16skiff/v1/objects.proto\x1a\x18skiff/v1/workloads.proto\"\xe7\x05\n" +
 	"\x06Object\x123\n" +
 	"\tnamespace\x18\x01 \x01(\v2\x13.skiff.v1.NamespaceH\x00R\tnamespace\x12$\n" +
 	"\x04node\x18\x02 \x01(\v2\x0e.skiff.v1.NodeH\x00R\x04node\x12!\n" +
@@ -1096,7 +1135,10 @@ const file_skiff_v1_api_proto_rawDesc = "" +
 	"deployment\x18\x16 \x01(\v2\x14.skiff.v1.DeploymentH\x00R\n" +
 	"deployment\x123\n" +
 	"\tendpoints\x18( \x01(\v2\x13.skiff.v1.EndpointsH\x00R\tendpoints\x12!\n" +
-	"\x03job\x18\x17 \x01(\v2\r.skiff.v1.JobH\x00R\x03jobB\x06\n" +
+	"\x03job\x18\x17 \x01(\v2\r.skiff.v1.JobH\x00R\x03job\x124\n" +
+	"\n" +
+	"daemon_set\x18\x19 \x01(\v2\x13.skiff.v1.DaemonSetH\x00R\tdaemonSet\x12:\n" +
+	"\fstateful_set\x18\x1a \x01(\v2\x15.skiff.v1.StatefulSetH\x00R\vstatefulSetB\x06\n" +
 	"\x04kind\"9\n" +
 	"\rCreateRequest\x12(\n" +
 	"\x06object\x18\x01 \x01(\v2\x10.skiff.v1.ObjectR\x06object\"b\n" +
@@ -1150,7 +1192,7 @@ const file_skiff_v1_api_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1b\n" +
 	"\tnode_name\x18\x03 \x01(\tR\bnodeName\x12\x10\n" +
 	"\x03uid\x18\x04 \x01(\tR\x03uid\x12)\n" +
-	"\x10resource_version\x18\x05 \x01(\tR\x0fresourceVersion*\x88\x02\n" +
+	"\x10resource_version\x18\x05 \x01(\tR\x0fresourceVersion*\xb4\x02\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eKIND_NAMESPACE\x10\x01\x12\r\n" +
@@ -1166,7 +1208,9 @@ const file_skiff_v1_api_proto_rawDesc = "" +
 	"\vKIND_SECRET\x10\x15\x12\x13\n" +
 	"\x0fKIND_DEPLOYMENT\x10\x16\x12\x12\n" +
 	"\x0eKIND_ENDPOINTS\x10(\x12\f\n" +
-	"\bKIND_JOB\x10\x172\xb8\x03\n" +
+	"\bKIND_JOB\x10\x17\x12\x13\n" +
+	"\x0fKIND_DAEMON_SET\x10\x19\x12\x15\n" +
+	"\x11KIND_STATEFUL_SET\x10\x1a2\xb8\x03\n" +
 	"\aObjects\x123\n" +
 	"\x06Create\x12\x17.skiff.v1.CreateRequest\x1a\x10.skiff.v1.Object\x12-\n" +
 	"\x03Get\x12\x14.skiff.v1.GetRequest\x1a\x10.skiff.v1.Object\x125\n" +
@@ -1218,6 +1262,8 @@ var file_skiff_v1_api_proto_goTypes = []any{
 	(*Deployment)(nil),     // 23: skiff.v1.Deployment
 	(*Endpoints)(nil),      // 24: skiff.v1.Endpoints
 	(*Job)(nil),            // 25: skiff.v1.Job
+	(*DaemonSet)(nil),      // 26: skiff.v1.DaemonSet
+	(*StatefulSet)(nil),    // 27: skiff.v1.StatefulSet
 }
 var file_skiff_v1_api_proto_depIdxs = []int32{
 	13, // 0: skiff.v1.Object.namespace:type_name -> skiff.v1.Namespace
@@ -1233,37 +1279,39 @@ var file_skiff_v1_api_proto_depIdxs = []int32{
 	23, // 10: skiff.v1.Object.deployment:type_name -> skiff.v1.Deployment
 	24, // 11: skiff.v1.Object.endpoints:type_name -> skiff.v1.Endpoints
 	25, // 12: skiff.v1.Object.job:type_name -> skiff.v1.Job
-	2,  // 13: skiff.v1.CreateRequest.object:type_name -> skiff.v1.Object
-	0,  // 14: skiff.v1.GetRequest.kind:type_name -> skiff.v1.Kind
-	0,  // 15: skiff.v1.ListRequest.kind:type_name -> skiff.v1.Kind
-	2,  // 16: skiff.v1.ListResponse.items:type_name -> skiff.v1.Object
-	2,  // 17: skiff.v1.UpdateRequest.object:type_name -> skiff.v1.Object
-	0,  // 18: skiff.v1.DeleteRequest.kind:type_name -> skiff.v1.Kind
-	2,  // 19: skiff.v1.DeleteResponse.object:type_name -> skiff.v1.Object
-	0,  // 20: skiff.v1.WatchRequest.kind:type_name -> skiff.v1.Kind
-	1,  // 21: skiff.v1.WatchEvent.type:type_name -> skiff.v1.WatchEvent.Type
-	2,  // 22: skiff.v1.WatchEvent.object:type_name -> skiff.v1.Object
-	3,  // 23: skiff.v1.Objects.Create:input_type -> skiff.v1.CreateRequest
-	4,  // 24: skiff.v1.Objects.Get:input_type -> skiff.v1.GetRequest
-	5,  // 25: skiff.v1.Objects.List:input_type -> skiff.v1.ListRequest
-	7,  // 26: skiff.v1.Objects.Update:input_type -> skiff.v1.UpdateRequest
-	7,  // 27: skiff.v1.Objects.UpdateStatus:input_type -> skiff.v1.UpdateRequest
-	8,  // 28: skiff.v1.Objects.Delete:input_type -> skiff.v1.DeleteRequest
-	10, // 29: skiff.v1.Objects.Watch:input_type -> skiff.v1.WatchRequest
-	12, // 30: skiff.v1.Objects.Bind:input_type -> skiff.v1.BindRequest
-	2,  // 31: skiff.v1.Objects.Create:output_type -> skiff.v1.Object
-	2,  // 32: skiff.v1.Objects.Get:output_type -> skiff.v1.Object
-	6,  // 33: skiff.v1.Objects.List:output_type -> skiff.v1.ListResponse
-	2,  // 34: skiff.v1.Objects.Update:output_type -> skiff.v1.Object
-	2,  // 35: skiff.v1.Objects.UpdateStatus:output_type -> skiff.v1.Object
-	9,  // 36: skiff.v1.Objects.Delete:output_type -> skiff.v1.DeleteResponse
-	11, // 37: skiff.v1.Objects.Watch:output_type -> skiff.v1.WatchEvent
-	15, // 38: skiff.v1.Objects.Bind:output_type -> skiff.v1.Pod
-	31, // [31:39] is the sub-list for method output_type
-	23, // [23:31] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	26, // 13: skiff.v1.Object.daemon_set:type_name -> skiff.v1.DaemonSet
+	27, // 14: skiff.v1.Object.stateful_set:type_name -> skiff.v1.StatefulSet
+	2,  // 15: skiff.v1.CreateRequest.object:type_name -> skiff.v1.Object
+	0,  // 16: skiff.v1.GetRequest.kind:type_name -> skiff.v1.Kind
+	0,  // 17: skiff.v1.ListRequest.kind:type_name -> skiff.v1.Kind
+	2,  // 18: skiff.v1.ListResponse.items:type_name -> skiff.v1.Object
+	2,  // 19: skiff.v1.UpdateRequest.object:type_name -> skiff.v1.Object
+	0,  // 20: skiff.v1.DeleteRequest.kind:type_name -> skiff.v1.Kind
+	2,  // 21: skiff.v1.DeleteResponse.object:type_name -> skiff.v1.Object
+	0,  // 22: skiff.v1.WatchRequest.kind:type_name -> skiff.v1.Kind
+	1,  // 23: skiff.v1.WatchEvent.type:type_name -> skiff.v1.WatchEvent.Type
+	2,  // 24: skiff.v1.WatchEvent.object:type_name -> skiff.v1.Object
+	3,  // 25: skiff.v1.Objects.Create:input_type -> skiff.v1.CreateRequest
+	4,  // 26: skiff.v1.Objects.Get:input_type -> skiff.v1.GetRequest
+	5,  // 27: skiff.v1.Objects.List:input_type -> skiff.v1.ListRequest
+	7,  // 28: skiff.v1.Objects.Update:input_type -> skiff.v1.UpdateRequest
+	7,  // 29: skiff.v1.Objects.UpdateStatus:input_type -> skiff.v1.UpdateRequest
+	8,  // 30: skiff.v1.Objects.Delete:input_type -> skiff.v1.DeleteRequest
+	10, // 31: skiff.v1.Objects.Watch:input_type -> skiff.v1.WatchRequest
+	12, // 32: skiff.v1.Objects.Bind:input_type -> skiff.v1.BindRequest
+	2,  // 33: skiff.v1.Objects.Create:output_type -> skiff.v1.Object
+	2,  // 34: skiff.v1.Objects.Get:output_type -> skiff.v1.Object
+	6,  // 35: skiff.v1.Objects.List:output_type -> skiff.v1.ListResponse
+	2,  // 36: skiff.v1.Objects.Update:output_type -> skiff.v1.Object
+	2,  // 37: skiff.v1.Objects.UpdateStatus:output_type -> skiff.v1.Object
+	9,  // 38: skiff.v1.Objects.Delete:output_type -> skiff.v1.DeleteResponse
+	11, // 39: skiff.v1.Objects.Watch:output_type -> skiff.v1.WatchEvent
+	15, // 40: skiff.v1.Objects.Bind:output_type -> skiff.v1.Pod
+	33, // [33:41] is the sub-list for method output_type
+	25, // [25:33] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_skiff_v1_api_proto_init() }
@@ -1272,6 +1320,7 @@ func file_skiff_v1_api_proto_init() {
 		return
 	}
 	file_skiff_v1_objects_proto_init()
+	file_skiff_v1_workloads_proto_init()
 	file_skiff_v1_api_proto_msgTypes[0].OneofWrappers = []any{
 		(*Object_Namespace)(nil),
 		(*Object_Node)(nil),
@@ -1286,6 +1335,8 @@ func file_skiff_v1_api_proto_init() {
 		(*Object_Deployment)(nil),
 		(*Object_Endpoints)(nil),
 		(*Object_Job)(nil),
+		(*Object_DaemonSet)(nil),
+		(*Object_StatefulSet)(nil),
 	}
 	file_skiff_v1_api_proto_msgTypes[6].OneofWrappers = []any{}
 	type x struct{}

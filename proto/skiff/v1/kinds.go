@@ -46,6 +46,8 @@ var kindInfos = []KindInfo{
 	{Kind_KIND_DEPLOYMENT, "Deployment", "deployments", []string{"deploy"}, true, true, func() Resource { return &Deployment{} }},
 	{Kind_KIND_ENDPOINTS, "Endpoints", "endpoints", []string{"ep", "endpointslice", "endpointslices"}, true, false, func() Resource { return &Endpoints{} }},
 	{Kind_KIND_JOB, "Job", "jobs", nil, true, true, func() Resource { return &Job{} }},
+	{Kind_KIND_DAEMON_SET, "DaemonSet", "daemonsets", []string{"ds"}, true, true, func() Resource { return &DaemonSet{} }},
+	{Kind_KIND_STATEFUL_SET, "StatefulSet", "statefulsets", []string{"sts"}, true, true, func() Resource { return &StatefulSet{} }},
 }
 
 // Kinds lists every kind, in a stable order.
@@ -175,6 +177,8 @@ var kubernetesTypes = []KubernetesType{
 	{"v1", "ConfigMap", Kind_KIND_CONFIG_MAP},
 	{"v1", "Secret", Kind_KIND_SECRET},
 	{"batch/v1", "Job", Kind_KIND_JOB},
+	{"apps/v1", "DaemonSet", Kind_KIND_DAEMON_SET},
+	{"apps/v1", "StatefulSet", Kind_KIND_STATEFUL_SET},
 }
 
 // KubernetesAPIVersions are the Kubernetes apiVersions served beside
