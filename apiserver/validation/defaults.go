@@ -80,6 +80,16 @@ func Default(obj skiffv1.Resource) {
 		defaultEndpoints(o)
 	case *skiffv1.Job:
 		defaultJob(o)
+	case *skiffv1.DaemonSet:
+		if o.Spec == nil {
+			o.Spec = &skiffv1.DaemonSetSpec{}
+		}
+		defaultDaemonSet(o.Spec)
+	case *skiffv1.StatefulSet:
+		if o.Spec == nil {
+			o.Spec = &skiffv1.StatefulSetSpec{}
+		}
+		defaultStatefulSet(o.Spec)
 	case *skiffv1.Event:
 		if o.Type == "" {
 			o.Type = "Normal"
