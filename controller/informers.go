@@ -22,6 +22,8 @@ type informers struct {
 	deployments *client.Informer[*skiffv1.Deployment]
 	endpoints   *client.Informer[*skiffv1.Endpoints]
 	jobs        *client.Informer[*skiffv1.Job]
+	daemonSets  *client.Informer[*skiffv1.DaemonSet]
+	statefuls   *client.Informer[*skiffv1.StatefulSet]
 }
 
 func newInformers(c *client.Client, log *slog.Logger) *informers {
@@ -36,6 +38,8 @@ func newInformers(c *client.Client, log *slog.Logger) *informers {
 		deployments: client.NewInformer(c.Deployments(), all, log),
 		endpoints:   client.NewInformer(c.Endpoints(), all, log),
 		jobs:        client.NewInformer(c.Jobs(), all, log),
+		daemonSets:  client.NewInformer(c.DaemonSets(), all, log),
+		statefuls:   client.NewInformer(c.StatefulSets(), all, log),
 	}
 	inf.pods.AddIndex(indexNamespace, byNamespace[*skiffv1.Pod])
 	inf.pods.AddIndex(indexNode, byNode)
@@ -49,6 +53,8 @@ func newInformers(c *client.Client, log *slog.Logger) *informers {
 	inf.volumes.AddIndex(indexOwner, byOwner[*skiffv1.Volume])
 	inf.deployments.AddIndex(indexNamespace, byNamespace[*skiffv1.Deployment])
 	inf.jobs.AddIndex(indexOwner, byOwner[*skiffv1.Job])
+	inf.daemonSets.AddIndex(indexOwner, byOwner[*skiffv1.DaemonSet])
+	inf.statefuls.AddIndex(indexOwner, byOwner[*skiffv1.StatefulSet])
 	return inf
 }
 
@@ -63,6 +69,8 @@ func (inf *informers) start(ctx context.Context, g *errgroup.Group) {
 	g.Go(func() error { return inf.deployments.Run(ctx) })
 	g.Go(func() error { return inf.endpoints.Run(ctx) })
 	g.Go(func() error { return inf.jobs.Run(ctx) })
+	g.Go(func() error { return inf.daemonSets.Run(ctx) })
+	g.Go(func() error { return inf.statefuls.Run(ctx) })
 }
 
 // waitForSync blocks until every informer has its first list, or ctx ends.
@@ -70,5 +78,5 @@ func (inf *informers) waitForSync(ctx context.Context) bool {
 	return inf.pods.WaitForSync(ctx) && inf.rss.WaitForSync(ctx) && inf.nodes.WaitForSync(ctx) &&
 		inf.autoscalers.WaitForSync(ctx) && inf.services.WaitForSync(ctx) && inf.volumes.WaitForSync(ctx) &&
 		inf.deployments.WaitForSync(ctx) && inf.endpoints.WaitForSync(ctx) &&
-		inf.jobs.WaitForSync(ctx)
+		inf.jobs.WaitForSync(ctx) && inf.daemonSets.WaitForSync(ctx) && inf.statefuls.WaitForSync(ctx)
 }

@@ -18,9 +18,11 @@ const (
 	nameAutoscaler    = "autoscaler"
 	nameDeployment    = "deployment"
 	nameEndpoints     = "endpoints"
+	nameDaemonSet     = "daemonset"
+	nameStatefulSet   = "statefulset"
 )
 
-var reconcilerNames = []string{nameReplicaSet, nameGarbage, nameNodeLifecycle, nameAutoscaler, nameDeployment, nameEndpoints, nameJob}
+var reconcilerNames = []string{nameReplicaSet, nameGarbage, nameNodeLifecycle, nameAutoscaler, nameDeployment, nameEndpoints, nameJob, nameDaemonSet, nameStatefulSet}
 
 type metrics struct {
 	duration *prometheus.HistogramVec
