@@ -813,8 +813,11 @@ type StatefulSetStatus struct {
 	CollisionCount    *int32       `protobuf:"varint,8,opt,name=collision_count,json=collisionCount,proto3,oneof" json:"collision_count,omitempty"`
 	Conditions        []*Condition `protobuf:"bytes,9,rep,name=conditions,proto3" json:"conditions,omitempty"`
 	AvailableReplicas int32        `protobuf:"varint,10,opt,name=available_replicas,json=availableReplicas,proto3" json:"available_replicas,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The template of current_revision, so pods below the partition are
+	// remade as they were (Kubernetes keeps it in a ControllerRevision).
+	CurrentTemplate *PodTemplateSpec `protobuf:"bytes,11,opt,name=current_template,json=currentTemplate,proto3" json:"current_template,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *StatefulSetStatus) Reset() {
@@ -917,6 +920,13 @@ func (x *StatefulSetStatus) GetAvailableReplicas() int32 {
 	return 0
 }
 
+func (x *StatefulSetStatus) GetCurrentTemplate() *PodTemplateSpec {
+	if x != nil {
+		return x.CurrentTemplate
+	}
+	return nil
+}
+
 var File_skiff_v1_workloads_proto protoreflect.FileDescriptor
 
 const file_skiff_v1_workloads_proto_rawDesc = "" +
@@ -986,7 +996,7 @@ const file_skiff_v1_workloads_proto_rawDesc = "" +
 	"\vwhen_scaled\x18\x02 \x01(\tR\n" +
 	"whenScaled\"+\n" +
 	"\x13StatefulSetOrdinals\x12\x14\n" +
-	"\x05start\x18\x01 \x01(\x05R\x05start\"\xd7\x03\n" +
+	"\x05start\x18\x01 \x01(\x05R\x05start\"\x9d\x04\n" +
 	"\x11StatefulSetStatus\x12/\n" +
 	"\x13observed_generation\x18\x01 \x01(\x03R\x12observedGeneration\x12\x1a\n" +
 	"\breplicas\x18\x02 \x01(\x05R\breplicas\x12%\n" +
@@ -1000,7 +1010,8 @@ const file_skiff_v1_workloads_proto_rawDesc = "" +
 	"conditions\x18\t \x03(\v2\x13.skiff.v1.ConditionR\n" +
 	"conditions\x12-\n" +
 	"\x12available_replicas\x18\n" +
-	" \x01(\x05R\x11availableReplicasB\x12\n" +
+	" \x01(\x05R\x11availableReplicas\x12D\n" +
+	"\x10current_template\x18\v \x01(\v2\x19.skiff.v1.PodTemplateSpecR\x0fcurrentTemplateB\x12\n" +
 	"\x10_collision_countB2Z0github.com/skiff-sh/skiff/proto/skiff/v1;skiffv1b\x06proto3"
 
 var (
@@ -1055,11 +1066,12 @@ var file_skiff_v1_workloads_proto_depIdxs = []int32{
 	10, // 16: skiff.v1.StatefulSetSpec.ordinals:type_name -> skiff.v1.StatefulSetOrdinals
 	8,  // 17: skiff.v1.StatefulSetUpdateStrategy.rolling_update:type_name -> skiff.v1.RollingUpdateStatefulSetStrategy
 	15, // 18: skiff.v1.StatefulSetStatus.conditions:type_name -> skiff.v1.Condition
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	14, // 19: skiff.v1.StatefulSetStatus.current_template:type_name -> skiff.v1.PodTemplateSpec
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_skiff_v1_workloads_proto_init() }
