@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -77,7 +78,7 @@ func TestStatefulSetOrderedReady(t *testing.T) {
 	startFakeNodes(t, c, "n1", "n2")
 	startScheduler(t, c)
 	startManager(t, srv)
-	reapDeleting(t, c)
+	reaping := reapDeleting(t, c)
 
 	set, err := c.StatefulSets().Create(ctx, newSTS("web", 3, nil))
 	if err != nil {
@@ -138,14 +139,20 @@ func TestStatefulSetOrderedReady(t *testing.T) {
 	})
 	readyPod(t, c, "web-1")
 
-	// Scale down from the highest ordinal; the volumes stay.
+	// Scale down from the highest ordinal, one at a time; the volumes stay.
+	reaping.Store(false)
 	if _, err := c.StatefulSets().Modify(ctx, "default", "web", func(s *skiffv1.StatefulSet) error {
 		s.Spec.Replicas = proto.Int32(1)
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	waitPods(t, c, uid, "web-0", "web-1")
+	waitPods(t, c, uid, "web-0", "web-1") // web-2 terminating
+	time.Sleep(300 * time.Millisecond)
+	if got := stsPods(t, c, uid); !slices.Equal(got, []string{"web-0", "web-1"}) {
+		t.Fatalf("web-1 deleted while web-2 was still terminating: live pods %v", got)
+	}
+	reaping.Store(true)
 	waitPods(t, c, uid, "web-0")
 	if _, err := c.Volumes().Get(ctx, "default", "data-web-2"); err != nil {
 		t.Errorf("data-web-2 went with its pod (Retain keeps it): %v", err)
@@ -276,13 +283,19 @@ func TestStatefulSetRollingUpdatePartition(t *testing.T) {
 }
 
 // reapDeleting plays the agents' part in a deletion: a pod being deleted
-// is removed for good, until the test ends.
-func reapDeleting(t *testing.T, c *client.Client) {
+// is removed for good, until the test ends, while the returned switch is on.
+func reapDeleting(t *testing.T, c *client.Client) *atomic.Bool {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	on := &atomic.Bool{}
+	on.Store(true)
 	go func() {
 		defer close(done)
 		for ctx.Err() == nil {
+			if !on.Load() {
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
 			pods, _, _ := c.Pods().List(ctx, client.ListOptions{Namespace: "default"})
 			for _, p := range pods {
 				if p.GetMetadata().GetDeletionTimestamp() != nil {
@@ -296,4 +309,5 @@ func reapDeleting(t *testing.T, c *client.Client) {
 		}
 	}()
 	t.Cleanup(func() { cancel(); <-done })
+	return on
 }
