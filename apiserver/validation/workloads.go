@@ -132,7 +132,15 @@ func validateDaemonSet(e *errs, s *skiffv1.DaemonSetSpec) {
 }
 
 func validateStatefulSet(e *errs, s *skiffv1.StatefulSetSpec) {
-	validatePodSet(e, "stateful set", s.GetReplicas(), s.GetSelector(), s.GetTemplate())
+	// The pods mount each claim template's volume under its name.
+	tmpl := s.GetTemplate()
+	if tmpl.GetSpec() != nil && len(s.GetVolumeClaimTemplates()) > 0 {
+		tmpl = proto.Clone(tmpl).(*skiffv1.PodTemplateSpec)
+		for _, t := range s.GetVolumeClaimTemplates() {
+			tmpl.Spec.Volumes = append(tmpl.Spec.Volumes, &skiffv1.PodVolume{Name: t.GetMetadata().GetName(), Volume: &skiffv1.VolumeClaimSource{Name: t.GetMetadata().GetName()}})
+		}
+	}
+	validatePodSet(e, "stateful set", s.GetReplicas(), s.GetSelector(), tmpl)
 	if r := s.GetTemplate().GetSpec().GetRestartPolicy(); r != "" && r != "Always" {
 		e.add("spec.template.spec.restartPolicy", "%q: a stateful set's pods run for good; only Always", r)
 	}

@@ -109,6 +109,10 @@ func kindConversion(apiVersion, kind string) conversion {
 			},
 			fromSkiff: func(o map[string]any) { podSpecFromSkiff(child(child(child(o, "spec"), "template"), "spec")) },
 		}
+	case "DaemonSet":
+		return conversion{toSkiff: daemonSetToSkiff, fromSkiff: daemonSetFromSkiff}
+	case "StatefulSet":
+		return conversion{toSkiff: statefulSetToSkiff, fromSkiff: statefulSetFromSkiff}
 	case "Service":
 		return conversion{toSkiff: noConversion, fromSkiff: serviceFromSkiff}
 	case "Event":
