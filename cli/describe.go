@@ -224,6 +224,10 @@ func (d *describer) describe(obj skiffv1.Resource) {
 		d.endpointSlices(o)
 	case *skiffv1.Job:
 		d.job(o)
+	case *skiffv1.DaemonSet:
+		d.daemonSet(o)
+	case *skiffv1.StatefulSet:
+		d.statefulSet(o)
 	case *skiffv1.Namespace:
 		d.kv(0, "Status", orUnknown(o.GetStatus().GetPhase()))
 	case *skiffv1.Event:
