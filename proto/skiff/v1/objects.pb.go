@@ -5853,7 +5853,12 @@ type ServiceEndpoint struct {
 	Conditions *EndpointConditions    `protobuf:"bytes,2,opt,name=conditions,proto3" json:"conditions,omitempty"`
 	NodeName   string                 `protobuf:"bytes,3,opt,name=node_name,json=nodeName,proto3" json:"node_name,omitempty"`
 	// The pod (kind "Pod", namespace, name and uid).
-	TargetRef     *ObjectReference `protobuf:"bytes,4,opt,name=target_ref,json=targetRef,proto3" json:"target_ref,omitempty"`
+	TargetRef *ObjectReference `protobuf:"bytes,4,opt,name=target_ref,json=targetRef,proto3" json:"target_ref,omitempty"`
+	// The pod's hostname when its subdomain is the service's name: DNS
+	// answers HOSTNAME.SERVICE.NS.svc.DOMAIN with this endpoint (a
+	// StatefulSet's pods are found so). Numbered apart from the fields
+	// added beside it.
+	Hostname      string `protobuf:"bytes,40,opt,name=hostname,proto3" json:"hostname,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -5914,6 +5919,13 @@ func (x *ServiceEndpoint) GetTargetRef() *ObjectReference {
 		return x.TargetRef
 	}
 	return nil
+}
+
+func (x *ServiceEndpoint) GetHostname() string {
+	if x != nil {
+		return x.Hostname
+	}
+	return ""
 }
 
 // EndpointConditions as in Kubernetes: ready is serving and not
@@ -7086,7 +7098,7 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\rEndpointSlice\x12!\n" +
 	"\faddress_type\x18\x01 \x01(\tR\vaddressType\x127\n" +
 	"\tendpoints\x18\x02 \x03(\v2\x19.skiff.v1.ServiceEndpointR\tendpoints\x12,\n" +
-	"\x05ports\x18\x03 \x03(\v2\x16.skiff.v1.EndpointPortR\x05ports\"\xc4\x01\n" +
+	"\x05ports\x18\x03 \x03(\v2\x16.skiff.v1.EndpointPortR\x05ports\"\xe0\x01\n" +
 	"\x0fServiceEndpoint\x12\x1c\n" +
 	"\taddresses\x18\x01 \x03(\tR\taddresses\x12<\n" +
 	"\n" +
@@ -7094,7 +7106,8 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"conditions\x12\x1b\n" +
 	"\tnode_name\x18\x03 \x01(\tR\bnodeName\x128\n" +
 	"\n" +
-	"target_ref\x18\x04 \x01(\v2\x19.skiff.v1.ObjectReferenceR\ttargetRef\"f\n" +
+	"target_ref\x18\x04 \x01(\v2\x19.skiff.v1.ObjectReferenceR\ttargetRef\x12\x1a\n" +
+	"\bhostname\x18( \x01(\tR\bhostname\"f\n" +
 	"\x12EndpointConditions\x12\x14\n" +
 	"\x05ready\x18\x01 \x01(\bR\x05ready\x12\x18\n" +
 	"\aserving\x18\x02 \x01(\bR\aserving\x12 \n" +
