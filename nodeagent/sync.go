@@ -127,8 +127,14 @@ func (a *Agent) writePodFiles(pod *skiffv1.Pod, ip string) error {
 	if err != nil {
 		return fmt.Errorf("cluster DNS address %q: %w", a.cfg.ClusterDNS, err)
 	}
+	hosts := network.HostsFile(podIP, hostname)
+	if sub := pod.Spec.Subdomain; sub != "" {
+		// As the kubelet: the pod's FQDN first, then its hostname.
+		fqdn := hostname + "." + sub + "." + pod.Metadata.Namespace + ".svc." + a.cfg.ClusterDomain
+		hosts = network.HostsFile(podIP, fqdn, hostname)
+	}
 	files := map[string][]byte{
-		"hosts":       network.HostsFile(podIP, hostname),
+		"hosts":       hosts,
 		"hostname":    []byte(hostname + "\n"),
 		"resolv.conf": network.ResolvConf(dns, pod.Metadata.Namespace, a.cfg.ClusterDomain),
 	}
