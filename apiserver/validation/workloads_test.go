@@ -55,7 +55,9 @@ func TestDaemonSetValidation(t *testing.T) {
 			s.UpdateStrategy = &skiffv1.DaemonSetUpdateStrategy{Type: "OnDelete", RollingUpdate: &skiffv1.RollingUpdateDaemonSet{}}
 		}, "spec.updateStrategy.rollingUpdate: must be left out"},
 		{"restartPolicy", func(s *skiffv1.DaemonSetSpec) { s.Template.Spec.RestartPolicy = "Never" }, "spec.template.spec.restartPolicy"},
-		{"selector", func(s *skiffv1.DaemonSetSpec) { s.Selector = &skiffv1.LabelSelector{MatchLabels: map[string]string{"app": "b"}} }, "spec.selector"},
+		{"selector", func(s *skiffv1.DaemonSetSpec) {
+			s.Selector = &skiffv1.LabelSelector{MatchLabels: map[string]string{"app": "b"}}
+		}, "spec.selector"},
 		{"affinity field", func(s *skiffv1.DaemonSetSpec) {
 			s.Template.Spec.Affinity = &skiffv1.Affinity{NodeAffinity: &skiffv1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &skiffv1.NodeSelector{
 				NodeSelectorTerms: []*skiffv1.NodeSelectorTerm{{MatchFields: []*skiffv1.NodeSelectorRequirement{{Key: "metadata.labels", Operator: "In", Values: []string{"x"}}}}}}}}
