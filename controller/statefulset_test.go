@@ -2,6 +2,7 @@ package controller_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -310,4 +311,44 @@ func reapDeleting(t *testing.T, c *client.Client) *atomic.Bool {
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	return on
+}
+
+// whenDeleted: Delete gives each claim the set as owner, so the garbage
+// collector removes them with it; Retain leaves them.
+func TestStatefulSetClaimsWhenDeleted(t *testing.T) {
+	srv := apitest.Start(t)
+	c := srv.Client
+	ctx := ctxT(t)
+	startFakeNodes(t, c, "n1")
+	startScheduler(t, c)
+	startManager(t, srv)
+	reapDeleting(t, c)
+	for _, name := range []string{"gone", "kept"} {
+		policy := "Delete"
+		if name == "kept" {
+			policy = "Retain"
+		}
+		if _, err := c.StatefulSets().Create(ctx, newSTS(name, 1, func(s *skiffv1.StatefulSetSpec) {
+			s.PersistentVolumeClaimRetentionPolicy = &skiffv1.StatefulSetPersistentVolumeClaimRetentionPolicy{WhenDeleted: policy}
+		})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "both claims made", func() (bool, error) {
+		_, err1 := c.Volumes().Get(ctx, "default", "data-gone-0")
+		_, err2 := c.Volumes().Get(ctx, "default", "data-kept-0")
+		return err1 == nil && err2 == nil, errors.Join(err1, err2)
+	})
+	for _, name := range []string{"gone", "kept"} {
+		if _, _, err := c.StatefulSets().Delete(ctx, "default", name, client.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "data-gone-0 collected with its set", func() (bool, error) {
+		_, err := c.Volumes().Get(ctx, "default", "data-gone-0")
+		return client.IsNotFound(err), err
+	})
+	if _, err := c.Volumes().Get(ctx, "default", "data-kept-0"); err != nil {
+		t.Errorf("data-kept-0 (Retain) went with its set: %v", err)
+	}
 }
