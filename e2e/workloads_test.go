@@ -236,6 +236,9 @@ spec:
 	if out, err := c.Skiff("exec", "web-1", "--", "hostname"); err != nil || strings.TrimSpace(out) != "web-1" {
 		t.Errorf("web-1's hostname: %v %q", err, out)
 	}
+	if out, err := c.Skiff("exec", "web-1", "--", "cat", "/etc/hosts"); err != nil || !strings.Contains(out, ips["web-1"]+"\tweb-1.nginx.default.svc.cluster.local web-1") {
+		t.Errorf("web-1's /etc/hosts lacks its FQDN: %v\n%s", err, out)
+	}
 
 	// A deleted pod comes back under its name, its DNS name and its data.
 	oldNode := podByName(ps, "web-1").Node
