@@ -10,7 +10,7 @@ import (
 )
 
 // defaultDaemonSet: Kubernetes' apps/v1 defaults (RollingUpdate with
-// maxUnavailable 1 and maxSurge 0, ten revisions kept).
+// maxUnavailable 1 and maxSurge 0).
 func defaultDaemonSet(s *skiffv1.DaemonSetSpec) {
 	var replicas *int32
 	defaultPodSet(&replicas, &s.Selector, s.Template)
@@ -32,14 +32,11 @@ func defaultDaemonSet(s *skiffv1.DaemonSetSpec) {
 			ru.MaxSurge = "0"
 		}
 	}
-	if s.RevisionHistoryLimit == nil {
-		n := int32(10)
-		s.RevisionHistoryLimit = &n
-	}
 }
 
 // defaultStatefulSet: Kubernetes' apps/v1 defaults (one replica,
 // OrderedReady, RollingUpdate from partition 0, volumes retained).
+// revisionHistoryLimit is left unset: skiff keeps no ControllerRevisions.
 func defaultStatefulSet(s *skiffv1.StatefulSetSpec) {
 	defaultPodSet(&s.Replicas, &s.Selector, s.Template)
 	if s.PodManagementPolicy == "" {
@@ -59,10 +56,6 @@ func defaultStatefulSet(s *skiffv1.StatefulSetSpec) {
 			zero := int32(0)
 			s.UpdateStrategy.RollingUpdate.Partition = &zero
 		}
-	}
-	if s.RevisionHistoryLimit == nil {
-		n := int32(10)
-		s.RevisionHistoryLimit = &n
 	}
 	if s.PersistentVolumeClaimRetentionPolicy == nil {
 		s.PersistentVolumeClaimRetentionPolicy = &skiffv1.StatefulSetPersistentVolumeClaimRetentionPolicy{}
@@ -95,9 +88,7 @@ func validateDaemonSet(e *errs, s *skiffv1.DaemonSetSpec) {
 	if s.GetMinReadySeconds() < 0 {
 		e.add("spec.minReadySeconds", "%d must not be negative", s.GetMinReadySeconds())
 	}
-	if s.GetRevisionHistoryLimit() < 0 {
-		e.add("spec.revisionHistoryLimit", "%d must not be negative", s.GetRevisionHistoryLimit())
-	}
+	checkNoRevisionHistory(e, s.RevisionHistoryLimit)
 	st := s.GetUpdateStrategy()
 	checkOneOf(e, "spec.updateStrategy.type", st.GetType(), "RollingUpdate", "OnDelete")
 	ru := st.GetRollingUpdate()
@@ -151,9 +142,7 @@ func validateStatefulSet(e *errs, s *skiffv1.StatefulSetSpec) {
 	if s.GetMinReadySeconds() < 0 {
 		e.add("spec.minReadySeconds", "%d must not be negative", s.GetMinReadySeconds())
 	}
-	if s.GetRevisionHistoryLimit() < 0 {
-		e.add("spec.revisionHistoryLimit", "%d must not be negative", s.GetRevisionHistoryLimit())
-	}
+	checkNoRevisionHistory(e, s.RevisionHistoryLimit)
 	if s.GetOrdinals().GetStart() < 0 {
 		e.add("spec.ordinals.start", "%d must not be negative", s.GetOrdinals().GetStart())
 	}
@@ -195,6 +184,16 @@ func validateStatefulSet(e *errs, s *skiffv1.StatefulSetSpec) {
 				e.add(p+".metadata.name", "%q is also a volume of the pod template; the template's claim is mounted under this name", n)
 			}
 		}
+	}
+}
+
+// checkNoRevisionHistory refuses revisionHistoryLimit: a DaemonSet's or
+// StatefulSet's old revisions are not kept as ControllerRevisions (the
+// pods' controller-revision-hash label tells versions apart), so there is
+// nothing for it to limit.
+func checkNoRevisionHistory(e *errs, limit *int32) {
+	if limit != nil {
+		e.add("spec.revisionHistoryLimit", "is not supported by skiff yet: no ControllerRevisions are kept; leave it out")
 	}
 }
 

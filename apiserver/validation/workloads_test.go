@@ -132,3 +132,10 @@ func TestStatefulSetUpdates(t *testing.T) {
 		t.Errorf("serviceName and claim templates changed: %v", err)
 	}
 }
+
+func TestRevisionHistoryLimitRefused(t *testing.T) {
+	wantValidation(t, baseDaemonSet(func(s *skiffv1.DaemonSetSpec) { s.RevisionHistoryLimit = proto.Int32(3) }),
+		"spec.revisionHistoryLimit: is not supported by skiff yet")
+	wantValidation(t, baseStatefulSet(func(s *skiffv1.StatefulSetSpec) { s.RevisionHistoryLimit = proto.Int32(3) }),
+		"spec.revisionHistoryLimit: is not supported by skiff yet")
+}

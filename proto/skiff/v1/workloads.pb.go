@@ -94,8 +94,8 @@ type DaemonSetSpec struct {
 	UpdateStrategy *DaemonSetUpdateStrategy `protobuf:"bytes,3,opt,name=update_strategy,json=updateStrategy,proto3" json:"update_strategy,omitempty"`
 	// Seconds a new pod must be ready before it counts as available.
 	MinReadySeconds int32 `protobuf:"varint,4,opt,name=min_ready_seconds,json=minReadySeconds,proto3" json:"min_ready_seconds,omitempty"`
-	// Old revisions kept; default 10 (accepted as Kubernetes has it: skiff
-	// keeps no ControllerRevision objects, the hash label tells versions apart).
+	// Refused when set: skiff keeps no ControllerRevisions (the pods'
+	// controller-revision-hash label tells versions apart).
 	RevisionHistoryLimit *int32 `protobuf:"varint,5,opt,name=revision_history_limit,json=revisionHistoryLimit,proto3,oneof" json:"revision_history_limit,omitempty"`
 	unknownFields        protoimpl.UnknownFields
 	sizeCache            protoimpl.SizeCache
@@ -475,8 +475,7 @@ type StatefulSetSpec struct {
 	// OrderedReady (default) or Parallel.
 	PodManagementPolicy string                     `protobuf:"bytes,6,opt,name=pod_management_policy,json=podManagementPolicy,proto3" json:"pod_management_policy,omitempty"`
 	UpdateStrategy      *StatefulSetUpdateStrategy `protobuf:"bytes,7,opt,name=update_strategy,json=updateStrategy,proto3" json:"update_strategy,omitempty"`
-	// Default 10 (accepted as Kubernetes has it; revisions live in the
-	// pods' controller-revision-hash label).
+	// Refused when set, as a DaemonSet's.
 	RevisionHistoryLimit                 *int32                                           `protobuf:"varint,8,opt,name=revision_history_limit,json=revisionHistoryLimit,proto3,oneof" json:"revision_history_limit,omitempty"`
 	MinReadySeconds                      int32                                            `protobuf:"varint,9,opt,name=min_ready_seconds,json=minReadySeconds,proto3" json:"min_ready_seconds,omitempty"`
 	PersistentVolumeClaimRetentionPolicy *StatefulSetPersistentVolumeClaimRetentionPolicy `protobuf:"bytes,10,opt,name=persistent_volume_claim_retention_policy,json=persistentVolumeClaimRetentionPolicy,proto3" json:"persistent_volume_claim_retention_policy,omitempty"`
