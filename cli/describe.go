@@ -226,6 +226,10 @@ func (d *describer) describe(obj skiffv1.Resource) {
 		d.job(o)
 	case *skiffv1.CronJob:
 		d.cronJob(o)
+	case *skiffv1.DaemonSet:
+		d.daemonSet(o)
+	case *skiffv1.StatefulSet:
+		d.statefulSet(o)
 	case *skiffv1.Namespace:
 		d.kv(0, "Status", orUnknown(o.GetStatus().GetPhase()))
 	case *skiffv1.Event:

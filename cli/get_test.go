@@ -48,8 +48,8 @@ func TestGetEmptyAndMissing(t *testing.T) {
 	if res.e == nil || res.err != "error: pod \"nope\" not found in namespace \"default\"\n" {
 		t.Errorf("missing: %+v", res)
 	}
-	res = r.run("get", "statefulsets")
-	if res.e == nil || !strings.Contains(res.err, "unknown kind \"statefulsets\"; use one of: namespaces (ns), nodes (no), pods (po)") {
+	res = r.run("get", "controllerrevisions")
+	if res.e == nil || !strings.Contains(res.err, "unknown kind \"controllerrevisions\"; use one of: namespaces (ns), nodes (no), pods (po)") {
 		t.Errorf("unknown kind: %q", res.err)
 	}
 	res = r.run("get", "pods", "--field-selector", "spec.color=red")

@@ -121,17 +121,20 @@ func newRolloutStatusCommand(e *env) *cobra.Command {
 	var timeout time.Duration
 	watch := true
 	cmd := &cobra.Command{
-		Use:   "status deploy/NAME",
-		Short: "Wait for a deployment's rollout to finish, printing its progress",
+		Use:   "status deploy|ds|sts/NAME",
+		Short: "Wait for a deployment's, daemon set's or stateful set's rollout to finish",
 		Long: `Print the rollout's progress until every replica runs the current template
-and is available. Fails when the deployment reports ProgressDeadlineExceeded, or
-when --timeout passes.`,
+and is available. Fails when a deployment reports ProgressDeadlineExceeded, or
+when --timeout passes. A daemon set or stateful set must use the RollingUpdate
+strategy; a stateful set's partition is honoured, as kubectl does.`,
 		Example: `  skiff rollout status deploy/web
+  skiff rollout status ds/agent
+  skiff rollout status sts/db
   skiff rollout status deploy/web --timeout 2m
   skiff rollout status deploy/web --watch=false   # one look, no waiting`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, err := deploymentArg(args)
+			info, name, err := rolloutStatusArg(args)
 			if err != nil {
 				return err
 			}
@@ -144,6 +147,9 @@ when --timeout passes.`,
 				var cancel context.CancelFunc
 				ctx, cancel = context.WithTimeout(ctx, timeout)
 				defer cancel()
+			}
+			if info.Kind != skiffv1.Kind_KIND_DEPLOYMENT {
+				return waitWorkloadRollout(ctx, e, c, info, name, watch, cmd.OutOrStdout())
 			}
 			return waitRollout(ctx, e, c, name, watch, cmd.OutOrStdout())
 		},

@@ -115,7 +115,7 @@ func TestDeploymentCommands(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"rollout", "status", "rs/web"}, "only deployments (deploy) do"},
+		{[]string{"rollout", "status", "rs/web"}, "only deployments (deploy), daemon sets (ds) and stateful sets (sts) do"},
 		{[]string{"set", "image", "deploy/web", "nope=x:1"}, `unable to find container named "nope"`},
 		{[]string{"set", "image", "deploy/web", "web"}, "give CONTAINER=IMAGE"},
 		{[]string{"rollout", "undo", "deploy/web", "--to-revision", "99"}, "unable to find the specified revision 99"},

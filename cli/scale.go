@@ -15,13 +15,15 @@ import (
 func newScaleCommand(e *env) *cobra.Command {
 	replicas := -1
 	cmd := &cobra.Command{
-		Use:   "scale rs|deploy NAME --replicas N",
-		Short: "Set the number of pods a replica set or deployment keeps",
-		Long: `Set a replica set's or deployment's spec.replicas; its controller then creates
-or deletes pods until that many run. An autoscaler targeting it overrides this
+		Use:   "scale rs|deploy|sts NAME --replicas N",
+		Short: "Set the number of pods a replica set, deployment or stateful set keeps",
+		Long: `Set a replica set's, deployment's or stateful set's spec.replicas; its
+controller then creates or deletes pods until that many run (a stateful set
+from the highest ordinal down). An autoscaler targeting it overrides this
 at its next evaluation.`,
 		Example: `  skiff scale rs web --replicas 5
   skiff scale deploy web --replicas 3
+  skiff scale sts db --replicas 5            # db-3 and db-4 come up in order
   skiff scale rs web --replicas 0 -n team   # stop every pod, keep the set`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -29,8 +31,10 @@ at its next evaluation.`,
 			if err != nil {
 				return err
 			}
-			if info.Kind != skiffv1.Kind_KIND_REPLICA_SET && info.Kind != skiffv1.Kind_KIND_DEPLOYMENT {
-				return fmt.Errorf("cannot scale a %s: only replica sets (rs) and deployments (deploy) have replicas", info.Name)
+			switch info.Kind {
+			case skiffv1.Kind_KIND_REPLICA_SET, skiffv1.Kind_KIND_DEPLOYMENT, skiffv1.Kind_KIND_STATEFUL_SET:
+			default:
+				return fmt.Errorf("cannot scale a %s: only replica sets (rs), deployments (deploy) and stateful sets (sts) have replicas", info.Name)
 			}
 			if replicas < 0 {
 				return errors.New("--replicas N is required and must not be negative")
@@ -42,9 +46,12 @@ at its next evaluation.`,
 			ctx, cancel := e.call(cmd.Context())
 			defer cancel()
 			name, ns := args[1], e.ns()
-			if info.Kind == skiffv1.Kind_KIND_DEPLOYMENT {
+			switch info.Kind {
+			case skiffv1.Kind_KIND_DEPLOYMENT:
 				err = scaleTo(ctx, c.Deployments(), ns, name, replicas, func(d *skiffv1.Deployment) **int32 { return &d.Spec.Replicas })
-			} else {
+			case skiffv1.Kind_KIND_STATEFUL_SET:
+				err = scaleTo(ctx, c.StatefulSets(), ns, name, replicas, func(s *skiffv1.StatefulSet) **int32 { return &s.Spec.Replicas })
+			default:
 				err = scaleTo(ctx, c.ReplicaSets(), ns, name, replicas, func(rs *skiffv1.ReplicaSet) **int32 { return &rs.Spec.Replicas })
 			}
 			if err != nil {

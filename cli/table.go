@@ -99,6 +99,10 @@ func tableFor(k skiffv1.Kind, opts tableOpts) table {
 		return table{[]string{"NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"}, []string{"CONTAINERS", "IMAGES", "SELECTOR"}, jobRow}
 	case skiffv1.Kind_KIND_CRON_JOB:
 		return table{[]string{"NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST SCHEDULE", "AGE"}, []string{"CONTAINERS", "IMAGES", "SELECTOR"}, cronJobRow}
+	case skiffv1.Kind_KIND_DAEMON_SET:
+		return table{[]string{"NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE", "NODE SELECTOR", "AGE"}, []string{"CONTAINERS", "IMAGES", "SELECTOR"}, daemonSetRow}
+	case skiffv1.Kind_KIND_STATEFUL_SET:
+		return table{[]string{"NAME", "READY", "AGE"}, []string{"CONTAINERS", "IMAGES"}, statefulSetRow}
 	}
 	return table{[]string{"NAME", "AGE"}, nil, func(o skiffv1.Resource, now time.Time) ([]string, []string) {
 		return []string{o.GetMetadata().GetName(), age(o.GetMetadata().GetCreationTimestamp(), now)}, nil

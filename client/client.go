@@ -100,6 +100,12 @@ func (c *Client) CronJobs() Resource[*skiffv1.CronJob] {
 	return For[*skiffv1.CronJob](c)
 }
 func (c *Client) Jobs() Resource[*skiffv1.Job] { return For[*skiffv1.Job](c) }
+func (c *Client) DaemonSets() Resource[*skiffv1.DaemonSet] {
+	return For[*skiffv1.DaemonSet](c)
+}
+func (c *Client) StatefulSets() Resource[*skiffv1.StatefulSet] {
+	return For[*skiffv1.StatefulSet](c)
+}
 
 // Bind assigns a pending pod to a node (compare-and-swap on the pod when
 // resourceVersion is set).

@@ -104,6 +104,17 @@ func (l layout) deletePods(ctx context.Context) error {
 			c.Jobs().Delete(ctx, j.Metadata.Namespace, j.Metadata.Name, client.DeleteOptions{})
 		}
 	}
+	// Daemon sets and stateful sets too: they would make their pods again.
+	if dss, _, err := c.DaemonSets().List(ctx, all); err == nil {
+		for _, d := range dss {
+			c.DaemonSets().Delete(ctx, d.Metadata.Namespace, d.Metadata.Name, client.DeleteOptions{})
+		}
+	}
+	if sts, _, err := c.StatefulSets().List(ctx, all); err == nil {
+		for _, s := range sts {
+			c.StatefulSets().Delete(ctx, s.Metadata.Namespace, s.Metadata.Name, client.DeleteOptions{})
+		}
+	}
 	for {
 		pods, _, err := c.Pods().List(ctx, all)
 		if err != nil {

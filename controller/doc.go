@@ -1,6 +1,7 @@
 // Package controller runs skiff's level-triggered reconcilers: replica
-// sets, deployments (their rollout arithmetic is package rollout), the
-// garbage collector, node lifecycle and the autoscaler.
+// sets, deployments (their rollout arithmetic is package rollout), Jobs,
+// DaemonSets, StatefulSets, endpoints, the garbage collector, node
+// lifecycle and the autoscaler.
 //
 // Each reconciler is fed keys by informers (shared list+watch caches of the
 // API server's objects) through a deduplicating work queue; its handler

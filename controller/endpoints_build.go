@@ -55,7 +55,12 @@ func desiredSlices(svc *skiffv1.Service, pods []*skiffv1.Pod) []*skiffv1.Endpoin
 		}
 		serving := skiffv1.IsPodReady(p)
 		terminating := p.GetMetadata().GetDeletionTimestamp() != nil
+		var hostname string
+		if p.GetSpec().GetSubdomain() == svc.GetMetadata().GetName() {
+			hostname = p.GetSpec().GetHostname()
+		}
 		s.Endpoints = append(s.Endpoints, &skiffv1.ServiceEndpoint{
+			Hostname:   hostname,
 			Addresses:  []string{ip.String()},
 			Conditions: &skiffv1.EndpointConditions{Ready: serving && !terminating, Serving: serving, Terminating: terminating},
 			NodeName:   p.GetSpec().GetNodeName(),

@@ -66,6 +66,8 @@ func newGarbageCollector(cfg *Config, inf *informers, m *metrics) *garbageCollec
 	watchDependents(gc, skiffv1.Kind_KIND_ENDPOINTS, inf.endpoints)
 	watchDependents(gc, skiffv1.Kind_KIND_JOB, inf.jobs)
 	watchDependents(gc, skiffv1.Kind_KIND_CRON_JOB, inf.cronJobs)
+	watchDependents(gc, skiffv1.Kind_KIND_DAEMON_SET, inf.daemonSets)
+	watchDependents(gc, skiffv1.Kind_KIND_STATEFUL_SET, inf.statefuls)
 	gc.caches[skiffv1.Kind_KIND_NODE] = informerCache[*skiffv1.Node]{inf.nodes}
 	inf.nodes.AddHandler(client.Handler[*skiffv1.Node]{
 		OnDelete: func(n *skiffv1.Node) {

@@ -23,6 +23,8 @@ type informers struct {
 	endpoints   *client.Informer[*skiffv1.Endpoints]
 	jobs        *client.Informer[*skiffv1.Job]
 	cronJobs    *client.Informer[*skiffv1.CronJob]
+	daemonSets  *client.Informer[*skiffv1.DaemonSet]
+	statefuls   *client.Informer[*skiffv1.StatefulSet]
 }
 
 func newInformers(c *client.Client, log *slog.Logger) *informers {
@@ -38,6 +40,8 @@ func newInformers(c *client.Client, log *slog.Logger) *informers {
 		endpoints:   client.NewInformer(c.Endpoints(), all, log),
 		jobs:        client.NewInformer(c.Jobs(), all, log),
 		cronJobs:    client.NewInformer(c.CronJobs(), all, log),
+		daemonSets:  client.NewInformer(c.DaemonSets(), all, log),
+		statefuls:   client.NewInformer(c.StatefulSets(), all, log),
 	}
 	inf.pods.AddIndex(indexNamespace, byNamespace[*skiffv1.Pod])
 	inf.pods.AddIndex(indexNode, byNode)
@@ -51,6 +55,8 @@ func newInformers(c *client.Client, log *slog.Logger) *informers {
 	inf.volumes.AddIndex(indexOwner, byOwner[*skiffv1.Volume])
 	inf.deployments.AddIndex(indexNamespace, byNamespace[*skiffv1.Deployment])
 	inf.jobs.AddIndex(indexOwner, byOwner[*skiffv1.Job])
+	inf.daemonSets.AddIndex(indexOwner, byOwner[*skiffv1.DaemonSet])
+	inf.statefuls.AddIndex(indexOwner, byOwner[*skiffv1.StatefulSet])
 	return inf
 }
 
@@ -66,6 +72,8 @@ func (inf *informers) start(ctx context.Context, g *errgroup.Group) {
 	g.Go(func() error { return inf.endpoints.Run(ctx) })
 	g.Go(func() error { return inf.jobs.Run(ctx) })
 	g.Go(func() error { return inf.cronJobs.Run(ctx) })
+	g.Go(func() error { return inf.daemonSets.Run(ctx) })
+	g.Go(func() error { return inf.statefuls.Run(ctx) })
 }
 
 // waitForSync blocks until every informer has its first list, or ctx ends.
@@ -73,5 +81,5 @@ func (inf *informers) waitForSync(ctx context.Context) bool {
 	return inf.pods.WaitForSync(ctx) && inf.rss.WaitForSync(ctx) && inf.nodes.WaitForSync(ctx) &&
 		inf.autoscalers.WaitForSync(ctx) && inf.services.WaitForSync(ctx) && inf.volumes.WaitForSync(ctx) &&
 		inf.deployments.WaitForSync(ctx) && inf.endpoints.WaitForSync(ctx) &&
-		inf.jobs.WaitForSync(ctx) && inf.cronJobs.WaitForSync(ctx)
+		inf.jobs.WaitForSync(ctx) && inf.cronJobs.WaitForSync(ctx) && inf.daemonSets.WaitForSync(ctx) && inf.statefuls.WaitForSync(ctx)
 }

@@ -19,9 +19,11 @@ const (
 	nameAutoscaler    = "autoscaler"
 	nameDeployment    = "deployment"
 	nameEndpoints     = "endpoints"
+	nameDaemonSet     = "daemonset"
+	nameStatefulSet   = "statefulset"
 )
 
-var reconcilerNames = []string{nameReplicaSet, nameGarbage, nameNodeLifecycle, nameAutoscaler, nameDeployment, nameEndpoints, nameJob, nameCronJob}
+var reconcilerNames = []string{nameReplicaSet, nameGarbage, nameNodeLifecycle, nameAutoscaler, nameDeployment, nameEndpoints, nameJob, nameCronJob, nameDaemonSet, nameStatefulSet}
 
 type metrics struct {
 	duration *prometheus.HistogramVec

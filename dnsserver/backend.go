@@ -58,6 +58,9 @@ type Port struct {
 type Endpoint struct {
 	IP  netip.Addr
 	Pod string // pod name, for logs and tests
+	// Hostname, when set, names the endpoint HOSTNAME.SVC.NS.svc.DOMAIN
+	// instead of its dashed IP (a pod whose subdomain is the service).
+	Hostname string
 	// Ports are the ports the pod serves the service's ports on (their
 	// targetPorts, resolved), by service port name. SRV records of a
 	// headless service carry these, as CoreDNS's do: a client following
@@ -76,7 +79,7 @@ func (ep Endpoint) port(p Port) (uint16, bool) {
 
 func endpointsEqual(a, b []Endpoint) bool {
 	return slices.EqualFunc(a, b, func(x, y Endpoint) bool {
-		return x.IP == y.IP && x.Pod == y.Pod && maps.Equal(x.Ports, y.Ports)
+		return x.IP == y.IP && x.Pod == y.Pod && x.Hostname == y.Hostname && maps.Equal(x.Ports, y.Ports)
 	})
 }
 

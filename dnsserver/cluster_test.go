@@ -20,6 +20,10 @@ func clusterBackend() *MemoryBackend {
 		Endpoints: eps("10.0.0.2", "10.0.0.1")})
 	b.SetService(Service{Namespace: "default", Name: "empty", Ports: []Port{{Name: "http", Protocol: "tcp", Port: 80}}})
 	b.SetService(Service{Namespace: "other", Name: "v6", Endpoints: eps("fd00::1")})
+	// A StatefulSet's headless service: its pods' subdomain, so each is
+	// found by its hostname.
+	b.SetService(Service{Namespace: "default", Name: "nginx", Ports: []Port{{Name: "web", Protocol: "tcp", Port: 80}},
+		Endpoints: []Endpoint{{IP: ip("10.0.0.5"), Pod: "sts-0", Hostname: "sts-0"}, {IP: ip("10.0.0.6"), Pod: "sts-1", Hostname: "sts-1"}}})
 	b.SetPod(Pod{Namespace: "default", Name: "web-1", IP: ip("10.0.0.1")})
 	b.SetPod(Pod{Namespace: "default", Name: "web-2", IP: ip("10.0.0.2")})
 	b.SetPod(Pod{Namespace: "default", Name: "lonely", IP: ip("10.0.0.9")})
@@ -79,6 +83,17 @@ func clusterCases() []dnstest.Case {
 		{Qname: "10-0-0-1.web.default.svc.cluster.local.", Qtype: dns.TypeA, Answer: []dns.RR{
 			rr("10-0-0-1.web.default.svc.cluster.local. 5 IN A 10.0.0.1"),
 		}},
+		{Qname: "sts-1.nginx.default.svc.cluster.local.", Qtype: dns.TypeA, Answer: []dns.RR{
+			rr("sts-1.nginx.default.svc.cluster.local. 5 IN A 10.0.0.6"),
+		}},
+		{Qname: "_web._tcp.nginx.default.svc.cluster.local.", Qtype: dns.TypeSRV, Answer: []dns.RR{
+			rr("_web._tcp.nginx.default.svc.cluster.local. 5 IN SRV 0 50 80 sts-0.nginx.default.svc.cluster.local."),
+			rr("_web._tcp.nginx.default.svc.cluster.local. 5 IN SRV 0 50 80 sts-1.nginx.default.svc.cluster.local."),
+		}, Extra: []dns.RR{
+			rr("sts-0.nginx.default.svc.cluster.local. 5 IN A 10.0.0.5"),
+			rr("sts-1.nginx.default.svc.cluster.local. 5 IN A 10.0.0.6"),
+		}},
+		{Qname: "10-0-0-6.nginx.default.svc.cluster.local.", Qtype: dns.TypeA, Rcode: dns.RcodeNameError, Ns: []dns.RR{rr(soa)}},
 		{Qname: "10-0-0-9.web.default.svc.cluster.local.", Qtype: dns.TypeA, Rcode: dns.RcodeNameError, Ns: []dns.RR{rr(soa)}},
 		{Qname: "10-0-0-1.default.pod.cluster.local.", Qtype: dns.TypeA, Answer: []dns.RR{
 			rr("10-0-0-1.default.pod.cluster.local. 5 IN A 10.0.0.1"),

@@ -82,7 +82,7 @@ func readyEndpoints(ep *skiffv1.Endpoints) []Endpoint {
 					continue
 				}
 				seen[ip.Unmap()] = true
-				out = append(out, Endpoint{IP: ip.Unmap(), Pod: e.GetTargetRef().GetName(), Ports: ports})
+				out = append(out, Endpoint{IP: ip.Unmap(), Pod: e.GetTargetRef().GetName(), Hostname: e.GetHostname(), Ports: ports})
 			}
 		}
 	}

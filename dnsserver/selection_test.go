@@ -58,7 +58,7 @@ func TestServiceViewServesReadyEndpoints(t *testing.T) {
 		{Endpoints: []*skiffv1.ServiceEndpoint{end("10.0.0.1", "a", true, false), end("10.0.0.9", "c", true, false), end("bad", "z", true, false)}},
 	}}
 	got := serviceView(svc, ep)
-	if s := fmt.Sprint(got.Endpoints); s != "[{10.0.0.1 a map[]} {10.0.0.9 c map[http:8080]}]" {
+	if s := fmt.Sprint(got.Endpoints); s != "[{10.0.0.1 a  map[]} {10.0.0.9 c  map[http:8080]}]" {
 		t.Errorf("endpoints %s, want a and c once each, by IP, with the ports of their first slice", s)
 	}
 	if len(got.Ports) != 1 || got.Ports[0] != (Port{Name: "http", Protocol: "tcp", Port: 80}) {

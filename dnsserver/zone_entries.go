@@ -14,6 +14,7 @@ import (
 //	<svc>.<ns>.svc.<domain>                  A/AAAA per ready pod; SRV for every port
 //	_<port>._<proto>.<svc>.<ns>.svc.<domain> SRV per ready pod, target below
 //	<a-b-c-d>.<svc>.<ns>.svc.<domain>        A of that pod
+//	<hostname>.<svc>.<ns>.svc.<domain>       A of a pod whose subdomain is <svc>, in place of the above
 //	<a-b-c-d>.<ns>.pod.<domain>              A of a live pod
 //	<d.c.b.a>.in-addr.arpa                   PTR to the names above
 
@@ -59,6 +60,9 @@ func (z *zone) serviceEntries(svc Service, o *owner, v uint64) map[string]*entry
 	hosts := make([]string, len(svc.Endpoints))
 	for i, ep := range svc.Endpoints {
 		hosts[i] = dashed(ep.IP) + "." + base
+		if ep.Hostname != "" {
+			hosts[i] = ep.Hostname + "." + base
+		}
 		s.add(hosts[i], addrType(ep.IP), []dns.RR{addrRR(hosts[i], ep.IP, z.ttl)}, nil)
 		if ep.IP.Is4() {
 			a = append(a, addrRR(base, ep.IP, z.ttl))

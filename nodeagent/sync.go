@@ -137,8 +137,14 @@ func (a *Agent) writePodFiles(pod *skiffv1.Pod, ip string) error {
 	if err != nil {
 		return err
 	}
+	hosts := network.HostsFile(podIP, hostname)
+	if sub := pod.Spec.Subdomain; sub != "" {
+		// As the kubelet: the pod's FQDN first, then its hostname.
+		fqdn := hostname + "." + sub + "." + pod.Metadata.Namespace + ".svc." + a.cfg.ClusterDomain
+		hosts = network.HostsFile(podIP, fqdn, hostname)
+	}
 	files := map[string][]byte{
-		"hosts":       network.WithHostAliases(network.HostsFile(podIP, hostname), hostAliases(pod)),
+		"hosts":       network.WithHostAliases(hosts, hostAliases(pod)),
 		"hostname":    []byte(hostname + "\n"),
 		"resolv.conf": resolv,
 	}

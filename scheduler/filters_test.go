@@ -38,6 +38,9 @@ func TestNodeConditionFilter(t *testing.T) {
 		{"not ready", testPod("p", "", ""), nodeWith(testNode("n", "1", "1Gi", notReady)), []Reason{ReasonNodeNotReady}},
 		{"no conditions", testPod("p", "", ""), nodeWith(testNode("n", "1", "1Gi", func(n *skiffv1.Node) { n.Status.Conditions = nil })), []Reason{ReasonNodeNotReady}},
 		{"cordoned", testPod("p", "", ""), nodeWith(testNode("n", "1", "1Gi", cordoned)), []Reason{ReasonNodeUnschedulable}},
+		{"cordoned, tolerated", testPod("p", "", "", func(p *skiffv1.Pod) {
+			p.Spec.Tolerations = []*skiffv1.Toleration{{Key: skiffv1.UnschedulableTaintKey, Operator: "Exists", Effect: "NoSchedule"}}
+		}), nodeWith(testNode("n", "1", "1Gi", cordoned)), nil},
 	})
 }
 
@@ -48,6 +51,13 @@ func TestNodeSelectorFilter(t *testing.T) {
 		{"wrong value", testPod("p", "", "", selecting("disk", "ssd")), nodeWith(testNode("n", "1", "1Gi", withLabel("disk", "hdd"))), []Reason{ReasonNodeSelector}},
 		{"missing label", testPod("p", "", "", selecting("disk", "ssd")), nodeWith(testNode("n", "1", "1Gi")), []Reason{ReasonNodeSelector}},
 		{"all labels needed", testPod("p", "", "", selecting("disk", "ssd"), selecting("zone", "a")), nodeWith(testNode("n", "1", "1Gi", withLabel("disk", "ssd"))), []Reason{ReasonNodeSelector}},
+		{"affinity to this node", testPod("p", "", "", pinnedTo("n")), nodeWith(testNode("n", "1", "1Gi")), nil},
+		{"affinity to another node", testPod("p", "", "", pinnedTo("m")), nodeWith(testNode("n", "1", "1Gi")), []Reason{ReasonNodeSelector}},
+		{"affinity on labels", testPod("p", "", "", func(p *skiffv1.Pod) {
+			p.Spec.Affinity = &skiffv1.Affinity{NodeAffinity: &skiffv1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &skiffv1.NodeSelector{
+				NodeSelectorTerms: []*skiffv1.NodeSelectorTerm{{MatchExpressions: []*skiffv1.NodeSelectorRequirement{{Key: "disk", Operator: "NotIn", Values: []string{"hdd"}}}}},
+			}}}
+		}), nodeWith(testNode("n", "1", "1Gi", withLabel("disk", "hdd"))), []Reason{ReasonNodeSelector}},
 	})
 }
 
@@ -163,5 +173,14 @@ func TestVolumeFilter(t *testing.T) {
 	st := volumeFilter{}.PreFilter(pi, cl)
 	if st == nil || st.Failures[0].String() != `volume "nope" not found` {
 		t.Fatalf("missing volume: %+v", st)
+	}
+}
+
+// pinnedTo gives the pod the node affinity a DaemonSet's pods carry.
+func pinnedTo(node string) func(*skiffv1.Pod) {
+	return func(p *skiffv1.Pod) {
+		p.Spec.Affinity = &skiffv1.Affinity{NodeAffinity: &skiffv1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &skiffv1.NodeSelector{
+			NodeSelectorTerms: []*skiffv1.NodeSelectorTerm{{MatchFields: []*skiffv1.NodeSelectorRequirement{{Key: "metadata.name", Operator: "In", Values: []string{node}}}}},
+		}}}
 	}
 }

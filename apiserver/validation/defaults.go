@@ -82,6 +82,16 @@ func Default(obj skiffv1.Resource) {
 		defaultJob(o)
 	case *skiffv1.CronJob:
 		defaultCronJob(o)
+	case *skiffv1.DaemonSet:
+		if o.Spec == nil {
+			o.Spec = &skiffv1.DaemonSetSpec{}
+		}
+		defaultDaemonSet(o.Spec)
+	case *skiffv1.StatefulSet:
+		if o.Spec == nil {
+			o.Spec = &skiffv1.StatefulSetSpec{}
+		}
+		defaultStatefulSet(o.Spec)
 	case *skiffv1.Event:
 		if o.Type == "" {
 			o.Type = "Normal"

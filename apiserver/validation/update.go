@@ -48,6 +48,8 @@ func ValidateUpdate(old, obj skiffv1.Resource) error {
 		if !proto.Equal(old.(*skiffv1.Deployment).GetSpec().GetSelector(), o.GetSpec().GetSelector()) {
 			e.add("spec.selector", "cannot change; delete the deployment and create it again")
 		}
+	case *skiffv1.DaemonSet, *skiffv1.StatefulSet:
+		validateWorkloadUpdate(e, old, obj)
 	case *skiffv1.Job:
 		// As in Kubernetes: the pods made so far were made from these.
 		prev := old.(*skiffv1.Job)

@@ -57,6 +57,10 @@ func Validate(obj skiffv1.Resource) error {
 		validateJob(e, o.GetSpec())
 	case *skiffv1.CronJob:
 		validateCronJob(e, o)
+	case *skiffv1.DaemonSet:
+		validateDaemonSet(e, o.GetSpec())
+	case *skiffv1.StatefulSet:
+		validateStatefulSet(e, o.GetSpec())
 	case *skiffv1.Event:
 		if o.GetInvolvedObject().GetName() == "" {
 			e.add("involvedObject.name", "required")
@@ -142,6 +146,13 @@ func validatePodSpec(e *errs, path string, s *skiffv1.PodSpec) {
 	if len(s.Containers) == 0 {
 		e.add(path+".containers", "at least one container is required")
 	}
+	if s.Hostname != "" {
+		checkLabel(e, path+".hostname", s.Hostname)
+	}
+	if s.Subdomain != "" {
+		checkLabel(e, path+".subdomain", s.Subdomain)
+	}
+	validateAffinity(e, path+".affinity", s.Affinity)
 	volumes := map[string]bool{}
 	for i, v := range s.Volumes {
 		p := idx(path+".volumes", i)

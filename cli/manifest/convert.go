@@ -111,6 +111,10 @@ func kindConversion(apiVersion, kind string) conversion {
 		}
 	case "CronJob":
 		return conversion{toSkiff: cronJobToSkiff, fromSkiff: cronJobFromSkiff}
+	case "DaemonSet":
+		return conversion{toSkiff: daemonSetToSkiff, fromSkiff: daemonSetFromSkiff}
+	case "StatefulSet":
+		return conversion{toSkiff: statefulSetToSkiff, fromSkiff: statefulSetFromSkiff}
 	case "Service":
 		return conversion{toSkiff: noConversion, fromSkiff: serviceFromSkiff}
 	case "Event":

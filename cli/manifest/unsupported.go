@@ -22,8 +22,9 @@ var podSpecUnsupported = []string{
 	"initContainers", "ephemeralContainers", "activeDeadlineSeconds",
 	"serviceAccountName", "serviceAccount",
 	"automountServiceAccountToken", "hostNetwork", "hostPID", "hostIPC", "hostUsers",
-	"shareProcessNamespace", "imagePullSecrets", "subdomain", "setHostnameAsFQDN",
-	"hostnameOverride", "affinity", "schedulerName", "priorityClassName",
+	"shareProcessNamespace", "imagePullSecrets", "setHostnameAsFQDN",
+	"hostnameOverride", "affinity.podAffinity", "affinity.podAntiAffinity",
+	"affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution", "schedulerName", "priorityClassName",
 	"preemptionPolicy", "readinessGates", "runtimeClassName", "enableServiceLinks",
 	"overhead", "topologySpreadConstraints", "os", "schedulingGates",
 	"resourceClaims", "resources",
@@ -124,7 +125,7 @@ func unsupportedFields(kind string) map[string]bool {
 	switch kind {
 	case "Pod":
 		podSpec("spec.")
-	case "ReplicaSet", "Deployment":
+	case "ReplicaSet", "Deployment", "DaemonSet", "StatefulSet":
 		add("spec.template.metadata.", metaUnsupported)
 		podSpec("spec.template.spec.")
 	case "Job":

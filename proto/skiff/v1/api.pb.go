@@ -49,6 +49,9 @@ const (
 	Kind_KIND_JOB Kind = 23
 	// CronJobs.
 	Kind_KIND_CRON_JOB Kind = 24
+	// DaemonSets and StatefulSets.
+	Kind_KIND_DAEMON_SET   Kind = 25
+	Kind_KIND_STATEFUL_SET Kind = 26
 )
 
 // Enum value maps for Kind.
@@ -69,23 +72,27 @@ var (
 		40: "KIND_ENDPOINTS",
 		23: "KIND_JOB",
 		24: "KIND_CRON_JOB",
+		25: "KIND_DAEMON_SET",
+		26: "KIND_STATEFUL_SET",
 	}
 	Kind_value = map[string]int32{
-		"KIND_UNSPECIFIED": 0,
-		"KIND_NAMESPACE":   1,
-		"KIND_NODE":        2,
-		"KIND_POD":         3,
-		"KIND_SERVICE":     4,
-		"KIND_VOLUME":      5,
-		"KIND_REPLICA_SET": 6,
-		"KIND_AUTOSCALER":  7,
-		"KIND_EVENT":       8,
-		"KIND_CONFIG_MAP":  20,
-		"KIND_SECRET":      21,
-		"KIND_DEPLOYMENT":  22,
-		"KIND_ENDPOINTS":   40,
-		"KIND_JOB":         23,
-		"KIND_CRON_JOB":    24,
+		"KIND_UNSPECIFIED":  0,
+		"KIND_NAMESPACE":    1,
+		"KIND_NODE":         2,
+		"KIND_POD":          3,
+		"KIND_SERVICE":      4,
+		"KIND_VOLUME":       5,
+		"KIND_REPLICA_SET":  6,
+		"KIND_AUTOSCALER":   7,
+		"KIND_EVENT":        8,
+		"KIND_CONFIG_MAP":   20,
+		"KIND_SECRET":       21,
+		"KIND_DEPLOYMENT":   22,
+		"KIND_ENDPOINTS":    40,
+		"KIND_JOB":          23,
+		"KIND_CRON_JOB":     24,
+		"KIND_DAEMON_SET":   25,
+		"KIND_STATEFUL_SET": 26,
 	}
 )
 
@@ -191,6 +198,8 @@ type Object struct {
 	//	*Object_Endpoints
 	//	*Object_Job
 	//	*Object_CronJob
+	//	*Object_DaemonSet
+	//	*Object_StatefulSet
 	Kind          isObject_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -359,6 +368,24 @@ func (x *Object) GetCronJob() *CronJob {
 	return nil
 }
 
+func (x *Object) GetDaemonSet() *DaemonSet {
+	if x != nil {
+		if x, ok := x.Kind.(*Object_DaemonSet); ok {
+			return x.DaemonSet
+		}
+	}
+	return nil
+}
+
+func (x *Object) GetStatefulSet() *StatefulSet {
+	if x != nil {
+		if x, ok := x.Kind.(*Object_StatefulSet); ok {
+			return x.StatefulSet
+		}
+	}
+	return nil
+}
+
 type isObject_Kind interface {
 	isObject_Kind()
 }
@@ -419,6 +446,14 @@ type Object_CronJob struct {
 	CronJob *CronJob `protobuf:"bytes,24,opt,name=cron_job,json=cronJob,proto3,oneof"`
 }
 
+type Object_DaemonSet struct {
+	DaemonSet *DaemonSet `protobuf:"bytes,25,opt,name=daemon_set,json=daemonSet,proto3,oneof"`
+}
+
+type Object_StatefulSet struct {
+	StatefulSet *StatefulSet `protobuf:"bytes,26,opt,name=stateful_set,json=statefulSet,proto3,oneof"`
+}
+
 func (*Object_Namespace) isObject_Kind() {}
 
 func (*Object_Node) isObject_Kind() {}
@@ -446,6 +481,10 @@ func (*Object_Endpoints) isObject_Kind() {}
 func (*Object_Job) isObject_Kind() {}
 
 func (*Object_CronJob) isObject_Kind() {}
+
+func (*Object_DaemonSet) isObject_Kind() {}
+
+func (*Object_StatefulSet) isObject_Kind() {}
 
 type CreateRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1096,7 +1135,7 @@ var File_skiff_v1_api_proto protoreflect.FileDescriptor
 
 const file_skiff_v1_api_proto_rawDesc = "" +
 	"\n" +
-	"\x12skiff/v1/api.proto\x12\bskiff.v1\x1a\x16skiff/v1/objects.proto\"\xa5\x05\n" +
+	"\x12skiff/v1/api.proto\x12\bskiff.v1\x1a\x16skiff/v1/objects.proto\x1a\x18skiff/v1/workloads.proto\"\x97\x06\n" +
 	"\x06Object\x123\n" +
 	"\tnamespace\x18\x01 \x01(\v2\x13.skiff.v1.NamespaceH\x00R\tnamespace\x12$\n" +
 	"\x04node\x18\x02 \x01(\v2\x0e.skiff.v1.NodeH\x00R\x04node\x12!\n" +
@@ -1117,7 +1156,10 @@ const file_skiff_v1_api_proto_rawDesc = "" +
 	"deployment\x123\n" +
 	"\tendpoints\x18( \x01(\v2\x13.skiff.v1.EndpointsH\x00R\tendpoints\x12!\n" +
 	"\x03job\x18\x17 \x01(\v2\r.skiff.v1.JobH\x00R\x03job\x12.\n" +
-	"\bcron_job\x18\x18 \x01(\v2\x11.skiff.v1.CronJobH\x00R\acronJobB\x06\n" +
+	"\bcron_job\x18\x18 \x01(\v2\x11.skiff.v1.CronJobH\x00R\acronJob\x124\n" +
+	"\n" +
+	"daemon_set\x18\x19 \x01(\v2\x13.skiff.v1.DaemonSetH\x00R\tdaemonSet\x12:\n" +
+	"\fstateful_set\x18\x1a \x01(\v2\x15.skiff.v1.StatefulSetH\x00R\vstatefulSetB\x06\n" +
 	"\x04kind\"9\n" +
 	"\rCreateRequest\x12(\n" +
 	"\x06object\x18\x01 \x01(\v2\x10.skiff.v1.ObjectR\x06object\"b\n" +
@@ -1171,7 +1213,7 @@ const file_skiff_v1_api_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1b\n" +
 	"\tnode_name\x18\x03 \x01(\tR\bnodeName\x12\x10\n" +
 	"\x03uid\x18\x04 \x01(\tR\x03uid\x12)\n" +
-	"\x10resource_version\x18\x05 \x01(\tR\x0fresourceVersion*\x9b\x02\n" +
+	"\x10resource_version\x18\x05 \x01(\tR\x0fresourceVersion*\xc7\x02\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eKIND_NAMESPACE\x10\x01\x12\r\n" +
@@ -1188,7 +1230,9 @@ const file_skiff_v1_api_proto_rawDesc = "" +
 	"\x0fKIND_DEPLOYMENT\x10\x16\x12\x12\n" +
 	"\x0eKIND_ENDPOINTS\x10(\x12\f\n" +
 	"\bKIND_JOB\x10\x17\x12\x11\n" +
-	"\rKIND_CRON_JOB\x10\x182\xb8\x03\n" +
+	"\rKIND_CRON_JOB\x10\x18\x12\x13\n" +
+	"\x0fKIND_DAEMON_SET\x10\x19\x12\x15\n" +
+	"\x11KIND_STATEFUL_SET\x10\x1a2\xb8\x03\n" +
 	"\aObjects\x123\n" +
 	"\x06Create\x12\x17.skiff.v1.CreateRequest\x1a\x10.skiff.v1.Object\x12-\n" +
 	"\x03Get\x12\x14.skiff.v1.GetRequest\x1a\x10.skiff.v1.Object\x125\n" +
@@ -1241,6 +1285,8 @@ var file_skiff_v1_api_proto_goTypes = []any{
 	(*Endpoints)(nil),      // 24: skiff.v1.Endpoints
 	(*Job)(nil),            // 25: skiff.v1.Job
 	(*CronJob)(nil),        // 26: skiff.v1.CronJob
+	(*DaemonSet)(nil),      // 27: skiff.v1.DaemonSet
+	(*StatefulSet)(nil),    // 28: skiff.v1.StatefulSet
 }
 var file_skiff_v1_api_proto_depIdxs = []int32{
 	13, // 0: skiff.v1.Object.namespace:type_name -> skiff.v1.Namespace
@@ -1257,37 +1303,39 @@ var file_skiff_v1_api_proto_depIdxs = []int32{
 	24, // 11: skiff.v1.Object.endpoints:type_name -> skiff.v1.Endpoints
 	25, // 12: skiff.v1.Object.job:type_name -> skiff.v1.Job
 	26, // 13: skiff.v1.Object.cron_job:type_name -> skiff.v1.CronJob
-	2,  // 14: skiff.v1.CreateRequest.object:type_name -> skiff.v1.Object
-	0,  // 15: skiff.v1.GetRequest.kind:type_name -> skiff.v1.Kind
-	0,  // 16: skiff.v1.ListRequest.kind:type_name -> skiff.v1.Kind
-	2,  // 17: skiff.v1.ListResponse.items:type_name -> skiff.v1.Object
-	2,  // 18: skiff.v1.UpdateRequest.object:type_name -> skiff.v1.Object
-	0,  // 19: skiff.v1.DeleteRequest.kind:type_name -> skiff.v1.Kind
-	2,  // 20: skiff.v1.DeleteResponse.object:type_name -> skiff.v1.Object
-	0,  // 21: skiff.v1.WatchRequest.kind:type_name -> skiff.v1.Kind
-	1,  // 22: skiff.v1.WatchEvent.type:type_name -> skiff.v1.WatchEvent.Type
-	2,  // 23: skiff.v1.WatchEvent.object:type_name -> skiff.v1.Object
-	3,  // 24: skiff.v1.Objects.Create:input_type -> skiff.v1.CreateRequest
-	4,  // 25: skiff.v1.Objects.Get:input_type -> skiff.v1.GetRequest
-	5,  // 26: skiff.v1.Objects.List:input_type -> skiff.v1.ListRequest
-	7,  // 27: skiff.v1.Objects.Update:input_type -> skiff.v1.UpdateRequest
-	7,  // 28: skiff.v1.Objects.UpdateStatus:input_type -> skiff.v1.UpdateRequest
-	8,  // 29: skiff.v1.Objects.Delete:input_type -> skiff.v1.DeleteRequest
-	10, // 30: skiff.v1.Objects.Watch:input_type -> skiff.v1.WatchRequest
-	12, // 31: skiff.v1.Objects.Bind:input_type -> skiff.v1.BindRequest
-	2,  // 32: skiff.v1.Objects.Create:output_type -> skiff.v1.Object
-	2,  // 33: skiff.v1.Objects.Get:output_type -> skiff.v1.Object
-	6,  // 34: skiff.v1.Objects.List:output_type -> skiff.v1.ListResponse
-	2,  // 35: skiff.v1.Objects.Update:output_type -> skiff.v1.Object
-	2,  // 36: skiff.v1.Objects.UpdateStatus:output_type -> skiff.v1.Object
-	9,  // 37: skiff.v1.Objects.Delete:output_type -> skiff.v1.DeleteResponse
-	11, // 38: skiff.v1.Objects.Watch:output_type -> skiff.v1.WatchEvent
-	15, // 39: skiff.v1.Objects.Bind:output_type -> skiff.v1.Pod
-	32, // [32:40] is the sub-list for method output_type
-	24, // [24:32] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	27, // 14: skiff.v1.Object.daemon_set:type_name -> skiff.v1.DaemonSet
+	28, // 15: skiff.v1.Object.stateful_set:type_name -> skiff.v1.StatefulSet
+	2,  // 16: skiff.v1.CreateRequest.object:type_name -> skiff.v1.Object
+	0,  // 17: skiff.v1.GetRequest.kind:type_name -> skiff.v1.Kind
+	0,  // 18: skiff.v1.ListRequest.kind:type_name -> skiff.v1.Kind
+	2,  // 19: skiff.v1.ListResponse.items:type_name -> skiff.v1.Object
+	2,  // 20: skiff.v1.UpdateRequest.object:type_name -> skiff.v1.Object
+	0,  // 21: skiff.v1.DeleteRequest.kind:type_name -> skiff.v1.Kind
+	2,  // 22: skiff.v1.DeleteResponse.object:type_name -> skiff.v1.Object
+	0,  // 23: skiff.v1.WatchRequest.kind:type_name -> skiff.v1.Kind
+	1,  // 24: skiff.v1.WatchEvent.type:type_name -> skiff.v1.WatchEvent.Type
+	2,  // 25: skiff.v1.WatchEvent.object:type_name -> skiff.v1.Object
+	3,  // 26: skiff.v1.Objects.Create:input_type -> skiff.v1.CreateRequest
+	4,  // 27: skiff.v1.Objects.Get:input_type -> skiff.v1.GetRequest
+	5,  // 28: skiff.v1.Objects.List:input_type -> skiff.v1.ListRequest
+	7,  // 29: skiff.v1.Objects.Update:input_type -> skiff.v1.UpdateRequest
+	7,  // 30: skiff.v1.Objects.UpdateStatus:input_type -> skiff.v1.UpdateRequest
+	8,  // 31: skiff.v1.Objects.Delete:input_type -> skiff.v1.DeleteRequest
+	10, // 32: skiff.v1.Objects.Watch:input_type -> skiff.v1.WatchRequest
+	12, // 33: skiff.v1.Objects.Bind:input_type -> skiff.v1.BindRequest
+	2,  // 34: skiff.v1.Objects.Create:output_type -> skiff.v1.Object
+	2,  // 35: skiff.v1.Objects.Get:output_type -> skiff.v1.Object
+	6,  // 36: skiff.v1.Objects.List:output_type -> skiff.v1.ListResponse
+	2,  // 37: skiff.v1.Objects.Update:output_type -> skiff.v1.Object
+	2,  // 38: skiff.v1.Objects.UpdateStatus:output_type -> skiff.v1.Object
+	9,  // 39: skiff.v1.Objects.Delete:output_type -> skiff.v1.DeleteResponse
+	11, // 40: skiff.v1.Objects.Watch:output_type -> skiff.v1.WatchEvent
+	15, // 41: skiff.v1.Objects.Bind:output_type -> skiff.v1.Pod
+	34, // [34:42] is the sub-list for method output_type
+	26, // [26:34] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_skiff_v1_api_proto_init() }
@@ -1296,6 +1344,7 @@ func file_skiff_v1_api_proto_init() {
 		return
 	}
 	file_skiff_v1_objects_proto_init()
+	file_skiff_v1_workloads_proto_init()
 	file_skiff_v1_api_proto_msgTypes[0].OneofWrappers = []any{
 		(*Object_Namespace)(nil),
 		(*Object_Node)(nil),
@@ -1311,6 +1360,8 @@ func file_skiff_v1_api_proto_init() {
 		(*Object_Endpoints)(nil),
 		(*Object_Job)(nil),
 		(*Object_CronJob)(nil),
+		(*Object_DaemonSet)(nil),
+		(*Object_StatefulSet)(nil),
 	}
 	file_skiff_v1_api_proto_msgTypes[6].OneofWrappers = []any{}
 	type x struct{}

@@ -47,6 +47,8 @@ var kindInfos = []KindInfo{
 	{Kind_KIND_ENDPOINTS, "Endpoints", "endpoints", []string{"ep", "endpointslice", "endpointslices"}, true, false, func() Resource { return &Endpoints{} }},
 	{Kind_KIND_JOB, "Job", "jobs", nil, true, true, func() Resource { return &Job{} }},
 	{Kind_KIND_CRON_JOB, "CronJob", "cronjobs", []string{"cj"}, true, true, func() Resource { return &CronJob{} }},
+	{Kind_KIND_DAEMON_SET, "DaemonSet", "daemonsets", []string{"ds"}, true, true, func() Resource { return &DaemonSet{} }},
+	{Kind_KIND_STATEFUL_SET, "StatefulSet", "statefulsets", []string{"sts"}, true, true, func() Resource { return &StatefulSet{} }},
 }
 
 // Kinds lists every kind, in a stable order.
@@ -187,6 +189,8 @@ var kubernetesTypes = []KubernetesType{
 	{"v1", "Secret", Kind_KIND_SECRET},
 	{"batch/v1", "Job", Kind_KIND_JOB},
 	{"batch/v1", "CronJob", Kind_KIND_CRON_JOB},
+	{"apps/v1", "DaemonSet", Kind_KIND_DAEMON_SET},
+	{"apps/v1", "StatefulSet", Kind_KIND_STATEFUL_SET},
 }
 
 // KubernetesAPIVersions are the Kubernetes apiVersions served beside

@@ -1091,8 +1091,13 @@ type PodSpec struct {
 	// Reserved for a PID namespace shared by the pod's containers; refused
 	// by validation until the runtime has one.
 	ShareProcessNamespace bool `protobuf:"varint,33,opt,name=share_process_namespace,json=shareProcessNamespace,proto3" json:"share_process_namespace,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// With hostname, the pod's DNS name HOSTNAME.SUBDOMAIN.NS.svc.DOMAIN
+	// when a headless service of this name selects it.
+	Subdomain string `protobuf:"bytes,40,opt,name=subdomain,proto3" json:"subdomain,omitempty"`
+	// Node affinity; DaemonSets pin their pods to a node with it.
+	Affinity      *Affinity `protobuf:"bytes,41,opt,name=affinity,proto3" json:"affinity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PodSpec) Reset() {
@@ -1221,6 +1226,20 @@ func (x *PodSpec) GetShareProcessNamespace() bool {
 		return x.ShareProcessNamespace
 	}
 	return false
+}
+
+func (x *PodSpec) GetSubdomain() string {
+	if x != nil {
+		return x.Subdomain
+	}
+	return ""
+}
+
+func (x *PodSpec) GetAffinity() *Affinity {
+	if x != nil {
+		return x.Affinity
+	}
+	return nil
 }
 
 type PodDNSConfig struct {
@@ -1387,6 +1406,256 @@ func (x *HostAlias) GetHostnames() []string {
 	return nil
 }
 
+// Affinity holds node affinity only (pod affinity is not in skiff).
+type Affinity struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeAffinity  *NodeAffinity          `protobuf:"bytes,1,opt,name=node_affinity,json=nodeAffinity,proto3" json:"node_affinity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Affinity) Reset() {
+	*x = Affinity{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Affinity) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Affinity) ProtoMessage() {}
+
+func (x *Affinity) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Affinity.ProtoReflect.Descriptor instead.
+func (*Affinity) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *Affinity) GetNodeAffinity() *NodeAffinity {
+	if x != nil {
+		return x.NodeAffinity
+	}
+	return nil
+}
+
+type NodeAffinity struct {
+	state                                          protoimpl.MessageState `protogen:"open.v1"`
+	RequiredDuringSchedulingIgnoredDuringExecution *NodeSelector          `protobuf:"bytes,1,opt,name=required_during_scheduling_ignored_during_execution,json=requiredDuringSchedulingIgnoredDuringExecution,proto3" json:"required_during_scheduling_ignored_during_execution,omitempty"`
+	unknownFields                                  protoimpl.UnknownFields
+	sizeCache                                      protoimpl.SizeCache
+}
+
+func (x *NodeAffinity) Reset() {
+	*x = NodeAffinity{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeAffinity) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeAffinity) ProtoMessage() {}
+
+func (x *NodeAffinity) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeAffinity.ProtoReflect.Descriptor instead.
+func (*NodeAffinity) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *NodeAffinity) GetRequiredDuringSchedulingIgnoredDuringExecution() *NodeSelector {
+	if x != nil {
+		return x.RequiredDuringSchedulingIgnoredDuringExecution
+	}
+	return nil
+}
+
+// NodeSelector matches a node when any one of its terms does.
+type NodeSelector struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	NodeSelectorTerms []*NodeSelectorTerm    `protobuf:"bytes,1,rep,name=node_selector_terms,json=nodeSelectorTerms,proto3" json:"node_selector_terms,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *NodeSelector) Reset() {
+	*x = NodeSelector{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeSelector) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeSelector) ProtoMessage() {}
+
+func (x *NodeSelector) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeSelector.ProtoReflect.Descriptor instead.
+func (*NodeSelector) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *NodeSelector) GetNodeSelectorTerms() []*NodeSelectorTerm {
+	if x != nil {
+		return x.NodeSelectorTerms
+	}
+	return nil
+}
+
+// NodeSelectorTerm matches when all its requirements do.
+type NodeSelectorTerm struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// On the node's labels.
+	MatchExpressions []*NodeSelectorRequirement `protobuf:"bytes,1,rep,name=match_expressions,json=matchExpressions,proto3" json:"match_expressions,omitempty"`
+	// On the node's fields: only metadata.name.
+	MatchFields   []*NodeSelectorRequirement `protobuf:"bytes,2,rep,name=match_fields,json=matchFields,proto3" json:"match_fields,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeSelectorTerm) Reset() {
+	*x = NodeSelectorTerm{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeSelectorTerm) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeSelectorTerm) ProtoMessage() {}
+
+func (x *NodeSelectorTerm) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeSelectorTerm.ProtoReflect.Descriptor instead.
+func (*NodeSelectorTerm) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *NodeSelectorTerm) GetMatchExpressions() []*NodeSelectorRequirement {
+	if x != nil {
+		return x.MatchExpressions
+	}
+	return nil
+}
+
+func (x *NodeSelectorTerm) GetMatchFields() []*NodeSelectorRequirement {
+	if x != nil {
+		return x.MatchFields
+	}
+	return nil
+}
+
+type NodeSelectorRequirement struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// In, NotIn, Exists, DoesNotExist, Gt or Lt.
+	Operator      string   `protobuf:"bytes,2,opt,name=operator,proto3" json:"operator,omitempty"`
+	Values        []string `protobuf:"bytes,3,rep,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeSelectorRequirement) Reset() {
+	*x = NodeSelectorRequirement{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeSelectorRequirement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeSelectorRequirement) ProtoMessage() {}
+
+func (x *NodeSelectorRequirement) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeSelectorRequirement.ProtoReflect.Descriptor instead.
+func (*NodeSelectorRequirement) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *NodeSelectorRequirement) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *NodeSelectorRequirement) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+func (x *NodeSelectorRequirement) GetValues() []string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
 type PodSecurityContext struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	RunAsUser  *int64                 `protobuf:"varint,1,opt,name=run_as_user,json=runAsUser,proto3,oneof" json:"run_as_user,omitempty"`
@@ -1404,7 +1673,7 @@ type PodSecurityContext struct {
 
 func (x *PodSecurityContext) Reset() {
 	*x = PodSecurityContext{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[19]
+	mi := &file_skiff_v1_objects_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1416,7 +1685,7 @@ func (x *PodSecurityContext) String() string {
 func (*PodSecurityContext) ProtoMessage() {}
 
 func (x *PodSecurityContext) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[19]
+	mi := &file_skiff_v1_objects_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1429,7 +1698,7 @@ func (x *PodSecurityContext) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodSecurityContext.ProtoReflect.Descriptor instead.
 func (*PodSecurityContext) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{19}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *PodSecurityContext) GetRunAsUser() int64 {
@@ -1486,7 +1755,7 @@ type SeccompProfile struct {
 
 func (x *SeccompProfile) Reset() {
 	*x = SeccompProfile{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[20]
+	mi := &file_skiff_v1_objects_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1498,7 +1767,7 @@ func (x *SeccompProfile) String() string {
 func (*SeccompProfile) ProtoMessage() {}
 
 func (x *SeccompProfile) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[20]
+	mi := &file_skiff_v1_objects_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1511,7 +1780,7 @@ func (x *SeccompProfile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SeccompProfile.ProtoReflect.Descriptor instead.
 func (*SeccompProfile) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{20}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SeccompProfile) GetType() string {
@@ -1557,7 +1826,7 @@ type Container struct {
 
 func (x *Container) Reset() {
 	*x = Container{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[21]
+	mi := &file_skiff_v1_objects_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1569,7 +1838,7 @@ func (x *Container) String() string {
 func (*Container) ProtoMessage() {}
 
 func (x *Container) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[21]
+	mi := &file_skiff_v1_objects_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1582,7 +1851,7 @@ func (x *Container) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Container.ProtoReflect.Descriptor instead.
 func (*Container) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{21}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Container) GetName() string {
@@ -1710,7 +1979,7 @@ type EnvVar struct {
 
 func (x *EnvVar) Reset() {
 	*x = EnvVar{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[22]
+	mi := &file_skiff_v1_objects_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1722,7 +1991,7 @@ func (x *EnvVar) String() string {
 func (*EnvVar) ProtoMessage() {}
 
 func (x *EnvVar) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[22]
+	mi := &file_skiff_v1_objects_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1735,7 +2004,7 @@ func (x *EnvVar) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvVar.ProtoReflect.Descriptor instead.
 func (*EnvVar) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{22}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *EnvVar) GetName() string {
@@ -1772,7 +2041,7 @@ type ContainerPort struct {
 
 func (x *ContainerPort) Reset() {
 	*x = ContainerPort{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[23]
+	mi := &file_skiff_v1_objects_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1784,7 +2053,7 @@ func (x *ContainerPort) String() string {
 func (*ContainerPort) ProtoMessage() {}
 
 func (x *ContainerPort) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[23]
+	mi := &file_skiff_v1_objects_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1797,7 +2066,7 @@ func (x *ContainerPort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerPort.ProtoReflect.Descriptor instead.
 func (*ContainerPort) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{23}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ContainerPort) GetName() string {
@@ -1839,7 +2108,7 @@ type ResourceRequirements struct {
 
 func (x *ResourceRequirements) Reset() {
 	*x = ResourceRequirements{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[24]
+	mi := &file_skiff_v1_objects_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1851,7 +2120,7 @@ func (x *ResourceRequirements) String() string {
 func (*ResourceRequirements) ProtoMessage() {}
 
 func (x *ResourceRequirements) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[24]
+	mi := &file_skiff_v1_objects_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1864,7 +2133,7 @@ func (x *ResourceRequirements) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceRequirements.ProtoReflect.Descriptor instead.
 func (*ResourceRequirements) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{24}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ResourceRequirements) GetRequests() map[string]string {
@@ -1893,7 +2162,7 @@ type VolumeMount struct {
 
 func (x *VolumeMount) Reset() {
 	*x = VolumeMount{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[25]
+	mi := &file_skiff_v1_objects_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1905,7 +2174,7 @@ func (x *VolumeMount) String() string {
 func (*VolumeMount) ProtoMessage() {}
 
 func (x *VolumeMount) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[25]
+	mi := &file_skiff_v1_objects_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1918,7 +2187,7 @@ func (x *VolumeMount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeMount.ProtoReflect.Descriptor instead.
 func (*VolumeMount) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{25}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *VolumeMount) GetName() string {
@@ -1966,7 +2235,7 @@ type Probe struct {
 
 func (x *Probe) Reset() {
 	*x = Probe{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[26]
+	mi := &file_skiff_v1_objects_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1978,7 +2247,7 @@ func (x *Probe) String() string {
 func (*Probe) ProtoMessage() {}
 
 func (x *Probe) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[26]
+	mi := &file_skiff_v1_objects_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1991,7 +2260,7 @@ func (x *Probe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Probe.ProtoReflect.Descriptor instead.
 func (*Probe) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{26}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Probe) GetExec() *ExecAction {
@@ -2059,7 +2328,7 @@ type ExecAction struct {
 
 func (x *ExecAction) Reset() {
 	*x = ExecAction{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[27]
+	mi := &file_skiff_v1_objects_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2071,7 +2340,7 @@ func (x *ExecAction) String() string {
 func (*ExecAction) ProtoMessage() {}
 
 func (x *ExecAction) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[27]
+	mi := &file_skiff_v1_objects_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2084,7 +2353,7 @@ func (x *ExecAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecAction.ProtoReflect.Descriptor instead.
 func (*ExecAction) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{27}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ExecAction) GetCommand() []string {
@@ -2103,7 +2372,7 @@ type TCPSocketAction struct {
 
 func (x *TCPSocketAction) Reset() {
 	*x = TCPSocketAction{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[28]
+	mi := &file_skiff_v1_objects_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2115,7 +2384,7 @@ func (x *TCPSocketAction) String() string {
 func (*TCPSocketAction) ProtoMessage() {}
 
 func (x *TCPSocketAction) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[28]
+	mi := &file_skiff_v1_objects_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2128,7 +2397,7 @@ func (x *TCPSocketAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TCPSocketAction.ProtoReflect.Descriptor instead.
 func (*TCPSocketAction) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{28}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *TCPSocketAction) GetPort() int32 {
@@ -2148,7 +2417,7 @@ type HTTPGetAction struct {
 
 func (x *HTTPGetAction) Reset() {
 	*x = HTTPGetAction{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[29]
+	mi := &file_skiff_v1_objects_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2160,7 +2429,7 @@ func (x *HTTPGetAction) String() string {
 func (*HTTPGetAction) ProtoMessage() {}
 
 func (x *HTTPGetAction) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[29]
+	mi := &file_skiff_v1_objects_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2173,7 +2442,7 @@ func (x *HTTPGetAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HTTPGetAction.ProtoReflect.Descriptor instead.
 func (*HTTPGetAction) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{29}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *HTTPGetAction) GetPath() string {
@@ -2208,7 +2477,7 @@ type SecurityContext struct {
 
 func (x *SecurityContext) Reset() {
 	*x = SecurityContext{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[30]
+	mi := &file_skiff_v1_objects_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2220,7 +2489,7 @@ func (x *SecurityContext) String() string {
 func (*SecurityContext) ProtoMessage() {}
 
 func (x *SecurityContext) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[30]
+	mi := &file_skiff_v1_objects_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2233,7 +2502,7 @@ func (x *SecurityContext) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecurityContext.ProtoReflect.Descriptor instead.
 func (*SecurityContext) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{30}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SecurityContext) GetPrivileged() bool {
@@ -2302,7 +2571,7 @@ type Capabilities struct {
 
 func (x *Capabilities) Reset() {
 	*x = Capabilities{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[31]
+	mi := &file_skiff_v1_objects_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2314,7 +2583,7 @@ func (x *Capabilities) String() string {
 func (*Capabilities) ProtoMessage() {}
 
 func (x *Capabilities) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[31]
+	mi := &file_skiff_v1_objects_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2327,7 +2596,7 @@ func (x *Capabilities) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Capabilities.ProtoReflect.Descriptor instead.
 func (*Capabilities) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{31}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Capabilities) GetAdd() []string {
@@ -2364,7 +2633,7 @@ type PodVolume struct {
 
 func (x *PodVolume) Reset() {
 	*x = PodVolume{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[32]
+	mi := &file_skiff_v1_objects_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2376,7 +2645,7 @@ func (x *PodVolume) String() string {
 func (*PodVolume) ProtoMessage() {}
 
 func (x *PodVolume) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[32]
+	mi := &file_skiff_v1_objects_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2389,7 +2658,7 @@ func (x *PodVolume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodVolume.ProtoReflect.Descriptor instead.
 func (*PodVolume) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{32}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *PodVolume) GetName() string {
@@ -2459,7 +2728,7 @@ type DownwardAPIVolumeSource struct {
 
 func (x *DownwardAPIVolumeSource) Reset() {
 	*x = DownwardAPIVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[33]
+	mi := &file_skiff_v1_objects_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2471,7 +2740,7 @@ func (x *DownwardAPIVolumeSource) String() string {
 func (*DownwardAPIVolumeSource) ProtoMessage() {}
 
 func (x *DownwardAPIVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[33]
+	mi := &file_skiff_v1_objects_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2484,7 +2753,7 @@ func (x *DownwardAPIVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownwardAPIVolumeSource.ProtoReflect.Descriptor instead.
 func (*DownwardAPIVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{33}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *DownwardAPIVolumeSource) GetItems() []*DownwardAPIVolumeFile {
@@ -2515,7 +2784,7 @@ type DownwardAPIVolumeFile struct {
 
 func (x *DownwardAPIVolumeFile) Reset() {
 	*x = DownwardAPIVolumeFile{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[34]
+	mi := &file_skiff_v1_objects_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2527,7 +2796,7 @@ func (x *DownwardAPIVolumeFile) String() string {
 func (*DownwardAPIVolumeFile) ProtoMessage() {}
 
 func (x *DownwardAPIVolumeFile) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[34]
+	mi := &file_skiff_v1_objects_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2540,7 +2809,7 @@ func (x *DownwardAPIVolumeFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownwardAPIVolumeFile.ProtoReflect.Descriptor instead.
 func (*DownwardAPIVolumeFile) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{34}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *DownwardAPIVolumeFile) GetPath() string {
@@ -2580,7 +2849,7 @@ type DownwardAPIProjection struct {
 
 func (x *DownwardAPIProjection) Reset() {
 	*x = DownwardAPIProjection{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[35]
+	mi := &file_skiff_v1_objects_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2592,7 +2861,7 @@ func (x *DownwardAPIProjection) String() string {
 func (*DownwardAPIProjection) ProtoMessage() {}
 
 func (x *DownwardAPIProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[35]
+	mi := &file_skiff_v1_objects_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2605,7 +2874,7 @@ func (x *DownwardAPIProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownwardAPIProjection.ProtoReflect.Descriptor instead.
 func (*DownwardAPIProjection) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{35}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *DownwardAPIProjection) GetItems() []*DownwardAPIVolumeFile {
@@ -2629,7 +2898,7 @@ type ObjectFieldSelector struct {
 
 func (x *ObjectFieldSelector) Reset() {
 	*x = ObjectFieldSelector{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[36]
+	mi := &file_skiff_v1_objects_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2641,7 +2910,7 @@ func (x *ObjectFieldSelector) String() string {
 func (*ObjectFieldSelector) ProtoMessage() {}
 
 func (x *ObjectFieldSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[36]
+	mi := &file_skiff_v1_objects_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2654,7 +2923,7 @@ func (x *ObjectFieldSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectFieldSelector.ProtoReflect.Descriptor instead.
 func (*ObjectFieldSelector) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{36}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ObjectFieldSelector) GetApiVersion() string {
@@ -2685,7 +2954,7 @@ type ResourceFieldSelector struct {
 
 func (x *ResourceFieldSelector) Reset() {
 	*x = ResourceFieldSelector{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[37]
+	mi := &file_skiff_v1_objects_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2697,7 +2966,7 @@ func (x *ResourceFieldSelector) String() string {
 func (*ResourceFieldSelector) ProtoMessage() {}
 
 func (x *ResourceFieldSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[37]
+	mi := &file_skiff_v1_objects_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2710,7 +2979,7 @@ func (x *ResourceFieldSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceFieldSelector.ProtoReflect.Descriptor instead.
 func (*ResourceFieldSelector) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{37}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ResourceFieldSelector) GetContainerName() string {
@@ -2745,7 +3014,7 @@ type EmptyDirSource struct {
 
 func (x *EmptyDirSource) Reset() {
 	*x = EmptyDirSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[38]
+	mi := &file_skiff_v1_objects_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2757,7 +3026,7 @@ func (x *EmptyDirSource) String() string {
 func (*EmptyDirSource) ProtoMessage() {}
 
 func (x *EmptyDirSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[38]
+	mi := &file_skiff_v1_objects_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2770,7 +3039,7 @@ func (x *EmptyDirSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmptyDirSource.ProtoReflect.Descriptor instead.
 func (*EmptyDirSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{38}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *EmptyDirSource) GetMedium() string {
@@ -2796,7 +3065,7 @@ type HostPathSource struct {
 
 func (x *HostPathSource) Reset() {
 	*x = HostPathSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[39]
+	mi := &file_skiff_v1_objects_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2808,7 +3077,7 @@ func (x *HostPathSource) String() string {
 func (*HostPathSource) ProtoMessage() {}
 
 func (x *HostPathSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[39]
+	mi := &file_skiff_v1_objects_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2821,7 +3090,7 @@ func (x *HostPathSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostPathSource.ProtoReflect.Descriptor instead.
 func (*HostPathSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{39}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *HostPathSource) GetPath() string {
@@ -2841,7 +3110,7 @@ type VolumeClaimSource struct {
 
 func (x *VolumeClaimSource) Reset() {
 	*x = VolumeClaimSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[40]
+	mi := &file_skiff_v1_objects_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2853,7 +3122,7 @@ func (x *VolumeClaimSource) String() string {
 func (*VolumeClaimSource) ProtoMessage() {}
 
 func (x *VolumeClaimSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[40]
+	mi := &file_skiff_v1_objects_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2866,7 +3135,7 @@ func (x *VolumeClaimSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeClaimSource.ProtoReflect.Descriptor instead.
 func (*VolumeClaimSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{40}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *VolumeClaimSource) GetName() string {
@@ -2899,7 +3168,7 @@ type Toleration struct {
 
 func (x *Toleration) Reset() {
 	*x = Toleration{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[41]
+	mi := &file_skiff_v1_objects_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2911,7 +3180,7 @@ func (x *Toleration) String() string {
 func (*Toleration) ProtoMessage() {}
 
 func (x *Toleration) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[41]
+	mi := &file_skiff_v1_objects_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2924,7 +3193,7 @@ func (x *Toleration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Toleration.ProtoReflect.Descriptor instead.
 func (*Toleration) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{41}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *Toleration) GetKey() string {
@@ -2979,7 +3248,7 @@ type PodStatus struct {
 
 func (x *PodStatus) Reset() {
 	*x = PodStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[42]
+	mi := &file_skiff_v1_objects_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2991,7 +3260,7 @@ func (x *PodStatus) String() string {
 func (*PodStatus) ProtoMessage() {}
 
 func (x *PodStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[42]
+	mi := &file_skiff_v1_objects_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3004,7 +3273,7 @@ func (x *PodStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodStatus.ProtoReflect.Descriptor instead.
 func (*PodStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{42}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *PodStatus) GetPhase() string {
@@ -3080,7 +3349,7 @@ type ContainerStatus struct {
 
 func (x *ContainerStatus) Reset() {
 	*x = ContainerStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[43]
+	mi := &file_skiff_v1_objects_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3092,7 +3361,7 @@ func (x *ContainerStatus) String() string {
 func (*ContainerStatus) ProtoMessage() {}
 
 func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[43]
+	mi := &file_skiff_v1_objects_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3105,7 +3374,7 @@ func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStatus.ProtoReflect.Descriptor instead.
 func (*ContainerStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{43}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ContainerStatus) GetName() string {
@@ -3183,7 +3452,7 @@ type ContainerState struct {
 
 func (x *ContainerState) Reset() {
 	*x = ContainerState{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[44]
+	mi := &file_skiff_v1_objects_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3195,7 +3464,7 @@ func (x *ContainerState) String() string {
 func (*ContainerState) ProtoMessage() {}
 
 func (x *ContainerState) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[44]
+	mi := &file_skiff_v1_objects_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3208,7 +3477,7 @@ func (x *ContainerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerState.ProtoReflect.Descriptor instead.
 func (*ContainerState) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{44}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ContainerState) GetWaiting() *ContainerStateWaiting {
@@ -3242,7 +3511,7 @@ type ContainerStateWaiting struct {
 
 func (x *ContainerStateWaiting) Reset() {
 	*x = ContainerStateWaiting{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[45]
+	mi := &file_skiff_v1_objects_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3254,7 +3523,7 @@ func (x *ContainerStateWaiting) String() string {
 func (*ContainerStateWaiting) ProtoMessage() {}
 
 func (x *ContainerStateWaiting) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[45]
+	mi := &file_skiff_v1_objects_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3267,7 +3536,7 @@ func (x *ContainerStateWaiting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateWaiting.ProtoReflect.Descriptor instead.
 func (*ContainerStateWaiting) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{45}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ContainerStateWaiting) GetReason() string {
@@ -3293,7 +3562,7 @@ type ContainerStateRunning struct {
 
 func (x *ContainerStateRunning) Reset() {
 	*x = ContainerStateRunning{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[46]
+	mi := &file_skiff_v1_objects_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3305,7 +3574,7 @@ func (x *ContainerStateRunning) String() string {
 func (*ContainerStateRunning) ProtoMessage() {}
 
 func (x *ContainerStateRunning) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[46]
+	mi := &file_skiff_v1_objects_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3318,7 +3587,7 @@ func (x *ContainerStateRunning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateRunning.ProtoReflect.Descriptor instead.
 func (*ContainerStateRunning) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{46}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ContainerStateRunning) GetStartedAt() *timestamppb.Timestamp {
@@ -3342,7 +3611,7 @@ type ContainerStateTerminated struct {
 
 func (x *ContainerStateTerminated) Reset() {
 	*x = ContainerStateTerminated{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[47]
+	mi := &file_skiff_v1_objects_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3354,7 +3623,7 @@ func (x *ContainerStateTerminated) String() string {
 func (*ContainerStateTerminated) ProtoMessage() {}
 
 func (x *ContainerStateTerminated) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[47]
+	mi := &file_skiff_v1_objects_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3367,7 +3636,7 @@ func (x *ContainerStateTerminated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateTerminated.ProtoReflect.Descriptor instead.
 func (*ContainerStateTerminated) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{47}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ContainerStateTerminated) GetExitCode() int32 {
@@ -3423,7 +3692,7 @@ type Service struct {
 
 func (x *Service) Reset() {
 	*x = Service{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[48]
+	mi := &file_skiff_v1_objects_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3435,7 +3704,7 @@ func (x *Service) String() string {
 func (*Service) ProtoMessage() {}
 
 func (x *Service) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[48]
+	mi := &file_skiff_v1_objects_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3448,7 +3717,7 @@ func (x *Service) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Service.ProtoReflect.Descriptor instead.
 func (*Service) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{48}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *Service) GetMetadata() *ObjectMeta {
@@ -3488,7 +3757,7 @@ type ServiceSpec struct {
 
 func (x *ServiceSpec) Reset() {
 	*x = ServiceSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[49]
+	mi := &file_skiff_v1_objects_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3500,7 +3769,7 @@ func (x *ServiceSpec) String() string {
 func (*ServiceSpec) ProtoMessage() {}
 
 func (x *ServiceSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[49]
+	mi := &file_skiff_v1_objects_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3513,7 +3782,7 @@ func (x *ServiceSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceSpec.ProtoReflect.Descriptor instead.
 func (*ServiceSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{49}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ServiceSpec) GetSelector() map[string]string {
@@ -3558,7 +3827,7 @@ type ServicePort struct {
 
 func (x *ServicePort) Reset() {
 	*x = ServicePort{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[50]
+	mi := &file_skiff_v1_objects_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3570,7 +3839,7 @@ func (x *ServicePort) String() string {
 func (*ServicePort) ProtoMessage() {}
 
 func (x *ServicePort) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[50]
+	mi := &file_skiff_v1_objects_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3583,7 +3852,7 @@ func (x *ServicePort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServicePort.ProtoReflect.Descriptor instead.
 func (*ServicePort) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{50}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ServicePort) GetName() string {
@@ -3622,7 +3891,7 @@ type ServiceStatus struct {
 
 func (x *ServiceStatus) Reset() {
 	*x = ServiceStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[51]
+	mi := &file_skiff_v1_objects_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3634,7 +3903,7 @@ func (x *ServiceStatus) String() string {
 func (*ServiceStatus) ProtoMessage() {}
 
 func (x *ServiceStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[51]
+	mi := &file_skiff_v1_objects_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3647,7 +3916,7 @@ func (x *ServiceStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceStatus.ProtoReflect.Descriptor instead.
 func (*ServiceStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{51}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{56}
 }
 
 type Volume struct {
@@ -3661,7 +3930,7 @@ type Volume struct {
 
 func (x *Volume) Reset() {
 	*x = Volume{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[52]
+	mi := &file_skiff_v1_objects_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3673,7 +3942,7 @@ func (x *Volume) String() string {
 func (*Volume) ProtoMessage() {}
 
 func (x *Volume) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[52]
+	mi := &file_skiff_v1_objects_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3686,7 +3955,7 @@ func (x *Volume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Volume.ProtoReflect.Descriptor instead.
 func (*Volume) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{52}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *Volume) GetMetadata() *ObjectMeta {
@@ -3728,7 +3997,7 @@ type VolumeSpec struct {
 
 func (x *VolumeSpec) Reset() {
 	*x = VolumeSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[53]
+	mi := &file_skiff_v1_objects_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3740,7 +4009,7 @@ func (x *VolumeSpec) String() string {
 func (*VolumeSpec) ProtoMessage() {}
 
 func (x *VolumeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[53]
+	mi := &file_skiff_v1_objects_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3753,7 +4022,7 @@ func (x *VolumeSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeSpec.ProtoReflect.Descriptor instead.
 func (*VolumeSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{53}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *VolumeSpec) GetAccessMode() string {
@@ -3809,7 +4078,7 @@ type LocalVolumeSource struct {
 
 func (x *LocalVolumeSource) Reset() {
 	*x = LocalVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[54]
+	mi := &file_skiff_v1_objects_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3821,7 +4090,7 @@ func (x *LocalVolumeSource) String() string {
 func (*LocalVolumeSource) ProtoMessage() {}
 
 func (x *LocalVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[54]
+	mi := &file_skiff_v1_objects_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3834,7 +4103,7 @@ func (x *LocalVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalVolumeSource.ProtoReflect.Descriptor instead.
 func (*LocalVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{54}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *LocalVolumeSource) GetNodeName() string {
@@ -3854,7 +4123,7 @@ type NFSVolumeSource struct {
 
 func (x *NFSVolumeSource) Reset() {
 	*x = NFSVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[55]
+	mi := &file_skiff_v1_objects_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3866,7 +4135,7 @@ func (x *NFSVolumeSource) String() string {
 func (*NFSVolumeSource) ProtoMessage() {}
 
 func (x *NFSVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[55]
+	mi := &file_skiff_v1_objects_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3879,7 +4148,7 @@ func (x *NFSVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NFSVolumeSource.ProtoReflect.Descriptor instead.
 func (*NFSVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{55}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *NFSVolumeSource) GetServer() string {
@@ -3907,7 +4176,7 @@ type VolumeStatus struct {
 
 func (x *VolumeStatus) Reset() {
 	*x = VolumeStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[56]
+	mi := &file_skiff_v1_objects_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3919,7 +4188,7 @@ func (x *VolumeStatus) String() string {
 func (*VolumeStatus) ProtoMessage() {}
 
 func (x *VolumeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[56]
+	mi := &file_skiff_v1_objects_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3932,7 +4201,7 @@ func (x *VolumeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeStatus.ProtoReflect.Descriptor instead.
 func (*VolumeStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{56}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *VolumeStatus) GetPhase() string {
@@ -3960,7 +4229,7 @@ type ReplicaSet struct {
 
 func (x *ReplicaSet) Reset() {
 	*x = ReplicaSet{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[57]
+	mi := &file_skiff_v1_objects_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3972,7 +4241,7 @@ func (x *ReplicaSet) String() string {
 func (*ReplicaSet) ProtoMessage() {}
 
 func (x *ReplicaSet) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[57]
+	mi := &file_skiff_v1_objects_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3985,7 +4254,7 @@ func (x *ReplicaSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSet.ProtoReflect.Descriptor instead.
 func (*ReplicaSet) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{57}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *ReplicaSet) GetMetadata() *ObjectMeta {
@@ -4023,7 +4292,7 @@ type ReplicaSetSpec struct {
 
 func (x *ReplicaSetSpec) Reset() {
 	*x = ReplicaSetSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[58]
+	mi := &file_skiff_v1_objects_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4035,7 +4304,7 @@ func (x *ReplicaSetSpec) String() string {
 func (*ReplicaSetSpec) ProtoMessage() {}
 
 func (x *ReplicaSetSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[58]
+	mi := &file_skiff_v1_objects_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4048,7 +4317,7 @@ func (x *ReplicaSetSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSetSpec.ProtoReflect.Descriptor instead.
 func (*ReplicaSetSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{58}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *ReplicaSetSpec) GetReplicas() int32 {
@@ -4089,7 +4358,7 @@ type PodTemplateSpec struct {
 
 func (x *PodTemplateSpec) Reset() {
 	*x = PodTemplateSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[59]
+	mi := &file_skiff_v1_objects_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4101,7 +4370,7 @@ func (x *PodTemplateSpec) String() string {
 func (*PodTemplateSpec) ProtoMessage() {}
 
 func (x *PodTemplateSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[59]
+	mi := &file_skiff_v1_objects_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4114,7 +4383,7 @@ func (x *PodTemplateSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodTemplateSpec.ProtoReflect.Descriptor instead.
 func (*PodTemplateSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{59}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *PodTemplateSpec) GetMetadata() *ObjectMeta {
@@ -4144,7 +4413,7 @@ type ReplicaSetStatus struct {
 
 func (x *ReplicaSetStatus) Reset() {
 	*x = ReplicaSetStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[60]
+	mi := &file_skiff_v1_objects_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4156,7 +4425,7 @@ func (x *ReplicaSetStatus) String() string {
 func (*ReplicaSetStatus) ProtoMessage() {}
 
 func (x *ReplicaSetStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[60]
+	mi := &file_skiff_v1_objects_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4169,7 +4438,7 @@ func (x *ReplicaSetStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSetStatus.ProtoReflect.Descriptor instead.
 func (*ReplicaSetStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{60}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *ReplicaSetStatus) GetReplicas() int32 {
@@ -4218,7 +4487,7 @@ type Autoscaler struct {
 
 func (x *Autoscaler) Reset() {
 	*x = Autoscaler{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[61]
+	mi := &file_skiff_v1_objects_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4230,7 +4499,7 @@ func (x *Autoscaler) String() string {
 func (*Autoscaler) ProtoMessage() {}
 
 func (x *Autoscaler) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[61]
+	mi := &file_skiff_v1_objects_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4243,7 +4512,7 @@ func (x *Autoscaler) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Autoscaler.ProtoReflect.Descriptor instead.
 func (*Autoscaler) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{61}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *Autoscaler) GetMetadata() *ObjectMeta {
@@ -4292,7 +4561,7 @@ type AutoscalerSpec struct {
 
 func (x *AutoscalerSpec) Reset() {
 	*x = AutoscalerSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[62]
+	mi := &file_skiff_v1_objects_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4304,7 +4573,7 @@ func (x *AutoscalerSpec) String() string {
 func (*AutoscalerSpec) ProtoMessage() {}
 
 func (x *AutoscalerSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[62]
+	mi := &file_skiff_v1_objects_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4317,7 +4586,7 @@ func (x *AutoscalerSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerSpec.ProtoReflect.Descriptor instead.
 func (*AutoscalerSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{62}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *AutoscalerSpec) GetTarget() string {
@@ -4380,7 +4649,7 @@ type MetricSpec struct {
 
 func (x *MetricSpec) Reset() {
 	*x = MetricSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[63]
+	mi := &file_skiff_v1_objects_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4392,7 +4661,7 @@ func (x *MetricSpec) String() string {
 func (*MetricSpec) ProtoMessage() {}
 
 func (x *MetricSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[63]
+	mi := &file_skiff_v1_objects_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4405,7 +4674,7 @@ func (x *MetricSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricSpec.ProtoReflect.Descriptor instead.
 func (*MetricSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{63}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *MetricSpec) GetType() string {
@@ -4433,7 +4702,7 @@ type ResourceMetricSource struct {
 
 func (x *ResourceMetricSource) Reset() {
 	*x = ResourceMetricSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[64]
+	mi := &file_skiff_v1_objects_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4445,7 +4714,7 @@ func (x *ResourceMetricSource) String() string {
 func (*ResourceMetricSource) ProtoMessage() {}
 
 func (x *ResourceMetricSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[64]
+	mi := &file_skiff_v1_objects_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4458,7 +4727,7 @@ func (x *ResourceMetricSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceMetricSource.ProtoReflect.Descriptor instead.
 func (*ResourceMetricSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{64}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *ResourceMetricSource) GetName() string {
@@ -4489,7 +4758,7 @@ type MetricTarget struct {
 
 func (x *MetricTarget) Reset() {
 	*x = MetricTarget{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[65]
+	mi := &file_skiff_v1_objects_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4501,7 +4770,7 @@ func (x *MetricTarget) String() string {
 func (*MetricTarget) ProtoMessage() {}
 
 func (x *MetricTarget) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[65]
+	mi := &file_skiff_v1_objects_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4514,7 +4783,7 @@ func (x *MetricTarget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricTarget.ProtoReflect.Descriptor instead.
 func (*MetricTarget) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{65}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *MetricTarget) GetType() string {
@@ -4548,7 +4817,7 @@ type AutoscalerBehavior struct {
 
 func (x *AutoscalerBehavior) Reset() {
 	*x = AutoscalerBehavior{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[66]
+	mi := &file_skiff_v1_objects_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4560,7 +4829,7 @@ func (x *AutoscalerBehavior) String() string {
 func (*AutoscalerBehavior) ProtoMessage() {}
 
 func (x *AutoscalerBehavior) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[66]
+	mi := &file_skiff_v1_objects_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4573,7 +4842,7 @@ func (x *AutoscalerBehavior) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerBehavior.ProtoReflect.Descriptor instead.
 func (*AutoscalerBehavior) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{66}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *AutoscalerBehavior) GetScaleUp() *ScalingRules {
@@ -4601,7 +4870,7 @@ type ScalingRules struct {
 
 func (x *ScalingRules) Reset() {
 	*x = ScalingRules{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[67]
+	mi := &file_skiff_v1_objects_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4613,7 +4882,7 @@ func (x *ScalingRules) String() string {
 func (*ScalingRules) ProtoMessage() {}
 
 func (x *ScalingRules) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[67]
+	mi := &file_skiff_v1_objects_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4626,7 +4895,7 @@ func (x *ScalingRules) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScalingRules.ProtoReflect.Descriptor instead.
 func (*ScalingRules) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{67}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *ScalingRules) GetStabilizationWindowSeconds() int32 {
@@ -4650,7 +4919,7 @@ type AutoscalerStatus struct {
 
 func (x *AutoscalerStatus) Reset() {
 	*x = AutoscalerStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[68]
+	mi := &file_skiff_v1_objects_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4662,7 +4931,7 @@ func (x *AutoscalerStatus) String() string {
 func (*AutoscalerStatus) ProtoMessage() {}
 
 func (x *AutoscalerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[68]
+	mi := &file_skiff_v1_objects_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4675,7 +4944,7 @@ func (x *AutoscalerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerStatus.ProtoReflect.Descriptor instead.
 func (*AutoscalerStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{68}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *AutoscalerStatus) GetCurrentReplicas() int32 {
@@ -4739,7 +5008,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[69]
+	mi := &file_skiff_v1_objects_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4751,7 +5020,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[69]
+	mi := &file_skiff_v1_objects_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4764,7 +5033,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{69}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *Event) GetMetadata() *ObjectMeta {
@@ -4842,7 +5111,7 @@ type ObjectReference struct {
 
 func (x *ObjectReference) Reset() {
 	*x = ObjectReference{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[70]
+	mi := &file_skiff_v1_objects_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4854,7 +5123,7 @@ func (x *ObjectReference) String() string {
 func (*ObjectReference) ProtoMessage() {}
 
 func (x *ObjectReference) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[70]
+	mi := &file_skiff_v1_objects_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4867,7 +5136,7 @@ func (x *ObjectReference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectReference.ProtoReflect.Descriptor instead.
 func (*ObjectReference) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{70}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *ObjectReference) GetKind() string {
@@ -4912,7 +5181,7 @@ type ConfigMap struct {
 
 func (x *ConfigMap) Reset() {
 	*x = ConfigMap{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[71]
+	mi := &file_skiff_v1_objects_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4924,7 +5193,7 @@ func (x *ConfigMap) String() string {
 func (*ConfigMap) ProtoMessage() {}
 
 func (x *ConfigMap) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[71]
+	mi := &file_skiff_v1_objects_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4937,7 +5206,7 @@ func (x *ConfigMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMap.ProtoReflect.Descriptor instead.
 func (*ConfigMap) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{71}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *ConfigMap) GetMetadata() *ObjectMeta {
@@ -4984,7 +5253,7 @@ type Secret struct {
 
 func (x *Secret) Reset() {
 	*x = Secret{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[72]
+	mi := &file_skiff_v1_objects_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4996,7 +5265,7 @@ func (x *Secret) String() string {
 func (*Secret) ProtoMessage() {}
 
 func (x *Secret) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[72]
+	mi := &file_skiff_v1_objects_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5009,7 +5278,7 @@ func (x *Secret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Secret.ProtoReflect.Descriptor instead.
 func (*Secret) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{72}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *Secret) GetMetadata() *ObjectMeta {
@@ -5060,7 +5329,7 @@ type EnvVarSource struct {
 
 func (x *EnvVarSource) Reset() {
 	*x = EnvVarSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[73]
+	mi := &file_skiff_v1_objects_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5072,7 +5341,7 @@ func (x *EnvVarSource) String() string {
 func (*EnvVarSource) ProtoMessage() {}
 
 func (x *EnvVarSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[73]
+	mi := &file_skiff_v1_objects_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5085,7 +5354,7 @@ func (x *EnvVarSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvVarSource.ProtoReflect.Descriptor instead.
 func (*EnvVarSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{73}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *EnvVarSource) GetConfigMapKeyRef() *KeySelector {
@@ -5129,7 +5398,7 @@ type KeySelector struct {
 
 func (x *KeySelector) Reset() {
 	*x = KeySelector{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[74]
+	mi := &file_skiff_v1_objects_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5141,7 +5410,7 @@ func (x *KeySelector) String() string {
 func (*KeySelector) ProtoMessage() {}
 
 func (x *KeySelector) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[74]
+	mi := &file_skiff_v1_objects_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5154,7 +5423,7 @@ func (x *KeySelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeySelector.ProtoReflect.Descriptor instead.
 func (*KeySelector) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{74}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *KeySelector) GetName() string {
@@ -5190,7 +5459,7 @@ type EnvFromSource struct {
 
 func (x *EnvFromSource) Reset() {
 	*x = EnvFromSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[75]
+	mi := &file_skiff_v1_objects_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5202,7 +5471,7 @@ func (x *EnvFromSource) String() string {
 func (*EnvFromSource) ProtoMessage() {}
 
 func (x *EnvFromSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[75]
+	mi := &file_skiff_v1_objects_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5215,7 +5484,7 @@ func (x *EnvFromSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvFromSource.ProtoReflect.Descriptor instead.
 func (*EnvFromSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{75}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *EnvFromSource) GetPrefix() string {
@@ -5249,7 +5518,7 @@ type ObjectRef struct {
 
 func (x *ObjectRef) Reset() {
 	*x = ObjectRef{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[76]
+	mi := &file_skiff_v1_objects_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5261,7 +5530,7 @@ func (x *ObjectRef) String() string {
 func (*ObjectRef) ProtoMessage() {}
 
 func (x *ObjectRef) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[76]
+	mi := &file_skiff_v1_objects_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5274,7 +5543,7 @@ func (x *ObjectRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectRef.ProtoReflect.Descriptor instead.
 func (*ObjectRef) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{76}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *ObjectRef) GetName() string {
@@ -5305,7 +5574,7 @@ type KeyToPath struct {
 
 func (x *KeyToPath) Reset() {
 	*x = KeyToPath{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[77]
+	mi := &file_skiff_v1_objects_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5317,7 +5586,7 @@ func (x *KeyToPath) String() string {
 func (*KeyToPath) ProtoMessage() {}
 
 func (x *KeyToPath) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[77]
+	mi := &file_skiff_v1_objects_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5330,7 +5599,7 @@ func (x *KeyToPath) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyToPath.ProtoReflect.Descriptor instead.
 func (*KeyToPath) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{77}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *KeyToPath) GetKey() string {
@@ -5368,7 +5637,7 @@ type ConfigMapVolumeSource struct {
 
 func (x *ConfigMapVolumeSource) Reset() {
 	*x = ConfigMapVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[78]
+	mi := &file_skiff_v1_objects_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5380,7 +5649,7 @@ func (x *ConfigMapVolumeSource) String() string {
 func (*ConfigMapVolumeSource) ProtoMessage() {}
 
 func (x *ConfigMapVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[78]
+	mi := &file_skiff_v1_objects_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5393,7 +5662,7 @@ func (x *ConfigMapVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapVolumeSource.ProtoReflect.Descriptor instead.
 func (*ConfigMapVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{78}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *ConfigMapVolumeSource) GetName() string {
@@ -5436,7 +5705,7 @@ type SecretVolumeSource struct {
 
 func (x *SecretVolumeSource) Reset() {
 	*x = SecretVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[79]
+	mi := &file_skiff_v1_objects_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5448,7 +5717,7 @@ func (x *SecretVolumeSource) String() string {
 func (*SecretVolumeSource) ProtoMessage() {}
 
 func (x *SecretVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[79]
+	mi := &file_skiff_v1_objects_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5461,7 +5730,7 @@ func (x *SecretVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretVolumeSource.ProtoReflect.Descriptor instead.
 func (*SecretVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{79}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *SecretVolumeSource) GetSecretName() string {
@@ -5502,7 +5771,7 @@ type ProjectedVolumeSource struct {
 
 func (x *ProjectedVolumeSource) Reset() {
 	*x = ProjectedVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[80]
+	mi := &file_skiff_v1_objects_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5514,7 +5783,7 @@ func (x *ProjectedVolumeSource) String() string {
 func (*ProjectedVolumeSource) ProtoMessage() {}
 
 func (x *ProjectedVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[80]
+	mi := &file_skiff_v1_objects_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5527,7 +5796,7 @@ func (x *ProjectedVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProjectedVolumeSource.ProtoReflect.Descriptor instead.
 func (*ProjectedVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{80}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *ProjectedVolumeSource) GetSources() []*VolumeProjection {
@@ -5556,7 +5825,7 @@ type VolumeProjection struct {
 
 func (x *VolumeProjection) Reset() {
 	*x = VolumeProjection{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[81]
+	mi := &file_skiff_v1_objects_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5568,7 +5837,7 @@ func (x *VolumeProjection) String() string {
 func (*VolumeProjection) ProtoMessage() {}
 
 func (x *VolumeProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[81]
+	mi := &file_skiff_v1_objects_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5581,7 +5850,7 @@ func (x *VolumeProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeProjection.ProtoReflect.Descriptor instead.
 func (*VolumeProjection) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{81}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *VolumeProjection) GetConfigMap() *ConfigMapProjection {
@@ -5616,7 +5885,7 @@ type ConfigMapProjection struct {
 
 func (x *ConfigMapProjection) Reset() {
 	*x = ConfigMapProjection{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[82]
+	mi := &file_skiff_v1_objects_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5628,7 +5897,7 @@ func (x *ConfigMapProjection) String() string {
 func (*ConfigMapProjection) ProtoMessage() {}
 
 func (x *ConfigMapProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[82]
+	mi := &file_skiff_v1_objects_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5641,7 +5910,7 @@ func (x *ConfigMapProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapProjection.ProtoReflect.Descriptor instead.
 func (*ConfigMapProjection) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{82}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *ConfigMapProjection) GetName() string {
@@ -5676,7 +5945,7 @@ type SecretProjection struct {
 
 func (x *SecretProjection) Reset() {
 	*x = SecretProjection{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[83]
+	mi := &file_skiff_v1_objects_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5688,7 +5957,7 @@ func (x *SecretProjection) String() string {
 func (*SecretProjection) ProtoMessage() {}
 
 func (x *SecretProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[83]
+	mi := &file_skiff_v1_objects_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5701,7 +5970,7 @@ func (x *SecretProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretProjection.ProtoReflect.Descriptor instead.
 func (*SecretProjection) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{83}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *SecretProjection) GetName() string {
@@ -5736,7 +6005,7 @@ type Deployment struct {
 
 func (x *Deployment) Reset() {
 	*x = Deployment{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[84]
+	mi := &file_skiff_v1_objects_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5748,7 +6017,7 @@ func (x *Deployment) String() string {
 func (*Deployment) ProtoMessage() {}
 
 func (x *Deployment) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[84]
+	mi := &file_skiff_v1_objects_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5761,7 +6030,7 @@ func (x *Deployment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deployment.ProtoReflect.Descriptor instead.
 func (*Deployment) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{84}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *Deployment) GetMetadata() *ObjectMeta {
@@ -5808,7 +6077,7 @@ type DeploymentSpec struct {
 
 func (x *DeploymentSpec) Reset() {
 	*x = DeploymentSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[85]
+	mi := &file_skiff_v1_objects_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5820,7 +6089,7 @@ func (x *DeploymentSpec) String() string {
 func (*DeploymentSpec) ProtoMessage() {}
 
 func (x *DeploymentSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[85]
+	mi := &file_skiff_v1_objects_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5833,7 +6102,7 @@ func (x *DeploymentSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentSpec.ProtoReflect.Descriptor instead.
 func (*DeploymentSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{85}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *DeploymentSpec) GetReplicas() int32 {
@@ -5903,7 +6172,7 @@ type DeploymentStrategy struct {
 
 func (x *DeploymentStrategy) Reset() {
 	*x = DeploymentStrategy{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[86]
+	mi := &file_skiff_v1_objects_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5915,7 +6184,7 @@ func (x *DeploymentStrategy) String() string {
 func (*DeploymentStrategy) ProtoMessage() {}
 
 func (x *DeploymentStrategy) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[86]
+	mi := &file_skiff_v1_objects_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5928,7 +6197,7 @@ func (x *DeploymentStrategy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentStrategy.ProtoReflect.Descriptor instead.
 func (*DeploymentStrategy) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{86}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *DeploymentStrategy) GetType() string {
@@ -5958,7 +6227,7 @@ type RollingUpdateDeployment struct {
 
 func (x *RollingUpdateDeployment) Reset() {
 	*x = RollingUpdateDeployment{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[87]
+	mi := &file_skiff_v1_objects_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5970,7 +6239,7 @@ func (x *RollingUpdateDeployment) String() string {
 func (*RollingUpdateDeployment) ProtoMessage() {}
 
 func (x *RollingUpdateDeployment) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[87]
+	mi := &file_skiff_v1_objects_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5983,7 +6252,7 @@ func (x *RollingUpdateDeployment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollingUpdateDeployment.ProtoReflect.Descriptor instead.
 func (*RollingUpdateDeployment) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{87}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *RollingUpdateDeployment) GetMaxUnavailable() string {
@@ -6018,7 +6287,7 @@ type DeploymentStatus struct {
 
 func (x *DeploymentStatus) Reset() {
 	*x = DeploymentStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[88]
+	mi := &file_skiff_v1_objects_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6030,7 +6299,7 @@ func (x *DeploymentStatus) String() string {
 func (*DeploymentStatus) ProtoMessage() {}
 
 func (x *DeploymentStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[88]
+	mi := &file_skiff_v1_objects_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6043,7 +6312,7 @@ func (x *DeploymentStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentStatus.ProtoReflect.Descriptor instead.
 func (*DeploymentStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{88}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *DeploymentStatus) GetObservedGeneration() int64 {
@@ -6110,7 +6379,7 @@ type Endpoints struct {
 
 func (x *Endpoints) Reset() {
 	*x = Endpoints{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[89]
+	mi := &file_skiff_v1_objects_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6122,7 +6391,7 @@ func (x *Endpoints) String() string {
 func (*Endpoints) ProtoMessage() {}
 
 func (x *Endpoints) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[89]
+	mi := &file_skiff_v1_objects_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6135,7 +6404,7 @@ func (x *Endpoints) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Endpoints.ProtoReflect.Descriptor instead.
 func (*Endpoints) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{89}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *Endpoints) GetMetadata() *ObjectMeta {
@@ -6165,7 +6434,7 @@ type EndpointSlice struct {
 
 func (x *EndpointSlice) Reset() {
 	*x = EndpointSlice{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[90]
+	mi := &file_skiff_v1_objects_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6177,7 +6446,7 @@ func (x *EndpointSlice) String() string {
 func (*EndpointSlice) ProtoMessage() {}
 
 func (x *EndpointSlice) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[90]
+	mi := &file_skiff_v1_objects_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6190,7 +6459,7 @@ func (x *EndpointSlice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointSlice.ProtoReflect.Descriptor instead.
 func (*EndpointSlice) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{90}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *EndpointSlice) GetAddressType() string {
@@ -6221,14 +6490,19 @@ type ServiceEndpoint struct {
 	Conditions *EndpointConditions    `protobuf:"bytes,2,opt,name=conditions,proto3" json:"conditions,omitempty"`
 	NodeName   string                 `protobuf:"bytes,3,opt,name=node_name,json=nodeName,proto3" json:"node_name,omitempty"`
 	// The pod (kind "Pod", namespace, name and uid).
-	TargetRef     *ObjectReference `protobuf:"bytes,4,opt,name=target_ref,json=targetRef,proto3" json:"target_ref,omitempty"`
+	TargetRef *ObjectReference `protobuf:"bytes,4,opt,name=target_ref,json=targetRef,proto3" json:"target_ref,omitempty"`
+	// The pod's hostname when its subdomain is the service's name: DNS
+	// answers HOSTNAME.SERVICE.NS.svc.DOMAIN with this endpoint (a
+	// StatefulSet's pods are found so). Numbered apart from the fields
+	// added beside it.
+	Hostname      string `protobuf:"bytes,40,opt,name=hostname,proto3" json:"hostname,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ServiceEndpoint) Reset() {
 	*x = ServiceEndpoint{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[91]
+	mi := &file_skiff_v1_objects_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6240,7 +6514,7 @@ func (x *ServiceEndpoint) String() string {
 func (*ServiceEndpoint) ProtoMessage() {}
 
 func (x *ServiceEndpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[91]
+	mi := &file_skiff_v1_objects_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6253,7 +6527,7 @@ func (x *ServiceEndpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceEndpoint.ProtoReflect.Descriptor instead.
 func (*ServiceEndpoint) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{91}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *ServiceEndpoint) GetAddresses() []string {
@@ -6284,6 +6558,13 @@ func (x *ServiceEndpoint) GetTargetRef() *ObjectReference {
 	return nil
 }
 
+func (x *ServiceEndpoint) GetHostname() string {
+	if x != nil {
+		return x.Hostname
+	}
+	return ""
+}
+
 // EndpointConditions as in Kubernetes: ready is serving and not
 // terminating; a terminating pod stays listed (not ready) until it is gone,
 // so that existing connections can drain.
@@ -6298,7 +6579,7 @@ type EndpointConditions struct {
 
 func (x *EndpointConditions) Reset() {
 	*x = EndpointConditions{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[92]
+	mi := &file_skiff_v1_objects_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6310,7 +6591,7 @@ func (x *EndpointConditions) String() string {
 func (*EndpointConditions) ProtoMessage() {}
 
 func (x *EndpointConditions) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[92]
+	mi := &file_skiff_v1_objects_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6323,7 +6604,7 @@ func (x *EndpointConditions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointConditions.ProtoReflect.Descriptor instead.
 func (*EndpointConditions) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{92}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *EndpointConditions) GetReady() bool {
@@ -6361,7 +6642,7 @@ type EndpointPort struct {
 
 func (x *EndpointPort) Reset() {
 	*x = EndpointPort{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[93]
+	mi := &file_skiff_v1_objects_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6373,7 +6654,7 @@ func (x *EndpointPort) String() string {
 func (*EndpointPort) ProtoMessage() {}
 
 func (x *EndpointPort) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[93]
+	mi := &file_skiff_v1_objects_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6386,7 +6667,7 @@ func (x *EndpointPort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointPort.ProtoReflect.Descriptor instead.
 func (*EndpointPort) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{93}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *EndpointPort) GetName() string {
@@ -6422,7 +6703,7 @@ type Job struct {
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[94]
+	mi := &file_skiff_v1_objects_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6434,7 +6715,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[94]
+	mi := &file_skiff_v1_objects_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6447,7 +6728,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{94}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *Job) GetMetadata() *ObjectMeta {
@@ -6497,7 +6778,7 @@ type JobSpec struct {
 
 func (x *JobSpec) Reset() {
 	*x = JobSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[95]
+	mi := &file_skiff_v1_objects_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6509,7 +6790,7 @@ func (x *JobSpec) String() string {
 func (*JobSpec) ProtoMessage() {}
 
 func (x *JobSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[95]
+	mi := &file_skiff_v1_objects_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6522,7 +6803,7 @@ func (x *JobSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobSpec.ProtoReflect.Descriptor instead.
 func (*JobSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{95}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *JobSpec) GetParallelism() int32 {
@@ -6597,7 +6878,7 @@ type PodFailurePolicy struct {
 
 func (x *PodFailurePolicy) Reset() {
 	*x = PodFailurePolicy{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[96]
+	mi := &file_skiff_v1_objects_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6609,7 +6890,7 @@ func (x *PodFailurePolicy) String() string {
 func (*PodFailurePolicy) ProtoMessage() {}
 
 func (x *PodFailurePolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[96]
+	mi := &file_skiff_v1_objects_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6622,7 +6903,7 @@ func (x *PodFailurePolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodFailurePolicy.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicy) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{96}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *PodFailurePolicy) GetRules() []*PodFailurePolicyRule {
@@ -6645,7 +6926,7 @@ type PodFailurePolicyRule struct {
 
 func (x *PodFailurePolicyRule) Reset() {
 	*x = PodFailurePolicyRule{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[97]
+	mi := &file_skiff_v1_objects_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6657,7 +6938,7 @@ func (x *PodFailurePolicyRule) String() string {
 func (*PodFailurePolicyRule) ProtoMessage() {}
 
 func (x *PodFailurePolicyRule) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[97]
+	mi := &file_skiff_v1_objects_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6670,7 +6951,7 @@ func (x *PodFailurePolicyRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodFailurePolicyRule.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicyRule) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{97}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *PodFailurePolicyRule) GetAction() string {
@@ -6700,7 +6981,7 @@ type PodFailurePolicyOnExitCodesRequirement struct {
 
 func (x *PodFailurePolicyOnExitCodesRequirement) Reset() {
 	*x = PodFailurePolicyOnExitCodesRequirement{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[98]
+	mi := &file_skiff_v1_objects_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6712,7 +6993,7 @@ func (x *PodFailurePolicyOnExitCodesRequirement) String() string {
 func (*PodFailurePolicyOnExitCodesRequirement) ProtoMessage() {}
 
 func (x *PodFailurePolicyOnExitCodesRequirement) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[98]
+	mi := &file_skiff_v1_objects_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6725,7 +7006,7 @@ func (x *PodFailurePolicyOnExitCodesRequirement) ProtoReflect() protoreflect.Mes
 
 // Deprecated: Use PodFailurePolicyOnExitCodesRequirement.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicyOnExitCodesRequirement) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{98}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *PodFailurePolicyOnExitCodesRequirement) GetContainerName() string {
@@ -6770,7 +7051,7 @@ type JobStatus struct {
 
 func (x *JobStatus) Reset() {
 	*x = JobStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[99]
+	mi := &file_skiff_v1_objects_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6782,7 +7063,7 @@ func (x *JobStatus) String() string {
 func (*JobStatus) ProtoMessage() {}
 
 func (x *JobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[99]
+	mi := &file_skiff_v1_objects_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6795,7 +7076,7 @@ func (x *JobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobStatus.ProtoReflect.Descriptor instead.
 func (*JobStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{99}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *JobStatus) GetConditions() []*Condition {
@@ -6871,7 +7152,7 @@ type UncountedTerminatedPods struct {
 
 func (x *UncountedTerminatedPods) Reset() {
 	*x = UncountedTerminatedPods{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[100]
+	mi := &file_skiff_v1_objects_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6883,7 +7164,7 @@ func (x *UncountedTerminatedPods) String() string {
 func (*UncountedTerminatedPods) ProtoMessage() {}
 
 func (x *UncountedTerminatedPods) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[100]
+	mi := &file_skiff_v1_objects_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6896,7 +7177,7 @@ func (x *UncountedTerminatedPods) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UncountedTerminatedPods.ProtoReflect.Descriptor instead.
 func (*UncountedTerminatedPods) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{100}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *UncountedTerminatedPods) GetSucceeded() []string {
@@ -6925,7 +7206,7 @@ type CronJob struct {
 
 func (x *CronJob) Reset() {
 	*x = CronJob{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[101]
+	mi := &file_skiff_v1_objects_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6937,7 +7218,7 @@ func (x *CronJob) String() string {
 func (*CronJob) ProtoMessage() {}
 
 func (x *CronJob) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[101]
+	mi := &file_skiff_v1_objects_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6950,7 +7231,7 @@ func (x *CronJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJob.ProtoReflect.Descriptor instead.
 func (*CronJob) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{101}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *CronJob) GetMetadata() *ObjectMeta {
@@ -6998,7 +7279,7 @@ type CronJobSpec struct {
 
 func (x *CronJobSpec) Reset() {
 	*x = CronJobSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[102]
+	mi := &file_skiff_v1_objects_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7010,7 +7291,7 @@ func (x *CronJobSpec) String() string {
 func (*CronJobSpec) ProtoMessage() {}
 
 func (x *CronJobSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[102]
+	mi := &file_skiff_v1_objects_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7023,7 +7304,7 @@ func (x *CronJobSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJobSpec.ProtoReflect.Descriptor instead.
 func (*CronJobSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{102}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *CronJobSpec) GetSchedule() string {
@@ -7093,7 +7374,7 @@ type JobTemplateSpec struct {
 
 func (x *JobTemplateSpec) Reset() {
 	*x = JobTemplateSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[103]
+	mi := &file_skiff_v1_objects_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7105,7 +7386,7 @@ func (x *JobTemplateSpec) String() string {
 func (*JobTemplateSpec) ProtoMessage() {}
 
 func (x *JobTemplateSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[103]
+	mi := &file_skiff_v1_objects_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7118,7 +7399,7 @@ func (x *JobTemplateSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobTemplateSpec.ProtoReflect.Descriptor instead.
 func (*JobTemplateSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{103}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *JobTemplateSpec) GetMetadata() *ObjectMeta {
@@ -7147,7 +7428,7 @@ type CronJobStatus struct {
 
 func (x *CronJobStatus) Reset() {
 	*x = CronJobStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[104]
+	mi := &file_skiff_v1_objects_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7159,7 +7440,7 @@ func (x *CronJobStatus) String() string {
 func (*CronJobStatus) ProtoMessage() {}
 
 func (x *CronJobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[104]
+	mi := &file_skiff_v1_objects_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7172,7 +7453,7 @@ func (x *CronJobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJobStatus.ProtoReflect.Descriptor instead.
 func (*CronJobStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{104}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *CronJobStatus) GetActive() []*ObjectReference {
@@ -7304,7 +7585,7 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\x03Pod\x120\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12%\n" +
 	"\x04spec\x18\x02 \x01(\v2\x11.skiff.v1.PodSpecR\x04spec\x12+\n" +
-	"\x06status\x18\x03 \x01(\v2\x13.skiff.v1.PodStatusR\x06status\"\xae\x06\n" +
+	"\x06status\x18\x03 \x01(\v2\x13.skiff.v1.PodStatusR\x06status\"\xfc\x06\n" +
 	"\aPodSpec\x123\n" +
 	"\n" +
 	"containers\x18\x01 \x03(\v2\x13.skiff.v1.ContainerR\n" +
@@ -7324,7 +7605,9 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\n" +
 	"dns_config\x18\x1f \x01(\v2\x16.skiff.v1.PodDNSConfigR\tdnsConfig\x126\n" +
 	"\fhost_aliases\x18  \x03(\v2\x13.skiff.v1.HostAliasR\vhostAliases\x126\n" +
-	"\x17share_process_namespace\x18! \x01(\bR\x15shareProcessNamespace\x1a?\n" +
+	"\x17share_process_namespace\x18! \x01(\bR\x15shareProcessNamespace\x12\x1c\n" +
+	"\tsubdomain\x18( \x01(\tR\tsubdomain\x12.\n" +
+	"\baffinity\x18) \x01(\v2\x12.skiff.v1.AffinityR\baffinity\x1a?\n" +
 	"\x11NodeSelectorEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B#\n" +
@@ -7339,7 +7622,20 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\x06_value\"9\n" +
 	"\tHostAlias\x12\x0e\n" +
 	"\x02ip\x18\x01 \x01(\tR\x02ip\x12\x1c\n" +
-	"\thostnames\x18\x02 \x03(\tR\thostnames\"\xe2\x02\n" +
+	"\thostnames\x18\x02 \x03(\tR\thostnames\"G\n" +
+	"\bAffinity\x12;\n" +
+	"\rnode_affinity\x18\x01 \x01(\v2\x16.skiff.v1.NodeAffinityR\fnodeAffinity\"\x94\x01\n" +
+	"\fNodeAffinity\x12\x83\x01\n" +
+	"3required_during_scheduling_ignored_during_execution\x18\x01 \x01(\v2\x16.skiff.v1.NodeSelectorR.requiredDuringSchedulingIgnoredDuringExecution\"Z\n" +
+	"\fNodeSelector\x12J\n" +
+	"\x13node_selector_terms\x18\x01 \x03(\v2\x1a.skiff.v1.NodeSelectorTermR\x11nodeSelectorTerms\"\xa8\x01\n" +
+	"\x10NodeSelectorTerm\x12N\n" +
+	"\x11match_expressions\x18\x01 \x03(\v2!.skiff.v1.NodeSelectorRequirementR\x10matchExpressions\x12D\n" +
+	"\fmatch_fields\x18\x02 \x03(\v2!.skiff.v1.NodeSelectorRequirementR\vmatchFields\"_\n" +
+	"\x17NodeSelectorRequirement\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x1a\n" +
+	"\boperator\x18\x02 \x01(\tR\boperator\x12\x16\n" +
+	"\x06values\x18\x03 \x03(\tR\x06values\"\xe2\x02\n" +
 	"\x12PodSecurityContext\x12#\n" +
 	"\vrun_as_user\x18\x01 \x01(\x03H\x00R\trunAsUser\x88\x01\x01\x12%\n" +
 	"\frun_as_group\x18\x02 \x01(\x03H\x01R\n" +
@@ -7781,7 +8077,7 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\rEndpointSlice\x12!\n" +
 	"\faddress_type\x18\x01 \x01(\tR\vaddressType\x127\n" +
 	"\tendpoints\x18\x02 \x03(\v2\x19.skiff.v1.ServiceEndpointR\tendpoints\x12,\n" +
-	"\x05ports\x18\x03 \x03(\v2\x16.skiff.v1.EndpointPortR\x05ports\"\xc4\x01\n" +
+	"\x05ports\x18\x03 \x03(\v2\x16.skiff.v1.EndpointPortR\x05ports\"\xe0\x01\n" +
 	"\x0fServiceEndpoint\x12\x1c\n" +
 	"\taddresses\x18\x01 \x03(\tR\taddresses\x12<\n" +
 	"\n" +
@@ -7789,7 +8085,8 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"conditions\x12\x1b\n" +
 	"\tnode_name\x18\x03 \x01(\tR\bnodeName\x128\n" +
 	"\n" +
-	"target_ref\x18\x04 \x01(\v2\x19.skiff.v1.ObjectReferenceR\ttargetRef\"f\n" +
+	"target_ref\x18\x04 \x01(\v2\x19.skiff.v1.ObjectReferenceR\ttargetRef\x12\x1a\n" +
+	"\bhostname\x18( \x01(\tR\bhostname\"f\n" +
 	"\x12EndpointConditions\x12\x14\n" +
 	"\x05ready\x18\x01 \x01(\bR\x05ready\x12\x18\n" +
 	"\aserving\x18\x02 \x01(\bR\aserving\x12 \n" +
@@ -7880,7 +8177,7 @@ func file_skiff_v1_objects_proto_rawDescGZIP() []byte {
 	return file_skiff_v1_objects_proto_rawDescData
 }
 
-var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 118)
+var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 123)
 var file_skiff_v1_objects_proto_goTypes = []any{
 	(*ObjectMeta)(nil),                             // 0: skiff.v1.ObjectMeta
 	(*TypeMeta)(nil),                               // 1: skiff.v1.TypeMeta
@@ -7901,274 +8198,285 @@ var file_skiff_v1_objects_proto_goTypes = []any{
 	(*PodDNSConfig)(nil),                           // 16: skiff.v1.PodDNSConfig
 	(*PodDNSConfigOption)(nil),                     // 17: skiff.v1.PodDNSConfigOption
 	(*HostAlias)(nil),                              // 18: skiff.v1.HostAlias
-	(*PodSecurityContext)(nil),                     // 19: skiff.v1.PodSecurityContext
-	(*SeccompProfile)(nil),                         // 20: skiff.v1.SeccompProfile
-	(*Container)(nil),                              // 21: skiff.v1.Container
-	(*EnvVar)(nil),                                 // 22: skiff.v1.EnvVar
-	(*ContainerPort)(nil),                          // 23: skiff.v1.ContainerPort
-	(*ResourceRequirements)(nil),                   // 24: skiff.v1.ResourceRequirements
-	(*VolumeMount)(nil),                            // 25: skiff.v1.VolumeMount
-	(*Probe)(nil),                                  // 26: skiff.v1.Probe
-	(*ExecAction)(nil),                             // 27: skiff.v1.ExecAction
-	(*TCPSocketAction)(nil),                        // 28: skiff.v1.TCPSocketAction
-	(*HTTPGetAction)(nil),                          // 29: skiff.v1.HTTPGetAction
-	(*SecurityContext)(nil),                        // 30: skiff.v1.SecurityContext
-	(*Capabilities)(nil),                           // 31: skiff.v1.Capabilities
-	(*PodVolume)(nil),                              // 32: skiff.v1.PodVolume
-	(*DownwardAPIVolumeSource)(nil),                // 33: skiff.v1.DownwardAPIVolumeSource
-	(*DownwardAPIVolumeFile)(nil),                  // 34: skiff.v1.DownwardAPIVolumeFile
-	(*DownwardAPIProjection)(nil),                  // 35: skiff.v1.DownwardAPIProjection
-	(*ObjectFieldSelector)(nil),                    // 36: skiff.v1.ObjectFieldSelector
-	(*ResourceFieldSelector)(nil),                  // 37: skiff.v1.ResourceFieldSelector
-	(*EmptyDirSource)(nil),                         // 38: skiff.v1.EmptyDirSource
-	(*HostPathSource)(nil),                         // 39: skiff.v1.HostPathSource
-	(*VolumeClaimSource)(nil),                      // 40: skiff.v1.VolumeClaimSource
-	(*Toleration)(nil),                             // 41: skiff.v1.Toleration
-	(*PodStatus)(nil),                              // 42: skiff.v1.PodStatus
-	(*ContainerStatus)(nil),                        // 43: skiff.v1.ContainerStatus
-	(*ContainerState)(nil),                         // 44: skiff.v1.ContainerState
-	(*ContainerStateWaiting)(nil),                  // 45: skiff.v1.ContainerStateWaiting
-	(*ContainerStateRunning)(nil),                  // 46: skiff.v1.ContainerStateRunning
-	(*ContainerStateTerminated)(nil),               // 47: skiff.v1.ContainerStateTerminated
-	(*Service)(nil),                                // 48: skiff.v1.Service
-	(*ServiceSpec)(nil),                            // 49: skiff.v1.ServiceSpec
-	(*ServicePort)(nil),                            // 50: skiff.v1.ServicePort
-	(*ServiceStatus)(nil),                          // 51: skiff.v1.ServiceStatus
-	(*Volume)(nil),                                 // 52: skiff.v1.Volume
-	(*VolumeSpec)(nil),                             // 53: skiff.v1.VolumeSpec
-	(*LocalVolumeSource)(nil),                      // 54: skiff.v1.LocalVolumeSource
-	(*NFSVolumeSource)(nil),                        // 55: skiff.v1.NFSVolumeSource
-	(*VolumeStatus)(nil),                           // 56: skiff.v1.VolumeStatus
-	(*ReplicaSet)(nil),                             // 57: skiff.v1.ReplicaSet
-	(*ReplicaSetSpec)(nil),                         // 58: skiff.v1.ReplicaSetSpec
-	(*PodTemplateSpec)(nil),                        // 59: skiff.v1.PodTemplateSpec
-	(*ReplicaSetStatus)(nil),                       // 60: skiff.v1.ReplicaSetStatus
-	(*Autoscaler)(nil),                             // 61: skiff.v1.Autoscaler
-	(*AutoscalerSpec)(nil),                         // 62: skiff.v1.AutoscalerSpec
-	(*MetricSpec)(nil),                             // 63: skiff.v1.MetricSpec
-	(*ResourceMetricSource)(nil),                   // 64: skiff.v1.ResourceMetricSource
-	(*MetricTarget)(nil),                           // 65: skiff.v1.MetricTarget
-	(*AutoscalerBehavior)(nil),                     // 66: skiff.v1.AutoscalerBehavior
-	(*ScalingRules)(nil),                           // 67: skiff.v1.ScalingRules
-	(*AutoscalerStatus)(nil),                       // 68: skiff.v1.AutoscalerStatus
-	(*Event)(nil),                                  // 69: skiff.v1.Event
-	(*ObjectReference)(nil),                        // 70: skiff.v1.ObjectReference
-	(*ConfigMap)(nil),                              // 71: skiff.v1.ConfigMap
-	(*Secret)(nil),                                 // 72: skiff.v1.Secret
-	(*EnvVarSource)(nil),                           // 73: skiff.v1.EnvVarSource
-	(*KeySelector)(nil),                            // 74: skiff.v1.KeySelector
-	(*EnvFromSource)(nil),                          // 75: skiff.v1.EnvFromSource
-	(*ObjectRef)(nil),                              // 76: skiff.v1.ObjectRef
-	(*KeyToPath)(nil),                              // 77: skiff.v1.KeyToPath
-	(*ConfigMapVolumeSource)(nil),                  // 78: skiff.v1.ConfigMapVolumeSource
-	(*SecretVolumeSource)(nil),                     // 79: skiff.v1.SecretVolumeSource
-	(*ProjectedVolumeSource)(nil),                  // 80: skiff.v1.ProjectedVolumeSource
-	(*VolumeProjection)(nil),                       // 81: skiff.v1.VolumeProjection
-	(*ConfigMapProjection)(nil),                    // 82: skiff.v1.ConfigMapProjection
-	(*SecretProjection)(nil),                       // 83: skiff.v1.SecretProjection
-	(*Deployment)(nil),                             // 84: skiff.v1.Deployment
-	(*DeploymentSpec)(nil),                         // 85: skiff.v1.DeploymentSpec
-	(*DeploymentStrategy)(nil),                     // 86: skiff.v1.DeploymentStrategy
-	(*RollingUpdateDeployment)(nil),                // 87: skiff.v1.RollingUpdateDeployment
-	(*DeploymentStatus)(nil),                       // 88: skiff.v1.DeploymentStatus
-	(*Endpoints)(nil),                              // 89: skiff.v1.Endpoints
-	(*EndpointSlice)(nil),                          // 90: skiff.v1.EndpointSlice
-	(*ServiceEndpoint)(nil),                        // 91: skiff.v1.ServiceEndpoint
-	(*EndpointConditions)(nil),                     // 92: skiff.v1.EndpointConditions
-	(*EndpointPort)(nil),                           // 93: skiff.v1.EndpointPort
-	(*Job)(nil),                                    // 94: skiff.v1.Job
-	(*JobSpec)(nil),                                // 95: skiff.v1.JobSpec
-	(*PodFailurePolicy)(nil),                       // 96: skiff.v1.PodFailurePolicy
-	(*PodFailurePolicyRule)(nil),                   // 97: skiff.v1.PodFailurePolicyRule
-	(*PodFailurePolicyOnExitCodesRequirement)(nil), // 98: skiff.v1.PodFailurePolicyOnExitCodesRequirement
-	(*JobStatus)(nil),                              // 99: skiff.v1.JobStatus
-	(*UncountedTerminatedPods)(nil),                // 100: skiff.v1.UncountedTerminatedPods
-	(*CronJob)(nil),                                // 101: skiff.v1.CronJob
-	(*CronJobSpec)(nil),                            // 102: skiff.v1.CronJobSpec
-	(*JobTemplateSpec)(nil),                        // 103: skiff.v1.JobTemplateSpec
-	(*CronJobStatus)(nil),                          // 104: skiff.v1.CronJobStatus
-	nil,                                            // 105: skiff.v1.ObjectMeta.LabelsEntry
-	nil,                                            // 106: skiff.v1.ObjectMeta.AnnotationsEntry
-	nil,                                            // 107: skiff.v1.LabelSelector.MatchLabelsEntry
-	nil,                                            // 108: skiff.v1.NodeStatus.CapacityEntry
-	nil,                                            // 109: skiff.v1.NodeStatus.AllocatableEntry
-	nil,                                            // 110: skiff.v1.PodSpec.NodeSelectorEntry
-	nil,                                            // 111: skiff.v1.ResourceRequirements.RequestsEntry
-	nil,                                            // 112: skiff.v1.ResourceRequirements.LimitsEntry
-	nil,                                            // 113: skiff.v1.ServiceSpec.SelectorEntry
-	nil,                                            // 114: skiff.v1.ConfigMap.DataEntry
-	nil,                                            // 115: skiff.v1.ConfigMap.BinaryDataEntry
-	nil,                                            // 116: skiff.v1.Secret.DataEntry
-	nil,                                            // 117: skiff.v1.Secret.StringDataEntry
-	(*timestamppb.Timestamp)(nil),                  // 118: google.protobuf.Timestamp
+	(*Affinity)(nil),                               // 19: skiff.v1.Affinity
+	(*NodeAffinity)(nil),                           // 20: skiff.v1.NodeAffinity
+	(*NodeSelector)(nil),                           // 21: skiff.v1.NodeSelector
+	(*NodeSelectorTerm)(nil),                       // 22: skiff.v1.NodeSelectorTerm
+	(*NodeSelectorRequirement)(nil),                // 23: skiff.v1.NodeSelectorRequirement
+	(*PodSecurityContext)(nil),                     // 24: skiff.v1.PodSecurityContext
+	(*SeccompProfile)(nil),                         // 25: skiff.v1.SeccompProfile
+	(*Container)(nil),                              // 26: skiff.v1.Container
+	(*EnvVar)(nil),                                 // 27: skiff.v1.EnvVar
+	(*ContainerPort)(nil),                          // 28: skiff.v1.ContainerPort
+	(*ResourceRequirements)(nil),                   // 29: skiff.v1.ResourceRequirements
+	(*VolumeMount)(nil),                            // 30: skiff.v1.VolumeMount
+	(*Probe)(nil),                                  // 31: skiff.v1.Probe
+	(*ExecAction)(nil),                             // 32: skiff.v1.ExecAction
+	(*TCPSocketAction)(nil),                        // 33: skiff.v1.TCPSocketAction
+	(*HTTPGetAction)(nil),                          // 34: skiff.v1.HTTPGetAction
+	(*SecurityContext)(nil),                        // 35: skiff.v1.SecurityContext
+	(*Capabilities)(nil),                           // 36: skiff.v1.Capabilities
+	(*PodVolume)(nil),                              // 37: skiff.v1.PodVolume
+	(*DownwardAPIVolumeSource)(nil),                // 38: skiff.v1.DownwardAPIVolumeSource
+	(*DownwardAPIVolumeFile)(nil),                  // 39: skiff.v1.DownwardAPIVolumeFile
+	(*DownwardAPIProjection)(nil),                  // 40: skiff.v1.DownwardAPIProjection
+	(*ObjectFieldSelector)(nil),                    // 41: skiff.v1.ObjectFieldSelector
+	(*ResourceFieldSelector)(nil),                  // 42: skiff.v1.ResourceFieldSelector
+	(*EmptyDirSource)(nil),                         // 43: skiff.v1.EmptyDirSource
+	(*HostPathSource)(nil),                         // 44: skiff.v1.HostPathSource
+	(*VolumeClaimSource)(nil),                      // 45: skiff.v1.VolumeClaimSource
+	(*Toleration)(nil),                             // 46: skiff.v1.Toleration
+	(*PodStatus)(nil),                              // 47: skiff.v1.PodStatus
+	(*ContainerStatus)(nil),                        // 48: skiff.v1.ContainerStatus
+	(*ContainerState)(nil),                         // 49: skiff.v1.ContainerState
+	(*ContainerStateWaiting)(nil),                  // 50: skiff.v1.ContainerStateWaiting
+	(*ContainerStateRunning)(nil),                  // 51: skiff.v1.ContainerStateRunning
+	(*ContainerStateTerminated)(nil),               // 52: skiff.v1.ContainerStateTerminated
+	(*Service)(nil),                                // 53: skiff.v1.Service
+	(*ServiceSpec)(nil),                            // 54: skiff.v1.ServiceSpec
+	(*ServicePort)(nil),                            // 55: skiff.v1.ServicePort
+	(*ServiceStatus)(nil),                          // 56: skiff.v1.ServiceStatus
+	(*Volume)(nil),                                 // 57: skiff.v1.Volume
+	(*VolumeSpec)(nil),                             // 58: skiff.v1.VolumeSpec
+	(*LocalVolumeSource)(nil),                      // 59: skiff.v1.LocalVolumeSource
+	(*NFSVolumeSource)(nil),                        // 60: skiff.v1.NFSVolumeSource
+	(*VolumeStatus)(nil),                           // 61: skiff.v1.VolumeStatus
+	(*ReplicaSet)(nil),                             // 62: skiff.v1.ReplicaSet
+	(*ReplicaSetSpec)(nil),                         // 63: skiff.v1.ReplicaSetSpec
+	(*PodTemplateSpec)(nil),                        // 64: skiff.v1.PodTemplateSpec
+	(*ReplicaSetStatus)(nil),                       // 65: skiff.v1.ReplicaSetStatus
+	(*Autoscaler)(nil),                             // 66: skiff.v1.Autoscaler
+	(*AutoscalerSpec)(nil),                         // 67: skiff.v1.AutoscalerSpec
+	(*MetricSpec)(nil),                             // 68: skiff.v1.MetricSpec
+	(*ResourceMetricSource)(nil),                   // 69: skiff.v1.ResourceMetricSource
+	(*MetricTarget)(nil),                           // 70: skiff.v1.MetricTarget
+	(*AutoscalerBehavior)(nil),                     // 71: skiff.v1.AutoscalerBehavior
+	(*ScalingRules)(nil),                           // 72: skiff.v1.ScalingRules
+	(*AutoscalerStatus)(nil),                       // 73: skiff.v1.AutoscalerStatus
+	(*Event)(nil),                                  // 74: skiff.v1.Event
+	(*ObjectReference)(nil),                        // 75: skiff.v1.ObjectReference
+	(*ConfigMap)(nil),                              // 76: skiff.v1.ConfigMap
+	(*Secret)(nil),                                 // 77: skiff.v1.Secret
+	(*EnvVarSource)(nil),                           // 78: skiff.v1.EnvVarSource
+	(*KeySelector)(nil),                            // 79: skiff.v1.KeySelector
+	(*EnvFromSource)(nil),                          // 80: skiff.v1.EnvFromSource
+	(*ObjectRef)(nil),                              // 81: skiff.v1.ObjectRef
+	(*KeyToPath)(nil),                              // 82: skiff.v1.KeyToPath
+	(*ConfigMapVolumeSource)(nil),                  // 83: skiff.v1.ConfigMapVolumeSource
+	(*SecretVolumeSource)(nil),                     // 84: skiff.v1.SecretVolumeSource
+	(*ProjectedVolumeSource)(nil),                  // 85: skiff.v1.ProjectedVolumeSource
+	(*VolumeProjection)(nil),                       // 86: skiff.v1.VolumeProjection
+	(*ConfigMapProjection)(nil),                    // 87: skiff.v1.ConfigMapProjection
+	(*SecretProjection)(nil),                       // 88: skiff.v1.SecretProjection
+	(*Deployment)(nil),                             // 89: skiff.v1.Deployment
+	(*DeploymentSpec)(nil),                         // 90: skiff.v1.DeploymentSpec
+	(*DeploymentStrategy)(nil),                     // 91: skiff.v1.DeploymentStrategy
+	(*RollingUpdateDeployment)(nil),                // 92: skiff.v1.RollingUpdateDeployment
+	(*DeploymentStatus)(nil),                       // 93: skiff.v1.DeploymentStatus
+	(*Endpoints)(nil),                              // 94: skiff.v1.Endpoints
+	(*EndpointSlice)(nil),                          // 95: skiff.v1.EndpointSlice
+	(*ServiceEndpoint)(nil),                        // 96: skiff.v1.ServiceEndpoint
+	(*EndpointConditions)(nil),                     // 97: skiff.v1.EndpointConditions
+	(*EndpointPort)(nil),                           // 98: skiff.v1.EndpointPort
+	(*Job)(nil),                                    // 99: skiff.v1.Job
+	(*JobSpec)(nil),                                // 100: skiff.v1.JobSpec
+	(*PodFailurePolicy)(nil),                       // 101: skiff.v1.PodFailurePolicy
+	(*PodFailurePolicyRule)(nil),                   // 102: skiff.v1.PodFailurePolicyRule
+	(*PodFailurePolicyOnExitCodesRequirement)(nil), // 103: skiff.v1.PodFailurePolicyOnExitCodesRequirement
+	(*JobStatus)(nil),                              // 104: skiff.v1.JobStatus
+	(*UncountedTerminatedPods)(nil),                // 105: skiff.v1.UncountedTerminatedPods
+	(*CronJob)(nil),                                // 106: skiff.v1.CronJob
+	(*CronJobSpec)(nil),                            // 107: skiff.v1.CronJobSpec
+	(*JobTemplateSpec)(nil),                        // 108: skiff.v1.JobTemplateSpec
+	(*CronJobStatus)(nil),                          // 109: skiff.v1.CronJobStatus
+	nil,                                            // 110: skiff.v1.ObjectMeta.LabelsEntry
+	nil,                                            // 111: skiff.v1.ObjectMeta.AnnotationsEntry
+	nil,                                            // 112: skiff.v1.LabelSelector.MatchLabelsEntry
+	nil,                                            // 113: skiff.v1.NodeStatus.CapacityEntry
+	nil,                                            // 114: skiff.v1.NodeStatus.AllocatableEntry
+	nil,                                            // 115: skiff.v1.PodSpec.NodeSelectorEntry
+	nil,                                            // 116: skiff.v1.ResourceRequirements.RequestsEntry
+	nil,                                            // 117: skiff.v1.ResourceRequirements.LimitsEntry
+	nil,                                            // 118: skiff.v1.ServiceSpec.SelectorEntry
+	nil,                                            // 119: skiff.v1.ConfigMap.DataEntry
+	nil,                                            // 120: skiff.v1.ConfigMap.BinaryDataEntry
+	nil,                                            // 121: skiff.v1.Secret.DataEntry
+	nil,                                            // 122: skiff.v1.Secret.StringDataEntry
+	(*timestamppb.Timestamp)(nil),                  // 123: google.protobuf.Timestamp
 }
 var file_skiff_v1_objects_proto_depIdxs = []int32{
-	105, // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
-	106, // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
-	118, // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	118, // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	110, // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
+	111, // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
+	123, // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	123, // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
 	2,   // 4: skiff.v1.ObjectMeta.owner_references:type_name -> skiff.v1.OwnerReference
 	1,   // 5: skiff.v1.ObjectMeta.applied_as:type_name -> skiff.v1.TypeMeta
-	107, // 6: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
+	112, // 6: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
 	4,   // 7: skiff.v1.LabelSelector.match_expressions:type_name -> skiff.v1.LabelSelectorRequirement
-	118, // 8: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
-	118, // 9: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	123, // 8: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
+	123, // 9: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
 	0,   // 10: skiff.v1.Namespace.metadata:type_name -> skiff.v1.ObjectMeta
 	7,   // 11: skiff.v1.Namespace.status:type_name -> skiff.v1.NamespaceStatus
 	0,   // 12: skiff.v1.Node.metadata:type_name -> skiff.v1.ObjectMeta
 	9,   // 13: skiff.v1.Node.spec:type_name -> skiff.v1.NodeSpec
 	11,  // 14: skiff.v1.Node.status:type_name -> skiff.v1.NodeStatus
 	10,  // 15: skiff.v1.NodeSpec.taints:type_name -> skiff.v1.Taint
-	118, // 16: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
-	108, // 17: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
-	109, // 18: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
+	123, // 16: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
+	113, // 17: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
+	114, // 18: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
 	5,   // 19: skiff.v1.NodeStatus.conditions:type_name -> skiff.v1.Condition
 	12,  // 20: skiff.v1.NodeStatus.addresses:type_name -> skiff.v1.NodeAddress
 	13,  // 21: skiff.v1.NodeStatus.node_info:type_name -> skiff.v1.NodeSystemInfo
 	0,   // 22: skiff.v1.Pod.metadata:type_name -> skiff.v1.ObjectMeta
 	15,  // 23: skiff.v1.Pod.spec:type_name -> skiff.v1.PodSpec
-	42,  // 24: skiff.v1.Pod.status:type_name -> skiff.v1.PodStatus
-	21,  // 25: skiff.v1.PodSpec.containers:type_name -> skiff.v1.Container
-	32,  // 26: skiff.v1.PodSpec.volumes:type_name -> skiff.v1.PodVolume
-	110, // 27: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
-	41,  // 28: skiff.v1.PodSpec.tolerations:type_name -> skiff.v1.Toleration
-	19,  // 29: skiff.v1.PodSpec.security_context:type_name -> skiff.v1.PodSecurityContext
+	47,  // 24: skiff.v1.Pod.status:type_name -> skiff.v1.PodStatus
+	26,  // 25: skiff.v1.PodSpec.containers:type_name -> skiff.v1.Container
+	37,  // 26: skiff.v1.PodSpec.volumes:type_name -> skiff.v1.PodVolume
+	115, // 27: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
+	46,  // 28: skiff.v1.PodSpec.tolerations:type_name -> skiff.v1.Toleration
+	24,  // 29: skiff.v1.PodSpec.security_context:type_name -> skiff.v1.PodSecurityContext
 	16,  // 30: skiff.v1.PodSpec.dns_config:type_name -> skiff.v1.PodDNSConfig
 	18,  // 31: skiff.v1.PodSpec.host_aliases:type_name -> skiff.v1.HostAlias
-	17,  // 32: skiff.v1.PodDNSConfig.options:type_name -> skiff.v1.PodDNSConfigOption
-	20,  // 33: skiff.v1.PodSecurityContext.seccomp_profile:type_name -> skiff.v1.SeccompProfile
-	22,  // 34: skiff.v1.Container.env:type_name -> skiff.v1.EnvVar
-	23,  // 35: skiff.v1.Container.ports:type_name -> skiff.v1.ContainerPort
-	24,  // 36: skiff.v1.Container.resources:type_name -> skiff.v1.ResourceRequirements
-	25,  // 37: skiff.v1.Container.volume_mounts:type_name -> skiff.v1.VolumeMount
-	26,  // 38: skiff.v1.Container.liveness_probe:type_name -> skiff.v1.Probe
-	26,  // 39: skiff.v1.Container.readiness_probe:type_name -> skiff.v1.Probe
-	30,  // 40: skiff.v1.Container.security_context:type_name -> skiff.v1.SecurityContext
-	75,  // 41: skiff.v1.Container.env_from:type_name -> skiff.v1.EnvFromSource
-	73,  // 42: skiff.v1.EnvVar.value_from:type_name -> skiff.v1.EnvVarSource
-	111, // 43: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
-	112, // 44: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
-	27,  // 45: skiff.v1.Probe.exec:type_name -> skiff.v1.ExecAction
-	28,  // 46: skiff.v1.Probe.tcp_socket:type_name -> skiff.v1.TCPSocketAction
-	29,  // 47: skiff.v1.Probe.http_get:type_name -> skiff.v1.HTTPGetAction
-	31,  // 48: skiff.v1.SecurityContext.capabilities:type_name -> skiff.v1.Capabilities
-	20,  // 49: skiff.v1.SecurityContext.seccomp_profile:type_name -> skiff.v1.SeccompProfile
-	38,  // 50: skiff.v1.PodVolume.empty_dir:type_name -> skiff.v1.EmptyDirSource
-	39,  // 51: skiff.v1.PodVolume.host_path:type_name -> skiff.v1.HostPathSource
-	40,  // 52: skiff.v1.PodVolume.volume:type_name -> skiff.v1.VolumeClaimSource
-	78,  // 53: skiff.v1.PodVolume.config_map:type_name -> skiff.v1.ConfigMapVolumeSource
-	79,  // 54: skiff.v1.PodVolume.secret:type_name -> skiff.v1.SecretVolumeSource
-	80,  // 55: skiff.v1.PodVolume.projected:type_name -> skiff.v1.ProjectedVolumeSource
-	33,  // 56: skiff.v1.PodVolume.downward_api:type_name -> skiff.v1.DownwardAPIVolumeSource
-	34,  // 57: skiff.v1.DownwardAPIVolumeSource.items:type_name -> skiff.v1.DownwardAPIVolumeFile
-	36,  // 58: skiff.v1.DownwardAPIVolumeFile.field_ref:type_name -> skiff.v1.ObjectFieldSelector
-	37,  // 59: skiff.v1.DownwardAPIVolumeFile.resource_field_ref:type_name -> skiff.v1.ResourceFieldSelector
-	34,  // 60: skiff.v1.DownwardAPIProjection.items:type_name -> skiff.v1.DownwardAPIVolumeFile
-	5,   // 61: skiff.v1.PodStatus.conditions:type_name -> skiff.v1.Condition
-	118, // 62: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
-	43,  // 63: skiff.v1.PodStatus.container_statuses:type_name -> skiff.v1.ContainerStatus
-	44,  // 64: skiff.v1.ContainerStatus.state:type_name -> skiff.v1.ContainerState
-	44,  // 65: skiff.v1.ContainerStatus.last_state:type_name -> skiff.v1.ContainerState
-	45,  // 66: skiff.v1.ContainerState.waiting:type_name -> skiff.v1.ContainerStateWaiting
-	46,  // 67: skiff.v1.ContainerState.running:type_name -> skiff.v1.ContainerStateRunning
-	47,  // 68: skiff.v1.ContainerState.terminated:type_name -> skiff.v1.ContainerStateTerminated
-	118, // 69: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	118, // 70: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	118, // 71: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
-	0,   // 72: skiff.v1.Service.metadata:type_name -> skiff.v1.ObjectMeta
-	49,  // 73: skiff.v1.Service.spec:type_name -> skiff.v1.ServiceSpec
-	51,  // 74: skiff.v1.Service.status:type_name -> skiff.v1.ServiceStatus
-	113, // 75: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
-	50,  // 76: skiff.v1.ServiceSpec.ports:type_name -> skiff.v1.ServicePort
-	0,   // 77: skiff.v1.Volume.metadata:type_name -> skiff.v1.ObjectMeta
-	53,  // 78: skiff.v1.Volume.spec:type_name -> skiff.v1.VolumeSpec
-	56,  // 79: skiff.v1.Volume.status:type_name -> skiff.v1.VolumeStatus
-	54,  // 80: skiff.v1.VolumeSpec.local:type_name -> skiff.v1.LocalVolumeSource
-	39,  // 81: skiff.v1.VolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
-	55,  // 82: skiff.v1.VolumeSpec.nfs:type_name -> skiff.v1.NFSVolumeSource
-	0,   // 83: skiff.v1.ReplicaSet.metadata:type_name -> skiff.v1.ObjectMeta
-	58,  // 84: skiff.v1.ReplicaSet.spec:type_name -> skiff.v1.ReplicaSetSpec
-	60,  // 85: skiff.v1.ReplicaSet.status:type_name -> skiff.v1.ReplicaSetStatus
-	3,   // 86: skiff.v1.ReplicaSetSpec.selector:type_name -> skiff.v1.LabelSelector
-	59,  // 87: skiff.v1.ReplicaSetSpec.template:type_name -> skiff.v1.PodTemplateSpec
-	0,   // 88: skiff.v1.PodTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
-	15,  // 89: skiff.v1.PodTemplateSpec.spec:type_name -> skiff.v1.PodSpec
-	5,   // 90: skiff.v1.ReplicaSetStatus.conditions:type_name -> skiff.v1.Condition
-	0,   // 91: skiff.v1.Autoscaler.metadata:type_name -> skiff.v1.ObjectMeta
-	62,  // 92: skiff.v1.Autoscaler.spec:type_name -> skiff.v1.AutoscalerSpec
-	68,  // 93: skiff.v1.Autoscaler.status:type_name -> skiff.v1.AutoscalerStatus
-	63,  // 94: skiff.v1.AutoscalerSpec.metrics:type_name -> skiff.v1.MetricSpec
-	66,  // 95: skiff.v1.AutoscalerSpec.behavior:type_name -> skiff.v1.AutoscalerBehavior
-	64,  // 96: skiff.v1.MetricSpec.resource:type_name -> skiff.v1.ResourceMetricSource
-	65,  // 97: skiff.v1.ResourceMetricSource.target:type_name -> skiff.v1.MetricTarget
-	67,  // 98: skiff.v1.AutoscalerBehavior.scale_up:type_name -> skiff.v1.ScalingRules
-	67,  // 99: skiff.v1.AutoscalerBehavior.scale_down:type_name -> skiff.v1.ScalingRules
-	118, // 100: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
-	5,   // 101: skiff.v1.AutoscalerStatus.conditions:type_name -> skiff.v1.Condition
-	0,   // 102: skiff.v1.Event.metadata:type_name -> skiff.v1.ObjectMeta
-	70,  // 103: skiff.v1.Event.involved_object:type_name -> skiff.v1.ObjectReference
-	118, // 104: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	118, // 105: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
-	0,   // 106: skiff.v1.ConfigMap.metadata:type_name -> skiff.v1.ObjectMeta
-	114, // 107: skiff.v1.ConfigMap.data:type_name -> skiff.v1.ConfigMap.DataEntry
-	115, // 108: skiff.v1.ConfigMap.binary_data:type_name -> skiff.v1.ConfigMap.BinaryDataEntry
-	0,   // 109: skiff.v1.Secret.metadata:type_name -> skiff.v1.ObjectMeta
-	116, // 110: skiff.v1.Secret.data:type_name -> skiff.v1.Secret.DataEntry
-	117, // 111: skiff.v1.Secret.string_data:type_name -> skiff.v1.Secret.StringDataEntry
-	74,  // 112: skiff.v1.EnvVarSource.config_map_key_ref:type_name -> skiff.v1.KeySelector
-	74,  // 113: skiff.v1.EnvVarSource.secret_key_ref:type_name -> skiff.v1.KeySelector
-	36,  // 114: skiff.v1.EnvVarSource.field_ref:type_name -> skiff.v1.ObjectFieldSelector
-	37,  // 115: skiff.v1.EnvVarSource.resource_field_ref:type_name -> skiff.v1.ResourceFieldSelector
-	76,  // 116: skiff.v1.EnvFromSource.config_map_ref:type_name -> skiff.v1.ObjectRef
-	76,  // 117: skiff.v1.EnvFromSource.secret_ref:type_name -> skiff.v1.ObjectRef
-	77,  // 118: skiff.v1.ConfigMapVolumeSource.items:type_name -> skiff.v1.KeyToPath
-	77,  // 119: skiff.v1.SecretVolumeSource.items:type_name -> skiff.v1.KeyToPath
-	81,  // 120: skiff.v1.ProjectedVolumeSource.sources:type_name -> skiff.v1.VolumeProjection
-	82,  // 121: skiff.v1.VolumeProjection.config_map:type_name -> skiff.v1.ConfigMapProjection
-	83,  // 122: skiff.v1.VolumeProjection.secret:type_name -> skiff.v1.SecretProjection
-	35,  // 123: skiff.v1.VolumeProjection.downward_api:type_name -> skiff.v1.DownwardAPIProjection
-	77,  // 124: skiff.v1.ConfigMapProjection.items:type_name -> skiff.v1.KeyToPath
-	77,  // 125: skiff.v1.SecretProjection.items:type_name -> skiff.v1.KeyToPath
-	0,   // 126: skiff.v1.Deployment.metadata:type_name -> skiff.v1.ObjectMeta
-	85,  // 127: skiff.v1.Deployment.spec:type_name -> skiff.v1.DeploymentSpec
-	88,  // 128: skiff.v1.Deployment.status:type_name -> skiff.v1.DeploymentStatus
-	3,   // 129: skiff.v1.DeploymentSpec.selector:type_name -> skiff.v1.LabelSelector
-	59,  // 130: skiff.v1.DeploymentSpec.template:type_name -> skiff.v1.PodTemplateSpec
-	86,  // 131: skiff.v1.DeploymentSpec.strategy:type_name -> skiff.v1.DeploymentStrategy
-	87,  // 132: skiff.v1.DeploymentStrategy.rolling_update:type_name -> skiff.v1.RollingUpdateDeployment
-	5,   // 133: skiff.v1.DeploymentStatus.conditions:type_name -> skiff.v1.Condition
-	0,   // 134: skiff.v1.Endpoints.metadata:type_name -> skiff.v1.ObjectMeta
-	90,  // 135: skiff.v1.Endpoints.slices:type_name -> skiff.v1.EndpointSlice
-	91,  // 136: skiff.v1.EndpointSlice.endpoints:type_name -> skiff.v1.ServiceEndpoint
-	93,  // 137: skiff.v1.EndpointSlice.ports:type_name -> skiff.v1.EndpointPort
-	92,  // 138: skiff.v1.ServiceEndpoint.conditions:type_name -> skiff.v1.EndpointConditions
-	70,  // 139: skiff.v1.ServiceEndpoint.target_ref:type_name -> skiff.v1.ObjectReference
-	0,   // 140: skiff.v1.Job.metadata:type_name -> skiff.v1.ObjectMeta
-	95,  // 141: skiff.v1.Job.spec:type_name -> skiff.v1.JobSpec
-	99,  // 142: skiff.v1.Job.status:type_name -> skiff.v1.JobStatus
-	96,  // 143: skiff.v1.JobSpec.pod_failure_policy:type_name -> skiff.v1.PodFailurePolicy
-	3,   // 144: skiff.v1.JobSpec.selector:type_name -> skiff.v1.LabelSelector
-	59,  // 145: skiff.v1.JobSpec.template:type_name -> skiff.v1.PodTemplateSpec
-	97,  // 146: skiff.v1.PodFailurePolicy.rules:type_name -> skiff.v1.PodFailurePolicyRule
-	98,  // 147: skiff.v1.PodFailurePolicyRule.on_exit_codes:type_name -> skiff.v1.PodFailurePolicyOnExitCodesRequirement
-	5,   // 148: skiff.v1.JobStatus.conditions:type_name -> skiff.v1.Condition
-	118, // 149: skiff.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
-	118, // 150: skiff.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
-	100, // 151: skiff.v1.JobStatus.uncounted_terminated_pods:type_name -> skiff.v1.UncountedTerminatedPods
-	0,   // 152: skiff.v1.CronJob.metadata:type_name -> skiff.v1.ObjectMeta
-	102, // 153: skiff.v1.CronJob.spec:type_name -> skiff.v1.CronJobSpec
-	104, // 154: skiff.v1.CronJob.status:type_name -> skiff.v1.CronJobStatus
-	103, // 155: skiff.v1.CronJobSpec.job_template:type_name -> skiff.v1.JobTemplateSpec
-	0,   // 156: skiff.v1.JobTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
-	95,  // 157: skiff.v1.JobTemplateSpec.spec:type_name -> skiff.v1.JobSpec
-	70,  // 158: skiff.v1.CronJobStatus.active:type_name -> skiff.v1.ObjectReference
-	118, // 159: skiff.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
-	118, // 160: skiff.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
-	161, // [161:161] is the sub-list for method output_type
-	161, // [161:161] is the sub-list for method input_type
-	161, // [161:161] is the sub-list for extension type_name
-	161, // [161:161] is the sub-list for extension extendee
-	0,   // [0:161] is the sub-list for field type_name
+	19,  // 32: skiff.v1.PodSpec.affinity:type_name -> skiff.v1.Affinity
+	17,  // 33: skiff.v1.PodDNSConfig.options:type_name -> skiff.v1.PodDNSConfigOption
+	20,  // 34: skiff.v1.Affinity.node_affinity:type_name -> skiff.v1.NodeAffinity
+	21,  // 35: skiff.v1.NodeAffinity.required_during_scheduling_ignored_during_execution:type_name -> skiff.v1.NodeSelector
+	22,  // 36: skiff.v1.NodeSelector.node_selector_terms:type_name -> skiff.v1.NodeSelectorTerm
+	23,  // 37: skiff.v1.NodeSelectorTerm.match_expressions:type_name -> skiff.v1.NodeSelectorRequirement
+	23,  // 38: skiff.v1.NodeSelectorTerm.match_fields:type_name -> skiff.v1.NodeSelectorRequirement
+	25,  // 39: skiff.v1.PodSecurityContext.seccomp_profile:type_name -> skiff.v1.SeccompProfile
+	27,  // 40: skiff.v1.Container.env:type_name -> skiff.v1.EnvVar
+	28,  // 41: skiff.v1.Container.ports:type_name -> skiff.v1.ContainerPort
+	29,  // 42: skiff.v1.Container.resources:type_name -> skiff.v1.ResourceRequirements
+	30,  // 43: skiff.v1.Container.volume_mounts:type_name -> skiff.v1.VolumeMount
+	31,  // 44: skiff.v1.Container.liveness_probe:type_name -> skiff.v1.Probe
+	31,  // 45: skiff.v1.Container.readiness_probe:type_name -> skiff.v1.Probe
+	35,  // 46: skiff.v1.Container.security_context:type_name -> skiff.v1.SecurityContext
+	80,  // 47: skiff.v1.Container.env_from:type_name -> skiff.v1.EnvFromSource
+	78,  // 48: skiff.v1.EnvVar.value_from:type_name -> skiff.v1.EnvVarSource
+	116, // 49: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
+	117, // 50: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
+	32,  // 51: skiff.v1.Probe.exec:type_name -> skiff.v1.ExecAction
+	33,  // 52: skiff.v1.Probe.tcp_socket:type_name -> skiff.v1.TCPSocketAction
+	34,  // 53: skiff.v1.Probe.http_get:type_name -> skiff.v1.HTTPGetAction
+	36,  // 54: skiff.v1.SecurityContext.capabilities:type_name -> skiff.v1.Capabilities
+	25,  // 55: skiff.v1.SecurityContext.seccomp_profile:type_name -> skiff.v1.SeccompProfile
+	43,  // 56: skiff.v1.PodVolume.empty_dir:type_name -> skiff.v1.EmptyDirSource
+	44,  // 57: skiff.v1.PodVolume.host_path:type_name -> skiff.v1.HostPathSource
+	45,  // 58: skiff.v1.PodVolume.volume:type_name -> skiff.v1.VolumeClaimSource
+	83,  // 59: skiff.v1.PodVolume.config_map:type_name -> skiff.v1.ConfigMapVolumeSource
+	84,  // 60: skiff.v1.PodVolume.secret:type_name -> skiff.v1.SecretVolumeSource
+	85,  // 61: skiff.v1.PodVolume.projected:type_name -> skiff.v1.ProjectedVolumeSource
+	38,  // 62: skiff.v1.PodVolume.downward_api:type_name -> skiff.v1.DownwardAPIVolumeSource
+	39,  // 63: skiff.v1.DownwardAPIVolumeSource.items:type_name -> skiff.v1.DownwardAPIVolumeFile
+	41,  // 64: skiff.v1.DownwardAPIVolumeFile.field_ref:type_name -> skiff.v1.ObjectFieldSelector
+	42,  // 65: skiff.v1.DownwardAPIVolumeFile.resource_field_ref:type_name -> skiff.v1.ResourceFieldSelector
+	39,  // 66: skiff.v1.DownwardAPIProjection.items:type_name -> skiff.v1.DownwardAPIVolumeFile
+	5,   // 67: skiff.v1.PodStatus.conditions:type_name -> skiff.v1.Condition
+	123, // 68: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	48,  // 69: skiff.v1.PodStatus.container_statuses:type_name -> skiff.v1.ContainerStatus
+	49,  // 70: skiff.v1.ContainerStatus.state:type_name -> skiff.v1.ContainerState
+	49,  // 71: skiff.v1.ContainerStatus.last_state:type_name -> skiff.v1.ContainerState
+	50,  // 72: skiff.v1.ContainerState.waiting:type_name -> skiff.v1.ContainerStateWaiting
+	51,  // 73: skiff.v1.ContainerState.running:type_name -> skiff.v1.ContainerStateRunning
+	52,  // 74: skiff.v1.ContainerState.terminated:type_name -> skiff.v1.ContainerStateTerminated
+	123, // 75: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	123, // 76: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	123, // 77: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	0,   // 78: skiff.v1.Service.metadata:type_name -> skiff.v1.ObjectMeta
+	54,  // 79: skiff.v1.Service.spec:type_name -> skiff.v1.ServiceSpec
+	56,  // 80: skiff.v1.Service.status:type_name -> skiff.v1.ServiceStatus
+	118, // 81: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
+	55,  // 82: skiff.v1.ServiceSpec.ports:type_name -> skiff.v1.ServicePort
+	0,   // 83: skiff.v1.Volume.metadata:type_name -> skiff.v1.ObjectMeta
+	58,  // 84: skiff.v1.Volume.spec:type_name -> skiff.v1.VolumeSpec
+	61,  // 85: skiff.v1.Volume.status:type_name -> skiff.v1.VolumeStatus
+	59,  // 86: skiff.v1.VolumeSpec.local:type_name -> skiff.v1.LocalVolumeSource
+	44,  // 87: skiff.v1.VolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
+	60,  // 88: skiff.v1.VolumeSpec.nfs:type_name -> skiff.v1.NFSVolumeSource
+	0,   // 89: skiff.v1.ReplicaSet.metadata:type_name -> skiff.v1.ObjectMeta
+	63,  // 90: skiff.v1.ReplicaSet.spec:type_name -> skiff.v1.ReplicaSetSpec
+	65,  // 91: skiff.v1.ReplicaSet.status:type_name -> skiff.v1.ReplicaSetStatus
+	3,   // 92: skiff.v1.ReplicaSetSpec.selector:type_name -> skiff.v1.LabelSelector
+	64,  // 93: skiff.v1.ReplicaSetSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	0,   // 94: skiff.v1.PodTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
+	15,  // 95: skiff.v1.PodTemplateSpec.spec:type_name -> skiff.v1.PodSpec
+	5,   // 96: skiff.v1.ReplicaSetStatus.conditions:type_name -> skiff.v1.Condition
+	0,   // 97: skiff.v1.Autoscaler.metadata:type_name -> skiff.v1.ObjectMeta
+	67,  // 98: skiff.v1.Autoscaler.spec:type_name -> skiff.v1.AutoscalerSpec
+	73,  // 99: skiff.v1.Autoscaler.status:type_name -> skiff.v1.AutoscalerStatus
+	68,  // 100: skiff.v1.AutoscalerSpec.metrics:type_name -> skiff.v1.MetricSpec
+	71,  // 101: skiff.v1.AutoscalerSpec.behavior:type_name -> skiff.v1.AutoscalerBehavior
+	69,  // 102: skiff.v1.MetricSpec.resource:type_name -> skiff.v1.ResourceMetricSource
+	70,  // 103: skiff.v1.ResourceMetricSource.target:type_name -> skiff.v1.MetricTarget
+	72,  // 104: skiff.v1.AutoscalerBehavior.scale_up:type_name -> skiff.v1.ScalingRules
+	72,  // 105: skiff.v1.AutoscalerBehavior.scale_down:type_name -> skiff.v1.ScalingRules
+	123, // 106: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
+	5,   // 107: skiff.v1.AutoscalerStatus.conditions:type_name -> skiff.v1.Condition
+	0,   // 108: skiff.v1.Event.metadata:type_name -> skiff.v1.ObjectMeta
+	75,  // 109: skiff.v1.Event.involved_object:type_name -> skiff.v1.ObjectReference
+	123, // 110: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	123, // 111: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	0,   // 112: skiff.v1.ConfigMap.metadata:type_name -> skiff.v1.ObjectMeta
+	119, // 113: skiff.v1.ConfigMap.data:type_name -> skiff.v1.ConfigMap.DataEntry
+	120, // 114: skiff.v1.ConfigMap.binary_data:type_name -> skiff.v1.ConfigMap.BinaryDataEntry
+	0,   // 115: skiff.v1.Secret.metadata:type_name -> skiff.v1.ObjectMeta
+	121, // 116: skiff.v1.Secret.data:type_name -> skiff.v1.Secret.DataEntry
+	122, // 117: skiff.v1.Secret.string_data:type_name -> skiff.v1.Secret.StringDataEntry
+	79,  // 118: skiff.v1.EnvVarSource.config_map_key_ref:type_name -> skiff.v1.KeySelector
+	79,  // 119: skiff.v1.EnvVarSource.secret_key_ref:type_name -> skiff.v1.KeySelector
+	41,  // 120: skiff.v1.EnvVarSource.field_ref:type_name -> skiff.v1.ObjectFieldSelector
+	42,  // 121: skiff.v1.EnvVarSource.resource_field_ref:type_name -> skiff.v1.ResourceFieldSelector
+	81,  // 122: skiff.v1.EnvFromSource.config_map_ref:type_name -> skiff.v1.ObjectRef
+	81,  // 123: skiff.v1.EnvFromSource.secret_ref:type_name -> skiff.v1.ObjectRef
+	82,  // 124: skiff.v1.ConfigMapVolumeSource.items:type_name -> skiff.v1.KeyToPath
+	82,  // 125: skiff.v1.SecretVolumeSource.items:type_name -> skiff.v1.KeyToPath
+	86,  // 126: skiff.v1.ProjectedVolumeSource.sources:type_name -> skiff.v1.VolumeProjection
+	87,  // 127: skiff.v1.VolumeProjection.config_map:type_name -> skiff.v1.ConfigMapProjection
+	88,  // 128: skiff.v1.VolumeProjection.secret:type_name -> skiff.v1.SecretProjection
+	40,  // 129: skiff.v1.VolumeProjection.downward_api:type_name -> skiff.v1.DownwardAPIProjection
+	82,  // 130: skiff.v1.ConfigMapProjection.items:type_name -> skiff.v1.KeyToPath
+	82,  // 131: skiff.v1.SecretProjection.items:type_name -> skiff.v1.KeyToPath
+	0,   // 132: skiff.v1.Deployment.metadata:type_name -> skiff.v1.ObjectMeta
+	90,  // 133: skiff.v1.Deployment.spec:type_name -> skiff.v1.DeploymentSpec
+	93,  // 134: skiff.v1.Deployment.status:type_name -> skiff.v1.DeploymentStatus
+	3,   // 135: skiff.v1.DeploymentSpec.selector:type_name -> skiff.v1.LabelSelector
+	64,  // 136: skiff.v1.DeploymentSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	91,  // 137: skiff.v1.DeploymentSpec.strategy:type_name -> skiff.v1.DeploymentStrategy
+	92,  // 138: skiff.v1.DeploymentStrategy.rolling_update:type_name -> skiff.v1.RollingUpdateDeployment
+	5,   // 139: skiff.v1.DeploymentStatus.conditions:type_name -> skiff.v1.Condition
+	0,   // 140: skiff.v1.Endpoints.metadata:type_name -> skiff.v1.ObjectMeta
+	95,  // 141: skiff.v1.Endpoints.slices:type_name -> skiff.v1.EndpointSlice
+	96,  // 142: skiff.v1.EndpointSlice.endpoints:type_name -> skiff.v1.ServiceEndpoint
+	98,  // 143: skiff.v1.EndpointSlice.ports:type_name -> skiff.v1.EndpointPort
+	97,  // 144: skiff.v1.ServiceEndpoint.conditions:type_name -> skiff.v1.EndpointConditions
+	75,  // 145: skiff.v1.ServiceEndpoint.target_ref:type_name -> skiff.v1.ObjectReference
+	0,   // 146: skiff.v1.Job.metadata:type_name -> skiff.v1.ObjectMeta
+	100, // 147: skiff.v1.Job.spec:type_name -> skiff.v1.JobSpec
+	104, // 148: skiff.v1.Job.status:type_name -> skiff.v1.JobStatus
+	101, // 149: skiff.v1.JobSpec.pod_failure_policy:type_name -> skiff.v1.PodFailurePolicy
+	3,   // 150: skiff.v1.JobSpec.selector:type_name -> skiff.v1.LabelSelector
+	64,  // 151: skiff.v1.JobSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	102, // 152: skiff.v1.PodFailurePolicy.rules:type_name -> skiff.v1.PodFailurePolicyRule
+	103, // 153: skiff.v1.PodFailurePolicyRule.on_exit_codes:type_name -> skiff.v1.PodFailurePolicyOnExitCodesRequirement
+	5,   // 154: skiff.v1.JobStatus.conditions:type_name -> skiff.v1.Condition
+	123, // 155: skiff.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
+	123, // 156: skiff.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
+	105, // 157: skiff.v1.JobStatus.uncounted_terminated_pods:type_name -> skiff.v1.UncountedTerminatedPods
+	0,   // 158: skiff.v1.CronJob.metadata:type_name -> skiff.v1.ObjectMeta
+	107, // 159: skiff.v1.CronJob.spec:type_name -> skiff.v1.CronJobSpec
+	109, // 160: skiff.v1.CronJob.status:type_name -> skiff.v1.CronJobStatus
+	108, // 161: skiff.v1.CronJobSpec.job_template:type_name -> skiff.v1.JobTemplateSpec
+	0,   // 162: skiff.v1.JobTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
+	100, // 163: skiff.v1.JobTemplateSpec.spec:type_name -> skiff.v1.JobSpec
+	75,  // 164: skiff.v1.CronJobStatus.active:type_name -> skiff.v1.ObjectReference
+	123, // 165: skiff.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
+	123, // 166: skiff.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
+	167, // [167:167] is the sub-list for method output_type
+	167, // [167:167] is the sub-list for method input_type
+	167, // [167:167] is the sub-list for extension type_name
+	167, // [167:167] is the sub-list for extension extendee
+	0,   // [0:167] is the sub-list for field type_name
 }
 
 func init() { file_skiff_v1_objects_proto_init() }
@@ -8178,36 +8486,36 @@ func file_skiff_v1_objects_proto_init() {
 	}
 	file_skiff_v1_objects_proto_msgTypes[15].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[17].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[19].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[30].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[33].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[34].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[41].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[58].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[62].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[65].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[24].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[35].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[38].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[39].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[46].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[63].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[67].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[68].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[71].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[70].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[72].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[74].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[73].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[76].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[77].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[78].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[79].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[80].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[81].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[82].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[83].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[84].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[85].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[95].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[102].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[87].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[88].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[90].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[100].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[107].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_skiff_v1_objects_proto_rawDesc), len(file_skiff_v1_objects_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   118,
+			NumMessages:   123,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
