@@ -19,7 +19,7 @@ var metaUnsupported = []string{
 }
 
 var podSpecUnsupported = []string{
-	"initContainers", "ephemeralContainers", "activeDeadlineSeconds",
+	"ephemeralContainers",
 	"dnsPolicy", "dnsConfig", "hostAliases", "serviceAccountName", "serviceAccount",
 	"automountServiceAccountToken", "hostNetwork", "hostPID", "hostIPC", "hostUsers",
 	"shareProcessNamespace", "imagePullSecrets", "subdomain", "setHostnameAsFQDN",
@@ -46,12 +46,12 @@ var podSpecUnsupported = []string{
 	"volumes[].portworxVolume", "volumes[].scaleIO", "volumes[].storageos",
 }
 
-// containerUnsupported holds for containers (and, once they exist, init
-// containers).
+// containerUnsupported holds for containers and init containers.
 var containerUnsupported = []string{
 	"env[].valueFrom.fieldRef", "env[].valueFrom.resourceFieldRef", "env[].valueFrom.fileKeyRef",
-	"startupProbe", "lifecycle",
-	"terminationMessagePath", "terminationMessagePolicy", "resizePolicy",
+	"lifecycle.postStart.tcpSocket", "lifecycle.preStop.tcpSocket", "lifecycle.stopSignal",
+	"lifecycle.postStart.httpGet.host", "lifecycle.preStop.httpGet.host",
+	"resizePolicy",
 	"restartPolicy", "restartPolicyRules", "volumeDevices", "stdinOnce",
 	"ports[].hostIP", "resources.claims",
 	"volumeMounts[].recursiveReadOnly", "volumeMounts[].mountPropagation",
@@ -64,8 +64,7 @@ var containerUnsupported = []string{
 
 // probeUnsupported holds for every probe of a container.
 var probeUnsupported = []string{
-	"grpc", "terminationGracePeriodSeconds",
-	"httpGet.host", "httpGet.scheme", "httpGet.httpHeaders", "tcpSocket.host",
+	"httpGet.host", "tcpSocket.host",
 }
 
 var serviceUnsupported = []string{
@@ -118,7 +117,7 @@ func unsupportedFields(kind string) map[string]bool {
 		add(prefix, podSpecUnsupported)
 		for _, c := range []string{"containers[].", "initContainers[]."} {
 			add(prefix+c, containerUnsupported)
-			for _, p := range []string{"livenessProbe.", "readinessProbe."} {
+			for _, p := range []string{"livenessProbe.", "readinessProbe.", "startupProbe."} {
 				add(prefix+c+p, probeUnsupported)
 			}
 		}

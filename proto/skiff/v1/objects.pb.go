@@ -1081,8 +1081,14 @@ type PodSpec struct {
 	// Higher is scheduled first.
 	Priority        int32               `protobuf:"varint,9,opt,name=priority,proto3" json:"priority,omitempty"`
 	SecurityContext *PodSecurityContext `protobuf:"bytes,10,opt,name=security_context,json=securityContext,proto3" json:"security_context,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Run to completion, one after the other, before the containers start;
+	// a failing one is retried unless restartPolicy is Never.
+	InitContainers []*Container `protobuf:"bytes,20,rep,name=init_containers,json=initContainers,proto3" json:"init_containers,omitempty"`
+	// Seconds since the pod started after which the node kills it (phase
+	// Failed, reason DeadlineExceeded).
+	ActiveDeadlineSeconds *int64 `protobuf:"varint,21,opt,name=active_deadline_seconds,json=activeDeadlineSeconds,proto3,oneof" json:"active_deadline_seconds,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *PodSpec) Reset() {
@@ -1185,6 +1191,20 @@ func (x *PodSpec) GetSecurityContext() *PodSecurityContext {
 	return nil
 }
 
+func (x *PodSpec) GetInitContainers() []*Container {
+	if x != nil {
+		return x.InitContainers
+	}
+	return nil
+}
+
+func (x *PodSpec) GetActiveDeadlineSeconds() int64 {
+	if x != nil && x.ActiveDeadlineSeconds != nil {
+		return *x.ActiveDeadlineSeconds
+	}
+	return 0
+}
+
 type PodSecurityContext struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	RunAsUser     *int64                 `protobuf:"varint,1,opt,name=run_as_user,json=runAsUser,proto3,oneof" json:"run_as_user,omitempty"`
@@ -1259,9 +1279,18 @@ type Container struct {
 	Tty             bool                  `protobuf:"varint,15,opt,name=tty,proto3" json:"tty,omitempty"`
 	// Variables from every key of a ConfigMap or Secret (ConfigMap/Secret
 	// block below); numbered apart so other additions do not collide.
-	EnvFrom       []*EnvFromSource `protobuf:"bytes,30,rep,name=env_from,json=envFrom,proto3" json:"env_from,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	EnvFrom []*EnvFromSource `protobuf:"bytes,30,rep,name=env_from,json=envFrom,proto3" json:"env_from,omitempty"`
+	// Until it succeeds the liveness and readiness probes wait; past its
+	// failure threshold the container is restarted.
+	StartupProbe *Probe     `protobuf:"bytes,40,opt,name=startup_probe,json=startupProbe,proto3" json:"startup_probe,omitempty"`
+	Lifecycle    *Lifecycle `protobuf:"bytes,41,opt,name=lifecycle,proto3" json:"lifecycle,omitempty"`
+	// A file the container may write why it ended into (default
+	// /dev/termination-log), read into state.terminated.message.
+	TerminationMessagePath string `protobuf:"bytes,42,opt,name=termination_message_path,json=terminationMessagePath,proto3" json:"termination_message_path,omitempty"`
+	// File (default) or FallbackToLogsOnError.
+	TerminationMessagePolicy string `protobuf:"bytes,43,opt,name=termination_message_policy,json=terminationMessagePolicy,proto3" json:"termination_message_policy,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
 }
 
 func (x *Container) Reset() {
@@ -1406,6 +1435,194 @@ func (x *Container) GetEnvFrom() []*EnvFromSource {
 	return nil
 }
 
+func (x *Container) GetStartupProbe() *Probe {
+	if x != nil {
+		return x.StartupProbe
+	}
+	return nil
+}
+
+func (x *Container) GetLifecycle() *Lifecycle {
+	if x != nil {
+		return x.Lifecycle
+	}
+	return nil
+}
+
+func (x *Container) GetTerminationMessagePath() string {
+	if x != nil {
+		return x.TerminationMessagePath
+	}
+	return ""
+}
+
+func (x *Container) GetTerminationMessagePolicy() string {
+	if x != nil {
+		return x.TerminationMessagePolicy
+	}
+	return ""
+}
+
+// Hooks the node runs in a container's life.
+type Lifecycle struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Right after the container starts; a failure kills the container.
+	PostStart *LifecycleHandler `protobuf:"bytes,1,opt,name=post_start,json=postStart,proto3" json:"post_start,omitempty"`
+	// Before the container is sent SIGTERM, within its grace period.
+	PreStop       *LifecycleHandler `protobuf:"bytes,2,opt,name=pre_stop,json=preStop,proto3" json:"pre_stop,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Lifecycle) Reset() {
+	*x = Lifecycle{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Lifecycle) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Lifecycle) ProtoMessage() {}
+
+func (x *Lifecycle) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Lifecycle.ProtoReflect.Descriptor instead.
+func (*Lifecycle) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *Lifecycle) GetPostStart() *LifecycleHandler {
+	if x != nil {
+		return x.PostStart
+	}
+	return nil
+}
+
+func (x *Lifecycle) GetPreStop() *LifecycleHandler {
+	if x != nil {
+		return x.PreStop
+	}
+	return nil
+}
+
+// Exactly one handler is set.
+type LifecycleHandler struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Exec          *ExecAction            `protobuf:"bytes,1,opt,name=exec,proto3" json:"exec,omitempty"`
+	HttpGet       *HTTPGetAction         `protobuf:"bytes,2,opt,name=http_get,json=httpGet,proto3" json:"http_get,omitempty"`
+	Sleep         *SleepAction           `protobuf:"bytes,3,opt,name=sleep,proto3" json:"sleep,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LifecycleHandler) Reset() {
+	*x = LifecycleHandler{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LifecycleHandler) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LifecycleHandler) ProtoMessage() {}
+
+func (x *LifecycleHandler) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LifecycleHandler.ProtoReflect.Descriptor instead.
+func (*LifecycleHandler) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *LifecycleHandler) GetExec() *ExecAction {
+	if x != nil {
+		return x.Exec
+	}
+	return nil
+}
+
+func (x *LifecycleHandler) GetHttpGet() *HTTPGetAction {
+	if x != nil {
+		return x.HttpGet
+	}
+	return nil
+}
+
+func (x *LifecycleHandler) GetSleep() *SleepAction {
+	if x != nil {
+		return x.Sleep
+	}
+	return nil
+}
+
+type SleepAction struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Seconds       int64                  `protobuf:"varint,1,opt,name=seconds,proto3" json:"seconds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SleepAction) Reset() {
+	*x = SleepAction{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SleepAction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SleepAction) ProtoMessage() {}
+
+func (x *SleepAction) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SleepAction.ProtoReflect.Descriptor instead.
+func (*SleepAction) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *SleepAction) GetSeconds() int64 {
+	if x != nil {
+		return x.Seconds
+	}
+	return 0
+}
+
 type EnvVar struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -1419,7 +1636,7 @@ type EnvVar struct {
 
 func (x *EnvVar) Reset() {
 	*x = EnvVar{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[18]
+	mi := &file_skiff_v1_objects_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1431,7 +1648,7 @@ func (x *EnvVar) String() string {
 func (*EnvVar) ProtoMessage() {}
 
 func (x *EnvVar) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[18]
+	mi := &file_skiff_v1_objects_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1444,7 +1661,7 @@ func (x *EnvVar) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvVar.ProtoReflect.Descriptor instead.
 func (*EnvVar) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{18}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *EnvVar) GetName() string {
@@ -1481,7 +1698,7 @@ type ContainerPort struct {
 
 func (x *ContainerPort) Reset() {
 	*x = ContainerPort{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[19]
+	mi := &file_skiff_v1_objects_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1493,7 +1710,7 @@ func (x *ContainerPort) String() string {
 func (*ContainerPort) ProtoMessage() {}
 
 func (x *ContainerPort) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[19]
+	mi := &file_skiff_v1_objects_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1506,7 +1723,7 @@ func (x *ContainerPort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerPort.ProtoReflect.Descriptor instead.
 func (*ContainerPort) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{19}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ContainerPort) GetName() string {
@@ -1548,7 +1765,7 @@ type ResourceRequirements struct {
 
 func (x *ResourceRequirements) Reset() {
 	*x = ResourceRequirements{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[20]
+	mi := &file_skiff_v1_objects_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1560,7 +1777,7 @@ func (x *ResourceRequirements) String() string {
 func (*ResourceRequirements) ProtoMessage() {}
 
 func (x *ResourceRequirements) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[20]
+	mi := &file_skiff_v1_objects_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1573,7 +1790,7 @@ func (x *ResourceRequirements) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceRequirements.ProtoReflect.Descriptor instead.
 func (*ResourceRequirements) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{20}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ResourceRequirements) GetRequests() map[string]string {
@@ -1602,7 +1819,7 @@ type VolumeMount struct {
 
 func (x *VolumeMount) Reset() {
 	*x = VolumeMount{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[21]
+	mi := &file_skiff_v1_objects_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1614,7 +1831,7 @@ func (x *VolumeMount) String() string {
 func (*VolumeMount) ProtoMessage() {}
 
 func (x *VolumeMount) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[21]
+	mi := &file_skiff_v1_objects_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1627,7 +1844,7 @@ func (x *VolumeMount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeMount.ProtoReflect.Descriptor instead.
 func (*VolumeMount) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{21}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *VolumeMount) GetName() string {
@@ -1669,13 +1886,18 @@ type Probe struct {
 	TimeoutSeconds   int32 `protobuf:"varint,6,opt,name=timeout_seconds,json=timeoutSeconds,proto3" json:"timeout_seconds,omitempty"`
 	SuccessThreshold int32 `protobuf:"varint,7,opt,name=success_threshold,json=successThreshold,proto3" json:"success_threshold,omitempty"`
 	FailureThreshold int32 `protobuf:"varint,8,opt,name=failure_threshold,json=failureThreshold,proto3" json:"failure_threshold,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// grpc.health.v1.Health/Check on a port of the pod.
+	Grpc *GRPCAction `protobuf:"bytes,20,opt,name=grpc,proto3" json:"grpc,omitempty"`
+	// Overrides the pod's grace period when this probe's failure kills
+	// the container (liveness and startup probes).
+	TerminationGracePeriodSeconds *int64 `protobuf:"varint,21,opt,name=termination_grace_period_seconds,json=terminationGracePeriodSeconds,proto3,oneof" json:"termination_grace_period_seconds,omitempty"`
+	unknownFields                 protoimpl.UnknownFields
+	sizeCache                     protoimpl.SizeCache
 }
 
 func (x *Probe) Reset() {
 	*x = Probe{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[22]
+	mi := &file_skiff_v1_objects_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1687,7 +1909,7 @@ func (x *Probe) String() string {
 func (*Probe) ProtoMessage() {}
 
 func (x *Probe) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[22]
+	mi := &file_skiff_v1_objects_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1700,7 +1922,7 @@ func (x *Probe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Probe.ProtoReflect.Descriptor instead.
 func (*Probe) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{22}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Probe) GetExec() *ExecAction {
@@ -1759,6 +1981,73 @@ func (x *Probe) GetFailureThreshold() int32 {
 	return 0
 }
 
+func (x *Probe) GetGrpc() *GRPCAction {
+	if x != nil {
+		return x.Grpc
+	}
+	return nil
+}
+
+func (x *Probe) GetTerminationGracePeriodSeconds() int64 {
+	if x != nil && x.TerminationGracePeriodSeconds != nil {
+		return *x.TerminationGracePeriodSeconds
+	}
+	return 0
+}
+
+type GRPCAction struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Port  int32                  `protobuf:"varint,1,opt,name=port,proto3" json:"port,omitempty"`
+	// The service name asked about; empty asks about the server as a whole.
+	Service       *string `protobuf:"bytes,2,opt,name=service,proto3,oneof" json:"service,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GRPCAction) Reset() {
+	*x = GRPCAction{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GRPCAction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GRPCAction) ProtoMessage() {}
+
+func (x *GRPCAction) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GRPCAction.ProtoReflect.Descriptor instead.
+func (*GRPCAction) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *GRPCAction) GetPort() int32 {
+	if x != nil {
+		return x.Port
+	}
+	return 0
+}
+
+func (x *GRPCAction) GetService() string {
+	if x != nil && x.Service != nil {
+		return *x.Service
+	}
+	return ""
+}
+
 type ExecAction struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Command       []string               `protobuf:"bytes,1,rep,name=command,proto3" json:"command,omitempty"`
@@ -1768,7 +2057,7 @@ type ExecAction struct {
 
 func (x *ExecAction) Reset() {
 	*x = ExecAction{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[23]
+	mi := &file_skiff_v1_objects_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1780,7 +2069,7 @@ func (x *ExecAction) String() string {
 func (*ExecAction) ProtoMessage() {}
 
 func (x *ExecAction) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[23]
+	mi := &file_skiff_v1_objects_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1793,7 +2082,7 @@ func (x *ExecAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecAction.ProtoReflect.Descriptor instead.
 func (*ExecAction) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{23}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ExecAction) GetCommand() []string {
@@ -1812,7 +2101,7 @@ type TCPSocketAction struct {
 
 func (x *TCPSocketAction) Reset() {
 	*x = TCPSocketAction{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[24]
+	mi := &file_skiff_v1_objects_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1824,7 +2113,7 @@ func (x *TCPSocketAction) String() string {
 func (*TCPSocketAction) ProtoMessage() {}
 
 func (x *TCPSocketAction) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[24]
+	mi := &file_skiff_v1_objects_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1837,7 +2126,7 @@ func (x *TCPSocketAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TCPSocketAction.ProtoReflect.Descriptor instead.
 func (*TCPSocketAction) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{24}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *TCPSocketAction) GetPort() int32 {
@@ -1848,16 +2137,19 @@ func (x *TCPSocketAction) GetPort() int32 {
 }
 
 type HTTPGetAction struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
-	Port          int32                  `protobuf:"varint,2,opt,name=port,proto3" json:"port,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Path  string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	Port  int32                  `protobuf:"varint,2,opt,name=port,proto3" json:"port,omitempty"`
+	// HTTP (default) or HTTPS, whose certificate is not verified.
+	Scheme        string        `protobuf:"bytes,10,opt,name=scheme,proto3" json:"scheme,omitempty"`
+	HttpHeaders   []*HTTPHeader `protobuf:"bytes,11,rep,name=http_headers,json=httpHeaders,proto3" json:"http_headers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HTTPGetAction) Reset() {
 	*x = HTTPGetAction{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[25]
+	mi := &file_skiff_v1_objects_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1869,7 +2161,7 @@ func (x *HTTPGetAction) String() string {
 func (*HTTPGetAction) ProtoMessage() {}
 
 func (x *HTTPGetAction) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[25]
+	mi := &file_skiff_v1_objects_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1882,7 +2174,7 @@ func (x *HTTPGetAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HTTPGetAction.ProtoReflect.Descriptor instead.
 func (*HTTPGetAction) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{25}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *HTTPGetAction) GetPath() string {
@@ -1899,6 +2191,72 @@ func (x *HTTPGetAction) GetPort() int32 {
 	return 0
 }
 
+func (x *HTTPGetAction) GetScheme() string {
+	if x != nil {
+		return x.Scheme
+	}
+	return ""
+}
+
+func (x *HTTPGetAction) GetHttpHeaders() []*HTTPHeader {
+	if x != nil {
+		return x.HttpHeaders
+	}
+	return nil
+}
+
+type HTTPHeader struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Value         string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HTTPHeader) Reset() {
+	*x = HTTPHeader{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HTTPHeader) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HTTPHeader) ProtoMessage() {}
+
+func (x *HTTPHeader) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HTTPHeader.ProtoReflect.Descriptor instead.
+func (*HTTPHeader) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *HTTPHeader) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *HTTPHeader) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
 type SecurityContext struct {
 	state                  protoimpl.MessageState `protogen:"open.v1"`
 	Privileged             bool                   `protobuf:"varint,1,opt,name=privileged,proto3" json:"privileged,omitempty"`
@@ -1912,7 +2270,7 @@ type SecurityContext struct {
 
 func (x *SecurityContext) Reset() {
 	*x = SecurityContext{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[26]
+	mi := &file_skiff_v1_objects_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1924,7 +2282,7 @@ func (x *SecurityContext) String() string {
 func (*SecurityContext) ProtoMessage() {}
 
 func (x *SecurityContext) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[26]
+	mi := &file_skiff_v1_objects_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1937,7 +2295,7 @@ func (x *SecurityContext) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecurityContext.ProtoReflect.Descriptor instead.
 func (*SecurityContext) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{26}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SecurityContext) GetPrivileged() bool {
@@ -1985,7 +2343,7 @@ type Capabilities struct {
 
 func (x *Capabilities) Reset() {
 	*x = Capabilities{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[27]
+	mi := &file_skiff_v1_objects_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1997,7 +2355,7 @@ func (x *Capabilities) String() string {
 func (*Capabilities) ProtoMessage() {}
 
 func (x *Capabilities) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[27]
+	mi := &file_skiff_v1_objects_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2010,7 +2368,7 @@ func (x *Capabilities) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Capabilities.ProtoReflect.Descriptor instead.
 func (*Capabilities) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{27}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Capabilities) GetAdd() []string {
@@ -2045,7 +2403,7 @@ type PodVolume struct {
 
 func (x *PodVolume) Reset() {
 	*x = PodVolume{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[28]
+	mi := &file_skiff_v1_objects_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2057,7 +2415,7 @@ func (x *PodVolume) String() string {
 func (*PodVolume) ProtoMessage() {}
 
 func (x *PodVolume) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[28]
+	mi := &file_skiff_v1_objects_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2070,7 +2428,7 @@ func (x *PodVolume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodVolume.ProtoReflect.Descriptor instead.
 func (*PodVolume) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{28}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PodVolume) GetName() string {
@@ -2133,7 +2491,7 @@ type EmptyDirSource struct {
 
 func (x *EmptyDirSource) Reset() {
 	*x = EmptyDirSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[29]
+	mi := &file_skiff_v1_objects_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2145,7 +2503,7 @@ func (x *EmptyDirSource) String() string {
 func (*EmptyDirSource) ProtoMessage() {}
 
 func (x *EmptyDirSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[29]
+	mi := &file_skiff_v1_objects_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2158,7 +2516,7 @@ func (x *EmptyDirSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmptyDirSource.ProtoReflect.Descriptor instead.
 func (*EmptyDirSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{29}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *EmptyDirSource) GetMedium() string {
@@ -2184,7 +2542,7 @@ type HostPathSource struct {
 
 func (x *HostPathSource) Reset() {
 	*x = HostPathSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[30]
+	mi := &file_skiff_v1_objects_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2196,7 +2554,7 @@ func (x *HostPathSource) String() string {
 func (*HostPathSource) ProtoMessage() {}
 
 func (x *HostPathSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[30]
+	mi := &file_skiff_v1_objects_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2209,7 +2567,7 @@ func (x *HostPathSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostPathSource.ProtoReflect.Descriptor instead.
 func (*HostPathSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{30}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *HostPathSource) GetPath() string {
@@ -2229,7 +2587,7 @@ type VolumeClaimSource struct {
 
 func (x *VolumeClaimSource) Reset() {
 	*x = VolumeClaimSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[31]
+	mi := &file_skiff_v1_objects_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2241,7 +2599,7 @@ func (x *VolumeClaimSource) String() string {
 func (*VolumeClaimSource) ProtoMessage() {}
 
 func (x *VolumeClaimSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[31]
+	mi := &file_skiff_v1_objects_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2254,7 +2612,7 @@ func (x *VolumeClaimSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeClaimSource.ProtoReflect.Descriptor instead.
 func (*VolumeClaimSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{31}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *VolumeClaimSource) GetName() string {
@@ -2287,7 +2645,7 @@ type Toleration struct {
 
 func (x *Toleration) Reset() {
 	*x = Toleration{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[32]
+	mi := &file_skiff_v1_objects_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2299,7 +2657,7 @@ func (x *Toleration) String() string {
 func (*Toleration) ProtoMessage() {}
 
 func (x *Toleration) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[32]
+	mi := &file_skiff_v1_objects_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2312,7 +2670,7 @@ func (x *Toleration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Toleration.ProtoReflect.Descriptor instead.
 func (*Toleration) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{32}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Toleration) GetKey() string {
@@ -2353,21 +2711,22 @@ func (x *Toleration) GetTolerationSeconds() int64 {
 type PodStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Pending, Running, Succeeded, Failed or Unknown.
-	Phase             string                 `protobuf:"bytes,1,opt,name=phase,proto3" json:"phase,omitempty"`
-	Conditions        []*Condition           `protobuf:"bytes,2,rep,name=conditions,proto3" json:"conditions,omitempty"`
-	PodIp             string                 `protobuf:"bytes,3,opt,name=pod_ip,json=podIP,proto3" json:"pod_ip,omitempty"`
-	HostIp            string                 `protobuf:"bytes,4,opt,name=host_ip,json=hostIP,proto3" json:"host_ip,omitempty"`
-	StartTime         *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
-	ContainerStatuses []*ContainerStatus     `protobuf:"bytes,6,rep,name=container_statuses,json=containerStatuses,proto3" json:"container_statuses,omitempty"`
-	Reason            string                 `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
-	Message           string                 `protobuf:"bytes,8,opt,name=message,proto3" json:"message,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	Phase                 string                 `protobuf:"bytes,1,opt,name=phase,proto3" json:"phase,omitempty"`
+	Conditions            []*Condition           `protobuf:"bytes,2,rep,name=conditions,proto3" json:"conditions,omitempty"`
+	PodIp                 string                 `protobuf:"bytes,3,opt,name=pod_ip,json=podIP,proto3" json:"pod_ip,omitempty"`
+	HostIp                string                 `protobuf:"bytes,4,opt,name=host_ip,json=hostIP,proto3" json:"host_ip,omitempty"`
+	StartTime             *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	ContainerStatuses     []*ContainerStatus     `protobuf:"bytes,6,rep,name=container_statuses,json=containerStatuses,proto3" json:"container_statuses,omitempty"`
+	Reason                string                 `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	Message               string                 `protobuf:"bytes,8,opt,name=message,proto3" json:"message,omitempty"`
+	InitContainerStatuses []*ContainerStatus     `protobuf:"bytes,20,rep,name=init_container_statuses,json=initContainerStatuses,proto3" json:"init_container_statuses,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *PodStatus) Reset() {
 	*x = PodStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[33]
+	mi := &file_skiff_v1_objects_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2379,7 +2738,7 @@ func (x *PodStatus) String() string {
 func (*PodStatus) ProtoMessage() {}
 
 func (x *PodStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[33]
+	mi := &file_skiff_v1_objects_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2392,7 +2751,7 @@ func (x *PodStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodStatus.ProtoReflect.Descriptor instead.
 func (*PodStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{33}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *PodStatus) GetPhase() string {
@@ -2451,6 +2810,13 @@ func (x *PodStatus) GetMessage() string {
 	return ""
 }
 
+func (x *PodStatus) GetInitContainerStatuses() []*ContainerStatus {
+	if x != nil {
+		return x.InitContainerStatuses
+	}
+	return nil
+}
+
 type ContainerStatus struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -2468,7 +2834,7 @@ type ContainerStatus struct {
 
 func (x *ContainerStatus) Reset() {
 	*x = ContainerStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[34]
+	mi := &file_skiff_v1_objects_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2480,7 +2846,7 @@ func (x *ContainerStatus) String() string {
 func (*ContainerStatus) ProtoMessage() {}
 
 func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[34]
+	mi := &file_skiff_v1_objects_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2493,7 +2859,7 @@ func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStatus.ProtoReflect.Descriptor instead.
 func (*ContainerStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{34}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ContainerStatus) GetName() string {
@@ -2571,7 +2937,7 @@ type ContainerState struct {
 
 func (x *ContainerState) Reset() {
 	*x = ContainerState{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[35]
+	mi := &file_skiff_v1_objects_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2583,7 +2949,7 @@ func (x *ContainerState) String() string {
 func (*ContainerState) ProtoMessage() {}
 
 func (x *ContainerState) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[35]
+	mi := &file_skiff_v1_objects_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2596,7 +2962,7 @@ func (x *ContainerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerState.ProtoReflect.Descriptor instead.
 func (*ContainerState) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{35}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ContainerState) GetWaiting() *ContainerStateWaiting {
@@ -2630,7 +2996,7 @@ type ContainerStateWaiting struct {
 
 func (x *ContainerStateWaiting) Reset() {
 	*x = ContainerStateWaiting{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[36]
+	mi := &file_skiff_v1_objects_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2642,7 +3008,7 @@ func (x *ContainerStateWaiting) String() string {
 func (*ContainerStateWaiting) ProtoMessage() {}
 
 func (x *ContainerStateWaiting) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[36]
+	mi := &file_skiff_v1_objects_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2655,7 +3021,7 @@ func (x *ContainerStateWaiting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateWaiting.ProtoReflect.Descriptor instead.
 func (*ContainerStateWaiting) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{36}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ContainerStateWaiting) GetReason() string {
@@ -2681,7 +3047,7 @@ type ContainerStateRunning struct {
 
 func (x *ContainerStateRunning) Reset() {
 	*x = ContainerStateRunning{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[37]
+	mi := &file_skiff_v1_objects_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2693,7 +3059,7 @@ func (x *ContainerStateRunning) String() string {
 func (*ContainerStateRunning) ProtoMessage() {}
 
 func (x *ContainerStateRunning) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[37]
+	mi := &file_skiff_v1_objects_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2706,7 +3072,7 @@ func (x *ContainerStateRunning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateRunning.ProtoReflect.Descriptor instead.
 func (*ContainerStateRunning) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{37}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ContainerStateRunning) GetStartedAt() *timestamppb.Timestamp {
@@ -2730,7 +3096,7 @@ type ContainerStateTerminated struct {
 
 func (x *ContainerStateTerminated) Reset() {
 	*x = ContainerStateTerminated{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[38]
+	mi := &file_skiff_v1_objects_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2742,7 +3108,7 @@ func (x *ContainerStateTerminated) String() string {
 func (*ContainerStateTerminated) ProtoMessage() {}
 
 func (x *ContainerStateTerminated) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[38]
+	mi := &file_skiff_v1_objects_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2755,7 +3121,7 @@ func (x *ContainerStateTerminated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateTerminated.ProtoReflect.Descriptor instead.
 func (*ContainerStateTerminated) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{38}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ContainerStateTerminated) GetExitCode() int32 {
@@ -2811,7 +3177,7 @@ type Service struct {
 
 func (x *Service) Reset() {
 	*x = Service{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[39]
+	mi := &file_skiff_v1_objects_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2823,7 +3189,7 @@ func (x *Service) String() string {
 func (*Service) ProtoMessage() {}
 
 func (x *Service) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[39]
+	mi := &file_skiff_v1_objects_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2836,7 +3202,7 @@ func (x *Service) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Service.ProtoReflect.Descriptor instead.
 func (*Service) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{39}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *Service) GetMetadata() *ObjectMeta {
@@ -2876,7 +3242,7 @@ type ServiceSpec struct {
 
 func (x *ServiceSpec) Reset() {
 	*x = ServiceSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[40]
+	mi := &file_skiff_v1_objects_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2888,7 +3254,7 @@ func (x *ServiceSpec) String() string {
 func (*ServiceSpec) ProtoMessage() {}
 
 func (x *ServiceSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[40]
+	mi := &file_skiff_v1_objects_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2901,7 +3267,7 @@ func (x *ServiceSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceSpec.ProtoReflect.Descriptor instead.
 func (*ServiceSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{40}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ServiceSpec) GetSelector() map[string]string {
@@ -2946,7 +3312,7 @@ type ServicePort struct {
 
 func (x *ServicePort) Reset() {
 	*x = ServicePort{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[41]
+	mi := &file_skiff_v1_objects_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2958,7 +3324,7 @@ func (x *ServicePort) String() string {
 func (*ServicePort) ProtoMessage() {}
 
 func (x *ServicePort) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[41]
+	mi := &file_skiff_v1_objects_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2971,7 +3337,7 @@ func (x *ServicePort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServicePort.ProtoReflect.Descriptor instead.
 func (*ServicePort) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{41}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ServicePort) GetName() string {
@@ -3010,7 +3376,7 @@ type ServiceStatus struct {
 
 func (x *ServiceStatus) Reset() {
 	*x = ServiceStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[42]
+	mi := &file_skiff_v1_objects_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3022,7 +3388,7 @@ func (x *ServiceStatus) String() string {
 func (*ServiceStatus) ProtoMessage() {}
 
 func (x *ServiceStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[42]
+	mi := &file_skiff_v1_objects_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3035,7 +3401,7 @@ func (x *ServiceStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceStatus.ProtoReflect.Descriptor instead.
 func (*ServiceStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{42}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{47}
 }
 
 type Volume struct {
@@ -3049,7 +3415,7 @@ type Volume struct {
 
 func (x *Volume) Reset() {
 	*x = Volume{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[43]
+	mi := &file_skiff_v1_objects_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3061,7 +3427,7 @@ func (x *Volume) String() string {
 func (*Volume) ProtoMessage() {}
 
 func (x *Volume) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[43]
+	mi := &file_skiff_v1_objects_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3074,7 +3440,7 @@ func (x *Volume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Volume.ProtoReflect.Descriptor instead.
 func (*Volume) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{43}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *Volume) GetMetadata() *ObjectMeta {
@@ -3116,7 +3482,7 @@ type VolumeSpec struct {
 
 func (x *VolumeSpec) Reset() {
 	*x = VolumeSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[44]
+	mi := &file_skiff_v1_objects_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3128,7 +3494,7 @@ func (x *VolumeSpec) String() string {
 func (*VolumeSpec) ProtoMessage() {}
 
 func (x *VolumeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[44]
+	mi := &file_skiff_v1_objects_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3141,7 +3507,7 @@ func (x *VolumeSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeSpec.ProtoReflect.Descriptor instead.
 func (*VolumeSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{44}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *VolumeSpec) GetAccessMode() string {
@@ -3197,7 +3563,7 @@ type LocalVolumeSource struct {
 
 func (x *LocalVolumeSource) Reset() {
 	*x = LocalVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[45]
+	mi := &file_skiff_v1_objects_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3209,7 +3575,7 @@ func (x *LocalVolumeSource) String() string {
 func (*LocalVolumeSource) ProtoMessage() {}
 
 func (x *LocalVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[45]
+	mi := &file_skiff_v1_objects_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3222,7 +3588,7 @@ func (x *LocalVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalVolumeSource.ProtoReflect.Descriptor instead.
 func (*LocalVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{45}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *LocalVolumeSource) GetNodeName() string {
@@ -3242,7 +3608,7 @@ type NFSVolumeSource struct {
 
 func (x *NFSVolumeSource) Reset() {
 	*x = NFSVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[46]
+	mi := &file_skiff_v1_objects_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3254,7 +3620,7 @@ func (x *NFSVolumeSource) String() string {
 func (*NFSVolumeSource) ProtoMessage() {}
 
 func (x *NFSVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[46]
+	mi := &file_skiff_v1_objects_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3267,7 +3633,7 @@ func (x *NFSVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NFSVolumeSource.ProtoReflect.Descriptor instead.
 func (*NFSVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{46}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *NFSVolumeSource) GetServer() string {
@@ -3295,7 +3661,7 @@ type VolumeStatus struct {
 
 func (x *VolumeStatus) Reset() {
 	*x = VolumeStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[47]
+	mi := &file_skiff_v1_objects_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3307,7 +3673,7 @@ func (x *VolumeStatus) String() string {
 func (*VolumeStatus) ProtoMessage() {}
 
 func (x *VolumeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[47]
+	mi := &file_skiff_v1_objects_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3320,7 +3686,7 @@ func (x *VolumeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeStatus.ProtoReflect.Descriptor instead.
 func (*VolumeStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{47}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *VolumeStatus) GetPhase() string {
@@ -3348,7 +3714,7 @@ type ReplicaSet struct {
 
 func (x *ReplicaSet) Reset() {
 	*x = ReplicaSet{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[48]
+	mi := &file_skiff_v1_objects_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3360,7 +3726,7 @@ func (x *ReplicaSet) String() string {
 func (*ReplicaSet) ProtoMessage() {}
 
 func (x *ReplicaSet) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[48]
+	mi := &file_skiff_v1_objects_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3373,7 +3739,7 @@ func (x *ReplicaSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSet.ProtoReflect.Descriptor instead.
 func (*ReplicaSet) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{48}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ReplicaSet) GetMetadata() *ObjectMeta {
@@ -3411,7 +3777,7 @@ type ReplicaSetSpec struct {
 
 func (x *ReplicaSetSpec) Reset() {
 	*x = ReplicaSetSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[49]
+	mi := &file_skiff_v1_objects_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3423,7 +3789,7 @@ func (x *ReplicaSetSpec) String() string {
 func (*ReplicaSetSpec) ProtoMessage() {}
 
 func (x *ReplicaSetSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[49]
+	mi := &file_skiff_v1_objects_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3436,7 +3802,7 @@ func (x *ReplicaSetSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSetSpec.ProtoReflect.Descriptor instead.
 func (*ReplicaSetSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{49}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ReplicaSetSpec) GetReplicas() int32 {
@@ -3477,7 +3843,7 @@ type PodTemplateSpec struct {
 
 func (x *PodTemplateSpec) Reset() {
 	*x = PodTemplateSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[50]
+	mi := &file_skiff_v1_objects_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3489,7 +3855,7 @@ func (x *PodTemplateSpec) String() string {
 func (*PodTemplateSpec) ProtoMessage() {}
 
 func (x *PodTemplateSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[50]
+	mi := &file_skiff_v1_objects_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3502,7 +3868,7 @@ func (x *PodTemplateSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodTemplateSpec.ProtoReflect.Descriptor instead.
 func (*PodTemplateSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{50}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *PodTemplateSpec) GetMetadata() *ObjectMeta {
@@ -3532,7 +3898,7 @@ type ReplicaSetStatus struct {
 
 func (x *ReplicaSetStatus) Reset() {
 	*x = ReplicaSetStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[51]
+	mi := &file_skiff_v1_objects_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3544,7 +3910,7 @@ func (x *ReplicaSetStatus) String() string {
 func (*ReplicaSetStatus) ProtoMessage() {}
 
 func (x *ReplicaSetStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[51]
+	mi := &file_skiff_v1_objects_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3557,7 +3923,7 @@ func (x *ReplicaSetStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSetStatus.ProtoReflect.Descriptor instead.
 func (*ReplicaSetStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{51}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ReplicaSetStatus) GetReplicas() int32 {
@@ -3606,7 +3972,7 @@ type Autoscaler struct {
 
 func (x *Autoscaler) Reset() {
 	*x = Autoscaler{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[52]
+	mi := &file_skiff_v1_objects_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3618,7 +3984,7 @@ func (x *Autoscaler) String() string {
 func (*Autoscaler) ProtoMessage() {}
 
 func (x *Autoscaler) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[52]
+	mi := &file_skiff_v1_objects_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3631,7 +3997,7 @@ func (x *Autoscaler) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Autoscaler.ProtoReflect.Descriptor instead.
 func (*Autoscaler) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{52}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *Autoscaler) GetMetadata() *ObjectMeta {
@@ -3680,7 +4046,7 @@ type AutoscalerSpec struct {
 
 func (x *AutoscalerSpec) Reset() {
 	*x = AutoscalerSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[53]
+	mi := &file_skiff_v1_objects_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3692,7 +4058,7 @@ func (x *AutoscalerSpec) String() string {
 func (*AutoscalerSpec) ProtoMessage() {}
 
 func (x *AutoscalerSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[53]
+	mi := &file_skiff_v1_objects_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3705,7 +4071,7 @@ func (x *AutoscalerSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerSpec.ProtoReflect.Descriptor instead.
 func (*AutoscalerSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{53}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *AutoscalerSpec) GetTarget() string {
@@ -3768,7 +4134,7 @@ type MetricSpec struct {
 
 func (x *MetricSpec) Reset() {
 	*x = MetricSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[54]
+	mi := &file_skiff_v1_objects_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3780,7 +4146,7 @@ func (x *MetricSpec) String() string {
 func (*MetricSpec) ProtoMessage() {}
 
 func (x *MetricSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[54]
+	mi := &file_skiff_v1_objects_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3793,7 +4159,7 @@ func (x *MetricSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricSpec.ProtoReflect.Descriptor instead.
 func (*MetricSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{54}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *MetricSpec) GetType() string {
@@ -3821,7 +4187,7 @@ type ResourceMetricSource struct {
 
 func (x *ResourceMetricSource) Reset() {
 	*x = ResourceMetricSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[55]
+	mi := &file_skiff_v1_objects_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3833,7 +4199,7 @@ func (x *ResourceMetricSource) String() string {
 func (*ResourceMetricSource) ProtoMessage() {}
 
 func (x *ResourceMetricSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[55]
+	mi := &file_skiff_v1_objects_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3846,7 +4212,7 @@ func (x *ResourceMetricSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceMetricSource.ProtoReflect.Descriptor instead.
 func (*ResourceMetricSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{55}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ResourceMetricSource) GetName() string {
@@ -3877,7 +4243,7 @@ type MetricTarget struct {
 
 func (x *MetricTarget) Reset() {
 	*x = MetricTarget{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[56]
+	mi := &file_skiff_v1_objects_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3889,7 +4255,7 @@ func (x *MetricTarget) String() string {
 func (*MetricTarget) ProtoMessage() {}
 
 func (x *MetricTarget) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[56]
+	mi := &file_skiff_v1_objects_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3902,7 +4268,7 @@ func (x *MetricTarget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricTarget.ProtoReflect.Descriptor instead.
 func (*MetricTarget) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{56}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *MetricTarget) GetType() string {
@@ -3936,7 +4302,7 @@ type AutoscalerBehavior struct {
 
 func (x *AutoscalerBehavior) Reset() {
 	*x = AutoscalerBehavior{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[57]
+	mi := &file_skiff_v1_objects_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3948,7 +4314,7 @@ func (x *AutoscalerBehavior) String() string {
 func (*AutoscalerBehavior) ProtoMessage() {}
 
 func (x *AutoscalerBehavior) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[57]
+	mi := &file_skiff_v1_objects_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3961,7 +4327,7 @@ func (x *AutoscalerBehavior) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerBehavior.ProtoReflect.Descriptor instead.
 func (*AutoscalerBehavior) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{57}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *AutoscalerBehavior) GetScaleUp() *ScalingRules {
@@ -3989,7 +4355,7 @@ type ScalingRules struct {
 
 func (x *ScalingRules) Reset() {
 	*x = ScalingRules{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[58]
+	mi := &file_skiff_v1_objects_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4001,7 +4367,7 @@ func (x *ScalingRules) String() string {
 func (*ScalingRules) ProtoMessage() {}
 
 func (x *ScalingRules) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[58]
+	mi := &file_skiff_v1_objects_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4014,7 +4380,7 @@ func (x *ScalingRules) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScalingRules.ProtoReflect.Descriptor instead.
 func (*ScalingRules) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{58}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *ScalingRules) GetStabilizationWindowSeconds() int32 {
@@ -4038,7 +4404,7 @@ type AutoscalerStatus struct {
 
 func (x *AutoscalerStatus) Reset() {
 	*x = AutoscalerStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[59]
+	mi := &file_skiff_v1_objects_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4050,7 +4416,7 @@ func (x *AutoscalerStatus) String() string {
 func (*AutoscalerStatus) ProtoMessage() {}
 
 func (x *AutoscalerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[59]
+	mi := &file_skiff_v1_objects_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4063,7 +4429,7 @@ func (x *AutoscalerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerStatus.ProtoReflect.Descriptor instead.
 func (*AutoscalerStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{59}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *AutoscalerStatus) GetCurrentReplicas() int32 {
@@ -4127,7 +4493,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[60]
+	mi := &file_skiff_v1_objects_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4139,7 +4505,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[60]
+	mi := &file_skiff_v1_objects_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4152,7 +4518,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{60}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *Event) GetMetadata() *ObjectMeta {
@@ -4230,7 +4596,7 @@ type ObjectReference struct {
 
 func (x *ObjectReference) Reset() {
 	*x = ObjectReference{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[61]
+	mi := &file_skiff_v1_objects_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4242,7 +4608,7 @@ func (x *ObjectReference) String() string {
 func (*ObjectReference) ProtoMessage() {}
 
 func (x *ObjectReference) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[61]
+	mi := &file_skiff_v1_objects_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4255,7 +4621,7 @@ func (x *ObjectReference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectReference.ProtoReflect.Descriptor instead.
 func (*ObjectReference) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{61}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *ObjectReference) GetKind() string {
@@ -4300,7 +4666,7 @@ type ConfigMap struct {
 
 func (x *ConfigMap) Reset() {
 	*x = ConfigMap{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[62]
+	mi := &file_skiff_v1_objects_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4312,7 +4678,7 @@ func (x *ConfigMap) String() string {
 func (*ConfigMap) ProtoMessage() {}
 
 func (x *ConfigMap) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[62]
+	mi := &file_skiff_v1_objects_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4325,7 +4691,7 @@ func (x *ConfigMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMap.ProtoReflect.Descriptor instead.
 func (*ConfigMap) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{62}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *ConfigMap) GetMetadata() *ObjectMeta {
@@ -4372,7 +4738,7 @@ type Secret struct {
 
 func (x *Secret) Reset() {
 	*x = Secret{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[63]
+	mi := &file_skiff_v1_objects_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4384,7 +4750,7 @@ func (x *Secret) String() string {
 func (*Secret) ProtoMessage() {}
 
 func (x *Secret) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[63]
+	mi := &file_skiff_v1_objects_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4397,7 +4763,7 @@ func (x *Secret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Secret.ProtoReflect.Descriptor instead.
 func (*Secret) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{63}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *Secret) GetMetadata() *ObjectMeta {
@@ -4445,7 +4811,7 @@ type EnvVarSource struct {
 
 func (x *EnvVarSource) Reset() {
 	*x = EnvVarSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[64]
+	mi := &file_skiff_v1_objects_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4457,7 +4823,7 @@ func (x *EnvVarSource) String() string {
 func (*EnvVarSource) ProtoMessage() {}
 
 func (x *EnvVarSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[64]
+	mi := &file_skiff_v1_objects_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4470,7 +4836,7 @@ func (x *EnvVarSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvVarSource.ProtoReflect.Descriptor instead.
 func (*EnvVarSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{64}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *EnvVarSource) GetConfigMapKeyRef() *KeySelector {
@@ -4500,7 +4866,7 @@ type KeySelector struct {
 
 func (x *KeySelector) Reset() {
 	*x = KeySelector{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[65]
+	mi := &file_skiff_v1_objects_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4512,7 +4878,7 @@ func (x *KeySelector) String() string {
 func (*KeySelector) ProtoMessage() {}
 
 func (x *KeySelector) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[65]
+	mi := &file_skiff_v1_objects_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4525,7 +4891,7 @@ func (x *KeySelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeySelector.ProtoReflect.Descriptor instead.
 func (*KeySelector) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{65}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *KeySelector) GetName() string {
@@ -4561,7 +4927,7 @@ type EnvFromSource struct {
 
 func (x *EnvFromSource) Reset() {
 	*x = EnvFromSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[66]
+	mi := &file_skiff_v1_objects_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4573,7 +4939,7 @@ func (x *EnvFromSource) String() string {
 func (*EnvFromSource) ProtoMessage() {}
 
 func (x *EnvFromSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[66]
+	mi := &file_skiff_v1_objects_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4586,7 +4952,7 @@ func (x *EnvFromSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvFromSource.ProtoReflect.Descriptor instead.
 func (*EnvFromSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{66}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *EnvFromSource) GetPrefix() string {
@@ -4620,7 +4986,7 @@ type ObjectRef struct {
 
 func (x *ObjectRef) Reset() {
 	*x = ObjectRef{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[67]
+	mi := &file_skiff_v1_objects_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4632,7 +4998,7 @@ func (x *ObjectRef) String() string {
 func (*ObjectRef) ProtoMessage() {}
 
 func (x *ObjectRef) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[67]
+	mi := &file_skiff_v1_objects_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4645,7 +5011,7 @@ func (x *ObjectRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectRef.ProtoReflect.Descriptor instead.
 func (*ObjectRef) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{67}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *ObjectRef) GetName() string {
@@ -4676,7 +5042,7 @@ type KeyToPath struct {
 
 func (x *KeyToPath) Reset() {
 	*x = KeyToPath{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[68]
+	mi := &file_skiff_v1_objects_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4688,7 +5054,7 @@ func (x *KeyToPath) String() string {
 func (*KeyToPath) ProtoMessage() {}
 
 func (x *KeyToPath) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[68]
+	mi := &file_skiff_v1_objects_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4701,7 +5067,7 @@ func (x *KeyToPath) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyToPath.ProtoReflect.Descriptor instead.
 func (*KeyToPath) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{68}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *KeyToPath) GetKey() string {
@@ -4739,7 +5105,7 @@ type ConfigMapVolumeSource struct {
 
 func (x *ConfigMapVolumeSource) Reset() {
 	*x = ConfigMapVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[69]
+	mi := &file_skiff_v1_objects_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4751,7 +5117,7 @@ func (x *ConfigMapVolumeSource) String() string {
 func (*ConfigMapVolumeSource) ProtoMessage() {}
 
 func (x *ConfigMapVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[69]
+	mi := &file_skiff_v1_objects_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4764,7 +5130,7 @@ func (x *ConfigMapVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapVolumeSource.ProtoReflect.Descriptor instead.
 func (*ConfigMapVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{69}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *ConfigMapVolumeSource) GetName() string {
@@ -4807,7 +5173,7 @@ type SecretVolumeSource struct {
 
 func (x *SecretVolumeSource) Reset() {
 	*x = SecretVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[70]
+	mi := &file_skiff_v1_objects_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4819,7 +5185,7 @@ func (x *SecretVolumeSource) String() string {
 func (*SecretVolumeSource) ProtoMessage() {}
 
 func (x *SecretVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[70]
+	mi := &file_skiff_v1_objects_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4832,7 +5198,7 @@ func (x *SecretVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretVolumeSource.ProtoReflect.Descriptor instead.
 func (*SecretVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{70}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *SecretVolumeSource) GetSecretName() string {
@@ -4873,7 +5239,7 @@ type ProjectedVolumeSource struct {
 
 func (x *ProjectedVolumeSource) Reset() {
 	*x = ProjectedVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[71]
+	mi := &file_skiff_v1_objects_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4885,7 +5251,7 @@ func (x *ProjectedVolumeSource) String() string {
 func (*ProjectedVolumeSource) ProtoMessage() {}
 
 func (x *ProjectedVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[71]
+	mi := &file_skiff_v1_objects_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4898,7 +5264,7 @@ func (x *ProjectedVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProjectedVolumeSource.ProtoReflect.Descriptor instead.
 func (*ProjectedVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{71}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *ProjectedVolumeSource) GetSources() []*VolumeProjection {
@@ -4926,7 +5292,7 @@ type VolumeProjection struct {
 
 func (x *VolumeProjection) Reset() {
 	*x = VolumeProjection{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[72]
+	mi := &file_skiff_v1_objects_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4938,7 +5304,7 @@ func (x *VolumeProjection) String() string {
 func (*VolumeProjection) ProtoMessage() {}
 
 func (x *VolumeProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[72]
+	mi := &file_skiff_v1_objects_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4951,7 +5317,7 @@ func (x *VolumeProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeProjection.ProtoReflect.Descriptor instead.
 func (*VolumeProjection) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{72}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *VolumeProjection) GetConfigMap() *ConfigMapProjection {
@@ -4979,7 +5345,7 @@ type ConfigMapProjection struct {
 
 func (x *ConfigMapProjection) Reset() {
 	*x = ConfigMapProjection{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[73]
+	mi := &file_skiff_v1_objects_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4991,7 +5357,7 @@ func (x *ConfigMapProjection) String() string {
 func (*ConfigMapProjection) ProtoMessage() {}
 
 func (x *ConfigMapProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[73]
+	mi := &file_skiff_v1_objects_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5004,7 +5370,7 @@ func (x *ConfigMapProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapProjection.ProtoReflect.Descriptor instead.
 func (*ConfigMapProjection) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{73}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *ConfigMapProjection) GetName() string {
@@ -5039,7 +5405,7 @@ type SecretProjection struct {
 
 func (x *SecretProjection) Reset() {
 	*x = SecretProjection{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[74]
+	mi := &file_skiff_v1_objects_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5051,7 +5417,7 @@ func (x *SecretProjection) String() string {
 func (*SecretProjection) ProtoMessage() {}
 
 func (x *SecretProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[74]
+	mi := &file_skiff_v1_objects_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5064,7 +5430,7 @@ func (x *SecretProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretProjection.ProtoReflect.Descriptor instead.
 func (*SecretProjection) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{74}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *SecretProjection) GetName() string {
@@ -5099,7 +5465,7 @@ type Deployment struct {
 
 func (x *Deployment) Reset() {
 	*x = Deployment{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[75]
+	mi := &file_skiff_v1_objects_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5111,7 +5477,7 @@ func (x *Deployment) String() string {
 func (*Deployment) ProtoMessage() {}
 
 func (x *Deployment) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[75]
+	mi := &file_skiff_v1_objects_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5124,7 +5490,7 @@ func (x *Deployment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deployment.ProtoReflect.Descriptor instead.
 func (*Deployment) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{75}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *Deployment) GetMetadata() *ObjectMeta {
@@ -5171,7 +5537,7 @@ type DeploymentSpec struct {
 
 func (x *DeploymentSpec) Reset() {
 	*x = DeploymentSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[76]
+	mi := &file_skiff_v1_objects_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5183,7 +5549,7 @@ func (x *DeploymentSpec) String() string {
 func (*DeploymentSpec) ProtoMessage() {}
 
 func (x *DeploymentSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[76]
+	mi := &file_skiff_v1_objects_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5196,7 +5562,7 @@ func (x *DeploymentSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentSpec.ProtoReflect.Descriptor instead.
 func (*DeploymentSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{76}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *DeploymentSpec) GetReplicas() int32 {
@@ -5266,7 +5632,7 @@ type DeploymentStrategy struct {
 
 func (x *DeploymentStrategy) Reset() {
 	*x = DeploymentStrategy{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[77]
+	mi := &file_skiff_v1_objects_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5278,7 +5644,7 @@ func (x *DeploymentStrategy) String() string {
 func (*DeploymentStrategy) ProtoMessage() {}
 
 func (x *DeploymentStrategy) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[77]
+	mi := &file_skiff_v1_objects_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5291,7 +5657,7 @@ func (x *DeploymentStrategy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentStrategy.ProtoReflect.Descriptor instead.
 func (*DeploymentStrategy) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{77}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *DeploymentStrategy) GetType() string {
@@ -5321,7 +5687,7 @@ type RollingUpdateDeployment struct {
 
 func (x *RollingUpdateDeployment) Reset() {
 	*x = RollingUpdateDeployment{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[78]
+	mi := &file_skiff_v1_objects_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5333,7 +5699,7 @@ func (x *RollingUpdateDeployment) String() string {
 func (*RollingUpdateDeployment) ProtoMessage() {}
 
 func (x *RollingUpdateDeployment) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[78]
+	mi := &file_skiff_v1_objects_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5346,7 +5712,7 @@ func (x *RollingUpdateDeployment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollingUpdateDeployment.ProtoReflect.Descriptor instead.
 func (*RollingUpdateDeployment) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{78}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *RollingUpdateDeployment) GetMaxUnavailable() string {
@@ -5381,7 +5747,7 @@ type DeploymentStatus struct {
 
 func (x *DeploymentStatus) Reset() {
 	*x = DeploymentStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[79]
+	mi := &file_skiff_v1_objects_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5393,7 +5759,7 @@ func (x *DeploymentStatus) String() string {
 func (*DeploymentStatus) ProtoMessage() {}
 
 func (x *DeploymentStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[79]
+	mi := &file_skiff_v1_objects_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5406,7 +5772,7 @@ func (x *DeploymentStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentStatus.ProtoReflect.Descriptor instead.
 func (*DeploymentStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{79}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *DeploymentStatus) GetObservedGeneration() int64 {
@@ -5473,7 +5839,7 @@ type Endpoints struct {
 
 func (x *Endpoints) Reset() {
 	*x = Endpoints{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[80]
+	mi := &file_skiff_v1_objects_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5485,7 +5851,7 @@ func (x *Endpoints) String() string {
 func (*Endpoints) ProtoMessage() {}
 
 func (x *Endpoints) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[80]
+	mi := &file_skiff_v1_objects_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5498,7 +5864,7 @@ func (x *Endpoints) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Endpoints.ProtoReflect.Descriptor instead.
 func (*Endpoints) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{80}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *Endpoints) GetMetadata() *ObjectMeta {
@@ -5528,7 +5894,7 @@ type EndpointSlice struct {
 
 func (x *EndpointSlice) Reset() {
 	*x = EndpointSlice{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[81]
+	mi := &file_skiff_v1_objects_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5540,7 +5906,7 @@ func (x *EndpointSlice) String() string {
 func (*EndpointSlice) ProtoMessage() {}
 
 func (x *EndpointSlice) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[81]
+	mi := &file_skiff_v1_objects_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5553,7 +5919,7 @@ func (x *EndpointSlice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointSlice.ProtoReflect.Descriptor instead.
 func (*EndpointSlice) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{81}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *EndpointSlice) GetAddressType() string {
@@ -5591,7 +5957,7 @@ type ServiceEndpoint struct {
 
 func (x *ServiceEndpoint) Reset() {
 	*x = ServiceEndpoint{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[82]
+	mi := &file_skiff_v1_objects_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5603,7 +5969,7 @@ func (x *ServiceEndpoint) String() string {
 func (*ServiceEndpoint) ProtoMessage() {}
 
 func (x *ServiceEndpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[82]
+	mi := &file_skiff_v1_objects_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5616,7 +5982,7 @@ func (x *ServiceEndpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceEndpoint.ProtoReflect.Descriptor instead.
 func (*ServiceEndpoint) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{82}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *ServiceEndpoint) GetAddresses() []string {
@@ -5661,7 +6027,7 @@ type EndpointConditions struct {
 
 func (x *EndpointConditions) Reset() {
 	*x = EndpointConditions{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[83]
+	mi := &file_skiff_v1_objects_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5673,7 +6039,7 @@ func (x *EndpointConditions) String() string {
 func (*EndpointConditions) ProtoMessage() {}
 
 func (x *EndpointConditions) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[83]
+	mi := &file_skiff_v1_objects_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5686,7 +6052,7 @@ func (x *EndpointConditions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointConditions.ProtoReflect.Descriptor instead.
 func (*EndpointConditions) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{83}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *EndpointConditions) GetReady() bool {
@@ -5724,7 +6090,7 @@ type EndpointPort struct {
 
 func (x *EndpointPort) Reset() {
 	*x = EndpointPort{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[84]
+	mi := &file_skiff_v1_objects_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5736,7 +6102,7 @@ func (x *EndpointPort) String() string {
 func (*EndpointPort) ProtoMessage() {}
 
 func (x *EndpointPort) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[84]
+	mi := &file_skiff_v1_objects_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5749,7 +6115,7 @@ func (x *EndpointPort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointPort.ProtoReflect.Descriptor instead.
 func (*EndpointPort) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{84}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *EndpointPort) GetName() string {
@@ -5785,7 +6151,7 @@ type Job struct {
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[85]
+	mi := &file_skiff_v1_objects_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5797,7 +6163,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[85]
+	mi := &file_skiff_v1_objects_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5810,7 +6176,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{85}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *Job) GetMetadata() *ObjectMeta {
@@ -5860,7 +6226,7 @@ type JobSpec struct {
 
 func (x *JobSpec) Reset() {
 	*x = JobSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[86]
+	mi := &file_skiff_v1_objects_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5872,7 +6238,7 @@ func (x *JobSpec) String() string {
 func (*JobSpec) ProtoMessage() {}
 
 func (x *JobSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[86]
+	mi := &file_skiff_v1_objects_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5885,7 +6251,7 @@ func (x *JobSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobSpec.ProtoReflect.Descriptor instead.
 func (*JobSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{86}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *JobSpec) GetParallelism() int32 {
@@ -5960,7 +6326,7 @@ type PodFailurePolicy struct {
 
 func (x *PodFailurePolicy) Reset() {
 	*x = PodFailurePolicy{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[87]
+	mi := &file_skiff_v1_objects_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5972,7 +6338,7 @@ func (x *PodFailurePolicy) String() string {
 func (*PodFailurePolicy) ProtoMessage() {}
 
 func (x *PodFailurePolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[87]
+	mi := &file_skiff_v1_objects_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5985,7 +6351,7 @@ func (x *PodFailurePolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodFailurePolicy.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicy) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{87}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *PodFailurePolicy) GetRules() []*PodFailurePolicyRule {
@@ -6008,7 +6374,7 @@ type PodFailurePolicyRule struct {
 
 func (x *PodFailurePolicyRule) Reset() {
 	*x = PodFailurePolicyRule{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[88]
+	mi := &file_skiff_v1_objects_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6020,7 +6386,7 @@ func (x *PodFailurePolicyRule) String() string {
 func (*PodFailurePolicyRule) ProtoMessage() {}
 
 func (x *PodFailurePolicyRule) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[88]
+	mi := &file_skiff_v1_objects_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6033,7 +6399,7 @@ func (x *PodFailurePolicyRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodFailurePolicyRule.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicyRule) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{88}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *PodFailurePolicyRule) GetAction() string {
@@ -6063,7 +6429,7 @@ type PodFailurePolicyOnExitCodesRequirement struct {
 
 func (x *PodFailurePolicyOnExitCodesRequirement) Reset() {
 	*x = PodFailurePolicyOnExitCodesRequirement{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[89]
+	mi := &file_skiff_v1_objects_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6075,7 +6441,7 @@ func (x *PodFailurePolicyOnExitCodesRequirement) String() string {
 func (*PodFailurePolicyOnExitCodesRequirement) ProtoMessage() {}
 
 func (x *PodFailurePolicyOnExitCodesRequirement) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[89]
+	mi := &file_skiff_v1_objects_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6088,7 +6454,7 @@ func (x *PodFailurePolicyOnExitCodesRequirement) ProtoReflect() protoreflect.Mes
 
 // Deprecated: Use PodFailurePolicyOnExitCodesRequirement.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicyOnExitCodesRequirement) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{89}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *PodFailurePolicyOnExitCodesRequirement) GetContainerName() string {
@@ -6133,7 +6499,7 @@ type JobStatus struct {
 
 func (x *JobStatus) Reset() {
 	*x = JobStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[90]
+	mi := &file_skiff_v1_objects_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6145,7 +6511,7 @@ func (x *JobStatus) String() string {
 func (*JobStatus) ProtoMessage() {}
 
 func (x *JobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[90]
+	mi := &file_skiff_v1_objects_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6158,7 +6524,7 @@ func (x *JobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobStatus.ProtoReflect.Descriptor instead.
 func (*JobStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{90}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *JobStatus) GetConditions() []*Condition {
@@ -6234,7 +6600,7 @@ type UncountedTerminatedPods struct {
 
 func (x *UncountedTerminatedPods) Reset() {
 	*x = UncountedTerminatedPods{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[91]
+	mi := &file_skiff_v1_objects_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6246,7 +6612,7 @@ func (x *UncountedTerminatedPods) String() string {
 func (*UncountedTerminatedPods) ProtoMessage() {}
 
 func (x *UncountedTerminatedPods) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[91]
+	mi := &file_skiff_v1_objects_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6259,7 +6625,7 @@ func (x *UncountedTerminatedPods) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UncountedTerminatedPods.ProtoReflect.Descriptor instead.
 func (*UncountedTerminatedPods) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{91}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *UncountedTerminatedPods) GetSucceeded() []string {
@@ -6384,7 +6750,7 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\x03Pod\x120\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12%\n" +
 	"\x04spec\x18\x02 \x01(\v2\x11.skiff.v1.PodSpecR\x04spec\x12+\n" +
-	"\x06status\x18\x03 \x01(\v2\x13.skiff.v1.PodStatusR\x06status\"\xe8\x04\n" +
+	"\x06status\x18\x03 \x01(\v2\x13.skiff.v1.PodStatusR\x06status\"\xff\x05\n" +
 	"\aPodSpec\x123\n" +
 	"\n" +
 	"containers\x18\x01 \x03(\v2\x13.skiff.v1.ContainerR\n" +
@@ -6398,17 +6764,20 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\bhostname\x18\b \x01(\tR\bhostname\x12\x1a\n" +
 	"\bpriority\x18\t \x01(\x05R\bpriority\x12G\n" +
 	"\x10security_context\x18\n" +
-	" \x01(\v2\x1c.skiff.v1.PodSecurityContextR\x0fsecurityContext\x1a?\n" +
+	" \x01(\v2\x1c.skiff.v1.PodSecurityContextR\x0fsecurityContext\x12<\n" +
+	"\x0finit_containers\x18\x14 \x03(\v2\x13.skiff.v1.ContainerR\x0einitContainers\x12;\n" +
+	"\x17active_deadline_seconds\x18\x15 \x01(\x03H\x01R\x15activeDeadlineSeconds\x88\x01\x01\x1a?\n" +
 	"\x11NodeSelectorEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B#\n" +
-	"!_termination_grace_period_seconds\"\x81\x01\n" +
+	"!_termination_grace_period_secondsB\x1a\n" +
+	"\x18_active_deadline_seconds\"\x81\x01\n" +
 	"\x12PodSecurityContext\x12#\n" +
 	"\vrun_as_user\x18\x01 \x01(\x03H\x00R\trunAsUser\x88\x01\x01\x12%\n" +
 	"\frun_as_group\x18\x02 \x01(\x03H\x01R\n" +
 	"runAsGroup\x88\x01\x01B\x0e\n" +
 	"\f_run_as_userB\x0f\n" +
-	"\r_run_as_group\"\x91\x05\n" +
+	"\r_run_as_group\"\xf2\x06\n" +
 	"\tContainer\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05image\x18\x02 \x01(\tR\x05image\x12*\n" +
@@ -6427,7 +6796,21 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\x10security_context\x18\r \x01(\v2\x19.skiff.v1.SecurityContextR\x0fsecurityContext\x12\x14\n" +
 	"\x05stdin\x18\x0e \x01(\bR\x05stdin\x12\x10\n" +
 	"\x03tty\x18\x0f \x01(\bR\x03tty\x122\n" +
-	"\benv_from\x18\x1e \x03(\v2\x17.skiff.v1.EnvFromSourceR\aenvFrom\"i\n" +
+	"\benv_from\x18\x1e \x03(\v2\x17.skiff.v1.EnvFromSourceR\aenvFrom\x124\n" +
+	"\rstartup_probe\x18( \x01(\v2\x0f.skiff.v1.ProbeR\fstartupProbe\x121\n" +
+	"\tlifecycle\x18) \x01(\v2\x13.skiff.v1.LifecycleR\tlifecycle\x128\n" +
+	"\x18termination_message_path\x18* \x01(\tR\x16terminationMessagePath\x12<\n" +
+	"\x1atermination_message_policy\x18+ \x01(\tR\x18terminationMessagePolicy\"}\n" +
+	"\tLifecycle\x129\n" +
+	"\n" +
+	"post_start\x18\x01 \x01(\v2\x1a.skiff.v1.LifecycleHandlerR\tpostStart\x125\n" +
+	"\bpre_stop\x18\x02 \x01(\v2\x1a.skiff.v1.LifecycleHandlerR\apreStop\"\x9d\x01\n" +
+	"\x10LifecycleHandler\x12(\n" +
+	"\x04exec\x18\x01 \x01(\v2\x14.skiff.v1.ExecActionR\x04exec\x122\n" +
+	"\bhttp_get\x18\x02 \x01(\v2\x17.skiff.v1.HTTPGetActionR\ahttpGet\x12+\n" +
+	"\x05sleep\x18\x03 \x01(\v2\x15.skiff.v1.SleepActionR\x05sleep\"'\n" +
+	"\vSleepAction\x12\x18\n" +
+	"\aseconds\x18\x01 \x01(\x03R\aseconds\"i\n" +
 	"\x06EnvVar\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\x125\n" +
@@ -6452,7 +6835,7 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\n" +
 	"mount_path\x18\x02 \x01(\tR\tmountPath\x12\x1b\n" +
 	"\tread_only\x18\x03 \x01(\bR\breadOnly\x12\x19\n" +
-	"\bsub_path\x18\x04 \x01(\tR\asubPath\"\xfd\x02\n" +
+	"\bsub_path\x18\x04 \x01(\tR\asubPath\"\x9a\x04\n" +
 	"\x05Probe\x12(\n" +
 	"\x04exec\x18\x01 \x01(\v2\x14.skiff.v1.ExecActionR\x04exec\x128\n" +
 	"\n" +
@@ -6462,15 +6845,31 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\x0eperiod_seconds\x18\x05 \x01(\x05R\rperiodSeconds\x12'\n" +
 	"\x0ftimeout_seconds\x18\x06 \x01(\x05R\x0etimeoutSeconds\x12+\n" +
 	"\x11success_threshold\x18\a \x01(\x05R\x10successThreshold\x12+\n" +
-	"\x11failure_threshold\x18\b \x01(\x05R\x10failureThreshold\"&\n" +
+	"\x11failure_threshold\x18\b \x01(\x05R\x10failureThreshold\x12(\n" +
+	"\x04grpc\x18\x14 \x01(\v2\x14.skiff.v1.GRPCActionR\x04grpc\x12L\n" +
+	" termination_grace_period_seconds\x18\x15 \x01(\x03H\x00R\x1dterminationGracePeriodSeconds\x88\x01\x01B#\n" +
+	"!_termination_grace_period_seconds\"K\n" +
+	"\n" +
+	"GRPCAction\x12\x12\n" +
+	"\x04port\x18\x01 \x01(\x05R\x04port\x12\x1d\n" +
+	"\aservice\x18\x02 \x01(\tH\x00R\aservice\x88\x01\x01B\n" +
+	"\n" +
+	"\b_service\"&\n" +
 	"\n" +
 	"ExecAction\x12\x18\n" +
 	"\acommand\x18\x01 \x03(\tR\acommand\"%\n" +
 	"\x0fTCPSocketAction\x12\x12\n" +
-	"\x04port\x18\x01 \x01(\x05R\x04port\"7\n" +
+	"\x04port\x18\x01 \x01(\x05R\x04port\"\x88\x01\n" +
 	"\rHTTPGetAction\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
-	"\x04port\x18\x02 \x01(\x05R\x04port\"\x95\x02\n" +
+	"\x04port\x18\x02 \x01(\x05R\x04port\x12\x16\n" +
+	"\x06scheme\x18\n" +
+	" \x01(\tR\x06scheme\x127\n" +
+	"\fhttp_headers\x18\v \x03(\v2\x14.skiff.v1.HTTPHeaderR\vhttpHeaders\"6\n" +
+	"\n" +
+	"HTTPHeader\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\"\x95\x02\n" +
 	"\x0fSecurityContext\x12\x1e\n" +
 	"\n" +
 	"privileged\x18\x01 \x01(\bR\n" +
@@ -6511,7 +6910,7 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\x05value\x18\x03 \x01(\tR\x05value\x12\x16\n" +
 	"\x06effect\x18\x04 \x01(\tR\x06effect\x122\n" +
 	"\x12toleration_seconds\x18\x05 \x01(\x03H\x00R\x11tolerationSeconds\x88\x01\x01B\x15\n" +
-	"\x13_toleration_seconds\"\xbd\x02\n" +
+	"\x13_toleration_seconds\"\x90\x03\n" +
 	"\tPodStatus\x12\x14\n" +
 	"\x05phase\x18\x01 \x01(\tR\x05phase\x123\n" +
 	"\n" +
@@ -6523,7 +6922,8 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"start_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x12H\n" +
 	"\x12container_statuses\x18\x06 \x03(\v2\x19.skiff.v1.ContainerStatusR\x11containerStatuses\x12\x16\n" +
 	"\x06reason\x18\a \x01(\tR\x06reason\x12\x18\n" +
-	"\amessage\x18\b \x01(\tR\amessage\"\xb7\x02\n" +
+	"\amessage\x18\b \x01(\tR\amessage\x12Q\n" +
+	"\x17init_container_statuses\x18\x14 \x03(\v2\x19.skiff.v1.ContainerStatusR\x15initContainerStatuses\"\xb7\x02\n" +
 	"\x0fContainerStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
 	"\x05state\x18\x02 \x01(\v2\x18.skiff.v1.ContainerStateR\x05state\x127\n" +
@@ -6876,7 +7276,7 @@ func file_skiff_v1_objects_proto_rawDescGZIP() []byte {
 	return file_skiff_v1_objects_proto_rawDescData
 }
 
-var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 105)
+var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 110)
 var file_skiff_v1_objects_proto_goTypes = []any{
 	(*ObjectMeta)(nil),                             // 0: skiff.v1.ObjectMeta
 	(*TypeMeta)(nil),                               // 1: skiff.v1.TypeMeta
@@ -6896,240 +7296,256 @@ var file_skiff_v1_objects_proto_goTypes = []any{
 	(*PodSpec)(nil),                                // 15: skiff.v1.PodSpec
 	(*PodSecurityContext)(nil),                     // 16: skiff.v1.PodSecurityContext
 	(*Container)(nil),                              // 17: skiff.v1.Container
-	(*EnvVar)(nil),                                 // 18: skiff.v1.EnvVar
-	(*ContainerPort)(nil),                          // 19: skiff.v1.ContainerPort
-	(*ResourceRequirements)(nil),                   // 20: skiff.v1.ResourceRequirements
-	(*VolumeMount)(nil),                            // 21: skiff.v1.VolumeMount
-	(*Probe)(nil),                                  // 22: skiff.v1.Probe
-	(*ExecAction)(nil),                             // 23: skiff.v1.ExecAction
-	(*TCPSocketAction)(nil),                        // 24: skiff.v1.TCPSocketAction
-	(*HTTPGetAction)(nil),                          // 25: skiff.v1.HTTPGetAction
-	(*SecurityContext)(nil),                        // 26: skiff.v1.SecurityContext
-	(*Capabilities)(nil),                           // 27: skiff.v1.Capabilities
-	(*PodVolume)(nil),                              // 28: skiff.v1.PodVolume
-	(*EmptyDirSource)(nil),                         // 29: skiff.v1.EmptyDirSource
-	(*HostPathSource)(nil),                         // 30: skiff.v1.HostPathSource
-	(*VolumeClaimSource)(nil),                      // 31: skiff.v1.VolumeClaimSource
-	(*Toleration)(nil),                             // 32: skiff.v1.Toleration
-	(*PodStatus)(nil),                              // 33: skiff.v1.PodStatus
-	(*ContainerStatus)(nil),                        // 34: skiff.v1.ContainerStatus
-	(*ContainerState)(nil),                         // 35: skiff.v1.ContainerState
-	(*ContainerStateWaiting)(nil),                  // 36: skiff.v1.ContainerStateWaiting
-	(*ContainerStateRunning)(nil),                  // 37: skiff.v1.ContainerStateRunning
-	(*ContainerStateTerminated)(nil),               // 38: skiff.v1.ContainerStateTerminated
-	(*Service)(nil),                                // 39: skiff.v1.Service
-	(*ServiceSpec)(nil),                            // 40: skiff.v1.ServiceSpec
-	(*ServicePort)(nil),                            // 41: skiff.v1.ServicePort
-	(*ServiceStatus)(nil),                          // 42: skiff.v1.ServiceStatus
-	(*Volume)(nil),                                 // 43: skiff.v1.Volume
-	(*VolumeSpec)(nil),                             // 44: skiff.v1.VolumeSpec
-	(*LocalVolumeSource)(nil),                      // 45: skiff.v1.LocalVolumeSource
-	(*NFSVolumeSource)(nil),                        // 46: skiff.v1.NFSVolumeSource
-	(*VolumeStatus)(nil),                           // 47: skiff.v1.VolumeStatus
-	(*ReplicaSet)(nil),                             // 48: skiff.v1.ReplicaSet
-	(*ReplicaSetSpec)(nil),                         // 49: skiff.v1.ReplicaSetSpec
-	(*PodTemplateSpec)(nil),                        // 50: skiff.v1.PodTemplateSpec
-	(*ReplicaSetStatus)(nil),                       // 51: skiff.v1.ReplicaSetStatus
-	(*Autoscaler)(nil),                             // 52: skiff.v1.Autoscaler
-	(*AutoscalerSpec)(nil),                         // 53: skiff.v1.AutoscalerSpec
-	(*MetricSpec)(nil),                             // 54: skiff.v1.MetricSpec
-	(*ResourceMetricSource)(nil),                   // 55: skiff.v1.ResourceMetricSource
-	(*MetricTarget)(nil),                           // 56: skiff.v1.MetricTarget
-	(*AutoscalerBehavior)(nil),                     // 57: skiff.v1.AutoscalerBehavior
-	(*ScalingRules)(nil),                           // 58: skiff.v1.ScalingRules
-	(*AutoscalerStatus)(nil),                       // 59: skiff.v1.AutoscalerStatus
-	(*Event)(nil),                                  // 60: skiff.v1.Event
-	(*ObjectReference)(nil),                        // 61: skiff.v1.ObjectReference
-	(*ConfigMap)(nil),                              // 62: skiff.v1.ConfigMap
-	(*Secret)(nil),                                 // 63: skiff.v1.Secret
-	(*EnvVarSource)(nil),                           // 64: skiff.v1.EnvVarSource
-	(*KeySelector)(nil),                            // 65: skiff.v1.KeySelector
-	(*EnvFromSource)(nil),                          // 66: skiff.v1.EnvFromSource
-	(*ObjectRef)(nil),                              // 67: skiff.v1.ObjectRef
-	(*KeyToPath)(nil),                              // 68: skiff.v1.KeyToPath
-	(*ConfigMapVolumeSource)(nil),                  // 69: skiff.v1.ConfigMapVolumeSource
-	(*SecretVolumeSource)(nil),                     // 70: skiff.v1.SecretVolumeSource
-	(*ProjectedVolumeSource)(nil),                  // 71: skiff.v1.ProjectedVolumeSource
-	(*VolumeProjection)(nil),                       // 72: skiff.v1.VolumeProjection
-	(*ConfigMapProjection)(nil),                    // 73: skiff.v1.ConfigMapProjection
-	(*SecretProjection)(nil),                       // 74: skiff.v1.SecretProjection
-	(*Deployment)(nil),                             // 75: skiff.v1.Deployment
-	(*DeploymentSpec)(nil),                         // 76: skiff.v1.DeploymentSpec
-	(*DeploymentStrategy)(nil),                     // 77: skiff.v1.DeploymentStrategy
-	(*RollingUpdateDeployment)(nil),                // 78: skiff.v1.RollingUpdateDeployment
-	(*DeploymentStatus)(nil),                       // 79: skiff.v1.DeploymentStatus
-	(*Endpoints)(nil),                              // 80: skiff.v1.Endpoints
-	(*EndpointSlice)(nil),                          // 81: skiff.v1.EndpointSlice
-	(*ServiceEndpoint)(nil),                        // 82: skiff.v1.ServiceEndpoint
-	(*EndpointConditions)(nil),                     // 83: skiff.v1.EndpointConditions
-	(*EndpointPort)(nil),                           // 84: skiff.v1.EndpointPort
-	(*Job)(nil),                                    // 85: skiff.v1.Job
-	(*JobSpec)(nil),                                // 86: skiff.v1.JobSpec
-	(*PodFailurePolicy)(nil),                       // 87: skiff.v1.PodFailurePolicy
-	(*PodFailurePolicyRule)(nil),                   // 88: skiff.v1.PodFailurePolicyRule
-	(*PodFailurePolicyOnExitCodesRequirement)(nil), // 89: skiff.v1.PodFailurePolicyOnExitCodesRequirement
-	(*JobStatus)(nil),                              // 90: skiff.v1.JobStatus
-	(*UncountedTerminatedPods)(nil),                // 91: skiff.v1.UncountedTerminatedPods
-	nil,                                            // 92: skiff.v1.ObjectMeta.LabelsEntry
-	nil,                                            // 93: skiff.v1.ObjectMeta.AnnotationsEntry
-	nil,                                            // 94: skiff.v1.LabelSelector.MatchLabelsEntry
-	nil,                                            // 95: skiff.v1.NodeStatus.CapacityEntry
-	nil,                                            // 96: skiff.v1.NodeStatus.AllocatableEntry
-	nil,                                            // 97: skiff.v1.PodSpec.NodeSelectorEntry
-	nil,                                            // 98: skiff.v1.ResourceRequirements.RequestsEntry
-	nil,                                            // 99: skiff.v1.ResourceRequirements.LimitsEntry
-	nil,                                            // 100: skiff.v1.ServiceSpec.SelectorEntry
-	nil,                                            // 101: skiff.v1.ConfigMap.DataEntry
-	nil,                                            // 102: skiff.v1.ConfigMap.BinaryDataEntry
-	nil,                                            // 103: skiff.v1.Secret.DataEntry
-	nil,                                            // 104: skiff.v1.Secret.StringDataEntry
-	(*timestamppb.Timestamp)(nil),                  // 105: google.protobuf.Timestamp
+	(*Lifecycle)(nil),                              // 18: skiff.v1.Lifecycle
+	(*LifecycleHandler)(nil),                       // 19: skiff.v1.LifecycleHandler
+	(*SleepAction)(nil),                            // 20: skiff.v1.SleepAction
+	(*EnvVar)(nil),                                 // 21: skiff.v1.EnvVar
+	(*ContainerPort)(nil),                          // 22: skiff.v1.ContainerPort
+	(*ResourceRequirements)(nil),                   // 23: skiff.v1.ResourceRequirements
+	(*VolumeMount)(nil),                            // 24: skiff.v1.VolumeMount
+	(*Probe)(nil),                                  // 25: skiff.v1.Probe
+	(*GRPCAction)(nil),                             // 26: skiff.v1.GRPCAction
+	(*ExecAction)(nil),                             // 27: skiff.v1.ExecAction
+	(*TCPSocketAction)(nil),                        // 28: skiff.v1.TCPSocketAction
+	(*HTTPGetAction)(nil),                          // 29: skiff.v1.HTTPGetAction
+	(*HTTPHeader)(nil),                             // 30: skiff.v1.HTTPHeader
+	(*SecurityContext)(nil),                        // 31: skiff.v1.SecurityContext
+	(*Capabilities)(nil),                           // 32: skiff.v1.Capabilities
+	(*PodVolume)(nil),                              // 33: skiff.v1.PodVolume
+	(*EmptyDirSource)(nil),                         // 34: skiff.v1.EmptyDirSource
+	(*HostPathSource)(nil),                         // 35: skiff.v1.HostPathSource
+	(*VolumeClaimSource)(nil),                      // 36: skiff.v1.VolumeClaimSource
+	(*Toleration)(nil),                             // 37: skiff.v1.Toleration
+	(*PodStatus)(nil),                              // 38: skiff.v1.PodStatus
+	(*ContainerStatus)(nil),                        // 39: skiff.v1.ContainerStatus
+	(*ContainerState)(nil),                         // 40: skiff.v1.ContainerState
+	(*ContainerStateWaiting)(nil),                  // 41: skiff.v1.ContainerStateWaiting
+	(*ContainerStateRunning)(nil),                  // 42: skiff.v1.ContainerStateRunning
+	(*ContainerStateTerminated)(nil),               // 43: skiff.v1.ContainerStateTerminated
+	(*Service)(nil),                                // 44: skiff.v1.Service
+	(*ServiceSpec)(nil),                            // 45: skiff.v1.ServiceSpec
+	(*ServicePort)(nil),                            // 46: skiff.v1.ServicePort
+	(*ServiceStatus)(nil),                          // 47: skiff.v1.ServiceStatus
+	(*Volume)(nil),                                 // 48: skiff.v1.Volume
+	(*VolumeSpec)(nil),                             // 49: skiff.v1.VolumeSpec
+	(*LocalVolumeSource)(nil),                      // 50: skiff.v1.LocalVolumeSource
+	(*NFSVolumeSource)(nil),                        // 51: skiff.v1.NFSVolumeSource
+	(*VolumeStatus)(nil),                           // 52: skiff.v1.VolumeStatus
+	(*ReplicaSet)(nil),                             // 53: skiff.v1.ReplicaSet
+	(*ReplicaSetSpec)(nil),                         // 54: skiff.v1.ReplicaSetSpec
+	(*PodTemplateSpec)(nil),                        // 55: skiff.v1.PodTemplateSpec
+	(*ReplicaSetStatus)(nil),                       // 56: skiff.v1.ReplicaSetStatus
+	(*Autoscaler)(nil),                             // 57: skiff.v1.Autoscaler
+	(*AutoscalerSpec)(nil),                         // 58: skiff.v1.AutoscalerSpec
+	(*MetricSpec)(nil),                             // 59: skiff.v1.MetricSpec
+	(*ResourceMetricSource)(nil),                   // 60: skiff.v1.ResourceMetricSource
+	(*MetricTarget)(nil),                           // 61: skiff.v1.MetricTarget
+	(*AutoscalerBehavior)(nil),                     // 62: skiff.v1.AutoscalerBehavior
+	(*ScalingRules)(nil),                           // 63: skiff.v1.ScalingRules
+	(*AutoscalerStatus)(nil),                       // 64: skiff.v1.AutoscalerStatus
+	(*Event)(nil),                                  // 65: skiff.v1.Event
+	(*ObjectReference)(nil),                        // 66: skiff.v1.ObjectReference
+	(*ConfigMap)(nil),                              // 67: skiff.v1.ConfigMap
+	(*Secret)(nil),                                 // 68: skiff.v1.Secret
+	(*EnvVarSource)(nil),                           // 69: skiff.v1.EnvVarSource
+	(*KeySelector)(nil),                            // 70: skiff.v1.KeySelector
+	(*EnvFromSource)(nil),                          // 71: skiff.v1.EnvFromSource
+	(*ObjectRef)(nil),                              // 72: skiff.v1.ObjectRef
+	(*KeyToPath)(nil),                              // 73: skiff.v1.KeyToPath
+	(*ConfigMapVolumeSource)(nil),                  // 74: skiff.v1.ConfigMapVolumeSource
+	(*SecretVolumeSource)(nil),                     // 75: skiff.v1.SecretVolumeSource
+	(*ProjectedVolumeSource)(nil),                  // 76: skiff.v1.ProjectedVolumeSource
+	(*VolumeProjection)(nil),                       // 77: skiff.v1.VolumeProjection
+	(*ConfigMapProjection)(nil),                    // 78: skiff.v1.ConfigMapProjection
+	(*SecretProjection)(nil),                       // 79: skiff.v1.SecretProjection
+	(*Deployment)(nil),                             // 80: skiff.v1.Deployment
+	(*DeploymentSpec)(nil),                         // 81: skiff.v1.DeploymentSpec
+	(*DeploymentStrategy)(nil),                     // 82: skiff.v1.DeploymentStrategy
+	(*RollingUpdateDeployment)(nil),                // 83: skiff.v1.RollingUpdateDeployment
+	(*DeploymentStatus)(nil),                       // 84: skiff.v1.DeploymentStatus
+	(*Endpoints)(nil),                              // 85: skiff.v1.Endpoints
+	(*EndpointSlice)(nil),                          // 86: skiff.v1.EndpointSlice
+	(*ServiceEndpoint)(nil),                        // 87: skiff.v1.ServiceEndpoint
+	(*EndpointConditions)(nil),                     // 88: skiff.v1.EndpointConditions
+	(*EndpointPort)(nil),                           // 89: skiff.v1.EndpointPort
+	(*Job)(nil),                                    // 90: skiff.v1.Job
+	(*JobSpec)(nil),                                // 91: skiff.v1.JobSpec
+	(*PodFailurePolicy)(nil),                       // 92: skiff.v1.PodFailurePolicy
+	(*PodFailurePolicyRule)(nil),                   // 93: skiff.v1.PodFailurePolicyRule
+	(*PodFailurePolicyOnExitCodesRequirement)(nil), // 94: skiff.v1.PodFailurePolicyOnExitCodesRequirement
+	(*JobStatus)(nil),                              // 95: skiff.v1.JobStatus
+	(*UncountedTerminatedPods)(nil),                // 96: skiff.v1.UncountedTerminatedPods
+	nil,                                            // 97: skiff.v1.ObjectMeta.LabelsEntry
+	nil,                                            // 98: skiff.v1.ObjectMeta.AnnotationsEntry
+	nil,                                            // 99: skiff.v1.LabelSelector.MatchLabelsEntry
+	nil,                                            // 100: skiff.v1.NodeStatus.CapacityEntry
+	nil,                                            // 101: skiff.v1.NodeStatus.AllocatableEntry
+	nil,                                            // 102: skiff.v1.PodSpec.NodeSelectorEntry
+	nil,                                            // 103: skiff.v1.ResourceRequirements.RequestsEntry
+	nil,                                            // 104: skiff.v1.ResourceRequirements.LimitsEntry
+	nil,                                            // 105: skiff.v1.ServiceSpec.SelectorEntry
+	nil,                                            // 106: skiff.v1.ConfigMap.DataEntry
+	nil,                                            // 107: skiff.v1.ConfigMap.BinaryDataEntry
+	nil,                                            // 108: skiff.v1.Secret.DataEntry
+	nil,                                            // 109: skiff.v1.Secret.StringDataEntry
+	(*timestamppb.Timestamp)(nil),                  // 110: google.protobuf.Timestamp
 }
 var file_skiff_v1_objects_proto_depIdxs = []int32{
-	92,  // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
-	93,  // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
-	105, // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	105, // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	97,  // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
+	98,  // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
+	110, // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	110, // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
 	2,   // 4: skiff.v1.ObjectMeta.owner_references:type_name -> skiff.v1.OwnerReference
 	1,   // 5: skiff.v1.ObjectMeta.applied_as:type_name -> skiff.v1.TypeMeta
-	94,  // 6: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
+	99,  // 6: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
 	4,   // 7: skiff.v1.LabelSelector.match_expressions:type_name -> skiff.v1.LabelSelectorRequirement
-	105, // 8: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
-	105, // 9: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	110, // 8: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
+	110, // 9: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
 	0,   // 10: skiff.v1.Namespace.metadata:type_name -> skiff.v1.ObjectMeta
 	7,   // 11: skiff.v1.Namespace.status:type_name -> skiff.v1.NamespaceStatus
 	0,   // 12: skiff.v1.Node.metadata:type_name -> skiff.v1.ObjectMeta
 	9,   // 13: skiff.v1.Node.spec:type_name -> skiff.v1.NodeSpec
 	11,  // 14: skiff.v1.Node.status:type_name -> skiff.v1.NodeStatus
 	10,  // 15: skiff.v1.NodeSpec.taints:type_name -> skiff.v1.Taint
-	105, // 16: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
-	95,  // 17: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
-	96,  // 18: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
+	110, // 16: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
+	100, // 17: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
+	101, // 18: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
 	5,   // 19: skiff.v1.NodeStatus.conditions:type_name -> skiff.v1.Condition
 	12,  // 20: skiff.v1.NodeStatus.addresses:type_name -> skiff.v1.NodeAddress
 	13,  // 21: skiff.v1.NodeStatus.node_info:type_name -> skiff.v1.NodeSystemInfo
 	0,   // 22: skiff.v1.Pod.metadata:type_name -> skiff.v1.ObjectMeta
 	15,  // 23: skiff.v1.Pod.spec:type_name -> skiff.v1.PodSpec
-	33,  // 24: skiff.v1.Pod.status:type_name -> skiff.v1.PodStatus
+	38,  // 24: skiff.v1.Pod.status:type_name -> skiff.v1.PodStatus
 	17,  // 25: skiff.v1.PodSpec.containers:type_name -> skiff.v1.Container
-	28,  // 26: skiff.v1.PodSpec.volumes:type_name -> skiff.v1.PodVolume
-	97,  // 27: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
-	32,  // 28: skiff.v1.PodSpec.tolerations:type_name -> skiff.v1.Toleration
+	33,  // 26: skiff.v1.PodSpec.volumes:type_name -> skiff.v1.PodVolume
+	102, // 27: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
+	37,  // 28: skiff.v1.PodSpec.tolerations:type_name -> skiff.v1.Toleration
 	16,  // 29: skiff.v1.PodSpec.security_context:type_name -> skiff.v1.PodSecurityContext
-	18,  // 30: skiff.v1.Container.env:type_name -> skiff.v1.EnvVar
-	19,  // 31: skiff.v1.Container.ports:type_name -> skiff.v1.ContainerPort
-	20,  // 32: skiff.v1.Container.resources:type_name -> skiff.v1.ResourceRequirements
-	21,  // 33: skiff.v1.Container.volume_mounts:type_name -> skiff.v1.VolumeMount
-	22,  // 34: skiff.v1.Container.liveness_probe:type_name -> skiff.v1.Probe
-	22,  // 35: skiff.v1.Container.readiness_probe:type_name -> skiff.v1.Probe
-	26,  // 36: skiff.v1.Container.security_context:type_name -> skiff.v1.SecurityContext
-	66,  // 37: skiff.v1.Container.env_from:type_name -> skiff.v1.EnvFromSource
-	64,  // 38: skiff.v1.EnvVar.value_from:type_name -> skiff.v1.EnvVarSource
-	98,  // 39: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
-	99,  // 40: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
-	23,  // 41: skiff.v1.Probe.exec:type_name -> skiff.v1.ExecAction
-	24,  // 42: skiff.v1.Probe.tcp_socket:type_name -> skiff.v1.TCPSocketAction
-	25,  // 43: skiff.v1.Probe.http_get:type_name -> skiff.v1.HTTPGetAction
-	27,  // 44: skiff.v1.SecurityContext.capabilities:type_name -> skiff.v1.Capabilities
-	29,  // 45: skiff.v1.PodVolume.empty_dir:type_name -> skiff.v1.EmptyDirSource
-	30,  // 46: skiff.v1.PodVolume.host_path:type_name -> skiff.v1.HostPathSource
-	31,  // 47: skiff.v1.PodVolume.volume:type_name -> skiff.v1.VolumeClaimSource
-	69,  // 48: skiff.v1.PodVolume.config_map:type_name -> skiff.v1.ConfigMapVolumeSource
-	70,  // 49: skiff.v1.PodVolume.secret:type_name -> skiff.v1.SecretVolumeSource
-	71,  // 50: skiff.v1.PodVolume.projected:type_name -> skiff.v1.ProjectedVolumeSource
-	5,   // 51: skiff.v1.PodStatus.conditions:type_name -> skiff.v1.Condition
-	105, // 52: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
-	34,  // 53: skiff.v1.PodStatus.container_statuses:type_name -> skiff.v1.ContainerStatus
-	35,  // 54: skiff.v1.ContainerStatus.state:type_name -> skiff.v1.ContainerState
-	35,  // 55: skiff.v1.ContainerStatus.last_state:type_name -> skiff.v1.ContainerState
-	36,  // 56: skiff.v1.ContainerState.waiting:type_name -> skiff.v1.ContainerStateWaiting
-	37,  // 57: skiff.v1.ContainerState.running:type_name -> skiff.v1.ContainerStateRunning
-	38,  // 58: skiff.v1.ContainerState.terminated:type_name -> skiff.v1.ContainerStateTerminated
-	105, // 59: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	105, // 60: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	105, // 61: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
-	0,   // 62: skiff.v1.Service.metadata:type_name -> skiff.v1.ObjectMeta
-	40,  // 63: skiff.v1.Service.spec:type_name -> skiff.v1.ServiceSpec
-	42,  // 64: skiff.v1.Service.status:type_name -> skiff.v1.ServiceStatus
-	100, // 65: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
-	41,  // 66: skiff.v1.ServiceSpec.ports:type_name -> skiff.v1.ServicePort
-	0,   // 67: skiff.v1.Volume.metadata:type_name -> skiff.v1.ObjectMeta
-	44,  // 68: skiff.v1.Volume.spec:type_name -> skiff.v1.VolumeSpec
-	47,  // 69: skiff.v1.Volume.status:type_name -> skiff.v1.VolumeStatus
-	45,  // 70: skiff.v1.VolumeSpec.local:type_name -> skiff.v1.LocalVolumeSource
-	30,  // 71: skiff.v1.VolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
-	46,  // 72: skiff.v1.VolumeSpec.nfs:type_name -> skiff.v1.NFSVolumeSource
-	0,   // 73: skiff.v1.ReplicaSet.metadata:type_name -> skiff.v1.ObjectMeta
-	49,  // 74: skiff.v1.ReplicaSet.spec:type_name -> skiff.v1.ReplicaSetSpec
-	51,  // 75: skiff.v1.ReplicaSet.status:type_name -> skiff.v1.ReplicaSetStatus
-	3,   // 76: skiff.v1.ReplicaSetSpec.selector:type_name -> skiff.v1.LabelSelector
-	50,  // 77: skiff.v1.ReplicaSetSpec.template:type_name -> skiff.v1.PodTemplateSpec
-	0,   // 78: skiff.v1.PodTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
-	15,  // 79: skiff.v1.PodTemplateSpec.spec:type_name -> skiff.v1.PodSpec
-	5,   // 80: skiff.v1.ReplicaSetStatus.conditions:type_name -> skiff.v1.Condition
-	0,   // 81: skiff.v1.Autoscaler.metadata:type_name -> skiff.v1.ObjectMeta
-	53,  // 82: skiff.v1.Autoscaler.spec:type_name -> skiff.v1.AutoscalerSpec
-	59,  // 83: skiff.v1.Autoscaler.status:type_name -> skiff.v1.AutoscalerStatus
-	54,  // 84: skiff.v1.AutoscalerSpec.metrics:type_name -> skiff.v1.MetricSpec
-	57,  // 85: skiff.v1.AutoscalerSpec.behavior:type_name -> skiff.v1.AutoscalerBehavior
-	55,  // 86: skiff.v1.MetricSpec.resource:type_name -> skiff.v1.ResourceMetricSource
-	56,  // 87: skiff.v1.ResourceMetricSource.target:type_name -> skiff.v1.MetricTarget
-	58,  // 88: skiff.v1.AutoscalerBehavior.scale_up:type_name -> skiff.v1.ScalingRules
-	58,  // 89: skiff.v1.AutoscalerBehavior.scale_down:type_name -> skiff.v1.ScalingRules
-	105, // 90: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
-	5,   // 91: skiff.v1.AutoscalerStatus.conditions:type_name -> skiff.v1.Condition
-	0,   // 92: skiff.v1.Event.metadata:type_name -> skiff.v1.ObjectMeta
-	61,  // 93: skiff.v1.Event.involved_object:type_name -> skiff.v1.ObjectReference
-	105, // 94: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	105, // 95: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
-	0,   // 96: skiff.v1.ConfigMap.metadata:type_name -> skiff.v1.ObjectMeta
-	101, // 97: skiff.v1.ConfigMap.data:type_name -> skiff.v1.ConfigMap.DataEntry
-	102, // 98: skiff.v1.ConfigMap.binary_data:type_name -> skiff.v1.ConfigMap.BinaryDataEntry
-	0,   // 99: skiff.v1.Secret.metadata:type_name -> skiff.v1.ObjectMeta
-	103, // 100: skiff.v1.Secret.data:type_name -> skiff.v1.Secret.DataEntry
-	104, // 101: skiff.v1.Secret.string_data:type_name -> skiff.v1.Secret.StringDataEntry
-	65,  // 102: skiff.v1.EnvVarSource.config_map_key_ref:type_name -> skiff.v1.KeySelector
-	65,  // 103: skiff.v1.EnvVarSource.secret_key_ref:type_name -> skiff.v1.KeySelector
-	67,  // 104: skiff.v1.EnvFromSource.config_map_ref:type_name -> skiff.v1.ObjectRef
-	67,  // 105: skiff.v1.EnvFromSource.secret_ref:type_name -> skiff.v1.ObjectRef
-	68,  // 106: skiff.v1.ConfigMapVolumeSource.items:type_name -> skiff.v1.KeyToPath
-	68,  // 107: skiff.v1.SecretVolumeSource.items:type_name -> skiff.v1.KeyToPath
-	72,  // 108: skiff.v1.ProjectedVolumeSource.sources:type_name -> skiff.v1.VolumeProjection
-	73,  // 109: skiff.v1.VolumeProjection.config_map:type_name -> skiff.v1.ConfigMapProjection
-	74,  // 110: skiff.v1.VolumeProjection.secret:type_name -> skiff.v1.SecretProjection
-	68,  // 111: skiff.v1.ConfigMapProjection.items:type_name -> skiff.v1.KeyToPath
-	68,  // 112: skiff.v1.SecretProjection.items:type_name -> skiff.v1.KeyToPath
-	0,   // 113: skiff.v1.Deployment.metadata:type_name -> skiff.v1.ObjectMeta
-	76,  // 114: skiff.v1.Deployment.spec:type_name -> skiff.v1.DeploymentSpec
-	79,  // 115: skiff.v1.Deployment.status:type_name -> skiff.v1.DeploymentStatus
-	3,   // 116: skiff.v1.DeploymentSpec.selector:type_name -> skiff.v1.LabelSelector
-	50,  // 117: skiff.v1.DeploymentSpec.template:type_name -> skiff.v1.PodTemplateSpec
-	77,  // 118: skiff.v1.DeploymentSpec.strategy:type_name -> skiff.v1.DeploymentStrategy
-	78,  // 119: skiff.v1.DeploymentStrategy.rolling_update:type_name -> skiff.v1.RollingUpdateDeployment
-	5,   // 120: skiff.v1.DeploymentStatus.conditions:type_name -> skiff.v1.Condition
-	0,   // 121: skiff.v1.Endpoints.metadata:type_name -> skiff.v1.ObjectMeta
-	81,  // 122: skiff.v1.Endpoints.slices:type_name -> skiff.v1.EndpointSlice
-	82,  // 123: skiff.v1.EndpointSlice.endpoints:type_name -> skiff.v1.ServiceEndpoint
-	84,  // 124: skiff.v1.EndpointSlice.ports:type_name -> skiff.v1.EndpointPort
-	83,  // 125: skiff.v1.ServiceEndpoint.conditions:type_name -> skiff.v1.EndpointConditions
-	61,  // 126: skiff.v1.ServiceEndpoint.target_ref:type_name -> skiff.v1.ObjectReference
-	0,   // 127: skiff.v1.Job.metadata:type_name -> skiff.v1.ObjectMeta
-	86,  // 128: skiff.v1.Job.spec:type_name -> skiff.v1.JobSpec
-	90,  // 129: skiff.v1.Job.status:type_name -> skiff.v1.JobStatus
-	87,  // 130: skiff.v1.JobSpec.pod_failure_policy:type_name -> skiff.v1.PodFailurePolicy
-	3,   // 131: skiff.v1.JobSpec.selector:type_name -> skiff.v1.LabelSelector
-	50,  // 132: skiff.v1.JobSpec.template:type_name -> skiff.v1.PodTemplateSpec
-	88,  // 133: skiff.v1.PodFailurePolicy.rules:type_name -> skiff.v1.PodFailurePolicyRule
-	89,  // 134: skiff.v1.PodFailurePolicyRule.on_exit_codes:type_name -> skiff.v1.PodFailurePolicyOnExitCodesRequirement
-	5,   // 135: skiff.v1.JobStatus.conditions:type_name -> skiff.v1.Condition
-	105, // 136: skiff.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
-	105, // 137: skiff.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
-	91,  // 138: skiff.v1.JobStatus.uncounted_terminated_pods:type_name -> skiff.v1.UncountedTerminatedPods
-	139, // [139:139] is the sub-list for method output_type
-	139, // [139:139] is the sub-list for method input_type
-	139, // [139:139] is the sub-list for extension type_name
-	139, // [139:139] is the sub-list for extension extendee
-	0,   // [0:139] is the sub-list for field type_name
+	17,  // 30: skiff.v1.PodSpec.init_containers:type_name -> skiff.v1.Container
+	21,  // 31: skiff.v1.Container.env:type_name -> skiff.v1.EnvVar
+	22,  // 32: skiff.v1.Container.ports:type_name -> skiff.v1.ContainerPort
+	23,  // 33: skiff.v1.Container.resources:type_name -> skiff.v1.ResourceRequirements
+	24,  // 34: skiff.v1.Container.volume_mounts:type_name -> skiff.v1.VolumeMount
+	25,  // 35: skiff.v1.Container.liveness_probe:type_name -> skiff.v1.Probe
+	25,  // 36: skiff.v1.Container.readiness_probe:type_name -> skiff.v1.Probe
+	31,  // 37: skiff.v1.Container.security_context:type_name -> skiff.v1.SecurityContext
+	71,  // 38: skiff.v1.Container.env_from:type_name -> skiff.v1.EnvFromSource
+	25,  // 39: skiff.v1.Container.startup_probe:type_name -> skiff.v1.Probe
+	18,  // 40: skiff.v1.Container.lifecycle:type_name -> skiff.v1.Lifecycle
+	19,  // 41: skiff.v1.Lifecycle.post_start:type_name -> skiff.v1.LifecycleHandler
+	19,  // 42: skiff.v1.Lifecycle.pre_stop:type_name -> skiff.v1.LifecycleHandler
+	27,  // 43: skiff.v1.LifecycleHandler.exec:type_name -> skiff.v1.ExecAction
+	29,  // 44: skiff.v1.LifecycleHandler.http_get:type_name -> skiff.v1.HTTPGetAction
+	20,  // 45: skiff.v1.LifecycleHandler.sleep:type_name -> skiff.v1.SleepAction
+	69,  // 46: skiff.v1.EnvVar.value_from:type_name -> skiff.v1.EnvVarSource
+	103, // 47: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
+	104, // 48: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
+	27,  // 49: skiff.v1.Probe.exec:type_name -> skiff.v1.ExecAction
+	28,  // 50: skiff.v1.Probe.tcp_socket:type_name -> skiff.v1.TCPSocketAction
+	29,  // 51: skiff.v1.Probe.http_get:type_name -> skiff.v1.HTTPGetAction
+	26,  // 52: skiff.v1.Probe.grpc:type_name -> skiff.v1.GRPCAction
+	30,  // 53: skiff.v1.HTTPGetAction.http_headers:type_name -> skiff.v1.HTTPHeader
+	32,  // 54: skiff.v1.SecurityContext.capabilities:type_name -> skiff.v1.Capabilities
+	34,  // 55: skiff.v1.PodVolume.empty_dir:type_name -> skiff.v1.EmptyDirSource
+	35,  // 56: skiff.v1.PodVolume.host_path:type_name -> skiff.v1.HostPathSource
+	36,  // 57: skiff.v1.PodVolume.volume:type_name -> skiff.v1.VolumeClaimSource
+	74,  // 58: skiff.v1.PodVolume.config_map:type_name -> skiff.v1.ConfigMapVolumeSource
+	75,  // 59: skiff.v1.PodVolume.secret:type_name -> skiff.v1.SecretVolumeSource
+	76,  // 60: skiff.v1.PodVolume.projected:type_name -> skiff.v1.ProjectedVolumeSource
+	5,   // 61: skiff.v1.PodStatus.conditions:type_name -> skiff.v1.Condition
+	110, // 62: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	39,  // 63: skiff.v1.PodStatus.container_statuses:type_name -> skiff.v1.ContainerStatus
+	39,  // 64: skiff.v1.PodStatus.init_container_statuses:type_name -> skiff.v1.ContainerStatus
+	40,  // 65: skiff.v1.ContainerStatus.state:type_name -> skiff.v1.ContainerState
+	40,  // 66: skiff.v1.ContainerStatus.last_state:type_name -> skiff.v1.ContainerState
+	41,  // 67: skiff.v1.ContainerState.waiting:type_name -> skiff.v1.ContainerStateWaiting
+	42,  // 68: skiff.v1.ContainerState.running:type_name -> skiff.v1.ContainerStateRunning
+	43,  // 69: skiff.v1.ContainerState.terminated:type_name -> skiff.v1.ContainerStateTerminated
+	110, // 70: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	110, // 71: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	110, // 72: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	0,   // 73: skiff.v1.Service.metadata:type_name -> skiff.v1.ObjectMeta
+	45,  // 74: skiff.v1.Service.spec:type_name -> skiff.v1.ServiceSpec
+	47,  // 75: skiff.v1.Service.status:type_name -> skiff.v1.ServiceStatus
+	105, // 76: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
+	46,  // 77: skiff.v1.ServiceSpec.ports:type_name -> skiff.v1.ServicePort
+	0,   // 78: skiff.v1.Volume.metadata:type_name -> skiff.v1.ObjectMeta
+	49,  // 79: skiff.v1.Volume.spec:type_name -> skiff.v1.VolumeSpec
+	52,  // 80: skiff.v1.Volume.status:type_name -> skiff.v1.VolumeStatus
+	50,  // 81: skiff.v1.VolumeSpec.local:type_name -> skiff.v1.LocalVolumeSource
+	35,  // 82: skiff.v1.VolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
+	51,  // 83: skiff.v1.VolumeSpec.nfs:type_name -> skiff.v1.NFSVolumeSource
+	0,   // 84: skiff.v1.ReplicaSet.metadata:type_name -> skiff.v1.ObjectMeta
+	54,  // 85: skiff.v1.ReplicaSet.spec:type_name -> skiff.v1.ReplicaSetSpec
+	56,  // 86: skiff.v1.ReplicaSet.status:type_name -> skiff.v1.ReplicaSetStatus
+	3,   // 87: skiff.v1.ReplicaSetSpec.selector:type_name -> skiff.v1.LabelSelector
+	55,  // 88: skiff.v1.ReplicaSetSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	0,   // 89: skiff.v1.PodTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
+	15,  // 90: skiff.v1.PodTemplateSpec.spec:type_name -> skiff.v1.PodSpec
+	5,   // 91: skiff.v1.ReplicaSetStatus.conditions:type_name -> skiff.v1.Condition
+	0,   // 92: skiff.v1.Autoscaler.metadata:type_name -> skiff.v1.ObjectMeta
+	58,  // 93: skiff.v1.Autoscaler.spec:type_name -> skiff.v1.AutoscalerSpec
+	64,  // 94: skiff.v1.Autoscaler.status:type_name -> skiff.v1.AutoscalerStatus
+	59,  // 95: skiff.v1.AutoscalerSpec.metrics:type_name -> skiff.v1.MetricSpec
+	62,  // 96: skiff.v1.AutoscalerSpec.behavior:type_name -> skiff.v1.AutoscalerBehavior
+	60,  // 97: skiff.v1.MetricSpec.resource:type_name -> skiff.v1.ResourceMetricSource
+	61,  // 98: skiff.v1.ResourceMetricSource.target:type_name -> skiff.v1.MetricTarget
+	63,  // 99: skiff.v1.AutoscalerBehavior.scale_up:type_name -> skiff.v1.ScalingRules
+	63,  // 100: skiff.v1.AutoscalerBehavior.scale_down:type_name -> skiff.v1.ScalingRules
+	110, // 101: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
+	5,   // 102: skiff.v1.AutoscalerStatus.conditions:type_name -> skiff.v1.Condition
+	0,   // 103: skiff.v1.Event.metadata:type_name -> skiff.v1.ObjectMeta
+	66,  // 104: skiff.v1.Event.involved_object:type_name -> skiff.v1.ObjectReference
+	110, // 105: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	110, // 106: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	0,   // 107: skiff.v1.ConfigMap.metadata:type_name -> skiff.v1.ObjectMeta
+	106, // 108: skiff.v1.ConfigMap.data:type_name -> skiff.v1.ConfigMap.DataEntry
+	107, // 109: skiff.v1.ConfigMap.binary_data:type_name -> skiff.v1.ConfigMap.BinaryDataEntry
+	0,   // 110: skiff.v1.Secret.metadata:type_name -> skiff.v1.ObjectMeta
+	108, // 111: skiff.v1.Secret.data:type_name -> skiff.v1.Secret.DataEntry
+	109, // 112: skiff.v1.Secret.string_data:type_name -> skiff.v1.Secret.StringDataEntry
+	70,  // 113: skiff.v1.EnvVarSource.config_map_key_ref:type_name -> skiff.v1.KeySelector
+	70,  // 114: skiff.v1.EnvVarSource.secret_key_ref:type_name -> skiff.v1.KeySelector
+	72,  // 115: skiff.v1.EnvFromSource.config_map_ref:type_name -> skiff.v1.ObjectRef
+	72,  // 116: skiff.v1.EnvFromSource.secret_ref:type_name -> skiff.v1.ObjectRef
+	73,  // 117: skiff.v1.ConfigMapVolumeSource.items:type_name -> skiff.v1.KeyToPath
+	73,  // 118: skiff.v1.SecretVolumeSource.items:type_name -> skiff.v1.KeyToPath
+	77,  // 119: skiff.v1.ProjectedVolumeSource.sources:type_name -> skiff.v1.VolumeProjection
+	78,  // 120: skiff.v1.VolumeProjection.config_map:type_name -> skiff.v1.ConfigMapProjection
+	79,  // 121: skiff.v1.VolumeProjection.secret:type_name -> skiff.v1.SecretProjection
+	73,  // 122: skiff.v1.ConfigMapProjection.items:type_name -> skiff.v1.KeyToPath
+	73,  // 123: skiff.v1.SecretProjection.items:type_name -> skiff.v1.KeyToPath
+	0,   // 124: skiff.v1.Deployment.metadata:type_name -> skiff.v1.ObjectMeta
+	81,  // 125: skiff.v1.Deployment.spec:type_name -> skiff.v1.DeploymentSpec
+	84,  // 126: skiff.v1.Deployment.status:type_name -> skiff.v1.DeploymentStatus
+	3,   // 127: skiff.v1.DeploymentSpec.selector:type_name -> skiff.v1.LabelSelector
+	55,  // 128: skiff.v1.DeploymentSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	82,  // 129: skiff.v1.DeploymentSpec.strategy:type_name -> skiff.v1.DeploymentStrategy
+	83,  // 130: skiff.v1.DeploymentStrategy.rolling_update:type_name -> skiff.v1.RollingUpdateDeployment
+	5,   // 131: skiff.v1.DeploymentStatus.conditions:type_name -> skiff.v1.Condition
+	0,   // 132: skiff.v1.Endpoints.metadata:type_name -> skiff.v1.ObjectMeta
+	86,  // 133: skiff.v1.Endpoints.slices:type_name -> skiff.v1.EndpointSlice
+	87,  // 134: skiff.v1.EndpointSlice.endpoints:type_name -> skiff.v1.ServiceEndpoint
+	89,  // 135: skiff.v1.EndpointSlice.ports:type_name -> skiff.v1.EndpointPort
+	88,  // 136: skiff.v1.ServiceEndpoint.conditions:type_name -> skiff.v1.EndpointConditions
+	66,  // 137: skiff.v1.ServiceEndpoint.target_ref:type_name -> skiff.v1.ObjectReference
+	0,   // 138: skiff.v1.Job.metadata:type_name -> skiff.v1.ObjectMeta
+	91,  // 139: skiff.v1.Job.spec:type_name -> skiff.v1.JobSpec
+	95,  // 140: skiff.v1.Job.status:type_name -> skiff.v1.JobStatus
+	92,  // 141: skiff.v1.JobSpec.pod_failure_policy:type_name -> skiff.v1.PodFailurePolicy
+	3,   // 142: skiff.v1.JobSpec.selector:type_name -> skiff.v1.LabelSelector
+	55,  // 143: skiff.v1.JobSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	93,  // 144: skiff.v1.PodFailurePolicy.rules:type_name -> skiff.v1.PodFailurePolicyRule
+	94,  // 145: skiff.v1.PodFailurePolicyRule.on_exit_codes:type_name -> skiff.v1.PodFailurePolicyOnExitCodesRequirement
+	5,   // 146: skiff.v1.JobStatus.conditions:type_name -> skiff.v1.Condition
+	110, // 147: skiff.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
+	110, // 148: skiff.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
+	96,  // 149: skiff.v1.JobStatus.uncounted_terminated_pods:type_name -> skiff.v1.UncountedTerminatedPods
+	150, // [150:150] is the sub-list for method output_type
+	150, // [150:150] is the sub-list for method input_type
+	150, // [150:150] is the sub-list for extension type_name
+	150, // [150:150] is the sub-list for extension extendee
+	0,   // [0:150] is the sub-list for field type_name
 }
 
 func init() { file_skiff_v1_objects_proto_init() }
@@ -7139,32 +7555,34 @@ func file_skiff_v1_objects_proto_init() {
 	}
 	file_skiff_v1_objects_proto_msgTypes[15].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[16].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[25].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[26].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[32].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[49].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[53].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[56].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[31].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[37].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[54].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[58].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[59].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[62].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[61].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[63].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[65].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[64].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[67].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[68].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[69].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[70].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[71].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[72].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[73].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[74].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[75].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[76].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[86].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[78].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[79].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[81].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[91].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_skiff_v1_objects_proto_rawDesc), len(file_skiff_v1_objects_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   105,
+			NumMessages:   110,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
