@@ -84,7 +84,7 @@ func (a *Agent) initContainerStatuses(pod *skiffv1.Pod, st *podState, insts map[
 			s.RestartCount = int32(cur.attempt)
 			s.State = stateOf(cur.state, cs.killedBy)
 			if prev := previous(list); prev != nil {
-				s.LastState = stateOf(prev.state, "")
+				s.LastState = stateOf(prev.state, cs.prevKilledBy)
 			}
 		}
 		switch {

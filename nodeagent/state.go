@@ -59,8 +59,9 @@ type containerState struct {
 	// probes wait for it.
 	startup probeState
 	started bool
-	// killedBy is why the agent stopped the current instance (liveness).
-	killedBy string
+	// killedBy is why the agent stopped the current instance (a probe,
+	// a postStart hook); prevKilledBy, the previous instance.
+	killedBy, prevKilledBy string
 }
 
 type probeState struct {

@@ -67,7 +67,7 @@ func (a *Agent) podStatus(pod *skiffv1.Pod, st *podState, insts map[string][]ins
 			out.RestartCount = int32(cur.attempt)
 			out.State = stateOf(cur.state, cs.killedBy)
 			if prev := previous(list); prev != nil {
-				out.LastState = stateOf(prev.state, "")
+				out.LastState = stateOf(prev.state, cs.prevKilledBy)
 			}
 		}
 		switch {

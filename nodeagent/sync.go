@@ -260,7 +260,7 @@ func (a *Agent) startContainer(ctx context.Context, pod *skiffv1.Pod, c *skiffv1
 		return err
 	}
 	cs.waitingReason, cs.waitingMessage = "", ""
-	cs.killedBy = ""
+	cs.killedBy, cs.prevKilledBy = "", cs.killedBy
 	cs.probeAttempt = attempt
 	cs.resetProbes(c)
 	if attempt > 0 {
