@@ -29,6 +29,8 @@ func TestInitContainersRunInOrder(t *testing.T) {
 	p.Spec.Volumes = []*skiffv1.PodVolume{{Name: "work", EmptyDir: &skiffv1.EmptyDirSource{}}}
 	mount := []*skiffv1.VolumeMount{{Name: "work", MountPath: "/work"}}
 	p.Spec.Containers[0].VolumeMounts = mount
+	p.Spec.Containers[0].StartupProbe = &skiffv1.Probe{Exec: &skiffv1.ExecAction{Command: []string{"test", "-f", "/work/log"}}, PeriodSeconds: 1}
+	p.Spec.Containers[0].Lifecycle = &skiffv1.Lifecycle{PostStart: &skiffv1.LifecycleHandler{Exec: &skiffv1.ExecAction{Command: []string{"sh", "-c", "echo postStart >> /work/log"}}}}
 	first := h.shContainer("first", `sleep 1; echo "first $WHO" >> /work/log`)
 	first.Env = []*skiffv1.EnvVar{{Name: "WHO", Value: "from-env"}}
 	second := h.shContainer("second", `test -s /work/log && echo second >> /work/log`)
@@ -48,12 +50,12 @@ func TestInitContainersRunInOrder(t *testing.T) {
 	var b []byte
 	for time.Now().Before(deadline) {
 		b, _ = os.ReadFile(log)
-		if strings.Contains(string(b), "main") {
+		if strings.Contains(string(b), "main") && strings.Contains(string(b), "postStart") {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if string(b) != "first from-env\nsecond\nmain\n" {
+	if got := string(b); got != "first from-env\nsecond\nmain\npostStart\n" && got != "first from-env\nsecond\npostStart\nmain\n" {
 		t.Fatalf("log %q: want the init containers in order, then the container", b)
 	}
 }
