@@ -37,6 +37,11 @@ func (a *Agent) postStart(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.Cont
 	if err == nil {
 		return nil
 	}
+	if ctx.Err() != nil {
+		// The agent is stopping, not the hook failing: the container
+		// keeps running for the next agent.
+		return ctx.Err()
+	}
 	msg := fmt.Sprintf("PostStartHook failed: %v", err)
 	cs.killedBy = msg
 	a.event(ctx, pod, "Warning", "FailedPostStartHook", fmt.Sprintf("Container %s: %s", c.Name, msg))
