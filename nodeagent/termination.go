@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/skiff-sh/skiff/nodeagent/runtime"
@@ -36,6 +37,11 @@ func (a *Agent) withTerminationLog(pod *skiffv1.Pod, c *skiffv1.Container, attem
 	if c.TerminationMessagePath == "" {
 		return mounts, nil
 	}
+	// A privileged container's /dev is the host's: the mount point would
+	// be made there. Its message is read only from a path elsewhere.
+	if c.GetSecurityContext().GetPrivileged() && underDev(c.TerminationMessagePath) {
+		return mounts, nil
+	}
 	path := a.terminationLogFile(pod.Metadata.Uid, c.Name, attempt)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, err
@@ -48,6 +54,11 @@ func (a *Agent) withTerminationLog(pod *skiffv1.Pod, c *skiffv1.Container, attem
 		return nil, err
 	}
 	return append(mounts, runtime.Mount{Source: path, Destination: c.TerminationMessagePath}), nil
+}
+
+func underDev(p string) bool {
+	p = filepath.Clean(p)
+	return p == "/dev" || strings.HasPrefix(p, "/dev/")
 }
 
 // addTerminationMessages fills in the message of every exited instance the
