@@ -92,7 +92,7 @@ func TestLifecycleHooks(t *testing.T) {
 	h := newHarness(t)
 	out := t.TempDir()
 	p := h.pod("hooks", `trap 'echo term >> /out/log; exit 0' TERM; while true; do sleep 0.1; done`)
-	p.Spec.TerminationGracePeriodSeconds = int64p(10)
+	p.Spec.TerminationGracePeriodSeconds = int64p(5)
 	p.Spec.Volumes = []*skiffv1.PodVolume{{Name: "out", HostPath: &skiffv1.HostPathSource{Path: out}}}
 	mount := []*skiffv1.VolumeMount{{Name: "out", MountPath: "/out"}}
 	main := p.Spec.Containers[0]
@@ -101,16 +101,23 @@ func TestLifecycleHooks(t *testing.T) {
 		PostStart: &skiffv1.LifecycleHandler{Exec: &skiffv1.ExecAction{Command: []string{"sh", "-c", "echo poststart >> /out/log"}}},
 		PreStop:   &skiffv1.LifecycleHandler{Exec: &skiffv1.ExecAction{Command: []string{"sh", "-c", "echo prestop >> /out/log"}}},
 	}
-	// A one-response HTTP server that writes down each request.
-	// (stdin stays open a moment so nc reads the request before it ends)
-	web := h.shContainer("web", `while true; do { printf 'HTTP/1.0 200 OK\r\n\r\nok'; sleep 1; } | nc -l -p 8080 >> /out/requests; done`)
+	// busybox httpd with a CGI script that writes down each request.
+	cgi := filepath.Join(out, "www", "cgi-bin")
+	if err := os.MkdirAll(cgi, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := "#!/bin/sh\necho \"$REQUEST_METHOD $REQUEST_URI $HTTP_X_SKIFF_TEST\" >> /out/requests\necho 'Content-Type: text/plain'\necho\necho ok\n"
+	if err := os.WriteFile(filepath.Join(cgi, "drain"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	web := h.shContainer("web", `exec httpd -f -p 8080 -h /out/www`)
 	web.VolumeMounts = mount
+	web.ReadinessProbe = &skiffv1.Probe{TcpSocket: &skiffv1.TCPSocketAction{Port: 8080}, PeriodSeconds: 1}
 	web.Lifecycle = &skiffv1.Lifecycle{PreStop: &skiffv1.LifecycleHandler{HttpGet: &skiffv1.HTTPGetAction{
-		Path: "/drain", Port: 8080, HttpHeaders: []*skiffv1.HTTPHeader{{Name: "X-Skiff-Test", Value: "yes"}}}}}
+		Path: "/cgi-bin/drain", Port: 8080, HttpHeaders: []*skiffv1.HTTPHeader{{Name: "X-Skiff-Test", Value: "yes"}}}}}
 	p.Spec.Containers = append(p.Spec.Containers, web)
 	h.create(p)
 	h.waitPod("hooks", "ready", ready)
-	time.Sleep(time.Second) // nc listens
 	if b, _ := os.ReadFile(filepath.Join(out, "log")); string(b) != "poststart\n" {
 		t.Fatalf("log %q before deletion: want the postStart hook's line", b)
 	}
@@ -123,8 +130,8 @@ func TestLifecycleHooks(t *testing.T) {
 		t.Fatalf("log %q: want postStart, then preStop before SIGTERM", b)
 	}
 	req, _ := os.ReadFile(filepath.Join(out, "requests"))
-	if !strings.Contains(string(req), "GET /drain") || !strings.Contains(string(req), "X-Skiff-Test: yes") {
-		t.Fatalf("requests the pod got:\n%s\nwant the preStop GET /drain with its header", req)
+	if string(req) != "GET /cgi-bin/drain yes\n" {
+		t.Fatalf("requests the pod got: %q; want the preStop GET with its header", req)
 	}
 }
 
