@@ -29,7 +29,7 @@ func TestInitContainersRunInOrder(t *testing.T) {
 	p.Spec.Volumes = []*skiffv1.PodVolume{{Name: "work", EmptyDir: &skiffv1.EmptyDirSource{}}}
 	mount := []*skiffv1.VolumeMount{{Name: "work", MountPath: "/work"}}
 	p.Spec.Containers[0].VolumeMounts = mount
-	p.Spec.Containers[0].StartupProbe = &skiffv1.Probe{Exec: &skiffv1.ExecAction{Command: []string{"test", "-f", "/work/log"}}, PeriodSeconds: 1}
+	p.Spec.Containers[0].StartupProbe = &skiffv1.Probe{Exec: &skiffv1.ExecAction{Command: []string{"test", "-f", "/work/log"}}, PeriodSeconds: 1, TimeoutSeconds: 10}
 	p.Spec.Containers[0].Lifecycle = &skiffv1.Lifecycle{PostStart: &skiffv1.LifecycleHandler{Exec: &skiffv1.ExecAction{Command: []string{"sh", "-c", "echo postStart >> /work/log"}}}}
 	first := h.shContainer("first", `sleep 1; echo "first $WHO" >> /work/log`)
 	first.Env = []*skiffv1.EnvVar{{Name: "WHO", Value: "from-env"}}
@@ -153,17 +153,18 @@ func TestPostStartFailureRestarts(t *testing.T) {
 
 // The startup probe holds the liveness probe back: a slow starter whose
 // liveness probe would fail at first is not restarted. One that never
-// starts is.
+// starts is. (Exec probes get 10 s: under the race detector an exec takes
+// seconds.)
 func TestStartupProbeGatesLiveness(t *testing.T) {
 	h := newHarness(t)
 	started := &skiffv1.ExecAction{Command: []string{"test", "-f", "/tmp/started"}}
 	slow := h.pod("slow", `sleep 3; touch /tmp/started; sleep 1000`)
-	slow.Spec.Containers[0].StartupProbe = &skiffv1.Probe{Exec: started, PeriodSeconds: 1, FailureThreshold: 60}
-	slow.Spec.Containers[0].LivenessProbe = &skiffv1.Probe{Exec: started, PeriodSeconds: 1, FailureThreshold: 1}
+	slow.Spec.Containers[0].StartupProbe = &skiffv1.Probe{Exec: started, PeriodSeconds: 1, TimeoutSeconds: 10, FailureThreshold: 60}
+	slow.Spec.Containers[0].LivenessProbe = &skiffv1.Probe{Exec: started, PeriodSeconds: 1, TimeoutSeconds: 10, FailureThreshold: 1}
 	h.create(slow)
 	never := h.pod("never-starts", `sleep 1000`)
 	never.Spec.TerminationGracePeriodSeconds = int64p(1)
-	never.Spec.Containers[0].StartupProbe = &skiffv1.Probe{Exec: started, PeriodSeconds: 1, FailureThreshold: 2}
+	never.Spec.Containers[0].StartupProbe = &skiffv1.Probe{Exec: started, PeriodSeconds: 1, TimeoutSeconds: 10, FailureThreshold: 2}
 	h.create(never)
 
 	got := h.waitPod("slow", "started and ready", func(p *skiffv1.Pod) bool {
