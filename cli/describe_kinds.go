@@ -28,8 +28,14 @@ func (d *describer) pod(p *skiffv1.Pod) {
 	d.kv(0, "IP", orNone(st.GetPodIp()))
 	d.kv(0, "Restart Policy", orDefault(spec.GetRestartPolicy(), "Always"))
 	statuses := map[string]*skiffv1.ContainerStatus{}
-	for _, cs := range st.GetContainerStatuses() {
+	for _, cs := range append(append([]*skiffv1.ContainerStatus(nil), st.GetInitContainerStatuses()...), st.GetContainerStatuses()...) {
 		statuses[cs.GetName()] = cs
+	}
+	if len(spec.GetInitContainers()) > 0 {
+		d.head(0, "Init Containers")
+		for _, c := range spec.GetInitContainers() {
+			d.container(c, statuses[c.GetName()])
+		}
 	}
 	d.head(0, "Containers")
 	for _, c := range spec.GetContainers() {
@@ -86,6 +92,10 @@ func (d *describer) container(c *skiffv1.Container, cs *skiffv1.ContainerStatus)
 	if rp := c.GetReadinessProbe(); rp != nil {
 		d.kv(2, "Readiness", probe(rp))
 	}
+	if sp := c.GetStartupProbe(); sp != nil {
+		d.kv(2, "Startup", probe(sp))
+	}
+	d.hooks(2, c.GetLifecycle())
 	d.envFrom(2, c.GetEnvFrom())
 	if len(c.GetEnv()) == 0 {
 		d.kv(2, "Environment", "<none>")
@@ -385,7 +395,9 @@ func probe(p *skiffv1.Probe) string {
 	case p.GetExec() != nil:
 		what = "exec [" + strings.Join(p.GetExec().GetCommand(), " ") + "]"
 	case p.GetHttpGet() != nil:
-		what = fmt.Sprintf("http-get :%d%s", p.GetHttpGet().GetPort(), p.GetHttpGet().GetPath())
+		what = httpGetAction(p.GetHttpGet())
+	case p.GetGrpc() != nil:
+		what = fmt.Sprintf("grpc <pod>:%d %s", p.GetGrpc().GetPort(), p.GetGrpc().GetService())
 	case p.GetTcpSocket() != nil:
 		what = fmt.Sprintf("tcp-socket :%d", p.GetTcpSocket().GetPort())
 	default:

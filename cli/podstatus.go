@@ -23,6 +23,10 @@ func summarizePod(p *skiffv1.Pod) podSummary {
 	}
 	hasRunning := false
 	cs := st.GetContainerStatuses()
+	if r, initializing := initReason(p, &s); initializing {
+		// As kubectl: while init containers run, they are the status.
+		reason, cs = r, nil
+	}
 	// Backwards, so the first container's state is the one shown, as kubectl.
 	for i := len(cs) - 1; i >= 0; i-- {
 		c := cs[i]
@@ -58,4 +62,30 @@ func summarizePod(p *skiffv1.Pod) podSummary {
 	}
 	s.status = reason
 	return s
+}
+
+// initReason is the status of a pod whose init containers have not all
+// succeeded: Init:N/M, or Init: and what stops the first unfinished one
+// (Init:CrashLoopBackOff, Init:Error, Init:ExitCode:1).
+func initReason(p *skiffv1.Pod, s *podSummary) (string, bool) {
+	n := len(p.GetSpec().GetInitContainers())
+	for i, c := range p.GetStatus().GetInitContainerStatuses() {
+		s.restarts += int(c.GetRestartCount())
+		t, w := c.GetState().GetTerminated(), c.GetState().GetWaiting()
+		switch {
+		case t != nil && t.GetExitCode() == 0 && t.GetSignal() == 0:
+			continue
+		case t != nil && t.GetReason() != "":
+			return "Init:" + t.GetReason(), true
+		case t != nil && t.GetSignal() != 0:
+			return fmt.Sprintf("Init:Signal:%d", t.GetSignal()), true
+		case t != nil:
+			return fmt.Sprintf("Init:ExitCode:%d", t.GetExitCode()), true
+		case w != nil && w.GetReason() != "" && w.GetReason() != "PodInitializing":
+			return "Init:" + w.GetReason(), true
+		default:
+			return fmt.Sprintf("Init:%d/%d", i, n), true
+		}
+	}
+	return "", false
 }

@@ -210,7 +210,9 @@ func (a *Agent) dispatch(p *skiffv1.Pod) {
 			default:
 			}
 			a.mu.Unlock()
-			if late != nil && !w.stopped() {
+			// A pod gone from the API stays gone: a late update of it is
+			// older than its deletion and would start it again.
+			if late != nil && !w.stopped() && !w.removed() {
 				a.dispatch(late)
 			}
 		}()

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -21,6 +23,10 @@ type fakeRuntime struct {
 	containers map[string]*runtime.State
 	sandboxes  map[string]runtime.Sandbox
 	stopped    []string // IDs, in the order Stop was called
+	// execCodes is the exit code of an exec by its command's first word
+	// (0 when absent); calls logs "exec ID CMD…" and "stop ID" in order.
+	execCodes map[string]int
+	calls     []string
 }
 
 func newFakeRuntime() *fakeRuntime {
@@ -99,6 +105,7 @@ func (f *fakeRuntime) Stop(_ context.Context, id string, sig syscall.Signal, _ t
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.stopped = append(f.stopped, id)
+	f.calls = append(f.calls, "stop "+id)
 	c, ok := f.containers[id]
 	if !ok {
 		return runtime.ErrNotFound
@@ -200,7 +207,30 @@ func (f *fakeRuntime) state(id string) (runtime.State, bool) {
 
 func (f *fakeRuntime) Stats(string) (runtime.Stats, error) { return runtime.Stats{}, nil }
 
-func (f *fakeRuntime) Exec(context.Context, string, runtime.ExecSpec) (int, error) { return 0, nil }
+func (f *fakeRuntime) Exec(_ context.Context, id string, spec runtime.ExecSpec) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, strings.Join(append([]string{"exec", id}, spec.Command...), " "))
+	if len(spec.Command) == 0 {
+		return 0, nil
+	}
+	return f.execCodes[spec.Command[0]], nil
+}
+
+func (f *fakeRuntime) setExecCode(cmd string, code int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.execCodes == nil {
+		f.execCodes = map[string]int{}
+	}
+	f.execCodes[cmd] = code
+}
+
+func (f *fakeRuntime) callLog() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
+}
 
 func (f *fakeRuntime) Close() error { return nil }
 

@@ -3,6 +3,8 @@ package nodeagent
 import (
 	"context"
 	"time"
+
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
 // gcImages removes images no pod of this node uses, least recently used
@@ -10,7 +12,7 @@ import (
 func (a *Agent) gcImages(context.Context, time.Time) {
 	var inUse []string
 	for _, p := range a.pods.List() {
-		for _, c := range p.GetSpec().GetContainers() {
+		for _, c := range append(append([]*skiffv1.Container(nil), p.GetSpec().GetInitContainers()...), p.GetSpec().GetContainers()...) {
 			inUse = append(inUse, c.Image)
 		}
 	}

@@ -42,6 +42,13 @@ func (s *podIOServer) findContainer(namespace, podName, container string) (*skif
 			c = pc
 		}
 	}
+	// An init container is chosen by name only, as with kubectl.
+	for _, pc := range pod.Spec.InitContainers {
+		names = append(names, pc.Name)
+		if pc.Name == container && container != "" {
+			c = pc
+		}
+	}
 	if c == nil {
 		if container == "" {
 			return nil, nil, nil, status.Errorf(codes.InvalidArgument, "pod %s has several containers; choose one with -c: %s", podName, strings.Join(names, ", "))

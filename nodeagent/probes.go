@@ -4,25 +4,34 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/skiff-sh/skiff/nodeagent/runtime"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
-// probe runs a running container's liveness and readiness probes when they
-// are due. A liveness failure past its threshold stops the container, and
-// the restart policy takes it from there; stopped reports that.
+// probe runs a running container's startup, liveness and readiness probes
+// when they are due. Until the startup probe succeeds the other two wait.
+// A liveness or startup failure past its threshold stops the container,
+// and the restart policy takes it from there; stopped reports that.
 func (a *Agent) probe(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.Container, in *instance, cs *containerState, podIP string) (stopped bool) {
 	if cs.probeAttempt != in.attempt {
 		cs.probeAttempt = in.attempt
-		cs.liveness, cs.readiness, cs.ready = probeState{}, probeState{}, false
+		cs.resetProbes(c)
+	}
+	if !cs.started {
+		ok, ran := a.runProbe(ctx, c.StartupProbe, &cs.startup, in, podIP)
+		switch {
+		case ran && ok:
+			cs.started = true
+		case ran && cs.startup.failures >= int(c.StartupProbe.FailureThreshold):
+			return a.killUnhealthy(ctx, pod, c, in, cs, podIP, "Startup", c.StartupProbe, cs.startup.failures)
+		default:
+			return false
+		}
 	}
 	if c.ReadinessProbe == nil {
 		cs.ready = true
@@ -41,18 +50,29 @@ func (a *Agent) probe(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.Containe
 	if !ran || ok || cs.liveness.failures < int(c.LivenessProbe.FailureThreshold) {
 		return false
 	}
-	cs.killedBy = "Liveness probe failed"
-	a.event(ctx, pod, "Warning", "Unhealthy", fmt.Sprintf("Liveness probe failed %d times; restarting container %s", cs.liveness.failures, c.Name))
+	return a.killUnhealthy(ctx, pod, c, in, cs, podIP, "Liveness", c.LivenessProbe, cs.liveness.failures)
+}
+
+// killUnhealthy stops a container whose liveness or startup probe failed
+// too often, within the probe's grace period if it has one, else the
+// pod's.
+func (a *Agent) killUnhealthy(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.Container, in *instance, cs *containerState, podIP, kind string, p *skiffv1.Probe, failures int) bool {
+	cs.killedBy = kind + " probe failed"
+	a.event(ctx, pod, "Warning", "Unhealthy", fmt.Sprintf("%s probe failed %d times; restarting container %s", kind, failures, c.Name))
 	grace := time.Duration(pod.Spec.GetTerminationGracePeriodSeconds()) * time.Second
-	if err := a.runtime.Stop(ctx, in.state.ID, syscall.SIGTERM, grace); err != nil {
-		a.log.Warn("stop after liveness failure", "container", in.state.ID, "err", err)
+	if p.TerminationGracePeriodSeconds != nil {
+		grace = time.Duration(*p.TerminationGracePeriodSeconds) * time.Second
 	}
+	a.stopContainer(ctx, pod, c, in, podIP, grace)
 	return true
 }
 
 // runProbe runs p if its period has passed since the last run (and the
 // initial delay since the start). ran is false when it was not due.
 func (a *Agent) runProbe(ctx context.Context, p *skiffv1.Probe, st *probeState, in *instance, podIP string) (ok, ran bool) {
+	if p == nil {
+		return true, true
+	}
 	now := time.Now()
 	if now.Sub(in.state.StartedAt) < time.Duration(p.InitialDelaySeconds)*time.Second {
 		return false, false
@@ -100,27 +120,9 @@ func (a *Agent) check(ctx context.Context, p *skiffv1.Probe, in *instance, podIP
 		}
 		return conn.Close()
 	case p.HttpGet != nil:
-		url := fmt.Sprintf("http://%s%s", net.JoinHostPort(podIP, strconv.Itoa(int(p.HttpGet.Port))), p.HttpGet.Path)
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		hc := &http.Client{Timeout: timeout, Transport: &http.Transport{
-			DisableKeepAlives: true,
-			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-				return dialInNetNS(ctx, netns, network, addr)
-			},
-		}}
-		resp, err := hc.Do(req)
-		if err != nil {
-			return err
-		}
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		resp.Body.Close()
-		if resp.StatusCode < 200 || resp.StatusCode >= 400 {
-			return fmt.Errorf("HTTP %d", resp.StatusCode)
-		}
-		return nil
+		return httpGet(ctx, netns, podIP, p.HttpGet, timeout)
+	case p.Grpc != nil:
+		return grpcHealthCheck(ctx, netns, podIP, p.Grpc)
 	}
 	return fmt.Errorf("probe has no handler")
 }

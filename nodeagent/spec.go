@@ -27,6 +27,9 @@ func (a *Agent) containerSpec(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.
 	if err != nil {
 		return runtime.ContainerSpec{}, err
 	}
+	if mounts, err = a.withTerminationLog(pod, c, attempt, mounts); err != nil {
+		return runtime.ContainerSpec{}, fmt.Errorf("container %s: termination message file: %w", c.Name, err)
+	}
 	sec, err := securityContext(pod, c, proc.User)
 	if err != nil {
 		return runtime.ContainerSpec{}, fmt.Errorf("container %s: %w", c.Name, err)

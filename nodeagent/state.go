@@ -24,6 +24,15 @@ type podState struct {
 	// one's exit), a sync uses it instead of reading the runtime again.
 	insts  map[string][]instance
 	steady bool
+	// termMessages are the termination messages of exited instances by
+	// container ID, read once each.
+	termMessages map[string]string
+	// initialized: every init container has succeeded; they are not run
+	// again for this pod.
+	initialized bool
+	// deadlineExceeded: activeDeadlineSeconds passed and the agent
+	// stopped the pod for good.
+	deadlineExceeded bool
 	// configRefreshed is when the ConfigMap and Secret volumes were last
 	// compared with their objects.
 	configRefreshed time.Time
@@ -46,13 +55,24 @@ type containerState struct {
 	liveness     probeState
 	readiness    probeState
 	ready        bool
-	// killedBy is why the agent stopped the current instance (liveness).
-	killedBy string
+	// started: the startup probe passed (or there is none); the other
+	// probes wait for it.
+	startup probeState
+	started bool
+	// killedBy is why the agent stopped the current instance (a probe,
+	// a postStart hook); prevKilledBy, the previous instance.
+	killedBy, prevKilledBy string
 }
 
 type probeState struct {
 	successes, failures int
 	lastRun             time.Time
+}
+
+// resetProbes starts the probes of a new instance of c afresh.
+func (c *containerState) resetProbes(spec *skiffv1.Container) {
+	c.liveness, c.readiness, c.startup, c.ready = probeState{}, probeState{}, probeState{}, false
+	c.started = spec.StartupProbe == nil
 }
 
 func newPodState() *podState { return &podState{containers: map[string]*containerState{}} }

@@ -55,6 +55,8 @@ func (a *Agent) podStatus(pod *skiffv1.Pod, st *podState, insts map[string][]ins
 	if s.StartTime == nil {
 		s.StartTime = timestamppb.Now()
 	}
+	var init initStatus
+	s.InitContainerStatuses, init = a.initContainerStatuses(pod, st, insts)
 	var running, restarting, succeeded, failed, waiting, ready int
 	for _, c := range pod.Spec.Containers {
 		cs := st.container(c.Name)
@@ -65,13 +67,13 @@ func (a *Agent) podStatus(pod *skiffv1.Pod, st *podState, insts map[string][]ins
 			out.RestartCount = int32(cur.attempt)
 			out.State = stateOf(cur.state, cs.killedBy)
 			if prev := previous(list); prev != nil {
-				out.LastState = stateOf(prev.state, "")
+				out.LastState = stateOf(prev.state, cs.prevKilledBy)
 			}
 		}
 		switch {
 		case out.State.GetRunning() != nil && cs.waitingReason == "":
-			out.Started = true
-			out.Ready = cs.ready
+			out.Started = cs.started
+			out.Ready = cs.ready && cs.started
 			running++
 			if cs.ready {
 				ready++
@@ -93,11 +95,16 @@ func (a *Agent) podStatus(pod *skiffv1.Pod, st *podState, insts map[string][]ins
 				failed++
 			}
 		default:
-			out.State = &skiffv1.ContainerState{Waiting: &skiffv1.ContainerStateWaiting{Reason: "ContainerCreating"}}
+			reason := "ContainerCreating"
+			if !init.done {
+				reason = "PodInitializing"
+			}
+			out.State = &skiffv1.ContainerState{Waiting: &skiffv1.ContainerStateWaiting{Reason: reason}}
 			waiting++
 		}
 		s.ContainerStatuses = append(s.ContainerStatuses, out)
 	}
+	a.addTerminationMessages(pod, st, insts, s)
 	n := len(pod.Spec.Containers)
 	switch {
 	case running > 0 || restarting > 0:
@@ -111,10 +118,18 @@ func (a *Agent) podStatus(pod *skiffv1.Pod, st *podState, insts map[string][]ins
 	default:
 		s.Phase = skiffv1.PodFailed
 	}
+	switch {
+	case st.deadlineExceeded:
+		s.Phase, s.Reason, s.Message = skiffv1.PodFailed, "DeadlineExceeded", deadlineMessage
+	case init.failed:
+		s.Phase = skiffv1.PodFailed
+	case !init.done:
+		s.Phase = skiffv1.PodPending
+	}
 	allReady := ready == n && n > 0
 	conds := append([]*skiffv1.Condition(nil), old.GetConditions()...)
 	now := time.Now()
-	skiffv1.SetCondition(&conds, podCondition(skiffv1.PodInitialized, true), now)
+	skiffv1.SetCondition(&conds, initializedCondition(init, s.InitContainerStatuses), now)
 	skiffv1.SetCondition(&conds, podCondition(skiffv1.ContainersReady, allReady), now)
 	skiffv1.SetCondition(&conds, podCondition(skiffv1.PodReady, allReady), now)
 	s.Conditions = conds

@@ -47,9 +47,18 @@ func (a *Agent) syncPod(ctx context.Context, pod *skiffv1.Pod, st *podState) (do
 		}
 		st.sandboxReady = true
 	}
-	acted := false
 	a.refreshConfigVolumes(ctx, pod, st)
+	acted := a.enforceActiveDeadline(ctx, pod, st, insts)
+	initialized := false
+	if !st.deadlineExceeded {
+		var changed bool
+		initialized, changed = a.syncInitContainers(ctx, pod, insts, st)
+		acted = acted || changed
+	}
 	for _, c := range pod.Spec.Containers {
+		if !initialized {
+			break
+		}
 		changed, err := a.syncContainer(ctx, pod, c, insts[c.Name], st)
 		if err != nil {
 			a.log.Debug("container sync", "pod", client.KeyOf(pod), "container", c.Name, "err", err)
@@ -170,11 +179,17 @@ func writeFileIfChanged(path string, data []byte) error {
 // syncContainer starts, restarts or probes one container. changed reports
 // whether it started or stopped one (or tried to).
 func (a *Agent) syncContainer(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.Container, list []instance, st *podState) (changed bool, err error) {
+	return a.syncContainerWithPolicy(ctx, pod, c, list, st, pod.Spec.RestartPolicy)
+}
+
+// syncContainerWithPolicy is syncContainer under a given restart policy:
+// an init container's differs from the pod's.
+func (a *Agent) syncContainerWithPolicy(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.Container, list []instance, st *podState, policy string) (changed bool, err error) {
 	cs := st.container(c.Name)
 	cur := latest(list)
 	if cur != nil && cur.state.Status == runtime.StatusCreated {
 		// Created but never started (the agent stopped in between).
-		return true, a.startContainer(ctx, pod, c, cur.attempt, list[:len(list)-1], cs)
+		return true, a.startContainer(ctx, pod, c, cur.attempt, list[:len(list)-1], cs, st.podIP)
 	}
 	if running(cur) {
 		cs.waitingReason, cs.waitingMessage = "", ""
@@ -185,7 +200,7 @@ func (a *Agent) syncContainer(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.
 	}
 	attempt := 0
 	if cur != nil {
-		if !shouldRestart(pod.Spec.RestartPolicy, cur.state) {
+		if !shouldRestart(policy, cur.state) {
 			cs.waitingReason, cs.waitingMessage = "", ""
 			return false, nil
 		}
@@ -208,7 +223,7 @@ func (a *Agent) syncContainer(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.
 			return false, nil
 		}
 	}
-	return true, a.startContainer(ctx, pod, c, attempt, list, cs)
+	return true, a.startContainer(ctx, pod, c, attempt, list, cs, st.podIP)
 }
 
 // shouldRestart applies the pod's restart policy to an exited container.
@@ -223,7 +238,7 @@ func shouldRestart(policy string, s runtime.State) bool {
 	return true
 }
 
-func (a *Agent) startContainer(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.Container, attempt int, older []instance, cs *containerState) error {
+func (a *Agent) startContainer(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.Container, attempt int, older []instance, cs *containerState, podIP string) error {
 	if cs.waitingReason == "" || cs.waitingReason == "CrashLoopBackOff" {
 		cs.waitingReason, cs.waitingMessage = "ContainerCreating", ""
 	}
@@ -266,13 +281,14 @@ func (a *Agent) startContainer(ctx context.Context, pod *skiffv1.Pod, c *skiffv1
 		return err
 	}
 	cs.waitingReason, cs.waitingMessage = "", ""
-	cs.killedBy = ""
-	cs.liveness, cs.readiness, cs.ready = probeState{}, probeState{}, false
+	cs.killedBy, cs.prevKilledBy = "", cs.killedBy
+	cs.probeAttempt = attempt
+	cs.resetProbes(c)
 	if attempt > 0 {
 		a.metrics.restarts.Inc()
 	}
 	a.event(ctx, pod, "Normal", "Started", fmt.Sprintf("Started container %s", c.Name))
-	return nil
+	return a.postStart(ctx, pod, c, spec.ID, attempt, cs, podIP)
 }
 
 // terminatePod stops a pod being deleted — SIGTERM, its grace period,
@@ -280,6 +296,9 @@ func (a *Agent) startContainer(ctx context.Context, pod *skiffv1.Pod, c *skiffv1
 func (a *Agent) terminatePod(ctx context.Context, pod *skiffv1.Pod) error {
 	grace := time.Duration(pod.Metadata.DeletionGracePeriodSeconds) * time.Second
 	a.event(ctx, pod, "Normal", "Killing", fmt.Sprintf("Stopping pod (grace period %s)", grace))
+	if insts, err := a.instancesOf(pod.Metadata.Uid); err == nil {
+		grace = a.preStopAll(ctx, pod, insts, pod.GetStatus().GetPodIp(), grace)
+	}
 	if err := a.teardownPod(ctx, pod.Metadata.Uid, grace); err != nil {
 		return err
 	}

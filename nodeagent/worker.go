@@ -46,6 +46,16 @@ func (w *podWorker) update(p *skiffv1.Pod) {
 
 func (w *podWorker) remove() { w.goneOnce.Do(func() { close(w.gone) }) }
 
+// removed reports whether the pod left the API.
+func (w *podWorker) removed() bool {
+	select {
+	case <-w.gone:
+		return true
+	default:
+		return false
+	}
+}
+
 // stopped reports whether the agent told the worker to stop.
 func (w *podWorker) stopped() bool {
 	select {

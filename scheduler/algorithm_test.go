@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
@@ -179,5 +181,22 @@ func TestScheduleRespectsEveryFilter(t *testing.T) {
 	want := "0/6 nodes are available: 2 node(s) didn't match Pod's node selector, 1 node(s) didn't have free ports for the requested pod ports, 1 node(s) had volume node affinity conflict, 1 node(s) were not ready, 1 node(s) were unschedulable."
 	if err == nil || err.Error() != want {
 		t.Fatalf("\n got %v\nwant %s", err, want)
+	}
+}
+
+// A pod's effective request is the larger of its containers' sum and its
+// largest init container's, as in Kubernetes.
+func TestInitContainersEffectiveRequest(t *testing.T) {
+	p := testPod("p", "500m", "1Gi")
+	big := proto.Clone(p.Spec.Containers[0]).(*skiffv1.Container)
+	big.Name, big.Resources.Requests = "setup", map[string]string{"cpu": "2", "memory": "512Mi"}
+	p.Spec.InitContainers = []*skiffv1.Container{big}
+	pi := NewPodInfo(p)
+	if pi.Requests.MilliCPU != 2000 || pi.Requests.Memory != 1<<30 {
+		t.Fatalf("requests %+v: want 2 cpu (the init container's) and 1Gi (the containers')", pi.Requests)
+	}
+	_, err := NewAlgorithm(AlgorithmOptions{}).Schedule(pi, []*NodeInfo{nodeWith(testNode("a", "1", "4Gi"))}, fakeCluster{})
+	if err == nil {
+		t.Fatal("a 1-cpu node took a pod whose init container asks 2")
 	}
 }

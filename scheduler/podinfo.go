@@ -86,6 +86,17 @@ func NewPodInfo(pod *skiffv1.Pod) *PodInfo {
 		}
 	}
 	pi.Requests.Pods = 1
+	// Init containers run one at a time before the others: the pod needs
+	// the most any one of them asks, if that is more than the sum of the
+	// containers (Kubernetes' effective request).
+	var initCPU, initMem int64
+	for _, c := range pod.GetSpec().GetInitContainers() {
+		cpu, mem, err := containerRequests(c)
+		if err != nil && pi.Invalid == nil {
+			pi.Invalid = fmt.Errorf("init container %q: %w", c.GetName(), err)
+		}
+		initCPU, initMem = max(initCPU, cpu), max(initMem, mem)
+	}
 	for _, c := range pod.GetSpec().GetContainers() {
 		cpu, mem, err := containerRequests(c)
 		if err != nil && pi.Invalid == nil {
@@ -103,6 +114,8 @@ func NewPodInfo(pod *skiffv1.Pod) *PodInfo {
 			}
 		}
 	}
+	pi.Requests.MilliCPU = max(pi.Requests.MilliCPU, initCPU)
+	pi.Requests.Memory = max(pi.Requests.Memory, initMem)
 	pi.NonZero = pi.Requests
 	if pi.NonZero.MilliCPU == 0 {
 		pi.NonZero.MilliCPU = defaultScoreMilliCPU

@@ -182,7 +182,8 @@ func DefaultPodSpec(s *skiffv1.PodSpec) {
 		g := int64(DefaultGracePeriodSeconds)
 		s.TerminationGracePeriodSeconds = &g
 	}
-	for _, c := range s.Containers {
+	for _, c := range append(append([]*skiffv1.Container(nil), s.InitContainers...), s.Containers...) {
+		defaultContainerLifecycle(c)
 		if c.ImagePullPolicy == "" {
 			c.ImagePullPolicy = "IfNotPresent"
 			if imageTag(c.Image) == "latest" {
@@ -194,7 +195,7 @@ func DefaultPodSpec(s *skiffv1.PodSpec) {
 				p.Protocol = "TCP"
 			}
 		}
-		for _, pr := range []*skiffv1.Probe{c.LivenessProbe, c.ReadinessProbe} {
+		for _, pr := range []*skiffv1.Probe{c.LivenessProbe, c.ReadinessProbe, c.StartupProbe} {
 			if pr == nil {
 				continue
 			}

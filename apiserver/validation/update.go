@@ -16,6 +16,8 @@ func ValidateUpdate(old, obj skiffv1.Resource) error {
 		// Like Kubernetes, a pod's spec is fixed once created, except the
 		// images: anything else means a new pod.
 		a, b := clonePodSpec(prev.GetSpec()), clonePodSpec(o.GetSpec())
+		// A pod stored before a default was added compares as defaulted.
+		DefaultPodSpec(a)
 		for i := range a.Containers {
 			if i < len(b.Containers) {
 				a.Containers[i].Image = b.Containers[i].Image

@@ -188,8 +188,8 @@ func validatePodSpec(e *errs, path string, s *skiffv1.PodSpec) {
 	}
 	names := map[string]bool{}
 	hostPorts := map[string]bool{}
-	for i, c := range s.Containers {
-		p := idx(path+".containers", i)
+	for _, pc := range containersWithPaths(path, s) {
+		p, c := pc.path, pc.c
 		checkLabel(e, p+".name", c.Name)
 		if names[c.Name] {
 			e.add(p+".name", "%q is used by another container; container names must be unique", c.Name)
@@ -247,7 +247,9 @@ func validatePodSpec(e *errs, path string, s *skiffv1.PodSpec) {
 		}
 		validateProbe(e, p+".livenessProbe", c.LivenessProbe)
 		validateProbe(e, p+".readinessProbe", c.ReadinessProbe)
+		validateLifecycleFields(e, p, c, pc.init)
 	}
+	validatePodLifecycle(e, path, s)
 	checkOneOf(e, path+".restartPolicy", s.RestartPolicy, "Always", "OnFailure", "Never")
 	if g := s.TerminationGracePeriodSeconds; g != nil && *g < 0 {
 		e.add(path+".terminationGracePeriodSeconds", "must not be negative")
@@ -331,10 +333,17 @@ func validateProbe(e *errs, path string, p *skiffv1.Probe) {
 	}
 	if p.HttpGet != nil {
 		handlers++
-		checkPort(e, path+".httpGet.port", p.HttpGet.Port, true)
+		validateHTTPGet(e, path+".httpGet", p.HttpGet)
+	}
+	if p.Grpc != nil {
+		handlers++
+		checkPort(e, path+".grpc.port", p.Grpc.Port, true)
 	}
 	if handlers != 1 {
-		e.add(path, "exactly one of exec, tcpSocket or httpGet must be set")
+		e.add(path, "exactly one of exec, tcpSocket, httpGet or grpc must be set")
+	}
+	if g := p.TerminationGracePeriodSeconds; g != nil && *g < 1 {
+		e.add(path+".terminationGracePeriodSeconds", "must be at least 1")
 	}
 	for _, f := range []struct {
 		name string

@@ -19,7 +19,7 @@ var metaUnsupported = []string{
 }
 
 var podSpecUnsupported = []string{
-	"initContainers", "ephemeralContainers", "activeDeadlineSeconds",
+	"ephemeralContainers",
 	"serviceAccountName", "serviceAccount",
 	"automountServiceAccountToken", "hostNetwork", "hostPID", "hostIPC", "hostUsers",
 	"shareProcessNamespace", "imagePullSecrets", "setHostnameAsFQDN",
@@ -45,12 +45,12 @@ var podSpecUnsupported = []string{
 	"volumes[].portworxVolume", "volumes[].scaleIO", "volumes[].storageos",
 }
 
-// containerUnsupported holds for containers (and, once they exist, init
-// containers).
+// containerUnsupported holds for containers and init containers.
 var containerUnsupported = []string{
 	"env[].valueFrom.fileKeyRef",
-	"startupProbe", "lifecycle",
-	"terminationMessagePath", "terminationMessagePolicy", "resizePolicy",
+	"lifecycle.postStart.tcpSocket", "lifecycle.preStop.tcpSocket", "lifecycle.stopSignal",
+	"lifecycle.postStart.httpGet.host", "lifecycle.preStop.httpGet.host",
+	"resizePolicy",
 	"restartPolicy", "restartPolicyRules", "volumeDevices", "stdinOnce",
 	"ports[].hostIP", "resources.claims",
 	"volumeMounts[].recursiveReadOnly", "volumeMounts[].mountPropagation",
@@ -62,8 +62,7 @@ var containerUnsupported = []string{
 
 // probeUnsupported holds for every probe of a container.
 var probeUnsupported = []string{
-	"grpc", "terminationGracePeriodSeconds",
-	"httpGet.host", "httpGet.scheme", "httpGet.httpHeaders", "tcpSocket.host",
+	"httpGet.host", "tcpSocket.host",
 }
 
 var serviceUnsupported = []string{
@@ -116,7 +115,7 @@ func unsupportedFields(kind string) map[string]bool {
 		add(prefix, podSpecUnsupported)
 		for _, c := range []string{"containers[].", "initContainers[]."} {
 			add(prefix+c, containerUnsupported)
-			for _, p := range []string{"livenessProbe.", "readinessProbe."} {
+			for _, p := range []string{"livenessProbe.", "readinessProbe.", "startupProbe."} {
 				add(prefix+c+p, probeUnsupported)
 			}
 		}

@@ -34,7 +34,7 @@ func (s *PodSpec) configRefs(kind Kind) []string {
 			out = append(out, n)
 		}
 	}
-	for _, c := range s.GetContainers() {
+	for _, c := range append(append([]*Container(nil), s.GetInitContainers()...), s.GetContainers()...) {
 		for _, e := range c.GetEnv() {
 			add(e.GetValueFrom().GetConfigMapKeyRef().GetName(), e.GetValueFrom().GetSecretKeyRef().GetName())
 		}
