@@ -188,6 +188,26 @@ func (a *serviceAllocator) assign(svc *skiffv1.Service) (chosen map[string]bool,
 	return chosen, nil
 }
 
+// assignFresh is assign that, when a range looks full, reads what etcd
+// holds once and tries again: another API server may have released values
+// this one still counts as taken.
+func (s *Server) assignFresh(ctx context.Context, svc *skiffv1.Service) (map[string]bool, error) {
+	try := proto.Clone(svc).(*skiffv1.Service)
+	chosen, err := s.services.assign(try)
+	if status.Code(err) == codes.ResourceExhausted {
+		if lerr := s.services.load(ctx, s.store); lerr != nil {
+			return nil, lerr
+		}
+		try = proto.Clone(svc).(*skiffv1.Service)
+		chosen, err = s.services.assign(try)
+	}
+	if err == nil {
+		proto.Reset(svc)
+		proto.Merge(svc, try)
+	}
+	return chosen, err
+}
+
 // heldError turns the claims another object holds into the error for the
 // user (a requested value) or marks them and says to try again (a value
 // the hint chose).
@@ -214,7 +234,7 @@ func (s *Server) heldError(ctx context.Context, claims []string, chosen map[stri
 func (s *Server) createService(ctx context.Context, svc *skiffv1.Service, r ref) (*skiffv1.Object, error) {
 	for attempt := 0; ; attempt++ {
 		try := proto.Clone(svc).(*skiffv1.Service)
-		chosen, err := s.services.assign(try)
+		chosen, err := s.assignFresh(ctx, try)
 		if err != nil {
 			return nil, toStatus(err, r)
 		}
@@ -278,7 +298,7 @@ func keepAllocated(cur, next *skiffv1.Service) error {
 func (s *Server) updateService(ctx context.Context, cur, next *skiffv1.Service, curRev int64) (skiffv1.Resource, error) {
 	for attempt := 0; ; attempt++ {
 		try := proto.Clone(next).(*skiffv1.Service)
-		chosen, err := s.services.assign(try)
+		chosen, err := s.assignFresh(ctx, try)
 		if err != nil {
 			return nil, err
 		}
