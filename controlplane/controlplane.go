@@ -36,6 +36,7 @@ type Config struct {
 	EtcdEndpoints []string
 	EtcdTLS       *tls.Config
 	ClusterCIDR   string
+	ServiceCIDR   string
 	// ClientConfig is where the command line's config (server address and,
 	// with TLS, an admin certificate) is written; empty skips it.
 	ClientConfig string
@@ -81,7 +82,7 @@ func Start(ctx context.Context, g *errgroup.Group, cfg Config) (*ControlPlane, e
 	usage := apiserver.NewUsageService(time.Minute)
 	acfg := apiserver.Config{
 		DataDir: cfg.DataDir, Listen: cfg.Listen, EtcdListen: cfg.EtcdListen,
-		EtcdEndpoints: cfg.EtcdEndpoints, EtcdTLS: cfg.EtcdTLS, ClusterCIDR: cfg.ClusterCIDR,
+		EtcdEndpoints: cfg.EtcdEndpoints, EtcdTLS: cfg.EtcdTLS, ClusterCIDR: cfg.ClusterCIDR, ServiceCIDR: cfg.ServiceCIDR,
 		Logger: log.With("component", "apiserver"), Registerer: cfg.Metrics,
 		RegisterServices: usage.Register,
 		RotateSecretKey:  cfg.RotateSecretKey,
