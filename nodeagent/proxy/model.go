@@ -52,7 +52,10 @@ func Desired(svcs []*skiffv1.Service, eps func(key string) (*skiffv1.Endpoints, 
 			continue
 		}
 		key := s.GetMetadata().GetNamespace() + "/" + s.GetMetadata().GetName()
-		ep, _ := eps(key)
+		ep, ok := eps(key)
+		if !ok {
+			ep = nil
+		}
 		nodePort := s.GetSpec().GetType() == skiffv1.ServiceTypeNodePort
 		for _, p := range s.GetSpec().GetPorts() {
 			proto, ok := protocolNumber(p.GetProtocol())
