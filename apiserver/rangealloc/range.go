@@ -2,7 +2,6 @@ package rangealloc
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"net/netip"
 	"sync"
 )
@@ -19,10 +18,10 @@ type Range struct {
 	next int
 }
 
-// New makes a range of size values, all free; the search starts at a
-// random offset, as Kubernetes' allocators do.
+// New makes a range of size values, all free; the search starts at the
+// first, so a fresh cluster's first service gets the first address.
 func New(size int) *Range {
-	return &Range{size: size, used: make([]uint64, (size+63)/64), free: size, next: rand.IntN(max(size, 1))}
+	return &Range{size: size, used: make([]uint64, (size+63)/64), free: size}
 }
 
 // Size is how many values the range has.
