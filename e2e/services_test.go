@@ -37,7 +37,7 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
-metadata: {name: client}
+metadata: {name: client, labels: {app: client}}
 spec:
   terminationGracePeriodSeconds: 1
   containers:
@@ -61,7 +61,8 @@ func TestServiceClusterIPAndNodePort(t *testing.T) {
 		t.Fatalf("ClusterIP %q", vip)
 	}
 	names := func(from, url string) (map[string]int, error) {
-		script := fmt.Sprintf("for i in $(seq 30); do timeout 5 wget -q -O - %s || echo FAILED; done", url)
+		// The demo image has no timeout(1): a watchdog kills a stuck wget.
+		script := fmt.Sprintf("for i in $(seq 30); do wget -q -O - %s & p=$!; (sleep 5; kill $p 2>/dev/null) & w=$!; wait $p || echo FAILED; kill $w 2>/dev/null; done", url)
 		out, err := c.Skiff("exec", from, "--", "sh", "-c", script)
 		got := map[string]int{}
 		for _, l := range strings.Fields(out) {

@@ -66,7 +66,7 @@ func TestUpHelloEndToEnd(t *testing.T) {
 		t.Fatalf("nslookup from the pod: %v\n%s", err, out)
 	}
 	eventually(t, "the pod through its own service", func() error {
-		out, err := c.Skiff("exec", "hello", "--", "timeout", "5", "wget", "-q", "-O", "-", "http://hello.default.svc.cluster.local/")
+		out, err := c.Skiff("exec", "hello", "--", "sh", "-c", "wget -q -O - http://hello.default.svc.cluster.local/ & p=$!; (sleep 5; kill $p) & wait $p")
 		if err != nil || !strings.Contains(out, "Hello from skiff") {
 			return fmt.Errorf("%v: %s", err, out)
 		}

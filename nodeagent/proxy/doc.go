@@ -2,8 +2,8 @@
 // with a ClusterIP (and NodePort services' node ports) and their Endpoints
 // into one nftables table, "ip skiff-proxy", in the manner of kube-proxy's
 // nftables mode: a verdict map from ClusterIP . protocol . port to one
-// chain per service port, which picks a ready endpoint with `numgen random
-// mod N` through an anonymous verdict map and DNATs to it. Lookups cost the
+// chain per service port, which DNATs to a ready endpoint picked with
+// `numgen random mod N` from an anonymous map of ip . port. Lookups cost the
 // same at 10 services or 10,000 (no linear chain of rules per service).
 //
 // Every change rewrites the whole table in one netlink batch (delete and

@@ -132,25 +132,28 @@ func build(c *nftables.Conn, t *nftables.Table, ports []ServicePort) error {
 	return nil
 }
 
-// serviceRules: mark the connection for masquerade, then pick an endpoint
-// at random (numgen random mod N through an anonymous verdict map) and
-// DNAT to it, in its own chain.
+// serviceRules: mark the connection for masquerade, then DNAT to an
+// endpoint picked at random: `dnat to numgen random mod N map { 0 : ip .
+// port, ... }`, one rule and one anonymous map per service port (no chain
+// per endpoint: fewer objects make the transaction short).
 func serviceRules(c *nftables.Conn, t *nftables.Table, ch *nftables.Chain, p ServicePort) error {
 	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: markForMasq()})
-	pick := &nftables.Set{Table: t, Anonymous: true, Constant: true, IsMap: true, KeyType: nftables.TypeInteger, DataType: nftables.TypeVerdict}
-	var elems []nftables.SetElement
+	target, err := nftables.ConcatSetType(nftables.TypeIPAddr, nftables.TypeInetService)
+	if err != nil {
+		return err
+	}
+	pick := &nftables.Set{Table: t, Anonymous: true, Constant: true, IsMap: true, KeyType: nftables.TypeInteger, DataType: target}
+	elems := make([]nftables.SetElement, len(p.Endpoints))
 	for i, e := range p.Endpoints {
-		name := chainName("ep", fmt.Sprintf("%s@%s:%d", p.Name, e.IP, e.Port))
-		ep := c.AddChain(&nftables.Chain{Name: name, Table: t})
-		c.AddRule(&nftables.Rule{Table: t, Chain: ep, Exprs: dnatTo(e)})
-		elems = append(elems, nftables.SetElement{Key: native32(uint32(i)), VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: name}})
+		elems[i] = nftables.SetElement{Key: native32(uint32(i)), Val: concatKey(e.IP.AsSlice(), binaryutil.BigEndian.PutUint16(e.Port))}
 	}
 	if err := c.AddSet(pick, elems); err != nil {
 		return fmt.Errorf("proxy: endpoints of %s: %w", p.Name, err)
 	}
 	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
 		&expr.Numgen{Register: 1, Modulus: uint32(len(p.Endpoints)), Type: unix.NFT_NG_RANDOM},
-		&expr.Lookup{SourceRegister: 1, DestRegister: 0, IsDestRegSet: true, SetName: pick.Name, SetID: pick.ID},
+		&expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: pick.Name, SetID: pick.ID},
+		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 9, Specified: true},
 	}})
 	return nil
 }
@@ -161,15 +164,6 @@ func markForMasq() []expr.Any {
 		&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
 		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: native32(^uint32(masqMark)), Xor: native32(masqMark)},
 		&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1},
-	}
-}
-
-// dnatTo is `dnat to IP:PORT`.
-func dnatTo(e Endpoint) []expr.Any {
-	return []expr.Any{
-		&expr.Immediate{Register: 1, Data: e.IP.AsSlice()},
-		&expr.Immediate{Register: 2, Data: binaryutil.BigEndian.PutUint16(e.Port)},
-		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 2, Specified: true},
 	}
 }
 

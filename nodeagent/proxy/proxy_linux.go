@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/nftables"
+	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/skiff-sh/skiff/client"
@@ -95,10 +97,31 @@ func portEqual(a, b ServicePort) bool {
 		a.NodePort == b.NodePort && slices.Equal(a.Endpoints, b.Endpoints)
 }
 
+// bigBuffers lets one transaction hold thousands of services: the kernel
+// acknowledges each message of the batch, and the default receive buffer
+// overflows (ENOBUFS) at a few hundred. The agent is root, so the limits
+// of net.core.rmem_max do not apply (SO_RCVBUFFORCE).
+func bigBuffers(c *netlink.Conn) error {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = raw.Control(func(fd uintptr) {
+		serr = errors.Join(
+			unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, socketBuffer),
+			unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, socketBuffer))
+	})
+	return errors.Join(err, serr)
+}
+
+// socketBuffer is the netlink socket's buffer size in bytes.
+const socketBuffer = 256 << 20
+
 // withConn runs fn with an nftables connection in the namespace at path
 // (empty: the caller's own), moving no thread there.
 func withConn(path string, fn func(*nftables.Conn) error) error {
-	var opts []nftables.ConnOption
+	opts := []nftables.ConnOption{nftables.WithSockOptions(bigBuffers)}
 	if path != "" {
 		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
@@ -132,4 +155,10 @@ func RemoveIfPresent(path string) (bool, error) {
 		return Remove(c)
 	})
 	return found, err
+}
+
+// NewConn opens an nftables connection in the network namespace of fd,
+// with buffers for large transactions (for benchmarks and tools).
+func NewConn(netnsFd int) (*nftables.Conn, error) {
+	return nftables.New(nftables.WithSockOptions(bigBuffers), nftables.WithNetNSFd(netnsFd))
 }
