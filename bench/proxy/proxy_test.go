@@ -79,10 +79,11 @@ func ratio(a, b []time.Duration) float64 { return float64(pct(a, .5)) / float64(
 func TestSmoke(t *testing.T) {
 	l := newLab(t)
 	serve(t, l)
-	if d := syncTimes(t, l, 50, 3); len(d) != 3 {
+	if d := syncTimes(t, l, 300, 3); len(d) != 3 {
 		t.Fatalf("%d syncs", len(d))
 	}
-	direct, vmap, linear := connectRun(t, l, 50, 20)
+	// 300: past one netlink message of map elements.
+	direct, vmap, linear := connectRun(t, l, 300, 20)
 	if len(direct) != 20 || len(vmap) != 20 || len(linear) != 20 {
 		t.Fatalf("connections: %d %d %d", len(direct), len(vmap), len(linear))
 	}

@@ -106,11 +106,11 @@ func build(c *nftables.Conn, t *nftables.Table, ports []ServicePort) error {
 			})
 		}
 	}
-	if err := c.AddSet(svcIPs, ipElems); err != nil {
-		return fmt.Errorf("proxy: map %s: %w", mapServiceIPs, err)
+	if err := addMap(c, svcIPs, ipElems); err != nil {
+		return err
 	}
-	if err := c.AddSet(nodePorts, npElems); err != nil {
-		return fmt.Errorf("proxy: map %s: %w", mapNodePorts, err)
+	if err := addMap(c, nodePorts, npElems); err != nil {
+		return err
 	}
 	// ip daddr . meta l4proto . th dport vmap @service-ips
 	c.AddRule(&nftables.Rule{Table: t, Chain: services, Exprs: []expr.Any{
@@ -155,6 +155,26 @@ func serviceRules(c *nftables.Conn, t *nftables.Table, ch *nftables.Chain, p Ser
 		&expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: pick.Name, SetID: pick.ID},
 		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 9, Specified: true},
 	}})
+	return nil
+}
+
+// elemChunk is how many elements go in one netlink message: a message's
+// element list is an attribute with a 16-bit length, which thousands of
+// elements would overflow (the kernel then sees only the first few).
+const elemChunk = 256
+
+// addMap adds a named map and its elements, in chunks.
+func addMap(c *nftables.Conn, m *nftables.Set, elems []nftables.SetElement) error {
+	if err := c.AddSet(m, nil); err != nil {
+		return fmt.Errorf("proxy: map %s: %w", m.Name, err)
+	}
+	for len(elems) > 0 {
+		n := min(len(elems), elemChunk)
+		if err := c.SetAddElements(m, elems[:n]); err != nil {
+			return fmt.Errorf("proxy: map %s: %w", m.Name, err)
+		}
+		elems = elems[n:]
+	}
 	return nil
 }
 
