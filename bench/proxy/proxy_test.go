@@ -28,6 +28,32 @@ func syncTimes(tb testing.TB, l *lab, n, syncs int) []time.Duration {
 	return out
 }
 
+// partialTimes is syncTimes through proxy.Update: only the changed
+// service's chain is refilled.
+func partialTimes(tb testing.TB, l *lab, n, syncs int) []time.Duration {
+	c := conn(tb, l.node)
+	ports := services(n)
+	must(tb, proxy.Program(c, ports))
+	var out []time.Duration
+	for i := 0; i < syncs; i++ {
+		next := slices.Clone(ports)
+		k := i % n
+		next[k].Endpoints = slices.Clone(ports[k].Endpoints)
+		next[k].Endpoints[0].Port = uint16(9000 + i)
+		start := time.Now()
+		partial, err := proxy.Update(c, ports, next)
+		out = append(out, time.Since(start))
+		must(tb, err)
+		if !partial {
+			tb.Fatal("an endpoint change rewrote the table")
+		}
+		ports = next
+	}
+	must(tb, proxy.Remove(c))
+	slices.Sort(out)
+	return out
+}
+
 // connectRun measures connects through the last of n services with each
 // table shape, and directly to the pod.
 func connectRun(tb testing.TB, l *lab, n, conns int) (direct, vmap, linear []time.Duration) {
@@ -53,6 +79,7 @@ func BenchmarkSync(b *testing.B) {
 	for range b.N {
 		for _, n := range []int{100, 1000, 5000} {
 			report(b, fmt.Sprintf("sync, %d services × 10 endpoints", n), syncTimes(b, l, n, *syncsFlag))
+			report(b, fmt.Sprintf("partial, %d services × 10 endpoints", n), partialTimes(b, l, n, *syncsFlag))
 		}
 	}
 }
@@ -81,6 +108,9 @@ func TestSmoke(t *testing.T) {
 	serve(t, l)
 	if d := syncTimes(t, l, 300, 3); len(d) != 3 {
 		t.Fatalf("%d syncs", len(d))
+	}
+	if d := partialTimes(t, l, 300, 3); len(d) != 3 {
+		t.Fatalf("%d partial syncs", len(d))
 	}
 	// 300: past one netlink message of map elements.
 	direct, vmap, linear := connectRun(t, l, 300, 20)

@@ -5,6 +5,7 @@ import (
 	"encoding/base32"
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -213,4 +214,45 @@ func native32(v uint32) []byte {
 func chainName(prefix, id string) string {
 	sum := sha256.Sum256([]byte(id))
 	return prefix + "-" + base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:10])
+}
+
+// Update takes the table from old (what the last Program or Update put
+// there) to next with as little as it can, as kube-proxy's partial syncs:
+// when the same service ports exist before and after, each with or each
+// without endpoints, only the chains of the ports whose endpoints changed
+// are refilled, in one transaction. Anything else rewrites the table. It
+// says whether the update was partial.
+func Update(c *nftables.Conn, old, next []ServicePort) (partial bool, err error) {
+	if old == nil || !sameShape(old, next) {
+		return false, Program(c, next)
+	}
+	t := &nftables.Table{Name: Table, Family: nftables.TableFamilyIPv4}
+	changed := 0
+	for i, p := range next {
+		if slices.Equal(old[i].Endpoints, p.Endpoints) {
+			continue
+		}
+		ch := &nftables.Chain{Name: chainName("svc", p.Name), Table: t}
+		c.FlushChain(ch)
+		if err := serviceRules(c, t, ch, p); err != nil {
+			return true, err
+		}
+		changed++
+	}
+	if changed == 0 {
+		return true, nil
+	}
+	if err := c.Flush(); err != nil {
+		return true, fmt.Errorf("proxy: update %d service ports in table %s: %w", changed, Table, err)
+	}
+	return true, nil
+}
+
+// sameShape: the same service ports in the same order, each in the maps
+// (has endpoints) in both or in neither.
+func sameShape(a, b []ServicePort) bool {
+	return slices.EqualFunc(a, b, func(x, y ServicePort) bool {
+		return x.Name == y.Name && x.ClusterIP == y.ClusterIP && x.Protocol == y.Protocol && x.Port == y.Port &&
+			x.NodePort == y.NodePort && (len(x.Endpoints) > 0) == (len(y.Endpoints) > 0)
+	})
 }

@@ -78,9 +78,16 @@ func Run(ctx context.Context, cfg Config) error {
 			continue // e.g. a not-ready endpoint came or went
 		}
 		start := time.Now()
-		err := withConn(cfg.HostNetNS, func(c *nftables.Conn) error { return Program(c, want) })
+		err := withConn(cfg.HostNetNS, func(c *nftables.Conn) error {
+			if _, err := Update(c, last, want); err != nil {
+				// The table may have been changed by hand: write it whole.
+				return Program(c, want)
+			}
+			return nil
+		})
 		if err != nil {
 			log.Warn("programming service rules; retrying", "err", err)
+			last = nil
 			retry.Reset(time.Second)
 			continue
 		}

@@ -172,9 +172,19 @@ func TestClusterIPAndNodePortInNetNS(t *testing.T) {
 		t.Fatalf("pod1 never reached itself through its service: %v", got)
 	}
 
-	// pod2 leaves the endpoints: no new connection goes there.
+	// pod2 leaves the endpoints: no new connection goes there. Only the
+	// endpoints changed, so the update refills one chain.
+	before := []ServicePort{svc, other}
 	svc.Endpoints = []Endpoint{eps[0], eps[2]}
-	l.program([]ServicePort{svc, other})
+	if err := withConn(l.node, func(c *nftables.Conn) error {
+		partial, err := Update(c, before, []ServicePort{svc, other})
+		if err == nil && !partial {
+			t.Error("an endpoint change rewrote the whole table")
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 	if got := l.counts(l.pods[0], "http://10.96.0.10/", 40); got["pod2"] != 0 || got["pod1"] == 0 || got["pod3"] == 0 {
 		t.Fatalf("after removing pod2: %v", got)
 	}
