@@ -164,7 +164,7 @@ func runGet(cmd *cobra.Command, e *env, o *getOpts, args []string) error {
 		}
 	}
 	topts.noHeaders = topts.noHeaders || len(objs) > 0
-	return watchObjects(cmd, e, c, info, ns, o.labelSel, sel, rv, o.output, topts)
+	return watchObjects(cmd, e, c, info, ns, o.labelSel, sel, rv, o.output, topts, objs)
 }
 
 // noResources is kubectl's message for an empty list.
@@ -176,7 +176,7 @@ func noResources(info skiffv1.KindInfo, ns string) string {
 }
 
 // watchObjects prints each change after revision rv until interrupted.
-func watchObjects(cmd *cobra.Command, e *env, c *client.Client, info skiffv1.KindInfo, ns, labelSel, fieldSel, rv, output string, topts tableOpts) error {
+func watchObjects(cmd *cobra.Command, e *env, c *client.Client, info skiffv1.KindInfo, ns, labelSel, fieldSel, rv, output string, topts tableOpts, listed []skiffv1.Resource) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	stream, err := c.API().Watch(ctx, &skiffv1.WatchRequest{
@@ -192,13 +192,17 @@ func watchObjects(cmd *cobra.Command, e *env, c *client.Client, info skiffv1.Kin
 		// The ENDPOINTS column follows the Endpoints objects: a change of
 		// those alone prints the service's row again.
 		epInfo, _ := skiffv1.Info(skiffv1.Kind_KIND_ENDPOINTS)
-		eps, err := c.API().Watch(ctx, &skiffv1.WatchRequest{Kind: epInfo.Kind, Namespace: nsFor(info, ns)})
+		eps, err := c.API().Watch(ctx, &skiffv1.WatchRequest{Kind: epInfo.Kind, Namespace: nsFor(info, ns), ResourceVersion: topts.endpointsRV})
 		if err != nil {
 			return apiErr(err)
 		}
 		go pump(ctx, eps, events, true)
 	}
+	// The services on screen, whose rows an Endpoints change reprints.
 	shown := map[string]skiffv1.Resource{}
+	for _, o := range listed {
+		shown[client.KeyOf(o)] = o
+	}
 	for {
 		var it watchItem
 		select {
@@ -234,8 +238,11 @@ func watchObjects(cmd *cobra.Command, e *env, c *client.Client, info skiffv1.Kin
 			} else {
 				topts.endpoints[key] = ep
 			}
+			if before == formatEndpoints(topts.endpoints[key], 3) {
+				continue
+			}
 			svc, ok := shown[key]
-			if !ok || before == formatEndpoints(topts.endpoints[key], 3) {
+			if !ok {
 				continue
 			}
 			if err := printWatchEvent(out, skiffv1.WatchEvent_MODIFIED, info, svc, output, topts, e); err != nil {
@@ -382,7 +389,7 @@ func addEndpoints(ctx context.Context, e *env, c *client.Client, info skiffv1.Ki
 	}
 	ctx, cancel := e.call(ctx)
 	defer cancel()
-	eps, err := endpointsByService(ctx, c, ns)
-	topts.endpoints = eps
+	eps, rv, err := endpointsByService(ctx, c, ns)
+	topts.endpoints, topts.endpointsRV = eps, rv
 	return err
 }

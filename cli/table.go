@@ -30,6 +30,9 @@ type tableOpts struct {
 	// endpoints are the Endpoints objects by service key, for the
 	// ENDPOINTS column of services.
 	endpoints map[string]*skiffv1.Endpoints
+	// endpointsRV is the revision endpoints were listed at, where a
+	// watch of them starts.
+	endpointsRV string
 }
 
 // newTabWriter aligns columns as kubectl does.
