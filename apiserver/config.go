@@ -42,6 +42,8 @@ type Config struct {
 	// ClusterCIDR is split into one NodeCIDRBits-sized block per node.
 	ClusterCIDR  string
 	NodeCIDRBits int
+	// ServiceCIDR is where Services' ClusterIPs are allocated.
+	ServiceCIDR string
 	// CompactInterval and HistoryKept drive etcd compaction.
 	CompactInterval time.Duration
 	HistoryKept     time.Duration
@@ -126,6 +128,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.ClusterCIDR == "" {
 		c.ClusterCIDR = defaults.ClusterCIDR
+	}
+	if c.ServiceCIDR == "" {
+		c.ServiceCIDR = defaults.ServiceCIDR
 	}
 	if c.NodeCIDRBits == 0 {
 		c.NodeCIDRBits = 24

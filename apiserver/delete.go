@@ -119,8 +119,11 @@ func (s *Server) deleteOnce(ctx context.Context, req *skiffv1.DeleteRequest, r r
 	if err != nil {
 		return nil, err
 	}
-	if r.info.Kind == skiffv1.Kind_KIND_NODE {
-		s.cidrs.release(gone.(*skiffv1.Node).GetSpec().GetPodCidr())
+	switch o := gone.(type) {
+	case *skiffv1.Node:
+		s.cidrs.release(o.GetSpec().GetPodCidr())
+	case *skiffv1.Service:
+		s.services.release(serviceClaims(o))
 	}
 	return &skiffv1.DeleteResponse{Object: skiffv1.Wrap(gone), Deleted: true}, nil
 }

@@ -105,7 +105,11 @@ func TestNodeReadsOnlyItsOwn(t *testing.T) {
 	if _, _, err := n1.Nodes().List(ctx, client.ListOptions{}); err != nil {
 		t.Fatalf("n1 listing nodes (routes to peers): %v", err)
 	}
-	_, _, err = n1.Services().List(ctx, client.ListOptions{})
+	// Services and Endpoints: the node's proxy follows them.
+	if _, _, err := n1.Services().List(ctx, client.ListOptions{}); err != nil {
+		t.Fatalf("n1 listing services (its proxy): %v", err)
+	}
+	_, _, err = n1.ReplicaSets().List(ctx, client.ListOptions{})
 	wantCode(t, err, codes.PermissionDenied, "")
 	_, _, err = n1.Events().List(ctx, client.ListOptions{})
 	wantCode(t, err, codes.PermissionDenied, "")

@@ -94,8 +94,13 @@ func cidrClaim(cidr string) string { return "podcidr/" + strings.ReplaceAll(cidr
 
 // claimsOf lists the unique values an object holds, released with it.
 func claimsOf(obj skiffv1.Resource) []string {
-	if n, ok := obj.(*skiffv1.Node); ok && n.GetSpec().GetPodCidr() != "" {
-		return []string{cidrClaim(n.Spec.PodCidr)}
+	switch o := obj.(type) {
+	case *skiffv1.Node:
+		if o.GetSpec().GetPodCidr() != "" {
+			return []string{cidrClaim(o.Spec.PodCidr)}
+		}
+	case *skiffv1.Service:
+		return serviceClaims(o)
 	}
 	return nil
 }

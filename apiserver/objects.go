@@ -88,6 +88,8 @@ func (s *Server) Create(ctx context.Context, req *skiffv1.CreateRequest) (*skiff
 	switch o := obj.(type) {
 	case *skiffv1.Node:
 		return s.createNode(ctx, o, r)
+	case *skiffv1.Service:
+		return s.createService(ctx, o, r)
 	case *skiffv1.Event:
 		if err := s.checkEventQuota(ctx, m.Namespace); err != nil {
 			return nil, err
@@ -245,6 +247,10 @@ func (s *Server) updateOnce(ctx context.Context, obj skiffv1.Resource, want int6
 		if had == "" && o.GetSpec().GetPodCidr() != "" {
 			return nil, invalid("spec.podCIDR: the server gives pod CIDRs when a node registers; it cannot be set by an update")
 		}
+	case *skiffv1.Service:
+		if err := keepAllocated(cur.(*skiffv1.Service), o); err != nil {
+			return nil, err
+		}
 	}
 	validation.Default(obj)
 	if err := validation.Validate(obj); err != nil {
@@ -264,7 +270,14 @@ func (s *Server) updateOnce(ctx context.Context, obj skiffv1.Resource, want int6
 	// it is a namespace, which the namespace finalizer removes once empty.
 	if m.DeletionTimestamp != nil && len(cm.Finalizers) > 0 && len(m.Finalizers) == 0 &&
 		m.DeletionGracePeriodSeconds == 0 && r.info.Kind != skiffv1.Kind_KIND_NAMESPACE {
-		return s.store.Delete(ctx, r.info.Kind, r.namespace, r.name, curRev, claimsOf(cur))
+		gone, err := s.store.Delete(ctx, r.info.Kind, r.namespace, r.name, curRev, claimsOf(cur))
+		if svc, ok := gone.(*skiffv1.Service); ok && err == nil {
+			s.services.release(serviceClaims(svc))
+		}
+		return gone, err
+	}
+	if svc, ok := obj.(*skiffv1.Service); ok {
+		return s.updateService(ctx, cur.(*skiffv1.Service), svc, curRev)
 	}
 	return s.store.Update(ctx, obj, curRev)
 }

@@ -31,6 +31,7 @@ type Server struct {
 	store      *storage.Store
 	etcd       *etcdBackend
 	cidrs      *cidrAllocator
+	services   *serviceAllocator
 	nsWake     chan struct{}
 	namespaces namespaceCache
 	podsByNode podIndex
@@ -50,6 +51,10 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	services, err := newServiceAllocator(cfg.ServiceCIDR)
+	if err != nil {
+		return nil, err
+	}
 	lis, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("apiserver: listen on %s: %w", cfg.Listen, err)
@@ -58,6 +63,7 @@ func New(cfg Config) (*Server, error) {
 		cfg: cfg, log: cfg.Logger, lis: lis,
 		metrics:  newServerMetrics(cfg.Registerer),
 		cidrs:    cidrs,
+		services: services,
 		nsWake:   make(chan struct{}, 1),
 		stopping: make(chan struct{}),
 		ready:    make(chan struct{}),
@@ -108,6 +114,9 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	if err := s.cidrs.load(ctx, s.store); err != nil {
+		return err
+	}
+	if err := s.services.load(ctx, s.store); err != nil {
 		return err
 	}
 

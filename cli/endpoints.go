@@ -13,17 +13,17 @@ import (
 // endpointsByService lists the Endpoints objects of namespace ns ("" for
 // all) by "namespace/name", the key of the service each belongs to: the
 // Service tables show them.
-func endpointsByService(ctx context.Context, c *client.Client, ns string) (map[string]*skiffv1.Endpoints, error) {
+func endpointsByService(ctx context.Context, c *client.Client, ns string) (map[string]*skiffv1.Endpoints, string, error) {
 	info, _ := skiffv1.Info(skiffv1.Kind_KIND_ENDPOINTS)
-	objs, _, err := listObjects(ctx, c, info, ns, "", "")
+	objs, rv, err := listObjects(ctx, c, info, ns, "", "")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	out := make(map[string]*skiffv1.Endpoints, len(objs))
 	for _, o := range objs {
 		out[client.KeyOf(o)] = o.(*skiffv1.Endpoints)
 	}
-	return out, nil
+	return out, rv, nil
 }
 
 func endpointsRow(o skiffv1.Resource, now time.Time) ([]string, []string) {

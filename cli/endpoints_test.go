@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
 // A service without a selector and its Endpoints written by hand, as
@@ -71,5 +73,28 @@ func TestApplyKubernetesEndpoints(t *testing.T) {
 	bad = writeFile(t, "bad2.yaml", "apiVersion: v1\nkind: Endpoints\nmetadata: {name: x}\nsubsets:\n- addresses: [{ip: 192.0.2}]\n")
 	if res := r.run("apply", "-f", bad); res.e == nil || !strings.Contains(res.err, `"192.0.2" is not an IPv4 address`) {
 		t.Errorf("bad IP: %+v", res)
+	}
+}
+
+// get svc -w prints a service's row again when only its Endpoints change,
+// so the ENDPOINTS column follows them.
+func TestGetServicesWatchFollowsEndpoints(t *testing.T) {
+	r := newRunner(t)
+	r.ok("apply", "-f", writeFile(t, "db.yaml", kubeEndpoints))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan result, 1)
+	pr, pw := newPipe()
+	go func() { done <- r.runWatch(ctx, pw, "get", "svc", "-w") }()
+	pr.waitFor(t, "192.0.2.42:5432")
+	if _, err := r.srv.Client.Endpoints().Modify(ctx, "default", "db", func(ep *skiffv1.Endpoints) error {
+		ep.Slices[0].Endpoints[0].Addresses = []string{"192.0.2.99"}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	pr.waitFor(t, "192.0.2.99:5432")
+	cancel()
+	if res := <-done; res.e != nil {
+		t.Fatalf("watch: %v %s", res.e, res.err)
 	}
 }

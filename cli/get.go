@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
 
 	"github.com/skiff-sh/skiff/client"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
@@ -163,7 +164,7 @@ func runGet(cmd *cobra.Command, e *env, o *getOpts, args []string) error {
 		}
 	}
 	topts.noHeaders = topts.noHeaders || len(objs) > 0
-	return watchObjects(cmd, e, c, info, ns, o.labelSel, sel, rv, o.output, topts)
+	return watchObjects(cmd, e, c, info, ns, o.labelSel, sel, rv, o.output, topts, objs)
 }
 
 // noResources is kubectl's message for an empty list.
@@ -175,7 +176,7 @@ func noResources(info skiffv1.KindInfo, ns string) string {
 }
 
 // watchObjects prints each change after revision rv until interrupted.
-func watchObjects(cmd *cobra.Command, e *env, c *client.Client, info skiffv1.KindInfo, ns, labelSel, fieldSel, rv, output string, topts tableOpts) error {
+func watchObjects(cmd *cobra.Command, e *env, c *client.Client, info skiffv1.KindInfo, ns, labelSel, fieldSel, rv, output string, topts tableOpts, listed []skiffv1.Resource) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	stream, err := c.API().Watch(ctx, &skiffv1.WatchRequest{
@@ -185,8 +186,31 @@ func watchObjects(cmd *cobra.Command, e *env, c *client.Client, info skiffv1.Kin
 		return apiErr(err)
 	}
 	out := cmd.OutOrStdout()
+	events := make(chan watchItem)
+	go pump(ctx, stream, events, false)
+	if info.Kind == skiffv1.Kind_KIND_SERVICE && (output == "" || output == "wide") {
+		// The ENDPOINTS column follows the Endpoints objects: a change of
+		// those alone prints the service's row again.
+		epInfo, _ := skiffv1.Info(skiffv1.Kind_KIND_ENDPOINTS)
+		eps, err := c.API().Watch(ctx, &skiffv1.WatchRequest{Kind: epInfo.Kind, Namespace: nsFor(info, ns), ResourceVersion: topts.endpointsRV})
+		if err != nil {
+			return apiErr(err)
+		}
+		go pump(ctx, eps, events, true)
+	}
+	// The services on screen, whose rows an Endpoints change reprints.
+	shown := map[string]skiffv1.Resource{}
+	for _, o := range listed {
+		shown[client.KeyOf(o)] = o
+	}
 	for {
-		ev, err := stream.Recv()
+		var it watchItem
+		select {
+		case <-ctx.Done():
+			return nil
+		case it = <-events:
+		}
+		ev, err := it.ev, it.err
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, io.EOF) {
 				return nil
@@ -199,14 +223,70 @@ func watchObjects(cmd *cobra.Command, e *env, c *client.Client, info skiffv1.Kin
 		if ev.Type == skiffv1.WatchEvent_BOOKMARK {
 			continue
 		}
+		if it.endpoints {
+			ep, ok := ev.Object.Unwrap().(*skiffv1.Endpoints)
+			if !ok {
+				continue
+			}
+			key := client.KeyOf(ep)
+			if topts.endpoints == nil {
+				topts.endpoints = map[string]*skiffv1.Endpoints{}
+			}
+			before := formatEndpoints(topts.endpoints[key], 3)
+			if ev.Type == skiffv1.WatchEvent_DELETED {
+				delete(topts.endpoints, key)
+			} else {
+				topts.endpoints[key] = ep
+			}
+			if before == formatEndpoints(topts.endpoints[key], 3) {
+				continue
+			}
+			svc, ok := shown[key]
+			if !ok {
+				continue
+			}
+			if err := printWatchEvent(out, skiffv1.WatchEvent_MODIFIED, info, svc, output, topts, e); err != nil {
+				return err
+			}
+			topts.noHeaders = true
+			continue
+		}
 		obj, err := unwrapAs(ev.Object, info)
 		if err != nil {
 			return err
+		}
+		if ev.Type == skiffv1.WatchEvent_DELETED {
+			delete(shown, client.KeyOf(obj))
+		} else {
+			shown[client.KeyOf(obj)] = obj
 		}
 		if err := printWatchEvent(out, ev.Type, info, obj, output, topts, e); err != nil {
 			return err
 		}
 		topts.noHeaders = true
+	}
+}
+
+// watchItem is one event (or the error that ended a stream) of the
+// watched kind, or of the Endpoints a service table follows.
+type watchItem struct {
+	ev        *skiffv1.WatchEvent
+	err       error
+	endpoints bool
+}
+
+// pump forwards a watch stream's events until it ends or ctx does.
+func pump(ctx context.Context, stream grpc.ServerStreamingClient[skiffv1.WatchEvent], out chan<- watchItem, endpoints bool) {
+	for {
+		ev, err := stream.Recv()
+		select {
+		case out <- watchItem{ev: ev, err: err, endpoints: endpoints}:
+		case <-ctx.Done():
+			return
+		}
+		if err != nil {
+			return
+		}
 	}
 }
 
@@ -302,14 +382,14 @@ func runGetKinds(cmd *cobra.Command, e *env, o *getOpts, args []string) error {
 }
 
 // addEndpoints fetches what a table of services shows in its ENDPOINTS
-// column. A watch keeps showing those of when it began.
+// column (a watch then follows their changes).
 func addEndpoints(ctx context.Context, e *env, c *client.Client, info skiffv1.KindInfo, ns, output string, topts *tableOpts) error {
 	if info.Kind != skiffv1.Kind_KIND_SERVICE || (output != "" && output != "wide") {
 		return nil
 	}
 	ctx, cancel := e.call(ctx)
 	defer cancel()
-	eps, err := endpointsByService(ctx, c, ns)
-	topts.endpoints = eps
+	eps, rv, err := endpointsByService(ctx, c, ns)
+	topts.endpoints, topts.endpointsRV = eps, rv
 	return err
 }

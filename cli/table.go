@@ -30,6 +30,9 @@ type tableOpts struct {
 	// endpoints are the Endpoints objects by service key, for the
 	// ENDPOINTS column of services.
 	endpoints map[string]*skiffv1.Endpoints
+	// endpointsRV is the revision endpoints were listed at, where a
+	// watch of them starts.
+	endpointsRV string
 }
 
 // newTabWriter aligns columns as kubectl does.
@@ -74,7 +77,7 @@ func tableFor(k skiffv1.Kind, opts tableOpts) table {
 	case skiffv1.Kind_KIND_NODE:
 		return table{[]string{"NAME", "STATUS", "ROLES", "AGE", "VERSION"}, []string{"INTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION"}, nodeRow}
 	case skiffv1.Kind_KIND_SERVICE:
-		return table{[]string{"NAME", "PORT(S)", "SELECTOR", "ENDPOINTS", "AGE"}, nil, func(o skiffv1.Resource, now time.Time) ([]string, []string) {
+		return table{[]string{"NAME", "TYPE", "CLUSTER-IP", "PORT(S)", "SELECTOR", "ENDPOINTS", "AGE"}, nil, func(o skiffv1.Resource, now time.Time) ([]string, []string) {
 			return serviceRow(o.(*skiffv1.Service), opts.endpoints[client.KeyOf(o)], now)
 		}}
 	case skiffv1.Kind_KIND_ENDPOINTS:
@@ -192,6 +195,8 @@ func nodeAddress(n *skiffv1.Node, typ string) string {
 func serviceRow(s *skiffv1.Service, ep *skiffv1.Endpoints, now time.Time) ([]string, []string) {
 	return []string{
 		s.GetMetadata().GetName(),
+		orNone(s.GetSpec().GetType()),
+		orNone(s.GetSpec().GetClusterIp()),
 		servicePorts(s),
 		orNone(formatMap(s.GetSpec().GetSelector())),
 		formatEndpoints(ep, 3),
@@ -199,13 +204,18 @@ func serviceRow(s *skiffv1.Service, ep *skiffv1.Endpoints, now time.Time) ([]str
 	}, nil
 }
 
-// servicePorts is "80/TCP,53/UDP".
+// servicePorts is "80/TCP,53/UDP", with node ports as kubectl shows them:
+// "80:30080/TCP".
 func servicePorts(s *skiffv1.Service) string {
 	var out []string
 	for _, p := range s.GetSpec().GetPorts() {
 		proto := p.GetProtocol()
 		if proto == "" {
 			proto = "TCP"
+		}
+		if p.GetNodePort() != 0 {
+			out = append(out, fmt.Sprintf("%d:%d/%s", p.GetPort(), p.GetNodePort(), proto))
+			continue
 		}
 		out = append(out, fmt.Sprintf("%d/%s", p.GetPort(), proto))
 	}

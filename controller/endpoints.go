@@ -22,6 +22,7 @@ type endpoints struct {
 	c        *client.Client
 	services *client.Informer[*skiffv1.Service]
 	pods     *client.Informer[*skiffv1.Pod]
+	nodes    *client.Informer[*skiffv1.Node]
 	eps      *client.Informer[*skiffv1.Endpoints]
 	log      *slog.Logger
 	r        *reconciler
@@ -29,7 +30,7 @@ type endpoints struct {
 
 func newEndpoints(cfg *Config, inf *informers, m *metrics) *endpoints {
 	e := &endpoints{
-		c: cfg.Client, services: inf.services, pods: inf.pods, eps: inf.endpoints,
+		c: cfg.Client, services: inf.services, pods: inf.pods, nodes: inf.nodes, eps: inf.endpoints,
 		log: cfg.Logger.With("controller", nameEndpoints),
 	}
 	e.r = newReconciler(nameEndpoints, cfg.Workers, cfg.Logger, m, e.sync)
@@ -42,6 +43,17 @@ func newEndpoints(cfg *Config, inf *informers, m *metrics) *endpoints {
 		OnAdd:    func(p *skiffv1.Pod) { e.podChanged(nil, p) },
 		OnUpdate: e.podChanged,
 		OnDelete: func(p *skiffv1.Pod) { e.podChanged(p, nil) },
+	})
+	// A node going NotReady (or Unknown: unreachable) takes its pods out of
+	// the ready endpoints, as Kubernetes does, and back when it recovers.
+	inf.nodes.AddHandler(client.Handler[*skiffv1.Node]{
+		OnUpdate: func(old, n *skiffv1.Node) {
+			if nodeServes(old) != nodeServes(n) {
+				for _, p := range e.pods.ByIndex(indexNode, n.GetMetadata().GetName()) {
+					e.podChanged(nil, p)
+				}
+			}
+		},
 	})
 	// Someone else changing or deleting an Endpoints object a service of
 	// ours owns: put it back.
@@ -97,7 +109,7 @@ func (e *endpoints) sync(ctx context.Context, key string) error {
 	if len(svc.GetSpec().GetSelector()) == 0 || svc.GetMetadata().GetDeletionTimestamp() != nil {
 		return nil
 	}
-	want := desiredSlices(svc, e.pods.ByIndex(indexNamespace, ns))
+	want := desiredSlices(svc, e.pods.ByIndex(indexNamespace, ns), e.nodeServes)
 	if !have {
 		ep := &skiffv1.Endpoints{
 			Metadata: &skiffv1.ObjectMeta{
@@ -137,6 +149,20 @@ func (e *endpoints) delete(ctx context.Context, ns, name string) error {
 		return nil
 	}
 	return err
+}
+
+// nodeServes says whether pods on the named node may be ready endpoints:
+// not when the node's Ready condition is False or Unknown. A node the
+// cache does not know, or one that has not reported yet, is given the
+// benefit of the doubt: its pods' own readiness decides.
+func (e *endpoints) nodeServes(name string) bool {
+	n, ok := e.nodes.Get(name)
+	return !ok || nodeServes(n)
+}
+
+func nodeServes(n *skiffv1.Node) bool {
+	c := skiffv1.FindCondition(n.GetStatus().GetConditions(), skiffv1.NodeReady)
+	return c == nil || c.GetStatus() == skiffv1.ConditionTrue
 }
 
 // ownedBy: the object's controller reference is a Service's, with uid (any

@@ -29,11 +29,12 @@ func selectsPod(svc *skiffv1.Service, p *skiffv1.Pod) bool {
 // ports it resolves the service's ports to, in a stable order (so that an
 // unchanged state compares equal and is not written again).
 //
-// As in Kubernetes: serving is the pod's Ready condition, terminating is a
-// deletion in progress, and ready is serving and not terminating. A named
+// As in Kubernetes: serving is the pod's Ready condition (false while its
+// node is not Ready, per nodeServes), terminating is a deletion in
+// progress, and ready is serving and not terminating. A named
 // targetPort the pod has no container port for leaves that port out for
 // that pod.
-func desiredSlices(svc *skiffv1.Service, pods []*skiffv1.Pod) []*skiffv1.EndpointSlice {
+func desiredSlices(svc *skiffv1.Service, pods []*skiffv1.Pod, nodeServes func(node string) bool) []*skiffv1.EndpointSlice {
 	byPorts := map[string]*skiffv1.EndpointSlice{}
 	for _, p := range pods {
 		if !selectsPod(svc, p) {
@@ -53,7 +54,7 @@ func desiredSlices(svc *skiffv1.Service, pods []*skiffv1.Pod) []*skiffv1.Endpoin
 			s = &skiffv1.EndpointSlice{AddressType: "IPv4", Ports: ports}
 			byPorts[key] = s
 		}
-		serving := skiffv1.IsPodReady(p)
+		serving := skiffv1.IsPodReady(p) && nodeServes(p.GetSpec().GetNodeName())
 		terminating := p.GetMetadata().GetDeletionTimestamp() != nil
 		var hostname string
 		if p.GetSpec().GetSubdomain() == svc.GetMetadata().GetName() {

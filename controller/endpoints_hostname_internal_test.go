@@ -21,7 +21,7 @@ func TestEndpointHostnameFromSubdomain(t *testing.T) {
 	slices := desiredSlices(svc, []*skiffv1.Pod{
 		pod("web-0", "10.0.0.5", "web-0", "nginx"),
 		pod("other", "10.0.0.6", "other", "elsewhere"),
-	})
+	}, func(string) bool { return true })
 	got := map[string]string{}
 	for _, s := range slices {
 		for _, e := range s.GetEndpoints() {

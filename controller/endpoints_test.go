@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/skiff-sh/skiff/apiserver/apitest"
 	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/controller"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
@@ -273,4 +275,30 @@ func TestEndpointsOfServiceWithoutSelectorAreLeftAlone(t *testing.T) {
 	if s := summary(got); s != "=5432/TCP: 192.0.2.10(,,ready,serving)" {
 		t.Errorf("manual endpoints became\n%s", s)
 	}
+}
+
+// A node that stops heartbeating goes Unknown: its pods stay listed but
+// not ready, as Kubernetes marks them, and come back when it recovers.
+func TestEndpointsOfUnreachableNodeAreNotReady(t *testing.T) {
+	srv := apitest.Start(t)
+	c := srv.Client
+	ctx := ctxT(t)
+	nodes := startFakeNodes(t, c, "n1", "n2")
+	startManager(t, srv, func(cfg *controller.Config) { cfg.NodeGracePeriod = 2 * time.Second })
+
+	if _, err := c.Services().Create(ctx, &skiffv1.Service{
+		Metadata: &skiffv1.ObjectMeta{Name: "web", Namespace: "default"},
+		Spec:     &skiffv1.ServiceSpec{Selector: map[string]string{"app": "web"}, Ports: []*skiffv1.ServicePort{{Port: 80}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	createEndpointPod(ctx, t, c, "a", "web", 8080, "n1")
+	runPod(ctx, t, c, "a", "10.88.0.5", true)
+	createEndpointPod(ctx, t, c, "b", "web", 8080, "n2")
+	runPod(ctx, t, c, "b", "10.88.1.5", true)
+	waitEndpoints(ctx, t, c, "web", "=80/TCP: 10.88.0.5(a,n1,ready,serving) 10.88.1.5(b,n2,ready,serving)")
+	nodes.set("n2", false)
+	waitEndpoints(ctx, t, c, "web", "=80/TCP: 10.88.0.5(a,n1,ready,serving) 10.88.1.5(b,n2)")
+	nodes.set("n2", true)
+	waitEndpoints(ctx, t, c, "web", "=80/TCP: 10.88.0.5(a,n1,ready,serving) 10.88.1.5(b,n2,ready,serving)")
 }

@@ -38,6 +38,7 @@ type Config struct {
 	EtcdEndpoints []string
 	EtcdTLS       *tls.Config
 	ClusterCIDR   string
+	ServiceCIDR   string
 	// ClientConfig is where the command line's config (server address and,
 	// with TLS, an admin certificate) is written; empty skips it.
 	ClientConfig string
@@ -108,7 +109,7 @@ func Start(ctx context.Context, g *errgroup.Group, cfg Config) (*ControlPlane, e
 	joins := &serverJoinService{external: len(cfg.EtcdEndpoints) > 0}
 	acfg := apiserver.Config{
 		DataDir: cfg.DataDir, Listen: cfg.Listen, EtcdListen: cfg.EtcdListen,
-		EtcdEndpoints: cfg.EtcdEndpoints, EtcdTLS: cfg.EtcdTLS, ClusterCIDR: cfg.ClusterCIDR,
+		EtcdEndpoints: cfg.EtcdEndpoints, EtcdTLS: cfg.EtcdTLS, ClusterCIDR: cfg.ClusterCIDR, ServiceCIDR: cfg.ServiceCIDR,
 		Logger: log.With("component", "apiserver"), Registerer: cfg.Metrics,
 		RegisterServices: func(g *grpc.Server) { usage.register(g); joins.register(g) },
 		RotateSecretKey:  cfg.RotateSecretKey,

@@ -10,6 +10,15 @@ const (
 	// also what a `skiff cluster` lab uses: its nodes never see each
 	// other's routes outside their own network namespaces.
 	ClusterCIDR = "10.88.0.0/16"
+	// ServiceCIDR is where Services' ClusterIPs come from, as in
+	// Kubernetes. Like the cluster CIDR it is blackholed on every node:
+	// only the proxy's DNAT makes its addresses reachable, and nothing
+	// sent to it ever leaves the machine.
+	ServiceCIDR = "10.96.0.0/12"
+	// NodePortMin and NodePortMax bound the ports NodePort services get,
+	// as Kubernetes' --service-node-port-range.
+	NodePortMin = 30000
+	NodePortMax = 32767
 	// ClusterDomain is the cluster DNS domain: <svc>.<ns>.svc.cluster.local.
 	ClusterDomain = "cluster.local"
 	// Bridge is the node bridge pods attach to; its address is the first

@@ -89,7 +89,7 @@ func TestWithAPIServer(t *testing.T) {
 	ctx := context.Background()
 	_, err := c.Services().Create(ctx, &skiffv1.Service{
 		Metadata: &skiffv1.ObjectMeta{Name: "web", Namespace: "default"},
-		Spec: &skiffv1.ServiceSpec{Selector: map[string]string{"app": "web"},
+		Spec: &skiffv1.ServiceSpec{Selector: map[string]string{"app": "web"}, ClusterIp: "None",
 			Ports: []*skiffv1.ServicePort{{Name: "http", Protocol: "TCP", Port: 80, TargetPort: "8080"}}},
 	})
 	if err != nil {
@@ -217,6 +217,22 @@ func TestWithAPIServer(t *testing.T) {
 	}
 	eventually(t, "new selector", want("10.9.0.50"))
 
+	// A service with a ClusterIP answers with it, not with its pods.
+	vip, err := c.Services().Create(ctx, &skiffv1.Service{
+		Metadata: &skiffv1.ObjectMeta{Name: "vip", Namespace: "default"},
+		Spec:     &skiffv1.ServiceSpec{Selector: map[string]string{"app": "db"}, Ports: []*skiffv1.ServicePort{{Name: "http", Port: 80}}},
+	})
+	if err != nil || vip.GetSpec().GetClusterIp() == "" {
+		t.Fatalf("create a ClusterIP service: %v %v", vip.GetSpec(), err)
+	}
+	eventually(t, "ClusterIP answer", func() error {
+		resp := ts.exchange(t, query("vip.default.svc.cluster.local.", dns.TypeA), "udp")
+		if got := addrs(resp); !slices.Equal(got, []string{vip.Spec.ClusterIp}) {
+			return fmt.Errorf("answers %v, want the ClusterIP %s", got, vip.Spec.ClusterIp)
+		}
+		return nil
+	})
+
 	if _, _, err := c.Services().Delete(ctx, "default", "web", client.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +261,7 @@ func TestWithAPIServerInitialSync(t *testing.T) {
 		app := fmt.Sprintf("app-%d", i)
 		if _, err := c.Services().Create(ctx, &skiffv1.Service{
 			Metadata: &skiffv1.ObjectMeta{Name: app, Namespace: "default"},
-			Spec:     &skiffv1.ServiceSpec{Selector: map[string]string{"app": app}},
+			Spec:     &skiffv1.ServiceSpec{Selector: map[string]string{"app": app}, ClusterIp: "None"},
 		}); err != nil {
 			t.Fatal(err)
 		}

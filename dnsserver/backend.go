@@ -43,6 +43,9 @@ type Listener interface {
 type Service struct {
 	Namespace, Name string
 	Ports           []Port
+	// ClusterIP is the service's virtual IP; invalid for a headless
+	// service, whose name resolves to its endpoints instead.
+	ClusterIP netip.Addr
 	// Endpoints are the ready pods behind the service, sorted by IP.
 	Endpoints []Endpoint
 }

@@ -24,6 +24,8 @@ func clusterBackend() *MemoryBackend {
 	// found by its hostname.
 	b.SetService(Service{Namespace: "default", Name: "nginx", Ports: []Port{{Name: "web", Protocol: "tcp", Port: 80}},
 		Endpoints: []Endpoint{{IP: ip("10.0.0.5"), Pod: "sts-0", Hostname: "sts-0"}, {IP: ip("10.0.0.6"), Pod: "sts-1", Hostname: "sts-1"}}})
+	b.SetService(Service{Namespace: "default", Name: "vip", ClusterIP: ip("10.96.0.10"),
+		Ports: []Port{{Name: "http", Protocol: "tcp", Port: 80}}, Endpoints: eps("10.0.0.1")})
 	b.SetPod(Pod{Namespace: "default", Name: "web-1", IP: ip("10.0.0.1")})
 	b.SetPod(Pod{Namespace: "default", Name: "web-2", IP: ip("10.0.0.2")})
 	b.SetPod(Pod{Namespace: "default", Name: "lonely", IP: ip("10.0.0.9")})
@@ -48,6 +50,17 @@ func clusterCases() []dnstest.Case {
 		{Qname: "web.default.svc.cluster.local.", Qtype: dns.TypeAAAA, Ns: []dns.RR{rr(soa)}},
 		{Qname: "web.default.svc.cluster.local.", Qtype: dns.TypeTXT, Ns: []dns.RR{rr(soa)}},
 		{Qname: "empty.default.svc.cluster.local.", Qtype: dns.TypeA, Ns: []dns.RR{rr(soa)}},
+		// A service with a ClusterIP: its address, and SRV to the service
+		// itself at the service port; no per-pod names.
+		{Qname: "vip.default.svc.cluster.local.", Qtype: dns.TypeA, Answer: []dns.RR{
+			rr("vip.default.svc.cluster.local. 5 IN A 10.96.0.10"),
+		}},
+		{Qname: "_http._tcp.vip.default.svc.cluster.local.", Qtype: dns.TypeSRV, Answer: []dns.RR{
+			rr("_http._tcp.vip.default.svc.cluster.local. 5 IN SRV 0 100 80 vip.default.svc.cluster.local."),
+		}, Extra: []dns.RR{
+			rr("vip.default.svc.cluster.local. 5 IN A 10.96.0.10"),
+		}},
+		{Qname: "10-0-0-1.vip.default.svc.cluster.local.", Qtype: dns.TypeA, Rcode: dns.RcodeNameError, Ns: []dns.RR{rr(soa)}},
 		{Qname: "empty.default.svc.cluster.local.", Qtype: dns.TypeSRV, Ns: []dns.RR{rr(soa)}},
 		{Qname: "nope.default.svc.cluster.local.", Qtype: dns.TypeA, Rcode: dns.RcodeNameError, Ns: []dns.RR{rr(soa)}},
 		{Qname: "web.nope.svc.cluster.local.", Qtype: dns.TypeA, Rcode: dns.RcodeNameError, Ns: []dns.RR{rr(soa)}},

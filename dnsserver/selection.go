@@ -50,12 +50,18 @@ func servicePorts(svc *skiffv1.Service) []Port {
 // serviceView builds DNS's view of svc from its Endpoints object (nil when
 // there is none yet: no endpoints).
 func serviceView(svc *skiffv1.Service, ep *skiffv1.Endpoints) Service {
-	return Service{
+	out := Service{
 		Namespace: svc.GetMetadata().GetNamespace(),
 		Name:      svc.GetMetadata().GetName(),
 		Ports:     servicePorts(svc),
 		Endpoints: readyEndpoints(ep),
 	}
+	if !skiffv1.IsHeadless(svc) {
+		if ip, err := netip.ParseAddr(svc.GetSpec().GetClusterIp()); err == nil {
+			out.ClusterIP = ip.Unmap()
+		}
+	}
+	return out
 }
 
 // readyEndpoints are the addresses of ep's ready endpoints, once each,

@@ -288,7 +288,9 @@ func (z *zone) applyService(ref svcRef, svc Service, ok bool) []netip.Addr {
 	if ok {
 		fresh = z.serviceEntries(svc, &st.owner, v)
 		for _, ep := range svc.Endpoints {
-			ips = append(ips, ep.IP)
+			if !svc.ClusterIP.IsValid() { // only a headless service names its pods
+				ips = append(ips, ep.IP)
+			}
 		}
 	}
 	st.names = z.replace(st.names, fresh)

@@ -9,7 +9,9 @@ import (
 )
 
 // The names a service and an IP answer for, after the Kubernetes DNS
-// specification for headless services:
+// specification. A service with a ClusterIP answers its name with that
+// address and its SRV records name the service itself at the service
+// port; a headless one answers:
 //
 //	<svc>.<ns>.svc.<domain>                  A/AAAA per ready pod; SRV for every port
 //	_<port>._<proto>.<svc>.<ns>.svc.<domain> SRV per ready pod, target below
@@ -56,6 +58,9 @@ func (z *zone) serviceEntries(svc Service, o *owner, v uint64) map[string]*entry
 	s := &entrySet{z: z, owner: o, version: v, out: map[string]*entry{}}
 	base := svc.Name + "." + svc.Namespace + ".svc." + z.domain
 	s.name(base, z.soaDomain)
+	if svc.ClusterIP.IsValid() {
+		return z.clusterIPEntries(s, svc, base)
+	}
 	var a, aaaa []dns.RR
 	hosts := make([]string, len(svc.Endpoints))
 	for i, ep := range svc.Endpoints {
@@ -83,6 +88,28 @@ func (z *zone) serviceEntries(svc Service, o *owner, v uint64) map[string]*entry
 		name := "_" + p.Name + "._" + p.Protocol + "." + base
 		s.name(name, z.soaDomain)
 		srv, extra := z.srv(name, []Port{p}, svc.Endpoints, hosts)
+		s.add(name, dns.TypeSRV, srv, extra)
+	}
+	return s.out
+}
+
+// clusterIPEntries: the name's A record is the ClusterIP (whatever the
+// endpoints: the proxy decides where connections go), and
+// _<port>._<proto>.<name> SRV names the service at its own port.
+func (z *zone) clusterIPEntries(s *entrySet, svc Service, base string) map[string]*entry {
+	s.add(base, addrType(svc.ClusterIP), []dns.RR{addrRR(base, svc.ClusterIP, z.ttl)}, nil)
+	self := []Endpoint{{IP: svc.ClusterIP}}
+	hosts := []string{base}
+	srv, extra := z.srv(base, svc.Ports, self, hosts)
+	s.add(base, dns.TypeSRV, srv, extra)
+	for _, p := range svc.Ports {
+		if p.Name == "" {
+			continue
+		}
+		s.name("_"+p.Protocol+"."+base, z.soaDomain)
+		name := "_" + p.Name + "._" + p.Protocol + "." + base
+		s.name(name, z.soaDomain)
+		srv, extra := z.srv(name, []Port{p}, self, hosts)
 		s.add(name, dns.TypeSRV, srv, extra)
 	}
 	return s.out

@@ -81,8 +81,13 @@ func TestHostileNodeReadsAndWrites(t *testing.T) {
 	denied("listing volumes", err)
 	_, _, err = n2.Events().List(ctx, client.ListOptions{})
 	denied("reading events", err)
-	_, _, err = n2.Services().List(ctx, client.ListOptions{})
-	denied("reading services", err)
+	// Services and Endpoints are readable (the node's proxy follows
+	// them, as kube-proxy's role allows), never writable.
+	if _, _, err := n2.Services().List(ctx, client.ListOptions{}); err != nil {
+		t.Errorf("n2 listing services for its proxy: %v", err)
+	}
+	_, err = n2.Services().Create(ctx, &skiffv1.Service{Metadata: &skiffv1.ObjectMeta{Name: "planted", Namespace: "default"}, Spec: &skiffv1.ServiceSpec{Ports: []*skiffv1.ServicePort{{Port: 80}}}})
+	denied("creating a service", err)
 	_, _, err = n2.ReplicaSets().List(ctx, client.ListOptions{})
 	denied("reading replica sets", err)
 

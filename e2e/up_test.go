@@ -58,11 +58,20 @@ func TestUpHelloEndToEnd(t *testing.T) {
 	if out, err := c.Skiff("image", "ls"); err != nil || !strings.Contains(out, "demo") {
 		t.Fatalf("image ls: %v\n%s", err, out)
 	}
-	// Cluster DNS, from inside the pod.
+	// Cluster DNS, from inside the pod: the service's ClusterIP, which
+	// the pod reaches itself through (hairpin) at the service port.
+	vip := clusterIP(t, c, "hello")
 	out, err = c.Skiff("exec", "hello", "--", "nslookup", "hello.default.svc.cluster.local")
-	if err != nil || !strings.Contains(out, ip) {
+	if err != nil || !strings.Contains(out, vip) {
 		t.Fatalf("nslookup from the pod: %v\n%s", err, out)
 	}
+	eventually(t, "the pod through its own service", func() error {
+		out, err := c.Skiff("exec", "hello", "--", "sh", "-c", "wget -q -O - http://hello.default.svc.cluster.local/ & p=$!; (sleep 5; kill $p) & wait $p")
+		if err != nil || !strings.Contains(out, "Hello from skiff") {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	})
 	// Exit codes pass through exec.
 	_, err = c.Skiff("exec", "hello", "--", "sh", "-c", "exit 3")
 	if ee, ok := asExit(err); !ok || ee != 3 {

@@ -18,6 +18,7 @@ import (
 	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/nodeagent/image"
 	"github.com/skiff-sh/skiff/nodeagent/network"
+	"github.com/skiff-sh/skiff/nodeagent/proxy"
 	"github.com/skiff-sh/skiff/nodeagent/runtime"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
@@ -119,6 +120,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	podNet, err := network.Setup(network.Config{
 		PodCIDR:     podCIDR,
 		ClusterCIDR: netip.MustParsePrefix(a.cfg.ClusterCIDR),
+		ServiceCIDR: netip.MustParsePrefix(a.cfg.ServiceCIDR),
 		BridgeName:  a.cfg.BridgeName,
 		StateDir:    filepath.Join(a.cfg.DataDir, "network"),
 		HostNetNS:   a.cfg.HostNetNS,
@@ -151,6 +153,13 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	spawn(func(ctx context.Context) { a.pods.Run(ctx) })
 	spawn(a.runPeers) // host-gw routes, masquerade
+	spawn(func(ctx context.Context) {
+		// ClusterIPs and node ports; the table goes when the agent stops.
+		err := proxy.Run(ctx, proxy.Config{Client: a.cfg.Client, HostNetNS: a.cfg.HostNetNS, Logger: a.log.With("component", "proxy")})
+		if err != nil {
+			a.log.Warn("service proxy stopped", "err", err)
+		}
+	})
 	spawn(func(ctx context.Context) { every(ctx, a.cfg.HeartbeatInterval, a.heartbeat) })
 	spawn(a.usage.run)
 	spawn(func(ctx context.Context) { every(ctx, 30*time.Second, a.gcLocalVolumes) })

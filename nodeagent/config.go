@@ -41,6 +41,9 @@ type Config struct {
 	// route; BridgeName is the node bridge.
 	ClusterCIDR string
 	BridgeName  string
+	// ServiceCIDR holds the ClusterIPs; it is blackholed like the cluster
+	// CIDR, and the proxy's rules translate its addresses before routing.
+	ServiceCIDR string
 	// HostNetNS is the network namespace that plays the node's (bridge,
 	// routes); empty means the agent's own. Tests and kind-like clusters
 	// set it.
@@ -114,6 +117,12 @@ func (c *Config) setDefaults() error {
 	}
 	if _, err := netip.ParsePrefix(c.ClusterCIDR); err != nil {
 		return fmt.Errorf("nodeagent: --cluster-cidr %q: %w", c.ClusterCIDR, err)
+	}
+	if c.ServiceCIDR == "" {
+		c.ServiceCIDR = defaults.ServiceCIDR
+	}
+	if _, err := netip.ParsePrefix(c.ServiceCIDR); err != nil {
+		return fmt.Errorf("nodeagent: --service-cidr %q: %w", c.ServiceCIDR, err)
 	}
 	if c.BridgeName == "" {
 		c.BridgeName = defaults.Bridge

@@ -133,10 +133,14 @@ func TestTLSIdentities(t *testing.T) {
 	wantCode(t, err, codes.PermissionDenied, "node:n1 may not update pods/default/web: it is bound to node n2")
 	_, err = n1.UpdateStatus(ctx(t), &skiffv1.UpdateRequest{Object: obj(node("n2"))})
 	wantCode(t, err, codes.PermissionDenied, "node:n1 may not update nodes/n2")
-	// Nothing on a node reads endpoints (cluster DNS runs with the
-	// control plane), so nodes may not.
+	// A node's proxy follows services and endpoints; it lists nothing
+	// else of the cluster's (replica sets, secrets).
 	_, err = n1.List(ctx(t), &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_ENDPOINTS})
-	wantCode(t, err, codes.PermissionDenied, "node:n1 may not list endpoints")
+	wantCode(t, err, codes.OK, "")
+	_, err = n1.List(ctx(t), &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_SERVICE})
+	wantCode(t, err, codes.OK, "")
+	_, err = n1.List(ctx(t), &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_REPLICA_SET})
+	wantCode(t, err, codes.PermissionDenied, "node:n1 may not list replicasets")
 
 	// Streams are checked on their first message.
 	w, err := n1.Watch(ctx(t), &skiffv1.WatchRequest{Kind: skiffv1.Kind_KIND_POD, FieldSelector: "spec.nodeName=n1"})

@@ -13,7 +13,7 @@ import (
 )
 
 // nodeReadsWhat is the reason given when a node reads something else.
-const nodeReadsWhat = "a node reads only its own pods (list and watch them with the field selector spec.nodeName=<node>), the volumes, ConfigMaps and Secrets they use (one by one), and nodes"
+const nodeReadsWhat = "a node reads only its own pods (list and watch them with the field selector spec.nodeName=<node>), the volumes, ConfigMaps and Secrets they use (one by one), nodes, and services and endpoints (for its proxy)"
 
 // authorizeNode is Kubernetes' NodeRestriction and Node authorizer for
 // skiff: a node reads the pods bound to it and what they use, and writes
@@ -41,6 +41,9 @@ func (a *Authorizer) authorizeNode(ctx context.Context, id pki.Identity, node, m
 	case skiffv1.Objects_List_FullMethodName, skiffv1.Objects_Watch_FullMethodName:
 		switch t.Kind {
 		case skiffv1.Kind_KIND_NODE:
+			return nil
+		case skiffv1.Kind_KIND_SERVICE, skiffv1.Kind_KIND_ENDPOINTS:
+			// The agent's service proxy: kube-proxy's node-proxier role.
 			return nil
 		case skiffv1.Kind_KIND_POD:
 			if selectsNode(t.FieldSelector, node) {

@@ -39,7 +39,10 @@ func Default(obj skiffv1.Resource) {
 			o.Spec = &skiffv1.ServiceSpec{}
 		}
 		if o.Spec.Type == "" {
-			o.Spec.Type = "ClusterIP"
+			o.Spec.Type = skiffv1.ServiceTypeClusterIP
+		}
+		if o.Spec.ClusterIp == "" && len(o.Spec.ClusterIps) == 1 {
+			o.Spec.ClusterIp = o.Spec.ClusterIps[0]
 		}
 		for _, p := range o.Spec.Ports {
 			if p.Protocol == "" {

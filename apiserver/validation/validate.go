@@ -3,11 +3,13 @@ package validation
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/skiff-sh/skiff/defaults"
 	"github.com/skiff-sh/skiff/intorpercent"
 	"github.com/skiff-sh/skiff/labels"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
@@ -358,15 +360,47 @@ func validateProbe(e *errs, path string, p *skiffv1.Probe) {
 func validateService(e *errs, s *skiffv1.ServiceSpec) {
 	checkLabels(e, "spec.selector", s.GetSelector())
 	switch t := s.GetType(); t {
-	case "ClusterIP":
-	case "NodePort", "LoadBalancer", "ExternalName":
-		e.add("spec.type", "%s is not supported by skiff yet; use ClusterIP", t)
+	case skiffv1.ServiceTypeClusterIP, skiffv1.ServiceTypeNodePort:
+	case "LoadBalancer":
+		e.add("spec.type", "LoadBalancer is not supported by skiff yet (no load balancer to provision); use NodePort, which every node answers on")
+	case "ExternalName":
+		e.add("spec.type", "ExternalName is not supported by skiff yet; use ClusterIP or NodePort")
 	default:
-		e.add("spec.type", "%q is not a service type; use ClusterIP", t)
+		e.add("spec.type", "%q is not a service type; use ClusterIP or NodePort", t)
 	}
-	// No virtual IPs yet: every service is served as a headless one.
-	if ip := s.GetClusterIp(); ip != "" && ip != "None" {
-		e.add("spec.clusterIP", "%q: virtual IPs are not supported by skiff yet; leave clusterIP out or set None", ip)
+	ip := s.GetClusterIp()
+	if ip != "" && ip != skiffv1.ClusterIPNone {
+		if a, err := netip.ParseAddr(ip); err != nil || !a.Is4() {
+			e.add("spec.clusterIP", "%q is not an IPv4 address; leave it out to get one, or set None for a headless service", ip)
+		}
+	}
+	switch ips := s.GetClusterIps(); {
+	case len(ips) > 1:
+		e.add("spec.clusterIPs", "skiff is single-stack: at most one address")
+	case len(ips) == 1 && ips[0] != ip:
+		e.add("spec.clusterIPs", "%q must equal spec.clusterIP %q", ips[0], ip)
+	}
+	nodePort := s.GetType() == skiffv1.ServiceTypeNodePort
+	if nodePort && ip == skiffv1.ClusterIPNone {
+		e.add("spec.clusterIP", "None: a NodePort service needs a ClusterIP; leave clusterIP out")
+	}
+	type portKey struct {
+		n     int32
+		proto string
+	}
+	nodePorts := map[portKey]bool{}
+	for i, p := range s.GetPorts() {
+		path := idx("spec.ports", i) + ".nodePort"
+		switch {
+		case p.NodePort == 0:
+		case !nodePort:
+			e.add(path, "may only be set when spec.type is NodePort")
+		case p.NodePort < defaults.NodePortMin || p.NodePort > defaults.NodePortMax:
+			e.add(path, "%d is outside the node port range %d-%d", p.NodePort, defaults.NodePortMin, defaults.NodePortMax)
+		case nodePorts[portKey{p.NodePort, p.Protocol}]:
+			e.add(path, "%d is used by another port of this service", p.NodePort)
+		}
+		nodePorts[portKey{p.NodePort, p.Protocol}] = true
 	}
 	names := map[string]bool{}
 	for i, p := range s.GetPorts() {

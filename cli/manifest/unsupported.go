@@ -66,12 +66,12 @@ var probeUnsupported = []string{
 }
 
 var serviceUnsupported = []string{
-	"spec.clusterIPs", "spec.externalIPs", "spec.sessionAffinity",
+	"spec.externalIPs", "spec.sessionAffinity",
 	"spec.sessionAffinityConfig", "spec.loadBalancerIP", "spec.loadBalancerSourceRanges",
 	"spec.loadBalancerClass", "spec.allocateLoadBalancerNodePorts", "spec.externalName",
 	"spec.externalTrafficPolicy", "spec.internalTrafficPolicy", "spec.healthCheckNodePort",
 	"spec.publishNotReadyAddresses", "spec.ipFamilies", "spec.ipFamilyPolicy",
-	"spec.trafficDistribution", "spec.ports[].nodePort", "spec.ports[].appProtocol",
+	"spec.trafficDistribution", "spec.ports[].appProtocol",
 }
 
 var persistentVolumeClaimUnsupported = []string{

@@ -27,6 +27,7 @@ type agentFlags struct {
 	listen           string
 	advertiseAddress string
 	clusterCIDR      string
+	serviceCIDR      string
 	clusterDNS       string
 	insecure         []string
 	registriesFile   string
@@ -45,6 +46,7 @@ func (f *agentFlags) register(cmd *cobra.Command, prefix string) {
 	fl.StringVar(&f.advertiseAddress, "advertise-address", "", "this node's address as others reach it (default: the listen host, or 127.0.0.1)")
 	if prefix == "" {
 		fl.StringVar(&f.clusterCIDR, "cluster-cidr", defaults.ClusterCIDR, "the cluster's pod addresses, blackholed so pod traffic never leaves by the default route")
+		fl.StringVar(&f.serviceCIDR, "service-cidr", defaults.ServiceCIDR, "the services' ClusterIPs, blackholed like the cluster CIDR; the proxy translates them")
 	}
 	fl.StringVar(&f.clusterDNS, "cluster-dns", "", "nameserver written into pods' resolv.conf (default: the node bridge address)")
 	fl.StringSliceVar(&f.insecure, "insecure-registry", nil, "registries reached over plain HTTP (loopback always is)")
@@ -58,7 +60,7 @@ func (f *agentFlags) config(c *client.Client) nodeagent.Config {
 	return nodeagent.Config{
 		Client: c, NodeName: f.nodeName, DataDir: f.dataDir, RunDir: f.runDir,
 		Listen: f.listen, AdvertiseAddress: f.advertiseAddress,
-		ClusterCIDR: f.clusterCIDR, ClusterDNS: f.clusterDNS,
+		ClusterCIDR: f.clusterCIDR, ServiceCIDR: f.serviceCIDR, ClusterDNS: f.clusterDNS,
 		InsecureRegistries: f.insecure,
 		ReservedCPU:        f.reservedCPU, ReservedMemory: f.reservedMemory, MaxPods: f.maxPods,
 	}

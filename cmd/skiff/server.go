@@ -30,6 +30,7 @@ type serverFlags struct {
 	etcdListen    string
 	etcd          etcdClientFlags
 	clusterCIDR   string
+	serviceCIDR   string
 	clientConfig  string
 	logFormat     string
 	registryAddr  string
@@ -56,6 +57,7 @@ func (f *serverFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.etcdListen, "etcd-listen", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.Etcd)), "embedded etcd client address (loopback only; TLS with the server's etcd-client certificate unless --insecure)")
 	f.etcd.register(cmd, true)
 	fl.StringVar(&f.clusterCIDR, "cluster-cidr", defaults.ClusterCIDR, "pod addresses; each node gets a /24 of it")
+	fl.StringVar(&f.serviceCIDR, "service-cidr", defaults.ServiceCIDR, "the services' ClusterIPs (agents must be given the same)")
 	fl.StringVar(&f.clientConfig, "write-config", client.OSEnvironment().ConfigPath(""), "where to write the command line's config (server address); empty skips it")
 	fl.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fl.StringVar(&f.registryAddr, "registry-addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.Registry)), "the embedded OCI registry's address; empty disables it")
@@ -134,7 +136,7 @@ func (f *serverFlags) config(log *slog.Logger, reg *prometheus.Registry) (contro
 	}
 	cfg := controlplane.Config{
 		DataDir: f.dataDir, Listen: f.listen, EtcdListen: f.etcdListen,
-		EtcdEndpoints: f.etcdEndpoints, EtcdTLS: etcdTLS, ClusterCIDR: f.clusterCIDR,
+		EtcdEndpoints: f.etcdEndpoints, EtcdTLS: etcdTLS, ClusterCIDR: f.clusterCIDR, ServiceCIDR: f.serviceCIDR,
 		ClientConfig: f.clientConfig, RegistryAddr: f.registryAddr,
 		DNSListen: f.dnsListen, ClusterDomain: f.clusterDomain, DNSUpstreams: f.dnsUpstreams,
 		Controllers: f.controllers, Insecure: f.insecure, TLSSANs: f.tlsSANs,

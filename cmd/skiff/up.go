@@ -55,6 +55,7 @@ busybox:1.28" a pod that says image: busybox:1.28 runs it, offline.
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			af.clusterCIDR = sf.clusterCIDR
+			af.serviceCIDR = sf.serviceCIDR
 			if !cmd.Flags().Changed("agent-data-dir") {
 				af.dataDir = filepath.Join(sf.dataDir, "agent")
 			}

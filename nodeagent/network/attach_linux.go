@@ -141,13 +141,19 @@ func (n *Network) attach(ctx context.Context, podID, netnsPath string, ip netip.
 	}, created, nil
 }
 
-// ensureHostEnd keeps the host end in the bridge and up.
+// ensureHostEnd keeps the host end in the bridge, in hairpin mode, and
+// up. Hairpin, as Kubernetes' bridge plugins set it: a pod that reaches its
+// own service is translated back to itself, and with bridge netfilter the
+// frame must leave by the port it came in on.
 func (n *Network) ensureHostEnd(link, br netlink.Link) error {
 	a := link.Attrs()
 	if a.MasterIndex != br.Attrs().Index {
 		if err := n.host.LinkSetMasterByIndex(link, br.Attrs().Index); err != nil {
 			return fmt.Errorf("veth %s into bridge %s: %w", a.Name, n.cfg.BridgeName, err)
 		}
+	}
+	if err := n.host.LinkSetHairpin(link, true); err != nil {
+		return fmt.Errorf("veth %s hairpin: %w", a.Name, err)
 	}
 	if a.Flags&net.FlagUp == 0 {
 		if err := n.host.LinkSetUp(link); err != nil {

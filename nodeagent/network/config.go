@@ -38,6 +38,10 @@ type Config struct {
 	// ClusterCIDR holds every node's PodCIDR, e.g. 10.88.0.0/16. It gets a
 	// blackhole route.
 	ClusterCIDR netip.Prefix
+	// ServiceCIDR holds every Service's ClusterIP; it gets a blackhole
+	// route too, so that an address no proxy rule translates goes nowhere
+	// (optional).
+	ServiceCIDR netip.Prefix
 	// BridgeName defaults to DefaultBridge.
 	BridgeName string
 	// StateDir keeps the IPAM state; it must survive agent restarts.
@@ -58,6 +62,7 @@ func (c Config) withDefaults() Config {
 	}
 	c.PodCIDR = c.PodCIDR.Masked()
 	c.ClusterCIDR = c.ClusterCIDR.Masked()
+	c.ServiceCIDR = c.ServiceCIDR.Masked()
 	return c
 }
 
@@ -73,6 +78,9 @@ func (c Config) validate() error {
 	}
 	if c.ClusterCIDR.Bits() > c.PodCIDR.Bits() || !c.ClusterCIDR.Contains(c.PodCIDR.Addr()) {
 		return fmt.Errorf("network: pod CIDR %v is not inside cluster CIDR %v", c.PodCIDR, c.ClusterCIDR)
+	}
+	if c.ServiceCIDR.IsValid() && (!c.ServiceCIDR.Addr().Is4() || c.ServiceCIDR.Overlaps(c.ClusterCIDR)) {
+		return fmt.Errorf("network: service CIDR %v: need an IPv4 prefix apart from the cluster CIDR %v", c.ServiceCIDR, c.ClusterCIDR)
 	}
 	if c.BridgeName == "" || len(c.BridgeName) > 15 {
 		return fmt.Errorf("network: bridge name %q: need 1 to 15 characters", c.BridgeName)

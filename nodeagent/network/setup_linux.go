@@ -153,17 +153,23 @@ func (n *Network) ensureBridgeAddr(br netlink.Link) error {
 // it, traffic for another node's pods (or a typo'd pod IP) would follow the
 // default route out of the machine. The node's own /24 on the bridge and
 // host-gw peer routes are more specific and win.
+// The service CIDR gets one as well: only the proxy's DNAT, before
+// routing, makes a ClusterIP go anywhere.
 func (n *Network) ensureBlackhole() error {
-	r := n.blackholeRoute()
-	if err := n.host.RouteReplace(r); err != nil {
-		return fmt.Errorf("network: blackhole route %v: %w", n.cfg.ClusterCIDR, err)
+	for _, p := range []netip.Prefix{n.cfg.ClusterCIDR, n.cfg.ServiceCIDR} {
+		if !p.IsValid() {
+			continue
+		}
+		if err := n.host.RouteReplace(blackholeRoute(p)); err != nil {
+			return fmt.Errorf("network: blackhole route %v: %w", p, err)
+		}
 	}
 	return nil
 }
 
-func (n *Network) blackholeRoute() *netlink.Route {
+func blackholeRoute(p netip.Prefix) *netlink.Route {
 	return &netlink.Route{
-		Dst:      prefixToIPNet(n.cfg.ClusterCIDR),
+		Dst:      prefixToIPNet(p),
 		Type:     unix.RTN_BLACKHOLE,
 		Protocol: RouteProtocol,
 		Table:    unix.RT_TABLE_MAIN,

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/skiff-sh/skiff/nodeagent/network"
+	"github.com/skiff-sh/skiff/nodeagent/proxy"
 	"github.com/skiff-sh/skiff/nodeagent/runtime"
 	"github.com/skiff-sh/skiff/nodeagent/runtime/cgroups"
 )
@@ -85,6 +86,11 @@ func (n Node) Reset(ctx context.Context, report func(string)) error {
 		}
 		if err != nil {
 			errs = append(errs, err)
+		}
+		if found, err := proxy.RemoveIfPresent(n.NetNS); err != nil {
+			errs = append(errs, err)
+		} else if found {
+			report("removed nftables table ip " + proxy.Table)
 		}
 	}
 	return errors.Join(errs...)

@@ -4111,12 +4111,16 @@ type ServiceSpec struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Selector map[string]string      `protobuf:"bytes,1,rep,name=selector,proto3" json:"selector,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	Ports    []*ServicePort         `protobuf:"bytes,2,rep,name=ports,proto3" json:"ports,omitempty"`
-	// ClusterIP (default), as in Kubernetes; the other types are not
-	// supported yet.
+	// ClusterIP (default) or NodePort, as in Kubernetes. LoadBalancer and
+	// ExternalName are refused.
 	Type string `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
-	// Empty or "None". skiff gives no virtual IPs yet: every service is
-	// served as a headless one, its DNS name resolving to its ready pods.
-	ClusterIp     string `protobuf:"bytes,4,opt,name=cluster_ip,json=clusterIP,proto3" json:"cluster_ip,omitempty"`
+	// The service's virtual IP in the service CIDR: allocated when empty,
+	// honoured when free and inside the range, "None" for a headless service
+	// (DNS answers with the ready pods' IPs, no proxying). Immutable.
+	ClusterIp string `protobuf:"bytes,4,opt,name=cluster_ip,json=clusterIP,proto3" json:"cluster_ip,omitempty"`
+	// Kubernetes' list form of cluster_ip; skiff is single-stack, so it holds
+	// cluster_ip alone and is kept equal to it.
+	ClusterIps    []string `protobuf:"bytes,10,rep,name=cluster_ips,json=clusterIPs,proto3" json:"cluster_ips,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4179,6 +4183,13 @@ func (x *ServiceSpec) GetClusterIp() string {
 	return ""
 }
 
+func (x *ServiceSpec) GetClusterIps() []string {
+	if x != nil {
+		return x.ClusterIps
+	}
+	return nil
+}
+
 type ServicePort struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -4186,7 +4197,10 @@ type ServicePort struct {
 	Protocol string `protobuf:"bytes,2,opt,name=protocol,proto3" json:"protocol,omitempty"`
 	Port     int32  `protobuf:"varint,3,opt,name=port,proto3" json:"port,omitempty"`
 	// A number, or the name of a container port; defaults to port.
-	TargetPort    string `protobuf:"bytes,4,opt,name=target_port,json=targetPort,proto3" json:"target_port,omitempty"`
+	TargetPort string `protobuf:"bytes,4,opt,name=target_port,json=targetPort,proto3" json:"target_port,omitempty"`
+	// The port on every node's addresses a NodePort service answers on
+	// (30000-32767): allocated when zero, honoured when free.
+	NodePort      int32 `protobuf:"varint,10,opt,name=node_port,json=nodePort,proto3" json:"node_port,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4247,6 +4261,13 @@ func (x *ServicePort) GetTargetPort() string {
 		return x.TargetPort
 	}
 	return ""
+}
+
+func (x *ServicePort) GetNodePort() int32 {
+	if x != nil {
+		return x.NodePort
+	}
+	return 0
 }
 
 type ServiceStatus struct {
@@ -8230,22 +8251,27 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\aService\x120\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12)\n" +
 	"\x04spec\x18\x02 \x01(\v2\x15.skiff.v1.ServiceSpecR\x04spec\x12/\n" +
-	"\x06status\x18\x03 \x01(\v2\x17.skiff.v1.ServiceStatusR\x06status\"\xeb\x01\n" +
+	"\x06status\x18\x03 \x01(\v2\x17.skiff.v1.ServiceStatusR\x06status\"\x8c\x02\n" +
 	"\vServiceSpec\x12?\n" +
 	"\bselector\x18\x01 \x03(\v2#.skiff.v1.ServiceSpec.SelectorEntryR\bselector\x12+\n" +
 	"\x05ports\x18\x02 \x03(\v2\x15.skiff.v1.ServicePortR\x05ports\x12\x12\n" +
 	"\x04type\x18\x03 \x01(\tR\x04type\x12\x1d\n" +
 	"\n" +
-	"cluster_ip\x18\x04 \x01(\tR\tclusterIP\x1a;\n" +
+	"cluster_ip\x18\x04 \x01(\tR\tclusterIP\x12\x1f\n" +
+	"\vcluster_ips\x18\n" +
+	" \x03(\tR\n" +
+	"clusterIPs\x1a;\n" +
 	"\rSelectorEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"r\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8f\x01\n" +
 	"\vServicePort\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bprotocol\x18\x02 \x01(\tR\bprotocol\x12\x12\n" +
 	"\x04port\x18\x03 \x01(\x05R\x04port\x12\x1f\n" +
 	"\vtarget_port\x18\x04 \x01(\tR\n" +
-	"targetPort\" \n" +
+	"targetPort\x12\x1b\n" +
+	"\tnode_port\x18\n" +
+	" \x01(\x05R\bnodePort\" \n" +
 	"\rServiceStatusJ\x04\b\x01\x10\x02R\tendpoints\"\x94\x01\n" +
 	"\x06Volume\x120\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12(\n" +

@@ -1,0 +1,117 @@
+package proxy
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+// Protocol numbers, as nftables' meta l4proto gives them.
+const (
+	protoTCP = 6
+	protoUDP = 17
+)
+
+// ServicePort is one port of one service as the proxy programs it.
+type ServicePort struct {
+	// Name is "<namespace>/<service>:<port name>", for logs and chain
+	// comments.
+	Name      string
+	ClusterIP netip.Addr
+	Protocol  uint8
+	Port      uint16
+	// NodePort is 0 unless the service is a NodePort one.
+	NodePort uint16
+	// Endpoints are the ready ones only, sorted: a terminating endpoint
+	// takes no new connections (its existing ones keep their conntrack
+	// entries and so their translation).
+	Endpoints []Endpoint
+}
+
+// Endpoint is where a connection to a service port goes.
+type Endpoint struct {
+	IP   netip.Addr
+	Port uint16
+}
+
+// Desired is the proxy's whole state, from the informers' objects: one
+// ServicePort per port of every service that has a ClusterIP. eps maps
+// "namespace/name" to the service's Endpoints object.
+func Desired(svcs []*skiffv1.Service, eps func(key string) (*skiffv1.Endpoints, bool)) []ServicePort {
+	var out []ServicePort
+	for _, s := range svcs {
+		if skiffv1.IsHeadless(s) {
+			continue
+		}
+		ip, err := netip.ParseAddr(s.GetSpec().GetClusterIp())
+		if err != nil || !ip.Is4() {
+			continue
+		}
+		key := s.GetMetadata().GetNamespace() + "/" + s.GetMetadata().GetName()
+		ep, ok := eps(key)
+		if !ok {
+			ep = nil
+		}
+		nodePort := s.GetSpec().GetType() == skiffv1.ServiceTypeNodePort
+		for _, p := range s.GetSpec().GetPorts() {
+			proto, ok := protocolNumber(p.GetProtocol())
+			if !ok || p.GetPort() <= 0 || p.GetPort() > 65535 {
+				continue
+			}
+			sp := ServicePort{
+				Name:      key + ":" + cmp.Or(p.GetName(), strconv.Itoa(int(p.GetPort()))),
+				ClusterIP: ip, Protocol: proto, Port: uint16(p.GetPort()),
+				Endpoints: readyEndpoints(ep, p.GetName(), cmp.Or(p.GetProtocol(), "TCP")),
+			}
+			if nodePort && p.GetNodePort() > 0 && p.GetNodePort() <= 65535 {
+				sp.NodePort = uint16(p.GetNodePort())
+			}
+			out = append(out, sp)
+		}
+	}
+	slices.SortFunc(out, func(a, b ServicePort) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// readyEndpoints lists the ready endpoints that serve the named port, at
+// the port each resolves it to (a named targetPort may differ per pod).
+func readyEndpoints(ep *skiffv1.Endpoints, portName, protocol string) []Endpoint {
+	var out []Endpoint
+	for _, s := range ep.GetSlices() {
+		var port int32
+		for _, p := range s.GetPorts() {
+			if p.GetName() == portName && cmp.Or(p.GetProtocol(), "TCP") == protocol {
+				port = p.GetPort()
+			}
+		}
+		if port <= 0 || port > 65535 {
+			continue
+		}
+		for _, e := range s.GetEndpoints() {
+			if !e.GetConditions().GetReady() {
+				continue
+			}
+			for _, a := range e.GetAddresses() {
+				if ip, err := netip.ParseAddr(a); err == nil && ip.Is4() {
+					out = append(out, Endpoint{IP: ip, Port: uint16(port)})
+				}
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b Endpoint) int { return cmp.Or(a.IP.Compare(b.IP), cmp.Compare(a.Port, b.Port)) })
+	return slices.Compact(out)
+}
+
+func protocolNumber(p string) (uint8, bool) {
+	switch cmp.Or(p, "TCP") {
+	case "TCP":
+		return protoTCP, true
+	case "UDP":
+		return protoUDP, true
+	}
+	return 0, false
+}

@@ -1,0 +1,258 @@
+package proxy
+
+import (
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/binary"
+	"fmt"
+	"slices"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
+)
+
+// Table is the nftables table (family ip) the proxy owns; `nft list table
+// ip skiff-proxy` shows it. Nobody else's table is ever touched.
+const Table = "skiff-proxy"
+
+// masqMark is the packet mark bit of connections to masquerade, as
+// kube-proxy's 0x4000.
+const masqMark = 0x4000
+
+const (
+	mapServiceIPs = "service-ips"
+	mapNodePorts  = "service-nodeports"
+	chainServices = "services"
+)
+
+// Program replaces the proxy's table in the network namespace the
+// connection is in by one holding ports, in a single netlink batch.
+func Program(c *nftables.Conn, ports []ServicePort) error {
+	t := &nftables.Table{Name: Table, Family: nftables.TableFamilyIPv4}
+	// Add before delete: deleting a table that is not there fails the
+	// batch. All of it below is one transaction.
+	c.AddTable(t)
+	c.DelTable(t)
+	c.AddTable(t)
+	if err := build(c, t, ports); err != nil {
+		return err
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("proxy: program table %s (%d service ports): %w", Table, len(ports), err)
+	}
+	return nil
+}
+
+// Remove deletes the proxy's table, if there is one.
+func Remove(c *nftables.Conn) error {
+	t := &nftables.Table{Name: Table, Family: nftables.TableFamilyIPv4}
+	c.AddTable(t)
+	c.DelTable(t)
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("proxy: remove table %s: %w", Table, err)
+	}
+	return nil
+}
+
+func build(c *nftables.Conn, t *nftables.Table, ports []ServicePort) error {
+	ipKey, err := nftables.ConcatSetType(nftables.TypeIPAddr, nftables.TypeInetProto, nftables.TypeInetService)
+	if err != nil {
+		return err
+	}
+	npKey, err := nftables.ConcatSetType(nftables.TypeInetProto, nftables.TypeInetService)
+	if err != nil {
+		return err
+	}
+	svcIPs := &nftables.Set{Table: t, Name: mapServiceIPs, IsMap: true, Concatenation: true, KeyType: ipKey, DataType: nftables.TypeVerdict}
+	nodePorts := &nftables.Set{Table: t, Name: mapNodePorts, IsMap: true, Concatenation: true, KeyType: npKey, DataType: nftables.TypeVerdict}
+
+	services := c.AddChain(&nftables.Chain{Name: chainServices, Table: t})
+	for _, h := range []struct {
+		name string
+		hook *nftables.ChainHook
+	}{{"prerouting", nftables.ChainHookPrerouting}, {"output", nftables.ChainHookOutput}} {
+		ch := c.AddChain(&nftables.Chain{Name: h.name, Table: t, Type: nftables.ChainTypeNAT, Hooknum: h.hook, Priority: nftables.ChainPriorityNATDest})
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{&expr.Verdict{Kind: expr.VerdictJump, Chain: chainServices}}})
+	}
+	post := c.AddChain(&nftables.Chain{Name: "postrouting", Table: t, Type: nftables.ChainTypeNAT, Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource})
+	c.AddRule(&nftables.Rule{Table: t, Chain: post, Exprs: []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: native32(masqMark), Xor: native32(0)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: native32(0)},
+		&expr.Masq{},
+	}})
+
+	var ipElems, npElems []nftables.SetElement
+	for _, p := range ports {
+		if len(p.Endpoints) == 0 {
+			// No entry: the packet goes on to the service CIDR's
+			// blackhole route, as a service without endpoints should.
+			continue
+		}
+		name := chainName("svc", p.Name)
+		ch := c.AddChain(&nftables.Chain{Name: name, Table: t})
+		if err := serviceRules(c, t, ch, p); err != nil {
+			return err
+		}
+		ipElems = append(ipElems, nftables.SetElement{
+			Key:         concatKey(p.ClusterIP.AsSlice(), []byte{p.Protocol}, binaryutil.BigEndian.PutUint16(p.Port)),
+			VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: name},
+		})
+		if p.NodePort != 0 {
+			npElems = append(npElems, nftables.SetElement{
+				Key:         concatKey([]byte{p.Protocol}, binaryutil.BigEndian.PutUint16(p.NodePort)),
+				VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: name},
+			})
+		}
+	}
+	if err := addMap(c, svcIPs, ipElems); err != nil {
+		return err
+	}
+	if err := addMap(c, nodePorts, npElems); err != nil {
+		return err
+	}
+	// ip daddr . meta l4proto . th dport vmap @service-ips
+	c.AddRule(&nftables.Rule{Table: t, Chain: services, Exprs: []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 9},
+		&expr.Payload{DestRegister: 10, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+		&expr.Lookup{SourceRegister: 1, DestRegister: 0, IsDestRegSet: true, SetName: svcIPs.Name, SetID: svcIPs.ID},
+	}})
+	// fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports
+	c.AddRule(&nftables.Rule{Table: t, Chain: services, Exprs: []expr.Any{
+		&expr.Fib{Register: 1, FlagDADDR: true, ResultADDRTYPE: true},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: native32(unix.RTN_LOCAL)},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 1},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{127}},
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Payload{DestRegister: 9, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+		&expr.Lookup{SourceRegister: 1, DestRegister: 0, IsDestRegSet: true, SetName: nodePorts.Name, SetID: nodePorts.ID},
+	}})
+	return nil
+}
+
+// serviceRules: mark the connection for masquerade, then DNAT to an
+// endpoint picked at random: `dnat to numgen random mod N map { 0 : ip .
+// port, ... }`, one rule and one anonymous map per service port (no chain
+// per endpoint: fewer objects make the transaction short).
+func serviceRules(c *nftables.Conn, t *nftables.Table, ch *nftables.Chain, p ServicePort) error {
+	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: markForMasq()})
+	target, err := nftables.ConcatSetType(nftables.TypeIPAddr, nftables.TypeInetService)
+	if err != nil {
+		return err
+	}
+	pick := &nftables.Set{Table: t, Anonymous: true, Constant: true, IsMap: true, KeyType: nftables.TypeInteger, DataType: target}
+	elems := make([]nftables.SetElement, len(p.Endpoints))
+	for i, e := range p.Endpoints {
+		elems[i] = nftables.SetElement{Key: native32(uint32(i)), Val: concatKey(e.IP.AsSlice(), binaryutil.BigEndian.PutUint16(e.Port))}
+	}
+	if err := c.AddSet(pick, elems); err != nil {
+		return fmt.Errorf("proxy: endpoints of %s: %w", p.Name, err)
+	}
+	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
+		&expr.Numgen{Register: 1, Modulus: uint32(len(p.Endpoints)), Type: unix.NFT_NG_RANDOM},
+		&expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: pick.Name, SetID: pick.ID},
+		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 9, Specified: true},
+	}})
+	return nil
+}
+
+// elemChunk is how many elements go in one netlink message: a message's
+// element list is an attribute with a 16-bit length, which thousands of
+// elements would overflow (the kernel then sees only the first few).
+const elemChunk = 256
+
+// addMap adds a named map and its elements, in chunks.
+func addMap(c *nftables.Conn, m *nftables.Set, elems []nftables.SetElement) error {
+	if err := c.AddSet(m, nil); err != nil {
+		return fmt.Errorf("proxy: map %s: %w", m.Name, err)
+	}
+	for len(elems) > 0 {
+		n := min(len(elems), elemChunk)
+		if err := c.SetAddElements(m, elems[:n]); err != nil {
+			return fmt.Errorf("proxy: map %s: %w", m.Name, err)
+		}
+		elems = elems[n:]
+	}
+	return nil
+}
+
+// markForMasq is `meta mark set mark | 0x4000`.
+func markForMasq() []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: native32(^uint32(masqMark)), Xor: native32(masqMark)},
+		&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1},
+	}
+}
+
+// concatKey pads each part to 4 bytes, as nftables lays out the registers
+// of a concatenation.
+func concatKey(parts ...[]byte) []byte {
+	var out []byte
+	for _, p := range parts {
+		out = append(out, p...)
+		for len(p)%4 != 0 {
+			out = append(out, 0)
+			p = append(p, 0)
+		}
+	}
+	return out
+}
+
+func native32(v uint32) []byte {
+	b := make([]byte, 4)
+	binary.NativeEndian.PutUint32(b, v)
+	return b
+}
+
+// chainName is a short stable name for a service port's or an endpoint's
+// chain (kube-proxy hashes the same way): names stay under nftables'
+// limits whatever the service is called.
+func chainName(prefix, id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return prefix + "-" + base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:10])
+}
+
+// Update takes the table from old (what the last Program or Update put
+// there) to next with as little as it can, as kube-proxy's partial syncs:
+// when the same service ports exist before and after, each with or each
+// without endpoints, only the chains of the ports whose endpoints changed
+// are refilled, in one transaction. Anything else rewrites the table. It
+// says whether the update was partial.
+func Update(c *nftables.Conn, old, next []ServicePort) (partial bool, err error) {
+	if old == nil || !sameShape(old, next) {
+		return false, Program(c, next)
+	}
+	t := &nftables.Table{Name: Table, Family: nftables.TableFamilyIPv4}
+	changed := 0
+	for i, p := range next {
+		if slices.Equal(old[i].Endpoints, p.Endpoints) {
+			continue
+		}
+		ch := &nftables.Chain{Name: chainName("svc", p.Name), Table: t}
+		c.FlushChain(ch)
+		if err := serviceRules(c, t, ch, p); err != nil {
+			return true, err
+		}
+		changed++
+	}
+	if changed == 0 {
+		return true, nil
+	}
+	if err := c.Flush(); err != nil {
+		return true, fmt.Errorf("proxy: update %d service ports in table %s: %w", changed, Table, err)
+	}
+	return true, nil
+}
+
+// sameShape: the same service ports in the same order, each in the maps
+// (has endpoints) in both or in neither.
+func sameShape(a, b []ServicePort) bool {
+	return slices.EqualFunc(a, b, func(x, y ServicePort) bool {
+		return x.Name == y.Name && x.ClusterIP == y.ClusterIP && x.Protocol == y.Protocol && x.Port == y.Port &&
+			x.NodePort == y.NodePort && (len(x.Endpoints) > 0) == (len(y.Endpoints) > 0)
+	})
+}
