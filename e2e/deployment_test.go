@@ -8,9 +8,9 @@ import (
 )
 
 // webDeployment is a Deployment of six web pods serving VERSION. A
-// terminating pod keeps serving for five seconds after SIGTERM (what a
-// preStop sleep does in Kubernetes), so a client that resolved the name
-// just before the pod left DNS still gets an answer.
+// terminating pod keeps serving through its preStop sleep of five seconds,
+// so a client that resolved the name (or opened a connection) just before
+// the pod left DNS and the service's rules still gets an answer.
 const webDeployment = `apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web}
@@ -26,7 +26,8 @@ spec:
       - name: web
         image: IMAGE
         env: [{name: VERSION, value: VERSION_VALUE}]
-        command: ["/bin/sh", "-c", "mkdir -p /tmp/www && echo \"version $VERSION\" > /tmp/www/index.html && /bin/httpd -f -p 8080 -h /tmp/www & pid=$!; trap 'sleep 5; kill $pid; exit 0' TERM; wait"]
+        command: ["/bin/sh", "-c", "mkdir -p /tmp/www && echo \"version $VERSION\" > /tmp/www/index.html && /bin/httpd -f -p 8080 -h /tmp/www & pid=$!; trap 'kill $pid; exit 0' TERM; wait"]
+        lifecycle: {preStop: {sleep: {seconds: 5}}}
         ports: [{name: http, containerPort: 8080}]
         resources: {requests: {cpu: 10m, memory: 8Mi}}
         readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
