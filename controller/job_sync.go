@@ -41,7 +41,7 @@ func (jc *jobs) sync(ctx context.Context, key string) error {
 		jc.written.forget(key)
 		return nil
 	}
-	if !jc.written.caughtUp(key, job) {
+	if !jc.written.caughtUp(key, job.GetStatus()) {
 		return nil // the informer's update of the Job queues it again
 	}
 	// Read expectations before the pods, as the replica set controller does.

@@ -5,21 +5,23 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/proto"
-
-	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
-// writtenStatuses remembers, per Job, the last status the controller
-// wrote until the Job informer shows it. The pod cache can run ahead of
-// the Job cache: a pod whose finalizer was removed after it was written
+// writtenStatuses remembers, per object, the last status a controller
+// wrote until its informer shows it (Job and CronJob controllers).
+//
+// The pod cache can run ahead of the Job cache: a pod whose finalizer was removed after it was written
 // into status.uncountedTerminatedPods is already released there while the
 // cached Job still lacks that write. Counting from such a Job would lose
 // the pod's success (a work queue would start a pod after its first
 // success) or a failure decision. A sync waits instead: the informer's
 // update of the Job queues it again.
 //
-// Only the Job controller writes a Job's status, so the cache has caught
-// up once it holds a status equal to the one written. A stale Job whose
+// The CronJob controller likewise must not start a Replace run from a
+// cached CronJob that does not list the run it just started.
+//
+// Only its controller writes such a status, so the cache has caught up
+// once it holds a status equal to the one written. A stale object whose
 // status equals it counts the same, so equality is all that matters.
 type writtenStatuses struct {
 	mu      sync.Mutex
@@ -28,7 +30,7 @@ type writtenStatuses struct {
 }
 
 type writtenStatus struct {
-	st *skiffv1.JobStatus
+	st proto.Message
 	at time.Time
 }
 
@@ -37,22 +39,23 @@ func newWrittenStatuses() *writtenStatuses {
 }
 
 // wrote records st as key's newest status on the server.
-func (w *writtenStatuses) wrote(key string, st *skiffv1.JobStatus) {
+func (w *writtenStatuses) wrote(key string, st proto.Message) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.m[key] = writtenStatus{st: st, at: time.Now()}
 }
 
-// caughtUp reports whether the cached job shows the last status written
-// for key (or it has been too long, in case a write was overwritten).
-func (w *writtenStatuses) caughtUp(key string, job *skiffv1.Job) bool {
+// caughtUp reports whether cached, the status of key's object in the
+// cache, is the last one written (or it has been too long, in case a
+// write was overwritten).
+func (w *writtenStatuses) caughtUp(key string, cached proto.Message) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	x, ok := w.m[key]
 	if !ok {
 		return true
 	}
-	if proto.Equal(x.st, job.GetStatus()) || time.Since(x.at) > w.timeout {
+	if proto.Equal(x.st, cached) || time.Since(x.at) > w.timeout {
 		delete(w.m, key)
 		return true
 	}
