@@ -23,6 +23,8 @@ type cronJobs struct {
 	log      *slog.Logger
 	clock    clock
 	r        *reconciler
+	// written holds back syncs until the cache shows our last status.
+	written *writtenStatuses
 
 	mu    sync.Mutex
 	wakes map[string]time.Time // by key: the earliest timer set to sync it again
@@ -34,7 +36,7 @@ type cronJobs struct {
 func newCronJobs(cfg *Config, inf *informers, m *metrics, rec *recorder) *cronJobs {
 	cc := &cronJobs{
 		c: cfg.Client, cronJobs: inf.cronJobs, jobs: inf.jobs, rec: rec,
-		log: cfg.Logger.With("controller", nameCronJob), clock: cfg.clock, wakes: map[string]time.Time{}, held: map[string]time.Time{},
+		log: cfg.Logger.With("controller", nameCronJob), clock: cfg.clock, written: newWrittenStatuses(), wakes: map[string]time.Time{}, held: map[string]time.Time{},
 	}
 	cc.r = newReconciler(nameCronJob, cfg.Workers, cfg.Logger, m, cc.sync)
 	inf.cronJobs.AddHandler(client.Handler[*skiffv1.CronJob]{
@@ -45,6 +47,7 @@ func newCronJobs(cfg *Config, inf *informers, m *metrics, rec *recorder) *cronJo
 			delete(cc.wakes, client.KeyOf(o))
 			delete(cc.held, client.KeyOf(o))
 			cc.mu.Unlock()
+			cc.written.forget(client.KeyOf(o))
 		},
 	})
 	inf.jobs.AddHandler(client.Handler[*skiffv1.Job]{

@@ -21,6 +21,9 @@ func (cc *cronJobs) sync(ctx context.Context, key string) error {
 	if !ok || cj.GetMetadata().GetDeletionTimestamp() != nil {
 		return nil
 	}
+	if !cc.written.caughtUp(key, cj.GetStatus()) {
+		return nil // the informer's update of the CronJob queues it again
+	}
 	now := cc.clock.Now()
 	jobs := cc.ownedJobs(cj)
 	st := proto.Clone(cj.GetStatus()).(*skiffv1.CronJobStatus)
@@ -283,12 +286,13 @@ func (cc *cronJobs) writeStatus(ctx context.Context, cj *skiffv1.CronJob, st *sk
 	next := &skiffv1.CronJob{Metadata: proto.Clone(cj.GetMetadata()).(*skiffv1.ObjectMeta), Status: st}
 	cctx, cancel := call(ctx)
 	defer cancel()
-	_, err := cc.c.CronJobs().UpdateStatus(cctx, next)
+	out, err := cc.c.CronJobs().UpdateStatus(cctx, next)
 	if client.IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("cronjob: update status of %s: %w", client.KeyOf(cj), err)
 	}
+	cc.written.wrote(client.KeyOf(cj), out.GetStatus())
 	return nil
 }

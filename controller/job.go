@@ -24,15 +24,17 @@ import (
 // then its finalizer is removed, and only then (the pod released or gone)
 // moved into the counters. A crash between any two steps repeats nothing.
 type jobs struct {
-	c     *client.Client
-	pods  *client.Informer[*skiffv1.Pod]
-	jobs  *client.Informer[*skiffv1.Job]
-	exp   *expectations
-	rec   *recorder
-	log   *slog.Logger
-	clock clock
-	burst int
-	r     *reconciler
+	c    *client.Client
+	pods *client.Informer[*skiffv1.Pod]
+	jobs *client.Informer[*skiffv1.Job]
+	exp  *expectations
+	// written holds back syncs until the Job cache shows our last status.
+	written *writtenStatuses
+	rec     *recorder
+	log     *slog.Logger
+	clock   clock
+	burst   int
+	r       *reconciler
 
 	mu    sync.Mutex
 	wakes map[string]time.Time // by key: the earliest timer set to sync it again
@@ -44,7 +46,7 @@ const orphanPodKey = "pod:"
 
 func newJobs(cfg *Config, inf *informers, m *metrics, rec *recorder) *jobs {
 	jc := &jobs{
-		c: cfg.Client, pods: inf.pods, jobs: inf.jobs, exp: newExpectations(),
+		c: cfg.Client, pods: inf.pods, jobs: inf.jobs, exp: newExpectations(), written: newWrittenStatuses(),
 		rec: rec, log: cfg.Logger.With("controller", nameJob), clock: cfg.clock, burst: cfg.BurstReplicas,
 		wakes: map[string]time.Time{},
 	}
@@ -54,6 +56,7 @@ func newJobs(cfg *Config, inf *informers, m *metrics, rec *recorder) *jobs {
 		OnUpdate: func(_, o *skiffv1.Job) { jc.r.queue.Add(client.KeyOf(o)) },
 		OnDelete: func(o *skiffv1.Job) {
 			jc.exp.forget(client.KeyOf(o))
+			jc.written.forget(client.KeyOf(o))
 			// Its pods' finalizers must go, or they would stay forever.
 			for _, p := range inf.pods.ByIndex(indexOwner, o.GetMetadata().GetUid()) {
 				jc.podChanged(p)

@@ -38,7 +38,11 @@ func (jc *jobs) sync(ctx context.Context, key string) error {
 	job, ok := jc.jobs.Get(key)
 	if !ok {
 		jc.exp.forget(key)
+		jc.written.forget(key)
 		return nil
+	}
+	if !jc.written.caughtUp(key, job.GetStatus()) {
+		return nil // the informer's update of the Job queues it again
 	}
 	// Read expectations before the pods, as the replica set controller does.
 	satisfied := jc.exp.satisfied(key)
@@ -50,22 +54,24 @@ func (jc *jobs) sync(ctx context.Context, key string) error {
 	finished := jobFinished(job)
 	var manageErr error
 	created, deleted := 0, 0
+	// stop: the running pods of a Job that ends in this sync. They go only
+	// once its condition is written, or a retry after a failed write could
+	// no longer see why it ended (deleted pods' restarts no longer count).
+	var stop []*skiffv1.Pod
 	switch {
 	case finished:
 		deleted = jc.deletePods(ctx, key, s.active)
 	case s.failedBy == nil && jc.complete(s):
-		deleted = jc.deletePods(ctx, key, s.active)
+		stop = s.active
 		skiffv1.SetCondition(&s.st.Conditions, &skiffv1.Condition{Type: jobConditionComplete, Status: "True"}, s.now)
 		s.st.CompletionTime = timestamppb.New(s.now)
-		jc.rec.event(ctx, "Job", job, "Normal", "Completed", "Job completed")
 	default:
 		if s.failedBy == nil {
 			s.failedBy = jc.limitsExceeded(s)
 		}
 		if s.failedBy != nil {
-			deleted = jc.deletePods(ctx, key, s.active)
+			stop = s.active
 			skiffv1.SetCondition(&s.st.Conditions, s.failedBy, s.now)
-			jc.rec.event(ctx, "Job", job, "Warning", s.failedBy.GetReason(), "%s", s.failedBy.GetMessage())
 		} else if satisfied {
 			created, deleted, manageErr = jc.manage(ctx, key, s)
 		}
@@ -74,6 +80,17 @@ func (jc *jobs) sync(ctx context.Context, key string) error {
 	if err := jc.writeStatus(ctx, job, s.st); err != nil {
 		return errors.Join(manageErr, err)
 	}
+	if !finished {
+		switch done := findTrueFinish(s.st); {
+		case done == nil:
+		case done.GetType() == jobConditionComplete:
+			jc.rec.event(ctx, "Job", job, "Normal", "Completed", "Job completed")
+		default:
+			jc.rec.event(ctx, "Job", job, "Warning", done.GetReason(), "%s", done.GetMessage())
+		}
+	}
+	// The end is on record; the next sync counts these pods as they go.
+	jc.deletePods(ctx, key, stop)
 	// Only now that the status names them may the finished pods go.
 	if err := jc.releaseAll(ctx, s.release); err != nil {
 		return errors.Join(manageErr, err)
@@ -412,13 +429,14 @@ func (jc *jobs) writeStatus(ctx context.Context, job *skiffv1.Job, st *skiffv1.J
 	next := &skiffv1.Job{Metadata: proto.Clone(job.GetMetadata()).(*skiffv1.ObjectMeta), Status: st}
 	cctx, cancel := call(ctx)
 	defer cancel()
-	_, err := jc.c.Jobs().UpdateStatus(cctx, next)
+	out, err := jc.c.Jobs().UpdateStatus(cctx, next)
 	if client.IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("job: update status of %s: %w", client.KeyOf(job), err)
 	}
+	jc.written.wrote(client.KeyOf(job), out.GetStatus())
 	return nil
 }
 
