@@ -21,9 +21,9 @@ import (
 // own, so they see and may signal each other, and orphans are reaped by
 // the pause.
 const (
-	pidNSFile   = "pid"
-	pauseRoot   = "pause-root" // the pause's empty root directory
-	pauseUID    = 65535        // the uid Kubernetes' pause image runs as
+	pidNSFile = "pid"
+	pauseRoot = "pause-root" // the pause's empty root directory
+	pauseUID  = 65535        // the uid Kubernetes' pause image runs as
 	// pauseCgroup holds the pause, below the pod cgroup.
 	pauseCgroup = "pause"
 )
