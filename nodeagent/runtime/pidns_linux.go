@@ -104,9 +104,11 @@ func (r *Runtime) sharedPIDNS(id string) string {
 func runPause() int {
 	children := make(chan os.Signal, 1)
 	signal.Notify(children, unix.SIGCHLD)
-	// Like Kubernetes' pause, end on SIGINT or SIGTERM.
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, unix.SIGINT, unix.SIGTERM)
+	// Unlike Kubernetes' pause, which ends on SIGINT or SIGTERM, ignore
+	// them: the kernel then drops them (and SIGKILL) when they come from
+	// inside the namespace, so no container can end its pod's namespace.
+	// Only the node ends it, by killing the pause cgroup.
+	signal.Ignore(unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
 	if err := dropToPause(); err != nil {
 		fmt.Fprintf(os.Stderr, "pause: %v\n", err)
 		return 1
@@ -122,11 +124,7 @@ func runPause() int {
 				break
 			}
 		}
-		select {
-		case <-children:
-		case <-stop:
-			return 0
-		}
+		<-children
 	}
 }
 

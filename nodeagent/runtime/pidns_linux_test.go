@@ -35,7 +35,7 @@ func TestSharedPIDNamespace(t *testing.T) {
 	// Wait until the sleeper has exec'd, then look at it and signal it.
 	watcher := shSpec("watcher", []string{layer}, `for i in $(seq 200); do pidof sleep >/dev/null && break; sleep 0.05; done
 ps -o pid,args; echo "pid1=$(tr '\0' ' ' </proc/1/cmdline)"; echo "self=$$"
-kill -TERM $(pidof sleep)`)
+kill -TERM $(pidof sleep); kill -TERM 1; kill -KILL 1; true`)
 	watcher.SandboxID = "shared"
 	st, out := run(t, r, watcher)
 	if st.ExitCode != 0 {
@@ -57,6 +57,13 @@ kill -TERM $(pidof sleep)`)
 	if sst.Signal != int(unix.SIGTERM) {
 		t.Errorf("sleeper ended %+v, want killed by the watcher's SIGTERM", sst)
 	}
+	// The watcher's signals to PID 1 did not end the namespace: another
+	// container still starts in it.
+	later := shSpec("later", []string{layer}, `echo "self=$$"`)
+	later.SandboxID = "shared"
+	if lst, lout := run(t, r, later); lst.ExitCode != 0 || !strings.Contains(lout, "self=") || strings.Contains(lout, "self=1\n") {
+		t.Errorf("a container after the watcher's kill of PID 1: %+v\n%s", lst, lout)
+	}
 	pauseCg, err := r.cgroup(filepath.Join(sb.CgroupPath, pauseCgroup))
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +72,7 @@ kill -TERM $(pidof sleep)`)
 	if err != nil || len(pids) != 1 {
 		t.Fatalf("pause cgroup holds %v (%v), want the pause alone", pids, err)
 	}
-	for _, id := range []string{"sleeper", "watcher"} {
+	for _, id := range []string{"sleeper", "watcher", "later"} {
 		if err := r.Remove(ctx, id); err != nil {
 			t.Fatal(err)
 		}

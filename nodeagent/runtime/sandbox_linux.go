@@ -147,10 +147,15 @@ func (r *Runtime) ListSandboxes() ([]string, error) {
 }
 
 // DestroySandboxCgroup kills every process in the sandbox's pod cgroup
-// (thawing it first: a frozen task ignores SIGKILL) and removes it, in
+// (its pause process too, thawing it first: a frozen task ignores SIGKILL) and removes it, in
 // every hierarchy. Nothing there is not an error.
 func (r *Runtime) DestroySandboxCgroup(id string) error {
 	if err := checkID(id); err != nil {
+		return err
+	}
+	// The pause first: with cgroup v1 a cgroup's kill reaches only its
+	// own processes, not those of the cgroups below it.
+	if err := r.destroyPause(id); err != nil {
 		return err
 	}
 	cg, err := r.cgroup(podCgroupPath(id))
@@ -204,9 +209,6 @@ func (r *Runtime) RemoveSandbox(id string) error {
 		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 			errs = append(errs, fmt.Errorf("runtime: unpin %s: %w", p, err))
 		}
-	}
-	if err := r.destroyPause(id); err != nil {
-		errs = append(errs, err)
 	}
 	if err := r.DestroySandboxCgroup(id); err != nil {
 		errs = append(errs, err)
