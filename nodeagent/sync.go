@@ -110,7 +110,8 @@ func (a *Agent) ensureSandbox(ctx context.Context, pod *skiffv1.Pod, st *podStat
 		if hostname == "" {
 			hostname = pod.Metadata.Name
 		}
-		sb, err = a.runtime.CreateSandbox(runtime.SandboxSpec{ID: uid, Hostname: hostname})
+		sb, err = a.runtime.CreateSandbox(runtime.SandboxSpec{ID: uid, Hostname: hostname,
+			SharePID: pod.Spec.ShareProcessNamespace})
 	}
 	if err != nil {
 		return fmt.Errorf("sandbox: %w", err)

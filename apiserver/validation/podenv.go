@@ -140,9 +140,6 @@ func validatePodEnv(e *errs, path string, s *skiffv1.PodSpec) {
 			}
 		}
 	}
-	if s.ShareProcessNamespace {
-		e.add(path+".shareProcessNamespace", "is not supported by skiff yet: each container has a PID namespace of its own")
-	}
 	if s.DnsPolicy != "" && !slices.Contains(dnsPolicies, s.DnsPolicy) {
 		e.add(path+".dnsPolicy", "%q is not one of %v", s.DnsPolicy, dnsPolicies)
 	}

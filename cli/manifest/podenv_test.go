@@ -73,3 +73,27 @@ spec:
 		t.Errorf("the documentation's dapi-volume-resources example: %v", err)
 	}
 }
+
+// The Kubernetes docs' shareProcessNamespace example decodes with the
+// field set and prints it back with Kubernetes' spelling.
+func TestShareProcessNamespaceDecodes(t *testing.T) {
+	b, err := os.ReadFile(corpusDir + "/pods/share-process-namespace.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := Decode("share-process-namespace.yaml", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := objs[0].Obj.(*skiffv1.Pod)
+	if !pod.Spec.ShareProcessNamespace {
+		t.Fatalf("shareProcessNamespace lost: %v", pod.Spec)
+	}
+	out, err := Encode(pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), `"shareProcessNamespace":true`) {
+		t.Errorf("printed manifest lacks shareProcessNamespace:\n%s", out)
+	}
+}

@@ -10,6 +10,7 @@ const (
 	supervisorArg = "__skiff-supervise"
 	initArg       = "__skiff-init"
 	execArg       = "__skiff-exec"
+	pauseArg      = "__skiff-pause"
 )
 
 // RunReexecEntry runs the container-side entry point that the runtime
@@ -28,6 +29,8 @@ func RunReexecEntry() bool {
 		code = runSupervisor()
 	case initArg:
 		code = runInit()
+	case pauseArg:
+		code = runPause()
 	case execArg:
 		code = runExecInit(os.Args[2])
 	case protocolArg:

@@ -184,7 +184,7 @@ func (r *Runtime) create(ctx context.Context, c *containerConfig) (State, error)
 		if err != nil {
 			return State{}, err
 		}
-		c.NetNS, c.IPCNS, c.UTSNS = sb.NetNS, sb.IPCNS, sb.UTSNS
+		c.NetNS, c.IPCNS, c.UTSNS, c.PIDNS = sb.NetNS, sb.IPCNS, sb.UTSNS, sb.PIDNS
 		c.CgroupPath = filepath.Join(sb.CgroupPath, c.Spec.ID)
 	}
 	for _, d := range []string{upperDir, workDir, rootfsDir} {

@@ -45,6 +45,9 @@ func (r *Runtime) CreateSandbox(spec SandboxSpec) (Sandbox, error) {
 		_ = r.RemoveSandbox(spec.ID)
 		return Sandbox{}, err
 	}
+	if spec.SharePID {
+		sb.PIDNS = filepath.Join(dir, pidNSFile)
+	}
 	return sb, nil
 }
 
@@ -72,6 +75,11 @@ func (r *Runtime) createSandbox(spec SandboxSpec, dir string, sb Sandbox) error 
 			return fmt.Errorf("runtime: create ns file: %w", err)
 		}
 		f.Close()
+	}
+	if spec.SharePID {
+		if err := r.startPause(dir, sb.CgroupPath); err != nil {
+			return err
+		}
 	}
 	// Unshare on a thread of our own, pin its namespaces with bind mounts,
 	// and let the thread die with them: it must never run other goroutines.
@@ -121,6 +129,7 @@ func (r *Runtime) sandbox(id string) (Sandbox, error) {
 	if err := unix.Statfs(sb.NetNS, &st); err != nil || st.Type != unix.NSFS_MAGIC {
 		return Sandbox{}, fmt.Errorf("runtime: sandbox %s: %w", id, ErrNotFound)
 	}
+	sb.PIDNS = r.sharedPIDNS(id)
 	return sb, nil
 }
 
@@ -138,10 +147,15 @@ func (r *Runtime) ListSandboxes() ([]string, error) {
 }
 
 // DestroySandboxCgroup kills every process in the sandbox's pod cgroup
-// (thawing it first: a frozen task ignores SIGKILL) and removes it, in
+// (its pause process too, thawing it first: a frozen task ignores SIGKILL) and removes it, in
 // every hierarchy. Nothing there is not an error.
 func (r *Runtime) DestroySandboxCgroup(id string) error {
 	if err := checkID(id); err != nil {
+		return err
+	}
+	// The pause first: with cgroup v1 a cgroup's kill reaches only its
+	// own processes, not those of the cgroups below it.
+	if err := r.destroyPause(id); err != nil {
 		return err
 	}
 	cg, err := r.cgroup(podCgroupPath(id))
@@ -190,8 +204,8 @@ func (r *Runtime) RemoveSandbox(id string) error {
 	}
 	dir := r.sandboxDir(id)
 	var errs []error
-	for _, ns := range sandboxNamespaces() {
-		p := filepath.Join(dir, ns.name)
+	for _, name := range []string{"net", "ipc", "uts", pidNSFile} {
+		p := filepath.Join(dir, name)
 		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 			errs = append(errs, fmt.Errorf("runtime: unpin %s: %w", p, err))
 		}

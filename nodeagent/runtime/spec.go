@@ -9,6 +9,9 @@ type SandboxSpec struct {
 	Hostname string
 	// Resources are pod-level limits; PidsLimit defaults to DefaultPodPids.
 	Resources Resources
+	// SharePID gives the pod one PID namespace whose PID 1 is a pause
+	// process, shared by all its containers (shareProcessNamespace).
+	SharePID bool
 }
 
 // DefaultPodPids is the pids limit of a pod cgroup when none is given.
@@ -22,6 +25,8 @@ type Sandbox struct {
 	NetNS, IPCNS, UTSNS string
 	// CgroupPath is the pod cgroup, relative to the runtime's cgroup parent.
 	CgroupPath string
+	// PIDNS is the pinned shared PID namespace, empty unless SharePID.
+	PIDNS string
 }
 
 // ContainerSpec is everything needed to create a container.
@@ -36,8 +41,8 @@ type ContainerSpec struct {
 	// Labels are the caller's, kept with the container and returned in
 	// its State (e.g. the pod it runs for).
 	Labels map[string]string
-	// SandboxID names the sandbox whose net, IPC and UTS namespaces the
-	// container joins. Empty means private namespaces of its own.
+	// SandboxID names the sandbox whose net, IPC and UTS namespaces (and
+	// PID namespace, if it shares one) the container joins. Empty means private namespaces of its own.
 	SandboxID string
 	// Layers are read-only, already unpacked image layers, top first.
 	Layers []string

@@ -28,6 +28,7 @@ type containerConfig struct {
 	Dir           string // the state directory
 	NetNS, IPCNS  string
 	UTSNS         string
+	PIDNS         string // the sandbox's shared PID namespace, if any
 	CgroupRoot    string
 	CgroupParent  string
 	CgroupMode    int

@@ -57,7 +57,7 @@ func runSupervisor() int {
 }
 
 func (s *supervisor) run() error {
-	in, err := forkInit()
+	in, err := forkInit(unix.CLONE_NEWNS | unix.CLONE_NEWPID)
 	if err != nil {
 		return err
 	}
@@ -78,6 +78,15 @@ func (s *supervisor) run() error {
 	}
 	if err := readJSON(s.dir, configFile, &s.c); err != nil {
 		return abort(err)
+	}
+	if s.c.PIDNS != "" {
+		// The warm init has a PID namespace of its own: replace it with
+		// one in the pod's (this goroutine is locked to its thread).
+		in.close()
+		abort(nil)
+		if in, err = forkSharedInit(s.c.PIDNS); err != nil {
+			return err
+		}
 	}
 	s.cg, err = cgroups.New(cgroups.Config{Root: s.c.CgroupRoot, Parent: s.c.CgroupParent}, cgroups.Mode(s.c.CgroupMode), s.c.CgroupPath)
 	if err != nil {
@@ -151,6 +160,11 @@ func (s *supervisor) run() error {
 		unix.Kill(pid, unix.SIGKILL)
 	}
 	<-exited
+	if s.c.PIDNS != "" {
+		// Not PID 1 of its namespace, the first process takes nothing
+		// with it: end what it leaves in its cgroup, as runc does.
+		_ = s.cg.Kill()
+	}
 	exit := s.exitRecord(&info, outputs)
 	if startErr != nil {
 		exit.Error = startErr.Error()
@@ -171,11 +185,21 @@ type initProc struct {
 	stdout, stderr *os.File
 	syncW          *os.File
 	msg            *bufio.Reader
+	msgR           *os.File
 }
 
-// forkInit forks an init into new mount and PID namespaces. It waits for
-// its job on the sync pipe; the other namespaces it joins itself.
-func forkInit() (*initProc, error) {
+// close closes our ends of the init's pipes.
+func (in *initProc) close() {
+	for _, f := range []*os.File{in.stdout, in.stderr, in.syncW, in.msgR} {
+		f.Close()
+	}
+}
+
+// forkInit forks an init with cloneflags: new mount and PID namespaces,
+// or only a mount namespace when the calling thread has already entered
+// a pod's PID namespace. It waits for its job on the sync pipe; the other
+// namespaces it joins itself.
+func forkInit(cloneflags uintptr) (*initProc, error) {
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
 		return nil, fmt.Errorf("runtime: open /dev/null: %w", err)
@@ -198,7 +222,7 @@ func forkInit() (*initProc, error) {
 	proc, err := os.StartProcess(exe, []string{exe, initArg, "-"}, &os.ProcAttr{
 		Files: []*os.File{devnull, p[0][1], p[1][1], p[2][0], p[3][1], mntns},
 		Env:   []string{},
-		Sys:   &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID},
+		Sys:   &syscall.SysProcAttr{Cloneflags: cloneflags},
 	})
 	for _, f := range []*os.File{p[0][1], p[1][1], p[2][0], p[3][1]} {
 		f.Close()
@@ -208,7 +232,7 @@ func forkInit() (*initProc, error) {
 	}
 	pid := proc.Pid
 	proc.Release()
-	return &initProc{pid: pid, stdout: p[0][0], stderr: p[1][0], syncW: p[2][1], msg: bufio.NewReader(p[3][0])}, nil
+	return &initProc{pid: pid, stdout: p[0][0], stderr: p[1][0], syncW: p[2][1], msg: bufio.NewReader(p[3][0]), msgR: p[3][0]}, nil
 }
 
 // prepareInit gives the init its job, puts it in its cgroup and waits
