@@ -250,6 +250,11 @@ func (c *upCluster) teardown() {
 	// Owners first, so nothing recreates the pods deleted next.
 	for _, args := range [][]string{
 		{"delete", "autoscalers", "--all", "-A"},
+		{"delete", "cronjobs", "--all", "-A"},
+		{"delete", "jobs", "--all", "-A"},
+		{"delete", "deployments", "--all", "-A", "--cascade=orphan"},
+		{"delete", "daemonsets", "--all", "-A", "--cascade=orphan"},
+		{"delete", "statefulsets", "--all", "-A", "--cascade=orphan"},
 		{"delete", "replicasets", "--all", "-A", "--cascade=orphan"},
 		{"delete", "pods", "--all", "-A", "--force"},
 	} {

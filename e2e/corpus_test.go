@@ -22,17 +22,19 @@ import (
 // README for their source and licence).
 const corpusDir = "testdata/kubernetes"
 
-// The shares of the corpus's documents that must apply unchanged, and then
-// reach the state the documentation describes. They are the figures
-// measured when support last grew: raise them with it, never lower them.
+// The shares of the corpus's documents that must apply unchanged (the
+// figure measured when support last grew: raise it with the support, never
+// lower it), and then reach the state the documentation describes (the
+// aim of 80 %; 84 % was measured: the slack is for a loaded machine, where
+// a slow start can miss its batch's wait).
 const (
-	corpusAppliedFloor = 0.0
-	corpusReachedFloor = 0.0
+	corpusAppliedFloor = 0.90
+	corpusReachedFloor = 0.80
 )
 
 // corpusBatch is how many files run at once: enough to overlap pod starts,
 // few enough that their resource requests fit one node.
-const corpusBatch = 16
+const corpusBatch = 20
 
 // TestKubernetesCorpusRuns applies every document of the Kubernetes
 // documentation's examples unchanged, each file into a namespace of its
@@ -61,6 +63,7 @@ func TestKubernetesCorpusRuns(t *testing.T) {
 	if out, err := c.Skiff("label", "node", "--all", "disktype=ssd"); err != nil {
 		t.Fatalf("label node: %v %s", err, out)
 	}
+	began := time.Now()
 	for start := 0; start < len(order); start += corpusBatch {
 		batch := order[start:min(start+corpusBatch, len(order))]
 		var namespaces []string
@@ -96,7 +99,7 @@ func TestKubernetesCorpusRuns(t *testing.T) {
 		}
 		pending = waitCorpusBatch(c, pending, files)
 		cleanupCorpusBatch(t, c, namespaces, batch, files)
-		t.Logf("files %d-%d of %d done", start+1, start+len(batch), len(order))
+		t.Logf("files %d-%d of %d done (%s)", start+1, start+len(batch), len(order), time.Since(began).Round(time.Second))
 	}
 	reportCorpus(t, docs)
 }
@@ -107,7 +110,7 @@ func TestKubernetesCorpusRuns(t *testing.T) {
 func waitCorpusBatch(c *upCluster, pending []*corpusDoc, files map[string][]*corpusDoc) []*corpusDoc {
 	start := time.Now()
 	lastProgress := start
-	for len(pending) > 0 && time.Since(start) < 120*time.Second && time.Since(lastProgress) < 30*time.Second {
+	for len(pending) > 0 && time.Since(start) < 90*time.Second && time.Since(lastProgress) < 15*time.Second {
 		var still []*corpusDoc
 		for _, d := range pending {
 			if err := d.reached(c, files[d.file]); err != nil {
@@ -422,9 +425,30 @@ func cleanupCorpusBatch(t *testing.T, c *upCluster, namespaces, batch []string, 
 			}
 		}
 	}
-	args := append([]string{"delete", "namespace"}, namespaces...)
-	if out, err := c.Skiff(append(args, "--wait")...); err != nil {
+	// The namespaces first, so no controller makes new pods; then their
+	// pods at once: many of the documentation's containers ignore SIGTERM
+	// (or sleep in preStop), and their grace periods would add up to
+	// minutes.
+	if out, err := c.Skiff(append([]string{"delete", "namespace"}, namespaces...)...); err != nil {
 		t.Fatalf("delete the batch's namespaces: %v %s", err, out)
+	}
+	for _, ns := range namespaces {
+		if out, err := c.Skiff("delete", "pods", "--all", "-n", ns, "--force"); err != nil {
+			t.Errorf("delete the pods of %s: %v %s", ns, err, out)
+		}
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for _, ns := range namespaces {
+		for {
+			_, err := c.Skiff("get", "namespace", ns)
+			if err != nil && strings.Contains(err.Error(), "not found") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("namespace %s still there 2 minutes after its deletion (%v)", ns, err)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
 	}
 }
 
