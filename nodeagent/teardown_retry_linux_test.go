@@ -56,8 +56,35 @@ func TestFailedForcedTeardownIsRetried(t *testing.T) {
 	}
 	waitSignal(t, h.failed)
 	unmount()
-	dir := filepath.Join(h.cfg.RunDir, "pods", p.Metadata.Uid)
-	deadline := time.Now().Add(60 * time.Second)
+	waitPodDirGone(t, h.harness, p.Metadata.Uid, 60*time.Second)
+}
+
+// A pod in a long graceful termination (its container ignores SIGTERM,
+// its grace period is minutes) that is then deleted with force is killed
+// at once, as the kubelet does, not when its grace period ends.
+func TestForceDeleteCutsGracefulTerminationShort(t *testing.T) {
+	h := newHarness(t)
+	pod := h.pod("slow", `trap "" TERM; while :; do sleep 1; done`)
+	grace := int64(600)
+	pod.Spec.TerminationGracePeriodSeconds = &grace
+	p := h.create(pod)
+	h.waitPod("slow", "running", phase("Running"))
+	if _, _, err := h.c.Pods().Delete(h.ctx(), "default", "slow", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // the agent is now waiting out the grace period
+	if _, _, err := h.c.Pods().Delete(h.ctx(), "default", "slow", client.DeleteOptions{Force: true}); err != nil && !client.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	waitPodDirGone(t, h, p.Metadata.Uid, 30*time.Second)
+}
+
+// waitPodDirGone waits until the agent has removed the pod's run
+// directory, the last step of its teardown.
+func waitPodDirGone(t *testing.T, h *harness, uid string, within time.Duration) {
+	t.Helper()
+	dir := filepath.Join(h.cfg.RunDir, "pods", uid)
+	deadline := time.Now().Add(within)
 	for {
 		_, err := os.Stat(dir)
 		if os.IsNotExist(err) {
@@ -67,7 +94,7 @@ func TestFailedForcedTeardownIsRetried(t *testing.T) {
 			t.Fatal(err)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s still there 60s after the mount went away", dir)
+			t.Fatalf("%s still there after %s", dir, within)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

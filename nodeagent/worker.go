@@ -68,9 +68,24 @@ func (w *podWorker) stopped() bool {
 func (w *podWorker) stop() { w.quitOnce.Do(func() { close(w.quit) }) }
 
 func (w *podWorker) run() {
+	// ctx ends when the agent stops; syncCtx also when the pod is deleted
+	// with force, which cuts short a graceful termination in progress (a
+	// grace period of minutes, a preStop hook): the teardown that follows
+	// kills at once, as the kubelet does for a force-deleted pod.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	syncCtx, cancelSync := context.WithCancel(ctx)
+	defer cancelSync()
 	go func() {
+		select {
+		case <-w.quit:
+			cancel()
+			return
+		case <-w.gone:
+			cancelSync()
+		case <-ctx.Done():
+			return
+		}
 		select {
 		case <-w.quit:
 			cancel()
@@ -107,14 +122,14 @@ func (w *podWorker) run() {
 		if w.state.steady && !exits.covers(w.state.insts) {
 			w.state.steady = false // a wait failed: read the runtime
 		}
-		done, err := w.a.syncPod(ctx, pod, w.state)
-		if err != nil && ctx.Err() == nil {
+		done, err := w.a.syncPod(syncCtx, pod, w.state)
+		if err != nil && syncCtx.Err() == nil {
 			w.a.log.Warn("pod sync", "pod", pod.GetMetadata().GetNamespace()+"/"+pod.GetMetadata().GetName(), "err", err)
 		}
 		if done {
 			return
 		}
-		exits.watch(ctx, w.a.runtime, w.state.insts)
+		exits.watch(syncCtx, w.a.runtime, w.state.insts)
 	}
 }
 
