@@ -2,8 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"sort"
-	"strings"
 	"time"
 
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
@@ -21,7 +19,7 @@ func daemonSetRow(o skiffv1.Resource, now time.Time) ([]string, []string) {
 		fmt.Sprint(st.GetNumberReady()),
 		fmt.Sprint(st.GetUpdatedNumberScheduled()),
 		fmt.Sprint(st.GetNumberAvailable()),
-		orNone(nodeSelectorString(ds.GetSpec().GetTemplate().GetSpec().GetNodeSelector())),
+		orNone(formatMap(ds.GetSpec().GetTemplate().GetSpec().GetNodeSelector())),
 		age(ds.GetMetadata().GetCreationTimestamp(), now),
 	}, templateColumns(ds.GetSpec().GetTemplate(), ds.GetSpec().GetSelector())
 }
@@ -38,25 +36,11 @@ func statefulSetRow(o skiffv1.Resource, now time.Time) ([]string, []string) {
 	}, wide[:2]
 }
 
-// nodeSelectorString is k=v,… in key order.
-func nodeSelectorString(m map[string]string) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + "=" + m[k]
-	}
-	return strings.Join(parts, ",")
-}
-
 // daemonSet is kubectl's describe layout.
 func (d *describer) daemonSet(ds *skiffv1.DaemonSet) {
 	spec, st := ds.GetSpec(), ds.GetStatus()
 	d.kv(0, "Selector", orNone(formatSelector(spec.GetSelector())))
-	d.kv(0, "Node-Selector", orNone(nodeSelectorString(spec.GetTemplate().GetSpec().GetNodeSelector())))
+	d.kv(0, "Node-Selector", orNone(formatMap(spec.GetTemplate().GetSpec().GetNodeSelector())))
 	d.kv(0, "Desired Number of Nodes Scheduled", st.GetDesiredNumberScheduled())
 	d.kv(0, "Current Number of Nodes Scheduled", st.GetCurrentNumberScheduled())
 	d.kv(0, "Number of Nodes Scheduled with Up-to-date Pods", st.GetUpdatedNumberScheduled())
