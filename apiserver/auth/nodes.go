@@ -203,15 +203,31 @@ func (a *Authorizer) requireConfigUsedHere(ctx context.Context, id pki.Identity,
 }
 
 // requireUsedByNodePod allows the request when a pod of t's namespace
-// bound to node uses t, asking the index first and the store only when
-// the index says no.
+// bound to node uses t. The index is asked first; a pod it names is read
+// back from the store (one key) so that a deleted pod stops granting at
+// once, and the store's list is asked only when the index says no.
 func (a *Authorizer) requireUsedByNodePod(ctx context.Context, id pki.Identity, node, method string, t Target, uses func(*skiffv1.Pod) bool) error {
-	lookups := []NodePodsLookup{a.NodePods}
-	if a.StoredNodePods != nil {
-		lookups = append(lookups, a.StoredNodePods)
+	pods, err := a.NodePods(ctx, node, t.Namespace)
+	if err != nil {
+		return status.Errorf(codes.Unavailable, "auth: list the pods of node %s to authorize %s: %v", node, id.Name, err)
 	}
-	for _, lookup := range lookups {
-		pods, err := lookup(ctx, node, t.Namespace)
+	for _, p := range pods {
+		if !uses(p) {
+			continue
+		}
+		if a.Pods == nil {
+			return nil
+		}
+		stored, err := a.Pods(ctx, p.GetMetadata().GetNamespace(), p.GetMetadata().GetName())
+		if err != nil && status.Code(err) != codes.NotFound {
+			return status.Errorf(codes.Unavailable, "auth: read pod %s to authorize %s: %v", p.GetMetadata().GetName(), id.Name, err)
+		}
+		if stored != nil && stored.GetSpec().GetNodeName() == node && uses(stored) {
+			return nil
+		}
+	}
+	if a.StoredNodePods != nil {
+		pods, err := a.StoredNodePods(ctx, node, t.Namespace)
 		if err != nil {
 			return status.Errorf(codes.Unavailable, "auth: list the pods of node %s to authorize %s: %v", node, id.Name, err)
 		}
