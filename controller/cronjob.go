@@ -26,8 +26,9 @@ type cronJobs struct {
 	// written holds back syncs until the cache shows our last status.
 	written *writtenStatuses
 
-	mu    sync.Mutex
-	wakes map[string]time.Time // by key: the earliest timer set to sync it again
+	wakes *wakeups
+
+	mu sync.Mutex
 	// held: by key, the due time of a run that waits (Forbid), so that
 	// its events are recorded once, not on every sync while it waits.
 	held map[string]time.Time
@@ -36,15 +37,16 @@ type cronJobs struct {
 func newCronJobs(cfg *Config, inf *informers, m *metrics, rec *recorder) *cronJobs {
 	cc := &cronJobs{
 		c: cfg.Client, cronJobs: inf.cronJobs, jobs: inf.jobs, rec: rec,
-		log: cfg.Logger.With("controller", nameCronJob), clock: cfg.clock, written: newWrittenStatuses(), wakes: map[string]time.Time{}, held: map[string]time.Time{},
+		log: cfg.Logger.With("controller", nameCronJob), clock: cfg.clock, written: newWrittenStatuses(), held: map[string]time.Time{},
 	}
 	cc.r = newReconciler(nameCronJob, cfg.Workers, cfg.Logger, m, cc.sync)
+	cc.wakes = newWakeups(cfg.clock, func(key string) { cc.r.queue.Add(key) })
 	inf.cronJobs.AddHandler(client.Handler[*skiffv1.CronJob]{
 		OnAdd:    func(o *skiffv1.CronJob) { cc.r.queue.Add(client.KeyOf(o)) },
 		OnUpdate: func(_, o *skiffv1.CronJob) { cc.r.queue.Add(client.KeyOf(o)) },
 		OnDelete: func(o *skiffv1.CronJob) {
+			cc.wakes.forget(client.KeyOf(o))
 			cc.mu.Lock()
-			delete(cc.wakes, client.KeyOf(o))
 			delete(cc.held, client.KeyOf(o))
 			cc.mu.Unlock()
 			cc.written.forget(client.KeyOf(o))
@@ -63,28 +65,6 @@ func (cc *cronJobs) jobChanged(j *skiffv1.Job) {
 	if ref := controllerRef(j.GetMetadata()); ref != nil && ref.GetKind() == "CronJob" {
 		cc.r.queue.Add(client.Key(j.GetMetadata().GetNamespace(), ref.GetName()))
 	}
-}
-
-// after queues key again once d has passed on the controller's clock; a
-// timer already set for that time or earlier is enough.
-func (cc *cronJobs) after(d time.Duration, key string) {
-	now := cc.clock.Now()
-	at := now.Add(max(d, 0))
-	cc.mu.Lock()
-	if prev, ok := cc.wakes[key]; ok && prev.After(now) && !prev.After(at) {
-		cc.mu.Unlock()
-		return
-	}
-	cc.wakes[key] = at
-	cc.mu.Unlock()
-	cc.clock.AfterFunc(max(d, 0), func() {
-		cc.mu.Lock()
-		if cc.wakes[key].Equal(at) {
-			delete(cc.wakes, key)
-		}
-		cc.mu.Unlock()
-		cc.r.queue.Add(key)
-	})
 }
 
 // firstHold reports whether the run due at `due` is held for the first

@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/skiff-sh/skiff/client"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
@@ -35,9 +33,7 @@ type jobs struct {
 	clock   clock
 	burst   int
 	r       *reconciler
-
-	mu    sync.Mutex
-	wakes map[string]time.Time // by key: the earliest timer set to sync it again
+	wakes   *wakeups
 }
 
 // orphanPodKey prefixes queue keys of pods that still hold the tracking
@@ -48,9 +44,9 @@ func newJobs(cfg *Config, inf *informers, m *metrics, rec *recorder) *jobs {
 	jc := &jobs{
 		c: cfg.Client, pods: inf.pods, jobs: inf.jobs, exp: newExpectations(), written: newWrittenStatuses(),
 		rec: rec, log: cfg.Logger.With("controller", nameJob), clock: cfg.clock, burst: cfg.BurstReplicas,
-		wakes: map[string]time.Time{},
 	}
 	jc.r = newReconciler(nameJob, cfg.Workers, cfg.Logger, m, jc.sync)
+	jc.wakes = newWakeups(cfg.clock, func(key string) { jc.r.queue.Add(key) })
 	inf.jobs.AddHandler(client.Handler[*skiffv1.Job]{
 		OnAdd:    func(o *skiffv1.Job) { jc.r.queue.Add(client.KeyOf(o)) },
 		OnUpdate: func(_, o *skiffv1.Job) { jc.r.queue.Add(client.KeyOf(o)) },

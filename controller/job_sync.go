@@ -99,7 +99,7 @@ func (jc *jobs) sync(ctx context.Context, key string) error {
 		return errors.Join(manageErr, jc.expire(ctx, key, job, done))
 	}
 	if d := job.GetSpec().ActiveDeadlineSeconds; d != nil {
-		jc.after(s.st.GetStartTime().AsTime().Add(time.Duration(*d)*time.Second).Sub(s.now), key)
+		jc.wakes.after(s.st.GetStartTime().AsTime().Add(time.Duration(*d)*time.Second).Sub(s.now), key)
 	}
 	return manageErr
 }
@@ -297,7 +297,7 @@ func (jc *jobs) manage(ctx context.Context, key string, s *jobState) (created, d
 		return 0, 0, nil
 	}
 	if wait := s.lastFailure.Add(jobBackoff(s.failures())).Sub(s.now); wait > 0 {
-		jc.after(wait, key)
+		jc.wakes.after(wait, key)
 		return 0, 0, nil
 	}
 	jc.exp.expectCreations(key, n)
@@ -449,7 +449,7 @@ func (jc *jobs) expire(ctx context.Context, key string, job *skiffv1.Job, done *
 	}
 	at := done.GetLastTransitionTime().AsTime().Add(time.Duration(*ttl) * time.Second)
 	if wait := at.Sub(jc.clock.Now()); wait > 0 {
-		jc.after(wait, key)
+		jc.wakes.after(wait, key)
 		return nil
 	}
 	cctx, cancel := call(ctx)
@@ -460,29 +460,6 @@ func (jc *jobs) expire(ctx context.Context, key string, job *skiffv1.Job, done *
 	}
 	jc.log.Info("deleted finished job", "job", key)
 	return nil
-}
-
-// after queues key again once d has passed on the controller's clock.
-// Every sync of a Job with a deadline asks; one timer per wake-up time is
-// enough.
-func (jc *jobs) after(d time.Duration, key string) {
-	now := jc.clock.Now()
-	at := now.Add(max(d, 0))
-	jc.mu.Lock()
-	if prev, ok := jc.wakes[key]; ok && prev.After(now) && !prev.After(at) {
-		jc.mu.Unlock()
-		return
-	}
-	jc.wakes[key] = at
-	jc.mu.Unlock()
-	jc.clock.AfterFunc(max(d, 0), func() {
-		jc.mu.Lock()
-		if jc.wakes[key].Equal(at) {
-			delete(jc.wakes, key)
-		}
-		jc.mu.Unlock()
-		jc.r.queue.Add(key)
-	})
 }
 
 // jobFinished: a Complete or Failed condition is True.

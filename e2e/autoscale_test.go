@@ -13,6 +13,7 @@ import (
 // fed by the agent's cgroup readings, takes it from 1 to at least 3, and
 // back to 1 once the load stops and the scale-down window has passed.
 func TestAutoscalerFollowsMeasuredCPU(t *testing.T) {
+	t.Parallel()
 	c := newUpCluster(t, "--autoscaler-sync-period", "2s", "--scale-down-window", "6s")
 	ctl := t.TempDir()
 	burn := filepath.Join(ctl, "burn")

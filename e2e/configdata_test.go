@@ -46,6 +46,7 @@ spec:
 // not the env, describe showing sizes only, and a key rotation at restart
 // that keeps the Secret readable.
 func TestConfigMapAndSecretEndToEnd(t *testing.T) {
+	t.Parallel()
 	c := newUpCluster(t)
 	if out, err := c.SkiffIn(configApp, "apply", "-f", "-"); err != nil {
 		t.Fatalf("apply: %v\n%s", err, out)

@@ -45,6 +45,7 @@ const corpusBatch = 20
 // complete, Services with ready endpoints for the pods of their file, the
 // rest stored. It reports both shares and why the rest fall short.
 func TestKubernetesCorpusRuns(t *testing.T) {
+	t.Parallel()
 	docs := loadCorpus(t)
 	c := newUpCluster(t, "--mirror", "docker.io,*")
 	if refused := pushStandins(t, c, corpusImages(t, docs)); len(refused) > 0 {

@@ -16,6 +16,7 @@ import (
 // clock in controller/; here only the one wait for the next minute is
 // real, at most 70s after the apply.
 func TestCronJobRunsFromTemplateAndOnSchedule(t *testing.T) {
+	t.Parallel()
 	c := newUpCluster(t)
 	manifest := `apiVersion: batch/v1
 kind: CronJob

@@ -81,6 +81,7 @@ func requestCounts(t *testing.T, c Cluster) (ok, failed int, versions map[string
 // 3-node cluster, while a client pod requests the service by name: no
 // request may fail.
 func TestDeploymentZeroDowntime(t *testing.T) {
+	t.Parallel()
 	c := newKindCluster(t, 3)
 	v1 := c.Image()
 	tag := v1[strings.LastIndex(v1, ":"):]

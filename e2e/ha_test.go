@@ -145,6 +145,7 @@ func (s *haServer) etcdClient(t *testing.T) *clientv3.Client {
 // (marks a pod Unschedulable: there are no nodes), and the killed server
 // comes back into the cluster from its data dir.
 func TestServersSurviveLosingOne(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("slow: three servers")
 	}

@@ -23,6 +23,7 @@ import (
 // crosses into n1's business. Each must be refused; what n2 may do with its
 // own pod still works.
 func TestHostileNodeReadsAndWrites(t *testing.T) {
+	t.Parallel()
 	srv := startTLSServer(t)
 	dataDir, admin := srv.dataDir, dial(t, srv.cfgPath)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)

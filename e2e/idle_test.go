@@ -38,6 +38,7 @@ const (
 // cluster. All are measured in the same windows, so the test costs two
 // windows of wall time, not one per daemon. The figures go to the log.
 func TestIdleCPU(t *testing.T) {
+	t.Parallel()
 	up := newUpCluster(t)
 	kind := newKindCluster(t, 3)
 	daemons := []daemon{{name: "skiff up", pid: up.cmd.Process.Pid}}
@@ -61,7 +62,7 @@ func TestIdleCPU(t *testing.T) {
 	waitReadyPods(t, "skiff up", up, idlePods)
 	waitReadyPods(t, "skiff cluster", kind, idlePods)
 	time.Sleep(settle)
-	sups := supervisors(t, skiffBinary(t))
+	sups := supervisors(t, skiffBinary(t), daemons)
 	if len(sups) < 2*idlePods {
 		t.Fatalf("%d supervisors for %d pods", len(sups), 2*idlePods)
 	}
@@ -88,16 +89,10 @@ func (d daemon) check(t *testing.T) {
 // cpuTicks is the process's CPU time so far, its threads' and its reaped
 // children's (short-lived helpers, such as exec probes) included.
 func cpuTicks(pid int) (int64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	f, err := statFields(pid)
 	if err != nil {
 		return 0, err
 	}
-	// The command name in parentheses may hold spaces: count fields after it.
-	i := bytes.LastIndexByte(data, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
-	}
-	f := strings.Fields(string(data[i+1:]))
 	if len(f) < 15 {
 		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
 	}
@@ -111,6 +106,20 @@ func cpuTicks(pid int) (int64, error) {
 		sum += n
 	}
 	return sum, nil
+}
+
+// statFields are the fields of /proc/PID/stat after the command name,
+// which is in parentheses and may hold spaces: f[0] is field 3 (state).
+func statFields(pid int) ([]string, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil, err
+	}
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return nil, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	return strings.Fields(string(data[i+1:])), nil
 }
 
 // measureCPU reads every daemon's CPU time over one window and fails the
@@ -282,11 +291,15 @@ func waitReadyPods(t *testing.T, what string, c Cluster, want int) {
 	}
 }
 
-// supervisors are the container supervisors started from the shim beside
-// bin, the test package's own binary, so no other skiff on the host is
-// counted.
-func supervisors(t *testing.T, bin string) []daemon {
+// supervisors are the container supervisors the given daemons started:
+// an agent's supervisors are its children until it exits, which keeps out
+// those of the clusters other tests run at the same time.
+func supervisors(t *testing.T, bin string, parents []daemon) []daemon {
 	t.Helper()
+	isParent := map[int]bool{}
+	for _, d := range parents {
+		isParent[d.pid] = true
+	}
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		t.Fatal(err)
@@ -302,9 +315,19 @@ func supervisors(t *testing.T, bin string) []daemon {
 			continue
 		}
 		args := strings.Split(string(cmdline), "\x00")
-		if len(args) > 1 && args[0] == shimBinary(bin) && args[1] == supervisorArg {
+		if len(args) > 1 && args[0] == shimBinary(bin) && args[1] == supervisorArg && isParent[parentPid(pid)] {
 			out = append(out, daemon{name: "supervisor", pid: pid, group: "container supervisors"})
 		}
 	}
 	return out
+}
+
+// parentPid is field 4 of /proc/PID/stat, or 0 when the process is gone.
+func parentPid(pid int) int {
+	f, err := statFields(pid)
+	if err != nil || len(f) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
 }

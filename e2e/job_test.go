@@ -14,6 +14,7 @@ import (
 // back-off) succeeds, and the Job completes with every index done once.
 // skiff wait, get, describe and logs job/NAME see it through.
 func TestIndexedJobSucceedsDespiteAFailure(t *testing.T) {
+	t.Parallel()
 	c := newUpCluster(t)
 	ctl := t.TempDir()
 	if err := os.Chmod(ctl, 0o777); err != nil {

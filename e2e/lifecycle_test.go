@@ -15,6 +15,7 @@ import (
 // show it the Kubernetes way. A failing init container shows
 // Init:CrashLoopBackOff.
 func TestPodLifecycleFromKubernetesManifest(t *testing.T) {
+	t.Parallel()
 	c := newUpCluster(t, "--mirror", "docker.io")
 	if out, err := c.Skiff("image", "demo", "--name", "busybox:1.28"); err != nil {
 		t.Fatalf("image demo: %v %s", err, out)

@@ -11,6 +11,7 @@ import (
 // Kubernetes manifest's pod that says image: busybox:1.28 — a Docker Hub
 // name, as in the Kubernetes documentation — with no route to Docker Hub.
 func TestDockerHubNamesThroughTheClusterRegistry(t *testing.T) {
+	t.Parallel()
 	c := newUpCluster(t, "--mirror", "docker.io")
 	if out, err := c.Skiff("image", "demo", "--name", "busybox:1.28"); err != nil {
 		t.Fatalf("image demo: %v %s", err, out)

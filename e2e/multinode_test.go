@@ -28,6 +28,7 @@ var lifecycleFlags = []string{"--node-grace-period=10s", "--pod-eviction-timeout
 // a node. The steps share the cluster because creating one is the slow
 // part; each depends only on what it applies itself.
 func TestMultiNode(t *testing.T) {
+	t.Parallel()
 	requireRoot(t)
 	// The two-tier app's hostPath volume outlives its step: the agents
 	// keep it (and would make it again) until the cluster is gone, so it

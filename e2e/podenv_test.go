@@ -15,6 +15,7 @@ import (
 // resources as env, and its labels and annotations as files that follow
 // a label change, reaching the output the documentation shows.
 func TestKubernetesDownwardAPIExamples(t *testing.T) {
+	t.Parallel()
 	c := newUpCluster(t, "--mirror", "registry.k8s.io,k8s.gcr.io")
 	for _, tag := range []string{"busybox:1.27.2", "busybox:1.24"} {
 		if out, err := c.Skiff("image", "demo", "--name", tag); err != nil {

@@ -31,6 +31,7 @@ import (
 // A TLS server alone (no agent, so the host's network is untouched) on
 // loopback ports, driven through gRPC: who gets in, and who may do what.
 func TestSecurity(t *testing.T) {
+	t.Parallel()
 	srv := startTLSServer(t)
 	cfgPath, cfg, dir := srv.cfgPath, srv.cfg, srv.dir
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -289,6 +290,7 @@ func join(ctx context.Context, server string, ca *x509.Certificate, tok pki.Toke
 // clients accept, cannot join under another node's name, and once its
 // Node is deleted its certificates get nothing.
 func TestHostileNode(t *testing.T) {
+	t.Parallel()
 	srv := startTLSServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()

@@ -52,6 +52,7 @@ spec:
 // network; a pod scaled away leaves the rotation (no request fails, none
 // reaches it); the proxy's table goes with the cluster.
 func TestServiceClusterIPAndNodePort(t *testing.T) {
+	t.Parallel()
 	c := newUpCluster(t)
 	apply(t, c, strings.ReplaceAll(whoApp, "REPLICAS", "3"))
 	who := waitPods(t, c, "app=who", 3)

@@ -15,6 +15,7 @@ import (
 // PID 1 and nginx's processes, and a signal sent from the shell ends
 // nginx, which the kubelet's restart policy starts again.
 func TestShareProcessNamespace(t *testing.T) {
+	t.Parallel()
 	c := newUpCluster(t, "--mirror", "docker.io,*")
 	manifest, err := os.ReadFile(filepath.Join(corpusDir, "pods", "share-process-namespace.yaml"))
 	if err != nil {

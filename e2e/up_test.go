@@ -12,6 +12,7 @@ import (
 // a pod; logs and exec work; the cluster survives a restart of skiff up
 // with the same containers.
 func TestUpHelloEndToEnd(t *testing.T) {
+	t.Parallel()
 	c := newUpCluster(t)
 	out, err := c.Skiff("apply", "-f", "../deploy/examples/hello.yaml")
 	if err != nil || !strings.Contains(out, "pod/hello created") || !strings.Contains(out, "service/hello created") {

@@ -18,6 +18,7 @@ import (
 // node joining later is the controller tests' part: a local cluster's node
 // set is fixed at creation, and a deleted Node's credentials are revoked.)
 func TestDaemonSetAndStatefulSet(t *testing.T) {
+	t.Parallel()
 	c := newKindCluster(t, 3, lifecycleFlags...)
 	t.Run("daemon set", func(t *testing.T) { testDaemonSet(t, c) })
 	t.Run("stateful set", func(t *testing.T) { testStatefulSet(t, c) })
