@@ -156,8 +156,8 @@ func ValidateNodeName(name string) error {
 	}
 	return nil
 }
-func (l layout) hostAddr() string      { return l.nodeAddr(254) }
-func (l layout) hostVeth() string      { return fmt.Sprintf("skiff-lab%d", l.spec.Subnet) }
+func (l layout) hostAddr() string { return l.nodeAddr(254) }
+func (l layout) hostVeth() string { return fmt.Sprintf("skiff-lab%d", l.spec.Subnet) }
 
 // Server is the API address the host's command line uses.
 func (l layout) Server() string { return hostPortInt(l.nodeAddr(1), ports.API) }
