@@ -33,10 +33,12 @@ func AddNode(ctx context.Context, name, node string, o Options) (Info, error) {
 		unlock()
 		return Info{}, err
 	}
-	m, err := l.addMember(node)
-	if err == nil && l.info().State != "running" {
-		err = fmt.Errorf("cluster %q is %s: start it first (skiff cluster start --name %s)", name, l.info().State, name)
+	// Checked before the node is counted: its agent does not run yet.
+	if st := l.info().State; st != "running" {
+		unlock()
+		return Info{}, fmt.Errorf("cluster %q is %s: start it first (skiff cluster start --name %s)", name, st, name)
 	}
+	m, err := l.addMember(node)
 	if err == nil {
 		// A removed node of the same name may have left files behind
 		// (a remove that failed half-way); a new node starts empty.
