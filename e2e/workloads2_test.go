@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -83,8 +85,8 @@ func TestClusterNodeJoinsAndLeaves(t *testing.T) {
 		}
 	}
 	eventually(t, "node-1's daemon pod reaches node-3's", func() error {
-		out, err := c.Skiff("exec", from, "--", "wget", "-q", "-T", "2", "-O", "-", "http://"+to+":8080/")
-		if err != nil && !strings.Contains(err.Error(), "404") {
+		out, err := wget(c, from, "http://"+to+":8080/")
+		if err != nil || !strings.Contains(out, "Hello from skiff") {
 			return fmt.Errorf("%v %s", err, out)
 		}
 		return nil
@@ -128,4 +130,236 @@ func TestClusterNodeJoinsAndLeaves(t *testing.T) {
 		t.Fatalf("add-node after remove-node: %v\n%s", err, out)
 	}
 	waitDaemonNodes(t, c, "node-1", "node-2", "node-3")
+}
+
+// statefulWebYAML is a headless service and a StatefulSet of 3 whose pods
+// append their hostname to their own volume at every start and serve it.
+func statefulWebYAML(image string) string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: Service
+metadata: {name: nginx}
+spec:
+  clusterIP: None
+  selector: {app: nginx}
+  ports: [{name: web, port: 8080}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: web}
+spec:
+  serviceName: nginx
+  replicas: 3
+  podManagementPolicy: Parallel
+  selector: {matchLabels: {app: nginx}}
+  template:
+    metadata: {labels: {app: nginx}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: web
+        image: %s
+        command: ["sh", "-c", "echo started as $(hostname) >> /data/boots; exec /bin/httpd -f -p 8080 -h /data"]
+        resources:
+          requests: {cpu: 10m, memory: 8Mi}
+        volumeMounts: [{name: data, mountPath: /data}]
+        readinessProbe:
+          tcpSocket: {port: 8080}
+          periodSeconds: 1
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec:
+      accessModes: [ReadWriteOnce]
+      resources: {requests: {storage: 64Mi}}
+`, image)
+}
+
+// podMeta reads a pod's UID and labels.
+func podMeta(c Cluster, name string) (uid string, labels map[string]string, err error) {
+	out, err := c.Skiff("get", "pod", name, "-o", "json")
+	if err != nil {
+		return "", nil, err
+	}
+	var p struct {
+		Metadata struct {
+			Uid    string
+			Labels map[string]string
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &p); err != nil {
+		return "", nil, err
+	}
+	return p.Metadata.Uid, p.Metadata.Labels, nil
+}
+
+// podUID reads a pod's UID.
+func podUID(c Cluster, name string) (string, error) {
+	uid, _, err := podMeta(c, name)
+	return uid, err
+}
+
+// waitBack waits until pod name is there again under a new UID, Ready.
+func waitBack(t *testing.T, c Cluster, name, oldUID string) podInfo {
+	t.Helper()
+	var again podInfo
+	eventually2(t, 90*time.Second, name+" back and ready", func() error {
+		uid, err := podUID(c, name)
+		if err != nil || uid == oldUID {
+			return fmt.Errorf("uid %q: %v", uid, err)
+		}
+		ps, err := pods(c, "app=nginx")
+		if err != nil {
+			return err
+		}
+		again = podByName(ps, name)
+		if !again.Ready || again.IP == "" {
+			return fmt.Errorf("%s: %+v", name, again)
+		}
+		return nil
+	})
+	return again
+}
+
+// TestStatefulSetIdentityAndNodeLoss deletes each pod of a 3-replica
+// StatefulSet in turn: each comes back under its name and hostname, on its
+// node, with its stable DNS name pointing at its new address and the file
+// it wrote to its volume before. Then the node holding one pod's local
+// volume is lost: the pod is not moved; it is made again and waits,
+// Pending with a reason naming the volume and the node, and once the node
+// is back it runs there again with its data.
+func TestStatefulSetIdentityAndNodeLoss(t *testing.T) {
+	t.Parallel()
+	c := newKindCluster(t, 3, lifecycleFlags...)
+	start := time.Now()
+	apply(t, c, statefulWebYAML(c.Image()))
+	ps := waitPods(t, c, "app=nginx", 3)
+	t.Logf("3 stateful pods (Parallel) ready %s after apply", time.Since(start).Round(time.Second))
+	byName := map[string]podInfo{}
+	for _, p := range ps {
+		byName[p.Name] = p
+	}
+
+	for i := 0; i < 3; i++ {
+		name := fmt.Sprintf("web-%d", i)
+		other := fmt.Sprintf("web-%d", (i+1)%3)
+		fqdn := name + ".nginx.default.svc.cluster.local"
+		before := byName[name]
+		if out, err := c.Skiff("exec", name, "--", "sh", "-c", "echo note of "+name+" > /data/note"); err != nil {
+			t.Fatalf("write %s's note: %v %s", name, err, out)
+		}
+		uid, err := podUID(c, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deleted := time.Now()
+		if out, err := c.Skiff("delete", "pod", name, "--wait"); err != nil {
+			t.Fatalf("delete %s: %v %s", name, err, out)
+		}
+		again := waitBack(t, c, name, uid)
+		t.Logf("%s back and ready %s after its deletion", name, time.Since(deleted).Round(100*time.Millisecond))
+		if again.Node != before.Node {
+			t.Errorf("%s came back on %s; its local volume is on %s", name, again.Node, before.Node)
+		}
+		if out, err := c.Skiff("exec", name, "--", "hostname"); err != nil || strings.TrimSpace(out) != name {
+			t.Errorf("%s's hostname: %v %q", name, err, out)
+		}
+		if out, err := c.Skiff("exec", name, "--", "cat", "/data/note", "/data/boots"); err != nil || out != "note of "+name+"\nstarted as "+name+"\nstarted as "+name+"\n" {
+			t.Errorf("%s's volume after its deletion: %v %q", name, err, out)
+		}
+		if _, labels, err := podMeta(c, name); err != nil || labels["apps.kubernetes.io/pod-index"] != fmt.Sprint(i) || labels["statefulset.kubernetes.io/pod-name"] != name {
+			t.Errorf("%s's labels: %v %v", name, err, labels)
+		}
+		eventually(t, other+" resolves "+fqdn+" to its new address", func() error {
+			out, err := c.Skiff("exec", other, "--", "nslookup", fqdn)
+			if err != nil || !strings.Contains(out, "Address: "+again.IP) {
+				return fmt.Errorf("%v\n%s", err, out)
+			}
+			return nil
+		})
+		if out, err := wget(c, other, "http://"+fqdn+":8080/note"); err != nil || out != "note of "+name+"\n" {
+			t.Errorf("%s fetching %s's note by its DNS name: %v %q", other, name, err, out)
+		}
+		byName[name] = again
+	}
+
+	// Lose the node of a pod off the server's node.
+	var victim podInfo
+	for _, n := range []string{"web-0", "web-1", "web-2"} {
+		if byName[n].Node != "node-1" {
+			victim = byName[n]
+			break
+		}
+	}
+	if victim.Name == "" {
+		t.Fatalf("every web pod on node-1: %+v", byName)
+	}
+	lost := victim.Node
+	uid, err := podUID(c, victim.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lostAt := time.Now()
+	c.Signal(lost, "agent", syscall.SIGKILL)
+	c.CutLink(lost)
+	want := fmt.Sprintf(`local volume "data-%s" lives on node %q, which is not ready: the pod waits for that node`, victim.Name, lost)
+	eventually2(t, 90*time.Second, victim.Name+" made again and waiting for "+lost, func() error {
+		out, err := c.Skiff("get", "pod", victim.Name, "-o", "json")
+		if err != nil {
+			return err
+		}
+		var p struct {
+			Metadata struct{ Uid string }
+			Spec     struct{ NodeName string }
+			Status   struct {
+				Phase      string
+				Conditions []struct{ Type, Status, Reason, Message string }
+			}
+		}
+		if err := json.Unmarshal([]byte(out), &p); err != nil {
+			return err
+		}
+		if p.Metadata.Uid == uid || p.Spec.NodeName != "" || p.Status.Phase != "Pending" {
+			return fmt.Errorf("not yet made again and waiting: %s", out)
+		}
+		for _, cnd := range p.Status.Conditions {
+			if cnd.Type == "PodScheduled" && cnd.Status == "False" && cnd.Reason == "Unschedulable" && strings.Contains(cnd.Message, want) {
+				return nil
+			}
+		}
+		return fmt.Errorf("no PodScheduled condition saying %q: %s", want, out)
+	})
+	t.Logf("%s waiting for %s %s after the node was lost", victim.Name, lost, time.Since(lostAt).Round(100*time.Millisecond))
+	if out, err := c.Skiff("describe", "pod", victim.Name); err != nil || !strings.Contains(out, want) {
+		t.Errorf("describe pod %s does not say why it waits: %v\n%s", victim.Name, err, out)
+	}
+	if out, err := c.Skiff("get", "sts", "web"); err != nil || !strings.Contains(out, "web    2/3") {
+		t.Errorf("get sts while a pod waits: %v\n%s", err, out)
+	}
+	uid, err = podUID(c, victim.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The node comes back (cluster start starts its agent and brings its
+	// link up): the waiting pod runs there, on its data.
+	healed := time.Now()
+	c.Heal()
+	var back podInfo
+	eventually2(t, 90*time.Second, victim.Name+" running again on "+lost, func() error {
+		ps, err := pods(c, "app=nginx")
+		if err != nil {
+			return err
+		}
+		back = podByName(ps, victim.Name)
+		if !back.Ready || back.Node != lost {
+			return fmt.Errorf("%+v", back)
+		}
+		return nil
+	})
+	t.Logf("%s ready on %s again %s after the node came back", victim.Name, lost, time.Since(healed).Round(100*time.Millisecond))
+	if got, err := podUID(c, victim.Name); err != nil || got != uid {
+		t.Errorf("the waiting %s (%s) was replaced by %s: %v", victim.Name, uid, got, err)
+	}
+	if out, err := c.Skiff("exec", victim.Name, "--", "cat", "/data/note"); err != nil || out != "note of "+victim.Name+"\n" {
+		t.Errorf("%s's volume after its node came back: %v %q", victim.Name, err, out)
+	}
 }
