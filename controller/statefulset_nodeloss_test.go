@@ -16,7 +16,7 @@ import (
 // evicted, it is made again and waits, Pending with a message naming the
 // volume and the node, until the node comes back (it goes there again) or
 // its claim is deleted (a new claim is made and the pod starts afresh on
-// another node).
+// another node). A pod whose claim is shared storage moves at once.
 func TestStatefulSetLocalVolumeOnLostNode(t *testing.T) {
 	srv := apitest.Start(t)
 	c := srv.Client
@@ -54,6 +54,41 @@ func TestStatefulSetLocalVolumeOnLostNode(t *testing.T) {
 	})
 	readyPod(t, c, "db-0")
 	readyPod(t, c, "db-1")
+	// A set whose claims are shared storage (NFS, ReadWriteMany): its pods
+	// are not tied to a node.
+	shared, err := c.StatefulSets().Create(ctx, newSTS("files", 3, func(s *skiffv1.StatefulSetSpec) {
+		s.PodManagementPolicy = "Parallel"
+		s.VolumeClaimTemplates[0].Spec.AccessMode = "ReadWriteMany"
+		s.VolumeClaimTemplates[0].Spec.Nfs = &skiffv1.NFSVolumeSource{Server: "10.0.0.1", Path: "/exports"}
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sharedOn := func() (map[string]string, error) {
+		pods, err := podsOf(ctx, c, shared.GetMetadata().GetUid())
+		out := map[string]string{}
+		for _, p := range pods {
+			if p.GetMetadata().GetDeletionTimestamp() == nil {
+				out[p.GetMetadata().GetName()] = p.GetSpec().GetNodeName()
+			}
+		}
+		return out, err
+	}
+	var sharedOnLost string
+	waitFor(t, "the shared set's 3 pods bound, one on "+lost, func() (bool, error) {
+		on, err := sharedOn()
+		sharedOnLost = ""
+		bound := 0
+		for name, n := range on {
+			if n != "" {
+				bound++
+			}
+			if n == lost {
+				sharedOnLost = name
+			}
+		}
+		return bound == 3 && sharedOnLost != "", fmt.Errorf("%v (%v)", on, err)
+	})
 	oldVol, err := c.Volumes().Get(ctx, "default", "data-db-1")
 	if err != nil {
 		t.Fatal(err)
@@ -80,6 +115,12 @@ func TestStatefulSetLocalVolumeOnLostNode(t *testing.T) {
 		return p
 	}
 	waiting := waitUntilWaiting(first.GetMetadata().GetUid())
+	// The shared set's pod on the lost node moves.
+	waitFor(t, sharedOnLost+" (shared volume) moved off "+lost, func() (bool, error) {
+		on, err := sharedOn()
+		n := on[sharedOnLost]
+		return n != "" && n != lost, fmt.Errorf("%v (%v)", on, err)
+	})
 	time.Sleep(time.Second) // the other nodes are Ready: it still waits
 	if p, err := c.Pods().Get(ctx, "default", "db-1"); err != nil || p.GetSpec().GetNodeName() != "" {
 		t.Fatalf("db-1 moved off its volume's node: %v %v", p.GetSpec().GetNodeName(), err)
