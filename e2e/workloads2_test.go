@@ -278,6 +278,7 @@ func TestStatefulSetIdentityAndNodeLoss(t *testing.T) {
 		if out, err := wget(c, other, "http://"+fqdn+":8080/note"); err != nil || out != "note of "+name+"\n" {
 			t.Errorf("%s fetching %s's note by its DNS name: %v %q", other, name, err, out)
 		}
+		t.Logf("%s checked (name, node, hostname, labels, data, DNS) %s after its deletion", name, time.Since(deleted).Round(100*time.Millisecond))
 		byName[name] = again
 	}
 
@@ -362,4 +363,5 @@ func TestStatefulSetIdentityAndNodeLoss(t *testing.T) {
 	if out, err := c.Skiff("exec", victim.Name, "--", "cat", "/data/note"); err != nil || out != "note of "+victim.Name+"\n" {
 		t.Errorf("%s's volume after its node came back: %v %q", victim.Name, err, out)
 	}
+	t.Logf("checks done %s after apply", time.Since(start).Round(time.Second))
 }
