@@ -51,3 +51,26 @@ func TestValidateNodeName(t *testing.T) {
 		}
 	}
 }
+
+// The refusals of add-node and remove-node come before anything is
+// touched, so they need neither root nor a running cluster.
+func TestAddRemoveNodeRefusals(t *testing.T) {
+	roots := Roots{State: t.TempDir(), Run: t.TempDir()}
+	l := layout{Roots: roots, spec: Spec{Name: "dev", Nodes: 2, Subnet: 9}}
+	if err := l.save(); err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Roots: roots}
+	if _, err := AddNode(t.Context(), "dev", "Bad_Name", o); err == nil || !strings.Contains(err.Error(), `node name "Bad_Name"`) {
+		t.Errorf("add-node Bad_Name: %v", err)
+	}
+	if err := RemoveNode(t.Context(), "dev", "node-1", o); err == nil || !strings.Contains(err.Error(), "runs the cluster's server") {
+		t.Errorf("remove-node node-1: %v", err)
+	}
+	if err := RemoveNode(t.Context(), "dev", "node-7", o); err == nil || !strings.Contains(err.Error(), `has no node "node-7"`) {
+		t.Errorf("remove-node node-7: %v", err)
+	}
+	if err := RemoveNode(t.Context(), "nope", "node-2", o); err == nil || !strings.Contains(err.Error(), "no such cluster") {
+		t.Errorf("remove-node in a missing cluster: %v", err)
+	}
+}
