@@ -91,3 +91,53 @@ func TestStatefulSetOnDelete(t *testing.T) {
 		}
 	}
 }
+
+// minReadySeconds: with OrderedReady, the next pod is made only once the
+// one before has been Ready that long (available), and the status counts
+// a pod available only then.
+func TestStatefulSetMinReadySeconds(t *testing.T) {
+	srv := apitest.Start(t)
+	c := srv.Client
+	ctx := ctxT(t)
+	startFakeNodes(t, c, "n1")
+	startScheduler(t, c)
+	startManager(t, srv)
+	reapDeleting(t, c)
+	set, err := c.StatefulSets().Create(ctx, newSTS("web", 2, func(s *skiffv1.StatefulSetSpec) {
+		s.VolumeClaimTemplates = nil
+		s.MinReadySeconds = 2
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid := set.GetMetadata().GetUid()
+	readyAll(t, c, uid)
+	waitPods(t, c, uid, "web-0", "web-1")
+	p0, err := c.Pods().Get(ctx, "default", "web-0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1, err := c.Pods().Get(ctx, "default", "web-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var readyAt time.Time
+	for _, cnd := range p0.GetStatus().GetConditions() {
+		if cnd.GetType() == "Ready" && cnd.GetStatus() == "True" {
+			readyAt = cnd.GetLastTransitionTime().AsTime()
+		}
+	}
+	if readyAt.IsZero() {
+		t.Fatalf("web-0 has no Ready condition: %v", p0.GetStatus())
+	}
+	// A second of slack: the Ready time comes from the test's clock, the
+	// creation time from the server's.
+	if made := p1.GetMetadata().GetCreationTimestamp().AsTime(); made.Before(readyAt.Add(2*time.Second - time.Second)) {
+		t.Errorf("web-1 made at %v, before web-0 (Ready at %v) had been Ready for minReadySeconds 2", made, readyAt)
+	}
+	waitFor(t, "2 available", func() (bool, error) {
+		got, err := c.StatefulSets().Get(ctx, "default", "web")
+		st := got.GetStatus()
+		return st.GetAvailableReplicas() == 2 && st.GetReadyReplicas() == 2, fmt.Errorf("%v (%v)", st, err)
+	})
+}
