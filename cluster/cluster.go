@@ -138,6 +138,15 @@ func Create(ctx context.Context, name string, n int, o Options) (Info, error) {
 	if err == nil {
 		err = l.save()
 	}
+	if err == nil {
+		// The host's veth with its address on the subnet is what marks the
+		// subnet taken for a create under another state root (a cluster
+		// of another user, or of a test running beside this one), so it
+		// is made before the lock goes.
+		if err = l.ensureNetwork(); err != nil {
+			err = fmt.Errorf("cluster %s: network: %w", name, err)
+		}
+	}
 	unlock()
 	if err != nil {
 		return Info{}, err
