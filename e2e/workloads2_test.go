@@ -283,16 +283,11 @@ func TestStatefulSetIdentityAndNodeLoss(t *testing.T) {
 	}
 
 	// Lose the node of a pod off the server's node.
-	var victim podInfo
+	var all []podInfo
 	for _, n := range []string{"web-0", "web-1", "web-2"} {
-		if byName[n].Node != "node-1" {
-			victim = byName[n]
-			break
-		}
+		all = append(all, byName[n])
 	}
-	if victim.Name == "" {
-		t.Fatalf("every web pod on node-1: %+v", byName)
-	}
+	victim := victimOffServer(t, all)
 	lost := victim.Node
 	uid, err := podUID(c, victim.Name)
 	if err != nil {
@@ -301,33 +296,7 @@ func TestStatefulSetIdentityAndNodeLoss(t *testing.T) {
 	lostAt := time.Now()
 	c.Signal(lost, "agent", syscall.SIGKILL)
 	c.CutLink(lost)
-	want := fmt.Sprintf(`local volume "data-%s" lives on node %q, which is not ready: the pod waits for that node`, victim.Name, lost)
-	eventually2(t, 90*time.Second, victim.Name+" made again and waiting for "+lost, func() error {
-		out, err := c.Skiff("get", "pod", victim.Name, "-o", "json")
-		if err != nil {
-			return err
-		}
-		var p struct {
-			Metadata struct{ Uid string }
-			Spec     struct{ NodeName string }
-			Status   struct {
-				Phase      string
-				Conditions []struct{ Type, Status, Reason, Message string }
-			}
-		}
-		if err := json.Unmarshal([]byte(out), &p); err != nil {
-			return err
-		}
-		if p.Metadata.Uid == uid || p.Spec.NodeName != "" || p.Status.Phase != "Pending" {
-			return fmt.Errorf("not yet made again and waiting: %s", out)
-		}
-		for _, cnd := range p.Status.Conditions {
-			if cnd.Type == "PodScheduled" && cnd.Status == "False" && cnd.Reason == "Unschedulable" && strings.Contains(cnd.Message, want) {
-				return nil
-			}
-		}
-		return fmt.Errorf("no PodScheduled condition saying %q: %s", want, out)
-	})
+	want := waitForLostNode(t, c, victim.Name, uid, lost)
 	t.Logf("%s waiting for %s %s after the node was lost", victim.Name, lost, time.Since(lostAt).Round(100*time.Millisecond))
 	if out, err := c.Skiff("describe", "pod", victim.Name); err != nil || !strings.Contains(out, want) {
 		t.Errorf("describe pod %s does not say why it waits: %v\n%s", victim.Name, err, out)
@@ -364,4 +333,122 @@ func TestStatefulSetIdentityAndNodeLoss(t *testing.T) {
 		t.Errorf("%s's volume after its node came back: %v %q", victim.Name, err, out)
 	}
 	t.Logf("checks done %s after apply", time.Since(start).Round(time.Second))
+}
+
+// waitForLostNode waits until pod name (whose UID was uid) is made again
+// and waits, Pending and unbound, with a PodScheduled condition saying its
+// local volume's node lost is not ready; it returns that message.
+func waitForLostNode(t *testing.T, c Cluster, name, uid, lost string) string {
+	t.Helper()
+	want := fmt.Sprintf(`local volume "data-%s" lives on node %q, which is not ready: the pod waits for that node`, name, lost)
+	eventually2(t, 90*time.Second, name+" made again and waiting for "+lost, func() error {
+		out, err := c.Skiff("get", "pod", name, "-o", "json")
+		if err != nil {
+			return err
+		}
+		var p struct {
+			Metadata struct{ Uid string }
+			Spec     struct{ NodeName string }
+			Status   struct {
+				Phase      string
+				Conditions []struct{ Type, Status, Reason, Message string }
+			}
+		}
+		if err := json.Unmarshal([]byte(out), &p); err != nil {
+			return err
+		}
+		if p.Metadata.Uid == uid || p.Spec.NodeName != "" || p.Status.Phase != "Pending" {
+			return fmt.Errorf("not yet made again and waiting: %s", out)
+		}
+		for _, cnd := range p.Status.Conditions {
+			if cnd.Type == "PodScheduled" && cnd.Status == "False" && cnd.Reason == "Unschedulable" && strings.Contains(cnd.Message, want) {
+				return nil
+			}
+		}
+		return fmt.Errorf("no PodScheduled condition saying %q: %s", want, out)
+	})
+	return want
+}
+
+// victimOffServer picks a ready pod of app=nginx on a node other than
+// node-1 (whose loss would take the server with it).
+func victimOffServer(t *testing.T, ps []podInfo) podInfo {
+	t.Helper()
+	for _, p := range ps {
+		if p.Node != "node-1" {
+			return p
+		}
+	}
+	t.Fatalf("every web pod on node-1: %+v", ps)
+	return podInfo{}
+}
+
+// TestStatefulSetClaimDeletedOnLostNode loses the node of a StatefulSet
+// pod's local volume, then deletes the claim, as Kubernetes' runbook for
+// a node that will not return says: the StatefulSet makes the claim again
+// and the pod starts on another node, with an empty volume.
+func TestStatefulSetClaimDeletedOnLostNode(t *testing.T) {
+	t.Parallel()
+	c := newKindCluster(t, 3, lifecycleFlags...)
+	apply(t, c, statefulWebYAML(c.Image()))
+	victim := victimOffServer(t, waitPods(t, c, "app=nginx", 3))
+	if out, err := c.Skiff("exec", victim.Name, "--", "sh", "-c", "echo note of "+victim.Name+" > /data/note"); err != nil {
+		t.Fatalf("write %s's note: %v %s", victim.Name, err, out)
+	}
+	uid, err := podUID(c, victim.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claim := "data-" + victim.Name
+	claimUID, _, err := volumeOf(c, claim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost := victim.Node
+	c.Signal(lost, "agent", syscall.SIGKILL)
+	c.CutLink(lost)
+	waitForLostNode(t, c, victim.Name, uid, lost)
+	deleted := time.Now()
+	if out, err := c.Skiff("delete", "pvc", claim); err != nil {
+		t.Fatalf("delete pvc: %v %s", err, out)
+	}
+	var moved podInfo
+	eventually2(t, 90*time.Second, victim.Name+" running off "+lost, func() error {
+		ps, err := pods(c, "app=nginx")
+		if err != nil {
+			return err
+		}
+		moved = podByName(ps, victim.Name)
+		if !moved.Ready || moved.Node == lost || moved.Node == "" {
+			return fmt.Errorf("%+v", moved)
+		}
+		return nil
+	})
+	t.Logf("%s ready on %s %s after its claim was deleted", victim.Name, moved.Node, time.Since(deleted).Round(100*time.Millisecond))
+	out, err := c.Skiff("exec", victim.Name, "--", "cat", "/data/boots")
+	if err != nil || out != "started as "+victim.Name+"\n" {
+		t.Errorf("%s's new volume: %v %q (want one start only)", victim.Name, err, out)
+	}
+	if out, err := c.Skiff("exec", victim.Name, "--", "ls", "/data"); err != nil || strings.Contains(out, "note") {
+		t.Errorf("%s's new volume holds the old note: %v %q", victim.Name, err, out)
+	}
+	if uid, node, err := volumeOf(c, claim); err != nil || uid == claimUID || node != moved.Node {
+		t.Errorf("%s after the deletion: uid %s (was %s), on %q: %v", claim, uid, claimUID, node, err)
+	}
+}
+
+// volumeOf reads a Volume's UID and the node its local data is on.
+func volumeOf(c Cluster, name string) (uid, node string, err error) {
+	out, err := c.Skiff("get", "pvc", name, "-o", "json")
+	if err != nil {
+		return "", "", err
+	}
+	var v struct {
+		Metadata struct{ Uid string }
+		Spec     struct{ Local struct{ NodeName string } }
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		return "", "", err
+	}
+	return v.Metadata.Uid, v.Spec.Local.NodeName, nil
 }
