@@ -443,12 +443,22 @@ func volumeOf(c Cluster, name string) (uid, node string, err error) {
 	if err != nil {
 		return "", "", err
 	}
+	// A claim made from a Kubernetes template prints as a
+	// PersistentVolumeClaim: its node is Kubernetes' selected-node
+	// annotation there.
 	var v struct {
-		Metadata struct{ Uid string }
-		Spec     struct{ Local struct{ NodeName string } }
+		Metadata struct {
+			Uid         string
+			Annotations map[string]string
+		}
+		Spec struct{ Local struct{ NodeName string } }
 	}
 	if err := json.Unmarshal([]byte(out), &v); err != nil {
 		return "", "", err
 	}
-	return v.Metadata.Uid, v.Spec.Local.NodeName, nil
+	node = v.Spec.Local.NodeName
+	if node == "" {
+		node = v.Metadata.Annotations["volume.kubernetes.io/selected-node"]
+	}
+	return v.Metadata.Uid, node, nil
 }
