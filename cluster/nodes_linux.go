@@ -43,7 +43,7 @@ func AddNode(ctx context.Context, name, node string, o Options) (Info, error) {
 		// A removed node of the same name may have left files behind
 		// (a remove that failed half-way); a new node starts empty.
 		if _, serr := os.Stat(l.nodeDir(node)); serr == nil {
-			err = fmt.Errorf("node %s: %s exists from an earlier node of that name; remove it first", node, l.nodeDir(node))
+			err = fmt.Errorf("node %s: %s is left from an earlier node of that name; delete that directory first", node, l.nodeDir(node))
 		}
 	}
 	if err == nil {
