@@ -38,6 +38,8 @@ volumes and running containers. Needs root.`,
 		Example: `  sudo skiff cluster create --nodes 3
   export SKIFF_CONFIG=~/.skiff/clusters/skiff/config
   skiff get nodes -o wide
+  sudo skiff cluster add-node node-4
+  sudo skiff cluster remove-node node-4
   sudo skiff cluster stop && sudo skiff cluster start
   sudo skiff cluster delete`,
 	}
@@ -46,6 +48,7 @@ volumes and running containers. Needs root.`,
 	cmd.AddCommand(
 		clusterCreateCommand(e, &o), clusterLifecycleCommand(e, &o, "start"), clusterLifecycleCommand(e, &o, "stop"),
 		clusterLifecycleCommand(e, &o, "delete"), clusterListCommand(e, &o),
+		clusterAddNodeCommand(e, &o), clusterRemoveNodeCommand(e, &o),
 		clusterProvisionCommand(), clusterTargetsCommand(e),
 	)
 	return cmd
@@ -126,6 +129,64 @@ func clusterLifecycleCommand(e *env, o *cluster.Options, verb string) *cobra.Com
 			default:
 				return cluster.Delete(cmd.Context(), name, *o)
 			}
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", cluster.DefaultName, "the cluster's name")
+	return cmd
+}
+
+func clusterAddNodeCommand(e *env, o *cluster.Options) *cobra.Command {
+	var name string
+	cmd := &cobra.Command{
+		Use:   "add-node NODE",
+		Short: "Add a node to a running local cluster (like kind/k3d node create)",
+		Long: `Add a node named NODE to a running local cluster: a network namespace with
+its own host name and an address on the lab bridge, its data and run
+directories, and a skiff agent that joins with the cluster's token. The
+command returns once the node is Ready; controllers then treat it like any
+node that joins (a DaemonSet puts its pod on it, the scheduler uses it).
+NODE is 1 to 15 lower-case letters, digits and dashes (it names the node's
+port on the lab bridge). The node stays across cluster stop and start.`,
+		Example: `  sudo skiff cluster add-node node-4
+  sudo skiff cluster add-node gpu-1 --name dev
+  skiff get nodes`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			clusterDefaults(e, o, cmd)
+			info, err := cluster.AddNode(cmd.Context(), name, args[0], *o)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Node %q joined cluster %q (%d nodes)\n", args[0], info.Name, info.Nodes)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", cluster.DefaultName, "the cluster's name")
+	return cmd
+}
+
+func clusterRemoveNodeCommand(e *env, o *cluster.Options) *cobra.Command {
+	var name string
+	cmd := &cobra.Command{
+		Use:   "remove-node NODE",
+		Short: "Remove a node from a local cluster, as a machine switched off for good",
+		Long: `Remove the node NODE from a local cluster: its agent stops, its Node is
+deleted from the cluster (its pods go with it and their controllers make
+them again elsewhere where they can; its certificates are revoked), then
+its containers, mounts, namespaces and files are removed. Local volumes
+that lived on it are lost with it: a StatefulSet pod pinned to one stays
+Pending until its claim is deleted. The first node runs the server and
+cannot be removed.`,
+		Example: `  sudo skiff cluster remove-node node-3
+  sudo skiff cluster remove-node gpu-1 --name dev`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			clusterDefaults(e, o, cmd)
+			if err := cluster.RemoveNode(cmd.Context(), name, args[0], *o); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Node %q removed from cluster %q\n", args[0], name)
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", cluster.DefaultName, "the cluster's name")

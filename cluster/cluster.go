@@ -87,7 +87,7 @@ func (l layout) info() Info {
 	}
 	reg := hostPortInt(l.nodeAddr(1), ports.Registry)
 	return Info{
-		Name: l.spec.Name, Nodes: l.spec.Nodes, State: state,
+		Name: l.spec.Name, Nodes: len(l.members()), State: state,
 		Server: l.Server(), ConfigFile: l.ConfigFile(), Registry: reg, Image: reg + "/" + DemoImage,
 	}
 }
@@ -138,6 +138,15 @@ func Create(ctx context.Context, name string, n int, o Options) (Info, error) {
 	if err == nil {
 		err = l.save()
 	}
+	if err == nil {
+		// The host's veth with its address on the subnet is what marks the
+		// subnet taken for a create under another state root (a cluster
+		// of another user, or of a test running beside this one), so it
+		// is made before the lock goes.
+		if err = l.ensureNetwork(); err != nil {
+			err = fmt.Errorf("cluster %s: network: %w", name, err)
+		}
+	}
 	unlock()
 	if err != nil {
 		return Info{}, err
@@ -159,7 +168,8 @@ func Create(ctx context.Context, name string, n int, o Options) (Info, error) {
 // command lines a Vagrant machine gets (see ServerArgs, AgentArgs).
 func (l layout) provision(serverFlags []string) error {
 	server := l.Server()
-	for i, node := range l.nodes() {
+	for i, m := range l.members() {
+		node := m.Name
 		dir := l.nodeDir(node)
 		if i == 0 {
 			args := ServerArgs(ServerSpec{
@@ -176,18 +186,23 @@ func (l layout) provision(serverFlags []string) error {
 				return err
 			}
 		}
-		args := AgentArgs(AgentSpec{
-			Server: server, NodeName: node, Address: l.nodeAddr(i + 1),
-			DataDir: filepath.Join(dir, "agent"), RunDir: l.nodeRunDir(node),
-			ClusterCIDR: clusterCIDR, ClusterDNS: l.nodeAddr(1),
-			Registry:  hostPortInt(l.nodeAddr(1), ports.Registry),
-			TokenFile: filepath.Join(l.nodeDir(l.nodes()[0]), "server", "token"),
-		})
-		if err := writeEnvFile(filepath.Join(dir, "agent.env"), args); err != nil {
+		if err := l.provisionAgent(server, m); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// provisionAgent writes the env file of m's agent.
+func (l layout) provisionAgent(server string, m Member) error {
+	args := AgentArgs(AgentSpec{
+		Server: server, NodeName: m.Name, Address: l.nodeAddr(m.Host),
+		DataDir: filepath.Join(l.nodeDir(m.Name), "agent"), RunDir: l.nodeRunDir(m.Name),
+		ClusterCIDR: clusterCIDR, ClusterDNS: l.nodeAddr(1),
+		Registry:  hostPortInt(l.nodeAddr(1), ports.Registry),
+		TokenFile: filepath.Join(l.nodeDir(l.nodes()[0]), "server", "token"),
+	})
+	return writeEnvFile(filepath.Join(l.nodeDir(m.Name), "agent.env"), args)
 }
 
 // Start brings a stopped cluster back on its data: the network first (it
@@ -209,7 +224,7 @@ func (l layout) start(ctx context.Context, o Options, created bool) error {
 	if err := l.ensureNetwork(); err != nil {
 		return fmt.Errorf("cluster %s: network: %w", l.spec.Name, err)
 	}
-	fmt.Fprintf(o.Progress, " ✓ network (%d node namespaces, lab bridge) %s\n", l.spec.Nodes, since(t0))
+	fmt.Fprintf(o.Progress, " ✓ network (%d node namespaces, lab bridge) %s\n", len(l.members()), since(t0))
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	ds := l.daemons()
@@ -248,7 +263,7 @@ func (l layout) start(ctx context.Context, o Options, created bool) error {
 	if err := l.waitNodes(ctx, c, fresh, t0.Add(-time.Second)); err != nil {
 		return err
 	}
-	fmt.Fprintf(o.Progress, " ✓ %d nodes Ready %s\n", l.spec.Nodes, since(t0))
+	fmt.Fprintf(o.Progress, " ✓ %d nodes Ready %s\n", len(l.members()), since(t0))
 	return nil
 }
 

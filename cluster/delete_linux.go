@@ -123,7 +123,19 @@ func (l layout) deletePods(ctx context.Context) error {
 		for _, p := range pods {
 			c.Pods().Delete(ctx, p.Metadata.Namespace, p.Metadata.Name, client.DeleteOptions{Force: true})
 		}
-		if len(pods) == 0 && len(l.podUIDs()) == 0 {
+		// Only agents whose Node is registered can tear their pods down:
+		// a deleted Node's certificates are revoked, so waiting for its
+		// agent would only run out the timeout; removeLeftovers takes
+		// what it left.
+		nodes, _, err := c.Nodes().List(ctx, all)
+		if err != nil {
+			return err
+		}
+		var registered []string
+		for _, n := range nodes {
+			registered = append(registered, n.GetMetadata().GetName())
+		}
+		if len(pods) == 0 && len(l.podUIDs(registered)) == 0 {
 			return nil
 		}
 		select {
@@ -134,11 +146,14 @@ func (l layout) deletePods(ctx context.Context) error {
 	}
 }
 
-// podUIDs are the pods any node of the cluster still has state of, as
-// each node's runtime reports them.
-func (l layout) podUIDs() []string {
+// podUIDs are the pods any of the given nodes of the cluster still has
+// state of, as each node's runtime reports them.
+func (l layout) podUIDs(nodes []string) []string {
 	var out []string
 	for _, node := range l.nodes() {
+		if !slices.Contains(nodes, node) {
+			continue
+		}
 		ids, _ := l.teardownNode(node).SandboxIDs()
 		out = append(out, ids...)
 	}

@@ -16,6 +16,11 @@
 // back on the same data (containers keep running across it, as they do
 // across any agent restart).
 //
+// Nodes join a running cluster later with AddNode (kind's and k3d's `node
+// create`) and leave with RemoveNode; cluster.json then lists the nodes by
+// name with their host numbers on the lab subnet, so no node's address
+// changes when another goes.
+//
 // The network is made with netlink from Go rather than `ip` commands: no
 // iproute2 dependency, errors that say which step failed, and no fork per
 // step (a 3-node network is ~20 netlink calls, a few milliseconds).

@@ -56,29 +56,45 @@ func (l layout) ensureNetwork() error {
 		return err
 	}
 
-	for i, node := range l.nodes() {
-		path := l.netnsPath(node)
-		if err := pinNamespace(path, unix.CLONE_NEWNET, ""); err != nil {
+	for _, m := range l.members() {
+		if err := l.ensureNodeNetwork(m, labH, labNS, br); err != nil {
 			return err
-		}
-		if err := pinNamespace(l.utsFile(node), unix.CLONE_NEWUTS, node); err != nil {
-			return err
-		}
-		h, ns, err := handleIn(path)
-		if err != nil {
-			return err
-		}
-		err = upLink(h, "lo")
-		if err == nil {
-			err = l.ensureVeth(h, "eth0", labH, labNS, node, br, l.nodeAddr(i+1))
-		}
-		h.Close()
-		ns.Close()
-		if err != nil {
-			return fmt.Errorf("node %s: %w", node, err)
 		}
 	}
 	return nil
+}
+
+// ensureNodeNetwork makes (or completes) one node's namespaces and its
+// eth0 on the lab bridge.
+func (l layout) ensureNodeNetwork(m Member, labH *netlink.Handle, labNS netns.NsHandle, br netlink.Link) error {
+	node := m.Name
+	path := l.netnsPath(node)
+	if err := pinNamespace(path, unix.CLONE_NEWNET, ""); err != nil {
+		return err
+	}
+	if err := pinNamespace(l.utsFile(node), unix.CLONE_NEWUTS, node); err != nil {
+		return err
+	}
+	h, ns, err := handleIn(path)
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	defer h.Close()
+	err = upLink(h, "lo")
+	if err == nil {
+		err = l.ensureVeth(h, "eth0", labH, labNS, node, br, l.nodeAddr(m.Host))
+	}
+	if err != nil {
+		return fmt.Errorf("node %s: %w", node, err)
+	}
+	return nil
+}
+
+// removeNodeNetwork unpins one node's namespaces; the kernel then removes
+// its eth0 and, with it, the node's port on the lab bridge.
+func (l layout) removeNodeNetwork(node string) error {
+	return errors.Join(unpinNamespace(l.netnsPath(node)), unpinNamespace(l.utsFile(node)))
 }
 
 // ensureVeth gives the namespace of h a link named inner with addr/24,

@@ -42,6 +42,17 @@ type Spec struct {
 	// Subnet is N in the lab subnet 172.31.N.0/24: node i has 172.31.N.i,
 	// the host 172.31.N.254.
 	Subnet int `json:"subnet"`
+	// Members are the nodes once one was added or removed after Create;
+	// empty, the nodes are node-1 … node-Nodes with host numbers 1 … Nodes.
+	Members []Member `json:"members,omitempty"`
+}
+
+// Member is one node of a cluster whose node set changed after Create:
+// its name and its host number on the lab subnet (kept for its lifetime,
+// so no node's address moves when another goes).
+type Member struct {
+	Name string `json:"name"`
+	Host int    `json:"host"`
 }
 
 // Roots say where clusters keep their files; zero values get defaults.
@@ -94,19 +105,59 @@ func (l layout) netnsPath(node string) string { return filepath.Join(netnsDir, l
 // nodeName of the i-th node, counting from 1.
 func nodeName(i int) string { return "node-" + strconv.Itoa(i) }
 
-func (l layout) nodes() []string {
-	out := make([]string, l.spec.Nodes)
+// members are the cluster's nodes, the server's first.
+func (l layout) members() []Member {
+	if len(l.spec.Members) > 0 {
+		return l.spec.Members
+	}
+	out := make([]Member, l.spec.Nodes)
 	for i := range out {
-		out[i] = nodeName(i + 1)
+		out[i] = Member{Name: nodeName(i + 1), Host: i + 1}
 	}
 	return out
 }
 
-// nodeAddr is node i's address on the lab bridge (i from 1; 254 is the
-// host).
+func (l layout) nodes() []string {
+	var out []string
+	for _, m := range l.members() {
+		out = append(out, m.Name)
+	}
+	return out
+}
+
+// member finds a node by name.
+func (l layout) member(name string) (Member, bool) {
+	for _, m := range l.members() {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return Member{}, false
+}
+
+// nodeAddr is the address on the lab bridge of host number i (from 1; 254
+// is the host).
 func (l layout) nodeAddr(i int) string { return fmt.Sprintf("172.31.%d.%d", l.spec.Subnet, i) }
-func (l layout) hostAddr() string      { return l.nodeAddr(254) }
-func (l layout) hostVeth() string      { return fmt.Sprintf("skiff-lab%d", l.spec.Subnet) }
+
+// maxHost is the highest host number a node may have (254 is the host's).
+const maxHost = 253
+
+var validNodeName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$`)
+
+// ValidateNodeName checks the name of a node to add: it names the node's
+// namespaces and its port on the lab bridge, and a network interface's
+// name has at most 15 characters.
+func ValidateNodeName(name string) error {
+	if !validNodeName.MatchString(name) {
+		return fmt.Errorf("node name %q: use 1 to 15 lower-case letters, digits and dashes, starting and ending with a letter or digit", name)
+	}
+	if name == "lab" || name == "host" {
+		return fmt.Errorf("node name %q: taken by the cluster's lab network", name)
+	}
+	return nil
+}
+func (l layout) hostAddr() string { return l.nodeAddr(254) }
+func (l layout) hostVeth() string { return fmt.Sprintf("skiff-lab%d", l.spec.Subnet) }
 
 // Server is the API address the host's command line uses.
 func (l layout) Server() string { return hostPortInt(l.nodeAddr(1), ports.API) }

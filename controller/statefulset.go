@@ -73,7 +73,36 @@ func newStatefulSets(cfg *Config, inf *informers, m *metrics, rec *recorder) *st
 			}
 		},
 	})
+	// A deleted claim of a pod that waits is made again (see
+	// claimsForWaitingPod): its set has to hear of the deletion.
+	inf.volumes.AddHandler(client.Handler[*skiffv1.Volume]{
+		OnDelete: func(v *skiffv1.Volume) {
+			for _, key := range sc.setsClaiming(v) {
+				sc.r.queue.Add(key)
+			}
+		},
+	})
 	return sc
+}
+
+// setsClaiming lists the StatefulSets of v's namespace whose claim
+// templates name v (TEMPLATE-SET-i).
+func (sc *statefulSets) setsClaiming(v *skiffv1.Volume) []string {
+	var keys []string
+	for _, set := range sc.sets.List() {
+		m := set.GetMetadata()
+		if m.GetNamespace() != v.GetMetadata().GetNamespace() {
+			continue
+		}
+		for _, t := range set.GetSpec().GetVolumeClaimTemplates() {
+			rest, ok := strings.CutPrefix(v.GetMetadata().GetName(), t.GetMetadata().GetName()+"-")
+			if _, isOrdinal := ordinalOf(m.GetName(), rest); ok && isOrdinal {
+				keys = append(keys, client.KeyOf(set))
+				break
+			}
+		}
+	}
+	return keys
 }
 
 func (sc *statefulSets) owner(p *skiffv1.Pod) (string, bool) {

@@ -105,6 +105,9 @@ func (sc *statefulSets) manage(ctx context.Context, key string, v *setView) erro
 			blocked = true
 		case !v.healthy(p):
 			blocked = true
+			if err := sc.claimsForWaitingPod(ctx, v, i, p); err != nil {
+				return err
+			}
 			if _, wait := podAvailable(p, v.minReady, v.now); wait > 0 {
 				sc.r.queue.AddAfter(key, wait)
 			}
@@ -229,6 +232,22 @@ func (sc *statefulSets) createPod(ctx context.Context, key string, v *setView, i
 		return fmt.Errorf("statefulset: create pod %s/%s: %w", m.GetNamespace(), name, err)
 	}
 	sc.rec.event(ctx, "StatefulSet", set, "Normal", "SuccessfulCreate", "create Pod %s in StatefulSet %s successful", name, m.GetName())
+	return nil
+}
+
+// claimsForWaitingPod makes again the claims of a pod no node took yet
+// whose claim was deleted, as Kubernetes' controller does for a Pending
+// pod: deleting the claim of a pod that waits for its lost local volume's
+// node is how it starts afresh elsewhere. A pod already on a node keeps
+// what it has (a claim made now would not be pinned where it runs).
+func (sc *statefulSets) claimsForWaitingPod(ctx context.Context, v *setView, i int, p *skiffv1.Pod) error {
+	if p.GetSpec().GetNodeName() != "" || p.GetMetadata().GetDeletionTimestamp() != nil || skiffv1.IsPodTerminal(p) {
+		return nil
+	}
+	if err := sc.ensureClaims(ctx, v, i); err != nil {
+		sc.rec.event(ctx, "StatefulSet", v.set, "Warning", "FailedCreate", "create Claim for Pod %s failed error: %v", p.GetMetadata().GetName(), err)
+		return err
+	}
 	return nil
 }
 

@@ -14,9 +14,9 @@ import (
 // a 3-node local cluster: a daemon pod on every node, following a cordon
 // (it stays), a taint (it goes and comes back) and a node that leaves; a
 // StatefulSet of 3 that comes up in order, whose pods find each other by
-// their stable DNS names and keep their volume's data when deleted. (A
-// node joining later is the controller tests' part: a local cluster's node
-// set is fixed at creation, and a deleted Node's credentials are revoked.)
+// their stable DNS names and keep their volume's data when deleted. A node
+// joining later is TestClusterNodeJoinsAndLeaves' part (skiff cluster
+// add-node).
 func TestDaemonSetAndStatefulSet(t *testing.T) {
 	t.Parallel()
 	c := newKindCluster(t, 3, lifecycleFlags...)

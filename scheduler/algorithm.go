@@ -95,6 +95,9 @@ func (a *Algorithm) Schedule(pod *PodInfo, nodes []*NodeInfo, cluster Cluster) (
 		feasible = append(feasible, node)
 	}
 	if len(feasible) == 0 {
+		if st := lostVolumeNode(pod, nodes); st != nil {
+			return Result{}, &FitError{NumNodes: n, Pod: st}
+		}
 		return Result{}, &FitError{NumNodes: n, Nodes: failed}
 	}
 	res := Result{Evaluated: evaluated, Feasible: len(feasible)}

@@ -1,5 +1,7 @@
 package scheduler
 
+import "fmt"
+
 // volumeFilter honours the Volume objects a pod uses: a local volume pins
 // its pods to the node that holds it, and a ReadWriteOnce volume already in
 // use on one node keeps its other pods on that node.
@@ -17,7 +19,7 @@ func (volumeFilter) PreFilter(p *PodInfo, c Cluster) *Status {
 			return Reject(ReasonVolumeNotFound, key[len(p.Pod.GetMetadata().GetNamespace())+1:])
 		}
 		if local := v.GetSpec().GetLocal(); local != nil && local.GetNodeName() != "" {
-			p.Pins = append(p.Pins, VolumePin{Node: local.GetNodeName(), Reason: ReasonVolumeNodeConflict})
+			p.Pins = append(p.Pins, VolumePin{Node: local.GetNodeName(), Reason: ReasonVolumeNodeConflict, Volume: v.GetMetadata().GetName()})
 		}
 		// A local volume not pinned yet is in effect ReadWriteOnce: its data
 		// will live on the first node that uses it.
@@ -36,6 +38,35 @@ func (volumeFilter) Filter(p *PodInfo, n *NodeInfo) *Status {
 	for _, pin := range p.Pins {
 		if pin.Node != n.Name {
 			return Reject(pin.Reason, "")
+		}
+	}
+	return nil
+}
+
+// lostVolumeNode explains a pod that no node could take because a local
+// volume of it lives on a node that is gone or not ready: no other node
+// can ever take it, so it waits for that node (or for its claim to be
+// deleted), and the message says so rather than counting the other nodes'
+// conflicts. Kubernetes keeps such a pod Pending the same way (its volume's
+// node affinity names the lost node).
+func lostVolumeNode(p *PodInfo, nodes []*NodeInfo) *Status {
+	for _, pin := range p.Pins {
+		if pin.Reason != ReasonVolumeNodeConflict {
+			continue
+		}
+		var held *NodeInfo
+		for _, n := range nodes {
+			if n.Name == pin.Node {
+				held = n
+				break
+			}
+		}
+		detail := fmt.Sprintf("local volume %q lives on node %q", pin.Volume, pin.Node)
+		switch {
+		case held == nil || held.Node == nil:
+			return Reject(ReasonVolumeNodeMissing, detail)
+		case !held.Ready:
+			return Reject(ReasonVolumeNodeNotReady, detail)
 		}
 	}
 	return nil

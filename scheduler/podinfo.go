@@ -65,6 +65,7 @@ type PodInfo struct {
 type VolumePin struct {
 	Node   string
 	Reason Reason // ReasonVolumeNodeConflict or ReasonVolumeInUse
+	Volume string // the volume's name, for the message when Node is lost
 }
 
 // NewPodInfo computes a PodInfo.

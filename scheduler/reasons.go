@@ -21,8 +21,12 @@ const (
 	ReasonVolumeInUse        Reason = "VolumeInUse"
 	// Pod-level reasons: they hold for every node at once.
 	ReasonVolumeNotFound Reason = "VolumeNotFound"
-	ReasonInvalidRequest Reason = "InvalidRequest"
-	ReasonNoNodes        Reason = "NoNodes"
+	// A local volume's node is gone or not ready: no node can take the
+	// pod until it is back (or the claim is deleted).
+	ReasonVolumeNodeMissing  Reason = "VolumeNodeMissing"
+	ReasonVolumeNodeNotReady Reason = "VolumeNodeNotReady"
+	ReasonInvalidRequest     Reason = "InvalidRequest"
+	ReasonNoNodes            Reason = "NoNodes"
 )
 
 // Failure is one reason with its detail (the taint, the volume name…).
@@ -57,6 +61,10 @@ func (f Failure) String() string {
 		return "node(s) had a ReadWriteOnce volume in use on another node"
 	case ReasonVolumeNotFound:
 		return fmt.Sprintf("volume %q not found", f.Detail)
+	case ReasonVolumeNodeMissing:
+		return f.Detail + ", which is not in the cluster: the pod waits for that node to join again, or for the claim to be deleted"
+	case ReasonVolumeNodeNotReady:
+		return f.Detail + ", which is not ready: the pod waits for that node, or for the claim to be deleted"
 	case ReasonInvalidRequest:
 		return "invalid resource request: " + f.Detail
 	case ReasonNoNodes:
