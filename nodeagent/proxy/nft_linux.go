@@ -5,7 +5,9 @@ import (
 	"encoding/base32"
 	"encoding/binary"
 	"fmt"
+	"net"
 	"slices"
+	"time"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -86,24 +88,39 @@ func build(c *nftables.Conn, t *nftables.Table, ports []ServicePort) error {
 
 	var ipElems, npElems []nftables.SetElement
 	for _, p := range ports {
-		if len(p.Endpoints) == 0 {
-			// No entry: the packet goes on to the service CIDR's
-			// blackhole route, as a service without endpoints should.
-			continue
+		svc, ext := portChains(t, p)
+		var aff *nftables.Set
+		if p.AffinityTimeout > 0 && (svc != nil || ext != nil) {
+			var err error
+			if aff, err = addAffinityMap(c, t, p); err != nil {
+				return err
+			}
 		}
-		name := chainName("svc", p.Name)
-		ch := c.AddChain(&nftables.Chain{Name: name, Table: t})
-		if err := serviceRules(c, t, ch, p); err != nil {
-			return err
+		if svc != nil {
+			c.AddChain(svc)
+			if err := serviceRules(c, t, svc, p, aff); err != nil {
+				return err
+			}
+			ipElems = append(ipElems, nftables.SetElement{
+				Key:         concatKey(p.ClusterIP.AsSlice(), []byte{p.Protocol}, binaryutil.BigEndian.PutUint16(p.Port)),
+				VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: svc.Name},
+			})
 		}
-		ipElems = append(ipElems, nftables.SetElement{
-			Key:         concatKey(p.ClusterIP.AsSlice(), []byte{p.Protocol}, binaryutil.BigEndian.PutUint16(p.Port)),
-			VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: name},
-		})
-		if p.NodePort != 0 {
+		// No entry for a port without endpoints: the packet goes on to
+		// the service CIDR's blackhole route (a node port: to the node's
+		// own closed port, refused).
+		npChain := svc
+		if ext != nil {
+			c.AddChain(ext)
+			if err := externalRules(c, t, ext, svc, p, aff); err != nil {
+				return err
+			}
+			npChain = ext
+		}
+		if p.NodePort != 0 && npChain != nil {
 			npElems = append(npElems, nftables.SetElement{
 				Key:         concatKey([]byte{p.Protocol}, binaryutil.BigEndian.PutUint16(p.NodePort)),
-				VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: name},
+				VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: npChain.Name},
 			})
 		}
 	}
@@ -133,31 +150,147 @@ func build(c *nftables.Conn, t *nftables.Table, ports []ServicePort) error {
 	return nil
 }
 
-// serviceRules: mark the connection for masquerade, then DNAT to an
-// endpoint picked at random: `dnat to numgen random mod N map { 0 : ip .
-// port, ... }`, one rule and one anonymous map per service port (no chain
-// per endpoint: fewer objects make the transaction short).
-func serviceRules(c *nftables.Conn, t *nftables.Table, ch *nftables.Chain, p ServicePort) error {
+// portChains names the chains a service port has: svc (ClusterIP
+// traffic, and node port traffic under the Cluster policy) when it has
+// endpoints; ext (node port traffic under the Local policy) whenever the
+// policy is Local, so that it can drop.
+func portChains(t *nftables.Table, p ServicePort) (svc, ext *nftables.Chain) {
+	if len(p.Endpoints) > 0 {
+		svc = &nftables.Chain{Name: chainName("svc", p.Name), Table: t}
+	}
+	if p.NodePort != 0 && p.ExternalLocal {
+		ext = &nftables.Chain{Name: chainName("ext", p.Name), Table: t}
+	}
+	return svc, ext
+}
+
+// serviceRules fills a service port's cluster chain: mark the connection
+// for masquerade, then DNAT to an endpoint (see dnatRules).
+func serviceRules(c *nftables.Conn, t *nftables.Table, ch *nftables.Chain, p ServicePort, aff *nftables.Set) error {
 	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: markForMasq()})
+	return dnatRules(c, t, ch, p.Name, p.Endpoints, aff, p.AffinityTimeout)
+}
+
+// externalRules fills the chain of a node port under externalTrafficPolicy
+// Local: a connection from the node itself or from a pod is internal and
+// goes to the cluster chain (kube-proxy's short-circuit); any other goes
+// to an endpoint on this node, unmasqueraded so that the pod sees the
+// client's address, or is dropped when this node has none.
+func externalRules(c *nftables.Conn, t *nftables.Table, ch, svc *nftables.Chain, p ServicePort, aff *nftables.Set) error {
+	if svc != nil {
+		// fib saddr type local goto svc
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
+			&expr.Fib{Register: 1, FlagSADDR: true, ResultADDRTYPE: true},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: native32(unix.RTN_LOCAL)},
+			&expr.Verdict{Kind: expr.VerdictGoto, Chain: svc.Name},
+		}})
+		if src := p.InternalSources; src.IsValid() && src.Addr().Is4() {
+			// ip saddr <cluster CIDR> goto svc
+			mask := net.CIDRMask(src.Bits(), 32)
+			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
+				&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
+				&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: mask, Xor: []byte{0, 0, 0, 0}},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: src.Masked().Addr().AsSlice()},
+				&expr.Verdict{Kind: expr.VerdictGoto, Chain: svc.Name},
+			}})
+		}
+	}
+	if len(p.LocalEndpoints) == 0 {
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{&expr.Verdict{Kind: expr.VerdictDrop}}})
+		return nil
+	}
+	return dnatRules(c, t, ch, p.Name, p.LocalEndpoints, aff, p.AffinityTimeout)
+}
+
+// dnatRules DNATs to one of eps picked at random: `dnat to numgen random
+// mod N map { 0 : ip . port, ... }`, one rule and one anonymous map (no
+// chain per endpoint: fewer objects make the transaction short).
+//
+// With ClientIP affinity (aff set), aff maps a client's address to the
+// endpoint its last connection went to, each entry expiring timeout
+// seconds after its last use (kube-proxy keeps one such set per endpoint;
+// one map per service port does the same here):
+//
+//	ip saddr map @aff . in { eps } update @aff; dnat to it   (known, still an endpoint)
+//	ip saddr map @aff → delete @aff { ip saddr }             (known, endpoint gone)
+//	pick at random; update @aff { ip saddr : pick }; dnat to it
+func dnatRules(c *nftables.Conn, t *nftables.Table, ch *nftables.Chain, name string, eps []Endpoint, aff *nftables.Set, timeout uint32) error {
 	target, err := nftables.ConcatSetType(nftables.TypeIPAddr, nftables.TypeInetService)
 	if err != nil {
 		return err
 	}
 	pick := &nftables.Set{Table: t, Anonymous: true, Constant: true, IsMap: true, KeyType: nftables.TypeInteger, DataType: target}
-	elems := make([]nftables.SetElement, len(p.Endpoints))
-	for i, e := range p.Endpoints {
+	elems := make([]nftables.SetElement, len(eps))
+	for i, e := range eps {
 		elems[i] = nftables.SetElement{Key: native32(uint32(i)), Val: concatKey(e.IP.AsSlice(), binaryutil.BigEndian.PutUint16(e.Port))}
 	}
 	if err := c.AddSet(pick, elems); err != nil {
-		return fmt.Errorf("proxy: endpoints of %s: %w", p.Name, err)
+		return fmt.Errorf("proxy: endpoints of %s: %w", name, err)
 	}
+	dnat := &expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 9, Specified: true}
+	if aff == nil {
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
+			&expr.Numgen{Register: 1, Modulus: uint32(len(eps)), Type: unix.NFT_NG_RANDOM},
+			&expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: pick.Name, SetID: pick.ID},
+			dnat,
+		}})
+		return nil
+	}
+	valid := &nftables.Set{Table: t, Anonymous: true, Constant: true, Concatenation: true, KeyType: target}
+	velems := make([]nftables.SetElement, len(eps))
+	for i, e := range eps {
+		velems[i] = nftables.SetElement{Key: concatKey(e.IP.AsSlice(), binaryutil.BigEndian.PutUint16(e.Port))}
+	}
+	if err := c.AddSet(valid, velems); err != nil {
+		return fmt.Errorf("proxy: endpoints of %s: %w", name, err)
+	}
+	ttl := time.Duration(timeout) * time.Second
+	saddr := &expr.Payload{DestRegister: 2, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4}
+	known := &expr.Lookup{SourceRegister: 2, DestRegister: 1, IsDestRegSet: true, SetName: aff.Name, SetID: aff.ID}
 	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
-		&expr.Numgen{Register: 1, Modulus: uint32(len(p.Endpoints)), Type: unix.NFT_NG_RANDOM},
+		saddr, known,
+		&expr.Lookup{SourceRegister: 1, SetName: valid.Name, SetID: valid.ID},
+		&expr.Dynset{SrcRegKey: 2, SrcRegData: 1, SetName: aff.Name, SetID: aff.ID, Operation: dynsetUpdate, Timeout: ttl},
+		dnat,
+	}})
+	// The data register is required for a map even when deleting; it
+	// holds the stale entry's value.
+	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
+		saddr, known,
+		&expr.Dynset{SrcRegKey: 2, SrcRegData: 1, SetName: aff.Name, SetID: aff.ID, Operation: dynsetDelete},
+	}})
+	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
+		&expr.Numgen{Register: 1, Modulus: uint32(len(eps)), Type: unix.NFT_NG_RANDOM},
 		&expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: pick.Name, SetID: pick.ID},
-		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 9, Specified: true},
+		saddr,
+		&expr.Dynset{SrcRegKey: 2, SrcRegData: 1, SetName: aff.Name, SetID: aff.ID, Operation: dynsetUpdate, Timeout: ttl},
+		dnat,
 	}})
 	return nil
 }
+
+// Dynset operations (the kernel's NFT_DYNSET_OP_*).
+const (
+	dynsetUpdate = 1
+	dynsetDelete = 2
+)
+
+// addAffinityMap adds a ClientIP service port's map of client address to
+// endpoint, filled by the packet path, its entries timing out.
+func addAffinityMap(c *nftables.Conn, t *nftables.Table, p ServicePort) (*nftables.Set, error) {
+	target, err := nftables.ConcatSetType(nftables.TypeIPAddr, nftables.TypeInetService)
+	if err != nil {
+		return nil, err
+	}
+	m := &nftables.Set{Table: t, Name: affinityMapName(p), IsMap: true, Dynamic: true, HasTimeout: true,
+		Timeout: time.Duration(p.AffinityTimeout) * time.Second, KeyType: nftables.TypeIPAddr, DataType: target}
+	if err := c.AddSet(m, nil); err != nil {
+		return nil, fmt.Errorf("proxy: affinity map of %s: %w", p.Name, err)
+	}
+	return m, nil
+}
+
+func affinityMapName(p ServicePort) string { return chainName("aff", p.Name) }
 
 // elemChunk is how many elements go in one netlink message: a message's
 // element list is an attribute with a 16-bit length, which thousands of
@@ -218,24 +351,37 @@ func chainName(prefix, id string) string {
 
 // Update takes the table from old (what the last Program or Update put
 // there) to next with as little as it can, as kube-proxy's partial syncs:
-// when the same service ports exist before and after, each with or each
-// without endpoints, only the chains of the ports whose endpoints changed
-// are refilled, in one transaction. Anything else rewrites the table. It
-// says whether the update was partial.
+// when the same service ports exist before and after with the same chains
+// and maps, only the chains of the ports whose endpoints changed are
+// refilled, in one transaction; affinity maps keep their entries (those
+// of endpoints gone are no longer followed). Anything else rewrites the
+// table. It says whether the update was partial.
 func Update(c *nftables.Conn, old, next []ServicePort) (partial bool, err error) {
-	if old == nil || !sameShape(old, next) {
+	if old == nil || !slices.EqualFunc(old, next, ServicePort.sameShape) {
 		return false, Program(c, next)
 	}
 	t := &nftables.Table{Name: Table, Family: nftables.TableFamilyIPv4}
 	changed := 0
 	for i, p := range next {
-		if slices.Equal(old[i].Endpoints, p.Endpoints) {
+		if old[i].equal(p) {
 			continue
 		}
-		ch := &nftables.Chain{Name: chainName("svc", p.Name), Table: t}
-		c.FlushChain(ch)
-		if err := serviceRules(c, t, ch, p); err != nil {
-			return true, err
+		svc, ext := portChains(t, p)
+		var aff *nftables.Set
+		if p.AffinityTimeout > 0 && (svc != nil || ext != nil) {
+			aff = &nftables.Set{Table: t, Name: affinityMapName(p)}
+		}
+		if svc != nil {
+			c.FlushChain(svc)
+			if err := serviceRules(c, t, svc, p, aff); err != nil {
+				return true, err
+			}
+		}
+		if ext != nil {
+			c.FlushChain(ext)
+			if err := externalRules(c, t, ext, svc, p, aff); err != nil {
+				return true, err
+			}
 		}
 		changed++
 	}
@@ -246,13 +392,4 @@ func Update(c *nftables.Conn, old, next []ServicePort) (partial bool, err error)
 		return true, fmt.Errorf("proxy: update %d service ports in table %s: %w", changed, Table, err)
 	}
 	return true, nil
-}
-
-// sameShape: the same service ports in the same order, each in the maps
-// (has endpoints) in both or in neither.
-func sameShape(a, b []ServicePort) bool {
-	return slices.EqualFunc(a, b, func(x, y ServicePort) bool {
-		return x.Name == y.Name && x.ClusterIP == y.ClusterIP && x.Protocol == y.Protocol && x.Port == y.Port &&
-			x.NodePort == y.NodePort && (len(x.Endpoints) > 0) == (len(y.Endpoints) > 0)
-	})
 }

@@ -80,7 +80,12 @@ func (l *lab) podIP(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 77, 0
 func (l *lab) serve(i int) {
 	dir := l.t.TempDir()
 	must(l.t, os.WriteFile(filepath.Join(dir, "index.html"), []byte(fmt.Sprintf("pod%d\n", i)), 0o644))
-	cmd := exec.Command("nsenter", "--net="+l.pods[i], "--", "/bin/busybox", "httpd", "-f", "-p", "8080", "-h", dir)
+	l.serveDir(i, dir)
+}
+
+// serveDir starts busybox httpd on :8080 in pod i, serving dir.
+func (l *lab) serveDir(i int, dir string, args ...string) {
+	cmd := exec.Command("nsenter", append([]string{"--net=" + l.pods[i], "--", "/bin/busybox", "httpd", "-f", "-p", "8080", "-h", dir}, args...)...)
 	must(l.t, cmd.Start())
 	l.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	deadline := time.Now().Add(10 * time.Second)
