@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
-	"slices"
 	"time"
 
 	"github.com/google/nftables"
@@ -58,17 +57,27 @@ func Remove(c *nftables.Conn) error {
 	return nil
 }
 
-func build(c *nftables.Conn, t *nftables.Table, ports []ServicePort) error {
+// serviceMaps are the verdict maps from ClusterIP . protocol . port and
+// from protocol . node port to a service port's chain.
+func serviceMaps(t *nftables.Table) (svcIPs, nodePorts *nftables.Set, err error) {
 	ipKey, err := nftables.ConcatSetType(nftables.TypeIPAddr, nftables.TypeInetProto, nftables.TypeInetService)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	npKey, err := nftables.ConcatSetType(nftables.TypeInetProto, nftables.TypeInetService)
 	if err != nil {
+		return nil, nil, err
+	}
+	svcIPs = &nftables.Set{Table: t, Name: mapServiceIPs, IsMap: true, Concatenation: true, KeyType: ipKey, DataType: nftables.TypeVerdict}
+	nodePorts = &nftables.Set{Table: t, Name: mapNodePorts, IsMap: true, Concatenation: true, KeyType: npKey, DataType: nftables.TypeVerdict}
+	return svcIPs, nodePorts, nil
+}
+
+func build(c *nftables.Conn, t *nftables.Table, ports []ServicePort) error {
+	svcIPs, nodePorts, err := serviceMaps(t)
+	if err != nil {
 		return err
 	}
-	svcIPs := &nftables.Set{Table: t, Name: mapServiceIPs, IsMap: true, Concatenation: true, KeyType: ipKey, DataType: nftables.TypeVerdict}
-	nodePorts := &nftables.Set{Table: t, Name: mapNodePorts, IsMap: true, Concatenation: true, KeyType: npKey, DataType: nftables.TypeVerdict}
 
 	services := c.AddChain(&nftables.Chain{Name: chainServices, Table: t})
 	for _, h := range []struct {
@@ -90,38 +99,33 @@ func build(c *nftables.Conn, t *nftables.Table, ports []ServicePort) error {
 	for _, p := range ports {
 		svc, ext := portChains(t, p)
 		var aff *nftables.Set
-		if p.AffinityTimeout > 0 && (svc != nil || ext != nil) {
+		if affinityNeeded(p) {
 			var err error
 			if aff, err = addAffinityMap(c, t, p); err != nil {
 				return err
 			}
 		}
+		// No entry for a port without endpoints: the packet goes on to
+		// the service CIDR's blackhole route (a node port: to the node's
+		// own closed port, refused).
 		if svc != nil {
 			c.AddChain(svc)
 			if err := serviceRules(c, t, svc, p, aff); err != nil {
 				return err
 			}
-			ipElems = append(ipElems, nftables.SetElement{
-				Key:         concatKey(p.ClusterIP.AsSlice(), []byte{p.Protocol}, binaryutil.BigEndian.PutUint16(p.Port)),
-				VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: svc.Name},
-			})
 		}
-		// No entry for a port without endpoints: the packet goes on to
-		// the service CIDR's blackhole route (a node port: to the node's
-		// own closed port, refused).
-		npChain := svc
 		if ext != nil {
 			c.AddChain(ext)
 			if err := externalRules(c, t, ext, svc, p, aff); err != nil {
 				return err
 			}
-			npChain = ext
 		}
-		if p.NodePort != 0 && npChain != nil {
-			npElems = append(npElems, nftables.SetElement{
-				Key:         concatKey([]byte{p.Protocol}, binaryutil.BigEndian.PutUint16(p.NodePort)),
-				VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: npChain.Name},
-			})
+		ip, np := mapEntries(p)
+		if ip != nil {
+			ipElems = append(ipElems, *ip)
+		}
+		if np != nil {
+			npElems = append(npElems, *np)
 		}
 	}
 	if err := addMap(c, svcIPs, ipElems); err != nil {
@@ -302,14 +306,7 @@ func addMap(c *nftables.Conn, m *nftables.Set, elems []nftables.SetElement) erro
 	if err := c.AddSet(m, nil); err != nil {
 		return fmt.Errorf("proxy: map %s: %w", m.Name, err)
 	}
-	for len(elems) > 0 {
-		n := min(len(elems), elemChunk)
-		if err := c.SetAddElements(m, elems[:n]); err != nil {
-			return fmt.Errorf("proxy: map %s: %w", m.Name, err)
-		}
-		elems = elems[n:]
-	}
-	return nil
+	return chunked(c.SetAddElements, m, elems)
 }
 
 // markForMasq is `meta mark set mark | 0x4000`.
@@ -350,46 +347,203 @@ func chainName(prefix, id string) string {
 }
 
 // Update takes the table from old (what the last Program or Update put
-// there) to next with as little as it can, as kube-proxy's partial syncs:
-// when the same service ports exist before and after with the same chains
-// and maps, only the chains of the ports whose endpoints changed are
-// refilled, in one transaction; affinity maps keep their entries (those
-// of endpoints gone are no longer followed). Anything else rewrites the
-// table. It says whether the update was partial.
+// there) to next with as little as it can, in one transaction, as
+// kube-proxy's partial syncs: only the chains of service ports that
+// changed are refilled, those of ports gone (or left without endpoints)
+// deleted with their map entries, those of new ports added with theirs;
+// every other port's chains, rules and affinity entries stay untouched.
+// A port whose affinity timeout changed, or a list with a name twice,
+// rewrites the table (Program). It says whether the update was partial.
 func Update(c *nftables.Conn, old, next []ServicePort) (partial bool, err error) {
-	if old == nil || !slices.EqualFunc(old, next, ServicePort.sameShape) {
+	oldBy, okOld := byName(old)
+	nextBy, okNext := byName(next)
+	if old == nil || !okOld || !okNext {
 		return false, Program(c, next)
 	}
+	for _, n := range next {
+		if o, ok := oldBy[n.Name]; ok && affinityNeeded(o) && affinityNeeded(n) && o.AffinityTimeout != n.AffinityTimeout {
+			return false, Program(c, next)
+		}
+	}
 	t := &nftables.Table{Name: Table, Family: nftables.TableFamilyIPv4}
-	changed := 0
-	for i, p := range next {
-		if old[i].equal(p) {
+	svcIPs, nodePorts, err := serviceMaps(t)
+	if err != nil {
+		return true, err
+	}
+	var delIP, delNP, addIP, addNP []nftables.SetElement
+	var delChains, delSets []string
+	// 1. Empty the chains of every port that changed or went, so that no
+	// rule refers to a chain deleted below (ext jumps to svc).
+	for _, o := range old {
+		n, ok := nextBy[o.Name]
+		if ok && o.equal(n) {
 			continue
 		}
-		svc, ext := portChains(t, p)
-		var aff *nftables.Set
-		if p.AffinityTimeout > 0 && (svc != nil || ext != nil) {
-			aff = &nftables.Set{Table: t, Name: affinityMapName(p)}
+		oSvc, oExt := portChains(t, o)
+		var nSvc, nExt *nftables.Chain
+		if ok {
+			nSvc, nExt = portChains(t, n)
 		}
-		if svc != nil {
-			c.FlushChain(svc)
-			if err := serviceRules(c, t, svc, p, aff); err != nil {
-				return true, err
+		for _, pair := range [][2]*nftables.Chain{{oSvc, nSvc}, {oExt, nExt}} {
+			if pair[0] == nil {
+				continue
+			}
+			c.FlushChain(pair[0])
+			if pair[1] == nil {
+				delChains = append(delChains, pair[0].Name)
 			}
 		}
-		if ext != nil {
-			c.FlushChain(ext)
-			if err := externalRules(c, t, ext, svc, p, aff); err != nil {
-				return true, err
-			}
+		if affinityNeeded(o) && (!ok || !affinityNeeded(n)) {
+			delSets = append(delSets, affinityMapName(o))
+		}
+		var oIP, oNP, nIP, nNP *nftables.SetElement
+		oIP, oNP = mapEntries(o)
+		if ok {
+			nIP, nNP = mapEntries(n)
+		}
+		if oIP != nil && !sameEntry(oIP, nIP) {
+			delIP = append(delIP, *oIP)
+		}
+		if oNP != nil && !sameEntry(oNP, nNP) {
+			delNP = append(delNP, *oNP)
+		}
+	}
+	// 2. Entries out, then the chains and maps nothing refers to now.
+	if err := chunked(c.SetDeleteElements, svcIPs, delIP); err != nil {
+		return true, err
+	}
+	if err := chunked(c.SetDeleteElements, nodePorts, delNP); err != nil {
+		return true, err
+	}
+	for _, name := range delChains {
+		c.DelChain(&nftables.Chain{Name: name, Table: t})
+	}
+	for _, name := range delSets {
+		c.DelSet(&nftables.Set{Name: name, Table: t})
+	}
+	// 3. New maps and chains, then every changed or new port's rules, then
+	// its entries.
+	changed := 0
+	for _, n := range next {
+		o, ok := oldBy[n.Name]
+		if ok && o.equal(n) {
+			continue
 		}
 		changed++
+		nSvc, nExt := portChains(t, n)
+		var oSvc, oExt *nftables.Chain
+		if ok {
+			oSvc, oExt = portChains(t, o)
+		}
+		if nSvc != nil && oSvc == nil {
+			c.AddChain(nSvc)
+		}
+		if nExt != nil && oExt == nil {
+			c.AddChain(nExt)
+		}
+		var aff *nftables.Set
+		switch {
+		case affinityNeeded(n) && ok && affinityNeeded(o):
+			aff = &nftables.Set{Table: t, Name: affinityMapName(n)}
+		case affinityNeeded(n):
+			if aff, err = addAffinityMap(c, t, n); err != nil {
+				return true, err
+			}
+		}
+		if nSvc != nil {
+			if err := serviceRules(c, t, nSvc, n, aff); err != nil {
+				return true, err
+			}
+		}
+		if nExt != nil {
+			if err := externalRules(c, t, nExt, nSvc, n, aff); err != nil {
+				return true, err
+			}
+		}
+		var oIP, oNP *nftables.SetElement
+		if ok {
+			oIP, oNP = mapEntries(o)
+		}
+		nIP, nNP := mapEntries(n)
+		if nIP != nil && !sameEntry(nIP, oIP) {
+			addIP = append(addIP, *nIP)
+		}
+		if nNP != nil && !sameEntry(nNP, oNP) {
+			addNP = append(addNP, *nNP)
+		}
 	}
-	if changed == 0 {
+	if err := chunked(c.SetAddElements, svcIPs, addIP); err != nil {
+		return true, err
+	}
+	if err := chunked(c.SetAddElements, nodePorts, addNP); err != nil {
+		return true, err
+	}
+	if changed == 0 && len(delChains) == 0 && len(delIP)+len(delNP) == 0 {
 		return true, nil
 	}
 	if err := c.Flush(); err != nil {
 		return true, fmt.Errorf("proxy: update %d service ports in table %s: %w", changed, Table, err)
 	}
 	return true, nil
+}
+
+// byName indexes ports by name; false when a name comes twice.
+func byName(ports []ServicePort) (map[string]ServicePort, bool) {
+	m := make(map[string]ServicePort, len(ports))
+	for _, p := range ports {
+		if _, dup := m[p.Name]; dup {
+			return nil, false
+		}
+		m[p.Name] = p
+	}
+	return m, true
+}
+
+// affinityNeeded: the port has an affinity map (a ClientIP port with a
+// chain to use it).
+func affinityNeeded(p ServicePort) bool {
+	svc, ext := portChains(&nftables.Table{}, p)
+	return p.AffinityTimeout > 0 && (svc != nil || ext != nil)
+}
+
+// mapEntries are the port's entries in the ClusterIP and node port maps
+// (nil: none), as build makes them.
+func mapEntries(p ServicePort) (ip, np *nftables.SetElement) {
+	svc, ext := portChains(&nftables.Table{}, p)
+	if svc != nil {
+		ip = &nftables.SetElement{
+			Key:         concatKey(p.ClusterIP.AsSlice(), []byte{p.Protocol}, binaryutil.BigEndian.PutUint16(p.Port)),
+			VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: svc.Name},
+		}
+	}
+	target := svc
+	if ext != nil {
+		target = ext
+	}
+	if p.NodePort != 0 && target != nil {
+		np = &nftables.SetElement{
+			Key:         concatKey([]byte{p.Protocol}, binaryutil.BigEndian.PutUint16(p.NodePort)),
+			VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: target.Name},
+		}
+	}
+	return ip, np
+}
+
+func sameEntry(a, b *nftables.SetElement) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return string(a.Key) == string(b.Key) && a.VerdictData.Chain == b.VerdictData.Chain
+}
+
+// chunked applies op to elems in chunks of elemChunk.
+func chunked(op func(*nftables.Set, []nftables.SetElement) error, s *nftables.Set, elems []nftables.SetElement) error {
+	for len(elems) > 0 {
+		n := min(len(elems), elemChunk)
+		if err := op(s, elems[:n]); err != nil {
+			return fmt.Errorf("proxy: map %s: %w", s.Name, err)
+		}
+		elems = elems[n:]
+	}
+	return nil
 }
