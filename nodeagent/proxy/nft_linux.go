@@ -361,7 +361,7 @@ func Update(c *nftables.Conn, old, next []ServicePort) (partial bool, err error)
 		return false, Program(c, next)
 	}
 	for _, n := range next {
-		if o, ok := oldBy[n.Name]; ok && affinityNeeded(o) && affinityNeeded(n) && o.AffinityTimeout != n.AffinityTimeout {
+		if o, ok := oldBy[n.Name]; ok && o.AffinityTimeout != n.AffinityTimeout && affinityNeeded(o) && affinityNeeded(n) {
 			return false, Program(c, next)
 		}
 	}
