@@ -32,13 +32,20 @@ type ServicePort struct {
 	// Local, only this node's.
 	Endpoints []Endpoint
 	// ExternalLocal is externalTrafficPolicy Local: the node port goes to
-	// LocalEndpoints only, the client's address kept (no masquerade), and
-	// is dropped when there are none. Connections from the node itself
-	// and from InternalSources (the cluster CIDR: pods) are not external
-	// and go to Endpoints, as kube-proxy short-circuits them.
+	// ExternalEndpoints (this node's) only, the client's address kept (no
+	// masquerade), and is dropped when there are none. Connections from
+	// the node itself and from InternalSources (the cluster CIDR: pods)
+	// are not external and go to Endpoints, as kube-proxy short-circuits
+	// them.
 	ExternalLocal   bool
-	LocalEndpoints  []Endpoint
 	InternalSources netip.Prefix
+	// InternalLocal is internalTrafficPolicy Local on a node port service
+	// whose external policy is Cluster: Endpoints are this node's, the
+	// node port's ExternalEndpoints every node's.
+	InternalLocal bool
+	// ExternalEndpoints are the node port's when ExternalLocal or
+	// InternalLocal (a chain of their own); unused otherwise.
+	ExternalEndpoints []Endpoint
 	// AffinityTimeout is sessionAffinity ClientIP's timeout in seconds; 0
 	// is no affinity.
 	AffinityTimeout uint32
@@ -54,7 +61,7 @@ type Node struct {
 
 // equal compares every field, endpoints included.
 func (p ServicePort) equal(q ServicePort) bool {
-	return p.sameShape(q) && slices.Equal(p.Endpoints, q.Endpoints) && slices.Equal(p.LocalEndpoints, q.LocalEndpoints)
+	return p.sameShape(q) && slices.Equal(p.Endpoints, q.Endpoints) && slices.Equal(p.ExternalEndpoints, q.ExternalEndpoints)
 }
 
 // sameShape: the same service port with the same chains, maps and map
@@ -62,6 +69,7 @@ func (p ServicePort) equal(q ServicePort) bool {
 func (p ServicePort) sameShape(q ServicePort) bool {
 	return p.Name == q.Name && p.ClusterIP == q.ClusterIP && p.Protocol == q.Protocol && p.Port == q.Port &&
 		p.NodePort == q.NodePort && p.ExternalLocal == q.ExternalLocal && p.InternalSources == q.InternalSources &&
+		p.InternalLocal == q.InternalLocal &&
 		p.AffinityTimeout == q.AffinityTimeout && (len(p.Endpoints) > 0) == (len(q.Endpoints) > 0)
 }
 
@@ -103,13 +111,18 @@ func Desired(svcs []*skiffv1.Service, eps func(key string) (*skiffv1.Endpoints, 
 				Endpoints:       all,
 				AffinityTimeout: uint32(max(skiffv1.AffinityTimeout(s), 0)),
 			}
-			if s.GetSpec().GetInternalTrafficPolicy() == skiffv1.TrafficPolicyLocal {
+			internalLocal := s.GetSpec().GetInternalTrafficPolicy() == skiffv1.TrafficPolicyLocal
+			if internalLocal {
 				sp.Endpoints = local
 			}
 			if nodePort && p.GetNodePort() > 0 && p.GetNodePort() <= 65535 {
 				sp.NodePort = uint16(p.GetNodePort())
-				if s.GetSpec().GetExternalTrafficPolicy() == skiffv1.TrafficPolicyLocal {
-					sp.ExternalLocal, sp.LocalEndpoints, sp.InternalSources = true, local, node.ClusterCIDR
+				switch {
+				case s.GetSpec().GetExternalTrafficPolicy() == skiffv1.TrafficPolicyLocal:
+					sp.ExternalLocal, sp.ExternalEndpoints, sp.InternalSources = true, local, node.ClusterCIDR
+				case internalLocal:
+					// The internal policy does not narrow the node port.
+					sp.InternalLocal, sp.ExternalEndpoints = true, all
 				}
 			}
 			out = append(out, sp)

@@ -72,26 +72,33 @@ func TestDesiredPolicies(t *testing.T) {
 			ClusterIp: "10.96.0.2", InternalTrafficPolicy: "Local", SessionAffinity: "ClientIP",
 			SessionAffinityConfig: &skiffv1.SessionAffinityConfig{ClientIp: &skiffv1.ClientIPConfig{TimeoutSeconds: &sixty}},
 			Ports:                 []*skiffv1.ServicePort{{Port: 80, Protocol: "TCP"}}}},
+		{Metadata: &skiffv1.ObjectMeta{Namespace: "d", Name: "np"}, Spec: &skiffv1.ServiceSpec{
+			ClusterIp: "10.96.0.3", Type: "NodePort", InternalTrafficPolicy: "Local", ExternalTrafficPolicy: "Cluster",
+			Ports: []*skiffv1.ServicePort{{Port: 80, Protocol: "TCP", NodePort: 30003}}}},
 	}
 	cidr := netip.MustParsePrefix("10.88.0.0/16")
+	a5, b5 := Endpoint{netip.MustParseAddr("10.88.0.5"), 8080}, Endpoint{netip.MustParseAddr("10.88.1.5"), 8080}
 	got := Desired(svcs, func(string) (*skiffv1.Endpoints, bool) { return ep, true }, Node{Name: "a", ClusterCIDR: cidr})
-	if len(got) != 2 {
+	if len(got) != 3 {
 		t.Fatalf("got %+v", got)
 	}
-	a5, b5 := Endpoint{netip.MustParseAddr("10.88.0.5"), 8080}, Endpoint{netip.MustParseAddr("10.88.1.5"), 8080}
+	// internalTrafficPolicy Local narrows the ClusterIP, not the node port.
+	if np := got[2]; !np.InternalLocal || np.ExternalLocal || len(np.Endpoints) != 1 || np.Endpoints[0] != a5 || len(np.ExternalEndpoints) != 2 {
+		t.Fatalf("internal Local, external Cluster: %+v; want %v inside, both through the node port", np, a5)
+	}
 	ext, in := got[0], got[1]
 	if !ext.ExternalLocal || ext.InternalSources != cidr || len(ext.Endpoints) != 2 ||
-		len(ext.LocalEndpoints) != 1 || ext.LocalEndpoints[0] != a5 || ext.AffinityTimeout != 10800 {
+		len(ext.ExternalEndpoints) != 1 || ext.ExternalEndpoints[0] != a5 || ext.AffinityTimeout != 10800 {
 		t.Fatalf("externalTrafficPolicy Local: %+v; want all 2 endpoints inside, only %v outside, affinity 10800 s", ext, a5)
 	}
 	if in.ExternalLocal || len(in.Endpoints) != 1 || in.Endpoints[0] != a5 || in.AffinityTimeout != 60 {
 		t.Fatalf("internalTrafficPolicy Local: %+v; want only %v, affinity 60 s", in, a5)
 	}
 	onB := Desired(svcs, func(string) (*skiffv1.Endpoints, bool) { return ep, true }, Node{Name: "b"})
-	if onB[1].Endpoints[0] != b5 || onB[0].LocalEndpoints[0] != b5 {
+	if onB[1].Endpoints[0] != b5 || onB[0].ExternalEndpoints[0] != b5 {
 		t.Fatalf("on node b: %+v", onB)
 	}
-	if onC := Desired(svcs, func(string) (*skiffv1.Endpoints, bool) { return ep, true }, Node{Name: "c"}); len(onC[0].LocalEndpoints) != 0 || len(onC[1].Endpoints) != 0 {
+	if onC := Desired(svcs, func(string) (*skiffv1.Endpoints, bool) { return ep, true }, Node{Name: "c"}); len(onC[0].ExternalEndpoints) != 0 || len(onC[1].Endpoints) != 0 {
 		t.Fatalf("on node c (no endpoints): %+v", onC)
 	}
 }

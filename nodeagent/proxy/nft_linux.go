@@ -155,14 +155,14 @@ func build(c *nftables.Conn, t *nftables.Table, ports []ServicePort) error {
 }
 
 // portChains names the chains a service port has: svc (ClusterIP
-// traffic, and node port traffic under the Cluster policy) when it has
-// endpoints; ext (node port traffic under the Local policy) whenever the
-// policy is Local, so that it can drop.
+// traffic, and node port traffic when no Local policy sets it apart) when
+// it has endpoints; ext (node port traffic under a Local policy) whenever
+// a policy is Local, so that it can drop.
 func portChains(t *nftables.Table, p ServicePort) (svc, ext *nftables.Chain) {
 	if len(p.Endpoints) > 0 {
 		svc = &nftables.Chain{Name: chainName("svc", p.Name), Table: t}
 	}
-	if p.NodePort != 0 && p.ExternalLocal {
+	if p.NodePort != 0 && (p.ExternalLocal || p.InternalLocal) {
 		ext = &nftables.Chain{Name: chainName("ext", p.Name), Table: t}
 	}
 	return svc, ext
@@ -175,12 +175,24 @@ func serviceRules(c *nftables.Conn, t *nftables.Table, ch *nftables.Chain, p Ser
 	return dnatRules(c, t, ch, p.Name, p.Endpoints, aff, p.AffinityTimeout)
 }
 
-// externalRules fills the chain of a node port under externalTrafficPolicy
-// Local: a connection from the node itself or from a pod is internal and
-// goes to the cluster chain (kube-proxy's short-circuit); any other goes
-// to an endpoint on this node, unmasqueraded so that the pod sees the
-// client's address, or is dropped when this node has none.
+// externalRules fills the chain of a node port whose traffic goes to
+// other endpoints than its ClusterIP's. Under externalTrafficPolicy Local:
+// a connection from the node itself or from a pod is internal and goes to
+// the cluster chain (kube-proxy's short-circuit); any other goes to an
+// endpoint on this node, unmasqueraded so that the pod sees the client's
+// address, or is dropped when this node has none. Under
+// internalTrafficPolicy Local with the Cluster external policy: to any
+// endpoint, masqueraded, as the cluster chain would without the internal
+// policy.
 func externalRules(c *nftables.Conn, t *nftables.Table, ch, svc *nftables.Chain, p ServicePort, aff *nftables.Set) error {
+	if !p.ExternalLocal {
+		if len(p.ExternalEndpoints) == 0 {
+			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{&expr.Verdict{Kind: expr.VerdictDrop}}})
+			return nil
+		}
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: markForMasq()})
+		return dnatRules(c, t, ch, p.Name, p.ExternalEndpoints, aff, p.AffinityTimeout)
+	}
 	if svc != nil {
 		// fib saddr type local goto svc
 		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
@@ -199,11 +211,11 @@ func externalRules(c *nftables.Conn, t *nftables.Table, ch, svc *nftables.Chain,
 			}})
 		}
 	}
-	if len(p.LocalEndpoints) == 0 {
+	if len(p.ExternalEndpoints) == 0 {
 		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{&expr.Verdict{Kind: expr.VerdictDrop}}})
 		return nil
 	}
-	return dnatRules(c, t, ch, p.Name, p.LocalEndpoints, aff, p.AffinityTimeout)
+	return dnatRules(c, t, ch, p.Name, p.ExternalEndpoints, aff, p.AffinityTimeout)
 }
 
 // dnatRules DNATs to one of eps picked at random: `dnat to numgen random

@@ -85,7 +85,7 @@ func TestExternalTrafficPolicyLocalInNetNS(t *testing.T) {
 	remote := Endpoint{l.podIP(2), 8080} // stands for a pod on another node
 	local := Endpoint{l.podIP(1), 8080}
 	svc := ServicePort{Name: "default/local:http", ClusterIP: netip.MustParseAddr("10.96.0.30"), Protocol: protoTCP, Port: 80, NodePort: 30090,
-		Endpoints: []Endpoint{local, remote}, ExternalLocal: true, LocalEndpoints: []Endpoint{local},
+		Endpoints: []Endpoint{local, remote}, ExternalLocal: true, ExternalEndpoints: []Endpoint{local},
 		InternalSources: netip.MustParsePrefix("10.77.0.0/16")}
 	l.program([]ServicePort{svc})
 	t.Cleanup(func() { withConn(l.node, Remove) })
@@ -104,7 +104,7 @@ func TestExternalTrafficPolicyLocalInNetNS(t *testing.T) {
 
 	// No endpoint on this node: the node port drops.
 	before := []ServicePort{svc}
-	svc.LocalEndpoints = nil
+	svc.ExternalEndpoints = nil
 	if err := withConn(l.node, func(c *nftables.Conn) error { _, err := Update(c, before, []ServicePort{svc}); return err }); err != nil {
 		t.Fatal(err)
 	}
@@ -113,6 +113,21 @@ func TestExternalTrafficPolicyLocalInNetNS(t *testing.T) {
 	}
 	if got := l.counts(l.node, "http://10.78.0.1:30090/", 5); len(got) == 0 {
 		t.Fatal("the node itself lost the service")
+	}
+
+	// internalTrafficPolicy Local, external Cluster: the ClusterIP reaches
+	// only this node's endpoint, the node port every endpoint.
+	itp := ServicePort{Name: "default/itp:http", ClusterIP: netip.MustParseAddr("10.96.0.31"), Protocol: protoTCP, Port: 80, NodePort: 30091,
+		Endpoints: []Endpoint{local}, InternalLocal: true, ExternalEndpoints: []Endpoint{local, remote}}
+	cur := []ServicePort{svc}
+	if err := withConn(l.node, func(c *nftables.Conn) error { _, err := Update(c, cur, []ServicePort{svc, itp}); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.counts(l.pods[0], "http://10.96.0.31/", 10); got["pod1"] != 10 {
+		t.Fatalf("internal Local ClusterIP: %v; want all at pod1", got)
+	}
+	if got := l.counts(client, "http://10.78.0.1:30091/", 30); len(got) != 2 {
+		t.Fatalf("its node port from outside: %v; want both endpoints", got)
 	}
 }
 
@@ -190,7 +205,7 @@ func TestIncrementalUpdateInNetNS(t *testing.T) {
 		t.Fatal("a's node port lost")
 	}
 	b2 := b
-	b2.AffinityTimeout, b2.NodePort, b2.ExternalLocal, b2.LocalEndpoints = 60, 30101, true, []Endpoint{e2}
+	b2.AffinityTimeout, b2.NodePort, b2.ExternalLocal, b2.ExternalEndpoints = 60, 30101, true, []Endpoint{e2}
 	step("b with affinity and a Local node port", []ServicePort{a, b2})
 	if got := l.counts(l.pods[0], "http://10.77.0.1:30101/", 3); got["pod2"] != 3 {
 		t.Fatalf("b's node port: %v", got)
