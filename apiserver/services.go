@@ -277,6 +277,12 @@ func keepAllocated(cur, next *skiffv1.Service) error {
 	if len(spec.ClusterIps) == 0 && spec.ClusterIp != "" {
 		spec.ClusterIps = []string{spec.ClusterIp}
 	}
+	if spec.GetType() != skiffv1.ServiceTypeNodePort && was.GetType() == skiffv1.ServiceTypeNodePort &&
+		spec.ExternalTrafficPolicy == was.GetExternalTrafficPolicy() {
+		// A NodePort service edited into a ClusterIP one carries the
+		// external policy it had; Kubernetes drops it with the type.
+		spec.ExternalTrafficPolicy = ""
+	}
 	if spec.GetType() != skiffv1.ServiceTypeNodePort && spec.GetType() != "" {
 		return nil
 	}

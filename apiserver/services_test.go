@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/skiff-sh/skiff/apiserver"
 	"github.com/skiff-sh/skiff/apiserver/apitest"
@@ -164,6 +165,20 @@ func TestNodePorts(t *testing.T) {
 	}
 	if f, err := a.Client.Services().Create(ctx, fixed); err != nil || f.Spec.Ports[0].NodePort != p0 {
 		t.Fatalf("requested freed port: %v %v", f.GetSpec(), err)
+	}
+	// A NodePort service with externalTrafficPolicy Local edited into a
+	// ClusterIP one: the policy goes with the type, as in Kubernetes.
+	local := service("local", "NodePort", &skiffv1.ServicePort{Port: 80})
+	local.Spec.ExternalTrafficPolicy = "Local"
+	created, err := a.Client.Services().Create(ctx, local)
+	if err != nil || created.Spec.ExternalTrafficPolicy != "Local" {
+		t.Fatalf("NodePort with Local: %v %v", created.GetSpec(), err)
+	}
+	edited := proto.Clone(created).(*skiffv1.Service)
+	edited.Spec.Type = "ClusterIP"
+	edited.Spec.Ports[0].NodePort = 0
+	if u, err := a.Client.Services().Update(ctx, edited); err != nil || u.Spec.ExternalTrafficPolicy != "" {
+		t.Fatalf("edited to ClusterIP: %v %v", u.GetSpec(), err)
 	}
 	// ClusterIP to NodePort on update allocates.
 	up := service("np", "NodePort", &skiffv1.ServicePort{Name: "http", Port: 80})

@@ -234,19 +234,34 @@ func (d *describer) node(n *skiffv1.Node) {
 }
 
 func (d *describer) service(s *skiffv1.Service) {
-	d.mapping(0, "Selector", s.GetSpec().GetSelector())
-	if len(s.GetSpec().GetPorts()) == 0 {
+	spec := s.GetSpec()
+	d.mapping(0, "Selector", spec.GetSelector())
+	d.kv(0, "Type", orDefault(spec.GetType(), skiffv1.ServiceTypeClusterIP))
+	d.kv(0, "IP", orNone(spec.GetClusterIp()))
+	if len(spec.GetPorts()) == 0 {
 		d.kv(0, "Ports", "<none>")
 	}
-	for _, p := range s.GetSpec().GetPorts() {
+	for _, p := range spec.GetPorts() {
 		name := orDefault(p.GetName(), "<unset>")
 		d.kv(0, "Port", fmt.Sprintf("%s  %d/%s", name, p.GetPort(), orDefault(p.GetProtocol(), "TCP")))
 		d.kv(0, "TargetPort", fmt.Sprintf("%s/%s", targetPort(p), orDefault(p.GetProtocol(), "TCP")))
+		if p.GetNodePort() != 0 {
+			d.kv(0, "NodePort", fmt.Sprintf("%s  %d/%s", name, p.GetNodePort(), orDefault(p.GetProtocol(), "TCP")))
+		}
 	}
 	d.kv(0, "Endpoints", formatEndpoints(d.endpoints, 0))
 	if notReady := endpointAddresses(d.endpoints, false); len(notReady) > 0 {
 		d.kv(0, "Not Ready", strings.Join(notReady, ","))
 	}
+	affinity := orDefault(spec.GetSessionAffinity(), skiffv1.SessionAffinityNone)
+	if t := skiffv1.AffinityTimeout(s); t > 0 {
+		affinity = fmt.Sprintf("%s (timeout %ds)", affinity, t)
+	}
+	d.kv(0, "Session Affinity", affinity)
+	if spec.GetType() == skiffv1.ServiceTypeNodePort {
+		d.kv(0, "External Traffic Policy", orDefault(spec.GetExternalTrafficPolicy(), skiffv1.TrafficPolicyCluster))
+	}
+	d.kv(0, "Internal Traffic Policy", orDefault(spec.GetInternalTrafficPolicy(), skiffv1.TrafficPolicyCluster))
 }
 
 // endpointSlices describes an Endpoints object as kubectl describes

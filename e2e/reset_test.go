@@ -63,7 +63,7 @@ spec:
 	}
 	c.gone = true // nothing left to tear down
 	t.Logf("skiff reset:\n%s", out)
-	for _, want := range []string{"removed container", "removed sandbox", "removed bridge skiff0", "removed route blackhole 10.88.0.0/16", "removed nftables table ip skiff", "removed " + c.dataDir, "removed " + c.runDir} {
+	for _, want := range []string{"removed container", "removed sandbox", "removed bridge skiff0", "removed bridge skiff-svc", "removed route blackhole 10.88.0.0/16", "removed nftables table ip skiff", "removed " + c.dataDir, "removed " + c.runDir} {
 		if !strings.Contains(out, want) {
 			t.Errorf("reset did not say %q", want)
 		}
@@ -100,6 +100,9 @@ spec:
 	}
 	if out, err := c.InNode("ip", "route", "show", "proto", "115"); err != nil || strings.TrimSpace(out) != "" {
 		t.Errorf("skiff's routes left (%v):\n%s", err, out)
+	}
+	if out, err := c.InNode("ip", "rule", "show"); err != nil || strings.Contains(out, "lookup 2946") {
+		t.Errorf("skiff's rule for the node's service traffic left (%v):\n%s", err, out)
 	}
 	if out, err := c.InNode("nft", "list", "tables"); err != nil || strings.Contains(out, "skiff") {
 		t.Errorf("nftables left (%v):\n%s", err, out)

@@ -8,8 +8,9 @@
 #     first has only the home, so a test that clears the variables but still
 #     falls back on ~/.skiff/config is caught too);
 #   - the network namespace the tests run in already has the nftables table
-#     `ip skiff`, a `skiff0` bridge with 10.88.0.1/24 and the blackhole route
-#     for 10.88.0.0/16 that `skiff up` makes;
+#     `ip skiff`, a `skiff0` bridge with 10.88.0.1/24, the blackhole route
+#     for 10.88.0.0/16, the `skiff-svc` bridge and the rule routing the
+#     node's own service traffic to it (table 2946) that `skiff up` makes;
 #   - /var/lib/skiff and /run/skiff, where they exist, are hidden behind empty
 #     read-only mounts; where they do not, they must not appear.
 #
@@ -62,6 +63,8 @@ host_state() {
 	done
 	if [ "$(id -u)" = 0 ]; then
 		ip -o link show skiff0 2>/dev/null | awk '{print "link", $2}' || true
+		ip -o link show skiff-svc 2>/dev/null | awk '{print "link", $2}' || true
+		ip rule show 2>/dev/null | grep 'lookup 2946' | sed 's/^/rule /' || true
 		ip route show proto 115 2>/dev/null | sed 's/^/route /' || true
 		if command -v nft >/dev/null; then nft list table ip skiff >/dev/null 2>&1 && echo "nft table ip skiff" || true; fi
 	fi
@@ -79,10 +82,14 @@ if [ "$(id -u)" = 0 ] && command -v nft >/dev/null && command -v ip >/dev/null; 
 	ip -n "$ns" addr add 10.88.0.1/24 dev skiff0
 	ip -n "$ns" link set skiff0 up
 	ip -n "$ns" route add blackhole 10.88.0.0/16 proto 115
+	ip -n "$ns" link add skiff-svc type bridge
+	ip -n "$ns" link set skiff-svc up
+	ip -n "$ns" route add 10.96.0.0/12 dev skiff-svc table 2946 proto 115
+	ip -n "$ns" rule add to 10.96.0.0/12 iif lo lookup 2946 pref 2946
 	# `ip netns exec` gives the command a mount namespace of its own, so the
 	# read-only mounts below are seen by the tests alone.
 	run=(ip netns exec "$ns")
-	echo "hermetic: tests run in netns $ns (ip skiff table, skiff0 bridge, blackhole route present)"
+	echo "hermetic: tests run in netns $ns (ip skiff table, skiff0 and skiff-svc bridges, blackhole route, service rule present)"
 else
 	echo "hermetic: not root or no nft/ip: the host-state traps are NOT set, only the environment ones"
 fi

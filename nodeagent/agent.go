@@ -153,9 +153,13 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	spawn(func(ctx context.Context) { a.pods.Run(ctx) })
 	spawn(a.runPeers) // host-gw routes, masquerade
+	clusterCIDR, _ := netip.ParsePrefix(a.cfg.ClusterCIDR)
 	spawn(func(ctx context.Context) {
 		// ClusterIPs and node ports; the table goes when the agent stops.
-		err := proxy.Run(ctx, proxy.Config{Client: a.cfg.Client, HostNetNS: a.cfg.HostNetNS, Logger: a.log.With("component", "proxy")})
+		err := proxy.Run(ctx, proxy.Config{
+			Client: a.cfg.Client, HostNetNS: a.cfg.HostNetNS, Logger: a.log.With("component", "proxy"),
+			Node: proxy.Node{Name: a.cfg.NodeName, ClusterCIDR: clusterCIDR},
+		})
 		if err != nil {
 			a.log.Warn("service proxy stopped", "err", err)
 		}

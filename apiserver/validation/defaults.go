@@ -41,6 +41,7 @@ func Default(obj skiffv1.Resource) {
 		if o.Spec.Type == "" {
 			o.Spec.Type = skiffv1.ServiceTypeClusterIP
 		}
+		defaultServicePolicies(o.Spec)
 		if o.Spec.ClusterIp == "" && len(o.Spec.ClusterIps) == 1 {
 			o.Spec.ClusterIp = o.Spec.ClusterIps[0]
 		}
@@ -237,4 +238,31 @@ func imageTag(ref string) string {
 		return last[i+1:]
 	}
 	return "latest"
+}
+
+// defaultServicePolicies fills in session affinity and traffic policies as
+// Kubernetes defaults them: None, 10800 s for ClientIP, Cluster (the
+// external policy only for a NodePort service, the only kind it applies to).
+func defaultServicePolicies(s *skiffv1.ServiceSpec) {
+	if s.SessionAffinity == "" {
+		s.SessionAffinity = skiffv1.SessionAffinityNone
+	}
+	if s.SessionAffinity == skiffv1.SessionAffinityClientIP {
+		if s.SessionAffinityConfig == nil {
+			s.SessionAffinityConfig = &skiffv1.SessionAffinityConfig{}
+		}
+		if s.SessionAffinityConfig.ClientIp == nil {
+			s.SessionAffinityConfig.ClientIp = &skiffv1.ClientIPConfig{}
+		}
+		if s.SessionAffinityConfig.ClientIp.TimeoutSeconds == nil {
+			t := int32(skiffv1.DefaultClientIPTimeout)
+			s.SessionAffinityConfig.ClientIp.TimeoutSeconds = &t
+		}
+	}
+	if s.ExternalTrafficPolicy == "" && s.Type == skiffv1.ServiceTypeNodePort {
+		s.ExternalTrafficPolicy = skiffv1.TrafficPolicyCluster
+	}
+	if s.InternalTrafficPolicy == "" {
+		s.InternalTrafficPolicy = skiffv1.TrafficPolicyCluster
+	}
 }

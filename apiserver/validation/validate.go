@@ -384,6 +384,7 @@ func validateService(e *errs, s *skiffv1.ServiceSpec) {
 	if nodePort && ip == skiffv1.ClusterIPNone {
 		e.add("spec.clusterIP", "None: a NodePort service needs a ClusterIP; leave clusterIP out")
 	}
+	validateServicePolicies(e, s)
 	type portKey struct {
 		n     int32
 		proto string
@@ -582,5 +583,33 @@ func validateMetric(e *errs, path string, m *skiffv1.MetricSpec) {
 		}
 	default:
 		e.add(path+".resource.target.type", "%q: use Utilization or AverageValue", t.GetType())
+	}
+}
+
+// validateServicePolicies checks session affinity and the traffic
+// policies, with Kubernetes' rules and messages.
+func validateServicePolicies(e *errs, s *skiffv1.ServiceSpec) {
+	switch s.GetSessionAffinity() {
+	case "", skiffv1.SessionAffinityNone:
+		if s.GetSessionAffinityConfig() != nil {
+			e.add("spec.sessionAffinityConfig", "must not be set when spec.sessionAffinity is None")
+		}
+	case skiffv1.SessionAffinityClientIP:
+		if t := s.GetSessionAffinityConfig().GetClientIp(); t != nil && t.TimeoutSeconds != nil &&
+			(t.GetTimeoutSeconds() < 1 || t.GetTimeoutSeconds() > skiffv1.MaxClientIPTimeout) {
+			e.add("spec.sessionAffinityConfig.clientIP.timeoutSeconds", "%d must be between 1 and %d seconds", t.GetTimeoutSeconds(), skiffv1.MaxClientIPTimeout)
+		}
+	default:
+		e.add("spec.sessionAffinity", "%q is not a session affinity; use None or ClientIP", s.GetSessionAffinity())
+	}
+	switch p := s.GetExternalTrafficPolicy(); {
+	case p == "":
+	case s.GetType() != skiffv1.ServiceTypeNodePort:
+		e.add("spec.externalTrafficPolicy", "may only be set for a NodePort service (traffic from outside the cluster)")
+	case p != skiffv1.TrafficPolicyCluster && p != skiffv1.TrafficPolicyLocal:
+		e.add("spec.externalTrafficPolicy", "%q is not a traffic policy; use Cluster or Local", p)
+	}
+	if p := s.GetInternalTrafficPolicy(); p != "" && p != skiffv1.TrafficPolicyCluster && p != skiffv1.TrafficPolicyLocal {
+		e.add("spec.internalTrafficPolicy", "%q is not a traffic policy; use Cluster or Local", p)
 	}
 }

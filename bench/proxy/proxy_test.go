@@ -3,6 +3,7 @@ package proxy
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"slices"
 	"strconv"
 	"testing"
@@ -54,6 +55,36 @@ func partialTimes(tb testing.TB, l *lab, n, syncs int) []time.Duration {
 	return out
 }
 
+// addRemoveTimes adds one service to n and removes it again, syncs times
+// each, through proxy.Update (incremental: the new service's chain, rules
+// and map entries in, then out), and returns each update's duration,
+// sorted.
+func addRemoveTimes(tb testing.TB, l *lab, n, syncs int) []time.Duration {
+	c := conn(tb, l.node)
+	ports := services(n)
+	must(tb, proxy.Program(c, ports))
+	var out []time.Duration
+	for i := 0; i < syncs; i++ {
+		extra := services(1)[0]
+		extra.Name = fmt.Sprintf("default/added-%d:http", i)
+		extra.ClusterIP = netip.AddrFrom4([4]byte{10, 97, byte(i >> 8), byte(i)})
+		// Sorted as proxy.Desired sorts: "added" before "svc".
+		next := append([]proxy.ServicePort{extra}, ports...)
+		for _, step := range [][2][]proxy.ServicePort{{ports, next}, {next, ports}} {
+			start := time.Now()
+			partial, err := proxy.Update(c, step[0], step[1])
+			out = append(out, time.Since(start))
+			must(tb, err)
+			if !partial {
+				tb.Fatal("adding or removing a service rewrote the table")
+			}
+		}
+	}
+	must(tb, proxy.Remove(c))
+	slices.Sort(out)
+	return out
+}
+
 // connectRun measures connects through the last of n services with each
 // table shape, and directly to the pod.
 func connectRun(tb testing.TB, l *lab, n, conns int) (direct, vmap, linear []time.Duration) {
@@ -80,6 +111,7 @@ func BenchmarkSync(b *testing.B) {
 		for _, n := range []int{100, 1000, 5000} {
 			report(b, fmt.Sprintf("sync, %d services × 10 endpoints", n), syncTimes(b, l, n, *syncsFlag))
 			report(b, fmt.Sprintf("partial, %d services × 10 endpoints", n), partialTimes(b, l, n, *syncsFlag))
+			report(b, fmt.Sprintf("add/remove, %d services × 10 endpoints", n), addRemoveTimes(b, l, n, *syncsFlag))
 		}
 	}
 }
@@ -111,6 +143,9 @@ func TestSmoke(t *testing.T) {
 	}
 	if d := partialTimes(t, l, 300, 3); len(d) != 3 {
 		t.Fatalf("%d partial syncs", len(d))
+	}
+	if d := addRemoveTimes(t, l, 300, 3); len(d) != 6 {
+		t.Fatalf("%d service additions and removals", len(d))
 	}
 	// 300: past one netlink message of map elements.
 	direct, vmap, linear := connectRun(t, l, 300, 20)

@@ -66,10 +66,9 @@ var probeUnsupported = []string{
 }
 
 var serviceUnsupported = []string{
-	"spec.externalIPs", "spec.sessionAffinity",
-	"spec.sessionAffinityConfig", "spec.loadBalancerIP", "spec.loadBalancerSourceRanges",
+	"spec.externalIPs", "spec.loadBalancerIP", "spec.loadBalancerSourceRanges",
 	"spec.loadBalancerClass", "spec.allocateLoadBalancerNodePorts", "spec.externalName",
-	"spec.externalTrafficPolicy", "spec.internalTrafficPolicy", "spec.healthCheckNodePort",
+	"spec.healthCheckNodePort",
 	"spec.publishNotReadyAddresses", "spec.ipFamilies", "spec.ipFamilyPolicy",
 	"spec.trafficDistribution", "spec.ports[].appProtocol",
 }

@@ -234,16 +234,21 @@ func TestDetachAfterNetnsGone(t *testing.T) {
 }
 
 // TestSetupIdempotent: Setup twice keeps one bridge, one address, one
-// blackhole route; it refuses a non-bridge under the bridge name.
+// blackhole route per CIDR, one rule and route for the node's own service
+// traffic; it refuses a non-bridge under the bridge name.
 func TestSetupIdempotent(t *testing.T) {
 	requireRoot(t)
 	node := newNetNS(t, "node")
 	cfg := nodeConfig(t, node, "10.88.6.0/24")
+	cfg.ServiceCIDR = mustPrefix("10.96.0.0/12")
 	setup(t, cfg)
 	setup(t, cfg)
 	for _, c := range [][]string{
 		{"ip", "-o", "-4", "addr", "show", "dev", "skiff0"},
-		{"ip", "route", "show", "type", "blackhole"},
+		{"ip", "route", "show", "type", "blackhole", "10.88.0.0/16"},
+		{"ip", "route", "show", "type", "blackhole", "10.96.0.0/12"},
+		{"ip", "rule", "show", "to", "10.96.0.0/12", "iif", "lo", "lookup", "2946"},
+		{"ip", "route", "show", "table", "2946", "10.96.0.0/12", "dev", "skiff-svc"},
 	} {
 		out, err := inNS(node, c...)
 		if err != nil || strings.Count(out, "\n") != 1 {

@@ -154,7 +154,8 @@ func (n *Network) ensureBridgeAddr(br netlink.Link) error {
 // default route out of the machine. The node's own /24 on the bridge and
 // host-gw peer routes are more specific and win.
 // The service CIDR gets one as well: only the proxy's DNAT, before
-// routing, makes a ClusterIP go anywhere.
+// routing, makes a ClusterIP go anywhere (for the node's own processes,
+// see EnsureServiceRoute).
 func (n *Network) ensureBlackhole() error {
 	for _, p := range []netip.Prefix{n.cfg.ClusterCIDR, n.cfg.ServiceCIDR} {
 		if !p.IsValid() {
@@ -163,6 +164,9 @@ func (n *Network) ensureBlackhole() error {
 		if err := n.host.RouteReplace(blackholeRoute(p)); err != nil {
 			return fmt.Errorf("network: blackhole route %v: %w", p, err)
 		}
+	}
+	if n.cfg.ServiceCIDR.IsValid() {
+		return EnsureServiceRoute(n.host, n.cfg.ServiceCIDR)
 	}
 	return nil
 }

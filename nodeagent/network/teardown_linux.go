@@ -13,8 +13,8 @@ import (
 // Teardown removes what agents of skiff made in the network namespace at
 // netnsPath (empty: the caller's own), from what is there rather than from
 // any agent's state: host veths carrying our alias, the bridge, every
-// route of RouteProtocol (the blackhole and host-gw peer routes) and the
-// masquerade table. Links and routes of anyone else are left alone. It
+// route of RouteProtocol (the blackhole and host-gw peer routes), the
+// service bridge and its rule, and the masquerade table. Links and routes of anyone else are left alone. It
 // returns one line per thing removed; nothing there is not an error.
 func Teardown(netnsPath, bridge string) (removed []string, err error) {
 	if bridge == "" {
@@ -60,6 +60,11 @@ func Teardown(netnsPath, bridge string) (removed []string, err error) {
 			continue
 		}
 		removed = append(removed, "route "+describeRoute(r))
+	}
+	if r, err := removeServiceRoute(h); err != nil {
+		errs = append(errs, err)
+	} else {
+		removed = append(removed, r...)
 	}
 	if ok, err := hasMasqTable(netnsPath); err != nil {
 		errs = append(errs, err)

@@ -46,7 +46,9 @@ func TestTeardown(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	n := setup(t, nodeConfig(t, node, "10.88.7.0/24"))
+	cfg := nodeConfig(t, node, "10.88.7.0/24")
+	cfg.ServiceCIDR = mustPrefix("10.96.0.0/12")
+	n := setup(t, cfg)
 	if _, err := n.Attach(context.Background(), testPodPrefix+"teardown", pod); err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +64,8 @@ func TestTeardown(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := strings.Join(removed, "\n")
-	for _, want := range []string{"bridge skiff0", "veth skv", "route blackhole 10.88.0.0/16", "route 10.88.8.0/24 via 192.168.79.2", "nftables table ip skiff"} {
+	for _, want := range []string{"bridge skiff0", "veth skv", "route blackhole 10.88.0.0/16", "route 10.88.8.0/24 via 192.168.79.2", "nftables table ip skiff",
+		"bridge skiff-svc", "rule to 10.96.0.0/12 iif lo lookup 2946"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("Teardown reported:\n%s\nwant a line with %q", got, want)
 		}
@@ -92,6 +95,9 @@ func TestTeardown(t *testing.T) {
 	}
 	if !kept {
 		t.Error("another owner's route was removed")
+	}
+	if out, err := inNS(node, "ip", "rule", "show"); err != nil || strings.Contains(out, "2946") {
+		t.Errorf("service rule left: %s %v", out, err)
 	}
 	if ok, err := hasMasqTable(node); err != nil || ok {
 		t.Errorf("masquerade table left: %v %v", ok, err)

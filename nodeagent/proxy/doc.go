@@ -6,10 +6,29 @@
 // `numgen random mod N` from an anonymous map of ip . port. Lookups cost the
 // same at 10 services or 10,000 (no linear chain of rules per service).
 //
-// Every change rewrites the whole table in one netlink batch (delete and
+// sessionAffinity ClientIP keeps, per service port, a map from client
+// address to the endpoint its last connection went to, with the service's
+// timeout: the packet path fills and refreshes it, and an entry whose
+// endpoint is gone is deleted and picked anew. externalTrafficPolicy Local
+// sends a node port to a second chain that keeps only this node's
+// endpoints and does not masquerade (the pod sees the client's address),
+// dropping when there are none; the node's own connections and pods' go
+// to the cluster chain instead, as kube-proxy short-circuits them.
+// internalTrafficPolicy Local keeps only this node's endpoints for the
+// ClusterIP.
+//
+// The first sync writes the whole table in one netlink batch (delete and
 // add in a single transaction), so a packet sees the old rules or the new,
-// never a table half filled. Traffic through a service is masqueraded
-// (kube-proxy's --masquerade-all): replies come back through the node that
+// never a table half filled. Later syncs change only what changed, also in
+// one transaction: the chains of service ports whose endpoints changed are
+// refilled, those of ports added or removed are added or deleted with
+// their map entries (kube-proxy's partial syncs). Traffic through a
+// service is masqueraded (kube-proxy's --masquerade-all) except under
+// externalTrafficPolicy Local: replies come back through the node that
 // translated them, whether the endpoint is another pod on the same bridge,
 // on another node, or the client pod itself (hairpin).
+//
+// The node's own processes reach ClusterIPs through the output hook; the
+// network package routes their service traffic past the service CIDR's
+// blackhole route (see network.EnsureServiceRoute).
 package proxy

@@ -28,8 +28,49 @@ type ServicePort struct {
 	NodePort uint16
 	// Endpoints are the ready ones only, sorted: a terminating endpoint
 	// takes no new connections (its existing ones keep their conntrack
-	// entries and so their translation).
+	// entries and so their translation). Under internalTrafficPolicy
+	// Local, only this node's.
 	Endpoints []Endpoint
+	// ExternalLocal is externalTrafficPolicy Local: the node port goes to
+	// ExternalEndpoints (this node's) only, the client's address kept (no
+	// masquerade), and is dropped when there are none. Connections from
+	// the node itself and from InternalSources (the cluster CIDR: pods)
+	// are not external and go to Endpoints, as kube-proxy short-circuits
+	// them.
+	ExternalLocal   bool
+	InternalSources netip.Prefix
+	// InternalLocal is internalTrafficPolicy Local on a node port service
+	// whose external policy is Cluster: Endpoints are this node's, the
+	// node port's ExternalEndpoints every node's.
+	InternalLocal bool
+	// ExternalEndpoints are the node port's when ExternalLocal or
+	// InternalLocal (a chain of their own); unused otherwise.
+	ExternalEndpoints []Endpoint
+	// AffinityTimeout is sessionAffinity ClientIP's timeout in seconds; 0
+	// is no affinity.
+	AffinityTimeout uint32
+}
+
+// Node is what the proxy knows of the node it programs.
+type Node struct {
+	// Name picks the endpoints the Local traffic policies keep.
+	Name string
+	// ClusterCIDR holds every pod's address (may be unset).
+	ClusterCIDR netip.Prefix
+}
+
+// equal compares every field, endpoints included.
+func (p ServicePort) equal(q ServicePort) bool {
+	return p.sameShape(q) && slices.Equal(p.Endpoints, q.Endpoints) && slices.Equal(p.ExternalEndpoints, q.ExternalEndpoints)
+}
+
+// sameShape: the same service port with the same chains, maps and map
+// entries: only the endpoints inside its chains may differ.
+func (p ServicePort) sameShape(q ServicePort) bool {
+	return p.Name == q.Name && p.ClusterIP == q.ClusterIP && p.Protocol == q.Protocol && p.Port == q.Port &&
+		p.NodePort == q.NodePort && p.ExternalLocal == q.ExternalLocal && p.InternalSources == q.InternalSources &&
+		p.InternalLocal == q.InternalLocal &&
+		p.AffinityTimeout == q.AffinityTimeout && (len(p.Endpoints) > 0) == (len(q.Endpoints) > 0)
 }
 
 // Endpoint is where a connection to a service port goes.
@@ -38,10 +79,10 @@ type Endpoint struct {
 	Port uint16
 }
 
-// Desired is the proxy's whole state, from the informers' objects: one
-// ServicePort per port of every service that has a ClusterIP. eps maps
-// "namespace/name" to the service's Endpoints object.
-func Desired(svcs []*skiffv1.Service, eps func(key string) (*skiffv1.Endpoints, bool)) []ServicePort {
+// Desired is the proxy's whole state on node, from the informers'
+// objects: one ServicePort per port of every service that has a ClusterIP.
+// eps maps "namespace/name" to the service's Endpoints object.
+func Desired(svcs []*skiffv1.Service, eps func(key string) (*skiffv1.Endpoints, bool), node Node) []ServicePort {
 	var out []ServicePort
 	for _, s := range svcs {
 		if skiffv1.IsHeadless(s) {
@@ -62,13 +103,27 @@ func Desired(svcs []*skiffv1.Service, eps func(key string) (*skiffv1.Endpoints, 
 			if !ok || p.GetPort() <= 0 || p.GetPort() > 65535 {
 				continue
 			}
+			all := readyEndpoints(ep, p.GetName(), cmp.Or(p.GetProtocol(), "TCP"), "")
+			local := readyEndpoints(ep, p.GetName(), cmp.Or(p.GetProtocol(), "TCP"), node.Name)
 			sp := ServicePort{
 				Name:      key + ":" + cmp.Or(p.GetName(), strconv.Itoa(int(p.GetPort()))),
 				ClusterIP: ip, Protocol: proto, Port: uint16(p.GetPort()),
-				Endpoints: readyEndpoints(ep, p.GetName(), cmp.Or(p.GetProtocol(), "TCP")),
+				Endpoints:       all,
+				AffinityTimeout: uint32(max(skiffv1.AffinityTimeout(s), 0)),
+			}
+			internalLocal := s.GetSpec().GetInternalTrafficPolicy() == skiffv1.TrafficPolicyLocal
+			if internalLocal {
+				sp.Endpoints = local
 			}
 			if nodePort && p.GetNodePort() > 0 && p.GetNodePort() <= 65535 {
 				sp.NodePort = uint16(p.GetNodePort())
+				switch {
+				case s.GetSpec().GetExternalTrafficPolicy() == skiffv1.TrafficPolicyLocal:
+					sp.ExternalLocal, sp.ExternalEndpoints, sp.InternalSources = true, local, node.ClusterCIDR
+				case internalLocal:
+					// The internal policy does not narrow the node port.
+					sp.InternalLocal, sp.ExternalEndpoints = true, all
+				}
 			}
 			out = append(out, sp)
 		}
@@ -78,8 +133,9 @@ func Desired(svcs []*skiffv1.Service, eps func(key string) (*skiffv1.Endpoints, 
 }
 
 // readyEndpoints lists the ready endpoints that serve the named port, at
-// the port each resolves it to (a named targetPort may differ per pod).
-func readyEndpoints(ep *skiffv1.Endpoints, portName, protocol string) []Endpoint {
+// the port each resolves it to (a named targetPort may differ per pod);
+// only those on node unless node is empty.
+func readyEndpoints(ep *skiffv1.Endpoints, portName, protocol, node string) []Endpoint {
 	var out []Endpoint
 	for _, s := range ep.GetSlices() {
 		var port int32
@@ -92,7 +148,7 @@ func readyEndpoints(ep *skiffv1.Endpoints, portName, protocol string) []Endpoint
 			continue
 		}
 		for _, e := range s.GetEndpoints() {
-			if !e.GetConditions().GetReady() {
+			if !e.GetConditions().GetReady() || (node != "" && e.GetNodeName() != node) {
 				continue
 			}
 			for _, a := range e.GetAddresses() {

@@ -31,7 +31,7 @@ func TestDesired(t *testing.T) {
 		}},
 	}}
 	got := Desired([]*skiffv1.Service{svc("web", "10.96.0.10", "NodePort"), svc("headless", "None", "ClusterIP"), svc("plain", "10.96.0.11", "ClusterIP")},
-		func(key string) (*skiffv1.Endpoints, bool) { return ep, key == "default/web" })
+		func(key string) (*skiffv1.Endpoints, bool) { return ep, key == "default/web" }, Node{})
 	if len(got) != 4 {
 		t.Fatalf("got %d ports, want 4 (2 per service with a ClusterIP): %+v", len(got), got)
 	}
@@ -49,5 +49,56 @@ func TestDesired(t *testing.T) {
 	}
 	if plain := got[1]; plain.NodePort != 0 || len(plain.Endpoints) != 0 {
 		t.Fatalf("plain:http = %+v (a ClusterIP service gets no node port; no Endpoints object, no endpoints)", plain)
+	}
+}
+
+// The Local policies keep this node's ready endpoints; ClientIP affinity
+// gives its timeout (defaulted when unset).
+func TestDesiredPolicies(t *testing.T) {
+	ep := &skiffv1.Endpoints{Slices: []*skiffv1.EndpointSlice{{
+		Ports: []*skiffv1.EndpointPort{{Name: "", Port: 8080, Protocol: "TCP"}},
+		Endpoints: []*skiffv1.ServiceEndpoint{
+			{Addresses: []string{"10.88.0.5"}, NodeName: "a", Conditions: &skiffv1.EndpointConditions{Ready: true}},
+			{Addresses: []string{"10.88.1.5"}, NodeName: "b", Conditions: &skiffv1.EndpointConditions{Ready: true}},
+			{Addresses: []string{"10.88.0.6"}, NodeName: "a", Conditions: &skiffv1.EndpointConditions{Terminating: true}},
+		},
+	}}}
+	sixty := int32(60)
+	svcs := []*skiffv1.Service{
+		{Metadata: &skiffv1.ObjectMeta{Namespace: "d", Name: "ext"}, Spec: &skiffv1.ServiceSpec{
+			ClusterIp: "10.96.0.1", Type: "NodePort", ExternalTrafficPolicy: "Local", SessionAffinity: "ClientIP",
+			Ports: []*skiffv1.ServicePort{{Port: 80, Protocol: "TCP", NodePort: 30001}}}},
+		{Metadata: &skiffv1.ObjectMeta{Namespace: "d", Name: "int"}, Spec: &skiffv1.ServiceSpec{
+			ClusterIp: "10.96.0.2", InternalTrafficPolicy: "Local", SessionAffinity: "ClientIP",
+			SessionAffinityConfig: &skiffv1.SessionAffinityConfig{ClientIp: &skiffv1.ClientIPConfig{TimeoutSeconds: &sixty}},
+			Ports:                 []*skiffv1.ServicePort{{Port: 80, Protocol: "TCP"}}}},
+		{Metadata: &skiffv1.ObjectMeta{Namespace: "d", Name: "np"}, Spec: &skiffv1.ServiceSpec{
+			ClusterIp: "10.96.0.3", Type: "NodePort", InternalTrafficPolicy: "Local", ExternalTrafficPolicy: "Cluster",
+			Ports: []*skiffv1.ServicePort{{Port: 80, Protocol: "TCP", NodePort: 30003}}}},
+	}
+	cidr := netip.MustParsePrefix("10.88.0.0/16")
+	a5, b5 := Endpoint{netip.MustParseAddr("10.88.0.5"), 8080}, Endpoint{netip.MustParseAddr("10.88.1.5"), 8080}
+	got := Desired(svcs, func(string) (*skiffv1.Endpoints, bool) { return ep, true }, Node{Name: "a", ClusterCIDR: cidr})
+	if len(got) != 3 {
+		t.Fatalf("got %+v", got)
+	}
+	// internalTrafficPolicy Local narrows the ClusterIP, not the node port.
+	if np := got[2]; !np.InternalLocal || np.ExternalLocal || len(np.Endpoints) != 1 || np.Endpoints[0] != a5 || len(np.ExternalEndpoints) != 2 {
+		t.Fatalf("internal Local, external Cluster: %+v; want %v inside, both through the node port", np, a5)
+	}
+	ext, in := got[0], got[1]
+	if !ext.ExternalLocal || ext.InternalSources != cidr || len(ext.Endpoints) != 2 ||
+		len(ext.ExternalEndpoints) != 1 || ext.ExternalEndpoints[0] != a5 || ext.AffinityTimeout != 10800 {
+		t.Fatalf("externalTrafficPolicy Local: %+v; want all 2 endpoints inside, only %v outside, affinity 10800 s", ext, a5)
+	}
+	if in.ExternalLocal || len(in.Endpoints) != 1 || in.Endpoints[0] != a5 || in.AffinityTimeout != 60 {
+		t.Fatalf("internalTrafficPolicy Local: %+v; want only %v, affinity 60 s", in, a5)
+	}
+	onB := Desired(svcs, func(string) (*skiffv1.Endpoints, bool) { return ep, true }, Node{Name: "b"})
+	if onB[1].Endpoints[0] != b5 || onB[0].ExternalEndpoints[0] != b5 {
+		t.Fatalf("on node b: %+v", onB)
+	}
+	if onC := Desired(svcs, func(string) (*skiffv1.Endpoints, bool) { return ep, true }, Node{Name: "c"}); len(onC[0].ExternalEndpoints) != 0 || len(onC[1].Endpoints) != 0 {
+		t.Fatalf("on node c (no endpoints): %+v", onC)
 	}
 }

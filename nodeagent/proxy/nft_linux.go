@@ -5,7 +5,8 @@ import (
 	"encoding/base32"
 	"encoding/binary"
 	"fmt"
-	"slices"
+	"net"
+	"time"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -56,17 +57,27 @@ func Remove(c *nftables.Conn) error {
 	return nil
 }
 
-func build(c *nftables.Conn, t *nftables.Table, ports []ServicePort) error {
+// serviceMaps are the verdict maps from ClusterIP . protocol . port and
+// from protocol . node port to a service port's chain.
+func serviceMaps(t *nftables.Table) (svcIPs, nodePorts *nftables.Set, err error) {
 	ipKey, err := nftables.ConcatSetType(nftables.TypeIPAddr, nftables.TypeInetProto, nftables.TypeInetService)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	npKey, err := nftables.ConcatSetType(nftables.TypeInetProto, nftables.TypeInetService)
 	if err != nil {
+		return nil, nil, err
+	}
+	svcIPs = &nftables.Set{Table: t, Name: mapServiceIPs, IsMap: true, Concatenation: true, KeyType: ipKey, DataType: nftables.TypeVerdict}
+	nodePorts = &nftables.Set{Table: t, Name: mapNodePorts, IsMap: true, Concatenation: true, KeyType: npKey, DataType: nftables.TypeVerdict}
+	return svcIPs, nodePorts, nil
+}
+
+func build(c *nftables.Conn, t *nftables.Table, ports []ServicePort) error {
+	svcIPs, nodePorts, err := serviceMaps(t)
+	if err != nil {
 		return err
 	}
-	svcIPs := &nftables.Set{Table: t, Name: mapServiceIPs, IsMap: true, Concatenation: true, KeyType: ipKey, DataType: nftables.TypeVerdict}
-	nodePorts := &nftables.Set{Table: t, Name: mapNodePorts, IsMap: true, Concatenation: true, KeyType: npKey, DataType: nftables.TypeVerdict}
 
 	services := c.AddChain(&nftables.Chain{Name: chainServices, Table: t})
 	for _, h := range []struct {
@@ -86,25 +97,35 @@ func build(c *nftables.Conn, t *nftables.Table, ports []ServicePort) error {
 
 	var ipElems, npElems []nftables.SetElement
 	for _, p := range ports {
-		if len(p.Endpoints) == 0 {
-			// No entry: the packet goes on to the service CIDR's
-			// blackhole route, as a service without endpoints should.
-			continue
+		svc, ext := portChains(t, p)
+		var aff *nftables.Set
+		if affinityNeeded(p) {
+			var err error
+			if aff, err = addAffinityMap(c, t, p); err != nil {
+				return err
+			}
 		}
-		name := chainName("svc", p.Name)
-		ch := c.AddChain(&nftables.Chain{Name: name, Table: t})
-		if err := serviceRules(c, t, ch, p); err != nil {
-			return err
+		// No entry for a port without endpoints: the packet goes on to
+		// the service CIDR's blackhole route (a node port: to the node's
+		// own closed port, refused).
+		if svc != nil {
+			c.AddChain(svc)
+			if err := serviceRules(c, t, svc, p, aff); err != nil {
+				return err
+			}
 		}
-		ipElems = append(ipElems, nftables.SetElement{
-			Key:         concatKey(p.ClusterIP.AsSlice(), []byte{p.Protocol}, binaryutil.BigEndian.PutUint16(p.Port)),
-			VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: name},
-		})
-		if p.NodePort != 0 {
-			npElems = append(npElems, nftables.SetElement{
-				Key:         concatKey([]byte{p.Protocol}, binaryutil.BigEndian.PutUint16(p.NodePort)),
-				VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: name},
-			})
+		if ext != nil {
+			c.AddChain(ext)
+			if err := externalRules(c, t, ext, svc, p, aff); err != nil {
+				return err
+			}
+		}
+		ip, np := mapEntries(p)
+		if ip != nil {
+			ipElems = append(ipElems, *ip)
+		}
+		if np != nil {
+			npElems = append(npElems, *np)
 		}
 	}
 	if err := addMap(c, svcIPs, ipElems); err != nil {
@@ -133,31 +154,159 @@ func build(c *nftables.Conn, t *nftables.Table, ports []ServicePort) error {
 	return nil
 }
 
-// serviceRules: mark the connection for masquerade, then DNAT to an
-// endpoint picked at random: `dnat to numgen random mod N map { 0 : ip .
-// port, ... }`, one rule and one anonymous map per service port (no chain
-// per endpoint: fewer objects make the transaction short).
-func serviceRules(c *nftables.Conn, t *nftables.Table, ch *nftables.Chain, p ServicePort) error {
+// portChains names the chains a service port has: svc (ClusterIP
+// traffic, and node port traffic when no Local policy sets it apart) when
+// it has endpoints; ext (node port traffic under a Local policy) whenever
+// a policy is Local, so that it can drop.
+func portChains(t *nftables.Table, p ServicePort) (svc, ext *nftables.Chain) {
+	if len(p.Endpoints) > 0 {
+		svc = &nftables.Chain{Name: chainName("svc", p.Name), Table: t}
+	}
+	if p.NodePort != 0 && (p.ExternalLocal || p.InternalLocal) {
+		ext = &nftables.Chain{Name: chainName("ext", p.Name), Table: t}
+	}
+	return svc, ext
+}
+
+// serviceRules fills a service port's cluster chain: mark the connection
+// for masquerade, then DNAT to an endpoint (see dnatRules).
+func serviceRules(c *nftables.Conn, t *nftables.Table, ch *nftables.Chain, p ServicePort, aff *nftables.Set) error {
 	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: markForMasq()})
+	return dnatRules(c, t, ch, p.Name, p.Endpoints, aff, p.AffinityTimeout)
+}
+
+// externalRules fills the chain of a node port whose traffic goes to
+// other endpoints than its ClusterIP's. Under externalTrafficPolicy Local:
+// a connection from the node itself or from a pod is internal and goes to
+// the cluster chain (kube-proxy's short-circuit); any other goes to an
+// endpoint on this node, unmasqueraded so that the pod sees the client's
+// address, or is dropped when this node has none. Under
+// internalTrafficPolicy Local with the Cluster external policy: to any
+// endpoint, masqueraded, as the cluster chain would without the internal
+// policy.
+func externalRules(c *nftables.Conn, t *nftables.Table, ch, svc *nftables.Chain, p ServicePort, aff *nftables.Set) error {
+	if !p.ExternalLocal {
+		if len(p.ExternalEndpoints) == 0 {
+			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{&expr.Verdict{Kind: expr.VerdictDrop}}})
+			return nil
+		}
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: markForMasq()})
+		return dnatRules(c, t, ch, p.Name, p.ExternalEndpoints, aff, p.AffinityTimeout)
+	}
+	if svc != nil {
+		// fib saddr type local goto svc
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
+			&expr.Fib{Register: 1, FlagSADDR: true, ResultADDRTYPE: true},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: native32(unix.RTN_LOCAL)},
+			&expr.Verdict{Kind: expr.VerdictGoto, Chain: svc.Name},
+		}})
+		if src := p.InternalSources; src.IsValid() && src.Addr().Is4() {
+			// ip saddr <cluster CIDR> goto svc
+			mask := net.CIDRMask(src.Bits(), 32)
+			c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
+				&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
+				&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: mask, Xor: []byte{0, 0, 0, 0}},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: src.Masked().Addr().AsSlice()},
+				&expr.Verdict{Kind: expr.VerdictGoto, Chain: svc.Name},
+			}})
+		}
+	}
+	if len(p.ExternalEndpoints) == 0 {
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{&expr.Verdict{Kind: expr.VerdictDrop}}})
+		return nil
+	}
+	return dnatRules(c, t, ch, p.Name, p.ExternalEndpoints, aff, p.AffinityTimeout)
+}
+
+// dnatRules DNATs to one of eps picked at random: `dnat to numgen random
+// mod N map { 0 : ip . port, ... }`, one rule and one anonymous map (no
+// chain per endpoint: fewer objects make the transaction short).
+//
+// With ClientIP affinity (aff set), aff maps a client's address to the
+// endpoint its last connection went to, each entry expiring timeout
+// seconds after its last use (kube-proxy keeps one such set per endpoint;
+// one map per service port does the same here):
+//
+//	ip saddr map @aff . in { eps } update @aff; dnat to it   (known, still an endpoint)
+//	ip saddr map @aff → delete @aff { ip saddr }             (known, endpoint gone)
+//	pick at random; update @aff { ip saddr : pick }; dnat to it
+func dnatRules(c *nftables.Conn, t *nftables.Table, ch *nftables.Chain, name string, eps []Endpoint, aff *nftables.Set, timeout uint32) error {
 	target, err := nftables.ConcatSetType(nftables.TypeIPAddr, nftables.TypeInetService)
 	if err != nil {
 		return err
 	}
 	pick := &nftables.Set{Table: t, Anonymous: true, Constant: true, IsMap: true, KeyType: nftables.TypeInteger, DataType: target}
-	elems := make([]nftables.SetElement, len(p.Endpoints))
-	for i, e := range p.Endpoints {
+	elems := make([]nftables.SetElement, len(eps))
+	for i, e := range eps {
 		elems[i] = nftables.SetElement{Key: native32(uint32(i)), Val: concatKey(e.IP.AsSlice(), binaryutil.BigEndian.PutUint16(e.Port))}
 	}
 	if err := c.AddSet(pick, elems); err != nil {
-		return fmt.Errorf("proxy: endpoints of %s: %w", p.Name, err)
+		return fmt.Errorf("proxy: endpoints of %s: %w", name, err)
 	}
+	dnat := &expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 9, Specified: true}
+	if aff == nil {
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
+			&expr.Numgen{Register: 1, Modulus: uint32(len(eps)), Type: unix.NFT_NG_RANDOM},
+			&expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: pick.Name, SetID: pick.ID},
+			dnat,
+		}})
+		return nil
+	}
+	valid := &nftables.Set{Table: t, Anonymous: true, Constant: true, Concatenation: true, KeyType: target}
+	velems := make([]nftables.SetElement, len(eps))
+	for i, e := range eps {
+		velems[i] = nftables.SetElement{Key: concatKey(e.IP.AsSlice(), binaryutil.BigEndian.PutUint16(e.Port))}
+	}
+	if err := c.AddSet(valid, velems); err != nil {
+		return fmt.Errorf("proxy: endpoints of %s: %w", name, err)
+	}
+	ttl := time.Duration(timeout) * time.Second
+	saddr := &expr.Payload{DestRegister: 2, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4}
+	known := &expr.Lookup{SourceRegister: 2, DestRegister: 1, IsDestRegSet: true, SetName: aff.Name, SetID: aff.ID}
 	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
-		&expr.Numgen{Register: 1, Modulus: uint32(len(p.Endpoints)), Type: unix.NFT_NG_RANDOM},
+		saddr, known,
+		&expr.Lookup{SourceRegister: 1, SetName: valid.Name, SetID: valid.ID},
+		&expr.Dynset{SrcRegKey: 2, SrcRegData: 1, SetName: aff.Name, SetID: aff.ID, Operation: dynsetUpdate, Timeout: ttl},
+		dnat,
+	}})
+	// The data register is required for a map even when deleting; it
+	// holds the stale entry's value.
+	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
+		saddr, known,
+		&expr.Dynset{SrcRegKey: 2, SrcRegData: 1, SetName: aff.Name, SetID: aff.ID, Operation: dynsetDelete},
+	}})
+	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
+		&expr.Numgen{Register: 1, Modulus: uint32(len(eps)), Type: unix.NFT_NG_RANDOM},
 		&expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: pick.Name, SetID: pick.ID},
-		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 9, Specified: true},
+		saddr,
+		&expr.Dynset{SrcRegKey: 2, SrcRegData: 1, SetName: aff.Name, SetID: aff.ID, Operation: dynsetUpdate, Timeout: ttl},
+		dnat,
 	}})
 	return nil
 }
+
+// Dynset operations (the kernel's NFT_DYNSET_OP_*).
+const (
+	dynsetUpdate = 1
+	dynsetDelete = 2
+)
+
+// addAffinityMap adds a ClientIP service port's map of client address to
+// endpoint, filled by the packet path, its entries timing out.
+func addAffinityMap(c *nftables.Conn, t *nftables.Table, p ServicePort) (*nftables.Set, error) {
+	target, err := nftables.ConcatSetType(nftables.TypeIPAddr, nftables.TypeInetService)
+	if err != nil {
+		return nil, err
+	}
+	m := &nftables.Set{Table: t, Name: affinityMapName(p), IsMap: true, Dynamic: true, HasTimeout: true,
+		Timeout: time.Duration(p.AffinityTimeout) * time.Second, KeyType: nftables.TypeIPAddr, DataType: target}
+	if err := c.AddSet(m, nil); err != nil {
+		return nil, fmt.Errorf("proxy: affinity map of %s: %w", p.Name, err)
+	}
+	return m, nil
+}
+
+func affinityMapName(p ServicePort) string { return chainName("aff", p.Name) }
 
 // elemChunk is how many elements go in one netlink message: a message's
 // element list is an attribute with a 16-bit length, which thousands of
@@ -169,14 +318,7 @@ func addMap(c *nftables.Conn, m *nftables.Set, elems []nftables.SetElement) erro
 	if err := c.AddSet(m, nil); err != nil {
 		return fmt.Errorf("proxy: map %s: %w", m.Name, err)
 	}
-	for len(elems) > 0 {
-		n := min(len(elems), elemChunk)
-		if err := c.SetAddElements(m, elems[:n]); err != nil {
-			return fmt.Errorf("proxy: map %s: %w", m.Name, err)
-		}
-		elems = elems[n:]
-	}
-	return nil
+	return chunked(c.SetAddElements, m, elems)
 }
 
 // markForMasq is `meta mark set mark | 0x4000`.
@@ -217,29 +359,138 @@ func chainName(prefix, id string) string {
 }
 
 // Update takes the table from old (what the last Program or Update put
-// there) to next with as little as it can, as kube-proxy's partial syncs:
-// when the same service ports exist before and after, each with or each
-// without endpoints, only the chains of the ports whose endpoints changed
-// are refilled, in one transaction. Anything else rewrites the table. It
-// says whether the update was partial.
+// there) to next with as little as it can, in one transaction, as
+// kube-proxy's partial syncs: only the chains of service ports that
+// changed are refilled, those of ports gone (or left without endpoints)
+// deleted with their map entries, those of new ports added with theirs;
+// every other port's chains, rules and affinity entries stay untouched.
+// A port whose affinity timeout changed, or a list with a name twice,
+// rewrites the table (Program). It says whether the update was partial.
 func Update(c *nftables.Conn, old, next []ServicePort) (partial bool, err error) {
-	if old == nil || !sameShape(old, next) {
+	oldBy, okOld := byName(old)
+	nextBy, okNext := byName(next)
+	if old == nil || !okOld || !okNext {
 		return false, Program(c, next)
 	}
+	for _, n := range next {
+		if o, ok := oldBy[n.Name]; ok && o.AffinityTimeout != n.AffinityTimeout && affinityNeeded(o) && affinityNeeded(n) {
+			return false, Program(c, next)
+		}
+	}
 	t := &nftables.Table{Name: Table, Family: nftables.TableFamilyIPv4}
-	changed := 0
-	for i, p := range next {
-		if slices.Equal(old[i].Endpoints, p.Endpoints) {
+	svcIPs, nodePorts, err := serviceMaps(t)
+	if err != nil {
+		return true, err
+	}
+	var delIP, delNP, addIP, addNP []nftables.SetElement
+	var delChains, delSets []string
+	// 1. Empty the chains of every port that changed or went, so that no
+	// rule refers to a chain deleted below (ext jumps to svc).
+	for _, o := range old {
+		n, ok := nextBy[o.Name]
+		if ok && o.equal(n) {
 			continue
 		}
-		ch := &nftables.Chain{Name: chainName("svc", p.Name), Table: t}
-		c.FlushChain(ch)
-		if err := serviceRules(c, t, ch, p); err != nil {
-			return true, err
+		oSvc, oExt := portChains(t, o)
+		var nSvc, nExt *nftables.Chain
+		if ok {
+			nSvc, nExt = portChains(t, n)
+		}
+		for _, pair := range [][2]*nftables.Chain{{oSvc, nSvc}, {oExt, nExt}} {
+			if pair[0] == nil {
+				continue
+			}
+			c.FlushChain(pair[0])
+			if pair[1] == nil {
+				delChains = append(delChains, pair[0].Name)
+			}
+		}
+		if affinityNeeded(o) && (!ok || !affinityNeeded(n)) {
+			delSets = append(delSets, affinityMapName(o))
+		}
+		var oIP, oNP, nIP, nNP *nftables.SetElement
+		oIP, oNP = mapEntries(o)
+		if ok {
+			nIP, nNP = mapEntries(n)
+		}
+		if oIP != nil && !sameEntry(oIP, nIP) {
+			delIP = append(delIP, *oIP)
+		}
+		if oNP != nil && !sameEntry(oNP, nNP) {
+			delNP = append(delNP, *oNP)
+		}
+	}
+	// 2. Entries out, then the chains and maps nothing refers to now.
+	if err := chunked(c.SetDeleteElements, svcIPs, delIP); err != nil {
+		return true, err
+	}
+	if err := chunked(c.SetDeleteElements, nodePorts, delNP); err != nil {
+		return true, err
+	}
+	for _, name := range delChains {
+		c.DelChain(&nftables.Chain{Name: name, Table: t})
+	}
+	for _, name := range delSets {
+		c.DelSet(&nftables.Set{Name: name, Table: t})
+	}
+	// 3. New maps and chains, then every changed or new port's rules, then
+	// its entries.
+	changed := 0
+	for _, n := range next {
+		o, ok := oldBy[n.Name]
+		if ok && o.equal(n) {
+			continue
 		}
 		changed++
+		nSvc, nExt := portChains(t, n)
+		var oSvc, oExt *nftables.Chain
+		if ok {
+			oSvc, oExt = portChains(t, o)
+		}
+		if nSvc != nil && oSvc == nil {
+			c.AddChain(nSvc)
+		}
+		if nExt != nil && oExt == nil {
+			c.AddChain(nExt)
+		}
+		var aff *nftables.Set
+		switch {
+		case affinityNeeded(n) && ok && affinityNeeded(o):
+			aff = &nftables.Set{Table: t, Name: affinityMapName(n)}
+		case affinityNeeded(n):
+			if aff, err = addAffinityMap(c, t, n); err != nil {
+				return true, err
+			}
+		}
+		if nSvc != nil {
+			if err := serviceRules(c, t, nSvc, n, aff); err != nil {
+				return true, err
+			}
+		}
+		if nExt != nil {
+			if err := externalRules(c, t, nExt, nSvc, n, aff); err != nil {
+				return true, err
+			}
+		}
+		var oIP, oNP *nftables.SetElement
+		if ok {
+			oIP, oNP = mapEntries(o)
+		}
+		nIP, nNP := mapEntries(n)
+		if nIP != nil && !sameEntry(nIP, oIP) {
+			addIP = append(addIP, *nIP)
+		}
+		if nNP != nil && !sameEntry(nNP, oNP) {
+			addNP = append(addNP, *nNP)
+		}
 	}
-	if changed == 0 {
+	if err := chunked(c.SetAddElements, svcIPs, addIP); err != nil {
+		return true, err
+	}
+	if err := chunked(c.SetAddElements, nodePorts, addNP); err != nil {
+		return true, err
+	}
+	if changed == 0 && len(delChains) == 0 && len(delIP)+len(delNP) == 0 {
 		return true, nil
 	}
 	if err := c.Flush(); err != nil {
@@ -248,11 +499,63 @@ func Update(c *nftables.Conn, old, next []ServicePort) (partial bool, err error)
 	return true, nil
 }
 
-// sameShape: the same service ports in the same order, each in the maps
-// (has endpoints) in both or in neither.
-func sameShape(a, b []ServicePort) bool {
-	return slices.EqualFunc(a, b, func(x, y ServicePort) bool {
-		return x.Name == y.Name && x.ClusterIP == y.ClusterIP && x.Protocol == y.Protocol && x.Port == y.Port &&
-			x.NodePort == y.NodePort && (len(x.Endpoints) > 0) == (len(y.Endpoints) > 0)
-	})
+// byName indexes ports by name; false when a name comes twice.
+func byName(ports []ServicePort) (map[string]ServicePort, bool) {
+	m := make(map[string]ServicePort, len(ports))
+	for _, p := range ports {
+		if _, dup := m[p.Name]; dup {
+			return nil, false
+		}
+		m[p.Name] = p
+	}
+	return m, true
+}
+
+// affinityNeeded: the port has an affinity map (a ClientIP port with a
+// chain to use it).
+func affinityNeeded(p ServicePort) bool {
+	svc, ext := portChains(&nftables.Table{}, p)
+	return p.AffinityTimeout > 0 && (svc != nil || ext != nil)
+}
+
+// mapEntries are the port's entries in the ClusterIP and node port maps
+// (nil: none), as build makes them.
+func mapEntries(p ServicePort) (ip, np *nftables.SetElement) {
+	svc, ext := portChains(&nftables.Table{}, p)
+	if svc != nil {
+		ip = &nftables.SetElement{
+			Key:         concatKey(p.ClusterIP.AsSlice(), []byte{p.Protocol}, binaryutil.BigEndian.PutUint16(p.Port)),
+			VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: svc.Name},
+		}
+	}
+	target := svc
+	if ext != nil {
+		target = ext
+	}
+	if p.NodePort != 0 && target != nil {
+		np = &nftables.SetElement{
+			Key:         concatKey([]byte{p.Protocol}, binaryutil.BigEndian.PutUint16(p.NodePort)),
+			VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: target.Name},
+		}
+	}
+	return ip, np
+}
+
+func sameEntry(a, b *nftables.SetElement) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return string(a.Key) == string(b.Key) && a.VerdictData.Chain == b.VerdictData.Chain
+}
+
+// chunked applies op to elems in chunks of elemChunk.
+func chunked(op func(*nftables.Set, []nftables.SetElement) error, s *nftables.Set, elems []nftables.SetElement) error {
+	for len(elems) > 0 {
+		n := min(len(elems), elemChunk)
+		if err := op(s, elems[:n]); err != nil {
+			return fmt.Errorf("proxy: map %s: %w", s.Name, err)
+		}
+		elems = elems[n:]
+	}
+	return nil
 }

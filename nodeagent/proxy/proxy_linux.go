@@ -20,6 +20,9 @@ import (
 // Config is what a node's proxy needs.
 type Config struct {
 	Client *client.Client
+	// Node is the node the proxy runs on (its name picks the endpoints of
+	// the Local traffic policies).
+	Node Node
 	// HostNetNS is the path of the node's network namespace; empty: the
 	// caller's own.
 	HostNetNS string
@@ -73,8 +76,8 @@ func Run(ctx context.Context, cfg Config) error {
 		case <-kick:
 		case <-retry.C:
 		}
-		want := Desired(svcs.List(), eps.Get)
-		if last != nil && slices.EqualFunc(want, last, portEqual) {
+		want := Desired(svcs.List(), eps.Get, cfg.Node)
+		if last != nil && slices.EqualFunc(want, last, ServicePort.equal) {
 			continue // e.g. a not-ready endpoint came or went
 		}
 		start := time.Now()
@@ -97,11 +100,6 @@ func Run(ctx context.Context, cfg Config) error {
 		log.Debug("service rules programmed", "ports", len(want), "took", time.Since(start))
 		last = want
 	}
-}
-
-func portEqual(a, b ServicePort) bool {
-	return a.Name == b.Name && a.ClusterIP == b.ClusterIP && a.Protocol == b.Protocol && a.Port == b.Port &&
-		a.NodePort == b.NodePort && slices.Equal(a.Endpoints, b.Endpoints)
 }
 
 // bigBuffers lets one transaction hold thousands of services: the kernel

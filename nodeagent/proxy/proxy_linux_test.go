@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/nftables"
+	"github.com/skiff-sh/skiff/nodeagent/network"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -49,6 +50,10 @@ func newLab(t *testing.T, pods int) *lab {
 	must(t, h.LinkSetUp(lo))
 	_, svcNet, _ := net.ParseCIDR("10.96.0.0/12")
 	must(t, h.RouteAdd(&netlink.Route{Dst: svcNet, Type: unix.RTN_BLACKHOLE}))
+	// As the agent's network setup: the node's own connections to the
+	// service CIDR route to a port-less bridge, so that they reach the
+	// output hook (the blackhole would refuse them at connect).
+	must(t, network.EnsureServiceRoute(h, netip.MustParsePrefix("10.96.0.0/12")))
 	l.sh(l.node, "echo 1 > /proc/sys/net/ipv4/ip_forward")
 	for i := 0; i < pods; i++ {
 		p := newNetNS(t, fmt.Sprintf("pod%d", i))
@@ -80,7 +85,12 @@ func (l *lab) podIP(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 77, 0
 func (l *lab) serve(i int) {
 	dir := l.t.TempDir()
 	must(l.t, os.WriteFile(filepath.Join(dir, "index.html"), []byte(fmt.Sprintf("pod%d\n", i)), 0o644))
-	cmd := exec.Command("nsenter", "--net="+l.pods[i], "--", "/bin/busybox", "httpd", "-f", "-p", "8080", "-h", dir)
+	l.serveDir(i, dir)
+}
+
+// serveDir starts busybox httpd on :8080 in pod i, serving dir.
+func (l *lab) serveDir(i int, dir string, args ...string) {
+	cmd := exec.Command("nsenter", append([]string{"--net=" + l.pods[i], "--", "/bin/busybox", "httpd", "-f", "-p", "8080", "-h", dir}, args...)...)
 	must(l.t, cmd.Start())
 	l.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	deadline := time.Now().Add(10 * time.Second)
@@ -159,6 +169,18 @@ func TestClusterIPAndNodePortInNetNS(t *testing.T) {
 	}
 	if got := l.counts(l.pods[0], "http://10.96.0.11/", 5); got["pod3"] != 5 {
 		t.Fatalf("second service: %v", got)
+	}
+	// The node's own processes reach a ClusterIP (through the output
+	// hook, not refused by the service CIDR's blackhole route), every
+	// endpoint of it; an address no rule translates goes nowhere.
+	got = l.counts(l.node, "http://10.96.0.10/", 60)
+	for i := 1; i < 4; i++ {
+		if got[fmt.Sprintf("pod%d", i)] == 0 {
+			t.Fatalf("from the node, pod%d got none of 60 requests: %v", i, got)
+		}
+	}
+	if out, err := l.get(l.node, "http://10.96.0.99/"); err == nil {
+		t.Fatalf("an untranslated ClusterIP answered the node: %s", out)
 	}
 	// Node port, from a pod and from the node itself.
 	if got := l.counts(l.pods[0], "http://10.77.0.1:30080/", 10); len(got) == 0 {

@@ -4120,9 +4120,23 @@ type ServiceSpec struct {
 	ClusterIp string `protobuf:"bytes,4,opt,name=cluster_ip,json=clusterIP,proto3" json:"cluster_ip,omitempty"`
 	// Kubernetes' list form of cluster_ip; skiff is single-stack, so it holds
 	// cluster_ip alone and is kept equal to it.
-	ClusterIps    []string `protobuf:"bytes,10,rep,name=cluster_ips,json=clusterIPs,proto3" json:"cluster_ips,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ClusterIps []string `protobuf:"bytes,10,rep,name=cluster_ips,json=clusterIPs,proto3" json:"cluster_ips,omitempty"`
+	// None (default) or ClientIP: every new connection from one client
+	// address goes to the endpoint its last one went to, until none came
+	// for session_affinity_config.client_ip.timeout_seconds.
+	SessionAffinity       string                 `protobuf:"bytes,20,opt,name=session_affinity,json=sessionAffinity,proto3" json:"session_affinity,omitempty"`
+	SessionAffinityConfig *SessionAffinityConfig `protobuf:"bytes,21,opt,name=session_affinity_config,json=sessionAffinityConfig,proto3" json:"session_affinity_config,omitempty"`
+	// NodePort services only. Cluster (default): a node port spreads over
+	// every ready endpoint, the client's address masqueraded. Local: only
+	// to endpoints on the node that received the connection, the client's
+	// address kept; dropped on a node without one.
+	ExternalTrafficPolicy string `protobuf:"bytes,22,opt,name=external_traffic_policy,json=externalTrafficPolicy,proto3" json:"external_traffic_policy,omitempty"`
+	// Cluster (default) or Local: ClusterIP traffic from a node (its pods
+	// and processes) goes only to endpoints on that node; dropped on a node
+	// without one.
+	InternalTrafficPolicy string `protobuf:"bytes,23,opt,name=internal_traffic_policy,json=internalTrafficPolicy,proto3" json:"internal_traffic_policy,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *ServiceSpec) Reset() {
@@ -4190,6 +4204,124 @@ func (x *ServiceSpec) GetClusterIps() []string {
 	return nil
 }
 
+func (x *ServiceSpec) GetSessionAffinity() string {
+	if x != nil {
+		return x.SessionAffinity
+	}
+	return ""
+}
+
+func (x *ServiceSpec) GetSessionAffinityConfig() *SessionAffinityConfig {
+	if x != nil {
+		return x.SessionAffinityConfig
+	}
+	return nil
+}
+
+func (x *ServiceSpec) GetExternalTrafficPolicy() string {
+	if x != nil {
+		return x.ExternalTrafficPolicy
+	}
+	return ""
+}
+
+func (x *ServiceSpec) GetInternalTrafficPolicy() string {
+	if x != nil {
+		return x.InternalTrafficPolicy
+	}
+	return ""
+}
+
+type SessionAffinityConfig struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ClientIp      *ClientIPConfig        `protobuf:"bytes,1,opt,name=client_ip,json=clientIP,proto3" json:"client_ip,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SessionAffinityConfig) Reset() {
+	*x = SessionAffinityConfig{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SessionAffinityConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SessionAffinityConfig) ProtoMessage() {}
+
+func (x *SessionAffinityConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SessionAffinityConfig.ProtoReflect.Descriptor instead.
+func (*SessionAffinityConfig) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *SessionAffinityConfig) GetClientIp() *ClientIPConfig {
+	if x != nil {
+		return x.ClientIp
+	}
+	return nil
+}
+
+type ClientIPConfig struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How long a client's affinity lasts after its last new connection:
+	// 1 to 86400 seconds, default 10800 (3 hours).
+	TimeoutSeconds *int32 `protobuf:"varint,1,opt,name=timeout_seconds,json=timeoutSeconds,proto3,oneof" json:"timeout_seconds,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ClientIPConfig) Reset() {
+	*x = ClientIPConfig{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClientIPConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClientIPConfig) ProtoMessage() {}
+
+func (x *ClientIPConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClientIPConfig.ProtoReflect.Descriptor instead.
+func (*ClientIPConfig) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *ClientIPConfig) GetTimeoutSeconds() int32 {
+	if x != nil && x.TimeoutSeconds != nil {
+		return *x.TimeoutSeconds
+	}
+	return 0
+}
+
 type ServicePort struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -4207,7 +4339,7 @@ type ServicePort struct {
 
 func (x *ServicePort) Reset() {
 	*x = ServicePort{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[60]
+	mi := &file_skiff_v1_objects_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4219,7 +4351,7 @@ func (x *ServicePort) String() string {
 func (*ServicePort) ProtoMessage() {}
 
 func (x *ServicePort) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[60]
+	mi := &file_skiff_v1_objects_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4232,7 +4364,7 @@ func (x *ServicePort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServicePort.ProtoReflect.Descriptor instead.
 func (*ServicePort) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{60}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *ServicePort) GetName() string {
@@ -4278,7 +4410,7 @@ type ServiceStatus struct {
 
 func (x *ServiceStatus) Reset() {
 	*x = ServiceStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[61]
+	mi := &file_skiff_v1_objects_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4290,7 +4422,7 @@ func (x *ServiceStatus) String() string {
 func (*ServiceStatus) ProtoMessage() {}
 
 func (x *ServiceStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[61]
+	mi := &file_skiff_v1_objects_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4303,7 +4435,7 @@ func (x *ServiceStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceStatus.ProtoReflect.Descriptor instead.
 func (*ServiceStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{61}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{63}
 }
 
 type Volume struct {
@@ -4317,7 +4449,7 @@ type Volume struct {
 
 func (x *Volume) Reset() {
 	*x = Volume{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[62]
+	mi := &file_skiff_v1_objects_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4329,7 +4461,7 @@ func (x *Volume) String() string {
 func (*Volume) ProtoMessage() {}
 
 func (x *Volume) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[62]
+	mi := &file_skiff_v1_objects_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4342,7 +4474,7 @@ func (x *Volume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Volume.ProtoReflect.Descriptor instead.
 func (*Volume) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{62}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *Volume) GetMetadata() *ObjectMeta {
@@ -4384,7 +4516,7 @@ type VolumeSpec struct {
 
 func (x *VolumeSpec) Reset() {
 	*x = VolumeSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[63]
+	mi := &file_skiff_v1_objects_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4396,7 +4528,7 @@ func (x *VolumeSpec) String() string {
 func (*VolumeSpec) ProtoMessage() {}
 
 func (x *VolumeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[63]
+	mi := &file_skiff_v1_objects_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4409,7 +4541,7 @@ func (x *VolumeSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeSpec.ProtoReflect.Descriptor instead.
 func (*VolumeSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{63}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *VolumeSpec) GetAccessMode() string {
@@ -4465,7 +4597,7 @@ type LocalVolumeSource struct {
 
 func (x *LocalVolumeSource) Reset() {
 	*x = LocalVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[64]
+	mi := &file_skiff_v1_objects_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4477,7 +4609,7 @@ func (x *LocalVolumeSource) String() string {
 func (*LocalVolumeSource) ProtoMessage() {}
 
 func (x *LocalVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[64]
+	mi := &file_skiff_v1_objects_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4490,7 +4622,7 @@ func (x *LocalVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalVolumeSource.ProtoReflect.Descriptor instead.
 func (*LocalVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{64}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *LocalVolumeSource) GetNodeName() string {
@@ -4510,7 +4642,7 @@ type NFSVolumeSource struct {
 
 func (x *NFSVolumeSource) Reset() {
 	*x = NFSVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[65]
+	mi := &file_skiff_v1_objects_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4522,7 +4654,7 @@ func (x *NFSVolumeSource) String() string {
 func (*NFSVolumeSource) ProtoMessage() {}
 
 func (x *NFSVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[65]
+	mi := &file_skiff_v1_objects_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4535,7 +4667,7 @@ func (x *NFSVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NFSVolumeSource.ProtoReflect.Descriptor instead.
 func (*NFSVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{65}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *NFSVolumeSource) GetServer() string {
@@ -4563,7 +4695,7 @@ type VolumeStatus struct {
 
 func (x *VolumeStatus) Reset() {
 	*x = VolumeStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[66]
+	mi := &file_skiff_v1_objects_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4575,7 +4707,7 @@ func (x *VolumeStatus) String() string {
 func (*VolumeStatus) ProtoMessage() {}
 
 func (x *VolumeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[66]
+	mi := &file_skiff_v1_objects_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4588,7 +4720,7 @@ func (x *VolumeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeStatus.ProtoReflect.Descriptor instead.
 func (*VolumeStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{66}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *VolumeStatus) GetPhase() string {
@@ -4616,7 +4748,7 @@ type ReplicaSet struct {
 
 func (x *ReplicaSet) Reset() {
 	*x = ReplicaSet{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[67]
+	mi := &file_skiff_v1_objects_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4628,7 +4760,7 @@ func (x *ReplicaSet) String() string {
 func (*ReplicaSet) ProtoMessage() {}
 
 func (x *ReplicaSet) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[67]
+	mi := &file_skiff_v1_objects_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4641,7 +4773,7 @@ func (x *ReplicaSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSet.ProtoReflect.Descriptor instead.
 func (*ReplicaSet) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{67}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *ReplicaSet) GetMetadata() *ObjectMeta {
@@ -4679,7 +4811,7 @@ type ReplicaSetSpec struct {
 
 func (x *ReplicaSetSpec) Reset() {
 	*x = ReplicaSetSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[68]
+	mi := &file_skiff_v1_objects_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4691,7 +4823,7 @@ func (x *ReplicaSetSpec) String() string {
 func (*ReplicaSetSpec) ProtoMessage() {}
 
 func (x *ReplicaSetSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[68]
+	mi := &file_skiff_v1_objects_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4704,7 +4836,7 @@ func (x *ReplicaSetSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSetSpec.ProtoReflect.Descriptor instead.
 func (*ReplicaSetSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{68}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *ReplicaSetSpec) GetReplicas() int32 {
@@ -4745,7 +4877,7 @@ type PodTemplateSpec struct {
 
 func (x *PodTemplateSpec) Reset() {
 	*x = PodTemplateSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[69]
+	mi := &file_skiff_v1_objects_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4757,7 +4889,7 @@ func (x *PodTemplateSpec) String() string {
 func (*PodTemplateSpec) ProtoMessage() {}
 
 func (x *PodTemplateSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[69]
+	mi := &file_skiff_v1_objects_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4770,7 +4902,7 @@ func (x *PodTemplateSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodTemplateSpec.ProtoReflect.Descriptor instead.
 func (*PodTemplateSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{69}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *PodTemplateSpec) GetMetadata() *ObjectMeta {
@@ -4800,7 +4932,7 @@ type ReplicaSetStatus struct {
 
 func (x *ReplicaSetStatus) Reset() {
 	*x = ReplicaSetStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[70]
+	mi := &file_skiff_v1_objects_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4812,7 +4944,7 @@ func (x *ReplicaSetStatus) String() string {
 func (*ReplicaSetStatus) ProtoMessage() {}
 
 func (x *ReplicaSetStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[70]
+	mi := &file_skiff_v1_objects_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4825,7 +4957,7 @@ func (x *ReplicaSetStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSetStatus.ProtoReflect.Descriptor instead.
 func (*ReplicaSetStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{70}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *ReplicaSetStatus) GetReplicas() int32 {
@@ -4874,7 +5006,7 @@ type Autoscaler struct {
 
 func (x *Autoscaler) Reset() {
 	*x = Autoscaler{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[71]
+	mi := &file_skiff_v1_objects_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4886,7 +5018,7 @@ func (x *Autoscaler) String() string {
 func (*Autoscaler) ProtoMessage() {}
 
 func (x *Autoscaler) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[71]
+	mi := &file_skiff_v1_objects_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4899,7 +5031,7 @@ func (x *Autoscaler) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Autoscaler.ProtoReflect.Descriptor instead.
 func (*Autoscaler) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{71}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *Autoscaler) GetMetadata() *ObjectMeta {
@@ -4948,7 +5080,7 @@ type AutoscalerSpec struct {
 
 func (x *AutoscalerSpec) Reset() {
 	*x = AutoscalerSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[72]
+	mi := &file_skiff_v1_objects_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4960,7 +5092,7 @@ func (x *AutoscalerSpec) String() string {
 func (*AutoscalerSpec) ProtoMessage() {}
 
 func (x *AutoscalerSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[72]
+	mi := &file_skiff_v1_objects_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4973,7 +5105,7 @@ func (x *AutoscalerSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerSpec.ProtoReflect.Descriptor instead.
 func (*AutoscalerSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{72}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *AutoscalerSpec) GetTarget() string {
@@ -5036,7 +5168,7 @@ type MetricSpec struct {
 
 func (x *MetricSpec) Reset() {
 	*x = MetricSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[73]
+	mi := &file_skiff_v1_objects_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5048,7 +5180,7 @@ func (x *MetricSpec) String() string {
 func (*MetricSpec) ProtoMessage() {}
 
 func (x *MetricSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[73]
+	mi := &file_skiff_v1_objects_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5061,7 +5193,7 @@ func (x *MetricSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricSpec.ProtoReflect.Descriptor instead.
 func (*MetricSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{73}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *MetricSpec) GetType() string {
@@ -5089,7 +5221,7 @@ type ResourceMetricSource struct {
 
 func (x *ResourceMetricSource) Reset() {
 	*x = ResourceMetricSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[74]
+	mi := &file_skiff_v1_objects_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5101,7 +5233,7 @@ func (x *ResourceMetricSource) String() string {
 func (*ResourceMetricSource) ProtoMessage() {}
 
 func (x *ResourceMetricSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[74]
+	mi := &file_skiff_v1_objects_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5114,7 +5246,7 @@ func (x *ResourceMetricSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceMetricSource.ProtoReflect.Descriptor instead.
 func (*ResourceMetricSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{74}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *ResourceMetricSource) GetName() string {
@@ -5145,7 +5277,7 @@ type MetricTarget struct {
 
 func (x *MetricTarget) Reset() {
 	*x = MetricTarget{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[75]
+	mi := &file_skiff_v1_objects_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5157,7 +5289,7 @@ func (x *MetricTarget) String() string {
 func (*MetricTarget) ProtoMessage() {}
 
 func (x *MetricTarget) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[75]
+	mi := &file_skiff_v1_objects_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5170,7 +5302,7 @@ func (x *MetricTarget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricTarget.ProtoReflect.Descriptor instead.
 func (*MetricTarget) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{75}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *MetricTarget) GetType() string {
@@ -5204,7 +5336,7 @@ type AutoscalerBehavior struct {
 
 func (x *AutoscalerBehavior) Reset() {
 	*x = AutoscalerBehavior{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[76]
+	mi := &file_skiff_v1_objects_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5216,7 +5348,7 @@ func (x *AutoscalerBehavior) String() string {
 func (*AutoscalerBehavior) ProtoMessage() {}
 
 func (x *AutoscalerBehavior) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[76]
+	mi := &file_skiff_v1_objects_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5229,7 +5361,7 @@ func (x *AutoscalerBehavior) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerBehavior.ProtoReflect.Descriptor instead.
 func (*AutoscalerBehavior) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{76}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *AutoscalerBehavior) GetScaleUp() *ScalingRules {
@@ -5257,7 +5389,7 @@ type ScalingRules struct {
 
 func (x *ScalingRules) Reset() {
 	*x = ScalingRules{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[77]
+	mi := &file_skiff_v1_objects_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5269,7 +5401,7 @@ func (x *ScalingRules) String() string {
 func (*ScalingRules) ProtoMessage() {}
 
 func (x *ScalingRules) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[77]
+	mi := &file_skiff_v1_objects_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5282,7 +5414,7 @@ func (x *ScalingRules) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScalingRules.ProtoReflect.Descriptor instead.
 func (*ScalingRules) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{77}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *ScalingRules) GetStabilizationWindowSeconds() int32 {
@@ -5306,7 +5438,7 @@ type AutoscalerStatus struct {
 
 func (x *AutoscalerStatus) Reset() {
 	*x = AutoscalerStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[78]
+	mi := &file_skiff_v1_objects_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5318,7 +5450,7 @@ func (x *AutoscalerStatus) String() string {
 func (*AutoscalerStatus) ProtoMessage() {}
 
 func (x *AutoscalerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[78]
+	mi := &file_skiff_v1_objects_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5331,7 +5463,7 @@ func (x *AutoscalerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerStatus.ProtoReflect.Descriptor instead.
 func (*AutoscalerStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{78}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *AutoscalerStatus) GetCurrentReplicas() int32 {
@@ -5395,7 +5527,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[79]
+	mi := &file_skiff_v1_objects_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5407,7 +5539,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[79]
+	mi := &file_skiff_v1_objects_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5420,7 +5552,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{79}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *Event) GetMetadata() *ObjectMeta {
@@ -5498,7 +5630,7 @@ type ObjectReference struct {
 
 func (x *ObjectReference) Reset() {
 	*x = ObjectReference{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[80]
+	mi := &file_skiff_v1_objects_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5510,7 +5642,7 @@ func (x *ObjectReference) String() string {
 func (*ObjectReference) ProtoMessage() {}
 
 func (x *ObjectReference) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[80]
+	mi := &file_skiff_v1_objects_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5523,7 +5655,7 @@ func (x *ObjectReference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectReference.ProtoReflect.Descriptor instead.
 func (*ObjectReference) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{80}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *ObjectReference) GetKind() string {
@@ -5568,7 +5700,7 @@ type ConfigMap struct {
 
 func (x *ConfigMap) Reset() {
 	*x = ConfigMap{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[81]
+	mi := &file_skiff_v1_objects_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5580,7 +5712,7 @@ func (x *ConfigMap) String() string {
 func (*ConfigMap) ProtoMessage() {}
 
 func (x *ConfigMap) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[81]
+	mi := &file_skiff_v1_objects_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5593,7 +5725,7 @@ func (x *ConfigMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMap.ProtoReflect.Descriptor instead.
 func (*ConfigMap) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{81}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *ConfigMap) GetMetadata() *ObjectMeta {
@@ -5640,7 +5772,7 @@ type Secret struct {
 
 func (x *Secret) Reset() {
 	*x = Secret{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[82]
+	mi := &file_skiff_v1_objects_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5652,7 +5784,7 @@ func (x *Secret) String() string {
 func (*Secret) ProtoMessage() {}
 
 func (x *Secret) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[82]
+	mi := &file_skiff_v1_objects_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5665,7 +5797,7 @@ func (x *Secret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Secret.ProtoReflect.Descriptor instead.
 func (*Secret) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{82}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *Secret) GetMetadata() *ObjectMeta {
@@ -5716,7 +5848,7 @@ type EnvVarSource struct {
 
 func (x *EnvVarSource) Reset() {
 	*x = EnvVarSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[83]
+	mi := &file_skiff_v1_objects_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5728,7 +5860,7 @@ func (x *EnvVarSource) String() string {
 func (*EnvVarSource) ProtoMessage() {}
 
 func (x *EnvVarSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[83]
+	mi := &file_skiff_v1_objects_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5741,7 +5873,7 @@ func (x *EnvVarSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvVarSource.ProtoReflect.Descriptor instead.
 func (*EnvVarSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{83}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *EnvVarSource) GetConfigMapKeyRef() *KeySelector {
@@ -5785,7 +5917,7 @@ type KeySelector struct {
 
 func (x *KeySelector) Reset() {
 	*x = KeySelector{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[84]
+	mi := &file_skiff_v1_objects_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5797,7 +5929,7 @@ func (x *KeySelector) String() string {
 func (*KeySelector) ProtoMessage() {}
 
 func (x *KeySelector) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[84]
+	mi := &file_skiff_v1_objects_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5810,7 +5942,7 @@ func (x *KeySelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeySelector.ProtoReflect.Descriptor instead.
 func (*KeySelector) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{84}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *KeySelector) GetName() string {
@@ -5846,7 +5978,7 @@ type EnvFromSource struct {
 
 func (x *EnvFromSource) Reset() {
 	*x = EnvFromSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[85]
+	mi := &file_skiff_v1_objects_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5858,7 +5990,7 @@ func (x *EnvFromSource) String() string {
 func (*EnvFromSource) ProtoMessage() {}
 
 func (x *EnvFromSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[85]
+	mi := &file_skiff_v1_objects_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5871,7 +6003,7 @@ func (x *EnvFromSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvFromSource.ProtoReflect.Descriptor instead.
 func (*EnvFromSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{85}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *EnvFromSource) GetPrefix() string {
@@ -5905,7 +6037,7 @@ type ObjectRef struct {
 
 func (x *ObjectRef) Reset() {
 	*x = ObjectRef{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[86]
+	mi := &file_skiff_v1_objects_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5917,7 +6049,7 @@ func (x *ObjectRef) String() string {
 func (*ObjectRef) ProtoMessage() {}
 
 func (x *ObjectRef) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[86]
+	mi := &file_skiff_v1_objects_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5930,7 +6062,7 @@ func (x *ObjectRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectRef.ProtoReflect.Descriptor instead.
 func (*ObjectRef) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{86}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *ObjectRef) GetName() string {
@@ -5961,7 +6093,7 @@ type KeyToPath struct {
 
 func (x *KeyToPath) Reset() {
 	*x = KeyToPath{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[87]
+	mi := &file_skiff_v1_objects_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5973,7 +6105,7 @@ func (x *KeyToPath) String() string {
 func (*KeyToPath) ProtoMessage() {}
 
 func (x *KeyToPath) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[87]
+	mi := &file_skiff_v1_objects_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5986,7 +6118,7 @@ func (x *KeyToPath) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyToPath.ProtoReflect.Descriptor instead.
 func (*KeyToPath) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{87}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *KeyToPath) GetKey() string {
@@ -6024,7 +6156,7 @@ type ConfigMapVolumeSource struct {
 
 func (x *ConfigMapVolumeSource) Reset() {
 	*x = ConfigMapVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[88]
+	mi := &file_skiff_v1_objects_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6036,7 +6168,7 @@ func (x *ConfigMapVolumeSource) String() string {
 func (*ConfigMapVolumeSource) ProtoMessage() {}
 
 func (x *ConfigMapVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[88]
+	mi := &file_skiff_v1_objects_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6049,7 +6181,7 @@ func (x *ConfigMapVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapVolumeSource.ProtoReflect.Descriptor instead.
 func (*ConfigMapVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{88}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *ConfigMapVolumeSource) GetName() string {
@@ -6092,7 +6224,7 @@ type SecretVolumeSource struct {
 
 func (x *SecretVolumeSource) Reset() {
 	*x = SecretVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[89]
+	mi := &file_skiff_v1_objects_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6104,7 +6236,7 @@ func (x *SecretVolumeSource) String() string {
 func (*SecretVolumeSource) ProtoMessage() {}
 
 func (x *SecretVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[89]
+	mi := &file_skiff_v1_objects_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6117,7 +6249,7 @@ func (x *SecretVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretVolumeSource.ProtoReflect.Descriptor instead.
 func (*SecretVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{89}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *SecretVolumeSource) GetSecretName() string {
@@ -6158,7 +6290,7 @@ type ProjectedVolumeSource struct {
 
 func (x *ProjectedVolumeSource) Reset() {
 	*x = ProjectedVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[90]
+	mi := &file_skiff_v1_objects_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6170,7 +6302,7 @@ func (x *ProjectedVolumeSource) String() string {
 func (*ProjectedVolumeSource) ProtoMessage() {}
 
 func (x *ProjectedVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[90]
+	mi := &file_skiff_v1_objects_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6183,7 +6315,7 @@ func (x *ProjectedVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProjectedVolumeSource.ProtoReflect.Descriptor instead.
 func (*ProjectedVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{90}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *ProjectedVolumeSource) GetSources() []*VolumeProjection {
@@ -6212,7 +6344,7 @@ type VolumeProjection struct {
 
 func (x *VolumeProjection) Reset() {
 	*x = VolumeProjection{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[91]
+	mi := &file_skiff_v1_objects_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6224,7 +6356,7 @@ func (x *VolumeProjection) String() string {
 func (*VolumeProjection) ProtoMessage() {}
 
 func (x *VolumeProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[91]
+	mi := &file_skiff_v1_objects_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6237,7 +6369,7 @@ func (x *VolumeProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeProjection.ProtoReflect.Descriptor instead.
 func (*VolumeProjection) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{91}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *VolumeProjection) GetConfigMap() *ConfigMapProjection {
@@ -6272,7 +6404,7 @@ type ConfigMapProjection struct {
 
 func (x *ConfigMapProjection) Reset() {
 	*x = ConfigMapProjection{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[92]
+	mi := &file_skiff_v1_objects_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6284,7 +6416,7 @@ func (x *ConfigMapProjection) String() string {
 func (*ConfigMapProjection) ProtoMessage() {}
 
 func (x *ConfigMapProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[92]
+	mi := &file_skiff_v1_objects_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6297,7 +6429,7 @@ func (x *ConfigMapProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapProjection.ProtoReflect.Descriptor instead.
 func (*ConfigMapProjection) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{92}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *ConfigMapProjection) GetName() string {
@@ -6332,7 +6464,7 @@ type SecretProjection struct {
 
 func (x *SecretProjection) Reset() {
 	*x = SecretProjection{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[93]
+	mi := &file_skiff_v1_objects_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6344,7 +6476,7 @@ func (x *SecretProjection) String() string {
 func (*SecretProjection) ProtoMessage() {}
 
 func (x *SecretProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[93]
+	mi := &file_skiff_v1_objects_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6357,7 +6489,7 @@ func (x *SecretProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretProjection.ProtoReflect.Descriptor instead.
 func (*SecretProjection) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{93}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *SecretProjection) GetName() string {
@@ -6392,7 +6524,7 @@ type Deployment struct {
 
 func (x *Deployment) Reset() {
 	*x = Deployment{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[94]
+	mi := &file_skiff_v1_objects_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6404,7 +6536,7 @@ func (x *Deployment) String() string {
 func (*Deployment) ProtoMessage() {}
 
 func (x *Deployment) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[94]
+	mi := &file_skiff_v1_objects_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6417,7 +6549,7 @@ func (x *Deployment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deployment.ProtoReflect.Descriptor instead.
 func (*Deployment) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{94}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *Deployment) GetMetadata() *ObjectMeta {
@@ -6464,7 +6596,7 @@ type DeploymentSpec struct {
 
 func (x *DeploymentSpec) Reset() {
 	*x = DeploymentSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[95]
+	mi := &file_skiff_v1_objects_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6476,7 +6608,7 @@ func (x *DeploymentSpec) String() string {
 func (*DeploymentSpec) ProtoMessage() {}
 
 func (x *DeploymentSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[95]
+	mi := &file_skiff_v1_objects_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6489,7 +6621,7 @@ func (x *DeploymentSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentSpec.ProtoReflect.Descriptor instead.
 func (*DeploymentSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{95}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *DeploymentSpec) GetReplicas() int32 {
@@ -6559,7 +6691,7 @@ type DeploymentStrategy struct {
 
 func (x *DeploymentStrategy) Reset() {
 	*x = DeploymentStrategy{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[96]
+	mi := &file_skiff_v1_objects_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6571,7 +6703,7 @@ func (x *DeploymentStrategy) String() string {
 func (*DeploymentStrategy) ProtoMessage() {}
 
 func (x *DeploymentStrategy) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[96]
+	mi := &file_skiff_v1_objects_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6584,7 +6716,7 @@ func (x *DeploymentStrategy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentStrategy.ProtoReflect.Descriptor instead.
 func (*DeploymentStrategy) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{96}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *DeploymentStrategy) GetType() string {
@@ -6614,7 +6746,7 @@ type RollingUpdateDeployment struct {
 
 func (x *RollingUpdateDeployment) Reset() {
 	*x = RollingUpdateDeployment{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[97]
+	mi := &file_skiff_v1_objects_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6626,7 +6758,7 @@ func (x *RollingUpdateDeployment) String() string {
 func (*RollingUpdateDeployment) ProtoMessage() {}
 
 func (x *RollingUpdateDeployment) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[97]
+	mi := &file_skiff_v1_objects_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6639,7 +6771,7 @@ func (x *RollingUpdateDeployment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollingUpdateDeployment.ProtoReflect.Descriptor instead.
 func (*RollingUpdateDeployment) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{97}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *RollingUpdateDeployment) GetMaxUnavailable() string {
@@ -6674,7 +6806,7 @@ type DeploymentStatus struct {
 
 func (x *DeploymentStatus) Reset() {
 	*x = DeploymentStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[98]
+	mi := &file_skiff_v1_objects_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6686,7 +6818,7 @@ func (x *DeploymentStatus) String() string {
 func (*DeploymentStatus) ProtoMessage() {}
 
 func (x *DeploymentStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[98]
+	mi := &file_skiff_v1_objects_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6699,7 +6831,7 @@ func (x *DeploymentStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentStatus.ProtoReflect.Descriptor instead.
 func (*DeploymentStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{98}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *DeploymentStatus) GetObservedGeneration() int64 {
@@ -6766,7 +6898,7 @@ type Endpoints struct {
 
 func (x *Endpoints) Reset() {
 	*x = Endpoints{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[99]
+	mi := &file_skiff_v1_objects_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6778,7 +6910,7 @@ func (x *Endpoints) String() string {
 func (*Endpoints) ProtoMessage() {}
 
 func (x *Endpoints) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[99]
+	mi := &file_skiff_v1_objects_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6791,7 +6923,7 @@ func (x *Endpoints) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Endpoints.ProtoReflect.Descriptor instead.
 func (*Endpoints) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{99}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *Endpoints) GetMetadata() *ObjectMeta {
@@ -6821,7 +6953,7 @@ type EndpointSlice struct {
 
 func (x *EndpointSlice) Reset() {
 	*x = EndpointSlice{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[100]
+	mi := &file_skiff_v1_objects_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6833,7 +6965,7 @@ func (x *EndpointSlice) String() string {
 func (*EndpointSlice) ProtoMessage() {}
 
 func (x *EndpointSlice) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[100]
+	mi := &file_skiff_v1_objects_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6846,7 +6978,7 @@ func (x *EndpointSlice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointSlice.ProtoReflect.Descriptor instead.
 func (*EndpointSlice) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{100}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *EndpointSlice) GetAddressType() string {
@@ -6889,7 +7021,7 @@ type ServiceEndpoint struct {
 
 func (x *ServiceEndpoint) Reset() {
 	*x = ServiceEndpoint{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[101]
+	mi := &file_skiff_v1_objects_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6901,7 +7033,7 @@ func (x *ServiceEndpoint) String() string {
 func (*ServiceEndpoint) ProtoMessage() {}
 
 func (x *ServiceEndpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[101]
+	mi := &file_skiff_v1_objects_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6914,7 +7046,7 @@ func (x *ServiceEndpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceEndpoint.ProtoReflect.Descriptor instead.
 func (*ServiceEndpoint) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{101}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *ServiceEndpoint) GetAddresses() []string {
@@ -6966,7 +7098,7 @@ type EndpointConditions struct {
 
 func (x *EndpointConditions) Reset() {
 	*x = EndpointConditions{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[102]
+	mi := &file_skiff_v1_objects_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6978,7 +7110,7 @@ func (x *EndpointConditions) String() string {
 func (*EndpointConditions) ProtoMessage() {}
 
 func (x *EndpointConditions) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[102]
+	mi := &file_skiff_v1_objects_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6991,7 +7123,7 @@ func (x *EndpointConditions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointConditions.ProtoReflect.Descriptor instead.
 func (*EndpointConditions) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{102}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *EndpointConditions) GetReady() bool {
@@ -7029,7 +7161,7 @@ type EndpointPort struct {
 
 func (x *EndpointPort) Reset() {
 	*x = EndpointPort{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[103]
+	mi := &file_skiff_v1_objects_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7041,7 +7173,7 @@ func (x *EndpointPort) String() string {
 func (*EndpointPort) ProtoMessage() {}
 
 func (x *EndpointPort) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[103]
+	mi := &file_skiff_v1_objects_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7054,7 +7186,7 @@ func (x *EndpointPort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointPort.ProtoReflect.Descriptor instead.
 func (*EndpointPort) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{103}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *EndpointPort) GetName() string {
@@ -7090,7 +7222,7 @@ type Job struct {
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[104]
+	mi := &file_skiff_v1_objects_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7102,7 +7234,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[104]
+	mi := &file_skiff_v1_objects_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7115,7 +7247,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{104}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *Job) GetMetadata() *ObjectMeta {
@@ -7165,7 +7297,7 @@ type JobSpec struct {
 
 func (x *JobSpec) Reset() {
 	*x = JobSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[105]
+	mi := &file_skiff_v1_objects_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7177,7 +7309,7 @@ func (x *JobSpec) String() string {
 func (*JobSpec) ProtoMessage() {}
 
 func (x *JobSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[105]
+	mi := &file_skiff_v1_objects_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7190,7 +7322,7 @@ func (x *JobSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobSpec.ProtoReflect.Descriptor instead.
 func (*JobSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{105}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *JobSpec) GetParallelism() int32 {
@@ -7265,7 +7397,7 @@ type PodFailurePolicy struct {
 
 func (x *PodFailurePolicy) Reset() {
 	*x = PodFailurePolicy{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[106]
+	mi := &file_skiff_v1_objects_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7277,7 +7409,7 @@ func (x *PodFailurePolicy) String() string {
 func (*PodFailurePolicy) ProtoMessage() {}
 
 func (x *PodFailurePolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[106]
+	mi := &file_skiff_v1_objects_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7290,7 +7422,7 @@ func (x *PodFailurePolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodFailurePolicy.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicy) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{106}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *PodFailurePolicy) GetRules() []*PodFailurePolicyRule {
@@ -7313,7 +7445,7 @@ type PodFailurePolicyRule struct {
 
 func (x *PodFailurePolicyRule) Reset() {
 	*x = PodFailurePolicyRule{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[107]
+	mi := &file_skiff_v1_objects_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7325,7 +7457,7 @@ func (x *PodFailurePolicyRule) String() string {
 func (*PodFailurePolicyRule) ProtoMessage() {}
 
 func (x *PodFailurePolicyRule) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[107]
+	mi := &file_skiff_v1_objects_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7338,7 +7470,7 @@ func (x *PodFailurePolicyRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodFailurePolicyRule.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicyRule) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{107}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *PodFailurePolicyRule) GetAction() string {
@@ -7368,7 +7500,7 @@ type PodFailurePolicyOnExitCodesRequirement struct {
 
 func (x *PodFailurePolicyOnExitCodesRequirement) Reset() {
 	*x = PodFailurePolicyOnExitCodesRequirement{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[108]
+	mi := &file_skiff_v1_objects_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7380,7 +7512,7 @@ func (x *PodFailurePolicyOnExitCodesRequirement) String() string {
 func (*PodFailurePolicyOnExitCodesRequirement) ProtoMessage() {}
 
 func (x *PodFailurePolicyOnExitCodesRequirement) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[108]
+	mi := &file_skiff_v1_objects_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7393,7 +7525,7 @@ func (x *PodFailurePolicyOnExitCodesRequirement) ProtoReflect() protoreflect.Mes
 
 // Deprecated: Use PodFailurePolicyOnExitCodesRequirement.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicyOnExitCodesRequirement) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{108}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *PodFailurePolicyOnExitCodesRequirement) GetContainerName() string {
@@ -7438,7 +7570,7 @@ type JobStatus struct {
 
 func (x *JobStatus) Reset() {
 	*x = JobStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[109]
+	mi := &file_skiff_v1_objects_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7450,7 +7582,7 @@ func (x *JobStatus) String() string {
 func (*JobStatus) ProtoMessage() {}
 
 func (x *JobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[109]
+	mi := &file_skiff_v1_objects_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7463,7 +7595,7 @@ func (x *JobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobStatus.ProtoReflect.Descriptor instead.
 func (*JobStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{109}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *JobStatus) GetConditions() []*Condition {
@@ -7539,7 +7671,7 @@ type UncountedTerminatedPods struct {
 
 func (x *UncountedTerminatedPods) Reset() {
 	*x = UncountedTerminatedPods{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[110]
+	mi := &file_skiff_v1_objects_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7551,7 +7683,7 @@ func (x *UncountedTerminatedPods) String() string {
 func (*UncountedTerminatedPods) ProtoMessage() {}
 
 func (x *UncountedTerminatedPods) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[110]
+	mi := &file_skiff_v1_objects_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7564,7 +7696,7 @@ func (x *UncountedTerminatedPods) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UncountedTerminatedPods.ProtoReflect.Descriptor instead.
 func (*UncountedTerminatedPods) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{110}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *UncountedTerminatedPods) GetSucceeded() []string {
@@ -7593,7 +7725,7 @@ type CronJob struct {
 
 func (x *CronJob) Reset() {
 	*x = CronJob{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[111]
+	mi := &file_skiff_v1_objects_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7605,7 +7737,7 @@ func (x *CronJob) String() string {
 func (*CronJob) ProtoMessage() {}
 
 func (x *CronJob) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[111]
+	mi := &file_skiff_v1_objects_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7618,7 +7750,7 @@ func (x *CronJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJob.ProtoReflect.Descriptor instead.
 func (*CronJob) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{111}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *CronJob) GetMetadata() *ObjectMeta {
@@ -7666,7 +7798,7 @@ type CronJobSpec struct {
 
 func (x *CronJobSpec) Reset() {
 	*x = CronJobSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[112]
+	mi := &file_skiff_v1_objects_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7678,7 +7810,7 @@ func (x *CronJobSpec) String() string {
 func (*CronJobSpec) ProtoMessage() {}
 
 func (x *CronJobSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[112]
+	mi := &file_skiff_v1_objects_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7691,7 +7823,7 @@ func (x *CronJobSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJobSpec.ProtoReflect.Descriptor instead.
 func (*CronJobSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{112}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *CronJobSpec) GetSchedule() string {
@@ -7761,7 +7893,7 @@ type JobTemplateSpec struct {
 
 func (x *JobTemplateSpec) Reset() {
 	*x = JobTemplateSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[113]
+	mi := &file_skiff_v1_objects_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7773,7 +7905,7 @@ func (x *JobTemplateSpec) String() string {
 func (*JobTemplateSpec) ProtoMessage() {}
 
 func (x *JobTemplateSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[113]
+	mi := &file_skiff_v1_objects_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7786,7 +7918,7 @@ func (x *JobTemplateSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobTemplateSpec.ProtoReflect.Descriptor instead.
 func (*JobTemplateSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{113}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *JobTemplateSpec) GetMetadata() *ObjectMeta {
@@ -7815,7 +7947,7 @@ type CronJobStatus struct {
 
 func (x *CronJobStatus) Reset() {
 	*x = CronJobStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[114]
+	mi := &file_skiff_v1_objects_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7827,7 +7959,7 @@ func (x *CronJobStatus) String() string {
 func (*CronJobStatus) ProtoMessage() {}
 
 func (x *CronJobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[114]
+	mi := &file_skiff_v1_objects_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7840,7 +7972,7 @@ func (x *CronJobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJobStatus.ProtoReflect.Descriptor instead.
 func (*CronJobStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{114}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *CronJobStatus) GetActive() []*ObjectReference {
@@ -8251,7 +8383,7 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\aService\x120\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12)\n" +
 	"\x04spec\x18\x02 \x01(\v2\x15.skiff.v1.ServiceSpecR\x04spec\x12/\n" +
-	"\x06status\x18\x03 \x01(\v2\x17.skiff.v1.ServiceStatusR\x06status\"\x8c\x02\n" +
+	"\x06status\x18\x03 \x01(\v2\x17.skiff.v1.ServiceStatusR\x06status\"\x80\x04\n" +
 	"\vServiceSpec\x12?\n" +
 	"\bselector\x18\x01 \x03(\v2#.skiff.v1.ServiceSpec.SelectorEntryR\bselector\x12+\n" +
 	"\x05ports\x18\x02 \x03(\v2\x15.skiff.v1.ServicePortR\x05ports\x12\x12\n" +
@@ -8260,10 +8392,19 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"cluster_ip\x18\x04 \x01(\tR\tclusterIP\x12\x1f\n" +
 	"\vcluster_ips\x18\n" +
 	" \x03(\tR\n" +
-	"clusterIPs\x1a;\n" +
+	"clusterIPs\x12)\n" +
+	"\x10session_affinity\x18\x14 \x01(\tR\x0fsessionAffinity\x12W\n" +
+	"\x17session_affinity_config\x18\x15 \x01(\v2\x1f.skiff.v1.SessionAffinityConfigR\x15sessionAffinityConfig\x126\n" +
+	"\x17external_traffic_policy\x18\x16 \x01(\tR\x15externalTrafficPolicy\x126\n" +
+	"\x17internal_traffic_policy\x18\x17 \x01(\tR\x15internalTrafficPolicy\x1a;\n" +
 	"\rSelectorEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8f\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"N\n" +
+	"\x15SessionAffinityConfig\x125\n" +
+	"\tclient_ip\x18\x01 \x01(\v2\x18.skiff.v1.ClientIPConfigR\bclientIP\"R\n" +
+	"\x0eClientIPConfig\x12,\n" +
+	"\x0ftimeout_seconds\x18\x01 \x01(\x05H\x00R\x0etimeoutSeconds\x88\x01\x01B\x12\n" +
+	"\x10_timeout_seconds\"\x8f\x01\n" +
 	"\vServicePort\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bprotocol\x18\x02 \x01(\tR\bprotocol\x12\x12\n" +
@@ -8603,7 +8744,7 @@ func file_skiff_v1_objects_proto_rawDescGZIP() []byte {
 	return file_skiff_v1_objects_proto_rawDescData
 }
 
-var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 128)
+var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 130)
 var file_skiff_v1_objects_proto_goTypes = []any{
 	(*ObjectMeta)(nil),                             // 0: skiff.v1.ObjectMeta
 	(*TypeMeta)(nil),                               // 1: skiff.v1.TypeMeta
@@ -8665,96 +8806,98 @@ var file_skiff_v1_objects_proto_goTypes = []any{
 	(*ContainerStateTerminated)(nil),               // 57: skiff.v1.ContainerStateTerminated
 	(*Service)(nil),                                // 58: skiff.v1.Service
 	(*ServiceSpec)(nil),                            // 59: skiff.v1.ServiceSpec
-	(*ServicePort)(nil),                            // 60: skiff.v1.ServicePort
-	(*ServiceStatus)(nil),                          // 61: skiff.v1.ServiceStatus
-	(*Volume)(nil),                                 // 62: skiff.v1.Volume
-	(*VolumeSpec)(nil),                             // 63: skiff.v1.VolumeSpec
-	(*LocalVolumeSource)(nil),                      // 64: skiff.v1.LocalVolumeSource
-	(*NFSVolumeSource)(nil),                        // 65: skiff.v1.NFSVolumeSource
-	(*VolumeStatus)(nil),                           // 66: skiff.v1.VolumeStatus
-	(*ReplicaSet)(nil),                             // 67: skiff.v1.ReplicaSet
-	(*ReplicaSetSpec)(nil),                         // 68: skiff.v1.ReplicaSetSpec
-	(*PodTemplateSpec)(nil),                        // 69: skiff.v1.PodTemplateSpec
-	(*ReplicaSetStatus)(nil),                       // 70: skiff.v1.ReplicaSetStatus
-	(*Autoscaler)(nil),                             // 71: skiff.v1.Autoscaler
-	(*AutoscalerSpec)(nil),                         // 72: skiff.v1.AutoscalerSpec
-	(*MetricSpec)(nil),                             // 73: skiff.v1.MetricSpec
-	(*ResourceMetricSource)(nil),                   // 74: skiff.v1.ResourceMetricSource
-	(*MetricTarget)(nil),                           // 75: skiff.v1.MetricTarget
-	(*AutoscalerBehavior)(nil),                     // 76: skiff.v1.AutoscalerBehavior
-	(*ScalingRules)(nil),                           // 77: skiff.v1.ScalingRules
-	(*AutoscalerStatus)(nil),                       // 78: skiff.v1.AutoscalerStatus
-	(*Event)(nil),                                  // 79: skiff.v1.Event
-	(*ObjectReference)(nil),                        // 80: skiff.v1.ObjectReference
-	(*ConfigMap)(nil),                              // 81: skiff.v1.ConfigMap
-	(*Secret)(nil),                                 // 82: skiff.v1.Secret
-	(*EnvVarSource)(nil),                           // 83: skiff.v1.EnvVarSource
-	(*KeySelector)(nil),                            // 84: skiff.v1.KeySelector
-	(*EnvFromSource)(nil),                          // 85: skiff.v1.EnvFromSource
-	(*ObjectRef)(nil),                              // 86: skiff.v1.ObjectRef
-	(*KeyToPath)(nil),                              // 87: skiff.v1.KeyToPath
-	(*ConfigMapVolumeSource)(nil),                  // 88: skiff.v1.ConfigMapVolumeSource
-	(*SecretVolumeSource)(nil),                     // 89: skiff.v1.SecretVolumeSource
-	(*ProjectedVolumeSource)(nil),                  // 90: skiff.v1.ProjectedVolumeSource
-	(*VolumeProjection)(nil),                       // 91: skiff.v1.VolumeProjection
-	(*ConfigMapProjection)(nil),                    // 92: skiff.v1.ConfigMapProjection
-	(*SecretProjection)(nil),                       // 93: skiff.v1.SecretProjection
-	(*Deployment)(nil),                             // 94: skiff.v1.Deployment
-	(*DeploymentSpec)(nil),                         // 95: skiff.v1.DeploymentSpec
-	(*DeploymentStrategy)(nil),                     // 96: skiff.v1.DeploymentStrategy
-	(*RollingUpdateDeployment)(nil),                // 97: skiff.v1.RollingUpdateDeployment
-	(*DeploymentStatus)(nil),                       // 98: skiff.v1.DeploymentStatus
-	(*Endpoints)(nil),                              // 99: skiff.v1.Endpoints
-	(*EndpointSlice)(nil),                          // 100: skiff.v1.EndpointSlice
-	(*ServiceEndpoint)(nil),                        // 101: skiff.v1.ServiceEndpoint
-	(*EndpointConditions)(nil),                     // 102: skiff.v1.EndpointConditions
-	(*EndpointPort)(nil),                           // 103: skiff.v1.EndpointPort
-	(*Job)(nil),                                    // 104: skiff.v1.Job
-	(*JobSpec)(nil),                                // 105: skiff.v1.JobSpec
-	(*PodFailurePolicy)(nil),                       // 106: skiff.v1.PodFailurePolicy
-	(*PodFailurePolicyRule)(nil),                   // 107: skiff.v1.PodFailurePolicyRule
-	(*PodFailurePolicyOnExitCodesRequirement)(nil), // 108: skiff.v1.PodFailurePolicyOnExitCodesRequirement
-	(*JobStatus)(nil),                              // 109: skiff.v1.JobStatus
-	(*UncountedTerminatedPods)(nil),                // 110: skiff.v1.UncountedTerminatedPods
-	(*CronJob)(nil),                                // 111: skiff.v1.CronJob
-	(*CronJobSpec)(nil),                            // 112: skiff.v1.CronJobSpec
-	(*JobTemplateSpec)(nil),                        // 113: skiff.v1.JobTemplateSpec
-	(*CronJobStatus)(nil),                          // 114: skiff.v1.CronJobStatus
-	nil,                                            // 115: skiff.v1.ObjectMeta.LabelsEntry
-	nil,                                            // 116: skiff.v1.ObjectMeta.AnnotationsEntry
-	nil,                                            // 117: skiff.v1.LabelSelector.MatchLabelsEntry
-	nil,                                            // 118: skiff.v1.NodeStatus.CapacityEntry
-	nil,                                            // 119: skiff.v1.NodeStatus.AllocatableEntry
-	nil,                                            // 120: skiff.v1.PodSpec.NodeSelectorEntry
-	nil,                                            // 121: skiff.v1.ResourceRequirements.RequestsEntry
-	nil,                                            // 122: skiff.v1.ResourceRequirements.LimitsEntry
-	nil,                                            // 123: skiff.v1.ServiceSpec.SelectorEntry
-	nil,                                            // 124: skiff.v1.ConfigMap.DataEntry
-	nil,                                            // 125: skiff.v1.ConfigMap.BinaryDataEntry
-	nil,                                            // 126: skiff.v1.Secret.DataEntry
-	nil,                                            // 127: skiff.v1.Secret.StringDataEntry
-	(*timestamppb.Timestamp)(nil),                  // 128: google.protobuf.Timestamp
+	(*SessionAffinityConfig)(nil),                  // 60: skiff.v1.SessionAffinityConfig
+	(*ClientIPConfig)(nil),                         // 61: skiff.v1.ClientIPConfig
+	(*ServicePort)(nil),                            // 62: skiff.v1.ServicePort
+	(*ServiceStatus)(nil),                          // 63: skiff.v1.ServiceStatus
+	(*Volume)(nil),                                 // 64: skiff.v1.Volume
+	(*VolumeSpec)(nil),                             // 65: skiff.v1.VolumeSpec
+	(*LocalVolumeSource)(nil),                      // 66: skiff.v1.LocalVolumeSource
+	(*NFSVolumeSource)(nil),                        // 67: skiff.v1.NFSVolumeSource
+	(*VolumeStatus)(nil),                           // 68: skiff.v1.VolumeStatus
+	(*ReplicaSet)(nil),                             // 69: skiff.v1.ReplicaSet
+	(*ReplicaSetSpec)(nil),                         // 70: skiff.v1.ReplicaSetSpec
+	(*PodTemplateSpec)(nil),                        // 71: skiff.v1.PodTemplateSpec
+	(*ReplicaSetStatus)(nil),                       // 72: skiff.v1.ReplicaSetStatus
+	(*Autoscaler)(nil),                             // 73: skiff.v1.Autoscaler
+	(*AutoscalerSpec)(nil),                         // 74: skiff.v1.AutoscalerSpec
+	(*MetricSpec)(nil),                             // 75: skiff.v1.MetricSpec
+	(*ResourceMetricSource)(nil),                   // 76: skiff.v1.ResourceMetricSource
+	(*MetricTarget)(nil),                           // 77: skiff.v1.MetricTarget
+	(*AutoscalerBehavior)(nil),                     // 78: skiff.v1.AutoscalerBehavior
+	(*ScalingRules)(nil),                           // 79: skiff.v1.ScalingRules
+	(*AutoscalerStatus)(nil),                       // 80: skiff.v1.AutoscalerStatus
+	(*Event)(nil),                                  // 81: skiff.v1.Event
+	(*ObjectReference)(nil),                        // 82: skiff.v1.ObjectReference
+	(*ConfigMap)(nil),                              // 83: skiff.v1.ConfigMap
+	(*Secret)(nil),                                 // 84: skiff.v1.Secret
+	(*EnvVarSource)(nil),                           // 85: skiff.v1.EnvVarSource
+	(*KeySelector)(nil),                            // 86: skiff.v1.KeySelector
+	(*EnvFromSource)(nil),                          // 87: skiff.v1.EnvFromSource
+	(*ObjectRef)(nil),                              // 88: skiff.v1.ObjectRef
+	(*KeyToPath)(nil),                              // 89: skiff.v1.KeyToPath
+	(*ConfigMapVolumeSource)(nil),                  // 90: skiff.v1.ConfigMapVolumeSource
+	(*SecretVolumeSource)(nil),                     // 91: skiff.v1.SecretVolumeSource
+	(*ProjectedVolumeSource)(nil),                  // 92: skiff.v1.ProjectedVolumeSource
+	(*VolumeProjection)(nil),                       // 93: skiff.v1.VolumeProjection
+	(*ConfigMapProjection)(nil),                    // 94: skiff.v1.ConfigMapProjection
+	(*SecretProjection)(nil),                       // 95: skiff.v1.SecretProjection
+	(*Deployment)(nil),                             // 96: skiff.v1.Deployment
+	(*DeploymentSpec)(nil),                         // 97: skiff.v1.DeploymentSpec
+	(*DeploymentStrategy)(nil),                     // 98: skiff.v1.DeploymentStrategy
+	(*RollingUpdateDeployment)(nil),                // 99: skiff.v1.RollingUpdateDeployment
+	(*DeploymentStatus)(nil),                       // 100: skiff.v1.DeploymentStatus
+	(*Endpoints)(nil),                              // 101: skiff.v1.Endpoints
+	(*EndpointSlice)(nil),                          // 102: skiff.v1.EndpointSlice
+	(*ServiceEndpoint)(nil),                        // 103: skiff.v1.ServiceEndpoint
+	(*EndpointConditions)(nil),                     // 104: skiff.v1.EndpointConditions
+	(*EndpointPort)(nil),                           // 105: skiff.v1.EndpointPort
+	(*Job)(nil),                                    // 106: skiff.v1.Job
+	(*JobSpec)(nil),                                // 107: skiff.v1.JobSpec
+	(*PodFailurePolicy)(nil),                       // 108: skiff.v1.PodFailurePolicy
+	(*PodFailurePolicyRule)(nil),                   // 109: skiff.v1.PodFailurePolicyRule
+	(*PodFailurePolicyOnExitCodesRequirement)(nil), // 110: skiff.v1.PodFailurePolicyOnExitCodesRequirement
+	(*JobStatus)(nil),                              // 111: skiff.v1.JobStatus
+	(*UncountedTerminatedPods)(nil),                // 112: skiff.v1.UncountedTerminatedPods
+	(*CronJob)(nil),                                // 113: skiff.v1.CronJob
+	(*CronJobSpec)(nil),                            // 114: skiff.v1.CronJobSpec
+	(*JobTemplateSpec)(nil),                        // 115: skiff.v1.JobTemplateSpec
+	(*CronJobStatus)(nil),                          // 116: skiff.v1.CronJobStatus
+	nil,                                            // 117: skiff.v1.ObjectMeta.LabelsEntry
+	nil,                                            // 118: skiff.v1.ObjectMeta.AnnotationsEntry
+	nil,                                            // 119: skiff.v1.LabelSelector.MatchLabelsEntry
+	nil,                                            // 120: skiff.v1.NodeStatus.CapacityEntry
+	nil,                                            // 121: skiff.v1.NodeStatus.AllocatableEntry
+	nil,                                            // 122: skiff.v1.PodSpec.NodeSelectorEntry
+	nil,                                            // 123: skiff.v1.ResourceRequirements.RequestsEntry
+	nil,                                            // 124: skiff.v1.ResourceRequirements.LimitsEntry
+	nil,                                            // 125: skiff.v1.ServiceSpec.SelectorEntry
+	nil,                                            // 126: skiff.v1.ConfigMap.DataEntry
+	nil,                                            // 127: skiff.v1.ConfigMap.BinaryDataEntry
+	nil,                                            // 128: skiff.v1.Secret.DataEntry
+	nil,                                            // 129: skiff.v1.Secret.StringDataEntry
+	(*timestamppb.Timestamp)(nil),                  // 130: google.protobuf.Timestamp
 }
 var file_skiff_v1_objects_proto_depIdxs = []int32{
-	115, // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
-	116, // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
-	128, // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	128, // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	117, // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
+	118, // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
+	130, // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	130, // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
 	2,   // 4: skiff.v1.ObjectMeta.owner_references:type_name -> skiff.v1.OwnerReference
 	1,   // 5: skiff.v1.ObjectMeta.applied_as:type_name -> skiff.v1.TypeMeta
-	117, // 6: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
+	119, // 6: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
 	4,   // 7: skiff.v1.LabelSelector.match_expressions:type_name -> skiff.v1.LabelSelectorRequirement
-	128, // 8: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
-	128, // 9: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	130, // 8: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
+	130, // 9: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
 	0,   // 10: skiff.v1.Namespace.metadata:type_name -> skiff.v1.ObjectMeta
 	7,   // 11: skiff.v1.Namespace.status:type_name -> skiff.v1.NamespaceStatus
 	0,   // 12: skiff.v1.Node.metadata:type_name -> skiff.v1.ObjectMeta
 	9,   // 13: skiff.v1.Node.spec:type_name -> skiff.v1.NodeSpec
 	11,  // 14: skiff.v1.Node.status:type_name -> skiff.v1.NodeStatus
 	10,  // 15: skiff.v1.NodeSpec.taints:type_name -> skiff.v1.Taint
-	128, // 16: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
-	118, // 17: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
-	119, // 18: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
+	130, // 16: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
+	120, // 17: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
+	121, // 18: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
 	5,   // 19: skiff.v1.NodeStatus.conditions:type_name -> skiff.v1.Condition
 	12,  // 20: skiff.v1.NodeStatus.addresses:type_name -> skiff.v1.NodeAddress
 	13,  // 21: skiff.v1.NodeStatus.node_info:type_name -> skiff.v1.NodeSystemInfo
@@ -8763,7 +8906,7 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	52,  // 24: skiff.v1.Pod.status:type_name -> skiff.v1.PodStatus
 	26,  // 25: skiff.v1.PodSpec.containers:type_name -> skiff.v1.Container
 	42,  // 26: skiff.v1.PodSpec.volumes:type_name -> skiff.v1.PodVolume
-	120, // 27: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
+	122, // 27: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
 	51,  // 28: skiff.v1.PodSpec.tolerations:type_name -> skiff.v1.Toleration
 	24,  // 29: skiff.v1.PodSpec.security_context:type_name -> skiff.v1.PodSecurityContext
 	26,  // 30: skiff.v1.PodSpec.init_containers:type_name -> skiff.v1.Container
@@ -8784,7 +8927,7 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	34,  // 45: skiff.v1.Container.liveness_probe:type_name -> skiff.v1.Probe
 	34,  // 46: skiff.v1.Container.readiness_probe:type_name -> skiff.v1.Probe
 	40,  // 47: skiff.v1.Container.security_context:type_name -> skiff.v1.SecurityContext
-	85,  // 48: skiff.v1.Container.env_from:type_name -> skiff.v1.EnvFromSource
+	87,  // 48: skiff.v1.Container.env_from:type_name -> skiff.v1.EnvFromSource
 	34,  // 49: skiff.v1.Container.startup_probe:type_name -> skiff.v1.Probe
 	27,  // 50: skiff.v1.Container.lifecycle:type_name -> skiff.v1.Lifecycle
 	28,  // 51: skiff.v1.Lifecycle.post_start:type_name -> skiff.v1.LifecycleHandler
@@ -8792,9 +8935,9 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	36,  // 53: skiff.v1.LifecycleHandler.exec:type_name -> skiff.v1.ExecAction
 	38,  // 54: skiff.v1.LifecycleHandler.http_get:type_name -> skiff.v1.HTTPGetAction
 	29,  // 55: skiff.v1.LifecycleHandler.sleep:type_name -> skiff.v1.SleepAction
-	83,  // 56: skiff.v1.EnvVar.value_from:type_name -> skiff.v1.EnvVarSource
-	121, // 57: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
-	122, // 58: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
+	85,  // 56: skiff.v1.EnvVar.value_from:type_name -> skiff.v1.EnvVarSource
+	123, // 57: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
+	124, // 58: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
 	36,  // 59: skiff.v1.Probe.exec:type_name -> skiff.v1.ExecAction
 	37,  // 60: skiff.v1.Probe.tcp_socket:type_name -> skiff.v1.TCPSocketAction
 	38,  // 61: skiff.v1.Probe.http_get:type_name -> skiff.v1.HTTPGetAction
@@ -8805,16 +8948,16 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	48,  // 66: skiff.v1.PodVolume.empty_dir:type_name -> skiff.v1.EmptyDirSource
 	49,  // 67: skiff.v1.PodVolume.host_path:type_name -> skiff.v1.HostPathSource
 	50,  // 68: skiff.v1.PodVolume.volume:type_name -> skiff.v1.VolumeClaimSource
-	88,  // 69: skiff.v1.PodVolume.config_map:type_name -> skiff.v1.ConfigMapVolumeSource
-	89,  // 70: skiff.v1.PodVolume.secret:type_name -> skiff.v1.SecretVolumeSource
-	90,  // 71: skiff.v1.PodVolume.projected:type_name -> skiff.v1.ProjectedVolumeSource
+	90,  // 69: skiff.v1.PodVolume.config_map:type_name -> skiff.v1.ConfigMapVolumeSource
+	91,  // 70: skiff.v1.PodVolume.secret:type_name -> skiff.v1.SecretVolumeSource
+	92,  // 71: skiff.v1.PodVolume.projected:type_name -> skiff.v1.ProjectedVolumeSource
 	43,  // 72: skiff.v1.PodVolume.downward_api:type_name -> skiff.v1.DownwardAPIVolumeSource
 	44,  // 73: skiff.v1.DownwardAPIVolumeSource.items:type_name -> skiff.v1.DownwardAPIVolumeFile
 	46,  // 74: skiff.v1.DownwardAPIVolumeFile.field_ref:type_name -> skiff.v1.ObjectFieldSelector
 	47,  // 75: skiff.v1.DownwardAPIVolumeFile.resource_field_ref:type_name -> skiff.v1.ResourceFieldSelector
 	44,  // 76: skiff.v1.DownwardAPIProjection.items:type_name -> skiff.v1.DownwardAPIVolumeFile
 	5,   // 77: skiff.v1.PodStatus.conditions:type_name -> skiff.v1.Condition
-	128, // 78: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	130, // 78: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
 	53,  // 79: skiff.v1.PodStatus.container_statuses:type_name -> skiff.v1.ContainerStatus
 	53,  // 80: skiff.v1.PodStatus.init_container_statuses:type_name -> skiff.v1.ContainerStatus
 	54,  // 81: skiff.v1.ContainerStatus.state:type_name -> skiff.v1.ContainerState
@@ -8822,103 +8965,105 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	55,  // 83: skiff.v1.ContainerState.waiting:type_name -> skiff.v1.ContainerStateWaiting
 	56,  // 84: skiff.v1.ContainerState.running:type_name -> skiff.v1.ContainerStateRunning
 	57,  // 85: skiff.v1.ContainerState.terminated:type_name -> skiff.v1.ContainerStateTerminated
-	128, // 86: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	128, // 87: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	128, // 88: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	130, // 86: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	130, // 87: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	130, // 88: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
 	0,   // 89: skiff.v1.Service.metadata:type_name -> skiff.v1.ObjectMeta
 	59,  // 90: skiff.v1.Service.spec:type_name -> skiff.v1.ServiceSpec
-	61,  // 91: skiff.v1.Service.status:type_name -> skiff.v1.ServiceStatus
-	123, // 92: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
-	60,  // 93: skiff.v1.ServiceSpec.ports:type_name -> skiff.v1.ServicePort
-	0,   // 94: skiff.v1.Volume.metadata:type_name -> skiff.v1.ObjectMeta
-	63,  // 95: skiff.v1.Volume.spec:type_name -> skiff.v1.VolumeSpec
-	66,  // 96: skiff.v1.Volume.status:type_name -> skiff.v1.VolumeStatus
-	64,  // 97: skiff.v1.VolumeSpec.local:type_name -> skiff.v1.LocalVolumeSource
-	49,  // 98: skiff.v1.VolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
-	65,  // 99: skiff.v1.VolumeSpec.nfs:type_name -> skiff.v1.NFSVolumeSource
-	0,   // 100: skiff.v1.ReplicaSet.metadata:type_name -> skiff.v1.ObjectMeta
-	68,  // 101: skiff.v1.ReplicaSet.spec:type_name -> skiff.v1.ReplicaSetSpec
-	70,  // 102: skiff.v1.ReplicaSet.status:type_name -> skiff.v1.ReplicaSetStatus
-	3,   // 103: skiff.v1.ReplicaSetSpec.selector:type_name -> skiff.v1.LabelSelector
-	69,  // 104: skiff.v1.ReplicaSetSpec.template:type_name -> skiff.v1.PodTemplateSpec
-	0,   // 105: skiff.v1.PodTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
-	15,  // 106: skiff.v1.PodTemplateSpec.spec:type_name -> skiff.v1.PodSpec
-	5,   // 107: skiff.v1.ReplicaSetStatus.conditions:type_name -> skiff.v1.Condition
-	0,   // 108: skiff.v1.Autoscaler.metadata:type_name -> skiff.v1.ObjectMeta
-	72,  // 109: skiff.v1.Autoscaler.spec:type_name -> skiff.v1.AutoscalerSpec
-	78,  // 110: skiff.v1.Autoscaler.status:type_name -> skiff.v1.AutoscalerStatus
-	73,  // 111: skiff.v1.AutoscalerSpec.metrics:type_name -> skiff.v1.MetricSpec
-	76,  // 112: skiff.v1.AutoscalerSpec.behavior:type_name -> skiff.v1.AutoscalerBehavior
-	74,  // 113: skiff.v1.MetricSpec.resource:type_name -> skiff.v1.ResourceMetricSource
-	75,  // 114: skiff.v1.ResourceMetricSource.target:type_name -> skiff.v1.MetricTarget
-	77,  // 115: skiff.v1.AutoscalerBehavior.scale_up:type_name -> skiff.v1.ScalingRules
-	77,  // 116: skiff.v1.AutoscalerBehavior.scale_down:type_name -> skiff.v1.ScalingRules
-	128, // 117: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
-	5,   // 118: skiff.v1.AutoscalerStatus.conditions:type_name -> skiff.v1.Condition
-	0,   // 119: skiff.v1.Event.metadata:type_name -> skiff.v1.ObjectMeta
-	80,  // 120: skiff.v1.Event.involved_object:type_name -> skiff.v1.ObjectReference
-	128, // 121: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	128, // 122: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
-	0,   // 123: skiff.v1.ConfigMap.metadata:type_name -> skiff.v1.ObjectMeta
-	124, // 124: skiff.v1.ConfigMap.data:type_name -> skiff.v1.ConfigMap.DataEntry
-	125, // 125: skiff.v1.ConfigMap.binary_data:type_name -> skiff.v1.ConfigMap.BinaryDataEntry
-	0,   // 126: skiff.v1.Secret.metadata:type_name -> skiff.v1.ObjectMeta
-	126, // 127: skiff.v1.Secret.data:type_name -> skiff.v1.Secret.DataEntry
-	127, // 128: skiff.v1.Secret.string_data:type_name -> skiff.v1.Secret.StringDataEntry
-	84,  // 129: skiff.v1.EnvVarSource.config_map_key_ref:type_name -> skiff.v1.KeySelector
-	84,  // 130: skiff.v1.EnvVarSource.secret_key_ref:type_name -> skiff.v1.KeySelector
-	46,  // 131: skiff.v1.EnvVarSource.field_ref:type_name -> skiff.v1.ObjectFieldSelector
-	47,  // 132: skiff.v1.EnvVarSource.resource_field_ref:type_name -> skiff.v1.ResourceFieldSelector
-	86,  // 133: skiff.v1.EnvFromSource.config_map_ref:type_name -> skiff.v1.ObjectRef
-	86,  // 134: skiff.v1.EnvFromSource.secret_ref:type_name -> skiff.v1.ObjectRef
-	87,  // 135: skiff.v1.ConfigMapVolumeSource.items:type_name -> skiff.v1.KeyToPath
-	87,  // 136: skiff.v1.SecretVolumeSource.items:type_name -> skiff.v1.KeyToPath
-	91,  // 137: skiff.v1.ProjectedVolumeSource.sources:type_name -> skiff.v1.VolumeProjection
-	92,  // 138: skiff.v1.VolumeProjection.config_map:type_name -> skiff.v1.ConfigMapProjection
-	93,  // 139: skiff.v1.VolumeProjection.secret:type_name -> skiff.v1.SecretProjection
-	45,  // 140: skiff.v1.VolumeProjection.downward_api:type_name -> skiff.v1.DownwardAPIProjection
-	87,  // 141: skiff.v1.ConfigMapProjection.items:type_name -> skiff.v1.KeyToPath
-	87,  // 142: skiff.v1.SecretProjection.items:type_name -> skiff.v1.KeyToPath
-	0,   // 143: skiff.v1.Deployment.metadata:type_name -> skiff.v1.ObjectMeta
-	95,  // 144: skiff.v1.Deployment.spec:type_name -> skiff.v1.DeploymentSpec
-	98,  // 145: skiff.v1.Deployment.status:type_name -> skiff.v1.DeploymentStatus
-	3,   // 146: skiff.v1.DeploymentSpec.selector:type_name -> skiff.v1.LabelSelector
-	69,  // 147: skiff.v1.DeploymentSpec.template:type_name -> skiff.v1.PodTemplateSpec
-	96,  // 148: skiff.v1.DeploymentSpec.strategy:type_name -> skiff.v1.DeploymentStrategy
-	97,  // 149: skiff.v1.DeploymentStrategy.rolling_update:type_name -> skiff.v1.RollingUpdateDeployment
-	5,   // 150: skiff.v1.DeploymentStatus.conditions:type_name -> skiff.v1.Condition
-	0,   // 151: skiff.v1.Endpoints.metadata:type_name -> skiff.v1.ObjectMeta
-	100, // 152: skiff.v1.Endpoints.slices:type_name -> skiff.v1.EndpointSlice
-	101, // 153: skiff.v1.EndpointSlice.endpoints:type_name -> skiff.v1.ServiceEndpoint
-	103, // 154: skiff.v1.EndpointSlice.ports:type_name -> skiff.v1.EndpointPort
-	102, // 155: skiff.v1.ServiceEndpoint.conditions:type_name -> skiff.v1.EndpointConditions
-	80,  // 156: skiff.v1.ServiceEndpoint.target_ref:type_name -> skiff.v1.ObjectReference
-	0,   // 157: skiff.v1.Job.metadata:type_name -> skiff.v1.ObjectMeta
-	105, // 158: skiff.v1.Job.spec:type_name -> skiff.v1.JobSpec
-	109, // 159: skiff.v1.Job.status:type_name -> skiff.v1.JobStatus
-	106, // 160: skiff.v1.JobSpec.pod_failure_policy:type_name -> skiff.v1.PodFailurePolicy
-	3,   // 161: skiff.v1.JobSpec.selector:type_name -> skiff.v1.LabelSelector
-	69,  // 162: skiff.v1.JobSpec.template:type_name -> skiff.v1.PodTemplateSpec
-	107, // 163: skiff.v1.PodFailurePolicy.rules:type_name -> skiff.v1.PodFailurePolicyRule
-	108, // 164: skiff.v1.PodFailurePolicyRule.on_exit_codes:type_name -> skiff.v1.PodFailurePolicyOnExitCodesRequirement
-	5,   // 165: skiff.v1.JobStatus.conditions:type_name -> skiff.v1.Condition
-	128, // 166: skiff.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
-	128, // 167: skiff.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
-	110, // 168: skiff.v1.JobStatus.uncounted_terminated_pods:type_name -> skiff.v1.UncountedTerminatedPods
-	0,   // 169: skiff.v1.CronJob.metadata:type_name -> skiff.v1.ObjectMeta
-	112, // 170: skiff.v1.CronJob.spec:type_name -> skiff.v1.CronJobSpec
-	114, // 171: skiff.v1.CronJob.status:type_name -> skiff.v1.CronJobStatus
-	113, // 172: skiff.v1.CronJobSpec.job_template:type_name -> skiff.v1.JobTemplateSpec
-	0,   // 173: skiff.v1.JobTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
-	105, // 174: skiff.v1.JobTemplateSpec.spec:type_name -> skiff.v1.JobSpec
-	80,  // 175: skiff.v1.CronJobStatus.active:type_name -> skiff.v1.ObjectReference
-	128, // 176: skiff.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
-	128, // 177: skiff.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
-	178, // [178:178] is the sub-list for method output_type
-	178, // [178:178] is the sub-list for method input_type
-	178, // [178:178] is the sub-list for extension type_name
-	178, // [178:178] is the sub-list for extension extendee
-	0,   // [0:178] is the sub-list for field type_name
+	63,  // 91: skiff.v1.Service.status:type_name -> skiff.v1.ServiceStatus
+	125, // 92: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
+	62,  // 93: skiff.v1.ServiceSpec.ports:type_name -> skiff.v1.ServicePort
+	60,  // 94: skiff.v1.ServiceSpec.session_affinity_config:type_name -> skiff.v1.SessionAffinityConfig
+	61,  // 95: skiff.v1.SessionAffinityConfig.client_ip:type_name -> skiff.v1.ClientIPConfig
+	0,   // 96: skiff.v1.Volume.metadata:type_name -> skiff.v1.ObjectMeta
+	65,  // 97: skiff.v1.Volume.spec:type_name -> skiff.v1.VolumeSpec
+	68,  // 98: skiff.v1.Volume.status:type_name -> skiff.v1.VolumeStatus
+	66,  // 99: skiff.v1.VolumeSpec.local:type_name -> skiff.v1.LocalVolumeSource
+	49,  // 100: skiff.v1.VolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
+	67,  // 101: skiff.v1.VolumeSpec.nfs:type_name -> skiff.v1.NFSVolumeSource
+	0,   // 102: skiff.v1.ReplicaSet.metadata:type_name -> skiff.v1.ObjectMeta
+	70,  // 103: skiff.v1.ReplicaSet.spec:type_name -> skiff.v1.ReplicaSetSpec
+	72,  // 104: skiff.v1.ReplicaSet.status:type_name -> skiff.v1.ReplicaSetStatus
+	3,   // 105: skiff.v1.ReplicaSetSpec.selector:type_name -> skiff.v1.LabelSelector
+	71,  // 106: skiff.v1.ReplicaSetSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	0,   // 107: skiff.v1.PodTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
+	15,  // 108: skiff.v1.PodTemplateSpec.spec:type_name -> skiff.v1.PodSpec
+	5,   // 109: skiff.v1.ReplicaSetStatus.conditions:type_name -> skiff.v1.Condition
+	0,   // 110: skiff.v1.Autoscaler.metadata:type_name -> skiff.v1.ObjectMeta
+	74,  // 111: skiff.v1.Autoscaler.spec:type_name -> skiff.v1.AutoscalerSpec
+	80,  // 112: skiff.v1.Autoscaler.status:type_name -> skiff.v1.AutoscalerStatus
+	75,  // 113: skiff.v1.AutoscalerSpec.metrics:type_name -> skiff.v1.MetricSpec
+	78,  // 114: skiff.v1.AutoscalerSpec.behavior:type_name -> skiff.v1.AutoscalerBehavior
+	76,  // 115: skiff.v1.MetricSpec.resource:type_name -> skiff.v1.ResourceMetricSource
+	77,  // 116: skiff.v1.ResourceMetricSource.target:type_name -> skiff.v1.MetricTarget
+	79,  // 117: skiff.v1.AutoscalerBehavior.scale_up:type_name -> skiff.v1.ScalingRules
+	79,  // 118: skiff.v1.AutoscalerBehavior.scale_down:type_name -> skiff.v1.ScalingRules
+	130, // 119: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
+	5,   // 120: skiff.v1.AutoscalerStatus.conditions:type_name -> skiff.v1.Condition
+	0,   // 121: skiff.v1.Event.metadata:type_name -> skiff.v1.ObjectMeta
+	82,  // 122: skiff.v1.Event.involved_object:type_name -> skiff.v1.ObjectReference
+	130, // 123: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	130, // 124: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	0,   // 125: skiff.v1.ConfigMap.metadata:type_name -> skiff.v1.ObjectMeta
+	126, // 126: skiff.v1.ConfigMap.data:type_name -> skiff.v1.ConfigMap.DataEntry
+	127, // 127: skiff.v1.ConfigMap.binary_data:type_name -> skiff.v1.ConfigMap.BinaryDataEntry
+	0,   // 128: skiff.v1.Secret.metadata:type_name -> skiff.v1.ObjectMeta
+	128, // 129: skiff.v1.Secret.data:type_name -> skiff.v1.Secret.DataEntry
+	129, // 130: skiff.v1.Secret.string_data:type_name -> skiff.v1.Secret.StringDataEntry
+	86,  // 131: skiff.v1.EnvVarSource.config_map_key_ref:type_name -> skiff.v1.KeySelector
+	86,  // 132: skiff.v1.EnvVarSource.secret_key_ref:type_name -> skiff.v1.KeySelector
+	46,  // 133: skiff.v1.EnvVarSource.field_ref:type_name -> skiff.v1.ObjectFieldSelector
+	47,  // 134: skiff.v1.EnvVarSource.resource_field_ref:type_name -> skiff.v1.ResourceFieldSelector
+	88,  // 135: skiff.v1.EnvFromSource.config_map_ref:type_name -> skiff.v1.ObjectRef
+	88,  // 136: skiff.v1.EnvFromSource.secret_ref:type_name -> skiff.v1.ObjectRef
+	89,  // 137: skiff.v1.ConfigMapVolumeSource.items:type_name -> skiff.v1.KeyToPath
+	89,  // 138: skiff.v1.SecretVolumeSource.items:type_name -> skiff.v1.KeyToPath
+	93,  // 139: skiff.v1.ProjectedVolumeSource.sources:type_name -> skiff.v1.VolumeProjection
+	94,  // 140: skiff.v1.VolumeProjection.config_map:type_name -> skiff.v1.ConfigMapProjection
+	95,  // 141: skiff.v1.VolumeProjection.secret:type_name -> skiff.v1.SecretProjection
+	45,  // 142: skiff.v1.VolumeProjection.downward_api:type_name -> skiff.v1.DownwardAPIProjection
+	89,  // 143: skiff.v1.ConfigMapProjection.items:type_name -> skiff.v1.KeyToPath
+	89,  // 144: skiff.v1.SecretProjection.items:type_name -> skiff.v1.KeyToPath
+	0,   // 145: skiff.v1.Deployment.metadata:type_name -> skiff.v1.ObjectMeta
+	97,  // 146: skiff.v1.Deployment.spec:type_name -> skiff.v1.DeploymentSpec
+	100, // 147: skiff.v1.Deployment.status:type_name -> skiff.v1.DeploymentStatus
+	3,   // 148: skiff.v1.DeploymentSpec.selector:type_name -> skiff.v1.LabelSelector
+	71,  // 149: skiff.v1.DeploymentSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	98,  // 150: skiff.v1.DeploymentSpec.strategy:type_name -> skiff.v1.DeploymentStrategy
+	99,  // 151: skiff.v1.DeploymentStrategy.rolling_update:type_name -> skiff.v1.RollingUpdateDeployment
+	5,   // 152: skiff.v1.DeploymentStatus.conditions:type_name -> skiff.v1.Condition
+	0,   // 153: skiff.v1.Endpoints.metadata:type_name -> skiff.v1.ObjectMeta
+	102, // 154: skiff.v1.Endpoints.slices:type_name -> skiff.v1.EndpointSlice
+	103, // 155: skiff.v1.EndpointSlice.endpoints:type_name -> skiff.v1.ServiceEndpoint
+	105, // 156: skiff.v1.EndpointSlice.ports:type_name -> skiff.v1.EndpointPort
+	104, // 157: skiff.v1.ServiceEndpoint.conditions:type_name -> skiff.v1.EndpointConditions
+	82,  // 158: skiff.v1.ServiceEndpoint.target_ref:type_name -> skiff.v1.ObjectReference
+	0,   // 159: skiff.v1.Job.metadata:type_name -> skiff.v1.ObjectMeta
+	107, // 160: skiff.v1.Job.spec:type_name -> skiff.v1.JobSpec
+	111, // 161: skiff.v1.Job.status:type_name -> skiff.v1.JobStatus
+	108, // 162: skiff.v1.JobSpec.pod_failure_policy:type_name -> skiff.v1.PodFailurePolicy
+	3,   // 163: skiff.v1.JobSpec.selector:type_name -> skiff.v1.LabelSelector
+	71,  // 164: skiff.v1.JobSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	109, // 165: skiff.v1.PodFailurePolicy.rules:type_name -> skiff.v1.PodFailurePolicyRule
+	110, // 166: skiff.v1.PodFailurePolicyRule.on_exit_codes:type_name -> skiff.v1.PodFailurePolicyOnExitCodesRequirement
+	5,   // 167: skiff.v1.JobStatus.conditions:type_name -> skiff.v1.Condition
+	130, // 168: skiff.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
+	130, // 169: skiff.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
+	112, // 170: skiff.v1.JobStatus.uncounted_terminated_pods:type_name -> skiff.v1.UncountedTerminatedPods
+	0,   // 171: skiff.v1.CronJob.metadata:type_name -> skiff.v1.ObjectMeta
+	114, // 172: skiff.v1.CronJob.spec:type_name -> skiff.v1.CronJobSpec
+	116, // 173: skiff.v1.CronJob.status:type_name -> skiff.v1.CronJobStatus
+	115, // 174: skiff.v1.CronJobSpec.job_template:type_name -> skiff.v1.JobTemplateSpec
+	0,   // 175: skiff.v1.JobTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
+	107, // 176: skiff.v1.JobTemplateSpec.spec:type_name -> skiff.v1.JobSpec
+	82,  // 177: skiff.v1.CronJobStatus.active:type_name -> skiff.v1.ObjectReference
+	130, // 178: skiff.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
+	130, // 179: skiff.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
+	180, // [180:180] is the sub-list for method output_type
+	180, // [180:180] is the sub-list for method input_type
+	180, // [180:180] is the sub-list for extension type_name
+	180, // [180:180] is the sub-list for extension extendee
+	0,   // [0:180] is the sub-list for field type_name
 }
 
 func init() { file_skiff_v1_objects_proto_init() }
@@ -8935,31 +9080,32 @@ func file_skiff_v1_objects_proto_init() {
 	file_skiff_v1_objects_proto_msgTypes[43].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[44].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[51].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[68].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[72].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[75].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[61].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[70].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[74].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[77].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[78].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[81].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[82].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[79].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[80].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[83].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[84].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[86].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[87].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[88].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[89].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[90].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[91].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[92].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[93].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[94].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[95].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[105].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[112].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[97].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[107].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[114].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_skiff_v1_objects_proto_rawDesc), len(file_skiff_v1_objects_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   128,
+			NumMessages:   130,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
