@@ -83,7 +83,7 @@ var (
 	shardA = []string{"TestHundredContainersLeaveNothingBehind", "TestEscapeAttemptsFail", "TestMemoryLimitOOMKilled",
 		"TestContainerSurvivesItsStarterAndIsReadopted", "TestPrivilegedLiftsLockdown"}
 	shardB = []string{"TestCPUQuotaVisibleInUsage", "TestPidsLimitForkFails", "TestPodsHaveAPidsLimitByDefault",
-		"TestPauseResume", "TestStopEscalatesToKill", "TestSandboxContainersAndTeardown", "TestManyLayersOverlay",
+		"TestPauseResume", "TestStopEscalatesToKill", "TestSandboxContainersAndTeardown", "TestManyLayersOverlay", "TestManyLayersThroughLinks",
 		"TestOverlayDeleteLeavesLowerIntact", "TestExecExitCodeAndStreams", "TestContainerCaps",
 		"TestForcedDropsApplyAfterAdds", "TestSeccompIsAnAllowList", "TestSeccompFollowsCapabilities"}
 )

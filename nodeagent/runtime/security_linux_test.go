@@ -79,9 +79,10 @@ func escapeProbes(t *testing.T, r *Runtime, blockDev string) []escapeProbe {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// With a device cgroup (v1) the container keeps CAP_MKNOD, as in
-	// Docker, and the cgroup refuses to open the node; without one (v2:
-	// skiff loads no device eBPF program) CAP_MKNOD is dropped.
+	// With a device allow-list (v1's devices controller, v2's eBPF
+	// program) the container keeps CAP_MKNOD, as in Docker, and the
+	// cgroup refuses to open the node; without one (a kernel that loads
+	// no cgroup device program) CAP_MKNOD is dropped.
 	mknod, open := "allowed", "EPERM"
 	mknodWhy, openWhy := "mknod is allowed with a device cgroup", "the device cgroup refuses block devices"
 	if !cg.RestrictsDevices() {
@@ -203,7 +204,7 @@ grep Seccomp: /proc/self/status
 		}
 	}
 	// Docker's set minus NET_RAW: 0xa80425fb &^ (1<<13); without a device
-	// cgroup MKNOD (1<<27) goes too.
+	// allow-list MKNOD (1<<27) goes too.
 	caps := "00000000a80405fb"
 	if cg, err := r.cgroup("."); err == nil && !cg.RestrictsDevices() {
 		caps = "00000000a00405fb"
