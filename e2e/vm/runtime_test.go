@@ -22,7 +22,7 @@ import (
 
 // repoRoot is the module's directory (the kernel cache lives in its
 // .cache, which git ignores).
-func repoRoot(t *testing.T) string {
+func repoRoot(t testing.TB) string {
 	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
@@ -41,7 +41,7 @@ func repoRoot(t *testing.T) string {
 }
 
 // needs skips when a tool `make deps` installs is missing.
-func needs(t *testing.T) (busybox string, applets []string) {
+func needs(t testing.TB) (busybox string, applets []string) {
 	t.Helper()
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
 		t.Skip("needs qemu-system-x86_64 (make deps installs qemu-system-x86)")
@@ -120,7 +120,7 @@ func TestRuntimeOnCgroupV2Guest(t *testing.T) {
 		{Name: "runtime-b", Dir: "/pkg/nodeagent/runtime", Env: env,
 			Command: `./runtime.test -test.v -test.count=1 -test.timeout=8m -test.run ` + runPattern(shardB)},
 	}
-	log := &lineLogger{t: t, prefix: "guest: "}
+	log := &lineLogger{prefix: "guest: "}
 	res, err := guest.Boot(context.Background(), guest.Config{
 		Kernel:   kernel,
 		Image:    im,
@@ -129,7 +129,7 @@ func TestRuntimeOnCgroupV2Guest(t *testing.T) {
 		CPUs:     2,
 		Timeout:  9 * time.Minute,
 		WorkDir:  work,
-		Console:  consoleLog(t, log),
+		Console:  consoleLog(log),
 	})
 	if res != nil {
 		t.Logf("guest (%s, kernel %s) ran for %v, QEMU used %v of CPU", res.Accel, kernel.Version,
@@ -212,7 +212,7 @@ func tail(res *guest.Result) string {
 
 // consoleLog streams the console to the test log when SKIFF_TEST_LOG is
 // set (a slow guest shows its progress).
-func consoleLog(t *testing.T, l *lineLogger) io.Writer {
+func consoleLog(l *lineLogger) io.Writer {
 	if os.Getenv("SKIFF_TEST_LOG") == "" {
 		return nil
 	}
@@ -220,7 +220,6 @@ func consoleLog(t *testing.T, l *lineLogger) io.Writer {
 }
 
 type lineLogger struct {
-	t      *testing.T
 	prefix string
 	buf    []byte
 }

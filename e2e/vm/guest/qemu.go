@@ -89,7 +89,7 @@ exec switch_root /newroot /init2
 // /sys/fs/cgroup: the kernel runs with cgroup_no_v1=all) and loads the
 // modules.
 const stage2Head = `#!/bin/sh
-export PATH=/bin HOME=/root TMPDIR=/tmp
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root TMPDIR=/tmp
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs dev /dev
