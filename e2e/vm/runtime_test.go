@@ -91,6 +91,9 @@ var (
 func runPattern(names []string) string { return "'^(" + strings.Join(names, "|") + ")$'" }
 
 func TestRuntimeOnCgroupV2Guest(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots an emulated guest for minutes: skipped in -short")
+	}
 	bb, applets := needs(t)
 	root := repoRoot(t)
 	kernel, err := guest.FetchKernel(filepath.Join(root, ".cache", "vm"))
