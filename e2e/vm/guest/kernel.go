@@ -90,6 +90,13 @@ func FetchKernel(cacheDir string) (*Kernel, error) {
 	if err := os.Rename(stage, dir); err != nil {
 		return nil, err
 	}
+	// Kernels the archive has moved on from are not booted again.
+	old, _ := filepath.Glob(filepath.Join(cacheDir, "kernel-*"))
+	for _, o := range old {
+		if o != dir {
+			os.RemoveAll(o)
+		}
+	}
 	return k, nil
 }
 
