@@ -81,7 +81,7 @@ func testBinary(t *testing.T, root, pkg, dir string) string {
 // minutes of an emulated CPU.
 var (
 	shardA = []string{"TestHundredContainersLeaveNothingBehind", "TestEscapeAttemptsFail", "TestMemoryLimitOOMKilled",
-		"TestContainerSurvivesItsStarterAndIsReadopted", "TestPrivilegedLiftsLockdown"}
+		"TestContainerSurvivesItsStarterAndIsReadopted", "TestPrivilegedLiftsLockdown", "TestDevicesOutsideTheAllowListDoNotOpen"}
 	shardB = []string{"TestCPUQuotaVisibleInUsage", "TestPidsLimitForkFails", "TestPodsHaveAPidsLimitByDefault",
 		"TestPauseResume", "TestStopEscalatesToKill", "TestSandboxContainersAndTeardown", "TestManyLayersOverlay", "TestManyLayersThroughLinks",
 		"TestOverlayDeleteLeavesLowerIntact", "TestExecExitCodeAndStreams", "TestContainerCaps",

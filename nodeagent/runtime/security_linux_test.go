@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/skiff-sh/skiff/nodeagent/runtime/cgroups"
 	"golang.org/x/sys/unix"
@@ -290,5 +291,64 @@ echo new > /etc/upper-file`)
 	}
 	if b, _ := os.ReadFile(filepath.Join(upper, "etc", "upper-file")); string(b) != "new\n" {
 		t.Errorf("upper-file = %q", b)
+	}
+}
+
+// TestDevicesOutsideTheAllowListDoNotOpen: a container keeps CAP_MKNOD
+// (Docker's default set) and makes nodes of any device, but only those of
+// the allow-list open — the v1 devices controller or v2's eBPF program
+// refuses the others with EPERM, for an exec'd process too. Dropping
+// MKNOD refuses the mknod itself.
+func TestDevicesOutsideTheAllowListDoNotOpen(t *testing.T) {
+	r := newTestRuntime(t)
+	layer := busyboxRootfs(t)
+	if cg, err := r.cgroup("."); err != nil || !cg.RestrictsDevices() {
+		t.Fatalf("no device allow-list on this kernel (%v)", err)
+	}
+	script := `mknod /tmp/mem c 1 1 && mknod /tmp/loop b 7 0 && mknod /tmp/null c 1 3 && echo "mknod: made"
+for n in null mem loop; do { true <"/tmp/$n"; } 2>/dev/null && echo "$n: opened" || echo "$n: $({ true <"/tmp/$n"; } 2>&1)"; done
+echo ready; sleep 1000`
+	answers := func(out string) map[string]string {
+		m := map[string]string{}
+		for _, line := range strings.Split(out, "\n") {
+			if k, v, ok := strings.Cut(line, ": "); ok {
+				m[k] = v
+			}
+		}
+		return m
+	}
+	ctx := bgCtx(t)
+	if _, err := r.Create(ctx, shSpec("devices", []string{layer}, script)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(ctx, "devices"); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, r, "devices", "ready")
+	st, _ := r.State("devices")
+	out := logText(t, st.LogPath)
+	got := answers(out)
+	if got["mknod"] != "made" || got["null"] != "opened" {
+		t.Errorf("mknod and /dev/null's number should work:\n%s", out)
+	}
+	for _, n := range []string{"mem", "loop"} {
+		if !strings.Contains(got[n], "Operation not permitted") {
+			t.Errorf("%s opened or failed otherwise than EPERM:\n%s", n, out)
+		}
+	}
+	// An exec joins the container's cgroup, and its program.
+	var stdout strings.Builder
+	code, err := r.Exec(ctx, "devices", ExecSpec{Command: []string{"/bin/sh", "-c", `{ true </tmp/mem; } 2>&1 || echo "exit $?"`}, Stdout: &stdout, Stderr: &stdout})
+	if err != nil || !strings.Contains(stdout.String(), "Operation not permitted") {
+		t.Errorf("exec opening /tmp/mem: code %d, %v: %q", code, err, stdout.String())
+	}
+	if err := r.Stop(ctx, "devices", 0, 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+
+	spec := shSpec("nomknod", []string{layer}, `mknod /tmp/mem c 1 1 2>&1 || echo "mknod: refused"`)
+	spec.Security.CapDrop = []string{"MKNOD"}
+	if _, out := run(t, r, spec); !strings.Contains(out, "Operation not permitted") || !strings.Contains(out, "mknod: refused") {
+		t.Errorf("mknod without CAP_MKNOD:\n%s", out)
 	}
 }
