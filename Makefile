@@ -7,8 +7,11 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.0
 # Debian packages the tests use: protoc, a static busybox for test images,
 # runc/crun/conmon for the runtime benchmark, dig, iproute2; nft and openssl
-# for the traps of test-hermetic; Chromium for the dashboard's browser test.
+# for the traps of test-hermetic; Chromium for the dashboard's browser test;
+# QEMU for the VM tier (e2e/vm), without its recommends (firmware, audio,
+# display libraries: the guests boot a kernel directly on a serial console).
 APT_PACKAGES := protobuf-compiler busybox-static iproute2 bind9-dnsutils runc crun conmon nftables openssl chromium
+APT_PACKAGES_NO_RECOMMENDS := qemu-system-x86
 
 .PHONY: help build run test test-go test-hermetic fuzz lint proto proto-check deps tools promtool bench clean
 
@@ -38,10 +41,13 @@ run: deps build
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then \
-		echo "installing:$$missing"; \
+	bare=""; for p in $(APT_PACKAGES_NO_RECOMMENDS); do dpkg -s $$p >/dev/null 2>&1 || bare="$$bare $$p"; done; \
+	if [ -n "$$missing$$bare" ]; then \
+		echo "installing:$$missing$$bare"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+		$$SUDO apt-get update -qq || exit 1; \
+		if [ -n "$$missing" ]; then DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing || exit 1; fi; \
+		if [ -n "$$bare" ]; then DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$bare || exit 1; fi; \
 	fi
 
 # promtool checks every component's /metrics in the e2e tests. It is taken

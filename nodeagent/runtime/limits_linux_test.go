@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/skiff-sh/skiff/nodeagent/runtime/cgroups"
 )
 
 func TestMemoryLimitOOMKilled(t *testing.T) {
@@ -33,12 +35,22 @@ func TestCPUQuotaVisibleInUsage(t *testing.T) {
 	if _, err := r.Create(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
-	cgdir := filepath.Join("/sys/fs/cgroup/cpu", r.cfg.Cgroups.Parent, "cpu")
-	if b, _ := os.ReadFile(filepath.Join(cgdir, "cpu.cfs_quota_us")); strings.TrimSpace(string(b)) != "20000" {
-		t.Errorf("cpu.cfs_quota_us = %q", b)
+	cg, err := r.cgroup("cpu")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if b, _ := os.ReadFile(filepath.Join(cgdir, "cpu.shares")); strings.TrimSpace(string(b)) != "512" {
-		t.Errorf("cpu.shares = %q", b)
+	// The same limits under each interface's names: v2 writes cpu.max
+	// and converts the shares to a weight (runc's mapping).
+	cgdir := cg.Path("cpu")
+	quotaFile, quota, shareFile, share := "cpu.cfs_quota_us", "20000", "cpu.shares", "512"
+	if r.cfg.CgroupMode == cgroups.ModeV2 {
+		quotaFile, quota, shareFile, share = "cpu.max", "20000 100000", "cpu.weight", "20"
+	}
+	if b, err := os.ReadFile(filepath.Join(cgdir, quotaFile)); strings.TrimSpace(string(b)) != quota {
+		t.Errorf("%s = %q (%v), want %s", quotaFile, b, err, quota)
+	}
+	if b, err := os.ReadFile(filepath.Join(cgdir, shareFile)); strings.TrimSpace(string(b)) != share {
+		t.Errorf("%s = %q (%v), want %s", shareFile, b, err, share)
 	}
 	if err := r.Start(ctx, "cpu"); err != nil {
 		t.Fatal(err)
@@ -70,8 +82,13 @@ func TestCPUQuotaVisibleInUsage(t *testing.T) {
 	if err := r.UpdateResources("cpu", Resources{CPUQuotaUs: 50000}); err != nil {
 		t.Fatal(err)
 	}
-	if b, _ := os.ReadFile(filepath.Join(cgdir, "cpu.cfs_quota_us")); strings.TrimSpace(string(b)) != "50000" {
-		t.Errorf("updated cpu.cfs_quota_us = %q", b)
+	if r.cfg.CgroupMode == cgroups.ModeV2 {
+		quota = "50000 100000"
+	} else {
+		quota = "50000"
+	}
+	if b, err := os.ReadFile(filepath.Join(cgdir, quotaFile)); strings.TrimSpace(string(b)) != quota {
+		t.Errorf("updated %s = %q (%v), want %s", quotaFile, b, err, quota)
 	}
 	if err := r.Stop(ctx, "cpu", 0, 300*time.Millisecond); err != nil {
 		t.Fatal(err)
@@ -211,7 +228,8 @@ func TestStopAndRemoveOfCreatedContainer(t *testing.T) {
 	}
 }
 
-// cpuStat reads a v1 cpu cgroup's bandwidth counters: the periods it had
+// cpuStat reads a cpu cgroup's bandwidth counters (the same keys in v1
+// and v2): the periods it had
 // runnable tasks in, and how many of them it was throttled in.
 func cpuStat(t *testing.T, dir string) (periods, throttled uint64) {
 	t.Helper()

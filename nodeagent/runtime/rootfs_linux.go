@@ -3,7 +3,9 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -34,8 +36,58 @@ func overlayOptions(layers []string, upper, work string) (string, error) {
 
 // mountOverlay mounts the layers at target. mount(2) options must fit in
 // one page, which a deep image overflows; then the new mount API adds the
-// layers one by one ("lowerdir+", Linux 6.8+).
+// layers one by one ("lowerdir+", Linux 6.8+), and older kernels (Debian
+// 12's 6.1 fills one page with "lowerdir+" too, and refuses with EINVAL)
+// get the layers through short symlinks.
 func mountOverlay(layers []string, upper, work, target string) error {
+	err := mountOverlayLong(layers, upper, work, target)
+	if errors.Is(err, errNoLowerdirPlus) {
+		return mountOverlayLinked(layers, upper, work, target)
+	}
+	return err
+}
+
+var errNoLowerdirPlus = errors.New("runtime: this kernel's overlayfs has no lowerdir+ (Linux 6.8+)")
+
+// mountOverlayLinked names each layer by a short symlink (0, 1, …) in a
+// directory beside the work directory, made the working directory for
+// the mount(2) call: overlayfs resolves relative lowerdirs from there and
+// follows the links, so any depth overlayfs stacks fits in one page.
+func mountOverlayLinked(layers []string, upper, work, target string) error {
+	links := filepath.Join(filepath.Dir(work), "lowers")
+	if err := os.RemoveAll(links); err != nil {
+		return fmt.Errorf("runtime: overlay layer links: %w", err)
+	}
+	if err := os.Mkdir(links, 0o700); err != nil {
+		return fmt.Errorf("runtime: overlay layer links: %w", err)
+	}
+	names := make([]string, len(layers))
+	for i, l := range layers {
+		names[i] = strconv.Itoa(i)
+		if err := os.Symlink(l, filepath.Join(links, names[i])); err != nil {
+			return fmt.Errorf("runtime: overlay layer links: %w", err)
+		}
+	}
+	opts, err := overlayOptions(names, upper, work)
+	if err != nil {
+		return err
+	}
+	cwd, err := unix.Open(".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("runtime: open the working directory: %w", err)
+	}
+	defer unix.Close(cwd)
+	if err := unix.Chdir(links); err != nil {
+		return fmt.Errorf("runtime: chdir %s: %w", links, err)
+	}
+	defer unix.Fchdir(cwd)
+	if err := unix.Mount("overlay", target, "overlay", 0, opts); err != nil {
+		return fmt.Errorf("runtime: mount overlay (%d layers linked from %s): %w", len(layers), links, err)
+	}
+	return nil
+}
+
+func mountOverlayLong(layers []string, upper, work, target string) error {
 	opts, err := overlayOptions(layers, upper, work)
 	if err != nil {
 		return err
@@ -59,6 +111,12 @@ func mountOverlay(layers []string, upper, work, target string) error {
 	}
 	for _, l := range layers {
 		if err := set("lowerdir+", l); err != nil {
+			// Before 6.8 overlayfs parses no keys itself: the kernel's
+			// legacy parser takes any key into one page of options and
+			// refuses with EINVAL once that page is full.
+			if errors.Is(err, unix.EINVAL) {
+				return errNoLowerdirPlus
+			}
 			return err
 		}
 	}

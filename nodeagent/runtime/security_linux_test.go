@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/skiff-sh/skiff/nodeagent/runtime/cgroups"
 	"golang.org/x/sys/unix"
 )
 
@@ -79,9 +81,10 @@ func escapeProbes(t *testing.T, r *Runtime, blockDev string) []escapeProbe {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// With a device cgroup (v1) the container keeps CAP_MKNOD, as in
-	// Docker, and the cgroup refuses to open the node; without one (v2:
-	// skiff loads no device eBPF program) CAP_MKNOD is dropped.
+	// With a device allow-list (v1's devices controller, v2's eBPF
+	// program) the container keeps CAP_MKNOD, as in Docker, and the
+	// cgroup refuses to open the node; without one (a kernel that loads
+	// no cgroup device program) CAP_MKNOD is dropped.
 	mknod, open := "allowed", "EPERM"
 	mknodWhy, openWhy := "mknod is allowed with a device cgroup", "the device cgroup refuses block devices"
 	if !cg.RestrictsDevices() {
@@ -153,6 +156,12 @@ func TestEscapeAttemptsFail(t *testing.T) {
 	r := newTestRuntime(t)
 	layer := busyboxRootfs(t)
 	probes := escapeProbes(t, r, hostBlockDevice(t))
+	// Every cgroup v2 kernel a distribution ships loads device programs
+	// (CONFIG_CGROUP_BPF): there the container keeps MKNOD and the
+	// program refuses the open, as with v1 (the VM tier runs this).
+	if cg, err := r.cgroup("."); err != nil || r.cfg.CgroupMode == cgroups.ModeV2 && !cg.RestrictsDevices() {
+		t.Errorf("cgroup v2 without its device program (%v): containers run with MKNOD dropped instead", err)
+	}
 	var script strings.Builder
 	script.WriteString("sleep 1000 & target=$!\n")
 	for _, p := range probes {
@@ -203,7 +212,7 @@ grep Seccomp: /proc/self/status
 		}
 	}
 	// Docker's set minus NET_RAW: 0xa80425fb &^ (1<<13); without a device
-	// cgroup MKNOD (1<<27) goes too.
+	// allow-list MKNOD (1<<27) goes too.
 	caps := "00000000a80405fb"
 	if cg, err := r.cgroup("."); err == nil && !cg.RestrictsDevices() {
 		caps = "00000000a00405fb"
@@ -282,5 +291,64 @@ echo new > /etc/upper-file`)
 	}
 	if b, _ := os.ReadFile(filepath.Join(upper, "etc", "upper-file")); string(b) != "new\n" {
 		t.Errorf("upper-file = %q", b)
+	}
+}
+
+// TestDevicesOutsideTheAllowListDoNotOpen: a container keeps CAP_MKNOD
+// (Docker's default set) and makes nodes of any device, but only those of
+// the allow-list open — the v1 devices controller or v2's eBPF program
+// refuses the others with EPERM, for an exec'd process too. Dropping
+// MKNOD refuses the mknod itself.
+func TestDevicesOutsideTheAllowListDoNotOpen(t *testing.T) {
+	r := newTestRuntime(t)
+	layer := busyboxRootfs(t)
+	if cg, err := r.cgroup("."); err != nil || !cg.RestrictsDevices() {
+		t.Fatalf("no device allow-list on this kernel (%v)", err)
+	}
+	script := `mknod /tmp/mem c 1 1 && mknod /tmp/loop b 7 0 && mknod /tmp/null c 1 3 && echo "mknod: made"
+for n in null mem loop; do { true <"/tmp/$n"; } 2>/dev/null && echo "$n: opened" || echo "$n: $({ true <"/tmp/$n"; } 2>&1)"; done
+echo ready; sleep 1000`
+	answers := func(out string) map[string]string {
+		m := map[string]string{}
+		for _, line := range strings.Split(out, "\n") {
+			if k, v, ok := strings.Cut(line, ": "); ok {
+				m[k] = v
+			}
+		}
+		return m
+	}
+	ctx := bgCtx(t)
+	if _, err := r.Create(ctx, shSpec("devices", []string{layer}, script)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(ctx, "devices"); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, r, "devices", "ready")
+	st, _ := r.State("devices")
+	out := logText(t, st.LogPath)
+	got := answers(out)
+	if got["mknod"] != "made" || got["null"] != "opened" {
+		t.Errorf("mknod and /dev/null's number should work:\n%s", out)
+	}
+	for _, n := range []string{"mem", "loop"} {
+		if !strings.Contains(got[n], "Operation not permitted") {
+			t.Errorf("%s opened or failed otherwise than EPERM:\n%s", n, out)
+		}
+	}
+	// An exec joins the container's cgroup, and its program.
+	var stdout strings.Builder
+	code, err := r.Exec(ctx, "devices", ExecSpec{Command: []string{"/bin/sh", "-c", `{ true </tmp/mem; } 2>&1 || echo "exit $?"`}, Stdout: &stdout, Stderr: &stdout})
+	if err != nil || !strings.Contains(stdout.String(), "Operation not permitted") {
+		t.Errorf("exec opening /tmp/mem: code %d, %v: %q", code, err, stdout.String())
+	}
+	if err := r.Stop(ctx, "devices", 0, 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+
+	spec := shSpec("nomknod", []string{layer}, `mknod /tmp/mem c 1 1 2>&1 || echo "mknod: refused"`)
+	spec.Security.CapDrop = []string{"MKNOD"}
+	if _, out := run(t, r, spec); !strings.Contains(out, "Operation not permitted") || !strings.Contains(out, "mknod: refused") {
+		t.Errorf("mknod without CAP_MKNOD:\n%s", out)
 	}
 }

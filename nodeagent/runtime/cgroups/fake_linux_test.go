@@ -100,7 +100,7 @@ func TestV2FakeTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Create(Resources{CPUShares: 1024, CPUQuotaUs: 50000, MemoryLimit: 64 << 20, PidsLimit: 100, RestrictDevices: true}); err != nil {
+	if err := m.Create(Resources{CPUShares: 1024, CPUQuotaUs: 50000, MemoryLimit: 64 << 20, PidsLimit: 100}); err != nil {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(root, "skiff", "pod-a", "c1")
@@ -117,8 +117,13 @@ func TestV2FakeTree(t *testing.T) {
 			t.Errorf("%s = %q, want %q", file, got, want)
 		}
 	}
+	// A plain directory takes no eBPF program: asked to restrict
+	// devices there, Set says so.
 	if m.RestrictsDevices() {
-		t.Error("v2 claims to restrict devices")
+		t.Error("v2 on a fake tree claims to restrict devices")
+	}
+	if err := m.Set(Resources{RestrictDevices: true}); err == nil || !strings.Contains(err.Error(), "cannot restrict devices") {
+		t.Errorf("restricting devices on a fake tree: %v", err)
 	}
 	v := victim(t)
 	if err := m.Apply(v.Process.Pid); err != nil {

@@ -131,22 +131,12 @@ func (m *v1) Set(r Resources) error {
 			return err
 		}
 		for _, rule := range defaultDeviceRules() {
-			if err := writeFile(m.Path("devices"), "devices.allow", rule); err != nil {
+			if err := writeFile(m.Path("devices"), "devices.allow", rule.v1()); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
-}
-
-// defaultDeviceRules is runc's default device allow-list: mknod of
-// anything, access only to the harmless character devices.
-func defaultDeviceRules() []string {
-	return []string{
-		"c *:* m", "b *:* m",
-		"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", // null zero full random urandom
-		"c 5:0 rwm", "c 5:2 rwm", "c 136:* rwm", // tty ptmx pts
-	}
 }
 
 func (m *v1) RestrictsDevices() bool { return m.mounted("devices") }

@@ -128,12 +128,21 @@ func (m *v2) Set(r Resources) error {
 			return err
 		}
 	}
+	if r.RestrictDevices {
+		if !m.RestrictsDevices() {
+			return fmt.Errorf("cgroups: %s cannot restrict devices: this kernel loads no cgroup device programs", m.dir)
+		}
+		if err := attachDeviceProgram(m.dir, defaultDeviceRules()); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
-// RestrictsDevices is false: v2 controls devices with an eBPF program,
-// which skiff does not load; RestrictDevices is ignored here.
-func (m *v2) RestrictsDevices() bool { return false }
+// RestrictsDevices: v2 has no devices controller; the allow-list is an
+// eBPF program attached to the cgroup (as runc and crun do), which needs a
+// kernel with CONFIG_CGROUP_BPF and a real cgroup2 mount.
+func (m *v2) RestrictsDevices() bool { return !isFakeDir(m.root) && deviceProgramsWork() }
 
 func (m *v2) Apply(pid int) error {
 	return writeFile(m.dir, "cgroup.procs", strconv.Itoa(pid))
