@@ -13,7 +13,7 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.0
 APT_PACKAGES := protobuf-compiler busybox-static iproute2 bind9-dnsutils runc crun conmon nftables openssl chromium
 APT_PACKAGES_NO_RECOMMENDS := qemu-system-x86
 
-.PHONY: help build run test test-go test-hermetic fuzz lint proto proto-check deps tools promtool bench clean
+.PHONY: help build run test test-go test-hermetic fuzz vm-kernel lint proto proto-check deps tools promtool bench clean
 
 help:
 	@echo "make run    build and start a single-node cluster (needs root)"
@@ -50,6 +50,11 @@ deps:
 		if [ -n "$$bare" ]; then DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$bare || exit 1; fi; \
 	fi
 
+# The VM tier's guest kernel (Debian's cloud kernel, from apt) is fetched
+# here into .cache/vm, so the tests find it on disk and reach no mirror.
+vm-kernel:
+	@$(GO) run ./e2e/vm/guest/fetchkernel $(CURDIR)/.cache/vm
+
 # promtool checks every component's /metrics in the e2e tests. It is taken
 # out of Debian's prometheus package without installing it, so no Prometheus
 # service starts on the test machine (tests leave the host's ports alone).
@@ -84,7 +89,7 @@ lint:
 # The fuzz targets run for a fixed wall time, so they share it with the
 # hermetic run instead of adding to it; their output follows the
 # hermetic run's.
-test: deps promtool proto-check lint test-go
+test: deps promtool vm-kernel proto-check lint test-go
 	@mkdir -p .cache; $(MAKE) --no-print-directory fuzz >.cache/fuzz.log 2>&1 & fuzz=$$!; \
 	$(MAKE) --no-print-directory test-hermetic; hermetic=$$?; \
 	wait $$fuzz; fuzzed=$$?; cat .cache/fuzz.log; \
