@@ -21,6 +21,7 @@ const (
 	ReasonVolumeInUse        Reason = "VolumeInUse"
 	// Pod-level reasons: they hold for every node at once.
 	ReasonVolumeNotFound Reason = "VolumeNotFound"
+	ReasonUnboundClaim   Reason = "UnboundPersistentVolumeClaim"
 	ReasonInvalidRequest Reason = "InvalidRequest"
 	ReasonNoNodes        Reason = "NoNodes"
 )
@@ -57,6 +58,8 @@ func (f Failure) String() string {
 		return "node(s) had a ReadWriteOnce volume in use on another node"
 	case ReasonVolumeNotFound:
 		return fmt.Sprintf("volume %q not found", f.Detail)
+	case ReasonUnboundClaim:
+		return "pod has unbound immediate PersistentVolumeClaims"
 	case ReasonInvalidRequest:
 		return "invalid resource request: " + f.Detail
 	case ReasonNoNodes:
