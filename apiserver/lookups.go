@@ -18,6 +18,16 @@ func (s *Server) GetVolume(ctx context.Context, namespace, name string) (*skiffv
 	return obj.(*skiffv1.Volume), nil
 }
 
+// GetPersistentVolume reads a stored PersistentVolume, for the authorizer.
+func (s *Server) GetPersistentVolume(ctx context.Context, name string) (*skiffv1.PersistentVolume, error) {
+	info, _ := skiffv1.Info(skiffv1.Kind_KIND_PERSISTENT_VOLUME)
+	obj, err := s.store.Get(ctx, skiffv1.Kind_KIND_PERSISTENT_VOLUME, "", name)
+	if err != nil {
+		return nil, toStatus(err, ref{info: info, name: name})
+	}
+	return obj.(*skiffv1.PersistentVolume), nil
+}
+
 // NodePods lists the stored pods of a namespace bound to node, for the
 // authorizer.
 func (s *Server) NodePods(ctx context.Context, node, namespace string) ([]*skiffv1.Pod, error) {
@@ -47,5 +57,5 @@ func (s *Server) StoredNodePods(ctx context.Context, node, namespace string) ([]
 // objects of s. The gRPC options that hold it come from
 // Config.ServerOptions, which is given the server once it exists.
 func NewAuthorizer(s *Server) *auth.Authorizer {
-	return &auth.Authorizer{Pods: s.GetPod, Volumes: s.GetVolume, NodePods: s.NodePods, StoredNodePods: s.StoredNodePods}
+	return &auth.Authorizer{Pods: s.GetPod, Volumes: s.GetVolume, PersistentVolumes: s.GetPersistentVolume, NodePods: s.NodePods, StoredNodePods: s.StoredNodePods}
 }

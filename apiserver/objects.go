@@ -130,6 +130,10 @@ func initialStatus(obj skiffv1.Resource) {
 		if o.GetSpec().GetNodeName() != "" {
 			o.Status.Conditions = []*skiffv1.Condition{scheduledCondition()}
 		}
+	case *skiffv1.Volume:
+		o.Status = &skiffv1.VolumeStatus{Phase: skiffv1.VolumePending}
+	case *skiffv1.PersistentVolume:
+		o.Status = &skiffv1.PersistentVolumeStatus{Phase: skiffv1.VolumePending}
 	default:
 		clearField(obj, "status")
 	}

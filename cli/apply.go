@@ -163,6 +163,16 @@ func mergeForUpdate(want, cur skiffv1.Resource) skiffv1.Resource {
 		if cl := cur.(*skiffv1.Volume).GetSpec().GetLocal(); v.GetSpec().GetLocal() != nil && v.Spec.Local.NodeName == "" {
 			v.Spec.Local.NodeName = cl.GetNodeName()
 		}
+		// So is the PersistentVolume a claim was bound to: the binder's.
+		if n := cur.(*skiffv1.Volume).GetSpec().GetVolumeName(); v.GetSpec() != nil && v.Spec.VolumeName == "" {
+			v.Spec.VolumeName = n
+		}
+	case *skiffv1.PersistentVolume:
+		// And the claim a PersistentVolume is bound to, as kubectl apply
+		// leaves claimRef to the binder when the manifest has none.
+		if v.GetSpec() != nil && v.Spec.ClaimRef == nil {
+			v.Spec.ClaimRef = cur.(*skiffv1.PersistentVolume).GetSpec().GetClaimRef()
+		}
 	case *skiffv1.ReplicaSet:
 		// The autoscaler owns replicas of a set it scales when the manifest
 		// leaves them out.

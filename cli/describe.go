@@ -210,6 +210,8 @@ func (d *describer) describe(obj skiffv1.Resource) {
 		d.service(o)
 	case *skiffv1.Volume:
 		d.volume(o)
+	case *skiffv1.PersistentVolume:
+		d.persistentVolume(o)
 	case *skiffv1.ReplicaSet:
 		d.replicaSet(o)
 	case *skiffv1.Deployment:

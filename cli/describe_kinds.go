@@ -296,15 +296,69 @@ func (d *describer) endpointSlices(ep *skiffv1.Endpoints) {
 }
 
 func (d *describer) volume(v *skiffv1.Volume) {
-	spec := v.GetSpec()
-	d.kv(0, "Access Mode", orDefault(spec.GetAccessMode(), "ReadWriteOnce"))
-	d.kv(0, "Capacity", orNone(spec.GetCapacity()))
-	d.kv(0, "Source", volumeSource(v))
-	if spec.GetLocal() != nil {
-		d.kv(0, "Node", orDefault(spec.GetLocal().GetNodeName(), "<not yet pinned: the first pod using it decides>"))
+	spec, st := v.GetSpec(), v.GetStatus()
+	d.kv(0, "StorageClass", storageClass(spec.StorageClassName))
+	d.kv(0, "Status", orDefault(st.GetPhase(), skiffv1.VolumePending))
+	if spec.GetLocal() != nil || spec.GetHostPath() != nil || spec.GetNfs() != nil {
+		d.kv(0, "Source", volumeSource(v))
+		if spec.GetLocal() != nil {
+			d.kv(0, "Node", orDefault(spec.GetLocal().GetNodeName(), "<not yet pinned: the first pod using it decides>"))
+		}
+	} else {
+		d.kv(0, "Volume", orDefault(spec.GetVolumeName(), "<not bound yet>"))
 	}
-	d.kv(0, "Status", orNone(v.GetStatus().GetPhase()))
-	d.kv(0, "Used By", orNone(strings.Join(v.GetStatus().GetUsedBy(), ", ")))
+	d.kv(0, "Requested", orNone(spec.GetCapacity()))
+	d.kv(0, "Capacity", orNone(st.GetCapacity()))
+	d.kv(0, "Access Modes", accessMode(orDefault(spec.GetAccessMode(), "ReadWriteOnce")))
+	d.kv(0, "VolumeMode", "Filesystem")
+	d.kv(0, "Used By", orNone(strings.Join(st.GetUsedBy(), ", ")))
+}
+
+func (d *describer) persistentVolume(pv *skiffv1.PersistentVolume) {
+	spec, st := pv.GetSpec(), pv.GetStatus()
+	d.kv(0, "StorageClass", spec.GetStorageClassName())
+	d.kv(0, "Status", orNone(st.GetPhase()))
+	claim := ""
+	if ref := spec.GetClaimRef(); ref != nil {
+		claim = ref.GetNamespace() + "/" + ref.GetName()
+	}
+	d.kv(0, "Claim", claim)
+	d.kv(0, "Reclaim Policy", spec.GetPersistentVolumeReclaimPolicy())
+	var modes []string
+	for _, m := range spec.GetAccessModes() {
+		modes = append(modes, accessMode(m))
+	}
+	d.kv(0, "Access Modes", strings.Join(modes, ","))
+	d.kv(0, "VolumeMode", spec.GetVolumeMode())
+	d.kv(0, "Capacity", spec.GetCapacity()["storage"])
+	if sel := spec.GetNodeAffinity().GetRequired(); sel != nil {
+		d.head(0, "Node Affinity")
+		d.head(1, "Required Terms")
+		for _, t := range sel.GetNodeSelectorTerms() {
+			var reqs []string
+			for _, r := range t.GetMatchExpressions() {
+				reqs = append(reqs, fmt.Sprintf("%s %s [%s]", r.GetKey(), r.GetOperator(), strings.Join(r.GetValues(), ", ")))
+			}
+			for _, r := range t.GetMatchFields() {
+				reqs = append(reqs, fmt.Sprintf("%s %s [%s]", r.GetKey(), r.GetOperator(), strings.Join(r.GetValues(), ", ")))
+			}
+			d.kv(2, "Term", strings.Join(reqs, " and "))
+		}
+	} else {
+		d.kv(0, "Node Affinity", "<none>")
+	}
+	if st.GetMessage() != "" {
+		d.kv(0, "Message", st.GetMessage())
+	}
+	d.head(0, "Source")
+	switch {
+	case spec.GetHostPath() != nil:
+		d.kv(1, "Type", "HostPath (bare host directory volume)")
+		d.kv(1, "Path", spec.GetHostPath().GetPath())
+	case spec.GetLocal() != nil:
+		d.kv(1, "Type", "LocalVolume (a persistent volume backed by local storage on a node)")
+		d.kv(1, "Path", spec.GetLocal().GetPath())
+	}
 }
 
 func (d *describer) replicaSet(rs *skiffv1.ReplicaSet) {

@@ -17,6 +17,8 @@ func TestDescribeGolden(t *testing.T) {
 		{"describe_service", "describe svc web"},
 		{"describe_endpoints", "describe ep many"},
 		{"describe_volume", "describe vol data"},
+		{"describe_claim", "describe pvc logs"},
+		{"describe_pv", "describe pv disk-1"},
 		{"describe_replicaset", "describe rs web"},
 		{"describe_autoscaler", "describe as web"},
 		{"describe_namespace", "describe ns team"},

@@ -186,6 +186,34 @@ func fixture(t *testing.T, r *runner) {
 		v.Status = &skiffv1.VolumeStatus{Phase: "Available"}
 		return nil
 	}))
+	manual := "manual"
+	must(c.Volumes().Create(ctx, &skiffv1.Volume{Metadata: meta("default", "logs", nil), Spec: &skiffv1.VolumeSpec{
+		AccessMode: "ReadWriteOnce", Capacity: "3Gi", StorageClassName: &manual, VolumeName: "archive",
+	}}))
+	must(c.Volumes().ModifyStatus(ctx, "default", "logs", func(v *skiffv1.Volume) error {
+		v.Status = &skiffv1.VolumeStatus{Phase: "Bound", Capacity: "10Gi", AccessMode: "ReadWriteOnce"}
+		return nil
+	}))
+	must(c.PersistentVolumes().Create(ctx, &skiffv1.PersistentVolume{Metadata: meta("", "archive", nil), Spec: &skiffv1.PersistentVolumeSpec{
+		Capacity: map[string]string{"storage": "10Gi"}, AccessModes: []string{"ReadWriteOnce"}, StorageClassName: "manual",
+		HostPath: &skiffv1.HostPathSource{Path: "/srv/archive"},
+		ClaimRef: &skiffv1.ObjectReference{Namespace: "default", Name: "logs"},
+	}}))
+	must(c.PersistentVolumes().ModifyStatus(ctx, "", "archive", func(v *skiffv1.PersistentVolume) error {
+		v.Status = &skiffv1.PersistentVolumeStatus{Phase: "Bound"}
+		return nil
+	}))
+	must(c.PersistentVolumes().Create(ctx, &skiffv1.PersistentVolume{Metadata: meta("", "disk-1", nil), Spec: &skiffv1.PersistentVolumeSpec{
+		Capacity: map[string]string{"storage": "100Gi"}, AccessModes: []string{"ReadWriteOnce", "ReadWriteMany"},
+		PersistentVolumeReclaimPolicy: "Delete", Local: &skiffv1.LocalPersistentVolumeSource{Path: "/mnt/disks/1"},
+		NodeAffinity: &skiffv1.VolumeNodeAffinity{Required: &skiffv1.NodeSelector{NodeSelectorTerms: []*skiffv1.NodeSelectorTerm{{
+			MatchExpressions: []*skiffv1.NodeSelectorRequirement{{Key: "kubernetes.io/hostname", Operator: "In", Values: []string{"node1"}}},
+		}}}},
+	}}))
+	must(c.PersistentVolumes().ModifyStatus(ctx, "", "disk-1", func(v *skiffv1.PersistentVolume) error {
+		v.Status = &skiffv1.PersistentVolumeStatus{Phase: "Available"}
+		return nil
+	}))
 
 	must(c.ReplicaSets().Create(ctx, &skiffv1.ReplicaSet{Metadata: meta("default", "web", nil), Spec: &skiffv1.ReplicaSetSpec{
 		Replicas: i32(3),

@@ -102,6 +102,25 @@ spec:
   accessModes: [ReadWriteOnce]
   hostPath: {path: /mnt/data}
   storageClassName: manual
+  claimRef: {apiVersion: v1, namespace: default, name: pinned}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: scratch
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: pinned
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+  storageClassName: ""
+  volumeName: archive
 `
 
 // TestApplyKubernetesManifests applies Kubernetes manifests unchanged, sees
@@ -111,7 +130,8 @@ func TestApplyKubernetesManifests(t *testing.T) {
 	r := newRunner(t)
 	f := writeFile(t, "app.yaml", kubeManifests)
 	want := "volume/data created\nreplicaset/frontend created\nservice/frontend created\nautoscaler/frontend created\n" +
-		"autoscaler/frontend-mem created\nautoscaler/frontend-v1 created\nvolume/archive created\n"
+		"autoscaler/frontend-mem created\nautoscaler/frontend-v1 created\npersistentvolume/archive created\n" +
+		"volume/scratch created\nvolume/pinned created\n"
 	if got := r.ok("apply", "-f", f); got != want {
 		t.Fatalf("apply:\n%s", got)
 	}
@@ -124,8 +144,17 @@ func TestApplyKubernetesManifests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := vol.GetSpec(); s.GetAccessMode() != "ReadWriteMany" || s.GetCapacity() != "1Gi" || s.GetLocal() == nil || s.GetStorageClassName() != "manual" {
+	// A claim of a class is bound to a PersistentVolume: no source.
+	if s := vol.GetSpec(); s.GetAccessMode() != "ReadWriteMany" || s.GetCapacity() != "1Gi" || s.GetLocal() != nil || s.GetStorageClassName() != "manual" {
 		t.Errorf("the claim is stored as %v", s)
+	}
+	// One of no class is local storage, as the default class's.
+	if v, err := r.srv.Client.Volumes().Get(ctx, "default", "scratch"); err != nil || v.GetSpec().GetLocal() == nil || v.GetSpec().StorageClassName != nil {
+		t.Errorf("a claim of no class is stored as %v (%v)", v.GetSpec(), err)
+	}
+	// storageClassName: "" is kept apart from no class, with its volumeName.
+	if v, err := r.srv.Client.Volumes().Get(ctx, "default", "pinned"); err != nil || v.GetSpec().GetLocal() != nil || v.GetSpec().StorageClassName == nil || v.GetSpec().GetVolumeName() != "archive" {
+		t.Errorf("a claim of class \"\" is stored as %v (%v)", v.GetSpec(), err)
 	}
 	rs, err := r.srv.Client.ReplicaSets().Get(ctx, "default", "frontend")
 	if err != nil {
@@ -149,7 +178,9 @@ func TestApplyKubernetesManifests(t *testing.T) {
 		{"autoscaler", "frontend", "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\n"},
 		{"autoscaler", "frontend-mem", "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\n"},
 		{"autoscaler", "frontend-v1", "apiVersion: autoscaling/v1\nkind: HorizontalPodAutoscaler\n"},
-		{"volume", "archive", "apiVersion: v1\nkind: PersistentVolume\n"},
+		{"pv", "archive", "apiVersion: v1\nkind: PersistentVolume\n"},
+		{"pvc", "scratch", "apiVersion: v1\nkind: PersistentVolumeClaim\n"},
+		{"pvc", "pinned", "apiVersion: v1\nkind: PersistentVolumeClaim\n"},
 	} {
 		out := r.ok("get", c.kind, c.name, "-o", "yaml")
 		if !strings.HasPrefix(out, c.head) {
@@ -175,12 +206,18 @@ func TestApplyKubernetesManifests(t *testing.T) {
 		mem.GetSpec().GetBehavior().GetScaleDown().GetStabilizationWindowSeconds() != 60 || mem.GetSpec().TargetCpuUtilizationPercent != nil {
 		t.Errorf("the memory HPA is stored as %v", mem.GetSpec())
 	}
-	pv, err := r.srv.Client.Volumes().Get(ctx, "default", "archive")
+	pv, err := r.srv.Client.PersistentVolumes().Get(ctx, "", "archive")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := pv.GetSpec(); s.GetHostPath().GetPath() != "/mnt/data" || s.GetCapacity() != "10Gi" || s.GetLocal() != nil {
+	if s := pv.GetSpec(); s.GetHostPath().GetPath() != "/mnt/data" || s.GetCapacity()["storage"] != "10Gi" || s.GetStorageClassName() != "manual" || s.GetClaimRef().GetName() != "pinned" {
 		t.Errorf("the PersistentVolume is stored as %v", s)
+	}
+	if out := r.ok("get", "pvc", "pinned", "-o", "yaml"); !strings.Contains(out, "storageClassName: \"\"") || !strings.Contains(out, "volumeName: archive") {
+		t.Errorf("the claim of class \"\" prints as:\n%s", out)
+	}
+	if out := r.ok("get", "pv", "archive", "-o", "yaml"); !strings.Contains(out, "apiVersion: v1\n    kind: PersistentVolumeClaim\n    name: pinned") {
+		t.Errorf("the PersistentVolume's claimRef prints as:\n%s", out)
 	}
 	out = r.ok("get", "autoscaler", "frontend", "-o", "yaml")
 	if !strings.Contains(out, "averageUtilization: 50") || !strings.Contains(out, "kind: ReplicaSet") {

@@ -83,7 +83,9 @@ func tableFor(k skiffv1.Kind, opts tableOpts) table {
 	case skiffv1.Kind_KIND_ENDPOINTS:
 		return table{[]string{"NAME", "ENDPOINTS", "AGE"}, nil, endpointsRow}
 	case skiffv1.Kind_KIND_VOLUME:
-		return table{[]string{"NAME", "ACCESS", "CAPACITY", "NODE", "STATUS", "AGE"}, []string{"SOURCE", "USED-BY"}, volumeRow}
+		return table{[]string{"NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS MODES", "STORAGECLASS", "AGE"}, []string{"VOLUMEMODE", "NODE"}, volumeRow}
+	case skiffv1.Kind_KIND_PERSISTENT_VOLUME:
+		return table{[]string{"NAME", "CAPACITY", "ACCESS MODES", "RECLAIM POLICY", "STATUS", "CLAIM", "STORAGECLASS", "AGE"}, []string{"VOLUMEMODE", "SOURCE"}, persistentVolumeRow}
 	case skiffv1.Kind_KIND_REPLICA_SET:
 		return table{[]string{"NAME", "DESIRED", "CURRENT", "READY", "AGE"}, []string{"CONTAINERS", "IMAGES", "SELECTOR"}, replicaSetRow}
 	case skiffv1.Kind_KIND_DEPLOYMENT:
@@ -232,19 +234,81 @@ func targetPort(p *skiffv1.ServicePort) string {
 	return fmt.Sprint(p.GetPort())
 }
 
+// volumeRow prints a Volume as kubectl prints a claim. VOLUME is the
+// PersistentVolume a claim is bound to, or the Volume's own source;
+// CAPACITY and ACCESS MODES are what it got once bound.
 func volumeRow(o skiffv1.Resource, now time.Time) ([]string, []string) {
 	v := o.(*skiffv1.Volume)
+	s, st := v.GetSpec(), v.GetStatus()
+	volume, capacity, mode := s.GetVolumeName(), st.GetCapacity(), st.GetAccessMode()
+	switch {
+	case s.GetLocal() != nil || s.GetHostPath() != nil || s.GetNfs() != nil:
+		// Its own storage: what it has is what it asked for.
+		volume, capacity, mode = volumeSource(v), s.GetCapacity(), orDefault(s.GetAccessMode(), "ReadWriteOnce")
+	case st.GetPhase() != skiffv1.VolumeBound:
+		capacity, mode = "", ""
+	}
+	modes := ""
+	if mode != "" {
+		modes = accessMode(mode)
+	}
 	return []string{
 			v.GetMetadata().GetName(),
-			accessMode(v.GetSpec().GetAccessMode()),
-			orNone(v.GetSpec().GetCapacity()),
-			orNone(v.GetSpec().GetLocal().GetNodeName()),
-			orNone(v.GetStatus().GetPhase()),
+			orDefault(st.GetPhase(), skiffv1.VolumePending),
+			volume,
+			capacity,
+			modes,
+			storageClass(s.StorageClassName),
 			age(v.GetMetadata().GetCreationTimestamp(), now),
 		}, []string{
-			volumeSource(v),
-			orNone(strings.Join(v.GetStatus().GetUsedBy(), ",")),
+			"Filesystem",
+			orNone(s.GetLocal().GetNodeName()),
 		}
+}
+
+// storageClass prints a claim's class: "<unset>" when it names none, as
+// kubectl does, "" for the empty class.
+func storageClass(c *string) string {
+	if c == nil {
+		return "<unset>"
+	}
+	return *c
+}
+
+func persistentVolumeRow(o skiffv1.Resource, now time.Time) ([]string, []string) {
+	pv := o.(*skiffv1.PersistentVolume)
+	s := pv.GetSpec()
+	var modes []string
+	for _, m := range s.GetAccessModes() {
+		modes = append(modes, accessMode(m))
+	}
+	claim := ""
+	if ref := s.GetClaimRef(); ref != nil {
+		claim = ref.GetNamespace() + "/" + ref.GetName()
+	}
+	return []string{
+			pv.GetMetadata().GetName(),
+			s.GetCapacity()["storage"],
+			strings.Join(modes, ","),
+			s.GetPersistentVolumeReclaimPolicy(),
+			pv.GetStatus().GetPhase(),
+			claim,
+			s.GetStorageClassName(),
+			age(pv.GetMetadata().GetCreationTimestamp(), now),
+		}, []string{
+			s.GetVolumeMode(),
+			persistentVolumeSource(pv),
+		}
+}
+
+func persistentVolumeSource(pv *skiffv1.PersistentVolume) string {
+	switch s := pv.GetSpec(); {
+	case s.GetHostPath() != nil:
+		return "hostPath:" + s.GetHostPath().GetPath()
+	case s.GetLocal() != nil:
+		return "local:" + s.GetLocal().GetPath()
+	}
+	return "<none>"
 }
 
 // accessMode abbreviates as kubectl does for volumes.

@@ -107,6 +107,11 @@ func (c *Client) StatefulSets() Resource[*skiffv1.StatefulSet] {
 	return For[*skiffv1.StatefulSet](c)
 }
 
+// PersistentVolumes are cluster-scoped: pass "" as the namespace.
+func (c *Client) PersistentVolumes() Resource[*skiffv1.PersistentVolume] {
+	return For[*skiffv1.PersistentVolume](c)
+}
+
 // Bind assigns a pending pod to a node (compare-and-swap on the pod when
 // resourceVersion is set).
 func (c *Client) Bind(ctx context.Context, namespace, name, node, uid, resourceVersion string) (*skiffv1.Pod, error) {

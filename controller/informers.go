@@ -11,7 +11,8 @@ import (
 )
 
 // informers are the caches the controllers share: one list+watch per kind.
-// Volumes are watched only for the garbage collector.
+// Volumes are watched for the garbage collector, the StatefulSet
+// controller and the volume binder.
 type informers struct {
 	pods        *client.Informer[*skiffv1.Pod]
 	rss         *client.Informer[*skiffv1.ReplicaSet]
@@ -25,6 +26,7 @@ type informers struct {
 	cronJobs    *client.Informer[*skiffv1.CronJob]
 	daemonSets  *client.Informer[*skiffv1.DaemonSet]
 	statefuls   *client.Informer[*skiffv1.StatefulSet]
+	pvs         *client.Informer[*skiffv1.PersistentVolume]
 }
 
 func newInformers(c *client.Client, log *slog.Logger) *informers {
@@ -42,6 +44,7 @@ func newInformers(c *client.Client, log *slog.Logger) *informers {
 		cronJobs:    client.NewInformer(c.CronJobs(), all, log),
 		daemonSets:  client.NewInformer(c.DaemonSets(), all, log),
 		statefuls:   client.NewInformer(c.StatefulSets(), all, log),
+		pvs:         client.NewInformer(c.PersistentVolumes(), all, log),
 	}
 	inf.pods.AddIndex(indexNamespace, byNamespace[*skiffv1.Pod])
 	inf.pods.AddIndex(indexNode, byNode)
@@ -74,6 +77,7 @@ func (inf *informers) start(ctx context.Context, g *errgroup.Group) {
 	g.Go(func() error { return inf.cronJobs.Run(ctx) })
 	g.Go(func() error { return inf.daemonSets.Run(ctx) })
 	g.Go(func() error { return inf.statefuls.Run(ctx) })
+	g.Go(func() error { return inf.pvs.Run(ctx) })
 }
 
 // waitForSync blocks until every informer has its first list, or ctx ends.
@@ -81,5 +85,5 @@ func (inf *informers) waitForSync(ctx context.Context) bool {
 	return inf.pods.WaitForSync(ctx) && inf.rss.WaitForSync(ctx) && inf.nodes.WaitForSync(ctx) &&
 		inf.autoscalers.WaitForSync(ctx) && inf.services.WaitForSync(ctx) && inf.volumes.WaitForSync(ctx) &&
 		inf.deployments.WaitForSync(ctx) && inf.endpoints.WaitForSync(ctx) &&
-		inf.jobs.WaitForSync(ctx) && inf.cronJobs.WaitForSync(ctx) && inf.daemonSets.WaitForSync(ctx) && inf.statefuls.WaitForSync(ctx)
+		inf.jobs.WaitForSync(ctx) && inf.cronJobs.WaitForSync(ctx) && inf.daemonSets.WaitForSync(ctx) && inf.statefuls.WaitForSync(ctx) && inf.pvs.WaitForSync(ctx)
 }

@@ -44,6 +44,7 @@ func (mg *Manager) Run(ctx context.Context) error {
 	cj := newCronJobs(cfg, inf, mg.m, rec)
 	dsc := newDaemonSets(cfg, inf, mg.m, rec)
 	ssc := newStatefulSets(cfg, inf, mg.m, rec)
+	pvb := newVolumeBinder(cfg, inf, mg.m, rec)
 
 	g, ctx := errgroup.WithContext(ctx)
 	inf.start(ctx, g)
@@ -51,7 +52,7 @@ func (mg *Manager) Run(ctx context.Context) error {
 		return g.Wait()
 	}
 	mg.log.Info("controllers started", "workers", cfg.Workers)
-	for _, r := range []*reconciler{rs.r, gc.r, nl.r, as.r, dp.r, ep.r, jc.r, cj.r, dsc.r, ssc.r} {
+	for _, r := range []*reconciler{rs.r, gc.r, nl.r, as.r, dp.r, ep.r, jc.r, cj.r, dsc.r, ssc.r, pvb.r} {
 		g.Go(func() error { r.run(ctx); return nil })
 	}
 	g.Go(func() error { nl.monitor(ctx); return nil })

@@ -21,9 +21,11 @@ const (
 	nameEndpoints     = "endpoints"
 	nameDaemonSet     = "daemonset"
 	nameStatefulSet   = "statefulset"
+	// The PersistentVolume binder.
+	namePersistentVolume = "persistentvolume"
 )
 
-var reconcilerNames = []string{nameReplicaSet, nameGarbage, nameNodeLifecycle, nameAutoscaler, nameDeployment, nameEndpoints, nameJob, nameCronJob, nameDaemonSet, nameStatefulSet}
+var reconcilerNames = []string{nameReplicaSet, nameGarbage, nameNodeLifecycle, nameAutoscaler, nameDeployment, nameEndpoints, nameJob, nameCronJob, nameDaemonSet, nameStatefulSet, namePersistentVolume}
 
 type metrics struct {
 	duration *prometheus.HistogramVec

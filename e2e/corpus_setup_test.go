@@ -86,20 +86,41 @@ stringData:
 func setupCorpusFile(t *testing.T, c *upCluster, ns, file string) {
 	t.Helper()
 	setup := corpusSetup[file]
-	for _, f := range setup.files {
+	parsedFiles := make([][]map[string]any, len(setup.files))
+	var claims []string
+	for i, f := range setup.files {
 		data, err := os.ReadFile(filepath.Join(corpusDir, f))
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Into the file's namespace, whichever the setup file names.
-		var objs []string
 		for _, raw := range splitYAML(data) {
 			obj := map[string]any{}
 			if err := yaml.Unmarshal(raw, &obj); err != nil || len(obj) == 0 {
 				continue
 			}
+			parsedFiles[i] = append(parsedFiles[i], obj)
+			if obj["kind"] == "PersistentVolumeClaim" {
+				md, _ := obj["metadata"].(map[string]any)
+				name, _ := md["name"].(string)
+				claims = append(claims, name)
+			}
+		}
+	}
+	for i, f := range setup.files {
+		parsed := parsedFiles[i]
+		// Into the file's namespace, whichever the setup file names.
+		var objs []string
+		for _, obj := range parsed {
 			if md, ok := obj["metadata"].(map[string]any); ok {
 				delete(md, "namespace")
+			}
+			// The documentation's reader has one namespace, so the claim
+			// beside a PersistentVolume gets it. Here every file has its
+			// own and a PersistentVolume is cluster-wide: it is reserved
+			// for the claim of this file's namespace (claimRef), or a
+			// claim of the same class in another file's could take it.
+			if spec, ok := obj["spec"].(map[string]any); ok && obj["kind"] == "PersistentVolume" && spec["claimRef"] == nil && len(claims) == 1 {
+				spec["claimRef"] = map[string]any{"namespace": ns, "name": claims[0]}
 			}
 			b, err := yaml.Marshal(obj)
 			if err != nil {

@@ -410,8 +410,8 @@ func (c *upCluster) readyEndpoints(ns, name string) error {
 }
 
 // cleanupCorpusBatch deletes a batch's namespaces (and with them what ran
-// there, PersistentVolumes included: skiff's are namespaced) and the
-// namespaces its files made.
+// there; a PersistentVolume, cluster-wide, stays Released once its claim
+// goes) and the namespaces its files made.
 func cleanupCorpusBatch(t *testing.T, c *upCluster, namespaces, batch []string, files map[string][]*corpusDoc) {
 	t.Helper()
 	for _, f := range batch {

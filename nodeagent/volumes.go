@@ -90,7 +90,7 @@ func (a *Agent) volumeSource(ctx context.Context, pod *skiffv1.Pod, v *skiffv1.P
 		if err != nil {
 			return "", fmt.Errorf("volume object %s/%s: %w", pod.Metadata.Namespace, v.Volume.Name, err)
 		}
-		return a.persistentVolumeDir(vol)
+		return a.persistentVolumeDir(ctx, vol)
 	}
 	return "", fmt.Errorf("no source")
 }
@@ -98,7 +98,7 @@ func (a *Agent) volumeSource(ctx context.Context, pod *skiffv1.Pod, v *skiffv1.P
 // persistentVolumeDir is where a Volume object's data lives on this node.
 // Local volumes are directories under the agent's data dir named by the
 // Volume's UID, so a new Volume of the same name starts empty.
-func (a *Agent) persistentVolumeDir(vol *skiffv1.Volume) (string, error) {
+func (a *Agent) persistentVolumeDir(ctx context.Context, vol *skiffv1.Volume) (string, error) {
 	s := vol.GetSpec()
 	switch {
 	case s.GetLocal() != nil:
@@ -112,7 +112,44 @@ func (a *Agent) persistentVolumeDir(vol *skiffv1.Volume) (string, error) {
 	case s.GetNfs() != nil:
 		return "", fmt.Errorf("nfs volumes need NFS support in the kernel, which this node lacks")
 	}
-	return "", fmt.Errorf("volume %s has no source", vol.Metadata.Name)
+	return a.claimedVolumeDir(ctx, vol)
+}
+
+// claimedVolumeDir is the directory of the PersistentVolume a claim is
+// bound to. Both sides must name each other: a claim naming a volume
+// bound elsewhere is not bound.
+func (a *Agent) claimedVolumeDir(ctx context.Context, claim *skiffv1.Volume) (string, error) {
+	m := claim.GetMetadata()
+	name := claim.GetSpec().GetVolumeName()
+	if name == "" {
+		return "", fmt.Errorf("claim %s/%s is not bound to a PersistentVolume yet", m.GetNamespace(), m.GetName())
+	}
+	pv, err := a.cfg.Client.PersistentVolumes().Get(ctx, "", name)
+	if err != nil {
+		return "", fmt.Errorf("PersistentVolume %s of claim %s/%s: %w", name, m.GetNamespace(), m.GetName(), err)
+	}
+	ref := pv.GetSpec().GetClaimRef()
+	if ref.GetUid() != m.GetUid() || ref.GetName() != m.GetName() || ref.GetNamespace() != m.GetNamespace() {
+		return "", fmt.Errorf("PersistentVolume %s is not bound to claim %s/%s", name, m.GetNamespace(), m.GetName())
+	}
+	switch s := pv.GetSpec(); {
+	case s.GetHostPath() != nil:
+		// As a hostPath with no type in Kubernetes: a missing directory is
+		// made (the runtime would make it for the bind mount).
+		return s.HostPath.Path, os.MkdirAll(s.HostPath.Path, 0o755)
+	case s.GetLocal() != nil:
+		// A local volume is a disk or directory the admin prepared: it
+		// must be there, as Kubernetes' local volumes.
+		st, err := os.Stat(s.Local.Path)
+		if err != nil {
+			return "", fmt.Errorf("local PersistentVolume %s: %w", name, err)
+		}
+		if !st.IsDir() {
+			return "", fmt.Errorf("local PersistentVolume %s: %s is not a directory", name, s.Local.Path)
+		}
+		return s.Local.Path, nil
+	}
+	return "", fmt.Errorf("PersistentVolume %s has no source", name)
 }
 
 func (a *Agent) localVolumeDir(vol *skiffv1.Volume) string {

@@ -190,10 +190,14 @@ func (c *cache) nodeOf(key string) (node string, assumed, ok bool) {
 type cacheCluster struct {
 	c       *cache
 	volumes func(key string) (*skiffv1.Volume, bool)
+	pvs     func(name string) (*skiffv1.PersistentVolume, bool)
 }
 
 func (cc cacheCluster) Volume(key string) (*skiffv1.Volume, bool) { return cc.volumes(key) }
 func (cc cacheCluster) VolumeNodes(key string) []string           { return cc.c.volumeNodesLocked(key) }
+func (cc cacheCluster) PersistentVolume(name string) (*skiffv1.PersistentVolume, bool) {
+	return cc.pvs(name)
+}
 
 // isAssumed reports whether the pod with this key and UID is assumed.
 func (c *cache) isAssumed(key, uid string) bool {

@@ -1,10 +1,16 @@
 package scheduler
 
-import "fmt"
+import (
+	"fmt"
+
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
 
 // volumeFilter honours the Volume objects a pod uses: a local volume pins
 // its pods to the node that holds it, and a ReadWriteOnce volume already in
-// use on one node keeps its other pods on that node.
+// use on one node keeps its other pods on that node. A claim (a Volume
+// without a source) must be bound to a PersistentVolume first, and that
+// volume's node affinity holds, as Kubernetes' VolumeBinding plugin has it.
 type volumeFilter struct{}
 
 func (volumeFilter) Name() string { return "Volumes" }
@@ -13,10 +19,21 @@ func (volumeFilter) Name() string { return "Volumes" }
 // the per-node check is a string compare.
 func (volumeFilter) PreFilter(p *PodInfo, c Cluster) *Status {
 	p.Pins = p.Pins[:0]
+	p.VolumeAffinities = p.VolumeAffinities[:0]
 	for _, key := range p.Volumes {
 		v, ok := c.Volume(key)
 		if !ok {
 			return Reject(ReasonVolumeNotFound, key[len(p.Pod.GetMetadata().GetNamespace())+1:])
+		}
+		if s := v.GetSpec(); s.GetLocal() == nil && s.GetHostPath() == nil && s.GetNfs() == nil {
+			pv, ok := c.PersistentVolume(s.GetVolumeName())
+			ref := pv.GetSpec().GetClaimRef()
+			if s.GetVolumeName() == "" || !ok || ref.GetUid() != v.GetMetadata().GetUid() || ref.GetName() != v.GetMetadata().GetName() {
+				return Reject(ReasonUnboundClaim, "")
+			}
+			if sel := pv.GetSpec().GetNodeAffinity().GetRequired(); sel != nil {
+				p.VolumeAffinities = append(p.VolumeAffinities, sel)
+			}
 		}
 		if local := v.GetSpec().GetLocal(); local != nil && local.GetNodeName() != "" {
 			p.Pins = append(p.Pins, VolumePin{Node: local.GetNodeName(), Reason: ReasonVolumeNodeConflict, Volume: v.GetMetadata().GetName()})
@@ -35,6 +52,12 @@ func (volumeFilter) PreFilter(p *PodInfo, c Cluster) *Status {
 }
 
 func (volumeFilter) Filter(p *PodInfo, n *NodeInfo) *Status {
+	for _, sel := range p.VolumeAffinities {
+		a := &skiffv1.Affinity{NodeAffinity: &skiffv1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: sel}}
+		if !a.MatchesNode(n.Node) {
+			return Reject(ReasonVolumeNodeConflict, "")
+		}
+	}
 	for _, pin := range p.Pins {
 		if pin.Node != n.Name {
 			return Reject(pin.Reason, "")

@@ -35,6 +35,11 @@ func (r *run) addHandlers() {
 		OnAdd:    func(*skiffv1.Volume) { r.queue.moveAll() },
 		OnUpdate: func(old, v *skiffv1.Volume) { r.queue.moveAll() },
 	})
+	// So may a PersistentVolume bound to a pod's claim.
+	r.pvs.AddHandler(client.Handler[*skiffv1.PersistentVolume]{
+		OnAdd:    func(*skiffv1.PersistentVolume) { r.queue.moveAll() },
+		OnUpdate: func(_, _ *skiffv1.PersistentVolume) { r.queue.moveAll() },
+	})
 }
 
 func (r *run) podChanged(p *skiffv1.Pod) {

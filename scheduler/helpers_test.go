@@ -128,6 +128,12 @@ func nodeWith(n *skiffv1.Node, pods ...*skiffv1.Pod) *NodeInfo {
 type fakeCluster struct {
 	volumes map[string]*skiffv1.Volume
 	inUse   map[string][]string
+	pvs     map[string]*skiffv1.PersistentVolume
+}
+
+func (f fakeCluster) PersistentVolume(name string) (*skiffv1.PersistentVolume, bool) {
+	pv, ok := f.pvs[name]
+	return pv, ok
 }
 
 func (f fakeCluster) Volume(key string) (*skiffv1.Volume, bool) {

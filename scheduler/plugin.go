@@ -40,4 +40,6 @@ type Cluster interface {
 	Volume(key string) (*skiffv1.Volume, bool)
 	// VolumeNodes lists the nodes where bound or assumed pods use the volume.
 	VolumeNodes(key string) []string
+	// PersistentVolume returns the PersistentVolume with this name.
+	PersistentVolume(name string) (*skiffv1.PersistentVolume, bool)
 }

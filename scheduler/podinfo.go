@@ -57,6 +57,9 @@ type PodInfo struct {
 	// Pins are the nodes its volumes tie it to, filled each cycle by the
 	// volume pre-filter.
 	Pins []VolumePin
+	// VolumeAffinities are the node affinities of the PersistentVolumes
+	// its claims are bound to (local volumes): a node must satisfy each.
+	VolumeAffinities []*skiffv1.NodeSelector
 
 	hash uint64
 }

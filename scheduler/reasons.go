@@ -25,6 +25,7 @@ const (
 	// pod until it is back (or the claim is deleted).
 	ReasonVolumeNodeMissing  Reason = "VolumeNodeMissing"
 	ReasonVolumeNodeNotReady Reason = "VolumeNodeNotReady"
+	ReasonUnboundClaim       Reason = "UnboundPersistentVolumeClaim"
 	ReasonInvalidRequest     Reason = "InvalidRequest"
 	ReasonNoNodes            Reason = "NoNodes"
 )
@@ -65,6 +66,8 @@ func (f Failure) String() string {
 		return f.Detail + ", which is not in the cluster: the pod waits for that node to join again, or for the claim to be deleted"
 	case ReasonVolumeNodeNotReady:
 		return f.Detail + ", which is not ready: the pod waits for that node, or for the claim to be deleted"
+	case ReasonUnboundClaim:
+		return "pod has unbound immediate PersistentVolumeClaims"
 	case ReasonInvalidRequest:
 		return "invalid resource request: " + f.Detail
 	case ReasonNoNodes:

@@ -56,6 +56,7 @@ type run struct {
 	pods    *client.Informer[*skiffv1.Pod]
 	nodes   *client.Informer[*skiffv1.Node]
 	volumes *client.Informer[*skiffv1.Volume]
+	pvs     *client.Informer[*skiffv1.PersistentVolume]
 	cluster cacheCluster
 
 	binds    chan struct{} // semaphore of Bind calls in flight
@@ -77,6 +78,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		pods:      client.NewInformer(c.Pods(), client.ListOptions{}, s.log),
 		nodes:     client.NewInformer(c.Nodes(), client.ListOptions{}, s.log),
 		volumes:   client.NewInformer(c.Volumes(), client.ListOptions{}, s.log),
+		pvs:       client.NewInformer(c.PersistentVolumes(), client.ListOptions{}, s.log),
 		binds:     make(chan struct{}, s.cfg.BindParallelism),
 		reports:   make(chan struct{}, 8),
 		reported:  map[string]string{},
@@ -84,17 +86,18 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	r.queue.onLen = func(n int) { s.metrics.pending.Set(float64(n)) }
 	// A scheduler that stopped (or lost leadership) holds no pending pods.
 	defer s.metrics.pending.Set(0)
-	r.cluster = cacheCluster{c: r.cache, volumes: r.volumes.Get}
+	r.cluster = cacheCluster{c: r.cache, volumes: r.volumes.Get, pvs: r.pvs.Get}
 	r.addHandlers()
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return r.pods.Run(gctx) })
 	g.Go(func() error { return r.nodes.Run(gctx) })
 	g.Go(func() error { return r.volumes.Run(gctx) })
+	g.Go(func() error { return r.pvs.Run(gctx) })
 	g.Go(func() error {
 		// Deciding before every cache is loaded would overcommit nodes whose
 		// pods are not known yet.
-		for _, sync := range []<-chan struct{}{r.nodes.Synced(), r.pods.Synced(), r.volumes.Synced()} {
+		for _, sync := range []<-chan struct{}{r.nodes.Synced(), r.pods.Synced(), r.volumes.Synced(), r.pvs.Synced()} {
 			select {
 			case <-sync:
 			case <-gctx.Done():

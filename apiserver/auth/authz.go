@@ -18,15 +18,21 @@ type PodLookup func(ctx context.Context, namespace, name string) (*skiffv1.Pod, 
 // VolumeLookup reads a stored Volume, like PodLookup.
 type VolumeLookup func(ctx context.Context, namespace, name string) (*skiffv1.Volume, error)
 
+// PersistentVolumeLookup reads a stored PersistentVolume, like PodLookup.
+type PersistentVolumeLookup func(ctx context.Context, name string) (*skiffv1.PersistentVolume, error)
+
 // NodePodsLookup lists the stored pods of a namespace bound to a node.
 type NodePodsLookup func(ctx context.Context, node, namespace string) ([]*skiffv1.Pod, error)
 
 // Authorizer applies the rules. The lookups are required for node
 // identities: what a node may touch depends on the stored pods bound to it.
 type Authorizer struct {
-	Pods     PodLookup
-	Volumes  VolumeLookup
-	NodePods NodePodsLookup
+	Pods    PodLookup
+	Volumes VolumeLookup
+	// PersistentVolumes lets a node read the PersistentVolume a claim its
+	// pods use is bound to.
+	PersistentVolumes PersistentVolumeLookup
+	NodePods          NodePodsLookup
 	// StoredNodePods, when set, is asked when NodePods (an index that may
 	// lag a just-bound pod) finds no pod that uses an object.
 	StoredNodePods NodePodsLookup

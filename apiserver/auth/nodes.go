@@ -33,6 +33,8 @@ func (a *Authorizer) authorizeNode(ctx context.Context, id pki.Identity, node, m
 			return a.requireBoundHere(ctx, id, node, method, t)
 		case skiffv1.Kind_KIND_VOLUME:
 			return a.requireVolumeUsedHere(ctx, id, node, method, t)
+		case skiffv1.Kind_KIND_PERSISTENT_VOLUME:
+			return a.requirePersistentVolumeUsedHere(ctx, id, node, method, t)
 		case skiffv1.Kind_KIND_CONFIG_MAP, skiffv1.Kind_KIND_SECRET:
 			return a.requireConfigUsedHere(ctx, id, node, method, t)
 		}
@@ -183,6 +185,36 @@ func (a *Authorizer) requireVolumeUsedHere(ctx context.Context, id pki.Identity,
 	return a.requireUsedByNodePod(ctx, id, node, method, t, func(p *skiffv1.Pod) bool {
 		for _, v := range p.GetSpec().GetVolumes() {
 			if v.GetVolume().GetName() == t.Name {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// requirePersistentVolumeUsedHere allows reading a PersistentVolume bound
+// to a claim that a pod bound to node uses: both sides of the binding must
+// name each other, so a claim cannot point a node at another's volume.
+func (a *Authorizer) requirePersistentVolumeUsedHere(ctx context.Context, id pki.Identity, node, method string, t Target) error {
+	if a.PersistentVolumes == nil || a.Volumes == nil || a.NodePods == nil {
+		return status.Error(codes.Internal, "auth: no volume lookups configured for node authorization")
+	}
+	pv, err := a.PersistentVolumes(ctx, t.Name)
+	if err := lookupError(pv == nil, err, id, t); err != nil {
+		return err
+	}
+	ref := pv.GetSpec().GetClaimRef()
+	if ref.GetName() == "" {
+		return deny(id, method, t, "it is bound to no claim")
+	}
+	claim, err := a.Volumes(ctx, ref.GetNamespace(), ref.GetName())
+	if err != nil || claim == nil || claim.GetSpec().GetVolumeName() != t.Name || (ref.GetUid() != "" && ref.GetUid() != claim.GetMetadata().GetUid()) {
+		return deny(id, method, t, "its claim is not bound to it")
+	}
+	ct := Target{Kind: skiffv1.Kind_KIND_VOLUME, Namespace: ref.GetNamespace(), Name: ref.GetName()}
+	return a.requireUsedByNodePod(ctx, id, node, method, ct, func(p *skiffv1.Pod) bool {
+		for _, v := range p.GetSpec().GetVolumes() {
+			if v.GetVolume().GetName() == ct.Name {
 				return true
 			}
 		}

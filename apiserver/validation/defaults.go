@@ -62,9 +62,14 @@ func Default(obj skiffv1.Resource) {
 		if o.Spec.AccessMode == "" {
 			o.Spec.AccessMode = "ReadWriteOnce"
 		}
-		if o.Spec.Local == nil && o.Spec.HostPath == nil && o.Spec.Nfs == nil {
+		// No source, no class and no PersistentVolume asked for: local
+		// storage, as if the default class provisioned it. Any other
+		// Volume without a source is a claim the binder binds.
+		if o.Spec.Local == nil && o.Spec.HostPath == nil && o.Spec.Nfs == nil && o.Spec.StorageClassName == nil && o.Spec.VolumeName == "" {
 			o.Spec.Local = &skiffv1.LocalVolumeSource{}
 		}
+	case *skiffv1.PersistentVolume:
+		defaultPersistentVolume(o)
 	case *skiffv1.Autoscaler:
 		if o.Spec == nil {
 			o.Spec = &skiffv1.AutoscalerSpec{}

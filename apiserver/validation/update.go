@@ -34,6 +34,19 @@ func ValidateUpdate(old, obj skiffv1.Resource) error {
 		if pn := prev.GetSpec().GetLocal().GetNodeName(); pn != "" && pn != o.GetSpec().GetLocal().GetNodeName() {
 			e.add("spec.local.nodeName", "cannot change once the volume holds data on node %q", pn)
 		}
+		if prev.GetSpec().GetStorageClassName() != o.GetSpec().GetStorageClassName() {
+			e.add("spec.storageClassName", "cannot change")
+		}
+		// As Kubernetes: volumeName is set once (by the binder, or by the
+		// user to ask for a PersistentVolume), then fixed.
+		if pv := prev.GetSpec().GetVolumeName(); pv != "" && pv != o.GetSpec().GetVolumeName() {
+			e.add("spec.volumeName", "cannot change once bound to %q", pv)
+		}
+		if isClaim(prev.GetSpec()) != isClaim(o.GetSpec()) {
+			e.add("spec", "a Volume cannot gain or lose its source (local, hostPath, nfs)")
+		}
+	case *skiffv1.PersistentVolume:
+		validatePersistentVolumeUpdate(e, old.(*skiffv1.PersistentVolume), o)
 	case *skiffv1.ConfigMap:
 		prev := old.(*skiffv1.ConfigMap)
 		same := equalStrings(prev.Data, o.Data) && equalBytes(prev.BinaryData, o.BinaryData)
@@ -103,4 +116,9 @@ func equalBytes(a, b map[string][]byte) bool {
 		}
 	}
 	return true
+}
+
+// isClaim reports whether a Volume has no source of its own.
+func isClaim(s *skiffv1.VolumeSpec) bool {
+	return s.GetLocal() == nil && s.GetHostPath() == nil && s.GetNfs() == nil
 }

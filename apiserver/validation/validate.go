@@ -63,6 +63,8 @@ func Validate(obj skiffv1.Resource) error {
 		validateDaemonSet(e, o.GetSpec())
 	case *skiffv1.StatefulSet:
 		validateStatefulSet(e, o.GetSpec())
+	case *skiffv1.PersistentVolume:
+		validatePersistentVolume(e, o.GetSpec())
 	case *skiffv1.Event:
 		if o.GetInvolvedObject().GetName() == "" {
 			e.add("involvedObject.name", "required")
@@ -455,8 +457,17 @@ func validateVolume(e *errs, s *skiffv1.VolumeSpec) {
 			e.add("spec.nfs.path", "%q must be an absolute path", s.Nfs.Path)
 		}
 	}
-	if sources != 1 {
-		e.add("spec", "exactly one of local, hostPath or nfs must be set")
+	if sources > 1 {
+		e.add("spec", "at most one of local, hostPath or nfs may be set (none makes the Volume a claim bound to a PersistentVolume)")
+	}
+	if c := s.GetStorageClassName(); c != "" {
+		checkSubdomain(e, "spec.storageClassName", c)
+	}
+	if n := s.GetVolumeName(); n != "" {
+		checkSubdomain(e, "spec.volumeName", n)
+		if sources > 0 {
+			e.add("spec.volumeName", "only a claim (a Volume without local, hostPath or nfs) is bound to a PersistentVolume")
+		}
 	}
 }
 

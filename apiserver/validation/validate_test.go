@@ -112,7 +112,7 @@ func TestOtherKinds(t *testing.T) {
 		{"service headless NodePort", &skiffv1.Service{Metadata: &skiffv1.ObjectMeta{Name: "s", Namespace: "d"}, Spec: &skiffv1.ServiceSpec{Type: "NodePort", ClusterIp: "None"}}, "a NodePort service needs a ClusterIP"},
 		{"service headless", &skiffv1.Service{Metadata: &skiffv1.ObjectMeta{Name: "s", Namespace: "d"}, Spec: &skiffv1.ServiceSpec{ClusterIp: "None"}}, ""},
 		{"applied as something else", &skiffv1.Service{Metadata: &skiffv1.ObjectMeta{Name: "s", Namespace: "d", AppliedAs: &skiffv1.TypeMeta{ApiVersion: "apps/v1", Kind: "ReplicaSet"}}}, "metadata.appliedAs"},
-		{"volume two sources", &skiffv1.Volume{Metadata: &skiffv1.ObjectMeta{Name: "v", Namespace: "d"}, Spec: &skiffv1.VolumeSpec{Local: &skiffv1.LocalVolumeSource{}, HostPath: &skiffv1.HostPathSource{Path: "/x"}}}, "spec: exactly one of"},
+		{"volume two sources", &skiffv1.Volume{Metadata: &skiffv1.ObjectMeta{Name: "v", Namespace: "d"}, Spec: &skiffv1.VolumeSpec{Local: &skiffv1.LocalVolumeSource{}, HostPath: &skiffv1.HostPathSource{Path: "/x"}}}, "spec: at most one of"},
 		{"volume access mode", &skiffv1.Volume{Metadata: &skiffv1.ObjectMeta{Name: "v", Namespace: "d"}, Spec: &skiffv1.VolumeSpec{AccessMode: "ReadOnlyMany"}}, `spec.accessMode: "ReadOnlyMany"`},
 		{"event without reason", &skiffv1.Event{Metadata: &skiffv1.ObjectMeta{Name: "e", Namespace: "d"}, InvolvedObject: &skiffv1.ObjectReference{Name: "x"}}, "reason: required"},
 	}

@@ -12,6 +12,9 @@ type noVolumes struct{}
 
 func (noVolumes) Volume(string) (*skiffv1.Volume, bool) { return nil, false }
 func (noVolumes) VolumeNodes(string) []string           { return nil }
+func (noVolumes) PersistentVolume(string) (*skiffv1.PersistentVolume, bool) {
+	return nil, false
+}
 
 // BenchmarkDecision5000Nodes times one scheduling decision (filter, score,
 // pick) over 5,000 nodes that already hold two pods each, in memory.

@@ -325,8 +325,11 @@ func storageQuantity(m map[string]any, path string) (any, error) {
 // local volume the same way, in spec.local.nodeName.
 const selectedNode = "volume.kubernetes.io/selected-node"
 
-// claimToSkiff makes a claim a skiff Volume of the same name: local
-// storage on the node of its first pod, ReadWriteMany allowed.
+// claimToSkiff makes a claim a skiff Volume of the same name. A claim
+// that names a storage class (even "") or a volume is bound to a
+// PersistentVolume by the binder; one that names neither is local storage
+// on the node of its first pod (ReadWriteMany allowed), as if skiff's
+// default class provisioned it.
 func claimToSkiff(o map[string]any) error {
 	spec := child(o, "spec")
 	out, err := volumeSpecFrom(spec)
@@ -344,22 +347,28 @@ func claimToSkiff(o map[string]any) error {
 		return err
 	}
 	setIf(out, "capacity", size)
-	setIf(out, "storageClassName", spec["storageClassName"])
-	local := map[string]any{}
-	if ann := child(child(o, "metadata"), "annotations"); ann[selectedNode] != nil {
-		local["nodeName"] = ann[selectedNode]
-		delete(ann, selectedNode)
+	class, hasClass := spec["storageClassName"]
+	if hasClass && class != nil {
+		out["storageClassName"] = class
 	}
-	out["local"] = local
+	setIf(out, "volumeName", spec["volumeName"])
+	if _, named := out["volumeName"]; !named && (!hasClass || class == nil) {
+		local := map[string]any{}
+		if ann := child(child(o, "metadata"), "annotations"); ann[selectedNode] != nil {
+			local["nodeName"] = ann[selectedNode]
+			delete(ann, selectedNode)
+		}
+		out["local"] = local
+	}
 	for k := range spec {
 		switch k {
-		case "accessModes", "resources", "storageClassName":
+		case "accessModes", "resources", "storageClassName", "volumeName":
 		case "volumeMode":
 			if err := filesystemOnly(spec[k]); err != nil {
 				return err
 			}
 		default:
-			return unknownField(k, "spec", []string{"accessModes", "resources", "storageClassName", "volumeMode"})
+			return unknownField(k, "spec", []string{"accessModes", "resources", "storageClassName", "volumeMode", "volumeName"})
 		}
 	}
 	o["spec"] = out
@@ -372,7 +381,10 @@ func claimFromSkiff(o map[string]any) {
 	if c, ok := spec["capacity"]; ok {
 		out["resources"] = map[string]any{"requests": map[string]any{"storage": c}}
 	}
-	setIf(out, "storageClassName", spec["storageClassName"])
+	if c, ok := spec["storageClassName"]; ok {
+		out["storageClassName"] = c
+	}
+	setIf(out, "volumeName", spec["volumeName"])
 	out["volumeMode"] = "Filesystem"
 	if n, _ := child(spec, "local")["nodeName"].(string); n != "" {
 		meta := child(o, "metadata")
@@ -382,64 +394,46 @@ func claimFromSkiff(o map[string]any) {
 	}
 	o["spec"] = out
 	if st, ok := o["status"].(map[string]any); ok {
-		phase := "Pending"
-		if st["phase"] == "Bound" {
-			phase = "Bound"
+		phase := skiffv1.VolumePending
+		if p, _ := st["phase"].(string); p == skiffv1.VolumeBound || p == skiffv1.VolumeLost {
+			phase = p
 		}
-		out := map[string]any{"phase": phase}
-		if m, ok := spec["accessMode"]; ok {
-			out["accessModes"] = []any{m}
+		res := map[string]any{"phase": phase}
+		if phase == skiffv1.VolumeBound {
+			if m, ok := st["accessMode"]; ok {
+				res["accessModes"] = []any{m}
+			} else if m, ok := spec["accessMode"]; ok {
+				res["accessModes"] = []any{m}
+			}
+			if c, ok := st["capacity"]; ok {
+				res["capacity"] = map[string]any{"storage": c}
+			} else if c, ok := spec["capacity"]; ok {
+				res["capacity"] = map[string]any{"storage": c}
+			}
 		}
-		if c, ok := spec["capacity"]; ok {
-			out["capacity"] = map[string]any{"storage": c}
-		}
-		o["status"] = out
+		o["status"] = res
 	}
 }
 
-// persistentVolumeToSkiff makes a PersistentVolume a skiff Volume of the
-// same name, with its hostPath or nfs source.
+// A PersistentVolume has Kubernetes' schema in skiff; only claimRef's
+// apiVersion, always v1, is left out.
 func persistentVolumeToSkiff(o map[string]any) error {
-	spec := child(o, "spec")
-	out, err := volumeSpecFrom(spec)
-	if err != nil {
-		return err
+	ref, ok := child(o, "spec")["claimRef"].(map[string]any)
+	if !ok {
+		return nil
 	}
-	size, err := storageQuantity(child(spec, "capacity"), "spec.capacity")
-	if err != nil {
-		return err
-	}
-	setIf(out, "capacity", size)
-	for k, v := range spec {
-		switch k {
-		case "accessModes", "capacity":
-		case "hostPath", "nfs", "storageClassName":
-			out[k] = v
-		case "volumeMode":
-			if err := filesystemOnly(v); err != nil {
-				return err
-			}
-		default:
-			return unknownField(k, "spec", []string{"accessModes", "capacity", "hostPath", "nfs", "storageClassName", "volumeMode"})
+	if v, ok := ref["apiVersion"]; ok {
+		if v != "v1" {
+			return fmt.Errorf("spec.claimRef.apiVersion: a claim is v1, not %s", quoteAny(v))
 		}
+		delete(ref, "apiVersion")
 	}
-	o["spec"] = out
 	return nil
 }
 
 func persistentVolumeFromSkiff(o map[string]any) {
-	spec := child(o, "spec")
-	out := accessModesOf(spec)
-	if c, ok := spec["capacity"]; ok {
-		out["capacity"] = map[string]any{"storage": c}
-	}
-	for _, k := range []string{"hostPath", "nfs", "storageClassName"} {
-		setIf(out, k, spec[k])
-	}
-	out["volumeMode"] = "Filesystem"
-	o["spec"] = out
-	if st, ok := o["status"].(map[string]any); ok {
-		o["status"] = map[string]any{"phase": st["phase"]}
+	if ref, ok := child(o, "spec")["claimRef"].(map[string]any); ok {
+		ref["apiVersion"] = "v1"
 	}
 }
 

@@ -74,14 +74,14 @@ var serviceUnsupported = []string{
 }
 
 var persistentVolumeClaimUnsupported = []string{
-	"spec.volumeName", "spec.selector", "spec.dataSource", "spec.dataSourceRef",
+	"spec.selector", "spec.dataSource", "spec.dataSourceRef",
 	"spec.volumeAttributesClassName", "spec.resources.limits",
 }
 
 var persistentVolumeUnsupported = []string{
-	"spec.claimRef", "spec.nodeAffinity", "spec.mountOptions",
-	"spec.persistentVolumeReclaimPolicy", "spec.volumeAttributesClassName",
-	"spec.local", "spec.csi", "spec.hostPath.type", "spec.nfs.readOnly",
+	"spec.claimRef.resourceVersion", "spec.claimRef.fieldPath", "spec.mountOptions",
+	"spec.volumeAttributesClassName", "spec.local.fsType",
+	"spec.csi", "spec.hostPath.type", "spec.nfs",
 	"spec.gcePersistentDisk", "spec.awsElasticBlockStore", "spec.iscsi",
 	"spec.glusterfs", "spec.rbd", "spec.flexVolume", "spec.cinder", "spec.cephfs",
 	"spec.flocker", "spec.fc", "spec.azureFile", "spec.azureDisk", "spec.vsphereVolume",

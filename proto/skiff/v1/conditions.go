@@ -113,3 +113,21 @@ func IsPodTerminal(p *Pod) bool { return IsTerminalPhase(p.GetStatus().GetPhase(
 
 // IsTerminalPhase reports whether a pod phase is Succeeded or Failed.
 func IsTerminalPhase(phase string) bool { return phase == PodSucceeded || phase == PodFailed }
+
+// Volume and PersistentVolume phases, as Kubernetes spells them: a claim
+// (a Volume) is Pending, Bound or Lost; a PersistentVolume is Pending (just
+// made), Available, Bound or Released.
+const (
+	VolumePending   = "Pending"
+	VolumeAvailable = "Available"
+	VolumeBound     = "Bound"
+	VolumeReleased  = "Released"
+	VolumeLost      = "Lost"
+)
+
+// PersistentVolume reclaim policies: what happens to a PersistentVolume
+// when its claim is deleted.
+const (
+	ReclaimRetain = "Retain"
+	ReclaimDelete = "Delete"
+)

@@ -36,7 +36,7 @@ var kindInfos = []KindInfo{
 	{Kind_KIND_NODE, "Node", "nodes", []string{"no"}, false, true, func() Resource { return &Node{} }},
 	{Kind_KIND_POD, "Pod", "pods", []string{"po"}, true, true, func() Resource { return &Pod{} }},
 	{Kind_KIND_SERVICE, "Service", "services", []string{"svc"}, true, true, func() Resource { return &Service{} }},
-	{Kind_KIND_VOLUME, "Volume", "volumes", []string{"vol", "pvc", "pv"}, true, true, func() Resource { return &Volume{} }},
+	{Kind_KIND_VOLUME, "Volume", "volumes", []string{"vol", "pvc"}, true, true, func() Resource { return &Volume{} }},
 	{Kind_KIND_REPLICA_SET, "ReplicaSet", "replicasets", []string{"rs"}, true, true, func() Resource { return &ReplicaSet{} }},
 	{Kind_KIND_AUTOSCALER, "Autoscaler", "autoscalers", []string{"as", "hpa"}, true, true, func() Resource { return &Autoscaler{} }},
 	{Kind_KIND_EVENT, "Event", "events", []string{"ev"}, true, false, func() Resource { return &Event{} }},
@@ -49,6 +49,7 @@ var kindInfos = []KindInfo{
 	{Kind_KIND_CRON_JOB, "CronJob", "cronjobs", []string{"cj"}, true, true, func() Resource { return &CronJob{} }},
 	{Kind_KIND_DAEMON_SET, "DaemonSet", "daemonsets", []string{"ds"}, true, true, func() Resource { return &DaemonSet{} }},
 	{Kind_KIND_STATEFUL_SET, "StatefulSet", "statefulsets", []string{"sts"}, true, true, func() Resource { return &StatefulSet{} }},
+	{Kind_KIND_PERSISTENT_VOLUME, "PersistentVolume", "persistentvolumes", []string{"pv"}, false, true, func() Resource { return &PersistentVolume{} }},
 }
 
 // Kinds lists every kind, in a stable order.
@@ -179,7 +180,7 @@ var kubernetesTypes = []KubernetesType{
 	{"v1", "Event", Kind_KIND_EVENT},
 	{"v1", "Endpoints", Kind_KIND_ENDPOINTS},
 	{"v1", "PersistentVolumeClaim", Kind_KIND_VOLUME},
-	{"v1", "PersistentVolume", Kind_KIND_VOLUME},
+	{"v1", "PersistentVolume", Kind_KIND_PERSISTENT_VOLUME},
 	{"apps/v1", "ReplicaSet", Kind_KIND_REPLICA_SET},
 	{"apps/v1", "Deployment", Kind_KIND_DEPLOYMENT},
 	{"autoscaling/v1", "HorizontalPodAutoscaler", Kind_KIND_AUTOSCALER},

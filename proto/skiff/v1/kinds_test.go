@@ -50,7 +50,7 @@ func TestEveryKindRegistered(t *testing.T) {
 func TestParseKindTakesKubectlNames(t *testing.T) {
 	for in, want := range map[string]string{
 		"po": "Pod", "pods": "Pod", "Pod": "Pod", "deployment": "Deployment",
-		"persistentvolumeclaims": "Volume", "PersistentVolume": "Volume", "pv": "Volume",
+		"persistentvolumeclaims": "Volume", "pvc": "Volume", "PersistentVolume": "PersistentVolume", "pv": "PersistentVolume",
 		"horizontalpodautoscaler": "Autoscaler", "hpa": "Autoscaler",
 	} {
 		got, err := ParseKind(in)

@@ -4507,11 +4507,21 @@ type VolumeSpec struct {
 	Local    *LocalVolumeSource `protobuf:"bytes,3,opt,name=local,proto3" json:"local,omitempty"`
 	HostPath *HostPathSource    `protobuf:"bytes,4,opt,name=host_path,json=hostPath,proto3" json:"host_path,omitempty"`
 	Nfs      *NFSVolumeSource   `protobuf:"bytes,5,opt,name=nfs,proto3" json:"nfs,omitempty"`
-	// Kept as given (a PersistentVolume's or claim's storageClassName);
-	// skiff has one kind of storage per source and binds by name.
-	StorageClassName string `protobuf:"bytes,6,opt,name=storage_class_name,json=storageClassName,proto3" json:"storage_class_name,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// A Volume with a source above is its own storage. Without one, a
+	// Volume that names no class (and no volume_name) is local storage, as
+	// if the default class provisioned it (local is defaulted). Any other
+	// is a claim: the binder binds it to the smallest Available
+	// PersistentVolume of the same storageClassName ("" matches a
+	// PersistentVolume that names none) whose capacity and access mode fit,
+	// and sets volume_name; the pods using it then mount that
+	// PersistentVolume's source. Optional so that "" and unset differ, as
+	// in Kubernetes.
+	StorageClassName *string `protobuf:"bytes,6,opt,name=storage_class_name,json=storageClassName,proto3,oneof" json:"storage_class_name,omitempty"`
+	// The PersistentVolume this claim is bound to (set by the binder, or by
+	// the user to ask for that one).
+	VolumeName    string `protobuf:"bytes,50,opt,name=volume_name,json=volumeName,proto3" json:"volume_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *VolumeSpec) Reset() {
@@ -4580,8 +4590,15 @@ func (x *VolumeSpec) GetNfs() *NFSVolumeSource {
 }
 
 func (x *VolumeSpec) GetStorageClassName() string {
+	if x != nil && x.StorageClassName != nil {
+		return *x.StorageClassName
+	}
+	return ""
+}
+
+func (x *VolumeSpec) GetVolumeName() string {
 	if x != nil {
-		return x.StorageClassName
+		return x.VolumeName
 	}
 	return ""
 }
@@ -4686,9 +4703,14 @@ func (x *NFSVolumeSource) GetPath() string {
 
 type VolumeStatus struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Available, Bound or Released.
-	Phase         string   `protobuf:"bytes,1,opt,name=phase,proto3" json:"phase,omitempty"`
-	UsedBy        []string `protobuf:"bytes,2,rep,name=used_by,json=usedBy,proto3" json:"used_by,omitempty"`
+	// A Volume with its own source: Available, Bound or Released. A claim:
+	// Pending until bound to a PersistentVolume, then Bound (Lost when that
+	// PersistentVolume went away or was bound to another claim).
+	Phase  string   `protobuf:"bytes,1,opt,name=phase,proto3" json:"phase,omitempty"`
+	UsedBy []string `protobuf:"bytes,2,rep,name=used_by,json=usedBy,proto3" json:"used_by,omitempty"`
+	// A bound claim's: the PersistentVolume's capacity and access mode.
+	Capacity      string `protobuf:"bytes,50,opt,name=capacity,proto3" json:"capacity,omitempty"`
+	AccessMode    string `protobuf:"bytes,51,opt,name=access_mode,json=accessMode,proto3" json:"access_mode,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4737,6 +4759,355 @@ func (x *VolumeStatus) GetUsedBy() []string {
 	return nil
 }
 
+func (x *VolumeStatus) GetCapacity() string {
+	if x != nil {
+		return x.Capacity
+	}
+	return ""
+}
+
+func (x *VolumeStatus) GetAccessMode() string {
+	if x != nil {
+		return x.AccessMode
+	}
+	return ""
+}
+
+type PersistentVolume struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Metadata      *ObjectMeta             `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Spec          *PersistentVolumeSpec   `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
+	Status        *PersistentVolumeStatus `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PersistentVolume) Reset() {
+	*x = PersistentVolume{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersistentVolume) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersistentVolume) ProtoMessage() {}
+
+func (x *PersistentVolume) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersistentVolume.ProtoReflect.Descriptor instead.
+func (*PersistentVolume) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{69}
+}
+
+func (x *PersistentVolume) GetMetadata() *ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *PersistentVolume) GetSpec() *PersistentVolumeSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *PersistentVolume) GetStatus() *PersistentVolumeStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+type PersistentVolumeSpec struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only "storage", a quantity.
+	Capacity map[string]string `protobuf:"bytes,1,rep,name=capacity,proto3" json:"capacity,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// One of ReadWriteOnce or ReadWriteMany (skiff's volumes have one mode).
+	AccessModes []string `protobuf:"bytes,2,rep,name=access_modes,json=accessModes,proto3" json:"access_modes,omitempty"`
+	// Claims of this class bind here; "" is the class of claims that name
+	// none (storageClassName: "").
+	StorageClassName string `protobuf:"bytes,3,opt,name=storage_class_name,json=storageClassName,proto3" json:"storage_class_name,omitempty"`
+	// Retain (default) or Delete: what happens when its claim is deleted.
+	PersistentVolumeReclaimPolicy string `protobuf:"bytes,4,opt,name=persistent_volume_reclaim_policy,json=persistentVolumeReclaimPolicy,proto3" json:"persistent_volume_reclaim_policy,omitempty"`
+	// Exactly one source.
+	HostPath *HostPathSource              `protobuf:"bytes,5,opt,name=host_path,json=hostPath,proto3" json:"host_path,omitempty"`
+	Local    *LocalPersistentVolumeSource `protobuf:"bytes,6,opt,name=local,proto3" json:"local,omitempty"`
+	// Required for a local source: the node(s) that hold it.
+	NodeAffinity *VolumeNodeAffinity `protobuf:"bytes,7,opt,name=node_affinity,json=nodeAffinity,proto3" json:"node_affinity,omitempty"`
+	// The claim it is bound to (or reserved for, without a uid).
+	ClaimRef *ObjectReference `protobuf:"bytes,8,opt,name=claim_ref,json=claimRef,proto3" json:"claim_ref,omitempty"`
+	// Filesystem, the only mode skiff has.
+	VolumeMode    string `protobuf:"bytes,9,opt,name=volume_mode,json=volumeMode,proto3" json:"volume_mode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PersistentVolumeSpec) Reset() {
+	*x = PersistentVolumeSpec{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersistentVolumeSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersistentVolumeSpec) ProtoMessage() {}
+
+func (x *PersistentVolumeSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersistentVolumeSpec.ProtoReflect.Descriptor instead.
+func (*PersistentVolumeSpec) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{70}
+}
+
+func (x *PersistentVolumeSpec) GetCapacity() map[string]string {
+	if x != nil {
+		return x.Capacity
+	}
+	return nil
+}
+
+func (x *PersistentVolumeSpec) GetAccessModes() []string {
+	if x != nil {
+		return x.AccessModes
+	}
+	return nil
+}
+
+func (x *PersistentVolumeSpec) GetStorageClassName() string {
+	if x != nil {
+		return x.StorageClassName
+	}
+	return ""
+}
+
+func (x *PersistentVolumeSpec) GetPersistentVolumeReclaimPolicy() string {
+	if x != nil {
+		return x.PersistentVolumeReclaimPolicy
+	}
+	return ""
+}
+
+func (x *PersistentVolumeSpec) GetHostPath() *HostPathSource {
+	if x != nil {
+		return x.HostPath
+	}
+	return nil
+}
+
+func (x *PersistentVolumeSpec) GetLocal() *LocalPersistentVolumeSource {
+	if x != nil {
+		return x.Local
+	}
+	return nil
+}
+
+func (x *PersistentVolumeSpec) GetNodeAffinity() *VolumeNodeAffinity {
+	if x != nil {
+		return x.NodeAffinity
+	}
+	return nil
+}
+
+func (x *PersistentVolumeSpec) GetClaimRef() *ObjectReference {
+	if x != nil {
+		return x.ClaimRef
+	}
+	return nil
+}
+
+func (x *PersistentVolumeSpec) GetVolumeMode() string {
+	if x != nil {
+		return x.VolumeMode
+	}
+	return ""
+}
+
+type LocalPersistentVolumeSource struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A directory on the node; it must exist.
+	Path          string `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LocalPersistentVolumeSource) Reset() {
+	*x = LocalPersistentVolumeSource{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LocalPersistentVolumeSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LocalPersistentVolumeSource) ProtoMessage() {}
+
+func (x *LocalPersistentVolumeSource) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LocalPersistentVolumeSource.ProtoReflect.Descriptor instead.
+func (*LocalPersistentVolumeSource) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{71}
+}
+
+func (x *LocalPersistentVolumeSource) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+type VolumeNodeAffinity struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Required      *NodeSelector          `protobuf:"bytes,1,opt,name=required,proto3" json:"required,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VolumeNodeAffinity) Reset() {
+	*x = VolumeNodeAffinity{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VolumeNodeAffinity) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VolumeNodeAffinity) ProtoMessage() {}
+
+func (x *VolumeNodeAffinity) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VolumeNodeAffinity.ProtoReflect.Descriptor instead.
+func (*VolumeNodeAffinity) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *VolumeNodeAffinity) GetRequired() *NodeSelector {
+	if x != nil {
+		return x.Required
+	}
+	return nil
+}
+
+type PersistentVolumeStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Available, Bound or Released.
+	Phase                   string                 `protobuf:"bytes,1,opt,name=phase,proto3" json:"phase,omitempty"`
+	Message                 string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	Reason                  string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	LastPhaseTransitionTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=last_phase_transition_time,json=lastPhaseTransitionTime,proto3" json:"last_phase_transition_time,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
+}
+
+func (x *PersistentVolumeStatus) Reset() {
+	*x = PersistentVolumeStatus{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PersistentVolumeStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PersistentVolumeStatus) ProtoMessage() {}
+
+func (x *PersistentVolumeStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PersistentVolumeStatus.ProtoReflect.Descriptor instead.
+func (*PersistentVolumeStatus) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *PersistentVolumeStatus) GetPhase() string {
+	if x != nil {
+		return x.Phase
+	}
+	return ""
+}
+
+func (x *PersistentVolumeStatus) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *PersistentVolumeStatus) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *PersistentVolumeStatus) GetLastPhaseTransitionTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastPhaseTransitionTime
+	}
+	return nil
+}
+
 type ReplicaSet struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Metadata      *ObjectMeta            `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
@@ -4748,7 +5119,7 @@ type ReplicaSet struct {
 
 func (x *ReplicaSet) Reset() {
 	*x = ReplicaSet{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[69]
+	mi := &file_skiff_v1_objects_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4760,7 +5131,7 @@ func (x *ReplicaSet) String() string {
 func (*ReplicaSet) ProtoMessage() {}
 
 func (x *ReplicaSet) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[69]
+	mi := &file_skiff_v1_objects_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4773,7 +5144,7 @@ func (x *ReplicaSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSet.ProtoReflect.Descriptor instead.
 func (*ReplicaSet) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{69}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *ReplicaSet) GetMetadata() *ObjectMeta {
@@ -4811,7 +5182,7 @@ type ReplicaSetSpec struct {
 
 func (x *ReplicaSetSpec) Reset() {
 	*x = ReplicaSetSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[70]
+	mi := &file_skiff_v1_objects_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4823,7 +5194,7 @@ func (x *ReplicaSetSpec) String() string {
 func (*ReplicaSetSpec) ProtoMessage() {}
 
 func (x *ReplicaSetSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[70]
+	mi := &file_skiff_v1_objects_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4836,7 +5207,7 @@ func (x *ReplicaSetSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSetSpec.ProtoReflect.Descriptor instead.
 func (*ReplicaSetSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{70}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *ReplicaSetSpec) GetReplicas() int32 {
@@ -4877,7 +5248,7 @@ type PodTemplateSpec struct {
 
 func (x *PodTemplateSpec) Reset() {
 	*x = PodTemplateSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[71]
+	mi := &file_skiff_v1_objects_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4889,7 +5260,7 @@ func (x *PodTemplateSpec) String() string {
 func (*PodTemplateSpec) ProtoMessage() {}
 
 func (x *PodTemplateSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[71]
+	mi := &file_skiff_v1_objects_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4902,7 +5273,7 @@ func (x *PodTemplateSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodTemplateSpec.ProtoReflect.Descriptor instead.
 func (*PodTemplateSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{71}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *PodTemplateSpec) GetMetadata() *ObjectMeta {
@@ -4932,7 +5303,7 @@ type ReplicaSetStatus struct {
 
 func (x *ReplicaSetStatus) Reset() {
 	*x = ReplicaSetStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[72]
+	mi := &file_skiff_v1_objects_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4944,7 +5315,7 @@ func (x *ReplicaSetStatus) String() string {
 func (*ReplicaSetStatus) ProtoMessage() {}
 
 func (x *ReplicaSetStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[72]
+	mi := &file_skiff_v1_objects_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4957,7 +5328,7 @@ func (x *ReplicaSetStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSetStatus.ProtoReflect.Descriptor instead.
 func (*ReplicaSetStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{72}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *ReplicaSetStatus) GetReplicas() int32 {
@@ -5006,7 +5377,7 @@ type Autoscaler struct {
 
 func (x *Autoscaler) Reset() {
 	*x = Autoscaler{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[73]
+	mi := &file_skiff_v1_objects_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5018,7 +5389,7 @@ func (x *Autoscaler) String() string {
 func (*Autoscaler) ProtoMessage() {}
 
 func (x *Autoscaler) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[73]
+	mi := &file_skiff_v1_objects_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5031,7 +5402,7 @@ func (x *Autoscaler) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Autoscaler.ProtoReflect.Descriptor instead.
 func (*Autoscaler) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{73}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *Autoscaler) GetMetadata() *ObjectMeta {
@@ -5080,7 +5451,7 @@ type AutoscalerSpec struct {
 
 func (x *AutoscalerSpec) Reset() {
 	*x = AutoscalerSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[74]
+	mi := &file_skiff_v1_objects_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5092,7 +5463,7 @@ func (x *AutoscalerSpec) String() string {
 func (*AutoscalerSpec) ProtoMessage() {}
 
 func (x *AutoscalerSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[74]
+	mi := &file_skiff_v1_objects_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5105,7 +5476,7 @@ func (x *AutoscalerSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerSpec.ProtoReflect.Descriptor instead.
 func (*AutoscalerSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{74}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *AutoscalerSpec) GetTarget() string {
@@ -5168,7 +5539,7 @@ type MetricSpec struct {
 
 func (x *MetricSpec) Reset() {
 	*x = MetricSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[75]
+	mi := &file_skiff_v1_objects_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5180,7 +5551,7 @@ func (x *MetricSpec) String() string {
 func (*MetricSpec) ProtoMessage() {}
 
 func (x *MetricSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[75]
+	mi := &file_skiff_v1_objects_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5193,7 +5564,7 @@ func (x *MetricSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricSpec.ProtoReflect.Descriptor instead.
 func (*MetricSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{75}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *MetricSpec) GetType() string {
@@ -5221,7 +5592,7 @@ type ResourceMetricSource struct {
 
 func (x *ResourceMetricSource) Reset() {
 	*x = ResourceMetricSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[76]
+	mi := &file_skiff_v1_objects_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5233,7 +5604,7 @@ func (x *ResourceMetricSource) String() string {
 func (*ResourceMetricSource) ProtoMessage() {}
 
 func (x *ResourceMetricSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[76]
+	mi := &file_skiff_v1_objects_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5246,7 +5617,7 @@ func (x *ResourceMetricSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceMetricSource.ProtoReflect.Descriptor instead.
 func (*ResourceMetricSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{76}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *ResourceMetricSource) GetName() string {
@@ -5277,7 +5648,7 @@ type MetricTarget struct {
 
 func (x *MetricTarget) Reset() {
 	*x = MetricTarget{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[77]
+	mi := &file_skiff_v1_objects_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5289,7 +5660,7 @@ func (x *MetricTarget) String() string {
 func (*MetricTarget) ProtoMessage() {}
 
 func (x *MetricTarget) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[77]
+	mi := &file_skiff_v1_objects_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5302,7 +5673,7 @@ func (x *MetricTarget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricTarget.ProtoReflect.Descriptor instead.
 func (*MetricTarget) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{77}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *MetricTarget) GetType() string {
@@ -5336,7 +5707,7 @@ type AutoscalerBehavior struct {
 
 func (x *AutoscalerBehavior) Reset() {
 	*x = AutoscalerBehavior{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[78]
+	mi := &file_skiff_v1_objects_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5348,7 +5719,7 @@ func (x *AutoscalerBehavior) String() string {
 func (*AutoscalerBehavior) ProtoMessage() {}
 
 func (x *AutoscalerBehavior) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[78]
+	mi := &file_skiff_v1_objects_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5361,7 +5732,7 @@ func (x *AutoscalerBehavior) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerBehavior.ProtoReflect.Descriptor instead.
 func (*AutoscalerBehavior) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{78}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *AutoscalerBehavior) GetScaleUp() *ScalingRules {
@@ -5389,7 +5760,7 @@ type ScalingRules struct {
 
 func (x *ScalingRules) Reset() {
 	*x = ScalingRules{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[79]
+	mi := &file_skiff_v1_objects_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5401,7 +5772,7 @@ func (x *ScalingRules) String() string {
 func (*ScalingRules) ProtoMessage() {}
 
 func (x *ScalingRules) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[79]
+	mi := &file_skiff_v1_objects_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5414,7 +5785,7 @@ func (x *ScalingRules) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScalingRules.ProtoReflect.Descriptor instead.
 func (*ScalingRules) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{79}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *ScalingRules) GetStabilizationWindowSeconds() int32 {
@@ -5438,7 +5809,7 @@ type AutoscalerStatus struct {
 
 func (x *AutoscalerStatus) Reset() {
 	*x = AutoscalerStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[80]
+	mi := &file_skiff_v1_objects_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5450,7 +5821,7 @@ func (x *AutoscalerStatus) String() string {
 func (*AutoscalerStatus) ProtoMessage() {}
 
 func (x *AutoscalerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[80]
+	mi := &file_skiff_v1_objects_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5463,7 +5834,7 @@ func (x *AutoscalerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerStatus.ProtoReflect.Descriptor instead.
 func (*AutoscalerStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{80}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *AutoscalerStatus) GetCurrentReplicas() int32 {
@@ -5527,7 +5898,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[81]
+	mi := &file_skiff_v1_objects_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5539,7 +5910,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[81]
+	mi := &file_skiff_v1_objects_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5552,7 +5923,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{81}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *Event) GetMetadata() *ObjectMeta {
@@ -5630,7 +6001,7 @@ type ObjectReference struct {
 
 func (x *ObjectReference) Reset() {
 	*x = ObjectReference{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[82]
+	mi := &file_skiff_v1_objects_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5642,7 +6013,7 @@ func (x *ObjectReference) String() string {
 func (*ObjectReference) ProtoMessage() {}
 
 func (x *ObjectReference) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[82]
+	mi := &file_skiff_v1_objects_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5655,7 +6026,7 @@ func (x *ObjectReference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectReference.ProtoReflect.Descriptor instead.
 func (*ObjectReference) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{82}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *ObjectReference) GetKind() string {
@@ -5700,7 +6071,7 @@ type ConfigMap struct {
 
 func (x *ConfigMap) Reset() {
 	*x = ConfigMap{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[83]
+	mi := &file_skiff_v1_objects_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5712,7 +6083,7 @@ func (x *ConfigMap) String() string {
 func (*ConfigMap) ProtoMessage() {}
 
 func (x *ConfigMap) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[83]
+	mi := &file_skiff_v1_objects_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5725,7 +6096,7 @@ func (x *ConfigMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMap.ProtoReflect.Descriptor instead.
 func (*ConfigMap) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{83}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *ConfigMap) GetMetadata() *ObjectMeta {
@@ -5772,7 +6143,7 @@ type Secret struct {
 
 func (x *Secret) Reset() {
 	*x = Secret{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[84]
+	mi := &file_skiff_v1_objects_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5784,7 +6155,7 @@ func (x *Secret) String() string {
 func (*Secret) ProtoMessage() {}
 
 func (x *Secret) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[84]
+	mi := &file_skiff_v1_objects_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5797,7 +6168,7 @@ func (x *Secret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Secret.ProtoReflect.Descriptor instead.
 func (*Secret) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{84}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *Secret) GetMetadata() *ObjectMeta {
@@ -5848,7 +6219,7 @@ type EnvVarSource struct {
 
 func (x *EnvVarSource) Reset() {
 	*x = EnvVarSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[85]
+	mi := &file_skiff_v1_objects_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5860,7 +6231,7 @@ func (x *EnvVarSource) String() string {
 func (*EnvVarSource) ProtoMessage() {}
 
 func (x *EnvVarSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[85]
+	mi := &file_skiff_v1_objects_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5873,7 +6244,7 @@ func (x *EnvVarSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvVarSource.ProtoReflect.Descriptor instead.
 func (*EnvVarSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{85}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *EnvVarSource) GetConfigMapKeyRef() *KeySelector {
@@ -5917,7 +6288,7 @@ type KeySelector struct {
 
 func (x *KeySelector) Reset() {
 	*x = KeySelector{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[86]
+	mi := &file_skiff_v1_objects_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5929,7 +6300,7 @@ func (x *KeySelector) String() string {
 func (*KeySelector) ProtoMessage() {}
 
 func (x *KeySelector) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[86]
+	mi := &file_skiff_v1_objects_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5942,7 +6313,7 @@ func (x *KeySelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeySelector.ProtoReflect.Descriptor instead.
 func (*KeySelector) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{86}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *KeySelector) GetName() string {
@@ -5978,7 +6349,7 @@ type EnvFromSource struct {
 
 func (x *EnvFromSource) Reset() {
 	*x = EnvFromSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[87]
+	mi := &file_skiff_v1_objects_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5990,7 +6361,7 @@ func (x *EnvFromSource) String() string {
 func (*EnvFromSource) ProtoMessage() {}
 
 func (x *EnvFromSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[87]
+	mi := &file_skiff_v1_objects_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6003,7 +6374,7 @@ func (x *EnvFromSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvFromSource.ProtoReflect.Descriptor instead.
 func (*EnvFromSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{87}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *EnvFromSource) GetPrefix() string {
@@ -6037,7 +6408,7 @@ type ObjectRef struct {
 
 func (x *ObjectRef) Reset() {
 	*x = ObjectRef{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[88]
+	mi := &file_skiff_v1_objects_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6049,7 +6420,7 @@ func (x *ObjectRef) String() string {
 func (*ObjectRef) ProtoMessage() {}
 
 func (x *ObjectRef) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[88]
+	mi := &file_skiff_v1_objects_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6062,7 +6433,7 @@ func (x *ObjectRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectRef.ProtoReflect.Descriptor instead.
 func (*ObjectRef) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{88}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *ObjectRef) GetName() string {
@@ -6093,7 +6464,7 @@ type KeyToPath struct {
 
 func (x *KeyToPath) Reset() {
 	*x = KeyToPath{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[89]
+	mi := &file_skiff_v1_objects_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6105,7 +6476,7 @@ func (x *KeyToPath) String() string {
 func (*KeyToPath) ProtoMessage() {}
 
 func (x *KeyToPath) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[89]
+	mi := &file_skiff_v1_objects_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6118,7 +6489,7 @@ func (x *KeyToPath) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyToPath.ProtoReflect.Descriptor instead.
 func (*KeyToPath) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{89}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *KeyToPath) GetKey() string {
@@ -6156,7 +6527,7 @@ type ConfigMapVolumeSource struct {
 
 func (x *ConfigMapVolumeSource) Reset() {
 	*x = ConfigMapVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[90]
+	mi := &file_skiff_v1_objects_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6168,7 +6539,7 @@ func (x *ConfigMapVolumeSource) String() string {
 func (*ConfigMapVolumeSource) ProtoMessage() {}
 
 func (x *ConfigMapVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[90]
+	mi := &file_skiff_v1_objects_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6181,7 +6552,7 @@ func (x *ConfigMapVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapVolumeSource.ProtoReflect.Descriptor instead.
 func (*ConfigMapVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{90}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *ConfigMapVolumeSource) GetName() string {
@@ -6224,7 +6595,7 @@ type SecretVolumeSource struct {
 
 func (x *SecretVolumeSource) Reset() {
 	*x = SecretVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[91]
+	mi := &file_skiff_v1_objects_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6236,7 +6607,7 @@ func (x *SecretVolumeSource) String() string {
 func (*SecretVolumeSource) ProtoMessage() {}
 
 func (x *SecretVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[91]
+	mi := &file_skiff_v1_objects_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6249,7 +6620,7 @@ func (x *SecretVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretVolumeSource.ProtoReflect.Descriptor instead.
 func (*SecretVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{91}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *SecretVolumeSource) GetSecretName() string {
@@ -6290,7 +6661,7 @@ type ProjectedVolumeSource struct {
 
 func (x *ProjectedVolumeSource) Reset() {
 	*x = ProjectedVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[92]
+	mi := &file_skiff_v1_objects_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6302,7 +6673,7 @@ func (x *ProjectedVolumeSource) String() string {
 func (*ProjectedVolumeSource) ProtoMessage() {}
 
 func (x *ProjectedVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[92]
+	mi := &file_skiff_v1_objects_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6315,7 +6686,7 @@ func (x *ProjectedVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProjectedVolumeSource.ProtoReflect.Descriptor instead.
 func (*ProjectedVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{92}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *ProjectedVolumeSource) GetSources() []*VolumeProjection {
@@ -6344,7 +6715,7 @@ type VolumeProjection struct {
 
 func (x *VolumeProjection) Reset() {
 	*x = VolumeProjection{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[93]
+	mi := &file_skiff_v1_objects_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6356,7 +6727,7 @@ func (x *VolumeProjection) String() string {
 func (*VolumeProjection) ProtoMessage() {}
 
 func (x *VolumeProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[93]
+	mi := &file_skiff_v1_objects_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6369,7 +6740,7 @@ func (x *VolumeProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeProjection.ProtoReflect.Descriptor instead.
 func (*VolumeProjection) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{93}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *VolumeProjection) GetConfigMap() *ConfigMapProjection {
@@ -6404,7 +6775,7 @@ type ConfigMapProjection struct {
 
 func (x *ConfigMapProjection) Reset() {
 	*x = ConfigMapProjection{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[94]
+	mi := &file_skiff_v1_objects_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6416,7 +6787,7 @@ func (x *ConfigMapProjection) String() string {
 func (*ConfigMapProjection) ProtoMessage() {}
 
 func (x *ConfigMapProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[94]
+	mi := &file_skiff_v1_objects_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6429,7 +6800,7 @@ func (x *ConfigMapProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapProjection.ProtoReflect.Descriptor instead.
 func (*ConfigMapProjection) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{94}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *ConfigMapProjection) GetName() string {
@@ -6464,7 +6835,7 @@ type SecretProjection struct {
 
 func (x *SecretProjection) Reset() {
 	*x = SecretProjection{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[95]
+	mi := &file_skiff_v1_objects_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6476,7 +6847,7 @@ func (x *SecretProjection) String() string {
 func (*SecretProjection) ProtoMessage() {}
 
 func (x *SecretProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[95]
+	mi := &file_skiff_v1_objects_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6489,7 +6860,7 @@ func (x *SecretProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretProjection.ProtoReflect.Descriptor instead.
 func (*SecretProjection) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{95}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *SecretProjection) GetName() string {
@@ -6524,7 +6895,7 @@ type Deployment struct {
 
 func (x *Deployment) Reset() {
 	*x = Deployment{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[96]
+	mi := &file_skiff_v1_objects_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6536,7 +6907,7 @@ func (x *Deployment) String() string {
 func (*Deployment) ProtoMessage() {}
 
 func (x *Deployment) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[96]
+	mi := &file_skiff_v1_objects_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6549,7 +6920,7 @@ func (x *Deployment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deployment.ProtoReflect.Descriptor instead.
 func (*Deployment) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{96}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *Deployment) GetMetadata() *ObjectMeta {
@@ -6596,7 +6967,7 @@ type DeploymentSpec struct {
 
 func (x *DeploymentSpec) Reset() {
 	*x = DeploymentSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[97]
+	mi := &file_skiff_v1_objects_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6608,7 +6979,7 @@ func (x *DeploymentSpec) String() string {
 func (*DeploymentSpec) ProtoMessage() {}
 
 func (x *DeploymentSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[97]
+	mi := &file_skiff_v1_objects_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6621,7 +6992,7 @@ func (x *DeploymentSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentSpec.ProtoReflect.Descriptor instead.
 func (*DeploymentSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{97}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *DeploymentSpec) GetReplicas() int32 {
@@ -6691,7 +7062,7 @@ type DeploymentStrategy struct {
 
 func (x *DeploymentStrategy) Reset() {
 	*x = DeploymentStrategy{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[98]
+	mi := &file_skiff_v1_objects_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6703,7 +7074,7 @@ func (x *DeploymentStrategy) String() string {
 func (*DeploymentStrategy) ProtoMessage() {}
 
 func (x *DeploymentStrategy) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[98]
+	mi := &file_skiff_v1_objects_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6716,7 +7087,7 @@ func (x *DeploymentStrategy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentStrategy.ProtoReflect.Descriptor instead.
 func (*DeploymentStrategy) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{98}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *DeploymentStrategy) GetType() string {
@@ -6746,7 +7117,7 @@ type RollingUpdateDeployment struct {
 
 func (x *RollingUpdateDeployment) Reset() {
 	*x = RollingUpdateDeployment{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[99]
+	mi := &file_skiff_v1_objects_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6758,7 +7129,7 @@ func (x *RollingUpdateDeployment) String() string {
 func (*RollingUpdateDeployment) ProtoMessage() {}
 
 func (x *RollingUpdateDeployment) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[99]
+	mi := &file_skiff_v1_objects_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6771,7 +7142,7 @@ func (x *RollingUpdateDeployment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollingUpdateDeployment.ProtoReflect.Descriptor instead.
 func (*RollingUpdateDeployment) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{99}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *RollingUpdateDeployment) GetMaxUnavailable() string {
@@ -6806,7 +7177,7 @@ type DeploymentStatus struct {
 
 func (x *DeploymentStatus) Reset() {
 	*x = DeploymentStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[100]
+	mi := &file_skiff_v1_objects_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6818,7 +7189,7 @@ func (x *DeploymentStatus) String() string {
 func (*DeploymentStatus) ProtoMessage() {}
 
 func (x *DeploymentStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[100]
+	mi := &file_skiff_v1_objects_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6831,7 +7202,7 @@ func (x *DeploymentStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentStatus.ProtoReflect.Descriptor instead.
 func (*DeploymentStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{100}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *DeploymentStatus) GetObservedGeneration() int64 {
@@ -6898,7 +7269,7 @@ type Endpoints struct {
 
 func (x *Endpoints) Reset() {
 	*x = Endpoints{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[101]
+	mi := &file_skiff_v1_objects_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6910,7 +7281,7 @@ func (x *Endpoints) String() string {
 func (*Endpoints) ProtoMessage() {}
 
 func (x *Endpoints) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[101]
+	mi := &file_skiff_v1_objects_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6923,7 +7294,7 @@ func (x *Endpoints) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Endpoints.ProtoReflect.Descriptor instead.
 func (*Endpoints) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{101}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *Endpoints) GetMetadata() *ObjectMeta {
@@ -6953,7 +7324,7 @@ type EndpointSlice struct {
 
 func (x *EndpointSlice) Reset() {
 	*x = EndpointSlice{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[102]
+	mi := &file_skiff_v1_objects_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6965,7 +7336,7 @@ func (x *EndpointSlice) String() string {
 func (*EndpointSlice) ProtoMessage() {}
 
 func (x *EndpointSlice) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[102]
+	mi := &file_skiff_v1_objects_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6978,7 +7349,7 @@ func (x *EndpointSlice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointSlice.ProtoReflect.Descriptor instead.
 func (*EndpointSlice) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{102}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *EndpointSlice) GetAddressType() string {
@@ -7021,7 +7392,7 @@ type ServiceEndpoint struct {
 
 func (x *ServiceEndpoint) Reset() {
 	*x = ServiceEndpoint{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[103]
+	mi := &file_skiff_v1_objects_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7033,7 +7404,7 @@ func (x *ServiceEndpoint) String() string {
 func (*ServiceEndpoint) ProtoMessage() {}
 
 func (x *ServiceEndpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[103]
+	mi := &file_skiff_v1_objects_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7046,7 +7417,7 @@ func (x *ServiceEndpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceEndpoint.ProtoReflect.Descriptor instead.
 func (*ServiceEndpoint) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{103}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *ServiceEndpoint) GetAddresses() []string {
@@ -7098,7 +7469,7 @@ type EndpointConditions struct {
 
 func (x *EndpointConditions) Reset() {
 	*x = EndpointConditions{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[104]
+	mi := &file_skiff_v1_objects_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7110,7 +7481,7 @@ func (x *EndpointConditions) String() string {
 func (*EndpointConditions) ProtoMessage() {}
 
 func (x *EndpointConditions) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[104]
+	mi := &file_skiff_v1_objects_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7123,7 +7494,7 @@ func (x *EndpointConditions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointConditions.ProtoReflect.Descriptor instead.
 func (*EndpointConditions) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{104}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *EndpointConditions) GetReady() bool {
@@ -7161,7 +7532,7 @@ type EndpointPort struct {
 
 func (x *EndpointPort) Reset() {
 	*x = EndpointPort{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[105]
+	mi := &file_skiff_v1_objects_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7173,7 +7544,7 @@ func (x *EndpointPort) String() string {
 func (*EndpointPort) ProtoMessage() {}
 
 func (x *EndpointPort) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[105]
+	mi := &file_skiff_v1_objects_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7186,7 +7557,7 @@ func (x *EndpointPort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointPort.ProtoReflect.Descriptor instead.
 func (*EndpointPort) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{105}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *EndpointPort) GetName() string {
@@ -7222,7 +7593,7 @@ type Job struct {
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[106]
+	mi := &file_skiff_v1_objects_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7234,7 +7605,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[106]
+	mi := &file_skiff_v1_objects_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7247,7 +7618,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{106}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *Job) GetMetadata() *ObjectMeta {
@@ -7297,7 +7668,7 @@ type JobSpec struct {
 
 func (x *JobSpec) Reset() {
 	*x = JobSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[107]
+	mi := &file_skiff_v1_objects_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7309,7 +7680,7 @@ func (x *JobSpec) String() string {
 func (*JobSpec) ProtoMessage() {}
 
 func (x *JobSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[107]
+	mi := &file_skiff_v1_objects_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7322,7 +7693,7 @@ func (x *JobSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobSpec.ProtoReflect.Descriptor instead.
 func (*JobSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{107}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *JobSpec) GetParallelism() int32 {
@@ -7397,7 +7768,7 @@ type PodFailurePolicy struct {
 
 func (x *PodFailurePolicy) Reset() {
 	*x = PodFailurePolicy{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[108]
+	mi := &file_skiff_v1_objects_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7409,7 +7780,7 @@ func (x *PodFailurePolicy) String() string {
 func (*PodFailurePolicy) ProtoMessage() {}
 
 func (x *PodFailurePolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[108]
+	mi := &file_skiff_v1_objects_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7422,7 +7793,7 @@ func (x *PodFailurePolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodFailurePolicy.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicy) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{108}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *PodFailurePolicy) GetRules() []*PodFailurePolicyRule {
@@ -7445,7 +7816,7 @@ type PodFailurePolicyRule struct {
 
 func (x *PodFailurePolicyRule) Reset() {
 	*x = PodFailurePolicyRule{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[109]
+	mi := &file_skiff_v1_objects_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7457,7 +7828,7 @@ func (x *PodFailurePolicyRule) String() string {
 func (*PodFailurePolicyRule) ProtoMessage() {}
 
 func (x *PodFailurePolicyRule) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[109]
+	mi := &file_skiff_v1_objects_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7470,7 +7841,7 @@ func (x *PodFailurePolicyRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodFailurePolicyRule.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicyRule) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{109}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *PodFailurePolicyRule) GetAction() string {
@@ -7500,7 +7871,7 @@ type PodFailurePolicyOnExitCodesRequirement struct {
 
 func (x *PodFailurePolicyOnExitCodesRequirement) Reset() {
 	*x = PodFailurePolicyOnExitCodesRequirement{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[110]
+	mi := &file_skiff_v1_objects_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7512,7 +7883,7 @@ func (x *PodFailurePolicyOnExitCodesRequirement) String() string {
 func (*PodFailurePolicyOnExitCodesRequirement) ProtoMessage() {}
 
 func (x *PodFailurePolicyOnExitCodesRequirement) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[110]
+	mi := &file_skiff_v1_objects_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7525,7 +7896,7 @@ func (x *PodFailurePolicyOnExitCodesRequirement) ProtoReflect() protoreflect.Mes
 
 // Deprecated: Use PodFailurePolicyOnExitCodesRequirement.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicyOnExitCodesRequirement) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{110}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *PodFailurePolicyOnExitCodesRequirement) GetContainerName() string {
@@ -7570,7 +7941,7 @@ type JobStatus struct {
 
 func (x *JobStatus) Reset() {
 	*x = JobStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[111]
+	mi := &file_skiff_v1_objects_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7582,7 +7953,7 @@ func (x *JobStatus) String() string {
 func (*JobStatus) ProtoMessage() {}
 
 func (x *JobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[111]
+	mi := &file_skiff_v1_objects_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7595,7 +7966,7 @@ func (x *JobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobStatus.ProtoReflect.Descriptor instead.
 func (*JobStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{111}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *JobStatus) GetConditions() []*Condition {
@@ -7671,7 +8042,7 @@ type UncountedTerminatedPods struct {
 
 func (x *UncountedTerminatedPods) Reset() {
 	*x = UncountedTerminatedPods{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[112]
+	mi := &file_skiff_v1_objects_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7683,7 +8054,7 @@ func (x *UncountedTerminatedPods) String() string {
 func (*UncountedTerminatedPods) ProtoMessage() {}
 
 func (x *UncountedTerminatedPods) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[112]
+	mi := &file_skiff_v1_objects_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7696,7 +8067,7 @@ func (x *UncountedTerminatedPods) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UncountedTerminatedPods.ProtoReflect.Descriptor instead.
 func (*UncountedTerminatedPods) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{112}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *UncountedTerminatedPods) GetSucceeded() []string {
@@ -7725,7 +8096,7 @@ type CronJob struct {
 
 func (x *CronJob) Reset() {
 	*x = CronJob{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[113]
+	mi := &file_skiff_v1_objects_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7737,7 +8108,7 @@ func (x *CronJob) String() string {
 func (*CronJob) ProtoMessage() {}
 
 func (x *CronJob) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[113]
+	mi := &file_skiff_v1_objects_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7750,7 +8121,7 @@ func (x *CronJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJob.ProtoReflect.Descriptor instead.
 func (*CronJob) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{113}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{118}
 }
 
 func (x *CronJob) GetMetadata() *ObjectMeta {
@@ -7798,7 +8169,7 @@ type CronJobSpec struct {
 
 func (x *CronJobSpec) Reset() {
 	*x = CronJobSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[114]
+	mi := &file_skiff_v1_objects_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7810,7 +8181,7 @@ func (x *CronJobSpec) String() string {
 func (*CronJobSpec) ProtoMessage() {}
 
 func (x *CronJobSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[114]
+	mi := &file_skiff_v1_objects_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7823,7 +8194,7 @@ func (x *CronJobSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJobSpec.ProtoReflect.Descriptor instead.
 func (*CronJobSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{114}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{119}
 }
 
 func (x *CronJobSpec) GetSchedule() string {
@@ -7893,7 +8264,7 @@ type JobTemplateSpec struct {
 
 func (x *JobTemplateSpec) Reset() {
 	*x = JobTemplateSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[115]
+	mi := &file_skiff_v1_objects_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7905,7 +8276,7 @@ func (x *JobTemplateSpec) String() string {
 func (*JobTemplateSpec) ProtoMessage() {}
 
 func (x *JobTemplateSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[115]
+	mi := &file_skiff_v1_objects_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7918,7 +8289,7 @@ func (x *JobTemplateSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobTemplateSpec.ProtoReflect.Descriptor instead.
 func (*JobTemplateSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{115}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{120}
 }
 
 func (x *JobTemplateSpec) GetMetadata() *ObjectMeta {
@@ -7947,7 +8318,7 @@ type CronJobStatus struct {
 
 func (x *CronJobStatus) Reset() {
 	*x = CronJobStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[116]
+	mi := &file_skiff_v1_objects_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7959,7 +8330,7 @@ func (x *CronJobStatus) String() string {
 func (*CronJobStatus) ProtoMessage() {}
 
 func (x *CronJobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[116]
+	mi := &file_skiff_v1_objects_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7972,7 +8343,7 @@ func (x *CronJobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJobStatus.ProtoReflect.Descriptor instead.
 func (*CronJobStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{116}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{121}
 }
 
 func (x *CronJobStatus) GetActive() []*ObjectReference {
@@ -8417,7 +8788,7 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\x06Volume\x120\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12(\n" +
 	"\x04spec\x18\x02 \x01(\v2\x14.skiff.v1.VolumeSpecR\x04spec\x12.\n" +
-	"\x06status\x18\x03 \x01(\v2\x16.skiff.v1.VolumeStatusR\x06status\"\x8e\x02\n" +
+	"\x06status\x18\x03 \x01(\v2\x16.skiff.v1.VolumeStatusR\x06status\"\xcb\x02\n" +
 	"\n" +
 	"VolumeSpec\x12\x1f\n" +
 	"\vaccess_mode\x18\x01 \x01(\tR\n" +
@@ -8425,16 +8796,49 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\bcapacity\x18\x02 \x01(\tR\bcapacity\x121\n" +
 	"\x05local\x18\x03 \x01(\v2\x1b.skiff.v1.LocalVolumeSourceR\x05local\x125\n" +
 	"\thost_path\x18\x04 \x01(\v2\x18.skiff.v1.HostPathSourceR\bhostPath\x12+\n" +
-	"\x03nfs\x18\x05 \x01(\v2\x19.skiff.v1.NFSVolumeSourceR\x03nfs\x12,\n" +
-	"\x12storage_class_name\x18\x06 \x01(\tR\x10storageClassName\"0\n" +
+	"\x03nfs\x18\x05 \x01(\v2\x19.skiff.v1.NFSVolumeSourceR\x03nfs\x121\n" +
+	"\x12storage_class_name\x18\x06 \x01(\tH\x00R\x10storageClassName\x88\x01\x01\x12\x1f\n" +
+	"\vvolume_name\x182 \x01(\tR\n" +
+	"volumeNameB\x15\n" +
+	"\x13_storage_class_name\"0\n" +
 	"\x11LocalVolumeSource\x12\x1b\n" +
 	"\tnode_name\x18\x01 \x01(\tR\bnodeName\"=\n" +
 	"\x0fNFSVolumeSource\x12\x16\n" +
 	"\x06server\x18\x01 \x01(\tR\x06server\x12\x12\n" +
-	"\x04path\x18\x02 \x01(\tR\x04path\"=\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\"z\n" +
 	"\fVolumeStatus\x12\x14\n" +
 	"\x05phase\x18\x01 \x01(\tR\x05phase\x12\x17\n" +
-	"\aused_by\x18\x02 \x03(\tR\x06usedBy\"\xa0\x01\n" +
+	"\aused_by\x18\x02 \x03(\tR\x06usedBy\x12\x1a\n" +
+	"\bcapacity\x182 \x01(\tR\bcapacity\x12\x1f\n" +
+	"\vaccess_mode\x183 \x01(\tR\n" +
+	"accessMode\"\xb2\x01\n" +
+	"\x10PersistentVolume\x120\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x122\n" +
+	"\x04spec\x18\x02 \x01(\v2\x1e.skiff.v1.PersistentVolumeSpecR\x04spec\x128\n" +
+	"\x06status\x18\x03 \x01(\v2 .skiff.v1.PersistentVolumeStatusR\x06status\"\xc7\x04\n" +
+	"\x14PersistentVolumeSpec\x12H\n" +
+	"\bcapacity\x18\x01 \x03(\v2,.skiff.v1.PersistentVolumeSpec.CapacityEntryR\bcapacity\x12!\n" +
+	"\faccess_modes\x18\x02 \x03(\tR\vaccessModes\x12,\n" +
+	"\x12storage_class_name\x18\x03 \x01(\tR\x10storageClassName\x12G\n" +
+	" persistent_volume_reclaim_policy\x18\x04 \x01(\tR\x1dpersistentVolumeReclaimPolicy\x125\n" +
+	"\thost_path\x18\x05 \x01(\v2\x18.skiff.v1.HostPathSourceR\bhostPath\x12;\n" +
+	"\x05local\x18\x06 \x01(\v2%.skiff.v1.LocalPersistentVolumeSourceR\x05local\x12A\n" +
+	"\rnode_affinity\x18\a \x01(\v2\x1c.skiff.v1.VolumeNodeAffinityR\fnodeAffinity\x126\n" +
+	"\tclaim_ref\x18\b \x01(\v2\x19.skiff.v1.ObjectReferenceR\bclaimRef\x12\x1f\n" +
+	"\vvolume_mode\x18\t \x01(\tR\n" +
+	"volumeMode\x1a;\n" +
+	"\rCapacityEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"1\n" +
+	"\x1bLocalPersistentVolumeSource\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\"H\n" +
+	"\x12VolumeNodeAffinity\x122\n" +
+	"\brequired\x18\x01 \x01(\v2\x16.skiff.v1.NodeSelectorR\brequired\"\xb9\x01\n" +
+	"\x16PersistentVolumeStatus\x12\x14\n" +
+	"\x05phase\x18\x01 \x01(\tR\x05phase\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12W\n" +
+	"\x1alast_phase_transition_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x17lastPhaseTransitionTime\"\xa0\x01\n" +
 	"\n" +
 	"ReplicaSet\x120\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12,\n" +
@@ -8744,7 +9148,7 @@ func file_skiff_v1_objects_proto_rawDescGZIP() []byte {
 	return file_skiff_v1_objects_proto_rawDescData
 }
 
-var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 130)
+var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 136)
 var file_skiff_v1_objects_proto_goTypes = []any{
 	(*ObjectMeta)(nil),                             // 0: skiff.v1.ObjectMeta
 	(*TypeMeta)(nil),                               // 1: skiff.v1.TypeMeta
@@ -8815,89 +9219,95 @@ var file_skiff_v1_objects_proto_goTypes = []any{
 	(*LocalVolumeSource)(nil),                      // 66: skiff.v1.LocalVolumeSource
 	(*NFSVolumeSource)(nil),                        // 67: skiff.v1.NFSVolumeSource
 	(*VolumeStatus)(nil),                           // 68: skiff.v1.VolumeStatus
-	(*ReplicaSet)(nil),                             // 69: skiff.v1.ReplicaSet
-	(*ReplicaSetSpec)(nil),                         // 70: skiff.v1.ReplicaSetSpec
-	(*PodTemplateSpec)(nil),                        // 71: skiff.v1.PodTemplateSpec
-	(*ReplicaSetStatus)(nil),                       // 72: skiff.v1.ReplicaSetStatus
-	(*Autoscaler)(nil),                             // 73: skiff.v1.Autoscaler
-	(*AutoscalerSpec)(nil),                         // 74: skiff.v1.AutoscalerSpec
-	(*MetricSpec)(nil),                             // 75: skiff.v1.MetricSpec
-	(*ResourceMetricSource)(nil),                   // 76: skiff.v1.ResourceMetricSource
-	(*MetricTarget)(nil),                           // 77: skiff.v1.MetricTarget
-	(*AutoscalerBehavior)(nil),                     // 78: skiff.v1.AutoscalerBehavior
-	(*ScalingRules)(nil),                           // 79: skiff.v1.ScalingRules
-	(*AutoscalerStatus)(nil),                       // 80: skiff.v1.AutoscalerStatus
-	(*Event)(nil),                                  // 81: skiff.v1.Event
-	(*ObjectReference)(nil),                        // 82: skiff.v1.ObjectReference
-	(*ConfigMap)(nil),                              // 83: skiff.v1.ConfigMap
-	(*Secret)(nil),                                 // 84: skiff.v1.Secret
-	(*EnvVarSource)(nil),                           // 85: skiff.v1.EnvVarSource
-	(*KeySelector)(nil),                            // 86: skiff.v1.KeySelector
-	(*EnvFromSource)(nil),                          // 87: skiff.v1.EnvFromSource
-	(*ObjectRef)(nil),                              // 88: skiff.v1.ObjectRef
-	(*KeyToPath)(nil),                              // 89: skiff.v1.KeyToPath
-	(*ConfigMapVolumeSource)(nil),                  // 90: skiff.v1.ConfigMapVolumeSource
-	(*SecretVolumeSource)(nil),                     // 91: skiff.v1.SecretVolumeSource
-	(*ProjectedVolumeSource)(nil),                  // 92: skiff.v1.ProjectedVolumeSource
-	(*VolumeProjection)(nil),                       // 93: skiff.v1.VolumeProjection
-	(*ConfigMapProjection)(nil),                    // 94: skiff.v1.ConfigMapProjection
-	(*SecretProjection)(nil),                       // 95: skiff.v1.SecretProjection
-	(*Deployment)(nil),                             // 96: skiff.v1.Deployment
-	(*DeploymentSpec)(nil),                         // 97: skiff.v1.DeploymentSpec
-	(*DeploymentStrategy)(nil),                     // 98: skiff.v1.DeploymentStrategy
-	(*RollingUpdateDeployment)(nil),                // 99: skiff.v1.RollingUpdateDeployment
-	(*DeploymentStatus)(nil),                       // 100: skiff.v1.DeploymentStatus
-	(*Endpoints)(nil),                              // 101: skiff.v1.Endpoints
-	(*EndpointSlice)(nil),                          // 102: skiff.v1.EndpointSlice
-	(*ServiceEndpoint)(nil),                        // 103: skiff.v1.ServiceEndpoint
-	(*EndpointConditions)(nil),                     // 104: skiff.v1.EndpointConditions
-	(*EndpointPort)(nil),                           // 105: skiff.v1.EndpointPort
-	(*Job)(nil),                                    // 106: skiff.v1.Job
-	(*JobSpec)(nil),                                // 107: skiff.v1.JobSpec
-	(*PodFailurePolicy)(nil),                       // 108: skiff.v1.PodFailurePolicy
-	(*PodFailurePolicyRule)(nil),                   // 109: skiff.v1.PodFailurePolicyRule
-	(*PodFailurePolicyOnExitCodesRequirement)(nil), // 110: skiff.v1.PodFailurePolicyOnExitCodesRequirement
-	(*JobStatus)(nil),                              // 111: skiff.v1.JobStatus
-	(*UncountedTerminatedPods)(nil),                // 112: skiff.v1.UncountedTerminatedPods
-	(*CronJob)(nil),                                // 113: skiff.v1.CronJob
-	(*CronJobSpec)(nil),                            // 114: skiff.v1.CronJobSpec
-	(*JobTemplateSpec)(nil),                        // 115: skiff.v1.JobTemplateSpec
-	(*CronJobStatus)(nil),                          // 116: skiff.v1.CronJobStatus
-	nil,                                            // 117: skiff.v1.ObjectMeta.LabelsEntry
-	nil,                                            // 118: skiff.v1.ObjectMeta.AnnotationsEntry
-	nil,                                            // 119: skiff.v1.LabelSelector.MatchLabelsEntry
-	nil,                                            // 120: skiff.v1.NodeStatus.CapacityEntry
-	nil,                                            // 121: skiff.v1.NodeStatus.AllocatableEntry
-	nil,                                            // 122: skiff.v1.PodSpec.NodeSelectorEntry
-	nil,                                            // 123: skiff.v1.ResourceRequirements.RequestsEntry
-	nil,                                            // 124: skiff.v1.ResourceRequirements.LimitsEntry
-	nil,                                            // 125: skiff.v1.ServiceSpec.SelectorEntry
-	nil,                                            // 126: skiff.v1.ConfigMap.DataEntry
-	nil,                                            // 127: skiff.v1.ConfigMap.BinaryDataEntry
-	nil,                                            // 128: skiff.v1.Secret.DataEntry
-	nil,                                            // 129: skiff.v1.Secret.StringDataEntry
-	(*timestamppb.Timestamp)(nil),                  // 130: google.protobuf.Timestamp
+	(*PersistentVolume)(nil),                       // 69: skiff.v1.PersistentVolume
+	(*PersistentVolumeSpec)(nil),                   // 70: skiff.v1.PersistentVolumeSpec
+	(*LocalPersistentVolumeSource)(nil),            // 71: skiff.v1.LocalPersistentVolumeSource
+	(*VolumeNodeAffinity)(nil),                     // 72: skiff.v1.VolumeNodeAffinity
+	(*PersistentVolumeStatus)(nil),                 // 73: skiff.v1.PersistentVolumeStatus
+	(*ReplicaSet)(nil),                             // 74: skiff.v1.ReplicaSet
+	(*ReplicaSetSpec)(nil),                         // 75: skiff.v1.ReplicaSetSpec
+	(*PodTemplateSpec)(nil),                        // 76: skiff.v1.PodTemplateSpec
+	(*ReplicaSetStatus)(nil),                       // 77: skiff.v1.ReplicaSetStatus
+	(*Autoscaler)(nil),                             // 78: skiff.v1.Autoscaler
+	(*AutoscalerSpec)(nil),                         // 79: skiff.v1.AutoscalerSpec
+	(*MetricSpec)(nil),                             // 80: skiff.v1.MetricSpec
+	(*ResourceMetricSource)(nil),                   // 81: skiff.v1.ResourceMetricSource
+	(*MetricTarget)(nil),                           // 82: skiff.v1.MetricTarget
+	(*AutoscalerBehavior)(nil),                     // 83: skiff.v1.AutoscalerBehavior
+	(*ScalingRules)(nil),                           // 84: skiff.v1.ScalingRules
+	(*AutoscalerStatus)(nil),                       // 85: skiff.v1.AutoscalerStatus
+	(*Event)(nil),                                  // 86: skiff.v1.Event
+	(*ObjectReference)(nil),                        // 87: skiff.v1.ObjectReference
+	(*ConfigMap)(nil),                              // 88: skiff.v1.ConfigMap
+	(*Secret)(nil),                                 // 89: skiff.v1.Secret
+	(*EnvVarSource)(nil),                           // 90: skiff.v1.EnvVarSource
+	(*KeySelector)(nil),                            // 91: skiff.v1.KeySelector
+	(*EnvFromSource)(nil),                          // 92: skiff.v1.EnvFromSource
+	(*ObjectRef)(nil),                              // 93: skiff.v1.ObjectRef
+	(*KeyToPath)(nil),                              // 94: skiff.v1.KeyToPath
+	(*ConfigMapVolumeSource)(nil),                  // 95: skiff.v1.ConfigMapVolumeSource
+	(*SecretVolumeSource)(nil),                     // 96: skiff.v1.SecretVolumeSource
+	(*ProjectedVolumeSource)(nil),                  // 97: skiff.v1.ProjectedVolumeSource
+	(*VolumeProjection)(nil),                       // 98: skiff.v1.VolumeProjection
+	(*ConfigMapProjection)(nil),                    // 99: skiff.v1.ConfigMapProjection
+	(*SecretProjection)(nil),                       // 100: skiff.v1.SecretProjection
+	(*Deployment)(nil),                             // 101: skiff.v1.Deployment
+	(*DeploymentSpec)(nil),                         // 102: skiff.v1.DeploymentSpec
+	(*DeploymentStrategy)(nil),                     // 103: skiff.v1.DeploymentStrategy
+	(*RollingUpdateDeployment)(nil),                // 104: skiff.v1.RollingUpdateDeployment
+	(*DeploymentStatus)(nil),                       // 105: skiff.v1.DeploymentStatus
+	(*Endpoints)(nil),                              // 106: skiff.v1.Endpoints
+	(*EndpointSlice)(nil),                          // 107: skiff.v1.EndpointSlice
+	(*ServiceEndpoint)(nil),                        // 108: skiff.v1.ServiceEndpoint
+	(*EndpointConditions)(nil),                     // 109: skiff.v1.EndpointConditions
+	(*EndpointPort)(nil),                           // 110: skiff.v1.EndpointPort
+	(*Job)(nil),                                    // 111: skiff.v1.Job
+	(*JobSpec)(nil),                                // 112: skiff.v1.JobSpec
+	(*PodFailurePolicy)(nil),                       // 113: skiff.v1.PodFailurePolicy
+	(*PodFailurePolicyRule)(nil),                   // 114: skiff.v1.PodFailurePolicyRule
+	(*PodFailurePolicyOnExitCodesRequirement)(nil), // 115: skiff.v1.PodFailurePolicyOnExitCodesRequirement
+	(*JobStatus)(nil),                              // 116: skiff.v1.JobStatus
+	(*UncountedTerminatedPods)(nil),                // 117: skiff.v1.UncountedTerminatedPods
+	(*CronJob)(nil),                                // 118: skiff.v1.CronJob
+	(*CronJobSpec)(nil),                            // 119: skiff.v1.CronJobSpec
+	(*JobTemplateSpec)(nil),                        // 120: skiff.v1.JobTemplateSpec
+	(*CronJobStatus)(nil),                          // 121: skiff.v1.CronJobStatus
+	nil,                                            // 122: skiff.v1.ObjectMeta.LabelsEntry
+	nil,                                            // 123: skiff.v1.ObjectMeta.AnnotationsEntry
+	nil,                                            // 124: skiff.v1.LabelSelector.MatchLabelsEntry
+	nil,                                            // 125: skiff.v1.NodeStatus.CapacityEntry
+	nil,                                            // 126: skiff.v1.NodeStatus.AllocatableEntry
+	nil,                                            // 127: skiff.v1.PodSpec.NodeSelectorEntry
+	nil,                                            // 128: skiff.v1.ResourceRequirements.RequestsEntry
+	nil,                                            // 129: skiff.v1.ResourceRequirements.LimitsEntry
+	nil,                                            // 130: skiff.v1.ServiceSpec.SelectorEntry
+	nil,                                            // 131: skiff.v1.PersistentVolumeSpec.CapacityEntry
+	nil,                                            // 132: skiff.v1.ConfigMap.DataEntry
+	nil,                                            // 133: skiff.v1.ConfigMap.BinaryDataEntry
+	nil,                                            // 134: skiff.v1.Secret.DataEntry
+	nil,                                            // 135: skiff.v1.Secret.StringDataEntry
+	(*timestamppb.Timestamp)(nil),                  // 136: google.protobuf.Timestamp
 }
 var file_skiff_v1_objects_proto_depIdxs = []int32{
-	117, // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
-	118, // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
-	130, // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	130, // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	122, // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
+	123, // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
+	136, // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	136, // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
 	2,   // 4: skiff.v1.ObjectMeta.owner_references:type_name -> skiff.v1.OwnerReference
 	1,   // 5: skiff.v1.ObjectMeta.applied_as:type_name -> skiff.v1.TypeMeta
-	119, // 6: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
+	124, // 6: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
 	4,   // 7: skiff.v1.LabelSelector.match_expressions:type_name -> skiff.v1.LabelSelectorRequirement
-	130, // 8: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
-	130, // 9: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	136, // 8: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
+	136, // 9: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
 	0,   // 10: skiff.v1.Namespace.metadata:type_name -> skiff.v1.ObjectMeta
 	7,   // 11: skiff.v1.Namespace.status:type_name -> skiff.v1.NamespaceStatus
 	0,   // 12: skiff.v1.Node.metadata:type_name -> skiff.v1.ObjectMeta
 	9,   // 13: skiff.v1.Node.spec:type_name -> skiff.v1.NodeSpec
 	11,  // 14: skiff.v1.Node.status:type_name -> skiff.v1.NodeStatus
 	10,  // 15: skiff.v1.NodeSpec.taints:type_name -> skiff.v1.Taint
-	130, // 16: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
-	120, // 17: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
-	121, // 18: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
+	136, // 16: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
+	125, // 17: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
+	126, // 18: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
 	5,   // 19: skiff.v1.NodeStatus.conditions:type_name -> skiff.v1.Condition
 	12,  // 20: skiff.v1.NodeStatus.addresses:type_name -> skiff.v1.NodeAddress
 	13,  // 21: skiff.v1.NodeStatus.node_info:type_name -> skiff.v1.NodeSystemInfo
@@ -8906,7 +9316,7 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	52,  // 24: skiff.v1.Pod.status:type_name -> skiff.v1.PodStatus
 	26,  // 25: skiff.v1.PodSpec.containers:type_name -> skiff.v1.Container
 	42,  // 26: skiff.v1.PodSpec.volumes:type_name -> skiff.v1.PodVolume
-	122, // 27: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
+	127, // 27: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
 	51,  // 28: skiff.v1.PodSpec.tolerations:type_name -> skiff.v1.Toleration
 	24,  // 29: skiff.v1.PodSpec.security_context:type_name -> skiff.v1.PodSecurityContext
 	26,  // 30: skiff.v1.PodSpec.init_containers:type_name -> skiff.v1.Container
@@ -8927,7 +9337,7 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	34,  // 45: skiff.v1.Container.liveness_probe:type_name -> skiff.v1.Probe
 	34,  // 46: skiff.v1.Container.readiness_probe:type_name -> skiff.v1.Probe
 	40,  // 47: skiff.v1.Container.security_context:type_name -> skiff.v1.SecurityContext
-	87,  // 48: skiff.v1.Container.env_from:type_name -> skiff.v1.EnvFromSource
+	92,  // 48: skiff.v1.Container.env_from:type_name -> skiff.v1.EnvFromSource
 	34,  // 49: skiff.v1.Container.startup_probe:type_name -> skiff.v1.Probe
 	27,  // 50: skiff.v1.Container.lifecycle:type_name -> skiff.v1.Lifecycle
 	28,  // 51: skiff.v1.Lifecycle.post_start:type_name -> skiff.v1.LifecycleHandler
@@ -8935,9 +9345,9 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	36,  // 53: skiff.v1.LifecycleHandler.exec:type_name -> skiff.v1.ExecAction
 	38,  // 54: skiff.v1.LifecycleHandler.http_get:type_name -> skiff.v1.HTTPGetAction
 	29,  // 55: skiff.v1.LifecycleHandler.sleep:type_name -> skiff.v1.SleepAction
-	85,  // 56: skiff.v1.EnvVar.value_from:type_name -> skiff.v1.EnvVarSource
-	123, // 57: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
-	124, // 58: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
+	90,  // 56: skiff.v1.EnvVar.value_from:type_name -> skiff.v1.EnvVarSource
+	128, // 57: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
+	129, // 58: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
 	36,  // 59: skiff.v1.Probe.exec:type_name -> skiff.v1.ExecAction
 	37,  // 60: skiff.v1.Probe.tcp_socket:type_name -> skiff.v1.TCPSocketAction
 	38,  // 61: skiff.v1.Probe.http_get:type_name -> skiff.v1.HTTPGetAction
@@ -8948,16 +9358,16 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	48,  // 66: skiff.v1.PodVolume.empty_dir:type_name -> skiff.v1.EmptyDirSource
 	49,  // 67: skiff.v1.PodVolume.host_path:type_name -> skiff.v1.HostPathSource
 	50,  // 68: skiff.v1.PodVolume.volume:type_name -> skiff.v1.VolumeClaimSource
-	90,  // 69: skiff.v1.PodVolume.config_map:type_name -> skiff.v1.ConfigMapVolumeSource
-	91,  // 70: skiff.v1.PodVolume.secret:type_name -> skiff.v1.SecretVolumeSource
-	92,  // 71: skiff.v1.PodVolume.projected:type_name -> skiff.v1.ProjectedVolumeSource
+	95,  // 69: skiff.v1.PodVolume.config_map:type_name -> skiff.v1.ConfigMapVolumeSource
+	96,  // 70: skiff.v1.PodVolume.secret:type_name -> skiff.v1.SecretVolumeSource
+	97,  // 71: skiff.v1.PodVolume.projected:type_name -> skiff.v1.ProjectedVolumeSource
 	43,  // 72: skiff.v1.PodVolume.downward_api:type_name -> skiff.v1.DownwardAPIVolumeSource
 	44,  // 73: skiff.v1.DownwardAPIVolumeSource.items:type_name -> skiff.v1.DownwardAPIVolumeFile
 	46,  // 74: skiff.v1.DownwardAPIVolumeFile.field_ref:type_name -> skiff.v1.ObjectFieldSelector
 	47,  // 75: skiff.v1.DownwardAPIVolumeFile.resource_field_ref:type_name -> skiff.v1.ResourceFieldSelector
 	44,  // 76: skiff.v1.DownwardAPIProjection.items:type_name -> skiff.v1.DownwardAPIVolumeFile
 	5,   // 77: skiff.v1.PodStatus.conditions:type_name -> skiff.v1.Condition
-	130, // 78: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	136, // 78: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
 	53,  // 79: skiff.v1.PodStatus.container_statuses:type_name -> skiff.v1.ContainerStatus
 	53,  // 80: skiff.v1.PodStatus.init_container_statuses:type_name -> skiff.v1.ContainerStatus
 	54,  // 81: skiff.v1.ContainerStatus.state:type_name -> skiff.v1.ContainerState
@@ -8965,13 +9375,13 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	55,  // 83: skiff.v1.ContainerState.waiting:type_name -> skiff.v1.ContainerStateWaiting
 	56,  // 84: skiff.v1.ContainerState.running:type_name -> skiff.v1.ContainerStateRunning
 	57,  // 85: skiff.v1.ContainerState.terminated:type_name -> skiff.v1.ContainerStateTerminated
-	130, // 86: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	130, // 87: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	130, // 88: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	136, // 86: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	136, // 87: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	136, // 88: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
 	0,   // 89: skiff.v1.Service.metadata:type_name -> skiff.v1.ObjectMeta
 	59,  // 90: skiff.v1.Service.spec:type_name -> skiff.v1.ServiceSpec
 	63,  // 91: skiff.v1.Service.status:type_name -> skiff.v1.ServiceStatus
-	125, // 92: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
+	130, // 92: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
 	62,  // 93: skiff.v1.ServiceSpec.ports:type_name -> skiff.v1.ServicePort
 	60,  // 94: skiff.v1.ServiceSpec.session_affinity_config:type_name -> skiff.v1.SessionAffinityConfig
 	61,  // 95: skiff.v1.SessionAffinityConfig.client_ip:type_name -> skiff.v1.ClientIPConfig
@@ -8981,89 +9391,99 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	66,  // 99: skiff.v1.VolumeSpec.local:type_name -> skiff.v1.LocalVolumeSource
 	49,  // 100: skiff.v1.VolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
 	67,  // 101: skiff.v1.VolumeSpec.nfs:type_name -> skiff.v1.NFSVolumeSource
-	0,   // 102: skiff.v1.ReplicaSet.metadata:type_name -> skiff.v1.ObjectMeta
-	70,  // 103: skiff.v1.ReplicaSet.spec:type_name -> skiff.v1.ReplicaSetSpec
-	72,  // 104: skiff.v1.ReplicaSet.status:type_name -> skiff.v1.ReplicaSetStatus
-	3,   // 105: skiff.v1.ReplicaSetSpec.selector:type_name -> skiff.v1.LabelSelector
-	71,  // 106: skiff.v1.ReplicaSetSpec.template:type_name -> skiff.v1.PodTemplateSpec
-	0,   // 107: skiff.v1.PodTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
-	15,  // 108: skiff.v1.PodTemplateSpec.spec:type_name -> skiff.v1.PodSpec
-	5,   // 109: skiff.v1.ReplicaSetStatus.conditions:type_name -> skiff.v1.Condition
-	0,   // 110: skiff.v1.Autoscaler.metadata:type_name -> skiff.v1.ObjectMeta
-	74,  // 111: skiff.v1.Autoscaler.spec:type_name -> skiff.v1.AutoscalerSpec
-	80,  // 112: skiff.v1.Autoscaler.status:type_name -> skiff.v1.AutoscalerStatus
-	75,  // 113: skiff.v1.AutoscalerSpec.metrics:type_name -> skiff.v1.MetricSpec
-	78,  // 114: skiff.v1.AutoscalerSpec.behavior:type_name -> skiff.v1.AutoscalerBehavior
-	76,  // 115: skiff.v1.MetricSpec.resource:type_name -> skiff.v1.ResourceMetricSource
-	77,  // 116: skiff.v1.ResourceMetricSource.target:type_name -> skiff.v1.MetricTarget
-	79,  // 117: skiff.v1.AutoscalerBehavior.scale_up:type_name -> skiff.v1.ScalingRules
-	79,  // 118: skiff.v1.AutoscalerBehavior.scale_down:type_name -> skiff.v1.ScalingRules
-	130, // 119: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
-	5,   // 120: skiff.v1.AutoscalerStatus.conditions:type_name -> skiff.v1.Condition
-	0,   // 121: skiff.v1.Event.metadata:type_name -> skiff.v1.ObjectMeta
-	82,  // 122: skiff.v1.Event.involved_object:type_name -> skiff.v1.ObjectReference
-	130, // 123: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	130, // 124: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
-	0,   // 125: skiff.v1.ConfigMap.metadata:type_name -> skiff.v1.ObjectMeta
-	126, // 126: skiff.v1.ConfigMap.data:type_name -> skiff.v1.ConfigMap.DataEntry
-	127, // 127: skiff.v1.ConfigMap.binary_data:type_name -> skiff.v1.ConfigMap.BinaryDataEntry
-	0,   // 128: skiff.v1.Secret.metadata:type_name -> skiff.v1.ObjectMeta
-	128, // 129: skiff.v1.Secret.data:type_name -> skiff.v1.Secret.DataEntry
-	129, // 130: skiff.v1.Secret.string_data:type_name -> skiff.v1.Secret.StringDataEntry
-	86,  // 131: skiff.v1.EnvVarSource.config_map_key_ref:type_name -> skiff.v1.KeySelector
-	86,  // 132: skiff.v1.EnvVarSource.secret_key_ref:type_name -> skiff.v1.KeySelector
-	46,  // 133: skiff.v1.EnvVarSource.field_ref:type_name -> skiff.v1.ObjectFieldSelector
-	47,  // 134: skiff.v1.EnvVarSource.resource_field_ref:type_name -> skiff.v1.ResourceFieldSelector
-	88,  // 135: skiff.v1.EnvFromSource.config_map_ref:type_name -> skiff.v1.ObjectRef
-	88,  // 136: skiff.v1.EnvFromSource.secret_ref:type_name -> skiff.v1.ObjectRef
-	89,  // 137: skiff.v1.ConfigMapVolumeSource.items:type_name -> skiff.v1.KeyToPath
-	89,  // 138: skiff.v1.SecretVolumeSource.items:type_name -> skiff.v1.KeyToPath
-	93,  // 139: skiff.v1.ProjectedVolumeSource.sources:type_name -> skiff.v1.VolumeProjection
-	94,  // 140: skiff.v1.VolumeProjection.config_map:type_name -> skiff.v1.ConfigMapProjection
-	95,  // 141: skiff.v1.VolumeProjection.secret:type_name -> skiff.v1.SecretProjection
-	45,  // 142: skiff.v1.VolumeProjection.downward_api:type_name -> skiff.v1.DownwardAPIProjection
-	89,  // 143: skiff.v1.ConfigMapProjection.items:type_name -> skiff.v1.KeyToPath
-	89,  // 144: skiff.v1.SecretProjection.items:type_name -> skiff.v1.KeyToPath
-	0,   // 145: skiff.v1.Deployment.metadata:type_name -> skiff.v1.ObjectMeta
-	97,  // 146: skiff.v1.Deployment.spec:type_name -> skiff.v1.DeploymentSpec
-	100, // 147: skiff.v1.Deployment.status:type_name -> skiff.v1.DeploymentStatus
-	3,   // 148: skiff.v1.DeploymentSpec.selector:type_name -> skiff.v1.LabelSelector
-	71,  // 149: skiff.v1.DeploymentSpec.template:type_name -> skiff.v1.PodTemplateSpec
-	98,  // 150: skiff.v1.DeploymentSpec.strategy:type_name -> skiff.v1.DeploymentStrategy
-	99,  // 151: skiff.v1.DeploymentStrategy.rolling_update:type_name -> skiff.v1.RollingUpdateDeployment
-	5,   // 152: skiff.v1.DeploymentStatus.conditions:type_name -> skiff.v1.Condition
-	0,   // 153: skiff.v1.Endpoints.metadata:type_name -> skiff.v1.ObjectMeta
-	102, // 154: skiff.v1.Endpoints.slices:type_name -> skiff.v1.EndpointSlice
-	103, // 155: skiff.v1.EndpointSlice.endpoints:type_name -> skiff.v1.ServiceEndpoint
-	105, // 156: skiff.v1.EndpointSlice.ports:type_name -> skiff.v1.EndpointPort
-	104, // 157: skiff.v1.ServiceEndpoint.conditions:type_name -> skiff.v1.EndpointConditions
-	82,  // 158: skiff.v1.ServiceEndpoint.target_ref:type_name -> skiff.v1.ObjectReference
-	0,   // 159: skiff.v1.Job.metadata:type_name -> skiff.v1.ObjectMeta
-	107, // 160: skiff.v1.Job.spec:type_name -> skiff.v1.JobSpec
-	111, // 161: skiff.v1.Job.status:type_name -> skiff.v1.JobStatus
-	108, // 162: skiff.v1.JobSpec.pod_failure_policy:type_name -> skiff.v1.PodFailurePolicy
-	3,   // 163: skiff.v1.JobSpec.selector:type_name -> skiff.v1.LabelSelector
-	71,  // 164: skiff.v1.JobSpec.template:type_name -> skiff.v1.PodTemplateSpec
-	109, // 165: skiff.v1.PodFailurePolicy.rules:type_name -> skiff.v1.PodFailurePolicyRule
-	110, // 166: skiff.v1.PodFailurePolicyRule.on_exit_codes:type_name -> skiff.v1.PodFailurePolicyOnExitCodesRequirement
-	5,   // 167: skiff.v1.JobStatus.conditions:type_name -> skiff.v1.Condition
-	130, // 168: skiff.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
-	130, // 169: skiff.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
-	112, // 170: skiff.v1.JobStatus.uncounted_terminated_pods:type_name -> skiff.v1.UncountedTerminatedPods
-	0,   // 171: skiff.v1.CronJob.metadata:type_name -> skiff.v1.ObjectMeta
-	114, // 172: skiff.v1.CronJob.spec:type_name -> skiff.v1.CronJobSpec
-	116, // 173: skiff.v1.CronJob.status:type_name -> skiff.v1.CronJobStatus
-	115, // 174: skiff.v1.CronJobSpec.job_template:type_name -> skiff.v1.JobTemplateSpec
-	0,   // 175: skiff.v1.JobTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
-	107, // 176: skiff.v1.JobTemplateSpec.spec:type_name -> skiff.v1.JobSpec
-	82,  // 177: skiff.v1.CronJobStatus.active:type_name -> skiff.v1.ObjectReference
-	130, // 178: skiff.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
-	130, // 179: skiff.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
-	180, // [180:180] is the sub-list for method output_type
-	180, // [180:180] is the sub-list for method input_type
-	180, // [180:180] is the sub-list for extension type_name
-	180, // [180:180] is the sub-list for extension extendee
-	0,   // [0:180] is the sub-list for field type_name
+	0,   // 102: skiff.v1.PersistentVolume.metadata:type_name -> skiff.v1.ObjectMeta
+	70,  // 103: skiff.v1.PersistentVolume.spec:type_name -> skiff.v1.PersistentVolumeSpec
+	73,  // 104: skiff.v1.PersistentVolume.status:type_name -> skiff.v1.PersistentVolumeStatus
+	131, // 105: skiff.v1.PersistentVolumeSpec.capacity:type_name -> skiff.v1.PersistentVolumeSpec.CapacityEntry
+	49,  // 106: skiff.v1.PersistentVolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
+	71,  // 107: skiff.v1.PersistentVolumeSpec.local:type_name -> skiff.v1.LocalPersistentVolumeSource
+	72,  // 108: skiff.v1.PersistentVolumeSpec.node_affinity:type_name -> skiff.v1.VolumeNodeAffinity
+	87,  // 109: skiff.v1.PersistentVolumeSpec.claim_ref:type_name -> skiff.v1.ObjectReference
+	21,  // 110: skiff.v1.VolumeNodeAffinity.required:type_name -> skiff.v1.NodeSelector
+	136, // 111: skiff.v1.PersistentVolumeStatus.last_phase_transition_time:type_name -> google.protobuf.Timestamp
+	0,   // 112: skiff.v1.ReplicaSet.metadata:type_name -> skiff.v1.ObjectMeta
+	75,  // 113: skiff.v1.ReplicaSet.spec:type_name -> skiff.v1.ReplicaSetSpec
+	77,  // 114: skiff.v1.ReplicaSet.status:type_name -> skiff.v1.ReplicaSetStatus
+	3,   // 115: skiff.v1.ReplicaSetSpec.selector:type_name -> skiff.v1.LabelSelector
+	76,  // 116: skiff.v1.ReplicaSetSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	0,   // 117: skiff.v1.PodTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
+	15,  // 118: skiff.v1.PodTemplateSpec.spec:type_name -> skiff.v1.PodSpec
+	5,   // 119: skiff.v1.ReplicaSetStatus.conditions:type_name -> skiff.v1.Condition
+	0,   // 120: skiff.v1.Autoscaler.metadata:type_name -> skiff.v1.ObjectMeta
+	79,  // 121: skiff.v1.Autoscaler.spec:type_name -> skiff.v1.AutoscalerSpec
+	85,  // 122: skiff.v1.Autoscaler.status:type_name -> skiff.v1.AutoscalerStatus
+	80,  // 123: skiff.v1.AutoscalerSpec.metrics:type_name -> skiff.v1.MetricSpec
+	83,  // 124: skiff.v1.AutoscalerSpec.behavior:type_name -> skiff.v1.AutoscalerBehavior
+	81,  // 125: skiff.v1.MetricSpec.resource:type_name -> skiff.v1.ResourceMetricSource
+	82,  // 126: skiff.v1.ResourceMetricSource.target:type_name -> skiff.v1.MetricTarget
+	84,  // 127: skiff.v1.AutoscalerBehavior.scale_up:type_name -> skiff.v1.ScalingRules
+	84,  // 128: skiff.v1.AutoscalerBehavior.scale_down:type_name -> skiff.v1.ScalingRules
+	136, // 129: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
+	5,   // 130: skiff.v1.AutoscalerStatus.conditions:type_name -> skiff.v1.Condition
+	0,   // 131: skiff.v1.Event.metadata:type_name -> skiff.v1.ObjectMeta
+	87,  // 132: skiff.v1.Event.involved_object:type_name -> skiff.v1.ObjectReference
+	136, // 133: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	136, // 134: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	0,   // 135: skiff.v1.ConfigMap.metadata:type_name -> skiff.v1.ObjectMeta
+	132, // 136: skiff.v1.ConfigMap.data:type_name -> skiff.v1.ConfigMap.DataEntry
+	133, // 137: skiff.v1.ConfigMap.binary_data:type_name -> skiff.v1.ConfigMap.BinaryDataEntry
+	0,   // 138: skiff.v1.Secret.metadata:type_name -> skiff.v1.ObjectMeta
+	134, // 139: skiff.v1.Secret.data:type_name -> skiff.v1.Secret.DataEntry
+	135, // 140: skiff.v1.Secret.string_data:type_name -> skiff.v1.Secret.StringDataEntry
+	91,  // 141: skiff.v1.EnvVarSource.config_map_key_ref:type_name -> skiff.v1.KeySelector
+	91,  // 142: skiff.v1.EnvVarSource.secret_key_ref:type_name -> skiff.v1.KeySelector
+	46,  // 143: skiff.v1.EnvVarSource.field_ref:type_name -> skiff.v1.ObjectFieldSelector
+	47,  // 144: skiff.v1.EnvVarSource.resource_field_ref:type_name -> skiff.v1.ResourceFieldSelector
+	93,  // 145: skiff.v1.EnvFromSource.config_map_ref:type_name -> skiff.v1.ObjectRef
+	93,  // 146: skiff.v1.EnvFromSource.secret_ref:type_name -> skiff.v1.ObjectRef
+	94,  // 147: skiff.v1.ConfigMapVolumeSource.items:type_name -> skiff.v1.KeyToPath
+	94,  // 148: skiff.v1.SecretVolumeSource.items:type_name -> skiff.v1.KeyToPath
+	98,  // 149: skiff.v1.ProjectedVolumeSource.sources:type_name -> skiff.v1.VolumeProjection
+	99,  // 150: skiff.v1.VolumeProjection.config_map:type_name -> skiff.v1.ConfigMapProjection
+	100, // 151: skiff.v1.VolumeProjection.secret:type_name -> skiff.v1.SecretProjection
+	45,  // 152: skiff.v1.VolumeProjection.downward_api:type_name -> skiff.v1.DownwardAPIProjection
+	94,  // 153: skiff.v1.ConfigMapProjection.items:type_name -> skiff.v1.KeyToPath
+	94,  // 154: skiff.v1.SecretProjection.items:type_name -> skiff.v1.KeyToPath
+	0,   // 155: skiff.v1.Deployment.metadata:type_name -> skiff.v1.ObjectMeta
+	102, // 156: skiff.v1.Deployment.spec:type_name -> skiff.v1.DeploymentSpec
+	105, // 157: skiff.v1.Deployment.status:type_name -> skiff.v1.DeploymentStatus
+	3,   // 158: skiff.v1.DeploymentSpec.selector:type_name -> skiff.v1.LabelSelector
+	76,  // 159: skiff.v1.DeploymentSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	103, // 160: skiff.v1.DeploymentSpec.strategy:type_name -> skiff.v1.DeploymentStrategy
+	104, // 161: skiff.v1.DeploymentStrategy.rolling_update:type_name -> skiff.v1.RollingUpdateDeployment
+	5,   // 162: skiff.v1.DeploymentStatus.conditions:type_name -> skiff.v1.Condition
+	0,   // 163: skiff.v1.Endpoints.metadata:type_name -> skiff.v1.ObjectMeta
+	107, // 164: skiff.v1.Endpoints.slices:type_name -> skiff.v1.EndpointSlice
+	108, // 165: skiff.v1.EndpointSlice.endpoints:type_name -> skiff.v1.ServiceEndpoint
+	110, // 166: skiff.v1.EndpointSlice.ports:type_name -> skiff.v1.EndpointPort
+	109, // 167: skiff.v1.ServiceEndpoint.conditions:type_name -> skiff.v1.EndpointConditions
+	87,  // 168: skiff.v1.ServiceEndpoint.target_ref:type_name -> skiff.v1.ObjectReference
+	0,   // 169: skiff.v1.Job.metadata:type_name -> skiff.v1.ObjectMeta
+	112, // 170: skiff.v1.Job.spec:type_name -> skiff.v1.JobSpec
+	116, // 171: skiff.v1.Job.status:type_name -> skiff.v1.JobStatus
+	113, // 172: skiff.v1.JobSpec.pod_failure_policy:type_name -> skiff.v1.PodFailurePolicy
+	3,   // 173: skiff.v1.JobSpec.selector:type_name -> skiff.v1.LabelSelector
+	76,  // 174: skiff.v1.JobSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	114, // 175: skiff.v1.PodFailurePolicy.rules:type_name -> skiff.v1.PodFailurePolicyRule
+	115, // 176: skiff.v1.PodFailurePolicyRule.on_exit_codes:type_name -> skiff.v1.PodFailurePolicyOnExitCodesRequirement
+	5,   // 177: skiff.v1.JobStatus.conditions:type_name -> skiff.v1.Condition
+	136, // 178: skiff.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
+	136, // 179: skiff.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
+	117, // 180: skiff.v1.JobStatus.uncounted_terminated_pods:type_name -> skiff.v1.UncountedTerminatedPods
+	0,   // 181: skiff.v1.CronJob.metadata:type_name -> skiff.v1.ObjectMeta
+	119, // 182: skiff.v1.CronJob.spec:type_name -> skiff.v1.CronJobSpec
+	121, // 183: skiff.v1.CronJob.status:type_name -> skiff.v1.CronJobStatus
+	120, // 184: skiff.v1.CronJobSpec.job_template:type_name -> skiff.v1.JobTemplateSpec
+	0,   // 185: skiff.v1.JobTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
+	112, // 186: skiff.v1.JobTemplateSpec.spec:type_name -> skiff.v1.JobSpec
+	87,  // 187: skiff.v1.CronJobStatus.active:type_name -> skiff.v1.ObjectReference
+	136, // 188: skiff.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
+	136, // 189: skiff.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
+	190, // [190:190] is the sub-list for method output_type
+	190, // [190:190] is the sub-list for method input_type
+	190, // [190:190] is the sub-list for extension type_name
+	190, // [190:190] is the sub-list for extension extendee
+	0,   // [0:190] is the sub-list for field type_name
 }
 
 func init() { file_skiff_v1_objects_proto_init() }
@@ -9081,31 +9501,32 @@ func file_skiff_v1_objects_proto_init() {
 	file_skiff_v1_objects_proto_msgTypes[44].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[51].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[61].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[70].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[74].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[77].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[65].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[75].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[79].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[80].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[83].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[82].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[84].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[86].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[85].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[88].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[89].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[90].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[91].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[92].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[93].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[94].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[95].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[96].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[97].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[107].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[114].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[99].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[100].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[102].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[112].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[119].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_skiff_v1_objects_proto_rawDesc), len(file_skiff_v1_objects_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   130,
+			NumMessages:   136,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
