@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -98,4 +99,16 @@ func decodeFilter(b []byte) ([]unix.SockFilter, error) {
 		prog[i] = unix.SockFilter{Code: binary.LittleEndian.Uint16(in), Jt: in[2], Jf: in[3], K: binary.LittleEndian.Uint32(in[4:])}
 	}
 	return prog, nil
+}
+
+// loadSeccomp installs prog on the calling thread only; the caller is about
+// to execve from it. no_new_privs must be set first, or the thread must
+// still hold CAP_SYS_ADMIN.
+func loadSeccomp(prog []unix.SockFilter) error {
+	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
+	_, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&fprog)))
+	if errno != 0 {
+		return fmt.Errorf("runtime: load seccomp filter: %w", errno)
+	}
+	return nil
 }
