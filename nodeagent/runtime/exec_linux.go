@@ -204,7 +204,7 @@ func (r *Runtime) forkInNamespaces(ns map[string]*os.File, cfgPath string, files
 			attr.Setctty, attr.Ctty = true, 0
 		}
 		p, err := os.StartProcess(r.cfg.Binary, []string{r.cfg.Binary, execArg, cfgPath},
-			&os.ProcAttr{Files: files, Env: []string{}, Sys: attr})
+			&os.ProcAttr{Files: files, Env: shimEnv(), Sys: attr})
 		if err != nil {
 			err = fmt.Errorf("runtime: start exec: %w", err)
 		}

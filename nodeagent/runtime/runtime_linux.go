@@ -279,7 +279,7 @@ func (r *Runtime) startSupervisor() (*idleSupervisor, error) {
 	}
 	cmd := exec.Command(r.cfg.Binary, supervisorArg, "-")
 	cmd.ExtraFiles = []*os.File{readyW, jobR}
-	cmd.Env = []string{}
+	cmd.Env = shimEnv()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	err = cmd.Start()
 	readyW.Close()
