@@ -28,10 +28,28 @@ const (
 // supervisor is the parent of one container for its whole life.
 type supervisor struct {
 	dir   string
-	c     containerConfig
+	c     supervisorConfig
 	cg    cgroups.Manager
 	log   *logWriter
 	ready *os.File
+}
+
+// supervisorConfig is the part of config.json (a containerConfig) a
+// supervisor reads. A fresh process pays encoding/json for every type it
+// meets (field tables built by reflection): the supervisor skips the spec's
+// many it has no use for.
+type supervisorConfig struct {
+	Spec struct {
+		LogMaxBytes int64
+		LogMaxFiles int
+		Resources   struct{ PidsLimit int64 }
+	}
+	PIDNS        string
+	CgroupRoot   string
+	CgroupParent string
+	CgroupMode   int
+	CgroupPath   string
+	LogPath      string
 }
 
 // runSupervisor is the re-exec entry of a container's supervisor. It forks
