@@ -48,6 +48,10 @@ type Agent struct {
 
 	readyOnce sync.Once
 	ready     chan struct{}
+
+	// events queues the pods' events for the sender Run starts (nil in
+	// an Agent made by hand: events are written at once).
+	events chan *skiffv1.Event
 }
 
 // New checks the configuration, opens the runtime and image store, and
@@ -93,6 +97,7 @@ func New(cfg Config) (*Agent, error) {
 		starts:  newStartSlots(),
 		workers: map[string]*podWorker{},
 		ready:   make(chan struct{}),
+		events:  make(chan *skiffv1.Event, eventQueue),
 	}
 	a.usage = newUsageCollector(a)
 	cfg.Registerer.MustRegister(a.usage)
@@ -137,6 +142,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	skiffv1.RegisterPodIOServer(gs, &podIOServer{agent: a})
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- gs.Serve(a.lis) }()
+
+	// Stopped last (deferred), after the workers: their last events go out.
+	stopEvents := a.startEventSender()
+	defer stopEvents()
 
 	a.pods = client.NewInformer(a.cfg.Client.Pods(), client.ListOptions{FieldSelector: "spec.nodeName=" + a.cfg.NodeName}, a.log)
 	a.pods.AddHandler(client.Handler[*skiffv1.Pod]{

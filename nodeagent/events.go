@@ -25,9 +25,55 @@ func (a *Agent) event(ctx context.Context, pod *skiffv1.Pod, typ, reason, msg st
 		Count:          1,
 		FirstTimestamp: timestamppb.New(now), LastTimestamp: timestamppb.New(now),
 	}
+	if a.events == nil {
+		a.sendEvent(ctx, ev)
+		return
+	}
+	select {
+	case a.events <- ev:
+	default:
+		a.log.Debug("event not recorded: queue full", "reason", reason)
+	}
+}
+
+// eventQueue is how many events may wait for the sender; more are dropped
+// (events are best effort, as the kubelet's recorder's).
+const eventQueue = 1024
+
+// sendEvent writes one event to the API.
+func (a *Agent) sendEvent(ctx context.Context, ev *skiffv1.Event) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if _, err := a.cfg.Client.Events().Create(ctx, ev); err != nil {
-		a.log.Debug("event not recorded", "reason", reason, "err", err)
+		a.log.Debug("event not recorded", "reason", ev.Reason, "err", err)
 	}
+}
+
+// startEventSender writes queued events in the background: a pod worker
+// no longer waits for an event's write (a round trip to the server and
+// its store) before it writes the pod's status. The returned stop sends
+// what is still queued, for up to two seconds, and returns.
+func (a *Agent) startEventSender() (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case ev := <-a.events:
+				a.sendEvent(context.Background(), ev)
+			case <-quit:
+				deadline := time.Now().Add(2 * time.Second)
+				for time.Now().Before(deadline) {
+					select {
+					case ev := <-a.events:
+						a.sendEvent(context.Background(), ev)
+					default:
+						return
+					}
+				}
+				return
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
 }

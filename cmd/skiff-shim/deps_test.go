@@ -38,6 +38,27 @@ func TestShimLinksOnlyTheRuntime(t *testing.T) {
 	}
 }
 
+// Built as `make build` does (tag seccomp_prebuilt), the shim only loads
+// the seccomp filters the agent assembled: the assembler and its syscall
+// tables, whose initialisers every supervisor and init would run, stay out.
+func TestPrebuiltShimLinksNoFilterAssembler(t *testing.T) {
+	cmd := exec.Command("go", "list", "-tags", "seccomp_prebuilt", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".")
+	cmd.Env = append(cmd.Environ(), "GOOS=linux")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	if !contains(deps, "github.com/skiff-sh/skiff/nodeagent/runtime") {
+		t.Fatalf("go list found no runtime among %v", deps)
+	}
+	for _, dep := range deps {
+		if strings.HasPrefix(dep, "github.com/elastic/go-seccomp-bpf") || dep == "golang.org/x/net/bpf" {
+			t.Errorf("the seccomp_prebuilt shim links %s", dep)
+		}
+	}
+}
+
 func TestDepsCheckRefusesTheControlPlane(t *testing.T) {
 	for _, dep := range []string{
 		"google.golang.org/grpc", "go.etcd.io/etcd/client/v3", "github.com/prometheus/client_golang/prometheus",

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -162,5 +165,28 @@ func TestIPAMCIDRChanged(t *testing.T) {
 	}
 	if ip, err := b.Allocate("y"); err != nil || ip.String() != "10.88.4.2" {
 		t.Fatalf("Allocate = %v, %v", ip, err)
+	}
+}
+
+// A state file a power failure left empty holds no allocations (their
+// namespaces died with the machine); one with garbage in it is an error.
+func TestIPAMEmptyFileAfterCrash(t *testing.T) {
+	dir := t.TempDir()
+	cidr := netip.MustParsePrefix("10.88.4.0/24")
+	if err := os.WriteFile(filepath.Join(dir, ipamFile), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, err := NewIPAM(dir, cidr)
+	if err != nil {
+		t.Fatalf("empty state file: %v", err)
+	}
+	if ip, err := a.Allocate("a"); err != nil || ip.String() != "10.88.4.2" {
+		t.Fatalf("Allocate(a) = %v, %v; want 10.88.4.2", ip, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ipamFile), []byte("{\"cidr\":"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Allocate("b"); err == nil || !strings.Contains(err.Error(), "decode") {
+		t.Fatalf("garbage state file: err %v, want a decode error", err)
 	}
 }

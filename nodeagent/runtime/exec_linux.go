@@ -49,6 +49,7 @@ type execConfig struct {
 	WorkingDir    string
 	Security      SecurityContext
 	DevicesLocked bool
+	Seccomp       *seccompFilter `json:",omitempty"`
 }
 
 // Descriptors the exec init gets beyond the sync and message pipes.
@@ -110,8 +111,12 @@ func (r *Runtime) Exec(ctx context.Context, id string, spec ExecSpec) (int, erro
 	if err := os.MkdirAll(cfgDir, 0o700); err != nil {
 		return -1, fmt.Errorf("runtime: create env dir: %w", err)
 	}
+	filter, err := r.filterFor(sec, c.DevicesLocked)
+	if err != nil {
+		return -1, err
+	}
 	if err := writeJSON(cfgDir, cfgName, execConfig{Command: spec.Command, Env: spec.Env,
-		WorkingDir: spec.WorkingDir, Security: sec, DevicesLocked: c.DevicesLocked}); err != nil {
+		WorkingDir: spec.WorkingDir, Security: sec, DevicesLocked: c.DevicesLocked, Seccomp: filter}); err != nil {
 		return -1, err
 	}
 	defer os.Remove(filepath.Join(cfgDir, cfgName))
@@ -199,7 +204,7 @@ func (r *Runtime) forkInNamespaces(ns map[string]*os.File, cfgPath string, files
 			attr.Setctty, attr.Ctty = true, 0
 		}
 		p, err := os.StartProcess(r.cfg.Binary, []string{r.cfg.Binary, execArg, cfgPath},
-			&os.ProcAttr{Files: files, Env: []string{}, Sys: attr})
+			&os.ProcAttr{Files: files, Env: shimEnv(), Sys: attr})
 		if err != nil {
 			err = fmt.Errorf("runtime: start exec: %w", err)
 		}
@@ -264,7 +269,7 @@ func runExecInit(cfgPath string) int {
 	if err != nil {
 		return fail(err)
 	}
-	if err := lockdownAndChdir(&c.Security, c.WorkingDir, c.DevicesLocked); err != nil {
+	if err := lockdownAndChdir(&c.Security, c.WorkingDir, c.DevicesLocked, c.Seccomp); err != nil {
 		return fail(err)
 	}
 	// Nothing of ours may leak into the workload (runc does the same).

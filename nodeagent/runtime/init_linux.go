@@ -98,7 +98,7 @@ func runInit() int {
 	if err != nil {
 		return fail(err)
 	}
-	if err := lockdownAndChdir(&c.Spec.Security, c.Spec.WorkingDir, c.DevicesLocked); err != nil {
+	if err := lockdownAndChdir(&c.Spec.Security, c.Spec.WorkingDir, c.DevicesLocked, c.Seccomp); err != nil {
 		return fail(err)
 	}
 	fmt.Fprintf(msg, "ready\n")
@@ -113,10 +113,11 @@ func runInit() int {
 	return fail(fmt.Errorf("runtime: exec %s: %w", path, err))
 }
 
-// lockdownAndChdir applies the security context to this thread and enters
-// the working directory as the container's user.
-func lockdownAndChdir(sc *SecurityContext, wd string, devicesLocked bool) error {
-	l, err := newLockdown(*sc, devicesLocked)
+// lockdownAndChdir applies the security context to this thread, with the
+// seccomp filter the runtime built for it, and enters the working
+// directory as the container's user.
+func lockdownAndChdir(sc *SecurityContext, wd string, devicesLocked bool, filter *seccompFilter) error {
+	l, err := planLockdown(*sc, devicesLocked, filter.lookup)
 	if err != nil {
 		return err
 	}

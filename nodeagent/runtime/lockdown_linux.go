@@ -23,6 +23,14 @@ type lockdown struct {
 // newLockdown computes what the process keeps. devicesLocked says whether
 // a device cgroup enforces the device allow-list.
 func newLockdown(sc SecurityContext, devicesLocked bool) (*lockdown, error) {
+	return planLockdown(sc, devicesLocked, seccompProgram)
+}
+
+// planLockdown is newLockdown with the seccomp filter for a capability set
+// taken from filter: the runtime builds each filter once and hands it to
+// inits in their config (see filters.go), so a container's init does not
+// assemble several hundred instructions again on every start.
+func planLockdown(sc SecurityContext, devicesLocked bool, filter func(capSet) ([]unix.SockFilter, error)) (*lockdown, error) {
 	l := &lockdown{last: lastCap(), groups: sc.SupplementalGroups}
 	if sc.RunAsUser != nil {
 		l.uid = *sc.RunAsUser
@@ -37,7 +45,7 @@ func newLockdown(sc SecurityContext, devicesLocked bool) (*lockdown, error) {
 	// Last, after the adds: "add: [MKNOD]" must not undo it.
 	l.caps &^= forcedDrops(sc, devicesLocked)
 	if !sc.Privileged && !sc.SeccompUnconfined {
-		if l.seccomp, err = seccompProgram(l.caps); err != nil {
+		if l.seccomp, err = filter(l.caps); err != nil {
 			return nil, err
 		}
 	}

@@ -58,7 +58,7 @@ func (r *Runtime) startPause(dir, podCgroup string) error {
 	// containers that see it.
 	cmd := exec.Command(r.cfg.Binary, pauseArg, "-")
 	cmd.Dir = root
-	cmd.Env = []string{}
+	cmd.Env = shimEnv()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Cloneflags: unix.CLONE_NEWPID}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("runtime: start pause: %w", err)
@@ -155,13 +155,13 @@ func dropToPause() error {
 }
 
 // forkSharedInit forks an init into the PID namespace at pidns (a pod's
-// shared one) and a new mount namespace. The calling goroutine must be
+// shared one). The calling goroutine must be
 // locked to its thread: the thread's PID namespace for children changes.
 func forkSharedInit(pidns string) (*initProc, error) {
 	if err := joinNamespaces(map[int]string{unix.CLONE_NEWPID: pidns}); err != nil {
 		return nil, err
 	}
-	in, err := forkInit(unix.CLONE_NEWNS)
+	in, err := forkInit(0)
 	if errors.Is(err, unix.ENOMEM) {
 		return nil, fmt.Errorf("runtime: the pod's pause process is gone: %w", err)
 	}

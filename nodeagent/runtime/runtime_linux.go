@@ -50,6 +50,7 @@ type Runtime struct {
 	pool       *supervisorPool
 	containers *dirListing
 	configs    configCache
+	filters    filterCache
 }
 
 // New prepares the state directories. Containers already there (from an
@@ -204,6 +205,9 @@ func (r *Runtime) create(ctx context.Context, c *containerConfig) (State, error)
 	c.DevicesLocked = res.RestrictDevices
 	// The supervisor sets the pids limit just before the workload's exec.
 	res.PidsLimit = 0
+	if c.Seccomp, err = r.filterFor(c.Spec.Security, c.DevicesLocked); err != nil {
+		return State{}, err
+	}
 	if err := cg.Create(res); err != nil {
 		return State{}, err
 	}
@@ -275,7 +279,7 @@ func (r *Runtime) startSupervisor() (*idleSupervisor, error) {
 	}
 	cmd := exec.Command(r.cfg.Binary, supervisorArg, "-")
 	cmd.ExtraFiles = []*os.File{readyW, jobR}
-	cmd.Env = []string{}
+	cmd.Env = shimEnv()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	err = cmd.Start()
 	readyW.Close()

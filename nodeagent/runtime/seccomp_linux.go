@@ -1,8 +1,9 @@
+//go:build !seccomp_prebuilt
+
 package runtime
 
 import (
 	"fmt"
-	"unsafe"
 
 	seccomp "github.com/elastic/go-seccomp-bpf"
 	"github.com/elastic/go-seccomp-bpf/arch"
@@ -223,16 +224,4 @@ func conditionalRules(info *arch.Info, noSysAdmin bool) []bpf.Instruction {
 		bpf.RetConstant{Val: eperm},
 		bpf.RetConstant{Val: allow})...)
 	return out
-}
-
-// loadSeccomp installs prog on the calling thread only; the caller is about
-// to execve from it. no_new_privs must be set first, or the thread must
-// still hold CAP_SYS_ADMIN.
-func loadSeccomp(prog []unix.SockFilter) error {
-	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
-	_, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&fprog)))
-	if errno != 0 {
-		return fmt.Errorf("runtime: load seccomp filter: %w", errno)
-	}
-	return nil
 }

@@ -29,7 +29,7 @@ func builtShim(t *testing.T) string {
 			return
 		}
 		shimPath = filepath.Join(dir, "skiff-shim")
-		if out, err := exec.Command("go", "build", "-o", shimPath, "../../cmd/skiff-shim").CombinedOutput(); err != nil {
+		if out, err := exec.Command("go", "build", "-tags", "seccomp_prebuilt", "-o", shimPath, "../../cmd/skiff-shim").CombinedOutput(); err != nil {
 			shimErr = err
 			t.Logf("go build: %s", out)
 		}

@@ -15,7 +15,7 @@ import (
 // state directory). A separately built shim answers with its own: a
 // Runtime uses a shim only when the two are equal. Change it with the
 // contract.
-const ShimProtocol = "skiff-shim/2"
+const ShimProtocol = "skiff-shim/3" // 3: inits load the seccomp filter the Runtime put in their config
 
 // protocolArg asks a shim for its ShimProtocol.
 const protocolArg = "__skiff-protocol"

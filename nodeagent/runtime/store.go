@@ -35,7 +35,10 @@ type containerConfig struct {
 	CgroupPath    string
 	LogPath       string
 	DevicesLocked bool // the devices cgroup enforces the allow-list
-	CreatedAt     time.Time
+	// Seccomp is the filter the init loads (nil: none), built by the
+	// runtime that created the container.
+	Seccomp   *seccompFilter `json:",omitempty"`
+	CreatedAt time.Time
 	// EnvFile holds Spec.Env, which config.json leaves out (envfile.go).
 	EnvFile string
 }

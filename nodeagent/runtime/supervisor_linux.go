@@ -28,10 +28,28 @@ const (
 // supervisor is the parent of one container for its whole life.
 type supervisor struct {
 	dir   string
-	c     containerConfig
+	c     supervisorConfig
 	cg    cgroups.Manager
 	log   *logWriter
 	ready *os.File
+}
+
+// supervisorConfig is the part of config.json (a containerConfig) a
+// supervisor reads. A fresh process pays encoding/json for every type it
+// meets (field tables built by reflection): the supervisor skips the spec's
+// many it has no use for.
+type supervisorConfig struct {
+	Spec struct {
+		LogMaxBytes int64
+		LogMaxFiles int
+		Resources   struct{ PidsLimit int64 }
+	}
+	PIDNS        string
+	CgroupRoot   string
+	CgroupParent string
+	CgroupMode   int
+	CgroupPath   string
+	LogPath      string
 }
 
 // runSupervisor is the re-exec entry of a container's supervisor. It forks
@@ -57,7 +75,7 @@ func runSupervisor() int {
 }
 
 func (s *supervisor) run() error {
-	in, err := forkInit(unix.CLONE_NEWNS | unix.CLONE_NEWPID)
+	in, err := forkInit(unix.CLONE_NEWPID)
 	if err != nil {
 		return err
 	}
@@ -195,10 +213,13 @@ func (in *initProc) close() {
 	}
 }
 
-// forkInit forks an init with cloneflags: new mount and PID namespaces,
-// or only a mount namespace when the calling thread has already entered
-// a pod's PID namespace. It waits for its job on the sync pipe; the other
-// namespaces it joins itself.
+// forkInit forks an init with cloneflags: a new PID namespace, or none
+// when the calling thread has already entered a pod's PID namespace. It
+// waits for its job on the sync pipe; the other namespaces it makes or
+// joins itself. Its mount namespace is a copy of ours taken only when the
+// job comes (so it sees the mounts made meanwhile): a copy at fork as
+// well would cost a second copy of the host's whole mount table, and its
+// teardown, per container.
 func forkInit(cloneflags uintptr) (*initProc, error) {
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
@@ -221,7 +242,7 @@ func forkInit(cloneflags uintptr) (*initProc, error) {
 	exe := "/proc/self/exe"
 	proc, err := os.StartProcess(exe, []string{exe, initArg, "-"}, &os.ProcAttr{
 		Files: []*os.File{devnull, p[0][1], p[1][1], p[2][0], p[3][1], mntns},
-		Env:   []string{},
+		Env:   shimEnv(),
 		Sys:   &syscall.SysProcAttr{Cloneflags: cloneflags},
 	})
 	for _, f := range []*os.File{p[0][1], p[1][1], p[2][0], p[3][1]} {

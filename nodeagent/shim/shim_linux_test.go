@@ -27,7 +27,7 @@ func shimBytes(t *testing.T) []byte {
 		}
 		defer os.RemoveAll(dir)
 		out := filepath.Join(dir, Name)
-		if msg, err := exec.Command("go", "build", "-o", out, "../../cmd/skiff-shim").CombinedOutput(); err != nil {
+		if msg, err := exec.Command("go", "build", "-tags", "seccomp_prebuilt", "-o", out, "../../cmd/skiff-shim").CombinedOutput(); err != nil {
 			buildErr = err
 			t.Logf("go build: %s", msg)
 			return

@@ -36,7 +36,7 @@ func (m *v1) Path(c string) string { return filepath.Join(m.root, c, m.parent, m
 
 func (m *v1) Create(r Resources) error {
 	for _, c := range v1Controllers() {
-		if !m.mounted(c) {
+		if c == "cpuset" || !m.mounted(c) {
 			continue
 		}
 		if err := os.MkdirAll(m.Path(c), 0o755); err != nil {
@@ -44,21 +44,32 @@ func (m *v1) Create(r Resources) error {
 		}
 	}
 	if m.mounted("cpuset") {
-		if err := m.initCpuset(); err != nil {
+		if err := m.createCpuset(); err != nil {
 			return err
 		}
 	}
 	return m.Set(r)
 }
 
-// initCpuset copies cpus and mems down from the first level that has them:
-// a new v1 cpuset cgroup starts empty and refuses tasks until both are set.
-func (m *v1) initCpuset() error {
+// createCpuset makes the cpuset cgroup level by level. A new v1 cpuset
+// cgroup starts with empty cpus and mems and refuses tasks until both are
+// set; each level skiff makes gets cgroup.clone_children, so the kernel
+// copies them into the levels below as they are made. Writing cpuset.cpus
+// instead costs the kernel a check of the whole cpuset tree (it showed in
+// profiles of pod bursts); it is still done where a level is empty (a
+// parent made before, or by someone else).
+func (m *v1) createCpuset() error {
 	dir := filepath.Join(m.root, "cpuset")
 	parts := strings.Split(filepath.Join(m.parent, m.path), string(filepath.Separator))
-	for _, p := range parts {
+	for i, p := range parts {
 		parent := dir
 		dir = filepath.Join(dir, p)
+		made := true
+		if err := os.Mkdir(dir, 0o755); errors.Is(err, fs.ErrExist) {
+			made = false
+		} else if err != nil {
+			return fmt.Errorf("cgroups: create cpuset: %w", err)
+		}
 		for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
 			cur, err := readFile(dir, f)
 			if err == nil && cur != "" {
@@ -69,6 +80,11 @@ func (m *v1) initCpuset() error {
 				return err
 			}
 			if err := writeFile(dir, f, v); err != nil {
+				return err
+			}
+		}
+		if made && i < len(parts)-1 {
+			if err := writeFile(dir, "cgroup.clone_children", "1"); err != nil {
 				return err
 			}
 		}
