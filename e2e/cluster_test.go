@@ -32,10 +32,10 @@ func skiffBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "skiff")
-		// The shim beside the binary, as `make build` leaves them: the
-		// agents start containers from it.
-		for _, b := range []struct{ out, pkg string }{{binPath, "../cmd/skiff"}, {shimBinary(binPath), "../cmd/skiff-shim"}} {
-			out, err := exec.Command("go", "build", "-o", b.out, b.pkg).CombinedOutput()
+		// The shim beside the binary, as `make build` leaves them and
+		// with its tag: the agents start containers from it.
+		for _, b := range []struct{ out, pkg, tags string }{{binPath, "../cmd/skiff", ""}, {shimBinary(binPath), "../cmd/skiff-shim", "seccomp_prebuilt"}} {
+			out, err := exec.Command("go", "build", "-tags", b.tags, "-o", b.out, b.pkg).CombinedOutput()
 			if err != nil {
 				buildErr = fmt.Errorf("go build %s: %v: %s", b.pkg, err, out)
 				return
