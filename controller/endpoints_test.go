@@ -299,6 +299,18 @@ func TestEndpointsOfUnreachableNodeAreNotReady(t *testing.T) {
 	waitEndpoints(ctx, t, c, "web", "=80/TCP: 10.88.0.5(a,n1,ready,serving) 10.88.1.5(b,n2,ready,serving)")
 	nodes.set("n2", false)
 	waitEndpoints(ctx, t, c, "web", "=80/TCP: 10.88.0.5(a,n1,ready,serving) 10.88.1.5(b,n2)")
+	// The node lifecycle controller marks b Ready=False; back, n2's agent
+	// posts b's real status again (once the controller sees n2 beating:
+	// before, it would mark b again).
+	waitFor(t, "b marked not ready", func() (bool, error) {
+		p, err := c.Pods().Get(ctx, "default", "b")
+		return skiffv1.FindCondition(p.GetStatus().GetConditions(), skiffv1.PodReady).GetReason() == skiffv1.ReasonNodeNotReady, err
+	})
 	nodes.set("n2", true)
+	waitFor(t, "n2 untainted", func() (bool, error) {
+		n, err := c.Nodes().Get(ctx, "", "n2")
+		return err == nil && !hasTaint(n, controller.TaintUnreachable), err
+	})
+	runPod(ctx, t, c, "b", "10.88.1.5", true)
 	waitEndpoints(ctx, t, c, "web", "=80/TCP: 10.88.0.5(a,n1,ready,serving) 10.88.1.5(b,n2,ready,serving)")
 }

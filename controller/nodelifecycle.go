@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -21,7 +22,9 @@ const TaintUnreachable = "node.skiff.io/unreachable"
 // than the grace period turns Ready=Unknown and gets the unreachable
 // taint; after the eviction timeout its pods are deleted with force (no
 // agent will confirm) so that their replica sets recreate them elsewhere.
-// A node that posts again loses the taint (its agent sets Ready itself).
+// Until then its pods are marked Ready=False (NodeNotReady). A node that
+// posts again loses the taint (its agent sets Ready itself, on the node
+// and on its pods).
 //
 // Silence is measured on this controller's clock, from when it last saw
 // the heartbeat change, as Kubernetes does: the agents' clocks may be off.
@@ -125,7 +128,7 @@ func (nl *nodeLifecycle) sync(ctx context.Context, name string) error {
 	if err != nil || n == nil {
 		return err
 	}
-	return nl.maybeEvict(ctx, n)
+	return errors.Join(nl.markPodsNotReady(ctx, n), nl.maybeEvict(ctx, n))
 }
 
 // markUnreachable sets Ready=Unknown and the NoExecute taint, and returns

@@ -13,10 +13,11 @@ import (
 )
 
 // reportStatus computes the pod's status from the runtime and the worker's
-// memory and writes it when it changed.
+// memory and writes it when it changed, or when the stored status no
+// longer says what the agent sees.
 func (a *Agent) reportStatus(ctx context.Context, pod *skiffv1.Pod, st *podState, insts map[string][]instance) error {
 	status := a.podStatus(pod, st, insts)
-	if st.lastStatus != nil && proto.Equal(st.lastStatus, status) {
+	if st.lastStatus != nil && proto.Equal(st.lastStatus, status) && !overwritten(pod.GetStatus(), status) {
 		return nil
 	}
 	next := proto.Clone(pod).(*skiffv1.Pod)
@@ -34,6 +35,27 @@ func (a *Agent) reportStatus(ctx context.Context, pod *skiffv1.Pod, st *podState
 	}
 	st.lastStatus = status
 	return nil
+}
+
+// agentConditions are the pod conditions the agent keeps.
+var agentConditions = []string{skiffv1.PodInitialized, skiffv1.ContainersReady, skiffv1.PodReady}
+
+// overwritten reports whether the stored status disagrees with the one the
+// agent computed on a condition the agent keeps: someone else wrote it.
+// The node lifecycle controller does, marking the pods of a node it has not
+// heard from Ready=False; once the node is back its agent sees the same
+// containers as before, and without this check would never write again.
+// A stored pod older than the agent's last write may disagree too: that
+// costs one write more, not a wrong status.
+func overwritten(stored, computed *skiffv1.PodStatus) bool {
+	for _, typ := range agentConditions {
+		s := skiffv1.FindCondition(stored.GetConditions(), typ)
+		c := skiffv1.FindCondition(computed.GetConditions(), typ)
+		if s.GetStatus() != c.GetStatus() || s.GetReason() != c.GetReason() || s.GetMessage() != c.GetMessage() {
+			return true
+		}
+	}
+	return false
 }
 
 func allStarted(s *skiffv1.PodStatus) bool {

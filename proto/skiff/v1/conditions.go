@@ -56,6 +56,9 @@ const (
 	ReasonNodeStatusUnknown = "NodeStatusUnknown"
 	// ReasonContainersNotReady: PodReady or ContainersReady is False.
 	ReasonContainersNotReady = "ContainersNotReady"
+	// ReasonNodeNotReady: PodReady is False because the pod's node turned
+	// Ready=Unknown; its agent sets the real value when it is back.
+	ReasonNodeNotReady = "NodeNotReady"
 )
 
 // FindCondition returns the condition of type typ, or nil.
