@@ -187,3 +187,26 @@ func TestNodePorts(t *testing.T) {
 		t.Fatalf("to NodePort: %v %v", u.GetSpec(), err)
 	}
 }
+
+// A ClientIP service edited back to None (read, change, write: the stored
+// object carries the defaulted timeout) loses its affinity config, as
+// Kubernetes' defaulting drops it, instead of failing validation.
+func TestSessionAffinityEditedToNone(t *testing.T) {
+	ctx := ctxT(t)
+	a := apitest.Start(t)
+	s := service("sticky", "ClusterIP")
+	s.Spec.SessionAffinity = "ClientIP"
+	created, err := a.Client.Services().Create(ctx, s)
+	if err != nil || created.Spec.GetSessionAffinityConfig().GetClientIp().GetTimeoutSeconds() != 10800 {
+		t.Fatalf("ClientIP service: %v %v", created.GetSpec(), err)
+	}
+	edited := proto.Clone(created).(*skiffv1.Service)
+	edited.Spec.SessionAffinity = "None"
+	u, err := a.Client.Services().Update(ctx, edited)
+	if err != nil {
+		t.Fatalf("edited to None: %v", err)
+	}
+	if u.Spec.SessionAffinity != "None" || u.Spec.SessionAffinityConfig != nil {
+		t.Fatalf("edited to None: affinity %q config %v, want None and no config", u.Spec.SessionAffinity, u.Spec.SessionAffinityConfig)
+	}
+}

@@ -246,11 +246,16 @@ func imageTag(ref string) string {
 }
 
 // defaultServicePolicies fills in session affinity and traffic policies as
-// Kubernetes defaults them: None, 10800 s for ClientIP, Cluster (the
+// Kubernetes defaults them: None (with no config), 10800 s for ClientIP, Cluster (the
 // external policy only for a NodePort service, the only kind it applies to).
 func defaultServicePolicies(s *skiffv1.ServiceSpec) {
 	if s.SessionAffinity == "" {
 		s.SessionAffinity = skiffv1.SessionAffinityNone
+	}
+	if s.SessionAffinity == skiffv1.SessionAffinityNone {
+		// A ClientIP service edited to None still carries the timeout
+		// it was given: it goes with the affinity.
+		s.SessionAffinityConfig = nil
 	}
 	if s.SessionAffinity == skiffv1.SessionAffinityClientIP {
 		if s.SessionAffinityConfig == nil {

@@ -1,6 +1,7 @@
 package validation
 
 import (
+	"strings"
 	"testing"
 
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
@@ -28,8 +29,9 @@ func TestServicePolicyValidation(t *testing.T) {
 			"spec.sessionAffinityConfig.clientIP.timeoutSeconds: 0 must be between 1 and 86400"},
 		{"timeout over a day", func(s *skiffv1.ServiceSpec) { s.SessionAffinity = "ClientIP"; s.SessionAffinityConfig = timeout(86401) },
 			"timeoutSeconds: 86401"},
-		{"config without affinity", func(s *skiffv1.ServiceSpec) { s.SessionAffinityConfig = timeout(60) },
-			"spec.sessionAffinityConfig: must not be set when spec.sessionAffinity is None"},
+		// Defaulting drops it, as Kubernetes' does (a ClientIP service
+		// edited to None); Validate alone still refuses it, below.
+		{"config without affinity", func(s *skiffv1.ServiceSpec) { s.SessionAffinityConfig = timeout(60) }, ""},
 		{"unknown affinity", func(s *skiffv1.ServiceSpec) { s.SessionAffinity = "Cookie" }, `spec.sessionAffinity: "Cookie"`},
 		{"Local NodePort", func(s *skiffv1.ServiceSpec) { s.Type = "NodePort"; s.ExternalTrafficPolicy = "Local" }, ""},
 		{"external policy on ClusterIP", func(s *skiffv1.ServiceSpec) { s.ExternalTrafficPolicy = "Local" },
@@ -61,5 +63,17 @@ func TestServicePolicyDefaults(t *testing.T) {
 	}
 	if err := Validate(plain); err != nil {
 		t.Fatal(err)
+	}
+	n := int32(60)
+	undefaulted := svcWith(func(s *skiffv1.ServiceSpec) {
+		s.SessionAffinity = "None"
+		s.SessionAffinityConfig = &skiffv1.SessionAffinityConfig{ClientIp: &skiffv1.ClientIPConfig{TimeoutSeconds: &n}}
+	})
+	if err := Validate(undefaulted); err == nil || !strings.Contains(err.Error(), "spec.sessionAffinityConfig: must not be set when spec.sessionAffinity is None") {
+		t.Errorf("None with a config, not defaulted: %v", err)
+	}
+	Default(undefaulted)
+	if undefaulted.Spec.SessionAffinityConfig != nil {
+		t.Errorf("defaulting None kept the config %v", undefaulted.Spec.SessionAffinityConfig)
 	}
 }

@@ -105,9 +105,9 @@ func build(c *nftables.Conn, t *nftables.Table, ports []ServicePort) error {
 				return err
 			}
 		}
-		// No entry for a port without endpoints: the packet goes on to
-		// the service CIDR's blackhole route (a node port: to the node's
-		// own closed port, refused).
+		// A port without endpoints drops at its ClusterIP (see
+		// mapEntries); a node port without a chain has no entry and goes
+		// to the node's own closed port, refused.
 		if svc != nil {
 			c.AddChain(svc)
 			if err := serviceRules(c, t, svc, p, aff); err != nil {
@@ -520,13 +520,21 @@ func affinityNeeded(p ServicePort) bool {
 
 // mapEntries are the port's entries in the ClusterIP and node port maps
 // (nil: none), as build makes them.
+//
+// A ClusterIP port without endpoints maps to drop: dropped in the nat
+// hook, a packet leaves no conntrack entry. Let through untranslated, the
+// node's own packet would be routed to the service bridge and its
+// connection confirmed there, so that the flow stayed untranslated after
+// endpoints came, for as long as its packets kept the entry alive (a UDP
+// client resending from one socket: for ever).
 func mapEntries(p ServicePort) (ip, np *nftables.SetElement) {
 	svc, ext := portChains(&nftables.Table{}, p)
+	ip = &nftables.SetElement{
+		Key:         concatKey(p.ClusterIP.AsSlice(), []byte{p.Protocol}, binaryutil.BigEndian.PutUint16(p.Port)),
+		VerdictData: &expr.Verdict{Kind: expr.VerdictDrop},
+	}
 	if svc != nil {
-		ip = &nftables.SetElement{
-			Key:         concatKey(p.ClusterIP.AsSlice(), []byte{p.Protocol}, binaryutil.BigEndian.PutUint16(p.Port)),
-			VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: svc.Name},
-		}
+		ip.VerdictData = &expr.Verdict{Kind: expr.VerdictGoto, Chain: svc.Name}
 	}
 	target := svc
 	if ext != nil {
@@ -545,7 +553,7 @@ func sameEntry(a, b *nftables.SetElement) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	return string(a.Key) == string(b.Key) && a.VerdictData.Chain == b.VerdictData.Chain
+	return string(a.Key) == string(b.Key) && a.VerdictData.Kind == b.VerdictData.Kind && a.VerdictData.Chain == b.VerdictData.Chain
 }
 
 // chunked applies op to elems in chunks of elemChunk.
