@@ -10,7 +10,7 @@ import (
 // cgroup.clone_children; a level made by someone else without them (an
 // older skiff's parent) is filled in by hand, and either way a container's
 // cgroup takes tasks.
-func TestV1CpusetLevelsTakeTasks(t *testing.T) {
+func TestV1RealCpusetLevelsTakeTasks(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
