@@ -89,7 +89,7 @@ func ReadLogs(ctx context.Context, path string, opts LogOptions, fn func(LogReco
 		}
 		// At the end: has the writer rotated to a new file?
 		if rotated(f, path) {
-			nf, err := os.Open(path)
+			nf, err := nextLogFile(f, path)
 			if err == nil {
 				// The writer may have appended to the old file just before
 				// renaming it: finish it first.
@@ -122,16 +122,60 @@ func deliver(line []byte, fn func(LogRecord) error) error {
 	return fn(r)
 }
 
+// nextLogFile opens the file the writer started after f: f has been
+// renamed to path.N, so that is path.N-1 (path itself when N is 1). A
+// follower slower than several rotations reads every file in turn instead
+// of jumping to the newest. When f has been rotated out altogether, the
+// oldest file left comes next.
+func nextLogFile(f *os.File, path string) (*os.File, error) {
+	held, ok := inode(f.Stat())
+	if !ok {
+		return os.Open(path)
+	}
+	// A rotation between the scan and the open shifts the names: check
+	// that the file opened is the one the scan found, and scan again if not.
+	for range 3 {
+		next := path
+		for i := 1; ; i++ {
+			name := fmt.Sprintf("%s.%d", path, i)
+			ino, ok := inode(os.Stat(name))
+			if !ok {
+				break
+			}
+			if ino == held {
+				break
+			}
+			next = name
+		}
+		want, _ := inode(os.Stat(next))
+		nf, err := os.Open(next)
+		if err != nil {
+			return nil, err
+		}
+		if got, ok := inode(nf.Stat()); ok && got == want {
+			return nf, nil
+		}
+		nf.Close()
+	}
+	return os.Open(path)
+}
+
+func inode(fi os.FileInfo, err error) (uint64, bool) {
+	if err != nil {
+		return 0, false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	return st.Ino, true
+}
+
 // rotated reports whether path now names another file than f.
 func rotated(f *os.File, path string) bool {
-	a, err1 := f.Stat()
-	b, err2 := os.Stat(path)
-	if err1 != nil || err2 != nil {
-		return false
-	}
-	sa, ok1 := a.Sys().(*syscall.Stat_t)
-	sb, ok2 := b.Sys().(*syscall.Stat_t)
-	return ok1 && ok2 && sa.Ino != sb.Ino
+	a, ok1 := inode(f.Stat())
+	b, ok2 := inode(os.Stat(path))
+	return ok1 && ok2 && a != b
 }
 
 // tailLines returns the last n complete lines (all if n < 0) of the log and

@@ -110,3 +110,54 @@ func TestFollowLogsAcrossRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A follower that falls several rotations behind reads every rotated file
+// in turn; it once jumped from the file it held to the newest one and
+// lost the records of the files in between.
+func TestFollowLogsFallenSeveralRotationsBehind(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.log")
+	w, _ := openLogWriter(path, 400, 20)
+	w.record("stdout", false, []byte("before"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	started, release := make(chan string), make(chan struct{})
+	got := make(chan string, 200)
+	done := make(chan error, 1)
+	go func() {
+		first := true
+		done <- ReadLogs(ctx, path, LogOptions{Tail: 1, Follow: true, PollInterval: 5 * time.Millisecond}, func(r LogRecord) error {
+			if first {
+				first = false
+				started <- string(r.Text)
+				<-release // the follower stalls while the writer rotates
+				return nil
+			}
+			got <- string(r.Text)
+			return nil
+		})
+	}()
+	if s := <-started; s != "before" {
+		t.Fatalf("first record %q", s)
+	}
+	for i := range 40 {
+		w.record("stdout", false, fmt.Appendf(nil, "n%02d", i))
+	}
+	if rotations, _ := filepath.Glob(path + ".*"); len(rotations) < 3 {
+		t.Fatalf("only %d rotations: the test shows nothing", len(rotations))
+	}
+	close(release)
+	for i := range 40 {
+		select {
+		case s := <-got:
+			if want := fmt.Sprintf("n%02d", i); s != want {
+				t.Fatalf("record %d = %q, want %q", i, s, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("follow stalled at %d", i)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
