@@ -133,8 +133,9 @@ func TestClusterNodeJoinsAndLeaves(t *testing.T) {
 }
 
 // statefulWebYAML is a headless service and a StatefulSet of 3 whose pods
-// append their hostname to their own volume at every start and serve it.
-func statefulWebYAML(image string) string {
+// append their hostname to their own volume at every start and serve it,
+// started by the given podManagementPolicy.
+func statefulWebYAML(image, podManagementPolicy string) string {
 	return fmt.Sprintf(`apiVersion: v1
 kind: Service
 metadata: {name: nginx}
@@ -149,7 +150,7 @@ metadata: {name: web}
 spec:
   serviceName: nginx
   replicas: 3
-  podManagementPolicy: Parallel
+  podManagementPolicy: %s
   selector: {matchLabels: {app: nginx}}
   template:
     metadata: {labels: {app: nginx}}
@@ -170,7 +171,7 @@ spec:
     spec:
       accessModes: [ReadWriteOnce]
       resources: {requests: {storage: 64Mi}}
-`, image)
+`, podManagementPolicy, image)
 }
 
 // podMeta reads a pod's UID and labels.
@@ -230,7 +231,7 @@ func TestStatefulSetIdentityAndNodeLoss(t *testing.T) {
 	t.Parallel()
 	c := newKindCluster(t, 3, lifecycleFlags...)
 	start := time.Now()
-	apply(t, c, statefulWebYAML(c.Image()))
+	apply(t, c, statefulWebYAML(c.Image(), "Parallel"))
 	ps := waitPods(t, c, "app=nginx", 3)
 	t.Logf("3 stateful pods (Parallel) ready %s after apply", time.Since(start).Round(time.Second))
 	byName := map[string]podInfo{}
@@ -390,7 +391,7 @@ func victimOffServer(t *testing.T, ps []podInfo) podInfo {
 func TestStatefulSetClaimDeletedOnLostNode(t *testing.T) {
 	t.Parallel()
 	c := newKindCluster(t, 3, lifecycleFlags...)
-	apply(t, c, statefulWebYAML(c.Image()))
+	apply(t, c, statefulWebYAML(c.Image(), "Parallel"))
 	victim := victimOffServer(t, waitPods(t, c, "app=nginx", 3))
 	if out, err := c.Skiff("exec", victim.Name, "--", "sh", "-c", "echo note of "+victim.Name+" > /data/note"); err != nil {
 		t.Fatalf("write %s's note: %v %s", victim.Name, err, out)

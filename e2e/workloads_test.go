@@ -163,41 +163,7 @@ func testStatefulSet(t *testing.T, c MultiNode) {
 	start := time.Now()
 	// Each pod appends a line to its own volume on every start, then
 	// serves it.
-	apply(t, c, fmt.Sprintf(`apiVersion: v1
-kind: Service
-metadata: {name: nginx}
-spec:
-  clusterIP: None
-  selector: {app: nginx}
-  ports: [{name: web, port: 8080}]
----
-apiVersion: apps/v1
-kind: StatefulSet
-metadata: {name: web}
-spec:
-  serviceName: nginx
-  replicas: 3
-  selector: {matchLabels: {app: nginx}}
-  template:
-    metadata: {labels: {app: nginx}}
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers:
-      - name: web
-        image: %s
-        command: ["sh", "-c", "echo started as $(hostname) >> /data/boots; exec /bin/httpd -f -p 8080 -h /data"]
-        resources:
-          requests: {cpu: 10m, memory: 8Mi}
-        volumeMounts: [{name: data, mountPath: /data}]
-        readinessProbe:
-          tcpSocket: {port: 8080}
-          periodSeconds: 1
-  volumeClaimTemplates:
-  - metadata: {name: data}
-    spec:
-      accessModes: [ReadWriteOnce]
-      resources: {requests: {storage: 64Mi}}
-`, c.Image()))
+	apply(t, c, statefulWebYAML(c.Image(), "OrderedReady"))
 	ps := waitPods(t, c, "app=nginx", 3)
 	t.Logf("3 stateful pods ready %s after apply", time.Since(start).Round(time.Second))
 	ips := map[string]string{}
