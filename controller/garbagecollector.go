@@ -68,6 +68,7 @@ func newGarbageCollector(cfg *Config, inf *informers, m *metrics) *garbageCollec
 	watchDependents(gc, skiffv1.Kind_KIND_CRON_JOB, inf.cronJobs)
 	watchDependents(gc, skiffv1.Kind_KIND_DAEMON_SET, inf.daemonSets)
 	watchDependents(gc, skiffv1.Kind_KIND_STATEFUL_SET, inf.statefuls)
+	watchDependents(gc, skiffv1.Kind_KIND_LEASE, inf.leases) // a node's, owned by its Node
 	gc.caches[skiffv1.Kind_KIND_NODE] = informerCache[*skiffv1.Node]{inf.nodes}
 	inf.nodes.AddHandler(client.Handler[*skiffv1.Node]{
 		OnDelete: func(n *skiffv1.Node) {
