@@ -256,6 +256,7 @@ func (h *hollowNode) run(ctx context.Context) {
 				return
 			}
 			h.failed.Add(1)
+			failures.note(err)
 		} else {
 			h.beats.Add(1)
 		}
@@ -292,6 +293,39 @@ func (h *hollowNode) beat(ctx context.Context, now time.Time) error {
 		h.lastStatus = now
 	}
 	return err
+}
+
+// failures tallies failed beats by gRPC code, for the report.
+var failures = &failureTally{byCode: map[codes.Code]int{}}
+
+type failureTally struct {
+	mu     sync.Mutex
+	byCode map[codes.Code]int
+	first  map[codes.Code]string
+}
+
+func (f *failureTally) note(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := status.Code(err)
+	if f.first == nil {
+		f.first = map[codes.Code]string{}
+	}
+	if f.byCode[c] == 0 {
+		f.first[c] = err.Error()
+	}
+	f.byCode[c]++
+}
+
+func (f *failureTally) String() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var parts []string
+	for c, n := range f.byCode {
+		parts = append(parts, fmt.Sprintf("%s %d (first: %.120s)", c, n, f.first[c]))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, "; ")
 }
 
 // steadyState measures the heartbeats alone for o.steady, after one
@@ -340,6 +374,9 @@ func steadyState(ctx context.Context, out io.Writer, c *client.Client, o options
 	fmt.Fprintf(out, "steady heartbeats (%s), %s: %.0f beats/s of %.0f due (%.0f %%), %.0f heartbeat writes/s, %d failed; etcd %.0f writes/s\n",
 		beatKind(o), took.Round(time.Second), got, due, 100*got/due, float64(writes.Load()-w0)/took.Seconds(), failed.Load()-f0,
 		float64(rev1-rev0)/took.Seconds())
+	if failed.Load() > f0 {
+		fmt.Fprintf(out, "  failed beats: %s\n", failures)
+	}
 	fmt.Fprintf(out, "  under that load, get node: %s\n", percentiles(gets))
 	fmt.Fprintf(out, "  under that load, update configmap: %s\n", percentiles(puts))
 	return nil
