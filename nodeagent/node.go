@@ -129,11 +129,17 @@ func (a *Agent) register(ctx context.Context) (*skiffv1.Node, error) {
 func (a *Agent) heartbeat(ctx context.Context, now time.Time) {
 	hctx, cancel := context.WithTimeout(ctx, a.cfg.HeartbeatInterval)
 	defer cancel()
+	cur, cached := a.nodeCache()
+	if cached {
+		// The Lease is owned by the Node as it is now (one deleted and
+		// made again has a new UID).
+		a.lease.SetNodeUID(cur.GetMetadata().GetUid())
+	}
 	if err := a.lease.Renew(hctx, now); err != nil {
 		a.log.Warn("renewing the node's lease failed", "err", err)
 	}
 	running := int32(a.runningPods())
-	if cur, ok := a.nodeCache(); ok && !statusDue(cur, running, now, a.cfg.StatusReportInterval) {
+	if cached && !statusDue(cur, running, now, a.cfg.StatusReportInterval) {
 		return
 	}
 	_, err := a.cfg.Client.Nodes().ModifyStatus(hctx, "", a.cfg.NodeName, func(n *skiffv1.Node) error {
