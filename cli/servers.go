@@ -21,7 +21,7 @@ func addServerList(root *cobra.Command, e *env) {
 			return
 		}
 	}
-	group := &cobra.Command{Use: "server", Short: "The servers of the control plane"}
+	group := &cobra.Command{Use: "server", Short: "The servers of the control plane", Example: "  skiff server list"}
 	group.AddCommand(newServerListCommand(e))
 	root.AddCommand(group)
 }
