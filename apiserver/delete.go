@@ -11,11 +11,12 @@ import (
 
 	"github.com/skiff-sh/skiff/apiserver/storage"
 	"github.com/skiff-sh/skiff/apiserver/validation"
+	"github.com/skiff-sh/skiff/defaults"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
-// permanentNamespaces cannot be deleted.
-var permanentNamespaces = map[string]bool{"default": true, "skiff-system": true}
+// permanentNamespaces cannot be deleted; the server creates them.
+var permanentNamespaces = map[string]bool{"default": true, "skiff-system": true, defaults.NodeLeaseNamespace: true}
 
 func (s *Server) Delete(ctx context.Context, req *skiffv1.DeleteRequest) (*skiffv1.DeleteResponse, error) {
 	info, err := kindOf(req.GetKind())

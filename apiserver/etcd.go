@@ -24,12 +24,16 @@ type etcdBackend struct {
 	Endpoints []string
 }
 
+// EmbeddedEtcdName is the embedded etcd member's name on a server that
+// is not one of several.
+const EmbeddedEtcdName = "skiff"
+
 func startEtcd(ctx context.Context, cfg *Config) (*etcdBackend, error) {
 	b := &etcdBackend{}
 	endpoints := cfg.EtcdEndpoints
 	if len(endpoints) == 0 {
 		ec := embed.NewConfig()
-		ec.Name = "skiff"
+		ec.Name = EmbeddedEtcdName
 		ec.Dir = filepath.Join(cfg.DataDir, "etcd")
 		ec.LogLevel = "fatal"
 		if cfg.Logger.Enabled(ctx, -4) { // slog.LevelDebug

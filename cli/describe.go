@@ -234,6 +234,13 @@ func (d *describer) describe(obj skiffv1.Resource) {
 		d.statefulSet(o)
 	case *skiffv1.Namespace:
 		d.kv(0, "Status", orUnknown(o.GetStatus().GetPhase()))
+	case *skiffv1.Lease:
+		s := o.GetSpec()
+		d.kv(0, "Holder Identity", orNone(s.GetHolderIdentity()))
+		d.kv(0, "Lease Duration Seconds", s.GetLeaseDurationSeconds())
+		d.kv(0, "Acquire Time", d.time(s.GetAcquireTime()))
+		d.kv(0, "Renew Time", d.time(s.GetRenewTime()))
+		d.kv(0, "Lease Transitions", s.GetLeaseTransitions())
 	case *skiffv1.Event:
 		ref := o.GetInvolvedObject()
 		d.kv(0, "Object", strings.ToLower(ref.GetKind())+"/"+ref.GetName())

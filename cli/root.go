@@ -59,6 +59,7 @@ $SKIFF_SERVER, else ~/.skiff/config (which ` + "`skiff server`" + ` writes on st
 	root.AddCommand(newNodeCommands(e)...)
 	root.AddCommand(newTokenCommand(e), newDashboardCommand(e))
 	root.AddCommand(extra...)
+	addServerList(root, e)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		err = fmt.Errorf("%w\nSee '%s --help' for usage.", err, cmd.CommandPath())
 		printError(cmd.ErrOrStderr(), err)

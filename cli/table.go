@@ -108,10 +108,20 @@ func tableFor(k skiffv1.Kind, opts tableOpts) table {
 		return table{[]string{"NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE", "NODE SELECTOR", "AGE"}, []string{"CONTAINERS", "IMAGES", "SELECTOR"}, daemonSetRow}
 	case skiffv1.Kind_KIND_STATEFUL_SET:
 		return table{[]string{"NAME", "READY", "AGE"}, []string{"CONTAINERS", "IMAGES"}, statefulSetRow}
+	case skiffv1.Kind_KIND_LEASE:
+		return table{[]string{"NAME", "HOLDER", "AGE"}, []string{"RENEWED"}, leaseRow}
 	}
 	return table{[]string{"NAME", "AGE"}, nil, func(o skiffv1.Resource, now time.Time) ([]string, []string) {
 		return []string{o.GetMetadata().GetName(), age(o.GetMetadata().GetCreationTimestamp(), now)}, nil
 	}}
+}
+
+// leaseRow is kubectl's: the holder and the lease's age; -o wide adds
+// how long ago it was last renewed (a node's heartbeat).
+func leaseRow(o skiffv1.Resource, now time.Time) ([]string, []string) {
+	l := o.(*skiffv1.Lease)
+	return []string{l.GetMetadata().GetName(), orNone(l.GetSpec().GetHolderIdentity()), age(l.GetMetadata().GetCreationTimestamp(), now)},
+		[]string{sinceOrDash(l.GetSpec().GetRenewTime(), now)}
 }
 
 func podRow(o skiffv1.Resource, now time.Time) ([]string, []string) {

@@ -106,6 +106,7 @@ func (c *Client) DaemonSets() Resource[*skiffv1.DaemonSet] {
 func (c *Client) StatefulSets() Resource[*skiffv1.StatefulSet] {
 	return For[*skiffv1.StatefulSet](c)
 }
+func (c *Client) Leases() Resource[*skiffv1.Lease] { return For[*skiffv1.Lease](c) }
 
 // PersistentVolumes are cluster-scoped: pass "" as the namespace.
 func (c *Client) PersistentVolumes() Resource[*skiffv1.PersistentVolume] {

@@ -68,6 +68,7 @@ func newGarbageCollector(cfg *Config, inf *informers, m *metrics) *garbageCollec
 	watchDependents(gc, skiffv1.Kind_KIND_CRON_JOB, inf.cronJobs)
 	watchDependents(gc, skiffv1.Kind_KIND_DAEMON_SET, inf.daemonSets)
 	watchDependents(gc, skiffv1.Kind_KIND_STATEFUL_SET, inf.statefuls)
+	watchDependents(gc, skiffv1.Kind_KIND_LEASE, inf.leases) // a node's, owned by its Node
 	gc.caches[skiffv1.Kind_KIND_NODE] = informerCache[*skiffv1.Node]{inf.nodes}
 	inf.nodes.AddHandler(client.Handler[*skiffv1.Node]{
 		OnDelete: func(n *skiffv1.Node) {
@@ -94,10 +95,32 @@ func watchDependents[T skiffv1.Resource](gc *garbageCollector, kind skiffv1.Kind
 		}
 	}
 	inf.AddHandler(client.Handler[T]{
-		OnAdd:    enqueue,
-		OnUpdate: func(_, o T) { enqueue(o) },
+		OnAdd: enqueue,
+		OnUpdate: func(old, o T) {
+			// Every node renews its Lease every few seconds: only a change
+			// of its owners (a Node registered anew) concerns the
+			// collector. Its owner's deletion queues it through ownerGone.
+			if kind == skiffv1.Kind_KIND_LEASE && sameOwners(old, o) {
+				return
+			}
+			enqueue(o)
+		},
 		OnDelete: func(o T) { gc.ownerGone(o.GetMetadata().GetUid()) },
 	})
+}
+
+// sameOwners reports whether a and b name the same owners, in order.
+func sameOwners(a, b skiffv1.Resource) bool {
+	ra, rb := a.GetMetadata().GetOwnerReferences(), b.GetMetadata().GetOwnerReferences()
+	if len(ra) != len(rb) {
+		return false
+	}
+	for i := range ra {
+		if ra[i].GetUid() != rb[i].GetUid() || ra[i].GetKind() != rb[i].GetKind() || ra[i].GetName() != rb[i].GetName() {
+			return false
+		}
+	}
+	return true
 }
 
 // ownerGone queues every cached dependent of the object with uid.

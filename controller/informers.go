@@ -7,6 +7,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/defaults"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
@@ -27,6 +28,8 @@ type informers struct {
 	daemonSets  *client.Informer[*skiffv1.DaemonSet]
 	statefuls   *client.Informer[*skiffv1.StatefulSet]
 	pvs         *client.Informer[*skiffv1.PersistentVolume]
+	// leases are the nodes' heartbeats, in kube-node-lease only.
+	leases *client.Informer[*skiffv1.Lease]
 }
 
 func newInformers(c *client.Client, log *slog.Logger) *informers {
@@ -45,6 +48,7 @@ func newInformers(c *client.Client, log *slog.Logger) *informers {
 		daemonSets:  client.NewInformer(c.DaemonSets(), all, log),
 		statefuls:   client.NewInformer(c.StatefulSets(), all, log),
 		pvs:         client.NewInformer(c.PersistentVolumes(), all, log),
+		leases:      client.NewInformer(c.Leases(), client.ListOptions{Namespace: defaults.NodeLeaseNamespace}, log),
 	}
 	inf.pods.AddIndex(indexNamespace, byNamespace[*skiffv1.Pod])
 	inf.pods.AddIndex(indexNode, byNode)
@@ -60,6 +64,7 @@ func newInformers(c *client.Client, log *slog.Logger) *informers {
 	inf.jobs.AddIndex(indexOwner, byOwner[*skiffv1.Job])
 	inf.daemonSets.AddIndex(indexOwner, byOwner[*skiffv1.DaemonSet])
 	inf.statefuls.AddIndex(indexOwner, byOwner[*skiffv1.StatefulSet])
+	inf.leases.AddIndex(indexOwner, byOwner[*skiffv1.Lease])
 	return inf
 }
 
@@ -78,6 +83,7 @@ func (inf *informers) start(ctx context.Context, g *errgroup.Group) {
 	g.Go(func() error { return inf.daemonSets.Run(ctx) })
 	g.Go(func() error { return inf.statefuls.Run(ctx) })
 	g.Go(func() error { return inf.pvs.Run(ctx) })
+	g.Go(func() error { return inf.leases.Run(ctx) })
 }
 
 // waitForSync blocks until every informer has its first list, or ctx ends.
@@ -85,5 +91,6 @@ func (inf *informers) waitForSync(ctx context.Context) bool {
 	return inf.pods.WaitForSync(ctx) && inf.rss.WaitForSync(ctx) && inf.nodes.WaitForSync(ctx) &&
 		inf.autoscalers.WaitForSync(ctx) && inf.services.WaitForSync(ctx) && inf.volumes.WaitForSync(ctx) &&
 		inf.deployments.WaitForSync(ctx) && inf.endpoints.WaitForSync(ctx) &&
-		inf.jobs.WaitForSync(ctx) && inf.cronJobs.WaitForSync(ctx) && inf.daemonSets.WaitForSync(ctx) && inf.statefuls.WaitForSync(ctx) && inf.pvs.WaitForSync(ctx)
+		inf.jobs.WaitForSync(ctx) && inf.cronJobs.WaitForSync(ctx) && inf.daemonSets.WaitForSync(ctx) && inf.statefuls.WaitForSync(ctx) && inf.pvs.WaitForSync(ctx) &&
+		inf.leases.WaitForSync(ctx)
 }

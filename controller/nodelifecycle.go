@@ -11,6 +11,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/client/nodelease"
+	"github.com/skiff-sh/skiff/defaults"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
@@ -26,12 +28,17 @@ const TaintUnreachable = "node.skiff.io/unreachable"
 // posts again loses the taint (its agent sets Ready itself, on the node
 // and on its pods).
 //
-// Silence is measured on this controller's clock, from when it last saw
-// the heartbeat change, as Kubernetes does: the agents' clocks may be off.
+// A heartbeat is either the renewal of the node's Lease in kube-node-lease
+// (what agents send) or a new heartbeat time in the Node's Ready
+// condition (written at registration and on every status change): either
+// one changing counts. Silence is measured on this controller's clock,
+// from when it last saw a heartbeat change, as Kubernetes does: the
+// agents' clocks may be off.
 type nodeLifecycle struct {
 	c       *client.Client
 	log     *slog.Logger
 	nodes   *client.Informer[*skiffv1.Node]
+	leases  *client.Informer[*skiffv1.Lease]
 	pods    *client.Informer[*skiffv1.Pod]
 	rec     *recorder
 	grace   time.Duration
@@ -48,13 +55,14 @@ type nodeLifecycle struct {
 type nodeHealth struct {
 	uid        string
 	heartbeat  time.Time // the value last seen in the Ready condition
-	observedAt time.Time // when it was last seen to change, on our clock
+	renewed    time.Time // the node's Lease's renew time last seen
+	observedAt time.Time // when either was last seen to change, on our clock
 }
 
 func newNodeLifecycle(cfg *Config, inf *informers, m *metrics, rec *recorder) *nodeLifecycle {
 	nl := &nodeLifecycle{
 		c: cfg.Client, log: cfg.Logger.With("controller", nameNodeLifecycle),
-		nodes: inf.nodes, pods: inf.pods, rec: rec,
+		nodes: inf.nodes, leases: inf.leases, pods: inf.pods, rec: rec,
 		grace: cfg.NodeGracePeriod, timeout: cfg.PodEvictionTimeout, period: cfg.NodeMonitorPeriod,
 		evict: &evictionLimiter{interval: cfg.NodeEvictionInterval},
 		now:   time.Now, health: map[string]nodeHealth{},
@@ -69,7 +77,23 @@ func newNodeLifecycle(cfg *Config, inf *informers, m *metrics, rec *recorder) *n
 			nl.mu.Unlock()
 		},
 	})
+	// A node's Lease is named after it: its renewal is the node's
+	// heartbeat.
+	inf.leases.AddHandler(client.Handler[*skiffv1.Lease]{
+		OnAdd:    func(l *skiffv1.Lease) { nl.r.queue.Add(l.GetMetadata().GetName()) },
+		OnUpdate: func(_, l *skiffv1.Lease) { nl.r.queue.Add(l.GetMetadata().GetName()) },
+	})
 	return nl
+}
+
+// renewedAt is the renew time of the node's Lease, or the zero time when
+// it has none.
+func (nl *nodeLifecycle) renewedAt(name string) time.Time {
+	l, ok := nl.leases.Get(client.Key(defaults.NodeLeaseNamespace, name))
+	if !ok {
+		return time.Time{}
+	}
+	return nodelease.RenewTime(l)
 }
 
 // monitor queues every node each period: silence produces no events, so
@@ -104,13 +128,14 @@ func (nl *nodeLifecycle) observe(n *skiffv1.Node) (silent bool) {
 	now := nl.now()
 	hb := heartbeatOf(n)
 	name := n.GetMetadata().GetName()
+	renewed := nl.renewedAt(name)
 	nl.mu.Lock()
 	defer nl.mu.Unlock()
 	h, ok := nl.health[name]
-	if !ok || h.uid != n.GetMetadata().GetUid() || !h.heartbeat.Equal(hb) {
+	if !ok || h.uid != n.GetMetadata().GetUid() || !h.heartbeat.Equal(hb) || !h.renewed.Equal(renewed) {
 		// New to us, or a fresh heartbeat. A node first seen by this
 		// controller (a restart, a new leader) gets a full grace period.
-		h = nodeHealth{uid: n.GetMetadata().GetUid(), heartbeat: hb, observedAt: now}
+		h = nodeHealth{uid: n.GetMetadata().GetUid(), heartbeat: hb, renewed: renewed, observedAt: now}
 		nl.health[name] = h
 	}
 	return now.Sub(h.observedAt) > nl.grace

@@ -14,6 +14,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/pki"
@@ -154,6 +156,24 @@ func TestThreeServersShareOneEtcd(t *testing.T) {
 	}
 
 	waitServers(t, ctx, s3.cp, 3)
+	list := wantServerList(t, ctx, c3, "s3", map[string]string{"s1": ServerHealthy, "s2": ServerHealthy, "s3": ServerHealthy})
+	for _, s := range []*clusterServer{s1, s2, s3} {
+		if got := list[s.cfg.ServerName].GetAddress(); got != s.cp.Addr() {
+			t.Fatalf("server list: %s at %q, want %s", s.cfg.ServerName, got, s.cp.Addr())
+		}
+	}
+	leaders := 0
+	for _, s := range list {
+		if s.GetLeader() {
+			leaders++
+		}
+		if s.GetEtcdMember() == "" || s.GetStarted() == nil {
+			t.Fatalf("server list: %v lacks its etcd member or start time", s)
+		}
+	}
+	if leaders != 1 {
+		t.Fatalf("server list marks %d etcd leaders, want 1: %v", leaders, list)
+	}
 
 	// A usage report to s1 is answered by s3.
 	report := &skiffv1.UsageReport{Node: "n1", NodeUsage: &skiffv1.ResourceUsage{CpuCores: 0.25},
@@ -183,6 +203,7 @@ func TestThreeServersShareOneEtcd(t *testing.T) {
 		t.Fatalf("write with s1 stopped: %v", err)
 	}
 	waitServers(t, ctx, s3.cp, 2)
+	wantServerList(t, ctx, c3, "s3", map[string]string{"s1": ServerDown, "s2": ServerHealthy, "s3": ServerHealthy})
 
 	if err := RemoveServer(ctx, s2.cfg.DataDir, s2.cfg.EtcdListen, "s1"); err != nil {
 		t.Fatal(err)
@@ -196,6 +217,48 @@ func TestThreeServersShareOneEtcd(t *testing.T) {
 	}
 	if len(members.Members) != 2 {
 		t.Fatalf("%d etcd members after removing s1, want 2", len(members.Members))
+	}
+	wantServerList(t, ctx, c3, "s3", map[string]string{"s2": ServerHealthy, "s3": ServerHealthy})
+
+	// Viewers may list the servers; nodes may not.
+	viewer, err := s2.cp.Client(pki.Viewer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer viewer.Close()
+	wantServerList(t, ctx, viewer, "s2", map[string]string{"s2": ServerHealthy, "s3": ServerHealthy})
+	node, err := s2.cp.Client(pki.NodeIdentity("n1").Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Close()
+	if _, err := skiffv1.NewServersClient(node.Conn()).List(ctx, &skiffv1.ListServersRequest{}); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("a node listing the servers: %v, want PermissionDenied", err)
+	}
+}
+
+// wantServerList lists the servers through c, answered by the server
+// named by, until each named server has the health wanted and there are
+// no others (a stopped server's registration lasts its lease), and
+// returns them by name.
+func wantServerList(t *testing.T, ctx context.Context, c *client.Client, by string, want map[string]string) map[string]*skiffv1.ServerInfo {
+	t.Helper()
+	for {
+		resp, err := skiffv1.NewServersClient(c.Conn()).List(ctx, &skiffv1.ListServersRequest{})
+		got := map[string]*skiffv1.ServerInfo{}
+		ok := err == nil && resp.GetAnsweredBy() == by && len(resp.GetServers()) == len(want)
+		for _, s := range resp.GetServers() {
+			got[s.GetName()] = s
+			ok = ok && want[s.GetName()] == s.GetHealth()
+		}
+		if ok {
+			return got
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("server list %v (%v), want %v answered by %s", resp, err, want, by)
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 }
 

@@ -107,11 +107,15 @@ func Start(ctx context.Context, g *errgroup.Group, cfg Config) (*ControlPlane, e
 		return nil, err
 	}
 	joins := &serverJoinService{external: len(cfg.EtcdEndpoints) > 0}
+	list := &serverListService{name: loneServerName(cfg), external: len(cfg.EtcdEndpoints) > 0}
+	if member != nil {
+		list.name = member.name
+	}
 	acfg := apiserver.Config{
 		DataDir: cfg.DataDir, Listen: cfg.Listen, EtcdListen: cfg.EtcdListen,
 		EtcdEndpoints: cfg.EtcdEndpoints, EtcdTLS: cfg.EtcdTLS, ClusterCIDR: cfg.ClusterCIDR, ServiceCIDR: cfg.ServiceCIDR,
 		Logger: log.With("component", "apiserver"), Registerer: cfg.Metrics,
-		RegisterServices: func(g *grpc.Server) { usage.register(g); joins.register(g) },
+		RegisterServices: func(g *grpc.Server) { usage.register(g); joins.register(g); list.register(g) },
 		RotateSecretKey:  cfg.RotateSecretKey,
 	}
 	cp := &ControlPlane{cfg: cfg, etcdTLS: cfg.EtcdTLS}
@@ -172,7 +176,7 @@ func Start(ctx context.Context, g *errgroup.Group, cfg Config) (*ControlPlane, e
 		}
 	}
 	cp.etcdEndpoints = srv.EtcdEndpoints()
-	if err := cp.startServerList(ctx, g, joins, usage, cp.advertisedAddr(member)); err != nil {
+	if err := cp.startServerList(ctx, g, joins, list, usage, cp.advertisedAddr(member)); err != nil {
 		return nil, err
 	}
 	if err := cp.startControllers(ctx, g); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -33,9 +34,15 @@ const serverTTL = 15 * time.Second
 // advertiseServer keeps this server's API address in the list until ctx
 // ends, granting a new lease whenever etcd lost the old one (a partition
 // longer than the TTL).
-func advertiseServer(ctx context.Context, cli *clientv3.Client, addr string, log *slog.Logger) {
+func advertiseServer(ctx context.Context, cli *clientv3.Client, reg serverRegistration, log *slog.Logger) {
+	addr := reg.Address
+	value, err := json.Marshal(reg)
+	if err != nil {
+		log.Error("encoding this server's registration", "err", err)
+		return
+	}
 	for ctx.Err() == nil {
-		if err := keepServerKey(ctx, cli, addr); err != nil && ctx.Err() == nil {
+		if err := keepServerKey(ctx, cli, addr, string(value)); err != nil && ctx.Err() == nil {
 			log.Warn("advertising this server in etcd failed; retrying", "err", err)
 		}
 		select {
@@ -49,11 +56,11 @@ func advertiseServer(ctx context.Context, cli *clientv3.Client, addr string, log
 	_, _ = cli.Delete(dctx, serversPrefix+addr)
 }
 
-func keepServerKey(ctx context.Context, cli *clientv3.Client, addr string) error {
+func keepServerKey(ctx context.Context, cli *clientv3.Client, addr, value string) error {
 	gctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	lease, err := cli.Grant(gctx, int64(serverTTL/time.Second))
 	if err == nil {
-		_, err = cli.Put(gctx, serversPrefix+addr, addr, clientv3.WithLease(lease.ID))
+		_, err = cli.Put(gctx, serversPrefix+addr, value, clientv3.WithLease(lease.ID))
 	}
 	cancel()
 	if err != nil {
@@ -85,7 +92,7 @@ func listServers(ctx context.Context, cli *clientv3.Client) ([]string, error) {
 // startServerList connects the server's own etcd client (for the server
 // list, joining servers and shared usage readings) and keeps this server
 // in the list.
-func (cp *ControlPlane) startServerList(ctx context.Context, g *errgroup.Group, joins *serverJoinService, usage *sharedUsage, advertised string) error {
+func (cp *ControlPlane) startServerList(ctx context.Context, g *errgroup.Group, joins *serverJoinService, list *serverListService, usage *sharedUsage, advertised string) error {
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints: cp.etcdEndpoints, TLS: cp.etcdTLS, DialTimeout: 5 * time.Second, Logger: zap.NewNop(),
 	})
@@ -93,12 +100,14 @@ func (cp *ControlPlane) startServerList(ctx context.Context, g *errgroup.Group, 
 		return fmt.Errorf("controlplane: etcd client: %w", err)
 	}
 	joins.etcd.Store(cli)
+	list.etcd.Store(cli)
 	cp.etcd = cli
 	var users sync.WaitGroup
 	users.Add(1)
 	go func() { defer users.Done(); usage.mirror(ctx, cli) }()
 	g.Go(func() error {
-		advertiseServer(ctx, cli, advertised, cp.cfg.Logger.With("component", "servers"))
+		reg := serverRegistration{Name: list.name, Address: advertised, Started: time.Now().UTC()}
+		advertiseServer(ctx, cli, reg, cp.cfg.Logger.With("component", "servers"))
 		users.Wait()
 		return cli.Close()
 	})

@@ -61,10 +61,13 @@ type subscriber struct {
 
 const subscriberBuffer = 1024
 
+// shownKinds leaves out Secrets and ConfigMaps (their data is not the
+// page's to hold) and Leases: the nodes' heartbeats, renewed every few
+// seconds by every node, are the nodes' Ready state on the page already.
 func shownKinds() []skiffv1.KindInfo {
 	var out []skiffv1.KindInfo
 	for _, k := range skiffv1.Kinds() {
-		if k.Kind == skiffv1.Kind_KIND_SECRET || k.Kind == skiffv1.Kind_KIND_CONFIG_MAP {
+		if k.Kind == skiffv1.Kind_KIND_SECRET || k.Kind == skiffv1.Kind_KIND_CONFIG_MAP || k.Kind == skiffv1.Kind_KIND_LEASE {
 			continue
 		}
 		out = append(out, k)

@@ -24,4 +24,10 @@ const (
 	// Bridge is the node bridge pods attach to; its address is the first
 	// of the node's pod CIDR.
 	Bridge = "skiff0"
+	// NodeLeaseNamespace holds one Lease per node, named after it: the
+	// agent's heartbeat, as Kubernetes' kube-node-lease.
+	NodeLeaseNamespace = "kube-node-lease"
+	// NodeLeaseDurationSeconds is the duration an agent puts in its
+	// node's Lease (Kubernetes' default, 40 s: the node grace period).
+	NodeLeaseDurationSeconds = 40
 )

@@ -30,6 +30,8 @@ import (
 // haServer is one `skiff server` process of a cluster of servers on
 // loopback, each on ports of its own.
 type haServer struct {
+	// ns, when set, is the network namespace the server runs in.
+	ns              string
 	name, dir       string
 	api, etcd, peer string
 	cmd             *exec.Cmd
@@ -54,6 +56,10 @@ func (s *haServer) start(t *testing.T, join, tokenFile string) {
 		args = append(args, "--server", "https://"+join, "--token-file", tokenFile)
 	}
 	s.cmd = exec.Command(skiffBinary(t), args...)
+	if s.ns != "" {
+		// nsenter execs the server: the PID stays the server's.
+		s.cmd = exec.Command("nsenter", append([]string{"--net=/run/netns/" + s.ns, "--", skiffBinary(t)}, args...)...)
+	}
 	s.log = &bytes.Buffer{}
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if os.Getenv("SKIFF_TEST_LOG") != "" {

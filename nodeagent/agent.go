@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/client/nodelease"
 	"github.com/skiff-sh/skiff/nodeagent/image"
 	"github.com/skiff-sh/skiff/nodeagent/network"
 	"github.com/skiff-sh/skiff/nodeagent/proxy"
@@ -34,6 +35,8 @@ type Agent struct {
 	images  imageStore
 	net     podNetwork // nil until Run has set up the node's network
 	pods    *client.Informer[*skiffv1.Pod]
+	nodes   *client.Informer[*skiffv1.Node]
+	lease   *nodelease.Renewer
 	usage   *usageCollector
 
 	starts startSlots
@@ -160,8 +163,14 @@ func (a *Agent) Run(ctx context.Context) error {
 		bg.Add(1)
 		go func() { defer bg.Done(); loop(runCtx) }()
 	}
+	// Every Node: peers' pod CIDRs for routes, and this node's own as
+	// stored, which the heartbeat compares its status with.
+	a.nodes = client.NewInformer(a.cfg.Client.Nodes(), client.ListOptions{}, a.log)
+	peersKick := followPeers(a.nodes)
+	a.lease = nodelease.New(a.cfg.Client, a.cfg.NodeName, node.GetMetadata().GetUid())
 	spawn(func(ctx context.Context) { a.pods.Run(ctx) })
-	spawn(a.runPeers) // host-gw routes, masquerade
+	spawn(func(ctx context.Context) { a.nodes.Run(ctx) })
+	spawn(func(ctx context.Context) { a.runPeers(ctx, a.nodes, peersKick) }) // host-gw routes, masquerade
 	clusterCIDR, _ := netip.ParsePrefix(a.cfg.ClusterCIDR)
 	spawn(func(ctx context.Context) {
 		// ClusterIPs and node ports; the table goes when the agent stops.

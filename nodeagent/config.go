@@ -67,11 +67,15 @@ type Config struct {
 	ReservedCPU    string
 	ReservedMemory string
 	MaxPods        int
-	// HeartbeatInterval is how often the node reports it is alive;
+	// HeartbeatInterval is how often the node renews its Lease (its
+	// heartbeat) and looks whether its Node's status changed;
+	// StatusReportInterval how long the Node's status may go unwritten
+	// when nothing changed (Kubernetes' nodeStatusReportFrequency, 5m);
 	// ResyncInterval how often each pod worker looks again on its own
 	// (probes, restarts, status).
-	HeartbeatInterval time.Duration
-	ResyncInterval    time.Duration
+	HeartbeatInterval    time.Duration
+	StatusReportInterval time.Duration
+	ResyncInterval       time.Duration
 	// UsageInterval is how often container usage is read and reported.
 	UsageInterval time.Duration
 	// BackoffBase and BackoffMax bound the wait before restarting a
@@ -138,6 +142,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.HeartbeatInterval == 0 {
 		c.HeartbeatInterval = 5 * time.Second
+	}
+	if c.StatusReportInterval == 0 {
+		c.StatusReportInterval = 5 * time.Minute
 	}
 	if c.ResyncInterval == 0 {
 		c.ResyncInterval = time.Second

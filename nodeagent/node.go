@@ -121,19 +121,60 @@ func (a *Agent) register(ctx context.Context) (*skiffv1.Node, error) {
 	return node, nil
 }
 
-// heartbeat refreshes the Ready condition.
+// heartbeat renews the node's Lease, the heartbeat the node lifecycle
+// controller follows, and writes the Node's status only when it differs
+// from what is stored or was last written StatusReportInterval ago, as the
+// kubelet does: at thousands of nodes, writing every Node every few
+// seconds is most of the cluster's write load.
 func (a *Agent) heartbeat(ctx context.Context, now time.Time) {
 	hctx, cancel := context.WithTimeout(ctx, a.cfg.HeartbeatInterval)
 	defer cancel()
+	cur, cached := a.nodeCache()
+	if cached {
+		// The Lease is owned by the Node as it is now (one deleted and
+		// made again has a new UID).
+		a.lease.SetNodeUID(cur.GetMetadata().GetUid())
+	}
+	if err := a.lease.Renew(hctx, now); err != nil {
+		a.log.Warn("renewing the node's lease failed", "err", err)
+	}
+	running := int32(a.runningPods())
+	if cached && !statusDue(cur, running, now, a.cfg.StatusReportInterval) {
+		return
+	}
 	_, err := a.cfg.Client.Nodes().ModifyStatus(hctx, "", a.cfg.NodeName, func(n *skiffv1.Node) error {
 		if n.Status == nil {
 			n.Status = &skiffv1.NodeStatus{}
 		}
 		skiffv1.SetCondition(&n.Status.Conditions, a.readyCondition(now), now)
-		n.Status.RunningPods = int32(a.runningPods())
+		n.Status.RunningPods = running
 		return nil
 	})
 	if err != nil {
-		a.log.Warn("heartbeat failed", "err", err)
+		a.log.Warn("node status update failed", "err", err)
 	}
+}
+
+// statusDue reports whether the Node's stored status needs writing: its
+// Ready condition is not the agent's (missing, or set Unknown by the
+// node lifecycle controller while the node was away), the running pod
+// count changed, or the last report is older than every.
+func statusDue(n *skiffv1.Node, running int32, now time.Time, every time.Duration) bool {
+	ready := skiffv1.FindCondition(n.GetStatus().GetConditions(), skiffv1.NodeReady)
+	switch {
+	case ready == nil || ready.GetStatus() != skiffv1.ConditionTrue || ready.GetLastHeartbeatTime() == nil:
+		return true
+	case n.GetStatus().GetRunningPods() != running:
+		return true
+	}
+	return now.Sub(ready.GetLastHeartbeatTime().AsTime()) >= every
+}
+
+// nodeCache is this node's Node as the agent's informer has it; ok is
+// false before the first list or once the Node is gone.
+func (a *Agent) nodeCache() (*skiffv1.Node, bool) {
+	if a.nodes == nil || !a.nodes.HasSynced() {
+		return nil, false
+	}
+	return a.nodes.Get(client.Key("", a.cfg.NodeName))
 }

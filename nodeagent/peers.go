@@ -15,18 +15,10 @@ import (
 // changed, in case someone removed one by hand.
 const peerResync = 30 * time.Second
 
-// runPeers keeps the node's cross-node pod network until ctx ends: the
-// masquerade of pod traffic that leaves the cluster CIDR, and host-gw
-// routes to every other node's pod CIDR via that node's InternalIP,
-// following Node objects as they come, change and go. Each change sets the
-// whole list (SetPeerRoutes), so a missed event is repaired by the next.
-func (a *Agent) runPeers(ctx context.Context) {
-	if err := a.net.EnsureMasquerade(); err != nil {
-		// Pods still reach each other; only traffic leaving the cluster
-		// CIDR is affected, so the node keeps running.
-		a.log.Warn("masquerade of pod traffic not installed", "err", err)
-	}
-	nodes := client.NewInformer(a.cfg.Client.Nodes(), client.ListOptions{}, a.log)
+// followPeers registers runPeers' handler on the agent's Node informer
+// (before it runs) and returns the channel it kicks on a change that
+// matters to the routes.
+func followPeers(nodes *client.Informer[*skiffv1.Node]) chan struct{} {
 	kick := make(chan struct{}, 1)
 	notify := func() {
 		select {
@@ -36,8 +28,8 @@ func (a *Agent) runPeers(ctx context.Context) {
 	}
 	nodes.AddHandler(client.Handler[*skiffv1.Node]{
 		OnAdd: func(*skiffv1.Node) { notify() },
-		// Heartbeats update every Node every few seconds; only a new CIDR
-		// or address matters here.
+		// A status change (a node's running pods, its Ready condition)
+		// does not move routes; only a new CIDR or address matters here.
 		OnUpdate: func(old, n *skiffv1.Node) {
 			if peerOf(old) != peerOf(n) {
 				notify()
@@ -45,10 +37,26 @@ func (a *Agent) runPeers(ctx context.Context) {
 		},
 		OnDelete: func(*skiffv1.Node) { notify() },
 	})
-	done := make(chan struct{})
-	go func() { defer close(done); nodes.Run(ctx) }()
-	defer func() { <-done }()
+	return kick
+}
 
+// runPeers keeps the node's cross-node pod network until ctx ends: the
+// masquerade of pod traffic that leaves the cluster CIDR, and host-gw
+// routes to every other node's pod CIDR via that node's InternalIP,
+// following Node objects as they come, change and go. Each change sets the
+// whole list (SetPeerRoutes), so a missed event is repaired by the next.
+func (a *Agent) runPeers(ctx context.Context, nodes *client.Informer[*skiffv1.Node], kick chan struct{}) {
+	if err := a.net.EnsureMasquerade(); err != nil {
+		// Pods still reach each other; only traffic leaving the cluster
+		// CIDR is affected, so the node keeps running.
+		a.log.Warn("masquerade of pod traffic not installed", "err", err)
+	}
+	notify := func() {
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+	}
 	// Wait for the first list once: a closed channel in the loop's select
 	// would be ready forever and turn the loop into a busy one.
 	select {

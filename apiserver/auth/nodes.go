@@ -8,12 +8,13 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/skiff-sh/skiff/defaults"
 	"github.com/skiff-sh/skiff/pki"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
 // nodeReadsWhat is the reason given when a node reads something else.
-const nodeReadsWhat = "a node reads only its own pods (list and watch them with the field selector spec.nodeName=<node>), the volumes, ConfigMaps and Secrets they use (one by one), nodes, and services and endpoints (for its proxy)"
+const nodeReadsWhat = "a node reads only its own pods (list and watch them with the field selector spec.nodeName=<node>), the volumes, ConfigMaps and Secrets they use (one by one), nodes, its own Lease, and services and endpoints (for its proxy)"
 
 // authorizeNode is Kubernetes' NodeRestriction and Node authorizer for
 // skiff: a node reads the pods bound to it and what they use, and writes
@@ -37,6 +38,8 @@ func (a *Authorizer) authorizeNode(ctx context.Context, id pki.Identity, node, m
 			return a.requirePersistentVolumeUsedHere(ctx, id, node, method, t)
 		case skiffv1.Kind_KIND_CONFIG_MAP, skiffv1.Kind_KIND_SECRET:
 			return a.requireConfigUsedHere(ctx, id, node, method, t)
+		case skiffv1.Kind_KIND_LEASE:
+			return requireOwnLease(id, node, method, t)
 		}
 		return deny(id, method, t, nodeReadsWhat)
 
@@ -66,8 +69,10 @@ func (a *Authorizer) authorizeNode(ctx context.Context, id pki.Identity, node, m
 				return nil
 			}
 			return deny(id, method, t, "a node may only register itself")
+		case skiffv1.Kind_KIND_LEASE:
+			return requireOwnLease(id, node, method, t)
 		}
-		return deny(id, method, t, "nodes create only events and their own Node")
+		return deny(id, method, t, "nodes create only events, their own Node and their own Lease")
 
 	case skiffv1.Objects_UpdateStatus_FullMethodName:
 		switch t.Kind {
@@ -82,11 +87,17 @@ func (a *Authorizer) authorizeNode(ctx context.Context, id pki.Identity, node, m
 		return deny(id, method, t, "nodes update the status of their Node and their pods only")
 
 	case skiffv1.Objects_Update_FullMethodName:
+		if t.Kind == skiffv1.Kind_KIND_LEASE {
+			return requireOwnLease(id, node, method, t) // renewing it
+		}
 		// The Node's spec (pod CIDR, taints, cordon) and pods' specs are
 		// the cluster's to decide, not the node's.
 		return deny(id, method, t, "a node may only update status, not spec")
 
 	case skiffv1.Objects_Delete_FullMethodName:
+		if t.Kind == skiffv1.Kind_KIND_LEASE {
+			return requireOwnLease(id, node, method, t)
+		}
 		if t.Kind != skiffv1.Kind_KIND_POD {
 			return deny(id, method, t, "nodes delete only pods bound to them")
 		}
@@ -105,6 +116,16 @@ func (a *Authorizer) authorizeNode(ctx context.Context, id pki.Identity, node, m
 		return nil
 	}
 	return deny(id, method, t, "not allowed for nodes")
+}
+
+// requireOwnLease allows the call only on the node's own Lease: the one
+// named after it in kube-node-lease, its heartbeat. A node renewing
+// another's would keep a dead node looking alive.
+func requireOwnLease(id pki.Identity, node, method string, t Target) error {
+	if t.Namespace == defaults.NodeLeaseNamespace && t.Name == node {
+		return nil
+	}
+	return deny(id, method, t, fmt.Sprintf("a node may only touch its own Lease (%s in namespace %s)", node, defaults.NodeLeaseNamespace))
 }
 
 // selectsNode reports whether a field selector keeps only the pods bound

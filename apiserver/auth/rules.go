@@ -50,7 +50,7 @@ func authorizeViewer(id pki.Identity, method string, t Target) error {
 		return deny(id, method, t, "a viewer may not read Secrets")
 	case isObjectRead(method) && t.Kind != skiffv1.Kind_KIND_UNSPECIFIED:
 		return nil
-	case method == skiffv1.Usage_Get_FullMethodName, method == skiffv1.PodIO_Logs_FullMethodName:
+	case method == skiffv1.Usage_Get_FullMethodName, method == skiffv1.PodIO_Logs_FullMethodName, method == skiffv1.Servers_List_FullMethodName:
 		return nil
 	}
 	return deny(id, method, t, "a viewer only reads")

@@ -19,6 +19,10 @@ func Default(obj skiffv1.Resource) {
 		if o.Spec == nil {
 			o.Spec = &skiffv1.NodeSpec{}
 		}
+	case *skiffv1.Lease:
+		if o.Spec == nil {
+			o.Spec = &skiffv1.LeaseSpec{}
+		}
 	case *skiffv1.Pod:
 		if o.Spec == nil {
 			o.Spec = &skiffv1.PodSpec{}

@@ -65,6 +65,8 @@ func Validate(obj skiffv1.Resource) error {
 		validateStatefulSet(e, o.GetSpec())
 	case *skiffv1.PersistentVolume:
 		validatePersistentVolume(e, o.GetSpec())
+	case *skiffv1.Lease:
+		validateLease(e, o.GetSpec())
 	case *skiffv1.Event:
 		if o.GetInvolvedObject().GetName() == "" {
 			e.add("involvedObject.name", "required")
@@ -89,7 +91,7 @@ func validateMeta(e *errs, m *skiffv1.ObjectMeta, info skiffv1.KindInfo) {
 		return
 	}
 	switch info.Kind {
-	case skiffv1.Kind_KIND_NODE, skiffv1.Kind_KIND_EVENT, skiffv1.Kind_KIND_CONFIG_MAP, skiffv1.Kind_KIND_SECRET:
+	case skiffv1.Kind_KIND_NODE, skiffv1.Kind_KIND_EVENT, skiffv1.Kind_KIND_CONFIG_MAP, skiffv1.Kind_KIND_SECRET, skiffv1.Kind_KIND_LEASE:
 		checkSubdomain(e, "metadata.name", m.Name)
 	default:
 		checkLabel(e, "metadata.name", m.Name)

@@ -26,7 +26,9 @@ func main() {
 	flag.IntVar(&o.gets, "gets", 500, "single-pod reads to time")
 	flag.IntVar(&o.watchers, "watchers", 100, "watch streams for the fan-out measurement")
 	flag.IntVar(&o.events, "events", 20, "changes each watcher must see")
-	flag.DurationVar(&o.heartbeat, "heartbeat", 10*time.Second, "hollow nodes' heartbeat interval (a real agent's)")
+	flag.DurationVar(&o.heartbeat, "heartbeat", 10*time.Second, "hollow nodes' heartbeat interval (Kubernetes' Lease renewal)")
+	flag.BoolVar(&o.nodeWrites, "node-writes", false, "beat by writing the Node's status every beat (as before Leases), to compare")
+	flag.DurationVar(&o.steady, "steady", 30*time.Second, "how long to measure heartbeats alone before creating pods (0: not at all)")
 	flag.Parse()
 	if err := run(os.Stdout, o); err != nil {
 		log.Fatal(err)

@@ -25,6 +25,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/client/nodelease"
 	"github.com/skiff-sh/skiff/controlplane"
 	"github.com/skiff-sh/skiff/pki"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
@@ -35,7 +36,12 @@ type options struct {
 	lists, gets        int
 	watchers, events   int
 	heartbeat          time.Duration
-	noFsync            bool
+	// nodeWrites makes hollow nodes beat the old way, writing their
+	// Node's status every beat instead of renewing a Lease, to compare.
+	nodeWrites bool
+	// steady is how long heartbeats alone are measured, before any pod.
+	steady  time.Duration
+	noFsync bool
 }
 
 func run(out io.Writer, o options) error {
@@ -76,14 +82,51 @@ func run(out io.Writer, o options) error {
 		return err
 	}
 	fmt.Fprintf(out, "registered %d nodes in %s\n", o.nodes, time.Since(start).Round(time.Millisecond))
-	var beats atomic.Int64
+	var beats, writes, failed atomic.Int64
 	hctx, stopBeats := context.WithCancel(ctx)
 	defer stopBeats()
 	var hb sync.WaitGroup
+	uids := map[string]string{}
+	if !o.nodeWrites {
+		nodes, _, err := c.Nodes().List(ctx, client.ListOptions{})
+		if err != nil {
+			return err
+		}
+		for _, n := range nodes {
+			uids[n.GetMetadata().GetName()] = n.GetMetadata().GetUid()
+		}
+	}
+	hollow := make([]*hollowNode, o.nodes)
+	for i := range hollow {
+		hollow[i] = &hollowNode{c: c, name: nodeName(i), every: o.heartbeat, nodeWrites: o.nodeWrites, beats: &beats, writes: &writes, failed: &failed}
+		if !o.nodeWrites {
+			hollow[i].lease = nodelease.New(c, hollow[i].name, uids[hollow[i].name])
+		}
+	}
+	if !o.nodeWrites {
+		// Each agent makes its Lease when it starts; here they all start
+		// at once, so make them 32 at a time, as the Nodes, and measure
+		// the renewals alone.
+		start := time.Now()
+		lg, lctx := errgroup.WithContext(ctx)
+		lg.SetLimit(32)
+		for _, h := range hollow {
+			lg.Go(func() error { return h.lease.Renew(lctx, time.Now()) })
+		}
+		if err := lg.Wait(); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "made %d Leases in %s\n", o.nodes, time.Since(start).Round(time.Millisecond))
+	}
 	beatStart := time.Now()
-	for i := range o.nodes {
+	for _, h := range hollow {
 		hb.Add(1)
-		go func() { defer hb.Done(); heartbeat(hctx, c, nodeName(i), o.heartbeat, &beats) }()
+		go func() { defer hb.Done(); h.run(hctx) }()
+	}
+	if o.steady > 0 {
+		if err := steadyState(ctx, out, c, o, &beats, &writes, &failed); err != nil {
+			return err
+		}
 	}
 
 	// Pods through replica sets; the scheduler binds them.
@@ -157,7 +200,8 @@ func run(out io.Writer, o options) error {
 	stopBeats()
 	hb.Wait()
 	elapsed := time.Since(beatStart)
-	fmt.Fprintf(out, "heartbeats: %d Node status writes in %s, %.1f/s\n", beats.Load(), elapsed.Round(time.Second), float64(beats.Load())/elapsed.Seconds())
+	fmt.Fprintf(out, "heartbeats over the whole run: %d beats (%s) in %s, %.1f/s, %.1f writes/s, %d failed\n", beats.Load(), beatKind(o),
+		elapsed.Round(time.Second), float64(beats.Load())/elapsed.Seconds(), float64(writes.Load())/elapsed.Seconds(), failed.Load())
 	fmt.Fprintf(out, "process (server, etcd and hollow nodes): RSS %s, CPU %.1f s over %s\n",
 		mib(rss()), (cpuTime() - cpuStart).Seconds(), elapsed.Round(time.Second))
 	if fi, err := os.Stat(filepath.Join(dir, "server", "etcd", "member", "snap", "db")); err == nil {
@@ -192,28 +236,47 @@ func registerNodes(ctx context.Context, c *client.Client, n int) error {
 	return g.Wait()
 }
 
-// heartbeat refreshes the node's Ready condition as an agent does, at a
-// random phase so the nodes do not beat together.
-func heartbeat(ctx context.Context, c *client.Client, node string, every time.Duration, beats *atomic.Int64) {
+func beatKind(o options) string {
+	if o.nodeWrites {
+		return "a Node status write each"
+	}
+	return "a Lease renewal each, Node status on change"
+}
+
+// hollowNode beats as an agent does (nodeagent/node.go heartbeat): it
+// renews its Lease every interval and writes its Node's status only when
+// it is due (every 5 minutes; a hollow node's pods never change its
+// status). With nodeWrites it writes the Node's status every beat, as
+// agents did before Leases.
+type hollowNode struct {
+	c                     *client.Client
+	name                  string
+	every                 time.Duration
+	nodeWrites            bool
+	lease                 *nodelease.Renewer
+	lastStatus            time.Time
+	beats, writes, failed *atomic.Int64
+}
+
+// run beats at a random phase so the nodes do not beat together.
+func (h *hollowNode) run(ctx context.Context) {
 	select {
 	case <-ctx.Done():
 		return
-	case <-time.After(rand.N(every)):
+	case <-time.After(rand.N(h.every)):
 	}
-	t := time.NewTicker(every)
+	h.lastStatus = time.Now() // registered just now
+	t := time.NewTicker(h.every)
 	defer t.Stop()
 	for {
-		now := time.Now()
-		_, err := c.Nodes().ModifyStatus(ctx, "", node, func(n *skiffv1.Node) error {
-			if n.Status == nil {
-				n.Status = &skiffv1.NodeStatus{}
+		if err := h.beat(ctx, time.Now()); err != nil {
+			if ctx.Err() != nil {
+				return
 			}
-			skiffv1.SetCondition(&n.Status.Conditions, &skiffv1.Condition{Type: skiffv1.NodeReady, Status: skiffv1.ConditionTrue,
-				Reason: "AgentReady", LastHeartbeatTime: timestamppb.New(now), LastTransitionTime: timestamppb.New(now)}, now)
-			return nil
-		})
-		if err == nil {
-			beats.Add(1)
+			h.failed.Add(1)
+			failures.note(err)
+		} else {
+			h.beats.Add(1)
 		}
 		select {
 		case <-ctx.Done():
@@ -221,6 +284,129 @@ func heartbeat(ctx context.Context, c *client.Client, node string, every time.Du
 		case <-t.C:
 		}
 	}
+}
+
+func (h *hollowNode) beat(ctx context.Context, now time.Time) error {
+	bctx, cancel := context.WithTimeout(ctx, h.every)
+	defer cancel()
+	if !h.nodeWrites {
+		if err := h.lease.Renew(bctx, now); err != nil {
+			return err
+		}
+		h.writes.Add(1)
+		if now.Sub(h.lastStatus) < 5*time.Minute {
+			return nil
+		}
+	}
+	_, err := h.c.Nodes().ModifyStatus(bctx, "", h.name, func(n *skiffv1.Node) error {
+		if n.Status == nil {
+			n.Status = &skiffv1.NodeStatus{}
+		}
+		skiffv1.SetCondition(&n.Status.Conditions, &skiffv1.Condition{Type: skiffv1.NodeReady, Status: skiffv1.ConditionTrue,
+			Reason: "AgentReady", LastHeartbeatTime: timestamppb.New(now), LastTransitionTime: timestamppb.New(now)}, now)
+		return nil
+	})
+	if err == nil {
+		h.writes.Add(1)
+		h.lastStatus = now
+	}
+	return err
+}
+
+// failures tallies failed beats by gRPC code, for the report.
+var failures = &failureTally{byCode: map[codes.Code]int{}}
+
+type failureTally struct {
+	mu     sync.Mutex
+	byCode map[codes.Code]int
+	first  map[codes.Code]string
+}
+
+func (f *failureTally) note(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := status.Code(err)
+	if f.first == nil {
+		f.first = map[codes.Code]string{}
+	}
+	if f.byCode[c] == 0 {
+		f.first[c] = err.Error()
+	}
+	f.byCode[c]++
+}
+
+func (f *failureTally) String() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var parts []string
+	for c, n := range f.byCode {
+		parts = append(parts, fmt.Sprintf("%s %d (first: %.120s)", c, n, f.first[c]))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, "; ")
+}
+
+// steadyState measures the heartbeats alone for o.steady, after one
+// interval for every node to have started: beats achieved against those
+// due (a control plane that keeps up serves them all), etcd's write rate
+// (revisions per second), and single-object read and write latencies
+// under that load.
+func steadyState(ctx context.Context, out io.Writer, c *client.Client, o options, beats, writes, failed *atomic.Int64) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(o.heartbeat + time.Second):
+	}
+	cm, err := c.ConfigMaps().Create(ctx, &skiffv1.ConfigMap{Metadata: &skiffv1.ObjectMeta{Name: "probe", Namespace: "default"}})
+	if err != nil {
+		return err
+	}
+	rev0, err := revision(ctx, c)
+	if err != nil {
+		return err
+	}
+	b0, w0, f0, t0 := beats.Load(), writes.Load(), failed.Load(), time.Now()
+	var gets, puts []time.Duration
+	for i := 0; time.Since(t0) < o.steady; i++ {
+		g := time.Now()
+		if _, err := c.Nodes().Get(ctx, "", nodeName(rand.IntN(o.nodes))); err != nil {
+			return fmt.Errorf("probe read: %w", err)
+		}
+		gets = append(gets, time.Since(g))
+		next := proto.Clone(cm).(*skiffv1.ConfigMap)
+		next.Data = map[string]string{"i": strconv.Itoa(i)}
+		p := time.Now()
+		if cm, err = c.ConfigMaps().Update(ctx, next); err != nil {
+			return fmt.Errorf("probe write: %w", err)
+		}
+		puts = append(puts, time.Since(p))
+		time.Sleep(20 * time.Millisecond)
+	}
+	took := time.Since(t0)
+	rev1, err := revision(ctx, c)
+	if err != nil {
+		return err
+	}
+	due := float64(o.nodes) / o.heartbeat.Seconds()
+	got := float64(beats.Load()-b0) / took.Seconds()
+	fmt.Fprintf(out, "steady heartbeats (%s), %s: %.0f beats/s of %.0f due (%.0f %%), %.0f heartbeat writes/s, %d failed; etcd %.0f writes/s\n",
+		beatKind(o), took.Round(time.Second), got, due, 100*got/due, float64(writes.Load()-w0)/took.Seconds(), failed.Load()-f0,
+		float64(rev1-rev0)/took.Seconds())
+	if failed.Load() > f0 {
+		fmt.Fprintf(out, "  failed beats: %s\n", failures)
+	}
+	fmt.Fprintf(out, "  under that load, get node: %s\n", percentiles(gets))
+	fmt.Fprintf(out, "  under that load, update configmap: %s\n", percentiles(puts))
+	return nil
+}
+
+// revision is etcd's current revision: each write raises it by one.
+func revision(ctx context.Context, c *client.Client) (int64, error) {
+	_, rv, err := c.Namespaces().List(ctx, client.ListOptions{})
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(rv, 10, 64)
 }
 
 func replicaSet(i, replicas int) *skiffv1.ReplicaSet {

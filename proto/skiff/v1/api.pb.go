@@ -54,6 +54,8 @@ const (
 	Kind_KIND_STATEFUL_SET Kind = 26
 	// PersistentVolumes: storage a claim (a Volume) is bound to.
 	Kind_KIND_PERSISTENT_VOLUME Kind = 27
+	// Leases (nodes' heartbeats, coordination.k8s.io).
+	Kind_KIND_LEASE Kind = 28
 )
 
 // Enum value maps for Kind.
@@ -77,6 +79,7 @@ var (
 		25: "KIND_DAEMON_SET",
 		26: "KIND_STATEFUL_SET",
 		27: "KIND_PERSISTENT_VOLUME",
+		28: "KIND_LEASE",
 	}
 	Kind_value = map[string]int32{
 		"KIND_UNSPECIFIED":       0,
@@ -97,6 +100,7 @@ var (
 		"KIND_DAEMON_SET":        25,
 		"KIND_STATEFUL_SET":      26,
 		"KIND_PERSISTENT_VOLUME": 27,
+		"KIND_LEASE":             28,
 	}
 )
 
@@ -205,6 +209,7 @@ type Object struct {
 	//	*Object_DaemonSet
 	//	*Object_StatefulSet
 	//	*Object_PersistentVolume
+	//	*Object_Lease
 	Kind          isObject_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -400,6 +405,15 @@ func (x *Object) GetPersistentVolume() *PersistentVolume {
 	return nil
 }
 
+func (x *Object) GetLease() *Lease {
+	if x != nil {
+		if x, ok := x.Kind.(*Object_Lease); ok {
+			return x.Lease
+		}
+	}
+	return nil
+}
+
 type isObject_Kind interface {
 	isObject_Kind()
 }
@@ -472,6 +486,10 @@ type Object_PersistentVolume struct {
 	PersistentVolume *PersistentVolume `protobuf:"bytes,27,opt,name=persistent_volume,json=persistentVolume,proto3,oneof"`
 }
 
+type Object_Lease struct {
+	Lease *Lease `protobuf:"bytes,28,opt,name=lease,proto3,oneof"`
+}
+
 func (*Object_Namespace) isObject_Kind() {}
 
 func (*Object_Node) isObject_Kind() {}
@@ -505,6 +523,8 @@ func (*Object_DaemonSet) isObject_Kind() {}
 func (*Object_StatefulSet) isObject_Kind() {}
 
 func (*Object_PersistentVolume) isObject_Kind() {}
+
+func (*Object_Lease) isObject_Kind() {}
 
 type CreateRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1155,7 +1175,7 @@ var File_skiff_v1_api_proto protoreflect.FileDescriptor
 
 const file_skiff_v1_api_proto_rawDesc = "" +
 	"\n" +
-	"\x12skiff/v1/api.proto\x12\bskiff.v1\x1a\x16skiff/v1/objects.proto\x1a\x18skiff/v1/workloads.proto\"\xe2\x06\n" +
+	"\x12skiff/v1/api.proto\x12\bskiff.v1\x1a\x16skiff/v1/objects.proto\x1a\x18skiff/v1/workloads.proto\"\x8b\a\n" +
 	"\x06Object\x123\n" +
 	"\tnamespace\x18\x01 \x01(\v2\x13.skiff.v1.NamespaceH\x00R\tnamespace\x12$\n" +
 	"\x04node\x18\x02 \x01(\v2\x0e.skiff.v1.NodeH\x00R\x04node\x12!\n" +
@@ -1180,7 +1200,8 @@ const file_skiff_v1_api_proto_rawDesc = "" +
 	"\n" +
 	"daemon_set\x18\x19 \x01(\v2\x13.skiff.v1.DaemonSetH\x00R\tdaemonSet\x12:\n" +
 	"\fstateful_set\x18\x1a \x01(\v2\x15.skiff.v1.StatefulSetH\x00R\vstatefulSet\x12I\n" +
-	"\x11persistent_volume\x18\x1b \x01(\v2\x1a.skiff.v1.PersistentVolumeH\x00R\x10persistentVolumeB\x06\n" +
+	"\x11persistent_volume\x18\x1b \x01(\v2\x1a.skiff.v1.PersistentVolumeH\x00R\x10persistentVolume\x12'\n" +
+	"\x05lease\x18\x1c \x01(\v2\x0f.skiff.v1.LeaseH\x00R\x05leaseB\x06\n" +
 	"\x04kind\"9\n" +
 	"\rCreateRequest\x12(\n" +
 	"\x06object\x18\x01 \x01(\v2\x10.skiff.v1.ObjectR\x06object\"b\n" +
@@ -1234,7 +1255,7 @@ const file_skiff_v1_api_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1b\n" +
 	"\tnode_name\x18\x03 \x01(\tR\bnodeName\x12\x10\n" +
 	"\x03uid\x18\x04 \x01(\tR\x03uid\x12)\n" +
-	"\x10resource_version\x18\x05 \x01(\tR\x0fresourceVersion*\xe3\x02\n" +
+	"\x10resource_version\x18\x05 \x01(\tR\x0fresourceVersion*\xf3\x02\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eKIND_NAMESPACE\x10\x01\x12\r\n" +
@@ -1254,7 +1275,9 @@ const file_skiff_v1_api_proto_rawDesc = "" +
 	"\rKIND_CRON_JOB\x10\x18\x12\x13\n" +
 	"\x0fKIND_DAEMON_SET\x10\x19\x12\x15\n" +
 	"\x11KIND_STATEFUL_SET\x10\x1a\x12\x1a\n" +
-	"\x16KIND_PERSISTENT_VOLUME\x10\x1b2\xb8\x03\n" +
+	"\x16KIND_PERSISTENT_VOLUME\x10\x1b\x12\x0e\n" +
+	"\n" +
+	"KIND_LEASE\x10\x1c2\xb8\x03\n" +
 	"\aObjects\x123\n" +
 	"\x06Create\x12\x17.skiff.v1.CreateRequest\x1a\x10.skiff.v1.Object\x12-\n" +
 	"\x03Get\x12\x14.skiff.v1.GetRequest\x1a\x10.skiff.v1.Object\x125\n" +
@@ -1310,6 +1333,7 @@ var file_skiff_v1_api_proto_goTypes = []any{
 	(*DaemonSet)(nil),        // 27: skiff.v1.DaemonSet
 	(*StatefulSet)(nil),      // 28: skiff.v1.StatefulSet
 	(*PersistentVolume)(nil), // 29: skiff.v1.PersistentVolume
+	(*Lease)(nil),            // 30: skiff.v1.Lease
 }
 var file_skiff_v1_api_proto_depIdxs = []int32{
 	13, // 0: skiff.v1.Object.namespace:type_name -> skiff.v1.Namespace
@@ -1329,37 +1353,38 @@ var file_skiff_v1_api_proto_depIdxs = []int32{
 	27, // 14: skiff.v1.Object.daemon_set:type_name -> skiff.v1.DaemonSet
 	28, // 15: skiff.v1.Object.stateful_set:type_name -> skiff.v1.StatefulSet
 	29, // 16: skiff.v1.Object.persistent_volume:type_name -> skiff.v1.PersistentVolume
-	2,  // 17: skiff.v1.CreateRequest.object:type_name -> skiff.v1.Object
-	0,  // 18: skiff.v1.GetRequest.kind:type_name -> skiff.v1.Kind
-	0,  // 19: skiff.v1.ListRequest.kind:type_name -> skiff.v1.Kind
-	2,  // 20: skiff.v1.ListResponse.items:type_name -> skiff.v1.Object
-	2,  // 21: skiff.v1.UpdateRequest.object:type_name -> skiff.v1.Object
-	0,  // 22: skiff.v1.DeleteRequest.kind:type_name -> skiff.v1.Kind
-	2,  // 23: skiff.v1.DeleteResponse.object:type_name -> skiff.v1.Object
-	0,  // 24: skiff.v1.WatchRequest.kind:type_name -> skiff.v1.Kind
-	1,  // 25: skiff.v1.WatchEvent.type:type_name -> skiff.v1.WatchEvent.Type
-	2,  // 26: skiff.v1.WatchEvent.object:type_name -> skiff.v1.Object
-	3,  // 27: skiff.v1.Objects.Create:input_type -> skiff.v1.CreateRequest
-	4,  // 28: skiff.v1.Objects.Get:input_type -> skiff.v1.GetRequest
-	5,  // 29: skiff.v1.Objects.List:input_type -> skiff.v1.ListRequest
-	7,  // 30: skiff.v1.Objects.Update:input_type -> skiff.v1.UpdateRequest
-	7,  // 31: skiff.v1.Objects.UpdateStatus:input_type -> skiff.v1.UpdateRequest
-	8,  // 32: skiff.v1.Objects.Delete:input_type -> skiff.v1.DeleteRequest
-	10, // 33: skiff.v1.Objects.Watch:input_type -> skiff.v1.WatchRequest
-	12, // 34: skiff.v1.Objects.Bind:input_type -> skiff.v1.BindRequest
-	2,  // 35: skiff.v1.Objects.Create:output_type -> skiff.v1.Object
-	2,  // 36: skiff.v1.Objects.Get:output_type -> skiff.v1.Object
-	6,  // 37: skiff.v1.Objects.List:output_type -> skiff.v1.ListResponse
-	2,  // 38: skiff.v1.Objects.Update:output_type -> skiff.v1.Object
-	2,  // 39: skiff.v1.Objects.UpdateStatus:output_type -> skiff.v1.Object
-	9,  // 40: skiff.v1.Objects.Delete:output_type -> skiff.v1.DeleteResponse
-	11, // 41: skiff.v1.Objects.Watch:output_type -> skiff.v1.WatchEvent
-	15, // 42: skiff.v1.Objects.Bind:output_type -> skiff.v1.Pod
-	35, // [35:43] is the sub-list for method output_type
-	27, // [27:35] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	30, // 17: skiff.v1.Object.lease:type_name -> skiff.v1.Lease
+	2,  // 18: skiff.v1.CreateRequest.object:type_name -> skiff.v1.Object
+	0,  // 19: skiff.v1.GetRequest.kind:type_name -> skiff.v1.Kind
+	0,  // 20: skiff.v1.ListRequest.kind:type_name -> skiff.v1.Kind
+	2,  // 21: skiff.v1.ListResponse.items:type_name -> skiff.v1.Object
+	2,  // 22: skiff.v1.UpdateRequest.object:type_name -> skiff.v1.Object
+	0,  // 23: skiff.v1.DeleteRequest.kind:type_name -> skiff.v1.Kind
+	2,  // 24: skiff.v1.DeleteResponse.object:type_name -> skiff.v1.Object
+	0,  // 25: skiff.v1.WatchRequest.kind:type_name -> skiff.v1.Kind
+	1,  // 26: skiff.v1.WatchEvent.type:type_name -> skiff.v1.WatchEvent.Type
+	2,  // 27: skiff.v1.WatchEvent.object:type_name -> skiff.v1.Object
+	3,  // 28: skiff.v1.Objects.Create:input_type -> skiff.v1.CreateRequest
+	4,  // 29: skiff.v1.Objects.Get:input_type -> skiff.v1.GetRequest
+	5,  // 30: skiff.v1.Objects.List:input_type -> skiff.v1.ListRequest
+	7,  // 31: skiff.v1.Objects.Update:input_type -> skiff.v1.UpdateRequest
+	7,  // 32: skiff.v1.Objects.UpdateStatus:input_type -> skiff.v1.UpdateRequest
+	8,  // 33: skiff.v1.Objects.Delete:input_type -> skiff.v1.DeleteRequest
+	10, // 34: skiff.v1.Objects.Watch:input_type -> skiff.v1.WatchRequest
+	12, // 35: skiff.v1.Objects.Bind:input_type -> skiff.v1.BindRequest
+	2,  // 36: skiff.v1.Objects.Create:output_type -> skiff.v1.Object
+	2,  // 37: skiff.v1.Objects.Get:output_type -> skiff.v1.Object
+	6,  // 38: skiff.v1.Objects.List:output_type -> skiff.v1.ListResponse
+	2,  // 39: skiff.v1.Objects.Update:output_type -> skiff.v1.Object
+	2,  // 40: skiff.v1.Objects.UpdateStatus:output_type -> skiff.v1.Object
+	9,  // 41: skiff.v1.Objects.Delete:output_type -> skiff.v1.DeleteResponse
+	11, // 42: skiff.v1.Objects.Watch:output_type -> skiff.v1.WatchEvent
+	15, // 43: skiff.v1.Objects.Bind:output_type -> skiff.v1.Pod
+	36, // [36:44] is the sub-list for method output_type
+	28, // [28:36] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_skiff_v1_api_proto_init() }
@@ -1387,6 +1412,7 @@ func file_skiff_v1_api_proto_init() {
 		(*Object_DaemonSet)(nil),
 		(*Object_StatefulSet)(nil),
 		(*Object_PersistentVolume)(nil),
+		(*Object_Lease)(nil),
 	}
 	file_skiff_v1_api_proto_msgTypes[6].OneofWrappers = []any{}
 	type x struct{}

@@ -687,6 +687,188 @@ func (x *JoinServerResponse) GetAgentTokenExpires() *timestamppb.Timestamp {
 	return nil
 }
 
+type ListServersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListServersRequest) Reset() {
+	*x = ListServersRequest{}
+	mi := &file_skiff_v1_join_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListServersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListServersRequest) ProtoMessage() {}
+
+func (x *ListServersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_join_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListServersRequest.ProtoReflect.Descriptor instead.
+func (*ListServersRequest) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_join_proto_rawDescGZIP(), []int{11}
+}
+
+type ListServersResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Servers []*ServerInfo          `protobuf:"bytes,30,rep,name=servers,proto3" json:"servers,omitempty"`
+	// The name of the server that answered.
+	AnsweredBy    string `protobuf:"bytes,31,opt,name=answered_by,json=answeredBy,proto3" json:"answered_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListServersResponse) Reset() {
+	*x = ListServersResponse{}
+	mi := &file_skiff_v1_join_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListServersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListServersResponse) ProtoMessage() {}
+
+func (x *ListServersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_join_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListServersResponse.ProtoReflect.Descriptor instead.
+func (*ListServersResponse) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_join_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ListServersResponse) GetServers() []*ServerInfo {
+	if x != nil {
+		return x.Servers
+	}
+	return nil
+}
+
+func (x *ListServersResponse) GetAnsweredBy() string {
+	if x != nil {
+		return x.AnsweredBy
+	}
+	return ""
+}
+
+type ServerInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The server's name (its etcd member's, when it has one).
+	Name string `protobuf:"bytes,30,opt,name=name,proto3" json:"name,omitempty"`
+	// Its API address; empty for a member whose server is not running.
+	Address string `protobuf:"bytes,31,opt,name=address,proto3" json:"address,omitempty"`
+	// Its etcd member's ID in hex; empty on an external etcd.
+	EtcdMember string `protobuf:"bytes,32,opt,name=etcd_member,json=etcdMember,proto3" json:"etcd_member,omitempty"`
+	// Whether its etcd member leads the etcd cluster now.
+	Leader bool `protobuf:"varint,33,opt,name=leader,proto3" json:"leader,omitempty"`
+	// Healthy (registered and its member, if any, started), Down (a member
+	// whose server is not registered: stopped, or cut off for longer than
+	// its registration's lease), or Unstarted (a member added by a join
+	// that never started).
+	Health string `protobuf:"bytes,34,opt,name=health,proto3" json:"health,omitempty"`
+	// When the server started.
+	Started       *timestamppb.Timestamp `protobuf:"bytes,35,opt,name=started,proto3" json:"started,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ServerInfo) Reset() {
+	*x = ServerInfo{}
+	mi := &file_skiff_v1_join_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServerInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServerInfo) ProtoMessage() {}
+
+func (x *ServerInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_join_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServerInfo.ProtoReflect.Descriptor instead.
+func (*ServerInfo) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_join_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ServerInfo) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ServerInfo) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *ServerInfo) GetEtcdMember() string {
+	if x != nil {
+		return x.EtcdMember
+	}
+	return ""
+}
+
+func (x *ServerInfo) GetLeader() bool {
+	if x != nil {
+		return x.Leader
+	}
+	return false
+}
+
+func (x *ServerInfo) GetHealth() string {
+	if x != nil {
+		return x.Health
+	}
+	return ""
+}
+
+func (x *ServerInfo) GetStarted() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Started
+	}
+	return nil
+}
+
 var File_skiff_v1_join_proto protoreflect.FileDescriptor
 
 const file_skiff_v1_join_proto_rawDesc = "" +
@@ -737,7 +919,21 @@ const file_skiff_v1_join_proto_rawDesc = "" +
 	"\aservers\x18\x18 \x03(\tR\aservers\x12\x1f\n" +
 	"\vagent_token\x18\x19 \x01(\tR\n" +
 	"agentToken\x12J\n" +
-	"\x13agent_token_expires\x18\x1a \x01(\v2\x1a.google.protobuf.TimestampR\x11agentTokenExpires2\x8d\x01\n" +
+	"\x13agent_token_expires\x18\x1a \x01(\v2\x1a.google.protobuf.TimestampR\x11agentTokenExpires\"\x14\n" +
+	"\x12ListServersRequest\"f\n" +
+	"\x13ListServersResponse\x12.\n" +
+	"\aservers\x18\x1e \x03(\v2\x14.skiff.v1.ServerInfoR\aservers\x12\x1f\n" +
+	"\vanswered_by\x18\x1f \x01(\tR\n" +
+	"answeredBy\"\xc1\x01\n" +
+	"\n" +
+	"ServerInfo\x12\x12\n" +
+	"\x04name\x18\x1e \x01(\tR\x04name\x12\x18\n" +
+	"\aaddress\x18\x1f \x01(\tR\aaddress\x12\x1f\n" +
+	"\vetcd_member\x18  \x01(\tR\n" +
+	"etcdMember\x12\x16\n" +
+	"\x06leader\x18! \x01(\bR\x06leader\x12\x16\n" +
+	"\x06health\x18\" \x01(\tR\x06health\x124\n" +
+	"\astarted\x18# \x01(\v2\x1a.google.protobuf.TimestampR\astarted2\x8d\x01\n" +
 	"\x04Join\x12A\n" +
 	"\bSignNode\x12\x19.skiff.v1.SignNodeRequest\x1a\x1a.skiff.v1.SignNodeResponse\x12B\n" +
 	"\tRenewNode\x12\x19.skiff.v1.SignNodeRequest\x1a\x1a.skiff.v1.SignNodeResponse2\xd9\x01\n" +
@@ -748,7 +944,9 @@ const file_skiff_v1_join_proto_rawDesc = "" +
 	"\n" +
 	"ServerJoin\x12G\n" +
 	"\n" +
-	"JoinServer\x12\x1b.skiff.v1.JoinServerRequest\x1a\x1c.skiff.v1.JoinServerResponseB2Z0github.com/skiff-sh/skiff/proto/skiff/v1;skiffv1b\x06proto3"
+	"JoinServer\x12\x1b.skiff.v1.JoinServerRequest\x1a\x1c.skiff.v1.JoinServerResponse2N\n" +
+	"\aServers\x12C\n" +
+	"\x04List\x12\x1c.skiff.v1.ListServersRequest\x1a\x1d.skiff.v1.ListServersResponseB2Z0github.com/skiff-sh/skiff/proto/skiff/v1;skiffv1b\x06proto3"
 
 var (
 	file_skiff_v1_join_proto_rawDescOnce sync.Once
@@ -762,7 +960,7 @@ func file_skiff_v1_join_proto_rawDescGZIP() []byte {
 	return file_skiff_v1_join_proto_rawDescData
 }
 
-var file_skiff_v1_join_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_skiff_v1_join_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_skiff_v1_join_proto_goTypes = []any{
 	(*SignNodeRequest)(nil),       // 0: skiff.v1.SignNodeRequest
 	(*SignNodeResponse)(nil),      // 1: skiff.v1.SignNodeResponse
@@ -775,31 +973,38 @@ var file_skiff_v1_join_proto_goTypes = []any{
 	(*RevokeTokenResponse)(nil),   // 8: skiff.v1.RevokeTokenResponse
 	(*JoinServerRequest)(nil),     // 9: skiff.v1.JoinServerRequest
 	(*JoinServerResponse)(nil),    // 10: skiff.v1.JoinServerResponse
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*ListServersRequest)(nil),    // 11: skiff.v1.ListServersRequest
+	(*ListServersResponse)(nil),   // 12: skiff.v1.ListServersResponse
+	(*ServerInfo)(nil),            // 13: skiff.v1.ServerInfo
+	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
 }
 var file_skiff_v1_join_proto_depIdxs = []int32{
 	6,  // 0: skiff.v1.CreateTokenResponse.info:type_name -> skiff.v1.TokenInfo
 	6,  // 1: skiff.v1.ListTokensResponse.tokens:type_name -> skiff.v1.TokenInfo
-	11, // 2: skiff.v1.TokenInfo.created:type_name -> google.protobuf.Timestamp
-	11, // 3: skiff.v1.TokenInfo.expires:type_name -> google.protobuf.Timestamp
-	11, // 4: skiff.v1.JoinServerResponse.agent_token_expires:type_name -> google.protobuf.Timestamp
-	0,  // 5: skiff.v1.Join.SignNode:input_type -> skiff.v1.SignNodeRequest
-	0,  // 6: skiff.v1.Join.RenewNode:input_type -> skiff.v1.SignNodeRequest
-	2,  // 7: skiff.v1.Tokens.Create:input_type -> skiff.v1.CreateTokenRequest
-	4,  // 8: skiff.v1.Tokens.List:input_type -> skiff.v1.ListTokensRequest
-	7,  // 9: skiff.v1.Tokens.Revoke:input_type -> skiff.v1.RevokeTokenRequest
-	9,  // 10: skiff.v1.ServerJoin.JoinServer:input_type -> skiff.v1.JoinServerRequest
-	1,  // 11: skiff.v1.Join.SignNode:output_type -> skiff.v1.SignNodeResponse
-	1,  // 12: skiff.v1.Join.RenewNode:output_type -> skiff.v1.SignNodeResponse
-	3,  // 13: skiff.v1.Tokens.Create:output_type -> skiff.v1.CreateTokenResponse
-	5,  // 14: skiff.v1.Tokens.List:output_type -> skiff.v1.ListTokensResponse
-	8,  // 15: skiff.v1.Tokens.Revoke:output_type -> skiff.v1.RevokeTokenResponse
-	10, // 16: skiff.v1.ServerJoin.JoinServer:output_type -> skiff.v1.JoinServerResponse
-	11, // [11:17] is the sub-list for method output_type
-	5,  // [5:11] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	14, // 2: skiff.v1.TokenInfo.created:type_name -> google.protobuf.Timestamp
+	14, // 3: skiff.v1.TokenInfo.expires:type_name -> google.protobuf.Timestamp
+	14, // 4: skiff.v1.JoinServerResponse.agent_token_expires:type_name -> google.protobuf.Timestamp
+	13, // 5: skiff.v1.ListServersResponse.servers:type_name -> skiff.v1.ServerInfo
+	14, // 6: skiff.v1.ServerInfo.started:type_name -> google.protobuf.Timestamp
+	0,  // 7: skiff.v1.Join.SignNode:input_type -> skiff.v1.SignNodeRequest
+	0,  // 8: skiff.v1.Join.RenewNode:input_type -> skiff.v1.SignNodeRequest
+	2,  // 9: skiff.v1.Tokens.Create:input_type -> skiff.v1.CreateTokenRequest
+	4,  // 10: skiff.v1.Tokens.List:input_type -> skiff.v1.ListTokensRequest
+	7,  // 11: skiff.v1.Tokens.Revoke:input_type -> skiff.v1.RevokeTokenRequest
+	9,  // 12: skiff.v1.ServerJoin.JoinServer:input_type -> skiff.v1.JoinServerRequest
+	11, // 13: skiff.v1.Servers.List:input_type -> skiff.v1.ListServersRequest
+	1,  // 14: skiff.v1.Join.SignNode:output_type -> skiff.v1.SignNodeResponse
+	1,  // 15: skiff.v1.Join.RenewNode:output_type -> skiff.v1.SignNodeResponse
+	3,  // 16: skiff.v1.Tokens.Create:output_type -> skiff.v1.CreateTokenResponse
+	5,  // 17: skiff.v1.Tokens.List:output_type -> skiff.v1.ListTokensResponse
+	8,  // 18: skiff.v1.Tokens.Revoke:output_type -> skiff.v1.RevokeTokenResponse
+	10, // 19: skiff.v1.ServerJoin.JoinServer:output_type -> skiff.v1.JoinServerResponse
+	12, // 20: skiff.v1.Servers.List:output_type -> skiff.v1.ListServersResponse
+	14, // [14:21] is the sub-list for method output_type
+	7,  // [7:14] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_skiff_v1_join_proto_init() }
@@ -813,9 +1018,9 @@ func file_skiff_v1_join_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_skiff_v1_join_proto_rawDesc), len(file_skiff_v1_join_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   14,
 			NumExtensions: 0,
-			NumServices:   3,
+			NumServices:   4,
 		},
 		GoTypes:           file_skiff_v1_join_proto_goTypes,
 		DependencyIndexes: file_skiff_v1_join_proto_depIdxs,

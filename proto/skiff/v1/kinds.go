@@ -50,6 +50,7 @@ var kindInfos = []KindInfo{
 	{Kind_KIND_DAEMON_SET, "DaemonSet", "daemonsets", []string{"ds"}, true, true, func() Resource { return &DaemonSet{} }},
 	{Kind_KIND_STATEFUL_SET, "StatefulSet", "statefulsets", []string{"sts"}, true, true, func() Resource { return &StatefulSet{} }},
 	{Kind_KIND_PERSISTENT_VOLUME, "PersistentVolume", "persistentvolumes", []string{"pv"}, false, true, func() Resource { return &PersistentVolume{} }},
+	{Kind_KIND_LEASE, "Lease", "leases", nil, true, false, func() Resource { return &Lease{} }},
 }
 
 // Kinds lists every kind, in a stable order.
@@ -192,12 +193,13 @@ var kubernetesTypes = []KubernetesType{
 	{"batch/v1", "CronJob", Kind_KIND_CRON_JOB},
 	{"apps/v1", "DaemonSet", Kind_KIND_DAEMON_SET},
 	{"apps/v1", "StatefulSet", Kind_KIND_STATEFUL_SET},
+	{"coordination.k8s.io/v1", "Lease", Kind_KIND_LEASE},
 }
 
 // KubernetesAPIVersions are the Kubernetes apiVersions served beside
 // skiff/v1.
 func KubernetesAPIVersions() []string {
-	return []string{"v1", "apps/v1", "batch/v1", "autoscaling/v1", "autoscaling/v2"}
+	return []string{"v1", "apps/v1", "batch/v1", "autoscaling/v1", "autoscaling/v2", "coordination.k8s.io/v1"}
 }
 
 // KubernetesTypes lists every Kubernetes apiVersion and kind skiff serves.

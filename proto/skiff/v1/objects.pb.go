@@ -1005,6 +1005,141 @@ func (x *NodeSystemInfo) GetCgroupVersion() string {
 	return ""
 }
 
+// Lease is coordination.k8s.io's Lease. Each agent renews one named after
+// its node in the namespace kube-node-lease as its heartbeat: a small
+// object written every few seconds instead of the Node, whose status is
+// then written only when it changes (or every few minutes).
+type Lease struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Metadata      *ObjectMeta            `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Spec          *LeaseSpec             `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Lease) Reset() {
+	*x = Lease{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Lease) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Lease) ProtoMessage() {}
+
+func (x *Lease) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Lease.ProtoReflect.Descriptor instead.
+func (*Lease) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Lease) GetMetadata() *ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *Lease) GetSpec() *LeaseSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+type LeaseSpec struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Who holds the lease: for a node's lease, the node's name.
+	HolderIdentity string `protobuf:"bytes,1,opt,name=holder_identity,json=holderIdentity,proto3" json:"holder_identity,omitempty"`
+	// How long the holder is trusted after renew_time without renewing.
+	LeaseDurationSeconds int32                  `protobuf:"varint,2,opt,name=lease_duration_seconds,json=leaseDurationSeconds,proto3" json:"lease_duration_seconds,omitempty"`
+	AcquireTime          *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=acquire_time,json=acquireTime,proto3" json:"acquire_time,omitempty"`
+	RenewTime            *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=renew_time,json=renewTime,proto3" json:"renew_time,omitempty"`
+	// How many times the lease changed holders.
+	LeaseTransitions int32 `protobuf:"varint,5,opt,name=lease_transitions,json=leaseTransitions,proto3" json:"lease_transitions,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *LeaseSpec) Reset() {
+	*x = LeaseSpec{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LeaseSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LeaseSpec) ProtoMessage() {}
+
+func (x *LeaseSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LeaseSpec.ProtoReflect.Descriptor instead.
+func (*LeaseSpec) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *LeaseSpec) GetHolderIdentity() string {
+	if x != nil {
+		return x.HolderIdentity
+	}
+	return ""
+}
+
+func (x *LeaseSpec) GetLeaseDurationSeconds() int32 {
+	if x != nil {
+		return x.LeaseDurationSeconds
+	}
+	return 0
+}
+
+func (x *LeaseSpec) GetAcquireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AcquireTime
+	}
+	return nil
+}
+
+func (x *LeaseSpec) GetRenewTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RenewTime
+	}
+	return nil
+}
+
+func (x *LeaseSpec) GetLeaseTransitions() int32 {
+	if x != nil {
+		return x.LeaseTransitions
+	}
+	return 0
+}
+
 type Pod struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Metadata      *ObjectMeta            `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
@@ -1016,7 +1151,7 @@ type Pod struct {
 
 func (x *Pod) Reset() {
 	*x = Pod{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[14]
+	mi := &file_skiff_v1_objects_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1028,7 +1163,7 @@ func (x *Pod) String() string {
 func (*Pod) ProtoMessage() {}
 
 func (x *Pod) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[14]
+	mi := &file_skiff_v1_objects_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1041,7 +1176,7 @@ func (x *Pod) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Pod.ProtoReflect.Descriptor instead.
 func (*Pod) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{14}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Pod) GetMetadata() *ObjectMeta {
@@ -1108,7 +1243,7 @@ type PodSpec struct {
 
 func (x *PodSpec) Reset() {
 	*x = PodSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[15]
+	mi := &file_skiff_v1_objects_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1120,7 +1255,7 @@ func (x *PodSpec) String() string {
 func (*PodSpec) ProtoMessage() {}
 
 func (x *PodSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[15]
+	mi := &file_skiff_v1_objects_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1133,7 +1268,7 @@ func (x *PodSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodSpec.ProtoReflect.Descriptor instead.
 func (*PodSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{15}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PodSpec) GetContainers() []*Container {
@@ -1273,7 +1408,7 @@ type PodDNSConfig struct {
 
 func (x *PodDNSConfig) Reset() {
 	*x = PodDNSConfig{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[16]
+	mi := &file_skiff_v1_objects_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1285,7 +1420,7 @@ func (x *PodDNSConfig) String() string {
 func (*PodDNSConfig) ProtoMessage() {}
 
 func (x *PodDNSConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[16]
+	mi := &file_skiff_v1_objects_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1298,7 +1433,7 @@ func (x *PodDNSConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodDNSConfig.ProtoReflect.Descriptor instead.
 func (*PodDNSConfig) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{16}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PodDNSConfig) GetNameservers() []string {
@@ -1332,7 +1467,7 @@ type PodDNSConfigOption struct {
 
 func (x *PodDNSConfigOption) Reset() {
 	*x = PodDNSConfigOption{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[17]
+	mi := &file_skiff_v1_objects_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1344,7 +1479,7 @@ func (x *PodDNSConfigOption) String() string {
 func (*PodDNSConfigOption) ProtoMessage() {}
 
 func (x *PodDNSConfigOption) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[17]
+	mi := &file_skiff_v1_objects_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1357,7 +1492,7 @@ func (x *PodDNSConfigOption) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodDNSConfigOption.ProtoReflect.Descriptor instead.
 func (*PodDNSConfigOption) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{17}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *PodDNSConfigOption) GetName() string {
@@ -1384,7 +1519,7 @@ type HostAlias struct {
 
 func (x *HostAlias) Reset() {
 	*x = HostAlias{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[18]
+	mi := &file_skiff_v1_objects_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1396,7 +1531,7 @@ func (x *HostAlias) String() string {
 func (*HostAlias) ProtoMessage() {}
 
 func (x *HostAlias) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[18]
+	mi := &file_skiff_v1_objects_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1409,7 +1544,7 @@ func (x *HostAlias) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostAlias.ProtoReflect.Descriptor instead.
 func (*HostAlias) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{18}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *HostAlias) GetIp() string {
@@ -1436,7 +1571,7 @@ type Affinity struct {
 
 func (x *Affinity) Reset() {
 	*x = Affinity{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[19]
+	mi := &file_skiff_v1_objects_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1448,7 +1583,7 @@ func (x *Affinity) String() string {
 func (*Affinity) ProtoMessage() {}
 
 func (x *Affinity) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[19]
+	mi := &file_skiff_v1_objects_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1461,7 +1596,7 @@ func (x *Affinity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Affinity.ProtoReflect.Descriptor instead.
 func (*Affinity) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{19}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Affinity) GetNodeAffinity() *NodeAffinity {
@@ -1480,7 +1615,7 @@ type NodeAffinity struct {
 
 func (x *NodeAffinity) Reset() {
 	*x = NodeAffinity{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[20]
+	mi := &file_skiff_v1_objects_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1492,7 +1627,7 @@ func (x *NodeAffinity) String() string {
 func (*NodeAffinity) ProtoMessage() {}
 
 func (x *NodeAffinity) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[20]
+	mi := &file_skiff_v1_objects_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1505,7 +1640,7 @@ func (x *NodeAffinity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeAffinity.ProtoReflect.Descriptor instead.
 func (*NodeAffinity) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{20}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *NodeAffinity) GetRequiredDuringSchedulingIgnoredDuringExecution() *NodeSelector {
@@ -1525,7 +1660,7 @@ type NodeSelector struct {
 
 func (x *NodeSelector) Reset() {
 	*x = NodeSelector{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[21]
+	mi := &file_skiff_v1_objects_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1537,7 +1672,7 @@ func (x *NodeSelector) String() string {
 func (*NodeSelector) ProtoMessage() {}
 
 func (x *NodeSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[21]
+	mi := &file_skiff_v1_objects_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1550,7 +1685,7 @@ func (x *NodeSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSelector.ProtoReflect.Descriptor instead.
 func (*NodeSelector) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{21}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *NodeSelector) GetNodeSelectorTerms() []*NodeSelectorTerm {
@@ -1573,7 +1708,7 @@ type NodeSelectorTerm struct {
 
 func (x *NodeSelectorTerm) Reset() {
 	*x = NodeSelectorTerm{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[22]
+	mi := &file_skiff_v1_objects_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1585,7 +1720,7 @@ func (x *NodeSelectorTerm) String() string {
 func (*NodeSelectorTerm) ProtoMessage() {}
 
 func (x *NodeSelectorTerm) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[22]
+	mi := &file_skiff_v1_objects_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1598,7 +1733,7 @@ func (x *NodeSelectorTerm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSelectorTerm.ProtoReflect.Descriptor instead.
 func (*NodeSelectorTerm) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{22}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *NodeSelectorTerm) GetMatchExpressions() []*NodeSelectorRequirement {
@@ -1627,7 +1762,7 @@ type NodeSelectorRequirement struct {
 
 func (x *NodeSelectorRequirement) Reset() {
 	*x = NodeSelectorRequirement{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[23]
+	mi := &file_skiff_v1_objects_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1639,7 +1774,7 @@ func (x *NodeSelectorRequirement) String() string {
 func (*NodeSelectorRequirement) ProtoMessage() {}
 
 func (x *NodeSelectorRequirement) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[23]
+	mi := &file_skiff_v1_objects_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1652,7 +1787,7 @@ func (x *NodeSelectorRequirement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSelectorRequirement.ProtoReflect.Descriptor instead.
 func (*NodeSelectorRequirement) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{23}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *NodeSelectorRequirement) GetKey() string {
@@ -1693,7 +1828,7 @@ type PodSecurityContext struct {
 
 func (x *PodSecurityContext) Reset() {
 	*x = PodSecurityContext{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[24]
+	mi := &file_skiff_v1_objects_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1705,7 +1840,7 @@ func (x *PodSecurityContext) String() string {
 func (*PodSecurityContext) ProtoMessage() {}
 
 func (x *PodSecurityContext) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[24]
+	mi := &file_skiff_v1_objects_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1718,7 +1853,7 @@ func (x *PodSecurityContext) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodSecurityContext.ProtoReflect.Descriptor instead.
 func (*PodSecurityContext) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{24}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *PodSecurityContext) GetRunAsUser() int64 {
@@ -1775,7 +1910,7 @@ type SeccompProfile struct {
 
 func (x *SeccompProfile) Reset() {
 	*x = SeccompProfile{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[25]
+	mi := &file_skiff_v1_objects_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1787,7 +1922,7 @@ func (x *SeccompProfile) String() string {
 func (*SeccompProfile) ProtoMessage() {}
 
 func (x *SeccompProfile) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[25]
+	mi := &file_skiff_v1_objects_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1800,7 +1935,7 @@ func (x *SeccompProfile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SeccompProfile.ProtoReflect.Descriptor instead.
 func (*SeccompProfile) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{25}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SeccompProfile) GetType() string {
@@ -1855,7 +1990,7 @@ type Container struct {
 
 func (x *Container) Reset() {
 	*x = Container{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[26]
+	mi := &file_skiff_v1_objects_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1867,7 +2002,7 @@ func (x *Container) String() string {
 func (*Container) ProtoMessage() {}
 
 func (x *Container) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[26]
+	mi := &file_skiff_v1_objects_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1880,7 +2015,7 @@ func (x *Container) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Container.ProtoReflect.Descriptor instead.
 func (*Container) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{26}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Container) GetName() string {
@@ -2036,7 +2171,7 @@ type Lifecycle struct {
 
 func (x *Lifecycle) Reset() {
 	*x = Lifecycle{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[27]
+	mi := &file_skiff_v1_objects_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2048,7 +2183,7 @@ func (x *Lifecycle) String() string {
 func (*Lifecycle) ProtoMessage() {}
 
 func (x *Lifecycle) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[27]
+	mi := &file_skiff_v1_objects_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2061,7 +2196,7 @@ func (x *Lifecycle) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Lifecycle.ProtoReflect.Descriptor instead.
 func (*Lifecycle) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{27}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Lifecycle) GetPostStart() *LifecycleHandler {
@@ -2090,7 +2225,7 @@ type LifecycleHandler struct {
 
 func (x *LifecycleHandler) Reset() {
 	*x = LifecycleHandler{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[28]
+	mi := &file_skiff_v1_objects_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2102,7 +2237,7 @@ func (x *LifecycleHandler) String() string {
 func (*LifecycleHandler) ProtoMessage() {}
 
 func (x *LifecycleHandler) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[28]
+	mi := &file_skiff_v1_objects_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2115,7 +2250,7 @@ func (x *LifecycleHandler) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LifecycleHandler.ProtoReflect.Descriptor instead.
 func (*LifecycleHandler) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{28}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *LifecycleHandler) GetExec() *ExecAction {
@@ -2148,7 +2283,7 @@ type SleepAction struct {
 
 func (x *SleepAction) Reset() {
 	*x = SleepAction{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[29]
+	mi := &file_skiff_v1_objects_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2160,7 +2295,7 @@ func (x *SleepAction) String() string {
 func (*SleepAction) ProtoMessage() {}
 
 func (x *SleepAction) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[29]
+	mi := &file_skiff_v1_objects_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2173,7 +2308,7 @@ func (x *SleepAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SleepAction.ProtoReflect.Descriptor instead.
 func (*SleepAction) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{29}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SleepAction) GetSeconds() int64 {
@@ -2196,7 +2331,7 @@ type EnvVar struct {
 
 func (x *EnvVar) Reset() {
 	*x = EnvVar{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[30]
+	mi := &file_skiff_v1_objects_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2208,7 +2343,7 @@ func (x *EnvVar) String() string {
 func (*EnvVar) ProtoMessage() {}
 
 func (x *EnvVar) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[30]
+	mi := &file_skiff_v1_objects_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2221,7 +2356,7 @@ func (x *EnvVar) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvVar.ProtoReflect.Descriptor instead.
 func (*EnvVar) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{30}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *EnvVar) GetName() string {
@@ -2258,7 +2393,7 @@ type ContainerPort struct {
 
 func (x *ContainerPort) Reset() {
 	*x = ContainerPort{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[31]
+	mi := &file_skiff_v1_objects_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2270,7 +2405,7 @@ func (x *ContainerPort) String() string {
 func (*ContainerPort) ProtoMessage() {}
 
 func (x *ContainerPort) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[31]
+	mi := &file_skiff_v1_objects_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2283,7 +2418,7 @@ func (x *ContainerPort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerPort.ProtoReflect.Descriptor instead.
 func (*ContainerPort) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{31}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ContainerPort) GetName() string {
@@ -2325,7 +2460,7 @@ type ResourceRequirements struct {
 
 func (x *ResourceRequirements) Reset() {
 	*x = ResourceRequirements{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[32]
+	mi := &file_skiff_v1_objects_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2337,7 +2472,7 @@ func (x *ResourceRequirements) String() string {
 func (*ResourceRequirements) ProtoMessage() {}
 
 func (x *ResourceRequirements) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[32]
+	mi := &file_skiff_v1_objects_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2350,7 +2485,7 @@ func (x *ResourceRequirements) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceRequirements.ProtoReflect.Descriptor instead.
 func (*ResourceRequirements) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{32}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ResourceRequirements) GetRequests() map[string]string {
@@ -2379,7 +2514,7 @@ type VolumeMount struct {
 
 func (x *VolumeMount) Reset() {
 	*x = VolumeMount{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[33]
+	mi := &file_skiff_v1_objects_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2391,7 +2526,7 @@ func (x *VolumeMount) String() string {
 func (*VolumeMount) ProtoMessage() {}
 
 func (x *VolumeMount) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[33]
+	mi := &file_skiff_v1_objects_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2404,7 +2539,7 @@ func (x *VolumeMount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeMount.ProtoReflect.Descriptor instead.
 func (*VolumeMount) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{33}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *VolumeMount) GetName() string {
@@ -2457,7 +2592,7 @@ type Probe struct {
 
 func (x *Probe) Reset() {
 	*x = Probe{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[34]
+	mi := &file_skiff_v1_objects_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2469,7 +2604,7 @@ func (x *Probe) String() string {
 func (*Probe) ProtoMessage() {}
 
 func (x *Probe) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[34]
+	mi := &file_skiff_v1_objects_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2482,7 +2617,7 @@ func (x *Probe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Probe.ProtoReflect.Descriptor instead.
 func (*Probe) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{34}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Probe) GetExec() *ExecAction {
@@ -2566,7 +2701,7 @@ type GRPCAction struct {
 
 func (x *GRPCAction) Reset() {
 	*x = GRPCAction{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[35]
+	mi := &file_skiff_v1_objects_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2578,7 +2713,7 @@ func (x *GRPCAction) String() string {
 func (*GRPCAction) ProtoMessage() {}
 
 func (x *GRPCAction) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[35]
+	mi := &file_skiff_v1_objects_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2591,7 +2726,7 @@ func (x *GRPCAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GRPCAction.ProtoReflect.Descriptor instead.
 func (*GRPCAction) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{35}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GRPCAction) GetPort() int32 {
@@ -2617,7 +2752,7 @@ type ExecAction struct {
 
 func (x *ExecAction) Reset() {
 	*x = ExecAction{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[36]
+	mi := &file_skiff_v1_objects_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2629,7 +2764,7 @@ func (x *ExecAction) String() string {
 func (*ExecAction) ProtoMessage() {}
 
 func (x *ExecAction) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[36]
+	mi := &file_skiff_v1_objects_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2642,7 +2777,7 @@ func (x *ExecAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecAction.ProtoReflect.Descriptor instead.
 func (*ExecAction) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{36}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ExecAction) GetCommand() []string {
@@ -2661,7 +2796,7 @@ type TCPSocketAction struct {
 
 func (x *TCPSocketAction) Reset() {
 	*x = TCPSocketAction{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[37]
+	mi := &file_skiff_v1_objects_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2673,7 +2808,7 @@ func (x *TCPSocketAction) String() string {
 func (*TCPSocketAction) ProtoMessage() {}
 
 func (x *TCPSocketAction) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[37]
+	mi := &file_skiff_v1_objects_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2686,7 +2821,7 @@ func (x *TCPSocketAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TCPSocketAction.ProtoReflect.Descriptor instead.
 func (*TCPSocketAction) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{37}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *TCPSocketAction) GetPort() int32 {
@@ -2709,7 +2844,7 @@ type HTTPGetAction struct {
 
 func (x *HTTPGetAction) Reset() {
 	*x = HTTPGetAction{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[38]
+	mi := &file_skiff_v1_objects_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2721,7 +2856,7 @@ func (x *HTTPGetAction) String() string {
 func (*HTTPGetAction) ProtoMessage() {}
 
 func (x *HTTPGetAction) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[38]
+	mi := &file_skiff_v1_objects_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2734,7 +2869,7 @@ func (x *HTTPGetAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HTTPGetAction.ProtoReflect.Descriptor instead.
 func (*HTTPGetAction) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{38}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *HTTPGetAction) GetPath() string {
@@ -2775,7 +2910,7 @@ type HTTPHeader struct {
 
 func (x *HTTPHeader) Reset() {
 	*x = HTTPHeader{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[39]
+	mi := &file_skiff_v1_objects_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2787,7 +2922,7 @@ func (x *HTTPHeader) String() string {
 func (*HTTPHeader) ProtoMessage() {}
 
 func (x *HTTPHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[39]
+	mi := &file_skiff_v1_objects_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2800,7 +2935,7 @@ func (x *HTTPHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HTTPHeader.ProtoReflect.Descriptor instead.
 func (*HTTPHeader) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{39}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *HTTPHeader) GetName() string {
@@ -2835,7 +2970,7 @@ type SecurityContext struct {
 
 func (x *SecurityContext) Reset() {
 	*x = SecurityContext{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[40]
+	mi := &file_skiff_v1_objects_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2847,7 +2982,7 @@ func (x *SecurityContext) String() string {
 func (*SecurityContext) ProtoMessage() {}
 
 func (x *SecurityContext) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[40]
+	mi := &file_skiff_v1_objects_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2860,7 +2995,7 @@ func (x *SecurityContext) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecurityContext.ProtoReflect.Descriptor instead.
 func (*SecurityContext) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{40}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *SecurityContext) GetPrivileged() bool {
@@ -2929,7 +3064,7 @@ type Capabilities struct {
 
 func (x *Capabilities) Reset() {
 	*x = Capabilities{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[41]
+	mi := &file_skiff_v1_objects_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2941,7 +3076,7 @@ func (x *Capabilities) String() string {
 func (*Capabilities) ProtoMessage() {}
 
 func (x *Capabilities) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[41]
+	mi := &file_skiff_v1_objects_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2954,7 +3089,7 @@ func (x *Capabilities) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Capabilities.ProtoReflect.Descriptor instead.
 func (*Capabilities) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{41}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *Capabilities) GetAdd() []string {
@@ -2991,7 +3126,7 @@ type PodVolume struct {
 
 func (x *PodVolume) Reset() {
 	*x = PodVolume{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[42]
+	mi := &file_skiff_v1_objects_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3003,7 +3138,7 @@ func (x *PodVolume) String() string {
 func (*PodVolume) ProtoMessage() {}
 
 func (x *PodVolume) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[42]
+	mi := &file_skiff_v1_objects_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3016,7 +3151,7 @@ func (x *PodVolume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodVolume.ProtoReflect.Descriptor instead.
 func (*PodVolume) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{42}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *PodVolume) GetName() string {
@@ -3086,7 +3221,7 @@ type DownwardAPIVolumeSource struct {
 
 func (x *DownwardAPIVolumeSource) Reset() {
 	*x = DownwardAPIVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[43]
+	mi := &file_skiff_v1_objects_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3098,7 +3233,7 @@ func (x *DownwardAPIVolumeSource) String() string {
 func (*DownwardAPIVolumeSource) ProtoMessage() {}
 
 func (x *DownwardAPIVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[43]
+	mi := &file_skiff_v1_objects_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3111,7 +3246,7 @@ func (x *DownwardAPIVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownwardAPIVolumeSource.ProtoReflect.Descriptor instead.
 func (*DownwardAPIVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{43}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *DownwardAPIVolumeSource) GetItems() []*DownwardAPIVolumeFile {
@@ -3142,7 +3277,7 @@ type DownwardAPIVolumeFile struct {
 
 func (x *DownwardAPIVolumeFile) Reset() {
 	*x = DownwardAPIVolumeFile{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[44]
+	mi := &file_skiff_v1_objects_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3154,7 +3289,7 @@ func (x *DownwardAPIVolumeFile) String() string {
 func (*DownwardAPIVolumeFile) ProtoMessage() {}
 
 func (x *DownwardAPIVolumeFile) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[44]
+	mi := &file_skiff_v1_objects_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3167,7 +3302,7 @@ func (x *DownwardAPIVolumeFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownwardAPIVolumeFile.ProtoReflect.Descriptor instead.
 func (*DownwardAPIVolumeFile) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{44}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *DownwardAPIVolumeFile) GetPath() string {
@@ -3207,7 +3342,7 @@ type DownwardAPIProjection struct {
 
 func (x *DownwardAPIProjection) Reset() {
 	*x = DownwardAPIProjection{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[45]
+	mi := &file_skiff_v1_objects_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3219,7 +3354,7 @@ func (x *DownwardAPIProjection) String() string {
 func (*DownwardAPIProjection) ProtoMessage() {}
 
 func (x *DownwardAPIProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[45]
+	mi := &file_skiff_v1_objects_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3232,7 +3367,7 @@ func (x *DownwardAPIProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownwardAPIProjection.ProtoReflect.Descriptor instead.
 func (*DownwardAPIProjection) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{45}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *DownwardAPIProjection) GetItems() []*DownwardAPIVolumeFile {
@@ -3256,7 +3391,7 @@ type ObjectFieldSelector struct {
 
 func (x *ObjectFieldSelector) Reset() {
 	*x = ObjectFieldSelector{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[46]
+	mi := &file_skiff_v1_objects_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3268,7 +3403,7 @@ func (x *ObjectFieldSelector) String() string {
 func (*ObjectFieldSelector) ProtoMessage() {}
 
 func (x *ObjectFieldSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[46]
+	mi := &file_skiff_v1_objects_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3281,7 +3416,7 @@ func (x *ObjectFieldSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectFieldSelector.ProtoReflect.Descriptor instead.
 func (*ObjectFieldSelector) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{46}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ObjectFieldSelector) GetApiVersion() string {
@@ -3312,7 +3447,7 @@ type ResourceFieldSelector struct {
 
 func (x *ResourceFieldSelector) Reset() {
 	*x = ResourceFieldSelector{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[47]
+	mi := &file_skiff_v1_objects_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3324,7 +3459,7 @@ func (x *ResourceFieldSelector) String() string {
 func (*ResourceFieldSelector) ProtoMessage() {}
 
 func (x *ResourceFieldSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[47]
+	mi := &file_skiff_v1_objects_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3337,7 +3472,7 @@ func (x *ResourceFieldSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceFieldSelector.ProtoReflect.Descriptor instead.
 func (*ResourceFieldSelector) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{47}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ResourceFieldSelector) GetContainerName() string {
@@ -3372,7 +3507,7 @@ type EmptyDirSource struct {
 
 func (x *EmptyDirSource) Reset() {
 	*x = EmptyDirSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[48]
+	mi := &file_skiff_v1_objects_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3384,7 +3519,7 @@ func (x *EmptyDirSource) String() string {
 func (*EmptyDirSource) ProtoMessage() {}
 
 func (x *EmptyDirSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[48]
+	mi := &file_skiff_v1_objects_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3397,7 +3532,7 @@ func (x *EmptyDirSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmptyDirSource.ProtoReflect.Descriptor instead.
 func (*EmptyDirSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{48}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *EmptyDirSource) GetMedium() string {
@@ -3423,7 +3558,7 @@ type HostPathSource struct {
 
 func (x *HostPathSource) Reset() {
 	*x = HostPathSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[49]
+	mi := &file_skiff_v1_objects_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3435,7 +3570,7 @@ func (x *HostPathSource) String() string {
 func (*HostPathSource) ProtoMessage() {}
 
 func (x *HostPathSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[49]
+	mi := &file_skiff_v1_objects_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3448,7 +3583,7 @@ func (x *HostPathSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostPathSource.ProtoReflect.Descriptor instead.
 func (*HostPathSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{49}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *HostPathSource) GetPath() string {
@@ -3468,7 +3603,7 @@ type VolumeClaimSource struct {
 
 func (x *VolumeClaimSource) Reset() {
 	*x = VolumeClaimSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[50]
+	mi := &file_skiff_v1_objects_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3480,7 +3615,7 @@ func (x *VolumeClaimSource) String() string {
 func (*VolumeClaimSource) ProtoMessage() {}
 
 func (x *VolumeClaimSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[50]
+	mi := &file_skiff_v1_objects_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3493,7 +3628,7 @@ func (x *VolumeClaimSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeClaimSource.ProtoReflect.Descriptor instead.
 func (*VolumeClaimSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{50}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *VolumeClaimSource) GetName() string {
@@ -3526,7 +3661,7 @@ type Toleration struct {
 
 func (x *Toleration) Reset() {
 	*x = Toleration{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[51]
+	mi := &file_skiff_v1_objects_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3538,7 +3673,7 @@ func (x *Toleration) String() string {
 func (*Toleration) ProtoMessage() {}
 
 func (x *Toleration) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[51]
+	mi := &file_skiff_v1_objects_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3551,7 +3686,7 @@ func (x *Toleration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Toleration.ProtoReflect.Descriptor instead.
 func (*Toleration) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{51}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *Toleration) GetKey() string {
@@ -3607,7 +3742,7 @@ type PodStatus struct {
 
 func (x *PodStatus) Reset() {
 	*x = PodStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[52]
+	mi := &file_skiff_v1_objects_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3619,7 +3754,7 @@ func (x *PodStatus) String() string {
 func (*PodStatus) ProtoMessage() {}
 
 func (x *PodStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[52]
+	mi := &file_skiff_v1_objects_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3632,7 +3767,7 @@ func (x *PodStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodStatus.ProtoReflect.Descriptor instead.
 func (*PodStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{52}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *PodStatus) GetPhase() string {
@@ -3715,7 +3850,7 @@ type ContainerStatus struct {
 
 func (x *ContainerStatus) Reset() {
 	*x = ContainerStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[53]
+	mi := &file_skiff_v1_objects_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3727,7 +3862,7 @@ func (x *ContainerStatus) String() string {
 func (*ContainerStatus) ProtoMessage() {}
 
 func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[53]
+	mi := &file_skiff_v1_objects_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3740,7 +3875,7 @@ func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStatus.ProtoReflect.Descriptor instead.
 func (*ContainerStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{53}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ContainerStatus) GetName() string {
@@ -3818,7 +3953,7 @@ type ContainerState struct {
 
 func (x *ContainerState) Reset() {
 	*x = ContainerState{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[54]
+	mi := &file_skiff_v1_objects_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3830,7 +3965,7 @@ func (x *ContainerState) String() string {
 func (*ContainerState) ProtoMessage() {}
 
 func (x *ContainerState) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[54]
+	mi := &file_skiff_v1_objects_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3843,7 +3978,7 @@ func (x *ContainerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerState.ProtoReflect.Descriptor instead.
 func (*ContainerState) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{54}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ContainerState) GetWaiting() *ContainerStateWaiting {
@@ -3877,7 +4012,7 @@ type ContainerStateWaiting struct {
 
 func (x *ContainerStateWaiting) Reset() {
 	*x = ContainerStateWaiting{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[55]
+	mi := &file_skiff_v1_objects_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3889,7 +4024,7 @@ func (x *ContainerStateWaiting) String() string {
 func (*ContainerStateWaiting) ProtoMessage() {}
 
 func (x *ContainerStateWaiting) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[55]
+	mi := &file_skiff_v1_objects_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3902,7 +4037,7 @@ func (x *ContainerStateWaiting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateWaiting.ProtoReflect.Descriptor instead.
 func (*ContainerStateWaiting) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{55}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ContainerStateWaiting) GetReason() string {
@@ -3928,7 +4063,7 @@ type ContainerStateRunning struct {
 
 func (x *ContainerStateRunning) Reset() {
 	*x = ContainerStateRunning{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[56]
+	mi := &file_skiff_v1_objects_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3940,7 +4075,7 @@ func (x *ContainerStateRunning) String() string {
 func (*ContainerStateRunning) ProtoMessage() {}
 
 func (x *ContainerStateRunning) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[56]
+	mi := &file_skiff_v1_objects_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3953,7 +4088,7 @@ func (x *ContainerStateRunning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateRunning.ProtoReflect.Descriptor instead.
 func (*ContainerStateRunning) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{56}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ContainerStateRunning) GetStartedAt() *timestamppb.Timestamp {
@@ -3977,7 +4112,7 @@ type ContainerStateTerminated struct {
 
 func (x *ContainerStateTerminated) Reset() {
 	*x = ContainerStateTerminated{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[57]
+	mi := &file_skiff_v1_objects_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3989,7 +4124,7 @@ func (x *ContainerStateTerminated) String() string {
 func (*ContainerStateTerminated) ProtoMessage() {}
 
 func (x *ContainerStateTerminated) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[57]
+	mi := &file_skiff_v1_objects_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4002,7 +4137,7 @@ func (x *ContainerStateTerminated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateTerminated.ProtoReflect.Descriptor instead.
 func (*ContainerStateTerminated) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{57}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *ContainerStateTerminated) GetExitCode() int32 {
@@ -4058,7 +4193,7 @@ type Service struct {
 
 func (x *Service) Reset() {
 	*x = Service{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[58]
+	mi := &file_skiff_v1_objects_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4070,7 +4205,7 @@ func (x *Service) String() string {
 func (*Service) ProtoMessage() {}
 
 func (x *Service) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[58]
+	mi := &file_skiff_v1_objects_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4083,7 +4218,7 @@ func (x *Service) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Service.ProtoReflect.Descriptor instead.
 func (*Service) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{58}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *Service) GetMetadata() *ObjectMeta {
@@ -4141,7 +4276,7 @@ type ServiceSpec struct {
 
 func (x *ServiceSpec) Reset() {
 	*x = ServiceSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[59]
+	mi := &file_skiff_v1_objects_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4153,7 +4288,7 @@ func (x *ServiceSpec) String() string {
 func (*ServiceSpec) ProtoMessage() {}
 
 func (x *ServiceSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[59]
+	mi := &file_skiff_v1_objects_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4166,7 +4301,7 @@ func (x *ServiceSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceSpec.ProtoReflect.Descriptor instead.
 func (*ServiceSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{59}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *ServiceSpec) GetSelector() map[string]string {
@@ -4241,7 +4376,7 @@ type SessionAffinityConfig struct {
 
 func (x *SessionAffinityConfig) Reset() {
 	*x = SessionAffinityConfig{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[60]
+	mi := &file_skiff_v1_objects_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4253,7 +4388,7 @@ func (x *SessionAffinityConfig) String() string {
 func (*SessionAffinityConfig) ProtoMessage() {}
 
 func (x *SessionAffinityConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[60]
+	mi := &file_skiff_v1_objects_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4266,7 +4401,7 @@ func (x *SessionAffinityConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionAffinityConfig.ProtoReflect.Descriptor instead.
 func (*SessionAffinityConfig) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{60}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *SessionAffinityConfig) GetClientIp() *ClientIPConfig {
@@ -4287,7 +4422,7 @@ type ClientIPConfig struct {
 
 func (x *ClientIPConfig) Reset() {
 	*x = ClientIPConfig{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[61]
+	mi := &file_skiff_v1_objects_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4299,7 +4434,7 @@ func (x *ClientIPConfig) String() string {
 func (*ClientIPConfig) ProtoMessage() {}
 
 func (x *ClientIPConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[61]
+	mi := &file_skiff_v1_objects_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4312,7 +4447,7 @@ func (x *ClientIPConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientIPConfig.ProtoReflect.Descriptor instead.
 func (*ClientIPConfig) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{61}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *ClientIPConfig) GetTimeoutSeconds() int32 {
@@ -4339,7 +4474,7 @@ type ServicePort struct {
 
 func (x *ServicePort) Reset() {
 	*x = ServicePort{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[62]
+	mi := &file_skiff_v1_objects_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4351,7 +4486,7 @@ func (x *ServicePort) String() string {
 func (*ServicePort) ProtoMessage() {}
 
 func (x *ServicePort) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[62]
+	mi := &file_skiff_v1_objects_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4364,7 +4499,7 @@ func (x *ServicePort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServicePort.ProtoReflect.Descriptor instead.
 func (*ServicePort) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{62}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *ServicePort) GetName() string {
@@ -4410,7 +4545,7 @@ type ServiceStatus struct {
 
 func (x *ServiceStatus) Reset() {
 	*x = ServiceStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[63]
+	mi := &file_skiff_v1_objects_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4422,7 +4557,7 @@ func (x *ServiceStatus) String() string {
 func (*ServiceStatus) ProtoMessage() {}
 
 func (x *ServiceStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[63]
+	mi := &file_skiff_v1_objects_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4435,7 +4570,7 @@ func (x *ServiceStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceStatus.ProtoReflect.Descriptor instead.
 func (*ServiceStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{63}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{65}
 }
 
 type Volume struct {
@@ -4449,7 +4584,7 @@ type Volume struct {
 
 func (x *Volume) Reset() {
 	*x = Volume{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[64]
+	mi := &file_skiff_v1_objects_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4461,7 +4596,7 @@ func (x *Volume) String() string {
 func (*Volume) ProtoMessage() {}
 
 func (x *Volume) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[64]
+	mi := &file_skiff_v1_objects_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4474,7 +4609,7 @@ func (x *Volume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Volume.ProtoReflect.Descriptor instead.
 func (*Volume) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{64}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *Volume) GetMetadata() *ObjectMeta {
@@ -4526,7 +4661,7 @@ type VolumeSpec struct {
 
 func (x *VolumeSpec) Reset() {
 	*x = VolumeSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[65]
+	mi := &file_skiff_v1_objects_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4538,7 +4673,7 @@ func (x *VolumeSpec) String() string {
 func (*VolumeSpec) ProtoMessage() {}
 
 func (x *VolumeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[65]
+	mi := &file_skiff_v1_objects_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4551,7 +4686,7 @@ func (x *VolumeSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeSpec.ProtoReflect.Descriptor instead.
 func (*VolumeSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{65}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *VolumeSpec) GetAccessMode() string {
@@ -4614,7 +4749,7 @@ type LocalVolumeSource struct {
 
 func (x *LocalVolumeSource) Reset() {
 	*x = LocalVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[66]
+	mi := &file_skiff_v1_objects_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4626,7 +4761,7 @@ func (x *LocalVolumeSource) String() string {
 func (*LocalVolumeSource) ProtoMessage() {}
 
 func (x *LocalVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[66]
+	mi := &file_skiff_v1_objects_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4639,7 +4774,7 @@ func (x *LocalVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalVolumeSource.ProtoReflect.Descriptor instead.
 func (*LocalVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{66}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *LocalVolumeSource) GetNodeName() string {
@@ -4659,7 +4794,7 @@ type NFSVolumeSource struct {
 
 func (x *NFSVolumeSource) Reset() {
 	*x = NFSVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[67]
+	mi := &file_skiff_v1_objects_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4671,7 +4806,7 @@ func (x *NFSVolumeSource) String() string {
 func (*NFSVolumeSource) ProtoMessage() {}
 
 func (x *NFSVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[67]
+	mi := &file_skiff_v1_objects_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4684,7 +4819,7 @@ func (x *NFSVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NFSVolumeSource.ProtoReflect.Descriptor instead.
 func (*NFSVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{67}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *NFSVolumeSource) GetServer() string {
@@ -4717,7 +4852,7 @@ type VolumeStatus struct {
 
 func (x *VolumeStatus) Reset() {
 	*x = VolumeStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[68]
+	mi := &file_skiff_v1_objects_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4729,7 +4864,7 @@ func (x *VolumeStatus) String() string {
 func (*VolumeStatus) ProtoMessage() {}
 
 func (x *VolumeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[68]
+	mi := &file_skiff_v1_objects_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4742,7 +4877,7 @@ func (x *VolumeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeStatus.ProtoReflect.Descriptor instead.
 func (*VolumeStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{68}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *VolumeStatus) GetPhase() string {
@@ -4784,7 +4919,7 @@ type PersistentVolume struct {
 
 func (x *PersistentVolume) Reset() {
 	*x = PersistentVolume{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[69]
+	mi := &file_skiff_v1_objects_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4796,7 +4931,7 @@ func (x *PersistentVolume) String() string {
 func (*PersistentVolume) ProtoMessage() {}
 
 func (x *PersistentVolume) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[69]
+	mi := &file_skiff_v1_objects_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4809,7 +4944,7 @@ func (x *PersistentVolume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolume.ProtoReflect.Descriptor instead.
 func (*PersistentVolume) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{69}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *PersistentVolume) GetMetadata() *ObjectMeta {
@@ -4859,7 +4994,7 @@ type PersistentVolumeSpec struct {
 
 func (x *PersistentVolumeSpec) Reset() {
 	*x = PersistentVolumeSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[70]
+	mi := &file_skiff_v1_objects_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4871,7 +5006,7 @@ func (x *PersistentVolumeSpec) String() string {
 func (*PersistentVolumeSpec) ProtoMessage() {}
 
 func (x *PersistentVolumeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[70]
+	mi := &file_skiff_v1_objects_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4884,7 +5019,7 @@ func (x *PersistentVolumeSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolumeSpec.ProtoReflect.Descriptor instead.
 func (*PersistentVolumeSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{70}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *PersistentVolumeSpec) GetCapacity() map[string]string {
@@ -4960,7 +5095,7 @@ type LocalPersistentVolumeSource struct {
 
 func (x *LocalPersistentVolumeSource) Reset() {
 	*x = LocalPersistentVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[71]
+	mi := &file_skiff_v1_objects_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4972,7 +5107,7 @@ func (x *LocalPersistentVolumeSource) String() string {
 func (*LocalPersistentVolumeSource) ProtoMessage() {}
 
 func (x *LocalPersistentVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[71]
+	mi := &file_skiff_v1_objects_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4985,7 +5120,7 @@ func (x *LocalPersistentVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalPersistentVolumeSource.ProtoReflect.Descriptor instead.
 func (*LocalPersistentVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{71}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *LocalPersistentVolumeSource) GetPath() string {
@@ -5004,7 +5139,7 @@ type VolumeNodeAffinity struct {
 
 func (x *VolumeNodeAffinity) Reset() {
 	*x = VolumeNodeAffinity{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[72]
+	mi := &file_skiff_v1_objects_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5016,7 +5151,7 @@ func (x *VolumeNodeAffinity) String() string {
 func (*VolumeNodeAffinity) ProtoMessage() {}
 
 func (x *VolumeNodeAffinity) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[72]
+	mi := &file_skiff_v1_objects_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5029,7 +5164,7 @@ func (x *VolumeNodeAffinity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeNodeAffinity.ProtoReflect.Descriptor instead.
 func (*VolumeNodeAffinity) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{72}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *VolumeNodeAffinity) GetRequired() *NodeSelector {
@@ -5052,7 +5187,7 @@ type PersistentVolumeStatus struct {
 
 func (x *PersistentVolumeStatus) Reset() {
 	*x = PersistentVolumeStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[73]
+	mi := &file_skiff_v1_objects_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5064,7 +5199,7 @@ func (x *PersistentVolumeStatus) String() string {
 func (*PersistentVolumeStatus) ProtoMessage() {}
 
 func (x *PersistentVolumeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[73]
+	mi := &file_skiff_v1_objects_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5077,7 +5212,7 @@ func (x *PersistentVolumeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolumeStatus.ProtoReflect.Descriptor instead.
 func (*PersistentVolumeStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{73}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *PersistentVolumeStatus) GetPhase() string {
@@ -5119,7 +5254,7 @@ type ReplicaSet struct {
 
 func (x *ReplicaSet) Reset() {
 	*x = ReplicaSet{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[74]
+	mi := &file_skiff_v1_objects_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5131,7 +5266,7 @@ func (x *ReplicaSet) String() string {
 func (*ReplicaSet) ProtoMessage() {}
 
 func (x *ReplicaSet) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[74]
+	mi := &file_skiff_v1_objects_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5144,7 +5279,7 @@ func (x *ReplicaSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSet.ProtoReflect.Descriptor instead.
 func (*ReplicaSet) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{74}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *ReplicaSet) GetMetadata() *ObjectMeta {
@@ -5182,7 +5317,7 @@ type ReplicaSetSpec struct {
 
 func (x *ReplicaSetSpec) Reset() {
 	*x = ReplicaSetSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[75]
+	mi := &file_skiff_v1_objects_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5194,7 +5329,7 @@ func (x *ReplicaSetSpec) String() string {
 func (*ReplicaSetSpec) ProtoMessage() {}
 
 func (x *ReplicaSetSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[75]
+	mi := &file_skiff_v1_objects_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5207,7 +5342,7 @@ func (x *ReplicaSetSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSetSpec.ProtoReflect.Descriptor instead.
 func (*ReplicaSetSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{75}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *ReplicaSetSpec) GetReplicas() int32 {
@@ -5248,7 +5383,7 @@ type PodTemplateSpec struct {
 
 func (x *PodTemplateSpec) Reset() {
 	*x = PodTemplateSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[76]
+	mi := &file_skiff_v1_objects_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5260,7 +5395,7 @@ func (x *PodTemplateSpec) String() string {
 func (*PodTemplateSpec) ProtoMessage() {}
 
 func (x *PodTemplateSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[76]
+	mi := &file_skiff_v1_objects_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5273,7 +5408,7 @@ func (x *PodTemplateSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodTemplateSpec.ProtoReflect.Descriptor instead.
 func (*PodTemplateSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{76}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *PodTemplateSpec) GetMetadata() *ObjectMeta {
@@ -5303,7 +5438,7 @@ type ReplicaSetStatus struct {
 
 func (x *ReplicaSetStatus) Reset() {
 	*x = ReplicaSetStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[77]
+	mi := &file_skiff_v1_objects_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5315,7 +5450,7 @@ func (x *ReplicaSetStatus) String() string {
 func (*ReplicaSetStatus) ProtoMessage() {}
 
 func (x *ReplicaSetStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[77]
+	mi := &file_skiff_v1_objects_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5328,7 +5463,7 @@ func (x *ReplicaSetStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSetStatus.ProtoReflect.Descriptor instead.
 func (*ReplicaSetStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{77}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *ReplicaSetStatus) GetReplicas() int32 {
@@ -5377,7 +5512,7 @@ type Autoscaler struct {
 
 func (x *Autoscaler) Reset() {
 	*x = Autoscaler{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[78]
+	mi := &file_skiff_v1_objects_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5389,7 +5524,7 @@ func (x *Autoscaler) String() string {
 func (*Autoscaler) ProtoMessage() {}
 
 func (x *Autoscaler) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[78]
+	mi := &file_skiff_v1_objects_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5402,7 +5537,7 @@ func (x *Autoscaler) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Autoscaler.ProtoReflect.Descriptor instead.
 func (*Autoscaler) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{78}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *Autoscaler) GetMetadata() *ObjectMeta {
@@ -5451,7 +5586,7 @@ type AutoscalerSpec struct {
 
 func (x *AutoscalerSpec) Reset() {
 	*x = AutoscalerSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[79]
+	mi := &file_skiff_v1_objects_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5463,7 +5598,7 @@ func (x *AutoscalerSpec) String() string {
 func (*AutoscalerSpec) ProtoMessage() {}
 
 func (x *AutoscalerSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[79]
+	mi := &file_skiff_v1_objects_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5476,7 +5611,7 @@ func (x *AutoscalerSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerSpec.ProtoReflect.Descriptor instead.
 func (*AutoscalerSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{79}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *AutoscalerSpec) GetTarget() string {
@@ -5539,7 +5674,7 @@ type MetricSpec struct {
 
 func (x *MetricSpec) Reset() {
 	*x = MetricSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[80]
+	mi := &file_skiff_v1_objects_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5551,7 +5686,7 @@ func (x *MetricSpec) String() string {
 func (*MetricSpec) ProtoMessage() {}
 
 func (x *MetricSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[80]
+	mi := &file_skiff_v1_objects_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5564,7 +5699,7 @@ func (x *MetricSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricSpec.ProtoReflect.Descriptor instead.
 func (*MetricSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{80}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *MetricSpec) GetType() string {
@@ -5592,7 +5727,7 @@ type ResourceMetricSource struct {
 
 func (x *ResourceMetricSource) Reset() {
 	*x = ResourceMetricSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[81]
+	mi := &file_skiff_v1_objects_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5604,7 +5739,7 @@ func (x *ResourceMetricSource) String() string {
 func (*ResourceMetricSource) ProtoMessage() {}
 
 func (x *ResourceMetricSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[81]
+	mi := &file_skiff_v1_objects_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5617,7 +5752,7 @@ func (x *ResourceMetricSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceMetricSource.ProtoReflect.Descriptor instead.
 func (*ResourceMetricSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{81}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *ResourceMetricSource) GetName() string {
@@ -5648,7 +5783,7 @@ type MetricTarget struct {
 
 func (x *MetricTarget) Reset() {
 	*x = MetricTarget{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[82]
+	mi := &file_skiff_v1_objects_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5660,7 +5795,7 @@ func (x *MetricTarget) String() string {
 func (*MetricTarget) ProtoMessage() {}
 
 func (x *MetricTarget) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[82]
+	mi := &file_skiff_v1_objects_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5673,7 +5808,7 @@ func (x *MetricTarget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricTarget.ProtoReflect.Descriptor instead.
 func (*MetricTarget) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{82}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *MetricTarget) GetType() string {
@@ -5707,7 +5842,7 @@ type AutoscalerBehavior struct {
 
 func (x *AutoscalerBehavior) Reset() {
 	*x = AutoscalerBehavior{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[83]
+	mi := &file_skiff_v1_objects_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5719,7 +5854,7 @@ func (x *AutoscalerBehavior) String() string {
 func (*AutoscalerBehavior) ProtoMessage() {}
 
 func (x *AutoscalerBehavior) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[83]
+	mi := &file_skiff_v1_objects_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5732,7 +5867,7 @@ func (x *AutoscalerBehavior) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerBehavior.ProtoReflect.Descriptor instead.
 func (*AutoscalerBehavior) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{83}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *AutoscalerBehavior) GetScaleUp() *ScalingRules {
@@ -5760,7 +5895,7 @@ type ScalingRules struct {
 
 func (x *ScalingRules) Reset() {
 	*x = ScalingRules{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[84]
+	mi := &file_skiff_v1_objects_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5772,7 +5907,7 @@ func (x *ScalingRules) String() string {
 func (*ScalingRules) ProtoMessage() {}
 
 func (x *ScalingRules) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[84]
+	mi := &file_skiff_v1_objects_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5785,7 +5920,7 @@ func (x *ScalingRules) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScalingRules.ProtoReflect.Descriptor instead.
 func (*ScalingRules) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{84}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *ScalingRules) GetStabilizationWindowSeconds() int32 {
@@ -5809,7 +5944,7 @@ type AutoscalerStatus struct {
 
 func (x *AutoscalerStatus) Reset() {
 	*x = AutoscalerStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[85]
+	mi := &file_skiff_v1_objects_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5821,7 +5956,7 @@ func (x *AutoscalerStatus) String() string {
 func (*AutoscalerStatus) ProtoMessage() {}
 
 func (x *AutoscalerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[85]
+	mi := &file_skiff_v1_objects_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5834,7 +5969,7 @@ func (x *AutoscalerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerStatus.ProtoReflect.Descriptor instead.
 func (*AutoscalerStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{85}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *AutoscalerStatus) GetCurrentReplicas() int32 {
@@ -5898,7 +6033,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[86]
+	mi := &file_skiff_v1_objects_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5910,7 +6045,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[86]
+	mi := &file_skiff_v1_objects_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5923,7 +6058,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{86}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *Event) GetMetadata() *ObjectMeta {
@@ -6001,7 +6136,7 @@ type ObjectReference struct {
 
 func (x *ObjectReference) Reset() {
 	*x = ObjectReference{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[87]
+	mi := &file_skiff_v1_objects_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6013,7 +6148,7 @@ func (x *ObjectReference) String() string {
 func (*ObjectReference) ProtoMessage() {}
 
 func (x *ObjectReference) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[87]
+	mi := &file_skiff_v1_objects_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6026,7 +6161,7 @@ func (x *ObjectReference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectReference.ProtoReflect.Descriptor instead.
 func (*ObjectReference) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{87}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *ObjectReference) GetKind() string {
@@ -6071,7 +6206,7 @@ type ConfigMap struct {
 
 func (x *ConfigMap) Reset() {
 	*x = ConfigMap{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[88]
+	mi := &file_skiff_v1_objects_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6083,7 +6218,7 @@ func (x *ConfigMap) String() string {
 func (*ConfigMap) ProtoMessage() {}
 
 func (x *ConfigMap) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[88]
+	mi := &file_skiff_v1_objects_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6096,7 +6231,7 @@ func (x *ConfigMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMap.ProtoReflect.Descriptor instead.
 func (*ConfigMap) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{88}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *ConfigMap) GetMetadata() *ObjectMeta {
@@ -6143,7 +6278,7 @@ type Secret struct {
 
 func (x *Secret) Reset() {
 	*x = Secret{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[89]
+	mi := &file_skiff_v1_objects_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6155,7 +6290,7 @@ func (x *Secret) String() string {
 func (*Secret) ProtoMessage() {}
 
 func (x *Secret) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[89]
+	mi := &file_skiff_v1_objects_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6168,7 +6303,7 @@ func (x *Secret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Secret.ProtoReflect.Descriptor instead.
 func (*Secret) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{89}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *Secret) GetMetadata() *ObjectMeta {
@@ -6219,7 +6354,7 @@ type EnvVarSource struct {
 
 func (x *EnvVarSource) Reset() {
 	*x = EnvVarSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[90]
+	mi := &file_skiff_v1_objects_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6231,7 +6366,7 @@ func (x *EnvVarSource) String() string {
 func (*EnvVarSource) ProtoMessage() {}
 
 func (x *EnvVarSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[90]
+	mi := &file_skiff_v1_objects_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6244,7 +6379,7 @@ func (x *EnvVarSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvVarSource.ProtoReflect.Descriptor instead.
 func (*EnvVarSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{90}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *EnvVarSource) GetConfigMapKeyRef() *KeySelector {
@@ -6288,7 +6423,7 @@ type KeySelector struct {
 
 func (x *KeySelector) Reset() {
 	*x = KeySelector{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[91]
+	mi := &file_skiff_v1_objects_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6300,7 +6435,7 @@ func (x *KeySelector) String() string {
 func (*KeySelector) ProtoMessage() {}
 
 func (x *KeySelector) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[91]
+	mi := &file_skiff_v1_objects_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6313,7 +6448,7 @@ func (x *KeySelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeySelector.ProtoReflect.Descriptor instead.
 func (*KeySelector) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{91}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *KeySelector) GetName() string {
@@ -6349,7 +6484,7 @@ type EnvFromSource struct {
 
 func (x *EnvFromSource) Reset() {
 	*x = EnvFromSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[92]
+	mi := &file_skiff_v1_objects_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6361,7 +6496,7 @@ func (x *EnvFromSource) String() string {
 func (*EnvFromSource) ProtoMessage() {}
 
 func (x *EnvFromSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[92]
+	mi := &file_skiff_v1_objects_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6374,7 +6509,7 @@ func (x *EnvFromSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvFromSource.ProtoReflect.Descriptor instead.
 func (*EnvFromSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{92}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *EnvFromSource) GetPrefix() string {
@@ -6408,7 +6543,7 @@ type ObjectRef struct {
 
 func (x *ObjectRef) Reset() {
 	*x = ObjectRef{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[93]
+	mi := &file_skiff_v1_objects_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6420,7 +6555,7 @@ func (x *ObjectRef) String() string {
 func (*ObjectRef) ProtoMessage() {}
 
 func (x *ObjectRef) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[93]
+	mi := &file_skiff_v1_objects_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6433,7 +6568,7 @@ func (x *ObjectRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectRef.ProtoReflect.Descriptor instead.
 func (*ObjectRef) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{93}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *ObjectRef) GetName() string {
@@ -6464,7 +6599,7 @@ type KeyToPath struct {
 
 func (x *KeyToPath) Reset() {
 	*x = KeyToPath{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[94]
+	mi := &file_skiff_v1_objects_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6476,7 +6611,7 @@ func (x *KeyToPath) String() string {
 func (*KeyToPath) ProtoMessage() {}
 
 func (x *KeyToPath) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[94]
+	mi := &file_skiff_v1_objects_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6489,7 +6624,7 @@ func (x *KeyToPath) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyToPath.ProtoReflect.Descriptor instead.
 func (*KeyToPath) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{94}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *KeyToPath) GetKey() string {
@@ -6527,7 +6662,7 @@ type ConfigMapVolumeSource struct {
 
 func (x *ConfigMapVolumeSource) Reset() {
 	*x = ConfigMapVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[95]
+	mi := &file_skiff_v1_objects_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6539,7 +6674,7 @@ func (x *ConfigMapVolumeSource) String() string {
 func (*ConfigMapVolumeSource) ProtoMessage() {}
 
 func (x *ConfigMapVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[95]
+	mi := &file_skiff_v1_objects_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6552,7 +6687,7 @@ func (x *ConfigMapVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapVolumeSource.ProtoReflect.Descriptor instead.
 func (*ConfigMapVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{95}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *ConfigMapVolumeSource) GetName() string {
@@ -6595,7 +6730,7 @@ type SecretVolumeSource struct {
 
 func (x *SecretVolumeSource) Reset() {
 	*x = SecretVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[96]
+	mi := &file_skiff_v1_objects_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6607,7 +6742,7 @@ func (x *SecretVolumeSource) String() string {
 func (*SecretVolumeSource) ProtoMessage() {}
 
 func (x *SecretVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[96]
+	mi := &file_skiff_v1_objects_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6620,7 +6755,7 @@ func (x *SecretVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretVolumeSource.ProtoReflect.Descriptor instead.
 func (*SecretVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{96}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *SecretVolumeSource) GetSecretName() string {
@@ -6661,7 +6796,7 @@ type ProjectedVolumeSource struct {
 
 func (x *ProjectedVolumeSource) Reset() {
 	*x = ProjectedVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[97]
+	mi := &file_skiff_v1_objects_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6673,7 +6808,7 @@ func (x *ProjectedVolumeSource) String() string {
 func (*ProjectedVolumeSource) ProtoMessage() {}
 
 func (x *ProjectedVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[97]
+	mi := &file_skiff_v1_objects_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6686,7 +6821,7 @@ func (x *ProjectedVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProjectedVolumeSource.ProtoReflect.Descriptor instead.
 func (*ProjectedVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{97}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *ProjectedVolumeSource) GetSources() []*VolumeProjection {
@@ -6715,7 +6850,7 @@ type VolumeProjection struct {
 
 func (x *VolumeProjection) Reset() {
 	*x = VolumeProjection{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[98]
+	mi := &file_skiff_v1_objects_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6727,7 +6862,7 @@ func (x *VolumeProjection) String() string {
 func (*VolumeProjection) ProtoMessage() {}
 
 func (x *VolumeProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[98]
+	mi := &file_skiff_v1_objects_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6740,7 +6875,7 @@ func (x *VolumeProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeProjection.ProtoReflect.Descriptor instead.
 func (*VolumeProjection) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{98}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *VolumeProjection) GetConfigMap() *ConfigMapProjection {
@@ -6775,7 +6910,7 @@ type ConfigMapProjection struct {
 
 func (x *ConfigMapProjection) Reset() {
 	*x = ConfigMapProjection{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[99]
+	mi := &file_skiff_v1_objects_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6787,7 +6922,7 @@ func (x *ConfigMapProjection) String() string {
 func (*ConfigMapProjection) ProtoMessage() {}
 
 func (x *ConfigMapProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[99]
+	mi := &file_skiff_v1_objects_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6800,7 +6935,7 @@ func (x *ConfigMapProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapProjection.ProtoReflect.Descriptor instead.
 func (*ConfigMapProjection) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{99}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *ConfigMapProjection) GetName() string {
@@ -6835,7 +6970,7 @@ type SecretProjection struct {
 
 func (x *SecretProjection) Reset() {
 	*x = SecretProjection{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[100]
+	mi := &file_skiff_v1_objects_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6847,7 +6982,7 @@ func (x *SecretProjection) String() string {
 func (*SecretProjection) ProtoMessage() {}
 
 func (x *SecretProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[100]
+	mi := &file_skiff_v1_objects_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6860,7 +6995,7 @@ func (x *SecretProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretProjection.ProtoReflect.Descriptor instead.
 func (*SecretProjection) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{100}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *SecretProjection) GetName() string {
@@ -6895,7 +7030,7 @@ type Deployment struct {
 
 func (x *Deployment) Reset() {
 	*x = Deployment{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[101]
+	mi := &file_skiff_v1_objects_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6907,7 +7042,7 @@ func (x *Deployment) String() string {
 func (*Deployment) ProtoMessage() {}
 
 func (x *Deployment) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[101]
+	mi := &file_skiff_v1_objects_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6920,7 +7055,7 @@ func (x *Deployment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deployment.ProtoReflect.Descriptor instead.
 func (*Deployment) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{101}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *Deployment) GetMetadata() *ObjectMeta {
@@ -6967,7 +7102,7 @@ type DeploymentSpec struct {
 
 func (x *DeploymentSpec) Reset() {
 	*x = DeploymentSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[102]
+	mi := &file_skiff_v1_objects_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6979,7 +7114,7 @@ func (x *DeploymentSpec) String() string {
 func (*DeploymentSpec) ProtoMessage() {}
 
 func (x *DeploymentSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[102]
+	mi := &file_skiff_v1_objects_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6992,7 +7127,7 @@ func (x *DeploymentSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentSpec.ProtoReflect.Descriptor instead.
 func (*DeploymentSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{102}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *DeploymentSpec) GetReplicas() int32 {
@@ -7062,7 +7197,7 @@ type DeploymentStrategy struct {
 
 func (x *DeploymentStrategy) Reset() {
 	*x = DeploymentStrategy{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[103]
+	mi := &file_skiff_v1_objects_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7074,7 +7209,7 @@ func (x *DeploymentStrategy) String() string {
 func (*DeploymentStrategy) ProtoMessage() {}
 
 func (x *DeploymentStrategy) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[103]
+	mi := &file_skiff_v1_objects_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7087,7 +7222,7 @@ func (x *DeploymentStrategy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentStrategy.ProtoReflect.Descriptor instead.
 func (*DeploymentStrategy) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{103}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *DeploymentStrategy) GetType() string {
@@ -7117,7 +7252,7 @@ type RollingUpdateDeployment struct {
 
 func (x *RollingUpdateDeployment) Reset() {
 	*x = RollingUpdateDeployment{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[104]
+	mi := &file_skiff_v1_objects_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7129,7 +7264,7 @@ func (x *RollingUpdateDeployment) String() string {
 func (*RollingUpdateDeployment) ProtoMessage() {}
 
 func (x *RollingUpdateDeployment) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[104]
+	mi := &file_skiff_v1_objects_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7142,7 +7277,7 @@ func (x *RollingUpdateDeployment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollingUpdateDeployment.ProtoReflect.Descriptor instead.
 func (*RollingUpdateDeployment) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{104}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *RollingUpdateDeployment) GetMaxUnavailable() string {
@@ -7177,7 +7312,7 @@ type DeploymentStatus struct {
 
 func (x *DeploymentStatus) Reset() {
 	*x = DeploymentStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[105]
+	mi := &file_skiff_v1_objects_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7189,7 +7324,7 @@ func (x *DeploymentStatus) String() string {
 func (*DeploymentStatus) ProtoMessage() {}
 
 func (x *DeploymentStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[105]
+	mi := &file_skiff_v1_objects_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7202,7 +7337,7 @@ func (x *DeploymentStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentStatus.ProtoReflect.Descriptor instead.
 func (*DeploymentStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{105}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *DeploymentStatus) GetObservedGeneration() int64 {
@@ -7269,7 +7404,7 @@ type Endpoints struct {
 
 func (x *Endpoints) Reset() {
 	*x = Endpoints{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[106]
+	mi := &file_skiff_v1_objects_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7281,7 +7416,7 @@ func (x *Endpoints) String() string {
 func (*Endpoints) ProtoMessage() {}
 
 func (x *Endpoints) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[106]
+	mi := &file_skiff_v1_objects_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7294,7 +7429,7 @@ func (x *Endpoints) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Endpoints.ProtoReflect.Descriptor instead.
 func (*Endpoints) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{106}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *Endpoints) GetMetadata() *ObjectMeta {
@@ -7324,7 +7459,7 @@ type EndpointSlice struct {
 
 func (x *EndpointSlice) Reset() {
 	*x = EndpointSlice{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[107]
+	mi := &file_skiff_v1_objects_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7336,7 +7471,7 @@ func (x *EndpointSlice) String() string {
 func (*EndpointSlice) ProtoMessage() {}
 
 func (x *EndpointSlice) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[107]
+	mi := &file_skiff_v1_objects_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7349,7 +7484,7 @@ func (x *EndpointSlice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointSlice.ProtoReflect.Descriptor instead.
 func (*EndpointSlice) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{107}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *EndpointSlice) GetAddressType() string {
@@ -7392,7 +7527,7 @@ type ServiceEndpoint struct {
 
 func (x *ServiceEndpoint) Reset() {
 	*x = ServiceEndpoint{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[108]
+	mi := &file_skiff_v1_objects_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7404,7 +7539,7 @@ func (x *ServiceEndpoint) String() string {
 func (*ServiceEndpoint) ProtoMessage() {}
 
 func (x *ServiceEndpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[108]
+	mi := &file_skiff_v1_objects_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7417,7 +7552,7 @@ func (x *ServiceEndpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceEndpoint.ProtoReflect.Descriptor instead.
 func (*ServiceEndpoint) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{108}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *ServiceEndpoint) GetAddresses() []string {
@@ -7469,7 +7604,7 @@ type EndpointConditions struct {
 
 func (x *EndpointConditions) Reset() {
 	*x = EndpointConditions{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[109]
+	mi := &file_skiff_v1_objects_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7481,7 +7616,7 @@ func (x *EndpointConditions) String() string {
 func (*EndpointConditions) ProtoMessage() {}
 
 func (x *EndpointConditions) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[109]
+	mi := &file_skiff_v1_objects_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7494,7 +7629,7 @@ func (x *EndpointConditions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointConditions.ProtoReflect.Descriptor instead.
 func (*EndpointConditions) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{109}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *EndpointConditions) GetReady() bool {
@@ -7532,7 +7667,7 @@ type EndpointPort struct {
 
 func (x *EndpointPort) Reset() {
 	*x = EndpointPort{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[110]
+	mi := &file_skiff_v1_objects_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7544,7 +7679,7 @@ func (x *EndpointPort) String() string {
 func (*EndpointPort) ProtoMessage() {}
 
 func (x *EndpointPort) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[110]
+	mi := &file_skiff_v1_objects_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7557,7 +7692,7 @@ func (x *EndpointPort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointPort.ProtoReflect.Descriptor instead.
 func (*EndpointPort) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{110}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *EndpointPort) GetName() string {
@@ -7593,7 +7728,7 @@ type Job struct {
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[111]
+	mi := &file_skiff_v1_objects_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7605,7 +7740,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[111]
+	mi := &file_skiff_v1_objects_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7618,7 +7753,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{111}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *Job) GetMetadata() *ObjectMeta {
@@ -7668,7 +7803,7 @@ type JobSpec struct {
 
 func (x *JobSpec) Reset() {
 	*x = JobSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[112]
+	mi := &file_skiff_v1_objects_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7680,7 +7815,7 @@ func (x *JobSpec) String() string {
 func (*JobSpec) ProtoMessage() {}
 
 func (x *JobSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[112]
+	mi := &file_skiff_v1_objects_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7693,7 +7828,7 @@ func (x *JobSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobSpec.ProtoReflect.Descriptor instead.
 func (*JobSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{112}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *JobSpec) GetParallelism() int32 {
@@ -7768,7 +7903,7 @@ type PodFailurePolicy struct {
 
 func (x *PodFailurePolicy) Reset() {
 	*x = PodFailurePolicy{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[113]
+	mi := &file_skiff_v1_objects_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7780,7 +7915,7 @@ func (x *PodFailurePolicy) String() string {
 func (*PodFailurePolicy) ProtoMessage() {}
 
 func (x *PodFailurePolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[113]
+	mi := &file_skiff_v1_objects_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7793,7 +7928,7 @@ func (x *PodFailurePolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodFailurePolicy.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicy) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{113}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *PodFailurePolicy) GetRules() []*PodFailurePolicyRule {
@@ -7816,7 +7951,7 @@ type PodFailurePolicyRule struct {
 
 func (x *PodFailurePolicyRule) Reset() {
 	*x = PodFailurePolicyRule{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[114]
+	mi := &file_skiff_v1_objects_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7828,7 +7963,7 @@ func (x *PodFailurePolicyRule) String() string {
 func (*PodFailurePolicyRule) ProtoMessage() {}
 
 func (x *PodFailurePolicyRule) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[114]
+	mi := &file_skiff_v1_objects_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7841,7 +7976,7 @@ func (x *PodFailurePolicyRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodFailurePolicyRule.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicyRule) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{114}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *PodFailurePolicyRule) GetAction() string {
@@ -7871,7 +8006,7 @@ type PodFailurePolicyOnExitCodesRequirement struct {
 
 func (x *PodFailurePolicyOnExitCodesRequirement) Reset() {
 	*x = PodFailurePolicyOnExitCodesRequirement{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[115]
+	mi := &file_skiff_v1_objects_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7883,7 +8018,7 @@ func (x *PodFailurePolicyOnExitCodesRequirement) String() string {
 func (*PodFailurePolicyOnExitCodesRequirement) ProtoMessage() {}
 
 func (x *PodFailurePolicyOnExitCodesRequirement) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[115]
+	mi := &file_skiff_v1_objects_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7896,7 +8031,7 @@ func (x *PodFailurePolicyOnExitCodesRequirement) ProtoReflect() protoreflect.Mes
 
 // Deprecated: Use PodFailurePolicyOnExitCodesRequirement.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicyOnExitCodesRequirement) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{115}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *PodFailurePolicyOnExitCodesRequirement) GetContainerName() string {
@@ -7941,7 +8076,7 @@ type JobStatus struct {
 
 func (x *JobStatus) Reset() {
 	*x = JobStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[116]
+	mi := &file_skiff_v1_objects_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7953,7 +8088,7 @@ func (x *JobStatus) String() string {
 func (*JobStatus) ProtoMessage() {}
 
 func (x *JobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[116]
+	mi := &file_skiff_v1_objects_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7966,7 +8101,7 @@ func (x *JobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobStatus.ProtoReflect.Descriptor instead.
 func (*JobStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{116}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{118}
 }
 
 func (x *JobStatus) GetConditions() []*Condition {
@@ -8042,7 +8177,7 @@ type UncountedTerminatedPods struct {
 
 func (x *UncountedTerminatedPods) Reset() {
 	*x = UncountedTerminatedPods{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[117]
+	mi := &file_skiff_v1_objects_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8054,7 +8189,7 @@ func (x *UncountedTerminatedPods) String() string {
 func (*UncountedTerminatedPods) ProtoMessage() {}
 
 func (x *UncountedTerminatedPods) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[117]
+	mi := &file_skiff_v1_objects_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8067,7 +8202,7 @@ func (x *UncountedTerminatedPods) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UncountedTerminatedPods.ProtoReflect.Descriptor instead.
 func (*UncountedTerminatedPods) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{117}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{119}
 }
 
 func (x *UncountedTerminatedPods) GetSucceeded() []string {
@@ -8096,7 +8231,7 @@ type CronJob struct {
 
 func (x *CronJob) Reset() {
 	*x = CronJob{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[118]
+	mi := &file_skiff_v1_objects_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8108,7 +8243,7 @@ func (x *CronJob) String() string {
 func (*CronJob) ProtoMessage() {}
 
 func (x *CronJob) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[118]
+	mi := &file_skiff_v1_objects_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8121,7 +8256,7 @@ func (x *CronJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJob.ProtoReflect.Descriptor instead.
 func (*CronJob) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{118}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{120}
 }
 
 func (x *CronJob) GetMetadata() *ObjectMeta {
@@ -8169,7 +8304,7 @@ type CronJobSpec struct {
 
 func (x *CronJobSpec) Reset() {
 	*x = CronJobSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[119]
+	mi := &file_skiff_v1_objects_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8181,7 +8316,7 @@ func (x *CronJobSpec) String() string {
 func (*CronJobSpec) ProtoMessage() {}
 
 func (x *CronJobSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[119]
+	mi := &file_skiff_v1_objects_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8194,7 +8329,7 @@ func (x *CronJobSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJobSpec.ProtoReflect.Descriptor instead.
 func (*CronJobSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{119}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{121}
 }
 
 func (x *CronJobSpec) GetSchedule() string {
@@ -8264,7 +8399,7 @@ type JobTemplateSpec struct {
 
 func (x *JobTemplateSpec) Reset() {
 	*x = JobTemplateSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[120]
+	mi := &file_skiff_v1_objects_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8276,7 +8411,7 @@ func (x *JobTemplateSpec) String() string {
 func (*JobTemplateSpec) ProtoMessage() {}
 
 func (x *JobTemplateSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[120]
+	mi := &file_skiff_v1_objects_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8289,7 +8424,7 @@ func (x *JobTemplateSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobTemplateSpec.ProtoReflect.Descriptor instead.
 func (*JobTemplateSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{120}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{122}
 }
 
 func (x *JobTemplateSpec) GetMetadata() *ObjectMeta {
@@ -8318,7 +8453,7 @@ type CronJobStatus struct {
 
 func (x *CronJobStatus) Reset() {
 	*x = CronJobStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[121]
+	mi := &file_skiff_v1_objects_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8330,7 +8465,7 @@ func (x *CronJobStatus) String() string {
 func (*CronJobStatus) ProtoMessage() {}
 
 func (x *CronJobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[121]
+	mi := &file_skiff_v1_objects_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8343,7 +8478,7 @@ func (x *CronJobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJobStatus.ProtoReflect.Descriptor instead.
 func (*CronJobStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{121}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{123}
 }
 
 func (x *CronJobStatus) GetActive() []*ObjectReference {
@@ -8471,7 +8606,17 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\bos_image\x18\x02 \x01(\tR\aosImage\x12\"\n" +
 	"\farchitecture\x18\x03 \x01(\tR\farchitecture\x12#\n" +
 	"\ragent_version\x18\x04 \x01(\tR\fagentVersion\x12%\n" +
-	"\x0ecgroup_version\x18\x05 \x01(\tR\rcgroupVersion\"\x8b\x01\n" +
+	"\x0ecgroup_version\x18\x05 \x01(\tR\rcgroupVersion\"b\n" +
+	"\x05Lease\x120\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12'\n" +
+	"\x04spec\x18\x02 \x01(\v2\x13.skiff.v1.LeaseSpecR\x04spec\"\x91\x02\n" +
+	"\tLeaseSpec\x12'\n" +
+	"\x0fholder_identity\x18\x01 \x01(\tR\x0eholderIdentity\x124\n" +
+	"\x16lease_duration_seconds\x18\x02 \x01(\x05R\x14leaseDurationSeconds\x12=\n" +
+	"\facquire_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\vacquireTime\x129\n" +
+	"\n" +
+	"renew_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\trenewTime\x12+\n" +
+	"\x11lease_transitions\x18\x05 \x01(\x05R\x10leaseTransitions\"\x8b\x01\n" +
 	"\x03Pod\x120\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12%\n" +
 	"\x04spec\x18\x02 \x01(\v2\x11.skiff.v1.PodSpecR\x04spec\x12+\n" +
@@ -9148,7 +9293,7 @@ func file_skiff_v1_objects_proto_rawDescGZIP() []byte {
 	return file_skiff_v1_objects_proto_rawDescData
 }
 
-var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 136)
+var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 138)
 var file_skiff_v1_objects_proto_goTypes = []any{
 	(*ObjectMeta)(nil),                             // 0: skiff.v1.ObjectMeta
 	(*TypeMeta)(nil),                               // 1: skiff.v1.TypeMeta
@@ -9164,326 +9309,332 @@ var file_skiff_v1_objects_proto_goTypes = []any{
 	(*NodeStatus)(nil),                             // 11: skiff.v1.NodeStatus
 	(*NodeAddress)(nil),                            // 12: skiff.v1.NodeAddress
 	(*NodeSystemInfo)(nil),                         // 13: skiff.v1.NodeSystemInfo
-	(*Pod)(nil),                                    // 14: skiff.v1.Pod
-	(*PodSpec)(nil),                                // 15: skiff.v1.PodSpec
-	(*PodDNSConfig)(nil),                           // 16: skiff.v1.PodDNSConfig
-	(*PodDNSConfigOption)(nil),                     // 17: skiff.v1.PodDNSConfigOption
-	(*HostAlias)(nil),                              // 18: skiff.v1.HostAlias
-	(*Affinity)(nil),                               // 19: skiff.v1.Affinity
-	(*NodeAffinity)(nil),                           // 20: skiff.v1.NodeAffinity
-	(*NodeSelector)(nil),                           // 21: skiff.v1.NodeSelector
-	(*NodeSelectorTerm)(nil),                       // 22: skiff.v1.NodeSelectorTerm
-	(*NodeSelectorRequirement)(nil),                // 23: skiff.v1.NodeSelectorRequirement
-	(*PodSecurityContext)(nil),                     // 24: skiff.v1.PodSecurityContext
-	(*SeccompProfile)(nil),                         // 25: skiff.v1.SeccompProfile
-	(*Container)(nil),                              // 26: skiff.v1.Container
-	(*Lifecycle)(nil),                              // 27: skiff.v1.Lifecycle
-	(*LifecycleHandler)(nil),                       // 28: skiff.v1.LifecycleHandler
-	(*SleepAction)(nil),                            // 29: skiff.v1.SleepAction
-	(*EnvVar)(nil),                                 // 30: skiff.v1.EnvVar
-	(*ContainerPort)(nil),                          // 31: skiff.v1.ContainerPort
-	(*ResourceRequirements)(nil),                   // 32: skiff.v1.ResourceRequirements
-	(*VolumeMount)(nil),                            // 33: skiff.v1.VolumeMount
-	(*Probe)(nil),                                  // 34: skiff.v1.Probe
-	(*GRPCAction)(nil),                             // 35: skiff.v1.GRPCAction
-	(*ExecAction)(nil),                             // 36: skiff.v1.ExecAction
-	(*TCPSocketAction)(nil),                        // 37: skiff.v1.TCPSocketAction
-	(*HTTPGetAction)(nil),                          // 38: skiff.v1.HTTPGetAction
-	(*HTTPHeader)(nil),                             // 39: skiff.v1.HTTPHeader
-	(*SecurityContext)(nil),                        // 40: skiff.v1.SecurityContext
-	(*Capabilities)(nil),                           // 41: skiff.v1.Capabilities
-	(*PodVolume)(nil),                              // 42: skiff.v1.PodVolume
-	(*DownwardAPIVolumeSource)(nil),                // 43: skiff.v1.DownwardAPIVolumeSource
-	(*DownwardAPIVolumeFile)(nil),                  // 44: skiff.v1.DownwardAPIVolumeFile
-	(*DownwardAPIProjection)(nil),                  // 45: skiff.v1.DownwardAPIProjection
-	(*ObjectFieldSelector)(nil),                    // 46: skiff.v1.ObjectFieldSelector
-	(*ResourceFieldSelector)(nil),                  // 47: skiff.v1.ResourceFieldSelector
-	(*EmptyDirSource)(nil),                         // 48: skiff.v1.EmptyDirSource
-	(*HostPathSource)(nil),                         // 49: skiff.v1.HostPathSource
-	(*VolumeClaimSource)(nil),                      // 50: skiff.v1.VolumeClaimSource
-	(*Toleration)(nil),                             // 51: skiff.v1.Toleration
-	(*PodStatus)(nil),                              // 52: skiff.v1.PodStatus
-	(*ContainerStatus)(nil),                        // 53: skiff.v1.ContainerStatus
-	(*ContainerState)(nil),                         // 54: skiff.v1.ContainerState
-	(*ContainerStateWaiting)(nil),                  // 55: skiff.v1.ContainerStateWaiting
-	(*ContainerStateRunning)(nil),                  // 56: skiff.v1.ContainerStateRunning
-	(*ContainerStateTerminated)(nil),               // 57: skiff.v1.ContainerStateTerminated
-	(*Service)(nil),                                // 58: skiff.v1.Service
-	(*ServiceSpec)(nil),                            // 59: skiff.v1.ServiceSpec
-	(*SessionAffinityConfig)(nil),                  // 60: skiff.v1.SessionAffinityConfig
-	(*ClientIPConfig)(nil),                         // 61: skiff.v1.ClientIPConfig
-	(*ServicePort)(nil),                            // 62: skiff.v1.ServicePort
-	(*ServiceStatus)(nil),                          // 63: skiff.v1.ServiceStatus
-	(*Volume)(nil),                                 // 64: skiff.v1.Volume
-	(*VolumeSpec)(nil),                             // 65: skiff.v1.VolumeSpec
-	(*LocalVolumeSource)(nil),                      // 66: skiff.v1.LocalVolumeSource
-	(*NFSVolumeSource)(nil),                        // 67: skiff.v1.NFSVolumeSource
-	(*VolumeStatus)(nil),                           // 68: skiff.v1.VolumeStatus
-	(*PersistentVolume)(nil),                       // 69: skiff.v1.PersistentVolume
-	(*PersistentVolumeSpec)(nil),                   // 70: skiff.v1.PersistentVolumeSpec
-	(*LocalPersistentVolumeSource)(nil),            // 71: skiff.v1.LocalPersistentVolumeSource
-	(*VolumeNodeAffinity)(nil),                     // 72: skiff.v1.VolumeNodeAffinity
-	(*PersistentVolumeStatus)(nil),                 // 73: skiff.v1.PersistentVolumeStatus
-	(*ReplicaSet)(nil),                             // 74: skiff.v1.ReplicaSet
-	(*ReplicaSetSpec)(nil),                         // 75: skiff.v1.ReplicaSetSpec
-	(*PodTemplateSpec)(nil),                        // 76: skiff.v1.PodTemplateSpec
-	(*ReplicaSetStatus)(nil),                       // 77: skiff.v1.ReplicaSetStatus
-	(*Autoscaler)(nil),                             // 78: skiff.v1.Autoscaler
-	(*AutoscalerSpec)(nil),                         // 79: skiff.v1.AutoscalerSpec
-	(*MetricSpec)(nil),                             // 80: skiff.v1.MetricSpec
-	(*ResourceMetricSource)(nil),                   // 81: skiff.v1.ResourceMetricSource
-	(*MetricTarget)(nil),                           // 82: skiff.v1.MetricTarget
-	(*AutoscalerBehavior)(nil),                     // 83: skiff.v1.AutoscalerBehavior
-	(*ScalingRules)(nil),                           // 84: skiff.v1.ScalingRules
-	(*AutoscalerStatus)(nil),                       // 85: skiff.v1.AutoscalerStatus
-	(*Event)(nil),                                  // 86: skiff.v1.Event
-	(*ObjectReference)(nil),                        // 87: skiff.v1.ObjectReference
-	(*ConfigMap)(nil),                              // 88: skiff.v1.ConfigMap
-	(*Secret)(nil),                                 // 89: skiff.v1.Secret
-	(*EnvVarSource)(nil),                           // 90: skiff.v1.EnvVarSource
-	(*KeySelector)(nil),                            // 91: skiff.v1.KeySelector
-	(*EnvFromSource)(nil),                          // 92: skiff.v1.EnvFromSource
-	(*ObjectRef)(nil),                              // 93: skiff.v1.ObjectRef
-	(*KeyToPath)(nil),                              // 94: skiff.v1.KeyToPath
-	(*ConfigMapVolumeSource)(nil),                  // 95: skiff.v1.ConfigMapVolumeSource
-	(*SecretVolumeSource)(nil),                     // 96: skiff.v1.SecretVolumeSource
-	(*ProjectedVolumeSource)(nil),                  // 97: skiff.v1.ProjectedVolumeSource
-	(*VolumeProjection)(nil),                       // 98: skiff.v1.VolumeProjection
-	(*ConfigMapProjection)(nil),                    // 99: skiff.v1.ConfigMapProjection
-	(*SecretProjection)(nil),                       // 100: skiff.v1.SecretProjection
-	(*Deployment)(nil),                             // 101: skiff.v1.Deployment
-	(*DeploymentSpec)(nil),                         // 102: skiff.v1.DeploymentSpec
-	(*DeploymentStrategy)(nil),                     // 103: skiff.v1.DeploymentStrategy
-	(*RollingUpdateDeployment)(nil),                // 104: skiff.v1.RollingUpdateDeployment
-	(*DeploymentStatus)(nil),                       // 105: skiff.v1.DeploymentStatus
-	(*Endpoints)(nil),                              // 106: skiff.v1.Endpoints
-	(*EndpointSlice)(nil),                          // 107: skiff.v1.EndpointSlice
-	(*ServiceEndpoint)(nil),                        // 108: skiff.v1.ServiceEndpoint
-	(*EndpointConditions)(nil),                     // 109: skiff.v1.EndpointConditions
-	(*EndpointPort)(nil),                           // 110: skiff.v1.EndpointPort
-	(*Job)(nil),                                    // 111: skiff.v1.Job
-	(*JobSpec)(nil),                                // 112: skiff.v1.JobSpec
-	(*PodFailurePolicy)(nil),                       // 113: skiff.v1.PodFailurePolicy
-	(*PodFailurePolicyRule)(nil),                   // 114: skiff.v1.PodFailurePolicyRule
-	(*PodFailurePolicyOnExitCodesRequirement)(nil), // 115: skiff.v1.PodFailurePolicyOnExitCodesRequirement
-	(*JobStatus)(nil),                              // 116: skiff.v1.JobStatus
-	(*UncountedTerminatedPods)(nil),                // 117: skiff.v1.UncountedTerminatedPods
-	(*CronJob)(nil),                                // 118: skiff.v1.CronJob
-	(*CronJobSpec)(nil),                            // 119: skiff.v1.CronJobSpec
-	(*JobTemplateSpec)(nil),                        // 120: skiff.v1.JobTemplateSpec
-	(*CronJobStatus)(nil),                          // 121: skiff.v1.CronJobStatus
-	nil,                                            // 122: skiff.v1.ObjectMeta.LabelsEntry
-	nil,                                            // 123: skiff.v1.ObjectMeta.AnnotationsEntry
-	nil,                                            // 124: skiff.v1.LabelSelector.MatchLabelsEntry
-	nil,                                            // 125: skiff.v1.NodeStatus.CapacityEntry
-	nil,                                            // 126: skiff.v1.NodeStatus.AllocatableEntry
-	nil,                                            // 127: skiff.v1.PodSpec.NodeSelectorEntry
-	nil,                                            // 128: skiff.v1.ResourceRequirements.RequestsEntry
-	nil,                                            // 129: skiff.v1.ResourceRequirements.LimitsEntry
-	nil,                                            // 130: skiff.v1.ServiceSpec.SelectorEntry
-	nil,                                            // 131: skiff.v1.PersistentVolumeSpec.CapacityEntry
-	nil,                                            // 132: skiff.v1.ConfigMap.DataEntry
-	nil,                                            // 133: skiff.v1.ConfigMap.BinaryDataEntry
-	nil,                                            // 134: skiff.v1.Secret.DataEntry
-	nil,                                            // 135: skiff.v1.Secret.StringDataEntry
-	(*timestamppb.Timestamp)(nil),                  // 136: google.protobuf.Timestamp
+	(*Lease)(nil),                                  // 14: skiff.v1.Lease
+	(*LeaseSpec)(nil),                              // 15: skiff.v1.LeaseSpec
+	(*Pod)(nil),                                    // 16: skiff.v1.Pod
+	(*PodSpec)(nil),                                // 17: skiff.v1.PodSpec
+	(*PodDNSConfig)(nil),                           // 18: skiff.v1.PodDNSConfig
+	(*PodDNSConfigOption)(nil),                     // 19: skiff.v1.PodDNSConfigOption
+	(*HostAlias)(nil),                              // 20: skiff.v1.HostAlias
+	(*Affinity)(nil),                               // 21: skiff.v1.Affinity
+	(*NodeAffinity)(nil),                           // 22: skiff.v1.NodeAffinity
+	(*NodeSelector)(nil),                           // 23: skiff.v1.NodeSelector
+	(*NodeSelectorTerm)(nil),                       // 24: skiff.v1.NodeSelectorTerm
+	(*NodeSelectorRequirement)(nil),                // 25: skiff.v1.NodeSelectorRequirement
+	(*PodSecurityContext)(nil),                     // 26: skiff.v1.PodSecurityContext
+	(*SeccompProfile)(nil),                         // 27: skiff.v1.SeccompProfile
+	(*Container)(nil),                              // 28: skiff.v1.Container
+	(*Lifecycle)(nil),                              // 29: skiff.v1.Lifecycle
+	(*LifecycleHandler)(nil),                       // 30: skiff.v1.LifecycleHandler
+	(*SleepAction)(nil),                            // 31: skiff.v1.SleepAction
+	(*EnvVar)(nil),                                 // 32: skiff.v1.EnvVar
+	(*ContainerPort)(nil),                          // 33: skiff.v1.ContainerPort
+	(*ResourceRequirements)(nil),                   // 34: skiff.v1.ResourceRequirements
+	(*VolumeMount)(nil),                            // 35: skiff.v1.VolumeMount
+	(*Probe)(nil),                                  // 36: skiff.v1.Probe
+	(*GRPCAction)(nil),                             // 37: skiff.v1.GRPCAction
+	(*ExecAction)(nil),                             // 38: skiff.v1.ExecAction
+	(*TCPSocketAction)(nil),                        // 39: skiff.v1.TCPSocketAction
+	(*HTTPGetAction)(nil),                          // 40: skiff.v1.HTTPGetAction
+	(*HTTPHeader)(nil),                             // 41: skiff.v1.HTTPHeader
+	(*SecurityContext)(nil),                        // 42: skiff.v1.SecurityContext
+	(*Capabilities)(nil),                           // 43: skiff.v1.Capabilities
+	(*PodVolume)(nil),                              // 44: skiff.v1.PodVolume
+	(*DownwardAPIVolumeSource)(nil),                // 45: skiff.v1.DownwardAPIVolumeSource
+	(*DownwardAPIVolumeFile)(nil),                  // 46: skiff.v1.DownwardAPIVolumeFile
+	(*DownwardAPIProjection)(nil),                  // 47: skiff.v1.DownwardAPIProjection
+	(*ObjectFieldSelector)(nil),                    // 48: skiff.v1.ObjectFieldSelector
+	(*ResourceFieldSelector)(nil),                  // 49: skiff.v1.ResourceFieldSelector
+	(*EmptyDirSource)(nil),                         // 50: skiff.v1.EmptyDirSource
+	(*HostPathSource)(nil),                         // 51: skiff.v1.HostPathSource
+	(*VolumeClaimSource)(nil),                      // 52: skiff.v1.VolumeClaimSource
+	(*Toleration)(nil),                             // 53: skiff.v1.Toleration
+	(*PodStatus)(nil),                              // 54: skiff.v1.PodStatus
+	(*ContainerStatus)(nil),                        // 55: skiff.v1.ContainerStatus
+	(*ContainerState)(nil),                         // 56: skiff.v1.ContainerState
+	(*ContainerStateWaiting)(nil),                  // 57: skiff.v1.ContainerStateWaiting
+	(*ContainerStateRunning)(nil),                  // 58: skiff.v1.ContainerStateRunning
+	(*ContainerStateTerminated)(nil),               // 59: skiff.v1.ContainerStateTerminated
+	(*Service)(nil),                                // 60: skiff.v1.Service
+	(*ServiceSpec)(nil),                            // 61: skiff.v1.ServiceSpec
+	(*SessionAffinityConfig)(nil),                  // 62: skiff.v1.SessionAffinityConfig
+	(*ClientIPConfig)(nil),                         // 63: skiff.v1.ClientIPConfig
+	(*ServicePort)(nil),                            // 64: skiff.v1.ServicePort
+	(*ServiceStatus)(nil),                          // 65: skiff.v1.ServiceStatus
+	(*Volume)(nil),                                 // 66: skiff.v1.Volume
+	(*VolumeSpec)(nil),                             // 67: skiff.v1.VolumeSpec
+	(*LocalVolumeSource)(nil),                      // 68: skiff.v1.LocalVolumeSource
+	(*NFSVolumeSource)(nil),                        // 69: skiff.v1.NFSVolumeSource
+	(*VolumeStatus)(nil),                           // 70: skiff.v1.VolumeStatus
+	(*PersistentVolume)(nil),                       // 71: skiff.v1.PersistentVolume
+	(*PersistentVolumeSpec)(nil),                   // 72: skiff.v1.PersistentVolumeSpec
+	(*LocalPersistentVolumeSource)(nil),            // 73: skiff.v1.LocalPersistentVolumeSource
+	(*VolumeNodeAffinity)(nil),                     // 74: skiff.v1.VolumeNodeAffinity
+	(*PersistentVolumeStatus)(nil),                 // 75: skiff.v1.PersistentVolumeStatus
+	(*ReplicaSet)(nil),                             // 76: skiff.v1.ReplicaSet
+	(*ReplicaSetSpec)(nil),                         // 77: skiff.v1.ReplicaSetSpec
+	(*PodTemplateSpec)(nil),                        // 78: skiff.v1.PodTemplateSpec
+	(*ReplicaSetStatus)(nil),                       // 79: skiff.v1.ReplicaSetStatus
+	(*Autoscaler)(nil),                             // 80: skiff.v1.Autoscaler
+	(*AutoscalerSpec)(nil),                         // 81: skiff.v1.AutoscalerSpec
+	(*MetricSpec)(nil),                             // 82: skiff.v1.MetricSpec
+	(*ResourceMetricSource)(nil),                   // 83: skiff.v1.ResourceMetricSource
+	(*MetricTarget)(nil),                           // 84: skiff.v1.MetricTarget
+	(*AutoscalerBehavior)(nil),                     // 85: skiff.v1.AutoscalerBehavior
+	(*ScalingRules)(nil),                           // 86: skiff.v1.ScalingRules
+	(*AutoscalerStatus)(nil),                       // 87: skiff.v1.AutoscalerStatus
+	(*Event)(nil),                                  // 88: skiff.v1.Event
+	(*ObjectReference)(nil),                        // 89: skiff.v1.ObjectReference
+	(*ConfigMap)(nil),                              // 90: skiff.v1.ConfigMap
+	(*Secret)(nil),                                 // 91: skiff.v1.Secret
+	(*EnvVarSource)(nil),                           // 92: skiff.v1.EnvVarSource
+	(*KeySelector)(nil),                            // 93: skiff.v1.KeySelector
+	(*EnvFromSource)(nil),                          // 94: skiff.v1.EnvFromSource
+	(*ObjectRef)(nil),                              // 95: skiff.v1.ObjectRef
+	(*KeyToPath)(nil),                              // 96: skiff.v1.KeyToPath
+	(*ConfigMapVolumeSource)(nil),                  // 97: skiff.v1.ConfigMapVolumeSource
+	(*SecretVolumeSource)(nil),                     // 98: skiff.v1.SecretVolumeSource
+	(*ProjectedVolumeSource)(nil),                  // 99: skiff.v1.ProjectedVolumeSource
+	(*VolumeProjection)(nil),                       // 100: skiff.v1.VolumeProjection
+	(*ConfigMapProjection)(nil),                    // 101: skiff.v1.ConfigMapProjection
+	(*SecretProjection)(nil),                       // 102: skiff.v1.SecretProjection
+	(*Deployment)(nil),                             // 103: skiff.v1.Deployment
+	(*DeploymentSpec)(nil),                         // 104: skiff.v1.DeploymentSpec
+	(*DeploymentStrategy)(nil),                     // 105: skiff.v1.DeploymentStrategy
+	(*RollingUpdateDeployment)(nil),                // 106: skiff.v1.RollingUpdateDeployment
+	(*DeploymentStatus)(nil),                       // 107: skiff.v1.DeploymentStatus
+	(*Endpoints)(nil),                              // 108: skiff.v1.Endpoints
+	(*EndpointSlice)(nil),                          // 109: skiff.v1.EndpointSlice
+	(*ServiceEndpoint)(nil),                        // 110: skiff.v1.ServiceEndpoint
+	(*EndpointConditions)(nil),                     // 111: skiff.v1.EndpointConditions
+	(*EndpointPort)(nil),                           // 112: skiff.v1.EndpointPort
+	(*Job)(nil),                                    // 113: skiff.v1.Job
+	(*JobSpec)(nil),                                // 114: skiff.v1.JobSpec
+	(*PodFailurePolicy)(nil),                       // 115: skiff.v1.PodFailurePolicy
+	(*PodFailurePolicyRule)(nil),                   // 116: skiff.v1.PodFailurePolicyRule
+	(*PodFailurePolicyOnExitCodesRequirement)(nil), // 117: skiff.v1.PodFailurePolicyOnExitCodesRequirement
+	(*JobStatus)(nil),                              // 118: skiff.v1.JobStatus
+	(*UncountedTerminatedPods)(nil),                // 119: skiff.v1.UncountedTerminatedPods
+	(*CronJob)(nil),                                // 120: skiff.v1.CronJob
+	(*CronJobSpec)(nil),                            // 121: skiff.v1.CronJobSpec
+	(*JobTemplateSpec)(nil),                        // 122: skiff.v1.JobTemplateSpec
+	(*CronJobStatus)(nil),                          // 123: skiff.v1.CronJobStatus
+	nil,                                            // 124: skiff.v1.ObjectMeta.LabelsEntry
+	nil,                                            // 125: skiff.v1.ObjectMeta.AnnotationsEntry
+	nil,                                            // 126: skiff.v1.LabelSelector.MatchLabelsEntry
+	nil,                                            // 127: skiff.v1.NodeStatus.CapacityEntry
+	nil,                                            // 128: skiff.v1.NodeStatus.AllocatableEntry
+	nil,                                            // 129: skiff.v1.PodSpec.NodeSelectorEntry
+	nil,                                            // 130: skiff.v1.ResourceRequirements.RequestsEntry
+	nil,                                            // 131: skiff.v1.ResourceRequirements.LimitsEntry
+	nil,                                            // 132: skiff.v1.ServiceSpec.SelectorEntry
+	nil,                                            // 133: skiff.v1.PersistentVolumeSpec.CapacityEntry
+	nil,                                            // 134: skiff.v1.ConfigMap.DataEntry
+	nil,                                            // 135: skiff.v1.ConfigMap.BinaryDataEntry
+	nil,                                            // 136: skiff.v1.Secret.DataEntry
+	nil,                                            // 137: skiff.v1.Secret.StringDataEntry
+	(*timestamppb.Timestamp)(nil),                  // 138: google.protobuf.Timestamp
 }
 var file_skiff_v1_objects_proto_depIdxs = []int32{
-	122, // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
-	123, // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
-	136, // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	136, // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	124, // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
+	125, // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
+	138, // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	138, // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
 	2,   // 4: skiff.v1.ObjectMeta.owner_references:type_name -> skiff.v1.OwnerReference
 	1,   // 5: skiff.v1.ObjectMeta.applied_as:type_name -> skiff.v1.TypeMeta
-	124, // 6: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
+	126, // 6: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
 	4,   // 7: skiff.v1.LabelSelector.match_expressions:type_name -> skiff.v1.LabelSelectorRequirement
-	136, // 8: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
-	136, // 9: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	138, // 8: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
+	138, // 9: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
 	0,   // 10: skiff.v1.Namespace.metadata:type_name -> skiff.v1.ObjectMeta
 	7,   // 11: skiff.v1.Namespace.status:type_name -> skiff.v1.NamespaceStatus
 	0,   // 12: skiff.v1.Node.metadata:type_name -> skiff.v1.ObjectMeta
 	9,   // 13: skiff.v1.Node.spec:type_name -> skiff.v1.NodeSpec
 	11,  // 14: skiff.v1.Node.status:type_name -> skiff.v1.NodeStatus
 	10,  // 15: skiff.v1.NodeSpec.taints:type_name -> skiff.v1.Taint
-	136, // 16: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
-	125, // 17: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
-	126, // 18: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
+	138, // 16: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
+	127, // 17: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
+	128, // 18: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
 	5,   // 19: skiff.v1.NodeStatus.conditions:type_name -> skiff.v1.Condition
 	12,  // 20: skiff.v1.NodeStatus.addresses:type_name -> skiff.v1.NodeAddress
 	13,  // 21: skiff.v1.NodeStatus.node_info:type_name -> skiff.v1.NodeSystemInfo
-	0,   // 22: skiff.v1.Pod.metadata:type_name -> skiff.v1.ObjectMeta
-	15,  // 23: skiff.v1.Pod.spec:type_name -> skiff.v1.PodSpec
-	52,  // 24: skiff.v1.Pod.status:type_name -> skiff.v1.PodStatus
-	26,  // 25: skiff.v1.PodSpec.containers:type_name -> skiff.v1.Container
-	42,  // 26: skiff.v1.PodSpec.volumes:type_name -> skiff.v1.PodVolume
-	127, // 27: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
-	51,  // 28: skiff.v1.PodSpec.tolerations:type_name -> skiff.v1.Toleration
-	24,  // 29: skiff.v1.PodSpec.security_context:type_name -> skiff.v1.PodSecurityContext
-	26,  // 30: skiff.v1.PodSpec.init_containers:type_name -> skiff.v1.Container
-	16,  // 31: skiff.v1.PodSpec.dns_config:type_name -> skiff.v1.PodDNSConfig
-	18,  // 32: skiff.v1.PodSpec.host_aliases:type_name -> skiff.v1.HostAlias
-	19,  // 33: skiff.v1.PodSpec.affinity:type_name -> skiff.v1.Affinity
-	17,  // 34: skiff.v1.PodDNSConfig.options:type_name -> skiff.v1.PodDNSConfigOption
-	20,  // 35: skiff.v1.Affinity.node_affinity:type_name -> skiff.v1.NodeAffinity
-	21,  // 36: skiff.v1.NodeAffinity.required_during_scheduling_ignored_during_execution:type_name -> skiff.v1.NodeSelector
-	22,  // 37: skiff.v1.NodeSelector.node_selector_terms:type_name -> skiff.v1.NodeSelectorTerm
-	23,  // 38: skiff.v1.NodeSelectorTerm.match_expressions:type_name -> skiff.v1.NodeSelectorRequirement
-	23,  // 39: skiff.v1.NodeSelectorTerm.match_fields:type_name -> skiff.v1.NodeSelectorRequirement
-	25,  // 40: skiff.v1.PodSecurityContext.seccomp_profile:type_name -> skiff.v1.SeccompProfile
-	30,  // 41: skiff.v1.Container.env:type_name -> skiff.v1.EnvVar
-	31,  // 42: skiff.v1.Container.ports:type_name -> skiff.v1.ContainerPort
-	32,  // 43: skiff.v1.Container.resources:type_name -> skiff.v1.ResourceRequirements
-	33,  // 44: skiff.v1.Container.volume_mounts:type_name -> skiff.v1.VolumeMount
-	34,  // 45: skiff.v1.Container.liveness_probe:type_name -> skiff.v1.Probe
-	34,  // 46: skiff.v1.Container.readiness_probe:type_name -> skiff.v1.Probe
-	40,  // 47: skiff.v1.Container.security_context:type_name -> skiff.v1.SecurityContext
-	92,  // 48: skiff.v1.Container.env_from:type_name -> skiff.v1.EnvFromSource
-	34,  // 49: skiff.v1.Container.startup_probe:type_name -> skiff.v1.Probe
-	27,  // 50: skiff.v1.Container.lifecycle:type_name -> skiff.v1.Lifecycle
-	28,  // 51: skiff.v1.Lifecycle.post_start:type_name -> skiff.v1.LifecycleHandler
-	28,  // 52: skiff.v1.Lifecycle.pre_stop:type_name -> skiff.v1.LifecycleHandler
-	36,  // 53: skiff.v1.LifecycleHandler.exec:type_name -> skiff.v1.ExecAction
-	38,  // 54: skiff.v1.LifecycleHandler.http_get:type_name -> skiff.v1.HTTPGetAction
-	29,  // 55: skiff.v1.LifecycleHandler.sleep:type_name -> skiff.v1.SleepAction
-	90,  // 56: skiff.v1.EnvVar.value_from:type_name -> skiff.v1.EnvVarSource
-	128, // 57: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
-	129, // 58: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
-	36,  // 59: skiff.v1.Probe.exec:type_name -> skiff.v1.ExecAction
-	37,  // 60: skiff.v1.Probe.tcp_socket:type_name -> skiff.v1.TCPSocketAction
-	38,  // 61: skiff.v1.Probe.http_get:type_name -> skiff.v1.HTTPGetAction
-	35,  // 62: skiff.v1.Probe.grpc:type_name -> skiff.v1.GRPCAction
-	39,  // 63: skiff.v1.HTTPGetAction.http_headers:type_name -> skiff.v1.HTTPHeader
-	41,  // 64: skiff.v1.SecurityContext.capabilities:type_name -> skiff.v1.Capabilities
-	25,  // 65: skiff.v1.SecurityContext.seccomp_profile:type_name -> skiff.v1.SeccompProfile
-	48,  // 66: skiff.v1.PodVolume.empty_dir:type_name -> skiff.v1.EmptyDirSource
-	49,  // 67: skiff.v1.PodVolume.host_path:type_name -> skiff.v1.HostPathSource
-	50,  // 68: skiff.v1.PodVolume.volume:type_name -> skiff.v1.VolumeClaimSource
-	95,  // 69: skiff.v1.PodVolume.config_map:type_name -> skiff.v1.ConfigMapVolumeSource
-	96,  // 70: skiff.v1.PodVolume.secret:type_name -> skiff.v1.SecretVolumeSource
-	97,  // 71: skiff.v1.PodVolume.projected:type_name -> skiff.v1.ProjectedVolumeSource
-	43,  // 72: skiff.v1.PodVolume.downward_api:type_name -> skiff.v1.DownwardAPIVolumeSource
-	44,  // 73: skiff.v1.DownwardAPIVolumeSource.items:type_name -> skiff.v1.DownwardAPIVolumeFile
-	46,  // 74: skiff.v1.DownwardAPIVolumeFile.field_ref:type_name -> skiff.v1.ObjectFieldSelector
-	47,  // 75: skiff.v1.DownwardAPIVolumeFile.resource_field_ref:type_name -> skiff.v1.ResourceFieldSelector
-	44,  // 76: skiff.v1.DownwardAPIProjection.items:type_name -> skiff.v1.DownwardAPIVolumeFile
-	5,   // 77: skiff.v1.PodStatus.conditions:type_name -> skiff.v1.Condition
-	136, // 78: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
-	53,  // 79: skiff.v1.PodStatus.container_statuses:type_name -> skiff.v1.ContainerStatus
-	53,  // 80: skiff.v1.PodStatus.init_container_statuses:type_name -> skiff.v1.ContainerStatus
-	54,  // 81: skiff.v1.ContainerStatus.state:type_name -> skiff.v1.ContainerState
-	54,  // 82: skiff.v1.ContainerStatus.last_state:type_name -> skiff.v1.ContainerState
-	55,  // 83: skiff.v1.ContainerState.waiting:type_name -> skiff.v1.ContainerStateWaiting
-	56,  // 84: skiff.v1.ContainerState.running:type_name -> skiff.v1.ContainerStateRunning
-	57,  // 85: skiff.v1.ContainerState.terminated:type_name -> skiff.v1.ContainerStateTerminated
-	136, // 86: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	136, // 87: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	136, // 88: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
-	0,   // 89: skiff.v1.Service.metadata:type_name -> skiff.v1.ObjectMeta
-	59,  // 90: skiff.v1.Service.spec:type_name -> skiff.v1.ServiceSpec
-	63,  // 91: skiff.v1.Service.status:type_name -> skiff.v1.ServiceStatus
-	130, // 92: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
-	62,  // 93: skiff.v1.ServiceSpec.ports:type_name -> skiff.v1.ServicePort
-	60,  // 94: skiff.v1.ServiceSpec.session_affinity_config:type_name -> skiff.v1.SessionAffinityConfig
-	61,  // 95: skiff.v1.SessionAffinityConfig.client_ip:type_name -> skiff.v1.ClientIPConfig
-	0,   // 96: skiff.v1.Volume.metadata:type_name -> skiff.v1.ObjectMeta
-	65,  // 97: skiff.v1.Volume.spec:type_name -> skiff.v1.VolumeSpec
-	68,  // 98: skiff.v1.Volume.status:type_name -> skiff.v1.VolumeStatus
-	66,  // 99: skiff.v1.VolumeSpec.local:type_name -> skiff.v1.LocalVolumeSource
-	49,  // 100: skiff.v1.VolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
-	67,  // 101: skiff.v1.VolumeSpec.nfs:type_name -> skiff.v1.NFSVolumeSource
-	0,   // 102: skiff.v1.PersistentVolume.metadata:type_name -> skiff.v1.ObjectMeta
-	70,  // 103: skiff.v1.PersistentVolume.spec:type_name -> skiff.v1.PersistentVolumeSpec
-	73,  // 104: skiff.v1.PersistentVolume.status:type_name -> skiff.v1.PersistentVolumeStatus
-	131, // 105: skiff.v1.PersistentVolumeSpec.capacity:type_name -> skiff.v1.PersistentVolumeSpec.CapacityEntry
-	49,  // 106: skiff.v1.PersistentVolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
-	71,  // 107: skiff.v1.PersistentVolumeSpec.local:type_name -> skiff.v1.LocalPersistentVolumeSource
-	72,  // 108: skiff.v1.PersistentVolumeSpec.node_affinity:type_name -> skiff.v1.VolumeNodeAffinity
-	87,  // 109: skiff.v1.PersistentVolumeSpec.claim_ref:type_name -> skiff.v1.ObjectReference
-	21,  // 110: skiff.v1.VolumeNodeAffinity.required:type_name -> skiff.v1.NodeSelector
-	136, // 111: skiff.v1.PersistentVolumeStatus.last_phase_transition_time:type_name -> google.protobuf.Timestamp
-	0,   // 112: skiff.v1.ReplicaSet.metadata:type_name -> skiff.v1.ObjectMeta
-	75,  // 113: skiff.v1.ReplicaSet.spec:type_name -> skiff.v1.ReplicaSetSpec
-	77,  // 114: skiff.v1.ReplicaSet.status:type_name -> skiff.v1.ReplicaSetStatus
-	3,   // 115: skiff.v1.ReplicaSetSpec.selector:type_name -> skiff.v1.LabelSelector
-	76,  // 116: skiff.v1.ReplicaSetSpec.template:type_name -> skiff.v1.PodTemplateSpec
-	0,   // 117: skiff.v1.PodTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
-	15,  // 118: skiff.v1.PodTemplateSpec.spec:type_name -> skiff.v1.PodSpec
-	5,   // 119: skiff.v1.ReplicaSetStatus.conditions:type_name -> skiff.v1.Condition
-	0,   // 120: skiff.v1.Autoscaler.metadata:type_name -> skiff.v1.ObjectMeta
-	79,  // 121: skiff.v1.Autoscaler.spec:type_name -> skiff.v1.AutoscalerSpec
-	85,  // 122: skiff.v1.Autoscaler.status:type_name -> skiff.v1.AutoscalerStatus
-	80,  // 123: skiff.v1.AutoscalerSpec.metrics:type_name -> skiff.v1.MetricSpec
-	83,  // 124: skiff.v1.AutoscalerSpec.behavior:type_name -> skiff.v1.AutoscalerBehavior
-	81,  // 125: skiff.v1.MetricSpec.resource:type_name -> skiff.v1.ResourceMetricSource
-	82,  // 126: skiff.v1.ResourceMetricSource.target:type_name -> skiff.v1.MetricTarget
-	84,  // 127: skiff.v1.AutoscalerBehavior.scale_up:type_name -> skiff.v1.ScalingRules
-	84,  // 128: skiff.v1.AutoscalerBehavior.scale_down:type_name -> skiff.v1.ScalingRules
-	136, // 129: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
-	5,   // 130: skiff.v1.AutoscalerStatus.conditions:type_name -> skiff.v1.Condition
-	0,   // 131: skiff.v1.Event.metadata:type_name -> skiff.v1.ObjectMeta
-	87,  // 132: skiff.v1.Event.involved_object:type_name -> skiff.v1.ObjectReference
-	136, // 133: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	136, // 134: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
-	0,   // 135: skiff.v1.ConfigMap.metadata:type_name -> skiff.v1.ObjectMeta
-	132, // 136: skiff.v1.ConfigMap.data:type_name -> skiff.v1.ConfigMap.DataEntry
-	133, // 137: skiff.v1.ConfigMap.binary_data:type_name -> skiff.v1.ConfigMap.BinaryDataEntry
-	0,   // 138: skiff.v1.Secret.metadata:type_name -> skiff.v1.ObjectMeta
-	134, // 139: skiff.v1.Secret.data:type_name -> skiff.v1.Secret.DataEntry
-	135, // 140: skiff.v1.Secret.string_data:type_name -> skiff.v1.Secret.StringDataEntry
-	91,  // 141: skiff.v1.EnvVarSource.config_map_key_ref:type_name -> skiff.v1.KeySelector
-	91,  // 142: skiff.v1.EnvVarSource.secret_key_ref:type_name -> skiff.v1.KeySelector
-	46,  // 143: skiff.v1.EnvVarSource.field_ref:type_name -> skiff.v1.ObjectFieldSelector
-	47,  // 144: skiff.v1.EnvVarSource.resource_field_ref:type_name -> skiff.v1.ResourceFieldSelector
-	93,  // 145: skiff.v1.EnvFromSource.config_map_ref:type_name -> skiff.v1.ObjectRef
-	93,  // 146: skiff.v1.EnvFromSource.secret_ref:type_name -> skiff.v1.ObjectRef
-	94,  // 147: skiff.v1.ConfigMapVolumeSource.items:type_name -> skiff.v1.KeyToPath
-	94,  // 148: skiff.v1.SecretVolumeSource.items:type_name -> skiff.v1.KeyToPath
-	98,  // 149: skiff.v1.ProjectedVolumeSource.sources:type_name -> skiff.v1.VolumeProjection
-	99,  // 150: skiff.v1.VolumeProjection.config_map:type_name -> skiff.v1.ConfigMapProjection
-	100, // 151: skiff.v1.VolumeProjection.secret:type_name -> skiff.v1.SecretProjection
-	45,  // 152: skiff.v1.VolumeProjection.downward_api:type_name -> skiff.v1.DownwardAPIProjection
-	94,  // 153: skiff.v1.ConfigMapProjection.items:type_name -> skiff.v1.KeyToPath
-	94,  // 154: skiff.v1.SecretProjection.items:type_name -> skiff.v1.KeyToPath
-	0,   // 155: skiff.v1.Deployment.metadata:type_name -> skiff.v1.ObjectMeta
-	102, // 156: skiff.v1.Deployment.spec:type_name -> skiff.v1.DeploymentSpec
-	105, // 157: skiff.v1.Deployment.status:type_name -> skiff.v1.DeploymentStatus
-	3,   // 158: skiff.v1.DeploymentSpec.selector:type_name -> skiff.v1.LabelSelector
-	76,  // 159: skiff.v1.DeploymentSpec.template:type_name -> skiff.v1.PodTemplateSpec
-	103, // 160: skiff.v1.DeploymentSpec.strategy:type_name -> skiff.v1.DeploymentStrategy
-	104, // 161: skiff.v1.DeploymentStrategy.rolling_update:type_name -> skiff.v1.RollingUpdateDeployment
-	5,   // 162: skiff.v1.DeploymentStatus.conditions:type_name -> skiff.v1.Condition
-	0,   // 163: skiff.v1.Endpoints.metadata:type_name -> skiff.v1.ObjectMeta
-	107, // 164: skiff.v1.Endpoints.slices:type_name -> skiff.v1.EndpointSlice
-	108, // 165: skiff.v1.EndpointSlice.endpoints:type_name -> skiff.v1.ServiceEndpoint
-	110, // 166: skiff.v1.EndpointSlice.ports:type_name -> skiff.v1.EndpointPort
-	109, // 167: skiff.v1.ServiceEndpoint.conditions:type_name -> skiff.v1.EndpointConditions
-	87,  // 168: skiff.v1.ServiceEndpoint.target_ref:type_name -> skiff.v1.ObjectReference
-	0,   // 169: skiff.v1.Job.metadata:type_name -> skiff.v1.ObjectMeta
-	112, // 170: skiff.v1.Job.spec:type_name -> skiff.v1.JobSpec
-	116, // 171: skiff.v1.Job.status:type_name -> skiff.v1.JobStatus
-	113, // 172: skiff.v1.JobSpec.pod_failure_policy:type_name -> skiff.v1.PodFailurePolicy
-	3,   // 173: skiff.v1.JobSpec.selector:type_name -> skiff.v1.LabelSelector
-	76,  // 174: skiff.v1.JobSpec.template:type_name -> skiff.v1.PodTemplateSpec
-	114, // 175: skiff.v1.PodFailurePolicy.rules:type_name -> skiff.v1.PodFailurePolicyRule
-	115, // 176: skiff.v1.PodFailurePolicyRule.on_exit_codes:type_name -> skiff.v1.PodFailurePolicyOnExitCodesRequirement
-	5,   // 177: skiff.v1.JobStatus.conditions:type_name -> skiff.v1.Condition
-	136, // 178: skiff.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
-	136, // 179: skiff.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
-	117, // 180: skiff.v1.JobStatus.uncounted_terminated_pods:type_name -> skiff.v1.UncountedTerminatedPods
-	0,   // 181: skiff.v1.CronJob.metadata:type_name -> skiff.v1.ObjectMeta
-	119, // 182: skiff.v1.CronJob.spec:type_name -> skiff.v1.CronJobSpec
-	121, // 183: skiff.v1.CronJob.status:type_name -> skiff.v1.CronJobStatus
-	120, // 184: skiff.v1.CronJobSpec.job_template:type_name -> skiff.v1.JobTemplateSpec
-	0,   // 185: skiff.v1.JobTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
-	112, // 186: skiff.v1.JobTemplateSpec.spec:type_name -> skiff.v1.JobSpec
-	87,  // 187: skiff.v1.CronJobStatus.active:type_name -> skiff.v1.ObjectReference
-	136, // 188: skiff.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
-	136, // 189: skiff.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
-	190, // [190:190] is the sub-list for method output_type
-	190, // [190:190] is the sub-list for method input_type
-	190, // [190:190] is the sub-list for extension type_name
-	190, // [190:190] is the sub-list for extension extendee
-	0,   // [0:190] is the sub-list for field type_name
+	0,   // 22: skiff.v1.Lease.metadata:type_name -> skiff.v1.ObjectMeta
+	15,  // 23: skiff.v1.Lease.spec:type_name -> skiff.v1.LeaseSpec
+	138, // 24: skiff.v1.LeaseSpec.acquire_time:type_name -> google.protobuf.Timestamp
+	138, // 25: skiff.v1.LeaseSpec.renew_time:type_name -> google.protobuf.Timestamp
+	0,   // 26: skiff.v1.Pod.metadata:type_name -> skiff.v1.ObjectMeta
+	17,  // 27: skiff.v1.Pod.spec:type_name -> skiff.v1.PodSpec
+	54,  // 28: skiff.v1.Pod.status:type_name -> skiff.v1.PodStatus
+	28,  // 29: skiff.v1.PodSpec.containers:type_name -> skiff.v1.Container
+	44,  // 30: skiff.v1.PodSpec.volumes:type_name -> skiff.v1.PodVolume
+	129, // 31: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
+	53,  // 32: skiff.v1.PodSpec.tolerations:type_name -> skiff.v1.Toleration
+	26,  // 33: skiff.v1.PodSpec.security_context:type_name -> skiff.v1.PodSecurityContext
+	28,  // 34: skiff.v1.PodSpec.init_containers:type_name -> skiff.v1.Container
+	18,  // 35: skiff.v1.PodSpec.dns_config:type_name -> skiff.v1.PodDNSConfig
+	20,  // 36: skiff.v1.PodSpec.host_aliases:type_name -> skiff.v1.HostAlias
+	21,  // 37: skiff.v1.PodSpec.affinity:type_name -> skiff.v1.Affinity
+	19,  // 38: skiff.v1.PodDNSConfig.options:type_name -> skiff.v1.PodDNSConfigOption
+	22,  // 39: skiff.v1.Affinity.node_affinity:type_name -> skiff.v1.NodeAffinity
+	23,  // 40: skiff.v1.NodeAffinity.required_during_scheduling_ignored_during_execution:type_name -> skiff.v1.NodeSelector
+	24,  // 41: skiff.v1.NodeSelector.node_selector_terms:type_name -> skiff.v1.NodeSelectorTerm
+	25,  // 42: skiff.v1.NodeSelectorTerm.match_expressions:type_name -> skiff.v1.NodeSelectorRequirement
+	25,  // 43: skiff.v1.NodeSelectorTerm.match_fields:type_name -> skiff.v1.NodeSelectorRequirement
+	27,  // 44: skiff.v1.PodSecurityContext.seccomp_profile:type_name -> skiff.v1.SeccompProfile
+	32,  // 45: skiff.v1.Container.env:type_name -> skiff.v1.EnvVar
+	33,  // 46: skiff.v1.Container.ports:type_name -> skiff.v1.ContainerPort
+	34,  // 47: skiff.v1.Container.resources:type_name -> skiff.v1.ResourceRequirements
+	35,  // 48: skiff.v1.Container.volume_mounts:type_name -> skiff.v1.VolumeMount
+	36,  // 49: skiff.v1.Container.liveness_probe:type_name -> skiff.v1.Probe
+	36,  // 50: skiff.v1.Container.readiness_probe:type_name -> skiff.v1.Probe
+	42,  // 51: skiff.v1.Container.security_context:type_name -> skiff.v1.SecurityContext
+	94,  // 52: skiff.v1.Container.env_from:type_name -> skiff.v1.EnvFromSource
+	36,  // 53: skiff.v1.Container.startup_probe:type_name -> skiff.v1.Probe
+	29,  // 54: skiff.v1.Container.lifecycle:type_name -> skiff.v1.Lifecycle
+	30,  // 55: skiff.v1.Lifecycle.post_start:type_name -> skiff.v1.LifecycleHandler
+	30,  // 56: skiff.v1.Lifecycle.pre_stop:type_name -> skiff.v1.LifecycleHandler
+	38,  // 57: skiff.v1.LifecycleHandler.exec:type_name -> skiff.v1.ExecAction
+	40,  // 58: skiff.v1.LifecycleHandler.http_get:type_name -> skiff.v1.HTTPGetAction
+	31,  // 59: skiff.v1.LifecycleHandler.sleep:type_name -> skiff.v1.SleepAction
+	92,  // 60: skiff.v1.EnvVar.value_from:type_name -> skiff.v1.EnvVarSource
+	130, // 61: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
+	131, // 62: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
+	38,  // 63: skiff.v1.Probe.exec:type_name -> skiff.v1.ExecAction
+	39,  // 64: skiff.v1.Probe.tcp_socket:type_name -> skiff.v1.TCPSocketAction
+	40,  // 65: skiff.v1.Probe.http_get:type_name -> skiff.v1.HTTPGetAction
+	37,  // 66: skiff.v1.Probe.grpc:type_name -> skiff.v1.GRPCAction
+	41,  // 67: skiff.v1.HTTPGetAction.http_headers:type_name -> skiff.v1.HTTPHeader
+	43,  // 68: skiff.v1.SecurityContext.capabilities:type_name -> skiff.v1.Capabilities
+	27,  // 69: skiff.v1.SecurityContext.seccomp_profile:type_name -> skiff.v1.SeccompProfile
+	50,  // 70: skiff.v1.PodVolume.empty_dir:type_name -> skiff.v1.EmptyDirSource
+	51,  // 71: skiff.v1.PodVolume.host_path:type_name -> skiff.v1.HostPathSource
+	52,  // 72: skiff.v1.PodVolume.volume:type_name -> skiff.v1.VolumeClaimSource
+	97,  // 73: skiff.v1.PodVolume.config_map:type_name -> skiff.v1.ConfigMapVolumeSource
+	98,  // 74: skiff.v1.PodVolume.secret:type_name -> skiff.v1.SecretVolumeSource
+	99,  // 75: skiff.v1.PodVolume.projected:type_name -> skiff.v1.ProjectedVolumeSource
+	45,  // 76: skiff.v1.PodVolume.downward_api:type_name -> skiff.v1.DownwardAPIVolumeSource
+	46,  // 77: skiff.v1.DownwardAPIVolumeSource.items:type_name -> skiff.v1.DownwardAPIVolumeFile
+	48,  // 78: skiff.v1.DownwardAPIVolumeFile.field_ref:type_name -> skiff.v1.ObjectFieldSelector
+	49,  // 79: skiff.v1.DownwardAPIVolumeFile.resource_field_ref:type_name -> skiff.v1.ResourceFieldSelector
+	46,  // 80: skiff.v1.DownwardAPIProjection.items:type_name -> skiff.v1.DownwardAPIVolumeFile
+	5,   // 81: skiff.v1.PodStatus.conditions:type_name -> skiff.v1.Condition
+	138, // 82: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	55,  // 83: skiff.v1.PodStatus.container_statuses:type_name -> skiff.v1.ContainerStatus
+	55,  // 84: skiff.v1.PodStatus.init_container_statuses:type_name -> skiff.v1.ContainerStatus
+	56,  // 85: skiff.v1.ContainerStatus.state:type_name -> skiff.v1.ContainerState
+	56,  // 86: skiff.v1.ContainerStatus.last_state:type_name -> skiff.v1.ContainerState
+	57,  // 87: skiff.v1.ContainerState.waiting:type_name -> skiff.v1.ContainerStateWaiting
+	58,  // 88: skiff.v1.ContainerState.running:type_name -> skiff.v1.ContainerStateRunning
+	59,  // 89: skiff.v1.ContainerState.terminated:type_name -> skiff.v1.ContainerStateTerminated
+	138, // 90: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	138, // 91: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	138, // 92: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	0,   // 93: skiff.v1.Service.metadata:type_name -> skiff.v1.ObjectMeta
+	61,  // 94: skiff.v1.Service.spec:type_name -> skiff.v1.ServiceSpec
+	65,  // 95: skiff.v1.Service.status:type_name -> skiff.v1.ServiceStatus
+	132, // 96: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
+	64,  // 97: skiff.v1.ServiceSpec.ports:type_name -> skiff.v1.ServicePort
+	62,  // 98: skiff.v1.ServiceSpec.session_affinity_config:type_name -> skiff.v1.SessionAffinityConfig
+	63,  // 99: skiff.v1.SessionAffinityConfig.client_ip:type_name -> skiff.v1.ClientIPConfig
+	0,   // 100: skiff.v1.Volume.metadata:type_name -> skiff.v1.ObjectMeta
+	67,  // 101: skiff.v1.Volume.spec:type_name -> skiff.v1.VolumeSpec
+	70,  // 102: skiff.v1.Volume.status:type_name -> skiff.v1.VolumeStatus
+	68,  // 103: skiff.v1.VolumeSpec.local:type_name -> skiff.v1.LocalVolumeSource
+	51,  // 104: skiff.v1.VolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
+	69,  // 105: skiff.v1.VolumeSpec.nfs:type_name -> skiff.v1.NFSVolumeSource
+	0,   // 106: skiff.v1.PersistentVolume.metadata:type_name -> skiff.v1.ObjectMeta
+	72,  // 107: skiff.v1.PersistentVolume.spec:type_name -> skiff.v1.PersistentVolumeSpec
+	75,  // 108: skiff.v1.PersistentVolume.status:type_name -> skiff.v1.PersistentVolumeStatus
+	133, // 109: skiff.v1.PersistentVolumeSpec.capacity:type_name -> skiff.v1.PersistentVolumeSpec.CapacityEntry
+	51,  // 110: skiff.v1.PersistentVolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
+	73,  // 111: skiff.v1.PersistentVolumeSpec.local:type_name -> skiff.v1.LocalPersistentVolumeSource
+	74,  // 112: skiff.v1.PersistentVolumeSpec.node_affinity:type_name -> skiff.v1.VolumeNodeAffinity
+	89,  // 113: skiff.v1.PersistentVolumeSpec.claim_ref:type_name -> skiff.v1.ObjectReference
+	23,  // 114: skiff.v1.VolumeNodeAffinity.required:type_name -> skiff.v1.NodeSelector
+	138, // 115: skiff.v1.PersistentVolumeStatus.last_phase_transition_time:type_name -> google.protobuf.Timestamp
+	0,   // 116: skiff.v1.ReplicaSet.metadata:type_name -> skiff.v1.ObjectMeta
+	77,  // 117: skiff.v1.ReplicaSet.spec:type_name -> skiff.v1.ReplicaSetSpec
+	79,  // 118: skiff.v1.ReplicaSet.status:type_name -> skiff.v1.ReplicaSetStatus
+	3,   // 119: skiff.v1.ReplicaSetSpec.selector:type_name -> skiff.v1.LabelSelector
+	78,  // 120: skiff.v1.ReplicaSetSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	0,   // 121: skiff.v1.PodTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
+	17,  // 122: skiff.v1.PodTemplateSpec.spec:type_name -> skiff.v1.PodSpec
+	5,   // 123: skiff.v1.ReplicaSetStatus.conditions:type_name -> skiff.v1.Condition
+	0,   // 124: skiff.v1.Autoscaler.metadata:type_name -> skiff.v1.ObjectMeta
+	81,  // 125: skiff.v1.Autoscaler.spec:type_name -> skiff.v1.AutoscalerSpec
+	87,  // 126: skiff.v1.Autoscaler.status:type_name -> skiff.v1.AutoscalerStatus
+	82,  // 127: skiff.v1.AutoscalerSpec.metrics:type_name -> skiff.v1.MetricSpec
+	85,  // 128: skiff.v1.AutoscalerSpec.behavior:type_name -> skiff.v1.AutoscalerBehavior
+	83,  // 129: skiff.v1.MetricSpec.resource:type_name -> skiff.v1.ResourceMetricSource
+	84,  // 130: skiff.v1.ResourceMetricSource.target:type_name -> skiff.v1.MetricTarget
+	86,  // 131: skiff.v1.AutoscalerBehavior.scale_up:type_name -> skiff.v1.ScalingRules
+	86,  // 132: skiff.v1.AutoscalerBehavior.scale_down:type_name -> skiff.v1.ScalingRules
+	138, // 133: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
+	5,   // 134: skiff.v1.AutoscalerStatus.conditions:type_name -> skiff.v1.Condition
+	0,   // 135: skiff.v1.Event.metadata:type_name -> skiff.v1.ObjectMeta
+	89,  // 136: skiff.v1.Event.involved_object:type_name -> skiff.v1.ObjectReference
+	138, // 137: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	138, // 138: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	0,   // 139: skiff.v1.ConfigMap.metadata:type_name -> skiff.v1.ObjectMeta
+	134, // 140: skiff.v1.ConfigMap.data:type_name -> skiff.v1.ConfigMap.DataEntry
+	135, // 141: skiff.v1.ConfigMap.binary_data:type_name -> skiff.v1.ConfigMap.BinaryDataEntry
+	0,   // 142: skiff.v1.Secret.metadata:type_name -> skiff.v1.ObjectMeta
+	136, // 143: skiff.v1.Secret.data:type_name -> skiff.v1.Secret.DataEntry
+	137, // 144: skiff.v1.Secret.string_data:type_name -> skiff.v1.Secret.StringDataEntry
+	93,  // 145: skiff.v1.EnvVarSource.config_map_key_ref:type_name -> skiff.v1.KeySelector
+	93,  // 146: skiff.v1.EnvVarSource.secret_key_ref:type_name -> skiff.v1.KeySelector
+	48,  // 147: skiff.v1.EnvVarSource.field_ref:type_name -> skiff.v1.ObjectFieldSelector
+	49,  // 148: skiff.v1.EnvVarSource.resource_field_ref:type_name -> skiff.v1.ResourceFieldSelector
+	95,  // 149: skiff.v1.EnvFromSource.config_map_ref:type_name -> skiff.v1.ObjectRef
+	95,  // 150: skiff.v1.EnvFromSource.secret_ref:type_name -> skiff.v1.ObjectRef
+	96,  // 151: skiff.v1.ConfigMapVolumeSource.items:type_name -> skiff.v1.KeyToPath
+	96,  // 152: skiff.v1.SecretVolumeSource.items:type_name -> skiff.v1.KeyToPath
+	100, // 153: skiff.v1.ProjectedVolumeSource.sources:type_name -> skiff.v1.VolumeProjection
+	101, // 154: skiff.v1.VolumeProjection.config_map:type_name -> skiff.v1.ConfigMapProjection
+	102, // 155: skiff.v1.VolumeProjection.secret:type_name -> skiff.v1.SecretProjection
+	47,  // 156: skiff.v1.VolumeProjection.downward_api:type_name -> skiff.v1.DownwardAPIProjection
+	96,  // 157: skiff.v1.ConfigMapProjection.items:type_name -> skiff.v1.KeyToPath
+	96,  // 158: skiff.v1.SecretProjection.items:type_name -> skiff.v1.KeyToPath
+	0,   // 159: skiff.v1.Deployment.metadata:type_name -> skiff.v1.ObjectMeta
+	104, // 160: skiff.v1.Deployment.spec:type_name -> skiff.v1.DeploymentSpec
+	107, // 161: skiff.v1.Deployment.status:type_name -> skiff.v1.DeploymentStatus
+	3,   // 162: skiff.v1.DeploymentSpec.selector:type_name -> skiff.v1.LabelSelector
+	78,  // 163: skiff.v1.DeploymentSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	105, // 164: skiff.v1.DeploymentSpec.strategy:type_name -> skiff.v1.DeploymentStrategy
+	106, // 165: skiff.v1.DeploymentStrategy.rolling_update:type_name -> skiff.v1.RollingUpdateDeployment
+	5,   // 166: skiff.v1.DeploymentStatus.conditions:type_name -> skiff.v1.Condition
+	0,   // 167: skiff.v1.Endpoints.metadata:type_name -> skiff.v1.ObjectMeta
+	109, // 168: skiff.v1.Endpoints.slices:type_name -> skiff.v1.EndpointSlice
+	110, // 169: skiff.v1.EndpointSlice.endpoints:type_name -> skiff.v1.ServiceEndpoint
+	112, // 170: skiff.v1.EndpointSlice.ports:type_name -> skiff.v1.EndpointPort
+	111, // 171: skiff.v1.ServiceEndpoint.conditions:type_name -> skiff.v1.EndpointConditions
+	89,  // 172: skiff.v1.ServiceEndpoint.target_ref:type_name -> skiff.v1.ObjectReference
+	0,   // 173: skiff.v1.Job.metadata:type_name -> skiff.v1.ObjectMeta
+	114, // 174: skiff.v1.Job.spec:type_name -> skiff.v1.JobSpec
+	118, // 175: skiff.v1.Job.status:type_name -> skiff.v1.JobStatus
+	115, // 176: skiff.v1.JobSpec.pod_failure_policy:type_name -> skiff.v1.PodFailurePolicy
+	3,   // 177: skiff.v1.JobSpec.selector:type_name -> skiff.v1.LabelSelector
+	78,  // 178: skiff.v1.JobSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	116, // 179: skiff.v1.PodFailurePolicy.rules:type_name -> skiff.v1.PodFailurePolicyRule
+	117, // 180: skiff.v1.PodFailurePolicyRule.on_exit_codes:type_name -> skiff.v1.PodFailurePolicyOnExitCodesRequirement
+	5,   // 181: skiff.v1.JobStatus.conditions:type_name -> skiff.v1.Condition
+	138, // 182: skiff.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
+	138, // 183: skiff.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
+	119, // 184: skiff.v1.JobStatus.uncounted_terminated_pods:type_name -> skiff.v1.UncountedTerminatedPods
+	0,   // 185: skiff.v1.CronJob.metadata:type_name -> skiff.v1.ObjectMeta
+	121, // 186: skiff.v1.CronJob.spec:type_name -> skiff.v1.CronJobSpec
+	123, // 187: skiff.v1.CronJob.status:type_name -> skiff.v1.CronJobStatus
+	122, // 188: skiff.v1.CronJobSpec.job_template:type_name -> skiff.v1.JobTemplateSpec
+	0,   // 189: skiff.v1.JobTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
+	114, // 190: skiff.v1.JobTemplateSpec.spec:type_name -> skiff.v1.JobSpec
+	89,  // 191: skiff.v1.CronJobStatus.active:type_name -> skiff.v1.ObjectReference
+	138, // 192: skiff.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
+	138, // 193: skiff.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
+	194, // [194:194] is the sub-list for method output_type
+	194, // [194:194] is the sub-list for method input_type
+	194, // [194:194] is the sub-list for extension type_name
+	194, // [194:194] is the sub-list for extension extendee
+	0,   // [0:194] is the sub-list for field type_name
 }
 
 func init() { file_skiff_v1_objects_proto_init() }
@@ -9491,42 +9642,42 @@ func file_skiff_v1_objects_proto_init() {
 	if File_skiff_v1_objects_proto != nil {
 		return
 	}
-	file_skiff_v1_objects_proto_msgTypes[15].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[17].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[24].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[34].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[35].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[40].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[43].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[44].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[51].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[61].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[65].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[75].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[79].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[82].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[19].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[26].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[36].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[37].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[42].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[45].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[46].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[53].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[63].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[67].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[77].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[81].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[84].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[85].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[88].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[89].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[86].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[87].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[90].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[91].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[93].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[94].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[95].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[96].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[97].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[98].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[99].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[100].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[101].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[102].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[112].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[119].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[104].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[114].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[121].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_skiff_v1_objects_proto_rawDesc), len(file_skiff_v1_objects_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   136,
+			NumMessages:   138,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
