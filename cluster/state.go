@@ -151,7 +151,12 @@ func ValidateNodeName(name string) error {
 	if !validNodeName.MatchString(name) {
 		return fmt.Errorf("node name %q: use 1 to 15 lower-case letters, digits and dashes, starting and ending with a letter or digit", name)
 	}
-	if name == "lab" || name == "host" {
+	// The node's port on the lab bridge is a link in the lab namespace,
+	// named as the node: it cannot take the name of a link already there
+	// (the bridge lab0, loopback, the host's port) nor of the lab
+	// namespace.
+	switch name {
+	case "lab", "host", "lab0", "lo":
 		return fmt.Errorf("node name %q: taken by the cluster's lab network", name)
 	}
 	return nil

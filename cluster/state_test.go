@@ -44,7 +44,7 @@ func TestValidateNodeName(t *testing.T) {
 			t.Errorf("%q: %v", ok, err)
 		}
 	}
-	for _, bad := range []string{"", "Node", "-a", "a-", "abcdefghijklmnop", "a_b", "lab", "host", "a/b"} {
+	for _, bad := range []string{"", "Node", "-a", "a-", "abcdefghijklmnop", "a_b", "lab", "host", "lab0", "lo", "a/b"} {
 		err := ValidateNodeName(bad)
 		if err == nil || !strings.Contains(err.Error(), "node name") {
 			t.Errorf("%q accepted or unclear: %v", bad, err)
