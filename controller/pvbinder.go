@@ -335,8 +335,23 @@ func (b *volumeBinder) reclaim(ctx context.Context, pv *skiffv1.PersistentVolume
 	ref := pv.GetSpec().GetClaimRef()
 	switch pv.GetSpec().GetPersistentVolumeReclaimPolicy() {
 	case skiffv1.ReclaimDelete:
-		_, _, err := b.c.PersistentVolumes().Delete(ctx, "", name, client.DeleteOptions{})
-		if err != nil && !client.IsNotFound(err) {
+		// pv comes from the cache, which may be behind: a volume of this
+		// name made again since, or this one given to another claim, must
+		// not go. Decide on what is stored and delete exactly that.
+		cur, err := b.c.PersistentVolumes().Get(ctx, "", name)
+		if client.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if cur.GetMetadata().GetUid() != pv.GetMetadata().GetUid() || cur.GetSpec().GetClaimRef().GetUid() != ref.GetUid() ||
+			cur.GetSpec().GetPersistentVolumeReclaimPolicy() != skiffv1.ReclaimDelete {
+			// Its update event brings it back to the binder.
+			return nil
+		}
+		opts := client.DeleteOptions{UID: cur.GetMetadata().GetUid(), ResourceVersion: cur.GetMetadata().GetResourceVersion()}
+		if _, _, err := b.c.PersistentVolumes().Delete(ctx, "", name, opts); err != nil && !client.IsNotFound(err) {
 			return fmt.Errorf("delete PersistentVolume %s: %w", name, err)
 		}
 		b.log.Info("deleted PersistentVolume whose claim is gone", "pv", name, "claim", ref.GetNamespace()+"/"+ref.GetName())
