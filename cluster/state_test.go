@@ -74,3 +74,27 @@ func TestAddRemoveNodeRefusals(t *testing.T) {
 		t.Errorf("remove-node in a missing cluster: %v", err)
 	}
 }
+
+// Namespace names join cluster and node with a dash: cluster a's node
+// b-lab would be cluster a-b's lab namespace, and its removal would unpin
+// it. add-node refuses such a name.
+func TestAddMemberRefusesAnotherClustersNamespace(t *testing.T) {
+	roots := Roots{State: t.TempDir(), Run: t.TempDir()}
+	for _, s := range []Spec{{Name: "a", Nodes: 2, Subnet: 1}, {Name: "a-b", Nodes: 2, Subnet: 2}} {
+		if err := (layout{Roots: roots, spec: s}).save(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := load(roots, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"b-lab", "b-node-2"} {
+		if _, err := l.addMember(bad); err == nil || !strings.Contains(err.Error(), `cluster "a-b"`) {
+			t.Errorf("add %s to cluster a: %v", bad, err)
+		}
+	}
+	if _, err := l.addMember("b-node-3"); err != nil {
+		t.Errorf("b-node-3 names no namespace of a-b: %v", err)
+	}
+}
