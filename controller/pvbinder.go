@@ -302,6 +302,12 @@ func (b *volumeBinder) syncVolume(ctx context.Context, name string) error {
 			}
 			return nil
 		}
+		if ref.GetUid() == "" {
+			// Reserved by name by an admin for a claim bound elsewhere
+			// for now: kept, as Kubernetes keeps a pre-bound volume (a
+			// claim deleted and made again takes it).
+			return b.setVolumePhase(ctx, pv, skiffv1.VolumeAvailable, "")
+		}
 		// The claim went to another volume: this reservation is void.
 		return b.release(ctx, pv, fmt.Sprintf("claim %s/%s is bound to %s", ref.GetNamespace(), ref.GetName(), claim.GetSpec().GetVolumeName()))
 	}
