@@ -356,7 +356,7 @@ func (b *volumeBinder) reclaim(ctx context.Context, pv *skiffv1.PersistentVolume
 			// Its update event brings it back to the binder.
 			return nil
 		}
-		opts := client.DeleteOptions{UID: cur.GetMetadata().GetUid(), ResourceVersion: cur.GetMetadata().GetResourceVersion()}
+		opts := client.DeleteOptions{UID: cur.GetMetadata().GetUid()}
 		if _, _, err := b.c.PersistentVolumes().Delete(ctx, "", name, opts); err != nil && !client.IsNotFound(err) {
 			return fmt.Errorf("delete PersistentVolume %s: %w", name, err)
 		}
