@@ -91,6 +91,9 @@ func (l *layout) addMember(node string) (Member, error) {
 		}
 		used[m.Host] = true
 	}
+	if other, ok := l.netnsTakenElsewhere(node); ok {
+		return Member{}, fmt.Errorf("node name %q: its network namespace %s is cluster %q's; choose another name", node, l.netnsName(node), other)
+	}
 	m := Member{Name: node}
 	for h := 2; h <= maxHost; h++ {
 		if !used[h] {

@@ -102,6 +102,30 @@ func (l layout) utsFile(node string) string { return filepath.Join(l.runDir(), "
 func (l layout) netnsName(node string) string { return "skiff-" + l.spec.Name + "-" + node }
 func (l layout) netnsPath(node string) string { return filepath.Join(netnsDir, l.netnsName(node)) }
 
+// netnsTakenElsewhere reports the other cluster, if any, one of whose
+// namespaces has the name node's would have: "skiff-CLUSTER-NODE" does not
+// tell cluster a's node b-lab from cluster a-b's lab, and sharing (then
+// unpinning) another cluster's namespace breaks that cluster.
+func (l layout) netnsTakenElsewhere(node string) (string, bool) {
+	want := l.netnsName(node)
+	ents, _ := os.ReadDir(l.State)
+	for _, e := range ents {
+		if e.Name() == l.spec.Name {
+			continue
+		}
+		o, err := load(l.Roots, e.Name())
+		if err != nil {
+			continue
+		}
+		for _, n := range append(o.nodes(), "lab") {
+			if o.netnsName(n) == want {
+				return o.spec.Name, true
+			}
+		}
+	}
+	return "", false
+}
+
 // nodeName of the i-th node, counting from 1.
 func nodeName(i int) string { return "node-" + strconv.Itoa(i) }
 
@@ -151,7 +175,12 @@ func ValidateNodeName(name string) error {
 	if !validNodeName.MatchString(name) {
 		return fmt.Errorf("node name %q: use 1 to 15 lower-case letters, digits and dashes, starting and ending with a letter or digit", name)
 	}
-	if name == "lab" || name == "host" {
+	// The node's port on the lab bridge is a link in the lab namespace,
+	// named as the node: it cannot take the name of a link already there
+	// (the bridge lab0, loopback, the host's port) nor of the lab
+	// namespace.
+	switch name {
+	case "lab", "host", "lab0", "lo":
 		return fmt.Errorf("node name %q: taken by the cluster's lab network", name)
 	}
 	return nil

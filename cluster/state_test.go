@@ -44,7 +44,7 @@ func TestValidateNodeName(t *testing.T) {
 			t.Errorf("%q: %v", ok, err)
 		}
 	}
-	for _, bad := range []string{"", "Node", "-a", "a-", "abcdefghijklmnop", "a_b", "lab", "host", "a/b"} {
+	for _, bad := range []string{"", "Node", "-a", "a-", "abcdefghijklmnop", "a_b", "lab", "host", "lab0", "lo", "a/b"} {
 		err := ValidateNodeName(bad)
 		if err == nil || !strings.Contains(err.Error(), "node name") {
 			t.Errorf("%q accepted or unclear: %v", bad, err)
@@ -72,5 +72,29 @@ func TestAddRemoveNodeRefusals(t *testing.T) {
 	}
 	if err := RemoveNode(t.Context(), "nope", "node-2", o); err == nil || !strings.Contains(err.Error(), "no such cluster") {
 		t.Errorf("remove-node in a missing cluster: %v", err)
+	}
+}
+
+// Namespace names join cluster and node with a dash: cluster a's node
+// b-lab would be cluster a-b's lab namespace, and its removal would unpin
+// it. add-node refuses such a name.
+func TestAddMemberRefusesAnotherClustersNamespace(t *testing.T) {
+	roots := Roots{State: t.TempDir(), Run: t.TempDir()}
+	for _, s := range []Spec{{Name: "a", Nodes: 2, Subnet: 1}, {Name: "a-b", Nodes: 2, Subnet: 2}} {
+		if err := (layout{Roots: roots, spec: s}).save(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := load(roots, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"b-lab", "b-node-2"} {
+		if _, err := l.addMember(bad); err == nil || !strings.Contains(err.Error(), `cluster "a-b"`) {
+			t.Errorf("add %s to cluster a: %v", bad, err)
+		}
+	}
+	if _, err := l.addMember("b-node-3"); err != nil {
+		t.Errorf("b-node-3 names no namespace of a-b: %v", err)
 	}
 }

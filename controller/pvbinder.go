@@ -302,6 +302,12 @@ func (b *volumeBinder) syncVolume(ctx context.Context, name string) error {
 			}
 			return nil
 		}
+		if ref.GetUid() == "" {
+			// Reserved by name by an admin for a claim bound elsewhere
+			// for now: kept, as Kubernetes keeps a pre-bound volume (a
+			// claim deleted and made again takes it).
+			return b.setVolumePhase(ctx, pv, skiffv1.VolumeAvailable, "")
+		}
 		// The claim went to another volume: this reservation is void.
 		return b.release(ctx, pv, fmt.Sprintf("claim %s/%s is bound to %s", ref.GetNamespace(), ref.GetName(), claim.GetSpec().GetVolumeName()))
 	}
@@ -335,8 +341,23 @@ func (b *volumeBinder) reclaim(ctx context.Context, pv *skiffv1.PersistentVolume
 	ref := pv.GetSpec().GetClaimRef()
 	switch pv.GetSpec().GetPersistentVolumeReclaimPolicy() {
 	case skiffv1.ReclaimDelete:
-		_, _, err := b.c.PersistentVolumes().Delete(ctx, "", name, client.DeleteOptions{})
-		if err != nil && !client.IsNotFound(err) {
+		// pv comes from the cache, which may be behind: a volume of this
+		// name made again since, or this one given to another claim, must
+		// not go. Decide on what is stored and delete exactly that.
+		cur, err := b.c.PersistentVolumes().Get(ctx, "", name)
+		if client.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if cur.GetMetadata().GetUid() != pv.GetMetadata().GetUid() || cur.GetSpec().GetClaimRef().GetUid() != ref.GetUid() ||
+			cur.GetSpec().GetPersistentVolumeReclaimPolicy() != skiffv1.ReclaimDelete {
+			// Its update event brings it back to the binder.
+			return nil
+		}
+		opts := client.DeleteOptions{UID: cur.GetMetadata().GetUid()}
+		if _, _, err := b.c.PersistentVolumes().Delete(ctx, "", name, opts); err != nil && !client.IsNotFound(err) {
 			return fmt.Errorf("delete PersistentVolume %s: %w", name, err)
 		}
 		b.log.Info("deleted PersistentVolume whose claim is gone", "pv", name, "claim", ref.GetNamespace()+"/"+ref.GetName())

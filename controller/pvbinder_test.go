@@ -211,3 +211,55 @@ func TestPersistentVolumeValidation(t *testing.T) {
 		t.Errorf("changing the source: %v", err)
 	}
 }
+
+// A PersistentVolume an admin reserves by name (claimRef without a uid)
+// for a claim that is, for now, bound elsewhere keeps its reservation, as
+// Kubernetes keeps a pre-bound volume: deleting the claim and making it
+// again is how it moves to that volume.
+func TestPreBoundVolumeKeptWhileItsClaimIsBoundElsewhere(t *testing.T) {
+	srv := apitest.Start(t)
+	startManager(t, srv)
+	ctx := ctxT(t)
+	c := srv.Client
+	if _, err := c.PersistentVolumes().Create(ctx, hostPathPV("old", "manual", "1Gi", "")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Volumes().Create(ctx, classClaim("db", "manual", "1Gi")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "db bound to old", func() (bool, error) {
+		v, err := c.Volumes().Get(ctx, "default", "db")
+		return v.GetSpec().GetVolumeName() == "old" && v.GetStatus().GetPhase() == skiffv1.VolumeBound, err
+	})
+	reserved := hostPathPV("reserved", "manual", "1Gi", "")
+	reserved.Spec.ClaimRef = &skiffv1.ObjectReference{Namespace: "default", Name: "db"}
+	if _, err := c.PersistentVolumes().Create(ctx, reserved); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "reserved Available", func() (bool, error) {
+		p, err := c.PersistentVolumes().Get(ctx, "", "reserved")
+		return p.GetStatus().GetPhase() == skiffv1.VolumeAvailable, err
+	})
+	if p, err := c.PersistentVolumes().Get(ctx, "", "reserved"); err != nil || p.GetSpec().GetClaimRef().GetName() != "db" {
+		t.Fatalf("the admin's reservation for default/db was dropped: %v, %v", p.GetSpec().GetClaimRef(), err)
+	}
+	if _, _, err := c.Volumes().Delete(ctx, "default", "db", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "db gone", func() (bool, error) {
+		_, err := c.Volumes().Get(ctx, "default", "db")
+		return client.IsNotFound(err), nil
+	})
+	again, err := c.Volumes().Create(ctx, classClaim("db", "manual", "1Gi"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the new db bound to reserved", func() (bool, error) {
+		v, err := c.Volumes().Get(ctx, "default", "db")
+		if err != nil {
+			return false, err
+		}
+		p, err := c.PersistentVolumes().Get(ctx, "", "reserved")
+		return v.GetSpec().GetVolumeName() == "reserved" && p.GetSpec().GetClaimRef().GetUid() == again.GetMetadata().GetUid(), err
+	})
+}
