@@ -65,11 +65,7 @@ func Delete(ctx context.Context, name string, o Options) error {
 func (l layout) deletePods(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	opts, err := client.OptionsFor(l.ConfigFile())
-	if err != nil {
-		return err
-	}
-	c, err := client.New(l.Server(), opts)
+	c, err := l.dial()
 	if err != nil {
 		return err
 	}

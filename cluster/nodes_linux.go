@@ -192,11 +192,7 @@ func RemoveNode(ctx context.Context, name, node string, o Options) error {
 func (l layout) deleteNode(ctx context.Context, node string) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	opts, err := client.OptionsFor(l.ConfigFile())
-	if err != nil {
-		return err
-	}
-	c, err := client.New(l.Server(), opts)
+	c, err := l.dial()
 	if err != nil {
 		return err
 	}

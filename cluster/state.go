@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 
+	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/defaults"
 	"github.com/skiff-sh/skiff/ports"
 )
@@ -190,6 +191,16 @@ func (l layout) hostVeth() string { return fmt.Sprintf("skiff-lab%d", l.spec.Sub
 
 // Server is the API address the host's command line uses.
 func (l layout) Server() string { return hostPortInt(l.nodeAddr(1), ports.API) }
+
+// dial connects to the cluster's server as its admin, with the config
+// that create wrote.
+func (l layout) dial() (*client.Client, error) {
+	opts, err := client.OptionsFor(l.ConfigFile())
+	if err != nil {
+		return nil, err
+	}
+	return client.New(l.Server(), opts)
+}
 
 func hostPortInt(host string, port int) string { return host + ":" + strconv.Itoa(port) }
 
