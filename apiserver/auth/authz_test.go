@@ -86,7 +86,7 @@ func TestAuthorize(t *testing.T) {
 		// Nodes read what they need.
 		{"node lists its pods", n1, list, &skiffv1.ListRequest{Kind: podKind, FieldSelector: "status.phase=Running,spec.nodeName==n1"}, codes.OK, ""},
 		{"node lists all pods", n1, list, &skiffv1.ListRequest{Kind: podKind}, codes.PermissionDenied,
-			"node:n1 may not list pods: a node reads only its own pods (list and watch them with the field selector spec.nodeName=<node>), the volumes, ConfigMaps and Secrets they use (one by one), nodes, and services and endpoints (for its proxy)"},
+			"node:n1 may not list pods: a node reads only its own pods (list and watch them with the field selector spec.nodeName=<node>), the volumes, ConfigMaps and Secrets they use (one by one), nodes, its own Lease, and services and endpoints (for its proxy)"},
 		{"node lists n2's pods", n1, list, &skiffv1.ListRequest{Kind: podKind, FieldSelector: "spec.nodeName=n2"}, codes.PermissionDenied, ""},
 		{"node gets its pod", n1, get, &skiffv1.GetRequest{Kind: podKind, Namespace: "default", Name: "mine"}, codes.OK, ""},
 		{"node gets n2's pod", n1, get, &skiffv1.GetRequest{Kind: podKind, Namespace: "default", Name: "web"}, codes.PermissionDenied,
@@ -95,7 +95,7 @@ func TestAuthorize(t *testing.T) {
 		{"node gets a volume", n1, get, &skiffv1.GetRequest{Kind: skiffv1.Kind_KIND_VOLUME, Namespace: "default", Name: "v"}, codes.OK, ""},
 		{"node lists nodes", n1, list, &skiffv1.ListRequest{Kind: nodeKind}, codes.OK, ""},
 		{"node lists replicasets", n1, list, &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_REPLICA_SET, Namespace: "default"}, codes.PermissionDenied,
-			"node:n1 may not list replicasets/default: a node reads only its own pods (list and watch them with the field selector spec.nodeName=<node>), the volumes, ConfigMaps and Secrets they use (one by one), nodes, and services and endpoints (for its proxy)"},
+			"node:n1 may not list replicasets/default: a node reads only its own pods (list and watch them with the field selector spec.nodeName=<node>), the volumes, ConfigMaps and Secrets they use (one by one), nodes, its own Lease, and services and endpoints (for its proxy)"},
 
 		// Nodes write their own Node only.
 		{"node registers itself", n1, create, &skiffv1.CreateRequest{Object: obj(node("n1"))}, codes.OK, ""},
