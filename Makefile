@@ -13,7 +13,7 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.0
 APT_PACKAGES := protobuf-compiler busybox-static iproute2 bind9-dnsutils runc crun conmon nftables openssl chromium
 APT_PACKAGES_NO_RECOMMENDS := qemu-system-x86
 
-.PHONY: help build run test test-go test-hermetic fuzz vm-kernel lint proto proto-check deps tools promtool bench clean
+.PHONY: help build run test test-go test-race test-plain FORCE test-hermetic fuzz vm-kernel lint proto proto-check deps tools promtool bench clean
 
 help:
 	@echo "make run    build and start a single-node cluster (needs root)"
@@ -89,14 +89,16 @@ lint:
 	$(GO) vet ./...
 
 # Each step of `make test` is a target of its own; add a step to this list.
-# The fuzz targets run for a fixed wall time, so they share it with the
-# hermetic run instead of adding to it; their output follows the
-# hermetic run's.
-test: deps promtool vm-kernel proto-check lint test-go
-	@mkdir -p .cache; $(MAKE) --no-print-directory fuzz >.cache/fuzz.log 2>&1 & fuzz=$$!; \
-	$(MAKE) --no-print-directory test-hermetic; hermetic=$$?; \
+# The fuzz targets run for a fixed wall time on one core each, beside the
+# plain tests (mostly e2e clusters waiting on themselves) instead of after
+# them; their output follows the plain run's.
+test: deps promtool vm-kernel proto-check lint test-race
+	@mkdir -p .cache; $(MAKE) --no-print-directory fuzz FUZZPARALLEL=1 >.cache/fuzz.log 2>&1 & fuzz=$$!; \
+	$(MAKE) --no-print-directory test-plain; plain=$$?; \
 	wait $$fuzz; fuzzed=$$?; cat .cache/fuzz.log; \
-	if [ $$fuzzed != 0 ]; then echo "make fuzz failed"; fi; exit $$((hermetic | fuzzed))
+	if [ $$fuzzed != 0 ]; then echo "make fuzz failed"; fi; \
+	if [ $$((plain | fuzzed)) != 0 ]; then exit 1; fi
+	@$(MAKE) --no-print-directory test-hermetic
 
 # The daemons' packages run under the race detector (instead of a plain run:
 # -race finds the same failures and more); the rest run plain. Both streams
@@ -106,14 +108,19 @@ test: deps promtool vm-kernel proto-check lint test-go
 # time waiting on its own cluster.
 RACE_PKGS := ./apiserver/... ./client/... ./controlplane/... ./scheduler/... ./controller/... ./dnsserver/... ./nodeagent/... ./dashboard/...
 SKIP_ALLOW := internal/skipcheck/allowed.txt
-test-go:
-	@$(GO) build -o .cache/skipcheck ./internal/skipcheck
+test-go: test-race test-plain
+
+test-race: .cache/skipcheck
+	@set -o pipefail; SKIFF_PROMTOOL=$(PROMTOOL) $(GO) test -json -count=1 -timeout 25m -race $(RACE_PKGS) 2>&1 | \
+		.cache/skipcheck -allow $(SKIP_ALLOW)
+
+test-plain: .cache/skipcheck
 	@plain=$$($(GO) list ./... | grep -v -x -F "$$($(GO) list $(RACE_PKGS))"); \
-	set -o pipefail; { \
-		SKIFF_PROMTOOL=$(PROMTOOL) $(GO) test -json -count=1 -timeout 25m -race $(RACE_PKGS); race=$$?; \
-		SKIFF_PROMTOOL=$(PROMTOOL) $(GO) test -json -count=1 -timeout 25m -parallel 3 $$plain; rest=$$?; \
-		exit $$((race | rest)); \
-	} 2>&1 | .cache/skipcheck -allow $(SKIP_ALLOW)
+	set -o pipefail; SKIFF_PROMTOOL=$(PROMTOOL) $(GO) test -json -count=1 -timeout 25m -parallel 3 $$plain 2>&1 | \
+		.cache/skipcheck -allow $(SKIP_ALLOW)
+
+.cache/skipcheck: FORCE
+	@$(GO) build -o .cache/skipcheck ./internal/skipcheck
 
 # The packages that touch config, ports and host networking, again under a
 # hostile machine: a ~/.skiff/config for a server nobody runs, junk SKIFF_*
@@ -136,7 +143,7 @@ fuzz:
 	echo "fuzzing $$(echo $$targets | wc -w) targets for $(FUZZTIME) each"; \
 	for t in $$targets; do \
 		echo "fuzz $${t%%:*} $${t##*:}"; \
-		$(GO) test -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $(FUZZTIME) $${t%%:*} || exit 1; \
+		$(GO) test -run '^$$' -fuzz "^$${t##*:}$$" -fuzztime $(FUZZTIME) $(if $(FUZZPARALLEL),-parallel $(FUZZPARALLEL)) $${t%%:*} || exit 1; \
 	done
 
 bench: build
