@@ -57,6 +57,7 @@ func (mg *Manager) Run(ctx context.Context) error {
 	}
 	g.Go(func() error { nl.monitor(ctx); return nil })
 	g.Go(func() error { as.resync(ctx); return nil })
+	g.Go(func() error { pvb.resync(ctx); return nil })
 	err := g.Wait()
 	mg.log.Info("controllers stopped")
 	return err

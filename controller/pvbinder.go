@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -81,10 +82,39 @@ func newVolumeBinder(cfg *Config, inf *informers, m *metrics, rec *recorder) *vo
 	return b
 }
 
+// binderResync is how often every PersistentVolume is synced again, as
+// Kubernetes' PersistentVolume controller does every 15 s: a missed or
+// failed event (a claim's deletion seen before its volume's cache caught
+// up) is made good within one period.
+const binderResync = 15 * time.Second
+
+// resync queues every PersistentVolume, and the claims still waiting,
+// each period.
+func (b *volumeBinder) resync(ctx context.Context) {
+	t := time.NewTicker(binderResync)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			for _, pv := range b.pvs.List() {
+				b.r.queue.Add(pvKeyPrefix + pv.GetMetadata().GetName())
+			}
+			b.queueWaitingClaims()
+		}
+	}
+}
+
 // pvChanged queues the volume, and the claims still waiting: the volume
 // may now fit one of them.
 func (b *volumeBinder) pvChanged(pv *skiffv1.PersistentVolume) {
 	b.r.queue.Add(pvKeyPrefix + pv.GetMetadata().GetName())
+	b.queueWaitingClaims()
+}
+
+// queueWaitingClaims queues every claim not bound yet.
+func (b *volumeBinder) queueWaitingClaims() {
 	for _, v := range b.claims.List() {
 		if isClaim(v) && v.GetStatus().GetPhase() != skiffv1.VolumeBound {
 			b.r.queue.Add(claimKeyPrefix + client.KeyOf(v))
