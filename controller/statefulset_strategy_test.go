@@ -23,28 +23,11 @@ func TestStatefulSetOnDelete(t *testing.T) {
 	startScheduler(t, c)
 	startManager(t, srv)
 	reapDeleting(t, c)
-	set, err := c.StatefulSets().Create(ctx, newSTS("web", 3, func(s *skiffv1.StatefulSetSpec) {
+	image := startWeb3(t, c, func(s *skiffv1.StatefulSetSpec) {
 		s.VolumeClaimTemplates = nil
 		s.PodManagementPolicy = "Parallel"
 		s.UpdateStrategy = &skiffv1.StatefulSetUpdateStrategy{Type: "OnDelete"}
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	uid := set.GetMetadata().GetUid()
-	readyAll(t, c, uid)
-	waitPods(t, c, uid, "web-0", "web-1", "web-2")
-	waitFor(t, "3 ready", func() (bool, error) {
-		got, err := c.StatefulSets().Get(ctx, "default", "web")
-		return got.GetStatus().GetReadyReplicas() == 3, err
 	})
-	image := func(name string) string {
-		p, err := c.Pods().Get(ctx, "default", name)
-		if err != nil || p.GetMetadata().GetDeletionTimestamp() != nil {
-			return ""
-		}
-		return p.GetSpec().GetContainers()[0].GetImage()
-	}
 	uids := map[string]string{}
 	for _, n := range []string{"web-0", "web-1", "web-2"} {
 		p, err := c.Pods().Get(ctx, "default", n)

@@ -209,28 +209,11 @@ func TestStatefulSetRollingUpdatePartition(t *testing.T) {
 	startScheduler(t, c)
 	startManager(t, srv)
 	reapDeleting(t, c)
-	set, err := c.StatefulSets().Create(ctx, newSTS("web", 3, func(s *skiffv1.StatefulSetSpec) {
+	image := startWeb3(t, c, func(s *skiffv1.StatefulSetSpec) {
 		s.VolumeClaimTemplates = nil
 		s.UpdateStrategy = &skiffv1.StatefulSetUpdateStrategy{Type: "RollingUpdate",
 			RollingUpdate: &skiffv1.RollingUpdateStatefulSetStrategy{Partition: proto.Int32(1)}}
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	uid := set.GetMetadata().GetUid()
-	readyAll(t, c, uid)
-	waitPods(t, c, uid, "web-0", "web-1", "web-2")
-	waitFor(t, "3 ready", func() (bool, error) {
-		got, err := c.StatefulSets().Get(ctx, "default", "web")
-		return got.GetStatus().GetReadyReplicas() == 3, err
 	})
-	image := func(name string) string {
-		p, err := c.Pods().Get(ctx, "default", name)
-		if err != nil || p.GetMetadata().GetDeletionTimestamp() != nil {
-			return ""
-		}
-		return p.GetSpec().GetContainers()[0].GetImage()
-	}
 	// Record the order pods are replaced in: highest ordinal first.
 	if _, err := c.StatefulSets().Modify(ctx, "default", "web", func(s *skiffv1.StatefulSet) error {
 		s.Spec.Template.Spec.Containers[0].Image = "busybox:1.37"
@@ -350,5 +333,31 @@ func TestStatefulSetClaimsWhenDeleted(t *testing.T) {
 	})
 	if _, err := c.Volumes().Get(ctx, "default", "data-kept-0"); err != nil {
 		t.Errorf("data-kept-0 (Retain) went with its set: %v", err)
+	}
+}
+
+// startWeb3 creates StatefulSet web of 3 (changed by mutate), has its pods
+// Ready and waits until its status counts them. The function it returns
+// reads a live pod's image ("" once it is gone or going).
+func startWeb3(t *testing.T, c *client.Client, mutate func(*skiffv1.StatefulSetSpec)) (image func(name string) string) {
+	t.Helper()
+	ctx := ctxT(t)
+	set, err := c.StatefulSets().Create(ctx, newSTS("web", 3, mutate))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid := set.GetMetadata().GetUid()
+	readyAll(t, c, uid)
+	waitPods(t, c, uid, "web-0", "web-1", "web-2")
+	waitFor(t, "3 ready", func() (bool, error) {
+		got, err := c.StatefulSets().Get(ctx, "default", "web")
+		return got.GetStatus().GetReadyReplicas() == 3, err
+	})
+	return func(name string) string {
+		p, err := c.Pods().Get(ctx, "default", name)
+		if err != nil || p.GetMetadata().GetDeletionTimestamp() != nil {
+			return ""
+		}
+		return p.GetSpec().GetContainers()[0].GetImage()
 	}
 }
