@@ -58,7 +58,15 @@ func (cp *ControlPlane) runElected(ctx context.Context, g *errgroup.Group, name,
 		c.Close()
 		return err
 	}
+	cp.electedMu.Lock()
+	defer cp.electedMu.Unlock()
+	if cp.stopping {
+		c.Close()
+		return nil
+	}
+	cp.elected.Add(1)
 	g.Go(func() error {
+		defer cp.elected.Done()
 		defer c.Close()
 		return leader.Run(ctx, leader.Config{
 			Endpoints: cp.etcdEndpoints, TLS: cp.etcdTLS, Name: name, Identity: leader.HostIdentity(),

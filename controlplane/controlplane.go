@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -86,6 +87,27 @@ type ControlPlane struct {
 	dashboard     *dashboard.Server // nil when off
 	// etcd is the server's own client of it (server list, joins).
 	etcd *clientv3.Client
+	// elected counts the leader-elected components still running; none
+	// starts once stopping is set.
+	electedMu sync.Mutex
+	stopping  bool
+	elected   sync.WaitGroup
+}
+
+// electedStopWait bounds how long a stopping server waits for its
+// elected components to resign before it stops etcd anyway.
+const electedStopWait = 10 * time.Second
+
+// waitTimeout waits for wg, or d.
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
 }
 
 // Start starts the API server (with the usage, join and token services,
@@ -149,7 +171,20 @@ func Start(ctx context.Context, g *errgroup.Group, cfg Config) (*ControlPlane, e
 	if err != nil {
 		return nil, err
 	}
-	g.Go(func() error { return srv.Run(ctx) })
+	// The API server and its etcd stop after the elected components: they
+	// resign their leases through etcd on the way out, so a standby takes
+	// over at once instead of after the lease's TTL.
+	srvCtx, stopSrv := context.WithCancel(context.WithoutCancel(ctx))
+	g.Go(func() error { return srv.Run(srvCtx) })
+	g.Go(func() error {
+		<-ctx.Done()
+		cp.electedMu.Lock()
+		cp.stopping = true
+		cp.electedMu.Unlock()
+		waitTimeout(&cp.elected, electedStopWait)
+		stopSrv()
+		return nil
+	})
 	if err := cp.startRegistry(ctx, g); err != nil {
 		return nil, err
 	}

@@ -171,3 +171,65 @@ func protocolNumber(p string) (uint8, bool) {
 	}
 	return 0, false
 }
+
+// StaleUDP is a UDP destination a service port no longer sends to an
+// endpoint. Conntrack keeps translating a UDP flow it has seen to the
+// endpoint it first chose for as long as packets keep coming (a resolver's
+// fixed source port does), even after the rule that chose it is gone, so
+// the proxy deletes the flows still going there, as kube-proxy does.
+type StaleUDP struct {
+	// Dst is the ClusterIP; unset for a node port (any address of the
+	// node).
+	Dst      netip.Addr
+	Port     uint16
+	Endpoint netip.Addr
+}
+
+// staleUDP lists the UDP destinations of old whose endpoints next no
+// longer reaches from them: an endpoint gone from a service port, or a
+// ClusterIP, port or node port gone with all its endpoints.
+func staleUDP(old, next []ServicePort) []StaleUDP {
+	type dst struct {
+		ip   netip.Addr
+		port uint16
+	}
+	kept := map[dst]map[netip.Addr]bool{}
+	keep := func(d dst, eps []Endpoint) {
+		if kept[d] == nil {
+			kept[d] = map[netip.Addr]bool{}
+		}
+		for _, e := range eps {
+			kept[d][e.IP] = true
+		}
+	}
+	for _, q := range next {
+		if q.Protocol != protoUDP {
+			continue
+		}
+		keep(dst{q.ClusterIP, q.Port}, q.Endpoints)
+		if q.NodePort != 0 {
+			keep(dst{port: q.NodePort}, slices.Concat(q.Endpoints, q.ExternalEndpoints))
+		}
+	}
+	var out []StaleUDP
+	seen := map[StaleUDP]bool{}
+	add := func(d dst, eps []Endpoint) {
+		for _, e := range eps {
+			s := StaleUDP{Dst: d.ip, Port: d.port, Endpoint: e.IP}
+			if !kept[d][e.IP] && !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
+	}
+	for _, p := range old {
+		if p.Protocol != protoUDP {
+			continue
+		}
+		add(dst{p.ClusterIP, p.Port}, p.Endpoints)
+		if p.NodePort != 0 {
+			add(dst{port: p.NodePort}, slices.Concat(p.Endpoints, p.ExternalEndpoints))
+		}
+	}
+	return out
+}

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
@@ -100,5 +101,40 @@ func TestDesiredPolicies(t *testing.T) {
 	}
 	if onC := Desired(svcs, func(string) (*skiffv1.Endpoints, bool) { return ep, true }, Node{Name: "c"}); len(onC[0].ExternalEndpoints) != 0 || len(onC[1].Endpoints) != 0 {
 		t.Fatalf("on node c (no endpoints): %+v", onC)
+	}
+}
+
+func TestStaleUDP(t *testing.T) {
+	a, b, c := netip.MustParseAddr("10.88.0.2"), netip.MustParseAddr("10.88.0.3"), netip.MustParseAddr("10.88.0.4")
+	ip := netip.MustParseAddr("10.96.0.10")
+	dns := ServicePort{Name: "kube-system/dns:dns", ClusterIP: ip, Protocol: protoUDP, Port: 53, Endpoints: []Endpoint{{a, 53}, {b, 53}}}
+	web := ServicePort{Name: "default/web:http", ClusterIP: netip.MustParseAddr("10.96.0.11"), Protocol: protoTCP, Port: 80, Endpoints: []Endpoint{{a, 80}}}
+	with := func(p ServicePort, nodePort uint16, eps ...netip.Addr) ServicePort {
+		p.NodePort, p.Endpoints = nodePort, nil
+		for _, e := range eps {
+			p.Endpoints = append(p.Endpoints, Endpoint{e, 53})
+		}
+		return p
+	}
+	var anyAddr netip.Addr
+	for _, tc := range []struct {
+		name      string
+		old, next []ServicePort
+		want      []StaleUDP
+	}{
+		{"unchanged", []ServicePort{dns, web}, []ServicePort{dns, web}, nil},
+		{"one endpoint replaced", []ServicePort{dns}, []ServicePort{with(dns, 0, a, c)}, []StaleUDP{{ip, 53, b}}},
+		{"service gone", []ServicePort{dns}, nil, []StaleUDP{{ip, 53, a}, {ip, 53, b}}},
+		{"TCP is left to itself", []ServicePort{web}, nil, nil},
+		{"a node port added clears nothing", []ServicePort{dns}, []ServicePort{with(dns, 30053, a, b)}, nil},
+		{"node port gone, ClusterIP kept", []ServicePort{with(dns, 30053, a)}, []ServicePort{with(dns, 0, a)}, []StaleUDP{{anyAddr, 30053, a}}},
+		{"endpoint gone from both", []ServicePort{with(dns, 30053, a, b)}, []ServicePort{with(dns, 30053, a)}, []StaleUDP{{ip, 53, b}, {anyAddr, 30053, b}}},
+		{"ClusterIP changed", []ServicePort{dns}, []ServicePort{{Name: dns.Name, ClusterIP: netip.MustParseAddr("10.96.0.12"), Protocol: protoUDP, Port: 53, Endpoints: dns.Endpoints}}, []StaleUDP{{ip, 53, a}, {ip, 53, b}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := staleUDP(tc.old, tc.next); !slices.Equal(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

@@ -94,6 +94,12 @@ func Run(ctx context.Context, cfg Config) error {
 			retry.Reset(time.Second)
 			continue
 		}
+		// After the rules: a flow cleared now is translated by the new ones.
+		if n, err := clearStaleUDP(cfg.HostNetNS, last, want); err != nil {
+			log.Warn("clearing UDP flows to gone endpoints", "err", err)
+		} else if n > 0 {
+			log.Debug("cleared UDP flows to gone endpoints", "entries", n)
+		}
 		if cfg.OnSync != nil {
 			cfg.OnSync(len(want), time.Since(start))
 		}
