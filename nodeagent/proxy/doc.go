@@ -28,6 +28,12 @@
 // translated them, whether the endpoint is another pod on the same bridge,
 // on another node, or the client pod itself (hairpin).
 //
+// Conntrack keeps a UDP flow translated to the endpoint it first went to
+// while its packets keep coming, even after that endpoint's rule is gone:
+// after each sync the proxy deletes the entries of UDP flows answered by
+// an endpoint that a ClusterIP or node port no longer has, as kube-proxy
+// does, so a resolver's next query goes to a live DNS pod.
+//
 // The node's own processes reach ClusterIPs through the output hook; the
 // network package routes their service traffic past the service CIDR's
 // blackhole route (see network.EnsureServiceRoute).
