@@ -70,8 +70,18 @@ func clusterCreateCommand(e *env, o *cluster.Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create",
 		Short: "Create and start a local cluster",
+		Long: `Create and start a local cluster. With one server (the default) the first
+node runs skiff server beside its agent. --servers 3 (or 5, 7) makes a
+control plane that survives losing a server: server-1 … server-3 are
+machines of their own (network namespaces with their own addresses) running
+only skiff server — server-1 with --cluster-init, the others joining it with
+its server token, each embedded etcd a member — and node-1 … node-N run the
+agents. Agents and the written config know every server's address and fail
+over between them; skiff server list shows the servers and the etcd leader.`,
 		Example: `  sudo skiff cluster create
-  sudo skiff cluster create --name dev --nodes 5`,
+  sudo skiff cluster create --name dev --nodes 5
+  sudo skiff cluster create --name ha --servers 3 --nodes 2
+  skiff --config ~/.skiff/clusters/ha/config server list`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			clusterDefaults(e, o, cmd)
@@ -84,12 +94,22 @@ func clusterCreateCommand(e *env, o *cluster.Options) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", cluster.DefaultName, "the cluster's name")
-	cmd.Flags().IntVar(&nodes, "nodes", 3, "how many nodes (the first also runs the server)")
+	cmd.Flags().IntVar(&nodes, "nodes", 3, "how many nodes run pods (with one server, the first also runs it)")
+	cmd.Flags().IntVar(&o.Servers, "servers", 1, "how many servers (1, 3, 5 or 7); more than one run on machines of their own")
 	cmd.Flags().StringArrayVar(&o.ServerFlags, "server-flag", nil, "extra flag for skiff server, as --name=value (repeatable), e.g. --server-flag=--node-grace-period=10s")
 	return cmd
 }
 
 func printClusterReady(cmd *cobra.Command, info cluster.Info) {
+	if info.Servers > 1 {
+		fmt.Fprintf(cmd.OutOrStdout(), "Cluster %q is ready: %d servers, %d nodes, API servers %s.\n", info.Name, info.Servers, info.Nodes, info.Server)
+		fmt.Fprintf(cmd.OutOrStdout(), `Use it with:
+  export SKIFF_CONFIG=%s
+  skiff server list
+Images: %s (the busybox demo image is %s)
+`, info.ConfigFile, info.Registry, info.Image)
+		return
+	}
 	fmt.Fprintf(cmd.OutOrStdout(), `Cluster %q is ready: %d nodes, API server %s.
 Use it with:
   export SKIFF_CONFIG=%s
@@ -175,8 +195,8 @@ deleted from the cluster (its pods go with it and their controllers make
 them again elsewhere where they can; its certificates are revoked), then
 its containers, mounts, namespaces and files are removed. Local volumes
 that lived on it are lost with it: a StatefulSet pod pinned to one stays
-Pending until its claim is deleted. The first node runs the server and
-cannot be removed.`,
+Pending until its claim is deleted. A machine running a server cannot be
+removed.`,
 		Example: `  sudo skiff cluster remove-node node-3
   sudo skiff cluster remove-node gpu-1 --name dev`,
 		Args: cobra.ExactArgs(1),
@@ -206,9 +226,9 @@ func clusterListCommand(e *env, o *cluster.Options) *cobra.Command {
 				return err
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 3, ' ', 0)
-			fmt.Fprintln(w, "NAME\tNODES\tSTATE\tSERVER\tCONFIG")
+			fmt.Fprintln(w, "NAME\tNODES\tSERVERS\tSTATE\tSERVER\tCONFIG")
 			for _, i := range infos {
-				fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\n", i.Name, i.Nodes, i.State, i.Server, i.ConfigFile)
+				fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\t%s\n", i.Name, i.Nodes, i.Servers, i.State, i.Server, i.ConfigFile)
 			}
 			return w.Flush()
 		},
