@@ -130,6 +130,9 @@ func RemoveNode(ctx context.Context, name, node string, o Options) error {
 	if !ok {
 		return fmt.Errorf("cluster %q has no node %q (its nodes: %v)", name, node, l.nodes())
 	}
+	if l.isServer(m) && l.several() {
+		return fmt.Errorf("%q runs one of the cluster's servers and cannot be removed (skiff cluster delete --name %s removes the whole cluster)", node, name)
+	}
 	if l.isServer(m) {
 		return fmt.Errorf("node %q runs the cluster's server and cannot be removed (skiff cluster delete --name %s removes the whole cluster)", node, name)
 	}
