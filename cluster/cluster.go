@@ -120,8 +120,10 @@ func Create(ctx context.Context, name string, n int, o Options) (Info, error) {
 	if n < 1 || n > 200 {
 		return Info{}, fmt.Errorf("--nodes %d: want 1 to 200", n)
 	}
-	if err := validateServers(max(1, o.Servers)); err != nil {
-		return Info{}, err
+	if o.Servers != 0 {
+		if err := validateServers(o.Servers); err != nil {
+			return Info{}, err
+		}
 	}
 	if os.Geteuid() != 0 {
 		return Info{}, errors.New("cluster: needs root (network namespaces, containers)")
