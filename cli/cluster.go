@@ -250,8 +250,10 @@ skiff-server.service and skiff-agent.service run with. Local clusters build
 their nodes' command lines with the same code, so a Vagrant or real machine
 runs the daemons exactly as the tested local clusters do.`,
 		Example: `  skiff cluster provision server --address 192.168.56.10 -o /etc/skiff/server.env
-  skiff cluster provision agent --server 192.168.56.10:6443 --address 192.168.56.11 \
-      --node-name agent-1 -o /etc/skiff/agent.env`,
+  skiff cluster provision agent --api-server 192.168.56.10:6443 --address 192.168.56.11 \
+      --node-name agent-1 -o /etc/skiff/agent.env
+  skiff cluster provision server --address 192.168.56.20 --server-name server2 \
+      --join-server https://192.168.56.10:6443 --server-token-file /etc/skiff/server-token`,
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: []string{"server", "agent"},
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -262,14 +264,22 @@ runs the daemons exactly as the tested local clusters do.`,
 					return fmt.Errorf("--address %q: want this machine's IP address", s.Address)
 				}
 				s.DNSUpstreams = upstreams
+				if (s.JoinServer == "") != (s.TokenFile == "") {
+					return fmt.Errorf("--join-server and --server-token-file go together (the first server's <data dir>/server-token)")
+				}
+				if s.ClusterInit && s.JoinServer != "" {
+					return fmt.Errorf("--cluster-init starts a cluster of servers and --join-server joins one: give one of them")
+				}
 				argv = cluster.ServerArgs(s)
 			case "agent":
 				if net.ParseIP(a.Address) == nil {
 					return fmt.Errorf("--address %q: want this machine's IP address", a.Address)
 				}
-				host, _, err := net.SplitHostPort(a.Server)
+				// Several servers, comma-separated: DNS and the registry
+				// default to the first's.
+				host, _, err := net.SplitHostPort(firstOf(client.SplitServers(a.Server)))
 				if err != nil {
-					return fmt.Errorf("--server %q: want HOST:PORT: %w", a.Server, err)
+					return fmt.Errorf("--api-server %q: want HOST:PORT[,HOST:PORT…]: %w", a.Server, err)
 				}
 				if a.NodeName == "" {
 					a.NodeName, _ = os.Hostname()
@@ -304,7 +314,11 @@ runs the daemons exactly as the tested local clusters do.`,
 	f.StringVar(&s.DataDir, "data-dir", "/var/lib/skiff", "data directory")
 	f.StringVar(&s.ClusterCIDR, "cluster-cidr", "", "pod addresses (default: the daemons' own)")
 	f.StringSliceVar(&upstreams, "dns-upstream", nil, "server: where cluster DNS forwards other names (default /etc/resolv.conf's)")
-	f.StringVar(&a.Server, "api-server", "", "agent: the API server, HOST:6443")
+	f.BoolVar(&s.ClusterInit, "cluster-init", false, "server: the first of several servers (skiff server --cluster-init)")
+	f.StringVar(&s.JoinServer, "join-server", "", "server: join the cluster of servers through this one, https://HOST:6443")
+	f.StringVar(&s.TokenFile, "server-token-file", "", "server: with --join-server, the first server's <data dir>/server-token")
+	f.StringVar(&s.ServerName, "server-name", "", "server: this server's name among several (default: the server picks one)")
+	f.StringVar(&a.Server, "api-server", "", "agent: the API server, HOST:6443, or several comma-separated")
 	f.StringVar(&a.NodeName, "node-name", "", "agent: this node's name (default: the host name)")
 	f.StringVar(&a.RunDir, "run-dir", "/run/skiff/agent", "agent: run directory")
 	f.StringVar(&a.ClusterDNS, "cluster-dns", "", "agent: pods' nameserver (default: the server's host)")
@@ -368,4 +382,11 @@ See deploy/prometheus/README.md.`,
 	cmd.Flags().IntVar(&agentPort, "agent-metrics-port", ports.AgentMetrics, "agents' metrics port")
 	cmd.Flags().StringVarP(&out, "output", "o", "-", "file to write (- for stdout)")
 	return cmd
+}
+
+func firstOf(list []string) string {
+	if len(list) == 0 {
+		return ""
+	}
+	return list[0]
 }
