@@ -25,7 +25,8 @@ func newClusterCommand(e *env) *cobra.Command {
 		Short: "Create, start, stop, list and delete local multi-node clusters (like kind)",
 		Long: `Run a multi-node skiff cluster on this Linux machine, the way kind does for
 Kubernetes. Each node is a network namespace with its own host name, data and
-run directories, running skiff agent; the first node also runs skiff server.
+run directories, running skiff agent; the first node also runs skiff server
+(with --servers 3 the servers are machines of their own, sharing etcd).
 Nodes sit on a lab bridge (172.31.N.0/24) inside a namespace with no route out
 of the machine; this host gets one address on that subnet to reach the server.
 
@@ -38,6 +39,7 @@ volumes and running containers. Needs root.`,
 		Example: `  sudo skiff cluster create --nodes 3
   export SKIFF_CONFIG=~/.skiff/clusters/skiff/config
   skiff get nodes -o wide
+  sudo skiff cluster create --name ha --servers 3 --nodes 2
   sudo skiff cluster add-node node-4
   sudo skiff cluster remove-node node-4
   sudo skiff cluster stop && sudo skiff cluster start
