@@ -145,6 +145,10 @@ func TestClusterOfThreeServers(t *testing.T) {
 
 	// Delete leaves nothing: processes, namespaces, the host's veth,
 	// mounts, files.
+	labLink := hostLabLink(t, addrs[0])
+	if !hasLink(t, labLink) {
+		t.Fatalf("%s is not in ip -o link: the check after delete would find nothing", labLink)
+	}
 	var pids []int
 	for _, node := range []string{"server-1", "server-2", "server-3", "node-1", "node-2"} {
 		for _, role := range []string{"server", "agent"} {
@@ -174,16 +178,10 @@ func TestClusterOfThreeServers(t *testing.T) {
 	} else if strings.Contains(string(out), "skiff-"+c.name+"-") {
 		t.Errorf("namespaces left after delete:\n%s", out)
 	}
-	if out, err := exec.Command("ip", "-o", "addr", "show").Output(); err != nil {
-		t.Errorf("ip addr: %v", err)
-	} else {
-		for _, a := range addrs {
-			host := strings.Split(a, ":")[0]
-			lab := host[:strings.LastIndex(host, ".")] + ".254/"
-			if strings.Contains(string(out), " "+lab) {
-				t.Errorf("the host keeps its lab address %s after delete:\n%s", lab, out)
-			}
-		}
+	// The host's veth into the lab, by its index: a cluster created since
+	// may reuse the subnet and the name.
+	if hasLink(t, labLink) {
+		t.Errorf("the host's veth into the lab (%s) is left after delete", labLink)
 	}
 	t.Logf("test wall time %.1fs", time.Since(began).Seconds())
 }
@@ -285,4 +283,34 @@ func serverList(t *testing.T, c *kindCluster, want int) []serverRow {
 		return nil
 	})
 	return rows
+}
+
+// hostLabLink is "INDEX: NAME" (as `ip -o link` begins its line) of the host's link that holds the lab
+// subnet's host address (.254) of the server at addr (HOST:PORT).
+func hostLabLink(t *testing.T, addr string) string {
+	t.Helper()
+	host := strings.Split(addr, ":")[0]
+	lab := host[:strings.LastIndex(host, ".")] + ".254/"
+	out, err := exec.Command("ip", "-o", "addr", "show").Output()
+	if err != nil {
+		t.Fatalf("ip addr: %v", err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 3 && f[2] == "inet" && strings.HasPrefix(f[3], lab) {
+			return f[0] + " " + f[1]
+		}
+	}
+	t.Fatalf("no host address %s* for the lab:\n%s", lab, out)
+	return ""
+}
+
+// hasLink reports whether `ip -o link` lists link ("INDEX: NAME").
+func hasLink(t *testing.T, link string) bool {
+	t.Helper()
+	out, err := exec.Command("ip", "-o", "link", "show").Output()
+	if err != nil {
+		t.Fatalf("ip link: %v", err)
+	}
+	o := "\n" + string(out)
+	return strings.Contains(o, "\n"+link+":") || strings.Contains(o, "\n"+link+"@")
 }
