@@ -25,7 +25,8 @@ func newClusterCommand(e *env) *cobra.Command {
 		Short: "Create, start, stop, list and delete local multi-node clusters (like kind)",
 		Long: `Run a multi-node skiff cluster on this Linux machine, the way kind does for
 Kubernetes. Each node is a network namespace with its own host name, data and
-run directories, running skiff agent; the first node also runs skiff server.
+run directories, running skiff agent; the first node also runs skiff server
+(with --servers 3 the servers are machines of their own, sharing etcd).
 Nodes sit on a lab bridge (172.31.N.0/24) inside a namespace with no route out
 of the machine; this host gets one address on that subnet to reach the server.
 
@@ -38,6 +39,7 @@ volumes and running containers. Needs root.`,
 		Example: `  sudo skiff cluster create --nodes 3
   export SKIFF_CONFIG=~/.skiff/clusters/skiff/config
   skiff get nodes -o wide
+  sudo skiff cluster create --name ha --servers 3 --nodes 2
   sudo skiff cluster add-node node-4
   sudo skiff cluster remove-node node-4
   sudo skiff cluster stop && sudo skiff cluster start
@@ -70,8 +72,18 @@ func clusterCreateCommand(e *env, o *cluster.Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create",
 		Short: "Create and start a local cluster",
+		Long: `Create and start a local cluster. With one server (the default) the first
+node runs skiff server beside its agent. --servers 3 (or 5, 7) makes a
+control plane that survives losing a server: server-1 … server-3 are
+machines of their own (network namespaces with their own addresses) running
+only skiff server — server-1 with --cluster-init, the others joining it with
+its server token, each embedded etcd a member — and node-1 … node-N run the
+agents. Agents and the written config know every server's address and fail
+over between them; skiff server list shows the servers and the etcd leader.`,
 		Example: `  sudo skiff cluster create
-  sudo skiff cluster create --name dev --nodes 5`,
+  sudo skiff cluster create --name dev --nodes 5
+  sudo skiff cluster create --name ha --servers 3 --nodes 2
+  skiff --config ~/.skiff/clusters/ha/config server list`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			clusterDefaults(e, o, cmd)
@@ -84,12 +96,22 @@ func clusterCreateCommand(e *env, o *cluster.Options) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", cluster.DefaultName, "the cluster's name")
-	cmd.Flags().IntVar(&nodes, "nodes", 3, "how many nodes (the first also runs the server)")
+	cmd.Flags().IntVar(&nodes, "nodes", 3, "how many nodes run pods (with one server, the first also runs it)")
+	cmd.Flags().IntVar(&o.Servers, "servers", 1, "how many servers (1, 3, 5 or 7); more than one run on machines of their own")
 	cmd.Flags().StringArrayVar(&o.ServerFlags, "server-flag", nil, "extra flag for skiff server, as --name=value (repeatable), e.g. --server-flag=--node-grace-period=10s")
 	return cmd
 }
 
 func printClusterReady(cmd *cobra.Command, info cluster.Info) {
+	if info.Servers > 1 {
+		fmt.Fprintf(cmd.OutOrStdout(), "Cluster %q is ready: %d servers, %d nodes, API servers %s.\n", info.Name, info.Servers, info.Nodes, info.Server)
+		fmt.Fprintf(cmd.OutOrStdout(), `Use it with:
+  export SKIFF_CONFIG=%s
+  skiff server list
+Images: %s (the busybox demo image is %s)
+`, info.ConfigFile, info.Registry, info.Image)
+		return
+	}
 	fmt.Fprintf(cmd.OutOrStdout(), `Cluster %q is ready: %d nodes, API server %s.
 Use it with:
   export SKIFF_CONFIG=%s
@@ -175,8 +197,8 @@ deleted from the cluster (its pods go with it and their controllers make
 them again elsewhere where they can; its certificates are revoked), then
 its containers, mounts, namespaces and files are removed. Local volumes
 that lived on it are lost with it: a StatefulSet pod pinned to one stays
-Pending until its claim is deleted. The first node runs the server and
-cannot be removed.`,
+Pending until its claim is deleted. A machine running a server cannot be
+removed.`,
 		Example: `  sudo skiff cluster remove-node node-3
   sudo skiff cluster remove-node gpu-1 --name dev`,
 		Args: cobra.ExactArgs(1),
@@ -206,9 +228,9 @@ func clusterListCommand(e *env, o *cluster.Options) *cobra.Command {
 				return err
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 3, ' ', 0)
-			fmt.Fprintln(w, "NAME\tNODES\tSTATE\tSERVER\tCONFIG")
+			fmt.Fprintln(w, "NAME\tNODES\tSERVERS\tSTATE\tSERVER\tCONFIG")
 			for _, i := range infos {
-				fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\n", i.Name, i.Nodes, i.State, i.Server, i.ConfigFile)
+				fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\t%s\n", i.Name, i.Nodes, i.Servers, i.State, i.Server, i.ConfigFile)
 			}
 			return w.Flush()
 		},
@@ -230,8 +252,10 @@ skiff-server.service and skiff-agent.service run with. Local clusters build
 their nodes' command lines with the same code, so a Vagrant or real machine
 runs the daemons exactly as the tested local clusters do.`,
 		Example: `  skiff cluster provision server --address 192.168.56.10 -o /etc/skiff/server.env
-  skiff cluster provision agent --server 192.168.56.10:6443 --address 192.168.56.11 \
-      --node-name agent-1 -o /etc/skiff/agent.env`,
+  skiff cluster provision agent --api-server 192.168.56.10:6443 --address 192.168.56.11 \
+      --node-name agent-1 -o /etc/skiff/agent.env
+  skiff cluster provision server --address 192.168.56.20 --server-name server2 \
+      --join-server https://192.168.56.10:6443 --server-token-file /etc/skiff/server-token`,
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: []string{"server", "agent"},
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -242,14 +266,22 @@ runs the daemons exactly as the tested local clusters do.`,
 					return fmt.Errorf("--address %q: want this machine's IP address", s.Address)
 				}
 				s.DNSUpstreams = upstreams
+				if (s.JoinServer == "") != (s.TokenFile == "") {
+					return fmt.Errorf("--join-server and --server-token-file go together (the first server's <data dir>/server-token)")
+				}
+				if s.ClusterInit && s.JoinServer != "" {
+					return fmt.Errorf("--cluster-init starts a cluster of servers and --join-server joins one: give one of them")
+				}
 				argv = cluster.ServerArgs(s)
 			case "agent":
 				if net.ParseIP(a.Address) == nil {
 					return fmt.Errorf("--address %q: want this machine's IP address", a.Address)
 				}
-				host, _, err := net.SplitHostPort(a.Server)
+				// Several servers, comma-separated: DNS and the registry
+				// default to the first's.
+				host, _, err := net.SplitHostPort(firstOf(client.SplitServers(a.Server)))
 				if err != nil {
-					return fmt.Errorf("--server %q: want HOST:PORT: %w", a.Server, err)
+					return fmt.Errorf("--api-server %q: want HOST:PORT[,HOST:PORT…]: %w", a.Server, err)
 				}
 				if a.NodeName == "" {
 					a.NodeName, _ = os.Hostname()
@@ -284,7 +316,11 @@ runs the daemons exactly as the tested local clusters do.`,
 	f.StringVar(&s.DataDir, "data-dir", "/var/lib/skiff", "data directory")
 	f.StringVar(&s.ClusterCIDR, "cluster-cidr", "", "pod addresses (default: the daemons' own)")
 	f.StringSliceVar(&upstreams, "dns-upstream", nil, "server: where cluster DNS forwards other names (default /etc/resolv.conf's)")
-	f.StringVar(&a.Server, "api-server", "", "agent: the API server, HOST:6443")
+	f.BoolVar(&s.ClusterInit, "cluster-init", false, "server: the first of several servers (skiff server --cluster-init)")
+	f.StringVar(&s.JoinServer, "join-server", "", "server: join the cluster of servers through this one, https://HOST:6443")
+	f.StringVar(&s.TokenFile, "server-token-file", "", "server: with --join-server, the first server's <data dir>/server-token")
+	f.StringVar(&s.ServerName, "server-name", "", "server: this server's name among several (default: the server picks one)")
+	f.StringVar(&a.Server, "api-server", "", "agent: the API server, HOST:6443, or several comma-separated")
 	f.StringVar(&a.NodeName, "node-name", "", "agent: this node's name (default: the host name)")
 	f.StringVar(&a.RunDir, "run-dir", "/run/skiff/agent", "agent: run directory")
 	f.StringVar(&a.ClusterDNS, "cluster-dns", "", "agent: pods' nameserver (default: the server's host)")
@@ -348,4 +384,11 @@ See deploy/prometheus/README.md.`,
 	cmd.Flags().IntVar(&agentPort, "agent-metrics-port", ports.AgentMetrics, "agents' metrics port")
 	cmd.Flags().StringVarP(&out, "output", "o", "-", "file to write (- for stdout)")
 	return cmd
+}
+
+func firstOf(list []string) string {
+	if len(list) == 0 {
+		return ""
+	}
+	return list[0]
 }

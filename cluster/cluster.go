@@ -38,6 +38,9 @@ type Options struct {
 	// ServerFlags are added to the server's command line at Create (e.g.
 	// "--node-grace-period=10s"); they are kept in its env file.
 	ServerFlags []string
+	// Servers is how many servers Create makes (0: one, on the first
+	// node; more run on machines of their own, see servers.go).
+	Servers int
 }
 
 func (o Options) withDefaults() Options {
@@ -62,7 +65,8 @@ func (o Options) withDefaults() Options {
 // Info is what List and Create report about a cluster.
 type Info struct {
 	Name       string
-	Nodes      int
+	Nodes      int // the Nodes (machines running an agent)
+	Servers    int
 	State      string // "running", "stopped" or "degraded" (some processes down)
 	Server     string // API address, from the host
 	ConfigFile string // the command line's config (skiff --config FILE …)
@@ -85,31 +89,29 @@ func (l layout) info() Info {
 	case 0:
 		state = "stopped"
 	}
-	reg := hostPortInt(l.nodeAddr(1), ports.Registry)
+	reg := hostPortInt(l.nodeAddr(l.firstServer().Host), ports.Registry)
 	return Info{
-		Name: l.spec.Name, Nodes: len(l.members()), State: state,
+		Name: l.spec.Name, Nodes: len(l.agentNodes()), Servers: l.serverCount(), State: state,
 		Server: l.Server(), ConfigFile: l.ConfigFile(), Registry: reg, Image: reg + "/" + DemoImage,
 	}
 }
 
-// daemons are the cluster's processes, the server first.
+// daemons are the cluster's processes, the servers first.
 func (l layout) daemons() []daemon {
 	var out []daemon
-	for _, node := range l.nodes() {
-		d := daemon{node: node, dir: l.nodeDir(node), netns: l.netnsPath(node), uts: l.utsFile(node)}
-		if node == nodeName(1) {
-			s := d
-			s.role = "server"
-			out = append(out, s)
+	for _, m := range l.servers() {
+		out = append(out, l.serverDaemon(m))
+	}
+	for _, m := range l.members() {
+		if l.runsAgent(m) {
+			out = append(out, l.daemonOf(m.Name))
 		}
-		d.role = "agent"
-		out = append(out, d)
 	}
 	return out
 }
 
-// Create makes a cluster of n nodes and starts it; it returns once every
-// node is Ready.
+// Create makes a cluster of n nodes (and o.Servers servers) and starts
+// it; it returns once every node is Ready.
 func Create(ctx context.Context, name string, n int, o Options) (Info, error) {
 	o = o.withDefaults()
 	if err := ValidateName(name); err != nil {
@@ -117,6 +119,11 @@ func Create(ctx context.Context, name string, n int, o Options) (Info, error) {
 	}
 	if n < 1 || n > 200 {
 		return Info{}, fmt.Errorf("--nodes %d: want 1 to 200", n)
+	}
+	if o.Servers != 0 {
+		if err := validateServers(o.Servers); err != nil {
+			return Info{}, err
+		}
 	}
 	if os.Geteuid() != 0 {
 		return Info{}, errors.New("cluster: needs root (network namespaces, containers)")
@@ -126,6 +133,9 @@ func Create(ctx context.Context, name string, n int, o Options) (Info, error) {
 		return Info{}, err
 	}
 	l := layout{Roots: o.Roots, spec: Spec{Name: name, Nodes: n}}
+	if o.Servers > 1 {
+		l.spec.Servers = o.Servers
+	}
 	if _, err := os.Stat(l.specFile()); err == nil {
 		unlock()
 		return Info{}, fmt.Errorf("cluster %q already exists (skiff cluster delete --name %s)", name, name)
@@ -151,7 +161,7 @@ func Create(ctx context.Context, name string, n int, o Options) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
-	fmt.Fprintf(o.Progress, "Creating cluster %q (%d nodes, lab subnet 172.31.%d.0/24)\n", name, n, l.spec.Subnet)
+	fmt.Fprintf(o.Progress, "Creating cluster %q (%s%d nodes, lab subnet 172.31.%d.0/24)\n", name, l.serversSummary(), n, l.spec.Subnet)
 	if err := l.provision(o.ServerFlags); err != nil {
 		return Info{}, err
 	}
@@ -168,23 +178,20 @@ func Create(ctx context.Context, name string, n int, o Options) (Info, error) {
 // command lines a Vagrant machine gets (see ServerArgs, AgentArgs).
 func (l layout) provision(serverFlags []string) error {
 	server := l.Server()
-	for i, m := range l.members() {
-		node := m.Name
-		dir := l.nodeDir(node)
-		if i == 0 {
-			args := ServerArgs(ServerSpec{
-				Address: l.nodeAddr(1), DataDir: filepath.Join(dir, "server"), ClusterCIDR: clusterCIDR,
-				// The server writes the cluster's config with an admin
-				// certificate (and the CA) next to it.
-				WriteConfig: l.ConfigFile(),
-				// Nothing listens there: other names get SERVFAIL, and no
-				// query ever leaves the machine.
-				DNSUpstreams: []string{"127.0.0.1:5353"},
-			})
-			args = append(args, serverFlags...)
-			if err := writeEnvFile(filepath.Join(dir, "server.env"), args); err != nil {
-				return err
-			}
+	for _, m := range l.servers() {
+		args := append(ServerArgs(l.serverSpec(m)), serverFlags...)
+		if err := writeEnvFile(filepath.Join(l.nodeDir(m.Name), "server.env"), args); err != nil {
+			return err
+		}
+	}
+	if l.several() {
+		if err := l.writeRegistries(); err != nil {
+			return err
+		}
+	}
+	for _, m := range l.members() {
+		if !l.runsAgent(m) {
+			continue
 		}
 		if err := l.provisionAgent(server, m); err != nil {
 			return err
@@ -195,13 +202,18 @@ func (l layout) provision(serverFlags []string) error {
 
 // provisionAgent writes the env file of m's agent.
 func (l layout) provisionAgent(server string, m Member) error {
-	args := AgentArgs(AgentSpec{
+	first := l.firstServer()
+	spec := AgentSpec{
 		Server: server, NodeName: m.Name, Address: l.nodeAddr(m.Host),
 		DataDir: filepath.Join(l.nodeDir(m.Name), "agent"), RunDir: l.nodeRunDir(m.Name),
-		ClusterCIDR: clusterCIDR, ClusterDNS: l.nodeAddr(1),
-		Registry:  hostPortInt(l.nodeAddr(1), ports.Registry),
-		TokenFile: filepath.Join(l.nodeDir(l.nodes()[0]), "server", "token"),
-	})
+		ClusterCIDR: clusterCIDR, ClusterDNS: l.nodeAddr(first.Host),
+		Registry:  hostPortInt(l.nodeAddr(first.Host), ports.Registry),
+		TokenFile: filepath.Join(l.nodeDir(first.Name), "server", "token"),
+	}
+	if l.several() {
+		spec.RegistriesFile = l.registriesFile()
+	}
+	args := AgentArgs(spec)
 	return writeEnvFile(filepath.Join(l.nodeDir(m.Name), "agent.env"), args)
 }
 
@@ -227,25 +239,18 @@ func (l layout) start(ctx context.Context, o Options, created bool) error {
 	fmt.Fprintf(o.Progress, " ✓ network (%d node namespaces, lab bridge) %s\n", len(l.members()), since(t0))
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	ds := l.daemons()
-	if _, err := ds[0].start(o.Binary); err != nil {
-		return err
-	}
-	c, err := l.client(ctx)
+	c, err := l.startServers(ctx, o)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if err := waitServer(ctx, c, ds[0]); err != nil {
-		return err
-	}
-	fmt.Fprintf(o.Progress, " ✓ server on %s %s\n", l.Server(), since(t0))
+	fmt.Fprintf(o.Progress, " ✓ %s on %s %s\n", map[bool]string{false: "server", true: "servers"}[l.several()], l.Server(), since(t0))
 	// An agent started now must report in anew: its Node may still look
 	// Ready from before.
 	var mu sync.Mutex
 	fresh := map[string]bool{}
 	g, gctx := errgroup.WithContext(ctx)
-	for _, d := range ds[1:] {
+	for _, d := range l.daemons()[l.serverCount():] {
 		g.Go(func() error {
 			started, err := d.start(o.Binary)
 			mu.Lock()
@@ -255,7 +260,7 @@ func (l layout) start(ctx context.Context, o Options, created bool) error {
 		})
 	}
 	if created {
-		g.Go(func() error { return pushDemo(gctx, hostPortInt(l.nodeAddr(1), ports.Registry), l.ConfigFile()) })
+		g.Go(func() error { return l.pushDemoAll(gctx) })
 	}
 	if err := g.Wait(); err != nil {
 		return err
@@ -263,7 +268,7 @@ func (l layout) start(ctx context.Context, o Options, created bool) error {
 	if err := l.waitNodes(ctx, c, fresh, t0.Add(-time.Second)); err != nil {
 		return err
 	}
-	fmt.Fprintf(o.Progress, " ✓ %d nodes Ready %s\n", len(l.members()), since(t0))
+	fmt.Fprintf(o.Progress, " ✓ %d nodes Ready %s\n", len(l.agentNodes()), since(t0))
 	return nil
 }
 
@@ -290,7 +295,7 @@ func waitServer(ctx context.Context, c *client.Client, d daemon) error {
 // the fresh ones with a heartbeat after since.
 func (l layout) waitNodes(ctx context.Context, c *client.Client, fresh map[string]bool, since time.Time) error {
 	want := map[string]bool{}
-	for _, n := range l.nodes() {
+	for _, n := range l.agentNodes() {
 		want[n] = true
 	}
 	for {
@@ -354,7 +359,7 @@ func pushDemo(ctx context.Context, registry, configPath string) error {
 }
 
 // Stop ends the cluster's processes by PID: agents first (containers keep
-// running), then the server.
+// running), then the servers.
 func Stop(name string, o Options) error {
 	o = o.withDefaults()
 	l, err := load(o.Roots, name)
@@ -375,7 +380,12 @@ func (l layout) stop(o Options) error {
 		}
 	}
 	g.Wait()
-	errc <- ds[0].stop(o.Grace)
+	for _, d := range ds {
+		if d.role == "server" {
+			g.Go(func() error { errc <- d.stop(o.Grace); return nil })
+		}
+	}
+	g.Wait()
 	close(errc)
 	for err := range errc {
 		if err != nil {

@@ -16,6 +16,10 @@
 // back on the same data (containers keep running across it, as they do
 // across any agent restart).
 //
+// With several servers (Options.Servers, `--servers 3`) the servers are
+// machines of their own ahead of the nodes, sharing the embedded etcd
+// (servers.go).
+//
 // Nodes join a running cluster later with AddNode (kind's and k3d's `node
 // create`) and leave with RemoveNode; cluster.json then lists the nodes by
 // name with their host numbers on the lab subnet, so no node's address

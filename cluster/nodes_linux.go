@@ -118,18 +118,22 @@ func (l layout) daemonOf(node string) daemon {
 // off for good and deleted from the cluster: its agent stops, its Node
 // object is deleted (its pods go with it, as Kubernetes' pod garbage
 // collector removes pods of a deleted node, and its certificates are
-// revoked), then its containers, mounts, namespaces and files. The first
-// node runs the server and cannot be removed.
+// revoked), then its containers, mounts, namespaces and files. A machine
+// that runs a server cannot be removed.
 func RemoveNode(ctx context.Context, name, node string, o Options) error {
 	o = o.withDefaults()
 	l, err := load(o.Roots, name)
 	if err != nil {
 		return err
 	}
-	if _, ok := l.member(node); !ok {
+	m, ok := l.member(node)
+	if !ok {
 		return fmt.Errorf("cluster %q has no node %q (its nodes: %v)", name, node, l.nodes())
 	}
-	if node == l.nodes()[0] {
+	if l.isServer(m) && l.several() {
+		return fmt.Errorf("%q runs one of the cluster's servers and cannot be removed (skiff cluster delete --name %s removes the whole cluster)", node, name)
+	}
+	if l.isServer(m) {
 		return fmt.Errorf("node %q runs the cluster's server and cannot be removed (skiff cluster delete --name %s removes the whole cluster)", node, name)
 	}
 	fmt.Fprintf(o.Progress, "Removing node %q from cluster %q\n", node, name)

@@ -28,6 +28,14 @@ type ServerSpec struct {
 	// machine's /etc/resolv.conf. Local clusters pass a loopback address
 	// where nothing answers, so no query ever leaves the machine.
 	DNSUpstreams []string
+	// ClusterInit starts a cluster of servers (the embedded etcd's first
+	// member); JoinServer (https://HOST:6443) with TokenFile (the first
+	// server's <data dir>/server-token) joins one. ServerName names the
+	// server's etcd member; empty, the server picks one.
+	ClusterInit bool
+	JoinServer  string
+	TokenFile   string
+	ServerName  string
 }
 
 // AgentSpec is how one machine runs `skiff agent`.
@@ -47,6 +55,8 @@ type AgentSpec struct {
 	// TokenFile holds the join token the agent presents on its first
 	// start (the server writes one to <its data dir>/token).
 	TokenFile string
+	// RegistriesFile is a registries.yaml (mirrors); empty: none.
+	RegistriesFile string
 }
 
 // ServerArgs is the command line (after the binary) of a server.
@@ -66,6 +76,15 @@ func ServerArgs(s ServerSpec) []string {
 	}
 	for _, u := range s.DNSUpstreams {
 		args = append(args, "--dns-upstream", u)
+	}
+	if s.ClusterInit {
+		args = append(args, "--cluster-init")
+	}
+	if s.JoinServer != "" {
+		args = append(args, "--server", s.JoinServer, "--token-file", s.TokenFile)
+	}
+	if s.ServerName != "" {
+		args = append(args, "--server-name", s.ServerName)
 	}
 	return args
 }
@@ -92,6 +111,9 @@ func AgentArgs(a AgentSpec) []string {
 	}
 	if a.TokenFile != "" {
 		args = append(args, "--token-file", a.TokenFile)
+	}
+	if a.RegistriesFile != "" {
+		args = append(args, "--registries", a.RegistriesFile)
 	}
 	return args
 }

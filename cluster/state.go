@@ -11,7 +11,6 @@ import (
 
 	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/defaults"
-	"github.com/skiff-sh/skiff/ports"
 )
 
 // DefaultName is the cluster's name when none is given.
@@ -40,11 +39,15 @@ func DefaultStateRoot() string {
 type Spec struct {
 	Name  string `json:"name"`
 	Nodes int    `json:"nodes"`
+	// Servers is how many servers run the control plane; 0 means one,
+	// on the first node. Several run on machines of their own, before
+	// the nodes (servers.go).
+	Servers int `json:"servers,omitempty"`
 	// Subnet is N in the lab subnet 172.31.N.0/24: node i has 172.31.N.i,
 	// the host 172.31.N.254.
 	Subnet int `json:"subnet"`
-	// Members are the nodes once one was added or removed after Create;
-	// empty, the nodes are node-1 … node-Nodes with host numbers 1 … Nodes.
+	// Members are the machines once a node was added or removed after
+	// Create; empty, they are defaultMembers().
 	Members []Member `json:"members,omitempty"`
 }
 
@@ -130,16 +133,12 @@ func (l layout) netnsTakenElsewhere(node string) (string, bool) {
 // nodeName of the i-th node, counting from 1.
 func nodeName(i int) string { return "node-" + strconv.Itoa(i) }
 
-// members are the cluster's nodes, the server's first.
+// members are the cluster's machines, the servers' first.
 func (l layout) members() []Member {
 	if len(l.spec.Members) > 0 {
 		return l.spec.Members
 	}
-	out := make([]Member, l.spec.Nodes)
-	for i := range out {
-		out[i] = Member{Name: nodeName(i + 1), Host: i + 1}
-	}
-	return out
+	return l.defaultMembers()
 }
 
 func (l layout) nodes() []string {
@@ -189,8 +188,9 @@ func ValidateNodeName(name string) error {
 func (l layout) hostAddr() string { return l.nodeAddr(254) }
 func (l layout) hostVeth() string { return fmt.Sprintf("skiff-lab%d", l.spec.Subnet) }
 
-// Server is the API address the host's command line uses.
-func (l layout) Server() string { return hostPortInt(l.nodeAddr(1), ports.API) }
+// Server is the API address the host's command line uses: every
+// server's, comma-separated.
+func (l layout) Server() string { return joinAddrs(l.serverAddrs()) }
 
 // dial connects to the cluster's server as its admin, with the config
 // that create wrote.

@@ -1,0 +1,316 @@
+package e2e
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// `skiff cluster create --servers 3 --nodes 2` makes a control plane of
+// three servers, each on a machine (network namespace) of its own, and two
+// agent nodes. Running pods and the command line survive the etcd
+// leader's server being killed with SIGKILL: the written config names all
+// three servers, a write goes through within 15 s, the scheduler and the
+// controllers go on (a scaled Deployment's new pod Runs), the pods that
+// ran keep their containers; `skiff cluster start` brings the server back
+// into the cluster and `skiff cluster delete` leaves nothing.
+func TestClusterOfThreeServers(t *testing.T) {
+	t.Parallel()
+	requireRoot(t)
+	bin := skiffBinary(t) // built once for the package: not this test's time
+	began := time.Now()
+	b := make([]byte, 3)
+	rand.Read(b)
+	c := &kindCluster{t: t, bin: bin, name: "e2s" + hex.EncodeToString(b), stateDir: t.TempDir(), runDir: t.TempDir(), nodes: 2}
+	t.Cleanup(c.teardown)
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for _, s := range []string{"server-1", "server-2", "server-3"} {
+			if data, err := os.ReadFile(filepath.Join(c.nodeDir(s), "server.log")); err == nil {
+				t.Logf("--- %s log (tail):\n%s", s, tail(string(data), 30))
+			}
+		}
+	})
+	out, err := c.clusterCmd("cluster", "create", "--name", c.name, "--servers", "3", "--nodes", "2")
+	if err != nil {
+		t.Fatalf("cluster create: %v\n%s", err, out)
+	}
+	t.Logf("cluster of 3 servers and 2 nodes created in %.1fs", time.Since(began).Seconds())
+	if _, img, ok := strings.Cut(out, "the busybox demo image is "); ok {
+		c.image = strings.TrimSuffix(strings.TrimSpace(strings.SplitN(img, "\n", 2)[0]), ")")
+	}
+	if c.image == "" {
+		t.Fatalf("no demo image in the create output:\n%s", out)
+	}
+	if out, err := c.clusterCmd("cluster", "list"); err != nil || !strings.Contains(out, c.name+"   2       3 ") {
+		t.Errorf("cluster list: want 2 nodes and 3 servers: %v\n%s", err, out)
+	}
+
+	// The config names every server.
+	cfg, err := os.ReadFile(c.configFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var addrs []string
+	for _, s := range serverList(t, c, 3) {
+		addrs = append(addrs, s.address)
+	}
+	for _, a := range addrs {
+		if !strings.Contains(string(cfg), a) {
+			t.Errorf("the config does not name server %s:\n%s", a, cfg)
+		}
+	}
+
+	apply(t, c, haWebDeployment(c.Image(), 2))
+	before := waitPods(t, c, "app=web", 2)
+	started := containerStarts(t, c)
+	for _, p := range before {
+		if p.Node != "node-1" && p.Node != "node-2" {
+			t.Errorf("pod %s on %q: want an agent node", p.Name, p.Node)
+		}
+	}
+
+	var leader string
+	for _, s := range serverList(t, c, 3) {
+		if s.leader {
+			leader = s.name
+		}
+	}
+	if leader == "" {
+		t.Fatalf("no server is the etcd leader")
+	}
+	c.Signal(leader, "server", syscall.SIGKILL)
+	killed := time.Now()
+
+	// The command line fails over to a surviving server and writes.
+	cm := "apiVersion: skiff/v1\nkind: ConfigMap\nmetadata: {name: after-kill}\ndata: {k: v}\n"
+	f := writeFile(t, cm)
+	for {
+		out, err := c.Skiff("apply", "-f", f)
+		if err == nil && strings.Contains(out, "after-kill") {
+			break
+		}
+		if time.Since(killed) > 15*time.Second {
+			t.Fatalf("no write went through within 15s of killing %s (the etcd leader): %v\n%s", leader, err, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("failover: a write went through %.1fs after the etcd leader (%s) was killed", time.Since(killed).Seconds(), leader)
+
+	// Scheduling and the controllers go on: a new pod is bound and Runs.
+	if out, err := c.Skiff("scale", "deploy", "web", "--replicas", "3"); err != nil {
+		t.Fatalf("scale: %v\n%s", err, out)
+	}
+	waitPods(t, c, "app=web", 3)
+	t.Logf("a new pod Running %.1fs after the kill", time.Since(killed).Seconds())
+	// The pods that ran are untouched: same container, no restart.
+	after := containerStarts(t, c)
+	for _, p := range before {
+		now := podByName(mustPods(t, c, "app=web"), p.Name)
+		if now.ContainerID != p.ContainerID || now.Restarts != p.Restarts || after[p.Name] != started[p.Name] {
+			t.Errorf("pod %s changed across the kill: container %s → %s, restarts %d → %d, started %s → %s",
+				p.Name, p.ContainerID, now.ContainerID, p.Restarts, now.Restarts, started[p.Name], after[p.Name])
+		}
+	}
+	// A survivor leads etcd now. (The killed server shows Down only
+	// once its registration's 15 s lease runs out.)
+	for _, s := range serverList(t, c, 3) {
+		if s.leader && s.name == leader {
+			t.Errorf("the killed server %s still leads etcd", leader)
+		}
+	}
+
+	// Start brings the killed server back as the same member.
+	if out, err := c.clusterCmd("cluster", "start", "--name", c.name); err != nil {
+		t.Fatalf("cluster start: %v\n%s", err, out)
+	}
+	eventually(t, "3 healthy servers again", func() error {
+		for _, s := range serverList(t, c, 3) {
+			if s.health != "Healthy" {
+				return fmt.Errorf("%s is %s", s.name, s.health)
+			}
+		}
+		return nil
+	})
+
+	// Delete leaves nothing: processes, namespaces, the host's veth,
+	// mounts, files.
+	labLink := hostLabLink(t, addrs[0])
+	if !hasLink(t, labLink) {
+		t.Fatalf("%s is not in ip -o link: the check after delete would find nothing", labLink)
+	}
+	var pids []int
+	for _, node := range []string{"server-1", "server-2", "server-3", "node-1", "node-2"} {
+		for _, role := range []string{"server", "agent"} {
+			if pid, ok := c.running(node, role); ok {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	if len(pids) != 5 {
+		t.Errorf("%d processes run before delete: want 3 servers and 2 agents", len(pids))
+	}
+	if out, err := c.clusterCmd("cluster", "delete", "--name", c.name); err != nil {
+		t.Fatalf("cluster delete: %v\n%s", err, out)
+	}
+	for _, pid := range pids {
+		if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil && !strings.Contains(string(stat), ") Z ") {
+			t.Errorf("pid %d still runs after delete: %s", pid, stat)
+		}
+	}
+	for _, dir := range []string{filepath.Join(c.stateDir, c.name), filepath.Join(c.runDir, c.name)} {
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("%s left after delete (%v)", dir, err)
+		}
+	}
+	if out, err := exec.Command("ip", "netns", "list").Output(); err != nil {
+		t.Errorf("ip netns list: %v", err)
+	} else if strings.Contains(string(out), "skiff-"+c.name+"-") {
+		t.Errorf("namespaces left after delete:\n%s", out)
+	}
+	// The host's veth into the lab, by its index: a cluster created since
+	// may reuse the subnet and the name.
+	if hasLink(t, labLink) {
+		t.Errorf("the host's veth into the lab (%s) is left after delete", labLink)
+	}
+	t.Logf("test wall time %.1fs", time.Since(began).Seconds())
+}
+
+func haWebDeployment(image string, replicas int) string {
+	return fmt.Sprintf(`apiVersion: skiff/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: %d
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: web
+        image: %s
+        command: ["/bin/httpd", "-f", "-p", "8080", "-h", "/www"]
+        readinessProbe:
+          httpGet: {port: 8080}
+          periodSeconds: 1
+`, replicas, image)
+}
+
+func mustPods(t *testing.T, c Cluster, selector string) []podInfo {
+	t.Helper()
+	ps, err := pods(c, selector)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ps
+}
+
+// containerStarts is each web pod's container start time.
+func containerStarts(t *testing.T, c Cluster) map[string]string {
+	t.Helper()
+	out, err := c.Skiff("get", "pods", "-l", "app=web", "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list struct {
+		Items []struct {
+			Metadata struct{ Name string }
+			Status   struct {
+				ContainerStatuses []struct {
+					State struct{ Running struct{ StartedAt string } }
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatalf("get pods -o json: %v\n%s", err, out)
+	}
+	starts := map[string]string{}
+	for _, it := range list.Items {
+		for _, cs := range it.Status.ContainerStatuses {
+			if cs.State.Running.StartedAt == "" {
+				t.Fatalf("pod %s: no running container start time:\n%s", it.Metadata.Name, out)
+			}
+			starts[it.Metadata.Name] = cs.State.Running.StartedAt
+		}
+	}
+	return starts
+}
+
+type serverRow struct {
+	name, address, health string
+	leader                bool
+}
+
+// serverList is `skiff server list` through the cluster's config; it
+// fails the test unless want servers are listed.
+func serverList(t *testing.T, c *kindCluster, want int) []serverRow {
+	t.Helper()
+	var rows []serverRow
+	eventually(t, "skiff server list", func() error {
+		out, err := c.Skiff("server", "list")
+		if err != nil {
+			return err
+		}
+		rows = rows[:0]
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) < 5 {
+				return fmt.Errorf("line %q", line)
+			}
+			r := serverRow{name: f[0], address: f[1], leader: f[3] == "*"}
+			if r.leader {
+				r.health = f[4]
+			} else {
+				r.health = f[3]
+			}
+			rows = append(rows, r)
+		}
+		if len(rows) != want {
+			return fmt.Errorf("%d servers, want %d:\n%s", len(rows), want, out)
+		}
+		return nil
+	})
+	return rows
+}
+
+// hostLabLink is "INDEX: NAME" (as `ip -o link` begins its line) of the host's link that holds the lab
+// subnet's host address (.254) of the server at addr (HOST:PORT).
+func hostLabLink(t *testing.T, addr string) string {
+	t.Helper()
+	host := strings.Split(addr, ":")[0]
+	lab := host[:strings.LastIndex(host, ".")] + ".254/"
+	out, err := exec.Command("ip", "-o", "addr", "show").Output()
+	if err != nil {
+		t.Fatalf("ip addr: %v", err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 3 && f[2] == "inet" && strings.HasPrefix(f[3], lab) {
+			return f[0] + " " + f[1]
+		}
+	}
+	t.Fatalf("no host address %s* for the lab:\n%s", lab, out)
+	return ""
+}
+
+// hasLink reports whether `ip -o link` lists link ("INDEX: NAME").
+func hasLink(t *testing.T, link string) bool {
+	t.Helper()
+	out, err := exec.Command("ip", "-o", "link", "show").Output()
+	if err != nil {
+		t.Fatalf("ip link: %v", err)
+	}
+	o := "\n" + string(out)
+	return strings.Contains(o, "\n"+link+":") || strings.Contains(o, "\n"+link+"@")
+}
