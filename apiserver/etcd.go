@@ -79,6 +79,12 @@ func startEtcd(ctx context.Context, cfg *Config) (*etcdBackend, error) {
 			e.Close()
 			return nil, fmt.Errorf("apiserver: embedded etcd in %s not ready after %s (a member of several waits for a quorum of them)", ec.Dir, etcdStartTimeout(cfg))
 		}
+		if cfg.EtcdMember != nil {
+			if err := promoteSelf(ctx, e, etcdStartTimeout(cfg)); err != nil {
+				e.Close()
+				return nil, err
+			}
+		}
 		b.embedded = e
 		endpoints = []string{e.Clients[0].Addr().String()}
 		if scheme == "https" {

@@ -1,12 +1,15 @@
 package apiserver
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"time"
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.etcd.io/etcd/server/v3/etcdserver/api/membership"
 )
 
 // joinEtcdCluster makes the embedded etcd's configuration that of a member
@@ -55,4 +58,30 @@ func etcdStartTimeout(cfg *Config) time.Duration {
 		return 5 * time.Minute
 	}
 	return 60 * time.Second
+}
+
+// promoteSelf makes the embedded member, added as a learner when its
+// server joined, a voting member once it has caught up with the leader
+// (etcd forwards the request to it), and waits for that: a learner serves
+// no writes or linearizable reads. A member that votes already returns at
+// once.
+func promoteSelf(ctx context.Context, e *embed.Etcd, wait time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	var err error
+	for e.Server.IsLearner() {
+		pause := 200 * time.Millisecond // not caught up yet, or no leader
+		_, err = e.Server.PromoteMember(ctx, uint64(e.Server.MemberID()))
+		if err == nil || errors.Is(err, membership.ErrMemberNotLearner) {
+			// Promoted: IsLearner turns false once the change is
+			// applied here.
+			pause = 20 * time.Millisecond
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("apiserver: the embedded etcd member is still a learner after %s (it must catch up with the leader): %v", wait, err)
+		case <-time.After(pause):
+		}
+	}
+	return nil
 }

@@ -84,7 +84,11 @@ func (s *serverJoinService) JoinServer(ctx context.Context, req *skiffv1.JoinSer
 		}
 	}
 	if !known {
-		added, err := cli.MemberAdd(ectx, []string{req.GetPeerUrl()})
+		// A learner first, as k3s adds servers: it counts towards no
+		// quorum until it has caught up and promoted itself (see
+		// apiserver's startEtcd), so a joiner that never starts cannot
+		// stall the cluster, and the next one need not wait for it.
+		added, err := cli.MemberAddAsLearner(ectx, []string{req.GetPeerUrl()})
 		if err != nil {
 			return nil, status.Errorf(codes.FailedPrecondition, "add etcd member %s: %v (a cluster that lost its quorum takes no members)", req.GetName(), err)
 		}
@@ -203,3 +207,4 @@ func removeMember(ctx context.Context, cli *clientv3.Client, name string) error 
 	}
 	return fmt.Errorf("%w: %s (members: %s)", errNotMember, name, strings.Join(names, ", "))
 }
+
