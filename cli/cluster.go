@@ -70,10 +70,28 @@ func clusterCreateCommand(e *env, o *cluster.Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create",
 		Short: "Create and start a local cluster",
+		Long: `Create and start a local cluster. By default each node is a network
+namespace of this machine, sharing its kernel.
+
+With --vm each node is a QEMU guest with its own kernel (Debian's cloud
+kernel, booted pure cgroup v2) and its root file system in RAM, running the
+skiff agent from this binary; the server runs on this machine in the
+cluster's lab namespace, and the guests join it with a join token over taps
+on the lab bridge (no route out). The kernel is downloaded once with apt
+into --vm-kernel-dir. KVM is used when this machine's KVM boots the guest,
+QEMU's emulation otherwise. Needs qemu-system-x86_64 and busybox-static.
+A VM node keeps nothing across cluster stop/start: it joins again as a
+new machine.`,
 		Example: `  sudo skiff cluster create
-  sudo skiff cluster create --name dev --nodes 5`,
+  sudo skiff cluster create --name dev --nodes 5
+  sudo skiff cluster create --name vms --vm --nodes 2 --vm-memory 768`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, f := range []string{"vm-kernel-dir", "vm-memory", "vm-cpus"} {
+				if cmd.Flags().Changed(f) && !o.VM.Enabled {
+					return fmt.Errorf("--%s: only with --vm", f)
+				}
+			}
 			clusterDefaults(e, o, cmd)
 			info, err := cluster.Create(cmd.Context(), name, nodes, *o)
 			if err != nil {
@@ -85,6 +103,10 @@ func clusterCreateCommand(e *env, o *cluster.Options) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&name, "name", cluster.DefaultName, "the cluster's name")
 	cmd.Flags().IntVar(&nodes, "nodes", 3, "how many nodes (the first also runs the server)")
+	cmd.Flags().BoolVar(&o.VM.Enabled, "vm", false, "make the nodes QEMU guests with their own kernels (like minikube's qemu driver)")
+	cmd.Flags().StringVar(&o.VM.KernelDir, "vm-kernel-dir", "", "with --vm: where the guest kernel is cached (default STATE-DIR/.vm)")
+	cmd.Flags().IntVar(&o.VM.MemoryMB, "vm-memory", 0, "with --vm: each guest's memory in MB (default 768)")
+	cmd.Flags().IntVar(&o.VM.CPUs, "vm-cpus", 0, "with --vm: each guest's virtual CPUs (default 1)")
 	cmd.Flags().StringArrayVar(&o.ServerFlags, "server-flag", nil, "extra flag for skiff server, as --name=value (repeatable), e.g. --server-flag=--node-grace-period=10s")
 	return cmd
 }

@@ -38,6 +38,8 @@ type Options struct {
 	// ServerFlags are added to the server's command line at Create (e.g.
 	// "--node-grace-period=10s"); they are kept in its env file.
 	ServerFlags []string
+	// VM makes Create boot the nodes as QEMU guests (vm_linux.go).
+	VM VMOptions
 }
 
 func (o Options) withDefaults() Options {
@@ -78,6 +80,10 @@ func (l layout) info() Info {
 			running++
 		}
 	}
+	if l.spec.VM != nil {
+		r, t := l.vmCounts()
+		running, total = running+r, total+t
+	}
 	state := "degraded"
 	switch running {
 	case total:
@@ -94,6 +100,9 @@ func (l layout) info() Info {
 
 // daemons are the cluster's processes, the server first.
 func (l layout) daemons() []daemon {
+	if l.spec.VM != nil {
+		return []daemon{l.vmServer()}
+	}
 	var out []daemon
 	for _, node := range l.nodes() {
 		d := daemon{node: node, dir: l.nodeDir(node), netns: l.netnsPath(node), uts: l.utsFile(node)}
@@ -126,6 +135,13 @@ func Create(ctx context.Context, name string, n int, o Options) (Info, error) {
 		return Info{}, err
 	}
 	l := layout{Roots: o.Roots, spec: Spec{Name: name, Nodes: n}}
+	if o.VM.Enabled {
+		if l.spec.VM, err = o.VM.spec(o.Roots); err != nil {
+			unlock()
+			return Info{}, err
+		}
+		l.spec.Members = vmMembers(n)
+	}
 	if _, err := os.Stat(l.specFile()); err == nil {
 		unlock()
 		return Info{}, fmt.Errorf("cluster %q already exists (skiff cluster delete --name %s)", name, name)
@@ -167,6 +183,9 @@ func Create(ctx context.Context, name string, n int, o Options) (Info, error) {
 // provision writes each node's directories and env files: the same
 // command lines a Vagrant machine gets (see ServerArgs, AgentArgs).
 func (l layout) provision(serverFlags []string) error {
+	if l.spec.VM != nil {
+		return l.provisionVMServer(serverFlags)
+	}
 	server := l.Server()
 	for i, m := range l.members() {
 		node := m.Name
@@ -220,6 +239,9 @@ func Start(ctx context.Context, name string, o Options) (Info, error) {
 }
 
 func (l layout) start(ctx context.Context, o Options, created bool) error {
+	if l.spec.VM != nil {
+		return l.startVM(ctx, o, created)
+	}
 	t0 := time.Now()
 	if err := l.ensureNetwork(); err != nil {
 		return fmt.Errorf("cluster %s: network: %w", l.spec.Name, err)
@@ -365,6 +387,9 @@ func Stop(name string, o Options) error {
 }
 
 func (l layout) stop(o Options) error {
+	if l.spec.VM != nil {
+		return l.stopVM(o)
+	}
 	ds := l.daemons()
 	var g errgroup.Group
 	var errs []error

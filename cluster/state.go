@@ -46,6 +46,8 @@ type Spec struct {
 	// Members are the nodes once one was added or removed after Create;
 	// empty, the nodes are node-1 … node-Nodes with host numbers 1 … Nodes.
 	Members []Member `json:"members,omitempty"`
+	// VM is set when the nodes are QEMU guests (skiff cluster create --vm).
+	VM *VMSpec `json:"vm,omitempty"`
 }
 
 // Member is one node of a cluster whose node set changed after Create:
