@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
 
 	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/internal/qemu"
@@ -65,6 +67,7 @@ const (
 	guestDataDir  = "/var/lib/skiff/agent"
 	guestRunDir   = "/run/skiff/agent"
 	vmTokenTTL    = time.Hour
+	vmTimeout     = 4 * time.Minute
 	defaultVMMB   = 768
 	minVMMB       = 384
 	defaultVMCPUs = 1
@@ -171,9 +174,10 @@ exec /bin/init
 }
 
 // agentRunner is what init respawns: the env file's arguments, as
-// skiff-agent.service runs them.
+// skiff-agent.service runs them (a systemd env file is not shell: the
+// value is read, not sourced).
 const agentRunner = `#!/bin/sh
-. ` + guestEnvFile + `
+SKIFF_ARGS=$(sed -n 's/^` + EnvVar + `=//p' ` + guestEnvFile + `)
 echo "--- skiff $SKIFF_ARGS"
 ` + guestBinary + ` $SKIFF_ARGS
 echo "--- skiff agent exited ($?)"
@@ -301,9 +305,7 @@ func (l layout) ensureVMNetwork(labH *netlink.Handle, br netlink.Link) error {
 	for _, v := range l.vms() {
 		link, err := labH.LinkByName(v.tap())
 		if err != nil {
-			tap := &netlink.Tuntap{LinkAttrs: netlink.LinkAttrs{Name: v.tap()}, Mode: netlink.TUNTAP_MODE_TAP,
-				Flags: netlink.TUNTAP_DEFAULTS | netlink.TUNTAP_NO_PI}
-			if err := labH.LinkAdd(tap); err != nil {
+			if err := addTapIn(l.netnsPath("lab"), v.tap()); err != nil {
 				return fmt.Errorf("tap %s: %w", v.tap(), err)
 			}
 			if link, err = labH.LinkByName(v.tap()); err != nil {
@@ -318,6 +320,28 @@ func (l layout) ensureVMNetwork(labH *netlink.Handle, br netlink.Link) error {
 		}
 	}
 	return nil
+}
+
+// addTapIn makes a persistent tap named name in the namespace at path. A
+// tap is made through /dev/net/tun in the caller's namespace, whatever
+// netlink handle asks, so a thread moves there first and is never reused.
+func addTapIn(path, name string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with this goroutine
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("setns %s: %w", path, err)
+			return
+		}
+		errc <- netlink.LinkAdd(&netlink.Tuntap{LinkAttrs: netlink.LinkAttrs{Name: name}, Mode: netlink.TUNTAP_MODE_TAP,
+			Flags: netlink.TUNTAP_DEFAULTS | netlink.TUNTAP_NO_PI})
+	}()
+	return <-errc
 }
 
 // removeTaps deletes the guests' taps (the lab namespace would take them
@@ -357,7 +381,8 @@ func (l layout) startVM(ctx context.Context, o Options, created bool) error {
 	}
 	accel := qemu.Accel(ctx, k, l.spec.VM.KernelDir)
 	fmt.Fprintf(o.Progress, " ✓ guest kernel %s (%s) %s\n", k.Version, accel, since(t0))
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	// An emulated guest boots and starts its agent in tens of seconds.
+	ctx, cancel := context.WithTimeout(ctx, max(o.Timeout, vmTimeout))
 	defer cancel()
 	srv := l.vmServer()
 	if _, err := srv.start(o.Binary); err != nil {
