@@ -375,7 +375,11 @@ func (l layout) startVM(ctx context.Context, o Options, created bool) error {
 		return fmt.Errorf("cluster %s: network: %w", l.spec.Name, err)
 	}
 	fmt.Fprintf(o.Progress, " ✓ network (lab bridge, %d taps) %s\n", len(l.members()), since(t0))
-	k, err := qemu.FetchKernel(l.spec.VM.KernelDir)
+	k, err := qemu.CachedKernel(l.spec.VM.KernelDir)
+	if err != nil {
+		fmt.Fprintf(o.Progress, " … downloading the guest kernel (%s) into %s\n", qemu.KernelPackage, l.spec.VM.KernelDir)
+		k, err = qemu.FetchKernel(l.spec.VM.KernelDir)
+	}
 	if err != nil {
 		return fmt.Errorf("cluster: guest kernel: %w", err)
 	}

@@ -329,11 +329,16 @@ func TestVMCluster(t *testing.T) {
 	}
 
 	// Cluster DNS from a pod: the service's name resolves to its ClusterIP.
-	vip, err := c.skiff("get", "svc", "pinned", "-o", "jsonpath={.spec.clusterIP}")
-	if err != nil || strings.TrimSpace(vip) == "" {
-		t.Fatalf("ClusterIP of pinned: %v %q", err, vip)
+	out, err = c.skiff("get", "svc", "pinned", "-o", "json")
+	var svc struct{ Spec struct{ ClusterIp string } }
+	if err == nil {
+		err = json.Unmarshal([]byte(out), &svc)
 	}
-	if out, err := c.skiff("exec", bb.Name, "--", "nslookup", "pinned.default.svc.cluster.local"); err != nil || !strings.Contains(out, strings.TrimSpace(vip)) {
+	vip := svc.Spec.ClusterIp
+	if err != nil || vip == "" {
+		t.Fatalf("ClusterIP of pinned: %v\n%s", err, out)
+	}
+	if out, err := c.skiff("exec", bb.Name, "--", "nslookup", "pinned.default.svc.cluster.local"); err != nil || !strings.Contains(out, vip) {
 		t.Fatalf("nslookup pinned from node-2's pod: %v: want %s in\n%s", err, vip, out)
 	}
 

@@ -129,6 +129,19 @@ func FetchKernel(cacheDir string) (*Kernel, error) {
 	return cachedKernel(dir, version)
 }
 
+// CachedKernel returns a complete kernel already in cacheDir (FetchKernel
+// keeps one) without asking apt which version is current: a cluster's
+// nodes boot without apt's index being read, which takes seconds.
+func CachedKernel(cacheDir string) (*Kernel, error) {
+	dirs, _ := filepath.Glob(filepath.Join(cacheDir, "kernel-*"))
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if k, err := cachedKernel(dirs[i], strings.TrimPrefix(filepath.Base(dirs[i]), "kernel-")); err == nil {
+			return k, nil
+		}
+	}
+	return nil, fmt.Errorf("qemu: no complete kernel cached in %s", cacheDir)
+}
+
 // cachedKernel reads an unpacked kernel; an error means the cache is
 // incomplete or from an older list of Modules.
 func cachedKernel(dir, version string) (*Kernel, error) {
