@@ -317,6 +317,7 @@ func TestVMCluster(t *testing.T) {
 		}
 		return nil
 	})
+	t.Logf("pods ready on both guests at %.1fs", time.Since(start).Seconds())
 	a, bb := ps[0], ps[1]
 	if a.Name != "pinned-1" {
 		a, bb = bb, a
@@ -342,6 +343,7 @@ func TestVMCluster(t *testing.T) {
 		t.Fatalf("nslookup pinned from node-2's pod: %v: want %s in\n%s", err, vip, out)
 	}
 
+	t.Logf("cross-node traffic and DNS checked at %.1fs", time.Since(start).Seconds())
 	// A guest dies: the pods it ran come back on the other one.
 	c.apply(fmt.Sprintf(vmDeployment, c.image))
 	movers := c.waitReady("app=movers", 2, 3*time.Minute, func([]podInfo) error { return nil })
