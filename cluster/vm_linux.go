@@ -226,7 +226,11 @@ func (v vm) image(k *qemu.Kernel, binary, token string) error {
 	im.Dir(guestDataDir)
 	im.Kernel(k)
 	im.Init(guestInit(v.m.Name, v.l.nodeAddr(v.m.Host)))
-	return im.Write(v.initrd())
+	if err := im.Write(v.initrd()); err != nil {
+		return err
+	}
+	// It holds the join token.
+	return os.Chmod(v.initrd(), 0o600)
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
