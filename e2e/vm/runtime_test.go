@@ -95,6 +95,9 @@ func TestRuntimeOnCgroupV2Guest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots an emulated guest for minutes: skipped in -short")
 	}
+	// Beside the tier's other guests: each waits on its guest far more
+	// than it uses the host's CPUs.
+	t.Parallel()
 	bb, applets := needs(t)
 	root := repoRoot(t)
 	kernel, err := qemu.FetchKernel(filepath.Join(root, ".cache", "vm"))
