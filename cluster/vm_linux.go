@@ -169,6 +169,7 @@ func guestInit(node, addr string) string {
 ip link set eth0 up
 ip addr add %s/24 dev eth0
 echo
+echo "--- guest up $(cut -d' ' -f1 /proc/uptime)s: init"
 exec /bin/init
 `, node, addr)
 }
@@ -178,7 +179,7 @@ exec /bin/init
 // value is read, not sourced).
 const agentRunner = `#!/bin/sh
 SKIFF_ARGS=$(sed -n 's/^` + EnvVar + `=//p' ` + guestEnvFile + `)
-echo "--- skiff $SKIFF_ARGS"
+echo "--- guest up $(cut -d' ' -f1 /proc/uptime)s: skiff $SKIFF_ARGS"
 ` + guestBinary + ` $SKIFF_ARGS
 echo "--- skiff agent exited ($?)"
 sleep 2
