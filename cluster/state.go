@@ -43,7 +43,8 @@ type Spec struct {
 	// Subnet is N in the lab subnet 172.31.N.0/24: node i has 172.31.N.i,
 	// the host 172.31.N.254.
 	Subnet int `json:"subnet"`
-	// Members are the nodes once one was added or removed after Create;
+	// Members are the nodes once one was added or removed after Create (a
+	// VM cluster's from the start: its nodes count from host 2);
 	// empty, the nodes are node-1 … node-Nodes with host numbers 1 … Nodes.
 	Members []Member `json:"members,omitempty"`
 	// VM is set when the nodes are QEMU guests (skiff cluster create --vm).
