@@ -72,20 +72,39 @@ func clusterCreateCommand(e *env, o *cluster.Options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create",
 		Short: "Create and start a local cluster",
-		Long: `Create and start a local cluster. With one server (the default) the first
-node runs skiff server beside its agent. --servers 3 (or 5, 7) makes a
-control plane that survives losing a server: server-1 … server-3 are
-machines of their own (network namespaces with their own addresses) running
-only skiff server — server-1 with --cluster-init, the others joining it with
-its server token, each embedded etcd a member — and node-1 … node-N run the
-agents. Agents and the written config know every server's address and fail
-over between them; skiff server list shows the servers and the etcd leader.`,
+		Long: `Create and start a local cluster. By default each node is a network
+namespace of this machine, sharing its kernel. With one server (the default)
+the first node runs skiff server beside its agent.
+
+--servers 3 (or 5, 7) makes a control plane that survives losing a server:
+server-1 … server-3 are machines of their own (network namespaces with
+their own addresses) running only skiff server — server-1 with
+--cluster-init, the others joining it with its server token, each embedded
+etcd a member — and node-1 … node-N run the agents. Agents and the written
+config know every server's address and fail over between them; skiff
+server list shows the servers and the etcd leader.
+
+With --vm each node is a QEMU guest with its own kernel (Debian's cloud
+kernel, booted pure cgroup v2) and its root file system in RAM, running the
+skiff agent from this binary; the server runs on this machine in the
+cluster's lab namespace, and the guests join it with a join token over taps
+on the lab bridge (no route out). The kernel is downloaded once with apt
+into --vm-kernel-dir. KVM is used when this machine's KVM boots the guest,
+QEMU's emulation otherwise. Needs qemu-system-x86_64 and busybox-static.
+A VM node keeps nothing across cluster stop/start: it joins again as a
+new machine.`,
 		Example: `  sudo skiff cluster create
   sudo skiff cluster create --name dev --nodes 5
   sudo skiff cluster create --name ha --servers 3 --nodes 2
-  skiff --config ~/.skiff/clusters/ha/config server list`,
+  skiff --config ~/.skiff/clusters/ha/config server list
+  sudo skiff cluster create --name vms --vm --nodes 2 --vm-memory 768`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, f := range []string{"vm-kernel-dir", "vm-memory", "vm-cpus"} {
+				if cmd.Flags().Changed(f) && !o.VM.Enabled {
+					return fmt.Errorf("--%s: only with --vm", f)
+				}
+			}
 			clusterDefaults(e, o, cmd)
 			info, err := cluster.Create(cmd.Context(), name, nodes, *o)
 			if err != nil {
@@ -98,6 +117,10 @@ over between them; skiff server list shows the servers and the etcd leader.`,
 	cmd.Flags().StringVar(&name, "name", cluster.DefaultName, "the cluster's name")
 	cmd.Flags().IntVar(&nodes, "nodes", 3, "how many nodes run pods (with one server, the first also runs it)")
 	cmd.Flags().IntVar(&o.Servers, "servers", 1, "how many servers (1, 3, 5 or 7); more than one run on machines of their own")
+	cmd.Flags().BoolVar(&o.VM.Enabled, "vm", false, "make the nodes QEMU guests with their own kernels (like minikube's qemu driver)")
+	cmd.Flags().StringVar(&o.VM.KernelDir, "vm-kernel-dir", "", "with --vm: where the guest kernel is cached (default STATE-DIR/.vm)")
+	cmd.Flags().IntVar(&o.VM.MemoryMB, "vm-memory", 0, "with --vm: each guest's memory in MB (default 768)")
+	cmd.Flags().IntVar(&o.VM.CPUs, "vm-cpus", 0, "with --vm: each guest's virtual CPUs (default 1)")
 	cmd.Flags().StringArrayVar(&o.ServerFlags, "server-flag", nil, "extra flag for skiff server, as --name=value (repeatable), e.g. --server-flag=--node-grace-period=10s")
 	return cmd
 }

@@ -41,6 +41,8 @@ type Options struct {
 	// Servers is how many servers Create makes (0: one, on the first
 	// node; more run on machines of their own, see servers.go).
 	Servers int
+	// VM makes Create boot the nodes as QEMU guests (vm_linux.go).
+	VM VMOptions
 }
 
 func (o Options) withDefaults() Options {
@@ -82,6 +84,10 @@ func (l layout) info() Info {
 			running++
 		}
 	}
+	if l.spec.VM != nil {
+		r, t := l.vmCounts()
+		running, total = running+r, total+t
+	}
 	state := "degraded"
 	switch running {
 	case total:
@@ -89,7 +95,7 @@ func (l layout) info() Info {
 	case 0:
 		state = "stopped"
 	}
-	reg := hostPortInt(l.nodeAddr(l.firstServer().Host), ports.Registry)
+	reg := l.registryAddr()
 	return Info{
 		Name: l.spec.Name, Nodes: len(l.agentNodes()), Servers: l.serverCount(), State: state,
 		Server: l.Server(), ConfigFile: l.ConfigFile(), Registry: reg, Image: reg + "/" + DemoImage,
@@ -98,6 +104,9 @@ func (l layout) info() Info {
 
 // daemons are the cluster's processes, the servers first.
 func (l layout) daemons() []daemon {
+	if l.spec.VM != nil {
+		return []daemon{l.vmServer()}
+	}
 	var out []daemon
 	for _, m := range l.servers() {
 		out = append(out, l.serverDaemon(m))
@@ -134,7 +143,18 @@ func Create(ctx context.Context, name string, n int, o Options) (Info, error) {
 	}
 	l := layout{Roots: o.Roots, spec: Spec{Name: name, Nodes: n}}
 	if o.Servers > 1 {
+		if o.VM.Enabled {
+			unlock()
+			return Info{}, errors.New("--vm with --servers: a VM cluster has one server, on this host")
+		}
 		l.spec.Servers = o.Servers
+	}
+	if o.VM.Enabled {
+		if l.spec.VM, err = o.VM.spec(o.Roots); err != nil {
+			unlock()
+			return Info{}, err
+		}
+		l.spec.Members = vmMembers(n)
 	}
 	if _, err := os.Stat(l.specFile()); err == nil {
 		unlock()
@@ -177,6 +197,9 @@ func Create(ctx context.Context, name string, n int, o Options) (Info, error) {
 // provision writes each node's directories and env files: the same
 // command lines a Vagrant machine gets (see ServerArgs, AgentArgs).
 func (l layout) provision(serverFlags []string) error {
+	if l.spec.VM != nil {
+		return l.provisionVMServer(serverFlags)
+	}
 	server := l.Server()
 	for _, m := range l.servers() {
 		args := append(ServerArgs(l.serverSpec(m)), serverFlags...)
@@ -232,6 +255,9 @@ func Start(ctx context.Context, name string, o Options) (Info, error) {
 }
 
 func (l layout) start(ctx context.Context, o Options, created bool) error {
+	if l.spec.VM != nil {
+		return l.startVM(ctx, o, created)
+	}
 	t0 := time.Now()
 	if err := l.ensureNetwork(); err != nil {
 		return fmt.Errorf("cluster %s: network: %w", l.spec.Name, err)
@@ -370,6 +396,9 @@ func Stop(name string, o Options) error {
 }
 
 func (l layout) stop(o Options) error {
+	if l.spec.VM != nil {
+		return l.stopVM(o)
+	}
 	ds := l.daemons()
 	var g errgroup.Group
 	var errs []error

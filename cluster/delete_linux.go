@@ -26,6 +26,9 @@ func Delete(ctx context.Context, name string, o Options) error {
 	if err != nil {
 		return err
 	}
+	if l.spec.VM != nil {
+		return l.deleteVM(o)
+	}
 	var errs []error
 	if l.info().State != "running" {
 		fmt.Fprintf(o.Progress, "Starting %q to let its agents remove its pods\n", name)

@@ -29,6 +29,10 @@
 // iproute2 dependency, errors that say which step failed, and no fork per
 // step (a 3-node network is ~20 netlink calls, a few milliseconds).
 //
+// With --vm (vm_linux.go) the nodes are QEMU guests instead, with kernels
+// of their own, booted through internal/qemu; the server runs in the lab
+// namespace on the bridge's own address.
+//
 // The command lines of server and agent come from ServerArgs and
 // AgentArgs, written to env files that deploy/systemd's units read too:
 // the Vagrant path (deploy/vagrant) and this one start the same daemons

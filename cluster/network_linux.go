@@ -55,6 +55,9 @@ func (l layout) ensureNetwork() error {
 	if err := l.ensureVeth(host, l.hostVeth(), labH, labNS, "host", br, l.hostAddr()); err != nil {
 		return err
 	}
+	if l.spec.VM != nil {
+		return l.ensureVMNetwork(labH, br)
+	}
 
 	for _, m := range l.members() {
 		if err := l.ensureNodeNetwork(m, labH, labNS, br); err != nil {

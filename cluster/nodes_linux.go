@@ -33,6 +33,10 @@ func AddNode(ctx context.Context, name, node string, o Options) (Info, error) {
 		unlock()
 		return Info{}, err
 	}
+	if l.spec.VM != nil {
+		unlock()
+		return Info{}, fmt.Errorf("cluster %q: its nodes are VMs; add-node makes namespace nodes only", name)
+	}
 	// Checked before the node is counted: its agent does not run yet.
 	if st := l.info().State; st != "running" {
 		unlock()
@@ -125,6 +129,9 @@ func RemoveNode(ctx context.Context, name, node string, o Options) error {
 	l, err := load(o.Roots, name)
 	if err != nil {
 		return err
+	}
+	if l.spec.VM != nil {
+		return fmt.Errorf("cluster %q: its nodes are VMs; remove-node takes namespace nodes only", name)
 	}
 	m, ok := l.member(node)
 	if !ok {

@@ -105,11 +105,23 @@ func (l layout) firstServer() Member { return l.members()[0] }
 
 // serverAddrs are the API addresses of every server.
 func (l layout) serverAddrs() []string {
+	if l.spec.VM != nil {
+		return []string{hostPortInt(l.nodeAddr(vmServerHost), ports.API)}
+	}
 	var out []string
 	for _, m := range l.servers() {
 		out = append(out, hostPortInt(l.nodeAddr(m.Host), ports.API))
 	}
 	return out
+}
+
+// registryAddr is the first server's registry, where the demo image is.
+func (l layout) registryAddr() string {
+	host := vmServerHost
+	if l.spec.VM == nil {
+		host = l.firstServer().Host
+	}
+	return hostPortInt(l.nodeAddr(host), ports.Registry)
 }
 
 // serverConfigFile is where a server of several writes its admin config

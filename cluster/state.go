@@ -47,8 +47,11 @@ type Spec struct {
 	// the host 172.31.N.254.
 	Subnet int `json:"subnet"`
 	// Members are the machines once a node was added or removed after
-	// Create; empty, they are defaultMembers().
+	// Create (a VM cluster's from the start: its nodes count from host
+	// 2); empty, they are defaultMembers().
 	Members []Member `json:"members,omitempty"`
+	// VM is set when the nodes are QEMU guests (skiff cluster create --vm).
+	VM *VMSpec `json:"vm,omitempty"`
 }
 
 // Member is one node of a cluster whose node set changed after Create:
@@ -161,6 +164,10 @@ func (l layout) member(name string) (Member, bool) {
 
 // nodeAddr is the address on the lab bridge of host number i (from 1; 254
 // is the host).
+// vmServerHost is a VM cluster's server's host number: the lab bridge's
+// own address, on this host.
+const vmServerHost = 1
+
 func (l layout) nodeAddr(i int) string { return fmt.Sprintf("172.31.%d.%d", l.spec.Subnet, i) }
 
 // maxHost is the highest host number a node may have (254 is the host's).

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/skiff-sh/skiff/e2e/vm/guest"
+	"github.com/skiff-sh/skiff/internal/qemu"
 )
 
 var benchCycles = flag.Int("vm-bench-cycles", 20, "BenchmarkRuntimeOnCgroupV2Guest: cycles per runtime")
@@ -26,12 +27,12 @@ var benchCycles = flag.Int("vm-bench-cycles", 20, "BenchmarkRuntimeOnCgroupV2Gue
 func BenchmarkRuntimeOnCgroupV2Guest(b *testing.B) {
 	bb, applets := needs(b)
 	root := repoRoot(b)
-	kernel, err := guest.FetchKernel(filepath.Join(root, ".cache", "vm"))
+	kernel, err := qemu.FetchKernel(filepath.Join(root, ".cache", "vm"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	work := b.TempDir()
-	im := guest.NewInitramfs()
+	im := qemu.NewInitramfs()
 	im.Busybox(bb, applets)
 	for _, p := range []struct{ pkg, out string }{{"./bench/runtime", "runtime-bench"}, {"./cmd/skiff-shim", "skiff-shim"}} {
 		cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(work, p.out), p.pkg)
@@ -74,7 +75,7 @@ func BenchmarkRuntimeOnCgroupV2Guest(b *testing.B) {
 
 // addLibraries adds the shared libraries `ldd` lists for a dynamically
 // linked program, at the paths its loader looks for them.
-func addLibraries(tb testing.TB, im *guest.Initramfs, program string) {
+func addLibraries(tb testing.TB, im *qemu.Initramfs, program string) {
 	tb.Helper()
 	out, err := exec.Command("ldd", program).Output()
 	if err != nil {

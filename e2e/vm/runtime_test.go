@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/skiff-sh/skiff/e2e/vm/guest"
+	"github.com/skiff-sh/skiff/internal/qemu"
 )
 
 // repoRoot is the module's directory (the kernel cache lives in its
@@ -94,14 +95,17 @@ func TestRuntimeOnCgroupV2Guest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots an emulated guest for minutes: skipped in -short")
 	}
+	// Beside the tier's other guests: each waits on its guest far more
+	// than it uses the host's CPUs.
+	t.Parallel()
 	bb, applets := needs(t)
 	root := repoRoot(t)
-	kernel, err := guest.FetchKernel(filepath.Join(root, ".cache", "vm"))
+	kernel, err := qemu.FetchKernel(filepath.Join(root, ".cache", "vm"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	work := t.TempDir()
-	im := guest.NewInitramfs()
+	im := qemu.NewInitramfs()
 	im.Busybox(bb, applets)
 	pkgs := []string{"nodeagent/runtime/cgroups", "nodeagent/runtime"}
 	for _, pkg := range pkgs {

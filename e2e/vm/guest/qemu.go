@@ -1,3 +1,7 @@
+// Package guest boots throwaway QEMU guests for the VM test tier (through
+// internal/qemu: the cached kernel, the initramfs, QEMU's command line)
+// and runs a shell script as the guest's init whose steps report their exit
+// codes on the serial console.
 package guest
 
 import (
@@ -15,6 +19,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/skiff-sh/skiff/internal/qemu"
 )
 
 // Step is one command the guest runs from Dir, with the environment of
@@ -35,8 +41,8 @@ type StepResult struct {
 
 // Config is one guest.
 type Config struct {
-	Kernel   *Kernel
-	Image    *Initramfs // NewInitramfs plus the test's files; Boot adds the init
+	Kernel   *qemu.Kernel
+	Image    *qemu.Initramfs // NewInitramfs plus the test's files; Boot adds the init
 	Steps    []Step
 	MemoryMB int // 1024 if zero
 	CPUs     int // 1 if zero
@@ -69,47 +75,9 @@ const (
 	markDone  = "@@SKIFF-VM-DONE"
 )
 
-// stage1 runs from the initramfs: the kernel's rootfs cannot be
-// pivot_root-ed away (containers pivot_root), so the files move to a tmpfs
-// that switch_root makes the root (freeing the initramfs copy).
-const stage1 = `#!/bin/sh
-export PATH=/bin
-mount -t devtmpfs dev /dev
-mount -t tmpfs -o mode=755 root /newroot
-for f in /*; do
-	case "$f" in /newroot|/dev|/proc|/sys|/init) ;; *) cp -a "$f" /newroot/ ;; esac
-done
-mkdir -p /newroot/dev /newroot/proc /newroot/sys
-cp -a /init2 /newroot/init2
-umount /dev
-exec switch_root /newroot /init2
-`
-
-// stage2Head mounts what a Linux system has (cgroup2 alone at
-// /sys/fs/cgroup: the kernel runs with cgroup_no_v1=all) and loads the
-// modules.
-const stage2Head = `#!/bin/sh
-export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root TMPDIR=/tmp
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs dev /dev
-mkdir -p /dev/pts /dev/shm
-mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts
-mount -t tmpfs tmpfs /dev/shm
-mount -t cgroup2 cgroup2 /sys/fs/cgroup
-mount -t tmpfs -o mode=1777 tmpfs /tmp
-mount -t tmpfs tmpfs /run
-mount --make-rshared /
-for m in /lib/modules/*.ko; do insmod "$m" || echo "insmod $m failed"; done
-ip link set lo up
-hostname skiff-vm
-# The console's first line carries the firmware's escape codes.
-echo
-`
-
 func (c Config) script() string {
 	var b strings.Builder
-	b.WriteString(stage2Head)
+	b.WriteString("hostname skiff-vm\n# The console's first line carries the firmware's escape codes.\necho\n")
 	// Steps run at once (the guest has CPUs to spare for them); each
 	// one's output goes to a file the console gets whole after all ended.
 	for i, s := range c.Steps {
@@ -147,24 +115,22 @@ func Boot(ctx context.Context, c Config) (*Result, error) {
 	if c.CPUs == 0 {
 		c.CPUs = 1
 	}
-	qemu, err := exec.LookPath("qemu-system-x86_64")
+	qemuBin, err := exec.LookPath("qemu-system-x86_64")
 	if err != nil {
 		return nil, err
 	}
-	c.Image.Data("/init", []byte(stage1), 0o755)
-	c.Image.Data("/init2", []byte(c.script()), 0o755)
-	for _, m := range c.Kernel.Modules {
-		c.Image.File("/lib/modules/"+filepath.Base(m), m, 0o644)
-	}
+	c.Image.Init(c.script())
+	c.Image.Kernel(c.Kernel)
 	initrd := filepath.Join(c.WorkDir, "initramfs.cpio")
 	if err := c.Image.Write(initrd); err != nil {
 		return nil, err
 	}
 	defer os.Remove(initrd)
-	accel := Accel(ctx, qemu, c.Kernel, c.WorkDir)
+	accel := qemu.Accel(ctx, c.Kernel, c.WorkDir)
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
-	console, cpu, err := run(ctx, qemu, accel, c.Kernel, initrd, c.MemoryMB, c.CPUs, c.Console)
+	m := qemu.Machine{Kernel: c.Kernel, Initrd: initrd, Accel: accel, MemoryMB: c.MemoryMB, CPUs: c.CPUs}
+	console, cpu, err := run(ctx, qemuBin, m.Args(), c.Console)
 	res := parse(console)
 	res.CPU = cpu
 	res.Accel = accel
@@ -179,20 +145,8 @@ func Boot(ctx context.Context, c Config) (*Result, error) {
 
 // run starts QEMU and returns the console when it exits or ctx ends; it
 // kills QEMU (by its PID, with its process group) in every case.
-func run(ctx context.Context, qemu, accel string, k *Kernel, initrd string, memMB, cpus int, tee io.Writer) (string, time.Duration, error) {
-	// One host thread per virtual CPU under emulation too.
-	args := []string{"-accel", "tcg,thread=multi", "-cpu", "max"}
-	if accel == "kvm" {
-		args = []string{"-accel", "kvm", "-cpu", "host"}
-	}
-	args = append(args,
-		"-smp", strconv.Itoa(cpus), "-m", strconv.Itoa(memMB),
-		"-nographic", "-nodefaults", "-serial", "stdio", "-no-reboot",
-		"-kernel", k.Image, "-initrd", initrd,
-		// cgroup_no_v1=all: a pure cgroup v2 system, as a systemd
-		// distribution of today boots.
-		"-append", "console=ttyS0 quiet panic=-1 cgroup_no_v1=all")
-	cmd := exec.Command(qemu, args...)
+func run(ctx context.Context, qemuBin string, args []string, tee io.Writer) (string, time.Duration, error) {
+	cmd := exec.Command(qemuBin, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	var buf syncBuffer
 	var out io.Writer = &buf
@@ -263,42 +217,4 @@ func parse(console string) *Result {
 		cur.Output = strings.Join(lines, "\n")
 	}
 	return res
-}
-
-var (
-	accelOnce sync.Once
-	accel     string
-)
-
-// Accel is "kvm" when /dev/kvm opens and a guest boots with it to its
-// init (some hosts' KVM runs only paravirtualised guests), else "tcg".
-// The probe runs once per process.
-func Accel(ctx context.Context, qemu string, k *Kernel, workDir string) string {
-	accelOnce.Do(func() {
-		accel = "tcg"
-		f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
-		if err != nil {
-			return
-		}
-		f.Close()
-		im := NewInitramfs()
-		bb, err := exec.LookPath("busybox")
-		if err != nil {
-			return
-		}
-		im.File("/bin/busybox", bb, 0o755)
-		im.Data("/init", []byte("#!/bin/busybox sh\n/bin/busybox echo "+markDone+"\n/bin/busybox poweroff -f\n"), 0o755)
-		initrd := filepath.Join(workDir, "kvm-probe.cpio")
-		if im.Write(initrd) != nil {
-			return
-		}
-		defer os.Remove(initrd)
-		ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-		defer cancel()
-		out, _, _ := run(ctx, qemu, "kvm", k, initrd, 256, 1, nil)
-		if strings.Contains(out, markDone) {
-			accel = "kvm"
-		}
-	})
-	return accel
 }

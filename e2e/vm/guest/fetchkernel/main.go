@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/skiff-sh/skiff/e2e/vm/guest"
+	"github.com/skiff-sh/skiff/internal/qemu"
 )
 
 func main() {
@@ -17,7 +17,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: fetchkernel CACHE_DIR")
 		os.Exit(2)
 	}
-	k, err := guest.FetchKernel(os.Args[1])
+	k, err := qemu.FetchKernel(os.Args[1])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fetchkernel:", err)
 		os.Exit(1)

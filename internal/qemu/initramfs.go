@@ -1,4 +1,4 @@
-package guest
+package qemu
 
 import (
 	"bufio"
@@ -110,7 +110,7 @@ func (im *Initramfs) write(w io.Writer) error {
 			if e.source != "" {
 				b, err := os.ReadFile(e.source)
 				if err != nil {
-					return fmt.Errorf("guest: initramfs %s: %w", p, err)
+					return fmt.Errorf("qemu: initramfs %s: %w", p, err)
 				}
 				body = b
 			}
