@@ -24,11 +24,19 @@ import (
 // cloud kernel: small, with virtio and cgroup v2 built in.
 const KernelPackage = "linux-image-cloud-amd64"
 
-// Modules are the kernel modules every guest loads (paths below the
-// package's lib/modules/<version>/kernel): the container runtime needs
-// overlayfs, and the loop driver makes /dev/loop0 a real block device
-// for the device-control probes.
-var Modules = []string{"fs/overlayfs/overlay.ko", "drivers/block/loop.ko"}
+// Modules are the kernel modules every guest loads, in load order (a
+// module after those it depends on; paths below the package's
+// lib/modules/<version>/kernel): the container runtime needs overlayfs;
+// the loop driver makes /dev/loop0 a real block device for the
+// device-control probes; a node's pod network is a bridge with veths,
+// and its service proxy, masquerade and host ports are nftables tables.
+var Modules = []string{"fs/overlayfs/overlay.ko", "drivers/block/loop.ko",
+	"net/llc/llc.ko", "net/802/stp.ko", "net/bridge/bridge.ko", "drivers/net/veth.ko",
+	"lib/libcrc32c.ko", "net/netfilter/nfnetlink.ko", "net/netfilter/nf_tables.ko",
+	"net/ipv4/netfilter/nf_defrag_ipv4.ko", "net/ipv6/netfilter/nf_defrag_ipv6.ko",
+	"net/netfilter/nf_conntrack.ko", "net/netfilter/nf_nat.ko", "net/netfilter/nft_chain_nat.ko",
+	"net/netfilter/nft_nat.ko", "net/netfilter/nft_masq.ko", "net/netfilter/nft_ct.ko",
+	"net/netfilter/nft_numgen.ko", "net/netfilter/nft_fib.ko", "net/ipv4/netfilter/nft_fib_ipv4.ko"}
 
 // Kernel is an unpacked guest kernel.
 type Kernel struct {

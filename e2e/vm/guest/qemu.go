@@ -153,8 +153,9 @@ func Boot(ctx context.Context, c Config) (*Result, error) {
 	}
 	c.Image.Data("/init", []byte(stage1), 0o755)
 	c.Image.Data("/init2", []byte(c.script()), 0o755)
-	for _, m := range c.Kernel.Modules {
-		c.Image.File("/lib/modules/"+filepath.Base(m), m, 0o644)
+	// Named so that the init's sorted glob is Modules' load order.
+	for i, m := range c.Kernel.Modules {
+		c.Image.File(fmt.Sprintf("/lib/modules/%03d-%s", i, filepath.Base(m)), m, 0o644)
 	}
 	initrd := filepath.Join(c.WorkDir, "initramfs.cpio")
 	if err := c.Image.Write(initrd); err != nil {
