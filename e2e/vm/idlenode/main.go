@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -169,9 +170,24 @@ func measure(skiff, cfg string, upPID int, exited func() error, log *lockedBuffe
 			return fmt.Errorf("%s: %w", p.name, err)
 		}
 	}
+	busy0, err := busyTicks()
+	if err != nil {
+		return err
+	}
+	// The host reads QEMU's virtual CPU threads between these markers,
+	// written to the console as they happen (the step's own output
+	// reaches the console only when it ends).
+	mark("@@SKIFF-IDLE-WINDOW-BEGIN")
 	t0 := time.Now()
 	time.Sleep(window)
 	elapsed := time.Since(t0)
+	mark("@@SKIFF-IDLE-WINDOW-END")
+	busy1, err := busyTicks()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("idle-cpu: guest-busy pid=0 ticks=%d seconds=%.3f (both CPUs, %.2f %% of one core)\n",
+		busy1-busy0, elapsed.Seconds(), proccpu.Percent(busy1-busy0, elapsed))
 	for i, p := range procs {
 		n, err := proccpu.Ticks(p.pid)
 		if err != nil {
@@ -181,6 +197,39 @@ func measure(skiff, cfg string, upPID int, exited func() error, log *lockedBuffe
 			p.name, p.pid, n-before[i], elapsed.Seconds(), proccpu.Percent(n-before[i], elapsed))
 	}
 	return nil
+}
+
+// busyTicks is the time the guest's CPUs were not idle, from /proc/stat's
+// cpu line (USER_HZ): everything but idle and iowait.
+func busyTicks() (int64, error) {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, fmt.Errorf("/proc/stat: first line %q", line)
+	}
+	var busy int64
+	for i, v := range f[1:9] { // user nice system idle iowait irq softirq steal
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/stat: %w", err)
+		}
+		if i != 3 && i != 4 {
+			busy += n
+		}
+	}
+	return busy, nil
+}
+
+// mark writes a line to the console at once.
+func mark(line string) {
+	if f, err := os.OpenFile("/dev/console", os.O_WRONLY, 0); err == nil {
+		fmt.Fprintln(f, line)
+		f.Close()
+	}
 }
 
 // waitFor polls cond each second until it holds, exited returns an error
