@@ -170,24 +170,31 @@ func measure(skiff, cfg string, upPID int, exited func() error, log *lockedBuffe
 			return fmt.Errorf("%s: %w", p.name, err)
 		}
 	}
-	busy0, err := busyTicks()
+	idle0, cpus, err := idleTicks()
 	if err != nil {
 		return err
 	}
 	// The host reads QEMU's virtual CPU threads between these markers,
 	// written to the console as they happen (the step's own output
 	// reaches the console only when it ends).
+	self0, _ := selfTicks(upPID)
+	fmt.Printf("children of skiff up at the window's start: %s\n", children(upPID))
 	mark("@@SKIFF-IDLE-WINDOW-BEGIN")
 	t0 := time.Now()
 	time.Sleep(window)
 	elapsed := time.Since(t0)
 	mark("@@SKIFF-IDLE-WINDOW-END")
-	busy1, err := busyTicks()
+	self1, _ := selfTicks(upPID)
+	fmt.Printf("children of skiff up at the window's end: %s\n", children(upPID))
+	fmt.Printf("skiff up's own threads: %d ticks\n", self1-self0)
+	idle1, _, err := idleTicks()
 	if err != nil {
 		return err
 	}
-	fmt.Printf("idle-cpu: guest-busy pid=0 ticks=%d seconds=%.3f (both CPUs, %.2f %% of one core)\n",
-		busy1-busy0, elapsed.Seconds(), proccpu.Percent(busy1-busy0, elapsed))
+	// Busy is every CPU's time over the window but what it spent idle.
+	busy := int64(float64(cpus)*elapsed.Seconds()*proccpu.ClockTicks) - (idle1 - idle0)
+	fmt.Printf("idle-cpu: guest-busy pid=0 ticks=%d seconds=%.3f (%d CPUs, %.2f %% of one core)\n",
+		busy, elapsed.Seconds(), cpus, proccpu.Percent(busy, elapsed))
 	for i, p := range procs {
 		n, err := proccpu.Ticks(p.pid)
 		if err != nil {
@@ -199,29 +206,57 @@ func measure(skiff, cfg string, upPID int, exited func() error, log *lockedBuffe
 	return nil
 }
 
-// busyTicks is the time the guest's CPUs were not idle, from /proc/stat's
-// cpu line (USER_HZ): everything but idle and iowait.
-func busyTicks() (int64, error) {
+// idleTicks is the time the guest's CPUs spent idle (idle and iowait
+// from /proc/stat, which the kernel keeps exactly on a tickless kernel,
+// unlike its sampled user and system figures) and how many CPUs it has.
+func idleTicks() (idle int64, cpus int, err error) {
 	data, err := os.ReadFile("/proc/stat")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	line, _, _ := strings.Cut(string(data), "\n")
-	f := strings.Fields(line)
-	if len(f) < 9 || f[0] != "cpu" {
-		return 0, fmt.Errorf("/proc/stat: first line %q", line)
+	lines := strings.Split(string(data), "\n")
+	f := strings.Fields(lines[0])
+	if len(f) < 6 || f[0] != "cpu" {
+		return 0, 0, fmt.Errorf("/proc/stat: first line %q", lines[0])
 	}
-	var busy int64
-	for i, v := range f[1:9] { // user nice system idle iowait irq softirq steal
+	for _, v := range f[4:6] { // idle, iowait
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("/proc/stat: %w", err)
+			return 0, 0, fmt.Errorf("/proc/stat: %w", err)
 		}
-		if i != 3 && i != 4 {
-			busy += n
+		idle += n
+	}
+	for _, l := range lines[1:] {
+		if strings.HasPrefix(l, "cpu") {
+			cpus++
 		}
 	}
-	return busy, nil
+	return idle, cpus, nil
+}
+
+// selfTicks is utime+stime alone (no reaped children).
+func selfTicks(pid int) (int64, error) {
+	f, err := proccpu.StatFields(pid)
+	if err != nil || len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %v", pid, err)
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + s, nil
+}
+
+func children(pid int) string {
+	entries, _ := os.ReadDir("/proc")
+	var out []string
+	for _, e := range entries {
+		c, err := strconv.Atoi(e.Name())
+		if err != nil || proccpu.ParentPID(c) != pid {
+			continue
+		}
+		cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", c))
+		out = append(out, fmt.Sprintf("%d:%q", c, strings.ReplaceAll(string(cmd), "\x00", " ")))
+	}
+	return strings.Join(out, ", ")
 }
 
 // mark writes a line to the console at once.
