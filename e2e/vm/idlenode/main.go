@@ -177,16 +177,11 @@ func measure(skiff, cfg string, upPID int, exited func() error, log *lockedBuffe
 	// The host reads QEMU's virtual CPU threads between these markers,
 	// written to the console as they happen (the step's own output
 	// reaches the console only when it ends).
-	self0, _ := selfTicks(upPID)
-	fmt.Printf("children of skiff up at the window's start: %s\n", children(upPID))
 	mark("@@SKIFF-IDLE-WINDOW-BEGIN")
 	t0 := time.Now()
 	time.Sleep(window)
 	elapsed := time.Since(t0)
 	mark("@@SKIFF-IDLE-WINDOW-END")
-	self1, _ := selfTicks(upPID)
-	fmt.Printf("children of skiff up at the window's end: %s\n", children(upPID))
-	fmt.Printf("skiff up's own threads: %d ticks\n", self1-self0)
 	idle1, _, err := idleTicks()
 	if err != nil {
 		return err
@@ -232,31 +227,6 @@ func idleTicks() (idle int64, cpus int, err error) {
 		}
 	}
 	return idle, cpus, nil
-}
-
-// selfTicks is utime+stime alone (no reaped children).
-func selfTicks(pid int) (int64, error) {
-	f, err := proccpu.StatFields(pid)
-	if err != nil || len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %v", pid, err)
-	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	s, _ := strconv.ParseInt(f[12], 10, 64)
-	return u + s, nil
-}
-
-func children(pid int) string {
-	entries, _ := os.ReadDir("/proc")
-	var out []string
-	for _, e := range entries {
-		c, err := strconv.Atoi(e.Name())
-		if err != nil || proccpu.ParentPID(c) != pid {
-			continue
-		}
-		cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", c))
-		out = append(out, fmt.Sprintf("%d:%q", c, strings.ReplaceAll(string(cmd), "\x00", " ")))
-	}
-	return strings.Join(out, ", ")
 }
 
 // mark writes a line to the console at once.
