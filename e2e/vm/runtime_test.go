@@ -94,6 +94,7 @@ func TestRuntimeOnCgroupV2Guest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots an emulated guest for minutes: skipped in -short")
 	}
+	t.Parallel()
 	bb, applets := needs(t)
 	root := repoRoot(t)
 	kernel, err := guest.FetchKernel(filepath.Join(root, ".cache", "vm"))
