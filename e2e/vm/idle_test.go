@@ -24,7 +24,7 @@ import (
 // one core) scaled for the emulated CPU: Go programs run 4–12× slower
 // under QEMU's TCG than on the host, so the same idle work takes up to 12×
 // the CPU (24 %). (An idle `skiff up` is ~0.8 % of a host core; in the
-// guest it measured ~14 %, TLS and all.)
+// guest it measured 14–17 %, TLS and all.)
 //
 // A busy host inflates the guest's readings further: the guest's clock is
 // the host's, so while QEMU's virtual CPU waits for a host core, the guest
