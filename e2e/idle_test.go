@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/skiff-sh/skiff/internal/proccpu"
 )
 
 // Budgets in percent of one core, wide on purpose: an idle daemon should
@@ -25,9 +27,6 @@ const (
 	// settle lets start-up work (first lists, image pulls, the first
 	// probes and status writes) finish before the window opens.
 	settle = 10 * time.Second
-	// clockTicks is USER_HZ, the unit of /proc/PID/stat's times; Linux
-	// fixes it at 100 for user space.
-	clockTicks = 100
 	// supervisorArg is the re-exec argument of a container's supervisor.
 	supervisorArg = "__skiff-supervise"
 )
@@ -86,49 +85,13 @@ func (d daemon) check(t *testing.T) {
 	}
 }
 
-// cpuTicks is the process's CPU time so far, its threads' and its reaped
-// children's (short-lived helpers, such as exec probes) included.
-func cpuTicks(pid int) (int64, error) {
-	f, err := statFields(pid)
-	if err != nil {
-		return 0, err
-	}
-	if len(f) < 15 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
-	}
-	// f[0] is field 3 (state): utime, stime, cutime, cstime are 14–17.
-	var sum int64
-	for _, s := range f[11:15] {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
-		}
-		sum += n
-	}
-	return sum, nil
-}
-
-// statFields are the fields of /proc/PID/stat after the command name,
-// which is in parentheses and may hold spaces: f[0] is field 3 (state).
-func statFields(pid int) ([]string, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return nil, err
-	}
-	i := bytes.LastIndexByte(data, ')')
-	if i < 0 {
-		return nil, fmt.Errorf("/proc/%d/stat: no command name", pid)
-	}
-	return strings.Fields(string(data[i+1:])), nil
-}
-
 // measureCPU reads every daemon's CPU time over one window and fails the
 // test for each above budget (percent of one core).
 func measureCPU(t *testing.T, phase string, daemons []daemon, budget float64) {
 	t.Helper()
 	before := make([]int64, len(daemons))
 	for i, d := range daemons {
-		n, err := cpuTicks(d.pid)
+		n, err := proccpu.Ticks(d.pid)
 		if err != nil {
 			t.Fatalf("%s: %v", d.name, err)
 		}
@@ -136,16 +99,16 @@ func measureCPU(t *testing.T, phase string, daemons []daemon, budget float64) {
 	}
 	start := time.Now()
 	time.Sleep(cpuWindow)
-	elapsed := time.Since(start).Seconds()
+	elapsed := time.Since(start)
 	groups := map[string][]float64{}
 	for i, d := range daemons {
-		n, err := cpuTicks(d.pid)
+		n, err := proccpu.Ticks(d.pid)
 		if err != nil {
 			t.Fatalf("%s (pid %d) is gone after the window: %v", d.name, d.pid, err)
 		}
-		pct := 100 * float64(n-before[i]) / clockTicks / elapsed
+		pct := proccpu.Percent(n-before[i], elapsed)
 		if pct > budget {
-			t.Errorf("%s: %s (pid %d) used %.2f %% of one core over %.0f s; budget %.0f %%", phase, d.name, d.pid, pct, elapsed, budget)
+			t.Errorf("%s: %s (pid %d) used %.2f %% of one core over %.0f s; budget %.0f %%", phase, d.name, d.pid, pct, elapsed.Seconds(), budget)
 		}
 		if d.group != "" {
 			groups[d.group] = append(groups[d.group], pct)
@@ -300,34 +263,13 @@ func supervisors(t *testing.T, bin string, parents []daemon) []daemon {
 	for _, d := range parents {
 		isParent[d.pid] = true
 	}
-	entries, err := os.ReadDir("/proc")
+	pids, err := proccpu.Children(isParent, shimBinary(bin), supervisorArg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []daemon
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err != nil {
-			continue
-		}
-		args := strings.Split(string(cmdline), "\x00")
-		if len(args) > 1 && args[0] == shimBinary(bin) && args[1] == supervisorArg && isParent[parentPid(pid)] {
-			out = append(out, daemon{name: "supervisor", pid: pid, group: "container supervisors"})
-		}
+	for _, pid := range pids {
+		out = append(out, daemon{name: "supervisor", pid: pid, group: "container supervisors"})
 	}
 	return out
-}
-
-// parentPid is field 4 of /proc/PID/stat, or 0 when the process is gone.
-func parentPid(pid int) int {
-	f, err := statFields(pid)
-	if err != nil || len(f) < 2 {
-		return 0
-	}
-	ppid, _ := strconv.Atoi(f[1])
-	return ppid
 }

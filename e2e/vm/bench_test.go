@@ -21,9 +21,10 @@ var benchCycles = flag.Int("vm-bench-cycles", 20, "BenchmarkRuntimeOnCgroupV2Gue
 // from its shim, alone and in a pod, against runc and crun) inside a pure
 // cgroup v2 guest and logs its table: how skiff compares with crun where
 // crun is at home. An emulated CPU slows every runtime; compare the
-// ratios, not the times. Not part of `make test`:
+// ratios, not the times. Not part of `make test` (ten minutes on a busy
+// 2-core host: past go test's default timeout, hence -timeout):
 //
-//	go test -run '^$' -bench RuntimeOnCgroupV2Guest -benchtime 1x ./e2e/vm/
+//	go test -run '^$' -bench RuntimeOnCgroupV2Guest -benchtime 1x -timeout 40m ./e2e/vm/
 func BenchmarkRuntimeOnCgroupV2Guest(b *testing.B) {
 	bb, applets := needs(b)
 	root := repoRoot(b)
