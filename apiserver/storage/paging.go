@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -80,10 +81,13 @@ func decodeContinue(s string) (continueToken, error) {
 	if err != nil {
 		return t, fmt.Errorf("%w: not base64 (%v)", ErrBadContinue, err)
 	}
-	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&t); err != nil {
 		return t, fmt.Errorf("%w: %v", ErrBadContinue, err)
+	}
+	if dec.More() {
+		return t, fmt.Errorf("%w: data after the token", ErrBadContinue)
 	}
 	switch {
 	case t.Version != continueVersion:
