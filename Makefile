@@ -131,9 +131,10 @@ test-plain: .cache/skipcheck
 test-hermetic: deps
 	GO=$(GO) ./hack/test-hermetic.sh
 
-# Every fuzz target runs for FUZZTIME: 6 targets today (FuzzDecode,
-# FuzzValidate, FuzzCreate, FuzzServeDNS, FuzzUnpack, FuzzNames), about 4
-# minutes in all with their builds. Each target's corpus in
+# Every fuzz target runs for FUZZTIME: 8 targets today (FuzzDecode,
+# FuzzValidate, FuzzCreate, FuzzContinueToken, FuzzKubernetesManifest,
+# FuzzServeDNS, FuzzUnpack, FuzzNames), about 5 minutes in all with their
+# builds. Each target's corpus in
 # testdata/fuzz/<Name>/ (crashers found before, in `go test fuzz v1`
 # format) runs in every plain `go test` too; a new crasher lands there to
 # be committed with its fix. `make fuzz FUZZTIME=10m` for a longer hunt.

@@ -57,6 +57,11 @@ func toStatus(err error, r ref) error {
 		return status.Errorf(codes.AlreadyExists, "%s already exists%s", r.what(), r.where())
 	case errors.Is(err, storage.ErrConflict):
 		return status.Errorf(codes.Aborted, "conflict: %s has changed since it was read; read it again and retry", r)
+	case errors.Is(err, storage.ErrBadContinue):
+		return status.Error(codes.InvalidArgument, err.Error())
+	case errors.Is(err, storage.ErrContinueExpired):
+		// Kubernetes answers 410 Gone with these words.
+		return status.Errorf(codes.OutOfRange, "the provided continue parameter is too old to display a consistent list result (%v); start a new list without the continue parameter", err)
 	case errors.Is(err, storage.ErrCompacted):
 		return status.Errorf(codes.OutOfRange, "%v; list again and watch from the list's revision", err)
 	case errors.Is(err, context.Canceled):

@@ -172,15 +172,26 @@ func (s *Server) List(ctx context.Context, req *skiffv1.ListRequest) (*skiffv1.L
 	if !info.Namespaced {
 		ns = ""
 	}
-	objs, rev, err := s.store.List(ctx, info.Kind, ns)
+	if req.GetLimit() < 0 {
+		return nil, invalid("limit: %d is negative; give 0 for every item or a page size", req.GetLimit())
+	}
+	opts := storage.ListOptions{Limit: req.GetLimit(), Continue: req.GetContinue()}
+	if req.GetLabelSelector() != "" || req.GetFieldSelector() != "" {
+		opts.Match = match
+		opts.Selector = req.GetLabelSelector() + "\x00" + req.GetFieldSelector()
+	}
+	page, err := s.store.ListPage(ctx, info.Kind, ns, opts)
 	if err != nil {
 		return nil, toStatus(err, ref{info: info, namespace: ns})
 	}
-	resp := &skiffv1.ListResponse{ResourceVersion: itoaRev(rev)}
-	for _, o := range objs {
-		if match(o) {
-			resp.Items = append(resp.Items, skiffv1.Wrap(o))
-		}
+	resp := &skiffv1.ListResponse{
+		Items:              make([]*skiffv1.Object, 0, len(page.Items)),
+		ResourceVersion:    itoaRev(page.Revision),
+		Continue:           page.Continue,
+		RemainingItemCount: page.RemainingItemCount,
+	}
+	for _, o := range page.Items {
+		resp.Items = append(resp.Items, skiffv1.Wrap(o))
 	}
 	return resp, nil
 }

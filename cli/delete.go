@@ -191,7 +191,7 @@ func deleteTargets(cmd *cobra.Command, e *env, o *deleteOpts, args []string) ([]
 		}
 		ctx, cancel := e.call(cmd.Context())
 		defer cancel()
-		objs, _, err := listObjects(ctx, c, info, ns, o.labelSel, "")
+		objs, _, err := listObjects(ctx, c, info, ns, o.labelSel, "", client.DefaultChunkSize)
 		if err != nil {
 			return nil, err
 		}

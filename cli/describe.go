@@ -61,7 +61,7 @@ func describeOne(cmd *cobra.Command, e *env, c *client.Client, info skiffv1.Kind
 		evInfo, _ := skiffv1.Info(skiffv1.Kind_KIND_EVENT)
 		sel := fmt.Sprintf("involvedObject.name=%s,involvedObject.kind=%s", name, info.Name)
 		// Events about objects outside namespaces may be filed anywhere.
-		events, _, err = listObjects(ctx, c, evInfo, obj.GetMetadata().GetNamespace(), "", sel)
+		events, _, err = listObjects(ctx, c, evInfo, obj.GetMetadata().GetNamespace(), "", sel, client.DefaultChunkSize)
 		if err != nil {
 			return err
 		}

@@ -15,7 +15,7 @@ import (
 // Service tables show them.
 func endpointsByService(ctx context.Context, c *client.Client, ns string) (map[string]*skiffv1.Endpoints, string, error) {
 	info, _ := skiffv1.Info(skiffv1.Kind_KIND_ENDPOINTS)
-	objs, rv, err := listObjects(ctx, c, info, ns, "", "")
+	objs, rv, err := listObjects(ctx, c, info, ns, "", "", client.DefaultChunkSize)
 	if err != nil {
 		return nil, "", err
 	}

@@ -24,6 +24,7 @@ type getOpts struct {
 	output        string
 	watch         bool
 	noHeaders     bool
+	chunkSize     int64
 }
 
 func newGetCommand(e *env) *cobra.Command {
@@ -45,7 +46,8 @@ namespaces (ns), events (ev).
   skiff get pods -l app=web,tier!=db   # by labels
   skiff get pods --field-selector spec.nodeName=node1
   skiff get nodes
-  skiff get events -n team -w          # and stream changes until Ctrl-C`,
+  skiff get events -n team -w          # and stream changes until Ctrl-C
+  skiff get pods -A --chunk-size 100   # read in pages of 100 (0: in one request)`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runGet(cmd, e, o, args)
@@ -58,10 +60,14 @@ namespaces (ns), events (ev).
 	f.StringVarP(&o.output, "output", "o", "", "output format: wide, yaml, json or name")
 	f.BoolVarP(&o.watch, "watch", "w", false, "after listing, stream changes until interrupted")
 	f.BoolVar(&o.noHeaders, "no-headers", false, "leave out the table's header line")
+	f.Int64Var(&o.chunkSize, "chunk-size", client.DefaultChunkSize, "read large lists in pages of this many items, all at one revision (0: in one request)")
 	return cmd
 }
 
 func runGet(cmd *cobra.Command, e *env, o *getOpts, args []string) error {
+	if o.chunkSize < 0 {
+		return fmt.Errorf("--chunk-size %d: give 0 (one request) or a page size", o.chunkSize)
+	}
 	if strings.Contains(args[0], ",") {
 		return runGetKinds(cmd, e, o, args)
 	}
@@ -110,7 +116,7 @@ func runGet(cmd *cobra.Command, e *env, o *getOpts, args []string) error {
 		}
 	} else {
 		ctx, cancel := e.call(cmd.Context())
-		objs, rv, err = listObjects(ctx, c, info, ns, o.labelSel, o.fieldSel)
+		objs, rv, err = listObjects(ctx, c, info, ns, o.labelSel, o.fieldSel, o.chunkSize)
 		cancel()
 		if err != nil {
 			return err
@@ -341,7 +347,7 @@ func runGetKinds(cmd *cobra.Command, e *env, o *getOpts, args []string) error {
 	printed := false
 	for _, info := range infos {
 		ctx, cancel := e.call(cmd.Context())
-		objs, _, err := listObjects(ctx, c, info, ns, o.labelSel, o.fieldSel)
+		objs, _, err := listObjects(ctx, c, info, ns, o.labelSel, o.fieldSel, o.chunkSize)
 		cancel()
 		if err != nil {
 			return err

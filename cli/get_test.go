@@ -73,3 +73,52 @@ func TestGetSeveralKinds(t *testing.T) {
 		t.Error("names with several kinds accepted")
 	}
 }
+
+// listReads counts the etcd range reads the server made for lists.
+func listReads(t *testing.T, r *runner) uint64 {
+	t.Helper()
+	mfs, err := r.srv.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "skiff_apiserver_etcd_request_duration_seconds" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "operation" && l.GetValue() == "list" {
+					return m.GetHistogram().GetSampleCount()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// `get --chunk-size` reads a list in pages and prints what one read
+// prints: a single header, columns aligned over every page.
+func TestGetChunkSize(t *testing.T) {
+	r := newRunner(t)
+	fixture(t, r)
+	for _, args := range [][]string{{"get", "pods", "-A"}, {"get", "pods", "-A", "-o", "wide"}, {"get", "pods", "-A", "-o", "json"}, {"get", "ev", "-A"}} {
+		whole := r.ok(append(args, "--chunk-size", "0")...)
+		before := listReads(t, r)
+		paged := r.ok(append(args, "--chunk-size", "1")...)
+		rows := strings.Count(whole, "\n") - 1
+		if args[len(args)-1] == "json" {
+			rows = strings.Count(whole, `"kind": "Pod"`)
+		}
+		if reads := listReads(t, r) - before; rows < 2 || reads < uint64(rows) {
+			t.Errorf("%v: %d etcd reads for %d items in chunks of 1", args, reads, rows)
+		}
+		if paged != whole {
+			t.Errorf("%v: in chunks of 1\n%s\nin one request\n%s", args, paged, whole)
+		}
+	}
+	golden(t, "get_pods_all", r.ok("get", "pods", "-A", "--chunk-size", "2"))
+	res := r.run("get", "pods", "--chunk-size", "-1")
+	if res.e == nil || !strings.Contains(res.err, "--chunk-size") {
+		t.Errorf("negative chunk size: %+v", res)
+	}
+}

@@ -65,7 +65,7 @@ a kind in the namespace with --all. Changing the value of an existing %s needs
 			edit.overwrite, edit.field = overwrite, field
 			return e.withClient(cmd, func(ctx context.Context, c *client.Client) error {
 				if all {
-					objs, _, err := listObjects(ctx, c, info, e.ns(), "", "")
+					objs, _, err := listObjects(ctx, c, info, e.ns(), "", "", client.DefaultChunkSize)
 					if err != nil {
 						return err
 					}

@@ -60,22 +60,24 @@ func getObject(ctx context.Context, c *client.Client, info skiffv1.KindInfo, ns,
 	return unwrapAs(o, info)
 }
 
-func listObjects(ctx context.Context, c *client.Client, info skiffv1.KindInfo, ns, labelSel, fieldSel string) ([]skiffv1.Resource, string, error) {
-	resp, err := c.API().List(ctx, &skiffv1.ListRequest{
+// listObjects reads every matching object, chunk at a time (0: in one
+// request), all at one revision, which it returns.
+func listObjects(ctx context.Context, c *client.Client, info skiffv1.KindInfo, ns, labelSel, fieldSel string, chunk int64) ([]skiffv1.Resource, string, error) {
+	items, rv, err := client.ListAll(ctx, c.API(), &skiffv1.ListRequest{
 		Kind: info.Kind, Namespace: nsFor(info, ns), LabelSelector: labelSel, FieldSelector: fieldSel,
-	})
+	}, chunk)
 	if err != nil {
 		return nil, "", apiErr(err)
 	}
-	out := make([]skiffv1.Resource, 0, len(resp.Items))
-	for _, o := range resp.Items {
+	out := make([]skiffv1.Resource, 0, len(items))
+	for _, o := range items {
 		r, err := unwrapAs(o, info)
 		if err != nil {
 			return nil, "", err
 		}
 		out = append(out, r)
 	}
-	return out, resp.ResourceVersion, nil
+	return out, rv, nil
 }
 
 func unwrapAs(o *skiffv1.Object, info skiffv1.KindInfo) (skiffv1.Resource, error) {

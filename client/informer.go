@@ -31,6 +31,9 @@ type Informer[T skiffv1.Resource] struct {
 	res  Resource[T]
 	opts ListOptions
 	log  *slog.Logger
+	// pageSize is the chunk its lists are read in (client-go's
+	// WatchListPageSize).
+	pageSize int64
 
 	mu       sync.RWMutex
 	items    map[string]T
@@ -50,7 +53,7 @@ func NewInformer[T skiffv1.Resource](res Resource[T], opts ListOptions, log *slo
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Informer[T]{
-		res: res, opts: opts, log: log.With("informer", res.kind.String()),
+		res: res, opts: opts, log: log.With("informer", res.kind.String()), pageSize: DefaultChunkSize,
 		items: map[string]T{}, indexers: map[string]IndexFunc[T]{},
 		indices: map[string]map[string]map[string]struct{}{}, synced: make(chan struct{}),
 	}
@@ -79,6 +82,11 @@ func (inf *Informer[T]) AddIndex(name string, fn IndexFunc[T]) {
 	inf.indexers[name] = fn
 	inf.indices[name] = map[string]map[string]struct{}{}
 }
+
+// SetPageSize makes the informer list n objects at a time (0: in one
+// request; DefaultChunkSize unless set). Every page is read at the first
+// page's revision, from which the watch then starts. Call it before Run.
+func (inf *Informer[T]) SetPageSize(n int64) { inf.pageSize = max(n, 0) }
 
 // HasSynced reports whether the first list has been loaded.
 func (inf *Informer[T]) HasSynced() bool {
@@ -177,7 +185,7 @@ func (inf *Informer[T]) Run(ctx context.Context) error {
 }
 
 func (inf *Informer[T]) relist(ctx context.Context) error {
-	items, rv, err := inf.res.List(ctx, inf.opts)
+	items, rv, err := inf.res.ListChunked(ctx, inf.opts, inf.pageSize)
 	if err != nil {
 		return err
 	}

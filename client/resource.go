@@ -61,23 +61,29 @@ func (r Resource[T]) Get(ctx context.Context, namespace, name string) (T, error)
 	return r.unwrap(r.c.api.Get(ctx, &skiffv1.GetRequest{Kind: r.kind, Namespace: namespace, Name: name}))
 }
 
-// List returns the matching objects and the revision they were read at.
+// List returns the matching objects and the revision they were read at,
+// read in pages of DefaultChunkSize (see ListAll).
 func (r Resource[T]) List(ctx context.Context, opts ListOptions) ([]T, string, error) {
-	resp, err := r.c.api.List(ctx, &skiffv1.ListRequest{
+	return r.ListChunked(ctx, opts, DefaultChunkSize)
+}
+
+// ListChunked is List in pages of chunk items (0: one request).
+func (r Resource[T]) ListChunked(ctx context.Context, opts ListOptions, chunk int64) ([]T, string, error) {
+	items, rv, err := ListAll(ctx, r.c.api, &skiffv1.ListRequest{
 		Kind: r.kind, Namespace: opts.Namespace, LabelSelector: opts.LabelSelector, FieldSelector: opts.FieldSelector,
-	})
+	}, chunk)
 	if err != nil {
 		return nil, "", err
 	}
-	out := make([]T, 0, len(resp.Items))
-	for _, o := range resp.Items {
+	out := make([]T, 0, len(items))
+	for _, o := range items {
 		v, err := r.unwrap(o, nil)
 		if err != nil {
 			return nil, "", err
 		}
 		out = append(out, v)
 	}
-	return out, resp.ResourceVersion, nil
+	return out, rv, nil
 }
 
 // Update replaces metadata and spec; a stale resource version is a conflict.

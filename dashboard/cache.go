@@ -145,12 +145,12 @@ func (ca *cache) follow(ctx context.Context, info skiffv1.KindInfo) {
 func (ca *cache) relist(ctx context.Context, info skiffv1.KindInfo) (string, error) {
 	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	resp, err := ca.c.API().List(lctx, &skiffv1.ListRequest{Kind: info.Kind})
+	items, rv, err := client.ListAll(lctx, ca.c.API(), &skiffv1.ListRequest{Kind: info.Kind}, client.DefaultChunkSize)
 	if err != nil {
 		return "", err
 	}
-	fresh := make(map[string]cached, len(resp.Items))
-	for _, o := range resp.Items {
+	fresh := make(map[string]cached, len(items))
+	for _, o := range items {
 		obj := o.Unwrap()
 		if obj == nil {
 			continue
@@ -162,7 +162,7 @@ func (ca *cache) relist(ctx context.Context, info skiffv1.KindInfo) (string, err
 	ca.kinds[info.Kind].objects = fresh
 	ca.mu.Unlock()
 	ca.broadcast(change{Kind: info.Plural, Type: "RESYNC"})
-	return resp.ResourceVersion, nil
+	return rv, nil
 }
 
 func (ca *cache) watch(ctx context.Context, info skiffv1.KindInfo, rv string) (string, bool, error) {

@@ -127,27 +127,11 @@ func (s *Store) Get(ctx context.Context, kind skiffv1.Kind, namespace, name stri
 // List reads every object of a kind (in one namespace when set) and the
 // revision the read was made at.
 func (s *Store) List(ctx context.Context, kind skiffv1.Kind, namespace string) ([]skiffv1.Resource, int64, error) {
-	info, ok := skiffv1.Info(kind)
-	if !ok {
-		return nil, 0, fmt.Errorf("storage: unknown kind %v", kind)
-	}
-	ctx, cancel := context.WithTimeout(ctx, opTimeout)
-	defer cancel()
-	start := time.Now()
-	resp, err := s.etcd.Get(ctx, prefixKey(info, namespace), append([]clientv3.OpOption{clientv3.WithPrefix()}, s.readOpts...)...)
-	s.metrics.observe("list", start)
+	page, err := s.ListPage(ctx, kind, namespace, ListOptions{})
 	if err != nil {
-		return nil, 0, fmt.Errorf("storage: list: %w", err)
+		return nil, 0, err
 	}
-	out := make([]skiffv1.Resource, 0, len(resp.Kvs))
-	for _, kv := range resp.Kvs {
-		obj, err := s.decode(info, kv.Key, kv.Value, kv.ModRevision)
-		if err != nil {
-			return nil, 0, err
-		}
-		out = append(out, obj)
-	}
-	return out, resp.Header.Revision, nil
+	return page.Items, page.Revision, nil
 }
 
 // Count tells how many objects of a kind are stored.

@@ -27,6 +27,9 @@ func main() {
 	clientsFlag := flag.String("clients", "1,16,64", "concurrent clients, comma-separated")
 	noFsync := flag.Bool("no-fsync", false, "skip etcd's fsync (not what production does)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (server included) here")
+	listAll := flag.Int("list-all", 0, "instead, measure `list pods -A` over this many pods, in one request and in pages")
+	chunk := flag.Int64("chunk", client.DefaultChunkSize, "with -list-all: the page size")
+	samples := flag.Int("samples", 20, "with -list-all: lists per mode")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -44,33 +47,52 @@ func main() {
 		}
 		clients = append(clients, n)
 	}
-	if err := run(os.Stdout, *ops, clients, *noFsync); err != nil {
+	var err error
+	if *listAll > 0 {
+		err = runListAll(os.Stdout, *listAll, *chunk, *samples, *noFsync)
+	} else {
+		err = run(os.Stdout, *ops, clients, *noFsync)
+	}
+	if err != nil {
 		pprof.StopCPUProfile()
 		log.Fatal(err)
 	}
 }
 
-func run(out io.Writer, ops int, clients []int, noFsync bool) error {
+// startServer runs an API server in a temporary directory until stop.
+func startServer(noFsync bool) (srv *apiserver.Server, stop func(), err error) {
 	dir, err := os.MkdirTemp("", "skiff-bench-api-")
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer os.RemoveAll(dir)
-	srv, err := apiserver.New(apiserver.Config{
+	srv, err = apiserver.New(apiserver.Config{
 		DataDir: dir, Listen: "127.0.0.1:0", EtcdListen: "127.0.0.1:0", UnsafeNoFsync: noFsync,
 	})
 	if err != nil {
-		return err
+		os.RemoveAll(dir)
+		return nil, nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	stop = func() { cancel(); <-done; os.RemoveAll(dir) }
 	select {
 	case <-srv.Ready():
+		return srv, stop, nil
 	case err := <-done:
+		cancel()
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+}
+
+func run(out io.Writer, ops int, clients []int, noFsync bool) error {
+	srv, stop, err := startServer(noFsync)
+	if err != nil {
 		return err
 	}
+	defer stop()
+	ctx := context.Background()
 	// One connection per client, as separate processes would have.
 	conns := make([]*client.Client, maxOf(clients))
 	for i := range conns {

@@ -21,3 +21,16 @@ func TestBenchmarkRuns(t *testing.T) {
 		t.Fatalf("%d lines, want a header and 6 rows:\n%s", got, out.String())
 	}
 }
+
+// The -list-all mode runs on a few pods, so it keeps working.
+func TestListAllRuns(t *testing.T) {
+	var out bytes.Buffer
+	if err := runListAll(&out, 60, 25, 2, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"one-request", "pages-25", "PEAK-HEAP"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}

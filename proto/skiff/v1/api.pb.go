@@ -639,6 +639,12 @@ type ListRequest struct {
 	LabelSelector string `protobuf:"bytes,3,opt,name=label_selector,json=labelSelector,proto3" json:"label_selector,omitempty"`
 	// "spec.nodeName=n1,status.phase!=Running"
 	FieldSelector string `protobuf:"bytes,4,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
+	// At most this many items in one answer (0: all). With a selector a page
+	// may hold fewer, and continue tells whether more remain.
+	Limit int64 `protobuf:"varint,5,opt,name=limit,proto3" json:"limit,omitempty"`
+	// The continue of the previous page: the next page, read at the first
+	// page's revision. Only with the same kind, namespace and selectors.
+	Continue      string `protobuf:"bytes,6,opt,name=continue,proto3" json:"continue,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -701,13 +707,33 @@ func (x *ListRequest) GetFieldSelector() string {
 	return ""
 }
 
+func (x *ListRequest) GetLimit() int64 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ListRequest) GetContinue() string {
+	if x != nil {
+		return x.Continue
+	}
+	return ""
+}
+
 type ListResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Items []*Object              `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
-	// The revision the list was read at: watch from here.
+	// The revision the list was read at: watch from here. Every page of a
+	// paged list carries the first page's.
 	ResourceVersion string `protobuf:"bytes,2,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Set when more items remain: send it back as ListRequest.continue.
+	Continue string `protobuf:"bytes,3,opt,name=continue,proto3" json:"continue,omitempty"`
+	// How many items the pages after this one hold; set only with continue
+	// and without selectors (0 otherwise).
+	RemainingItemCount int64 `protobuf:"varint,4,opt,name=remaining_item_count,json=remainingItemCount,proto3" json:"remaining_item_count,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *ListResponse) Reset() {
@@ -752,6 +778,20 @@ func (x *ListResponse) GetResourceVersion() string {
 		return x.ResourceVersion
 	}
 	return ""
+}
+
+func (x *ListResponse) GetContinue() string {
+	if x != nil {
+		return x.Continue
+	}
+	return ""
+}
+
+func (x *ListResponse) GetRemainingItemCount() int64 {
+	if x != nil {
+		return x.RemainingItemCount
+	}
+	return 0
 }
 
 type UpdateRequest struct {
@@ -1209,15 +1249,19 @@ const file_skiff_v1_api_proto_rawDesc = "" +
 	"GetRequest\x12\"\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x0e.skiff.v1.KindR\x04kind\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12\x12\n" +
-	"\x04name\x18\x03 \x01(\tR\x04name\"\x9d\x01\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\"\xcf\x01\n" +
 	"\vListRequest\x12\"\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x0e.skiff.v1.KindR\x04kind\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12%\n" +
 	"\x0elabel_selector\x18\x03 \x01(\tR\rlabelSelector\x12%\n" +
-	"\x0efield_selector\x18\x04 \x01(\tR\rfieldSelector\"a\n" +
+	"\x0efield_selector\x18\x04 \x01(\tR\rfieldSelector\x12\x14\n" +
+	"\x05limit\x18\x05 \x01(\x03R\x05limit\x12\x1a\n" +
+	"\bcontinue\x18\x06 \x01(\tR\bcontinue\"\xaf\x01\n" +
 	"\fListResponse\x12&\n" +
 	"\x05items\x18\x01 \x03(\v2\x10.skiff.v1.ObjectR\x05items\x12)\n" +
-	"\x10resource_version\x18\x02 \x01(\tR\x0fresourceVersion\"9\n" +
+	"\x10resource_version\x18\x02 \x01(\tR\x0fresourceVersion\x12\x1a\n" +
+	"\bcontinue\x18\x03 \x01(\tR\bcontinue\x120\n" +
+	"\x14remaining_item_count\x18\x04 \x01(\x03R\x12remainingItemCount\"9\n" +
 	"\rUpdateRequest\x12(\n" +
 	"\x06object\x18\x01 \x01(\v2\x10.skiff.v1.ObjectR\x06object\"\xaa\x02\n" +
 	"\rDeleteRequest\x12\"\n" +

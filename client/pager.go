@@ -1,0 +1,54 @@
+package client
+
+import (
+	"context"
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+// DefaultChunkSize is how many items a list asks for at a time: the page
+// size of kubectl and of client-go's pager. A huge list then travels in
+// messages of bounded size, and the server never holds all of it at once.
+const DefaultChunkSize = 500
+
+// ListAll reads every page of req (whose Limit and Continue it sets), chunk
+// items at a time; chunk 0 reads all in one request. Every page is read at
+// the first page's revision, which it returns: a watch from there misses
+// nothing. When a compaction expires the continue token half-way, it reads
+// the whole list again in one request, as client-go's pager does, rather
+// than join pages of two revisions.
+func ListAll(ctx context.Context, api skiffv1.ObjectsClient, req *skiffv1.ListRequest, chunk int64) ([]*skiffv1.Object, string, error) {
+	if chunk < 0 {
+		return nil, "", fmt.Errorf("client: chunk size %d is negative", chunk)
+	}
+	r := proto.Clone(req).(*skiffv1.ListRequest)
+	r.Limit, r.Continue = chunk, ""
+	var items []*skiffv1.Object
+	rv := ""
+	for {
+		resp, err := api.List(ctx, r)
+		if err != nil {
+			if r.Continue != "" && IsCompacted(err) {
+				r.Limit, r.Continue = 0, ""
+				resp, err = api.List(ctx, r)
+				if err != nil {
+					return nil, "", err
+				}
+				return resp.Items, resp.ResourceVersion, nil
+			}
+			return nil, "", err
+		}
+		if items == nil {
+			items = make([]*skiffv1.Object, 0, len(resp.Items)+int(resp.RemainingItemCount))
+			rv = resp.ResourceVersion
+		}
+		items = append(items, resp.Items...)
+		if resp.Continue == "" {
+			return items, rv, nil
+		}
+		r.Continue = resp.Continue
+	}
+}
