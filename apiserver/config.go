@@ -53,6 +53,12 @@ type Config struct {
 	// zero); more are refused until older ones expire, so events cannot
 	// fill etcd's quota.
 	EventsPerNamespace int
+	// DisableWatchCache serves every watch with an etcd watch of its own
+	// (skiff server --watch-cache=false) instead of from the watch cache
+	// (apiserver/watchcache); WatchCacheSize is how many recent events the
+	// cache keeps per kind (4096 if zero).
+	DisableWatchCache bool
+	WatchCacheSize    int
 	// UnsafeNoFsync skips etcd's fsync: for tests only.
 	UnsafeNoFsync bool
 	Logger        *slog.Logger
@@ -146,6 +152,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.EventsPerNamespace == 0 {
 		c.EventsPerNamespace = 5000
+	}
+	if c.WatchCacheSize < 0 {
+		return fmt.Errorf("apiserver: --watch-cache-size %d: must not be negative", c.WatchCacheSize)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
