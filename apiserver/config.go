@@ -59,6 +59,10 @@ type Config struct {
 	// cache keeps per kind (4096 if zero).
 	DisableWatchCache bool
 	WatchCacheSize    int
+	// WatchCacheQueue is how many events a watch may fall behind before
+	// it is ended with ResourceExhausted and its client resumes (1024 if
+	// zero).
+	WatchCacheQueue int
 	// UnsafeNoFsync skips etcd's fsync: for tests only.
 	UnsafeNoFsync bool
 	Logger        *slog.Logger
@@ -153,8 +157,8 @@ func (c *Config) setDefaults() error {
 	if c.EventsPerNamespace == 0 {
 		c.EventsPerNamespace = 5000
 	}
-	if c.WatchCacheSize < 0 {
-		return fmt.Errorf("apiserver: --watch-cache-size %d: must not be negative", c.WatchCacheSize)
+	if c.WatchCacheSize < 0 || c.WatchCacheQueue < 0 {
+		return fmt.Errorf("apiserver: WatchCacheSize %d and WatchCacheQueue %d must not be negative", c.WatchCacheSize, c.WatchCacheQueue)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -112,7 +112,7 @@ func (s *Server) Run(ctx context.Context) error {
 		s.log.Info("re-encrypted Secrets under the newest key", "count", n, "key", keys.PrimaryID())
 	}
 	if !s.cfg.DisableWatchCache {
-		s.watches = watchcache.New(watchcache.Config{Source: s.store, Capacity: s.cfg.WatchCacheSize, Registerer: s.cfg.Registerer})
+		s.watches = watchcache.New(watchcache.Config{Source: s.store, Capacity: s.cfg.WatchCacheSize, WatcherQueue: s.cfg.WatchCacheQueue, Registerer: s.cfg.Registerer})
 	}
 	s.metrics.registerObjectCounts(s.cfg.Registerer, s.store)
 	if err := s.ensureNamespaces(ctx); err != nil {
