@@ -111,6 +111,16 @@ func (c *Cache) Watch(ctx context.Context, k skiffv1.Kind, namespace string, aft
 		// etcd says what is wrong with these.
 		return c.direct(ctx, k, namespace, after)
 	}
+	if after == 0 {
+		// From etcd's newest revision, not the cache's: a client that read
+		// an object and then watches from now must not get older changes
+		// the cache has yet to receive.
+		rev, err := c.cfg.Source.CurrentRevision(ctx)
+		if err != nil {
+			return ended(err)
+		}
+		after = rev
+	}
 	// A kind whose etcd watch just ended is replaced: try again once.
 	for range 2 {
 		kc, err := c.kindFor(ctx, k, after)

@@ -162,7 +162,7 @@ func (kc *kind) at(i int) *storage.WatchEvent {
 	return kc.ring[(kc.head+i)%len(kc.ring)]
 }
 
-// register adds a watcher from revision after (0: from now), with the
+// register adds a watcher from revision after, with the
 // ring's events after it queued; errTooOld when the ring does not reach
 // back to after, errGone when the kind's etcd watch has ended.
 func (kc *kind) register(namespace string, after int64, match func(skiffv1.Resource) bool) (*Watcher, error) {
@@ -170,9 +170,6 @@ func (kc *kind) register(namespace string, after int64, match func(skiffv1.Resou
 	defer kc.mu.Unlock()
 	if kc.done {
 		return nil, errGone
-	}
-	if after == 0 {
-		after = kc.cur
 	}
 	if after < kc.from {
 		return nil, errTooOld
