@@ -26,7 +26,11 @@ type fanOutResult struct {
 	last, each  []time.Duration
 	cpuPerEvent time.Duration
 	etcdWatches float64
+	idleCPU     float64 // cores used with every watch open and nothing changing
 }
+
+// idleSpan is how long the idle CPU is measured.
+const idleSpan = 3 * time.Second
 
 // runFanOut measures watch fan-out on a server with the watch cache off
 // (an etcd watch per client watch) and on, one after the other in this
@@ -34,17 +38,18 @@ type fanOutResult struct {
 // own connection, and events changes of one ConfigMap, one every gap.
 func runFanOut(out io.Writer, watchers, events int, gap time.Duration, noFsync bool) error {
 	fmt.Fprintf(out, "watch fan-out: %d watchers, %d changes of a ConfigMap (1 KiB of data), one every %v\n", watchers, events, gap)
-	fmt.Fprintf(out, "%-12s %10s %10s %10s %10s %10s %12s %12s\n", "WATCH-CACHE", "LAST P50", "LAST P99", "LAST MAX", "EACH P50", "EACH P99", "CPU/EVENT", "ETCD WATCHES")
+	fmt.Fprintf(out, "%-12s %10s %10s %10s %10s %10s %12s %12s %10s\n", "WATCH-CACHE", "LAST P50", "LAST P99", "LAST MAX", "EACH P50", "EACH P99", "CPU/EVENT", "ETCD WATCHES", "IDLE CPU")
 	for _, cached := range []bool{false, true} {
 		r, err := fanOut(watchers, events, gap, noFsync, cached)
 		if err != nil {
 			return fmt.Errorf("watch cache %v: %w", cached, err)
 		}
-		fmt.Fprintf(out, "%-12v %10s %10s %10s %10s %10s %12s %12.0f\n", cached,
+		fmt.Fprintf(out, "%-12v %10s %10s %10s %10s %10s %12s %12.0f %9.1f%%\n", cached,
 			ms(pct(r.last, 0.50)), ms(pct(r.last, 0.99)), ms(pct(r.last, 1)),
-			ms(pct(r.each, 0.50)), ms(pct(r.each, 0.99)), r.cpuPerEvent.Round(time.Microsecond), r.etcdWatches)
+			ms(pct(r.each, 0.50)), ms(pct(r.each, 0.99)), r.cpuPerEvent.Round(time.Microsecond), r.etcdWatches, 100*r.idleCPU)
 	}
-	fmt.Fprintln(out, "CPU/EVENT is this process's (server, etcd and the watchers' clients) CPU time over the changes, per change.")
+	fmt.Fprintln(out, "CPU/EVENT is this process's (server, etcd and the watchers' clients) CPU time over the changes, per change;")
+	fmt.Fprintf(out, "IDLE CPU its share of one core over %v with every watch open and nothing changing.\n", idleSpan)
 	return nil
 }
 
@@ -136,6 +141,9 @@ func fanOut(watchers, events int, gap time.Duration, noFsync, cached bool) (fanO
 	}
 	time.Sleep(2 * time.Second)
 	r.etcdWatches = gauge(reg, "skiff_apiserver_etcd_watches")
+	idle0 := cpuTime()
+	time.Sleep(idleSpan)
+	r.idleCPU = float64(cpuTime()-idle0) / float64(idleSpan)
 
 	starts := make([]time.Time, events)
 	cpu0 := cpuTime()
