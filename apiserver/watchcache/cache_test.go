@@ -212,9 +212,9 @@ func TestNamespaceAndSelector(t *testing.T) {
 	cc := set(b, "yes") // still matches
 	d := set(cc, "no")  // stops matching
 	e := set(d, "no")   // concerns no one
-	_ = e
-	got := collect(t, ctx, sel, 3)
-	want := []seen{{storage.Modified, "x", storage.Revision(b)}, {storage.Modified, "x", storage.Revision(cc)}, {storage.Modified, "x", storage.Revision(d)}}
+	f := set(e, "yes")  // matches again
+	got := collect(t, ctx, sel, 4)
+	want := []seen{{storage.Modified, "x", storage.Revision(b)}, {storage.Modified, "x", storage.Revision(cc)}, {storage.Modified, "x", storage.Revision(d)}, {storage.Modified, "x", storage.Revision(f)}}
 	sameEvents(t, "selector", got, want)
 }
 
