@@ -53,6 +53,16 @@ type Config struct {
 	// zero); more are refused until older ones expire, so events cannot
 	// fill etcd's quota.
 	EventsPerNamespace int
+	// DisableWatchCache serves every watch with an etcd watch of its own
+	// (skiff server --watch-cache=false) instead of from the watch cache
+	// (apiserver/watchcache); WatchCacheSize is how many recent events the
+	// cache keeps per kind (4096 if zero).
+	DisableWatchCache bool
+	WatchCacheSize    int
+	// WatchCacheQueue is how many events a watch may fall behind before
+	// it is ended with ResourceExhausted and its client resumes (1024 if
+	// zero).
+	WatchCacheQueue int
 	// UnsafeNoFsync skips etcd's fsync: for tests only.
 	UnsafeNoFsync bool
 	Logger        *slog.Logger
@@ -146,6 +156,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.EventsPerNamespace == 0 {
 		c.EventsPerNamespace = 5000
+	}
+	if c.WatchCacheSize < 0 || c.WatchCacheQueue < 0 {
+		return fmt.Errorf("apiserver: WatchCacheSize %d and WatchCacheQueue %d must not be negative", c.WatchCacheSize, c.WatchCacheQueue)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

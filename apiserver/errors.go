@@ -11,6 +11,7 @@ import (
 
 	"github.com/skiff-sh/skiff/apiserver/storage"
 	"github.com/skiff-sh/skiff/apiserver/validation"
+	"github.com/skiff-sh/skiff/apiserver/watchcache"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
@@ -64,6 +65,10 @@ func toStatus(err error, r ref) error {
 		return status.Errorf(codes.OutOfRange, "the provided continue parameter is too old to display a consistent list result (%v); start a new list without the continue parameter", err)
 	case errors.Is(err, storage.ErrCompacted):
 		return status.Errorf(codes.OutOfRange, "%v; list again and watch from the list's revision", err)
+	case errors.Is(err, watchcache.ErrTooSlow):
+		return status.Error(codes.ResourceExhausted, err.Error())
+	case errors.Is(err, watchcache.ErrStopped):
+		return status.Error(codes.Unavailable, err.Error())
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):

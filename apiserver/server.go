@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/reflection"
 
 	"github.com/skiff-sh/skiff/apiserver/storage"
+	"github.com/skiff-sh/skiff/apiserver/watchcache"
 	"github.com/skiff-sh/skiff/grpcrecover"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
@@ -29,6 +30,7 @@ type Server struct {
 	metrics *serverMetrics
 
 	store      *storage.Store
+	watches    *watchcache.Cache // nil with DisableWatchCache
 	etcd       *etcdBackend
 	cidrs      *cidrAllocator
 	services   *serviceAllocator
@@ -109,6 +111,9 @@ func (s *Server) Run(ctx context.Context) error {
 	} else if n > 0 {
 		s.log.Info("re-encrypted Secrets under the newest key", "count", n, "key", keys.PrimaryID())
 	}
+	if !s.cfg.DisableWatchCache {
+		s.watches = watchcache.New(watchcache.Config{Source: s.store, Capacity: s.cfg.WatchCacheSize, WatcherQueue: s.cfg.WatchCacheQueue, Registerer: s.cfg.Registerer})
+	}
 	s.metrics.registerObjectCounts(s.cfg.Registerer, s.store)
 	if err := s.ensureNamespaces(ctx); err != nil {
 		return err
@@ -149,6 +154,10 @@ func (s *Server) Run(ctx context.Context) error {
 
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
+	if s.watches != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.watches.Run(bg) }()
+	}
 	wg.Add(4)
 	go func() { defer wg.Done(); s.namespaces.run(bg, s.store) }()
 	go func() { defer wg.Done(); s.podsByNode.run(bg, s.store) }()

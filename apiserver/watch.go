@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/skiff-sh/skiff/apiserver/storage"
+	"github.com/skiff-sh/skiff/apiserver/watchcache"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
@@ -37,7 +38,18 @@ func (s *Server) Watch(req *skiffv1.WatchRequest, stream skiffv1.Objects_WatchSe
 		}
 	}()
 	r := ref{info: info, namespace: ns}
-	for ev := range s.store.Watch(ctx, info.Kind, ns, after) {
+	var w *watchcache.Watcher
+	if s.watches != nil {
+		w = s.watches.Watch(ctx, info.Kind, ns, after, match)
+	} else {
+		w = watchcache.Direct(ctx, s.store, info.Kind, ns, after)
+	}
+	defer w.Stop()
+	for {
+		ev, ok := w.Next(ctx)
+		if !ok {
+			return nil
+		}
 		if ev.Err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -52,7 +64,6 @@ func (s *Server) Watch(req *skiffv1.WatchRequest, stream skiffv1.Objects_WatchSe
 			return err
 		}
 	}
-	return nil
 }
 
 // translate turns a storage event into what a client with this selector

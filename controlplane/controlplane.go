@@ -58,6 +58,9 @@ type Config struct {
 	TLSSANs []string
 	// RotateSecretKey adds a key that encrypts Secrets from now on.
 	RotateSecretKey bool
+	// DisableWatchCache gives every watch an etcd watch of its own
+	// (apiserver.Config.DisableWatchCache).
+	DisableWatchCache bool
 	// DashboardListen serves the web dashboard (HTTPS) there; empty
 	// disables it.
 	DashboardListen string
@@ -137,8 +140,9 @@ func Start(ctx context.Context, g *errgroup.Group, cfg Config) (*ControlPlane, e
 		DataDir: cfg.DataDir, Listen: cfg.Listen, EtcdListen: cfg.EtcdListen,
 		EtcdEndpoints: cfg.EtcdEndpoints, EtcdTLS: cfg.EtcdTLS, ClusterCIDR: cfg.ClusterCIDR, ServiceCIDR: cfg.ServiceCIDR,
 		Logger: log.With("component", "apiserver"), Registerer: cfg.Metrics,
-		RegisterServices: func(g *grpc.Server) { usage.register(g); joins.register(g); list.register(g) },
-		RotateSecretKey:  cfg.RotateSecretKey,
+		RegisterServices:  func(g *grpc.Server) { usage.register(g); joins.register(g); list.register(g) },
+		RotateSecretKey:   cfg.RotateSecretKey,
+		DisableWatchCache: cfg.DisableWatchCache,
 	}
 	cp := &ControlPlane{cfg: cfg, etcdTLS: cfg.EtcdTLS}
 	if !cfg.Insecure {

@@ -2,10 +2,13 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/protobuf/proto"
 
@@ -25,6 +28,9 @@ type Store struct {
 	// round trip makes reads several times cheaper.
 	readOpts []clientv3.OpOption
 	sealer   Sealer
+	// compacted is the newest revision this store compacted to: history
+	// before it is gone.
+	compacted atomic.Int64
 }
 
 // Sealer encrypts the stored values of kinds that hold secrets.
@@ -250,9 +256,36 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, kind skiffv1.Kind, namespa
 func (s *Store) Compact(ctx context.Context, rev int64) error {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	_, err := s.etcd.Compact(ctx, rev)
-	return err
+	if _, err := s.etcd.Compact(ctx, rev); err != nil {
+		return err
+	}
+	for {
+		cur := s.compacted.Load()
+		if rev <= cur || s.compacted.CompareAndSwap(cur, rev) {
+			return nil
+		}
+	}
 }
+
+// Kept reports whether etcd still keeps the history after revision after,
+// so that a watch from it can start: false when it was compacted away.
+func (s *Store) Kept(ctx context.Context, after int64) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	_, err := s.etcd.Get(ctx, root+"_revision", clientv3.WithRev(after+1), clientv3.WithCountOnly())
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, rpctypes.ErrCompacted):
+		return false, nil
+	}
+	return false, fmt.Errorf("storage: read at revision %d: %w", after+1, err)
+}
+
+// CompactedRevision is the newest revision this store compacted etcd's
+// history to (0: none yet); revisions before it are gone. Another server
+// may have compacted further.
+func (s *Store) CompactedRevision() int64 { return s.compacted.Load() }
 
 // CurrentRevision is etcd's newest revision.
 func (s *Store) CurrentRevision(ctx context.Context) (int64, error) {

@@ -5,6 +5,12 @@
 // temporary directory, over gRPC on loopback.
 //
 //	go run ./bench/api [-ops 3000] [-clients 1,16,64]
+//
+// With -watchers it measures watch fan-out instead: the delay from a write
+// to its arrival at the last of that many watchers, with the API server's
+// watch cache off (an etcd watch per client watch) and on, in one run.
+//
+//	go run ./bench/api -watchers 1000 [-events 200] [-gap 50ms]
 package main
 
 import (
@@ -17,6 +23,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/skiff-sh/skiff/apiserver"
 	"github.com/skiff-sh/skiff/client"
@@ -26,6 +33,9 @@ func main() {
 	ops := flag.Int("ops", 3000, "operations per measurement")
 	clientsFlag := flag.String("clients", "1,16,64", "concurrent clients, comma-separated")
 	noFsync := flag.Bool("no-fsync", false, "skip etcd's fsync (not what production does)")
+	watchers := flag.Int("watchers", 0, "measure watch fan-out to this many watchers instead, with the watch cache off and on")
+	events := flag.Int("events", 200, "changes watched, with -watchers")
+	gap := flag.Duration("gap", 50*time.Millisecond, "time between changes, with -watchers")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (server included) here")
 	listAll := flag.Int("list-all", 0, "instead, measure `list pods -A` over this many pods, in one request and in pages")
 	chunk := flag.Int64("chunk", client.DefaultChunkSize, "with -list-all: the page size")
@@ -38,6 +48,13 @@ func main() {
 		}
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
+	}
+	if *watchers > 0 {
+		if err := runFanOut(os.Stdout, *watchers, *events, *gap, *noFsync); err != nil {
+			pprof.StopCPUProfile()
+			log.Fatal(err)
+		}
+		return
 	}
 	var clients []int
 	for _, s := range strings.Split(*clientsFlag, ",") {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The benchmark runs end to end on a few operations, so it keeps working.
@@ -29,6 +30,19 @@ func TestListAllRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"one-request", "pages-25", "PEAK-HEAP"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// The fan-out measurement runs end to end on a few watchers, both ways.
+func TestFanOutRuns(t *testing.T) {
+	var out bytes.Buffer
+	if err := runFanOut(&out, 5, 5, time.Millisecond, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"LAST P99", "\nfalse", "\ntrue"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("output lacks %q:\n%s", want, out.String())
 		}

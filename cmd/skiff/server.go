@@ -43,6 +43,7 @@ type serverFlags struct {
 	// rotateSecretKey adds a key that encrypts Secrets from now on.
 	rotateSecretKey bool
 	dashboardAddr   string
+	watchCache      bool
 	// cluster: one server of several (skiff server only).
 	cluster clusterFlags
 }
@@ -66,6 +67,7 @@ func (f *serverFlags) register(cmd *cobra.Command) {
 	registerControllerFlags(cmd, &f.controllers)
 	fl.BoolVar(&f.insecure, "insecure", false, "plain text, no authentication: anyone who reaches the API, the registry or the embedded etcd (plain HTTP on loopback) may do anything (tests only)")
 	fl.StringVar(&f.dashboardAddr, "dashboard-addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.Dashboard)), "the web dashboard's HTTPS address (log in with skiff dashboard); 0.0.0.0:8443 exposes it, empty disables it")
+	fl.BoolVar(&f.watchCache, "watch-cache", true, "serve watches from one etcd watch per kind, each change decoded once (false: an etcd watch per client watch, as before)")
 	fl.StringSliceVar(&f.tlsSANs, "tls-san", nil, "more names or addresses for the server certificate (the listen address, localhost and the host name are in it)")
 }
 
@@ -141,6 +143,7 @@ func (f *serverFlags) config(log *slog.Logger, reg *prometheus.Registry) (contro
 		DNSListen: f.dnsListen, ClusterDomain: f.clusterDomain, DNSUpstreams: f.dnsUpstreams,
 		Controllers: f.controllers, Insecure: f.insecure, TLSSANs: f.tlsSANs,
 		RotateSecretKey: f.rotateSecretKey, DashboardListen: f.dashboardAddr, Logger: log, Metrics: reg,
+		DisableWatchCache: !f.watchCache,
 	}
 	return cfg, f.cluster.apply(&cfg)
 }
