@@ -29,6 +29,8 @@ func main() {
 	pods := flag.Int("pods", 200, "pods to start")
 	creators := flag.Int("creators", 8, "concurrent creators")
 	rate := flag.Float64("rate", 0, "pods created per second (0: as fast as the creators go)")
+	keep := flag.Bool("keep", false, "keep the daemons' logs and state directory (printed) instead of removing it")
+	perfOut := flag.String("perf", "", "write a system-wide `perf record -a -g` profile of the measured span to this file")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		log.Fatal("podstart needs root (containers, namespaces, cgroups)")
@@ -38,7 +40,7 @@ func main() {
 	if ns := os.Getenv("SKIFF_BENCH_NETNS"); ns == "" {
 		os.Exit(inNetNS())
 	}
-	res, err := run(context.Background(), *bin, *pods, *creators, *rate)
+	res, err := run(context.Background(), *bin, *pods, *creators, *rate, *keep, *perfOut)
 	if err != nil {
 		log.Fatal(err)
 	}
