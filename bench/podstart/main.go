@@ -11,6 +11,9 @@
 // With -rate the pods arrive at a steady pace (as in Kubernetes' density
 // tests) and the latencies show one pod's start; without it they arrive at
 // once and the latencies show the queue behind the node's throughput.
+// It also prints CPU per pod of the agent, the server and the agent's
+// supervisors and containers; -perf FILE records a system-wide profile of
+// the measured span, -keep keeps the daemons' logs and audit log.
 package main
 
 import (
