@@ -204,8 +204,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	cancel()
 	gs.Stop()
-	a.stopWorkers()
+	// The informers first: their handlers start workers (and teardowns),
+	// and a WaitGroup must not gain members while stopWorkers waits on it.
 	bg.Wait()
+	a.stopWorkers()
 	a.runtime.Close() // ends the warm supervisor, never containers
 	if errors.Is(err, grpc.ErrServerStopped) {
 		err = nil

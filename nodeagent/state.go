@@ -16,6 +16,10 @@ type podState struct {
 	// files; later syncs skip that work until something fails.
 	sandboxReady bool
 	lastStatus   *skiffv1.PodStatus
+	// lastWrite is the resource version (store revision) the agent's
+	// last status write gave the pod: a pod object older than that comes
+	// from an informer that has not caught up with the write.
+	lastWrite int64
 	// runningSince is when every container first ran, for the start
 	// latency metric.
 	runningSeen bool
@@ -69,10 +73,14 @@ type probeState struct {
 	lastRun             time.Time
 }
 
-// resetProbes starts the probes of a new instance of c afresh.
+// resetProbes starts the probes of a new instance of c afresh. Without a
+// startup probe it has started, and without a readiness probe it is then
+// ready at once, as the kubelet reports it: the status written right after
+// the start already says so, instead of a second write a sync later.
 func (c *containerState) resetProbes(spec *skiffv1.Container) {
-	c.liveness, c.readiness, c.startup, c.ready = probeState{}, probeState{}, probeState{}, false
+	c.liveness, c.readiness, c.startup = probeState{}, probeState{}, probeState{}
 	c.started = spec.StartupProbe == nil
+	c.ready = c.started && spec.ReadinessProbe == nil
 }
 
 func newPodState() *podState { return &podState{containers: map[string]*containerState{}} }

@@ -2,6 +2,7 @@ package nodeagent
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -23,18 +24,47 @@ func (a *Agent) reportStatus(ctx context.Context, pod *skiffv1.Pod, st *podState
 	next := proto.Clone(pod).(*skiffv1.Pod)
 	next.Metadata.ResourceVersion = "" // the status is ours to write
 	next.Status = status
-	if _, err := a.cfg.Client.Pods().UpdateStatus(ctx, next); err != nil {
+	written, err := a.cfg.Client.Pods().UpdateStatus(ctx, next)
+	if err != nil {
 		if client.IsNotFound(err) {
 			return nil
 		}
 		return err
 	}
+	st.lastWrite = revision(written.GetMetadata().GetResourceVersion())
 	if !st.runningSeen && status.Phase == skiffv1.PodRunning && allStarted(status) {
 		st.runningSeen = true
 		a.metrics.podStart.Observe(time.Since(pod.Metadata.CreationTimestamp.AsTime()).Seconds())
 	}
 	st.lastStatus = status
 	return nil
+}
+
+// withOwnStatus is pod as the agent last wrote it when pod is older than
+// that write: the informer has not delivered the write yet. Its stored
+// status would make the agent compute a status on stale ground (start
+// time, conditions' transition times) and take it for someone else's
+// write, writing again for nothing; in a burst of pods the informer lags
+// and every pod's status was written two or three times more.
+func withOwnStatus(pod *skiffv1.Pod, st *podState) *skiffv1.Pod {
+	if st.lastStatus == nil || st.lastWrite == 0 {
+		return pod
+	}
+	if rv := revision(pod.GetMetadata().GetResourceVersion()); rv == 0 || rv >= st.lastWrite {
+		return pod
+	}
+	// Shares the stale pod's metadata and spec: nothing here changes them.
+	return &skiffv1.Pod{Metadata: pod.Metadata, Spec: pod.Spec, Status: st.lastStatus}
+}
+
+// revision is a resource version as the store's revision, which orders
+// the writes of an object; 0 when it is not one.
+func revision(rv string) int64 {
+	n, err := strconv.ParseInt(rv, 10, 64)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 // agentConditions are the pod conditions the agent keeps.

@@ -28,6 +28,7 @@ func (a *Agent) syncPod(ctx context.Context, pod *skiffv1.Pod, st *podState) (do
 		err := a.terminatePod(ctx, pod)
 		return err == nil, err
 	}
+	pod = withOwnStatus(pod, st)
 	insts := st.insts
 	if !st.steady {
 		if insts, err = a.instancesOf(pod.Metadata.Uid); err != nil {

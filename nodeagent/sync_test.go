@@ -242,3 +242,34 @@ func TestCleanupOrphans(t *testing.T) {
 		t.Fatalf("sandboxes left: %v", ids)
 	}
 }
+
+// A pod start is one status write: Running and, with no readiness probe,
+// Ready in the same write. A later sync with a pod object older than that
+// write (an informer behind) writes nothing more, and one with the stored
+// pod neither.
+func TestSyncWritesStatusOncePerStart(t *testing.T) {
+	h := newSyncHarness(t, time.Hour)
+	stale := h.pod("web", "")
+	st := newPodState()
+	h.sync(stale, st)
+	cur, err := h.c.Pods().Get(h.ctx(), "default", "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := cur.GetStatus(); s.GetPhase() != skiffv1.PodRunning || !skiffv1.IsPodReady(cur) || !s.GetContainerStatuses()[0].GetReady() {
+		t.Fatalf("status after the first sync %v: want Running and Ready", s)
+	}
+	written := cur.Metadata.ResourceVersion
+	for _, p := range []*skiffv1.Pod{stale, cur} {
+		if _, err := h.a.syncPod(h.ctx(), p, st); err != nil {
+			t.Fatal(err)
+		}
+		after, err := h.c.Pods().Get(h.ctx(), "default", "web")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after.Metadata.ResourceVersion != written {
+			t.Fatalf("a sync with the pod at resource version %s wrote the status again: %v", p.Metadata.ResourceVersion, after.Status)
+		}
+	}
+}

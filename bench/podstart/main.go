@@ -11,6 +11,9 @@
 // With -rate the pods arrive at a steady pace (as in Kubernetes' density
 // tests) and the latencies show one pod's start; without it they arrive at
 // once and the latencies show the queue behind the node's throughput.
+// It also prints CPU per pod of the agent, the server and the agent's
+// supervisors and containers; -perf FILE records a system-wide profile of
+// the measured span, -keep keeps the daemons' logs and audit log.
 package main
 
 import (
@@ -29,6 +32,8 @@ func main() {
 	pods := flag.Int("pods", 200, "pods to start")
 	creators := flag.Int("creators", 8, "concurrent creators")
 	rate := flag.Float64("rate", 0, "pods created per second (0: as fast as the creators go)")
+	keep := flag.Bool("keep", false, "keep the daemons' logs and state directory (printed) instead of removing it")
+	perfOut := flag.String("perf", "", "write a system-wide `perf record -a -g` profile of the measured span to this file")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		log.Fatal("podstart needs root (containers, namespaces, cgroups)")
@@ -38,7 +43,7 @@ func main() {
 	if ns := os.Getenv("SKIFF_BENCH_NETNS"); ns == "" {
 		os.Exit(inNetNS())
 	}
-	res, err := run(context.Background(), *bin, *pods, *creators, *rate)
+	res, err := run(context.Background(), *bin, *pods, *creators, *rate, *keep, *perfOut)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -47,6 +47,38 @@ func pss(pid int) int64 {
 	return 0
 }
 
+// descendantsCPU sums the CPU seconds of every live descendant of pid
+// (the supervisors and the containers' processes, whose CPU before their
+// exec was their init's), and counts them. Descendants that have exited
+// and been reaped are not counted.
+func descendantsCPU(pid int) (total float64, n int) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, 0
+	}
+	parent := map[int]int{}
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if f := statFields(p); len(f) > 1 {
+			pp, _ := strconv.Atoi(f[1])
+			parent[p] = pp
+		}
+	}
+	for p := range parent {
+		for a := parent[p]; a > 1; a = parent[a] {
+			if a == pid {
+				total += cpuSeconds(p)
+				n++
+				break
+			}
+		}
+	}
+	return total, n
+}
+
 // supervisorPSS sums the PSS of the container supervisors the agent
 // started (its children run as "<program> __skiff-supervise"), and counts
 // them.

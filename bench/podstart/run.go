@@ -32,7 +32,13 @@ type results struct {
 	halfPoints int
 	// Agent CPU from the first create to all Running; PSS of the agent
 	// and the sum of its supervisors' at halfPoints and at pods Running.
-	agentCPU              float64
+	agentCPU float64
+	// CPU of the server (API, etcd, scheduler, controllers) over the same
+	// span, and of the agent's live descendants (supervisors and the
+	// containers' processes, inits included) at the end.
+	serverCPU             float64
+	childrenCPU           float64
+	children              int
 	agentPSSHalf          int64
 	agentPSSAll           int64
 	supPSSHalf, supPSSAll int64
@@ -49,6 +55,8 @@ func (r results) print(w io.Writer) {
 	fmt.Fprintf(w, "agent RSS: idle %s, %d pods %s, %d pods %s; server RSS at the end %s\n",
 		mib(r.rssIdle), r.halfPoints, mib(r.rssHalf), r.pods, mib(r.rssAll), mib(r.serverRSS))
 	fmt.Fprintf(w, "agent CPU: %.1f ms per pod started (%.2f s for %d pods)\n", r.agentCPU*1000/float64(r.pods), r.agentCPU, r.pods)
+	fmt.Fprintf(w, "server CPU: %.1f ms per pod started (%.2f s); supervisors and containers: %.1f ms per pod (%.2f s, %d processes)\n",
+		r.serverCPU*1000/float64(r.pods), r.serverCPU, r.childrenCPU*1000/float64(r.pods), r.childrenCPU, r.children)
 	fmt.Fprintf(w, "PSS at %d pods: agent %s + %d supervisors %s = %s\n", r.halfPoints, mib(r.agentPSSHalf), r.supsHalf, mib(r.supPSSHalf), mib(r.agentPSSHalf+r.supPSSHalf))
 	fmt.Fprintf(w, "PSS at %d pods: agent %s + %d supervisors %s = %s\n", r.pods, mib(r.agentPSSAll), r.supsAll, mib(r.supPSSAll), mib(r.agentPSSAll+r.supPSSAll))
 }
@@ -105,12 +113,16 @@ func freePort() string {
 	return l.Addr().String()
 }
 
-func run(ctx context.Context, bin string, pods, creators int, rate float64) (results, error) {
+func run(ctx context.Context, bin string, pods, creators int, rate float64, keep bool, perfOut string) (results, error) {
 	dir, err := os.MkdirTemp("", "skiff-podstart-")
 	if err != nil {
 		return results{}, err
 	}
-	defer os.RemoveAll(dir)
+	if keep {
+		fmt.Printf("logs and state kept in %s\n", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
 	api, registry := freePort(), freePort()
 	cfgPath := filepath.Join(dir, "client", "config")
 	server, err := start(filepath.Join(dir, "server.log"), bin, "server", "--data-dir", filepath.Join(dir, "server"), "--listen", api,
@@ -161,7 +173,13 @@ func run(ctx context.Context, bin string, pods, creators int, rate float64) (res
 	time.Sleep(2 * time.Second)
 	apid := agent.cmd.Process.Pid
 	r := results{pods: pods, rssIdle: rss(apid), halfPoints: pods / 2}
-	cpu0 := cpuSeconds(apid)
+	spid := server.cmd.Process.Pid
+	cpu0, scpu0 := cpuSeconds(apid), cpuSeconds(spid)
+	ccpu0, _ := descendantsCPU(apid)
+	stopPerf, err := startPerf(perfOut)
+	if err != nil {
+		return results{}, err
+	}
 	r.latencies, r.elapsed, err = measure(ctx, c, image, pods, creators, rate, func(running int) {
 		if running == pods/2 {
 			r.rssHalf = rss(apid)
@@ -169,7 +187,10 @@ func run(ctx context.Context, bin string, pods, creators int, rate float64) (res
 			r.supPSSHalf, r.supsHalf = supervisorPSS(apid)
 		}
 	})
-	r.agentCPU = cpuSeconds(apid) - cpu0
+	stopPerf()
+	r.agentCPU, r.serverCPU = cpuSeconds(apid)-cpu0, cpuSeconds(spid)-scpu0
+	r.childrenCPU, r.children = descendantsCPU(apid)
+	r.childrenCPU -= ccpu0
 	if err != nil {
 		return r, err
 	}
@@ -357,4 +378,25 @@ func adminClient(ctx context.Context, cfgPath string) (*client.Client, error) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// startPerf records a system-wide CPU profile with call graphs (`perf
+// record -a -g`) into out until stop is called; no out, no profile. The
+// node's work is spread over the agent, the server and short-lived
+// supervisor and init processes, so only a system-wide profile sees all
+// of it: `perf report -i out --sort comm,dso` splits it by process.
+func startPerf(out string) (stop func(), err error) {
+	if out == "" {
+		return func() {}, nil
+	}
+	cmd := exec.Command("perf", "record", "-a", "-g", "-F", "499", "-o", out)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("perf record: %w", err)
+	}
+	time.Sleep(500 * time.Millisecond) // perf is sampling once it has opened its events
+	return func() {
+		cmd.Process.Signal(syscall.SIGINT)
+		cmd.Wait()
+	}, nil
 }
