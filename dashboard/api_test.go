@@ -224,16 +224,27 @@ func TestAutoscalerHistory(t *testing.T) {
 	if _, err := e.api.Client.Autoscalers().UpdateStatus(ctx, as); err != nil {
 		t.Fatal(err)
 	}
+	// The cache learns of the autoscaler from its watch: until then the
+	// history is 404, as for any autoscaler it does not know.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var h struct{ Samples []sample }
-		b.getJSON("/api/autoscalers/default/web/history", &h)
+		resp, body := b.do("GET", "/api/autoscalers/default/web/history", "", nil)
+		switch resp.StatusCode {
+		case http.StatusOK:
+			if err := json.Unmarshal([]byte(body), &h); err != nil {
+				t.Fatalf("history: %v in %s", err, body)
+			}
+		case http.StatusNotFound:
+		default:
+			t.Fatalf("history: %s %s", resp.Status, body)
+		}
 		if n := len(h.Samples); n > 0 && h.Samples[n-1].Desired == 3 && h.Samples[n-1].CPU != nil && *h.Samples[n-1].CPU == 140 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("history %+v", h.Samples)
+			t.Fatalf("history: %s %s", resp.Status, body)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
