@@ -207,4 +207,3 @@ func removeMember(ctx context.Context, cli *clientv3.Client, name string) error 
 	}
 	return fmt.Errorf("%w: %s (members: %s)", errNotMember, name, strings.Join(names, ", "))
 }
-
