@@ -157,7 +157,7 @@ func checkWrites(t *testing.T, cli *client.Client, w *writer, watches map[string
 		if seen.disorder != "" {
 			t.Errorf("the watch on %s: %s", server, seen.disorder)
 		}
-		t.Logf("the watch on %s missed %d of %d acknowledged writes (resumed %d times, last revision %d; last break: %s)", server, missed, len(acks), seen.resumed, seen.lastRev, seen.lastErr)
+		t.Logf("the watch on %s missed %d of %d acknowledged writes (resumed %d times, last revision %d; breaks: %v)", server, missed, len(acks), seen.resumed, seen.lastRev, seen.breaks)
 		seen.mu.Unlock()
 	}
 	t.Logf("%d acknowledged writes, all stored once as acknowledged; %d more made but unacknowledged (a retry found AlreadyExists)", len(acks), unacked)

@@ -427,8 +427,8 @@ type watchLog struct {
 	lastRev  int64
 	disorder string
 	resumed  int
-	// lastErr is why the stream last broke, for the log.
-	lastErr string
+	// breaks counts why the stream broke, for the log.
+	breaks map[string]int
 }
 
 func (l *watchLog) follow(ctx context.Context, c *client.Client, rv string) {
@@ -442,7 +442,10 @@ func (l *watchLog) follow(ctx context.Context, c *client.Client, rv string) {
 			ev, err := wt.Next()
 			if err != nil {
 				l.mu.Lock()
-				l.lastErr = err.Error()
+				if l.breaks == nil {
+					l.breaks = map[string]int{}
+				}
+				l.breaks[err.Error()]++
 				l.mu.Unlock()
 				break
 			}
