@@ -461,6 +461,9 @@ func (l *watchLog) follow(ctx context.Context, c *client.Client, rv string) {
 		l.mu.Lock()
 		l.resumed++
 		l.mu.Unlock()
+		// A server whose etcd member has no leader ends each watch at
+		// once: retry as a client would, not in a tight loop.
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -20,12 +20,19 @@ import (
 
 // `skiff cluster create --servers 3 --nodes 2` makes a control plane of
 // three servers, each on a machine (network namespace) of its own, and two
-// agent nodes. Running pods and the command line survive the etcd
-// leader's server being killed with SIGKILL: the written config names all
-// three servers, a write goes through within 15 s, the scheduler and the
-// controllers go on (a scaled Deployment's new pod Runs), the pods that
-// ran keep their containers; `skiff cluster start` brings the server back
-// into the cluster and `skiff cluster delete` leaves nothing.
+// agent nodes; its config names all three servers. A client creates
+// ConfigMaps through that config and a watch runs on each server while two
+// faults hit: the etcd leader's server is killed with SIGKILL (and brought
+// back by `skiff cluster start`), then the server leading the controllers
+// is cut off the lab bridge for a few seconds. After each fault the writes
+// go on and the command line writes within 15 s, and an Autoscaler's raised
+// minimum gets a new pod bound within 15 s (the controllers' and the
+// scheduler's leadership moved or held). Afterwards every acknowledged
+// write is stored once, as the object acknowledged; every watch saw each
+// write made once, in revision order, with no gap (those on the killed and
+// the cut server resumed from their last revision); the pods that ran keep
+// their containers; the cut server is Healthy again and serves the latest
+// write; `skiff cluster delete` leaves nothing.
 func TestClusterOfThreeServers(t *testing.T) {
 	t.Parallel()
 	requireRoot(t)
