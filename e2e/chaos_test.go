@@ -44,6 +44,25 @@ func dialCluster(t *testing.T, c *kindCluster, addr string) *client.Client {
 	return cli
 }
 
+// cliWrite applies ConfigMap name with the command line (a new process,
+// dialing the config's servers afresh) until it goes through, failing the
+// test 15 s after the fault at since.
+func cliWrite(t *testing.T, c *kindCluster, name string, since time.Time, fault string) {
+	t.Helper()
+	f := writeFile(t, "apiVersion: skiff/v1\nkind: ConfigMap\nmetadata: {name: "+name+"}\ndata: {k: v}\n")
+	for {
+		out, err := c.Skiff("apply", "-f", f)
+		if err == nil && strings.Contains(out, name) {
+			break
+		}
+		if time.Since(since) > 15*time.Second {
+			t.Fatalf("no write went through within 15s of %s: %v\n%s", fault, err, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("failover: the command line wrote %.1fs after %s", time.Since(since).Seconds(), fault)
+}
+
 // waitAcks waits until the writer has acknowledged n more writes than
 // from, failing the test after within.
 func waitAcks(t *testing.T, w *writer, from, n int, within time.Duration, what string) time.Duration {

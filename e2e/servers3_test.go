@@ -157,19 +157,7 @@ func TestClusterOfThreeServers(t *testing.T) {
 	acked := w.count()
 
 	// The command line fails over to a surviving server and writes.
-	cm := "apiVersion: skiff/v1\nkind: ConfigMap\nmetadata: {name: after-kill}\ndata: {k: v}\n"
-	f := writeFile(t, cm)
-	for {
-		out, err := c.Skiff("apply", "-f", f)
-		if err == nil && strings.Contains(out, "after-kill") {
-			break
-		}
-		if time.Since(killed) > 15*time.Second {
-			t.Fatalf("no write went through within 15s of killing %s (the etcd leader): %v\n%s", leader, err, out)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Logf("failover: a write went through %.1fs after the etcd leader (%s) was killed", time.Since(killed).Seconds(), leader)
+	cliWrite(t, c, "after-kill", killed, "killing "+leader+" (the etcd leader)")
 	waitAcks(t, w, acked, 20, 15*time.Second, "writes after the kill")
 	t.Logf("the writer acknowledged 20 more writes %.1fs after the kill (%d before it); failed attempts: %v", time.Since(killed).Seconds(), acked, w.failures())
 
@@ -223,6 +211,7 @@ func TestClusterOfThreeServers(t *testing.T) {
 		}
 	})
 	acked = w.count()
+	cliWrite(t, c, "after-cut", cutAt, "cutting "+cut+" off")
 	waitAcks(t, w, acked, 20, 15*time.Second, "writes while "+cut+" is cut off")
 	t.Logf("with %s cut off, the writer acknowledged 20 writes within %.1fs", cut, time.Since(cutAt).Seconds())
 	raised = time.Now()
