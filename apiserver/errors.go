@@ -60,7 +60,7 @@ func toStatus(err error, r ref) error {
 	case errors.Is(err, storage.ErrCompacted):
 		return status.Errorf(codes.OutOfRange, "%v; list again and watch from the list's revision", err)
 	case storage.IsUnavailable(err):
-		return status.Errorf(codes.Unavailable, "%s: %v; try again, or another server", r, err)
+		return status.Errorf(codes.Unavailable, "%s: %v (retry, here or on another server)", r, err)
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):
