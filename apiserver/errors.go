@@ -69,6 +69,8 @@ func toStatus(err error, r ref) error {
 		return status.Error(codes.ResourceExhausted, err.Error())
 	case errors.Is(err, watchcache.ErrStopped):
 		return status.Error(codes.Unavailable, err.Error())
+	case storage.IsUnavailable(err):
+		return status.Errorf(codes.Unavailable, "%s: %v (retry, here or on another server)", r, err)
 	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, err.Error())
 	case errors.Is(err, context.DeadlineExceeded):

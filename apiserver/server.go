@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 
 	"github.com/skiff-sh/skiff/apiserver/storage"
@@ -133,6 +134,9 @@ func (s *Server) Run(ctx context.Context) error {
 		grpc.ChainUnaryInterceptor(s.metrics.unary, rec.Unary),
 		grpc.ChainStreamInterceptor(s.metrics.stream, rec.Stream),
 		grpc.MaxRecvMsgSize(4 << 20),
+		// Clients ping every 10 s (client.Keepalive) to find a server
+		// cut off; grpc's default policy (5 min) answers that with GOAWAY.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 	}, s.cfg.GRPCOptions...)
 	if s.cfg.ServerOptions != nil {
 		opts = append(opts, s.cfg.ServerOptions(s)...)

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
 
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
@@ -50,6 +51,7 @@ func New(addr string, opts Options) (*Client, error) {
 	dial := append([]grpc.DialOption{
 		grpc.WithTransportCredentials(creds),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64 << 20)),
+		grpc.WithKeepaliveParams(Keepalive),
 	}, resolve...)
 	dial = append(dial, opts.DialOptions...)
 	conn, err := grpc.NewClient(target, dial...)
@@ -58,6 +60,16 @@ func New(addr string, opts Options) (*Client, error) {
 	}
 	return &Client{conn: conn, api: skiffv1.NewObjectsClient(conn), addr: addr}, nil
 }
+
+// Keepalive is how a client finds a server gone silent (its network cut,
+// its machine frozen) rather than closed: a connection is given up once
+// data it sent stays unacknowledged for Timeout (TCP_USER_TIMEOUT), or an
+// idle one's ping goes unanswered Time+Timeout, and a client of several
+// servers moves to another. Without it a call over a cut link waits out
+// its deadline, and the next one goes the same way, for as long as the
+// kernel keeps retransmitting (minutes). Time is grpc's minimum; servers
+// must allow pings that often (apiserver does).
+var Keepalive = keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 5 * time.Second, PermitWithoutStream: true}
 
 // Addr is the server address this client talks to.
 func (c *Client) Addr() string { return c.addr }

@@ -331,6 +331,8 @@ type writer struct {
 	c    *client.Client
 	mu   sync.Mutex
 	acks []string
+	// uids are the acknowledged objects' UIDs, by name.
+	uids map[string]string
 	// errs are the first failed attempts, for the log.
 	errs []string
 }
@@ -343,13 +345,17 @@ func (w *writer) run(ctx context.Context) {
 			// raft and answers only at its deadline: a short one retries
 			// sooner, as an impatient client would.
 			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			_, err := w.c.ConfigMaps().Create(cctx, &skiffv1.ConfigMap{
+			got, err := w.c.ConfigMaps().Create(cctx, &skiffv1.ConfigMap{
 				Metadata: &skiffv1.ObjectMeta{Name: name, Namespace: "default"}, Data: map[string]string{"i": name},
 			})
 			cancel()
 			if err == nil {
 				w.mu.Lock()
 				w.acks = append(w.acks, name)
+				if w.uids == nil {
+					w.uids = map[string]string{}
+				}
+				w.uids[name] = got.GetMetadata().GetUid()
 				w.mu.Unlock()
 				break
 			}
@@ -414,11 +420,15 @@ func waitUnschedulable(t *testing.T, ctx context.Context, c *client.Client, name
 // revision it saw whenever the stream breaks (its server died), and
 // records what it saw.
 type watchLog struct {
-	mu       sync.Mutex
-	names    map[string]bool
+	mu    sync.Mutex
+	names map[string]bool
+	// added counts each name's ADDED events: one object made once.
+	added    map[string]int
 	lastRev  int64
 	disorder string
 	resumed  int
+	// breaks counts why the stream broke, for the log.
+	breaks map[string]int
 }
 
 func (l *watchLog) follow(ctx context.Context, c *client.Client, rv string) {
@@ -431,6 +441,12 @@ func (l *watchLog) follow(ctx context.Context, c *client.Client, rv string) {
 		for {
 			ev, err := wt.Next()
 			if err != nil {
+				l.mu.Lock()
+				if l.breaks == nil {
+					l.breaks = map[string]int{}
+				}
+				l.breaks[err.Error()]++
+				l.mu.Unlock()
 				break
 			}
 			if ev.ResourceVersion != "" {
@@ -439,22 +455,28 @@ func (l *watchLog) follow(ctx context.Context, c *client.Client, rv string) {
 			if ev.Type == skiffv1.WatchEvent_BOOKMARK {
 				continue
 			}
-			l.add(ev.Object.GetMetadata().GetName(), ev.ResourceVersion)
+			l.add(ev.Object.GetMetadata().GetName(), ev.ResourceVersion, ev.Type == skiffv1.WatchEvent_ADDED)
 		}
 		wt.Stop()
 		l.mu.Lock()
 		l.resumed++
 		l.mu.Unlock()
+		// A server whose etcd member has no leader ends each watch at
+		// once: retry as a client would, not in a tight loop.
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-func (l *watchLog) add(name, rv string) {
+func (l *watchLog) add(name, rv string, added bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.names == nil {
-		l.names = map[string]bool{}
+		l.names, l.added = map[string]bool{}, map[string]int{}
 	}
 	l.names[name] = true
+	if added {
+		l.added[name]++
+	}
 	r, err := strconv.ParseInt(rv, 10, 64)
 	if err != nil || r <= l.lastRev {
 		if l.disorder == "" {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -9,19 +10,29 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/skiff-sh/skiff/client"
 )
 
 // `skiff cluster create --servers 3 --nodes 2` makes a control plane of
 // three servers, each on a machine (network namespace) of its own, and two
-// agent nodes. Running pods and the command line survive the etcd
-// leader's server being killed with SIGKILL: the written config names all
-// three servers, a write goes through within 15 s, the scheduler and the
-// controllers go on (a scaled Deployment's new pod Runs), the pods that
-// ran keep their containers; `skiff cluster start` brings the server back
-// into the cluster and `skiff cluster delete` leaves nothing.
+// agent nodes; its config names all three servers. A client creates
+// ConfigMaps through that config and a watch runs on each server while two
+// faults hit: the etcd leader's server is killed with SIGKILL (and brought
+// back by `skiff cluster start`), then the server leading the controllers
+// is cut off the lab bridge for a few seconds. After each fault the writes
+// go on and the command line writes within 15 s, and an Autoscaler's raised
+// minimum gets a new pod bound within 15 s (the controllers' and the
+// scheduler's leadership moved or held). Afterwards every acknowledged
+// write is stored once, as the object acknowledged; every watch saw each
+// write made once, in revision order, with no gap (those on the killed and
+// the cut server resumed from their last revision); the pods that ran keep
+// their containers; the cut server is Healthy again and serves the latest
+// write; `skiff cluster delete` leaves nothing.
 func TestClusterOfThreeServers(t *testing.T) {
 	t.Parallel()
 	requireRoot(t)
@@ -79,9 +90,25 @@ func TestClusterOfThreeServers(t *testing.T) {
 			t.Errorf("pod %s on %q: want an agent node", p.Name, p.Node)
 		}
 	}
+	// The pods that ran are untouched: same container, no restart.
+	untouched := func(when string) {
+		t.Helper()
+		after := containerStarts(t, c)
+		for _, p := range before {
+			now := podByName(mustPods(t, c, "app=web"), p.Name)
+			if now.ContainerID != p.ContainerID || now.Restarts != p.Restarts || after[p.Name] != started[p.Name] {
+				t.Errorf("pod %s changed %s: container %s → %s, restarts %d → %d, started %s → %s",
+					p.Name, when, p.ContainerID, now.ContainerID, p.Restarts, now.Restarts, started[p.Name], after[p.Name])
+			}
+		}
+	}
+	if out, err := c.Skiff("autoscale", "deploy", "web", "--min", "2", "--max", "6"); err != nil {
+		t.Fatalf("autoscale: %v\n%s", err, out)
+	}
 
 	var leader string
-	for _, s := range serverList(t, c, 3) {
+	rows := serverList(t, c, 3)
+	for _, s := range rows {
 		if s.leader {
 			leader = s.name
 		}
@@ -89,39 +116,60 @@ func TestClusterOfThreeServers(t *testing.T) {
 	if leader == "" {
 		t.Fatalf("no server is the etcd leader")
 	}
+
+	// A writer through the config's servers (it knows all three) and a
+	// watch on each server run throughout.
+	cfgFile, err := client.LoadConfig(c.configFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := dialCluster(t, c, cfgFile.Server)
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { stop(); wg.Wait() })
+	watches := map[string]*watchLog{}
+	for _, s := range rows {
+		wcli := dialCluster(t, c, s.address)
+		var rv string
+		eventually(t, "list configmaps on "+s.name, func() error {
+			var err error
+			_, rv, err = wcli.ConfigMaps().List(ctx, client.ListOptions{Namespace: "default"})
+			return err
+		})
+		seen := &watchLog{}
+		watches[s.name] = seen
+		wg.Add(1)
+		go func() { defer wg.Done(); seen.follow(ctx, wcli, rv) }()
+	}
+	w := &writer{c: api}
+	wctx, stopWriting := context.WithCancel(ctx)
+	var writing sync.WaitGroup
+	writing.Add(1)
+	go func() { defer writing.Done(); w.run(wctx) }()
+	t.Cleanup(func() { stopWriting(); writing.Wait() })
+	waitAcks(t, w, 0, 20, time.Minute, "writes before the faults")
+
+	// Fault 1: the etcd leader's server is killed.
+	ctlLeader := electedLeader(t, c, "controller")
 	c.Signal(leader, "server", syscall.SIGKILL)
 	killed := time.Now()
+	t.Logf("killed %s, the etcd leader; the controllers' leader was %s", leader, ctlLeader)
+	acked := w.count()
 
 	// The command line fails over to a surviving server and writes.
-	cm := "apiVersion: skiff/v1\nkind: ConfigMap\nmetadata: {name: after-kill}\ndata: {k: v}\n"
-	f := writeFile(t, cm)
-	for {
-		out, err := c.Skiff("apply", "-f", f)
-		if err == nil && strings.Contains(out, "after-kill") {
-			break
-		}
-		if time.Since(killed) > 15*time.Second {
-			t.Fatalf("no write went through within 15s of killing %s (the etcd leader): %v\n%s", leader, err, out)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Logf("failover: a write went through %.1fs after the etcd leader (%s) was killed", time.Since(killed).Seconds(), leader)
+	cliWrite(t, c, "after-kill", killed, "killing "+leader+" (the etcd leader)")
+	waitAcks(t, w, acked, 20, 15*time.Second, "writes after the kill")
+	t.Logf("the writer acknowledged 20 more writes %.1fs after the kill (%d before it); failed attempts: %v", time.Since(killed).Seconds(), acked, w.failures())
 
-	// Scheduling and the controllers go on: a new pod is bound and Runs.
-	if out, err := c.Skiff("scale", "deploy", "web", "--replicas", "3"); err != nil {
-		t.Fatalf("scale: %v\n%s", err, out)
-	}
+	// Scheduling and autoscaling go on: a raised minimum makes the
+	// autoscaler scale the deployment, whose new pod is bound and Runs.
+	raised := time.Now()
+	raiseMinReplicas(t, api, 3)
+	took := waitScheduled(t, c, 3, 15*time.Second)
+	t.Logf("autoscaled and scheduled: a third pod bound %.1fs after the minimum was raised, %.1fs after the kill", took.Seconds(), time.Since(killed).Seconds()-time.Since(raised.Add(took)).Seconds())
 	waitPods(t, c, "app=web", 3)
 	t.Logf("a new pod Running %.1fs after the kill", time.Since(killed).Seconds())
-	// The pods that ran are untouched: same container, no restart.
-	after := containerStarts(t, c)
-	for _, p := range before {
-		now := podByName(mustPods(t, c, "app=web"), p.Name)
-		if now.ContainerID != p.ContainerID || now.Restarts != p.Restarts || after[p.Name] != started[p.Name] {
-			t.Errorf("pod %s changed across the kill: container %s → %s, restarts %d → %d, started %s → %s",
-				p.Name, p.ContainerID, now.ContainerID, p.Restarts, now.Restarts, started[p.Name], after[p.Name])
-		}
-	}
+	untouched("across the kill")
 	// A survivor leads etcd now. (The killed server shows Down only
 	// once its registration's 15 s lease runs out.)
 	for _, s := range serverList(t, c, 3) {
@@ -134,14 +182,83 @@ func TestClusterOfThreeServers(t *testing.T) {
 	if out, err := c.clusterCmd("cluster", "start", "--name", c.name); err != nil {
 		t.Fatalf("cluster start: %v\n%s", err, out)
 	}
-	eventually(t, "3 healthy servers again", func() error {
-		for _, s := range serverList(t, c, 3) {
-			if s.health != "Healthy" {
-				return fmt.Errorf("%s is %s", s.name, s.health)
+	allHealthy := func(what string) {
+		t.Helper()
+		eventually(t, what, func() error {
+			for _, s := range serverList(t, c, 3) {
+				if s.health != "Healthy" {
+					return fmt.Errorf("%s is %s", s.name, s.health)
+				}
+			}
+			return nil
+		})
+	}
+	allHealthy("3 healthy servers again")
+
+	// Fault 2: the network of the server leading the controllers is cut
+	// for a few seconds.
+	cut := electedLeader(t, c, "controller")
+	t.Logf("the controllers' leader after the kill: %s", cut)
+	if cut == "" {
+		t.Fatal("no server's log says it became the controllers' leader")
+	}
+	c.CutLink(cut)
+	cutAt := time.Now()
+	linkDown := true
+	t.Cleanup(func() {
+		if linkDown {
+			c.RestoreLink(cut)
+		}
+	})
+	acked = w.count()
+	cliWrite(t, c, "after-cut", cutAt, "cutting "+cut+" off")
+	waitAcks(t, w, acked, 20, 15*time.Second, "writes while "+cut+" is cut off")
+	t.Logf("with %s cut off, the writer acknowledged 20 writes within %.1fs", cut, time.Since(cutAt).Seconds())
+	raised = time.Now()
+	raiseMinReplicas(t, api, 4)
+	took = waitScheduled(t, c, 4, 15*time.Second)
+	t.Logf("autoscaled and scheduled: a fourth pod bound %.1fs after the minimum was raised, %.1fs after the cut", took.Seconds(), time.Since(cutAt).Seconds()-time.Since(raised.Add(took)).Seconds())
+	if d := 5*time.Second - time.Since(cutAt); d > 0 {
+		time.Sleep(d)
+	}
+	c.RestoreLink(cut)
+	linkDown = false
+	restored := time.Now()
+	t.Logf("%s was cut off for %.1fs", cut, time.Since(cutAt).Seconds())
+	waitPods(t, c, "app=web", 4)
+
+	// The cut server rejoins: healthy, and its own member answers a
+	// linearizable read of the latest acknowledged write.
+	allHealthy("3 healthy servers after the cut")
+	last := w.acknowledged()
+	cutCli := dialCluster(t, c, serverAddr(rows, cut))
+	eventually(t, cut+" serves the latest write", func() error {
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		_, err := cutCli.ConfigMaps().Get(rctx, "default", last[len(last)-1])
+		return err
+	})
+	t.Logf("%s caught up %.1fs after its link came back", cut, time.Since(restored).Seconds())
+	waitAcks(t, w, w.count(), 5, 15*time.Second, "writes after the cut")
+
+	// Every watch has seen every acknowledged write: those on the
+	// survivors without a break, those on the killed and the cut server
+	// resumed from their last revision.
+	stopWriting()
+	writing.Wait()
+	final := w.acknowledged()
+	eventually(t, "the watches see the last write", func() error {
+		for name, seen := range watches {
+			if !seen.has(final[len(final)-1]) {
+				return fmt.Errorf("the watch on %s has not seen %s", name, final[len(final)-1])
 			}
 		}
 		return nil
 	})
+	stop()
+	wg.Wait()
+	checkWrites(t, api, w, watches)
+	untouched("across the kill and the cut")
 
 	// Delete leaves nothing: processes, namespaces, the host's veth,
 	// mounts, files.
@@ -313,4 +430,14 @@ func hasLink(t *testing.T, link string) bool {
 	}
 	o := "\n" + string(out)
 	return strings.Contains(o, "\n"+link+":") || strings.Contains(o, "\n"+link+"@")
+}
+
+// serverAddr is the API address of the server named name.
+func serverAddr(rows []serverRow, name string) string {
+	for _, r := range rows {
+		if r.name == name {
+			return r.address
+		}
+	}
+	return ""
 }
