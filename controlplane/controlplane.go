@@ -131,6 +131,10 @@ func Start(ctx context.Context, g *errgroup.Group, cfg Config) (*ControlPlane, e
 	if err != nil {
 		return nil, err
 	}
+	// A lone server (embedded etcd, no --cluster-init) has no other
+	// server to share usage readings with: they stay in its memory
+	// instead of costing an etcd write per report.
+	usage.shared = member != nil || len(cfg.EtcdEndpoints) > 0
 	joins := &serverJoinService{external: len(cfg.EtcdEndpoints) > 0}
 	list := &serverListService{name: loneServerName(cfg), external: len(cfg.EtcdEndpoints) > 0}
 	if member != nil {

@@ -103,8 +103,10 @@ func (cp *ControlPlane) startServerList(ctx context.Context, g *errgroup.Group, 
 	list.etcd.Store(cli)
 	cp.etcd = cli
 	var users sync.WaitGroup
-	users.Add(1)
-	go func() { defer users.Done(); usage.mirror(ctx, cli) }()
+	if usage.shared {
+		users.Add(1)
+		go func() { defer users.Done(); usage.mirror(ctx, cli) }()
+	}
 	g.Go(func() error {
 		reg := serverRegistration{Name: list.name, Address: advertised, Started: time.Now().UTC()}
 		advertiseServer(ctx, cli, reg, cp.cfg.Logger.With("component", "servers"))

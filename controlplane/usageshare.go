@@ -31,8 +31,11 @@ const usageLeaseTTL = 90 * time.Second
 type sharedUsage struct {
 	skiffv1.UnimplementedUsageServer
 	local *apiserver.UsageService
-	etcd  atomic.Pointer[clientv3.Client]
-	log   *slog.Logger
+	// shared: other servers may answer too, so reports go through etcd;
+	// etcd is set once they can.
+	shared bool
+	etcd   atomic.Pointer[clientv3.Client]
+	log    *slog.Logger
 
 	mu      sync.Mutex
 	lease   clientv3.LeaseID
