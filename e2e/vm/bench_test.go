@@ -26,15 +26,7 @@ var benchCycles = flag.Int("vm-bench-cycles", 20, "BenchmarkRuntimeOnCgroupV2Gue
 //
 //	go test -run '^$' -bench RuntimeOnCgroupV2Guest -benchtime 1x -timeout 40m ./e2e/vm/
 func BenchmarkRuntimeOnCgroupV2Guest(b *testing.B) {
-	bb, applets := needs(b)
-	root := repoRoot(b)
-	kernel, err := qemu.FetchKernel(filepath.Join(root, ".cache", "vm"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	work := b.TempDir()
-	im := qemu.NewInitramfs()
-	im.Busybox(bb, applets)
+	root, kernel, work, im := guestStart(b)
 	for _, p := range []struct{ pkg, out string }{{"./bench/runtime", "runtime-bench"}, {"./cmd/skiff-shim", "skiff-shim"}} {
 		cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(work, p.out), p.pkg)
 		cmd.Dir = root

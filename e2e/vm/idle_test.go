@@ -18,7 +18,6 @@ import (
 
 	"github.com/skiff-sh/skiff/e2e/vm/guest"
 	"github.com/skiff-sh/skiff/internal/proccpu"
-	"github.com/skiff-sh/skiff/internal/qemu"
 )
 
 // guestIdleBudget is e2e's TestIdleCPU budget for an idle daemon (2 % of
@@ -58,16 +57,9 @@ func TestIdleCPUOnCgroupV2Guest(t *testing.T) {
 	// of the two, and the stretch divides out what they take from each
 	// other.
 	t.Parallel()
-	bb, applets := needs(t)
-	root := repoRoot(t)
-	kernel, err := qemu.FetchKernel(filepath.Join(root, ".cache", "vm"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	work := t.TempDir()
-	im := qemu.NewInitramfs()
-	// busybox is also what `skiff up` builds its demo image from.
-	im.Busybox(bb, applets)
+	// The image's busybox is also what `skiff up` builds its demo image
+	// from.
+	root, kernel, work, im := guestStart(t)
 	for _, b := range []struct{ pkg, out, tags string }{
 		{"./cmd/skiff", "skiff", ""},
 		// The shim beside skiff, with its tag, as `make build` leaves it.

@@ -58,6 +58,22 @@ func needs(t testing.TB) (busybox string, applets []string) {
 	return bb, strings.Fields(string(out))
 }
 
+// guestStart is what every guest of the tier starts from: the repository
+// root, the cached kernel (`make vm-kernel`), a work directory and an
+// initramfs holding busybox. It skips when a tool is missing (see needs).
+func guestStart(t testing.TB) (root string, kernel *qemu.Kernel, work string, im *qemu.Initramfs) {
+	t.Helper()
+	bb, applets := needs(t)
+	root = repoRoot(t)
+	kernel, err := qemu.FetchKernel(filepath.Join(root, ".cache", "vm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	im = qemu.NewInitramfs()
+	im.Busybox(bb, applets)
+	return root, kernel, t.TempDir(), im
+}
+
 // testBinary compiles pkg's tests into a static binary (no cgo: the guest
 // has no C library) in dir.
 func testBinary(t *testing.T, root, pkg, dir string) string {
@@ -98,15 +114,7 @@ func TestRuntimeOnCgroupV2Guest(t *testing.T) {
 	// Beside the tier's other guests: each waits on its guest far more
 	// than it uses the host's CPUs.
 	t.Parallel()
-	bb, applets := needs(t)
-	root := repoRoot(t)
-	kernel, err := qemu.FetchKernel(filepath.Join(root, ".cache", "vm"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	work := t.TempDir()
-	im := qemu.NewInitramfs()
-	im.Busybox(bb, applets)
+	root, kernel, work, im := guestStart(t)
 	pkgs := []string{"nodeagent/runtime/cgroups", "nodeagent/runtime"}
 	for _, pkg := range pkgs {
 		bin := testBinary(t, root, pkg, work)
