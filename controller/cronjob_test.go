@@ -2,6 +2,7 @@ package controller_test
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -82,9 +83,31 @@ func waitJobs(t *testing.T, ctx context.Context, c *client.Client, uid string, n
 	waitFor(t, "the CronJob's Jobs to be ["+want+"]", func() (bool, error) {
 		var err error
 		jobs, err = jobsOf(ctx, c, uid)
-		return strings.Join(jobNames(jobs), ",") == want, err
+		if err != nil {
+			return false, err
+		}
+		if got := jobsState(jobs); strings.Join(jobNames(jobs), ",") != want {
+			// Said when it times out: which Jobs stay, and whether they
+			// are terminating (and on what).
+			return false, fmt.Errorf("jobs are [%s]", got)
+		}
+		return true, nil
 	})
 	return jobs
+}
+
+// jobsState describes jobs: name, and deletion and finalizers if any.
+func jobsState(jobs []*skiffv1.Job) string {
+	var out []string
+	for _, j := range jobs {
+		m := j.GetMetadata()
+		s := m.GetName()
+		if m.GetDeletionTimestamp() != nil {
+			s += fmt.Sprintf(" (terminating, finalizers %v)", m.GetFinalizers())
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, ", ")
 }
 
 // stillJobs checks, for a while, that the CronJob's Jobs stay names.
