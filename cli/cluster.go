@@ -115,7 +115,7 @@ new machine.`,
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", cluster.DefaultName, "the cluster's name")
-	cmd.Flags().IntVar(&nodes, "nodes", 3, "how many nodes run pods (with one server, the first also runs it)")
+	cmd.Flags().IntVar(&nodes, "nodes", 3, "how many nodes run pods (with one server and no --vm, the first also runs it)")
 	cmd.Flags().IntVar(&o.Servers, "servers", 1, "how many servers (1, 3, 5 or 7); more than one run on machines of their own")
 	cmd.Flags().BoolVar(&o.VM.Enabled, "vm", false, "make the nodes QEMU guests with their own kernels (like minikube's qemu driver)")
 	cmd.Flags().StringVar(&o.VM.KernelDir, "vm-kernel-dir", "", "with --vm: where the guest kernel is cached (default STATE-DIR/.vm)")
