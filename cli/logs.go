@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -40,22 +41,21 @@ Job's pods is picked: a running one, else the newest.`,
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			if !o.follow {
-				var cancel func()
-				ctx, cancel = e.call(ctx)
-				defer cancel()
-			}
+			// Without -f the command must end, but a long log may take more
+			// than --request-timeout to stream: bound each wait for data,
+			// not the whole transfer.
+			ctx, progress, stop := stallGuard(cmd.Context(), e.requestTimeout, !o.follow)
+			defer stop()
 			pod, err := logsPod(ctx, c, e.ns(), args[0])
 			if err != nil {
-				return err
+				return stalled(ctx, err, args[0], e.requestTimeout)
 			}
 			stream, err := skiffv1.NewPodIOClient(c.Conn()).Logs(ctx, &skiffv1.LogsRequest{
 				Namespace: e.ns(), Pod: pod, Container: o.container,
 				Follow: o.follow, TailLines: o.tail, Previous: o.previous, Timestamps: o.timestamps,
 			})
 			if err != nil {
-				return err
+				return stalled(ctx, err, pod, e.requestTimeout)
 			}
 			out := cmd.OutOrStdout()
 			for {
@@ -64,8 +64,9 @@ Job's pods is picked: a running one, else the newest.`,
 					return nil
 				}
 				if err != nil {
-					return err
+					return stalled(ctx, err, pod, e.requestTimeout)
 				}
+				progress()
 				if _, err := out.Write(chunk.Data); err != nil {
 					return err
 				}
@@ -79,6 +80,27 @@ Job's pods is picked: a running one, else the newest.`,
 	f.BoolVarP(&o.previous, "previous", "p", false, "the log of the previous, terminated instance")
 	f.BoolVar(&o.timestamps, "timestamps", false, "prefix each line with its time")
 	return cmd
+}
+
+var errStalled = errors.New("stalled")
+
+// stallGuard returns a context cancelled once d passes without a call to
+// progress; when on is false it never fires.
+func stallGuard(parent context.Context, d time.Duration, on bool) (ctx context.Context, progress, stop func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	if !on || d <= 0 {
+		return ctx, func() {}, func() { cancel(nil) }
+	}
+	t := time.AfterFunc(d, func() { cancel(errStalled) })
+	return ctx, func() { t.Reset(d) }, func() { t.Stop(); cancel(nil) }
+}
+
+// stalled says which wait ran out when the stall guard ended the stream.
+func stalled(ctx context.Context, err error, pod string, d time.Duration) error {
+	if errors.Is(context.Cause(ctx), errStalled) {
+		return fmt.Errorf("no log data for pod %q in %s: the server or the agent of the pod's node is slow to answer; try again, or raise --request-timeout", pod, d)
+	}
+	return err
 }
 
 // logsPod is the pod whose log `skiff logs ARG` prints: ARG itself (or

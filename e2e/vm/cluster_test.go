@@ -42,7 +42,9 @@ func (c *vmCluster) cluster(args ...string) (string, error) {
 func (c *vmCluster) skiff(args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, c.bin, args...)
+	// Guests under TCG on a busy CI host answer slowly: a first connection
+	// to an agent has taken more than the default 10 s.
+	cmd := exec.CommandContext(ctx, c.bin, append([]string{"--request-timeout=45s"}, args...)...)
 	cmd.Env = hermetic(c.cfg)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
