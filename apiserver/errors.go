@@ -24,8 +24,13 @@ type ref struct {
 
 func (r ref) String() string { return r.what() + r.where() }
 
-// what is `pod "web"`.
-func (r ref) what() string { return fmt.Sprintf("%s %q", strings.ToLower(r.info.Name), r.name) }
+// what is `pod "web"`, or `pods` for a list or a watch of the kind.
+func (r ref) what() string {
+	if r.name == "" && r.info.Plural != "" {
+		return r.info.Plural
+	}
+	return fmt.Sprintf("%s %q", strings.ToLower(r.info.Name), r.name)
+}
 
 // where is ` in namespace "default"`, or nothing for kinds outside namespaces.
 func (r ref) where() string {

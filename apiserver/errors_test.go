@@ -30,3 +30,15 @@ func TestToStatusEtcdUnavailable(t *testing.T) {
 		t.Errorf("an unknown error is %v, want Internal", got)
 	}
 }
+
+// A list or a watch names the kind's collection, not an object called "".
+func TestRefNamesTheCollection(t *testing.T) {
+	cm, _ := skiffv1.Info(skiffv1.Kind_KIND_CONFIG_MAP)
+	err := toStatus(rpctypes.ErrTimeoutDueToLeaderFail, ref{info: cm, namespace: "web"})
+	if msg := status.Convert(err).Message(); msg != `configmaps in namespace "web": `+rpctypes.ErrTimeoutDueToLeaderFail.Error()+" (retry, here or on another server)" {
+		t.Errorf("watch error: %q", msg)
+	}
+	if got := (ref{info: cm, namespace: "web", name: "site"}).String(); got != `configmap "site" in namespace "web"` {
+		t.Errorf("object ref: %q", got)
+	}
+}
