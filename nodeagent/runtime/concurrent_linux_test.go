@@ -25,7 +25,7 @@ func TestConcurrentCreatesLandInTheRightSandbox(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			ctx, cancel := context.WithTimeout(context.Background(), scaled(time.Minute))
 			defer cancel()
 			for i := range 3 {
 				pod := []string{"pa", "pb"}[(g+i)%2]

@@ -113,7 +113,7 @@ func newTestRuntime(t *testing.T) *Runtime {
 }
 
 func cleanupRuntime(t *testing.T, r *Runtime, base string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), scaled(30*time.Second))
 	defer cancel()
 	r.Close()
 	if sts, err := r.List(); err == nil {
@@ -143,7 +143,7 @@ func cleanupRuntime(t *testing.T, r *Runtime, base string) {
 // state and the log's text.
 func run(t *testing.T, r *Runtime, spec ContainerSpec) (State, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), scaled(60*time.Second))
 	defer cancel()
 	if _, err := r.Create(ctx, spec); err != nil {
 		t.Fatalf("create %s: %v", spec.ID, err)
@@ -181,7 +181,18 @@ func shSpec(id string, layers []string, script string) ContainerSpec {
 
 // bgCtx is a context that ends with the test (or after a minute).
 func bgCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), scaled(time.Minute))
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// scaled stretches a test's deadline by SKIFF_TEST_TIMEOUT_SCALE (as Go's
+// own GO_TEST_TIMEOUT_SCALE does on slow builders): the VM tier runs these
+// tests in an emulated guest, many times slower than the host, and slower
+// still when the host is busy.
+func scaled(d time.Duration) time.Duration {
+	if k, err := strconv.Atoi(os.Getenv("SKIFF_TEST_TIMEOUT_SCALE")); err == nil && k > 1 {
+		return d * time.Duration(k)
+	}
+	return d
 }

@@ -27,7 +27,7 @@ func TestMemoryLimitOOMKilled(t *testing.T) {
 func TestCPUQuotaVisibleInUsage(t *testing.T) {
 	r := newTestRuntime(t)
 	layer := busyboxRootfs(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), scaled(30*time.Second))
 	defer cancel()
 	spec := shSpec("cpu", []string{layer}, "while :; do :; done")
 	spec.Resources.CPUQuotaUs = 20000 // 20% of one CPU
@@ -115,7 +115,7 @@ func TestPidsLimitForkFails(t *testing.T) {
 func TestStopEscalatesToKill(t *testing.T) {
 	r := newTestRuntime(t)
 	layer := busyboxRootfs(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), scaled(30*time.Second))
 	defer cancel()
 	spec := shSpec("stubborn", []string{layer}, `trap "" TERM; echo ready; while :; do sleep 1; done`)
 	if _, err := r.Create(ctx, spec); err != nil {

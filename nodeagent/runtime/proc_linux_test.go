@@ -29,7 +29,7 @@ func startSleep(t *testing.T, secs string) (*exec.Cmd, int) {
 // the process has exited.
 func TestWaitPidfdReturnsWhenTheProcessExits(t *testing.T) {
 	cmd, fd := startSleep(t, "0.2")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), scaled(time.Minute))
 	defer cancel()
 	if err := waitPidfdPoller(ctx, fd); err != nil {
 		t.Fatal(err)

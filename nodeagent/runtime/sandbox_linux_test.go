@@ -10,7 +10,7 @@ import (
 func TestSandboxSharesLocalhostAndIPC(t *testing.T) {
 	r := newTestRuntime(t)
 	layer := busyboxRootfs(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), scaled(60*time.Second))
 	defer cancel()
 	sb, err := r.CreateSandbox(SandboxSpec{ID: "pod1", Hostname: "web-1"})
 	if err != nil {
