@@ -62,23 +62,29 @@ func AddNode(ctx context.Context, name, node string, o Options) (Info, error) {
 	}
 	t0 := time.Now()
 	fmt.Fprintf(o.Progress, "Adding node %q to cluster %q (%s)\n", node, name, l.nodeAddr(m.Host))
+	d := l.daemonOf(node)
+	// From here the node is part of the cluster's spec: say how to look
+	// and how to take it out again.
+	failed := func(err error) (Info, error) {
+		return l.info(), fmt.Errorf("%w\nnode %q stays in cluster %q: its agent's log is %s; take it out with `sudo skiff cluster remove-node %s --name %s`",
+			err, node, name, d.logFile(), node, name)
+	}
 	if err := l.ensureNetwork(); err != nil {
-		return l.info(), fmt.Errorf("cluster %s: network: %w", name, err)
+		return failed(fmt.Errorf("cluster %s: network: %w", name, err))
 	}
 	fmt.Fprintf(o.Progress, " ✓ network %s\n", since(t0))
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	c, err := l.client(ctx)
 	if err != nil {
-		return l.info(), err
+		return failed(err)
 	}
 	defer c.Close()
-	d := l.daemonOf(node)
 	if _, err := d.start(o.Binary); err != nil {
-		return l.info(), err
+		return failed(err)
 	}
 	if err := l.waitNodes(ctx, c, map[string]bool{node: true}, t0.Add(-time.Second)); err != nil {
-		return l.info(), err
+		return failed(err)
 	}
 	fmt.Fprintf(o.Progress, " ✓ node %s Ready %s\n", node, since(t0))
 	return l.info(), nil
