@@ -300,17 +300,15 @@ runs the daemons exactly as the tested local clusters do.`,
 				if net.ParseIP(a.Address) == nil {
 					return fmt.Errorf("--address %q: want this machine's IP address", a.Address)
 				}
-				// Several servers, comma-separated: DNS and the registry
-				// default to the first's.
+				// Several servers, comma-separated: the registry defaults
+				// to the first's. DNS is the agent's default: the
+				// kube-dns Service, over every server's DNS.
 				host, _, err := net.SplitHostPort(firstOf(client.SplitServers(a.Server)))
 				if err != nil {
 					return fmt.Errorf("--api-server %q: want HOST:PORT[,HOST:PORT…]: %w", a.Server, err)
 				}
 				if a.NodeName == "" {
 					a.NodeName, _ = os.Hostname()
-				}
-				if a.ClusterDNS == "" {
-					a.ClusterDNS = host
 				}
 				if a.Registry == "" {
 					a.Registry = net.JoinHostPort(host, strconv.Itoa(ports.Registry))
@@ -346,7 +344,7 @@ runs the daemons exactly as the tested local clusters do.`,
 	f.StringVar(&a.Server, "api-server", "", "agent: the API server, HOST:6443, or several comma-separated")
 	f.StringVar(&a.NodeName, "node-name", "", "agent: this node's name (default: the host name)")
 	f.StringVar(&a.RunDir, "run-dir", "/run/skiff/agent", "agent: run directory")
-	f.StringVar(&a.ClusterDNS, "cluster-dns", "", "agent: pods' nameserver (default: the server's host)")
+	f.StringVar(&a.ClusterDNS, "cluster-dns", "", "agent: pods' nameserver (default: the agent's, the kube-system/kube-dns Service's ClusterIP, over every server's DNS)")
 	f.StringVar(&a.Registry, "registry", "", "agent: the server's registry HOST:PORT (default: server host:5000)")
 	f.StringVar(&a.TokenFile, "token-file", "", "agent: file holding the join token (the server writes <data dir>/token)")
 	cmd.PreRun = func(cmd *cobra.Command, args []string) {
