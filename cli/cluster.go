@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -9,10 +10,13 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/cluster"
 	"github.com/skiff-sh/skiff/ports"
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
 // newClusterCommand is `skiff cluster`: kind-like local clusters, plus the
@@ -363,11 +367,13 @@ func clusterTargetsCommand(e *env) *cobra.Command {
 	var agentPort int
 	cmd := &cobra.Command{
 		Use:   "prometheus-targets",
-		Short: "Write Prometheus file_sd targets for the server and every node's agent",
-		Long: `Print (or write) a Prometheus file_sd JSON file listing the server's
-/metrics and every node agent's, read from the cluster's Node list. Run it
-from cron or a systemd timer; Prometheus re-reads the file when it changes.
-See deploy/prometheus/README.md.`,
+		Short: "Write Prometheus file_sd targets for every server and every node's agent",
+		Long: `Print (or write) a Prometheus file_sd JSON file listing the /metrics of
+every live server (as each registered its --metrics-addr; skiff server
+list shows the servers) and of every node agent (read from the cluster's
+Node list). --server-metrics names one server's instead. Run it from cron
+or a systemd timer; Prometheus re-reads the file when it changes. See
+deploy/prometheus/README.md.`,
 		Example: `  skiff cluster prometheus-targets -o /etc/prometheus/skiff.json
   skiff --config ~/.skiff/clusters/dev/config cluster prometheus-targets`,
 		Args: cobra.NoArgs,
@@ -382,11 +388,13 @@ See deploy/prometheus/README.md.`,
 			if err != nil {
 				return err
 			}
+			servers := []cluster.ServerTarget{{Address: serverMetrics}}
 			if serverMetrics == "" {
-				host, _, _ := net.SplitHostPort(e.addr)
-				serverMetrics = net.JoinHostPort(host, strconv.Itoa(ports.ServerMetrics))
+				if servers, err = serverTargets(ctx, c, e.addr); err != nil {
+					return err
+				}
 			}
-			data, err := cluster.MarshalTargets(cluster.PrometheusTargets(nodes, serverMetrics, agentPort))
+			data, err := cluster.MarshalTargets(cluster.PrometheusTargets(nodes, servers, agentPort))
 			if err != nil {
 				return err
 			}
@@ -401,10 +409,25 @@ See deploy/prometheus/README.md.`,
 			return os.Rename(tmp, out)
 		},
 	}
-	cmd.Flags().StringVar(&serverMetrics, "server-metrics", "", "the server's metrics HOST:PORT (default: the API server's host, port "+strconv.Itoa(ports.ServerMetrics)+")")
+	cmd.Flags().StringVar(&serverMetrics, "server-metrics", "", "one server's metrics HOST:PORT instead of every live server's as they registered them")
 	cmd.Flags().IntVar(&agentPort, "agent-metrics-port", ports.AgentMetrics, "agents' metrics port")
 	cmd.Flags().StringVarP(&out, "output", "o", "-", "file to write (- for stdout)")
 	return cmd
+}
+
+// serverTargets is the metrics address of every live server, from the
+// server list; a server too old to list its servers is asked for at its
+// API host's default metrics port.
+func serverTargets(ctx context.Context, c *client.Client, apiAddr string) ([]cluster.ServerTarget, error) {
+	resp, err := skiffv1.NewServersClient(c.Conn()).List(ctx, &skiffv1.ListServersRequest{})
+	if status.Code(err) == codes.Unimplemented {
+		host, _, _ := net.SplitHostPort(apiAddr)
+		return []cluster.ServerTarget{{Address: net.JoinHostPort(host, strconv.Itoa(ports.ServerMetrics))}}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing the servers (or give --server-metrics): %w", err)
+	}
+	return cluster.ServerTargets(resp.GetServers()), nil
 }
 
 func firstOf(list []string) string {

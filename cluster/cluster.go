@@ -230,8 +230,8 @@ func (l layout) provisionAgent(server string, m Member) error {
 		Server: server, NodeName: m.Name, Address: l.nodeAddr(m.Host),
 		DataDir: filepath.Join(l.nodeDir(m.Name), "agent"), RunDir: l.nodeRunDir(m.Name),
 		ClusterCIDR: clusterCIDR,
-		Registry:  hostPortInt(l.nodeAddr(first.Host), ports.Registry),
-		TokenFile: filepath.Join(l.nodeDir(first.Name), "server", "token"),
+		Registry:    hostPortInt(l.nodeAddr(first.Host), ports.Registry),
+		TokenFile:   filepath.Join(l.nodeDir(first.Name), "server", "token"),
 	}
 	if l.several() {
 		spec.RegistriesFile = l.registriesFile()
