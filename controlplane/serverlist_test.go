@@ -11,7 +11,7 @@ func TestMergeServers(t *testing.T) {
 	regs := []serverRegistration{
 		{Name: "a", Address: "10.0.0.1:6443", Started: start, Metrics: "10.0.0.1:9090", DNS: "10.0.0.1:53"},
 		{Name: "ext", Address: "10.0.0.9:6443", Started: start, Metrics: "10.0.0.9:9090"}, // on an external etcd: no member
-		parseRegistration("10.0.0.7:6443", []byte("10.0.0.7:6443")), // an older server's bare address
+		parseRegistration("10.0.0.7:6443", []byte("10.0.0.7:6443")),                       // an older server's bare address
 	}
 	members := []member{
 		{id: 0xa1, name: "a"},
