@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,6 +18,8 @@ import (
 
 	"github.com/miekg/dns"
 	"golang.org/x/sys/unix"
+
+	"github.com/skiff-sh/skiff/ports"
 )
 
 // dnsFailoverBound is how long the test waits, after server-1 is killed,
@@ -104,6 +107,26 @@ func TestClusterDNSSurvivesServerLoss(t *testing.T) {
 		t.Fatalf("kube-dns: clusterIP %q, selector %v; want 10.96.0.10, none", svc.Spec.ClusterIP, svc.Spec.Selector)
 	}
 
+	// prometheus-targets lists each server's metrics, as it registered it.
+	wantTargets := func(servers []serverRow) error {
+		var want []string
+		for _, s := range servers {
+			host, _, _ := net.SplitHostPort(s.address)
+			want = append(want, s.name+"="+net.JoinHostPort(host, strconv.Itoa(ports.ServerMetrics)))
+		}
+		got, err := serverTargets(c)
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(got, want) {
+			return fmt.Errorf("prometheus-targets servers %v, want %v", got, want)
+		}
+		return nil
+	}
+	if err := wantTargets(rows); err != nil {
+		t.Fatal(err)
+	}
+
 	apply(t, c, haWebDeployment(c.Image(), 2)+`---
 apiVersion: skiff/v1
 kind: Service
@@ -186,6 +209,35 @@ spec:
 		return nil
 	})
 	t.Logf("kube-dns endpoints dropped %s %.1fs after the kill; lookups all answered %.1fs after it", dead, dropped.Seconds(), time.Since(killed).Seconds())
+	// Its registration gone, the dead server is no target either.
+	if err := wantTargets(rows[1:]); err != nil {
+		t.Error(err)
+	}
+}
+
+// serverTargets is `skiff cluster prometheus-targets`' server groups, as
+// NAME=HOST:PORT in its order.
+func serverTargets(c *kindCluster) ([]string, error) {
+	out, err := c.Skiff("cluster", "prometheus-targets")
+	if err != nil {
+		return nil, fmt.Errorf("prometheus-targets: %v\n%s", err, out)
+	}
+	var groups []struct {
+		Targets []string
+		Labels  map[string]string
+	}
+	if err := json.Unmarshal([]byte(out), &groups); err != nil {
+		return nil, fmt.Errorf("prometheus-targets: %v\n%s", err, out)
+	}
+	var got []string
+	for _, g := range groups {
+		if g.Labels["component"] == "server" {
+			for _, target := range g.Targets {
+				got = append(got, g.Labels["server"]+"="+target)
+			}
+		}
+	}
+	return got, nil
 }
 
 // dnsEndpoints is the kube-dns Endpoints' HOST:PORTs, sorted.
