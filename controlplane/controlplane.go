@@ -122,8 +122,8 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
 // Start starts the API server (with the usage, join and token services,
 // TLS, authorization and an audit log), the registry, the scheduler and
 // the controllers (both leader-elected, so several servers can run) and,
-// when asked, cluster DNS with the kube-dns Service — each in g. It returns once the API server is
-// ready; nil, nil if ctx ended first.
+// when asked, cluster DNS with the kube-dns Service — each in g. It
+// returns once the API server is ready; nil, nil if ctx ended first.
 func Start(ctx context.Context, g *errgroup.Group, cfg Config) (*ControlPlane, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
