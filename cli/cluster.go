@@ -85,8 +85,10 @@ server-1 … server-3 are machines of their own (network namespaces with
 their own addresses) running only skiff server — server-1 with
 --cluster-init, the others joining it with its server token, each embedded
 etcd a member — and node-1 … node-N run the agents. Agents and the written
-config know every server's address and fail over between them; skiff
-server list shows the servers and the etcd leader.
+config know every server's address and fail over between them; pods'
+nameserver is the kube-system/kube-dns Service (10.96.0.10), whose
+Endpoints are every live server's DNS; skiff server list shows the
+servers and the etcd leader.
 
 With --vm each node is a QEMU guest with its own kernel (Debian's cloud
 kernel, booted pure cgroup v2) and its root file system in RAM, running the

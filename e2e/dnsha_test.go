@@ -31,11 +31,10 @@ const dnsFailoverBound = 45 * time.Second
 // In a cluster of three servers, pods resolve names through the Service
 // kube-system/kube-dns: its ClusterIP (the service CIDR's .10) is their
 // nameserver, and its Endpoints list every live server's DNS. Queries
-// over UDP from a pod and over UDP and TCP from a node reach the servers'
-// DNS (endpoints that are node addresses, not pods). server-1 (the first
+// over UDP and TCP, from a pod and from a node, reach the servers' DNS
+// (endpoints that are node addresses, not pods). server-1 (the first
 // listed) is killed with SIGKILL: within dnsFailoverBound the Endpoints no
-// longer list it and the pod, and the node over TCP, resolve again, every
-// time.
+// // longer list it and the pod and the node resolve again, every time.
 func TestClusterDNSSurvivesServerLoss(t *testing.T) {
 	t.Parallel()
 	requireRoot(t)
@@ -149,6 +148,16 @@ spec:
 		}
 		return nil
 	}
+	podResolvesTCP := func() error {
+		ips, err := podTCPLookup(c, pod, "10.96.0.10:53", name)
+		if err != nil {
+			return fmt.Errorf("TCP query from %s: %w", pod, err)
+		}
+		if !slices.Contains(ips, vip) {
+			return fmt.Errorf("TCP query from %s: %v, want %s", pod, ips, vip)
+		}
+		return nil
+	}
 	nodeNS := fmt.Sprintf("/run/netns/skiff-%s-node-2", c.name)
 	nodeResolves := func(network string) error {
 		ips, err := lookupInNetNS(nodeNS, network, "10.96.0.10:53", name)
@@ -163,7 +172,7 @@ spec:
 	// Each of the three endpoints is picked at random: several lookups
 	// of each kind all answer.
 	for i := range 6 {
-		for what, fn := range map[string]func() error{"pod": podResolves, "node udp": func() error { return nodeResolves("udp") }, "node tcp": func() error { return nodeResolves("tcp") }} {
+		for what, fn := range map[string]func() error{"pod": podResolves, "pod tcp": podResolvesTCP, "node udp": func() error { return nodeResolves("udp") }, "node tcp": func() error { return nodeResolves("tcp") }} {
 			if err := fn(); err != nil {
 				t.Fatalf("lookup %d (%s) with all servers up: %v", i, what, err)
 			}
@@ -197,6 +206,9 @@ spec:
 	eventually2(t, dnsFailoverBound-dropped, "lookups answer again after the kill", func() error {
 		for i := range 5 {
 			if err := podResolves(); err != nil {
+				return fmt.Errorf("lookup %d: %w", i, err)
+			}
+			if err := podResolvesTCP(); err != nil {
 				return fmt.Errorf("lookup %d: %w", i, err)
 			}
 			if err := nodeResolves("tcp"); err != nil {
@@ -280,6 +292,59 @@ func dnsEndpoints(c *kindCluster) ([]string, error) {
 	}
 	slices.Sort(got)
 	return got, nil
+}
+
+// podTCPLookup asks server over TCP for name's A records from inside pod:
+// busybox nc sends the query (framed with its length, written out as
+// printf's octal escapes) and od shows the reply, which is unpacked here.
+// nc waits for the server to close, so timeout ends it once the answer is
+// in.
+func podTCPLookup(c *kindCluster, pod, server, name string) ([]string, error) {
+	q := new(dns.Msg)
+	q.SetQuestion(dns.Fqdn(name), dns.TypeA)
+	b, err := q.Pack()
+	if err != nil {
+		return nil, err
+	}
+	var esc strings.Builder
+	for _, x := range append([]byte{byte(len(b) >> 8), byte(len(b))}, b...) {
+		fmt.Fprintf(&esc, "\\%03o", x)
+	}
+	host, port, _ := net.SplitHostPort(server)
+	script := fmt.Sprintf("printf '%s' | busybox timeout 2 nc %s %s | busybox od -An -v -tx1", esc.String(), host, port)
+	out, err := c.Skiff("exec", pod, "--", "sh", "-c", script)
+	if err != nil {
+		return nil, fmt.Errorf("%v: %s", err, out)
+	}
+	var reply []byte
+	for _, f := range strings.Fields(out) {
+		v, err := strconv.ParseUint(f, 16, 8)
+		if err != nil {
+			return nil, fmt.Errorf("od output %q: %v", out, err)
+		}
+		reply = append(reply, byte(v))
+	}
+	if len(reply) < 2 {
+		return nil, fmt.Errorf("no reply: %q", out)
+	}
+	n := int(reply[0])<<8 | int(reply[1])
+	if len(reply) < 2+n {
+		return nil, fmt.Errorf("a reply of %d bytes, want %d: %q", len(reply)-2, n, out)
+	}
+	r := new(dns.Msg)
+	if err := r.Unpack(reply[2 : 2+n]); err != nil {
+		return nil, fmt.Errorf("reply: %v", err)
+	}
+	if r.Id != q.Id || r.Rcode != dns.RcodeSuccess {
+		return nil, fmt.Errorf("reply id %d (want %d), rcode %s", r.Id, q.Id, dns.RcodeToString[r.Rcode])
+	}
+	var ips []string
+	for _, rr := range r.Answer {
+		if a, ok := rr.(*dns.A); ok {
+			ips = append(ips, a.A.String())
+		}
+	}
+	return ips, nil
 }
 
 // lookupInNetNS asks server (over network "udp" or "tcp") for name's A
