@@ -16,7 +16,7 @@ import (
 )
 
 // permanentNamespaces cannot be deleted; the server creates them.
-var permanentNamespaces = map[string]bool{"default": true, "skiff-system": true, defaults.NodeLeaseNamespace: true}
+var permanentNamespaces = map[string]bool{"default": true, "skiff-system": true, defaults.NodeLeaseNamespace: true, defaults.SystemNamespace: true}
 
 func (s *Server) Delete(ctx context.Context, req *skiffv1.DeleteRequest) (*skiffv1.DeleteResponse, error) {
 	info, err := kindOf(req.GetKind())

@@ -92,7 +92,7 @@ func TestNamespaceRules(t *testing.T) {
 	p.Metadata.Namespace = "missing"
 	_, err := s.Client.Pods().Create(ctx, p)
 	wantCode(t, err, codes.NotFound, `namespace "missing" not found`)
-	for _, ns := range []string{"default", "skiff-system"} {
+	for _, ns := range []string{"default", "skiff-system", "kube-system"} {
 		if _, err := s.Client.Namespaces().Get(ctx, "", ns); err != nil {
 			t.Fatalf("namespace %s: %v", ns, err)
 		}

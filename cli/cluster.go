@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -9,10 +10,13 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/cluster"
 	"github.com/skiff-sh/skiff/ports"
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
 // newClusterCommand is `skiff cluster`: kind-like local clusters, plus the
@@ -81,8 +85,10 @@ server-1 … server-3 are machines of their own (network namespaces with
 their own addresses) running only skiff server — server-1 with
 --cluster-init, the others joining it with its server token, each embedded
 etcd a member — and node-1 … node-N run the agents. Agents and the written
-config know every server's address and fail over between them; skiff
-server list shows the servers and the etcd leader.
+config know every server's address and fail over between them; pods'
+nameserver is the kube-system/kube-dns Service (10.96.0.10), whose
+Endpoints are every live server's DNS; skiff server list shows the
+servers and the etcd leader.
 
 With --vm each node is a QEMU guest with its own kernel (Debian's cloud
 kernel, booted pure cgroup v2) and its root file system in RAM, running the
@@ -300,17 +306,15 @@ runs the daemons exactly as the tested local clusters do.`,
 				if net.ParseIP(a.Address) == nil {
 					return fmt.Errorf("--address %q: want this machine's IP address", a.Address)
 				}
-				// Several servers, comma-separated: DNS and the registry
-				// default to the first's.
+				// Several servers, comma-separated: the registry defaults
+				// to the first's. DNS is the agent's default: the
+				// kube-dns Service, over every server's DNS.
 				host, _, err := net.SplitHostPort(firstOf(client.SplitServers(a.Server)))
 				if err != nil {
 					return fmt.Errorf("--api-server %q: want HOST:PORT[,HOST:PORT…]: %w", a.Server, err)
 				}
 				if a.NodeName == "" {
 					a.NodeName, _ = os.Hostname()
-				}
-				if a.ClusterDNS == "" {
-					a.ClusterDNS = host
 				}
 				if a.Registry == "" {
 					a.Registry = net.JoinHostPort(host, strconv.Itoa(ports.Registry))
@@ -346,7 +350,7 @@ runs the daemons exactly as the tested local clusters do.`,
 	f.StringVar(&a.Server, "api-server", "", "agent: the API server, HOST:6443, or several comma-separated")
 	f.StringVar(&a.NodeName, "node-name", "", "agent: this node's name (default: the host name)")
 	f.StringVar(&a.RunDir, "run-dir", "/run/skiff/agent", "agent: run directory")
-	f.StringVar(&a.ClusterDNS, "cluster-dns", "", "agent: pods' nameserver (default: the server's host)")
+	f.StringVar(&a.ClusterDNS, "cluster-dns", "", "agent: pods' nameserver (default: the agent's, the kube-system/kube-dns Service's ClusterIP, over every server's DNS)")
 	f.StringVar(&a.Registry, "registry", "", "agent: the server's registry HOST:PORT (default: server host:5000)")
 	f.StringVar(&a.TokenFile, "token-file", "", "agent: file holding the join token (the server writes <data dir>/token)")
 	cmd.PreRun = func(cmd *cobra.Command, args []string) {
@@ -365,11 +369,13 @@ func clusterTargetsCommand(e *env) *cobra.Command {
 	var agentPort int
 	cmd := &cobra.Command{
 		Use:   "prometheus-targets",
-		Short: "Write Prometheus file_sd targets for the server and every node's agent",
-		Long: `Print (or write) a Prometheus file_sd JSON file listing the server's
-/metrics and every node agent's, read from the cluster's Node list. Run it
-from cron or a systemd timer; Prometheus re-reads the file when it changes.
-See deploy/prometheus/README.md.`,
+		Short: "Write Prometheus file_sd targets for every server and every node's agent",
+		Long: `Print (or write) a Prometheus file_sd JSON file listing the /metrics of
+every live server (as each registered its --metrics-addr; skiff server
+list shows the servers) and of every node agent (read from the cluster's
+Node list). --server-metrics names one server's instead. Run it from cron
+or a systemd timer; Prometheus re-reads the file when it changes. See
+deploy/prometheus/README.md.`,
 		Example: `  skiff cluster prometheus-targets -o /etc/prometheus/skiff.json
   skiff --config ~/.skiff/clusters/dev/config cluster prometheus-targets`,
 		Args: cobra.NoArgs,
@@ -384,11 +390,13 @@ See deploy/prometheus/README.md.`,
 			if err != nil {
 				return err
 			}
+			servers := []cluster.ServerTarget{{Address: serverMetrics}}
 			if serverMetrics == "" {
-				host, _, _ := net.SplitHostPort(e.addr)
-				serverMetrics = net.JoinHostPort(host, strconv.Itoa(ports.ServerMetrics))
+				if servers, err = serverTargets(ctx, c, e.addr); err != nil {
+					return err
+				}
 			}
-			data, err := cluster.MarshalTargets(cluster.PrometheusTargets(nodes, serverMetrics, agentPort))
+			data, err := cluster.MarshalTargets(cluster.PrometheusTargets(nodes, servers, agentPort))
 			if err != nil {
 				return err
 			}
@@ -403,10 +411,25 @@ See deploy/prometheus/README.md.`,
 			return os.Rename(tmp, out)
 		},
 	}
-	cmd.Flags().StringVar(&serverMetrics, "server-metrics", "", "the server's metrics HOST:PORT (default: the API server's host, port "+strconv.Itoa(ports.ServerMetrics)+")")
+	cmd.Flags().StringVar(&serverMetrics, "server-metrics", "", "one server's metrics HOST:PORT instead of every live server's as they registered them")
 	cmd.Flags().IntVar(&agentPort, "agent-metrics-port", ports.AgentMetrics, "agents' metrics port")
 	cmd.Flags().StringVarP(&out, "output", "o", "-", "file to write (- for stdout)")
 	return cmd
+}
+
+// serverTargets is the metrics address of every live server, from the
+// server list; a server too old to list its servers is asked for at its
+// API host's default metrics port.
+func serverTargets(ctx context.Context, c *client.Client, apiAddr string) ([]cluster.ServerTarget, error) {
+	resp, err := skiffv1.NewServersClient(c.Conn()).List(ctx, &skiffv1.ListServersRequest{})
+	if status.Code(err) == codes.Unimplemented {
+		host, _, _ := net.SplitHostPort(apiAddr)
+		return []cluster.ServerTarget{{Address: net.JoinHostPort(host, strconv.Itoa(ports.ServerMetrics))}}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing the servers (or give --server-metrics): %w", err)
+	}
+	return cluster.ServerTargets(resp.GetServers()), nil
 }
 
 func firstOf(list []string) string {

@@ -229,9 +229,9 @@ func (l layout) provisionAgent(server string, m Member) error {
 	spec := AgentSpec{
 		Server: server, NodeName: m.Name, Address: l.nodeAddr(m.Host),
 		DataDir: filepath.Join(l.nodeDir(m.Name), "agent"), RunDir: l.nodeRunDir(m.Name),
-		ClusterCIDR: clusterCIDR, ClusterDNS: l.nodeAddr(first.Host),
-		Registry:  hostPortInt(l.nodeAddr(first.Host), ports.Registry),
-		TokenFile: filepath.Join(l.nodeDir(first.Name), "server", "token"),
+		ClusterCIDR: clusterCIDR,
+		Registry:    hostPortInt(l.nodeAddr(first.Host), ports.Registry),
+		TokenFile:   filepath.Join(l.nodeDir(first.Name), "server", "token"),
 	}
 	if l.several() {
 		spec.RegistriesFile = l.registriesFile()

@@ -46,8 +46,9 @@ type AgentSpec struct {
 	DataDir     string
 	RunDir      string
 	ClusterCIDR string // empty: the agent's default
-	// ClusterDNS is where pods send DNS queries: the server's address,
-	// where it serves cluster DNS.
+	// ClusterDNS is where pods send DNS queries; empty: the agent's
+	// default, the kube-system/kube-dns Service's ClusterIP, which the
+	// servers keep pointing at every live server's DNS.
 	ClusterDNS string
 	// Registry is the server's registry (HOST:PORT), reached over plain
 	// HTTP.

@@ -13,8 +13,8 @@ import (
 	"github.com/skiff-sh/skiff/scheduler"
 )
 
-// startControllers runs the scheduler, the controllers and, when asked,
-// DNS, each with a client of its own identity.
+// startControllers runs the scheduler and the controllers, each with a
+// client of its own identity.
 func (cp *ControlPlane) startControllers(ctx context.Context, g *errgroup.Group) error {
 	log := cp.cfg.Logger
 	err := cp.runElected(ctx, g, "scheduler", pki.Scheduler, func(c *client.Client) (func(context.Context) error, error) {
@@ -36,13 +36,7 @@ func (cp *ControlPlane) startControllers(ctx context.Context, g *errgroup.Group)
 		}
 		return m.Run, nil
 	})
-	if err != nil {
-		return err
-	}
-	if cp.cfg.DNSListen != "" {
-		return cp.StartDNS(ctx, g, cp.cfg.DNSListen, nil)
-	}
-	return nil
+	return err
 }
 
 // runElected makes a component with a client of identity id and runs it

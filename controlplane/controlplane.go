@@ -45,7 +45,9 @@ type Config struct {
 	ClientConfig string
 	// RegistryAddr is the embedded registry's address; empty disables it.
 	RegistryAddr string
-	// DNSListen, when set, also serves cluster DNS there.
+	// DNSListen, when set, also serves cluster DNS there, and the server
+	// keeps the kube-system/kube-dns Service, its Endpoints listing every
+	// live server's DNS address (see dnsEndpoints).
 	DNSListen     string
 	ClusterDomain string
 	DNSUpstreams  []string
@@ -61,6 +63,10 @@ type Config struct {
 	// DisableWatchCache gives every watch an etcd watch of its own
 	// (apiserver.Config.DisableWatchCache).
 	DisableWatchCache bool
+	// MetricsAddr is where the server serves /metrics (the caller serves
+	// it), recorded in its registration for `skiff cluster
+	// prometheus-targets`; empty: none.
+	MetricsAddr string
 	// DashboardListen serves the web dashboard (HTTPS) there; empty
 	// disables it.
 	DashboardListen string
@@ -116,8 +122,8 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
 // Start starts the API server (with the usage, join and token services,
 // TLS, authorization and an audit log), the registry, the scheduler and
 // the controllers (both leader-elected, so several servers can run) and,
-// when asked, cluster DNS — each in g. It returns once the API server is
-// ready; nil, nil if ctx ended first.
+// when asked, cluster DNS with the kube-dns Service — each in g. It
+// returns once the API server is ready; nil, nil if ctx ended first.
 func Start(ctx context.Context, g *errgroup.Group, cfg Config) (*ControlPlane, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -219,7 +225,16 @@ func Start(ctx context.Context, g *errgroup.Group, cfg Config) (*ControlPlane, e
 		}
 	}
 	cp.etcdEndpoints = srv.EtcdEndpoints()
-	if err := cp.startServerList(ctx, g, joins, list, usage, cp.advertisedAddr(member)); err != nil {
+	// DNS starts before the server registers: the registration names its
+	// DNS address once it answers.
+	var dnsBound chan string
+	if cfg.DNSListen != "" {
+		dnsBound = make(chan string, 1)
+		if err := cp.StartDNS(ctx, g, cfg.DNSListen, func(addr string) { dnsBound <- addr }); err != nil {
+			return nil, err
+		}
+	}
+	if err := cp.startServerList(ctx, g, joins, list, usage, cp.advertisedAddr(member), dnsBound); err != nil {
 		return nil, err
 	}
 	if err := cp.startControllers(ctx, g); err != nil {

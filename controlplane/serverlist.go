@@ -33,6 +33,12 @@ type serverRegistration struct {
 	Name    string    `json:"name"`
 	Address string    `json:"address"`
 	Started time.Time `json:"started"`
+	// DNS is where the server serves cluster DNS (IP:PORT, reachable from
+	// other machines), once it answers; empty when it serves none. The
+	// kube-dns Endpoints list these (see dnsEndpoints).
+	DNS string `json:"dns,omitempty"`
+	// Metrics is the server's /metrics HOST:PORT; empty when off.
+	Metrics string `json:"metrics,omitempty"`
 }
 
 // serverListService answers `skiff server list` from the registrations
@@ -122,6 +128,7 @@ func mergeServers(regs []serverRegistration, members []member, leader uint64) []
 		case ok:
 			matched[m.name] = true
 			info.Health, info.Address = ServerHealthy, r.Address
+			info.MetricsAddress, info.DnsAddress = r.Metrics, r.DNS
 			if !r.Started.IsZero() {
 				info.Started = timestamppb.New(r.Started)
 			}
@@ -134,7 +141,7 @@ func mergeServers(regs []serverRegistration, members []member, leader uint64) []
 		if r.Name != "" && matched[r.Name] {
 			continue
 		}
-		info := &skiffv1.ServerInfo{Name: r.Name, Address: r.Address, Health: ServerHealthy}
+		info := &skiffv1.ServerInfo{Name: r.Name, Address: r.Address, Health: ServerHealthy, MetricsAddress: r.Metrics, DnsAddress: r.DNS}
 		if !r.Started.IsZero() {
 			info.Started = timestamppb.New(r.Started)
 		}

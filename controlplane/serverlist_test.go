@@ -9,9 +9,9 @@ import (
 func TestMergeServers(t *testing.T) {
 	start := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	regs := []serverRegistration{
-		{Name: "a", Address: "10.0.0.1:6443", Started: start},
-		{Name: "ext", Address: "10.0.0.9:6443", Started: start},     // on an external etcd: no member
-		parseRegistration("10.0.0.7:6443", []byte("10.0.0.7:6443")), // an older server's bare address
+		{Name: "a", Address: "10.0.0.1:6443", Started: start, Metrics: "10.0.0.1:9090", DNS: "10.0.0.1:53"},
+		{Name: "ext", Address: "10.0.0.9:6443", Started: start, Metrics: "10.0.0.9:9090"}, // on an external etcd: no member
+		parseRegistration("10.0.0.7:6443", []byte("10.0.0.7:6443")),                       // an older server's bare address
 	}
 	members := []member{
 		{id: 0xa1, name: "a"},
@@ -38,5 +38,12 @@ func TestMergeServers(t *testing.T) {
 		if (row{g.GetName(), g.GetAddress(), g.GetEtcdMember(), g.GetHealth(), g.GetLeader()}) != w {
 			t.Errorf("server %d: got %v, want %+v", i, g, w)
 		}
+	}
+	// The registrations' metrics and DNS addresses are listed.
+	if a := got[1]; a.GetMetricsAddress() != "10.0.0.1:9090" || a.GetDnsAddress() != "10.0.0.1:53" {
+		t.Errorf("server a: metrics %q, dns %q", a.GetMetricsAddress(), a.GetDnsAddress())
+	}
+	if ext := got[3]; ext.GetMetricsAddress() != "10.0.0.9:9090" || ext.GetDnsAddress() != "" {
+		t.Errorf("server ext: metrics %q, dns %q", ext.GetMetricsAddress(), ext.GetDnsAddress())
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/pki"
 )
 
@@ -91,8 +92,10 @@ func listServers(ctx context.Context, cli *clientv3.Client) ([]string, error) {
 
 // startServerList connects the server's own etcd client (for the server
 // list, joining servers and shared usage readings) and keeps this server
-// in the list.
-func (cp *ControlPlane) startServerList(ctx context.Context, g *errgroup.Group, joins *serverJoinService, list *serverListService, usage *sharedUsage, advertised string) error {
+// in the list. With dnsBound (the DNS server's address, sent once it
+// answers) the registration names the DNS address, and the server keeps
+// the kube-dns Endpoints.
+func (cp *ControlPlane) startServerList(ctx context.Context, g *errgroup.Group, joins *serverJoinService, list *serverListService, usage *sharedUsage, advertised string, dnsBound <-chan string) error {
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints: cp.etcdEndpoints, TLS: cp.etcdTLS, DialTimeout: 5 * time.Second, Logger: zap.NewNop(),
 	})
@@ -107,13 +110,50 @@ func (cp *ControlPlane) startServerList(ctx context.Context, g *errgroup.Group, 
 		users.Add(1)
 		go func() { defer users.Done(); usage.mirror(ctx, cli) }()
 	}
+	var dnsAPI *client.Client
+	if dnsBound != nil {
+		if dnsAPI, err = cp.Client(pki.Controller); err != nil {
+			cli.Close()
+			return err
+		}
+	}
 	g.Go(func() error {
-		reg := serverRegistration{Name: list.name, Address: advertised, Started: time.Now().UTC()}
-		advertiseServer(ctx, cli, reg, cp.cfg.Logger.With("component", "servers"))
+		log := cp.cfg.Logger.With("component", "servers")
+		reg := serverRegistration{Name: list.name, Address: advertised, Metrics: advertisedHostPort(cp.cfg.MetricsAddr, advertised)}
+		if dnsBound != nil {
+			defer dnsAPI.Close()
+			select {
+			case bound := <-dnsBound:
+				if addr, ok := advertisedDNS(bound, advertised); ok {
+					reg.DNS = addr
+				} else {
+					log.Warn("cluster DNS listens where pods on other machines cannot reach it: not listed in the kube-dns Endpoints; give agents --cluster-dns", "dns", bound)
+				}
+			case <-ctx.Done():
+			}
+		}
+		if reg.DNS != "" && ctx.Err() == nil {
+			cp.startDNSEndpoints(ctx, cli, dnsAPI, &users)
+		}
+		reg.Started = time.Now().UTC()
+		advertiseServer(ctx, cli, reg, log)
 		users.Wait()
 		return cli.Close()
 	})
 	return nil
+}
+
+// startDNSEndpoints keeps the kube-dns Service and Endpoints until ctx
+// ends, counted in users.
+func (cp *ControlPlane) startDNSEndpoints(ctx context.Context, cli *clientv3.Client, api *client.Client, users *sync.WaitGroup) {
+	ip, err := dnsClusterIP(cp.cfg.ServiceCIDR)
+	if err != nil {
+		// The API server picks another; agents read it from the Service.
+		cp.cfg.Logger.Warn("the kube-dns Service gets any free ClusterIP", "err", err)
+	}
+	d := &dnsEndpoints{etcd: cli, api: api, clusterIP: ip, log: cp.cfg.Logger.With("component", "dns-endpoints")}
+	users.Add(1)
+	go func() { defer users.Done(); d.run(ctx) }()
 }
 
 // Servers is the API addresses of the servers alive now (this one and

@@ -27,6 +27,19 @@ const (
 	// NodeLeaseNamespace holds one Lease per node, named after it: the
 	// agent's heartbeat, as Kubernetes' kube-node-lease.
 	NodeLeaseNamespace = "kube-node-lease"
+	// SystemNamespace holds what the cluster itself runs, as Kubernetes'
+	// kube-system: the cluster DNS Service.
+	SystemNamespace = "kube-system"
+	// DNSService is the Service (in SystemNamespace) whose ClusterIP pods
+	// send DNS queries to, as Kubernetes' kube-dns: the servers that serve
+	// cluster DNS keep its Endpoints, and agents write its ClusterIP into
+	// pods' resolv.conf.
+	DNSService = "kube-dns"
+	// DNSServiceIndex is the DNS Service's ClusterIP as an index into the
+	// service CIDR: 10.96.0.10 in 10.96.0.0/12, as kubeadm picks it. The
+	// API server hands out the addresses of the start of the range only
+	// when asked for them by value, so it stays free.
+	DNSServiceIndex = 10
 	// NodeLeaseDurationSeconds is the duration an agent puts in its
 	// node's Lease (Kubernetes' default, 40 s: the node grace period).
 	NodeLeaseDurationSeconds = 40

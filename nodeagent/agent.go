@@ -17,6 +17,7 @@ import (
 
 	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/client/nodelease"
+	"github.com/skiff-sh/skiff/defaults"
 	"github.com/skiff-sh/skiff/nodeagent/image"
 	"github.com/skiff-sh/skiff/nodeagent/network"
 	"github.com/skiff-sh/skiff/nodeagent/proxy"
@@ -36,8 +37,11 @@ type Agent struct {
 	net     podNetwork // nil until Run has set up the node's network
 	pods    *client.Informer[*skiffv1.Pod]
 	nodes   *client.Informer[*skiffv1.Node]
-	lease   *nodelease.Renewer
-	usage   *usageCollector
+	// dnsService follows kube-system/kube-dns when --cluster-dns is unset
+	// (nil otherwise): its ClusterIP is pods' nameserver.
+	dnsService *client.Informer[*skiffv1.Service]
+	lease      *nodelease.Renewer
+	usage      *usageCollector
 
 	starts startSlots
 
@@ -137,9 +141,6 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fmt.Errorf("nodeagent: pod network: %w", err)
 	}
 	a.net = podNet
-	if a.cfg.ClusterDNS == "" {
-		a.cfg.ClusterDNS = a.net.Gateway().String()
-	}
 
 	gs := grpc.NewServer(a.serverOptions()...)
 	skiffv1.RegisterPodIOServer(gs, &podIOServer{agent: a})
@@ -170,6 +171,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.lease = nodelease.New(a.cfg.Client, a.cfg.NodeName, node.GetMetadata().GetUid())
 	spawn(func(ctx context.Context) { a.pods.Run(ctx) })
 	spawn(func(ctx context.Context) { a.nodes.Run(ctx) })
+	if a.cfg.ClusterDNS == "" {
+		a.dnsService = client.NewInformer(a.cfg.Client.Services(), client.ListOptions{
+			Namespace: defaults.SystemNamespace, FieldSelector: "metadata.name=" + defaults.DNSService,
+		}, a.log)
+		spawn(func(ctx context.Context) { a.dnsService.Run(ctx) })
+	}
 	spawn(func(ctx context.Context) { a.runPeers(ctx, a.nodes, peersKick) }) // host-gw routes, masquerade
 	clusterCIDR, _ := netip.ParsePrefix(a.cfg.ClusterCIDR)
 	spawn(func(ctx context.Context) {
@@ -187,7 +194,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	spawn(func(ctx context.Context) { every(ctx, 30*time.Second, a.gcLocalVolumes) })
 	spawn(func(ctx context.Context) { every(ctx, time.Minute, a.gcImages) })
 
-	if !a.pods.WaitForSync(runCtx) {
+	// Pods' resolv.conf names the DNS Service once the cache knows it.
+	if !a.pods.WaitForSync(runCtx) || (a.dnsService != nil && !a.dnsService.WaitForSync(runCtx)) {
 		gs.Stop()
 		bg.Wait()
 		return ctx.Err()

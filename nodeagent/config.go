@@ -49,7 +49,9 @@ type Config struct {
 	// set it.
 	HostNetNS string
 	// ClusterDNS is the nameserver written into pods' resolv.conf; empty
-	// means the node's bridge address (where `skiff up` serves DNS).
+	// means the kube-system/kube-dns Service's ClusterIP when the cluster
+	// has one, else the node's bridge address (where `skiff up` serves
+	// DNS).
 	ClusterDNS    string
 	ClusterDomain string
 	// ResolvConf is the node's resolver configuration, what a pod with

@@ -1,10 +1,13 @@
 package nodeagent
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 
+	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/defaults"
 	"github.com/skiff-sh/skiff/nodeagent/network"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
@@ -17,9 +20,9 @@ func (a *Agent) podResolvConf(pod *skiffv1.Pod) ([]byte, error) {
 	var base network.Resolver
 	switch p := pod.GetSpec().GetDnsPolicy(); p {
 	case "", "ClusterFirst", "ClusterFirstWithHostNet":
-		dns, err := netip.ParseAddr(a.cfg.ClusterDNS)
+		dns, err := a.clusterDNS()
 		if err != nil {
-			return nil, fmt.Errorf("cluster DNS address %q: %w", a.cfg.ClusterDNS, err)
+			return nil, err
 		}
 		base = network.ClusterFirst(dns, pod.Metadata.Namespace, a.cfg.ClusterDomain)
 	case "Default":
@@ -38,6 +41,33 @@ func (a *Agent) podResolvConf(pod *skiffv1.Pod) ([]byte, error) {
 		extra.Options = append(extra.Options, network.ResolverOption{Name: o.Name, Value: o.GetValue(), HasValue: o.Value != nil})
 	}
 	return base.With(extra).Render(), nil
+}
+
+// clusterDNS is ClusterFirst pods' nameserver: --cluster-dns when given;
+// else the ClusterIP of the Service kube-system/kube-dns when the cluster
+// has it (servers that serve DNS keep it, its Endpoints their DNS
+// addresses, and the proxy sends each query to a live one), as kubelet's
+// --cluster-dns names kube-dns' ClusterIP; else the node bridge's
+// address, where `skiff up` serves DNS.
+func (a *Agent) clusterDNS() (netip.Addr, error) {
+	if a.cfg.ClusterDNS != "" {
+		ip, err := netip.ParseAddr(a.cfg.ClusterDNS)
+		if err != nil {
+			return netip.Addr{}, fmt.Errorf("cluster DNS address %q: %w", a.cfg.ClusterDNS, err)
+		}
+		return ip, nil
+	}
+	if a.dnsService != nil {
+		if s, ok := a.dnsService.Get(client.Key(defaults.SystemNamespace, defaults.DNSService)); ok {
+			if ip, err := netip.ParseAddr(s.GetSpec().GetClusterIp()); err == nil && ip.Is4() {
+				return ip, nil
+			}
+		}
+	}
+	if a.net == nil {
+		return netip.Addr{}, errors.New("no cluster DNS: --cluster-dns is unset and the node network is not up")
+	}
+	return a.net.Gateway(), nil
 }
 
 func hostAliases(pod *skiffv1.Pod) []network.HostAlias {

@@ -112,13 +112,31 @@ type IPRange struct {
 	*Range
 }
 
-// NewIPRange makes the range of an IPv4 prefix of /8 to /30.
+// NewIPRange makes the range of an IPv4 prefix of /8 to /30. Its search
+// starts past the prefix's static band (see StaticBand), so that the
+// addresses a cluster gives by convention (the DNS service's .10) stay free
+// until the rest of the range is taken.
 func NewIPRange(p netip.Prefix) (*IPRange, error) {
 	p = p.Masked()
 	if !p.IsValid() || !p.Addr().Is4() || p.Bits() < 8 || p.Bits() > 30 {
 		return nil, fmt.Errorf("service CIDR %v: need an IPv4 prefix from /8 to /30", p)
 	}
-	return &IPRange{Prefix: p, Range: New(1<<(32-p.Bits()) - 2)}, nil
+	r := &IPRange{Prefix: p, Range: New(1<<(32-p.Bits()) - 2)}
+	r.next = StaticBand(p)
+	return r, nil
+}
+
+// StaticBand is how many addresses at the start of a service CIDR are kept
+// for ClusterIPs asked for by value, as Kubernetes splits a service range
+// (KEP-3070): min(max(16, size/16), 256) of a range of more than 16
+// addresses, none of a smaller one. A ClusterIP picked by the server comes
+// from above the band while any is free there, from the band only after.
+func StaticBand(p netip.Prefix) int {
+	size := 1 << (32 - p.Bits())
+	if size <= 16 {
+		return 0
+	}
+	return min(max(16, size/16), 256)
 }
 
 // Addr is the address at offset o.

@@ -110,3 +110,36 @@ func TestIPRange(t *testing.T) {
 		t.Fatal("a /31 was accepted")
 	}
 }
+
+// TestIPRangeStaticBand: the first ClusterIPs handed out come from above
+// the static band (a /12 keeps 256 addresses, a /24 16, a /28 none), and
+// the band's addresses only once the rest is taken.
+func TestIPRangeStaticBand(t *testing.T) {
+	for _, tc := range []struct {
+		cidr, first string
+		band        int
+	}{{"10.96.0.0/12", "10.96.1.1", 256}, {"10.96.0.0/16", "10.96.1.1", 256}, {"10.96.0.0/20", "10.96.1.1", 256},
+		{"10.96.0.0/22", "10.96.0.65", 64}, {"10.96.0.0/24", "10.96.0.17", 16}, {"10.96.0.0/28", "10.96.0.1", 0}} {
+		p := netip.MustParsePrefix(tc.cidr)
+		if got := StaticBand(p); got != tc.band {
+			t.Errorf("StaticBand(%s) = %d, want %d", tc.cidr, got, tc.band)
+		}
+		r, err := NewIPRange(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, ok := r.Candidate()
+		if !ok || r.Addr(o).String() != tc.first {
+			t.Errorf("%s: first candidate %s (%v), want %s", tc.cidr, r.Addr(o), ok, tc.first)
+		}
+	}
+	// A /24: once the 238 addresses above the band are taken, the band's
+	// come next, from its first.
+	r, _ := NewIPRange(netip.MustParsePrefix("10.96.0.0/24"))
+	for o := 16; o < r.Size(); o++ {
+		r.Mark(o)
+	}
+	if o, ok := r.Candidate(); !ok || r.Addr(o).String() != "10.96.0.1" {
+		t.Fatalf("with the dynamic part full: candidate %s (%v), want 10.96.0.1", r.Addr(o), ok)
+	}
+}

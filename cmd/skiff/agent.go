@@ -48,7 +48,7 @@ func (f *agentFlags) register(cmd *cobra.Command, prefix string) {
 		fl.StringVar(&f.clusterCIDR, "cluster-cidr", defaults.ClusterCIDR, "the cluster's pod addresses, blackholed so pod traffic never leaves by the default route")
 		fl.StringVar(&f.serviceCIDR, "service-cidr", defaults.ServiceCIDR, "the services' ClusterIPs, blackholed like the cluster CIDR; the proxy translates them")
 	}
-	fl.StringVar(&f.clusterDNS, "cluster-dns", "", "nameserver written into pods' resolv.conf (default: the node bridge address)")
+	fl.StringVar(&f.clusterDNS, "cluster-dns", "", "nameserver written into pods' resolv.conf (default: the ClusterIP of the Service kube-system/kube-dns, which servers run with --dns-listen keep; without it the node bridge address)")
 	fl.StringSliceVar(&f.insecure, "insecure-registry", nil, "registries reached over plain HTTP (loopback always is)")
 	fl.StringVar(&f.registriesFile, "registries", "", "registries.yaml, as k3s's: mirrors (endpoints tried before a registry, repository rewrites)")
 	fl.StringVar(&f.reservedCPU, "reserved-cpu", "", "cpu kept back from pods for the system, e.g. 250m")

@@ -103,7 +103,7 @@ side by side. It writes the command line's config (the server address) to
 	f.register(cmd)
 	f.cluster.register(cmd)
 	cmd.AddCommand(serverRemoveCommand())
-	cmd.Flags().StringVar(&dnsListen, "dns-listen", "", "also serve cluster DNS here (UDP and TCP), e.g. 10.0.0.1:53; agents' --cluster-dns must point at it")
+	cmd.Flags().StringVar(&dnsListen, "dns-listen", "", "also serve cluster DNS here (UDP and TCP), e.g. 10.0.0.1:53, and keep the Service kube-system/kube-dns (the service CIDR's .10) whose Endpoints list every live server's DNS; agents default --cluster-dns to its ClusterIP")
 	return cmd
 }
 
@@ -143,7 +143,7 @@ func (f *serverFlags) config(log *slog.Logger, reg *prometheus.Registry) (contro
 		DNSListen: f.dnsListen, ClusterDomain: f.clusterDomain, DNSUpstreams: f.dnsUpstreams,
 		Controllers: f.controllers, Insecure: f.insecure, TLSSANs: f.tlsSANs,
 		RotateSecretKey: f.rotateSecretKey, DashboardListen: f.dashboardAddr, Logger: log, Metrics: reg,
-		DisableWatchCache: !f.watchCache,
+		DisableWatchCache: !f.watchCache, MetricsAddr: f.metricsAddr,
 	}
 	return cfg, f.cluster.apply(&cfg)
 }

@@ -792,7 +792,12 @@ type ServerInfo struct {
 	// that never started).
 	Health string `protobuf:"bytes,34,opt,name=health,proto3" json:"health,omitempty"`
 	// When the server started.
-	Started       *timestamppb.Timestamp `protobuf:"bytes,35,opt,name=started,proto3" json:"started,omitempty"`
+	Started *timestamppb.Timestamp `protobuf:"bytes,35,opt,name=started,proto3" json:"started,omitempty"`
+	// Its Prometheus /metrics HOST:PORT; empty when it serves none.
+	MetricsAddress string `protobuf:"bytes,36,opt,name=metrics_address,json=metricsAddress,proto3" json:"metrics_address,omitempty"`
+	// Where it serves cluster DNS (IP:PORT), as the kube-system/kube-dns
+	// Endpoints list it; empty when it serves none.
+	DnsAddress    string `protobuf:"bytes,37,opt,name=dns_address,json=dnsAddress,proto3" json:"dns_address,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -869,6 +874,20 @@ func (x *ServerInfo) GetStarted() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *ServerInfo) GetMetricsAddress() string {
+	if x != nil {
+		return x.MetricsAddress
+	}
+	return ""
+}
+
+func (x *ServerInfo) GetDnsAddress() string {
+	if x != nil {
+		return x.DnsAddress
+	}
+	return ""
+}
+
 var File_skiff_v1_join_proto protoreflect.FileDescriptor
 
 const file_skiff_v1_join_proto_rawDesc = "" +
@@ -924,7 +943,7 @@ const file_skiff_v1_join_proto_rawDesc = "" +
 	"\x13ListServersResponse\x12.\n" +
 	"\aservers\x18\x1e \x03(\v2\x14.skiff.v1.ServerInfoR\aservers\x12\x1f\n" +
 	"\vanswered_by\x18\x1f \x01(\tR\n" +
-	"answeredBy\"\xc1\x01\n" +
+	"answeredBy\"\x8b\x02\n" +
 	"\n" +
 	"ServerInfo\x12\x12\n" +
 	"\x04name\x18\x1e \x01(\tR\x04name\x12\x18\n" +
@@ -933,7 +952,10 @@ const file_skiff_v1_join_proto_rawDesc = "" +
 	"etcdMember\x12\x16\n" +
 	"\x06leader\x18! \x01(\bR\x06leader\x12\x16\n" +
 	"\x06health\x18\" \x01(\tR\x06health\x124\n" +
-	"\astarted\x18# \x01(\v2\x1a.google.protobuf.TimestampR\astarted2\x8d\x01\n" +
+	"\astarted\x18# \x01(\v2\x1a.google.protobuf.TimestampR\astarted\x12'\n" +
+	"\x0fmetrics_address\x18$ \x01(\tR\x0emetricsAddress\x12\x1f\n" +
+	"\vdns_address\x18% \x01(\tR\n" +
+	"dnsAddress2\x8d\x01\n" +
 	"\x04Join\x12A\n" +
 	"\bSignNode\x12\x19.skiff.v1.SignNodeRequest\x1a\x1a.skiff.v1.SignNodeResponse\x12B\n" +
 	"\tRenewNode\x12\x19.skiff.v1.SignNodeRequest\x1a\x1a.skiff.v1.SignNodeResponse2\xd9\x01\n" +
