@@ -180,6 +180,12 @@ func run(ctx context.Context, bin string, pods, creators int, rate float64, keep
 	if err != nil {
 		return results{}, err
 	}
+	if perfOut != "" {
+		// The profile's processes by name: both daemons run as the skiff
+		// binary, supervisors as skiff-shim-<hash>, inits as exe (the shim
+		// re-executed through /proc/self/exe) until they exec the workload.
+		fmt.Printf("profile: server pid %d, agent pid %d (split with `perf script -F comm,pid,ip,sym`)\n", spid, apid)
+	}
 	r.latencies, r.elapsed, err = measure(ctx, c, image, pods, creators, rate, func(running int) {
 		if running == pods/2 {
 			r.rssHalf = rss(apid)

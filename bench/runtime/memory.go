@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -28,7 +27,7 @@ type memRow struct {
 	name     string
 	rssKB    int64
 	pssKB    int64
-	startup  time.Duration // exec to exit of a do-nothing run, median
+	startup  startupStats // skiff's supervisors only
 	hasStart bool
 }
 
@@ -80,24 +79,9 @@ func supervisorMemory(work, rootfs string, opts skiffOpts) (memRow, error) {
 	if err != nil {
 		return row, err
 	}
-	row.startup, err = startupTime(opts.binary)
+	row.startup, err = supervisorStartup(opts.binary)
 	row.hasStart = err == nil
 	return row, err
-}
-
-// startupTime is the median wall time of the binary answering its
-// protocol question: the start-up a supervisor or init pays before work.
-func startupTime(bin string) (time.Duration, error) {
-	var ds []time.Duration
-	for range 30 {
-		t0 := time.Now()
-		if err := exec.Command(bin, "__skiff-protocol", "-").Run(); err != nil {
-			return 0, err
-		}
-		ds = append(ds, time.Since(t0))
-	}
-	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
-	return percentile(ds, 0.5), nil
 }
 
 // conmonMemory runs memContainers sleeping containers under conmon and
@@ -237,12 +221,16 @@ func parentPid(pid int) (int, error) {
 
 func reportMemory(rows []memRow) {
 	fmt.Printf("per-container process, mean of %d running containers\n", memContainers)
-	fmt.Printf("%-10s %10s %10s %12s\n", "runtime", "RSS", "PSS", "start-up")
+	fmt.Printf("%-10s %10s %10s\n", "runtime", "RSS", "PSS")
 	for _, r := range rows {
-		start := "-"
+		fmt.Printf("%-10s %8.2fMB %8.2fMB\n", r.name, float64(r.rssKB)/1024, float64(r.pssKB)/1024)
+	}
+	fmt.Printf("\nsupervisor start-up, %d starts: exec until it waits for its job (init forked), wall and its CPU; exec to exit of __skiff-protocol\n", supStarts)
+	fmt.Printf("%-10s %18s %18s %18s\n", "runtime", "wall p50 / p99", "CPU p50 / p99", "protocol p50 / p99")
+	for _, r := range rows {
 		if r.hasStart {
-			start = ms(r.startup)
+			s := r.startup
+			fmt.Printf("%-10s %18s %18s %18s\n", r.name, ms(s.p50)+" / "+ms(s.p99), ms(s.cpu50)+" / "+ms(s.cpu99), ms(s.proto50)+" / "+ms(s.proto))
 		}
-		fmt.Printf("%-10s %8.2fMB %8.2fMB %12s\n", r.name, float64(r.rssKB)/1024, float64(r.pssKB)/1024, start)
 	}
 }

@@ -56,20 +56,37 @@ func (m *v1) Create(r Resources) error {
 // set; each level skiff makes gets cgroup.clone_children, so the kernel
 // copies them into the levels below as they are made. Writing cpuset.cpus
 // instead costs the kernel a check of the whole cpuset tree (it showed in
-// profiles of pod bursts); it is still done where a level is empty (a
-// parent made before, or by someone else).
+// profiles of pod bursts). So the levels are made first and only the
+// last one is read: a cpuset's cpus are a subset of its parent's, so a
+// last level with cpus and mems has them all the way up. Otherwise (a
+// level made before, or by someone else, without clone_children) every
+// level is read and an empty one filled in from its parent.
 func (m *v1) createCpuset() error {
-	dir := filepath.Join(m.root, "cpuset")
+	root := filepath.Join(m.root, "cpuset")
 	parts := strings.Split(filepath.Join(m.parent, m.path), string(filepath.Separator))
+	dir := root
 	for i, p := range parts {
-		parent := dir
 		dir = filepath.Join(dir, p)
-		made := true
-		if err := os.Mkdir(dir, 0o755); errors.Is(err, fs.ErrExist) {
-			made = false
-		} else if err != nil {
+		err := os.Mkdir(dir, 0o755)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
 			return fmt.Errorf("cgroups: create cpuset: %w", err)
 		}
+		if i < len(parts)-1 {
+			if err := writeFile(dir, "cgroup.clone_children", "1"); err != nil {
+				return err
+			}
+		}
+	}
+	if cpusAndMems(dir) {
+		return nil
+	}
+	dir = root
+	for _, p := range parts {
+		parent := dir
+		dir = filepath.Join(dir, p)
 		for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
 			cur, err := readFile(dir, f)
 			if err == nil && cur != "" {
@@ -83,13 +100,18 @@ func (m *v1) createCpuset() error {
 				return err
 			}
 		}
-		if made && i < len(parts)-1 {
-			if err := writeFile(dir, "cgroup.clone_children", "1"); err != nil {
-				return err
-			}
-		}
 	}
 	return nil
+}
+
+// cpusAndMems reports whether a cpuset cgroup has both cpus and mems.
+func cpusAndMems(dir string) bool {
+	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+		if v, err := readFile(dir, f); err != nil || v == "" {
+			return false
+		}
+	}
+	return true
 }
 
 func (m *v1) Set(r Resources) error {
