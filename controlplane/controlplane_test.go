@@ -148,6 +148,11 @@ func TestTLSControlPlane(t *testing.T) {
 	if _, _, err := admin.Namespaces().List(ctx, client.ListOptions{}); err != nil {
 		t.Fatalf("admin from the written config: %v", err)
 	}
+	// A lone server talks to its etcd in-process, and still lists itself
+	// as the Healthy member that leads.
+	if s := wantServerList(t, ctx, admin, "skiff", map[string]string{"skiff": ServerHealthy})["skiff"]; !s.GetLeader() {
+		t.Fatalf("a lone server is not its etcd's leader in the server list: %v", s)
+	}
 	anon, err := client.New(cp.Addr(), client.Options{TLS: pki.ClientTLS(cp.pki.ca.Cert, nil, "")})
 	if err != nil {
 		t.Fatal(err)
