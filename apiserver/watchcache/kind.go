@@ -3,6 +3,7 @@ package watchcache
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -15,10 +16,12 @@ import (
 var errTooOld = errors.New("revision older than the watch cache")
 
 // kind is the cache of one kind: one etcd watch of every namespace, the
-// ring of its recent events and the watchers they go to.
+// kind's current objects, the ring of its recent events and the watchers
+// they go to. The objects and the events share each decoded object.
 type kind struct {
 	c    *Cache
 	kind skiffv1.Kind
+	info skiffv1.KindInfo
 
 	ready    chan struct{} // closed once the etcd watch is open or failed
 	startErr error         // why it failed; read after ready
@@ -33,10 +36,61 @@ type kind struct {
 	from, cur int64
 	watchers  map[*Watcher]struct{}
 	done      bool
+	// objects is the kind as it is at revision cur.
+	objects store
+	// advanced is closed and replaced whenever cur moves on.
+	advanced chan struct{}
+	// snaps are the snapshots paged lists continue from, by revision.
+	snaps map[int64]*heldSnapshot
 }
 
 func newKind(c *Cache, k skiffv1.Kind) *kind {
-	return &kind{c: c, kind: k, ready: make(chan struct{}), watchers: map[*Watcher]struct{}{}}
+	info, _ := skiffv1.Info(k)
+	return &kind{c: c, kind: k, info: info, ready: make(chan struct{}), watchers: map[*Watcher]struct{}{},
+		advanced: make(chan struct{}), snaps: map[int64]*heldSnapshot{}}
+}
+
+// keyOf is an object's key in the store.
+func (kc *kind) keyOf(obj skiffv1.Resource) string {
+	m := obj.GetMetadata()
+	if kc.info.Namespaced {
+		return m.GetNamespace() + "/" + m.GetName()
+	}
+	return m.GetName()
+}
+
+// fill lists the kind at revision rev into the store, in pages, so that
+// the events after rev keep it current.
+func (kc *kind) fill(ctx context.Context, rev int64) error {
+	opts := storage.ListOptions{Limit: fillPage, Revision: rev}
+	for {
+		page, err := kc.c.cfg.Source.ListPage(ctx, kc.kind, "", opts)
+		if err != nil {
+			return err
+		}
+		for _, obj := range page.Items {
+			kc.objects.appendSorted(kc.keyOf(obj), obj)
+		}
+		if page.Continue == "" {
+			return nil
+		}
+		opts.Continue = page.Continue
+	}
+}
+
+// fillPage is the page size of the initial list: bounded memory for the
+// responses, few enough pages that etcd's count after each stays cheap.
+const fillPage = 10000
+
+// setCur moves cur on to rev and wakes the lists waiting for it. Called
+// with kc.mu held.
+func (kc *kind) setCur(rev int64) {
+	if rev <= kc.cur {
+		return
+	}
+	kc.cur = rev
+	close(kc.advanced)
+	kc.advanced = make(chan struct{})
 }
 
 // run opens the kind's etcd watch, from after when etcd still keeps it
@@ -56,6 +110,16 @@ func (kc *kind) run(after int64) {
 		if kept, err := src.Kept(c.ctx, after); err == nil && kept {
 			start = after
 		}
+	}
+	err = kc.fill(c.ctx, start)
+	if errors.Is(err, storage.ErrCompacted) && start != rev {
+		// Compacted since Kept said otherwise: from now, then.
+		kc.objects, start = store{}, rev
+		err = kc.fill(c.ctx, start)
+	}
+	if err != nil {
+		kc.fail(fmt.Errorf("watch cache: list %s: %w", kc.info.Plural, err))
+		return
 	}
 	kc.from, kc.cur = start, start
 	ctx, cancel := context.WithCancel(c.ctx)
@@ -104,14 +168,27 @@ func (kc *kind) end(err error) {
 	kc.c.metrics.watchers(kc.kind, -len(kc.watchers))
 	kc.watchers = nil
 	kc.ring, kc.size = nil, 0
+	kc.objects = store{}
 	kc.c.metrics.ringSize(kc.kind, 0)
 }
 
-// add keeps an event and hands it to every watcher it concerns.
+// add applies an event to the objects, keeps it and hands it to every
+// watcher it concerns.
 func (kc *kind) add(ev storage.WatchEvent) {
 	e := &ev
 	kc.mu.Lock()
 	defer kc.mu.Unlock()
+	key := kc.keyOf(e.Object)
+	var prev skiffv1.Resource
+	if e.Type == storage.Deleted {
+		prev = kc.objects.remove(key)
+	} else {
+		prev = kc.objects.set(key, e.Object)
+	}
+	if prev != nil && e.Prev != nil && prev.GetMetadata().GetResourceVersion() == e.Prev.GetMetadata().GetResourceVersion() {
+		// One copy of the object before the change, not two.
+		e.Prev = prev
+	}
 	capacity := kc.c.cfg.Capacity
 	if kc.ring == nil {
 		kc.ring = make([]*storage.WatchEvent, 0, min(capacity, 64))
@@ -125,7 +202,7 @@ func (kc *kind) add(ev storage.WatchEvent) {
 		kc.ring = append(kc.ring, e)
 		kc.size++
 	}
-	kc.cur = max(kc.cur, e.Revision)
+	kc.setCur(e.Revision)
 	kc.c.metrics.ringSize(kc.kind, kc.size)
 	for w := range kc.watchers {
 		if e.Revision <= w.start || !w.wants(e) {
@@ -144,7 +221,7 @@ func (kc *kind) add(ev storage.WatchEvent) {
 func (kc *kind) progress(rev int64) {
 	kc.mu.Lock()
 	defer kc.mu.Unlock()
-	kc.cur = max(kc.cur, rev)
+	kc.setCur(rev)
 	var bm *storage.WatchEvent
 	for w := range kc.watchers {
 		if w.last >= kc.cur {
