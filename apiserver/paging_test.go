@@ -274,7 +274,9 @@ func (c *compactingAPI) List(ctx context.Context, req *skiffv1.ListRequest, opts
 
 // A continue token continues only its own list; a bad limit or token is
 // InvalidArgument naming the field, never a panic.
-func TestListContinueOfAnotherListIsRefused(t *testing.T) { bothWays(t, listContinueOfAnotherListIsRefused) }
+func TestListContinueOfAnotherListIsRefused(t *testing.T) {
+	bothWays(t, listContinueOfAnotherListIsRefused)
+}
 
 func listContinueOfAnotherListIsRefused(t *testing.T, s *apitest.Server) {
 	ctx := ctxT(t)
