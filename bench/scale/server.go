@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/skiff-sh/skiff/apiserver"
+	"github.com/skiff-sh/skiff/controlplane"
+)
+
+// The servers run as processes of their own (this binary again, told its
+// role by roleEnv), so their RSS and CPU are measured apart from the
+// hollow nodes and the load: the control plane (API server with the watch
+// cache, embedded etcd, scheduler, controllers), and a second API server
+// over the same etcd without the watch cache, to compare lists.
+const (
+	roleEnv          = "SKIFF_BENCH_SCALE_ROLE"
+	roleControlPlane = "control-plane"
+	roleDirectAPI    = "direct-api"
+	dirEnv           = "SKIFF_BENCH_SCALE_DIR"
+	etcdEnv          = "SKIFF_BENCH_SCALE_ETCD"
+)
+
+// serveRole runs this process as a server when roleEnv says so: it prints
+// "ADDR ETCD-ENDPOINTS" once serving and stops when its stdin closes (the
+// benchmark ended or died). ok is false when it is not a server.
+func serveRole() (ok bool, err error) {
+	role := os.Getenv(roleEnv)
+	if role == "" {
+		return false, nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _, _ = io.Copy(io.Discard, os.Stdin); cancel() }()
+	g, gctx := errgroup.WithContext(ctx)
+	dir := os.Getenv(dirEnv)
+	quiet := slog.New(slog.DiscardHandler)
+	switch role {
+	case roleControlPlane:
+		cp, err := controlplane.Start(gctx, g, controlplane.Config{
+			DataDir: dir, Listen: "127.0.0.1:0", EtcdListen: "127.0.0.1:0",
+			// A /24 per node: room for 65,536 nodes.
+			ClusterCIDR: "10.0.0.0/8", ClusterDomain: "cluster.local", Insecure: true,
+			Metrics: prometheus.NewRegistry(), Logger: quiet,
+		})
+		if err != nil {
+			return true, err
+		}
+		if cp == nil {
+			return true, errors.New("the control plane did not start")
+		}
+		fmt.Printf("%s %s\n", cp.Addr(), strings.Join(cp.EtcdEndpoints(), ","))
+	case roleDirectAPI:
+		s, err := apiserver.New(apiserver.Config{
+			DataDir: dir, Listen: "127.0.0.1:0", EtcdEndpoints: strings.Split(os.Getenv(etcdEnv), ","),
+			ClusterCIDR: "10.0.0.0/8", DisableWatchCache: true, Logger: quiet,
+		})
+		if err != nil {
+			return true, err
+		}
+		g.Go(func() error { return s.Run(gctx) })
+		select {
+		case <-s.Ready():
+		case <-gctx.Done():
+			return true, g.Wait()
+		}
+		fmt.Printf("%s -\n", s.Addr())
+	default:
+		return true, fmt.Errorf("%s=%q: not a role", roleEnv, role)
+	}
+	<-gctx.Done()
+	cancel()
+	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+		return true, err
+	}
+	return true, nil
+}
+
+// server is a server process the benchmark started.
+type server struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	addr  string
+	etcd  []string
+	done  chan error
+}
+
+// startServer runs this binary as role with dir, waiting for its address.
+func startServer(role, dir string, etcd []string) (*server, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), roleEnv+"="+role, dirEnv+"="+dir, etcdEnv+"="+strings.Join(etcd, ","))
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &server{cmd: cmd, stdin: stdin, done: make(chan error, 1)}
+	line := make(chan string, 1)
+	go func() {
+		r := bufio.NewReader(stdout)
+		l, _ := r.ReadString('\n')
+		line <- l
+		_, _ = io.Copy(io.Discard, r)
+		s.done <- cmd.Wait()
+	}()
+	select {
+	case l := <-line:
+		f := strings.Fields(l)
+		if len(f) != 2 {
+			s.stop()
+			return nil, fmt.Errorf("%s: did not start (said %q)", role, l)
+		}
+		s.addr = f[0]
+		if f[1] != "-" {
+			s.etcd = strings.Split(f[1], ",")
+		}
+		return s, nil
+	case <-time.After(2 * time.Minute):
+		s.stop()
+		return nil, fmt.Errorf("%s: no address after 2 minutes", role)
+	}
+}
+
+// stop closes the server's stdin, which ends it, and waits; it is killed
+// (by its PID) if it does not end in 30 s.
+func (s *server) stop() {
+	s.stdin.Close()
+	select {
+	case <-s.done:
+	case <-time.After(30 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// procStatus reads a field of /proc/PID/status in bytes (VmRSS, VmHWM).
+func procStatus(pid int, field string) int64 {
+	data, err := os.ReadFile(filepath.Join("/proc", fmt.Sprint(pid), "status"))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(rest), "%d", &kb)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// procCPU is a process's user and system CPU time so far.
+func procCPU(pid int) time.Duration {
+	data, err := os.ReadFile(filepath.Join("/proc", fmt.Sprint(pid), "stat"))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which ends with the last ')'.
+	s := string(data)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	var ut, st int64
+	fmt.Sscanf(f[11], "%d", &ut)
+	fmt.Sscanf(f[12], "%d", &st)
+	return time.Duration(ut+st) * 10 * time.Millisecond // 100 ticks a second
+}
