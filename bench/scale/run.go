@@ -194,6 +194,11 @@ func run(out io.Writer, o options) error {
 	fmt.Fprintf(out, "heartbeats over the whole run: %d beats (%s) in %s, %.1f/s, %.1f writes/s, %d failed\n", beats.Load(), beatKind(o),
 		elapsed.Round(time.Second), float64(beats.Load())/elapsed.Seconds(), float64(writes.Load())/elapsed.Seconds(), failed.Load())
 	pid := cp.cmd.Process.Pid
+	if path := os.Getenv(heapEnv); path != "" {
+		// The server writes it (see heapOnSignal); give it a moment.
+		_ = cp.cmd.Process.Signal(syscall.SIGUSR1)
+		time.Sleep(5 * time.Second)
+	}
 	fmt.Fprintf(out, "control plane process (API server with watch cache, etcd, scheduler, controllers): RSS %s (peak %s), CPU %.1f s over %s\n",
 		mib(procStatus(pid, "VmRSS")), mib(procStatus(pid, "VmHWM")), (procCPU(pid) - serverCPUStart).Seconds(), elapsed.Round(time.Second))
 	fmt.Fprintf(out, "API server without watch cache (lists only): RSS %s (peak %s)\n",
@@ -201,6 +206,11 @@ func run(out io.Writer, o options) error {
 	fmt.Fprintf(out, "benchmark process (hollow nodes, load): RSS %s, CPU %.1f s\n", mib(rss()), (cpuTime() - cpuStart).Seconds())
 	if fi, err := os.Stat(filepath.Join(dir, "server", "etcd", "member", "snap", "db")); err == nil {
 		fmt.Fprintf(out, "etcd database: %s\n", mib(fi.Size()))
+	}
+	direct.stop()
+	cp.stop()
+	for _, l := range cp.said {
+		fmt.Fprintf(out, "control plane: %s\n", l)
 	}
 	return nil
 }

@@ -9,8 +9,13 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,7 +36,26 @@ const (
 	roleDirectAPI    = "direct-api"
 	dirEnv           = "SKIFF_BENCH_SCALE_DIR"
 	etcdEnv          = "SKIFF_BENCH_SCALE_ETCD"
+	heapEnv          = "SKIFF_BENCH_SCALE_HEAP_PROFILE"
 )
+
+func heapOnSignal(ctx context.Context, path string) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGUSR1)
+	defer signal.Stop(sig)
+	for {
+		select {
+		case <-sig:
+			if f, err := os.Create(path); err == nil {
+				runtime.GC()
+				_ = pprof.WriteHeapProfile(f)
+				f.Close()
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
 
 // serveRole runs this process as a server when roleEnv says so: it prints
 // "ADDR ETCD-ENDPOINTS" once serving and stops when its stdin closes (the
@@ -49,11 +73,18 @@ func serveRole() (ok bool, err error) {
 	quiet := slog.New(slog.DiscardHandler)
 	switch role {
 	case roleControlPlane:
+		if path := os.Getenv(heapEnv); path != "" {
+			// SIGUSR1 writes a heap profile: where the server's memory is.
+			go heapOnSignal(ctx, path)
+		}
+		reg := prometheus.NewRegistry()
+		// At the end, how the lists were served.
+		defer printMetrics(reg, "skiff_apiserver_watch_cache_list")
 		cp, err := controlplane.Start(gctx, g, controlplane.Config{
 			DataDir: dir, Listen: "127.0.0.1:0", EtcdListen: "127.0.0.1:0",
 			// A /24 per node: room for 65,536 nodes.
 			ClusterCIDR: "10.0.0.0/8", ClusterDomain: "cluster.local", Insecure: true,
-			Metrics: prometheus.NewRegistry(), Logger: quiet,
+			Metrics: reg, Logger: quiet,
 		})
 		if err != nil {
 			return true, err
@@ -88,6 +119,27 @@ func serveRole() (ok bool, err error) {
 	return true, nil
 }
 
+// printMetrics prints the counters whose names start with prefix, one
+// "name{labels} value" a line.
+func printMetrics(reg *prometheus.Registry, prefix string) {
+	families, err := reg.Gather()
+	if err != nil {
+		return
+	}
+	for _, f := range families {
+		if !strings.HasPrefix(f.GetName(), prefix) {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, l.GetName()+"="+l.GetValue())
+			}
+			fmt.Printf("%s{%s} %g\n", f.GetName(), strings.Join(labels, ","), m.GetCounter().GetValue())
+		}
+	}
+}
+
 // server is a server process the benchmark started.
 type server struct {
 	cmd   *exec.Cmd
@@ -95,6 +147,9 @@ type server struct {
 	addr  string
 	etcd  []string
 	done  chan error
+	once  sync.Once
+	// said is what it printed after its address, once stopped.
+	said []string
 }
 
 // startServer runs this binary as role with dir, waiting for its address.
@@ -123,7 +178,17 @@ func startServer(role, dir string, etcd []string) (*server, error) {
 		r := bufio.NewReader(stdout)
 		l, _ := r.ReadString('\n')
 		line <- l
-		_, _ = io.Copy(io.Discard, r)
+		var said []string
+		for {
+			l, err := r.ReadString('\n')
+			if l = strings.TrimSpace(l); l != "" {
+				said = append(said, l)
+			}
+			if err != nil {
+				break
+			}
+		}
+		s.said = said
 		s.done <- cmd.Wait()
 	}()
 	select {
@@ -147,13 +212,15 @@ func startServer(role, dir string, etcd []string) (*server, error) {
 // stop closes the server's stdin, which ends it, and waits; it is killed
 // (by its PID) if it does not end in 30 s.
 func (s *server) stop() {
-	s.stdin.Close()
-	select {
-	case <-s.done:
-	case <-time.After(30 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
+	s.once.Do(func() {
+		s.stdin.Close()
+		select {
+		case <-s.done:
+		case <-time.After(30 * time.Second):
+			_ = s.cmd.Process.Kill()
+			<-s.done
+		}
+	})
 }
 
 // procStatus reads a field of /proc/PID/status in bytes (VmRSS, VmHWM).
