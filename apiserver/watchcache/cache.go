@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,8 +44,9 @@ type Source interface {
 	CompactedRevision() int64
 	// ListPage reads a page of a list from etcd, as storage.Store.ListPage.
 	ListPage(ctx context.Context, kind skiffv1.Kind, namespace string, opts storage.ListOptions) (*storage.ListPage, error)
-	// RequestProgress asks etcd to send every watch a Progress event once
-	// it has sent them everything before its current revision.
+	// RequestProgress asks etcd to send every watch on the gRPC stream of
+	// ctx's metadata a Progress event once it has sent them everything
+	// before its current revision.
 	RequestProgress(ctx context.Context) error
 }
 
@@ -84,8 +84,6 @@ type Cache struct {
 	mu      sync.Mutex
 	kinds   map[skiffv1.Kind]*kind
 	stopped bool
-
-	lastProgress atomic.Int64 // when etcd was last asked for progress (UnixNano)
 }
 
 // New makes a cache over cfg.Source. Nothing is watched until a client

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"google.golang.org/grpc/metadata"
 
 	"github.com/skiff-sh/skiff/apiserver/storage"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
@@ -42,12 +45,23 @@ type kind struct {
 	advanced chan struct{}
 	// snaps are the snapshots paged lists continue from, by revision.
 	snaps map[int64]*heldSnapshot
+	// lastProgress is when etcd was last asked for progress (UnixNano).
+	lastProgress atomic.Int64
 }
 
 func newKind(c *Cache, k skiffv1.Kind) *kind {
 	info, _ := skiffv1.Info(k)
 	return &kind{c: c, kind: k, info: info, ready: make(chan struct{}), watchers: map[*Watcher]struct{}{},
 		advanced: make(chan struct{}), snaps: map[int64]*heldSnapshot{}}
+}
+
+// stream marks ctx so that the kind's etcd watch gets a gRPC stream of its
+// own: etcd answers a progress request only once every watch on the
+// stream is current, so a client watch catching up on the same stream
+// (or another kind's backlog) would hold up the lists of this one. A
+// progress request made with the same mark reaches this stream.
+func (kc *kind) stream(ctx context.Context) context.Context {
+	return metadata.NewOutgoingContext(ctx, metadata.Pairs("skiff-watch-cache", kc.info.Plural))
 }
 
 // keyOf is an object's key in the store.
@@ -124,7 +138,7 @@ func (kc *kind) run(after int64) {
 	kc.from, kc.cur = start, start
 	ctx, cancel := context.WithCancel(c.ctx)
 	defer cancel()
-	events := src.Watch(ctx, kc.kind, "", start)
+	events := src.Watch(kc.stream(ctx), kc.kind, "", start)
 	close(kc.ready)
 	tick := time.NewTicker(c.cfg.BookmarkInterval)
 	defer tick.Stop()

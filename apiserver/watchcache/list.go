@@ -124,7 +124,7 @@ func (c *Cache) consistent(ctx context.Context, k skiffv1.Kind) (*kind, error) {
 		case done:
 			return nil, errGone
 		case !asked:
-			c.requestProgress(wctx)
+			kc.requestProgress(wctx)
 			asked = true
 		}
 		select {
@@ -139,16 +139,16 @@ func (c *Cache) consistent(ctx context.Context, k skiffv1.Kind) (*kind, error) {
 	}
 }
 
-// requestProgress asks etcd for a progress notification, at most once per
-// progressEvery however many lists wait.
-func (c *Cache) requestProgress(ctx context.Context) {
+// requestProgress asks etcd for a progress notification on the kind's
+// stream, at most once per progressEvery however many lists wait.
+func (kc *kind) requestProgress(ctx context.Context) {
 	now := time.Now().UnixNano()
-	last := c.lastProgress.Load()
-	if now-last < int64(progressEvery) || !c.lastProgress.CompareAndSwap(last, now) {
+	last := kc.lastProgress.Load()
+	if now-last < int64(progressEvery) || !kc.lastProgress.CompareAndSwap(last, now) {
 		return
 	}
 	// A request that fails leaves the list waiting, then reading etcd.
-	_ = c.cfg.Source.RequestProgress(ctx)
+	_ = kc.c.cfg.Source.RequestProgress(kc.stream(ctx))
 }
 
 // hold keeps snap for the later pages of a list read at rev.
