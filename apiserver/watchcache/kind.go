@@ -153,12 +153,16 @@ func (kc *kind) run(after int64) {
 				kc.end(ev.Err)
 				return
 			case ev.Type == storage.Progress:
-				kc.progress(ev.Revision)
+				// Lists wait for it; watchers hear of it at the next
+				// bookmark tick, not at every progress a list asked for.
+				kc.mu.Lock()
+				kc.setCur(ev.Revision)
+				kc.mu.Unlock()
 			default:
 				kc.add(ev)
 			}
 		case <-tick.C:
-			kc.progress(0)
+			kc.progress()
 		}
 	}
 }
@@ -230,12 +234,11 @@ func (kc *kind) add(ev storage.WatchEvent) {
 	}
 }
 
-// progress notes that everything up to rev was received (0: nothing new)
-// and tells every watcher that has not heard of it yet.
-func (kc *kind) progress(rev int64) {
+// progress tells every watcher that has not heard of it yet the revision
+// the kind has reached.
+func (kc *kind) progress() {
 	kc.mu.Lock()
 	defer kc.mu.Unlock()
-	kc.setCur(rev)
 	var bm *storage.WatchEvent
 	for w := range kc.watchers {
 		if w.last >= kc.cur {
