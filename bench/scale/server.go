@@ -28,12 +28,15 @@ import (
 // The servers run as processes of their own (this binary again, told its
 // role by roleEnv), so their RSS and CPU are measured apart from the
 // hollow nodes and the load: the control plane (API server with the watch
-// cache, embedded etcd, scheduler, controllers), and a second API server
-// over the same etcd without the watch cache, to compare lists.
+// cache, embedded etcd, scheduler, controllers), and two more API servers
+// over the same etcd that serve only the benchmark's lists, one with the
+// watch cache and one without: the same work for both, in processes of
+// their own, so the comparison is fair and the cache's memory shows alone.
 const (
 	roleEnv          = "SKIFF_BENCH_SCALE_ROLE"
 	roleControlPlane = "control-plane"
 	roleDirectAPI    = "direct-api"
+	roleCachedAPI    = "cached-api"
 	dirEnv           = "SKIFF_BENCH_SCALE_DIR"
 	etcdEnv          = "SKIFF_BENCH_SCALE_ETCD"
 	heapEnv          = "SKIFF_BENCH_SCALE_HEAP_PROFILE"
@@ -93,10 +96,12 @@ func serveRole() (ok bool, err error) {
 			return true, errors.New("the control plane did not start")
 		}
 		fmt.Printf("%s %s\n", cp.Addr(), strings.Join(cp.EtcdEndpoints(), ","))
-	case roleDirectAPI:
+	case roleDirectAPI, roleCachedAPI:
+		reg := prometheus.NewRegistry()
+		defer printMetrics(reg, "skiff_apiserver_watch_cache_list")
 		s, err := apiserver.New(apiserver.Config{
 			DataDir: dir, Listen: "127.0.0.1:0", EtcdEndpoints: strings.Split(os.Getenv(etcdEnv), ","),
-			ClusterCIDR: "10.0.0.0/8", DisableWatchCache: true, Logger: quiet,
+			ClusterCIDR: "10.0.0.0/8", DisableWatchCache: role == roleDirectAPI, Logger: quiet, Registerer: reg,
 		})
 		if err != nil {
 			return true, err
