@@ -54,8 +54,8 @@ type Config struct {
 	// fill etcd's quota.
 	EventsPerNamespace int
 	// DisableWatchCache serves every watch with an etcd watch of its own
-	// (skiff server --watch-cache=false) instead of from the watch cache
-	// (apiserver/watchcache); WatchCacheSize is how many recent events the
+	// and every list from etcd (skiff server --watch-cache=false) instead
+	// of from the watch cache (apiserver/watchcache); WatchCacheSize is how many recent events the
 	// cache keeps per kind (4096 if zero).
 	DisableWatchCache bool
 	WatchCacheSize    int

@@ -180,7 +180,12 @@ func (s *Server) List(ctx context.Context, req *skiffv1.ListRequest) (*skiffv1.L
 		opts.Match = match
 		opts.Selector = req.GetLabelSelector() + "\x00" + req.GetFieldSelector()
 	}
-	page, err := s.store.ListPage(ctx, info.Kind, ns, opts)
+	list := s.store.ListPage
+	if s.watches != nil {
+		// The same answer, from memory.
+		list = s.watches.ListPage
+	}
+	page, err := list(ctx, info.Kind, ns, opts)
 	if err != nil {
 		return nil, toStatus(err, ref{info: info, namespace: ns})
 	}

@@ -11,10 +11,22 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 
+	"github.com/skiff-sh/skiff/apiserver"
 	"github.com/skiff-sh/skiff/apiserver/apitest"
 	"github.com/skiff-sh/skiff/client"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
+
+// bothWays runs a test against a server with the watch cache, whose lists
+// are read from memory, and one without, whose lists are read from etcd:
+// the answers must not differ.
+func bothWays(t *testing.T, test func(t *testing.T, s *apitest.Server)) {
+	for _, off := range []bool{false, true} {
+		t.Run(map[bool]string{false: "cache", true: "etcd"}[off], func(t *testing.T) {
+			test(t, apitest.Start(t, func(c *apiserver.Config) { c.DisableWatchCache = off }))
+		})
+	}
+}
 
 // makePods creates pods named p00…, in ns, labelled tier=even or tier=odd.
 func makePods(t *testing.T, ctx context.Context, c *client.Client, ns string, n int) []string {
@@ -50,8 +62,9 @@ func keysOf(items []*skiffv1.Object) []string {
 // Paging through a list gives every object exactly once, in key order, as
 // it was at the first page's revision: objects created or deleted between
 // pages change nothing, and every page says the first page's revision.
-func TestListPagesAreOneSnapshot(t *testing.T) {
-	s := apitest.Start(t)
+func TestListPagesAreOneSnapshot(t *testing.T) { bothWays(t, listPagesAreOneSnapshot) }
+
+func listPagesAreOneSnapshot(t *testing.T, s *apitest.Server) {
 	ctx := ctxT(t)
 	createNamespace(t, ctx, s.Client, "team")
 	want := append(makePods(t, ctx, s.Client, "default", 13), makePods(t, ctx, s.Client, "team", 12)...)
@@ -117,8 +130,9 @@ func TestListPagesAreOneSnapshot(t *testing.T) {
 
 // Limit 0 reads everything in one answer; continue with limit 0 reads the
 // rest.
-func TestListLimitZeroIsEverything(t *testing.T) {
-	s := apitest.Start(t)
+func TestListLimitZeroIsEverything(t *testing.T) { bothWays(t, listLimitZeroIsEverything) }
+
+func listLimitZeroIsEverything(t *testing.T, s *apitest.Server) {
 	ctx := ctxT(t)
 	want := makePods(t, ctx, s.Client, "default", 9)
 	resp, err := s.Client.API().List(ctx, &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_POD, Namespace: "default"})
@@ -147,8 +161,9 @@ func TestListLimitZeroIsEverything(t *testing.T) {
 // With a selector, pages are filtered after reading, as in Kubernetes:
 // a page holds at most limit matches, and the server reads on past chunks
 // without one rather than answer an empty page with a continue.
-func TestListSelectorWithLimit(t *testing.T) {
-	s := apitest.Start(t)
+func TestListSelectorWithLimit(t *testing.T) { bothWays(t, listSelectorWithLimit) }
+
+func listSelectorWithLimit(t *testing.T, s *apitest.Server) {
 	ctx := ctxT(t)
 	all := makePods(t, ctx, s.Client, "default", 40)
 	var want []string
@@ -201,8 +216,9 @@ func TestListSelectorWithLimit(t *testing.T) {
 
 // A continue token whose revision was compacted is Kubernetes' 410 Gone:
 // OutOfRange here, as for a watch, telling the client to start again.
-func TestListContinueAfterCompaction(t *testing.T) {
-	s := apitest.Start(t)
+func TestListContinueAfterCompaction(t *testing.T) { bothWays(t, listContinueAfterCompaction) }
+
+func listContinueAfterCompaction(t *testing.T, s *apitest.Server) {
 	ctx := ctxT(t)
 	makePods(t, ctx, s.Client, "default", 5)
 	first, err := s.Client.API().List(ctx, &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_POD, Limit: 2})
@@ -259,7 +275,10 @@ func (c *compactingAPI) List(ctx context.Context, req *skiffv1.ListRequest, opts
 // A continue token continues only its own list; a bad limit or token is
 // InvalidArgument naming the field, never a panic.
 func TestListContinueOfAnotherListIsRefused(t *testing.T) {
-	s := apitest.Start(t)
+	bothWays(t, listContinueOfAnotherListIsRefused)
+}
+
+func listContinueOfAnotherListIsRefused(t *testing.T, s *apitest.Server) {
 	ctx := ctxT(t)
 	createNamespace(t, ctx, s.Client, "team")
 	makePods(t, ctx, s.Client, "default", 4)

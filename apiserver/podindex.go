@@ -61,8 +61,9 @@ func (x *podIndex) setLocked(p *skiffv1.Pod, deleted bool) {
 	x.nodeOf[key] = node
 }
 
-// run keeps the index current until ctx ends.
-func (x *podIndex) run(ctx context.Context, st *storage.Store) {
+// run keeps the index current until ctx ends. Fed by the watch cache, it
+// holds the cache's pods, not copies.
+func (x *podIndex) run(ctx context.Context, st feed) {
 	for ctx.Err() == nil {
 		objs, rev, err := st.List(ctx, skiffv1.Kind_KIND_POD, "")
 		if err != nil {

@@ -164,7 +164,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	wg.Add(4)
 	go func() { defer wg.Done(); s.namespaces.run(bg, s.store) }()
-	go func() { defer wg.Done(); s.podsByNode.run(bg, s.store) }()
+	go func() { defer wg.Done(); s.podsByNode.run(bg, s.podFeed()) }()
 	go func() { defer wg.Done(); s.store.RunCompactor(bg, s.cfg.CompactInterval, s.cfg.HistoryKept, s.log) }()
 	go func() { defer wg.Done(); s.runNamespaceFinalizer(bg) }()
 

@@ -303,6 +303,9 @@ func (cp *ControlPlane) startNodeBookkeeping(ctx context.Context, g *errgroup.Gr
 // Addr is the API server's address.
 func (cp *ControlPlane) Addr() string { return cp.addr }
 
+// EtcdEndpoints are the client URLs of the etcd in use.
+func (cp *ControlPlane) EtcdEndpoints() []string { return cp.etcdEndpoints }
+
 // TLS reports whether the control plane runs with TLS (not Insecure).
 func (cp *ControlPlane) TLS() bool { return cp.pki != nil }
 

@@ -29,6 +29,10 @@ type ListOptions struct {
 	// Selector names Match (the label and field selectors as the client
 	// sent them): a token continues only the list it came from.
 	Selector string
+	// Revision, without Continue, reads the first page at that revision
+	// instead of the newest (the watch cache fills itself so); ErrCompacted
+	// when it is no longer kept.
+	Revision int64
 }
 
 // ListPage is one page of a list.
@@ -100,6 +104,33 @@ func decodeContinue(s string) (continueToken, error) {
 	return t, nil
 }
 
+// ParseContinue reads the continue token of a list of a kind in a
+// namespace ("" for all, or a kind without namespaces) with the selectors
+// selector: the revision the list is read at and the key, after the
+// list's prefix (namespace/name, or name within a namespace), its next
+// page starts at. A malformed token or one of another list is
+// ErrBadContinue. The watch cache reads the same tokens, so a token
+// continues its list whichever path answers the next page.
+func ParseContinue(tok string, info skiffv1.KindInfo, namespace, selector string) (rev int64, start string, err error) {
+	t, err := decodeContinue(tok)
+	if err != nil {
+		return 0, "", err
+	}
+	if t.Kind != info.Plural || t.Namespace != namespace || t.Selector != selectorID(selector) {
+		return 0, "", fmt.Errorf("%w: it continues a list of %s in namespace %q with other selectors or another kind or namespace; send the same kind, namespace and selectors, or no continue", ErrBadContinue, t.Kind, t.Namespace)
+	}
+	return t.Revision, t.Start, nil
+}
+
+// NewContinue makes the token of the page after one of a list read at rev,
+// starting at start (after the list's prefix, as ParseContinue returns).
+func NewContinue(info skiffv1.KindInfo, namespace, selector string, rev int64, start string) string {
+	return encodeContinue(continueToken{
+		Version: continueVersion, Revision: rev, Start: start,
+		Kind: info.Plural, Namespace: namespace, Selector: selectorID(selector),
+	})
+}
+
 // selectorID is the short form of a selector a token records.
 func selectorID(sel string) string {
 	if sel == "" {
@@ -131,17 +162,13 @@ func (s *Store) ListPage(ctx context.Context, kind skiffv1.Kind, namespace strin
 		namespace = ""
 	}
 	prefix := prefixKey(info, namespace)
-	sel := selectorID(opts.Selector)
-	key, rev := prefix, int64(0)
+	key, rev := prefix, max(opts.Revision, 0)
 	if opts.Continue != "" {
-		t, err := decodeContinue(opts.Continue)
+		r, start, err := ParseContinue(opts.Continue, info, namespace, opts.Selector)
 		if err != nil {
 			return nil, err
 		}
-		if t.Kind != info.Plural || t.Namespace != namespace || t.Selector != sel {
-			return nil, fmt.Errorf("%w: it continues a list of %s in namespace %q with other selectors or another kind or namespace; send the same kind, namespace and selectors, or no continue", ErrBadContinue, t.Kind, t.Namespace)
-		}
-		key, rev = prefix+t.Start, t.Revision
+		key, rev = prefix+start, r
 	}
 	end := clientv3.GetPrefixRangeEnd(prefix)
 	paging := opts.Limit > 0
@@ -185,11 +212,7 @@ func (s *Store) ListPage(ctx context.Context, kind skiffv1.Kind, namespace strin
 		}
 		if !paging || !more || int64(len(page.Items)) >= opts.Limit {
 			if more {
-				page.Continue = encodeContinue(continueToken{
-					Version: continueVersion, Revision: page.Revision,
-					Start: strings.TrimPrefix(string(lastKey), prefix) + "\x00",
-					Kind:  info.Plural, Namespace: namespace, Selector: sel,
-				})
+				page.Continue = NewContinue(info, namespace, opts.Selector, page.Revision, strings.TrimPrefix(string(lastKey), prefix)+"\x00")
 				if opts.Match == nil {
 					page.RemainingItemCount = resp.Count - int64(len(resp.Kvs))
 				}

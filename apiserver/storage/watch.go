@@ -120,3 +120,14 @@ func (s *Store) convert(info skiffv1.KindInfo, e *clientv3.Event) (WatchEvent, e
 	}
 	return ev, err
 }
+
+// RequestProgress asks etcd to tell the watches of this store that share
+// a gRPC stream with ctx's (watches share one by their context's outgoing
+// metadata) the revision it has reached, once every watch on that stream
+// has been sent every event before it: a Progress event, even to a watch
+// of a kind nobody wrote. The watch cache uses it to learn, without
+// waiting for a write, that it is current.
+func (s *Store) RequestProgress(ctx context.Context) error {
+	// Watch adds RequireLeader to the metadata: so must the request.
+	return s.etcd.RequestProgress(clientv3.WithRequireLeader(ctx))
+}

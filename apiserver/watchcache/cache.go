@@ -42,6 +42,12 @@ type Source interface {
 	// CompactedRevision is the newest revision compacted to, as far as
 	// this server knows.
 	CompactedRevision() int64
+	// ListPage reads a page of a list from etcd, as storage.Store.ListPage.
+	ListPage(ctx context.Context, kind skiffv1.Kind, namespace string, opts storage.ListOptions) (*storage.ListPage, error)
+	// RequestProgress asks etcd to send every watch on the gRPC stream of
+	// ctx's metadata a Progress event once it has sent them everything
+	// before its current revision.
+	RequestProgress(ctx context.Context) error
 }
 
 // Config tunes a cache; zero values get the defaults.
@@ -56,11 +62,17 @@ type Config struct {
 	// the kind has reached, so an idle or filtered watcher's revision
 	// advances.
 	BookmarkInterval time.Duration
+	// ConsistentReadTimeout bounds how long a list waits for the cache to
+	// reach etcd's current revision before it reads etcd instead.
+	ConsistentReadTimeout time.Duration
+	// SnapshotTTL is how long a paged list's snapshot is kept for its next
+	// page after the last one read.
+	SnapshotTTL time.Duration
 	// Registerer receives the cache's metrics; nil means none.
 	Registerer prometheus.Registerer
 }
 
-// Cache serves watches of every kind. Make it with New, Run it, and call
+// Cache serves watches and lists of every kind. Make it with New, Run it, and call
 // Watch from any goroutine.
 type Cache struct {
 	cfg     Config
@@ -85,6 +97,12 @@ func New(cfg Config) *Cache {
 	}
 	if cfg.BookmarkInterval <= 0 {
 		cfg.BookmarkInterval = DefaultBookmarkInterval
+	}
+	if cfg.ConsistentReadTimeout <= 0 {
+		cfg.ConsistentReadTimeout = DefaultConsistentReadTimeout
+	}
+	if cfg.SnapshotTTL <= 0 {
+		cfg.SnapshotTTL = DefaultSnapshotTTL
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Cache{cfg: cfg, metrics: newMetrics(cfg.Registerer), ctx: ctx, cancel: cancel, kinds: map[skiffv1.Kind]*kind{}}

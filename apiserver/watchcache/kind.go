@@ -3,9 +3,13 @@ package watchcache
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"google.golang.org/grpc/metadata"
 
 	"github.com/skiff-sh/skiff/apiserver/storage"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
@@ -15,10 +19,12 @@ import (
 var errTooOld = errors.New("revision older than the watch cache")
 
 // kind is the cache of one kind: one etcd watch of every namespace, the
-// ring of its recent events and the watchers they go to.
+// kind's current objects, the ring of its recent events and the watchers
+// they go to. The objects and the events share each decoded object.
 type kind struct {
 	c    *Cache
 	kind skiffv1.Kind
+	info skiffv1.KindInfo
 
 	ready    chan struct{} // closed once the etcd watch is open or failed
 	startErr error         // why it failed; read after ready
@@ -33,10 +39,72 @@ type kind struct {
 	from, cur int64
 	watchers  map[*Watcher]struct{}
 	done      bool
+	// objects is the kind as it is at revision cur.
+	objects store
+	// advanced is closed and replaced whenever cur moves on.
+	advanced chan struct{}
+	// snaps are the snapshots paged lists continue from, by revision.
+	snaps map[int64]*heldSnapshot
+	// lastProgress is when etcd was last asked for progress (UnixNano).
+	lastProgress atomic.Int64
 }
 
 func newKind(c *Cache, k skiffv1.Kind) *kind {
-	return &kind{c: c, kind: k, ready: make(chan struct{}), watchers: map[*Watcher]struct{}{}}
+	info, _ := skiffv1.Info(k)
+	return &kind{c: c, kind: k, info: info, ready: make(chan struct{}), watchers: map[*Watcher]struct{}{},
+		advanced: make(chan struct{}), snaps: map[int64]*heldSnapshot{}}
+}
+
+// stream marks ctx so that the kind's etcd watch gets a gRPC stream of its
+// own: etcd answers a progress request only once every watch on the
+// stream is current, so a client watch catching up on the same stream
+// (or another kind's backlog) would hold up the lists of this one. A
+// progress request made with the same mark reaches this stream.
+func (kc *kind) stream(ctx context.Context) context.Context {
+	return metadata.NewOutgoingContext(ctx, metadata.Pairs("skiff-watch-cache", kc.info.Plural))
+}
+
+// keyOf is an object's key in the store.
+func (kc *kind) keyOf(obj skiffv1.Resource) string {
+	m := obj.GetMetadata()
+	if kc.info.Namespaced {
+		return m.GetNamespace() + "/" + m.GetName()
+	}
+	return m.GetName()
+}
+
+// fill lists the kind at revision rev into the store, in pages, so that
+// the events after rev keep it current.
+func (kc *kind) fill(ctx context.Context, rev int64) error {
+	opts := storage.ListOptions{Limit: fillPage, Revision: rev}
+	for {
+		page, err := kc.c.cfg.Source.ListPage(ctx, kc.kind, "", opts)
+		if err != nil {
+			return err
+		}
+		for _, obj := range page.Items {
+			kc.objects.appendSorted(kc.keyOf(obj), obj)
+		}
+		if page.Continue == "" {
+			return nil
+		}
+		opts.Continue = page.Continue
+	}
+}
+
+// fillPage is the page size of the initial list: bounded memory for the
+// responses, few enough pages that etcd's count after each stays cheap.
+const fillPage = 10000
+
+// setCur moves cur on to rev and wakes the lists waiting for it. Called
+// with kc.mu held.
+func (kc *kind) setCur(rev int64) {
+	if rev <= kc.cur {
+		return
+	}
+	kc.cur = rev
+	close(kc.advanced)
+	kc.advanced = make(chan struct{})
 }
 
 // run opens the kind's etcd watch, from after when etcd still keeps it
@@ -57,10 +125,20 @@ func (kc *kind) run(after int64) {
 			start = after
 		}
 	}
+	err = kc.fill(c.ctx, start)
+	if errors.Is(err, storage.ErrCompacted) && start != rev {
+		// Compacted since Kept said otherwise: from now, then.
+		kc.objects, start = store{}, rev
+		err = kc.fill(c.ctx, start)
+	}
+	if err != nil {
+		kc.fail(fmt.Errorf("watch cache: list %s: %w", kc.info.Plural, err))
+		return
+	}
 	kc.from, kc.cur = start, start
 	ctx, cancel := context.WithCancel(c.ctx)
 	defer cancel()
-	events := src.Watch(ctx, kc.kind, "", start)
+	events := src.Watch(kc.stream(ctx), kc.kind, "", start)
 	close(kc.ready)
 	tick := time.NewTicker(c.cfg.BookmarkInterval)
 	defer tick.Stop()
@@ -75,12 +153,16 @@ func (kc *kind) run(after int64) {
 				kc.end(ev.Err)
 				return
 			case ev.Type == storage.Progress:
-				kc.progress(ev.Revision)
+				// Lists wait for it; watchers hear of it at the next
+				// bookmark tick, not at every progress a list asked for.
+				kc.mu.Lock()
+				kc.setCur(ev.Revision)
+				kc.mu.Unlock()
 			default:
 				kc.add(ev)
 			}
 		case <-tick.C:
-			kc.progress(0)
+			kc.progress()
 		}
 	}
 }
@@ -104,14 +186,27 @@ func (kc *kind) end(err error) {
 	kc.c.metrics.watchers(kc.kind, -len(kc.watchers))
 	kc.watchers = nil
 	kc.ring, kc.size = nil, 0
+	kc.objects = store{}
 	kc.c.metrics.ringSize(kc.kind, 0)
 }
 
-// add keeps an event and hands it to every watcher it concerns.
+// add applies an event to the objects, keeps it and hands it to every
+// watcher it concerns.
 func (kc *kind) add(ev storage.WatchEvent) {
 	e := &ev
 	kc.mu.Lock()
 	defer kc.mu.Unlock()
+	key := kc.keyOf(e.Object)
+	var prev skiffv1.Resource
+	if e.Type == storage.Deleted {
+		prev = kc.objects.remove(key)
+	} else {
+		prev = kc.objects.set(key, e.Object)
+	}
+	if prev != nil && e.Prev != nil && prev.GetMetadata().GetResourceVersion() == e.Prev.GetMetadata().GetResourceVersion() {
+		// One copy of the object before the change, not two.
+		e.Prev = prev
+	}
 	capacity := kc.c.cfg.Capacity
 	if kc.ring == nil {
 		kc.ring = make([]*storage.WatchEvent, 0, min(capacity, 64))
@@ -125,7 +220,7 @@ func (kc *kind) add(ev storage.WatchEvent) {
 		kc.ring = append(kc.ring, e)
 		kc.size++
 	}
-	kc.cur = max(kc.cur, e.Revision)
+	kc.setCur(e.Revision)
 	kc.c.metrics.ringSize(kc.kind, kc.size)
 	for w := range kc.watchers {
 		if e.Revision <= w.start || !w.wants(e) {
@@ -139,12 +234,11 @@ func (kc *kind) add(ev storage.WatchEvent) {
 	}
 }
 
-// progress notes that everything up to rev was received (0: nothing new)
-// and tells every watcher that has not heard of it yet.
-func (kc *kind) progress(rev int64) {
+// progress tells every watcher that has not heard of it yet the revision
+// the kind has reached.
+func (kc *kind) progress() {
 	kc.mu.Lock()
 	defer kc.mu.Unlock()
-	kc.cur = max(kc.cur, rev)
 	var bm *storage.WatchEvent
 	for w := range kc.watchers {
 		if w.last >= kc.cur {

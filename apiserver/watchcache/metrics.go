@@ -12,6 +12,9 @@ type metrics struct {
 	watching   *prometheus.GaugeVec
 	slowEnded  *prometheus.CounterVec
 	directOnes *prometheus.CounterVec
+	lists      *prometheus.CounterVec
+	fallbacks  *prometheus.CounterVec
+	snaps      *prometheus.GaugeVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -36,7 +39,19 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Watches from a revision older than the watch cache, served by an etcd watch of their own, by kind.",
 		}, []string{"kind"}),
 	}
-	reg.MustRegister(m.events, m.watching, m.slowEnded, m.directOnes)
+	m.lists = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "skiff_apiserver_watch_cache_lists_total",
+		Help: "List pages served from the watch cache, by kind.",
+	}, []string{"kind"})
+	m.fallbacks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "skiff_apiserver_watch_cache_list_fallbacks_total",
+		Help: "List pages read from etcd instead of the watch cache, by kind and reason (not_current: the cache did not reach etcd's revision in time; snapshot_gone: a continue token's snapshot is no longer kept).",
+	}, []string{"kind", "reason"})
+	m.snaps = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "skiff_apiserver_watch_cache_snapshots",
+		Help: "Snapshots the watch cache keeps for the later pages of paged lists, by kind.",
+	}, []string{"kind"})
+	reg.MustRegister(m.events, m.watching, m.slowEnded, m.directOnes, m.lists, m.fallbacks, m.snaps)
 	return m
 }
 
@@ -68,5 +83,23 @@ func (m *metrics) slow(k skiffv1.Kind) {
 func (m *metrics) direct(k skiffv1.Kind) {
 	if m != nil {
 		m.directOnes.WithLabelValues(label(k)).Inc()
+	}
+}
+
+func (m *metrics) served(k skiffv1.Kind) {
+	if m != nil {
+		m.lists.WithLabelValues(label(k)).Inc()
+	}
+}
+
+func (m *metrics) fallback(k skiffv1.Kind, reason string) {
+	if m != nil {
+		m.fallbacks.WithLabelValues(label(k), reason).Inc()
+	}
+}
+
+func (m *metrics) snapshots(k skiffv1.Kind, n int) {
+	if m != nil {
+		m.snaps.WithLabelValues(label(k)).Set(float64(n))
 	}
 }

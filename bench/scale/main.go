@@ -18,6 +18,12 @@ import (
 )
 
 func main() {
+	if ok, err := serveRole(); ok {
+		if err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	var o options
 	flag.IntVar(&o.nodes, "nodes", 500, "hollow nodes")
 	flag.IntVar(&o.pods, "pods", 5000, "pods, created through replica sets of -per-rs replicas")

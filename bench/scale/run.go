@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -17,16 +16,14 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/client/nodelease"
-	"github.com/skiff-sh/skiff/controlplane"
-	"github.com/skiff-sh/skiff/pki"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
@@ -53,26 +50,39 @@ func run(out io.Writer, o options) error {
 	}
 	defer os.RemoveAll(dir)
 	ctx, cancel := context.WithCancel(context.Background())
-	g, gctx := errgroup.WithContext(ctx)
-	defer func() { cancel(); _ = g.Wait() }()
-	cp, err := controlplane.Start(gctx, g, controlplane.Config{
-		DataDir: filepath.Join(dir, "server"), Listen: "127.0.0.1:0", EtcdListen: "127.0.0.1:0",
-		// A /24 per node: room for 65,536 nodes.
-		ClusterCIDR: "10.0.0.0/8", ClusterDomain: "cluster.local", Insecure: true,
-		Metrics: prometheus.NewRegistry(), Logger: slog.New(slog.DiscardHandler),
-	})
+	defer cancel()
+	cp, err := startServer(roleControlPlane, filepath.Join(dir, "server"), nil)
 	if err != nil {
 		return err
 	}
-	if cp == nil {
-		return errors.New("the control plane did not start")
+	defer cp.stop()
+	direct, err := startServer(roleDirectAPI, filepath.Join(dir, "server"), cp.etcd)
+	if err != nil {
+		return err
 	}
-	c, err := cp.Client(pki.Admin)
+	defer direct.stop()
+	cached, err := startServer(roleCachedAPI, filepath.Join(dir, "server"), cp.etcd)
+	if err != nil {
+		return err
+	}
+	defer cached.stop()
+	dial := func() (*client.Client, error) { return client.New(cp.addr, client.Options{}) }
+	c, err := dial()
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	cpuStart := cpuTime()
+	dc, err := client.New(direct.addr, client.Options{})
+	if err != nil {
+		return err
+	}
+	defer dc.Close()
+	cc, err := client.New(cached.addr, client.Options{})
+	if err != nil {
+		return err
+	}
+	defer cc.Close()
+	cpuStart, serverCPUStart := cpuTime(), procCPU(cp.cmd.Process.Pid)
 	fmt.Fprintf(out, "hollow nodes %d, pods %d (replica sets of %d), heartbeat every %s\n", o.nodes, o.pods, o.perRS, o.heartbeat)
 
 	// Hollow nodes: registered, then heartbeating until the end.
@@ -159,25 +169,17 @@ func run(out io.Writer, o options) error {
 	fmt.Fprintf(out, "scheduled %d pods in %s: %.0f pods/s (created by the replica set controller, bound by the scheduler)\n",
 		o.pods, took.Round(time.Millisecond), float64(o.pods)/took.Seconds())
 
-	// Full lists and single reads.
-	lat := make([]time.Duration, 0, o.lists)
-	for range o.lists {
-		t0 := time.Now()
-		pods, _, err := c.Pods().List(ctx, client.ListOptions{})
-		if err != nil {
-			return err
-		}
-		lat = append(lat, time.Since(t0))
-		if len(pods) < o.pods {
-			return fmt.Errorf("a full list returned %d pods, want %d", len(pods), o.pods)
-		}
+	// Full lists, from the watch cache and from etcd (the second server),
+	// taken in turn so both meet the same load: in pages of the client's
+	// default size, and in one request.
+	if err := timeLists(ctx, out, c, cc, dc, o); err != nil {
+		return err
 	}
-	fmt.Fprintf(out, "list pods -A (%d pods): %s\n", o.pods, percentiles(lat))
 	names, err := podNames(ctx, c)
 	if err != nil {
 		return err
 	}
-	lat = lat[:0]
+	lat := make([]time.Duration, 0, o.gets)
 	for range o.gets {
 		p := names[rand.IntN(len(names))]
 		t0 := time.Now()
@@ -189,7 +191,7 @@ func run(out io.Writer, o options) error {
 	fmt.Fprintf(out, "get pod: %s\n", percentiles(lat))
 
 	if o.watchers > 0 {
-		d, err := fanOut(ctx, cp, o.watchers, o.events)
+		d, err := fanOut(ctx, dial, o.watchers, o.events)
 		if err != nil {
 			return err
 		}
@@ -201,10 +203,30 @@ func run(out io.Writer, o options) error {
 	elapsed := time.Since(beatStart)
 	fmt.Fprintf(out, "heartbeats over the whole run: %d beats (%s) in %s, %.1f/s, %.1f writes/s, %d failed\n", beats.Load(), beatKind(o),
 		elapsed.Round(time.Second), float64(beats.Load())/elapsed.Seconds(), float64(writes.Load())/elapsed.Seconds(), failed.Load())
-	fmt.Fprintf(out, "process (server, etcd and hollow nodes): RSS %s, CPU %.1f s over %s\n",
-		mib(rss()), (cpuTime() - cpuStart).Seconds(), elapsed.Round(time.Second))
+	pid := cp.cmd.Process.Pid
+	if path := os.Getenv(heapEnv); path != "" {
+		// The server writes it (see heapOnSignal); give it a moment.
+		_ = cp.cmd.Process.Signal(syscall.SIGUSR1)
+		time.Sleep(5 * time.Second)
+	}
+	fmt.Fprintf(out, "control plane process (API server with watch cache, etcd, scheduler, controllers): RSS %s (peak %s), CPU %.1f s over %s\n",
+		mib(procStatus(pid, "VmRSS")), mib(procStatus(pid, "VmHWM")), (procCPU(pid) - serverCPUStart).Seconds(), elapsed.Round(time.Second))
+	fmt.Fprintf(out, "API server with watch cache (the benchmark's lists only): RSS %s (peak %s)\n",
+		mib(procStatus(cached.cmd.Process.Pid, "VmRSS")), mib(procStatus(cached.cmd.Process.Pid, "VmHWM")))
+	fmt.Fprintf(out, "API server without watch cache (the benchmark's lists only): RSS %s (peak %s)\n",
+		mib(procStatus(direct.cmd.Process.Pid, "VmRSS")), mib(procStatus(direct.cmd.Process.Pid, "VmHWM")))
+	fmt.Fprintf(out, "benchmark process (hollow nodes, load): RSS %s, CPU %.1f s\n", mib(rss()), (cpuTime() - cpuStart).Seconds())
 	if fi, err := os.Stat(filepath.Join(dir, "server", "etcd", "member", "snap", "db")); err == nil {
 		fmt.Fprintf(out, "etcd database: %s\n", mib(fi.Size()))
+	}
+	direct.stop()
+	cached.stop()
+	cp.stop()
+	for _, l := range cp.said {
+		fmt.Fprintf(out, "control plane: %s\n", l)
+	}
+	for _, l := range cached.said {
+		fmt.Fprintf(out, "API server with watch cache: %s\n", l)
 	}
 	return nil
 }
@@ -364,8 +386,8 @@ func podNames(ctx context.Context, c *client.Client) ([]string, error) {
 // fanOut opens watchers watches of ConfigMaps, each on its own
 // connection, changes one ConfigMap events times and measures, per change
 // and watcher, the time from the write's acknowledgement to its arrival.
-func fanOut(ctx context.Context, cp *controlplane.ControlPlane, watchers, events int) ([]time.Duration, error) {
-	admin, err := cp.Client(pki.Admin)
+func fanOut(ctx context.Context, dial func() (*client.Client, error), watchers, events int) ([]time.Duration, error) {
+	admin, err := dial()
 	if err != nil {
 		return nil, err
 	}
@@ -382,7 +404,7 @@ func fanOut(ctx context.Context, cp *controlplane.ControlPlane, watchers, events
 	defer stop()
 	ready := make(chan struct{}, watchers)
 	for range watchers {
-		c, err := cp.Client(pki.Admin)
+		c, err := dial()
 		if err != nil {
 			return nil, err
 		}
@@ -446,6 +468,61 @@ func fanOut(ctx context.Context, cp *controlplane.ControlPlane, watchers, events
 		return nil, errors.New("watchers did not see every change within 2 minutes")
 	}
 	return delays, nil
+}
+
+// timeLists times o.lists full pod lists from each server in turn: in
+// pages of client.DefaultChunkSize, and in one request.
+func timeLists(ctx context.Context, out io.Writer, cp, cached, direct *client.Client, o options) error {
+	type way struct {
+		name   string
+		c      *client.Client
+		chunk  int64
+		lat    []time.Duration
+		failed int
+		err    error
+	}
+	ways := []*way{
+		{name: fmt.Sprintf("watch cache, pages of %d", client.DefaultChunkSize), c: cached, chunk: client.DefaultChunkSize},
+		{name: fmt.Sprintf("etcd, pages of %d", client.DefaultChunkSize), c: direct, chunk: client.DefaultChunkSize},
+		{name: "watch cache, one request", c: cached},
+		{name: "etcd, one request", c: direct},
+		{name: fmt.Sprintf("the control plane's own API server (watch cache; heartbeats, scheduler, controllers and etcd in its process), pages of %d", client.DefaultChunkSize), c: cp, chunk: client.DefaultChunkSize},
+	}
+	// One request of 150,000 pods is well over the client's 64 MiB.
+	big := grpc.MaxCallRecvMsgSize(1 << 30)
+	for range o.lists {
+		for _, w := range ways {
+			t0 := time.Now()
+			var n int
+			if w.chunk > 0 {
+				items, _, err := client.ListAll(ctx, w.c.API(), &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_POD}, w.chunk)
+				if err != nil {
+					// Counted, not fatal: a loaded server times out.
+					w.failed, w.err = w.failed+1, err
+					continue
+				}
+				n = len(items)
+			} else {
+				resp, err := w.c.API().List(ctx, &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_POD}, big)
+				if err != nil {
+					w.failed, w.err = w.failed+1, err
+					continue
+				}
+				n = len(resp.Items)
+			}
+			w.lat = append(w.lat, time.Since(t0))
+			if n < o.pods {
+				return fmt.Errorf("a full list (%s) returned %d pods, want %d", w.name, n, o.pods)
+			}
+		}
+	}
+	for _, w := range ways {
+		fmt.Fprintf(out, "list pods -A (%d pods), %s: %s\n", o.pods, w.name, percentiles(w.lat))
+		if w.failed > 0 {
+			fmt.Fprintf(out, "  failed: %d (last: %v)\n", w.failed, w.err)
+		}
+	}
+	return nil
 }
 
 func percentiles(d []time.Duration) string {

@@ -67,7 +67,7 @@ func (f *serverFlags) register(cmd *cobra.Command) {
 	registerControllerFlags(cmd, &f.controllers)
 	fl.BoolVar(&f.insecure, "insecure", false, "plain text, no authentication: anyone who reaches the API, the registry or the embedded etcd (plain HTTP on loopback) may do anything (tests only)")
 	fl.StringVar(&f.dashboardAddr, "dashboard-addr", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.Dashboard)), "the web dashboard's HTTPS address (log in with skiff dashboard); 0.0.0.0:8443 exposes it, empty disables it")
-	fl.BoolVar(&f.watchCache, "watch-cache", true, "serve watches from one etcd watch per kind, each change decoded once (false: an etcd watch per client watch, as before)")
+	fl.BoolVar(&f.watchCache, "watch-cache", true, "serve watches and lists from memory, kept current by one etcd watch per kind: each change decoded once, lists consistent with etcd (false: every watch and list goes to etcd)")
 	fl.StringSliceVar(&f.tlsSANs, "tls-san", nil, "more names or addresses for the server certificate (the listen address, localhost and the host name are in it)")
 }
 

@@ -1,0 +1,247 @@
+package watchcache
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/skiff-sh/skiff/apiserver/storage"
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+// Defaults for lists, as kube-apiserver's consistent reads from cache.
+const (
+	// DefaultConsistentReadTimeout bounds the wait for the cache to reach
+	// etcd's revision before a list is read from etcd instead.
+	DefaultConsistentReadTimeout = 3 * time.Second
+	// DefaultSnapshotTTL is how long a paged list's snapshot is kept after
+	// its last page was read; a later page is read from etcd.
+	DefaultSnapshotTTL = time.Minute
+	// maxSnapshots bounds the snapshots a kind keeps: each may hold on to
+	// chunks the store has since replaced.
+	maxSnapshots = 32
+	// progressEvery spaces the progress requests of waiting lists.
+	progressEvery = 50 * time.Millisecond
+)
+
+// heldSnapshot is a paged list's snapshot, kept for its later pages.
+type heldSnapshot struct {
+	snap    *snapshot
+	expires time.Time
+}
+
+// ListPage reads a page of a list as storage.Store.ListPage does, with the
+// same results, order, tokens and errors, from memory when it can. A list
+// without a continue token is consistent: it is read once the cache has
+// seen etcd's revision at the time of the call (etcd is asked for a
+// progress notification, so an idle kind catches up without a write), or
+// from etcd when that takes longer than ConsistentReadTimeout. A page
+// after the first is read from the snapshot the first was read from while
+// it is kept (SnapshotTTL), else from etcd at the token's revision.
+func (c *Cache) ListPage(ctx context.Context, k skiffv1.Kind, namespace string, opts storage.ListOptions) (*storage.ListPage, error) {
+	info, ok := skiffv1.Info(k)
+	if !ok || opts.Limit < 0 || opts.Revision != 0 {
+		return c.cfg.Source.ListPage(ctx, k, namespace, opts)
+	}
+	if !info.Namespaced {
+		namespace = ""
+	}
+	if opts.Continue != "" {
+		return c.continueList(ctx, info, namespace, opts)
+	}
+	kc, err := c.consistent(ctx, k)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		c.metrics.fallback(k, "not_current")
+		return c.cfg.Source.ListPage(ctx, k, namespace, opts)
+	}
+	kc.mu.Lock()
+	snap, rev, done := kc.objects.snapshot(), kc.cur, kc.done
+	kc.mu.Unlock()
+	if done {
+		// Its etcd watch ended just now; the objects are gone.
+		c.metrics.fallback(k, "not_current")
+		return c.cfg.Source.ListPage(ctx, k, namespace, opts)
+	}
+	page := readPage(snap, info, namespace, "", rev, opts)
+	if page.Continue != "" {
+		kc.hold(rev, snap)
+	}
+	c.metrics.served(k)
+	return page, nil
+}
+
+// continueList reads a later page from the snapshot its token was read
+// at, when the cache holds it, else from etcd.
+func (c *Cache) continueList(ctx context.Context, info skiffv1.KindInfo, namespace string, opts storage.ListOptions) (*storage.ListPage, error) {
+	rev, start, err := storage.ParseContinue(opts.Continue, info, namespace, opts.Selector)
+	// etcd's answer for a revision compacted away is an expired token: the
+	// cache's must not differ.
+	if err != nil || rev < c.cfg.Source.CompactedRevision() {
+		return c.cfg.Source.ListPage(ctx, info.Kind, namespace, opts)
+	}
+	c.mu.Lock()
+	kc := c.kinds[info.Kind]
+	c.mu.Unlock()
+	var snap *snapshot
+	if kc != nil {
+		snap = kc.held(rev)
+	}
+	if snap == nil {
+		c.metrics.fallback(info.Kind, "snapshot_gone")
+		return c.cfg.Source.ListPage(ctx, info.Kind, namespace, opts)
+	}
+	page := readPage(snap, info, namespace, start, rev, opts)
+	c.metrics.served(info.Kind)
+	return page, nil
+}
+
+// consistent returns the kind's cache once it has seen etcd's current
+// revision, starting it if needed; an error when that takes longer than
+// ConsistentReadTimeout or etcd cannot be read.
+func (c *Cache) consistent(ctx context.Context, k skiffv1.Kind) (*kind, error) {
+	wctx, cancel := context.WithTimeout(ctx, c.cfg.ConsistentReadTimeout)
+	defer cancel()
+	kc, err := c.kindFor(wctx, k, 0)
+	if err != nil {
+		return nil, err
+	}
+	rev, err := c.cfg.Source.CurrentRevision(wctx)
+	if err != nil {
+		return nil, err
+	}
+	tick := time.NewTicker(progressEvery)
+	defer tick.Stop()
+	for asked := false; ; {
+		kc.mu.Lock()
+		cur, advanced, done := kc.cur, kc.advanced, kc.done
+		kc.mu.Unlock()
+		switch {
+		case cur >= rev:
+			return kc, nil
+		case done:
+			return nil, errGone
+		case !asked:
+			kc.requestProgress(wctx)
+			asked = true
+		}
+		select {
+		case <-advanced:
+		case <-tick.C:
+			// etcd answers a progress request only once every watch on
+			// the stream is current: ask again.
+			asked = false
+		case <-wctx.Done():
+			return nil, wctx.Err()
+		}
+	}
+}
+
+// requestProgress asks etcd for a progress notification on the kind's
+// stream, at most once per progressEvery however many lists wait.
+func (kc *kind) requestProgress(ctx context.Context) {
+	now := time.Now().UnixNano()
+	last := kc.lastProgress.Load()
+	if now-last < int64(progressEvery) || !kc.lastProgress.CompareAndSwap(last, now) {
+		return
+	}
+	// A request that fails leaves the list waiting, then reading etcd.
+	_ = kc.c.cfg.Source.RequestProgress(kc.stream(ctx))
+}
+
+// hold keeps snap for the later pages of a list read at rev.
+func (kc *kind) hold(rev int64, snap *snapshot) {
+	now := time.Now()
+	kc.mu.Lock()
+	defer kc.mu.Unlock()
+	kc.dropSnapshots(now)
+	if h := kc.snaps[rev]; h != nil {
+		h.expires = now.Add(kc.c.cfg.SnapshotTTL)
+		return
+	}
+	if len(kc.snaps) >= maxSnapshots {
+		// The one closest to expiry makes room.
+		var oldest int64
+		for r, h := range kc.snaps {
+			if oldest == 0 || h.expires.Before(kc.snaps[oldest].expires) {
+				oldest = r
+			}
+		}
+		delete(kc.snaps, oldest)
+	}
+	kc.snaps[rev] = &heldSnapshot{snap: snap, expires: now.Add(kc.c.cfg.SnapshotTTL)}
+	kc.c.metrics.snapshots(kc.kind, len(kc.snaps))
+}
+
+// held is the snapshot at rev, kept for another SnapshotTTL; or, when the
+// kind has not changed since rev, one of its current objects.
+func (kc *kind) held(rev int64) *snapshot {
+	now := time.Now()
+	kc.mu.Lock()
+	defer kc.mu.Unlock()
+	kc.dropSnapshots(now)
+	if h := kc.snaps[rev]; h != nil {
+		h.expires = now.Add(kc.c.cfg.SnapshotTTL)
+		return h.snap
+	}
+	if !kc.done && rev == kc.cur {
+		return kc.objects.snapshot()
+	}
+	return nil
+}
+
+// dropSnapshots forgets the expired snapshots and those compacted away.
+// Called with kc.mu held.
+func (kc *kind) dropSnapshots(now time.Time) {
+	compacted := kc.c.cfg.Source.CompactedRevision()
+	for r, h := range kc.snaps {
+		if now.After(h.expires) || r < compacted {
+			delete(kc.snaps, r)
+		}
+	}
+	kc.c.metrics.snapshots(kc.kind, len(kc.snaps))
+}
+
+// readPage reads a page from a snapshot at rev as storage.Store.ListPage
+// reads one from etcd: from start (after the list's prefix) on, at most
+// opts.Limit items that opts.Match accepts, a continue token when any key
+// follows the last one looked at, and without Match how many follow.
+func readPage(snap *snapshot, info skiffv1.KindInfo, namespace, start string, rev int64, opts storage.ListOptions) *storage.ListPage {
+	prefix := ""
+	if info.Namespaced && namespace != "" {
+		prefix = namespace + "/"
+	}
+	paging := opts.Limit > 0
+	page := &storage.ListPage{Revision: rev}
+	size := int64(snap.n)
+	if prefix != "" {
+		size = 0 // one namespace: no telling how many
+	}
+	if paging {
+		size = min(size, opts.Limit)
+	}
+	page.Items = make([]skiffv1.Resource, 0, size)
+	var last string
+	more := false
+	snap.scan(prefix+start, prefix, func(e *entry) bool {
+		if paging && int64(len(page.Items)) >= opts.Limit {
+			more = true
+			return false
+		}
+		last = e.key
+		if opts.Match == nil || opts.Match(e.obj) {
+			page.Items = append(page.Items, e.obj)
+		}
+		return true
+	})
+	if more {
+		next := strings.TrimPrefix(last, prefix) + "\x00"
+		page.Continue = storage.NewContinue(info, namespace, opts.Selector, rev, next)
+		if opts.Match == nil {
+			page.RemainingItemCount = snap.countFrom(prefix+next, prefix)
+		}
+	}
+	return page
+}
