@@ -1,13 +1,10 @@
 package e2e
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -34,37 +31,11 @@ const dnsFailoverBound = 45 * time.Second
 // over UDP and TCP, from a pod and from a node, reach the servers' DNS
 // (endpoints that are node addresses, not pods). server-1 (the first
 // listed) is killed with SIGKILL: within dnsFailoverBound the Endpoints no
-// // longer list it and the pod and the node resolve again, every time.
+// longer list it and the pod and the node resolve again, every time.
 func TestClusterDNSSurvivesServerLoss(t *testing.T) {
 	t.Parallel()
 	requireRoot(t)
-	bin := skiffBinary(t)
-	began := time.Now()
-	b := make([]byte, 3)
-	rand.Read(b)
-	c := &kindCluster{t: t, bin: bin, name: "e2d" + hex.EncodeToString(b), stateDir: t.TempDir(), runDir: t.TempDir(), nodes: 2}
-	t.Cleanup(c.teardown)
-	t.Cleanup(func() {
-		if !t.Failed() {
-			return
-		}
-		for _, s := range []string{"server-1", "server-2", "server-3"} {
-			if data, err := os.ReadFile(filepath.Join(c.nodeDir(s), "server.log")); err == nil {
-				t.Logf("--- %s log (tail):\n%s", s, tail(string(data), 30))
-			}
-		}
-	})
-	out, err := c.clusterCmd("cluster", "create", "--name", c.name, "--servers", "3", "--nodes", "2")
-	if err != nil {
-		t.Fatalf("cluster create: %v\n%s", err, out)
-	}
-	t.Logf("cluster of 3 servers and 2 nodes created in %.1fs", time.Since(began).Seconds())
-	if _, img, ok := strings.Cut(out, "the busybox demo image is "); ok {
-		c.image = strings.TrimSuffix(strings.TrimSpace(strings.SplitN(img, "\n", 2)[0]), ")")
-	}
-	if c.image == "" {
-		t.Fatalf("no demo image in the create output:\n%s", out)
-	}
+	c, _ := newThreeServerCluster(t, "e2d")
 
 	// Every server's DNS is an endpoint of kube-dns, at its lab address.
 	rows := serverList(t, c, 3)
@@ -89,7 +60,7 @@ func TestClusterDNSSurvivesServerLoss(t *testing.T) {
 		}
 		return nil
 	})
-	out, err = c.Skiff("get", "service", "kube-dns", "-n", "kube-system", "-o", "json")
+	out, err := c.Skiff("get", "service", "kube-dns", "-n", "kube-system", "-o", "json")
 	if err != nil {
 		t.Fatalf("get service kube-dns: %v\n%s", err, out)
 	}

@@ -36,33 +36,8 @@ import (
 func TestClusterOfThreeServers(t *testing.T) {
 	t.Parallel()
 	requireRoot(t)
-	bin := skiffBinary(t) // built once for the package: not this test's time
 	began := time.Now()
-	b := make([]byte, 3)
-	rand.Read(b)
-	c := &kindCluster{t: t, bin: bin, name: "e2s" + hex.EncodeToString(b), stateDir: t.TempDir(), runDir: t.TempDir(), nodes: 2}
-	t.Cleanup(c.teardown)
-	t.Cleanup(func() {
-		if !t.Failed() {
-			return
-		}
-		for _, s := range []string{"server-1", "server-2", "server-3"} {
-			if data, err := os.ReadFile(filepath.Join(c.nodeDir(s), "server.log")); err == nil {
-				t.Logf("--- %s log (tail):\n%s", s, tail(string(data), 30))
-			}
-		}
-	})
-	out, err := c.clusterCmd("cluster", "create", "--name", c.name, "--servers", "3", "--nodes", "2")
-	if err != nil {
-		t.Fatalf("cluster create: %v\n%s", err, out)
-	}
-	t.Logf("cluster of 3 servers and 2 nodes created in %.1fs", time.Since(began).Seconds())
-	if _, img, ok := strings.Cut(out, "the busybox demo image is "); ok {
-		c.image = strings.TrimSuffix(strings.TrimSpace(strings.SplitN(img, "\n", 2)[0]), ")")
-	}
-	if c.image == "" {
-		t.Fatalf("no demo image in the create output:\n%s", out)
-	}
+	c, _ := newThreeServerCluster(t, "e2s")
 	if out, err := c.clusterCmd("cluster", "list"); err != nil || !strings.Contains(out, c.name+"   2       3 ") {
 		t.Errorf("cluster list: want 2 nodes and 3 servers: %v\n%s", err, out)
 	}
@@ -440,4 +415,39 @@ func serverAddr(rows []serverRow, name string) string {
 		}
 	}
 	return ""
+}
+
+// newThreeServerCluster creates a local cluster of three servers and two
+// nodes (torn down when the test ends, the servers' logs printed if it
+// failed) and returns it with the create command's output.
+func newThreeServerCluster(t *testing.T, prefix string) (*kindCluster, string) {
+	t.Helper()
+	bin := skiffBinary(t) // built once for the package: not this test's time
+	began := time.Now()
+	b := make([]byte, 3)
+	rand.Read(b)
+	c := &kindCluster{t: t, bin: bin, name: prefix + hex.EncodeToString(b), stateDir: t.TempDir(), runDir: t.TempDir(), nodes: 2}
+	t.Cleanup(c.teardown)
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for _, s := range []string{"server-1", "server-2", "server-3"} {
+			if data, err := os.ReadFile(filepath.Join(c.nodeDir(s), "server.log")); err == nil {
+				t.Logf("--- %s log (tail):\n%s", s, tail(string(data), 30))
+			}
+		}
+	})
+	out, err := c.clusterCmd("cluster", "create", "--name", c.name, "--servers", "3", "--nodes", "2")
+	if err != nil {
+		t.Fatalf("cluster create: %v\n%s", err, out)
+	}
+	t.Logf("cluster of 3 servers and 2 nodes created in %.1fs", time.Since(began).Seconds())
+	if _, img, ok := strings.Cut(out, "the busybox demo image is "); ok {
+		c.image = strings.TrimSuffix(strings.TrimSpace(strings.SplitN(img, "\n", 2)[0]), ")")
+	}
+	if c.image == "" {
+		t.Fatalf("no demo image in the create output:\n%s", out)
+	}
+	return c, out
 }
