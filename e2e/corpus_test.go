@@ -84,7 +84,7 @@ func TestKubernetesCorpusRuns(t *testing.T) {
 				if d.ns == "" {
 					d.ns = ns
 					args = append(args, "-n", ns)
-				} else if d.ns != "default" && !slices.Contains(namespaces, d.ns) {
+				} else if !permanentNamespace(d.ns) && !slices.Contains(namespaces, d.ns) {
 					if out, err := c.Skiff("create", "namespace", d.ns); err != nil {
 						t.Fatalf("create namespace %s: %v %s", d.ns, err, out)
 					}
@@ -412,6 +412,10 @@ func (c *upCluster) readyEndpoints(ns, name string) error {
 // cleanupCorpusBatch deletes a batch's namespaces (and with them what ran
 // there; a PersistentVolume, cluster-wide, stays Released once its claim
 // goes) and the namespaces its files made.
+// permanentNamespace reports whether ns always exists (as in Kubernetes):
+// its objects are deleted one by one, never the namespace.
+func permanentNamespace(ns string) bool { return ns == "default" || ns == "kube-system" }
+
 func cleanupCorpusBatch(t *testing.T, c *upCluster, namespaces, batch []string, files map[string][]*corpusDoc) {
 	t.Helper()
 	for _, f := range batch {
@@ -419,7 +423,7 @@ func cleanupCorpusBatch(t *testing.T, c *upCluster, namespaces, batch []string, 
 			if !d.applied {
 				continue
 			}
-			if d.kind() == "Namespace" || d.ns == "default" {
+			if d.kind() == "Namespace" || permanentNamespace(d.ns) {
 				if out, err := c.Skiff("delete", strings.ToLower(d.kind()), d.name(), "-n", d.ns, "--wait"); err != nil {
 					t.Errorf("delete %s: %v %s", d, err, out)
 				}

@@ -79,7 +79,17 @@ type daemon struct {
 // check fails the test unless the process runs the test's skiff binary.
 func (d daemon) check(t *testing.T) {
 	t.Helper()
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", d.pid))
+	// A process that has just been started may show an empty command
+	// line for a moment: the kernel reports exec's success (Start returns)
+	// before it has laid out the new program's arguments.
+	var cmdline []byte
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		cmdline, err = os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", d.pid))
+		if err != nil || len(cmdline) > 0 || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err != nil || !strings.HasPrefix(string(cmdline), skiffBinary(t)+"\x00") {
 		t.Fatalf("%s: pid %d is not a skiff process (%q, %v)", d.name, d.pid, cmdline, err)
 	}
