@@ -10,12 +10,12 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/skiff-sh/skiff/apiserver/rangealloc"
 	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/defaults"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
@@ -138,13 +138,9 @@ func (d *dnsEndpoints) reconcile(ctx context.Context) error {
 		return err
 	}
 	// Read after the Endpoints: see the type's comment.
-	resp, err := d.etcd.Get(ctx, serversPrefix, clientv3.WithPrefix())
+	regs, err := readRegistrations(ctx, d.etcd)
 	if err != nil {
-		return fmt.Errorf("reading the server registrations: %w", err)
-	}
-	var regs []serverRegistration
-	for _, kv := range resp.Kvs {
-		regs = append(regs, parseRegistration(strings.TrimPrefix(string(kv.Key), serversPrefix), kv.Value))
+		return err
 	}
 	want := dnsEndpointSlices(regs)
 	if cur == nil {
@@ -266,9 +262,7 @@ func dnsClusterIP(serviceCIDR string) (netip.Addr, error) {
 		return netip.Addr{}, fmt.Errorf("controlplane: service CIDR %q: not an IPv4 prefix", serviceCIDR)
 	}
 	p = p.Masked()
-	b := p.Addr().As4()
-	n := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) + defaults.DNSServiceIndex
-	ip := netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
+	ip := rangealloc.AddrAt(p, defaults.DNSServiceIndex)
 	if p.Bits() > 28 || !p.Contains(ip) {
 		return netip.Addr{}, fmt.Errorf("controlplane: service CIDR %s has no address .%d for cluster DNS", p, defaults.DNSServiceIndex)
 	}

@@ -62,9 +62,9 @@ func (s *serverListService) List(ctx context.Context, _ *skiffv1.ListServersRequ
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	regs, err := cli.Get(ctx, serversPrefix, clientv3.WithPrefix())
+	rs, err := readRegistrations(ctx, cli)
 	if err != nil {
-		return nil, status.Errorf(codes.Unavailable, "reading the server registrations from etcd: %v", err)
+		return nil, status.Error(codes.Unavailable, err.Error())
 	}
 	var members []member
 	var leader uint64
@@ -82,10 +82,6 @@ func (s *serverListService) List(ctx context.Context, _ *skiffv1.ListServersRequ
 			}
 		}
 	}
-	var rs []serverRegistration
-	for _, kv := range regs.Kvs {
-		rs = append(rs, parseRegistration(strings.TrimPrefix(string(kv.Key), serversPrefix), kv.Value))
-	}
 	return &skiffv1.ListServersResponse{Servers: mergeServers(rs, members, leader), AnsweredBy: s.name}, nil
 }
 
@@ -94,6 +90,19 @@ type member struct {
 	id       uint64
 	name     string // empty until the member started
 	peerURLs []string
+}
+
+// readRegistrations reads every server's registration from etcd.
+func readRegistrations(ctx context.Context, cli *clientv3.Client) ([]serverRegistration, error) {
+	resp, err := cli.Get(ctx, serversPrefix, clientv3.WithPrefix())
+	if err != nil {
+		return nil, fmt.Errorf("reading the server registrations from etcd: %w", err)
+	}
+	rs := make([]serverRegistration, 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		rs = append(rs, parseRegistration(strings.TrimPrefix(string(kv.Key), serversPrefix), kv.Value))
+	}
+	return rs, nil
 }
 
 // parseRegistration reads a registration; a server of an earlier version

@@ -140,10 +140,13 @@ func StaticBand(p netip.Prefix) int {
 }
 
 // Addr is the address at offset o.
-func (r *IPRange) Addr(o int) netip.Addr {
-	b := r.Prefix.Addr().As4()
-	n := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-	n += uint32(o) + 1
+func (r *IPRange) Addr(o int) netip.Addr { return AddrAt(r.Prefix, uint32(o)+1) }
+
+// AddrAt is the IPv4 address n places after the first address of p (the
+// service CIDR's .10 is AddrAt(p, 10)); it may lie outside p.
+func AddrAt(p netip.Prefix, n uint32) netip.Addr {
+	b := p.Masked().Addr().As4()
+	n += uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 	return netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)})
 }
 

@@ -156,9 +156,7 @@ func (kc *kind) hold(rev int64, snap *snapshot) {
 	now := time.Now()
 	kc.mu.Lock()
 	defer kc.mu.Unlock()
-	kc.dropSnapshots(now)
-	if h := kc.snaps[rev]; h != nil {
-		h.expires = now.Add(kc.c.cfg.SnapshotTTL)
+	if kc.touch(rev, now) != nil {
 		return
 	}
 	if len(kc.snaps) >= maxSnapshots {
@@ -178,18 +176,27 @@ func (kc *kind) hold(rev int64, snap *snapshot) {
 // held is the snapshot at rev, kept for another SnapshotTTL; or, when the
 // kind has not changed since rev, one of its current objects.
 func (kc *kind) held(rev int64) *snapshot {
-	now := time.Now()
 	kc.mu.Lock()
 	defer kc.mu.Unlock()
-	kc.dropSnapshots(now)
-	if h := kc.snaps[rev]; h != nil {
-		h.expires = now.Add(kc.c.cfg.SnapshotTTL)
-		return h.snap
+	if snap := kc.touch(rev, time.Now()); snap != nil {
+		return snap
 	}
 	if !kc.done && rev == kc.cur {
 		return kc.objects.snapshot()
 	}
 	return nil
+}
+
+// touch drops the snapshots that are done with and returns the one held
+// at rev, kept for another SnapshotTTL, or nil. Called with kc.mu held.
+func (kc *kind) touch(rev int64, now time.Time) *snapshot {
+	kc.dropSnapshots(now)
+	h := kc.snaps[rev]
+	if h == nil {
+		return nil
+	}
+	h.expires = now.Add(kc.c.cfg.SnapshotTTL)
+	return h.snap
 }
 
 // dropSnapshots forgets the expired snapshots and those compacted away.
