@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/skiff-sh/skiff/cli/manifest"
 	"github.com/skiff-sh/skiff/client"
@@ -225,6 +227,11 @@ func waitGone(cmd *cobra.Command, e *env, c *client.Client, t target, obj skiffv
 		FieldSelector: "metadata.name=" + t.name, ResourceVersion: m.GetResourceVersion(),
 	})
 	if err != nil {
+		// Opening the watch can itself outlast a short --timeout on a
+		// busy server; that is still the wait running out.
+		if ranOut(ctx, err) {
+			return timeoutErr(t, timeout)
+		}
 		return apiErr(err)
 	}
 	events := make(chan error, 1)
@@ -249,7 +256,7 @@ func waitGone(cmd *cobra.Command, e *env, c *client.Client, t target, obj skiffv
 			switch {
 			case err == nil:
 				return nil
-			case ctx.Err() == context.DeadlineExceeded:
+			case ranOut(ctx, err):
 				return timeoutErr(t, timeout)
 			case ctx.Err() != nil:
 				return ctx.Err()
@@ -266,6 +273,13 @@ func waitGone(cmd *cobra.Command, e *env, c *client.Client, t target, obj skiffv
 			return ctx.Err()
 		}
 	}
+}
+
+// ranOut reports whether err means the wait's own deadline passed. The
+// server's copy of that deadline can end the watch a moment before the
+// client's timer has fired, so the status code counts as well.
+func ranOut(ctx context.Context, err error) bool {
+	return ctx.Err() == context.DeadlineExceeded || status.Code(err) == codes.DeadlineExceeded
 }
 
 func timeoutErr(t target, timeout time.Duration) error {

@@ -163,6 +163,12 @@ func TestDeleteWaitGracefulPod(t *testing.T) {
 	if res.e == nil || !strings.Contains(res.err, `pod "c" is still being deleted after 300ms`) || !strings.Contains(res.err, "--force") {
 		t.Errorf("timeout: %+v", res)
 	}
+	// A timeout that runs out while the watch is still being opened (a busy
+	// server, a slow handshake) is the same answer, not "server did not answer".
+	res = r.run("delete", "pod", "c", "--wait", "--timeout", "1ns")
+	if res.e == nil || !strings.Contains(res.err, `pod "c" is still being deleted after 1ns`) {
+		t.Errorf("timeout while opening the watch: %+v", res)
+	}
 }
 
 func TestServerUnreachable(t *testing.T) {
