@@ -6,11 +6,13 @@ import "time"
 // can move time on instead of sleeping.
 type clock interface {
 	Now() time.Time
-	// AfterFunc calls f in its own goroutine once d has passed.
-	AfterFunc(d time.Duration, f func())
+	// At calls f in its own goroutine once the clock reads t. The time is
+	// absolute so that a clock moving on between a caller's Now and its
+	// timer cannot push the timer later.
+	At(t time.Time, f func())
 }
 
 type realClock struct{}
 
-func (realClock) Now() time.Time                      { return time.Now() }
-func (realClock) AfterFunc(d time.Duration, f func()) { time.AfterFunc(d, f) }
+func (realClock) Now() time.Time           { return time.Now() }
+func (realClock) At(t time.Time, f func()) { time.AfterFunc(time.Until(t), f) }

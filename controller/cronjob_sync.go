@@ -42,7 +42,7 @@ func (cc *cronJobs) sync(ctx context.Context, key string) error {
 	}
 	cc.trimHistory(ctx, cj, jobs)
 	if !next.IsZero() {
-		cc.wakes.after(next.Sub(cc.clock.Now()), key)
+		cc.wakes.queueAt(next, key)
 	}
 	return syncErr
 }

@@ -25,14 +25,14 @@ func (c *FakeClock) Now() time.Time {
 	return c.now
 }
 
-func (c *FakeClock) AfterFunc(d time.Duration, f func()) {
+func (c *FakeClock) At(t time.Time, f func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if d <= 0 {
+	if !t.After(c.now) {
 		go f()
 		return
 	}
-	c.timers = append(c.timers, fakeTimer{c.now.Add(d), f})
+	c.timers = append(c.timers, fakeTimer{t, f})
 }
 
 // Advance moves the clock on by d and fires the timers it passed.

@@ -99,7 +99,7 @@ func (jc *jobs) sync(ctx context.Context, key string) error {
 		return errors.Join(manageErr, jc.expire(ctx, key, job, done))
 	}
 	if d := job.GetSpec().ActiveDeadlineSeconds; d != nil {
-		jc.wakes.after(s.st.GetStartTime().AsTime().Add(time.Duration(*d)*time.Second).Sub(s.now), key)
+		jc.wakes.queueAt(s.st.GetStartTime().AsTime().Add(time.Duration(*d)*time.Second), key)
 	}
 	return manageErr
 }
@@ -296,8 +296,8 @@ func (jc *jobs) manage(ctx context.Context, key string, s *jobState) (created, d
 	if n <= 0 {
 		return 0, 0, nil
 	}
-	if wait := s.lastFailure.Add(jobBackoff(s.failures())).Sub(s.now); wait > 0 {
-		jc.wakes.after(wait, key)
+	if retry := s.lastFailure.Add(jobBackoff(s.failures())); retry.After(s.now) {
+		jc.wakes.queueAt(retry, key)
 		return 0, 0, nil
 	}
 	jc.exp.expectCreations(key, n)
@@ -448,8 +448,8 @@ func (jc *jobs) expire(ctx context.Context, key string, job *skiffv1.Job, done *
 		return nil
 	}
 	at := done.GetLastTransitionTime().AsTime().Add(time.Duration(*ttl) * time.Second)
-	if wait := at.Sub(jc.clock.Now()); wait > 0 {
-		jc.wakes.after(wait, key)
+	if at.After(jc.clock.Now()) {
+		jc.wakes.queueAt(at, key)
 		return nil
 	}
 	cctx, cancel := call(ctx)

@@ -21,11 +21,13 @@ func newWakeups(c clock, queue func(key string)) *wakeups {
 	return &wakeups{clock: c, queue: queue, at: map[string]time.Time{}}
 }
 
-// after queues key once d has passed.
-func (w *wakeups) after(d time.Duration, key string) {
-	d = max(d, 0)
+// queueAt queues key once the clock reads t (at once if it is past).
+func (w *wakeups) queueAt(t time.Time, key string) {
 	now := w.clock.Now()
-	at := now.Add(d)
+	at := t
+	if at.Before(now) {
+		at = now
+	}
 	w.mu.Lock()
 	if prev, ok := w.at[key]; ok && prev.After(now) && !prev.After(at) {
 		w.mu.Unlock()
@@ -33,7 +35,7 @@ func (w *wakeups) after(d time.Duration, key string) {
 	}
 	w.at[key] = at
 	w.mu.Unlock()
-	w.clock.AfterFunc(d, func() {
+	w.clock.At(at, func() {
 		w.mu.Lock()
 		if w.at[key].Equal(at) {
 			delete(w.at, key)
