@@ -157,6 +157,10 @@ type bpfProgAttach struct {
 	replaceBpfFd uint32
 }
 
+// maxProgLoadAttempts bounds the loads of a program the verifier keeps
+// being interrupted on.
+const maxProgLoadAttempts = 20
+
 // loadDeviceProgram loads the program for rules and returns its fd.
 func loadDeviceProgram(rules []deviceRule) (int, error) {
 	prog := deviceProgram(rules)
@@ -176,7 +180,18 @@ func loadDeviceProgram(rules []deviceRule) (int, error) {
 		logBuf:   uint64(uintptr(unsafe.Pointer(&logBuf[0]))),
 	}
 	copy(attr.progName[:], "skiff_devices")
-	fd, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_LOAD, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+	// The verifier gives up with EAGAIN when a signal is pending, and the Go
+	// runtime signals its threads to preempt them; on a slow machine (an
+	// emulated guest) that interrupts verification often. Loading again
+	// is the documented answer.
+	var fd uintptr
+	var errno unix.Errno
+	for range maxProgLoadAttempts {
+		fd, _, errno = unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_LOAD, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+		if errno != unix.EAGAIN {
+			break
+		}
+	}
 	// The kernel reads the buffers by the addresses in attr.
 	runtime.KeepAlive(code)
 	runtime.KeepAlive(license)
