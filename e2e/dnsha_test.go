@@ -50,6 +50,17 @@ func TestClusterDNSSurvivesServerLoss(t *testing.T) {
 		all = append(all, dnsOf[s.name])
 	}
 	slices.Sort(all)
+	// `server list -o wide` says where each server serves DNS.
+	out, err := c.Skiff("server", "list", "-o", "wide")
+	if err != nil {
+		t.Fatalf("server list -o wide: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+		f := strings.Fields(line)
+		if want := dnsOf[f[0]]; want == "" || f[len(f)-1] != want {
+			t.Errorf("server list -o wide: %q, want DNS %s last", line, want)
+		}
+	}
 	eventually(t, "kube-dns endpoints list the 3 servers", func() error {
 		got, err := dnsEndpoints(c)
 		if err != nil {
@@ -60,7 +71,7 @@ func TestClusterDNSSurvivesServerLoss(t *testing.T) {
 		}
 		return nil
 	})
-	out, err := c.Skiff("get", "service", "kube-dns", "-n", "kube-system", "-o", "json")
+	out, err = c.Skiff("get", "service", "kube-dns", "-n", "kube-system", "-o", "json")
 	if err != nil {
 		t.Fatalf("get service kube-dns: %v\n%s", err, out)
 	}
