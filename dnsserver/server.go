@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/skiff-sh/skiff/client"
 )
 
 // Server is the cluster DNS server.
@@ -42,7 +44,13 @@ func New(cfg Config) (*Server, error) {
 	s.tcp.conns = map[net.Conn]struct{}{}
 	s.backend = cfg.Backend
 	if s.backend == nil {
-		s.backend = newAPIBackend(cfg.Client, cfg.Logger)
+		set := cfg.Informers
+		if set == nil {
+			set = client.NewSharedInformers(cfg.Client, cfg.Logger)
+		}
+		if s.backend, err = newAPIBackend(set, cfg.Logger); err != nil {
+			return nil, err
+		}
 	}
 	s.zone, err = newZone(cfg.Domain, cfg.TTL, s.backend, cfg.Logger, m.stale.Inc)
 	if err != nil {
