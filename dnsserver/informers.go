@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/netip"
 
-	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/skiff-sh/skiff/client"
@@ -73,17 +72,15 @@ func (b *apiBackend) Run(ctx context.Context, l Listener, synced func()) error {
 		OnUpdate: func(old, p *skiffv1.Pod) { b.podEvent(l, old, p) },
 		OnDelete: func(p *skiffv1.Pod) { b.podEvent(l, p, nil) },
 	})
+	// The informers run until ctx ends and the scope closes.
 	defer b.scope.Close()
 	b.scope.Start()
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		if b.services.WaitForSync(ctx) && b.endpoints.WaitForSync(ctx) && b.pods.WaitForSync(ctx) {
-			b.log.Debug("caches synced", "services", len(b.services.List()), "endpoints", len(b.endpoints.List()), "pods", len(b.pods.List()))
-			synced()
-		}
-		return nil
-	})
-	return g.Wait()
+	if b.services.WaitForSync(ctx) && b.endpoints.WaitForSync(ctx) && b.pods.WaitForSync(ctx) {
+		b.log.Debug("caches synced", "services", len(b.services.List()), "endpoints", len(b.endpoints.List()), "pods", len(b.pods.List()))
+		synced()
+	}
+	<-ctx.Done()
+	return nil
 }
 
 func (b *apiBackend) serviceEvent(l Listener, old, s *skiffv1.Service) {
