@@ -75,10 +75,18 @@ type SharedInformer[T skiffv1.Resource] struct {
 
 // Inform returns scope's view of the set's informer for the kind of res
 // (a method of Client such as (*Client).Pods) and opts, making it if the
-// process has none. It starts with the scope's Start.
+// process has none. It starts with the scope's Start. A closed scope
+// gets an informer that never runs.
 func Inform[T skiffv1.Resource](scope *InformerScope, res func(*Client) Resource[T], opts ListOptions) *SharedInformer[T] {
 	s := scope.set
 	r := res(s.c)
+	// scope.mu is held throughout so Close cannot come between; it is
+	// always taken before s.mu.
+	scope.mu.Lock()
+	if scope.closed {
+		scope.mu.Unlock()
+		return &SharedInformer[T]{inf: NewInformer(r, opts, s.log), scope: scope}
+	}
 	key := informerKey{kind: r.kind, opts: opts}
 	s.mu.Lock()
 	e, ok := s.entries[key]
@@ -89,7 +97,6 @@ func Inform[T skiffv1.Resource](scope *InformerScope, res func(*Client) Resource
 	}
 	e.users++
 	s.mu.Unlock()
-	scope.mu.Lock()
 	scope.entries = append(scope.entries, e)
 	scope.keys = append(scope.keys, key)
 	started := scope.startReq

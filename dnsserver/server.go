@@ -54,6 +54,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.zone, err = newZone(cfg.Domain, cfg.TTL, s.backend, cfg.Logger, m.stale.Inc)
 	if err != nil {
+		if b, ok := s.backend.(*apiBackend); ok {
+			b.scope.Close() // its informers are the process's
+		}
 		return nil, fmt.Errorf("dnsserver: %w", err)
 	}
 	s.handler = s.buildChain()
