@@ -103,8 +103,7 @@ func (inf *Informer[T]) AddHandler(h Handler[T]) (remove func()) {
 	reg := &registration[T]{h: h}
 	inf.dispatch.Lock()
 	defer inf.dispatch.Unlock()
-	// Copy on write: a slice being iterated elsewhere is never changed.
-	inf.handlers = append(inf.handlers[:len(inf.handlers):len(inf.handlers)], reg)
+	inf.handlers = append(inf.handlers, reg)
 	if h.OnAdd != nil {
 		for _, obj := range inf.List() {
 			h.OnAdd(obj)
