@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -10,9 +11,12 @@ import (
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
-// Handler receives an informer's changes. Calls come from the informer's
-// goroutine, in order; keep them short (enqueue a key, update a counter).
-// Any of the functions may be nil.
+// Handler receives an informer's changes. Calls to one handler come in
+// order and never two at once: from the informer's goroutine, or, for the
+// adds that replay what the informer already holds when the handler is
+// added, from AddHandler's caller. Keep them short (enqueue a key, update
+// a counter) and never add or remove a handler from one: other handlers
+// of a shared informer wait meanwhile. Any of the functions may be nil.
 type Handler[T skiffv1.Resource] struct {
 	OnAdd    func(obj T)
 	OnUpdate func(old, obj T)
@@ -35,28 +39,39 @@ type Informer[T skiffv1.Resource] struct {
 	// WatchListPageSize).
 	pageSize int64
 
+	// dispatch is held while a change is stored and its handlers told,
+	// and while a handler is added (its replay) or removed: a handler
+	// added late sees every object once, then every later change.
+	dispatch sync.Mutex
+	handlers []*registration[T]
+
 	mu       sync.RWMutex
 	items    map[string]T
 	indexers map[string]IndexFunc[T]
 	indices  map[string]map[string]map[string]struct{} // index → value → keys
 	rv       string
-	handlers []Handler[T]
+	// pristine, when mutation checks are on, is each object as it came.
+	pristine map[string][]byte
 
 	syncOnce sync.Once
 	synced   chan struct{}
 }
 
 // NewInformer makes an informer for the objects of res matching opts.
-// Add handlers and indexes before Run.
+// Handlers and indexes may be added before or after Run.
 func NewInformer[T skiffv1.Resource](res Resource[T], opts ListOptions, log *slog.Logger) *Informer[T] {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Informer[T]{
+	inf := &Informer[T]{
 		res: res, opts: opts, log: log.With("informer", res.kind.String()), pageSize: DefaultChunkSize,
 		items: map[string]T{}, indexers: map[string]IndexFunc[T]{},
 		indices: map[string]map[string]map[string]struct{}{}, synced: make(chan struct{}),
 	}
+	if checkMutations {
+		inf.pristine = map[string][]byte{}
+	}
+	return inf
 }
 
 // Key is how informers file an object: "namespace/name", or "name" for
@@ -74,13 +89,77 @@ func KeyOf(obj skiffv1.Resource) string {
 	return Key(m.GetNamespace(), m.GetName())
 }
 
-// AddHandler registers h; call it before Run.
-func (inf *Informer[T]) AddHandler(h Handler[T]) { inf.handlers = append(inf.handlers, h) }
+// registration is one AddHandler's handler; removed is set under dispatch.
+type registration[T skiffv1.Resource] struct {
+	h       Handler[T]
+	removed bool
+}
 
-// AddIndex registers an index; call it before Run.
-func (inf *Informer[T]) AddIndex(name string, fn IndexFunc[T]) {
+// AddHandler registers h and returns what removes it. Added after Run
+// has loaded objects, h is first told of each as an add (in this
+// goroutine), then of every later change. Once remove returns, h is
+// called no more.
+func (inf *Informer[T]) AddHandler(h Handler[T]) (remove func()) {
+	reg := &registration[T]{h: h}
+	inf.dispatch.Lock()
+	defer inf.dispatch.Unlock()
+	inf.handlers = append(inf.handlers, reg)
+	if h.OnAdd != nil {
+		for _, obj := range inf.List() {
+			h.OnAdd(obj)
+		}
+	}
+	return func() {
+		inf.dispatch.Lock()
+		defer inf.dispatch.Unlock()
+		if reg.removed {
+			return
+		}
+		reg.removed = true
+		kept := make([]*registration[T], 0, len(inf.handlers))
+		for _, r := range inf.handlers {
+			if r != reg {
+				kept = append(kept, r)
+			}
+		}
+		inf.handlers = kept
+	}
+}
+
+// AddIndex registers an index, filing the objects already held too. A
+// name may be registered once: two users of a shared informer that chose
+// the same name get an error, not each other's index.
+func (inf *Informer[T]) AddIndex(name string, fn IndexFunc[T]) error {
+	inf.mu.Lock()
+	defer inf.mu.Unlock()
+	if _, ok := inf.indexers[name]; ok {
+		return fmt.Errorf("informer %s: index %q is already registered", inf.res.kind, name)
+	}
 	inf.indexers[name] = fn
-	inf.indices[name] = map[string]map[string]struct{}{}
+	idx := map[string]map[string]struct{}{}
+	inf.indices[name] = idx
+	for k, obj := range inf.items {
+		fileUnder(idx, fn(obj), k)
+	}
+	return nil
+}
+
+// removeIndex drops the index name (a shared informer's user that
+// stopped).
+func (inf *Informer[T]) removeIndex(name string) {
+	inf.mu.Lock()
+	defer inf.mu.Unlock()
+	delete(inf.indexers, name)
+	delete(inf.indices, name)
+}
+
+func fileUnder(idx map[string]map[string]struct{}, values []string, k string) {
+	for _, v := range values {
+		if idx[v] == nil {
+			idx[v] = map[string]struct{}{}
+		}
+		idx[v][k] = struct{}{}
+	}
 }
 
 // SetPageSize makes the informer list n objects at a time (0: in one
@@ -181,6 +260,7 @@ func (inf *Informer[T]) Run(ctx context.Context) error {
 		inf.log.Debug("watch ended; resuming", "err", err)
 		retry.Wait(ctx)
 	}
+	inf.checkAllPristine()
 	return nil
 }
 
@@ -198,6 +278,8 @@ func (inf *Informer[T]) relist(ctx context.Context) error {
 		kind     int // 0 add, 1 update, 2 delete
 	}
 	var changes []change
+	inf.dispatch.Lock()
+	defer inf.dispatch.Unlock()
 	inf.mu.Lock()
 	for k, old := range inf.items {
 		if _, ok := fresh[k]; !ok {
@@ -259,6 +341,8 @@ func (inf *Informer[T]) apply(ev Event[T]) {
 		return
 	}
 	k := KeyOf(ev.Object)
+	inf.dispatch.Lock()
+	defer inf.dispatch.Unlock()
 	inf.mu.Lock()
 	old, had := inf.items[k]
 	if ev.Type == skiffv1.WatchEvent_DELETED {
@@ -285,14 +369,9 @@ func (inf *Informer[T]) storeLocked(k string, obj T) {
 		inf.removeLocked(k)
 	}
 	inf.items[k] = obj
+	inf.keepPristineLocked(k, obj)
 	for name, fn := range inf.indexers {
-		for _, v := range fn(obj) {
-			idx := inf.indices[name]
-			if idx[v] == nil {
-				idx[v] = map[string]struct{}{}
-			}
-			idx[v][k] = struct{}{}
-		}
+		fileUnder(inf.indices[name], fn(obj), k)
 	}
 }
 
@@ -301,6 +380,7 @@ func (inf *Informer[T]) removeLocked(k string) {
 	if !ok {
 		return
 	}
+	inf.checkPristineLocked(k, old)
 	delete(inf.items, k)
 	for name, fn := range inf.indexers {
 		idx := inf.indices[name]
@@ -313,26 +393,28 @@ func (inf *Informer[T]) removeLocked(k string) {
 	}
 }
 
+// The notify functions run with dispatch held.
+
 func (inf *Informer[T]) notifyAdd(obj T) {
-	for _, h := range inf.handlers {
-		if h.OnAdd != nil {
-			h.OnAdd(obj)
+	for _, r := range inf.handlers {
+		if r.h.OnAdd != nil {
+			r.h.OnAdd(obj)
 		}
 	}
 }
 
 func (inf *Informer[T]) notifyUpdate(old, obj T) {
-	for _, h := range inf.handlers {
-		if h.OnUpdate != nil {
-			h.OnUpdate(old, obj)
+	for _, r := range inf.handlers {
+		if r.h.OnUpdate != nil {
+			r.h.OnUpdate(old, obj)
 		}
 	}
 }
 
 func (inf *Informer[T]) notifyDelete(obj T) {
-	for _, h := range inf.handlers {
-		if h.OnDelete != nil {
-			h.OnDelete(obj)
+	for _, r := range inf.handlers {
+		if r.h.OnDelete != nil {
+			r.h.OnDelete(obj)
 		}
 	}
 }

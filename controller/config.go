@@ -27,6 +27,10 @@ type Config struct {
 	Name string
 	// Workers per reconciler; default 4.
 	Workers int
+	// Informers, when set, are the process's shared informers (the server
+	// runs the scheduler and DNS beside the controllers); nil: each Run
+	// reads through informers of its own.
+	Informers *client.SharedInformers
 
 	// NodeGracePeriod is how long a node may go without a heartbeat
 	// before it is marked Unknown and tainted unreachable; default 40s.

@@ -17,8 +17,8 @@ import (
 // polling, one timer per CronJob.
 type cronJobs struct {
 	c        *client.Client
-	cronJobs *client.Informer[*skiffv1.CronJob]
-	jobs     *client.Informer[*skiffv1.Job]
+	cronJobs *client.SharedInformer[*skiffv1.CronJob]
+	jobs     *client.SharedInformer[*skiffv1.Job]
 	rec      *recorder
 	log      *slog.Logger
 	clock    clock

@@ -20,9 +20,9 @@ import (
 // scheduler's reason.
 type daemonSets struct {
 	c     *client.Client
-	pods  *client.Informer[*skiffv1.Pod]
-	nodes *client.Informer[*skiffv1.Node]
-	dss   *client.Informer[*skiffv1.DaemonSet]
+	pods  *client.SharedInformer[*skiffv1.Pod]
+	nodes *client.SharedInformer[*skiffv1.Node]
+	dss   *client.SharedInformer[*skiffv1.DaemonSet]
 	exp   *expectations
 	rec   *recorder
 	log   *slog.Logger

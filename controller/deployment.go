@@ -17,9 +17,9 @@ import (
 // arithmetic is in package rollout).
 type deployments struct {
 	c    *client.Client
-	dps  *client.Informer[*skiffv1.Deployment]
-	rss  *client.Informer[*skiffv1.ReplicaSet]
-	pods *client.Informer[*skiffv1.Pod]
+	dps  *client.SharedInformer[*skiffv1.Deployment]
+	rss  *client.SharedInformer[*skiffv1.ReplicaSet]
+	pods *client.SharedInformer[*skiffv1.Pod]
 	rec  *recorder
 	log  *slog.Logger
 	r    *reconciler

@@ -20,10 +20,10 @@ import (
 // Endpoints, if any, are the user's, as in Kubernetes.
 type endpoints struct {
 	c        *client.Client
-	services *client.Informer[*skiffv1.Service]
-	pods     *client.Informer[*skiffv1.Pod]
-	nodes    *client.Informer[*skiffv1.Node]
-	eps      *client.Informer[*skiffv1.Endpoints]
+	services *client.SharedInformer[*skiffv1.Service]
+	pods     *client.SharedInformer[*skiffv1.Pod]
+	nodes    *client.SharedInformer[*skiffv1.Node]
+	eps      *client.SharedInformer[*skiffv1.Endpoints]
 	log      *slog.Logger
 	r        *reconciler
 }

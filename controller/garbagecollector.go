@@ -21,8 +21,8 @@ import (
 type garbageCollector struct {
 	c     *client.Client
 	log   *slog.Logger
-	nodes *client.Informer[*skiffv1.Node]
-	pods  *client.Informer[*skiffv1.Pod]
+	nodes *client.SharedInformer[*skiffv1.Node]
+	pods  *client.SharedInformer[*skiffv1.Pod]
 	// caches by kind: where owners are looked up first, and the
 	// dependents this collector watches.
 	caches map[skiffv1.Kind]cache
@@ -35,7 +35,7 @@ type cache interface {
 	byOwner(uid string) []skiffv1.Resource
 }
 
-type informerCache[T skiffv1.Resource] struct{ inf *client.Informer[T] }
+type informerCache[T skiffv1.Resource] struct{ inf *client.SharedInformer[T] }
 
 func (c informerCache[T]) get(key string) (skiffv1.Resource, bool) {
 	v, ok := c.inf.Get(key)
@@ -87,7 +87,7 @@ func newGarbageCollector(cfg *Config, inf *informers, m *metrics) *garbageCollec
 
 // watchDependents files the informer's objects as possible dependents,
 // and its deletions as owners gone.
-func watchDependents[T skiffv1.Resource](gc *garbageCollector, kind skiffv1.Kind, inf *client.Informer[T]) {
+func watchDependents[T skiffv1.Resource](gc *garbageCollector, kind skiffv1.Kind, inf *client.SharedInformer[T]) {
 	gc.caches[kind] = informerCache[T]{inf}
 	enqueue := func(o T) {
 		if len(o.GetMetadata().GetOwnerReferences()) > 0 {

@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/skiff-sh/skiff/apiserver/apitest"
+	"github.com/skiff-sh/skiff/client"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
@@ -22,7 +23,12 @@ func TestCheckNodeBeforeNodesSynced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inf := newInformers(cfg.Client, cfg.Logger)
+	scope := client.NewSharedInformers(cfg.Client, cfg.Logger).NewScope()
+	defer scope.Close()
+	inf, err := newInformers(scope)
+	if err != nil {
+		t.Fatal(err)
+	}
 	gc := newGarbageCollector(cfg, inf, m)
 	defer gc.r.queue.ShutDown()
 	if inf.nodes.HasSynced() {

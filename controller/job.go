@@ -23,8 +23,8 @@ import (
 // moved into the counters. A crash between any two steps repeats nothing.
 type jobs struct {
 	c    *client.Client
-	pods *client.Informer[*skiffv1.Pod]
-	jobs *client.Informer[*skiffv1.Job]
+	pods *client.SharedInformer[*skiffv1.Pod]
+	jobs *client.SharedInformer[*skiffv1.Job]
 	exp  *expectations
 	// written holds back syncs until the Job cache shows our last status.
 	written *writtenStatuses

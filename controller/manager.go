@@ -5,6 +5,8 @@ import (
 	"log/slog"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/skiff-sh/skiff/client"
 )
 
 // Manager runs every controller over one set of informers.
@@ -32,7 +34,18 @@ func New(cfg Config) (*Manager, error) {
 // new leadership term).
 func (mg *Manager) Run(ctx context.Context) error {
 	cfg := &mg.cfg
-	inf := newInformers(cfg.Client, mg.log)
+	set := cfg.Informers
+	if set == nil {
+		set = client.NewSharedInformers(cfg.Client, mg.log)
+	}
+	// Closing the scope (after the workers finished) removes the
+	// handlers and indexes; informers no other component holds stop.
+	scope := set.NewScope()
+	defer scope.Close()
+	inf, err := newInformers(scope)
+	if err != nil {
+		return err
+	}
 	rec := &recorder{c: cfg.Client, source: cfg.Name, log: mg.log}
 	rs := newReplicaSets(cfg, inf, mg.m, rec)
 	gc := newGarbageCollector(cfg, inf, mg.m)
@@ -46,10 +59,12 @@ func (mg *Manager) Run(ctx context.Context) error {
 	ssc := newStatefulSets(cfg, inf, mg.m, rec)
 	pvb := newVolumeBinder(cfg, inf, mg.m, rec)
 
+	// Handlers added to informers already running are told of every
+	// object they hold, as the first list would.
+	scope.Start()
 	g, ctx := errgroup.WithContext(ctx)
-	inf.start(ctx, g)
 	if !inf.waitForSync(ctx) {
-		return g.Wait()
+		return nil
 	}
 	mg.log.Info("controllers started", "workers", cfg.Workers)
 	for _, r := range []*reconciler{rs.r, gc.r, nl.r, as.r, dp.r, ep.r, jc.r, cj.r, dsc.r, ssc.r, pvb.r} {
@@ -58,7 +73,7 @@ func (mg *Manager) Run(ctx context.Context) error {
 	g.Go(func() error { nl.monitor(ctx); return nil })
 	g.Go(func() error { as.resync(ctx); return nil })
 	g.Go(func() error { pvb.resync(ctx); return nil })
-	err := g.Wait()
+	err = g.Wait()
 	mg.log.Info("controllers stopped")
 	return err
 }

@@ -37,9 +37,9 @@ const TaintUnreachable = "node.skiff.io/unreachable"
 type nodeLifecycle struct {
 	c       *client.Client
 	log     *slog.Logger
-	nodes   *client.Informer[*skiffv1.Node]
-	leases  *client.Informer[*skiffv1.Lease]
-	pods    *client.Informer[*skiffv1.Pod]
+	nodes   *client.SharedInformer[*skiffv1.Node]
+	leases  *client.SharedInformer[*skiffv1.Lease]
+	pods    *client.SharedInformer[*skiffv1.Pod]
 	rec     *recorder
 	grace   time.Duration
 	timeout time.Duration

@@ -47,11 +47,12 @@ func controllerRef(m *skiffv1.ObjectMeta) *skiffv1.OwnerReference {
 	return nil
 }
 
-// Index names of the shared informers.
+// Index names on the process's shared informers: prefixed, so no other
+// component's index takes them.
 const (
-	indexNamespace = "namespace"
-	indexNode      = "node"
-	indexOwner     = "owner" // every owner reference's UID
+	indexNamespace = "controller/namespace"
+	indexNode      = "controller/node"
+	indexOwner     = "controller/owner" // every owner reference's UID
 )
 
 func byNamespace[T skiffv1.Resource](o T) []string {

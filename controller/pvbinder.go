@@ -28,8 +28,8 @@ import (
 // storage, hostPath, nfs) are Bound from the start.
 type volumeBinder struct {
 	c      *client.Client
-	claims *client.Informer[*skiffv1.Volume]
-	pvs    *client.Informer[*skiffv1.PersistentVolume]
+	claims *client.SharedInformer[*skiffv1.Volume]
+	pvs    *client.SharedInformer[*skiffv1.PersistentVolume]
 	rec    *recorder
 	log    *slog.Logger
 	r      *reconciler

@@ -15,8 +15,8 @@ import (
 // orphans and releasing pods that stopped matching, and reporting status.
 type replicaSets struct {
 	c     *client.Client
-	pods  *client.Informer[*skiffv1.Pod]
-	rss   *client.Informer[*skiffv1.ReplicaSet]
+	pods  *client.SharedInformer[*skiffv1.Pod]
+	rss   *client.SharedInformer[*skiffv1.ReplicaSet]
 	exp   *expectations
 	rec   *recorder
 	log   *slog.Logger

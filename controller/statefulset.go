@@ -24,9 +24,9 @@ import (
 // node that first held it, and so does its pod: the scheduler pins it.
 type statefulSets struct {
 	c       *client.Client
-	pods    *client.Informer[*skiffv1.Pod]
-	sets    *client.Informer[*skiffv1.StatefulSet]
-	volumes *client.Informer[*skiffv1.Volume]
+	pods    *client.SharedInformer[*skiffv1.Pod]
+	sets    *client.SharedInformer[*skiffv1.StatefulSet]
+	volumes *client.SharedInformer[*skiffv1.Volume]
 	exp     *expectations
 	rec     *recorder
 	log     *slog.Logger

@@ -18,7 +18,7 @@ import (
 func (cp *ControlPlane) startControllers(ctx context.Context, g *errgroup.Group) error {
 	log := cp.cfg.Logger
 	err := cp.runElected(ctx, g, "scheduler", pki.Scheduler, func(c *client.Client) (func(context.Context) error, error) {
-		s, err := scheduler.New(scheduler.Config{Client: c, Logger: log.With("component", "scheduler"), Metrics: cp.cfg.Metrics})
+		s, err := scheduler.New(scheduler.Config{Client: c, Logger: log.With("component", "scheduler"), Metrics: cp.cfg.Metrics, Informers: cp.informers})
 		if err != nil {
 			return nil, err
 		}
@@ -30,6 +30,7 @@ func (cp *ControlPlane) startControllers(ctx context.Context, g *errgroup.Group)
 	err = cp.runElected(ctx, g, "controller", pki.Controller, func(c *client.Client) (func(context.Context) error, error) {
 		ccfg := cp.cfg.Controllers
 		ccfg.Client, ccfg.Logger, ccfg.Metrics = c, log.With("component", "controller"), cp.cfg.Metrics
+		ccfg.Informers = cp.informers
 		m, err := controller.New(ccfg)
 		if err != nil {
 			return nil, err
@@ -79,7 +80,7 @@ func (cp *ControlPlane) StartDNS(ctx context.Context, g *errgroup.Group, listen 
 		return err
 	}
 	dns, err := dnsserver.New(dnsserver.Config{
-		Client: c, Listen: listen, Domain: cp.cfg.ClusterDomain, Upstreams: cp.cfg.DNSUpstreams,
+		Client: c, Informers: cp.informers, Listen: listen, Domain: cp.cfg.ClusterDomain, Upstreams: cp.cfg.DNSUpstreams,
 		Logger: cp.cfg.Logger.With("component", "dns"), Metrics: cp.cfg.Metrics,
 	})
 	if err != nil {

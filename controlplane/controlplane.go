@@ -96,6 +96,9 @@ type ControlPlane struct {
 	dashboard     *dashboard.Server // nil when off
 	// etcd is the server's own client of it (server list, joins).
 	etcd *clientv3.Client
+	// informers are shared by the components in this process (scheduler,
+	// controllers, DNS, node revocation), so it holds each object once.
+	informers *client.SharedInformers
 	// elected counts the leader-elected components still running; none
 	// starts once stopping is set.
 	electedMu sync.Mutex
@@ -208,6 +211,9 @@ func Start(ctx context.Context, g *errgroup.Group, cfg Config) (*ControlPlane, e
 		return nil, nil
 	}
 	cp.addr = srv.Addr()
+	if err := cp.startSharedInformers(ctx, g); err != nil {
+		return nil, err
+	}
 	if cfg.ClientConfig != "" {
 		if cp.pki != nil {
 			// A joined server's command line knows every server then.
@@ -283,19 +289,32 @@ func (p *serverPKI) secureAPIServer(ctx context.Context, g *errgroup.Group, acfg
 	return err
 }
 
+// startSharedInformers makes the informers the components share. They
+// only read, through a client of the controllers' identity (which reads
+// every kind); each runs while a component holds it.
+func (cp *ControlPlane) startSharedInformers(ctx context.Context, g *errgroup.Group) error {
+	c, err := cp.Client(pki.Controller)
+	if err != nil {
+		return err
+	}
+	cp.informers = client.NewSharedInformers(c, cp.cfg.Logger.With("component", "informers"))
+	g.Go(func() error {
+		<-ctx.Done()
+		// The elected components stop their informers on the way out.
+		waitTimeout(&cp.elected, electedStopWait)
+		return c.Close()
+	})
+	return nil
+}
+
 // startNodeBookkeeping keeps the default join token fresh and revokes the
 // certificates of deleted Nodes, both until ctx ends.
 func (cp *ControlPlane) startNodeBookkeeping(ctx context.Context, g *errgroup.Group) error {
 	log := cp.cfg.Logger
 	log.Info("join token for agents", "file", cp.pki.tokenFile, "expires", cp.pki.token.Expires)
 	g.Go(func() error { cp.pki.keepDefaultToken(ctx, log); return nil })
-	rc, err := cp.Client(pki.Controller)
-	if err != nil {
-		return err
-	}
 	g.Go(func() error {
-		defer rc.Close()
-		return cp.pki.revokeDeletedNodes(ctx, rc, log.With("component", "revocation"))
+		return cp.pki.revokeDeletedNodes(ctx, cp.informers, log.With("component", "revocation"))
 	})
 	return nil
 }

@@ -52,8 +52,10 @@ func ipsOf(addrs []string) []net.IP {
 // node password and revokes its certificates (pki.NodeStore.Delete): the
 // API server then refuses them, renewal too, and the name may join anew.
 // Nodes deleted while the server was down are caught at the first list.
-func (p *serverPKI) revokeDeletedNodes(ctx context.Context, c *client.Client, log *slog.Logger) error {
-	inf := client.NewInformer(c.Nodes(), client.ListOptions{}, log)
+func (p *serverPKI) revokeDeletedNodes(ctx context.Context, set *client.SharedInformers, log *slog.Logger) error {
+	scope := set.NewScope()
+	defer scope.Close()
+	inf := client.Inform(scope, (*client.Client).Nodes, client.ListOptions{})
 	revoke := func(name string) {
 		if err := p.nodes.Delete(name); err != nil {
 			log.Error("revoking a deleted node's certificates failed", "node", name, "err", err)
@@ -71,17 +73,16 @@ func (p *serverPKI) revokeDeletedNodes(ctx context.Context, c *client.Client, lo
 		OnUpdate: func(_, n *skiffv1.Node) { registered(n) },
 		OnDelete: func(n *skiffv1.Node) { revoke(n.GetMetadata().GetName()) },
 	})
-	go func() {
-		if !inf.WaitForSync(ctx) {
-			return
-		}
+	scope.Start()
+	if inf.WaitForSync(ctx) {
 		for _, name := range p.nodes.RegisteredNodes() {
 			if _, ok := inf.Get(client.Key("", name)); !ok {
 				revoke(name)
 			}
 		}
-	}()
-	return inf.Run(ctx)
+	}
+	<-ctx.Done()
+	return nil
 }
 
 // localNodeTLS is `skiff up`'s agent's TLS: certificates signed by the

@@ -24,6 +24,10 @@ type Config struct {
 	// Client reaches the API server; the server watches services and pods
 	// through it. Required unless Backend is set.
 	Client *client.Client
+	// Informers, when set, are the process's shared informers (the
+	// server runs DNS beside the scheduler and controllers); nil: the
+	// server reads through informers of its own made on Client.
+	Informers *client.SharedInformers
 	// Backend replaces the API server as the source of records (tests and
 	// benchmarks use a MemoryBackend).
 	Backend Backend

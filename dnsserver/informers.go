@@ -3,18 +3,20 @@ package dnsserver
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/netip"
 
-	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/skiff-sh/skiff/client"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
-// indexIP files a live pod under its IP, for pod and PTR records.
-const indexIP = "ip"
+// indexIP files a live pod under its IP, for pod and PTR records;
+// prefixed, as the process's shared pod informer has other components'
+// indexes.
+const indexIP = "dns/ip"
 
 // apiBackend is the Backend fed by the API server through informers (list,
 // then watch; no polling). Which pods are behind a service is the endpoints
@@ -22,26 +24,35 @@ const indexIP = "ip"
 // evaluates a selector itself.
 type apiBackend struct {
 	log       *slog.Logger
-	services  *client.Informer[*skiffv1.Service]
-	endpoints *client.Informer[*skiffv1.Endpoints]
-	pods      *client.Informer[*skiffv1.Pod]
+	scope     *client.InformerScope
+	services  *client.SharedInformer[*skiffv1.Service]
+	endpoints *client.SharedInformer[*skiffv1.Endpoints]
+	pods      *client.SharedInformer[*skiffv1.Pod]
 }
 
-// newAPIBackend wires the informers; nothing talks to the server before Run.
-func newAPIBackend(c *client.Client, log *slog.Logger) *apiBackend {
+// newAPIBackend takes the informers from set; nothing talks to the server
+// before Run, and Run's end gives them back.
+func newAPIBackend(set *client.SharedInformers, log *slog.Logger) (*apiBackend, error) {
+	scope := set.NewScope()
+	all := client.ListOptions{}
 	b := &apiBackend{
 		log:       log,
-		services:  client.NewInformer(c.Services(), client.ListOptions{}, log),
-		endpoints: client.NewInformer(c.Endpoints(), client.ListOptions{}, log),
-		pods:      client.NewInformer(c.Pods(), client.ListOptions{}, log),
+		scope:     scope,
+		services:  client.Inform(scope, (*client.Client).Services, all),
+		endpoints: client.Inform(scope, (*client.Client).Endpoints, all),
+		pods:      client.Inform(scope, (*client.Client).Pods, all),
 	}
-	b.pods.AddIndex(indexIP, func(p *skiffv1.Pod) []string {
+	err := b.pods.AddIndex(indexIP, func(p *skiffv1.Pod) []string {
 		if ip, ok := podIP(p); ok {
 			return []string{ip.String()}
 		}
 		return nil
 	})
-	return b
+	if err != nil {
+		scope.Close()
+		return nil, fmt.Errorf("dnsserver: %w", err)
+	}
+	return b, nil
 }
 
 // Run implements Backend.
@@ -61,18 +72,15 @@ func (b *apiBackend) Run(ctx context.Context, l Listener, synced func()) error {
 		OnUpdate: func(old, p *skiffv1.Pod) { b.podEvent(l, old, p) },
 		OnDelete: func(p *skiffv1.Pod) { b.podEvent(l, p, nil) },
 	})
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return b.services.Run(ctx) })
-	g.Go(func() error { return b.endpoints.Run(ctx) })
-	g.Go(func() error { return b.pods.Run(ctx) })
-	g.Go(func() error {
-		if b.services.WaitForSync(ctx) && b.endpoints.WaitForSync(ctx) && b.pods.WaitForSync(ctx) {
-			b.log.Debug("caches synced", "services", len(b.services.List()), "endpoints", len(b.endpoints.List()), "pods", len(b.pods.List()))
-			synced()
-		}
-		return nil
-	})
-	return g.Wait()
+	// The informers run until ctx ends and the scope closes.
+	defer b.scope.Close()
+	b.scope.Start()
+	if b.services.WaitForSync(ctx) && b.endpoints.WaitForSync(ctx) && b.pods.WaitForSync(ctx) {
+		b.log.Debug("caches synced", "services", len(b.services.List()), "endpoints", len(b.endpoints.List()), "pods", len(b.pods.List()))
+		synced()
+	}
+	<-ctx.Done()
+	return nil
 }
 
 func (b *apiBackend) serviceEvent(l Listener, old, s *skiffv1.Service) {

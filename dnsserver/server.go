@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/skiff-sh/skiff/client"
 )
 
 // Server is the cluster DNS server.
@@ -42,10 +44,19 @@ func New(cfg Config) (*Server, error) {
 	s.tcp.conns = map[net.Conn]struct{}{}
 	s.backend = cfg.Backend
 	if s.backend == nil {
-		s.backend = newAPIBackend(cfg.Client, cfg.Logger)
+		set := cfg.Informers
+		if set == nil {
+			set = client.NewSharedInformers(cfg.Client, cfg.Logger)
+		}
+		if s.backend, err = newAPIBackend(set, cfg.Logger); err != nil {
+			return nil, err
+		}
 	}
 	s.zone, err = newZone(cfg.Domain, cfg.TTL, s.backend, cfg.Logger, m.stale.Inc)
 	if err != nil {
+		if b, ok := s.backend.(*apiBackend); ok {
+			b.scope.Close() // its informers are the process's
+		}
 		return nil, fmt.Errorf("dnsserver: %w", err)
 	}
 	s.handler = s.buildChain()

@@ -33,6 +33,10 @@ type Config struct {
 	// cluster change before it is tried anyway; default 60s. It is a safety
 	// net for changes the scheduler does not watch.
 	UnschedulableTimeout time.Duration
+	// Informers, when set, are the process's shared informers (the server
+	// runs the controllers and DNS beside the scheduler); nil: each Run
+	// reads through informers of its own.
+	Informers *client.SharedInformers
 }
 
 func (c *Config) validate() error {

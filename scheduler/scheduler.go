@@ -53,10 +53,10 @@ type run struct {
 	*Scheduler
 	cache   *cache
 	queue   *queue
-	pods    *client.Informer[*skiffv1.Pod]
-	nodes   *client.Informer[*skiffv1.Node]
-	volumes *client.Informer[*skiffv1.Volume]
-	pvs     *client.Informer[*skiffv1.PersistentVolume]
+	pods    *client.SharedInformer[*skiffv1.Pod]
+	nodes   *client.SharedInformer[*skiffv1.Node]
+	volumes *client.SharedInformer[*skiffv1.Volume]
+	pvs     *client.SharedInformer[*skiffv1.PersistentVolume]
 	cluster cacheCluster
 
 	binds    chan struct{} // semaphore of Bind calls in flight
@@ -70,15 +70,23 @@ type run struct {
 // Run schedules until ctx ends, then waits for the Binds in flight and
 // returns nil. It returns an error only when it cannot work at all.
 func (s *Scheduler) Run(ctx context.Context) error {
-	c := s.cfg.Client
+	set := s.cfg.Informers
+	if set == nil {
+		set = client.NewSharedInformers(s.cfg.Client, s.log)
+	}
+	// Closing the scope (after the Binds in flight) removes the handlers;
+	// informers no other component holds stop.
+	scope := set.NewScope()
+	defer scope.Close()
+	all := client.ListOptions{}
 	r := &run{
 		Scheduler: s,
 		cache:     newCache(),
 		queue:     newQueue(s.cfg.InitialBackoff, s.cfg.MaxBackoff, s.cfg.UnschedulableTimeout, time.Now),
-		pods:      client.NewInformer(c.Pods(), client.ListOptions{}, s.log),
-		nodes:     client.NewInformer(c.Nodes(), client.ListOptions{}, s.log),
-		volumes:   client.NewInformer(c.Volumes(), client.ListOptions{}, s.log),
-		pvs:       client.NewInformer(c.PersistentVolumes(), client.ListOptions{}, s.log),
+		pods:      client.Inform(scope, (*client.Client).Pods, all),
+		nodes:     client.Inform(scope, (*client.Client).Nodes, all),
+		volumes:   client.Inform(scope, (*client.Client).Volumes, all),
+		pvs:       client.Inform(scope, (*client.Client).PersistentVolumes, all),
 		binds:     make(chan struct{}, s.cfg.BindParallelism),
 		reports:   make(chan struct{}, 8),
 		reported:  map[string]string{},
@@ -87,13 +95,12 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	// A scheduler that stopped (or lost leadership) holds no pending pods.
 	defer s.metrics.pending.Set(0)
 	r.cluster = cacheCluster{c: r.cache, volumes: r.volumes.Get, pvs: r.pvs.Get}
+	// Handlers added to informers already running are told of every
+	// object they hold, as the first list would.
 	r.addHandlers()
+	scope.Start()
 
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return r.pods.Run(gctx) })
-	g.Go(func() error { return r.nodes.Run(gctx) })
-	g.Go(func() error { return r.volumes.Run(gctx) })
-	g.Go(func() error { return r.pvs.Run(gctx) })
 	g.Go(func() error {
 		// Deciding before every cache is loaded would overcommit nodes whose
 		// pods are not known yet.

@@ -205,9 +205,11 @@ func run(out io.Writer, o options) error {
 		elapsed.Round(time.Second), float64(beats.Load())/elapsed.Seconds(), float64(writes.Load())/elapsed.Seconds(), failed.Load())
 	pid := cp.cmd.Process.Pid
 	if path := os.Getenv(heapEnv); path != "" {
-		// The server writes it (see heapOnSignal); give it a moment.
+		// The server writes it (see heapOnSignal): a GC and a profile of
+		// a heap of gigabytes take a while on a busy machine.
+		_ = os.Remove(path) // not an older run's
 		_ = cp.cmd.Process.Signal(syscall.SIGUSR1)
-		time.Sleep(5 * time.Second)
+		waitWritten(path, 2*time.Minute)
 	}
 	fmt.Fprintf(out, "control plane process (API server with watch cache, etcd, scheduler, controllers): RSS %s (peak %s), CPU %.1f s over %s\n",
 		mib(procStatus(pid, "VmRSS")), mib(procStatus(pid, "VmHWM")), (procCPU(pid) - serverCPUStart).Seconds(), elapsed.Round(time.Second))
@@ -560,3 +562,20 @@ func rss() int64 {
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20)) }
+
+// waitWritten waits, up to limit, for the file at path to be non-empty
+// and the same size for a second.
+func waitWritten(path string, limit time.Duration) {
+	var last int64 = -1
+	for end := time.Now().Add(limit); time.Now().Before(end); {
+		time.Sleep(time.Second)
+		fi, err := os.Stat(path)
+		if err != nil {
+			continue
+		}
+		if fi.Size() > 0 && fi.Size() == last {
+			return
+		}
+		last = fi.Size()
+	}
+}

@@ -54,11 +54,19 @@ func heapOnSignal(ctx context.Context, path string) {
 				_ = pprof.WriteHeapProfile(f)
 				f.Close()
 			}
+			// How RSS splits: the live heap, what the GC may let it
+			// grow to, and what it holds but does not use.
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			fmt.Printf("Go heap after a GC: in use %s, idle %s (returned to the OS %s), next GC at %s; runtime total %s\n",
+				mibOf(ms.HeapInuse), mibOf(ms.HeapIdle), mibOf(ms.HeapReleased), mibOf(ms.NextGC), mibOf(ms.Sys))
 		case <-ctx.Done():
 			return
 		}
 	}
 }
+
+func mibOf(b uint64) string { return fmt.Sprintf("%d MiB", b>>20) }
 
 // serveRole runs this process as a server when roleEnv says so: it prints
 // "ADDR ETCD-ENDPOINTS" once serving and stops when its stdin closes (the
