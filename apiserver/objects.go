@@ -168,6 +168,7 @@ func (s *Server) List(ctx context.Context, req *skiffv1.ListRequest) (*skiffv1.L
 	return listResponse(page), nil
 }
 
+// listResponse is a page as the message List returns.
 func listResponse(page *storage.ListPage) *skiffv1.ListResponse {
 	resp := &skiffv1.ListResponse{
 		Items:              make([]*skiffv1.Object, 0, len(page.Items)),

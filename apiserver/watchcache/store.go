@@ -10,7 +10,9 @@ import (
 // entry is one object of a kind's store under its key: namespace/name, or
 // name for a kind without namespaces. Keys sort as etcd's do. wire is the
 // object encoded as a list item (listwire.EncodeItem), made once when it
-// is stored so that lists send it as it is; nil if that failed.
+// is stored so that lists send it as it is, not marshalled per list (it
+// costs the object's encoded size again: ~250 B a pod); nil if that
+// failed.
 type entry struct {
 	key  string
 	obj  skiffv1.Resource
