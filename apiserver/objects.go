@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/skiff-sh/skiff/apiserver/listwire"
 	"github.com/skiff-sh/skiff/apiserver/storage"
 	"github.com/skiff-sh/skiff/apiserver/validation"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
@@ -160,6 +161,50 @@ func (s *Server) Get(ctx context.Context, req *skiffv1.GetRequest) (*skiffv1.Obj
 }
 
 func (s *Server) List(ctx context.Context, req *skiffv1.ListRequest) (*skiffv1.ListResponse, error) {
+	page, err := s.listPage(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return listResponse(page), nil
+}
+
+// listResponse is a page as the message List returns.
+func listResponse(page *storage.ListPage) *skiffv1.ListResponse {
+	resp := &skiffv1.ListResponse{
+		Items:              make([]*skiffv1.Object, 0, len(page.Items)),
+		ResourceVersion:    itoaRev(page.Revision),
+		Continue:           page.Continue,
+		RemainingItemCount: page.RemainingItemCount,
+	}
+	for _, o := range page.Items {
+		resp.Items = append(resp.Items, skiffv1.Wrap(o))
+	}
+	return resp
+}
+
+// listForWire is List as the gRPC service answers it: a page read from
+// the watch cache goes out as the bytes the cache encoded its objects to
+// (a *listwire.Response, which listwire.Codec writes), without marshalling
+// them again; any other as List's *skiffv1.ListResponse.
+func (s *Server) listForWire(ctx context.Context, req *skiffv1.ListRequest) (any, error) {
+	page, err := s.listPage(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if page.Encoded == nil {
+		return listResponse(page), nil
+	}
+	return &listwire.Response{
+		Items:              page.Encoded,
+		ResourceVersion:    itoaRev(page.Revision),
+		Continue:           page.Continue,
+		RemainingItemCount: page.RemainingItemCount,
+	}, nil
+}
+
+// listPage reads the page a list request asks for, from the watch cache
+// when the server has one.
+func (s *Server) listPage(ctx context.Context, req *skiffv1.ListRequest) (*storage.ListPage, error) {
 	info, err := kindOf(req.GetKind())
 	if err != nil {
 		return nil, err
@@ -189,16 +234,7 @@ func (s *Server) List(ctx context.Context, req *skiffv1.ListRequest) (*skiffv1.L
 	if err != nil {
 		return nil, toStatus(err, ref{info: info, namespace: ns})
 	}
-	resp := &skiffv1.ListResponse{
-		Items:              make([]*skiffv1.Object, 0, len(page.Items)),
-		ResourceVersion:    itoaRev(page.Revision),
-		Continue:           page.Continue,
-		RemainingItemCount: page.RemainingItemCount,
-	}
-	for _, o := range page.Items {
-		resp.Items = append(resp.Items, skiffv1.Wrap(o))
-	}
-	return resp, nil
+	return page, nil
 }
 
 func (s *Server) Update(ctx context.Context, req *skiffv1.UpdateRequest) (*skiffv1.Object, error) {

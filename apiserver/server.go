@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/skiff-sh/skiff/apiserver/listwire"
 	"github.com/skiff-sh/skiff/apiserver/storage"
 	"github.com/skiff-sh/skiff/apiserver/watchcache"
 	"github.com/skiff-sh/skiff/grpcrecover"
@@ -134,6 +135,8 @@ func (s *Server) Run(ctx context.Context) error {
 		grpc.ChainUnaryInterceptor(s.metrics.unary, rec.Unary),
 		grpc.ChainStreamInterceptor(s.metrics.stream, rec.Stream),
 		grpc.MaxRecvMsgSize(4 << 20),
+		// Writes the lists read from the watch cache from their bytes.
+		grpc.ForceServerCodecV2(listwire.NewCodec()),
 		// Clients ping every 10 s (client.Keepalive) to find a server
 		// cut off; grpc's default policy (5 min) answers that with GOAWAY.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
@@ -142,7 +145,7 @@ func (s *Server) Run(ctx context.Context) error {
 		opts = append(opts, s.cfg.ServerOptions(s)...)
 	}
 	gs := grpc.NewServer(opts...)
-	skiffv1.RegisterObjectsServer(gs, s)
+	gs.RegisterService(objectsService(), s)
 	podio := newPodIOProxy(s)
 	defer podio.close()
 	skiffv1.RegisterPodIOServer(gs, podio)

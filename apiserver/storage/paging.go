@@ -38,6 +38,10 @@ type ListOptions struct {
 // ListPage is one page of a list.
 type ListPage struct {
 	Items []skiffv1.Resource
+	// Encoded, when set, is Items encoded as the items of a
+	// skiffv1.ListResponse (listwire.EncodeItem), to send as they are;
+	// the watch cache keeps them. Lists read from etcd leave it nil.
+	Encoded [][]byte
 	// Revision is the one every page of the list is read at: the first's.
 	Revision int64
 	// Continue, when set, reads the next page.

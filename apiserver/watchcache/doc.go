@@ -13,4 +13,8 @@
 // When the kind's etcd watch ends (etcd lost its leader, the server stops)
 // every watcher of that kind ends with its error and the next watch starts
 // a new one.
+//
+// Lists are read from the kind's objects as well, each object kept with
+// its encoding as a list item so that a list is sent without marshalling
+// its objects again (see apiserver/listwire).
 package watchcache

@@ -11,6 +11,7 @@ import (
 
 	"google.golang.org/grpc/metadata"
 
+	"github.com/skiff-sh/skiff/apiserver/listwire"
 	"github.com/skiff-sh/skiff/apiserver/storage"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
@@ -83,13 +84,24 @@ func (kc *kind) fill(ctx context.Context, rev int64) error {
 			return err
 		}
 		for _, obj := range page.Items {
-			kc.objects.appendSorted(kc.keyOf(obj), obj)
+			kc.objects.appendSorted(kc.keyOf(obj), obj, encode(obj))
 		}
 		if page.Continue == "" {
 			return nil
 		}
 		opts.Continue = page.Continue
 	}
+}
+
+// encode is obj as lists send it, or nil when it cannot be encoded: the
+// lists that would send it then marshal their response as usual, and fail
+// as they would have.
+func encode(obj skiffv1.Resource) []byte {
+	b, err := listwire.EncodeItem(obj)
+	if err != nil {
+		return nil
+	}
+	return b
 }
 
 // fillPage is the page size of the initial list: bounded memory for the
@@ -194,6 +206,10 @@ func (kc *kind) end(err error) {
 // watcher it concerns.
 func (kc *kind) add(ev storage.WatchEvent) {
 	e := &ev
+	var wire []byte
+	if e.Type != storage.Deleted {
+		wire = encode(e.Object) // before the lock: lists need not wait for it
+	}
 	kc.mu.Lock()
 	defer kc.mu.Unlock()
 	key := kc.keyOf(e.Object)
@@ -201,7 +217,7 @@ func (kc *kind) add(ev storage.WatchEvent) {
 	if e.Type == storage.Deleted {
 		prev = kc.objects.remove(key)
 	} else {
-		prev = kc.objects.set(key, e.Object)
+		prev = kc.objects.set(key, e.Object, wire)
 	}
 	if prev != nil && e.Prev != nil && prev.GetMetadata().GetResourceVersion() == e.Prev.GetMetadata().GetResourceVersion() {
 		// One copy of the object before the change, not two.

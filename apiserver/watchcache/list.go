@@ -230,6 +230,8 @@ func readPage(snap *snapshot, info skiffv1.KindInfo, namespace, start string, re
 		size = min(size, opts.Limit)
 	}
 	page.Items = make([]skiffv1.Resource, 0, size)
+	page.Encoded = make([][]byte, 0, size)
+	encoded := true
 	var last string
 	more := false
 	snap.scan(prefix+start, prefix, func(e *entry) bool {
@@ -240,9 +242,14 @@ func readPage(snap *snapshot, info skiffv1.KindInfo, namespace, start string, re
 		last = e.key
 		if opts.Match == nil || opts.Match(e.obj) {
 			page.Items = append(page.Items, e.obj)
+			page.Encoded = append(page.Encoded, e.wire)
+			encoded = encoded && e.wire != nil
 		}
 		return true
 	})
+	if !encoded {
+		page.Encoded = nil
+	}
 	if more {
 		next := strings.TrimPrefix(last, prefix) + "\x00"
 		page.Continue = storage.NewContinue(info, namespace, opts.Selector, rev, next)

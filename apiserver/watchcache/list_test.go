@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/skiff-sh/skiff/apiserver/storage"
 	"github.com/skiff-sh/skiff/apiserver/watchcache"
@@ -72,6 +73,26 @@ func sameList(t *testing.T, what string, got, want *storage.ListPage) {
 		t.Fatalf("%s: the cache gave\n %v at %d, continue %q, remaining %d\netcd gives\n %v at %d, continue %q, remaining %d",
 			what, g, got.Revision, got.Continue, got.RemainingItemCount, w, want.Revision, want.Continue, want.RemainingItemCount)
 	}
+	if got.Encoded != nil {
+		sameEncoded(t, what, got)
+	}
+}
+
+// sameEncoded says a page's encoded items are its items.
+func sameEncoded(t *testing.T, what string, page *storage.ListPage) {
+	t.Helper()
+	if len(page.Encoded) != len(page.Items) {
+		t.Fatalf("%s: %d encoded items for %d items", what, len(page.Encoded), len(page.Items))
+	}
+	for i, b := range page.Encoded {
+		var o skiffv1.Object
+		if err := proto.Unmarshal(b, &o); err != nil {
+			t.Fatalf("%s: encoded item %d: %v", what, i, err)
+		}
+		if !proto.Equal(o.Unwrap(), page.Items[i]) {
+			t.Fatalf("%s: encoded item %d is %v, the item %v", what, i, o.Unwrap(), page.Items[i])
+		}
+	}
 }
 
 // The cache's first list loads the kind from etcd; then creates, updates
@@ -101,6 +122,9 @@ func TestListFromCacheEqualsEtcd(t *testing.T) {
 					t.Fatal(err)
 				}
 				sameList(t, what, got, want)
+				if got.Encoded == nil {
+					t.Fatalf("%s: the cache's page has no encoded items to send", what)
+				}
 				if now, _ := st.CurrentRevision(ctx); got.Revision != now {
 					t.Fatalf("%s: read at %d, etcd is at %d (nothing else writes)", what, got.Revision, now)
 				}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/skiff-sh/skiff/apiserver/storage"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
@@ -62,7 +63,7 @@ func TestStoreMatchesAMapAndSnapshotsStayFrozen(t *testing.T) {
 			}
 			delete(model, key)
 		} else {
-			prev := s.set(key, obj(key))
+			prev := s.set(key, obj(key), nil)
 			if (prev != nil) != model[key] {
 				t.Fatalf("step %d: set %s replaced %v, stored %v", step, key, prev, model[key])
 			}
@@ -111,7 +112,7 @@ func TestStoreMatchesAMapAndSnapshotsStayFrozen(t *testing.T) {
 	if s.n != 0 || len(s.chunks) != 0 {
 		t.Fatalf("emptied store: %d entries in %d chunks", s.n, len(s.chunks))
 	}
-	s.set("a", obj("a"))
+	s.set("a", obj("a"), nil)
 	if got := keys(t, s.snapshot(), "", ""); !slices.Equal(got, []string{"a"}) {
 		t.Fatalf("after emptying: %v", got)
 	}
@@ -124,15 +125,40 @@ func TestStoreAppendSorted(t *testing.T) {
 	var w []string
 	for i := range 1000 {
 		k := fmt.Sprintf("k%04d", i)
-		s.appendSorted(k, obj(k))
+		s.appendSorted(k, obj(k), nil)
 		w = append(w, k)
 	}
-	s.set("k0500x", obj("k0500x"))
+	s.set("k0500x", obj("k0500x"), nil)
 	s.remove("k0001")
 	w = slices.DeleteFunc(w, func(k string) bool { return k == "k0001" })
 	w = append(w, "k0500x")
 	slices.Sort(w)
 	if got := keys(t, s.snapshot(), "", ""); !slices.Equal(got, w) {
 		t.Fatalf("got %d keys, want %d, or out of order", len(got), len(w))
+	}
+}
+
+// A page carries its items' encodings only when every one has one: an
+// object that could not be encoded sends the page the usual way.
+func TestPageEncodedOnlyWhole(t *testing.T) {
+	info, _ := skiffv1.Info(skiffv1.Kind_KIND_CONFIG_MAP)
+	var s store
+	for _, k := range []string{"a/x", "b/x", "b/y"} {
+		s.set(k, obj(k), []byte(k))
+	}
+	page := readPage(s.snapshot(), info, "a", "", 1, storage.ListOptions{})
+	if len(page.Encoded) != 1 || string(page.Encoded[0]) != "a/x" {
+		t.Fatalf("namespace a: encoded %q, want [a/x]", page.Encoded)
+	}
+	s.set("b/x", obj("b/x"), nil)
+	if page := readPage(s.snapshot(), info, "", "", 1, storage.ListOptions{Limit: 1}); len(page.Encoded) != 1 {
+		t.Fatalf("first page: encoded %q, want [a/x]", page.Encoded)
+	}
+	if page := readPage(s.snapshot(), info, "b", "", 1, storage.ListOptions{}); page.Encoded != nil || len(page.Items) != 2 {
+		t.Fatalf("namespace b: %d items, encoded %q, want 2 items and no encoding", len(page.Items), page.Encoded)
+	}
+	s.set("b/x", obj("b/x"), []byte("b/x2"))
+	if page := readPage(s.snapshot(), info, "b", "", 1, storage.ListOptions{}); len(page.Encoded) != 2 || string(page.Encoded[0]) != "b/x2" {
+		t.Fatalf("namespace b after the update: encoded %q, want [b/x2 b/y]", page.Encoded)
 	}
 }

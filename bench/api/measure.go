@@ -15,6 +15,7 @@ import (
 type result struct {
 	p50, p99, max time.Duration
 	throughput    float64
+	cpuPerOp      time.Duration // this process's CPU time per operation, where measured
 }
 
 // Lists read a namespace of listSize pods: a small application's worth.
