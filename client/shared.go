@@ -47,6 +47,15 @@ func NewSharedInformers(c *Client, log *slog.Logger) *SharedInformers {
 	return &SharedInformers{c: c, log: log, entries: map[informerKey]*sharedEntry{}}
 }
 
+// SharedOrOwn is set, or, when it is nil (a component that runs alone in
+// its process), a set of the component's own reading through c.
+func SharedOrOwn(set *SharedInformers, c *Client, log *slog.Logger) *SharedInformers {
+	if set != nil {
+		return set
+	}
+	return NewSharedInformers(c, log)
+}
+
 // InformerScope is one component's use of a SharedInformers: the
 // informers it took, the handlers and indexes it added. Close gives them
 // back.

@@ -34,10 +34,7 @@ func New(cfg Config) (*Manager, error) {
 // new leadership term).
 func (mg *Manager) Run(ctx context.Context) error {
 	cfg := &mg.cfg
-	set := cfg.Informers
-	if set == nil {
-		set = client.NewSharedInformers(cfg.Client, mg.log)
-	}
+	set := client.SharedOrOwn(cfg.Informers, cfg.Client, mg.log)
 	// Closing the scope (after the workers finished) removes the
 	// handlers and indexes; informers no other component holds stop.
 	scope := set.NewScope()

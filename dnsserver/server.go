@@ -44,10 +44,7 @@ func New(cfg Config) (*Server, error) {
 	s.tcp.conns = map[net.Conn]struct{}{}
 	s.backend = cfg.Backend
 	if s.backend == nil {
-		set := cfg.Informers
-		if set == nil {
-			set = client.NewSharedInformers(cfg.Client, cfg.Logger)
-		}
+		set := client.SharedOrOwn(cfg.Informers, cfg.Client, cfg.Logger)
 		if s.backend, err = newAPIBackend(set, cfg.Logger); err != nil {
 			return nil, err
 		}

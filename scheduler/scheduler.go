@@ -70,10 +70,7 @@ type run struct {
 // Run schedules until ctx ends, then waits for the Binds in flight and
 // returns nil. It returns an error only when it cannot work at all.
 func (s *Scheduler) Run(ctx context.Context) error {
-	set := s.cfg.Informers
-	if set == nil {
-		set = client.NewSharedInformers(s.cfg.Client, s.log)
-	}
+	set := client.SharedOrOwn(s.cfg.Informers, s.cfg.Client, s.log)
 	// Closing the scope (after the Binds in flight) removes the handlers;
 	// informers no other component holds stop.
 	scope := set.NewScope()
