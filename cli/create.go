@@ -13,12 +13,13 @@ func newCreateCommand(e *env) *cobra.Command {
 		Use:   "create",
 		Short: "Create an object from the command line",
 		Example: `  skiff create namespace team
+  skiff create deployment web --image=nginx:1.27 --replicas=2 --port=80
   skiff create configmap site --from-file=index.html
   skiff create secret generic db --from-literal=password=s3cret
   skiff create job backup-now --from=cronjob/backup
   skiff apply -f web.yaml    # for everything else, write a manifest`,
 	}
-	cmd.AddCommand(newCreateJobCommand(e), newCreateConfigMapCommand(e), newCreateSecretCommand(e))
+	cmd.AddCommand(newCreateDeploymentCommand(e), newCreateJobCommand(e), newCreateConfigMapCommand(e), newCreateSecretCommand(e))
 	cmd.AddCommand(&cobra.Command{
 		Use:     "namespace NAME",
 		Aliases: []string{"ns"},

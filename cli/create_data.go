@@ -3,7 +3,6 @@ package cli
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/skiff-sh/skiff/client"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
@@ -24,8 +22,7 @@ type dataSources struct {
 	literals []string
 	files    []string
 	envFiles []string
-	dryRun   string
-	output   string
+	createOutput
 }
 
 func (d *dataSources) addFlags(cmd *cobra.Command) {
@@ -33,14 +30,7 @@ func (d *dataSources) addFlags(cmd *cobra.Command) {
 	f.StringArrayVar(&d.literals, "from-literal", nil, "a key and its value, KEY=VALUE (repeatable)")
 	f.StringArrayVar(&d.files, "from-file", nil, "a file, [KEY=]PATH, whose name (or KEY) is the key and content the value; a directory adds each regular file in it (repeatable)")
 	f.StringArrayVar(&d.envFiles, "from-env-file", nil, "a file of KEY=VALUE lines; # starts a comment, a bare KEY takes its value from the environment (repeatable)")
-	d.addOutputFlags(cmd)
-}
-
-func (d *dataSources) addOutputFlags(cmd *cobra.Command) {
-	f := cmd.Flags()
-	f.StringVar(&d.dryRun, "dry-run", "none", `"client" prints the object instead of creating it (with -o yaml, a manifest to keep)`)
-	f.Lookup("dry-run").NoOptDefVal = "client"
-	f.StringVarP(&d.output, "output", "o", "", "print the object as yaml or json, or name")
+	d.createOutput.addFlags(cmd)
 }
 
 // read gathers the keys in flag order (literals, files, env files, as
@@ -148,48 +138,6 @@ func readEnvFile(path string, add func(k, v string) error) error {
 	return sc.Err()
 }
 
-// finish creates obj, or with --dry-run prints it, and says what it did.
-func (d *dataSources) finish(cmd *cobra.Command, e *env, kind string, obj skiffv1.Resource) error {
-	switch d.dryRun {
-	case "none", "":
-	case "client":
-	default:
-		return fmt.Errorf(`--dry-run=%s: use "client" (print the object) or "none"`, d.dryRun)
-	}
-	switch d.output {
-	case "", "yaml", "json", "name":
-	default:
-		return fmt.Errorf("--output=%s: use yaml, json or name", d.output)
-	}
-	name := obj.GetMetadata().GetName()
-	if d.dryRun != "client" {
-		err := e.withClient(cmd, func(ctx context.Context, c *client.Client) error {
-			created, err := c.API().Create(ctx, &skiffv1.CreateRequest{Object: skiffv1.Wrap(obj)})
-			if err == nil {
-				obj = created.Unwrap() // -o prints what the server stored
-			}
-			return err
-		})
-		if err != nil {
-			return apiErr(err)
-		}
-	}
-	w := cmd.OutOrStdout()
-	switch d.output {
-	case "yaml", "json":
-		return printObjects(w, d.output, []skiffv1.Resource{obj}, true)
-	case "name":
-		_, err := fmt.Fprintf(w, "%s/%s\n", kind, name)
-		return err
-	}
-	verb := "created"
-	if d.dryRun == "client" {
-		verb = "created (dry run)"
-	}
-	_, err := fmt.Fprintf(w, "%s/%s %s\n", kind, name, verb)
-	return err
-}
-
 func newCreateConfigMapCommand(e *env) *cobra.Command {
 	d := &dataSources{}
 	cmd := &cobra.Command{
@@ -224,7 +172,7 @@ binaryData.`,
 				}
 				cm.BinaryData[k] = v
 			}
-			return d.finish(cmd, e, "configmap", cm)
+			return d.finish(cmd, e, "created", cm)
 		},
 	}
 	d.addFlags(cmd)
@@ -263,7 +211,7 @@ skiff create configmap. The server stores it encrypted.`,
 			if s.Type == "" {
 				s.Type = "Opaque"
 			}
-			return d.finish(cmd, e, "secret", s)
+			return d.finish(cmd, e, "created", s)
 		},
 	}
 	d.addFlags(cmd)
@@ -272,7 +220,7 @@ skiff create configmap. The server stores it encrypted.`,
 }
 
 func newCreateSecretTLSCommand(e *env) *cobra.Command {
-	d := &dataSources{}
+	var o createOutput
 	var cert, key string
 	cmd := &cobra.Command{
 		Use:     "tls NAME --cert=PATH --key=PATH",
@@ -299,10 +247,10 @@ func newCreateSecretTLSCommand(e *env) *cobra.Command {
 				Type:     "kubernetes.io/tls",
 				Data:     map[string][]byte{"tls.crt": certPEM, "tls.key": keyPEM},
 			}
-			return d.finish(cmd, e, "secret", s)
+			return o.finish(cmd, e, "created", s)
 		},
 	}
-	d.addOutputFlags(cmd)
+	o.addFlags(cmd)
 	cmd.Flags().StringVar(&cert, "cert", "", "the certificate (PEM)")
 	cmd.Flags().StringVar(&key, "key", "", "its private key (PEM)")
 	return cmd

@@ -1,0 +1,91 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/skiff-sh/skiff/client"
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+// createOutput is the flags the commands that make objects from the
+// command line share with kubectl's: --dry-run=client prints the objects
+// instead of creating them, -o says how to print.
+type createOutput struct {
+	dryRun string
+	output string
+}
+
+func (o *createOutput) addFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&o.dryRun, "dry-run", "none", `"client" prints the object instead of creating it (with -o yaml, a manifest to keep)`)
+	f.Lookup("dry-run").NoOptDefVal = "client"
+	f.StringVarP(&o.output, "output", "o", "", "print the object as yaml or json, or name")
+}
+
+// check refuses flag values it does not know, before anything is made.
+func (o *createOutput) check() error {
+	switch o.dryRun {
+	case "none", "", "client":
+	default:
+		return fmt.Errorf(`--dry-run=%s: use "client" (print the object) or "none"`, o.dryRun)
+	}
+	switch o.output {
+	case "", "yaml", "json", "name":
+	default:
+		return fmt.Errorf("--output=%s: use yaml, json or name", o.output)
+	}
+	return nil
+}
+
+// finish creates objs in order, or with --dry-run prints them, and says
+// what it did with each as it goes: "pod/web created" (verb "created").
+func (o *createOutput) finish(cmd *cobra.Command, e *env, verb string, objs ...skiffv1.Resource) error {
+	if err := o.check(); err != nil {
+		return err
+	}
+	create := func(ctx context.Context, c *client.Client) error {
+		for i, obj := range objs {
+			if c != nil {
+				created, err := c.API().Create(ctx, &skiffv1.CreateRequest{Object: skiffv1.Wrap(obj)})
+				if err != nil {
+					return apiErr(err)
+				}
+				objs[i] = created.Unwrap() // -o prints what the server stored
+			}
+			if err := o.say(cmd.OutOrStdout(), verb, objs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var err error
+	if o.dryRun == "client" {
+		err = create(cmd.Context(), nil)
+	} else {
+		err = e.withClient(cmd, create)
+	}
+	if err != nil || (o.output != "yaml" && o.output != "json") {
+		return err
+	}
+	return printObjects(cmd.OutOrStdout(), o.output, objs, true)
+}
+
+// say is the line about one object, unless -o prints them whole.
+func (o *createOutput) say(w io.Writer, verb string, obj skiffv1.Resource) error {
+	if o.output == "yaml" || o.output == "json" {
+		return nil
+	}
+	line := slashName(infoOf(obj), obj.GetMetadata().GetName())
+	if o.output != "name" {
+		line += " " + verb
+		if o.dryRun == "client" {
+			line += " (dry run)"
+		}
+	}
+	_, err := fmt.Fprintln(w, line)
+	return err
+}
