@@ -144,6 +144,21 @@ func TestMalformedRequestsNameTheField(t *testing.T) {
 		{"Exec without a command", func(ctx context.Context, _ skiffv1.ObjectsClient, io skiffv1.PodIOClient) error {
 			return exec(ctx, io, &skiffv1.ExecInput{Start: &skiffv1.ExecStart{Pod: "web"}})
 		}, codes.InvalidArgument, "command: required"},
+		{"PortForward that sends nothing", func(ctx context.Context, _ skiffv1.ObjectsClient, io skiffv1.PodIOClient) error {
+			return portForward(ctx, io, nil)
+		}, codes.InvalidArgument, "first message"},
+		{"PortForward that starts with data", func(ctx context.Context, _ skiffv1.ObjectsClient, io skiffv1.PodIOClient) error {
+			return portForward(ctx, io, &skiffv1.PortForwardInput{Data: []byte("x")})
+		}, codes.InvalidArgument, "first message"},
+		{"PortForward without a pod", func(ctx context.Context, _ skiffv1.ObjectsClient, io skiffv1.PodIOClient) error {
+			return portForward(ctx, io, &skiffv1.PortForwardInput{Start: &skiffv1.PortForwardStart{Port: 80}})
+		}, codes.InvalidArgument, "pod: required"},
+		{"PortForward to port 0", func(ctx context.Context, _ skiffv1.ObjectsClient, io skiffv1.PodIOClient) error {
+			return portForward(ctx, io, &skiffv1.PortForwardInput{Start: &skiffv1.PortForwardStart{Pod: "web"}})
+		}, codes.InvalidArgument, "port 0: give 1 to 65535"},
+		{"PortForward to a pod that does not exist", func(ctx context.Context, _ skiffv1.ObjectsClient, io skiffv1.PodIOClient) error {
+			return portForward(ctx, io, &skiffv1.PortForwardInput{Start: &skiffv1.PortForwardStart{Pod: "nope", Port: 80}})
+		}, codes.NotFound, `pod "nope" not found`},
 	}
 	cases = append(cases, other...)
 
@@ -177,6 +192,25 @@ func firstOnStream[T any](stream interface{ Recv() (T, error) }, err error) erro
 // exec opens an exec stream, sends first (if any) and closes its side.
 func exec(ctx context.Context, io skiffv1.PodIOClient, first *skiffv1.ExecInput) error {
 	stream, err := io.Exec(ctx)
+	if err != nil {
+		return err
+	}
+	if first != nil {
+		if err := stream.Send(first); err != nil {
+			return err
+		}
+	}
+	if err := stream.CloseSend(); err != nil {
+		return err
+	}
+	_, err = stream.Recv()
+	return err
+}
+
+// portForward opens a port-forward stream, sends first (if any) and
+// returns how the stream ends.
+func portForward(ctx context.Context, io skiffv1.PodIOClient, first *skiffv1.PortForwardInput) error {
+	stream, err := io.PortForward(ctx)
 	if err != nil {
 		return err
 	}

@@ -154,13 +154,50 @@ func (p *podIOProxy) Exec(stream skiffv1.PodIO_ExecServer) error {
 	if err != nil {
 		return agent.explain(err)
 	}
+	return relay(agent, first, stream, up)
+}
+
+// PortForward forwards one connection to a pod's port to its agent.
+func (p *podIOProxy) PortForward(stream skiffv1.PodIO_PortForwardServer) error {
+	first, err := stream.Recv()
+	if errors.Is(err, io.EOF) {
+		return invalid("port-forward: the stream ended before its first message, which names the pod and the port")
+	}
+	if err != nil {
+		return err
+	}
+	start := first.GetStart()
+	switch {
+	case start == nil:
+		return invalid("port-forward: the first message must name the pod and the port")
+	case start.GetPod() == "":
+		return invalid("port-forward: pod: required")
+	case start.GetPort() < 1 || start.GetPort() > 65535:
+		return invalid("port-forward: port %d: give 1 to 65535", start.GetPort())
+	}
+	agent, err := p.agentFor(stream.Context(), start.Namespace, start.Pod)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	up, err := agent.PortForward(ctx)
+	if err != nil {
+		return agent.explain(err)
+	}
+	return relay(agent, first, stream, up)
+}
+
+// relay passes first, then everything the client sends, to the agent
+// until the client closes its side, and everything the agent answers to
+// the client until the agent ends the stream.
+func relay[In, Out any](agent agentClient, first *In, client grpc.BidiStreamingServer[In, Out], up grpc.BidiStreamingClient[In, Out]) error {
 	if err := up.Send(first); err != nil {
 		return agent.explain(err)
 	}
-	// Client → agent: stdin and resizes, until the client closes.
 	go func() {
 		for {
-			in, err := stream.Recv()
+			in, err := client.Recv()
 			if err != nil {
 				up.CloseSend()
 				return
@@ -170,7 +207,6 @@ func (p *podIOProxy) Exec(stream skiffv1.PodIO_ExecServer) error {
 			}
 		}
 	}()
-	// Agent → client: output, until the exit code.
 	for {
 		out, err := up.Recv()
 		if errors.Is(err, io.EOF) {
@@ -179,7 +215,7 @@ func (p *podIOProxy) Exec(stream skiffv1.PodIO_ExecServer) error {
 		if err != nil {
 			return agent.explain(err)
 		}
-		if err := stream.Send(out); err != nil {
+		if err := client.Send(out); err != nil {
 			return err
 		}
 	}

@@ -43,7 +43,7 @@ $SKIFF_SERVER, else ~/.skiff/config (which ` + "`skiff server`" + ` writes on st
 	e.addFlags(root)
 	root.AddCommand(
 		newApplyCommand(e),
-		newCreateCommand(e), newRunCommand(e), newExposeCommand(e),
+		newCreateCommand(e), newRunCommand(e), newExposeCommand(e), newPortForwardCommand(e),
 		newGetCommand(e),
 		newDescribeCommand(e),
 		newDeleteCommand(e),

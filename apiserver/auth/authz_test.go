@@ -150,6 +150,7 @@ func TestAuthorize(t *testing.T) {
 		{"controller reads usage", ctrl, usageGet, &skiffv1.UsageQuery{}, codes.OK, ""},
 		{"controller binds", ctrl, bind, &skiffv1.BindRequest{Namespace: "default", Name: "web", NodeName: "n2"}, codes.PermissionDenied, ""},
 		{"controller execs", ctrl, skiffv1.PodIO_Exec_FullMethodName, nil, codes.PermissionDenied, ""},
+		{"controller port-forwards", ctrl, skiffv1.PodIO_PortForward_FullMethodName, nil, codes.PermissionDenied, ""},
 
 		// Viewer: reads all but Secrets, writes nothing.
 		{"viewer lists pods", viewer, list, &skiffv1.ListRequest{Kind: podKind}, codes.OK, ""},
@@ -162,6 +163,9 @@ func TestAuthorize(t *testing.T) {
 			"viewer may not delete pods/default/web: a viewer only reads"},
 		{"viewer scales", viewer, update, &skiffv1.UpdateRequest{Object: obj(pod("default", "web", ""))}, codes.PermissionDenied, ""},
 		{"viewer execs", viewer, skiffv1.PodIO_Exec_FullMethodName, nil, codes.PermissionDenied, ""},
+		{"viewer port-forwards", viewer, skiffv1.PodIO_PortForward_FullMethodName,
+			&skiffv1.PortForwardInput{Start: &skiffv1.PortForwardStart{Namespace: "default", Pod: "web", Port: 80}}, codes.PermissionDenied,
+			"viewer may not port-forward to pods/default/web: a viewer only reads"},
 		{"viewer makes tokens", viewer, "/skiff.v1.Tokens/Create", nil, codes.PermissionDenied, ""},
 		{"viewer without request", viewer, watch, nil, codes.PermissionDenied, ""},
 

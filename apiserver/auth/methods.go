@@ -47,6 +47,12 @@ func verb(method string) string {
 		return "report usage for"
 	case skiffv1.Usage_Get_FullMethodName:
 		return "read usage of"
+	case skiffv1.PodIO_Logs_FullMethodName:
+		return "read the logs of"
+	case skiffv1.PodIO_Exec_FullMethodName:
+		return "exec in"
+	case skiffv1.PodIO_PortForward_FullMethodName:
+		return "port-forward to"
 	}
 	if isObjectsMethod(method) {
 		return strings.ToLower(method[strings.LastIndex(method, "/")+1:])

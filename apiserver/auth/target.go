@@ -47,6 +47,10 @@ func TargetOf(req any) Target {
 		if s := r.GetStart(); s != nil {
 			return Target{Kind: skiffv1.Kind_KIND_POD, Namespace: s.GetNamespace(), Name: s.GetPod()}
 		}
+	case *skiffv1.PortForwardInput:
+		if s := r.GetStart(); s != nil {
+			return Target{Kind: skiffv1.Kind_KIND_POD, Namespace: s.GetNamespace(), Name: s.GetPod()}
+		}
 	}
 	return Target{}
 }

@@ -438,6 +438,171 @@ func (x *ExecOutput) GetExitCode() int32 {
 	return 0
 }
 
+type PortForwardInput struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Start *PortForwardStart      `protobuf:"bytes,1,opt,name=start,proto3" json:"start,omitempty"`
+	Data  []byte                 `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	// The client sends no more: the pod's side sees end of input.
+	Closed        bool `protobuf:"varint,3,opt,name=closed,proto3" json:"closed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PortForwardInput) Reset() {
+	*x = PortForwardInput{}
+	mi := &file_skiff_v1_agent_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PortForwardInput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PortForwardInput) ProtoMessage() {}
+
+func (x *PortForwardInput) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_agent_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PortForwardInput.ProtoReflect.Descriptor instead.
+func (*PortForwardInput) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *PortForwardInput) GetStart() *PortForwardStart {
+	if x != nil {
+		return x.Start
+	}
+	return nil
+}
+
+func (x *PortForwardInput) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *PortForwardInput) GetClosed() bool {
+	if x != nil {
+		return x.Closed
+	}
+	return false
+}
+
+type PortForwardStart struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Pod           string                 `protobuf:"bytes,2,opt,name=pod,proto3" json:"pod,omitempty"`
+	Port          int32                  `protobuf:"varint,3,opt,name=port,proto3" json:"port,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PortForwardStart) Reset() {
+	*x = PortForwardStart{}
+	mi := &file_skiff_v1_agent_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PortForwardStart) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PortForwardStart) ProtoMessage() {}
+
+func (x *PortForwardStart) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_agent_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PortForwardStart.ProtoReflect.Descriptor instead.
+func (*PortForwardStart) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *PortForwardStart) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *PortForwardStart) GetPod() string {
+	if x != nil {
+		return x.Pod
+	}
+	return ""
+}
+
+func (x *PortForwardStart) GetPort() int32 {
+	if x != nil {
+		return x.Port
+	}
+	return 0
+}
+
+type PortForwardOutput struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Data          []byte                 `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PortForwardOutput) Reset() {
+	*x = PortForwardOutput{}
+	mi := &file_skiff_v1_agent_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PortForwardOutput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PortForwardOutput) ProtoMessage() {}
+
+func (x *PortForwardOutput) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_agent_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PortForwardOutput.ProtoReflect.Descriptor instead.
+func (*PortForwardOutput) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *PortForwardOutput) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
 type UsageReport struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
@@ -450,7 +615,7 @@ type UsageReport struct {
 
 func (x *UsageReport) Reset() {
 	*x = UsageReport{}
-	mi := &file_skiff_v1_agent_proto_msgTypes[6]
+	mi := &file_skiff_v1_agent_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -462,7 +627,7 @@ func (x *UsageReport) String() string {
 func (*UsageReport) ProtoMessage() {}
 
 func (x *UsageReport) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_agent_proto_msgTypes[6]
+	mi := &file_skiff_v1_agent_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -475,7 +640,7 @@ func (x *UsageReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UsageReport.ProtoReflect.Descriptor instead.
 func (*UsageReport) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{6}
+	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *UsageReport) GetNode() string {
@@ -514,7 +679,7 @@ type UsageReportResponse struct {
 
 func (x *UsageReportResponse) Reset() {
 	*x = UsageReportResponse{}
-	mi := &file_skiff_v1_agent_proto_msgTypes[7]
+	mi := &file_skiff_v1_agent_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -526,7 +691,7 @@ func (x *UsageReportResponse) String() string {
 func (*UsageReportResponse) ProtoMessage() {}
 
 func (x *UsageReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_agent_proto_msgTypes[7]
+	mi := &file_skiff_v1_agent_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -539,7 +704,7 @@ func (x *UsageReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UsageReportResponse.ProtoReflect.Descriptor instead.
 func (*UsageReportResponse) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{7}
+	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{10}
 }
 
 type ResourceUsage struct {
@@ -555,7 +720,7 @@ type ResourceUsage struct {
 
 func (x *ResourceUsage) Reset() {
 	*x = ResourceUsage{}
-	mi := &file_skiff_v1_agent_proto_msgTypes[8]
+	mi := &file_skiff_v1_agent_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -567,7 +732,7 @@ func (x *ResourceUsage) String() string {
 func (*ResourceUsage) ProtoMessage() {}
 
 func (x *ResourceUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_agent_proto_msgTypes[8]
+	mi := &file_skiff_v1_agent_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -580,7 +745,7 @@ func (x *ResourceUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceUsage.ProtoReflect.Descriptor instead.
 func (*ResourceUsage) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{8}
+	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ResourceUsage) GetCpuUsageNanoseconds() uint64 {
@@ -617,7 +782,7 @@ type PodUsage struct {
 
 func (x *PodUsage) Reset() {
 	*x = PodUsage{}
-	mi := &file_skiff_v1_agent_proto_msgTypes[9]
+	mi := &file_skiff_v1_agent_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -629,7 +794,7 @@ func (x *PodUsage) String() string {
 func (*PodUsage) ProtoMessage() {}
 
 func (x *PodUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_agent_proto_msgTypes[9]
+	mi := &file_skiff_v1_agent_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -642,7 +807,7 @@ func (x *PodUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodUsage.ProtoReflect.Descriptor instead.
 func (*PodUsage) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{9}
+	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PodUsage) GetNamespace() string {
@@ -690,7 +855,7 @@ type ContainerUsage struct {
 
 func (x *ContainerUsage) Reset() {
 	*x = ContainerUsage{}
-	mi := &file_skiff_v1_agent_proto_msgTypes[10]
+	mi := &file_skiff_v1_agent_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -702,7 +867,7 @@ func (x *ContainerUsage) String() string {
 func (*ContainerUsage) ProtoMessage() {}
 
 func (x *ContainerUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_agent_proto_msgTypes[10]
+	mi := &file_skiff_v1_agent_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -715,7 +880,7 @@ func (x *ContainerUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerUsage.ProtoReflect.Descriptor instead.
 func (*ContainerUsage) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{10}
+	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ContainerUsage) GetName() string {
@@ -742,7 +907,7 @@ type UsageQuery struct {
 
 func (x *UsageQuery) Reset() {
 	*x = UsageQuery{}
-	mi := &file_skiff_v1_agent_proto_msgTypes[11]
+	mi := &file_skiff_v1_agent_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -754,7 +919,7 @@ func (x *UsageQuery) String() string {
 func (*UsageQuery) ProtoMessage() {}
 
 func (x *UsageQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_agent_proto_msgTypes[11]
+	mi := &file_skiff_v1_agent_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -767,7 +932,7 @@ func (x *UsageQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UsageQuery.ProtoReflect.Descriptor instead.
 func (*UsageQuery) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{11}
+	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *UsageQuery) GetNamespace() string {
@@ -787,7 +952,7 @@ type UsageSnapshot struct {
 
 func (x *UsageSnapshot) Reset() {
 	*x = UsageSnapshot{}
-	mi := &file_skiff_v1_agent_proto_msgTypes[12]
+	mi := &file_skiff_v1_agent_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -799,7 +964,7 @@ func (x *UsageSnapshot) String() string {
 func (*UsageSnapshot) ProtoMessage() {}
 
 func (x *UsageSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_agent_proto_msgTypes[12]
+	mi := &file_skiff_v1_agent_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -812,7 +977,7 @@ func (x *UsageSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UsageSnapshot.ProtoReflect.Descriptor instead.
 func (*UsageSnapshot) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{12}
+	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *UsageSnapshot) GetNodes() []*NodeUsage {
@@ -840,7 +1005,7 @@ type NodeUsage struct {
 
 func (x *NodeUsage) Reset() {
 	*x = NodeUsage{}
-	mi := &file_skiff_v1_agent_proto_msgTypes[13]
+	mi := &file_skiff_v1_agent_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -852,7 +1017,7 @@ func (x *NodeUsage) String() string {
 func (*NodeUsage) ProtoMessage() {}
 
 func (x *NodeUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_agent_proto_msgTypes[13]
+	mi := &file_skiff_v1_agent_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -865,7 +1030,7 @@ func (x *NodeUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeUsage.ProtoReflect.Descriptor instead.
 func (*NodeUsage) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{13}
+	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *NodeUsage) GetName() string {
@@ -929,7 +1094,17 @@ const file_skiff_v1_agent_proto_rawDesc = "" +
 	"\x06stderr\x18\x02 \x01(\fR\x06stderr\x12 \n" +
 	"\texit_code\x18\x03 \x01(\x05H\x00R\bexitCode\x88\x01\x01B\f\n" +
 	"\n" +
-	"_exit_code\"\xb1\x01\n" +
+	"_exit_code\"p\n" +
+	"\x10PortForwardInput\x120\n" +
+	"\x05start\x18\x01 \x01(\v2\x1a.skiff.v1.PortForwardStartR\x05start\x12\x12\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\x12\x16\n" +
+	"\x06closed\x18\x03 \x01(\bR\x06closed\"V\n" +
+	"\x10PortForwardStart\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x10\n" +
+	"\x03pod\x18\x02 \x01(\tR\x03pod\x12\x12\n" +
+	"\x04port\x18\x03 \x01(\x05R\x04port\"'\n" +
+	"\x11PortForwardOutput\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\"\xb1\x01\n" +
 	"\vUsageReport\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x126\n" +
@@ -961,10 +1136,11 @@ const file_skiff_v1_agent_proto_rawDesc = "" +
 	"\tNodeUsage\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12-\n" +
-	"\x05usage\x18\x03 \x01(\v2\x17.skiff.v1.ResourceUsageR\x05usage2s\n" +
+	"\x05usage\x18\x03 \x01(\v2\x17.skiff.v1.ResourceUsageR\x05usage2\xbf\x01\n" +
 	"\x05PodIO\x123\n" +
 	"\x04Logs\x12\x15.skiff.v1.LogsRequest\x1a\x12.skiff.v1.LogChunk0\x01\x125\n" +
-	"\x04Exec\x12\x13.skiff.v1.ExecInput\x1a\x14.skiff.v1.ExecOutput(\x010\x012}\n" +
+	"\x04Exec\x12\x13.skiff.v1.ExecInput\x1a\x14.skiff.v1.ExecOutput(\x010\x01\x12J\n" +
+	"\vPortForward\x12\x1a.skiff.v1.PortForwardInput\x1a\x1b.skiff.v1.PortForwardOutput(\x010\x012}\n" +
 	"\x05Usage\x12>\n" +
 	"\x06Report\x12\x15.skiff.v1.UsageReport\x1a\x1d.skiff.v1.UsageReportResponse\x124\n" +
 	"\x03Get\x12\x14.skiff.v1.UsageQuery\x1a\x17.skiff.v1.UsageSnapshotB2Z0github.com/skiff-sh/skiff/proto/skiff/v1;skiffv1b\x06proto3"
@@ -981,7 +1157,7 @@ func file_skiff_v1_agent_proto_rawDescGZIP() []byte {
 	return file_skiff_v1_agent_proto_rawDescData
 }
 
-var file_skiff_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_skiff_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_skiff_v1_agent_proto_goTypes = []any{
 	(*LogsRequest)(nil),           // 0: skiff.v1.LogsRequest
 	(*LogChunk)(nil),              // 1: skiff.v1.LogChunk
@@ -989,43 +1165,49 @@ var file_skiff_v1_agent_proto_goTypes = []any{
 	(*ExecStart)(nil),             // 3: skiff.v1.ExecStart
 	(*TerminalSize)(nil),          // 4: skiff.v1.TerminalSize
 	(*ExecOutput)(nil),            // 5: skiff.v1.ExecOutput
-	(*UsageReport)(nil),           // 6: skiff.v1.UsageReport
-	(*UsageReportResponse)(nil),   // 7: skiff.v1.UsageReportResponse
-	(*ResourceUsage)(nil),         // 8: skiff.v1.ResourceUsage
-	(*PodUsage)(nil),              // 9: skiff.v1.PodUsage
-	(*ContainerUsage)(nil),        // 10: skiff.v1.ContainerUsage
-	(*UsageQuery)(nil),            // 11: skiff.v1.UsageQuery
-	(*UsageSnapshot)(nil),         // 12: skiff.v1.UsageSnapshot
-	(*NodeUsage)(nil),             // 13: skiff.v1.NodeUsage
-	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(*PortForwardInput)(nil),      // 6: skiff.v1.PortForwardInput
+	(*PortForwardStart)(nil),      // 7: skiff.v1.PortForwardStart
+	(*PortForwardOutput)(nil),     // 8: skiff.v1.PortForwardOutput
+	(*UsageReport)(nil),           // 9: skiff.v1.UsageReport
+	(*UsageReportResponse)(nil),   // 10: skiff.v1.UsageReportResponse
+	(*ResourceUsage)(nil),         // 11: skiff.v1.ResourceUsage
+	(*PodUsage)(nil),              // 12: skiff.v1.PodUsage
+	(*ContainerUsage)(nil),        // 13: skiff.v1.ContainerUsage
+	(*UsageQuery)(nil),            // 14: skiff.v1.UsageQuery
+	(*UsageSnapshot)(nil),         // 15: skiff.v1.UsageSnapshot
+	(*NodeUsage)(nil),             // 16: skiff.v1.NodeUsage
+	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
 }
 var file_skiff_v1_agent_proto_depIdxs = []int32{
 	3,  // 0: skiff.v1.ExecInput.start:type_name -> skiff.v1.ExecStart
 	4,  // 1: skiff.v1.ExecInput.resize:type_name -> skiff.v1.TerminalSize
 	4,  // 2: skiff.v1.ExecStart.size:type_name -> skiff.v1.TerminalSize
-	14, // 3: skiff.v1.UsageReport.time:type_name -> google.protobuf.Timestamp
-	8,  // 4: skiff.v1.UsageReport.node_usage:type_name -> skiff.v1.ResourceUsage
-	9,  // 5: skiff.v1.UsageReport.pods:type_name -> skiff.v1.PodUsage
-	8,  // 6: skiff.v1.PodUsage.usage:type_name -> skiff.v1.ResourceUsage
-	10, // 7: skiff.v1.PodUsage.containers:type_name -> skiff.v1.ContainerUsage
-	8,  // 8: skiff.v1.ContainerUsage.usage:type_name -> skiff.v1.ResourceUsage
-	13, // 9: skiff.v1.UsageSnapshot.nodes:type_name -> skiff.v1.NodeUsage
-	9,  // 10: skiff.v1.UsageSnapshot.pods:type_name -> skiff.v1.PodUsage
-	14, // 11: skiff.v1.NodeUsage.time:type_name -> google.protobuf.Timestamp
-	8,  // 12: skiff.v1.NodeUsage.usage:type_name -> skiff.v1.ResourceUsage
-	0,  // 13: skiff.v1.PodIO.Logs:input_type -> skiff.v1.LogsRequest
-	2,  // 14: skiff.v1.PodIO.Exec:input_type -> skiff.v1.ExecInput
-	6,  // 15: skiff.v1.Usage.Report:input_type -> skiff.v1.UsageReport
-	11, // 16: skiff.v1.Usage.Get:input_type -> skiff.v1.UsageQuery
-	1,  // 17: skiff.v1.PodIO.Logs:output_type -> skiff.v1.LogChunk
-	5,  // 18: skiff.v1.PodIO.Exec:output_type -> skiff.v1.ExecOutput
-	7,  // 19: skiff.v1.Usage.Report:output_type -> skiff.v1.UsageReportResponse
-	12, // 20: skiff.v1.Usage.Get:output_type -> skiff.v1.UsageSnapshot
-	17, // [17:21] is the sub-list for method output_type
-	13, // [13:17] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	7,  // 3: skiff.v1.PortForwardInput.start:type_name -> skiff.v1.PortForwardStart
+	17, // 4: skiff.v1.UsageReport.time:type_name -> google.protobuf.Timestamp
+	11, // 5: skiff.v1.UsageReport.node_usage:type_name -> skiff.v1.ResourceUsage
+	12, // 6: skiff.v1.UsageReport.pods:type_name -> skiff.v1.PodUsage
+	11, // 7: skiff.v1.PodUsage.usage:type_name -> skiff.v1.ResourceUsage
+	13, // 8: skiff.v1.PodUsage.containers:type_name -> skiff.v1.ContainerUsage
+	11, // 9: skiff.v1.ContainerUsage.usage:type_name -> skiff.v1.ResourceUsage
+	16, // 10: skiff.v1.UsageSnapshot.nodes:type_name -> skiff.v1.NodeUsage
+	12, // 11: skiff.v1.UsageSnapshot.pods:type_name -> skiff.v1.PodUsage
+	17, // 12: skiff.v1.NodeUsage.time:type_name -> google.protobuf.Timestamp
+	11, // 13: skiff.v1.NodeUsage.usage:type_name -> skiff.v1.ResourceUsage
+	0,  // 14: skiff.v1.PodIO.Logs:input_type -> skiff.v1.LogsRequest
+	2,  // 15: skiff.v1.PodIO.Exec:input_type -> skiff.v1.ExecInput
+	6,  // 16: skiff.v1.PodIO.PortForward:input_type -> skiff.v1.PortForwardInput
+	9,  // 17: skiff.v1.Usage.Report:input_type -> skiff.v1.UsageReport
+	14, // 18: skiff.v1.Usage.Get:input_type -> skiff.v1.UsageQuery
+	1,  // 19: skiff.v1.PodIO.Logs:output_type -> skiff.v1.LogChunk
+	5,  // 20: skiff.v1.PodIO.Exec:output_type -> skiff.v1.ExecOutput
+	8,  // 21: skiff.v1.PodIO.PortForward:output_type -> skiff.v1.PortForwardOutput
+	10, // 22: skiff.v1.Usage.Report:output_type -> skiff.v1.UsageReportResponse
+	15, // 23: skiff.v1.Usage.Get:output_type -> skiff.v1.UsageSnapshot
+	19, // [19:24] is the sub-list for method output_type
+	14, // [14:19] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_skiff_v1_agent_proto_init() }
@@ -1040,7 +1222,7 @@ func file_skiff_v1_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_skiff_v1_agent_proto_rawDesc), len(file_skiff_v1_agent_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

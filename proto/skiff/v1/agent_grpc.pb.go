@@ -23,8 +23,9 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	PodIO_Logs_FullMethodName = "/skiff.v1.PodIO/Logs"
-	PodIO_Exec_FullMethodName = "/skiff.v1.PodIO/Exec"
+	PodIO_Logs_FullMethodName        = "/skiff.v1.PodIO/Logs"
+	PodIO_Exec_FullMethodName        = "/skiff.v1.PodIO/Exec"
+	PodIO_PortForward_FullMethodName = "/skiff.v1.PodIO/PortForward"
 )
 
 // PodIOClient is the client API for PodIO service.
@@ -38,6 +39,11 @@ type PodIOClient interface {
 	// The first message carries ExecStart; later ones carry stdin or a
 	// terminal resize. The last output message carries the exit code.
 	Exec(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ExecInput, ExecOutput], error)
+	// One TCP connection to a port of the pod, on localhost in its network
+	// namespace (kubectl port-forward's). The first message carries
+	// PortForwardStart; later ones carry the bytes the client sends. The
+	// stream ends when either side closes.
+	PortForward(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[PortForwardInput, PortForwardOutput], error)
 }
 
 type podIOClient struct {
@@ -80,6 +86,19 @@ func (c *podIOClient) Exec(ctx context.Context, opts ...grpc.CallOption) (grpc.B
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type PodIO_ExecClient = grpc.BidiStreamingClient[ExecInput, ExecOutput]
 
+func (c *podIOClient) PortForward(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[PortForwardInput, PortForwardOutput], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &PodIO_ServiceDesc.Streams[2], PodIO_PortForward_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[PortForwardInput, PortForwardOutput]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PodIO_PortForwardClient = grpc.BidiStreamingClient[PortForwardInput, PortForwardOutput]
+
 // PodIOServer is the server API for PodIO service.
 // All implementations must embed UnimplementedPodIOServer
 // for forward compatibility.
@@ -91,6 +110,11 @@ type PodIOServer interface {
 	// The first message carries ExecStart; later ones carry stdin or a
 	// terminal resize. The last output message carries the exit code.
 	Exec(grpc.BidiStreamingServer[ExecInput, ExecOutput]) error
+	// One TCP connection to a port of the pod, on localhost in its network
+	// namespace (kubectl port-forward's). The first message carries
+	// PortForwardStart; later ones carry the bytes the client sends. The
+	// stream ends when either side closes.
+	PortForward(grpc.BidiStreamingServer[PortForwardInput, PortForwardOutput]) error
 	mustEmbedUnimplementedPodIOServer()
 }
 
@@ -106,6 +130,9 @@ func (UnimplementedPodIOServer) Logs(*LogsRequest, grpc.ServerStreamingServer[Lo
 }
 func (UnimplementedPodIOServer) Exec(grpc.BidiStreamingServer[ExecInput, ExecOutput]) error {
 	return status.Error(codes.Unimplemented, "method Exec not implemented")
+}
+func (UnimplementedPodIOServer) PortForward(grpc.BidiStreamingServer[PortForwardInput, PortForwardOutput]) error {
+	return status.Error(codes.Unimplemented, "method PortForward not implemented")
 }
 func (UnimplementedPodIOServer) mustEmbedUnimplementedPodIOServer() {}
 func (UnimplementedPodIOServer) testEmbeddedByValue()               {}
@@ -146,6 +173,13 @@ func _PodIO_Exec_Handler(srv interface{}, stream grpc.ServerStream) error {
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type PodIO_ExecServer = grpc.BidiStreamingServer[ExecInput, ExecOutput]
 
+func _PodIO_PortForward_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(PodIOServer).PortForward(&grpc.GenericServerStream[PortForwardInput, PortForwardOutput]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PodIO_PortForwardServer = grpc.BidiStreamingServer[PortForwardInput, PortForwardOutput]
+
 // PodIO_ServiceDesc is the grpc.ServiceDesc for PodIO service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -162,6 +196,12 @@ var PodIO_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "Exec",
 			Handler:       _PodIO_Exec_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "PortForward",
+			Handler:       _PodIO_PortForward_Handler,
 			ServerStreams: true,
 			ClientStreams: true,
 		},
