@@ -16,10 +16,13 @@ func newCreateCommand(e *env) *cobra.Command {
   skiff create deployment web --image=nginx:1.27 --replicas=2 --port=80
   skiff create configmap site --from-file=index.html
   skiff create secret generic db --from-literal=password=s3cret
+  skiff create service clusterip web --tcp=80:8080
+  skiff create job hello --image=busybox -- echo hello
+  skiff create cronjob tick --image=busybox --schedule='*/5 * * * *' -- date
   skiff create job backup-now --from=cronjob/backup
   skiff apply -f web.yaml    # for everything else, write a manifest`,
 	}
-	cmd.AddCommand(newCreateDeploymentCommand(e), newCreateJobCommand(e), newCreateConfigMapCommand(e), newCreateSecretCommand(e))
+	cmd.AddCommand(newCreateDeploymentCommand(e), newCreateServiceCommand(e), newCreateJobCommand(e), newCreateCronJobCommand(e), newCreateConfigMapCommand(e), newCreateSecretCommand(e))
 	cmd.AddCommand(&cobra.Command{
 		Use:     "namespace NAME",
 		Aliases: []string{"ns"},

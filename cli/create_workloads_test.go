@@ -206,3 +206,82 @@ func TestCreateDeploymentRunExposeMistakes(t *testing.T) {
 func portsEqual(a, b []*skiffv1.ServicePort) bool {
 	return slices.EqualFunc(a, b, func(x, y *skiffv1.ServicePort) bool { return proto.Equal(x, y) })
 }
+
+// create job --image, create cronjob and create service make what
+// kubectl's do, and the server accepts them.
+func TestCreateJobCronJobAndService(t *testing.T) {
+	r := newRunner(t)
+	ctx := context.Background()
+	c := r.srv.Client
+	if out := r.ok("create", "job", "hello", "--image=busybox", "--", "echo", "hello world"); out != "job/hello created\n" {
+		t.Fatalf("create job said %q", out)
+	}
+	job, err := c.Jobs().Get(ctx, "default", "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := job.GetSpec().GetTemplate().GetSpec()
+	if ps.GetRestartPolicy() != "Never" || len(ps.GetContainers()) != 1 || ps.GetContainers()[0].GetName() != "hello" ||
+		ps.GetContainers()[0].GetImage() != "busybox" || !slices.Equal(ps.GetContainers()[0].GetCommand(), []string{"echo", "hello world"}) {
+		t.Errorf("job template %v", ps)
+	}
+
+	r.ok("create", "cronjob", "tick", "--image=busybox", "--schedule=*/5 * * * *", "--restart=Never", "--", "date")
+	cj, err := c.CronJobs().Get(ctx, "default", "tick")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps = cj.GetSpec().GetJobTemplate().GetSpec().GetTemplate().GetSpec()
+	if cj.GetSpec().GetSchedule() != "*/5 * * * *" || ps.GetRestartPolicy() != "Never" || ps.GetContainers()[0].GetName() != "tick" ||
+		!slices.Equal(ps.GetContainers()[0].GetCommand(), []string{"date"}) {
+		t.Errorf("cronjob %v", cj.GetSpec())
+	}
+
+	r.ok("create", "service", "clusterip", "web", "--tcp=80:8080", "--tcp=443:https")
+	svc, err := c.Services().Get(ctx, "default", "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []*skiffv1.ServicePort{{Name: "80-8080", Port: 80, TargetPort: "8080", Protocol: "TCP"}, {Name: "443-https", Port: 443, TargetPort: "https", Protocol: "TCP"}}
+	if !portsEqual(svc.GetSpec().GetPorts(), want) || !maps.Equal(svc.GetSpec().GetSelector(), map[string]string{"app": "web"}) || svc.GetSpec().GetClusterIp() == "" {
+		t.Errorf("clusterip service %v", svc.GetSpec())
+	}
+	r.ok("create", "service", "clusterip", "db", "--clusterip=None", "--tcp=5432")
+	if svc, err := c.Services().Get(ctx, "default", "db"); err != nil || svc.GetSpec().GetClusterIp() != skiffv1.ClusterIPNone {
+		t.Errorf("headless service %v, %v", svc.GetSpec(), err)
+	}
+	r.ok("create", "svc", "nodeport", "edge", "--tcp=80:8080", "--node-port=30080")
+	if svc, err := c.Services().Get(ctx, "default", "edge"); err != nil || svc.GetSpec().GetType() != skiffv1.ServiceTypeNodePort || svc.GetSpec().GetPorts()[0].GetNodePort() != 30080 {
+		t.Errorf("nodeport service %v, %v", svc.GetSpec(), err)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"create", "job", "x", "--image=a", "--from=cronjob/tick"}, "give --image or --from, not both"},
+		{[]string{"create", "job", "x", "--from=cronjob/tick", "--", "date"}, "drop the words after --"},
+		{[]string{"create", "cronjob", "x", "--image=a"}, "give when to run: --schedule"},
+		{[]string{"create", "cronjob", "x", "--schedule=@hourly"}, "--image=IMAGE"},
+		{[]string{"create", "cronjob", "x", "--image=a", "--schedule=@hourly", "--restart=Always"}, "--restart=Always: a job's pods restart OnFailure or Never"},
+		{[]string{"create", "cronjob", "x", "--image=a", "--schedule=not cron"}, "schedule"},
+		{[]string{"create", "service", "clusterip", "x"}, "give the ports: --tcp"},
+		{[]string{"create", "service", "clusterip", "x", "--tcp=http:80"}, `--tcp=http:80: the port "http" must be a number`},
+		{[]string{"create", "service", "clusterip", "x", "--tcp=80:0"}, `the target port "0" must be from 1 to 65535`},
+		{[]string{"create", "service", "nodeport", "x", "--tcp=80", "--tcp=81", "--node-port=30001"}, "--node-port goes with exactly one --tcp port"},
+	} {
+		res := r.run(tc.args...)
+		if res.e == nil || !strings.Contains(res.e.Error(), tc.want) {
+			t.Errorf("%v: error %v, want %q", tc.args, res.e, tc.want)
+		}
+	}
+	for _, get := range []error{
+		func() error { _, err := c.Jobs().Get(ctx, "default", "x"); return err }(),
+		func() error { _, err := c.CronJobs().Get(ctx, "default", "x"); return err }(),
+		func() error { _, err := c.Services().Get(ctx, "default", "x"); return err }(),
+	} {
+		if get == nil {
+			t.Error("a refused create stored an object")
+		}
+	}
+}

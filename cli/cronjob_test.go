@@ -150,7 +150,7 @@ func TestCreateJobFromCronJob(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"create", "job", "x"}, "give --from=cronjob/NAME"},
+		{[]string{"create", "job", "x"}, "(--image=IMAGE) or a CronJob to run now (--from=cronjob/NAME)"},
 		{[]string{"create", "job", "x", "--from=deployment/web"}, "--from=deployment/web: give cronjob/NAME"},
 		{[]string{"create", "job", "x", "--from=cronjob/absent"}, "not found"},
 		{[]string{"create", "job", "hello-now", "--from=cronjob/hello"}, "already exists"},
