@@ -189,31 +189,28 @@ func firstOnStream[T any](stream interface{ Recv() (T, error) }, err error) erro
 	return err
 }
 
-// exec opens an exec stream, sends first (if any) and closes its side.
+// exec opens an exec stream and returns how it ends after first (if
+// any) is sent and the client's side closed.
 func exec(ctx context.Context, io skiffv1.PodIOClient, first *skiffv1.ExecInput) error {
 	stream, err := io.Exec(ctx)
 	if err != nil {
 		return err
 	}
-	if first != nil {
-		if err := stream.Send(first); err != nil {
-			return err
-		}
-	}
-	if err := stream.CloseSend(); err != nil {
-		return err
-	}
-	_, err = stream.Recv()
-	return err
+	return sendFirst(stream, first)
 }
 
-// portForward opens a port-forward stream, sends first (if any) and
-// returns how the stream ends.
+// portForward is exec for a port-forward stream.
 func portForward(ctx context.Context, io skiffv1.PodIOClient, first *skiffv1.PortForwardInput) error {
 	stream, err := io.PortForward(ctx)
 	if err != nil {
 		return err
 	}
+	return sendFirst(stream, first)
+}
+
+// sendFirst sends first (if any), closes the client's side and returns
+// how the stream ends.
+func sendFirst[In, Out any](stream grpc.BidiStreamingClient[In, Out], first *In) error {
 	if first != nil {
 		if err := stream.Send(first); err != nil {
 			return err
@@ -222,7 +219,7 @@ func portForward(ctx context.Context, io skiffv1.PodIOClient, first *skiffv1.Por
 	if err := stream.CloseSend(); err != nil {
 		return err
 	}
-	_, err = stream.Recv()
+	_, err := stream.Recv()
 	return err
 }
 

@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-
 	"github.com/skiff-sh/skiff/client"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
@@ -260,13 +257,7 @@ func TestLogsAndExec(t *testing.T) {
 	h := newHarness(t)
 	h.create(h.pod("talker", `echo hello; echo oops >&2; sleep 1000`))
 	p := h.waitPod("talker", "running", phase("Running"))
-	node, _ := h.c.Nodes().Get(h.ctx(), "", "node-1")
-	conn, err := grpc.NewClient(node.Status.AgentEndpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	io := skiffv1.NewPodIOClient(conn)
+	io := h.podIO()
 	// stdout and stderr are separate pipes: their lines may interleave
 	// either way.
 	waitLogs(t, h, "talker", "hello\n")
@@ -309,19 +300,11 @@ func TestLogsAndExec(t *testing.T) {
 // waitLogs waits until a pod's log (through the agent) contains want.
 func waitLogs(t *testing.T, h *harness, pod, want string) {
 	t.Helper()
-	node, err := h.c.Nodes().Get(context.Background(), "", "node-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := grpc.NewClient(node.Status.AgentEndpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	podio := h.podIO()
 	deadline := time.Now().Add(30 * time.Second)
 	var got string
 	for time.Now().Before(deadline) {
-		stream, err := skiffv1.NewPodIOClient(conn).Logs(context.Background(), &skiffv1.LogsRequest{Namespace: "default", Pod: pod, TailLines: -1})
+		stream, err := podio.Logs(context.Background(), &skiffv1.LogsRequest{Namespace: "default", Pod: pod, TailLines: -1})
 		if err == nil {
 			var b bytes.Buffer
 			for {

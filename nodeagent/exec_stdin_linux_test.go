@@ -7,9 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
-
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
@@ -19,15 +16,9 @@ func TestExecUnreadStdinDoesNotLeak(t *testing.T) {
 	h := newHarness(t)
 	h.create(h.pod("deaf", "exec sleep 1000"))
 	p := h.waitPod("deaf", "running", phase("Running"))
-	node, _ := h.c.Nodes().Get(h.ctx(), "", "node-1")
-	conn, err := grpc.NewClient(node.Status.AgentEndpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	ctx, cancel := context.WithCancel(h.ctx())
 	defer cancel()
-	stream, err := skiffv1.NewPodIOClient(conn).Exec(ctx)
+	stream, err := h.podIO().Exec(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

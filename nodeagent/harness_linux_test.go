@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
 	"github.com/skiff-sh/skiff/apiserver/apitest"
 	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/image/build"
@@ -198,6 +201,22 @@ func (h *harness) ctx() context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	h.t.Cleanup(cancel)
 	return ctx
+}
+
+// podIO is a client of the agent's PodIO service (logs, exec,
+// port-forward), closed when the test ends.
+func (h *harness) podIO() skiffv1.PodIOClient {
+	h.t.Helper()
+	node, err := h.c.Nodes().Get(context.Background(), "", "node-1")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	conn, err := grpc.NewClient(node.Status.AgentEndpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { conn.Close() })
+	return skiffv1.NewPodIOClient(conn)
 }
 
 // pod makes a one-container pod of the busybox image running sh -c script.

@@ -8,9 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
@@ -24,16 +22,7 @@ func TestPortForwardReachesPodLocalhost(t *testing.T) {
 	h := newHarness(t)
 	h.create(h.pod("web", `mkdir -p /tmp/w && echo forwarded > /tmp/w/index.html && exec httpd -f -p 127.0.0.1:8080 -h /tmp/w`))
 	h.waitPod("web", "running", phase("Running"))
-	node, err := h.c.Nodes().Get(h.ctx(), "", "node-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := grpc.NewClient(node.Status.AgentEndpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	podio := skiffv1.NewPodIOClient(conn)
+	podio := h.podIO()
 
 	forward := func(port int32, request string) (string, error) {
 		stream, err := podio.PortForward(h.ctx())
@@ -60,6 +49,7 @@ func TestPortForwardReachesPodLocalhost(t *testing.T) {
 		}
 	}
 	var got string
+	var err error
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		got, err = forward(8080, "GET /index.html HTTP/1.0\r\n\r\n")
 		if err == nil && strings.Contains(got, "forwarded") || time.Now().After(deadline) {
