@@ -98,7 +98,7 @@ func TestCreateConfigMapFromSources(t *testing.T) {
 func TestCreateDryRunPrintsManifest(t *testing.T) {
 	r := newRunner(t)
 	out := r.ok("create", "cm", "env", "--from-literal=MODE=prod", "--dry-run=client", "-o", "yaml")
-	for _, want := range []string{"apiVersion: skiff/v1\n", "kind: ConfigMap\n", "  name: env\n", "  MODE: prod\n"} {
+	for _, want := range []string{"apiVersion: v1\n", "kind: ConfigMap\n", "  name: env\n", "  MODE: prod\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dry-run yaml lacks %q:\n%s", want, out)
 		}

@@ -13,7 +13,8 @@ import (
 
 // createOutput is the flags the commands that make objects from the
 // command line share with kubectl's: --dry-run=client prints the objects
-// instead of creating them, -o says how to print.
+// instead of creating them, -o says how to print. The objects are
+// kubectl's, so they print as Kubernetes manifests.
 type createOutput struct {
 	dryRun string
 	output string
@@ -46,6 +47,9 @@ func (o *createOutput) check() error {
 func (o *createOutput) finish(cmd *cobra.Command, e *env, verb string, objs ...skiffv1.Resource) error {
 	if err := o.check(); err != nil {
 		return err
+	}
+	for _, obj := range objs {
+		asKubernetes(obj)
 	}
 	create := func(ctx context.Context, c *client.Client) error {
 		for i, obj := range objs {
@@ -88,4 +92,17 @@ func (o *createOutput) say(w io.Writer, verb string, obj skiffv1.Resource) error
 	}
 	_, err := fmt.Fprintln(w, line)
 	return err
+}
+
+// asKubernetes marks obj as made the Kubernetes way, so that it prints
+// (with -o here, and from skiff get later) as the manifest kubectl's
+// command would have made: apps/v1 Deployment, v1 Service, …
+func asKubernetes(obj skiffv1.Resource) {
+	meta := obj.GetMetadata()
+	if meta == nil || meta.GetAppliedAs() != nil {
+		return
+	}
+	if t, ok := skiffv1.KubernetesTypeOf(skiffv1.KindOf(obj)); ok {
+		meta.AppliedAs = &skiffv1.TypeMeta{ApiVersion: t.APIVersion, Kind: t.Kind}
+	}
 }

@@ -116,7 +116,7 @@ func TestExposeNamesSeveralPorts(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := r.ok("expose", "rs", "dns", "--dry-run", "-o", "yaml")
-	for _, want := range []string{"kind: Service\n", "k8s-app: dns\n", "name: dns\n    port: 53\n    protocol: UDP\n",
+	for _, want := range []string{"apiVersion: v1\nkind: Service\n", "k8s-app: dns\n", "name: dns\n    port: 53\n    protocol: UDP\n",
 		"name: port-2\n    port: 53\n    protocol: TCP\n", "name: port-3\n    port: 9153\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("expose -o yaml lacks %q:\n%s", want, out)
@@ -135,7 +135,7 @@ func TestCreateDeploymentDryRunApplies(t *testing.T) {
 	r := newRunner(t)
 	out := r.ok("create", "deploy", "clock", "--image=busybox", "--image=registry.local:5000/team/side_car@sha256:0123",
 		"--dry-run=client", "-o", "yaml")
-	for _, want := range []string{"kind: Deployment\n", "name: busybox\n", "name: side-car\n", "replicas: 1\n"} {
+	for _, want := range []string{"apiVersion: apps/v1\nkind: Deployment\n", "name: busybox\n", "name: side-car\n", "replicas: 1\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dry-run yaml lacks %q:\n%s", want, out)
 		}

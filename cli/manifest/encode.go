@@ -25,10 +25,15 @@ func Encode(obj skiffv1.Resource) ([]byte, error) {
 }
 
 // EncodeList writes several objects as a `kind: List`, which Decode also
-// reads.
+// reads: of apiVersion v1, as kubectl's, when every item prints as a
+// Kubernetes object.
 func EncodeList(objs []skiffv1.Resource) ([]byte, error) {
 	items := make([]json.RawMessage, 0, len(objs))
+	listVersion := "v1"
 	for _, o := range objs {
+		if o.GetMetadata().GetAppliedAs() == nil {
+			listVersion = APIVersion
+		}
 		j, err := Encode(o)
 		if err != nil {
 			return nil, err
@@ -40,7 +45,7 @@ func EncodeList(objs []skiffv1.Resource) ([]byte, error) {
 		return nil, err
 	}
 	return marshalOrdered(map[string]any{
-		"apiVersion": APIVersion,
+		"apiVersion": listVersion,
 		"kind":       "List",
 		"items":      json.RawMessage(itemsJSON),
 	}, []string{"apiVersion", "kind", "items"})

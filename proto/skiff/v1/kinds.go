@@ -207,6 +207,18 @@ func KubernetesTypes() []KubernetesType {
 	return append([]KubernetesType(nil), kubernetesTypes...)
 }
 
+// KubernetesTypeOf is the Kubernetes apiVersion and kind that skiff's kind
+// k is printed as when it came from kubectl's way of making it (the first
+// of kubernetesTypes that k holds).
+func KubernetesTypeOf(k Kind) (KubernetesType, bool) {
+	for _, t := range kubernetesTypes {
+		if t.HeldBy == k {
+			return t, true
+		}
+	}
+	return KubernetesType{}, false
+}
+
 // LookupKubernetesType finds a served Kubernetes apiVersion and kind.
 func LookupKubernetesType(apiVersion, kind string) (KubernetesType, bool) {
 	for _, t := range kubernetesTypes {
