@@ -27,7 +27,7 @@ func TestCreateExposeRunAndPortForward(t *testing.T) {
 		return out
 	}
 	skiff("create", "deployment", "web", "--image="+image, "--replicas=2", "--port=8080", "--",
-		"/bin/sh", "-c", "mkdir -p /tmp/w && hostname > /tmp/w/index.html && exec /bin/httpd -f -p 8080 -h /tmp/w")
+		"/bin/sh", "-c", "mkdir -p /tmp/w && hostname > /tmp/w/index.html && dd if=/dev/zero of=/tmp/w/big bs=1M count=32 && exec /bin/httpd -f -p 8080 -h /tmp/w")
 	if out := skiff("expose", "deployment", "web"); out != "service/web exposed\n" {
 		t.Fatalf("expose said %q", out)
 	}
@@ -104,6 +104,22 @@ func TestCreateExposeRunAndPortForward(t *testing.T) {
 			t.Errorf("port-forward printed nothing for request %d", i)
 		}
 	}
+
+	// Throughput, for the record (no assertion): 32 MiB through the
+	// forward (TLS to the API server, then to the agent) and straight to
+	// the pod's IP from the node.
+	for _, via := range []struct{ name, url string }{
+		{"port-forward", "http://127.0.0.1:" + port + "/big"},
+		{"pod IP", "http://" + podByName(web, first).IP + ":8080/big"},
+	} {
+		start := time.Now()
+		if out, err := c.InNode("timeout", "60", "/bin/busybox", "wget", "-q", "-O", "/dev/null", via.url); err != nil {
+			t.Fatalf("32 MiB via %s: %v: %s", via.name, err, out)
+		}
+		d := time.Since(start)
+		t.Logf("32 MiB via %s: %v (%.0f MiB/s)", via.name, d.Round(time.Millisecond), 32/d.Seconds())
+	}
+	<-handled
 
 	// Ctrl-C ends it cleanly.
 	pf.Process.Signal(os.Interrupt)
