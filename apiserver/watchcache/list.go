@@ -70,6 +70,9 @@ func (c *Cache) ListPage(ctx context.Context, k skiffv1.Kind, namespace string, 
 		at := opts
 		at.Revision = rev
 		page, err := c.cfg.Source.ListPage(ctx, k, namespace, at)
+		if err != nil || page.Continue == "" {
+			kc.unwant(rev) // no later page
+		}
 		if errors.Is(err, storage.ErrCompacted) {
 			return c.cfg.Source.ListPage(ctx, k, namespace, opts)
 		}
@@ -213,6 +216,13 @@ func (kc *kind) want(rev int64) {
 	default:
 		kc.wanted[rev] = now.Add(kc.c.cfg.SnapshotTTL)
 	}
+}
+
+// unwant forgets a wanted revision no page will continue from.
+func (kc *kind) unwant(rev int64) {
+	kc.mu.Lock()
+	defer kc.mu.Unlock()
+	delete(kc.wanted, rev)
 }
 
 // takeWanted holds the objects as they are as the snapshot of each
