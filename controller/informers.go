@@ -54,6 +54,7 @@ func newInformers(scope *client.InformerScope) (*informers, error) {
 		inf.pods.AddIndex(indexNamespace, byNamespace[*skiffv1.Pod]),
 		inf.pods.AddIndex(indexNode, byNode),
 		inf.pods.AddIndex(indexOwner, byOwner[*skiffv1.Pod]),
+		inf.pods.AddIndex(indexOrphan, orphanByNamespace),
 		inf.rss.AddIndex(indexNamespace, byNamespace[*skiffv1.ReplicaSet]),
 		inf.rss.AddIndex(indexOwner, byOwner[*skiffv1.ReplicaSet]),
 		inf.autoscalers.AddIndex(indexOwner, byOwner[*skiffv1.Autoscaler]),

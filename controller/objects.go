@@ -53,7 +53,17 @@ const (
 	indexNamespace = "controller/namespace"
 	indexNode      = "controller/node"
 	indexOwner     = "controller/owner" // every owner reference's UID
+	// indexOrphan files the pods without a controller by namespace: those
+	// a replica set may adopt.
+	indexOrphan = "controller/orphan"
 )
+
+func orphanByNamespace(p *skiffv1.Pod) []string {
+	if controllerRef(p.GetMetadata()) != nil {
+		return nil
+	}
+	return []string{p.GetMetadata().GetNamespace()}
+}
 
 func byNamespace[T skiffv1.Resource](o T) []string {
 	return []string{o.GetMetadata().GetNamespace()}

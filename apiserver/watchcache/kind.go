@@ -46,6 +46,14 @@ type kind struct {
 	advanced chan struct{}
 	// snaps are the snapshots paged lists continue from, by revision.
 	snaps map[int64]*heldSnapshot
+	// wanted are revisions the cache has yet to reach whose snapshot a
+	// paged list will continue from (its first page was read from etcd
+	// there), until when they are wanted: taken as the cache passes them.
+	wanted map[int64]time.Time
+	// changed is the revision of the newest change to objects (the
+	// revision they were filled at before any): objects are the kind as
+	// it was at every revision from changed to cur.
+	changed int64
 	// lastProgress is when etcd was last asked for progress (UnixNano).
 	lastProgress atomic.Int64
 }
@@ -53,7 +61,7 @@ type kind struct {
 func newKind(c *Cache, k skiffv1.Kind) *kind {
 	info, _ := skiffv1.Info(k)
 	return &kind{c: c, kind: k, info: info, ready: make(chan struct{}), watchers: map[*Watcher]struct{}{},
-		advanced: make(chan struct{}), snaps: map[int64]*heldSnapshot{}}
+		advanced: make(chan struct{}), snaps: map[int64]*heldSnapshot{}, wanted: map[int64]time.Time{}}
 }
 
 // stream marks ctx so that the kind's etcd watch gets a gRPC stream of its
@@ -147,7 +155,7 @@ func (kc *kind) run(after int64) {
 		kc.fail(fmt.Errorf("watch cache: list %s: %w", kc.info.Plural, err))
 		return
 	}
-	kc.from, kc.cur = start, start
+	kc.from, kc.cur, kc.changed = start, start, start
 	ctx, cancel := context.WithCancel(c.ctx)
 	defer cancel()
 	events := src.Watch(kc.stream(ctx), kc.kind, "", start)
@@ -168,6 +176,9 @@ func (kc *kind) run(after int64) {
 				// Lists wait for it; watchers hear of it at the next
 				// bookmark tick, not at every progress a list asked for.
 				kc.mu.Lock()
+				// Every change up to it is in: the objects are the
+				// kind as it is at that revision.
+				kc.takeWanted(ev.Revision + 1)
 				kc.setCur(ev.Revision)
 				kc.mu.Unlock()
 			default:
@@ -192,6 +203,7 @@ func (kc *kind) end(err error) {
 	kc.mu.Lock()
 	defer kc.mu.Unlock()
 	kc.done = true
+	clear(kc.wanted)
 	for w := range kc.watchers {
 		w.end(err)
 	}
@@ -212,6 +224,8 @@ func (kc *kind) add(ev storage.WatchEvent) {
 	}
 	kc.mu.Lock()
 	defer kc.mu.Unlock()
+	// Snapshots wanted before this change are of the objects without it.
+	kc.takeWanted(e.Revision)
 	key := kc.keyOf(e.Object)
 	var prev skiffv1.Resource
 	if e.Type == storage.Deleted {
@@ -236,6 +250,7 @@ func (kc *kind) add(ev storage.WatchEvent) {
 		kc.ring = append(kc.ring, e)
 		kc.size++
 	}
+	kc.changed = e.Revision
 	kc.setCur(e.Revision)
 	kc.c.metrics.ringSize(kc.kind, kc.size)
 	for w := range kc.watchers {

@@ -2,6 +2,7 @@ package watchcache
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -35,9 +36,13 @@ type heldSnapshot struct {
 // without a continue token is consistent: it is read once the cache has
 // seen etcd's revision at the time of the call (etcd is asked for a
 // progress notification, so an idle kind catches up without a write), or
-// from etcd when that takes longer than ConsistentReadTimeout. A page
-// after the first is read from the snapshot the first was read from while
-// it is kept (SnapshotTTL), else from etcd at the token's revision.
+// from etcd at that revision when that takes longer than
+// ConsistentReadTimeout. A page after the first is read from the snapshot
+// at the token's revision while it is kept (SnapshotTTL), else from etcd
+// at that revision. A first page read from etcd has its snapshot taken as
+// the cache passes its revision (a later page waits up to
+// ConsistentReadTimeout for it): one slow first page does not send every
+// page of a large list to etcd.
 func (c *Cache) ListPage(ctx context.Context, k skiffv1.Kind, namespace string, opts storage.ListOptions) (*storage.ListPage, error) {
 	info, ok := skiffv1.Info(k)
 	if !ok || opts.Limit < 0 || opts.Revision != 0 {
@@ -49,16 +54,33 @@ func (c *Cache) ListPage(ctx context.Context, k skiffv1.Kind, namespace string, 
 	if opts.Continue != "" {
 		return c.continueList(ctx, info, namespace, opts)
 	}
-	kc, err := c.consistent(ctx, k)
+	kc, rev, err := c.consistent(ctx, k)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		c.metrics.fallback(k, "not_current")
-		return c.cfg.Source.ListPage(ctx, k, namespace, opts)
+		if kc == nil || rev == 0 || opts.Limit == 0 {
+			return c.cfg.Source.ListPage(ctx, k, namespace, opts)
+		}
+		// Read at the revision the cache is on its way to, asking it for
+		// the snapshot there before it may pass it: the later pages need
+		// not come from etcd too.
+		kc.want(rev)
+		at := opts
+		at.Revision = rev
+		page, err := c.cfg.Source.ListPage(ctx, k, namespace, at)
+		if err != nil || page.Continue == "" {
+			kc.unwant(rev) // no later page
+		}
+		if errors.Is(err, storage.ErrCompacted) {
+			return c.cfg.Source.ListPage(ctx, k, namespace, opts)
+		}
+		return page, err
 	}
 	kc.mu.Lock()
-	snap, rev, done := kc.objects.snapshot(), kc.cur, kc.done
+	snap, done := kc.objects.snapshot(), kc.done
+	rev = kc.cur
 	kc.mu.Unlock()
 	if done {
 		// Its etcd watch ended just now; the objects are gone.
@@ -87,7 +109,7 @@ func (c *Cache) continueList(ctx context.Context, info skiffv1.KindInfo, namespa
 	c.mu.Unlock()
 	var snap *snapshot
 	if kc != nil {
-		snap = kc.held(rev)
+		snap = kc.held(ctx, rev)
 	}
 	if snap == nil {
 		c.metrics.fallback(info.Kind, "snapshot_gone")
@@ -100,17 +122,18 @@ func (c *Cache) continueList(ctx context.Context, info skiffv1.KindInfo, namespa
 
 // consistent returns the kind's cache once it has seen etcd's current
 // revision, starting it if needed; an error when that takes longer than
-// ConsistentReadTimeout or etcd cannot be read.
-func (c *Cache) consistent(ctx context.Context, k skiffv1.Kind) (*kind, error) {
+// ConsistentReadTimeout or etcd cannot be read, with the kind's cache and
+// etcd's revision when they were had (nil, 0 otherwise).
+func (c *Cache) consistent(ctx context.Context, k skiffv1.Kind) (*kind, int64, error) {
 	wctx, cancel := context.WithTimeout(ctx, c.cfg.ConsistentReadTimeout)
 	defer cancel()
 	kc, err := c.kindFor(wctx, k, 0)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	rev, err := c.cfg.Source.CurrentRevision(wctx)
 	if err != nil {
-		return nil, err
+		return kc, 0, err
 	}
 	tick := time.NewTicker(progressEvery)
 	defer tick.Stop()
@@ -120,9 +143,9 @@ func (c *Cache) consistent(ctx context.Context, k skiffv1.Kind) (*kind, error) {
 		kc.mu.Unlock()
 		switch {
 		case cur >= rev:
-			return kc, nil
+			return kc, rev, nil
 		case done:
-			return nil, errGone
+			return nil, 0, errGone
 		case !asked:
 			kc.requestProgress(wctx)
 			asked = true
@@ -134,7 +157,7 @@ func (c *Cache) consistent(ctx context.Context, k skiffv1.Kind) (*kind, error) {
 			// the stream is current: ask again.
 			asked = false
 		case <-wctx.Done():
-			return nil, wctx.Err()
+			return kc, rev, wctx.Err()
 		}
 	}
 }
@@ -153,9 +176,13 @@ func (kc *kind) requestProgress(ctx context.Context) {
 
 // hold keeps snap for the later pages of a list read at rev.
 func (kc *kind) hold(rev int64, snap *snapshot) {
-	now := time.Now()
 	kc.mu.Lock()
 	defer kc.mu.Unlock()
+	kc.holdLocked(rev, snap, time.Now())
+}
+
+// holdLocked is hold with kc.mu held.
+func (kc *kind) holdLocked(rev int64, snap *snapshot, now time.Time) {
 	if kc.touch(rev, now) != nil {
 		return
 	}
@@ -173,18 +200,100 @@ func (kc *kind) hold(rev int64, snap *snapshot) {
 	kc.c.metrics.snapshots(kc.kind, len(kc.snaps))
 }
 
-// held is the snapshot at rev, kept for another SnapshotTTL; or, when the
-// kind has not changed since rev, one of its current objects.
-func (kc *kind) held(rev int64) *snapshot {
+// want asks for the snapshot at rev, where etcd read a list's first page:
+// taken now when the objects are the kind as it was at rev, else as the
+// cache passes rev (takeWanted).
+func (kc *kind) want(rev int64) {
+	now := time.Now()
 	kc.mu.Lock()
 	defer kc.mu.Unlock()
-	if snap := kc.touch(rev, time.Now()); snap != nil {
-		return snap
+	switch {
+	case kc.done || kc.touch(rev, now) != nil:
+	case rev <= kc.cur:
+		if kc.changed <= rev {
+			kc.holdLocked(rev, kc.objects.snapshot(), now)
+		}
+	default:
+		kc.wanted[rev] = now.Add(kc.c.cfg.SnapshotTTL)
 	}
-	if !kc.done && rev == kc.cur {
-		return kc.objects.snapshot()
+}
+
+// unwant forgets a wanted revision no page will continue from.
+func (kc *kind) unwant(rev int64) {
+	kc.mu.Lock()
+	defer kc.mu.Unlock()
+	delete(kc.wanted, rev)
+}
+
+// takeWanted holds the objects as they are as the snapshot of each
+// revision wanted before rev: called with kc.mu held when a change at
+// rev is about to be applied, or every change before rev is in.
+func (kc *kind) takeWanted(rev int64) {
+	if len(kc.wanted) == 0 {
+		return
 	}
-	return nil
+	now := time.Now()
+	var snap *snapshot
+	for r, until := range kc.wanted {
+		if r >= rev {
+			continue
+		}
+		delete(kc.wanted, r)
+		if now.After(until) {
+			continue
+		}
+		if snap == nil {
+			snap = kc.objects.snapshot()
+		}
+		kc.holdLocked(r, snap, now)
+	}
+}
+
+// held is the snapshot at rev, kept for another SnapshotTTL: one held,
+// the objects when the kind has not changed since rev, or, when rev is
+// wanted, the one taken as the cache passes it, waited for up to
+// ConsistentReadTimeout (then no longer wanted). Nil when none is had.
+func (kc *kind) held(ctx context.Context, rev int64) *snapshot {
+	var tick *time.Ticker
+	for {
+		kc.mu.Lock()
+		now := time.Now()
+		if snap := kc.touch(rev, now); snap != nil {
+			kc.mu.Unlock()
+			return snap
+		}
+		if !kc.done && kc.changed <= rev && rev <= kc.cur {
+			snap := kc.objects.snapshot()
+			kc.holdLocked(rev, snap, now)
+			kc.mu.Unlock()
+			return snap
+		}
+		_, wanted := kc.wanted[rev]
+		advanced, done := kc.advanced, kc.done
+		kc.mu.Unlock()
+		if !wanted || done {
+			return nil
+		}
+		if tick == nil {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, kc.c.cfg.ConsistentReadTimeout)
+			defer cancel()
+			tick = time.NewTicker(progressEvery)
+			defer tick.Stop()
+			kc.requestProgress(ctx)
+		}
+		select {
+		case <-advanced:
+		case <-tick.C:
+			// An idle kind gets there by a progress notification.
+			kc.requestProgress(ctx)
+		case <-ctx.Done():
+			kc.mu.Lock()
+			delete(kc.wanted, rev)
+			kc.mu.Unlock()
+			return nil
+		}
+	}
 }
 
 // touch drops the snapshots that are done with and returns the one held

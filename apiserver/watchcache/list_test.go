@@ -366,3 +366,86 @@ func TestSnapshotExpiryAndCompaction(t *testing.T) {
 		}
 	}
 }
+
+// A paged list whose first page was read from etcd, because the cache
+// could not show in time that it was current, reads its later pages from
+// the cache once the cache has caught up with the first page's revision:
+// the snapshot at that revision, not etcd for every page. Before, one
+// slow first page sent the whole list to etcd.
+func TestPagesAfterAnEtcdFirstPageComeFromTheCache(t *testing.T) {
+	st := startStore(t)
+	ctx := ctxT(t)
+	for i := range 10 {
+		create(t, ctx, st, "a", fmt.Sprintf("p%02d", i), "0")
+	}
+	c, reg, _ := startCache(t, watchcache.Config{Source: silentSource{st}, ConsistentReadTimeout: 200 * time.Millisecond})
+	if _, err := c.ListPage(ctx, cm, "", storage.ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Another kind's write: the ConfigMaps' cache cannot learn it is
+	// current (no progress), so the next list's first page is etcd's.
+	if _, err := st.Create(ctx, &skiffv1.Secret{Metadata: &skiffv1.ObjectMeta{Namespace: "a", Name: "s"}}, nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	got := pages(t, ctx, func(cont string) (*storage.ListPage, error) {
+		return c.ListPage(ctx, cm, "", storage.ListOptions{Limit: 4, Continue: cont})
+	}, func(int) {
+		// A ConfigMap written after the first page's revision moves the
+		// cache past it; the pages must not show it.
+		n++
+		create(t, ctx, st, "a", fmt.Sprint("between", n), "1")
+	})
+	if f := fallbacks(t, reg, "configmaps", "not_current"); f != 1 {
+		t.Fatalf("first pages read from etcd: %v, want 1", f)
+	}
+	for i, p := range got {
+		o := storage.ListOptions{Limit: 4}
+		if i > 0 {
+			o.Continue = got[i-1].Continue
+		} else {
+			o.Revision = p.Revision
+		}
+		want, err := st.ListPage(ctx, cm, "", o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameList(t, fmt.Sprintf("page %d", i), p, want)
+	}
+	if f := fallbacks(t, reg, "configmaps", "snapshot_gone"); f != 0 {
+		t.Errorf("later pages read from etcd: %v, want 0 (from the cache's snapshot at the first page's revision)", f)
+	}
+	if len(got) != 3 {
+		t.Errorf("%d pages, want 3 (10 ConfigMaps in pages of 4)", len(got))
+	}
+}
+
+// When the cache does not reach the first page's revision in time, the
+// later pages come from etcd at that revision: the same pages.
+func TestPagesAfterAnEtcdFirstPageWhenTheCacheStaysBehind(t *testing.T) {
+	st := startStore(t)
+	ctx := ctxT(t)
+	for i := range 10 {
+		create(t, ctx, st, "a", fmt.Sprintf("p%02d", i), "0")
+	}
+	c, reg, _ := startCache(t, watchcache.Config{Source: silentSource{st}, ConsistentReadTimeout: 100 * time.Millisecond})
+	if _, err := c.ListPage(ctx, cm, "", storage.ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Create(ctx, &skiffv1.Secret{Metadata: &skiffv1.ObjectMeta{Namespace: "a", Name: "s"}}, nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	got := pages(t, ctx, func(cont string) (*storage.ListPage, error) {
+		return c.ListPage(ctx, cm, "", storage.ListOptions{Limit: 4, Continue: cont})
+	}, func(int) {})
+	var all []string
+	for _, p := range got {
+		if p.Revision != got[0].Revision {
+			t.Fatalf("pages read at %d and %d", got[0].Revision, p.Revision)
+		}
+		all = append(all, names(p.Items)...)
+	}
+	if len(all) != 10 || fallbacks(t, reg, "configmaps", "snapshot_gone") != 2 {
+		t.Fatalf("pages: %v, %v later ones from etcd (want 10 items, 2 from etcd)", all, fallbacks(t, reg, "configmaps", "snapshot_gone"))
+	}
+}

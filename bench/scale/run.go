@@ -172,14 +172,26 @@ func run(out io.Writer, o options) error {
 	// Full lists, from the watch cache and from etcd (the second server),
 	// taken in turn so both meet the same load: in pages of the client's
 	// default size, and in one request.
+	listCPU := procCPU(cached.cmd.Process.Pid)
+	listStart := time.Now()
+	cached.profile()
 	if err := timeLists(ctx, out, c, cc, dc, o); err != nil {
 		return err
 	}
+	cached.profile()
+	fmt.Fprintf(out, "API server with watch cache during the lists: CPU %.1f s in %s\n",
+		(procCPU(cached.cmd.Process.Pid) - listCPU).Seconds(), time.Since(listStart).Round(time.Second))
 	names, err := podNames(ctx, c)
 	if err != nil {
 		return err
 	}
+	// Each pod read from the control plane's API server and, to tell its
+	// own part from etcd's (which runs in the control plane's process), from
+	// the cached list server, whose reads go to that etcd over gRPC.
 	lat := make([]time.Duration, 0, o.gets)
+	viaList := make([]time.Duration, 0, o.gets)
+	getLoad, getCPU, getStart := loadAverage(), procCPU(cp.cmd.Process.Pid), time.Now()
+	cp.profile()
 	for range o.gets {
 		p := names[rand.IntN(len(names))]
 		t0 := time.Now()
@@ -187,8 +199,17 @@ func run(out io.Writer, o options) error {
 			return err
 		}
 		lat = append(lat, time.Since(t0))
+		t0 = time.Now()
+		if _, err := cc.Pods().Get(ctx, "default", p); err != nil {
+			return err
+		}
+		viaList = append(viaList, time.Since(t0))
 	}
+	cp.profile()
 	fmt.Fprintf(out, "get pod: %s\n", percentiles(lat))
+	fmt.Fprintf(out, "  the same pods from the cached list server (etcd over gRPC): %s\n", percentiles(viaList))
+	fmt.Fprintf(out, "  load average %s at the start; control plane CPU %.1f s in %s\n", getLoad,
+		(procCPU(cp.cmd.Process.Pid) - getCPU).Seconds(), time.Since(getStart).Round(time.Millisecond))
 
 	if o.watchers > 0 {
 		d, err := fanOut(ctx, dial, o.watchers, o.events)
@@ -473,13 +494,16 @@ func fanOut(ctx context.Context, dial func() (*client.Client, error), watchers, 
 }
 
 // timeLists times o.lists full pod lists from each server in turn: in
-// pages of client.DefaultChunkSize, and in one request.
+// pages of client.DefaultChunkSize, and in one request. It prints each
+// way's lists in the order taken and, for paged ones, each list's first
+// and slowest page: which list and which page a slow p99 comes from.
 func timeLists(ctx context.Context, out io.Writer, cp, cached, direct *client.Client, o options) error {
 	type way struct {
 		name   string
 		c      *client.Client
 		chunk  int64
 		lat    []time.Duration
+		pages  []string // per list: its pages' story
 		failed int
 		err    error
 	}
@@ -492,18 +516,22 @@ func timeLists(ctx context.Context, out io.Writer, cp, cached, direct *client.Cl
 	}
 	// One request of 150,000 pods is well over the client's 64 MiB.
 	big := grpc.MaxCallRecvMsgSize(1 << 30)
+	var loads []string
 	for range o.lists {
+		loads = append(loads, loadAverage())
 		for _, w := range ways {
 			t0 := time.Now()
 			var n int
 			if w.chunk > 0 {
-				items, _, err := client.ListAll(ctx, w.c.API(), &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_POD}, w.chunk)
+				pt := &pageTimer{ObjectsClient: w.c.API()}
+				items, _, err := client.ListAll(ctx, pt, &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_POD}, w.chunk)
 				if err != nil {
 					// Counted, not fatal: a loaded server times out.
 					w.failed, w.err = w.failed+1, err
 					continue
 				}
 				n = len(items)
+				w.pages = append(w.pages, pt.String())
 			} else {
 				resp, err := w.c.API().List(ctx, &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_POD}, big)
 				if err != nil {
@@ -518,13 +546,78 @@ func timeLists(ctx context.Context, out io.Writer, cp, cached, direct *client.Cl
 			}
 		}
 	}
+	fmt.Fprintf(out, "load average at the start of each round of lists: %s\n", strings.Join(loads, "; "))
 	for _, w := range ways {
 		fmt.Fprintf(out, "list pods -A (%d pods), %s: %s\n", o.pods, w.name, percentiles(w.lat))
+		fmt.Fprintf(out, "  in order:%s\n", inOrder(w.lat))
+		for i, p := range w.pages {
+			fmt.Fprintf(out, "  list %d: %s\n", i+1, p)
+		}
 		if w.failed > 0 {
 			fmt.Fprintf(out, "  failed: %d (last: %v)\n", w.failed, w.err)
 		}
 	}
 	return nil
+}
+
+// pageTimer times each List call of a paged list.
+type pageTimer struct {
+	skiffv1.ObjectsClient
+	took  []time.Duration
+	limit []int64
+}
+
+func (p *pageTimer) List(ctx context.Context, in *skiffv1.ListRequest, opts ...grpc.CallOption) (*skiffv1.ListResponse, error) {
+	t0 := time.Now()
+	resp, err := p.ObjectsClient.List(ctx, in, opts...)
+	p.took = append(p.took, time.Since(t0))
+	p.limit = append(p.limit, in.GetLimit())
+	return resp, err
+}
+
+// String says how many pages, the first's time, the slowest's, and
+// whether a page was a list in one request (a continue that expired).
+func (p *pageTimer) String() string {
+	if len(p.took) == 0 {
+		return "no pages"
+	}
+	slow := 0
+	var sum time.Duration
+	for i, d := range p.took {
+		sum += d
+		if d > p.took[slow] {
+			slow = i
+		}
+	}
+	s := fmt.Sprintf("%d pages, %s in calls; first %s, slowest #%d %s", len(p.took), round(sum), round(p.took[0]), slow+1, round(p.took[slow]))
+	for i, l := range p.limit {
+		if l == 0 {
+			s += fmt.Sprintf("; call #%d listed everything in one request (continue expired)", i+1)
+		}
+	}
+	return s
+}
+
+func round(d time.Duration) string { return d.Round(time.Millisecond).String() }
+
+func inOrder(d []time.Duration) string {
+	var b strings.Builder
+	for _, x := range d {
+		b.WriteString(" " + round(x))
+	}
+	return b.String()
+}
+
+// loadAverage is the machine's 1-minute load average, from /proc/loadavg.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }
 
 func percentiles(d []time.Duration) string {

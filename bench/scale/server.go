@@ -40,7 +40,52 @@ const (
 	dirEnv           = "SKIFF_BENCH_SCALE_DIR"
 	etcdEnv          = "SKIFF_BENCH_SCALE_ETCD"
 	heapEnv          = "SKIFF_BENCH_SCALE_HEAP_PROFILE"
+	// cpuEnv names a directory: a server there writes a CPU profile of
+	// the time between two SIGUSR2 (role-N.pprof).
+	cpuEnv = "SKIFF_BENCH_SCALE_CPU_PROFILES"
 )
+
+// cpuOnSignal profiles the process's CPU from one SIGUSR2 to the next,
+// into dir/role-N.pprof.
+func cpuOnSignal(ctx context.Context, dir, role string) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGUSR2)
+	defer signal.Stop(sig)
+	var f *os.File
+	for n := 1; ; {
+		select {
+		case <-sig:
+			if f != nil {
+				pprof.StopCPUProfile()
+				f.Close()
+				f = nil
+				continue
+			}
+			var err error
+			if f, err = os.Create(filepath.Join(dir, fmt.Sprintf("%s-%d.pprof", role, n))); err != nil {
+				continue
+			}
+			n++
+			if pprof.StartCPUProfile(f) != nil {
+				f.Close()
+				f = nil
+			}
+		case <-ctx.Done():
+			if f != nil {
+				pprof.StopCPUProfile()
+				f.Close()
+			}
+			return
+		}
+	}
+}
+
+// profile starts or stops the server's CPU profile (see cpuOnSignal).
+func (s *server) profile() {
+	if os.Getenv(cpuEnv) != "" {
+		_ = s.cmd.Process.Signal(syscall.SIGUSR2)
+	}
+}
 
 func heapOnSignal(ctx context.Context, path string) {
 	sig := make(chan os.Signal, 1)
@@ -82,6 +127,9 @@ func serveRole() (ok bool, err error) {
 	g, gctx := errgroup.WithContext(ctx)
 	dir := os.Getenv(dirEnv)
 	quiet := slog.New(slog.DiscardHandler)
+	if d := os.Getenv(cpuEnv); d != "" {
+		go cpuOnSignal(ctx, d, role)
+	}
 	switch role {
 	case roleControlPlane:
 		if path := os.Getenv(heapEnv); path != "" {
