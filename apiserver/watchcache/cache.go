@@ -200,3 +200,10 @@ func (c *Cache) forget(kc *kind) {
 func tooSlow(limit int) error {
 	return fmt.Errorf("%w: more than %d events behind; watch again from the last revision received", ErrTooSlow, limit)
 }
+
+// Holds reports whether the cache serves lists and watches of kind from
+// memory: every registered kind (others go to etcd, which refuses them).
+func (c *Cache) Holds(k skiffv1.Kind) bool {
+	_, ok := skiffv1.Info(k)
+	return ok
+}
