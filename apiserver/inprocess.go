@@ -49,10 +49,11 @@ func (r *InProcessReads) List(ctx context.Context, req *skiffv1.ListRequest) (re
 // io.EOF once the server ended the watch cleanly (it is stopping), the
 // error that ended it as a gRPC status (ResourceExhausted for a reader
 // that fell behind, OutOfRange for a compacted revision), or ctx's error
-// once ctx ended. The watch ends with ctx.
+// once ctx ended. The watch ends with ctx. It may fall further behind
+// than a watch over gRPC before it is ended (see inProcessQueueFactor).
 func (r *InProcessReads) Watch(ctx context.Context, req *skiffv1.WatchRequest) (recv func() (*skiffv1.WatchEvent, error), err error) {
 	defer r.s.recoverer.Recover(skiffv1.Objects_Watch_FullMethodName, &err)
-	w, err := r.s.openWatch(ctx, req)
+	w, err := r.s.openWatch(ctx, req, true)
 	if err != nil {
 		return nil, err
 	}

@@ -272,8 +272,8 @@ func TestInProcessReadsSameAsGRPC(t *testing.T) {
 }
 
 // An in-process informer whose watch fell further behind than the cache
-// queues is ended (ResourceExhausted, as over gRPC) and resumes from the
-// revision it reached, from the cache: every object arrives exactly
+// queues for it is ended (ResourceExhausted, as over gRPC) and resumes
+// from the revision it reached, from the cache: every object arrives exactly
 // once, with no list after the first.
 func TestInProcessInformerResumesAfterTooSlow(t *testing.T) {
 	s := apitest.Start(t, func(c *apiserver.Config) { c.WatchCacheQueue = 10 })
@@ -301,6 +301,11 @@ func TestInProcessInformerResumesAfterTooSlow(t *testing.T) {
 			t.Fatal(err)
 		}
 		n++
+	}
+	// It has the room a gRPC stream's buffers would give it, not just the
+	// cache's queue: 16 times as much.
+	if n < 10*16 {
+		t.Errorf("the in-process watch was ended %d events behind, with a queue of 10", n)
 	}
 	close(release)
 	eventually(t, fmt.Sprintf("the informer has all %d ConfigMaps", n), func() bool {

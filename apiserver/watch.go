@@ -13,7 +13,7 @@ import (
 // starts matching arrives as ADDED and one that stops matching as DELETED,
 // so a client's cache of the matching set stays exact.
 func (s *Server) Watch(req *skiffv1.WatchRequest, stream skiffv1.Objects_WatchServer) error {
-	w, err := s.openWatch(stream.Context(), req)
+	w, err := s.openWatch(stream.Context(), req, false)
 	if err != nil {
 		return err
 	}
@@ -42,9 +42,18 @@ type serverWatch struct {
 	r      ref
 }
 
+// inProcessQueueFactor multiplies the events an in-process reader's watch
+// may fall behind before the cache ends it as too slow. Over gRPC the
+// transport buffers besides the cache's queue (a stream's flow-control
+// window grows to megabytes: thousands of events) before Send blocks; in
+// process the queue is all there is, so it gets that room itself. It
+// holds pointers to events the ring holds anyway.
+const inProcessQueueFactor = 16
+
 // openWatch checks req and starts its watch, from the watch cache when
-// the server has one. close it when done.
-func (s *Server) openWatch(ctx context.Context, req *skiffv1.WatchRequest) (*serverWatch, error) {
+// the server has one (with a longer queue for an in-process reader).
+// close it when done.
+func (s *Server) openWatch(ctx context.Context, req *skiffv1.WatchRequest, inProcess bool) (*serverWatch, error) {
 	info, err := kindOf(req.GetKind())
 	if err != nil {
 		return nil, err
@@ -71,7 +80,11 @@ func (s *Server) openWatch(ctx context.Context, req *skiffv1.WatchRequest) (*ser
 	}()
 	var w *watchcache.Watcher
 	if s.watches != nil {
-		w = s.watches.Watch(ctx, info.Kind, ns, after, match)
+		queue := s.watches.WatcherQueue()
+		if inProcess {
+			queue *= inProcessQueueFactor
+		}
+		w = s.watches.WatchQueued(ctx, info.Kind, ns, after, match, queue)
 	} else {
 		w = watchcache.Direct(ctx, s.store, info.Kind, ns, after)
 	}
