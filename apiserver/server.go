@@ -40,6 +40,9 @@ type Server struct {
 	namespaces namespaceCache
 	podsByNode podIndex
 	stopping   chan struct{} // closed when Run begins to stop: ends watches
+	// recoverer turns a handler's panic into an Internal error, for gRPC
+	// calls and in-process reads alike.
+	recoverer *grpcrecover.Recoverer
 
 	readyOnce sync.Once
 	ready     chan struct{}
@@ -63,14 +66,16 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("apiserver: listen on %s: %w", cfg.Listen, err)
 	}
+	metrics := newServerMetrics(cfg.Registerer)
 	return &Server{
 		cfg: cfg, log: cfg.Logger, lis: lis,
-		metrics:  newServerMetrics(cfg.Registerer),
-		cidrs:    cidrs,
-		services: services,
-		nsWake:   make(chan struct{}, 1),
-		stopping: make(chan struct{}),
-		ready:    make(chan struct{}),
+		metrics:   metrics,
+		recoverer: grpcrecover.New(cfg.Logger, metrics.panics),
+		cidrs:     cidrs,
+		services:  services,
+		nsWake:    make(chan struct{}, 1),
+		stopping:  make(chan struct{}),
+		ready:     make(chan struct{}),
 	}, nil
 }
 
@@ -130,7 +135,7 @@ func (s *Server) Run(ctx context.Context) error {
 	// Metrics outermost, so they count a recovered panic as Internal; the
 	// recoverer next, so a panic anywhere inside (authentication, audit,
 	// handlers) fails that call alone instead of the whole server.
-	rec := grpcrecover.New(s.log, s.metrics.panics)
+	rec := s.recoverer
 	opts := append([]grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(s.metrics.unary, rec.Unary),
 		grpc.ChainStreamInterceptor(s.metrics.stream, rec.Stream),

@@ -30,9 +30,12 @@ type IndexFunc[T skiffv1.Resource] func(obj T) []string
 // watches from the listed revision, resumes a broken stream from the
 // revision it reached, and lists again when that revision has been
 // compacted. Objects it hands out are
-// shared: never modify them, clone first (proto.Clone).
+// shared: never modify them, clone first (proto.Clone). Read through the
+// API server's in-process reads (NewInformerFrom), they are the server's
+// watch cache's own.
 type Informer[T skiffv1.Resource] struct {
-	res  Resource[T]
+	kind skiffv1.Kind
+	lw   ListerWatcher
 	opts ListOptions
 	log  *slog.Logger
 	// pageSize is the chunk its lists are read in (client-go's
@@ -60,11 +63,19 @@ type Informer[T skiffv1.Resource] struct {
 // NewInformer makes an informer for the objects of res matching opts.
 // Handlers and indexes may be added before or after Run.
 func NewInformer[T skiffv1.Resource](res Resource[T], opts ListOptions, log *slog.Logger) *Informer[T] {
+	return NewInformerFrom[T](grpcListerWatcher{res.c.api}, opts, log)
+}
+
+// NewInformerFrom is NewInformer reading the objects of the kind T
+// through lw.
+func NewInformerFrom[T skiffv1.Resource](lw ListerWatcher, opts ListOptions, log *slog.Logger) *Informer[T] {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	var zero T
+	kind := skiffv1.KindOf(zero)
 	inf := &Informer[T]{
-		res: res, opts: opts, log: log.With("informer", res.kind.String()), pageSize: DefaultChunkSize,
+		kind: kind, lw: lw, opts: opts, log: log.With("informer", kind.String()), pageSize: DefaultChunkSize,
 		items: map[string]T{}, indexers: map[string]IndexFunc[T]{},
 		indices: map[string]map[string]map[string]struct{}{}, synced: make(chan struct{}),
 	}
@@ -133,7 +144,7 @@ func (inf *Informer[T]) AddIndex(name string, fn IndexFunc[T]) error {
 	inf.mu.Lock()
 	defer inf.mu.Unlock()
 	if _, ok := inf.indexers[name]; ok {
-		return fmt.Errorf("informer %s: index %q is already registered", inf.res.kind, name)
+		return fmt.Errorf("informer %s: index %q is already registered", inf.kind, name)
 	}
 	inf.indexers[name] = fn
 	idx := map[string]map[string]struct{}{}
@@ -265,7 +276,7 @@ func (inf *Informer[T]) Run(ctx context.Context) error {
 }
 
 func (inf *Informer[T]) relist(ctx context.Context) error {
-	items, rv, err := inf.res.ListChunked(ctx, inf.opts, inf.pageSize)
+	items, rv, err := listAs[T](ctx, inf.lw, inf.kind, inf.opts, inf.pageSize)
 	if err != nil {
 		return err
 	}
@@ -318,7 +329,7 @@ func (inf *Informer[T]) relist(ctx context.Context) error {
 // watch follows the stream until it ends; delivered says whether any
 // event came.
 func (inf *Informer[T]) watch(ctx context.Context) (delivered bool, err error) {
-	w, err := inf.res.Watch(ctx, inf.opts, inf.ResourceVersion())
+	w, err := watchAs[T](ctx, inf.lw, inf.kind, inf.opts, inf.ResourceVersion())
 	if err != nil {
 		return false, err
 	}

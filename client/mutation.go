@@ -44,7 +44,7 @@ func (inf *Informer[T]) checkPristineLocked(k string, obj T) {
 	}
 	got, err := deterministic.Marshal(obj)
 	if err == nil && !bytes.Equal(got, want) {
-		mutationFound(fmt.Sprintf("informer %s: the cached object %s was modified by a user of the informer (clone it before changing it): now %v", inf.res.kind, k, obj))
+		mutationFound(fmt.Sprintf("informer %s: the cached object %s was modified by a user of the informer (clone it before changing it): now %v", inf.kind, k, obj))
 	}
 }
 
@@ -59,7 +59,7 @@ func (inf *Informer[T]) checkAllPristine() {
 		want := inf.pristine[k]
 		got, err := deterministic.Marshal(obj)
 		if err == nil && want != nil && !bytes.Equal(got, want) {
-			mutationFound(fmt.Sprintf("informer %s: the cached object %s was modified by a user of the informer (clone it before changing it): now %v", inf.res.kind, k, obj))
+			mutationFound(fmt.Sprintf("informer %s: the cached object %s was modified by a user of the informer (clone it before changing it): now %v", inf.kind, k, obj))
 		}
 	}
 }

@@ -25,6 +25,11 @@ const DefaultChunkSize = 10000
 // the whole list again in one request, as client-go's pager does, rather
 // than join pages of two revisions.
 func ListAll(ctx context.Context, api skiffv1.ObjectsClient, req *skiffv1.ListRequest, chunk int64) ([]*skiffv1.Object, string, error) {
+	return listPages(ctx, grpcListerWatcher{api}, req, chunk)
+}
+
+// listPages is ListAll through lw.
+func listPages(ctx context.Context, lw ListerWatcher, req *skiffv1.ListRequest, chunk int64) ([]*skiffv1.Object, string, error) {
 	if chunk < 0 {
 		return nil, "", fmt.Errorf("client: chunk size %d is negative", chunk)
 	}
@@ -33,11 +38,11 @@ func ListAll(ctx context.Context, api skiffv1.ObjectsClient, req *skiffv1.ListRe
 	var items []*skiffv1.Object
 	rv := ""
 	for {
-		resp, err := api.List(ctx, r)
+		resp, err := lw.List(ctx, r)
 		if err != nil {
 			if r.Continue != "" && IsCompacted(err) {
 				r.Limit, r.Continue = 0, ""
-				resp, err = api.List(ctx, r)
+				resp, err = lw.List(ctx, r)
 				if err != nil {
 					return nil, "", err
 				}

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"fmt"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -42,15 +41,11 @@ type DeleteOptions struct {
 }
 
 func (r Resource[T]) unwrap(o *skiffv1.Object, err error) (T, error) {
-	var zero T
 	if err != nil {
+		var zero T
 		return zero, err
 	}
-	v, ok := o.Unwrap().(T)
-	if !ok {
-		return zero, fmt.Errorf("client: server answered a %v where a %v was expected", o.ObjectKind(), r.kind)
-	}
-	return v, nil
+	return unwrapAs[T](r.kind, o)
 }
 
 func (r Resource[T]) Create(ctx context.Context, obj T) (T, error) {
@@ -69,21 +64,7 @@ func (r Resource[T]) List(ctx context.Context, opts ListOptions) ([]T, string, e
 
 // ListChunked is List in pages of chunk items (0: one request).
 func (r Resource[T]) ListChunked(ctx context.Context, opts ListOptions, chunk int64) ([]T, string, error) {
-	items, rv, err := ListAll(ctx, r.c.api, &skiffv1.ListRequest{
-		Kind: r.kind, Namespace: opts.Namespace, LabelSelector: opts.LabelSelector, FieldSelector: opts.FieldSelector,
-	}, chunk)
-	if err != nil {
-		return nil, "", err
-	}
-	out := make([]T, 0, len(items))
-	for _, o := range items {
-		v, err := r.unwrap(o, nil)
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, v)
-	}
-	return out, rv, nil
+	return listAs[T](ctx, grpcListerWatcher{r.c.api}, r.kind, opts, chunk)
 }
 
 // Update replaces metadata and spec; a stale resource version is a conflict.

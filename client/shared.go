@@ -19,6 +19,9 @@ import (
 type SharedInformers struct {
 	c   *Client
 	log *slog.Logger
+	// local, when set, is read instead of c for the kinds it serves.
+	local       ListerWatcher
+	localServes func(skiffv1.Kind) bool
 
 	mu      sync.Mutex
 	entries map[informerKey]*sharedEntry
@@ -45,6 +48,25 @@ func NewSharedInformers(c *Client, log *slog.Logger) *SharedInformers {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &SharedInformers{c: c, log: log, entries: map[informerKey]*sharedEntry{}}
+}
+
+// NewSharedInformersFrom is NewSharedInformers whose informers of the
+// kinds serves accepts read through local instead of c: in the API
+// server's own process, its in-process reads (apiserver.InProcessReads),
+// so the informers hold the watch cache's objects rather than a second
+// copy of every object. Informers of other kinds read through c.
+func NewSharedInformersFrom(c *Client, local ListerWatcher, serves func(skiffv1.Kind) bool, log *slog.Logger) *SharedInformers {
+	s := NewSharedInformers(c, log)
+	s.local, s.localServes = local, serves
+	return s
+}
+
+// source is what the set's informers of kind read through.
+func (s *SharedInformers) source(kind skiffv1.Kind) ListerWatcher {
+	if s.local != nil && s.localServes(kind) {
+		return s.local
+	}
+	return grpcListerWatcher{s.c.api}
 }
 
 // SharedOrOwn is set, or, when it is nil (a component that runs alone in
@@ -89,18 +111,19 @@ type SharedInformer[T skiffv1.Resource] struct {
 func Inform[T skiffv1.Resource](scope *InformerScope, res func(*Client) Resource[T], opts ListOptions) *SharedInformer[T] {
 	s := scope.set
 	r := res(s.c)
+	lw := s.source(r.kind)
 	// scope.mu is held throughout so Close cannot come between; it is
 	// always taken before s.mu.
 	scope.mu.Lock()
 	if scope.closed {
 		scope.mu.Unlock()
-		return &SharedInformer[T]{inf: NewInformer(r, opts, s.log), scope: scope}
+		return &SharedInformer[T]{inf: NewInformerFrom[T](lw, opts, s.log), scope: scope}
 	}
 	key := informerKey{kind: r.kind, opts: opts}
 	s.mu.Lock()
 	e, ok := s.entries[key]
 	if !ok {
-		inf := NewInformer(r, opts, s.log)
+		inf := NewInformerFrom[T](lw, opts, s.log)
 		e = &sharedEntry{inf: inf, run: inf.Run}
 		s.entries[key] = e
 	}

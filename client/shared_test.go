@@ -299,3 +299,91 @@ func TestInformerCatchesMutation(t *testing.T) {
 		t.Fatal("a cached object modified in place went unnoticed")
 	}
 }
+
+// The mutation check covers informers reading in the API server's
+// process too, where a cached object is the watch cache's own and one
+// modified in place would corrupt what the server serves everyone.
+func TestInProcessInformerCatchesMutation(t *testing.T) {
+	s := apitest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	createServices(t, ctx, s.Client, "a")
+	found := make(chan string, 4)
+	defer client.SetMutationFound(func(msg string) { found <- msg })()
+	reads, ok := s.InProcessReads()
+	if !ok {
+		t.Fatal("no in-process reads")
+	}
+	set := client.NewSharedInformersFrom(s.Client, reads, reads.Serves, nil)
+	scope := set.NewScope()
+	defer scope.Close()
+	inf := client.Inform(scope, (*client.Client).Services, client.ListOptions{})
+	scope.Start()
+	if !inf.WaitForSync(ctx) {
+		t.Fatal("no sync")
+	}
+	cached, _ := inf.Get("default/a")
+	cached.Metadata.Labels["app"] = "changed in place" // the bug
+	if _, err := s.Client.Services().Modify(ctx, "default", "a", func(x *skiffv1.Service) error {
+		x.Metadata.Labels["tier"] = "front"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case msg := <-found:
+		if !strings.Contains(msg, "default/a") || !strings.Contains(msg, "clone") {
+			t.Fatalf("mutation report %q names neither the object nor the remedy", msg)
+		}
+	case <-ctx.Done():
+		t.Fatal("a cached object modified in place went unnoticed")
+	}
+}
+
+// A set reading in process still reads the kinds its source does not
+// serve over gRPC.
+func TestSharedInformersFallBackToGRPC(t *testing.T) {
+	s := apitest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	createServices(t, ctx, s.Client, "a")
+	reads, _ := s.InProcessReads()
+	served := 0
+	set := client.NewSharedInformersFrom(s.Client, reads, func(k skiffv1.Kind) bool {
+		served++
+		return k != skiffv1.Kind_KIND_SERVICE
+	}, nil)
+	scope := set.NewScope()
+	defer scope.Close()
+	inf := client.Inform(scope, (*client.Client).Services, client.ListOptions{})
+	scope.Start()
+	if !inf.WaitForSync(ctx) {
+		t.Fatal("no sync")
+	}
+	if served == 0 {
+		t.Fatal("the set never asked whether its source serves Services")
+	}
+	grpcListed := 0.0
+	families, err := s.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "skiff_apiserver_requests_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "method" && l.GetValue() == "/skiff.v1.Objects/List" {
+					grpcListed += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	if grpcListed == 0 {
+		t.Fatal("Services, which the source does not serve, were not listed over gRPC")
+	}
+	if _, ok := inf.Get("default/a"); !ok {
+		t.Fatal("the informer does not hold default/a")
+	}
+}

@@ -16,8 +16,8 @@ type Event[T skiffv1.Resource] struct {
 
 // Watcher reads the events of one watch stream in order.
 type Watcher[T skiffv1.Resource] struct {
-	r      Resource[T]
-	stream skiffv1.Objects_WatchClient
+	kind   skiffv1.Kind
+	recv   func() (*skiffv1.WatchEvent, error)
 	cancel context.CancelFunc
 }
 
@@ -25,21 +25,26 @@ type Watcher[T skiffv1.Resource] struct {
 // revision the server has compacted away fails with codes.OutOfRange (see
 // IsCompacted): list again and watch from the new revision.
 func (r Resource[T]) Watch(ctx context.Context, opts ListOptions, resourceVersion string) (*Watcher[T], error) {
+	return watchAs[T](ctx, grpcListerWatcher{r.c.api}, r.kind, opts, resourceVersion)
+}
+
+// watchAs is Watch through lw.
+func watchAs[T skiffv1.Resource](ctx context.Context, lw ListerWatcher, kind skiffv1.Kind, opts ListOptions, resourceVersion string) (*Watcher[T], error) {
 	ctx, cancel := context.WithCancel(ctx)
-	stream, err := r.c.api.Watch(ctx, &skiffv1.WatchRequest{
-		Kind: r.kind, Namespace: opts.Namespace, LabelSelector: opts.LabelSelector,
+	recv, err := lw.Watch(ctx, &skiffv1.WatchRequest{
+		Kind: kind, Namespace: opts.Namespace, LabelSelector: opts.LabelSelector,
 		FieldSelector: opts.FieldSelector, ResourceVersion: resourceVersion,
 	})
 	if err != nil {
 		cancel()
 		return nil, err
 	}
-	return &Watcher[T]{r: r, stream: stream, cancel: cancel}, nil
+	return &Watcher[T]{kind: kind, recv: recv, cancel: cancel}, nil
 }
 
 // Next blocks for the next event.
 func (w *Watcher[T]) Next() (Event[T], error) {
-	ev, err := w.stream.Recv()
+	ev, err := w.recv()
 	if err != nil {
 		return Event[T]{}, err
 	}
@@ -49,7 +54,7 @@ func (w *Watcher[T]) Next() (Event[T], error) {
 	}
 	obj, ok := ev.Object.Unwrap().(T)
 	if !ok {
-		return Event[T]{}, fmt.Errorf("client: watch of %v got a %v", w.r.kind, ev.Object.ObjectKind())
+		return Event[T]{}, fmt.Errorf("client: watch of %v got a %v", w.kind, ev.Object.ObjectKind())
 	}
 	out.Object = obj
 	return out, nil

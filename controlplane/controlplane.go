@@ -99,6 +99,9 @@ type ControlPlane struct {
 	// informers are shared by the components in this process (scheduler,
 	// controllers, DNS, node revocation), so it holds each object once.
 	informers *client.SharedInformers
+	// reads is what informers reads in this process (nil: gRPC, the
+	// server runs without a watch cache).
+	reads *apiserver.InProcessReads
 	// elected counts the leader-elected components still running; none
 	// starts once stopping is set.
 	electedMu sync.Mutex
@@ -211,7 +214,7 @@ func Start(ctx context.Context, g *errgroup.Group, cfg Config) (*ControlPlane, e
 		return nil, nil
 	}
 	cp.addr = srv.Addr()
-	if err := cp.startSharedInformers(ctx, g); err != nil {
+	if err := cp.startSharedInformers(ctx, g, srv); err != nil {
 		return nil, err
 	}
 	if cfg.ClientConfig != "" {
@@ -289,15 +292,25 @@ func (p *serverPKI) secureAPIServer(ctx context.Context, g *errgroup.Group, acfg
 	return err
 }
 
-// startSharedInformers makes the informers the components share. They
-// only read, through a client of the controllers' identity (which reads
-// every kind); each runs while a component holds it.
-func (cp *ControlPlane) startSharedInformers(ctx context.Context, g *errgroup.Group) error {
+// startSharedInformers makes the informers the components share; each
+// runs while a component holds it. They only read: with the watch cache,
+// straight from the API server in this process (srv.InProcessReads), so
+// they hold the cache's objects instead of a second copy of each; without
+// it, through a client of the controllers' identity. The in-process reads
+// skip authentication and authorization, which the controllers' identity
+// passes for every read anyway.
+func (cp *ControlPlane) startSharedInformers(ctx context.Context, g *errgroup.Group, srv *apiserver.Server) error {
 	c, err := cp.Client(pki.Controller)
 	if err != nil {
 		return err
 	}
-	cp.informers = client.NewSharedInformers(c, cp.cfg.Logger.With("component", "informers"))
+	log := cp.cfg.Logger.With("component", "informers")
+	if reads, ok := srv.InProcessReads(); ok {
+		cp.reads = reads
+		cp.informers = client.NewSharedInformersFrom(c, reads, reads.Serves, log)
+	} else {
+		cp.informers = client.NewSharedInformers(c, log)
+	}
 	g.Go(func() error {
 		<-ctx.Done()
 		// The elected components stop their informers on the way out.

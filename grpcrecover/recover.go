@@ -46,18 +46,22 @@ func (r *Recoverer) ServerOptions() []grpc.ServerOption {
 
 // Unary recovers a unary handler.
 func (r *Recoverer) Unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
-	defer r.recover(info.FullMethod, &err)
+	defer r.Recover(info.FullMethod, &err)
 	return handler(ctx, req)
 }
 
 // Stream recovers a stream handler. Goroutines a handler starts are its
 // own to guard: a panic there is beyond any interceptor.
 func (r *Recoverer) Stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
-	defer r.recover(info.FullMethod, &err)
+	defer r.Recover(info.FullMethod, &err)
 	return handler(srv, ss)
 }
 
-func (r *Recoverer) recover(method string, err *error) {
+// Recover, deferred in a call that does not come through gRPC (the API
+// server's in-process reads), does for it what the interceptors do: a
+// panic becomes an Internal error in *err, logged and counted. It must be
+// the deferred function itself: recover works only there.
+func (r *Recoverer) Recover(method string, err *error) {
 	p := recover()
 	if p == nil {
 		return

@@ -125,6 +125,16 @@ func (c *Cache) Run(ctx context.Context) {
 // before nor after; the caller still decides what such a change means to
 // its client. The watch ends when ctx ends or Stop is called.
 func (c *Cache) Watch(ctx context.Context, k skiffv1.Kind, namespace string, after int64, match func(skiffv1.Resource) bool) *Watcher {
+	return c.WatchQueued(ctx, k, namespace, after, match, c.cfg.WatcherQueue)
+}
+
+// WatcherQueue is how many events a watcher may fall behind
+// (Config.WatcherQueue).
+func (c *Cache) WatcherQueue() int { return c.cfg.WatcherQueue }
+
+// WatchQueued is Watch for a watcher that may fall queue events behind
+// before it is ended with ErrTooSlow.
+func (c *Cache) WatchQueued(ctx context.Context, k skiffv1.Kind, namespace string, after int64, match func(skiffv1.Resource) bool, queue int) *Watcher {
 	if _, ok := skiffv1.Info(k); !ok || (after > 0 && after+1 < c.cfg.Source.CompactedRevision()) {
 		// etcd says what is wrong with these.
 		return c.direct(ctx, k, namespace, after)
@@ -145,7 +155,7 @@ func (c *Cache) Watch(ctx context.Context, k skiffv1.Kind, namespace string, aft
 		if err != nil {
 			return ended(err)
 		}
-		w, err := kc.register(namespace, after, match)
+		w, err := kc.register(namespace, after, match, max(queue, 1))
 		if err == errTooOld {
 			return c.direct(ctx, k, namespace, after)
 		}
@@ -199,4 +209,11 @@ func (c *Cache) forget(kc *kind) {
 
 func tooSlow(limit int) error {
 	return fmt.Errorf("%w: more than %d events behind; watch again from the last revision received", ErrTooSlow, limit)
+}
+
+// Holds reports whether the cache serves lists and watches of kind from
+// memory: every registered kind (others go to etcd, which refuses them).
+func (c *Cache) Holds(k skiffv1.Kind) bool {
+	_, ok := skiffv1.Info(k)
+	return ok
 }

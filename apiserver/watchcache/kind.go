@@ -287,10 +287,10 @@ func (kc *kind) at(i int) *storage.WatchEvent {
 	return kc.ring[(kc.head+i)%len(kc.ring)]
 }
 
-// register adds a watcher from revision after, with the
-// ring's events after it queued; errTooOld when the ring does not reach
-// back to after, errGone when the kind's etcd watch has ended.
-func (kc *kind) register(namespace string, after int64, match func(skiffv1.Resource) bool) (*Watcher, error) {
+// register adds a watcher from revision after, with the ring's events
+// after it queued and room for queue more; errTooOld when the ring does
+// not reach back to after, errGone when the kind's etcd watch has ended.
+func (kc *kind) register(namespace string, after int64, match func(skiffv1.Resource) bool, queue int) (*Watcher, error) {
 	kc.mu.Lock()
 	defer kc.mu.Unlock()
 	if kc.done {
@@ -308,7 +308,7 @@ func (kc *kind) register(namespace string, after int64, match func(skiffv1.Resou
 		}
 	}
 	// What is queued now is not the watcher falling behind.
-	w.limit = kc.c.cfg.WatcherQueue + len(w.queue)
+	w.limit = queue + len(w.queue)
 	kc.watchers[w] = struct{}{}
 	kc.c.metrics.watchers(kc.kind, 1)
 	return w, nil

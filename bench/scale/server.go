@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -137,8 +138,9 @@ func serveRole() (ok bool, err error) {
 			go heapOnSignal(ctx, path)
 		}
 		reg := prometheus.NewRegistry()
-		// At the end, how the lists were served.
-		defer printMetrics(reg, "skiff_apiserver_watch_cache_list")
+		// At the end, how the lists were served, and the watches that
+		// fell behind or went to etcd (the in-process informers' too).
+		defer printMetrics(reg, "skiff_apiserver_watch_cache_list", "skiff_apiserver_watch_cache_slow", "skiff_apiserver_watch_cache_direct")
 		cp, err := controlplane.Start(gctx, g, controlplane.Config{
 			DataDir: dir, Listen: "127.0.0.1:0", EtcdListen: "127.0.0.1:0",
 			// A /24 per node: room for 65,536 nodes.
@@ -180,15 +182,15 @@ func serveRole() (ok bool, err error) {
 	return true, nil
 }
 
-// printMetrics prints the counters whose names start with prefix, one
-// "name{labels} value" a line.
-func printMetrics(reg *prometheus.Registry, prefix string) {
+// printMetrics prints the counters whose names start with one of
+// prefixes, one "name{labels} value" a line.
+func printMetrics(reg *prometheus.Registry, prefixes ...string) {
 	families, err := reg.Gather()
 	if err != nil {
 		return
 	}
 	for _, f := range families {
-		if !strings.HasPrefix(f.GetName(), prefix) {
+		if !slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(f.GetName(), p) }) {
 			continue
 		}
 		for _, m := range f.GetMetric() {
