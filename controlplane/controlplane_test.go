@@ -59,6 +59,45 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
+// createPod creates pod default/p, which no node can run, as admin; the
+// client is closed when the test ends.
+func createPod(ctx context.Context, t *testing.T, cp *ControlPlane) *client.Client {
+	t.Helper()
+	c, err := cp.Client(pki.Admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	pod := &skiffv1.Pod{
+		Metadata: &skiffv1.ObjectMeta{Name: "p", Namespace: "default"},
+		Spec:     &skiffv1.PodSpec{Containers: []*skiffv1.Container{{Name: "c", Image: "busybox"}}},
+	}
+	if _, err := c.Pods().Create(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// waitUnschedulable waits until the scheduler has marked pod default/p
+// unschedulable: proof that it runs and reads the pod.
+func waitUnschedulable(ctx context.Context, t *testing.T, c *client.Client) {
+	t.Helper()
+	for {
+		got, err := c.Pods().Get(ctx, "default", "p")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cond := skiffv1.FindCondition(got.GetStatus().GetConditions(), skiffv1.PodScheduled); cond.GetReason() == skiffv1.ReasonUnschedulable {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the scheduler never marked the pod unschedulable: %v", got.GetStatus())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // An insecure control plane writes a plain client config, and its
 // scheduler runs: a pod with no node to go to is marked unschedulable.
 // StartDNS serves the cluster domain.
@@ -78,32 +117,7 @@ func TestInsecureControlPlane(t *testing.T) {
 	if written.Server != cp.Addr() || written.CA != "" {
 		t.Fatalf("client config %+v, want server %s and no CA", written, cp.Addr())
 	}
-	c, err := cp.Client(pki.Admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	pod := &skiffv1.Pod{
-		Metadata: &skiffv1.ObjectMeta{Name: "p", Namespace: "default"},
-		Spec:     &skiffv1.PodSpec{Containers: []*skiffv1.Container{{Name: "c", Image: "busybox"}}},
-	}
-	if _, err := c.Pods().Create(ctx, pod); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		got, err := c.Pods().Get(ctx, "default", "p")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if cond := skiffv1.FindCondition(got.GetStatus().GetConditions(), skiffv1.PodScheduled); cond.GetReason() == skiffv1.ReasonUnschedulable {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("the scheduler never marked the pod unschedulable: %v", got.GetStatus())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	waitUnschedulable(ctx, t, createPod(ctx, t, cp))
 
 	g, gctx := errgroup.WithContext(ctx)
 	ready := make(chan string, 1)

@@ -11,7 +11,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/skiff-sh/skiff/client"
-	"github.com/skiff-sh/skiff/pki"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
@@ -24,18 +23,7 @@ func TestSharedInformersHoldTheWatchCachesObjects(t *testing.T) {
 	if cp.reads == nil {
 		t.Fatal("a server with a watch cache shares its informers over gRPC")
 	}
-	c, err := cp.Client(pki.Admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	pod := &skiffv1.Pod{
-		Metadata: &skiffv1.ObjectMeta{Name: "p", Namespace: "default"},
-		Spec:     &skiffv1.PodSpec{Containers: []*skiffv1.Container{{Name: "c", Image: "busybox"}}},
-	}
-	if _, err := c.Pods().Create(ctx, pod); err != nil {
-		t.Fatal(err)
-	}
+	createPod(ctx, t, cp)
 	scope := cp.informers.NewScope()
 	defer scope.Close()
 	pods := client.Inform(scope, (*client.Client).Pods, client.ListOptions{})
@@ -91,30 +79,6 @@ func TestSharedInformersWithoutWatchCache(t *testing.T) {
 		t.Fatal("a server without a watch cache reads in process")
 	}
 	ctx := testCtx(t)
-	c, err := cp.Client(pki.Admin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	pod := &skiffv1.Pod{
-		Metadata: &skiffv1.ObjectMeta{Name: "p", Namespace: "default"},
-		Spec:     &skiffv1.PodSpec{Containers: []*skiffv1.Container{{Name: "c", Image: "busybox"}}},
-	}
-	if _, err := c.Pods().Create(ctx, pod); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		got, err := c.Pods().Get(ctx, "default", "p")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if cond := skiffv1.FindCondition(got.GetStatus().GetConditions(), skiffv1.PodScheduled); cond.GetReason() == skiffv1.ReasonUnschedulable {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("the scheduler never marked the pod unschedulable: %v", got.GetStatus())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	c := createPod(ctx, t, cp)
+	waitUnschedulable(ctx, t, c)
 }
