@@ -282,22 +282,7 @@ func TestInformerCatchesMutation(t *testing.T) {
 	if !inf.WaitForSync(ctx) {
 		t.Fatal("no sync")
 	}
-	cached, _ := inf.Get("default/a")
-	cached.Metadata.Labels["app"] = "changed in place" // the bug
-	if _, err := s.Client.Services().Modify(ctx, "default", "a", func(x *skiffv1.Service) error {
-		x.Metadata.Labels["tier"] = "front"
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case msg := <-found:
-		if !strings.Contains(msg, "default/a") || !strings.Contains(msg, "clone") {
-			t.Fatalf("mutation report %q names neither the object nor the remedy", msg)
-		}
-	case <-ctx.Done():
-		t.Fatal("a cached object modified in place went unnoticed")
-	}
+	mutateAndExpectReport(ctx, t, s.Client, inf.Get, found)
 }
 
 // The mutation check covers informers reading in the API server's
@@ -322,22 +307,7 @@ func TestInProcessInformerCatchesMutation(t *testing.T) {
 	if !inf.WaitForSync(ctx) {
 		t.Fatal("no sync")
 	}
-	cached, _ := inf.Get("default/a")
-	cached.Metadata.Labels["app"] = "changed in place" // the bug
-	if _, err := s.Client.Services().Modify(ctx, "default", "a", func(x *skiffv1.Service) error {
-		x.Metadata.Labels["tier"] = "front"
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case msg := <-found:
-		if !strings.Contains(msg, "default/a") || !strings.Contains(msg, "clone") {
-			t.Fatalf("mutation report %q names neither the object nor the remedy", msg)
-		}
-	case <-ctx.Done():
-		t.Fatal("a cached object modified in place went unnoticed")
-	}
+	mutateAndExpectReport(ctx, t, s.Client, inf.Get, found)
 }
 
 // A set reading in process still reads the kinds its source does not
@@ -385,5 +355,28 @@ func TestSharedInformersFallBackToGRPC(t *testing.T) {
 	}
 	if _, ok := inf.Get("default/a"); !ok {
 		t.Fatal("the informer does not hold default/a")
+	}
+}
+
+// mutateAndExpectReport modifies service default/a in place as get hands
+// it out (the bug the check is for), changes it on the server so the
+// informer replaces it, and expects the check's report on found.
+func mutateAndExpectReport(ctx context.Context, t *testing.T, c *client.Client, get func(string) (*skiffv1.Service, bool), found <-chan string) {
+	t.Helper()
+	cached, _ := get("default/a")
+	cached.Metadata.Labels["app"] = "changed in place" // the bug
+	if _, err := c.Services().Modify(ctx, "default", "a", func(x *skiffv1.Service) error {
+		x.Metadata.Labels["tier"] = "front"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case msg := <-found:
+		if !strings.Contains(msg, "default/a") || !strings.Contains(msg, "clone") {
+			t.Fatalf("mutation report %q names neither the object nor the remedy", msg)
+		}
+	case <-ctx.Done():
+		t.Fatal("a cached object modified in place went unnoticed")
 	}
 }
