@@ -367,26 +367,36 @@ func TestSnapshotExpiryAndCompaction(t *testing.T) {
 	}
 }
 
+// cacheBehindOnConfigMaps is a cache over 10 ConfigMaps of namespace a
+// (p00…p09) that cannot show in time that it is current: its source
+// sends no progress, and the last write, another kind's, is past the
+// ConfigMaps' revision. A list's first page then comes from etcd after
+// waiting wait.
+func cacheBehindOnConfigMaps(t *testing.T, wait time.Duration) (*storage.Store, *watchcache.Cache, *prometheus.Registry) {
+	t.Helper()
+	st := startStore(t)
+	ctx := ctxT(t)
+	for i := range 10 {
+		create(t, ctx, st, "a", fmt.Sprintf("p%02d", i), "0")
+	}
+	c, reg, _ := startCache(t, watchcache.Config{Source: silentSource{st}, ConsistentReadTimeout: wait})
+	if _, err := c.ListPage(ctx, cm, "", storage.ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Create(ctx, &skiffv1.Secret{Metadata: &skiffv1.ObjectMeta{Namespace: "a", Name: "s"}}, nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	return st, c, reg
+}
+
 // A paged list whose first page was read from etcd, because the cache
 // could not show in time that it was current, reads its later pages from
 // the cache once the cache has caught up with the first page's revision:
 // the snapshot at that revision, not etcd for every page. Before, one
 // slow first page sent the whole list to etcd.
 func TestPagesAfterAnEtcdFirstPageComeFromTheCache(t *testing.T) {
-	st := startStore(t)
+	st, c, reg := cacheBehindOnConfigMaps(t, 200*time.Millisecond)
 	ctx := ctxT(t)
-	for i := range 10 {
-		create(t, ctx, st, "a", fmt.Sprintf("p%02d", i), "0")
-	}
-	c, reg, _ := startCache(t, watchcache.Config{Source: silentSource{st}, ConsistentReadTimeout: 200 * time.Millisecond})
-	if _, err := c.ListPage(ctx, cm, "", storage.ListOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	// Another kind's write: the ConfigMaps' cache cannot learn it is
-	// current (no progress), so the next list's first page is etcd's.
-	if _, err := st.Create(ctx, &skiffv1.Secret{Metadata: &skiffv1.ObjectMeta{Namespace: "a", Name: "s"}}, nil, 0); err != nil {
-		t.Fatal(err)
-	}
 	n := 0
 	got := pages(t, ctx, func(cont string) (*storage.ListPage, error) {
 		return c.ListPage(ctx, cm, "", storage.ListOptions{Limit: 4, Continue: cont})
@@ -423,18 +433,8 @@ func TestPagesAfterAnEtcdFirstPageComeFromTheCache(t *testing.T) {
 // When the cache does not reach the first page's revision in time, the
 // later pages come from etcd at that revision: the same pages.
 func TestPagesAfterAnEtcdFirstPageWhenTheCacheStaysBehind(t *testing.T) {
-	st := startStore(t)
+	_, c, reg := cacheBehindOnConfigMaps(t, 100*time.Millisecond)
 	ctx := ctxT(t)
-	for i := range 10 {
-		create(t, ctx, st, "a", fmt.Sprintf("p%02d", i), "0")
-	}
-	c, reg, _ := startCache(t, watchcache.Config{Source: silentSource{st}, ConsistentReadTimeout: 100 * time.Millisecond})
-	if _, err := c.ListPage(ctx, cm, "", storage.ListOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Create(ctx, &skiffv1.Secret{Metadata: &skiffv1.ObjectMeta{Namespace: "a", Name: "s"}}, nil, 0); err != nil {
-		t.Fatal(err)
-	}
 	got := pages(t, ctx, func(cont string) (*storage.ListPage, error) {
 		return c.ListPage(ctx, cm, "", storage.ListOptions{Limit: 4, Continue: cont})
 	}, func(int) {})
