@@ -11,6 +11,7 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
@@ -356,13 +357,30 @@ func (s *Store) decode(info skiffv1.KindInfo, key, data []byte, rev int64) (skif
 	return decode(info, data, rev)
 }
 
+// withoutRevision is a copy of obj sharing every field but metadata,
+// whose copy has no resourceVersion.
+func withoutRevision(obj skiffv1.Resource) proto.Message {
+	src := obj.ProtoReflect()
+	dst := src.New()
+	src.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		dst.Set(fd, v)
+		return true
+	})
+	meta := proto.Clone(obj.GetMetadata()).(*skiffv1.ObjectMeta)
+	meta.ResourceVersion = ""
+	dst.Set(src.Descriptor().Fields().ByName("metadata"), protoreflect.ValueOfMessage(meta.ProtoReflect()))
+	return dst.Interface()
+}
+
 func encode(obj skiffv1.Resource) ([]byte, error) {
-	// The revision lives in etcd, not in the value.
-	m := obj.GetMetadata()
-	rv := m.GetResourceVersion()
-	m.ResourceVersion = ""
-	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(obj)
-	m.ResourceVersion = rv
+	// The revision lives in etcd, not in the value. obj itself is left
+	// alone (it may be shared with readers): the value is written from a
+	// shallow copy whose metadata, copied, has no revision.
+	msg := proto.Message(obj)
+	if rv := obj.GetMetadata().GetResourceVersion(); rv != "" {
+		msg = withoutRevision(obj)
+	}
+	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(msg)
 	if err != nil {
 		return nil, fmt.Errorf("storage: encode: %w", err)
 	}
