@@ -128,60 +128,65 @@ func (p *podIOProxy) Logs(req *skiffv1.LogsRequest, stream skiffv1.PodIO_LogsSer
 }
 
 func (p *podIOProxy) Exec(stream skiffv1.PodIO_ExecServer) error {
-	first, err := stream.Recv()
-	if errors.Is(err, io.EOF) {
-		return invalid("exec: the stream ended before its first message, which names the pod and the command")
-	}
-	if err != nil {
-		return err
-	}
-	start := first.GetStart()
-	switch {
-	case start == nil:
-		return invalid("exec: the first message must name the pod and the command")
-	case start.GetPod() == "":
-		return invalid("exec: pod: required")
-	case len(start.GetCommand()) == 0:
-		return invalid("exec: command: required")
-	}
-	agent, err := p.agentFor(stream.Context(), start.Namespace, start.Pod)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithCancel(stream.Context())
-	defer cancel()
-	up, err := agent.Exec(ctx)
-	if err != nil {
-		return agent.explain(err)
-	}
-	return relay(agent, first, stream, up)
+	return proxyStream(p, stream, "exec", "the pod and the command", func(first *skiffv1.ExecInput) (*skiffv1.ExecStart, error) {
+		start := first.GetStart()
+		switch {
+		case start == nil:
+			return nil, invalid("exec: the first message must name the pod and the command")
+		case start.GetPod() == "":
+			return nil, invalid("exec: pod: required")
+		case len(start.GetCommand()) == 0:
+			return nil, invalid("exec: command: required")
+		}
+		return start, nil
+	}, skiffv1.PodIOClient.Exec)
 }
 
 // PortForward forwards one connection to a pod's port to its agent.
 func (p *podIOProxy) PortForward(stream skiffv1.PodIO_PortForwardServer) error {
+	return proxyStream(p, stream, "port-forward", "the pod and the port", func(first *skiffv1.PortForwardInput) (*skiffv1.PortForwardStart, error) {
+		start := first.GetStart()
+		switch {
+		case start == nil:
+			return nil, invalid("port-forward: the first message must name the pod and the port")
+		case start.GetPod() == "":
+			return nil, invalid("port-forward: pod: required")
+		case start.GetPort() < 1 || start.GetPort() > 65535:
+			return nil, invalid("port-forward: port %d: give 1 to 65535", start.GetPort())
+		}
+		return start, nil
+	}, skiffv1.PodIOClient.PortForward)
+}
+
+// podRef is the start of an exec or port-forward stream: which pod.
+type podRef interface {
+	GetNamespace() string
+	GetPod() string
+}
+
+// proxyStream serves a bidirectional stream whose first message names a
+// pod (check reads and validates it) by opening the same call on the
+// pod's agent and relaying both ways.
+func proxyStream[In, Out any, Start podRef](p *podIOProxy, stream grpc.BidiStreamingServer[In, Out], call, names string,
+	check func(*In) (Start, error), open func(skiffv1.PodIOClient, context.Context, ...grpc.CallOption) (grpc.BidiStreamingClient[In, Out], error)) error {
 	first, err := stream.Recv()
 	if errors.Is(err, io.EOF) {
-		return invalid("port-forward: the stream ended before its first message, which names the pod and the port")
+		return invalid("%s: the stream ended before its first message, which names %s", call, names)
 	}
 	if err != nil {
 		return err
 	}
-	start := first.GetStart()
-	switch {
-	case start == nil:
-		return invalid("port-forward: the first message must name the pod and the port")
-	case start.GetPod() == "":
-		return invalid("port-forward: pod: required")
-	case start.GetPort() < 1 || start.GetPort() > 65535:
-		return invalid("port-forward: port %d: give 1 to 65535", start.GetPort())
+	start, err := check(first)
+	if err != nil {
+		return err
 	}
-	agent, err := p.agentFor(stream.Context(), start.Namespace, start.Pod)
+	agent, err := p.agentFor(stream.Context(), start.GetNamespace(), start.GetPod())
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
-	up, err := agent.PortForward(ctx)
+	up, err := open(agent.PodIOClient, ctx)
 	if err != nil {
 		return agent.explain(err)
 	}
