@@ -113,9 +113,9 @@ func (r *runFlags) objects(name, ns string, words []string) ([]skiffv1.Resource,
 		ctr.Ports = []*skiffv1.ContainerPort{{ContainerPort: r.port}}
 	}
 	for _, kv := range r.env {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("--env=%s: give KEY=VALUE", kv)
+		k, v, err := keyValue("--env", kv)
+		if err != nil {
+			return nil, err
 		}
 		ctr.Env = append(ctr.Env, &skiffv1.EnvVar{Name: k, Value: v})
 	}
@@ -124,9 +124,9 @@ func (r *runFlags) objects(name, ns string, words []string) ([]skiffv1.Resource,
 		Spec:     &skiffv1.PodSpec{Containers: []*skiffv1.Container{ctr}, RestartPolicy: r.restart},
 	}
 	for _, kv := range r.annotations {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("--annotations=%s: give KEY=VALUE", kv)
+		k, v, err := keyValue("--annotations", kv)
+		if err != nil {
+			return nil, err
 		}
 		if pod.Metadata.Annotations == nil {
 			pod.Metadata.Annotations = map[string]string{}
@@ -145,4 +145,13 @@ func (r *runFlags) objects(name, ns string, words []string) ([]skiffv1.Resource,
 		},
 	}
 	return []skiffv1.Resource{svc, pod}, nil
+}
+
+// keyValue splits one KEY=VALUE flag value.
+func keyValue(flag, kv string) (key, value string, err error) {
+	k, v, ok := strings.Cut(kv, "=")
+	if !ok || k == "" {
+		return "", "", fmt.Errorf("%s=%s: give KEY=VALUE", flag, kv)
+	}
+	return k, v, nil
 }
