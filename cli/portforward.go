@@ -136,52 +136,52 @@ func forwardTarget(ctx context.Context, cmd *cobra.Command, e *env, c *client.Cl
 	}
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	call := func() (context.Context, context.CancelFunc) { return e.call(ctx) }
-
-	rctx, rcancel := call()
+	rctx, rcancel := e.call(ctx)
 	obj, err := getObject(rctx, c, info, e.ns(), name)
 	rcancel()
 	if err != nil {
 		return nil, err
 	}
-	var selector string
+	// find is the running pod the target leads to, nil while none runs.
+	var find func(ctx context.Context) (*skiffv1.Pod, error)
 	var svc *skiffv1.Service
+	var selector *skiffv1.LabelSelector
 	switch o := obj.(type) {
 	case *skiffv1.Pod:
+		find = func(ctx context.Context) (*skiffv1.Pod, error) {
+			pod, err := c.Pods().Get(ctx, e.ns(), name)
+			return pickPod([]*skiffv1.Pod{pod}), err
+		}
 	case *skiffv1.Service:
 		if len(o.GetSpec().GetSelector()) == 0 {
 			return nil, fmt.Errorf("service %q has no selector: it sends to no pods of its own", name)
 		}
-		svc, selector = o, labels.SelectorFromSet(o.GetSpec().GetSelector()).String()
-	case *skiffv1.Deployment, *skiffv1.ReplicaSet, *skiffv1.StatefulSet:
-		sel, err := labels.FromLabelSelector(workloadSelector(o))
+		svc, selector = o, &skiffv1.LabelSelector{MatchLabels: o.GetSpec().GetSelector()}
+	case *skiffv1.Deployment:
+		selector = o.GetSpec().GetSelector()
+	case *skiffv1.ReplicaSet:
+		selector = o.GetSpec().GetSelector()
+	case *skiffv1.StatefulSet:
+		selector = o.GetSpec().GetSelector()
+	}
+	if find == nil {
+		sel, err := labels.FromLabelSelector(selector)
 		if err != nil {
 			return nil, fmt.Errorf("%s: selector: %w", slashName(info, name), err)
 		}
-		selector = sel.String()
+		find = func(ctx context.Context) (*skiffv1.Pod, error) {
+			pods, _, err := c.Pods().List(ctx, client.ListOptions{Namespace: e.ns(), LabelSelector: sel.String()})
+			return pickPod(pods), err
+		}
 	}
 
 	waited := false
 	for {
-		var pod *skiffv1.Pod
-		if selector == "" {
-			rctx, rcancel := call()
-			pod, err = c.Pods().Get(rctx, e.ns(), name)
-			rcancel()
-			if err != nil {
-				return nil, apiErr(err)
-			}
-			if pod.GetStatus().GetPhase() != "Running" {
-				pod = nil
-			}
-		} else {
-			rctx, rcancel := call()
-			pods, _, err := c.Pods().List(rctx, client.ListOptions{Namespace: e.ns(), LabelSelector: selector})
-			rcancel()
-			if err != nil {
-				return nil, apiErr(err)
-			}
-			pod = pickPod(pods)
+		rctx, rcancel := e.call(ctx)
+		pod, err := find(rctx)
+		rcancel()
+		if err != nil {
+			return nil, apiErr(err)
 		}
 		if pod != nil {
 			return pod, resolvePorts(pod, svc, specs)
@@ -196,18 +196,6 @@ func forwardTarget(ctx context.Context, cmd *cobra.Command, e *env, c *client.Cl
 		case <-time.After(time.Second):
 		}
 	}
-}
-
-func workloadSelector(o skiffv1.Resource) *skiffv1.LabelSelector {
-	switch o := o.(type) {
-	case *skiffv1.Deployment:
-		return o.GetSpec().GetSelector()
-	case *skiffv1.ReplicaSet:
-		return o.GetSpec().GetSelector()
-	case *skiffv1.StatefulSet:
-		return o.GetSpec().GetSelector()
-	}
-	return nil
 }
 
 // pickPod is the running pod kubectl would attach to: ready before not
