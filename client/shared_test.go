@@ -268,12 +268,7 @@ func TestSharedInformerKeyedByOptions(t *testing.T) {
 // A user that modifies a cached object in place is caught when the
 // object next changes: in tests, informers keep each object's encoding.
 func TestInformerCatchesMutation(t *testing.T) {
-	s := apitest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	createServices(t, ctx, s.Client, "a")
-	found := make(chan string, 4)
-	defer client.SetMutationFound(func(msg string) { found <- msg })()
+	s, ctx, found := mutationCheckServer(t)
 	inf := client.NewInformer(s.Client.Services(), client.ListOptions{}, nil)
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -289,12 +284,7 @@ func TestInformerCatchesMutation(t *testing.T) {
 // process too, where a cached object is the watch cache's own and one
 // modified in place would corrupt what the server serves everyone.
 func TestInProcessInformerCatchesMutation(t *testing.T) {
-	s := apitest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	createServices(t, ctx, s.Client, "a")
-	found := make(chan string, 4)
-	defer client.SetMutationFound(func(msg string) { found <- msg })()
+	s, ctx, found := mutationCheckServer(t)
 	reads, ok := s.InProcessReads()
 	if !ok {
 		t.Fatal("no in-process reads")
@@ -356,6 +346,18 @@ func TestSharedInformersFallBackToGRPC(t *testing.T) {
 	if _, ok := inf.Get("default/a"); !ok {
 		t.Fatal("the informer does not hold default/a")
 	}
+}
+
+// mutationCheckServer is a server holding service default/a, with the
+// mutation check's reports going to found until the test ends.
+func mutationCheckServer(t *testing.T) (*apitest.Server, context.Context, <-chan string) {
+	s := apitest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	createServices(t, ctx, s.Client, "a")
+	found := make(chan string, 4)
+	t.Cleanup(client.SetMutationFound(func(msg string) { found <- msg }))
+	return s, ctx, found
 }
 
 // mutateAndExpectReport modifies service default/a in place as get hands
