@@ -332,16 +332,7 @@ func TestSnapshotExpiryAndCompaction(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	var all []string
-	for _, p := range got {
-		if p.Revision != got[0].Revision {
-			t.Fatalf("pages read at %d and %d", got[0].Revision, p.Revision)
-		}
-		all = append(all, names(p.Items)...)
-	}
-	if len(all) != 10 || fallbacks(t, reg, "configmaps", "snapshot_gone") != 2 {
-		t.Fatalf("pages after expiry: %v, %v read from etcd (want 10 items, 2 from etcd)", all, fallbacks(t, reg, "configmaps", "snapshot_gone"))
-	}
+	laterPagesFromEtcd(t, reg, got)
 
 	c2, _, _ := startCache(t, watchcache.Config{Source: st})
 	first, err := c2.ListPage(ctx, cm, "", storage.ListOptions{Limit: 4})
@@ -364,6 +355,22 @@ func TestSnapshotExpiryAndCompaction(t *testing.T) {
 		if cerr == nil || eerr == nil || cerr.Error() != eerr.Error() {
 			t.Fatalf("%+v: cache %v, etcd %v", opts, cerr, eerr)
 		}
+	}
+}
+
+// laterPagesFromEtcd checks a paged list of the 10 ConfigMaps whose two
+// later pages etcd served: every page at one revision, every item once.
+func laterPagesFromEtcd(t *testing.T, reg *prometheus.Registry, got []*storage.ListPage) {
+	t.Helper()
+	var all []string
+	for _, p := range got {
+		if p.Revision != got[0].Revision {
+			t.Fatalf("pages read at %d and %d", got[0].Revision, p.Revision)
+		}
+		all = append(all, names(p.Items)...)
+	}
+	if n := fallbacks(t, reg, "configmaps", "snapshot_gone"); len(all) != 10 || n != 2 {
+		t.Fatalf("pages: %v, %v later ones from etcd (want 10 items, 2 from etcd)", all, n)
 	}
 }
 
@@ -438,14 +445,5 @@ func TestPagesAfterAnEtcdFirstPageWhenTheCacheStaysBehind(t *testing.T) {
 	got := pages(t, ctx, func(cont string) (*storage.ListPage, error) {
 		return c.ListPage(ctx, cm, "", storage.ListOptions{Limit: 4, Continue: cont})
 	}, func(int) {})
-	var all []string
-	for _, p := range got {
-		if p.Revision != got[0].Revision {
-			t.Fatalf("pages read at %d and %d", got[0].Revision, p.Revision)
-		}
-		all = append(all, names(p.Items)...)
-	}
-	if len(all) != 10 || fallbacks(t, reg, "configmaps", "snapshot_gone") != 2 {
-		t.Fatalf("pages: %v, %v later ones from etcd (want 10 items, 2 from etcd)", all, fallbacks(t, reg, "configmaps", "snapshot_gone"))
-	}
+	laterPagesFromEtcd(t, reg, got)
 }
