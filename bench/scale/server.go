@@ -105,14 +105,12 @@ func heapOnSignal(ctx context.Context, path string) {
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			fmt.Printf("Go heap after a GC: in use %s, idle %s (returned to the OS %s), next GC at %s; runtime total %s\n",
-				mibOf(ms.HeapInuse), mibOf(ms.HeapIdle), mibOf(ms.HeapReleased), mibOf(ms.NextGC), mibOf(ms.Sys))
+				mib(int64(ms.HeapInuse)), mib(int64(ms.HeapIdle)), mib(int64(ms.HeapReleased)), mib(int64(ms.NextGC)), mib(int64(ms.Sys)))
 		case <-ctx.Done():
 			return
 		}
 	}
 }
-
-func mibOf(b uint64) string { return fmt.Sprintf("%d MiB", b>>20) }
 
 // serveRole runs this process as a server when roleEnv says so: it prints
 // "ADDR ETCD-ENDPOINTS" once serving and stops when its stdin closes (the
@@ -284,38 +282,4 @@ func (s *server) stop() {
 			<-s.done
 		}
 	})
-}
-
-// procStatus reads a field of /proc/PID/status in bytes (VmRSS, VmHWM).
-func procStatus(pid int, field string) int64 {
-	data, err := os.ReadFile(filepath.Join("/proc", fmt.Sprint(pid), "status"))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			var kb int64
-			fmt.Sscanf(strings.TrimSpace(rest), "%d", &kb)
-			return kb << 10
-		}
-	}
-	return 0
-}
-
-// procCPU is a process's user and system CPU time so far.
-func procCPU(pid int) time.Duration {
-	data, err := os.ReadFile(filepath.Join("/proc", fmt.Sprint(pid), "stat"))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name, which ends with the last ')'.
-	s := string(data)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return 0
-	}
-	var ut, st int64
-	fmt.Sscanf(f[11], "%d", &ut)
-	fmt.Sscanf(f[12], "%d", &st)
-	return time.Duration(ut+st) * 10 * time.Millisecond // 100 ticks a second
 }

@@ -1,0 +1,223 @@
+package main
+
+// The reads the benchmark times against a cluster at scale: watch
+// fan-out, and full pod lists in pages and in one request.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/skiff-sh/skiff/client"
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+// fanOut opens watchers watches of ConfigMaps, each on its own
+// connection, changes one ConfigMap events times and measures, per change
+// and watcher, the time from the write's acknowledgement to its arrival.
+func fanOut(ctx context.Context, dial func() (*client.Client, error), watchers, events int) ([]time.Duration, error) {
+	admin, err := dial()
+	if err != nil {
+		return nil, err
+	}
+	defer admin.Close()
+	cm, err := admin.ConfigMaps().Create(ctx, &skiffv1.ConfigMap{Metadata: &skiffv1.ObjectMeta{Name: "fanout", Namespace: "default"}})
+	if err != nil {
+		return nil, err
+	}
+	var mu sync.Mutex
+	acked := map[string]time.Time{} // by data value
+	var delays []time.Duration
+	var wg sync.WaitGroup
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	ready := make(chan struct{}, watchers)
+	for range watchers {
+		c, err := dial()
+		if err != nil {
+			return nil, err
+		}
+		defer c.Close()
+		w, err := c.ConfigMaps().Watch(wctx, client.ListOptions{Namespace: "default"}, cm.GetMetadata().GetResourceVersion())
+		if err != nil {
+			return nil, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer w.Stop()
+			ready <- struct{}{}
+			for seen := 0; seen < events; {
+				ev, err := w.Next()
+				if err != nil {
+					return
+				}
+				if ev.Object == nil || ev.Object.GetMetadata().GetName() != "fanout" {
+					continue
+				}
+				arrived := time.Now()
+				v := ev.Object.GetData()["v"]
+				for {
+					mu.Lock()
+					t, ok := acked[v]
+					if ok {
+						delays = append(delays, max(arrived.Sub(t), 0))
+					}
+					mu.Unlock()
+					if ok {
+						break
+					}
+					time.Sleep(time.Millisecond) // the ack is a moment behind
+				}
+				seen++
+			}
+		}()
+	}
+	for range watchers {
+		<-ready
+	}
+	for i := range events {
+		v := strconv.Itoa(i)
+		next := proto.Clone(cm).(*skiffv1.ConfigMap)
+		next.Data = map[string]string{"v": v}
+		t0 := time.Now()
+		if cm, err = admin.ConfigMaps().Update(ctx, next); err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		acked[v] = t0
+		mu.Unlock()
+		time.Sleep(50 * time.Millisecond)
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		return nil, errors.New("watchers did not see every change within 2 minutes")
+	}
+	return delays, nil
+}
+
+// timeLists times o.lists full pod lists from each server in turn: in
+// pages of client.DefaultChunkSize, and in one request. It prints each
+// way's lists in the order taken and, for paged ones, each list's first
+// and slowest page: which list and which page a slow p99 comes from.
+func timeLists(ctx context.Context, out io.Writer, cp, cached, direct *client.Client, o options) error {
+	type way struct {
+		name   string
+		c      *client.Client
+		chunk  int64
+		lat    []time.Duration
+		pages  []string // per list: its pages' story
+		failed int
+		err    error
+	}
+	ways := []*way{
+		{name: fmt.Sprintf("watch cache, pages of %d", client.DefaultChunkSize), c: cached, chunk: client.DefaultChunkSize},
+		{name: fmt.Sprintf("etcd, pages of %d", client.DefaultChunkSize), c: direct, chunk: client.DefaultChunkSize},
+		{name: "watch cache, one request", c: cached},
+		{name: "etcd, one request", c: direct},
+		{name: fmt.Sprintf("the control plane's own API server (watch cache; heartbeats, scheduler, controllers and etcd in its process), pages of %d", client.DefaultChunkSize), c: cp, chunk: client.DefaultChunkSize},
+	}
+	// One request of 150,000 pods is well over the client's 64 MiB.
+	big := grpc.MaxCallRecvMsgSize(1 << 30)
+	var loads []string
+	for range o.lists {
+		loads = append(loads, loadAverage())
+		for _, w := range ways {
+			t0 := time.Now()
+			var n int
+			if w.chunk > 0 {
+				pt := &pageTimer{ObjectsClient: w.c.API()}
+				items, _, err := client.ListAll(ctx, pt, &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_POD}, w.chunk)
+				if err != nil {
+					// Counted, not fatal: a loaded server times out.
+					w.failed, w.err = w.failed+1, err
+					continue
+				}
+				n = len(items)
+				w.pages = append(w.pages, pt.String())
+			} else {
+				resp, err := w.c.API().List(ctx, &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_POD}, big)
+				if err != nil {
+					w.failed, w.err = w.failed+1, err
+					continue
+				}
+				n = len(resp.Items)
+			}
+			w.lat = append(w.lat, time.Since(t0))
+			if n < o.pods {
+				return fmt.Errorf("a full list (%s) returned %d pods, want %d", w.name, n, o.pods)
+			}
+		}
+	}
+	fmt.Fprintf(out, "load average at the start of each round of lists: %s\n", strings.Join(loads, "; "))
+	for _, w := range ways {
+		fmt.Fprintf(out, "list pods -A (%d pods), %s: %s\n", o.pods, w.name, percentiles(w.lat))
+		fmt.Fprintf(out, "  in order:%s\n", inOrder(w.lat))
+		for i, p := range w.pages {
+			fmt.Fprintf(out, "  list %d: %s\n", i+1, p)
+		}
+		if w.failed > 0 {
+			fmt.Fprintf(out, "  failed: %d (last: %v)\n", w.failed, w.err)
+		}
+	}
+	return nil
+}
+
+// pageTimer times each List call of a paged list.
+type pageTimer struct {
+	skiffv1.ObjectsClient
+	took  []time.Duration
+	limit []int64
+}
+
+func (p *pageTimer) List(ctx context.Context, in *skiffv1.ListRequest, opts ...grpc.CallOption) (*skiffv1.ListResponse, error) {
+	t0 := time.Now()
+	resp, err := p.ObjectsClient.List(ctx, in, opts...)
+	p.took = append(p.took, time.Since(t0))
+	p.limit = append(p.limit, in.GetLimit())
+	return resp, err
+}
+
+// String says how many pages, the first's time, the slowest's, and
+// whether a page was a list in one request (a continue that expired).
+func (p *pageTimer) String() string {
+	if len(p.took) == 0 {
+		return "no pages"
+	}
+	slow := 0
+	var sum time.Duration
+	for i, d := range p.took {
+		sum += d
+		if d > p.took[slow] {
+			slow = i
+		}
+	}
+	s := fmt.Sprintf("%d pages, %s in calls; first %s, slowest #%d %s", len(p.took), round(sum), round(p.took[0]), slow+1, round(p.took[slow]))
+	for i, l := range p.limit {
+		if l == 0 {
+			s += fmt.Sprintf("; call #%d listed everything in one request (continue expired)", i+1)
+		}
+	}
+	return s
+}
+
+func round(d time.Duration) string { return d.Round(time.Millisecond).String() }
+
+func inOrder(d []time.Duration) string {
+	var b strings.Builder
+	for _, x := range d {
+		b.WriteString(" " + round(x))
+	}
+	return b.String()
+}
