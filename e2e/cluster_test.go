@@ -85,6 +85,10 @@ func hermeticEnv() (home string, err error) {
 	for _, name := range []string{"SKIFF_SERVER", "SKIFF_CONFIG", "SKIFF_TOKEN"} {
 		os.Unsetenv(name)
 	}
+	// Informers share their objects with every component of a process
+	// (and a server's with its watch cache): a component that changes one
+	// in place must crash the cluster under test, not corrupt it quietly.
+	os.Setenv("SKIFF_INFORMER_MUTATION_CHECK", "1")
 	home, err = os.MkdirTemp("", "skiff-e2e-home-")
 	if err != nil {
 		return "", err
