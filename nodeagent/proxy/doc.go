@@ -17,6 +17,10 @@
 // internalTrafficPolicy Local keeps only this node's endpoints for the
 // ClusterIP.
 //
+// A ClusterIP port without ready endpoints refuses connections (ICMP port
+// unreachable, "connection refused" to the client) rather than dropping
+// them, as kube-proxy does, so clients fail fast instead of timing out.
+//
 // The first sync writes the whole table in one netlink batch (delete and
 // add in a single transaction), so a packet sees the old rules or the new,
 // never a table half filled. Later syncs change only what changed, also in

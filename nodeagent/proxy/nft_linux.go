@@ -18,14 +18,19 @@ import (
 // ip skiff-proxy` shows it. Nobody else's table is ever touched.
 const Table = "skiff-proxy"
 
+// icmpPortUnreachable is ICMP destination unreachable's code 3, which a
+// TCP connect or a UDP socket reports as "connection refused".
+const icmpPortUnreachable = 3
+
 // masqMark is the packet mark bit of connections to masquerade, as
 // kube-proxy's 0x4000.
 const masqMark = 0x4000
 
 const (
-	mapServiceIPs = "service-ips"
-	mapNodePorts  = "service-nodeports"
-	chainServices = "services"
+	mapServiceIPs    = "service-ips"
+	mapNodePorts     = "service-nodeports"
+	chainServices    = "services"
+	chainNoEndpoints = "no-endpoints"
 )
 
 // Program replaces the proxy's table in the network namespace the
@@ -80,6 +85,14 @@ func build(c *nftables.Conn, t *nftables.Table, ports []ServicePort) error {
 	}
 
 	services := c.AddChain(&nftables.Chain{Name: chainServices, Table: t})
+	// A ClusterIP port without endpoints refuses at once (ICMP port
+	// unreachable: the client's connect or next read fails with
+	// "connection refused"), as kube-proxy does, rather than leaving it to
+	// time out.
+	noEndpoints := c.AddChain(&nftables.Chain{Name: chainNoEndpoints, Table: t})
+	c.AddRule(&nftables.Rule{Table: t, Chain: noEndpoints, Exprs: []expr.Any{
+		&expr.Reject{Type: unix.NFT_REJECT_ICMP_UNREACH, Code: icmpPortUnreachable},
+	}})
 	for _, h := range []struct {
 		name string
 		hook *nftables.ChainHook
@@ -105,9 +118,9 @@ func build(c *nftables.Conn, t *nftables.Table, ports []ServicePort) error {
 				return err
 			}
 		}
-		// A port without endpoints drops at its ClusterIP (see
+		// A port without endpoints is refused at its ClusterIP (see
 		// mapEntries); a node port without a chain has no entry and goes
-		// to the node's own closed port, refused.
+		// to the node's own closed port, refused too.
 		if svc != nil {
 			c.AddChain(svc)
 			if err := serviceRules(c, t, svc, p, aff); err != nil {
@@ -521,8 +534,9 @@ func affinityNeeded(p ServicePort) bool {
 // mapEntries are the port's entries in the ClusterIP and node port maps
 // (nil: none), as build makes them.
 //
-// A ClusterIP port without endpoints maps to drop: dropped in the nat
-// hook, a packet leaves no conntrack entry. Let through untranslated, the
+// A ClusterIP port without endpoints maps to the no-endpoints chain,
+// which rejects: dropped in the nat hook, a packet leaves no conntrack
+// entry. Let through untranslated, the
 // node's own packet would be routed to the service bridge and its
 // connection confirmed there, so that the flow stayed untranslated after
 // endpoints came, for as long as its packets kept the entry alive (a UDP
@@ -531,7 +545,7 @@ func mapEntries(p ServicePort) (ip, np *nftables.SetElement) {
 	svc, ext := portChains(&nftables.Table{}, p)
 	ip = &nftables.SetElement{
 		Key:         concatKey(p.ClusterIP.AsSlice(), []byte{p.Protocol}, binaryutil.BigEndian.PutUint16(p.Port)),
-		VerdictData: &expr.Verdict{Kind: expr.VerdictDrop},
+		VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: chainNoEndpoints},
 	}
 	if svc != nil {
 		ip.VerdictData = &expr.Verdict{Kind: expr.VerdictGoto, Chain: svc.Name}

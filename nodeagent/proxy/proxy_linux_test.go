@@ -210,7 +210,8 @@ func TestClusterIPAndNodePortInNetNS(t *testing.T) {
 	if got := l.counts(l.pods[0], "http://10.96.0.10/", 40); got["pod2"] != 0 || got["pod1"] == 0 || got["pod3"] == 0 {
 		t.Fatalf("after removing pod2: %v", got)
 	}
-	// A port with no endpoints is not in the map: nothing answers.
+	// A port with no endpoints: nothing answers (refused, see
+	// TestServiceWithoutEndpointsRefuses).
 	svc.Endpoints = nil
 	l.program([]ServicePort{svc, other})
 	if out, err := l.get(l.pods[0], "http://10.96.0.10/"); err == nil {
