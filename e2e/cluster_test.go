@@ -123,6 +123,10 @@ type upCluster struct {
 	done    chan error
 	args    []string // extra flags for skiff up
 	gone    bool     // reset by the test: nothing left to tear down
+	// privateDirs get an empty tmpfs in a mount namespace of the
+	// cluster's own, so that hostPath volumes of the manifests it runs
+	// write there and never into the machine's.
+	privateDirs []string
 }
 
 func requireRoot(t *testing.T) {
@@ -144,12 +148,20 @@ func requireRoot(t *testing.T) {
 // only, so nothing it does can reach beyond this machine.
 func newUpCluster(t *testing.T, upFlags ...string) *upCluster {
 	t.Helper()
+	return newUpClusterPrivate(t, nil, upFlags...)
+}
+
+// newUpClusterPrivate is newUpCluster with the machine's directories
+// privateDirs hidden from the cluster under empty ones (see
+// upCluster.privateDirs).
+func newUpClusterPrivate(t *testing.T, privateDirs []string, upFlags ...string) *upCluster {
+	t.Helper()
 	requireRoot(t)
 	b := make([]byte, 4)
 	rand.Read(b)
 	c := &upCluster{
 		t: t, bin: skiffBinary(t), ns: "skiffe2e-" + hex.EncodeToString(b),
-		dataDir: t.TempDir(), runDir: t.TempDir(), args: upFlags,
+		dataDir: t.TempDir(), runDir: t.TempDir(), args: upFlags, privateDirs: privateDirs,
 	}
 	c.cfg = filepath.Join(c.dataDir, "client-config")
 	if out, err := exec.Command("ip", "netns", "add", c.ns).CombinedOutput(); err != nil {
@@ -183,6 +195,14 @@ func (c *upCluster) Start() {
 		// resolver.
 		"--dns-upstream", "127.0.0.1:5353")
 	c.cmd.Args = append(c.cmd.Args, c.args...)
+	if len(c.privateDirs) > 0 {
+		// nsenter, unshare and sh each exec the next: the process
+		// started is skiff up's, for signals.
+		script := `for d in $SKIFF_E2E_PRIVATE_DIRS; do mount -t tmpfs -o mode=0755 skiff-e2e "$d" || exit 1; done; exec "$@"`
+		up := c.cmd.Args[3:] // after nsenter --net=… --
+		c.cmd.Args = append(append(c.cmd.Args[:3:3], "unshare", "--mount", "--propagation", "slave", "--", "sh", "-c", script, "sh"), up...)
+		c.cmd.Env = append(c.cmd.Env, "SKIFF_E2E_PRIVATE_DIRS="+strings.Join(c.privateDirs, " "))
+	}
 	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
 	if err := c.cmd.Start(); err != nil {
 		c.t.Fatal(err)

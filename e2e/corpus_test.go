@@ -47,7 +47,9 @@ const corpusBatch = 20
 func TestKubernetesCorpusRuns(t *testing.T) {
 	t.Parallel()
 	docs := loadCorpus(t)
-	c := newUpCluster(t, "--mirror", "docker.io,*")
+	// The documents' hostPath volumes (/var/log, /var/lib/docker,
+	// /mnt/data) land in the cluster's own empty directories.
+	c := newUpClusterPrivate(t, []string{"/mnt", "/var/log", "/var/lib"}, "--mirror", "docker.io,*")
 	if refused := pushStandins(t, c, corpusImages(t, docs)); len(refused) > 0 {
 		t.Logf("no stand-in for %s (not an image reference)", strings.Join(refused, ", "))
 	}

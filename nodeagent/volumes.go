@@ -79,10 +79,7 @@ func (a *Agent) volumeSource(ctx context.Context, pod *skiffv1.Pod, v *skiffv1.P
 		}
 		return dir, groupOwnDir(dir, pod)
 	case v.HostPath != nil:
-		if _, err := os.Stat(v.HostPath.Path); err != nil {
-			return "", fmt.Errorf("hostPath %s: %w", v.HostPath.Path, err)
-		}
-		return v.HostPath.Path, nil
+		return v.HostPath.Path, prepareHostPath(v.HostPath)
 	case isConfigVolume(v):
 		return a.configVolumeDir(ctx, pod, v)
 	case v.Volume != nil:
@@ -108,7 +105,7 @@ func (a *Agent) persistentVolumeDir(ctx context.Context, vol *skiffv1.Volume) (s
 		dir := a.localVolumeDir(vol)
 		return dir, os.MkdirAll(dir, 0o777)
 	case s.GetHostPath() != nil:
-		return s.HostPath.Path, os.MkdirAll(s.HostPath.Path, 0o755)
+		return s.HostPath.Path, prepareHostPath(s.HostPath)
 	case s.GetNfs() != nil:
 		return "", fmt.Errorf("nfs volumes need NFS support in the kernel, which this node lacks")
 	}
@@ -134,9 +131,7 @@ func (a *Agent) claimedVolumeDir(ctx context.Context, claim *skiffv1.Volume) (st
 	}
 	switch s := pv.GetSpec(); {
 	case s.GetHostPath() != nil:
-		// As a hostPath with no type in Kubernetes: a missing directory is
-		// made (the runtime would make it for the bind mount).
-		return s.HostPath.Path, os.MkdirAll(s.HostPath.Path, 0o755)
+		return s.HostPath.Path, prepareHostPath(s.HostPath)
 	case s.GetLocal() != nil:
 		// A local volume is a disk or directory the admin prepared: it
 		// must be there, as Kubernetes' local volumes.

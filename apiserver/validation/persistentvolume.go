@@ -62,9 +62,7 @@ func validatePersistentVolume(e *errs, s *skiffv1.PersistentVolumeSpec) {
 	sources := 0
 	if h := s.GetHostPath(); h != nil {
 		sources++
-		if !strings.HasPrefix(h.GetPath(), "/") {
-			e.add("spec.hostPath.path", "%q must be an absolute path", h.GetPath())
-		}
+		checkHostPath(e, "spec.hostPath", h)
 	}
 	if l := s.GetLocal(); l != nil {
 		sources++

@@ -176,9 +176,7 @@ func validatePodSpec(e *errs, path string, s *skiffv1.PodSpec) {
 		}
 		if v.HostPath != nil {
 			sources++
-			if !strings.HasPrefix(v.HostPath.Path, "/") {
-				e.add(p+".hostPath.path", "%q must be an absolute path", v.HostPath.Path)
-			}
+			checkHostPath(e, p+".hostPath", v.HostPath)
 		}
 		if v.Volume != nil {
 			sources++
@@ -372,9 +370,7 @@ func validateVolume(e *errs, s *skiffv1.VolumeSpec) {
 	}
 	if s.GetHostPath() != nil {
 		sources++
-		if !strings.HasPrefix(s.HostPath.Path, "/") {
-			e.add("spec.hostPath.path", "%q must be an absolute path", s.HostPath.Path)
-		}
+		checkHostPath(e, "spec.hostPath", s.HostPath)
 	}
 	if s.GetNfs() != nil {
 		sources++
@@ -523,4 +519,13 @@ func validateMetric(e *errs, path string, m *skiffv1.MetricSpec) {
 	default:
 		e.add(path+".resource.target.type", "%q: use Utilization or AverageValue", t.GetType())
 	}
+}
+
+// checkHostPath checks a hostPath source at path: an absolute path and
+// one of Kubernetes' HostPathTypes.
+func checkHostPath(e *errs, path string, h *skiffv1.HostPathSource) {
+	if !strings.HasPrefix(h.GetPath(), "/") {
+		e.add(path+".path", "%q must be an absolute path", h.GetPath())
+	}
+	checkOneOf(e, path+".type", h.GetType(), "", "DirectoryOrCreate", "Directory", "FileOrCreate", "File", "Socket", "CharDevice", "BlockDevice")
 }

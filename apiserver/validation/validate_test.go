@@ -55,6 +55,9 @@ func TestPodValidation(t *testing.T) {
 		{"volume with two sources", func(p *skiffv1.Pod) {
 			p.Spec.Volumes = []*skiffv1.PodVolume{{Name: "v", EmptyDir: &skiffv1.EmptyDirSource{}, HostPath: &skiffv1.HostPathSource{Path: "/x"}}}
 		}, "spec.volumes[0]: exactly one of"},
+		{"hostPath type", func(p *skiffv1.Pod) {
+			p.Spec.Volumes = []*skiffv1.PodVolume{{Name: "v", HostPath: &skiffv1.HostPathSource{Path: "/x", Type: "Folder"}}}
+		}, `spec.volumes[0].hostPath.type: "Folder" is not one of , DirectoryOrCreate, Directory`},
 		{"probe without handler", func(p *skiffv1.Pod) { p.Spec.Containers[0].LivenessProbe = &skiffv1.Probe{} }, "spec.containers[0].livenessProbe: exactly one of"},
 		{"bad label", func(p *skiffv1.Pod) { p.Metadata.Labels = map[string]string{"app": "bad value!"} }, "metadata.labels.app"},
 		{"env name", func(p *skiffv1.Pod) { p.Spec.Containers[0].Env = []*skiffv1.EnvVar{{Name: "1X"}} }, "spec.containers[0].env[0].name"},

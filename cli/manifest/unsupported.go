@@ -33,7 +33,6 @@ var podSpecUnsupported = []string{
 	"securityContext.appArmorProfile",
 	"securityContext.seLinuxOptions", "securityContext.seLinuxChangePolicy",
 	"securityContext.windowsOptions",
-	"volumes[].hostPath.type",
 	"volumes[].projected.sources[].serviceAccountToken",
 	"volumes[].projected.sources[].clusterTrustBundle", "volumes[].projected.sources[].podCertificate",
 	"volumes[].ephemeral", "volumes[].image", "volumes[].csi",
@@ -81,7 +80,7 @@ var persistentVolumeClaimUnsupported = []string{
 var persistentVolumeUnsupported = []string{
 	"spec.claimRef.resourceVersion", "spec.claimRef.fieldPath", "spec.mountOptions",
 	"spec.volumeAttributesClassName", "spec.local.fsType",
-	"spec.csi", "spec.hostPath.type", "spec.nfs",
+	"spec.csi", "spec.nfs",
 	"spec.gcePersistentDisk", "spec.awsElasticBlockStore", "spec.iscsi",
 	"spec.glusterfs", "spec.rbd", "spec.flexVolume", "spec.cinder", "spec.cephfs",
 	"spec.flocker", "spec.fc", "spec.azureFile", "spec.azureDisk", "spec.vsphereVolume",

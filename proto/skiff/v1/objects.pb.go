@@ -3550,8 +3550,12 @@ func (x *EmptyDirSource) GetSizeLimit() string {
 }
 
 type HostPathSource struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Path  string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	// Kubernetes' HostPathType: "" (no check; a missing path is made a
+	// directory, as container runtimes do), DirectoryOrCreate, Directory,
+	// FileOrCreate, File, Socket, CharDevice or BlockDevice.
+	Type          string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3589,6 +3593,13 @@ func (*HostPathSource) Descriptor() ([]byte, []int) {
 func (x *HostPathSource) GetPath() string {
 	if x != nil {
 		return x.Path
+	}
+	return ""
+}
+
+func (x *HostPathSource) GetType() string {
+	if x != nil {
+		return x.Type
 	}
 	return ""
 }
@@ -8837,9 +8848,10 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\x0eEmptyDirSource\x12\x16\n" +
 	"\x06medium\x18\x01 \x01(\tR\x06medium\x12\x1d\n" +
 	"\n" +
-	"size_limit\x18\x02 \x01(\tR\tsizeLimit\"$\n" +
+	"size_limit\x18\x02 \x01(\tR\tsizeLimit\"8\n" +
 	"\x0eHostPathSource\x12\x12\n" +
-	"\x04path\x18\x01 \x01(\tR\x04path\"D\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\"D\n" +
 	"\x11VolumeClaimSource\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
 	"\tread_only\x18\x02 \x01(\bR\breadOnly\"\xb3\x01\n" +
