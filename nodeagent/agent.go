@@ -17,7 +17,6 @@ import (
 
 	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/client/nodelease"
-	"github.com/skiff-sh/skiff/defaults"
 	"github.com/skiff-sh/skiff/nodeagent/image"
 	"github.com/skiff-sh/skiff/nodeagent/network"
 	"github.com/skiff-sh/skiff/nodeagent/proxy"
@@ -37,11 +36,12 @@ type Agent struct {
 	net     podNetwork // nil until Run has set up the node's network
 	pods    *client.Informer[*skiffv1.Pod]
 	nodes   *client.Informer[*skiffv1.Node]
-	// dnsService follows kube-system/kube-dns when --cluster-dns is unset
-	// (nil otherwise): its ClusterIP is pods' nameserver.
-	dnsService *client.Informer[*skiffv1.Service]
-	lease      *nodelease.Renewer
-	usage      *usageCollector
+	// services holds every Service: the proxy's, containers' service
+	// variables, and kube-system/kube-dns, whose ClusterIP is pods'
+	// nameserver when --cluster-dns is unset.
+	services *client.Informer[*skiffv1.Service]
+	lease    *nodelease.Renewer
+	usage    *usageCollector
 
 	starts startSlots
 
@@ -171,18 +171,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.lease = nodelease.New(a.cfg.Client, a.cfg.NodeName, node.GetMetadata().GetUid())
 	spawn(func(ctx context.Context) { a.pods.Run(ctx) })
 	spawn(func(ctx context.Context) { a.nodes.Run(ctx) })
-	if a.cfg.ClusterDNS == "" {
-		a.dnsService = client.NewInformer(a.cfg.Client.Services(), client.ListOptions{
-			Namespace: defaults.SystemNamespace, FieldSelector: "metadata.name=" + defaults.DNSService,
-		}, a.log)
-		spawn(func(ctx context.Context) { a.dnsService.Run(ctx) })
-	}
+	a.services = newServicesInformer(a.cfg.Client, a.log)
+	spawn(func(ctx context.Context) { a.services.Run(ctx) })
 	spawn(func(ctx context.Context) { a.runPeers(ctx, a.nodes, peersKick) }) // host-gw routes, masquerade
 	clusterCIDR, _ := netip.ParsePrefix(a.cfg.ClusterCIDR)
 	spawn(func(ctx context.Context) {
 		// ClusterIPs and node ports; the table goes when the agent stops.
 		err := proxy.Run(ctx, proxy.Config{
-			Client: a.cfg.Client, HostNetNS: a.cfg.HostNetNS, Logger: a.log.With("component", "proxy"),
+			Client: a.cfg.Client, Services: a.services, HostNetNS: a.cfg.HostNetNS, Logger: a.log.With("component", "proxy"),
 			Node: proxy.Node{Name: a.cfg.NodeName, ClusterCIDR: clusterCIDR},
 		})
 		if err != nil {
@@ -194,8 +190,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	spawn(func(ctx context.Context) { every(ctx, 30*time.Second, a.gcLocalVolumes) })
 	spawn(func(ctx context.Context) { every(ctx, time.Minute, a.gcImages) })
 
-	// Pods' resolv.conf names the DNS Service once the cache knows it.
-	if !a.pods.WaitForSync(runCtx) || (a.dnsService != nil && !a.dnsService.WaitForSync(runCtx)) {
+	// Pods' resolv.conf names the DNS Service, and their containers get
+	// the variables of their namespace's Services, once the cache knows
+	// them (as the kubelet waits for its service informer).
+	if !a.pods.WaitForSync(runCtx) || !a.services.WaitForSync(runCtx) {
 		gs.Stop()
 		bg.Wait()
 		return ctx.Err()

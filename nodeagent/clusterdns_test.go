@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/skiff-sh/skiff/apiserver/apitest"
-	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/defaults"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
@@ -20,11 +19,9 @@ func TestClusterDNSDefault(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	a := &Agent{cfg: Config{ClusterDomain: "cluster.local"}, net: &fakeNetwork{}}
-	a.dnsService = client.NewInformer(s.Client.Services(), client.ListOptions{
-		Namespace: defaults.SystemNamespace, FieldSelector: "metadata.name=" + defaults.DNSService,
-	}, nil)
-	go a.dnsService.Run(ctx)
-	if !a.dnsService.WaitForSync(ctx) {
+	a.services = newServicesInformer(s.Client, nil)
+	go a.services.Run(ctx)
+	if !a.services.WaitForSync(ctx) {
 		t.Fatal("informer did not sync")
 	}
 	pod := &skiffv1.Pod{Metadata: &skiffv1.ObjectMeta{Namespace: "default", Name: "p"}, Spec: &skiffv1.PodSpec{}}

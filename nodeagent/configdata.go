@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"time"
 
@@ -131,9 +133,14 @@ func (a *Agent) configEnv(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.Cont
 			}
 		}
 	}
-	// A value's $(VAR) expands from the variables before it, as in
-	// Kubernetes (the image's own are not known there, nor here).
-	defined := map[string]string{}
+	// A value's $(VAR) expands from the variables before it and the
+	// services' (see serviceEnv), as in Kubernetes (the image's own are
+	// not known there, nor here).
+	services := a.serviceEnv(pod)
+	defined := maps.Clone(services)
+	if defined == nil {
+		defined = map[string]string{}
+	}
 	for _, v := range env {
 		defined[v.Name] = v.Value
 	}
@@ -167,7 +174,22 @@ func (a *Agent) configEnv(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.Cont
 			env = append(env, image.EnvVar{Name: e.Name, Value: string(v)})
 		}
 	}
-	return env, nil
+	// The services' variables come last, where the pod set none of the
+	// same name.
+	return appendServiceEnv(env, services), nil
+}
+
+func appendServiceEnv(env []image.EnvVar, services map[string]string) []image.EnvVar {
+	set := make(map[string]bool, len(env))
+	for _, v := range env {
+		set[v.Name] = true
+	}
+	for _, k := range slices.Sorted(maps.Keys(services)) {
+		if !set[k] {
+			env = append(env, image.EnvVar{Name: k, Value: services[k]})
+		}
+	}
+	return env
 }
 
 // isConfigVolume: a volume filled from ConfigMaps, Secrets or the pod's

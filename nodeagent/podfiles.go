@@ -57,8 +57,8 @@ func (a *Agent) clusterDNS() (netip.Addr, error) {
 		}
 		return ip, nil
 	}
-	if a.dnsService != nil {
-		if s, ok := a.dnsService.Get(client.Key(defaults.SystemNamespace, defaults.DNSService)); ok {
+	if a.services != nil {
+		if s, ok := a.services.Get(client.Key(defaults.SystemNamespace, defaults.DNSService)); ok {
 			if ip, err := netip.ParseAddr(s.GetSpec().GetClusterIp()); err == nil && ip.Is4() {
 				return ip, nil
 			}

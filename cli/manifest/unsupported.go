@@ -25,7 +25,7 @@ var podSpecUnsupported = []string{
 	"imagePullSecrets", "setHostnameAsFQDN",
 	"hostnameOverride", "affinity.podAffinity", "affinity.podAntiAffinity",
 	"affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution", "schedulerName", "priorityClassName",
-	"preemptionPolicy", "readinessGates", "runtimeClassName", "enableServiceLinks",
+	"preemptionPolicy", "readinessGates", "runtimeClassName",
 	"overhead", "topologySpreadConstraints", "os", "schedulingGates",
 	"resourceClaims", "resources",
 	"securityContext.supplementalGroupsPolicy",

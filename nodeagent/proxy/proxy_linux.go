@@ -20,6 +20,9 @@ import (
 // Config is what a node's proxy needs.
 type Config struct {
 	Client *client.Client
+	// Services, when set, is an informer of every Service the caller
+	// runs (and shares); else the proxy follows them itself.
+	Services *client.Informer[*skiffv1.Service]
 	// Node is the node the proxy runs on (its name picks the endpoints of
 	// the Local traffic policies).
 	Node Node
@@ -39,7 +42,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	svcs := client.NewInformer(cfg.Client.Services(), client.ListOptions{}, log)
+	svcs := cfg.Services
+	ownServices := svcs == nil
+	if ownServices {
+		svcs = client.NewInformer(cfg.Client.Services(), client.ListOptions{}, log)
+	}
 	eps := client.NewInformer(cfg.Client.Endpoints(), client.ListOptions{}, log)
 	kick := make(chan struct{}, 1)
 	notify := func() {
@@ -48,16 +55,25 @@ func Run(ctx context.Context, cfg Config) error {
 		default:
 		}
 	}
-	svcs.AddHandler(client.Handler[*skiffv1.Service]{
+	removeHandler := svcs.AddHandler(client.Handler[*skiffv1.Service]{
 		OnAdd: func(*skiffv1.Service) { notify() }, OnUpdate: func(_, _ *skiffv1.Service) { notify() }, OnDelete: func(*skiffv1.Service) { notify() },
 	})
+	defer removeHandler()
 	eps.AddHandler(client.Handler[*skiffv1.Endpoints]{
 		OnAdd: func(*skiffv1.Endpoints) { notify() }, OnUpdate: func(_, _ *skiffv1.Endpoints) { notify() }, OnDelete: func(*skiffv1.Endpoints) { notify() },
 	})
 	done := make(chan struct{}, 2)
-	go func() { svcs.Run(ctx); done <- struct{}{} }()
+	running := 1
+	if ownServices {
+		running++
+		go func() { svcs.Run(ctx); done <- struct{}{} }()
+	}
 	go func() { eps.Run(ctx); done <- struct{}{} }()
-	defer func() { <-done; <-done }()
+	defer func() {
+		for range running {
+			<-done
+		}
+	}()
 	if !svcs.WaitForSync(ctx) || !eps.WaitForSync(ctx) {
 		return nil
 	}

@@ -1236,9 +1236,13 @@ type PodSpec struct {
 	// when a headless service of this name selects it.
 	Subdomain string `protobuf:"bytes,40,opt,name=subdomain,proto3" json:"subdomain,omitempty"`
 	// Node affinity; DaemonSets pin their pods to a node with it.
-	Affinity      *Affinity `protobuf:"bytes,41,opt,name=affinity,proto3" json:"affinity,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Affinity *Affinity `protobuf:"bytes,41,opt,name=affinity,proto3" json:"affinity,omitempty"`
+	// Whether containers get variables for the Services of the pod's
+	// namespace (NAME_SERVICE_HOST, NAME_PORT, …); default true. Those of
+	// default/kubernetes come regardless.
+	EnableServiceLinks *bool `protobuf:"varint,43,opt,name=enable_service_links,json=enableServiceLinks,proto3,oneof" json:"enable_service_links,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *PodSpec) Reset() {
@@ -1395,6 +1399,13 @@ func (x *PodSpec) GetAffinity() *Affinity {
 		return x.Affinity
 	}
 	return nil
+}
+
+func (x *PodSpec) GetEnableServiceLinks() bool {
+	if x != nil && x.EnableServiceLinks != nil {
+		return *x.EnableServiceLinks
+	}
+	return false
 }
 
 type PodDNSConfig struct {
@@ -8631,7 +8642,7 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\x03Pod\x120\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12%\n" +
 	"\x04spec\x18\x02 \x01(\v2\x11.skiff.v1.PodSpecR\x04spec\x12+\n" +
-	"\x06status\x18\x03 \x01(\v2\x13.skiff.v1.PodStatusR\x06status\"\x93\b\n" +
+	"\x06status\x18\x03 \x01(\v2\x13.skiff.v1.PodStatusR\x06status\"\xe3\b\n" +
 	"\aPodSpec\x123\n" +
 	"\n" +
 	"containers\x18\x01 \x03(\v2\x13.skiff.v1.ContainerR\n" +
@@ -8655,12 +8666,14 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\fhost_aliases\x18  \x03(\v2\x13.skiff.v1.HostAliasR\vhostAliases\x126\n" +
 	"\x17share_process_namespace\x18! \x01(\bR\x15shareProcessNamespace\x12\x1c\n" +
 	"\tsubdomain\x18( \x01(\tR\tsubdomain\x12.\n" +
-	"\baffinity\x18) \x01(\v2\x12.skiff.v1.AffinityR\baffinity\x1a?\n" +
+	"\baffinity\x18) \x01(\v2\x12.skiff.v1.AffinityR\baffinity\x125\n" +
+	"\x14enable_service_links\x18+ \x01(\bH\x02R\x12enableServiceLinks\x88\x01\x01\x1a?\n" +
 	"\x11NodeSelectorEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B#\n" +
 	"!_termination_grace_period_secondsB\x1a\n" +
-	"\x18_active_deadline_seconds\"\x84\x01\n" +
+	"\x18_active_deadline_secondsB\x17\n" +
+	"\x15_enable_service_links\"\x84\x01\n" +
 	"\fPodDNSConfig\x12 \n" +
 	"\vnameservers\x18\x01 \x03(\tR\vnameservers\x12\x1a\n" +
 	"\bsearches\x18\x02 \x03(\tR\bsearches\x126\n" +

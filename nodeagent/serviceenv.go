@@ -1,0 +1,93 @@
+package nodeagent
+
+import (
+	"log/slog"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/skiff-sh/skiff/client"
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+// indexNamespace files the agent's Services by namespace.
+const indexNamespace = "namespace"
+
+// newServicesInformer follows every Service, filed by namespace.
+func newServicesInformer(c *client.Client, log *slog.Logger) *client.Informer[*skiffv1.Service] {
+	inf := client.NewInformer(c.Services(), client.ListOptions{}, log)
+	// A fresh informer has no index of that name: no error.
+	_ = inf.AddIndex(indexNamespace, func(s *skiffv1.Service) []string { return []string{s.GetMetadata().GetNamespace()} })
+	return inf
+}
+
+// masterNamespace/masterService is the Service whose variables every
+// container gets, whatever its namespace and enableServiceLinks say (the
+// API server's, when a cluster has one).
+const (
+	masterNamespace = "default"
+	masterService   = "kubernetes"
+)
+
+// serviceEnv is the variables the kubelet gives a container for the
+// Services it may link to (Docker's link variables): those of the pod's
+// own namespace unless enableServiceLinks is false, and always
+// default/kubernetes. Services without a ClusterIP (headless) give none.
+func (a *Agent) serviceEnv(pod *skiffv1.Pod) map[string]string {
+	if a.services == nil {
+		return nil
+	}
+	ns := pod.GetMetadata().GetNamespace()
+	links := pod.GetSpec().EnableServiceLinks == nil || pod.GetSpec().GetEnableServiceLinks()
+	var svcs []*skiffv1.Service
+	if links {
+		svcs = a.services.ByIndex(indexNamespace, ns)
+	}
+	if !links || ns != masterNamespace {
+		if m, ok := a.services.Get(client.Key(masterNamespace, masterService)); ok {
+			svcs = append(svcs, m)
+		}
+	}
+	return serviceLinkVars(svcs)
+}
+
+// serviceLinkVars makes, for each service NAME (upper case, '-' as '_')
+// with a ClusterIP: NAME_SERVICE_HOST, NAME_SERVICE_PORT (its first port),
+// NAME_SERVICE_PORT_<PORT NAME> for named ports, NAME_PORT
+// (tcp://IP:PORT of the first port) and, for each port,
+// NAME_PORT_<PORT>_<PROTO> with its _PROTO, _PORT and _ADDR.
+func serviceLinkVars(svcs []*skiffv1.Service) map[string]string {
+	env := map[string]string{}
+	for _, s := range svcs {
+		ip, err := netip.ParseAddr(s.GetSpec().GetClusterIp())
+		if err != nil || len(s.GetSpec().GetPorts()) == 0 {
+			continue
+		}
+		name := envName(s.GetMetadata().GetName())
+		host := ip.String()
+		for i, p := range s.GetSpec().GetPorts() {
+			port := strconv.Itoa(int(p.GetPort()))
+			proto := strings.ToLower(p.GetProtocol())
+			if proto == "" {
+				proto = "tcp"
+			}
+			url := proto + "://" + netip.AddrPortFrom(ip, uint16(p.GetPort())).String()
+			if i == 0 {
+				env[name+"_SERVICE_HOST"] = host
+				env[name+"_SERVICE_PORT"] = port
+				env[name+"_PORT"] = url
+			}
+			if p.GetName() != "" {
+				env[name+"_SERVICE_PORT_"+envName(p.GetName())] = port
+			}
+			prefix := name + "_PORT_" + port + "_" + strings.ToUpper(proto)
+			env[prefix] = url
+			env[prefix+"_PROTO"] = proto
+			env[prefix+"_PORT"] = port
+			env[prefix+"_ADDR"] = host
+		}
+	}
+	return env
+}
+
+func envName(s string) string { return strings.ToUpper(strings.ReplaceAll(s, "-", "_")) }
