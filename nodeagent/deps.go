@@ -37,7 +37,7 @@ type containerRuntime interface {
 // imageStore has the images containers run from (*image.Store).
 type imageStore interface {
 	Get(ref string) (image.Image, error)
-	Pull(ctx context.Context, ref string, policy image.PullPolicy, progress image.ProgressFunc) (image.Image, error)
+	PullWithAuth(ctx context.Context, ref string, policy image.PullPolicy, auth image.Auth, progress image.ProgressFunc) (image.Image, error)
 	GC(inUse []string, maxBytes int64) (image.GCResult, error)
 }
 

@@ -244,7 +244,7 @@ func (f *fakeImages) Get(ref string) (image.Image, error) {
 	return image.Image{Ref: ref, Digest: "sha256:fake", LayerDirs: []string{"/fake/layer"}}, nil
 }
 
-func (f *fakeImages) Pull(_ context.Context, ref string, _ image.PullPolicy, _ image.ProgressFunc) (image.Image, error) {
+func (f *fakeImages) PullWithAuth(_ context.Context, ref string, _ image.PullPolicy, _ image.Auth, _ image.ProgressFunc) (image.Image, error) {
 	f.mu.Lock()
 	f.pulls++
 	f.mu.Unlock()

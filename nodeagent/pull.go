@@ -2,8 +2,11 @@ package nodeagent
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/skiff-sh/skiff/nodeagent/image"
@@ -28,7 +31,7 @@ func (a *Agent) pullImage(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.Cont
 	}
 	a.event(context.WithoutCancel(ctx), pod, "Normal", "Pulling", fmt.Sprintf("Pulling image %q", c.Image))
 	start := time.Now()
-	img, err := a.images.Pull(ctx, c.Image, policy, nil)
+	img, err := a.images.PullWithAuth(ctx, c.Image, policy, a.pullAuth(ctx, pod), nil)
 	if err != nil {
 		a.metrics.pulls.WithLabelValues("error").Inc()
 		cs.pullFailures++
@@ -64,4 +67,42 @@ func (a *Agent) localImage(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.Con
 	}
 	cs.image, cs.imageID = img.Ref, img.Digest
 	return img, nil
+}
+
+// pullAuth reads the registry credentials of the pod's imagePullSecrets
+// (kubernetes.io/dockerconfigjson or dockercfg). A Secret that is missing
+// or holds no docker config is left out with a warning, and the pull goes
+// on without it, as the kubelet does.
+func (a *Agent) pullAuth(ctx context.Context, pod *skiffv1.Pod) image.Auth {
+	refs := pod.GetSpec().GetImagePullSecrets()
+	if len(refs) == 0 {
+		return image.Auth{}
+	}
+	f := a.configFetcher(pod)
+	creds := &image.Credentials{}
+	id := sha256.New()
+	var unusable []string
+	for _, r := range refs {
+		d, err := f.data(ctx, skiffv1.Kind_KIND_SECRET, r.GetName())
+		if err == nil {
+			switch {
+			case d[".dockerconfigjson"] != nil:
+				err = creds.AddDockerConfig(d[".dockerconfigjson"], false)
+			case d[".dockercfg"] != nil:
+				err = creds.AddDockerConfig(d[".dockercfg"], true)
+			default:
+				err = errors.New("no .dockerconfigjson or .dockercfg key")
+			}
+		}
+		if err != nil {
+			unusable = append(unusable, fmt.Sprintf("%s (%v)", r.GetName(), err))
+			continue
+		}
+		fmt.Fprintf(id, "%s\x00%x\x00%x\x00", r.GetName(), sha256.Sum256(d[".dockerconfigjson"]), sha256.Sum256(d[".dockercfg"]))
+	}
+	if len(unusable) > 0 {
+		a.event(ctx, pod, "Warning", "FailedToRetrieveImagePullSecret",
+			fmt.Sprintf("Unable to retrieve some image pull secrets (%s); attempting to pull the image may not succeed.", strings.Join(unusable, ", ")))
+	}
+	return image.Auth{Keychain: creds, ID: pod.GetMetadata().GetNamespace() + "/" + hex.EncodeToString(id.Sum(nil))}
 }

@@ -263,6 +263,9 @@ func validatePodSpec(e *errs, path string, s *skiffv1.PodSpec) {
 			e.add(path+".nodeSelector."+k, "%v", err)
 		}
 	}
+	for i, r := range s.ImagePullSecrets {
+		checkSubdomain(e, idx(path+".imagePullSecrets", i)+".name", r.GetName())
+	}
 	for i, t := range s.Tolerations {
 		p := idx(path+".tolerations", i)
 		checkOneOf(e, p+".operator", t.Operator, "Equal", "Exists")

@@ -55,6 +55,9 @@ func TestPodValidation(t *testing.T) {
 		{"volume with two sources", func(p *skiffv1.Pod) {
 			p.Spec.Volumes = []*skiffv1.PodVolume{{Name: "v", EmptyDir: &skiffv1.EmptyDirSource{}, HostPath: &skiffv1.HostPathSource{Path: "/x"}}}
 		}, "spec.volumes[0]: exactly one of"},
+		{"image pull secret", func(p *skiffv1.Pod) {
+			p.Spec.ImagePullSecrets = []*skiffv1.LocalObjectReference{{Name: "Reg_Cred"}}
+		}, `spec.imagePullSecrets[0].name: "Reg_Cred" is not a valid name`},
 		{"hostPath type", func(p *skiffv1.Pod) {
 			p.Spec.Volumes = []*skiffv1.PodVolume{{Name: "v", HostPath: &skiffv1.HostPathSource{Path: "/x", Type: "Folder"}}}
 		}, `spec.volumes[0].hostPath.type: "Folder" is not one of , DirectoryOrCreate, Directory`},

@@ -22,7 +22,7 @@ var podSpecUnsupported = []string{
 	"ephemeralContainers",
 	"serviceAccountName", "serviceAccount",
 	"automountServiceAccountToken", "hostNetwork", "hostPID", "hostIPC", "hostUsers",
-	"imagePullSecrets", "setHostnameAsFQDN",
+	"setHostnameAsFQDN",
 	"hostnameOverride", "affinity.podAffinity", "affinity.podAntiAffinity",
 	"affinity.nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution", "schedulerName", "priorityClassName",
 	"preemptionPolicy", "readinessGates", "runtimeClassName",

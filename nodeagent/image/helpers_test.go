@@ -33,6 +33,16 @@ type testRegistry struct {
 
 	mu   sync.Mutex
 	gets map[string]int // "GET /v2/..." path -> count
+	// basic, when set ("user:password"), is what reads need, as a
+	// private registry's basic auth.
+	basic string
+}
+
+// requireBasicAuth makes reads need user and password from now on.
+func (r *testRegistry) requireBasicAuth(user, password string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.basic = user + ":" + password
 }
 
 func (r *testRegistry) count(substr string) int {
@@ -59,10 +69,16 @@ func startRegistry(t testing.TB, dataDir string) *testRegistry {
 	}
 	tr := &testRegistry{host: ln.Addr().String(), gets: map[string]int{}}
 	counted := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		tr.mu.Lock()
 		if req.Method == http.MethodGet {
-			tr.mu.Lock()
 			tr.gets[req.URL.Path]++
-			tr.mu.Unlock()
+		}
+		want := tr.basic
+		tr.mu.Unlock()
+		if user, password, _ := req.BasicAuth(); want != "" && user+":"+password != want {
+			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+			http.Error(w, "authentication required", http.StatusUnauthorized)
+			return
 		}
 		reg.ServeHTTP(w, req)
 	})

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -21,6 +22,22 @@ import (
 // share a single fetch; every caller's progress callback sees it.
 // A successful Pull marks the image used now.
 func (s *Store) Pull(ctx context.Context, ref string, policy PullPolicy, progress ProgressFunc) (Image, error) {
+	return s.PullWithAuth(ctx, ref, policy, Auth{}, progress)
+}
+
+// Auth is credentials one pull brings beyond the store's keychain (a
+// pod's imagePullSecrets).
+type Auth struct {
+	// Keychain is asked before the store's; nil adds nothing.
+	Keychain authn.Keychain
+	// ID names the credentials: only pulls with the same ID share a
+	// fetch, so that one without credentials never answers one with.
+	ID string
+}
+
+// PullWithAuth is Pull with auth's credentials. An image already on the
+// node is used whoever pulled it, as the kubelet does by default.
+func (s *Store) PullWithAuth(ctx context.Context, ref string, policy PullPolicy, auth Auth, progress ProgressFunc) (Image, error) {
 	if policy == "" {
 		policy = DefaultPullPolicy(ref)
 	}
@@ -40,8 +57,8 @@ func (s *Store) Pull(ctx context.Context, ref string, policy PullPolicy, progres
 			return Image{}, fmt.Errorf("image: %s: %w (pull policy is Never)", key, ErrNotPresent)
 		}
 	}
-	return s.pulls.do(ctx, key, progress, func(ctx context.Context, report ProgressFunc) (Image, error) {
-		img, err := s.pull(ctx, r, report)
+	return s.pulls.do(ctx, key+"\x00"+auth.ID, progress, func(ctx context.Context, report ProgressFunc) (Image, error) {
+		img, err := s.pull(ctx, r, auth.Keychain, report)
 		if err != nil {
 			return Image{}, fmt.Errorf("image: pull %s: %w", key, err)
 		}
@@ -65,10 +82,15 @@ func (s *Store) touch(key, digest string) (Image, bool) {
 	return s.image(rec), true
 }
 
-func (s *Store) remoteOptions(ctx context.Context) []remote.Option {
+func (s *Store) remoteOptions(ctx context.Context, kc authn.Keychain) []remote.Option {
+	if kc == nil {
+		kc = s.cfg.Keychain
+	} else {
+		kc = authn.NewMultiKeychain(kc, s.cfg.Keychain)
+	}
 	return []remote.Option{
 		remote.WithContext(ctx),
-		remote.WithAuthFromKeychain(s.cfg.Keychain),
+		remote.WithAuthFromKeychain(kc),
 		remote.WithTransport(Transport(s.cfg.Transport, s.cfg.InsecureRegistries)),
 		remote.WithPlatform(*s.cfg.Platform),
 	}
@@ -76,14 +98,14 @@ func (s *Store) remoteOptions(ctx context.Context) []remote.Option {
 
 // fetch finds r's manifest: at the mirrors of its registry in order, then
 // at the registry itself.
-func (s *Store) fetch(ctx context.Context, r name.Reference) (v1.Image, error) {
+func (s *Store) fetch(ctx context.Context, r name.Reference, kc authn.Keychain) (v1.Image, error) {
 	sources, err := s.cfg.Registries.sources(r, s.cfg.InsecureRegistries)
 	if err != nil {
 		return nil, err
 	}
 	var errs []error
 	for _, src := range sources {
-		img, err := remote.Image(src, s.remoteOptions(ctx)...)
+		img, err := remote.Image(src, s.remoteOptions(ctx, kc)...)
 		if err == nil {
 			if src != r {
 				s.log.Debug("image: pulled through a mirror", "ref", r.Name(), "from", src.Name())
@@ -101,9 +123,9 @@ func (s *Store) fetch(ctx context.Context, r name.Reference) (v1.Image, error) {
 	return nil, errors.Join(errs...)
 }
 
-func (s *Store) pull(ctx context.Context, r name.Reference, report ProgressFunc) (Image, error) {
+func (s *Store) pull(ctx context.Context, r name.Reference, kc authn.Keychain, report ProgressFunc) (Image, error) {
 	key := r.Name()
-	img, err := s.fetch(ctx, r)
+	img, err := s.fetch(ctx, r, kc)
 	if err != nil {
 		return Image{}, err
 	}

@@ -6,7 +6,8 @@ func (s *PodSpec) ConfigMapNames() []string {
 	return s.configRefs(Kind_KIND_CONFIG_MAP)
 }
 
-// SecretNames lists the Secrets a pod spec uses, each once.
+// SecretNames lists the Secrets a pod spec uses (imagePullSecrets too),
+// each once.
 func (s *PodSpec) SecretNames() []string {
 	return s.configRefs(Kind_KIND_SECRET)
 }
@@ -41,6 +42,9 @@ func (s *PodSpec) configRefs(kind Kind) []string {
 		for _, f := range c.GetEnvFrom() {
 			add(f.GetConfigMapRef().GetName(), f.GetSecretRef().GetName())
 		}
+	}
+	for _, r := range s.GetImagePullSecrets() {
+		add("", r.GetName())
 	}
 	for _, v := range s.GetVolumes() {
 		add(v.GetConfigMap().GetName(), v.GetSecret().GetSecretName())

@@ -20,3 +20,11 @@ func TestConfigRefsIncludeInitContainers(t *testing.T) {
 		t.Error("the init container's secret is not used")
 	}
 }
+
+// A pod's imagePullSecrets are Secrets it uses: its node may read them.
+func TestImagePullSecretsAreUsed(t *testing.T) {
+	s := &PodSpec{ImagePullSecrets: []*LocalObjectReference{{Name: "regcred"}}, Containers: []*Container{{Name: "app"}}}
+	if !s.Uses(Kind_KIND_SECRET, "regcred") || !slices.Equal(s.SecretNames(), []string{"regcred"}) {
+		t.Errorf("imagePullSecrets not among the Secrets used: %v", s.SecretNames())
+	}
+}
