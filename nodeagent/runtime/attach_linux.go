@@ -423,6 +423,11 @@ func (r *Runtime) Attach(ctx context.Context, id string, spec AttachSpec) error 
 				return cerr
 			}
 			if errors.Is(err, io.EOF) {
+				// The supervisor recorded the exit before it hung up,
+				// unless it dropped us for falling behind.
+				if st, serr := r.State(id); serr == nil && st.Status == StatusRunning {
+					return fmt.Errorf("runtime: attach %s: dropped for reading the output too slowly", id)
+				}
 				return nil
 			}
 			return fmt.Errorf("runtime: attach %s: %w", id, err)
