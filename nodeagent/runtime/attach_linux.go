@@ -350,12 +350,13 @@ func (r *Runtime) Attach(ctx context.Context, id string, spec AttachSpec) error 
 	if err != nil {
 		return err
 	}
-	if st.Status != StatusRunning {
+	// Created is fine too: the supervisor listens before Start.
+	if st.Status != StatusRunning && st.Status != StatusCreated {
 		return fmt.Errorf("runtime: attach %s: %w", id, ErrNotRunning)
 	}
 	conn, err := dialAttach(dir)
 	if err != nil {
-		if st, serr := r.State(id); serr == nil && st.Status != StatusRunning {
+		if st, serr := r.State(id); serr == nil && st.Status != StatusRunning && st.Status != StatusCreated {
 			return fmt.Errorf("runtime: attach %s: %w", id, ErrNotRunning)
 		}
 		if errors.Is(err, unix.ENOENT) {
