@@ -45,6 +45,9 @@ func TestAttachErrors(t *testing.T) {
 	if _, err := r.srv.Client.Pods().Create(context.Background(), p); err != nil {
 		t.Fatal(err)
 	}
+	if out := r.ok("describe", "pod", "web"); !strings.Contains(out, "Stdin:") || !strings.Contains(out, "true (once: false)") {
+		t.Errorf("describe shows no stdin:\n%s", out)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
