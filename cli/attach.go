@@ -14,10 +14,8 @@ import (
 )
 
 type attachOpts struct {
-	container string
-	stdin     bool
-	tty       bool
-	quiet     bool
+	execOpts
+	quiet bool
 }
 
 func newAttachCommand(e *env) *cobra.Command {
@@ -46,11 +44,8 @@ does the session, with its exit code.`,
 			return exitStatus(code)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVarP(&o.container, "container", "c", "", "the container (needed when the pod has several)")
-	f.BoolVarP(&o.stdin, "stdin", "i", false, "pass this terminal's standard input to the container")
-	f.BoolVarP(&o.tty, "tty", "t", false, "use the container's terminal (with -i: an interactive session)")
-	f.BoolVarP(&o.quiet, "quiet", "q", false, "print no hint about the command prompt")
+	o.addFlags(cmd, "the container", "use the container's terminal")
+	cmd.Flags().BoolVarP(&o.quiet, "quiet", "q", false, "print no hint about the command prompt")
 	return cmd
 }
 

@@ -36,11 +36,16 @@ with the same restrictions. The command's exit code becomes skiff's.`,
 			return runExec(cmd, e, o, args[0], args[1:])
 		},
 	}
+	o.addFlags(cmd, "the command", "give the command a terminal")
+	return cmd
+}
+
+// addFlags adds -c, -i and -t, whose input goes to what.
+func (o *execOpts) addFlags(cmd *cobra.Command, what, ttyUsage string) {
 	f := cmd.Flags()
 	f.StringVarP(&o.container, "container", "c", "", "the container (needed when the pod has several)")
-	f.BoolVarP(&o.stdin, "stdin", "i", false, "pass this terminal's standard input to the command")
-	f.BoolVarP(&o.tty, "tty", "t", false, "give the command a terminal (with -i: an interactive session)")
-	return cmd
+	f.BoolVarP(&o.stdin, "stdin", "i", false, "pass this terminal's standard input to "+what)
+	f.BoolVarP(&o.tty, "tty", "t", false, ttyUsage+" (with -i: an interactive session)")
 }
 
 func runExec(cmd *cobra.Command, e *env, o *execOpts, pod string, command []string) error {

@@ -53,7 +53,7 @@ func (r *runFlags) runAttached(cmd *cobra.Command, e *env, name string, objs []s
 		return err
 	}
 	if pod.GetStatus().GetPhase() == "Running" {
-		_, err = attachStream(cmd, c, ns, name, &attachOpts{container: name, stdin: r.stdin, tty: r.tty, quiet: r.quiet})
+		_, err = attachStream(cmd, c, ns, name, &attachOpts{execOpts{container: name, stdin: r.stdin, tty: r.tty}, r.quiet})
 		if status.Code(err) == codes.FailedPrecondition {
 			err = printLogs(cmd, c, ns, name) // it ended before we attached
 		}
