@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -215,11 +216,17 @@ func TestAttachRefusals(t *testing.T) {
 	if err := r.Attach(bgCtx(t), "plain", AttachSpec{}); !errors.Is(err, ErrNoAttach) {
 		t.Errorf("attach to a plain container: %v", err)
 	}
+	if n := supervisorSockets(t, r, "plain"); n != 0 {
+		t.Errorf("a plain container's supervisor holds %d sockets", n)
+	}
 	ttyOnly := ContainerSpec{ID: "ttyonly", Layers: []string{layer}, Command: []string{"sleep", "1000"}, TTY: true}
 	startInteractive(t, r, ttyOnly)
 	fi, err := os.Stat(filepath.Join(r.containerDir("ttyonly"), attachSocket))
 	if err != nil || fi.Mode().Perm() != 0o600 || fi.Mode()&os.ModeSocket == 0 {
 		t.Errorf("attach socket %v, %v: want a socket of mode 0600", fi, err)
+	}
+	if n := supervisorSockets(t, r, "ttyonly"); n != 1 {
+		t.Errorf("a tty container's supervisor holds %d sockets, want its listener", n)
 	}
 	if err := r.Attach(bgCtx(t), "ttyonly", AttachSpec{Stdin: strings.NewReader("x")}); !errors.Is(err, ErrNoStdin) {
 		t.Errorf("stdin to a container without it: %v", err)
@@ -229,4 +236,31 @@ func TestAttachRefusals(t *testing.T) {
 	if err := r.Attach(bgCtx(t), "stdinonly", AttachSpec{TTY: true}); !errors.Is(err, ErrNoTTY) {
 		t.Errorf("tty of a container without one: %v", err)
 	}
+	// A supervisor of an older shim listens on no socket.
+	if err := os.Remove(filepath.Join(r.containerDir("stdinonly"), attachSocket)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Attach(bgCtx(t), "stdinonly", AttachSpec{}); !errors.Is(err, ErrOldSupervisor) {
+		t.Errorf("attach without a socket: %v", err)
+	}
+}
+
+// supervisorSockets counts the sockets a container's supervisor holds.
+func supervisorSockets(t *testing.T, r *Runtime, id string) int {
+	t.Helper()
+	var rec stateRecord
+	if err := readJSON(r.containerDir(id), stateFile, &rec); err != nil {
+		t.Fatal(err)
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", rec.SupervisorPid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, fd := range fds {
+		if link, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", rec.SupervisorPid, fd.Name())); strings.HasPrefix(link, "socket:") {
+			n++
+		}
+	}
+	return n
 }
