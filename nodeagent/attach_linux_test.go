@@ -23,7 +23,12 @@ func TestAttachThroughPodIO(t *testing.T) {
 	ttyOnly.Spec.Containers[0].Tty = true
 	h.create(ttyOnly)
 	h.create(h.pod("plain", "exec sleep 1000"))
-	for _, name := range []string{"ish", "ttyonly", "plain"} {
+	term := h.pod("term", "")
+	term.Spec.RestartPolicy = "Never"
+	term.Spec.Containers[0].Command = []string{"sh"}
+	term.Spec.Containers[0].Stdin, term.Spec.Containers[0].Tty = true, true
+	h.create(term)
+	for _, name := range []string{"ish", "ttyonly", "plain", "term"} {
 		h.waitPod(name, "running", phase("Running"))
 	}
 
@@ -52,14 +57,34 @@ func TestAttachThroughPodIO(t *testing.T) {
 		}
 	}
 
+	out, code := attachSession(t, h, &skiffv1.AttachStart{Namespace: "default", Pod: "ish", Stdin: true}, "echo hi-$((40+2)); exit 4\n")
+	if out != "hi-42\n" || code != 4 {
+		t.Errorf("output %q, exit code %d; want hi-42 and 4", out, code)
+	}
+	p := h.waitPod("ish", "failed", phase("Failed"))
+	if term := container(p).GetState().GetTerminated(); term.GetExitCode() != 4 {
+		t.Errorf("terminated state %v, want exit code 4", term)
+	}
+	// A terminal of the size the client gave.
+	out, code = attachSession(t, h, &skiffv1.AttachStart{Pod: "term", Stdin: true, Tty: true, Size: &skiffv1.TerminalSize{Width: 91, Height: 31}},
+		"[ -t 0 ] && echo tty-$((6*7)); stty size; exit\n")
+	if !strings.Contains(out, "tty-42") || !strings.Contains(out, "31 91") || code != 0 {
+		t.Errorf("terminal session: output %q, exit code %d", out, code)
+	}
+}
+
+// attachSession attaches with start, sends input and returns the output
+// and the exit code of the container, which must end.
+func attachSession(t *testing.T, h *harness, start *skiffv1.AttachStart, input string) (string, int32) {
+	t.Helper()
 	stream, err := h.podIO().Attach(h.ctx())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := stream.Send(&skiffv1.ExecInput{Attach: &skiffv1.AttachStart{Namespace: "default", Pod: "ish", Stdin: true}}); err != nil {
+	if err := stream.Send(&skiffv1.ExecInput{Attach: start}); err != nil {
 		t.Fatal(err)
 	}
-	if err := stream.Send(&skiffv1.ExecInput{Stdin: []byte("echo hi-$((40+2)); exit 4\n")}); err != nil {
+	if err := stream.Send(&skiffv1.ExecInput{Stdin: []byte(input)}); err != nil {
 		t.Fatal(err)
 	}
 	var out strings.Builder
@@ -70,17 +95,7 @@ func TestAttachThroughPodIO(t *testing.T) {
 		}
 		out.Write(m.Stdout)
 		if m.ExitCode != nil {
-			if *m.ExitCode != 4 {
-				t.Errorf("exit code %d, want 4", *m.ExitCode)
-			}
-			break
+			return out.String(), *m.ExitCode
 		}
-	}
-	if out.String() != "hi-42\n" {
-		t.Errorf("output %q", out.String())
-	}
-	p := h.waitPod("ish", "failed", phase("Failed"))
-	if term := container(p).GetState().GetTerminated(); term.GetExitCode() != 4 {
-		t.Errorf("terminated state %v, want exit code 4", term)
 	}
 }
