@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -17,14 +16,14 @@ import (
 // syncBuffer is a bytes.Buffer safe to write from Attach while the test
 // reads it.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	lockedWriter
+	b bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
+func newSyncBuffer() *syncBuffer {
+	s := &syncBuffer{}
+	s.w = &s.b
+	return s
 }
 
 func (s *syncBuffer) String() string {
@@ -88,11 +87,11 @@ func TestAttachStdinShell(t *testing.T) {
 	spec := ContainerSpec{ID: "sh", Layers: []string{layer}, Command: []string{"/bin/sh"}, Stdin: true}
 	startInteractive(t, r, spec)
 
-	var watcherOut syncBuffer
-	watcher := attachAsync(r, bgCtx(t), "sh", AttachSpec{Stdout: &watcherOut})
+	watcherOut := newSyncBuffer()
+	watcher := attachAsync(r, bgCtx(t), "sh", AttachSpec{Stdout: watcherOut})
 	inR, inW := io.Pipe()
-	var out, errOut syncBuffer
-	client := attachAsync(r, bgCtx(t), "sh", AttachSpec{Stdin: inR, Stdout: &out, Stderr: &errOut})
+	out, errOut := newSyncBuffer(), newSyncBuffer()
+	client := attachAsync(r, bgCtx(t), "sh", AttachSpec{Stdin: inR, Stdout: out, Stderr: errOut})
 	time.Sleep(200 * time.Millisecond) // both connected
 	io.WriteString(inW, "echo hi; echo oops >&2; exit 3\n")
 	awaitAttach(t, client)
@@ -128,12 +127,12 @@ func TestAttachTTY(t *testing.T) {
 
 	inR, inW := io.Pipe()
 	resize := make(chan WindowSize, 1)
-	var out syncBuffer
-	done := attachAsync(r, bgCtx(t), "tty", AttachSpec{Stdin: inR, Stdout: &out, TTY: true,
+	out := newSyncBuffer()
+	done := attachAsync(r, bgCtx(t), "tty", AttachSpec{Stdin: inR, Stdout: out, TTY: true,
 		Size: WindowSize{Rows: 20, Cols: 70}, Resize: resize})
 	io.WriteString(inW, "[ -t 0 ] && [ -t 1 ] && echo tty-$((6*7)); stty size\n")
-	waitOutput(t, &out, "tty-42")
-	waitOutput(t, &out, "20 70")
+	waitOutput(t, out, "tty-42")
+	waitOutput(t, out, "20 70")
 	resize <- WindowSize{Rows: 40, Cols: 120}
 	// The resize and the next line travel apart: ask until it shows.
 	deadline := time.Now().Add(scaled(10 * time.Second))
@@ -174,8 +173,8 @@ func TestAttachStdinOnce(t *testing.T) {
 		spec.Stdin, spec.StdinOnce = true, once
 		startInteractive(t, r, spec)
 		ctx, cancel := context.WithTimeout(context.Background(), scaled(time.Second))
-		var out syncBuffer
-		err := r.Attach(ctx, id, AttachSpec{Stdin: strings.NewReader("line\n"), Stdout: &out})
+		out := newSyncBuffer()
+		err := r.Attach(ctx, id, AttachSpec{Stdin: strings.NewReader("line\n"), Stdout: out})
 		cancel()
 		st, serr := r.State(id)
 		if serr != nil {
@@ -195,8 +194,8 @@ func TestAttachStdinOnce(t *testing.T) {
 		}
 		// A later client's stdin still reaches it.
 		ctx, cancel = context.WithTimeout(context.Background(), scaled(time.Second))
-		out = syncBuffer{}
-		r.Attach(ctx, id, AttachSpec{Stdin: strings.NewReader("again\n"), Stdout: &out})
+		out = newSyncBuffer()
+		r.Attach(ctx, id, AttachSpec{Stdin: strings.NewReader("again\n"), Stdout: out})
 		cancel()
 		if out.String() != "again\n" {
 			t.Errorf("second client: output %q", out.String())
