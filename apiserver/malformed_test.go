@@ -144,6 +144,21 @@ func TestMalformedRequestsNameTheField(t *testing.T) {
 		{"Exec without a command", func(ctx context.Context, _ skiffv1.ObjectsClient, io skiffv1.PodIOClient) error {
 			return exec(ctx, io, &skiffv1.ExecInput{Start: &skiffv1.ExecStart{Pod: "web"}})
 		}, codes.InvalidArgument, "command: required"},
+		{"Attach that sends nothing", func(ctx context.Context, _ skiffv1.ObjectsClient, io skiffv1.PodIOClient) error {
+			return attach(ctx, io, nil)
+		}, codes.InvalidArgument, "first message"},
+		{"Attach that starts with stdin", func(ctx context.Context, _ skiffv1.ObjectsClient, io skiffv1.PodIOClient) error {
+			return attach(ctx, io, &skiffv1.ExecInput{Stdin: []byte("x")})
+		}, codes.InvalidArgument, "first message"},
+		{"Attach that starts as an exec", func(ctx context.Context, _ skiffv1.ObjectsClient, io skiffv1.PodIOClient) error {
+			return attach(ctx, io, &skiffv1.ExecInput{Start: &skiffv1.ExecStart{Pod: "web", Command: []string{"sh"}}})
+		}, codes.InvalidArgument, "first message must carry attach"},
+		{"Attach without a pod", func(ctx context.Context, _ skiffv1.ObjectsClient, io skiffv1.PodIOClient) error {
+			return attach(ctx, io, &skiffv1.ExecInput{Attach: &skiffv1.AttachStart{Stdin: true}})
+		}, codes.InvalidArgument, "pod: required"},
+		{"Attach to a pod that does not exist", func(ctx context.Context, _ skiffv1.ObjectsClient, io skiffv1.PodIOClient) error {
+			return attach(ctx, io, &skiffv1.ExecInput{Attach: &skiffv1.AttachStart{Pod: "nope"}})
+		}, codes.NotFound, `pod "nope" not found`},
 		{"PortForward that sends nothing", func(ctx context.Context, _ skiffv1.ObjectsClient, io skiffv1.PodIOClient) error {
 			return portForward(ctx, io, nil)
 		}, codes.InvalidArgument, "first message"},
@@ -193,6 +208,15 @@ func firstOnStream[T any](stream interface{ Recv() (T, error) }, err error) erro
 // any) is sent and the client's side closed.
 func exec(ctx context.Context, io skiffv1.PodIOClient, first *skiffv1.ExecInput) error {
 	stream, err := io.Exec(ctx)
+	if err != nil {
+		return err
+	}
+	return sendFirst(stream, first)
+}
+
+// attach is exec for an attach stream.
+func attach(ctx context.Context, io skiffv1.PodIOClient, first *skiffv1.ExecInput) error {
+	stream, err := io.Attach(ctx)
 	if err != nil {
 		return err
 	}

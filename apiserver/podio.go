@@ -142,6 +142,21 @@ func (p *podIOProxy) Exec(stream skiffv1.PodIO_ExecServer) error {
 	}, skiffv1.PodIOClient.Exec)
 }
 
+// Attach connects to a running container's stdin and terminal on its
+// agent; it is authorized as exec is.
+func (p *podIOProxy) Attach(stream skiffv1.PodIO_AttachServer) error {
+	return proxyStream(p, stream, "attach", "the pod", func(first *skiffv1.ExecInput) (*skiffv1.AttachStart, error) {
+		start := first.GetAttach()
+		switch {
+		case start == nil:
+			return nil, invalid("attach: the first message must carry attach, naming the pod")
+		case start.GetPod() == "":
+			return nil, invalid("attach: pod: required")
+		}
+		return start, nil
+	}, skiffv1.PodIOClient.Attach)
+}
+
 // PortForward forwards one connection to a pod's port to its agent.
 func (p *podIOProxy) PortForward(stream skiffv1.PodIO_PortForwardServer) error {
 	return proxyStream(p, stream, "port-forward", "the pod and the port", func(first *skiffv1.PortForwardInput) (*skiffv1.PortForwardStart, error) {

@@ -69,6 +69,11 @@ func (d *describer) container(c *skiffv1.Container, cs *skiffv1.ContainerStatus)
 	if len(c.GetArgs()) > 0 {
 		d.kv(2, "Args", strings.Join(c.GetArgs(), " "))
 	}
+	// Shown only when set, so plain containers read as before.
+	if c.GetStdin() || c.GetTty() {
+		d.kv(2, "Stdin", fmt.Sprintf("%t (once: %t)", c.GetStdin(), c.GetStdinOnce()))
+		d.kv(2, "TTY", c.GetTty())
+	}
 	var ports []string
 	for _, p := range c.GetPorts() {
 		ports = append(ports, fmt.Sprintf("%d/%s", p.GetContainerPort(), orDefault(p.GetProtocol(), "TCP")))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"os"
 	"sync"
 
 	"github.com/spf13/cobra"
@@ -37,11 +36,16 @@ with the same restrictions. The command's exit code becomes skiff's.`,
 			return runExec(cmd, e, o, args[0], args[1:])
 		},
 	}
+	o.addFlags(cmd, "the command", "give the command a terminal")
+	return cmd
+}
+
+// addFlags adds -c, -i and -t, whose input goes to what.
+func (o *execOpts) addFlags(cmd *cobra.Command, what, ttyUsage string) {
 	f := cmd.Flags()
 	f.StringVarP(&o.container, "container", "c", "", "the container (needed when the pod has several)")
-	f.BoolVarP(&o.stdin, "stdin", "i", false, "pass this terminal's standard input to the command")
-	f.BoolVarP(&o.tty, "tty", "t", false, "give the command a terminal (with -i: an interactive session)")
-	return cmd
+	f.BoolVarP(&o.stdin, "stdin", "i", false, "pass this terminal's standard input to "+what)
+	f.BoolVarP(&o.tty, "tty", "t", false, ttyUsage+" (with -i: an interactive session)")
 }
 
 func runExec(cmd *cobra.Command, e *env, o *execOpts, pod string, command []string) error {
@@ -55,50 +59,18 @@ func runExec(cmd *cobra.Command, e *env, o *execOpts, pod string, command []stri
 	if err != nil {
 		return err
 	}
-	in := cmd.InOrStdin()
-	tty := o.tty && isTerminal(in)
 	start := &skiffv1.ExecStart{Namespace: e.ns(), Pod: pod, Container: o.container, Command: command, Stdin: o.stdin, Tty: o.tty}
-	if tty {
-		if size, ok := terminalSize(os.Stdout); ok {
-			start.Size = size
-		}
+	code, err := streamSession(cmd, stream, o.stdin, o.tty, func(size *skiffv1.TerminalSize) *skiffv1.ExecInput {
+		start.Size = size
+		return &skiffv1.ExecInput{Start: start}
+	})
+	if err == nil && code == nil {
+		return errors.New("exec: the stream ended without an exit code")
 	}
-	send := &execSender{stream: stream}
-	if err := send.Send(&skiffv1.ExecInput{Start: start}); err != nil {
+	if err != nil {
 		return err
 	}
-	if tty && o.stdin {
-		restore, err := makeRaw(in)
-		if err != nil {
-			return err
-		}
-		defer restore()
-		stopResize := forwardResizes(send, os.Stdout)
-		defer stopResize()
-	}
-	if o.stdin {
-		go copyStdin(send, in)
-	} else {
-		stream.CloseSend()
-	}
-	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	for {
-		msg, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return errors.New("exec: the stream ended without an exit code")
-		}
-		if err != nil {
-			return err
-		}
-		out.Write(msg.Stdout)
-		errOut.Write(msg.Stderr)
-		if msg.ExitCode != nil {
-			if code := int(*msg.ExitCode); code != 0 {
-				return &ExitError{Code: code}
-			}
-			return nil
-		}
-	}
+	return exitStatus(code)
 }
 
 // execSender serialises sends: stdin and terminal resizes come from

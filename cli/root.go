@@ -50,6 +50,7 @@ $SKIFF_SERVER, else ~/.skiff/config (which ` + "`skiff server`" + ` writes on st
 		newWaitCommand(e),
 		newLogsCommand(e),
 		newExecCommand(e),
+		newAttachCommand(e),
 		newVersionCommand(e),
 		newImageCommand(e),
 		newTopCommand(e), newScaleCommand(e), newAutoscaleCommand(e),

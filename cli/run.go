@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -22,33 +23,44 @@ type runFlags struct {
 	pullPolicy  string
 	command     bool
 	expose      bool
-	attach      bool // -i, -t, --rm, --attach: refused with what to do instead
+	// -i, -t, --attach, --rm: attach to the container once it runs.
+	stdin, tty, attach, rm, quiet bool
+	podRunningTimeout             time.Duration
 }
+
+// attaching says whether run attaches to the pod instead of returning.
+func (r *runFlags) attaching() bool { return r.stdin || r.tty || r.attach }
 
 // newRunCommand is kubectl's `run`: one pod of one container named NAME,
 // labelled run=NAME; with --expose, a ClusterIP service in front of it.
 func newRunCommand(e *env) *cobra.Command {
 	var r runFlags
 	cmd := &cobra.Command{
-		Use:   "run NAME --image=IMAGE [--port=PORT] [--env=KEY=VALUE] [--restart=Never] [--command] [-- COMMAND|ARG...]",
+		Use:   "run NAME --image=IMAGE [--port=PORT] [--env=KEY=VALUE] [--restart=Never] [--command] [-i] [-t] [--rm] [-- COMMAND|ARG...]",
 		Short: "Run an image in a pod of its own",
 		Long: `Run an image as a single pod, as kubectl run does: the container is named
 NAME and the pod labelled run=NAME (or --labels). Words after -- are the
 container's arguments, or with --command its command. --expose with --port
 also makes a ClusterIP service of the same name.
 
-skiff run does not attach to the container (-i, -t, --rm): start the pod,
-then use skiff exec -it NAME -- sh, or skiff logs -f NAME.`,
+With -i the container gets a stdin (stdin: true, stdinOnce: true) and with
+-t a terminal; skiff run then waits for the pod to run and attaches to it,
+as skiff attach does. --rm deletes the pod (and service) when the session
+ends. With --restart=Never skiff exits with the container's exit code.`,
 		Example: `  skiff run web --image=nginx:1.27 --port=80 --expose
   skiff run once --image=busybox --restart=Never -- echo hello
   skiff run shell --image=busybox --command -- sleep 3600
-  skiff wait pod/shell --for=condition=Ready && skiff exec -it shell -- sh
+  skiff run -it --rm shell --image=busybox --restart=Never -- sh   # a throwaway shell
+  echo 'echo hi' | skiff run -i --rm job1 --image=busybox --restart=Never -- sh
   skiff run web --image=nginx --dry-run=client -o yaml > pod.yaml`,
 		Args: nameThenCommand,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			objs, err := r.objects(args[0], e.ns(), args[1:])
 			if err != nil {
 				return err
+			}
+			if r.attaching() && r.dryRun != "client" {
+				return r.runAttached(cmd, e, args[0], objs)
 			}
 			return r.finish(cmd, e, "created", objs...)
 		},
@@ -63,10 +75,12 @@ then use skiff exec -it NAME -- sh, or skiff logs -f NAME.`,
 	f.StringVar(&r.pullPolicy, "image-pull-policy", "", "Always, IfNotPresent or Never (default: the server's, from the image's tag)")
 	f.BoolVar(&r.command, "command", false, "the words after -- are the command, not arguments to the image's entrypoint")
 	f.BoolVar(&r.expose, "expose", false, "also make a ClusterIP service NAME on --port in front of the pod")
-	for _, fl := range [][2]string{{"stdin", "i"}, {"tty", "t"}, {"rm", ""}, {"attach", ""}} {
-		f.BoolVarP(&r.attach, fl[0], fl[1], false, "not supported: use skiff exec -it after the pod runs")
-		f.Lookup(fl[0]).Hidden = true
-	}
+	f.BoolVarP(&r.stdin, "stdin", "i", false, "keep the container's stdin open and attach this terminal's input to it")
+	f.BoolVarP(&r.tty, "tty", "t", false, "give the container a terminal (needs -i)")
+	f.BoolVar(&r.attach, "attach", false, "wait for the pod to run and attach to it (the default with -i)")
+	f.BoolVar(&r.rm, "rm", false, "delete the pod (and with --expose the service) when the session ends")
+	f.BoolVarP(&r.quiet, "quiet", "q", false, "print no hint about the command prompt and no deletion message")
+	f.DurationVar(&r.podRunningTimeout, "pod-running-timeout", time.Minute, "how long to wait for the pod to run before attaching")
 	r.createOutput.addFlags(cmd)
 	return cmd
 }
@@ -74,8 +88,17 @@ then use skiff exec -it NAME -- sh, or skiff logs -f NAME.`,
 // objects are the pod (and with --expose its service, made first as
 // kubectl does) that r describes.
 func (r *runFlags) objects(name, ns string, words []string) ([]skiffv1.Resource, error) {
-	if r.attach {
-		return nil, fmt.Errorf("skiff run does not attach to a container (-i, -t, --rm, --attach); run the pod, then: skiff exec -it %s -- sh", name)
+	switch {
+	case r.tty && !r.stdin:
+		return nil, errors.New("-t/--tty needs -i/--stdin: a terminal is for an interactive session")
+	case r.attach && !r.stdin:
+		return nil, fmt.Errorf("--attach needs -i: skiff attaches to a container's stdin or terminal; follow its output with skiff logs -f %s", name)
+	case r.rm && !r.attaching():
+		return nil, errors.New("--rm needs -i: it deletes the pod when the attached session ends")
+	case r.rm && r.dryRun == "client":
+		return nil, errors.New("--rm cannot be used with --dry-run: nothing is created to delete")
+	case r.podRunningTimeout <= 0:
+		return nil, fmt.Errorf("--pod-running-timeout=%s: give a positive duration", r.podRunningTimeout)
 	}
 	if r.image == "" {
 		return nil, errors.New("give the image to run: --image=IMAGE")
@@ -103,7 +126,9 @@ func (r *runFlags) objects(name, ns string, words []string) ([]skiffv1.Resource,
 			return nil, err
 		}
 	}
-	ctr := &skiffv1.Container{Name: name, Image: r.image, ImagePullPolicy: r.pullPolicy}
+	// As kubectl run: attached stdin closes when the session ends.
+	ctr := &skiffv1.Container{Name: name, Image: r.image, ImagePullPolicy: r.pullPolicy,
+		Stdin: r.stdin, StdinOnce: r.stdin, Tty: r.tty}
 	if r.command {
 		ctr.Command = words
 	} else {

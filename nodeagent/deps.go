@@ -31,6 +31,7 @@ type containerRuntime interface {
 	ListSandbox(sandboxID string) ([]runtime.State, error)
 	Stats(id string) (runtime.Stats, error)
 	Exec(ctx context.Context, id string, spec runtime.ExecSpec) (int, error)
+	Attach(ctx context.Context, id string, spec runtime.AttachSpec) error
 	Close() error
 }
 

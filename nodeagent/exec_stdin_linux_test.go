@@ -50,7 +50,7 @@ func TestExecUnreadStdinDoesNotLeak(t *testing.T) {
 	for {
 		buf := make([]byte, 1<<20)
 		stacks := string(buf[:goruntime.Stack(buf, true)])
-		if !strings.Contains(stacks, "nodeagent.(*podIOServer).Exec.func") {
+		if !strings.Contains(stacks, "nodeagent.relayInput.func") {
 			return
 		}
 		if time.Now().After(deadline) {

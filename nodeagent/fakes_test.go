@@ -289,3 +289,10 @@ func (f *fakeNetwork) EnsureMasquerade() error                                  
 func (f *fakeNetwork) SetPeerRoutes([]network.PeerRoute) error                   { return nil }
 func (f *fakeNetwork) SetHostPorts(string, netip.Addr, []network.HostPort) error { return nil }
 func (f *fakeNetwork) RemoveHostPorts(string) error                              { return nil }
+
+func (f *fakeRuntime) Attach(_ context.Context, id string, _ runtime.AttachSpec) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "attach "+id)
+	return nil
+}

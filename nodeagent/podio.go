@@ -137,21 +137,36 @@ func (s *podIOServer) Exec(stream skiffv1.PodIO_ExecServer) error {
 		Stdout: out.writer(false),
 		Stderr: out.writer(true),
 	}
-	if start.Size != nil {
-		spec.Size = runtime.WindowSize{Rows: uint16(start.Size.Height), Cols: uint16(start.Size.Width)}
-	}
-	resize := make(chan runtime.WindowSize, 4)
+	spec.Size = windowSize(start.Size)
+	stdin, resize := relayInput(stream, start.Stdin)
 	spec.Resize = resize
-	var stdinW *io.PipeWriter
-	if start.Stdin {
-		var r *io.PipeReader
-		r, stdinW = io.Pipe()
-		spec.Stdin = r
+	if stdin != nil {
+		spec.Stdin = stdin
 		// A command that ends without reading all of its stdin must not
-		// leave the feeder below blocked in Write for good.
-		defer r.Close()
+		// leave the relay blocked in Write for good.
+		defer stdin.Close()
 	}
-	// Feed stdin and resizes from the client until it closes its side.
+	code, err := s.agent.runtime.Exec(stream.Context(), in.state.ID, spec)
+	if err != nil {
+		if errors.Is(err, runtime.ErrNotRunning) {
+			return status.Errorf(codes.FailedPrecondition, "container %s is not running", c.Name)
+		}
+		return status.Errorf(codes.Internal, "exec: %v", err)
+	}
+	exit := int32(code)
+	return out.send(&skiffv1.ExecOutput{ExitCode: &exit})
+}
+
+// relayInput feeds the client's later messages (stdin, its end, resizes)
+// to an exec or attach until the client closes its side. The reader is
+// nil without stdin; the caller closes it when done with it.
+func relayInput(stream skiffv1.PodIO_ExecServer, stdin bool) (*io.PipeReader, <-chan runtime.WindowSize) {
+	resize := make(chan runtime.WindowSize, 4)
+	var stdinR *io.PipeReader
+	var stdinW *io.PipeWriter
+	if stdin {
+		stdinR, stdinW = io.Pipe()
+	}
 	go func() {
 		defer close(resize)
 		for {
@@ -172,21 +187,17 @@ func (s *podIOServer) Exec(stream skiffv1.PodIO_ExecServer) error {
 			}
 			if r := msg.Resize; r != nil {
 				select {
-				case resize <- runtime.WindowSize{Rows: uint16(r.Height), Cols: uint16(r.Width)}:
+				case resize <- windowSize(r):
 				default:
 				}
 			}
 		}
 	}()
-	code, err := s.agent.runtime.Exec(stream.Context(), in.state.ID, spec)
-	if err != nil {
-		if errors.Is(err, runtime.ErrNotRunning) {
-			return status.Errorf(codes.FailedPrecondition, "container %s is not running", c.Name)
-		}
-		return status.Errorf(codes.Internal, "exec: %v", err)
-	}
-	exit := int32(code)
-	return out.send(&skiffv1.ExecOutput{ExitCode: &exit})
+	return stdinR, resize
+}
+
+func windowSize(s *skiffv1.TerminalSize) runtime.WindowSize {
+	return runtime.WindowSize{Rows: uint16(s.GetHeight()), Cols: uint16(s.GetWidth())}
 }
 
 // execOutput serialises sends from the stdout and stderr copiers.

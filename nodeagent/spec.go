@@ -51,6 +51,9 @@ func (a *Agent) containerSpec(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.
 		ResolvConfFile: filepath.Join(dir, "resolv.conf"),
 		Resources:      resources(c.Resources),
 		Security:       sec,
+		Stdin:          c.Stdin,
+		StdinOnce:      c.StdinOnce,
+		TTY:            c.Tty,
 	}, nil
 }
 

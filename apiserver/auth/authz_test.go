@@ -81,6 +81,8 @@ func TestAuthorize(t *testing.T) {
 	}{
 		// Admin does anything, including methods nobody listed.
 		{"admin deletes", admin, del, &skiffv1.DeleteRequest{Kind: podKind, Namespace: "default", Name: "web"}, codes.OK, ""},
+		{"admin attaches", admin, skiffv1.PodIO_Attach_FullMethodName,
+			&skiffv1.ExecInput{Attach: &skiffv1.AttachStart{Namespace: "default", Pod: "web", Stdin: true, Tty: true}}, codes.OK, ""},
 		{"admin unknown method", admin, "/skiff.v1.Tokens/Create", nil, codes.OK, ""},
 
 		// Nodes read what they need.
@@ -150,6 +152,7 @@ func TestAuthorize(t *testing.T) {
 		{"controller reads usage", ctrl, usageGet, &skiffv1.UsageQuery{}, codes.OK, ""},
 		{"controller binds", ctrl, bind, &skiffv1.BindRequest{Namespace: "default", Name: "web", NodeName: "n2"}, codes.PermissionDenied, ""},
 		{"controller execs", ctrl, skiffv1.PodIO_Exec_FullMethodName, nil, codes.PermissionDenied, ""},
+		{"controller attaches", ctrl, skiffv1.PodIO_Attach_FullMethodName, nil, codes.PermissionDenied, ""},
 		{"controller port-forwards", ctrl, skiffv1.PodIO_PortForward_FullMethodName, nil, codes.PermissionDenied, ""},
 
 		// Viewer: reads all but Secrets, writes nothing.
@@ -163,6 +166,9 @@ func TestAuthorize(t *testing.T) {
 			"viewer may not delete pods/default/web: a viewer only reads"},
 		{"viewer scales", viewer, update, &skiffv1.UpdateRequest{Object: obj(pod("default", "web", ""))}, codes.PermissionDenied, ""},
 		{"viewer execs", viewer, skiffv1.PodIO_Exec_FullMethodName, nil, codes.PermissionDenied, ""},
+		{"viewer attaches", viewer, skiffv1.PodIO_Attach_FullMethodName,
+			&skiffv1.ExecInput{Attach: &skiffv1.AttachStart{Namespace: "default", Pod: "web", Stdin: true}}, codes.PermissionDenied,
+			"viewer may not attach to pods/default/web: a viewer only reads"},
 		{"viewer port-forwards", viewer, skiffv1.PodIO_PortForward_FullMethodName,
 			&skiffv1.PortForwardInput{Start: &skiffv1.PortForwardStart{Namespace: "default", Pod: "web", Port: 80}}, codes.PermissionDenied,
 			"viewer may not port-forward to pods/default/web: a viewer only reads"},

@@ -51,6 +51,8 @@ func verb(method string) string {
 		return "read the logs of"
 	case skiffv1.PodIO_Exec_FullMethodName:
 		return "exec in"
+	case skiffv1.PodIO_Attach_FullMethodName:
+		return "attach to"
 	case skiffv1.PodIO_PortForward_FullMethodName:
 		return "port-forward to"
 	}

@@ -47,6 +47,9 @@ func TargetOf(req any) Target {
 		if s := r.GetStart(); s != nil {
 			return Target{Kind: skiffv1.Kind_KIND_POD, Namespace: s.GetNamespace(), Name: s.GetPod()}
 		}
+		if s := r.GetAttach(); s != nil {
+			return Target{Kind: skiffv1.Kind_KIND_POD, Namespace: s.GetNamespace(), Name: s.GetPod()}
+		}
 	case *skiffv1.PortForwardInput:
 		if s := r.GetStart(); s != nil {
 			return Target{Kind: skiffv1.Kind_KIND_POD, Namespace: s.GetNamespace(), Name: s.GetPod()}

@@ -464,6 +464,14 @@ func openPty() (master, slave *os.File, err error) {
 	return os.NewFile(uintptr(m), "ptmx"), os.NewFile(uintptr(s), "pts"), nil
 }
 
+// setWinsize sets a terminal's size through its raw descriptor (Fd would
+// put the file in blocking mode, out of the poller).
 func setWinsize(f *os.File, ws WindowSize) {
-	unix.IoctlSetWinsize(int(f.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: ws.Rows, Col: ws.Cols})
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	rc.Control(func(fd uintptr) {
+		unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &unix.Winsize{Row: ws.Rows, Col: ws.Cols})
+	})
 }

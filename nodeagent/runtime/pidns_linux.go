@@ -157,11 +157,11 @@ func dropToPause() error {
 // forkSharedInit forks an init into the PID namespace at pidns (a pod's
 // shared one). The calling goroutine must be
 // locked to its thread: the thread's PID namespace for children changes.
-func forkSharedInit(pidns string) (*initProc, error) {
+func forkSharedInit(pidns string, sio *containerStdio) (*initProc, error) {
 	if err := joinNamespaces(map[int]string{unix.CLONE_NEWPID: pidns}); err != nil {
 		return nil, err
 	}
-	in, err := forkInit(0)
+	in, err := forkInit(0, sio)
 	if errors.Is(err, unix.ENOMEM) {
 		return nil, fmt.Errorf("runtime: the pod's pause process is gone: %w", err)
 	}

@@ -15,7 +15,10 @@ import (
 // state directory). A separately built shim answers with its own: a
 // Runtime uses a shim only when the two are equal. Change it with the
 // contract.
-const ShimProtocol = "skiff-shim/3" // 3: inits load the seccomp filter the Runtime put in their config
+// 3: inits load the seccomp filter the Runtime put in their config.
+// 4: a spec's Stdin/StdinOnce/TTY give the init a stdin pipe or terminal and
+// the supervisor an attach socket.
+const ShimProtocol = "skiff-shim/4"
 
 // protocolArg asks a shim for its ShimProtocol.
 const protocolArg = "__skiff-protocol"

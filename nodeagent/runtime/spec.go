@@ -65,6 +65,13 @@ type ContainerSpec struct {
 	// keeping LogMaxFiles old files (default 3).
 	LogMaxBytes int64
 	LogMaxFiles int
+	// Stdin gives the container a stdin pipe its supervisor holds open
+	// (reads block instead of seeing EOF) and feeds from attached
+	// clients; StdinOnce ends it when the first client that sent stdin
+	// detaches. TTY gives it a terminal as stdin, stdout and stderr (its
+	// output is logged as stdout). Either one makes the supervisor
+	// listen for Attach.
+	Stdin, StdinOnce, TTY bool
 }
 
 // Mount is a bind mount from the host into the container.

@@ -43,6 +43,9 @@ type supervisorConfig struct {
 		LogMaxBytes int64
 		LogMaxFiles int
 		Resources   struct{ PidsLimit int64 }
+		Stdin       bool
+		StdinOnce   bool
+		TTY         bool
 	}
 	PIDNS        string
 	CgroupRoot   string
@@ -75,7 +78,7 @@ func runSupervisor() int {
 }
 
 func (s *supervisor) run() error {
-	in, err := forkInit(unix.CLONE_NEWPID)
+	in, err := forkInit(unix.CLONE_NEWPID, nil)
 	if err != nil {
 		return err
 	}
@@ -97,13 +100,30 @@ func (s *supervisor) run() error {
 	if err := readJSON(s.dir, configFile, &s.c); err != nil {
 		return abort(err)
 	}
-	if s.c.PIDNS != "" {
-		// The warm init has a PID namespace of its own: replace it with
-		// one in the pod's (this goroutine is locked to its thread).
+	sio, err := openStdio(s.c.Spec.Stdin, s.c.Spec.TTY)
+	if err != nil {
+		return abort(err)
+	}
+	if s.c.PIDNS != "" || sio != nil {
+		// The warm init has a PID namespace of its own, or /dev/null for
+		// stdin and no terminal: replace it with one in the pod's
+		// namespace or with the container's stdio (this goroutine is
+		// locked to its thread).
 		in.close()
 		abort(nil)
-		if in, err = forkSharedInit(s.c.PIDNS); err != nil {
+		if s.c.PIDNS != "" {
+			in, err = forkSharedInit(s.c.PIDNS, sio)
+		} else {
+			in, err = forkInit(unix.CLONE_NEWPID, sio)
+		}
+		if err != nil {
 			return err
+		}
+	}
+	var attach *attachServer
+	if sio != nil {
+		if attach, err = listenAttach(s.dir, sio, s.c.Spec.StdinOnce); err != nil {
+			return abort(err)
 		}
 	}
 	s.cg, err = cgroups.New(cgroups.Config{Root: s.c.CgroupRoot, Parent: s.c.CgroupParent}, cgroups.Mode(s.c.CgroupMode), s.c.CgroupPath)
@@ -114,7 +134,7 @@ func (s *supervisor) run() error {
 		return abort(err)
 	}
 	defer s.log.Close()
-	outputs := s.copyOutputs(in.stdout, in.stderr)
+	outputs := s.copyOutputs(in, attach)
 	if err := s.prepareInit(in); err != nil {
 		return abort(err)
 	}
@@ -190,6 +210,9 @@ func (s *supervisor) run() error {
 	if err := writeJSON(s.dir, exitFile, exit); err != nil {
 		return err
 	}
+	if attach != nil {
+		attach.close() // after exit.json: a client at EOF finds how it ended
+	}
 	// Only now may the pid be reused: readers that saw no exit.json and
 	// signal the pid still reach the container.
 	var ws unix.WaitStatus
@@ -209,7 +232,9 @@ type initProc struct {
 // close closes our ends of the init's pipes.
 func (in *initProc) close() {
 	for _, f := range []*os.File{in.stdout, in.stderr, in.syncW, in.msgR} {
-		f.Close()
+		if f != nil {
+			f.Close()
+		}
 	}
 }
 
@@ -219,17 +244,33 @@ func (in *initProc) close() {
 // joins itself. Its mount namespace is a copy of ours taken only when the
 // job comes (so it sees the mounts made meanwhile): a copy at fork as
 // well would cost a second copy of the host's whole mount table, and its
-// teardown, per container.
-func forkInit(cloneflags uintptr) (*initProc, error) {
-	devnull, err := os.Open(os.DevNull)
-	if err != nil {
-		return nil, fmt.Errorf("runtime: open /dev/null: %w", err)
-	}
-	defer devnull.Close()
+// teardown, per container. With sio (stdin or a terminal) the init's
+// stdio is sio's, and with a terminal it is the init's controlling one.
+func forkInit(cloneflags uintptr, sio *containerStdio) (*initProc, error) {
 	var p [4][2]*os.File // stdout, stderr, sync, msg: read end, write end
+	var err error
 	for i := range p {
+		if sio != nil && i < 2 {
+			continue
+		}
 		if p[i][0], p[i][1], err = os.Pipe(); err != nil {
 			return nil, fmt.Errorf("runtime: pipe: %w", err)
+		}
+	}
+	stdio := []*os.File{nil, p[0][1], p[1][1]}
+	attr := &syscall.SysProcAttr{Cloneflags: cloneflags}
+	if sio == nil {
+		devnull, err := os.Open(os.DevNull)
+		if err != nil {
+			return nil, fmt.Errorf("runtime: open /dev/null: %w", err)
+		}
+		defer devnull.Close()
+		stdio[0] = devnull
+	} else {
+		stdio = sio.child[:]
+		p[0][0], p[1][0] = sio.stdout, sio.stderr
+		if sio.tty != nil {
+			attr.Setsid, attr.Setctty, attr.Ctty = true, true, 0
 		}
 	}
 	// Our mount namespace, live: the init copies it when its job comes, so
@@ -241,12 +282,17 @@ func forkInit(cloneflags uintptr) (*initProc, error) {
 	defer mntns.Close()
 	exe := "/proc/self/exe"
 	proc, err := os.StartProcess(exe, []string{exe, initArg, "-"}, &os.ProcAttr{
-		Files: []*os.File{devnull, p[0][1], p[1][1], p[2][0], p[3][1], mntns},
+		Files: []*os.File{stdio[0], stdio[1], stdio[2], p[2][0], p[3][1], mntns},
 		Env:   shimEnv(),
-		Sys:   &syscall.SysProcAttr{Cloneflags: cloneflags},
+		Sys:   attr,
 	})
+	if sio != nil {
+		sio.closeChild()
+	}
 	for _, f := range []*os.File{p[0][1], p[1][1], p[2][0], p[3][1]} {
-		f.Close()
+		if f != nil {
+			f.Close()
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("runtime: start init: %w", err)
@@ -281,18 +327,27 @@ func (s *supervisor) prepareInit(in *initProc) error {
 }
 
 // copyOutputs turns the init's (then the workload's) output into log
-// records; the group is done when both pipes end.
-func (s *supervisor) copyOutputs(stdout, stderr *os.File) *sync.WaitGroup {
+// records, and passes it to attached clients; the group is done when the
+// pipes (or the terminal) end. A terminal's output is logged as stdout.
+func (s *supervisor) copyOutputs(in *initProc, attach *attachServer) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	for _, p := range []struct {
-		name string
-		r    *os.File
-	}{{"stdout", stdout}, {"stderr", stderr}} {
+		name  string
+		frame byte
+		r     *os.File
+	}{{"stdout", frameStdout, in.stdout}, {"stderr", frameStderr, in.stderr}} {
+		if p.r == nil {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer p.r.Close()
-			_ = s.log.copyStream(p.name, p.r)
+			var r io.Reader = p.r
+			if attach != nil {
+				r = io.TeeReader(r, attach.output(p.frame))
+			}
+			_ = s.log.copyStream(p.name, r)
 		}()
 	}
 	return &wg

@@ -171,6 +171,7 @@ type ExecInput struct {
 	Stdin         []byte                 `protobuf:"bytes,2,opt,name=stdin,proto3" json:"stdin,omitempty"`
 	StdinClosed   bool                   `protobuf:"varint,3,opt,name=stdin_closed,json=stdinClosed,proto3" json:"stdin_closed,omitempty"`
 	Resize        *TerminalSize          `protobuf:"bytes,4,opt,name=resize,proto3" json:"resize,omitempty"`
+	Attach        *AttachStart           `protobuf:"bytes,5,opt,name=attach,proto3" json:"attach,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -233,6 +234,98 @@ func (x *ExecInput) GetResize() *TerminalSize {
 	return nil
 }
 
+func (x *ExecInput) GetAttach() *AttachStart {
+	if x != nil {
+		return x.Attach
+	}
+	return nil
+}
+
+type AttachStart struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Namespace string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Pod       string                 `protobuf:"bytes,2,opt,name=pod,proto3" json:"pod,omitempty"`
+	// Empty picks the pod's only container.
+	Container     string        `protobuf:"bytes,3,opt,name=container,proto3" json:"container,omitempty"`
+	Stdin         bool          `protobuf:"varint,4,opt,name=stdin,proto3" json:"stdin,omitempty"`
+	Tty           bool          `protobuf:"varint,5,opt,name=tty,proto3" json:"tty,omitempty"`
+	Size          *TerminalSize `protobuf:"bytes,6,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttachStart) Reset() {
+	*x = AttachStart{}
+	mi := &file_skiff_v1_agent_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttachStart) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttachStart) ProtoMessage() {}
+
+func (x *AttachStart) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_agent_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttachStart.ProtoReflect.Descriptor instead.
+func (*AttachStart) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AttachStart) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *AttachStart) GetPod() string {
+	if x != nil {
+		return x.Pod
+	}
+	return ""
+}
+
+func (x *AttachStart) GetContainer() string {
+	if x != nil {
+		return x.Container
+	}
+	return ""
+}
+
+func (x *AttachStart) GetStdin() bool {
+	if x != nil {
+		return x.Stdin
+	}
+	return false
+}
+
+func (x *AttachStart) GetTty() bool {
+	if x != nil {
+		return x.Tty
+	}
+	return false
+}
+
+func (x *AttachStart) GetSize() *TerminalSize {
+	if x != nil {
+		return x.Size
+	}
+	return nil
+}
+
 type ExecStart struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
@@ -248,7 +341,7 @@ type ExecStart struct {
 
 func (x *ExecStart) Reset() {
 	*x = ExecStart{}
-	mi := &file_skiff_v1_agent_proto_msgTypes[3]
+	mi := &file_skiff_v1_agent_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -260,7 +353,7 @@ func (x *ExecStart) String() string {
 func (*ExecStart) ProtoMessage() {}
 
 func (x *ExecStart) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_agent_proto_msgTypes[3]
+	mi := &file_skiff_v1_agent_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -273,7 +366,7 @@ func (x *ExecStart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecStart.ProtoReflect.Descriptor instead.
 func (*ExecStart) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{3}
+	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ExecStart) GetNamespace() string {
@@ -335,7 +428,7 @@ type TerminalSize struct {
 
 func (x *TerminalSize) Reset() {
 	*x = TerminalSize{}
-	mi := &file_skiff_v1_agent_proto_msgTypes[4]
+	mi := &file_skiff_v1_agent_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -347,7 +440,7 @@ func (x *TerminalSize) String() string {
 func (*TerminalSize) ProtoMessage() {}
 
 func (x *TerminalSize) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_agent_proto_msgTypes[4]
+	mi := &file_skiff_v1_agent_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -360,7 +453,7 @@ func (x *TerminalSize) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TerminalSize.ProtoReflect.Descriptor instead.
 func (*TerminalSize) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{4}
+	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *TerminalSize) GetWidth() uint32 {
@@ -389,7 +482,7 @@ type ExecOutput struct {
 
 func (x *ExecOutput) Reset() {
 	*x = ExecOutput{}
-	mi := &file_skiff_v1_agent_proto_msgTypes[5]
+	mi := &file_skiff_v1_agent_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -401,7 +494,7 @@ func (x *ExecOutput) String() string {
 func (*ExecOutput) ProtoMessage() {}
 
 func (x *ExecOutput) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_agent_proto_msgTypes[5]
+	mi := &file_skiff_v1_agent_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -414,7 +507,7 @@ func (x *ExecOutput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecOutput.ProtoReflect.Descriptor instead.
 func (*ExecOutput) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{5}
+	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ExecOutput) GetStdout() []byte {
@@ -450,7 +543,7 @@ type PortForwardInput struct {
 
 func (x *PortForwardInput) Reset() {
 	*x = PortForwardInput{}
-	mi := &file_skiff_v1_agent_proto_msgTypes[6]
+	mi := &file_skiff_v1_agent_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -462,7 +555,7 @@ func (x *PortForwardInput) String() string {
 func (*PortForwardInput) ProtoMessage() {}
 
 func (x *PortForwardInput) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_agent_proto_msgTypes[6]
+	mi := &file_skiff_v1_agent_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -475,7 +568,7 @@ func (x *PortForwardInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PortForwardInput.ProtoReflect.Descriptor instead.
 func (*PortForwardInput) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{6}
+	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *PortForwardInput) GetStart() *PortForwardStart {
@@ -510,7 +603,7 @@ type PortForwardStart struct {
 
 func (x *PortForwardStart) Reset() {
 	*x = PortForwardStart{}
-	mi := &file_skiff_v1_agent_proto_msgTypes[7]
+	mi := &file_skiff_v1_agent_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -522,7 +615,7 @@ func (x *PortForwardStart) String() string {
 func (*PortForwardStart) ProtoMessage() {}
 
 func (x *PortForwardStart) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_agent_proto_msgTypes[7]
+	mi := &file_skiff_v1_agent_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -535,7 +628,7 @@ func (x *PortForwardStart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PortForwardStart.ProtoReflect.Descriptor instead.
 func (*PortForwardStart) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{7}
+	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *PortForwardStart) GetNamespace() string {
@@ -568,7 +661,7 @@ type PortForwardOutput struct {
 
 func (x *PortForwardOutput) Reset() {
 	*x = PortForwardOutput{}
-	mi := &file_skiff_v1_agent_proto_msgTypes[8]
+	mi := &file_skiff_v1_agent_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -580,7 +673,7 @@ func (x *PortForwardOutput) String() string {
 func (*PortForwardOutput) ProtoMessage() {}
 
 func (x *PortForwardOutput) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_agent_proto_msgTypes[8]
+	mi := &file_skiff_v1_agent_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -593,7 +686,7 @@ func (x *PortForwardOutput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PortForwardOutput.ProtoReflect.Descriptor instead.
 func (*PortForwardOutput) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{8}
+	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *PortForwardOutput) GetData() []byte {
@@ -615,7 +708,7 @@ type UsageReport struct {
 
 func (x *UsageReport) Reset() {
 	*x = UsageReport{}
-	mi := &file_skiff_v1_agent_proto_msgTypes[9]
+	mi := &file_skiff_v1_agent_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -627,7 +720,7 @@ func (x *UsageReport) String() string {
 func (*UsageReport) ProtoMessage() {}
 
 func (x *UsageReport) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_agent_proto_msgTypes[9]
+	mi := &file_skiff_v1_agent_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -640,7 +733,7 @@ func (x *UsageReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UsageReport.ProtoReflect.Descriptor instead.
 func (*UsageReport) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{9}
+	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UsageReport) GetNode() string {
@@ -679,7 +772,7 @@ type UsageReportResponse struct {
 
 func (x *UsageReportResponse) Reset() {
 	*x = UsageReportResponse{}
-	mi := &file_skiff_v1_agent_proto_msgTypes[10]
+	mi := &file_skiff_v1_agent_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -691,7 +784,7 @@ func (x *UsageReportResponse) String() string {
 func (*UsageReportResponse) ProtoMessage() {}
 
 func (x *UsageReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_agent_proto_msgTypes[10]
+	mi := &file_skiff_v1_agent_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -704,7 +797,7 @@ func (x *UsageReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UsageReportResponse.ProtoReflect.Descriptor instead.
 func (*UsageReportResponse) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{10}
+	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{11}
 }
 
 type ResourceUsage struct {
@@ -720,7 +813,7 @@ type ResourceUsage struct {
 
 func (x *ResourceUsage) Reset() {
 	*x = ResourceUsage{}
-	mi := &file_skiff_v1_agent_proto_msgTypes[11]
+	mi := &file_skiff_v1_agent_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -732,7 +825,7 @@ func (x *ResourceUsage) String() string {
 func (*ResourceUsage) ProtoMessage() {}
 
 func (x *ResourceUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_agent_proto_msgTypes[11]
+	mi := &file_skiff_v1_agent_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -745,7 +838,7 @@ func (x *ResourceUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceUsage.ProtoReflect.Descriptor instead.
 func (*ResourceUsage) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{11}
+	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ResourceUsage) GetCpuUsageNanoseconds() uint64 {
@@ -782,7 +875,7 @@ type PodUsage struct {
 
 func (x *PodUsage) Reset() {
 	*x = PodUsage{}
-	mi := &file_skiff_v1_agent_proto_msgTypes[12]
+	mi := &file_skiff_v1_agent_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -794,7 +887,7 @@ func (x *PodUsage) String() string {
 func (*PodUsage) ProtoMessage() {}
 
 func (x *PodUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_agent_proto_msgTypes[12]
+	mi := &file_skiff_v1_agent_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -807,7 +900,7 @@ func (x *PodUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodUsage.ProtoReflect.Descriptor instead.
 func (*PodUsage) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{12}
+	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PodUsage) GetNamespace() string {
@@ -855,7 +948,7 @@ type ContainerUsage struct {
 
 func (x *ContainerUsage) Reset() {
 	*x = ContainerUsage{}
-	mi := &file_skiff_v1_agent_proto_msgTypes[13]
+	mi := &file_skiff_v1_agent_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -867,7 +960,7 @@ func (x *ContainerUsage) String() string {
 func (*ContainerUsage) ProtoMessage() {}
 
 func (x *ContainerUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_agent_proto_msgTypes[13]
+	mi := &file_skiff_v1_agent_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -880,7 +973,7 @@ func (x *ContainerUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerUsage.ProtoReflect.Descriptor instead.
 func (*ContainerUsage) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{13}
+	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ContainerUsage) GetName() string {
@@ -907,7 +1000,7 @@ type UsageQuery struct {
 
 func (x *UsageQuery) Reset() {
 	*x = UsageQuery{}
-	mi := &file_skiff_v1_agent_proto_msgTypes[14]
+	mi := &file_skiff_v1_agent_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -919,7 +1012,7 @@ func (x *UsageQuery) String() string {
 func (*UsageQuery) ProtoMessage() {}
 
 func (x *UsageQuery) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_agent_proto_msgTypes[14]
+	mi := &file_skiff_v1_agent_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -932,7 +1025,7 @@ func (x *UsageQuery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UsageQuery.ProtoReflect.Descriptor instead.
 func (*UsageQuery) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{14}
+	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *UsageQuery) GetNamespace() string {
@@ -952,7 +1045,7 @@ type UsageSnapshot struct {
 
 func (x *UsageSnapshot) Reset() {
 	*x = UsageSnapshot{}
-	mi := &file_skiff_v1_agent_proto_msgTypes[15]
+	mi := &file_skiff_v1_agent_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -964,7 +1057,7 @@ func (x *UsageSnapshot) String() string {
 func (*UsageSnapshot) ProtoMessage() {}
 
 func (x *UsageSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_agent_proto_msgTypes[15]
+	mi := &file_skiff_v1_agent_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -977,7 +1070,7 @@ func (x *UsageSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UsageSnapshot.ProtoReflect.Descriptor instead.
 func (*UsageSnapshot) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{15}
+	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UsageSnapshot) GetNodes() []*NodeUsage {
@@ -1005,7 +1098,7 @@ type NodeUsage struct {
 
 func (x *NodeUsage) Reset() {
 	*x = NodeUsage{}
-	mi := &file_skiff_v1_agent_proto_msgTypes[16]
+	mi := &file_skiff_v1_agent_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1017,7 +1110,7 @@ func (x *NodeUsage) String() string {
 func (*NodeUsage) ProtoMessage() {}
 
 func (x *NodeUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_agent_proto_msgTypes[16]
+	mi := &file_skiff_v1_agent_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1030,7 +1123,7 @@ func (x *NodeUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeUsage.ProtoReflect.Descriptor instead.
 func (*NodeUsage) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{16}
+	return file_skiff_v1_agent_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *NodeUsage) GetName() string {
@@ -1071,12 +1164,20 @@ const file_skiff_v1_agent_proto_rawDesc = "" +
 	"timestamps\x18\a \x01(\bR\n" +
 	"timestamps\"\x1e\n" +
 	"\bLogChunk\x12\x12\n" +
-	"\x04data\x18\x01 \x01(\fR\x04data\"\x9f\x01\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\"\xce\x01\n" +
 	"\tExecInput\x12)\n" +
 	"\x05start\x18\x01 \x01(\v2\x13.skiff.v1.ExecStartR\x05start\x12\x14\n" +
 	"\x05stdin\x18\x02 \x01(\fR\x05stdin\x12!\n" +
 	"\fstdin_closed\x18\x03 \x01(\bR\vstdinClosed\x12.\n" +
-	"\x06resize\x18\x04 \x01(\v2\x16.skiff.v1.TerminalSizeR\x06resize\"\xc7\x01\n" +
+	"\x06resize\x18\x04 \x01(\v2\x16.skiff.v1.TerminalSizeR\x06resize\x12-\n" +
+	"\x06attach\x18\x05 \x01(\v2\x15.skiff.v1.AttachStartR\x06attach\"\xaf\x01\n" +
+	"\vAttachStart\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x10\n" +
+	"\x03pod\x18\x02 \x01(\tR\x03pod\x12\x1c\n" +
+	"\tcontainer\x18\x03 \x01(\tR\tcontainer\x12\x14\n" +
+	"\x05stdin\x18\x04 \x01(\bR\x05stdin\x12\x10\n" +
+	"\x03tty\x18\x05 \x01(\bR\x03tty\x12*\n" +
+	"\x04size\x18\x06 \x01(\v2\x16.skiff.v1.TerminalSizeR\x04size\"\xc7\x01\n" +
 	"\tExecStart\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x10\n" +
 	"\x03pod\x18\x02 \x01(\tR\x03pod\x12\x1c\n" +
@@ -1136,11 +1237,12 @@ const file_skiff_v1_agent_proto_rawDesc = "" +
 	"\tNodeUsage\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12-\n" +
-	"\x05usage\x18\x03 \x01(\v2\x17.skiff.v1.ResourceUsageR\x05usage2\xbf\x01\n" +
+	"\x05usage\x18\x03 \x01(\v2\x17.skiff.v1.ResourceUsageR\x05usage2\xf8\x01\n" +
 	"\x05PodIO\x123\n" +
 	"\x04Logs\x12\x15.skiff.v1.LogsRequest\x1a\x12.skiff.v1.LogChunk0\x01\x125\n" +
 	"\x04Exec\x12\x13.skiff.v1.ExecInput\x1a\x14.skiff.v1.ExecOutput(\x010\x01\x12J\n" +
-	"\vPortForward\x12\x1a.skiff.v1.PortForwardInput\x1a\x1b.skiff.v1.PortForwardOutput(\x010\x012}\n" +
+	"\vPortForward\x12\x1a.skiff.v1.PortForwardInput\x1a\x1b.skiff.v1.PortForwardOutput(\x010\x01\x127\n" +
+	"\x06Attach\x12\x13.skiff.v1.ExecInput\x1a\x14.skiff.v1.ExecOutput(\x010\x012}\n" +
 	"\x05Usage\x12>\n" +
 	"\x06Report\x12\x15.skiff.v1.UsageReport\x1a\x1d.skiff.v1.UsageReportResponse\x124\n" +
 	"\x03Get\x12\x14.skiff.v1.UsageQuery\x1a\x17.skiff.v1.UsageSnapshotB2Z0github.com/skiff-sh/skiff/proto/skiff/v1;skiffv1b\x06proto3"
@@ -1157,57 +1259,62 @@ func file_skiff_v1_agent_proto_rawDescGZIP() []byte {
 	return file_skiff_v1_agent_proto_rawDescData
 }
 
-var file_skiff_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_skiff_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_skiff_v1_agent_proto_goTypes = []any{
 	(*LogsRequest)(nil),           // 0: skiff.v1.LogsRequest
 	(*LogChunk)(nil),              // 1: skiff.v1.LogChunk
 	(*ExecInput)(nil),             // 2: skiff.v1.ExecInput
-	(*ExecStart)(nil),             // 3: skiff.v1.ExecStart
-	(*TerminalSize)(nil),          // 4: skiff.v1.TerminalSize
-	(*ExecOutput)(nil),            // 5: skiff.v1.ExecOutput
-	(*PortForwardInput)(nil),      // 6: skiff.v1.PortForwardInput
-	(*PortForwardStart)(nil),      // 7: skiff.v1.PortForwardStart
-	(*PortForwardOutput)(nil),     // 8: skiff.v1.PortForwardOutput
-	(*UsageReport)(nil),           // 9: skiff.v1.UsageReport
-	(*UsageReportResponse)(nil),   // 10: skiff.v1.UsageReportResponse
-	(*ResourceUsage)(nil),         // 11: skiff.v1.ResourceUsage
-	(*PodUsage)(nil),              // 12: skiff.v1.PodUsage
-	(*ContainerUsage)(nil),        // 13: skiff.v1.ContainerUsage
-	(*UsageQuery)(nil),            // 14: skiff.v1.UsageQuery
-	(*UsageSnapshot)(nil),         // 15: skiff.v1.UsageSnapshot
-	(*NodeUsage)(nil),             // 16: skiff.v1.NodeUsage
-	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
+	(*AttachStart)(nil),           // 3: skiff.v1.AttachStart
+	(*ExecStart)(nil),             // 4: skiff.v1.ExecStart
+	(*TerminalSize)(nil),          // 5: skiff.v1.TerminalSize
+	(*ExecOutput)(nil),            // 6: skiff.v1.ExecOutput
+	(*PortForwardInput)(nil),      // 7: skiff.v1.PortForwardInput
+	(*PortForwardStart)(nil),      // 8: skiff.v1.PortForwardStart
+	(*PortForwardOutput)(nil),     // 9: skiff.v1.PortForwardOutput
+	(*UsageReport)(nil),           // 10: skiff.v1.UsageReport
+	(*UsageReportResponse)(nil),   // 11: skiff.v1.UsageReportResponse
+	(*ResourceUsage)(nil),         // 12: skiff.v1.ResourceUsage
+	(*PodUsage)(nil),              // 13: skiff.v1.PodUsage
+	(*ContainerUsage)(nil),        // 14: skiff.v1.ContainerUsage
+	(*UsageQuery)(nil),            // 15: skiff.v1.UsageQuery
+	(*UsageSnapshot)(nil),         // 16: skiff.v1.UsageSnapshot
+	(*NodeUsage)(nil),             // 17: skiff.v1.NodeUsage
+	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
 }
 var file_skiff_v1_agent_proto_depIdxs = []int32{
-	3,  // 0: skiff.v1.ExecInput.start:type_name -> skiff.v1.ExecStart
-	4,  // 1: skiff.v1.ExecInput.resize:type_name -> skiff.v1.TerminalSize
-	4,  // 2: skiff.v1.ExecStart.size:type_name -> skiff.v1.TerminalSize
-	7,  // 3: skiff.v1.PortForwardInput.start:type_name -> skiff.v1.PortForwardStart
-	17, // 4: skiff.v1.UsageReport.time:type_name -> google.protobuf.Timestamp
-	11, // 5: skiff.v1.UsageReport.node_usage:type_name -> skiff.v1.ResourceUsage
-	12, // 6: skiff.v1.UsageReport.pods:type_name -> skiff.v1.PodUsage
-	11, // 7: skiff.v1.PodUsage.usage:type_name -> skiff.v1.ResourceUsage
-	13, // 8: skiff.v1.PodUsage.containers:type_name -> skiff.v1.ContainerUsage
-	11, // 9: skiff.v1.ContainerUsage.usage:type_name -> skiff.v1.ResourceUsage
-	16, // 10: skiff.v1.UsageSnapshot.nodes:type_name -> skiff.v1.NodeUsage
-	12, // 11: skiff.v1.UsageSnapshot.pods:type_name -> skiff.v1.PodUsage
-	17, // 12: skiff.v1.NodeUsage.time:type_name -> google.protobuf.Timestamp
-	11, // 13: skiff.v1.NodeUsage.usage:type_name -> skiff.v1.ResourceUsage
-	0,  // 14: skiff.v1.PodIO.Logs:input_type -> skiff.v1.LogsRequest
-	2,  // 15: skiff.v1.PodIO.Exec:input_type -> skiff.v1.ExecInput
-	6,  // 16: skiff.v1.PodIO.PortForward:input_type -> skiff.v1.PortForwardInput
-	9,  // 17: skiff.v1.Usage.Report:input_type -> skiff.v1.UsageReport
-	14, // 18: skiff.v1.Usage.Get:input_type -> skiff.v1.UsageQuery
-	1,  // 19: skiff.v1.PodIO.Logs:output_type -> skiff.v1.LogChunk
-	5,  // 20: skiff.v1.PodIO.Exec:output_type -> skiff.v1.ExecOutput
-	8,  // 21: skiff.v1.PodIO.PortForward:output_type -> skiff.v1.PortForwardOutput
-	10, // 22: skiff.v1.Usage.Report:output_type -> skiff.v1.UsageReportResponse
-	15, // 23: skiff.v1.Usage.Get:output_type -> skiff.v1.UsageSnapshot
-	19, // [19:24] is the sub-list for method output_type
-	14, // [14:19] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	4,  // 0: skiff.v1.ExecInput.start:type_name -> skiff.v1.ExecStart
+	5,  // 1: skiff.v1.ExecInput.resize:type_name -> skiff.v1.TerminalSize
+	3,  // 2: skiff.v1.ExecInput.attach:type_name -> skiff.v1.AttachStart
+	5,  // 3: skiff.v1.AttachStart.size:type_name -> skiff.v1.TerminalSize
+	5,  // 4: skiff.v1.ExecStart.size:type_name -> skiff.v1.TerminalSize
+	8,  // 5: skiff.v1.PortForwardInput.start:type_name -> skiff.v1.PortForwardStart
+	18, // 6: skiff.v1.UsageReport.time:type_name -> google.protobuf.Timestamp
+	12, // 7: skiff.v1.UsageReport.node_usage:type_name -> skiff.v1.ResourceUsage
+	13, // 8: skiff.v1.UsageReport.pods:type_name -> skiff.v1.PodUsage
+	12, // 9: skiff.v1.PodUsage.usage:type_name -> skiff.v1.ResourceUsage
+	14, // 10: skiff.v1.PodUsage.containers:type_name -> skiff.v1.ContainerUsage
+	12, // 11: skiff.v1.ContainerUsage.usage:type_name -> skiff.v1.ResourceUsage
+	17, // 12: skiff.v1.UsageSnapshot.nodes:type_name -> skiff.v1.NodeUsage
+	13, // 13: skiff.v1.UsageSnapshot.pods:type_name -> skiff.v1.PodUsage
+	18, // 14: skiff.v1.NodeUsage.time:type_name -> google.protobuf.Timestamp
+	12, // 15: skiff.v1.NodeUsage.usage:type_name -> skiff.v1.ResourceUsage
+	0,  // 16: skiff.v1.PodIO.Logs:input_type -> skiff.v1.LogsRequest
+	2,  // 17: skiff.v1.PodIO.Exec:input_type -> skiff.v1.ExecInput
+	7,  // 18: skiff.v1.PodIO.PortForward:input_type -> skiff.v1.PortForwardInput
+	2,  // 19: skiff.v1.PodIO.Attach:input_type -> skiff.v1.ExecInput
+	10, // 20: skiff.v1.Usage.Report:input_type -> skiff.v1.UsageReport
+	15, // 21: skiff.v1.Usage.Get:input_type -> skiff.v1.UsageQuery
+	1,  // 22: skiff.v1.PodIO.Logs:output_type -> skiff.v1.LogChunk
+	6,  // 23: skiff.v1.PodIO.Exec:output_type -> skiff.v1.ExecOutput
+	9,  // 24: skiff.v1.PodIO.PortForward:output_type -> skiff.v1.PortForwardOutput
+	6,  // 25: skiff.v1.PodIO.Attach:output_type -> skiff.v1.ExecOutput
+	11, // 26: skiff.v1.Usage.Report:output_type -> skiff.v1.UsageReportResponse
+	16, // 27: skiff.v1.Usage.Get:output_type -> skiff.v1.UsageSnapshot
+	22, // [22:28] is the sub-list for method output_type
+	16, // [16:22] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_skiff_v1_agent_proto_init() }
@@ -1215,14 +1322,14 @@ func file_skiff_v1_agent_proto_init() {
 	if File_skiff_v1_agent_proto != nil {
 		return
 	}
-	file_skiff_v1_agent_proto_msgTypes[5].OneofWrappers = []any{}
+	file_skiff_v1_agent_proto_msgTypes[6].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_skiff_v1_agent_proto_rawDesc), len(file_skiff_v1_agent_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -26,6 +26,7 @@ const (
 	PodIO_Logs_FullMethodName        = "/skiff.v1.PodIO/Logs"
 	PodIO_Exec_FullMethodName        = "/skiff.v1.PodIO/Exec"
 	PodIO_PortForward_FullMethodName = "/skiff.v1.PodIO/PortForward"
+	PodIO_Attach_FullMethodName      = "/skiff.v1.PodIO/Attach"
 )
 
 // PodIOClient is the client API for PodIO service.
@@ -44,6 +45,11 @@ type PodIOClient interface {
 	// PortForwardStart; later ones carry the bytes the client sends. The
 	// stream ends when either side closes.
 	PortForward(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[PortForwardInput, PortForwardOutput], error)
+	// Attaches to a running container started with stdin or tty (kubectl
+	// attach): the first message carries AttachStart; later ones carry
+	// stdin, its end or a resize. Output flows from attach time on; the
+	// last message carries the exit code if the container ended.
+	Attach(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ExecInput, ExecOutput], error)
 }
 
 type podIOClient struct {
@@ -99,6 +105,19 @@ func (c *podIOClient) PortForward(ctx context.Context, opts ...grpc.CallOption) 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type PodIO_PortForwardClient = grpc.BidiStreamingClient[PortForwardInput, PortForwardOutput]
 
+func (c *podIOClient) Attach(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ExecInput, ExecOutput], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &PodIO_ServiceDesc.Streams[3], PodIO_Attach_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ExecInput, ExecOutput]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PodIO_AttachClient = grpc.BidiStreamingClient[ExecInput, ExecOutput]
+
 // PodIOServer is the server API for PodIO service.
 // All implementations must embed UnimplementedPodIOServer
 // for forward compatibility.
@@ -115,6 +134,11 @@ type PodIOServer interface {
 	// PortForwardStart; later ones carry the bytes the client sends. The
 	// stream ends when either side closes.
 	PortForward(grpc.BidiStreamingServer[PortForwardInput, PortForwardOutput]) error
+	// Attaches to a running container started with stdin or tty (kubectl
+	// attach): the first message carries AttachStart; later ones carry
+	// stdin, its end or a resize. Output flows from attach time on; the
+	// last message carries the exit code if the container ended.
+	Attach(grpc.BidiStreamingServer[ExecInput, ExecOutput]) error
 	mustEmbedUnimplementedPodIOServer()
 }
 
@@ -133,6 +157,9 @@ func (UnimplementedPodIOServer) Exec(grpc.BidiStreamingServer[ExecInput, ExecOut
 }
 func (UnimplementedPodIOServer) PortForward(grpc.BidiStreamingServer[PortForwardInput, PortForwardOutput]) error {
 	return status.Error(codes.Unimplemented, "method PortForward not implemented")
+}
+func (UnimplementedPodIOServer) Attach(grpc.BidiStreamingServer[ExecInput, ExecOutput]) error {
+	return status.Error(codes.Unimplemented, "method Attach not implemented")
 }
 func (UnimplementedPodIOServer) mustEmbedUnimplementedPodIOServer() {}
 func (UnimplementedPodIOServer) testEmbeddedByValue()               {}
@@ -180,6 +207,13 @@ func _PodIO_PortForward_Handler(srv interface{}, stream grpc.ServerStream) error
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type PodIO_PortForwardServer = grpc.BidiStreamingServer[PortForwardInput, PortForwardOutput]
 
+func _PodIO_Attach_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(PodIOServer).Attach(&grpc.GenericServerStream[ExecInput, ExecOutput]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type PodIO_AttachServer = grpc.BidiStreamingServer[ExecInput, ExecOutput]
+
 // PodIO_ServiceDesc is the grpc.ServiceDesc for PodIO service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -202,6 +236,12 @@ var PodIO_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "PortForward",
 			Handler:       _PodIO_PortForward_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "Attach",
+			Handler:       _PodIO_Attach_Handler,
 			ServerStreams: true,
 			ClientStreams: true,
 		},

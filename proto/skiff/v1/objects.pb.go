@@ -1991,8 +1991,10 @@ type Container struct {
 	LivenessProbe   *Probe                `protobuf:"bytes,11,opt,name=liveness_probe,json=livenessProbe,proto3" json:"liveness_probe,omitempty"`
 	ReadinessProbe  *Probe                `protobuf:"bytes,12,opt,name=readiness_probe,json=readinessProbe,proto3" json:"readiness_probe,omitempty"`
 	SecurityContext *SecurityContext      `protobuf:"bytes,13,opt,name=security_context,json=securityContext,proto3" json:"security_context,omitempty"`
-	Stdin           bool                  `protobuf:"varint,14,opt,name=stdin,proto3" json:"stdin,omitempty"`
-	Tty             bool                  `protobuf:"varint,15,opt,name=tty,proto3" json:"tty,omitempty"`
+	// stdin keeps the container's stdin open for attached clients (reads
+	// block instead of seeing EOF); tty gives it a terminal.
+	Stdin bool `protobuf:"varint,14,opt,name=stdin,proto3" json:"stdin,omitempty"`
+	Tty   bool `protobuf:"varint,15,opt,name=tty,proto3" json:"tty,omitempty"`
 	// Variables from every key of a ConfigMap or Secret (ConfigMap/Secret
 	// block below); numbered apart so other additions do not collide.
 	EnvFrom []*EnvFromSource `protobuf:"bytes,30,rep,name=env_from,json=envFrom,proto3" json:"env_from,omitempty"`
@@ -2005,8 +2007,11 @@ type Container struct {
 	TerminationMessagePath string `protobuf:"bytes,42,opt,name=termination_message_path,json=terminationMessagePath,proto3" json:"termination_message_path,omitempty"`
 	// File (default) or FallbackToLogsOnError.
 	TerminationMessagePolicy string `protobuf:"bytes,43,opt,name=termination_message_policy,json=terminationMessagePolicy,proto3" json:"termination_message_policy,omitempty"`
-	unknownFields            protoimpl.UnknownFields
-	sizeCache                protoimpl.SizeCache
+	// Closes the container's stdin once the first attached client that
+	// sent stdin detaches (kubectl run -i sets it).
+	StdinOnce     bool `protobuf:"varint,44,opt,name=stdin_once,json=stdinOnce,proto3" json:"stdin_once,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Container) Reset() {
@@ -2177,6 +2182,13 @@ func (x *Container) GetTerminationMessagePolicy() string {
 		return x.TerminationMessagePolicy
 	}
 	return ""
+}
+
+func (x *Container) GetStdinOnce() bool {
+	if x != nil {
+		return x.StdinOnce
+	}
+	return false
 }
 
 // Hooks the node runs in a container's life.
@@ -8769,7 +8781,7 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\t_fs_group\"Q\n" +
 	"\x0eSeccompProfile\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12+\n" +
-	"\x11localhost_profile\x18\x02 \x01(\tR\x10localhostProfile\"\xf2\x06\n" +
+	"\x11localhost_profile\x18\x02 \x01(\tR\x10localhostProfile\"\x91\a\n" +
 	"\tContainer\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05image\x18\x02 \x01(\tR\x05image\x12*\n" +
@@ -8792,7 +8804,9 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\rstartup_probe\x18( \x01(\v2\x0f.skiff.v1.ProbeR\fstartupProbe\x121\n" +
 	"\tlifecycle\x18) \x01(\v2\x13.skiff.v1.LifecycleR\tlifecycle\x128\n" +
 	"\x18termination_message_path\x18* \x01(\tR\x16terminationMessagePath\x12<\n" +
-	"\x1atermination_message_policy\x18+ \x01(\tR\x18terminationMessagePolicy\"}\n" +
+	"\x1atermination_message_policy\x18+ \x01(\tR\x18terminationMessagePolicy\x12\x1d\n" +
+	"\n" +
+	"stdin_once\x18, \x01(\bR\tstdinOnce\"}\n" +
 	"\tLifecycle\x129\n" +
 	"\n" +
 	"post_start\x18\x01 \x01(\v2\x1a.skiff.v1.LifecycleHandlerR\tpostStart\x125\n" +
