@@ -228,3 +228,16 @@ func TestKubernetesOwnerReferences(t *testing.T) {
 		t.Errorf("a wrong owner apiVersion: %v", err)
 	}
 }
+
+// A Kubernetes Pod's interactive fields reach the object: stdin, stdinOnce
+// and tty, as kubectl run -it writes them.
+func TestDecodeInteractiveContainer(t *testing.T) {
+	objs, err := Decode("pod.yaml", []byte("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  containers: [{name: a, image: busybox, stdin: true, stdinOnce: true, tty: true}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := objs[0].Obj.(*skiffv1.Pod).Spec.Containers[0]
+	if !c.Stdin || !c.StdinOnce || !c.Tty {
+		t.Errorf("stdin %v, stdinOnce %v, tty %v: want all true", c.Stdin, c.StdinOnce, c.Tty)
+	}
+}
