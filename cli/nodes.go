@@ -11,22 +11,15 @@ import (
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
-// newNodeCommands are cordon, uncordon and taint: what an operator does to
-// steer the scheduler away from (or back to) a node.
+// newNodeCommands are cordon, uncordon, taint and drain: what an operator
+// does to steer the scheduler away from (or back to) a node.
 func newNodeCommands(e *env) []*cobra.Command {
 	cordon := func(unschedulable bool) func(cmd *cobra.Command, args []string) error {
 		return func(cmd *cobra.Command, args []string) error {
 			verb := map[bool]string{true: "cordoned", false: "uncordoned"}[unschedulable]
 			return e.withClient(cmd, func(ctx context.Context, c *client.Client) error {
 				for _, name := range args {
-					_, err := c.Nodes().Modify(ctx, "", name, func(n *skiffv1.Node) error {
-						if n.Spec.GetUnschedulable() == unschedulable {
-							return client.ErrNoChange
-						}
-						n.Spec.Unschedulable = unschedulable
-						return nil
-					})
-					if err != nil {
+					if _, err := setUnschedulable(ctx, c, name, unschedulable); err != nil {
 						return err
 					}
 					fmt.Fprintf(cmd.OutOrStdout(), "node/%s %s\n", name, verb)
@@ -51,7 +44,22 @@ func newNodeCommands(e *env) []*cobra.Command {
 			RunE:    cordon(false),
 		},
 		newTaintCommand(e),
+		newDrainCommand(e),
 	}
+}
+
+// setUnschedulable cordons (or uncordons) a node; changed is false when
+// it already was.
+func setUnschedulable(ctx context.Context, c *client.Client, node string, unschedulable bool) (changed bool, err error) {
+	_, err = c.Nodes().Modify(ctx, "", node, func(n *skiffv1.Node) error {
+		if n.Spec.GetUnschedulable() == unschedulable {
+			return client.ErrNoChange
+		}
+		n.Spec.Unschedulable = unschedulable
+		changed = true
+		return nil
+	})
+	return changed, err
 }
 
 func newTaintCommand(e *env) *cobra.Command {
