@@ -4246,8 +4246,11 @@ type ServiceSpec struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Selector map[string]string      `protobuf:"bytes,1,rep,name=selector,proto3" json:"selector,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	Ports    []*ServicePort         `protobuf:"bytes,2,rep,name=ports,proto3" json:"ports,omitempty"`
-	// ClusterIP (default) or NodePort, as in Kubernetes. LoadBalancer and
-	// ExternalName are refused.
+	// ClusterIP (default), NodePort or LoadBalancer, as in Kubernetes.
+	// A LoadBalancer service also gets node ports (unless
+	// allocate_load_balancer_node_ports is false) and, when skiff's own
+	// load balancer serves its class, is answered on every node's address
+	// at its own port (k3s's ServiceLB). ExternalName is refused.
 	Type string `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
 	// The service's virtual IP in the service CIDR: allocated when empty,
 	// honoured when free and inside the range, "None" for a headless service
@@ -4270,8 +4273,23 @@ type ServiceSpec struct {
 	// and processes) goes only to endpoints on that node; dropped on a node
 	// without one.
 	InternalTrafficPolicy string `protobuf:"bytes,23,opt,name=internal_traffic_policy,json=internalTrafficPolicy,proto3" json:"internal_traffic_policy,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// Which load balancer implementation serves a LoadBalancer service:
+	// unset or "skiff.sh/servicelb" is skiff's own; any other class is left
+	// to its implementation (skiff neither answers nor writes the status).
+	// Immutable.
+	LoadBalancerClass *string `protobuf:"bytes,24,opt,name=load_balancer_class,json=loadBalancerClass,proto3,oneof" json:"load_balancer_class,omitempty"`
+	// LoadBalancer only: false gives the service no node ports (default
+	// true, as in Kubernetes).
+	AllocateLoadBalancerNodePorts *bool `protobuf:"varint,25,opt,name=allocate_load_balancer_node_ports,json=allocateLoadBalancerNodePorts,proto3,oneof" json:"allocate_load_balancer_node_ports,omitempty"`
+	// Addresses every node answers at the service's ports, as if they were
+	// the service's own: traffic to them goes to its endpoints under
+	// external_traffic_policy.
+	ExternalIps []string `protobuf:"bytes,26,rep,name=external_ips,json=externalIPs,proto3" json:"external_ips,omitempty"`
+	// Source prefixes (CIDR) allowed to reach a LoadBalancer service
+	// through its load balancer's addresses; empty allows every source.
+	LoadBalancerSourceRanges []string `protobuf:"bytes,27,rep,name=load_balancer_source_ranges,json=loadBalancerSourceRanges,proto3" json:"load_balancer_source_ranges,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
 }
 
 func (x *ServiceSpec) Reset() {
@@ -4365,6 +4383,34 @@ func (x *ServiceSpec) GetInternalTrafficPolicy() string {
 		return x.InternalTrafficPolicy
 	}
 	return ""
+}
+
+func (x *ServiceSpec) GetLoadBalancerClass() string {
+	if x != nil && x.LoadBalancerClass != nil {
+		return *x.LoadBalancerClass
+	}
+	return ""
+}
+
+func (x *ServiceSpec) GetAllocateLoadBalancerNodePorts() bool {
+	if x != nil && x.AllocateLoadBalancerNodePorts != nil {
+		return *x.AllocateLoadBalancerNodePorts
+	}
+	return false
+}
+
+func (x *ServiceSpec) GetExternalIps() []string {
+	if x != nil {
+		return x.ExternalIps
+	}
+	return nil
+}
+
+func (x *ServiceSpec) GetLoadBalancerSourceRanges() []string {
+	if x != nil {
+		return x.LoadBalancerSourceRanges
+	}
+	return nil
 }
 
 type SessionAffinityConfig struct {
@@ -4538,7 +4584,10 @@ func (x *ServicePort) GetNodePort() int32 {
 }
 
 type ServiceStatus struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A LoadBalancer service's addresses, written by its load balancer
+	// (skiff's: the InternalIP of every Ready, schedulable node).
+	LoadBalancer  *LoadBalancerStatus `protobuf:"bytes,2,opt,name=load_balancer,json=loadBalancer,proto3" json:"load_balancer,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4573,6 +4622,120 @@ func (*ServiceStatus) Descriptor() ([]byte, []int) {
 	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{65}
 }
 
+func (x *ServiceStatus) GetLoadBalancer() *LoadBalancerStatus {
+	if x != nil {
+		return x.LoadBalancer
+	}
+	return nil
+}
+
+type LoadBalancerStatus struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ingress       []*LoadBalancerIngress `protobuf:"bytes,1,rep,name=ingress,proto3" json:"ingress,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoadBalancerStatus) Reset() {
+	*x = LoadBalancerStatus{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoadBalancerStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoadBalancerStatus) ProtoMessage() {}
+
+func (x *LoadBalancerStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoadBalancerStatus.ProtoReflect.Descriptor instead.
+func (*LoadBalancerStatus) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *LoadBalancerStatus) GetIngress() []*LoadBalancerIngress {
+	if x != nil {
+		return x.Ingress
+	}
+	return nil
+}
+
+type LoadBalancerIngress struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Ip       string                 `protobuf:"bytes,1,opt,name=ip,proto3" json:"ip,omitempty"`
+	Hostname string                 `protobuf:"bytes,2,opt,name=hostname,proto3" json:"hostname,omitempty"`
+	// VIP: every node's proxy takes traffic to ip as the service's. Proxy:
+	// the traffic is delivered to the load balancer at ip (skiff's own
+	// ingress: the node whose address it is answers).
+	IpMode        *string `protobuf:"bytes,3,opt,name=ip_mode,json=ipMode,proto3,oneof" json:"ip_mode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoadBalancerIngress) Reset() {
+	*x = LoadBalancerIngress{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoadBalancerIngress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoadBalancerIngress) ProtoMessage() {}
+
+func (x *LoadBalancerIngress) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoadBalancerIngress.ProtoReflect.Descriptor instead.
+func (*LoadBalancerIngress) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *LoadBalancerIngress) GetIp() string {
+	if x != nil {
+		return x.Ip
+	}
+	return ""
+}
+
+func (x *LoadBalancerIngress) GetHostname() string {
+	if x != nil {
+		return x.Hostname
+	}
+	return ""
+}
+
+func (x *LoadBalancerIngress) GetIpMode() string {
+	if x != nil && x.IpMode != nil {
+		return *x.IpMode
+	}
+	return ""
+}
+
 type Volume struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Metadata      *ObjectMeta            `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
@@ -4584,7 +4747,7 @@ type Volume struct {
 
 func (x *Volume) Reset() {
 	*x = Volume{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[66]
+	mi := &file_skiff_v1_objects_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4596,7 +4759,7 @@ func (x *Volume) String() string {
 func (*Volume) ProtoMessage() {}
 
 func (x *Volume) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[66]
+	mi := &file_skiff_v1_objects_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4609,7 +4772,7 @@ func (x *Volume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Volume.ProtoReflect.Descriptor instead.
 func (*Volume) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{66}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *Volume) GetMetadata() *ObjectMeta {
@@ -4661,7 +4824,7 @@ type VolumeSpec struct {
 
 func (x *VolumeSpec) Reset() {
 	*x = VolumeSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[67]
+	mi := &file_skiff_v1_objects_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4673,7 +4836,7 @@ func (x *VolumeSpec) String() string {
 func (*VolumeSpec) ProtoMessage() {}
 
 func (x *VolumeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[67]
+	mi := &file_skiff_v1_objects_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4686,7 +4849,7 @@ func (x *VolumeSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeSpec.ProtoReflect.Descriptor instead.
 func (*VolumeSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{67}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *VolumeSpec) GetAccessMode() string {
@@ -4749,7 +4912,7 @@ type LocalVolumeSource struct {
 
 func (x *LocalVolumeSource) Reset() {
 	*x = LocalVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[68]
+	mi := &file_skiff_v1_objects_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4761,7 +4924,7 @@ func (x *LocalVolumeSource) String() string {
 func (*LocalVolumeSource) ProtoMessage() {}
 
 func (x *LocalVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[68]
+	mi := &file_skiff_v1_objects_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4774,7 +4937,7 @@ func (x *LocalVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalVolumeSource.ProtoReflect.Descriptor instead.
 func (*LocalVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{68}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *LocalVolumeSource) GetNodeName() string {
@@ -4794,7 +4957,7 @@ type NFSVolumeSource struct {
 
 func (x *NFSVolumeSource) Reset() {
 	*x = NFSVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[69]
+	mi := &file_skiff_v1_objects_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4806,7 +4969,7 @@ func (x *NFSVolumeSource) String() string {
 func (*NFSVolumeSource) ProtoMessage() {}
 
 func (x *NFSVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[69]
+	mi := &file_skiff_v1_objects_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4819,7 +4982,7 @@ func (x *NFSVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NFSVolumeSource.ProtoReflect.Descriptor instead.
 func (*NFSVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{69}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *NFSVolumeSource) GetServer() string {
@@ -4852,7 +5015,7 @@ type VolumeStatus struct {
 
 func (x *VolumeStatus) Reset() {
 	*x = VolumeStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[70]
+	mi := &file_skiff_v1_objects_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4864,7 +5027,7 @@ func (x *VolumeStatus) String() string {
 func (*VolumeStatus) ProtoMessage() {}
 
 func (x *VolumeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[70]
+	mi := &file_skiff_v1_objects_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4877,7 +5040,7 @@ func (x *VolumeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeStatus.ProtoReflect.Descriptor instead.
 func (*VolumeStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{70}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *VolumeStatus) GetPhase() string {
@@ -4919,7 +5082,7 @@ type PersistentVolume struct {
 
 func (x *PersistentVolume) Reset() {
 	*x = PersistentVolume{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[71]
+	mi := &file_skiff_v1_objects_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4931,7 +5094,7 @@ func (x *PersistentVolume) String() string {
 func (*PersistentVolume) ProtoMessage() {}
 
 func (x *PersistentVolume) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[71]
+	mi := &file_skiff_v1_objects_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4944,7 +5107,7 @@ func (x *PersistentVolume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolume.ProtoReflect.Descriptor instead.
 func (*PersistentVolume) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{71}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *PersistentVolume) GetMetadata() *ObjectMeta {
@@ -4994,7 +5157,7 @@ type PersistentVolumeSpec struct {
 
 func (x *PersistentVolumeSpec) Reset() {
 	*x = PersistentVolumeSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[72]
+	mi := &file_skiff_v1_objects_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5006,7 +5169,7 @@ func (x *PersistentVolumeSpec) String() string {
 func (*PersistentVolumeSpec) ProtoMessage() {}
 
 func (x *PersistentVolumeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[72]
+	mi := &file_skiff_v1_objects_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5019,7 +5182,7 @@ func (x *PersistentVolumeSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolumeSpec.ProtoReflect.Descriptor instead.
 func (*PersistentVolumeSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{72}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *PersistentVolumeSpec) GetCapacity() map[string]string {
@@ -5095,7 +5258,7 @@ type LocalPersistentVolumeSource struct {
 
 func (x *LocalPersistentVolumeSource) Reset() {
 	*x = LocalPersistentVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[73]
+	mi := &file_skiff_v1_objects_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5107,7 +5270,7 @@ func (x *LocalPersistentVolumeSource) String() string {
 func (*LocalPersistentVolumeSource) ProtoMessage() {}
 
 func (x *LocalPersistentVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[73]
+	mi := &file_skiff_v1_objects_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5120,7 +5283,7 @@ func (x *LocalPersistentVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalPersistentVolumeSource.ProtoReflect.Descriptor instead.
 func (*LocalPersistentVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{73}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *LocalPersistentVolumeSource) GetPath() string {
@@ -5139,7 +5302,7 @@ type VolumeNodeAffinity struct {
 
 func (x *VolumeNodeAffinity) Reset() {
 	*x = VolumeNodeAffinity{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[74]
+	mi := &file_skiff_v1_objects_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5151,7 +5314,7 @@ func (x *VolumeNodeAffinity) String() string {
 func (*VolumeNodeAffinity) ProtoMessage() {}
 
 func (x *VolumeNodeAffinity) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[74]
+	mi := &file_skiff_v1_objects_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5164,7 +5327,7 @@ func (x *VolumeNodeAffinity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeNodeAffinity.ProtoReflect.Descriptor instead.
 func (*VolumeNodeAffinity) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{74}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *VolumeNodeAffinity) GetRequired() *NodeSelector {
@@ -5187,7 +5350,7 @@ type PersistentVolumeStatus struct {
 
 func (x *PersistentVolumeStatus) Reset() {
 	*x = PersistentVolumeStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[75]
+	mi := &file_skiff_v1_objects_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5199,7 +5362,7 @@ func (x *PersistentVolumeStatus) String() string {
 func (*PersistentVolumeStatus) ProtoMessage() {}
 
 func (x *PersistentVolumeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[75]
+	mi := &file_skiff_v1_objects_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5212,7 +5375,7 @@ func (x *PersistentVolumeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolumeStatus.ProtoReflect.Descriptor instead.
 func (*PersistentVolumeStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{75}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *PersistentVolumeStatus) GetPhase() string {
@@ -5254,7 +5417,7 @@ type ReplicaSet struct {
 
 func (x *ReplicaSet) Reset() {
 	*x = ReplicaSet{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[76]
+	mi := &file_skiff_v1_objects_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5266,7 +5429,7 @@ func (x *ReplicaSet) String() string {
 func (*ReplicaSet) ProtoMessage() {}
 
 func (x *ReplicaSet) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[76]
+	mi := &file_skiff_v1_objects_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5279,7 +5442,7 @@ func (x *ReplicaSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSet.ProtoReflect.Descriptor instead.
 func (*ReplicaSet) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{76}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *ReplicaSet) GetMetadata() *ObjectMeta {
@@ -5317,7 +5480,7 @@ type ReplicaSetSpec struct {
 
 func (x *ReplicaSetSpec) Reset() {
 	*x = ReplicaSetSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[77]
+	mi := &file_skiff_v1_objects_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5329,7 +5492,7 @@ func (x *ReplicaSetSpec) String() string {
 func (*ReplicaSetSpec) ProtoMessage() {}
 
 func (x *ReplicaSetSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[77]
+	mi := &file_skiff_v1_objects_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5342,7 +5505,7 @@ func (x *ReplicaSetSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSetSpec.ProtoReflect.Descriptor instead.
 func (*ReplicaSetSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{77}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *ReplicaSetSpec) GetReplicas() int32 {
@@ -5383,7 +5546,7 @@ type PodTemplateSpec struct {
 
 func (x *PodTemplateSpec) Reset() {
 	*x = PodTemplateSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[78]
+	mi := &file_skiff_v1_objects_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5395,7 +5558,7 @@ func (x *PodTemplateSpec) String() string {
 func (*PodTemplateSpec) ProtoMessage() {}
 
 func (x *PodTemplateSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[78]
+	mi := &file_skiff_v1_objects_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5408,7 +5571,7 @@ func (x *PodTemplateSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodTemplateSpec.ProtoReflect.Descriptor instead.
 func (*PodTemplateSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{78}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *PodTemplateSpec) GetMetadata() *ObjectMeta {
@@ -5438,7 +5601,7 @@ type ReplicaSetStatus struct {
 
 func (x *ReplicaSetStatus) Reset() {
 	*x = ReplicaSetStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[79]
+	mi := &file_skiff_v1_objects_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5450,7 +5613,7 @@ func (x *ReplicaSetStatus) String() string {
 func (*ReplicaSetStatus) ProtoMessage() {}
 
 func (x *ReplicaSetStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[79]
+	mi := &file_skiff_v1_objects_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5463,7 +5626,7 @@ func (x *ReplicaSetStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSetStatus.ProtoReflect.Descriptor instead.
 func (*ReplicaSetStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{79}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *ReplicaSetStatus) GetReplicas() int32 {
@@ -5512,7 +5675,7 @@ type Autoscaler struct {
 
 func (x *Autoscaler) Reset() {
 	*x = Autoscaler{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[80]
+	mi := &file_skiff_v1_objects_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5524,7 +5687,7 @@ func (x *Autoscaler) String() string {
 func (*Autoscaler) ProtoMessage() {}
 
 func (x *Autoscaler) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[80]
+	mi := &file_skiff_v1_objects_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5537,7 +5700,7 @@ func (x *Autoscaler) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Autoscaler.ProtoReflect.Descriptor instead.
 func (*Autoscaler) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{80}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *Autoscaler) GetMetadata() *ObjectMeta {
@@ -5586,7 +5749,7 @@ type AutoscalerSpec struct {
 
 func (x *AutoscalerSpec) Reset() {
 	*x = AutoscalerSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[81]
+	mi := &file_skiff_v1_objects_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5598,7 +5761,7 @@ func (x *AutoscalerSpec) String() string {
 func (*AutoscalerSpec) ProtoMessage() {}
 
 func (x *AutoscalerSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[81]
+	mi := &file_skiff_v1_objects_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5611,7 +5774,7 @@ func (x *AutoscalerSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerSpec.ProtoReflect.Descriptor instead.
 func (*AutoscalerSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{81}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *AutoscalerSpec) GetTarget() string {
@@ -5674,7 +5837,7 @@ type MetricSpec struct {
 
 func (x *MetricSpec) Reset() {
 	*x = MetricSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[82]
+	mi := &file_skiff_v1_objects_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5686,7 +5849,7 @@ func (x *MetricSpec) String() string {
 func (*MetricSpec) ProtoMessage() {}
 
 func (x *MetricSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[82]
+	mi := &file_skiff_v1_objects_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5699,7 +5862,7 @@ func (x *MetricSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricSpec.ProtoReflect.Descriptor instead.
 func (*MetricSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{82}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *MetricSpec) GetType() string {
@@ -5727,7 +5890,7 @@ type ResourceMetricSource struct {
 
 func (x *ResourceMetricSource) Reset() {
 	*x = ResourceMetricSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[83]
+	mi := &file_skiff_v1_objects_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5739,7 +5902,7 @@ func (x *ResourceMetricSource) String() string {
 func (*ResourceMetricSource) ProtoMessage() {}
 
 func (x *ResourceMetricSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[83]
+	mi := &file_skiff_v1_objects_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5752,7 +5915,7 @@ func (x *ResourceMetricSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceMetricSource.ProtoReflect.Descriptor instead.
 func (*ResourceMetricSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{83}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *ResourceMetricSource) GetName() string {
@@ -5783,7 +5946,7 @@ type MetricTarget struct {
 
 func (x *MetricTarget) Reset() {
 	*x = MetricTarget{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[84]
+	mi := &file_skiff_v1_objects_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5795,7 +5958,7 @@ func (x *MetricTarget) String() string {
 func (*MetricTarget) ProtoMessage() {}
 
 func (x *MetricTarget) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[84]
+	mi := &file_skiff_v1_objects_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5808,7 +5971,7 @@ func (x *MetricTarget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricTarget.ProtoReflect.Descriptor instead.
 func (*MetricTarget) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{84}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *MetricTarget) GetType() string {
@@ -5842,7 +6005,7 @@ type AutoscalerBehavior struct {
 
 func (x *AutoscalerBehavior) Reset() {
 	*x = AutoscalerBehavior{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[85]
+	mi := &file_skiff_v1_objects_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5854,7 +6017,7 @@ func (x *AutoscalerBehavior) String() string {
 func (*AutoscalerBehavior) ProtoMessage() {}
 
 func (x *AutoscalerBehavior) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[85]
+	mi := &file_skiff_v1_objects_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5867,7 +6030,7 @@ func (x *AutoscalerBehavior) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerBehavior.ProtoReflect.Descriptor instead.
 func (*AutoscalerBehavior) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{85}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *AutoscalerBehavior) GetScaleUp() *ScalingRules {
@@ -5895,7 +6058,7 @@ type ScalingRules struct {
 
 func (x *ScalingRules) Reset() {
 	*x = ScalingRules{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[86]
+	mi := &file_skiff_v1_objects_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5907,7 +6070,7 @@ func (x *ScalingRules) String() string {
 func (*ScalingRules) ProtoMessage() {}
 
 func (x *ScalingRules) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[86]
+	mi := &file_skiff_v1_objects_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5920,7 +6083,7 @@ func (x *ScalingRules) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScalingRules.ProtoReflect.Descriptor instead.
 func (*ScalingRules) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{86}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *ScalingRules) GetStabilizationWindowSeconds() int32 {
@@ -5944,7 +6107,7 @@ type AutoscalerStatus struct {
 
 func (x *AutoscalerStatus) Reset() {
 	*x = AutoscalerStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[87]
+	mi := &file_skiff_v1_objects_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5956,7 +6119,7 @@ func (x *AutoscalerStatus) String() string {
 func (*AutoscalerStatus) ProtoMessage() {}
 
 func (x *AutoscalerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[87]
+	mi := &file_skiff_v1_objects_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5969,7 +6132,7 @@ func (x *AutoscalerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerStatus.ProtoReflect.Descriptor instead.
 func (*AutoscalerStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{87}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *AutoscalerStatus) GetCurrentReplicas() int32 {
@@ -6033,7 +6196,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[88]
+	mi := &file_skiff_v1_objects_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6045,7 +6208,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[88]
+	mi := &file_skiff_v1_objects_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6058,7 +6221,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{88}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *Event) GetMetadata() *ObjectMeta {
@@ -6136,7 +6299,7 @@ type ObjectReference struct {
 
 func (x *ObjectReference) Reset() {
 	*x = ObjectReference{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[89]
+	mi := &file_skiff_v1_objects_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6148,7 +6311,7 @@ func (x *ObjectReference) String() string {
 func (*ObjectReference) ProtoMessage() {}
 
 func (x *ObjectReference) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[89]
+	mi := &file_skiff_v1_objects_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6161,7 +6324,7 @@ func (x *ObjectReference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectReference.ProtoReflect.Descriptor instead.
 func (*ObjectReference) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{89}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *ObjectReference) GetKind() string {
@@ -6206,7 +6369,7 @@ type ConfigMap struct {
 
 func (x *ConfigMap) Reset() {
 	*x = ConfigMap{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[90]
+	mi := &file_skiff_v1_objects_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6218,7 +6381,7 @@ func (x *ConfigMap) String() string {
 func (*ConfigMap) ProtoMessage() {}
 
 func (x *ConfigMap) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[90]
+	mi := &file_skiff_v1_objects_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6231,7 +6394,7 @@ func (x *ConfigMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMap.ProtoReflect.Descriptor instead.
 func (*ConfigMap) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{90}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *ConfigMap) GetMetadata() *ObjectMeta {
@@ -6278,7 +6441,7 @@ type Secret struct {
 
 func (x *Secret) Reset() {
 	*x = Secret{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[91]
+	mi := &file_skiff_v1_objects_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6290,7 +6453,7 @@ func (x *Secret) String() string {
 func (*Secret) ProtoMessage() {}
 
 func (x *Secret) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[91]
+	mi := &file_skiff_v1_objects_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6303,7 +6466,7 @@ func (x *Secret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Secret.ProtoReflect.Descriptor instead.
 func (*Secret) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{91}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *Secret) GetMetadata() *ObjectMeta {
@@ -6354,7 +6517,7 @@ type EnvVarSource struct {
 
 func (x *EnvVarSource) Reset() {
 	*x = EnvVarSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[92]
+	mi := &file_skiff_v1_objects_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6366,7 +6529,7 @@ func (x *EnvVarSource) String() string {
 func (*EnvVarSource) ProtoMessage() {}
 
 func (x *EnvVarSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[92]
+	mi := &file_skiff_v1_objects_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6379,7 +6542,7 @@ func (x *EnvVarSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvVarSource.ProtoReflect.Descriptor instead.
 func (*EnvVarSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{92}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *EnvVarSource) GetConfigMapKeyRef() *KeySelector {
@@ -6423,7 +6586,7 @@ type KeySelector struct {
 
 func (x *KeySelector) Reset() {
 	*x = KeySelector{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[93]
+	mi := &file_skiff_v1_objects_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6435,7 +6598,7 @@ func (x *KeySelector) String() string {
 func (*KeySelector) ProtoMessage() {}
 
 func (x *KeySelector) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[93]
+	mi := &file_skiff_v1_objects_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6448,7 +6611,7 @@ func (x *KeySelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeySelector.ProtoReflect.Descriptor instead.
 func (*KeySelector) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{93}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *KeySelector) GetName() string {
@@ -6484,7 +6647,7 @@ type EnvFromSource struct {
 
 func (x *EnvFromSource) Reset() {
 	*x = EnvFromSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[94]
+	mi := &file_skiff_v1_objects_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6496,7 +6659,7 @@ func (x *EnvFromSource) String() string {
 func (*EnvFromSource) ProtoMessage() {}
 
 func (x *EnvFromSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[94]
+	mi := &file_skiff_v1_objects_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6509,7 +6672,7 @@ func (x *EnvFromSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvFromSource.ProtoReflect.Descriptor instead.
 func (*EnvFromSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{94}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *EnvFromSource) GetPrefix() string {
@@ -6543,7 +6706,7 @@ type ObjectRef struct {
 
 func (x *ObjectRef) Reset() {
 	*x = ObjectRef{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[95]
+	mi := &file_skiff_v1_objects_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6555,7 +6718,7 @@ func (x *ObjectRef) String() string {
 func (*ObjectRef) ProtoMessage() {}
 
 func (x *ObjectRef) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[95]
+	mi := &file_skiff_v1_objects_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6568,7 +6731,7 @@ func (x *ObjectRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectRef.ProtoReflect.Descriptor instead.
 func (*ObjectRef) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{95}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *ObjectRef) GetName() string {
@@ -6599,7 +6762,7 @@ type KeyToPath struct {
 
 func (x *KeyToPath) Reset() {
 	*x = KeyToPath{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[96]
+	mi := &file_skiff_v1_objects_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6611,7 +6774,7 @@ func (x *KeyToPath) String() string {
 func (*KeyToPath) ProtoMessage() {}
 
 func (x *KeyToPath) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[96]
+	mi := &file_skiff_v1_objects_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6624,7 +6787,7 @@ func (x *KeyToPath) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyToPath.ProtoReflect.Descriptor instead.
 func (*KeyToPath) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{96}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *KeyToPath) GetKey() string {
@@ -6662,7 +6825,7 @@ type ConfigMapVolumeSource struct {
 
 func (x *ConfigMapVolumeSource) Reset() {
 	*x = ConfigMapVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[97]
+	mi := &file_skiff_v1_objects_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6674,7 +6837,7 @@ func (x *ConfigMapVolumeSource) String() string {
 func (*ConfigMapVolumeSource) ProtoMessage() {}
 
 func (x *ConfigMapVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[97]
+	mi := &file_skiff_v1_objects_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6687,7 +6850,7 @@ func (x *ConfigMapVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapVolumeSource.ProtoReflect.Descriptor instead.
 func (*ConfigMapVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{97}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *ConfigMapVolumeSource) GetName() string {
@@ -6730,7 +6893,7 @@ type SecretVolumeSource struct {
 
 func (x *SecretVolumeSource) Reset() {
 	*x = SecretVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[98]
+	mi := &file_skiff_v1_objects_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6742,7 +6905,7 @@ func (x *SecretVolumeSource) String() string {
 func (*SecretVolumeSource) ProtoMessage() {}
 
 func (x *SecretVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[98]
+	mi := &file_skiff_v1_objects_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6755,7 +6918,7 @@ func (x *SecretVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretVolumeSource.ProtoReflect.Descriptor instead.
 func (*SecretVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{98}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *SecretVolumeSource) GetSecretName() string {
@@ -6796,7 +6959,7 @@ type ProjectedVolumeSource struct {
 
 func (x *ProjectedVolumeSource) Reset() {
 	*x = ProjectedVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[99]
+	mi := &file_skiff_v1_objects_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6808,7 +6971,7 @@ func (x *ProjectedVolumeSource) String() string {
 func (*ProjectedVolumeSource) ProtoMessage() {}
 
 func (x *ProjectedVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[99]
+	mi := &file_skiff_v1_objects_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6821,7 +6984,7 @@ func (x *ProjectedVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProjectedVolumeSource.ProtoReflect.Descriptor instead.
 func (*ProjectedVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{99}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *ProjectedVolumeSource) GetSources() []*VolumeProjection {
@@ -6850,7 +7013,7 @@ type VolumeProjection struct {
 
 func (x *VolumeProjection) Reset() {
 	*x = VolumeProjection{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[100]
+	mi := &file_skiff_v1_objects_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6862,7 +7025,7 @@ func (x *VolumeProjection) String() string {
 func (*VolumeProjection) ProtoMessage() {}
 
 func (x *VolumeProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[100]
+	mi := &file_skiff_v1_objects_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6875,7 +7038,7 @@ func (x *VolumeProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeProjection.ProtoReflect.Descriptor instead.
 func (*VolumeProjection) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{100}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *VolumeProjection) GetConfigMap() *ConfigMapProjection {
@@ -6910,7 +7073,7 @@ type ConfigMapProjection struct {
 
 func (x *ConfigMapProjection) Reset() {
 	*x = ConfigMapProjection{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[101]
+	mi := &file_skiff_v1_objects_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6922,7 +7085,7 @@ func (x *ConfigMapProjection) String() string {
 func (*ConfigMapProjection) ProtoMessage() {}
 
 func (x *ConfigMapProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[101]
+	mi := &file_skiff_v1_objects_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6935,7 +7098,7 @@ func (x *ConfigMapProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapProjection.ProtoReflect.Descriptor instead.
 func (*ConfigMapProjection) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{101}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *ConfigMapProjection) GetName() string {
@@ -6970,7 +7133,7 @@ type SecretProjection struct {
 
 func (x *SecretProjection) Reset() {
 	*x = SecretProjection{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[102]
+	mi := &file_skiff_v1_objects_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6982,7 +7145,7 @@ func (x *SecretProjection) String() string {
 func (*SecretProjection) ProtoMessage() {}
 
 func (x *SecretProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[102]
+	mi := &file_skiff_v1_objects_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6995,7 +7158,7 @@ func (x *SecretProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretProjection.ProtoReflect.Descriptor instead.
 func (*SecretProjection) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{102}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *SecretProjection) GetName() string {
@@ -7030,7 +7193,7 @@ type Deployment struct {
 
 func (x *Deployment) Reset() {
 	*x = Deployment{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[103]
+	mi := &file_skiff_v1_objects_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7042,7 +7205,7 @@ func (x *Deployment) String() string {
 func (*Deployment) ProtoMessage() {}
 
 func (x *Deployment) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[103]
+	mi := &file_skiff_v1_objects_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7055,7 +7218,7 @@ func (x *Deployment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deployment.ProtoReflect.Descriptor instead.
 func (*Deployment) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{103}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *Deployment) GetMetadata() *ObjectMeta {
@@ -7102,7 +7265,7 @@ type DeploymentSpec struct {
 
 func (x *DeploymentSpec) Reset() {
 	*x = DeploymentSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[104]
+	mi := &file_skiff_v1_objects_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7114,7 +7277,7 @@ func (x *DeploymentSpec) String() string {
 func (*DeploymentSpec) ProtoMessage() {}
 
 func (x *DeploymentSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[104]
+	mi := &file_skiff_v1_objects_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7127,7 +7290,7 @@ func (x *DeploymentSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentSpec.ProtoReflect.Descriptor instead.
 func (*DeploymentSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{104}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *DeploymentSpec) GetReplicas() int32 {
@@ -7197,7 +7360,7 @@ type DeploymentStrategy struct {
 
 func (x *DeploymentStrategy) Reset() {
 	*x = DeploymentStrategy{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[105]
+	mi := &file_skiff_v1_objects_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7209,7 +7372,7 @@ func (x *DeploymentStrategy) String() string {
 func (*DeploymentStrategy) ProtoMessage() {}
 
 func (x *DeploymentStrategy) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[105]
+	mi := &file_skiff_v1_objects_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7222,7 +7385,7 @@ func (x *DeploymentStrategy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentStrategy.ProtoReflect.Descriptor instead.
 func (*DeploymentStrategy) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{105}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *DeploymentStrategy) GetType() string {
@@ -7252,7 +7415,7 @@ type RollingUpdateDeployment struct {
 
 func (x *RollingUpdateDeployment) Reset() {
 	*x = RollingUpdateDeployment{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[106]
+	mi := &file_skiff_v1_objects_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7264,7 +7427,7 @@ func (x *RollingUpdateDeployment) String() string {
 func (*RollingUpdateDeployment) ProtoMessage() {}
 
 func (x *RollingUpdateDeployment) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[106]
+	mi := &file_skiff_v1_objects_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7277,7 +7440,7 @@ func (x *RollingUpdateDeployment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollingUpdateDeployment.ProtoReflect.Descriptor instead.
 func (*RollingUpdateDeployment) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{106}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *RollingUpdateDeployment) GetMaxUnavailable() string {
@@ -7312,7 +7475,7 @@ type DeploymentStatus struct {
 
 func (x *DeploymentStatus) Reset() {
 	*x = DeploymentStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[107]
+	mi := &file_skiff_v1_objects_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7324,7 +7487,7 @@ func (x *DeploymentStatus) String() string {
 func (*DeploymentStatus) ProtoMessage() {}
 
 func (x *DeploymentStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[107]
+	mi := &file_skiff_v1_objects_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7337,7 +7500,7 @@ func (x *DeploymentStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentStatus.ProtoReflect.Descriptor instead.
 func (*DeploymentStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{107}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *DeploymentStatus) GetObservedGeneration() int64 {
@@ -7404,7 +7567,7 @@ type Endpoints struct {
 
 func (x *Endpoints) Reset() {
 	*x = Endpoints{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[108]
+	mi := &file_skiff_v1_objects_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7416,7 +7579,7 @@ func (x *Endpoints) String() string {
 func (*Endpoints) ProtoMessage() {}
 
 func (x *Endpoints) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[108]
+	mi := &file_skiff_v1_objects_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7429,7 +7592,7 @@ func (x *Endpoints) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Endpoints.ProtoReflect.Descriptor instead.
 func (*Endpoints) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{108}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *Endpoints) GetMetadata() *ObjectMeta {
@@ -7459,7 +7622,7 @@ type EndpointSlice struct {
 
 func (x *EndpointSlice) Reset() {
 	*x = EndpointSlice{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[109]
+	mi := &file_skiff_v1_objects_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7471,7 +7634,7 @@ func (x *EndpointSlice) String() string {
 func (*EndpointSlice) ProtoMessage() {}
 
 func (x *EndpointSlice) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[109]
+	mi := &file_skiff_v1_objects_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7484,7 +7647,7 @@ func (x *EndpointSlice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointSlice.ProtoReflect.Descriptor instead.
 func (*EndpointSlice) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{109}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *EndpointSlice) GetAddressType() string {
@@ -7527,7 +7690,7 @@ type ServiceEndpoint struct {
 
 func (x *ServiceEndpoint) Reset() {
 	*x = ServiceEndpoint{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[110]
+	mi := &file_skiff_v1_objects_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7539,7 +7702,7 @@ func (x *ServiceEndpoint) String() string {
 func (*ServiceEndpoint) ProtoMessage() {}
 
 func (x *ServiceEndpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[110]
+	mi := &file_skiff_v1_objects_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7552,7 +7715,7 @@ func (x *ServiceEndpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceEndpoint.ProtoReflect.Descriptor instead.
 func (*ServiceEndpoint) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{110}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *ServiceEndpoint) GetAddresses() []string {
@@ -7604,7 +7767,7 @@ type EndpointConditions struct {
 
 func (x *EndpointConditions) Reset() {
 	*x = EndpointConditions{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[111]
+	mi := &file_skiff_v1_objects_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7616,7 +7779,7 @@ func (x *EndpointConditions) String() string {
 func (*EndpointConditions) ProtoMessage() {}
 
 func (x *EndpointConditions) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[111]
+	mi := &file_skiff_v1_objects_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7629,7 +7792,7 @@ func (x *EndpointConditions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointConditions.ProtoReflect.Descriptor instead.
 func (*EndpointConditions) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{111}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *EndpointConditions) GetReady() bool {
@@ -7667,7 +7830,7 @@ type EndpointPort struct {
 
 func (x *EndpointPort) Reset() {
 	*x = EndpointPort{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[112]
+	mi := &file_skiff_v1_objects_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7679,7 +7842,7 @@ func (x *EndpointPort) String() string {
 func (*EndpointPort) ProtoMessage() {}
 
 func (x *EndpointPort) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[112]
+	mi := &file_skiff_v1_objects_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7692,7 +7855,7 @@ func (x *EndpointPort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointPort.ProtoReflect.Descriptor instead.
 func (*EndpointPort) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{112}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *EndpointPort) GetName() string {
@@ -7728,7 +7891,7 @@ type Job struct {
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[113]
+	mi := &file_skiff_v1_objects_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7740,7 +7903,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[113]
+	mi := &file_skiff_v1_objects_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7753,7 +7916,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{113}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *Job) GetMetadata() *ObjectMeta {
@@ -7803,7 +7966,7 @@ type JobSpec struct {
 
 func (x *JobSpec) Reset() {
 	*x = JobSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[114]
+	mi := &file_skiff_v1_objects_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7815,7 +7978,7 @@ func (x *JobSpec) String() string {
 func (*JobSpec) ProtoMessage() {}
 
 func (x *JobSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[114]
+	mi := &file_skiff_v1_objects_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7828,7 +7991,7 @@ func (x *JobSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobSpec.ProtoReflect.Descriptor instead.
 func (*JobSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{114}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *JobSpec) GetParallelism() int32 {
@@ -7903,7 +8066,7 @@ type PodFailurePolicy struct {
 
 func (x *PodFailurePolicy) Reset() {
 	*x = PodFailurePolicy{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[115]
+	mi := &file_skiff_v1_objects_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7915,7 +8078,7 @@ func (x *PodFailurePolicy) String() string {
 func (*PodFailurePolicy) ProtoMessage() {}
 
 func (x *PodFailurePolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[115]
+	mi := &file_skiff_v1_objects_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7928,7 +8091,7 @@ func (x *PodFailurePolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodFailurePolicy.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicy) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{115}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *PodFailurePolicy) GetRules() []*PodFailurePolicyRule {
@@ -7951,7 +8114,7 @@ type PodFailurePolicyRule struct {
 
 func (x *PodFailurePolicyRule) Reset() {
 	*x = PodFailurePolicyRule{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[116]
+	mi := &file_skiff_v1_objects_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7963,7 +8126,7 @@ func (x *PodFailurePolicyRule) String() string {
 func (*PodFailurePolicyRule) ProtoMessage() {}
 
 func (x *PodFailurePolicyRule) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[116]
+	mi := &file_skiff_v1_objects_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7976,7 +8139,7 @@ func (x *PodFailurePolicyRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodFailurePolicyRule.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicyRule) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{116}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{118}
 }
 
 func (x *PodFailurePolicyRule) GetAction() string {
@@ -8006,7 +8169,7 @@ type PodFailurePolicyOnExitCodesRequirement struct {
 
 func (x *PodFailurePolicyOnExitCodesRequirement) Reset() {
 	*x = PodFailurePolicyOnExitCodesRequirement{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[117]
+	mi := &file_skiff_v1_objects_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8018,7 +8181,7 @@ func (x *PodFailurePolicyOnExitCodesRequirement) String() string {
 func (*PodFailurePolicyOnExitCodesRequirement) ProtoMessage() {}
 
 func (x *PodFailurePolicyOnExitCodesRequirement) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[117]
+	mi := &file_skiff_v1_objects_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8031,7 +8194,7 @@ func (x *PodFailurePolicyOnExitCodesRequirement) ProtoReflect() protoreflect.Mes
 
 // Deprecated: Use PodFailurePolicyOnExitCodesRequirement.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicyOnExitCodesRequirement) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{117}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{119}
 }
 
 func (x *PodFailurePolicyOnExitCodesRequirement) GetContainerName() string {
@@ -8076,7 +8239,7 @@ type JobStatus struct {
 
 func (x *JobStatus) Reset() {
 	*x = JobStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[118]
+	mi := &file_skiff_v1_objects_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8088,7 +8251,7 @@ func (x *JobStatus) String() string {
 func (*JobStatus) ProtoMessage() {}
 
 func (x *JobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[118]
+	mi := &file_skiff_v1_objects_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8101,7 +8264,7 @@ func (x *JobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobStatus.ProtoReflect.Descriptor instead.
 func (*JobStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{118}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{120}
 }
 
 func (x *JobStatus) GetConditions() []*Condition {
@@ -8177,7 +8340,7 @@ type UncountedTerminatedPods struct {
 
 func (x *UncountedTerminatedPods) Reset() {
 	*x = UncountedTerminatedPods{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[119]
+	mi := &file_skiff_v1_objects_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8189,7 +8352,7 @@ func (x *UncountedTerminatedPods) String() string {
 func (*UncountedTerminatedPods) ProtoMessage() {}
 
 func (x *UncountedTerminatedPods) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[119]
+	mi := &file_skiff_v1_objects_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8202,7 +8365,7 @@ func (x *UncountedTerminatedPods) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UncountedTerminatedPods.ProtoReflect.Descriptor instead.
 func (*UncountedTerminatedPods) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{119}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{121}
 }
 
 func (x *UncountedTerminatedPods) GetSucceeded() []string {
@@ -8231,7 +8394,7 @@ type CronJob struct {
 
 func (x *CronJob) Reset() {
 	*x = CronJob{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[120]
+	mi := &file_skiff_v1_objects_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8243,7 +8406,7 @@ func (x *CronJob) String() string {
 func (*CronJob) ProtoMessage() {}
 
 func (x *CronJob) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[120]
+	mi := &file_skiff_v1_objects_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8256,7 +8419,7 @@ func (x *CronJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJob.ProtoReflect.Descriptor instead.
 func (*CronJob) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{120}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{122}
 }
 
 func (x *CronJob) GetMetadata() *ObjectMeta {
@@ -8304,7 +8467,7 @@ type CronJobSpec struct {
 
 func (x *CronJobSpec) Reset() {
 	*x = CronJobSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[121]
+	mi := &file_skiff_v1_objects_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8316,7 +8479,7 @@ func (x *CronJobSpec) String() string {
 func (*CronJobSpec) ProtoMessage() {}
 
 func (x *CronJobSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[121]
+	mi := &file_skiff_v1_objects_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8329,7 +8492,7 @@ func (x *CronJobSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJobSpec.ProtoReflect.Descriptor instead.
 func (*CronJobSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{121}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{123}
 }
 
 func (x *CronJobSpec) GetSchedule() string {
@@ -8399,7 +8562,7 @@ type JobTemplateSpec struct {
 
 func (x *JobTemplateSpec) Reset() {
 	*x = JobTemplateSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[122]
+	mi := &file_skiff_v1_objects_proto_msgTypes[124]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8411,7 +8574,7 @@ func (x *JobTemplateSpec) String() string {
 func (*JobTemplateSpec) ProtoMessage() {}
 
 func (x *JobTemplateSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[122]
+	mi := &file_skiff_v1_objects_proto_msgTypes[124]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8424,7 +8587,7 @@ func (x *JobTemplateSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobTemplateSpec.ProtoReflect.Descriptor instead.
 func (*JobTemplateSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{122}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{124}
 }
 
 func (x *JobTemplateSpec) GetMetadata() *ObjectMeta {
@@ -8453,7 +8616,7 @@ type CronJobStatus struct {
 
 func (x *CronJobStatus) Reset() {
 	*x = CronJobStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[123]
+	mi := &file_skiff_v1_objects_proto_msgTypes[125]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8465,7 +8628,7 @@ func (x *CronJobStatus) String() string {
 func (*CronJobStatus) ProtoMessage() {}
 
 func (x *CronJobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[123]
+	mi := &file_skiff_v1_objects_proto_msgTypes[125]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8478,7 +8641,7 @@ func (x *CronJobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJobStatus.ProtoReflect.Descriptor instead.
 func (*CronJobStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{123}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{125}
 }
 
 func (x *CronJobStatus) GetActive() []*ObjectReference {
@@ -8899,7 +9062,7 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\aService\x120\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12)\n" +
 	"\x04spec\x18\x02 \x01(\v2\x15.skiff.v1.ServiceSpecR\x04spec\x12/\n" +
-	"\x06status\x18\x03 \x01(\v2\x17.skiff.v1.ServiceStatusR\x06status\"\x80\x04\n" +
+	"\x06status\x18\x03 \x01(\v2\x17.skiff.v1.ServiceStatusR\x06status\"\xa4\x06\n" +
 	"\vServiceSpec\x12?\n" +
 	"\bselector\x18\x01 \x03(\v2#.skiff.v1.ServiceSpec.SelectorEntryR\bselector\x12+\n" +
 	"\x05ports\x18\x02 \x03(\v2\x15.skiff.v1.ServicePortR\x05ports\x12\x12\n" +
@@ -8912,10 +9075,16 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\x10session_affinity\x18\x14 \x01(\tR\x0fsessionAffinity\x12W\n" +
 	"\x17session_affinity_config\x18\x15 \x01(\v2\x1f.skiff.v1.SessionAffinityConfigR\x15sessionAffinityConfig\x126\n" +
 	"\x17external_traffic_policy\x18\x16 \x01(\tR\x15externalTrafficPolicy\x126\n" +
-	"\x17internal_traffic_policy\x18\x17 \x01(\tR\x15internalTrafficPolicy\x1a;\n" +
+	"\x17internal_traffic_policy\x18\x17 \x01(\tR\x15internalTrafficPolicy\x123\n" +
+	"\x13load_balancer_class\x18\x18 \x01(\tH\x00R\x11loadBalancerClass\x88\x01\x01\x12M\n" +
+	"!allocate_load_balancer_node_ports\x18\x19 \x01(\bH\x01R\x1dallocateLoadBalancerNodePorts\x88\x01\x01\x12!\n" +
+	"\fexternal_ips\x18\x1a \x03(\tR\vexternalIPs\x12=\n" +
+	"\x1bload_balancer_source_ranges\x18\x1b \x03(\tR\x18loadBalancerSourceRanges\x1a;\n" +
 	"\rSelectorEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"N\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x16\n" +
+	"\x14_load_balancer_classB$\n" +
+	"\"_allocate_load_balancer_node_ports\"N\n" +
 	"\x15SessionAffinityConfig\x125\n" +
 	"\tclient_ip\x18\x01 \x01(\v2\x18.skiff.v1.ClientIPConfigR\bclientIP\"R\n" +
 	"\x0eClientIPConfig\x12,\n" +
@@ -8928,8 +9097,17 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\vtarget_port\x18\x04 \x01(\tR\n" +
 	"targetPort\x12\x1b\n" +
 	"\tnode_port\x18\n" +
-	" \x01(\x05R\bnodePort\" \n" +
-	"\rServiceStatusJ\x04\b\x01\x10\x02R\tendpoints\"\x94\x01\n" +
+	" \x01(\x05R\bnodePort\"c\n" +
+	"\rServiceStatus\x12A\n" +
+	"\rload_balancer\x18\x02 \x01(\v2\x1c.skiff.v1.LoadBalancerStatusR\floadBalancerJ\x04\b\x01\x10\x02R\tendpoints\"M\n" +
+	"\x12LoadBalancerStatus\x127\n" +
+	"\aingress\x18\x01 \x03(\v2\x1d.skiff.v1.LoadBalancerIngressR\aingress\"k\n" +
+	"\x13LoadBalancerIngress\x12\x0e\n" +
+	"\x02ip\x18\x01 \x01(\tR\x02ip\x12\x1a\n" +
+	"\bhostname\x18\x02 \x01(\tR\bhostname\x12\x1c\n" +
+	"\aip_mode\x18\x03 \x01(\tH\x00R\x06ipMode\x88\x01\x01B\n" +
+	"\n" +
+	"\b_ip_mode\"\x94\x01\n" +
 	"\x06Volume\x120\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12(\n" +
 	"\x04spec\x18\x02 \x01(\v2\x14.skiff.v1.VolumeSpecR\x04spec\x12.\n" +
@@ -9293,7 +9471,7 @@ func file_skiff_v1_objects_proto_rawDescGZIP() []byte {
 	return file_skiff_v1_objects_proto_rawDescData
 }
 
-var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 138)
+var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 140)
 var file_skiff_v1_objects_proto_goTypes = []any{
 	(*ObjectMeta)(nil),                             // 0: skiff.v1.ObjectMeta
 	(*TypeMeta)(nil),                               // 1: skiff.v1.TypeMeta
@@ -9361,113 +9539,115 @@ var file_skiff_v1_objects_proto_goTypes = []any{
 	(*ClientIPConfig)(nil),                         // 63: skiff.v1.ClientIPConfig
 	(*ServicePort)(nil),                            // 64: skiff.v1.ServicePort
 	(*ServiceStatus)(nil),                          // 65: skiff.v1.ServiceStatus
-	(*Volume)(nil),                                 // 66: skiff.v1.Volume
-	(*VolumeSpec)(nil),                             // 67: skiff.v1.VolumeSpec
-	(*LocalVolumeSource)(nil),                      // 68: skiff.v1.LocalVolumeSource
-	(*NFSVolumeSource)(nil),                        // 69: skiff.v1.NFSVolumeSource
-	(*VolumeStatus)(nil),                           // 70: skiff.v1.VolumeStatus
-	(*PersistentVolume)(nil),                       // 71: skiff.v1.PersistentVolume
-	(*PersistentVolumeSpec)(nil),                   // 72: skiff.v1.PersistentVolumeSpec
-	(*LocalPersistentVolumeSource)(nil),            // 73: skiff.v1.LocalPersistentVolumeSource
-	(*VolumeNodeAffinity)(nil),                     // 74: skiff.v1.VolumeNodeAffinity
-	(*PersistentVolumeStatus)(nil),                 // 75: skiff.v1.PersistentVolumeStatus
-	(*ReplicaSet)(nil),                             // 76: skiff.v1.ReplicaSet
-	(*ReplicaSetSpec)(nil),                         // 77: skiff.v1.ReplicaSetSpec
-	(*PodTemplateSpec)(nil),                        // 78: skiff.v1.PodTemplateSpec
-	(*ReplicaSetStatus)(nil),                       // 79: skiff.v1.ReplicaSetStatus
-	(*Autoscaler)(nil),                             // 80: skiff.v1.Autoscaler
-	(*AutoscalerSpec)(nil),                         // 81: skiff.v1.AutoscalerSpec
-	(*MetricSpec)(nil),                             // 82: skiff.v1.MetricSpec
-	(*ResourceMetricSource)(nil),                   // 83: skiff.v1.ResourceMetricSource
-	(*MetricTarget)(nil),                           // 84: skiff.v1.MetricTarget
-	(*AutoscalerBehavior)(nil),                     // 85: skiff.v1.AutoscalerBehavior
-	(*ScalingRules)(nil),                           // 86: skiff.v1.ScalingRules
-	(*AutoscalerStatus)(nil),                       // 87: skiff.v1.AutoscalerStatus
-	(*Event)(nil),                                  // 88: skiff.v1.Event
-	(*ObjectReference)(nil),                        // 89: skiff.v1.ObjectReference
-	(*ConfigMap)(nil),                              // 90: skiff.v1.ConfigMap
-	(*Secret)(nil),                                 // 91: skiff.v1.Secret
-	(*EnvVarSource)(nil),                           // 92: skiff.v1.EnvVarSource
-	(*KeySelector)(nil),                            // 93: skiff.v1.KeySelector
-	(*EnvFromSource)(nil),                          // 94: skiff.v1.EnvFromSource
-	(*ObjectRef)(nil),                              // 95: skiff.v1.ObjectRef
-	(*KeyToPath)(nil),                              // 96: skiff.v1.KeyToPath
-	(*ConfigMapVolumeSource)(nil),                  // 97: skiff.v1.ConfigMapVolumeSource
-	(*SecretVolumeSource)(nil),                     // 98: skiff.v1.SecretVolumeSource
-	(*ProjectedVolumeSource)(nil),                  // 99: skiff.v1.ProjectedVolumeSource
-	(*VolumeProjection)(nil),                       // 100: skiff.v1.VolumeProjection
-	(*ConfigMapProjection)(nil),                    // 101: skiff.v1.ConfigMapProjection
-	(*SecretProjection)(nil),                       // 102: skiff.v1.SecretProjection
-	(*Deployment)(nil),                             // 103: skiff.v1.Deployment
-	(*DeploymentSpec)(nil),                         // 104: skiff.v1.DeploymentSpec
-	(*DeploymentStrategy)(nil),                     // 105: skiff.v1.DeploymentStrategy
-	(*RollingUpdateDeployment)(nil),                // 106: skiff.v1.RollingUpdateDeployment
-	(*DeploymentStatus)(nil),                       // 107: skiff.v1.DeploymentStatus
-	(*Endpoints)(nil),                              // 108: skiff.v1.Endpoints
-	(*EndpointSlice)(nil),                          // 109: skiff.v1.EndpointSlice
-	(*ServiceEndpoint)(nil),                        // 110: skiff.v1.ServiceEndpoint
-	(*EndpointConditions)(nil),                     // 111: skiff.v1.EndpointConditions
-	(*EndpointPort)(nil),                           // 112: skiff.v1.EndpointPort
-	(*Job)(nil),                                    // 113: skiff.v1.Job
-	(*JobSpec)(nil),                                // 114: skiff.v1.JobSpec
-	(*PodFailurePolicy)(nil),                       // 115: skiff.v1.PodFailurePolicy
-	(*PodFailurePolicyRule)(nil),                   // 116: skiff.v1.PodFailurePolicyRule
-	(*PodFailurePolicyOnExitCodesRequirement)(nil), // 117: skiff.v1.PodFailurePolicyOnExitCodesRequirement
-	(*JobStatus)(nil),                              // 118: skiff.v1.JobStatus
-	(*UncountedTerminatedPods)(nil),                // 119: skiff.v1.UncountedTerminatedPods
-	(*CronJob)(nil),                                // 120: skiff.v1.CronJob
-	(*CronJobSpec)(nil),                            // 121: skiff.v1.CronJobSpec
-	(*JobTemplateSpec)(nil),                        // 122: skiff.v1.JobTemplateSpec
-	(*CronJobStatus)(nil),                          // 123: skiff.v1.CronJobStatus
-	nil,                                            // 124: skiff.v1.ObjectMeta.LabelsEntry
-	nil,                                            // 125: skiff.v1.ObjectMeta.AnnotationsEntry
-	nil,                                            // 126: skiff.v1.LabelSelector.MatchLabelsEntry
-	nil,                                            // 127: skiff.v1.NodeStatus.CapacityEntry
-	nil,                                            // 128: skiff.v1.NodeStatus.AllocatableEntry
-	nil,                                            // 129: skiff.v1.PodSpec.NodeSelectorEntry
-	nil,                                            // 130: skiff.v1.ResourceRequirements.RequestsEntry
-	nil,                                            // 131: skiff.v1.ResourceRequirements.LimitsEntry
-	nil,                                            // 132: skiff.v1.ServiceSpec.SelectorEntry
-	nil,                                            // 133: skiff.v1.PersistentVolumeSpec.CapacityEntry
-	nil,                                            // 134: skiff.v1.ConfigMap.DataEntry
-	nil,                                            // 135: skiff.v1.ConfigMap.BinaryDataEntry
-	nil,                                            // 136: skiff.v1.Secret.DataEntry
-	nil,                                            // 137: skiff.v1.Secret.StringDataEntry
-	(*timestamppb.Timestamp)(nil),                  // 138: google.protobuf.Timestamp
+	(*LoadBalancerStatus)(nil),                     // 66: skiff.v1.LoadBalancerStatus
+	(*LoadBalancerIngress)(nil),                    // 67: skiff.v1.LoadBalancerIngress
+	(*Volume)(nil),                                 // 68: skiff.v1.Volume
+	(*VolumeSpec)(nil),                             // 69: skiff.v1.VolumeSpec
+	(*LocalVolumeSource)(nil),                      // 70: skiff.v1.LocalVolumeSource
+	(*NFSVolumeSource)(nil),                        // 71: skiff.v1.NFSVolumeSource
+	(*VolumeStatus)(nil),                           // 72: skiff.v1.VolumeStatus
+	(*PersistentVolume)(nil),                       // 73: skiff.v1.PersistentVolume
+	(*PersistentVolumeSpec)(nil),                   // 74: skiff.v1.PersistentVolumeSpec
+	(*LocalPersistentVolumeSource)(nil),            // 75: skiff.v1.LocalPersistentVolumeSource
+	(*VolumeNodeAffinity)(nil),                     // 76: skiff.v1.VolumeNodeAffinity
+	(*PersistentVolumeStatus)(nil),                 // 77: skiff.v1.PersistentVolumeStatus
+	(*ReplicaSet)(nil),                             // 78: skiff.v1.ReplicaSet
+	(*ReplicaSetSpec)(nil),                         // 79: skiff.v1.ReplicaSetSpec
+	(*PodTemplateSpec)(nil),                        // 80: skiff.v1.PodTemplateSpec
+	(*ReplicaSetStatus)(nil),                       // 81: skiff.v1.ReplicaSetStatus
+	(*Autoscaler)(nil),                             // 82: skiff.v1.Autoscaler
+	(*AutoscalerSpec)(nil),                         // 83: skiff.v1.AutoscalerSpec
+	(*MetricSpec)(nil),                             // 84: skiff.v1.MetricSpec
+	(*ResourceMetricSource)(nil),                   // 85: skiff.v1.ResourceMetricSource
+	(*MetricTarget)(nil),                           // 86: skiff.v1.MetricTarget
+	(*AutoscalerBehavior)(nil),                     // 87: skiff.v1.AutoscalerBehavior
+	(*ScalingRules)(nil),                           // 88: skiff.v1.ScalingRules
+	(*AutoscalerStatus)(nil),                       // 89: skiff.v1.AutoscalerStatus
+	(*Event)(nil),                                  // 90: skiff.v1.Event
+	(*ObjectReference)(nil),                        // 91: skiff.v1.ObjectReference
+	(*ConfigMap)(nil),                              // 92: skiff.v1.ConfigMap
+	(*Secret)(nil),                                 // 93: skiff.v1.Secret
+	(*EnvVarSource)(nil),                           // 94: skiff.v1.EnvVarSource
+	(*KeySelector)(nil),                            // 95: skiff.v1.KeySelector
+	(*EnvFromSource)(nil),                          // 96: skiff.v1.EnvFromSource
+	(*ObjectRef)(nil),                              // 97: skiff.v1.ObjectRef
+	(*KeyToPath)(nil),                              // 98: skiff.v1.KeyToPath
+	(*ConfigMapVolumeSource)(nil),                  // 99: skiff.v1.ConfigMapVolumeSource
+	(*SecretVolumeSource)(nil),                     // 100: skiff.v1.SecretVolumeSource
+	(*ProjectedVolumeSource)(nil),                  // 101: skiff.v1.ProjectedVolumeSource
+	(*VolumeProjection)(nil),                       // 102: skiff.v1.VolumeProjection
+	(*ConfigMapProjection)(nil),                    // 103: skiff.v1.ConfigMapProjection
+	(*SecretProjection)(nil),                       // 104: skiff.v1.SecretProjection
+	(*Deployment)(nil),                             // 105: skiff.v1.Deployment
+	(*DeploymentSpec)(nil),                         // 106: skiff.v1.DeploymentSpec
+	(*DeploymentStrategy)(nil),                     // 107: skiff.v1.DeploymentStrategy
+	(*RollingUpdateDeployment)(nil),                // 108: skiff.v1.RollingUpdateDeployment
+	(*DeploymentStatus)(nil),                       // 109: skiff.v1.DeploymentStatus
+	(*Endpoints)(nil),                              // 110: skiff.v1.Endpoints
+	(*EndpointSlice)(nil),                          // 111: skiff.v1.EndpointSlice
+	(*ServiceEndpoint)(nil),                        // 112: skiff.v1.ServiceEndpoint
+	(*EndpointConditions)(nil),                     // 113: skiff.v1.EndpointConditions
+	(*EndpointPort)(nil),                           // 114: skiff.v1.EndpointPort
+	(*Job)(nil),                                    // 115: skiff.v1.Job
+	(*JobSpec)(nil),                                // 116: skiff.v1.JobSpec
+	(*PodFailurePolicy)(nil),                       // 117: skiff.v1.PodFailurePolicy
+	(*PodFailurePolicyRule)(nil),                   // 118: skiff.v1.PodFailurePolicyRule
+	(*PodFailurePolicyOnExitCodesRequirement)(nil), // 119: skiff.v1.PodFailurePolicyOnExitCodesRequirement
+	(*JobStatus)(nil),                              // 120: skiff.v1.JobStatus
+	(*UncountedTerminatedPods)(nil),                // 121: skiff.v1.UncountedTerminatedPods
+	(*CronJob)(nil),                                // 122: skiff.v1.CronJob
+	(*CronJobSpec)(nil),                            // 123: skiff.v1.CronJobSpec
+	(*JobTemplateSpec)(nil),                        // 124: skiff.v1.JobTemplateSpec
+	(*CronJobStatus)(nil),                          // 125: skiff.v1.CronJobStatus
+	nil,                                            // 126: skiff.v1.ObjectMeta.LabelsEntry
+	nil,                                            // 127: skiff.v1.ObjectMeta.AnnotationsEntry
+	nil,                                            // 128: skiff.v1.LabelSelector.MatchLabelsEntry
+	nil,                                            // 129: skiff.v1.NodeStatus.CapacityEntry
+	nil,                                            // 130: skiff.v1.NodeStatus.AllocatableEntry
+	nil,                                            // 131: skiff.v1.PodSpec.NodeSelectorEntry
+	nil,                                            // 132: skiff.v1.ResourceRequirements.RequestsEntry
+	nil,                                            // 133: skiff.v1.ResourceRequirements.LimitsEntry
+	nil,                                            // 134: skiff.v1.ServiceSpec.SelectorEntry
+	nil,                                            // 135: skiff.v1.PersistentVolumeSpec.CapacityEntry
+	nil,                                            // 136: skiff.v1.ConfigMap.DataEntry
+	nil,                                            // 137: skiff.v1.ConfigMap.BinaryDataEntry
+	nil,                                            // 138: skiff.v1.Secret.DataEntry
+	nil,                                            // 139: skiff.v1.Secret.StringDataEntry
+	(*timestamppb.Timestamp)(nil),                  // 140: google.protobuf.Timestamp
 }
 var file_skiff_v1_objects_proto_depIdxs = []int32{
-	124, // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
-	125, // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
-	138, // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	138, // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	126, // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
+	127, // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
+	140, // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	140, // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
 	2,   // 4: skiff.v1.ObjectMeta.owner_references:type_name -> skiff.v1.OwnerReference
 	1,   // 5: skiff.v1.ObjectMeta.applied_as:type_name -> skiff.v1.TypeMeta
-	126, // 6: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
+	128, // 6: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
 	4,   // 7: skiff.v1.LabelSelector.match_expressions:type_name -> skiff.v1.LabelSelectorRequirement
-	138, // 8: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
-	138, // 9: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	140, // 8: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
+	140, // 9: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
 	0,   // 10: skiff.v1.Namespace.metadata:type_name -> skiff.v1.ObjectMeta
 	7,   // 11: skiff.v1.Namespace.status:type_name -> skiff.v1.NamespaceStatus
 	0,   // 12: skiff.v1.Node.metadata:type_name -> skiff.v1.ObjectMeta
 	9,   // 13: skiff.v1.Node.spec:type_name -> skiff.v1.NodeSpec
 	11,  // 14: skiff.v1.Node.status:type_name -> skiff.v1.NodeStatus
 	10,  // 15: skiff.v1.NodeSpec.taints:type_name -> skiff.v1.Taint
-	138, // 16: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
-	127, // 17: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
-	128, // 18: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
+	140, // 16: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
+	129, // 17: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
+	130, // 18: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
 	5,   // 19: skiff.v1.NodeStatus.conditions:type_name -> skiff.v1.Condition
 	12,  // 20: skiff.v1.NodeStatus.addresses:type_name -> skiff.v1.NodeAddress
 	13,  // 21: skiff.v1.NodeStatus.node_info:type_name -> skiff.v1.NodeSystemInfo
 	0,   // 22: skiff.v1.Lease.metadata:type_name -> skiff.v1.ObjectMeta
 	15,  // 23: skiff.v1.Lease.spec:type_name -> skiff.v1.LeaseSpec
-	138, // 24: skiff.v1.LeaseSpec.acquire_time:type_name -> google.protobuf.Timestamp
-	138, // 25: skiff.v1.LeaseSpec.renew_time:type_name -> google.protobuf.Timestamp
+	140, // 24: skiff.v1.LeaseSpec.acquire_time:type_name -> google.protobuf.Timestamp
+	140, // 25: skiff.v1.LeaseSpec.renew_time:type_name -> google.protobuf.Timestamp
 	0,   // 26: skiff.v1.Pod.metadata:type_name -> skiff.v1.ObjectMeta
 	17,  // 27: skiff.v1.Pod.spec:type_name -> skiff.v1.PodSpec
 	54,  // 28: skiff.v1.Pod.status:type_name -> skiff.v1.PodStatus
 	28,  // 29: skiff.v1.PodSpec.containers:type_name -> skiff.v1.Container
 	44,  // 30: skiff.v1.PodSpec.volumes:type_name -> skiff.v1.PodVolume
-	129, // 31: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
+	131, // 31: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
 	53,  // 32: skiff.v1.PodSpec.tolerations:type_name -> skiff.v1.Toleration
 	26,  // 33: skiff.v1.PodSpec.security_context:type_name -> skiff.v1.PodSecurityContext
 	28,  // 34: skiff.v1.PodSpec.init_containers:type_name -> skiff.v1.Container
@@ -9488,7 +9668,7 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	36,  // 49: skiff.v1.Container.liveness_probe:type_name -> skiff.v1.Probe
 	36,  // 50: skiff.v1.Container.readiness_probe:type_name -> skiff.v1.Probe
 	42,  // 51: skiff.v1.Container.security_context:type_name -> skiff.v1.SecurityContext
-	94,  // 52: skiff.v1.Container.env_from:type_name -> skiff.v1.EnvFromSource
+	96,  // 52: skiff.v1.Container.env_from:type_name -> skiff.v1.EnvFromSource
 	36,  // 53: skiff.v1.Container.startup_probe:type_name -> skiff.v1.Probe
 	29,  // 54: skiff.v1.Container.lifecycle:type_name -> skiff.v1.Lifecycle
 	30,  // 55: skiff.v1.Lifecycle.post_start:type_name -> skiff.v1.LifecycleHandler
@@ -9496,9 +9676,9 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	38,  // 57: skiff.v1.LifecycleHandler.exec:type_name -> skiff.v1.ExecAction
 	40,  // 58: skiff.v1.LifecycleHandler.http_get:type_name -> skiff.v1.HTTPGetAction
 	31,  // 59: skiff.v1.LifecycleHandler.sleep:type_name -> skiff.v1.SleepAction
-	92,  // 60: skiff.v1.EnvVar.value_from:type_name -> skiff.v1.EnvVarSource
-	130, // 61: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
-	131, // 62: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
+	94,  // 60: skiff.v1.EnvVar.value_from:type_name -> skiff.v1.EnvVarSource
+	132, // 61: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
+	133, // 62: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
 	38,  // 63: skiff.v1.Probe.exec:type_name -> skiff.v1.ExecAction
 	39,  // 64: skiff.v1.Probe.tcp_socket:type_name -> skiff.v1.TCPSocketAction
 	40,  // 65: skiff.v1.Probe.http_get:type_name -> skiff.v1.HTTPGetAction
@@ -9509,16 +9689,16 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	50,  // 70: skiff.v1.PodVolume.empty_dir:type_name -> skiff.v1.EmptyDirSource
 	51,  // 71: skiff.v1.PodVolume.host_path:type_name -> skiff.v1.HostPathSource
 	52,  // 72: skiff.v1.PodVolume.volume:type_name -> skiff.v1.VolumeClaimSource
-	97,  // 73: skiff.v1.PodVolume.config_map:type_name -> skiff.v1.ConfigMapVolumeSource
-	98,  // 74: skiff.v1.PodVolume.secret:type_name -> skiff.v1.SecretVolumeSource
-	99,  // 75: skiff.v1.PodVolume.projected:type_name -> skiff.v1.ProjectedVolumeSource
+	99,  // 73: skiff.v1.PodVolume.config_map:type_name -> skiff.v1.ConfigMapVolumeSource
+	100, // 74: skiff.v1.PodVolume.secret:type_name -> skiff.v1.SecretVolumeSource
+	101, // 75: skiff.v1.PodVolume.projected:type_name -> skiff.v1.ProjectedVolumeSource
 	45,  // 76: skiff.v1.PodVolume.downward_api:type_name -> skiff.v1.DownwardAPIVolumeSource
 	46,  // 77: skiff.v1.DownwardAPIVolumeSource.items:type_name -> skiff.v1.DownwardAPIVolumeFile
 	48,  // 78: skiff.v1.DownwardAPIVolumeFile.field_ref:type_name -> skiff.v1.ObjectFieldSelector
 	49,  // 79: skiff.v1.DownwardAPIVolumeFile.resource_field_ref:type_name -> skiff.v1.ResourceFieldSelector
 	46,  // 80: skiff.v1.DownwardAPIProjection.items:type_name -> skiff.v1.DownwardAPIVolumeFile
 	5,   // 81: skiff.v1.PodStatus.conditions:type_name -> skiff.v1.Condition
-	138, // 82: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	140, // 82: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
 	55,  // 83: skiff.v1.PodStatus.container_statuses:type_name -> skiff.v1.ContainerStatus
 	55,  // 84: skiff.v1.PodStatus.init_container_statuses:type_name -> skiff.v1.ContainerStatus
 	56,  // 85: skiff.v1.ContainerStatus.state:type_name -> skiff.v1.ContainerState
@@ -9526,115 +9706,117 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	57,  // 87: skiff.v1.ContainerState.waiting:type_name -> skiff.v1.ContainerStateWaiting
 	58,  // 88: skiff.v1.ContainerState.running:type_name -> skiff.v1.ContainerStateRunning
 	59,  // 89: skiff.v1.ContainerState.terminated:type_name -> skiff.v1.ContainerStateTerminated
-	138, // 90: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	138, // 91: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	138, // 92: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	140, // 90: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	140, // 91: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	140, // 92: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
 	0,   // 93: skiff.v1.Service.metadata:type_name -> skiff.v1.ObjectMeta
 	61,  // 94: skiff.v1.Service.spec:type_name -> skiff.v1.ServiceSpec
 	65,  // 95: skiff.v1.Service.status:type_name -> skiff.v1.ServiceStatus
-	132, // 96: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
+	134, // 96: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
 	64,  // 97: skiff.v1.ServiceSpec.ports:type_name -> skiff.v1.ServicePort
 	62,  // 98: skiff.v1.ServiceSpec.session_affinity_config:type_name -> skiff.v1.SessionAffinityConfig
 	63,  // 99: skiff.v1.SessionAffinityConfig.client_ip:type_name -> skiff.v1.ClientIPConfig
-	0,   // 100: skiff.v1.Volume.metadata:type_name -> skiff.v1.ObjectMeta
-	67,  // 101: skiff.v1.Volume.spec:type_name -> skiff.v1.VolumeSpec
-	70,  // 102: skiff.v1.Volume.status:type_name -> skiff.v1.VolumeStatus
-	68,  // 103: skiff.v1.VolumeSpec.local:type_name -> skiff.v1.LocalVolumeSource
-	51,  // 104: skiff.v1.VolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
-	69,  // 105: skiff.v1.VolumeSpec.nfs:type_name -> skiff.v1.NFSVolumeSource
-	0,   // 106: skiff.v1.PersistentVolume.metadata:type_name -> skiff.v1.ObjectMeta
-	72,  // 107: skiff.v1.PersistentVolume.spec:type_name -> skiff.v1.PersistentVolumeSpec
-	75,  // 108: skiff.v1.PersistentVolume.status:type_name -> skiff.v1.PersistentVolumeStatus
-	133, // 109: skiff.v1.PersistentVolumeSpec.capacity:type_name -> skiff.v1.PersistentVolumeSpec.CapacityEntry
-	51,  // 110: skiff.v1.PersistentVolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
-	73,  // 111: skiff.v1.PersistentVolumeSpec.local:type_name -> skiff.v1.LocalPersistentVolumeSource
-	74,  // 112: skiff.v1.PersistentVolumeSpec.node_affinity:type_name -> skiff.v1.VolumeNodeAffinity
-	89,  // 113: skiff.v1.PersistentVolumeSpec.claim_ref:type_name -> skiff.v1.ObjectReference
-	23,  // 114: skiff.v1.VolumeNodeAffinity.required:type_name -> skiff.v1.NodeSelector
-	138, // 115: skiff.v1.PersistentVolumeStatus.last_phase_transition_time:type_name -> google.protobuf.Timestamp
-	0,   // 116: skiff.v1.ReplicaSet.metadata:type_name -> skiff.v1.ObjectMeta
-	77,  // 117: skiff.v1.ReplicaSet.spec:type_name -> skiff.v1.ReplicaSetSpec
-	79,  // 118: skiff.v1.ReplicaSet.status:type_name -> skiff.v1.ReplicaSetStatus
-	3,   // 119: skiff.v1.ReplicaSetSpec.selector:type_name -> skiff.v1.LabelSelector
-	78,  // 120: skiff.v1.ReplicaSetSpec.template:type_name -> skiff.v1.PodTemplateSpec
-	0,   // 121: skiff.v1.PodTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
-	17,  // 122: skiff.v1.PodTemplateSpec.spec:type_name -> skiff.v1.PodSpec
-	5,   // 123: skiff.v1.ReplicaSetStatus.conditions:type_name -> skiff.v1.Condition
-	0,   // 124: skiff.v1.Autoscaler.metadata:type_name -> skiff.v1.ObjectMeta
-	81,  // 125: skiff.v1.Autoscaler.spec:type_name -> skiff.v1.AutoscalerSpec
-	87,  // 126: skiff.v1.Autoscaler.status:type_name -> skiff.v1.AutoscalerStatus
-	82,  // 127: skiff.v1.AutoscalerSpec.metrics:type_name -> skiff.v1.MetricSpec
-	85,  // 128: skiff.v1.AutoscalerSpec.behavior:type_name -> skiff.v1.AutoscalerBehavior
-	83,  // 129: skiff.v1.MetricSpec.resource:type_name -> skiff.v1.ResourceMetricSource
-	84,  // 130: skiff.v1.ResourceMetricSource.target:type_name -> skiff.v1.MetricTarget
-	86,  // 131: skiff.v1.AutoscalerBehavior.scale_up:type_name -> skiff.v1.ScalingRules
-	86,  // 132: skiff.v1.AutoscalerBehavior.scale_down:type_name -> skiff.v1.ScalingRules
-	138, // 133: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
-	5,   // 134: skiff.v1.AutoscalerStatus.conditions:type_name -> skiff.v1.Condition
-	0,   // 135: skiff.v1.Event.metadata:type_name -> skiff.v1.ObjectMeta
-	89,  // 136: skiff.v1.Event.involved_object:type_name -> skiff.v1.ObjectReference
-	138, // 137: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	138, // 138: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
-	0,   // 139: skiff.v1.ConfigMap.metadata:type_name -> skiff.v1.ObjectMeta
-	134, // 140: skiff.v1.ConfigMap.data:type_name -> skiff.v1.ConfigMap.DataEntry
-	135, // 141: skiff.v1.ConfigMap.binary_data:type_name -> skiff.v1.ConfigMap.BinaryDataEntry
-	0,   // 142: skiff.v1.Secret.metadata:type_name -> skiff.v1.ObjectMeta
-	136, // 143: skiff.v1.Secret.data:type_name -> skiff.v1.Secret.DataEntry
-	137, // 144: skiff.v1.Secret.string_data:type_name -> skiff.v1.Secret.StringDataEntry
-	93,  // 145: skiff.v1.EnvVarSource.config_map_key_ref:type_name -> skiff.v1.KeySelector
-	93,  // 146: skiff.v1.EnvVarSource.secret_key_ref:type_name -> skiff.v1.KeySelector
-	48,  // 147: skiff.v1.EnvVarSource.field_ref:type_name -> skiff.v1.ObjectFieldSelector
-	49,  // 148: skiff.v1.EnvVarSource.resource_field_ref:type_name -> skiff.v1.ResourceFieldSelector
-	95,  // 149: skiff.v1.EnvFromSource.config_map_ref:type_name -> skiff.v1.ObjectRef
-	95,  // 150: skiff.v1.EnvFromSource.secret_ref:type_name -> skiff.v1.ObjectRef
-	96,  // 151: skiff.v1.ConfigMapVolumeSource.items:type_name -> skiff.v1.KeyToPath
-	96,  // 152: skiff.v1.SecretVolumeSource.items:type_name -> skiff.v1.KeyToPath
-	100, // 153: skiff.v1.ProjectedVolumeSource.sources:type_name -> skiff.v1.VolumeProjection
-	101, // 154: skiff.v1.VolumeProjection.config_map:type_name -> skiff.v1.ConfigMapProjection
-	102, // 155: skiff.v1.VolumeProjection.secret:type_name -> skiff.v1.SecretProjection
-	47,  // 156: skiff.v1.VolumeProjection.downward_api:type_name -> skiff.v1.DownwardAPIProjection
-	96,  // 157: skiff.v1.ConfigMapProjection.items:type_name -> skiff.v1.KeyToPath
-	96,  // 158: skiff.v1.SecretProjection.items:type_name -> skiff.v1.KeyToPath
-	0,   // 159: skiff.v1.Deployment.metadata:type_name -> skiff.v1.ObjectMeta
-	104, // 160: skiff.v1.Deployment.spec:type_name -> skiff.v1.DeploymentSpec
-	107, // 161: skiff.v1.Deployment.status:type_name -> skiff.v1.DeploymentStatus
-	3,   // 162: skiff.v1.DeploymentSpec.selector:type_name -> skiff.v1.LabelSelector
-	78,  // 163: skiff.v1.DeploymentSpec.template:type_name -> skiff.v1.PodTemplateSpec
-	105, // 164: skiff.v1.DeploymentSpec.strategy:type_name -> skiff.v1.DeploymentStrategy
-	106, // 165: skiff.v1.DeploymentStrategy.rolling_update:type_name -> skiff.v1.RollingUpdateDeployment
-	5,   // 166: skiff.v1.DeploymentStatus.conditions:type_name -> skiff.v1.Condition
-	0,   // 167: skiff.v1.Endpoints.metadata:type_name -> skiff.v1.ObjectMeta
-	109, // 168: skiff.v1.Endpoints.slices:type_name -> skiff.v1.EndpointSlice
-	110, // 169: skiff.v1.EndpointSlice.endpoints:type_name -> skiff.v1.ServiceEndpoint
-	112, // 170: skiff.v1.EndpointSlice.ports:type_name -> skiff.v1.EndpointPort
-	111, // 171: skiff.v1.ServiceEndpoint.conditions:type_name -> skiff.v1.EndpointConditions
-	89,  // 172: skiff.v1.ServiceEndpoint.target_ref:type_name -> skiff.v1.ObjectReference
-	0,   // 173: skiff.v1.Job.metadata:type_name -> skiff.v1.ObjectMeta
-	114, // 174: skiff.v1.Job.spec:type_name -> skiff.v1.JobSpec
-	118, // 175: skiff.v1.Job.status:type_name -> skiff.v1.JobStatus
-	115, // 176: skiff.v1.JobSpec.pod_failure_policy:type_name -> skiff.v1.PodFailurePolicy
-	3,   // 177: skiff.v1.JobSpec.selector:type_name -> skiff.v1.LabelSelector
-	78,  // 178: skiff.v1.JobSpec.template:type_name -> skiff.v1.PodTemplateSpec
-	116, // 179: skiff.v1.PodFailurePolicy.rules:type_name -> skiff.v1.PodFailurePolicyRule
-	117, // 180: skiff.v1.PodFailurePolicyRule.on_exit_codes:type_name -> skiff.v1.PodFailurePolicyOnExitCodesRequirement
-	5,   // 181: skiff.v1.JobStatus.conditions:type_name -> skiff.v1.Condition
-	138, // 182: skiff.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
-	138, // 183: skiff.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
-	119, // 184: skiff.v1.JobStatus.uncounted_terminated_pods:type_name -> skiff.v1.UncountedTerminatedPods
-	0,   // 185: skiff.v1.CronJob.metadata:type_name -> skiff.v1.ObjectMeta
-	121, // 186: skiff.v1.CronJob.spec:type_name -> skiff.v1.CronJobSpec
-	123, // 187: skiff.v1.CronJob.status:type_name -> skiff.v1.CronJobStatus
-	122, // 188: skiff.v1.CronJobSpec.job_template:type_name -> skiff.v1.JobTemplateSpec
-	0,   // 189: skiff.v1.JobTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
-	114, // 190: skiff.v1.JobTemplateSpec.spec:type_name -> skiff.v1.JobSpec
-	89,  // 191: skiff.v1.CronJobStatus.active:type_name -> skiff.v1.ObjectReference
-	138, // 192: skiff.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
-	138, // 193: skiff.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
-	194, // [194:194] is the sub-list for method output_type
-	194, // [194:194] is the sub-list for method input_type
-	194, // [194:194] is the sub-list for extension type_name
-	194, // [194:194] is the sub-list for extension extendee
-	0,   // [0:194] is the sub-list for field type_name
+	66,  // 100: skiff.v1.ServiceStatus.load_balancer:type_name -> skiff.v1.LoadBalancerStatus
+	67,  // 101: skiff.v1.LoadBalancerStatus.ingress:type_name -> skiff.v1.LoadBalancerIngress
+	0,   // 102: skiff.v1.Volume.metadata:type_name -> skiff.v1.ObjectMeta
+	69,  // 103: skiff.v1.Volume.spec:type_name -> skiff.v1.VolumeSpec
+	72,  // 104: skiff.v1.Volume.status:type_name -> skiff.v1.VolumeStatus
+	70,  // 105: skiff.v1.VolumeSpec.local:type_name -> skiff.v1.LocalVolumeSource
+	51,  // 106: skiff.v1.VolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
+	71,  // 107: skiff.v1.VolumeSpec.nfs:type_name -> skiff.v1.NFSVolumeSource
+	0,   // 108: skiff.v1.PersistentVolume.metadata:type_name -> skiff.v1.ObjectMeta
+	74,  // 109: skiff.v1.PersistentVolume.spec:type_name -> skiff.v1.PersistentVolumeSpec
+	77,  // 110: skiff.v1.PersistentVolume.status:type_name -> skiff.v1.PersistentVolumeStatus
+	135, // 111: skiff.v1.PersistentVolumeSpec.capacity:type_name -> skiff.v1.PersistentVolumeSpec.CapacityEntry
+	51,  // 112: skiff.v1.PersistentVolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
+	75,  // 113: skiff.v1.PersistentVolumeSpec.local:type_name -> skiff.v1.LocalPersistentVolumeSource
+	76,  // 114: skiff.v1.PersistentVolumeSpec.node_affinity:type_name -> skiff.v1.VolumeNodeAffinity
+	91,  // 115: skiff.v1.PersistentVolumeSpec.claim_ref:type_name -> skiff.v1.ObjectReference
+	23,  // 116: skiff.v1.VolumeNodeAffinity.required:type_name -> skiff.v1.NodeSelector
+	140, // 117: skiff.v1.PersistentVolumeStatus.last_phase_transition_time:type_name -> google.protobuf.Timestamp
+	0,   // 118: skiff.v1.ReplicaSet.metadata:type_name -> skiff.v1.ObjectMeta
+	79,  // 119: skiff.v1.ReplicaSet.spec:type_name -> skiff.v1.ReplicaSetSpec
+	81,  // 120: skiff.v1.ReplicaSet.status:type_name -> skiff.v1.ReplicaSetStatus
+	3,   // 121: skiff.v1.ReplicaSetSpec.selector:type_name -> skiff.v1.LabelSelector
+	80,  // 122: skiff.v1.ReplicaSetSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	0,   // 123: skiff.v1.PodTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
+	17,  // 124: skiff.v1.PodTemplateSpec.spec:type_name -> skiff.v1.PodSpec
+	5,   // 125: skiff.v1.ReplicaSetStatus.conditions:type_name -> skiff.v1.Condition
+	0,   // 126: skiff.v1.Autoscaler.metadata:type_name -> skiff.v1.ObjectMeta
+	83,  // 127: skiff.v1.Autoscaler.spec:type_name -> skiff.v1.AutoscalerSpec
+	89,  // 128: skiff.v1.Autoscaler.status:type_name -> skiff.v1.AutoscalerStatus
+	84,  // 129: skiff.v1.AutoscalerSpec.metrics:type_name -> skiff.v1.MetricSpec
+	87,  // 130: skiff.v1.AutoscalerSpec.behavior:type_name -> skiff.v1.AutoscalerBehavior
+	85,  // 131: skiff.v1.MetricSpec.resource:type_name -> skiff.v1.ResourceMetricSource
+	86,  // 132: skiff.v1.ResourceMetricSource.target:type_name -> skiff.v1.MetricTarget
+	88,  // 133: skiff.v1.AutoscalerBehavior.scale_up:type_name -> skiff.v1.ScalingRules
+	88,  // 134: skiff.v1.AutoscalerBehavior.scale_down:type_name -> skiff.v1.ScalingRules
+	140, // 135: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
+	5,   // 136: skiff.v1.AutoscalerStatus.conditions:type_name -> skiff.v1.Condition
+	0,   // 137: skiff.v1.Event.metadata:type_name -> skiff.v1.ObjectMeta
+	91,  // 138: skiff.v1.Event.involved_object:type_name -> skiff.v1.ObjectReference
+	140, // 139: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	140, // 140: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	0,   // 141: skiff.v1.ConfigMap.metadata:type_name -> skiff.v1.ObjectMeta
+	136, // 142: skiff.v1.ConfigMap.data:type_name -> skiff.v1.ConfigMap.DataEntry
+	137, // 143: skiff.v1.ConfigMap.binary_data:type_name -> skiff.v1.ConfigMap.BinaryDataEntry
+	0,   // 144: skiff.v1.Secret.metadata:type_name -> skiff.v1.ObjectMeta
+	138, // 145: skiff.v1.Secret.data:type_name -> skiff.v1.Secret.DataEntry
+	139, // 146: skiff.v1.Secret.string_data:type_name -> skiff.v1.Secret.StringDataEntry
+	95,  // 147: skiff.v1.EnvVarSource.config_map_key_ref:type_name -> skiff.v1.KeySelector
+	95,  // 148: skiff.v1.EnvVarSource.secret_key_ref:type_name -> skiff.v1.KeySelector
+	48,  // 149: skiff.v1.EnvVarSource.field_ref:type_name -> skiff.v1.ObjectFieldSelector
+	49,  // 150: skiff.v1.EnvVarSource.resource_field_ref:type_name -> skiff.v1.ResourceFieldSelector
+	97,  // 151: skiff.v1.EnvFromSource.config_map_ref:type_name -> skiff.v1.ObjectRef
+	97,  // 152: skiff.v1.EnvFromSource.secret_ref:type_name -> skiff.v1.ObjectRef
+	98,  // 153: skiff.v1.ConfigMapVolumeSource.items:type_name -> skiff.v1.KeyToPath
+	98,  // 154: skiff.v1.SecretVolumeSource.items:type_name -> skiff.v1.KeyToPath
+	102, // 155: skiff.v1.ProjectedVolumeSource.sources:type_name -> skiff.v1.VolumeProjection
+	103, // 156: skiff.v1.VolumeProjection.config_map:type_name -> skiff.v1.ConfigMapProjection
+	104, // 157: skiff.v1.VolumeProjection.secret:type_name -> skiff.v1.SecretProjection
+	47,  // 158: skiff.v1.VolumeProjection.downward_api:type_name -> skiff.v1.DownwardAPIProjection
+	98,  // 159: skiff.v1.ConfigMapProjection.items:type_name -> skiff.v1.KeyToPath
+	98,  // 160: skiff.v1.SecretProjection.items:type_name -> skiff.v1.KeyToPath
+	0,   // 161: skiff.v1.Deployment.metadata:type_name -> skiff.v1.ObjectMeta
+	106, // 162: skiff.v1.Deployment.spec:type_name -> skiff.v1.DeploymentSpec
+	109, // 163: skiff.v1.Deployment.status:type_name -> skiff.v1.DeploymentStatus
+	3,   // 164: skiff.v1.DeploymentSpec.selector:type_name -> skiff.v1.LabelSelector
+	80,  // 165: skiff.v1.DeploymentSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	107, // 166: skiff.v1.DeploymentSpec.strategy:type_name -> skiff.v1.DeploymentStrategy
+	108, // 167: skiff.v1.DeploymentStrategy.rolling_update:type_name -> skiff.v1.RollingUpdateDeployment
+	5,   // 168: skiff.v1.DeploymentStatus.conditions:type_name -> skiff.v1.Condition
+	0,   // 169: skiff.v1.Endpoints.metadata:type_name -> skiff.v1.ObjectMeta
+	111, // 170: skiff.v1.Endpoints.slices:type_name -> skiff.v1.EndpointSlice
+	112, // 171: skiff.v1.EndpointSlice.endpoints:type_name -> skiff.v1.ServiceEndpoint
+	114, // 172: skiff.v1.EndpointSlice.ports:type_name -> skiff.v1.EndpointPort
+	113, // 173: skiff.v1.ServiceEndpoint.conditions:type_name -> skiff.v1.EndpointConditions
+	91,  // 174: skiff.v1.ServiceEndpoint.target_ref:type_name -> skiff.v1.ObjectReference
+	0,   // 175: skiff.v1.Job.metadata:type_name -> skiff.v1.ObjectMeta
+	116, // 176: skiff.v1.Job.spec:type_name -> skiff.v1.JobSpec
+	120, // 177: skiff.v1.Job.status:type_name -> skiff.v1.JobStatus
+	117, // 178: skiff.v1.JobSpec.pod_failure_policy:type_name -> skiff.v1.PodFailurePolicy
+	3,   // 179: skiff.v1.JobSpec.selector:type_name -> skiff.v1.LabelSelector
+	80,  // 180: skiff.v1.JobSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	118, // 181: skiff.v1.PodFailurePolicy.rules:type_name -> skiff.v1.PodFailurePolicyRule
+	119, // 182: skiff.v1.PodFailurePolicyRule.on_exit_codes:type_name -> skiff.v1.PodFailurePolicyOnExitCodesRequirement
+	5,   // 183: skiff.v1.JobStatus.conditions:type_name -> skiff.v1.Condition
+	140, // 184: skiff.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
+	140, // 185: skiff.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
+	121, // 186: skiff.v1.JobStatus.uncounted_terminated_pods:type_name -> skiff.v1.UncountedTerminatedPods
+	0,   // 187: skiff.v1.CronJob.metadata:type_name -> skiff.v1.ObjectMeta
+	123, // 188: skiff.v1.CronJob.spec:type_name -> skiff.v1.CronJobSpec
+	125, // 189: skiff.v1.CronJob.status:type_name -> skiff.v1.CronJobStatus
+	124, // 190: skiff.v1.CronJobSpec.job_template:type_name -> skiff.v1.JobTemplateSpec
+	0,   // 191: skiff.v1.JobTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
+	116, // 192: skiff.v1.JobTemplateSpec.spec:type_name -> skiff.v1.JobSpec
+	91,  // 193: skiff.v1.CronJobStatus.active:type_name -> skiff.v1.ObjectReference
+	140, // 194: skiff.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
+	140, // 195: skiff.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
+	196, // [196:196] is the sub-list for method output_type
+	196, // [196:196] is the sub-list for method input_type
+	196, // [196:196] is the sub-list for extension type_name
+	196, // [196:196] is the sub-list for extension extendee
+	0,   // [0:196] is the sub-list for field type_name
 }
 
 func init() { file_skiff_v1_objects_proto_init() }
@@ -9651,33 +9833,35 @@ func file_skiff_v1_objects_proto_init() {
 	file_skiff_v1_objects_proto_msgTypes[45].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[46].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[53].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[61].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[63].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[67].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[77].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[81].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[84].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[69].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[79].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[83].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[86].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[87].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[90].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[91].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[88].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[89].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[92].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[93].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[95].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[96].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[97].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[98].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[99].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[100].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[101].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[102].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[103].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[104].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[114].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[121].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[106].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[116].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[123].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_skiff_v1_objects_proto_rawDesc), len(file_skiff_v1_objects_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   138,
+			NumMessages:   140,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
