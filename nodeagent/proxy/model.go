@@ -24,8 +24,14 @@ type ServicePort struct {
 	ClusterIP netip.Addr
 	Protocol  uint8
 	Port      uint16
-	// NodePort is 0 unless the service is a NodePort one.
+	// NodePort is 0 unless the service has one (NodePort, LoadBalancer).
 	NodePort uint16
+	// External are the other addresses this node answers at Port as the
+	// service's, sorted: its externalIPs, its load balancer's VIP-mode
+	// ingress addresses, and this node's own addresses when skiff's
+	// load balancer serves it. Traffic to them is external, as a node
+	// port's.
+	External []netip.Addr
 	// Endpoints are the ready ones only, sorted: a terminating endpoint
 	// takes no new connections (its existing ones keep their conntrack
 	// entries and so their translation). Under internalTrafficPolicy
@@ -57,6 +63,9 @@ type Node struct {
 	Name string
 	// ClusterCIDR holds every pod's address (may be unset).
 	ClusterCIDR netip.Prefix
+	// Addresses are the node's own (its InternalIP): skiff's load
+	// balancer answers there at a LoadBalancer service's ports.
+	Addresses []netip.Addr
 }
 
 // equal compares every field, endpoints included.
@@ -68,7 +77,7 @@ func (p ServicePort) equal(q ServicePort) bool {
 // entries: only the endpoints inside its chains may differ.
 func (p ServicePort) sameShape(q ServicePort) bool {
 	return p.Name == q.Name && p.ClusterIP == q.ClusterIP && p.Protocol == q.Protocol && p.Port == q.Port &&
-		p.NodePort == q.NodePort && p.ExternalLocal == q.ExternalLocal && p.InternalSources == q.InternalSources &&
+		p.NodePort == q.NodePort && slices.Equal(p.External, q.External) && p.ExternalLocal == q.ExternalLocal && p.InternalSources == q.InternalSources &&
 		p.InternalLocal == q.InternalLocal &&
 		p.AffinityTimeout == q.AffinityTimeout && (len(p.Endpoints) > 0) == (len(q.Endpoints) > 0)
 }
@@ -82,7 +91,13 @@ type Endpoint struct {
 // Desired is the proxy's whole state on node, from the informers'
 // objects: one ServicePort per port of every service that has a ClusterIP.
 // eps maps "namespace/name" to the service's Endpoints object.
+//
+// Two services wanting one external address at one port and protocol (two
+// with the same externalIP, or an externalIP that is another's ClusterIP):
+// a ClusterIP keeps it, then the older service.
 func Desired(svcs []*skiffv1.Service, eps func(key string) (*skiffv1.Endpoints, bool), node Node) []ServicePort {
+	svcs = slices.Clone(svcs)
+	slices.SortFunc(svcs, olderFirst)
 	var out []ServicePort
 	for _, s := range svcs {
 		if skiffv1.IsHeadless(s) {
@@ -97,7 +112,8 @@ func Desired(svcs []*skiffv1.Service, eps func(key string) (*skiffv1.Endpoints, 
 		if !ok {
 			ep = nil
 		}
-		nodePort := s.GetSpec().GetType() == skiffv1.ServiceTypeNodePort
+		hasNodePorts := s.GetSpec().GetType() == skiffv1.ServiceTypeNodePort || s.GetSpec().GetType() == skiffv1.ServiceTypeLoadBalancer
+		external := externalAddrs(s, ip, node)
 		for _, p := range s.GetSpec().GetPorts() {
 			proto, ok := protocolNumber(p.GetProtocol())
 			if !ok || p.GetPort() <= 0 || p.GetPort() > 65535 {
@@ -108,6 +124,7 @@ func Desired(svcs []*skiffv1.Service, eps func(key string) (*skiffv1.Endpoints, 
 			sp := ServicePort{
 				Name:      key + ":" + cmp.Or(p.GetName(), strconv.Itoa(int(p.GetPort()))),
 				ClusterIP: ip, Protocol: proto, Port: uint16(p.GetPort()),
+				External:        external,
 				Endpoints:       all,
 				AffinityTimeout: uint32(max(skiffv1.AffinityTimeout(s), 0)),
 			}
@@ -115,21 +132,100 @@ func Desired(svcs []*skiffv1.Service, eps func(key string) (*skiffv1.Endpoints, 
 			if internalLocal {
 				sp.Endpoints = local
 			}
-			if nodePort && p.GetNodePort() > 0 && p.GetNodePort() <= 65535 {
+			if hasNodePorts && p.GetNodePort() > 0 && p.GetNodePort() <= 65535 {
 				sp.NodePort = uint16(p.GetNodePort())
+			}
+			if sp.NodePort != 0 || len(sp.External) > 0 {
 				switch {
 				case s.GetSpec().GetExternalTrafficPolicy() == skiffv1.TrafficPolicyLocal:
 					sp.ExternalLocal, sp.ExternalEndpoints, sp.InternalSources = true, local, node.ClusterCIDR
 				case internalLocal:
-					// The internal policy does not narrow the node port.
+					// The internal policy does not narrow external traffic.
 					sp.InternalLocal, sp.ExternalEndpoints = true, all
 				}
 			}
 			out = append(out, sp)
 		}
 	}
+	claimExternal(out)
 	slices.SortFunc(out, func(a, b ServicePort) int { return strings.Compare(a.Name, b.Name) })
 	return out
+}
+
+// olderFirst orders services by creation, then by namespace and name.
+func olderFirst(a, b *skiffv1.Service) int {
+	ta, tb := a.GetMetadata().GetCreationTimestamp().AsTime(), b.GetMetadata().GetCreationTimestamp().AsTime()
+	return cmp.Or(ta.Compare(tb),
+		strings.Compare(a.GetMetadata().GetNamespace(), b.GetMetadata().GetNamespace()),
+		strings.Compare(a.GetMetadata().GetName(), b.GetMetadata().GetName()))
+}
+
+// externalAddrs lists the addresses other than its ClusterIP that this
+// node answers at a service's ports: its externalIPs (every node, as
+// kube-proxy); a load balancer's ingress addresses in VIP mode (every
+// node: the proxy takes them as the service's) and in Proxy mode where
+// they are this node's; and, for a service skiff's load balancer serves
+// and has given addresses, this node's own. Loopback addresses are left
+// out, as for node ports: translated, their traffic could not leave lo.
+func externalAddrs(s *skiffv1.Service, clusterIP netip.Addr, node Node) []netip.Addr {
+	var out []netip.Addr
+	add := func(a string) {
+		if ip, err := netip.ParseAddr(a); err == nil && ip.Is4() && !ip.IsLoopback() && !ip.IsUnspecified() && ip != clusterIP {
+			out = append(out, ip)
+		}
+	}
+	for _, a := range s.GetSpec().GetExternalIps() {
+		add(a)
+	}
+	if s.GetSpec().GetType() == skiffv1.ServiceTypeLoadBalancer {
+		ingress := s.GetStatus().GetLoadBalancer().GetIngress()
+		for _, in := range ingress {
+			ip, err := netip.ParseAddr(in.GetIp())
+			if err != nil {
+				continue
+			}
+			if in.GetIpMode() != skiffv1.LoadBalancerIPModeProxy || slices.Contains(node.Addresses, ip) {
+				add(in.GetIp())
+			}
+		}
+		if skiffv1.ServedBySkiffLB(s.GetSpec()) && len(ingress) > 0 {
+			for _, a := range node.Addresses {
+				add(a.String())
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return slices.Compact(out)
+}
+
+// claimExternal drops from ports (older services first) the external
+// addresses a ClusterIP or an earlier port already has at the same
+// protocol and port: one key of the map goes to one chain.
+func claimExternal(ports []ServicePort) {
+	type key struct {
+		ip    netip.Addr
+		proto uint8
+		port  uint16
+	}
+	taken := map[key]bool{}
+	for _, p := range ports {
+		taken[key{p.ClusterIP, p.Protocol, p.Port}] = true
+	}
+	for i := range ports {
+		p := &ports[i]
+		var kept []netip.Addr
+		for _, a := range p.External {
+			k := key{a, p.Protocol, p.Port}
+			if !taken[k] {
+				taken[k] = true
+				kept = append(kept, a)
+			}
+		}
+		p.External = kept
+	}
 }
 
 // readyEndpoints lists the ready endpoints that serve the named port, at
@@ -207,6 +303,9 @@ func staleUDP(old, next []ServicePort) []StaleUDP {
 			continue
 		}
 		keep(dst{q.ClusterIP, q.Port}, q.Endpoints)
+		for _, a := range q.External {
+			keep(dst{a, q.Port}, slices.Concat(q.Endpoints, q.ExternalEndpoints))
+		}
 		if q.NodePort != 0 {
 			keep(dst{port: q.NodePort}, slices.Concat(q.Endpoints, q.ExternalEndpoints))
 		}
@@ -227,6 +326,9 @@ func staleUDP(old, next []ServicePort) []StaleUDP {
 			continue
 		}
 		add(dst{p.ClusterIP, p.Port}, p.Endpoints)
+		for _, a := range p.External {
+			add(dst{a, p.Port}, slices.Concat(p.Endpoints, p.ExternalEndpoints))
+		}
 		if p.NodePort != 0 {
 			add(dst{port: p.NodePort}, slices.Concat(p.Endpoints, p.ExternalEndpoints))
 		}

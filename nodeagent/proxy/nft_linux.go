@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
+	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/google/nftables"
@@ -133,10 +135,8 @@ func build(c *nftables.Conn, t *nftables.Table, ports []ServicePort) error {
 				return err
 			}
 		}
-		ip, np := mapEntries(p)
-		if ip != nil {
-			ipElems = append(ipElems, *ip)
-		}
+		ips, np := mapEntries(p)
+		ipElems = append(ipElems, ips...)
 		if np != nil {
 			npElems = append(npElems, *np)
 		}
@@ -168,14 +168,14 @@ func build(c *nftables.Conn, t *nftables.Table, ports []ServicePort) error {
 }
 
 // portChains names the chains a service port has: svc (ClusterIP
-// traffic, and node port traffic when no Local policy sets it apart) when
-// it has endpoints; ext (node port traffic under a Local policy) whenever
-// a policy is Local, so that it can drop.
+// traffic, and external traffic when no Local policy sets it apart) when
+// it has endpoints; ext (traffic to a node port or an external address
+// under a Local policy) whenever a policy is Local, so that it can drop.
 func portChains(t *nftables.Table, p ServicePort) (svc, ext *nftables.Chain) {
 	if len(p.Endpoints) > 0 {
 		svc = &nftables.Chain{Name: chainName("svc", p.Name), Table: t}
 	}
-	if p.NodePort != 0 && (p.ExternalLocal || p.InternalLocal) {
+	if (p.NodePort != 0 || len(p.External) > 0) && (p.ExternalLocal || p.InternalLocal) {
 		ext = &nftables.Chain{Name: chainName("ext", p.Name), Table: t}
 	}
 	return svc, ext
@@ -188,8 +188,8 @@ func serviceRules(c *nftables.Conn, t *nftables.Table, ch *nftables.Chain, p Ser
 	return dnatRules(c, t, ch, p.Name, p.Endpoints, aff, p.AffinityTimeout)
 }
 
-// externalRules fills the chain of a node port whose traffic goes to
-// other endpoints than its ClusterIP's. Under externalTrafficPolicy Local:
+// externalRules fills the chain of a node port's or an external address's
+// traffic when it goes to other endpoints than its ClusterIP's. Under externalTrafficPolicy Local:
 // a connection from the node itself or from a pod is internal and goes to
 // the cluster chain (kube-proxy's short-circuit); any other goes to an
 // endpoint on this node, unmasqueraded so that the pod sees the client's
@@ -421,14 +421,13 @@ func Update(c *nftables.Conn, old, next []ServicePort) (partial bool, err error)
 		if affinityNeeded(o) && (!ok || !affinityNeeded(n)) {
 			delSets = append(delSets, affinityMapName(o))
 		}
-		var oIP, oNP, nIP, nNP *nftables.SetElement
-		oIP, oNP = mapEntries(o)
+		var nIPs []nftables.SetElement
+		var nNP *nftables.SetElement
+		oIPs, oNP := mapEntries(o)
 		if ok {
-			nIP, nNP = mapEntries(n)
+			nIPs, nNP = mapEntries(n)
 		}
-		if oIP != nil && !sameEntry(oIP, nIP) {
-			delIP = append(delIP, *oIP)
-		}
+		delIP = append(delIP, missingFrom(oIPs, nIPs)...)
 		if oNP != nil && !sameEntry(oNP, nNP) {
 			delNP = append(delNP, *oNP)
 		}
@@ -485,14 +484,13 @@ func Update(c *nftables.Conn, old, next []ServicePort) (partial bool, err error)
 				return true, err
 			}
 		}
-		var oIP, oNP *nftables.SetElement
+		var oIPs []nftables.SetElement
+		var oNP *nftables.SetElement
 		if ok {
-			oIP, oNP = mapEntries(o)
+			oIPs, oNP = mapEntries(o)
 		}
-		nIP, nNP := mapEntries(n)
-		if nIP != nil && !sameEntry(nIP, oIP) {
-			addIP = append(addIP, *nIP)
-		}
+		nIPs, nNP := mapEntries(n)
+		addIP = append(addIP, missingFrom(nIPs, oIPs)...)
 		if nNP != nil && !sameEntry(nNP, oNP) {
 			addNP = append(addNP, *nNP)
 		}
@@ -531,7 +529,8 @@ func affinityNeeded(p ServicePort) bool {
 	return p.AffinityTimeout > 0 && (svc != nil || ext != nil)
 }
 
-// mapEntries are the port's entries in the ClusterIP and node port maps
+// mapEntries are the port's entries in the service-ips map (its
+// ClusterIP's, then its external addresses') and in the node port map
 // (nil: none), as build makes them.
 //
 // A ClusterIP port without endpoints maps to the no-endpoints chain,
@@ -540,19 +539,32 @@ func affinityNeeded(p ServicePort) bool {
 // node's own packet would be routed to the service bridge and its
 // connection confirmed there, so that the flow stayed untranslated after
 // endpoints came, for as long as its packets kept the entry alive (a UDP
-// client resending from one socket: for ever).
-func mapEntries(p ServicePort) (ip, np *nftables.SetElement) {
+// client resending from one socket: for ever). An external address of a
+// port without any endpoint is refused the same way; under a Local policy
+// with endpoints only on other nodes it goes to the ext chain, which
+// drops, as a node port does.
+func mapEntries(p ServicePort) (ips []nftables.SetElement, np *nftables.SetElement) {
 	svc, ext := portChains(&nftables.Table{}, p)
-	ip = &nftables.SetElement{
-		Key:         concatKey(p.ClusterIP.AsSlice(), []byte{p.Protocol}, binaryutil.BigEndian.PutUint16(p.Port)),
-		VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: chainNoEndpoints},
+	goTo := func(ch *nftables.Chain) *expr.Verdict {
+		if ch == nil {
+			return &expr.Verdict{Kind: expr.VerdictGoto, Chain: chainNoEndpoints}
+		}
+		return &expr.Verdict{Kind: expr.VerdictGoto, Chain: ch.Name}
 	}
-	if svc != nil {
-		ip.VerdictData = &expr.Verdict{Kind: expr.VerdictGoto, Chain: svc.Name}
+	key := func(ip netip.Addr) []byte {
+		return concatKey(ip.AsSlice(), []byte{p.Protocol}, binaryutil.BigEndian.PutUint16(p.Port))
 	}
+	ips = append(ips, nftables.SetElement{Key: key(p.ClusterIP), VerdictData: goTo(svc)})
 	target := svc
 	if ext != nil {
 		target = ext
+	}
+	extTarget := target
+	if len(p.Endpoints) == 0 && len(p.ExternalEndpoints) == 0 {
+		extTarget = nil
+	}
+	for _, a := range p.External {
+		ips = append(ips, nftables.SetElement{Key: key(a), VerdictData: goTo(extTarget)})
 	}
 	if p.NodePort != 0 && target != nil {
 		np = &nftables.SetElement{
@@ -560,7 +572,18 @@ func mapEntries(p ServicePort) (ip, np *nftables.SetElement) {
 			VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: target.Name},
 		}
 	}
-	return ip, np
+	return ips, np
+}
+
+// missingFrom lists the entries of a that b does not have as they are.
+func missingFrom(a, b []nftables.SetElement) []nftables.SetElement {
+	var out []nftables.SetElement
+	for i := range a {
+		if !slices.ContainsFunc(b, func(e nftables.SetElement) bool { return sameEntry(&a[i], &e) }) {
+			out = append(out, a[i])
+		}
+	}
+	return out
 }
 
 func sameEntry(a, b *nftables.SetElement) bool {

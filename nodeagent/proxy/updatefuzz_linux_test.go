@@ -13,6 +13,12 @@ import (
 	"github.com/google/nftables"
 )
 
+// externalPool are the external addresses random ports draw from, sorted
+// (10.96.0.12 may be a ClusterIP too).
+var externalPool = []netip.Addr{
+	netip.MustParseAddr("10.96.0.12"), netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("198.51.100.7"),
+}
+
 // randomPorts makes a valid desired state from a small pool, so that
 // successive states rename, move, swap and re-key ports.
 func randomPorts(r *rand.Rand) []ServicePort {
@@ -29,7 +35,7 @@ func randomPorts(r *rand.Rand) []ServicePort {
 		r.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
 		timeout := uint32([]int{0, 0, 60, 120}[r.IntN(4)])
 		nodePortSvc := r.IntN(2) == 0
-		extLocal := nodePortSvc && r.IntN(2) == 0
+		extLocal := r.IntN(2) == 0
 		intLocal := r.IntN(3) == 0
 		for i := 0; i < nports; i++ {
 			port := uint16(80 + r.IntN(2))
@@ -59,12 +65,23 @@ func randomPorts(r *rand.Rand) []ServicePort {
 				if !usedNP[np] {
 					usedNP[np] = true
 					sp.NodePort = np
-					switch {
-					case extLocal:
-						sp.ExternalLocal, sp.ExternalEndpoints, sp.InternalSources = true, local, netip.MustParsePrefix("10.77.0.0/16")
-					case intLocal:
-						sp.InternalLocal, sp.ExternalEndpoints = true, all
-					}
+				}
+			}
+			// External addresses (externalIPs, a load balancer's, the
+			// node's own), some of which another service's ClusterIP has.
+			for _, a := range externalPool {
+				key := fmt.Sprintf("%v/%d", a, port)
+				if r.IntN(3) == 0 && !usedIP[key] {
+					usedIP[key] = true
+					sp.External = append(sp.External, a)
+				}
+			}
+			if sp.NodePort != 0 || len(sp.External) > 0 {
+				switch {
+				case extLocal:
+					sp.ExternalLocal, sp.ExternalEndpoints, sp.InternalSources = true, local, netip.MustParsePrefix("10.77.0.0/16")
+				case intLocal:
+					sp.InternalLocal, sp.ExternalEndpoints = true, all
 				}
 			}
 			out = append(out, sp)
