@@ -189,7 +189,8 @@ func serviceRules(c *nftables.Conn, t *nftables.Table, ch *nftables.Chain, p Ser
 }
 
 // externalRules fills the chain of a node port's or an external address's
-// traffic when it goes to other endpoints than its ClusterIP's. Under externalTrafficPolicy Local:
+// traffic when it goes to other endpoints than its ClusterIP's. Under
+// externalTrafficPolicy Local:
 // a connection from the node itself or from a pod is internal and goes to
 // the cluster chain (kube-proxy's short-circuit); any other goes to an
 // endpoint on this node, unmasqueraded so that the pod sees the client's
