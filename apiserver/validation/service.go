@@ -125,8 +125,14 @@ func validateLoadBalancer(e *errs, s *skiffv1.ServiceSpec) {
 	if s.AllocateLoadBalancerNodePorts != nil && !lb {
 		e.add("spec.allocateLoadBalancerNodePorts", "may only be set when spec.type is LoadBalancer")
 	}
-	if len(s.GetLoadBalancerSourceRanges()) > 0 {
-		e.add("spec.loadBalancerSourceRanges", "is not supported by skiff yet: every source reaches a load balancer's addresses")
+	for i, r := range s.GetLoadBalancerSourceRanges() {
+		path := idx("spec.loadBalancerSourceRanges", i)
+		switch p, err := netip.ParsePrefix(strings.TrimSpace(r)); {
+		case !lb:
+			e.add(path, "may only be set when spec.type is LoadBalancer")
+		case err != nil || !p.Addr().Is4():
+			e.add(path, "%q is not an IPv4 CIDR (e.g. 192.0.2.0/24)", r)
+		}
 	}
 	seen := map[netip.Addr]bool{}
 	for i, a := range s.GetExternalIps() {

@@ -69,7 +69,7 @@ var serviceUnsupported = []string{
 	// loadBalancerIP is deprecated in Kubernetes (each load balancer's
 	// own annotation replaces it); skiff's load balancer answers on the
 	// nodes' addresses, so there is no address to choose.
-	"spec.loadBalancerIP", "spec.loadBalancerSourceRanges", "spec.externalName",
+	"spec.loadBalancerIP", "spec.externalName",
 	"spec.healthCheckNodePort",
 	"spec.publishNotReadyAddresses", "spec.ipFamilies", "spec.ipFamilyPolicy",
 	"spec.trafficDistribution", "spec.ports[].appProtocol",

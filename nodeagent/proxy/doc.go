@@ -25,7 +25,9 @@
 // controller/servicelb) has given addresses, the node's own address at
 // the service's port, as k3s's ServiceLB answers on every node. One
 // address at one port goes to one service: a ClusterIP first, then the
-// older service.
+// older service. A load balancer's addresses of a service with
+// loadBalancerSourceRanges go first to a chain of their own that lets
+// those prefixes on and drops the rest (kube-proxy's firewall chains).
 //
 // A ClusterIP port without ready endpoints refuses connections (ICMP port
 // unreachable, "connection refused" to the client) rather than dropping

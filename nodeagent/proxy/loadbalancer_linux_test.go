@@ -44,7 +44,12 @@ func lbService(l *lab, policy string, eps ...int) (*skiffv1.Service, *skiffv1.En
 }
 
 func lbDesired(l *lab, policy string, eps ...int) []ServicePort {
+	return lbDesiredFrom(l, policy, nil, eps...)
+}
+
+func lbDesiredFrom(l *lab, policy string, sourceRanges []string, eps ...int) []ServicePort {
 	svc, ep := lbService(l, policy, eps...)
+	svc.Spec.LoadBalancerSourceRanges = sourceRanges
 	node := Node{Name: "here", ClusterCIDR: netip.MustParsePrefix("10.77.0.0/16"), Addresses: []netip.Addr{netip.MustParseAddr("10.78.0.1")}}
 	return Desired([]*skiffv1.Service{svc}, func(string) (*skiffv1.Endpoints, bool) { return ep, true }, node)
 }
@@ -112,6 +117,34 @@ func TestLoadBalancerAddressesInNetNS(t *testing.T) {
 	}
 	if got := l.counts(l.node, "http://10.78.0.1/", 5); got["pod2"] != 5 {
 		t.Fatalf("the node itself: %v; want pod2", got)
+	}
+
+	// loadBalancerSourceRanges: only those sources reach the load
+	// balancer's address (the node's); the externalIP is not the load
+	// balancer's and stays open.
+	next = lbDesiredFrom(l, "Cluster", []string{"10.78.0.2/32"}, 1, 2)
+	if !slices.Equal(next[0].Firewalled, []netip.Addr{netip.MustParseAddr("10.78.0.1")}) {
+		t.Fatalf("firewalled %v; want the node's address only", next[0].Firewalled)
+	}
+	update(t, l, cur, next)
+	cur = next
+	if got := l.counts(client, "http://10.78.0.1/", 5); len(got) == 0 {
+		t.Fatal("an allowed source lost the load balancer")
+	}
+	if out, err := l.get(l.pods[0], "http://10.78.0.1/"); err == nil {
+		t.Fatalf("a source outside loadBalancerSourceRanges reached the load balancer: %s", out)
+	}
+	if got := l.counts(l.pods[0], "http://192.0.2.10/", 3); len(got) == 0 {
+		t.Fatal("the source ranges closed the externalIP too")
+	}
+	next = lbDesiredFrom(l, "Cluster", []string{"10.77.0.0/16"}, 1, 2)
+	update(t, l, cur, next)
+	cur = next
+	if out, err := l.get(client, "http://10.78.0.1/"); err == nil {
+		t.Fatalf("the outside client, no longer in the source ranges, reached the load balancer: %s", out)
+	}
+	if got := l.counts(l.pods[0], "http://10.78.0.1/", 3); len(got) == 0 {
+		t.Fatal("a pod, now in the source ranges, did not reach the load balancer")
 	}
 
 	// No endpoint at all: refused at once, as the ClusterIP is.

@@ -32,6 +32,11 @@ type ServicePort struct {
 	// load balancer serves it. Traffic to them is external, as a node
 	// port's.
 	External []netip.Addr
+	// Firewalled are the addresses of External that are a load
+	// balancer's, which only SourceRanges may reach
+	// (loadBalancerSourceRanges); unused when SourceRanges is empty.
+	Firewalled   []netip.Addr
+	SourceRanges []netip.Prefix
 	// Endpoints are the ready ones only, sorted: a terminating endpoint
 	// takes no new connections (its existing ones keep their conntrack
 	// entries and so their translation). Under internalTrafficPolicy
@@ -77,7 +82,8 @@ func (p ServicePort) equal(q ServicePort) bool {
 // entries: only the endpoints inside its chains may differ.
 func (p ServicePort) sameShape(q ServicePort) bool {
 	return p.Name == q.Name && p.ClusterIP == q.ClusterIP && p.Protocol == q.Protocol && p.Port == q.Port &&
-		p.NodePort == q.NodePort && slices.Equal(p.External, q.External) && p.ExternalLocal == q.ExternalLocal && p.InternalSources == q.InternalSources &&
+		p.NodePort == q.NodePort && slices.Equal(p.External, q.External) &&
+		slices.Equal(p.Firewalled, q.Firewalled) && slices.Equal(p.SourceRanges, q.SourceRanges) && p.ExternalLocal == q.ExternalLocal && p.InternalSources == q.InternalSources &&
 		p.InternalLocal == q.InternalLocal &&
 		p.AffinityTimeout == q.AffinityTimeout && (len(p.Endpoints) > 0) == (len(q.Endpoints) > 0)
 }
@@ -113,7 +119,11 @@ func Desired(svcs []*skiffv1.Service, eps func(key string) (*skiffv1.Endpoints, 
 			ep = nil
 		}
 		hasNodePorts := s.GetSpec().GetType() == skiffv1.ServiceTypeNodePort || s.GetSpec().GetType() == skiffv1.ServiceTypeLoadBalancer
-		external := externalAddrs(s, ip, node)
+		external, lb := externalAddrs(s, ip, node)
+		var ranges []netip.Prefix
+		if len(lb) > 0 {
+			ranges = sourceRanges(s)
+		}
 		for _, p := range s.GetSpec().GetPorts() {
 			proto, ok := protocolNumber(p.GetProtocol())
 			if !ok || p.GetPort() <= 0 || p.GetPort() > 65535 {
@@ -125,6 +135,7 @@ func Desired(svcs []*skiffv1.Service, eps func(key string) (*skiffv1.Endpoints, 
 				Name:      key + ":" + cmp.Or(p.GetName(), strconv.Itoa(int(p.GetPort()))),
 				ClusterIP: ip, Protocol: proto, Port: uint16(p.GetPort()),
 				External:        external,
+				SourceRanges:    ranges,
 				Endpoints:       all,
 				AffinityTimeout: uint32(max(skiffv1.AffinityTimeout(s), 0)),
 			}
@@ -143,6 +154,9 @@ func Desired(svcs []*skiffv1.Service, eps func(key string) (*skiffv1.Endpoints, 
 					// The internal policy does not narrow external traffic.
 					sp.InternalLocal, sp.ExternalEndpoints = true, all
 				}
+			}
+			if len(ranges) > 0 {
+				sp.Firewalled = lb
 			}
 			out = append(out, sp)
 		}
@@ -167,7 +181,7 @@ func olderFirst(a, b *skiffv1.Service) int {
 // they are this node's; and, for a service skiff's load balancer serves
 // and has given addresses, this node's own. Loopback addresses are left
 // out, as for node ports: translated, their traffic could not leave lo.
-func externalAddrs(s *skiffv1.Service, clusterIP netip.Addr, node Node) []netip.Addr {
+func externalAddrs(s *skiffv1.Service, clusterIP netip.Addr, node Node) (all, lb []netip.Addr) {
 	var out []netip.Addr
 	add := func(a string) {
 		if ip, err := netip.ParseAddr(a); err == nil && ip.Is4() && !ip.IsLoopback() && !ip.IsUnspecified() && ip != clusterIP {
@@ -177,6 +191,7 @@ func externalAddrs(s *skiffv1.Service, clusterIP netip.Addr, node Node) []netip.
 	for _, a := range s.GetSpec().GetExternalIps() {
 		add(a)
 	}
+	fromIPs := len(out)
 	if s.GetSpec().GetType() == skiffv1.ServiceTypeLoadBalancer {
 		ingress := s.GetStatus().GetLoadBalancer().GetIngress()
 		for _, in := range ingress {
@@ -194,10 +209,32 @@ func externalAddrs(s *skiffv1.Service, clusterIP netip.Addr, node Node) []netip.
 			}
 		}
 	}
-	if len(out) == 0 {
+	lb = sortedSet(slices.Clone(out[fromIPs:]))
+	// An address both an externalIP and the load balancer's is the load
+	// balancer's: its source ranges apply.
+	return sortedSet(out), lb
+}
+
+func sortedSet(addrs []netip.Addr) []netip.Addr {
+	if len(addrs) == 0 {
 		return nil
 	}
-	slices.SortFunc(out, netip.Addr.Compare)
+	slices.SortFunc(addrs, netip.Addr.Compare)
+	return slices.Compact(addrs)
+}
+
+// sourceRanges are a LoadBalancer service's loadBalancerSourceRanges,
+// masked, sorted, once each.
+func sourceRanges(s *skiffv1.Service) []netip.Prefix {
+	var out []netip.Prefix
+	for _, r := range s.GetSpec().GetLoadBalancerSourceRanges() {
+		if p, err := netip.ParsePrefix(strings.TrimSpace(r)); err == nil && p.Addr().Is4() {
+			out = append(out, p.Masked())
+		}
+	}
+	slices.SortFunc(out, func(a, b netip.Prefix) int {
+		return cmp.Or(a.Addr().Compare(b.Addr()), cmp.Compare(a.Bits(), b.Bits()))
+	})
 	return slices.Compact(out)
 }
 
@@ -225,6 +262,10 @@ func claimExternal(ports []ServicePort) {
 			}
 		}
 		p.External = kept
+		p.Firewalled = slices.DeleteFunc(slices.Clone(p.Firewalled), func(a netip.Addr) bool { return !slices.Contains(kept, a) })
+		if len(p.Firewalled) == 0 {
+			p.Firewalled, p.SourceRanges = nil, nil
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -173,14 +174,16 @@ func TestDesiredExternalAddresses(t *testing.T) {
 		}
 	}
 	other := proto.String("example.com/lb")
+	served := svc("served", 10, "10.96.0.10", nil, []string{"203.0.113.20"}, ingress("192.168.5.1/Proxy", "192.168.5.2/Proxy"))
+	served.Spec.LoadBalancerSourceRanges = []string{"10.1.2.3/8", "192.0.2.0/24", "10.0.0.0/8"}
 	got := Desired([]*skiffv1.Service{
-		svc("served", 10, "10.96.0.10", nil, nil, ingress("192.168.5.1/Proxy", "192.168.5.2/Proxy")),
+		served,
 		svc("pending", 9, "10.96.0.11", proto.String(skiffv1.LoadBalancerClassSkiff), []string{"203.0.113.9"}, nil),
 		svc("foreign", 8, "10.96.0.12", other, nil, ingress("198.51.100.1", "198.51.100.2/Proxy", "192.168.5.1/Proxy", "127.0.0.1")),
 		svc("younger", 1, "10.96.0.13", nil, []string{"203.0.113.9", "10.96.0.10", "203.0.113.10"}, ingress("192.168.5.2/Proxy")),
 	}, func(string) (*skiffv1.Endpoints, bool) { return nil, false }, node)
 	want := map[string][]string{
-		"default/served:80":  {"192.168.5.1"},
+		"default/served:80":  {"192.168.5.1", "203.0.113.20"},
 		"default/pending:80": {"203.0.113.9"},
 		// 192.168.5.1:80 is the older served's; 203.0.113.9:80 too is an
 		// older service's, 10.96.0.10 a ClusterIP.
@@ -200,6 +203,15 @@ func TestDesiredExternalAddresses(t *testing.T) {
 		}
 		if p.NodePort != 0 {
 			t.Errorf("%s: node port %d without one in its spec", p.Name, p.NodePort)
+		}
+		// Source ranges guard the load balancer's address, not the
+		// externalIP; masked, sorted, once each.
+		wantFw, wantRanges := "[]", "[]"
+		if p.Name == "default/served:80" {
+			wantFw, wantRanges = "[192.168.5.1]", "[10.0.0.0/8 192.0.2.0/24]"
+		}
+		if fw, rs := fmt.Sprint(p.Firewalled), fmt.Sprint(p.SourceRanges); fw != wantFw || rs != wantRanges {
+			t.Errorf("%s: firewalled %s from %s, want %s from %s", p.Name, fw, rs, wantFw, wantRanges)
 		}
 	}
 }

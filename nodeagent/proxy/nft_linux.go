@@ -135,6 +135,10 @@ func build(c *nftables.Conn, t *nftables.Table, ports []ServicePort) error {
 				return err
 			}
 		}
+		if fw := firewallChain(t, p); fw != nil {
+			c.AddChain(fw)
+			firewallRules(c, t, fw, p)
+		}
 		ips, np := mapEntries(p)
 		ipElems = append(ipElems, ips...)
 		if np != nil {
@@ -179,6 +183,52 @@ func portChains(t *nftables.Table, p ServicePort) (svc, ext *nftables.Chain) {
 		ext = &nftables.Chain{Name: chainName("ext", p.Name), Table: t}
 	}
 	return svc, ext
+}
+
+// firewallChain is the chain of a port whose load balancer addresses
+// only some sources may reach (loadBalancerSourceRanges); nil for
+// another.
+func firewallChain(t *nftables.Table, p ServicePort) *nftables.Chain {
+	if len(p.SourceRanges) == 0 || len(p.Firewalled) == 0 {
+		return nil
+	}
+	return &nftables.Chain{Name: chainName("fw", p.Name), Table: t}
+}
+
+// firewallRules fills a firewall chain: a connection from one of the
+// source ranges goes on as any external one, others are dropped, as
+// kube-proxy drops them.
+//
+//	ip saddr & mask == net goto <external target>   (one per range)
+//	drop
+func firewallRules(c *nftables.Conn, t *nftables.Table, ch *nftables.Chain, p ServicePort) {
+	target := externalTarget(p)
+	for _, r := range p.SourceRanges {
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: net.CIDRMask(r.Bits(), 32), Xor: []byte{0, 0, 0, 0}},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: r.Masked().Addr().AsSlice()},
+			&expr.Verdict{Kind: expr.VerdictGoto, Chain: target},
+		}})
+	}
+	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{&expr.Verdict{Kind: expr.VerdictDrop}}})
+}
+
+// externalTarget is the chain an external address's traffic goes to:
+// no-endpoints (refused) when the port has no endpoint at all; the ext
+// chain under a Local policy (which drops when this node has none); the
+// cluster chain otherwise.
+func externalTarget(p ServicePort) string {
+	svc, ext := portChains(&nftables.Table{}, p)
+	switch {
+	case len(p.Endpoints) == 0 && len(p.ExternalEndpoints) == 0:
+		return chainNoEndpoints
+	case ext != nil:
+		return ext.Name
+	case svc != nil:
+		return svc.Name
+	}
+	return chainNoEndpoints
 }
 
 // serviceRules fills a service port's cluster chain: mark the connection
@@ -406,11 +456,13 @@ func Update(c *nftables.Conn, old, next []ServicePort) (partial bool, err error)
 			continue
 		}
 		oSvc, oExt := portChains(t, o)
-		var nSvc, nExt *nftables.Chain
+		oFw := firewallChain(t, o)
+		var nSvc, nExt, nFw *nftables.Chain
 		if ok {
 			nSvc, nExt = portChains(t, n)
+			nFw = firewallChain(t, n)
 		}
-		for _, pair := range [][2]*nftables.Chain{{oSvc, nSvc}, {oExt, nExt}} {
+		for _, pair := range [][2]*nftables.Chain{{oSvc, nSvc}, {oExt, nExt}, {oFw, nFw}} {
 			if pair[0] == nil {
 				continue
 			}
@@ -456,15 +508,20 @@ func Update(c *nftables.Conn, old, next []ServicePort) (partial bool, err error)
 		}
 		changed++
 		nSvc, nExt := portChains(t, n)
-		var oSvc, oExt *nftables.Chain
+		nFw := firewallChain(t, n)
+		var oSvc, oExt, oFw *nftables.Chain
 		if ok {
 			oSvc, oExt = portChains(t, o)
+			oFw = firewallChain(t, o)
 		}
 		if nSvc != nil && oSvc == nil {
 			c.AddChain(nSvc)
 		}
 		if nExt != nil && oExt == nil {
 			c.AddChain(nExt)
+		}
+		if nFw != nil && oFw == nil {
+			c.AddChain(nFw)
 		}
 		var aff *nftables.Set
 		switch {
@@ -484,6 +541,9 @@ func Update(c *nftables.Conn, old, next []ServicePort) (partial bool, err error)
 			if err := externalRules(c, t, nExt, nSvc, n, aff); err != nil {
 				return true, err
 			}
+		}
+		if nFw != nil {
+			firewallRules(c, t, nFw, n)
 		}
 		var oIPs []nftables.SetElement
 		var oNP *nftables.SetElement
@@ -540,10 +600,9 @@ func affinityNeeded(p ServicePort) bool {
 // node's own packet would be routed to the service bridge and its
 // connection confirmed there, so that the flow stayed untranslated after
 // endpoints came, for as long as its packets kept the entry alive (a UDP
-// client resending from one socket: for ever). An external address of a
-// port without any endpoint is refused the same way; under a Local policy
-// with endpoints only on other nodes it goes to the ext chain, which
-// drops, as a node port does.
+// client resending from one socket: for ever). An external address goes
+// where externalTarget says, or first through the firewall chain when it
+// is a load balancer's with source ranges.
 func mapEntries(p ServicePort) (ips []nftables.SetElement, np *nftables.SetElement) {
 	svc, ext := portChains(&nftables.Table{}, p)
 	goTo := func(ch *nftables.Chain) *expr.Verdict {
@@ -560,12 +619,13 @@ func mapEntries(p ServicePort) (ips []nftables.SetElement, np *nftables.SetEleme
 	if ext != nil {
 		target = ext
 	}
-	extTarget := target
-	if len(p.Endpoints) == 0 && len(p.ExternalEndpoints) == 0 {
-		extTarget = nil
-	}
+	fw := firewallChain(&nftables.Table{}, p)
 	for _, a := range p.External {
-		ips = append(ips, nftables.SetElement{Key: key(a), VerdictData: goTo(extTarget)})
+		to := &expr.Verdict{Kind: expr.VerdictGoto, Chain: externalTarget(p)}
+		if fw != nil && slices.Contains(p.Firewalled, a) {
+			to = goTo(fw)
+		}
+		ips = append(ips, nftables.SetElement{Key: key(a), VerdictData: to})
 	}
 	if p.NodePort != 0 && target != nil {
 		np = &nftables.SetElement{

@@ -19,6 +19,10 @@ var externalPool = []netip.Addr{
 	netip.MustParseAddr("10.96.0.12"), netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("198.51.100.7"),
 }
 
+// rangePool are the source ranges random ports draw from (a prefix of
+// it).
+var rangePool = []netip.Prefix{netip.MustParsePrefix("10.78.0.0/24"), netip.MustParsePrefix("192.0.2.0/25"), netip.MustParsePrefix("203.0.113.7/32")}
+
 // randomPorts makes a valid desired state from a small pool, so that
 // successive states rename, move, swap and re-key ports.
 func randomPorts(r *rand.Rand) []ServicePort {
@@ -74,6 +78,17 @@ func randomPorts(r *rand.Rand) []ServicePort {
 				if r.IntN(3) == 0 && !usedIP[key] {
 					usedIP[key] = true
 					sp.External = append(sp.External, a)
+				}
+			}
+			// Some of them a load balancer's, behind source ranges.
+			if len(sp.External) > 0 && r.IntN(2) == 0 {
+				for _, a := range sp.External {
+					if r.IntN(2) == 0 {
+						sp.Firewalled = append(sp.Firewalled, a)
+					}
+				}
+				if len(sp.Firewalled) > 0 {
+					sp.SourceRanges = rangePool[:1+r.IntN(len(rangePool))]
 				}
 			}
 			if sp.NodePort != 0 || len(sp.External) > 0 {
