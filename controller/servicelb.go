@@ -49,8 +49,18 @@ func newServiceLB(cfg *Config, inf *informers, m *metrics, rec *recorder) *servi
 		}
 	}
 	inf.services.AddHandler(client.Handler[*skiffv1.Service]{
-		OnAdd:    func(s *skiffv1.Service) { changed(s) },
-		OnUpdate: func(old, s *skiffv1.Service) { changed(old, s) },
+		OnAdd: func(s *skiffv1.Service) { changed(s) },
+		OnUpdate: func(old, s *skiffv1.Service) {
+			if sameClaim(old, s) {
+				// A status written (ours) or a field no port depends
+				// on: only this service may need a look.
+				if skiffv1.ServedBySkiffLB(s.GetSpec()) {
+					l.r.queue.Add(client.KeyOf(s))
+				}
+				return
+			}
+			changed(old, s)
+		},
 		OnDelete: func(s *skiffv1.Service) { changed(s) },
 	})
 	nodesChanged := func(old, n *skiffv1.Node) {
@@ -64,6 +74,16 @@ func newServiceLB(cfg *Config, inf *informers, m *metrics, rec *recorder) *servi
 		OnDelete: func(n *skiffv1.Node) { nodesChanged(n, nil) },
 	})
 	return l
+}
+
+// sameClaim: the two versions of a service want the same ports of the
+// load balancer.
+func sameClaim(a, b *skiffv1.Service) bool {
+	return skiffv1.ServedBySkiffLB(a.GetSpec()) == skiffv1.ServedBySkiffLB(b.GetSpec()) &&
+		(a.GetMetadata().GetDeletionTimestamp() == nil) == (b.GetMetadata().GetDeletionTimestamp() == nil) &&
+		slices.EqualFunc(a.GetSpec().GetPorts(), b.GetSpec().GetPorts(), func(x, y *skiffv1.ServicePort) bool {
+			return x.GetPort() == y.GetPort() && x.GetProtocol() == y.GetProtocol()
+		})
 }
 
 func (l *serviceLB) queueAll() {
