@@ -68,7 +68,8 @@ func lbNodeAddress(t *testing.T, c MultiNode, node string) string {
 // applies unchanged but for the image: skiff's load balancer lists both
 // nodes' addresses as its EXTERNAL-IP, and each node answers at its own
 // address on port 80, to a client outside the nodes (the test, on the
-// host's side of the lab) and to another node.
+// host's side of the lab) and to another node. A second LoadBalancer
+// Service on port 80 stays <pending>, with a warning naming the first.
 func TestLoadBalancerServiceOnEveryNode(t *testing.T) {
 	t.Parallel()
 	c := newKindCluster(t, 2)
@@ -110,6 +111,27 @@ func TestLoadBalancerServiceOnEveryNode(t *testing.T) {
 			return nil
 		})
 	}
+	// A second LoadBalancer on port 80 waits for it: <pending>, told why.
+	apply(t, c, `apiVersion: v1
+kind: Service
+metadata: {name: second}
+spec:
+  type: LoadBalancer
+  selector: {app: nginx}
+  ports: [{port: 80, targetPort: 80}]
+`)
+	eventually(t, "the second load balancer pending, with a warning naming the first", func() error {
+		out, err := c.Skiff("get", "svc", "second", "--no-headers")
+		if f := strings.Fields(out); err != nil || len(f) < 4 || f[3] != "<pending>" {
+			return fmt.Errorf("get svc second: %v: %q", err, out)
+		}
+		d, err := c.Skiff("describe", "svc", "second")
+		if err != nil || !strings.Contains(d, "port 80/TCP is taken by the load balancer of service default/my-nginx-svc") {
+			return fmt.Errorf("describe svc second: %v\n%s", err, d)
+		}
+		return nil
+	})
+
 	desc, err := c.Skiff("describe", "svc", "my-nginx-svc")
 	ingress := regexp.MustCompile(`LoadBalancer Ingress:\s+` + regexp.QuoteMeta(strings.Join(addrs, ", ")) + "\n")
 	if err != nil || !ingress.MatchString(desc) {
