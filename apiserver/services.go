@@ -158,7 +158,7 @@ func (a *serviceAllocator) assign(svc *skiffv1.Service) (chosen map[string]bool,
 		}
 	}
 	spec.ClusterIps = []string{spec.GetClusterIp()}
-	if spec.GetType() != skiffv1.ServiceTypeNodePort {
+	if !skiffv1.AllocatesNodePorts(spec) {
 		return chosen, nil
 	}
 	for i, p := range spec.GetPorts() {
@@ -277,13 +277,25 @@ func keepAllocated(cur, next *skiffv1.Service) error {
 	if len(spec.ClusterIps) == 0 && spec.ClusterIp != "" {
 		spec.ClusterIps = []string{spec.ClusterIp}
 	}
-	if spec.GetType() != skiffv1.ServiceTypeNodePort && was.GetType() == skiffv1.ServiceTypeNodePort &&
+	if !skiffv1.IsExternal(spec) && len(spec.ExternalIps) == 0 && (skiffv1.IsExternal(was) || len(was.GetExternalIps()) > 0) &&
 		spec.ExternalTrafficPolicy == was.GetExternalTrafficPolicy() {
 		// A NodePort service edited into a ClusterIP one carries the
 		// external policy it had; Kubernetes drops it with the type.
 		spec.ExternalTrafficPolicy = ""
 	}
-	if spec.GetType() != skiffv1.ServiceTypeNodePort && spec.GetType() != "" {
+	if spec.GetType() != skiffv1.ServiceTypeLoadBalancer {
+		// The load balancer's addresses go with the type, as the
+		// Kubernetes service controller clears them; so does the
+		// defaulted allocateLoadBalancerNodePorts carried over.
+		if next.Status != nil {
+			next.Status.LoadBalancer = nil
+		}
+		if was.GetType() == skiffv1.ServiceTypeLoadBalancer && spec.AllocateLoadBalancerNodePorts != nil &&
+			spec.GetAllocateLoadBalancerNodePorts() == was.GetAllocateLoadBalancerNodePorts() {
+			spec.AllocateLoadBalancerNodePorts = nil
+		}
+	}
+	if spec.GetType() != skiffv1.ServiceTypeNodePort && spec.GetType() != skiffv1.ServiceTypeLoadBalancer && spec.GetType() != "" {
 		return nil
 	}
 	for _, p := range spec.GetPorts() {

@@ -154,8 +154,6 @@ func TestNodePorts(t *testing.T) {
 	fixed := service("fixed", "NodePort", &skiffv1.ServicePort{Port: 80, NodePort: p0})
 	_, err = a.Client.Services().Create(ctx, fixed)
 	wantCode(t, err, codes.AlreadyExists, fmt.Sprintf("nodePort: %d is already allocated", p0))
-	_, err = a.Client.Services().Create(ctx, service("lb", "LoadBalancer"))
-	wantCode(t, err, codes.InvalidArgument, "spec.type: LoadBalancer is not supported by skiff yet")
 
 	// Back to ClusterIP: the ports are released, and another service may
 	// ask for one.
@@ -208,5 +206,50 @@ func TestSessionAffinityEditedToNone(t *testing.T) {
 	}
 	if u.Spec.SessionAffinity != "None" || u.Spec.SessionAffinityConfig != nil {
 		t.Fatalf("edited to None: affinity %q config %v, want None and no config", u.Spec.SessionAffinity, u.Spec.SessionAffinityConfig)
+	}
+}
+
+// LoadBalancer services get a ClusterIP and node ports, as in Kubernetes;
+// allocateLoadBalancerNodePorts false gives none; the status a load
+// balancer wrote goes with the type.
+func TestLoadBalancerServices(t *testing.T) {
+	ctx := ctxT(t)
+	a := apitest.Start(t)
+	lb, err := a.Client.Services().Create(ctx, service("lb", "LoadBalancer", &skiffv1.ServicePort{Port: 80}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lb.Spec.ClusterIp == "" || lb.Spec.Ports[0].NodePort < 30000 || !lb.Spec.GetAllocateLoadBalancerNodePorts() ||
+		lb.Spec.ExternalTrafficPolicy != "Cluster" || lb.Spec.LoadBalancerClass != nil {
+		t.Fatalf("LoadBalancer service: %v", lb.GetSpec())
+	}
+	none := service("none", "LoadBalancer", &skiffv1.ServicePort{Port: 80})
+	none.Spec.AllocateLoadBalancerNodePorts = proto.Bool(false)
+	if s, err := a.Client.Services().Create(ctx, none); err != nil || s.Spec.Ports[0].NodePort != 0 || s.Spec.ClusterIp == "" {
+		t.Fatalf("allocateLoadBalancerNodePorts false: %v %v", s.GetSpec(), err)
+	}
+
+	lb.Status = &skiffv1.ServiceStatus{LoadBalancer: &skiffv1.LoadBalancerStatus{Ingress: []*skiffv1.LoadBalancerIngress{{Ip: "192.0.2.1", IpMode: proto.String("Proxy")}}}}
+	lb, err = a.Client.Services().UpdateStatus(ctx, lb)
+	if err != nil || len(lb.GetStatus().GetLoadBalancer().GetIngress()) != 1 {
+		t.Fatalf("status: %v %v", lb.GetStatus(), err)
+	}
+	classed := proto.Clone(lb).(*skiffv1.Service)
+	classed.Spec.LoadBalancerClass = proto.String("example.com/lb")
+	_, err = a.Client.Services().Update(ctx, classed)
+	wantCode(t, err, codes.InvalidArgument, "spec.loadBalancerClass: cannot change")
+
+	// To ClusterIP: node ports released, addresses and the defaulted
+	// allocateLoadBalancerNodePorts gone.
+	back := proto.Clone(lb).(*skiffv1.Service)
+	back.Spec.Type = "ClusterIP"
+	back.Spec.Ports[0].NodePort = 0
+	u, err := a.Client.Services().Update(ctx, back)
+	if err != nil || u.GetStatus().GetLoadBalancer() != nil || u.Spec.AllocateLoadBalancerNodePorts != nil || u.Spec.ExternalTrafficPolicy != "" {
+		t.Fatalf("back to ClusterIP: %v %v %v", u.GetSpec(), u.GetStatus(), err)
+	}
+	fixed := service("fixed", "NodePort", &skiffv1.ServicePort{Port: 80, NodePort: lb.Spec.Ports[0].NodePort})
+	if _, err := a.Client.Services().Create(ctx, fixed); err != nil {
+		t.Fatalf("the released node port: %v", err)
 	}
 }

@@ -16,12 +16,14 @@ func newCreateServiceCommand(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "service",
 		Aliases: []string{"svc"},
-		Short:   "Create a ClusterIP or NodePort service",
+		Short:   "Create a ClusterIP, NodePort or LoadBalancer service",
 		Example: `  skiff create service clusterip web --tcp=80:8080
   skiff create service clusterip db --clusterip=None --tcp=5432
-  skiff create service nodeport web --tcp=80:8080 --node-port=30080`,
+  skiff create service nodeport web --tcp=80:8080 --node-port=30080
+  skiff create service loadbalancer web --tcp=80:8080`,
 	}
-	cmd.AddCommand(newCreateServiceTypeCommand(e, skiffv1.ServiceTypeClusterIP), newCreateServiceTypeCommand(e, skiffv1.ServiceTypeNodePort))
+	cmd.AddCommand(newCreateServiceTypeCommand(e, skiffv1.ServiceTypeClusterIP), newCreateServiceTypeCommand(e, skiffv1.ServiceTypeNodePort),
+		newCreateServiceTypeCommand(e, skiffv1.ServiceTypeLoadBalancer))
 	return cmd
 }
 

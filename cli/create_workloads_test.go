@@ -189,7 +189,7 @@ func TestCreateDeploymentRunExposeMistakes(t *testing.T) {
 		{[]string{"expose", "deploy", "exprs"}, "matchExpressions"},
 		{[]string{"expose", "deploy", "web", "--protocol=SCTP"}, "--protocol=SCTP: use TCP or UDP"},
 		{[]string{"expose", "deploy", "web", "--selector=novalue"}, "--selector=novalue: give KEY=VALUE"},
-		{[]string{"expose", "deploy", "web", "--name=other", "--type=LoadBalancer"}, "LoadBalancer is not supported"},
+		{[]string{"expose", "deploy", "web", "--name=other", "--type=ExternalName"}, "ExternalName is not supported"},
 	} {
 		res := r.run(tc.args...)
 		if res.e == nil || !strings.Contains(res.e.Error(), tc.want) {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
@@ -243,6 +244,19 @@ func (d *describer) service(s *skiffv1.Service) {
 	d.mapping(0, "Selector", spec.GetSelector())
 	d.kv(0, "Type", orDefault(spec.GetType(), skiffv1.ServiceTypeClusterIP))
 	d.kv(0, "IP", orNone(spec.GetClusterIp()))
+	if ips := spec.GetExternalIps(); len(ips) > 0 {
+		d.kv(0, "External IPs", strings.Join(ips, ","))
+	}
+	if spec.GetType() == skiffv1.ServiceTypeLoadBalancer {
+		if spec.LoadBalancerClass != nil {
+			d.kv(0, "LoadBalancer Class", spec.GetLoadBalancerClass())
+		}
+		var ingress []string
+		for _, in := range s.GetStatus().GetLoadBalancer().GetIngress() {
+			ingress = append(ingress, cmp.Or(in.GetIp(), in.GetHostname()))
+		}
+		d.kv(0, "LoadBalancer Ingress", orDefault(strings.Join(ingress, ", "), "<pending>"))
+	}
 	if len(spec.GetPorts()) == 0 {
 		d.kv(0, "Ports", "<none>")
 	}
@@ -263,7 +277,7 @@ func (d *describer) service(s *skiffv1.Service) {
 		affinity = fmt.Sprintf("%s (timeout %ds)", affinity, t)
 	}
 	d.kv(0, "Session Affinity", affinity)
-	if spec.GetType() == skiffv1.ServiceTypeNodePort {
+	if skiffv1.IsExternal(spec) || len(spec.GetExternalIps()) > 0 {
 		d.kv(0, "External Traffic Policy", orDefault(spec.GetExternalTrafficPolicy(), skiffv1.TrafficPolicyCluster))
 	}
 	d.kv(0, "Internal Traffic Policy", orDefault(spec.GetInternalTrafficPolicy(), skiffv1.TrafficPolicyCluster))

@@ -34,7 +34,7 @@ type exposeFlags struct {
 func newExposeCommand(e *env) *cobra.Command {
 	var x exposeFlags
 	cmd := &cobra.Command{
-		Use:   "expose (deployment|replicaset|pod|service) NAME [--port=PORT] [--target-port=PORT] [--type=ClusterIP|NodePort] [--name=NAME]",
+		Use:   "expose (deployment|replicaset|pod|service) NAME [--port=PORT] [--target-port=PORT] [--type=ClusterIP|NodePort|LoadBalancer] [--name=NAME]",
 		Short: "Make a service in front of a deployment's, replica set's or pod's pods",
 		Long: `Make a Service that sends to the pods an object selects, as kubectl expose
 does: a deployment's or replica set's selector, a pod's labels or another
@@ -75,7 +75,7 @@ object unless --name says otherwise, and carries its labels.`,
 	f.Int32Var(&x.port, "port", 0, "the service's port (default: each port the pods' containers declare)")
 	f.StringVar(&x.targetPort, "target-port", "", "the pods' port the service sends to: a number or a container port's name (default: the port)")
 	f.StringVar(&x.protocol, "protocol", "", "TCP or UDP (default: the container port's, else TCP)")
-	f.StringVar(&x.serviceType, "type", skiffv1.ServiceTypeClusterIP, "ClusterIP or NodePort")
+	f.StringVar(&x.serviceType, "type", skiffv1.ServiceTypeClusterIP, "ClusterIP, NodePort or LoadBalancer")
 	f.StringVar(&x.selector, "selector", "", "the pods to send to, KEY=VALUE,… (default: the object's selector or labels)")
 	f.StringVarP(&x.labels, "labels", "l", "", "the service's labels, KEY=VALUE,… (default: the object's)")
 	f.StringVar(&x.clusterIP, "cluster-ip", "", `the service's cluster IP; "None" makes a headless service (default: one allocated)`)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"sort"
@@ -77,7 +78,7 @@ func tableFor(k skiffv1.Kind, opts tableOpts) table {
 	case skiffv1.Kind_KIND_NODE:
 		return table{[]string{"NAME", "STATUS", "ROLES", "AGE", "VERSION"}, []string{"INTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION"}, nodeRow}
 	case skiffv1.Kind_KIND_SERVICE:
-		return table{[]string{"NAME", "TYPE", "CLUSTER-IP", "PORT(S)", "SELECTOR", "ENDPOINTS", "AGE"}, nil, func(o skiffv1.Resource, now time.Time) ([]string, []string) {
+		return table{[]string{"NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "SELECTOR", "ENDPOINTS", "AGE"}, nil, func(o skiffv1.Resource, now time.Time) ([]string, []string) {
 			return serviceRow(o.(*skiffv1.Service), opts.endpoints[client.KeyOf(o)], now)
 		}}
 	case skiffv1.Kind_KIND_ENDPOINTS:
@@ -209,11 +210,32 @@ func serviceRow(s *skiffv1.Service, ep *skiffv1.Endpoints, now time.Time) ([]str
 		s.GetMetadata().GetName(),
 		orNone(s.GetSpec().GetType()),
 		orNone(s.GetSpec().GetClusterIp()),
+		externalIPs(s),
 		servicePorts(s),
 		orNone(formatMap(s.GetSpec().GetSelector())),
 		formatEndpoints(ep, 3),
 		age(s.GetMetadata().GetCreationTimestamp(), now),
 	}, nil
+}
+
+// externalIPs is kubectl's EXTERNAL-IP: a load balancer's addresses and
+// the externalIPs, comma-joined; "<pending>" for a LoadBalancer service
+// without any yet, "<none>" for another.
+func externalIPs(s *skiffv1.Service) string {
+	var out []string
+	for _, in := range s.GetStatus().GetLoadBalancer().GetIngress() {
+		if a := cmp.Or(in.GetIp(), in.GetHostname()); a != "" {
+			out = append(out, a)
+		}
+	}
+	out = append(out, s.GetSpec().GetExternalIps()...)
+	switch {
+	case len(out) > 0:
+		return strings.Join(out, ",")
+	case s.GetSpec().GetType() == skiffv1.ServiceTypeLoadBalancer:
+		return "<pending>"
+	}
+	return "<none>"
 }
 
 // servicePorts is "80/TCP,53/UDP", with node ports as kubectl shows them:

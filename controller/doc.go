@@ -1,7 +1,8 @@
 // Package controller runs skiff's level-triggered reconcilers: replica
 // sets, deployments (their rollout arithmetic is package rollout), Jobs,
 // DaemonSets, StatefulSets, endpoints, the garbage collector, node
-// lifecycle and the autoscaler.
+// lifecycle, the autoscaler and skiff's own load balancer's statuses
+// (ServiceLB; its decisions are package servicelb).
 //
 // Each reconciler is fed keys by informers (shared list+watch caches of the
 // API server's objects) through a deduplicating work queue; its handler

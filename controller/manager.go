@@ -55,6 +55,7 @@ func (mg *Manager) Run(ctx context.Context) error {
 	dsc := newDaemonSets(cfg, inf, mg.m, rec)
 	ssc := newStatefulSets(cfg, inf, mg.m, rec)
 	pvb := newVolumeBinder(cfg, inf, mg.m, rec)
+	slb := newServiceLB(cfg, inf, mg.m, rec)
 
 	// Handlers added to informers already running are told of every
 	// object they hold, as the first list would.
@@ -64,7 +65,7 @@ func (mg *Manager) Run(ctx context.Context) error {
 		return nil
 	}
 	mg.log.Info("controllers started", "workers", cfg.Workers)
-	for _, r := range []*reconciler{rs.r, gc.r, nl.r, as.r, dp.r, ep.r, jc.r, cj.r, dsc.r, ssc.r, pvb.r} {
+	for _, r := range []*reconciler{rs.r, gc.r, nl.r, as.r, dp.r, ep.r, jc.r, cj.r, dsc.r, ssc.r, pvb.r, slb.r} {
 		g.Go(func() error { r.run(ctx); return nil })
 	}
 	g.Go(func() error { nl.monitor(ctx); return nil })

@@ -21,11 +21,13 @@ const (
 	nameEndpoints     = "endpoints"
 	nameDaemonSet     = "daemonset"
 	nameStatefulSet   = "statefulset"
+	// skiff's own load balancer (ServiceLB).
+	nameServiceLB = "servicelb"
 	// The PersistentVolume binder.
 	namePersistentVolume = "persistentvolume"
 )
 
-var reconcilerNames = []string{nameReplicaSet, nameGarbage, nameNodeLifecycle, nameAutoscaler, nameDeployment, nameEndpoints, nameJob, nameCronJob, nameDaemonSet, nameStatefulSet, namePersistentVolume}
+var reconcilerNames = []string{nameReplicaSet, nameGarbage, nameNodeLifecycle, nameAutoscaler, nameDeployment, nameEndpoints, nameJob, nameCronJob, nameDaemonSet, nameStatefulSet, namePersistentVolume, nameServiceLB}
 
 type metrics struct {
 	duration *prometheus.HistogramVec

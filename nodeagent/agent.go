@@ -175,11 +175,18 @@ func (a *Agent) Run(ctx context.Context) error {
 	spawn(func(ctx context.Context) { a.services.Run(ctx) })
 	spawn(func(ctx context.Context) { a.runPeers(ctx, a.nodes, peersKick) }) // host-gw routes, masquerade
 	clusterCIDR, _ := netip.ParsePrefix(a.cfg.ClusterCIDR)
+	// The address the node registered as its InternalIP: skiff's load
+	// balancer answers LoadBalancer services there.
+	var nodeAddrs []netip.Addr
+	if ip, err := netip.ParseAddr(a.cfg.AdvertiseAddress); err == nil {
+		nodeAddrs = append(nodeAddrs, ip)
+	}
 	spawn(func(ctx context.Context) {
-		// ClusterIPs and node ports; the table goes when the agent stops.
+		// ClusterIPs, node ports and external addresses; the table goes
+		// when the agent stops.
 		err := proxy.Run(ctx, proxy.Config{
 			Client: a.cfg.Client, Services: a.services, HostNetNS: a.cfg.HostNetNS, Logger: a.log.With("component", "proxy"),
-			Node: proxy.Node{Name: a.cfg.NodeName, ClusterCIDR: clusterCIDR},
+			Node: proxy.Node{Name: a.cfg.NodeName, ClusterCIDR: clusterCIDR, Addresses: nodeAddrs},
 		})
 		if err != nil {
 			a.log.Warn("service proxy stopped", "err", err)

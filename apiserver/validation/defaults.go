@@ -273,7 +273,11 @@ func defaultServicePolicies(s *skiffv1.ServiceSpec) {
 			s.SessionAffinityConfig.ClientIp.TimeoutSeconds = &t
 		}
 	}
-	if s.ExternalTrafficPolicy == "" && s.Type == skiffv1.ServiceTypeNodePort {
+	if s.Type == skiffv1.ServiceTypeLoadBalancer && s.AllocateLoadBalancerNodePorts == nil {
+		yes := true
+		s.AllocateLoadBalancerNodePorts = &yes
+	}
+	if s.ExternalTrafficPolicy == "" && (skiffv1.IsExternal(s) || len(s.ExternalIps) > 0) {
 		s.ExternalTrafficPolicy = skiffv1.TrafficPolicyCluster
 	}
 	if s.InternalTrafficPolicy == "" {

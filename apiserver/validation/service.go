@@ -3,8 +3,10 @@ package validation
 import (
 	"net/netip"
 	"strconv"
+	"strings"
 
 	"github.com/skiff-sh/skiff/defaults"
+	"github.com/skiff-sh/skiff/labels"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
@@ -13,13 +15,11 @@ import (
 func validateService(e *errs, s *skiffv1.ServiceSpec) {
 	checkLabels(e, "spec.selector", s.GetSelector())
 	switch t := s.GetType(); t {
-	case skiffv1.ServiceTypeClusterIP, skiffv1.ServiceTypeNodePort:
-	case "LoadBalancer":
-		e.add("spec.type", "LoadBalancer is not supported by skiff yet (no load balancer to provision); use NodePort, which every node answers on")
+	case skiffv1.ServiceTypeClusterIP, skiffv1.ServiceTypeNodePort, skiffv1.ServiceTypeLoadBalancer:
 	case "ExternalName":
-		e.add("spec.type", "ExternalName is not supported by skiff yet; use ClusterIP or NodePort")
+		e.add("spec.type", "ExternalName is not supported by skiff yet; use ClusterIP, NodePort or LoadBalancer")
 	default:
-		e.add("spec.type", "%q is not a service type; use ClusterIP or NodePort", t)
+		e.add("spec.type", "%q is not a service type; use ClusterIP, NodePort or LoadBalancer", t)
 	}
 	ip := s.GetClusterIp()
 	if ip != "" && ip != skiffv1.ClusterIPNone {
@@ -33,11 +33,12 @@ func validateService(e *errs, s *skiffv1.ServiceSpec) {
 	case len(ips) == 1 && ips[0] != ip:
 		e.add("spec.clusterIPs", "%q must equal spec.clusterIP %q", ips[0], ip)
 	}
-	nodePort := s.GetType() == skiffv1.ServiceTypeNodePort
+	nodePort := s.GetType() == skiffv1.ServiceTypeNodePort || s.GetType() == skiffv1.ServiceTypeLoadBalancer
 	if nodePort && ip == skiffv1.ClusterIPNone {
-		e.add("spec.clusterIP", "None: a NodePort service needs a ClusterIP; leave clusterIP out")
+		e.add("spec.clusterIP", "None: a %s service needs a ClusterIP; leave clusterIP out", s.GetType())
 	}
 	validateServicePolicies(e, s)
+	validateLoadBalancer(e, s)
 	type portKey struct {
 		n     int32
 		proto string
@@ -48,7 +49,7 @@ func validateService(e *errs, s *skiffv1.ServiceSpec) {
 		switch {
 		case p.NodePort == 0:
 		case !nodePort:
-			e.add(path, "may only be set when spec.type is NodePort")
+			e.add(path, "may only be set when spec.type is NodePort or LoadBalancer")
 		case p.NodePort < defaults.NodePortMin || p.NodePort > defaults.NodePortMax:
 			e.add(path, "%d is outside the node port range %d-%d", p.NodePort, defaults.NodePortMin, defaults.NodePortMax)
 		case nodePorts[portKey{p.NodePort, p.Protocol}]:
@@ -99,12 +100,72 @@ func validateServicePolicies(e *errs, s *skiffv1.ServiceSpec) {
 	}
 	switch p := s.GetExternalTrafficPolicy(); {
 	case p == "":
-	case s.GetType() != skiffv1.ServiceTypeNodePort:
-		e.add("spec.externalTrafficPolicy", "may only be set for a NodePort service (traffic from outside the cluster)")
+	case !skiffv1.IsExternal(s) && len(s.GetExternalIps()) == 0:
+		e.add("spec.externalTrafficPolicy", "may only be set for a NodePort or LoadBalancer service, or one with externalIPs (traffic from outside the cluster)")
 	case p != skiffv1.TrafficPolicyCluster && p != skiffv1.TrafficPolicyLocal:
 		e.add("spec.externalTrafficPolicy", "%q is not a traffic policy; use Cluster or Local", p)
 	}
 	if p := s.GetInternalTrafficPolicy(); p != "" && p != skiffv1.TrafficPolicyCluster && p != skiffv1.TrafficPolicyLocal {
 		e.add("spec.internalTrafficPolicy", "%q is not a traffic policy; use Cluster or Local", p)
+	}
+}
+
+// validateLoadBalancer checks the LoadBalancer fields and externalIPs, with
+// Kubernetes' rules.
+func validateLoadBalancer(e *errs, s *skiffv1.ServiceSpec) {
+	lb := s.GetType() == skiffv1.ServiceTypeLoadBalancer
+	if s.LoadBalancerClass != nil {
+		switch c := s.GetLoadBalancerClass(); {
+		case !lb:
+			e.add("spec.loadBalancerClass", "may only be set when spec.type is LoadBalancer")
+		case labels.ValidateKey(c) != nil || !strings.Contains(c, "/"):
+			e.add("spec.loadBalancerClass", "%q is not a qualified name with a domain prefix (e.g. %s)", c, skiffv1.LoadBalancerClassSkiff)
+		}
+	}
+	if s.AllocateLoadBalancerNodePorts != nil && !lb {
+		e.add("spec.allocateLoadBalancerNodePorts", "may only be set when spec.type is LoadBalancer")
+	}
+	for i, r := range s.GetLoadBalancerSourceRanges() {
+		path := idx("spec.loadBalancerSourceRanges", i)
+		switch p, err := netip.ParsePrefix(strings.TrimSpace(r)); {
+		case !lb:
+			e.add(path, "may only be set when spec.type is LoadBalancer")
+		case err != nil || !p.Addr().Is4():
+			e.add(path, "%q is not an IPv4 CIDR (e.g. 192.0.2.0/24)", r)
+		}
+	}
+	seen := map[netip.Addr]bool{}
+	for i, a := range s.GetExternalIps() {
+		path := idx("spec.externalIPs", i)
+		ip, err := netip.ParseAddr(a)
+		switch {
+		case err != nil || !ip.Is4():
+			e.add(path, "%q is not an IPv4 address", a)
+		case ip.IsUnspecified() || ip.IsLoopback() || ip.IsMulticast() || ip.IsLinkLocalUnicast() || ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+			e.add(path, "%s may not be unspecified, loopback, link-local, multicast or broadcast", a)
+		case seen[ip]:
+			e.add(path, "%s is listed twice", a)
+		}
+		seen[ip] = true
+	}
+}
+
+// validateServiceStatus checks the addresses a load balancer wrote.
+func validateServiceStatus(e *errs, st *skiffv1.ServiceStatus) {
+	for i, in := range st.GetLoadBalancer().GetIngress() {
+		path := idx("status.loadBalancer.ingress", i)
+		if a := in.GetIp(); a != "" {
+			if ip, err := netip.ParseAddr(a); err != nil || !ip.Is4() {
+				e.add(path+".ip", "%q is not an IPv4 address", a)
+			}
+		}
+		if in.IpMode != nil {
+			switch {
+			case in.GetIp() == "":
+				e.add(path+".ipMode", "may only be set with ip")
+			case in.GetIpMode() != skiffv1.LoadBalancerIPModeVIP && in.GetIpMode() != skiffv1.LoadBalancerIPModeProxy:
+				e.add(path+".ipMode", "%q is not an ipMode; use VIP or Proxy", in.GetIpMode())
+			}
+		}
 	}
 }

@@ -35,7 +35,7 @@ func TestServicePolicyValidation(t *testing.T) {
 		{"unknown affinity", func(s *skiffv1.ServiceSpec) { s.SessionAffinity = "Cookie" }, `spec.sessionAffinity: "Cookie"`},
 		{"Local NodePort", func(s *skiffv1.ServiceSpec) { s.Type = "NodePort"; s.ExternalTrafficPolicy = "Local" }, ""},
 		{"external policy on ClusterIP", func(s *skiffv1.ServiceSpec) { s.ExternalTrafficPolicy = "Local" },
-			"spec.externalTrafficPolicy: may only be set for a NodePort service"},
+			"spec.externalTrafficPolicy: may only be set for a NodePort or LoadBalancer service"},
 		{"unknown external policy", func(s *skiffv1.ServiceSpec) { s.Type = "NodePort"; s.ExternalTrafficPolicy = "Nearest" },
 			`spec.externalTrafficPolicy: "Nearest" is not a traffic policy`},
 		{"internal Local", func(s *skiffv1.ServiceSpec) { s.InternalTrafficPolicy = "Local" }, ""},

@@ -65,6 +65,15 @@ func ValidateUpdate(old, obj skiffv1.Resource) error {
 		}
 	case *skiffv1.DaemonSet, *skiffv1.StatefulSet:
 		validateWorkloadUpdate(e, old, obj)
+	case *skiffv1.Service:
+		// As Kubernetes: the implementation that serves a load balancer
+		// is chosen once.
+		prev, next := old.(*skiffv1.Service).GetSpec(), o.GetSpec()
+		bothLB := prev.GetType() == skiffv1.ServiceTypeLoadBalancer && next.GetType() == skiffv1.ServiceTypeLoadBalancer
+		sameClass := (prev.LoadBalancerClass == nil) == (next.LoadBalancerClass == nil) && prev.GetLoadBalancerClass() == next.GetLoadBalancerClass()
+		if bothLB && !sameClass {
+			e.add("spec.loadBalancerClass", "cannot change (%q → %q); delete the service and create it again", prev.GetLoadBalancerClass(), next.GetLoadBalancerClass())
+		}
 	case *skiffv1.Job:
 		// As in Kubernetes: the pods made so far were made from these.
 		prev := old.(*skiffv1.Job)

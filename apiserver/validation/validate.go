@@ -38,6 +38,7 @@ func Validate(obj skiffv1.Resource) error {
 		validatePodSpec(e, "spec", o.GetSpec())
 	case *skiffv1.Service:
 		validateService(e, o.GetSpec())
+		validateServiceStatus(e, o.GetStatus())
 	case *skiffv1.Volume:
 		validateVolume(e, o.GetSpec())
 	case *skiffv1.ReplicaSet:

@@ -109,13 +109,33 @@ func TestOtherKinds(t *testing.T) {
 		{"autoscaler zero value", autoscaler(&skiffv1.MetricSpec{Type: "Resource", Resource: &skiffv1.ResourceMetricSource{Name: "cpu", Target: &skiffv1.MetricTarget{Type: "AverageValue", AverageValue: "0"}}}), `averageValue: "0" must be positive`},
 		{"autoscaler window", &skiffv1.Autoscaler{Metadata: &skiffv1.ObjectMeta{Name: "a", Namespace: "d"}, Spec: &skiffv1.AutoscalerSpec{Target: "web", MaxReplicas: 2,
 			Behavior: &skiffv1.AutoscalerBehavior{ScaleUp: &skiffv1.ScalingRules{StabilizationWindowSeconds: proto.Int32(4000)}}}}, "spec.behavior.scaleUp.stabilizationWindowSeconds: 4000 must be between 0 and 3600"},
-		{"service LoadBalancer", &skiffv1.Service{Metadata: &skiffv1.ObjectMeta{Name: "s", Namespace: "d"}, Spec: &skiffv1.ServiceSpec{Type: "LoadBalancer"}}, "spec.type: LoadBalancer is not supported by skiff yet"},
+		{"service LoadBalancer", svcSpec(&skiffv1.ServiceSpec{Type: "LoadBalancer", Ports: []*skiffv1.ServicePort{{Port: 80, NodePort: 30080}}}), ""},
+		{"service ExternalName", svcSpec(&skiffv1.ServiceSpec{Type: "ExternalName"}), "spec.type: ExternalName is not supported by skiff yet"},
+		{"service headless LoadBalancer", svcSpec(&skiffv1.ServiceSpec{Type: "LoadBalancer", ClusterIp: "None"}), "spec.clusterIP: None: a LoadBalancer service needs a ClusterIP"},
+		{"service class on ClusterIP", svcSpec(&skiffv1.ServiceSpec{LoadBalancerClass: proto.String("example.com/lb")}), "spec.loadBalancerClass: may only be set when spec.type is LoadBalancer"},
+		{"service class unqualified", svcSpec(&skiffv1.ServiceSpec{Type: "LoadBalancer", LoadBalancerClass: proto.String("metallb")}), `spec.loadBalancerClass: "metallb" is not a qualified name`},
+		{"service class", svcSpec(&skiffv1.ServiceSpec{Type: "LoadBalancer", LoadBalancerClass: proto.String("example.com/lb")}), ""},
+		{"service allocate on NodePort", svcSpec(&skiffv1.ServiceSpec{Type: "NodePort", AllocateLoadBalancerNodePorts: proto.Bool(false)}), "spec.allocateLoadBalancerNodePorts: may only be set when spec.type is LoadBalancer"},
+		{"service source ranges", svcSpec(&skiffv1.ServiceSpec{Type: "LoadBalancer", LoadBalancerSourceRanges: []string{"10.0.0.0/8", " 192.0.2.0/24"}}), ""},
+		{"service source range bad", svcSpec(&skiffv1.ServiceSpec{Type: "LoadBalancer", LoadBalancerSourceRanges: []string{"10.0.0.0/8", "10.1.0.0"}}), `spec.loadBalancerSourceRanges[1]: "10.1.0.0" is not an IPv4 CIDR`},
+		{"service source ranges on NodePort", svcSpec(&skiffv1.ServiceSpec{Type: "NodePort", LoadBalancerSourceRanges: []string{"10.0.0.0/8"}}), "spec.loadBalancerSourceRanges[0]: may only be set when spec.type is LoadBalancer"},
+		{"service externalIPs", svcSpec(&skiffv1.ServiceSpec{ExternalIps: []string{"192.0.2.7"}, ExternalTrafficPolicy: "Local"}), ""},
+		{"service externalIP bad", svcSpec(&skiffv1.ServiceSpec{ExternalIps: []string{"192.0.2.7", "x"}}), `spec.externalIPs[1]: "x" is not an IPv4 address`},
+		{"service externalIP loopback", svcSpec(&skiffv1.ServiceSpec{ExternalIps: []string{"127.0.0.2"}}), "spec.externalIPs[0]: 127.0.0.2 may not be"},
+		{"service externalIP twice", svcSpec(&skiffv1.ServiceSpec{ExternalIps: []string{"192.0.2.7", "192.0.2.7"}}), "spec.externalIPs[1]: 192.0.2.7 is listed twice"},
+		{"service external policy on ClusterIP", svcSpec(&skiffv1.ServiceSpec{ExternalTrafficPolicy: "Local"}), "spec.externalTrafficPolicy: may only be set for a NodePort or LoadBalancer service"},
+		{"service ingress ip", &skiffv1.Service{Metadata: &skiffv1.ObjectMeta{Name: "s", Namespace: "d"}, Spec: &skiffv1.ServiceSpec{Type: "LoadBalancer"},
+			Status: &skiffv1.ServiceStatus{LoadBalancer: &skiffv1.LoadBalancerStatus{Ingress: []*skiffv1.LoadBalancerIngress{{Ip: "192.0.2.1", IpMode: proto.String("Proxy")}, {Ip: "nope"}}}}},
+			`status.loadBalancer.ingress[1].ip: "nope" is not an IPv4 address`},
+		{"service ingress ipMode", &skiffv1.Service{Metadata: &skiffv1.ObjectMeta{Name: "s", Namespace: "d"}, Spec: &skiffv1.ServiceSpec{Type: "LoadBalancer"},
+			Status: &skiffv1.ServiceStatus{LoadBalancer: &skiffv1.LoadBalancerStatus{Ingress: []*skiffv1.LoadBalancerIngress{{Ip: "192.0.2.1", IpMode: proto.String("Tunnel")}}}}},
+			`status.loadBalancer.ingress[0].ipMode: "Tunnel" is not an ipMode`},
 		{"service virtual IP", &skiffv1.Service{Metadata: &skiffv1.ObjectMeta{Name: "s", Namespace: "d"}, Spec: &skiffv1.ServiceSpec{ClusterIp: "10.96.0.9"}}, ""},
 		{"service bad IP", &skiffv1.Service{Metadata: &skiffv1.ObjectMeta{Name: "s", Namespace: "d"}, Spec: &skiffv1.ServiceSpec{ClusterIp: "10.96.0.300"}}, "spec.clusterIP: \"10.96.0.300\" is not an IPv4 address"},
 		{"service two clusterIPs", &skiffv1.Service{Metadata: &skiffv1.ObjectMeta{Name: "s", Namespace: "d"}, Spec: &skiffv1.ServiceSpec{ClusterIp: "10.96.0.9", ClusterIps: []string{"10.96.0.9", "10.96.0.8"}}}, "spec.clusterIPs: skiff is single-stack"},
-		{"service nodePort on ClusterIP", &skiffv1.Service{Metadata: &skiffv1.ObjectMeta{Name: "s", Namespace: "d"}, Spec: &skiffv1.ServiceSpec{Ports: []*skiffv1.ServicePort{{Port: 80, NodePort: 30001}}}}, "spec.ports[0].nodePort: may only be set when spec.type is NodePort"},
+		{"service nodePort on ClusterIP", &skiffv1.Service{Metadata: &skiffv1.ObjectMeta{Name: "s", Namespace: "d"}, Spec: &skiffv1.ServiceSpec{Ports: []*skiffv1.ServicePort{{Port: 80, NodePort: 30001}}}}, "spec.ports[0].nodePort: may only be set when spec.type is NodePort or LoadBalancer"},
 		{"service nodePort out of range", &skiffv1.Service{Metadata: &skiffv1.ObjectMeta{Name: "s", Namespace: "d"}, Spec: &skiffv1.ServiceSpec{Type: "NodePort", Ports: []*skiffv1.ServicePort{{Port: 80, NodePort: 80}}}}, "spec.ports[0].nodePort: 80 is outside the node port range 30000-32767"},
-		{"service headless NodePort", &skiffv1.Service{Metadata: &skiffv1.ObjectMeta{Name: "s", Namespace: "d"}, Spec: &skiffv1.ServiceSpec{Type: "NodePort", ClusterIp: "None"}}, "a NodePort service needs a ClusterIP"},
+		{"service headless NodePort", &skiffv1.Service{Metadata: &skiffv1.ObjectMeta{Name: "s", Namespace: "d"}, Spec: &skiffv1.ServiceSpec{Type: "NodePort", ClusterIp: "None"}}, "spec.clusterIP: None: a NodePort service needs a ClusterIP"},
 		{"service headless", &skiffv1.Service{Metadata: &skiffv1.ObjectMeta{Name: "s", Namespace: "d"}, Spec: &skiffv1.ServiceSpec{ClusterIp: "None"}}, ""},
 		{"applied as something else", &skiffv1.Service{Metadata: &skiffv1.ObjectMeta{Name: "s", Namespace: "d", AppliedAs: &skiffv1.TypeMeta{ApiVersion: "apps/v1", Kind: "ReplicaSet"}}}, "metadata.appliedAs"},
 		{"volume two sources", &skiffv1.Volume{Metadata: &skiffv1.ObjectMeta{Name: "v", Namespace: "d"}, Spec: &skiffv1.VolumeSpec{Local: &skiffv1.LocalVolumeSource{}, HostPath: &skiffv1.HostPathSource{Path: "/x"}}}, "spec: at most one of"},
@@ -226,4 +246,8 @@ func TestValidateConfigSources(t *testing.T) {
 			t.Errorf("error %v\nlacks %q", err, want)
 		}
 	}
+}
+
+func svcSpec(spec *skiffv1.ServiceSpec) *skiffv1.Service {
+	return &skiffv1.Service{Metadata: &skiffv1.ObjectMeta{Name: "s", Namespace: "d"}, Spec: spec}
 }

@@ -65,8 +65,10 @@ var probeUnsupported = []string{
 }
 
 var serviceUnsupported = []string{
-	"spec.externalIPs", "spec.loadBalancerIP", "spec.loadBalancerSourceRanges",
-	"spec.loadBalancerClass", "spec.allocateLoadBalancerNodePorts", "spec.externalName",
+	// loadBalancerIP is deprecated in Kubernetes (each load balancer's
+	// own annotation replaces it); skiff's load balancer answers on the
+	// nodes' addresses, so there is no address to choose.
+	"spec.loadBalancerIP", "spec.externalName",
 	"spec.healthCheckNodePort",
 	"spec.publishNotReadyAddresses", "spec.ipFamilies", "spec.ipFamilyPolicy",
 	"spec.trafficDistribution", "spec.ports[].appProtocol",

@@ -1,7 +1,7 @@
 // Package proxy is skiff's kube-proxy: on every node it turns Services
-// with a ClusterIP (and NodePort services' node ports) and their Endpoints
-// into one nftables table, "ip skiff-proxy", in the manner of kube-proxy's
-// nftables mode: a verdict map from ClusterIP . protocol . port to one
+// with a ClusterIP (and their node ports and external addresses) and
+// their Endpoints into one nftables table, "ip skiff-proxy", in the
+// manner of kube-proxy's nftables mode: a verdict map from ClusterIP . protocol . port to one
 // chain per service port, which DNATs to a ready endpoint picked with
 // `numgen random mod N` from an anonymous map of ip . port. Lookups cost the
 // same at 10 services or 10,000 (no linear chain of rules per service).
@@ -16,6 +16,18 @@
 // to the cluster chain instead, as kube-proxy short-circuits them.
 // internalTrafficPolicy Local keeps only this node's endpoints for the
 // ClusterIP.
+//
+// External addresses take a service port's traffic as its node port
+// does, through the same ClusterIP map (key address . protocol . port,
+// under the same external traffic policy): a service's externalIPs and
+// the VIP-mode ingress addresses of its load balancer on every node, and
+// for a LoadBalancer service that skiff's own load balancer (ServiceLB,
+// controller/servicelb) has given addresses, the node's own address at
+// the service's port, as k3s's ServiceLB answers on every node. One
+// address at one port goes to one service: a ClusterIP first, then the
+// older service. A load balancer's addresses of a service with
+// loadBalancerSourceRanges go first to a chain of their own that lets
+// those prefixes on and drops the rest (kube-proxy's firewall chains).
 //
 // A ClusterIP port without ready endpoints refuses connections (ICMP port
 // unreachable, "connection refused" to the client) rather than dropping

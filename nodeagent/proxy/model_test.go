@@ -1,9 +1,15 @@
 package proxy
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
@@ -136,5 +142,76 @@ func TestStaleUDP(t *testing.T) {
 				t.Errorf("got %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// The external addresses of LoadBalancer services: skiff's load balancer
+// adds this node's address once it has given the service addresses (not
+// while it is pending); another class's VIP ingress is taken on every node
+// and its Proxy ingress only where it is the node's; loopback is left out;
+// two services wanting one address at one port: the ClusterIP, then the
+// older service, keeps it.
+func TestDesiredExternalAddresses(t *testing.T) {
+	node := Node{Name: "n1", Addresses: []netip.Addr{netip.MustParseAddr("192.168.5.1")}}
+	ingress := func(ips ...string) *skiffv1.ServiceStatus {
+		st := &skiffv1.ServiceStatus{LoadBalancer: &skiffv1.LoadBalancerStatus{}}
+		for _, ip := range ips {
+			ip, mode, _ := strings.Cut(ip, "/")
+			in := &skiffv1.LoadBalancerIngress{Ip: ip}
+			if mode != "" {
+				in.IpMode = proto.String(mode)
+			}
+			st.LoadBalancer.Ingress = append(st.LoadBalancer.Ingress, in)
+		}
+		return st
+	}
+	svc := func(name string, age int64, ip string, class *string, ext []string, st *skiffv1.ServiceStatus) *skiffv1.Service {
+		return &skiffv1.Service{
+			Metadata: &skiffv1.ObjectMeta{Namespace: "default", Name: name, CreationTimestamp: timestamppb.New(time.Unix(1000-age, 0))},
+			Spec: &skiffv1.ServiceSpec{Type: skiffv1.ServiceTypeLoadBalancer, ClusterIp: ip, LoadBalancerClass: class, ExternalIps: ext,
+				Ports: []*skiffv1.ServicePort{{Port: 80}}},
+			Status: st,
+		}
+	}
+	other := proto.String("example.com/lb")
+	served := svc("served", 10, "10.96.0.10", nil, []string{"203.0.113.20"}, ingress("192.168.5.1/Proxy", "192.168.5.2/Proxy"))
+	served.Spec.LoadBalancerSourceRanges = []string{"10.1.2.3/8", "192.0.2.0/24", "10.0.0.0/8"}
+	got := Desired([]*skiffv1.Service{
+		served,
+		svc("pending", 9, "10.96.0.11", proto.String(skiffv1.LoadBalancerClassSkiff), []string{"203.0.113.9"}, nil),
+		svc("foreign", 8, "10.96.0.12", other, nil, ingress("198.51.100.1", "198.51.100.2/Proxy", "192.168.5.1/Proxy", "127.0.0.1")),
+		svc("younger", 1, "10.96.0.13", nil, []string{"203.0.113.9", "10.96.0.10", "203.0.113.10"}, ingress("192.168.5.2/Proxy")),
+	}, func(string) (*skiffv1.Endpoints, bool) { return nil, false }, node)
+	want := map[string][]string{
+		"default/served:80":  {"192.168.5.1", "203.0.113.20"},
+		"default/pending:80": {"203.0.113.9"},
+		// 192.168.5.1:80 is the older served's; 203.0.113.9:80 too is an
+		// older service's, 10.96.0.10 a ClusterIP.
+		"default/foreign:80": {"198.51.100.1"},
+		"default/younger:80": {"203.0.113.10"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d ports: %+v", len(got), got)
+	}
+	for _, p := range got {
+		var addrs []string
+		for _, a := range p.External {
+			addrs = append(addrs, a.String())
+		}
+		if !slices.Equal(addrs, want[p.Name]) {
+			t.Errorf("%s: external %v, want %v", p.Name, addrs, want[p.Name])
+		}
+		if p.NodePort != 0 {
+			t.Errorf("%s: node port %d without one in its spec", p.Name, p.NodePort)
+		}
+		// Source ranges guard the load balancer's address, not the
+		// externalIP; masked, sorted, once each.
+		wantFw, wantRanges := "[]", "[]"
+		if p.Name == "default/served:80" {
+			wantFw, wantRanges = "[192.168.5.1]", "[10.0.0.0/8 192.0.2.0/24]"
+		}
+		if fw, rs := fmt.Sprint(p.Firewalled), fmt.Sprint(p.SourceRanges); fw != wantFw || rs != wantRanges {
+			t.Errorf("%s: firewalled %s from %s, want %s from %s", p.Name, fw, rs, wantFw, wantRanges)
+		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
+	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/google/nftables"
@@ -133,10 +135,12 @@ func build(c *nftables.Conn, t *nftables.Table, ports []ServicePort) error {
 				return err
 			}
 		}
-		ip, np := mapEntries(p)
-		if ip != nil {
-			ipElems = append(ipElems, *ip)
+		if fw := firewallChain(t, p); fw != nil {
+			c.AddChain(fw)
+			firewallRules(c, t, fw, p)
 		}
+		ips, np := mapEntries(p)
+		ipElems = append(ipElems, ips...)
 		if np != nil {
 			npElems = append(npElems, *np)
 		}
@@ -168,17 +172,63 @@ func build(c *nftables.Conn, t *nftables.Table, ports []ServicePort) error {
 }
 
 // portChains names the chains a service port has: svc (ClusterIP
-// traffic, and node port traffic when no Local policy sets it apart) when
-// it has endpoints; ext (node port traffic under a Local policy) whenever
-// a policy is Local, so that it can drop.
+// traffic, and external traffic when no Local policy sets it apart) when
+// it has endpoints; ext (traffic to a node port or an external address
+// under a Local policy) whenever a policy is Local, so that it can drop.
 func portChains(t *nftables.Table, p ServicePort) (svc, ext *nftables.Chain) {
 	if len(p.Endpoints) > 0 {
 		svc = &nftables.Chain{Name: chainName("svc", p.Name), Table: t}
 	}
-	if p.NodePort != 0 && (p.ExternalLocal || p.InternalLocal) {
+	if (p.NodePort != 0 || len(p.External) > 0) && (p.ExternalLocal || p.InternalLocal) {
 		ext = &nftables.Chain{Name: chainName("ext", p.Name), Table: t}
 	}
 	return svc, ext
+}
+
+// firewallChain is the chain of a port whose load balancer addresses
+// only some sources may reach (loadBalancerSourceRanges); nil for
+// another.
+func firewallChain(t *nftables.Table, p ServicePort) *nftables.Chain {
+	if len(p.SourceRanges) == 0 || len(p.Firewalled) == 0 {
+		return nil
+	}
+	return &nftables.Chain{Name: chainName("fw", p.Name), Table: t}
+}
+
+// firewallRules fills a firewall chain: a connection from one of the
+// source ranges goes on as any external one, others are dropped, as
+// kube-proxy drops them.
+//
+//	ip saddr & mask == net goto <external target>   (one per range)
+//	drop
+func firewallRules(c *nftables.Conn, t *nftables.Table, ch *nftables.Chain, p ServicePort) {
+	target := externalTarget(p)
+	for _, r := range p.SourceRanges {
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: net.CIDRMask(r.Bits(), 32), Xor: []byte{0, 0, 0, 0}},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: r.Masked().Addr().AsSlice()},
+			&expr.Verdict{Kind: expr.VerdictGoto, Chain: target},
+		}})
+	}
+	c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{&expr.Verdict{Kind: expr.VerdictDrop}}})
+}
+
+// externalTarget is the chain an external address's traffic goes to:
+// no-endpoints (refused) when the port has no endpoint at all; the ext
+// chain under a Local policy (which drops when this node has none); the
+// cluster chain otherwise.
+func externalTarget(p ServicePort) string {
+	svc, ext := portChains(&nftables.Table{}, p)
+	switch {
+	case len(p.Endpoints) == 0 && len(p.ExternalEndpoints) == 0:
+		return chainNoEndpoints
+	case ext != nil:
+		return ext.Name
+	case svc != nil:
+		return svc.Name
+	}
+	return chainNoEndpoints
 }
 
 // serviceRules fills a service port's cluster chain: mark the connection
@@ -188,8 +238,9 @@ func serviceRules(c *nftables.Conn, t *nftables.Table, ch *nftables.Chain, p Ser
 	return dnatRules(c, t, ch, p.Name, p.Endpoints, aff, p.AffinityTimeout)
 }
 
-// externalRules fills the chain of a node port whose traffic goes to
-// other endpoints than its ClusterIP's. Under externalTrafficPolicy Local:
+// externalRules fills the chain of a node port's or an external address's
+// traffic when it goes to other endpoints than its ClusterIP's. Under
+// externalTrafficPolicy Local:
 // a connection from the node itself or from a pod is internal and goes to
 // the cluster chain (kube-proxy's short-circuit); any other goes to an
 // endpoint on this node, unmasqueraded so that the pod sees the client's
@@ -405,11 +456,13 @@ func Update(c *nftables.Conn, old, next []ServicePort) (partial bool, err error)
 			continue
 		}
 		oSvc, oExt := portChains(t, o)
-		var nSvc, nExt *nftables.Chain
+		oFw := firewallChain(t, o)
+		var nSvc, nExt, nFw *nftables.Chain
 		if ok {
 			nSvc, nExt = portChains(t, n)
+			nFw = firewallChain(t, n)
 		}
-		for _, pair := range [][2]*nftables.Chain{{oSvc, nSvc}, {oExt, nExt}} {
+		for _, pair := range [][2]*nftables.Chain{{oSvc, nSvc}, {oExt, nExt}, {oFw, nFw}} {
 			if pair[0] == nil {
 				continue
 			}
@@ -421,14 +474,13 @@ func Update(c *nftables.Conn, old, next []ServicePort) (partial bool, err error)
 		if affinityNeeded(o) && (!ok || !affinityNeeded(n)) {
 			delSets = append(delSets, affinityMapName(o))
 		}
-		var oIP, oNP, nIP, nNP *nftables.SetElement
-		oIP, oNP = mapEntries(o)
+		var nIPs []nftables.SetElement
+		var nNP *nftables.SetElement
+		oIPs, oNP := mapEntries(o)
 		if ok {
-			nIP, nNP = mapEntries(n)
+			nIPs, nNP = mapEntries(n)
 		}
-		if oIP != nil && !sameEntry(oIP, nIP) {
-			delIP = append(delIP, *oIP)
-		}
+		delIP = append(delIP, missingFrom(oIPs, nIPs)...)
 		if oNP != nil && !sameEntry(oNP, nNP) {
 			delNP = append(delNP, *oNP)
 		}
@@ -456,15 +508,20 @@ func Update(c *nftables.Conn, old, next []ServicePort) (partial bool, err error)
 		}
 		changed++
 		nSvc, nExt := portChains(t, n)
-		var oSvc, oExt *nftables.Chain
+		nFw := firewallChain(t, n)
+		var oSvc, oExt, oFw *nftables.Chain
 		if ok {
 			oSvc, oExt = portChains(t, o)
+			oFw = firewallChain(t, o)
 		}
 		if nSvc != nil && oSvc == nil {
 			c.AddChain(nSvc)
 		}
 		if nExt != nil && oExt == nil {
 			c.AddChain(nExt)
+		}
+		if nFw != nil && oFw == nil {
+			c.AddChain(nFw)
 		}
 		var aff *nftables.Set
 		switch {
@@ -485,14 +542,16 @@ func Update(c *nftables.Conn, old, next []ServicePort) (partial bool, err error)
 				return true, err
 			}
 		}
-		var oIP, oNP *nftables.SetElement
+		if nFw != nil {
+			firewallRules(c, t, nFw, n)
+		}
+		var oIPs []nftables.SetElement
+		var oNP *nftables.SetElement
 		if ok {
-			oIP, oNP = mapEntries(o)
+			oIPs, oNP = mapEntries(o)
 		}
-		nIP, nNP := mapEntries(n)
-		if nIP != nil && !sameEntry(nIP, oIP) {
-			addIP = append(addIP, *nIP)
-		}
+		nIPs, nNP := mapEntries(n)
+		addIP = append(addIP, missingFrom(nIPs, oIPs)...)
 		if nNP != nil && !sameEntry(nNP, oNP) {
 			addNP = append(addNP, *nNP)
 		}
@@ -531,7 +590,8 @@ func affinityNeeded(p ServicePort) bool {
 	return p.AffinityTimeout > 0 && (svc != nil || ext != nil)
 }
 
-// mapEntries are the port's entries in the ClusterIP and node port maps
+// mapEntries are the port's entries in the service-ips map (its
+// ClusterIP's, then its external addresses') and in the node port map
 // (nil: none), as build makes them.
 //
 // A ClusterIP port without endpoints maps to the no-endpoints chain,
@@ -540,19 +600,32 @@ func affinityNeeded(p ServicePort) bool {
 // node's own packet would be routed to the service bridge and its
 // connection confirmed there, so that the flow stayed untranslated after
 // endpoints came, for as long as its packets kept the entry alive (a UDP
-// client resending from one socket: for ever).
-func mapEntries(p ServicePort) (ip, np *nftables.SetElement) {
+// client resending from one socket: for ever). An external address goes
+// where externalTarget says, or first through the firewall chain when it
+// is a load balancer's with source ranges.
+func mapEntries(p ServicePort) (ips []nftables.SetElement, np *nftables.SetElement) {
 	svc, ext := portChains(&nftables.Table{}, p)
-	ip = &nftables.SetElement{
-		Key:         concatKey(p.ClusterIP.AsSlice(), []byte{p.Protocol}, binaryutil.BigEndian.PutUint16(p.Port)),
-		VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: chainNoEndpoints},
+	goTo := func(ch *nftables.Chain) *expr.Verdict {
+		if ch == nil {
+			return &expr.Verdict{Kind: expr.VerdictGoto, Chain: chainNoEndpoints}
+		}
+		return &expr.Verdict{Kind: expr.VerdictGoto, Chain: ch.Name}
 	}
-	if svc != nil {
-		ip.VerdictData = &expr.Verdict{Kind: expr.VerdictGoto, Chain: svc.Name}
+	key := func(ip netip.Addr) []byte {
+		return concatKey(ip.AsSlice(), []byte{p.Protocol}, binaryutil.BigEndian.PutUint16(p.Port))
 	}
+	ips = append(ips, nftables.SetElement{Key: key(p.ClusterIP), VerdictData: goTo(svc)})
 	target := svc
 	if ext != nil {
 		target = ext
+	}
+	fw := firewallChain(&nftables.Table{}, p)
+	for _, a := range p.External {
+		to := &expr.Verdict{Kind: expr.VerdictGoto, Chain: externalTarget(p)}
+		if fw != nil && slices.Contains(p.Firewalled, a) {
+			to = goTo(fw)
+		}
+		ips = append(ips, nftables.SetElement{Key: key(a), VerdictData: to})
 	}
 	if p.NodePort != 0 && target != nil {
 		np = &nftables.SetElement{
@@ -560,7 +633,18 @@ func mapEntries(p ServicePort) (ip, np *nftables.SetElement) {
 			VerdictData: &expr.Verdict{Kind: expr.VerdictGoto, Chain: target.Name},
 		}
 	}
-	return ip, np
+	return ips, np
+}
+
+// missingFrom lists the entries of a that b does not have as they are.
+func missingFrom(a, b []nftables.SetElement) []nftables.SetElement {
+	var out []nftables.SetElement
+	for i := range a {
+		if !slices.ContainsFunc(b, func(e nftables.SetElement) bool { return sameEntry(&a[i], &e) }) {
+			out = append(out, a[i])
+		}
+	}
+	return out
 }
 
 func sameEntry(a, b *nftables.SetElement) bool {

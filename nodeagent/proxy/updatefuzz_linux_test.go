@@ -13,6 +13,16 @@ import (
 	"github.com/google/nftables"
 )
 
+// externalPool are the external addresses random ports draw from, sorted
+// (10.96.0.12 may be a ClusterIP too).
+var externalPool = []netip.Addr{
+	netip.MustParseAddr("10.96.0.12"), netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("198.51.100.7"),
+}
+
+// rangePool are the source ranges random ports draw from (a prefix of
+// it).
+var rangePool = []netip.Prefix{netip.MustParsePrefix("10.78.0.0/24"), netip.MustParsePrefix("192.0.2.0/25"), netip.MustParsePrefix("203.0.113.7/32")}
+
 // randomPorts makes a valid desired state from a small pool, so that
 // successive states rename, move, swap and re-key ports.
 func randomPorts(r *rand.Rand) []ServicePort {
@@ -29,7 +39,7 @@ func randomPorts(r *rand.Rand) []ServicePort {
 		r.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
 		timeout := uint32([]int{0, 0, 60, 120}[r.IntN(4)])
 		nodePortSvc := r.IntN(2) == 0
-		extLocal := nodePortSvc && r.IntN(2) == 0
+		extLocal := r.IntN(2) == 0
 		intLocal := r.IntN(3) == 0
 		for i := 0; i < nports; i++ {
 			port := uint16(80 + r.IntN(2))
@@ -59,12 +69,34 @@ func randomPorts(r *rand.Rand) []ServicePort {
 				if !usedNP[np] {
 					usedNP[np] = true
 					sp.NodePort = np
-					switch {
-					case extLocal:
-						sp.ExternalLocal, sp.ExternalEndpoints, sp.InternalSources = true, local, netip.MustParsePrefix("10.77.0.0/16")
-					case intLocal:
-						sp.InternalLocal, sp.ExternalEndpoints = true, all
+				}
+			}
+			// External addresses (externalIPs, a load balancer's, the
+			// node's own), some of which another service's ClusterIP has.
+			for _, a := range externalPool {
+				key := fmt.Sprintf("%v/%d", a, port)
+				if r.IntN(3) == 0 && !usedIP[key] {
+					usedIP[key] = true
+					sp.External = append(sp.External, a)
+				}
+			}
+			// Some of them a load balancer's, behind source ranges.
+			if len(sp.External) > 0 && r.IntN(2) == 0 {
+				for _, a := range sp.External {
+					if r.IntN(2) == 0 {
+						sp.Firewalled = append(sp.Firewalled, a)
 					}
+				}
+				if len(sp.Firewalled) > 0 {
+					sp.SourceRanges = rangePool[:1+r.IntN(len(rangePool))]
+				}
+			}
+			if sp.NodePort != 0 || len(sp.External) > 0 {
+				switch {
+				case extLocal:
+					sp.ExternalLocal, sp.ExternalEndpoints, sp.InternalSources = true, local, netip.MustParsePrefix("10.77.0.0/16")
+				case intLocal:
+					sp.InternalLocal, sp.ExternalEndpoints = true, all
 				}
 			}
 			out = append(out, sp)

@@ -4335,8 +4335,11 @@ type ServiceSpec struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Selector map[string]string      `protobuf:"bytes,1,rep,name=selector,proto3" json:"selector,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	Ports    []*ServicePort         `protobuf:"bytes,2,rep,name=ports,proto3" json:"ports,omitempty"`
-	// ClusterIP (default) or NodePort, as in Kubernetes. LoadBalancer and
-	// ExternalName are refused.
+	// ClusterIP (default), NodePort or LoadBalancer, as in Kubernetes.
+	// A LoadBalancer service also gets node ports (unless
+	// allocate_load_balancer_node_ports is false) and, when skiff's own
+	// load balancer serves its class, is answered on every node's address
+	// at its own port (k3s's ServiceLB). ExternalName is refused.
 	Type string `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
 	// The service's virtual IP in the service CIDR: allocated when empty,
 	// honoured when free and inside the range, "None" for a headless service
@@ -4359,8 +4362,23 @@ type ServiceSpec struct {
 	// and processes) goes only to endpoints on that node; dropped on a node
 	// without one.
 	InternalTrafficPolicy string `protobuf:"bytes,23,opt,name=internal_traffic_policy,json=internalTrafficPolicy,proto3" json:"internal_traffic_policy,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// Which load balancer implementation serves a LoadBalancer service:
+	// unset or "skiff.sh/servicelb" is skiff's own; any other class is left
+	// to its implementation (skiff neither answers nor writes the status).
+	// Immutable.
+	LoadBalancerClass *string `protobuf:"bytes,24,opt,name=load_balancer_class,json=loadBalancerClass,proto3,oneof" json:"load_balancer_class,omitempty"`
+	// LoadBalancer only: false gives the service no node ports (default
+	// true, as in Kubernetes).
+	AllocateLoadBalancerNodePorts *bool `protobuf:"varint,25,opt,name=allocate_load_balancer_node_ports,json=allocateLoadBalancerNodePorts,proto3,oneof" json:"allocate_load_balancer_node_ports,omitempty"`
+	// Addresses every node answers at the service's ports, as if they were
+	// the service's own: traffic to them goes to its endpoints under
+	// external_traffic_policy.
+	ExternalIps []string `protobuf:"bytes,26,rep,name=external_ips,json=externalIPs,proto3" json:"external_ips,omitempty"`
+	// Source prefixes (CIDR) allowed to reach a LoadBalancer service
+	// through its load balancer's addresses; empty allows every source.
+	LoadBalancerSourceRanges []string `protobuf:"bytes,27,rep,name=load_balancer_source_ranges,json=loadBalancerSourceRanges,proto3" json:"load_balancer_source_ranges,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
 }
 
 func (x *ServiceSpec) Reset() {
@@ -4454,6 +4472,34 @@ func (x *ServiceSpec) GetInternalTrafficPolicy() string {
 		return x.InternalTrafficPolicy
 	}
 	return ""
+}
+
+func (x *ServiceSpec) GetLoadBalancerClass() string {
+	if x != nil && x.LoadBalancerClass != nil {
+		return *x.LoadBalancerClass
+	}
+	return ""
+}
+
+func (x *ServiceSpec) GetAllocateLoadBalancerNodePorts() bool {
+	if x != nil && x.AllocateLoadBalancerNodePorts != nil {
+		return *x.AllocateLoadBalancerNodePorts
+	}
+	return false
+}
+
+func (x *ServiceSpec) GetExternalIps() []string {
+	if x != nil {
+		return x.ExternalIps
+	}
+	return nil
+}
+
+func (x *ServiceSpec) GetLoadBalancerSourceRanges() []string {
+	if x != nil {
+		return x.LoadBalancerSourceRanges
+	}
+	return nil
 }
 
 type SessionAffinityConfig struct {
@@ -4627,7 +4673,10 @@ func (x *ServicePort) GetNodePort() int32 {
 }
 
 type ServiceStatus struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A LoadBalancer service's addresses, written by its load balancer
+	// (skiff's: the InternalIP of every Ready, schedulable node).
+	LoadBalancer  *LoadBalancerStatus `protobuf:"bytes,2,opt,name=load_balancer,json=loadBalancer,proto3" json:"load_balancer,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4662,6 +4711,120 @@ func (*ServiceStatus) Descriptor() ([]byte, []int) {
 	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{66}
 }
 
+func (x *ServiceStatus) GetLoadBalancer() *LoadBalancerStatus {
+	if x != nil {
+		return x.LoadBalancer
+	}
+	return nil
+}
+
+type LoadBalancerStatus struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ingress       []*LoadBalancerIngress `protobuf:"bytes,1,rep,name=ingress,proto3" json:"ingress,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoadBalancerStatus) Reset() {
+	*x = LoadBalancerStatus{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoadBalancerStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoadBalancerStatus) ProtoMessage() {}
+
+func (x *LoadBalancerStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoadBalancerStatus.ProtoReflect.Descriptor instead.
+func (*LoadBalancerStatus) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *LoadBalancerStatus) GetIngress() []*LoadBalancerIngress {
+	if x != nil {
+		return x.Ingress
+	}
+	return nil
+}
+
+type LoadBalancerIngress struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Ip       string                 `protobuf:"bytes,1,opt,name=ip,proto3" json:"ip,omitempty"`
+	Hostname string                 `protobuf:"bytes,2,opt,name=hostname,proto3" json:"hostname,omitempty"`
+	// VIP: every node's proxy takes traffic to ip as the service's. Proxy:
+	// the traffic is delivered to the load balancer at ip (skiff's own
+	// ingress: the node whose address it is answers).
+	IpMode        *string `protobuf:"bytes,3,opt,name=ip_mode,json=ipMode,proto3,oneof" json:"ip_mode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoadBalancerIngress) Reset() {
+	*x = LoadBalancerIngress{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[68]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoadBalancerIngress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoadBalancerIngress) ProtoMessage() {}
+
+func (x *LoadBalancerIngress) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[68]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoadBalancerIngress.ProtoReflect.Descriptor instead.
+func (*LoadBalancerIngress) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{68}
+}
+
+func (x *LoadBalancerIngress) GetIp() string {
+	if x != nil {
+		return x.Ip
+	}
+	return ""
+}
+
+func (x *LoadBalancerIngress) GetHostname() string {
+	if x != nil {
+		return x.Hostname
+	}
+	return ""
+}
+
+func (x *LoadBalancerIngress) GetIpMode() string {
+	if x != nil && x.IpMode != nil {
+		return *x.IpMode
+	}
+	return ""
+}
+
 type Volume struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Metadata      *ObjectMeta            `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
@@ -4673,7 +4836,7 @@ type Volume struct {
 
 func (x *Volume) Reset() {
 	*x = Volume{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[67]
+	mi := &file_skiff_v1_objects_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4685,7 +4848,7 @@ func (x *Volume) String() string {
 func (*Volume) ProtoMessage() {}
 
 func (x *Volume) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[67]
+	mi := &file_skiff_v1_objects_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4698,7 +4861,7 @@ func (x *Volume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Volume.ProtoReflect.Descriptor instead.
 func (*Volume) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{67}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *Volume) GetMetadata() *ObjectMeta {
@@ -4750,7 +4913,7 @@ type VolumeSpec struct {
 
 func (x *VolumeSpec) Reset() {
 	*x = VolumeSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[68]
+	mi := &file_skiff_v1_objects_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4762,7 +4925,7 @@ func (x *VolumeSpec) String() string {
 func (*VolumeSpec) ProtoMessage() {}
 
 func (x *VolumeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[68]
+	mi := &file_skiff_v1_objects_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4775,7 +4938,7 @@ func (x *VolumeSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeSpec.ProtoReflect.Descriptor instead.
 func (*VolumeSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{68}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *VolumeSpec) GetAccessMode() string {
@@ -4838,7 +5001,7 @@ type LocalVolumeSource struct {
 
 func (x *LocalVolumeSource) Reset() {
 	*x = LocalVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[69]
+	mi := &file_skiff_v1_objects_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4850,7 +5013,7 @@ func (x *LocalVolumeSource) String() string {
 func (*LocalVolumeSource) ProtoMessage() {}
 
 func (x *LocalVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[69]
+	mi := &file_skiff_v1_objects_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4863,7 +5026,7 @@ func (x *LocalVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalVolumeSource.ProtoReflect.Descriptor instead.
 func (*LocalVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{69}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *LocalVolumeSource) GetNodeName() string {
@@ -4883,7 +5046,7 @@ type NFSVolumeSource struct {
 
 func (x *NFSVolumeSource) Reset() {
 	*x = NFSVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[70]
+	mi := &file_skiff_v1_objects_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4895,7 +5058,7 @@ func (x *NFSVolumeSource) String() string {
 func (*NFSVolumeSource) ProtoMessage() {}
 
 func (x *NFSVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[70]
+	mi := &file_skiff_v1_objects_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4908,7 +5071,7 @@ func (x *NFSVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NFSVolumeSource.ProtoReflect.Descriptor instead.
 func (*NFSVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{70}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *NFSVolumeSource) GetServer() string {
@@ -4941,7 +5104,7 @@ type VolumeStatus struct {
 
 func (x *VolumeStatus) Reset() {
 	*x = VolumeStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[71]
+	mi := &file_skiff_v1_objects_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4953,7 +5116,7 @@ func (x *VolumeStatus) String() string {
 func (*VolumeStatus) ProtoMessage() {}
 
 func (x *VolumeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[71]
+	mi := &file_skiff_v1_objects_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4966,7 +5129,7 @@ func (x *VolumeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeStatus.ProtoReflect.Descriptor instead.
 func (*VolumeStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{71}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *VolumeStatus) GetPhase() string {
@@ -5008,7 +5171,7 @@ type PersistentVolume struct {
 
 func (x *PersistentVolume) Reset() {
 	*x = PersistentVolume{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[72]
+	mi := &file_skiff_v1_objects_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5020,7 +5183,7 @@ func (x *PersistentVolume) String() string {
 func (*PersistentVolume) ProtoMessage() {}
 
 func (x *PersistentVolume) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[72]
+	mi := &file_skiff_v1_objects_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5033,7 +5196,7 @@ func (x *PersistentVolume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolume.ProtoReflect.Descriptor instead.
 func (*PersistentVolume) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{72}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *PersistentVolume) GetMetadata() *ObjectMeta {
@@ -5083,7 +5246,7 @@ type PersistentVolumeSpec struct {
 
 func (x *PersistentVolumeSpec) Reset() {
 	*x = PersistentVolumeSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[73]
+	mi := &file_skiff_v1_objects_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5095,7 +5258,7 @@ func (x *PersistentVolumeSpec) String() string {
 func (*PersistentVolumeSpec) ProtoMessage() {}
 
 func (x *PersistentVolumeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[73]
+	mi := &file_skiff_v1_objects_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5108,7 +5271,7 @@ func (x *PersistentVolumeSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolumeSpec.ProtoReflect.Descriptor instead.
 func (*PersistentVolumeSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{73}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *PersistentVolumeSpec) GetCapacity() map[string]string {
@@ -5184,7 +5347,7 @@ type LocalPersistentVolumeSource struct {
 
 func (x *LocalPersistentVolumeSource) Reset() {
 	*x = LocalPersistentVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[74]
+	mi := &file_skiff_v1_objects_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5196,7 +5359,7 @@ func (x *LocalPersistentVolumeSource) String() string {
 func (*LocalPersistentVolumeSource) ProtoMessage() {}
 
 func (x *LocalPersistentVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[74]
+	mi := &file_skiff_v1_objects_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5209,7 +5372,7 @@ func (x *LocalPersistentVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalPersistentVolumeSource.ProtoReflect.Descriptor instead.
 func (*LocalPersistentVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{74}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *LocalPersistentVolumeSource) GetPath() string {
@@ -5228,7 +5391,7 @@ type VolumeNodeAffinity struct {
 
 func (x *VolumeNodeAffinity) Reset() {
 	*x = VolumeNodeAffinity{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[75]
+	mi := &file_skiff_v1_objects_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5240,7 +5403,7 @@ func (x *VolumeNodeAffinity) String() string {
 func (*VolumeNodeAffinity) ProtoMessage() {}
 
 func (x *VolumeNodeAffinity) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[75]
+	mi := &file_skiff_v1_objects_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5253,7 +5416,7 @@ func (x *VolumeNodeAffinity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeNodeAffinity.ProtoReflect.Descriptor instead.
 func (*VolumeNodeAffinity) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{75}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *VolumeNodeAffinity) GetRequired() *NodeSelector {
@@ -5276,7 +5439,7 @@ type PersistentVolumeStatus struct {
 
 func (x *PersistentVolumeStatus) Reset() {
 	*x = PersistentVolumeStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[76]
+	mi := &file_skiff_v1_objects_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5288,7 +5451,7 @@ func (x *PersistentVolumeStatus) String() string {
 func (*PersistentVolumeStatus) ProtoMessage() {}
 
 func (x *PersistentVolumeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[76]
+	mi := &file_skiff_v1_objects_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5301,7 +5464,7 @@ func (x *PersistentVolumeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolumeStatus.ProtoReflect.Descriptor instead.
 func (*PersistentVolumeStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{76}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *PersistentVolumeStatus) GetPhase() string {
@@ -5343,7 +5506,7 @@ type ReplicaSet struct {
 
 func (x *ReplicaSet) Reset() {
 	*x = ReplicaSet{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[77]
+	mi := &file_skiff_v1_objects_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5355,7 +5518,7 @@ func (x *ReplicaSet) String() string {
 func (*ReplicaSet) ProtoMessage() {}
 
 func (x *ReplicaSet) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[77]
+	mi := &file_skiff_v1_objects_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5368,7 +5531,7 @@ func (x *ReplicaSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSet.ProtoReflect.Descriptor instead.
 func (*ReplicaSet) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{77}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *ReplicaSet) GetMetadata() *ObjectMeta {
@@ -5406,7 +5569,7 @@ type ReplicaSetSpec struct {
 
 func (x *ReplicaSetSpec) Reset() {
 	*x = ReplicaSetSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[78]
+	mi := &file_skiff_v1_objects_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5418,7 +5581,7 @@ func (x *ReplicaSetSpec) String() string {
 func (*ReplicaSetSpec) ProtoMessage() {}
 
 func (x *ReplicaSetSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[78]
+	mi := &file_skiff_v1_objects_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5431,7 +5594,7 @@ func (x *ReplicaSetSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSetSpec.ProtoReflect.Descriptor instead.
 func (*ReplicaSetSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{78}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *ReplicaSetSpec) GetReplicas() int32 {
@@ -5472,7 +5635,7 @@ type PodTemplateSpec struct {
 
 func (x *PodTemplateSpec) Reset() {
 	*x = PodTemplateSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[79]
+	mi := &file_skiff_v1_objects_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5484,7 +5647,7 @@ func (x *PodTemplateSpec) String() string {
 func (*PodTemplateSpec) ProtoMessage() {}
 
 func (x *PodTemplateSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[79]
+	mi := &file_skiff_v1_objects_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5497,7 +5660,7 @@ func (x *PodTemplateSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodTemplateSpec.ProtoReflect.Descriptor instead.
 func (*PodTemplateSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{79}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *PodTemplateSpec) GetMetadata() *ObjectMeta {
@@ -5527,7 +5690,7 @@ type ReplicaSetStatus struct {
 
 func (x *ReplicaSetStatus) Reset() {
 	*x = ReplicaSetStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[80]
+	mi := &file_skiff_v1_objects_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5539,7 +5702,7 @@ func (x *ReplicaSetStatus) String() string {
 func (*ReplicaSetStatus) ProtoMessage() {}
 
 func (x *ReplicaSetStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[80]
+	mi := &file_skiff_v1_objects_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5552,7 +5715,7 @@ func (x *ReplicaSetStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSetStatus.ProtoReflect.Descriptor instead.
 func (*ReplicaSetStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{80}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *ReplicaSetStatus) GetReplicas() int32 {
@@ -5601,7 +5764,7 @@ type Autoscaler struct {
 
 func (x *Autoscaler) Reset() {
 	*x = Autoscaler{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[81]
+	mi := &file_skiff_v1_objects_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5613,7 +5776,7 @@ func (x *Autoscaler) String() string {
 func (*Autoscaler) ProtoMessage() {}
 
 func (x *Autoscaler) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[81]
+	mi := &file_skiff_v1_objects_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5626,7 +5789,7 @@ func (x *Autoscaler) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Autoscaler.ProtoReflect.Descriptor instead.
 func (*Autoscaler) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{81}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *Autoscaler) GetMetadata() *ObjectMeta {
@@ -5675,7 +5838,7 @@ type AutoscalerSpec struct {
 
 func (x *AutoscalerSpec) Reset() {
 	*x = AutoscalerSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[82]
+	mi := &file_skiff_v1_objects_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5687,7 +5850,7 @@ func (x *AutoscalerSpec) String() string {
 func (*AutoscalerSpec) ProtoMessage() {}
 
 func (x *AutoscalerSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[82]
+	mi := &file_skiff_v1_objects_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5700,7 +5863,7 @@ func (x *AutoscalerSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerSpec.ProtoReflect.Descriptor instead.
 func (*AutoscalerSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{82}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *AutoscalerSpec) GetTarget() string {
@@ -5763,7 +5926,7 @@ type MetricSpec struct {
 
 func (x *MetricSpec) Reset() {
 	*x = MetricSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[83]
+	mi := &file_skiff_v1_objects_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5775,7 +5938,7 @@ func (x *MetricSpec) String() string {
 func (*MetricSpec) ProtoMessage() {}
 
 func (x *MetricSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[83]
+	mi := &file_skiff_v1_objects_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5788,7 +5951,7 @@ func (x *MetricSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricSpec.ProtoReflect.Descriptor instead.
 func (*MetricSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{83}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *MetricSpec) GetType() string {
@@ -5816,7 +5979,7 @@ type ResourceMetricSource struct {
 
 func (x *ResourceMetricSource) Reset() {
 	*x = ResourceMetricSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[84]
+	mi := &file_skiff_v1_objects_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5828,7 +5991,7 @@ func (x *ResourceMetricSource) String() string {
 func (*ResourceMetricSource) ProtoMessage() {}
 
 func (x *ResourceMetricSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[84]
+	mi := &file_skiff_v1_objects_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5841,7 +6004,7 @@ func (x *ResourceMetricSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceMetricSource.ProtoReflect.Descriptor instead.
 func (*ResourceMetricSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{84}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *ResourceMetricSource) GetName() string {
@@ -5872,7 +6035,7 @@ type MetricTarget struct {
 
 func (x *MetricTarget) Reset() {
 	*x = MetricTarget{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[85]
+	mi := &file_skiff_v1_objects_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5884,7 +6047,7 @@ func (x *MetricTarget) String() string {
 func (*MetricTarget) ProtoMessage() {}
 
 func (x *MetricTarget) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[85]
+	mi := &file_skiff_v1_objects_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5897,7 +6060,7 @@ func (x *MetricTarget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricTarget.ProtoReflect.Descriptor instead.
 func (*MetricTarget) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{85}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *MetricTarget) GetType() string {
@@ -5931,7 +6094,7 @@ type AutoscalerBehavior struct {
 
 func (x *AutoscalerBehavior) Reset() {
 	*x = AutoscalerBehavior{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[86]
+	mi := &file_skiff_v1_objects_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5943,7 +6106,7 @@ func (x *AutoscalerBehavior) String() string {
 func (*AutoscalerBehavior) ProtoMessage() {}
 
 func (x *AutoscalerBehavior) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[86]
+	mi := &file_skiff_v1_objects_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5956,7 +6119,7 @@ func (x *AutoscalerBehavior) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerBehavior.ProtoReflect.Descriptor instead.
 func (*AutoscalerBehavior) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{86}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *AutoscalerBehavior) GetScaleUp() *ScalingRules {
@@ -5984,7 +6147,7 @@ type ScalingRules struct {
 
 func (x *ScalingRules) Reset() {
 	*x = ScalingRules{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[87]
+	mi := &file_skiff_v1_objects_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5996,7 +6159,7 @@ func (x *ScalingRules) String() string {
 func (*ScalingRules) ProtoMessage() {}
 
 func (x *ScalingRules) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[87]
+	mi := &file_skiff_v1_objects_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6009,7 +6172,7 @@ func (x *ScalingRules) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScalingRules.ProtoReflect.Descriptor instead.
 func (*ScalingRules) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{87}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *ScalingRules) GetStabilizationWindowSeconds() int32 {
@@ -6033,7 +6196,7 @@ type AutoscalerStatus struct {
 
 func (x *AutoscalerStatus) Reset() {
 	*x = AutoscalerStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[88]
+	mi := &file_skiff_v1_objects_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6045,7 +6208,7 @@ func (x *AutoscalerStatus) String() string {
 func (*AutoscalerStatus) ProtoMessage() {}
 
 func (x *AutoscalerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[88]
+	mi := &file_skiff_v1_objects_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6058,7 +6221,7 @@ func (x *AutoscalerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerStatus.ProtoReflect.Descriptor instead.
 func (*AutoscalerStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{88}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *AutoscalerStatus) GetCurrentReplicas() int32 {
@@ -6122,7 +6285,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[89]
+	mi := &file_skiff_v1_objects_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6134,7 +6297,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[89]
+	mi := &file_skiff_v1_objects_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6147,7 +6310,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{89}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *Event) GetMetadata() *ObjectMeta {
@@ -6225,7 +6388,7 @@ type ObjectReference struct {
 
 func (x *ObjectReference) Reset() {
 	*x = ObjectReference{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[90]
+	mi := &file_skiff_v1_objects_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6237,7 +6400,7 @@ func (x *ObjectReference) String() string {
 func (*ObjectReference) ProtoMessage() {}
 
 func (x *ObjectReference) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[90]
+	mi := &file_skiff_v1_objects_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6250,7 +6413,7 @@ func (x *ObjectReference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectReference.ProtoReflect.Descriptor instead.
 func (*ObjectReference) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{90}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *ObjectReference) GetKind() string {
@@ -6295,7 +6458,7 @@ type ConfigMap struct {
 
 func (x *ConfigMap) Reset() {
 	*x = ConfigMap{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[91]
+	mi := &file_skiff_v1_objects_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6307,7 +6470,7 @@ func (x *ConfigMap) String() string {
 func (*ConfigMap) ProtoMessage() {}
 
 func (x *ConfigMap) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[91]
+	mi := &file_skiff_v1_objects_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6320,7 +6483,7 @@ func (x *ConfigMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMap.ProtoReflect.Descriptor instead.
 func (*ConfigMap) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{91}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *ConfigMap) GetMetadata() *ObjectMeta {
@@ -6367,7 +6530,7 @@ type Secret struct {
 
 func (x *Secret) Reset() {
 	*x = Secret{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[92]
+	mi := &file_skiff_v1_objects_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6379,7 +6542,7 @@ func (x *Secret) String() string {
 func (*Secret) ProtoMessage() {}
 
 func (x *Secret) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[92]
+	mi := &file_skiff_v1_objects_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6392,7 +6555,7 @@ func (x *Secret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Secret.ProtoReflect.Descriptor instead.
 func (*Secret) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{92}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *Secret) GetMetadata() *ObjectMeta {
@@ -6443,7 +6606,7 @@ type EnvVarSource struct {
 
 func (x *EnvVarSource) Reset() {
 	*x = EnvVarSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[93]
+	mi := &file_skiff_v1_objects_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6455,7 +6618,7 @@ func (x *EnvVarSource) String() string {
 func (*EnvVarSource) ProtoMessage() {}
 
 func (x *EnvVarSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[93]
+	mi := &file_skiff_v1_objects_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6468,7 +6631,7 @@ func (x *EnvVarSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvVarSource.ProtoReflect.Descriptor instead.
 func (*EnvVarSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{93}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *EnvVarSource) GetConfigMapKeyRef() *KeySelector {
@@ -6512,7 +6675,7 @@ type KeySelector struct {
 
 func (x *KeySelector) Reset() {
 	*x = KeySelector{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[94]
+	mi := &file_skiff_v1_objects_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6524,7 +6687,7 @@ func (x *KeySelector) String() string {
 func (*KeySelector) ProtoMessage() {}
 
 func (x *KeySelector) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[94]
+	mi := &file_skiff_v1_objects_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6537,7 +6700,7 @@ func (x *KeySelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeySelector.ProtoReflect.Descriptor instead.
 func (*KeySelector) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{94}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *KeySelector) GetName() string {
@@ -6573,7 +6736,7 @@ type EnvFromSource struct {
 
 func (x *EnvFromSource) Reset() {
 	*x = EnvFromSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[95]
+	mi := &file_skiff_v1_objects_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6585,7 +6748,7 @@ func (x *EnvFromSource) String() string {
 func (*EnvFromSource) ProtoMessage() {}
 
 func (x *EnvFromSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[95]
+	mi := &file_skiff_v1_objects_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6598,7 +6761,7 @@ func (x *EnvFromSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvFromSource.ProtoReflect.Descriptor instead.
 func (*EnvFromSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{95}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *EnvFromSource) GetPrefix() string {
@@ -6632,7 +6795,7 @@ type ObjectRef struct {
 
 func (x *ObjectRef) Reset() {
 	*x = ObjectRef{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[96]
+	mi := &file_skiff_v1_objects_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6644,7 +6807,7 @@ func (x *ObjectRef) String() string {
 func (*ObjectRef) ProtoMessage() {}
 
 func (x *ObjectRef) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[96]
+	mi := &file_skiff_v1_objects_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6657,7 +6820,7 @@ func (x *ObjectRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectRef.ProtoReflect.Descriptor instead.
 func (*ObjectRef) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{96}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *ObjectRef) GetName() string {
@@ -6688,7 +6851,7 @@ type KeyToPath struct {
 
 func (x *KeyToPath) Reset() {
 	*x = KeyToPath{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[97]
+	mi := &file_skiff_v1_objects_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6700,7 +6863,7 @@ func (x *KeyToPath) String() string {
 func (*KeyToPath) ProtoMessage() {}
 
 func (x *KeyToPath) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[97]
+	mi := &file_skiff_v1_objects_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6713,7 +6876,7 @@ func (x *KeyToPath) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyToPath.ProtoReflect.Descriptor instead.
 func (*KeyToPath) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{97}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *KeyToPath) GetKey() string {
@@ -6751,7 +6914,7 @@ type ConfigMapVolumeSource struct {
 
 func (x *ConfigMapVolumeSource) Reset() {
 	*x = ConfigMapVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[98]
+	mi := &file_skiff_v1_objects_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6763,7 +6926,7 @@ func (x *ConfigMapVolumeSource) String() string {
 func (*ConfigMapVolumeSource) ProtoMessage() {}
 
 func (x *ConfigMapVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[98]
+	mi := &file_skiff_v1_objects_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6776,7 +6939,7 @@ func (x *ConfigMapVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapVolumeSource.ProtoReflect.Descriptor instead.
 func (*ConfigMapVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{98}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *ConfigMapVolumeSource) GetName() string {
@@ -6819,7 +6982,7 @@ type SecretVolumeSource struct {
 
 func (x *SecretVolumeSource) Reset() {
 	*x = SecretVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[99]
+	mi := &file_skiff_v1_objects_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6831,7 +6994,7 @@ func (x *SecretVolumeSource) String() string {
 func (*SecretVolumeSource) ProtoMessage() {}
 
 func (x *SecretVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[99]
+	mi := &file_skiff_v1_objects_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6844,7 +7007,7 @@ func (x *SecretVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretVolumeSource.ProtoReflect.Descriptor instead.
 func (*SecretVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{99}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *SecretVolumeSource) GetSecretName() string {
@@ -6885,7 +7048,7 @@ type ProjectedVolumeSource struct {
 
 func (x *ProjectedVolumeSource) Reset() {
 	*x = ProjectedVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[100]
+	mi := &file_skiff_v1_objects_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6897,7 +7060,7 @@ func (x *ProjectedVolumeSource) String() string {
 func (*ProjectedVolumeSource) ProtoMessage() {}
 
 func (x *ProjectedVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[100]
+	mi := &file_skiff_v1_objects_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6910,7 +7073,7 @@ func (x *ProjectedVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProjectedVolumeSource.ProtoReflect.Descriptor instead.
 func (*ProjectedVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{100}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *ProjectedVolumeSource) GetSources() []*VolumeProjection {
@@ -6939,7 +7102,7 @@ type VolumeProjection struct {
 
 func (x *VolumeProjection) Reset() {
 	*x = VolumeProjection{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[101]
+	mi := &file_skiff_v1_objects_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6951,7 +7114,7 @@ func (x *VolumeProjection) String() string {
 func (*VolumeProjection) ProtoMessage() {}
 
 func (x *VolumeProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[101]
+	mi := &file_skiff_v1_objects_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6964,7 +7127,7 @@ func (x *VolumeProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeProjection.ProtoReflect.Descriptor instead.
 func (*VolumeProjection) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{101}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *VolumeProjection) GetConfigMap() *ConfigMapProjection {
@@ -6999,7 +7162,7 @@ type ConfigMapProjection struct {
 
 func (x *ConfigMapProjection) Reset() {
 	*x = ConfigMapProjection{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[102]
+	mi := &file_skiff_v1_objects_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7011,7 +7174,7 @@ func (x *ConfigMapProjection) String() string {
 func (*ConfigMapProjection) ProtoMessage() {}
 
 func (x *ConfigMapProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[102]
+	mi := &file_skiff_v1_objects_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7024,7 +7187,7 @@ func (x *ConfigMapProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapProjection.ProtoReflect.Descriptor instead.
 func (*ConfigMapProjection) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{102}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *ConfigMapProjection) GetName() string {
@@ -7059,7 +7222,7 @@ type SecretProjection struct {
 
 func (x *SecretProjection) Reset() {
 	*x = SecretProjection{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[103]
+	mi := &file_skiff_v1_objects_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7071,7 +7234,7 @@ func (x *SecretProjection) String() string {
 func (*SecretProjection) ProtoMessage() {}
 
 func (x *SecretProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[103]
+	mi := &file_skiff_v1_objects_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7084,7 +7247,7 @@ func (x *SecretProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretProjection.ProtoReflect.Descriptor instead.
 func (*SecretProjection) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{103}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *SecretProjection) GetName() string {
@@ -7119,7 +7282,7 @@ type Deployment struct {
 
 func (x *Deployment) Reset() {
 	*x = Deployment{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[104]
+	mi := &file_skiff_v1_objects_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7131,7 +7294,7 @@ func (x *Deployment) String() string {
 func (*Deployment) ProtoMessage() {}
 
 func (x *Deployment) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[104]
+	mi := &file_skiff_v1_objects_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7144,7 +7307,7 @@ func (x *Deployment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deployment.ProtoReflect.Descriptor instead.
 func (*Deployment) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{104}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *Deployment) GetMetadata() *ObjectMeta {
@@ -7191,7 +7354,7 @@ type DeploymentSpec struct {
 
 func (x *DeploymentSpec) Reset() {
 	*x = DeploymentSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[105]
+	mi := &file_skiff_v1_objects_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7203,7 +7366,7 @@ func (x *DeploymentSpec) String() string {
 func (*DeploymentSpec) ProtoMessage() {}
 
 func (x *DeploymentSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[105]
+	mi := &file_skiff_v1_objects_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7216,7 +7379,7 @@ func (x *DeploymentSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentSpec.ProtoReflect.Descriptor instead.
 func (*DeploymentSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{105}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *DeploymentSpec) GetReplicas() int32 {
@@ -7286,7 +7449,7 @@ type DeploymentStrategy struct {
 
 func (x *DeploymentStrategy) Reset() {
 	*x = DeploymentStrategy{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[106]
+	mi := &file_skiff_v1_objects_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7298,7 +7461,7 @@ func (x *DeploymentStrategy) String() string {
 func (*DeploymentStrategy) ProtoMessage() {}
 
 func (x *DeploymentStrategy) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[106]
+	mi := &file_skiff_v1_objects_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7311,7 +7474,7 @@ func (x *DeploymentStrategy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentStrategy.ProtoReflect.Descriptor instead.
 func (*DeploymentStrategy) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{106}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *DeploymentStrategy) GetType() string {
@@ -7341,7 +7504,7 @@ type RollingUpdateDeployment struct {
 
 func (x *RollingUpdateDeployment) Reset() {
 	*x = RollingUpdateDeployment{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[107]
+	mi := &file_skiff_v1_objects_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7353,7 +7516,7 @@ func (x *RollingUpdateDeployment) String() string {
 func (*RollingUpdateDeployment) ProtoMessage() {}
 
 func (x *RollingUpdateDeployment) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[107]
+	mi := &file_skiff_v1_objects_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7366,7 +7529,7 @@ func (x *RollingUpdateDeployment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollingUpdateDeployment.ProtoReflect.Descriptor instead.
 func (*RollingUpdateDeployment) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{107}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *RollingUpdateDeployment) GetMaxUnavailable() string {
@@ -7401,7 +7564,7 @@ type DeploymentStatus struct {
 
 func (x *DeploymentStatus) Reset() {
 	*x = DeploymentStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[108]
+	mi := &file_skiff_v1_objects_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7413,7 +7576,7 @@ func (x *DeploymentStatus) String() string {
 func (*DeploymentStatus) ProtoMessage() {}
 
 func (x *DeploymentStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[108]
+	mi := &file_skiff_v1_objects_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7426,7 +7589,7 @@ func (x *DeploymentStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentStatus.ProtoReflect.Descriptor instead.
 func (*DeploymentStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{108}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *DeploymentStatus) GetObservedGeneration() int64 {
@@ -7493,7 +7656,7 @@ type Endpoints struct {
 
 func (x *Endpoints) Reset() {
 	*x = Endpoints{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[109]
+	mi := &file_skiff_v1_objects_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7505,7 +7668,7 @@ func (x *Endpoints) String() string {
 func (*Endpoints) ProtoMessage() {}
 
 func (x *Endpoints) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[109]
+	mi := &file_skiff_v1_objects_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7518,7 +7681,7 @@ func (x *Endpoints) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Endpoints.ProtoReflect.Descriptor instead.
 func (*Endpoints) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{109}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *Endpoints) GetMetadata() *ObjectMeta {
@@ -7548,7 +7711,7 @@ type EndpointSlice struct {
 
 func (x *EndpointSlice) Reset() {
 	*x = EndpointSlice{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[110]
+	mi := &file_skiff_v1_objects_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7560,7 +7723,7 @@ func (x *EndpointSlice) String() string {
 func (*EndpointSlice) ProtoMessage() {}
 
 func (x *EndpointSlice) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[110]
+	mi := &file_skiff_v1_objects_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7573,7 +7736,7 @@ func (x *EndpointSlice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointSlice.ProtoReflect.Descriptor instead.
 func (*EndpointSlice) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{110}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *EndpointSlice) GetAddressType() string {
@@ -7616,7 +7779,7 @@ type ServiceEndpoint struct {
 
 func (x *ServiceEndpoint) Reset() {
 	*x = ServiceEndpoint{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[111]
+	mi := &file_skiff_v1_objects_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7628,7 +7791,7 @@ func (x *ServiceEndpoint) String() string {
 func (*ServiceEndpoint) ProtoMessage() {}
 
 func (x *ServiceEndpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[111]
+	mi := &file_skiff_v1_objects_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7641,7 +7804,7 @@ func (x *ServiceEndpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceEndpoint.ProtoReflect.Descriptor instead.
 func (*ServiceEndpoint) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{111}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *ServiceEndpoint) GetAddresses() []string {
@@ -7693,7 +7856,7 @@ type EndpointConditions struct {
 
 func (x *EndpointConditions) Reset() {
 	*x = EndpointConditions{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[112]
+	mi := &file_skiff_v1_objects_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7705,7 +7868,7 @@ func (x *EndpointConditions) String() string {
 func (*EndpointConditions) ProtoMessage() {}
 
 func (x *EndpointConditions) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[112]
+	mi := &file_skiff_v1_objects_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7718,7 +7881,7 @@ func (x *EndpointConditions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointConditions.ProtoReflect.Descriptor instead.
 func (*EndpointConditions) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{112}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *EndpointConditions) GetReady() bool {
@@ -7756,7 +7919,7 @@ type EndpointPort struct {
 
 func (x *EndpointPort) Reset() {
 	*x = EndpointPort{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[113]
+	mi := &file_skiff_v1_objects_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7768,7 +7931,7 @@ func (x *EndpointPort) String() string {
 func (*EndpointPort) ProtoMessage() {}
 
 func (x *EndpointPort) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[113]
+	mi := &file_skiff_v1_objects_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7781,7 +7944,7 @@ func (x *EndpointPort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointPort.ProtoReflect.Descriptor instead.
 func (*EndpointPort) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{113}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *EndpointPort) GetName() string {
@@ -7817,7 +7980,7 @@ type Job struct {
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[114]
+	mi := &file_skiff_v1_objects_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7829,7 +7992,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[114]
+	mi := &file_skiff_v1_objects_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7842,7 +8005,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{114}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *Job) GetMetadata() *ObjectMeta {
@@ -7892,7 +8055,7 @@ type JobSpec struct {
 
 func (x *JobSpec) Reset() {
 	*x = JobSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[115]
+	mi := &file_skiff_v1_objects_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7904,7 +8067,7 @@ func (x *JobSpec) String() string {
 func (*JobSpec) ProtoMessage() {}
 
 func (x *JobSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[115]
+	mi := &file_skiff_v1_objects_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7917,7 +8080,7 @@ func (x *JobSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobSpec.ProtoReflect.Descriptor instead.
 func (*JobSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{115}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *JobSpec) GetParallelism() int32 {
@@ -7992,7 +8155,7 @@ type PodFailurePolicy struct {
 
 func (x *PodFailurePolicy) Reset() {
 	*x = PodFailurePolicy{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[116]
+	mi := &file_skiff_v1_objects_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8004,7 +8167,7 @@ func (x *PodFailurePolicy) String() string {
 func (*PodFailurePolicy) ProtoMessage() {}
 
 func (x *PodFailurePolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[116]
+	mi := &file_skiff_v1_objects_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8017,7 +8180,7 @@ func (x *PodFailurePolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodFailurePolicy.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicy) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{116}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{118}
 }
 
 func (x *PodFailurePolicy) GetRules() []*PodFailurePolicyRule {
@@ -8040,7 +8203,7 @@ type PodFailurePolicyRule struct {
 
 func (x *PodFailurePolicyRule) Reset() {
 	*x = PodFailurePolicyRule{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[117]
+	mi := &file_skiff_v1_objects_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8052,7 +8215,7 @@ func (x *PodFailurePolicyRule) String() string {
 func (*PodFailurePolicyRule) ProtoMessage() {}
 
 func (x *PodFailurePolicyRule) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[117]
+	mi := &file_skiff_v1_objects_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8065,7 +8228,7 @@ func (x *PodFailurePolicyRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodFailurePolicyRule.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicyRule) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{117}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{119}
 }
 
 func (x *PodFailurePolicyRule) GetAction() string {
@@ -8095,7 +8258,7 @@ type PodFailurePolicyOnExitCodesRequirement struct {
 
 func (x *PodFailurePolicyOnExitCodesRequirement) Reset() {
 	*x = PodFailurePolicyOnExitCodesRequirement{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[118]
+	mi := &file_skiff_v1_objects_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8107,7 +8270,7 @@ func (x *PodFailurePolicyOnExitCodesRequirement) String() string {
 func (*PodFailurePolicyOnExitCodesRequirement) ProtoMessage() {}
 
 func (x *PodFailurePolicyOnExitCodesRequirement) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[118]
+	mi := &file_skiff_v1_objects_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8120,7 +8283,7 @@ func (x *PodFailurePolicyOnExitCodesRequirement) ProtoReflect() protoreflect.Mes
 
 // Deprecated: Use PodFailurePolicyOnExitCodesRequirement.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicyOnExitCodesRequirement) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{118}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{120}
 }
 
 func (x *PodFailurePolicyOnExitCodesRequirement) GetContainerName() string {
@@ -8165,7 +8328,7 @@ type JobStatus struct {
 
 func (x *JobStatus) Reset() {
 	*x = JobStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[119]
+	mi := &file_skiff_v1_objects_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8177,7 +8340,7 @@ func (x *JobStatus) String() string {
 func (*JobStatus) ProtoMessage() {}
 
 func (x *JobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[119]
+	mi := &file_skiff_v1_objects_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8190,7 +8353,7 @@ func (x *JobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobStatus.ProtoReflect.Descriptor instead.
 func (*JobStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{119}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{121}
 }
 
 func (x *JobStatus) GetConditions() []*Condition {
@@ -8266,7 +8429,7 @@ type UncountedTerminatedPods struct {
 
 func (x *UncountedTerminatedPods) Reset() {
 	*x = UncountedTerminatedPods{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[120]
+	mi := &file_skiff_v1_objects_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8278,7 +8441,7 @@ func (x *UncountedTerminatedPods) String() string {
 func (*UncountedTerminatedPods) ProtoMessage() {}
 
 func (x *UncountedTerminatedPods) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[120]
+	mi := &file_skiff_v1_objects_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8291,7 +8454,7 @@ func (x *UncountedTerminatedPods) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UncountedTerminatedPods.ProtoReflect.Descriptor instead.
 func (*UncountedTerminatedPods) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{120}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{122}
 }
 
 func (x *UncountedTerminatedPods) GetSucceeded() []string {
@@ -8320,7 +8483,7 @@ type CronJob struct {
 
 func (x *CronJob) Reset() {
 	*x = CronJob{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[121]
+	mi := &file_skiff_v1_objects_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8332,7 +8495,7 @@ func (x *CronJob) String() string {
 func (*CronJob) ProtoMessage() {}
 
 func (x *CronJob) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[121]
+	mi := &file_skiff_v1_objects_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8345,7 +8508,7 @@ func (x *CronJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJob.ProtoReflect.Descriptor instead.
 func (*CronJob) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{121}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{123}
 }
 
 func (x *CronJob) GetMetadata() *ObjectMeta {
@@ -8393,7 +8556,7 @@ type CronJobSpec struct {
 
 func (x *CronJobSpec) Reset() {
 	*x = CronJobSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[122]
+	mi := &file_skiff_v1_objects_proto_msgTypes[124]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8405,7 +8568,7 @@ func (x *CronJobSpec) String() string {
 func (*CronJobSpec) ProtoMessage() {}
 
 func (x *CronJobSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[122]
+	mi := &file_skiff_v1_objects_proto_msgTypes[124]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8418,7 +8581,7 @@ func (x *CronJobSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJobSpec.ProtoReflect.Descriptor instead.
 func (*CronJobSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{122}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{124}
 }
 
 func (x *CronJobSpec) GetSchedule() string {
@@ -8488,7 +8651,7 @@ type JobTemplateSpec struct {
 
 func (x *JobTemplateSpec) Reset() {
 	*x = JobTemplateSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[123]
+	mi := &file_skiff_v1_objects_proto_msgTypes[125]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8500,7 +8663,7 @@ func (x *JobTemplateSpec) String() string {
 func (*JobTemplateSpec) ProtoMessage() {}
 
 func (x *JobTemplateSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[123]
+	mi := &file_skiff_v1_objects_proto_msgTypes[125]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8513,7 +8676,7 @@ func (x *JobTemplateSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobTemplateSpec.ProtoReflect.Descriptor instead.
 func (*JobTemplateSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{123}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{125}
 }
 
 func (x *JobTemplateSpec) GetMetadata() *ObjectMeta {
@@ -8542,7 +8705,7 @@ type CronJobStatus struct {
 
 func (x *CronJobStatus) Reset() {
 	*x = CronJobStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[124]
+	mi := &file_skiff_v1_objects_proto_msgTypes[126]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8554,7 +8717,7 @@ func (x *CronJobStatus) String() string {
 func (*CronJobStatus) ProtoMessage() {}
 
 func (x *CronJobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[124]
+	mi := &file_skiff_v1_objects_proto_msgTypes[126]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8567,7 +8730,7 @@ func (x *CronJobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJobStatus.ProtoReflect.Descriptor instead.
 func (*CronJobStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{124}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{126}
 }
 
 func (x *CronJobStatus) GetActive() []*ObjectReference {
@@ -8996,7 +9159,7 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\aService\x120\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12)\n" +
 	"\x04spec\x18\x02 \x01(\v2\x15.skiff.v1.ServiceSpecR\x04spec\x12/\n" +
-	"\x06status\x18\x03 \x01(\v2\x17.skiff.v1.ServiceStatusR\x06status\"\x80\x04\n" +
+	"\x06status\x18\x03 \x01(\v2\x17.skiff.v1.ServiceStatusR\x06status\"\xa4\x06\n" +
 	"\vServiceSpec\x12?\n" +
 	"\bselector\x18\x01 \x03(\v2#.skiff.v1.ServiceSpec.SelectorEntryR\bselector\x12+\n" +
 	"\x05ports\x18\x02 \x03(\v2\x15.skiff.v1.ServicePortR\x05ports\x12\x12\n" +
@@ -9009,10 +9172,16 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\x10session_affinity\x18\x14 \x01(\tR\x0fsessionAffinity\x12W\n" +
 	"\x17session_affinity_config\x18\x15 \x01(\v2\x1f.skiff.v1.SessionAffinityConfigR\x15sessionAffinityConfig\x126\n" +
 	"\x17external_traffic_policy\x18\x16 \x01(\tR\x15externalTrafficPolicy\x126\n" +
-	"\x17internal_traffic_policy\x18\x17 \x01(\tR\x15internalTrafficPolicy\x1a;\n" +
+	"\x17internal_traffic_policy\x18\x17 \x01(\tR\x15internalTrafficPolicy\x123\n" +
+	"\x13load_balancer_class\x18\x18 \x01(\tH\x00R\x11loadBalancerClass\x88\x01\x01\x12M\n" +
+	"!allocate_load_balancer_node_ports\x18\x19 \x01(\bH\x01R\x1dallocateLoadBalancerNodePorts\x88\x01\x01\x12!\n" +
+	"\fexternal_ips\x18\x1a \x03(\tR\vexternalIPs\x12=\n" +
+	"\x1bload_balancer_source_ranges\x18\x1b \x03(\tR\x18loadBalancerSourceRanges\x1a;\n" +
 	"\rSelectorEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"N\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x16\n" +
+	"\x14_load_balancer_classB$\n" +
+	"\"_allocate_load_balancer_node_ports\"N\n" +
 	"\x15SessionAffinityConfig\x125\n" +
 	"\tclient_ip\x18\x01 \x01(\v2\x18.skiff.v1.ClientIPConfigR\bclientIP\"R\n" +
 	"\x0eClientIPConfig\x12,\n" +
@@ -9025,8 +9194,17 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\vtarget_port\x18\x04 \x01(\tR\n" +
 	"targetPort\x12\x1b\n" +
 	"\tnode_port\x18\n" +
-	" \x01(\x05R\bnodePort\" \n" +
-	"\rServiceStatusJ\x04\b\x01\x10\x02R\tendpoints\"\x94\x01\n" +
+	" \x01(\x05R\bnodePort\"c\n" +
+	"\rServiceStatus\x12A\n" +
+	"\rload_balancer\x18\x02 \x01(\v2\x1c.skiff.v1.LoadBalancerStatusR\floadBalancerJ\x04\b\x01\x10\x02R\tendpoints\"M\n" +
+	"\x12LoadBalancerStatus\x127\n" +
+	"\aingress\x18\x01 \x03(\v2\x1d.skiff.v1.LoadBalancerIngressR\aingress\"k\n" +
+	"\x13LoadBalancerIngress\x12\x0e\n" +
+	"\x02ip\x18\x01 \x01(\tR\x02ip\x12\x1a\n" +
+	"\bhostname\x18\x02 \x01(\tR\bhostname\x12\x1c\n" +
+	"\aip_mode\x18\x03 \x01(\tH\x00R\x06ipMode\x88\x01\x01B\n" +
+	"\n" +
+	"\b_ip_mode\"\x94\x01\n" +
 	"\x06Volume\x120\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12(\n" +
 	"\x04spec\x18\x02 \x01(\v2\x14.skiff.v1.VolumeSpecR\x04spec\x12.\n" +
@@ -9390,7 +9568,7 @@ func file_skiff_v1_objects_proto_rawDescGZIP() []byte {
 	return file_skiff_v1_objects_proto_rawDescData
 }
 
-var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 139)
+var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 141)
 var file_skiff_v1_objects_proto_goTypes = []any{
 	(*ObjectMeta)(nil),                             // 0: skiff.v1.ObjectMeta
 	(*TypeMeta)(nil),                               // 1: skiff.v1.TypeMeta
@@ -9459,113 +9637,115 @@ var file_skiff_v1_objects_proto_goTypes = []any{
 	(*ClientIPConfig)(nil),                         // 64: skiff.v1.ClientIPConfig
 	(*ServicePort)(nil),                            // 65: skiff.v1.ServicePort
 	(*ServiceStatus)(nil),                          // 66: skiff.v1.ServiceStatus
-	(*Volume)(nil),                                 // 67: skiff.v1.Volume
-	(*VolumeSpec)(nil),                             // 68: skiff.v1.VolumeSpec
-	(*LocalVolumeSource)(nil),                      // 69: skiff.v1.LocalVolumeSource
-	(*NFSVolumeSource)(nil),                        // 70: skiff.v1.NFSVolumeSource
-	(*VolumeStatus)(nil),                           // 71: skiff.v1.VolumeStatus
-	(*PersistentVolume)(nil),                       // 72: skiff.v1.PersistentVolume
-	(*PersistentVolumeSpec)(nil),                   // 73: skiff.v1.PersistentVolumeSpec
-	(*LocalPersistentVolumeSource)(nil),            // 74: skiff.v1.LocalPersistentVolumeSource
-	(*VolumeNodeAffinity)(nil),                     // 75: skiff.v1.VolumeNodeAffinity
-	(*PersistentVolumeStatus)(nil),                 // 76: skiff.v1.PersistentVolumeStatus
-	(*ReplicaSet)(nil),                             // 77: skiff.v1.ReplicaSet
-	(*ReplicaSetSpec)(nil),                         // 78: skiff.v1.ReplicaSetSpec
-	(*PodTemplateSpec)(nil),                        // 79: skiff.v1.PodTemplateSpec
-	(*ReplicaSetStatus)(nil),                       // 80: skiff.v1.ReplicaSetStatus
-	(*Autoscaler)(nil),                             // 81: skiff.v1.Autoscaler
-	(*AutoscalerSpec)(nil),                         // 82: skiff.v1.AutoscalerSpec
-	(*MetricSpec)(nil),                             // 83: skiff.v1.MetricSpec
-	(*ResourceMetricSource)(nil),                   // 84: skiff.v1.ResourceMetricSource
-	(*MetricTarget)(nil),                           // 85: skiff.v1.MetricTarget
-	(*AutoscalerBehavior)(nil),                     // 86: skiff.v1.AutoscalerBehavior
-	(*ScalingRules)(nil),                           // 87: skiff.v1.ScalingRules
-	(*AutoscalerStatus)(nil),                       // 88: skiff.v1.AutoscalerStatus
-	(*Event)(nil),                                  // 89: skiff.v1.Event
-	(*ObjectReference)(nil),                        // 90: skiff.v1.ObjectReference
-	(*ConfigMap)(nil),                              // 91: skiff.v1.ConfigMap
-	(*Secret)(nil),                                 // 92: skiff.v1.Secret
-	(*EnvVarSource)(nil),                           // 93: skiff.v1.EnvVarSource
-	(*KeySelector)(nil),                            // 94: skiff.v1.KeySelector
-	(*EnvFromSource)(nil),                          // 95: skiff.v1.EnvFromSource
-	(*ObjectRef)(nil),                              // 96: skiff.v1.ObjectRef
-	(*KeyToPath)(nil),                              // 97: skiff.v1.KeyToPath
-	(*ConfigMapVolumeSource)(nil),                  // 98: skiff.v1.ConfigMapVolumeSource
-	(*SecretVolumeSource)(nil),                     // 99: skiff.v1.SecretVolumeSource
-	(*ProjectedVolumeSource)(nil),                  // 100: skiff.v1.ProjectedVolumeSource
-	(*VolumeProjection)(nil),                       // 101: skiff.v1.VolumeProjection
-	(*ConfigMapProjection)(nil),                    // 102: skiff.v1.ConfigMapProjection
-	(*SecretProjection)(nil),                       // 103: skiff.v1.SecretProjection
-	(*Deployment)(nil),                             // 104: skiff.v1.Deployment
-	(*DeploymentSpec)(nil),                         // 105: skiff.v1.DeploymentSpec
-	(*DeploymentStrategy)(nil),                     // 106: skiff.v1.DeploymentStrategy
-	(*RollingUpdateDeployment)(nil),                // 107: skiff.v1.RollingUpdateDeployment
-	(*DeploymentStatus)(nil),                       // 108: skiff.v1.DeploymentStatus
-	(*Endpoints)(nil),                              // 109: skiff.v1.Endpoints
-	(*EndpointSlice)(nil),                          // 110: skiff.v1.EndpointSlice
-	(*ServiceEndpoint)(nil),                        // 111: skiff.v1.ServiceEndpoint
-	(*EndpointConditions)(nil),                     // 112: skiff.v1.EndpointConditions
-	(*EndpointPort)(nil),                           // 113: skiff.v1.EndpointPort
-	(*Job)(nil),                                    // 114: skiff.v1.Job
-	(*JobSpec)(nil),                                // 115: skiff.v1.JobSpec
-	(*PodFailurePolicy)(nil),                       // 116: skiff.v1.PodFailurePolicy
-	(*PodFailurePolicyRule)(nil),                   // 117: skiff.v1.PodFailurePolicyRule
-	(*PodFailurePolicyOnExitCodesRequirement)(nil), // 118: skiff.v1.PodFailurePolicyOnExitCodesRequirement
-	(*JobStatus)(nil),                              // 119: skiff.v1.JobStatus
-	(*UncountedTerminatedPods)(nil),                // 120: skiff.v1.UncountedTerminatedPods
-	(*CronJob)(nil),                                // 121: skiff.v1.CronJob
-	(*CronJobSpec)(nil),                            // 122: skiff.v1.CronJobSpec
-	(*JobTemplateSpec)(nil),                        // 123: skiff.v1.JobTemplateSpec
-	(*CronJobStatus)(nil),                          // 124: skiff.v1.CronJobStatus
-	nil,                                            // 125: skiff.v1.ObjectMeta.LabelsEntry
-	nil,                                            // 126: skiff.v1.ObjectMeta.AnnotationsEntry
-	nil,                                            // 127: skiff.v1.LabelSelector.MatchLabelsEntry
-	nil,                                            // 128: skiff.v1.NodeStatus.CapacityEntry
-	nil,                                            // 129: skiff.v1.NodeStatus.AllocatableEntry
-	nil,                                            // 130: skiff.v1.PodSpec.NodeSelectorEntry
-	nil,                                            // 131: skiff.v1.ResourceRequirements.RequestsEntry
-	nil,                                            // 132: skiff.v1.ResourceRequirements.LimitsEntry
-	nil,                                            // 133: skiff.v1.ServiceSpec.SelectorEntry
-	nil,                                            // 134: skiff.v1.PersistentVolumeSpec.CapacityEntry
-	nil,                                            // 135: skiff.v1.ConfigMap.DataEntry
-	nil,                                            // 136: skiff.v1.ConfigMap.BinaryDataEntry
-	nil,                                            // 137: skiff.v1.Secret.DataEntry
-	nil,                                            // 138: skiff.v1.Secret.StringDataEntry
-	(*timestamppb.Timestamp)(nil),                  // 139: google.protobuf.Timestamp
+	(*LoadBalancerStatus)(nil),                     // 67: skiff.v1.LoadBalancerStatus
+	(*LoadBalancerIngress)(nil),                    // 68: skiff.v1.LoadBalancerIngress
+	(*Volume)(nil),                                 // 69: skiff.v1.Volume
+	(*VolumeSpec)(nil),                             // 70: skiff.v1.VolumeSpec
+	(*LocalVolumeSource)(nil),                      // 71: skiff.v1.LocalVolumeSource
+	(*NFSVolumeSource)(nil),                        // 72: skiff.v1.NFSVolumeSource
+	(*VolumeStatus)(nil),                           // 73: skiff.v1.VolumeStatus
+	(*PersistentVolume)(nil),                       // 74: skiff.v1.PersistentVolume
+	(*PersistentVolumeSpec)(nil),                   // 75: skiff.v1.PersistentVolumeSpec
+	(*LocalPersistentVolumeSource)(nil),            // 76: skiff.v1.LocalPersistentVolumeSource
+	(*VolumeNodeAffinity)(nil),                     // 77: skiff.v1.VolumeNodeAffinity
+	(*PersistentVolumeStatus)(nil),                 // 78: skiff.v1.PersistentVolumeStatus
+	(*ReplicaSet)(nil),                             // 79: skiff.v1.ReplicaSet
+	(*ReplicaSetSpec)(nil),                         // 80: skiff.v1.ReplicaSetSpec
+	(*PodTemplateSpec)(nil),                        // 81: skiff.v1.PodTemplateSpec
+	(*ReplicaSetStatus)(nil),                       // 82: skiff.v1.ReplicaSetStatus
+	(*Autoscaler)(nil),                             // 83: skiff.v1.Autoscaler
+	(*AutoscalerSpec)(nil),                         // 84: skiff.v1.AutoscalerSpec
+	(*MetricSpec)(nil),                             // 85: skiff.v1.MetricSpec
+	(*ResourceMetricSource)(nil),                   // 86: skiff.v1.ResourceMetricSource
+	(*MetricTarget)(nil),                           // 87: skiff.v1.MetricTarget
+	(*AutoscalerBehavior)(nil),                     // 88: skiff.v1.AutoscalerBehavior
+	(*ScalingRules)(nil),                           // 89: skiff.v1.ScalingRules
+	(*AutoscalerStatus)(nil),                       // 90: skiff.v1.AutoscalerStatus
+	(*Event)(nil),                                  // 91: skiff.v1.Event
+	(*ObjectReference)(nil),                        // 92: skiff.v1.ObjectReference
+	(*ConfigMap)(nil),                              // 93: skiff.v1.ConfigMap
+	(*Secret)(nil),                                 // 94: skiff.v1.Secret
+	(*EnvVarSource)(nil),                           // 95: skiff.v1.EnvVarSource
+	(*KeySelector)(nil),                            // 96: skiff.v1.KeySelector
+	(*EnvFromSource)(nil),                          // 97: skiff.v1.EnvFromSource
+	(*ObjectRef)(nil),                              // 98: skiff.v1.ObjectRef
+	(*KeyToPath)(nil),                              // 99: skiff.v1.KeyToPath
+	(*ConfigMapVolumeSource)(nil),                  // 100: skiff.v1.ConfigMapVolumeSource
+	(*SecretVolumeSource)(nil),                     // 101: skiff.v1.SecretVolumeSource
+	(*ProjectedVolumeSource)(nil),                  // 102: skiff.v1.ProjectedVolumeSource
+	(*VolumeProjection)(nil),                       // 103: skiff.v1.VolumeProjection
+	(*ConfigMapProjection)(nil),                    // 104: skiff.v1.ConfigMapProjection
+	(*SecretProjection)(nil),                       // 105: skiff.v1.SecretProjection
+	(*Deployment)(nil),                             // 106: skiff.v1.Deployment
+	(*DeploymentSpec)(nil),                         // 107: skiff.v1.DeploymentSpec
+	(*DeploymentStrategy)(nil),                     // 108: skiff.v1.DeploymentStrategy
+	(*RollingUpdateDeployment)(nil),                // 109: skiff.v1.RollingUpdateDeployment
+	(*DeploymentStatus)(nil),                       // 110: skiff.v1.DeploymentStatus
+	(*Endpoints)(nil),                              // 111: skiff.v1.Endpoints
+	(*EndpointSlice)(nil),                          // 112: skiff.v1.EndpointSlice
+	(*ServiceEndpoint)(nil),                        // 113: skiff.v1.ServiceEndpoint
+	(*EndpointConditions)(nil),                     // 114: skiff.v1.EndpointConditions
+	(*EndpointPort)(nil),                           // 115: skiff.v1.EndpointPort
+	(*Job)(nil),                                    // 116: skiff.v1.Job
+	(*JobSpec)(nil),                                // 117: skiff.v1.JobSpec
+	(*PodFailurePolicy)(nil),                       // 118: skiff.v1.PodFailurePolicy
+	(*PodFailurePolicyRule)(nil),                   // 119: skiff.v1.PodFailurePolicyRule
+	(*PodFailurePolicyOnExitCodesRequirement)(nil), // 120: skiff.v1.PodFailurePolicyOnExitCodesRequirement
+	(*JobStatus)(nil),                              // 121: skiff.v1.JobStatus
+	(*UncountedTerminatedPods)(nil),                // 122: skiff.v1.UncountedTerminatedPods
+	(*CronJob)(nil),                                // 123: skiff.v1.CronJob
+	(*CronJobSpec)(nil),                            // 124: skiff.v1.CronJobSpec
+	(*JobTemplateSpec)(nil),                        // 125: skiff.v1.JobTemplateSpec
+	(*CronJobStatus)(nil),                          // 126: skiff.v1.CronJobStatus
+	nil,                                            // 127: skiff.v1.ObjectMeta.LabelsEntry
+	nil,                                            // 128: skiff.v1.ObjectMeta.AnnotationsEntry
+	nil,                                            // 129: skiff.v1.LabelSelector.MatchLabelsEntry
+	nil,                                            // 130: skiff.v1.NodeStatus.CapacityEntry
+	nil,                                            // 131: skiff.v1.NodeStatus.AllocatableEntry
+	nil,                                            // 132: skiff.v1.PodSpec.NodeSelectorEntry
+	nil,                                            // 133: skiff.v1.ResourceRequirements.RequestsEntry
+	nil,                                            // 134: skiff.v1.ResourceRequirements.LimitsEntry
+	nil,                                            // 135: skiff.v1.ServiceSpec.SelectorEntry
+	nil,                                            // 136: skiff.v1.PersistentVolumeSpec.CapacityEntry
+	nil,                                            // 137: skiff.v1.ConfigMap.DataEntry
+	nil,                                            // 138: skiff.v1.ConfigMap.BinaryDataEntry
+	nil,                                            // 139: skiff.v1.Secret.DataEntry
+	nil,                                            // 140: skiff.v1.Secret.StringDataEntry
+	(*timestamppb.Timestamp)(nil),                  // 141: google.protobuf.Timestamp
 }
 var file_skiff_v1_objects_proto_depIdxs = []int32{
-	125, // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
-	126, // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
-	139, // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	139, // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	127, // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
+	128, // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
+	141, // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	141, // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
 	2,   // 4: skiff.v1.ObjectMeta.owner_references:type_name -> skiff.v1.OwnerReference
 	1,   // 5: skiff.v1.ObjectMeta.applied_as:type_name -> skiff.v1.TypeMeta
-	127, // 6: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
+	129, // 6: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
 	4,   // 7: skiff.v1.LabelSelector.match_expressions:type_name -> skiff.v1.LabelSelectorRequirement
-	139, // 8: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
-	139, // 9: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	141, // 8: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
+	141, // 9: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
 	0,   // 10: skiff.v1.Namespace.metadata:type_name -> skiff.v1.ObjectMeta
 	7,   // 11: skiff.v1.Namespace.status:type_name -> skiff.v1.NamespaceStatus
 	0,   // 12: skiff.v1.Node.metadata:type_name -> skiff.v1.ObjectMeta
 	9,   // 13: skiff.v1.Node.spec:type_name -> skiff.v1.NodeSpec
 	11,  // 14: skiff.v1.Node.status:type_name -> skiff.v1.NodeStatus
 	10,  // 15: skiff.v1.NodeSpec.taints:type_name -> skiff.v1.Taint
-	139, // 16: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
-	128, // 17: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
-	129, // 18: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
+	141, // 16: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
+	130, // 17: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
+	131, // 18: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
 	5,   // 19: skiff.v1.NodeStatus.conditions:type_name -> skiff.v1.Condition
 	12,  // 20: skiff.v1.NodeStatus.addresses:type_name -> skiff.v1.NodeAddress
 	13,  // 21: skiff.v1.NodeStatus.node_info:type_name -> skiff.v1.NodeSystemInfo
 	0,   // 22: skiff.v1.Lease.metadata:type_name -> skiff.v1.ObjectMeta
 	15,  // 23: skiff.v1.Lease.spec:type_name -> skiff.v1.LeaseSpec
-	139, // 24: skiff.v1.LeaseSpec.acquire_time:type_name -> google.protobuf.Timestamp
-	139, // 25: skiff.v1.LeaseSpec.renew_time:type_name -> google.protobuf.Timestamp
+	141, // 24: skiff.v1.LeaseSpec.acquire_time:type_name -> google.protobuf.Timestamp
+	141, // 25: skiff.v1.LeaseSpec.renew_time:type_name -> google.protobuf.Timestamp
 	0,   // 26: skiff.v1.Pod.metadata:type_name -> skiff.v1.ObjectMeta
 	17,  // 27: skiff.v1.Pod.spec:type_name -> skiff.v1.PodSpec
 	55,  // 28: skiff.v1.Pod.status:type_name -> skiff.v1.PodStatus
 	28,  // 29: skiff.v1.PodSpec.containers:type_name -> skiff.v1.Container
 	45,  // 30: skiff.v1.PodSpec.volumes:type_name -> skiff.v1.PodVolume
-	130, // 31: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
+	132, // 31: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
 	54,  // 32: skiff.v1.PodSpec.tolerations:type_name -> skiff.v1.Toleration
 	26,  // 33: skiff.v1.PodSpec.security_context:type_name -> skiff.v1.PodSecurityContext
 	28,  // 34: skiff.v1.PodSpec.init_containers:type_name -> skiff.v1.Container
@@ -9587,7 +9767,7 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	36,  // 50: skiff.v1.Container.liveness_probe:type_name -> skiff.v1.Probe
 	36,  // 51: skiff.v1.Container.readiness_probe:type_name -> skiff.v1.Probe
 	42,  // 52: skiff.v1.Container.security_context:type_name -> skiff.v1.SecurityContext
-	95,  // 53: skiff.v1.Container.env_from:type_name -> skiff.v1.EnvFromSource
+	97,  // 53: skiff.v1.Container.env_from:type_name -> skiff.v1.EnvFromSource
 	36,  // 54: skiff.v1.Container.startup_probe:type_name -> skiff.v1.Probe
 	29,  // 55: skiff.v1.Container.lifecycle:type_name -> skiff.v1.Lifecycle
 	30,  // 56: skiff.v1.Lifecycle.post_start:type_name -> skiff.v1.LifecycleHandler
@@ -9595,9 +9775,9 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	38,  // 58: skiff.v1.LifecycleHandler.exec:type_name -> skiff.v1.ExecAction
 	40,  // 59: skiff.v1.LifecycleHandler.http_get:type_name -> skiff.v1.HTTPGetAction
 	31,  // 60: skiff.v1.LifecycleHandler.sleep:type_name -> skiff.v1.SleepAction
-	93,  // 61: skiff.v1.EnvVar.value_from:type_name -> skiff.v1.EnvVarSource
-	131, // 62: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
-	132, // 63: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
+	95,  // 61: skiff.v1.EnvVar.value_from:type_name -> skiff.v1.EnvVarSource
+	133, // 62: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
+	134, // 63: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
 	38,  // 64: skiff.v1.Probe.exec:type_name -> skiff.v1.ExecAction
 	39,  // 65: skiff.v1.Probe.tcp_socket:type_name -> skiff.v1.TCPSocketAction
 	40,  // 66: skiff.v1.Probe.http_get:type_name -> skiff.v1.HTTPGetAction
@@ -9608,16 +9788,16 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	51,  // 71: skiff.v1.PodVolume.empty_dir:type_name -> skiff.v1.EmptyDirSource
 	52,  // 72: skiff.v1.PodVolume.host_path:type_name -> skiff.v1.HostPathSource
 	53,  // 73: skiff.v1.PodVolume.volume:type_name -> skiff.v1.VolumeClaimSource
-	98,  // 74: skiff.v1.PodVolume.config_map:type_name -> skiff.v1.ConfigMapVolumeSource
-	99,  // 75: skiff.v1.PodVolume.secret:type_name -> skiff.v1.SecretVolumeSource
-	100, // 76: skiff.v1.PodVolume.projected:type_name -> skiff.v1.ProjectedVolumeSource
+	100, // 74: skiff.v1.PodVolume.config_map:type_name -> skiff.v1.ConfigMapVolumeSource
+	101, // 75: skiff.v1.PodVolume.secret:type_name -> skiff.v1.SecretVolumeSource
+	102, // 76: skiff.v1.PodVolume.projected:type_name -> skiff.v1.ProjectedVolumeSource
 	46,  // 77: skiff.v1.PodVolume.downward_api:type_name -> skiff.v1.DownwardAPIVolumeSource
 	47,  // 78: skiff.v1.DownwardAPIVolumeSource.items:type_name -> skiff.v1.DownwardAPIVolumeFile
 	49,  // 79: skiff.v1.DownwardAPIVolumeFile.field_ref:type_name -> skiff.v1.ObjectFieldSelector
 	50,  // 80: skiff.v1.DownwardAPIVolumeFile.resource_field_ref:type_name -> skiff.v1.ResourceFieldSelector
 	47,  // 81: skiff.v1.DownwardAPIProjection.items:type_name -> skiff.v1.DownwardAPIVolumeFile
 	5,   // 82: skiff.v1.PodStatus.conditions:type_name -> skiff.v1.Condition
-	139, // 83: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	141, // 83: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
 	56,  // 84: skiff.v1.PodStatus.container_statuses:type_name -> skiff.v1.ContainerStatus
 	56,  // 85: skiff.v1.PodStatus.init_container_statuses:type_name -> skiff.v1.ContainerStatus
 	57,  // 86: skiff.v1.ContainerStatus.state:type_name -> skiff.v1.ContainerState
@@ -9625,115 +9805,117 @@ var file_skiff_v1_objects_proto_depIdxs = []int32{
 	58,  // 88: skiff.v1.ContainerState.waiting:type_name -> skiff.v1.ContainerStateWaiting
 	59,  // 89: skiff.v1.ContainerState.running:type_name -> skiff.v1.ContainerStateRunning
 	60,  // 90: skiff.v1.ContainerState.terminated:type_name -> skiff.v1.ContainerStateTerminated
-	139, // 91: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	139, // 92: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	139, // 93: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	141, // 91: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	141, // 92: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	141, // 93: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
 	0,   // 94: skiff.v1.Service.metadata:type_name -> skiff.v1.ObjectMeta
 	62,  // 95: skiff.v1.Service.spec:type_name -> skiff.v1.ServiceSpec
 	66,  // 96: skiff.v1.Service.status:type_name -> skiff.v1.ServiceStatus
-	133, // 97: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
+	135, // 97: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
 	65,  // 98: skiff.v1.ServiceSpec.ports:type_name -> skiff.v1.ServicePort
 	63,  // 99: skiff.v1.ServiceSpec.session_affinity_config:type_name -> skiff.v1.SessionAffinityConfig
 	64,  // 100: skiff.v1.SessionAffinityConfig.client_ip:type_name -> skiff.v1.ClientIPConfig
-	0,   // 101: skiff.v1.Volume.metadata:type_name -> skiff.v1.ObjectMeta
-	68,  // 102: skiff.v1.Volume.spec:type_name -> skiff.v1.VolumeSpec
-	71,  // 103: skiff.v1.Volume.status:type_name -> skiff.v1.VolumeStatus
-	69,  // 104: skiff.v1.VolumeSpec.local:type_name -> skiff.v1.LocalVolumeSource
-	52,  // 105: skiff.v1.VolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
-	70,  // 106: skiff.v1.VolumeSpec.nfs:type_name -> skiff.v1.NFSVolumeSource
-	0,   // 107: skiff.v1.PersistentVolume.metadata:type_name -> skiff.v1.ObjectMeta
-	73,  // 108: skiff.v1.PersistentVolume.spec:type_name -> skiff.v1.PersistentVolumeSpec
-	76,  // 109: skiff.v1.PersistentVolume.status:type_name -> skiff.v1.PersistentVolumeStatus
-	134, // 110: skiff.v1.PersistentVolumeSpec.capacity:type_name -> skiff.v1.PersistentVolumeSpec.CapacityEntry
-	52,  // 111: skiff.v1.PersistentVolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
-	74,  // 112: skiff.v1.PersistentVolumeSpec.local:type_name -> skiff.v1.LocalPersistentVolumeSource
-	75,  // 113: skiff.v1.PersistentVolumeSpec.node_affinity:type_name -> skiff.v1.VolumeNodeAffinity
-	90,  // 114: skiff.v1.PersistentVolumeSpec.claim_ref:type_name -> skiff.v1.ObjectReference
-	23,  // 115: skiff.v1.VolumeNodeAffinity.required:type_name -> skiff.v1.NodeSelector
-	139, // 116: skiff.v1.PersistentVolumeStatus.last_phase_transition_time:type_name -> google.protobuf.Timestamp
-	0,   // 117: skiff.v1.ReplicaSet.metadata:type_name -> skiff.v1.ObjectMeta
-	78,  // 118: skiff.v1.ReplicaSet.spec:type_name -> skiff.v1.ReplicaSetSpec
-	80,  // 119: skiff.v1.ReplicaSet.status:type_name -> skiff.v1.ReplicaSetStatus
-	3,   // 120: skiff.v1.ReplicaSetSpec.selector:type_name -> skiff.v1.LabelSelector
-	79,  // 121: skiff.v1.ReplicaSetSpec.template:type_name -> skiff.v1.PodTemplateSpec
-	0,   // 122: skiff.v1.PodTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
-	17,  // 123: skiff.v1.PodTemplateSpec.spec:type_name -> skiff.v1.PodSpec
-	5,   // 124: skiff.v1.ReplicaSetStatus.conditions:type_name -> skiff.v1.Condition
-	0,   // 125: skiff.v1.Autoscaler.metadata:type_name -> skiff.v1.ObjectMeta
-	82,  // 126: skiff.v1.Autoscaler.spec:type_name -> skiff.v1.AutoscalerSpec
-	88,  // 127: skiff.v1.Autoscaler.status:type_name -> skiff.v1.AutoscalerStatus
-	83,  // 128: skiff.v1.AutoscalerSpec.metrics:type_name -> skiff.v1.MetricSpec
-	86,  // 129: skiff.v1.AutoscalerSpec.behavior:type_name -> skiff.v1.AutoscalerBehavior
-	84,  // 130: skiff.v1.MetricSpec.resource:type_name -> skiff.v1.ResourceMetricSource
-	85,  // 131: skiff.v1.ResourceMetricSource.target:type_name -> skiff.v1.MetricTarget
-	87,  // 132: skiff.v1.AutoscalerBehavior.scale_up:type_name -> skiff.v1.ScalingRules
-	87,  // 133: skiff.v1.AutoscalerBehavior.scale_down:type_name -> skiff.v1.ScalingRules
-	139, // 134: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
-	5,   // 135: skiff.v1.AutoscalerStatus.conditions:type_name -> skiff.v1.Condition
-	0,   // 136: skiff.v1.Event.metadata:type_name -> skiff.v1.ObjectMeta
-	90,  // 137: skiff.v1.Event.involved_object:type_name -> skiff.v1.ObjectReference
-	139, // 138: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	139, // 139: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
-	0,   // 140: skiff.v1.ConfigMap.metadata:type_name -> skiff.v1.ObjectMeta
-	135, // 141: skiff.v1.ConfigMap.data:type_name -> skiff.v1.ConfigMap.DataEntry
-	136, // 142: skiff.v1.ConfigMap.binary_data:type_name -> skiff.v1.ConfigMap.BinaryDataEntry
-	0,   // 143: skiff.v1.Secret.metadata:type_name -> skiff.v1.ObjectMeta
-	137, // 144: skiff.v1.Secret.data:type_name -> skiff.v1.Secret.DataEntry
-	138, // 145: skiff.v1.Secret.string_data:type_name -> skiff.v1.Secret.StringDataEntry
-	94,  // 146: skiff.v1.EnvVarSource.config_map_key_ref:type_name -> skiff.v1.KeySelector
-	94,  // 147: skiff.v1.EnvVarSource.secret_key_ref:type_name -> skiff.v1.KeySelector
-	49,  // 148: skiff.v1.EnvVarSource.field_ref:type_name -> skiff.v1.ObjectFieldSelector
-	50,  // 149: skiff.v1.EnvVarSource.resource_field_ref:type_name -> skiff.v1.ResourceFieldSelector
-	96,  // 150: skiff.v1.EnvFromSource.config_map_ref:type_name -> skiff.v1.ObjectRef
-	96,  // 151: skiff.v1.EnvFromSource.secret_ref:type_name -> skiff.v1.ObjectRef
-	97,  // 152: skiff.v1.ConfigMapVolumeSource.items:type_name -> skiff.v1.KeyToPath
-	97,  // 153: skiff.v1.SecretVolumeSource.items:type_name -> skiff.v1.KeyToPath
-	101, // 154: skiff.v1.ProjectedVolumeSource.sources:type_name -> skiff.v1.VolumeProjection
-	102, // 155: skiff.v1.VolumeProjection.config_map:type_name -> skiff.v1.ConfigMapProjection
-	103, // 156: skiff.v1.VolumeProjection.secret:type_name -> skiff.v1.SecretProjection
-	48,  // 157: skiff.v1.VolumeProjection.downward_api:type_name -> skiff.v1.DownwardAPIProjection
-	97,  // 158: skiff.v1.ConfigMapProjection.items:type_name -> skiff.v1.KeyToPath
-	97,  // 159: skiff.v1.SecretProjection.items:type_name -> skiff.v1.KeyToPath
-	0,   // 160: skiff.v1.Deployment.metadata:type_name -> skiff.v1.ObjectMeta
-	105, // 161: skiff.v1.Deployment.spec:type_name -> skiff.v1.DeploymentSpec
-	108, // 162: skiff.v1.Deployment.status:type_name -> skiff.v1.DeploymentStatus
-	3,   // 163: skiff.v1.DeploymentSpec.selector:type_name -> skiff.v1.LabelSelector
-	79,  // 164: skiff.v1.DeploymentSpec.template:type_name -> skiff.v1.PodTemplateSpec
-	106, // 165: skiff.v1.DeploymentSpec.strategy:type_name -> skiff.v1.DeploymentStrategy
-	107, // 166: skiff.v1.DeploymentStrategy.rolling_update:type_name -> skiff.v1.RollingUpdateDeployment
-	5,   // 167: skiff.v1.DeploymentStatus.conditions:type_name -> skiff.v1.Condition
-	0,   // 168: skiff.v1.Endpoints.metadata:type_name -> skiff.v1.ObjectMeta
-	110, // 169: skiff.v1.Endpoints.slices:type_name -> skiff.v1.EndpointSlice
-	111, // 170: skiff.v1.EndpointSlice.endpoints:type_name -> skiff.v1.ServiceEndpoint
-	113, // 171: skiff.v1.EndpointSlice.ports:type_name -> skiff.v1.EndpointPort
-	112, // 172: skiff.v1.ServiceEndpoint.conditions:type_name -> skiff.v1.EndpointConditions
-	90,  // 173: skiff.v1.ServiceEndpoint.target_ref:type_name -> skiff.v1.ObjectReference
-	0,   // 174: skiff.v1.Job.metadata:type_name -> skiff.v1.ObjectMeta
-	115, // 175: skiff.v1.Job.spec:type_name -> skiff.v1.JobSpec
-	119, // 176: skiff.v1.Job.status:type_name -> skiff.v1.JobStatus
-	116, // 177: skiff.v1.JobSpec.pod_failure_policy:type_name -> skiff.v1.PodFailurePolicy
-	3,   // 178: skiff.v1.JobSpec.selector:type_name -> skiff.v1.LabelSelector
-	79,  // 179: skiff.v1.JobSpec.template:type_name -> skiff.v1.PodTemplateSpec
-	117, // 180: skiff.v1.PodFailurePolicy.rules:type_name -> skiff.v1.PodFailurePolicyRule
-	118, // 181: skiff.v1.PodFailurePolicyRule.on_exit_codes:type_name -> skiff.v1.PodFailurePolicyOnExitCodesRequirement
-	5,   // 182: skiff.v1.JobStatus.conditions:type_name -> skiff.v1.Condition
-	139, // 183: skiff.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
-	139, // 184: skiff.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
-	120, // 185: skiff.v1.JobStatus.uncounted_terminated_pods:type_name -> skiff.v1.UncountedTerminatedPods
-	0,   // 186: skiff.v1.CronJob.metadata:type_name -> skiff.v1.ObjectMeta
-	122, // 187: skiff.v1.CronJob.spec:type_name -> skiff.v1.CronJobSpec
-	124, // 188: skiff.v1.CronJob.status:type_name -> skiff.v1.CronJobStatus
-	123, // 189: skiff.v1.CronJobSpec.job_template:type_name -> skiff.v1.JobTemplateSpec
-	0,   // 190: skiff.v1.JobTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
-	115, // 191: skiff.v1.JobTemplateSpec.spec:type_name -> skiff.v1.JobSpec
-	90,  // 192: skiff.v1.CronJobStatus.active:type_name -> skiff.v1.ObjectReference
-	139, // 193: skiff.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
-	139, // 194: skiff.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
-	195, // [195:195] is the sub-list for method output_type
-	195, // [195:195] is the sub-list for method input_type
-	195, // [195:195] is the sub-list for extension type_name
-	195, // [195:195] is the sub-list for extension extendee
-	0,   // [0:195] is the sub-list for field type_name
+	67,  // 101: skiff.v1.ServiceStatus.load_balancer:type_name -> skiff.v1.LoadBalancerStatus
+	68,  // 102: skiff.v1.LoadBalancerStatus.ingress:type_name -> skiff.v1.LoadBalancerIngress
+	0,   // 103: skiff.v1.Volume.metadata:type_name -> skiff.v1.ObjectMeta
+	70,  // 104: skiff.v1.Volume.spec:type_name -> skiff.v1.VolumeSpec
+	73,  // 105: skiff.v1.Volume.status:type_name -> skiff.v1.VolumeStatus
+	71,  // 106: skiff.v1.VolumeSpec.local:type_name -> skiff.v1.LocalVolumeSource
+	52,  // 107: skiff.v1.VolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
+	72,  // 108: skiff.v1.VolumeSpec.nfs:type_name -> skiff.v1.NFSVolumeSource
+	0,   // 109: skiff.v1.PersistentVolume.metadata:type_name -> skiff.v1.ObjectMeta
+	75,  // 110: skiff.v1.PersistentVolume.spec:type_name -> skiff.v1.PersistentVolumeSpec
+	78,  // 111: skiff.v1.PersistentVolume.status:type_name -> skiff.v1.PersistentVolumeStatus
+	136, // 112: skiff.v1.PersistentVolumeSpec.capacity:type_name -> skiff.v1.PersistentVolumeSpec.CapacityEntry
+	52,  // 113: skiff.v1.PersistentVolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
+	76,  // 114: skiff.v1.PersistentVolumeSpec.local:type_name -> skiff.v1.LocalPersistentVolumeSource
+	77,  // 115: skiff.v1.PersistentVolumeSpec.node_affinity:type_name -> skiff.v1.VolumeNodeAffinity
+	92,  // 116: skiff.v1.PersistentVolumeSpec.claim_ref:type_name -> skiff.v1.ObjectReference
+	23,  // 117: skiff.v1.VolumeNodeAffinity.required:type_name -> skiff.v1.NodeSelector
+	141, // 118: skiff.v1.PersistentVolumeStatus.last_phase_transition_time:type_name -> google.protobuf.Timestamp
+	0,   // 119: skiff.v1.ReplicaSet.metadata:type_name -> skiff.v1.ObjectMeta
+	80,  // 120: skiff.v1.ReplicaSet.spec:type_name -> skiff.v1.ReplicaSetSpec
+	82,  // 121: skiff.v1.ReplicaSet.status:type_name -> skiff.v1.ReplicaSetStatus
+	3,   // 122: skiff.v1.ReplicaSetSpec.selector:type_name -> skiff.v1.LabelSelector
+	81,  // 123: skiff.v1.ReplicaSetSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	0,   // 124: skiff.v1.PodTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
+	17,  // 125: skiff.v1.PodTemplateSpec.spec:type_name -> skiff.v1.PodSpec
+	5,   // 126: skiff.v1.ReplicaSetStatus.conditions:type_name -> skiff.v1.Condition
+	0,   // 127: skiff.v1.Autoscaler.metadata:type_name -> skiff.v1.ObjectMeta
+	84,  // 128: skiff.v1.Autoscaler.spec:type_name -> skiff.v1.AutoscalerSpec
+	90,  // 129: skiff.v1.Autoscaler.status:type_name -> skiff.v1.AutoscalerStatus
+	85,  // 130: skiff.v1.AutoscalerSpec.metrics:type_name -> skiff.v1.MetricSpec
+	88,  // 131: skiff.v1.AutoscalerSpec.behavior:type_name -> skiff.v1.AutoscalerBehavior
+	86,  // 132: skiff.v1.MetricSpec.resource:type_name -> skiff.v1.ResourceMetricSource
+	87,  // 133: skiff.v1.ResourceMetricSource.target:type_name -> skiff.v1.MetricTarget
+	89,  // 134: skiff.v1.AutoscalerBehavior.scale_up:type_name -> skiff.v1.ScalingRules
+	89,  // 135: skiff.v1.AutoscalerBehavior.scale_down:type_name -> skiff.v1.ScalingRules
+	141, // 136: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
+	5,   // 137: skiff.v1.AutoscalerStatus.conditions:type_name -> skiff.v1.Condition
+	0,   // 138: skiff.v1.Event.metadata:type_name -> skiff.v1.ObjectMeta
+	92,  // 139: skiff.v1.Event.involved_object:type_name -> skiff.v1.ObjectReference
+	141, // 140: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	141, // 141: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	0,   // 142: skiff.v1.ConfigMap.metadata:type_name -> skiff.v1.ObjectMeta
+	137, // 143: skiff.v1.ConfigMap.data:type_name -> skiff.v1.ConfigMap.DataEntry
+	138, // 144: skiff.v1.ConfigMap.binary_data:type_name -> skiff.v1.ConfigMap.BinaryDataEntry
+	0,   // 145: skiff.v1.Secret.metadata:type_name -> skiff.v1.ObjectMeta
+	139, // 146: skiff.v1.Secret.data:type_name -> skiff.v1.Secret.DataEntry
+	140, // 147: skiff.v1.Secret.string_data:type_name -> skiff.v1.Secret.StringDataEntry
+	96,  // 148: skiff.v1.EnvVarSource.config_map_key_ref:type_name -> skiff.v1.KeySelector
+	96,  // 149: skiff.v1.EnvVarSource.secret_key_ref:type_name -> skiff.v1.KeySelector
+	49,  // 150: skiff.v1.EnvVarSource.field_ref:type_name -> skiff.v1.ObjectFieldSelector
+	50,  // 151: skiff.v1.EnvVarSource.resource_field_ref:type_name -> skiff.v1.ResourceFieldSelector
+	98,  // 152: skiff.v1.EnvFromSource.config_map_ref:type_name -> skiff.v1.ObjectRef
+	98,  // 153: skiff.v1.EnvFromSource.secret_ref:type_name -> skiff.v1.ObjectRef
+	99,  // 154: skiff.v1.ConfigMapVolumeSource.items:type_name -> skiff.v1.KeyToPath
+	99,  // 155: skiff.v1.SecretVolumeSource.items:type_name -> skiff.v1.KeyToPath
+	103, // 156: skiff.v1.ProjectedVolumeSource.sources:type_name -> skiff.v1.VolumeProjection
+	104, // 157: skiff.v1.VolumeProjection.config_map:type_name -> skiff.v1.ConfigMapProjection
+	105, // 158: skiff.v1.VolumeProjection.secret:type_name -> skiff.v1.SecretProjection
+	48,  // 159: skiff.v1.VolumeProjection.downward_api:type_name -> skiff.v1.DownwardAPIProjection
+	99,  // 160: skiff.v1.ConfigMapProjection.items:type_name -> skiff.v1.KeyToPath
+	99,  // 161: skiff.v1.SecretProjection.items:type_name -> skiff.v1.KeyToPath
+	0,   // 162: skiff.v1.Deployment.metadata:type_name -> skiff.v1.ObjectMeta
+	107, // 163: skiff.v1.Deployment.spec:type_name -> skiff.v1.DeploymentSpec
+	110, // 164: skiff.v1.Deployment.status:type_name -> skiff.v1.DeploymentStatus
+	3,   // 165: skiff.v1.DeploymentSpec.selector:type_name -> skiff.v1.LabelSelector
+	81,  // 166: skiff.v1.DeploymentSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	108, // 167: skiff.v1.DeploymentSpec.strategy:type_name -> skiff.v1.DeploymentStrategy
+	109, // 168: skiff.v1.DeploymentStrategy.rolling_update:type_name -> skiff.v1.RollingUpdateDeployment
+	5,   // 169: skiff.v1.DeploymentStatus.conditions:type_name -> skiff.v1.Condition
+	0,   // 170: skiff.v1.Endpoints.metadata:type_name -> skiff.v1.ObjectMeta
+	112, // 171: skiff.v1.Endpoints.slices:type_name -> skiff.v1.EndpointSlice
+	113, // 172: skiff.v1.EndpointSlice.endpoints:type_name -> skiff.v1.ServiceEndpoint
+	115, // 173: skiff.v1.EndpointSlice.ports:type_name -> skiff.v1.EndpointPort
+	114, // 174: skiff.v1.ServiceEndpoint.conditions:type_name -> skiff.v1.EndpointConditions
+	92,  // 175: skiff.v1.ServiceEndpoint.target_ref:type_name -> skiff.v1.ObjectReference
+	0,   // 176: skiff.v1.Job.metadata:type_name -> skiff.v1.ObjectMeta
+	117, // 177: skiff.v1.Job.spec:type_name -> skiff.v1.JobSpec
+	121, // 178: skiff.v1.Job.status:type_name -> skiff.v1.JobStatus
+	118, // 179: skiff.v1.JobSpec.pod_failure_policy:type_name -> skiff.v1.PodFailurePolicy
+	3,   // 180: skiff.v1.JobSpec.selector:type_name -> skiff.v1.LabelSelector
+	81,  // 181: skiff.v1.JobSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	119, // 182: skiff.v1.PodFailurePolicy.rules:type_name -> skiff.v1.PodFailurePolicyRule
+	120, // 183: skiff.v1.PodFailurePolicyRule.on_exit_codes:type_name -> skiff.v1.PodFailurePolicyOnExitCodesRequirement
+	5,   // 184: skiff.v1.JobStatus.conditions:type_name -> skiff.v1.Condition
+	141, // 185: skiff.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
+	141, // 186: skiff.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
+	122, // 187: skiff.v1.JobStatus.uncounted_terminated_pods:type_name -> skiff.v1.UncountedTerminatedPods
+	0,   // 188: skiff.v1.CronJob.metadata:type_name -> skiff.v1.ObjectMeta
+	124, // 189: skiff.v1.CronJob.spec:type_name -> skiff.v1.CronJobSpec
+	126, // 190: skiff.v1.CronJob.status:type_name -> skiff.v1.CronJobStatus
+	125, // 191: skiff.v1.CronJobSpec.job_template:type_name -> skiff.v1.JobTemplateSpec
+	0,   // 192: skiff.v1.JobTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
+	117, // 193: skiff.v1.JobTemplateSpec.spec:type_name -> skiff.v1.JobSpec
+	92,  // 194: skiff.v1.CronJobStatus.active:type_name -> skiff.v1.ObjectReference
+	141, // 195: skiff.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
+	141, // 196: skiff.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
+	197, // [197:197] is the sub-list for method output_type
+	197, // [197:197] is the sub-list for method input_type
+	197, // [197:197] is the sub-list for extension type_name
+	197, // [197:197] is the sub-list for extension extendee
+	0,   // [0:197] is the sub-list for field type_name
 }
 
 func init() { file_skiff_v1_objects_proto_init() }
@@ -9750,33 +9932,35 @@ func file_skiff_v1_objects_proto_init() {
 	file_skiff_v1_objects_proto_msgTypes[46].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[47].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[54].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[62].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[64].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[68].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[78].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[82].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[85].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[70].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[80].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[84].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[87].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[88].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[91].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[92].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[89].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[90].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[93].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[94].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[96].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[97].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[98].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[99].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[100].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[101].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[102].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[103].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[104].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[105].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[115].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[122].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[107].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[117].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[124].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_skiff_v1_objects_proto_rawDesc), len(file_skiff_v1_objects_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   139,
+			NumMessages:   141,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -3,9 +3,18 @@ package skiffv1
 // Service types and the ClusterIP of a headless service, as Kubernetes
 // spells them.
 const (
-	ServiceTypeClusterIP = "ClusterIP"
-	ServiceTypeNodePort  = "NodePort"
-	ClusterIPNone        = "None"
+	ServiceTypeClusterIP    = "ClusterIP"
+	ServiceTypeNodePort     = "NodePort"
+	ServiceTypeLoadBalancer = "LoadBalancer"
+	ClusterIPNone           = "None"
+	// LoadBalancerClassSkiff is the class of skiff's own load balancer
+	// (ServiceLB): a LoadBalancer service of this class, or of none, is
+	// answered on every node's address at its port.
+	LoadBalancerClassSkiff = "skiff.sh/servicelb"
+	// LoadBalancerIPModeVIP and LoadBalancerIPModeProxy are
+	// status.loadBalancer.ingress[].ipMode's values.
+	LoadBalancerIPModeVIP   = "VIP"
+	LoadBalancerIPModeProxy = "Proxy"
 )
 
 // Session affinities and traffic policies, as Kubernetes spells them.
@@ -39,4 +48,30 @@ func AffinityTimeout(s *Service) int32 {
 func IsHeadless(s *Service) bool {
 	ip := s.GetSpec().GetClusterIp()
 	return ip == "" || ip == ClusterIPNone
+}
+
+// IsExternal says whether a service type takes traffic from outside the
+// cluster (NodePort, LoadBalancer): the external traffic policy applies.
+func IsExternal(s *ServiceSpec) bool {
+	return s.GetType() == ServiceTypeNodePort || s.GetType() == ServiceTypeLoadBalancer
+}
+
+// AllocatesNodePorts says whether a service gets node ports for the ports
+// that do not ask for one: NodePort services, and LoadBalancer ones unless
+// allocateLoadBalancerNodePorts is false.
+func AllocatesNodePorts(s *ServiceSpec) bool {
+	switch s.GetType() {
+	case ServiceTypeNodePort:
+		return true
+	case ServiceTypeLoadBalancer:
+		return s.AllocateLoadBalancerNodePorts == nil || s.GetAllocateLoadBalancerNodePorts()
+	}
+	return false
+}
+
+// ServedBySkiffLB says whether skiff's own load balancer serves a service:
+// a LoadBalancer one of skiff's class or of none.
+func ServedBySkiffLB(s *ServiceSpec) bool {
+	return s.GetType() == ServiceTypeLoadBalancer &&
+		(s.LoadBalancerClass == nil || s.GetLoadBalancerClass() == LoadBalancerClassSkiff)
 }
