@@ -44,11 +44,18 @@ func NewAlgorithm(opts AlgorithmOptions) *Algorithm {
 			volumeFilter{},
 			hostPortFilter{},
 			resourceFilter{},
+			topologySpread{},
+			interPodAffinity{},
 		},
+		// Weights as kube-scheduler's default profile gives the plugins
+		// of the same names.
 		scorers: []weightedScorer{
 			{leastAllocatedScorer{}, 1},
 			{balancedScorer{}, 1},
 			{ownerSpreadScorer{}, 2},
+			{nodeAffinityScorer{}, 2},
+			{topologySpread{}, 2},
+			{interPodAffinity{}, 2},
 		},
 		percentage: opts.PercentageOfNodesToScore,
 	}
@@ -69,7 +76,7 @@ func (a *Algorithm) Schedule(pod *PodInfo, nodes []*NodeInfo, cluster Cluster) (
 		return Result{}, &FitError{NumNodes: len(nodes), Pod: Reject(ReasonInvalidRequest, pod.Invalid.Error())}
 	}
 	for _, pf := range a.preFilters {
-		if st := pf.PreFilter(pod, cluster); st != nil {
+		if st := pf.PreFilter(pod, nodes, cluster); st != nil {
 			return Result{}, &FitError{NumNodes: len(nodes), Pod: st}
 		}
 	}

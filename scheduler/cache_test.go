@@ -49,7 +49,7 @@ func TestCacheTerminalAndDeletedPodsFreeRoom(t *testing.T) {
 	c.setPod(testPod("p", "1", "", onNode("n1")))
 	done := testPod("p", "1", "", onNode("n1"))
 	done.Status.Phase = "Succeeded"
-	if !c.setPod(done) {
+	if freed, _ := c.setPod(done); !freed {
 		t.Fatal("a finished pod did not free room")
 	}
 	if c.nodes["n1"].Requested.MilliCPU != 0 {

@@ -198,6 +198,39 @@ func (q *queue) moveAll() {
 	q.signal()
 }
 
+// moveWhere is moveAll for the unschedulable pods that pred picks: the
+// change can only help those.
+func (q *queue) moveWhere(pred func(*skiffv1.Pod) bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.moveSeq++
+	moved := false
+	for key, qp := range q.unschedulable {
+		if pred(qp.pod) {
+			delete(q.unschedulable, key)
+			q.reviveLocked(qp)
+			moved = true
+		}
+	}
+	if moved {
+		q.signal()
+	}
+}
+
+// waitsForPods: the pod has a required pod affinity or a DoNotSchedule
+// spread constraint, which a new pod elsewhere may satisfy.
+func waitsForPods(p *skiffv1.Pod) bool {
+	if len(p.GetSpec().GetAffinity().GetPodAffinity().GetRequiredDuringSchedulingIgnoredDuringExecution()) > 0 {
+		return true
+	}
+	for _, c := range p.GetSpec().GetTopologySpreadConstraints() {
+		if c.GetWhenUnsatisfiable() != "ScheduleAnyway" {
+			return true
+		}
+	}
+	return false
+}
+
 // reviveLocked sends a pod to active, or to backoff while its back-off runs.
 func (q *queue) reviveLocked(qp *queuedPod) {
 	if q.now().Before(qp.backoffUntil) {

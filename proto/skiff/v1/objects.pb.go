@@ -1235,10 +1235,14 @@ type PodSpec struct {
 	// With hostname, the pod's DNS name HOSTNAME.SUBDOMAIN.NS.svc.DOMAIN
 	// when a headless service of this name selects it.
 	Subdomain string `protobuf:"bytes,40,opt,name=subdomain,proto3" json:"subdomain,omitempty"`
-	// Node affinity; DaemonSets pin their pods to a node with it.
-	Affinity      *Affinity `protobuf:"bytes,41,opt,name=affinity,proto3" json:"affinity,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Node affinity (DaemonSets pin their pods to a node with it) and
+	// inter-pod affinity and anti-affinity.
+	Affinity *Affinity `protobuf:"bytes,41,opt,name=affinity,proto3" json:"affinity,omitempty"`
+	// How the pods matching each constraint's selector may be spread over
+	// the topology domains of its key.
+	TopologySpreadConstraints []*TopologySpreadConstraint `protobuf:"bytes,42,rep,name=topology_spread_constraints,json=topologySpreadConstraints,proto3" json:"topology_spread_constraints,omitempty"`
+	unknownFields             protoimpl.UnknownFields
+	sizeCache                 protoimpl.SizeCache
 }
 
 func (x *PodSpec) Reset() {
@@ -1393,6 +1397,13 @@ func (x *PodSpec) GetSubdomain() string {
 func (x *PodSpec) GetAffinity() *Affinity {
 	if x != nil {
 		return x.Affinity
+	}
+	return nil
+}
+
+func (x *PodSpec) GetTopologySpreadConstraints() []*TopologySpreadConstraint {
+	if x != nil {
+		return x.TopologySpreadConstraints
 	}
 	return nil
 }
@@ -1561,12 +1572,15 @@ func (x *HostAlias) GetHostnames() []string {
 	return nil
 }
 
-// Affinity holds node affinity only (pod affinity is not in skiff).
 type Affinity struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	NodeAffinity  *NodeAffinity          `protobuf:"bytes,1,opt,name=node_affinity,json=nodeAffinity,proto3" json:"node_affinity,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	NodeAffinity *NodeAffinity          `protobuf:"bytes,1,opt,name=node_affinity,json=nodeAffinity,proto3" json:"node_affinity,omitempty"`
+	// Place the pod in a topology domain with pods the terms match.
+	PodAffinity *PodAffinity `protobuf:"bytes,2,opt,name=pod_affinity,json=podAffinity,proto3" json:"pod_affinity,omitempty"`
+	// Keep the pod out of topology domains with pods the terms match.
+	PodAntiAffinity *PodAntiAffinity `protobuf:"bytes,3,opt,name=pod_anti_affinity,json=podAntiAffinity,proto3" json:"pod_anti_affinity,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Affinity) Reset() {
@@ -1606,11 +1620,28 @@ func (x *Affinity) GetNodeAffinity() *NodeAffinity {
 	return nil
 }
 
+func (x *Affinity) GetPodAffinity() *PodAffinity {
+	if x != nil {
+		return x.PodAffinity
+	}
+	return nil
+}
+
+func (x *Affinity) GetPodAntiAffinity() *PodAntiAffinity {
+	if x != nil {
+		return x.PodAntiAffinity
+	}
+	return nil
+}
+
 type NodeAffinity struct {
 	state                                          protoimpl.MessageState `protogen:"open.v1"`
 	RequiredDuringSchedulingIgnoredDuringExecution *NodeSelector          `protobuf:"bytes,1,opt,name=required_during_scheduling_ignored_during_execution,json=requiredDuringSchedulingIgnoredDuringExecution,proto3" json:"required_during_scheduling_ignored_during_execution,omitempty"`
-	unknownFields                                  protoimpl.UnknownFields
-	sizeCache                                      protoimpl.SizeCache
+	// Nodes matching a term score its weight; the scheduler prefers the
+	// highest sum.
+	PreferredDuringSchedulingIgnoredDuringExecution []*PreferredSchedulingTerm `protobuf:"bytes,2,rep,name=preferred_during_scheduling_ignored_during_execution,json=preferredDuringSchedulingIgnoredDuringExecution,proto3" json:"preferred_during_scheduling_ignored_during_execution,omitempty"`
+	unknownFields                                   protoimpl.UnknownFields
+	sizeCache                                       protoimpl.SizeCache
 }
 
 func (x *NodeAffinity) Reset() {
@@ -1650,6 +1681,410 @@ func (x *NodeAffinity) GetRequiredDuringSchedulingIgnoredDuringExecution() *Node
 	return nil
 }
 
+func (x *NodeAffinity) GetPreferredDuringSchedulingIgnoredDuringExecution() []*PreferredSchedulingTerm {
+	if x != nil {
+		return x.PreferredDuringSchedulingIgnoredDuringExecution
+	}
+	return nil
+}
+
+type PreferredSchedulingTerm struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 100.
+	Weight        int32             `protobuf:"varint,1,opt,name=weight,proto3" json:"weight,omitempty"`
+	Preference    *NodeSelectorTerm `protobuf:"bytes,2,opt,name=preference,proto3" json:"preference,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreferredSchedulingTerm) Reset() {
+	*x = PreferredSchedulingTerm{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreferredSchedulingTerm) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreferredSchedulingTerm) ProtoMessage() {}
+
+func (x *PreferredSchedulingTerm) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreferredSchedulingTerm.ProtoReflect.Descriptor instead.
+func (*PreferredSchedulingTerm) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *PreferredSchedulingTerm) GetWeight() int32 {
+	if x != nil {
+		return x.Weight
+	}
+	return 0
+}
+
+func (x *PreferredSchedulingTerm) GetPreference() *NodeSelectorTerm {
+	if x != nil {
+		return x.Preference
+	}
+	return nil
+}
+
+type PodAffinity struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every term must hold on the node's topology domain.
+	RequiredDuringSchedulingIgnoredDuringExecution  []*PodAffinityTerm         `protobuf:"bytes,1,rep,name=required_during_scheduling_ignored_during_execution,json=requiredDuringSchedulingIgnoredDuringExecution,proto3" json:"required_during_scheduling_ignored_during_execution,omitempty"`
+	PreferredDuringSchedulingIgnoredDuringExecution []*WeightedPodAffinityTerm `protobuf:"bytes,2,rep,name=preferred_during_scheduling_ignored_during_execution,json=preferredDuringSchedulingIgnoredDuringExecution,proto3" json:"preferred_during_scheduling_ignored_during_execution,omitempty"`
+	unknownFields                                   protoimpl.UnknownFields
+	sizeCache                                       protoimpl.SizeCache
+}
+
+func (x *PodAffinity) Reset() {
+	*x = PodAffinity{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodAffinity) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodAffinity) ProtoMessage() {}
+
+func (x *PodAffinity) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodAffinity.ProtoReflect.Descriptor instead.
+func (*PodAffinity) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *PodAffinity) GetRequiredDuringSchedulingIgnoredDuringExecution() []*PodAffinityTerm {
+	if x != nil {
+		return x.RequiredDuringSchedulingIgnoredDuringExecution
+	}
+	return nil
+}
+
+func (x *PodAffinity) GetPreferredDuringSchedulingIgnoredDuringExecution() []*WeightedPodAffinityTerm {
+	if x != nil {
+		return x.PreferredDuringSchedulingIgnoredDuringExecution
+	}
+	return nil
+}
+
+type PodAntiAffinity struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// No term may match a pod in the node's topology domain.
+	RequiredDuringSchedulingIgnoredDuringExecution  []*PodAffinityTerm         `protobuf:"bytes,1,rep,name=required_during_scheduling_ignored_during_execution,json=requiredDuringSchedulingIgnoredDuringExecution,proto3" json:"required_during_scheduling_ignored_during_execution,omitempty"`
+	PreferredDuringSchedulingIgnoredDuringExecution []*WeightedPodAffinityTerm `protobuf:"bytes,2,rep,name=preferred_during_scheduling_ignored_during_execution,json=preferredDuringSchedulingIgnoredDuringExecution,proto3" json:"preferred_during_scheduling_ignored_during_execution,omitempty"`
+	unknownFields                                   protoimpl.UnknownFields
+	sizeCache                                       protoimpl.SizeCache
+}
+
+func (x *PodAntiAffinity) Reset() {
+	*x = PodAntiAffinity{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodAntiAffinity) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodAntiAffinity) ProtoMessage() {}
+
+func (x *PodAntiAffinity) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodAntiAffinity.ProtoReflect.Descriptor instead.
+func (*PodAntiAffinity) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *PodAntiAffinity) GetRequiredDuringSchedulingIgnoredDuringExecution() []*PodAffinityTerm {
+	if x != nil {
+		return x.RequiredDuringSchedulingIgnoredDuringExecution
+	}
+	return nil
+}
+
+func (x *PodAntiAffinity) GetPreferredDuringSchedulingIgnoredDuringExecution() []*WeightedPodAffinityTerm {
+	if x != nil {
+		return x.PreferredDuringSchedulingIgnoredDuringExecution
+	}
+	return nil
+}
+
+// PodAffinityTerm matches the pods selected by label_selector in the
+// namespaces listed or selected (the pod's own when neither is given), on
+// the nodes sharing the value of the node label topology_key.
+type PodAffinityTerm struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unset matches no pod; empty ({}) matches every pod.
+	LabelSelector *LabelSelector `protobuf:"bytes,1,opt,name=label_selector,json=labelSelector,proto3" json:"label_selector,omitempty"`
+	Namespaces    []string       `protobuf:"bytes,2,rep,name=namespaces,proto3" json:"namespaces,omitempty"`
+	// A node label key, e.g. kubernetes.io/hostname or topology.kubernetes.io/zone.
+	TopologyKey string `protobuf:"bytes,3,opt,name=topology_key,json=topologyKey,proto3" json:"topology_key,omitempty"`
+	// Namespaces by their labels, besides those listed; empty ({}) selects all.
+	NamespaceSelector *LabelSelector `protobuf:"bytes,4,opt,name=namespace_selector,json=namespaceSelector,proto3" json:"namespace_selector,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *PodAffinityTerm) Reset() {
+	*x = PodAffinityTerm{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodAffinityTerm) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodAffinityTerm) ProtoMessage() {}
+
+func (x *PodAffinityTerm) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodAffinityTerm.ProtoReflect.Descriptor instead.
+func (*PodAffinityTerm) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *PodAffinityTerm) GetLabelSelector() *LabelSelector {
+	if x != nil {
+		return x.LabelSelector
+	}
+	return nil
+}
+
+func (x *PodAffinityTerm) GetNamespaces() []string {
+	if x != nil {
+		return x.Namespaces
+	}
+	return nil
+}
+
+func (x *PodAffinityTerm) GetTopologyKey() string {
+	if x != nil {
+		return x.TopologyKey
+	}
+	return ""
+}
+
+func (x *PodAffinityTerm) GetNamespaceSelector() *LabelSelector {
+	if x != nil {
+		return x.NamespaceSelector
+	}
+	return nil
+}
+
+type WeightedPodAffinityTerm struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 100.
+	Weight          int32            `protobuf:"varint,1,opt,name=weight,proto3" json:"weight,omitempty"`
+	PodAffinityTerm *PodAffinityTerm `protobuf:"bytes,2,opt,name=pod_affinity_term,json=podAffinityTerm,proto3" json:"pod_affinity_term,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *WeightedPodAffinityTerm) Reset() {
+	*x = WeightedPodAffinityTerm{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WeightedPodAffinityTerm) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WeightedPodAffinityTerm) ProtoMessage() {}
+
+func (x *WeightedPodAffinityTerm) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WeightedPodAffinityTerm.ProtoReflect.Descriptor instead.
+func (*WeightedPodAffinityTerm) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *WeightedPodAffinityTerm) GetWeight() int32 {
+	if x != nil {
+		return x.Weight
+	}
+	return 0
+}
+
+func (x *WeightedPodAffinityTerm) GetPodAffinityTerm() *PodAffinityTerm {
+	if x != nil {
+		return x.PodAffinityTerm
+	}
+	return nil
+}
+
+// TopologySpreadConstraint bounds how unevenly the pods matching
+// label_selector (in the pod's namespace) may spread over the domains of
+// topology_key.
+type TopologySpreadConstraint struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The most the pod count of a domain may exceed the emptiest one's; >= 1.
+	MaxSkew     int32  `protobuf:"varint,1,opt,name=max_skew,json=maxSkew,proto3" json:"max_skew,omitempty"`
+	TopologyKey string `protobuf:"bytes,2,opt,name=topology_key,json=topologyKey,proto3" json:"topology_key,omitempty"`
+	// DoNotSchedule (a filter) or ScheduleAnyway (a preference).
+	WhenUnsatisfiable string         `protobuf:"bytes,3,opt,name=when_unsatisfiable,json=whenUnsatisfiable,proto3" json:"when_unsatisfiable,omitempty"`
+	LabelSelector     *LabelSelector `protobuf:"bytes,4,opt,name=label_selector,json=labelSelector,proto3" json:"label_selector,omitempty"`
+	// With fewer eligible domains than this, the emptiest counts as 0 pods.
+	MinDomains *int32 `protobuf:"varint,5,opt,name=min_domains,json=minDomains,proto3,oneof" json:"min_domains,omitempty"`
+	// Honor (default): only nodes matching the pod's node affinity and
+	// selector count as domains; Ignore: all nodes.
+	NodeAffinityPolicy string `protobuf:"bytes,6,opt,name=node_affinity_policy,json=nodeAffinityPolicy,proto3" json:"node_affinity_policy,omitempty"`
+	// Ignore (default): tainted nodes count too; Honor: only nodes whose
+	// taints the pod tolerates.
+	NodeTaintsPolicy string `protobuf:"bytes,7,opt,name=node_taints_policy,json=nodeTaintsPolicy,proto3" json:"node_taints_policy,omitempty"`
+	// Pod label keys whose values (the incoming pod's) are added to the selector.
+	MatchLabelKeys []string `protobuf:"bytes,8,rep,name=match_label_keys,json=matchLabelKeys,proto3" json:"match_label_keys,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *TopologySpreadConstraint) Reset() {
+	*x = TopologySpreadConstraint{}
+	mi := &file_skiff_v1_objects_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TopologySpreadConstraint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TopologySpreadConstraint) ProtoMessage() {}
+
+func (x *TopologySpreadConstraint) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_objects_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TopologySpreadConstraint.ProtoReflect.Descriptor instead.
+func (*TopologySpreadConstraint) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *TopologySpreadConstraint) GetMaxSkew() int32 {
+	if x != nil {
+		return x.MaxSkew
+	}
+	return 0
+}
+
+func (x *TopologySpreadConstraint) GetTopologyKey() string {
+	if x != nil {
+		return x.TopologyKey
+	}
+	return ""
+}
+
+func (x *TopologySpreadConstraint) GetWhenUnsatisfiable() string {
+	if x != nil {
+		return x.WhenUnsatisfiable
+	}
+	return ""
+}
+
+func (x *TopologySpreadConstraint) GetLabelSelector() *LabelSelector {
+	if x != nil {
+		return x.LabelSelector
+	}
+	return nil
+}
+
+func (x *TopologySpreadConstraint) GetMinDomains() int32 {
+	if x != nil && x.MinDomains != nil {
+		return *x.MinDomains
+	}
+	return 0
+}
+
+func (x *TopologySpreadConstraint) GetNodeAffinityPolicy() string {
+	if x != nil {
+		return x.NodeAffinityPolicy
+	}
+	return ""
+}
+
+func (x *TopologySpreadConstraint) GetNodeTaintsPolicy() string {
+	if x != nil {
+		return x.NodeTaintsPolicy
+	}
+	return ""
+}
+
+func (x *TopologySpreadConstraint) GetMatchLabelKeys() []string {
+	if x != nil {
+		return x.MatchLabelKeys
+	}
+	return nil
+}
+
 // NodeSelector matches a node when any one of its terms does.
 type NodeSelector struct {
 	state             protoimpl.MessageState `protogen:"open.v1"`
@@ -1660,7 +2095,7 @@ type NodeSelector struct {
 
 func (x *NodeSelector) Reset() {
 	*x = NodeSelector{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[23]
+	mi := &file_skiff_v1_objects_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1672,7 +2107,7 @@ func (x *NodeSelector) String() string {
 func (*NodeSelector) ProtoMessage() {}
 
 func (x *NodeSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[23]
+	mi := &file_skiff_v1_objects_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1685,7 +2120,7 @@ func (x *NodeSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSelector.ProtoReflect.Descriptor instead.
 func (*NodeSelector) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{23}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *NodeSelector) GetNodeSelectorTerms() []*NodeSelectorTerm {
@@ -1708,7 +2143,7 @@ type NodeSelectorTerm struct {
 
 func (x *NodeSelectorTerm) Reset() {
 	*x = NodeSelectorTerm{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[24]
+	mi := &file_skiff_v1_objects_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1720,7 +2155,7 @@ func (x *NodeSelectorTerm) String() string {
 func (*NodeSelectorTerm) ProtoMessage() {}
 
 func (x *NodeSelectorTerm) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[24]
+	mi := &file_skiff_v1_objects_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1733,7 +2168,7 @@ func (x *NodeSelectorTerm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSelectorTerm.ProtoReflect.Descriptor instead.
 func (*NodeSelectorTerm) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{24}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *NodeSelectorTerm) GetMatchExpressions() []*NodeSelectorRequirement {
@@ -1762,7 +2197,7 @@ type NodeSelectorRequirement struct {
 
 func (x *NodeSelectorRequirement) Reset() {
 	*x = NodeSelectorRequirement{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[25]
+	mi := &file_skiff_v1_objects_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1774,7 +2209,7 @@ func (x *NodeSelectorRequirement) String() string {
 func (*NodeSelectorRequirement) ProtoMessage() {}
 
 func (x *NodeSelectorRequirement) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[25]
+	mi := &file_skiff_v1_objects_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1787,7 +2222,7 @@ func (x *NodeSelectorRequirement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSelectorRequirement.ProtoReflect.Descriptor instead.
 func (*NodeSelectorRequirement) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{25}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *NodeSelectorRequirement) GetKey() string {
@@ -1828,7 +2263,7 @@ type PodSecurityContext struct {
 
 func (x *PodSecurityContext) Reset() {
 	*x = PodSecurityContext{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[26]
+	mi := &file_skiff_v1_objects_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1840,7 +2275,7 @@ func (x *PodSecurityContext) String() string {
 func (*PodSecurityContext) ProtoMessage() {}
 
 func (x *PodSecurityContext) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[26]
+	mi := &file_skiff_v1_objects_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1853,7 +2288,7 @@ func (x *PodSecurityContext) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodSecurityContext.ProtoReflect.Descriptor instead.
 func (*PodSecurityContext) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{26}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PodSecurityContext) GetRunAsUser() int64 {
@@ -1910,7 +2345,7 @@ type SeccompProfile struct {
 
 func (x *SeccompProfile) Reset() {
 	*x = SeccompProfile{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[27]
+	mi := &file_skiff_v1_objects_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1922,7 +2357,7 @@ func (x *SeccompProfile) String() string {
 func (*SeccompProfile) ProtoMessage() {}
 
 func (x *SeccompProfile) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[27]
+	mi := &file_skiff_v1_objects_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1935,7 +2370,7 @@ func (x *SeccompProfile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SeccompProfile.ProtoReflect.Descriptor instead.
 func (*SeccompProfile) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{27}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SeccompProfile) GetType() string {
@@ -1990,7 +2425,7 @@ type Container struct {
 
 func (x *Container) Reset() {
 	*x = Container{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[28]
+	mi := &file_skiff_v1_objects_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2002,7 +2437,7 @@ func (x *Container) String() string {
 func (*Container) ProtoMessage() {}
 
 func (x *Container) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[28]
+	mi := &file_skiff_v1_objects_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2015,7 +2450,7 @@ func (x *Container) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Container.ProtoReflect.Descriptor instead.
 func (*Container) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{28}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Container) GetName() string {
@@ -2171,7 +2606,7 @@ type Lifecycle struct {
 
 func (x *Lifecycle) Reset() {
 	*x = Lifecycle{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[29]
+	mi := &file_skiff_v1_objects_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2183,7 +2618,7 @@ func (x *Lifecycle) String() string {
 func (*Lifecycle) ProtoMessage() {}
 
 func (x *Lifecycle) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[29]
+	mi := &file_skiff_v1_objects_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2196,7 +2631,7 @@ func (x *Lifecycle) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Lifecycle.ProtoReflect.Descriptor instead.
 func (*Lifecycle) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{29}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Lifecycle) GetPostStart() *LifecycleHandler {
@@ -2225,7 +2660,7 @@ type LifecycleHandler struct {
 
 func (x *LifecycleHandler) Reset() {
 	*x = LifecycleHandler{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[30]
+	mi := &file_skiff_v1_objects_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2237,7 +2672,7 @@ func (x *LifecycleHandler) String() string {
 func (*LifecycleHandler) ProtoMessage() {}
 
 func (x *LifecycleHandler) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[30]
+	mi := &file_skiff_v1_objects_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2250,7 +2685,7 @@ func (x *LifecycleHandler) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LifecycleHandler.ProtoReflect.Descriptor instead.
 func (*LifecycleHandler) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{30}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *LifecycleHandler) GetExec() *ExecAction {
@@ -2283,7 +2718,7 @@ type SleepAction struct {
 
 func (x *SleepAction) Reset() {
 	*x = SleepAction{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[31]
+	mi := &file_skiff_v1_objects_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2295,7 +2730,7 @@ func (x *SleepAction) String() string {
 func (*SleepAction) ProtoMessage() {}
 
 func (x *SleepAction) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[31]
+	mi := &file_skiff_v1_objects_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2308,7 +2743,7 @@ func (x *SleepAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SleepAction.ProtoReflect.Descriptor instead.
 func (*SleepAction) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{31}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *SleepAction) GetSeconds() int64 {
@@ -2331,7 +2766,7 @@ type EnvVar struct {
 
 func (x *EnvVar) Reset() {
 	*x = EnvVar{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[32]
+	mi := &file_skiff_v1_objects_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2343,7 +2778,7 @@ func (x *EnvVar) String() string {
 func (*EnvVar) ProtoMessage() {}
 
 func (x *EnvVar) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[32]
+	mi := &file_skiff_v1_objects_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2356,7 +2791,7 @@ func (x *EnvVar) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvVar.ProtoReflect.Descriptor instead.
 func (*EnvVar) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{32}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *EnvVar) GetName() string {
@@ -2393,7 +2828,7 @@ type ContainerPort struct {
 
 func (x *ContainerPort) Reset() {
 	*x = ContainerPort{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[33]
+	mi := &file_skiff_v1_objects_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2405,7 +2840,7 @@ func (x *ContainerPort) String() string {
 func (*ContainerPort) ProtoMessage() {}
 
 func (x *ContainerPort) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[33]
+	mi := &file_skiff_v1_objects_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2418,7 +2853,7 @@ func (x *ContainerPort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerPort.ProtoReflect.Descriptor instead.
 func (*ContainerPort) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{33}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ContainerPort) GetName() string {
@@ -2460,7 +2895,7 @@ type ResourceRequirements struct {
 
 func (x *ResourceRequirements) Reset() {
 	*x = ResourceRequirements{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[34]
+	mi := &file_skiff_v1_objects_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2472,7 +2907,7 @@ func (x *ResourceRequirements) String() string {
 func (*ResourceRequirements) ProtoMessage() {}
 
 func (x *ResourceRequirements) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[34]
+	mi := &file_skiff_v1_objects_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2485,7 +2920,7 @@ func (x *ResourceRequirements) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceRequirements.ProtoReflect.Descriptor instead.
 func (*ResourceRequirements) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{34}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ResourceRequirements) GetRequests() map[string]string {
@@ -2514,7 +2949,7 @@ type VolumeMount struct {
 
 func (x *VolumeMount) Reset() {
 	*x = VolumeMount{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[35]
+	mi := &file_skiff_v1_objects_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2526,7 +2961,7 @@ func (x *VolumeMount) String() string {
 func (*VolumeMount) ProtoMessage() {}
 
 func (x *VolumeMount) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[35]
+	mi := &file_skiff_v1_objects_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2539,7 +2974,7 @@ func (x *VolumeMount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeMount.ProtoReflect.Descriptor instead.
 func (*VolumeMount) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{35}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *VolumeMount) GetName() string {
@@ -2592,7 +3027,7 @@ type Probe struct {
 
 func (x *Probe) Reset() {
 	*x = Probe{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[36]
+	mi := &file_skiff_v1_objects_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2604,7 +3039,7 @@ func (x *Probe) String() string {
 func (*Probe) ProtoMessage() {}
 
 func (x *Probe) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[36]
+	mi := &file_skiff_v1_objects_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2617,7 +3052,7 @@ func (x *Probe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Probe.ProtoReflect.Descriptor instead.
 func (*Probe) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{36}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *Probe) GetExec() *ExecAction {
@@ -2701,7 +3136,7 @@ type GRPCAction struct {
 
 func (x *GRPCAction) Reset() {
 	*x = GRPCAction{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[37]
+	mi := &file_skiff_v1_objects_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2713,7 +3148,7 @@ func (x *GRPCAction) String() string {
 func (*GRPCAction) ProtoMessage() {}
 
 func (x *GRPCAction) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[37]
+	mi := &file_skiff_v1_objects_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2726,7 +3161,7 @@ func (x *GRPCAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GRPCAction.ProtoReflect.Descriptor instead.
 func (*GRPCAction) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{37}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *GRPCAction) GetPort() int32 {
@@ -2752,7 +3187,7 @@ type ExecAction struct {
 
 func (x *ExecAction) Reset() {
 	*x = ExecAction{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[38]
+	mi := &file_skiff_v1_objects_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2764,7 +3199,7 @@ func (x *ExecAction) String() string {
 func (*ExecAction) ProtoMessage() {}
 
 func (x *ExecAction) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[38]
+	mi := &file_skiff_v1_objects_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2777,7 +3212,7 @@ func (x *ExecAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecAction.ProtoReflect.Descriptor instead.
 func (*ExecAction) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{38}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ExecAction) GetCommand() []string {
@@ -2796,7 +3231,7 @@ type TCPSocketAction struct {
 
 func (x *TCPSocketAction) Reset() {
 	*x = TCPSocketAction{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[39]
+	mi := &file_skiff_v1_objects_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2808,7 +3243,7 @@ func (x *TCPSocketAction) String() string {
 func (*TCPSocketAction) ProtoMessage() {}
 
 func (x *TCPSocketAction) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[39]
+	mi := &file_skiff_v1_objects_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2821,7 +3256,7 @@ func (x *TCPSocketAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TCPSocketAction.ProtoReflect.Descriptor instead.
 func (*TCPSocketAction) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{39}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *TCPSocketAction) GetPort() int32 {
@@ -2844,7 +3279,7 @@ type HTTPGetAction struct {
 
 func (x *HTTPGetAction) Reset() {
 	*x = HTTPGetAction{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[40]
+	mi := &file_skiff_v1_objects_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2856,7 +3291,7 @@ func (x *HTTPGetAction) String() string {
 func (*HTTPGetAction) ProtoMessage() {}
 
 func (x *HTTPGetAction) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[40]
+	mi := &file_skiff_v1_objects_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2869,7 +3304,7 @@ func (x *HTTPGetAction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HTTPGetAction.ProtoReflect.Descriptor instead.
 func (*HTTPGetAction) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{40}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *HTTPGetAction) GetPath() string {
@@ -2910,7 +3345,7 @@ type HTTPHeader struct {
 
 func (x *HTTPHeader) Reset() {
 	*x = HTTPHeader{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[41]
+	mi := &file_skiff_v1_objects_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2922,7 +3357,7 @@ func (x *HTTPHeader) String() string {
 func (*HTTPHeader) ProtoMessage() {}
 
 func (x *HTTPHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[41]
+	mi := &file_skiff_v1_objects_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2935,7 +3370,7 @@ func (x *HTTPHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HTTPHeader.ProtoReflect.Descriptor instead.
 func (*HTTPHeader) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{41}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *HTTPHeader) GetName() string {
@@ -2970,7 +3405,7 @@ type SecurityContext struct {
 
 func (x *SecurityContext) Reset() {
 	*x = SecurityContext{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[42]
+	mi := &file_skiff_v1_objects_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2982,7 +3417,7 @@ func (x *SecurityContext) String() string {
 func (*SecurityContext) ProtoMessage() {}
 
 func (x *SecurityContext) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[42]
+	mi := &file_skiff_v1_objects_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2995,7 +3430,7 @@ func (x *SecurityContext) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecurityContext.ProtoReflect.Descriptor instead.
 func (*SecurityContext) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{42}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *SecurityContext) GetPrivileged() bool {
@@ -3064,7 +3499,7 @@ type Capabilities struct {
 
 func (x *Capabilities) Reset() {
 	*x = Capabilities{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[43]
+	mi := &file_skiff_v1_objects_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3076,7 +3511,7 @@ func (x *Capabilities) String() string {
 func (*Capabilities) ProtoMessage() {}
 
 func (x *Capabilities) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[43]
+	mi := &file_skiff_v1_objects_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3089,7 +3524,7 @@ func (x *Capabilities) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Capabilities.ProtoReflect.Descriptor instead.
 func (*Capabilities) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{43}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *Capabilities) GetAdd() []string {
@@ -3126,7 +3561,7 @@ type PodVolume struct {
 
 func (x *PodVolume) Reset() {
 	*x = PodVolume{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[44]
+	mi := &file_skiff_v1_objects_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3138,7 +3573,7 @@ func (x *PodVolume) String() string {
 func (*PodVolume) ProtoMessage() {}
 
 func (x *PodVolume) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[44]
+	mi := &file_skiff_v1_objects_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3151,7 +3586,7 @@ func (x *PodVolume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodVolume.ProtoReflect.Descriptor instead.
 func (*PodVolume) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{44}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *PodVolume) GetName() string {
@@ -3221,7 +3656,7 @@ type DownwardAPIVolumeSource struct {
 
 func (x *DownwardAPIVolumeSource) Reset() {
 	*x = DownwardAPIVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[45]
+	mi := &file_skiff_v1_objects_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3233,7 +3668,7 @@ func (x *DownwardAPIVolumeSource) String() string {
 func (*DownwardAPIVolumeSource) ProtoMessage() {}
 
 func (x *DownwardAPIVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[45]
+	mi := &file_skiff_v1_objects_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3246,7 +3681,7 @@ func (x *DownwardAPIVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownwardAPIVolumeSource.ProtoReflect.Descriptor instead.
 func (*DownwardAPIVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{45}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *DownwardAPIVolumeSource) GetItems() []*DownwardAPIVolumeFile {
@@ -3277,7 +3712,7 @@ type DownwardAPIVolumeFile struct {
 
 func (x *DownwardAPIVolumeFile) Reset() {
 	*x = DownwardAPIVolumeFile{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[46]
+	mi := &file_skiff_v1_objects_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3289,7 +3724,7 @@ func (x *DownwardAPIVolumeFile) String() string {
 func (*DownwardAPIVolumeFile) ProtoMessage() {}
 
 func (x *DownwardAPIVolumeFile) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[46]
+	mi := &file_skiff_v1_objects_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3302,7 +3737,7 @@ func (x *DownwardAPIVolumeFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownwardAPIVolumeFile.ProtoReflect.Descriptor instead.
 func (*DownwardAPIVolumeFile) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{46}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *DownwardAPIVolumeFile) GetPath() string {
@@ -3342,7 +3777,7 @@ type DownwardAPIProjection struct {
 
 func (x *DownwardAPIProjection) Reset() {
 	*x = DownwardAPIProjection{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[47]
+	mi := &file_skiff_v1_objects_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3354,7 +3789,7 @@ func (x *DownwardAPIProjection) String() string {
 func (*DownwardAPIProjection) ProtoMessage() {}
 
 func (x *DownwardAPIProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[47]
+	mi := &file_skiff_v1_objects_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3367,7 +3802,7 @@ func (x *DownwardAPIProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownwardAPIProjection.ProtoReflect.Descriptor instead.
 func (*DownwardAPIProjection) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{47}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *DownwardAPIProjection) GetItems() []*DownwardAPIVolumeFile {
@@ -3391,7 +3826,7 @@ type ObjectFieldSelector struct {
 
 func (x *ObjectFieldSelector) Reset() {
 	*x = ObjectFieldSelector{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[48]
+	mi := &file_skiff_v1_objects_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3403,7 +3838,7 @@ func (x *ObjectFieldSelector) String() string {
 func (*ObjectFieldSelector) ProtoMessage() {}
 
 func (x *ObjectFieldSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[48]
+	mi := &file_skiff_v1_objects_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3416,7 +3851,7 @@ func (x *ObjectFieldSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectFieldSelector.ProtoReflect.Descriptor instead.
 func (*ObjectFieldSelector) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{48}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ObjectFieldSelector) GetApiVersion() string {
@@ -3447,7 +3882,7 @@ type ResourceFieldSelector struct {
 
 func (x *ResourceFieldSelector) Reset() {
 	*x = ResourceFieldSelector{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[49]
+	mi := &file_skiff_v1_objects_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3459,7 +3894,7 @@ func (x *ResourceFieldSelector) String() string {
 func (*ResourceFieldSelector) ProtoMessage() {}
 
 func (x *ResourceFieldSelector) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[49]
+	mi := &file_skiff_v1_objects_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3472,7 +3907,7 @@ func (x *ResourceFieldSelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceFieldSelector.ProtoReflect.Descriptor instead.
 func (*ResourceFieldSelector) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{49}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ResourceFieldSelector) GetContainerName() string {
@@ -3507,7 +3942,7 @@ type EmptyDirSource struct {
 
 func (x *EmptyDirSource) Reset() {
 	*x = EmptyDirSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[50]
+	mi := &file_skiff_v1_objects_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3519,7 +3954,7 @@ func (x *EmptyDirSource) String() string {
 func (*EmptyDirSource) ProtoMessage() {}
 
 func (x *EmptyDirSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[50]
+	mi := &file_skiff_v1_objects_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3532,7 +3967,7 @@ func (x *EmptyDirSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmptyDirSource.ProtoReflect.Descriptor instead.
 func (*EmptyDirSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{50}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *EmptyDirSource) GetMedium() string {
@@ -3558,7 +3993,7 @@ type HostPathSource struct {
 
 func (x *HostPathSource) Reset() {
 	*x = HostPathSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[51]
+	mi := &file_skiff_v1_objects_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3570,7 +4005,7 @@ func (x *HostPathSource) String() string {
 func (*HostPathSource) ProtoMessage() {}
 
 func (x *HostPathSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[51]
+	mi := &file_skiff_v1_objects_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3583,7 +4018,7 @@ func (x *HostPathSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostPathSource.ProtoReflect.Descriptor instead.
 func (*HostPathSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{51}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *HostPathSource) GetPath() string {
@@ -3603,7 +4038,7 @@ type VolumeClaimSource struct {
 
 func (x *VolumeClaimSource) Reset() {
 	*x = VolumeClaimSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[52]
+	mi := &file_skiff_v1_objects_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3615,7 +4050,7 @@ func (x *VolumeClaimSource) String() string {
 func (*VolumeClaimSource) ProtoMessage() {}
 
 func (x *VolumeClaimSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[52]
+	mi := &file_skiff_v1_objects_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3628,7 +4063,7 @@ func (x *VolumeClaimSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeClaimSource.ProtoReflect.Descriptor instead.
 func (*VolumeClaimSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{52}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *VolumeClaimSource) GetName() string {
@@ -3661,7 +4096,7 @@ type Toleration struct {
 
 func (x *Toleration) Reset() {
 	*x = Toleration{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[53]
+	mi := &file_skiff_v1_objects_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3673,7 +4108,7 @@ func (x *Toleration) String() string {
 func (*Toleration) ProtoMessage() {}
 
 func (x *Toleration) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[53]
+	mi := &file_skiff_v1_objects_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3686,7 +4121,7 @@ func (x *Toleration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Toleration.ProtoReflect.Descriptor instead.
 func (*Toleration) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{53}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *Toleration) GetKey() string {
@@ -3742,7 +4177,7 @@ type PodStatus struct {
 
 func (x *PodStatus) Reset() {
 	*x = PodStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[54]
+	mi := &file_skiff_v1_objects_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3754,7 +4189,7 @@ func (x *PodStatus) String() string {
 func (*PodStatus) ProtoMessage() {}
 
 func (x *PodStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[54]
+	mi := &file_skiff_v1_objects_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3767,7 +4202,7 @@ func (x *PodStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodStatus.ProtoReflect.Descriptor instead.
 func (*PodStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{54}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *PodStatus) GetPhase() string {
@@ -3850,7 +4285,7 @@ type ContainerStatus struct {
 
 func (x *ContainerStatus) Reset() {
 	*x = ContainerStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[55]
+	mi := &file_skiff_v1_objects_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3862,7 +4297,7 @@ func (x *ContainerStatus) String() string {
 func (*ContainerStatus) ProtoMessage() {}
 
 func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[55]
+	mi := &file_skiff_v1_objects_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3875,7 +4310,7 @@ func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStatus.ProtoReflect.Descriptor instead.
 func (*ContainerStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{55}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *ContainerStatus) GetName() string {
@@ -3953,7 +4388,7 @@ type ContainerState struct {
 
 func (x *ContainerState) Reset() {
 	*x = ContainerState{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[56]
+	mi := &file_skiff_v1_objects_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3965,7 +4400,7 @@ func (x *ContainerState) String() string {
 func (*ContainerState) ProtoMessage() {}
 
 func (x *ContainerState) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[56]
+	mi := &file_skiff_v1_objects_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3978,7 +4413,7 @@ func (x *ContainerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerState.ProtoReflect.Descriptor instead.
 func (*ContainerState) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{56}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *ContainerState) GetWaiting() *ContainerStateWaiting {
@@ -4012,7 +4447,7 @@ type ContainerStateWaiting struct {
 
 func (x *ContainerStateWaiting) Reset() {
 	*x = ContainerStateWaiting{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[57]
+	mi := &file_skiff_v1_objects_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4024,7 +4459,7 @@ func (x *ContainerStateWaiting) String() string {
 func (*ContainerStateWaiting) ProtoMessage() {}
 
 func (x *ContainerStateWaiting) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[57]
+	mi := &file_skiff_v1_objects_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4037,7 +4472,7 @@ func (x *ContainerStateWaiting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateWaiting.ProtoReflect.Descriptor instead.
 func (*ContainerStateWaiting) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{57}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *ContainerStateWaiting) GetReason() string {
@@ -4063,7 +4498,7 @@ type ContainerStateRunning struct {
 
 func (x *ContainerStateRunning) Reset() {
 	*x = ContainerStateRunning{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[58]
+	mi := &file_skiff_v1_objects_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4075,7 +4510,7 @@ func (x *ContainerStateRunning) String() string {
 func (*ContainerStateRunning) ProtoMessage() {}
 
 func (x *ContainerStateRunning) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[58]
+	mi := &file_skiff_v1_objects_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4088,7 +4523,7 @@ func (x *ContainerStateRunning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateRunning.ProtoReflect.Descriptor instead.
 func (*ContainerStateRunning) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{58}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *ContainerStateRunning) GetStartedAt() *timestamppb.Timestamp {
@@ -4112,7 +4547,7 @@ type ContainerStateTerminated struct {
 
 func (x *ContainerStateTerminated) Reset() {
 	*x = ContainerStateTerminated{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[59]
+	mi := &file_skiff_v1_objects_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4124,7 +4559,7 @@ func (x *ContainerStateTerminated) String() string {
 func (*ContainerStateTerminated) ProtoMessage() {}
 
 func (x *ContainerStateTerminated) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[59]
+	mi := &file_skiff_v1_objects_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4137,7 +4572,7 @@ func (x *ContainerStateTerminated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateTerminated.ProtoReflect.Descriptor instead.
 func (*ContainerStateTerminated) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{59}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *ContainerStateTerminated) GetExitCode() int32 {
@@ -4193,7 +4628,7 @@ type Service struct {
 
 func (x *Service) Reset() {
 	*x = Service{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[60]
+	mi := &file_skiff_v1_objects_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4205,7 +4640,7 @@ func (x *Service) String() string {
 func (*Service) ProtoMessage() {}
 
 func (x *Service) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[60]
+	mi := &file_skiff_v1_objects_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4218,7 +4653,7 @@ func (x *Service) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Service.ProtoReflect.Descriptor instead.
 func (*Service) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{60}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *Service) GetMetadata() *ObjectMeta {
@@ -4276,7 +4711,7 @@ type ServiceSpec struct {
 
 func (x *ServiceSpec) Reset() {
 	*x = ServiceSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[61]
+	mi := &file_skiff_v1_objects_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4288,7 +4723,7 @@ func (x *ServiceSpec) String() string {
 func (*ServiceSpec) ProtoMessage() {}
 
 func (x *ServiceSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[61]
+	mi := &file_skiff_v1_objects_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4301,7 +4736,7 @@ func (x *ServiceSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceSpec.ProtoReflect.Descriptor instead.
 func (*ServiceSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{61}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *ServiceSpec) GetSelector() map[string]string {
@@ -4376,7 +4811,7 @@ type SessionAffinityConfig struct {
 
 func (x *SessionAffinityConfig) Reset() {
 	*x = SessionAffinityConfig{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[62]
+	mi := &file_skiff_v1_objects_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4388,7 +4823,7 @@ func (x *SessionAffinityConfig) String() string {
 func (*SessionAffinityConfig) ProtoMessage() {}
 
 func (x *SessionAffinityConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[62]
+	mi := &file_skiff_v1_objects_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4401,7 +4836,7 @@ func (x *SessionAffinityConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionAffinityConfig.ProtoReflect.Descriptor instead.
 func (*SessionAffinityConfig) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{62}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *SessionAffinityConfig) GetClientIp() *ClientIPConfig {
@@ -4422,7 +4857,7 @@ type ClientIPConfig struct {
 
 func (x *ClientIPConfig) Reset() {
 	*x = ClientIPConfig{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[63]
+	mi := &file_skiff_v1_objects_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4434,7 +4869,7 @@ func (x *ClientIPConfig) String() string {
 func (*ClientIPConfig) ProtoMessage() {}
 
 func (x *ClientIPConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[63]
+	mi := &file_skiff_v1_objects_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4447,7 +4882,7 @@ func (x *ClientIPConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClientIPConfig.ProtoReflect.Descriptor instead.
 func (*ClientIPConfig) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{63}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *ClientIPConfig) GetTimeoutSeconds() int32 {
@@ -4474,7 +4909,7 @@ type ServicePort struct {
 
 func (x *ServicePort) Reset() {
 	*x = ServicePort{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[64]
+	mi := &file_skiff_v1_objects_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4486,7 +4921,7 @@ func (x *ServicePort) String() string {
 func (*ServicePort) ProtoMessage() {}
 
 func (x *ServicePort) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[64]
+	mi := &file_skiff_v1_objects_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4499,7 +4934,7 @@ func (x *ServicePort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServicePort.ProtoReflect.Descriptor instead.
 func (*ServicePort) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{64}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *ServicePort) GetName() string {
@@ -4545,7 +4980,7 @@ type ServiceStatus struct {
 
 func (x *ServiceStatus) Reset() {
 	*x = ServiceStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[65]
+	mi := &file_skiff_v1_objects_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4557,7 +4992,7 @@ func (x *ServiceStatus) String() string {
 func (*ServiceStatus) ProtoMessage() {}
 
 func (x *ServiceStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[65]
+	mi := &file_skiff_v1_objects_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4570,7 +5005,7 @@ func (x *ServiceStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceStatus.ProtoReflect.Descriptor instead.
 func (*ServiceStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{65}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{71}
 }
 
 type Volume struct {
@@ -4584,7 +5019,7 @@ type Volume struct {
 
 func (x *Volume) Reset() {
 	*x = Volume{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[66]
+	mi := &file_skiff_v1_objects_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4596,7 +5031,7 @@ func (x *Volume) String() string {
 func (*Volume) ProtoMessage() {}
 
 func (x *Volume) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[66]
+	mi := &file_skiff_v1_objects_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4609,7 +5044,7 @@ func (x *Volume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Volume.ProtoReflect.Descriptor instead.
 func (*Volume) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{66}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *Volume) GetMetadata() *ObjectMeta {
@@ -4661,7 +5096,7 @@ type VolumeSpec struct {
 
 func (x *VolumeSpec) Reset() {
 	*x = VolumeSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[67]
+	mi := &file_skiff_v1_objects_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4673,7 +5108,7 @@ func (x *VolumeSpec) String() string {
 func (*VolumeSpec) ProtoMessage() {}
 
 func (x *VolumeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[67]
+	mi := &file_skiff_v1_objects_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4686,7 +5121,7 @@ func (x *VolumeSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeSpec.ProtoReflect.Descriptor instead.
 func (*VolumeSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{67}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *VolumeSpec) GetAccessMode() string {
@@ -4749,7 +5184,7 @@ type LocalVolumeSource struct {
 
 func (x *LocalVolumeSource) Reset() {
 	*x = LocalVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[68]
+	mi := &file_skiff_v1_objects_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4761,7 +5196,7 @@ func (x *LocalVolumeSource) String() string {
 func (*LocalVolumeSource) ProtoMessage() {}
 
 func (x *LocalVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[68]
+	mi := &file_skiff_v1_objects_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4774,7 +5209,7 @@ func (x *LocalVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalVolumeSource.ProtoReflect.Descriptor instead.
 func (*LocalVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{68}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *LocalVolumeSource) GetNodeName() string {
@@ -4794,7 +5229,7 @@ type NFSVolumeSource struct {
 
 func (x *NFSVolumeSource) Reset() {
 	*x = NFSVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[69]
+	mi := &file_skiff_v1_objects_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4806,7 +5241,7 @@ func (x *NFSVolumeSource) String() string {
 func (*NFSVolumeSource) ProtoMessage() {}
 
 func (x *NFSVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[69]
+	mi := &file_skiff_v1_objects_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4819,7 +5254,7 @@ func (x *NFSVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NFSVolumeSource.ProtoReflect.Descriptor instead.
 func (*NFSVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{69}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *NFSVolumeSource) GetServer() string {
@@ -4852,7 +5287,7 @@ type VolumeStatus struct {
 
 func (x *VolumeStatus) Reset() {
 	*x = VolumeStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[70]
+	mi := &file_skiff_v1_objects_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4864,7 +5299,7 @@ func (x *VolumeStatus) String() string {
 func (*VolumeStatus) ProtoMessage() {}
 
 func (x *VolumeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[70]
+	mi := &file_skiff_v1_objects_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4877,7 +5312,7 @@ func (x *VolumeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeStatus.ProtoReflect.Descriptor instead.
 func (*VolumeStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{70}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *VolumeStatus) GetPhase() string {
@@ -4919,7 +5354,7 @@ type PersistentVolume struct {
 
 func (x *PersistentVolume) Reset() {
 	*x = PersistentVolume{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[71]
+	mi := &file_skiff_v1_objects_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4931,7 +5366,7 @@ func (x *PersistentVolume) String() string {
 func (*PersistentVolume) ProtoMessage() {}
 
 func (x *PersistentVolume) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[71]
+	mi := &file_skiff_v1_objects_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4944,7 +5379,7 @@ func (x *PersistentVolume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolume.ProtoReflect.Descriptor instead.
 func (*PersistentVolume) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{71}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *PersistentVolume) GetMetadata() *ObjectMeta {
@@ -4994,7 +5429,7 @@ type PersistentVolumeSpec struct {
 
 func (x *PersistentVolumeSpec) Reset() {
 	*x = PersistentVolumeSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[72]
+	mi := &file_skiff_v1_objects_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5006,7 +5441,7 @@ func (x *PersistentVolumeSpec) String() string {
 func (*PersistentVolumeSpec) ProtoMessage() {}
 
 func (x *PersistentVolumeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[72]
+	mi := &file_skiff_v1_objects_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5019,7 +5454,7 @@ func (x *PersistentVolumeSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolumeSpec.ProtoReflect.Descriptor instead.
 func (*PersistentVolumeSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{72}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *PersistentVolumeSpec) GetCapacity() map[string]string {
@@ -5095,7 +5530,7 @@ type LocalPersistentVolumeSource struct {
 
 func (x *LocalPersistentVolumeSource) Reset() {
 	*x = LocalPersistentVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[73]
+	mi := &file_skiff_v1_objects_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5107,7 +5542,7 @@ func (x *LocalPersistentVolumeSource) String() string {
 func (*LocalPersistentVolumeSource) ProtoMessage() {}
 
 func (x *LocalPersistentVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[73]
+	mi := &file_skiff_v1_objects_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5120,7 +5555,7 @@ func (x *LocalPersistentVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalPersistentVolumeSource.ProtoReflect.Descriptor instead.
 func (*LocalPersistentVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{73}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *LocalPersistentVolumeSource) GetPath() string {
@@ -5139,7 +5574,7 @@ type VolumeNodeAffinity struct {
 
 func (x *VolumeNodeAffinity) Reset() {
 	*x = VolumeNodeAffinity{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[74]
+	mi := &file_skiff_v1_objects_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5151,7 +5586,7 @@ func (x *VolumeNodeAffinity) String() string {
 func (*VolumeNodeAffinity) ProtoMessage() {}
 
 func (x *VolumeNodeAffinity) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[74]
+	mi := &file_skiff_v1_objects_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5164,7 +5599,7 @@ func (x *VolumeNodeAffinity) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeNodeAffinity.ProtoReflect.Descriptor instead.
 func (*VolumeNodeAffinity) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{74}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *VolumeNodeAffinity) GetRequired() *NodeSelector {
@@ -5187,7 +5622,7 @@ type PersistentVolumeStatus struct {
 
 func (x *PersistentVolumeStatus) Reset() {
 	*x = PersistentVolumeStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[75]
+	mi := &file_skiff_v1_objects_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5199,7 +5634,7 @@ func (x *PersistentVolumeStatus) String() string {
 func (*PersistentVolumeStatus) ProtoMessage() {}
 
 func (x *PersistentVolumeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[75]
+	mi := &file_skiff_v1_objects_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5212,7 +5647,7 @@ func (x *PersistentVolumeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PersistentVolumeStatus.ProtoReflect.Descriptor instead.
 func (*PersistentVolumeStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{75}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *PersistentVolumeStatus) GetPhase() string {
@@ -5254,7 +5689,7 @@ type ReplicaSet struct {
 
 func (x *ReplicaSet) Reset() {
 	*x = ReplicaSet{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[76]
+	mi := &file_skiff_v1_objects_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5266,7 +5701,7 @@ func (x *ReplicaSet) String() string {
 func (*ReplicaSet) ProtoMessage() {}
 
 func (x *ReplicaSet) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[76]
+	mi := &file_skiff_v1_objects_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5279,7 +5714,7 @@ func (x *ReplicaSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSet.ProtoReflect.Descriptor instead.
 func (*ReplicaSet) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{76}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *ReplicaSet) GetMetadata() *ObjectMeta {
@@ -5317,7 +5752,7 @@ type ReplicaSetSpec struct {
 
 func (x *ReplicaSetSpec) Reset() {
 	*x = ReplicaSetSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[77]
+	mi := &file_skiff_v1_objects_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5329,7 +5764,7 @@ func (x *ReplicaSetSpec) String() string {
 func (*ReplicaSetSpec) ProtoMessage() {}
 
 func (x *ReplicaSetSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[77]
+	mi := &file_skiff_v1_objects_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5342,7 +5777,7 @@ func (x *ReplicaSetSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSetSpec.ProtoReflect.Descriptor instead.
 func (*ReplicaSetSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{77}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *ReplicaSetSpec) GetReplicas() int32 {
@@ -5383,7 +5818,7 @@ type PodTemplateSpec struct {
 
 func (x *PodTemplateSpec) Reset() {
 	*x = PodTemplateSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[78]
+	mi := &file_skiff_v1_objects_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5395,7 +5830,7 @@ func (x *PodTemplateSpec) String() string {
 func (*PodTemplateSpec) ProtoMessage() {}
 
 func (x *PodTemplateSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[78]
+	mi := &file_skiff_v1_objects_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5408,7 +5843,7 @@ func (x *PodTemplateSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodTemplateSpec.ProtoReflect.Descriptor instead.
 func (*PodTemplateSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{78}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *PodTemplateSpec) GetMetadata() *ObjectMeta {
@@ -5438,7 +5873,7 @@ type ReplicaSetStatus struct {
 
 func (x *ReplicaSetStatus) Reset() {
 	*x = ReplicaSetStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[79]
+	mi := &file_skiff_v1_objects_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5450,7 +5885,7 @@ func (x *ReplicaSetStatus) String() string {
 func (*ReplicaSetStatus) ProtoMessage() {}
 
 func (x *ReplicaSetStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[79]
+	mi := &file_skiff_v1_objects_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5463,7 +5898,7 @@ func (x *ReplicaSetStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplicaSetStatus.ProtoReflect.Descriptor instead.
 func (*ReplicaSetStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{79}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *ReplicaSetStatus) GetReplicas() int32 {
@@ -5512,7 +5947,7 @@ type Autoscaler struct {
 
 func (x *Autoscaler) Reset() {
 	*x = Autoscaler{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[80]
+	mi := &file_skiff_v1_objects_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5524,7 +5959,7 @@ func (x *Autoscaler) String() string {
 func (*Autoscaler) ProtoMessage() {}
 
 func (x *Autoscaler) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[80]
+	mi := &file_skiff_v1_objects_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5537,7 +5972,7 @@ func (x *Autoscaler) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Autoscaler.ProtoReflect.Descriptor instead.
 func (*Autoscaler) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{80}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *Autoscaler) GetMetadata() *ObjectMeta {
@@ -5586,7 +6021,7 @@ type AutoscalerSpec struct {
 
 func (x *AutoscalerSpec) Reset() {
 	*x = AutoscalerSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[81]
+	mi := &file_skiff_v1_objects_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5598,7 +6033,7 @@ func (x *AutoscalerSpec) String() string {
 func (*AutoscalerSpec) ProtoMessage() {}
 
 func (x *AutoscalerSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[81]
+	mi := &file_skiff_v1_objects_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5611,7 +6046,7 @@ func (x *AutoscalerSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerSpec.ProtoReflect.Descriptor instead.
 func (*AutoscalerSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{81}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *AutoscalerSpec) GetTarget() string {
@@ -5674,7 +6109,7 @@ type MetricSpec struct {
 
 func (x *MetricSpec) Reset() {
 	*x = MetricSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[82]
+	mi := &file_skiff_v1_objects_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5686,7 +6121,7 @@ func (x *MetricSpec) String() string {
 func (*MetricSpec) ProtoMessage() {}
 
 func (x *MetricSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[82]
+	mi := &file_skiff_v1_objects_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5699,7 +6134,7 @@ func (x *MetricSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricSpec.ProtoReflect.Descriptor instead.
 func (*MetricSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{82}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *MetricSpec) GetType() string {
@@ -5727,7 +6162,7 @@ type ResourceMetricSource struct {
 
 func (x *ResourceMetricSource) Reset() {
 	*x = ResourceMetricSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[83]
+	mi := &file_skiff_v1_objects_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5739,7 +6174,7 @@ func (x *ResourceMetricSource) String() string {
 func (*ResourceMetricSource) ProtoMessage() {}
 
 func (x *ResourceMetricSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[83]
+	mi := &file_skiff_v1_objects_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5752,7 +6187,7 @@ func (x *ResourceMetricSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceMetricSource.ProtoReflect.Descriptor instead.
 func (*ResourceMetricSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{83}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *ResourceMetricSource) GetName() string {
@@ -5783,7 +6218,7 @@ type MetricTarget struct {
 
 func (x *MetricTarget) Reset() {
 	*x = MetricTarget{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[84]
+	mi := &file_skiff_v1_objects_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5795,7 +6230,7 @@ func (x *MetricTarget) String() string {
 func (*MetricTarget) ProtoMessage() {}
 
 func (x *MetricTarget) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[84]
+	mi := &file_skiff_v1_objects_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5808,7 +6243,7 @@ func (x *MetricTarget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MetricTarget.ProtoReflect.Descriptor instead.
 func (*MetricTarget) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{84}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *MetricTarget) GetType() string {
@@ -5842,7 +6277,7 @@ type AutoscalerBehavior struct {
 
 func (x *AutoscalerBehavior) Reset() {
 	*x = AutoscalerBehavior{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[85]
+	mi := &file_skiff_v1_objects_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5854,7 +6289,7 @@ func (x *AutoscalerBehavior) String() string {
 func (*AutoscalerBehavior) ProtoMessage() {}
 
 func (x *AutoscalerBehavior) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[85]
+	mi := &file_skiff_v1_objects_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5867,7 +6302,7 @@ func (x *AutoscalerBehavior) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerBehavior.ProtoReflect.Descriptor instead.
 func (*AutoscalerBehavior) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{85}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *AutoscalerBehavior) GetScaleUp() *ScalingRules {
@@ -5895,7 +6330,7 @@ type ScalingRules struct {
 
 func (x *ScalingRules) Reset() {
 	*x = ScalingRules{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[86]
+	mi := &file_skiff_v1_objects_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5907,7 +6342,7 @@ func (x *ScalingRules) String() string {
 func (*ScalingRules) ProtoMessage() {}
 
 func (x *ScalingRules) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[86]
+	mi := &file_skiff_v1_objects_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5920,7 +6355,7 @@ func (x *ScalingRules) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScalingRules.ProtoReflect.Descriptor instead.
 func (*ScalingRules) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{86}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *ScalingRules) GetStabilizationWindowSeconds() int32 {
@@ -5944,7 +6379,7 @@ type AutoscalerStatus struct {
 
 func (x *AutoscalerStatus) Reset() {
 	*x = AutoscalerStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[87]
+	mi := &file_skiff_v1_objects_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5956,7 +6391,7 @@ func (x *AutoscalerStatus) String() string {
 func (*AutoscalerStatus) ProtoMessage() {}
 
 func (x *AutoscalerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[87]
+	mi := &file_skiff_v1_objects_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5969,7 +6404,7 @@ func (x *AutoscalerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AutoscalerStatus.ProtoReflect.Descriptor instead.
 func (*AutoscalerStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{87}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *AutoscalerStatus) GetCurrentReplicas() int32 {
@@ -6033,7 +6468,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[88]
+	mi := &file_skiff_v1_objects_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6045,7 +6480,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[88]
+	mi := &file_skiff_v1_objects_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6058,7 +6493,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{88}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *Event) GetMetadata() *ObjectMeta {
@@ -6136,7 +6571,7 @@ type ObjectReference struct {
 
 func (x *ObjectReference) Reset() {
 	*x = ObjectReference{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[89]
+	mi := &file_skiff_v1_objects_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6148,7 +6583,7 @@ func (x *ObjectReference) String() string {
 func (*ObjectReference) ProtoMessage() {}
 
 func (x *ObjectReference) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[89]
+	mi := &file_skiff_v1_objects_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6161,7 +6596,7 @@ func (x *ObjectReference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectReference.ProtoReflect.Descriptor instead.
 func (*ObjectReference) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{89}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *ObjectReference) GetKind() string {
@@ -6206,7 +6641,7 @@ type ConfigMap struct {
 
 func (x *ConfigMap) Reset() {
 	*x = ConfigMap{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[90]
+	mi := &file_skiff_v1_objects_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6218,7 +6653,7 @@ func (x *ConfigMap) String() string {
 func (*ConfigMap) ProtoMessage() {}
 
 func (x *ConfigMap) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[90]
+	mi := &file_skiff_v1_objects_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6231,7 +6666,7 @@ func (x *ConfigMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMap.ProtoReflect.Descriptor instead.
 func (*ConfigMap) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{90}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *ConfigMap) GetMetadata() *ObjectMeta {
@@ -6278,7 +6713,7 @@ type Secret struct {
 
 func (x *Secret) Reset() {
 	*x = Secret{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[91]
+	mi := &file_skiff_v1_objects_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6290,7 +6725,7 @@ func (x *Secret) String() string {
 func (*Secret) ProtoMessage() {}
 
 func (x *Secret) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[91]
+	mi := &file_skiff_v1_objects_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6303,7 +6738,7 @@ func (x *Secret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Secret.ProtoReflect.Descriptor instead.
 func (*Secret) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{91}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *Secret) GetMetadata() *ObjectMeta {
@@ -6354,7 +6789,7 @@ type EnvVarSource struct {
 
 func (x *EnvVarSource) Reset() {
 	*x = EnvVarSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[92]
+	mi := &file_skiff_v1_objects_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6366,7 +6801,7 @@ func (x *EnvVarSource) String() string {
 func (*EnvVarSource) ProtoMessage() {}
 
 func (x *EnvVarSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[92]
+	mi := &file_skiff_v1_objects_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6379,7 +6814,7 @@ func (x *EnvVarSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvVarSource.ProtoReflect.Descriptor instead.
 func (*EnvVarSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{92}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *EnvVarSource) GetConfigMapKeyRef() *KeySelector {
@@ -6423,7 +6858,7 @@ type KeySelector struct {
 
 func (x *KeySelector) Reset() {
 	*x = KeySelector{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[93]
+	mi := &file_skiff_v1_objects_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6435,7 +6870,7 @@ func (x *KeySelector) String() string {
 func (*KeySelector) ProtoMessage() {}
 
 func (x *KeySelector) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[93]
+	mi := &file_skiff_v1_objects_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6448,7 +6883,7 @@ func (x *KeySelector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeySelector.ProtoReflect.Descriptor instead.
 func (*KeySelector) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{93}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *KeySelector) GetName() string {
@@ -6484,7 +6919,7 @@ type EnvFromSource struct {
 
 func (x *EnvFromSource) Reset() {
 	*x = EnvFromSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[94]
+	mi := &file_skiff_v1_objects_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6496,7 +6931,7 @@ func (x *EnvFromSource) String() string {
 func (*EnvFromSource) ProtoMessage() {}
 
 func (x *EnvFromSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[94]
+	mi := &file_skiff_v1_objects_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6509,7 +6944,7 @@ func (x *EnvFromSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnvFromSource.ProtoReflect.Descriptor instead.
 func (*EnvFromSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{94}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *EnvFromSource) GetPrefix() string {
@@ -6543,7 +6978,7 @@ type ObjectRef struct {
 
 func (x *ObjectRef) Reset() {
 	*x = ObjectRef{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[95]
+	mi := &file_skiff_v1_objects_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6555,7 +6990,7 @@ func (x *ObjectRef) String() string {
 func (*ObjectRef) ProtoMessage() {}
 
 func (x *ObjectRef) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[95]
+	mi := &file_skiff_v1_objects_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6568,7 +7003,7 @@ func (x *ObjectRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectRef.ProtoReflect.Descriptor instead.
 func (*ObjectRef) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{95}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *ObjectRef) GetName() string {
@@ -6599,7 +7034,7 @@ type KeyToPath struct {
 
 func (x *KeyToPath) Reset() {
 	*x = KeyToPath{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[96]
+	mi := &file_skiff_v1_objects_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6611,7 +7046,7 @@ func (x *KeyToPath) String() string {
 func (*KeyToPath) ProtoMessage() {}
 
 func (x *KeyToPath) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[96]
+	mi := &file_skiff_v1_objects_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6624,7 +7059,7 @@ func (x *KeyToPath) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyToPath.ProtoReflect.Descriptor instead.
 func (*KeyToPath) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{96}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *KeyToPath) GetKey() string {
@@ -6662,7 +7097,7 @@ type ConfigMapVolumeSource struct {
 
 func (x *ConfigMapVolumeSource) Reset() {
 	*x = ConfigMapVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[97]
+	mi := &file_skiff_v1_objects_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6674,7 +7109,7 @@ func (x *ConfigMapVolumeSource) String() string {
 func (*ConfigMapVolumeSource) ProtoMessage() {}
 
 func (x *ConfigMapVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[97]
+	mi := &file_skiff_v1_objects_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6687,7 +7122,7 @@ func (x *ConfigMapVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapVolumeSource.ProtoReflect.Descriptor instead.
 func (*ConfigMapVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{97}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *ConfigMapVolumeSource) GetName() string {
@@ -6730,7 +7165,7 @@ type SecretVolumeSource struct {
 
 func (x *SecretVolumeSource) Reset() {
 	*x = SecretVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[98]
+	mi := &file_skiff_v1_objects_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6742,7 +7177,7 @@ func (x *SecretVolumeSource) String() string {
 func (*SecretVolumeSource) ProtoMessage() {}
 
 func (x *SecretVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[98]
+	mi := &file_skiff_v1_objects_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6755,7 +7190,7 @@ func (x *SecretVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretVolumeSource.ProtoReflect.Descriptor instead.
 func (*SecretVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{98}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *SecretVolumeSource) GetSecretName() string {
@@ -6796,7 +7231,7 @@ type ProjectedVolumeSource struct {
 
 func (x *ProjectedVolumeSource) Reset() {
 	*x = ProjectedVolumeSource{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[99]
+	mi := &file_skiff_v1_objects_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6808,7 +7243,7 @@ func (x *ProjectedVolumeSource) String() string {
 func (*ProjectedVolumeSource) ProtoMessage() {}
 
 func (x *ProjectedVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[99]
+	mi := &file_skiff_v1_objects_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6821,7 +7256,7 @@ func (x *ProjectedVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProjectedVolumeSource.ProtoReflect.Descriptor instead.
 func (*ProjectedVolumeSource) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{99}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *ProjectedVolumeSource) GetSources() []*VolumeProjection {
@@ -6850,7 +7285,7 @@ type VolumeProjection struct {
 
 func (x *VolumeProjection) Reset() {
 	*x = VolumeProjection{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[100]
+	mi := &file_skiff_v1_objects_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6862,7 +7297,7 @@ func (x *VolumeProjection) String() string {
 func (*VolumeProjection) ProtoMessage() {}
 
 func (x *VolumeProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[100]
+	mi := &file_skiff_v1_objects_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6875,7 +7310,7 @@ func (x *VolumeProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeProjection.ProtoReflect.Descriptor instead.
 func (*VolumeProjection) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{100}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *VolumeProjection) GetConfigMap() *ConfigMapProjection {
@@ -6910,7 +7345,7 @@ type ConfigMapProjection struct {
 
 func (x *ConfigMapProjection) Reset() {
 	*x = ConfigMapProjection{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[101]
+	mi := &file_skiff_v1_objects_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6922,7 +7357,7 @@ func (x *ConfigMapProjection) String() string {
 func (*ConfigMapProjection) ProtoMessage() {}
 
 func (x *ConfigMapProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[101]
+	mi := &file_skiff_v1_objects_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6935,7 +7370,7 @@ func (x *ConfigMapProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMapProjection.ProtoReflect.Descriptor instead.
 func (*ConfigMapProjection) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{101}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *ConfigMapProjection) GetName() string {
@@ -6970,7 +7405,7 @@ type SecretProjection struct {
 
 func (x *SecretProjection) Reset() {
 	*x = SecretProjection{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[102]
+	mi := &file_skiff_v1_objects_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6982,7 +7417,7 @@ func (x *SecretProjection) String() string {
 func (*SecretProjection) ProtoMessage() {}
 
 func (x *SecretProjection) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[102]
+	mi := &file_skiff_v1_objects_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6995,7 +7430,7 @@ func (x *SecretProjection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecretProjection.ProtoReflect.Descriptor instead.
 func (*SecretProjection) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{102}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *SecretProjection) GetName() string {
@@ -7030,7 +7465,7 @@ type Deployment struct {
 
 func (x *Deployment) Reset() {
 	*x = Deployment{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[103]
+	mi := &file_skiff_v1_objects_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7042,7 +7477,7 @@ func (x *Deployment) String() string {
 func (*Deployment) ProtoMessage() {}
 
 func (x *Deployment) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[103]
+	mi := &file_skiff_v1_objects_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7055,7 +7490,7 @@ func (x *Deployment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Deployment.ProtoReflect.Descriptor instead.
 func (*Deployment) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{103}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *Deployment) GetMetadata() *ObjectMeta {
@@ -7102,7 +7537,7 @@ type DeploymentSpec struct {
 
 func (x *DeploymentSpec) Reset() {
 	*x = DeploymentSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[104]
+	mi := &file_skiff_v1_objects_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7114,7 +7549,7 @@ func (x *DeploymentSpec) String() string {
 func (*DeploymentSpec) ProtoMessage() {}
 
 func (x *DeploymentSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[104]
+	mi := &file_skiff_v1_objects_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7127,7 +7562,7 @@ func (x *DeploymentSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentSpec.ProtoReflect.Descriptor instead.
 func (*DeploymentSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{104}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *DeploymentSpec) GetReplicas() int32 {
@@ -7197,7 +7632,7 @@ type DeploymentStrategy struct {
 
 func (x *DeploymentStrategy) Reset() {
 	*x = DeploymentStrategy{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[105]
+	mi := &file_skiff_v1_objects_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7209,7 +7644,7 @@ func (x *DeploymentStrategy) String() string {
 func (*DeploymentStrategy) ProtoMessage() {}
 
 func (x *DeploymentStrategy) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[105]
+	mi := &file_skiff_v1_objects_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7222,7 +7657,7 @@ func (x *DeploymentStrategy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentStrategy.ProtoReflect.Descriptor instead.
 func (*DeploymentStrategy) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{105}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *DeploymentStrategy) GetType() string {
@@ -7252,7 +7687,7 @@ type RollingUpdateDeployment struct {
 
 func (x *RollingUpdateDeployment) Reset() {
 	*x = RollingUpdateDeployment{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[106]
+	mi := &file_skiff_v1_objects_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7264,7 +7699,7 @@ func (x *RollingUpdateDeployment) String() string {
 func (*RollingUpdateDeployment) ProtoMessage() {}
 
 func (x *RollingUpdateDeployment) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[106]
+	mi := &file_skiff_v1_objects_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7277,7 +7712,7 @@ func (x *RollingUpdateDeployment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollingUpdateDeployment.ProtoReflect.Descriptor instead.
 func (*RollingUpdateDeployment) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{106}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *RollingUpdateDeployment) GetMaxUnavailable() string {
@@ -7312,7 +7747,7 @@ type DeploymentStatus struct {
 
 func (x *DeploymentStatus) Reset() {
 	*x = DeploymentStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[107]
+	mi := &file_skiff_v1_objects_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7324,7 +7759,7 @@ func (x *DeploymentStatus) String() string {
 func (*DeploymentStatus) ProtoMessage() {}
 
 func (x *DeploymentStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[107]
+	mi := &file_skiff_v1_objects_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7337,7 +7772,7 @@ func (x *DeploymentStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeploymentStatus.ProtoReflect.Descriptor instead.
 func (*DeploymentStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{107}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *DeploymentStatus) GetObservedGeneration() int64 {
@@ -7404,7 +7839,7 @@ type Endpoints struct {
 
 func (x *Endpoints) Reset() {
 	*x = Endpoints{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[108]
+	mi := &file_skiff_v1_objects_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7416,7 +7851,7 @@ func (x *Endpoints) String() string {
 func (*Endpoints) ProtoMessage() {}
 
 func (x *Endpoints) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[108]
+	mi := &file_skiff_v1_objects_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7429,7 +7864,7 @@ func (x *Endpoints) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Endpoints.ProtoReflect.Descriptor instead.
 func (*Endpoints) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{108}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *Endpoints) GetMetadata() *ObjectMeta {
@@ -7459,7 +7894,7 @@ type EndpointSlice struct {
 
 func (x *EndpointSlice) Reset() {
 	*x = EndpointSlice{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[109]
+	mi := &file_skiff_v1_objects_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7471,7 +7906,7 @@ func (x *EndpointSlice) String() string {
 func (*EndpointSlice) ProtoMessage() {}
 
 func (x *EndpointSlice) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[109]
+	mi := &file_skiff_v1_objects_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7484,7 +7919,7 @@ func (x *EndpointSlice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointSlice.ProtoReflect.Descriptor instead.
 func (*EndpointSlice) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{109}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *EndpointSlice) GetAddressType() string {
@@ -7527,7 +7962,7 @@ type ServiceEndpoint struct {
 
 func (x *ServiceEndpoint) Reset() {
 	*x = ServiceEndpoint{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[110]
+	mi := &file_skiff_v1_objects_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7539,7 +7974,7 @@ func (x *ServiceEndpoint) String() string {
 func (*ServiceEndpoint) ProtoMessage() {}
 
 func (x *ServiceEndpoint) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[110]
+	mi := &file_skiff_v1_objects_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7552,7 +7987,7 @@ func (x *ServiceEndpoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServiceEndpoint.ProtoReflect.Descriptor instead.
 func (*ServiceEndpoint) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{110}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *ServiceEndpoint) GetAddresses() []string {
@@ -7604,7 +8039,7 @@ type EndpointConditions struct {
 
 func (x *EndpointConditions) Reset() {
 	*x = EndpointConditions{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[111]
+	mi := &file_skiff_v1_objects_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7616,7 +8051,7 @@ func (x *EndpointConditions) String() string {
 func (*EndpointConditions) ProtoMessage() {}
 
 func (x *EndpointConditions) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[111]
+	mi := &file_skiff_v1_objects_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7629,7 +8064,7 @@ func (x *EndpointConditions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointConditions.ProtoReflect.Descriptor instead.
 func (*EndpointConditions) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{111}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *EndpointConditions) GetReady() bool {
@@ -7667,7 +8102,7 @@ type EndpointPort struct {
 
 func (x *EndpointPort) Reset() {
 	*x = EndpointPort{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[112]
+	mi := &file_skiff_v1_objects_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7679,7 +8114,7 @@ func (x *EndpointPort) String() string {
 func (*EndpointPort) ProtoMessage() {}
 
 func (x *EndpointPort) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[112]
+	mi := &file_skiff_v1_objects_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7692,7 +8127,7 @@ func (x *EndpointPort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndpointPort.ProtoReflect.Descriptor instead.
 func (*EndpointPort) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{112}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{118}
 }
 
 func (x *EndpointPort) GetName() string {
@@ -7728,7 +8163,7 @@ type Job struct {
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[113]
+	mi := &file_skiff_v1_objects_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7740,7 +8175,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[113]
+	mi := &file_skiff_v1_objects_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7753,7 +8188,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{113}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{119}
 }
 
 func (x *Job) GetMetadata() *ObjectMeta {
@@ -7803,7 +8238,7 @@ type JobSpec struct {
 
 func (x *JobSpec) Reset() {
 	*x = JobSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[114]
+	mi := &file_skiff_v1_objects_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7815,7 +8250,7 @@ func (x *JobSpec) String() string {
 func (*JobSpec) ProtoMessage() {}
 
 func (x *JobSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[114]
+	mi := &file_skiff_v1_objects_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7828,7 +8263,7 @@ func (x *JobSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobSpec.ProtoReflect.Descriptor instead.
 func (*JobSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{114}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{120}
 }
 
 func (x *JobSpec) GetParallelism() int32 {
@@ -7903,7 +8338,7 @@ type PodFailurePolicy struct {
 
 func (x *PodFailurePolicy) Reset() {
 	*x = PodFailurePolicy{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[115]
+	mi := &file_skiff_v1_objects_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7915,7 +8350,7 @@ func (x *PodFailurePolicy) String() string {
 func (*PodFailurePolicy) ProtoMessage() {}
 
 func (x *PodFailurePolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[115]
+	mi := &file_skiff_v1_objects_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7928,7 +8363,7 @@ func (x *PodFailurePolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodFailurePolicy.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicy) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{115}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{121}
 }
 
 func (x *PodFailurePolicy) GetRules() []*PodFailurePolicyRule {
@@ -7951,7 +8386,7 @@ type PodFailurePolicyRule struct {
 
 func (x *PodFailurePolicyRule) Reset() {
 	*x = PodFailurePolicyRule{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[116]
+	mi := &file_skiff_v1_objects_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7963,7 +8398,7 @@ func (x *PodFailurePolicyRule) String() string {
 func (*PodFailurePolicyRule) ProtoMessage() {}
 
 func (x *PodFailurePolicyRule) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[116]
+	mi := &file_skiff_v1_objects_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7976,7 +8411,7 @@ func (x *PodFailurePolicyRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodFailurePolicyRule.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicyRule) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{116}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{122}
 }
 
 func (x *PodFailurePolicyRule) GetAction() string {
@@ -8006,7 +8441,7 @@ type PodFailurePolicyOnExitCodesRequirement struct {
 
 func (x *PodFailurePolicyOnExitCodesRequirement) Reset() {
 	*x = PodFailurePolicyOnExitCodesRequirement{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[117]
+	mi := &file_skiff_v1_objects_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8018,7 +8453,7 @@ func (x *PodFailurePolicyOnExitCodesRequirement) String() string {
 func (*PodFailurePolicyOnExitCodesRequirement) ProtoMessage() {}
 
 func (x *PodFailurePolicyOnExitCodesRequirement) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[117]
+	mi := &file_skiff_v1_objects_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8031,7 +8466,7 @@ func (x *PodFailurePolicyOnExitCodesRequirement) ProtoReflect() protoreflect.Mes
 
 // Deprecated: Use PodFailurePolicyOnExitCodesRequirement.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicyOnExitCodesRequirement) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{117}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{123}
 }
 
 func (x *PodFailurePolicyOnExitCodesRequirement) GetContainerName() string {
@@ -8076,7 +8511,7 @@ type JobStatus struct {
 
 func (x *JobStatus) Reset() {
 	*x = JobStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[118]
+	mi := &file_skiff_v1_objects_proto_msgTypes[124]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8088,7 +8523,7 @@ func (x *JobStatus) String() string {
 func (*JobStatus) ProtoMessage() {}
 
 func (x *JobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[118]
+	mi := &file_skiff_v1_objects_proto_msgTypes[124]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8101,7 +8536,7 @@ func (x *JobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobStatus.ProtoReflect.Descriptor instead.
 func (*JobStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{118}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{124}
 }
 
 func (x *JobStatus) GetConditions() []*Condition {
@@ -8177,7 +8612,7 @@ type UncountedTerminatedPods struct {
 
 func (x *UncountedTerminatedPods) Reset() {
 	*x = UncountedTerminatedPods{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[119]
+	mi := &file_skiff_v1_objects_proto_msgTypes[125]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8189,7 +8624,7 @@ func (x *UncountedTerminatedPods) String() string {
 func (*UncountedTerminatedPods) ProtoMessage() {}
 
 func (x *UncountedTerminatedPods) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[119]
+	mi := &file_skiff_v1_objects_proto_msgTypes[125]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8202,7 +8637,7 @@ func (x *UncountedTerminatedPods) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UncountedTerminatedPods.ProtoReflect.Descriptor instead.
 func (*UncountedTerminatedPods) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{119}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{125}
 }
 
 func (x *UncountedTerminatedPods) GetSucceeded() []string {
@@ -8231,7 +8666,7 @@ type CronJob struct {
 
 func (x *CronJob) Reset() {
 	*x = CronJob{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[120]
+	mi := &file_skiff_v1_objects_proto_msgTypes[126]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8243,7 +8678,7 @@ func (x *CronJob) String() string {
 func (*CronJob) ProtoMessage() {}
 
 func (x *CronJob) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[120]
+	mi := &file_skiff_v1_objects_proto_msgTypes[126]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8256,7 +8691,7 @@ func (x *CronJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJob.ProtoReflect.Descriptor instead.
 func (*CronJob) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{120}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{126}
 }
 
 func (x *CronJob) GetMetadata() *ObjectMeta {
@@ -8304,7 +8739,7 @@ type CronJobSpec struct {
 
 func (x *CronJobSpec) Reset() {
 	*x = CronJobSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[121]
+	mi := &file_skiff_v1_objects_proto_msgTypes[127]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8316,7 +8751,7 @@ func (x *CronJobSpec) String() string {
 func (*CronJobSpec) ProtoMessage() {}
 
 func (x *CronJobSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[121]
+	mi := &file_skiff_v1_objects_proto_msgTypes[127]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8329,7 +8764,7 @@ func (x *CronJobSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJobSpec.ProtoReflect.Descriptor instead.
 func (*CronJobSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{121}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{127}
 }
 
 func (x *CronJobSpec) GetSchedule() string {
@@ -8399,7 +8834,7 @@ type JobTemplateSpec struct {
 
 func (x *JobTemplateSpec) Reset() {
 	*x = JobTemplateSpec{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[122]
+	mi := &file_skiff_v1_objects_proto_msgTypes[128]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8411,7 +8846,7 @@ func (x *JobTemplateSpec) String() string {
 func (*JobTemplateSpec) ProtoMessage() {}
 
 func (x *JobTemplateSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[122]
+	mi := &file_skiff_v1_objects_proto_msgTypes[128]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8424,7 +8859,7 @@ func (x *JobTemplateSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobTemplateSpec.ProtoReflect.Descriptor instead.
 func (*JobTemplateSpec) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{122}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{128}
 }
 
 func (x *JobTemplateSpec) GetMetadata() *ObjectMeta {
@@ -8453,7 +8888,7 @@ type CronJobStatus struct {
 
 func (x *CronJobStatus) Reset() {
 	*x = CronJobStatus{}
-	mi := &file_skiff_v1_objects_proto_msgTypes[123]
+	mi := &file_skiff_v1_objects_proto_msgTypes[129]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8465,7 +8900,7 @@ func (x *CronJobStatus) String() string {
 func (*CronJobStatus) ProtoMessage() {}
 
 func (x *CronJobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_skiff_v1_objects_proto_msgTypes[123]
+	mi := &file_skiff_v1_objects_proto_msgTypes[129]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8478,7 +8913,7 @@ func (x *CronJobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJobStatus.ProtoReflect.Descriptor instead.
 func (*CronJobStatus) Descriptor() ([]byte, []int) {
-	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{123}
+	return file_skiff_v1_objects_proto_rawDescGZIP(), []int{129}
 }
 
 func (x *CronJobStatus) GetActive() []*ObjectReference {
@@ -8620,7 +9055,7 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\x03Pod\x120\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12%\n" +
 	"\x04spec\x18\x02 \x01(\v2\x11.skiff.v1.PodSpecR\x04spec\x12+\n" +
-	"\x06status\x18\x03 \x01(\v2\x13.skiff.v1.PodStatusR\x06status\"\x93\b\n" +
+	"\x06status\x18\x03 \x01(\v2\x13.skiff.v1.PodStatusR\x06status\"\xf7\b\n" +
 	"\aPodSpec\x123\n" +
 	"\n" +
 	"containers\x18\x01 \x03(\v2\x13.skiff.v1.ContainerR\n" +
@@ -8644,7 +9079,8 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\fhost_aliases\x18  \x03(\v2\x13.skiff.v1.HostAliasR\vhostAliases\x126\n" +
 	"\x17share_process_namespace\x18! \x01(\bR\x15shareProcessNamespace\x12\x1c\n" +
 	"\tsubdomain\x18( \x01(\tR\tsubdomain\x12.\n" +
-	"\baffinity\x18) \x01(\v2\x12.skiff.v1.AffinityR\baffinity\x1a?\n" +
+	"\baffinity\x18) \x01(\v2\x12.skiff.v1.AffinityR\baffinity\x12b\n" +
+	"\x1btopology_spread_constraints\x18* \x03(\v2\".skiff.v1.TopologySpreadConstraintR\x19topologySpreadConstraints\x1a?\n" +
 	"\x11NodeSelectorEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B#\n" +
@@ -8660,11 +9096,46 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\x06_value\"9\n" +
 	"\tHostAlias\x12\x0e\n" +
 	"\x02ip\x18\x01 \x01(\tR\x02ip\x12\x1c\n" +
-	"\thostnames\x18\x02 \x03(\tR\thostnames\"G\n" +
+	"\thostnames\x18\x02 \x03(\tR\thostnames\"\xc8\x01\n" +
 	"\bAffinity\x12;\n" +
-	"\rnode_affinity\x18\x01 \x01(\v2\x16.skiff.v1.NodeAffinityR\fnodeAffinity\"\x94\x01\n" +
+	"\rnode_affinity\x18\x01 \x01(\v2\x16.skiff.v1.NodeAffinityR\fnodeAffinity\x128\n" +
+	"\fpod_affinity\x18\x02 \x01(\v2\x15.skiff.v1.PodAffinityR\vpodAffinity\x12E\n" +
+	"\x11pod_anti_affinity\x18\x03 \x01(\v2\x19.skiff.v1.PodAntiAffinityR\x0fpodAntiAffinity\"\xa7\x02\n" +
 	"\fNodeAffinity\x12\x83\x01\n" +
-	"3required_during_scheduling_ignored_during_execution\x18\x01 \x01(\v2\x16.skiff.v1.NodeSelectorR.requiredDuringSchedulingIgnoredDuringExecution\"Z\n" +
+	"3required_during_scheduling_ignored_during_execution\x18\x01 \x01(\v2\x16.skiff.v1.NodeSelectorR.requiredDuringSchedulingIgnoredDuringExecution\x12\x90\x01\n" +
+	"4preferred_during_scheduling_ignored_during_execution\x18\x02 \x03(\v2!.skiff.v1.PreferredSchedulingTermR/preferredDuringSchedulingIgnoredDuringExecution\"m\n" +
+	"\x17PreferredSchedulingTerm\x12\x16\n" +
+	"\x06weight\x18\x01 \x01(\x05R\x06weight\x12:\n" +
+	"\n" +
+	"preference\x18\x02 \x01(\v2\x1a.skiff.v1.NodeSelectorTermR\n" +
+	"preference\"\xa9\x02\n" +
+	"\vPodAffinity\x12\x86\x01\n" +
+	"3required_during_scheduling_ignored_during_execution\x18\x01 \x03(\v2\x19.skiff.v1.PodAffinityTermR.requiredDuringSchedulingIgnoredDuringExecution\x12\x90\x01\n" +
+	"4preferred_during_scheduling_ignored_during_execution\x18\x02 \x03(\v2!.skiff.v1.WeightedPodAffinityTermR/preferredDuringSchedulingIgnoredDuringExecution\"\xad\x02\n" +
+	"\x0fPodAntiAffinity\x12\x86\x01\n" +
+	"3required_during_scheduling_ignored_during_execution\x18\x01 \x03(\v2\x19.skiff.v1.PodAffinityTermR.requiredDuringSchedulingIgnoredDuringExecution\x12\x90\x01\n" +
+	"4preferred_during_scheduling_ignored_during_execution\x18\x02 \x03(\v2!.skiff.v1.WeightedPodAffinityTermR/preferredDuringSchedulingIgnoredDuringExecution\"\xdc\x01\n" +
+	"\x0fPodAffinityTerm\x12>\n" +
+	"\x0elabel_selector\x18\x01 \x01(\v2\x17.skiff.v1.LabelSelectorR\rlabelSelector\x12\x1e\n" +
+	"\n" +
+	"namespaces\x18\x02 \x03(\tR\n" +
+	"namespaces\x12!\n" +
+	"\ftopology_key\x18\x03 \x01(\tR\vtopologyKey\x12F\n" +
+	"\x12namespace_selector\x18\x04 \x01(\v2\x17.skiff.v1.LabelSelectorR\x11namespaceSelector\"x\n" +
+	"\x17WeightedPodAffinityTerm\x12\x16\n" +
+	"\x06weight\x18\x01 \x01(\x05R\x06weight\x12E\n" +
+	"\x11pod_affinity_term\x18\x02 \x01(\v2\x19.skiff.v1.PodAffinityTermR\x0fpodAffinityTerm\"\x87\x03\n" +
+	"\x18TopologySpreadConstraint\x12\x19\n" +
+	"\bmax_skew\x18\x01 \x01(\x05R\amaxSkew\x12!\n" +
+	"\ftopology_key\x18\x02 \x01(\tR\vtopologyKey\x12-\n" +
+	"\x12when_unsatisfiable\x18\x03 \x01(\tR\x11whenUnsatisfiable\x12>\n" +
+	"\x0elabel_selector\x18\x04 \x01(\v2\x17.skiff.v1.LabelSelectorR\rlabelSelector\x12$\n" +
+	"\vmin_domains\x18\x05 \x01(\x05H\x00R\n" +
+	"minDomains\x88\x01\x01\x120\n" +
+	"\x14node_affinity_policy\x18\x06 \x01(\tR\x12nodeAffinityPolicy\x12,\n" +
+	"\x12node_taints_policy\x18\a \x01(\tR\x10nodeTaintsPolicy\x12(\n" +
+	"\x10match_label_keys\x18\b \x03(\tR\x0ematchLabelKeysB\x0e\n" +
+	"\f_min_domains\"Z\n" +
 	"\fNodeSelector\x12J\n" +
 	"\x13node_selector_terms\x18\x01 \x03(\v2\x1a.skiff.v1.NodeSelectorTermR\x11nodeSelectorTerms\"\xa8\x01\n" +
 	"\x10NodeSelectorTerm\x12N\n" +
@@ -9293,7 +9764,7 @@ func file_skiff_v1_objects_proto_rawDescGZIP() []byte {
 	return file_skiff_v1_objects_proto_rawDescData
 }
 
-var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 138)
+var file_skiff_v1_objects_proto_msgTypes = make([]protoimpl.MessageInfo, 144)
 var file_skiff_v1_objects_proto_goTypes = []any{
 	(*ObjectMeta)(nil),                             // 0: skiff.v1.ObjectMeta
 	(*TypeMeta)(nil),                               // 1: skiff.v1.TypeMeta
@@ -9318,323 +9789,342 @@ var file_skiff_v1_objects_proto_goTypes = []any{
 	(*HostAlias)(nil),                              // 20: skiff.v1.HostAlias
 	(*Affinity)(nil),                               // 21: skiff.v1.Affinity
 	(*NodeAffinity)(nil),                           // 22: skiff.v1.NodeAffinity
-	(*NodeSelector)(nil),                           // 23: skiff.v1.NodeSelector
-	(*NodeSelectorTerm)(nil),                       // 24: skiff.v1.NodeSelectorTerm
-	(*NodeSelectorRequirement)(nil),                // 25: skiff.v1.NodeSelectorRequirement
-	(*PodSecurityContext)(nil),                     // 26: skiff.v1.PodSecurityContext
-	(*SeccompProfile)(nil),                         // 27: skiff.v1.SeccompProfile
-	(*Container)(nil),                              // 28: skiff.v1.Container
-	(*Lifecycle)(nil),                              // 29: skiff.v1.Lifecycle
-	(*LifecycleHandler)(nil),                       // 30: skiff.v1.LifecycleHandler
-	(*SleepAction)(nil),                            // 31: skiff.v1.SleepAction
-	(*EnvVar)(nil),                                 // 32: skiff.v1.EnvVar
-	(*ContainerPort)(nil),                          // 33: skiff.v1.ContainerPort
-	(*ResourceRequirements)(nil),                   // 34: skiff.v1.ResourceRequirements
-	(*VolumeMount)(nil),                            // 35: skiff.v1.VolumeMount
-	(*Probe)(nil),                                  // 36: skiff.v1.Probe
-	(*GRPCAction)(nil),                             // 37: skiff.v1.GRPCAction
-	(*ExecAction)(nil),                             // 38: skiff.v1.ExecAction
-	(*TCPSocketAction)(nil),                        // 39: skiff.v1.TCPSocketAction
-	(*HTTPGetAction)(nil),                          // 40: skiff.v1.HTTPGetAction
-	(*HTTPHeader)(nil),                             // 41: skiff.v1.HTTPHeader
-	(*SecurityContext)(nil),                        // 42: skiff.v1.SecurityContext
-	(*Capabilities)(nil),                           // 43: skiff.v1.Capabilities
-	(*PodVolume)(nil),                              // 44: skiff.v1.PodVolume
-	(*DownwardAPIVolumeSource)(nil),                // 45: skiff.v1.DownwardAPIVolumeSource
-	(*DownwardAPIVolumeFile)(nil),                  // 46: skiff.v1.DownwardAPIVolumeFile
-	(*DownwardAPIProjection)(nil),                  // 47: skiff.v1.DownwardAPIProjection
-	(*ObjectFieldSelector)(nil),                    // 48: skiff.v1.ObjectFieldSelector
-	(*ResourceFieldSelector)(nil),                  // 49: skiff.v1.ResourceFieldSelector
-	(*EmptyDirSource)(nil),                         // 50: skiff.v1.EmptyDirSource
-	(*HostPathSource)(nil),                         // 51: skiff.v1.HostPathSource
-	(*VolumeClaimSource)(nil),                      // 52: skiff.v1.VolumeClaimSource
-	(*Toleration)(nil),                             // 53: skiff.v1.Toleration
-	(*PodStatus)(nil),                              // 54: skiff.v1.PodStatus
-	(*ContainerStatus)(nil),                        // 55: skiff.v1.ContainerStatus
-	(*ContainerState)(nil),                         // 56: skiff.v1.ContainerState
-	(*ContainerStateWaiting)(nil),                  // 57: skiff.v1.ContainerStateWaiting
-	(*ContainerStateRunning)(nil),                  // 58: skiff.v1.ContainerStateRunning
-	(*ContainerStateTerminated)(nil),               // 59: skiff.v1.ContainerStateTerminated
-	(*Service)(nil),                                // 60: skiff.v1.Service
-	(*ServiceSpec)(nil),                            // 61: skiff.v1.ServiceSpec
-	(*SessionAffinityConfig)(nil),                  // 62: skiff.v1.SessionAffinityConfig
-	(*ClientIPConfig)(nil),                         // 63: skiff.v1.ClientIPConfig
-	(*ServicePort)(nil),                            // 64: skiff.v1.ServicePort
-	(*ServiceStatus)(nil),                          // 65: skiff.v1.ServiceStatus
-	(*Volume)(nil),                                 // 66: skiff.v1.Volume
-	(*VolumeSpec)(nil),                             // 67: skiff.v1.VolumeSpec
-	(*LocalVolumeSource)(nil),                      // 68: skiff.v1.LocalVolumeSource
-	(*NFSVolumeSource)(nil),                        // 69: skiff.v1.NFSVolumeSource
-	(*VolumeStatus)(nil),                           // 70: skiff.v1.VolumeStatus
-	(*PersistentVolume)(nil),                       // 71: skiff.v1.PersistentVolume
-	(*PersistentVolumeSpec)(nil),                   // 72: skiff.v1.PersistentVolumeSpec
-	(*LocalPersistentVolumeSource)(nil),            // 73: skiff.v1.LocalPersistentVolumeSource
-	(*VolumeNodeAffinity)(nil),                     // 74: skiff.v1.VolumeNodeAffinity
-	(*PersistentVolumeStatus)(nil),                 // 75: skiff.v1.PersistentVolumeStatus
-	(*ReplicaSet)(nil),                             // 76: skiff.v1.ReplicaSet
-	(*ReplicaSetSpec)(nil),                         // 77: skiff.v1.ReplicaSetSpec
-	(*PodTemplateSpec)(nil),                        // 78: skiff.v1.PodTemplateSpec
-	(*ReplicaSetStatus)(nil),                       // 79: skiff.v1.ReplicaSetStatus
-	(*Autoscaler)(nil),                             // 80: skiff.v1.Autoscaler
-	(*AutoscalerSpec)(nil),                         // 81: skiff.v1.AutoscalerSpec
-	(*MetricSpec)(nil),                             // 82: skiff.v1.MetricSpec
-	(*ResourceMetricSource)(nil),                   // 83: skiff.v1.ResourceMetricSource
-	(*MetricTarget)(nil),                           // 84: skiff.v1.MetricTarget
-	(*AutoscalerBehavior)(nil),                     // 85: skiff.v1.AutoscalerBehavior
-	(*ScalingRules)(nil),                           // 86: skiff.v1.ScalingRules
-	(*AutoscalerStatus)(nil),                       // 87: skiff.v1.AutoscalerStatus
-	(*Event)(nil),                                  // 88: skiff.v1.Event
-	(*ObjectReference)(nil),                        // 89: skiff.v1.ObjectReference
-	(*ConfigMap)(nil),                              // 90: skiff.v1.ConfigMap
-	(*Secret)(nil),                                 // 91: skiff.v1.Secret
-	(*EnvVarSource)(nil),                           // 92: skiff.v1.EnvVarSource
-	(*KeySelector)(nil),                            // 93: skiff.v1.KeySelector
-	(*EnvFromSource)(nil),                          // 94: skiff.v1.EnvFromSource
-	(*ObjectRef)(nil),                              // 95: skiff.v1.ObjectRef
-	(*KeyToPath)(nil),                              // 96: skiff.v1.KeyToPath
-	(*ConfigMapVolumeSource)(nil),                  // 97: skiff.v1.ConfigMapVolumeSource
-	(*SecretVolumeSource)(nil),                     // 98: skiff.v1.SecretVolumeSource
-	(*ProjectedVolumeSource)(nil),                  // 99: skiff.v1.ProjectedVolumeSource
-	(*VolumeProjection)(nil),                       // 100: skiff.v1.VolumeProjection
-	(*ConfigMapProjection)(nil),                    // 101: skiff.v1.ConfigMapProjection
-	(*SecretProjection)(nil),                       // 102: skiff.v1.SecretProjection
-	(*Deployment)(nil),                             // 103: skiff.v1.Deployment
-	(*DeploymentSpec)(nil),                         // 104: skiff.v1.DeploymentSpec
-	(*DeploymentStrategy)(nil),                     // 105: skiff.v1.DeploymentStrategy
-	(*RollingUpdateDeployment)(nil),                // 106: skiff.v1.RollingUpdateDeployment
-	(*DeploymentStatus)(nil),                       // 107: skiff.v1.DeploymentStatus
-	(*Endpoints)(nil),                              // 108: skiff.v1.Endpoints
-	(*EndpointSlice)(nil),                          // 109: skiff.v1.EndpointSlice
-	(*ServiceEndpoint)(nil),                        // 110: skiff.v1.ServiceEndpoint
-	(*EndpointConditions)(nil),                     // 111: skiff.v1.EndpointConditions
-	(*EndpointPort)(nil),                           // 112: skiff.v1.EndpointPort
-	(*Job)(nil),                                    // 113: skiff.v1.Job
-	(*JobSpec)(nil),                                // 114: skiff.v1.JobSpec
-	(*PodFailurePolicy)(nil),                       // 115: skiff.v1.PodFailurePolicy
-	(*PodFailurePolicyRule)(nil),                   // 116: skiff.v1.PodFailurePolicyRule
-	(*PodFailurePolicyOnExitCodesRequirement)(nil), // 117: skiff.v1.PodFailurePolicyOnExitCodesRequirement
-	(*JobStatus)(nil),                              // 118: skiff.v1.JobStatus
-	(*UncountedTerminatedPods)(nil),                // 119: skiff.v1.UncountedTerminatedPods
-	(*CronJob)(nil),                                // 120: skiff.v1.CronJob
-	(*CronJobSpec)(nil),                            // 121: skiff.v1.CronJobSpec
-	(*JobTemplateSpec)(nil),                        // 122: skiff.v1.JobTemplateSpec
-	(*CronJobStatus)(nil),                          // 123: skiff.v1.CronJobStatus
-	nil,                                            // 124: skiff.v1.ObjectMeta.LabelsEntry
-	nil,                                            // 125: skiff.v1.ObjectMeta.AnnotationsEntry
-	nil,                                            // 126: skiff.v1.LabelSelector.MatchLabelsEntry
-	nil,                                            // 127: skiff.v1.NodeStatus.CapacityEntry
-	nil,                                            // 128: skiff.v1.NodeStatus.AllocatableEntry
-	nil,                                            // 129: skiff.v1.PodSpec.NodeSelectorEntry
-	nil,                                            // 130: skiff.v1.ResourceRequirements.RequestsEntry
-	nil,                                            // 131: skiff.v1.ResourceRequirements.LimitsEntry
-	nil,                                            // 132: skiff.v1.ServiceSpec.SelectorEntry
-	nil,                                            // 133: skiff.v1.PersistentVolumeSpec.CapacityEntry
-	nil,                                            // 134: skiff.v1.ConfigMap.DataEntry
-	nil,                                            // 135: skiff.v1.ConfigMap.BinaryDataEntry
-	nil,                                            // 136: skiff.v1.Secret.DataEntry
-	nil,                                            // 137: skiff.v1.Secret.StringDataEntry
-	(*timestamppb.Timestamp)(nil),                  // 138: google.protobuf.Timestamp
+	(*PreferredSchedulingTerm)(nil),                // 23: skiff.v1.PreferredSchedulingTerm
+	(*PodAffinity)(nil),                            // 24: skiff.v1.PodAffinity
+	(*PodAntiAffinity)(nil),                        // 25: skiff.v1.PodAntiAffinity
+	(*PodAffinityTerm)(nil),                        // 26: skiff.v1.PodAffinityTerm
+	(*WeightedPodAffinityTerm)(nil),                // 27: skiff.v1.WeightedPodAffinityTerm
+	(*TopologySpreadConstraint)(nil),               // 28: skiff.v1.TopologySpreadConstraint
+	(*NodeSelector)(nil),                           // 29: skiff.v1.NodeSelector
+	(*NodeSelectorTerm)(nil),                       // 30: skiff.v1.NodeSelectorTerm
+	(*NodeSelectorRequirement)(nil),                // 31: skiff.v1.NodeSelectorRequirement
+	(*PodSecurityContext)(nil),                     // 32: skiff.v1.PodSecurityContext
+	(*SeccompProfile)(nil),                         // 33: skiff.v1.SeccompProfile
+	(*Container)(nil),                              // 34: skiff.v1.Container
+	(*Lifecycle)(nil),                              // 35: skiff.v1.Lifecycle
+	(*LifecycleHandler)(nil),                       // 36: skiff.v1.LifecycleHandler
+	(*SleepAction)(nil),                            // 37: skiff.v1.SleepAction
+	(*EnvVar)(nil),                                 // 38: skiff.v1.EnvVar
+	(*ContainerPort)(nil),                          // 39: skiff.v1.ContainerPort
+	(*ResourceRequirements)(nil),                   // 40: skiff.v1.ResourceRequirements
+	(*VolumeMount)(nil),                            // 41: skiff.v1.VolumeMount
+	(*Probe)(nil),                                  // 42: skiff.v1.Probe
+	(*GRPCAction)(nil),                             // 43: skiff.v1.GRPCAction
+	(*ExecAction)(nil),                             // 44: skiff.v1.ExecAction
+	(*TCPSocketAction)(nil),                        // 45: skiff.v1.TCPSocketAction
+	(*HTTPGetAction)(nil),                          // 46: skiff.v1.HTTPGetAction
+	(*HTTPHeader)(nil),                             // 47: skiff.v1.HTTPHeader
+	(*SecurityContext)(nil),                        // 48: skiff.v1.SecurityContext
+	(*Capabilities)(nil),                           // 49: skiff.v1.Capabilities
+	(*PodVolume)(nil),                              // 50: skiff.v1.PodVolume
+	(*DownwardAPIVolumeSource)(nil),                // 51: skiff.v1.DownwardAPIVolumeSource
+	(*DownwardAPIVolumeFile)(nil),                  // 52: skiff.v1.DownwardAPIVolumeFile
+	(*DownwardAPIProjection)(nil),                  // 53: skiff.v1.DownwardAPIProjection
+	(*ObjectFieldSelector)(nil),                    // 54: skiff.v1.ObjectFieldSelector
+	(*ResourceFieldSelector)(nil),                  // 55: skiff.v1.ResourceFieldSelector
+	(*EmptyDirSource)(nil),                         // 56: skiff.v1.EmptyDirSource
+	(*HostPathSource)(nil),                         // 57: skiff.v1.HostPathSource
+	(*VolumeClaimSource)(nil),                      // 58: skiff.v1.VolumeClaimSource
+	(*Toleration)(nil),                             // 59: skiff.v1.Toleration
+	(*PodStatus)(nil),                              // 60: skiff.v1.PodStatus
+	(*ContainerStatus)(nil),                        // 61: skiff.v1.ContainerStatus
+	(*ContainerState)(nil),                         // 62: skiff.v1.ContainerState
+	(*ContainerStateWaiting)(nil),                  // 63: skiff.v1.ContainerStateWaiting
+	(*ContainerStateRunning)(nil),                  // 64: skiff.v1.ContainerStateRunning
+	(*ContainerStateTerminated)(nil),               // 65: skiff.v1.ContainerStateTerminated
+	(*Service)(nil),                                // 66: skiff.v1.Service
+	(*ServiceSpec)(nil),                            // 67: skiff.v1.ServiceSpec
+	(*SessionAffinityConfig)(nil),                  // 68: skiff.v1.SessionAffinityConfig
+	(*ClientIPConfig)(nil),                         // 69: skiff.v1.ClientIPConfig
+	(*ServicePort)(nil),                            // 70: skiff.v1.ServicePort
+	(*ServiceStatus)(nil),                          // 71: skiff.v1.ServiceStatus
+	(*Volume)(nil),                                 // 72: skiff.v1.Volume
+	(*VolumeSpec)(nil),                             // 73: skiff.v1.VolumeSpec
+	(*LocalVolumeSource)(nil),                      // 74: skiff.v1.LocalVolumeSource
+	(*NFSVolumeSource)(nil),                        // 75: skiff.v1.NFSVolumeSource
+	(*VolumeStatus)(nil),                           // 76: skiff.v1.VolumeStatus
+	(*PersistentVolume)(nil),                       // 77: skiff.v1.PersistentVolume
+	(*PersistentVolumeSpec)(nil),                   // 78: skiff.v1.PersistentVolumeSpec
+	(*LocalPersistentVolumeSource)(nil),            // 79: skiff.v1.LocalPersistentVolumeSource
+	(*VolumeNodeAffinity)(nil),                     // 80: skiff.v1.VolumeNodeAffinity
+	(*PersistentVolumeStatus)(nil),                 // 81: skiff.v1.PersistentVolumeStatus
+	(*ReplicaSet)(nil),                             // 82: skiff.v1.ReplicaSet
+	(*ReplicaSetSpec)(nil),                         // 83: skiff.v1.ReplicaSetSpec
+	(*PodTemplateSpec)(nil),                        // 84: skiff.v1.PodTemplateSpec
+	(*ReplicaSetStatus)(nil),                       // 85: skiff.v1.ReplicaSetStatus
+	(*Autoscaler)(nil),                             // 86: skiff.v1.Autoscaler
+	(*AutoscalerSpec)(nil),                         // 87: skiff.v1.AutoscalerSpec
+	(*MetricSpec)(nil),                             // 88: skiff.v1.MetricSpec
+	(*ResourceMetricSource)(nil),                   // 89: skiff.v1.ResourceMetricSource
+	(*MetricTarget)(nil),                           // 90: skiff.v1.MetricTarget
+	(*AutoscalerBehavior)(nil),                     // 91: skiff.v1.AutoscalerBehavior
+	(*ScalingRules)(nil),                           // 92: skiff.v1.ScalingRules
+	(*AutoscalerStatus)(nil),                       // 93: skiff.v1.AutoscalerStatus
+	(*Event)(nil),                                  // 94: skiff.v1.Event
+	(*ObjectReference)(nil),                        // 95: skiff.v1.ObjectReference
+	(*ConfigMap)(nil),                              // 96: skiff.v1.ConfigMap
+	(*Secret)(nil),                                 // 97: skiff.v1.Secret
+	(*EnvVarSource)(nil),                           // 98: skiff.v1.EnvVarSource
+	(*KeySelector)(nil),                            // 99: skiff.v1.KeySelector
+	(*EnvFromSource)(nil),                          // 100: skiff.v1.EnvFromSource
+	(*ObjectRef)(nil),                              // 101: skiff.v1.ObjectRef
+	(*KeyToPath)(nil),                              // 102: skiff.v1.KeyToPath
+	(*ConfigMapVolumeSource)(nil),                  // 103: skiff.v1.ConfigMapVolumeSource
+	(*SecretVolumeSource)(nil),                     // 104: skiff.v1.SecretVolumeSource
+	(*ProjectedVolumeSource)(nil),                  // 105: skiff.v1.ProjectedVolumeSource
+	(*VolumeProjection)(nil),                       // 106: skiff.v1.VolumeProjection
+	(*ConfigMapProjection)(nil),                    // 107: skiff.v1.ConfigMapProjection
+	(*SecretProjection)(nil),                       // 108: skiff.v1.SecretProjection
+	(*Deployment)(nil),                             // 109: skiff.v1.Deployment
+	(*DeploymentSpec)(nil),                         // 110: skiff.v1.DeploymentSpec
+	(*DeploymentStrategy)(nil),                     // 111: skiff.v1.DeploymentStrategy
+	(*RollingUpdateDeployment)(nil),                // 112: skiff.v1.RollingUpdateDeployment
+	(*DeploymentStatus)(nil),                       // 113: skiff.v1.DeploymentStatus
+	(*Endpoints)(nil),                              // 114: skiff.v1.Endpoints
+	(*EndpointSlice)(nil),                          // 115: skiff.v1.EndpointSlice
+	(*ServiceEndpoint)(nil),                        // 116: skiff.v1.ServiceEndpoint
+	(*EndpointConditions)(nil),                     // 117: skiff.v1.EndpointConditions
+	(*EndpointPort)(nil),                           // 118: skiff.v1.EndpointPort
+	(*Job)(nil),                                    // 119: skiff.v1.Job
+	(*JobSpec)(nil),                                // 120: skiff.v1.JobSpec
+	(*PodFailurePolicy)(nil),                       // 121: skiff.v1.PodFailurePolicy
+	(*PodFailurePolicyRule)(nil),                   // 122: skiff.v1.PodFailurePolicyRule
+	(*PodFailurePolicyOnExitCodesRequirement)(nil), // 123: skiff.v1.PodFailurePolicyOnExitCodesRequirement
+	(*JobStatus)(nil),                              // 124: skiff.v1.JobStatus
+	(*UncountedTerminatedPods)(nil),                // 125: skiff.v1.UncountedTerminatedPods
+	(*CronJob)(nil),                                // 126: skiff.v1.CronJob
+	(*CronJobSpec)(nil),                            // 127: skiff.v1.CronJobSpec
+	(*JobTemplateSpec)(nil),                        // 128: skiff.v1.JobTemplateSpec
+	(*CronJobStatus)(nil),                          // 129: skiff.v1.CronJobStatus
+	nil,                                            // 130: skiff.v1.ObjectMeta.LabelsEntry
+	nil,                                            // 131: skiff.v1.ObjectMeta.AnnotationsEntry
+	nil,                                            // 132: skiff.v1.LabelSelector.MatchLabelsEntry
+	nil,                                            // 133: skiff.v1.NodeStatus.CapacityEntry
+	nil,                                            // 134: skiff.v1.NodeStatus.AllocatableEntry
+	nil,                                            // 135: skiff.v1.PodSpec.NodeSelectorEntry
+	nil,                                            // 136: skiff.v1.ResourceRequirements.RequestsEntry
+	nil,                                            // 137: skiff.v1.ResourceRequirements.LimitsEntry
+	nil,                                            // 138: skiff.v1.ServiceSpec.SelectorEntry
+	nil,                                            // 139: skiff.v1.PersistentVolumeSpec.CapacityEntry
+	nil,                                            // 140: skiff.v1.ConfigMap.DataEntry
+	nil,                                            // 141: skiff.v1.ConfigMap.BinaryDataEntry
+	nil,                                            // 142: skiff.v1.Secret.DataEntry
+	nil,                                            // 143: skiff.v1.Secret.StringDataEntry
+	(*timestamppb.Timestamp)(nil),                  // 144: google.protobuf.Timestamp
 }
 var file_skiff_v1_objects_proto_depIdxs = []int32{
-	124, // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
-	125, // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
-	138, // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	138, // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	130, // 0: skiff.v1.ObjectMeta.labels:type_name -> skiff.v1.ObjectMeta.LabelsEntry
+	131, // 1: skiff.v1.ObjectMeta.annotations:type_name -> skiff.v1.ObjectMeta.AnnotationsEntry
+	144, // 2: skiff.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	144, // 3: skiff.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
 	2,   // 4: skiff.v1.ObjectMeta.owner_references:type_name -> skiff.v1.OwnerReference
 	1,   // 5: skiff.v1.ObjectMeta.applied_as:type_name -> skiff.v1.TypeMeta
-	126, // 6: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
+	132, // 6: skiff.v1.LabelSelector.match_labels:type_name -> skiff.v1.LabelSelector.MatchLabelsEntry
 	4,   // 7: skiff.v1.LabelSelector.match_expressions:type_name -> skiff.v1.LabelSelectorRequirement
-	138, // 8: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
-	138, // 9: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	144, // 8: skiff.v1.Condition.last_transition_time:type_name -> google.protobuf.Timestamp
+	144, // 9: skiff.v1.Condition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
 	0,   // 10: skiff.v1.Namespace.metadata:type_name -> skiff.v1.ObjectMeta
 	7,   // 11: skiff.v1.Namespace.status:type_name -> skiff.v1.NamespaceStatus
 	0,   // 12: skiff.v1.Node.metadata:type_name -> skiff.v1.ObjectMeta
 	9,   // 13: skiff.v1.Node.spec:type_name -> skiff.v1.NodeSpec
 	11,  // 14: skiff.v1.Node.status:type_name -> skiff.v1.NodeStatus
 	10,  // 15: skiff.v1.NodeSpec.taints:type_name -> skiff.v1.Taint
-	138, // 16: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
-	127, // 17: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
-	128, // 18: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
+	144, // 16: skiff.v1.Taint.time_added:type_name -> google.protobuf.Timestamp
+	133, // 17: skiff.v1.NodeStatus.capacity:type_name -> skiff.v1.NodeStatus.CapacityEntry
+	134, // 18: skiff.v1.NodeStatus.allocatable:type_name -> skiff.v1.NodeStatus.AllocatableEntry
 	5,   // 19: skiff.v1.NodeStatus.conditions:type_name -> skiff.v1.Condition
 	12,  // 20: skiff.v1.NodeStatus.addresses:type_name -> skiff.v1.NodeAddress
 	13,  // 21: skiff.v1.NodeStatus.node_info:type_name -> skiff.v1.NodeSystemInfo
 	0,   // 22: skiff.v1.Lease.metadata:type_name -> skiff.v1.ObjectMeta
 	15,  // 23: skiff.v1.Lease.spec:type_name -> skiff.v1.LeaseSpec
-	138, // 24: skiff.v1.LeaseSpec.acquire_time:type_name -> google.protobuf.Timestamp
-	138, // 25: skiff.v1.LeaseSpec.renew_time:type_name -> google.protobuf.Timestamp
+	144, // 24: skiff.v1.LeaseSpec.acquire_time:type_name -> google.protobuf.Timestamp
+	144, // 25: skiff.v1.LeaseSpec.renew_time:type_name -> google.protobuf.Timestamp
 	0,   // 26: skiff.v1.Pod.metadata:type_name -> skiff.v1.ObjectMeta
 	17,  // 27: skiff.v1.Pod.spec:type_name -> skiff.v1.PodSpec
-	54,  // 28: skiff.v1.Pod.status:type_name -> skiff.v1.PodStatus
-	28,  // 29: skiff.v1.PodSpec.containers:type_name -> skiff.v1.Container
-	44,  // 30: skiff.v1.PodSpec.volumes:type_name -> skiff.v1.PodVolume
-	129, // 31: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
-	53,  // 32: skiff.v1.PodSpec.tolerations:type_name -> skiff.v1.Toleration
-	26,  // 33: skiff.v1.PodSpec.security_context:type_name -> skiff.v1.PodSecurityContext
-	28,  // 34: skiff.v1.PodSpec.init_containers:type_name -> skiff.v1.Container
+	60,  // 28: skiff.v1.Pod.status:type_name -> skiff.v1.PodStatus
+	34,  // 29: skiff.v1.PodSpec.containers:type_name -> skiff.v1.Container
+	50,  // 30: skiff.v1.PodSpec.volumes:type_name -> skiff.v1.PodVolume
+	135, // 31: skiff.v1.PodSpec.node_selector:type_name -> skiff.v1.PodSpec.NodeSelectorEntry
+	59,  // 32: skiff.v1.PodSpec.tolerations:type_name -> skiff.v1.Toleration
+	32,  // 33: skiff.v1.PodSpec.security_context:type_name -> skiff.v1.PodSecurityContext
+	34,  // 34: skiff.v1.PodSpec.init_containers:type_name -> skiff.v1.Container
 	18,  // 35: skiff.v1.PodSpec.dns_config:type_name -> skiff.v1.PodDNSConfig
 	20,  // 36: skiff.v1.PodSpec.host_aliases:type_name -> skiff.v1.HostAlias
 	21,  // 37: skiff.v1.PodSpec.affinity:type_name -> skiff.v1.Affinity
-	19,  // 38: skiff.v1.PodDNSConfig.options:type_name -> skiff.v1.PodDNSConfigOption
-	22,  // 39: skiff.v1.Affinity.node_affinity:type_name -> skiff.v1.NodeAffinity
-	23,  // 40: skiff.v1.NodeAffinity.required_during_scheduling_ignored_during_execution:type_name -> skiff.v1.NodeSelector
-	24,  // 41: skiff.v1.NodeSelector.node_selector_terms:type_name -> skiff.v1.NodeSelectorTerm
-	25,  // 42: skiff.v1.NodeSelectorTerm.match_expressions:type_name -> skiff.v1.NodeSelectorRequirement
-	25,  // 43: skiff.v1.NodeSelectorTerm.match_fields:type_name -> skiff.v1.NodeSelectorRequirement
-	27,  // 44: skiff.v1.PodSecurityContext.seccomp_profile:type_name -> skiff.v1.SeccompProfile
-	32,  // 45: skiff.v1.Container.env:type_name -> skiff.v1.EnvVar
-	33,  // 46: skiff.v1.Container.ports:type_name -> skiff.v1.ContainerPort
-	34,  // 47: skiff.v1.Container.resources:type_name -> skiff.v1.ResourceRequirements
-	35,  // 48: skiff.v1.Container.volume_mounts:type_name -> skiff.v1.VolumeMount
-	36,  // 49: skiff.v1.Container.liveness_probe:type_name -> skiff.v1.Probe
-	36,  // 50: skiff.v1.Container.readiness_probe:type_name -> skiff.v1.Probe
-	42,  // 51: skiff.v1.Container.security_context:type_name -> skiff.v1.SecurityContext
-	94,  // 52: skiff.v1.Container.env_from:type_name -> skiff.v1.EnvFromSource
-	36,  // 53: skiff.v1.Container.startup_probe:type_name -> skiff.v1.Probe
-	29,  // 54: skiff.v1.Container.lifecycle:type_name -> skiff.v1.Lifecycle
-	30,  // 55: skiff.v1.Lifecycle.post_start:type_name -> skiff.v1.LifecycleHandler
-	30,  // 56: skiff.v1.Lifecycle.pre_stop:type_name -> skiff.v1.LifecycleHandler
-	38,  // 57: skiff.v1.LifecycleHandler.exec:type_name -> skiff.v1.ExecAction
-	40,  // 58: skiff.v1.LifecycleHandler.http_get:type_name -> skiff.v1.HTTPGetAction
-	31,  // 59: skiff.v1.LifecycleHandler.sleep:type_name -> skiff.v1.SleepAction
-	92,  // 60: skiff.v1.EnvVar.value_from:type_name -> skiff.v1.EnvVarSource
-	130, // 61: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
-	131, // 62: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
-	38,  // 63: skiff.v1.Probe.exec:type_name -> skiff.v1.ExecAction
-	39,  // 64: skiff.v1.Probe.tcp_socket:type_name -> skiff.v1.TCPSocketAction
-	40,  // 65: skiff.v1.Probe.http_get:type_name -> skiff.v1.HTTPGetAction
-	37,  // 66: skiff.v1.Probe.grpc:type_name -> skiff.v1.GRPCAction
-	41,  // 67: skiff.v1.HTTPGetAction.http_headers:type_name -> skiff.v1.HTTPHeader
-	43,  // 68: skiff.v1.SecurityContext.capabilities:type_name -> skiff.v1.Capabilities
-	27,  // 69: skiff.v1.SecurityContext.seccomp_profile:type_name -> skiff.v1.SeccompProfile
-	50,  // 70: skiff.v1.PodVolume.empty_dir:type_name -> skiff.v1.EmptyDirSource
-	51,  // 71: skiff.v1.PodVolume.host_path:type_name -> skiff.v1.HostPathSource
-	52,  // 72: skiff.v1.PodVolume.volume:type_name -> skiff.v1.VolumeClaimSource
-	97,  // 73: skiff.v1.PodVolume.config_map:type_name -> skiff.v1.ConfigMapVolumeSource
-	98,  // 74: skiff.v1.PodVolume.secret:type_name -> skiff.v1.SecretVolumeSource
-	99,  // 75: skiff.v1.PodVolume.projected:type_name -> skiff.v1.ProjectedVolumeSource
-	45,  // 76: skiff.v1.PodVolume.downward_api:type_name -> skiff.v1.DownwardAPIVolumeSource
-	46,  // 77: skiff.v1.DownwardAPIVolumeSource.items:type_name -> skiff.v1.DownwardAPIVolumeFile
-	48,  // 78: skiff.v1.DownwardAPIVolumeFile.field_ref:type_name -> skiff.v1.ObjectFieldSelector
-	49,  // 79: skiff.v1.DownwardAPIVolumeFile.resource_field_ref:type_name -> skiff.v1.ResourceFieldSelector
-	46,  // 80: skiff.v1.DownwardAPIProjection.items:type_name -> skiff.v1.DownwardAPIVolumeFile
-	5,   // 81: skiff.v1.PodStatus.conditions:type_name -> skiff.v1.Condition
-	138, // 82: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
-	55,  // 83: skiff.v1.PodStatus.container_statuses:type_name -> skiff.v1.ContainerStatus
-	55,  // 84: skiff.v1.PodStatus.init_container_statuses:type_name -> skiff.v1.ContainerStatus
-	56,  // 85: skiff.v1.ContainerStatus.state:type_name -> skiff.v1.ContainerState
-	56,  // 86: skiff.v1.ContainerStatus.last_state:type_name -> skiff.v1.ContainerState
-	57,  // 87: skiff.v1.ContainerState.waiting:type_name -> skiff.v1.ContainerStateWaiting
-	58,  // 88: skiff.v1.ContainerState.running:type_name -> skiff.v1.ContainerStateRunning
-	59,  // 89: skiff.v1.ContainerState.terminated:type_name -> skiff.v1.ContainerStateTerminated
-	138, // 90: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	138, // 91: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	138, // 92: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
-	0,   // 93: skiff.v1.Service.metadata:type_name -> skiff.v1.ObjectMeta
-	61,  // 94: skiff.v1.Service.spec:type_name -> skiff.v1.ServiceSpec
-	65,  // 95: skiff.v1.Service.status:type_name -> skiff.v1.ServiceStatus
-	132, // 96: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
-	64,  // 97: skiff.v1.ServiceSpec.ports:type_name -> skiff.v1.ServicePort
-	62,  // 98: skiff.v1.ServiceSpec.session_affinity_config:type_name -> skiff.v1.SessionAffinityConfig
-	63,  // 99: skiff.v1.SessionAffinityConfig.client_ip:type_name -> skiff.v1.ClientIPConfig
-	0,   // 100: skiff.v1.Volume.metadata:type_name -> skiff.v1.ObjectMeta
-	67,  // 101: skiff.v1.Volume.spec:type_name -> skiff.v1.VolumeSpec
-	70,  // 102: skiff.v1.Volume.status:type_name -> skiff.v1.VolumeStatus
-	68,  // 103: skiff.v1.VolumeSpec.local:type_name -> skiff.v1.LocalVolumeSource
-	51,  // 104: skiff.v1.VolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
-	69,  // 105: skiff.v1.VolumeSpec.nfs:type_name -> skiff.v1.NFSVolumeSource
-	0,   // 106: skiff.v1.PersistentVolume.metadata:type_name -> skiff.v1.ObjectMeta
-	72,  // 107: skiff.v1.PersistentVolume.spec:type_name -> skiff.v1.PersistentVolumeSpec
-	75,  // 108: skiff.v1.PersistentVolume.status:type_name -> skiff.v1.PersistentVolumeStatus
-	133, // 109: skiff.v1.PersistentVolumeSpec.capacity:type_name -> skiff.v1.PersistentVolumeSpec.CapacityEntry
-	51,  // 110: skiff.v1.PersistentVolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
-	73,  // 111: skiff.v1.PersistentVolumeSpec.local:type_name -> skiff.v1.LocalPersistentVolumeSource
-	74,  // 112: skiff.v1.PersistentVolumeSpec.node_affinity:type_name -> skiff.v1.VolumeNodeAffinity
-	89,  // 113: skiff.v1.PersistentVolumeSpec.claim_ref:type_name -> skiff.v1.ObjectReference
-	23,  // 114: skiff.v1.VolumeNodeAffinity.required:type_name -> skiff.v1.NodeSelector
-	138, // 115: skiff.v1.PersistentVolumeStatus.last_phase_transition_time:type_name -> google.protobuf.Timestamp
-	0,   // 116: skiff.v1.ReplicaSet.metadata:type_name -> skiff.v1.ObjectMeta
-	77,  // 117: skiff.v1.ReplicaSet.spec:type_name -> skiff.v1.ReplicaSetSpec
-	79,  // 118: skiff.v1.ReplicaSet.status:type_name -> skiff.v1.ReplicaSetStatus
-	3,   // 119: skiff.v1.ReplicaSetSpec.selector:type_name -> skiff.v1.LabelSelector
-	78,  // 120: skiff.v1.ReplicaSetSpec.template:type_name -> skiff.v1.PodTemplateSpec
-	0,   // 121: skiff.v1.PodTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
-	17,  // 122: skiff.v1.PodTemplateSpec.spec:type_name -> skiff.v1.PodSpec
-	5,   // 123: skiff.v1.ReplicaSetStatus.conditions:type_name -> skiff.v1.Condition
-	0,   // 124: skiff.v1.Autoscaler.metadata:type_name -> skiff.v1.ObjectMeta
-	81,  // 125: skiff.v1.Autoscaler.spec:type_name -> skiff.v1.AutoscalerSpec
-	87,  // 126: skiff.v1.Autoscaler.status:type_name -> skiff.v1.AutoscalerStatus
-	82,  // 127: skiff.v1.AutoscalerSpec.metrics:type_name -> skiff.v1.MetricSpec
-	85,  // 128: skiff.v1.AutoscalerSpec.behavior:type_name -> skiff.v1.AutoscalerBehavior
-	83,  // 129: skiff.v1.MetricSpec.resource:type_name -> skiff.v1.ResourceMetricSource
-	84,  // 130: skiff.v1.ResourceMetricSource.target:type_name -> skiff.v1.MetricTarget
-	86,  // 131: skiff.v1.AutoscalerBehavior.scale_up:type_name -> skiff.v1.ScalingRules
-	86,  // 132: skiff.v1.AutoscalerBehavior.scale_down:type_name -> skiff.v1.ScalingRules
-	138, // 133: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
-	5,   // 134: skiff.v1.AutoscalerStatus.conditions:type_name -> skiff.v1.Condition
-	0,   // 135: skiff.v1.Event.metadata:type_name -> skiff.v1.ObjectMeta
-	89,  // 136: skiff.v1.Event.involved_object:type_name -> skiff.v1.ObjectReference
-	138, // 137: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	138, // 138: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
-	0,   // 139: skiff.v1.ConfigMap.metadata:type_name -> skiff.v1.ObjectMeta
-	134, // 140: skiff.v1.ConfigMap.data:type_name -> skiff.v1.ConfigMap.DataEntry
-	135, // 141: skiff.v1.ConfigMap.binary_data:type_name -> skiff.v1.ConfigMap.BinaryDataEntry
-	0,   // 142: skiff.v1.Secret.metadata:type_name -> skiff.v1.ObjectMeta
-	136, // 143: skiff.v1.Secret.data:type_name -> skiff.v1.Secret.DataEntry
-	137, // 144: skiff.v1.Secret.string_data:type_name -> skiff.v1.Secret.StringDataEntry
-	93,  // 145: skiff.v1.EnvVarSource.config_map_key_ref:type_name -> skiff.v1.KeySelector
-	93,  // 146: skiff.v1.EnvVarSource.secret_key_ref:type_name -> skiff.v1.KeySelector
-	48,  // 147: skiff.v1.EnvVarSource.field_ref:type_name -> skiff.v1.ObjectFieldSelector
-	49,  // 148: skiff.v1.EnvVarSource.resource_field_ref:type_name -> skiff.v1.ResourceFieldSelector
-	95,  // 149: skiff.v1.EnvFromSource.config_map_ref:type_name -> skiff.v1.ObjectRef
-	95,  // 150: skiff.v1.EnvFromSource.secret_ref:type_name -> skiff.v1.ObjectRef
-	96,  // 151: skiff.v1.ConfigMapVolumeSource.items:type_name -> skiff.v1.KeyToPath
-	96,  // 152: skiff.v1.SecretVolumeSource.items:type_name -> skiff.v1.KeyToPath
-	100, // 153: skiff.v1.ProjectedVolumeSource.sources:type_name -> skiff.v1.VolumeProjection
-	101, // 154: skiff.v1.VolumeProjection.config_map:type_name -> skiff.v1.ConfigMapProjection
-	102, // 155: skiff.v1.VolumeProjection.secret:type_name -> skiff.v1.SecretProjection
-	47,  // 156: skiff.v1.VolumeProjection.downward_api:type_name -> skiff.v1.DownwardAPIProjection
-	96,  // 157: skiff.v1.ConfigMapProjection.items:type_name -> skiff.v1.KeyToPath
-	96,  // 158: skiff.v1.SecretProjection.items:type_name -> skiff.v1.KeyToPath
-	0,   // 159: skiff.v1.Deployment.metadata:type_name -> skiff.v1.ObjectMeta
-	104, // 160: skiff.v1.Deployment.spec:type_name -> skiff.v1.DeploymentSpec
-	107, // 161: skiff.v1.Deployment.status:type_name -> skiff.v1.DeploymentStatus
-	3,   // 162: skiff.v1.DeploymentSpec.selector:type_name -> skiff.v1.LabelSelector
-	78,  // 163: skiff.v1.DeploymentSpec.template:type_name -> skiff.v1.PodTemplateSpec
-	105, // 164: skiff.v1.DeploymentSpec.strategy:type_name -> skiff.v1.DeploymentStrategy
-	106, // 165: skiff.v1.DeploymentStrategy.rolling_update:type_name -> skiff.v1.RollingUpdateDeployment
-	5,   // 166: skiff.v1.DeploymentStatus.conditions:type_name -> skiff.v1.Condition
-	0,   // 167: skiff.v1.Endpoints.metadata:type_name -> skiff.v1.ObjectMeta
-	109, // 168: skiff.v1.Endpoints.slices:type_name -> skiff.v1.EndpointSlice
-	110, // 169: skiff.v1.EndpointSlice.endpoints:type_name -> skiff.v1.ServiceEndpoint
-	112, // 170: skiff.v1.EndpointSlice.ports:type_name -> skiff.v1.EndpointPort
-	111, // 171: skiff.v1.ServiceEndpoint.conditions:type_name -> skiff.v1.EndpointConditions
-	89,  // 172: skiff.v1.ServiceEndpoint.target_ref:type_name -> skiff.v1.ObjectReference
-	0,   // 173: skiff.v1.Job.metadata:type_name -> skiff.v1.ObjectMeta
-	114, // 174: skiff.v1.Job.spec:type_name -> skiff.v1.JobSpec
-	118, // 175: skiff.v1.Job.status:type_name -> skiff.v1.JobStatus
-	115, // 176: skiff.v1.JobSpec.pod_failure_policy:type_name -> skiff.v1.PodFailurePolicy
-	3,   // 177: skiff.v1.JobSpec.selector:type_name -> skiff.v1.LabelSelector
-	78,  // 178: skiff.v1.JobSpec.template:type_name -> skiff.v1.PodTemplateSpec
-	116, // 179: skiff.v1.PodFailurePolicy.rules:type_name -> skiff.v1.PodFailurePolicyRule
-	117, // 180: skiff.v1.PodFailurePolicyRule.on_exit_codes:type_name -> skiff.v1.PodFailurePolicyOnExitCodesRequirement
-	5,   // 181: skiff.v1.JobStatus.conditions:type_name -> skiff.v1.Condition
-	138, // 182: skiff.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
-	138, // 183: skiff.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
-	119, // 184: skiff.v1.JobStatus.uncounted_terminated_pods:type_name -> skiff.v1.UncountedTerminatedPods
-	0,   // 185: skiff.v1.CronJob.metadata:type_name -> skiff.v1.ObjectMeta
-	121, // 186: skiff.v1.CronJob.spec:type_name -> skiff.v1.CronJobSpec
-	123, // 187: skiff.v1.CronJob.status:type_name -> skiff.v1.CronJobStatus
-	122, // 188: skiff.v1.CronJobSpec.job_template:type_name -> skiff.v1.JobTemplateSpec
-	0,   // 189: skiff.v1.JobTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
-	114, // 190: skiff.v1.JobTemplateSpec.spec:type_name -> skiff.v1.JobSpec
-	89,  // 191: skiff.v1.CronJobStatus.active:type_name -> skiff.v1.ObjectReference
-	138, // 192: skiff.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
-	138, // 193: skiff.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
-	194, // [194:194] is the sub-list for method output_type
-	194, // [194:194] is the sub-list for method input_type
-	194, // [194:194] is the sub-list for extension type_name
-	194, // [194:194] is the sub-list for extension extendee
-	0,   // [0:194] is the sub-list for field type_name
+	28,  // 38: skiff.v1.PodSpec.topology_spread_constraints:type_name -> skiff.v1.TopologySpreadConstraint
+	19,  // 39: skiff.v1.PodDNSConfig.options:type_name -> skiff.v1.PodDNSConfigOption
+	22,  // 40: skiff.v1.Affinity.node_affinity:type_name -> skiff.v1.NodeAffinity
+	24,  // 41: skiff.v1.Affinity.pod_affinity:type_name -> skiff.v1.PodAffinity
+	25,  // 42: skiff.v1.Affinity.pod_anti_affinity:type_name -> skiff.v1.PodAntiAffinity
+	29,  // 43: skiff.v1.NodeAffinity.required_during_scheduling_ignored_during_execution:type_name -> skiff.v1.NodeSelector
+	23,  // 44: skiff.v1.NodeAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> skiff.v1.PreferredSchedulingTerm
+	30,  // 45: skiff.v1.PreferredSchedulingTerm.preference:type_name -> skiff.v1.NodeSelectorTerm
+	26,  // 46: skiff.v1.PodAffinity.required_during_scheduling_ignored_during_execution:type_name -> skiff.v1.PodAffinityTerm
+	27,  // 47: skiff.v1.PodAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> skiff.v1.WeightedPodAffinityTerm
+	26,  // 48: skiff.v1.PodAntiAffinity.required_during_scheduling_ignored_during_execution:type_name -> skiff.v1.PodAffinityTerm
+	27,  // 49: skiff.v1.PodAntiAffinity.preferred_during_scheduling_ignored_during_execution:type_name -> skiff.v1.WeightedPodAffinityTerm
+	3,   // 50: skiff.v1.PodAffinityTerm.label_selector:type_name -> skiff.v1.LabelSelector
+	3,   // 51: skiff.v1.PodAffinityTerm.namespace_selector:type_name -> skiff.v1.LabelSelector
+	26,  // 52: skiff.v1.WeightedPodAffinityTerm.pod_affinity_term:type_name -> skiff.v1.PodAffinityTerm
+	3,   // 53: skiff.v1.TopologySpreadConstraint.label_selector:type_name -> skiff.v1.LabelSelector
+	30,  // 54: skiff.v1.NodeSelector.node_selector_terms:type_name -> skiff.v1.NodeSelectorTerm
+	31,  // 55: skiff.v1.NodeSelectorTerm.match_expressions:type_name -> skiff.v1.NodeSelectorRequirement
+	31,  // 56: skiff.v1.NodeSelectorTerm.match_fields:type_name -> skiff.v1.NodeSelectorRequirement
+	33,  // 57: skiff.v1.PodSecurityContext.seccomp_profile:type_name -> skiff.v1.SeccompProfile
+	38,  // 58: skiff.v1.Container.env:type_name -> skiff.v1.EnvVar
+	39,  // 59: skiff.v1.Container.ports:type_name -> skiff.v1.ContainerPort
+	40,  // 60: skiff.v1.Container.resources:type_name -> skiff.v1.ResourceRequirements
+	41,  // 61: skiff.v1.Container.volume_mounts:type_name -> skiff.v1.VolumeMount
+	42,  // 62: skiff.v1.Container.liveness_probe:type_name -> skiff.v1.Probe
+	42,  // 63: skiff.v1.Container.readiness_probe:type_name -> skiff.v1.Probe
+	48,  // 64: skiff.v1.Container.security_context:type_name -> skiff.v1.SecurityContext
+	100, // 65: skiff.v1.Container.env_from:type_name -> skiff.v1.EnvFromSource
+	42,  // 66: skiff.v1.Container.startup_probe:type_name -> skiff.v1.Probe
+	35,  // 67: skiff.v1.Container.lifecycle:type_name -> skiff.v1.Lifecycle
+	36,  // 68: skiff.v1.Lifecycle.post_start:type_name -> skiff.v1.LifecycleHandler
+	36,  // 69: skiff.v1.Lifecycle.pre_stop:type_name -> skiff.v1.LifecycleHandler
+	44,  // 70: skiff.v1.LifecycleHandler.exec:type_name -> skiff.v1.ExecAction
+	46,  // 71: skiff.v1.LifecycleHandler.http_get:type_name -> skiff.v1.HTTPGetAction
+	37,  // 72: skiff.v1.LifecycleHandler.sleep:type_name -> skiff.v1.SleepAction
+	98,  // 73: skiff.v1.EnvVar.value_from:type_name -> skiff.v1.EnvVarSource
+	136, // 74: skiff.v1.ResourceRequirements.requests:type_name -> skiff.v1.ResourceRequirements.RequestsEntry
+	137, // 75: skiff.v1.ResourceRequirements.limits:type_name -> skiff.v1.ResourceRequirements.LimitsEntry
+	44,  // 76: skiff.v1.Probe.exec:type_name -> skiff.v1.ExecAction
+	45,  // 77: skiff.v1.Probe.tcp_socket:type_name -> skiff.v1.TCPSocketAction
+	46,  // 78: skiff.v1.Probe.http_get:type_name -> skiff.v1.HTTPGetAction
+	43,  // 79: skiff.v1.Probe.grpc:type_name -> skiff.v1.GRPCAction
+	47,  // 80: skiff.v1.HTTPGetAction.http_headers:type_name -> skiff.v1.HTTPHeader
+	49,  // 81: skiff.v1.SecurityContext.capabilities:type_name -> skiff.v1.Capabilities
+	33,  // 82: skiff.v1.SecurityContext.seccomp_profile:type_name -> skiff.v1.SeccompProfile
+	56,  // 83: skiff.v1.PodVolume.empty_dir:type_name -> skiff.v1.EmptyDirSource
+	57,  // 84: skiff.v1.PodVolume.host_path:type_name -> skiff.v1.HostPathSource
+	58,  // 85: skiff.v1.PodVolume.volume:type_name -> skiff.v1.VolumeClaimSource
+	103, // 86: skiff.v1.PodVolume.config_map:type_name -> skiff.v1.ConfigMapVolumeSource
+	104, // 87: skiff.v1.PodVolume.secret:type_name -> skiff.v1.SecretVolumeSource
+	105, // 88: skiff.v1.PodVolume.projected:type_name -> skiff.v1.ProjectedVolumeSource
+	51,  // 89: skiff.v1.PodVolume.downward_api:type_name -> skiff.v1.DownwardAPIVolumeSource
+	52,  // 90: skiff.v1.DownwardAPIVolumeSource.items:type_name -> skiff.v1.DownwardAPIVolumeFile
+	54,  // 91: skiff.v1.DownwardAPIVolumeFile.field_ref:type_name -> skiff.v1.ObjectFieldSelector
+	55,  // 92: skiff.v1.DownwardAPIVolumeFile.resource_field_ref:type_name -> skiff.v1.ResourceFieldSelector
+	52,  // 93: skiff.v1.DownwardAPIProjection.items:type_name -> skiff.v1.DownwardAPIVolumeFile
+	5,   // 94: skiff.v1.PodStatus.conditions:type_name -> skiff.v1.Condition
+	144, // 95: skiff.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	61,  // 96: skiff.v1.PodStatus.container_statuses:type_name -> skiff.v1.ContainerStatus
+	61,  // 97: skiff.v1.PodStatus.init_container_statuses:type_name -> skiff.v1.ContainerStatus
+	62,  // 98: skiff.v1.ContainerStatus.state:type_name -> skiff.v1.ContainerState
+	62,  // 99: skiff.v1.ContainerStatus.last_state:type_name -> skiff.v1.ContainerState
+	63,  // 100: skiff.v1.ContainerState.waiting:type_name -> skiff.v1.ContainerStateWaiting
+	64,  // 101: skiff.v1.ContainerState.running:type_name -> skiff.v1.ContainerStateRunning
+	65,  // 102: skiff.v1.ContainerState.terminated:type_name -> skiff.v1.ContainerStateTerminated
+	144, // 103: skiff.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	144, // 104: skiff.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	144, // 105: skiff.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	0,   // 106: skiff.v1.Service.metadata:type_name -> skiff.v1.ObjectMeta
+	67,  // 107: skiff.v1.Service.spec:type_name -> skiff.v1.ServiceSpec
+	71,  // 108: skiff.v1.Service.status:type_name -> skiff.v1.ServiceStatus
+	138, // 109: skiff.v1.ServiceSpec.selector:type_name -> skiff.v1.ServiceSpec.SelectorEntry
+	70,  // 110: skiff.v1.ServiceSpec.ports:type_name -> skiff.v1.ServicePort
+	68,  // 111: skiff.v1.ServiceSpec.session_affinity_config:type_name -> skiff.v1.SessionAffinityConfig
+	69,  // 112: skiff.v1.SessionAffinityConfig.client_ip:type_name -> skiff.v1.ClientIPConfig
+	0,   // 113: skiff.v1.Volume.metadata:type_name -> skiff.v1.ObjectMeta
+	73,  // 114: skiff.v1.Volume.spec:type_name -> skiff.v1.VolumeSpec
+	76,  // 115: skiff.v1.Volume.status:type_name -> skiff.v1.VolumeStatus
+	74,  // 116: skiff.v1.VolumeSpec.local:type_name -> skiff.v1.LocalVolumeSource
+	57,  // 117: skiff.v1.VolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
+	75,  // 118: skiff.v1.VolumeSpec.nfs:type_name -> skiff.v1.NFSVolumeSource
+	0,   // 119: skiff.v1.PersistentVolume.metadata:type_name -> skiff.v1.ObjectMeta
+	78,  // 120: skiff.v1.PersistentVolume.spec:type_name -> skiff.v1.PersistentVolumeSpec
+	81,  // 121: skiff.v1.PersistentVolume.status:type_name -> skiff.v1.PersistentVolumeStatus
+	139, // 122: skiff.v1.PersistentVolumeSpec.capacity:type_name -> skiff.v1.PersistentVolumeSpec.CapacityEntry
+	57,  // 123: skiff.v1.PersistentVolumeSpec.host_path:type_name -> skiff.v1.HostPathSource
+	79,  // 124: skiff.v1.PersistentVolumeSpec.local:type_name -> skiff.v1.LocalPersistentVolumeSource
+	80,  // 125: skiff.v1.PersistentVolumeSpec.node_affinity:type_name -> skiff.v1.VolumeNodeAffinity
+	95,  // 126: skiff.v1.PersistentVolumeSpec.claim_ref:type_name -> skiff.v1.ObjectReference
+	29,  // 127: skiff.v1.VolumeNodeAffinity.required:type_name -> skiff.v1.NodeSelector
+	144, // 128: skiff.v1.PersistentVolumeStatus.last_phase_transition_time:type_name -> google.protobuf.Timestamp
+	0,   // 129: skiff.v1.ReplicaSet.metadata:type_name -> skiff.v1.ObjectMeta
+	83,  // 130: skiff.v1.ReplicaSet.spec:type_name -> skiff.v1.ReplicaSetSpec
+	85,  // 131: skiff.v1.ReplicaSet.status:type_name -> skiff.v1.ReplicaSetStatus
+	3,   // 132: skiff.v1.ReplicaSetSpec.selector:type_name -> skiff.v1.LabelSelector
+	84,  // 133: skiff.v1.ReplicaSetSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	0,   // 134: skiff.v1.PodTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
+	17,  // 135: skiff.v1.PodTemplateSpec.spec:type_name -> skiff.v1.PodSpec
+	5,   // 136: skiff.v1.ReplicaSetStatus.conditions:type_name -> skiff.v1.Condition
+	0,   // 137: skiff.v1.Autoscaler.metadata:type_name -> skiff.v1.ObjectMeta
+	87,  // 138: skiff.v1.Autoscaler.spec:type_name -> skiff.v1.AutoscalerSpec
+	93,  // 139: skiff.v1.Autoscaler.status:type_name -> skiff.v1.AutoscalerStatus
+	88,  // 140: skiff.v1.AutoscalerSpec.metrics:type_name -> skiff.v1.MetricSpec
+	91,  // 141: skiff.v1.AutoscalerSpec.behavior:type_name -> skiff.v1.AutoscalerBehavior
+	89,  // 142: skiff.v1.MetricSpec.resource:type_name -> skiff.v1.ResourceMetricSource
+	90,  // 143: skiff.v1.ResourceMetricSource.target:type_name -> skiff.v1.MetricTarget
+	92,  // 144: skiff.v1.AutoscalerBehavior.scale_up:type_name -> skiff.v1.ScalingRules
+	92,  // 145: skiff.v1.AutoscalerBehavior.scale_down:type_name -> skiff.v1.ScalingRules
+	144, // 146: skiff.v1.AutoscalerStatus.last_scale_time:type_name -> google.protobuf.Timestamp
+	5,   // 147: skiff.v1.AutoscalerStatus.conditions:type_name -> skiff.v1.Condition
+	0,   // 148: skiff.v1.Event.metadata:type_name -> skiff.v1.ObjectMeta
+	95,  // 149: skiff.v1.Event.involved_object:type_name -> skiff.v1.ObjectReference
+	144, // 150: skiff.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	144, // 151: skiff.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	0,   // 152: skiff.v1.ConfigMap.metadata:type_name -> skiff.v1.ObjectMeta
+	140, // 153: skiff.v1.ConfigMap.data:type_name -> skiff.v1.ConfigMap.DataEntry
+	141, // 154: skiff.v1.ConfigMap.binary_data:type_name -> skiff.v1.ConfigMap.BinaryDataEntry
+	0,   // 155: skiff.v1.Secret.metadata:type_name -> skiff.v1.ObjectMeta
+	142, // 156: skiff.v1.Secret.data:type_name -> skiff.v1.Secret.DataEntry
+	143, // 157: skiff.v1.Secret.string_data:type_name -> skiff.v1.Secret.StringDataEntry
+	99,  // 158: skiff.v1.EnvVarSource.config_map_key_ref:type_name -> skiff.v1.KeySelector
+	99,  // 159: skiff.v1.EnvVarSource.secret_key_ref:type_name -> skiff.v1.KeySelector
+	54,  // 160: skiff.v1.EnvVarSource.field_ref:type_name -> skiff.v1.ObjectFieldSelector
+	55,  // 161: skiff.v1.EnvVarSource.resource_field_ref:type_name -> skiff.v1.ResourceFieldSelector
+	101, // 162: skiff.v1.EnvFromSource.config_map_ref:type_name -> skiff.v1.ObjectRef
+	101, // 163: skiff.v1.EnvFromSource.secret_ref:type_name -> skiff.v1.ObjectRef
+	102, // 164: skiff.v1.ConfigMapVolumeSource.items:type_name -> skiff.v1.KeyToPath
+	102, // 165: skiff.v1.SecretVolumeSource.items:type_name -> skiff.v1.KeyToPath
+	106, // 166: skiff.v1.ProjectedVolumeSource.sources:type_name -> skiff.v1.VolumeProjection
+	107, // 167: skiff.v1.VolumeProjection.config_map:type_name -> skiff.v1.ConfigMapProjection
+	108, // 168: skiff.v1.VolumeProjection.secret:type_name -> skiff.v1.SecretProjection
+	53,  // 169: skiff.v1.VolumeProjection.downward_api:type_name -> skiff.v1.DownwardAPIProjection
+	102, // 170: skiff.v1.ConfigMapProjection.items:type_name -> skiff.v1.KeyToPath
+	102, // 171: skiff.v1.SecretProjection.items:type_name -> skiff.v1.KeyToPath
+	0,   // 172: skiff.v1.Deployment.metadata:type_name -> skiff.v1.ObjectMeta
+	110, // 173: skiff.v1.Deployment.spec:type_name -> skiff.v1.DeploymentSpec
+	113, // 174: skiff.v1.Deployment.status:type_name -> skiff.v1.DeploymentStatus
+	3,   // 175: skiff.v1.DeploymentSpec.selector:type_name -> skiff.v1.LabelSelector
+	84,  // 176: skiff.v1.DeploymentSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	111, // 177: skiff.v1.DeploymentSpec.strategy:type_name -> skiff.v1.DeploymentStrategy
+	112, // 178: skiff.v1.DeploymentStrategy.rolling_update:type_name -> skiff.v1.RollingUpdateDeployment
+	5,   // 179: skiff.v1.DeploymentStatus.conditions:type_name -> skiff.v1.Condition
+	0,   // 180: skiff.v1.Endpoints.metadata:type_name -> skiff.v1.ObjectMeta
+	115, // 181: skiff.v1.Endpoints.slices:type_name -> skiff.v1.EndpointSlice
+	116, // 182: skiff.v1.EndpointSlice.endpoints:type_name -> skiff.v1.ServiceEndpoint
+	118, // 183: skiff.v1.EndpointSlice.ports:type_name -> skiff.v1.EndpointPort
+	117, // 184: skiff.v1.ServiceEndpoint.conditions:type_name -> skiff.v1.EndpointConditions
+	95,  // 185: skiff.v1.ServiceEndpoint.target_ref:type_name -> skiff.v1.ObjectReference
+	0,   // 186: skiff.v1.Job.metadata:type_name -> skiff.v1.ObjectMeta
+	120, // 187: skiff.v1.Job.spec:type_name -> skiff.v1.JobSpec
+	124, // 188: skiff.v1.Job.status:type_name -> skiff.v1.JobStatus
+	121, // 189: skiff.v1.JobSpec.pod_failure_policy:type_name -> skiff.v1.PodFailurePolicy
+	3,   // 190: skiff.v1.JobSpec.selector:type_name -> skiff.v1.LabelSelector
+	84,  // 191: skiff.v1.JobSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	122, // 192: skiff.v1.PodFailurePolicy.rules:type_name -> skiff.v1.PodFailurePolicyRule
+	123, // 193: skiff.v1.PodFailurePolicyRule.on_exit_codes:type_name -> skiff.v1.PodFailurePolicyOnExitCodesRequirement
+	5,   // 194: skiff.v1.JobStatus.conditions:type_name -> skiff.v1.Condition
+	144, // 195: skiff.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
+	144, // 196: skiff.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
+	125, // 197: skiff.v1.JobStatus.uncounted_terminated_pods:type_name -> skiff.v1.UncountedTerminatedPods
+	0,   // 198: skiff.v1.CronJob.metadata:type_name -> skiff.v1.ObjectMeta
+	127, // 199: skiff.v1.CronJob.spec:type_name -> skiff.v1.CronJobSpec
+	129, // 200: skiff.v1.CronJob.status:type_name -> skiff.v1.CronJobStatus
+	128, // 201: skiff.v1.CronJobSpec.job_template:type_name -> skiff.v1.JobTemplateSpec
+	0,   // 202: skiff.v1.JobTemplateSpec.metadata:type_name -> skiff.v1.ObjectMeta
+	120, // 203: skiff.v1.JobTemplateSpec.spec:type_name -> skiff.v1.JobSpec
+	95,  // 204: skiff.v1.CronJobStatus.active:type_name -> skiff.v1.ObjectReference
+	144, // 205: skiff.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
+	144, // 206: skiff.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
+	207, // [207:207] is the sub-list for method output_type
+	207, // [207:207] is the sub-list for method input_type
+	207, // [207:207] is the sub-list for extension type_name
+	207, // [207:207] is the sub-list for extension extendee
+	0,   // [0:207] is the sub-list for field type_name
 }
 
 func init() { file_skiff_v1_objects_proto_init() }
@@ -9644,40 +10134,41 @@ func file_skiff_v1_objects_proto_init() {
 	}
 	file_skiff_v1_objects_proto_msgTypes[17].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[19].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[26].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[36].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[37].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[28].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[32].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[42].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[45].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[46].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[53].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[63].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[67].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[77].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[81].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[84].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[86].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[43].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[48].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[51].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[52].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[59].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[69].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[73].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[83].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[87].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[90].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[91].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[92].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[93].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[95].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[96].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[97].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[98].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[99].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[101].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[102].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[103].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[104].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[114].OneofWrappers = []any{}
-	file_skiff_v1_objects_proto_msgTypes[121].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[105].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[107].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[108].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[110].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[120].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[127].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_skiff_v1_objects_proto_rawDesc), len(file_skiff_v1_objects_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   138,
+			NumMessages:   144,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
