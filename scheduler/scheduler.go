@@ -79,17 +79,17 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	defer scope.Close()
 	all := client.ListOptions{}
 	r := &run{
-		Scheduler: s,
-		cache:     newCache(),
-		queue:     newQueue(s.cfg.InitialBackoff, s.cfg.MaxBackoff, s.cfg.UnschedulableTimeout, time.Now),
-		pods:      client.Inform(scope, (*client.Client).Pods, all),
-		nodes:     client.Inform(scope, (*client.Client).Nodes, all),
-		volumes:   client.Inform(scope, (*client.Client).Volumes, all),
-		pvs:       client.Inform(scope, (*client.Client).PersistentVolumes, all),
+		Scheduler:  s,
+		cache:      newCache(),
+		queue:      newQueue(s.cfg.InitialBackoff, s.cfg.MaxBackoff, s.cfg.UnschedulableTimeout, time.Now),
+		pods:       client.Inform(scope, (*client.Client).Pods, all),
+		nodes:      client.Inform(scope, (*client.Client).Nodes, all),
+		volumes:    client.Inform(scope, (*client.Client).Volumes, all),
+		pvs:        client.Inform(scope, (*client.Client).PersistentVolumes, all),
 		namespaces: client.Inform(scope, (*client.Client).Namespaces, all),
-		binds:     make(chan struct{}, s.cfg.BindParallelism),
-		reports:   make(chan struct{}, 8),
-		reported:  map[string]string{},
+		binds:      make(chan struct{}, s.cfg.BindParallelism),
+		reports:    make(chan struct{}, 8),
+		reported:   map[string]string{},
 	}
 	r.queue.onLen = func(n int) { s.metrics.pending.Set(float64(n)) }
 	// A scheduler that stopped (or lost leadership) holds no pending pods.
