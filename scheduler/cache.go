@@ -26,9 +26,13 @@ type cache struct {
 	// inter-pod plugins visit only the pods one equality of a selector
 	// admits instead of every pod of every node.
 	byLabel map[string]map[string]*cachedPod
-	// withAffinity holds the pods with inter-pod affinity terms, whose
-	// anti-affinity may keep other pods away.
-	withAffinity map[string]*cachedPod
+	// byTermLabel indexes the pods with inter-pod affinity terms by the
+	// "key=value" pairs their terms' selectors require (one equality or In
+	// requirement per term), so an incoming pod meets only the terms its
+	// own labels may satisfy; termsUnindexed holds those with a term that
+	// requires no such pair.
+	byTermLabel    map[string]map[string]*cachedPod
+	termsUnindexed map[string]*cachedPod
 }
 
 type cachedPod struct {
@@ -43,7 +47,8 @@ func newCache() *cache {
 		pods:         map[string]*cachedPod{},
 		volumeNodes:  map[string]map[string]int{},
 		byLabel:      map[string]map[string]*cachedPod{},
-		withAffinity: map[string]*cachedPod{},
+		byTermLabel:    map[string]map[string]*cachedPod{},
+		termsUnindexed: map[string]*cachedPod{},
 	}
 }
 
@@ -153,8 +158,15 @@ func (c *cache) addLocked(pi *PodInfo, node string, assumed bool) {
 		}
 		c.byLabel[lk][pi.Key] = cp
 	}
-	if pi.terms.any() {
-		c.withAffinity[pi.Key] = cp
+	keys, unindexed := pi.terms.indexKeys()
+	for _, lk := range keys {
+		if c.byTermLabel[lk] == nil {
+			c.byTermLabel[lk] = map[string]*cachedPod{}
+		}
+		c.byTermLabel[lk][pi.Key] = cp
+	}
+	if unindexed {
+		c.termsUnindexed[pi.Key] = cp
 	}
 	for _, v := range pi.Volumes {
 		if c.volumeNodes[v] == nil {
@@ -179,7 +191,16 @@ func (c *cache) removeLocked(key string) bool {
 			}
 		}
 	}
-	delete(c.withAffinity, key)
+	keys, _ := cp.info.terms.indexKeys()
+	for _, lk := range keys {
+		if m := c.byTermLabel[lk]; m != nil {
+			delete(m, key)
+			if len(m) == 0 {
+				delete(c.byTermLabel, lk)
+			}
+		}
+	}
+	delete(c.termsUnindexed, key)
 	if ni, ok := c.nodes[cp.node]; ok {
 		ni.RemovePod(key)
 		if ni.index < 0 && len(ni.Pods) == 0 {
@@ -277,10 +298,33 @@ func (cc cacheCluster) EachPodMaybeMatching(sel labels.Selector, fn func(*PodInf
 	cc.c.eachPodMaybeMatchingLocked(sel, fn)
 }
 
-func (cc cacheCluster) EachPodWithAffinity(fn func(*PodInfo, *NodeInfo)) {
-	for _, cp := range cc.c.withAffinity {
-		if ni := cc.c.nodes[cp.node]; ni != nil {
-			fn(cp.info, ni)
+func (cc cacheCluster) EachPodWithTermsFor(p *PodInfo, fn func(*PodInfo, *NodeInfo)) {
+	c := cc.c
+	var sets []map[string]*cachedPod
+	for k, v := range p.Labels {
+		if m := c.byTermLabel[k+"="+v]; m != nil {
+			sets = append(sets, m)
+		}
+	}
+	if len(c.termsUnindexed) > 0 {
+		sets = append(sets, c.termsUnindexed)
+	}
+	// A pod whose terms are indexed under two of p's labels is in two sets.
+	var seen map[string]bool
+	if len(sets) > 1 {
+		seen = map[string]bool{}
+	}
+	for _, m := range sets {
+		for key, cp := range m {
+			if seen != nil {
+				if seen[key] {
+					continue
+				}
+				seen[key] = true
+			}
+			if ni := c.nodes[cp.node]; ni != nil {
+				fn(cp.info, ni)
+			}
 		}
 	}
 }

@@ -70,7 +70,7 @@ func (interPodAffinity) PreFilter(p *PodInfo, _ []*NodeInfo, c Cluster) *Status 
 	p.interPod = st
 	nsLabels := c.NamespaceLabels
 	// The existing pods' terms that match the incoming pod.
-	c.EachPodWithAffinity(func(e *PodInfo, n *NodeInfo) {
+	c.EachPodWithTermsFor(p, func(e *PodInfo, n *NodeInfo) {
 		if e.Key == p.Key || n.Node == nil {
 			return
 		}

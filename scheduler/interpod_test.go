@@ -282,6 +282,14 @@ func TestInterPodAffinityFilter(t *testing.T) {
 			want:  map[string]Reason{"n1": none, "n2": none, "n3": ReasonExistingAntiAffinity},
 		},
 		{
+			name: "existing pod's anti-affinity by Exists (not indexed by value)",
+			world: world{nodes: nodes, pods: []*skiffv1.Pod{testPod("db", "", "", requiredAnti(&skiffv1.PodAffinityTerm{TopologyKey: host, LabelSelector: &skiffv1.LabelSelector{
+				MatchExpressions: []*skiffv1.LabelSelectorRequirement{{Key: "app", Operator: "Exists"}},
+			}}), onNode("n2"))}},
+			pod:  testPod("w1", "", "", labelled("app", "anything")),
+			want: map[string]Reason{"n1": none, "n2": ReasonExistingAntiAffinity, "n3": none},
+		},
+		{
 			name:  "existing pod's anti-affinity ignores a pod it does not match",
 			world: world{nodes: nodes, pods: []*skiffv1.Pod{testPod("db", "", "", requiredAnti(term("zone", web)), onNode("n3"))}},
 			pod:   testPod("x", "", "", labelled("app", "api")),
@@ -379,6 +387,15 @@ func TestInterPodAffinityScore(t *testing.T) {
 			world: world{nodes: nodes, pods: []*skiffv1.Pod{testPod("c", "", "", preferredAffinity(5, term(host, web)), onNode("n2"))}},
 			pod:   testPod("w", "", "", labelled("app", "web")),
 			want:  map[string]int64{"n1": 0, "n2": 100, "n3": 0},
+		},
+		{
+			name: "an existing pod met through two of the pod's labels counts once",
+			world: world{nodes: nodes, pods: []*skiffv1.Pod{
+				testPod("c1", "", "", preferredAffinity(5, term(host, web)), preferredAffinity(5, term(host, map[string]string{"tier": "fe"})), onNode("n1")),
+				testPod("c2", "", "", preferredAffinity(8, term(host, web)), onNode("n2")),
+			}},
+			pod:  testPod("w", "", "", labelled("app", "web", "tier", "fe")),
+			want: map[string]int64{"n1": 100, "n2": 80, "n3": 0},
 		},
 		{
 			name:  "no terms anywhere: all equal",

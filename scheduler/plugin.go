@@ -56,9 +56,9 @@ type Pods interface {
 	// the node it is on: a superset (fn checks sel), narrowed by one of
 	// sel's equality requirements when it has one.
 	EachPodMaybeMatching(sel labels.Selector, fn func(p *PodInfo, node *NodeInfo))
-	// EachPodWithAffinity calls fn for every pod that has inter-pod
-	// affinity or anti-affinity terms.
-	EachPodWithAffinity(fn func(p *PodInfo, node *NodeInfo))
+	// EachPodWithTermsFor calls fn for every pod with inter-pod affinity
+	// or anti-affinity terms that may match pod: a superset (fn checks).
+	EachPodWithTermsFor(pod *PodInfo, fn func(p *PodInfo, node *NodeInfo))
 	// NamespaceLabels returns a namespace's labels (false: none such).
 	NamespaceLabels(ns string) (map[string]string, bool)
 }
@@ -79,8 +79,8 @@ func (s ScanPods) EachPodMaybeMatching(_ labels.Selector, fn func(*PodInfo, *Nod
 	}
 }
 
-// EachPodWithAffinity calls fn for the pods that have affinity terms.
-func (s ScanPods) EachPodWithAffinity(fn func(*PodInfo, *NodeInfo)) {
+// EachPodWithTermsFor calls fn for the pods that have affinity terms.
+func (s ScanPods) EachPodWithTermsFor(_ *PodInfo, fn func(*PodInfo, *NodeInfo)) {
 	for _, n := range s.Nodes {
 		for _, p := range n.Pods {
 			if p.terms.any() {

@@ -36,6 +36,40 @@ func (t *podTerms) any() bool {
 	return t != nil && len(t.requiredAffinity)+len(t.requiredAnti)+len(t.preferredAffinity)+len(t.preferredAnti) > 0
 }
 
+// indexKeys are the "key=value" pairs under which the cache indexes a
+// pod's terms: for each term, the values of its first equality or In
+// requirement (a pod matching the term carries one of them). unindexed is
+// set when some term has no such requirement and may match any pod.
+func (t *podTerms) indexKeys() (keys []string, unindexed bool) {
+	if t == nil {
+		return nil, false
+	}
+	for _, set := range [][]affinityTerm{t.requiredAffinity, t.requiredAnti, t.preferredAffinity, t.preferredAnti} {
+		for _, term := range set {
+			if term.none {
+				continue // matches no pod
+			}
+			found := false
+			for _, r := range term.selector {
+				if r.Op != labels.Equals && r.Op != labels.In {
+					continue
+				}
+				for _, v := range r.Values {
+					if lk := r.Key + "=" + v; !slices.Contains(keys, lk) {
+						keys = append(keys, lk)
+					}
+				}
+				found = true
+				break
+			}
+			if !found {
+				unindexed = true
+			}
+		}
+	}
+	return keys, unindexed
+}
+
 // NamespaceLabels looks up a namespace's labels (false: no such namespace).
 type NamespaceLabels func(ns string) (map[string]string, bool)
 
