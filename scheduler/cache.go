@@ -43,10 +43,10 @@ type cachedPod struct {
 
 func newCache() *cache {
 	return &cache{
-		nodes:        map[string]*NodeInfo{},
-		pods:         map[string]*cachedPod{},
-		volumeNodes:  map[string]map[string]int{},
-		byLabel:      map[string]map[string]*cachedPod{},
+		nodes:          map[string]*NodeInfo{},
+		pods:           map[string]*cachedPod{},
+		volumeNodes:    map[string]map[string]int{},
+		byLabel:        map[string]map[string]*cachedPod{},
 		byTermLabel:    map[string]map[string]*cachedPod{},
 		termsUnindexed: map[string]*cachedPod{},
 	}
