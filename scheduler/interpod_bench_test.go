@@ -36,6 +36,19 @@ func BenchmarkInterPodDecision(b *testing.B) {
 				LabelSelector: &skiffv1.LabelSelector{MatchLabels: map[string]string{"app": "app-7"}}}))
 	}
 	alg := NewAlgorithm(AlgorithmOptions{})
+	// before is the algorithm without the inter-pod plugins, for the cost
+	// they add to a plain pod.
+	before := NewAlgorithm(AlgorithmOptions{})
+	before.filters = before.filters[:len(before.filters)-2]
+	before.scorers = before.scorers[:3]
+	before.preFilters = []PreFilter{volumeFilter{}}
+	b.Run("before/plain", func(b *testing.B) {
+		for i := range b.N {
+			if _, err := before.Schedule(NewPodInfo(plain(i)), c.list, index); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	for _, cl := range []struct {
 		name string
 		cl   Cluster
