@@ -75,6 +75,9 @@ func (a *Algorithm) Schedule(pod *PodInfo, nodes []*NodeInfo, cluster Cluster) (
 	if pod.Invalid != nil {
 		return Result{}, &FitError{NumNodes: len(nodes), Pod: Reject(ReasonInvalidRequest, pod.Invalid.Error())}
 	}
+	// The assumed pod's PodInfo stays in the cache: it must not keep the
+	// per-domain counts (thousands of entries with a hostname key).
+	defer func() { pod.interPod, pod.spreadState = nil, nil }()
 	for _, pf := range a.preFilters {
 		if st := pf.PreFilter(pod, nodes, cluster); st != nil {
 			return Result{}, &FitError{NumNodes: len(nodes), Pod: st}

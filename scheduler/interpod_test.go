@@ -452,3 +452,23 @@ func TestNodeAffinityScorer(t *testing.T) {
 		})
 	}
 }
+
+// A decision leaves no per-attempt counts on the PodInfo, which the cache
+// keeps once the pod is assumed.
+func TestScheduleDropsCycleState(t *testing.T) {
+	w := world{nodes: threeNodes("a", "b", "c"), pods: webPods("n1")}
+	cl := w.clusters()["cache"]
+	pi := NewPodInfo(testPod("p", "", "", labelled("app", "web"),
+		requiredAnti(term(host, map[string]string{"app": "web"})),
+		spreading(spreadBy("zone", 1, "DoNotSchedule", map[string]string{"app": "web"}))))
+	res, err := NewAlgorithm(AlgorithmOptions{}).Schedule(pi, cl.nodes, cl.cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Node == "n1" {
+		t.Fatalf("placed on n1, next to the pod its anti-affinity matches")
+	}
+	if pi.interPod != nil || pi.spreadState != nil {
+		t.Fatalf("per-attempt state kept: %+v %+v", pi.interPod, pi.spreadState)
+	}
+}
