@@ -94,7 +94,7 @@ func (interPodAffinity) PreFilter(p *PodInfo, _ []*NodeInfo, c Cluster) *Status 
 		return nil
 	}
 	// Required affinity: an existing pod counts when it matches every term.
-	if req := p.terms.requiredAffinity; len(req) > 0 {
+	if req := p.terms.requiredAffinity; len(req) > 0 && !anyNone(req) {
 		st.selfMatch = matchesAll(req, p, nsLabels)
 		c.EachPodMaybeMatching(req[0].selector, func(e *PodInfo, n *NodeInfo) {
 			if e.Key == p.Key || n.Node == nil || !matchesAll(req, e, nsLabels) {
@@ -133,6 +133,16 @@ func eachMatching(c Cluster, p *PodInfo, t affinityTerm, fn func(value string)) 
 			fn(v)
 		}
 	})
+}
+
+// anyNone: some term has no selector, so no pod matches them all.
+func anyNone(terms []affinityTerm) bool {
+	for i := range terms {
+		if terms[i].none {
+			return true
+		}
+	}
+	return false
 }
 
 func matchesAll(terms []affinityTerm, p *PodInfo, nsLabels NamespaceLabels) bool {
