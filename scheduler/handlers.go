@@ -60,7 +60,7 @@ func (r *run) podChanged(p *skiffv1.Pod) {
 		case added:
 			// A new pod may be what a pod's required affinity or spread
 			// constraint waits for.
-			r.queue.moveWhere(waitsForPods)
+			r.queue.moveWaitingForPods()
 		}
 		r.queue.remove(key)
 		r.forgetReport(p)

@@ -181,7 +181,7 @@ func TestQueuePopWakesOnAdd(t *testing.T) {
 
 // A new pod wakes only the unschedulable pods that wait for pods: required
 // pod affinity or a DoNotSchedule spread constraint.
-func TestQueueMoveWhereWaitsForPods(t *testing.T) {
+func TestQueueMoveWaitingForPods(t *testing.T) {
 	q, clk := newTestQueue()
 	spread := &skiffv1.TopologySpreadConstraint{MaxSkew: 1, TopologyKey: "zone", WhenUnsatisfiable: "DoNotSchedule"}
 	soft := &skiffv1.TopologySpreadConstraint{MaxSkew: 1, TopologyKey: "zone", WhenUnsatisfiable: "ScheduleAnyway"}
@@ -194,12 +194,20 @@ func TestQueueMoveWhereWaitsForPods(t *testing.T) {
 		q.requeue(popNow(t, q), true)
 	}
 	clk.step(5 * time.Second)
-	q.moveWhere(waitsForPods)
+	q.moveWaitingForPods()
 	got := map[string]bool{}
 	for qp := popNow(t, q); qp != nil; qp = popNow(t, q) {
 		got[qp.pod.Metadata.Name] = true
 	}
 	if want := map[string]bool{"affine": true, "spread": true}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("woke %v, want %v", got, want)
+	}
+	if len(q.unschedulable) != 3 || len(q.waitingForPods) != 0 {
+		t.Fatalf("left %d unschedulable, %d waiting for pods; want 3 and 0", len(q.unschedulable), len(q.waitingForPods))
+	}
+	q.remove("default/affine")
+	q.moveAll()
+	if len(q.unschedulable) != 0 || len(q.waitingForPods) != 0 {
+		t.Fatalf("after moveAll: %d unschedulable, %d waiting for pods", len(q.unschedulable), len(q.waitingForPods))
 	}
 }

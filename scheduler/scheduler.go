@@ -149,7 +149,7 @@ func (r *run) scheduleOne(ctx context.Context, qp *queuedPod) {
 	r.cache.mu.Unlock()
 	if err == nil {
 		// The pod is counted now: one waiting for pods like it may fit.
-		r.queue.moveWhere(waitsForPods)
+		r.queue.moveWaitingForPods()
 	}
 
 	var fe *FitError
