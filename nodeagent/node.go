@@ -90,7 +90,12 @@ func (a *Agent) register(ctx context.Context) (*skiffv1.Node, error) {
 		NodeInfo:      systemInfo(cgroups.Detect("").String()),
 		AgentEndpoint: net.JoinHostPort(a.cfg.AdvertiseAddress, port),
 	}
-	labels := map[string]string{"skiff.io/hostname": a.cfg.NodeName, "skiff.io/os": "linux", "skiff.io/arch": runtime.GOARCH}
+	// The well-known Kubernetes labels too, so manifests' node selectors,
+	// affinity topologyKeys and spread constraints find them.
+	labels := map[string]string{
+		"skiff.io/hostname": a.cfg.NodeName, "skiff.io/os": "linux", "skiff.io/arch": runtime.GOARCH,
+		skiffv1.LabelHostname: a.cfg.NodeName, skiffv1.LabelOS: "linux", skiffv1.LabelArch: runtime.GOARCH,
+	}
 	for k, v := range a.cfg.Labels {
 		labels[k] = v
 	}

@@ -44,11 +44,18 @@ func NewAlgorithm(opts AlgorithmOptions) *Algorithm {
 			volumeFilter{},
 			hostPortFilter{},
 			resourceFilter{},
+			topologySpread{},
+			interPodAffinity{},
 		},
+		// Weights as kube-scheduler's default profile gives the plugins
+		// of the same names.
 		scorers: []weightedScorer{
 			{leastAllocatedScorer{}, 1},
 			{balancedScorer{}, 1},
 			{ownerSpreadScorer{}, 2},
+			{nodeAffinityScorer{}, 2},
+			{topologySpread{}, 2},
+			{interPodAffinity{}, 2},
 		},
 		percentage: opts.PercentageOfNodesToScore,
 	}
@@ -68,8 +75,11 @@ func (a *Algorithm) Schedule(pod *PodInfo, nodes []*NodeInfo, cluster Cluster) (
 	if pod.Invalid != nil {
 		return Result{}, &FitError{NumNodes: len(nodes), Pod: Reject(ReasonInvalidRequest, pod.Invalid.Error())}
 	}
+	// The assumed pod's PodInfo stays in the cache: it must not keep the
+	// per-domain counts (thousands of entries with a hostname key).
+	defer func() { pod.interPod, pod.spreadState = nil, nil }()
 	for _, pf := range a.preFilters {
-		if st := pf.PreFilter(pod, cluster); st != nil {
+		if st := pf.PreFilter(pod, nodes, cluster); st != nil {
 			return Result{}, &FitError{NumNodes: len(nodes), Pod: st}
 		}
 	}

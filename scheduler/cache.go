@@ -1,8 +1,10 @@
 package scheduler
 
 import (
+	"maps"
 	"sync"
 
+	"github.com/skiff-sh/skiff/labels"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
@@ -20,6 +22,17 @@ type cache struct {
 	pods  map[string]*cachedPod
 	// volumeNodes counts, per volume key, the pods using it on each node.
 	volumeNodes map[string]map[string]int
+	// byLabel indexes pods by each "key=value" label they carry, so the
+	// inter-pod plugins visit only the pods one equality of a selector
+	// admits instead of every pod of every node.
+	byLabel map[string]map[string]*cachedPod
+	// byTermLabel indexes the pods with inter-pod affinity terms by the
+	// "key=value" pairs their terms' selectors require (one equality or In
+	// requirement per term), so an incoming pod meets only the terms its
+	// own labels may satisfy; termsUnindexed holds those with a term that
+	// requires no such pair.
+	byTermLabel    map[string]map[string]*cachedPod
+	termsUnindexed map[string]*cachedPod
 }
 
 type cachedPod struct {
@@ -30,9 +43,12 @@ type cachedPod struct {
 
 func newCache() *cache {
 	return &cache{
-		nodes:       map[string]*NodeInfo{},
-		pods:        map[string]*cachedPod{},
-		volumeNodes: map[string]map[string]int{},
+		nodes:          map[string]*NodeInfo{},
+		pods:           map[string]*cachedPod{},
+		volumeNodes:    map[string]map[string]int{},
+		byLabel:        map[string]map[string]*cachedPod{},
+		byTermLabel:    map[string]map[string]*cachedPod{},
+		termsUnindexed: map[string]*cachedPod{},
 	}
 }
 
@@ -76,25 +92,30 @@ func (c *cache) removeNode(name string) {
 
 // setPod records a pod the informer reports bound; it confirms an
 // assumption when there is one. Terminal pods are dropped: they hold nothing.
-// It reports whether a pod was removed (room may have been freed).
-func (c *cache) setPod(pod *skiffv1.Pod) (freed bool) {
+// It reports whether a pod was removed (room may have been freed), and
+// whether one that was not there (not even assumed) was added.
+func (c *cache) setPod(pod *skiffv1.Pod) (freed, added bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	key := podKey(pod)
 	node := pod.GetSpec().GetNodeName()
 	if node == "" || isTerminal(pod) {
-		return c.removeLocked(key)
+		return c.removeLocked(key), false
 	}
-	if cp, ok := c.pods[key]; ok && cp.node == node && cp.info.UID == pod.GetMetadata().GetUid() {
-		// Same pod on the same node: keep the PodInfo unless the spec moved
+	if cp, ok := c.pods[key]; ok && cp.node == node && cp.info.UID == pod.GetMetadata().GetUid() &&
+		maps.Equal(cp.info.Labels, pod.GetMetadata().GetLabels()) &&
+		cp.info.Terminating == (pod.GetMetadata().GetDeletionTimestamp() != nil) {
+		// Same pod on the same node with the same labels: keep the PodInfo
 		// (requests cannot change once bound, so this is the common path).
 		cp.assumed = false
 		cp.info.Pod = pod
-		return false
+		return false, false
 	}
+	cp, had := c.pods[key]
+	wasHere := had && cp.node == node && cp.info.UID == pod.GetMetadata().GetUid()
 	freed = c.removeLocked(key)
 	c.addLocked(NewPodInfo(pod), node, false)
-	return freed
+	return freed, !wasHere
 }
 
 // removePod forgets a pod that was deleted; it reports whether it held room.
@@ -128,7 +149,25 @@ func (c *cache) addLocked(pi *PodInfo, node string, assumed bool) {
 		c.nodes[node] = ni
 	}
 	ni.AddPod(pi)
-	c.pods[pi.Key] = &cachedPod{info: pi, node: node, assumed: assumed}
+	cp := &cachedPod{info: pi, node: node, assumed: assumed}
+	c.pods[pi.Key] = cp
+	for k, v := range pi.Labels {
+		lk := k + "=" + v
+		if c.byLabel[lk] == nil {
+			c.byLabel[lk] = map[string]*cachedPod{}
+		}
+		c.byLabel[lk][pi.Key] = cp
+	}
+	keys, unindexed := pi.terms.indexKeys()
+	for _, lk := range keys {
+		if c.byTermLabel[lk] == nil {
+			c.byTermLabel[lk] = map[string]*cachedPod{}
+		}
+		c.byTermLabel[lk][pi.Key] = cp
+	}
+	if unindexed {
+		c.termsUnindexed[pi.Key] = cp
+	}
 	for _, v := range pi.Volumes {
 		if c.volumeNodes[v] == nil {
 			c.volumeNodes[v] = map[string]int{}
@@ -143,6 +182,25 @@ func (c *cache) removeLocked(key string) bool {
 		return false
 	}
 	delete(c.pods, key)
+	for k, v := range cp.info.Labels {
+		lk := k + "=" + v
+		if m := c.byLabel[lk]; m != nil {
+			delete(m, key)
+			if len(m) == 0 {
+				delete(c.byLabel, lk)
+			}
+		}
+	}
+	keys, _ := cp.info.terms.indexKeys()
+	for _, lk := range keys {
+		if m := c.byTermLabel[lk]; m != nil {
+			delete(m, key)
+			if len(m) == 0 {
+				delete(c.byTermLabel, lk)
+			}
+		}
+	}
+	delete(c.termsUnindexed, key)
 	if ni, ok := c.nodes[cp.node]; ok {
 		ni.RemovePod(key)
 		if ni.index < 0 && len(ni.Pods) == 0 {
@@ -185,12 +243,95 @@ func (c *cache) nodeOf(key string) (node string, assumed, ok bool) {
 	return cp.node, cp.assumed, true
 }
 
+// eachPodMaybeMatchingLocked visits the pods sel may match: those indexed
+// under the equality (or In) requirement of sel with the fewest pods, or
+// every pod when sel has none.
+func (c *cache) eachPodMaybeMatchingLocked(sel labels.Selector, fn func(*PodInfo, *NodeInfo)) {
+	var best []map[string]*cachedPod
+	bestLen := -1
+	for _, r := range sel {
+		if r.Op != labels.Equals && r.Op != labels.In {
+			continue
+		}
+		var sets []map[string]*cachedPod
+		n := 0
+		for _, v := range r.Values {
+			if m := c.byLabel[r.Key+"="+v]; m != nil {
+				sets = append(sets, m)
+				n += len(m)
+			}
+		}
+		if bestLen < 0 || n < bestLen {
+			best, bestLen = sets, n
+		}
+	}
+	visit := func(cp *cachedPod) {
+		if ni := c.nodes[cp.node]; ni != nil {
+			fn(cp.info, ni)
+		}
+	}
+	if bestLen < 0 {
+		for _, cp := range c.pods {
+			visit(cp)
+		}
+		return
+	}
+	// The values of one In requirement are distinct, and a pod has one
+	// value per key, so the sets do not overlap.
+	for _, m := range best {
+		for _, cp := range m {
+			visit(cp)
+		}
+	}
+}
+
 // cacheCluster is the Cluster the pre-filters see during a decision; the
 // caller holds the cache's lock.
 type cacheCluster struct {
-	c       *cache
-	volumes func(key string) (*skiffv1.Volume, bool)
-	pvs     func(name string) (*skiffv1.PersistentVolume, bool)
+	c          *cache
+	volumes    func(key string) (*skiffv1.Volume, bool)
+	pvs        func(name string) (*skiffv1.PersistentVolume, bool)
+	namespaces func(name string) (*skiffv1.Namespace, bool)
+}
+
+func (cc cacheCluster) EachPodMaybeMatching(sel labels.Selector, fn func(*PodInfo, *NodeInfo)) {
+	cc.c.eachPodMaybeMatchingLocked(sel, fn)
+}
+
+func (cc cacheCluster) EachPodWithTermsFor(p *PodInfo, fn func(*PodInfo, *NodeInfo)) {
+	c := cc.c
+	var sets []map[string]*cachedPod
+	for k, v := range p.Labels {
+		if m := c.byTermLabel[k+"="+v]; m != nil {
+			sets = append(sets, m)
+		}
+	}
+	if len(c.termsUnindexed) > 0 {
+		sets = append(sets, c.termsUnindexed)
+	}
+	// A pod whose terms are indexed under two of p's labels is in two sets.
+	var seen map[string]bool
+	if len(sets) > 1 {
+		seen = map[string]bool{}
+	}
+	for _, m := range sets {
+		for key, cp := range m {
+			if seen != nil {
+				if seen[key] {
+					continue
+				}
+				seen[key] = true
+			}
+			if ni := c.nodes[cp.node]; ni != nil {
+				fn(cp.info, ni)
+			}
+		}
+	}
+}
+
+func (cc cacheCluster) NamespaceLabels(name string) (map[string]string, bool) {
+	ns, ok := cc.namespaces(name)
+	return ns.GetMetadata().GetLabels(), ok
 }
 
 func (cc cacheCluster) Volume(key string) (*skiffv1.Volume, bool) { return cc.volumes(key) }

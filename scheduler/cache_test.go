@@ -2,6 +2,9 @@ package scheduler
 
 import (
 	"testing"
+
+	"github.com/skiff-sh/skiff/labels"
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
 func TestCacheAssumeConfirmForget(t *testing.T) {
@@ -49,7 +52,7 @@ func TestCacheTerminalAndDeletedPodsFreeRoom(t *testing.T) {
 	c.setPod(testPod("p", "1", "", onNode("n1")))
 	done := testPod("p", "1", "", onNode("n1"))
 	done.Status.Phase = "Succeeded"
-	if !c.setPod(done) {
+	if freed, _ := c.setPod(done); !freed {
 		t.Fatal("a finished pod did not free room")
 	}
 	if c.nodes["n1"].Requested.MilliCPU != 0 {
@@ -88,4 +91,39 @@ func TestCacheNodesComeAndGo(t *testing.T) {
 	if c.nodes["later"].Requested.MilliCPU != 1000 || len(c.list) != 3 {
 		t.Fatal("pod bound before its node was seen was lost")
 	}
+}
+
+// The label indexes follow a bound pod's relabelling and removal, and
+// leave nothing behind.
+func TestCacheLabelIndexes(t *testing.T) {
+	c := newCache()
+	c.setNode(testNode("n1", "4", "8Gi"))
+	p := testPod("p", "", "", labelled("app", "a"), onNode("n1"), requiredAnti(term(host, map[string]string{"app": "a"})))
+	c.setPod(p)
+	if len(c.byLabel["app=a"]) != 1 || len(c.byTermLabel["app=a"]) != 1 {
+		t.Fatalf("indexes after add: %v / %v", c.byLabel, c.byTermLabel)
+	}
+	relabelled := testPod("p", "", "", labelled("app", "b"), onNode("n1"), requiredAnti(term(host, map[string]string{"app": "a"})))
+	c.setPod(relabelled)
+	if c.byLabel["app=a"] != nil || len(c.byLabel["app=b"]) != 1 {
+		t.Fatalf("label index after relabel: %v", c.byLabel)
+	}
+	var visited []string
+	cacheCluster{c: c}.EachPodMaybeMatching(labelsOf(t, "app", "b"), func(pi *PodInfo, _ *NodeInfo) { visited = append(visited, pi.Key) })
+	if len(visited) != 1 || visited[0] != "default/p" {
+		t.Fatalf("visited %v", visited)
+	}
+	c.removePod("default/p")
+	if len(c.byLabel) != 0 || len(c.byTermLabel) != 0 || len(c.termsUnindexed) != 0 {
+		t.Fatalf("indexes after remove: %v / %v / %v", c.byLabel, c.byTermLabel, c.termsUnindexed)
+	}
+}
+
+func labelsOf(t *testing.T, k, v string) labels.Selector {
+	t.Helper()
+	sel, err := labels.FromLabelSelector(&skiffv1.LabelSelector{MatchLabels: map[string]string{k: v}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sel
 }

@@ -17,7 +17,7 @@ func (volumeFilter) Name() string { return "Volumes" }
 
 // PreFilter resolves the pod's volumes into node pins once per attempt, so
 // the per-node check is a string compare.
-func (volumeFilter) PreFilter(p *PodInfo, c Cluster) *Status {
+func (volumeFilter) PreFilter(p *PodInfo, _ []*NodeInfo, c Cluster) *Status {
 	p.Pins = p.Pins[:0]
 	p.VolumeAffinities = p.VolumeAffinities[:0]
 	for _, key := range p.Volumes {

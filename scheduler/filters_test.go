@@ -156,7 +156,7 @@ func TestVolumeFilter(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			pi := NewPodInfo(testPod("p", "", "", usingVolume(tc.volume)))
-			if st := (volumeFilter{}).PreFilter(pi, cl); st != nil {
+			if st := (volumeFilter{}).PreFilter(pi, nil, cl); st != nil {
 				t.Fatalf("prefilter: %v", st)
 			}
 			st := volumeFilter{}.Filter(pi, nodeWith(testNode(tc.node, "1", "1Gi")))
@@ -170,7 +170,7 @@ func TestVolumeFilter(t *testing.T) {
 		})
 	}
 	pi := NewPodInfo(testPod("p", "", "", usingVolume("nope")))
-	st := volumeFilter{}.PreFilter(pi, cl)
+	st := volumeFilter{}.PreFilter(pi, nil, cl)
 	if st == nil || st.Failures[0].String() != `volume "nope" not found` {
 		t.Fatalf("missing volume: %+v", st)
 	}

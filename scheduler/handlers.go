@@ -35,6 +35,14 @@ func (r *run) addHandlers() {
 		OnAdd:    func(*skiffv1.Volume) { r.queue.moveAll() },
 		OnUpdate: func(old, v *skiffv1.Volume) { r.queue.moveAll() },
 	})
+	// A namespace's labels decide which pods a namespaceSelector covers.
+	r.namespaces.AddHandler(client.Handler[*skiffv1.Namespace]{
+		OnUpdate: func(old, ns *skiffv1.Namespace) {
+			if !maps.Equal(old.GetMetadata().GetLabels(), ns.GetMetadata().GetLabels()) {
+				r.queue.moveAll()
+			}
+		},
+	})
 	// So may a PersistentVolume bound to a pod's claim.
 	r.pvs.AddHandler(client.Handler[*skiffv1.PersistentVolume]{
 		OnAdd:    func(*skiffv1.PersistentVolume) { r.queue.moveAll() },
@@ -45,8 +53,14 @@ func (r *run) addHandlers() {
 func (r *run) podChanged(p *skiffv1.Pod) {
 	key := podKey(p)
 	if p.GetSpec().GetNodeName() != "" {
-		if r.cache.setPod(p) {
+		freed, added := r.cache.setPod(p)
+		switch {
+		case freed:
 			r.queue.moveAll() // it finished: its room is free
+		case added:
+			// A new pod may be what a pod's required affinity or spread
+			// constraint waits for.
+			r.queue.moveWaitingForPods()
 		}
 		r.queue.remove(key)
 		r.forgetReport(p)

@@ -126,6 +126,7 @@ func nodeWith(n *skiffv1.Node, pods ...*skiffv1.Pod) *NodeInfo {
 
 // fakeCluster answers pre-filters from maps.
 type fakeCluster struct {
+	ScanPods
 	volumes map[string]*skiffv1.Volume
 	inUse   map[string][]string
 	pvs     map[string]*skiffv1.PersistentVolume

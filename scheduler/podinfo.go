@@ -61,6 +61,18 @@ type PodInfo struct {
 	// its claims are bound to (local volumes): a node must satisfy each.
 	VolumeAffinities []*skiffv1.NodeSelector
 
+	Namespace string
+	Labels    map[string]string
+	// Terminating: being deleted; spread constraints do not count it.
+	Terminating bool
+
+	terms  *podTerms          // inter-pod affinity, nil without
+	spread []spreadConstraint // topology spread constraints
+	// Filled each attempt by the pre-filters of the inter-pod affinity and
+	// spread plugins.
+	interPod    *interPodState
+	spreadState *spreadState
+
 	hash uint64
 }
 
@@ -80,6 +92,12 @@ func NewPodInfo(pod *skiffv1.Pod) *PodInfo {
 		UID:      m.GetUid(),
 		Priority: pod.GetSpec().GetPriority(),
 		Created:  m.GetCreationTimestamp().AsTime(),
+
+		Namespace:   m.GetNamespace(),
+		Labels:      m.GetLabels(),
+		Terminating: m.GetDeletionTimestamp() != nil,
+		terms:       parsePodTerms(pod),
+		spread:      parseSpread(pod),
 	}
 	h := fnv.New64a()
 	h.Write([]byte(pi.UID))

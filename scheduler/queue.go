@@ -28,6 +28,9 @@ type queue struct {
 	active        activeHeap
 	backoff       backoffHeap
 	unschedulable map[string]*queuedPod
+	// waitingForPods are the unschedulable pods a new pod may help (see
+	// waitsForPods), so a placement wakes them without a scan of all.
+	waitingForPods map[string]*queuedPod
 	// moveSeq counts moveAll calls: a pod that fails while a move happened
 	// since it was popped goes to backoff, not unschedulable, so the change
 	// it missed is not lost.
@@ -70,6 +73,7 @@ func newQueue(initialBackoff, maxBackoff, unschedulableTimeout time.Duration, no
 	return &queue{
 		items:                map[string]*queuedPod{},
 		unschedulable:        map[string]*queuedPod{},
+		waitingForPods:       map[string]*queuedPod{},
 		wake:                 make(chan struct{}, 1),
 		now:                  now,
 		initialBackoff:       initialBackoff,
@@ -115,7 +119,7 @@ func (q *queue) updateLocked(qp *queuedPod, pod *skiffv1.Pod) {
 		// A changed spec (a new toleration, a smaller request) may fit now;
 		// a status write (ours, with the reason) does not.
 		if !proto.Equal(old.GetSpec(), pod.GetSpec()) {
-			delete(q.unschedulable, qp.key)
+			q.dropUnschedulableLocked(qp.key)
 			q.reviveLocked(qp)
 			q.signal()
 		}
@@ -139,7 +143,7 @@ func (q *queue) removeLocked(qp *queuedPod) {
 	case inBackoff:
 		heap.Remove(&q.backoff, qp.heapIndex)
 	case inUnschedulable:
-		delete(q.unschedulable, qp.key)
+		q.dropUnschedulableLocked(qp.key)
 	}
 	q.onLen(len(q.items))
 }
@@ -167,6 +171,9 @@ func (q *queue) requeue(qp *queuedPod, unschedulable bool) {
 		qp.place = inUnschedulable
 		qp.since = q.now()
 		q.unschedulable[qp.key] = qp
+		if waitsForPods(qp.pod) {
+			q.waitingForPods[qp.key] = qp
+		}
 		if q.unschedulableDue.IsZero() {
 			q.unschedulableDue = qp.since.Add(q.unschedulableTimeout)
 		}
@@ -192,10 +199,45 @@ func (q *queue) moveAll() {
 		return
 	}
 	for key, qp := range q.unschedulable {
-		delete(q.unschedulable, key)
+		q.dropUnschedulableLocked(key)
 		q.reviveLocked(qp)
 	}
 	q.signal()
+}
+
+// moveWaitingForPods is moveAll for the unschedulable pods that wait for
+// pods: a pod was placed, which can only help those.
+func (q *queue) moveWaitingForPods() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.moveSeq++
+	if len(q.waitingForPods) == 0 {
+		return
+	}
+	for key, qp := range q.waitingForPods {
+		q.dropUnschedulableLocked(key)
+		q.reviveLocked(qp)
+	}
+	q.signal()
+}
+
+func (q *queue) dropUnschedulableLocked(key string) {
+	delete(q.unschedulable, key)
+	delete(q.waitingForPods, key)
+}
+
+// waitsForPods: the pod has a required pod affinity or a DoNotSchedule
+// spread constraint, which a new pod elsewhere may satisfy.
+func waitsForPods(p *skiffv1.Pod) bool {
+	if len(p.GetSpec().GetAffinity().GetPodAffinity().GetRequiredDuringSchedulingIgnoredDuringExecution()) > 0 {
+		return true
+	}
+	for _, c := range p.GetSpec().GetTopologySpreadConstraints() {
+		if c.GetWhenUnsatisfiable() != "ScheduleAnyway" {
+			return true
+		}
+	}
+	return false
 }
 
 // reviveLocked sends a pod to active, or to backoff while its back-off runs.
@@ -234,7 +276,7 @@ func (q *queue) flushLocked() time.Duration {
 				}
 				continue
 			}
-			delete(q.unschedulable, key)
+			q.dropUnschedulableLocked(key)
 			q.reviveLocked(qp)
 		}
 	}

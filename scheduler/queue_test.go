@@ -2,8 +2,11 @@ package scheduler
 
 import (
 	"context"
+	"reflect"
 	"testing"
 	"time"
+
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
 // fakeClock is a hand-moved clock for the queue.
@@ -173,5 +176,38 @@ func TestQueuePopWakesOnAdd(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("pop did not wake")
+	}
+}
+
+// A new pod wakes only the unschedulable pods that wait for pods: required
+// pod affinity or a DoNotSchedule spread constraint.
+func TestQueueMoveWaitingForPods(t *testing.T) {
+	q, clk := newTestQueue()
+	spread := &skiffv1.TopologySpreadConstraint{MaxSkew: 1, TopologyKey: "zone", WhenUnsatisfiable: "DoNotSchedule"}
+	soft := &skiffv1.TopologySpreadConstraint{MaxSkew: 1, TopologyKey: "zone", WhenUnsatisfiable: "ScheduleAnyway"}
+	q.add(testPod("big", "64", ""))
+	q.add(testPod("affine", "", "", requiredAffinity(term("zone", map[string]string{"app": "db"}))))
+	q.add(testPod("spread", "", "", spreading(spread)))
+	q.add(testPod("soft", "", "", spreading(soft)))
+	q.add(testPod("anti", "", "", requiredAnti(term("zone", map[string]string{"app": "db"}))))
+	for range 5 {
+		q.requeue(popNow(t, q), true)
+	}
+	clk.step(5 * time.Second)
+	q.moveWaitingForPods()
+	got := map[string]bool{}
+	for qp := popNow(t, q); qp != nil; qp = popNow(t, q) {
+		got[qp.pod.Metadata.Name] = true
+	}
+	if want := map[string]bool{"affine": true, "spread": true}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("woke %v, want %v", got, want)
+	}
+	if len(q.unschedulable) != 3 || len(q.waitingForPods) != 0 {
+		t.Fatalf("left %d unschedulable, %d waiting for pods; want 3 and 0", len(q.unschedulable), len(q.waitingForPods))
+	}
+	q.remove("default/affine")
+	q.moveAll()
+	if len(q.unschedulable) != 0 || len(q.waitingForPods) != 0 {
+		t.Fatalf("after moveAll: %d unschedulable, %d waiting for pods", len(q.unschedulable), len(q.waitingForPods))
 	}
 }

@@ -19,6 +19,12 @@ const (
 	ReasonTooManyPods        Reason = "TooManyPods"
 	ReasonVolumeNodeConflict Reason = "VolumeNodeConflict"
 	ReasonVolumeInUse        Reason = "VolumeInUse"
+	// Inter-pod affinity and topology spread, as kube-scheduler words them.
+	ReasonPodAffinity          Reason = "PodAffinityRulesNotMatch"
+	ReasonPodAntiAffinity      Reason = "PodAntiAffinityRulesNotMatch"
+	ReasonExistingAntiAffinity Reason = "ExistingPodsAntiAffinityRulesNotMatch"
+	ReasonTopologySpread       Reason = "TopologySpreadConstraintsNotMatch"
+	ReasonTopologyLabelMissing Reason = "TopologySpreadLabelMissing"
 	// Pod-level reasons: they hold for every node at once.
 	ReasonVolumeNotFound Reason = "VolumeNotFound"
 	// A local volume's node is gone or not ready: no node can take the
@@ -60,6 +66,16 @@ func (f Failure) String() string {
 		return "node(s) had volume node affinity conflict"
 	case ReasonVolumeInUse:
 		return "node(s) had a ReadWriteOnce volume in use on another node"
+	case ReasonPodAffinity:
+		return "node(s) didn't match pod affinity rules"
+	case ReasonPodAntiAffinity:
+		return "node(s) didn't match pod anti-affinity rules"
+	case ReasonExistingAntiAffinity:
+		return "node(s) didn't satisfy existing pods anti-affinity rules"
+	case ReasonTopologySpread:
+		return "node(s) didn't match pod topology spread constraints"
+	case ReasonTopologyLabelMissing:
+		return "node(s) didn't match pod topology spread constraints (missing required label)"
 	case ReasonVolumeNotFound:
 		return fmt.Sprintf("volume %q not found", f.Detail)
 	case ReasonVolumeNodeMissing:

@@ -57,7 +57,9 @@ type run struct {
 	nodes   *client.SharedInformer[*skiffv1.Node]
 	volumes *client.SharedInformer[*skiffv1.Volume]
 	pvs     *client.SharedInformer[*skiffv1.PersistentVolume]
-	cluster cacheCluster
+	// Namespaces' labels, for affinity terms' namespace selectors.
+	namespaces *client.SharedInformer[*skiffv1.Namespace]
+	cluster    cacheCluster
 
 	binds    chan struct{} // semaphore of Bind calls in flight
 	reports  chan struct{} // semaphore of status/event writes in flight
@@ -77,21 +79,22 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	defer scope.Close()
 	all := client.ListOptions{}
 	r := &run{
-		Scheduler: s,
-		cache:     newCache(),
-		queue:     newQueue(s.cfg.InitialBackoff, s.cfg.MaxBackoff, s.cfg.UnschedulableTimeout, time.Now),
-		pods:      client.Inform(scope, (*client.Client).Pods, all),
-		nodes:     client.Inform(scope, (*client.Client).Nodes, all),
-		volumes:   client.Inform(scope, (*client.Client).Volumes, all),
-		pvs:       client.Inform(scope, (*client.Client).PersistentVolumes, all),
-		binds:     make(chan struct{}, s.cfg.BindParallelism),
-		reports:   make(chan struct{}, 8),
-		reported:  map[string]string{},
+		Scheduler:  s,
+		cache:      newCache(),
+		queue:      newQueue(s.cfg.InitialBackoff, s.cfg.MaxBackoff, s.cfg.UnschedulableTimeout, time.Now),
+		pods:       client.Inform(scope, (*client.Client).Pods, all),
+		nodes:      client.Inform(scope, (*client.Client).Nodes, all),
+		volumes:    client.Inform(scope, (*client.Client).Volumes, all),
+		pvs:        client.Inform(scope, (*client.Client).PersistentVolumes, all),
+		namespaces: client.Inform(scope, (*client.Client).Namespaces, all),
+		binds:      make(chan struct{}, s.cfg.BindParallelism),
+		reports:    make(chan struct{}, 8),
+		reported:   map[string]string{},
 	}
 	r.queue.onLen = func(n int) { s.metrics.pending.Set(float64(n)) }
 	// A scheduler that stopped (or lost leadership) holds no pending pods.
 	defer s.metrics.pending.Set(0)
-	r.cluster = cacheCluster{c: r.cache, volumes: r.volumes.Get, pvs: r.pvs.Get}
+	r.cluster = cacheCluster{c: r.cache, volumes: r.volumes.Get, pvs: r.pvs.Get, namespaces: r.namespaces.Get}
 	// Handlers added to informers already running are told of every
 	// object they hold, as the first list would.
 	r.addHandlers()
@@ -101,7 +104,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	g.Go(func() error {
 		// Deciding before every cache is loaded would overcommit nodes whose
 		// pods are not known yet.
-		for _, sync := range []<-chan struct{}{r.nodes.Synced(), r.pods.Synced(), r.volumes.Synced(), r.pvs.Synced()} {
+		for _, sync := range []<-chan struct{}{r.nodes.Synced(), r.pods.Synced(), r.volumes.Synced(), r.pvs.Synced(), r.namespaces.Synced()} {
 			select {
 			case <-sync:
 			case <-gctx.Done():
@@ -144,6 +147,10 @@ func (r *run) scheduleOne(ctx context.Context, qp *queuedPod) {
 		r.cache.assumeLocked(pi, res.Node)
 	}
 	r.cache.mu.Unlock()
+	if err == nil {
+		// The pod is counted now: one waiting for pods like it may fit.
+		r.queue.moveWaitingForPods()
+	}
 
 	var fe *FitError
 	switch {

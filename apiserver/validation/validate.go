@@ -157,6 +157,7 @@ func validatePodSpec(e *errs, path string, s *skiffv1.PodSpec) {
 		checkLabel(e, path+".subdomain", s.Subdomain)
 	}
 	validateAffinity(e, path+".affinity", s.Affinity)
+	validateTopologySpread(e, path+".topologySpreadConstraints", s.TopologySpreadConstraints)
 	volumes := map[string]bool{}
 	for i, v := range s.Volumes {
 		p := idx(path+".volumes", i)

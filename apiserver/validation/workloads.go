@@ -200,6 +200,15 @@ func checkNoRevisionHistory(e *errs, limit *int32) {
 // validateAffinity checks required node affinity: the operators
 // Kubernetes has, fields only metadata.name.
 func validateAffinity(e *errs, path string, a *skiffv1.Affinity) {
+	validatePodAffinity(e, path, a)
+	for i, t := range a.GetNodeAffinity().GetPreferredDuringSchedulingIgnoredDuringExecution() {
+		tp := idx(path+".nodeAffinity.preferredDuringSchedulingIgnoredDuringExecution", i)
+		checkWeight(e, tp+".weight", t.GetWeight())
+		if t.GetPreference() == nil {
+			e.add(tp+".preference", "required")
+		}
+		validateNodeSelectorTerm(e, tp+".preference", t.GetPreference())
+	}
 	req := a.GetNodeAffinity().GetRequiredDuringSchedulingIgnoredDuringExecution()
 	if a.GetNodeAffinity() == nil || req == nil {
 		return
@@ -209,19 +218,22 @@ func validateAffinity(e *errs, path string, a *skiffv1.Affinity) {
 		e.add(p, "at least one term is required")
 	}
 	for i, t := range req.GetNodeSelectorTerms() {
-		tp := idx(p, i)
-		for j, r := range t.GetMatchExpressions() {
-			validateNodeSelectorRequirement(e, idx(tp+".matchExpressions", j), r)
+		validateNodeSelectorTerm(e, idx(p, i), t)
+	}
+}
+
+func validateNodeSelectorTerm(e *errs, tp string, t *skiffv1.NodeSelectorTerm) {
+	for j, r := range t.GetMatchExpressions() {
+		validateNodeSelectorRequirement(e, idx(tp+".matchExpressions", j), r)
+	}
+	for j, r := range t.GetMatchFields() {
+		rp := idx(tp+".matchFields", j)
+		if r.GetKey() != "metadata.name" {
+			e.add(rp+".key", "%q: only metadata.name is a node field to match", r.GetKey())
 		}
-		for j, r := range t.GetMatchFields() {
-			rp := idx(tp+".matchFields", j)
-			if r.GetKey() != "metadata.name" {
-				e.add(rp+".key", "%q: only metadata.name is a node field to match", r.GetKey())
-			}
-			checkOneOf(e, rp+".operator", r.GetOperator(), "In", "NotIn")
-			if len(r.GetValues()) != 1 {
-				e.add(rp+".values", "exactly one node name is required")
-			}
+		checkOneOf(e, rp+".operator", r.GetOperator(), "In", "NotIn")
+		if len(r.GetValues()) != 1 {
+			e.add(rp+".values", "exactly one node name is required")
 		}
 	}
 }

@@ -30,7 +30,7 @@ func registerNodes(ctx context.Context, c *client.Client, n int) error {
 		g.Go(func() error {
 			now := timestamppb.Now()
 			_, err := c.Nodes().Create(gctx, &skiffv1.Node{
-				Metadata: &skiffv1.ObjectMeta{Name: nodeName(i), Labels: map[string]string{"skiff.io/hostname": nodeName(i), "skiff.io/os": "linux"}},
+				Metadata: &skiffv1.ObjectMeta{Name: nodeName(i), Labels: map[string]string{"skiff.io/hostname": nodeName(i), "skiff.io/os": "linux", skiffv1.LabelHostname: nodeName(i)}},
 				Status: &skiffv1.NodeStatus{
 					Capacity:    map[string]string{"cpu": "32", "memory": "256Gi", "pods": "110"},
 					Allocatable: map[string]string{"cpu": "32", "memory": "256Gi", "pods": "110"},

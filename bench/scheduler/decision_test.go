@@ -8,7 +8,8 @@ import (
 	"github.com/skiff-sh/skiff/scheduler"
 )
 
-type noVolumes struct{}
+// noVolumes has no volumes; its pods are found by scanning nodes.
+type noVolumes struct{ scheduler.ScanPods }
 
 func (noVolumes) Volume(string) (*skiffv1.Volume, bool) { return nil, false }
 func (noVolumes) VolumeNodes(string) []string           { return nil }

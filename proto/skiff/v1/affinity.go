@@ -13,15 +13,16 @@ func (a *Affinity) MatchesNode(node *Node) bool {
 		return true
 	}
 	for _, t := range req.GetNodeSelectorTerms() {
-		if t.matches(node) {
+		if t.Matches(node) {
 			return true
 		}
 	}
 	return false
 }
 
+// Matches reports whether node satisfies every requirement of the term.
 // An empty term matches no node, as in Kubernetes.
-func (t *NodeSelectorTerm) matches(node *Node) bool {
+func (t *NodeSelectorTerm) Matches(node *Node) bool {
 	if len(t.GetMatchExpressions()) == 0 && len(t.GetMatchFields()) == 0 {
 		return false
 	}
@@ -81,3 +82,11 @@ func (s *PodSpec) ToleratesUnschedulable() bool {
 	}
 	return false
 }
+
+// Well-known node labels, as Kubernetes names them; agents set them when
+// they register.
+const (
+	LabelHostname = "kubernetes.io/hostname"
+	LabelOS       = "kubernetes.io/os"
+	LabelArch     = "kubernetes.io/arch"
+)
