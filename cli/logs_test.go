@@ -44,3 +44,25 @@ func TestStallGuardOffForFollow(t *testing.T) {
 		t.Fatalf("an error not caused by a stall was rewritten: %v", got)
 	}
 }
+
+// Flag mistakes are told before anything is asked of the server.
+func TestLogsFlagErrors(t *testing.T) {
+	r := newRunner(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"logs"}, "give one pod"},
+		{[]string{"logs", "web", "-l", "app=web"}, "not both"},
+		{[]string{"logs", "web", "--since", "5m", "--since-time", "2026-12-01T10:00:00Z"}, "at most one"},
+		{[]string{"logs", "web", "--since-time", "yesterday"}, "--since-time=yesterday"},
+		{[]string{"logs", "web", "--limit-bytes", "-1"}, "--limit-bytes=-1"},
+		{[]string{"logs", "configmap/x"}, "logs of a ConfigMap are not supported"},
+		{[]string{"logs", "deploy/nope"}, `"nope" not found`},
+	} {
+		res := r.run(c.args...)
+		if res.e == nil || !strings.Contains(res.err, c.want) {
+			t.Errorf("skiff %v: %v %q, want an error containing %q", c.args, res.e, res.err, c.want)
+		}
+	}
+}

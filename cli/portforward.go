@@ -152,17 +152,11 @@ func forwardTarget(ctx context.Context, cmd *cobra.Command, e *env, c *client.Cl
 			pod, err := c.Pods().Get(ctx, e.ns(), name)
 			return pickPod([]*skiffv1.Pod{pod}), err
 		}
-	case *skiffv1.Service:
-		if len(o.GetSpec().GetSelector()) == 0 {
-			return nil, fmt.Errorf("service %q has no selector: it sends to no pods of its own", name)
+	default:
+		svc, _ = o.(*skiffv1.Service)
+		if selector, err = podSelectorOf(obj); err != nil {
+			return nil, err
 		}
-		svc, selector = o, &skiffv1.LabelSelector{MatchLabels: o.GetSpec().GetSelector()}
-	case *skiffv1.Deployment:
-		selector = o.GetSpec().GetSelector()
-	case *skiffv1.ReplicaSet:
-		selector = o.GetSpec().GetSelector()
-	case *skiffv1.StatefulSet:
-		selector = o.GetSpec().GetSelector()
 	}
 	if find == nil {
 		sel, err := labels.FromLabelSelector(selector)
@@ -196,6 +190,27 @@ func forwardTarget(ctx context.Context, cmd *cobra.Command, e *env, c *client.Cl
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// podSelectorOf is the selector of the pods a service or workload
+// stands for.
+func podSelectorOf(obj skiffv1.Resource) (*skiffv1.LabelSelector, error) {
+	switch o := obj.(type) {
+	case *skiffv1.Service:
+		if len(o.GetSpec().GetSelector()) == 0 {
+			return nil, fmt.Errorf("service %q has no selector: it sends to no pods of its own", o.GetMetadata().GetName())
+		}
+		return &skiffv1.LabelSelector{MatchLabels: o.GetSpec().GetSelector()}, nil
+	case *skiffv1.Deployment:
+		return o.GetSpec().GetSelector(), nil
+	case *skiffv1.ReplicaSet:
+		return o.GetSpec().GetSelector(), nil
+	case *skiffv1.StatefulSet:
+		return o.GetSpec().GetSelector(), nil
+	case *skiffv1.DaemonSet:
+		return o.GetSpec().GetSelector(), nil
+	}
+	return nil, fmt.Errorf("a %T has no pods of its own", obj)
 }
 
 // pickPod is the running pod kubectl would attach to: ready before not

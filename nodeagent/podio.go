@@ -93,7 +93,25 @@ func (s *podIOServer) Logs(req *skiffv1.LogsRequest, stream skiffv1.PodIO_LogsSe
 	if req.TailLines == 0 && !req.Follow {
 		tail = -1
 	}
+	var since time.Time
+	switch {
+	case req.SinceSeconds < 0:
+		return status.Errorf(codes.InvalidArgument, "sinceSeconds: %d must not be negative", req.SinceSeconds)
+	case req.SinceSeconds > 0 && req.SinceTime != nil:
+		return status.Error(codes.InvalidArgument, "sinceSeconds and sinceTime: give at most one")
+	case req.SinceSeconds > 0:
+		since = time.Now().Add(-time.Duration(req.SinceSeconds) * time.Second)
+	case req.SinceTime != nil:
+		since = req.SinceTime.AsTime()
+	}
+	if req.LimitBytes < 0 {
+		return status.Errorf(codes.InvalidArgument, "limitBytes: %d must not be negative", req.LimitBytes)
+	}
+	left := req.LimitBytes
 	err = runtime.ReadLogs(ctx, in.state.LogPath, runtime.LogOptions{Tail: tail, Follow: follow}, func(r runtime.LogRecord) error {
+		if r.Time.Before(since) {
+			return nil
+		}
 		var b []byte
 		if req.Timestamps {
 			b = append(b, r.Time.Format(time.RFC3339Nano)+" "...)
@@ -102,13 +120,27 @@ func (s *podIOServer) Logs(req *skiffv1.LogsRequest, stream skiffv1.PodIO_LogsSe
 		if !r.Partial {
 			b = append(b, '\n')
 		}
+		if req.LimitBytes > 0 {
+			if int64(len(b)) >= left {
+				b = b[:left]
+				if err := stream.Send(&skiffv1.LogChunk{Data: b}); err != nil {
+					return err
+				}
+				cancel() // the limit is reached: the stream ends here
+				return errLogLimit
+			}
+			left -= int64(len(b))
+		}
 		return stream.Send(&skiffv1.LogChunk{Data: b})
 	})
-	if err != nil && ctx.Err() != nil {
+	if err != nil && (ctx.Err() != nil || errors.Is(err, errLogLimit)) {
 		return nil
 	}
 	return err
 }
+
+// errLogLimit ends a log read at its byte limit.
+var errLogLimit = errors.New("log byte limit reached")
 
 func (s *podIOServer) Exec(stream skiffv1.PodIO_ExecServer) error {
 	first, err := stream.Recv()

@@ -36,8 +36,14 @@ type LogsRequest struct {
 	// Lines from the end; negative means all.
 	TailLines int64 `protobuf:"varint,5,opt,name=tail_lines,json=tailLines,proto3" json:"tail_lines,omitempty"`
 	// The log of the previous, terminated instance of the container.
-	Previous      bool `protobuf:"varint,6,opt,name=previous,proto3" json:"previous,omitempty"`
-	Timestamps    bool `protobuf:"varint,7,opt,name=timestamps,proto3" json:"timestamps,omitempty"`
+	Previous   bool `protobuf:"varint,6,opt,name=previous,proto3" json:"previous,omitempty"`
+	Timestamps bool `protobuf:"varint,7,opt,name=timestamps,proto3" json:"timestamps,omitempty"`
+	// Only records written in the last since_seconds, or at or after
+	// since_time (kubectl logs --since, --since-time); at most one is set.
+	SinceSeconds int64                  `protobuf:"varint,8,opt,name=since_seconds,json=sinceSeconds,proto3" json:"since_seconds,omitempty"`
+	SinceTime    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=since_time,json=sinceTime,proto3" json:"since_time,omitempty"`
+	// Stop after this many bytes (0: no limit).
+	LimitBytes    int64 `protobuf:"varint,10,opt,name=limit_bytes,json=limitBytes,proto3" json:"limit_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -119,6 +125,27 @@ func (x *LogsRequest) GetTimestamps() bool {
 		return x.Timestamps
 	}
 	return false
+}
+
+func (x *LogsRequest) GetSinceSeconds() int64 {
+	if x != nil {
+		return x.SinceSeconds
+	}
+	return 0
+}
+
+func (x *LogsRequest) GetSinceTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SinceTime
+	}
+	return nil
+}
+
+func (x *LogsRequest) GetLimitBytes() int64 {
+	if x != nil {
+		return x.LimitBytes
+	}
+	return 0
 }
 
 type LogChunk struct {
@@ -1151,7 +1178,7 @@ var File_skiff_v1_agent_proto protoreflect.FileDescriptor
 
 const file_skiff_v1_agent_proto_rawDesc = "" +
 	"\n" +
-	"\x14skiff/v1/agent.proto\x12\bskiff.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xce\x01\n" +
+	"\x14skiff/v1/agent.proto\x12\bskiff.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcf\x02\n" +
 	"\vLogsRequest\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x10\n" +
 	"\x03pod\x18\x02 \x01(\tR\x03pod\x12\x1c\n" +
@@ -1162,7 +1189,13 @@ const file_skiff_v1_agent_proto_rawDesc = "" +
 	"\bprevious\x18\x06 \x01(\bR\bprevious\x12\x1e\n" +
 	"\n" +
 	"timestamps\x18\a \x01(\bR\n" +
-	"timestamps\"\x1e\n" +
+	"timestamps\x12#\n" +
+	"\rsince_seconds\x18\b \x01(\x03R\fsinceSeconds\x129\n" +
+	"\n" +
+	"since_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tsinceTime\x12\x1f\n" +
+	"\vlimit_bytes\x18\n" +
+	" \x01(\x03R\n" +
+	"limitBytes\"\x1e\n" +
 	"\bLogChunk\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data\"\xce\x01\n" +
 	"\tExecInput\x12)\n" +
@@ -1282,39 +1315,40 @@ var file_skiff_v1_agent_proto_goTypes = []any{
 	(*timestamppb.Timestamp)(nil), // 18: google.protobuf.Timestamp
 }
 var file_skiff_v1_agent_proto_depIdxs = []int32{
-	4,  // 0: skiff.v1.ExecInput.start:type_name -> skiff.v1.ExecStart
-	5,  // 1: skiff.v1.ExecInput.resize:type_name -> skiff.v1.TerminalSize
-	3,  // 2: skiff.v1.ExecInput.attach:type_name -> skiff.v1.AttachStart
-	5,  // 3: skiff.v1.AttachStart.size:type_name -> skiff.v1.TerminalSize
-	5,  // 4: skiff.v1.ExecStart.size:type_name -> skiff.v1.TerminalSize
-	8,  // 5: skiff.v1.PortForwardInput.start:type_name -> skiff.v1.PortForwardStart
-	18, // 6: skiff.v1.UsageReport.time:type_name -> google.protobuf.Timestamp
-	12, // 7: skiff.v1.UsageReport.node_usage:type_name -> skiff.v1.ResourceUsage
-	13, // 8: skiff.v1.UsageReport.pods:type_name -> skiff.v1.PodUsage
-	12, // 9: skiff.v1.PodUsage.usage:type_name -> skiff.v1.ResourceUsage
-	14, // 10: skiff.v1.PodUsage.containers:type_name -> skiff.v1.ContainerUsage
-	12, // 11: skiff.v1.ContainerUsage.usage:type_name -> skiff.v1.ResourceUsage
-	17, // 12: skiff.v1.UsageSnapshot.nodes:type_name -> skiff.v1.NodeUsage
-	13, // 13: skiff.v1.UsageSnapshot.pods:type_name -> skiff.v1.PodUsage
-	18, // 14: skiff.v1.NodeUsage.time:type_name -> google.protobuf.Timestamp
-	12, // 15: skiff.v1.NodeUsage.usage:type_name -> skiff.v1.ResourceUsage
-	0,  // 16: skiff.v1.PodIO.Logs:input_type -> skiff.v1.LogsRequest
-	2,  // 17: skiff.v1.PodIO.Exec:input_type -> skiff.v1.ExecInput
-	7,  // 18: skiff.v1.PodIO.PortForward:input_type -> skiff.v1.PortForwardInput
-	2,  // 19: skiff.v1.PodIO.Attach:input_type -> skiff.v1.ExecInput
-	10, // 20: skiff.v1.Usage.Report:input_type -> skiff.v1.UsageReport
-	15, // 21: skiff.v1.Usage.Get:input_type -> skiff.v1.UsageQuery
-	1,  // 22: skiff.v1.PodIO.Logs:output_type -> skiff.v1.LogChunk
-	6,  // 23: skiff.v1.PodIO.Exec:output_type -> skiff.v1.ExecOutput
-	9,  // 24: skiff.v1.PodIO.PortForward:output_type -> skiff.v1.PortForwardOutput
-	6,  // 25: skiff.v1.PodIO.Attach:output_type -> skiff.v1.ExecOutput
-	11, // 26: skiff.v1.Usage.Report:output_type -> skiff.v1.UsageReportResponse
-	16, // 27: skiff.v1.Usage.Get:output_type -> skiff.v1.UsageSnapshot
-	22, // [22:28] is the sub-list for method output_type
-	16, // [16:22] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	18, // 0: skiff.v1.LogsRequest.since_time:type_name -> google.protobuf.Timestamp
+	4,  // 1: skiff.v1.ExecInput.start:type_name -> skiff.v1.ExecStart
+	5,  // 2: skiff.v1.ExecInput.resize:type_name -> skiff.v1.TerminalSize
+	3,  // 3: skiff.v1.ExecInput.attach:type_name -> skiff.v1.AttachStart
+	5,  // 4: skiff.v1.AttachStart.size:type_name -> skiff.v1.TerminalSize
+	5,  // 5: skiff.v1.ExecStart.size:type_name -> skiff.v1.TerminalSize
+	8,  // 6: skiff.v1.PortForwardInput.start:type_name -> skiff.v1.PortForwardStart
+	18, // 7: skiff.v1.UsageReport.time:type_name -> google.protobuf.Timestamp
+	12, // 8: skiff.v1.UsageReport.node_usage:type_name -> skiff.v1.ResourceUsage
+	13, // 9: skiff.v1.UsageReport.pods:type_name -> skiff.v1.PodUsage
+	12, // 10: skiff.v1.PodUsage.usage:type_name -> skiff.v1.ResourceUsage
+	14, // 11: skiff.v1.PodUsage.containers:type_name -> skiff.v1.ContainerUsage
+	12, // 12: skiff.v1.ContainerUsage.usage:type_name -> skiff.v1.ResourceUsage
+	17, // 13: skiff.v1.UsageSnapshot.nodes:type_name -> skiff.v1.NodeUsage
+	13, // 14: skiff.v1.UsageSnapshot.pods:type_name -> skiff.v1.PodUsage
+	18, // 15: skiff.v1.NodeUsage.time:type_name -> google.protobuf.Timestamp
+	12, // 16: skiff.v1.NodeUsage.usage:type_name -> skiff.v1.ResourceUsage
+	0,  // 17: skiff.v1.PodIO.Logs:input_type -> skiff.v1.LogsRequest
+	2,  // 18: skiff.v1.PodIO.Exec:input_type -> skiff.v1.ExecInput
+	7,  // 19: skiff.v1.PodIO.PortForward:input_type -> skiff.v1.PortForwardInput
+	2,  // 20: skiff.v1.PodIO.Attach:input_type -> skiff.v1.ExecInput
+	10, // 21: skiff.v1.Usage.Report:input_type -> skiff.v1.UsageReport
+	15, // 22: skiff.v1.Usage.Get:input_type -> skiff.v1.UsageQuery
+	1,  // 23: skiff.v1.PodIO.Logs:output_type -> skiff.v1.LogChunk
+	6,  // 24: skiff.v1.PodIO.Exec:output_type -> skiff.v1.ExecOutput
+	9,  // 25: skiff.v1.PodIO.PortForward:output_type -> skiff.v1.PortForwardOutput
+	6,  // 26: skiff.v1.PodIO.Attach:output_type -> skiff.v1.ExecOutput
+	11, // 27: skiff.v1.Usage.Report:output_type -> skiff.v1.UsageReportResponse
+	16, // 28: skiff.v1.Usage.Get:output_type -> skiff.v1.UsageSnapshot
+	23, // [23:29] is the sub-list for method output_type
+	17, // [17:23] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_skiff_v1_agent_proto_init() }
