@@ -104,8 +104,10 @@ func heapOnSignal(ctx context.Context, path string) {
 			// grow to, and what it holds but does not use.
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
-			fmt.Printf("Go heap after a GC: in use %s, idle %s (returned to the OS %s), next GC at %s; runtime total %s\n",
-				mib(int64(ms.HeapInuse)), mib(int64(ms.HeapIdle)), mib(int64(ms.HeapReleased)), mib(int64(ms.NextGC)), mib(int64(ms.Sys)))
+			// Live objects against the spans holding them: the difference
+			// is room in spans that other objects' frees left.
+			fmt.Printf("Go heap after a GC: live objects %s, in use %s, idle %s (returned to the OS %s), next GC at %s; runtime total %s\n",
+				mib(int64(ms.HeapAlloc)), mib(int64(ms.HeapInuse)), mib(int64(ms.HeapIdle)), mib(int64(ms.HeapReleased)), mib(int64(ms.NextGC)), mib(int64(ms.Sys)))
 		case <-ctx.Done():
 			return
 		}
