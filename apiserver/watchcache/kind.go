@@ -163,7 +163,9 @@ func (kc *kind) run(after int64) {
 	kc.from, kc.cur, kc.changed = start, start, start
 	ctx, cancel := context.WithCancel(c.ctx)
 	defer cancel()
-	events := src.Watch(kc.stream(ctx), kc.kind, "", start)
+	// The objects hold each modification's previous value: etcd's
+	// need not be decoded again.
+	events := src.Watch(storage.WithoutModifiedPrev(kc.stream(ctx)), kc.kind, "", start)
 	close(kc.ready)
 	tick := time.NewTicker(c.cfg.BookmarkInterval)
 	defer tick.Stop()
@@ -240,8 +242,10 @@ func (kc *kind) add(ev storage.WatchEvent) {
 	} else {
 		prev = kc.objects.set(key, e.Object, wire)
 	}
-	if prev != nil && e.Prev != nil && prev.GetMetadata().GetResourceVersion() == e.Prev.GetMetadata().GetResourceVersion() {
-		// One copy of the object before the change, not two.
+	if prev != nil && (e.Prev == nil || prev.GetMetadata().GetResourceVersion() == e.Prev.GetMetadata().GetResourceVersion()) {
+		// The object before the change, held already: the etcd watch
+		// does not decode it for a modification (WithoutModifiedPrev),
+		// and a deletion's is one copy, not two.
 		e.Prev = prev
 	}
 	capacity := kc.c.cfg.Capacity
