@@ -44,6 +44,9 @@ const (
 	// cpuEnv names a directory: a server there writes a CPU profile of
 	// the time between two SIGUSR2 (role-N.pprof).
 	cpuEnv = "SKIFF_BENCH_SCALE_CPU_PROFILES"
+	// memLimitEnv is GOMEMLIMIT for the control plane alone (the Go
+	// runtime's soft memory limit, e.g. 1536MiB), to measure its effect.
+	memLimitEnv = "SKIFF_BENCH_SCALE_CONTROL_PLANE_GOMEMLIMIT"
 )
 
 // cpuOnSignal profiles the process's CPU from one SIGUSR2 to the next,
@@ -223,6 +226,9 @@ func startServer(role, dir string, etcd []string) (*server, error) {
 	}
 	cmd := exec.Command(self)
 	cmd.Env = append(os.Environ(), roleEnv+"="+role, dirEnv+"="+dir, etcdEnv+"="+strings.Join(etcd, ","))
+	if l := os.Getenv(memLimitEnv); l != "" && role == roleControlPlane {
+		cmd.Env = append(cmd.Env, "GOMEMLIMIT="+l)
+	}
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
