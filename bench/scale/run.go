@@ -176,7 +176,13 @@ func run(out io.Writer, o options) error {
 	// rest (the cached list server).
 	cached.profile()
 	cp.profile()
-	afterFirst := func() { cached.profile(); cp.profile(); cached.profile() }
+	afterFirst := func() {
+		cached.profile()
+		cp.profile()
+		// Two signals close together may arrive as one.
+		time.Sleep(time.Second)
+		cached.profile()
+	}
 	if err := timeLists(ctx, out, c, cc, dc, o, afterFirst); err != nil {
 		return err
 	}
