@@ -31,10 +31,22 @@ type WatchEvent struct {
 	Err      error
 }
 
+// prevUnneeded marks a watch whose Modified events need no Prev.
+type prevUnneeded struct{}
+
+// WithoutModifiedPrev marks ctx so that a Watch made with it leaves Prev
+// nil on Modified events instead of decoding it: for a watcher that holds
+// every object already (the watch cache), whose previous value it has.
+// Deleted events still carry the object deleted.
+func WithoutModifiedPrev(ctx context.Context) context.Context {
+	return context.WithValue(ctx, prevUnneeded{}, true)
+}
+
 // Watch streams the changes to objects of a kind (in one namespace when set)
 // made after revision after (0: from now). The channel closes when ctx ends
 // or after an event with Err.
 func (s *Store) Watch(ctx context.Context, kind skiffv1.Kind, namespace string, after int64) <-chan WatchEvent {
+	noPrev := ctx.Value(prevUnneeded{}) != nil
 	out := make(chan WatchEvent, 64)
 	info, ok := skiffv1.Info(kind)
 	if !ok {
@@ -79,7 +91,7 @@ func (s *Store) Watch(ctx context.Context, kind skiffv1.Kind, namespace string, 
 				continue
 			}
 			for _, e := range resp.Events {
-				ev, err := s.convert(info, e)
+				ev, err := s.convert(info, e, noPrev)
 				if err != nil {
 					send(WatchEvent{Err: err})
 					return
@@ -96,10 +108,11 @@ func (s *Store) Watch(ctx context.Context, kind skiffv1.Kind, namespace string, 
 	return out
 }
 
-func (s *Store) convert(info skiffv1.KindInfo, e *clientv3.Event) (WatchEvent, error) {
+func (s *Store) convert(info skiffv1.KindInfo, e *clientv3.Event, noPrev bool) (WatchEvent, error) {
 	ev := WatchEvent{Revision: e.Kv.ModRevision}
 	var err error
-	if e.PrevKv != nil {
+	modified := e.Type != clientv3.EventTypeDelete && !e.IsCreate()
+	if e.PrevKv != nil && !(noPrev && modified) {
 		if ev.Prev, err = s.decode(info, e.PrevKv.Key, e.PrevKv.Value, e.PrevKv.ModRevision); err != nil {
 			return ev, err
 		}

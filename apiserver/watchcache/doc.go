@@ -16,5 +16,8 @@
 //
 // Lists are read from the kind's objects as well, each object kept with
 // its encoding as a list item so that a list is sent without marshalling
-// its objects again (see apiserver/listwire).
+// its objects again (see apiserver/listwire). The objects kept share
+// their equal parts (share.go): they are read-only, and the pods of one
+// template would otherwise each hold a copy of its containers, labels
+// and owner references.
 package watchcache

@@ -56,12 +56,16 @@ type kind struct {
 	changed int64
 	// lastProgress is when etcd was last asked for progress (UnixNano).
 	lastProgress atomic.Int64
+	// share makes the objects kept share their equal parts; used by the
+	// run goroutine only.
+	share *sharer
 }
 
 func newKind(c *Cache, k skiffv1.Kind) *kind {
 	info, _ := skiffv1.Info(k)
 	return &kind{c: c, kind: k, info: info, ready: make(chan struct{}), watchers: map[*Watcher]struct{}{},
-		advanced: make(chan struct{}), snaps: map[int64]*heldSnapshot{}, wanted: map[int64]time.Time{}}
+		advanced: make(chan struct{}), snaps: map[int64]*heldSnapshot{}, wanted: map[int64]time.Time{},
+		share: newSharer(shareLimit)}
 }
 
 // stream marks ctx so that the kind's etcd watch gets a gRPC stream of its
@@ -92,6 +96,7 @@ func (kc *kind) fill(ctx context.Context, rev int64) error {
 			return err
 		}
 		for _, obj := range page.Items {
+			kc.share.share(obj)
 			kc.objects.appendSorted(kc.keyOf(obj), obj, encode(obj))
 		}
 		if page.Continue == "" {
@@ -158,7 +163,9 @@ func (kc *kind) run(after int64) {
 	kc.from, kc.cur, kc.changed = start, start, start
 	ctx, cancel := context.WithCancel(c.ctx)
 	defer cancel()
-	events := src.Watch(kc.stream(ctx), kc.kind, "", start)
+	// The objects hold each modification's previous value: etcd's
+	// need not be decoded again.
+	events := src.Watch(storage.WithoutModifiedPrev(kc.stream(ctx)), kc.kind, "", start)
 	close(kc.ready)
 	tick := time.NewTicker(c.cfg.BookmarkInterval)
 	defer tick.Stop()
@@ -220,7 +227,9 @@ func (kc *kind) add(ev storage.WatchEvent) {
 	e := &ev
 	var wire []byte
 	if e.Type != storage.Deleted {
-		wire = encode(e.Object) // before the lock: lists need not wait for it
+		// Before the lock: lists need not wait for it.
+		kc.share.share(e.Object)
+		wire = encode(e.Object)
 	}
 	kc.mu.Lock()
 	defer kc.mu.Unlock()
@@ -233,8 +242,10 @@ func (kc *kind) add(ev storage.WatchEvent) {
 	} else {
 		prev = kc.objects.set(key, e.Object, wire)
 	}
-	if prev != nil && e.Prev != nil && prev.GetMetadata().GetResourceVersion() == e.Prev.GetMetadata().GetResourceVersion() {
-		// One copy of the object before the change, not two.
+	if prev != nil && (e.Prev == nil || prev.GetMetadata().GetResourceVersion() == e.Prev.GetMetadata().GetResourceVersion()) {
+		// The object before the change, held already: the etcd watch
+		// does not decode it for a modification (WithoutModifiedPrev),
+		// and a deletion's is one copy, not two.
 		e.Prev = prev
 	}
 	capacity := kc.c.cfg.Capacity

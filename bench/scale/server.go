@@ -44,6 +44,9 @@ const (
 	// cpuEnv names a directory: a server there writes a CPU profile of
 	// the time between two SIGUSR2 (role-N.pprof).
 	cpuEnv = "SKIFF_BENCH_SCALE_CPU_PROFILES"
+	// memLimitEnv is GOMEMLIMIT for the control plane alone (the Go
+	// runtime's soft memory limit, e.g. 1536MiB), to measure its effect.
+	memLimitEnv = "SKIFF_BENCH_SCALE_CONTROL_PLANE_GOMEMLIMIT"
 )
 
 // cpuOnSignal profiles the process's CPU from one SIGUSR2 to the next,
@@ -104,8 +107,10 @@ func heapOnSignal(ctx context.Context, path string) {
 			// grow to, and what it holds but does not use.
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
-			fmt.Printf("Go heap after a GC: in use %s, idle %s (returned to the OS %s), next GC at %s; runtime total %s\n",
-				mib(int64(ms.HeapInuse)), mib(int64(ms.HeapIdle)), mib(int64(ms.HeapReleased)), mib(int64(ms.NextGC)), mib(int64(ms.Sys)))
+			// Live objects against the spans holding them: the difference
+			// is room in spans that other objects' frees left.
+			fmt.Printf("Go heap after a GC: live objects %s, in use %s, idle %s (returned to the OS %s), next GC at %s; runtime total %s\n",
+				mib(int64(ms.HeapAlloc)), mib(int64(ms.HeapInuse)), mib(int64(ms.HeapIdle)), mib(int64(ms.HeapReleased)), mib(int64(ms.NextGC)), mib(int64(ms.Sys)))
 		case <-ctx.Done():
 			return
 		}
@@ -221,6 +226,9 @@ func startServer(role, dir string, etcd []string) (*server, error) {
 	}
 	cmd := exec.Command(self)
 	cmd.Env = append(os.Environ(), roleEnv+"="+role, dirEnv+"="+dir, etcdEnv+"="+strings.Join(etcd, ","))
+	if l := os.Getenv(memLimitEnv); l != "" && role == roleControlPlane {
+		cmd.Env = append(cmd.Env, "GOMEMLIMIT="+l)
+	}
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
