@@ -44,7 +44,7 @@ func validateLifecycleFields(e *errs, p string, c *skiffv1.Container, init bool)
 			e.add(p+".restartPolicy", "%q: only \"Always\" is supported (a sidecar container)", *c.RestartPolicy)
 		}
 	}
-	if init && !IsSidecar(c) {
+	if init && !skiffv1.IsSidecar(c) {
 		for _, f := range []struct {
 			name string
 			set  bool
@@ -143,10 +143,4 @@ func defaultContainerLifecycle(c *skiffv1.Container) {
 			h.HttpGet.Path = "/"
 		}
 	}
-}
-
-// IsSidecar reports whether an init container is a sidecar: one with
-// restartPolicy Always, which keeps running beside the pod's containers.
-func IsSidecar(c *skiffv1.Container) bool {
-	return c.GetRestartPolicy() == "Always"
 }
