@@ -2,6 +2,7 @@ package nodeagent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -160,12 +161,20 @@ func (a *Agent) stopSidecars(ctx context.Context, pod *skiffv1.Pod, insts map[st
 		if !skiffv1.IsSidecar(c) || !running(in) {
 			continue
 		}
+		stopped = true
+		if in.state.Status == runtime.StatusCreated {
+			// Never started (an agent stopped in between): nothing to
+			// stop, and it must not start.
+			if err := a.runtime.Remove(ctx, in.state.ID); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+				a.log.Warn("remove a sidecar that never started", "container", in.state.ID, "err", err)
+			}
+			continue
+		}
 		left := time.Duration(0)
 		if grace > 0 {
 			left = max(time.Until(deadline), minGraceAfterPreStop)
 		}
 		a.stopContainer(ctx, pod, c, in, podIP, left)
-		stopped = true
 	}
 	return stopped
 }
@@ -179,8 +188,8 @@ func (a *Agent) stopWithSidecars(ctx context.Context, pod *skiffv1.Pod, insts ma
 	var wg sync.WaitGroup
 	for _, c := range append(append([]*skiffv1.Container(nil), pod.Spec.InitContainers...), pod.Spec.Containers...) {
 		in := latest(insts[c.Name])
-		if skiffv1.IsSidecar(c) || !running(in) {
-			continue
+		if skiffv1.IsSidecar(c) || in == nil || in.state.Status != runtime.StatusRunning {
+			continue // what never started, the teardown removes
 		}
 		wg.Add(1)
 		go func() {
