@@ -93,3 +93,63 @@ func TestSyncSidecar(t *testing.T) {
 		t.Fatal("the sidecar was started again after the pod finished")
 	}
 }
+
+// An init container that fails for good (restartPolicy Never) fails the
+// pod, and the sidecar started before it is stopped: the pod does not
+// stay Running on its account.
+func TestSyncSidecarStoppedWhenInitFails(t *testing.T) {
+	h := newSyncHarness(t, time.Hour)
+	always := "Always"
+	proxy := ctr("proxy")
+	proxy.RestartPolicy = &always
+	p := h.podWith("init-fails", "Never", &skiffv1.PodSpec{
+		InitContainers: []*skiffv1.Container{proxy, ctr("setup")},
+		Containers:     []*skiffv1.Container{ctr("app")},
+	})
+	id := func(name string, attempt int) string { return runtime.ContainerID(p.Metadata.Uid, name, attempt) }
+	st := newPodState()
+	h.sync(p, st)
+	h.wantContainers(id("proxy", 0), id("setup", 0))
+	h.rt.exit(id("setup", 0), 2)
+	h.sync(p, st)
+	if !slices.Contains(h.rt.stopped, id("proxy", 0)) {
+		t.Fatalf("stopped %v: want the sidecar stopped", h.rt.stopped)
+	}
+	if s := h.status(p); s.GetPhase() != skiffv1.PodFailed {
+		t.Fatalf("status %v: want Failed", s)
+	}
+}
+
+// A new agent (a fresh pod state) finds the pod's container and sidecar
+// running: the pod was initialized, and the sidecar is kept, restarted
+// when it exits.
+func TestSyncSidecarAfterAgentRestart(t *testing.T) {
+	h := newSyncHarness(t, time.Hour)
+	always := "Always"
+	proxy := ctr("proxy")
+	proxy.RestartPolicy = &always
+	p := h.podWith("restarted", "Always", &skiffv1.PodSpec{
+		InitContainers: []*skiffv1.Container{proxy, ctr("setup")},
+		Containers:     []*skiffv1.Container{ctr("app")},
+	})
+	id := func(name string, attempt int) string { return runtime.ContainerID(p.Metadata.Uid, name, attempt) }
+	st := newPodState()
+	h.sync(p, st)
+	h.rt.exit(id("setup", 0), 0)
+	h.sync(p, st)
+	h.wantContainers(id("app", 0), id("proxy", 0), id("setup", 0))
+
+	st = newPodState() // the agent restarted
+	h.rt.exit(id("proxy", 0), 1)
+	h.rt.age(id("proxy", 0), 2*time.Hour) // its back-off (an hour) is over
+	h.sync(p, st)
+	if c, ok := h.rt.state(id("proxy", 1)); !ok || c.Status != runtime.StatusRunning {
+		t.Fatalf("sidecar attempt 1: %+v, want running", c)
+	}
+	if _, ok := h.rt.state(id("setup", 1)); ok {
+		t.Fatal("the init container ran again after an agent restart")
+	}
+	if s := h.status(p); condition(s, skiffv1.PodInitialized).GetStatus() != skiffv1.ConditionTrue || s.GetPhase() != skiffv1.PodRunning {
+		t.Fatalf("status %v: want Running and Initialized", s)
+	}
+}
