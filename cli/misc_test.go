@@ -43,6 +43,8 @@ func TestPodStatusColumn(t *testing.T) {
 	}
 	running := &skiffv1.ContainerState{Running: &skiffv1.ContainerStateRunning{}}
 	two := []*skiffv1.Container{{Name: "a"}, {Name: "b"}}
+	always := "Always"
+	sidecar := []*skiffv1.Container{{Name: "s", RestartPolicy: &always}}
 	for _, tc := range []struct {
 		name string
 		pod  *skiffv1.Pod
@@ -80,6 +82,20 @@ func TestPodStatusColumn(t *testing.T) {
 			InitContainerStatuses: []*skiffv1.ContainerStatus{cs(&skiffv1.ContainerState{Terminated: &skiffv1.ContainerStateTerminated{Reason: "Completed"}}, true, 1)},
 			ContainerStatuses:     []*skiffv1.ContainerStatus{cs(running, true, 0)}}},
 			podSummary{1, 1, 1, "Running"}},
+		{"sidecar ready beside the container", &skiffv1.Pod{Spec: &skiffv1.PodSpec{InitContainers: sidecar, Containers: two[:1]}, Status: &skiffv1.PodStatus{Phase: "Running",
+			Conditions:            []*skiffv1.Condition{{Type: skiffv1.PodInitialized, Status: "True"}},
+			InitContainerStatuses: []*skiffv1.ContainerStatus{{State: running, Started: true, Ready: true, RestartCount: 2}},
+			ContainerStatuses:     []*skiffv1.ContainerStatus{cs(running, true, 0)}}},
+			podSummary{2, 2, 2, "Running"}},
+		{"sidecar starting", &skiffv1.Pod{Spec: &skiffv1.PodSpec{InitContainers: sidecar, Containers: two[:1]}, Status: &skiffv1.PodStatus{Phase: "Pending",
+			InitContainerStatuses: []*skiffv1.ContainerStatus{cs(running, false, 0)},
+			ContainerStatuses:     []*skiffv1.ContainerStatus{cs(&skiffv1.ContainerState{Waiting: &skiffv1.ContainerStateWaiting{Reason: "PodInitializing"}}, false, 0)}}},
+			podSummary{0, 2, 0, "Init:0/1"}},
+		{"job done, sidecar stopped", &skiffv1.Pod{Spec: &skiffv1.PodSpec{InitContainers: sidecar, Containers: two[:1]}, Status: &skiffv1.PodStatus{Phase: "Succeeded",
+			Conditions:            []*skiffv1.Condition{{Type: skiffv1.PodInitialized, Status: "True"}},
+			InitContainerStatuses: []*skiffv1.ContainerStatus{cs(&skiffv1.ContainerState{Terminated: &skiffv1.ContainerStateTerminated{ExitCode: 143, Reason: "Error"}}, false, 0)},
+			ContainerStatuses:     []*skiffv1.ContainerStatus{cs(&skiffv1.ContainerState{Terminated: &skiffv1.ContainerStateTerminated{Reason: "Completed"}}, false, 0)}}},
+			podSummary{0, 2, 0, "Completed"}},
 		{"deadline exceeded", &skiffv1.Pod{Spec: &skiffv1.PodSpec{Containers: two[:1]}, Status: &skiffv1.PodStatus{Phase: "Failed", Reason: "DeadlineExceeded",
 			ContainerStatuses: []*skiffv1.ContainerStatus{cs(&skiffv1.ContainerState{Terminated: &skiffv1.ContainerStateTerminated{Signal: 15, Reason: "Error"}}, false, 0)}}},
 			podSummary{0, 1, 0, "Error"}},

@@ -17,13 +17,18 @@ type podSummary struct {
 func summarizePod(p *skiffv1.Pod) podSummary {
 	st := p.GetStatus()
 	s := podSummary{total: len(p.GetSpec().GetContainers())}
+	for _, c := range p.GetSpec().GetInitContainers() {
+		if skiffv1.IsSidecar(c) {
+			s.total++ // counted in READY as kubectl does
+		}
+	}
 	reason := st.GetPhase()
 	if st.GetReason() != "" {
 		reason = st.GetReason()
 	}
 	hasRunning := false
 	cs := st.GetContainerStatuses()
-	if r, initializing := initReason(p, &s); initializing {
+	if r, initializing := initReason(p, &s); initializing && !skiffv1.IsConditionTrue(st.GetConditions(), skiffv1.PodInitialized) {
 		// As kubectl: while init containers run, they are the status.
 		reason, cs = r, nil
 	}
@@ -66,11 +71,19 @@ func summarizePod(p *skiffv1.Pod) podSummary {
 
 // initReason is the status of a pod whose init containers have not all
 // succeeded: Init:N/M, or Init: and what stops the first unfinished one
-// (Init:CrashLoopBackOff, Init:Error, Init:ExitCode:1).
+// (Init:CrashLoopBackOff, Init:Error, Init:ExitCode:1). A sidecar that
+// started is done initializing, and counts in READY.
 func initReason(p *skiffv1.Pod, s *podSummary) (string, bool) {
-	n := len(p.GetSpec().GetInitContainers())
+	specs := p.GetSpec().GetInitContainers()
+	n := len(specs)
 	for i, c := range p.GetStatus().GetInitContainerStatuses() {
 		s.restarts += int(c.GetRestartCount())
+		if i < n && skiffv1.IsSidecar(specs[i]) && c.GetStarted() {
+			if c.GetReady() {
+				s.ready++
+			}
+			continue
+		}
 		t, w := c.GetState().GetTerminated(), c.GetState().GetWaiting()
 		switch {
 		case t != nil && t.GetExitCode() == 0 && t.GetSignal() == 0:

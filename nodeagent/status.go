@@ -178,10 +178,15 @@ func (a *Agent) podStatus(pod *skiffv1.Pod, st *podState, insts map[string][]ins
 	case !init.done:
 		s.Phase = skiffv1.PodPending
 	}
-	allReady := ready == n && n > 0
+	if skiffv1.IsTerminalPhase(s.Phase) && sidecarRunning(pod, insts) {
+		// Not finished until its sidecars have stopped too: a terminal
+		// phase ends the agent's care for the pod.
+		s.Phase = skiffv1.PodRunning
+	}
+	allReady := ready == n && n > 0 && init.sidecarsReady
 	conds := append([]*skiffv1.Condition(nil), old.GetConditions()...)
 	now := time.Now()
-	skiffv1.SetCondition(&conds, initializedCondition(init, s.InitContainerStatuses), now)
+	skiffv1.SetCondition(&conds, initializedCondition(pod, init, s.InitContainerStatuses), now)
 	skiffv1.SetCondition(&conds, podCondition(skiffv1.ContainersReady, allReady), now)
 	skiffv1.SetCondition(&conds, podCondition(skiffv1.PodReady, allReady), now)
 	s.Conditions = conds

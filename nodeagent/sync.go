@@ -78,10 +78,16 @@ func (a *Agent) syncPod(ctx context.Context, pod *skiffv1.Pod, st *podState) (do
 	return false, a.reportStatus(ctx, pod, st, insts)
 }
 
-// allRunning reports whether every container of the pod runs.
+// allRunning reports whether every container (and sidecar) of the pod
+// runs.
 func allRunning(pod *skiffv1.Pod, insts map[string][]instance) bool {
 	for _, c := range pod.Spec.Containers {
 		if cur := latest(insts[c.Name]); cur == nil || cur.state.Status != runtime.StatusRunning {
+			return false
+		}
+	}
+	for _, c := range pod.Spec.InitContainers {
+		if cur := latest(insts[c.Name]); skiffv1.IsSidecar(c) && (cur == nil || cur.state.Status != runtime.StatusRunning) {
 			return false
 		}
 	}
@@ -299,7 +305,13 @@ func (a *Agent) terminatePod(ctx context.Context, pod *skiffv1.Pod) error {
 	grace := time.Duration(pod.Metadata.DeletionGracePeriodSeconds) * time.Second
 	a.event(ctx, pod, "Normal", "Killing", fmt.Sprintf("Stopping pod (grace period %s)", grace))
 	if insts, err := a.instancesOf(pod.Metadata.Uid); err == nil {
-		grace = a.preStopAll(ctx, pod, insts, pod.GetStatus().GetPodIp(), grace)
+		if hasSidecars(pod) {
+			// Stopped in order here; the teardown kills what is left.
+			a.stopWithSidecars(ctx, pod, insts, pod.GetStatus().GetPodIp(), grace)
+			grace = 0
+		} else {
+			grace = a.preStopAll(ctx, pod, insts, pod.GetStatus().GetPodIp(), grace)
+		}
 	}
 	if err := a.teardownPod(ctx, pod.Metadata.Uid, grace); err != nil {
 		return err

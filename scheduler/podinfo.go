@@ -110,15 +110,22 @@ func NewPodInfo(pod *skiffv1.Pod) *PodInfo {
 	pi.Requests.Pods = 1
 	// Init containers run one at a time before the others: the pod needs
 	// the most any one of them asks, if that is more than the sum of the
-	// containers (Kubernetes' effective request).
-	var initCPU, initMem int64
+	// containers (Kubernetes' effective request). Sidecars keep running
+	// from their start on: beside each later init container, and beside
+	// the containers.
+	var initCPU, initMem, sideCPU, sideMem int64
 	for _, c := range pod.GetSpec().GetInitContainers() {
 		cpu, mem, err := containerRequests(c)
 		if err != nil && pi.Invalid == nil {
 			pi.Invalid = fmt.Errorf("init container %q: %w", c.GetName(), err)
 		}
-		initCPU, initMem = max(initCPU, cpu), max(initMem, mem)
+		if skiffv1.IsSidecar(c) {
+			sideCPU, sideMem = sideCPU+cpu, sideMem+mem
+			cpu, mem = 0, 0
+		}
+		initCPU, initMem = max(initCPU, sideCPU+cpu), max(initMem, sideMem+mem)
 	}
+	pi.Requests.MilliCPU, pi.Requests.Memory = sideCPU, sideMem
 	for _, c := range pod.GetSpec().GetContainers() {
 		cpu, mem, err := containerRequests(c)
 		if err != nil && pi.Invalid == nil {

@@ -33,9 +33,18 @@ var httpHeaderName = regexp.MustCompile(`^[-!#$%&'*+.^_|~0-9A-Za-z` + "`" + `]+$
 // validateLifecycleFields checks what a container has for its life on the
 // node: hooks, the startup probe, the termination message. An init
 // container runs to completion, so probes and hooks make no sense there
-// (Kubernetes refuses them too).
+// (Kubernetes refuses them too); a sidecar (an init container with
+// restartPolicy Always) keeps running, and may have both.
 func validateLifecycleFields(e *errs, p string, c *skiffv1.Container, init bool) {
-	if init {
+	if c.RestartPolicy != nil {
+		switch {
+		case !init:
+			e.add(p+".restartPolicy", "may only be set on init containers")
+		case *c.RestartPolicy != "Always":
+			e.add(p+".restartPolicy", "%q: only \"Always\" is supported (a sidecar container)", *c.RestartPolicy)
+		}
+	}
+	if init && !skiffv1.IsSidecar(c) {
 		for _, f := range []struct {
 			name string
 			set  bool

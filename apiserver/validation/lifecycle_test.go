@@ -29,6 +29,20 @@ func TestPodLifecycleValidation(t *testing.T) {
 		{"init container with hooks", func(p *skiffv1.Pod) {
 			p.Spec.InitContainers = []*skiffv1.Container{{Name: "setup", Image: "b", Lifecycle: &skiffv1.Lifecycle{}}}
 		}, "spec.initContainers[0].lifecycle: must not be set"},
+		{"sidecar with probes and hooks", func(p *skiffv1.Pod) {
+			p.Spec.InitContainers = []*skiffv1.Container{{Name: "proxy", Image: "b", RestartPolicy: str("Always"),
+				StartupProbe: &skiffv1.Probe{Exec: exec}, ReadinessProbe: &skiffv1.Probe{Exec: exec}, LivenessProbe: &skiffv1.Probe{Exec: exec},
+				Lifecycle: &skiffv1.Lifecycle{PreStop: &skiffv1.LifecycleHandler{Sleep: &skiffv1.SleepAction{Seconds: 1}}}}}
+		}, ""},
+		{"init container restartPolicy Never", func(p *skiffv1.Pod) {
+			p.Spec.InitContainers = []*skiffv1.Container{{Name: "setup", Image: "b", RestartPolicy: str("Never")}}
+		}, `spec.initContainers[0].restartPolicy: "Never": only "Always" is supported`},
+		{"init container restartPolicy OnFailure with a probe", func(p *skiffv1.Pod) {
+			p.Spec.InitContainers = []*skiffv1.Container{{Name: "setup", Image: "b", RestartPolicy: str("OnFailure"), ReadinessProbe: &skiffv1.Probe{Exec: exec}}}
+		}, "spec.initContainers[0].readinessProbe: must not be set for init containers"},
+		{"container restartPolicy", func(p *skiffv1.Pod) {
+			p.Spec.Containers[0].RestartPolicy = str("Always")
+		}, "spec.containers[0].restartPolicy: may only be set on init containers"},
 		{"hooks", func(p *skiffv1.Pod) {
 			p.Spec.Containers[0].Lifecycle = &skiffv1.Lifecycle{
 				PostStart: &skiffv1.LifecycleHandler{HttpGet: &skiffv1.HTTPGetAction{Port: 80, Scheme: "HTTPS", HttpHeaders: []*skiffv1.HTTPHeader{{Name: "X-Probe", Value: "1"}}}},
@@ -101,3 +115,5 @@ func TestPodLifecycleDefaults(t *testing.T) {
 		t.Errorf("startup probe %v: want Kubernetes' defaults", sp)
 	}
 }
+
+func str(s string) *string { return &s }

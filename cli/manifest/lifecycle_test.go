@@ -90,7 +90,15 @@ func TestKubernetesPodLifecycle(t *testing.T) {
 		}
 	}
 	sidecar := "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  initContainers: [{name: s, image: b, restartPolicy: Always}]\n  containers: [{name: a, image: b}]\n"
-	if _, err := Decode("x.yaml", []byte(sidecar)); err == nil || !strings.Contains(err.Error(), "spec.initContainers[0].restartPolicy is not supported by skiff yet") {
-		t.Errorf("sidecar init container: %v", err)
+	objs, err = Decode("x.yaml", []byte(sidecar))
+	if err != nil {
+		t.Fatalf("sidecar init container: %v", err)
+	}
+	if got := objs[0].Obj.(*skiffv1.Pod).Spec.InitContainers[0].GetRestartPolicy(); got != "Always" {
+		t.Errorf("sidecar restartPolicy = %q, want Always", got)
+	}
+	rules := "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  initContainers: [{name: s, image: b, restartPolicy: Always, restartPolicyRules: [{action: Restart}]}]\n  containers: [{name: a, image: b}]\n"
+	if _, err := Decode("x.yaml", []byte(rules)); err == nil || !strings.Contains(err.Error(), "spec.initContainers[0].restartPolicyRules is not supported by skiff yet") {
+		t.Errorf("restartPolicyRules: %v", err)
 	}
 }

@@ -57,7 +57,7 @@ var containerUnsupported = []string{
 	"lifecycle.postStart.tcpSocket", "lifecycle.preStop.tcpSocket", "lifecycle.stopSignal",
 	"lifecycle.postStart.httpGet.host", "lifecycle.preStop.httpGet.host",
 	"resizePolicy",
-	"restartPolicy", "restartPolicyRules", "volumeDevices",
+	"restartPolicyRules", "volumeDevices",
 	"ports[].hostIP", "resources.claims",
 	"volumeMounts[].recursiveReadOnly", "volumeMounts[].mountPropagation",
 	"volumeMounts[].subPathExpr",

@@ -2444,7 +2444,11 @@ type Container struct {
 	TerminationMessagePolicy string `protobuf:"bytes,43,opt,name=termination_message_policy,json=terminationMessagePolicy,proto3" json:"termination_message_policy,omitempty"`
 	// Closes the container's stdin once the first attached client that
 	// sent stdin detaches (kubectl run -i sets it).
-	StdinOnce     bool `protobuf:"varint,44,opt,name=stdin_once,json=stdinOnce,proto3" json:"stdin_once,omitempty"`
+	StdinOnce bool `protobuf:"varint,44,opt,name=stdin_once,json=stdinOnce,proto3" json:"stdin_once,omitempty"`
+	// Only on an init container, and only Always: a sidecar, started in
+	// init order and kept running (restarted whatever the pod's
+	// restartPolicy) beside the containers, stopped after them.
+	RestartPolicy *string `protobuf:"bytes,45,opt,name=restart_policy,json=restartPolicy,proto3,oneof" json:"restart_policy,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2624,6 +2628,13 @@ func (x *Container) GetStdinOnce() bool {
 		return x.StdinOnce
 	}
 	return false
+}
+
+func (x *Container) GetRestartPolicy() string {
+	if x != nil && x.RestartPolicy != nil {
+		return *x.RestartPolicy
+	}
+	return ""
 }
 
 // Hooks the node runs in a container's life.
@@ -9416,7 +9427,7 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\t_fs_group\"Q\n" +
 	"\x0eSeccompProfile\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12+\n" +
-	"\x11localhost_profile\x18\x02 \x01(\tR\x10localhostProfile\"\x91\a\n" +
+	"\x11localhost_profile\x18\x02 \x01(\tR\x10localhostProfile\"\xd0\a\n" +
 	"\tContainer\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05image\x18\x02 \x01(\tR\x05image\x12*\n" +
@@ -9441,7 +9452,9 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\x18termination_message_path\x18* \x01(\tR\x16terminationMessagePath\x12<\n" +
 	"\x1atermination_message_policy\x18+ \x01(\tR\x18terminationMessagePolicy\x12\x1d\n" +
 	"\n" +
-	"stdin_once\x18, \x01(\bR\tstdinOnce\"}\n" +
+	"stdin_once\x18, \x01(\bR\tstdinOnce\x12*\n" +
+	"\x0erestart_policy\x18- \x01(\tH\x00R\rrestartPolicy\x88\x01\x01B\x11\n" +
+	"\x0f_restart_policy\"}\n" +
 	"\tLifecycle\x129\n" +
 	"\n" +
 	"post_start\x18\x01 \x01(\v2\x1a.skiff.v1.LifecycleHandlerR\tpostStart\x125\n" +
@@ -10418,6 +10431,7 @@ func file_skiff_v1_objects_proto_init() {
 	file_skiff_v1_objects_proto_msgTypes[19].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[28].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[32].OneofWrappers = []any{}
+	file_skiff_v1_objects_proto_msgTypes[34].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[42].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[43].OneofWrappers = []any{}
 	file_skiff_v1_objects_proto_msgTypes[48].OneofWrappers = []any{}
