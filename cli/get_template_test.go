@@ -89,6 +89,11 @@ func TestGetCustomColumns(t *testing.T) {
 	if got := r.ok("get", "pods", "-o", cols, "--no-headers"); got != headless {
 		t.Errorf("--no-headers:\n%s\nwant:\n%s", got, headless)
 	}
+	// Commas inside [ ] and quotes belong to the path.
+	union := "custom-columns=NAME:.metadata.name,ADDRS:.status.addresses[?(@.type != 'x,y')]['type','address']"
+	if got, want := r.ok("get", "nodes", "-o", union), "NAME    ADDRS\nnode1   InternalIP,Hostname,10.0.0.1,node1\nnode2   InternalIP,10.0.0.2\n"; got != want {
+		t.Errorf("union column:\n%q\nwant:\n%q", got, want)
+	}
 	file := writeFile(t, "cols", "NAME  IMAGES\n.metadata.name   .spec.containers[*].image\n")
 	if got, want := r.ok("get", "pod", "web", "crash", "-o", "custom-columns-file="+file), "NAME    IMAGES\nweb     registry.local/web:1\ncrash   busybox:1.36\n"; got != want {
 		t.Errorf("custom-columns-file:\n%q\nwant:\n%q", got, want)

@@ -131,7 +131,7 @@ func parseTemplateOutput(output string, allowMissing bool) (*templateOutput, err
 // parseCustomColumns reads HEADER:PATH,HEADER:PATH.
 func parseCustomColumns(spec string) ([]customColumn, error) {
 	var cols []customColumn
-	for _, part := range strings.Split(spec, ",") {
+	for _, part := range splitColumns(spec) {
 		header, path, ok := strings.Cut(part, ":")
 		if !ok || header == "" || strings.TrimSpace(path) == "" {
 			return nil, fmt.Errorf("column %q: want HEADER:PATH, e.g. NAME:.metadata.name", part)
@@ -143,6 +143,35 @@ func parseCustomColumns(spec string) ([]customColumn, error) {
 		cols = append(cols, customColumn{header: header, path: p})
 	}
 	return cols, nil
+}
+
+// splitColumns splits a custom-columns spec at the commas that are not
+// inside [ ], ( ) or quotes, so unions and filters stay whole.
+func splitColumns(spec string) []string {
+	var parts []string
+	depth, start := 0, 0
+	var quote byte
+	for i := 0; i < len(spec); i++ {
+		c := spec[i]
+		switch {
+		case quote != 0:
+			if c == '\\' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '[' || c == '(' || c == '{':
+			depth++
+		case c == ']' || c == ')' || c == '}':
+			depth--
+		case c == ',' && depth <= 0:
+			parts = append(parts, spec[start:i])
+			start = i + 1
+		}
+	}
+	return append(parts, spec[start:])
 }
 
 // parseCustomColumnsFile reads kubectl's columns file: a line of headers

@@ -41,6 +41,10 @@ func (p *Path) Find(data any) ([]any, error) {
 	return ev.find(p, data)
 }
 
+// maxValues bounds what one expression finds: unions and .. multiply
+// values, and a template should not eat the machine's memory.
+const maxValues = 1 << 20
+
 type evaluator struct {
 	root         any
 	allowMissing bool
@@ -116,11 +120,17 @@ func (ev *evaluator) find(p *Path, cur any) ([]any, error) {
 		case descendStep:
 			for _, v := range vals {
 				next = descend(next, v)
+				if len(next) > maxValues {
+					return nil, ev.tooMany(p)
+				}
 			}
 			lenient = true
 		case wildcardStep:
 			for _, v := range vals {
 				next = append(next, children(v)...)
+				if len(next) > maxValues {
+					return nil, ev.tooMany(p)
+				}
 			}
 		case fieldStep:
 			// Each name over every value, as kubectl orders a union.
@@ -129,6 +139,9 @@ func (ev *evaluator) find(p *Path, cur any) ([]any, error) {
 					x, found, isMap := lookup(v, name)
 					if found {
 						next = append(next, x)
+						if len(next) > maxValues {
+							return nil, ev.tooMany(p)
+						}
 					} else if !lenient && !ev.allowMissing && (isMap || len(vals) == 1) {
 						return nil, &MissingError{Path: p.src, Key: name.key}
 					}
@@ -146,6 +159,9 @@ func (ev *evaluator) find(p *Path, cur any) ([]any, error) {
 						return nil, &MissingError{Path: p.src, Key: err.Error()}
 					}
 					next = append(next, got...)
+					if len(next) > maxValues {
+						return nil, ev.tooMany(p)
+					}
 				}
 			}
 		case filterStep:
@@ -164,6 +180,9 @@ func (ev *evaluator) find(p *Path, cur any) ([]any, error) {
 					}
 				}
 			}
+		}
+		if len(next) > maxValues {
+			return nil, ev.tooMany(p)
 		}
 		vals = next
 	}
@@ -190,6 +209,10 @@ func lookup(v any, name fieldName) (x any, found, isMap bool) {
 		}
 	}
 	return x, true, isMap
+}
+
+func (ev *evaluator) tooMany(p *Path) error {
+	return fmt.Errorf("{%s} finds more than %d values", p.src, maxValues)
 }
 
 // pick returns the elements an index or slice picks; an index past the

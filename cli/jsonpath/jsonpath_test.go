@@ -204,3 +204,52 @@ func TestParsePath(t *testing.T) {
 		t.Error("two expressions accepted as a path")
 	}
 }
+
+// FuzzTemplate: any template either fails to parse with an Error or runs
+// over the document without panicking.
+func FuzzTemplate(f *testing.F) {
+	for _, s := range []string{`{.kind}`, `{range .items[*]}{.metadata.name}{"\t"}{end}`, `{..name}`,
+		`{.store.book[?(@.price < 10)].title}`, `{.items[-1:].metadata.name}`, `{.a['b.c', 'd']}`, `{"\u00e9\n"}`,
+		`{.a[1:2:3]}`, `{$}`, `{@.x\.y}`, `{.users[?(@.name=="e2e")]}`} {
+		f.Add(s)
+	}
+	var data any
+	d := json.NewDecoder(strings.NewReader(docInput))
+	d.UseNumber()
+	if err := d.Decode(&data); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tp, err := Parse(s)
+		if err != nil {
+			var pe *Error
+			if !errors.As(err, &pe) || pe.Offset < 0 || pe.Offset > len(s) {
+				t.Fatalf("%q: %v", s, err)
+			}
+			return
+		}
+		var b strings.Builder
+		for _, allow := range []bool{true, false} {
+			if err := tp.Execute(&b, data, allow); err != nil {
+				var me *MissingError
+				if !errors.As(err, &me) && !strings.Contains(err.Error(), "values") {
+					t.Fatalf("%q: %v", s, err)
+				}
+			}
+		}
+	})
+}
+
+func TestTooManyValues(t *testing.T) {
+	// Each union multiplies the values by 16: 16^6 of them.
+	u := "[" + strings.Repeat("0,", 15) + "0]"
+	nested := decode(t, `[[[[[[1]]]]]]`)
+	_, err := run(t, "{$"+strings.Repeat(u, 6)+"}", nested, true)
+	if err == nil || !strings.Contains(err.Error(), "finds more than 1048576 values") {
+		t.Errorf("got %v", err)
+	}
+	out, err := run(t, "{$"+strings.Repeat(u, 2)+"}", nested, true)
+	if err != nil || len(out) != len(`[[[[1]]]]`)*256+255 {
+		t.Errorf("got %d bytes, %v", len(out), err)
+	}
+}
