@@ -83,11 +83,10 @@ type descendStep struct{}
 type indexStep struct{ items []indexItem }
 
 type indexItem struct {
-	slice             bool
-	start, end, step  int
-	hasStart, hasEnd  bool
-	index             int
-	startPos, itemPos int
+	slice            bool
+	start, end, step int
+	hasStart, hasEnd bool
+	index            int
 }
 
 // filterStep keeps the array elements for which cond holds.
@@ -101,7 +100,7 @@ type condition struct {
 
 type operand struct {
 	path  *Path // nil for a literal
-	value any   // string, json.Number-like float, bool, nil
+	value any   // a string, float64, bool or nil literal
 }
 
 // Error is a template that does not parse, with where it went wrong.
@@ -446,7 +445,7 @@ func (p *parser) parseInt() (n int, ok bool, err error) {
 }
 
 func (p *parser) parseIndexItem() (indexItem, error) {
-	it := indexItem{itemPos: p.pos}
+	var it indexItem
 	n, ok, err := p.parseInt()
 	if err != nil {
 		return it, err
