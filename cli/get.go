@@ -25,6 +25,9 @@ type getOpts struct {
 	watch         bool
 	noHeaders     bool
 	chunkSize     int64
+	// allowMissing is --allow-missing-template-keys: a key a jsonpath
+	// names and an object lacks prints nothing rather than failing.
+	allowMissing bool
 }
 
 func newGetCommand(e *env) *cobra.Command {
@@ -38,7 +41,11 @@ KIND is a kind's name, plural or short name: pods (po), services (svc),
 volumes (vol), replicasets (rs), autoscalers (as), nodes (no),
 namespaces (ns), events (ev).
 
--o yaml and -o json print manifests that ` + "`skiff apply`" + ` accepts again.`,
+-o yaml and -o json print manifests that ` + "`skiff apply`" + ` accepts again.
+-o jsonpath=TEMPLATE runs a kubectl JSONPath template over that JSON: over
+the object when one is named, else over the List (` + "`{.items[*].metadata.name}`" + `).
+-o custom-columns=HEADER:PATH,... prints a table of those paths, one row
+per object.`,
 		Example: `  skiff get pods                       # pods in the default namespace
   skiff get po -o wide                 # with pod IPs and nodes
   skiff get pods -A                    # in every namespace
@@ -47,7 +54,10 @@ namespaces (ns), events (ev).
   skiff get pods --field-selector spec.nodeName=node1
   skiff get nodes
   skiff get events -n team -w          # and stream changes until Ctrl-C
-  skiff get pods -A --chunk-size 100   # read in pages of 100 (0: in one request)`,
+  skiff get pods -A --chunk-size 100   # read in pages of 100 (0: in one request)
+  skiff get svc web -o jsonpath='{.spec.clusterIP}'
+  skiff get nodes -o jsonpath='{range .items[*]}{.metadata.name}{"\t"}{.status.addresses[0].address}{"\n"}{end}'
+  skiff get pods -o custom-columns=NAME:.metadata.name,IP:.status.podIP`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runGet(cmd, e, o, args)
@@ -57,7 +67,8 @@ namespaces (ns), events (ev).
 	f.BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "list the objects of every namespace")
 	f.StringVarP(&o.labelSel, "selector", "l", "", "label selector, e.g. app=web,tier!=db,env in (a,b)")
 	f.StringVar(&o.fieldSel, "field-selector", "", "field selector, e.g. spec.nodeName=node1,status.phase!=Running")
-	f.StringVarP(&o.output, "output", "o", "", "output format: wide, yaml, json or name")
+	f.StringVarP(&o.output, "output", "o", "", "output format: "+outputFormats)
+	f.BoolVar(&o.allowMissing, "allow-missing-template-keys", true, "with -o jsonpath, a key an object lacks prints nothing (false: it is an error)")
 	f.BoolVarP(&o.watch, "watch", "w", false, "after listing, stream changes until interrupted")
 	f.BoolVar(&o.noHeaders, "no-headers", false, "leave out the table's header line")
 	f.Int64Var(&o.chunkSize, "chunk-size", client.DefaultChunkSize, "read large lists in pages of this many items, all at one revision (0: in one request)")
@@ -75,10 +86,9 @@ func runGet(cmd *cobra.Command, e *env, o *getOpts, args []string) error {
 	if err != nil {
 		return err
 	}
-	switch o.output {
-	case "", "wide", "yaml", "json", "name":
-	default:
-		return fmt.Errorf("--output %q: use wide, yaml, json or name", o.output)
+	tp, err := parseOutput(o)
+	if err != nil {
+		return err
 	}
 	names := args[1:]
 	if len(names) > 0 && (o.labelSel != "" || o.fieldSel != "") {
@@ -131,9 +141,22 @@ func runGet(cmd *cobra.Command, e *env, o *getOpts, args []string) error {
 		return err
 	}
 	switch {
-	case len(objs) == 0 && len(names) == 0 && (o.output == "" || o.output == "wide"):
+	case len(objs) == 0 && len(names) == 0 && (o.output == "" || o.output == "wide" || tp.isColumns()):
 		if !o.watch {
 			fmt.Fprintln(cmd.ErrOrStderr(), noResources(info, ns))
+		}
+	case tp != nil && o.watch && !tp.isColumns():
+		// A watch renders each object as its events will.
+		for _, obj := range objs {
+			if err := tp.print(out, []skiffv1.Resource{obj}, true, true); err != nil {
+				return err
+			}
+		}
+	case tp != nil:
+		if len(objs) > 0 || len(names) == 0 {
+			if err := tp.print(out, objs, len(names) == 1, o.noHeaders); err != nil {
+				return err
+			}
 		}
 	case o.output == "yaml" || o.output == "json":
 		if len(objs) > 0 || len(names) == 0 {
@@ -170,7 +193,21 @@ func runGet(cmd *cobra.Command, e *env, o *getOpts, args []string) error {
 		}
 	}
 	topts.noHeaders = topts.noHeaders || len(objs) > 0
-	return watchObjects(cmd, e, c, info, ns, o.labelSel, sel, rv, o.output, topts, objs)
+	return watchObjects(cmd, e, c, info, ns, o.labelSel, sel, rv, o.output, tp, topts, objs)
+}
+
+// parseOutput checks --output, and parses a jsonpath or custom-columns
+// template (nil for the other formats).
+func parseOutput(o *getOpts) (*templateOutput, error) {
+	tp, err := parseTemplateOutput(o.output, o.allowMissing)
+	if err != nil || tp != nil {
+		return tp, err
+	}
+	switch o.output {
+	case "", "wide", "yaml", "json", "name":
+		return nil, nil
+	}
+	return nil, fmt.Errorf("--output %q: use %s", o.output, outputFormats)
 }
 
 // noResources is kubectl's message for an empty list.
@@ -182,7 +219,7 @@ func noResources(info skiffv1.KindInfo, ns string) string {
 }
 
 // watchObjects prints each change after revision rv until interrupted.
-func watchObjects(cmd *cobra.Command, e *env, c *client.Client, info skiffv1.KindInfo, ns, labelSel, fieldSel, rv, output string, topts tableOpts, listed []skiffv1.Resource) error {
+func watchObjects(cmd *cobra.Command, e *env, c *client.Client, info skiffv1.KindInfo, ns, labelSel, fieldSel, rv, output string, tp *templateOutput, topts tableOpts, listed []skiffv1.Resource) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	stream, err := c.API().Watch(ctx, &skiffv1.WatchRequest{
@@ -251,7 +288,7 @@ func watchObjects(cmd *cobra.Command, e *env, c *client.Client, info skiffv1.Kin
 			if !ok {
 				continue
 			}
-			if err := printWatchEvent(out, skiffv1.WatchEvent_MODIFIED, info, svc, output, topts, e); err != nil {
+			if err := printWatchEvent(out, skiffv1.WatchEvent_MODIFIED, info, svc, output, tp, topts, e); err != nil {
 				return err
 			}
 			topts.noHeaders = true
@@ -266,7 +303,7 @@ func watchObjects(cmd *cobra.Command, e *env, c *client.Client, info skiffv1.Kin
 		} else {
 			shown[client.KeyOf(obj)] = obj
 		}
-		if err := printWatchEvent(out, ev.Type, info, obj, output, topts, e); err != nil {
+		if err := printWatchEvent(out, ev.Type, info, obj, output, tp, topts, e); err != nil {
 			return err
 		}
 		topts.noHeaders = true
@@ -296,7 +333,11 @@ func pump(ctx context.Context, stream grpc.ServerStreamingClient[skiffv1.WatchEv
 	}
 }
 
-func printWatchEvent(w io.Writer, typ skiffv1.WatchEvent_Type, info skiffv1.KindInfo, obj skiffv1.Resource, output string, topts tableOpts, e *env) error {
+func printWatchEvent(w io.Writer, typ skiffv1.WatchEvent_Type, info skiffv1.KindInfo, obj skiffv1.Resource, output string, tp *templateOutput, topts tableOpts, e *env) error {
+	if tp != nil {
+		// As kubectl: one rendering per event, of the object alone.
+		return tp.print(w, []skiffv1.Resource{obj}, true, topts.noHeaders)
+	}
 	switch output {
 	case "yaml":
 		fmt.Fprintln(w, "---")
@@ -326,6 +367,10 @@ func runGetKinds(cmd *cobra.Command, e *env, o *getOpts, args []string) error {
 	if len(args) > 1 || o.watch {
 		return errors.New("with several kinds (KIND,KIND), give no names and no --watch")
 	}
+	tp, err := parseOutput(o)
+	if err != nil {
+		return err
+	}
 	var infos []skiffv1.KindInfo
 	for _, k := range strings.Split(args[0], ",") {
 		info, err := parseKind(strings.TrimSpace(k))
@@ -353,10 +398,10 @@ func runGetKinds(cmd *cobra.Command, e *env, o *getOpts, args []string) error {
 			return err
 		}
 		all = append(all, objs...)
-		switch o.output {
-		case "yaml", "json":
+		switch {
+		case tp != nil || o.output == "yaml" || o.output == "json":
 			continue
-		case "name":
+		case o.output == "name":
 			for _, obj := range objs {
 				fmt.Fprintln(out, slashName(info, obj.GetMetadata().GetName()))
 			}
@@ -381,6 +426,8 @@ func runGetKinds(cmd *cobra.Command, e *env, o *getOpts, args []string) error {
 	switch {
 	case o.output == "yaml" || o.output == "json":
 		return printObjects(out, o.output, all, false)
+	case tp != nil && (len(all) > 0 || !tp.isColumns()):
+		return tp.print(out, all, false, o.noHeaders)
 	case len(all) == 0 && o.output != "name":
 		fmt.Fprintln(cmd.ErrOrStderr(), noResources(infos[0], ns))
 	}
