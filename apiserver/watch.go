@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 
+	"google.golang.org/grpc/status"
+
 	"github.com/skiff-sh/skiff/apiserver/storage"
 	"github.com/skiff-sh/skiff/apiserver/watchcache"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
@@ -21,6 +23,13 @@ func (s *Server) Watch(req *skiffv1.WatchRequest, stream skiffv1.Objects_WatchSe
 	for {
 		ev, err := w.next()
 		if err == io.EOF {
+			// The client's deadline reaches the server as the stream's
+			// and may fire here first: say so, as a status, so that the
+			// client does not read a clean end of the watch it did not
+			// ask for.
+			if ctxErr := stream.Context().Err(); ctxErr != nil {
+				return status.FromContextError(ctxErr).Err()
+			}
 			return nil
 		}
 		if err != nil {
