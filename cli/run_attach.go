@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -129,20 +128,8 @@ func terminatedExitCode(ctx context.Context, c *client.Client, ns, name string) 
 // printLogs prints a container's whole log: what run shows of a pod that
 // finished before it could attach.
 func printLogs(cmd *cobra.Command, c *client.Client, ns, pod string) error {
-	stream, err := skiffv1.NewPodIOClient(c.Conn()).Logs(cmd.Context(), &skiffv1.LogsRequest{Namespace: ns, Pod: pod, TailLines: -1})
-	if err != nil {
-		return err
-	}
-	for {
-		chunk, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		cmd.OutOrStdout().Write(chunk.Data)
-	}
+	req := &skiffv1.LogsRequest{Namespace: ns, Pod: pod, TailLines: -1}
+	return streamLog(cmd.Context(), c, req, &lineWriter{w: cmd.OutOrStdout()}, "", func() {})
 }
 
 // remove deletes what run made and waits until it is gone, as kubectl

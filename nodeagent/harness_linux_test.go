@@ -151,10 +151,16 @@ func (h *harness) removeAllPods() {
 	h.t.Errorf("cleanup: pods not torn down within 60s (%v)", errors.Join(errs...))
 }
 
-// startRegistry runs a registry on loopback with the busybox image.
-func startRegistry(t *testing.T) string {
+// startRegistry runs a registry on loopback with the busybox image and
+// returns its reference; configure, when given, adjusts the registry
+// (its Auth must let the push through).
+func startRegistry(t *testing.T, configure ...func(*registry.Config)) string {
 	t.Helper()
-	reg, err := registry.New(registry.Config{DataDir: t.TempDir()})
+	cfg := registry.Config{DataDir: t.TempDir()}
+	for _, c := range configure {
+		c(&cfg)
+	}
+	reg, err := registry.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -225,17 +225,7 @@ func (a *Agent) initContainerStatuses(pod *skiffv1.Pod, st *podState, insts map[
 			continue
 		}
 		cs := st.container(c.Name)
-		list := insts[c.Name]
-		s := &skiffv1.ContainerStatus{Name: c.Name, Image: c.Image, ImageId: cs.imageID}
-		cur := latest(list)
-		if cur != nil {
-			s.ContainerId = cur.state.ID
-			s.RestartCount = int32(cur.attempt)
-			s.State = stateOf(cur.state, cs.killedBy)
-			if prev := previous(list); prev != nil {
-				s.LastState = stateOf(prev.state, cs.prevKilledBy)
-			}
-		}
+		s, cur := containerStatus(c, cs, insts[c.Name])
 		switch {
 		case succeeded(cur):
 			s.Ready = true
@@ -266,16 +256,7 @@ func (a *Agent) initContainerStatuses(pod *skiffv1.Pod, st *podState, insts map[
 // startup probe passed, ready by its readiness probe, like a container.
 func (a *Agent) sidecarStatus(c *skiffv1.Container, st *podState, list []instance) *skiffv1.ContainerStatus {
 	cs := st.container(c.Name)
-	s := &skiffv1.ContainerStatus{Name: c.Name, Image: c.Image, ImageId: cs.imageID}
-	cur := latest(list)
-	if cur != nil {
-		s.ContainerId = cur.state.ID
-		s.RestartCount = int32(cur.attempt)
-		s.State = stateOf(cur.state, cs.killedBy)
-		if prev := previous(list); prev != nil {
-			s.LastState = stateOf(prev.state, cs.prevKilledBy)
-		}
-	}
+	s, cur := containerStatus(c, cs, list)
 	switch {
 	case running(cur) && cs.waitingReason == "":
 		s.Started = cs.started

@@ -1,10 +1,8 @@
 package nodeagent_test
 
 import (
-	"context"
 	"encoding/base64"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -12,7 +10,6 @@ import (
 	"time"
 
 	"github.com/skiff-sh/skiff/client"
-	"github.com/skiff-sh/skiff/image/build"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 	"github.com/skiff-sh/skiff/registry"
 )
@@ -39,26 +36,8 @@ func TestImagePullSecrets(t *testing.T) {
 	ctx := h.ctx()
 	auth := &privateAuth{}
 	auth.open.Store(true)
-	reg, err := registry.New(registry.Config{DataDir: t.TempDir(), Auth: auth})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { reg.Serve(rctx, lis); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	img, err := build.Busybox(build.BusyboxPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	private := lis.Addr().String() + "/private/busybox:1"
-	if _, err := (build.Remote{}).Push(ctx, img, private, nil); err != nil {
-		t.Fatal(err)
-	}
+	private := startRegistry(t, func(c *registry.Config) { c.Auth = auth })
+	host, _, _ := strings.Cut(private, "/")
 	auth.open.Store(false)
 
 	withImage := func(name string, secrets ...string) *skiffv1.Pod {
@@ -75,7 +54,7 @@ func TestImagePullSecrets(t *testing.T) {
 		return (w.GetReason() == "ErrImagePull" || w.GetReason() == "ImagePullBackOff") && strings.Contains(strings.ToLower(w.GetMessage()), "unauthorized")
 	})
 
-	cfg := fmt.Sprintf(`{"auths": {%q: {"auth": %q}}}`, lis.Addr().String(), base64.StdEncoding.EncodeToString([]byte("robot:s3cret")))
+	cfg := fmt.Sprintf(`{"auths": {%q: {"auth": %q}}}`, host, base64.StdEncoding.EncodeToString([]byte("robot:s3cret")))
 	if _, err := h.c.Secrets().Create(ctx, &skiffv1.Secret{
 		Metadata: &skiffv1.ObjectMeta{Name: "regcred"}, Type: "kubernetes.io/dockerconfigjson",
 		Data: map[string][]byte{".dockerconfigjson": []byte(cfg)},

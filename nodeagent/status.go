@@ -113,15 +113,7 @@ func (a *Agent) podStatus(pod *skiffv1.Pod, st *podState, insts map[string][]ins
 	for _, c := range pod.Spec.Containers {
 		cs := st.container(c.Name)
 		list := insts[c.Name]
-		out := &skiffv1.ContainerStatus{Name: c.Name, Image: c.Image, ImageId: cs.imageID}
-		if cur := latest(list); cur != nil {
-			out.ContainerId = cur.state.ID
-			out.RestartCount = int32(cur.attempt)
-			out.State = stateOf(cur.state, cs.killedBy)
-			if prev := previous(list); prev != nil {
-				out.LastState = stateOf(prev.state, cs.prevKilledBy)
-			}
-		}
+		out, _ := containerStatus(c, cs, list)
 		switch {
 		case out.State.GetRunning() != nil && cs.waitingReason == "":
 			out.Started = cs.started
@@ -244,4 +236,20 @@ func ts(t time.Time) *timestamppb.Timestamp {
 		return nil
 	}
 	return timestamppb.New(t)
+}
+
+// containerStatus is a container's status as its instances tell it: the
+// latest one's state, and the one before's as the last state; cur is the
+// latest (nil before the first start).
+func containerStatus(c *skiffv1.Container, cs *containerState, list []instance) (s *skiffv1.ContainerStatus, cur *instance) {
+	s = &skiffv1.ContainerStatus{Name: c.Name, Image: c.Image, ImageId: cs.imageID}
+	if cur = latest(list); cur != nil {
+		s.ContainerId = cur.state.ID
+		s.RestartCount = int32(cur.attempt)
+		s.State = stateOf(cur.state, cs.killedBy)
+		if prev := previous(list); prev != nil {
+			s.LastState = stateOf(prev.state, cs.prevKilledBy)
+		}
+	}
+	return s, cur
 }
