@@ -17,16 +17,19 @@ import (
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
+// encodeObjects is objects as -o json writes them: one object alone
+// (asked for by name) bare, anything else as a List.
+func encodeObjects(objs []skiffv1.Resource, single bool) ([]byte, error) {
+	if single && len(objs) == 1 {
+		return manifest.Encode(objs[0])
+	}
+	return manifest.EncodeList(objs)
+}
+
 // printObjects writes objects as yaml or json; one object alone (asked for
 // by name) is printed bare, anything else as a List.
 func printObjects(w io.Writer, format string, objs []skiffv1.Resource, single bool) error {
-	var j []byte
-	var err error
-	if single && len(objs) == 1 {
-		j, err = manifest.Encode(objs[0])
-	} else {
-		j, err = manifest.EncodeList(objs)
-	}
+	j, err := encodeObjects(objs, single)
 	if err != nil {
 		return err
 	}
@@ -211,13 +214,7 @@ func (t *templateOutput) print(w io.Writer, objs []skiffv1.Resource, single, noH
 	if t.columns != nil {
 		return t.printColumns(w, objs, noHeaders)
 	}
-	var j []byte
-	var err error
-	if single && len(objs) == 1 {
-		j, err = manifest.Encode(objs[0])
-	} else {
-		j, err = manifest.EncodeList(objs)
-	}
+	j, err := encodeObjects(objs, single)
 	if err != nil {
 		return err
 	}
