@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 
 	"google.golang.org/protobuf/proto"
 
@@ -75,7 +74,7 @@ func (c Conflict) String() string {
 // takes none and is listed with the first conflict.
 func Assign(svcs []*skiffv1.Service) map[string]Conflict {
 	served := slices.DeleteFunc(slices.Clone(svcs), func(s *skiffv1.Service) bool { return !skiffv1.ServedBySkiffLB(s.GetSpec()) })
-	slices.SortFunc(served, olderFirst)
+	slices.SortFunc(served, skiffv1.OlderService)
 	held := map[string]string{}
 	blocked := map[string]Conflict{}
 	for _, s := range served {
@@ -105,12 +104,4 @@ func portsOf(s *skiffv1.Service) []string {
 		out = append(out, fmt.Sprintf("%d/%s", p.GetPort(), cmp.Or(p.GetProtocol(), "TCP")))
 	}
 	return out
-}
-
-// olderFirst orders services by creation, then namespace and name.
-func olderFirst(a, b *skiffv1.Service) int {
-	ta, tb := a.GetMetadata().GetCreationTimestamp().AsTime(), b.GetMetadata().GetCreationTimestamp().AsTime()
-	return cmp.Or(ta.Compare(tb),
-		strings.Compare(a.GetMetadata().GetNamespace(), b.GetMetadata().GetNamespace()),
-		strings.Compare(a.GetMetadata().GetName(), b.GetMetadata().GetName()))
 }

@@ -103,7 +103,7 @@ type Endpoint struct {
 // a ClusterIP keeps it, then the older service.
 func Desired(svcs []*skiffv1.Service, eps func(key string) (*skiffv1.Endpoints, bool), node Node) []ServicePort {
 	svcs = slices.Clone(svcs)
-	slices.SortFunc(svcs, olderFirst)
+	slices.SortFunc(svcs, skiffv1.OlderService)
 	var out []ServicePort
 	for _, s := range svcs {
 		if skiffv1.IsHeadless(s) {
@@ -164,14 +164,6 @@ func Desired(svcs []*skiffv1.Service, eps func(key string) (*skiffv1.Endpoints, 
 	claimExternal(out)
 	slices.SortFunc(out, func(a, b ServicePort) int { return strings.Compare(a.Name, b.Name) })
 	return out
-}
-
-// olderFirst orders services by creation, then by namespace and name.
-func olderFirst(a, b *skiffv1.Service) int {
-	ta, tb := a.GetMetadata().GetCreationTimestamp().AsTime(), b.GetMetadata().GetCreationTimestamp().AsTime()
-	return cmp.Or(ta.Compare(tb),
-		strings.Compare(a.GetMetadata().GetNamespace(), b.GetMetadata().GetNamespace()),
-		strings.Compare(a.GetMetadata().GetName(), b.GetMetadata().GetName()))
 }
 
 // externalAddrs lists the addresses other than its ClusterIP that this

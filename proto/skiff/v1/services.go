@@ -1,5 +1,10 @@
 package skiffv1
 
+import (
+	"cmp"
+	"strings"
+)
+
 // Service types and the ClusterIP of a headless service, as Kubernetes
 // spells them.
 const (
@@ -74,4 +79,13 @@ func AllocatesNodePorts(s *ServiceSpec) bool {
 func ServedBySkiffLB(s *ServiceSpec) bool {
 	return s.GetType() == ServiceTypeLoadBalancer &&
 		(s.LoadBalancerClass == nil || s.GetLoadBalancerClass() == LoadBalancerClassSkiff)
+}
+
+// OlderService orders services by creation, then by namespace and name:
+// who keeps an address or port two services want (slices.SortFunc).
+func OlderService(a, b *Service) int {
+	ta, tb := a.GetMetadata().GetCreationTimestamp().AsTime(), b.GetMetadata().GetCreationTimestamp().AsTime()
+	return cmp.Or(ta.Compare(tb),
+		strings.Compare(a.GetMetadata().GetNamespace(), b.GetMetadata().GetNamespace()),
+		strings.Compare(a.GetMetadata().GetName(), b.GetMetadata().GetName()))
 }
