@@ -20,20 +20,15 @@ func TestUpHelloEndToEnd(t *testing.T) {
 	}
 	var ip string
 	eventually(t, "hello ready", func() error {
-		out, err := c.Skiff("get", "pod", "hello", "-o", "jsonpath={.status.podIP}")
+		out, err := c.Skiff("get", "pod", "hello", "-o", "jsonpath={.status.phase} {.status.containerStatuses[0].ready} {.status.podIP}")
 		if err != nil {
-			// No jsonpath output: read the wide table instead.
-			out, err = c.Skiff("get", "pod", "hello", "-o", "wide")
-			if err != nil {
-				return err
-			}
-			if !strings.Contains(out, "1/1") || !strings.Contains(out, "Running") {
-				return fmt.Errorf("not ready: %s", out)
-			}
-			ip = strings.Fields(strings.Split(strings.TrimSpace(out), "\n")[1])[5]
-			return nil
+			return err
 		}
-		ip = strings.TrimSpace(out)
+		f := strings.Fields(out)
+		if len(f) != 3 || f[0] != "Running" || f[1] != "true" {
+			return fmt.Errorf("not ready: %q", out)
+		}
+		ip = f[2]
 		return nil
 	})
 	eventually(t, "HTTP from the node to the pod", func() error {
