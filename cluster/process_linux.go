@@ -55,7 +55,25 @@ func (d daemon) start(binary string) (started bool, err error) {
 	}
 	pid := cmd.Process.Pid
 	cmd.Process.Release() // detached: init (or a subreaper) reaps it
-	return true, os.WriteFile(d.pidFile(), []byte(strconv.Itoa(pid)+"\n"), 0o644)
+	if err := os.WriteFile(d.pidFile(), []byte(strconv.Itoa(pid)+"\n"), 0o644); err != nil {
+		return true, err
+	}
+	d.awaitCmdline(pid)
+	return true, nil
+}
+
+// awaitCmdline waits (briefly) until the new process's command line can be
+// read. Start returns once execve has closed our pipe, but the kernel sets
+// the new command line a little later; pid would meanwhile read an empty
+// one and take the daemon for exited.
+func (d daemon) awaitCmdline(pid int) {
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || len(cmdline) > 0 || !teardown.Running(pid) {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // pid is the daemon's PID if it runs. A PID is only believed when the
