@@ -25,6 +25,8 @@ type SharedInformers struct {
 
 	mu      sync.Mutex
 	entries map[informerKey]*sharedEntry
+	// keep: an informer no scope holds any more runs on until Stop.
+	keep bool
 }
 
 type informerKey struct {
@@ -90,6 +92,38 @@ type InformerScope struct {
 	keys     []informerKey
 	undo     []func() // handlers and indexes to remove, in order added
 	startReq bool
+}
+
+// KeepRunning makes the set's informers, once started, run until Stop
+// even when no scope holds them: a leader-elected component that loses
+// its lease and wins it back then finds every object held, where it would
+// otherwise list them all again (at scale, the load that made it lose
+// the lease in the first place).
+func (s *SharedInformers) KeepRunning() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keep = true
+}
+
+// Stop stops the informers no scope holds (those KeepRunning kept) and
+// waits for them; later ones stop with their last scope again.
+func (s *SharedInformers) Stop() {
+	s.mu.Lock()
+	s.keep = false
+	var stopped []*sharedEntry
+	for key, e := range s.entries {
+		if e.users == 0 {
+			delete(s.entries, key)
+			if e.started {
+				e.cancel()
+				stopped = append(stopped, e)
+			}
+		}
+	}
+	s.mu.Unlock()
+	for _, e := range stopped {
+		<-e.done
+	}
 }
 
 // NewScope starts a component's use of the set.
@@ -168,7 +202,8 @@ func (s *SharedInformers) start(e *sharedEntry) {
 
 // Close removes the scope's handlers and indexes and lets go of its
 // informers; an informer no scope holds any more stops (Close waits for
-// it) and is dropped, so the next user lists afresh.
+// it) and is dropped, so the next user lists afresh, unless the set keeps
+// its informers running.
 func (sc *InformerScope) Close() {
 	sc.mu.Lock()
 	if sc.closed {
@@ -187,7 +222,7 @@ func (sc *InformerScope) Close() {
 	s.mu.Lock()
 	for i, e := range entries {
 		e.users--
-		if e.users > 0 {
+		if e.users > 0 || (s.keep && e.started) {
 			continue
 		}
 		if s.entries[keys[i]] == e {

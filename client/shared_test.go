@@ -245,6 +245,57 @@ func TestSharedInformerLeadershipLostAndRegained(t *testing.T) {
 	}
 }
 
+// With KeepRunning, an informer whose last scope closed (leadership lost)
+// keeps following changes, and the next term's scope gets that very
+// informer, its objects held before Start: nothing is listed again. Stop
+// ends it.
+func TestSharedInformerKeptRunningAcrossTerms(t *testing.T) {
+	s := apitest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	createServices(t, ctx, s.Client, "a", "b")
+	set := client.NewSharedInformers(s.Client, nil)
+	set.KeepRunning()
+
+	first := set.NewScope()
+	inf1 := client.Inform(first, (*client.Client).Services, client.ListOptions{})
+	first.Start()
+	if !inf1.WaitForSync(ctx) {
+		t.Fatal("no sync")
+	}
+	first.Close() // leadership lost
+	createServices(t, ctx, s.Client, "c")
+	eventually(t, "the informer no scope holds to follow a change", func() bool {
+		_, ok := inf1.Get("default/c")
+		return ok
+	})
+
+	second := set.NewScope()
+	inf2 := client.Inform(second, (*client.Client).Services, client.ListOptions{})
+	if !inf2.HasSynced() || len(inf2.List()) != 3 {
+		t.Fatalf("the next term's informer before Start: synced %v, %d objects; want the kept one's 3", inf2.HasSynced(), len(inf2.List()))
+	}
+	rec := &recorder{live: map[string]string{}}
+	inf2.AddHandler(rec.handler())
+	second.Start()
+	if got := strings.Join(keys(rec.snapshot()), ","); got != "a,b,c" {
+		t.Fatalf("the next term was told of %v, want a,b,c", got)
+	}
+	second.Close()
+
+	set.Stop()
+	createServices(t, ctx, s.Client, "d")
+	time.Sleep(300 * time.Millisecond)
+	if _, ok := inf1.Get("default/d"); ok {
+		t.Fatal("the informer still follows changes after Stop")
+	}
+	third := set.NewScope()
+	defer third.Close()
+	if inf3 := client.Inform(third, (*client.Client).Services, client.ListOptions{}); inf3.HasSynced() {
+		t.Fatal("after Stop a new scope got the stopped informer")
+	}
+}
+
 // Different list options are different informers.
 func TestSharedInformerKeyedByOptions(t *testing.T) {
 	s := apitest.Start(t)

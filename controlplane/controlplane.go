@@ -311,10 +311,15 @@ func (cp *ControlPlane) startSharedInformers(ctx context.Context, g *errgroup.Gr
 	} else {
 		cp.informers = client.NewSharedInformers(c, log)
 	}
+	// A component that loses its lease and wins it back (under heavy load
+	// that happens) finds its objects held instead of listing them again.
+	cp.informers.KeepRunning()
 	g.Go(func() error {
 		<-ctx.Done()
-		// The elected components stop their informers on the way out.
+		// The elected components let go of their informers on the way
+		// out; then the kept ones stop.
 		waitTimeout(&cp.elected, electedStopWait)
+		cp.informers.Stop()
 		return c.Close()
 	})
 	return nil

@@ -96,7 +96,9 @@ leader binds pods; another takes over a few seconds after it dies.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runComponent(cmd, f, func(ctx context.Context, c *client.Client, env componentEnv) error {
-				s, err := scheduler.New(scheduler.Config{Client: c, Logger: env.log, Metrics: env.reg})
+				set := keptInformers(c, env)
+				defer set.Stop()
+				s, err := scheduler.New(scheduler.Config{Client: c, Logger: env.log, Metrics: env.reg, Informers: set})
 				if err != nil {
 					return err
 				}
@@ -169,7 +171,9 @@ can run: they elect a leader through an etcd lease.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runComponent(cmd, f, func(ctx context.Context, c *client.Client, env componentEnv) error {
-				cfg.Client, cfg.Logger, cfg.Metrics = c, env.log, env.reg
+				set := keptInformers(c, env)
+				defer set.Stop()
+				cfg.Client, cfg.Logger, cfg.Metrics, cfg.Informers = c, env.log, env.reg, set
 				m, err := controller.New(cfg)
 				if err != nil {
 					return err
@@ -206,4 +210,12 @@ func registerControllerFlags(cmd *cobra.Command, cfg *controller.Config) {
 type componentEnv struct {
 	log *slog.Logger
 	reg *prometheus.Registry
+}
+
+// keptInformers is the informer set of a component run alone, kept across
+// its leadership terms: winning the lease back lists nothing again.
+func keptInformers(c *client.Client, env componentEnv) *client.SharedInformers {
+	set := client.NewSharedInformers(c, env.log)
+	set.KeepRunning()
+	return set
 }
