@@ -15,9 +15,10 @@ import (
 )
 
 func newApplyCommand(e *env) *cobra.Command {
-	var files []string
+	var src fileFlags
+	var out createOutput
 	cmd := &cobra.Command{
-		Use:   "apply -f FILE|DIR|-",
+		Use:   "apply -f FILE|DIR|URL|-",
 		Short: "Create or update the objects a manifest describes",
 		Long: `Create the objects of the manifests that do not exist yet and update the
 others to match. Each prints one line: pod/web created, configured or
@@ -26,24 +27,32 @@ unchanged.
 A manifest is YAML (or JSON) with apiVersion: skiff/v1, kind, metadata and
 spec, or a Kubernetes manifest (v1, apps/v1, autoscaling/v1 or v2) of a kind
 skiff has; several may share a file, separated by ---. A directory means every
-.yaml, .yml and .json file in it. Every document is read and checked before
-anything is sent, so a file with one bad document changes nothing.`,
+.yaml, .yml and .json file in it (with -R, in its subdirectories too); an
+http(s) URL is fetched. Every document is read and checked before anything
+is sent, so a file with one bad document changes nothing.`,
 		Example: `  skiff apply -f web.yaml
   skiff apply -f manifests/            # every .yaml/.yml/.json file, by name
+  skiff apply -R -f manifests/         # and those of its subdirectories
+  skiff apply -f https://k8s.io/examples/application/deployment.yaml
   cat web.yaml | skiff apply -f -
   skiff apply -f web.yaml -n team      # objects without a namespace go to team
+  skiff apply -f web.yaml --dry-run=client -o yaml   # what would be sent
   skiff get pod web -o yaml > web.yaml && skiff apply -f web.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runApply(cmd, e, files)
+			return runApply(cmd, e, src, out)
 		},
 	}
-	cmd.Flags().StringArrayVarP(&files, "filename", "f", nil, "manifest file, directory, or - for stdin (repeatable)")
+	src.add(cmd)
+	out.addFlags(cmd)
 	return cmd
 }
 
-func runApply(cmd *cobra.Command, e *env, files []string) error {
-	objs, err := readManifests(cmd, e, files)
+func runApply(cmd *cobra.Command, e *env, src fileFlags, out createOutput) error {
+	if err := out.check(); err != nil {
+		return err
+	}
+	objs, err := readManifests(cmd, e, src)
 	if err != nil {
 		return err
 	}
@@ -52,8 +61,9 @@ func runApply(cmd *cobra.Command, e *env, files []string) error {
 		return err
 	}
 	var failed []error
+	var applied []skiffv1.Resource
 	for _, o := range objs {
-		res, err := applyOne(cmd.Context(), e, c, o)
+		res, obj, err := applyOne(cmd.Context(), e, c, o, out.dryRun == "client")
 		if err != nil {
 			if isConnectionError(err) {
 				return err
@@ -61,7 +71,13 @@ func runApply(cmd *cobra.Command, e *env, files []string) error {
 			failed = append(failed, fmt.Errorf("%s: %w", slashName(o.Info, o.Name()), err))
 			continue
 		}
-		fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", slashName(o.Info, o.Name()), res)
+		applied = append(applied, obj)
+		if err := out.say(cmd.OutOrStdout(), res, obj); err != nil {
+			return err
+		}
+	}
+	if err := out.printWhole(cmd.OutOrStdout(), applied); err != nil {
+		return err
 	}
 	return errors.Join(failed...)
 }
@@ -72,11 +88,8 @@ var errNothingApplied = errors.New("nothing was applied")
 // readManifests decodes and checks every document, and puts namespaced
 // objects without a namespace into the command's namespace, before anything
 // is sent: one bad document stops the whole run.
-func readManifests(cmd *cobra.Command, e *env, files []string) ([]manifest.Object, error) {
-	if len(files) == 0 {
-		return nil, errors.New("no manifest given: pass -f FILE, -f DIR or -f - (stdin)")
-	}
-	objs, err := manifest.Read(files, cmd.InOrStdin())
+func readManifests(cmd *cobra.Command, e *env, src fileFlags) ([]manifest.Object, error) {
+	objs, err := src.read(cmd)
 	if err != nil {
 		return nil, errors.Join(err, errNothingApplied)
 	}
@@ -101,17 +114,20 @@ func readManifests(cmd *cobra.Command, e *env, files []string) ([]manifest.Objec
 		return nil, errors.Join(append(bad, errNothingApplied)...)
 	}
 	if len(objs) == 0 {
-		return nil, fmt.Errorf("no objects in %v", files)
+		return nil, fmt.Errorf("no objects in %v", src.files)
 	}
 	return objs, nil
 }
 
 // applyOne creates the object, or updates it over the stored one (retrying
-// when someone else wrote in between). It says "created", "configured" or
-// "unchanged", the last when the server kept the same resource version.
-func applyOne(ctx context.Context, e *env, c *client.Client, o manifest.Object) (string, error) {
+// when someone else wrote in between), and returns what the server stored.
+// It says "created", "configured" or "unchanged", the last when the server
+// kept the same resource version. A dry run reads but writes nothing and
+// returns what it would have sent.
+func applyOne(ctx context.Context, e *env, c *client.Client, o manifest.Object, dry bool) (string, skiffv1.Resource, error) {
 	m := o.Obj.GetMetadata()
 	result := ""
+	var stored skiffv1.Resource
 	err := client.RetryOnConflict(ctx, func() error {
 		cctx, cancel := e.call(ctx)
 		defer cancel()
@@ -119,29 +135,42 @@ func applyOne(ctx context.Context, e *env, c *client.Client, o manifest.Object) 
 		if client.IsNotFound(err) {
 			fresh := proto.Clone(o.Obj).(skiffv1.Resource)
 			fresh.GetMetadata().ResourceVersion = ""
-			_, err := c.API().Create(cctx, &skiffv1.CreateRequest{Object: skiffv1.Wrap(fresh)})
+			result = "created"
+			if dry {
+				stored = fresh
+				return nil
+			}
+			out, err := c.API().Create(cctx, &skiffv1.CreateRequest{Object: skiffv1.Wrap(fresh)})
 			if client.IsAlreadyExists(err) {
 				// Created by someone else since the Get: update it instead.
 				return apiErr(errConflictRetry)
 			}
-			result = "created"
-			return apiErr(err)
+			if err != nil {
+				return apiErr(err)
+			}
+			stored = out.Unwrap()
+			return nil
 		}
 		if err != nil {
 			return err
 		}
 		next := mergeForUpdate(o.Obj, cur)
+		result = "configured"
+		if dry {
+			stored = next
+			return nil
+		}
 		out, err := c.API().Update(cctx, &skiffv1.UpdateRequest{Object: skiffv1.Wrap(next)})
 		if err != nil {
 			return apiErr(err)
 		}
-		result = "configured"
-		if out.Unwrap().GetMetadata().GetResourceVersion() == cur.GetMetadata().GetResourceVersion() {
+		stored = out.Unwrap()
+		if stored.GetMetadata().GetResourceVersion() == cur.GetMetadata().GetResourceVersion() {
 			result = "unchanged"
 		}
 		return nil
 	})
-	return result, err
+	return result, stored, err
 }
 
 // mergeForUpdate is the manifest's object made ready to replace cur: cur's

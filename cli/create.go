@@ -1,18 +1,29 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/skiff-sh/skiff/client"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
 func newCreateCommand(e *env) *cobra.Command {
+	var src fileFlags
+	var out createOutput
 	cmd := &cobra.Command{
-		Use:   "create",
-		Short: "Create an object from the command line",
-		Example: `  skiff create namespace team
+		Use:   "create -f FILE|DIR|URL|-",
+		Short: "Create objects from manifests or from the command line",
+		Long: `With -f, create the objects of the manifests (as apply reads them); one that
+already exists is an error, where apply would update it. Otherwise create
+one object of the kind named, from flags.`,
+		Example: `  skiff create -f web.yaml
+  skiff create -f https://k8s.io/examples/application/deployment.yaml
+  skiff create namespace team
   skiff create deployment web --image=nginx:1.27 --replicas=2 --port=80
   skiff create configmap site --from-file=index.html
   skiff create secret generic db --from-literal=password=s3cret
@@ -20,8 +31,17 @@ func newCreateCommand(e *env) *cobra.Command {
   skiff create job hello --image=busybox -- echo hello
   skiff create cronjob tick --image=busybox --schedule='*/5 * * * *' -- date
   skiff create job backup-now --from=cronjob/backup
-  skiff apply -f web.yaml    # for everything else, write a manifest`,
+  skiff apply -f web.yaml    # create or update`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(src.files) == 0 {
+				return errors.New("give -f FILE|DIR|URL|- or a kind to create (skiff create --help lists them)")
+			}
+			return runCreateFromFiles(cmd, e, src, out)
+		},
 	}
+	src.add(cmd)
+	out.addFlags(cmd)
 	cmd.AddCommand(newCreateDeploymentCommand(e), newCreateServiceCommand(e), newCreateJobCommand(e), newCreateCronJobCommand(e), newCreateConfigMapCommand(e), newCreateSecretCommand(e))
 	cmd.AddCommand(&cobra.Command{
 		Use:     "namespace NAME",
@@ -46,4 +66,54 @@ func newCreateCommand(e *env) *cobra.Command {
 		},
 	})
 	return cmd
+}
+
+// runCreateFromFiles creates the manifests' objects in order. One that
+// fails (already there, refused) is reported and the others go on, as
+// kubectl does.
+func runCreateFromFiles(cmd *cobra.Command, e *env, src fileFlags, out createOutput) error {
+	if err := out.check(); err != nil {
+		return err
+	}
+	objs, err := readManifests(cmd, e, src)
+	if err != nil {
+		return err
+	}
+	var created []skiffv1.Resource
+	var failed []error
+	create := func(ctx context.Context, c *client.Client) error {
+		for _, o := range objs {
+			obj := o.Obj
+			if c != nil {
+				fresh := proto.Clone(obj).(skiffv1.Resource)
+				fresh.GetMetadata().ResourceVersion = ""
+				got, err := c.API().Create(ctx, &skiffv1.CreateRequest{Object: skiffv1.Wrap(fresh)})
+				if err != nil {
+					if isConnectionError(err) {
+						return err
+					}
+					failed = append(failed, fmt.Errorf("%s: %w", slashName(o.Info, o.Name()), apiErr(err)))
+					continue
+				}
+				obj = got.Unwrap()
+			}
+			created = append(created, obj)
+			if err := out.say(cmd.OutOrStdout(), "created", obj); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if out.dryRun == "client" {
+		err = create(cmd.Context(), nil)
+	} else {
+		err = e.withClient(cmd, create)
+	}
+	if err != nil {
+		return err
+	}
+	if err := out.printWhole(cmd.OutOrStdout(), created); err != nil {
+		return err
+	}
+	return errors.Join(failed...)
 }

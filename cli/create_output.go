@@ -22,7 +22,7 @@ type createOutput struct {
 
 func (o *createOutput) addFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&o.dryRun, "dry-run", "none", `"client" prints the object instead of creating it (with -o yaml, a manifest to keep)`)
+	f.StringVar(&o.dryRun, "dry-run", "none", `"client" changes nothing and prints what would be done (with -o yaml, the objects: a manifest to keep)`)
 	f.Lookup("dry-run").NoOptDefVal = "client"
 	f.StringVarP(&o.output, "output", "o", "", "print the object as yaml or json, or name")
 }
@@ -72,10 +72,19 @@ func (o *createOutput) finish(cmd *cobra.Command, e *env, verb string, objs ...s
 	} else {
 		err = e.withClient(cmd, create)
 	}
-	if err != nil || (o.output != "yaml" && o.output != "json") {
+	if err != nil {
 		return err
 	}
-	return printObjects(cmd.OutOrStdout(), o.output, objs, true)
+	return o.printWhole(cmd.OutOrStdout(), objs)
+}
+
+// printWhole prints objs whole with -o yaml or json (one object bare,
+// several as a List), and nothing otherwise.
+func (o *createOutput) printWhole(w io.Writer, objs []skiffv1.Resource) error {
+	if (o.output != "yaml" && o.output != "json") || len(objs) == 0 {
+		return nil
+	}
+	return printObjects(w, o.output, objs, len(objs) == 1)
 }
 
 // say is the line about one object, unless -o prints them whole.

@@ -12,13 +12,12 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/skiff-sh/skiff/cli/manifest"
 	"github.com/skiff-sh/skiff/client"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
 type deleteOpts struct {
-	files          []string
+	src            fileFlags
 	labelSel       string
 	allNamespaces  bool
 	force          bool
@@ -64,7 +63,7 @@ one (the pods of a replica set) go too, unless --cascade=orphan.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVarP(&o.files, "filename", "f", nil, "delete the objects of this manifest file, directory, or - (stdin)")
+	o.src.add(cmd)
 	f.StringVarP(&o.labelSel, "selector", "l", "", "delete the objects of KIND whose labels match, e.g. app=web")
 	f.BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "with -l: match in every namespace")
 	f.BoolVar(&o.force, "force", false, "remove at once, without waiting for the node to stop the pod")
@@ -152,11 +151,11 @@ func runDelete(cmd *cobra.Command, e *env, o *deleteOpts, args []string) error {
 func deleteTargets(cmd *cobra.Command, e *env, o *deleteOpts, args []string) ([]target, error) {
 	ns := e.ns()
 	switch {
-	case len(o.files) > 0:
+	case len(o.src.files) > 0:
 		if len(args) > 0 || o.labelSel != "" {
 			return nil, errors.New("with -f, give no KIND, names or -l: the manifest names the objects")
 		}
-		objs, err := manifest.Read(o.files, cmd.InOrStdin())
+		objs, err := o.src.read(cmd)
 		if err != nil {
 			return nil, err
 		}

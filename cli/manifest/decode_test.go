@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -186,7 +187,7 @@ func TestReadDirSortedAndStdin(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	objs, err := Read([]string{dir, "-"}, strings.NewReader("apiVersion: skiff/v1\nkind: Namespace\nmetadata: {name: d}\n"))
+	objs, err := Read(context.Background(), Sources{Paths: []string{dir, "-"}, Stdin: strings.NewReader("apiVersion: skiff/v1\nkind: Namespace\nmetadata: {name: d}\n")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +201,7 @@ func TestReadDirSortedAndStdin(t *testing.T) {
 	if objs[3].File != "stdin" {
 		t.Errorf("stdin file = %q", objs[3].File)
 	}
-	if _, err := Read([]string{filepath.Join(dir, "nope.yaml")}, nil); err == nil || !strings.Contains(err.Error(), "no such file") {
+	if _, err := Read(context.Background(), Sources{Paths: []string{filepath.Join(dir, "nope.yaml")}}); err == nil || !strings.Contains(err.Error(), "no such file") {
 		t.Errorf("missing file: %v", err)
 	}
 }
