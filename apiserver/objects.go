@@ -2,11 +2,11 @@ package apiserver
 
 import (
 	"context"
-	"github.com/google/uuid"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -74,6 +74,13 @@ func (s *Server) Create(ctx context.Context, req *skiffv1.CreateRequest) (*skiff
 	if err != nil {
 		return nil, err
 	}
+	if obj.GetMetadata().GetName() == "" && obj.GetMetadata().GetGenerateName() != "" {
+		return s.createGenerated(ctx, obj, info)
+	}
+	return s.create(ctx, obj, info)
+}
+
+func (s *Server) create(ctx context.Context, obj skiffv1.Resource, info skiffv1.KindInfo) (*skiffv1.Object, error) {
 	r := refOf(info, obj)
 	if err := prepareCreate(obj); err != nil {
 		return nil, toStatus(err, r)

@@ -56,6 +56,15 @@ func runApply(cmd *cobra.Command, e *env, src fileFlags, out createOutput) error
 	if err != nil {
 		return err
 	}
+	var unnamed []error
+	for _, o := range objs {
+		if o.Name() == "" {
+			unnamed = append(unnamed, fmt.Errorf("%s: metadata.generateName: apply needs a metadata.name to find the object again; skiff create -f makes one with a generated name", o))
+		}
+	}
+	if len(unnamed) > 0 {
+		return errors.Join(append(unnamed, errNothingApplied)...)
+	}
 	c, err := e.client()
 	if err != nil {
 		return err

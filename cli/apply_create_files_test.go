@@ -82,3 +82,37 @@ func TestCreateFromFiles(t *testing.T) {
 		t.Errorf("create alone: %v %s", res.e, res.err)
 	}
 }
+
+// A manifest with generateName and no name: create -f makes a new object
+// each time, named by the server; apply refuses it (it could never find
+// the object again) and applies nothing.
+func TestCreateGenerateName(t *testing.T) {
+	r := newRunner(t)
+	ctx := context.Background()
+	f := writeFile(t, "job.yaml", `apiVersion: batch/v1
+kind: Job
+metadata:
+  generateName: pi-
+spec:
+  template:
+    spec:
+      containers: [{name: pi, image: perl:5.34.0, command: ["perl", "-e", "print 1"]}]
+      restartPolicy: Never
+`)
+	if got := r.ok("create", "-f", f, "--dry-run=client"); got != "job/pi- created (dry run)\n" {
+		t.Errorf("dry run: %q", got)
+	}
+	for range 2 {
+		if got := r.ok("create", "-f", f); !strings.HasPrefix(got, "job/pi-") || len(got) != len("job/pi-xxxxx created\n") {
+			t.Errorf("create -f: %q", got)
+		}
+	}
+	jobs, _, err := r.srv.Client.Jobs().List(ctx, client.ListOptions{Namespace: "default"})
+	if err != nil || len(jobs) != 2 {
+		t.Fatalf("%d jobs (%v), want 2", len(jobs), err)
+	}
+	res := r.run("apply", "-f", f)
+	if res.e == nil || !strings.Contains(res.err, "metadata.generateName: apply needs a metadata.name") || !strings.Contains(res.err, "nothing was applied") {
+		t.Errorf("apply of a generateName manifest: %v\n%s", res.e, res.err)
+	}
+}

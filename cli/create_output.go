@@ -92,7 +92,11 @@ func (o *createOutput) say(w io.Writer, verb string, obj skiffv1.Resource) error
 	if o.output == "yaml" || o.output == "json" {
 		return nil
 	}
-	line := slashName(infoOf(obj), obj.GetMetadata().GetName())
+	name := obj.GetMetadata().GetName()
+	if name == "" { // a dry run of a generated name: its prefix
+		name = obj.GetMetadata().GetGenerateName()
+	}
+	line := slashName(infoOf(obj), name)
 	if o.output != "name" {
 		line += " " + verb
 		if o.dryRun == "client" {

@@ -88,10 +88,9 @@ func validateMeta(e *errs, m *skiffv1.ObjectMeta, info skiffv1.KindInfo) {
 		e.add("metadata", "required")
 		return
 	}
-	switch info.Kind {
-	case skiffv1.Kind_KIND_NODE, skiffv1.Kind_KIND_EVENT, skiffv1.Kind_KIND_CONFIG_MAP, skiffv1.Kind_KIND_SECRET, skiffv1.Kind_KIND_LEASE:
+	if subdomainNamed(info) {
 		checkSubdomain(e, "metadata.name", m.Name)
-	default:
+	} else {
 		checkLabel(e, "metadata.name", m.Name)
 	}
 	if info.Namespaced {

@@ -28,8 +28,10 @@ func Check(o Object) error {
 	}
 	m := o.Obj.GetMetadata()
 	switch k := o.Info.Kind; {
+	case m.GetName() == "" && m.GetGenerateName() != "":
+		// The server names it: generateName's checks are its own.
 	case m.GetName() == "":
-		add("metadata.name", "required")
+		add("metadata.name", "required (or metadata.generateName, for skiff create -f)")
 	case k == skiffv1.Kind_KIND_NODE || k == skiffv1.Kind_KIND_EVENT:
 		if len(m.GetName()) > 253 || !dnsSubdomain.MatchString(m.GetName()) {
 			add("metadata.name", "%q is not a valid name: lower-case letters, digits, '-' and '.'", m.GetName())

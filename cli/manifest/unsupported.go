@@ -14,7 +14,7 @@ import (
 // and skiff share are not listed: the schema knows them.
 
 var metaUnsupported = []string{
-	"generateName", "selfLink", "managedFields",
+	"selfLink", "managedFields",
 	"ownerReferences[].blockOwnerDeletion",
 }
 

@@ -49,7 +49,10 @@ type ObjectMeta struct {
 	// Kubernetes one (v1 PersistentVolumeClaim, apps/v1 ReplicaSet, …), so it
 	// is printed back the same way; unset for skiff/v1. Manifests carry these
 	// at their top level, never here.
-	AppliedAs     *TypeMeta `protobuf:"bytes,13,opt,name=applied_as,json=appliedAs,proto3" json:"applied_as,omitempty"`
+	AppliedAs *TypeMeta `protobuf:"bytes,13,opt,name=applied_as,json=appliedAs,proto3" json:"applied_as,omitempty"`
+	// With no name, the server names the object on Create: this prefix and
+	// five random characters (Kubernetes' generateName).
+	GenerateName  string `protobuf:"bytes,14,opt,name=generate_name,json=generateName,proto3" json:"generate_name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -173,6 +176,13 @@ func (x *ObjectMeta) GetAppliedAs() *TypeMeta {
 		return x.AppliedAs
 	}
 	return nil
+}
+
+func (x *ObjectMeta) GetGenerateName() string {
+	if x != nil {
+		return x.GenerateName
+	}
+	return ""
 }
 
 // A Kubernetes apiVersion and kind.
@@ -9204,7 +9214,7 @@ var File_skiff_v1_objects_proto protoreflect.FileDescriptor
 
 const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\n" +
-	"\x16skiff/v1/objects.proto\x12\bskiff.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8a\x06\n" +
+	"\x16skiff/v1/objects.proto\x12\bskiff.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaf\x06\n" +
 	"\n" +
 	"ObjectMeta\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
@@ -9225,7 +9235,8 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"finalizers\x18\f \x03(\tR\n" +
 	"finalizers\x121\n" +
 	"\n" +
-	"applied_as\x18\r \x01(\v2\x12.skiff.v1.TypeMetaR\tappliedAs\x1a9\n" +
+	"applied_as\x18\r \x01(\v2\x12.skiff.v1.TypeMetaR\tappliedAs\x12#\n" +
+	"\rgenerate_name\x18\x0e \x01(\tR\fgenerateName\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a>\n" +
