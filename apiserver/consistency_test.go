@@ -138,7 +138,14 @@ func TestWatchWithFieldSelectorSeesBinding(t *testing.T) {
 	if _, err := s.Client.Nodes().Create(ctx, &skiffv1.Node{Metadata: &skiffv1.ObjectMeta{Name: "n1"}}); err != nil {
 		t.Fatal(err)
 	}
-	w, err := s.Client.Pods().Watch(ctx, client.ListOptions{FieldSelector: "spec.nodeName=n1"}, "")
+	// From a listed revision: a watch from "now" starts when the server
+	// gets to it, which may be after the writes below.
+	onN1 := client.ListOptions{FieldSelector: "spec.nodeName=n1"}
+	_, rv, err := s.Client.Pods().List(ctx, onN1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := s.Client.Pods().Watch(ctx, onN1, rv)
 	if err != nil {
 		t.Fatal(err)
 	}

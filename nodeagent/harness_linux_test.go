@@ -305,7 +305,14 @@ func contains(s, sub string) bool { return strings.Contains(s, sub) }
 func (h *harness) watchWaitingReasons(name string) func() []string {
 	ctx, cancel := context.WithCancel(context.Background())
 	h.t.Cleanup(cancel)
-	w, err := h.c.Pods().Watch(ctx, client.ListOptions{FieldSelector: "metadata.name=" + name}, "")
+	// From a listed revision, not from whenever the server starts the
+	// watch: the pod's first states may come before that.
+	opts := client.ListOptions{FieldSelector: "metadata.name=" + name}
+	_, rv, err := h.c.Pods().List(ctx, opts)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	w, err := h.c.Pods().Watch(ctx, opts, rv)
 	if err != nil {
 		h.t.Fatal(err)
 	}
