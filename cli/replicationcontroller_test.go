@@ -93,6 +93,16 @@ func TestReplicationControllerCommands(t *testing.T) {
 	mustContain(t, "describe rc", r.ok("describe", "rc", "nginx"), "Selector:", "app=nginx", "3 current / 3 desired",
 		"3 Ready / 3 Available / 3 Fully Labeled", "Image:", "nginx")
 
+	// kubectl expose rc: a service selecting the controller's pods.
+	mustContain(t, "expose", r.ok("expose", "rc", "nginx", "--port", "80"), "service/nginx exposed")
+	svc, err := c.Services().Get(ctx, "default", "nginx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sel := svc.GetSpec().GetSelector(); len(sel) != 1 || sel["app"] != "nginx" {
+		t.Errorf("the exposed service selects %v", sel)
+	}
+
 	mustContain(t, "scale", r.ok("scale", "rc/nginx", "--replicas", "1"), "replicationcontroller/nginx scaled")
 	waitGet("scaled to 1", "nginx   1         1         1       ")
 	mustContain(t, "scale KIND NAME", r.ok("scale", "rc", "nginx", "--replicas", "2"), "replicationcontroller/nginx scaled")
