@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -228,5 +229,33 @@ func TestReplicationControllerBesideReplicaSet(t *testing.T) {
 			return false, fmt.Errorf("%d pods: one controller made pods for the other", len(all))
 		}
 		return len(a) == 2 && len(b) == 3, err
+	})
+}
+
+// A create the server refuses shows as the ReplicaFailure condition, which
+// goes once nothing fails. The refusal here: a controller named so long
+// that its pods' generated names exceed 63 characters (skiff does not
+// shorten the base of generated names, as Kubernetes does).
+func TestReplicationControllerReplicaFailure(t *testing.T) {
+	srv := apitest.Start(t)
+	c := srv.Client
+	ctx := ctxT(t)
+	startManager(t, srv)
+	name := strings.Repeat("a", 60)
+	if _, err := c.ReplicationControllers().Create(ctx, newRC(name, proto.Int32(1), nil, map[string]string{"app": "long"})); err != nil {
+		t.Fatal(err)
+	}
+	waitRCStatus(t, ctx, c, name, "ReplicaFailure True, FailedCreate", func(st *skiffv1.ReplicationControllerStatus) bool {
+		cond := skiffv1.FindCondition(st.GetConditions(), skiffv1.ReplicaFailure)
+		return cond != nil && cond.GetStatus() == skiffv1.ConditionTrue && cond.GetReason() == "FailedCreate" && strings.Contains(cond.GetMessage(), "metadata.name")
+	})
+	if _, err := c.ReplicationControllers().Modify(ctx, "default", name, func(r *skiffv1.ReplicationController) error {
+		r.Spec.Replicas = proto.Int32(0)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitRCStatus(t, ctx, c, name, "no ReplicaFailure at 0 replicas", func(st *skiffv1.ReplicationControllerStatus) bool {
+		return skiffv1.FindCondition(st.GetConditions(), skiffv1.ReplicaFailure) == nil
 	})
 }
