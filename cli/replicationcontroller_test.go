@@ -90,6 +90,16 @@ func TestReplicationControllerCommands(t *testing.T) {
 	pod := r.ok("get", "pod", podsOf()[0].GetMetadata().GetName(), "-o", "yaml")
 	mustContain(t, "a pod's owner", pod, "apiVersion: v1\n    controller: true\n    kind: ReplicationController\n    name: nginx")
 
+	// Without a selector (the template's labels) and replicas (1), applied
+	// twice: the second finds nothing to change.
+	bare := writeFile(t, "bare.yaml", "apiVersion: v1\nkind: ReplicationController\nmetadata: {name: bare}\n"+
+		"spec:\n  template:\n    metadata: {labels: {app: bare}}\n    spec: {containers: [{name: c, image: busybox}]}\n")
+	mustContain(t, "apply bare", r.ok("apply", "-f", bare), "replicationcontroller/bare created")
+	if got := r.ok("apply", "-f", bare); got != "replicationcontroller/bare unchanged\n" {
+		t.Errorf("re-applying a controller without selector: %s", got)
+	}
+	mustContain(t, "bare's defaults", r.ok("get", "rc", "bare", "-o", "yaml"), "replicas: 1\n", "selector:\n    app: bare\n")
+
 	mustContain(t, "describe rc", r.ok("describe", "rc", "nginx"), "Selector:", "app=nginx", "3 current / 3 desired",
 		"3 Ready / 3 Available / 3 Fully Labeled", "Image:", "nginx")
 
