@@ -99,6 +99,13 @@ func TestReplicationControllerCommands(t *testing.T) {
 		t.Errorf("re-applying a controller without selector: %s", got)
 	}
 	mustContain(t, "bare's defaults", r.ok("get", "rc", "bare", "-o", "yaml"), "replicas: 1\n", "selector:\n    app: bare\n")
+	// Scaled, then applied again: the manifest never set replicas, so the
+	// count stays.
+	r.ok("scale", "rc/bare", "--replicas", "2")
+	mustContain(t, "re-apply after scale", r.ok("apply", "-f", bare), "replicationcontroller/bare unchanged")
+	if rc, err := c.ReplicationControllers().Get(ctx, "default", "bare"); err != nil || rc.GetSpec().GetReplicas() != 2 {
+		t.Errorf("after scale and re-apply: replicas %d (%v), want 2", rc.GetSpec().GetReplicas(), err)
+	}
 
 	mustContain(t, "describe rc", r.ok("describe", "rc", "nginx"), "Selector:", "app=nginx", "3 current / 3 desired",
 		"3 Ready / 3 Available / 3 Fully Labeled", "Image:", "nginx")
