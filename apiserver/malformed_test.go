@@ -84,6 +84,10 @@ func TestMalformedRequestsNameTheField(t *testing.T) {
 		Template: &skiffv1.PodTemplateSpec{Metadata: &skiffv1.ObjectMeta{Labels: map[string]string{"a": "b"}}}}}), codes.InvalidArgument, "spec.template.spec.containers")
 	create("ReplicaSet with an empty template", skiffv1.Wrap(&skiffv1.ReplicaSet{Metadata: meta("r"), Spec: &skiffv1.ReplicaSetSpec{
 		Template: &skiffv1.PodTemplateSpec{}}}), codes.InvalidArgument, "spec.selector: required")
+	create("ReplicationController without spec", skiffv1.Wrap(&skiffv1.ReplicationController{Metadata: meta("rc")}), codes.InvalidArgument, "spec.template: required")
+	create("ReplicationController selecting other labels", skiffv1.Wrap(&skiffv1.ReplicationController{Metadata: meta("rc"), Spec: &skiffv1.ReplicationControllerSpec{
+		Selector: map[string]string{"app": "x"}, Template: &skiffv1.PodTemplateSpec{Metadata: &skiffv1.ObjectMeta{Labels: map[string]string{"app": "y"}}, Spec: pod("p").Spec}}}),
+		codes.InvalidArgument, `spec.selector: "app=x" does not match the template's labels`)
 	create("Autoscaler without spec", skiffv1.Wrap(&skiffv1.Autoscaler{Metadata: meta("a")}), codes.InvalidArgument, "spec.target")
 	create("Event without anything", skiffv1.Wrap(&skiffv1.Event{Metadata: meta("e")}), codes.InvalidArgument, "involvedObject.name: required")
 	create("Node with a bad pod CIDR", skiffv1.Wrap(&skiffv1.Node{Metadata: meta("n2"), Spec: &skiffv1.NodeSpec{PodCidr: "x"}}), codes.InvalidArgument, "spec.podCIDR")

@@ -217,6 +217,12 @@ func mergeForUpdate(want, cur skiffv1.Resource) skiffv1.Resource {
 		if v.GetSpec() != nil && v.Spec.Replicas == nil {
 			v.Spec.Replicas = cur.(*skiffv1.ReplicaSet).GetSpec().Replicas
 		}
+	case *skiffv1.ReplicationController:
+		// As kubectl's merge keeps a count the manifest never set (scaled
+		// since), so does apply.
+		if v.GetSpec() != nil && v.Spec.Replicas == nil {
+			v.Spec.Replicas = cur.(*skiffv1.ReplicationController).GetSpec().Replicas
+		}
 	case *skiffv1.Deployment:
 		// The same for a deployment; and its revision annotation is the
 		// controller's.

@@ -139,7 +139,7 @@ func TestApplyErrors(t *testing.T) {
 	r := newRunner(t)
 	for _, tc := range []struct{ name, data, want string }{
 		{"unknown kind", "apiVersion: skiff/v1\nkind: ControllerRevision\nmetadata: {name: x}\n",
-			`error: stdin: document 1 (ControllerRevision "x"): unknown kind "ControllerRevision"; valid kinds: Autoscaler, ConfigMap, CronJob, DaemonSet, Deployment, Endpoints, Event, Job, Lease, Namespace, Node, PersistentVolume, Pod, ReplicaSet, Secret, Service, StatefulSet, Volume`},
+			`error: stdin: document 1 (ControllerRevision "x"): unknown kind "ControllerRevision"; valid kinds: Autoscaler, ConfigMap, CronJob, DaemonSet, Deployment, Endpoints, Event, Job, Lease, Namespace, Node, PersistentVolume, Pod, ReplicaSet, ReplicationController, Secret, Service, StatefulSet, Volume`},
 		{"deployment selector not matching its template", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec:\n  selector: {matchLabels: {app: other}}\n  template:\n    metadata: {labels: {app: x}}\n    spec: {containers: [{name: a, image: b}]}\n",
 			`spec.selector`},
 		{"wrong apiVersion", "apiVersion: apps/v1\nkind: Pod\nmetadata: {name: x}\n", `a Pod is v1, not apps/v1`},

@@ -214,6 +214,8 @@ func (d *describer) describe(obj skiffv1.Resource) {
 		d.persistentVolume(o)
 	case *skiffv1.ReplicaSet:
 		d.replicaSet(o)
+	case *skiffv1.ReplicationController:
+		d.replicationController(o)
 	case *skiffv1.Deployment:
 		d.deployment(o)
 	case *skiffv1.Autoscaler:

@@ -389,6 +389,16 @@ func (d *describer) replicaSet(rs *skiffv1.ReplicaSet) {
 	d.conditions(st.GetConditions())
 }
 
+// replicationController is a replica set's layout, its selector a map.
+func (d *describer) replicationController(rc *skiffv1.ReplicationController) {
+	spec, st := rc.GetSpec(), rc.GetStatus()
+	d.kv(0, "Selector", orNone(formatSelector(&skiffv1.LabelSelector{MatchLabels: spec.GetSelector()})))
+	d.kv(0, "Replicas", fmt.Sprintf("%d current / %d desired", st.GetReplicas(), desiredReplicas(spec.Replicas)))
+	d.kv(0, "Pods Status", fmt.Sprintf("%d Ready / %d Available / %d Fully Labeled", st.GetReadyReplicas(), st.GetAvailableReplicas(), st.GetFullyLabeledReplicas()))
+	d.podTemplate(spec.GetTemplate())
+	d.conditions(st.GetConditions())
+}
+
 func (d *describer) podTemplate(t *skiffv1.PodTemplateSpec) {
 	d.head(0, "Pod Template")
 	d.mapping(1, "Labels", t.GetMetadata().GetLabels())

@@ -34,7 +34,7 @@ type exposeFlags struct {
 func newExposeCommand(e *env) *cobra.Command {
 	var x exposeFlags
 	cmd := &cobra.Command{
-		Use:   "expose (deployment|replicaset|pod|service) NAME [--port=PORT] [--target-port=PORT] [--type=ClusterIP|NodePort|LoadBalancer] [--name=NAME]",
+		Use:   "expose (deployment|replicaset|replicationcontroller|pod|service) NAME [--port=PORT] [--target-port=PORT] [--type=ClusterIP|NodePort|LoadBalancer] [--name=NAME]",
 		Short: "Make a service in front of a deployment's, replica set's or pod's pods",
 		Long: `Make a Service that sends to the pods an object selects, as kubectl expose
 does: a deployment's or replica set's selector, a pod's labels or another
@@ -98,9 +98,9 @@ func exposeTarget(args []string) (skiffv1.KindInfo, string, error) {
 		return info, "", err
 	}
 	switch info.Kind {
-	case skiffv1.Kind_KIND_DEPLOYMENT, skiffv1.Kind_KIND_REPLICA_SET, skiffv1.Kind_KIND_POD, skiffv1.Kind_KIND_SERVICE:
+	case skiffv1.Kind_KIND_DEPLOYMENT, skiffv1.Kind_KIND_REPLICA_SET, skiffv1.Kind_KIND_REPLICATION_CONTROLLER, skiffv1.Kind_KIND_POD, skiffv1.Kind_KIND_SERVICE:
 	default:
-		return info, "", fmt.Errorf("cannot expose a %s: give a deployment, replicaset, pod or service", info.Name)
+		return info, "", fmt.Errorf("cannot expose a %s: give a deployment, replicaset, replicationcontroller, pod or service", info.Name)
 	}
 	if name == "" {
 		return info, "", fmt.Errorf("give the %s's name: skiff expose %s NAME", lower(info), lower(info))
@@ -184,6 +184,8 @@ func podsOf(obj skiffv1.Resource) (map[string]string, []*skiffv1.ServicePort, er
 		sel, spec = o.GetSpec().GetSelector(), o.GetSpec().GetTemplate().GetSpec()
 	case *skiffv1.ReplicaSet:
 		sel, spec = o.GetSpec().GetSelector(), o.GetSpec().GetTemplate().GetSpec()
+	case *skiffv1.ReplicationController:
+		sel, spec = &skiffv1.LabelSelector{MatchLabels: o.GetSpec().GetSelector()}, o.GetSpec().GetTemplate().GetSpec()
 	}
 	if len(sel.GetMatchExpressions()) > 0 {
 		return nil, nil, errors.New("its selector has matchExpressions, which a service cannot use; give --selector=KEY=VALUE")

@@ -38,7 +38,8 @@ func newGetCommand(e *env) *cobra.Command {
 		Long: `List objects of one kind as an aligned table, or print them whole.
 
 KIND is a kind's name, plural or short name: pods (po), services (svc),
-volumes (vol), replicasets (rs), autoscalers (as), nodes (no),
+volumes (vol), replicasets (rs), replicationcontrollers (rc),
+autoscalers (as), nodes (no),
 namespaces (ns), events (ev).
 
 -o yaml and -o json print manifests that ` + "`skiff apply`" + ` accepts again.

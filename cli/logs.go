@@ -41,8 +41,8 @@ func newLogsCommand(e *env) *cobra.Command {
 		Short: "Print the logs of a pod's container",
 		Long: `Print what a pod's container wrote to stdout and stderr. The API server
 fetches it from the agent of the pod's node. For TYPE/NAME (deployment,
-replicaset, statefulset, daemonset, service or job), one of its pods is
-picked: a running one, else the newest. With -l, the logs of every
+replicaset, replicationcontroller, statefulset, daemonset, service or job),
+one of its pods is picked: a running one, else the newest. With -l, the logs of every
 matching pod, one after the other (at once with -f).`,
 		Example: `  skiff logs web
   skiff logs deploy/web            # a pod of the deployment web
@@ -275,10 +275,10 @@ func logsPod(ctx context.Context, c *client.Client, ns, arg string) (string, err
 	case skiffv1.Kind_KIND_POD:
 		return name, nil
 	case skiffv1.Kind_KIND_JOB:
-	case skiffv1.Kind_KIND_DEPLOYMENT, skiffv1.Kind_KIND_REPLICA_SET, skiffv1.Kind_KIND_STATEFUL_SET, skiffv1.Kind_KIND_DAEMON_SET, skiffv1.Kind_KIND_SERVICE:
+	case skiffv1.Kind_KIND_DEPLOYMENT, skiffv1.Kind_KIND_REPLICA_SET, skiffv1.Kind_KIND_REPLICATION_CONTROLLER, skiffv1.Kind_KIND_STATEFUL_SET, skiffv1.Kind_KIND_DAEMON_SET, skiffv1.Kind_KIND_SERVICE:
 		return selectedLogsPod(ctx, c, info, ns, name)
 	default:
-		return "", fmt.Errorf("logs of a %s are not supported; give a pod, or a deployment, replicaset, statefulset, daemonset, service or job", info.Name)
+		return "", fmt.Errorf("logs of a %s are not supported; give a pod, or a deployment, replicaset, replicationcontroller, statefulset, daemonset, service or job", info.Name)
 	}
 	job, err := c.Jobs().Get(ctx, ns, name)
 	if err != nil {

@@ -127,9 +127,9 @@ func forwardTarget(ctx context.Context, cmd *cobra.Command, e *env, c *client.Cl
 		return nil, err
 	}
 	switch info.Kind {
-	case skiffv1.Kind_KIND_POD, skiffv1.Kind_KIND_SERVICE, skiffv1.Kind_KIND_DEPLOYMENT, skiffv1.Kind_KIND_REPLICA_SET, skiffv1.Kind_KIND_STATEFUL_SET:
+	case skiffv1.Kind_KIND_POD, skiffv1.Kind_KIND_SERVICE, skiffv1.Kind_KIND_DEPLOYMENT, skiffv1.Kind_KIND_REPLICA_SET, skiffv1.Kind_KIND_REPLICATION_CONTROLLER, skiffv1.Kind_KIND_STATEFUL_SET:
 	default:
-		return nil, fmt.Errorf("cannot port-forward to a %s: give a pod, service, deployment, replicaset or statefulset", info.Name)
+		return nil, fmt.Errorf("cannot port-forward to a %s: give a pod, service, deployment, replicaset, replicationcontroller or statefulset", info.Name)
 	}
 	if name == "" {
 		return nil, fmt.Errorf("%s: the name is empty", arg)
@@ -205,6 +205,8 @@ func podSelectorOf(obj skiffv1.Resource) (*skiffv1.LabelSelector, error) {
 		return o.GetSpec().GetSelector(), nil
 	case *skiffv1.ReplicaSet:
 		return o.GetSpec().GetSelector(), nil
+	case *skiffv1.ReplicationController:
+		return &skiffv1.LabelSelector{MatchLabels: o.GetSpec().GetSelector()}, nil
 	case *skiffv1.StatefulSet:
 		return o.GetSpec().GetSelector(), nil
 	case *skiffv1.DaemonSet:

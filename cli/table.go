@@ -89,6 +89,8 @@ func tableFor(k skiffv1.Kind, opts tableOpts) table {
 		return table{[]string{"NAME", "CAPACITY", "ACCESS MODES", "RECLAIM POLICY", "STATUS", "CLAIM", "STORAGECLASS", "AGE"}, []string{"VOLUMEMODE", "SOURCE"}, persistentVolumeRow}
 	case skiffv1.Kind_KIND_REPLICA_SET:
 		return table{[]string{"NAME", "DESIRED", "CURRENT", "READY", "AGE"}, []string{"CONTAINERS", "IMAGES", "SELECTOR"}, replicaSetRow}
+	case skiffv1.Kind_KIND_REPLICATION_CONTROLLER:
+		return table{[]string{"NAME", "DESIRED", "CURRENT", "READY", "AGE"}, []string{"CONTAINERS", "IMAGES", "SELECTOR"}, replicationControllerRow}
 	case skiffv1.Kind_KIND_DEPLOYMENT:
 		return table{[]string{"NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"}, []string{"CONTAINERS", "IMAGES", "SELECTOR"}, deploymentRow}
 	case skiffv1.Kind_KIND_AUTOSCALER:
@@ -375,6 +377,18 @@ func replicaSetRow(o skiffv1.Resource, now time.Time) ([]string, []string) {
 		fmt.Sprint(rs.GetStatus().GetReadyReplicas()),
 		age(rs.GetMetadata().GetCreationTimestamp(), now),
 	}, templateColumns(rs.GetSpec().GetTemplate(), rs.GetSpec().GetSelector())
+}
+
+// replicationControllerRow: a replica set's columns, as kubectl's.
+func replicationControllerRow(o skiffv1.Resource, now time.Time) ([]string, []string) {
+	rc := o.(*skiffv1.ReplicationController)
+	return []string{
+		rc.GetMetadata().GetName(),
+		fmt.Sprint(desiredReplicas(rc.GetSpec().Replicas)),
+		fmt.Sprint(rc.GetStatus().GetReplicas()),
+		fmt.Sprint(rc.GetStatus().GetReadyReplicas()),
+		age(rc.GetMetadata().GetCreationTimestamp(), now),
+	}, templateColumns(rc.GetSpec().GetTemplate(), &skiffv1.LabelSelector{MatchLabels: rc.GetSpec().GetSelector()})
 }
 
 // deploymentRow: READY is ready/desired, as kubectl's.

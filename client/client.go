@@ -93,6 +93,9 @@ func (c *Client) Volumes() Resource[*skiffv1.Volume]       { return For[*skiffv1
 func (c *Client) ReplicaSets() Resource[*skiffv1.ReplicaSet] {
 	return For[*skiffv1.ReplicaSet](c)
 }
+func (c *Client) ReplicationControllers() Resource[*skiffv1.ReplicationController] {
+	return For[*skiffv1.ReplicationController](c)
+}
 func (c *Client) Autoscalers() Resource[*skiffv1.Autoscaler] {
 	return For[*skiffv1.Autoscaler](c)
 }

@@ -59,6 +59,7 @@ func newGarbageCollector(cfg *Config, inf *informers, m *metrics) *garbageCollec
 	gc.r = newReconciler(nameGarbage, cfg.Workers, cfg.Logger, m, gc.sync)
 	watchDependents(gc, skiffv1.Kind_KIND_POD, inf.pods)
 	watchDependents(gc, skiffv1.Kind_KIND_REPLICA_SET, inf.rss)
+	watchDependents(gc, skiffv1.Kind_KIND_REPLICATION_CONTROLLER, inf.rcs)
 	watchDependents(gc, skiffv1.Kind_KIND_AUTOSCALER, inf.autoscalers)
 	watchDependents(gc, skiffv1.Kind_KIND_SERVICE, inf.services)
 	watchDependents(gc, skiffv1.Kind_KIND_VOLUME, inf.volumes)

@@ -17,6 +17,7 @@ import (
 type informers struct {
 	pods        *client.SharedInformer[*skiffv1.Pod]
 	rss         *client.SharedInformer[*skiffv1.ReplicaSet]
+	rcs         *client.SharedInformer[*skiffv1.ReplicationController]
 	nodes       *client.SharedInformer[*skiffv1.Node]
 	autoscalers *client.SharedInformer[*skiffv1.Autoscaler]
 	services    *client.SharedInformer[*skiffv1.Service]
@@ -37,6 +38,7 @@ func newInformers(scope *client.InformerScope) (*informers, error) {
 	inf := &informers{
 		pods:        client.Inform(scope, (*client.Client).Pods, all),
 		rss:         client.Inform(scope, (*client.Client).ReplicaSets, all),
+		rcs:         client.Inform(scope, (*client.Client).ReplicationControllers, all),
 		nodes:       client.Inform(scope, (*client.Client).Nodes, all),
 		autoscalers: client.Inform(scope, (*client.Client).Autoscalers, all),
 		services:    client.Inform(scope, (*client.Client).Services, all),
@@ -57,6 +59,8 @@ func newInformers(scope *client.InformerScope) (*informers, error) {
 		inf.pods.AddIndex(indexOrphan, orphanByNamespace),
 		inf.rss.AddIndex(indexNamespace, byNamespace[*skiffv1.ReplicaSet]),
 		inf.rss.AddIndex(indexOwner, byOwner[*skiffv1.ReplicaSet]),
+		inf.rcs.AddIndex(indexNamespace, byNamespace[*skiffv1.ReplicationController]),
+		inf.rcs.AddIndex(indexOwner, byOwner[*skiffv1.ReplicationController]),
 		inf.autoscalers.AddIndex(indexOwner, byOwner[*skiffv1.Autoscaler]),
 		inf.services.AddIndex(indexOwner, byOwner[*skiffv1.Service]),
 		inf.services.AddIndex(indexNamespace, byNamespace[*skiffv1.Service]),
@@ -76,7 +80,7 @@ func newInformers(scope *client.InformerScope) (*informers, error) {
 
 // waitForSync blocks until every informer has its first list, or ctx ends.
 func (inf *informers) waitForSync(ctx context.Context) bool {
-	return inf.pods.WaitForSync(ctx) && inf.rss.WaitForSync(ctx) && inf.nodes.WaitForSync(ctx) &&
+	return inf.pods.WaitForSync(ctx) && inf.rss.WaitForSync(ctx) && inf.rcs.WaitForSync(ctx) && inf.nodes.WaitForSync(ctx) &&
 		inf.autoscalers.WaitForSync(ctx) && inf.services.WaitForSync(ctx) && inf.volumes.WaitForSync(ctx) &&
 		inf.deployments.WaitForSync(ctx) && inf.endpoints.WaitForSync(ctx) &&
 		inf.jobs.WaitForSync(ctx) && inf.cronJobs.WaitForSync(ctx) && inf.daemonSets.WaitForSync(ctx) && inf.statefuls.WaitForSync(ctx) && inf.pvs.WaitForSync(ctx) &&

@@ -45,6 +45,7 @@ func (mg *Manager) Run(ctx context.Context) error {
 	}
 	rec := &recorder{c: cfg.Client, source: cfg.Name, log: mg.log}
 	rs := newReplicaSets(cfg, inf, mg.m, rec)
+	rcc := newReplicationControllers(cfg, inf, mg.m, rec)
 	gc := newGarbageCollector(cfg, inf, mg.m)
 	nl := newNodeLifecycle(cfg, inf, mg.m, rec)
 	as := newAutoscalers(cfg, inf, mg.m, rec)
@@ -65,7 +66,7 @@ func (mg *Manager) Run(ctx context.Context) error {
 		return nil
 	}
 	mg.log.Info("controllers started", "workers", cfg.Workers)
-	for _, r := range []*reconciler{rs.r, gc.r, nl.r, as.r, dp.r, ep.r, jc.r, cj.r, dsc.r, ssc.r, pvb.r, slb.r} {
+	for _, r := range []*reconciler{rs.r, rcc.r, gc.r, nl.r, as.r, dp.r, ep.r, jc.r, cj.r, dsc.r, ssc.r, pvb.r, slb.r} {
 		g.Go(func() error { r.run(ctx); return nil })
 	}
 	g.Go(func() error { nl.monitor(ctx); return nil })

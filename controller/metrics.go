@@ -11,23 +11,24 @@ import (
 
 // The reconcilers' names, the controller label of the metrics.
 const (
-	nameReplicaSet    = "replicaset"
-	nameGarbage       = "garbagecollector"
-	nameJob           = "job"
-	nameCronJob       = "cronjob"
-	nameNodeLifecycle = "nodelifecycle"
-	nameAutoscaler    = "autoscaler"
-	nameDeployment    = "deployment"
-	nameEndpoints     = "endpoints"
-	nameDaemonSet     = "daemonset"
-	nameStatefulSet   = "statefulset"
+	nameReplicaSet            = "replicaset"
+	nameReplicationController = "replicationcontroller"
+	nameGarbage               = "garbagecollector"
+	nameJob                   = "job"
+	nameCronJob               = "cronjob"
+	nameNodeLifecycle         = "nodelifecycle"
+	nameAutoscaler            = "autoscaler"
+	nameDeployment            = "deployment"
+	nameEndpoints             = "endpoints"
+	nameDaemonSet             = "daemonset"
+	nameStatefulSet           = "statefulset"
 	// skiff's own load balancer (ServiceLB).
 	nameServiceLB = "servicelb"
 	// The PersistentVolume binder.
 	namePersistentVolume = "persistentvolume"
 )
 
-var reconcilerNames = []string{nameReplicaSet, nameGarbage, nameNodeLifecycle, nameAutoscaler, nameDeployment, nameEndpoints, nameJob, nameCronJob, nameDaemonSet, nameStatefulSet, namePersistentVolume, nameServiceLB}
+var reconcilerNames = []string{nameReplicaSet, nameReplicationController, nameGarbage, nameNodeLifecycle, nameAutoscaler, nameDeployment, nameEndpoints, nameJob, nameCronJob, nameDaemonSet, nameStatefulSet, namePersistentVolume, nameServiceLB}
 
 type metrics struct {
 	duration *prometheus.HistogramVec

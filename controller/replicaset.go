@@ -13,10 +13,12 @@ import (
 // replicaSets keeps each replica set's pod count at spec.replicas:
 // creating pods from the template, deleting the surplus, adopting matching
 // orphans and releasing pods that stopped matching, and reporting status.
+// One runs for ReplicaSets and one for ReplicationControllers, which kind
+// tells apart (replicakind.go).
 type replicaSets struct {
 	c     *client.Client
 	pods  *client.SharedInformer[*skiffv1.Pod]
-	rss   *client.SharedInformer[*skiffv1.ReplicaSet]
+	kind  replicaKind
 	exp   *expectations
 	rec   *recorder
 	log   *slog.Logger
@@ -37,19 +39,25 @@ type replicaSets struct {
 const orphanGrace = 5 * time.Second
 
 func newReplicaSets(cfg *Config, inf *informers, m *metrics, rec *recorder) *replicaSets {
+	return newReplicaController(cfg, inf, m, rec, nameReplicaSet, replicaSetKind{c: cfg.Client, inf: inf.rss})
+}
+
+// newReplicationControllers is the same controller over
+// ReplicationControllers.
+func newReplicationControllers(cfg *Config, inf *informers, m *metrics, rec *recorder) *replicaSets {
+	return newReplicaController(cfg, inf, m, rec, nameReplicationController, replicationControllerKind{c: cfg.Client, inf: inf.rcs})
+}
+
+func newReplicaController(cfg *Config, inf *informers, m *metrics, rec *recorder, name string, kind replicaKind) *replicaSets {
 	rs := &replicaSets{
-		c: cfg.Client, pods: inf.pods, rss: inf.rss, exp: newExpectations(),
-		rec: rec, log: cfg.Logger.With("controller", nameReplicaSet), burst: cfg.BurstReplicas,
+		c: cfg.Client, pods: inf.pods, kind: kind, exp: newExpectations(),
+		rec: rec, log: cfg.Logger.With("controller", name), burst: cfg.BurstReplicas,
 		disowned: map[string]time.Time{},
 	}
-	rs.r = newReconciler(nameReplicaSet, cfg.Workers, cfg.Logger, m, rs.sync)
-	inf.rss.AddHandler(client.Handler[*skiffv1.ReplicaSet]{
-		OnAdd:    func(o *skiffv1.ReplicaSet) { rs.r.queue.Add(client.KeyOf(o)) },
-		OnUpdate: func(_, o *skiffv1.ReplicaSet) { rs.r.queue.Add(client.KeyOf(o)) },
-		OnDelete: func(o *skiffv1.ReplicaSet) {
-			rs.exp.forget(client.KeyOf(o))
-			rs.r.queue.Add(client.KeyOf(o))
-		},
+	rs.r = newReconciler(name, cfg.Workers, cfg.Logger, m, rs.sync)
+	kind.watch(func(key string) { rs.r.queue.Add(key) }, func(key string) {
+		rs.exp.forget(key)
+		rs.r.queue.Add(key)
 	})
 	inf.pods.AddHandler(client.Handler[*skiffv1.Pod]{
 		OnAdd:    rs.podAdded,
@@ -63,11 +71,11 @@ func newReplicaSets(cfg *Config, inf *informers, m *metrics, rec *recorder) *rep
 // set is in the cache with the UID of the reference.
 func (rs *replicaSets) owner(p *skiffv1.Pod) (string, bool) {
 	ref := controllerRef(p.GetMetadata())
-	if ref == nil || ref.GetKind() != "ReplicaSet" {
+	if ref == nil || ref.GetKind() != rs.kind.name() {
 		return "", false
 	}
 	key := client.Key(p.GetMetadata().GetNamespace(), ref.GetName())
-	set, ok := rs.rss.Get(key)
+	set, ok := rs.kind.get(key)
 	if !ok || set.GetMetadata().GetUid() != ref.GetUid() {
 		return "", false
 	}
@@ -80,7 +88,7 @@ func (rs *replicaSets) enqueueMatching(p *skiffv1.Pod) {
 	if controllerRef(p.GetMetadata()) != nil {
 		return
 	}
-	for _, set := range rs.rss.ByIndex(indexNamespace, p.GetMetadata().GetNamespace()) {
+	for _, set := range rs.kind.inNamespace(p.GetMetadata().GetNamespace()) {
 		sel, err := labels.FromLabelSelector(set.GetSpec().GetSelector())
 		if err != nil || sel.Empty() {
 			continue

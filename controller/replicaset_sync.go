@@ -19,7 +19,7 @@ import (
 // status. It re-reads everything from the caches: what changed does not
 // matter, only where things stand.
 func (rs *replicaSets) sync(ctx context.Context, key string) error {
-	set, ok := rs.rss.Get(key)
+	set, ok := rs.kind.get(key)
 	if !ok {
 		rs.exp.forget(key)
 		return nil
@@ -27,7 +27,7 @@ func (rs *replicaSets) sync(ctx context.Context, key string) error {
 	sel, err := labels.FromLabelSelector(set.GetSpec().GetSelector())
 	if err != nil || sel.Empty() {
 		// The server rejects these; an old object may still hold one.
-		rs.log.Warn("replica set has an invalid selector; not managing its pods", "key", key, "err", err)
+		rs.log.Warn("invalid selector; not managing its pods", "kind", rs.kind.name(), "key", key, "err", err)
 		return nil
 	}
 	// Read expectations before the pods: a pod seen after this point is
@@ -120,14 +120,14 @@ func (rs *replicaSets) claim(ctx context.Context, set *skiffv1.ReplicaSet, sel l
 func (rs *replicaSets) canAdopt(ctx context.Context, set *skiffv1.ReplicaSet) (bool, error) {
 	cctx, cancel := call(ctx)
 	defer cancel()
-	fresh, err := rs.c.ReplicaSets().Get(cctx, set.GetMetadata().GetNamespace(), set.GetMetadata().GetName())
+	fresh, err := rs.kind.fetch(cctx, set.GetMetadata().GetNamespace(), set.GetMetadata().GetName())
 	if client.IsNotFound(err) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("replicaset: re-read %s before adopting: %w", client.KeyOf(set), err)
+		return false, fmt.Errorf("%s: re-read %s before adopting: %w", rs.r.name, client.KeyOf(set), err)
 	}
-	return fresh.GetMetadata().GetUid() == set.GetMetadata().GetUid() && fresh.GetMetadata().GetDeletionTimestamp() == nil, nil
+	return fresh.GetUid() == set.GetMetadata().GetUid() && fresh.GetDeletionTimestamp() == nil, nil
 }
 
 // adopt makes set the controller of the orphan p, unless p changed
@@ -142,7 +142,7 @@ func (rs *replicaSets) adopt(ctx context.Context, set *skiffv1.ReplicaSet, sel l
 			adopted = false
 			return client.ErrNoChange
 		}
-		m.OwnerReferences = append(m.OwnerReferences, ownerRefTo(set))
+		m.OwnerReferences = append(m.OwnerReferences, ownerRefTo(rs.kind.name(), set))
 		adopted = true
 		return nil
 	})
@@ -150,12 +150,12 @@ func (rs *replicaSets) adopt(ctx context.Context, set *skiffv1.ReplicaSet, sel l
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("replicaset: adopt pod %s: %w", client.KeyOf(p), err)
+		return nil, fmt.Errorf("%s: adopt pod %s: %w", rs.r.name, client.KeyOf(p), err)
 	}
 	if !adopted {
 		return nil, nil
 	}
-	rs.log.Info("adopted pod", "replicaset", client.KeyOf(set), "pod", p.GetMetadata().GetName())
+	rs.log.Info("adopted pod", "owner", client.KeyOf(set), "pod", p.GetMetadata().GetName())
 	return out, nil
 }
 
@@ -183,14 +183,14 @@ func (rs *replicaSets) release(ctx context.Context, set *skiffv1.ReplicaSet, p *
 		return nil
 	})
 	if err != nil && !client.IsNotFound(err) {
-		return fmt.Errorf("replicaset: release pod %s: %w", client.KeyOf(p), err)
+		return fmt.Errorf("%s: release pod %s: %w", rs.r.name, client.KeyOf(p), err)
 	}
-	rs.log.Info("released pod", "replicaset", client.KeyOf(set), "pod", p.GetMetadata().GetName())
+	rs.log.Info("released pod", "owner", client.KeyOf(set), "pod", p.GetMetadata().GetName())
 	return nil
 }
 
-func ownerRefTo(set *skiffv1.ReplicaSet) *skiffv1.OwnerReference {
-	return &skiffv1.OwnerReference{Kind: "ReplicaSet", Name: set.GetMetadata().GetName(), Uid: set.GetMetadata().GetUid(), Controller: true}
+func ownerRefTo(kind string, set *skiffv1.ReplicaSet) *skiffv1.OwnerReference {
+	return &skiffv1.OwnerReference{Kind: kind, Name: set.GetMetadata().GetName(), Uid: set.GetMetadata().GetUid(), Controller: true}
 }
 
 // manage creates or deletes pods so that active has spec.replicas, at most
@@ -210,11 +210,11 @@ func (rs *replicaSets) manage(ctx context.Context, key string, set *skiffv1.Repl
 			}
 		}
 		if err != nil {
-			rs.rec.event(ctx, "ReplicaSet", set, "Warning", "FailedCreate", "Error creating: %v", err)
+			rs.rec.event(ctx, rs.kind.name(), set, "Warning", "FailedCreate", "Error creating: %v", err)
 			return &manageError{reason: "FailedCreate", err: err}
 		}
 		if created > 0 {
-			rs.log.Debug("created pods", "replicaset", key, "count", created)
+			rs.log.Debug("created pods", "owner", key, "count", created)
 		}
 	case diff > 0:
 		n := min(diff, rs.burst)
@@ -237,10 +237,10 @@ func (rs *replicaSets) manage(ctx context.Context, key string, set *skiffv1.Repl
 		}
 		wg.Wait()
 		if err := errors.Join(errs...); err != nil {
-			rs.rec.event(ctx, "ReplicaSet", set, "Warning", "FailedDelete", "Error deleting: %v", err)
+			rs.rec.event(ctx, rs.kind.name(), set, "Warning", "FailedDelete", "Error deleting: %v", err)
 			return &manageError{reason: "FailedDelete", err: err}
 		}
-		rs.log.Debug("deleted pods", "replicaset", key, "count", n)
+		rs.log.Debug("deleted pods", "owner", key, "count", n)
 	}
 	return nil
 }
@@ -277,7 +277,7 @@ func (rs *replicaSets) createPod(ctx context.Context, set *skiffv1.ReplicaSet) e
 				Namespace:       m.GetNamespace(),
 				Labels:          cloneMap(tmpl.GetMetadata().GetLabels()),
 				Annotations:     cloneMap(tmpl.GetMetadata().GetAnnotations()),
-				OwnerReferences: []*skiffv1.OwnerReference{ownerRefTo(set)},
+				OwnerReferences: []*skiffv1.OwnerReference{ownerRefTo(rs.kind.name(), set)},
 			},
 			Spec: proto.Clone(tmpl.GetSpec()).(*skiffv1.PodSpec),
 		}
@@ -293,7 +293,7 @@ func (rs *replicaSets) createPod(ctx context.Context, set *skiffv1.ReplicaSet) e
 			continue // a name collision; draw again
 		}
 		if err != nil {
-			return fmt.Errorf("replicaset: create pod for %s: %w", client.KeyOf(set), err)
+			return fmt.Errorf("%s: create pod for %s: %w", rs.r.name, client.KeyOf(set), err)
 		}
 		return nil
 	}
@@ -314,7 +314,7 @@ func (rs *replicaSets) deletePod(ctx context.Context, key string, p *skiffv1.Pod
 		return nil
 	}
 	rs.exp.deletionObserved(key, uid)
-	return fmt.Errorf("replicaset: delete pod %s: %w", client.KeyOf(p), err)
+	return fmt.Errorf("%s: delete pod %s: %w", rs.r.name, client.KeyOf(p), err)
 }
 
 // slowStartBatch calls fn count times, in batches of initial, then twice
@@ -363,9 +363,14 @@ func (rs *replicaSets) updateStatus(ctx context.Context, set *skiffv1.ReplicaSet
 	}
 	st.Replicas = int32(len(active))
 	st.ReadyReplicas, st.AvailableReplicas = 0, 0
+	var fullyLabeled int32
+	tmplLabels := labels.SelectorFromSet(set.GetSpec().GetTemplate().GetMetadata().GetLabels())
 	now := time.Now()
 	minReady := time.Duration(set.GetSpec().GetMinReadySeconds()) * time.Second
 	for _, p := range active {
+		if tmplLabels.Matches(p.GetMetadata().GetLabels()) {
+			fullyLabeled++
+		}
 		if skiffv1.IsPodReady(p) {
 			st.ReadyReplicas++
 		}
@@ -384,21 +389,14 @@ func (rs *replicaSets) updateStatus(ctx context.Context, set *skiffv1.ReplicaSet
 	} else if manageErr == nil {
 		skiffv1.RemoveCondition(&st.Conditions, skiffv1.ReplicaFailure)
 	}
-	if proto.Equal(st, set.GetStatus()) {
-		return nil
-	}
-	next := &skiffv1.ReplicaSet{Metadata: proto.Clone(set.GetMetadata()).(*skiffv1.ObjectMeta), Status: st}
-	// Last writer wins (no resource version): this controller is the only
-	// writer of the status, and the uid guards against a replacement.
-	next.Metadata.ResourceVersion = ""
 	cctx, cancel := call(ctx)
 	defer cancel()
-	_, err := rs.c.ReplicaSets().UpdateStatus(cctx, next)
+	err := rs.kind.writeStatus(cctx, set, st, fullyLabeled)
 	if client.IsNotFound(err) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("replicaset: update status of %s: %w", client.KeyOf(set), err)
+		return fmt.Errorf("%s: update status of %s: %w", rs.r.name, client.KeyOf(set), err)
 	}
 	return nil
 }

@@ -33,6 +33,11 @@ func Default(obj skiffv1.Resource) {
 			o.Spec = &skiffv1.ReplicaSetSpec{}
 		}
 		defaultPodSet(&o.Spec.Replicas, &o.Spec.Selector, o.Spec.Template)
+	case *skiffv1.ReplicationController:
+		if o.Spec == nil {
+			o.Spec = &skiffv1.ReplicationControllerSpec{}
+		}
+		defaultReplicationController(o.Spec)
 	case *skiffv1.Deployment:
 		if o.Spec == nil {
 			o.Spec = &skiffv1.DeploymentSpec{}

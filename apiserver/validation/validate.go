@@ -43,6 +43,8 @@ func Validate(obj skiffv1.Resource) error {
 		validateVolume(e, o.GetSpec())
 	case *skiffv1.ReplicaSet:
 		validateReplicaSet(e, o.GetSpec())
+	case *skiffv1.ReplicationController:
+		validateReplicationController(e, o.GetSpec())
 	case *skiffv1.Autoscaler:
 		validateAutoscaler(e, o.GetSpec())
 	case *skiffv1.ConfigMap:

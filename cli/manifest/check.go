@@ -65,6 +65,8 @@ func Check(o Object) error {
 		checkPodSet(add, "a replica set", obj.GetSpec() == nil, obj.GetSpec())
 	case *skiffv1.Deployment:
 		checkPodSet(add, "a deployment", obj.GetSpec() == nil, obj.GetSpec())
+	case *skiffv1.ReplicationController:
+		checkPodSet(add, "a replication controller", obj.GetSpec() == nil, obj.GetSpec())
 	case *skiffv1.Service:
 		for i, p := range obj.GetSpec().GetPorts() {
 			if p.GetPort() < 1 || p.GetPort() > 65535 {

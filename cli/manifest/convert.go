@@ -102,7 +102,9 @@ func kindConversion(apiVersion, kind string) conversion {
 		}
 	case "Deployment":
 		return conversion{toSkiff: deploymentToSkiff, fromSkiff: deploymentFromSkiff}
-	case "Job":
+	case "Job", "ReplicationController":
+		// A ReplicationController's selector is a map of labels in both
+		// schemas, defaulted from the template's labels when left out.
 		return conversion{
 			toSkiff: func(o map[string]any) error {
 				return podSpecToSkiff(child(child(child(o, "spec"), "template"), "spec"), "spec.template.spec")

@@ -85,7 +85,7 @@ func TestDecodeErrors(t *testing.T) {
 	}{
 		{"malformed yaml", goodPod + "---\napiVersion: skiff/v1\nkind: Pod\nmetadata:\n  name: x\n   bad: [\n", []string{"f.yaml: document 2 (line ", "mapping values are not allowed"}},
 		{"unknown field", goodPod + "---\napiVersion: skiff/v1\nkind: Pod\nmetadata: {name: db}\nspec:\n  contaners: []\n", []string{`f.yaml: document 2 (Pod "db"): unknown field "contaners" in spec (did you mean "containers"?)`}},
-		{"unknown kind", "apiVersion: skiff/v1\nkind: ControllerRevision\nmetadata: {name: x}\n", []string{`unknown kind "ControllerRevision"; valid kinds: Autoscaler, ConfigMap, CronJob, DaemonSet, Deployment, Endpoints, Event, Job, Lease, Namespace, Node, PersistentVolume, Pod, ReplicaSet, Secret, Service, StatefulSet, Volume`}},
+		{"unknown kind", "apiVersion: skiff/v1\nkind: ControllerRevision\nmetadata: {name: x}\n", []string{`unknown kind "ControllerRevision"; valid kinds: Autoscaler, ConfigMap, CronJob, DaemonSet, Deployment, Endpoints, Event, Job, Lease, Namespace, Node, PersistentVolume, Pod, ReplicaSet, ReplicationController, Secret, Service, StatefulSet, Volume`}},
 		{"short kind", "apiVersion: skiff/v1\nkind: po\nmetadata: {name: x}\n", []string{"write `kind: Pod`"}},
 		{"bad apiVersion", "apiVersion: extensions/v1beta1\nkind: Pod\nmetadata: {name: x}\n", []string{`apiVersion "extensions/v1beta1" is not served; skiff serves skiff/v1, v1, apps/v1, batch/v1, autoscaling/v1, autoscaling/v2`}},
 		{"kind of another apiVersion", "apiVersion: apps/v1\nkind: Pod\nmetadata: {name: x}\n", []string{`a Pod is v1, not apps/v1`}},

@@ -131,7 +131,7 @@ func unsupportedFields(kind string) map[string]bool {
 	switch kind {
 	case "Pod":
 		podSpec("spec.")
-	case "ReplicaSet", "Deployment", "DaemonSet", "StatefulSet":
+	case "ReplicaSet", "Deployment", "DaemonSet", "StatefulSet", "ReplicationController":
 		add("spec.template.metadata.", metaUnsupported)
 		podSpec("spec.template.spec.")
 	case "Job":

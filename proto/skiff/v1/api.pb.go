@@ -56,6 +56,9 @@ const (
 	Kind_KIND_PERSISTENT_VOLUME Kind = 27
 	// Leases (nodes' heartbeats, coordination.k8s.io).
 	Kind_KIND_LEASE Kind = 28
+	// ReplicationControllers (Kubernetes' v1 kind: a replica set whose
+	// selector is a map of labels).
+	Kind_KIND_REPLICATION_CONTROLLER Kind = 29
 )
 
 // Enum value maps for Kind.
@@ -80,27 +83,29 @@ var (
 		26: "KIND_STATEFUL_SET",
 		27: "KIND_PERSISTENT_VOLUME",
 		28: "KIND_LEASE",
+		29: "KIND_REPLICATION_CONTROLLER",
 	}
 	Kind_value = map[string]int32{
-		"KIND_UNSPECIFIED":       0,
-		"KIND_NAMESPACE":         1,
-		"KIND_NODE":              2,
-		"KIND_POD":               3,
-		"KIND_SERVICE":           4,
-		"KIND_VOLUME":            5,
-		"KIND_REPLICA_SET":       6,
-		"KIND_AUTOSCALER":        7,
-		"KIND_EVENT":             8,
-		"KIND_CONFIG_MAP":        20,
-		"KIND_SECRET":            21,
-		"KIND_DEPLOYMENT":        22,
-		"KIND_ENDPOINTS":         40,
-		"KIND_JOB":               23,
-		"KIND_CRON_JOB":          24,
-		"KIND_DAEMON_SET":        25,
-		"KIND_STATEFUL_SET":      26,
-		"KIND_PERSISTENT_VOLUME": 27,
-		"KIND_LEASE":             28,
+		"KIND_UNSPECIFIED":            0,
+		"KIND_NAMESPACE":              1,
+		"KIND_NODE":                   2,
+		"KIND_POD":                    3,
+		"KIND_SERVICE":                4,
+		"KIND_VOLUME":                 5,
+		"KIND_REPLICA_SET":            6,
+		"KIND_AUTOSCALER":             7,
+		"KIND_EVENT":                  8,
+		"KIND_CONFIG_MAP":             20,
+		"KIND_SECRET":                 21,
+		"KIND_DEPLOYMENT":             22,
+		"KIND_ENDPOINTS":              40,
+		"KIND_JOB":                    23,
+		"KIND_CRON_JOB":               24,
+		"KIND_DAEMON_SET":             25,
+		"KIND_STATEFUL_SET":           26,
+		"KIND_PERSISTENT_VOLUME":      27,
+		"KIND_LEASE":                  28,
+		"KIND_REPLICATION_CONTROLLER": 29,
 	}
 )
 
@@ -210,6 +215,7 @@ type Object struct {
 	//	*Object_StatefulSet
 	//	*Object_PersistentVolume
 	//	*Object_Lease
+	//	*Object_ReplicationController
 	Kind          isObject_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -414,6 +420,15 @@ func (x *Object) GetLease() *Lease {
 	return nil
 }
 
+func (x *Object) GetReplicationController() *ReplicationController {
+	if x != nil {
+		if x, ok := x.Kind.(*Object_ReplicationController); ok {
+			return x.ReplicationController
+		}
+	}
+	return nil
+}
+
 type isObject_Kind interface {
 	isObject_Kind()
 }
@@ -490,6 +505,10 @@ type Object_Lease struct {
 	Lease *Lease `protobuf:"bytes,28,opt,name=lease,proto3,oneof"`
 }
 
+type Object_ReplicationController struct {
+	ReplicationController *ReplicationController `protobuf:"bytes,29,opt,name=replication_controller,json=replicationController,proto3,oneof"`
+}
+
 func (*Object_Namespace) isObject_Kind() {}
 
 func (*Object_Node) isObject_Kind() {}
@@ -525,6 +544,8 @@ func (*Object_StatefulSet) isObject_Kind() {}
 func (*Object_PersistentVolume) isObject_Kind() {}
 
 func (*Object_Lease) isObject_Kind() {}
+
+func (*Object_ReplicationController) isObject_Kind() {}
 
 type CreateRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1215,7 +1236,7 @@ var File_skiff_v1_api_proto protoreflect.FileDescriptor
 
 const file_skiff_v1_api_proto_rawDesc = "" +
 	"\n" +
-	"\x12skiff/v1/api.proto\x12\bskiff.v1\x1a\x16skiff/v1/objects.proto\x1a\x18skiff/v1/workloads.proto\"\x8b\a\n" +
+	"\x12skiff/v1/api.proto\x12\bskiff.v1\x1a\x16skiff/v1/objects.proto\x1a\x18skiff/v1/workloads.proto\"\xe5\a\n" +
 	"\x06Object\x123\n" +
 	"\tnamespace\x18\x01 \x01(\v2\x13.skiff.v1.NamespaceH\x00R\tnamespace\x12$\n" +
 	"\x04node\x18\x02 \x01(\v2\x0e.skiff.v1.NodeH\x00R\x04node\x12!\n" +
@@ -1241,7 +1262,8 @@ const file_skiff_v1_api_proto_rawDesc = "" +
 	"daemon_set\x18\x19 \x01(\v2\x13.skiff.v1.DaemonSetH\x00R\tdaemonSet\x12:\n" +
 	"\fstateful_set\x18\x1a \x01(\v2\x15.skiff.v1.StatefulSetH\x00R\vstatefulSet\x12I\n" +
 	"\x11persistent_volume\x18\x1b \x01(\v2\x1a.skiff.v1.PersistentVolumeH\x00R\x10persistentVolume\x12'\n" +
-	"\x05lease\x18\x1c \x01(\v2\x0f.skiff.v1.LeaseH\x00R\x05leaseB\x06\n" +
+	"\x05lease\x18\x1c \x01(\v2\x0f.skiff.v1.LeaseH\x00R\x05lease\x12X\n" +
+	"\x16replication_controller\x18\x1d \x01(\v2\x1f.skiff.v1.ReplicationControllerH\x00R\x15replicationControllerB\x06\n" +
 	"\x04kind\"9\n" +
 	"\rCreateRequest\x12(\n" +
 	"\x06object\x18\x01 \x01(\v2\x10.skiff.v1.ObjectR\x06object\"b\n" +
@@ -1299,7 +1321,7 @@ const file_skiff_v1_api_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1b\n" +
 	"\tnode_name\x18\x03 \x01(\tR\bnodeName\x12\x10\n" +
 	"\x03uid\x18\x04 \x01(\tR\x03uid\x12)\n" +
-	"\x10resource_version\x18\x05 \x01(\tR\x0fresourceVersion*\xf3\x02\n" +
+	"\x10resource_version\x18\x05 \x01(\tR\x0fresourceVersion*\x94\x03\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eKIND_NAMESPACE\x10\x01\x12\r\n" +
@@ -1321,7 +1343,8 @@ const file_skiff_v1_api_proto_rawDesc = "" +
 	"\x11KIND_STATEFUL_SET\x10\x1a\x12\x1a\n" +
 	"\x16KIND_PERSISTENT_VOLUME\x10\x1b\x12\x0e\n" +
 	"\n" +
-	"KIND_LEASE\x10\x1c2\xb8\x03\n" +
+	"KIND_LEASE\x10\x1c\x12\x1f\n" +
+	"\x1bKIND_REPLICATION_CONTROLLER\x10\x1d2\xb8\x03\n" +
 	"\aObjects\x123\n" +
 	"\x06Create\x12\x17.skiff.v1.CreateRequest\x1a\x10.skiff.v1.Object\x12-\n" +
 	"\x03Get\x12\x14.skiff.v1.GetRequest\x1a\x10.skiff.v1.Object\x125\n" +
@@ -1347,37 +1370,38 @@ func file_skiff_v1_api_proto_rawDescGZIP() []byte {
 var file_skiff_v1_api_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_skiff_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_skiff_v1_api_proto_goTypes = []any{
-	(Kind)(0),                // 0: skiff.v1.Kind
-	(WatchEvent_Type)(0),     // 1: skiff.v1.WatchEvent.Type
-	(*Object)(nil),           // 2: skiff.v1.Object
-	(*CreateRequest)(nil),    // 3: skiff.v1.CreateRequest
-	(*GetRequest)(nil),       // 4: skiff.v1.GetRequest
-	(*ListRequest)(nil),      // 5: skiff.v1.ListRequest
-	(*ListResponse)(nil),     // 6: skiff.v1.ListResponse
-	(*UpdateRequest)(nil),    // 7: skiff.v1.UpdateRequest
-	(*DeleteRequest)(nil),    // 8: skiff.v1.DeleteRequest
-	(*DeleteResponse)(nil),   // 9: skiff.v1.DeleteResponse
-	(*WatchRequest)(nil),     // 10: skiff.v1.WatchRequest
-	(*WatchEvent)(nil),       // 11: skiff.v1.WatchEvent
-	(*BindRequest)(nil),      // 12: skiff.v1.BindRequest
-	(*Namespace)(nil),        // 13: skiff.v1.Namespace
-	(*Node)(nil),             // 14: skiff.v1.Node
-	(*Pod)(nil),              // 15: skiff.v1.Pod
-	(*Service)(nil),          // 16: skiff.v1.Service
-	(*Volume)(nil),           // 17: skiff.v1.Volume
-	(*ReplicaSet)(nil),       // 18: skiff.v1.ReplicaSet
-	(*Autoscaler)(nil),       // 19: skiff.v1.Autoscaler
-	(*Event)(nil),            // 20: skiff.v1.Event
-	(*ConfigMap)(nil),        // 21: skiff.v1.ConfigMap
-	(*Secret)(nil),           // 22: skiff.v1.Secret
-	(*Deployment)(nil),       // 23: skiff.v1.Deployment
-	(*Endpoints)(nil),        // 24: skiff.v1.Endpoints
-	(*Job)(nil),              // 25: skiff.v1.Job
-	(*CronJob)(nil),          // 26: skiff.v1.CronJob
-	(*DaemonSet)(nil),        // 27: skiff.v1.DaemonSet
-	(*StatefulSet)(nil),      // 28: skiff.v1.StatefulSet
-	(*PersistentVolume)(nil), // 29: skiff.v1.PersistentVolume
-	(*Lease)(nil),            // 30: skiff.v1.Lease
+	(Kind)(0),                     // 0: skiff.v1.Kind
+	(WatchEvent_Type)(0),          // 1: skiff.v1.WatchEvent.Type
+	(*Object)(nil),                // 2: skiff.v1.Object
+	(*CreateRequest)(nil),         // 3: skiff.v1.CreateRequest
+	(*GetRequest)(nil),            // 4: skiff.v1.GetRequest
+	(*ListRequest)(nil),           // 5: skiff.v1.ListRequest
+	(*ListResponse)(nil),          // 6: skiff.v1.ListResponse
+	(*UpdateRequest)(nil),         // 7: skiff.v1.UpdateRequest
+	(*DeleteRequest)(nil),         // 8: skiff.v1.DeleteRequest
+	(*DeleteResponse)(nil),        // 9: skiff.v1.DeleteResponse
+	(*WatchRequest)(nil),          // 10: skiff.v1.WatchRequest
+	(*WatchEvent)(nil),            // 11: skiff.v1.WatchEvent
+	(*BindRequest)(nil),           // 12: skiff.v1.BindRequest
+	(*Namespace)(nil),             // 13: skiff.v1.Namespace
+	(*Node)(nil),                  // 14: skiff.v1.Node
+	(*Pod)(nil),                   // 15: skiff.v1.Pod
+	(*Service)(nil),               // 16: skiff.v1.Service
+	(*Volume)(nil),                // 17: skiff.v1.Volume
+	(*ReplicaSet)(nil),            // 18: skiff.v1.ReplicaSet
+	(*Autoscaler)(nil),            // 19: skiff.v1.Autoscaler
+	(*Event)(nil),                 // 20: skiff.v1.Event
+	(*ConfigMap)(nil),             // 21: skiff.v1.ConfigMap
+	(*Secret)(nil),                // 22: skiff.v1.Secret
+	(*Deployment)(nil),            // 23: skiff.v1.Deployment
+	(*Endpoints)(nil),             // 24: skiff.v1.Endpoints
+	(*Job)(nil),                   // 25: skiff.v1.Job
+	(*CronJob)(nil),               // 26: skiff.v1.CronJob
+	(*DaemonSet)(nil),             // 27: skiff.v1.DaemonSet
+	(*StatefulSet)(nil),           // 28: skiff.v1.StatefulSet
+	(*PersistentVolume)(nil),      // 29: skiff.v1.PersistentVolume
+	(*Lease)(nil),                 // 30: skiff.v1.Lease
+	(*ReplicationController)(nil), // 31: skiff.v1.ReplicationController
 }
 var file_skiff_v1_api_proto_depIdxs = []int32{
 	13, // 0: skiff.v1.Object.namespace:type_name -> skiff.v1.Namespace
@@ -1398,37 +1422,38 @@ var file_skiff_v1_api_proto_depIdxs = []int32{
 	28, // 15: skiff.v1.Object.stateful_set:type_name -> skiff.v1.StatefulSet
 	29, // 16: skiff.v1.Object.persistent_volume:type_name -> skiff.v1.PersistentVolume
 	30, // 17: skiff.v1.Object.lease:type_name -> skiff.v1.Lease
-	2,  // 18: skiff.v1.CreateRequest.object:type_name -> skiff.v1.Object
-	0,  // 19: skiff.v1.GetRequest.kind:type_name -> skiff.v1.Kind
-	0,  // 20: skiff.v1.ListRequest.kind:type_name -> skiff.v1.Kind
-	2,  // 21: skiff.v1.ListResponse.items:type_name -> skiff.v1.Object
-	2,  // 22: skiff.v1.UpdateRequest.object:type_name -> skiff.v1.Object
-	0,  // 23: skiff.v1.DeleteRequest.kind:type_name -> skiff.v1.Kind
-	2,  // 24: skiff.v1.DeleteResponse.object:type_name -> skiff.v1.Object
-	0,  // 25: skiff.v1.WatchRequest.kind:type_name -> skiff.v1.Kind
-	1,  // 26: skiff.v1.WatchEvent.type:type_name -> skiff.v1.WatchEvent.Type
-	2,  // 27: skiff.v1.WatchEvent.object:type_name -> skiff.v1.Object
-	3,  // 28: skiff.v1.Objects.Create:input_type -> skiff.v1.CreateRequest
-	4,  // 29: skiff.v1.Objects.Get:input_type -> skiff.v1.GetRequest
-	5,  // 30: skiff.v1.Objects.List:input_type -> skiff.v1.ListRequest
-	7,  // 31: skiff.v1.Objects.Update:input_type -> skiff.v1.UpdateRequest
-	7,  // 32: skiff.v1.Objects.UpdateStatus:input_type -> skiff.v1.UpdateRequest
-	8,  // 33: skiff.v1.Objects.Delete:input_type -> skiff.v1.DeleteRequest
-	10, // 34: skiff.v1.Objects.Watch:input_type -> skiff.v1.WatchRequest
-	12, // 35: skiff.v1.Objects.Bind:input_type -> skiff.v1.BindRequest
-	2,  // 36: skiff.v1.Objects.Create:output_type -> skiff.v1.Object
-	2,  // 37: skiff.v1.Objects.Get:output_type -> skiff.v1.Object
-	6,  // 38: skiff.v1.Objects.List:output_type -> skiff.v1.ListResponse
-	2,  // 39: skiff.v1.Objects.Update:output_type -> skiff.v1.Object
-	2,  // 40: skiff.v1.Objects.UpdateStatus:output_type -> skiff.v1.Object
-	9,  // 41: skiff.v1.Objects.Delete:output_type -> skiff.v1.DeleteResponse
-	11, // 42: skiff.v1.Objects.Watch:output_type -> skiff.v1.WatchEvent
-	15, // 43: skiff.v1.Objects.Bind:output_type -> skiff.v1.Pod
-	36, // [36:44] is the sub-list for method output_type
-	28, // [28:36] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	31, // 18: skiff.v1.Object.replication_controller:type_name -> skiff.v1.ReplicationController
+	2,  // 19: skiff.v1.CreateRequest.object:type_name -> skiff.v1.Object
+	0,  // 20: skiff.v1.GetRequest.kind:type_name -> skiff.v1.Kind
+	0,  // 21: skiff.v1.ListRequest.kind:type_name -> skiff.v1.Kind
+	2,  // 22: skiff.v1.ListResponse.items:type_name -> skiff.v1.Object
+	2,  // 23: skiff.v1.UpdateRequest.object:type_name -> skiff.v1.Object
+	0,  // 24: skiff.v1.DeleteRequest.kind:type_name -> skiff.v1.Kind
+	2,  // 25: skiff.v1.DeleteResponse.object:type_name -> skiff.v1.Object
+	0,  // 26: skiff.v1.WatchRequest.kind:type_name -> skiff.v1.Kind
+	1,  // 27: skiff.v1.WatchEvent.type:type_name -> skiff.v1.WatchEvent.Type
+	2,  // 28: skiff.v1.WatchEvent.object:type_name -> skiff.v1.Object
+	3,  // 29: skiff.v1.Objects.Create:input_type -> skiff.v1.CreateRequest
+	4,  // 30: skiff.v1.Objects.Get:input_type -> skiff.v1.GetRequest
+	5,  // 31: skiff.v1.Objects.List:input_type -> skiff.v1.ListRequest
+	7,  // 32: skiff.v1.Objects.Update:input_type -> skiff.v1.UpdateRequest
+	7,  // 33: skiff.v1.Objects.UpdateStatus:input_type -> skiff.v1.UpdateRequest
+	8,  // 34: skiff.v1.Objects.Delete:input_type -> skiff.v1.DeleteRequest
+	10, // 35: skiff.v1.Objects.Watch:input_type -> skiff.v1.WatchRequest
+	12, // 36: skiff.v1.Objects.Bind:input_type -> skiff.v1.BindRequest
+	2,  // 37: skiff.v1.Objects.Create:output_type -> skiff.v1.Object
+	2,  // 38: skiff.v1.Objects.Get:output_type -> skiff.v1.Object
+	6,  // 39: skiff.v1.Objects.List:output_type -> skiff.v1.ListResponse
+	2,  // 40: skiff.v1.Objects.Update:output_type -> skiff.v1.Object
+	2,  // 41: skiff.v1.Objects.UpdateStatus:output_type -> skiff.v1.Object
+	9,  // 42: skiff.v1.Objects.Delete:output_type -> skiff.v1.DeleteResponse
+	11, // 43: skiff.v1.Objects.Watch:output_type -> skiff.v1.WatchEvent
+	15, // 44: skiff.v1.Objects.Bind:output_type -> skiff.v1.Pod
+	37, // [37:45] is the sub-list for method output_type
+	29, // [29:37] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_skiff_v1_api_proto_init() }
@@ -1457,6 +1482,7 @@ func file_skiff_v1_api_proto_init() {
 		(*Object_StatefulSet)(nil),
 		(*Object_PersistentVolume)(nil),
 		(*Object_Lease)(nil),
+		(*Object_ReplicationController)(nil),
 	}
 	file_skiff_v1_api_proto_msgTypes[6].OneofWrappers = []any{}
 	type x struct{}

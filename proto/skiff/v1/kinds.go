@@ -51,6 +51,7 @@ var kindInfos = []KindInfo{
 	{Kind_KIND_STATEFUL_SET, "StatefulSet", "statefulsets", []string{"sts"}, true, true, func() Resource { return &StatefulSet{} }},
 	{Kind_KIND_PERSISTENT_VOLUME, "PersistentVolume", "persistentvolumes", []string{"pv"}, false, true, func() Resource { return &PersistentVolume{} }},
 	{Kind_KIND_LEASE, "Lease", "leases", nil, true, false, func() Resource { return &Lease{} }},
+	{Kind_KIND_REPLICATION_CONTROLLER, "ReplicationController", "replicationcontrollers", []string{"rc"}, true, true, func() Resource { return &ReplicationController{} }},
 }
 
 // Kinds lists every kind, in a stable order.
@@ -194,6 +195,7 @@ var kubernetesTypes = []KubernetesType{
 	{"apps/v1", "DaemonSet", Kind_KIND_DAEMON_SET},
 	{"apps/v1", "StatefulSet", Kind_KIND_STATEFUL_SET},
 	{"coordination.k8s.io/v1", "Lease", Kind_KIND_LEASE},
+	{"v1", "ReplicationController", Kind_KIND_REPLICATION_CONTROLLER},
 }
 
 // KubernetesAPIVersions are the Kubernetes apiVersions served beside

@@ -52,6 +52,7 @@ func TestParseKindTakesKubectlNames(t *testing.T) {
 		"po": "Pod", "pods": "Pod", "Pod": "Pod", "deployment": "Deployment",
 		"persistentvolumeclaims": "Volume", "pvc": "Volume", "PersistentVolume": "PersistentVolume", "pv": "PersistentVolume",
 		"horizontalpodautoscaler": "Autoscaler", "hpa": "Autoscaler",
+		"rc": "ReplicationController", "replicationcontroller": "ReplicationController", "replicationcontrollers": "ReplicationController",
 	} {
 		got, err := ParseKind(in)
 		if err != nil || got.Name != want {

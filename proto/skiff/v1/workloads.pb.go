@@ -4,8 +4,9 @@
 // 	protoc        v3.21.12
 // source: skiff/v1/workloads.proto
 
-// DaemonSets and StatefulSets (Kubernetes' apps/v1 kinds of the same
-// names), apart from objects.proto so that they read as one piece.
+// DaemonSets, StatefulSets (Kubernetes' apps/v1 kinds of the same
+// names) and ReplicationControllers (v1), apart from objects.proto so that
+// they read as one piece.
 
 package skiffv1
 
@@ -926,6 +927,226 @@ func (x *StatefulSetStatus) GetCurrentTemplate() *PodTemplateSpec {
 	return nil
 }
 
+// ReplicationController is Kubernetes' v1 ancestor of the ReplicaSet: it
+// keeps spec.replicas pods of its template, selected by labels equal to
+// those of its selector (no expressions).
+type ReplicationController struct {
+	state         protoimpl.MessageState       `protogen:"open.v1"`
+	Metadata      *ObjectMeta                  `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Spec          *ReplicationControllerSpec   `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
+	Status        *ReplicationControllerStatus `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplicationController) Reset() {
+	*x = ReplicationController{}
+	mi := &file_skiff_v1_workloads_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicationController) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicationController) ProtoMessage() {}
+
+func (x *ReplicationController) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_workloads_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicationController.ProtoReflect.Descriptor instead.
+func (*ReplicationController) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_workloads_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ReplicationController) GetMetadata() *ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *ReplicationController) GetSpec() *ReplicationControllerSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *ReplicationController) GetStatus() *ReplicationControllerStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
+type ReplicationControllerSpec struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Default 1.
+	Replicas *int32 `protobuf:"varint,1,opt,name=replicas,proto3,oneof" json:"replicas,omitempty"`
+	// Pods whose labels hold every one of these; defaults to the
+	// template's labels.
+	Selector map[string]string `protobuf:"bytes,2,rep,name=selector,proto3" json:"selector,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Template *PodTemplateSpec  `protobuf:"bytes,3,opt,name=template,proto3" json:"template,omitempty"`
+	// Seconds a new pod must be ready before it counts as available.
+	MinReadySeconds int32 `protobuf:"varint,4,opt,name=min_ready_seconds,json=minReadySeconds,proto3" json:"min_ready_seconds,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ReplicationControllerSpec) Reset() {
+	*x = ReplicationControllerSpec{}
+	mi := &file_skiff_v1_workloads_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicationControllerSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicationControllerSpec) ProtoMessage() {}
+
+func (x *ReplicationControllerSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_workloads_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicationControllerSpec.ProtoReflect.Descriptor instead.
+func (*ReplicationControllerSpec) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_workloads_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ReplicationControllerSpec) GetReplicas() int32 {
+	if x != nil && x.Replicas != nil {
+		return *x.Replicas
+	}
+	return 0
+}
+
+func (x *ReplicationControllerSpec) GetSelector() map[string]string {
+	if x != nil {
+		return x.Selector
+	}
+	return nil
+}
+
+func (x *ReplicationControllerSpec) GetTemplate() *PodTemplateSpec {
+	if x != nil {
+		return x.Template
+	}
+	return nil
+}
+
+func (x *ReplicationControllerSpec) GetMinReadySeconds() int32 {
+	if x != nil {
+		return x.MinReadySeconds
+	}
+	return 0
+}
+
+type ReplicationControllerStatus struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Replicas int32                  `protobuf:"varint,1,opt,name=replicas,proto3" json:"replicas,omitempty"`
+	// Pods whose labels hold every label of the template.
+	FullyLabeledReplicas int32        `protobuf:"varint,2,opt,name=fully_labeled_replicas,json=fullyLabeledReplicas,proto3" json:"fully_labeled_replicas,omitempty"`
+	ReadyReplicas        int32        `protobuf:"varint,3,opt,name=ready_replicas,json=readyReplicas,proto3" json:"ready_replicas,omitempty"`
+	AvailableReplicas    int32        `protobuf:"varint,4,opt,name=available_replicas,json=availableReplicas,proto3" json:"available_replicas,omitempty"`
+	ObservedGeneration   int64        `protobuf:"varint,5,opt,name=observed_generation,json=observedGeneration,proto3" json:"observed_generation,omitempty"`
+	Conditions           []*Condition `protobuf:"bytes,6,rep,name=conditions,proto3" json:"conditions,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *ReplicationControllerStatus) Reset() {
+	*x = ReplicationControllerStatus{}
+	mi := &file_skiff_v1_workloads_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplicationControllerStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplicationControllerStatus) ProtoMessage() {}
+
+func (x *ReplicationControllerStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_skiff_v1_workloads_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplicationControllerStatus.ProtoReflect.Descriptor instead.
+func (*ReplicationControllerStatus) Descriptor() ([]byte, []int) {
+	return file_skiff_v1_workloads_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ReplicationControllerStatus) GetReplicas() int32 {
+	if x != nil {
+		return x.Replicas
+	}
+	return 0
+}
+
+func (x *ReplicationControllerStatus) GetFullyLabeledReplicas() int32 {
+	if x != nil {
+		return x.FullyLabeledReplicas
+	}
+	return 0
+}
+
+func (x *ReplicationControllerStatus) GetReadyReplicas() int32 {
+	if x != nil {
+		return x.ReadyReplicas
+	}
+	return 0
+}
+
+func (x *ReplicationControllerStatus) GetAvailableReplicas() int32 {
+	if x != nil {
+		return x.AvailableReplicas
+	}
+	return 0
+}
+
+func (x *ReplicationControllerStatus) GetObservedGeneration() int64 {
+	if x != nil {
+		return x.ObservedGeneration
+	}
+	return 0
+}
+
+func (x *ReplicationControllerStatus) GetConditions() []*Condition {
+	if x != nil {
+		return x.Conditions
+	}
+	return nil
+}
+
 var File_skiff_v1_workloads_proto protoreflect.FileDescriptor
 
 const file_skiff_v1_workloads_proto_rawDesc = "" +
@@ -1011,7 +1232,29 @@ const file_skiff_v1_workloads_proto_rawDesc = "" +
 	"\x12available_replicas\x18\n" +
 	" \x01(\x05R\x11availableReplicas\x12D\n" +
 	"\x10current_template\x18\v \x01(\v2\x19.skiff.v1.PodTemplateSpecR\x0fcurrentTemplateB\x12\n" +
-	"\x10_collision_countB2Z0github.com/skiff-sh/skiff/proto/skiff/v1;skiffv1b\x06proto3"
+	"\x10_collision_count\"\xc1\x01\n" +
+	"\x15ReplicationController\x120\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x127\n" +
+	"\x04spec\x18\x02 \x01(\v2#.skiff.v1.ReplicationControllerSpecR\x04spec\x12=\n" +
+	"\x06status\x18\x03 \x01(\v2%.skiff.v1.ReplicationControllerStatusR\x06status\"\xb8\x02\n" +
+	"\x19ReplicationControllerSpec\x12\x1f\n" +
+	"\breplicas\x18\x01 \x01(\x05H\x00R\breplicas\x88\x01\x01\x12M\n" +
+	"\bselector\x18\x02 \x03(\v21.skiff.v1.ReplicationControllerSpec.SelectorEntryR\bselector\x125\n" +
+	"\btemplate\x18\x03 \x01(\v2\x19.skiff.v1.PodTemplateSpecR\btemplate\x12*\n" +
+	"\x11min_ready_seconds\x18\x04 \x01(\x05R\x0fminReadySeconds\x1a;\n" +
+	"\rSelectorEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\v\n" +
+	"\t_replicas\"\xab\x02\n" +
+	"\x1bReplicationControllerStatus\x12\x1a\n" +
+	"\breplicas\x18\x01 \x01(\x05R\breplicas\x124\n" +
+	"\x16fully_labeled_replicas\x18\x02 \x01(\x05R\x14fullyLabeledReplicas\x12%\n" +
+	"\x0eready_replicas\x18\x03 \x01(\x05R\rreadyReplicas\x12-\n" +
+	"\x12available_replicas\x18\x04 \x01(\x05R\x11availableReplicas\x12/\n" +
+	"\x13observed_generation\x18\x05 \x01(\x03R\x12observedGeneration\x123\n" +
+	"\n" +
+	"conditions\x18\x06 \x03(\v2\x13.skiff.v1.ConditionR\n" +
+	"conditionsB2Z0github.com/skiff-sh/skiff/proto/skiff/v1;skiffv1b\x06proto3"
 
 var (
 	file_skiff_v1_workloads_proto_rawDescOnce sync.Once
@@ -1025,7 +1268,7 @@ func file_skiff_v1_workloads_proto_rawDescGZIP() []byte {
 	return file_skiff_v1_workloads_proto_rawDescData
 }
 
-var file_skiff_v1_workloads_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_skiff_v1_workloads_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_skiff_v1_workloads_proto_goTypes = []any{
 	(*DaemonSet)(nil),                                       // 0: skiff.v1.DaemonSet
 	(*DaemonSetSpec)(nil),                                   // 1: skiff.v1.DaemonSetSpec
@@ -1039,38 +1282,48 @@ var file_skiff_v1_workloads_proto_goTypes = []any{
 	(*StatefulSetPersistentVolumeClaimRetentionPolicy)(nil), // 9: skiff.v1.StatefulSetPersistentVolumeClaimRetentionPolicy
 	(*StatefulSetOrdinals)(nil),                             // 10: skiff.v1.StatefulSetOrdinals
 	(*StatefulSetStatus)(nil),                               // 11: skiff.v1.StatefulSetStatus
-	(*ObjectMeta)(nil),                                      // 12: skiff.v1.ObjectMeta
-	(*LabelSelector)(nil),                                   // 13: skiff.v1.LabelSelector
-	(*PodTemplateSpec)(nil),                                 // 14: skiff.v1.PodTemplateSpec
-	(*Condition)(nil),                                       // 15: skiff.v1.Condition
-	(*Volume)(nil),                                          // 16: skiff.v1.Volume
+	(*ReplicationController)(nil),                           // 12: skiff.v1.ReplicationController
+	(*ReplicationControllerSpec)(nil),                       // 13: skiff.v1.ReplicationControllerSpec
+	(*ReplicationControllerStatus)(nil),                     // 14: skiff.v1.ReplicationControllerStatus
+	nil,                                                     // 15: skiff.v1.ReplicationControllerSpec.SelectorEntry
+	(*ObjectMeta)(nil),                                      // 16: skiff.v1.ObjectMeta
+	(*LabelSelector)(nil),                                   // 17: skiff.v1.LabelSelector
+	(*PodTemplateSpec)(nil),                                 // 18: skiff.v1.PodTemplateSpec
+	(*Condition)(nil),                                       // 19: skiff.v1.Condition
+	(*Volume)(nil),                                          // 20: skiff.v1.Volume
 }
 var file_skiff_v1_workloads_proto_depIdxs = []int32{
-	12, // 0: skiff.v1.DaemonSet.metadata:type_name -> skiff.v1.ObjectMeta
+	16, // 0: skiff.v1.DaemonSet.metadata:type_name -> skiff.v1.ObjectMeta
 	1,  // 1: skiff.v1.DaemonSet.spec:type_name -> skiff.v1.DaemonSetSpec
 	4,  // 2: skiff.v1.DaemonSet.status:type_name -> skiff.v1.DaemonSetStatus
-	13, // 3: skiff.v1.DaemonSetSpec.selector:type_name -> skiff.v1.LabelSelector
-	14, // 4: skiff.v1.DaemonSetSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	17, // 3: skiff.v1.DaemonSetSpec.selector:type_name -> skiff.v1.LabelSelector
+	18, // 4: skiff.v1.DaemonSetSpec.template:type_name -> skiff.v1.PodTemplateSpec
 	2,  // 5: skiff.v1.DaemonSetSpec.update_strategy:type_name -> skiff.v1.DaemonSetUpdateStrategy
 	3,  // 6: skiff.v1.DaemonSetUpdateStrategy.rolling_update:type_name -> skiff.v1.RollingUpdateDaemonSet
-	15, // 7: skiff.v1.DaemonSetStatus.conditions:type_name -> skiff.v1.Condition
-	12, // 8: skiff.v1.StatefulSet.metadata:type_name -> skiff.v1.ObjectMeta
+	19, // 7: skiff.v1.DaemonSetStatus.conditions:type_name -> skiff.v1.Condition
+	16, // 8: skiff.v1.StatefulSet.metadata:type_name -> skiff.v1.ObjectMeta
 	6,  // 9: skiff.v1.StatefulSet.spec:type_name -> skiff.v1.StatefulSetSpec
 	11, // 10: skiff.v1.StatefulSet.status:type_name -> skiff.v1.StatefulSetStatus
-	13, // 11: skiff.v1.StatefulSetSpec.selector:type_name -> skiff.v1.LabelSelector
-	14, // 12: skiff.v1.StatefulSetSpec.template:type_name -> skiff.v1.PodTemplateSpec
-	16, // 13: skiff.v1.StatefulSetSpec.volume_claim_templates:type_name -> skiff.v1.Volume
+	17, // 11: skiff.v1.StatefulSetSpec.selector:type_name -> skiff.v1.LabelSelector
+	18, // 12: skiff.v1.StatefulSetSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	20, // 13: skiff.v1.StatefulSetSpec.volume_claim_templates:type_name -> skiff.v1.Volume
 	7,  // 14: skiff.v1.StatefulSetSpec.update_strategy:type_name -> skiff.v1.StatefulSetUpdateStrategy
 	9,  // 15: skiff.v1.StatefulSetSpec.persistent_volume_claim_retention_policy:type_name -> skiff.v1.StatefulSetPersistentVolumeClaimRetentionPolicy
 	10, // 16: skiff.v1.StatefulSetSpec.ordinals:type_name -> skiff.v1.StatefulSetOrdinals
 	8,  // 17: skiff.v1.StatefulSetUpdateStrategy.rolling_update:type_name -> skiff.v1.RollingUpdateStatefulSetStrategy
-	15, // 18: skiff.v1.StatefulSetStatus.conditions:type_name -> skiff.v1.Condition
-	14, // 19: skiff.v1.StatefulSetStatus.current_template:type_name -> skiff.v1.PodTemplateSpec
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	19, // 18: skiff.v1.StatefulSetStatus.conditions:type_name -> skiff.v1.Condition
+	18, // 19: skiff.v1.StatefulSetStatus.current_template:type_name -> skiff.v1.PodTemplateSpec
+	16, // 20: skiff.v1.ReplicationController.metadata:type_name -> skiff.v1.ObjectMeta
+	13, // 21: skiff.v1.ReplicationController.spec:type_name -> skiff.v1.ReplicationControllerSpec
+	14, // 22: skiff.v1.ReplicationController.status:type_name -> skiff.v1.ReplicationControllerStatus
+	15, // 23: skiff.v1.ReplicationControllerSpec.selector:type_name -> skiff.v1.ReplicationControllerSpec.SelectorEntry
+	18, // 24: skiff.v1.ReplicationControllerSpec.template:type_name -> skiff.v1.PodTemplateSpec
+	19, // 25: skiff.v1.ReplicationControllerStatus.conditions:type_name -> skiff.v1.Condition
+	26, // [26:26] is the sub-list for method output_type
+	26, // [26:26] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_skiff_v1_workloads_proto_init() }
@@ -1084,13 +1337,14 @@ func file_skiff_v1_workloads_proto_init() {
 	file_skiff_v1_workloads_proto_msgTypes[6].OneofWrappers = []any{}
 	file_skiff_v1_workloads_proto_msgTypes[8].OneofWrappers = []any{}
 	file_skiff_v1_workloads_proto_msgTypes[11].OneofWrappers = []any{}
+	file_skiff_v1_workloads_proto_msgTypes[13].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_skiff_v1_workloads_proto_rawDesc), len(file_skiff_v1_workloads_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
