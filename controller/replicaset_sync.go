@@ -259,12 +259,20 @@ func (e *manageError) Unwrap() error { return e.err }
 // Kubernetes' generated names do.
 const podNameChars = "bcdfghjklmnpqrstvwxz2456789"
 
+// podName is base, a dash and five random characters, the prefix cut so
+// the name stays within 63 characters (as Kubernetes cuts generateName): a
+// long owner name still gets pods.
 func podName(base string) string {
-	b := make([]byte, 5)
+	const suffix = 5
+	prefix := base + "-"
+	if len(prefix) > 63-suffix {
+		prefix = prefix[:63-suffix]
+	}
+	b := make([]byte, suffix)
 	for i := range b {
 		b[i] = podNameChars[rand.IntN(len(podNameChars))]
 	}
-	return base + "-" + string(b)
+	return prefix + string(b)
 }
 
 func (rs *replicaSets) createPod(ctx context.Context, set *skiffv1.ReplicaSet) error {

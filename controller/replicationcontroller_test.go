@@ -7,8 +7,12 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/skiff-sh/skiff/apiserver"
 	"github.com/skiff-sh/skiff/apiserver/apitest"
 	"github.com/skiff-sh/skiff/client"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
@@ -233,21 +237,36 @@ func TestReplicationControllerBesideReplicaSet(t *testing.T) {
 }
 
 // A create the server refuses shows as the ReplicaFailure condition, which
-// goes once nothing fails. The refusal here: a controller named so long
-// that its pods' generated names exceed 63 characters (skiff does not
-// shorten the base of generated names, as Kubernetes does).
+// goes once nothing fails. The refusal here: the server refuses pods
+// labelled app=refused. The controller's long name (60 characters) still
+// makes valid pod names: its prefix is cut, as Kubernetes cuts it.
 func TestReplicationControllerReplicaFailure(t *testing.T) {
-	srv := apitest.Start(t)
+	refuse := func(cfg *apiserver.Config) {
+		cfg.GRPCOptions = append(cfg.GRPCOptions, grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+			if cr, ok := req.(*skiffv1.CreateRequest); ok && cr.GetObject().GetPod().GetMetadata().GetLabels()["app"] == "refused" {
+				return nil, status.Error(codes.InvalidArgument, "metadata.labels: refused by this test")
+			}
+			return next(ctx, req)
+		}))
+	}
+	srv := apitest.Start(t, refuse)
 	c := srv.Client
 	ctx := ctxT(t)
 	startManager(t, srv)
-	name := strings.Repeat("a", 60)
-	if _, err := c.ReplicationControllers().Create(ctx, newRC(name, proto.Int32(1), nil, map[string]string{"app": "long"})); err != nil {
+	long := strings.Repeat("a", 60)
+	if _, err := c.ReplicationControllers().Create(ctx, newRC(long, proto.Int32(1), nil, map[string]string{"app": "long"})); err != nil {
+		t.Fatal(err)
+	}
+	waitRCStatus(t, ctx, c, long, "a ready pod of a controller with a 60-character name", func(st *skiffv1.ReplicationControllerStatus) bool {
+		return st.GetReplicas() == 1
+	})
+	name := "refused"
+	if _, err := c.ReplicationControllers().Create(ctx, newRC(name, proto.Int32(1), nil, map[string]string{"app": "refused"})); err != nil {
 		t.Fatal(err)
 	}
 	waitRCStatus(t, ctx, c, name, "ReplicaFailure True, FailedCreate", func(st *skiffv1.ReplicationControllerStatus) bool {
 		cond := skiffv1.FindCondition(st.GetConditions(), skiffv1.ReplicaFailure)
-		return cond != nil && cond.GetStatus() == skiffv1.ConditionTrue && cond.GetReason() == "FailedCreate" && strings.Contains(cond.GetMessage(), "metadata.name")
+		return cond != nil && cond.GetStatus() == skiffv1.ConditionTrue && cond.GetReason() == "FailedCreate" && strings.Contains(cond.GetMessage(), "refused by this test")
 	})
 	if _, err := c.ReplicationControllers().Modify(ctx, "default", name, func(r *skiffv1.ReplicationController) error {
 		r.Spec.Replicas = proto.Int32(0)
