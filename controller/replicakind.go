@@ -21,10 +21,8 @@ type replicaKind interface {
 	inNamespace(ns string) []*skiffv1.ReplicaSet
 	// fetch reads the object's metadata from the server, not the cache.
 	fetch(ctx context.Context, ns, name string) (*skiffv1.ObjectMeta, error)
-	// writeStatus stores st, and the count of pods that carry every label
-	// of the template where the kind has one, unless the object already
-	// holds them.
-	writeStatus(ctx context.Context, set *skiffv1.ReplicaSet, st *skiffv1.ReplicaSetStatus, fullyLabeled int32) error
+	// writeStatus stores st unless the object already holds it.
+	writeStatus(ctx context.Context, set *skiffv1.ReplicaSet, st *skiffv1.ReplicaSetStatus) error
 	// watch calls changed with the key of every object added or updated
 	// and deleted with the key of every object deleted.
 	watch(changed, deleted func(key string))
@@ -48,7 +46,7 @@ func (k replicaSetKind) fetch(ctx context.Context, ns, name string) (*skiffv1.Ob
 	return set.GetMetadata(), err
 }
 
-func (k replicaSetKind) writeStatus(ctx context.Context, set *skiffv1.ReplicaSet, st *skiffv1.ReplicaSetStatus, _ int32) error {
+func (k replicaSetKind) writeStatus(ctx context.Context, set *skiffv1.ReplicaSet, st *skiffv1.ReplicaSetStatus) error {
 	if proto.Equal(st, set.GetStatus()) {
 		return nil
 	}
@@ -97,10 +95,10 @@ func (k replicationControllerKind) fetch(ctx context.Context, ns, name string) (
 	return rc.GetMetadata(), err
 }
 
-func (k replicationControllerKind) writeStatus(ctx context.Context, set *skiffv1.ReplicaSet, st *skiffv1.ReplicaSetStatus, fullyLabeled int32) error {
+func (k replicationControllerKind) writeStatus(ctx context.Context, set *skiffv1.ReplicaSet, st *skiffv1.ReplicaSetStatus) error {
 	want := &skiffv1.ReplicationControllerStatus{
 		Replicas:             st.GetReplicas(),
-		FullyLabeledReplicas: fullyLabeled,
+		FullyLabeledReplicas: st.GetFullyLabeledReplicas(),
 		ReadyReplicas:        st.GetReadyReplicas(),
 		AvailableReplicas:    st.GetAvailableReplicas(),
 		ObservedGeneration:   st.GetObservedGeneration(),
@@ -145,11 +143,12 @@ func replicaSetView(rc *skiffv1.ReplicationController) *skiffv1.ReplicaSet {
 	}
 	if st := rc.GetStatus(); st != nil {
 		view.Status = &skiffv1.ReplicaSetStatus{
-			Replicas:           st.GetReplicas(),
-			ReadyReplicas:      st.GetReadyReplicas(),
-			AvailableReplicas:  st.GetAvailableReplicas(),
-			ObservedGeneration: st.GetObservedGeneration(),
-			Conditions:         st.GetConditions(),
+			Replicas:             st.GetReplicas(),
+			FullyLabeledReplicas: st.GetFullyLabeledReplicas(),
+			ReadyReplicas:        st.GetReadyReplicas(),
+			AvailableReplicas:    st.GetAvailableReplicas(),
+			ObservedGeneration:   st.GetObservedGeneration(),
+			Conditions:           st.GetConditions(),
 		}
 	}
 	return view

@@ -371,13 +371,13 @@ func (rs *replicaSets) updateStatus(ctx context.Context, set *skiffv1.ReplicaSet
 	}
 	st.Replicas = int32(len(active))
 	st.ReadyReplicas, st.AvailableReplicas = 0, 0
-	var fullyLabeled int32
+	st.FullyLabeledReplicas = 0
 	tmplLabels := labels.SelectorFromSet(set.GetSpec().GetTemplate().GetMetadata().GetLabels())
 	now := time.Now()
 	minReady := time.Duration(set.GetSpec().GetMinReadySeconds()) * time.Second
 	for _, p := range active {
 		if tmplLabels.Matches(p.GetMetadata().GetLabels()) {
-			fullyLabeled++
+			st.FullyLabeledReplicas++
 		}
 		if skiffv1.IsPodReady(p) {
 			st.ReadyReplicas++
@@ -399,7 +399,7 @@ func (rs *replicaSets) updateStatus(ctx context.Context, set *skiffv1.ReplicaSet
 	}
 	cctx, cancel := call(ctx)
 	defer cancel()
-	err := rs.kind.writeStatus(cctx, set, st, fullyLabeled)
+	err := rs.kind.writeStatus(cctx, set, st)
 	if client.IsNotFound(err) {
 		return nil
 	}

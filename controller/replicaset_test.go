@@ -82,10 +82,10 @@ func TestReplicaSetHoldsReplicasAndScalesDownInOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "status: 5 replicas, 2 ready", func() (bool, error) {
+	waitFor(t, "status: 5 replicas, all fully labeled, 2 ready", func() (bool, error) {
 		rs, err := c.ReplicaSets().Get(ctx, "default", "web")
 		st := rs.GetStatus()
-		return st.GetReplicas() == 5 && st.GetReadyReplicas() == 2 && st.GetAvailableReplicas() == 2 &&
+		return st.GetReplicas() == 5 && st.GetFullyLabeledReplicas() == 5 && st.GetReadyReplicas() == 2 && st.GetAvailableReplicas() == 2 &&
 			st.GetObservedGeneration() == rs.GetMetadata().GetGeneration(), err
 	})
 

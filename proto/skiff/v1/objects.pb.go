@@ -6140,8 +6140,11 @@ type ReplicaSetStatus struct {
 	AvailableReplicas  int32                  `protobuf:"varint,3,opt,name=available_replicas,json=availableReplicas,proto3" json:"available_replicas,omitempty"`
 	ObservedGeneration int64                  `protobuf:"varint,4,opt,name=observed_generation,json=observedGeneration,proto3" json:"observed_generation,omitempty"`
 	Conditions         []*Condition           `protobuf:"bytes,5,rep,name=conditions,proto3" json:"conditions,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Pods that carry every label of the template (Kubernetes'
+	// fullyLabeledReplicas).
+	FullyLabeledReplicas int32 `protobuf:"varint,6,opt,name=fully_labeled_replicas,json=fullyLabeledReplicas,proto3" json:"fully_labeled_replicas,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *ReplicaSetStatus) Reset() {
@@ -6207,6 +6210,13 @@ func (x *ReplicaSetStatus) GetConditions() []*Condition {
 		return x.Conditions
 	}
 	return nil
+}
+
+func (x *ReplicaSetStatus) GetFullyLabeledReplicas() int32 {
+	if x != nil {
+		return x.FullyLabeledReplicas
+	}
+	return 0
 }
 
 type Autoscaler struct {
@@ -9768,7 +9778,7 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\t_replicas\"j\n" +
 	"\x0fPodTemplateSpec\x120\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12%\n" +
-	"\x04spec\x18\x02 \x01(\v2\x11.skiff.v1.PodSpecR\x04spec\"\xea\x01\n" +
+	"\x04spec\x18\x02 \x01(\v2\x11.skiff.v1.PodSpecR\x04spec\"\xa0\x02\n" +
 	"\x10ReplicaSetStatus\x12\x1a\n" +
 	"\breplicas\x18\x01 \x01(\x05R\breplicas\x12%\n" +
 	"\x0eready_replicas\x18\x02 \x01(\x05R\rreadyReplicas\x12-\n" +
@@ -9776,7 +9786,8 @@ const file_skiff_v1_objects_proto_rawDesc = "" +
 	"\x13observed_generation\x18\x04 \x01(\x03R\x12observedGeneration\x123\n" +
 	"\n" +
 	"conditions\x18\x05 \x03(\v2\x13.skiff.v1.ConditionR\n" +
-	"conditions\"\xa0\x01\n" +
+	"conditions\x124\n" +
+	"\x16fully_labeled_replicas\x18\x06 \x01(\x05R\x14fullyLabeledReplicas\"\xa0\x01\n" +
 	"\n" +
 	"Autoscaler\x120\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x14.skiff.v1.ObjectMetaR\bmetadata\x12,\n" +
