@@ -16,45 +16,6 @@ import (
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
-// waitFor is what `skiff wait --for` asks: a condition of a type with a
-// status, or the object's deletion.
-type waitFor struct {
-	deleted bool
-	typ     string // compared without regard to case, as kubectl does
-	status  string
-}
-
-func parseWaitFor(s string) (waitFor, error) {
-	if s == "delete" {
-		return waitFor{deleted: true}, nil
-	}
-	rest, ok := strings.CutPrefix(s, "condition=")
-	if !ok || rest == "" {
-		return waitFor{}, fmt.Errorf("--for %q: give condition=TYPE, condition=TYPE=STATUS or delete", s)
-	}
-	typ, status, ok := strings.Cut(rest, "=")
-	if !ok {
-		status = "True"
-	}
-	if typ == "" || status == "" {
-		return waitFor{}, fmt.Errorf("--for %q: give condition=TYPE, condition=TYPE=STATUS or delete", s)
-	}
-	return waitFor{typ: typ, status: status}, nil
-}
-
-// met reports whether obj (nil: gone) satisfies w.
-func (w waitFor) met(obj skiffv1.Resource) bool {
-	if w.deleted || obj == nil {
-		return w.deleted && obj == nil
-	}
-	for _, c := range conditionsOf(obj) {
-		if strings.EqualFold(c.GetType(), w.typ) && strings.EqualFold(c.GetStatus(), w.status) {
-			return true
-		}
-	}
-	return false
-}
-
 // conditionsOf reads status.conditions of any kind that has them.
 func conditionsOf(obj skiffv1.Resource) []*skiffv1.Condition {
 	m := obj.ProtoReflect()
@@ -87,20 +48,27 @@ func hasConditions(info skiffv1.KindInfo) bool {
 }
 
 func newWaitCommand(e *env) *cobra.Command {
-	var forArg string
+	var forArg, selector string
+	var all, allNamespaces bool
 	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:   "wait (KIND/NAME... | KIND NAME...) --for=condition=TYPE[=STATUS] | --for=delete",
-		Short: "Wait until objects have a condition, or are deleted",
+		Use:   "wait (KIND/NAME... | KIND NAME... | KIND -l SELECTOR | KIND --all) --for=condition=TYPE[=STATUS]|jsonpath='{PATH}'[=VALUE]|create|delete",
+		Short: "Wait until objects have a condition or a value, exist, or are deleted",
 		Long: `Wait until each object has a condition of TYPE with STATUS (True unless
-given; both compared without regard to case), or is gone. Works for every
-kind whose status has conditions: jobs, pods, nodes, replica sets,
-autoscalers. Prints "KIND/NAME condition met" (or "deleted") for each; exits
-non-zero if --timeout passes first. --timeout=0 checks once.`,
+given; both compared without regard to case), until a JSONPath in it has
+VALUE (or, without =VALUE, exists), until it exists, or until it is gone.
+Conditions work for every kind whose status has them: jobs, pods, nodes,
+deployments, replica sets, autoscalers. With -l or --all, the objects are
+those that match when the command starts. Prints "KIND/NAME condition met"
+(or "created", "deleted") for each; exits non-zero if --timeout passes
+first. --timeout=0 checks once.`,
 		Example: `  skiff wait --for=condition=complete job/pi
   skiff wait --for=condition=failed job/pi --timeout=5m
   skiff wait --for=condition=ready pod/web pod/db
-  skiff wait --for=condition=ready=false node/n2
+  skiff wait --for=condition=ready pod -l app=web
+  skiff wait --for=jsonpath='{.status.phase}'=Running pod/web
+  skiff wait --for=jsonpath='{.status.loadBalancer.ingress}' svc/web
+  skiff wait --for=create pod/web --timeout=60s
   skiff wait --for=delete pod/web --timeout=60s`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			w, err := parseWaitFor(forArg)
@@ -110,38 +78,83 @@ non-zero if --timeout passes first. --timeout=0 checks once.`,
 			if timeout < 0 {
 				return fmt.Errorf("--timeout %v: must not be negative", timeout)
 			}
-			targets, err := waitTargets(e.ns(), args)
-			if err != nil {
-				return err
-			}
-			for _, t := range targets {
-				if !w.deleted && !hasConditions(t.info) {
-					return fmt.Errorf("a %s has no conditions to wait for; wait for one of a kind that has them, or --for=delete", t.info.Name)
-				}
-			}
 			c, err := e.client()
 			if err != nil {
 				return err
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), max(timeout, time.Millisecond))
+			var targets []target
+			if selector != "" || all {
+				targets, err = waitSelected(cmd, e, c, args, selector, allNamespaces)
+			} else {
+				targets, err = waitTargets(e.ns(), args)
+			}
+			if err != nil {
+				return err
+			}
+			for _, t := range targets {
+				if w.typ != "" && !hasConditions(t.info) {
+					return fmt.Errorf("a %s has no conditions to wait for; wait for one of a kind that has them, or use --for=jsonpath=, create or delete", t.info.Name)
+				}
+			}
+			// --timeout=0 checks once, with an ordinary request's time.
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			if timeout == 0 {
+				ctx, cancel = e.call(cmd.Context())
+			}
 			defer cancel()
 			for _, t := range targets {
 				if err := waitOne(ctx, c, t, w, timeout); err != nil {
 					return err
 				}
 				verb := "condition met"
-				if w.deleted {
+				switch {
+				case w.deleted:
 					verb = "deleted"
+				case w.created:
+					verb = "created"
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", slashName(t.info, t.name), verb)
 			}
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&forArg, "for", "", "condition=TYPE[=STATUS], or delete")
-	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for all of them")
+	f := cmd.Flags()
+	f.StringVar(&forArg, "for", "", "condition=TYPE[=STATUS], jsonpath='{PATH}'[=VALUE], create or delete")
+	f.DurationVar(&timeout, "timeout", 30*time.Second, "how long to wait for all of them")
+	f.StringVarP(&selector, "selector", "l", "", "wait for the objects of KIND whose labels match, e.g. app=web")
+	f.BoolVar(&all, "all", false, "wait for every object of KIND in the namespace")
+	f.BoolVarP(&allNamespaces, "all-namespaces", "A", false, "with -l or --all: in every namespace")
 	_ = cmd.MarkFlagRequired("for")
 	return cmd
+}
+
+// waitSelected is the objects of KIND that -l or --all picks now.
+func waitSelected(cmd *cobra.Command, e *env, c *client.Client, args []string, selector string, allNamespaces bool) ([]target, error) {
+	if len(args) != 1 || strings.Contains(args[0], "/") {
+		return nil, errors.New("with -l or --all, give one KIND and no names")
+	}
+	info, err := parseKind(args[0])
+	if err != nil {
+		return nil, err
+	}
+	ns := e.ns()
+	if allNamespaces {
+		ns = ""
+	}
+	ctx, cancel := e.call(cmd.Context())
+	defer cancel()
+	objs, _, err := listObjects(ctx, c, info, ns, selector, "", client.DefaultChunkSize)
+	if err != nil {
+		return nil, err
+	}
+	if len(objs) == 0 {
+		return nil, fmt.Errorf("no %s match; nothing to wait for", info.Plural)
+	}
+	var out []target
+	for _, obj := range objs {
+		out = append(out, target{info: info, ns: obj.GetMetadata().GetNamespace(), name: obj.GetMetadata().GetName()})
+	}
+	return out, nil
 }
 
 // waitTargets reads KIND/NAME... or KIND NAME....
@@ -184,42 +197,49 @@ func waitOne(ctx context.Context, c *client.Client, t target, w waitFor, timeout
 	timedOut := func() error {
 		return fmt.Errorf("timed out after %s waiting for %s on %s", timeout, describeWait(w), slashName(t.info, t.name))
 	}
+	fail := func(err error) error {
+		if expired(ctx, err) {
+			return timedOut()
+		}
+		return apiErr(err)
+	}
 	o, err := c.API().Get(ctx, &skiffv1.GetRequest{Kind: t.info.Kind, Namespace: nsFor(t.info, t.ns), Name: t.name})
-	var obj skiffv1.Resource
+	var rv string
 	switch {
 	case client.IsNotFound(err) && w.deleted:
 		return nil
-	case err != nil && expired(ctx, err):
-		return timedOut()
+	case client.IsNotFound(err) && w.created:
+		// Watch for it from a listed revision: it may come at any moment.
+		_, rv, err = listObjects(ctx, c, t.info, t.ns, "", "metadata.name="+t.name, 1)
+		if err != nil {
+			return fail(err)
+		}
 	case err != nil:
-		return apiErr(err)
-	}
-	if obj, err = unwrapAs(o, t.info); err != nil {
-		return err
-	}
-	if w.met(obj) {
-		return nil
+		return fail(err)
+	default:
+		obj, err := unwrapAs(o, t.info)
+		if err != nil {
+			return err
+		}
+		if ok, err := w.met(obj); ok || err != nil {
+			return err
+		}
+		rv = obj.GetMetadata().GetResourceVersion()
 	}
 	if timeout == 0 {
 		return timedOut()
 	}
 	stream, err := c.API().Watch(ctx, &skiffv1.WatchRequest{
 		Kind: t.info.Kind, Namespace: nsFor(t.info, t.ns),
-		FieldSelector: "metadata.name=" + t.name, ResourceVersion: obj.GetMetadata().GetResourceVersion(),
+		FieldSelector: "metadata.name=" + t.name, ResourceVersion: rv,
 	})
 	if err != nil {
-		if expired(ctx, err) {
-			return timedOut()
-		}
-		return apiErr(err)
+		return fail(err)
 	}
 	for {
 		ev, err := stream.Recv()
 		if err != nil {
-			if expired(ctx, err) {
-				return timedOut()
-			}
-			return apiErr(err)
+			return fail(err)
 		}
 		switch ev.Type {
 		case skiffv1.WatchEvent_DELETED:
@@ -230,8 +250,12 @@ func waitOne(ctx context.Context, c *client.Client, t target, w waitFor, timeout
 		case skiffv1.WatchEvent_BOOKMARK:
 			continue
 		}
-		if cur := ev.GetObject().Unwrap(); cur != nil && w.met(cur) {
-			return nil
+		cur := ev.GetObject().Unwrap()
+		if cur == nil {
+			continue
+		}
+		if ok, err := w.met(cur); ok || err != nil {
+			return err
 		}
 	}
 }
@@ -240,11 +264,4 @@ func waitOne(ctx context.Context, c *client.Client, t target, w waitFor, timeout
 // report it before the context does).
 func expired(ctx context.Context, err error) bool {
 	return ctx.Err() != nil || status.Code(err) == codes.DeadlineExceeded
-}
-
-func describeWait(w waitFor) string {
-	if w.deleted {
-		return "deletion"
-	}
-	return fmt.Sprintf("condition %s=%s", w.typ, w.status)
 }
