@@ -3,7 +3,10 @@ package runtime
 import (
 	"context"
 	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,5 +52,31 @@ func TestWaitPidfdEndsWithItsContext(t *testing.T) {
 	go func() { time.Sleep(50 * time.Millisecond); cancel() }()
 	if err := waitPidfd(ctx, fd); !errors.Is(err, context.Canceled) {
 		t.Fatalf("wait after cancel: %v", err)
+	}
+}
+
+// A supervisor found gone is reported with what it last wrote to its log:
+// why it ended, where there is a why.
+func TestSupervisorGoneSaysWhatItLogged(t *testing.T) {
+	r := newTestRuntime(t)
+	dir := r.containerDir("gone")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// A PID that no longer runs this start time: the test process's own,
+	// with a start time it never had.
+	if err := writeJSON(dir, stateFile, stateRecord{Status: StatusCreated, SupervisorPid: os.Getpid(), SupervisorStart: 1}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := r.supervisorAlive("gone")
+	if err == nil || !strings.HasSuffix(err.Error(), "is gone, without a word") {
+		t.Fatalf("with an empty log: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, supervisorLog), []byte("supervisor gone: cgroup: no space left\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.supervisorAlive("gone")
+	if err == nil || !strings.Contains(err.Error(), "is gone, saying: supervisor gone: cgroup: no space left") {
+		t.Fatalf("with a log: %v", err)
 	}
 }

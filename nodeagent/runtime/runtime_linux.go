@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -369,7 +370,11 @@ func (r *Runtime) supervisorAlive(id string) (bool, error) {
 		return false, err
 	}
 	if fd < 0 {
-		return false, fmt.Errorf("runtime: supervisor of %s is gone", id)
+		msg := "without a word"
+		if b, _ := os.ReadFile(filepath.Join(r.containerDir(id), supervisorLog)); len(bytes.TrimSpace(b)) > 0 {
+			msg = "saying: " + string(lastBytes(bytes.TrimSpace(b), 2048))
+		}
+		return false, fmt.Errorf("runtime: supervisor of %s is gone, %s", id, msg)
 	}
 	unix.Close(fd)
 	return true, nil
@@ -582,4 +587,12 @@ func (r *Runtime) Stats(id string) (Stats, error) {
 		return Stats{}, err
 	}
 	return Stats(s), nil
+}
+
+// lastBytes is the end of b, at most n bytes of it.
+func lastBytes(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
 }
