@@ -348,7 +348,13 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 			return err
 		}
 		if _, err := r.supervisorAlive(id); err != nil {
-			return err
+			// Since the poll it may have answered, and ended with a
+			// short-lived container: its answer waits in the fifo.
+			answer = append(answer, readAvailable(rfd, buf)...)
+			if len(answer) == 0 {
+				return err
+			}
+			break
 		}
 	}
 	line := strings.TrimSpace(string(answer))
@@ -359,7 +365,19 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	return fmt.Errorf("runtime: start %s: %s", id, strings.TrimPrefix(line, "error: "))
 }
 
-// supervisorAlive errors when the supervisor of id is gone without a word.
+// readAvailable reads what a non-blocking fd holds now.
+func readAvailable(fd int, buf []byte) []byte {
+	var out []byte
+	for {
+		k, err := unix.Read(fd, buf)
+		if k <= 0 || err != nil {
+			return out
+		}
+		out = append(out, buf[:k]...)
+	}
+}
+
+// supervisorAlive errors when the supervisor of id is gone.
 func (r *Runtime) supervisorAlive(id string) (bool, error) {
 	var rec stateRecord
 	if err := readJSON(r.containerDir(id), stateFile, &rec); err != nil {
