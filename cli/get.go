@@ -28,6 +28,9 @@ type getOpts struct {
 	// allowMissing is --allow-missing-template-keys: a key a jsonpath
 	// names and an object lacks prints nothing rather than failing.
 	allowMissing bool
+	labelColumns []string
+	showLabels   bool
+	sortBy       string
 }
 
 func newGetCommand(e *env) *cobra.Command {
@@ -58,7 +61,9 @@ per object.`,
   skiff get pods -A --chunk-size 100   # read in pages of 100 (0: in one request)
   skiff get svc web -o jsonpath='{.spec.clusterIP}'
   skiff get nodes -o jsonpath='{range .items[*]}{.metadata.name}{"\t"}{.status.addresses[0].address}{"\n"}{end}'
-  skiff get pods -o custom-columns=NAME:.metadata.name,IP:.status.podIP`,
+  skiff get pods -o custom-columns=NAME:.metadata.name,IP:.status.podIP
+  skiff get pods --show-labels -L app  # a LABELS column, and one for app
+  skiff get pods --sort-by=.metadata.creationTimestamp`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runGet(cmd, e, o, args)
@@ -73,6 +78,9 @@ per object.`,
 	f.BoolVarP(&o.watch, "watch", "w", false, "after listing, stream changes until interrupted")
 	f.BoolVar(&o.noHeaders, "no-headers", false, "leave out the table's header line")
 	f.Int64Var(&o.chunkSize, "chunk-size", client.DefaultChunkSize, "read large lists in pages of this many items, all at one revision (0: in one request)")
+	f.StringSliceVarP(&o.labelColumns, "label-columns", "L", nil, "a column with the value of each of these labels")
+	f.BoolVar(&o.showLabels, "show-labels", false, "a LABELS column with every label")
+	f.StringVar(&o.sortBy, "sort-by", "", "sort by the value at this JSONPath, e.g. .metadata.name or '{.status.startTime}'")
 	return cmd
 }
 
@@ -88,6 +96,10 @@ func runGet(cmd *cobra.Command, e *env, o *getOpts, args []string) error {
 		return err
 	}
 	tp, err := parseOutput(o)
+	if err != nil {
+		return err
+	}
+	sortKey, err := parseSortBy(o.sortBy)
 	if err != nil {
 		return err
 	}
@@ -137,7 +149,13 @@ func runGet(cmd *cobra.Command, e *env, o *getOpts, args []string) error {
 		}
 	}
 
-	topts := tableOpts{wide: o.output == "wide", namespace: o.allNamespaces && info.Namespaced, noHeaders: o.noHeaders}
+	if sortKey != nil {
+		if err := sortObjects(objs, sortKey); err != nil {
+			return err
+		}
+	}
+	topts := tableOpts{wide: o.output == "wide", namespace: o.allNamespaces && info.Namespaced, noHeaders: o.noHeaders,
+		labelColumns: o.labelColumns, showLabels: o.showLabels}
 	if err := addEndpoints(cmd.Context(), e, c, info, ns, o.output, &topts); err != nil {
 		return err
 	}
@@ -372,6 +390,10 @@ func runGetKinds(cmd *cobra.Command, e *env, o *getOpts, args []string) error {
 	if err != nil {
 		return err
 	}
+	sortKey, err := parseSortBy(o.sortBy)
+	if err != nil {
+		return err
+	}
 	var infos []skiffv1.KindInfo
 	for _, k := range strings.Split(args[0], ",") {
 		info, err := parseKind(strings.TrimSpace(k))
@@ -398,6 +420,11 @@ func runGetKinds(cmd *cobra.Command, e *env, o *getOpts, args []string) error {
 		if err != nil {
 			return err
 		}
+		if sortKey != nil {
+			if err := sortObjects(objs, sortKey); err != nil {
+				return err
+			}
+		}
 		all = append(all, objs...)
 		switch {
 		case tp != nil || o.output == "yaml" || o.output == "json":
@@ -415,7 +442,7 @@ func runGetKinds(cmd *cobra.Command, e *env, o *getOpts, args []string) error {
 			fmt.Fprintln(out)
 		}
 		topts := tableOpts{wide: o.output == "wide", namespace: o.allNamespaces && info.Namespaced,
-			noHeaders: o.noHeaders, namePrefix: lower(info) + "/"}
+			noHeaders: o.noHeaders, namePrefix: lower(info) + "/", labelColumns: o.labelColumns, showLabels: o.showLabels}
 		if err := addEndpoints(cmd.Context(), e, c, info, ns, o.output, &topts); err != nil {
 			return err
 		}

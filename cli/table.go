@@ -34,6 +34,44 @@ type tableOpts struct {
 	// endpointsRV is the revision endpoints were listed at, where a
 	// watch of them starts.
 	endpointsRV string
+	// labelColumns are -L's label keys, a column each; showLabels adds
+	// a LABELS column.
+	labelColumns []string
+	showLabels   bool
+}
+
+// labelHeader is kubectl's -L header: the key's last part, upper-cased.
+func labelHeader(key string) string {
+	return strings.ToUpper(key[strings.LastIndex(key, "/")+1:])
+}
+
+// labelCells are the -L and --show-labels cells of obj.
+func (o tableOpts) labelCells(obj skiffv1.Resource) []string {
+	l := obj.GetMetadata().GetLabels()
+	var out []string
+	for _, k := range o.labelColumns {
+		out = append(out, l[k])
+	}
+	if o.showLabels {
+		out = append(out, formatLabels(l))
+	}
+	return out
+}
+
+// formatLabels is k=v,... sorted by key, or <none>.
+func formatLabels(l map[string]string) string {
+	if len(l) == 0 {
+		return "<none>"
+	}
+	keys := make([]string, 0, len(l))
+	for k := range l {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		keys[i] = k + "=" + l[k]
+	}
+	return strings.Join(keys, ",")
 }
 
 // newTabWriter aligns columns as kubectl does.
@@ -46,9 +84,15 @@ func printTable(w io.Writer, info skiffv1.KindInfo, objs []skiffv1.Resource, opt
 	t := tableFor(info.Kind, opts)
 	tw := newTabWriter(w)
 	if !opts.noHeaders {
-		h := t.headers
+		h := append([]string(nil), t.headers...)
 		if opts.wide {
-			h = append(append([]string(nil), h...), t.wide...)
+			h = append(h, t.wide...)
+		}
+		for _, k := range opts.labelColumns {
+			h = append(h, labelHeader(k))
+		}
+		if opts.showLabels {
+			h = append(h, "LABELS")
 		}
 		if opts.namespace {
 			h = append([]string{"NAMESPACE"}, h...)
@@ -63,6 +107,7 @@ func printTable(w io.Writer, info skiffv1.KindInfo, objs []skiffv1.Resource, opt
 		if opts.wide {
 			cols = append(cols, wide...)
 		}
+		cols = append(cols, opts.labelCells(o)...)
 		if opts.namespace {
 			cols = append([]string{o.GetMetadata().GetNamespace()}, cols...)
 		}

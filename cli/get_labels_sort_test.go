@@ -1,0 +1,69 @@
+package cli
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
+)
+
+// get --show-labels adds a LABELS column, -L a column per label (kubectl's
+// header: the key's last part, upper-cased), --sort-by orders by a
+// JSONPath's value (numbers as numbers, missing values first).
+func TestGetLabelColumnsAndSortBy(t *testing.T) {
+	r := newRunner(t)
+	ctx := context.Background()
+	for _, p := range []struct {
+		name   string
+		labels map[string]string
+		grace  int64
+	}{
+		{"b", map[string]string{"app": "web", "app.kubernetes.io/tier": "front"}, 10},
+		{"a", map[string]string{"app": "db"}, 9},
+		{"c", nil, 100},
+	} {
+		pod := &skiffv1.Pod{Metadata: &skiffv1.ObjectMeta{Name: p.name, Labels: p.labels},
+			Spec: &skiffv1.PodSpec{Containers: []*skiffv1.Container{{Name: "app", Image: "busybox:1.36"}}}}
+		if p.grace != 100 {
+			pod.Spec.TerminationGracePeriodSeconds = &p.grace
+		}
+		if _, err := r.srv.Client.Pods().Create(ctx, pod); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := r.ok("get", "pods", "--show-labels", "-L", "app,app.kubernetes.io/tier")
+	lines := strings.Split(strings.TrimRight(got, "\n"), "\n")
+	if len(lines) != 4 || !strings.HasSuffix(strings.Join(strings.Fields(lines[0]), " "), "AGE APP TIER LABELS") {
+		t.Fatalf("headers:\n%s", got)
+	}
+	want := map[string]string{
+		"a": "db app=db",
+		"b": "web front app=web,app.kubernetes.io/tier=front",
+		"c": "<none>",
+	}
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		if row := strings.Join(f, " "); !strings.HasSuffix(row, " "+want[f[0]]) {
+			t.Errorf("row of %s ends %q, want %q", f[0], row, want[f[0]])
+		}
+	}
+
+	names := func(args ...string) string {
+		out := r.ok(append([]string{"get", "pods", "-o", "name"}, args...)...)
+		return strings.Join(strings.Fields(out), " ")
+	}
+	if got := names("--sort-by=.spec.terminationGracePeriodSeconds"); got != "pod/a pod/b pod/c" {
+		// c has the default of 30 from the server: 9 < 10 < 30.
+		t.Errorf("by a number: %s", got)
+	}
+	if got := names("--sort-by={.metadata.labels.app}"); got != "pod/c pod/a pod/b" {
+		t.Errorf("by a label, missing first: %s", got)
+	}
+	if res := r.run("get", "pods", "--sort-by=.spec.containers[*].name"); res.e != nil {
+		t.Errorf("one container each: %+v", res)
+	}
+	if res := r.run("get", "pods", "--sort-by=.metadata.labels"); res.e == nil || !strings.Contains(res.err, "an object or a list") {
+		t.Errorf("by a map: %+v", res)
+	}
+}
