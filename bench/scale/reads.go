@@ -108,14 +108,19 @@ func fanOut(ctx context.Context, dial func() (*client.Client, error), watchers, 
 }
 
 // timeLists times o.lists full pod lists from each server in turn: in
-// pages of client.DefaultChunkSize, and in one request. It prints each
+// pages of client.DefaultChunkSize, and in one request; from the cached
+// list server also by the lister, a list client in a process of its own.
+// The benchmark's own lists share its process with the hollow nodes and
+// the watchers; the lister's do not. It prints each
 // way's lists in the order taken and, for paged ones, each list's first
 // and slowest page: which list and which page a slow p99 comes from.
 // afterFirst is called once the first round of lists is done.
-func timeLists(ctx context.Context, out io.Writer, cp, cached, direct *client.Client, o options, afterFirst func()) error {
+func timeLists(ctx context.Context, out io.Writer, cp, cached, direct *client.Client, l *listerProcess, cachedAddr string, o options, afterFirst func()) error {
 	type way struct {
-		name   string
-		c      *client.Client
+		name string
+		c    *client.Client
+		// addr, when set, is listed by the lister, a process of its own.
+		addr   string
 		chunk  int64
 		lat    []time.Duration
 		pages  []string // per list: its pages' story
@@ -123,6 +128,8 @@ func timeLists(ctx context.Context, out io.Writer, cp, cached, direct *client.Cl
 		err    error
 	}
 	ways := []*way{
+		{name: fmt.Sprintf("watch cache, pages of %d, from a list client process of its own (as kubectl)", client.DefaultChunkSize), addr: cachedAddr, chunk: client.DefaultChunkSize},
+		{name: "watch cache, one request, from a list client process of its own", addr: cachedAddr},
 		{name: fmt.Sprintf("watch cache, pages of %d", client.DefaultChunkSize), c: cached, chunk: client.DefaultChunkSize},
 		{name: fmt.Sprintf("etcd, pages of %d", client.DefaultChunkSize), c: direct, chunk: client.DefaultChunkSize},
 		{name: "watch cache, one request", c: cached},
@@ -140,6 +147,21 @@ func timeLists(ctx context.Context, out io.Writer, cp, cached, direct *client.Cl
 		for _, w := range ways {
 			t0 := time.Now()
 			var n int
+			if w.addr != "" {
+				took, got, story, err := l.list(w.addr, w.chunk)
+				if err != nil {
+					w.failed, w.err = w.failed+1, err
+					continue
+				}
+				w.lat = append(w.lat, took)
+				if w.chunk > 0 {
+					w.pages = append(w.pages, story)
+				}
+				if got < o.pods {
+					return fmt.Errorf("a full list (%s) returned %d pods, want %d", w.name, got, o.pods)
+				}
+				continue
+			}
 			if w.chunk > 0 {
 				pt := &pageTimer{ObjectsClient: w.c.API()}
 				items, _, err := client.ListAll(ctx, pt, &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_POD}, w.chunk)
