@@ -76,6 +76,7 @@ func lister(ctx context.Context, in io.Reader, out io.Writer, tlsDir string) err
 		return err
 	}
 	clients := map[string]*client.Client{}
+	pt := &pageTimer{}
 	defer func() {
 		for _, c := range clients {
 			c.Close()
@@ -95,13 +96,13 @@ func lister(ctx context.Context, in io.Reader, out io.Writer, tlsDir string) err
 		}
 		c := clients[f[0]]
 		if c == nil {
-			if c, err = client.New(f[0], client.Options{TLS: tc}); err != nil {
+			if c, err = client.New(f[0], client.Options{TLS: tc, DialOptions: []grpc.DialOption{pt.dialOption(), bigLists}}); err != nil {
 				fmt.Fprintf(out, "ERR %v\n", err)
 				continue
 			}
 			clients[f[0]] = c
 		}
-		took, n, story, err := listOnce(ctx, c, chunk)
+		took, n, story, err := listOnce(ctx, c, pt, chunk)
 		if err != nil {
 			fmt.Fprintf(out, "ERR %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
 			continue
@@ -111,24 +112,21 @@ func lister(ctx context.Context, in io.Reader, out io.Writer, tlsDir string) err
 	return lines.Err()
 }
 
+// bigLists lets one request carry every pod: 150,000 are well over the
+// client's 64 MiB.
+var bigLists = grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1 << 30))
+
 // listOnce lists every pod through c, in pages of chunk or (0) in one
 // request, as kubectl does: the pages assembled into one list.
-func listOnce(ctx context.Context, c *client.Client, chunk int64) (time.Duration, int, string, error) {
+func listOnce(ctx context.Context, c *client.Client, pt *pageTimer, chunk int64) (time.Duration, int, string, error) {
 	t0 := time.Now()
-	if chunk > 0 {
-		pt := &pageTimer{ObjectsClient: c.API()}
-		items, _, err := client.ListAll(ctx, pt, &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_POD}, chunk)
-		if err != nil {
-			return 0, 0, "", err
-		}
-		return time.Since(t0), len(items), pt.String(), nil
-	}
-	// One request of 150,000 pods is well over the client's 64 MiB.
-	resp, err := c.API().List(ctx, &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_POD}, grpc.MaxCallRecvMsgSize(1<<30))
+	pt.arm()
+	items, _, err := client.ListAll(ctx, c.API(), &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_POD}, chunk)
+	story := pt.story()
 	if err != nil {
 		return 0, 0, "", err
 	}
-	return time.Since(t0), len(resp.Items), "one request", nil
+	return time.Since(t0), len(items), story, nil
 }
 
 // listerProcess is the benchmark's handle on the lister.

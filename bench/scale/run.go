@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -77,18 +78,21 @@ func run(out io.Writer, o options) error {
 		return err
 	}
 	defer lister.stop()
+	// The benchmark's List calls of pods timed one by one: the pages.
+	pt := &pageTimer{}
+	timed := []grpc.DialOption{pt.dialOption(), bigLists}
 	dial := func() (*client.Client, error) { return client.New(cp.addr, client.Options{}) }
-	c, err := dial()
+	c, err := client.New(cp.addr, client.Options{DialOptions: timed})
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	dc, err := client.New(direct.addr, client.Options{TLS: tc})
+	dc, err := client.New(direct.addr, client.Options{TLS: tc, DialOptions: timed})
 	if err != nil {
 		return err
 	}
 	defer dc.Close()
-	cc, err := client.New(cached.addr, client.Options{TLS: tc})
+	cc, err := client.New(cached.addr, client.Options{TLS: tc, DialOptions: timed})
 	if err != nil {
 		return err
 	}
@@ -203,7 +207,7 @@ func run(out io.Writer, o options) error {
 		lister.profile()
 		stopSelf = profileSelf("bench-2")
 	}
-	if err := timeLists(ctx, out, c, cc, dc, lister, cached.addr, o, afterFirst); err != nil {
+	if err := timeLists(ctx, out, c, cc, dc, pt, lister, cached.addr, o, afterFirst); err != nil {
 		return err
 	}
 	cached.profile()
