@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
@@ -35,6 +36,27 @@ func decodeWire(b []byte) (*skiffv1.ListResponse, error) {
 		return nil, err
 	}
 	return rest, nil
+}
+
+// chunked is b as gRPC may hand it over: in buffers of size bytes.
+func chunked(b []byte, size int) mem.BufferSlice {
+	var out mem.BufferSlice
+	for len(b) > 0 {
+		n := min(size, len(b))
+		out = append(out, mem.SliceBuffer(append([]byte(nil), b[:n]...)))
+		b = b[n:]
+	}
+	return out
+}
+
+// decodeChunks is what a list over gRPC does with a page received in
+// buffers of size bytes.
+func decodeChunks(b []byte, size int) (*skiffv1.ListResponse, error) {
+	var p wirePage
+	if err := (wireCodec{}).Unmarshal(chunked(b, size), &p); err != nil {
+		return nil, err
+	}
+	return p.decode()
 }
 
 // A page's items decoded apart, on several goroutines, are the
@@ -81,6 +103,17 @@ func TestWirePageDecodesAsUnmarshal(t *testing.T) {
 			if !proto.Equal(got, &base) || !proto.Equal(got, want) {
 				t.Fatalf("n=%d %s: decoded from the wire differs from proto.Unmarshal's", n, name)
 			}
+			// Received in buffers: items across two of them, tags and
+			// lengths split, one byte a buffer.
+			for _, size := range []int{1, 2, 3, 7, 100, 16384, len(in) + 1} {
+				got, err := decodeChunks(in, size)
+				if err != nil {
+					t.Fatalf("n=%d %s in buffers of %d: %v", n, name, size, err)
+				}
+				if !proto.Equal(got, want) {
+					t.Fatalf("n=%d %s in buffers of %d: decoded differs from proto.Unmarshal's", n, name, size)
+				}
+			}
 		}
 	}
 }
@@ -101,12 +134,19 @@ func TestWirePageRefusesWhatUnmarshalRefuses(t *testing.T) {
 		"bad item":      append(append([]byte(nil), b...), badItem...),
 		"bad revision":  append(append([]byte(nil), b...), badRV...),
 		"bad item only": badItem,
+		"bad wire type": append(append([]byte(nil), b...), protowire.AppendTag(nil, 9, protowire.StartGroupType)...),
+		"long varint":   append(append([]byte(nil), b...), 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01),
 	} {
 		if err := proto.Unmarshal(in, new(skiffv1.ListResponse)); err == nil {
 			t.Fatalf("%s: proto.Unmarshal accepts it; the case tests nothing", name)
 		}
 		if _, err := decodeWire(in); err == nil {
 			t.Fatalf("%s: decoded without an error", name)
+		}
+		for _, size := range []int{1, 5, 16384} {
+			if _, err := decodeChunks(in, size); err == nil {
+				t.Fatalf("%s in buffers of %d: decoded without an error", name, size)
+			}
 		}
 	}
 }
