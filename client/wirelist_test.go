@@ -175,3 +175,17 @@ func BenchmarkDecodeListPage(b *testing.B) {
 		}
 	})
 }
+
+// A Client's lists take the path above: its Objects client carries the
+// connection that path reads pages through.
+func TestClientListsFromBytes(t *testing.T) {
+	c, err := New("127.0.0.1:1", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	api, ok := c.API().(objectsAPI)
+	if !ok || api.conn == nil {
+		t.Fatalf("the client's Objects client is a %T without its connection: lists would decode pages whole", c.API())
+	}
+}
