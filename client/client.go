@@ -58,7 +58,7 @@ func New(addr string, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("client: connect to %s: %w", addr, err)
 	}
-	return &Client{conn: conn, api: skiffv1.NewObjectsClient(conn), addr: addr}, nil
+	return &Client{conn: conn, api: objectsAPI{skiffv1.NewObjectsClient(conn), conn}, addr: addr}, nil
 }
 
 // Keepalive is how a client finds a server gone silent (its network cut,

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"google.golang.org/protobuf/proto"
 
@@ -35,6 +36,11 @@ func listPages(ctx context.Context, lw ListerWatcher, req *skiffv1.ListRequest, 
 	}
 	r := proto.Clone(req).(*skiffv1.ListRequest)
 	r.Limit, r.Continue = chunk, ""
+	if g, ok := lw.(grpcListerWatcher); ok {
+		if api, ok := g.api.(objectsAPI); ok {
+			return listWirePages(ctx, api, r)
+		}
+	}
 	var items []*skiffv1.Object
 	rv := ""
 	for {
@@ -59,5 +65,69 @@ func listPages(ctx context.Context, lw ListerWatcher, req *skiffv1.ListRequest, 
 			return items, rv, nil
 		}
 		r.Continue = resp.Continue
+	}
+}
+
+// listWirePages is listPages over gRPC, reading each page's bytes and
+// asking for the next page while this one's items are decoded (see
+// wirelist.go). r is the first page's request.
+func listWirePages(ctx context.Context, api objectsAPI, r *skiffv1.ListRequest) ([]*skiffv1.Object, string, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // a page asked for and not needed
+	type answer struct {
+		page *wirePage
+		err  error
+	}
+	fetch := func(req *skiffv1.ListRequest) <-chan answer {
+		ch := make(chan answer, 1)
+		go func() {
+			p, err := api.listWire(ctx, req)
+			ch <- answer{p, err}
+		}()
+		return ch
+	}
+	var items []*skiffv1.Object
+	rv := ""
+	next := fetch(r)
+	for {
+		a := <-next
+		if a.err != nil {
+			if r.Continue != "" && IsCompacted(a.err) {
+				// Expired half-way: everything again in one request.
+				one := proto.Clone(r).(*skiffv1.ListRequest)
+				one.Limit, one.Continue = 0, ""
+				p, err := api.listWire(ctx, one)
+				if err != nil {
+					return nil, "", err
+				}
+				resp, err := p.decode()
+				if err != nil {
+					return nil, "", err
+				}
+				return resp.Items, resp.ResourceVersion, nil
+			}
+			return nil, "", a.err
+		}
+		p := a.page
+		if items == nil {
+			items = make([]*skiffv1.Object, 0, len(p.items)+int(p.rest.RemainingItemCount))
+			rv = p.rest.ResourceVersion
+		}
+		cont := p.rest.Continue
+		if cont != "" {
+			r = proto.Clone(r).(*skiffv1.ListRequest)
+			r.Continue = cont
+			next = fetch(r)
+		}
+		start := len(items)
+		items = slices.Grow(items, len(p.items))[:start+len(p.items)]
+		err := decodeItems(p.items, items[start:])
+		p.free()
+		if err != nil {
+			return nil, "", err
+		}
+		if cont == "" {
+			return items, rv, nil
+		}
 	}
 }

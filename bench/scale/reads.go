@@ -108,14 +108,19 @@ func fanOut(ctx context.Context, dial func() (*client.Client, error), watchers, 
 }
 
 // timeLists times o.lists full pod lists from each server in turn: in
-// pages of client.DefaultChunkSize, and in one request. It prints each
+// pages of client.DefaultChunkSize, and in one request; from the cached
+// list server also by the lister, a list client in a process of its own.
+// The benchmark's own lists share its process with the hollow nodes and
+// the watchers; the lister's do not. It prints each
 // way's lists in the order taken and, for paged ones, each list's first
 // and slowest page: which list and which page a slow p99 comes from.
 // afterFirst is called once the first round of lists is done.
-func timeLists(ctx context.Context, out io.Writer, cp, cached, direct *client.Client, o options, afterFirst func()) error {
+func timeLists(ctx context.Context, out io.Writer, cp, cached, direct *client.Client, pt *pageTimer, l *listerProcess, cachedAddr string, o options, afterFirst func()) error {
 	type way struct {
-		name   string
-		c      *client.Client
+		name string
+		c    *client.Client
+		// addr, when set, is listed by the lister, a process of its own.
+		addr   string
 		chunk  int64
 		lat    []time.Duration
 		pages  []string // per list: its pages' story
@@ -123,14 +128,14 @@ func timeLists(ctx context.Context, out io.Writer, cp, cached, direct *client.Cl
 		err    error
 	}
 	ways := []*way{
+		{name: fmt.Sprintf("watch cache, pages of %d, from a list client process of its own (as kubectl)", client.DefaultChunkSize), addr: cachedAddr, chunk: client.DefaultChunkSize},
+		{name: "watch cache, one request, from a list client process of its own", addr: cachedAddr},
 		{name: fmt.Sprintf("watch cache, pages of %d", client.DefaultChunkSize), c: cached, chunk: client.DefaultChunkSize},
 		{name: fmt.Sprintf("etcd, pages of %d", client.DefaultChunkSize), c: direct, chunk: client.DefaultChunkSize},
 		{name: "watch cache, one request", c: cached},
 		{name: "etcd, one request", c: direct},
 		{name: fmt.Sprintf("the control plane's own API server (watch cache; heartbeats, scheduler, controllers and etcd in its process), pages of %d", client.DefaultChunkSize), c: cp, chunk: client.DefaultChunkSize},
 	}
-	// One request of 150,000 pods is well over the client's 64 MiB.
-	big := grpc.MaxCallRecvMsgSize(1 << 30)
 	var loads []string
 	for round := range o.lists {
 		if round == 1 {
@@ -140,23 +145,39 @@ func timeLists(ctx context.Context, out io.Writer, cp, cached, direct *client.Cl
 		for _, w := range ways {
 			t0 := time.Now()
 			var n int
+			if w.addr != "" {
+				took, got, story, err := l.list(w.addr, w.chunk)
+				if err != nil {
+					w.failed, w.err = w.failed+1, err
+					continue
+				}
+				w.lat = append(w.lat, took)
+				if w.chunk > 0 {
+					w.pages = append(w.pages, story)
+				}
+				if got < o.pods {
+					return fmt.Errorf("a full list (%s) returned %d pods, want %d", w.name, got, o.pods)
+				}
+				continue
+			}
 			if w.chunk > 0 {
-				pt := &pageTimer{ObjectsClient: w.c.API()}
-				items, _, err := client.ListAll(ctx, pt, &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_POD}, w.chunk)
+				pt.arm()
+				items, _, err := client.ListAll(ctx, w.c.API(), &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_POD}, w.chunk)
+				story := pt.story()
 				if err != nil {
 					// Counted, not fatal: a loaded server times out.
 					w.failed, w.err = w.failed+1, err
 					continue
 				}
 				n = len(items)
-				w.pages = append(w.pages, pt.String())
+				w.pages = append(w.pages, story)
 			} else {
-				resp, err := w.c.API().List(ctx, &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_POD}, big)
+				items, _, err := client.ListAll(ctx, w.c.API(), &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_POD}, 0)
 				if err != nil {
 					w.failed, w.err = w.failed+1, err
 					continue
 				}
-				n = len(resp.Items)
+				n = len(items)
 			}
 			w.lat = append(w.lat, time.Since(t0))
 			if n < o.pods {
@@ -181,20 +202,49 @@ func timeLists(ctx context.Context, out io.Writer, cp, cached, direct *client.Cl
 	return nil
 }
 
-// pageTimer times each List call of a paged list.
+// pageTimer times each List call of a paged list, as a gRPC client
+// interceptor (the client reads list pages through its own Objects
+// client, which a wrapper around it would hide): the calls since arm.
 type pageTimer struct {
-	skiffv1.ObjectsClient
+	mu    sync.Mutex
+	armed bool
 	took  []time.Duration
 	limit []int64
 }
 
-func (p *pageTimer) List(ctx context.Context, in *skiffv1.ListRequest, opts ...grpc.CallOption) (*skiffv1.ListResponse, error) {
-	t0 := time.Now()
-	resp, err := p.ObjectsClient.List(ctx, in, opts...)
-	p.took = append(p.took, time.Since(t0))
-	p.limit = append(p.limit, in.GetLimit())
-	return resp, err
+// arm starts recording a list's calls, forgetting the last list's.
+func (p *pageTimer) arm() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.armed, p.took, p.limit = true, nil, nil
 }
+
+// story stops recording and tells the calls recorded.
+func (p *pageTimer) story() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.armed = false
+	return p.String()
+}
+
+func (p *pageTimer) intercept(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	lr, ok := req.(*skiffv1.ListRequest)
+	if !ok || lr.GetKind() != skiffv1.Kind_KIND_POD {
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+	t0 := time.Now()
+	err := invoker(ctx, method, req, reply, cc, opts...)
+	p.mu.Lock()
+	if p.armed {
+		p.took = append(p.took, time.Since(t0))
+		p.limit = append(p.limit, lr.GetLimit())
+	}
+	p.mu.Unlock()
+	return err
+}
+
+// dialOption has the client's List calls timed by p.
+func (p *pageTimer) dialOption() grpc.DialOption { return grpc.WithChainUnaryInterceptor(p.intercept) }
 
 // String says how many pages, the first's time, the slowest's, and
 // whether a page was a list in one request (a continue that expired).

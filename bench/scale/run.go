@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -48,33 +50,49 @@ func run(out io.Writer, o options) error {
 	defer os.RemoveAll(dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cp, err := startServer(roleControlPlane, filepath.Join(dir, "server"), nil)
+	tlsDir := filepath.Join(dir, "pki")
+	if err := listTLS(tlsDir); err != nil {
+		return err
+	}
+	tc, err := clientTLS(tlsDir)
+	if err != nil {
+		return err
+	}
+	cp, err := startServer(roleControlPlane, filepath.Join(dir, "server"), tlsDir, nil)
 	if err != nil {
 		return err
 	}
 	defer cp.stop()
-	direct, err := startServer(roleDirectAPI, filepath.Join(dir, "server"), cp.etcd)
+	direct, err := startServer(roleDirectAPI, filepath.Join(dir, "server"), tlsDir, cp.etcd)
 	if err != nil {
 		return err
 	}
 	defer direct.stop()
-	cached, err := startServer(roleCachedAPI, filepath.Join(dir, "server"), cp.etcd)
+	cached, err := startServer(roleCachedAPI, filepath.Join(dir, "server"), tlsDir, cp.etcd)
 	if err != nil {
 		return err
 	}
 	defer cached.stop()
+	lister, err := startLister(tlsDir)
+	if err != nil {
+		return err
+	}
+	defer lister.stop()
+	// The benchmark's List calls of pods timed one by one: the pages.
+	pt := &pageTimer{}
+	timed := []grpc.DialOption{pt.dialOption(), bigLists}
 	dial := func() (*client.Client, error) { return client.New(cp.addr, client.Options{}) }
-	c, err := dial()
+	c, err := client.New(cp.addr, client.Options{DialOptions: timed})
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	dc, err := client.New(direct.addr, client.Options{})
+	dc, err := client.New(direct.addr, client.Options{TLS: tc, DialOptions: timed})
 	if err != nil {
 		return err
 	}
 	defer dc.Close()
-	cc, err := client.New(cached.addr, client.Options{})
+	cc, err := client.New(cached.addr, client.Options{TLS: tc, DialOptions: timed})
 	if err != nil {
 		return err
 	}
@@ -176,17 +194,25 @@ func run(out io.Writer, o options) error {
 	// rest (the cached list server).
 	cached.profile()
 	cp.profile()
+	lister.profile()
+	stopSelf := profileSelf("bench-1")
 	afterFirst := func() {
 		cached.profile()
 		cp.profile()
+		lister.profile()
+		stopSelf()
 		// Two signals close together may arrive as one.
 		time.Sleep(time.Second)
 		cached.profile()
+		lister.profile()
+		stopSelf = profileSelf("bench-2")
 	}
-	if err := timeLists(ctx, out, c, cc, dc, o, afterFirst); err != nil {
+	if err := timeLists(ctx, out, c, cc, dc, pt, lister, cached.addr, o, afterFirst); err != nil {
 		return err
 	}
 	cached.profile()
+	lister.profile()
+	stopSelf()
 	fmt.Fprintf(out, "API server with watch cache during the lists: CPU %.1f s in %s\n",
 		(procCPU(cached.cmd.Process.Pid) - listCPU).Seconds(), time.Since(listStart).Round(time.Second))
 	names, err := podNames(ctx, c)
@@ -246,10 +272,13 @@ func run(out io.Writer, o options) error {
 		mib(procStatus(cached.cmd.Process.Pid, "VmRSS")), mib(procStatus(cached.cmd.Process.Pid, "VmHWM")))
 	fmt.Fprintf(out, "API server without watch cache (the benchmark's lists only): RSS %s (peak %s)\n",
 		mib(procStatus(direct.cmd.Process.Pid, "VmRSS")), mib(procStatus(direct.cmd.Process.Pid, "VmHWM")))
+	fmt.Fprintf(out, "list client process: RSS %s (peak %s), CPU %.1f s\n",
+		mib(procStatus(lister.cmd.Process.Pid, "VmRSS")), mib(procStatus(lister.cmd.Process.Pid, "VmHWM")), procCPU(lister.cmd.Process.Pid).Seconds())
 	fmt.Fprintf(out, "benchmark process (hollow nodes, load): RSS %s, CPU %.1f s\n", mib(procStatus(os.Getpid(), "VmRSS")), (procCPU(os.Getpid()) - cpuStart).Seconds())
 	if fi, err := os.Stat(filepath.Join(dir, "server", "etcd", "member", "snap", "db")); err == nil {
 		fmt.Fprintf(out, "etcd database: %s\n", mib(fi.Size()))
 	}
+	lister.stop()
 	direct.stop()
 	cached.stop()
 	cp.stop()
@@ -412,6 +441,25 @@ func podNames(ctx context.Context, c *client.Client) ([]string, error) {
 		names = append(names, p.GetMetadata().GetName())
 	}
 	return names, nil
+}
+
+// profileSelf profiles the benchmark's own process (hollow nodes,
+// watchers and the in-process list client) into name.pprof in the
+// profiles' directory, until the function returned is called.
+func profileSelf(name string) (stop func()) {
+	dir := os.Getenv(cpuEnv)
+	if dir == "" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(dir, name+".pprof"))
+	if err != nil {
+		return func() {}
+	}
+	if pprof.StartCPUProfile(f) != nil {
+		f.Close()
+		return func() {}
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
 }
 
 // waitWritten waits, up to limit, for the file at path to be non-empty

@@ -21,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
 
 	"github.com/skiff-sh/skiff/apiserver"
 	"github.com/skiff-sh/skiff/controlplane"
@@ -125,6 +126,9 @@ func serveRole() (ok bool, err error) {
 	if role == "" {
 		return false, nil
 	}
+	if role == roleLister {
+		return true, runLister()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { _, _ = io.Copy(io.Discard, os.Stdin); cancel() }()
@@ -160,9 +164,15 @@ func serveRole() (ok bool, err error) {
 	case roleDirectAPI, roleCachedAPI:
 		reg := prometheus.NewRegistry()
 		defer printMetrics(reg, "skiff_apiserver_watch_cache_list")
+		// Over TLS, as kubectl reaches an API server.
+		creds, err := servingTLS(os.Getenv(pkiEnv))
+		if err != nil {
+			return true, err
+		}
 		s, err := apiserver.New(apiserver.Config{
 			DataDir: dir, Listen: "127.0.0.1:0", EtcdEndpoints: strings.Split(os.Getenv(etcdEnv), ","),
 			ClusterCIDR: "10.0.0.0/8", DisableWatchCache: role == roleDirectAPI, Logger: quiet, Registerer: reg,
+			GRPCOptions: []grpc.ServerOption{creds},
 		})
 		if err != nil {
 			return true, err
@@ -218,14 +228,15 @@ type server struct {
 	said []string
 }
 
-// startServer runs this binary as role with dir, waiting for its address.
-func startServer(role, dir string, etcd []string) (*server, error) {
+// startServer runs this binary as role with dir (and the list servers
+// with certificates of the CA in tlsDir), waiting for its address.
+func startServer(role, dir, tlsDir string, etcd []string) (*server, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), roleEnv+"="+role, dirEnv+"="+dir, etcdEnv+"="+strings.Join(etcd, ","))
+	cmd.Env = append(os.Environ(), roleEnv+"="+role, dirEnv+"="+dir, etcdEnv+"="+strings.Join(etcd, ","), pkiEnv+"="+tlsDir)
 	if l := os.Getenv(memLimitEnv); l != "" && role == roleControlPlane {
 		cmd.Env = append(cmd.Env, "GOMEMLIMIT="+l)
 	}
