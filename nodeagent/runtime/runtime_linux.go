@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -365,39 +364,6 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	return fmt.Errorf("runtime: start %s: %s", id, strings.TrimPrefix(line, "error: "))
 }
 
-// readAvailable reads what a non-blocking fd holds now.
-func readAvailable(fd int, buf []byte) []byte {
-	var out []byte
-	for {
-		k, err := unix.Read(fd, buf)
-		if k <= 0 || err != nil {
-			return out
-		}
-		out = append(out, buf[:k]...)
-	}
-}
-
-// supervisorAlive errors when the supervisor of id is gone.
-func (r *Runtime) supervisorAlive(id string) (bool, error) {
-	var rec stateRecord
-	if err := readJSON(r.containerDir(id), stateFile, &rec); err != nil {
-		return false, err
-	}
-	fd, err := openProcess(rec.SupervisorPid, rec.SupervisorStart)
-	if err != nil {
-		return false, err
-	}
-	if fd < 0 {
-		msg := "without a word"
-		if b, _ := os.ReadFile(filepath.Join(r.containerDir(id), supervisorLog)); len(bytes.TrimSpace(b)) > 0 {
-			msg = "saying: " + string(lastBytes(bytes.TrimSpace(b), 2048))
-		}
-		return false, fmt.Errorf("runtime: supervisor of %s is gone, %s", id, msg)
-	}
-	unix.Close(fd)
-	return true, nil
-}
-
 // State reads a container's state from its directory.
 func (r *Runtime) State(id string) (State, error) {
 	if err := checkID(id); err != nil {
@@ -605,12 +571,4 @@ func (r *Runtime) Stats(id string) (Stats, error) {
 		return Stats{}, err
 	}
 	return Stats(s), nil
-}
-
-// lastBytes is the end of b, at most n bytes of it.
-func lastBytes(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[len(b)-n:]
-	}
-	return b
 }
