@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -86,14 +85,7 @@ object unless --name says otherwise, and carries its labels.`,
 
 // exposeTarget reads "KIND NAME" or "KIND/NAME" for a kind expose knows.
 func exposeTarget(args []string) (skiffv1.KindInfo, string, error) {
-	kind, name := args[0], ""
-	switch {
-	case len(args) == 2:
-		name = args[1]
-	case strings.Contains(kind, "/"):
-		kind, name, _ = strings.Cut(kind, "/")
-	}
-	info, err := parseKind(kind)
+	info, name, err := kindAndName(args)
 	if err != nil {
 		return info, "", err
 	}

@@ -87,3 +87,17 @@ func unwrapAs(o *skiffv1.Object, info skiffv1.KindInfo) (skiffv1.Resource, error
 	}
 	return r, nil
 }
+
+// kindAndName reads "KIND NAME" or "KIND/NAME"; name is "" when only a
+// kind is given.
+func kindAndName(args []string) (skiffv1.KindInfo, string, error) {
+	kind, name := args[0], ""
+	switch {
+	case len(args) == 2:
+		name = args[1]
+	case strings.Contains(kind, "/"):
+		kind, name, _ = strings.Cut(kind, "/")
+	}
+	info, err := parseKind(kind)
+	return info, name, err
+}
