@@ -53,6 +53,7 @@ per object.`,
 		Example: `  skiff get pods                       # pods in the default namespace
   skiff get po -o wide                 # with pod IPs and nodes
   skiff get pods -A                    # in every namespace
+  skiff get all                        # pods, services and every workload kind
   skiff get pod web -o yaml            # one pod, as a manifest
   skiff get pods -l app=web,tier!=db   # by labels
   skiff get pods --field-selector spec.nodeName=node1
@@ -88,6 +89,7 @@ func runGet(cmd *cobra.Command, e *env, o *getOpts, args []string) error {
 	if o.chunkSize < 0 {
 		return fmt.Errorf("--chunk-size %d: give 0 (one request) or a page size", o.chunkSize)
 	}
+	args = append([]string{expandAll(args[0])}, args[1:]...)
 	if strings.Contains(args[0], ",") {
 		return runGetKinds(cmd, e, o, args)
 	}
@@ -473,4 +475,19 @@ func addEndpoints(ctx context.Context, e *env, c *client.Client, info skiffv1.Ki
 	eps, rv, err := endpointsByService(ctx, c, ns)
 	topts.endpoints, topts.endpointsRV = eps, rv
 	return err
+}
+
+// allKinds is what kubectl's "get all" lists: the workloads and what
+// serves them.
+const allKinds = "pods,services,daemonsets,deployments,replicasets,replicationcontrollers,statefulsets,autoscalers,jobs,cronjobs"
+
+// expandAll replaces "all" in a KIND or KIND,KIND argument with allKinds.
+func expandAll(kinds string) string {
+	parts := strings.Split(kinds, ",")
+	for i, k := range parts {
+		if strings.TrimSpace(k) == "all" {
+			parts[i] = allKinds
+		}
+	}
+	return strings.Join(parts, ",")
 }

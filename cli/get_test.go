@@ -72,6 +72,13 @@ func TestGetSeveralKinds(t *testing.T) {
 	if res := r.run("get", "po,svc", "web"); res.e == nil {
 		t.Error("names with several kinds accepted")
 	}
+	// "all" is kubectl's: the same tables as the kinds it stands for.
+	if all, kinds := r.ok("get", "all"), r.ok("get", allKinds); all != kinds || !strings.Contains(all, "pod/web") || !strings.Contains(all, "service/") {
+		t.Errorf("get all:\n%s\nwant the tables of %s:\n%s", all, allKinds, kinds)
+	}
+	if res := r.run("get", "all", "-n", "empty"); res.e != nil || !strings.Contains(res.err, "No resources found in empty namespace.") {
+		t.Errorf("get all of an empty namespace: %+v", res)
+	}
 }
 
 // listReads counts the list pages the server read: from etcd, or from
