@@ -41,9 +41,11 @@ func newGetCommand(e *env) *cobra.Command {
 		Long: `List objects of one kind as an aligned table, or print them whole.
 
 KIND is a kind's name, plural or short name: pods (po), services (svc),
-volumes (vol), replicasets (rs), replicationcontrollers (rc),
-autoscalers (as), nodes (no),
-namespaces (ns), events (ev).
+deployments (deploy), replicasets (rs), statefulsets (sts), daemonsets
+(ds), jobs, cronjobs (cj), configmaps (cm), secrets, volumes (vol, pvc),
+persistentvolumes (pv), replicationcontrollers (rc), autoscalers (as, hpa),
+nodes (no), namespaces (ns), events (ev), endpoints (ep), leases. Several
+kinds: pods,svc. "all": pods, services and every workload kind.
 
 -o yaml and -o json print manifests that ` + "`skiff apply`" + ` accepts again.
 -o jsonpath=TEMPLATE runs a kubectl JSONPath template over that JSON: over
