@@ -62,6 +62,28 @@ func TestConfigMapAndSecretEndToEnd(t *testing.T) {
 	if err != nil || !strings.Contains(out, "hello e2e-s3cret hello e2e-s3cret") || !strings.Contains(out, "/etc/db tmpfs ro,") {
 		t.Fatalf("in the container: %v\n%s", err, out)
 	}
+	// skiff cp both ways: the ConfigMap's volume (files behind the
+	// atomic writer's links) out, a directory in.
+	out1 := filepath.Join(t.TempDir(), "app-copy")
+	if out, err := c.Skiff("cp", "configured:/etc/app", out1); err != nil {
+		t.Fatalf("cp out: %v\n%s", err, out)
+	}
+	if got, err := os.ReadFile(filepath.Join(out1, "greeting")); err != nil || string(got) != "hello" {
+		t.Fatalf("cp out: greeting %q %v", got, err)
+	}
+	site := filepath.Join(t.TempDir(), "site")
+	if err := os.MkdirAll(filepath.Join(site, "css"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(site, "css", "a.css"), []byte("body{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := c.Skiff("cp", site, "configured:/tmp/copied"); err != nil {
+		t.Fatalf("cp in: %v\n%s", err, out)
+	}
+	if out, err := c.Skiff("exec", "configured", "--", "cat", "/tmp/copied/css/a.css"); err != nil || out != "body{}" {
+		t.Fatalf("cp in: %v %q", err, out)
+	}
 	if out, err := c.SkiffIn(strings.Replace(configApp, "greeting: hello", "greeting: bye", 1), "apply", "-f", "-"); err != nil || !strings.Contains(out, "configmap/app configured") {
 		t.Fatalf("apply the update: %v\n%s", err, out)
 	}
