@@ -238,11 +238,7 @@ func (t *templateOutput) printColumns(w io.Writer, objs []skiffv1.Resource, noHe
 		fmt.Fprintln(tw, strings.Join(h, "\t"))
 	}
 	for _, o := range objs {
-		j, err := manifest.Encode(o)
-		if err != nil {
-			return err
-		}
-		data, err := decodeJSON(j)
+		data, err := objectJSON(o)
 		if err != nil {
 			return err
 		}
@@ -271,6 +267,15 @@ func (t *templateOutput) printColumns(w io.Writer, objs []skiffv1.Resource, noHe
 }
 
 // decodeJSON decodes a document as jsonpath wants it, numbers unrounded.
+// objectJSON is obj as -o json prints it, decoded for a JSONPath.
+func objectJSON(obj skiffv1.Resource) (any, error) {
+	j, err := manifest.Encode(obj)
+	if err != nil {
+		return nil, err
+	}
+	return decodeJSON(j)
+}
+
 func decodeJSON(j []byte) (any, error) {
 	d := json.NewDecoder(bytes.NewReader(j))
 	d.UseNumber()

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/skiff-sh/skiff/cli/jsonpath"
-	"github.com/skiff-sh/skiff/cli/manifest"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
@@ -53,11 +52,7 @@ func (a sortKey) compare(b sortKey) int {
 func sortObjects(objs []skiffv1.Resource, p *jsonpath.Path) error {
 	keys := make(map[skiffv1.Resource]sortKey, len(objs))
 	for _, o := range objs {
-		j, err := manifest.Encode(o)
-		if err != nil {
-			return err
-		}
-		data, err := decodeJSON(j)
+		data, err := objectJSON(o)
 		if err != nil {
 			return err
 		}

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/skiff-sh/skiff/cli/jsonpath"
-	"github.com/skiff-sh/skiff/cli/manifest"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
@@ -98,11 +97,7 @@ func (w waitFor) met(obj skiffv1.Resource) (bool, error) {
 }
 
 func (w waitFor) pathMet(obj skiffv1.Resource) (bool, error) {
-	j, err := manifest.Encode(obj)
-	if err != nil {
-		return false, err
-	}
-	data, err := decodeJSON(j)
+	data, err := objectJSON(obj)
 	if err != nil {
 		return false, err
 	}
