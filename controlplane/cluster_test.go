@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -18,20 +17,13 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/internal/testport"
 	"github.com/skiff-sh/skiff/pki"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
 // freePort is a loopback address no one listens on now.
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+func freePort(t *testing.T) string { return testport.Loopback(t) }
 
 // clusterServer is one server of a test's cluster, stopped by stop (or
 // when the test ends).

@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/skiff-sh/skiff/client"
+	"github.com/skiff-sh/skiff/internal/testport"
 	"github.com/skiff-sh/skiff/pki"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
@@ -227,15 +228,7 @@ func startTLSServer(t *testing.T) *tlsServer {
 
 // loopbackPort is a free port on 127.0.0.1 (free when asked; the server
 // takes it a moment later).
-func loopbackPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
+func loopbackPort(t *testing.T) string { return testport.Loopback(t) }
 
 // dial connects with a config file's credentials.
 func dial(t *testing.T, cfgPath string) *client.Client {
