@@ -86,11 +86,13 @@ func copyFromPod(cmd *cobra.Command, e *env, src cpPath, dest, container string)
 	code, err := execPipe(cmd.Context(), e, src, container, []string{"tar", "cf", "-", "-C", dir, base}, nil, pw, &stderr)
 	pw.Close()
 	unpackErr := <-done
-	if code != nil && *code != 0 || unpackErr == nil {
-		// tar's own complaint says more than an empty stream does.
-		if err := tarFailed(code, err, &stderr); err != nil {
-			return err
-		}
+	tarOK := code != nil && *code == 0
+	if unpackErr != nil && (tarOK || errors.Is(err, io.ErrClosedPipe)) {
+		return unpackErr // a refusal here, which stopped the stream
+	}
+	// tar's own complaint says more than an empty stream does.
+	if err := tarFailed(code, err, &stderr); err != nil {
+		return err
 	}
 	return unpackErr
 }
@@ -115,12 +117,14 @@ func copyToPod(cmd *cobra.Command, e *env, src string, dst cpPath, container str
 func tarFailed(code *int32, err error, stderr *bytes.Buffer) error {
 	msg := strings.TrimSpace(stderr.String())
 	switch {
-	case err != nil && strings.Contains(err.Error(), "executable file not found"):
+	case err != nil && strings.Contains(err.Error(), "not found in PATH"):
 		return errors.New("cp: the container has no tar; cp needs one in its image")
 	case err != nil:
 		return err
 	case code == nil:
 		return errors.New("cp: the stream ended without tar's exit code")
+	case *code == 127:
+		return fmt.Errorf("cp: the container has no tar (%s); cp needs one in its image", msg)
 	case *code != 0:
 		return fmt.Errorf("cp: tar in the container exited with %d: %s", *code, msg)
 	}

@@ -21,7 +21,7 @@ func busyboxApplets() []string {
 		"ash", "awk", "cat", "chmod", "chown", "cp", "date", "df", "dmesg", "du", "echo", "env",
 		"false", "find", "free", "grep", "head", "hostname", "httpd", "id", "ifconfig", "ip",
 		"kill", "ln", "ls", "mkdir", "mount", "mv", "nc", "nslookup", "ping", "printf", "ps",
-		"pwd", "rm", "sed", "seq", "sh", "sleep", "sort", "tail", "tee", "test", "top", "touch",
+		"pwd", "rm", "sed", "seq", "sh", "sleep", "sort", "tail", "tar", "tee", "test", "top", "touch",
 		"true", "umount", "uname", "uniq", "uptime", "vi", "wc", "wget", "which", "whoami", "xargs",
 	}
 }
