@@ -69,26 +69,9 @@ func runApply(cmd *cobra.Command, e *env, src fileFlags, out createOutput) error
 	if err != nil {
 		return err
 	}
-	var failed []error
-	var applied []skiffv1.Resource
-	for _, o := range objs {
-		res, obj, err := applyOne(cmd.Context(), e, c, o, out.dryRun == "client")
-		if err != nil {
-			if isConnectionError(err) {
-				return err
-			}
-			failed = append(failed, fmt.Errorf("%s: %w", slashName(o.Info, o.Name()), err))
-			continue
-		}
-		applied = append(applied, obj)
-		if err := out.say(cmd.OutOrStdout(), res, obj); err != nil {
-			return err
-		}
-	}
-	if err := out.printWhole(cmd.OutOrStdout(), applied); err != nil {
-		return err
-	}
-	return errors.Join(failed...)
+	return eachManifest(cmd, out, objs, func(o manifest.Object) (string, skiffv1.Resource, error) {
+		return applyOne(cmd.Context(), e, c, o, out.dryRun == "client")
+	})
 }
 
 // errNothingApplied ends the message of a manifest that failed its checks.

@@ -1,13 +1,13 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/skiff-sh/skiff/cli/manifest"
 	"github.com/skiff-sh/skiff/client"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
@@ -79,41 +79,24 @@ func runCreateFromFiles(cmd *cobra.Command, e *env, src fileFlags, out createOut
 	if err != nil {
 		return err
 	}
-	var created []skiffv1.Resource
-	var failed []error
-	create := func(ctx context.Context, c *client.Client) error {
-		for _, o := range objs {
-			obj := o.Obj
-			if c != nil {
-				fresh := proto.Clone(obj).(skiffv1.Resource)
-				fresh.GetMetadata().ResourceVersion = ""
-				got, err := c.API().Create(ctx, &skiffv1.CreateRequest{Object: skiffv1.Wrap(fresh)})
-				if err != nil {
-					if isConnectionError(err) {
-						return err
-					}
-					failed = append(failed, fmt.Errorf("%s: %w", slashName(o.Info, o.Name()), apiErr(err)))
-					continue
-				}
-				obj = got.Unwrap()
-			}
-			created = append(created, obj)
-			if err := out.say(cmd.OutOrStdout(), "created", obj); err != nil {
-				return err
-			}
+	var c *client.Client
+	if out.dryRun != "client" {
+		if c, err = e.client(); err != nil {
+			return err
 		}
-		return nil
 	}
-	if out.dryRun == "client" {
-		err = create(cmd.Context(), nil)
-	} else {
-		err = e.withClient(cmd, create)
-	}
-	if err != nil {
-		return err
-	}
-	if err := out.printWhole(cmd.OutOrStdout(), created); err != nil {
-		return err
-	}
-	return errors.Join(failed...)
+	return eachManifest(cmd, out, objs, func(o manifest.Object) (string, skiffv1.Resource, error) {
+		if c == nil {
+			return "created", o.Obj, nil
+		}
+		fresh := proto.Clone(o.Obj).(skiffv1.Resource)
+		fresh.GetMetadata().ResourceVersion = ""
+		ctx, cancel := e.call(cmd.Context())
+		defer cancel()
+		got, err := c.API().Create(ctx, &skiffv1.CreateRequest{Object: skiffv1.Wrap(fresh)})
+		if err != nil {
+			return "", nil, apiErr(err)
+		}
+		return "created", got.Unwrap(), nil
+	})
 }
