@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"sync"
 
 	"github.com/spf13/cobra"
 
+	"github.com/skiff-sh/skiff/client"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
@@ -20,13 +22,16 @@ type execOpts struct {
 func newExecCommand(e *env) *cobra.Command {
 	o := &execOpts{}
 	cmd := &cobra.Command{
-		Use:   "exec POD [-c CONTAINER] [-it] -- COMMAND [ARGS...]",
+		Use:   "exec (POD | TYPE/NAME) [-c CONTAINER] [-it] -- COMMAND [ARGS...]",
 		Short: "Run a command in a running container",
 		Long: `Run a command inside a running container: in its namespaces and cgroup,
-with the same restrictions. The command's exit code becomes skiff's.`,
+with the same restrictions. The command's exit code becomes skiff's. For
+TYPE/NAME (a deployment, replica set, stateful set, job, service, …), one
+of its pods: a running one.`,
 		Example: `  skiff exec web -- cat /etc/resolv.conf
   skiff exec -it web -- sh                 # an interactive shell
   skiff exec web -c sidecar -- ls /data
+  skiff exec deploy/web -- env             # in one of the deployment's pods
   echo hi | skiff exec -i web -- cat`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -48,8 +53,12 @@ func (o *execOpts) addFlags(cmd *cobra.Command, what, ttyUsage string) {
 	f.BoolVarP(&o.tty, "tty", "t", false, ttyUsage+" (with -i: an interactive session)")
 }
 
-func runExec(cmd *cobra.Command, e *env, o *execOpts, pod string, command []string) error {
+func runExec(cmd *cobra.Command, e *env, o *execOpts, target string, command []string) error {
 	c, err := e.client()
+	if err != nil {
+		return err
+	}
+	pod, err := podOfTarget(cmd.Context(), e, c, target)
 	if err != nil {
 		return err
 	}
@@ -101,4 +110,23 @@ func copyStdin(stream *execSender, in io.Reader) {
 			return
 		}
 	}
+}
+
+// podOfTarget is the pod a command names: POD, pod/POD, or a running pod
+// of TYPE/NAME.
+func podOfTarget(ctx context.Context, e *env, c *client.Client, target string) (string, error) {
+	kind, name, ok := strings.Cut(target, "/")
+	if !ok {
+		return target, nil
+	}
+	info, err := parseKind(kind)
+	if err != nil {
+		return "", err
+	}
+	if info.Kind == skiffv1.Kind_KIND_POD {
+		return name, nil
+	}
+	ctx, cancel := e.call(ctx)
+	defer cancel()
+	return workloadPod(ctx, c, info, e.ns(), name)
 }

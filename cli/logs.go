@@ -276,7 +276,7 @@ func logsPod(ctx context.Context, c *client.Client, ns, arg string) (string, err
 		return name, nil
 	case skiffv1.Kind_KIND_JOB:
 	case skiffv1.Kind_KIND_DEPLOYMENT, skiffv1.Kind_KIND_REPLICA_SET, skiffv1.Kind_KIND_REPLICATION_CONTROLLER, skiffv1.Kind_KIND_STATEFUL_SET, skiffv1.Kind_KIND_DAEMON_SET, skiffv1.Kind_KIND_SERVICE:
-		return selectedLogsPod(ctx, c, info, ns, name)
+		return workloadPod(ctx, c, info, ns, name)
 	default:
 		return "", fmt.Errorf("logs of a %s are not supported; give a pod, or a deployment, replicaset, replicationcontroller, statefulset, daemonset, service or job", info.Name)
 	}
@@ -313,10 +313,10 @@ func logsPod(ctx context.Context, c *client.Client, ns, arg string) (string, err
 	return best.GetMetadata().GetName(), nil
 }
 
-// selectedLogsPod is the pod of a workload or service whose log
-// `skiff logs TYPE/NAME` prints: a running one (kubectl's pick), else the
+// workloadPod is the pod of a workload or service that `skiff logs` and
+// `skiff exec` take for TYPE/NAME: a running one (kubectl's pick), else the
 // newest.
-func selectedLogsPod(ctx context.Context, c *client.Client, info skiffv1.KindInfo, ns, name string) (string, error) {
+func workloadPod(ctx context.Context, c *client.Client, info skiffv1.KindInfo, ns, name string) (string, error) {
 	obj, err := getObject(ctx, c, info, ns, name)
 	if err != nil {
 		return "", err

@@ -35,6 +35,14 @@ func TestCreateExposeRunAndPortForward(t *testing.T) {
 	web := waitPods(t, c, "app=web", 2)
 	waitPods(t, c, "run=client", 1)
 	names := map[string]bool{web[0].Name: true, web[1].Name: true}
+	// exec TYPE/NAME runs in one of the deployment's pods.
+	eventually(t, "exec deploy/web in one of its pods", func() error {
+		out, err := c.Skiff("exec", "deploy/web", "--", "hostname")
+		if err != nil || !names[strings.TrimSpace(out)] {
+			return fmt.Errorf("%q: %v", out, err)
+		}
+		return nil
+	})
 
 	eventually(t, "the exposed service by name from the run pod", func() error {
 		out, err := c.Skiff("exec", "client", "--", "wget", "-q", "-O", "-", "http://web:8080/")
