@@ -211,12 +211,14 @@ func TestServersSurviveLosingOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	seen := &watchLog{}
+	fctx, stopFollowing := context.WithCancel(ctx)
 	wctx, stopWriting := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); seen.follow(wctx, c, rv) }()
+	var following, writing sync.WaitGroup
+	following.Add(1)
+	writing.Add(1)
+	go func() { defer following.Done(); seen.follow(fctx, c, rv) }()
 	w := &writer{c: c}
-	go func() { defer wg.Done(); w.run(wctx) }()
+	go func() { defer writing.Done(); w.run(wctx) }()
 	for w.count() < 20 {
 		select {
 		case <-ctx.Done():
@@ -263,7 +265,10 @@ func TestServersSurviveLosingOne(t *testing.T) {
 	waitUnschedulable(t, ctx, c, "after-kill")
 
 	// The watch, resumed from its last revision on another server, saw
-	// every acknowledged write, in revision order.
+	// every acknowledged write, in revision order. The writer stops first,
+	// so that no write is acknowledged after the last one waited for.
+	stopWriting()
+	writing.Wait()
 	last := w.acknowledged()[len(w.acknowledged())-1]
 	for !seen.has(last) {
 		select {
@@ -272,8 +277,8 @@ func TestServersSurviveLosingOne(t *testing.T) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	stopWriting()
-	wg.Wait()
+	stopFollowing()
+	following.Wait()
 	for _, name := range w.acknowledged() {
 		if !seen.has(name) {
 			t.Errorf("the watch missed acknowledged write %s: a gap after the failover", name)
