@@ -282,10 +282,14 @@ func runExecInit(cfgPath string) int {
 
 // execIO wires the caller's streams to the exec'd process.
 type execIO struct {
-	spec       ExecSpec
-	child      []*os.File // stdin, stdout, stderr of the child
-	parent     []*os.File // our ends: stdin writer, stdout reader, stderr reader (or the pty master)
-	devnull    *os.File
+	spec    ExecSpec
+	child   []*os.File // stdin, stdout, stderr of the child
+	parent  []*os.File // our ends: stdin writer, stdout reader, stderr reader (or the pty master)
+	devnull *os.File
+	// heldSlave is our copy of the pty's slave, kept until the process is
+	// reaped: the master then reads EIO only after our own last close, long
+	// after the child's final writes, so none of its output is cut off.
+	heldSlave  *os.File
 	stdinDone  chan struct{}
 	resizeDone chan struct{}
 }
@@ -299,6 +303,7 @@ func newExecIO(spec ExecSpec) (*execIO, error) {
 		}
 		e.parent = []*os.File{master}
 		e.child = []*os.File{slave, slave, slave}
+		e.heldSlave = slave
 		if spec.Size.Rows > 0 {
 			setWinsize(master, spec.Size)
 		}
@@ -332,7 +337,7 @@ func (e *execIO) childFiles() []*os.File { return append([]*os.File(nil), e.chil
 
 func (e *execIO) closeChildEnds() {
 	for _, f := range e.child {
-		if f != nil && f != e.devnull {
+		if f != nil && f != e.devnull && f != e.heldSlave {
 			f.Close()
 		}
 	}
@@ -417,6 +422,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // finish waits for the output to drain after the process has exited.
 func (e *execIO) finish(wg *sync.WaitGroup) {
 	close(e.resizeDone)
+	e.releaseSlave()
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	select {
@@ -425,7 +431,15 @@ func (e *execIO) finish(wg *sync.WaitGroup) {
 	}
 }
 
+func (e *execIO) releaseSlave() {
+	if e.heldSlave != nil {
+		e.heldSlave.Close()
+		e.heldSlave = nil
+	}
+}
+
 func (e *execIO) close() {
+	e.releaseSlave()
 	for _, f := range e.parent {
 		if f != nil {
 			f.Close()
