@@ -22,6 +22,10 @@ type containerStdio struct {
 	stderr *os.File    // read: nil with a TTY
 	stdin  *os.File    // write: the stdin pipe or the pty master; nil without Stdin
 	tty    *os.File    // the pty master, for resizes
+	// heldSlave is our copy of the terminal's slave, kept until the init
+	// has exited: the master reads EIO only after our own last close, so
+	// the container's last output is never cut off.
+	heldSlave *os.File
 }
 
 // openStdio makes the container's stdio for stdin/tty, or returns nil when
@@ -65,12 +69,24 @@ func openStdio(stdin, tty bool) (*containerStdio, error) {
 	return s, nil
 }
 
-// closeChild closes our copies of the init's ends once it has them.
+// closeChild closes our copies of the init's ends once it has them, but
+// for a terminal's slave (see releaseSlave).
 func (s *containerStdio) closeChild() {
-	s.child[0].Close()
-	if s.child[1] != s.child[0] {
-		s.child[1].Close()
-		s.child[2].Close()
+	if s.tty != nil {
+		s.heldSlave = s.child[0]
+		return
+	}
+	for _, f := range s.child {
+		f.Close()
+	}
+}
+
+// releaseSlave closes our copy of the terminal's slave once the init has
+// exited.
+func (s *containerStdio) releaseSlave() {
+	if s != nil && s.heldSlave != nil {
+		s.heldSlave.Close()
+		s.heldSlave = nil
 	}
 }
 

@@ -162,6 +162,31 @@ func TestAttachTTY(t *testing.T) {
 	}
 }
 
+// A container with a terminal that writes and exits at once has all of its
+// output logged: the terminal's last line is not lost with its last close.
+func TestTTYContainerLogsItsLastLine(t *testing.T) {
+	r := newTestRuntime(t)
+	layer := busyboxRootfs(t)
+	for i := range 5 {
+		id := fmt.Sprintf("tty-exit-%d", i)
+		spec := ContainerSpec{ID: id, Layers: []string{layer}, TTY: true,
+			Command: []string{"sh", "-c", "echo first; echo last"}}
+		if _, err := r.Create(bgCtx(t), spec); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Start(bgCtx(t), id); err != nil {
+			t.Fatal(err)
+		}
+		st, err := r.Wait(bgCtx(t), id)
+		if err != nil || st.ExitCode != 0 {
+			t.Fatalf("%s: state %+v, %v: want exit 0", id, st, err)
+		}
+		if log := logText(t, st.LogPath); !strings.Contains(log, "first\r\nlast\r\n") {
+			t.Fatalf("%s: log %q, want its two lines", id, log)
+		}
+	}
+}
+
 // StdinOnce: the container's stdin ends with the first client's; without
 // it, a client's end of stdin leaves the container's open.
 func TestAttachStdinOnce(t *testing.T) {

@@ -198,6 +198,7 @@ func (s *supervisor) run() error {
 		unix.Kill(pid, unix.SIGKILL)
 	}
 	<-exited
+	sio.releaseSlave()
 	if s.c.PIDNS != "" {
 		// Not PID 1 of its namespace, the first process takes nothing
 		// with it: end what it leaves in its cgroup, as runc does.
