@@ -75,7 +75,7 @@ func replaceOne(ctx context.Context, e *env, c *client.Client, o manifest.Object
 		out, err := c.API().Update(cctx, &skiffv1.UpdateRequest{Object: skiffv1.Wrap(next)})
 		if err != nil {
 			if pinned && client.IsConflict(err) {
-				return fmt.Errorf("changed since metadata.resourceVersion %s was read; get it again, or leave resourceVersion out to replace whatever is stored", m.GetResourceVersion())
+				return staleError{m.GetResourceVersion()}
 			}
 			return apiErr(err)
 		}
@@ -83,4 +83,11 @@ func replaceOne(ctx context.Context, e *env, c *client.Client, o manifest.Object
 		return nil
 	})
 	return stored, err
+}
+
+// staleError is a replace pinned to a resource version someone wrote since.
+type staleError struct{ resourceVersion string }
+
+func (e staleError) Error() string {
+	return fmt.Sprintf("changed since metadata.resourceVersion %s was read; get it again, or leave resourceVersion out to replace whatever is stored", e.resourceVersion)
 }
