@@ -41,7 +41,7 @@ func (t target) String() string { return quotedName(t.info, t.name) }
 func newDeleteCommand(e *env) *cobra.Command {
 	o := &deleteOpts{}
 	cmd := &cobra.Command{
-		Use:   "delete KIND NAME... | -f FILE | KIND -l SELECTOR",
+		Use:   "delete KIND NAME... | KIND/NAME... | -f FILE | KIND -l SELECTOR",
 		Short: "Delete objects by name, by label selector, or as a manifest names them",
 		Long: `Delete objects. A pod running on a node is deleted gracefully: it is marked,
 its node stops it (SIGTERM, then SIGKILL after the grace period) and then
@@ -173,6 +173,10 @@ func deleteTargets(cmd *cobra.Command, e *env, o *deleteOpts, args []string) ([]
 		return out, nil
 	case len(args) == 0:
 		return nil, errors.New("say what to delete: KIND NAME..., KIND -l SELECTOR, or -f FILE; see 'skiff delete --help'")
+	}
+	args, err := slashArgs(args)
+	if err != nil {
+		return nil, err
 	}
 	info, err := parseKind(args[0])
 	if err != nil {

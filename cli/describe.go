@@ -16,7 +16,7 @@ import (
 
 func newDescribeCommand(e *env) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "describe KIND NAME...",
+		Use:   "describe KIND NAME... | KIND/NAME...",
 		Short: "Show an object in detail: spec, status, conditions and recent events",
 		Long: `Show objects in detail for people: what was asked for, what was observed,
 the conditions, and the events recorded about them (scheduling, image pulls,
@@ -24,9 +24,17 @@ restarts…). For a machine-readable form, use ` + "`skiff get KIND NAME -o yaml
 		Example: `  skiff describe pod web
   skiff describe node node1
   skiff describe svc web -n team
-  skiff describe rs web`,
-		Args: cobra.MinimumNArgs(2),
+  skiff describe rs web
+  skiff describe deploy/web`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			args, err := slashArgs(args)
+			if err != nil {
+				return err
+			}
+			if len(args) < 2 {
+				return fmt.Errorf("name what to describe: skiff describe %s NAME", args[0])
+			}
 			info, err := parseKind(args[0])
 			if err != nil {
 				return err

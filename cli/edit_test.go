@@ -65,6 +65,24 @@ func TestEditStoresTheSavedObject(t *testing.T) {
 	}
 }
 
+// A Kubernetes Deployment is edited as the apps/v1 manifest it was made
+// from, and stays one.
+func TestEditKubernetesDeployment(t *testing.T) {
+	r := newRunner(t)
+	r.ok("apply", "-f", writeFile(t, "d.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: nginx}]}\n"))
+	editorScript(t, `grep -q '^apiVersion: apps/v1$' "$1"; sed -i 's/replicas: 1/replicas: 4/' "$1"`)
+	if got := r.ok("edit", "deploy/web"); got != "deployment/web edited\n" {
+		t.Errorf("edit said %q", got)
+	}
+	d, err := r.srv.Client.Deployments().Get(context.Background(), "default", "web")
+	if err != nil || d.GetSpec().GetReplicas() != 4 {
+		t.Fatalf("after the edit: replicas %d, %v; want 4", d.GetSpec().GetReplicas(), err)
+	}
+	if got := r.ok("get", "deploy/web", "-o", "yaml"); !strings.HasPrefix(got, "apiVersion: apps/v1\n") {
+		t.Errorf("no longer a Kubernetes Deployment:\n%s", got)
+	}
+}
+
 // A refused edit reopens the file with the reason at its top; fixed, it is
 // stored; closed unchanged, it gives up and keeps the changes in a file.
 func TestEditReopensWithTheError(t *testing.T) {

@@ -36,7 +36,7 @@ type getOpts struct {
 func newGetCommand(e *env) *cobra.Command {
 	o := &getOpts{}
 	cmd := &cobra.Command{
-		Use:   "get KIND [NAME...]",
+		Use:   "get KIND [NAME...] | KIND/NAME...",
 		Short: "List objects of a kind as a table, or print them as YAML or JSON",
 		Long: `List objects of one kind as an aligned table, or print them whole.
 
@@ -57,6 +57,7 @@ per object.`,
   skiff get pods -A                    # in every namespace
   skiff get all                        # pods, services and every workload kind
   skiff get pod web -o yaml            # one pod, as a manifest
+  skiff get deploy/web                 # the same as: skiff get deploy web
   skiff get pods -l app=web,tier!=db   # by labels
   skiff get pods --field-selector spec.nodeName=node1
   skiff get nodes
@@ -87,9 +88,42 @@ per object.`,
 	return cmd
 }
 
+// slashArgs turns kubectl's "TYPE/NAME..." arguments into "TYPE NAME...".
+func slashArgs(args []string) ([]string, error) {
+	if !strings.Contains(args[0], "/") {
+		return args, nil
+	}
+	var kind string
+	var names []string
+	for _, a := range args {
+		k, name, ok := strings.Cut(a, "/")
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("%q: with TYPE/NAME arguments, give every object so (no separate TYPE or NAME)", a)
+		case name == "":
+			return nil, fmt.Errorf("%q: no name after the slash", a)
+		case kind != "" && k != kind && !sameKind(k, kind):
+			return nil, fmt.Errorf("%s and %s: give objects of one kind per get", kind, k)
+		}
+		kind = k
+		names = append(names, name)
+	}
+	return append([]string{kind}, names...), nil
+}
+
+func sameKind(a, b string) bool {
+	ia, errA := parseKind(a)
+	ib, errB := parseKind(b)
+	return errA == nil && errB == nil && ia.Name == ib.Name
+}
+
 func runGet(cmd *cobra.Command, e *env, o *getOpts, args []string) error {
 	if o.chunkSize < 0 {
 		return fmt.Errorf("--chunk-size %d: give 0 (one request) or a page size", o.chunkSize)
+	}
+	args, err := slashArgs(args)
+	if err != nil {
+		return err
 	}
 	args = append([]string{expandAll(args[0])}, args[1:]...)
 	if strings.Contains(args[0], ",") {

@@ -67,3 +67,43 @@ func TestGetLabelColumnsAndSortBy(t *testing.T) {
 		t.Errorf("by a map: %+v", res)
 	}
 }
+
+// kubectl's TYPE/NAME arguments name the objects to get, describe, label
+// and delete.
+func TestSlashNames(t *testing.T) {
+	r := newRunner(t)
+	r.ok("apply", "-f", writeFile(t, "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n"))
+	if got := r.ok("get", "cm/a", "configmaps/b", "-o", "name"); got != "configmap/a\nconfigmap/b\n" {
+		t.Errorf("get cm/a configmaps/b: %q", got)
+	}
+	if got := r.ok("get", "cm/a", "-o", "jsonpath={.metadata.name}"); got != "a" {
+		t.Errorf("one object named so prints bare: %q", got)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"get", "cm/a", "b"}, `"b": with TYPE/NAME arguments, give every object so`},
+		{[]string{"get", "cm/"}, `"cm/": no name after the slash`},
+		{[]string{"get", "cm/a", "svc/b"}, "cm and svc: give objects of one kind per get"},
+		{[]string{"get", "cm/nope"}, "not found"},
+	} {
+		if res := r.run(c.args...); res.e == nil || !strings.Contains(res.err, c.want) {
+			t.Errorf("%v: %+v, want %q", c.args, res, c.want)
+		}
+	}
+	r.ok("label", "cm/a", "tier=web")
+	r.ok("annotate", "configmap/a", "note=x")
+	if got := r.ok("get", "cm", "-l", "tier=web", "-o", "jsonpath={.items[*].metadata.annotations.note}"); got != "x" {
+		t.Errorf("label cm/a and annotate configmap/a: %q", got)
+	}
+	if got := r.ok("describe", "cm/a", "cm/b"); !strings.Contains(got, "Name:") || strings.Count(got, "Name:") != 2 {
+		t.Errorf("describe cm/a cm/b:\n%s", got)
+	}
+	if res := r.run("describe", "cm"); res.e == nil || !strings.Contains(res.err, "name what to describe: skiff describe cm NAME") {
+		t.Errorf("describe without a name: %+v", res)
+	}
+	if got := r.ok("delete", "cm/a", "cm/b"); !strings.Contains(got, `configmap "a" deleted`) || !strings.Contains(got, `configmap "b" deleted`) {
+		t.Errorf("delete cm/a cm/b: %q", got)
+	}
+}

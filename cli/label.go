@@ -41,7 +41,7 @@ func newAnnotateCommand(e *env) *cobra.Command {
 func newMetaMapCommand(e *env, verb, what, done string, field func(*skiffv1.ObjectMeta) *map[string]string, example string) *cobra.Command {
 	var all, overwrite bool
 	cmd := &cobra.Command{
-		Use:   verb + " KIND NAME|--all KEY=VALUE... KEY-...",
+		Use:   verb + " KIND NAME|KIND/NAME|KIND --all KEY=VALUE... KEY-...",
 		Short: fmt.Sprintf("Set or remove %ss of objects", what),
 		Long: fmt.Sprintf(`Set (KEY=VALUE) or remove (KEY-) %ss of one object, or of every object of
 a kind in the namespace with --all. Changing the value of an existing %s needs
@@ -49,6 +49,9 @@ a kind in the namespace with --all. Changing the value of an existing %s needs
 		Example: example,
 		Args:    cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if kind, name, ok := strings.Cut(args[0], "/"); ok && !all {
+				args = append([]string{kind, name}, args[1:]...)
+			}
 			info, err := parseKind(args[0])
 			if err != nil {
 				return err
