@@ -19,7 +19,7 @@ const generatedNameTries = 8
 // createGenerated creates obj under a name made from its generateName, as
 // Kubernetes does: the prefix (cut to leave room) and five random
 // characters, drawn again while the name is taken.
-func (s *Server) createGenerated(ctx context.Context, obj skiffv1.Resource, info skiffv1.KindInfo) (*skiffv1.Object, error) {
+func (s *Server) createGenerated(ctx context.Context, obj skiffv1.Resource, info skiffv1.KindInfo, dry bool) (*skiffv1.Object, error) {
 	prefix := obj.GetMetadata().GetGenerateName()
 	if err := validation.GenerateName(prefix, info); err != nil {
 		return nil, toStatus(err, refOf(info, obj))
@@ -27,7 +27,7 @@ func (s *Server) createGenerated(ctx context.Context, obj skiffv1.Resource, info
 	for try := 1; ; try++ {
 		attempt := proto.Clone(obj).(skiffv1.Resource)
 		attempt.GetMetadata().Name = generatedName(prefix, validation.MaxNameLength(info))
-		out, err := s.create(ctx, attempt, info)
+		out, err := s.create(ctx, attempt, info, dry)
 		if status.Code(err) != codes.AlreadyExists || try == generatedNameTries {
 			return out, err
 		}

@@ -74,13 +74,14 @@ func (s *Server) Create(ctx context.Context, req *skiffv1.CreateRequest) (*skiff
 	if err != nil {
 		return nil, err
 	}
+	dry := req.GetDryRun()
 	if obj.GetMetadata().GetName() == "" && obj.GetMetadata().GetGenerateName() != "" {
-		return s.createGenerated(ctx, obj, info)
+		return s.createGenerated(ctx, obj, info, dry)
 	}
-	return s.create(ctx, obj, info)
+	return s.create(ctx, obj, info, dry)
 }
 
-func (s *Server) create(ctx context.Context, obj skiffv1.Resource, info skiffv1.KindInfo) (*skiffv1.Object, error) {
+func (s *Server) create(ctx context.Context, obj skiffv1.Resource, info skiffv1.KindInfo, dry bool) (*skiffv1.Object, error) {
 	r := refOf(info, obj)
 	if err := prepareCreate(obj); err != nil {
 		return nil, toStatus(err, r)
@@ -90,6 +91,9 @@ func (s *Server) create(ctx context.Context, obj skiffv1.Resource, info skiffv1.
 		if err := s.checkNamespaceOpen(ctx, m.Namespace); err != nil {
 			return nil, err
 		}
+	}
+	if dry {
+		return s.dryRunCreate(ctx, obj, r)
 	}
 	var claims []string
 	var ttl time.Duration
@@ -255,7 +259,7 @@ func (s *Server) Update(ctx context.Context, req *skiffv1.UpdateRequest) (*skiff
 		return nil, invalid("metadata.resourceVersion: %v", err)
 	}
 	for attempt := 0; ; attempt++ {
-		out, err := s.updateOnce(ctx, proto.Clone(obj).(skiffv1.Resource), want, r)
+		out, err := s.updateOnce(ctx, proto.Clone(obj).(skiffv1.Resource), want, r, req.GetDryRun())
 		if storageConflict(err) && want == 0 && attempt < maxBlindRetries {
 			continue
 		}
@@ -270,7 +274,7 @@ func storageConflict(err error) bool { return err == storage.ErrConflict }
 
 // updateOnce replaces metadata and spec of the stored object, keeping what
 // only the server or UpdateStatus may change.
-func (s *Server) updateOnce(ctx context.Context, obj skiffv1.Resource, want int64, r ref) (skiffv1.Resource, error) {
+func (s *Server) updateOnce(ctx context.Context, obj skiffv1.Resource, want int64, r ref, dry bool) (skiffv1.Resource, error) {
 	cur, err := s.store.Get(ctx, r.info.Kind, r.namespace, r.name)
 	if err != nil {
 		return nil, err
@@ -328,6 +332,9 @@ func (s *Server) updateOnce(ctx context.Context, obj skiffv1.Resource, want int6
 	if proto.Equal(cur, obj) {
 		return cur, nil
 	}
+	if dry {
+		return s.dryRunUpdate(ctx, cur, obj)
+	}
 	// The last finalizer gone from an object being deleted: it goes now,
 	// unless a grace period still runs (a pod its node has yet to stop) or
 	// it is a namespace, which the namespace finalizer removes once empty.
@@ -352,6 +359,9 @@ func (s *Server) UpdateStatus(ctx context.Context, req *skiffv1.UpdateRequest) (
 	}
 	if !info.HasStatus {
 		return nil, invalid("a %s has no status", info.Name)
+	}
+	if req.GetDryRun() {
+		return nil, invalid("dryRun: UpdateStatus does not take it; only Create and Update do")
 	}
 	if fd := field(obj, "status"); fd == nil || !obj.ProtoReflect().Has(fd) {
 		return nil, invalid("status: required; UpdateStatus replaces the %s's status with the one sent", strings.ToLower(info.Name))

@@ -16,7 +16,7 @@ import (
 
 func newApplyCommand(e *env) *cobra.Command {
 	var src fileFlags
-	var out createOutput
+	out := createOutput{serverDryRun: true}
 	cmd := &cobra.Command{
 		Use:   "apply -f FILE|DIR|URL|-",
 		Short: "Create or update the objects a manifest describes",
@@ -37,6 +37,8 @@ is sent, so a file with one bad document changes nothing.`,
   cat web.yaml | skiff apply -f -
   skiff apply -f web.yaml -n team      # objects without a namespace go to team
   skiff apply -f web.yaml --dry-run=client -o yaml   # what would be sent
+  skiff apply -f web.yaml --dry-run=server -o yaml   # what the server would store
+  skiff diff -f web.yaml               # what applying would change
   skiff get pod web -o yaml > web.yaml && skiff apply -f web.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -70,7 +72,7 @@ func runApply(cmd *cobra.Command, e *env, src fileFlags, out createOutput) error
 		return err
 	}
 	return eachManifest(cmd, out, objs, func(o manifest.Object) (string, skiffv1.Resource, error) {
-		return applyOne(cmd.Context(), e, c, o, out.dryRun == "client")
+		return applyOne(cmd.Context(), e, c, o, out.dryRun)
 	})
 }
 
@@ -116,7 +118,7 @@ func readManifests(cmd *cobra.Command, e *env, src fileFlags) ([]manifest.Object
 // It says "created", "configured" or "unchanged", the last when the server
 // kept the same resource version. A dry run reads but writes nothing and
 // returns what it would have sent.
-func applyOne(ctx context.Context, e *env, c *client.Client, o manifest.Object, dry bool) (string, skiffv1.Resource, error) {
+func applyOne(ctx context.Context, e *env, c *client.Client, o manifest.Object, dryRun string) (string, skiffv1.Resource, error) {
 	m := o.Obj.GetMetadata()
 	result := ""
 	var stored skiffv1.Resource
@@ -128,11 +130,11 @@ func applyOne(ctx context.Context, e *env, c *client.Client, o manifest.Object, 
 			fresh := proto.Clone(o.Obj).(skiffv1.Resource)
 			fresh.GetMetadata().ResourceVersion = ""
 			result = "created"
-			if dry {
+			if dryRun == "client" {
 				stored = fresh
 				return nil
 			}
-			out, err := c.API().Create(cctx, &skiffv1.CreateRequest{Object: skiffv1.Wrap(fresh)})
+			out, err := c.API().Create(cctx, &skiffv1.CreateRequest{Object: skiffv1.Wrap(fresh), DryRun: dryRun == "server"})
 			if client.IsAlreadyExists(err) {
 				// Created by someone else since the Get: update it instead.
 				return apiErr(errConflictRetry)
@@ -148,16 +150,19 @@ func applyOne(ctx context.Context, e *env, c *client.Client, o manifest.Object, 
 		}
 		next := mergeForUpdate(o.Obj, cur)
 		result = "configured"
-		if dry {
+		if dryRun == "client" {
 			stored = next
 			return nil
 		}
-		out, err := c.API().Update(cctx, &skiffv1.UpdateRequest{Object: skiffv1.Wrap(next)})
+		out, err := c.API().Update(cctx, &skiffv1.UpdateRequest{Object: skiffv1.Wrap(next), DryRun: dryRun == "server"})
 		if err != nil {
 			return apiErr(err)
 		}
 		stored = out.Unwrap()
-		if stored.GetMetadata().GetResourceVersion() == cur.GetMetadata().GetResourceVersion() {
+		// A dry run keeps the resource version: unchanged is the object as
+		// stored, which the server answers when nothing would change.
+		if dryRun == "server" && proto.Equal(stored, cur) ||
+			dryRun != "server" && stored.GetMetadata().GetResourceVersion() == cur.GetMetadata().GetResourceVersion() {
 			result = "unchanged"
 		}
 		return nil

@@ -40,8 +40,8 @@ func TestApplyDryRunAndOutput(t *testing.T) {
 	if err != nil || pod.Spec.Containers[0].Image != "registry.local/web:1" {
 		t.Fatalf("after dry runs the stored pod is %v (%v), want image web:1", pod.GetSpec().GetContainers(), err)
 	}
-	if res := r.run("apply", "-f", f, "--dry-run=server"); res.e == nil || !strings.Contains(res.err, `--dry-run=server: use "client"`) {
-		t.Errorf("--dry-run=server: %v %s", res.e, res.err)
+	if res := r.run("apply", "-f", f, "--dry-run=all"); res.e == nil || !strings.Contains(res.err, `--dry-run=all: use "client"`) {
+		t.Errorf("--dry-run=all: %v %s", res.e, res.err)
 	}
 }
 

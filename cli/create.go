@@ -14,7 +14,7 @@ import (
 
 func newCreateCommand(e *env) *cobra.Command {
 	var src fileFlags
-	var out createOutput
+	out := createOutput{serverDryRun: true}
 	cmd := &cobra.Command{
 		Use:   "create -f FILE|DIR|URL|-",
 		Short: "Create objects from manifests or from the command line",
@@ -93,7 +93,7 @@ func runCreateFromFiles(cmd *cobra.Command, e *env, src fileFlags, out createOut
 		fresh.GetMetadata().ResourceVersion = ""
 		ctx, cancel := e.call(cmd.Context())
 		defer cancel()
-		got, err := c.API().Create(ctx, &skiffv1.CreateRequest{Object: skiffv1.Wrap(fresh)})
+		got, err := c.API().Create(ctx, &skiffv1.CreateRequest{Object: skiffv1.Wrap(fresh), DryRun: out.dryRun == "server"})
 		if err != nil {
 			return "", nil, apiErr(err)
 		}

@@ -18,19 +18,29 @@ import (
 type createOutput struct {
 	dryRun string
 	output string
+	// serverDryRun says the command takes --dry-run=server: the server
+	// checks and defaults each object and answers what it would store.
+	serverDryRun bool
 }
 
 func (o *createOutput) addFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&o.dryRun, "dry-run", "none", `"client" changes nothing and prints what would be done (with -o yaml, the objects: a manifest to keep)`)
+	usage := `"client" changes nothing and prints what would be done (with -o yaml, the objects: a manifest to keep)`
+	if o.serverDryRun {
+		usage += `; "server" also has the server check and default each object, storing nothing`
+	}
+	f.StringVar(&o.dryRun, "dry-run", "none", usage)
 	f.Lookup("dry-run").NoOptDefVal = "client"
 	f.StringVarP(&o.output, "output", "o", "", "print the object as yaml or json, or name")
 }
 
 // check refuses flag values it does not know, before anything is made.
 func (o *createOutput) check() error {
-	switch o.dryRun {
-	case "none", "", "client":
+	switch {
+	case o.dryRun == "none" || o.dryRun == "" || o.dryRun == "client":
+	case o.dryRun == "server" && o.serverDryRun:
+	case o.serverDryRun:
+		return fmt.Errorf(`--dry-run=%s: use "client" (print the object), "server" (the server checks it, storing nothing) or "none"`, o.dryRun)
 	default:
 		return fmt.Errorf(`--dry-run=%s: use "client" (print the object) or "none"`, o.dryRun)
 	}
@@ -99,8 +109,11 @@ func (o *createOutput) say(w io.Writer, verb string, obj skiffv1.Resource) error
 	line := slashName(infoOf(obj), name)
 	if o.output != "name" {
 		line += " " + verb
-		if o.dryRun == "client" {
+		switch o.dryRun {
+		case "client":
 			line += " (dry run)"
+		case "server":
+			line += " (server dry run)"
 		}
 	}
 	_, err := fmt.Fprintln(w, line)

@@ -66,7 +66,7 @@ name is printed.`,
 				if err != nil {
 					return nil, err
 				}
-				return replaceOne(cmd.Context(), e, c, o, false)
+				return replaceOne(cmd.Context(), e, c, o, "none")
 			})
 		},
 	}

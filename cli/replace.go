@@ -14,7 +14,7 @@ import (
 
 func newReplaceCommand(e *env) *cobra.Command {
 	var src fileFlags
-	var out createOutput
+	out := createOutput{serverDryRun: true}
 	cmd := &cobra.Command{
 		Use:   "replace -f FILE|DIR|URL|-",
 		Short: "Replace objects with what manifests describe",
@@ -41,7 +41,7 @@ replaces whatever is stored.`,
 				return err
 			}
 			return eachManifest(cmd, out, objs, func(o manifest.Object) (string, skiffv1.Resource, error) {
-				obj, err := replaceOne(cmd.Context(), e, c, o, out.dryRun == "client")
+				obj, err := replaceOne(cmd.Context(), e, c, o, out.dryRun)
 				return "replaced", obj, err
 			})
 		},
@@ -53,7 +53,7 @@ replaces whatever is stored.`,
 
 // replaceOne updates the stored object to o: at o's resource version when
 // it has one, else at the stored one's (retried if someone wrote between).
-func replaceOne(ctx context.Context, e *env, c *client.Client, o manifest.Object, dry bool) (skiffv1.Resource, error) {
+func replaceOne(ctx context.Context, e *env, c *client.Client, o manifest.Object, dryRun string) (skiffv1.Resource, error) {
 	m := o.Obj.GetMetadata()
 	pinned := m.GetResourceVersion() != ""
 	var stored skiffv1.Resource
@@ -68,11 +68,11 @@ func replaceOne(ctx context.Context, e *env, c *client.Client, o manifest.Object
 		if !pinned {
 			next.GetMetadata().ResourceVersion = cur.GetMetadata().GetResourceVersion()
 		}
-		if dry {
+		if dryRun == "client" {
 			stored = next
 			return nil
 		}
-		out, err := c.API().Update(cctx, &skiffv1.UpdateRequest{Object: skiffv1.Wrap(next)})
+		out, err := c.API().Update(cctx, &skiffv1.UpdateRequest{Object: skiffv1.Wrap(next), DryRun: dryRun == "server"})
 		if err != nil {
 			if pinned && client.IsConflict(err) {
 				return staleError{m.GetResourceVersion()}

@@ -118,6 +118,7 @@ func TestInterceptorRecordsMutationsOnly(t *testing.T) {
 		{skiffv1.Objects_Get_FullMethodName, &skiffv1.GetRequest{Kind: skiffv1.Kind_KIND_POD}, ok},
 		{skiffv1.Objects_UpdateStatus_FullMethodName, &skiffv1.UpdateRequest{Object: skiffv1.Wrap(pod)}, denied},
 		{skiffv1.Objects_Delete_FullMethodName, &skiffv1.DeleteRequest{Kind: skiffv1.Kind_KIND_NODE, Name: "n1"}, ok},
+		{skiffv1.Objects_Create_FullMethodName, &skiffv1.CreateRequest{Object: skiffv1.Wrap(pod), DryRun: true}, ok},
 		{skiffv1.Usage_Report_FullMethodName, &skiffv1.UsageReport{Node: "n1"}, ok},
 	}
 	for _, c := range calls {
@@ -131,8 +132,8 @@ func TestInterceptorRecordsMutationsOnly(t *testing.T) {
 	l.Close()
 
 	got := readEntries(t, path)
-	if len(got) != 3 {
-		t.Fatalf("%d entries, want 3 (reads and usage reports are not recorded): %+v", len(got), got)
+	if len(got) != 4 {
+		t.Fatalf("%d entries, want 4 (reads and usage reports are not recorded): %+v", len(got), got)
 	}
 	e := got[0]
 	if e.User != "node:n1" || e.Method != skiffv1.Objects_UpdateStatus_FullMethodName || e.Kind != "pods" ||
@@ -143,7 +144,10 @@ func TestInterceptorRecordsMutationsOnly(t *testing.T) {
 	if e := got[1]; e.Kind != "nodes" || e.Name != "n1" || e.Code != "OK" {
 		t.Errorf("delete entry: %+v", e)
 	}
-	if e := got[2]; e.Method != skiffv1.PodIO_Exec_FullMethodName || e.Kind != "pods" || e.Name != "web" {
+	if e := got[2]; e.Method != skiffv1.Objects_Create_FullMethodName || !e.DryRun || got[1].DryRun {
+		t.Errorf("dry-run create entry: %+v", e)
+	}
+	if e := got[3]; e.Method != skiffv1.PodIO_Exec_FullMethodName || e.Kind != "pods" || e.Name != "web" {
 		t.Errorf("exec entry: %+v", e)
 	}
 }

@@ -12,6 +12,7 @@ type Entry struct {
 	Kind       string    `json:"kind,omitempty"`
 	Namespace  string    `json:"namespace,omitempty"`
 	Name       string    `json:"name,omitempty"`
+	DryRun     bool      `json:"dryRun,omitempty"` // checked and answered, nothing stored
 	Code       string    `json:"code"`
 	Message    string    `json:"message,omitempty"`
 	DurationMS float64   `json:"durationMs"`

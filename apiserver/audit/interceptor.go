@@ -65,6 +65,9 @@ func (i *Interceptor) record(ctx context.Context, method string, req any, start 
 		DurationMS: float64(i.now().Sub(start).Microseconds()) / 1000,
 		User:       "(unauthenticated)",
 	}
+	if d, ok := req.(interface{ GetDryRun() bool }); ok {
+		e.DryRun = d.GetDryRun()
+	}
 	if id, ok := auth.FromContext(ctx); ok {
 		e.User, e.Groups = id.Name, id.Groups
 	}

@@ -548,8 +548,11 @@ func (*Object_Lease) isObject_Kind() {}
 func (*Object_ReplicationController) isObject_Kind() {}
 
 type CreateRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Object        *Object                `protobuf:"bytes,1,opt,name=object,proto3" json:"object,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Object *Object                `protobuf:"bytes,1,opt,name=object,proto3" json:"object,omitempty"`
+	// Check, default and validate the object as a create would, and answer
+	// what would be stored, storing nothing (kubectl's --dry-run=server).
+	DryRun        bool `protobuf:"varint,2,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -589,6 +592,13 @@ func (x *CreateRequest) GetObject() *Object {
 		return x.Object
 	}
 	return nil
+}
+
+func (x *CreateRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
 }
 
 type GetRequest struct {
@@ -818,7 +828,10 @@ func (x *ListResponse) GetRemainingItemCount() int64 {
 type UpdateRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// metadata.resource_version, when set, must match the stored one.
-	Object        *Object `protobuf:"bytes,1,opt,name=object,proto3" json:"object,omitempty"`
+	Object *Object `protobuf:"bytes,1,opt,name=object,proto3" json:"object,omitempty"`
+	// Answer what the update would store, storing nothing. Update only:
+	// UpdateStatus refuses it.
+	DryRun        bool `protobuf:"varint,2,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -858,6 +871,13 @@ func (x *UpdateRequest) GetObject() *Object {
 		return x.Object
 	}
 	return nil
+}
+
+func (x *UpdateRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
 }
 
 type DeleteRequest struct {
@@ -1264,9 +1284,10 @@ const file_skiff_v1_api_proto_rawDesc = "" +
 	"\x11persistent_volume\x18\x1b \x01(\v2\x1a.skiff.v1.PersistentVolumeH\x00R\x10persistentVolume\x12'\n" +
 	"\x05lease\x18\x1c \x01(\v2\x0f.skiff.v1.LeaseH\x00R\x05lease\x12X\n" +
 	"\x16replication_controller\x18\x1d \x01(\v2\x1f.skiff.v1.ReplicationControllerH\x00R\x15replicationControllerB\x06\n" +
-	"\x04kind\"9\n" +
+	"\x04kind\"R\n" +
 	"\rCreateRequest\x12(\n" +
-	"\x06object\x18\x01 \x01(\v2\x10.skiff.v1.ObjectR\x06object\"b\n" +
+	"\x06object\x18\x01 \x01(\v2\x10.skiff.v1.ObjectR\x06object\x12\x17\n" +
+	"\adry_run\x18\x02 \x01(\bR\x06dryRun\"b\n" +
 	"\n" +
 	"GetRequest\x12\"\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x0e.skiff.v1.KindR\x04kind\x12\x1c\n" +
@@ -1283,9 +1304,10 @@ const file_skiff_v1_api_proto_rawDesc = "" +
 	"\x05items\x18\x01 \x03(\v2\x10.skiff.v1.ObjectR\x05items\x12)\n" +
 	"\x10resource_version\x18\x02 \x01(\tR\x0fresourceVersion\x12\x1a\n" +
 	"\bcontinue\x18\x03 \x01(\tR\bcontinue\x120\n" +
-	"\x14remaining_item_count\x18\x04 \x01(\x03R\x12remainingItemCount\"9\n" +
+	"\x14remaining_item_count\x18\x04 \x01(\x03R\x12remainingItemCount\"R\n" +
 	"\rUpdateRequest\x12(\n" +
-	"\x06object\x18\x01 \x01(\v2\x10.skiff.v1.ObjectR\x06object\"\xaa\x02\n" +
+	"\x06object\x18\x01 \x01(\v2\x10.skiff.v1.ObjectR\x06object\x12\x17\n" +
+	"\adry_run\x18\x02 \x01(\bR\x06dryRun\"\xaa\x02\n" +
 	"\rDeleteRequest\x12\"\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x0e.skiff.v1.KindR\x04kind\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12\x12\n" +
