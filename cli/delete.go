@@ -174,9 +174,25 @@ func deleteTargets(cmd *cobra.Command, e *env, o *deleteOpts, args []string) ([]
 	case len(args) == 0:
 		return nil, errors.New("say what to delete: KIND NAME..., KIND -l SELECTOR, or -f FILE; see 'skiff delete --help'")
 	}
-	args, err := slashArgs(args)
+	groups, err := slashGroups(args)
 	if err != nil {
 		return nil, err
+	}
+	if groups != nil {
+		if o.labelSel != "" || o.all {
+			return nil, errors.New("give names, or -l SELECTOR or --all, not both")
+		}
+		var out []target
+		for _, g := range groups {
+			info, err := parseKind(g.kind)
+			if err != nil {
+				return nil, err
+			}
+			for _, n := range g.names {
+				out = append(out, target{info: info, ns: ns, name: n})
+			}
+		}
+		return out, nil
 	}
 	info, err := parseKind(args[0])
 	if err != nil {

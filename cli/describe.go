@@ -28,27 +28,34 @@ restarts…). For a machine-readable form, use ` + "`skiff get KIND NAME -o yaml
   skiff describe deploy/web`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			args, err := slashArgs(args)
+			groups, err := slashGroups(args)
 			if err != nil {
 				return err
 			}
-			if len(args) < 2 {
-				return fmt.Errorf("name what to describe: skiff describe %s NAME", args[0])
-			}
-			info, err := parseKind(args[0])
-			if err != nil {
-				return err
+			if groups == nil {
+				if len(args) < 2 {
+					return fmt.Errorf("name what to describe: skiff describe %s NAME", args[0])
+				}
+				groups = []kindNames{{kind: args[0], names: args[1:]}}
 			}
 			c, err := e.client()
 			if err != nil {
 				return err
 			}
-			for i, name := range args[1:] {
-				if i > 0 {
-					fmt.Fprintln(cmd.OutOrStdout())
-				}
-				if err := describeOne(cmd, e, c, info, name); err != nil {
+			first := true
+			for _, g := range groups {
+				info, err := parseKind(g.kind)
+				if err != nil {
 					return err
+				}
+				for _, name := range g.names {
+					if !first {
+						fmt.Fprintln(cmd.OutOrStdout())
+					}
+					first = false
+					if err := describeOne(cmd, e, c, info, name); err != nil {
+						return err
+					}
 				}
 			}
 			return nil

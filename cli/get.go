@@ -45,7 +45,8 @@ deployments (deploy), replicasets (rs), statefulsets (sts), daemonsets
 (ds), jobs, cronjobs (cj), configmaps (cm), secrets, volumes (vol, pvc),
 persistentvolumes (pv), replicationcontrollers (rc), autoscalers (as, hpa),
 nodes (no), namespaces (ns), events (ev), endpoints (ep), leases. Several
-kinds: pods,svc. "all": pods, services and every workload kind.
+kinds: pods,svc. "all": pods, services and every workload kind. Objects
+may also be named as KIND/NAME, of one kind or several: deploy/web svc/web.
 
 -o yaml and -o json print manifests that ` + "`skiff apply`" + ` accepts again.
 -o jsonpath=TEMPLATE runs a kubectl JSONPath template over that JSON: over
@@ -57,7 +58,7 @@ per object.`,
   skiff get pods -A                    # in every namespace
   skiff get all                        # pods, services and every workload kind
   skiff get pod web -o yaml            # one pod, as a manifest
-  skiff get deploy/web                 # the same as: skiff get deploy web
+  skiff get deploy/web svc/web         # named objects of several kinds
   skiff get pods -l app=web,tier!=db   # by labels
   skiff get pods --field-selector spec.nodeName=node1
   skiff get nodes
@@ -88,13 +89,20 @@ per object.`,
 	return cmd
 }
 
-// slashArgs turns kubectl's "TYPE/NAME..." arguments into "TYPE NAME...".
-func slashArgs(args []string) ([]string, error) {
+// kindNames is one kind of a get and the names asked for (none: all).
+type kindNames struct {
+	kind  string
+	names []string
+}
+
+// slashGroups reads kubectl's "TYPE/NAME..." arguments, grouped by kind in
+// the order first named; nil when the arguments are not in that form.
+func slashGroups(args []string) ([]kindNames, error) {
 	if !strings.Contains(args[0], "/") {
-		return args, nil
+		return nil, nil
 	}
-	var kind string
-	var names []string
+	var groups []kindNames
+next:
 	for _, a := range args {
 		k, name, ok := strings.Cut(a, "/")
 		switch {
@@ -102,13 +110,16 @@ func slashArgs(args []string) ([]string, error) {
 			return nil, fmt.Errorf("%q: with TYPE/NAME arguments, give every object so (no separate TYPE or NAME)", a)
 		case name == "":
 			return nil, fmt.Errorf("%q: no name after the slash", a)
-		case kind != "" && k != kind && !sameKind(k, kind):
-			return nil, fmt.Errorf("%s and %s: give objects of one kind per get", kind, k)
 		}
-		kind = k
-		names = append(names, name)
+		for i := range groups {
+			if groups[i].kind == k || sameKind(groups[i].kind, k) {
+				groups[i].names = append(groups[i].names, name)
+				continue next
+			}
+		}
+		groups = append(groups, kindNames{kind: k, names: []string{name}})
 	}
-	return append([]string{kind}, names...), nil
+	return groups, nil
 }
 
 func sameKind(a, b string) bool {
@@ -121,13 +132,25 @@ func runGet(cmd *cobra.Command, e *env, o *getOpts, args []string) error {
 	if o.chunkSize < 0 {
 		return fmt.Errorf("--chunk-size %d: give 0 (one request) or a page size", o.chunkSize)
 	}
-	args, err := slashArgs(args)
-	if err != nil {
+	groups, err := slashGroups(args)
+	switch {
+	case err != nil:
 		return err
+	case len(groups) == 1:
+		args = append([]string{groups[0].kind}, groups[0].names...)
+	case len(groups) > 1:
+		return runGetKinds(cmd, e, o, groups)
 	}
 	args = append([]string{expandAll(args[0])}, args[1:]...)
 	if strings.Contains(args[0], ",") {
-		return runGetKinds(cmd, e, o, args)
+		if len(args) > 1 {
+			return errors.New("with several kinds (KIND,KIND), give no names; name objects as KIND/NAME KIND/NAME")
+		}
+		var groups []kindNames
+		for _, k := range strings.Split(args[0], ",") {
+			groups = append(groups, kindNames{kind: strings.TrimSpace(k)})
+		}
+		return runGetKinds(cmd, e, o, groups)
 	}
 	info, err := parseKind(args[0])
 	if err != nil {
@@ -420,9 +443,15 @@ func printWatchEvent(w io.Writer, typ skiffv1.WatchEvent_Type, info skiffv1.Kind
 
 // runGetKinds serves `get pods,svc`: one table per kind, names prefixed
 // with their kind as kubectl does, or one List with every object.
-func runGetKinds(cmd *cobra.Command, e *env, o *getOpts, args []string) error {
-	if len(args) > 1 || o.watch {
-		return errors.New("with several kinds (KIND,KIND), give no names and no --watch")
+func runGetKinds(cmd *cobra.Command, e *env, o *getOpts, groups []kindNames) error {
+	named := len(groups[0].names) > 0
+	switch {
+	case o.watch:
+		return errors.New("--watch follows one kind; give one")
+	case named && (o.labelSel != "" || o.fieldSel != ""):
+		return errors.New("give names or a selector (-l, --field-selector), not both")
+	case named && o.allNamespaces:
+		return errors.New("-A lists every namespace; with names, use -n NAMESPACE instead")
 	}
 	tp, err := parseOutput(o)
 	if err != nil {
@@ -433,8 +462,8 @@ func runGetKinds(cmd *cobra.Command, e *env, o *getOpts, args []string) error {
 		return err
 	}
 	var infos []skiffv1.KindInfo
-	for _, k := range strings.Split(args[0], ",") {
-		info, err := parseKind(strings.TrimSpace(k))
+	for _, g := range groups {
+		info, err := parseKind(g.kind)
 		if err != nil {
 			return err
 		}
@@ -450,14 +479,14 @@ func runGetKinds(cmd *cobra.Command, e *env, o *getOpts, args []string) error {
 	}
 	out := cmd.OutOrStdout()
 	var all []skiffv1.Resource
+	var missing []error
 	printed := false
-	for _, info := range infos {
-		ctx, cancel := e.call(cmd.Context())
-		objs, _, err := listObjects(ctx, c, info, ns, o.labelSel, o.fieldSel, o.chunkSize)
-		cancel()
+	for i, info := range infos {
+		objs, notFound, err := getKind(cmd, e, c, info, ns, groups[i].names, o)
 		if err != nil {
 			return err
 		}
+		missing = append(missing, notFound...)
 		if sortKey != nil {
 			if err := sortObjects(objs, sortKey); err != nil {
 				return err
@@ -494,10 +523,35 @@ func runGetKinds(cmd *cobra.Command, e *env, o *getOpts, args []string) error {
 		return printObjects(out, o.output, all, false)
 	case tp != nil && (len(all) > 0 || !tp.isColumns()):
 		return tp.print(out, all, false, o.noHeaders)
-	case len(all) == 0 && o.output != "name":
+	case len(all) == 0 && o.output != "name" && !named:
 		fmt.Fprintln(cmd.ErrOrStderr(), noResources(infos[0], ns))
 	}
-	return nil
+	return errors.Join(missing...)
+}
+
+// getKind is the objects of one kind a get asks for: those named (the
+// ones not found as errors), or the list.
+func getKind(cmd *cobra.Command, e *env, c *client.Client, info skiffv1.KindInfo, ns string, names []string, o *getOpts) (objs []skiffv1.Resource, missing []error, err error) {
+	if len(names) == 0 {
+		ctx, cancel := e.call(cmd.Context())
+		defer cancel()
+		objs, _, err = listObjects(ctx, c, info, ns, o.labelSel, o.fieldSel, o.chunkSize)
+		return objs, nil, err
+	}
+	for _, name := range names {
+		ctx, cancel := e.call(cmd.Context())
+		obj, err := getObject(ctx, c, info, ns, name)
+		cancel()
+		switch {
+		case client.IsNotFound(err):
+			missing = append(missing, err)
+		case err != nil:
+			return nil, nil, err
+		default:
+			objs = append(objs, obj)
+		}
+	}
+	return objs, missing, nil
 }
 
 // addEndpoints fetches what a table of services shows in its ENDPOINTS

@@ -76,6 +76,15 @@ func TestSlashNames(t *testing.T) {
 	if got := r.ok("get", "cm/a", "configmaps/b", "-o", "name"); got != "configmap/a\nconfigmap/b\n" {
 		t.Errorf("get cm/a configmaps/b: %q", got)
 	}
+	if got := r.ok("get", "cm/a", "ns/default", "cm/b", "-o", "name"); got != "configmap/a\nconfigmap/b\nnamespace/default\n" {
+		t.Errorf("get cm/a ns/default cm/b: %q", got)
+	}
+	if got := r.ok("get", "cm/a", "ns/default"); !strings.Contains(got, "configmap/a") || !strings.Contains(got, "namespace/default") {
+		t.Errorf("a table of two kinds:\n%s", got)
+	}
+	if got := r.ok("get", "cm/a", "ns/default", "-o", "yaml"); !strings.Contains(got, "\nitems:\n") || !strings.HasSuffix(got, "\nkind: List\n") || strings.Count(got, "\n  kind: ") != 2 {
+		t.Errorf("two kinds as yaml, want one List:\n%s", got)
+	}
 	if got := r.ok("get", "cm/a", "-o", "jsonpath={.metadata.name}"); got != "a" {
 		t.Errorf("one object named so prints bare: %q", got)
 	}
@@ -85,7 +94,7 @@ func TestSlashNames(t *testing.T) {
 	}{
 		{[]string{"get", "cm/a", "b"}, `"b": with TYPE/NAME arguments, give every object so`},
 		{[]string{"get", "cm/"}, `"cm/": no name after the slash`},
-		{[]string{"get", "cm/a", "svc/b"}, "cm and svc: give objects of one kind per get"},
+		{[]string{"get", "cm/a", "svc/b"}, `service "b" not found`},
 		{[]string{"get", "cm/nope"}, "not found"},
 	} {
 		if res := r.run(c.args...); res.e == nil || !strings.Contains(res.err, c.want) {
@@ -103,7 +112,14 @@ func TestSlashNames(t *testing.T) {
 	if res := r.run("describe", "cm"); res.e == nil || !strings.Contains(res.err, "name what to describe: skiff describe cm NAME") {
 		t.Errorf("describe without a name: %+v", res)
 	}
-	if got := r.ok("delete", "cm/a", "cm/b"); !strings.Contains(got, `configmap "a" deleted`) || !strings.Contains(got, `configmap "b" deleted`) {
-		t.Errorf("delete cm/a cm/b: %q", got)
+	r.ok("create", "namespace", "gone")
+	if got := r.ok("describe", "cm/a", "ns/gone"); strings.Count(got, "Name:") != 2 {
+		t.Errorf("describe cm/a ns/gone:\n%s", got)
+	}
+	if res := r.run("delete", "cm/a", "-l", "x=y"); res.e == nil || !strings.Contains(res.err, "give names, or -l SELECTOR or --all, not both") {
+		t.Errorf("delete cm/a -l: %+v", res)
+	}
+	if got := r.ok("delete", "cm/a", "ns/gone", "cm/b"); !strings.Contains(got, `configmap "a" deleted`) || !strings.Contains(got, `configmap "b" deleted`) || !strings.Contains(got, `namespace "gone" deleted`) {
+		t.Errorf("delete cm/a ns/gone cm/b: %q", got)
 	}
 }
