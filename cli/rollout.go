@@ -310,24 +310,25 @@ func undoTarget(sets []*skiffv1.ReplicaSet, want int64) (*skiffv1.ReplicaSet, er
 
 func newRolloutRestartCommand(e *env) *cobra.Command {
 	return &cobra.Command{
-		Use:   "restart deploy/NAME",
-		Short: "Replace every pod of a deployment, by a rollout",
-		Long: `Set the kubectl.kubernetes.io/restartedAt annotation of the deployment's pod
+		Use:   "restart deploy/NAME|ds/NAME|sts/NAME",
+		Short: "Replace every pod of a deployment, daemon set or stateful set, by a rollout",
+		Long: `Set the kubectl.kubernetes.io/restartedAt annotation of the workload's pod
 template to now: the template changes, so its pods are replaced by a rollout
-that keeps the strategy's availability.`,
-		Example: `  skiff rollout restart deploy/web`,
-		Args:    cobra.RangeArgs(1, 2),
+that keeps the update strategy's availability (a daemon set or stateful set
+with the OnDelete strategy replaces a pod only when it is deleted).`,
+		Example: `  skiff rollout restart deploy/web
+  skiff rollout restart ds/log-agent`,
+		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, err := deploymentArg(args)
+			info, name, err := rolloutStatusArg(args)
 			if err != nil {
 				return err
 			}
 			now := e.now().UTC().Format(time.RFC3339)
-			return modifyDeployment(cmd, e, name, "restarted", func(dp *skiffv1.Deployment) error {
-				if dp.GetSpec().GetPaused() {
+			return modifyTemplate(cmd, e, info, name, "restarted", func(owner skiffv1.Resource, t *skiffv1.PodTemplateSpec) error {
+				if dp, ok := owner.(*skiffv1.Deployment); ok && dp.GetSpec().GetPaused() {
 					return fmt.Errorf("cannot restart paused deployment %q (run 'skiff rollout resume deploy/%s' first)", name, name)
 				}
-				t := dp.Spec.Template
 				if t.Metadata == nil {
 					t.Metadata = &skiffv1.ObjectMeta{}
 				}
@@ -339,6 +340,53 @@ that keeps the strategy's availability.`,
 			})
 		},
 	}
+}
+
+// modifyTemplate changes the pod template of a deployment, daemon set or
+// stateful set (info, as rolloutStatusArg gives it) and says what it did.
+func modifyTemplate(cmd *cobra.Command, e *env, info skiffv1.KindInfo, name, what string, change func(owner skiffv1.Resource, t *skiffv1.PodTemplateSpec) error) error {
+	return e.withClient(cmd, func(ctx context.Context, c *client.Client) error {
+		var err error
+		ns := e.ns()
+		// An object without a template gets one, for the change to fill
+		// in and validation to judge.
+		template := func(t **skiffv1.PodTemplateSpec) *skiffv1.PodTemplateSpec {
+			if *t == nil {
+				*t = &skiffv1.PodTemplateSpec{}
+			}
+			return *t
+		}
+		switch info.Kind {
+		case skiffv1.Kind_KIND_DEPLOYMENT:
+			_, err = c.Deployments().Modify(ctx, ns, name, func(o *skiffv1.Deployment) error {
+				if o.Spec == nil {
+					o.Spec = &skiffv1.DeploymentSpec{}
+				}
+				return change(o, template(&o.Spec.Template))
+			})
+		case skiffv1.Kind_KIND_DAEMON_SET:
+			_, err = c.DaemonSets().Modify(ctx, ns, name, func(o *skiffv1.DaemonSet) error {
+				if o.Spec == nil {
+					o.Spec = &skiffv1.DaemonSetSpec{}
+				}
+				return change(o, template(&o.Spec.Template))
+			})
+		case skiffv1.Kind_KIND_STATEFUL_SET:
+			_, err = c.StatefulSets().Modify(ctx, ns, name, func(o *skiffv1.StatefulSet) error {
+				if o.Spec == nil {
+					o.Spec = &skiffv1.StatefulSetSpec{}
+				}
+				return change(o, template(&o.Spec.Template))
+			})
+		default:
+			return fmt.Errorf("a %s has no pod template to roll out", info.Name)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", slashName(info, name), what)
+		return nil
+	})
 }
 
 func newRolloutPauseCommand(e *env, pause bool) *cobra.Command {
@@ -387,16 +435,18 @@ func newSetCommand(e *env) *cobra.Command {
 		Example: "  skiff set image deploy/web web=registry.local/web:2",
 	}
 	cmd.AddCommand(&cobra.Command{
-		Use:   "image deploy/NAME CONTAINER=IMAGE...",
-		Short: "Set the image of a deployment's containers, which starts a rollout",
-		Long: `Set the image of containers of a deployment's pod template, by container name
-("*" for every container). The new template rolls out as the deployment's
-strategy says; follow it with 'skiff rollout status'.`,
+		Use:   "image deploy/NAME|ds/NAME|sts/NAME CONTAINER=IMAGE...",
+		Short: "Set the image of a workload's containers, which starts a rollout",
+		Long: `Set the image of containers of a deployment's, daemon set's or stateful set's
+pod template, by container name ("*" for every container). The new template
+rolls out as the workload's update strategy says; follow it with
+'skiff rollout status'.`,
 		Example: `  skiff set image deploy/web web=registry.local/web:2
-  skiff set image deploy/web '*=busybox:1.37'`,
+  skiff set image deploy/web '*=busybox:1.37'
+  skiff set image sts/db db=postgres:17`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, err := deploymentArg(args[:1])
+			info, name, err := rolloutStatusArg(args[:1])
 			if err != nil {
 				return err
 			}
@@ -408,8 +458,8 @@ strategy says; follow it with 'skiff rollout status'.`,
 				}
 				images[c] = img
 			}
-			return modifyDeployment(cmd, e, name, "image updated", func(dp *skiffv1.Deployment) error {
-				return setImages(dp.GetSpec().GetTemplate().GetSpec(), images)
+			return modifyTemplate(cmd, e, info, name, "image updated", func(_ skiffv1.Resource, t *skiffv1.PodTemplateSpec) error {
+				return setImages(t.GetSpec(), images)
 			})
 		},
 	})

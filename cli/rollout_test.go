@@ -125,3 +125,42 @@ func TestDeploymentCommands(t *testing.T) {
 		}
 	}
 }
+
+// rollout restart and set image change a daemon set's or stateful set's
+// pod template too (their controllers roll it out); other kinds are refused.
+func TestRestartAndSetImageOfDaemonAndStatefulSets(t *testing.T) {
+	r := newRunner(t)
+	ctx := context.Background()
+	const tmpl = "  selector: {matchLabels: {app: x}}\n  template:\n    metadata: {labels: {app: x}}\n    spec: {containers: [{name: app, image: busybox:1}]}\n"
+	r.ok("apply", "-f", writeFile(t, "w.yaml", "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent}\nspec:\n"+tmpl+
+		"---\napiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: db}\nspec:\n  serviceName: db\n"+tmpl))
+	if got := r.ok("rollout", "restart", "ds/agent"); got != "daemonset/agent restarted\n" {
+		t.Errorf("restart ds: %q", got)
+	}
+	if got := r.ok("set", "image", "sts/db", "app=busybox:2"); got != "statefulset/db image updated\n" {
+		t.Errorf("set image sts: %q", got)
+	}
+	r.ok("rollout", "restart", "statefulset", "db")
+	ds, err := r.srv.Client.DaemonSets().Get(ctx, "default", "agent")
+	if err != nil || ds.GetSpec().GetTemplate().GetMetadata().GetAnnotations()["kubectl.kubernetes.io/restartedAt"] == "" {
+		t.Errorf("daemon set template after restart: %v, %v", ds.GetSpec().GetTemplate().GetMetadata(), err)
+	}
+	sts, err := r.srv.Client.StatefulSets().Get(ctx, "default", "db")
+	if err != nil || sts.GetSpec().GetTemplate().GetSpec().GetContainers()[0].GetImage() != "busybox:2" ||
+		sts.GetSpec().GetTemplate().GetMetadata().GetAnnotations()["kubectl.kubernetes.io/restartedAt"] == "" {
+		t.Errorf("stateful set template after set image and restart: %v, %v", sts.GetSpec().GetTemplate(), err)
+	}
+	for _, bad := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"rollout", "restart", "cm/x"}, "a ConfigMap has no rollout"},
+		{[]string{"set", "image", "ds/agent", "nope=x:1"}, `unable to find container named "nope"`},
+		{[]string{"rollout", "restart", "ds/missing"}, "not found"},
+		{[]string{"rollout", "restart", "web"}, "give the workload as deploy/NAME, ds/NAME or sts/NAME"},
+	} {
+		if res := r.run(bad.args...); res.e == nil || !strings.Contains(res.err, bad.want) {
+			t.Errorf("skiff %v: stderr %q, want %q", bad.args, res.err, bad.want)
+		}
+	}
+}

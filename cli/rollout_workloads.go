@@ -22,7 +22,7 @@ func rolloutStatusArg(args []string) (skiffv1.KindInfo, string, error) {
 	case len(args) == 2:
 		kind, name = args[0], args[1]
 	default:
-		return skiffv1.KindInfo{}, "", errors.New("give what to follow as deploy/NAME, ds/NAME or sts/NAME")
+		return skiffv1.KindInfo{}, "", errors.New("give the workload as deploy/NAME, ds/NAME or sts/NAME")
 	}
 	info, err := parseKind(kind)
 	if err != nil {
