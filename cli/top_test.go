@@ -89,3 +89,75 @@ func TestTopScaleAutoscale(t *testing.T) {
 }
 
 func regexpMatch(pattern, s string) bool { return regexp.MustCompile(pattern).MatchString(s) }
+
+// top pods and nodes take a name, a label selector, --sort-by,
+// --containers and --no-headers, as kubectl top does.
+func TestTopSelectAndSort(t *testing.T) {
+	usage := apiserver.NewUsageService(time.Minute)
+	srv := apitest.Start(t, func(cfg *apiserver.Config) {
+		cfg.RegisterServices = func(g *grpc.Server) { usage.Register(g) }
+	})
+	r := &runner{t: t, srv: srv, addr: srv.Addr, now: time.Now()}
+	ctx := context.Background()
+	for _, n := range []string{"n1", "n2"} {
+		if _, err := srv.Client.Nodes().Create(ctx, &skiffv1.Node{Metadata: &skiffv1.ObjectMeta{Name: n, Labels: map[string]string{"zone": n}}, Spec: &skiffv1.NodeSpec{}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	uids := map[string]string{}
+	for name, app := range map[string]string{"web-1": "web", "db-1": "db"} {
+		p, err := srv.Client.Pods().Create(ctx, &skiffv1.Pod{Metadata: &skiffv1.ObjectMeta{Name: name, Namespace: "default", Labels: map[string]string{"app": app}},
+			Spec: &skiffv1.PodSpec{Containers: []*skiffv1.Container{{Name: "main", Image: "busybox"}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		uids[name] = p.GetMetadata().GetUid()
+	}
+	use := func(cpu float64, mib uint64) *skiffv1.ResourceUsage {
+		return &skiffv1.ResourceUsage{CpuCores: cpu, MemoryWorkingSetBytes: mib << 20}
+	}
+	if _, err := usage.Report(ctx, &skiffv1.UsageReport{Node: "n1", NodeUsage: use(0.1, 100), Pods: []*skiffv1.PodUsage{
+		{Namespace: "default", Name: "web-1", Uid: uids["web-1"], Usage: use(0.3, 10), Containers: []*skiffv1.ContainerUsage{{Name: "main", Usage: use(0.2, 6)}, {Name: "sidecar", Usage: use(0.1, 4)}}},
+		{Namespace: "default", Name: "db-1", Uid: uids["db-1"], Usage: use(0.05, 200)},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := usage.Report(ctx, &skiffv1.UsageReport{Node: "n2", NodeUsage: use(0.9, 50)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.ok("top", "pod", "web-1", "--containers"); !regexpMatch(`(?s)^POD\s+NAME\s+CPU\(cores\)\s+MEMORY\(bytes\)\nweb-1\s+main\s+200m\s+6Mi\nweb-1\s+sidecar\s+100m\s+4Mi\n$`, got) {
+		t.Errorf("top pod web-1 --containers:\n%s", got)
+	}
+	if got := r.ok("top", "pods", "-l", "app=web", "--no-headers"); !regexpMatch(`^web-1\s+300m\s+10Mi\n$`, got) {
+		t.Errorf("top pods -l app=web --no-headers:\n%s", got)
+	}
+	if got := r.ok("top", "pods", "--sort-by=memory"); !regexpMatch(`(?s)NAME.*\ndb-1\s.*\nweb-1\s`, got) {
+		t.Errorf("top pods --sort-by=memory:\n%s", got)
+	}
+	if got := r.ok("top", "pods", "--sort-by=cpu"); !regexpMatch(`(?s)NAME.*\nweb-1\s.*\ndb-1\s`, got) {
+		t.Errorf("top pods --sort-by=cpu:\n%s", got)
+	}
+	if got := r.ok("top", "nodes", "--sort-by=cpu", "--no-headers"); !regexpMatch(`^n2\s+900m.*\nn1\s+100m`, got) {
+		t.Errorf("top nodes --sort-by=cpu:\n%s", got)
+	}
+	if got := r.ok("top", "node", "-l", "zone=n1"); !strings.Contains(got, "n1") || strings.Contains(got, "n2") {
+		t.Errorf("top node -l zone=n1:\n%s", got)
+	}
+	if got := r.ok("top", "node", "n2"); !strings.Contains(got, "n2") || strings.Contains(got, "n1") {
+		t.Errorf("top node n2:\n%s", got)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"top", "pod", "nope"}, `pod "nope" has no usage readings in namespace default`},
+		{[]string{"top", "pods", "--sort-by=disk"}, "--sort-by=disk: use cpu or memory"},
+		{[]string{"top", "pod", "web-1", "-l", "app=web"}, "give a name or -l SELECTOR, not both"},
+		{[]string{"top", "pod", "web-1", "-A"}, "with a name, use -n NAMESPACE instead"},
+		{[]string{"top", "node", "n9"}, "not found"},
+	} {
+		if res := r.run(c.args...); res.e == nil || !strings.Contains(res.err, c.want) {
+			t.Errorf("%v: %+v, want %q", c.args, res, c.want)
+		}
+	}
+}
