@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -182,11 +184,12 @@ binaryData.`,
 func newCreateSecretCommand(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "secret",
-		Short: "Create a Secret: generic (from literals and files) or tls",
+		Short: "Create a Secret: generic (from literals and files), tls or docker-registry",
 		Example: `  skiff create secret generic db --from-literal=password=s3cret
-  skiff create secret tls web-tls --cert=tls.crt --key=tls.key`,
+  skiff create secret tls web-tls --cert=tls.crt --key=tls.key
+  skiff create secret docker-registry regcred --docker-server=registry.example:5000 --docker-username=ci --docker-password=s3cret`,
 	}
-	cmd.AddCommand(newCreateSecretGenericCommand(e), newCreateSecretTLSCommand(e))
+	cmd.AddCommand(newCreateSecretGenericCommand(e), newCreateSecretTLSCommand(e), newCreateSecretDockerRegistryCommand(e))
 	return cmd
 }
 
@@ -254,4 +257,95 @@ func newCreateSecretTLSCommand(e *env) *cobra.Command {
 	cmd.Flags().StringVar(&cert, "cert", "", "the certificate (PEM)")
 	cmd.Flags().StringVar(&key, "key", "", "its private key (PEM)")
 	return cmd
+}
+
+// dockerHubServer is the registry kubectl's docker-registry secrets name
+// by default.
+const dockerHubServer = "https://index.docker.io/v1/"
+
+func newCreateSecretDockerRegistryCommand(e *env) *cobra.Command {
+	var o createOutput
+	var server, user, password, email string
+	var files []string
+	cmd := &cobra.Command{
+		Use:   "docker-registry NAME --docker-username=USER --docker-password=PASSWORD [--docker-server=HOST] [--docker-email=EMAIL] | --from-file=[.dockerconfigjson=]PATH",
+		Short: "Create a kubernetes.io/dockerconfigjson Secret for pulling images (a pod's imagePullSecrets)",
+		Long: `Create a Secret holding registry credentials as a docker config, as kubectl
+does: from a user and password (for --docker-server, Docker Hub by default),
+or from an existing config file such as ~/.docker/config.json. Name it in a
+pod's imagePullSecrets to pull that registry's private images.`,
+		Example: `  skiff create secret docker-registry regcred --docker-server=registry.example:5000 \
+      --docker-username=ci --docker-password=s3cret
+  skiff create secret docker-registry regcred --from-file=.dockerconfigjson=$HOME/.docker/config.json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			config, err := dockerConfigJSON(files, server, user, password, email)
+			if err != nil {
+				return err
+			}
+			s := &skiffv1.Secret{
+				Metadata: &skiffv1.ObjectMeta{Name: args[0], Namespace: e.ns()},
+				Type:     "kubernetes.io/dockerconfigjson",
+				Data:     map[string][]byte{".dockerconfigjson": config},
+			}
+			return o.finish(cmd, e, "created", s)
+		},
+	}
+	o.addFlags(cmd)
+	f := cmd.Flags()
+	f.StringVar(&server, "docker-server", dockerHubServer, "the registry's address")
+	f.StringVar(&user, "docker-username", "", "the user to log in as")
+	f.StringVar(&password, "docker-password", "", "the password (or token)")
+	f.StringVar(&email, "docker-email", "", "an email address, kept in the config")
+	f.StringSliceVar(&files, "from-file", nil, "a docker config file to store as is, as [.dockerconfigjson=]PATH")
+	return cmd
+}
+
+// dockerConfigJSON is the .dockerconfigjson of a docker-registry secret:
+// a config file as given, or one entry made from the credentials.
+func dockerConfigJSON(files []string, server, user, password, email string) ([]byte, error) {
+	if len(files) > 0 {
+		if user != "" || password != "" || email != "" {
+			return nil, errors.New("give --from-file or --docker-username/--docker-password, not both")
+		}
+		if len(files) > 1 {
+			return nil, errors.New("--from-file: give one docker config file")
+		}
+		key, path, ok := strings.Cut(files[0], "=")
+		if !ok {
+			key, path = ".dockerconfigjson", files[0]
+		}
+		if key != ".dockerconfigjson" {
+			return nil, fmt.Errorf("--from-file=%s: the key must be .dockerconfigjson", files[0])
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("--from-file: %w", err)
+		}
+		var cfg struct {
+			Auths map[string]json.RawMessage `json:"auths"`
+		}
+		if err := json.Unmarshal(data, &cfg); err != nil || len(cfg.Auths) == 0 {
+			return nil, fmt.Errorf("--from-file %s: not a docker config with \"auths\" entries", path)
+		}
+		return data, nil
+	}
+	switch {
+	case user == "":
+		return nil, errors.New("--docker-username is required (or give --from-file)")
+	case password == "":
+		return nil, errors.New("--docker-password is required (or give --from-file)")
+	case server == "":
+		return nil, errors.New("--docker-server: give the registry's address")
+	}
+	type entry struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+		Email    string `json:"email,omitempty"`
+		Auth     string `json:"auth"`
+	}
+	return json.Marshal(map[string]map[string]entry{"auths": {server: {
+		Username: user, Password: password, Email: email,
+		Auth: base64.StdEncoding.EncodeToString([]byte(user + ":" + password)),
+	}}})
 }

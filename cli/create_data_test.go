@@ -14,6 +14,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/skiff-sh/skiff/nodeagent/image"
 )
 
 func writeFiles(t *testing.T, dir string, files map[string]string) {
@@ -164,4 +168,57 @@ func selfSigned(t *testing.T) (certPEM, keyPEM string) {
 	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
 		string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}))
+}
+
+// A docker-registry secret holds a docker config the node agent's pull
+// credentials read: made from a user and password, or from a file.
+func TestCreateDockerRegistrySecret(t *testing.T) {
+	r := newRunner(t)
+	ctx := context.Background()
+	r.ok("create", "secret", "docker-registry", "regcred", "--docker-server=registry.example:5000", "--docker-username=ci", "--docker-password=s3cret", "--docker-email=ci@example.org")
+	s, err := r.srv.Client.Secrets().Get(ctx, "default", "regcred")
+	if err != nil || s.GetType() != "kubernetes.io/dockerconfigjson" {
+		t.Fatalf("stored secret %v (%v)", s, err)
+	}
+	var creds image.Credentials
+	if err := creds.AddDockerConfig(s.GetData()[".dockerconfigjson"], false); err != nil {
+		t.Fatalf("the node agent cannot read the config: %v", err)
+	}
+	reg, err := name.NewRegistry("registry.example:5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := creds.Resolve(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err := auth.Authorization(); err != nil || cfg.Username != "ci" || cfg.Password != "s3cret" {
+		t.Errorf("credentials for registry.example:5000: %+v, %v", cfg, err)
+	}
+
+	dir := t.TempDir()
+	config := `{"auths": {"ghcr.io": {"auth": "dXNlcjpwYXNz"}}}`
+	writeFiles(t, dir, map[string]string{"config.json": config, "bad.json": `{"credsStore": "desktop"}`})
+	got := r.ok("create", "secret", "docker-registry", "fromfile", "--from-file=.dockerconfigjson="+filepath.Join(dir, "config.json"), "--dry-run=client", "-o", "yaml")
+	if !strings.Contains(got, "type: kubernetes.io/dockerconfigjson") || !strings.Contains(got, ".dockerconfigjson: ") {
+		t.Errorf("dry run:\n%s", got)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--docker-password=x"}, "--docker-username is required"},
+		{[]string{"--docker-username=x"}, "--docker-password is required"},
+		{[]string{"--from-file=" + filepath.Join(dir, "bad.json")}, `not a docker config with "auths" entries`},
+		{[]string{"--from-file=config=" + filepath.Join(dir, "config.json")}, "the key must be .dockerconfigjson"},
+		{[]string{"--from-file=" + filepath.Join(dir, "config.json"), "--docker-username=x"}, "not both"},
+	} {
+		args := append([]string{"create", "secret", "docker-registry", "bad"}, c.args...)
+		if res := r.run(args...); res.e == nil || !strings.Contains(res.err, c.want) {
+			t.Errorf("%v: %+v, want %q", c.args, res, c.want)
+		}
+	}
+	if _, err := r.srv.Client.Secrets().Get(ctx, "default", "bad"); err == nil {
+		t.Error("a refused docker-registry secret was stored")
+	}
 }
