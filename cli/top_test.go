@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -155,6 +156,66 @@ func TestTopSelectAndSort(t *testing.T) {
 		{[]string{"top", "pod", "web-1", "-l", "app=web"}, "give a name or -l SELECTOR, not both"},
 		{[]string{"top", "pod", "web-1", "-A"}, "with a name, use -n NAMESPACE instead"},
 		{[]string{"top", "node", "n9"}, "not found"},
+	} {
+		if res := r.run(c.args...); res.e == nil || !strings.Contains(res.err, c.want) {
+			t.Errorf("%v: %+v, want %q", c.args, res, c.want)
+		}
+	}
+}
+
+// scale takes several objects, a selector or --all, and a
+// --current-replicas precondition, as kubectl scale does.
+func TestScaleSeveral(t *testing.T) {
+	r := newRunner(t)
+	ctx := context.Background()
+	for _, n := range []string{"a", "b", "c"} {
+		tier := "web"
+		if n == "c" {
+			tier = "db"
+		}
+		if _, err := r.srv.Client.Deployments().Create(ctx, &skiffv1.Deployment{
+			Metadata: &skiffv1.ObjectMeta{Name: n, Namespace: "default", Labels: map[string]string{"tier": tier}},
+			Spec: &skiffv1.DeploymentSpec{Replicas: proto.Int32(2), Selector: &skiffv1.LabelSelector{MatchLabels: map[string]string{"app": n}},
+				Template: &skiffv1.PodTemplateSpec{Metadata: &skiffv1.ObjectMeta{Labels: map[string]string{"app": n}},
+					Spec: &skiffv1.PodSpec{Containers: []*skiffv1.Container{{Name: "c", Image: "busybox"}}}}},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replicas := func() string {
+		var out []string
+		for _, n := range []string{"a", "b", "c"} {
+			d, err := r.srv.Client.Deployments().Get(ctx, "default", n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, fmt.Sprint(d.GetSpec().GetReplicas()))
+		}
+		return strings.Join(out, " ")
+	}
+	if got := r.ok("scale", "deploy/a", "deployment/b", "--replicas", "3"); got != "deployment/a scaled\ndeployment/b scaled\n" {
+		t.Errorf("scale deploy/a deployment/b: %q", got)
+	}
+	if got := r.ok("scale", "deploy", "-l", "tier=db", "--replicas", "0"); got != "deployment/c scaled\n" || replicas() != "3 3 0" {
+		t.Errorf("scale -l tier=db: %q, replicas %s", got, replicas())
+	}
+	res := r.run("scale", "deploy", "a", "b", "c", "--current-replicas", "3", "--replicas", "4")
+	if res.e == nil || !strings.Contains(res.err, "deployment/c: expected replicas to be 3, was 0") || res.out != "deployment/a scaled\ndeployment/b scaled\n" || replicas() != "4 4 0" {
+		t.Errorf("--current-replicas 3 over 3, 3, 0: %+v, replicas %s", res, replicas())
+	}
+	r.ok("scale", "deploy", "--all", "--replicas", "1")
+	if replicas() != "1 1 1" {
+		t.Errorf("scale --all: replicas %s", replicas())
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"scale", "deploy", "a", "-l", "x=y", "--replicas", "1"}, "give names, or -l SELECTOR or --all, not both"},
+		{[]string{"scale", "deploy", "-l", "tier=none", "--replicas", "1"}, `no deployments match "tier=none"`},
+		{[]string{"scale", "deploy/a", "pod/x", "--replicas", "1"}, "cannot scale a Pod"},
+		{[]string{"scale", "deploy", "--replicas", "1"}, "give what to scale as KIND NAME"},
+		{[]string{"scale", "deploy/zz", "--replicas", "1"}, "deployment/zz: "},
 	} {
 		if res := r.run(c.args...); res.e == nil || !strings.Contains(res.err, c.want) {
 			t.Errorf("%v: %+v, want %q", c.args, res, c.want)
