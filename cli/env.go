@@ -34,6 +34,8 @@ type env struct {
 
 	addr string
 	c    *client.Client
+	// configNS is the config file's namespace, once read.
+	configNS string
 }
 
 func newEnv(environ client.Environment) *env {
@@ -45,7 +47,7 @@ func (e *env) addFlags(cmd *cobra.Command) {
 	f := cmd.PersistentFlags()
 	f.StringVar(&e.server, "server", "", "API server HOST:PORT (default: $SKIFF_SERVER, else the server in --config)")
 	f.StringVar(&e.configPath, "config", "", "client config file (default: $SKIFF_CONFIG, else ~/.skiff/config)")
-	f.StringVarP(&e.namespace, "namespace", "n", "", "namespace of the objects (default: \"default\")")
+	f.StringVarP(&e.namespace, "namespace", "n", "", "namespace of the objects (default: the config's, else \"default\")")
 	// Named like the daemons' own -v/--verbose, which then shadows it
 	// there instead of clashing with it.
 	f.CountVarP(&e.verbosity, "verbose", "v", "print more about what happens (-v, -vv)")
@@ -88,12 +90,19 @@ func (e *env) close() {
 	}
 }
 
-// ns is the namespace commands work in.
+// ns is the namespace commands work in: -n, else the config's, else
+// "default".
 func (e *env) ns() string {
-	if e.namespace == "" {
-		return "default"
+	if e.namespace != "" {
+		return e.namespace
 	}
-	return e.namespace
+	if e.configNS == "" {
+		e.configNS = "default"
+		if cfg, err := client.LoadConfig(e.config()); err == nil && cfg.Namespace != "" {
+			e.configNS = cfg.Namespace
+		}
+	}
+	return e.configNS
 }
 
 // withClient runs fn with a client and a context bounded by

@@ -58,7 +58,7 @@ $SKIFF_SERVER, else ~/.skiff/config (which ` + "`skiff server`" + ` writes on st
 		newClusterCommand(e),
 	)
 	root.AddCommand(newNodeCommands(e)...)
-	root.AddCommand(newTokenCommand(e), newDashboardCommand(e))
+	root.AddCommand(newTokenCommand(e), newDashboardCommand(e), newConfigCommand(e))
 	root.AddCommand(extra...)
 	addServerList(root, e)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {

@@ -25,6 +25,9 @@ type Config struct {
 	Key  string `json:"key,omitempty"`
 	// Token is a bearer credential, when the server uses them.
 	Token string `json:"token,omitempty"`
+	// Namespace is where commands work without -n (default: "default");
+	// `skiff config set-context --current --namespace` sets it.
+	Namespace string `json:"namespace,omitempty"`
 }
 
 // Environment is where the command line looks for its cluster when no
@@ -88,6 +91,15 @@ func SaveConfig(path string, c *Config) error {
 		return fmt.Errorf("config: %w", err)
 	}
 	return os.Rename(tmp, path)
+}
+
+// SaveServerConfig writes a server's config for the command line at
+// path, keeping the namespace a user chose in the config there.
+func SaveServerConfig(path string, c *Config) error {
+	if old, err := LoadConfig(path); err == nil && c.Namespace == "" {
+		c.Namespace = old.Namespace
+	}
+	return SaveConfig(path, c)
 }
 
 // ResolveServer picks the server address the way the command line does:

@@ -417,5 +417,5 @@ func writeClientConfig(path, addr string) error {
 			host = "::1"
 		}
 	}
-	return client.SaveConfig(path, &client.Config{Server: net.JoinHostPort(host, port)})
+	return client.SaveServerConfig(path, &client.Config{Server: net.JoinHostPort(host, port)})
 }

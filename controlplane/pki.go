@@ -258,7 +258,7 @@ func (p *serverPKI) writeAdminConfig(path, addr string) error {
 	for _, a := range client.SplitServers(addr) {
 		servers = append(servers, clientAddr(a))
 	}
-	return client.SaveConfig(path, &client.Config{Server: strings.Join(servers, ","), CA: caPath, Cert: certPath, Key: keyPath})
+	return client.SaveServerConfig(path, &client.Config{Server: strings.Join(servers, ","), CA: caPath, Cert: certPath, Key: keyPath})
 }
 
 // clientAddr turns a listen address into one a client can dial.

@@ -15,13 +15,16 @@ var (
 	portName         = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 )
 
+// IsDNSLabel reports whether s is a DNS-1123 label, as namespace names are.
+func IsDNSLabel(s string) bool { return len(s) <= 63 && dns1123Label.MatchString(s) }
+
 // checkLabel checks a DNS-1123 label: lower-case alphanumerics and '-',
 // starting and ending alphanumeric, at most 63 characters.
 func checkLabel(e *errs, path, s string) {
 	switch {
 	case s == "":
 		e.add(path, "required")
-	case len(s) > 63 || !dns1123Label.MatchString(s):
+	case !IsDNSLabel(s):
 		e.add(path, "%q is not a valid name: lower-case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters", s)
 	}
 }
