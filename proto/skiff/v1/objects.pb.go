@@ -26,13 +26,22 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ObjectMeta is what every object has: its name and namespace, labels
+// and annotations, and what the server sets.
 type ObjectMeta struct {
-	state       protoimpl.MessageState `protogen:"open.v1"`
-	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Namespace   string                 `protobuf:"bytes,2,opt,name=namespace,proto3" json:"namespace,omitempty"`
-	Uid         string                 `protobuf:"bytes,3,opt,name=uid,proto3" json:"uid,omitempty"`
-	Labels      map[string]string      `protobuf:"bytes,4,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Annotations map[string]string      `protobuf:"bytes,5,rep,name=annotations,proto3" json:"annotations,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unique among objects of its kind in its namespace: a DNS-1123 label
+	// or subdomain, depending on the kind.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Where the object lives; empty for kinds that belong to no namespace.
+	Namespace string `protobuf:"bytes,2,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// Set by the server at creation; a new object of the same name gets a
+	// new one.
+	Uid string `protobuf:"bytes,3,opt,name=uid,proto3" json:"uid,omitempty"`
+	// Key-value pairs selectors match (app=web).
+	Labels map[string]string `protobuf:"bytes,4,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Key-value notes for tools and people; selectors ignore them.
+	Annotations map[string]string `protobuf:"bytes,5,rep,name=annotations,proto3" json:"annotations,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// The etcd mod revision of the stored object, as a decimal string. Update
 	// and Delete compare it (compare-and-swap).
 	ResourceVersion string `protobuf:"bytes,6,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
@@ -504,6 +513,7 @@ func (x *Condition) GetLastHeartbeatTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// Namespace groups objects under one name; deleting it deletes what it holds.
 type Namespace struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Metadata      *ObjectMeta            `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
@@ -601,6 +611,8 @@ func (x *NamespaceStatus) GetPhase() string {
 	return ""
 }
 
+// Node is a machine a node agent runs pods on. The agent registers it and
+// reports its status; the scheduler binds pods to it.
 type Node struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Metadata      *ObjectMeta            `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
@@ -1150,6 +1162,8 @@ func (x *LeaseSpec) GetLeaseTransitions() int32 {
 	return 0
 }
 
+// Pod is one or more containers that share a network namespace (one IP),
+// volumes and a lifetime, run on one node.
 type Pod struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Metadata      *ObjectMeta            `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
@@ -1210,6 +1224,8 @@ func (x *Pod) GetStatus() *PodStatus {
 	return nil
 }
 
+// PodSpec is what a pod runs: its containers, volumes and where and how
+// it may run.
 type PodSpec struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Containers []*Container           `protobuf:"bytes,1,rep,name=containers,proto3" json:"containers,omitempty"`
@@ -2418,6 +2434,7 @@ func (x *SeccompProfile) GetLocalhostProfile() string {
 	return ""
 }
 
+// Container is one process tree of a pod, from an image.
 type Container struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -4727,6 +4744,9 @@ func (x *ContainerStateTerminated) GetFinishedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// Service gives the pods its selector matches one stable address: a
+// ClusterIP (and node ports, or a load balancer), and a DNS name
+// NAME.NAMESPACE.svc.cluster.local.
 type Service struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Metadata      *ObjectMeta            `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
@@ -4787,6 +4807,7 @@ func (x *Service) GetStatus() *ServiceStatus {
 	return nil
 }
 
+// ServiceSpec says which pods a service sends to and on which ports.
 type ServiceSpec struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Selector map[string]string      `protobuf:"bytes,1,rep,name=selector,proto3" json:"selector,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
@@ -5281,6 +5302,8 @@ func (x *LoadBalancerIngress) GetIpMode() string {
 	return ""
 }
 
+// Volume is a claim on storage that pods mount by name: Kubernetes'
+// PersistentVolumeClaim.
 type Volume struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Metadata      *ObjectMeta            `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
@@ -5616,6 +5639,7 @@ func (x *VolumeStatus) GetAccessMode() string {
 	return ""
 }
 
+// PersistentVolume is a piece of storage a claim (Volume) binds to.
 type PersistentVolume struct {
 	state         protoimpl.MessageState  `protogen:"open.v1"`
 	Metadata      *ObjectMeta             `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
@@ -5951,6 +5975,7 @@ func (x *PersistentVolumeStatus) GetLastPhaseTransitionTime() *timestamppb.Times
 	return nil
 }
 
+// ReplicaSet keeps spec.replicas pods of its template running.
 type ReplicaSet struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Metadata      *ObjectMeta            `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
@@ -6219,6 +6244,8 @@ func (x *ReplicaSetStatus) GetFullyLabeledReplicas() int32 {
 	return 0
 }
 
+// Autoscaler sets the replicas of a replica set or deployment from its
+// pods' CPU use: Kubernetes' HorizontalPodAutoscaler.
 type Autoscaler struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Metadata      *ObjectMeta            `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
@@ -6732,6 +6759,8 @@ func (x *AutoscalerStatus) GetConditions() []*Condition {
 	return nil
 }
 
+// Event records something that happened to an object: scheduling, image
+// pulls, restarts, failures. Events expire after a while.
 type Event struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	Metadata       *ObjectMeta            `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
@@ -6910,6 +6939,8 @@ func (x *ObjectReference) GetUid() string {
 	return ""
 }
 
+// ConfigMap holds configuration as key-value pairs, for pods to read as
+// environment variables or files.
 type ConfigMap struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Metadata *ObjectMeta            `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
@@ -6980,6 +7011,8 @@ func (x *ConfigMap) GetImmutable() bool {
 	return false
 }
 
+// Secret holds sensitive key-value data (stored encrypted), for pods to
+// read as environment variables or files, or to pull images with.
 type Secret struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Metadata *ObjectMeta            `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
@@ -7737,6 +7770,8 @@ func (x *SecretProjection) GetOptional() bool {
 	return false
 }
 
+// Deployment keeps spec.replicas pods of its template running and rolls
+// a changed template out through replica sets, as its strategy says.
 type Deployment struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Metadata      *ObjectMeta            `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
@@ -7797,6 +7832,8 @@ func (x *Deployment) GetStatus() *DeploymentStatus {
 	return nil
 }
 
+// DeploymentSpec says which pods a deployment keeps and how it rolls
+// out a changed template.
 type DeploymentSpec struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Default 1.
