@@ -16,12 +16,19 @@ import (
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
-func TestTopScaleAutoscale(t *testing.T) {
+// newUsageRunner runs commands against a server with a usage service,
+// which the test feeds as node agents would.
+func newUsageRunner(t *testing.T) (*runner, *apiserver.UsageService) {
 	usage := apiserver.NewUsageService(time.Minute)
 	srv := apitest.Start(t, func(cfg *apiserver.Config) {
 		cfg.RegisterServices = func(g *grpc.Server) { usage.Register(g) }
 	})
-	r := &runner{t: t, srv: srv, addr: srv.Addr, now: time.Now()}
+	return &runner{t: t, srv: srv, addr: srv.Addr, now: time.Now()}, usage
+}
+
+func TestTopScaleAutoscale(t *testing.T) {
+	r, usage := newUsageRunner(t)
+	srv := r.srv
 	ctx := context.Background()
 	alloc := map[string]string{"cpu": "2", "memory": "4Gi"}
 	if _, err := srv.Client.Nodes().Create(ctx, &skiffv1.Node{Metadata: &skiffv1.ObjectMeta{Name: "n1"}, Spec: &skiffv1.NodeSpec{},
@@ -94,11 +101,8 @@ func regexpMatch(pattern, s string) bool { return regexp.MustCompile(pattern).Ma
 // top pods and nodes take a name, a label selector, --sort-by,
 // --containers and --no-headers, as kubectl top does.
 func TestTopSelectAndSort(t *testing.T) {
-	usage := apiserver.NewUsageService(time.Minute)
-	srv := apitest.Start(t, func(cfg *apiserver.Config) {
-		cfg.RegisterServices = func(g *grpc.Server) { usage.Register(g) }
-	})
-	r := &runner{t: t, srv: srv, addr: srv.Addr, now: time.Now()}
+	r, usage := newUsageRunner(t)
+	srv := r.srv
 	ctx := context.Background()
 	for _, n := range []string{"n1", "n2"} {
 		if _, err := srv.Client.Nodes().Create(ctx, &skiffv1.Node{Metadata: &skiffv1.ObjectMeta{Name: n, Labels: map[string]string{"zone": n}}, Spec: &skiffv1.NodeSpec{}}); err != nil {
