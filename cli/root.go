@@ -54,7 +54,7 @@ $SKIFF_SERVER, else ~/.skiff/config (which ` + "`skiff server`" + ` writes on st
 		newVersionCommand(e),
 		newImageCommand(e),
 		newTopCommand(e), newScaleCommand(e), newAutoscaleCommand(e),
-		newRolloutCommand(e), newSetCommand(e), newLabelCommand(e), newAnnotateCommand(e), newPatchCommand(e), newCpCommand(e), newReplaceCommand(e), newEditCommand(e), newDiffCommand(e), newAPIResourcesCommand(), newExplainCommand(),
+		newRolloutCommand(e), newSetCommand(e), newLabelCommand(e), newAnnotateCommand(e), newPatchCommand(e), newCpCommand(e), newReplaceCommand(e), newEditCommand(e), newDiffCommand(e), newAPIResourcesCommand(), newExplainCommand(), newEventsCommand(e),
 		newClusterCommand(e),
 	)
 	root.AddCommand(newNodeCommands(e)...)
