@@ -94,7 +94,9 @@ func TestKubernetesDocsReplicationController(t *testing.T) {
 				}
 			}
 		}
-		t.Fatalf("%s: %d pods Running (%v), want %d", what, n, err, want)
+		pods, _ := c.Skiff("get", "pods", "-l", "app=nginx", "-o", "wide")
+		events, _ := c.Skiff("get", "events")
+		t.Fatalf("%s: %d pods Running (%v), want %d\npods:\n%s\nevents:\n%s", what, n, err, want, pods, events)
 	}
 	if out, err := c.Skiff("scale", "rc/nginx", "--replicas", "1"); err != nil {
 		t.Fatalf("scale: %v %s", err, out)
