@@ -109,7 +109,7 @@ next:
 		case !ok:
 			return nil, fmt.Errorf("%q: with TYPE/NAME arguments, give every object so (no separate TYPE or NAME)", a)
 		case name == "":
-			return nil, fmt.Errorf("%q: no name after the slash", a)
+			return nil, fmt.Errorf("%q: no name after the slash; give KIND/NAME", a)
 		}
 		for i := range groups {
 			if groups[i].kind == k || sameKind(groups[i].kind, k) {
