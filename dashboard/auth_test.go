@@ -152,9 +152,15 @@ func TestWritesNeedCSRFAndAdmin(t *testing.T) {
 	admin := e.browser(t)
 	admin.login(e.token(t, pki.UsageDashboard, time.Minute))
 	body := `{"kind":"deployments","namespace":"default","name":"web","replicas":3}`
+	// Change the token's first character to one it is not: a fixed
+	// replacement would equal the real token whenever it starts with it.
+	wrong := "x" + admin.csrf[1:]
+	if admin.csrf[0] == 'x' {
+		wrong = "y" + admin.csrf[1:]
+	}
 	for name, h := range map[string]map[string]string{
 		"no CSRF token":    {"Origin": e.url},
-		"wrong CSRF token": {"Origin": e.url, csrfHeader: "x" + admin.csrf[1:]},
+		"wrong CSRF token": {"Origin": e.url, csrfHeader: wrong},
 		"other origin":     {"Origin": "https://evil.example", csrfHeader: admin.csrf},
 		"cross-site fetch": {"Sec-Fetch-Site": "cross-site", csrfHeader: admin.csrf},
 	} {
