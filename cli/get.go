@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
 
+	"github.com/skiff-sh/skiff/cli/jsonpath"
 	"github.com/skiff-sh/skiff/client"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
@@ -180,6 +182,14 @@ func runGet(cmd *cobra.Command, e *env, o *getOpts, args []string) error {
 		ns = ""
 	}
 	out := cmd.OutOrStdout()
+	topts := tableOpts{wide: o.output == "wide", namespace: o.allNamespaces && info.Namespaced, noHeaders: o.noHeaders,
+		labelColumns: o.labelColumns, showLabels: o.showLabels}
+	if len(names) == 0 && pageable(info, o, tp, sortKey) {
+		if err := addEndpoints(cmd.Context(), e, c, info, ns, o.output, &topts); err != nil {
+			return err
+		}
+		return printPaged(cmd, e, c, info, ns, o, topts)
+	}
 
 	var objs []skiffv1.Resource
 	var rv string
@@ -215,8 +225,6 @@ func runGet(cmd *cobra.Command, e *env, o *getOpts, args []string) error {
 			return err
 		}
 	}
-	topts := tableOpts{wide: o.output == "wide", namespace: o.allNamespaces && info.Namespaced, noHeaders: o.noHeaders,
-		labelColumns: o.labelColumns, showLabels: o.showLabels}
 	if err := addEndpoints(cmd.Context(), e, c, info, ns, o.output, &topts); err != nil {
 		return err
 	}
@@ -274,6 +282,62 @@ func runGet(cmd *cobra.Command, e *env, o *getOpts, args []string) error {
 	}
 	topts.noHeaders = topts.noHeaders || len(objs) > 0
 	return watchObjects(cmd, e, c, info, ns, o.labelSel, sel, rv, o.output, tp, topts, objs)
+}
+
+// pageable says whether a list can be printed from its pages as they
+// arrive, each page dropped once its rows are made: a table or names, in
+// the server's order, not followed by a watch. Sorting (--sort-by, events
+// by time) and whole-object formats need every object at once.
+func pageable(info skiffv1.KindInfo, o *getOpts, tp *templateOutput, sortKey *jsonpath.Path) bool {
+	return tp == nil && sortKey == nil && !o.watch && o.chunkSize > 0 && info.Kind != skiffv1.Kind_KIND_EVENT &&
+		(o.output == "" || o.output == "wide" || o.output == "name")
+}
+
+// printPaged prints every matching object from the list's pages as they
+// arrive. Names go out a page at a time. A table's rows wait in the tab
+// writer, so its columns line up over every page as in one request, but
+// the decoded objects are dropped a page at a time: a table of 150,000
+// pods holds its text (~100 bytes a row), not the pods (~2 KB each
+// decoded), and the next page is read while one is turned into rows.
+func printPaged(cmd *cobra.Command, e *env, c *client.Client, info skiffv1.KindInfo, ns string, o *getOpts, topts tableOpts) error {
+	out := bufio.NewWriter(cmd.OutOrStdout())
+	defer out.Flush()
+	t := tableFor(info.Kind, topts)
+	tw := newTabWriter(out)
+	now := e.now()
+	n := 0
+	ctx, cancel := e.call(cmd.Context())
+	defer cancel()
+	err := client.ListEach(ctx, c.API(), &skiffv1.ListRequest{
+		Kind: info.Kind, Namespace: nsFor(info, ns), LabelSelector: o.labelSel, FieldSelector: o.fieldSel,
+	}, o.chunkSize, func(items []*skiffv1.Object, _ string) error {
+		for _, it := range items {
+			obj, err := unwrapAs(it, info)
+			if err != nil {
+				return err
+			}
+			switch {
+			case o.output == "name":
+				fmt.Fprintln(out, slashName(info, obj.GetMetadata().GetName()))
+				continue
+			case n == 0 && !topts.noHeaders:
+				fmt.Fprintln(tw, strings.Join(t.header(topts), "\t"))
+			}
+			fmt.Fprintln(tw, strings.Join(t.cells(obj, topts, now), "\t"))
+			n++
+		}
+		return out.Flush()
+	})
+	if err != nil {
+		return apiErr(err)
+	}
+	if o.output == "name" {
+		return nil
+	}
+	if n == 0 {
+		fmt.Fprintln(cmd.ErrOrStderr(), noResources(info, ns))
+	}
+	return tw.Flush()
 }
 
 // parseOutput checks --output, and parses a jsonpath or custom-columns

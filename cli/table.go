@@ -50,36 +50,46 @@ func printTable(w io.Writer, info skiffv1.KindInfo, objs []skiffv1.Resource, opt
 	t := tableFor(info.Kind, opts)
 	tw := newTabWriter(w)
 	if !opts.noHeaders {
-		h := append([]string(nil), t.headers...)
-		if opts.wide {
-			h = append(h, t.wide...)
-		}
-		for _, k := range opts.labelColumns {
-			h = append(h, labelHeader(k))
-		}
-		if opts.showLabels {
-			h = append(h, "LABELS")
-		}
-		if opts.namespace {
-			h = append([]string{"NAMESPACE"}, h...)
-		}
-		fmt.Fprintln(tw, strings.Join(h, "\t"))
+		fmt.Fprintln(tw, strings.Join(t.header(opts), "\t"))
 	}
 	for _, o := range objs {
-		cols, wide := t.row(o, now)
-		if opts.namePrefix != "" && t.headers[0] == "NAME" {
-			cols[0] = opts.namePrefix + cols[0]
-		}
-		if opts.wide {
-			cols = append(cols, wide...)
-		}
-		cols = append(cols, opts.labelCells(o)...)
-		if opts.namespace {
-			cols = append([]string{o.GetMetadata().GetNamespace()}, cols...)
-		}
-		fmt.Fprintln(tw, strings.Join(cols, "\t"))
+		fmt.Fprintln(tw, strings.Join(t.cells(o, opts, now), "\t"))
 	}
 	return tw.Flush()
+}
+
+// header is the table's header line, with the columns opts adds.
+func (t table) header(opts tableOpts) []string {
+	h := append([]string(nil), t.headers...)
+	if opts.wide {
+		h = append(h, t.wide...)
+	}
+	for _, k := range opts.labelColumns {
+		h = append(h, labelHeader(k))
+	}
+	if opts.showLabels {
+		h = append(h, "LABELS")
+	}
+	if opts.namespace {
+		h = append([]string{"NAMESPACE"}, h...)
+	}
+	return h
+}
+
+// cells is o's row, with the columns opts adds.
+func (t table) cells(o skiffv1.Resource, opts tableOpts, now time.Time) []string {
+	cols, wide := t.row(o, now)
+	if opts.namePrefix != "" && t.headers[0] == "NAME" {
+		cols[0] = opts.namePrefix + cols[0]
+	}
+	if opts.wide {
+		cols = append(cols, wide...)
+	}
+	cols = append(cols, opts.labelCells(o)...)
+	if opts.namespace {
+		cols = append([]string{o.GetMetadata().GetNamespace()}, cols...)
+	}
+	return cols
 }
 
 func tableFor(k skiffv1.Kind, opts tableOpts) table {

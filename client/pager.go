@@ -2,8 +2,8 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"slices"
 
 	"google.golang.org/protobuf/proto"
 
@@ -29,6 +29,45 @@ func ListAll(ctx context.Context, api skiffv1.ObjectsClient, req *skiffv1.ListRe
 	return listPages(ctx, grpcListerWatcher{api}, req, chunk)
 }
 
+// ListEach reads every page of req as ListAll does, but hands each page's
+// items to fn as it arrives, with the list's revision, and keeps none: a
+// caller that prints a page and drops it holds one page at a time, as
+// kubectl's chunked get does. The next page is asked for while fn runs.
+//
+// The pages already handed over cannot be taken back, so when a compaction
+// expires the continue token half-way, the rest is read in one request at
+// the current revision and fn gets the items after the last one it had
+// (lists are in key order): the list then joins two revisions, as
+// Kubernetes' inconsistent continue does, and fn is told the new one.
+func ListEach(ctx context.Context, api skiffv1.ObjectsClient, req *skiffv1.ListRequest, chunk int64, fn func(items []*skiffv1.Object, rv string) error) error {
+	if chunk < 0 {
+		return fmt.Errorf("client: chunk size %d is negative", chunk)
+	}
+	lw := grpcListerWatcher{api}
+	r := proto.Clone(req).(*skiffv1.ListRequest)
+	r.Limit, r.Continue = chunk, ""
+	last := ""
+	err := eachPage(ctx, lw, r, func(p listPage) error {
+		if len(p.items) > 0 {
+			last = KeyOf(p.items[len(p.items)-1].Unwrap())
+		}
+		return fn(p.items, p.rv)
+	})
+	if !errors.As(err, new(expiredHalfway)) {
+		return err
+	}
+	r.Limit, r.Continue = 0, ""
+	resp, err := listOnce(ctx, lw, r)
+	if err != nil {
+		return err
+	}
+	rest := resp.Items
+	for len(rest) > 0 && KeyOf(rest[0].Unwrap()) <= last {
+		rest = rest[1:]
+	}
+	return fn(rest, resp.ResourceVersion)
+}
+
 // listPages is ListAll through lw.
 func listPages(ctx context.Context, lw ListerWatcher, req *skiffv1.ListRequest, chunk int64) ([]*skiffv1.Object, string, error) {
 	if chunk < 0 {
@@ -36,42 +75,97 @@ func listPages(ctx context.Context, lw ListerWatcher, req *skiffv1.ListRequest, 
 	}
 	r := proto.Clone(req).(*skiffv1.ListRequest)
 	r.Limit, r.Continue = chunk, ""
-	if g, ok := lw.(grpcListerWatcher); ok {
-		if api, ok := g.api.(objectsAPI); ok {
-			return listWirePages(ctx, api, r)
-		}
-	}
 	var items []*skiffv1.Object
 	rv := ""
-	for {
+	err := eachPage(ctx, lw, r, func(p listPage) error {
+		if items == nil {
+			items = make([]*skiffv1.Object, 0, len(p.items)+int(p.remaining))
+			rv = p.rv
+		}
+		items = append(items, p.items...)
+		return nil
+	})
+	if errors.As(err, new(expiredHalfway)) {
+		// Everything again, in one request.
+		r.Limit, r.Continue = 0, ""
+		resp, err := listOnce(ctx, lw, r)
+		if err != nil {
+			return nil, "", err
+		}
+		return resp.Items, resp.ResourceVersion, nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	if items == nil {
+		items = []*skiffv1.Object{}
+	}
+	return items, rv, nil
+}
+
+// listPage is one page of a list: its items, the list's revision (the
+// first page's) and how many items the server says are left after it.
+type listPage struct {
+	items     []*skiffv1.Object
+	rv        string
+	remaining int64
+}
+
+// expiredHalfway is a continue token that a compaction expired.
+type expiredHalfway struct{ err error }
+
+func (e expiredHalfway) Error() string { return e.err.Error() }
+func (e expiredHalfway) Unwrap() error { return e.err }
+
+// eachPage reads every page of r (whose Limit is set and Continue empty)
+// and hands them to fn in order. A continue token that expired half-way
+// is an expiredHalfway error.
+func eachPage(ctx context.Context, lw ListerWatcher, r *skiffv1.ListRequest, fn func(listPage) error) error {
+	if g, ok := lw.(grpcListerWatcher); ok {
+		if api, ok := g.api.(objectsAPI); ok {
+			return eachWirePage(ctx, api, r, fn)
+		}
+	}
+	rv := ""
+	for first := true; ; first = false {
 		resp, err := lw.List(ctx, r)
 		if err != nil {
 			if r.Continue != "" && IsCompacted(err) {
-				r.Limit, r.Continue = 0, ""
-				resp, err = lw.List(ctx, r)
-				if err != nil {
-					return nil, "", err
-				}
-				return resp.Items, resp.ResourceVersion, nil
+				return expiredHalfway{err}
 			}
-			return nil, "", err
+			return err
 		}
-		if items == nil {
-			items = make([]*skiffv1.Object, 0, len(resp.Items)+int(resp.RemainingItemCount))
+		if first {
 			rv = resp.ResourceVersion
 		}
-		items = append(items, resp.Items...)
+		if err := fn(listPage{items: resp.Items, rv: rv, remaining: resp.RemainingItemCount}); err != nil {
+			return err
+		}
 		if resp.Continue == "" {
-			return items, rv, nil
+			return nil
 		}
 		r.Continue = resp.Continue
 	}
 }
 
-// listWirePages is listPages over gRPC, reading each page's bytes and
-// asking for the next page while this one's items are decoded (see
-// wirelist.go). r is the first page's request.
-func listWirePages(ctx context.Context, api objectsAPI, r *skiffv1.ListRequest) ([]*skiffv1.Object, string, error) {
+// listOnce reads r in one request.
+func listOnce(ctx context.Context, lw ListerWatcher, r *skiffv1.ListRequest) (*skiffv1.ListResponse, error) {
+	if g, ok := lw.(grpcListerWatcher); ok {
+		if api, ok := g.api.(objectsAPI); ok {
+			p, err := api.listWire(ctx, r)
+			if err != nil {
+				return nil, err
+			}
+			return p.decode()
+		}
+	}
+	return lw.List(ctx, r)
+}
+
+// eachWirePage is eachPage over gRPC, reading each page's bytes and
+// asking for the next page while this one's items are decoded and handed
+// over (see wirelist.go).
+func eachWirePage(ctx context.Context, api objectsAPI, r *skiffv1.ListRequest, fn func(listPage) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // a page asked for and not needed
 	type answer struct {
@@ -86,31 +180,18 @@ func listWirePages(ctx context.Context, api objectsAPI, r *skiffv1.ListRequest) 
 		}()
 		return ch
 	}
-	var items []*skiffv1.Object
 	rv := ""
 	next := fetch(r)
-	for {
+	for first := true; ; first = false {
 		a := <-next
 		if a.err != nil {
 			if r.Continue != "" && IsCompacted(a.err) {
-				// Expired half-way: everything again in one request.
-				one := proto.Clone(r).(*skiffv1.ListRequest)
-				one.Limit, one.Continue = 0, ""
-				p, err := api.listWire(ctx, one)
-				if err != nil {
-					return nil, "", err
-				}
-				resp, err := p.decode()
-				if err != nil {
-					return nil, "", err
-				}
-				return resp.Items, resp.ResourceVersion, nil
+				return expiredHalfway{a.err}
 			}
-			return nil, "", a.err
+			return a.err
 		}
 		p := a.page
-		if items == nil {
-			items = make([]*skiffv1.Object, 0, len(p.items)+int(p.rest.RemainingItemCount))
+		if first {
 			rv = p.rest.ResourceVersion
 		}
 		cont := p.rest.Continue
@@ -119,15 +200,17 @@ func listWirePages(ctx context.Context, api objectsAPI, r *skiffv1.ListRequest) 
 			r.Continue = cont
 			next = fetch(r)
 		}
-		start := len(items)
-		items = slices.Grow(items, len(p.items))[:start+len(p.items)]
-		err := decodeItems(p.items, items[start:])
+		items := make([]*skiffv1.Object, len(p.items))
+		err := decodeItems(p.items, items)
 		p.free()
 		if err != nil {
-			return nil, "", err
+			return err
+		}
+		if err := fn(listPage{items: items, rv: rv, remaining: p.rest.RemainingItemCount}); err != nil {
+			return err
 		}
 		if cont == "" {
-			return items, rv, nil
+			return nil
 		}
 	}
 }

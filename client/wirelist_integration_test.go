@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync/atomic"
@@ -100,17 +101,10 @@ func TestListAllFromBytesEqualsGeneratedDecoding(t *testing.T) {
 	check("updated")
 }
 
-// A continue token compacted away between the pages of a list read from
-// bytes makes it read everything in one request, at the new revision.
-func TestListAllFromBytesAfterCompactionHalfWay(t *testing.T) {
-	s := apitest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	for i := range 7 {
-		if _, err := s.Client.Services().Create(ctx, svc(fmt.Sprintf("s%d", i))); err != nil {
-			t.Fatal(err)
-		}
-	}
+// compactingClient is a client of s whose first continued List finds its
+// token compacted away: before it goes out, a service s7 is created and
+// etcd compacted to that revision. Its List requests are recorded in spy.
+func compactingClient(t *testing.T, s *apitest.Server) (*client.Client, *listSpy) {
 	spy := &listSpy{}
 	var compacted atomic.Bool
 	compactFirst := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
@@ -130,15 +124,32 @@ func TestListAllFromBytesAfterCompactionHalfWay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
+	return c, spy
+}
+
+// checkExpiredThenWhole says whether reqs are a first page, a continue
+// that expired, then one request.
+func checkExpiredThenWhole(t *testing.T, reqs []*skiffv1.ListRequest) {
+	t.Helper()
+	if len(reqs) != 3 || reqs[0].Continue != "" || reqs[1].Continue == "" || reqs[2].Limit != 0 || reqs[2].Continue != "" {
+		t.Fatalf("requests %v: want a first page, a continue that expired, then one request", reqs)
+	}
+}
+
+// A continue token compacted away between the pages of a list read from
+// bytes makes it read everything in one request, at the new revision.
+func TestListAllFromBytesAfterCompactionHalfWay(t *testing.T) {
+	s := apitest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	createServices(t, ctx, s.Client, "s0", "s1", "s2", "s3", "s4", "s5", "s6")
+	c, spy := compactingClient(t, s)
 	items, rv, err := client.ListAll(ctx, c.API(), &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_SERVICE}, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	reqs := spy.take()
-	if len(reqs) != 3 || reqs[0].Continue != "" || reqs[1].Continue == "" || reqs[2].Limit != 0 || reqs[2].Continue != "" {
-		t.Fatalf("requests %v: want a first page, a continue that expired, then one request", reqs)
-	}
+	checkExpiredThenWhole(t, spy.take())
 	want, wantRV, err := client.ListAll(ctx, generatedOnly{s.Client.API()}, &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_SERVICE}, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -147,4 +158,83 @@ func TestListAllFromBytesAfterCompactionHalfWay(t *testing.T) {
 		t.Fatalf("listed %d services at %s, want 8 at %s", len(items), rv, wantRV)
 	}
 	sameItems(t, "after compaction", items, want)
+}
+
+// ListEach hands over each page as it comes, all at the first page's
+// revision; an error from its function ends the list there.
+func TestListEachHandsOverPages(t *testing.T) {
+	s := apitest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	createServices(t, ctx, s.Client, "s0", "s1", "s2", "s3", "s4", "s5", "s6")
+	c, spy := spiedClient(t, s)
+	want, wantRV, err := client.ListAll(ctx, c.API(), &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_SERVICE}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spy.take()
+	var got []*skiffv1.Object
+	var sizes []int
+	err = client.ListEach(ctx, c.API(), &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_SERVICE}, 2, func(items []*skiffv1.Object, rv string) error {
+		if rv != wantRV {
+			t.Errorf("a page at revision %s, want %s", rv, wantRV)
+		}
+		got = append(got, items...)
+		sizes = append(sizes, len(items))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPaged(t, spy.take(), 2, 4)
+	if fmt.Sprint(sizes) != "[2 2 2 1]" {
+		t.Fatalf("pages of %v, want [2 2 2 1]", sizes)
+	}
+	sameItems(t, "pages", got, want)
+
+	stop := errors.New("enough")
+	calls := 0
+	err = client.ListEach(ctx, c.API(), &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_SERVICE}, 2, func([]*skiffv1.Object, string) error {
+		calls++
+		return stop
+	})
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Fatalf("after an error from the first page: %v and %d calls, want the error and 1 call", err, calls)
+	}
+	if err := client.ListEach(ctx, c.API(), &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_SERVICE}, -1, nil); err == nil {
+		t.Fatal("a negative chunk size was accepted")
+	}
+}
+
+// When its continue token expires half-way, ListEach goes on after the
+// last item it handed over, at the new revision: every service once, in
+// order, the one created meanwhile included.
+func TestListEachAfterCompactionHalfWay(t *testing.T) {
+	s := apitest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	createServices(t, ctx, s.Client, "s0", "s1", "s2", "s3", "s4", "s5", "s6")
+	c, spy := compactingClient(t, s)
+	var names, revs []string
+	err := client.ListEach(ctx, c.API(), &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_SERVICE}, 2, func(items []*skiffv1.Object, rv string) error {
+		for _, it := range items {
+			names = append(names, it.GetService().GetMetadata().GetName())
+		}
+		revs = append(revs, rv)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkExpiredThenWhole(t, spy.take())
+	if fmt.Sprint(names) != "[s0 s1 s2 s3 s4 s5 s6 s7]" {
+		t.Fatalf("handed over %v, want s0 to s7 once each", names)
+	}
+	_, nowRV, err := client.ListAll(ctx, c.API(), &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_SERVICE}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(revs) != 2 || revs[0] == revs[1] || revs[1] != nowRV {
+		t.Fatalf("revisions %v: want the first page's, then the current %s", revs, nowRV)
+	}
 }

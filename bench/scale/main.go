@@ -35,6 +35,10 @@ func main() {
 	flag.DurationVar(&o.heartbeat, "heartbeat", 10*time.Second, "hollow nodes' heartbeat interval (Kubernetes' Lease renewal)")
 	flag.BoolVar(&o.nodeWrites, "node-writes", false, "beat by writing the Node's status every beat (as before Leases), to compare")
 	flag.DurationVar(&o.steady, "steady", 30*time.Second, "how long to measure heartbeats alone before creating pods (0: not at all)")
+	flag.Func("skiff", "a skiff binary whose `get pods -A` is timed; repeat to compare binaries in one run (default: this benchmark acting as skiff's command line)", func(path string) error {
+		o.skiff = append(o.skiff, path)
+		return nil
+	})
 	flag.Parse()
 	if err := run(os.Stdout, o); err != nil {
 		log.Fatal(err)

@@ -30,7 +30,7 @@ func TestBenchmarkRuns(t *testing.T) {
 		if err := run(&out, o); err != nil {
 			t.Fatalf("%v\n%s", err, out.String())
 		}
-		for _, want := range []string{"steady heartbeats", "etcd", "update configmap", "pods/s", "list pods -A", "watch cache, one request", "etcd, pages of", "get pod", "fan-out", "heartbeats over", "RSS", "etcd database"} {
+		for _, want := range []string{"steady heartbeats", "etcd", "update configmap", "pods/s", "list pods -A", "skiff get pods -A", "process 1: peak RSS", "watch cache, one request", "etcd, pages of", "get pod", "fan-out", "heartbeats over", "RSS", "etcd database"} {
 			if !strings.Contains(out.String(), want) {
 				t.Fatalf("output lacks %q:\n%s", want, out.String())
 			}

@@ -115,12 +115,15 @@ func fanOut(ctx context.Context, dial func() (*client.Client, error), watchers, 
 // way's lists in the order taken and, for paged ones, each list's first
 // and slowest page: which list and which page a slow p99 comes from.
 // afterFirst is called once the first round of lists is done.
-func timeLists(ctx context.Context, out io.Writer, cp, cached, direct *client.Client, pt *pageTimer, l *listerProcess, cachedAddr string, o options, afterFirst func()) error {
+func timeLists(ctx context.Context, out io.Writer, cp, cached, direct *client.Client, pt *pageTimer, l *listerProcess, getPods []*cliGet, cachedAddr string, o options, afterFirst func()) error {
 	type way struct {
 		name string
 		c    *client.Client
 		// addr, when set, is listed by the lister, a process of its own.
-		addr   string
+		addr string
+		// cli, when set, is skiff's command line, a process per list.
+		cli    *cliGet
+		runs   []cliRun
 		chunk  int64
 		lat    []time.Duration
 		pages  []string // per list: its pages' story
@@ -136,6 +139,11 @@ func timeLists(ctx context.Context, out io.Writer, cp, cached, direct *client.Cl
 		{name: "etcd, one request", c: direct},
 		{name: fmt.Sprintf("the control plane's own API server (watch cache; heartbeats, scheduler, controllers and etcd in its process), pages of %d", client.DefaultChunkSize), c: cp, chunk: client.DefaultChunkSize},
 	}
+	var commandLines []*way
+	for _, g := range getPods {
+		commandLines = append(commandLines, &way{name: fmt.Sprintf("watch cache, `%s get pods -A` (the command line, a fresh process per list, its table to a pipe)", g.name()), cli: g})
+	}
+	ways = append(commandLines, ways...)
 	var loads []string
 	for round := range o.lists {
 		if round == 1 {
@@ -145,6 +153,18 @@ func timeLists(ctx context.Context, out io.Writer, cp, cached, direct *client.Cl
 		for _, w := range ways {
 			t0 := time.Now()
 			var n int
+			if w.cli != nil {
+				run, err := w.cli.list(ctx)
+				if err != nil {
+					w.failed, w.err = w.failed+1, err
+					continue
+				}
+				w.lat, w.runs = append(w.lat, run.took), append(w.runs, run)
+				if run.rows < o.pods {
+					return fmt.Errorf("%s printed %d pods, want %d", w.name, run.rows, o.pods)
+				}
+				continue
+			}
 			if w.addr != "" {
 				took, got, story, err := l.list(w.addr, w.chunk)
 				if err != nil {
@@ -194,6 +214,9 @@ func timeLists(ctx context.Context, out io.Writer, cp, cached, direct *client.Cl
 		fmt.Fprintf(out, "  in order:%s\n", inOrder(w.lat))
 		for i, p := range w.pages {
 			fmt.Fprintf(out, "  list %d: %s\n", i+1, p)
+		}
+		for i, r := range w.runs {
+			fmt.Fprintf(out, "  process %d: peak RSS %s, CPU %.2f s\n", i+1, mib(r.rss), r.cpu.Seconds())
 		}
 		if w.failed > 0 {
 			fmt.Fprintf(out, "  failed: %d (last: %v)\n", w.failed, w.err)

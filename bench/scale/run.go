@@ -37,6 +37,9 @@ type options struct {
 	// steady is how long heartbeats alone are measured, before any pod.
 	steady  time.Duration
 	noFsync bool
+	// skiff are the binaries whose `get pods -A` is timed (none: this
+	// one as the command line).
+	skiff []string
 }
 
 func run(out io.Writer, o options) error {
@@ -78,6 +81,18 @@ func run(out io.Writer, o options) error {
 		return err
 	}
 	defer lister.stop()
+	bins := o.skiff
+	if len(bins) == 0 {
+		bins = []string{""}
+	}
+	var getPods []*cliGet
+	for _, bin := range bins {
+		g, err := newCLIGet(bin, dir, tlsDir, cached.addr)
+		if err != nil {
+			return err
+		}
+		getPods = append(getPods, g)
+	}
 	// The benchmark's List calls of pods timed one by one: the pages.
 	pt := &pageTimer{}
 	timed := []grpc.DialOption{pt.dialOption(), bigLists}
@@ -207,7 +222,7 @@ func run(out io.Writer, o options) error {
 		lister.profile()
 		stopSelf = profileSelf("bench-2")
 	}
-	if err := timeLists(ctx, out, c, cc, dc, pt, lister, cached.addr, o, afterFirst); err != nil {
+	if err := timeLists(ctx, out, c, cc, dc, pt, lister, getPods, cached.addr, o, afterFirst); err != nil {
 		return err
 	}
 	cached.profile()

@@ -126,8 +126,11 @@ func serveRole() (ok bool, err error) {
 	if role == "" {
 		return false, nil
 	}
-	if role == roleLister {
+	switch role {
+	case roleLister:
 		return true, runLister()
+	case roleCLI:
+		return true, runCLI()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
