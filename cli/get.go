@@ -306,11 +306,14 @@ func printPaged(cmd *cobra.Command, e *env, c *client.Client, info skiffv1.KindI
 	tw := newTabWriter(out)
 	now := e.now()
 	n := 0
-	ctx, cancel := e.call(cmd.Context())
-	defer cancel()
+	// --request-timeout bounds the wait for each page, not the whole list:
+	// a list of 150,000 pods may take longer than one request may.
+	ctx, progress, stop := stallGuard(cmd.Context(), e.requestTimeout, true)
+	defer stop()
 	err := client.ListEach(ctx, c.API(), &skiffv1.ListRequest{
 		Kind: info.Kind, Namespace: nsFor(info, ns), LabelSelector: o.labelSel, FieldSelector: o.fieldSel,
 	}, o.chunkSize, func(items []*skiffv1.Object, _ string) error {
+		progress()
 		for _, it := range items {
 			obj, err := unwrapAs(it, info)
 			if err != nil {
@@ -328,6 +331,9 @@ func printPaged(cmd *cobra.Command, e *env, c *client.Client, info skiffv1.KindI
 		}
 		return out.Flush()
 	})
+	if errors.Is(context.Cause(ctx), errStalled) {
+		return fmt.Errorf("no page of the %s list came in %s: the server is slow to answer; try again, or raise --request-timeout", strings.ToLower(info.Name), e.requestTimeout)
+	}
 	if err != nil {
 		return apiErr(err)
 	}
