@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -46,7 +47,7 @@ type cliGet struct {
 type cliRun struct {
 	took time.Duration
 	rows int
-	rss  int64 // bytes
+	rss  int64 // bytes: its VmHWM, sampled every 5 ms
 	cpu  time.Duration
 }
 
@@ -95,6 +96,27 @@ func (g *cliGet) list(ctx context.Context) (cliRun, error) {
 	if err := cmd.Start(); err != nil {
 		return cliRun{}, err
 	}
+	// The peak RSS is the process's own high-water mark (VmHWM), read
+	// while it runs: its rusage's maxrss is no good here, since a child
+	// exec'd from Go's vfork starts from this process's mark.
+	var peak atomic.Int64
+	done := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if hwm := procStatus(cmd.Process.Pid, "VmHWM"); hwm > peak.Load() {
+				peak.Store(hwm)
+			}
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
 	rows := 0
 	r := bufio.NewReaderSize(stdout, 1<<16)
 	for {
@@ -108,12 +130,17 @@ func (g *cliGet) list(ctx context.Context) (cliRun, error) {
 		rows++
 	}
 	_, _ = io.Copy(io.Discard, r)
+	// Its output ended: one more reading of the mark before it is reaped.
+	close(done)
+	<-sampled
+	if hwm := procStatus(cmd.Process.Pid, "VmHWM"); hwm > peak.Load() {
+		peak.Store(hwm)
+	}
 	if err := cmd.Wait(); err != nil {
 		return cliRun{}, fmt.Errorf("%s %v: %v: %s", g.bin, g.args, err, stderr.String())
 	}
-	run := cliRun{took: time.Since(t0), rows: rows - 1} // the header
+	run := cliRun{took: time.Since(t0), rows: rows - 1, rss: peak.Load()} // rows less the header
 	if u, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		run.rss = u.Maxrss << 10
 		run.cpu = time.Duration(u.Utime.Nano() + u.Stime.Nano())
 	}
 	return run, nil
