@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"sync/atomic"
 	"syscall"
@@ -25,12 +26,23 @@ import (
 // roleCLI runs this binary as skiff's command line (without its daemons).
 const roleCLI = "cli"
 
-// runCLI is the command line role's main.
+// runCLI is the command line role's main. With cpuEnv set, it writes a
+// CPU profile of the whole command there (cli-PID).
 func runCLI() error {
+	if dir := os.Getenv(cpuEnv); dir != "" {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("cli-%d", os.Getpid())))
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 	root := cli.NewRootCommand()
 	root.SetArgs(os.Args[1:])
 	if err := root.Execute(); err != nil {
-		os.Exit(cli.ExitCode(err))
+		return fmt.Errorf("exit status %d", cli.ExitCode(err))
 	}
 	return nil
 }
