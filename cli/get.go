@@ -294,8 +294,8 @@ func pageable(info skiffv1.KindInfo, o *getOpts, tp *templateOutput, sortKey *js
 }
 
 // printPaged prints every matching object from the list's pages as they
-// arrive. Names go out a page at a time. A table's rows wait until the
-// end, so its columns line up over every page as in one request, but
+// arrive. Names go out a page at a time. A table's rows wait in the tab
+// writer, so its columns line up over every page as in one request, but
 // the decoded objects are dropped a page at a time: a table of 150,000
 // pods holds its text (~100 bytes a row), not the pods (~2 KB each
 // decoded), and the next page is read while one is turned into rows.
@@ -303,7 +303,7 @@ func printPaged(cmd *cobra.Command, e *env, c *client.Client, info skiffv1.KindI
 	out := bufio.NewWriter(cmd.OutOrStdout())
 	defer out.Flush()
 	t := tableFor(info.Kind, topts)
-	var table alignedTable
+	tw := newTabWriter(out)
 	now := e.now()
 	n := 0
 	// --request-timeout bounds the wait for each page, not the whole list:
@@ -324,9 +324,9 @@ func printPaged(cmd *cobra.Command, e *env, c *client.Client, info skiffv1.KindI
 				fmt.Fprintln(out, slashName(info, obj.GetMetadata().GetName()))
 				continue
 			case n == 0 && !topts.noHeaders:
-				table.add(t.header(topts))
+				fmt.Fprintln(tw, strings.Join(t.header(topts), "\t"))
 			}
-			table.add(t.cells(obj, topts, now))
+			fmt.Fprintln(tw, strings.Join(t.cells(obj, topts, now), "\t"))
 			n++
 		}
 		return out.Flush()
@@ -343,7 +343,10 @@ func printPaged(cmd *cobra.Command, e *env, c *client.Client, info skiffv1.KindI
 	if n == 0 {
 		fmt.Fprintln(cmd.ErrOrStderr(), noResources(info, ns))
 	}
-	return table.write(out)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return out.Flush()
 }
 
 // parseOutput checks --output, and parses a jsonpath or custom-columns

@@ -1,16 +1,13 @@
 package cli
 
 import (
-	"bufio"
 	"cmp"
 	"fmt"
 	"io"
-	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
-	"unicode/utf8"
 
 	"github.com/skiff-sh/skiff/client"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
@@ -51,53 +48,14 @@ func newTabWriter(w io.Writer) *tabwriter.Writer {
 // printTable writes objects of one kind as an aligned table.
 func printTable(w io.Writer, info skiffv1.KindInfo, objs []skiffv1.Resource, opts tableOpts, now time.Time) error {
 	t := tableFor(info.Kind, opts)
-	var at alignedTable
+	tw := newTabWriter(w)
 	if !opts.noHeaders {
-		at.add(t.header(opts))
+		fmt.Fprintln(tw, strings.Join(t.header(opts), "\t"))
 	}
 	for _, o := range objs {
-		at.add(t.cells(o, opts, now))
+		fmt.Fprintln(tw, strings.Join(t.cells(o, opts, now), "\t"))
 	}
-	return at.write(w)
-}
-
-// alignedTable gathers rows and writes them aligned as newTabWriter
-// aligns them (a column is its widest cell plus 3 spaces, at least 6; the
-// last cell of a row is not padded), from the cells as they are: a tab
-// writer copies every row into one growing buffer and scans it for tabs,
-// a fifth of the CPU of `get pods -A` at 150,000 pods.
-type alignedTable struct {
-	rows   [][]string
-	widths []int
-}
-
-const (
-	tableMinWidth = 6
-	tablePadding  = 3
-)
-
-func (a *alignedTable) add(cells []string) {
-	for i, c := range cells[:len(cells)-1] {
-		if i == len(a.widths) {
-			a.widths = append(a.widths, tableMinWidth)
-		}
-		a.widths[i] = max(a.widths[i], utf8.RuneCountInString(c)+tablePadding)
-	}
-	a.rows = append(a.rows, cells)
-}
-
-func (a *alignedTable) write(w io.Writer) error {
-	bw := bufio.NewWriter(w)
-	spaces := strings.Repeat(" ", slices.Max(append([]int{0}, a.widths...)))
-	for _, r := range a.rows {
-		for i, c := range r[:len(r)-1] {
-			bw.WriteString(c)
-			bw.WriteString(spaces[:a.widths[i]-utf8.RuneCountInString(c)])
-		}
-		bw.WriteString(r[len(r)-1])
-		bw.WriteByte('\n')
-	}
-	return bw.Flush()
+	return tw.Flush()
 }
 
 // header is the table's header line, with the columns opts adds.
