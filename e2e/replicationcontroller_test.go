@@ -95,8 +95,11 @@ func TestKubernetesDocsReplicationController(t *testing.T) {
 			}
 		}
 		pods, _ := c.Skiff("get", "pods", "-l", "app=nginx", "-o", "wide")
+		// Their metadata too: owners, deletion, finalizers.
+		manifests, _ := c.Skiff("get", "pods", "-l", "app=nginx", "-o", "yaml")
+		rcs, _ := c.Skiff("get", "rc", "-o", "wide")
 		events, _ := c.Skiff("get", "events")
-		t.Fatalf("%s: %d pods Running (%v), want %d\npods:\n%s\nevents:\n%s", what, n, err, want, pods, events)
+		t.Fatalf("%s: %d pods Running (%v), want %d\npods:\n%s\n%s\nreplication controllers:\n%s\nevents:\n%s", what, n, err, want, pods, manifests, rcs, events)
 	}
 	if out, err := c.Skiff("scale", "rc/nginx", "--replicas", "1"); err != nil {
 		t.Fatalf("scale: %v %s", err, out)
