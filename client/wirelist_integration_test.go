@@ -128,6 +128,15 @@ func compactingClient(t *testing.T, s *apitest.Server) (*client.Client, *listSpy
 	return c, spy
 }
 
+// sevenServices starts a server holding services s0 to s6.
+func sevenServices(t *testing.T) (*apitest.Server, context.Context) {
+	s := apitest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	createServices(t, ctx, s.Client, "s0", "s1", "s2", "s3", "s4", "s5", "s6")
+	return s, ctx
+}
+
 // checkExpiredThenWhole says whether reqs are a first page, a continue
 // that expired, then one request.
 func checkExpiredThenWhole(t *testing.T, reqs []*skiffv1.ListRequest) {
@@ -140,10 +149,7 @@ func checkExpiredThenWhole(t *testing.T, reqs []*skiffv1.ListRequest) {
 // A continue token compacted away between the pages of a list read from
 // bytes makes it read everything in one request, at the new revision.
 func TestListAllFromBytesAfterCompactionHalfWay(t *testing.T) {
-	s := apitest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	createServices(t, ctx, s.Client, "s0", "s1", "s2", "s3", "s4", "s5", "s6")
+	s, ctx := sevenServices(t)
 	c, spy := compactingClient(t, s)
 	items, rv, err := client.ListAll(ctx, c.API(), &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_SERVICE}, 2)
 	if err != nil {
@@ -163,10 +169,7 @@ func TestListAllFromBytesAfterCompactionHalfWay(t *testing.T) {
 // ListEach hands over each page as it comes, all at the first page's
 // revision; an error from its function ends the list there.
 func TestListEachHandsOverPages(t *testing.T) {
-	s := apitest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	createServices(t, ctx, s.Client, "s0", "s1", "s2", "s3", "s4", "s5", "s6")
+	s, ctx := sevenServices(t)
 	c, spy := spiedClient(t, s)
 	want, wantRV, err := client.ListAll(ctx, c.API(), &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_SERVICE}, 0)
 	if err != nil {
@@ -210,10 +213,7 @@ func TestListEachHandsOverPages(t *testing.T) {
 // last item it handed over, at the new revision: every service once, in
 // order, the one created meanwhile included.
 func TestListEachAfterCompactionHalfWay(t *testing.T) {
-	s := apitest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	createServices(t, ctx, s.Client, "s0", "s1", "s2", "s3", "s4", "s5", "s6")
+	s, ctx := sevenServices(t)
 	c, spy := compactingClient(t, s)
 	var names, revs []string
 	err := client.ListEach(ctx, c.API(), &skiffv1.ListRequest{Kind: skiffv1.Kind_KIND_SERVICE}, 2, func(items []*skiffv1.Object, rv string) error {
