@@ -11,15 +11,21 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
-// slowPages serves a list of pods one per page, each page after delay.
+// slowPages serves a list of pods one per page, each page after delay, at
+// revision 7. With compactAt set, the continue token of that page has
+// expired, and a list in one request is at revision 8.
 type slowPages struct {
 	skiffv1.UnimplementedObjectsServer
-	pages int
-	delay atomic.Int64 // nanoseconds
+	pages     int
+	delay     atomic.Int64 // nanoseconds
+	compactAt atomic.Int64 // 0: never
+	whole     atomic.Int64 // lists in one request served
 }
 
 func (s *slowPages) List(ctx context.Context, req *skiffv1.ListRequest) (*skiffv1.ListResponse, error) {
@@ -28,22 +34,30 @@ func (s *slowPages) List(ctx context.Context, req *skiffv1.ListRequest) (*skiffv
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	pod := func(i int) *skiffv1.Object {
+		return skiffv1.Wrap(&skiffv1.Pod{Metadata: &skiffv1.ObjectMeta{Namespace: "default", Name: fmt.Sprintf("p%d", i)}})
+	}
+	if req.GetLimit() == 0 {
+		s.whole.Add(1)
+		resp := &skiffv1.ListResponse{ResourceVersion: "8"}
+		for i := range s.pages {
+			resp.Items = append(resp.Items, pod(i))
+		}
+		return resp, nil
+	}
 	i, _ := strconv.Atoi(req.GetContinue())
-	resp := &skiffv1.ListResponse{ResourceVersion: "7", Items: []*skiffv1.Object{skiffv1.Wrap(&skiffv1.Pod{
-		Metadata: &skiffv1.ObjectMeta{Namespace: "default", Name: fmt.Sprintf("p%d", i)},
-	})}}
+	if i > 0 && int64(i) == s.compactAt.Load() {
+		return nil, status.Error(codes.OutOfRange, "the continue token's revision was compacted")
+	}
+	resp := &skiffv1.ListResponse{ResourceVersion: "7", Items: []*skiffv1.Object{pod(i)}}
 	if i+1 < s.pages {
 		resp.Continue = strconv.Itoa(i + 1)
 	}
 	return resp, nil
 }
 
-// --request-timeout bounds the wait for each page of a paged list, not
-// the whole list; a page that does not come in time is an error that
-// says what to do.
-func TestGetPagedTimeoutIsPerPage(t *testing.T) {
-	srv := &slowPages{pages: 6}
-	srv.delay.Store(int64(500 * time.Millisecond))
+// serveSlowPages runs srv on loopback and returns a runner for it.
+func serveSlowPages(t *testing.T, srv *slowPages) *runner {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -52,16 +66,52 @@ func TestGetPagedTimeoutIsPerPage(t *testing.T) {
 	skiffv1.RegisterObjectsServer(g, srv)
 	go g.Serve(lis)
 	t.Cleanup(g.Stop)
-	r := &runner{t: t, addr: lis.Addr().String(), now: time.Now()}
+	return &runner{t: t, addr: lis.Addr().String(), now: time.Now()}
+}
+
+// A list that a compaction splits half-way is printed once, every pod
+// once: a table from the pages after the last one printed, a whole-list
+// format from a list read again in one request.
+func TestGetPagedAcrossACompaction(t *testing.T) {
+	srv := &slowPages{pages: 6}
+	srv.compactAt.Store(3)
+	r := serveSlowPages(t, srv)
+	res := r.run("get", "pods", "-A", "--chunk-size", "1", "--no-headers", "-o", "name")
+	if res.e != nil || res.out != "pod/p0\npod/p1\npod/p2\npod/p3\npod/p4\npod/p5\n" || srv.whole.Load() != 1 {
+		t.Fatalf("names across a compaction, %d lists in one request: %+v", srv.whole.Load(), res)
+	}
+	srv.whole.Store(0)
+	res = r.run("get", "pods", "-A", "--chunk-size", "1", "-o", "yaml")
+	if res.e != nil || strings.Count(res.out, "kind: Pod") != 6 || srv.whole.Load() != 2 {
+		t.Fatalf("YAML across a compaction, %d lists in one request (want the rest, then all again): %+v", srv.whole.Load(), res)
+	}
+}
+
+// --request-timeout bounds the wait for each page of a paged list, not
+// the whole list; a page that does not come in time is an error that
+// says what to do.
+func TestGetPagedTimeoutIsPerPage(t *testing.T) {
+	srv := &slowPages{pages: 6}
+	srv.delay.Store(int64(500 * time.Millisecond))
+	r := serveSlowPages(t, srv)
 
 	start := time.Now()
 	res := r.run("get", "pods", "-A", "--chunk-size", "1", "--request-timeout", "2s")
 	if res.e != nil || strings.Count(res.out, "\n") != 7 || !strings.Contains(res.out, "p5") {
 		t.Fatalf("six pages of 500 ms with a 2 s timeout (took %s): %+v", time.Since(start), res)
 	}
+	// Formats that need the whole list first read it the same way.
+	res = r.run("get", "pods", "-A", "--chunk-size", "1", "--request-timeout", "2s", "-o", "yaml")
+	if res.e != nil || strings.Count(res.out, "kind: Pod") != 6 {
+		t.Fatalf("six pages of 500 ms with a 2 s timeout, as YAML: %+v", res)
+	}
 	srv.delay.Store(int64(5 * time.Second))
 	res = r.run("get", "pods", "-A", "--chunk-size", "1", "--request-timeout", "300ms")
 	if res.e == nil || !strings.Contains(res.err, "no page of the pod list came in 300ms") || !strings.Contains(res.err, "raise --request-timeout") {
 		t.Fatalf("a page slower than the timeout: %+v", res)
+	}
+	res = r.run("get", "pods", "-A", "--chunk-size", "1", "--request-timeout", "300ms", "-o", "yaml")
+	if res.e == nil || !strings.Contains(res.err, "no page of the pod list came in 300ms") {
+		t.Fatalf("a page slower than the timeout, as YAML: %+v", res)
 	}
 }
