@@ -80,8 +80,9 @@ func newCLIGet(bin, dir, tlsDir, addr string) (*cliGet, error) {
 		g.bin = self
 		g.env = append(g.env, roleEnv+"="+roleCLI)
 	}
-	// A whole list of 150,000 pods on a busy machine may take longer than
-	// the command's default 10 s.
+	// Binaries before `get` bounded each page by --request-timeout bound
+	// the whole list by it, and 150,000 pods on a busy machine take longer
+	// than the default 10 s.
 	g.args = []string{"--config", cfg, "--request-timeout", "5m", "get", "pods", "-A"}
 	return g, nil
 }
