@@ -210,9 +210,7 @@ func deleteTargets(cmd *cobra.Command, e *env, o *deleteOpts, args []string) ([]
 		if o.allNamespaces {
 			ns = ""
 		}
-		ctx, cancel := e.call(cmd.Context())
-		defer cancel()
-		objs, _, err := listObjects(ctx, c, info, ns, o.labelSel, "", client.DefaultChunkSize)
+		objs, _, err := listEvery(cmd, e, c, info, ns, o.labelSel, "", client.DefaultChunkSize)
 		if err != nil {
 			return nil, err
 		}

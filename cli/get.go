@@ -10,7 +10,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc"
@@ -210,7 +209,7 @@ func runGet(cmd *cobra.Command, e *env, o *getOpts, args []string) error {
 			objs = append(objs, obj)
 		}
 	} else {
-		objs, rv, err = listForGet(cmd, e, c, info, ns, o.labelSel, o.fieldSel, o.chunkSize)
+		objs, rv, err = listEvery(cmd, e, c, info, ns, o.labelSel, o.fieldSel, o.chunkSize)
 		if err != nil {
 			return err
 		}
@@ -343,51 +342,6 @@ func printPaged(cmd *cobra.Command, e *env, c *client.Client, info skiffv1.KindI
 		return err
 	}
 	return out.Flush()
-}
-
-// listForGet reads every matching object as listObjects does, but
-// --request-timeout bounds the wait for each page rather than the whole
-// list (see printPaged). A list that a compaction split between two
-// revisions is read again in one request: its objects are then all of
-// the revision returned, where a watch may start.
-func listForGet(cmd *cobra.Command, e *env, c *client.Client, info skiffv1.KindInfo, ns, labelSel, fieldSel string, chunk int64) ([]skiffv1.Resource, string, error) {
-	ctx, progress, stop := stallGuard(cmd.Context(), e.requestTimeout, true)
-	defer stop()
-	req := &skiffv1.ListRequest{Kind: info.Kind, Namespace: nsFor(info, ns), LabelSelector: labelSel, FieldSelector: fieldSel}
-	var objs []skiffv1.Resource
-	rv, split := "", false
-	collect := func(items []*skiffv1.Object, pageRV string) error {
-		progress()
-		if rv != "" && pageRV != rv {
-			split = true
-		}
-		rv = pageRV
-		for _, it := range items {
-			r, err := unwrapAs(it, info)
-			if err != nil {
-				return err
-			}
-			objs = append(objs, r)
-		}
-		return nil
-	}
-	err := client.ListEach(ctx, c.API(), req, chunk, collect)
-	if err == nil && split {
-		objs, rv = nil, ""
-		err = client.ListEach(ctx, c.API(), req, 0, collect)
-	}
-	if err != nil {
-		return nil, "", listFailed(ctx, err, info, e.requestTimeout)
-	}
-	return objs, rv, nil
-}
-
-// listFailed is the error of a list read under a stall guard of d.
-func listFailed(ctx context.Context, err error, info skiffv1.KindInfo, d time.Duration) error {
-	if errors.Is(context.Cause(ctx), errStalled) {
-		return fmt.Errorf("no page of the %s list came in %s: the server is slow to answer; try again, or raise --request-timeout", strings.ToLower(info.Name), d)
-	}
-	return apiErr(err)
 }
 
 // parseOutput checks --output, and parses a jsonpath or custom-columns
@@ -647,7 +601,7 @@ func runGetKinds(cmd *cobra.Command, e *env, o *getOpts, groups []kindNames) err
 // ones not found as errors), or the list.
 func getKind(cmd *cobra.Command, e *env, c *client.Client, info skiffv1.KindInfo, ns string, names []string, o *getOpts) (objs []skiffv1.Resource, missing []error, err error) {
 	if len(names) == 0 {
-		objs, _, err = listForGet(cmd, e, c, info, ns, o.labelSel, o.fieldSel, o.chunkSize)
+		objs, _, err = listEvery(cmd, e, c, info, ns, o.labelSel, o.fieldSel, o.chunkSize)
 		return objs, nil, err
 	}
 	for _, name := range names {

@@ -56,6 +56,11 @@ func (s *slowPages) List(ctx context.Context, req *skiffv1.ListRequest) (*skiffv
 	return resp, nil
 }
 
+// Delete answers that the object is gone (without delay).
+func (s *slowPages) Delete(ctx context.Context, req *skiffv1.DeleteRequest) (*skiffv1.DeleteResponse, error) {
+	return &skiffv1.DeleteResponse{Deleted: true}, nil
+}
+
 // serveSlowPages runs srv on loopback and returns a runner for it.
 func serveSlowPages(t *testing.T, srv *slowPages) *runner {
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -104,6 +109,11 @@ func TestGetPagedTimeoutIsPerPage(t *testing.T) {
 	res = r.run("get", "pods", "-A", "--chunk-size", "1", "--request-timeout", "2s", "-o", "yaml")
 	if res.e != nil || strings.Count(res.out, "kind: Pod") != 6 {
 		t.Fatalf("six pages of 500 ms with a 2 s timeout, as YAML: %+v", res)
+	}
+	// So do delete -l's.
+	res = r.run("delete", "pods", "-l", "app=web", "-A", "--request-timeout", "2s")
+	if res.e != nil || strings.Count(res.out, " deleted\n") != 6 {
+		t.Fatalf("delete -l over six pages of 500 ms with a 2 s timeout: %+v", res)
 	}
 	srv.delay.Store(int64(5 * time.Second))
 	res = r.run("get", "pods", "-A", "--chunk-size", "1", "--request-timeout", "300ms")

@@ -2,9 +2,12 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
+	"github.com/spf13/cobra"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -78,6 +81,52 @@ func listObjects(ctx context.Context, c *client.Client, info skiffv1.KindInfo, n
 		out = append(out, r)
 	}
 	return out, rv, nil
+}
+
+// listEvery reads every matching object as listObjects does, but
+// --request-timeout bounds the wait for each page rather than the whole
+// list (see printPaged): for the lists a selector may make huge (get,
+// delete -l, wait -l). A list that a compaction split between two
+// revisions is read again in one request: its objects are then all of
+// the revision returned, where a watch may start.
+func listEvery(cmd *cobra.Command, e *env, c *client.Client, info skiffv1.KindInfo, ns, labelSel, fieldSel string, chunk int64) ([]skiffv1.Resource, string, error) {
+	ctx, progress, stop := stallGuard(cmd.Context(), e.requestTimeout, true)
+	defer stop()
+	req := &skiffv1.ListRequest{Kind: info.Kind, Namespace: nsFor(info, ns), LabelSelector: labelSel, FieldSelector: fieldSel}
+	var objs []skiffv1.Resource
+	rv, split := "", false
+	collect := func(items []*skiffv1.Object, pageRV string) error {
+		progress()
+		if rv != "" && pageRV != rv {
+			split = true
+		}
+		rv = pageRV
+		for _, it := range items {
+			r, err := unwrapAs(it, info)
+			if err != nil {
+				return err
+			}
+			objs = append(objs, r)
+		}
+		return nil
+	}
+	err := client.ListEach(ctx, c.API(), req, chunk, collect)
+	if err == nil && split {
+		objs, rv = nil, ""
+		err = client.ListEach(ctx, c.API(), req, 0, collect)
+	}
+	if err != nil {
+		return nil, "", listFailed(ctx, err, info, e.requestTimeout)
+	}
+	return objs, rv, nil
+}
+
+// listFailed is the error of a list read under a stall guard of d.
+func listFailed(ctx context.Context, err error, info skiffv1.KindInfo, d time.Duration) error {
+	if errors.Is(context.Cause(ctx), errStalled) {
+		return fmt.Errorf("no page of the %s list came in %s: the server is slow to answer; try again, or raise --request-timeout", strings.ToLower(info.Name), d)
+	}
+	return apiErr(err)
 }
 
 func unwrapAs(o *skiffv1.Object, info skiffv1.KindInfo) (skiffv1.Resource, error) {

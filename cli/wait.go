@@ -141,9 +141,7 @@ func waitSelected(cmd *cobra.Command, e *env, c *client.Client, args []string, s
 	if allNamespaces {
 		ns = ""
 	}
-	ctx, cancel := e.call(cmd.Context())
-	defer cancel()
-	objs, _, err := listObjects(ctx, c, info, ns, selector, "", client.DefaultChunkSize)
+	objs, _, err := listEvery(cmd, e, c, info, ns, selector, "", client.DefaultChunkSize)
 	if err != nil {
 		return nil, err
 	}
