@@ -121,10 +121,8 @@ func (e expiredHalfway) Unwrap() error { return e.err }
 // and hands them to fn in order. A continue token that expired half-way
 // is an expiredHalfway error.
 func eachPage(ctx context.Context, lw ListerWatcher, r *skiffv1.ListRequest, fn func(listPage) error) error {
-	if g, ok := lw.(grpcListerWatcher); ok {
-		if api, ok := g.api.(objectsAPI); ok {
-			return eachWirePage(ctx, api, r, fn)
-		}
+	if api, ok := wireAPI(lw); ok {
+		return eachWirePage(ctx, api, r, fn)
 	}
 	rv := ""
 	for first := true; ; first = false {
@@ -150,16 +148,26 @@ func eachPage(ctx context.Context, lw ListerWatcher, r *skiffv1.ListRequest, fn 
 
 // listOnce reads r in one request.
 func listOnce(ctx context.Context, lw ListerWatcher, r *skiffv1.ListRequest) (*skiffv1.ListResponse, error) {
-	if g, ok := lw.(grpcListerWatcher); ok {
-		if api, ok := g.api.(objectsAPI); ok {
-			p, err := api.listWire(ctx, r)
-			if err != nil {
-				return nil, err
-			}
-			return p.decode()
-		}
+	api, ok := wireAPI(lw)
+	if !ok {
+		return lw.List(ctx, r)
 	}
-	return lw.List(ctx, r)
+	p, err := api.listWire(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return p.decode()
+}
+
+// wireAPI is lw's own gRPC Objects client, whose lists can be read as
+// received (wirelist.go); not one a caller wrapped.
+func wireAPI(lw ListerWatcher) (objectsAPI, bool) {
+	g, ok := lw.(grpcListerWatcher)
+	if !ok {
+		return objectsAPI{}, false
+	}
+	api, ok := g.api.(objectsAPI)
+	return api, ok
 }
 
 // eachWirePage is eachPage over gRPC, reading each page's bytes and
