@@ -40,14 +40,13 @@ func ListAll(ctx context.Context, api skiffv1.ObjectsClient, req *skiffv1.ListRe
 // (lists are in key order): the list then joins two revisions, as
 // Kubernetes' inconsistent continue does, and fn is told the new one.
 func ListEach(ctx context.Context, api skiffv1.ObjectsClient, req *skiffv1.ListRequest, chunk int64, fn func(items []*skiffv1.Object, rv string) error) error {
-	if chunk < 0 {
-		return fmt.Errorf("client: chunk size %d is negative", chunk)
+	r, err := firstPage(req, chunk)
+	if err != nil {
+		return err
 	}
 	lw := grpcListerWatcher{api}
-	r := proto.Clone(req).(*skiffv1.ListRequest)
-	r.Limit, r.Continue = chunk, ""
 	last := ""
-	err := eachPage(ctx, lw, r, func(p listPage) error {
+	err = eachPage(ctx, lw, r, func(p listPage) error {
 		if len(p.items) > 0 {
 			last = KeyOf(p.items[len(p.items)-1].Unwrap())
 		}
@@ -70,14 +69,13 @@ func ListEach(ctx context.Context, api skiffv1.ObjectsClient, req *skiffv1.ListR
 
 // listPages is ListAll through lw.
 func listPages(ctx context.Context, lw ListerWatcher, req *skiffv1.ListRequest, chunk int64) ([]*skiffv1.Object, string, error) {
-	if chunk < 0 {
-		return nil, "", fmt.Errorf("client: chunk size %d is negative", chunk)
+	r, err := firstPage(req, chunk)
+	if err != nil {
+		return nil, "", err
 	}
-	r := proto.Clone(req).(*skiffv1.ListRequest)
-	r.Limit, r.Continue = chunk, ""
 	var items []*skiffv1.Object
 	rv := ""
-	err := eachPage(ctx, lw, r, func(p listPage) error {
+	err = eachPage(ctx, lw, r, func(p listPage) error {
 		if items == nil {
 			items = make([]*skiffv1.Object, 0, len(p.items)+int(p.remaining))
 			rv = p.rv
@@ -101,6 +99,16 @@ func listPages(ctx context.Context, lw ListerWatcher, req *skiffv1.ListRequest, 
 		items = []*skiffv1.Object{}
 	}
 	return items, rv, nil
+}
+
+// firstPage is req's first page of chunk items (0: all at once).
+func firstPage(req *skiffv1.ListRequest, chunk int64) (*skiffv1.ListRequest, error) {
+	if chunk < 0 {
+		return nil, fmt.Errorf("client: chunk size %d is negative", chunk)
+	}
+	r := proto.Clone(req).(*skiffv1.ListRequest)
+	r.Limit, r.Continue = chunk, ""
+	return r, nil
 }
 
 // listPage is one page of a list: its items, the list's revision (the
