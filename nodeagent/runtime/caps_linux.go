@@ -121,13 +121,12 @@ func dropBounding(keep capSet, last int) error {
 // as it holds them now) and leaves the inheritable and ambient sets empty
 // (CVE-2022-24769).
 func setCaps(keep capSet) error {
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var cur [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &cur[0]); err != nil {
-		return fmt.Errorf("runtime: capget: %w", err)
+	have, err := permittedCaps()
+	if err != nil {
+		return err
 	}
-	have := capSet(cur[0].Permitted) | capSet(cur[1].Permitted)<<32
 	keep &= have
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	data := [2]unix.CapUserData{
 		{Effective: uint32(keep), Permitted: uint32(keep)},
 		{Effective: uint32(keep >> 32), Permitted: uint32(keep >> 32)},

@@ -74,7 +74,7 @@ func runInit() int {
 	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 		return fail(fmt.Errorf("runtime: unshare cgroup ns: %w", err))
 	}
-	if err := setupRootfs(&c); err != nil {
+	if err := setupRootfs(&c, mountProc); err != nil {
 		return fail(err)
 	}
 	if err := pivotRoot(filepath.Join(c.Dir, rootfsDir)); err != nil {
@@ -85,11 +85,7 @@ func runInit() int {
 	}
 	if c.UTSNS == "" {
 		// A UTS namespace of its own: named after the container by default.
-		host := c.Spec.Hostname
-		if host == "" {
-			host = c.Spec.ID
-		}
-		if err := unix.Sethostname([]byte(host)); err != nil {
+		if err := unix.Sethostname([]byte(hostname(&c))); err != nil {
 			return fail(fmt.Errorf("runtime: sethostname: %w", err))
 		}
 	}

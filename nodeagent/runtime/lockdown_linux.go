@@ -109,6 +109,25 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 
 // lookPath finds name in the PATH of env, in the current root.
 func lookPath(name string, env []string) (string, error) {
+	return findInPath(name, env, func(p string) (os.FileInfo, error) { return os.Stat(p) })
+}
+
+// lookPathIn finds name in the PATH of env, below root (symlinks resolved
+// inside it), and returns its path as seen from root.
+func lookPathIn(root int, name string, env []string) (string, error) {
+	return findInPath(name, env, func(p string) (os.FileInfo, error) {
+		fd, err := openInRoot(root, p)
+		if err != nil {
+			return nil, err
+		}
+		f := os.NewFile(uintptr(fd), p)
+		defer f.Close()
+		return f.Stat()
+	})
+}
+
+// findInPath is exec.LookPath's search with stat for the file system.
+func findInPath(name string, env []string, stat func(string) (os.FileInfo, error)) (string, error) {
 	if strings.Contains(name, "/") {
 		return name, nil
 	}
@@ -120,7 +139,7 @@ func lookPath(name string, env []string) (string, error) {
 	}
 	for _, dir := range filepath.SplitList(path) {
 		p := filepath.Join(dir, name)
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+		if st, err := stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
 			return p, nil
 		}
 	}

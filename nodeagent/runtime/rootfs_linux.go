@@ -142,7 +142,11 @@ func mountOverlayLong(layers []string, upper, work, target string) error {
 
 // setupRootfs runs in the container's fresh mount namespace, before
 // pivot_root: it mounts the overlay and everything that needs a host path.
-func setupRootfs(c *containerConfig) error {
+// proc is called to deal with /proc inside root: the Go init mounts it
+// there (mountProc); the supervisor setting up for a script init only
+// prepares the mount point, which the init mounts as PID 1 of the
+// container's PID namespace.
+func setupRootfs(c *containerConfig, proc func(root int) error) error {
 	// On systemd hosts "/" is shared; pivot_root refuses a shared parent and
 	// our mounts would leak to the host.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
@@ -159,7 +163,7 @@ func setupRootfs(c *containerConfig) error {
 	defer unix.Close(root)
 
 	priv := c.Spec.Security.Privileged
-	if err := mountIn(root, "/proc", "proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+	if err := proc(root); err != nil {
 		return err
 	}
 	if priv {
@@ -199,6 +203,15 @@ func setupRootfs(c *containerConfig) error {
 		}
 	}
 	return nil
+}
+
+// procFlags are the flags /proc is mounted with.
+const procFlags = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+
+// mountProc mounts the calling process's PID namespace's procfs at /proc
+// inside root.
+func mountProc(root int) error {
+	return mountIn(root, "/proc", "proc", "proc", procFlags, "")
 }
 
 // mountIn mounts a file system at dst inside root.

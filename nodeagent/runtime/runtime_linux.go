@@ -36,6 +36,10 @@ type Config struct {
 	// binary (two re-execs) out of Create's latency; 0 disables it. Call
 	// Close to end the idle ones.
 	WarmSupervisors int
+	// GoInit starts containers with the Go init (the shim re-executed)
+	// even where the init program of package initprog runs: to compare
+	// the two, and to test the Go init kept for other architectures.
+	GoInit bool
 	// Cgroups places skiff's cgroups; CgroupMode forces v1 or v2.
 	Cgroups    cgroups.Config
 	CgroupMode cgroups.Mode
@@ -280,6 +284,9 @@ func (r *Runtime) startSupervisor() (*idleSupervisor, error) {
 	cmd := exec.Command(r.cfg.Binary, supervisorArg, "-")
 	cmd.ExtraFiles = []*os.File{readyW, jobR}
 	cmd.Env = shimEnv()
+	if r.cfg.GoInit {
+		cmd.Env = append(cmd.Env, goInitEnv+"=1")
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	err = cmd.Start()
 	readyW.Close()

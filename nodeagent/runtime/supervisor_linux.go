@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/skiff-sh/skiff/nodeagent/runtime/cgroups"
+	"github.com/skiff-sh/skiff/nodeagent/runtime/initprog"
 )
 
 // Descriptors a supervisor is started with.
@@ -78,14 +79,22 @@ func runSupervisor() int {
 }
 
 func (s *supervisor) run() error {
-	in, err := forkInit(unix.CLONE_NEWPID, nil)
-	if err != nil {
-		return err
+	// A script init costs little to start, and is started for its job; a
+	// Go init is started at once, for a warm supervisor to hold.
+	scripted := useScriptInit()
+	var in *initProc
+	var err error
+	if !scripted {
+		if in, err = forkInit(unix.CLONE_NEWPID, nil); err != nil {
+			return err
+		}
 	}
 	abort := func(err error) error {
-		unix.Kill(in.pid, unix.SIGKILL)
-		var ws unix.WaitStatus
-		unix.Wait4(in.pid, &ws, 0, nil)
+		if in != nil {
+			unix.Kill(in.pid, unix.SIGKILL)
+			var ws unix.WaitStatus
+			unix.Wait4(in.pid, &ws, 0, nil)
+		}
 		return err
 	}
 	dir, err := readLine(supervisorJobFd)
@@ -104,7 +113,15 @@ func (s *supervisor) run() error {
 	if err != nil {
 		return abort(err)
 	}
-	if s.c.PIDNS != "" || sio != nil {
+	if scripted {
+		c, err := readConfig(s.dir)
+		if err != nil {
+			return err
+		}
+		if in, err = startScriptInit(&c, sio); err != nil {
+			return err
+		}
+	} else if s.c.PIDNS != "" || sio != nil {
 		// The warm init has a PID namespace of its own, or /dev/null for
 		// stdin and no terminal: replace it with one in the pod's
 		// namespace or with the container's stdio (this goroutine is
@@ -138,7 +155,7 @@ func (s *supervisor) run() error {
 	if err := s.prepareInit(in); err != nil {
 		return abort(err)
 	}
-	pid, msg, syncW := in.pid, in.msg, in.syncW
+	pid := in.pid
 	pidStart, _ := procStartTime(pid)
 	supStart, err := procStartTime(os.Getpid())
 	if err != nil {
@@ -184,7 +201,7 @@ func (s *supervisor) run() error {
 	case req := <-requests:
 		reply, startErr = req.reply, req.err
 		if startErr == nil {
-			startErr = s.release(msg, syncW)
+			startErr = s.release(in)
 		}
 	case <-exited:
 		startErr = errors.New("runtime: container ended before it was started")
@@ -228,6 +245,9 @@ type initProc struct {
 	syncW          *os.File
 	msg            *bufio.Reader
 	msgR           *os.File
+	// script is what a script init runs, to read its reports by; nil
+	// for a Go init, which reports in lines.
+	script *initprog.Script
 }
 
 // close closes our ends of the init's pipes.
@@ -248,6 +268,20 @@ func (in *initProc) close() {
 // teardown, per container. With sio (stdin or a terminal) the init's
 // stdio is sio's, and with a terminal it is the init's controlling one.
 func forkInit(cloneflags uintptr, sio *containerStdio) (*initProc, error) {
+	// Our mount namespace, live: the init copies it when its job comes, so
+	// it sees mounts made after it was forked (sandboxes, volumes).
+	mntns, err := os.Open("/proc/self/ns/mnt")
+	if err != nil {
+		return nil, fmt.Errorf("runtime: open mount namespace: %w", err)
+	}
+	defer mntns.Close()
+	exe := "/proc/self/exe"
+	return startInit(exe, []string{exe, initArg, "-"}, []*os.File{mntns}, cloneflags, sio)
+}
+
+// startInit starts an init program with its stdio, sync and message
+// pipes, and extra descriptors from initMntFd on.
+func startInit(exe string, argv []string, extra []*os.File, cloneflags uintptr, sio *containerStdio) (*initProc, error) {
 	var p [4][2]*os.File // stdout, stderr, sync, msg: read end, write end
 	var err error
 	for i := range p {
@@ -274,16 +308,8 @@ func forkInit(cloneflags uintptr, sio *containerStdio) (*initProc, error) {
 			attr.Setsid, attr.Setctty, attr.Ctty = true, true, 0
 		}
 	}
-	// Our mount namespace, live: the init copies it when its job comes, so
-	// it sees mounts made after it was forked (sandboxes, volumes).
-	mntns, err := os.Open("/proc/self/ns/mnt")
-	if err != nil {
-		return nil, fmt.Errorf("runtime: open mount namespace: %w", err)
-	}
-	defer mntns.Close()
-	exe := "/proc/self/exe"
-	proc, err := os.StartProcess(exe, []string{exe, initArg, "-"}, &os.ProcAttr{
-		Files: []*os.File{stdio[0], stdio[1], stdio[2], p[2][0], p[3][1], mntns},
+	proc, err := os.StartProcess(exe, argv, &os.ProcAttr{
+		Files: append([]*os.File{stdio[0], stdio[1], stdio[2], p[2][0], p[3][1]}, extra...),
 		Env:   shimEnv(),
 		Sys:   attr,
 	})
@@ -306,13 +332,21 @@ func forkInit(cloneflags uintptr, sio *containerStdio) (*initProc, error) {
 // prepareInit gives the init its job, puts it in its cgroup and waits
 // until it is ready to exec.
 func (s *supervisor) prepareInit(in *initProc) error {
-	if _, err := in.syncW.Write([]byte(s.dir + "\n")); err != nil {
-		return fmt.Errorf("runtime: send job to init: %w", err)
+	if in.script == nil {
+		if _, err := in.syncW.Write([]byte(s.dir + "\n")); err != nil {
+			return fmt.Errorf("runtime: send job to init: %w", err)
+		}
 	}
 	if err := s.cg.Apply(in.pid); err != nil {
 		return err
 	}
 	_, werr := in.syncW.Write([]byte{syncCgroup})
+	if in.script != nil {
+		if err := readReport(in); err != io.EOF {
+			return err
+		}
+		return fmt.Errorf("runtime: init died before it was ready")
+	}
 	// On a write error the init has died: its last words explain why.
 	line, err := in.msg.ReadString('\n')
 	if err != nil {
@@ -426,7 +460,8 @@ func (s *supervisor) awaitStart(f *os.File) (string, error) {
 
 // release lets the init exec the workload and reports whether it did:
 // the message pipe closes on a successful execve.
-func (s *supervisor) release(msg *bufio.Reader, syncW *os.File) error {
+func (s *supervisor) release(in *initProc) error {
+	syncW := in.syncW
 	defer syncW.Close()
 	// The pids limit lands only now: the init is a Go program whose
 	// runtime starts threads while it sets the container up, and a thread
@@ -439,7 +474,16 @@ func (s *supervisor) release(msg *bufio.Reader, syncW *os.File) error {
 	if _, err := syncW.Write([]byte{syncStart}); err != nil {
 		return fmt.Errorf("runtime: release init: %w", err)
 	}
-	line, _ := msg.ReadString('\n')
+	if in.script != nil {
+		if err := readReport(in); err != io.EOF {
+			if err == nil {
+				err = errors.New("runtime: the init reported ready twice")
+			}
+			return err
+		}
+		return nil
+	}
+	line, _ := in.msg.ReadString('\n')
 	if line = strings.TrimSpace(line); line != "" {
 		return errors.New(strings.TrimPrefix(line, "error: "))
 	}
