@@ -5,8 +5,10 @@
 //
 // By default it measures the product's path: containers start from the
 // shim the agent would use with -binary (bin/skiff by default; the shim
-// embedded or beside it), and, as skiff-full, from the whole skiff binary
-// (what the node did before the shim). skiff-self re-executes the
+// embedded or beside it, each container set up by the init program);
+// skiff-goinit is the same shim with the Go init (Config.GoInit: the node
+// before the init program); skiff-full re-executes the whole skiff binary
+// (the node before the shim). skiff-self re-executes the
 // benchmark itself: the runtime's own cost without any large binary.
 package main
 
@@ -41,7 +43,7 @@ func main() {
 		os.Exit(runCrunLoop(os.Args[2:]))
 	}
 	n := flag.Int("n", 100, "cycles per runtime")
-	only := flag.String("only", "skiff,skiff-pod,skiff-full,runc,crun", "comma-separated subset of skiff,skiff-pod,skiff-full,skiff-self,runc,crun")
+	only := flag.String("only", "skiff,skiff-goinit,skiff-pod,skiff-full,runc,crun", "comma-separated subset of skiff,skiff-goinit,skiff-pod,skiff-full,skiff-self,runc,crun")
 	binary := flag.String("binary", "bin/skiff", "the skiff binary: skiff runs its shim, skiff-full the binary itself")
 	warm := flag.Int("warm", 0, "skiff: supervisors kept started ahead of Create (Config.WarmSupervisors)")
 	gap := flag.Duration("gap", 0, "skiff: untimed pause between cycles (lets a warm pool refill)")
@@ -57,6 +59,7 @@ type skiffOpts struct {
 	binary string // the program supervisors and inits run as
 	warm   int
 	gap    time.Duration // untimed pause between cycles
+	goInit bool          // containers start from the Go init (Config.GoInit)
 }
 
 // with returns o running binary.
@@ -89,7 +92,7 @@ func run(n int, only string, opts skiffOpts) error {
 		return err
 	}
 	var shimPath string
-	if want("skiff") || want("skiff-pod") {
+	if want("skiff") || want("skiff-goinit") || want("skiff-pod") {
 		var source shim.Source
 		shimPath, source, err = shim.Locate(filepath.Join(work, "shim"), full)
 		if source == shim.SourceSelf {
@@ -106,11 +109,14 @@ func run(n int, only string, opts skiffOpts) error {
 		}
 	}()
 	for _, v := range []struct {
-		name, binary string
-		inPod        bool
-	}{{"skiff", shimPath, false}, {"skiff-pod", shimPath, true}, {"skiff-full", full, false}, {"skiff-self", self, false}} {
+		name, binary  string
+		inPod, goInit bool
+	}{{"skiff", shimPath, false, false}, {"skiff-goinit", shimPath, false, true}, {"skiff-pod", shimPath, true, false},
+		{"skiff-full", full, false, false}, {"skiff-self", self, false, false}} {
 		if want(v.name) {
-			r, err := skiffRunner(v.name, work, rootfs, opts.with(v.binary), v.inPod)
+			o := opts.with(v.binary)
+			o.goInit = v.goInit
+			r, err := skiffRunner(v.name, work, rootfs, o, v.inPod)
 			if err != nil {
 				return fmt.Errorf("%s: %w", v.name, err)
 			}
@@ -143,11 +149,13 @@ func run(n int, only string, opts skiffOpts) error {
 	}
 	report(order, results)
 	fmt.Println()
-	mem := map[string]string{"skiff": shimPath, "skiff-full": full, "skiff-self": self}
+	mem := map[string]string{"skiff": shimPath, "skiff-goinit": shimPath, "skiff-full": full, "skiff-self": self}
 	var rows []memRow
 	for _, name := range order {
 		if bin, ok := mem[name]; ok && bin != "" {
-			row, err := supervisorMemory(work, rootfs, opts.with(bin))
+			o := opts.with(bin)
+			o.goInit = name == "skiff-goinit"
+			row, err := supervisorMemory(work, rootfs, o)
 			if err != nil {
 				return fmt.Errorf("%s memory: %w", name, err)
 			}

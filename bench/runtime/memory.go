@@ -39,6 +39,7 @@ func supervisorMemory(work, rootfs string, opts skiffOpts) (memRow, error) {
 		StateDir: filepath.Join(work, "mem-state"),
 		RunDir:   filepath.Join(work, "mem-run"),
 		Binary:   opts.binary,
+		GoInit:   opts.goInit,
 		Cgroups:  cgroups.Config{Parent: parent},
 	})
 	if err != nil {

@@ -38,6 +38,7 @@ func skiffRunner(name, work, rootfs string, opts skiffOpts, inPod bool) (*runner
 		RunDir:          filepath.Join(work, name+"-run"),
 		Binary:          opts.binary,
 		WarmSupervisors: opts.warm,
+		GoInit:          opts.goInit,
 		Cgroups:         cgroups.Config{Parent: parent},
 	})
 	if err != nil {

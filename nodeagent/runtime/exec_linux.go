@@ -9,12 +9,13 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/skiff-sh/skiff/nodeagent/runtime/initprog"
 )
 
 // ExecSpec describes a process to run in a running container.
@@ -105,21 +106,22 @@ func (r *Runtime) Exec(ctx context.Context, id string, spec ExecSpec) (int, erro
 	if spec.WorkingDir == "" {
 		spec.WorkingDir = c.Spec.WorkingDir
 	}
-	cfgName := fmt.Sprintf("exec-%d-%d.json", os.Getpid(), time.Now().UnixNano())
-	// Under RunDir, not the state dir: the environment may hold secrets.
-	cfgDir := r.cfg.envDir()
-	if err := os.MkdirAll(cfgDir, 0o700); err != nil {
-		return -1, fmt.Errorf("runtime: create env dir: %w", err)
-	}
 	filter, err := r.filterFor(sec, c.DevicesLocked)
 	if err != nil {
 		return -1, err
 	}
-	if err := writeJSON(cfgDir, cfgName, execConfig{Command: spec.Command, Env: spec.Env,
-		WorkingDir: spec.WorkingDir, Security: sec, DevicesLocked: c.DevicesLocked, Seccomp: filter}); err != nil {
+	cfg := execConfig{Command: spec.Command, Env: spec.Env, WorkingDir: spec.WorkingDir,
+		Security: sec, DevicesLocked: c.DevicesLocked, Seccomp: filter}
+	var init execInit
+	if initprog.Program() != nil && !r.cfg.GoInit {
+		init, err = newScriptExec(rec.Pid, cfg, ns)
+	} else {
+		init, err = r.newGoExec(cfg, ns)
+	}
+	if err != nil {
 		return -1, err
 	}
-	defer os.Remove(filepath.Join(cfgDir, cfgName))
+	defer init.close()
 
 	eio, err := newExecIO(spec)
 	if err != nil {
@@ -138,8 +140,8 @@ func (r *Runtime) Exec(ctx context.Context, id string, spec ExecSpec) (int, erro
 	}
 	defer msgR.Close()
 
-	files := append(eio.childFiles(), syncR, msgW, ns["mnt"], ns["cgroup"])
-	proc, err := r.forkInNamespaces(ns, filepath.Join(cfgDir, cfgName), files, spec.TTY)
+	files := append(append(eio.childFiles(), syncR, msgW), init.files...)
+	proc, err := forkInNamespaces(ns, init.exe, init.argv, files, spec.TTY)
 	syncR.Close()
 	msgW.Close()
 	eio.closeChildEnds()
@@ -156,9 +158,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, spec ExecSpec) (int, erro
 	if err == nil {
 		// The message pipe closes when execve succeeds.
 		b, _ := io.ReadAll(msgR)
-		if msg := strings.TrimSpace(string(b)); msg != "" {
-			err = errors.New(strings.TrimPrefix(msg, "error: "))
-		}
+		err = init.failure(b)
 	}
 	if err != nil {
 		proc.Kill()
@@ -182,7 +182,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, spec ExecSpec) (int, erro
 // forkInNamespaces starts the exec init from a thread that joined the
 // container's namespaces (PID included: it applies to children). The
 // thread is tainted, so its goroutine ends locked and the thread with it.
-func (r *Runtime) forkInNamespaces(ns map[string]*os.File, cfgPath string, files []*os.File, tty bool) (*os.Process, error) {
+func forkInNamespaces(ns map[string]*os.File, exe string, argv []string, files []*os.File, tty bool) (*os.Process, error) {
 	type result struct {
 		p   *os.Process
 		err error
@@ -203,8 +203,7 @@ func (r *Runtime) forkInNamespaces(ns map[string]*os.File, cfgPath string, files
 		if tty {
 			attr.Setctty, attr.Ctty = true, 0
 		}
-		p, err := os.StartProcess(r.cfg.Binary, []string{r.cfg.Binary, execArg, cfgPath},
-			&os.ProcAttr{Files: files, Env: shimEnv(), Sys: attr})
+		p, err := os.StartProcess(exe, argv, &os.ProcAttr{Files: files, Env: shimEnv(), Sys: attr})
 		if err != nil {
 			err = fmt.Errorf("runtime: start exec: %w", err)
 		}
@@ -276,6 +275,7 @@ func runExecInit(cfgPath string) int {
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fail(fmt.Errorf("runtime: close fds: %w", err))
 	}
+	resetSignals()
 	err = unix.Exec(path, c.Command, env)
 	return fail(fmt.Errorf("runtime: exec %s: %w", path, err))
 }

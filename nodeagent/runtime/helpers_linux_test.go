@@ -91,6 +91,13 @@ func busyboxRootfs(t testing.TB) string {
 // and removes every container, sandbox and cgroup it made at the end.
 func newTestRuntime(t *testing.T) *Runtime {
 	t.Helper()
+	// SKIFF_TEST_GO_INIT=1 runs the suite with the Go init.
+	return newTestRuntimeInit(t, os.Getenv("SKIFF_TEST_GO_INIT") != "")
+}
+
+// newTestRuntimeInit is newTestRuntime with the Go init or the init program.
+func newTestRuntimeInit(t *testing.T, goInit bool) *Runtime {
+	t.Helper()
 	requireRoot(t)
 	base, err := os.MkdirTemp("", "skiff-rt-")
 	if err != nil {
@@ -104,6 +111,7 @@ func newTestRuntime(t *testing.T) *Runtime {
 		RunDir:          filepath.Join(base, "run"),
 		Cgroups:         cgroups.Config{Parent: parent},
 		WarmSupervisors: warm,
+		GoInit:          goInit,
 	})
 	if err != nil {
 		t.Fatal(err)

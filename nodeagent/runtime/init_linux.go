@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -105,6 +106,7 @@ func runInit() int {
 	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fail(fmt.Errorf("runtime: close fds: %w", err))
 	}
+	resetSignals()
 	err = unix.Exec(path, c.Spec.Command, env)
 	return fail(fmt.Errorf("runtime: exec %s: %w", path, err))
 }
@@ -127,6 +129,19 @@ func lockdownAndChdir(sc *SecurityContext, wd string, devicesLocked bool, filter
 		return fmt.Errorf("runtime: chdir %s: %w", wd, err)
 	}
 	return nil
+}
+
+// resetSignals gives every signal its default action, as execve does for
+// those with handlers: SIGHUP and SIGINT, ignored by the supervisor, are
+// left ignored by Go's runtime and would stay so in the workload. Right
+// before execve: the Go runtime needs its handlers until then.
+func resetSignals() {
+	var dfl [4]uint64 // struct sigaction: SIG_DFL, no flags, restorer or mask
+	for sig := 1; sig <= 64; sig++ {
+		if sig != int(unix.SIGKILL) && sig != int(unix.SIGSTOP) {
+			unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), uintptr(unsafe.Pointer(&dfl)), 0, 8, 0, 0)
+		}
+	}
 }
 
 func waitSync(want byte) error {

@@ -168,27 +168,42 @@ func containerScript(c *containerConfig, path string, env []string) (*initprog.S
 	if c.Spec.Security.ReadOnlyRootFS {
 		s.Call("runtime: remount / read-only", unix.SYS_MOUNT, str(""), str("/"), str(""), unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY)
 	}
-	l, err := planLockdown(c.Spec.Security, c.DevicesLocked, c.Seccomp.lookup)
+	err := lockdownScript(s, c.Spec.Security, c.DevicesLocked, c.Seccomp, c.Spec.WorkingDir)
 	if err != nil {
 		return nil, err
+	}
+	s.Ready()
+	s.Call("runtime: wait for start", unix.SYS_READ, initprog.SyncFd, scratch, 1).WantResult(1)
+	execScript(s, path, c.Spec.Command, env)
+	return s, nil
+}
+
+// lockdownScript appends the lockdown of sc, with the seccomp filter the
+// runtime built for it, and the change into the working directory as the
+// container's user: lockdownAndChdir's work.
+func lockdownScript(s *initprog.Script, sc SecurityContext, devicesLocked bool, filter *seccompFilter, wd string) error {
+	l, err := planLockdown(sc, devicesLocked, filter.lookup)
+	if err != nil {
+		return err
 	}
 	have, err := permittedCaps()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	l.script(s, have)
-	wd := c.Spec.WorkingDir
 	if wd == "" {
 		wd = "/"
 	}
-	s.Call("runtime: chdir "+wd, unix.SYS_CHDIR, str(wd))
-	s.Ready()
-	s.Call("runtime: wait for start", unix.SYS_READ, initprog.SyncFd, scratch, 1).WantResult(1)
+	s.Call("runtime: chdir "+wd, unix.SYS_CHDIR, s.String(wd))
+	return nil
+}
+
+// execScript appends the last steps: default signals, no descriptor of
+// ours left open, and execve.
+func execScript(s *initprog.Script, path string, argv, env []string) {
 	resetSignalsScript(s)
-	// Nothing of ours may leak into the workload.
 	s.Call("runtime: close fds", unix.SYS_CLOSE_RANGE, 3, ^uint64(0)>>32, unix.CLOSE_RANGE_CLOEXEC)
-	s.Call("runtime: exec "+path, unix.SYS_EXECVE, str(path), s.Strings(c.Spec.Command), s.Strings(env))
-	return s, nil
+	s.Call("runtime: exec "+path, unix.SYS_EXECVE, s.String(path), s.Strings(argv), s.Strings(env))
 }
 
 // maskScript hides maskedPaths and makes readonlyPaths read-only, as

@@ -56,6 +56,16 @@ type supervisorConfig struct {
 	LogPath      string
 }
 
+// supervisorView is the supervisor's part of c.
+func supervisorView(c *containerConfig) supervisorConfig {
+	v := supervisorConfig{PIDNS: c.PIDNS, CgroupRoot: c.CgroupRoot, CgroupParent: c.CgroupParent,
+		CgroupMode: c.CgroupMode, CgroupPath: c.CgroupPath, LogPath: c.LogPath}
+	v.Spec.LogMaxBytes, v.Spec.LogMaxFiles = c.Spec.LogMaxBytes, c.Spec.LogMaxFiles
+	v.Spec.Resources.PidsLimit = c.Spec.Resources.PidsLimit
+	v.Spec.Stdin, v.Spec.StdinOnce, v.Spec.TTY = c.Spec.Stdin, c.Spec.StdinOnce, c.Spec.TTY
+	return v
+}
+
 // runSupervisor is the re-exec entry of a container's supervisor. It forks
 // the init at once (so a supervisor started ahead of need is warm), reads
 // its job, reports readiness to Create, execs the workload on Start,
@@ -106,7 +116,16 @@ func (s *supervisor) run() error {
 	if err := redirectOutput(filepath.Join(dir, supervisorLog)); err != nil {
 		return abort(err)
 	}
-	if err := readJSON(s.dir, configFile, &s.c); err != nil {
+	// A script init is set up here, from the whole config; a Go init
+	// reads that itself.
+	var whole containerConfig
+	if scripted {
+		whole, err = readConfig(s.dir)
+		s.c = supervisorView(&whole)
+	} else {
+		err = readJSON(s.dir, configFile, &s.c)
+	}
+	if err != nil {
 		return abort(err)
 	}
 	sio, err := openStdio(s.c.Spec.Stdin, s.c.Spec.TTY)
@@ -114,13 +133,10 @@ func (s *supervisor) run() error {
 		return abort(err)
 	}
 	if scripted {
-		c, err := readConfig(s.dir)
-		if err != nil {
+		if in, err = startScriptInit(&whole, sio); err != nil {
 			return err
 		}
-		if in, err = startScriptInit(&c, sio); err != nil {
-			return err
-		}
+
 	} else if s.c.PIDNS != "" || sio != nil {
 		// The warm init has a PID namespace of its own, or /dev/null for
 		// stdin and no terminal: replace it with one in the pod's
