@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/skiff-sh/skiff/nodeagent/runtime/initprog"
 )
 
 // ExecSpec describes a process to run in a running container.
@@ -113,8 +111,8 @@ func (r *Runtime) Exec(ctx context.Context, id string, spec ExecSpec) (int, erro
 	cfg := execConfig{Command: spec.Command, Env: spec.Env, WorkingDir: spec.WorkingDir,
 		Security: sec, DevicesLocked: c.DevicesLocked, Seccomp: filter}
 	var init execInit
-	if initprog.Program() != nil && !r.cfg.GoInit {
-		init, err = newScriptExec(rec.Pid, cfg, ns)
+	if prog, perr := initProgram(r.cfg.GoInit); perr == nil {
+		init, err = newScriptExec(rec.Pid, cfg, ns, prog)
 	} else {
 		init, err = r.newGoExec(cfg, ns)
 	}

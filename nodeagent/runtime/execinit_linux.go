@@ -60,7 +60,12 @@ const (
 // container's cgroup, it enters the container's cgroup and mount
 // namespaces, takes the lockdown and execs the command, found in PATH
 // below the root of the container's process pid.
-func newScriptExec(pid int, cfg execConfig, ns map[string]*os.File) (execInit, error) {
+func newScriptExec(pid int, cfg execConfig, ns map[string]*os.File, prog *os.File) (_ execInit, err error) {
+	defer func() {
+		if err != nil {
+			prog.Close()
+		}
+	}()
 	env := withDefaultEnv(cfg.Env)
 	path, err := lookPathInRootfs("/proc/"+strconv.Itoa(pid)+"/root", cfg.Command[0], env)
 	if err != nil {
@@ -77,11 +82,6 @@ func newScriptExec(pid int, cfg execConfig, ns map[string]*os.File) (execInit, e
 	execScript(s, path, cfg.Command, env)
 	blob, err := memfdWith("skiff-exec-script", s.Blob(), 0)
 	if err != nil {
-		return execInit{}, err
-	}
-	prog, err := memfdWith("skiff-init", initprog.Program(), unix.MFD_EXEC)
-	if err != nil {
-		blob.Close()
 		return execInit{}, err
 	}
 	return execInit{

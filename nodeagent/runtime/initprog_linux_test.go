@@ -1,7 +1,11 @@
 package runtime
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -78,5 +82,50 @@ cat /proc/self/cgroup | sed 's/^[0-9]*://'`
 		if !strings.Contains(outputs[false], want) {
 			t.Errorf("output lacks %q:\n%s", want, outputs[false])
 		}
+	}
+}
+
+// TestNoExecMemfdFallsBackToGoInit: a kernel that refuses to run
+// anonymous files (vm.memfd_noexec=2, set here in a PID namespace of the
+// test's own) gets its containers and execs from the Go init.
+func TestNoExecMemfdFallsBackToGoInit(t *testing.T) {
+	if os.Getenv("SKIFF_TEST_MEMFD_NOEXEC") == "" {
+		requireRoot(t)
+		cmd := exec.Command("/proc/self/exe", "-test.run=^TestNoExecMemfdFallsBackToGoInit$", "-test.v")
+		cmd.Env = append(os.Environ(), "SKIFF_TEST_MEMFD_NOEXEC=1")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID | syscall.CLONE_NEWNS}
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS") {
+			t.Fatalf("in a PID namespace with vm.memfd_noexec=2: %v\n%s", err, out)
+		}
+		return
+	}
+	// A /proc of this PID namespace, in a mount namespace of our own.
+	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("proc", "/proc", "proc", 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("/proc/sys/vm/memfd_noexec", []byte("2"), 0); err != nil {
+		t.Fatalf("set vm.memfd_noexec in this PID namespace: %v", err)
+	}
+	if _, err := initProgram(false); err == nil {
+		t.Fatal("the init program ran from a memfd with vm.memfd_noexec=2")
+	}
+	r := newTestRuntimeInit(t, false)
+	layer := busyboxRootfs(t)
+	st, out := run(t, r, shSpec("fallback", []string{layer}, "echo pid=$$"))
+	if st.Status != StatusExited || st.ExitCode != 0 || out != "pid=1\n" {
+		t.Fatalf("state %+v, log %q", st, out)
+	}
+	log, _ := os.ReadFile(filepath.Join(r.containerDir("fallback"), supervisorLog))
+	if !strings.Contains(string(log), "the Go init sets the container up") {
+		t.Errorf("supervisor log %q does not say it fell back", log)
+	}
+	startSleeper(t, r, "sleeper", []string{layer})
+	var execOut strings.Builder
+	if code, err := r.Exec(bgCtx(t), "sleeper", ExecSpec{Command: []string{"echo", "exec'd"}, Stdout: &execOut}); err != nil || code != 0 || execOut.String() != "exec'd\n" {
+		t.Fatalf("exec: %d, %v, %q", code, err, execOut.String())
 	}
 }

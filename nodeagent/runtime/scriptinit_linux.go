@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -24,10 +25,23 @@ const (
 // with the Go init even where the script init runs (Config.GoInit).
 const goInitEnv = "SKIFF_GO_INIT"
 
-// useScriptInit says whether this supervisor starts its containers with
-// the init program (initprog) rather than a Go init.
-func useScriptInit() bool {
-	return initprog.Program() != nil && os.Getenv(goInitEnv) == ""
+// errGoInit says the Go init was asked for (Config.GoInit).
+var errGoInit = errors.New("the Go init was asked for")
+
+// initProgram returns an anonymous executable file holding the init
+// program, or an error saying why containers start from the Go init: an
+// architecture it is not written for, Config.GoInit (goInitEnv in a
+// supervisor's environment, goInit for Exec), or a kernel that refuses to
+// run anonymous files (vm.memfd_noexec=2).
+func initProgram(goInit bool) (*os.File, error) {
+	prog := initprog.Program()
+	switch {
+	case goInit || os.Getenv(goInitEnv) != "":
+		return nil, errGoInit
+	case prog == nil:
+		return nil, errors.New("no init program for this architecture")
+	}
+	return memfdWith("skiff-init", prog, unix.MFD_EXEC)
 }
 
 // startScriptInit sets container c up on a thread of its own — a private
@@ -37,7 +51,7 @@ func useScriptInit() bool {
 // namespace (/proc), pivot_root, masks, lockdown, and execve on Start.
 // The thread's namespaces and root are the container's afterwards, so it
 // is never given back: Go ends it with its goroutine.
-func startScriptInit(c *containerConfig, sio *containerStdio) (*initProc, error) {
+func startScriptInit(c *containerConfig, prog *os.File, sio *containerStdio) (*initProc, error) {
 	type result struct {
 		in  *initProc
 		err error
@@ -45,14 +59,14 @@ func startScriptInit(c *containerConfig, sio *containerStdio) (*initProc, error)
 	done := make(chan result, 1)
 	go func() {
 		goruntime.LockOSThread()
-		in, err := setUpAndForkScriptInit(c, sio)
+		in, err := setUpAndForkScriptInit(c, prog, sio)
 		done <- result{in, err}
 	}()
 	r := <-done
 	return r.in, r.err
 }
 
-func setUpAndForkScriptInit(c *containerConfig, sio *containerStdio) (*initProc, error) {
+func setUpAndForkScriptInit(c *containerConfig, prog *os.File, sio *containerStdio) (*initProc, error) {
 	if err := unix.Unshare(unix.CLONE_FS | unix.CLONE_NEWNS); err != nil {
 		return nil, fmt.Errorf("runtime: unshare mount namespace: %w", err)
 	}
@@ -114,11 +128,6 @@ func setUpAndForkScriptInit(c *containerConfig, sio *containerStdio) (*initProc,
 		return nil, err
 	}
 	defer blob.Close()
-	prog, err := memfdWith("skiff-init", initprog.Program(), unix.MFD_EXEC)
-	if err != nil {
-		return nil, err
-	}
-	defer prog.Close()
 	in, err := startInit(fdPath(scriptProgFd), []string{"init"}, []*os.File{blob, oldRoot, procDir, prog}, cloneflags, sio)
 	if err != nil {
 		return nil, err

@@ -91,7 +91,11 @@ func runSupervisor() int {
 func (s *supervisor) run() error {
 	// A script init costs little to start, and is started for its job; a
 	// Go init is started at once, for a warm supervisor to hold.
-	scripted := useScriptInit()
+	prog, progErr := initProgram(false)
+	scripted := prog != nil
+	if scripted {
+		defer prog.Close()
+	}
 	var in *initProc
 	var err error
 	if !scripted {
@@ -116,6 +120,9 @@ func (s *supervisor) run() error {
 	if err := redirectOutput(filepath.Join(dir, supervisorLog)); err != nil {
 		return abort(err)
 	}
+	if progErr != nil && progErr != errGoInit {
+		fmt.Fprintf(os.Stderr, "supervisor: no init program (%v): the Go init sets the container up\n", progErr)
+	}
 	// A script init is set up here, from the whole config; a Go init
 	// reads that itself.
 	var whole containerConfig
@@ -133,7 +140,7 @@ func (s *supervisor) run() error {
 		return abort(err)
 	}
 	if scripted {
-		if in, err = startScriptInit(&whole, sio); err != nil {
+		if in, err = startScriptInit(&whole, prog, sio); err != nil {
 			return err
 		}
 
