@@ -66,10 +66,11 @@ func supervisorView(c *containerConfig) supervisorConfig {
 	return v
 }
 
-// runSupervisor is the re-exec entry of a container's supervisor. It forks
-// the init at once (so a supervisor started ahead of need is warm), reads
-// its job, reports readiness to Create, execs the workload on Start,
-// copies its output to the log and records how it ended.
+// runSupervisor is the re-exec entry of a container's supervisor. It reads
+// its job, sets the container up and starts its init (a Go init is forked
+// at once instead, so a supervisor started ahead of need is warm), reports
+// readiness to Create, execs the workload on Start, copies its output to
+// the log and records how it ended.
 func runSupervisor() int {
 	goruntime.LockOSThread()
 	// Outlive the terminal and polite kill requests: the container's exit
@@ -143,7 +144,6 @@ func (s *supervisor) run() error {
 		if in, err = startScriptInit(&whole, prog, sio); err != nil {
 			return err
 		}
-
 	} else if s.c.PIDNS != "" || sio != nil {
 		// The warm init has a PID namespace of its own, or /dev/null for
 		// stdin and no terminal: replace it with one in the pod's
