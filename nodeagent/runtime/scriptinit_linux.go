@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -239,19 +240,23 @@ func maskScript(s *initprog.Script) {
 }
 
 // resetSignalsScript gives the workload every signal's default action
-// and none blocked. A Go init's runtime did that for all but SIGHUP and
-// SIGINT; the init program inherits the supervisor's ignored signals,
-// and an ignored signal stays ignored across execve.
+// and none blocked, as runc and crun do. execve itself resets the signals
+// this process handles; the ones it ignores (the supervisor ignores
+// SIGHUP, SIGINT, SIGTERM and SIGPIPE) would stay ignored.
 func resetSignalsScript(s *initprog.Script) {
 	dfl := s.Bytes(make([]byte, 32)) // struct sigaction: SIG_DFL, no flags, restorer or mask
 	for sig := 1; sig <= 64; sig++ {
-		if sig == int(unix.SIGKILL) || sig == int(unix.SIGSTOP) {
-			continue
+		var act [4]uint64
+		_, _, errno := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), 0, uintptr(unsafe.Pointer(&act)), 8, 0, 0)
+		if errno == 0 && act[0] == sigIgn {
+			s.Call(fmt.Sprintf("runtime: reset signal %d", sig), unix.SYS_RT_SIGACTION, uint64(sig), dfl, 0, 8)
 		}
-		s.Call(fmt.Sprintf("runtime: reset signal %d", sig), unix.SYS_RT_SIGACTION, uint64(sig), dfl, 0, 8)
 	}
 	s.Call("runtime: unblock signals", unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, s.Bytes(make([]byte, 8)), 0, 8)
 }
+
+// sigIgn is SIG_IGN, a struct sigaction's handler for an ignored signal.
+const sigIgn = 1
 
 // memfdWith returns an anonymous file holding content.
 func memfdWith(name string, content []byte, flags int) (*os.File, error) {

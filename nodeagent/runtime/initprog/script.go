@@ -67,6 +67,9 @@ func (s *Script) Call(name string, nr uintptr, args ...uint64) *Step {
 	}
 	st := Step{Name: name, Nr: nr}
 	copy(st.Args[:], args)
+	if s.steps == nil {
+		s.steps = make([]Step, 0, 64) // a container's script is about this long
+	}
 	s.steps = append(s.steps, st)
 	return &s.steps[len(s.steps)-1]
 }
@@ -79,6 +82,9 @@ func (st *Step) TolerateErrno(e unix.Errno) *Step { st.Tolerate = e; return st }
 
 // Bytes copies b into the script and returns its address in the init.
 func (s *Script) Bytes(b []byte) uint64 {
+	if s.data == nil {
+		s.data = make([]byte, 0, 4096)
+	}
 	for len(s.data)%8 != 0 {
 		s.data = append(s.data, 0)
 	}
