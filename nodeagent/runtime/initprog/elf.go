@@ -1,7 +1,6 @@
 package initprog
 
 import (
-	"bytes"
 	"debug/elf"
 	"encoding/binary"
 )
@@ -9,47 +8,50 @@ import (
 // loadAddr is where the program's one segment is mapped.
 const loadAddr = 0x400000
 
+// Sizes of the ELF64 file header and of a program header.
+const (
+	ehdrSize = 64
+	phdrSize = 56
+	phnum    = 2
+	codeOff  = ehdrSize + phnum*phdrSize
+)
+
 // Program returns the init as a static ELF executable: a header, a
 // read-only executable segment holding the code, and a non-executable
-// stack. It is nil on architectures the program is not written for.
+// stack. It is nil on architectures the program is not written for. The
+// headers are written field by field (encoding/binary's reflection would
+// cost a supervisor's start-up more than the rest of this).
 func Program() []byte {
 	c := code()
 	if c == nil {
 		return nil
 	}
-	const phnum = 2
-	codeOff := uint64(binary.Size(elf.Header64{}) + phnum*binary.Size(elf.Prog64{}))
-	size := codeOff + uint64(len(c))
-	hdr := elf.Header64{
-		Type:      uint16(elf.ET_EXEC),
-		Machine:   uint16(machine),
-		Version:   uint32(elf.EV_CURRENT),
-		Entry:     loadAddr + codeOff,
-		Phoff:     uint64(binary.Size(elf.Header64{})),
-		Ehsize:    uint16(binary.Size(elf.Header64{})),
-		Phentsize: uint16(binary.Size(elf.Prog64{})),
-		Phnum:     phnum,
+	size := uint64(codeOff + len(c))
+	le := binary.LittleEndian
+	b := make([]byte, codeOff, size)
+	copy(b, elf.ELFMAG)
+	b[elf.EI_CLASS] = byte(elf.ELFCLASS64)
+	b[elf.EI_DATA] = byte(elf.ELFDATA2LSB)
+	b[elf.EI_VERSION] = byte(elf.EV_CURRENT)
+	le.PutUint16(b[16:], uint16(elf.ET_EXEC))
+	le.PutUint16(b[18:], uint16(machine))
+	le.PutUint32(b[20:], uint32(elf.EV_CURRENT))
+	le.PutUint64(b[24:], loadAddr+codeOff) // entry
+	le.PutUint64(b[32:], ehdrSize)         // program headers' offset
+	le.PutUint16(b[52:], ehdrSize)
+	le.PutUint16(b[54:], phdrSize)
+	le.PutUint16(b[56:], phnum)
+	phdr := func(i int, typ elf.ProgType, flags elf.ProgFlag, vaddr, filesz, align uint64) {
+		p := b[ehdrSize+i*phdrSize:]
+		le.PutUint32(p[0:], uint32(typ))
+		le.PutUint32(p[4:], uint32(flags))
+		le.PutUint64(p[16:], vaddr) // p_offset stays 0: the segment starts at the file's start
+		le.PutUint64(p[24:], vaddr)
+		le.PutUint64(p[32:], filesz)
+		le.PutUint64(p[40:], filesz)
+		le.PutUint64(p[48:], align)
 	}
-	copy(hdr.Ident[:], elf.ELFMAG)
-	hdr.Ident[elf.EI_CLASS] = byte(elf.ELFCLASS64)
-	hdr.Ident[elf.EI_DATA] = byte(elf.ELFDATA2LSB)
-	hdr.Ident[elf.EI_VERSION] = byte(elf.EV_CURRENT)
-	progs := [phnum]elf.Prog64{{
-		Type:   uint32(elf.PT_LOAD),
-		Flags:  uint32(elf.PF_R | elf.PF_X),
-		Vaddr:  loadAddr,
-		Paddr:  loadAddr,
-		Filesz: size,
-		Memsz:  size,
-		Align:  0x1000,
-	}, {
-		Type:  uint32(elf.PT_GNU_STACK),
-		Flags: uint32(elf.PF_R | elf.PF_W),
-		Align: 16,
-	}}
-	var b bytes.Buffer
-	binary.Write(&b, binary.LittleEndian, hdr)
-	binary.Write(&b, binary.LittleEndian, progs)
-	b.Write(c)
-	return b.Bytes()
+	phdr(0, elf.PT_LOAD, elf.PF_R|elf.PF_X, loadAddr, size, 0x1000)
+	phdr(1, elf.PT_GNU_STACK, elf.PF_R|elf.PF_W, 0, 0, 16)
+	return append(b, c...)
 }

@@ -154,3 +154,22 @@ func TestScriptEndingWithoutExecExitsZero(t *testing.T) {
 		t.Fatalf("output %q, exit %d, %d reports", out, code, len(recs))
 	}
 }
+
+func TestProgramHeaders(t *testing.T) {
+	f, err := elf.NewFile(bytes.NewReader(Program()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	load, stack := f.Progs[0], f.Progs[1]
+	size := uint64(len(Program()))
+	if f.Entry != loadAddr+codeOff || load.Type != elf.PT_LOAD || load.Flags != elf.PF_R|elf.PF_X ||
+		load.Off != 0 || load.Vaddr != loadAddr || load.Filesz != size || load.Memsz != size {
+		t.Errorf("entry %#x, load segment %+v", f.Entry, load.ProgHeader)
+	}
+	if stack.Type != elf.PT_GNU_STACK || stack.Flags != elf.PF_R|elf.PF_W {
+		t.Errorf("stack segment %+v", stack.ProgHeader)
+	}
+	if !bytes.Equal(Program()[codeOff:], code()) {
+		t.Error("the code is not where the entry point says")
+	}
+}
