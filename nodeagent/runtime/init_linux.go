@@ -60,12 +60,7 @@ func runInit() int {
 	}
 	// net, IPC and UTS are per thread: this one mounts sysfs and mqueue
 	// and execs the workload.
-	if c.NetNS != "" {
-		err = joinNamespaces(map[int]string{unix.CLONE_NEWNET: c.NetNS, unix.CLONE_NEWIPC: c.IPCNS, unix.CLONE_NEWUTS: c.UTSNS})
-	} else if err = unix.Unshare(unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS); err != nil {
-		err = fmt.Errorf("runtime: unshare: %w", err)
-	}
-	if err != nil {
+	if err := enterSandboxNamespaces(&c); err != nil {
 		return fail(err)
 	}
 	if err := waitSync(syncCgroup); err != nil {

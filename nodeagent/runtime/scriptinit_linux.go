@@ -71,13 +71,7 @@ func setUpAndForkScriptInit(c *containerConfig, prog *os.File, sio *containerStd
 	if err := unix.Unshare(unix.CLONE_FS | unix.CLONE_NEWNS); err != nil {
 		return nil, fmt.Errorf("runtime: unshare mount namespace: %w", err)
 	}
-	var err error
-	if c.NetNS != "" {
-		err = joinNamespaces(map[int]string{unix.CLONE_NEWNET: c.NetNS, unix.CLONE_NEWIPC: c.IPCNS, unix.CLONE_NEWUTS: c.UTSNS})
-	} else if err = unix.Unshare(unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS); err != nil {
-		err = fmt.Errorf("runtime: unshare: %w", err)
-	}
-	if err != nil {
+	if err := enterSandboxNamespaces(c); err != nil {
 		return nil, err
 	}
 	cloneflags := uintptr(unix.CLONE_NEWPID)
@@ -89,7 +83,7 @@ func setUpAndForkScriptInit(c *containerConfig, prog *os.File, sio *containerStd
 		cloneflags = 0
 	}
 	var procDir *os.File
-	err = setupRootfs(c, func(root int) error {
+	err := setupRootfs(c, func(root int) error {
 		fd, err := mkdirInRoot(root, "/proc", false)
 		procDir = os.NewFile(uintptr(fd), "proc")
 		return err

@@ -121,7 +121,7 @@ func (s *supervisor) run() error {
 	if err := redirectOutput(filepath.Join(dir, supervisorLog)); err != nil {
 		return abort(err)
 	}
-	if progErr != nil && progErr != errGoInit {
+	if progErr != nil && !errors.Is(progErr, errGoInit) {
 		fmt.Fprintf(os.Stderr, "supervisor: no init program (%v): the Go init sets the container up\n", progErr)
 	}
 	// A script init is set up here, from the whole config; a Go init
@@ -448,6 +448,19 @@ func readLine(fd int) (string, error) {
 		}
 		line = append(line, b[0])
 	}
+}
+
+// enterSandboxNamespaces moves the calling (locked) thread into the
+// sandbox's net, IPC and UTS namespaces, or into new ones for a container
+// without a sandbox.
+func enterSandboxNamespaces(c *containerConfig) error {
+	if c.NetNS != "" {
+		return joinNamespaces(map[int]string{unix.CLONE_NEWNET: c.NetNS, unix.CLONE_NEWIPC: c.IPCNS, unix.CLONE_NEWUTS: c.UTSNS})
+	}
+	if err := unix.Unshare(unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS); err != nil {
+		return fmt.Errorf("runtime: unshare: %w", err)
+	}
+	return nil
 }
 
 // joinNamespaces moves the calling (locked) thread into the given

@@ -3,6 +3,7 @@ package initprog
 import (
 	"debug/elf"
 	"encoding/binary"
+	"sync"
 )
 
 // loadAddr is where the program's one segment is mapped.
@@ -18,10 +19,16 @@ const (
 
 // Program returns the init as a static ELF executable: a header, a
 // read-only executable segment holding the code, and a non-executable
-// stack. It is nil on architectures the program is not written for. The
-// headers are written field by field (encoding/binary's reflection would
-// cost a supervisor's start-up more than the rest of this).
-func Program() []byte {
+// stack. It is nil on architectures the program is not written for. It is
+// built once per process (an agent runs it for every exec probe); the
+// slice is shared, so callers must not change it.
+func Program() []byte { return builtProgram() }
+
+var builtProgram = sync.OnceValue(buildProgram)
+
+// buildProgram writes the headers field by field: encoding/binary's
+// reflection would cost a supervisor's start-up more than the rest of this.
+func buildProgram() []byte {
 	c := code()
 	if c == nil {
 		return nil
