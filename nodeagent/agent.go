@@ -169,10 +169,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.nodes = client.NewInformer(a.cfg.Client.Nodes(), client.ListOptions{}, a.log)
 	peersKick := followPeers(a.nodes)
 	a.lease = nodelease.New(a.cfg.Client, a.cfg.NodeName, node.GetMetadata().GetUid())
-	spawn(func(ctx context.Context) { a.pods.Run(ctx) })
-	spawn(func(ctx context.Context) { a.nodes.Run(ctx) })
+	// Set before the pods informer starts pod workers, which read it
+	// (the pod's DNS server, its service variables).
 	a.services = newServicesInformer(a.cfg.Client, a.log)
 	spawn(func(ctx context.Context) { a.services.Run(ctx) })
+	spawn(func(ctx context.Context) { a.pods.Run(ctx) })
+	spawn(func(ctx context.Context) { a.nodes.Run(ctx) })
 	spawn(func(ctx context.Context) { a.runPeers(ctx, a.nodes, peersKick) }) // host-gw routes, masquerade
 	clusterCIDR, _ := netip.ParsePrefix(a.cfg.ClusterCIDR)
 	// The address the node registered as its InternalIP: skiff's load
