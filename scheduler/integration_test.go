@@ -193,9 +193,13 @@ func scheduledCondition(p *skiffv1.Pod) *skiffv1.Condition {
 func (e *env) waitUnschedulable(name, msg string) {
 	e.t.Helper()
 	e.waitFor(name+" unschedulable", func() (bool, string) {
-		c := scheduledCondition(e.getPod(name))
+		p := e.getPod(name)
+		c := scheduledCondition(p)
 		ok := c != nil && c.Status == "False" && c.Reason == "Unschedulable" && c.Message == msg
-		return ok, fmt.Sprintf("condition %v, want message %q", c, msg)
+		// The node and the attempts tell a pod bound by mistake from one
+		// the scheduler never tried.
+		return ok, fmt.Sprintf("condition %v (node %q; attempts: %v scheduled, %v unschedulable), want message %q",
+			c, p.GetSpec().GetNodeName(), e.attempts("scheduled"), e.attempts("unschedulable"), msg)
 	})
 }
 
