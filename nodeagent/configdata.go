@@ -136,7 +136,10 @@ func (a *Agent) configEnv(ctx context.Context, pod *skiffv1.Pod, c *skiffv1.Cont
 	// A value's $(VAR) expands from the variables before it and the
 	// services' (see serviceEnv), as in Kubernetes (the image's own are
 	// not known there, nor here).
-	services := a.serviceEnv(pod)
+	services, err := a.serviceEnv(ctx, pod)
+	if err != nil {
+		return nil, err
+	}
 	defined := maps.Clone(services)
 	if defined == nil {
 		defined = map[string]string{}

@@ -1,6 +1,8 @@
 package nodeagent
 
 import (
+	"context"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"strconv"
@@ -33,9 +35,12 @@ const (
 // Services it may link to (Docker's link variables): those of the pod's
 // own namespace unless enableServiceLinks is false, and always
 // default/kubernetes. Services without a ClusterIP (headless) give none.
-func (a *Agent) serviceEnv(pod *skiffv1.Pod) map[string]string {
+func (a *Agent) serviceEnv(ctx context.Context, pod *skiffv1.Pod) (map[string]string, error) {
 	if a.services == nil {
-		return nil
+		return nil, nil
+	}
+	if err := a.waitForServices(ctx); err != nil {
+		return nil, err
 	}
 	ns := pod.GetMetadata().GetNamespace()
 	links := pod.GetSpec().EnableServiceLinks == nil || pod.GetSpec().GetEnableServiceLinks()
@@ -48,7 +53,18 @@ func (a *Agent) serviceEnv(pod *skiffv1.Pod) map[string]string {
 			svcs = append(svcs, m)
 		}
 	}
-	return serviceLinkVars(svcs)
+	return serviceLinkVars(svcs), nil
+}
+
+// waitForServices waits for the Services cache's first list: a pod worker
+// may start before it, and a container started then would miss its
+// service variables, a pod its cluster DNS (the kubelet refuses to make a
+// container's variables until its service informer has synced).
+func (a *Agent) waitForServices(ctx context.Context) error {
+	if a.services == nil || a.services.WaitForSync(ctx) {
+		return nil
+	}
+	return fmt.Errorf("waiting for the Services cache: %w", context.Cause(ctx))
 }
 
 // serviceLinkVars makes, for each service NAME (upper case, '-' as '_')

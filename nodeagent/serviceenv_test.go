@@ -2,6 +2,7 @@ package nodeagent
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,4 +103,33 @@ func envMap(t *testing.T, a *Agent, ctx context.Context, pod *skiffv1.Pod, c *sk
 		m[v.Name] = v.Value
 	}
 	return m
+}
+
+// A pod worker can start before the Services cache has its first list: a
+// container's variables wait for it rather than come out empty, and a
+// worker whose pod goes away meanwhile is not stuck.
+func TestServiceVariablesWaitForTheServicesCache(t *testing.T) {
+	s := apitest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := s.Client.Services().Create(ctx, &skiffv1.Service{Metadata: &skiffv1.ObjectMeta{Namespace: "default", Name: "kubernetes"},
+		Spec: &skiffv1.ServiceSpec{ClusterIp: "10.96.0.1", Ports: []*skiffv1.ServicePort{{Name: "https", Port: 443}}}}); err != nil {
+		t.Fatal(err)
+	}
+	a := &Agent{cfg: Config{Client: s.Client}, services: newServicesInformer(s.Client, nil)}
+	pod := &skiffv1.Pod{Metadata: &skiffv1.ObjectMeta{Namespace: "default", Name: "p"}, Spec: &skiffv1.PodSpec{}}
+
+	gone, stop := context.WithCancel(ctx)
+	stop()
+	if _, err := a.configEnv(gone, pod, &skiffv1.Container{Name: "app"}); err == nil || !strings.Contains(err.Error(), "Services cache") {
+		t.Fatalf("configEnv before the cache synced, with its pod gone: err %v, want one naming the Services cache", err)
+	}
+
+	go func() {
+		time.Sleep(100 * time.Millisecond) // the worker asks first
+		a.services.Run(ctx)
+	}()
+	if env := envMap(t, a, ctx, pod, &skiffv1.Container{Name: "app"}); env["KUBERNETES_SERVICE_HOST"] != "10.96.0.1" {
+		t.Errorf("variables made before the Services cache synced: %v", env)
+	}
 }

@@ -105,6 +105,10 @@ func (a *Agent) setAllWaiting(pod *skiffv1.Pod, st *podState, insts map[string][
 
 // ensureSandbox makes the pod's namespaces, network and files, once.
 func (a *Agent) ensureSandbox(ctx context.Context, pod *skiffv1.Pod, st *podState) error {
+	// Its resolv.conf names the cluster DNS Service.
+	if err := a.waitForServices(ctx); err != nil {
+		return err
+	}
 	release, err := a.starts.acquire(ctx)
 	if err != nil {
 		return err
