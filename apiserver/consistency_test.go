@@ -404,3 +404,59 @@ func TestPodCIDRCannotBeSetByUpdate(t *testing.T) {
 	_, err := s.Client.Nodes().Update(ctx, c)
 	wantCode(t, err, codes.InvalidArgument, "spec.podCIDR")
 }
+
+// A client that reads what a watch just told it of finds it, at that
+// version, and may update it with that version (see the storage test of
+// the same name for why a single member's reads might not).
+func TestReadAfterWatchSeesTheWrite(t *testing.T) {
+	s := apitest.Start(t)
+	ctx := ctxT(t)
+	cms := s.Client.ConfigMaps()
+	_, start, err := cms.List(ctx, client.ListOptions{Namespace: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := cms.Watch(ctx, client.ListOptions{Namespace: "default"}, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	const writers, each = 4, 50
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range each {
+				cm := &skiffv1.ConfigMap{Metadata: &skiffv1.ObjectMeta{Namespace: "default", Name: fmt.Sprintf("w%d-%d", i, j)}}
+				if _, err := cms.Create(ctx, cm); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	defer wg.Wait()
+	for added := 0; added < writers*each; {
+		ev, err := w.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cm := ev.Object
+		got, err := cms.Get(ctx, "default", cm.Metadata.Name)
+		if err != nil {
+			t.Fatalf("get of %s just after its watch event (revision %s): %v", cm.Metadata.Name, ev.ResourceVersion, err)
+		}
+		if got.Metadata.ResourceVersion != ev.ResourceVersion {
+			t.Fatalf("get of %s just after its watch event: revision %s, want %s", cm.Metadata.Name, got.Metadata.ResourceVersion, ev.ResourceVersion)
+		}
+		if ev.Type != skiffv1.WatchEvent_ADDED {
+			continue
+		}
+		added++
+		cm.Data = map[string]string{"seen": "yes"}
+		if _, err := cms.Update(ctx, cm); err != nil {
+			t.Fatalf("update of %s at the revision its watch event gave: %v", cm.Metadata.Name, err)
+		}
+	}
+}

@@ -55,7 +55,7 @@ func (s *Server) Delete(ctx context.Context, req *skiffv1.DeleteRequest) (*skiff
 }
 
 func (s *Server) deleteOnce(ctx context.Context, req *skiffv1.DeleteRequest, r ref, want int64) (*skiffv1.DeleteResponse, error) {
-	cur, err := s.store.Get(ctx, r.info.Kind, r.namespace, r.name)
+	cur, err := s.store.GetAtLeast(ctx, r.info.Kind, r.namespace, r.name, want)
 	if err != nil {
 		return nil, err
 	}

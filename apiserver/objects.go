@@ -275,7 +275,7 @@ func storageConflict(err error) bool { return err == storage.ErrConflict }
 // updateOnce replaces metadata and spec of the stored object, keeping what
 // only the server or UpdateStatus may change.
 func (s *Server) updateOnce(ctx context.Context, obj skiffv1.Resource, want int64, r ref, dry bool) (skiffv1.Resource, error) {
-	cur, err := s.store.Get(ctx, r.info.Kind, r.namespace, r.name)
+	cur, err := s.store.GetAtLeast(ctx, r.info.Kind, r.namespace, r.name, want)
 	if err != nil {
 		return nil, err
 	}
@@ -372,7 +372,7 @@ func (s *Server) UpdateStatus(ctx context.Context, req *skiffv1.UpdateRequest) (
 		return nil, invalid("metadata.resourceVersion: %v", err)
 	}
 	for attempt := 0; ; attempt++ {
-		cur, err := s.store.Get(ctx, info.Kind, r.namespace, r.name)
+		cur, err := s.store.GetAtLeast(ctx, info.Kind, r.namespace, r.name, want)
 		if err != nil {
 			return nil, toStatus(err, r)
 		}

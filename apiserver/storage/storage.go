@@ -26,7 +26,8 @@ type Store struct {
 	leases  leaseCache
 	// readOpts make reads serializable when etcd is a single local member:
 	// its own state is then the cluster's, and skipping the read-index
-	// round trip makes reads several times cheaper.
+	// round trip makes reads several times cheaper. See GetAtLeast for
+	// the one thing they do not see.
 	readOpts []clientv3.OpOption
 	sealer   Sealer
 	// compacted is the newest revision this store compacted to: history
@@ -48,7 +49,7 @@ type Sealer interface {
 type Options struct {
 	Metrics *Metrics // may be nil
 	// SingleMember says etcd is one member in this process, so local reads
-	// are linearizable.
+	// see every acknowledged write (but see GetAtLeast).
 	SingleMember bool
 	// Sealer, when set, encrypts Secrets at rest.
 	Sealer Sealer
@@ -113,14 +114,30 @@ func (s *Store) Create(ctx context.Context, obj skiffv1.Resource, claims []strin
 
 // Get reads one object.
 func (s *Store) Get(ctx context.Context, kind skiffv1.Kind, namespace, name string) (skiffv1.Resource, error) {
+	return s.GetAtLeast(ctx, kind, namespace, name, 0)
+}
+
+// GetAtLeast is Get for a caller that has seen the object at revision rev
+// (a watch event, a client's resourceVersion): a read that finds it older,
+// or finds none, is made again linearizable before it is believed.
+//
+// A serializable read (readOpts) can miss a write its caller already
+// knows of: etcd tells watchers of a write just before new reads can see
+// it, so a client that reads what a watch just told it of may find the
+// object missing, or its previous version.
+func (s *Store) GetAtLeast(ctx context.Context, kind skiffv1.Kind, namespace, name string, rev int64) (skiffv1.Resource, error) {
 	info, ok := skiffv1.Info(kind)
 	if !ok {
 		return nil, fmt.Errorf("storage: unknown kind %v", kind)
 	}
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
+	key := objectKey(info, namespace, name)
 	start := time.Now()
-	resp, err := s.etcd.Get(ctx, objectKey(info, namespace, name), s.readOpts...)
+	resp, err := s.etcd.Get(ctx, key, s.readOpts...)
+	if err == nil && len(s.readOpts) > 0 && (len(resp.Kvs) == 0 || resp.Kvs[0].ModRevision < rev) {
+		resp, err = s.etcd.Get(ctx, key)
+	}
 	s.metrics.observe("get", start)
 	if err != nil {
 		return nil, fmt.Errorf("storage: get: %w", err)
