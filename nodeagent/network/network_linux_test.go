@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 
@@ -85,6 +86,20 @@ func TestPodNetwork(t *testing.T) {
 	out, _ = inNS(podA, "ip", "-o", "link", "show", "lo")
 	if !strings.Contains(out, "UP") {
 		t.Errorf("pod lo not up: %s", out)
+	}
+	// No IPv6 link-local address on either end of the veth (pod networks
+	// are IPv4; see noIPv6Addresses), while the pod's lo keeps ::1.
+	if _, err := os.Stat("/proc/sys/net/ipv6"); err != nil {
+		t.Fatalf("this kernel has no IPv6 (%v): the suite needs it to check pods get no link-local address", err)
+	}
+	for _, c := range []struct{ ns, dev, want string }{{podA, "eth0", ""}, {node, a.HostVeth, ""}, {podA, "lo", "::1/128"}} {
+		out, err := inNS(c.ns, "ip", "-o", "-6", "addr", "show", "dev", c.dev)
+		if err != nil {
+			t.Fatalf("ip -6 addr show dev %s: %v: %s", c.dev, err, out)
+		}
+		if got := strings.Join(strings.Fields(out), " "); c.want == "" && got != "" || c.want != "" && !strings.Contains(got, c.want) {
+			t.Errorf("IPv6 addresses of %s: %q, want %q", c.dev, got, c.want)
+		}
 	}
 
 	// Node: forwarding on in the node netns only, bridge holds .1/24.
