@@ -14,5 +14,6 @@
 // specific. Everything acts in Config.HostNetNS when it is set, so tests
 // run whole "nodes" inside network namespaces they made.
 //
-// IPv4 only.
+// IPv4 only: neither end of a pod's veth gets an IPv6 link-local address
+// (a pod's lo keeps ::1).
 package network
