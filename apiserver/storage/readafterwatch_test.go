@@ -3,15 +3,14 @@ package storage_test
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"sync"
 	"testing"
 	"time"
 
-	"go.etcd.io/etcd/server/v3/embed"
 	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
 
 	"github.com/skiff-sh/skiff/apiserver/storage"
+	"github.com/skiff-sh/skiff/internal/etcdtest"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
@@ -21,24 +20,7 @@ import (
 // it). The in-process client makes that window easy to hit; under -race
 // the test found it in every run before Get looked again.
 func TestReadAfterWatchSeesTheWrite(t *testing.T) {
-	cfg := embed.NewConfig()
-	cfg.Dir = t.TempDir()
-	cfg.LogLevel = "fatal"
-	cfg.UnsafeNoFsync = true
-	local, _ := url.Parse("http://127.0.0.1:0")
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*local}, []url.URL{*local}
-	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*local}, []url.URL{*local}
-	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	select {
-	case <-e.Server.ReadyNotify():
-	case <-time.After(time.Minute):
-		t.Fatal("etcd not ready")
-	}
+	e, _ := etcdtest.Start(t)
 	cli := v3client.New(e.Server)
 	defer cli.Close()
 	st := storage.New(cli, storage.Options{SingleMember: true})

@@ -3,17 +3,16 @@ package watchcache_test
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.etcd.io/etcd/server/v3/embed"
 
 	"github.com/skiff-sh/skiff/apiserver/storage"
 	"github.com/skiff-sh/skiff/apiserver/watchcache"
+	"github.com/skiff-sh/skiff/internal/etcdtest"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
@@ -24,25 +23,8 @@ var calls atomic.Int32
 // startStore runs an embedded etcd for the test and returns a store on it.
 func startStore(t *testing.T) *storage.Store {
 	t.Helper()
-	cfg := embed.NewConfig()
-	cfg.Dir = t.TempDir()
-	cfg.LogLevel = "fatal"
-	cfg.UnsafeNoFsync = true
-	local, _ := url.Parse("http://127.0.0.1:0")
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*local}, []url.URL{*local}
-	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*local}, []url.URL{*local}
-	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
-	select {
-	case <-e.Server.ReadyNotify():
-	case <-time.After(deadline):
-		t.Fatal("etcd not ready")
-	}
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{"http://" + e.Clients[0].Addr().String()}, DialTimeout: 5 * time.Second})
+	e, _ := etcdtest.Start(t)
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{etcdtest.Endpoint(e)}, DialTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
