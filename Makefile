@@ -93,16 +93,17 @@ lint:
 # one after the other, the fuzz targets (a fixed wall time on one core
 # each) and the hermetic run (its own network namespace, HOME and
 # variables, so it cannot meet the plain run's clusters); their output
-# follows the plain run's. The parent cgroups the run's clusters made are
-# removed at its end, pass or fail (hack/cgroup-parents.sh).
+# follows the plain run's. What the run's clusters share and made (skiff's
+# parent cgroup, the lab subnets' lock) is removed at its end, pass or
+# fail (hack/shared-leftovers.sh).
 test: deps promtool vm-kernel proto-check lint
-	@mkdir -p .cache; ./hack/cgroup-parents.sh save .cache/cgroup-parents; \
-	if ! $(MAKE) --no-print-directory test-race; then ./hack/cgroup-parents.sh clean .cache/cgroup-parents; exit 1; fi; \
+	@mkdir -p .cache; ./hack/shared-leftovers.sh save .cache/shared-leftovers; \
+	if ! $(MAKE) --no-print-directory test-race; then ./hack/shared-leftovers.sh clean .cache/shared-leftovers; exit 1; fi; \
 	( $(MAKE) --no-print-directory fuzz FUZZPARALLEL=1 && \
 		$(MAKE) --no-print-directory test-hermetic ) >.cache/beside.log 2>&1 & beside=$$!; \
 	$(MAKE) --no-print-directory test-plain; plain=$$?; \
 	wait $$beside; besides=$$?; cat .cache/beside.log; \
-	./hack/cgroup-parents.sh clean .cache/cgroup-parents; \
+	./hack/shared-leftovers.sh clean .cache/shared-leftovers; \
 	if [ $$besides != 0 ]; then echo "make fuzz or make test-hermetic failed"; fi; \
 	if [ $$((plain | besides)) != 0 ]; then exit 1; fi
 
