@@ -19,7 +19,11 @@ func TestSandboxSharesLocalhostAndIPC(t *testing.T) {
 	if sb.NetNS == "" {
 		t.Fatal("no netns path")
 	}
-	server := shSpec("server", []string{layer}, "touch /dev/mqueue/from-server; hostname; nc -l -p 8080")
+	// The server's stdin is a FIFO it holds open itself: never data, never
+	// EOF. With /dev/null, its nc half-closed the connection at once, and a
+	// client that saw that FIN before it read its own stdin left without
+	// sending anything (busybox nc ends on the socket's EOF).
+	server := shSpec("server", []string{layer}, "touch /dev/mqueue/from-server; hostname; mkdir -p /tmp; mkfifo /tmp/in; nc -l -p 8080 <>/tmp/in")
 	server.SandboxID = "pod1"
 	if _, err := r.Create(ctx, server); err != nil {
 		t.Fatal(err)
