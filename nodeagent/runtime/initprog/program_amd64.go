@@ -4,7 +4,6 @@ package initprog
 
 import (
 	"bytes"
-	"debug/elf"
 	"unsafe"
 )
 
@@ -21,7 +20,7 @@ var endMarker = []byte{0x0f, 0x0b, 's', 'k', 'f', 'e', 'n', 'd'}
 // maxCode bounds the search for endMarker: program is far smaller.
 const maxCode = 4096
 
-const machine = elf.EM_X86_64
+const machine = 62 // EM_X86_64
 
 // code returns program's machine code, up to its end marker. It reads
 // one byte at a time and stops at the marker, so it never reads past the

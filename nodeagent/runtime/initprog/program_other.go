@@ -2,9 +2,7 @@
 
 package initprog
 
-import "debug/elf"
-
-const machine = elf.EM_NONE
+const machine = 0 // EM_NONE
 
 // code is nil where the init program is not written: the runtime then
 // uses its Go init.
