@@ -17,9 +17,10 @@ import (
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
-// slowPages serves a list of pods one per page, each page after delay, at
-// revision 7. With compactAt set, the continue token of that page has
-// expired, and a list in one request is at revision 8.
+// slowPages serves a list of pods (or replica sets, when asked for them)
+// one per page, each page after delay, at revision 7. With compactAt set,
+// the continue token of that page has expired, and a list in one request
+// is at revision 8. Other kinds list empty; Get and Update answer at once.
 type slowPages struct {
 	skiffv1.UnimplementedObjectsServer
 	pages     int
@@ -34,9 +35,10 @@ func (s *slowPages) List(ctx context.Context, req *skiffv1.ListRequest) (*skiffv
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	pod := func(i int) *skiffv1.Object {
-		return skiffv1.Wrap(&skiffv1.Pod{Metadata: &skiffv1.ObjectMeta{Namespace: "default", Name: fmt.Sprintf("p%d", i)}})
+	if k := req.GetKind(); k != skiffv1.Kind_KIND_POD && k != skiffv1.Kind_KIND_REPLICA_SET {
+		return &skiffv1.ListResponse{ResourceVersion: "7"}, nil
 	}
+	pod := func(i int) *skiffv1.Object { return slowObject(req.GetKind(), fmt.Sprintf("p%d", i)) }
 	if req.GetLimit() == 0 {
 		s.whole.Add(1)
 		resp := &skiffv1.ListResponse{ResourceVersion: "8"}
@@ -54,6 +56,23 @@ func (s *slowPages) List(ctx context.Context, req *skiffv1.ListRequest) (*skiffv
 		resp.Continue = strconv.Itoa(i + 1)
 	}
 	return resp, nil
+}
+
+// slowObject is the pod or replica set name.
+func slowObject(kind skiffv1.Kind, name string) *skiffv1.Object {
+	m := &skiffv1.ObjectMeta{Namespace: "default", Name: name, ResourceVersion: "7"}
+	if kind == skiffv1.Kind_KIND_REPLICA_SET {
+		return skiffv1.Wrap(&skiffv1.ReplicaSet{Metadata: m, Spec: &skiffv1.ReplicaSetSpec{}})
+	}
+	return skiffv1.Wrap(&skiffv1.Pod{Metadata: m})
+}
+
+func (s *slowPages) Get(ctx context.Context, req *skiffv1.GetRequest) (*skiffv1.Object, error) {
+	return slowObject(req.GetKind(), req.GetName()), nil
+}
+
+func (s *slowPages) Update(ctx context.Context, req *skiffv1.UpdateRequest) (*skiffv1.Object, error) {
+	return req.GetObject(), nil
 }
 
 // Delete answers that the object is gone (without delay).
@@ -115,7 +134,21 @@ func TestGetPagedTimeoutIsPerPage(t *testing.T) {
 	if res.e != nil || strings.Count(res.out, " deleted\n") != 6 {
 		t.Fatalf("delete -l over six pages of 500 ms with a 2 s timeout: %+v", res)
 	}
+	// And label --all's and scale -l's, which then change each object
+	// under a timeout of its own.
+	res = r.run("label", "pods", "--all", "tier=front", "--request-timeout", "2s")
+	if res.e != nil || strings.Count(res.out, " labeled\n") != 6 {
+		t.Fatalf("label --all over six pages of 500 ms with a 2 s timeout: %+v", res)
+	}
+	res = r.run("scale", "rs", "-l", "app=web", "--replicas", "3", "--request-timeout", "2s")
+	if res.e != nil || strings.Count(res.out, " scaled\n") != 6 {
+		t.Fatalf("scale -l over six pages of 500 ms with a 2 s timeout: %+v", res)
+	}
 	srv.delay.Store(int64(5 * time.Second))
+	res = r.run("label", "pods", "--all", "tier=front", "--request-timeout", "300ms")
+	if res.e == nil || !strings.Contains(res.err, "no page of the pod list came in 300ms") {
+		t.Fatalf("label --all, a page slower than the timeout: %+v", res)
+	}
 	res = r.run("get", "pods", "-A", "--chunk-size", "1", "--request-timeout", "300ms")
 	if res.e == nil || !strings.Contains(res.err, "no page of the pod list came in 300ms") || !strings.Contains(res.err, "raise --request-timeout") {
 		t.Fatalf("a page slower than the timeout: %+v", res)

@@ -66,29 +66,35 @@ a kind in the namespace with --all. Changing the value of an existing %s needs
 				return err
 			}
 			edit.overwrite, edit.field = overwrite, field
-			return e.withClient(cmd, func(ctx context.Context, c *client.Client) error {
-				if all {
-					objs, _, err := listObjects(ctx, c, info, e.ns(), "", "", client.DefaultChunkSize)
-					if err != nil {
-						return err
-					}
-					for _, o := range objs {
-						names = append(names, o.GetMetadata().GetName())
-					}
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			if all {
+				// --request-timeout bounds each page and each object's
+				// edit, not the whole run: --all may mean thousands.
+				objs, _, err := listEvery(cmd, e, c, info, e.ns(), "", "", client.DefaultChunkSize)
+				if err != nil {
+					return err
 				}
-				for _, name := range names {
-					changed, err := edit.apply(ctx, c, info, e.ns(), name)
-					if err != nil {
-						return err
-					}
-					if changed {
-						fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", slashName(info, name), done)
-					} else {
-						fmt.Fprintf(cmd.OutOrStdout(), "%s not %s\n", slashName(info, name), done)
-					}
+				for _, o := range objs {
+					names = append(names, o.GetMetadata().GetName())
 				}
-				return nil
-			})
+			}
+			for _, name := range names {
+				ctx, cancel := e.call(cmd.Context())
+				changed, err := edit.apply(ctx, c, info, e.ns(), name)
+				cancel()
+				if err != nil {
+					return err
+				}
+				if changed {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", slashName(info, name), done)
+				} else {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s not %s\n", slashName(info, name), done)
+				}
+			}
+			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "every object of the kind in the namespace")

@@ -50,15 +50,19 @@ next evaluation.`,
 			if err != nil {
 				return err
 			}
-			ctx, cancel := e.call(cmd.Context())
-			defer cancel()
-			targets, err := o.targets(ctx, e, c, args)
+			// --request-timeout bounds each page of a selector's list and
+			// each object's change, not the whole run.
+			targets, err := o.targets(cmd, e, c, args)
 			if err != nil {
 				return err
 			}
 			var failed []error
+			var scaled []scaleTarget
 			for _, t := range targets {
-				if err := o.scaleOne(ctx, c, e.ns(), t); err != nil {
+				ctx, cancel := e.call(cmd.Context())
+				err := o.scaleOne(ctx, c, e.ns(), t)
+				cancel()
+				if err != nil {
 					if isConnectionError(err) {
 						return err
 					}
@@ -66,8 +70,11 @@ next evaluation.`,
 					continue
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s scaled\n", slashName(t.info, t.name))
-				noteAutoscaler(ctx, cmd, c, e.ns(), t)
+				scaled = append(scaled, t)
 			}
+			ctx, cancel := e.call(cmd.Context())
+			defer cancel()
+			noteAutoscalers(ctx, cmd, c, e.ns(), scaled)
 			return errors.Join(failed...)
 		},
 	}
@@ -86,7 +93,7 @@ type scaleTarget struct {
 }
 
 // targets resolves what to scale from names or a selector.
-func (o *scaleOpts) targets(ctx context.Context, e *env, c *client.Client, args []string) ([]scaleTarget, error) {
+func (o *scaleOpts) targets(cmd *cobra.Command, e *env, c *client.Client, args []string) ([]scaleTarget, error) {
 	groups, err := slashGroups(args)
 	if err != nil {
 		return nil, err
@@ -114,7 +121,7 @@ func (o *scaleOpts) targets(ctx context.Context, e *env, c *client.Client, args 
 		}
 		names := g.names
 		if selecting {
-			objs, _, err := listObjects(ctx, c, info, e.ns(), o.selector, "", client.DefaultChunkSize)
+			objs, _, err := listEvery(cmd, e, c, info, e.ns(), o.selector, "", client.DefaultChunkSize)
 			if err != nil {
 				return nil, err
 			}
@@ -145,15 +152,21 @@ func (o *scaleOpts) scaleOne(ctx context.Context, c *client.Client, ns string, t
 	}
 }
 
-// noteAutoscaler warns when an autoscaler will set the replicas again.
-func noteAutoscaler(ctx context.Context, cmd *cobra.Command, c *client.Client, ns string, t scaleTarget) {
+// noteAutoscalers warns of each scaled object an autoscaler will set the
+// replicas of again. Autoscalers are listed once for all of them.
+func noteAutoscalers(ctx context.Context, cmd *cobra.Command, c *client.Client, ns string, scaled []scaleTarget) {
+	if len(scaled) == 0 {
+		return
+	}
 	as, _, err := c.Autoscalers().List(ctx, client.ListOptions{Namespace: ns})
 	if err != nil {
 		return
 	}
-	for _, a := range as {
-		if a.GetSpec().GetTarget() == t.name && autoscalerTarget(a) == t.info.Name+"/"+t.name {
-			progress(cmd, "note: autoscaler/%s manages this %s and will set its replicas again", a.GetMetadata().GetName(), lower(t.info))
+	for _, t := range scaled {
+		for _, a := range as {
+			if a.GetSpec().GetTarget() == t.name && autoscalerTarget(a) == t.info.Name+"/"+t.name {
+				progress(cmd, "note: autoscaler/%s manages %s and will set its replicas again", a.GetMetadata().GetName(), slashName(t.info, t.name))
+			}
 		}
 	}
 }
