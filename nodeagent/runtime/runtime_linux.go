@@ -52,6 +52,7 @@ type Runtime struct {
 	cfg        Config
 	log        *slog.Logger
 	pool       *supervisorPool
+	spares     *spares
 	containers *dirListing
 	configs    configCache
 	filters    filterCache
@@ -90,15 +91,20 @@ func New(cfg Config) (*Runtime, error) {
 			return nil, fmt.Errorf("runtime: create %s: %w", d, err)
 		}
 	}
-	r := &Runtime{cfg: cfg, log: cfg.Logger, containers: &dirListing{path: cfg.containersDir()}}
+	sp, err := newSpares(cfg.sparesDir())
+	if err != nil {
+		return nil, err
+	}
+	r := &Runtime{cfg: cfg, log: cfg.Logger, spares: sp, containers: &dirListing{path: cfg.containersDir()}}
 	r.pool = newSupervisorPool(cfg.WarmSupervisors, r.startSupervisor)
 	return r, nil
 }
 
-// Close ends the idle warm supervisors. Containers keep running.
+// Close ends the idle warm supervisors and removes the spare directories.
+// Containers keep running.
 func (r *Runtime) Close() error {
 	r.pool.close()
-	return nil
+	return r.spares.close()
 }
 
 // HasState reports whether cfg's directories (StateDir and RunDir, as
@@ -132,11 +138,14 @@ func (r *Runtime) Create(ctx context.Context, spec ContainerSpec) (State, error)
 		return State{}, err
 	}
 	dir := r.containerDir(spec.ID)
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return State{}, fmt.Errorf("runtime: container %s: %w", spec.ID, ErrExists)
+	reused := r.spares.take(dir)
+	if !reused {
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				return State{}, fmt.Errorf("runtime: container %s: %w", spec.ID, ErrExists)
+			}
+			return State{}, fmt.Errorf("runtime: create state dir: %w", err)
 		}
-		return State{}, fmt.Errorf("runtime: create state dir: %w", err)
 	}
 	c := containerConfig{
 		Spec: spec, Dir: dir, CreatedAt: time.Now(),
@@ -147,9 +156,9 @@ func (r *Runtime) Create(ctx context.Context, spec ContainerSpec) (State, error)
 		c.LogPath = filepath.Join(dir, defaultLogName)
 	}
 	t0 := time.Now()
-	st, err := r.create(ctx, &c)
+	st, err := r.create(ctx, &c, reused)
 	if err != nil {
-		r.cleanup(&c)
+		r.cleanup(&c, false)
 		r.log.Debug("create failed", "container", spec.ID, "err", err)
 		return State{}, err
 	}
@@ -183,7 +192,9 @@ func validateSpec(s *ContainerSpec) error {
 	return nil
 }
 
-func (r *Runtime) create(ctx context.Context, c *containerConfig) (State, error) {
+// create sets up the container in its state directory c.Dir, which is a
+// spare (holding the work directory and mount point) when reused.
+func (r *Runtime) create(ctx context.Context, c *containerConfig, reused bool) (State, error) {
 	if sid := c.Spec.SandboxID; sid != "" {
 		sb, err := r.sandbox(sid)
 		if err != nil {
@@ -192,7 +203,11 @@ func (r *Runtime) create(ctx context.Context, c *containerConfig) (State, error)
 		c.NetNS, c.IPCNS, c.UTSNS, c.PIDNS = sb.NetNS, sb.IPCNS, sb.UTSNS, sb.PIDNS
 		c.CgroupPath = filepath.Join(sb.CgroupPath, c.Spec.ID)
 	}
-	for _, d := range []string{upperDir, workDir, rootfsDir} {
+	dirs := []string{upperDir, workDir, rootfsDir}
+	if reused {
+		dirs = dirs[:1]
+	}
+	for _, d := range dirs {
 		if err := os.Mkdir(filepath.Join(c.Dir, d), 0o755); err != nil {
 			return State{}, fmt.Errorf("runtime: create %s: %w", d, err)
 		}
@@ -236,6 +251,7 @@ func (r *Runtime) spawnSupervisor(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
+	defer r.pool.refill() // once this container no longer needs the CPU
 	defer sup.ready.Close()
 	_, err = sup.job.WriteString(dir + "\n")
 	sup.job.Close()
@@ -537,11 +553,12 @@ func (r *Runtime) Remove(ctx context.Context, id string) error {
 		}
 	}
 	r.log.Debug("removing", "container", id)
-	return r.cleanup(&c)
+	return r.cleanup(&c, true)
 }
 
 // cleanup removes what Create made; parts that are missing are skipped.
-func (r *Runtime) cleanup(c *containerConfig) error {
+// With spare set, the state directory may be kept for a later Create.
+func (r *Runtime) cleanup(c *containerConfig, spare bool) error {
 	var errs []error
 	if cg, err := r.cgroup(c.CgroupPath); err == nil {
 		if err := cg.Destroy(); err != nil {
@@ -550,8 +567,10 @@ func (r *Runtime) cleanup(c *containerConfig) error {
 	}
 	// The overlay lives in the container's mount namespace only; it is
 	// gone with the last process, so the upper dir is a plain tree here.
-	if err := os.RemoveAll(c.Dir); err != nil {
-		errs = append(errs, fmt.Errorf("runtime: remove state dir: %w", err))
+	if !spare || !r.spares.keep(c.Dir) {
+		if err := os.RemoveAll(c.Dir); err != nil {
+			errs = append(errs, fmt.Errorf("runtime: remove state dir: %w", err))
+		}
 	}
 	if err := removeEnv(c); err != nil {
 		errs = append(errs, err)
