@@ -20,6 +20,7 @@ const (
 	scriptOldRootFd = initprog.BlobFd + 1 // the old root, detached after pivot_root
 	scriptProcFd    = initprog.BlobFd + 2 // the rootfs's /proc mount point
 	scriptProgFd    = initprog.BlobFd + 3 // the program itself
+	scriptJoinFd    = initprog.BlobFd + 4 // the first of the cgroup's JoinFiles, if any
 )
 
 // goInitEnv, set in a supervisor's environment, makes it start containers
@@ -52,7 +53,7 @@ func initProgram(goInit bool) (*os.File, error) {
 // namespace (/proc), pivot_root, masks, lockdown, and execve on Start.
 // The thread's namespaces and root are the container's afterwards, so it
 // is never given back: Go ends it with its goroutine.
-func startScriptInit(c *containerConfig, prog *os.File, sio *containerStdio) (*initProc, error) {
+func startScriptInit(c *containerConfig, prog *os.File, sio *containerStdio, join []*os.File) (*initProc, error) {
 	type result struct {
 		in  *initProc
 		err error
@@ -60,14 +61,14 @@ func startScriptInit(c *containerConfig, prog *os.File, sio *containerStdio) (*i
 	done := make(chan result, 1)
 	go func() {
 		goruntime.LockOSThread()
-		in, err := setUpAndForkScriptInit(c, prog, sio)
+		in, err := setUpAndForkScriptInit(c, prog, sio, join)
 		done <- result{in, err}
 	}()
 	r := <-done
 	return r.in, r.err
 }
 
-func setUpAndForkScriptInit(c *containerConfig, prog *os.File, sio *containerStdio) (*initProc, error) {
+func setUpAndForkScriptInit(c *containerConfig, prog *os.File, sio *containerStdio, join []*os.File) (*initProc, error) {
 	if err := unix.Unshare(unix.CLONE_FS | unix.CLONE_NEWNS); err != nil {
 		return nil, fmt.Errorf("runtime: unshare mount namespace: %w", err)
 	}
@@ -114,7 +115,7 @@ func setUpAndForkScriptInit(c *containerConfig, prog *os.File, sio *containerStd
 	if err := unix.Chdir(rootfs); err != nil {
 		return nil, fmt.Errorf("runtime: chdir rootfs: %w", err)
 	}
-	script, err := containerScript(c, path, env)
+	script, err := containerScript(c, path, env, len(join))
 	if err != nil {
 		return nil, err
 	}
@@ -123,11 +124,11 @@ func setUpAndForkScriptInit(c *containerConfig, prog *os.File, sio *containerStd
 		return nil, err
 	}
 	defer blob.Close()
-	in, err := startInit(fdPath(scriptProgFd), []string{"init"}, []*os.File{blob, oldRoot, procDir, prog}, cloneflags, sio)
+	in, err := startInit(fdPath(scriptProgFd), []string{"init"}, append([]*os.File{blob, oldRoot, procDir, prog}, join...), cloneflags, sio)
 	if err != nil {
 		return nil, err
 	}
-	in.script = script
+	in.script, in.joinsCgroup = script, len(join) > 0
 	return in, nil
 }
 
@@ -151,11 +152,19 @@ func lookPathInRootfs(rootfs, name string, env []string) (string, error) {
 
 // containerScript is what the init program does, in the Go init's order
 // from the cgroup move on.
-func containerScript(c *containerConfig, path string, env []string) (*initprog.Script, error) {
+func containerScript(c *containerConfig, path string, env []string, joinFiles int) (*initprog.Script, error) {
 	s := &initprog.Script{}
 	str := s.String
 	scratch := s.Bytes(make([]byte, 8))
-	s.Call("runtime: wait for the cgroup", unix.SYS_READ, initprog.SyncFd, scratch, 1).WantResult(1)
+	if joinFiles > 0 {
+		self := s.Bytes([]byte("0"))
+		for i := range uint64(joinFiles) {
+			s.Call("runtime: move into the cgroup", unix.SYS_WRITE, scriptJoinFd+i, self, 1).WantResult(1)
+			s.Call("runtime: close a cgroup file", unix.SYS_CLOSE, scriptJoinFd+i)
+		}
+	} else {
+		s.Call("runtime: wait for the cgroup", unix.SYS_READ, initprog.SyncFd, scratch, 1).WantResult(1)
+	}
 	// After the cgroup move, so the container sees its cgroup as "/".
 	s.Call("runtime: unshare cgroup ns", unix.SYS_UNSHARE, unix.CLONE_NEWCGROUP)
 	s.Call("runtime: mount proc on /proc", unix.SYS_MOUNT, str("proc"), str(fdPath(scriptProcFd)), str("proc"), procFlags)

@@ -154,8 +154,21 @@ func (s *supervisor) run() error {
 	if err != nil {
 		return abort(err)
 	}
+	s.cg, err = cgroups.New(cgroups.Config{Root: s.c.CgroupRoot, Parent: s.c.CgroupParent}, cgroups.Mode(s.c.CgroupMode), s.c.CgroupPath)
+	if err != nil {
+		return abort(err)
+	}
 	if scripted {
-		if in, err = startScriptInit(&whole, prog, sio); err != nil {
+		// The script init moves itself into the cgroup where it can.
+		join, err := s.cg.JoinFiles()
+		if err != nil {
+			return abort(err)
+		}
+		in, err = startScriptInit(&whole, prog, sio, join)
+		for _, f := range join {
+			f.Close()
+		}
+		if err != nil {
 			return err
 		}
 	} else if s.c.PIDNS != "" || sio != nil {
@@ -179,10 +192,6 @@ func (s *supervisor) run() error {
 		if attach, err = listenAttach(s.dir, sio, s.c.Spec.StdinOnce); err != nil {
 			return abort(err)
 		}
-	}
-	s.cg, err = cgroups.New(cgroups.Config{Root: s.c.CgroupRoot, Parent: s.c.CgroupParent}, cgroups.Mode(s.c.CgroupMode), s.c.CgroupPath)
-	if err != nil {
-		return abort(err)
 	}
 	if s.log, err = openLogWriter(s.c.LogPath, s.c.Spec.LogMaxBytes, s.c.Spec.LogMaxFiles); err != nil {
 		return abort(err)
@@ -285,6 +294,9 @@ type initProc struct {
 	// script is what a script init runs, to read its reports by; nil
 	// for a Go init, which reports in lines.
 	script *initprog.Script
+	// joinsCgroup says the init moves itself into the container's cgroup
+	// (cgroups.Manager.JoinFiles) rather than waiting to be moved.
+	joinsCgroup bool
 }
 
 // close closes our ends of the init's pipes.
@@ -374,10 +386,13 @@ func (s *supervisor) prepareInit(in *initProc) error {
 			return fmt.Errorf("runtime: send job to init: %w", err)
 		}
 	}
-	if err := s.cg.Apply(in.pid); err != nil {
-		return err
+	var werr error
+	if !in.joinsCgroup {
+		if err := s.cg.Apply(in.pid); err != nil {
+			return err
+		}
+		_, werr = in.syncW.Write([]byte{syncCgroup})
 	}
-	_, werr := in.syncW.Write([]byte{syncCgroup})
 	if in.script != nil {
 		if err := readReport(in); err != io.EOF {
 			return err

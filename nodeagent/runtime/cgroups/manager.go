@@ -1,5 +1,7 @@
 package cgroups
 
+import "os"
+
 // DefaultParent is the cgroup under each controller root that holds every
 // cgroup skiff creates.
 const DefaultParent = "skiff"
@@ -43,6 +45,13 @@ type Manager interface {
 	Set(r Resources) error
 	// Apply moves process pid into the cgroup.
 	Apply(pid int) error
+	// JoinFiles opens the files through which a single-threaded process
+	// moves itself into the cgroup, by writing "0" to each: v1's tasks
+	// files. The kernel spares a thread moving itself the lock Apply takes
+	// on every thread group, whose taking waits for an RCU grace period
+	// (up to ~20 ms on a VM) unless another move has just taken it. v2
+	// offers no such way: nil there, and Apply it is.
+	JoinFiles() ([]*os.File, error)
 	// Pids lists the processes in the cgroup.
 	Pids() ([]int, error)
 	// Freeze stops every task in the cgroup; Thaw resumes them.

@@ -191,6 +191,24 @@ func (m *v1) Apply(pid int) error {
 	return nil
 }
 
+func (m *v1) JoinFiles() ([]*os.File, error) {
+	var files []*os.File
+	for _, c := range v1Controllers() {
+		if !m.mounted(c) {
+			continue
+		}
+		f, err := os.OpenFile(filepath.Join(m.Path(c), "tasks"), os.O_WRONLY, 0)
+		if err != nil {
+			for _, f := range files {
+				f.Close()
+			}
+			return nil, fmt.Errorf("cgroups: %w", err)
+		}
+		files = append(files, f)
+	}
+	return files, nil
+}
+
 // procsController is the hierarchy whose cgroup.procs lists the tasks.
 func (m *v1) procsController() string {
 	for _, c := range []string{"freezer", "pids", "memory", "cpu"} {

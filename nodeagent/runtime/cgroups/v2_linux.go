@@ -148,6 +148,8 @@ func (m *v2) Apply(pid int) error {
 	return writeFile(m.dir, "cgroup.procs", strconv.Itoa(pid))
 }
 
+func (m *v2) JoinFiles() ([]*os.File, error) { return nil, nil }
+
 func (m *v2) Pids() ([]int, error) { return readPids(m.dir) }
 
 func (m *v2) Freeze() error { return m.setFrozen("1") }
