@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -8,10 +9,11 @@ import (
 	"testing"
 )
 
-// The container's first process is in the container's cgroup in every
-// hierarchy the runtime uses, whether it moved itself there (v1: the
-// script init writes to the tasks files) or was moved (v2).
-func TestInitIsInTheContainersCgroup(t *testing.T) {
+// The container's first process, and a process Exec starts in it, are in
+// the container's cgroup in every hierarchy the runtime uses, whether they
+// moved themselves there (v1: the script writes to the tasks files) or
+// were moved (v2).
+func TestInitAndExecAreInTheContainersCgroup(t *testing.T) {
 	r := newTestRuntime(t)
 	layer := busyboxRootfs(t)
 	startSleeper(t, r, "cg", []string{layer})
@@ -54,5 +56,19 @@ func TestInitIsInTheContainersCgroup(t *testing.T) {
 	}
 	if checked == 0 {
 		t.Fatalf("no hierarchy checked; /proc/%d/cgroup:\n%s", st.Pid, b)
+	}
+	// Seen from the container's cgroup namespace, which Exec enters after
+	// the move, its own cgroup is "/": from anywhere else it would read
+	// as a path up and out ("/..").
+	var out bytes.Buffer
+	code, err := r.Exec(bgCtx(t), "cg", ExecSpec{Command: []string{"cat", "/proc/self/cgroup"}, Stdout: &out, Stderr: &out})
+	if err != nil || code != 0 {
+		t.Fatalf("exec: %d %v: %s", code, err, out.String())
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) == 3 && f[2] != "/" && in[f[1]] != "/" {
+			t.Errorf("exec'd process outside the container's cgroup: %q", line)
+		}
 	}
 }

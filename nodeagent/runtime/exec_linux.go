@@ -110,9 +110,19 @@ func (r *Runtime) Exec(ctx context.Context, id string, spec ExecSpec) (int, erro
 	}
 	cfg := execConfig{Command: spec.Command, Env: spec.Env, WorkingDir: spec.WorkingDir,
 		Security: sec, DevicesLocked: c.DevicesLocked, Seccomp: filter}
+	cg, err := r.cgroup(c.CgroupPath)
+	if err != nil {
+		return -1, err
+	}
 	var init execInit
 	if prog, perr := initProgram(r.cfg.GoInit); perr == nil {
-		init, err = newScriptExec(rec.Pid, cfg, ns, prog)
+		// The script moves itself into the cgroup where it can.
+		var join []*os.File
+		if join, err = cg.JoinFiles(); err != nil {
+			prog.Close()
+			return -1, err
+		}
+		init, err = newScriptExec(rec.Pid, cfg, ns, prog, join)
 	} else {
 		init, err = r.newGoExec(cfg, ns)
 	}
@@ -146,12 +156,11 @@ func (r *Runtime) Exec(ctx context.Context, id string, spec ExecSpec) (int, erro
 	if err != nil {
 		return -1, err
 	}
-	cg, err := r.cgroup(c.CgroupPath)
-	if err == nil {
+	if !init.joinsCgroup {
 		err = cg.Apply(proc.Pid)
-	}
-	if err == nil {
-		_, err = syncW.Write([]byte{syncCgroup})
+		if err == nil {
+			_, err = syncW.Write([]byte{syncCgroup})
+		}
 	}
 	if err == nil {
 		// The message pipe closes when execve succeeds.

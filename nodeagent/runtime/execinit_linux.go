@@ -22,6 +22,9 @@ type execInit struct {
 	files   []*os.File         // its descriptors from initprog.BlobFd (execMntFd) on
 	failure func([]byte) error // what its message pipe held, as an error
 	close   func()
+	// joinsCgroup says the process moves itself into the container's
+	// cgroup (cgroups.Manager.JoinFiles) rather than waiting to be moved.
+	joinsCgroup bool
 }
 
 // newGoExec writes cfg for the Go exec init (runExecInit).
@@ -60,10 +63,16 @@ const (
 // container's cgroup, it enters the container's cgroup and mount
 // namespaces, takes the lockdown and execs the command, found in PATH
 // below the root of the container's process pid.
-func newScriptExec(pid int, cfg execConfig, ns map[string]*os.File, prog *os.File) (_ execInit, err error) {
+func newScriptExec(pid int, cfg execConfig, ns map[string]*os.File, prog *os.File, join []*os.File) (_ execInit, err error) {
+	closeAll := func() {
+		prog.Close()
+		for _, f := range join {
+			f.Close()
+		}
+	}
 	defer func() {
 		if err != nil {
-			prog.Close()
+			closeAll()
 		}
 	}()
 	env := withDefaultEnv(cfg.Env)
@@ -73,7 +82,7 @@ func newScriptExec(pid int, cfg execConfig, ns map[string]*os.File, prog *os.Fil
 	}
 	s := &initprog.Script{}
 	scratch := s.Bytes(make([]byte, 8))
-	s.Call("runtime: wait for the cgroup", unix.SYS_READ, initprog.SyncFd, scratch, 1).WantResult(1)
+	cgroupScript(s, len(join), scratch)
 	s.Call("runtime: setns cgroup", unix.SYS_SETNS, scriptExecCgroupFd, unix.CLONE_NEWCGROUP)
 	s.Call("runtime: setns mnt", unix.SYS_SETNS, scriptExecMntFd, unix.CLONE_NEWNS)
 	if err := lockdownScript(s, cfg.Security, cfg.DevicesLocked, cfg.Seccomp, cfg.WorkingDir); err != nil {
@@ -87,13 +96,14 @@ func newScriptExec(pid int, cfg execConfig, ns map[string]*os.File, prog *os.Fil
 	return execInit{
 		exe:   fdPath(scriptProgFd),
 		argv:  []string{"exec"},
-		files: []*os.File{blob, ns["mnt"], ns["cgroup"], prog},
+		files: append([]*os.File{blob, ns["mnt"], ns["cgroup"], prog}, join...),
 		failure: func(b []byte) error {
 			if len(b) < 8 {
 				return nil
 			}
 			return s.Report(b[:8])
 		},
-		close: func() { blob.Close(); prog.Close() },
+		close:       func() { blob.Close(); closeAll() },
+		joinsCgroup: len(join) > 0,
 	}, nil
 }

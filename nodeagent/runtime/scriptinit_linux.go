@@ -156,15 +156,7 @@ func containerScript(c *containerConfig, path string, env []string, joinFiles in
 	s := &initprog.Script{}
 	str := s.String
 	scratch := s.Bytes(make([]byte, 8))
-	if joinFiles > 0 {
-		self := s.Bytes([]byte("0"))
-		for i := range uint64(joinFiles) {
-			s.Call("runtime: move into the cgroup", unix.SYS_WRITE, scriptJoinFd+i, self, 1).WantResult(1)
-			s.Call("runtime: close a cgroup file", unix.SYS_CLOSE, scriptJoinFd+i)
-		}
-	} else {
-		s.Call("runtime: wait for the cgroup", unix.SYS_READ, initprog.SyncFd, scratch, 1).WantResult(1)
-	}
+	cgroupScript(s, joinFiles, scratch)
 	// After the cgroup move, so the container sees its cgroup as "/".
 	s.Call("runtime: unshare cgroup ns", unix.SYS_UNSHARE, unix.CLONE_NEWCGROUP)
 	s.Call("runtime: mount proc on /proc", unix.SYS_MOUNT, str("proc"), str(fdPath(scriptProcFd)), str("proc"), procFlags)
@@ -189,6 +181,22 @@ func containerScript(c *containerConfig, path string, env []string, joinFiles in
 	s.Call("runtime: wait for start", unix.SYS_READ, initprog.SyncFd, scratch, 1).WantResult(1)
 	execScript(s, path, c.Spec.Command, env)
 	return s, nil
+}
+
+// cgroupScript appends the process's move into the container's cgroup:
+// through the joinFiles cgroups.Manager.JoinFiles opened, from
+// scriptJoinFd on, or, without them, the wait until its parent has moved
+// it (Apply) and says so on SyncFd.
+func cgroupScript(s *initprog.Script, joinFiles int, scratch uint64) {
+	if joinFiles == 0 {
+		s.Call("runtime: wait for the cgroup", unix.SYS_READ, initprog.SyncFd, scratch, 1).WantResult(1)
+		return
+	}
+	self := s.Bytes([]byte("0"))
+	for i := range uint64(joinFiles) {
+		s.Call("runtime: move into the cgroup", unix.SYS_WRITE, scriptJoinFd+i, self, 1).WantResult(1)
+		s.Call("runtime: close a cgroup file", unix.SYS_CLOSE, scriptJoinFd+i)
+	}
 }
 
 // lockdownScript appends the lockdown of sc, with the seccomp filter the
