@@ -44,22 +44,36 @@ func usedStateDir(t *testing.T, dir string) {
 	}
 }
 
-// A removed container's state directory comes back to the next Create
-// holding the empty work directory and mount point, and nothing else.
-func TestSparesKeepOnlyTheEmptyDirectories(t *testing.T) {
+// testSpares gives spares under a directory of the test's own, which it
+// returns.
+func testSpares(t *testing.T) (*spares, string) {
+	t.Helper()
 	base := t.TempDir()
 	s, err := newSpares(filepath.Join(base, "spare"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := filepath.Join(base, "a")
-	usedStateDir(t, old)
-	if !s.keep(old) {
-		t.Fatal("keep refused a container's state directory")
+	return s, base
+}
+
+// keepUsed makes a used state directory named name and keeps it.
+func keepUsed(t *testing.T, s *spares, base, name string) {
+	t.Helper()
+	dir := filepath.Join(base, name)
+	usedStateDir(t, dir)
+	if !s.keep(dir) {
+		t.Fatalf("keep refused %s", dir)
 	}
-	if _, err := os.Stat(old); !os.IsNotExist(err) {
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Fatalf("the kept directory is still at its old path: %v", err)
 	}
+}
+
+// A removed container's state directory comes back to the next Create
+// holding the empty work directory and mount point, and nothing else.
+func TestSparesKeepOnlyTheEmptyDirectories(t *testing.T) {
+	s, base := testSpares(t)
+	keepUsed(t, s, base, "a")
 	next := filepath.Join(base, "b")
 	if !s.take(next) {
 		t.Fatal("take found no spare")
@@ -75,16 +89,8 @@ func TestSparesKeepOnlyTheEmptyDirectories(t *testing.T) {
 // A spare never replaces an existing directory: Create must still find
 // that the container exists.
 func TestSparesTakeDoesNotReplace(t *testing.T) {
-	base := t.TempDir()
-	s, err := newSpares(filepath.Join(base, "spare"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := filepath.Join(base, "a")
-	usedStateDir(t, old)
-	if !s.keep(old) {
-		t.Fatal("keep refused")
-	}
+	s, base := testSpares(t)
+	keepUsed(t, s, base, "a")
 	taken := filepath.Join(base, "taken")
 	if err := os.Mkdir(taken, 0o700); err != nil {
 		t.Fatal(err)
@@ -103,11 +109,7 @@ func TestSparesTakeDoesNotReplace(t *testing.T) {
 // What Create did not finish making is removed as before, not kept; so is
 // what comes beyond the bound.
 func TestSparesRefuseHalfMadeAndExcess(t *testing.T) {
-	base := t.TempDir()
-	s, err := newSpares(filepath.Join(base, "spare"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, base := testSpares(t)
 	half := filepath.Join(base, "half")
 	if err := os.MkdirAll(filepath.Join(half, "upper"), 0o755); err != nil {
 		t.Fatal(err)
@@ -137,10 +139,7 @@ func TestSparesDroppedByNewAndClose(t *testing.T) {
 	if got := tree(t, dir); len(got) != 0 || s.take(filepath.Join(base, "a")) {
 		t.Fatalf("an earlier process's spares survived: %q", got)
 	}
-	usedStateDir(t, filepath.Join(base, "b"))
-	if !s.keep(filepath.Join(base, "b")) {
-		t.Fatal("keep refused")
-	}
+	keepUsed(t, s, base, "b")
 	if err := s.close(); err != nil {
 		t.Fatal(err)
 	}
