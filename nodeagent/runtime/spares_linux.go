@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -20,15 +21,18 @@ import (
 // directory itself. Making and removing them is most of what a container
 // costs its node's file system: on ext4 without a journal each new inode
 // is found by scanning past every inode freed in the last minutes, which
-// a node starting and removing containers keeps plenty of (about 0.5 ms a
-// directory in a create-and-remove loop on such a disk). Remove therefore
-// empties a state directory but for those three and keeps it, up to
-// maxSpares, under StateDir/spare; Create renames one into place instead
-// of making four directories. The upper directory, which the container
-// writes, is removed and made afresh as before.
+// a node starting and removing containers keeps plenty of (0.1–0.5 ms a
+// directory on such a disk). Remove therefore empties a state directory
+// but for those three and keeps it, up to maxSpares; Create renames one
+// into place instead of making four directories. The upper directory,
+// which the container writes, is removed and made afresh as before.
 //
-// Spares are only ever made by this process: New drops what an earlier one
-// left (it may have stopped half way through emptying), Close drops them.
+// Each Runtime keeps its spares in a directory of its own under
+// StateDir/spare, named for its process: two Runtimes on one state
+// directory (an agent and `skiff reset`, or a test's second one) never
+// take or remove each other's. New removes what processes no longer
+// running left (they may have stopped half way through emptying one);
+// Close removes its own.
 type spares struct {
 	dir  string
 	mu   sync.Mutex
@@ -42,15 +46,31 @@ const maxSpares = 32
 
 func (c Config) sparesDir() string { return filepath.Join(c.StateDir, "spare") }
 
-// newSpares starts with none, removing any left in dir.
-func newSpares(dir string) (*spares, error) {
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, fmt.Errorf("runtime: clear spare directories: %w", err)
+// newSpares starts with none, in a new directory under root, and removes
+// the directories there of processes that have ended.
+func newSpares(root string) (*spares, error) {
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, fmt.Errorf("runtime: create %s: %w", root, err)
 	}
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("runtime: create %s: %w", dir, err)
+	if ents, err := os.ReadDir(root); err == nil {
+		for _, e := range ents {
+			pid, _, _ := strings.Cut(e.Name(), "-")
+			if n, err := strconv.Atoi(pid); err == nil && !processAlive(n) {
+				os.RemoveAll(filepath.Join(root, e.Name())) // leftovers: best effort
+			}
+		}
+	}
+	dir, err := os.MkdirTemp(root, strconv.Itoa(os.Getpid())+"-")
+	if err != nil {
+		return nil, fmt.Errorf("runtime: create a spare directory: %w", err)
 	}
 	return &spares{dir: dir}, nil
+}
+
+// processAlive reports whether a process with that pid exists.
+func processAlive(pid int) bool {
+	err := unix.Kill(pid, 0)
+	return err == nil || errors.Is(err, unix.EPERM)
 }
 
 // take renames a spare to dir and reports whether it did; dir then holds
@@ -77,8 +97,7 @@ func (s *spares) take(dir string) bool {
 			s.mu.Unlock()
 			return false
 		}
-		// Gone from under us (another Runtime on the same StateDir
-		// cleared them), or renames unsupported: try the next.
+		// Gone from under us, or renames unsupported: try the next.
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -126,25 +127,38 @@ func TestSparesRefuseHalfMadeAndExcess(t *testing.T) {
 	}
 }
 
-// Spares do not outlive their Runtime: New drops what an earlier one left
-// (it may have stopped half way), Close removes them.
+// Spares do not outlive their Runtime: New drops what a process that has
+// ended left (it may have stopped half way), but not what a running one
+// keeps; Close removes its own.
 func TestSparesDroppedByNewAndClose(t *testing.T) {
 	base := t.TempDir()
-	dir := filepath.Join(base, "spare")
-	usedStateDir(t, filepath.Join(dir, "7"))
-	s, err := newSpares(dir)
+	root := filepath.Join(base, "spare")
+	dead := filepath.Join(root, "4194305-a") // above any pid_max: no such process
+	live := filepath.Join(root, strconv.Itoa(os.Getppid())+"-b")
+	usedStateDir(t, filepath.Join(dead, "0"))
+	usedStateDir(t, filepath.Join(live, "0"))
+	s, err := newSpares(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := tree(t, dir); len(got) != 0 || s.take(filepath.Join(base, "a")) {
-		t.Fatalf("an earlier process's spares survived: %q", got)
+	if _, err := os.Stat(dead); !os.IsNotExist(err) {
+		t.Fatalf("an ended process's spares survived: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(live, "0", "work")); err != nil {
+		t.Fatalf("a running process's spares were removed: %v", err)
+	}
+	if s.take(filepath.Join(base, "a")) {
+		t.Fatal("a new Runtime took another's spare")
 	}
 	keepUsed(t, s, base, "b")
 	if err := s.close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(dir); !os.IsNotExist(err) {
-		t.Fatalf("close left %s: %v", dir, err)
+	if _, err := os.Stat(s.dir); !os.IsNotExist(err) {
+		t.Fatalf("close left %s: %v", s.dir, err)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Fatalf("close removed another Runtime's spares: %v", err)
 	}
 }
 
@@ -160,14 +174,14 @@ func TestSpareStateDirectoryStartsClean(t *testing.T) {
 	if err := r.Remove(bgCtx(t), "first"); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(tree(t, r.cfg.sparesDir())); n == 0 {
+	if n := len(tree(t, r.spares.dir)); n == 0 {
 		t.Fatal("Remove kept no spare")
 	}
 	st, out = run(t, r, shSpec("second", []string{layer}, "ls /data; cat /etc/lower-file; ls /new 2>&1; true"))
 	if st.ExitCode != 0 || out != "from the lower layer\nls: /new: No such file or directory\n" {
 		t.Fatalf("second container: %+v, log %q", st, out)
 	}
-	if got := tree(t, r.cfg.sparesDir()); len(got) != 0 {
+	if got := tree(t, r.spares.dir); len(got) != 0 {
 		t.Fatalf("the spare was not used: %q", got)
 	}
 }
