@@ -52,6 +52,19 @@ func TestCreateExposeRunAndPortForward(t *testing.T) {
 		return nil
 	})
 
+	// port-forward picks one of the service's running pods, as kubectl
+	// does, whether or not its server listens yet (each first writes a
+	// 32 MB file): wait until both do.
+	for name := range names {
+		eventually(t, "pod "+name+" serving on 8080", func() error {
+			out, err := c.Skiff("exec", name, "--", "wget", "-q", "-O", "-", "http://127.0.0.1:8080/")
+			if err != nil || strings.TrimSpace(out) != name {
+				return fmt.Errorf("%q: %v", out, err)
+			}
+			return nil
+		})
+	}
+
 	// port-forward runs until interrupted; it prints the port it chose.
 	pf := c.nsenter(c.bin, "port-forward", "svc/web", ":8080")
 	stdout, err := pf.StdoutPipe()
