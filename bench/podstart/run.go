@@ -18,7 +18,6 @@ import (
 
 	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/image/build"
-	"github.com/skiff-sh/skiff/nodeagent/runtime/cgroups"
 	"github.com/skiff-sh/skiff/nodeagent/teardown"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
@@ -159,7 +158,7 @@ func run(ctx context.Context, bin string, pods, creators int, rate float64, keep
 	// The agent's pods live under skiff's default parent cgroup, which it
 	// leaves behind as every agent does: remove it after, if it was not
 	// there before (and is empty).
-	if !cgroupParentExists() {
+	if len(teardown.CgroupParents()) == 0 {
 		defer teardown.RemoveEmptyCgroupParents(func(string) {})
 	}
 	agent, err := start(filepath.Join(dir, "agent.log"), bin, "agent", "--server", api, "--node-name", "bench", "--data-dir", filepath.Join(dir, "agent"),
@@ -352,14 +351,6 @@ func measure(ctx context.Context, c *client.Client, image string, pods, creators
 		return nil, 0, fmt.Errorf("only %d of %d pods ran within 5 minutes", len(lat), pods)
 	}
 	return lat, time.Since(start), nil
-}
-
-// cgroupParentExists reports whether skiff's default parent cgroup is
-// there, in any v1 hierarchy or in v2's.
-func cgroupParentExists() bool {
-	v1, _ := filepath.Glob(filepath.Join(cgroups.DefaultRoot, "*", cgroups.DefaultParent))
-	_, err := os.Stat(filepath.Join(cgroups.DefaultRoot, cgroups.DefaultParent))
-	return len(v1) > 0 || err == nil
 }
 
 // cleanup deletes every pod gracefully — so the agent confirms each once

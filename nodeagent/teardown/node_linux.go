@@ -132,13 +132,26 @@ func (n Node) removeContainers(ctx context.Context, report func(string)) error {
 	return errors.Join(errs...)
 }
 
+// CgroupParents lists skiff's default parent cgroups that exist: one
+// under each v1 controller, or v2's.
+func CgroupParents() []string {
+	dirs, _ := filepath.Glob(filepath.Join(cgroups.DefaultRoot, "*", cgroups.DefaultParent))
+	if v2 := filepath.Join(cgroups.DefaultRoot, cgroups.DefaultParent); isDir(v2) {
+		dirs = append(dirs, v2)
+	}
+	return dirs
+}
+
+func isDir(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
+}
+
 // RemoveEmptyCgroupParents removes skiff's parent cgroup under each
 // controller when no pod of any agent is left in it (rmdir refuses a
 // cgroup with children).
 func RemoveEmptyCgroupParents(report func(string)) {
-	dirs, _ := filepath.Glob(filepath.Join(cgroups.DefaultRoot, "*", cgroups.DefaultParent))
-	dirs = append(dirs, filepath.Join(cgroups.DefaultRoot, cgroups.DefaultParent)) // cgroup v2
-	for _, d := range dirs {
+	for _, d := range CgroupParents() {
 		if os.Remove(d) == nil {
 			report("removed cgroup " + d)
 		}
