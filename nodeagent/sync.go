@@ -399,16 +399,26 @@ func (a *Agent) teardownUntilDone(ctx context.Context, uid string) {
 
 // cleanupOrphans removes what belongs to pods that are no longer bound to
 // this node (deleted while the agent was away).
+//
+// Pod workers run meanwhile: a pod bound while the agent starts gets its
+// sandbox now. So the sandboxes are listed first and the pods after, and a
+// sandbox whose pod has a worker is the worker's: a worker exists before it
+// makes a sandbox and ends only after removing it.
 func (a *Agent) cleanupOrphans(ctx context.Context) error {
-	known := map[string]bool{}
-	for _, p := range a.pods.List() {
-		known[p.Metadata.Uid] = true
-	}
 	// A pod's sandbox ID is its UID.
 	sandboxes, err := a.runtime.SandboxIDs()
 	if err != nil {
 		return err
 	}
+	known := map[string]bool{}
+	for _, p := range a.pods.List() {
+		known[p.Metadata.Uid] = true
+	}
+	a.mu.Lock()
+	for uid := range a.workers {
+		known[uid] = true
+	}
+	a.mu.Unlock()
 	var errs []error
 	for _, uid := range sandboxes {
 		if known[uid] {

@@ -243,6 +243,26 @@ func TestCleanupOrphans(t *testing.T) {
 	}
 }
 
+// A pod bound while the agent starts is not taken for an orphan: its
+// worker may make its sandbox before the pod cache that cleanupOrphans
+// reads has it.
+func TestCleanupOrphansLeavesAPodWorkersSandbox(t *testing.T) {
+	h := newSyncHarness(t, time.Hour)
+	for _, uid := range []string{"lost-uid", "new-uid"} {
+		if _, err := h.rt.CreateSandbox(runtime.SandboxSpec{ID: uid}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.a.workers["new-uid"] = newPodWorker(h.a, "new-uid")
+	h.a.pods = client.NewInformer(h.c.Pods(), client.ListOptions{}, h.a.log)
+	if err := h.a.cleanupOrphans(h.ctx()); err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := h.rt.SandboxIDs(); !slices.Equal(ids, []string{"new-uid"}) {
+		t.Fatalf("sandboxes after the cleanup: %v, want only the worker's new-uid", ids)
+	}
+}
+
 // A pod start is one status write: Running and, with no readiness probe,
 // Ready in the same write. A later sync with a pod object older than that
 // write (an informer behind) writes nothing more, and one with the stored
