@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -64,10 +65,13 @@ restarts…). For a machine-readable form, use ` + "`skiff get KIND NAME -o yaml
 	return cmd
 }
 
+// describeOne reads the object, then its events page by page, then what
+// its kind's description adds, each read under --request-timeout of its
+// own: a namespace's events can outlast one timeout on a busy server.
 func describeOne(cmd *cobra.Command, e *env, c *client.Client, info skiffv1.KindInfo, name string) error {
-	ctx, cancel := e.call(cmd.Context())
-	defer cancel()
-	obj, err := getObject(ctx, c, info, e.ns(), name)
+	obj, err := callWith(cmd, e, func(ctx context.Context) (skiffv1.Resource, error) {
+		return getObject(ctx, c, info, e.ns(), name)
+	})
 	if err != nil {
 		return err
 	}
@@ -76,7 +80,7 @@ func describeOne(cmd *cobra.Command, e *env, c *client.Client, info skiffv1.Kind
 		evInfo, _ := skiffv1.Info(skiffv1.Kind_KIND_EVENT)
 		sel := fmt.Sprintf("involvedObject.name=%s,involvedObject.kind=%s", name, info.Name)
 		// Events about objects outside namespaces may be filed anywhere.
-		events, _, err = listObjects(ctx, c, evInfo, obj.GetMetadata().GetNamespace(), "", sel, client.DefaultChunkSize)
+		events, _, err = listEvery(cmd, e, c, evInfo, obj.GetMetadata().GetNamespace(), "", sel, client.DefaultChunkSize)
 		if err != nil {
 			return err
 		}
@@ -84,16 +88,24 @@ func describeOne(cmd *cobra.Command, e *env, c *client.Client, info skiffv1.Kind
 	}
 	d := newDescriber(cmd.OutOrStdout(), e.now())
 	if dp, ok := obj.(*skiffv1.Deployment); ok {
-		if d.sets, err = ownedReplicaSets(ctx, c, dp); err != nil {
+		d.sets, err = callWith(cmd, e, func(ctx context.Context) ([]*skiffv1.ReplicaSet, error) {
+			return ownedReplicaSets(ctx, c, dp)
+		})
+		if err != nil {
 			return err
 		}
 	}
 	if info.Kind == skiffv1.Kind_KIND_SERVICE {
-		ep, err := c.Endpoints().Get(ctx, obj.GetMetadata().GetNamespace(), name)
-		if err != nil && !client.IsNotFound(err) {
-			return apiErr(err)
+		d.endpoints, err = callWith(cmd, e, func(ctx context.Context) (*skiffv1.Endpoints, error) {
+			ep, err := c.Endpoints().Get(ctx, obj.GetMetadata().GetNamespace(), name)
+			if client.IsNotFound(err) {
+				return nil, nil
+			}
+			return ep, apiErr(err)
+		})
+		if err != nil {
+			return err
 		}
-		d.endpoints = ep
 	}
 	d.describe(obj)
 	if info.Kind != skiffv1.Kind_KIND_EVENT {
@@ -283,4 +295,11 @@ func sinceOrDash(ts *timestamppb.Timestamp, now time.Time) string {
 		return "-"
 	}
 	return age(ts, now)
+}
+
+// callWith runs one call under --request-timeout.
+func callWith[T any](cmd *cobra.Command, e *env, call func(context.Context) (T, error)) (T, error) {
+	ctx, cancel := e.call(cmd.Context())
+	defer cancel()
+	return call(ctx)
 }

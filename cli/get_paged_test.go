@@ -17,8 +17,8 @@ import (
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
-// slowPages serves a list of pods (or replica sets, when asked for them)
-// one per page, each page after delay, at revision 7. With compactAt set,
+// slowPages serves a list of pods (or replica sets, or events about pod
+// p0, when asked for them) one per page, each page after delay, at revision 7. With compactAt set,
 // the continue token of that page has expired, and a list in one request
 // is at revision 8. Other kinds list empty; Get and Update answer at once.
 type slowPages struct {
@@ -35,7 +35,7 @@ func (s *slowPages) List(ctx context.Context, req *skiffv1.ListRequest) (*skiffv
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	if k := req.GetKind(); k != skiffv1.Kind_KIND_POD && k != skiffv1.Kind_KIND_REPLICA_SET {
+	if k := req.GetKind(); k != skiffv1.Kind_KIND_POD && k != skiffv1.Kind_KIND_REPLICA_SET && k != skiffv1.Kind_KIND_EVENT {
 		return &skiffv1.ListResponse{ResourceVersion: "7"}, nil
 	}
 	pod := func(i int) *skiffv1.Object { return slowObject(req.GetKind(), fmt.Sprintf("p%d", i)) }
@@ -58,11 +58,15 @@ func (s *slowPages) List(ctx context.Context, req *skiffv1.ListRequest) (*skiffv
 	return resp, nil
 }
 
-// slowObject is the pod or replica set name.
+// slowObject is the pod, replica set or event name.
 func slowObject(kind skiffv1.Kind, name string) *skiffv1.Object {
 	m := &skiffv1.ObjectMeta{Namespace: "default", Name: name, ResourceVersion: "7"}
-	if kind == skiffv1.Kind_KIND_REPLICA_SET {
+	switch kind {
+	case skiffv1.Kind_KIND_REPLICA_SET:
 		return skiffv1.Wrap(&skiffv1.ReplicaSet{Metadata: m, Spec: &skiffv1.ReplicaSetSpec{}})
+	case skiffv1.Kind_KIND_EVENT:
+		return skiffv1.Wrap(&skiffv1.Event{Metadata: m, Type: "Normal", Reason: "Seen", Message: "event " + name,
+			InvolvedObject: &skiffv1.ObjectReference{Kind: "Pod", Namespace: "default", Name: "p0"}})
 	}
 	return skiffv1.Wrap(&skiffv1.Pod{Metadata: m})
 }
@@ -144,7 +148,16 @@ func TestGetPagedTimeoutIsPerPage(t *testing.T) {
 	if res.e != nil || strings.Count(res.out, " scaled\n") != 6 {
 		t.Fatalf("scale -l over six pages of 500 ms with a 2 s timeout: %+v", res)
 	}
+	// describe's events too.
+	res = r.run("describe", "pod", "p0", "--request-timeout", "2s")
+	if res.e != nil || strings.Count(res.out, "  event p") != 6 {
+		t.Fatalf("describe with six pages of events of 500 ms, a 2 s timeout: %+v", res)
+	}
 	srv.delay.Store(int64(5 * time.Second))
+	res = r.run("describe", "pod", "p0", "--request-timeout", "300ms")
+	if res.e == nil || !strings.Contains(res.err, "no page of the event list came in 300ms") {
+		t.Fatalf("describe, a page of events slower than the timeout: %+v", res)
+	}
 	res = r.run("label", "pods", "--all", "tier=front", "--request-timeout", "300ms")
 	if res.e == nil || !strings.Contains(res.err, "no page of the pod list came in 300ms") {
 		t.Fatalf("label --all, a page slower than the timeout: %+v", res)
