@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/skiff-sh/skiff/cli/jsonpath"
+	"github.com/skiff-sh/skiff/cli/slimlist"
 	"github.com/skiff-sh/skiff/client"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
@@ -303,7 +304,12 @@ func printPaged(cmd *cobra.Command, e *env, c *client.Client, info skiffv1.KindI
 	// a list of 150,000 pods may take longer than one request may.
 	ctx, progress, stop := stallGuard(cmd.Context(), e.requestTimeout, true)
 	defer stop()
-	err := client.ListEach(ctx, c.API(), &skiffv1.ListRequest{
+	api := c.API()
+	if info.Kind == skiffv1.Kind_KIND_POD {
+		// A pod row reads a few of a pod's fields: the rest are not decoded.
+		api = slimlist.Pods(api, len(topts.labelColumns) > 0 || topts.showLabels)
+	}
+	err := client.ListEach(ctx, api, &skiffv1.ListRequest{
 		Kind: info.Kind, Namespace: nsFor(info, ns), LabelSelector: o.labelSel, FieldSelector: o.fieldSel,
 	}, o.chunkSize, func(items []*skiffv1.Object, _ string) error {
 		progress()

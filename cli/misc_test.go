@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/skiff-sh/skiff/cli/slimlist"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
@@ -104,6 +106,18 @@ func TestPodStatusColumn(t *testing.T) {
 	} {
 		if got := summarizePod(tc.pod); got != tc.want {
 			t.Errorf("%s: %+v, want %+v", tc.name, got, tc.want)
+		}
+		// `get pods` decodes only what the table reads.
+		b, err := proto.Marshal(&skiffv1.ListResponse{Items: []*skiffv1.Object{skiffv1.Wrap(tc.pod)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var page skiffv1.ListResponse
+		if err := slimlist.DecodeList(b, &page, false); err != nil {
+			t.Fatal(err)
+		}
+		if got := summarizePod(page.Items[0].GetPod()); got != tc.want {
+			t.Errorf("%s, slimmed for a table: %+v, want %+v", tc.name, got, tc.want)
 		}
 	}
 }
