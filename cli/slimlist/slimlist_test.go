@@ -23,7 +23,7 @@ func fullPod() *skiffv1.Pod {
 			OwnerReferences: []*skiffv1.OwnerReference{{Kind: "ReplicaSet", Name: "web", Uid: "rs-1"}}},
 		Spec: &skiffv1.PodSpec{NodeName: "n1", RestartPolicy: "Always",
 			Containers: []*skiffv1.Container{{Name: "app", Image: "web:1", Command: []string{"/bin/web"},
-				Env: []*skiffv1.EnvVar{{Name: "A", Value: "b"}},
+				Env:       []*skiffv1.EnvVar{{Name: "A", Value: "b"}},
 				Resources: &skiffv1.ResourceRequirements{Requests: map[string]string{"cpu": "10m"}}}},
 			InitContainers: []*skiffv1.Container{{Name: "side", Image: "side:1", RestartPolicy: &always}},
 			Volumes:        []*skiffv1.PodVolume{{Name: "data"}}},
