@@ -122,6 +122,43 @@ func TestPodStatusColumn(t *testing.T) {
 	}
 }
 
+// Every column of a pod table, wide and with labels, reads the same from
+// a pod slimmed for tables as from the whole pod: a column that reads a
+// field cli/slimlist drops fails here.
+func TestPodRowsFromSlimPods(t *testing.T) {
+	always := "Always"
+	ts := nowTS()
+	pod := &skiffv1.Pod{
+		Metadata: &skiffv1.ObjectMeta{Name: "web-1", Namespace: "shop", Labels: map[string]string{"app": "web", "tier": "front"},
+			Annotations: map[string]string{"a": "b"}, CreationTimestamp: ts},
+		Spec: &skiffv1.PodSpec{NodeName: "n1", Containers: []*skiffv1.Container{{Name: "app", Image: "web:1"}, {Name: "log", Image: "log:1"}},
+			InitContainers: []*skiffv1.Container{{Name: "side", RestartPolicy: &always}}},
+		Status: &skiffv1.PodStatus{Phase: "Running", PodIp: "10.88.0.2", HostIp: "10.0.0.1",
+			Conditions: []*skiffv1.Condition{{Type: skiffv1.PodInitialized, Status: "True"}, {Type: skiffv1.PodReady, Status: "False"}},
+			InitContainerStatuses: []*skiffv1.ContainerStatus{{Name: "side", Started: true, Ready: true, RestartCount: 1,
+				State: &skiffv1.ContainerState{Running: &skiffv1.ContainerStateRunning{StartedAt: ts}}}},
+			ContainerStatuses: []*skiffv1.ContainerStatus{
+				{Name: "app", Ready: true, RestartCount: 2, State: &skiffv1.ContainerState{Running: &skiffv1.ContainerStateRunning{StartedAt: ts}}},
+				{Name: "log", RestartCount: 3, State: &skiffv1.ContainerState{Waiting: &skiffv1.ContainerStateWaiting{Reason: "CrashLoopBackOff", Message: "m"}}}}},
+	}
+	b, err := proto.Marshal(&skiffv1.ListResponse{Items: []*skiffv1.Object{skiffv1.Wrap(pod)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for _, opts := range []tableOpts{{}, {wide: true, namespace: true}, {labelColumns: []string{"tier"}, showLabels: true}} {
+		var page skiffv1.ListResponse
+		if err := slimlist.DecodeList(b, &page, len(opts.labelColumns) > 0 || opts.showLabels); err != nil {
+			t.Fatal(err)
+		}
+		table := tableFor(skiffv1.Kind_KIND_POD, opts)
+		whole, slim := table.cells(pod, opts, now), table.cells(page.Items[0].GetPod(), opts, now)
+		if strings.Join(whole, "|") != strings.Join(slim, "|") {
+			t.Errorf("%+v: slimmed %q, whole %q", opts, slim, whole)
+		}
+	}
+}
+
 func TestEveryCommandHasExamples(t *testing.T) {
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
