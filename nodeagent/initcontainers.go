@@ -44,7 +44,7 @@ func failedState(s runtime.State) bool {
 // restarted whenever it exits, whatever the pod's restartPolicy, until the
 // pod's containers are done.
 func (a *Agent) syncInitContainers(ctx context.Context, pod *skiffv1.Pod, insts map[string][]instance, st *podState) (initialized, changed bool) {
-	if !st.initialized {
+	if !st.initialized && st.sandboxReplaced.IsZero() {
 		// A container of the pod that ran means the pod was initialized
 		// before (by an agent before this one).
 		for _, c := range pod.Spec.Containers {
@@ -72,10 +72,16 @@ func (a *Agent) syncInitContainers(ctx context.Context, pod *skiffv1.Pod, insts 
 			}
 			return false, changed
 		}
-		if succeeded(latest(insts[c.Name])) {
+		// One that ran in a sandbox since replaced runs again, whatever
+		// its exit.
+		stale := st.ranBeforeSandbox(latest(insts[c.Name]))
+		if succeeded(latest(insts[c.Name])) && !stale {
 			continue
 		}
 		policy := initRestartPolicy(pod.Spec.RestartPolicy)
+		if stale {
+			policy = "Always"
+		}
 		started, err := a.syncContainerWithPolicy(ctx, pod, c, insts[c.Name], st, policy)
 		if err != nil {
 			a.log.Debug("init container sync", "pod", client.KeyOf(pod), "container", c.Name, "err", err)

@@ -32,8 +32,12 @@ type podState struct {
 	// container ID, read once each.
 	termMessages map[string]string
 	// initialized: every init container has succeeded; they are not run
-	// again for this pod.
+	// again for this pod, unless its sandbox is replaced.
 	initialized bool
+	// sandboxReplaced is when the worker last gave the pod a new sandbox
+	// because the one it had was gone (zero: never). Init containers that
+	// ran before it run again.
+	sandboxReplaced time.Time
 	// deadlineExceeded: activeDeadlineSeconds passed and the agent
 	// stopped the pod for good.
 	deadlineExceeded bool

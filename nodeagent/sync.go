@@ -41,6 +41,11 @@ func (a *Agent) syncPod(ctx context.Context, pod *skiffv1.Pod, st *podState) (do
 	if skiffv1.IsTerminalPhase(st.lastStatus.GetPhase()) {
 		return false, nil
 	}
+	if st.sandboxReady && a.sandboxGone(pod.Metadata.Uid) {
+		if insts, err = a.replaceSandbox(ctx, pod, st, insts); err != nil {
+			return false, err
+		}
+	}
 	if !st.sandboxReady {
 		if err := a.ensureSandbox(ctx, pod, st); err != nil {
 			a.setAllWaiting(pod, st, insts, "CreatePodSandboxError", err.Error())
