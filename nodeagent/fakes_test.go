@@ -22,7 +22,10 @@ type fakeRuntime struct {
 	mu         sync.Mutex
 	containers map[string]*runtime.State
 	sandboxes  map[string]runtime.Sandbox
-	stopped    []string // IDs, in the order Stop was called
+	// leftovers are sandboxes whose namespaces are gone but whose
+	// directory is not: Sandbox says not found, CreateSandbox exists.
+	leftovers map[string]bool
+	stopped   []string // IDs, in the order Stop was called
 	// execCodes is the exit code of an exec by its command's first word
 	// (0 when absent); calls logs "exec ID CMD…" and "stop ID" in order.
 	execCodes map[string]int
@@ -30,12 +33,15 @@ type fakeRuntime struct {
 }
 
 func newFakeRuntime() *fakeRuntime {
-	return &fakeRuntime{containers: map[string]*runtime.State{}, sandboxes: map[string]runtime.Sandbox{}}
+	return &fakeRuntime{containers: map[string]*runtime.State{}, sandboxes: map[string]runtime.Sandbox{}, leftovers: map[string]bool{}}
 }
 
 func (f *fakeRuntime) CreateSandbox(spec runtime.SandboxSpec) (runtime.Sandbox, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if _, ok := f.sandboxes[spec.ID]; ok || f.leftovers[spec.ID] {
+		return runtime.Sandbox{}, fmt.Errorf("sandbox %s: %w", spec.ID, runtime.ErrExists)
+	}
 	sb := runtime.Sandbox{ID: spec.ID, NetNS: "/fake/netns/" + spec.ID}
 	f.sandboxes[spec.ID] = sb
 	return sb, nil
@@ -55,7 +61,24 @@ func (f *fakeRuntime) RemoveSandbox(id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.sandboxes, id)
+	delete(f.leftovers, id)
 	return nil
+}
+
+// reboot ends every container (their state says unknown) and leaves the
+// sandboxes' directories without their namespaces.
+func (f *fakeRuntime) reboot() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for id := range f.sandboxes {
+		f.leftovers[id] = true
+	}
+	clear(f.sandboxes)
+	for _, c := range f.containers {
+		if c.Status == runtime.StatusRunning {
+			c.Status, c.FinishedAt, c.Pid = runtime.StatusUnknown, time.Now(), 0
+		}
+	}
 }
 
 func (f *fakeRuntime) SandboxIDs() ([]string, error) {

@@ -19,6 +19,15 @@ func (a *Agent) sandboxGone(uid string) bool {
 	return errors.Is(err, runtime.ErrNotFound)
 }
 
+// lostSandbox reports whether the pod had a sandbox that is gone: one
+// this worker made, or, at the worker's first sync, one that containers of
+// the pod ran in before the agent restarted or the machine rebooted.
+func (a *Agent) lostSandbox(uid string, st *podState, insts map[string][]instance) bool {
+	had := st.sandboxReady && !st.sandboxLost || !st.sandboxLooked && len(insts) > 0
+	st.sandboxLooked = true
+	return had && a.sandboxGone(uid)
+}
+
 // replaceSandbox does what the kubelet does when a pod's sandbox changed:
 // the pod's containers, left without their network, are killed. Unless the
 // pod's restartPolicy is Never (it then fails, as there), it gets a new
@@ -55,11 +64,13 @@ func (a *Agent) replaceSandbox(ctx context.Context, pod *skiffv1.Pod, st *podSta
 	if err := a.runtime.RemoveSandbox(uid); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 		return insts, err
 	}
-	st.steady = false
+	st.steady, st.sandboxReady = false, false
 	// A Never pod's containers all ended now: it fails, and needs no
 	// sandbox any more.
-	if pod.Spec.RestartPolicy != "Never" {
-		st.sandboxReady, st.initialized, st.sandboxReplaced = false, false, now
+	if pod.Spec.RestartPolicy == "Never" {
+		st.sandboxLost = true
+	} else {
+		st.initialized, st.sandboxReplaced = false, now
 	}
 	return a.instancesOf(uid)
 }

@@ -110,3 +110,46 @@ func TestSyncFailsANeverPodWhoseSandboxIsLost(t *testing.T) {
 		t.Fatalf("%d SandboxChanged events, want 1", n)
 	}
 }
+
+// After a reboot (containers gone, sandbox directories left without their
+// namespaces), the agent's new worker gives the pod a new sandbox in place
+// of what is left, and its init containers run again before the
+// container, as the kubelet's do.
+func TestSyncAfterARebootRunsInitContainersAgain(t *testing.T) {
+	h := newSyncHarness(t, time.Hour)
+	p := h.podWith("web", "Always", &skiffv1.PodSpec{InitContainers: []*skiffv1.Container{ctr("setup")}, Containers: []*skiffv1.Container{ctr("app")}})
+	uid := p.Metadata.Uid
+	st := newPodState()
+	h.sync(p, st)
+	h.rt.exit(runtime.ContainerID(uid, "setup", 0), 0)
+	h.sync(p, st)
+
+	h.rt.reboot()
+	st = newPodState() // the agent after the reboot
+	h.sync(p, st)
+	if _, err := h.rt.Sandbox(uid); err != nil {
+		t.Fatalf("no new sandbox after the reboot: %v", err)
+	}
+	h.wantContainers(runtime.ContainerID(uid, "app", 0), runtime.ContainerID(uid, "setup", 0), runtime.ContainerID(uid, "setup", 1))
+	h.rt.exit(runtime.ContainerID(uid, "setup", 1), 0)
+	h.sync(p, st)
+	if c, _ := h.rt.state(runtime.ContainerID(uid, "app", 1)); c.Status != runtime.StatusRunning {
+		t.Fatalf("the container after the init container: %+v, want running", c)
+	}
+}
+
+// A pod that had a sandbox but no container yet when the machine
+// rebooted gets a new sandbox in place of what is left of the old one.
+func TestSyncMakesASandboxOverWhatARebootLeft(t *testing.T) {
+	h := newSyncHarness(t, time.Hour)
+	p := h.pod("web", "")
+	uid := p.Metadata.Uid
+	if _, err := h.rt.CreateSandbox(runtime.SandboxSpec{ID: uid}); err != nil {
+		t.Fatal(err)
+	}
+	h.rt.reboot()
+	h.sync(p, newPodState())
+	if c, _ := h.rt.state(runtime.ContainerID(uid, "app", 0)); c.Status != runtime.StatusRunning {
+		t.Fatalf("container %+v: want running in a new sandbox", c)
+	}
+}

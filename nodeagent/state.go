@@ -36,8 +36,12 @@ type podState struct {
 	initialized bool
 	// sandboxReplaced is when the worker last gave the pod a new sandbox
 	// because the one it had was gone (zero: never). Init containers that
-	// ran before it run again.
-	sandboxReplaced time.Time
+	// ran before it run again. sandboxLooked: the worker's first sync
+	// looked for a sandbox left from before (see lostSandbox);
+	// sandboxLost: the sandbox is gone and, the pod's restartPolicy being
+	// Never, none is made again.
+	sandboxReplaced            time.Time
+	sandboxLooked, sandboxLost bool
 	// deadlineExceeded: activeDeadlineSeconds passed and the agent
 	// stopped the pod for good.
 	deadlineExceeded bool

@@ -41,12 +41,12 @@ func (a *Agent) syncPod(ctx context.Context, pod *skiffv1.Pod, st *podState) (do
 	if skiffv1.IsTerminalPhase(st.lastStatus.GetPhase()) {
 		return false, nil
 	}
-	if st.sandboxReady && a.sandboxGone(pod.Metadata.Uid) {
+	if a.lostSandbox(pod.Metadata.Uid, st, insts) {
 		if insts, err = a.replaceSandbox(ctx, pod, st, insts); err != nil {
 			return false, err
 		}
 	}
-	if !st.sandboxReady {
+	if !st.sandboxReady && !st.sandboxLost {
 		if err := a.ensureSandbox(ctx, pod, st); err != nil {
 			a.setAllWaiting(pod, st, insts, "CreatePodSandboxError", err.Error())
 			return false, errors.Join(err, a.reportStatus(ctx, pod, st, insts))
@@ -126,8 +126,15 @@ func (a *Agent) ensureSandbox(ctx context.Context, pod *skiffv1.Pod, st *podStat
 		if hostname == "" {
 			hostname = pod.Metadata.Name
 		}
-		sb, err = a.runtime.CreateSandbox(runtime.SandboxSpec{ID: uid, Hostname: hostname,
-			SharePID: pod.Spec.ShareProcessNamespace})
+		spec := runtime.SandboxSpec{ID: uid, Hostname: hostname, SharePID: pod.Spec.ShareProcessNamespace}
+		sb, err = a.runtime.CreateSandbox(spec)
+		if errors.Is(err, runtime.ErrExists) {
+			// What a sandbox whose namespaces are gone left behind (the
+			// machine rebooted and the run directory is no tmpfs).
+			if err = a.runtime.RemoveSandbox(uid); err == nil {
+				sb, err = a.runtime.CreateSandbox(spec)
+			}
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("sandbox: %w", err)
