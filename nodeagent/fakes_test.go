@@ -22,10 +22,7 @@ type fakeRuntime struct {
 	mu         sync.Mutex
 	containers map[string]*runtime.State
 	sandboxes  map[string]runtime.Sandbox
-	// leftovers are sandboxes whose namespaces are gone but whose
-	// directory is not: Sandbox says not found, CreateSandbox exists.
-	leftovers map[string]bool
-	stopped   []string // IDs, in the order Stop was called
+	stopped    []string // IDs, in the order Stop was called
 	// execCodes is the exit code of an exec by its command's first word
 	// (0 when absent); calls logs "exec ID CMD…" and "stop ID" in order.
 	execCodes map[string]int
@@ -33,13 +30,13 @@ type fakeRuntime struct {
 }
 
 func newFakeRuntime() *fakeRuntime {
-	return &fakeRuntime{containers: map[string]*runtime.State{}, sandboxes: map[string]runtime.Sandbox{}, leftovers: map[string]bool{}}
+	return &fakeRuntime{containers: map[string]*runtime.State{}, sandboxes: map[string]runtime.Sandbox{}}
 }
 
 func (f *fakeRuntime) CreateSandbox(spec runtime.SandboxSpec) (runtime.Sandbox, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if _, ok := f.sandboxes[spec.ID]; ok || f.leftovers[spec.ID] {
+	if _, ok := f.sandboxes[spec.ID]; ok {
 		return runtime.Sandbox{}, fmt.Errorf("sandbox %s: %w", spec.ID, runtime.ErrExists)
 	}
 	sb := runtime.Sandbox{ID: spec.ID, NetNS: "/fake/netns/" + spec.ID}
@@ -61,18 +58,14 @@ func (f *fakeRuntime) RemoveSandbox(id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.sandboxes, id)
-	delete(f.leftovers, id)
 	return nil
 }
 
-// reboot ends every container (their state says unknown) and leaves the
-// sandboxes' directories without their namespaces.
+// reboot ends every container (their state says unknown) and every
+// sandbox.
 func (f *fakeRuntime) reboot() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for id := range f.sandboxes {
-		f.leftovers[id] = true
-	}
 	clear(f.sandboxes)
 	for _, c := range f.containers {
 		if c.Status == runtime.StatusRunning {

@@ -60,7 +60,7 @@ func (a *Agent) replaceSandbox(ctx context.Context, pod *skiffv1.Pod, st *podSta
 		}
 	}
 	// What is left of the old one (namespaces still pinned, the pod
-	// cgroup) would stop a new one from being made.
+	// cgroup) goes now, whether or not a new one is made.
 	if err := a.runtime.RemoveSandbox(uid); err != nil && !errors.Is(err, runtime.ErrNotFound) {
 		return insts, err
 	}

@@ -133,19 +133,3 @@ func TestSyncFailsANeverPodWhoseSandboxIsLost(t *testing.T) {
 		t.Fatalf("%d SandboxChanged events, want 1", n)
 	}
 }
-
-// A pod that had a sandbox but no container yet when the machine
-// rebooted gets a new sandbox in place of what is left of the old one.
-func TestSyncMakesASandboxOverWhatARebootLeft(t *testing.T) {
-	h := newSyncHarness(t, time.Hour)
-	p := h.pod("web", "")
-	uid := p.Metadata.Uid
-	if _, err := h.rt.CreateSandbox(runtime.SandboxSpec{ID: uid}); err != nil {
-		t.Fatal(err)
-	}
-	h.rt.reboot()
-	h.sync(p, newPodState())
-	if c, _ := h.rt.state(runtime.ContainerID(uid, "app", 0)); c.Status != runtime.StatusRunning {
-		t.Fatalf("container %+v: want running in a new sandbox", c)
-	}
-}

@@ -126,15 +126,8 @@ func (a *Agent) ensureSandbox(ctx context.Context, pod *skiffv1.Pod, st *podStat
 		if hostname == "" {
 			hostname = pod.Metadata.Name
 		}
-		spec := runtime.SandboxSpec{ID: uid, Hostname: hostname, SharePID: pod.Spec.ShareProcessNamespace}
-		sb, err = a.runtime.CreateSandbox(spec)
-		if errors.Is(err, runtime.ErrExists) {
-			// What a sandbox whose namespaces are gone left behind (the
-			// machine rebooted and the run directory is no tmpfs).
-			if err = a.runtime.RemoveSandbox(uid); err == nil {
-				sb, err = a.runtime.CreateSandbox(spec)
-			}
-		}
+		sb, err = a.runtime.CreateSandbox(runtime.SandboxSpec{ID: uid, Hostname: hostname,
+			SharePID: pod.Spec.ShareProcessNamespace})
 	}
 	if err != nil {
 		return fmt.Errorf("sandbox: %w", err)

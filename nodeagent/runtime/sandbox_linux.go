@@ -34,10 +34,18 @@ func (r *Runtime) CreateSandbox(spec SandboxSpec) (Sandbox, error) {
 		return Sandbox{}, err
 	}
 	dir := r.sandboxDir(spec.ID)
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		if errors.Is(err, fs.ErrExist) {
+	err := os.Mkdir(dir, 0o700)
+	if errors.Is(err, fs.ErrExist) {
+		if _, live := r.sandbox(spec.ID); live == nil {
 			return Sandbox{}, fmt.Errorf("runtime: sandbox %s: %w", spec.ID, ErrExists)
 		}
+		// What a sandbox whose namespaces are gone left behind (a reboot
+		// on a machine whose run directory is no tmpfs): made again.
+		if err = r.RemoveSandbox(spec.ID); err == nil {
+			err = os.Mkdir(dir, 0o700)
+		}
+	}
+	if err != nil {
 		return Sandbox{}, fmt.Errorf("runtime: create sandbox dir: %w", err)
 	}
 	sb := r.sandboxPaths(spec.ID)

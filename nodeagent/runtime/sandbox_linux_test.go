@@ -2,9 +2,13 @@ package runtime
 
 import (
 	"context"
+	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestSandboxSharesLocalhostAndIPC(t *testing.T) {
@@ -65,5 +69,32 @@ for i in $(seq 100); do echo hello-over-lo | nc 127.0.0.1 8080 && exit 0; sleep 
 	}
 	if _, err := r.Sandbox("pod1"); err == nil {
 		t.Error("sandbox still there")
+	}
+}
+
+// A sandbox directory whose namespaces are gone (what a reboot leaves
+// when the run directory is no tmpfs) does not stop a new sandbox of the
+// same pod; a live one does.
+func TestCreateSandboxOverWhatARebootLeft(t *testing.T) {
+	r := newTestRuntime(t)
+	if _, err := r.CreateSandbox(SandboxSpec{ID: "pod1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.CreateSandbox(SandboxSpec{ID: "pod1"}); !errors.Is(err, ErrExists) {
+		t.Fatalf("a second sandbox beside a live one: %v, want ErrExists", err)
+	}
+	for _, ns := range []string{"net", "ipc", "uts"} {
+		if err := unix.Unmount(filepath.Join(r.sandboxDir("pod1"), ns), unix.MNT_DETACH); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.Sandbox("pod1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a sandbox without its namespaces: %v, want ErrNotFound", err)
+	}
+	if _, err := r.CreateSandbox(SandboxSpec{ID: "pod1"}); err != nil {
+		t.Fatalf("a sandbox over what the old one left: %v", err)
+	}
+	if _, err := r.Sandbox("pod1"); err != nil {
+		t.Fatalf("the new sandbox: %v", err)
 	}
 }
