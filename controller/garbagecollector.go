@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 
 	"github.com/skiff-sh/skiff/client"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
@@ -26,7 +27,45 @@ type garbageCollector struct {
 	// caches by kind: where owners are looked up first, and the
 	// dependents this collector watches.
 	caches map[skiffv1.Kind]cache
+	// absent holds the UIDs of owners whose deletion the caches showed.
+	// UIDs are never reused, so a dependent of one needs no lookup: the
+	// server's answer would be the same, one read per dependent later
+	// (Kubernetes' absentOwnerCache).
+	absent *recentSet
 	r      *reconciler
+}
+
+// recentSet holds the newest keys added to it, up to a bound.
+type recentSet struct {
+	mu    sync.Mutex
+	keys  map[string]struct{}
+	order []string // a ring: next is where the next key goes
+	next  int
+}
+
+func newRecentSet(size int) *recentSet {
+	return &recentSet{keys: make(map[string]struct{}, size), order: make([]string, size)}
+}
+
+func (s *recentSet) add(k string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.keys[k]; ok {
+		return
+	}
+	if old := s.order[s.next]; old != "" {
+		delete(s.keys, old)
+	}
+	s.order[s.next] = k
+	s.next = (s.next + 1) % len(s.order)
+	s.keys[k] = struct{}{}
+}
+
+func (s *recentSet) has(k string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.keys[k]
+	return ok
 }
 
 // cache is the kind-independent view of one informer.
@@ -55,6 +94,7 @@ func newGarbageCollector(cfg *Config, inf *informers, m *metrics) *garbageCollec
 	gc := &garbageCollector{
 		c: cfg.Client, log: cfg.Logger.With("controller", nameGarbage),
 		nodes: inf.nodes, pods: inf.pods, caches: map[skiffv1.Kind]cache{},
+		absent: newRecentSet(absentOwners),
 	}
 	gc.r = newReconciler(nameGarbage, cfg.Workers, cfg.Logger, m, gc.sync)
 	watchDependents(gc, skiffv1.Kind_KIND_POD, inf.pods)
@@ -124,8 +164,12 @@ func sameOwners(a, b skiffv1.Resource) bool {
 	return true
 }
 
+// absentOwners bounds how many deleted owners the collector remembers.
+const absentOwners = 4096
+
 // ownerGone queues every cached dependent of the object with uid.
 func (gc *garbageCollector) ownerGone(uid string) {
+	gc.absent.add(uid)
 	for kind, c := range gc.caches {
 		if kind == skiffv1.Kind_KIND_NODE {
 			continue
@@ -273,6 +317,9 @@ func (gc *garbageCollector) ownerExists(ctx context.Context, ns string, ref *ski
 	}
 	if !info.Namespaced {
 		ns = ""
+	}
+	if gc.absent.has(ref.GetUid()) {
+		return false, nil
 	}
 	if c, ok := gc.caches[info.Kind]; ok {
 		if o, ok := c.get(client.Key(ns, ref.GetName())); ok && o.GetMetadata().GetUid() == ref.GetUid() {

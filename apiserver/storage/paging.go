@@ -233,7 +233,7 @@ func (s *Store) ListPage(ctx context.Context, kind skiffv1.Kind, namespace strin
 // listChunk reads up to limit (0: every) keys of [key, end) at rev (0:
 // newest), with its own timeout.
 func (s *Store) listChunk(ctx context.Context, key, end string, rev, limit int64) (*clientv3.GetResponse, error) {
-	ops := append([]clientv3.OpOption{clientv3.WithRange(end)}, s.readOpts...)
+	ops := []clientv3.OpOption{clientv3.WithRange(end)}
 	if rev > 0 {
 		ops = append(ops, clientv3.WithRev(rev))
 	}
@@ -243,7 +243,10 @@ func (s *Store) listChunk(ctx context.Context, key, end string, rev, limit int64
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	start := time.Now()
-	resp, err := s.etcd.Get(ctx, key, ops...)
+	resp, err := s.etcd.Get(ctx, key, append(ops, s.readOpts...)...)
+	if err == nil && rev == 0 && s.readBehind(resp.Header.Revision, 0) {
+		resp, err = s.etcd.Get(ctx, key, ops...) // linearizable
+	}
 	s.metrics.observe("list", start)
 	return resp, err
 }

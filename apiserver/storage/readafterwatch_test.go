@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -14,11 +15,14 @@ import (
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
-// A read of what a watch just told of finds it, at that revision or newer:
-// a single member's serializable reads may answer from just before the
-// event (etcd tells watchers of a write just before new reads can see
-// it). The in-process client makes that window easy to hit; under -race
-// the test failed in every run (5 of 5) before Get looked again.
+// A read of what a watch just told of finds it, at that revision or newer,
+// and finds a deleted object gone: a single member's serializable reads
+// may answer from just before the event (etcd tells watchers of a write
+// just before new reads can see it). The in-process client makes that
+// window easy to hit; under -race the test failed in every run (5 of 5)
+// before Get looked again. The plain Get after a deletion (a garbage
+// collector asking whether an owner it saw deleted still exists) failed
+// until reads compared their revision with what the watches delivered.
 func TestReadAfterWatchSeesTheWrite(t *testing.T) {
 	e, _ := etcdtest.Start(t)
 	cli := v3client.New(e.Server)
@@ -32,51 +36,88 @@ func TestReadAfterWatchSeesTheWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	events := st.Watch(ctx, skiffv1.Kind_KIND_CONFIG_MAP, "default", rev)
-	// Each object is created, then changed once.
-	const writers, each = 4, 250
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for i := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range each {
-				cm := &skiffv1.ConfigMap{Metadata: &skiffv1.ObjectMeta{Namespace: "default", Name: fmt.Sprintf("w%d-%d", i, j)}}
-				made, err := st.Create(ctx, cm, nil, 0)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				made.(*skiffv1.ConfigMap).Data = map[string]string{"changed": "yes"}
-				if _, err := st.Update(ctx, made, storage.Revision(made)); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	for range 2 * writers * each {
-		var ev storage.WatchEvent
+	next := func() storage.WatchEvent {
+		t.Helper()
 		select {
-		case ev = <-events:
+		case ev := <-events:
+			if ev.Err != nil {
+				t.Fatal(ev.Err)
+			}
+			return ev
 		case <-ctx.Done():
 			t.Fatal("watch events stopped coming")
+			return storage.WatchEvent{}
 		}
-		if ev.Err != nil {
-			t.Fatal(ev.Err)
+	}
+	const writers, each = 4, 250
+	// First each object is created, then changed once; nothing is
+	// deleted, so each read must find what its event told of.
+	done := write(t, writers, func(name string) error {
+		made, err := st.Create(ctx, &skiffv1.ConfigMap{Metadata: &skiffv1.ObjectMeta{Namespace: "default", Name: name}}, nil, 0)
+		if err != nil {
+			return err
 		}
+		made.(*skiffv1.ConfigMap).Data = map[string]string{"changed": "yes"}
+		_, err = st.Update(ctx, made, storage.Revision(made))
+		return err
+	}, each)
+	for range 2 * writers * each {
+		ev := next()
 		name := ev.Object.GetMetadata().GetName()
-		got, err := st.GetAtLeast(ctx, skiffv1.Kind_KIND_CONFIG_MAP, "default", name, ev.Revision)
+		got, err := st.Get(ctx, skiffv1.Kind_KIND_CONFIG_MAP, "default", name)
 		if err != nil {
 			t.Fatalf("%s, just after its watch event at revision %d: %v", name, ev.Revision, err)
 		}
 		if r := storage.Revision(got); r < ev.Revision {
 			t.Fatalf("%s, just after its watch event at revision %d: read at revision %d", name, ev.Revision, r)
 		}
-		if ev.Type == storage.Added {
-			if _, err := st.Get(ctx, skiffv1.Kind_KIND_CONFIG_MAP, "default", name); err != nil {
-				t.Fatalf("%s, just after its watch event: %v", name, err)
-			}
+		// A caller that knows a revision its own way (a client's
+		// resourceVersion) gets the same.
+		if got, err = st.GetAtLeast(ctx, skiffv1.Kind_KIND_CONFIG_MAP, "default", name, ev.Revision); err != nil {
+			t.Fatalf("%s, at least at revision %d: %v", name, ev.Revision, err)
+		}
+		if r := storage.Revision(got); r < ev.Revision {
+			t.Fatalf("%s, at least at revision %d: read at revision %d", name, ev.Revision, r)
 		}
 	}
+	// Then each is deleted, and nothing makes it again: a read after its
+	// deletion must not find it (a garbage collector asking whether an
+	// owner it saw deleted still exists).
+	done()
+	done = write(t, writers, func(name string) error {
+		_, err := st.Delete(ctx, skiffv1.Kind_KIND_CONFIG_MAP, "default", name, 0, nil)
+		return err
+	}, each)
+	for range writers * each {
+		ev := next()
+		if ev.Type != storage.Deleted {
+			t.Fatalf("a %v event while deleting", ev.Type)
+		}
+		name := ev.Object.GetMetadata().GetName()
+		if got, err := st.Get(ctx, skiffv1.Kind_KIND_CONFIG_MAP, "default", name); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("%s, just after its deletion at revision %d: read %v, %v", name, ev.Revision, got != nil, err)
+		}
+	}
+	done()
+}
+
+// write starts running op over each of writers×each names, writers at a
+// time; wait returns once all are done.
+func write(t *testing.T, writers int, op func(name string) error, each int) (wait func()) {
+	t.Helper()
+	var wg sync.WaitGroup
+	t.Cleanup(wg.Wait)
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range each {
+				if err := op(fmt.Sprintf("w%d-%d", i, j)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	return wg.Wait
 }

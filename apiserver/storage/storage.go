@@ -33,6 +33,10 @@ type Store struct {
 	// compacted is the newest revision this store compacted to: history
 	// before it is gone.
 	compacted atomic.Int64
+	// watched is the newest revision this store's watches have delivered:
+	// a serializable read from before it may hide a write that a watcher
+	// (and through the watch cache, a client) already knows of.
+	watched atomic.Int64
 }
 
 // Sealer encrypts the stored values of kinds that hold secrets.
@@ -118,13 +122,15 @@ func (s *Store) Get(ctx context.Context, kind skiffv1.Kind, namespace, name stri
 }
 
 // GetAtLeast is Get for a caller that has seen the object at revision rev
-// (a watch event, a client's resourceVersion): a read that finds it older,
-// or finds none, is made again linearizable before it is believed.
+// (a watch event, a client's resourceVersion).
 //
 // A serializable read (readOpts) can miss a write its caller already
 // knows of: etcd tells watchers of a write just before new reads can see
 // it, so a client that reads what a watch just told it of may find the
-// object missing, or its previous version.
+// object missing, at its previous version, or still there after its
+// deletion. A read whose view is older than rev, or than anything this
+// store's watches delivered, is made again linearizable before it is
+// believed.
 func (s *Store) GetAtLeast(ctx context.Context, kind skiffv1.Kind, namespace, name string, rev int64) (skiffv1.Resource, error) {
 	info, ok := skiffv1.Info(kind)
 	if !ok {
@@ -135,7 +141,7 @@ func (s *Store) GetAtLeast(ctx context.Context, kind skiffv1.Kind, namespace, na
 	key := objectKey(info, namespace, name)
 	start := time.Now()
 	resp, err := s.etcd.Get(ctx, key, s.readOpts...)
-	if err == nil && len(s.readOpts) > 0 && (len(resp.Kvs) == 0 || resp.Kvs[0].ModRevision < rev) {
+	if err == nil && s.readBehind(resp.Header.Revision, rev) {
 		resp, err = s.etcd.Get(ctx, key)
 	}
 	s.metrics.observe("get", start)
@@ -146,6 +152,23 @@ func (s *Store) GetAtLeast(ctx context.Context, kind skiffv1.Kind, namespace, na
 		return nil, ErrNotFound
 	}
 	return s.decode(info, resp.Kvs[0].Key, resp.Kvs[0].Value, resp.Kvs[0].ModRevision)
+}
+
+// readBehind reports whether a serializable read made at revision read
+// may miss a write its caller knows of: one at revision rev, or one this
+// store's watches delivered.
+func (s *Store) readBehind(read, rev int64) bool {
+	return len(s.readOpts) > 0 && read < max(rev, s.watched.Load())
+}
+
+// noteWatched records that a watch delivered revision rev.
+func (s *Store) noteWatched(rev int64) {
+	for {
+		cur := s.watched.Load()
+		if rev <= cur || s.watched.CompareAndSwap(cur, rev) {
+			return
+		}
+	}
 }
 
 // List reads every object of a kind (in one namespace when set) and the

@@ -84,6 +84,9 @@ func (s *Store) Watch(ctx context.Context, kind skiffv1.Kind, namespace string, 
 				send(WatchEvent{Err: fmt.Errorf("storage: watch: %w", err)})
 				return
 			}
+			// Recorded before the event goes out, so that whoever it
+			// reaches reads it back (GetAtLeast).
+			s.noteWatched(resp.Header.Revision)
 			if resp.IsProgressNotify() {
 				if !send(WatchEvent{Type: Progress, Revision: resp.Header.Revision}) {
 					return
