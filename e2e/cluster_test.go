@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/skiff-sh/skiff/nodeagent/teardown"
 )
 
 // binary is the skiff binary built once for the whole package.
@@ -164,6 +166,7 @@ func newUpClusterPrivate(t *testing.T, privateDirs []string, upFlags ...string) 
 		dataDir: t.TempDir(), runDir: t.TempDir(), args: upFlags, privateDirs: privateDirs,
 	}
 	c.cfg = filepath.Join(c.dataDir, "client-config")
+	unmountAtEnd(t, c.runDir)
 	if out, err := exec.Command("ip", "netns", "add", c.ns).CombinedOutput(); err != nil {
 		t.Fatalf("ip netns add: %v: %s", err, out)
 	}
@@ -178,6 +181,17 @@ func newUpClusterPrivate(t *testing.T, privateDirs []string, upFlags ...string) 
 	c.Start()
 	t.Cleanup(c.teardown)
 	return c
+}
+
+// unmountAtEnd detaches, once the test's later clean-ups have run, what
+// is mounted on or under dir: above all the tmpfs an agent makes of its
+// run directory, which stays after it exits, as a node's /run does.
+func unmountAtEnd(t *testing.T, dir string) {
+	t.Cleanup(func() {
+		if _, err := teardown.UnmountUnder(dir); err != nil {
+			t.Errorf("unmount under %s: %v", dir, err)
+		}
+	})
 }
 
 func (c *upCluster) nsenter(args ...string) *exec.Cmd {

@@ -93,6 +93,7 @@ func TestAgentFailsOverBetweenServers(t *testing.T) {
 
 	// The agent knows all three servers.
 	dir := t.TempDir()
+	unmountAtEnd(t, filepath.Join(dir, "run"))
 	agentLog := &bytes.Buffer{}
 	agent := inNS(skiffBinary(t), "agent", "--server", all, "--token-file", agentToken, "--node-name", "n1",
 		"--data-dir", filepath.Join(dir, "data"), "--run-dir", filepath.Join(dir, "run"),

@@ -71,6 +71,11 @@ func New(cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.TmpfsRunDir {
+		if err := mountRunDir(cfg.RunDir, cfg.Logger); err != nil {
+			return nil, err
+		}
+	}
 	rt, err := runtime.New(runtime.Config{
 		StateDir: filepath.Join(cfg.DataDir, "runtime"),
 		RunDir:   filepath.Join(cfg.RunDir, "runtime"),

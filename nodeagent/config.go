@@ -30,6 +30,10 @@ type Config struct {
 	// state); RunDir what does not (namespace mounts, pod files).
 	DataDir string
 	RunDir  string
+	// TmpfsRunDir mounts a tmpfs on RunDir when it is on a disk and
+	// empty (see mountRunDir). skiff agent and skiff up set it; tests
+	// that make an agent by hand on a temporary directory do not.
+	TmpfsRunDir bool
 	// Listen is the agent's gRPC address (logs, exec); the API server
 	// dials AdvertiseAddress with Listen's port. ServerTLS, when set,
 	// secures it with the node's serving certificate and requires the API

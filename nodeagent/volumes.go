@@ -152,8 +152,7 @@ func (a *Agent) localVolumeDir(vol *skiffv1.Volume) string {
 }
 
 func mountTmpfs(dir, sizeLimit string) error {
-	var st, parent unix.Stat_t
-	if unix.Stat(dir, &st) == nil && unix.Stat(filepath.Dir(dir), &parent) == nil && st.Dev != parent.Dev {
+	if isMountPoint(dir) {
 		return nil // already mounted
 	}
 	opts := "mode=0777"

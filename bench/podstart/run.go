@@ -124,6 +124,8 @@ func run(ctx context.Context, bin string, pods, creators int, rate float64, keep
 	} else {
 		defer os.RemoveAll(dir)
 	}
+	// The agent makes its run directory a tmpfs, which outlives it.
+	defer teardown.UnmountUnder(filepath.Join(dir, "run"))
 	api, registry := freePort(), freePort()
 	cfgPath := filepath.Join(dir, "client", "config")
 	server, err := start(filepath.Join(dir, "server.log"), bin, "server", "--data-dir", filepath.Join(dir, "server"), "--listen", api,
