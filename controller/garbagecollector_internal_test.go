@@ -14,23 +14,7 @@ import (
 // be looked at: its node may have been deleted while no collector ran, and
 // no later event would bring it back.
 func TestCheckNodeBeforeNodesSynced(t *testing.T) {
-	srv := apitest.Start(t)
-	cfg := &Config{Client: srv.Client, Metrics: prometheus.NewRegistry()}
-	if err := cfg.setDefaults(); err != nil {
-		t.Fatal(err)
-	}
-	m, err := newMetrics(cfg.Metrics)
-	if err != nil {
-		t.Fatal(err)
-	}
-	scope := client.NewSharedInformers(cfg.Client, cfg.Logger).NewScope()
-	defer scope.Close()
-	inf, err := newInformers(scope)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gc := newGarbageCollector(cfg, inf, m)
-	defer gc.r.queue.ShutDown()
+	_, inf, gc := newTestCollector(t)
 	if inf.nodes.HasSynced() {
 		t.Fatal("nodes informer synced without running")
 	}
@@ -48,23 +32,7 @@ func TestCheckNodeBeforeNodesSynced(t *testing.T) {
 // the owner (the failure this guards against left a deleted replication
 // controller's pod running).
 func TestOwnerSeenDeletedIsNotLookedUp(t *testing.T) {
-	srv := apitest.Start(t)
-	cfg := &Config{Client: srv.Client, Metrics: prometheus.NewRegistry()}
-	if err := cfg.setDefaults(); err != nil {
-		t.Fatal(err)
-	}
-	m, err := newMetrics(cfg.Metrics)
-	if err != nil {
-		t.Fatal(err)
-	}
-	scope := client.NewSharedInformers(cfg.Client, cfg.Logger).NewScope()
-	defer scope.Close()
-	inf, err := newInformers(scope)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gc := newGarbageCollector(cfg, inf, m)
-	defer gc.r.queue.ShutDown()
+	srv, _, gc := newTestCollector(t)
 
 	// The server still has the owner: only what the collector was told
 	// can make it absent.
@@ -98,4 +66,28 @@ func TestRecentSetKeepsTheNewest(t *testing.T) {
 			t.Errorf("has(%q) = %v, want %v", k, !want, want)
 		}
 	}
+}
+
+// newTestCollector makes a garbage collector on a test API server, its
+// informers not running.
+func newTestCollector(t *testing.T) (*apitest.Server, *informers, *garbageCollector) {
+	t.Helper()
+	srv := apitest.Start(t)
+	cfg := &Config{Client: srv.Client, Metrics: prometheus.NewRegistry()}
+	if err := cfg.setDefaults(); err != nil {
+		t.Fatal(err)
+	}
+	m, err := newMetrics(cfg.Metrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scope := client.NewSharedInformers(cfg.Client, cfg.Logger).NewScope()
+	t.Cleanup(scope.Close)
+	inf, err := newInformers(scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc := newGarbageCollector(cfg, inf, m)
+	t.Cleanup(gc.r.queue.ShutDown)
+	return srv, inf, gc
 }
