@@ -74,8 +74,9 @@ func (a *Agent) syncInitContainers(ctx context.Context, pod *skiffv1.Pod, insts 
 		}
 		// One that ran in a sandbox since replaced runs again, whatever
 		// its exit.
-		stale := st.ranBeforeSandbox(latest(insts[c.Name]))
-		if succeeded(latest(insts[c.Name])) && !stale {
+		last := latest(insts[c.Name])
+		stale := st.ranBeforeSandbox(last)
+		if succeeded(last) && !stale {
 			continue
 		}
 		policy := initRestartPolicy(pod.Spec.RestartPolicy)
