@@ -139,8 +139,10 @@ func (a *Agent) Run(ctx context.Context) error {
 		ClusterCIDR: netip.MustParsePrefix(a.cfg.ClusterCIDR),
 		ServiceCIDR: netip.MustParsePrefix(a.cfg.ServiceCIDR),
 		BridgeName:  a.cfg.BridgeName,
-		StateDir:    filepath.Join(a.cfg.DataDir, "network"),
-		HostNetNS:   a.cfg.HostNetNS,
+		// Addresses live as long as the pods' namespaces: until reboot.
+		StateDir:       filepath.Join(a.cfg.RunDir, "network"),
+		LegacyStateDir: filepath.Join(a.cfg.DataDir, "network"),
+		HostNetNS:      a.cfg.HostNetNS,
 	})
 	if err != nil {
 		return fmt.Errorf("nodeagent: pod network: %w", err)

@@ -41,7 +41,7 @@ func (f *agentFlags) register(cmd *cobra.Command, prefix string) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.nodeName, "node-name", "", "this node's name (default: the host name)")
 	fl.StringVar(&f.dataDir, prefix+"data-dir", "/var/lib/skiff/agent", "images, volumes and container state")
-	fl.StringVar(&f.runDir, "run-dir", "/run/skiff/agent", "namespace mounts and per-pod files, gone at reboot (made a tmpfs when on a disk and empty)")
+	fl.StringVar(&f.runDir, "run-dir", "/run/skiff/agent", "namespace mounts, per-pod files and pod addresses, gone at reboot (made a tmpfs when on a disk and empty)")
 	fl.StringVar(&f.listen, "agent-listen", net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.Agent)), "the agent's gRPC address (logs, exec)")
 	fl.StringVar(&f.advertiseAddress, "advertise-address", "", "this node's address as others reach it (default: the listen host, or 127.0.0.1)")
 	if prefix == "" {

@@ -44,8 +44,15 @@ type Config struct {
 	ServiceCIDR netip.Prefix
 	// BridgeName defaults to DefaultBridge.
 	BridgeName string
-	// StateDir keeps the IPAM state; it must survive agent restarts.
+	// StateDir keeps the IPAM state; it must survive agent restarts. Its
+	// addresses are held by pods' network namespaces, which a reboot
+	// ends, so it belongs on a tmpfs (the agent's run directory).
 	StateDir string
+	// LegacyStateDir is where an older agent kept the IPAM state (on
+	// disk); its allocations are moved into StateDir at Setup, so pods
+	// that kept running through the upgrade keep their addresses
+	// (optional).
+	LegacyStateDir string
 	// MTU of the bridge and every veth; 0 means DefaultMTU.
 	MTU int
 	// HostNetNS is the path of the network namespace to act in (the

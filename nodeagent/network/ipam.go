@@ -150,6 +150,51 @@ func (a *IPAM) List() (map[string]netip.Addr, error) {
 	return out, err
 }
 
+// Adopt moves into a the allocations that an IPAM kept in legacyDir (an
+// older agent's state directory) and removes that state, so that pods
+// started before an upgrade keep their addresses and no new pod is given
+// one of them. A directory without IPAM state is not an error. Adopting
+// twice (a crash in between) merges the same allocations again.
+func (a *IPAM) Adopt(legacyDir string) error {
+	path := filepath.Join(legacyDir, ipamFile)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	held, err := (&IPAM{dir: legacyDir, cidr: a.cidr}).List()
+	if err != nil {
+		return err
+	}
+	err = a.update(func(st *ipamState) (bool, error) {
+		holder := make(map[string]string, len(st.Allocations)) // address → pod ID
+		for id, s := range st.Allocations {
+			holder[s] = id
+		}
+		for _, id := range sortedIDs(held) {
+			ip := held[id].String()
+			if other, ok := holder[ip]; ok && other != id {
+				return false, fmt.Errorf("network: ipam: %s is pod %s's in %s but pod %s's in %s", ip, id, legacyDir, other, a.dir)
+			}
+			if s, ok := st.Allocations[id]; ok && s != ip {
+				return false, fmt.Errorf("network: ipam: pod %s has %s in %s but %s in %s", id, ip, legacyDir, s, a.dir)
+			}
+			if a.usable(held[id]) {
+				st.Allocations[id] = ip
+				holder[ip] = id
+			}
+		}
+		return len(held) > 0, nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, name := range []string{ipamFile, ipamLock} {
+		if err := os.Remove(filepath.Join(legacyDir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("network: ipam: remove the adopted state: %w", err)
+		}
+	}
+	return nil
+}
+
 // usable says whether ip may go to a pod: inside the CIDR, not the network
 // address, not the gateway, not the broadcast address.
 func (a *IPAM) usable(ip netip.Addr) bool {

@@ -190,3 +190,92 @@ func TestIPAMEmptyFileAfterCrash(t *testing.T) {
 		t.Fatalf("garbage state file: err %v, want a decode error", err)
 	}
 }
+
+// An agent upgraded from one that kept IPAM on disk takes over the
+// addresses of the pods that kept running: they keep theirs, new pods get
+// others, and the old state is gone so that it is adopted only once.
+func TestIPAMAdoptsAnOlderAgentsState(t *testing.T) {
+	cidr := netip.MustParsePrefix("10.88.5.0/24")
+	legacy, dir := t.TempDir(), t.TempDir()
+	old, err := NewIPAM(legacy, cidr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"a", "b", "c"} {
+		if _, err := old.Allocate(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := old.Release("b"); err != nil { // a hole: .3 is free
+		t.Fatal(err)
+	}
+
+	a, err := NewIPAM(dir, cidr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Adopt(legacy); err != nil {
+		t.Fatal(err)
+	}
+	got, err := a.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got["a"].String() != "10.88.5.2" || got["c"].String() != "10.88.5.4" {
+		t.Fatalf("adopted %v, want a=10.88.5.2 c=10.88.5.4", got)
+	}
+	if ip, err := a.Allocate("d"); err != nil || ip.String() != "10.88.5.3" {
+		t.Fatalf("Allocate(d) = %v, %v; want the hole 10.88.5.3", ip, err)
+	}
+	for _, name := range []string{ipamFile, ipamLock} {
+		if _, err := os.Stat(filepath.Join(legacy, name)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s left in the old directory: %v", name, err)
+		}
+	}
+	// Nothing left to adopt: a second start changes nothing.
+	if err := a.Adopt(legacy); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := a.List(); len(again) != 3 {
+		t.Fatalf("after a second Adopt: %v", again)
+	}
+	if err := a.Adopt(filepath.Join(legacy, "never-made")); err != nil {
+		t.Fatalf("a directory that does not exist: %v", err)
+	}
+}
+
+// Two states that disagree are an error naming both, never a silent
+// double allocation; allocations of another CIDR fail as they always did.
+func TestIPAMAdoptRefusesAConflict(t *testing.T) {
+	cidr := netip.MustParsePrefix("10.88.6.0/24")
+	legacy, dir := t.TempDir(), t.TempDir()
+	old, err := NewIPAM(legacy, cidr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Allocate("a"); err != nil {
+		t.Fatal(err)
+	}
+	a, err := NewIPAM(dir, cidr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Allocate("z"); err != nil { // takes .2, a's address in the old state
+		t.Fatal(err)
+	}
+	err = a.Adopt(legacy)
+	if err == nil || !strings.Contains(err.Error(), "10.88.6.2 is pod a's") || !strings.Contains(err.Error(), "pod z's") {
+		t.Fatalf("Adopt = %v, want the conflict over 10.88.6.2", err)
+	}
+	if _, err := os.Stat(filepath.Join(legacy, ipamFile)); err != nil {
+		t.Fatalf("the old state must stay after a refused adoption: %v", err)
+	}
+
+	other, err := NewIPAM(t.TempDir(), netip.MustParsePrefix("10.88.7.0/24"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Adopt(legacy); !errors.Is(err, ErrCIDRChanged) {
+		t.Fatalf("Adopt from another CIDR = %v, want ErrCIDRChanged", err)
+	}
+}

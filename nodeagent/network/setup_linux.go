@@ -32,6 +32,11 @@ func Setup(cfg Config) (*Network, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.LegacyStateDir != "" {
+		if err := ipam.Adopt(cfg.LegacyStateDir); err != nil {
+			return nil, err
+		}
+	}
 	h, err := handleAt(cfg.HostNetNS)
 	if err != nil {
 		return nil, fmt.Errorf("network: setup: %w", err)
