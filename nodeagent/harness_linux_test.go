@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -142,8 +143,13 @@ func (h *harness) removeAllPods() {
 		states, err1 := rt.List()
 		sandboxes, err2 := rt.ListSandboxes()
 		left, _, err3 := h.c.Pods().List(ctx, client.ListOptions{})
-		errs = []error{err1, err2, err3}
-		if errors.Join(errs...) == nil && len(states) == 0 && len(sandboxes) == 0 && len(left) == 0 {
+		// A pod's directory goes last, its termination tmpfs detached.
+		dirs, err4 := os.ReadDir(filepath.Join(h.cfg.RunDir, "pods"))
+		if errors.Is(err4, fs.ErrNotExist) {
+			err4 = nil
+		}
+		errs = []error{err1, err2, err3, err4}
+		if errors.Join(errs...) == nil && len(states) == 0 && len(sandboxes) == 0 && len(left) == 0 && len(dirs) == 0 {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)

@@ -1,11 +1,14 @@
 package nodeagent_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/skiff-sh/skiff/client"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
@@ -201,6 +204,50 @@ func TestTerminationMessage(t *testing.T) {
 		if msg := s.GetState().GetTerminated().GetMessage(); msg != want[s.Name] {
 			t.Errorf("container %s: message %q, want %q", s.Name, msg, want[s.Name])
 		}
+	}
+}
+
+// A container that writes without end into its termination log fills a
+// small tmpfs of its pod's own, not the run directory the other pods and
+// the node's addresses live in; its message is still the first 4 KiB.
+// Deleting the pod detaches that tmpfs.
+func TestTerminationLogCannotFillTheRunDirectory(t *testing.T) {
+	h := newHarness(t)
+	p := h.pod("flood", `yes why | head -c 8388608 > /dev/termination-log; exit 2`)
+	p.Spec.RestartPolicy = "Never"
+	p = h.create(p)
+	got := h.waitPod("flood", "Failed", phase("Failed"))
+	if msg := container(got).GetState().GetTerminated().GetMessage(); len(msg) != 4096 || !strings.HasPrefix(msg, "why\nwhy\n") {
+		t.Errorf("message of %d bytes starting %.12q, want the first 4096 bytes of what it wrote", len(msg), msg)
+	}
+	dir := filepath.Join(h.cfg.RunDir, "pods", p.Metadata.Uid, "termination")
+	var fs unix.Statfs_t
+	if err := unix.Statfs(dir, &fs); err != nil || fs.Type != unix.TMPFS_MAGIC {
+		t.Fatalf("statfs %s: type %#x, %v; want a tmpfs", dir, fs.Type, err)
+	}
+	if st, err := os.Stat(filepath.Join(dir, "main-0")); err != nil || st.Size() > 1<<20 {
+		t.Fatalf("the termination log: %v, %v; want at most 1 MiB", st, err)
+	}
+
+	zero := int64(0)
+	if _, _, err := h.c.Pods().Delete(h.ctx(), "default", "flood", client.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitGone("flood")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mounts, err := os.ReadFile("/proc/self/mountinfo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, statErr := os.Stat(dir)
+		if !strings.Contains(string(mounts), dir) && errors.Is(statErr, os.ErrNotExist) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("30s after the pod went, %s is still there (%v) or mounted", dir, statErr)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

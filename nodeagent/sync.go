@@ -151,6 +151,9 @@ func (a *Agent) writePodFiles(pod *skiffv1.Pod, ip string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	if err := a.mountTerminationDir(pod.Metadata.Uid); err != nil {
+		return err
+	}
 	hostname := pod.Spec.Hostname
 	if hostname == "" {
 		hostname = pod.Metadata.Name
@@ -380,7 +383,9 @@ func (a *Agent) teardownPod(ctx context.Context, uid string, grace time.Duration
 	if err := a.removePodVolumes(uid); err != nil {
 		errs = append(errs, err)
 	}
-	if err := os.RemoveAll(a.cfg.podDir(uid)); err != nil {
+	if err := a.unmountTerminationDir(uid); err != nil {
+		errs = append(errs, err)
+	} else if err := os.RemoveAll(a.cfg.podDir(uid)); err != nil {
 		errs = append(errs, err)
 	}
 	a.podIPs.Delete(uid)

@@ -9,13 +9,14 @@ import (
 	"github.com/skiff-sh/skiff/apiserver/apitest"
 	"github.com/skiff-sh/skiff/client"
 	"github.com/skiff-sh/skiff/nodeagent/runtime"
+	"github.com/skiff-sh/skiff/nodeagent/teardown"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
 
 // The sync decisions of the agent — start, restart after a back-off, keep
 // one old instance, respect the restart policy, finish a created container,
 // tear down a deleted pod — on a fake runtime, image store and network: no
-// root, no kernel. The API server is a real one on loopback (apitest).
+// root needed. The API server is a real one on loopback (apitest).
 
 type syncHarness struct {
 	t   *testing.T
@@ -35,6 +36,13 @@ func newSyncHarness(t *testing.T, backoff time.Duration) *syncHarness {
 	if err := cfg.setDefaults(); err != nil {
 		t.Fatal(err)
 	}
+	// Run as root, the agent mounts each pod's termination tmpfs; these
+	// pods are never torn down.
+	t.Cleanup(func() {
+		if _, err := teardown.UnmountUnder(cfg.RunDir); err != nil {
+			t.Errorf("unmount under the run directory: %v", err)
+		}
+	})
 	h := &syncHarness{t: t, rt: newFakeRuntime(), net: &fakeNetwork{}, c: s.Client}
 	h.a = &Agent{
 		cfg: cfg, log: cfg.Logger, metrics: newMetrics(cfg.Registerer),
