@@ -207,26 +207,27 @@ func TestTerminationMessage(t *testing.T) {
 	}
 }
 
-// A container that writes without end into its termination log fills a
-// small tmpfs of its pod's own, not the run directory the other pods and
-// the node's addresses live in; its message is still the first 4 KiB.
-// Deleting the pod detaches that tmpfs.
-func TestTerminationLogCannotFillTheRunDirectory(t *testing.T) {
+// A container that writes without end into its termination log, or into
+// /etc/hosts (read-write, as on any Kubernetes node), fills a small tmpfs
+// of its pod's own, not the run directory the other pods and the node's
+// addresses live in; its message is still the first 4 KiB. Deleting the
+// pod detaches that tmpfs.
+func TestPodFilesCannotFillTheRunDirectory(t *testing.T) {
 	h := newHarness(t)
-	p := h.pod("flood", `yes why | head -c 8388608 > /dev/termination-log; exit 2`)
+	p := h.pod("flood", `yes why | head -c 8192 > /dev/termination-log; yes host | head -c 8388608 >> /etc/hosts; exit 2`)
 	p.Spec.RestartPolicy = "Never"
 	p = h.create(p)
 	got := h.waitPod("flood", "Failed", phase("Failed"))
 	if msg := container(got).GetState().GetTerminated().GetMessage(); len(msg) != 4096 || !strings.HasPrefix(msg, "why\nwhy\n") {
 		t.Errorf("message of %d bytes starting %.12q, want the first 4096 bytes of what it wrote", len(msg), msg)
 	}
-	dir := filepath.Join(h.cfg.RunDir, "pods", p.Metadata.Uid, "termination")
+	dir := filepath.Join(h.cfg.RunDir, "pods", p.Metadata.Uid)
 	var fs unix.Statfs_t
 	if err := unix.Statfs(dir, &fs); err != nil || fs.Type != unix.TMPFS_MAGIC {
 		t.Fatalf("statfs %s: type %#x, %v; want a tmpfs", dir, fs.Type, err)
 	}
-	if st, err := os.Stat(filepath.Join(dir, "main-0")); err != nil || st.Size() > 1<<20 {
-		t.Fatalf("the termination log: %v, %v; want at most 1 MiB", st, err)
+	if used := (fs.Blocks - fs.Bfree) * uint64(fs.Bsize); fs.Bfree != 0 || used > 1<<20 {
+		t.Fatalf("the pod's tmpfs: %d bytes used, %d blocks free; want it full at 1 MiB", used, fs.Bfree)
 	}
 
 	zero := int64(0)

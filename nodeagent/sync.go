@@ -148,10 +148,7 @@ func (a *Agent) ensureSandbox(ctx context.Context, pod *skiffv1.Pod, st *podStat
 // the pod's containers.
 func (a *Agent) writePodFiles(pod *skiffv1.Pod, ip string) error {
 	dir := a.cfg.podDir(pod.Metadata.Uid)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	if err := a.mountTerminationDir(pod.Metadata.Uid); err != nil {
+	if err := a.makePodDir(pod.Metadata.Uid); err != nil {
 		return err
 	}
 	hostname := pod.Spec.Hostname
@@ -383,9 +380,7 @@ func (a *Agent) teardownPod(ctx context.Context, uid string, grace time.Duration
 	if err := a.removePodVolumes(uid); err != nil {
 		errs = append(errs, err)
 	}
-	if err := a.unmountTerminationDir(uid); err != nil {
-		errs = append(errs, err)
-	} else if err := os.RemoveAll(a.cfg.podDir(uid)); err != nil {
+	if err := a.removePodDir(uid); err != nil {
 		errs = append(errs, err)
 	}
 	a.podIPs.Delete(uid)

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/skiff-sh/skiff/nodeagent/runtime"
 	skiffv1 "github.com/skiff-sh/skiff/proto/skiff/v1"
 )
@@ -28,13 +26,6 @@ const (
 	fallbackLogBytes = 2048
 )
 
-// terminationDirSize caps the tmpfs of a pod's termination-log files.
-// A container may write without end into its file; in a tmpfs of the
-// pod's own that fills this, not the run directory every pod and the
-// node's IPAM state share. Each file is read to maxTerminationMessage,
-// and only the two newest instances' files of a container are kept.
-const terminationDirSize = "1m"
-
 // terminationDir holds the termination-log files of a pod's instances.
 func (a *Agent) terminationDir(podUID string) string {
 	return filepath.Join(a.cfg.podDir(podUID), "termination")
@@ -44,40 +35,6 @@ func (a *Agent) terminationDir(podUID string) string {
 // message.
 func (a *Agent) terminationLogFile(podUID, container string, attempt int) string {
 	return filepath.Join(a.terminationDir(podUID), fmt.Sprintf("%s-%d", container, attempt))
-}
-
-// mountTerminationDir makes the pod's termination directory a small tmpfs
-// of its own, once. A directory that holds files already is left as it
-// is: an agent before this one made it, and running containers write
-// into those files. A failed mount is a warning: the files then share
-// the run directory, as before.
-func (a *Agent) mountTerminationDir(podUID string) error {
-	dir := a.terminationDir(podUID)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	if isMountPoint(dir) {
-		return nil
-	}
-	if entries, err := os.ReadDir(dir); err != nil || len(entries) > 0 {
-		return err
-	}
-	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0755,size="+terminationDirSize); err != nil {
-		a.log.Warn("could not mount a tmpfs for the pod's termination messages; they share the run directory", "pod_uid", podUID, "err", err)
-	}
-	return nil
-}
-
-// unmountTerminationDir detaches the pod's termination tmpfs, if any.
-func (a *Agent) unmountTerminationDir(podUID string) error {
-	dir := a.terminationDir(podUID)
-	if !isMountPoint(dir) {
-		return nil
-	}
-	if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
-		return fmt.Errorf("unmount %s: %w", dir, err)
-	}
-	return nil
 }
 
 // pruneTerminationLogs removes the files of container's instances before
