@@ -56,7 +56,7 @@ func TestFailedForcedTeardownIsRetried(t *testing.T) {
 	}
 	waitSignal(t, h.failed)
 	unmount()
-	waitPodDirGone(t, h.harness, p.Metadata.Uid, 60*time.Second)
+	waitGoneFile(t, filepath.Join(h.cfg.DataDir, "pods", p.Metadata.Uid), 60*time.Second)
 }
 
 // A pod in a long graceful termination (its container ignores SIGTERM,
@@ -83,7 +83,12 @@ func TestForceDeleteCutsGracefulTerminationShort(t *testing.T) {
 // directory, the last step of its teardown.
 func waitPodDirGone(t *testing.T, h *harness, uid string, within time.Duration) {
 	t.Helper()
-	dir := filepath.Join(h.cfg.RunDir, "pods", uid)
+	waitGoneFile(t, filepath.Join(h.cfg.RunDir, "pods", uid), within)
+}
+
+// waitGoneFile waits until dir no longer exists.
+func waitGoneFile(t *testing.T, dir string, within time.Duration) {
+	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
 		_, err := os.Stat(dir)
@@ -105,7 +110,7 @@ type stuckHarness struct {
 	failed *signalHandler
 }
 
-// stuckPod runs a pod whose run directory holds a mount, so its teardown
+// stuckPod runs a pod whose data directory holds a mount, so its teardown
 // fails until the returned unmount is called; the agent logs failMsg then.
 func stuckPod(t *testing.T, failMsg string) (stuckHarness, *skiffv1.Pod, func()) {
 	h := newHarness(t)
@@ -119,7 +124,9 @@ func stuckPod(t *testing.T, failMsg string) (stuckHarness, *skiffv1.Pod, func())
 	p := h.create(pod)
 	h.waitPod("stuck", "running", phase("Running"))
 
-	busy := filepath.Join(h.cfg.RunDir, "pods", p.Metadata.Uid, "busy")
+	// In the pod's data directory: its run directory is a tmpfs that
+	// teardown detaches whole, mounts under it included.
+	busy := filepath.Join(h.cfg.DataDir, "pods", p.Metadata.Uid, "busy")
 	if err := os.MkdirAll(busy, 0o755); err != nil {
 		t.Fatal(err)
 	}
