@@ -23,6 +23,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	ctrruntime "github.com/skiff-sh/skiff/nodeagent/runtime"
 	"github.com/skiff-sh/skiff/nodeagent/shim"
 )
@@ -54,6 +56,24 @@ func main() {
 	}
 }
 
+// runRoot holds every runtime's state that a reboot ends: skiff's RunDir
+// (the agent mounts a tmpfs on its own), runc's and crun's --root (/run, a
+// tmpfs on a standard Debian, though not on every machine).
+func runRoot(work string) string { return filepath.Join(work, "run") }
+
+// mountRunRoot makes runRoot(work) a tmpfs, so that each runtime keeps its
+// live state where it does on a standard node.
+func mountRunRoot(work string) error {
+	dir := runRoot(work)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return err
+	}
+	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
+		return fmt.Errorf("mount a tmpfs on %s: %w", dir, err)
+	}
+	return nil
+}
+
 // skiffOpts are the runtime settings under test.
 type skiffOpts struct {
 	binary string // the program supervisors and inits run as
@@ -74,6 +94,10 @@ func run(n int, only string, opts skiffOpts) error {
 		return err
 	}
 	defer os.RemoveAll(work)
+	if err := mountRunRoot(work); err != nil {
+		return err
+	}
+	defer unix.Unmount(runRoot(work), unix.MNT_DETACH)
 	bundle := filepath.Join(work, "bundle")
 	if err := makeBusybox(filepath.Join(bundle, "rootfs")); err != nil {
 		return err

@@ -37,7 +37,7 @@ func supervisorMemory(work, rootfs string, opts skiffOpts) (memRow, error) {
 	parent := fmt.Sprintf("skiff-bench-mem-%d", os.Getpid())
 	r, err := ctrruntime.New(ctrruntime.Config{
 		StateDir: filepath.Join(work, "mem-state"),
-		RunDir:   filepath.Join(work, "mem-run"),
+		RunDir:   filepath.Join(runRoot(work), "mem"),
 		Binary:   opts.binary,
 		GoInit:   opts.goInit,
 		Cgroups:  cgroups.Config{Parent: parent},

@@ -35,7 +35,7 @@ func skiffRunner(name, work, rootfs string, opts skiffOpts, inPod bool) (*runner
 	parent := fmt.Sprintf("skiff-bench-%d-%s", os.Getpid(), name)
 	r, err := ctrruntime.New(ctrruntime.Config{
 		StateDir:        filepath.Join(work, name+"-state"),
-		RunDir:          filepath.Join(work, name+"-run"),
+		RunDir:          filepath.Join(runRoot(work), name),
 		Binary:          opts.binary,
 		WarmSupervisors: opts.warm,
 		GoInit:          opts.goInit,
@@ -106,7 +106,7 @@ func skiffRunner(name, work, rootfs string, opts skiffOpts, inPod bool) (*runner
 
 // ociRunner times `<rt> run` (create, start, wait, delete in one command).
 func ociRunner(rt, work, bundle string) *runner {
-	root := filepath.Join(work, rt+"-state")
+	root := filepath.Join(runRoot(work), rt)
 	return &runner{name: rt, cycle: func(i int) (time.Duration, error) {
 		return ociCycle(rt, root, bundle, i)
 	}}
@@ -165,7 +165,7 @@ func runCrunLoop(args []string) int {
 		fmt.Fprintln(os.Stderr, "umount unified:", err)
 		return 1
 	}
-	root := filepath.Join(args[0], "crun-state")
+	root := filepath.Join(runRoot(args[0]), "crun")
 	in := bufio.NewReader(os.Stdin)
 	for {
 		line, err := in.ReadString('\n')

@@ -370,7 +370,7 @@ func (r *Runtime) Attach(ctx context.Context, id string, spec AttachSpec) error 
 	if st.Status != StatusRunning && st.Status != StatusCreated {
 		return fmt.Errorf("runtime: attach %s: %w", id, ErrNotRunning)
 	}
-	conn, err := dialAttach(dir)
+	conn, err := dialAttach(r.liveDir(id))
 	if err != nil {
 		if st, serr := r.State(id); serr == nil && st.Status != StatusRunning && st.Status != StatusCreated {
 			return fmt.Errorf("runtime: attach %s: %w", id, ErrNotRunning)

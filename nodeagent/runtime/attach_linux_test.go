@@ -109,7 +109,7 @@ func TestAttachStdinShell(t *testing.T) {
 	if log := logText(t, st.LogPath); !strings.Contains(log, "hi\n") {
 		t.Errorf("log %q", log)
 	}
-	if _, err := os.Stat(filepath.Join(r.containerDir("sh"), attachSocket)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(r.liveDir("sh"), attachSocket)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("attach socket left after exit: %v", err)
 	}
 	if err := r.Attach(bgCtx(t), "sh", AttachSpec{}); !errors.Is(err, ErrNotRunning) {
@@ -234,7 +234,7 @@ func TestAttachRefusals(t *testing.T) {
 	r := newTestRuntime(t)
 	layer := busyboxRootfs(t)
 	startSleeper(t, r, "plain", []string{layer})
-	if _, err := os.Stat(filepath.Join(r.containerDir("plain"), attachSocket)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(r.liveDir("plain"), attachSocket)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a plain container has an attach socket: %v", err)
 	}
 	if err := r.Attach(bgCtx(t), "plain", AttachSpec{}); !errors.Is(err, ErrNoAttach) {
@@ -245,7 +245,7 @@ func TestAttachRefusals(t *testing.T) {
 	}
 	ttyOnly := ContainerSpec{ID: "ttyonly", Layers: []string{layer}, Command: []string{"sleep", "1000"}, TTY: true}
 	startInteractive(t, r, ttyOnly)
-	fi, err := os.Stat(filepath.Join(r.containerDir("ttyonly"), attachSocket))
+	fi, err := os.Stat(filepath.Join(r.liveDir("ttyonly"), attachSocket))
 	if err != nil || fi.Mode().Perm() != 0o600 || fi.Mode()&os.ModeSocket == 0 {
 		t.Errorf("attach socket %v, %v: want a socket of mode 0600", fi, err)
 	}
@@ -261,7 +261,7 @@ func TestAttachRefusals(t *testing.T) {
 		t.Errorf("tty of a container without one: %v", err)
 	}
 	// A supervisor of an older shim listens on no socket.
-	if err := os.Remove(filepath.Join(r.containerDir("stdinonly"), attachSocket)); err != nil {
+	if err := os.Remove(filepath.Join(r.liveDir("stdinonly"), attachSocket)); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Attach(bgCtx(t), "stdinonly", AttachSpec{}); !errors.Is(err, ErrOldSupervisor) {
@@ -272,8 +272,8 @@ func TestAttachRefusals(t *testing.T) {
 // supervisorSockets counts the sockets a container's supervisor holds.
 func supervisorSockets(t *testing.T, r *Runtime, id string) int {
 	t.Helper()
-	var rec stateRecord
-	if err := readJSON(r.containerDir(id), stateFile, &rec); err != nil {
+	rec, err := r.readState(id)
+	if err != nil {
 		t.Fatal(err)
 	}
 	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", rec.SupervisorPid))

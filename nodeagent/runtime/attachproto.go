@@ -7,7 +7,7 @@ import (
 )
 
 // The attach channel. A container started with Stdin or TTY has its
-// supervisor listen on attachSocket in its state directory; every
+// supervisor listen on attachSocket in its live directory; every
 // connection is one attached client. Both ways the bytes are frames: a
 // type byte, the payload's length as a big-endian uint32, the payload.
 // A client first sends frameHello; from its connection on it receives

@@ -17,6 +17,7 @@ type configSummary struct {
 	createdAt  time.Time
 	logPath    string
 	cgroupPath string
+	liveDir    string
 }
 
 // configCache keeps the part of each container's config file that State
@@ -54,7 +55,10 @@ func (c *configCache) summary(dir string) (configSummary, error) {
 	}
 	sum := configSummary{
 		sandboxID: cfg.Spec.SandboxID, name: cfg.Spec.Name, attempt: cfg.Spec.Attempt, labels: cfg.Spec.Labels,
-		createdAt: cfg.CreatedAt, logPath: cfg.LogPath, cgroupPath: cfg.CgroupPath,
+		createdAt: cfg.CreatedAt, logPath: cfg.LogPath, cgroupPath: cfg.CgroupPath, liveDir: cfg.RunDir,
+	}
+	if sum.liveDir == "" {
+		sum.liveDir = dir
 	}
 	c.mu.Lock()
 	if c.m == nil {

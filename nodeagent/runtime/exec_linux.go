@@ -68,8 +68,8 @@ func (r *Runtime) Exec(ctx context.Context, id string, spec ExecSpec) (int, erro
 	if err != nil {
 		return -1, fmt.Errorf("runtime: exec %s: %w", id, ErrNotFound)
 	}
-	var rec stateRecord
-	if err := readJSON(dir, stateFile, &rec); err != nil || rec.Status != StatusRunning {
+	rec, err := r.readState(id)
+	if err != nil || rec.Status != StatusRunning {
 		return -1, fmt.Errorf("runtime: exec %s: %w", id, ErrNotRunning)
 	}
 	pidfd, err := openProcess(rec.Pid, rec.PidStart)

@@ -119,7 +119,7 @@ func TestNoExecMemfdFallsBackToGoInit(t *testing.T) {
 	if st.Status != StatusExited || st.ExitCode != 0 || out != "pid=1\n" {
 		t.Fatalf("state %+v, log %q", st, out)
 	}
-	log, _ := os.ReadFile(filepath.Join(r.containerDir("fallback"), supervisorLog))
+	log, _ := os.ReadFile(filepath.Join(r.liveDir("fallback"), supervisorLog))
 	if !strings.Contains(string(log), "the Go init sets the container up") {
 		t.Errorf("supervisor log %q does not say it fell back", log)
 	}

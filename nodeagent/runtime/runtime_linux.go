@@ -22,11 +22,12 @@ import (
 
 // Config says where a Runtime keeps its state.
 type Config struct {
-	// StateDir holds one directory per container (spec, state, upper and
-	// work dirs, default log). Default /var/lib/skiff/runtime.
+	// StateDir holds one directory per container (spec, exit record,
+	// upper and work dirs, default log). Default /var/lib/skiff/runtime.
 	StateDir string
-	// RunDir holds the sandboxes' namespace bind mounts. Default
-	// /run/skiff/runtime.
+	// RunDir holds the sandboxes' namespace bind mounts and each
+	// container's live state (its supervisor's state file, start fifo and
+	// log), which a reboot ends. Default /run/skiff/runtime.
 	RunDir string
 	// Binary is re-executed as supervisor and init; it must call
 	// RunReexecEntry first thing. Default: this executable.
@@ -86,7 +87,7 @@ func New(cfg Config) (*Runtime, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	for _, d := range []string{cfg.containersDir(), cfg.sandboxesDir()} {
+	for _, d := range []string{cfg.containersDir(), cfg.liveDirs(), cfg.sandboxesDir()} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("runtime: create %s: %w", d, err)
 		}
@@ -121,9 +122,27 @@ func HasState(cfg Config) bool {
 }
 
 func (c Config) containersDir() string { return filepath.Join(c.StateDir, "containers") }
+func (c Config) liveDirs() string      { return filepath.Join(c.RunDir, "containers") }
 func (c Config) sandboxesDir() string  { return filepath.Join(c.RunDir, "sandboxes") }
 
 func (r *Runtime) containerDir(id string) string { return filepath.Join(r.cfg.containersDir(), id) }
+
+// liveDir is where the supervisor of id keeps its live state: a directory
+// of its own under RunDir, or the state directory of a container that a
+// Runtime before live directories made (its config says which).
+func (r *Runtime) liveDir(id string) string {
+	if sum, err := r.configs.summary(r.containerDir(id)); err == nil {
+		return sum.liveDir
+	}
+	return filepath.Join(r.cfg.liveDirs(), id)
+}
+
+// readState reads the supervisor's record of id.
+func (r *Runtime) readState(id string) (stateRecord, error) {
+	var rec stateRecord
+	err := readJSON(r.liveDir(id), stateFile, &rec)
+	return rec, err
+}
 
 func (r *Runtime) cgroup(path string) (cgroups.Manager, error) {
 	return cgroups.New(r.cfg.Cgroups, r.cfg.CgroupMode, path)
@@ -137,10 +156,19 @@ func (r *Runtime) Create(ctx context.Context, spec ContainerSpec) (State, error)
 	if err := validateSpec(&spec); err != nil {
 		return State{}, err
 	}
-	dir := r.containerDir(spec.ID)
+	dir, live := r.containerDir(spec.ID), filepath.Join(r.cfg.liveDirs(), spec.ID)
+	// The live directory first: a state directory with a config is never
+	// without one, but after a reboot.
+	if err := os.Mkdir(live, 0o700); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return State{}, fmt.Errorf("runtime: container %s: %w", spec.ID, ErrExists)
+		}
+		return State{}, fmt.Errorf("runtime: create live dir: %w", err)
+	}
 	reused := r.spares.take(dir)
 	if !reused {
 		if err := os.Mkdir(dir, 0o700); err != nil {
+			os.Remove(live)
 			if errors.Is(err, fs.ErrExist) {
 				return State{}, fmt.Errorf("runtime: container %s: %w", spec.ID, ErrExists)
 			}
@@ -148,7 +176,7 @@ func (r *Runtime) Create(ctx context.Context, spec ContainerSpec) (State, error)
 		}
 	}
 	c := containerConfig{
-		Spec: spec, Dir: dir, CreatedAt: time.Now(),
+		Spec: spec, Dir: dir, RunDir: live, CreatedAt: time.Now(),
 		CgroupRoot: r.cfg.Cgroups.Root, CgroupParent: r.cfg.Cgroups.Parent, CgroupMode: int(r.cfg.CgroupMode),
 		CgroupPath: spec.ID, LogPath: spec.LogPath,
 	}
@@ -212,7 +240,7 @@ func (r *Runtime) create(ctx context.Context, c *containerConfig, reused bool) (
 			return State{}, fmt.Errorf("runtime: create %s: %w", d, err)
 		}
 	}
-	if err := unix.Mkfifo(filepath.Join(c.Dir, startFifo), 0o600); err != nil {
+	if err := unix.Mkfifo(filepath.Join(c.RunDir, startFifo), 0o600); err != nil {
 		return State{}, fmt.Errorf("runtime: mkfifo: %w", err)
 	}
 	cg, err := r.cgroup(c.CgroupPath)
@@ -233,7 +261,7 @@ func (r *Runtime) create(ctx context.Context, c *containerConfig, reused bool) (
 	if err := r.writeConfig(c); err != nil {
 		return State{}, err
 	}
-	if err := r.spawnSupervisor(ctx, c.Dir); err != nil {
+	if err := r.spawnSupervisor(ctx, c.Dir, c.RunDir); err != nil {
 		return State{}, err
 	}
 	return r.State(c.Spec.ID)
@@ -244,16 +272,17 @@ func toCgroupResources(r Resources) cgroups.Resources {
 		CPUPeriodUs: r.CPUPeriodUs, MemoryLimit: r.MemoryLimit, PidsLimit: r.PidsLimit}
 }
 
-// spawnSupervisor hands dir to a supervisor (a warm one if the pool has
-// it) and waits until the container's init is ready (or failed).
-func (r *Runtime) spawnSupervisor(ctx context.Context, dir string) error {
+// spawnSupervisor hands a container's state and live directories to a
+// supervisor (a warm one if the pool has it) and waits until the
+// container's init is ready (or failed).
+func (r *Runtime) spawnSupervisor(ctx context.Context, dir, live string) error {
 	sup, err := r.pool.take(r.startSupervisor)
 	if err != nil {
 		return err
 	}
 	defer r.pool.refill() // once this container no longer needs the CPU
 	defer sup.ready.Close()
-	_, err = sup.job.WriteString(dir + "\n")
+	_, err = sup.job.WriteString(dir + "\n" + live + "\n")
 	sup.job.Close()
 	if err != nil {
 		sup.cmd.Process.Kill()
@@ -279,7 +308,7 @@ func (r *Runtime) spawnSupervisor(ctx context.Context, dir string) error {
 		if msg, ok := strings.CutPrefix(res.line, "error: "); ok {
 			return fmt.Errorf("runtime: create: %s", msg)
 		}
-		b, _ := os.ReadFile(filepath.Join(dir, supervisorLog))
+		b, _ := os.ReadFile(filepath.Join(live, supervisorLog))
 		return fmt.Errorf("runtime: supervisor died: %s", strings.TrimSpace(string(b)))
 	}
 }
@@ -326,7 +355,7 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	if st.Status != StatusCreated {
 		return fmt.Errorf("runtime: start %s (%s): %w", id, st.Status, ErrNotCreated)
 	}
-	dir := r.containerDir(id)
+	dir := r.liveDir(id)
 	reply := filepath.Join(dir, fmt.Sprintf("reply-%d-%d", os.Getpid(), time.Now().UnixNano()))
 	if err := unix.Mkfifo(reply, 0o600); err != nil {
 		return fmt.Errorf("runtime: mkfifo: %w", err)
@@ -409,25 +438,33 @@ func (r *Runtime) State(id string) (State, error) {
 	}
 	var ex exitRecord
 	if err := readJSON(dir, exitFile, &ex); err == nil {
-		var rec stateRecord
-		_ = readJSON(dir, stateFile, &rec)
 		st.Status, st.ExitCode, st.Signal, st.OOMKilled = StatusExited, ex.ExitCode, ex.Signal, ex.OOMKilled
-		st.Error, st.FinishedAt, st.StartedAt = ex.Error, ex.FinishedAt, rec.StartedAt
+		st.Error, st.FinishedAt, st.StartedAt = ex.Error, ex.FinishedAt, ex.StartedAt
+		if st.StartedAt.IsZero() { // an exit record of an older supervisor
+			var rec stateRecord
+			_ = readJSON(c.liveDir, stateFile, &rec)
+			st.StartedAt = rec.StartedAt
+		}
 		return st, nil
 	}
 	var rec stateRecord
-	if err := readJSON(dir, stateFile, &rec); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return st, nil // Create is still setting up
+	if err := readJSON(c.liveDir, stateFile, &rec); err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			return State{}, err
 		}
-		return State{}, err
+		if _, err := os.Stat(c.liveDir); errors.Is(err, fs.ErrNotExist) {
+			// The live directory went with a reboot, and the
+			// supervisor with it, before the container ended.
+			st.Status = StatusUnknown
+		}
+		return st, nil // or Create is still setting up
 	}
 	st.Status, st.StartedAt = rec.Status, rec.StartedAt
 	if rec.Status == StatusRunning {
 		st.Pid = rec.Pid
 	}
-	// A supervisor gone without an exit record (killed -9, machine
-	// rebooted): the container's fate is unknown.
+	// A supervisor gone without an exit record (killed -9): the
+	// container's fate is unknown.
 	fd, err := openProcess(rec.SupervisorPid, rec.SupervisorStart)
 	if err != nil {
 		return State{}, err
@@ -494,9 +531,12 @@ func (r *Runtime) listPrefix(prefix string) ([]State, error) {
 // Wait blocks until the container has exited (or ctx ends) and returns
 // its final state.
 func (r *Runtime) Wait(ctx context.Context, id string) (State, error) {
-	var rec stateRecord
-	if err := readJSON(r.containerDir(id), stateFile, &rec); err != nil {
+	rec, err := r.readState(id)
+	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
+			if _, err := r.configs.summary(r.containerDir(id)); err == nil {
+				return r.State(id) // its live directory went with a reboot
+			}
 			return State{}, fmt.Errorf("runtime: container %s: %w", id, ErrNotFound)
 		}
 		return State{}, err
@@ -525,15 +565,18 @@ func (r *Runtime) Remove(ctx context.Context, id string) error {
 	var c containerConfig
 	if err := readJSON(dir, configFile, &c); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			if _, serr := os.Stat(dir); serr == nil {
-				return os.RemoveAll(dir) // a Create that died half way
+			// A Create that died half way left one or both.
+			live := filepath.Join(r.cfg.liveDirs(), id)
+			_, serr := os.Stat(dir)
+			_, lerr := os.Stat(live)
+			if serr != nil && lerr != nil {
+				return fmt.Errorf("runtime: container %s: %w", id, ErrNotFound)
 			}
-			return fmt.Errorf("runtime: container %s: %w", id, ErrNotFound)
+			return errors.Join(os.RemoveAll(dir), os.RemoveAll(live))
 		}
 		return err
 	}
-	var rec stateRecord
-	if err := readJSON(dir, stateFile, &rec); err == nil {
+	if rec, err := r.readState(id); err == nil {
 		if sup, err := openProcess(rec.SupervisorPid, rec.SupervisorStart); err == nil && sup >= 0 {
 			if err := r.kill(id, rec); err != nil {
 				unix.Close(sup)
@@ -570,6 +613,13 @@ func (r *Runtime) cleanup(c *containerConfig, spare bool) error {
 	if !spare || !r.spares.keep(c.Dir) {
 		if err := os.RemoveAll(c.Dir); err != nil {
 			errs = append(errs, fmt.Errorf("runtime: remove state dir: %w", err))
+		}
+	}
+	// After the state directory: one with a config always has its live
+	// directory (but after a reboot).
+	if c.RunDir != "" {
+		if err := os.RemoveAll(c.RunDir); err != nil {
+			errs = append(errs, fmt.Errorf("runtime: remove live dir: %w", err))
 		}
 	}
 	if err := removeEnv(c); err != nil {

@@ -62,8 +62,8 @@ func TestShimSupervisesInitsAndExecs(t *testing.T) {
 	if err := r.Start(ctx, "shim"); err != nil {
 		t.Fatal(err)
 	}
-	var rec stateRecord
-	if err := readJSON(r.containerDir("shim"), stateFile, &rec); err != nil {
+	rec, err := r.readState("shim")
+	if err != nil {
 		t.Fatal(err)
 	}
 	// The supervisor is the shim's process, not this test binary's.

@@ -12,13 +12,15 @@ import (
 
 // ShimProtocol names the contract between a Runtime and the supervisors,
 // inits and exec helpers it starts (arguments, descriptors, files in the
-// state directory). A separately built shim answers with its own: a
+// state and live directories). A separately built shim answers with its own: a
 // Runtime uses a shim only when the two are equal. Change it with the
 // contract.
 // 3: inits load the seccomp filter the Runtime put in their config.
 // 4: a spec's Stdin/StdinOnce/TTY give the init a stdin pipe or terminal and
 // the supervisor an attach socket.
-const ShimProtocol = "skiff-shim/4"
+// 5: the job names a live directory too, for the supervisor's state file,
+// start fifo, log and attach socket.
+const ShimProtocol = "skiff-shim/5"
 
 // protocolArg asks a shim for its ShimProtocol.
 const protocolArg = "__skiff-protocol"

@@ -17,9 +17,8 @@ func (r *Runtime) Stop(ctx context.Context, id string, sig syscall.Signal, timeo
 	if sig == 0 {
 		sig = syscall.SIGTERM
 	}
-	dir := r.containerDir(id)
-	var rec stateRecord
-	if err := readJSON(dir, stateFile, &rec); err != nil {
+	rec, err := r.readState(id)
+	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("runtime: container %s: %w", id, ErrNotFound)
 		}
@@ -54,8 +53,8 @@ func (r *Runtime) Stop(ctx context.Context, id string, sig syscall.Signal, timeo
 
 // Signal sends sig to the container's first process.
 func (r *Runtime) Signal(id string, sig syscall.Signal) error {
-	var rec stateRecord
-	if err := readJSON(r.containerDir(id), stateFile, &rec); err != nil {
+	rec, err := r.readState(id)
+	if err != nil {
 		return err
 	}
 	return r.signal(id, rec, sig)

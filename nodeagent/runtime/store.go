@@ -8,24 +8,36 @@ import (
 	"time"
 )
 
-// Files in a container's state directory.
+// Files in a container's state directory (under StateDir, on the node's
+// disk: what a container was and how it ended outlive a reboot, as its
+// writable layer and log do).
 const (
-	configFile     = "config.json"    // containerConfig, written by Create
-	stateFile      = "state.json"     // stateRecord, written by the supervisor
-	exitFile       = "exit.json"      // exitRecord, written by the supervisor when the container ends
-	startFifo      = "start.fifo"     // Start writes a request here
-	supervisorLog  = "supervisor.log" // the supervisor's own stderr
+	configFile     = "config.json" // containerConfig, written by Create
+	exitFile       = "exit.json"   // exitRecord, written by the supervisor when the container ends
 	defaultLogName = "container.log"
 	upperDir       = "upper"
 	workDir        = "work"
 	rootfsDir      = "rootfs"
 )
 
+// Files in a container's live directory (under RunDir, a tmpfs on a real
+// node): the running supervisor's, rewritten or made anew at every start,
+// and meaningless once it is gone. A container created before they moved
+// there keeps them in its state directory (containerConfig.RunDir empty).
+const (
+	stateFile     = "state.json"     // stateRecord, written by the supervisor
+	startFifo     = "start.fifo"     // Start writes a request here, and makes its reply fifo beside it
+	supervisorLog = "supervisor.log" // the supervisor's own stderr
+)
+
 // containerConfig is what the supervisor, the init and exec read: the spec
 // plus everything the runtime derived from it.
 type containerConfig struct {
-	Spec          ContainerSpec
-	Dir           string // the state directory
+	Spec ContainerSpec
+	Dir  string // the state directory
+	// RunDir is the live directory (empty: Dir, as a container made by a
+	// Runtime before live directories kept it).
+	RunDir        string `json:",omitempty"`
 	NetNS, IPCNS  string
 	UTSNS         string
 	PIDNS         string // the sandbox's shared PID namespace, if any
@@ -60,6 +72,8 @@ type exitRecord struct {
 	OOMKilled  bool
 	Error      string
 	FinishedAt time.Time
+	// StartedAt repeats the state record's, which is gone after a reboot.
+	StartedAt time.Time
 }
 
 // checkID keeps ids usable as file and cgroup names:

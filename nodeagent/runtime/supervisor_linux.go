@@ -24,12 +24,13 @@ import (
 // Descriptors a supervisor is started with.
 const (
 	supervisorReadyFd = 3 // write: "ok" or an error, for Create
-	supervisorJobFd   = 4 // read: the state directory to work on
+	supervisorJobFd   = 4 // read: the container's state and live directories, a line each
 )
 
 // supervisor is the parent of one container for its whole life.
 type supervisor struct {
-	dir   string
+	dir   string // the container's state directory
+	live  string // its live directory
 	c     supervisorConfig
 	cg    cgroups.Manager
 	log   *logWriter
@@ -132,7 +133,10 @@ func (s *supervisor) run() error {
 		return abort(nil) // never needed: the Runtime closed or died
 	}
 	s.dir = dir
-	if err := redirectOutput(filepath.Join(dir, supervisorLog)); err != nil {
+	if s.live, err = readLine(supervisorJobFd); err != nil || s.live == "" {
+		return abort(fmt.Errorf("runtime: no live directory in the job for %s", dir))
+	}
+	if err := redirectOutput(filepath.Join(s.live, supervisorLog)); err != nil {
 		return abort(err)
 	}
 	if progErr != nil && !errors.Is(progErr, errGoInit) {
@@ -189,7 +193,7 @@ func (s *supervisor) run() error {
 	}
 	var attach *attachServer
 	if sio != nil {
-		if attach, err = listenAttach(s.dir, sio, s.c.Spec.StdinOnce); err != nil {
+		if attach, err = listenAttach(s.live, sio, s.c.Spec.StdinOnce); err != nil {
 			return abort(err)
 		}
 	}
@@ -208,13 +212,13 @@ func (s *supervisor) run() error {
 		return err
 	}
 	rec := stateRecord{Status: StatusCreated, SupervisorPid: os.Getpid(), SupervisorStart: supStart, Pid: pid, PidStart: pidStart}
-	if err := writeJSON(s.dir, stateFile, rec); err != nil {
+	if err := writeJSON(s.live, stateFile, rec); err != nil {
 		unix.Kill(pid, unix.SIGKILL)
 		return err
 	}
 	// Open the start fifo before saying ready, so Start finds a reader.
 	// O_RDWR: the open does not wait for a writer and reads never see EOF.
-	fifo, err := os.OpenFile(filepath.Join(s.dir, startFifo), os.O_RDWR, 0)
+	fifo, err := os.OpenFile(filepath.Join(s.live, startFifo), os.O_RDWR, 0)
 	if err != nil {
 		unix.Kill(pid, unix.SIGKILL)
 		return fmt.Errorf("runtime: open start fifo: %w", err)
@@ -254,7 +258,7 @@ func (s *supervisor) run() error {
 	}
 	if startErr == nil {
 		rec.Status, rec.StartedAt = StatusRunning, time.Now()
-		startErr = writeJSON(s.dir, stateFile, rec)
+		startErr = writeJSON(s.live, stateFile, rec)
 	}
 	sendReply(reply, startErr)
 	if startErr != nil {
@@ -268,6 +272,7 @@ func (s *supervisor) run() error {
 		_ = s.cg.Kill()
 	}
 	exit := s.exitRecord(&info, outputs)
+	exit.StartedAt = rec.StartedAt
 	if startErr != nil {
 		exit.Error = startErr.Error()
 	}
@@ -520,7 +525,7 @@ func (s *supervisor) awaitStart(f *os.File) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("runtime: bad start request %q", line)
 	}
-	return filepath.Join(s.dir, filepath.Base(reply)), nil
+	return filepath.Join(s.live, filepath.Base(reply)), nil
 }
 
 // release lets the init exec the workload and reports whether it did:

@@ -23,8 +23,8 @@ func readAvailable(fd int, buf []byte) []byte {
 
 // supervisorAlive errors when the supervisor of id is gone.
 func (r *Runtime) supervisorAlive(id string) (bool, error) {
-	var rec stateRecord
-	if err := readJSON(r.containerDir(id), stateFile, &rec); err != nil {
+	rec, err := r.readState(id)
+	if err != nil {
 		return false, err
 	}
 	fd, err := openProcess(rec.SupervisorPid, rec.SupervisorStart)
@@ -33,7 +33,7 @@ func (r *Runtime) supervisorAlive(id string) (bool, error) {
 	}
 	if fd < 0 {
 		msg := "without a word"
-		if b, _ := os.ReadFile(filepath.Join(r.containerDir(id), supervisorLog)); len(bytes.TrimSpace(b)) > 0 {
+		if b, _ := os.ReadFile(filepath.Join(r.liveDir(id), supervisorLog)); len(bytes.TrimSpace(b)) > 0 {
 			msg = "saying: " + string(lastBytes(bytes.TrimSpace(b), 2048))
 		}
 		return false, fmt.Errorf("runtime: supervisor of %s is gone, %s", id, msg)
