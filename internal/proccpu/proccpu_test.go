@@ -1,6 +1,7 @@
 package proccpu
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"testing"
@@ -53,6 +54,17 @@ func TestChildrenByParentAndArgs(t *testing.T) {
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	if ppid := ParentPID(cmd.Process.Pid); ppid != os.Getpid() {
 		t.Fatalf("ParentPID = %d, want %d", ppid, os.Getpid())
+	}
+	// Start returns once the exec is past its point of no return, which
+	// is before the kernel sets the new command line up: until then the
+	// child's cmdline reads empty.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", cmd.Process.Pid)); err == nil && len(b) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the child's command line stayed empty")
+		}
 	}
 	got, err := Children(map[int]bool{os.Getpid(): true}, sleep, "1000.5")
 	if err != nil {

@@ -66,6 +66,12 @@ func TestLiveStateIsUnderTheRunDirectory(t *testing.T) {
 	if st, err := r.Wait(ctx, "running"); err != nil || st.Status != StatusUnknown {
 		t.Errorf("wait: %+v, %v", st, err)
 	}
+	if err := r.Stop(ctx, "running", syscall.SIGTERM, time.Second); err != nil {
+		t.Errorf("stop: %v; want nothing to stop", err)
+	}
+	if err := r.Signal("running", syscall.SIGTERM); !errors.Is(err, ErrNotRunning) {
+		t.Errorf("signal: %v; want ErrNotRunning", err)
+	}
 	st, err = r.State("exited")
 	if err != nil || st.Status != StatusExited || st.ExitCode != 3 || !st.StartedAt.Equal(exited.StartedAt) {
 		t.Errorf("a container ended before the reboot: %+v, %v; want %+v", st, err, exited)

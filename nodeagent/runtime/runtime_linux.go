@@ -137,10 +137,21 @@ func (r *Runtime) liveDir(id string) string {
 	return filepath.Join(r.cfg.liveDirs(), id)
 }
 
-// readState reads the supervisor's record of id.
+// errNoLiveState: the container exists, its supervisor's record does not:
+// its live directory went with a reboot, or Create is setting it up.
+var errNoLiveState = errors.New("runtime: no supervisor record")
+
+// readState reads the supervisor's record of id: ErrNotFound without such
+// a container, errNoLiveState without a record.
 func (r *Runtime) readState(id string) (stateRecord, error) {
 	var rec stateRecord
 	err := readJSON(r.liveDir(id), stateFile, &rec)
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, cerr := r.configs.summary(r.containerDir(id)); cerr == nil {
+			return rec, errNoLiveState
+		}
+		return rec, fmt.Errorf("runtime: container %s: %w", id, ErrNotFound)
+	}
 	return rec, err
 }
 
@@ -532,13 +543,10 @@ func (r *Runtime) listPrefix(prefix string) ([]State, error) {
 // its final state.
 func (r *Runtime) Wait(ctx context.Context, id string) (State, error) {
 	rec, err := r.readState(id)
+	if errors.Is(err, errNoLiveState) {
+		return r.State(id)
+	}
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			if _, err := r.configs.summary(r.containerDir(id)); err == nil {
-				return r.State(id) // its live directory went with a reboot
-			}
-			return State{}, fmt.Errorf("runtime: container %s: %w", id, ErrNotFound)
-		}
 		return State{}, err
 	}
 	fd, err := openProcess(rec.SupervisorPid, rec.SupervisorStart)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"syscall"
 	"time"
 
@@ -18,10 +17,10 @@ func (r *Runtime) Stop(ctx context.Context, id string, sig syscall.Signal, timeo
 		sig = syscall.SIGTERM
 	}
 	rec, err := r.readState(id)
+	if errors.Is(err, errNoLiveState) {
+		return nil // nothing runs
+	}
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("runtime: container %s: %w", id, ErrNotFound)
-		}
 		return err
 	}
 	sup, err := openProcess(rec.SupervisorPid, rec.SupervisorStart)
@@ -54,6 +53,9 @@ func (r *Runtime) Stop(ctx context.Context, id string, sig syscall.Signal, timeo
 // Signal sends sig to the container's first process.
 func (r *Runtime) Signal(id string, sig syscall.Signal) error {
 	rec, err := r.readState(id)
+	if errors.Is(err, errNoLiveState) {
+		return fmt.Errorf("runtime: signal %s: %w", id, ErrNotRunning)
+	}
 	if err != nil {
 		return err
 	}
