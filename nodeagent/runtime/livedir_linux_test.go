@@ -93,12 +93,13 @@ func TestContainerOfAnOlderRuntimeKeepsItsFilesInItsStateDirectory(t *testing.T)
 	r := newTestRuntime(t)
 	layer := busyboxRootfs(t)
 	ctx := bgCtx(t)
-	if _, err := r.Create(ctx, shSpec("old", []string{layer}, "trap 'exit 7' TERM; while :; do sleep 0.1; done")); err != nil {
+	if _, err := r.Create(ctx, shSpec("old", []string{layer}, "trap 'exit 7' TERM; echo trapping; while :; do sleep 0.1; done")); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Start(ctx, "old"); err != nil {
 		t.Fatal(err)
 	}
+	waitLog(t, r, "old", "trapping") // PID 1 ignores a TERM it has no handler for
 	// Make it look like an older supervisor's: the state file in the
 	// state directory, a config without RunDir, no live directory. The
 	// running supervisor writes only exit.json from now on, into the
