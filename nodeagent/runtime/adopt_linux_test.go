@@ -89,6 +89,7 @@ func TestContainerSurvivesItsStarterAndIsReadopted(t *testing.T) {
 	if code, err := r2.Exec(bgCtx(t), "adopted", ExecSpec{Command: []string{"echo", "still-here"}, Stdout: &out}); err != nil || code != 0 {
 		t.Fatalf("exec after restart: %d %v", code, err)
 	}
+	waitLog(t, r2, "adopted", "hi\n") // past its trap: PID 1 ignores a TERM it has no handler for
 	if err := r2.Stop(bgCtx(t), "adopted", syscall.SIGTERM, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}

@@ -97,12 +97,13 @@ func TestContainerOfAnotherShimIsAdopted(t *testing.T) {
 	old := newShimRuntime(t, shim)
 	layer := busyboxRootfs(t)
 	ctx := bgCtx(t)
-	if _, err := old.Create(ctx, shSpec("old", []string{layer}, "trap 'exit 7' TERM; while :; do sleep 0.1; done")); err != nil {
+	if _, err := old.Create(ctx, shSpec("old", []string{layer}, "trap 'exit 7' TERM; echo trapping; while :; do sleep 0.1; done")); err != nil {
 		t.Fatal(err)
 	}
 	if err := old.Start(ctx, "old"); err != nil {
 		t.Fatal(err)
 	}
+	waitLog(t, old, "old", "trapping") // PID 1 ignores a TERM it has no handler for
 	self, _ := os.Executable()
 	upgraded, err := New(Config{StateDir: old.cfg.StateDir, RunDir: old.cfg.RunDir, Cgroups: old.cfg.Cgroups, Binary: self})
 	if err != nil {
