@@ -6,9 +6,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/skiff-sh/skiff/internal/proccpu"
 )
 
 // A supervisor's files live under RunDir, the rest under StateDir; a
@@ -163,5 +166,50 @@ func waitGone(t *testing.T, rec stateRecord) {
 		if err != nil {
 			t.Fatalf("process %d still runs: %v", p[0], err)
 		}
+	}
+}
+
+// A Create that fails after its supervisor was taken (here: for a sandbox
+// that does not exist) leaves neither the supervisor nor a directory, and
+// a second Create of one ID is refused without touching the first.
+func TestFailedCreateLeavesNoSupervisor(t *testing.T) {
+	r := newTestRuntime(t)
+	layer := busyboxRootfs(t)
+	ctx := bgCtx(t)
+	supervisors := func() int {
+		pids, err := proccpu.Children(map[int]bool{os.Getpid(): true}, r.cfg.Binary, supervisorArg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(pids)
+	}
+	idle := supervisors() // the warm pool's, if any
+	// No garbage collection meanwhile: a finalizer would close the job
+	// pipe of a leaked supervisor, which would end it and hide the leak.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	spec := shSpec("orphan", []string{layer}, "true")
+	spec.SandboxID = "nosuchpod"
+	if _, err := r.Create(ctx, spec); err == nil {
+		t.Fatal("a container in a sandbox that does not exist was created")
+	}
+	for deadline := time.Now().Add(scaled(10 * time.Second)); supervisors() != idle; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d supervisors after the failed create, %d before", supervisors(), idle)
+		}
+	}
+	for _, d := range []string{r.containerDir("orphan"), filepath.Join(r.cfg.RunDir, "containers", "orphan")} {
+		if _, err := os.Stat(d); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s left: %v", d, err)
+		}
+	}
+
+	if _, err := r.Create(ctx, shSpec("twice", []string{layer}, "sleep 100")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Create(ctx, shSpec("twice", []string{layer}, "true")); !errors.Is(err, ErrExists) {
+		t.Fatalf("a second create of one ID: %v, want ErrExists", err)
+	}
+	if st, err := r.State("twice"); err != nil || st.Status != StatusCreated {
+		t.Fatalf("the first after the second create: %+v, %v", st, err)
 	}
 }

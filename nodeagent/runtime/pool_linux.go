@@ -14,6 +14,7 @@ type idleSupervisor struct {
 }
 
 // discard ends an idle supervisor: on EOF it kills its init and exits.
+// Once it has its job, discard does nothing (both pipes are closed).
 func (s *idleSupervisor) discard() {
 	s.job.Close()
 	s.ready.Close()
