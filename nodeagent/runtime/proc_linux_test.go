@@ -59,7 +59,7 @@ func TestWaitPidfdEndsWithItsContext(t *testing.T) {
 // why it ended, where there is a why.
 func TestSupervisorGoneSaysWhatItLogged(t *testing.T) {
 	r := newTestRuntime(t)
-	dir := filepath.Join(r.cfg.liveDirs(), "gone")
+	dir := r.newLiveDir("gone")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
